@@ -1,0 +1,329 @@
+/**
+ * The merchant SDK: what a publisher's program calls to be paid. It holds the publisher's signed
+ * catalog (verified once), makes a fresh offer (message 1: catalog entry + nonce + date) for each
+ * payment, hands it to the user's wallet, and unlocks only on an acknowledgment (message 3) that
+ * verifies against exactly the offer it sent: a payment-server chain with the acknowledgment role,
+ * the offer's hash, price, nonce and date. Each offer is consumed by its first valid
+ * acknowledgment, so a replayed or second acknowledgment unlocks nothing.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  createOffer,
+  decodeJws,
+  DEFAULT_OFFER_TTL_MS,
+  isPartyId,
+  isPlainObject,
+  JwsTypes,
+  systemClock,
+  toDate,
+  TrustStore,
+  verifyAcknowledgment,
+  verifyCatalog,
+  DEFAULT_CLOCK_SKEW_MS,
+  type Acknowledgment,
+  type Catalog,
+  type CatalogEntry,
+  type Clock,
+  type Grant,
+  type Offer,
+  type PartyId,
+  type Price,
+} from "@peage/protocol";
+import { MerchantError } from "./errors.js";
+import { systemMonotonic, systemScheduler, type MonotonicClock, type Scheduler } from "./monotonic.js";
+import { PeriodicPayment, type PeriodicController, type PeriodicHandlers } from "./periodic.js";
+import { HttpWalletTransport, type WalletTransport } from "./wallet-transport.js";
+
+/** What a verified payment unlocks, with the proof. */
+export interface Authorization {
+  readonly offerId: string;
+  readonly grant: Grant;
+  readonly paymentId: string;
+  /** The payment server's time of the payment: periods are counted from it, not from this machine's clock. */
+  readonly serverTime: Date;
+  /** For a period grant: serverTime + grant.seconds. */
+  readonly validUntil?: Date;
+  readonly price: Price;
+  /** What the user was charged, in their home currency. */
+  readonly charged: Price;
+  readonly nonce: string;
+  /** Message 3 as received: keep it as the proof of payment. */
+  readonly acknowledgment: Acknowledgment;
+}
+
+export interface MerchantOptions {
+  /** The signed catalog (as parsed JSON), or the path of its JSON file. */
+  readonly catalog: unknown;
+  /** Trusted roots: PEM text, or the path of a PEM file. */
+  readonly trustRoots: string;
+  /** CRLs: PEM texts or paths. */
+  readonly crls?: readonly string[];
+  /** Where the wallet is: its endpoint file (default $PEAGE_WALLET_FILE or ~/.peage/wallet.json), or a transport of your own. */
+  readonly wallet?: { readonly endpointFile?: string } | WalletTransport;
+  /** Accept acknowledgments only from this payment server (urn:peage:server:...). */
+  readonly server?: string;
+  readonly clock?: Clock;
+  readonly monotonic?: MonotonicClock;
+  readonly scheduler?: Scheduler;
+  /** How long an offer stays open (default 10 minutes). */
+  readonly offerTtlMs?: number;
+  /** How long pay() waits for the wallet by default (default 3 minutes: the user may be reading). */
+  readonly timeoutMs?: number;
+}
+
+export interface PayOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+interface OpenOffer {
+  readonly offer: Offer;
+  readonly entry: CatalogEntry;
+}
+
+export class Merchant {
+  readonly catalog: Catalog;
+  readonly publisher: PartyId;
+  readonly #entries: ReadonlyMap<string, CatalogEntry>;
+  readonly #trust: TrustStore;
+  readonly #transport: WalletTransport;
+  readonly #server: PartyId<"server"> | undefined;
+  readonly #clock: Clock;
+  readonly #monotonic: MonotonicClock;
+  readonly #scheduler: Scheduler;
+  readonly #offerTtlMs: number;
+  readonly #timeoutMs: number;
+  /** Offers sent and not yet answered, by nonce. */
+  readonly #open = new Map<string, OpenOffer>();
+
+  private constructor(parts: {
+    catalog: Catalog;
+    entries: ReadonlyMap<string, CatalogEntry>;
+    trust: TrustStore;
+    transport: WalletTransport;
+    server: PartyId<"server"> | undefined;
+    options: MerchantOptions;
+  }) {
+    this.catalog = parts.catalog;
+    this.publisher = parts.catalog.publisher;
+    this.#entries = parts.entries;
+    this.#trust = parts.trust;
+    this.#transport = parts.transport;
+    this.#server = parts.server;
+    this.#clock = parts.options.clock ?? systemClock;
+    this.#monotonic = parts.options.monotonic ?? systemMonotonic;
+    this.#scheduler = parts.options.scheduler ?? systemScheduler;
+    this.#offerTtlMs = parts.options.offerTtlMs ?? DEFAULT_OFFER_TTL_MS;
+    this.#timeoutMs = parts.options.timeoutMs ?? 180_000;
+  }
+
+  /** Loads and verifies the catalog against the trusted roots, once; rejects with ERR_INVALID_CATALOG. */
+  static async create(options: MerchantOptions): Promise<Merchant> {
+    const invalid = (message: string, extra: { verificationCode?: MerchantError["verificationCode"]; cause?: unknown } = {}) =>
+      new MerchantError("ERR_INVALID_CATALOG", message, {
+        retryable: false,
+        ...(extra.verificationCode ? { verificationCode: extra.verificationCode } : {}),
+        ...(extra.cause ? { cause: extra.cause } : {}),
+      });
+    if (options.server !== undefined && !isPartyId(options.server, "server")) throw invalid(`server must be urn:peage:server:<name>, got ${JSON.stringify(options.server)}`);
+    const catalogValue = typeof options.catalog === "string" ? await readJson(options.catalog, "catalog", invalid) : options.catalog;
+    const roots = await pemOrPath(options.trustRoots, "trusted roots", invalid);
+    const crls = await Promise.all((options.crls ?? []).map((crl) => pemOrPath(crl, "CRL", invalid)));
+    let trust: TrustStore;
+    try {
+      trust = TrustStore.fromPem(roots, crls);
+    } catch (cause) {
+      throw invalid(`the trusted roots or CRLs are not valid PEM: ${(cause as Error).message}`, { cause });
+    }
+    const clock = options.clock ?? systemClock;
+    const verified = await verifyCatalog(catalogValue, trust, clock.now());
+    if (!verified.ok) {
+      throw invalid(`the catalog does not verify (${verified.error.code}): ${verified.error.message}; sign it again with a valid publisher certificate`, {
+        verificationCode: verified.error.code,
+      });
+    }
+    const wallet = options.wallet;
+    const transport = wallet && "submit" in wallet ? wallet : new HttpWalletTransport(wallet?.endpointFile ? { endpointFile: wallet.endpointFile } : {});
+    return new Merchant({
+      catalog: verified.value.catalog,
+      entries: verified.value.byOfferId,
+      trust,
+      transport,
+      server: options.server as PartyId<"server"> | undefined,
+      options,
+    });
+  }
+
+  /** The catalog's offers, as the program may present them. */
+  offers(): ReadonlyArray<{ offerId: string; description: string; price: Price; grant: Grant }> {
+    return [...this.#entries.values()].map(({ terms }) => ({ offerId: terms.offerId, description: terms.description, price: terms.price, grant: terms.grant }));
+  }
+
+  /** Gets one offer paid through the wallet and returns what it unlocks; rejects with a MerchantError. */
+  async pay(offerId: string, options: PayOptions = {}): Promise<Authorization> {
+    const offer = this.openOffer(offerId);
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    let answer: unknown;
+    try {
+      answer = await this.#transport.submit(offer, { signal });
+    } catch (error) {
+      this.#open.delete(offer.nonce);
+      if (error instanceof MerchantError) throw error;
+      if (signal.aborted) throw new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", { retryable: true, cause: error });
+      throw new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, { retryable: true, cause: error });
+    }
+    return this.#settle(answer, offer);
+  }
+
+  /**
+   * Makes and opens a fresh offer (message 1) for programs that carry it to the wallet themselves;
+   * hand the answer to {@link acceptAcknowledgment}.
+   */
+  openOffer(offerId: string): Offer {
+    const entry = this.#entries.get(offerId);
+    if (!entry) {
+      throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog of ${this.publisher} has no offer "${offerId}": use one of ${[...this.#entries.keys()].join(", ")}`, {
+        retryable: false,
+      });
+    }
+    this.#pruneExpired();
+    const offer = createOffer(entry, this.#clock, this.#offerTtlMs);
+    this.#open.set(offer.nonce, { offer, entry });
+    return offer;
+  }
+
+  /** Verifies an acknowledgment against the open offer its nonce names, and closes that offer. */
+  async acceptAcknowledgment(answer: unknown): Promise<Authorization> {
+    const nonce = nonceOf(answer);
+    const open = nonce === undefined ? undefined : this.#open.get(nonce);
+    if (!open) throw notOpen();
+    return this.#settle(answer, open.offer);
+  }
+
+  /** Pays the catalog's launch offer (`offerId`, or the only launch offer). */
+  atLaunch(offerId?: string, options: PayOptions = {}): Promise<Authorization> {
+    const id = offerId ?? this.#onlyOfferOf("launch");
+    this.#expectGrant(id, "launch");
+    return this.pay(id, options);
+  }
+
+  /** Pays the catalog offer whose grant is {kind: "event", event: name}. */
+  onEvent(name: string, options: PayOptions = {}): Promise<Authorization> {
+    const entry = [...this.#entries.values()].find(({ terms }) => terms.grant.kind === "event" && terms.grant.event === name);
+    if (!entry) throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog has no offer for the event "${name}": add one and sign the catalog again`, { retryable: false });
+    return this.pay(entry.terms.offerId, options);
+  }
+
+  /**
+   * Pays a period offer now and again each time the paid period ends (measured on the monotonic
+   * clock from the acknowledgment's arrival); when a payment fails, calls onPause until resume() pays.
+   */
+  periodic(offerId: string, handlers: PeriodicHandlers): PeriodicController {
+    const grant = this.#expectGrant(offerId, "period");
+    if (grant.kind !== "period") throw new Error("unreachable");
+    return new PeriodicPayment({
+      pay: (options) => this.pay(offerId, options),
+      seconds: grant.seconds,
+      monotonic: this.#monotonic,
+      scheduler: this.#scheduler,
+      handlers,
+    });
+  }
+
+  /** How many offers await an answer (for diagnostics). */
+  get openOfferCount(): number {
+    return this.#open.size;
+  }
+
+  async #settle(answer: unknown, offer: Offer): Promise<Authorization> {
+    if (!this.#open.has(offer.nonce)) throw notOpen();
+    const verified = await verifyAcknowledgment(answer, offer, {
+      trust: this.#trust,
+      clock: this.#clock,
+      ...(this.#server ? { server: this.#server } : {}),
+    });
+    if (!verified.ok) {
+      this.#open.delete(offer.nonce);
+      const { code, message } = verified.error;
+      throw new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", `the acknowledgment does not prove payment of this offer (${code}: ${message}); nothing may be unlocked`, {
+        retryable: false,
+        verificationCode: code,
+        reason: code,
+      });
+    }
+    // Consumed by the first valid acknowledgment: a concurrent or later one for it finds it closed.
+    if (!this.#open.delete(offer.nonce)) throw notOpen();
+    const { claims, serverTime } = verified.value;
+    const grant = offer.terms.grant;
+    return {
+      offerId: offer.terms.offerId,
+      grant,
+      paymentId: claims.paymentId,
+      serverTime,
+      ...(grant.kind === "period" ? { validUntil: new Date(serverTime.getTime() + grant.seconds * 1000) } : {}),
+      price: claims.price,
+      charged: claims.charged,
+      nonce: claims.nonce,
+      acknowledgment: answer as Acknowledgment,
+    };
+  }
+
+  #pruneExpired(): void {
+    const now = this.#clock.now().getTime();
+    for (const [nonce, { offer }] of this.#open) {
+      if (toDate(offer.expiresAt).getTime() + DEFAULT_CLOCK_SKEW_MS < now) this.#open.delete(nonce);
+    }
+  }
+
+  #onlyOfferOf(kind: Grant["kind"]): string {
+    const ids = [...this.#entries.values()].filter(({ terms }) => terms.grant.kind === kind).map(({ terms }) => terms.offerId);
+    if (ids.length !== 1) {
+      throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog has ${ids.length} ${kind} offers: name the one to use`, { retryable: false });
+    }
+    return ids[0]!;
+  }
+
+  #expectGrant(offerId: string, kind: Grant["kind"]): Grant {
+    const entry = this.#entries.get(offerId);
+    if (!entry) throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog of ${this.publisher} has no offer "${offerId}"`, { retryable: false });
+    if (entry.terms.grant.kind !== kind) {
+      throw new MerchantError("ERR_UNKNOWN_OFFER", `offer "${offerId}" grants ${entry.terms.grant.kind}, not ${kind}: use the trigger that matches its grant`, { retryable: false });
+    }
+    return entry.terms.grant;
+  }
+}
+
+/** The nonce an acknowledgment claims, read without trusting it (only to find the offer to check it against). */
+function nonceOf(answer: unknown): string | undefined {
+  if (!isPlainObject(answer)) return undefined;
+  const decoded = decodeJws(answer["acknowledgment"], JwsTypes.acknowledgment);
+  if (!decoded.ok || !isPlainObject(decoded.value.payload)) return undefined;
+  const nonce = decoded.value.payload["nonce"];
+  return typeof nonce === "string" ? nonce : undefined;
+}
+
+function notOpen(): MerchantError {
+  return new MerchantError(
+    "ERR_INVALID_ACKNOWLEDGMENT",
+    "the acknowledgment answers no open offer of this program (ERR_NONCE_MISMATCH): it is replayed, already used, or meant for another program; nothing may be unlocked",
+    { retryable: false, verificationCode: "ERR_NONCE_MISMATCH", reason: "ERR_NONCE_MISMATCH" },
+  );
+}
+
+async function readJson(path: string, what: string, invalid: (message: string, extra?: { cause?: unknown }) => MerchantError): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as unknown;
+  } catch (cause) {
+    throw invalid(`cannot read the ${what} ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+async function pemOrPath(value: string, what: string, invalid: (message: string, extra?: { cause?: unknown }) => MerchantError): Promise<string> {
+  if (value.includes("-----BEGIN")) return value;
+  try {
+    return await readFile(value, "utf8");
+  } catch (cause) {
+    throw invalid(`cannot read the ${what} ${value}: ${(cause as Error).message}`, { cause });
+  }
+}

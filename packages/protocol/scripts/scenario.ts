@@ -1,0 +1,422 @@
+/**
+ * A complete, reproducible Péage scenario for the test vectors, the message tests and the
+ * benchmark: a demo PKI per algorithm (plus a rogue one with the same names), extra certificates
+ * for the chain rules, users with enrolled keys, a signed catalog, and the three messages of one
+ * payment. It also holds the attacker's tools: raw JWS assembly (RFC 7515 §7.1) with any header,
+ * payload text or signature, HS256 keyed with public data, and segment surgery.
+ *
+ * Everything is dated from an explicit `now`, never from the wall clock.
+ */
+import { createHmac, webcrypto } from "node:crypto";
+import { exportJWK } from "jose";
+import {
+  createCrl,
+  createDemoPki,
+  createPaymentRequest,
+  createOffer,
+  FixedClock,
+  generateKeyPair,
+  issueCertificate,
+  JwsTypes,
+  keyThumbprint,
+  offerHash,
+  partyId,
+  price,
+  randomSerialNumber,
+  roleOids,
+  signAcknowledgment,
+  signCatalog,
+  signCatalogEntry,
+  signJws,
+  timestamp,
+  TrustStore,
+  x509,
+  type Acknowledgment,
+  type Catalog,
+  type CatalogEntry,
+  type CertifiedKeyPair,
+  type DemoPki,
+  type JwsType,
+  type KeyPair,
+  type Offer,
+  type OfferDraft,
+  type OfferTerms,
+  type PartyId,
+  type PaymentRequest,
+  type Price,
+  type Role,
+  type SignatureAlgorithm,
+  type UserKey,
+} from "../src/index.js";
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+export const at = (base: Date, offsetMs: number): Date => new Date(base.getTime() + offsetMs);
+
+/** Base64url without padding (RFC 4648 §5), of UTF-8 text or of bytes. */
+export function b64u(value: string | Uint8Array): string {
+  return Buffer.from(typeof value === "string" ? Buffer.from(value, "utf8") : value).toString("base64url");
+}
+
+/** The three segments of a compact JWS. */
+export function segments(token: string): [string, string, string] {
+  const parts = token.split(".");
+  if (parts.length !== 3) throw new TypeError("not a compact JWS");
+  return parts as [string, string, string];
+}
+
+export function headerOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(segments(token)[0], "base64url").toString("utf8")) as Record<string, unknown>;
+}
+
+export function claimsOf<T = Record<string, unknown>>(token: string): T {
+  return JSON.parse(Buffer.from(segments(token)[1], "base64url").toString("utf8")) as T;
+}
+
+/** Replaces one segment (0 header, 1 payload, 2 signature) of a token. */
+export function withSegment(token: string, index: 0 | 1 | 2, segment: string): string {
+  const parts = segments(token);
+  parts[index] = segment;
+  return parts.join(".");
+}
+
+/** Keeps the header and signature of `token` but carries other claims (canonical JSON): a forgery. */
+export function withClaims(token: string, claims: unknown): string {
+  return withSegment(token, 1, b64u(JSON.stringify(sortKeys(claims))));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, sortKeys(v)]));
+}
+
+/** Flips one bit of the signature's first byte (every signature byte is significant, unlike the last base64url character). */
+export function flipSignature(token: string): string {
+  const [, , signature] = segments(token);
+  const bytes = Buffer.from(signature, "base64url");
+  bytes[0] = (bytes[0] ?? 0) ^ 0x01;
+  return withSegment(token, 2, bytes.toString("base64url"));
+}
+
+/**
+ * Signs an arbitrary header and payload TEXT with a Péage key, as RFC 7515 §5.1 defines the
+ * signing input: ASCII(BASE64URL(header) || '.' || BASE64URL(payload)). Used for tokens the
+ * library's own signer would never produce (non-canonical payloads, odd headers).
+ */
+export async function signRaw(header: Record<string, unknown>, payloadText: string, key: KeyPair): Promise<string> {
+  const input = `${b64u(JSON.stringify(header))}.${b64u(payloadText)}`;
+  const params = key.alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" };
+  const signature = new Uint8Array(await webcrypto.subtle.sign(params, key.privateKey, Buffer.from(input, "ascii")));
+  return `${input}.${b64u(signature)}`;
+}
+
+/**
+ * An HS256 token (RFC 7518 §3.2) keyed with public bytes, e.g. a certificate's DER: the
+ * algorithm-confusion attack against verifiers that let the header pick the algorithm.
+ */
+export function signHs256(header: Record<string, unknown>, claims: unknown, secret: Uint8Array): string {
+  const input = `${b64u(JSON.stringify({ ...header, alg: "HS256" }))}.${b64u(JSON.stringify(sortKeys(claims)))}`;
+  return `${input}.${createHmac("sha256", secret).update(input, "ascii").digest("base64url")}`;
+}
+
+/** An unsecured token (RFC 7519 §6): alg "none", with an empty or a junk signature segment. */
+export function unsecured(header: Record<string, unknown>, claims: unknown, signature = ""): string {
+  return `${b64u(JSON.stringify({ ...header, alg: "none" }))}.${b64u(JSON.stringify(sortKeys(claims)))}.${signature}`;
+}
+
+export interface User {
+  readonly id: PartyId<"user">;
+  readonly key: KeyPair;
+  readonly kid: string;
+}
+
+export async function makeUser(name: string, alg: SignatureAlgorithm): Promise<User> {
+  const key = await generateKeyPair(alg);
+  return { id: partyId("user", name), key, kid: await keyThumbprint(key.publicKey) };
+}
+
+/** The public JWK (RFC 7517) of a user key, without any private member. */
+export async function publicJwk(key: KeyPair): Promise<Record<string, unknown>> {
+  const { kty, crv, x, y } = await exportJWK(key.publicKey);
+  return { kty, crv, x, ...(y !== undefined && { y }) };
+}
+
+/** The payment server's key lookup over a list of enrolled keys. */
+export function enrolled(users: readonly User[]): (user: PartyId<"user">, kid: string) => UserKey | undefined {
+  return (user, kid) => {
+    const found = users.find((candidate) => candidate.id === user && candidate.kid === kid);
+    return found && { alg: found.key.alg, publicKey: found.key.publicKey };
+  };
+}
+
+/** A certificate built with exactly the given extensions, signed by `signer` (the issuer's key unless forging). */
+export async function rawCertificate(opts: {
+  readonly subject: string;
+  readonly issuer: x509.X509Certificate | undefined;
+  readonly signer: CryptoKey;
+  readonly publicKey: CryptoKey;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly extensions: readonly x509.Extension[];
+}): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialNumber(),
+    subject: opts.subject,
+    issuer: opts.issuer ? opts.issuer.subjectName : opts.subject,
+    publicKey: opts.publicKey,
+    signingKey: opts.signer,
+    notBefore: opts.notBefore,
+    notAfter: opts.notAfter,
+    extensions: [...opts.extensions],
+  });
+}
+
+export async function leafExtensions(issuer: x509.X509Certificate, key: CryptoKey, roles: readonly Role[], identity: string | undefined, usage = x509.KeyUsageFlags.digitalSignature): Promise<x509.Extension[]> {
+  const issuerSki = issuer.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (!issuerSki) throw new TypeError("issuer without subjectKeyIdentifier");
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(usage, true),
+    new x509.ExtendedKeyUsageExtension(roles.map((role) => roleOids[role]), false),
+    ...(identity === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: "url", value: identity }], false)]),
+    await x509.SubjectKeyIdentifierExtension.create(key),
+    new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId, false),
+  ];
+}
+
+export const PUBLISHER = partyId("publisher", "acme-games");
+export const OTHER_PUBLISHER = partyId("publisher", "other-studio");
+export const SERVER = partyId("server", "pay-eu");
+export const OTHER_SERVER = partyId("server", "pay-us");
+
+/** The offers of the demo catalog: a launch, a period of use, and an event inside the program. */
+export const drafts: readonly OfferDraft[] = [
+  { offerId: "launch", description: "Start one game of Acme Racer", price: price(50, "EUR"), grant: { kind: "launch" } },
+  { offerId: "day-pass", description: "Play Acme Racer for 24 hours", price: price(199, "EUR"), grant: { kind: "period", seconds: 86_400 } },
+  { offerId: "level-2", description: "Unlock level 2 — « Péage » track", price: price(120, "EUR"), grant: { kind: "event", event: "level-2" } },
+];
+
+/** Certificates beyond the demo PKI, one per chain rule the vectors and tests exercise. */
+export interface ExtraCertificates {
+  /** A second publisher under the publishers' association. */
+  readonly otherPublisher: CertifiedKeyPair;
+  /** Valid leaves whose private keys sign nothing: only their chains matter. */
+  readonly selfSignedPublisher: CertifiedKeyPair;
+  /** Names the publishers' association as issuer (name and AKI) but signed by another key. */
+  readonly forgedLeaf: x509.X509Certificate;
+  /** Issued by the publisher's leaf certificate, which is not a CA. */
+  readonly leafUnderLeaf: x509.X509Certificate;
+  /** A sub-CA below the publishers' association (pathLen 0), and a leaf below it. */
+  readonly subCa: x509.X509Certificate;
+  readonly leafUnderSubCa: x509.X509Certificate;
+  /** A publisher leaf whose keyUsage is keyAgreement only. */
+  readonly noDigitalSignature: x509.X509Certificate;
+  /** A leaf with the offer-signing role but a server identity. */
+  readonly serverIdentityOfferRole: x509.X509Certificate;
+  /** A leaf with the acknowledgment role issued by the publishers' association, limited to offer-signing. */
+  readonly ackRoleUnderPublishersCa: x509.X509Certificate;
+  /** A publisher leaf without subjectAltName. */
+  readonly noIdentity: x509.X509Certificate;
+  /** A publisher leaf holding a P-384 key. */
+  readonly p384Leaf: x509.X509Certificate;
+}
+
+export interface World {
+  readonly alg: SignatureAlgorithm;
+  /** The time the PKI was made; certificates are valid from an hour before. */
+  readonly now: Date;
+  readonly pki: DemoPki;
+  /** Same names, other keys: a rogue hierarchy impersonating the real one. */
+  readonly rogue: DemoPki;
+  readonly extra: ExtraCertificates;
+  readonly user: User;
+  /** Not enrolled for `user`: an attacker's own key. */
+  readonly mallory: User;
+  readonly catalog: Catalog;
+  /** The catalog entries by offer id. */
+  readonly entries: Readonly<Record<string, CatalogEntry>>;
+  readonly publisherChain: string[];
+  readonly serverChain: string[];
+  readonly trust: TrustStore;
+}
+
+export async function makeWorld(alg: SignatureAlgorithm, now: Date, userAlg: SignatureAlgorithm = alg): Promise<World> {
+  const [pki, rogue, user, mallory] = await Promise.all([
+    createDemoPki({ alg, now }),
+    createDemoPki({ alg, now }),
+    makeUser("alice", userAlg),
+    makeUser("alice", userAlg),
+  ]);
+  const extra = await makeExtraCertificates(pki, now);
+  const publisherChain = pki.chainOf(pki.publisher.certificate);
+  const catalog = await signCatalog(PUBLISHER, drafts, pki.publisher.keys, publisherChain);
+  const entries = Object.fromEntries(catalog.offers.map((entry) => [entry.terms.offerId, entry]));
+  return {
+    alg,
+    now,
+    pki,
+    rogue,
+    extra,
+    user,
+    mallory,
+    catalog,
+    entries,
+    publisherChain,
+    serverChain: pki.chainOf(pki.server.certificate),
+    trust: pki.trustStore(),
+  };
+}
+
+async function makeExtraCertificates(pki: DemoPki, now: Date): Promise<ExtraCertificates> {
+  const alg = pki.alg;
+  const notBefore = at(now, -HOUR);
+  const notAfter = at(now, 365 * DAY);
+  const publishersCa = pki.publishersCa;
+  const leafKey = async () => generateKeyPair(alg);
+  const leaf = async (issuer: CertifiedKeyPair, subject: string, roles: Role[], identity: string | undefined, usage?: number) => {
+    const keys = await leafKey();
+    return rawCertificate({
+      subject,
+      issuer: issuer.certificate,
+      signer: issuer.keys.privateKey,
+      publicKey: keys.publicKey,
+      notBefore,
+      notAfter,
+      extensions: await leafExtensions(issuer.certificate, keys.publicKey, roles, identity, usage),
+    });
+  };
+
+  const otherKeys = await leafKey();
+  const otherPublisher = {
+    keys: otherKeys,
+    certificate: await issueCertificate({
+      issuer: publishersCa,
+      subject: "CN=other-studio,O=Péage",
+      publicKey: otherKeys.publicKey,
+      notBefore,
+      notAfter,
+      roles: ["offer-signing"],
+      identity: OTHER_PUBLISHER,
+    }),
+  };
+  const selfKeys = await leafKey();
+  const selfSignedPublisher = {
+    keys: selfKeys,
+    certificate: await rawCertificate({
+      subject: "CN=acme-games,O=Péage",
+      issuer: undefined,
+      signer: selfKeys.privateKey,
+      publicKey: selfKeys.publicKey,
+      notBefore,
+      notAfter,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([roleOids["offer-signing"]], false),
+        new x509.SubjectAlternativeNameExtension([{ type: "url", value: PUBLISHER }], false),
+      ],
+    }),
+  };
+  const forgerKeys = await leafKey();
+  const forgedKeys = await leafKey();
+  const forgedLeaf = await rawCertificate({
+    subject: "CN=acme-games,O=Péage",
+    issuer: publishersCa.certificate,
+    signer: forgerKeys.privateKey,
+    publicKey: forgedKeys.publicKey,
+    notBefore,
+    notAfter,
+    extensions: await leafExtensions(publishersCa.certificate, forgedKeys.publicKey, ["offer-signing"], PUBLISHER),
+  });
+  const leafUnderLeaf = await leaf(pki.publisher, "CN=sub-publisher,O=Péage", ["offer-signing"], partyId("publisher", "sub-publisher"));
+  const subCaKeys = await leafKey();
+  const subCaPair = {
+    keys: subCaKeys,
+    certificate: await issueCertificate({
+      issuer: publishersCa,
+      subject: "CN=Regional Publishers,O=Péage",
+      publicKey: subCaKeys.publicKey,
+      notBefore,
+      notAfter,
+      ca: { pathLength: 0, roles: ["offer-signing"] },
+    }),
+  };
+  const leafUnderSubCa = await leaf(subCaPair, "CN=regional-games,O=Péage", ["offer-signing"], partyId("publisher", "regional-games"));
+  const noDigitalSignature = await leaf(publishersCa, "CN=acme-games,O=Péage", ["offer-signing"], PUBLISHER, x509.KeyUsageFlags.keyAgreement);
+  const serverIdentityOfferRole = await leaf(publishersCa, "CN=pay-eu,O=Péage", ["offer-signing"], SERVER);
+  const ackRoleUnderPublishersCa = await leaf(publishersCa, "CN=pay-eu,O=Péage", ["acknowledgment-signing"], SERVER);
+  const noIdentity = await leaf(publishersCa, "CN=acme-games,O=Péage", ["offer-signing"], undefined);
+  const p384 = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const p384Leaf = await rawCertificate({
+    subject: "CN=acme-games,O=Péage",
+    issuer: publishersCa.certificate,
+    signer: publishersCa.keys.privateKey,
+    publicKey: p384.publicKey,
+    notBefore,
+    notAfter,
+    extensions: await leafExtensions(publishersCa.certificate, p384.publicKey, ["offer-signing"], PUBLISHER),
+  });
+  return {
+    otherPublisher,
+    selfSignedPublisher,
+    forgedLeaf,
+    leafUnderLeaf,
+    subCa: subCaPair.certificate,
+    leafUnderSubCa,
+    noDigitalSignature,
+    serverIdentityOfferRole,
+    ackRoleUnderPublishersCa,
+    noIdentity,
+    p384Leaf,
+  };
+}
+
+/** Message 1 for a catalog entry, dated `date`. */
+export function offerAt(entry: CatalogEntry, date: Date, ttlMs = 10 * MINUTE): Offer {
+  return createOffer(entry, new FixedClock(date), ttlMs);
+}
+
+/** Message 2: `user` consents to `offer` at `date`, for `server`. */
+export function requestAt(offer: Offer, user: User, date: Date, server: PartyId<"server"> = SERVER, ttlMs?: number): Promise<PaymentRequest> {
+  return createPaymentRequest({ offer, user: user.id, server, userKey: user.key, clock: new FixedClock(date), ...(ttlMs !== undefined && { ttlMs }) });
+}
+
+/** Message 3 for a payment request, signed by the world's payment server at `date`. */
+export async function ackAt(world: World, request: PaymentRequest, date: Date, opts: { charged?: Price; rate?: string; paymentId?: string } = {}): Promise<Acknowledgment> {
+  return signAcknowledgment({
+    consent: claimsOf(request.consent),
+    paymentId: opts.paymentId ?? "pay_demo",
+    server: SERVER,
+    charged: opts.charged ?? claimsOf<{ price: Price }>(request.consent).price,
+    ...(opts.rate !== undefined && { rate: opts.rate }),
+    key: world.pki.server.keys,
+    x5c: world.serverChain,
+    clock: new FixedClock(date),
+  });
+}
+
+/** A catalog entry for `terms` signed by `key` with chain `x5c`, whatever the terms say. */
+export function entryFor(terms: OfferTerms, key: KeyPair, x5c: readonly string[]): Promise<CatalogEntry> {
+  return signCatalogEntry(terms, key, x5c);
+}
+
+/** Signs claims with the library's own signer (canonical payload) and any signer header. */
+export function sign(typ: JwsType, claims: unknown, key: KeyPair, signer: { x5c: readonly string[] } | { kid: string }): Promise<string> {
+  return signJws(typ, claims, key, signer);
+}
+
+/** A CRL of `issuer` (RFC 5280 §5) listing `revoked`, valid from `thisUpdate` to `nextUpdate`. */
+export function crlOf(issuer: CertifiedKeyPair, revoked: readonly x509.X509Certificate[], thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
+  return createCrl({
+    issuer,
+    revoked: revoked.map((cert) => ({ serialNumber: cert.serialNumber, revocationDate: thisUpdate, reason: "keyCompromise" as const })),
+    thisUpdate,
+    nextUpdate,
+    crlNumber: 1,
+  });
+}
+
+export { JwsTypes, offerHash, timestamp };

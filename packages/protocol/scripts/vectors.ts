@@ -1,0 +1,131 @@
+/**
+ * The test-vector file format (docs/protocol.md, "Test vectors") and the reference way to run a
+ * case with the real API: build a trust store from the anchors and the case's CRLs, fix the clock
+ * at the case's `at`, call the verifier of the case's kind, compare the outcome.
+ */
+import { webcrypto } from "node:crypto";
+import {
+  FixedClock,
+  keyThumbprint,
+  TrustStore,
+  verifyAcknowledgment,
+  verifyCatalog,
+  verifyOffer,
+  verifyPaymentRequest,
+  type Offer,
+  type PartyId,
+  type RevocationPolicy,
+  type Result,
+  type Role,
+  type SignatureAlgorithm,
+  type UserKey,
+  type VerificationCode,
+} from "../src/index.js";
+
+export const VECTOR_FORMAT = "peage-test-vectors/1";
+export const VectorKinds = ["offer", "catalog", "payment-request", "acknowledgment", "chain"] as const;
+export type VectorKind = (typeof VectorKinds)[number];
+
+export interface VectorContext {
+  /** The verifier's clock: RFC 3339 UTC with milliseconds. */
+  readonly at: string;
+  /** Names of entries of the file's `crls` to load into the trust store. */
+  readonly crls?: readonly string[];
+  /** The trust store's revocation policy; "best-effort" when absent. */
+  readonly revocation?: RevocationPolicy;
+  /** payment-request: the verifying server's identity. acknowledgment: the server the merchant expects, if any. */
+  readonly server?: string;
+  /** acknowledgment: the offer the merchant sent (message 1). */
+  readonly offer?: Offer;
+  /** chain: the role the chain is validated for. */
+  readonly role?: Role;
+}
+
+export type VectorExpectation = { readonly valid: true } | { readonly valid: false; readonly code: VerificationCode };
+
+export interface VectorCase {
+  readonly id: string;
+  readonly description: string;
+  readonly kind: VectorKind;
+  /** The algorithm of the demo PKI the case was built from. */
+  readonly alg: SignatureAlgorithm;
+  readonly input: unknown;
+  readonly context: VectorContext;
+  readonly expected: VectorExpectation;
+}
+
+export interface EnrolledKey {
+  readonly user: string;
+  /** RFC 7638 SHA-256 thumbprint of `jwk`. */
+  readonly kid: string;
+  /** The public key, RFC 7517 JWK (EC P-256 or OKP Ed25519). */
+  readonly jwk: Record<string, unknown>;
+}
+
+export interface VectorFile {
+  readonly format: typeof VECTOR_FORMAT;
+  readonly description: string;
+  /** The time the PKIs were made. */
+  readonly generatedAt: string;
+  /** Trusted roots, PEM (RFC 7468). */
+  readonly trustAnchors: readonly string[];
+  /** CRLs by name, PEM; a case loads the ones it names. */
+  readonly crls: Readonly<Record<string, string>>;
+  /** The user keys the payment server has enrolled. */
+  readonly enrolledKeys: readonly EnrolledKey[];
+  readonly cases: readonly VectorCase[];
+}
+
+/** Imports an enrolled public JWK as a verification key, checking its kid is its thumbprint. */
+export async function importEnrolledKey(entry: EnrolledKey): Promise<UserKey> {
+  const jwk = entry.jwk as JsonWebKey;
+  const alg: SignatureAlgorithm = jwk.kty === "OKP" && jwk.crv === "Ed25519" ? "EdDSA" : "ES256";
+  const params = alg === "ES256" ? { name: "ECDSA", namedCurve: "P-256" } : { name: "Ed25519" };
+  const publicKey = await webcrypto.subtle.importKey("jwk", jwk, params, true, ["verify"]);
+  const kid = await keyThumbprint(publicKey);
+  if (kid !== entry.kid) throw new Error(`enrolled key of ${entry.user}: kid ${entry.kid} is not its thumbprint ${kid}`);
+  return { alg, publicKey };
+}
+
+export interface Runner {
+  run(c: VectorCase): Promise<Result<unknown>>;
+}
+
+/** Prepares a file for running: parses anchors, imports enrolled keys. */
+export async function runner(file: VectorFile): Promise<Runner> {
+  const keys = await Promise.all(file.enrolledKeys.map(async (entry) => ({ entry, key: await importEnrolledKey(entry) })));
+  const userKey = (user: PartyId<"user">, kid: string): UserKey | undefined => keys.find(({ entry }) => entry.user === user && entry.kid === kid)?.key;
+  return {
+    async run(c) {
+      const { context } = c;
+      const crls = (context.crls ?? []).map((name) => {
+        const pem = file.crls[name];
+        if (pem === undefined) throw new Error(`case ${c.id} names the unknown CRL ${name}`);
+        return pem;
+      });
+      const trust = TrustStore.fromPem(file.trustAnchors, crls, context.revocation === undefined ? {} : { revocation: context.revocation });
+      const now = new Date(context.at);
+      const clock = new FixedClock(now);
+      switch (c.kind) {
+        case "offer":
+          return verifyOffer(c.input, { trust, clock });
+        case "catalog":
+          return verifyCatalog(c.input, trust, now);
+        case "payment-request":
+          if (context.server === undefined) throw new Error(`case ${c.id}: a payment-request case names the verifying server`);
+          return verifyPaymentRequest(c.input, { trust, clock, server: context.server as PartyId<"server">, userKey });
+        case "acknowledgment":
+          if (context.offer === undefined) throw new Error(`case ${c.id}: an acknowledgment case carries the merchant's offer`);
+          return verifyAcknowledgment(c.input, context.offer, { trust, clock, ...(context.server !== undefined && { server: context.server as PartyId<"server"> }) });
+        case "chain":
+          if (context.role === undefined) throw new Error(`case ${c.id}: a chain case names the role`);
+          return trust.validate(c.input as string[], context.role, now);
+      }
+    },
+  };
+}
+
+/** The outcome of a result in the vectors' terms. */
+export function outcomeOf(result: Result<unknown>): VectorExpectation {
+  return result.ok ? { valid: true } : { valid: false, code: result.error.code };
+}

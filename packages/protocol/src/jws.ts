@@ -1,0 +1,132 @@
+/**
+ * JWS Compact Serialization (RFC 7515 §7.1) as Péage uses it: the payload is the RFC 8785
+ * canonical JSON of the claims, the protected header names the algorithm (ES256 or EdDSA only),
+ * the message kind (`typ`, RFC 7515 §4.1.9) and the signer: `x5c` (§4.1.6, a certificate chain)
+ * for publishers, payment servers and cards, `kid` (an RFC 7638 JWK thumbprint) for users.
+ *
+ * Decoding is strict: an unknown header parameter, `crit`, `alg: none`, a non-canonical payload
+ * or a token over the size limit is refused before any key is looked up.
+ */
+import { CompactSign, compactVerify } from "jose";
+import { canonicalBytes } from "./canonical.js";
+import { fail, ok, type Result } from "./errors.js";
+import { isSignatureAlgorithm, type KeyPair, type SignatureAlgorithm } from "./keys.js";
+
+/** The `typ` of each signed Péage object. */
+export const JwsTypes = {
+  offerSignature: "peage-offer+jws",
+  consent: "peage-consent+jws",
+  acknowledgment: "peage-ack+jws",
+  /** A request a user signs to read their own records at the payment server. */
+  userRequest: "peage-user-request+jws",
+} as const;
+export type JwsType = (typeof JwsTypes)[keyof typeof JwsTypes];
+
+/** Upper bound on a token: a chain of five certificates and a payload fit well within it. */
+export const MAX_JWS_LENGTH = 24 * 1024;
+
+export interface JwsHeader {
+  readonly alg: SignatureAlgorithm;
+  readonly typ: JwsType;
+  readonly x5c?: readonly string[];
+  readonly kid?: string;
+}
+
+export interface DecodedJws {
+  readonly header: JwsHeader;
+  /** The payload, parsed but NOT yet verified: use it only to find the key. */
+  readonly payload: unknown;
+}
+
+const allowedHeaderParameters = new Set(["alg", "typ", "x5c", "kid"]);
+const base64urlSegment = /^[A-Za-z0-9_-]*$/;
+const base64Der = /^[A-Za-z0-9+/]+={0,2}$/;
+
+export async function signJws(
+  typ: JwsType,
+  claims: unknown,
+  key: KeyPair,
+  signer: { x5c: readonly string[] } | { kid: string },
+): Promise<string> {
+  const header = { alg: key.alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
+  return new CompactSign(canonicalBytes(claims)).setProtectedHeader(header).sign(key.privateKey);
+}
+
+/** Splits and parses a token without checking its signature. */
+export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
+  if (typeof token !== "string") return fail("ERR_MALFORMED", "a JWS must be a string");
+  if (token.length > MAX_JWS_LENGTH) return fail("ERR_MALFORMED", `JWS longer than ${MAX_JWS_LENGTH} characters`);
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every(isCanonicalBase64url) || !parts[0] || !parts[1] || !parts[2]) {
+    return fail("ERR_MALFORMED", "a JWS in compact serialization has three non-empty, canonically encoded base64url parts");
+  }
+  const header = parseJsonSegment(parts[0]);
+  const payloadBytes = Buffer.from(parts[1], "base64url");
+  const payload = parseJsonSegment(parts[1]);
+  if (!isPlainObject(header)) return fail("ERR_MALFORMED", "JWS protected header is not a JSON object");
+  if (payload === undefined) return fail("ERR_MALFORMED", "JWS payload is not JSON");
+
+  for (const name of Object.keys(header)) {
+    if (!allowedHeaderParameters.has(name)) {
+      return fail("ERR_MALFORMED", `JWS header parameter "${name}" is not allowed in a Péage message`, { parameter: name });
+    }
+  }
+  if (!isSignatureAlgorithm(header["alg"])) {
+    return fail("ERR_UNSUPPORTED_ALGORITHM", `JWS algorithm ${JSON.stringify(header["alg"])} is not accepted: use ES256 or EdDSA`, {
+      alg: header["alg"],
+    });
+  }
+  if (header["typ"] !== typ) {
+    return fail("ERR_MALFORMED", `expected a JWS of type ${typ}, got ${JSON.stringify(header["typ"])}`, { typ: header["typ"] });
+  }
+  const x5c = header["x5c"];
+  if (x5c !== undefined && !(Array.isArray(x5c) && x5c.length > 0 && x5c.every((c) => typeof c === "string" && base64Der.test(c)))) {
+    return fail("ERR_MALFORMED", "JWS x5c must be a non-empty array of base64 DER certificates");
+  }
+  const kid = header["kid"];
+  if (kid !== undefined && !(typeof kid === "string" && /^[A-Za-z0-9_-]{43}$/.test(kid))) {
+    return fail("ERR_MALFORMED", "JWS kid must be an RFC 7638 SHA-256 JWK thumbprint");
+  }
+  // The signer committed to canonical bytes; anything else (duplicate keys, other spacing or
+  // number spelling) could be read differently by another parser, so it is refused.
+  if (!canonicalBytes(payload).equals(payloadBytes)) {
+    return fail("ERR_MALFORMED", "JWS payload is not RFC 8785 canonical JSON");
+  }
+  return ok({ header: header as unknown as JwsHeader, payload });
+}
+
+/** Checks the signature of a token already decoded by {@link decodeJws}, with the signer's key. */
+export async function verifyJwsSignature(token: string, alg: SignatureAlgorithm, key: CryptoKey): Promise<Result<true>> {
+  try {
+    await compactVerify(token, key, { algorithms: [alg] });
+    return ok(true);
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if (code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") return fail("ERR_BAD_SIGNATURE", "the JWS signature does not verify");
+    if (code === "ERR_JOSE_ALG_NOT_ALLOWED") {
+      return fail("ERR_UNSUPPORTED_ALGORITHM", `the JWS algorithm does not match the signer's ${alg} key`);
+    }
+    return fail("ERR_BAD_SIGNATURE", `the JWS signature could not be checked: ${(cause as Error).message}`);
+  }
+}
+
+/**
+ * Base64url without padding, and canonical (RFC 4648 §3.5): the unused low bits of the last
+ * character are zero. Otherwise one signature would have several spellings, and a token could be
+ * altered without breaking it.
+ */
+function isCanonicalBase64url(segment: string): boolean {
+  return base64urlSegment.test(segment) && Buffer.from(segment, "base64url").toString("base64url") === segment;
+}
+
+function parseJsonSegment(segment: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(segment, "base64url").toString("utf8")) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

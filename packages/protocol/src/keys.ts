@@ -1,0 +1,74 @@
+/**
+ * Signing keys. Two algorithms, as JOSE names them (RFC 7518 §3.4, RFC 8037 §3.1):
+ * ES256 (ECDSA P-256 with SHA-256, mandatory) and EdDSA (Ed25519).
+ * Keys are WebCrypto CryptoKeys so that jose and @peculiar/x509 share them without conversion.
+ */
+import { webcrypto, createPrivateKey, createPublicKey, KeyObject } from "node:crypto";
+
+export const SignatureAlgorithms = ["ES256", "EdDSA"] as const;
+export type SignatureAlgorithm = (typeof SignatureAlgorithms)[number];
+
+export function isSignatureAlgorithm(value: unknown): value is SignatureAlgorithm {
+  return value === "ES256" || value === "EdDSA";
+}
+
+export interface KeyPair {
+  readonly alg: SignatureAlgorithm;
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+}
+
+/** WebCrypto parameters for key generation, import and X.509 signing. */
+export function webCryptoAlgorithm(alg: SignatureAlgorithm): EcKeyImportParams & EcdsaParams | Algorithm {
+  return alg === "ES256" ? { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } : { name: "Ed25519" };
+}
+
+export async function generateKeyPair(alg: SignatureAlgorithm = "ES256"): Promise<KeyPair> {
+  const pair = (await webcrypto.subtle.generateKey(webCryptoAlgorithm(alg) as EcKeyGenParams, true, ["sign", "verify"])) as CryptoKeyPair;
+  return { alg, privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+/** The JOSE algorithm of a public or private key, or undefined for any other key type. */
+export function algorithmOfKey(key: CryptoKey | KeyObject): SignatureAlgorithm | undefined {
+  const object = key instanceof KeyObject ? key : KeyObject.from(key);
+  if (object.asymmetricKeyType === "ed25519") return "EdDSA";
+  if (object.asymmetricKeyType === "ec" && object.asymmetricKeyDetails?.namedCurve === "prime256v1") return "ES256";
+  return undefined;
+}
+
+export function exportPrivateKeyPem(pair: KeyPair): string {
+  return KeyObject.from(pair.privateKey).export({ type: "pkcs8", format: "pem" }).toString();
+}
+
+export function exportPublicKeyPem(key: CryptoKey): string {
+  return KeyObject.from(key).export({ type: "spki", format: "pem" }).toString();
+}
+
+/** Imports a PKCS#8 PEM private key (ES256 or EdDSA) with its public half. */
+export async function importPrivateKeyPem(pem: string): Promise<KeyPair> {
+  let object: KeyObject;
+  try {
+    object = createPrivateKey({ key: pem, format: "pem" });
+  } catch (cause) {
+    throw new TypeError(`not a PEM private key: ${(cause as Error).message}`);
+  }
+  const alg = algorithmOfKey(object);
+  if (!alg) throw new TypeError("unsupported key type: Péage keys are ECDSA P-256 (ES256) or Ed25519 (EdDSA)");
+  const params = webCryptoAlgorithm(alg) as EcKeyImportParams;
+  const pkcs8 = object.export({ type: "pkcs8", format: "der" });
+  const spki = createPublicKey(object).export({ type: "spki", format: "der" });
+  return {
+    alg,
+    privateKey: await webcrypto.subtle.importKey("pkcs8", pkcs8, params, true, ["sign"]),
+    publicKey: await webcrypto.subtle.importKey("spki", spki, params, true, ["verify"]),
+  };
+}
+
+/** Imports an SPKI PEM public key. */
+export async function importPublicKeyPem(pem: string): Promise<{ alg: SignatureAlgorithm; publicKey: CryptoKey }> {
+  const object = createPublicKey({ key: pem, format: "pem" });
+  const alg = algorithmOfKey(object);
+  if (!alg) throw new TypeError("unsupported key type: Péage keys are ECDSA P-256 (ES256) or Ed25519 (EdDSA)");
+  const spki = object.export({ type: "spki", format: "der" });
+  return { alg, publicKey: await webcrypto.subtle.importKey("spki", spki, webCryptoAlgorithm(alg) as EcKeyImportParams, true, ["verify"]) };
+}

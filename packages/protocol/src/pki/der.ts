@@ -1,0 +1,158 @@
+/**
+ * A minimal DER reader and writer: just enough to check what @peculiar/x509 does not
+ * (a certificate is exactly one DER value, with no trailing bytes; the two signature algorithm
+ * fields agree) and to encode the one CRL extension the library has no class for (cRLNumber).
+ * X.690 §8.1 (identifier and length octets) and §10.1 (DER uses the definite, shortest length form).
+ */
+
+export interface Tlv {
+  readonly tag: number;
+  /** Offset of the identifier octet. */
+  readonly start: number;
+  /** Offset of the first content octet. */
+  readonly contentStart: number;
+  /** Offset just past the last content octet. */
+  readonly end: number;
+}
+
+export const TAG_INTEGER = 0x02;
+export const TAG_SEQUENCE = 0x30;
+
+/** Reads the TLV at `offset`; throws RangeError on anything that is not DER (long tags, indefinite or non-minimal lengths, overruns). */
+export function readTlv(bytes: Uint8Array, offset: number): Tlv {
+  const tag = bytes[offset];
+  if (tag === undefined) throw new RangeError("unexpected end of DER input");
+  if ((tag & 0x1f) === 0x1f) throw new RangeError("high-tag-number form is not used in X.509");
+  let cursor = offset + 1;
+  const first = bytes[cursor++];
+  if (first === undefined) throw new RangeError("unexpected end of DER input");
+  let length = first;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    // 0x80 is the BER indefinite form, forbidden in DER (X.690 §10.1); 4 octets already allow 4 GiB.
+    if (count === 0 || count > 4) throw new RangeError("indefinite or oversized DER length");
+    length = 0;
+    for (let i = 0; i < count; i++) {
+      const octet = bytes[cursor++];
+      if (octet === undefined) throw new RangeError("unexpected end of DER input");
+      if (i === 0 && octet === 0) throw new RangeError("non-minimal DER length");
+      length = length * 256 + octet;
+    }
+    if (length < 0x80) throw new RangeError("non-minimal DER length");
+  }
+  const end = cursor + length;
+  if (end > bytes.length) throw new RangeError("DER value runs past the end of the input");
+  return { tag, start: offset, contentStart: cursor, end };
+}
+
+/** The TLVs directly inside a constructed value. */
+export function children(bytes: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let offset = parent.contentStart; offset < parent.end; ) {
+    const child = readTlv(bytes, offset);
+    if (child.end > parent.end) throw new RangeError("DER child runs past its parent");
+    out.push(child);
+    offset = child.end;
+  }
+  return out;
+}
+
+/** The input must be exactly one SEQUENCE: certificates and CRLs carry no trailing data. */
+export function singleSequence(bytes: Uint8Array): Tlv {
+  const outer = readTlv(bytes, 0);
+  if (outer.tag !== TAG_SEQUENCE) throw new RangeError("not a DER SEQUENCE");
+  if (outer.end !== bytes.length) throw new RangeError(`${bytes.length - outer.end} trailing bytes after the DER value`);
+  return outer;
+}
+
+export function slice(bytes: Uint8Array, tlv: Tlv): Uint8Array {
+  return bytes.subarray(tlv.start, tlv.end);
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
+/**
+ * RFC 5280 §4.1.1.2: `signatureAlgorithm` MUST be identical to `tbsCertificate.signature`
+ * (and §5.1.1.2 likewise for CRLs). Returns false when they differ; throws on malformed input.
+ */
+export function signatureAlgorithmsAgree(der: Uint8Array): boolean {
+  const outer = singleSequence(der);
+  const [tbs, outerAlg] = children(der, outer);
+  if (!tbs || !outerAlg || tbs.tag !== TAG_SEQUENCE) throw new RangeError("not a signed X.509 structure");
+  const fields = children(der, tbs);
+  // TBSCertificate opens with an optional [0] version, then serialNumber, then signature;
+  // TBSCertList opens with an optional version INTEGER, then signature.
+  const innerAlg = fields.find((field) => field.tag === TAG_SEQUENCE);
+  if (!innerAlg) throw new RangeError("no signature algorithm in the signed part");
+  return equalBytes(slice(der, innerAlg), slice(der, outerAlg));
+}
+
+/** DER INTEGER content octets of a non-negative value (X.690 §8.3: two's complement, minimal). */
+export function integerContent(value: bigint): Uint8Array<ArrayBuffer> {
+  if (value < 0n) throw new RangeError("negative INTEGER");
+  let hex = value.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`;
+  return Uint8Array.from(Buffer.from(hex, "hex"));
+}
+
+export function encodeInteger(value: bigint): Uint8Array<ArrayBuffer> {
+  const content = integerContent(value);
+  return Uint8Array.from([TAG_INTEGER, ...encodeLength(content.length), ...content]);
+}
+
+function encodeLength(length: number): number[] {
+  if (length < 0x80) return [length];
+  const octets: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) octets.unshift(rest % 256);
+  return [0x80 | octets.length, ...octets];
+}
+
+/** Decodes a DER INTEGER that must be non-negative; throws RangeError otherwise. */
+export function decodeNonNegativeInteger(bytes: Uint8Array): bigint {
+  const tlv = readTlv(bytes, 0);
+  if (tlv.tag !== TAG_INTEGER || tlv.end !== bytes.length || tlv.end === tlv.contentStart) throw new RangeError("not a DER INTEGER");
+  const content = bytes.subarray(tlv.contentStart, tlv.end);
+  if ((content[0] ?? 0) & 0x80) throw new RangeError("negative INTEGER");
+  return BigInt(`0x${Buffer.from(content).toString("hex")}`);
+}
+
+export const TAG_OBJECT_IDENTIFIER = 0x06;
+
+/**
+ * Dotted form of an OBJECT IDENTIFIER's content octets (X.690 §8.19), with arbitrary-size arcs:
+ * the Péage arc under 2.25 is a 128-bit UUID, which the ASN.1 library does not decode faithfully.
+ */
+export function decodeOid(content: Uint8Array): string {
+  const arcs: bigint[] = [];
+  let value = 0n;
+  let fresh = true;
+  for (const octet of content) {
+    // §8.19.2: a sub-identifier is encoded in the fewest octets; a leading 0x80 is padding.
+    if (fresh && octet === 0x80) throw new RangeError("non-minimal OBJECT IDENTIFIER sub-identifier");
+    value = (value << 7n) | BigInt(octet & 0x7f);
+    fresh = (octet & 0x80) === 0;
+    if (fresh) {
+      arcs.push(value);
+      value = 0n;
+    }
+  }
+  const first = arcs.shift();
+  if (first === undefined || !fresh) throw new RangeError("truncated OBJECT IDENTIFIER");
+  // §8.19.4: the first sub-identifier packs the first two arcs as X * 40 + Y, X in 0..2.
+  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
+  return [...head, ...arcs].join(".");
+}
+
+/** The OIDs of an extKeyUsage extension value: SEQUENCE SIZE (1..MAX) OF KeyPurposeId (RFC 5280 §4.2.1.12). */
+export function decodeOidSequence(bytes: Uint8Array): string[] {
+  const outer = singleSequence(bytes);
+  const oids = children(bytes, outer).map((child) => {
+    if (child.tag !== TAG_OBJECT_IDENTIFIER) throw new RangeError("not an OBJECT IDENTIFIER");
+    return decodeOid(bytes.subarray(child.contentStart, child.end));
+  });
+  if (oids.length === 0) throw new RangeError("empty extKeyUsage");
+  return oids;
+}

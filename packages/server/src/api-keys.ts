@@ -1,0 +1,62 @@
+/**
+ * Operator API keys: bearer tokens (RFC 6750) with scopes. Only the SHA-256 of a secret is
+ * stored, so a copy of the database gives no working key; the secret has 256 random bits, so an
+ * unsalted hash is not open to guessing.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { newId } from "@peage/protocol";
+import type { FastifyRequest } from "fastify";
+import { HttpProblem, problemFor } from "./problems.js";
+import { ApiScopes, type ApiKeyRecord, type ApiScope, type Store } from "./store/store.js";
+
+const SECRET_PREFIX = "peage_sk_";
+const secretPattern = /^peage_sk_[A-Za-z0-9_-]{43}$/;
+
+/** SHA-256 of a secret, hex: what the database holds. */
+export function hashSecret(secret: string): string {
+  return createHash("sha256").update(secret, "utf8").digest("hex");
+}
+
+/** Creates an API key with these scopes and returns its secret, which is shown once and never stored. */
+export async function createApiKey(store: Store, scopes: readonly ApiScope[], label: string): Promise<{ id: string; secret: string }> {
+  const unknown = scopes.filter((scope) => !(ApiScopes as readonly string[]).includes(scope));
+  if (unknown.length > 0) throw new TypeError(`unknown scope(s) ${unknown.join(", ")}: use ${ApiScopes.join(", ")}`);
+  if (scopes.length === 0) throw new TypeError("an API key needs at least one scope");
+  if (label.trim() === "" || label.length > 200) throw new TypeError("an API key label is 1 to 200 characters");
+  const secret = `${SECRET_PREFIX}${randomBytes(32).toString("base64url")}`;
+  const record: ApiKeyRecord = { id: newId("key"), secretHash: hashSecret(secret), scopes: [...new Set(scopes)], label, createdAt: new Date().toISOString() };
+  await store.insertApiKey(record);
+  return { id: record.id, secret };
+}
+
+/**
+ * On a database without any API key, creates one with every scope and writes its secret to
+ * `file` (mode 0600, never over an existing file). Returns false, creating nothing, if keys exist.
+ */
+export async function bootstrapApiKey(store: Store, file: string): Promise<boolean> {
+  if ((await store.counts()).apiKeys > 0) return false;
+  if (existsSync(file)) throw new Error(`${file} already exists: remove it or choose another file for the bootstrap key`);
+  const { secret } = await createApiKey(store, ApiScopes, "bootstrap");
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+  return true;
+}
+
+const unauthorized = (detail: string) =>
+  new HttpProblem(problemFor("ERR_UNAUTHORIZED", detail), { "www-authenticate": 'Bearer realm="peage-operator"' });
+
+/** The API key of a request, checked for `scope`; throws the 401 or 403 problem otherwise. */
+export async function authorizeOperator(store: Store, request: FastifyRequest, scope: ApiScope): Promise<ApiKeyRecord> {
+  const header = request.headers.authorization;
+  if (!header) throw unauthorized("this operator endpoint needs an API key: send Authorization: Bearer <secret>");
+  const match = /^Bearer +(\S+)$/i.exec(header);
+  if (!match) throw unauthorized("the Authorization header must be Bearer <secret>");
+  const secret = match[1]!;
+  const key = secretPattern.test(secret) ? await store.findApiKeyByHash(hashSecret(secret)) : undefined;
+  if (!key) throw unauthorized("the API key is not valid: check the secret, or ask the operator for a new key");
+  if (!key.scopes.includes(scope)) {
+    throw HttpProblem.of("ERR_FORBIDDEN", `API key ${key.id} lacks the scope ${scope} this endpoint needs (it has: ${key.scopes.join(", ")})`);
+  }
+  return key;
+}

@@ -1,0 +1,160 @@
+/**
+ * The payment server as a Fastify application, without listening: tests drive it in-process and
+ * start.ts puts it on a socket. Every error leaves as an RFC 9457 problem document.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import swagger from "@fastify/swagger";
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from "fastify";
+import { systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
+import type { ServerIdentity } from "./data-dir.js";
+import { Metrics } from "./metrics.js";
+import type { PaymentContext } from "./payments.js";
+import { HttpProblem, problemFor, sendProblem } from "./problems.js";
+import type { RateSource } from "./rates/rate-source.js";
+import { accountRoutes } from "./routes/accounts.js";
+import { healthRoutes } from "./routes/health.js";
+import { meRoutes } from "./routes/me.js";
+import { openApiRoutes } from "./routes/openapi.js";
+import { paymentRoutes } from "./routes/payments.js";
+import { rateRoutes } from "./routes/rates.js";
+import { StoreBusyError, type Store } from "./store/store.js";
+import { UserKeyCache } from "./user-keys.js";
+
+/** Largest request body accepted: a payment request with two certificate chains is about 6 KiB. */
+export const BODY_LIMIT = 64 * 1024;
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse<IncomingMessage>, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface AppDeps {
+  readonly store: Store;
+  readonly identity: ServerIdentity;
+  readonly trust: TrustStore;
+  readonly rates: RateSource;
+  readonly clock?: Clock;
+  /** Fastify's logger setting: false (default) for none, or pino options. */
+  readonly logger?: FastifyServerOptions["logger"];
+  /** Clock difference tolerated with wallets' machines, ms (protocol default when absent). */
+  readonly skewMs?: number;
+  /** |now - iat| allowed for signed user requests, ms (default 5 minutes). */
+  readonly userRequestWindowMs?: number;
+  readonly metrics?: Metrics;
+}
+
+/** Everything the route plugins share. */
+export interface RouteContext extends PaymentContext {
+  readonly metrics: Metrics;
+  readonly userRequestWindowMs: number;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** What this request came to: "recorded", "replayed" or the problem code; read by the metrics. */
+    peageOutcome: string;
+  }
+}
+
+/** Builds the application with its routes, error handling and OpenAPI document. */
+export function buildApp(deps: AppDeps): App {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // TypeBox checks bodies exactly as the protocol does: no type coercion, no silent removal of
+  // unknown members (Ajv's Fastify defaults would do both, and change what is hashed and signed).
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.decorateRequest("peageOutcome", "");
+
+  // JSON only (no text/plain), and JSON.parse instead of the default parser so that the error
+  // says where the JSON breaks.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === "") return done(badJson("the request body is empty; send a JSON document"), undefined);
+    try {
+      done(null, JSON.parse(text) as unknown);
+    } catch (cause) {
+      done(badJson(`the request body is not valid JSON: ${(cause as Error).message}`), undefined);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | HttpProblem | Error, request, reply) => {
+    const answer = toProblem(error);
+    request.peageOutcome = answer.problem.code;
+    if (answer.problem.status >= 500) request.log.error({ err: error, code: answer.problem.code }, "request failed");
+    else request.log.info({ code: answer.problem.code }, "request refused");
+    return sendProblem(reply, answer.problem, answer.headers);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body = problemFor("ERR_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}; see /openapi.json`);
+    return sendProblem(reply, body);
+  });
+
+  const ctx: RouteContext = {
+    store: deps.store,
+    identity: deps.identity,
+    trust: deps.trust,
+    rates: deps.rates,
+    clock: deps.clock ?? systemClock,
+    userKeys: new UserKeyCache(),
+    skewMs: deps.skewMs ?? 5 * 60_000,
+    metrics: deps.metrics ?? new Metrics(deps.trust),
+    userRequestWindowMs: deps.userRequestWindowMs ?? 5 * 60_000,
+  };
+
+  app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Péage payment server",
+        version: "1",
+        description: "Receives payment requests (message 2), records payments and returns signed acknowledgments (message 3). Errors are RFC 9457 problem documents.",
+      },
+      components: {
+        securitySchemes: {
+          operatorKey: { type: "http", scheme: "bearer", description: "An operator API key; each endpoint names the scope it needs." },
+          userSignature: { type: "apiKey", in: "header", name: "Authorization", description: "Peage-Signature <JWS> signed with the user's enrolled key (see user-auth.ts)." },
+        },
+      },
+    },
+  });
+  app.register(paymentRoutes, { ctx });
+  app.register(accountRoutes, { ctx });
+  app.register(meRoutes, { ctx });
+  app.register(rateRoutes, { ctx });
+  app.register(healthRoutes, { ctx });
+  app.register(openApiRoutes);
+  return app;
+}
+
+function badJson(message: string): FastifyError {
+  return Object.assign(new Error(message), { code: "PEAGE_BAD_JSON", statusCode: 400, name: "BadJson" }) as FastifyError;
+}
+
+/** Maps any error to the problem answered for it. */
+function toProblem(error: FastifyError | HttpProblem | Error): { problem: ReturnType<typeof problemFor>; headers?: Readonly<Record<string, string>> } {
+  if (error instanceof HttpProblem) return { problem: error.problem, headers: error.headers };
+  if (error instanceof StoreBusyError) return { problem: problemFor("ERR_SERVER_UNAVAILABLE", `${error.message}`), headers: { "retry-after": "1" } };
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    const first = fastifyError.validation[0];
+    const where = `${fastifyError.validationContext ?? "request"}${first?.instancePath ?? ""}`;
+    return { problem: problemFor("ERR_MALFORMED", `${where}: ${first?.message ?? "is invalid"}`) };
+  }
+  const byCode: Readonly<Record<string, [ProblemCode, number, string]>> = {
+    PEAGE_BAD_JSON: ["ERR_BAD_REQUEST", 400, error.message],
+    FST_ERR_CTP_BODY_TOO_LARGE: ["ERR_PAYLOAD_TOO_LARGE", 413, `the request body is larger than the ${BODY_LIMIT} bytes accepted`],
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: ["ERR_BAD_REQUEST", 415, "unsupported media type: send the body as Content-Type: application/json"],
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: ["ERR_BAD_REQUEST", 400, "the request body's size does not match its Content-Length"],
+  };
+  const known = fastifyError.code === undefined ? undefined : byCode[fastifyError.code];
+  if (known) return { problem: problemFor(known[0], known[2], { status: known[1] }) };
+  const status = fastifyError.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return { problem: problemFor("ERR_BAD_REQUEST", error.message, { status }) };
+  }
+  return { problem: problemFor("ERR_INTERNAL", "the server failed to handle the request: send the same request again (a payment is never recorded twice)") };
+}

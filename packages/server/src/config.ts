@@ -1,0 +1,184 @@
+/**
+ * The server's settings, in one typed object, from (highest precedence first) command-line flags,
+ * environment variables, the data directory's server.json, and defaults. Every value is checked
+ * here, so the rest of the server never sees a port of "abc".
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { DataDirFiles } from "./data-dir.js";
+
+export const LogLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LogLevels)[number];
+export const RevocationPolicies = ["best-effort", "require"] as const;
+export type RevocationSetting = (typeof RevocationPolicies)[number];
+
+export interface ServerConfig {
+  /** Directory of the database, identity, rates and server.json. */
+  readonly dataDir: string;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** ECB reference rates XML. */
+  readonly ratesFile: string;
+  readonly logLevel: LogLevel;
+  /** CRL policy of the trust store (protocol pki/validate.ts). */
+  readonly revocation: RevocationSetting;
+  /** Clock difference tolerated with wallets' and merchants' machines, ms. */
+  readonly clockSkewMs: number;
+  /** How far a signed user request's iat may be from the server's clock, ms. */
+  readonly userRequestWindowMs: number;
+  /** How long shutdown waits for requests in flight before closing anyway, ms. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** 8402: "402 Payment Required" (RFC 9110 §15.5.3). */
+export const DEFAULT_PORT = 8402;
+
+export const defaults = {
+  host: "127.0.0.1",
+  port: DEFAULT_PORT,
+  logLevel: "info",
+  revocation: "best-effort",
+  clockSkewMs: 5 * 60_000,
+  userRequestWindowMs: 5 * 60_000,
+  shutdownTimeoutMs: 10_000,
+} as const satisfies Partial<ServerConfig>;
+
+/** Environment variables read, by setting. */
+export const EnvVars = {
+  dataDir: "PEAGE_DATA",
+  host: "PEAGE_HOST",
+  port: "PEAGE_PORT",
+  ratesFile: "PEAGE_RATES",
+  logLevel: "PEAGE_LOG_LEVEL",
+  revocation: "PEAGE_REVOCATION",
+} as const;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code = "ERR_CONFIG";
+}
+
+export interface CommandLine {
+  readonly config: ServerConfig;
+  /** --bootstrap-key FILE: create an all-scopes API key on an empty database and write its secret there. */
+  readonly bootstrapKeyFile: string | undefined;
+  readonly help: boolean;
+}
+
+export const usage = `usage: node packages/server/dist/src/main.js --data DIR [options]
+
+  --data DIR            data directory (env ${EnvVars.dataDir}); holds peage.db, server.key, server-chain.pem,
+                        trust-roots.pem, crls/, rates.xml and optionally server.json
+  --port N              port to listen on, 0 for any free port (env ${EnvVars.port}, default ${DEFAULT_PORT})
+  --host ADDRESS        address to listen on (env ${EnvVars.host}, default ${defaults.host})
+  --rates FILE          ECB reference rates XML (env ${EnvVars.ratesFile}, default DIR/${DataDirFiles.rates})
+  --log-level LEVEL     ${LogLevels.join("|")} (env ${EnvVars.logLevel}, default ${defaults.logLevel})
+  --revocation POLICY   best-effort|require (env ${EnvVars.revocation}, default ${defaults.revocation})
+  --bootstrap-key FILE  on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)
+`;
+
+/** Reads the configuration from argv (without node and script), the environment and DIR/server.json. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): CommandLine {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      options: {
+        data: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        rates: { type: "string" },
+        "log-level": { type: "string" },
+        revocation: { type: "string" },
+        "bootstrap-key": { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (cause) {
+    throw new ConfigError(`${(cause as Error).message}\n${usage}`);
+  }
+  const str = (name: string): string | undefined => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
+  const help = flags["help"] === true;
+  const dataDirText = str("data") ?? env[EnvVars.dataDir];
+  if (!dataDirText) {
+    if (help) return { config: buildConfig({ dataDir: cwd }, {}), bootstrapKeyFile: undefined, help };
+    throw new ConfigError(`no data directory: pass --data DIR or set ${EnvVars.dataDir}\n${usage}`);
+  }
+  const dataDir = resolve(cwd, dataDirText);
+  const file = readConfigFile(join(dataDir, DataDirFiles.config));
+  const pick = (flag: string, envName: string, key: string): unknown => str(flag) ?? env[envName] ?? file[key];
+  const config = buildConfig(
+    { dataDir },
+    {
+      host: pick("host", EnvVars.host, "host"),
+      port: pick("port", EnvVars.port, "port"),
+      ratesFile: pick("rates", EnvVars.ratesFile, "ratesFile"),
+      logLevel: pick("log-level", EnvVars.logLevel, "logLevel"),
+      revocation: pick("revocation", EnvVars.revocation, "revocation"),
+      clockSkewMs: file["clockSkewMs"],
+      userRequestWindowMs: file["userRequestWindowMs"],
+      shutdownTimeoutMs: file["shutdownTimeoutMs"],
+    },
+  );
+  const bootstrap = str("bootstrap-key");
+  return { config, bootstrapKeyFile: bootstrap === undefined ? undefined : resolve(cwd, bootstrap), help };
+}
+
+const fileKeys = ["host", "port", "ratesFile", "logLevel", "revocation", "clockSkewMs", "userRequestWindowMs", "shutdownTimeoutMs"];
+
+function readConfigFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new ConfigError(`${path} is not valid JSON: ${(cause as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(`${path} must hold a JSON object`);
+  for (const key of Object.keys(value)) {
+    if (!fileKeys.includes(key)) throw new ConfigError(`${path}: unknown setting "${key}" (known: ${fileKeys.join(", ")})`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A complete config from a data directory and optional raw values (strings from flags or env, or JSON values), checked. */
+export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclude<keyof ServerConfig, "dataDir">, unknown>>): ServerConfig {
+  const dataDir = resolve(base.dataDir);
+  const rates = raw.ratesFile === undefined ? join(dataDir, DataDirFiles.rates) : text(raw.ratesFile, "ratesFile");
+  return {
+    dataDir,
+    host: raw.host === undefined ? defaults.host : text(raw.host, "host"),
+    port: raw.port === undefined ? defaults.port : integer(raw.port, "port", 0, 65535),
+    ratesFile: isAbsolute(rates) ? rates : resolve(dataDir, rates),
+    logLevel: raw.logLevel === undefined ? defaults.logLevel : oneOf(raw.logLevel, "logLevel", LogLevels),
+    revocation: raw.revocation === undefined ? defaults.revocation : oneOf(raw.revocation, "revocation", RevocationPolicies),
+    clockSkewMs: raw.clockSkewMs === undefined ? defaults.clockSkewMs : integer(raw.clockSkewMs, "clockSkewMs", 0, 3_600_000),
+    userRequestWindowMs:
+      raw.userRequestWindowMs === undefined ? defaults.userRequestWindowMs : integer(raw.userRequestWindowMs, "userRequestWindowMs", 1000, 3_600_000),
+    shutdownTimeoutMs: raw.shutdownTimeoutMs === undefined ? defaults.shutdownTimeoutMs : integer(raw.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 600_000),
+  };
+}
+
+function text(value: unknown, name: string): string {
+  if (typeof value !== "string" || value.trim() === "") throw new ConfigError(`${name} must be a non-empty string`);
+  return value;
+}
+
+function integer(value: unknown, name: string, min: number, max: number): number {
+  const number = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}

@@ -1,0 +1,186 @@
+/**
+ * The server's data directory: its database, its identity (signing key, certificate chain, the
+ * roots it trusts and optional CRLs), its rates and an optional config file. One place names the
+ * files; initDataDir fills a new directory from a PKI directory written by protocol's writePkiDir.
+ */
+import { KeyObject } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  importPrivateKeyPem,
+  parseCertificatesPem,
+  PkiFiles,
+  systemClock,
+  toX5c,
+  TrustStore,
+  type Clock,
+  type KeyPair,
+  type PartyId,
+  type RevocationPolicy,
+} from "@peage/protocol";
+
+export const DataDirFiles = {
+  database: "peage.db",
+  /** The server's PKCS#8 PEM private key (mode 0600). */
+  key: "server.key",
+  /** The server's certificate chain, leaf first, PEM. */
+  chain: "server-chain.pem",
+  /** The root certificates every chain must lead to, PEM bundle. */
+  trustRoots: "trust-roots.pem",
+  /** Optional directory of CRLs (PEM, *.pem or *.crl), added to the trust store. */
+  crls: "crls",
+  rates: "rates.xml",
+  /** Optional JSON settings (see config.ts). */
+  config: "server.json",
+} as const;
+
+/** The sample ECB rates file shipped with the server (sample values, labelled as such inside). */
+export const SAMPLE_RATES_FILE = fileURLToPath(new URL("../../data/eurofxref-sample.xml", import.meta.url));
+
+export const DataDirErrorCodes = ["ERR_DATA_DIR", "ERR_SERVER_IDENTITY"] as const;
+export type DataDirErrorCode = (typeof DataDirErrorCodes)[number];
+
+export class DataDirError extends Error {
+  override readonly name = "DataDirError";
+  constructor(
+    readonly code: DataDirErrorCode,
+    message: string,
+    /** For an identity that does not validate: the protocol verification code (e.g. ERR_WRONG_ROLE). */
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the server signs with and what it trusts. */
+export interface ServerIdentity {
+  readonly id: PartyId<"server">;
+  readonly key: KeyPair;
+  /** The server's chain as x5c (leaf first), put in every acknowledgment's header. */
+  readonly x5c: readonly string[];
+  readonly notAfter: Date;
+}
+
+export interface LoadedIdentity {
+  readonly identity: ServerIdentity;
+  readonly trust: TrustStore;
+}
+
+export interface IdentityOptions {
+  readonly revocation?: RevocationPolicy;
+  readonly clock?: Clock;
+}
+
+/**
+ * Reads the server's key, chain, trust roots and CRLs from a data directory, and checks that the
+ * chain validates for acknowledgment-signing today and certifies exactly this key: a server must
+ * not start with an identity merchants would refuse.
+ */
+export async function loadServerIdentity(dataDir: string, opts: IdentityOptions = {}): Promise<LoadedIdentity> {
+  const read = async (name: string): Promise<string> => {
+    try {
+      return await readFile(join(dataDir, name), "utf8");
+    } catch (cause) {
+      throw new DataDirError("ERR_DATA_DIR", `cannot read ${join(dataDir, name)} (${(cause as NodeJS.ErrnoException).code ?? "error"}): initialise the data directory from a PKI directory first`);
+    }
+  };
+  const [keyPem, chainPem, rootsPem] = await Promise.all([read(DataDirFiles.key), read(DataDirFiles.chain), read(DataDirFiles.trustRoots)]);
+  const crlsPem = await readCrls(join(dataDir, DataDirFiles.crls));
+  return identityFromPem({ keyPem, chainPem, rootsPem, crlsPem }, opts);
+}
+
+/** The same checks as loadServerIdentity, on PEM texts. */
+export async function identityFromPem(
+  pem: { keyPem: string; chainPem: string; rootsPem: string; crlsPem?: readonly string[] },
+  opts: IdentityOptions = {},
+): Promise<LoadedIdentity> {
+  let key: KeyPair;
+  let trust: TrustStore;
+  let x5c: string[];
+  try {
+    key = await importPrivateKeyPem(pem.keyPem);
+    x5c = parseCertificatesPem(pem.chainPem).map(toX5c);
+    trust = TrustStore.fromPem(pem.rootsPem, pem.crlsPem ?? [], opts.revocation === undefined ? {} : { revocation: opts.revocation });
+  } catch (cause) {
+    throw new DataDirError("ERR_SERVER_IDENTITY", `the server's key, chain, roots or CRLs cannot be read: ${(cause as Error).message}`);
+  }
+  if (x5c.length === 0) throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.chain} holds no certificate`);
+  if (trust.roots.length === 0) throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.trustRoots} holds no certificate`);
+  const validated = await trust.validate(x5c, "acknowledgment-signing", (opts.clock ?? systemClock).now());
+  if (!validated.ok) {
+    throw new DataDirError(
+      "ERR_SERVER_IDENTITY",
+      `the server's certificate chain is not valid for signing acknowledgments: ${validated.error.message}`,
+      validated.error.code,
+    );
+  }
+  const own = KeyObject.from(key.publicKey).export({ type: "spki", format: "der" });
+  if (!own.equals(Buffer.from(validated.value.leaf.publicKey.rawData))) {
+    throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.key} is not the key certified by the first certificate of ${DataDirFiles.chain}`);
+  }
+  return {
+    identity: { id: validated.value.identity as PartyId<"server">, key, x5c, notAfter: validated.value.notAfter },
+    trust,
+  };
+}
+
+async function readCrls(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const names = (await readdir(dir)).filter((name) => name.endsWith(".pem") || name.endsWith(".crl")).sort();
+  return Promise.all(names.map((name) => readFile(join(dir, name), "utf8")));
+}
+
+export interface InitDataDirOptions {
+  readonly dataDir: string;
+  /** A directory written by protocol's writePkiDir (server.key, server-chain.pem, root.crt). */
+  readonly pkiDir: string;
+  /** ECB rates XML to install as rates.xml; the shipped sample when absent. */
+  readonly ratesFile?: string;
+  /** CRL files (PEM) to install. */
+  readonly crlFiles?: readonly string[];
+  /** Replace an identity already in the directory. */
+  readonly force?: boolean;
+  readonly clock?: Clock;
+}
+
+/**
+ * Makes a server data directory from a PKI directory: copies the server's key (mode 0600), its
+ * chain, the root as the trust anchor and the rates, then loads the result to prove it works.
+ */
+export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdentity & { readonly files: readonly string[] }> {
+  const { dataDir, pkiDir } = opts;
+  if (existsSync(join(dataDir, DataDirFiles.key)) && !opts.force) {
+    throw new DataDirError("ERR_DATA_DIR", `${dataDir} already holds a server identity: pass force to replace it`);
+  }
+  const source = (name: string) => join(pkiDir, name);
+  const inputs = [source(`${PkiFiles.server}.key`), source(`${PkiFiles.server}-chain.pem`), source(`${PkiFiles.root}.crt`)];
+  for (const path of inputs) {
+    if (!existsSync(path)) throw new DataDirError("ERR_DATA_DIR", `${path} is missing: is ${pkiDir} a directory written by \`peage pki init\`?`);
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const files: string[] = [];
+  const keyPath = join(dataDir, DataDirFiles.key);
+  await rm(keyPath, { force: true });
+  await writeFile(keyPath, await readFile(inputs[0]!, "utf8"), { mode: 0o600, flag: "wx" });
+  files.push(keyPath);
+  files.push(await copy(inputs[1]!, join(dataDir, DataDirFiles.chain)));
+  files.push(await copy(inputs[2]!, join(dataDir, DataDirFiles.trustRoots)));
+  if (opts.crlFiles && opts.crlFiles.length > 0) {
+    const crlDir = join(dataDir, DataDirFiles.crls);
+    await mkdir(crlDir, { recursive: true });
+    for (const [index, file] of opts.crlFiles.entries()) files.push(await copy(file, join(crlDir, `crl-${index + 1}.pem`)));
+  }
+  const ratesPath = join(dataDir, DataDirFiles.rates);
+  if (opts.ratesFile || opts.force || !existsSync(ratesPath)) files.push(await copy(opts.ratesFile ?? SAMPLE_RATES_FILE, ratesPath));
+  const loaded = await loadServerIdentity(dataDir, opts.clock ? { clock: opts.clock } : {});
+  return { ...loaded, files };
+}
+
+async function copy(from: string, to: string): Promise<string> {
+  await mkdir(dirname(to), { recursive: true });
+  await copyFile(from, to);
+  await chmod(to, 0o644);
+  return to;
+}

@@ -1,0 +1,192 @@
+/**
+ * The payment server's handling of message 2 (patent, first variant, claims 1-2): check the
+ * payment request, convert the price into the user's home currency, check the prepaid balance or
+ * the postpaid monthly limit, record the payment, credit the publisher, and sign message 3.
+ *
+ * The acknowledgment is signed BEFORE the database transaction: WebCrypto signing is
+ * asynchronous and better-sqlite3's transactions are synchronous, so it cannot happen inside.
+ * The payment id and server time are fixed first, the acknowledgment signed over them, and the
+ * transaction then records payment and acknowledgment together or not at all. If the transaction
+ * refuses (funds, limit, a concurrent use of the nonce), the signed acknowledgment is discarded
+ * unsent: an acknowledgment leaves the server only once its payment is committed.
+ */
+import {
+  canonicalHash,
+  convert,
+  decodeJws,
+  FixedClock,
+  isPlainObject,
+  JwsTypes,
+  newId,
+  signAcknowledgment,
+  timestamp,
+  verifyPaymentRequest,
+  type Acknowledgment,
+  type Clock,
+  type ConsentClaims,
+  type PartyId,
+  type Price,
+  type RateTable,
+  type TrustStore,
+  type UserKey,
+} from "@peage/protocol";
+import type { ServerIdentity } from "./data-dir.js";
+import { HttpProblem, problemFor } from "./problems.js";
+import type { RateSource } from "./rates/rate-source.js";
+import type { PaymentRecord, Store, UserRecord } from "./store/store.js";
+import { importJwk, type PublicJwk, type UserKeyCache } from "./user-keys.js";
+
+export interface PaymentContext {
+  readonly store: Store;
+  readonly identity: ServerIdentity;
+  readonly trust: TrustStore;
+  readonly rates: RateSource;
+  readonly clock: Clock;
+  readonly userKeys: UserKeyCache;
+  readonly skewMs: number;
+}
+
+export interface PaymentAnswer {
+  readonly acknowledgment: Acknowledgment;
+  readonly payment: PaymentRecord;
+  /** True when this was a retry of a recorded request: nothing was charged this time. */
+  readonly replayed: boolean;
+}
+
+/** The key enrolled for `user` under `kid`, imported (cached), or undefined. */
+export async function enrolledKey(ctx: Pick<PaymentContext, "store" | "userKeys">, user: PartyId<"user">, kid: string): Promise<UserKey | undefined> {
+  const record = await ctx.store.getUser(user);
+  if (!record || record.kid !== kid) return undefined;
+  return ctx.userKeys.get(user, kid, async () => ({ alg: record.alg, publicKey: await importJwk(JSON.parse(record.publicKeyJwk) as PublicJwk) }));
+}
+
+/** Handles one payment request; throws HttpProblem with the specific code when it is refused. */
+export async function processPayment(body: unknown, ctx: PaymentContext): Promise<PaymentAnswer> {
+  const requestHash = canonicalHash(body);
+
+  // A retry of a recorded request gets the stored acknowledgment, even once the consent has
+  // expired: the identical bytes were verified when they were recorded, and nothing is charged.
+  const nonce = unverifiedNonce(body);
+  const earlier = nonce === undefined ? undefined : await ctx.store.findPaymentByNonce(nonce);
+  if (earlier && earlier.requestHash === requestHash) return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
+
+  const verified = await verifyPaymentRequest(body, {
+    trust: ctx.trust,
+    clock: ctx.clock,
+    server: ctx.identity.id,
+    userKey: (user, kid) => enrolledKey(ctx, user, kid),
+    skewMs: ctx.skewMs,
+  });
+  if (!verified.ok) throw HttpProblem.of(verified.error.code, verified.error.message);
+  const { consent } = verified.value;
+  if (earlier) throw nonceReused(consent);
+
+  const user = await ctx.store.getUser(consent.user as PartyId<"user">);
+  if (!user) throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
+  if (user.status !== "active") throw suspended(user);
+  const { charged, rate, rateDate } = chargeFor(consent.price, user, ctx.rates.current());
+
+  // Cheap early refusals, before spending a signature; the transaction decides for good.
+  const serverTime = ctx.clock.now();
+  await precheckFunds(ctx.store, user, charged, serverTime);
+
+  const paymentId = newId("pay");
+  const acknowledgment = await signAcknowledgment({
+    consent,
+    paymentId,
+    server: ctx.identity.id,
+    charged,
+    ...(rateDate === undefined ? {} : { rate }),
+    key: ctx.identity.key,
+    x5c: ctx.identity.x5c,
+    clock: new FixedClock(serverTime),
+  });
+  const record: PaymentRecord = {
+    id: paymentId,
+    user: user.id,
+    publisher: consent.publisher as PartyId<"publisher">,
+    offerHash: consent.offerHash,
+    price: consent.price,
+    charged,
+    rate,
+    rateDate,
+    nonce: consent.nonce,
+    offerDate: consent.date,
+    serverTime: timestamp(serverTime),
+    requestHash,
+    acknowledgment,
+  };
+
+  const outcome = await ctx.store.recordPayment(record);
+  switch (outcome.kind) {
+    case "recorded":
+      return { acknowledgment, payment: record, replayed: false };
+    case "duplicate":
+      return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
+    case "nonce-reused":
+      throw nonceReused(consent);
+    case "unknown-user":
+      throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
+    case "suspended":
+      throw suspended(user);
+    case "insufficient-funds":
+      throw insufficientFunds(outcome.balance, charged);
+    case "limit-exceeded":
+      throw limitExceeded(outcome.used, outcome.limit, charged);
+    case "currency-mismatch":
+      throw HttpProblem.of("ERR_INTERNAL", `the account's home currency changed to ${outcome.homeCurrency} during the payment: send the request again`);
+  }
+}
+
+/** The consent's nonce read without verification: only used to find an earlier identical request. */
+function unverifiedNonce(body: unknown): string | undefined {
+  if (!isPlainObject(body)) return undefined;
+  const decoded = decodeJws(body["consent"], JwsTypes.consent);
+  if (!decoded.ok || !isPlainObject(decoded.value.payload)) return undefined;
+  const nonce = decoded.value.payload["nonce"];
+  return typeof nonce === "string" && nonce.length <= 86 ? nonce : undefined;
+}
+
+/** The amount to charge in the user's home currency, and the rate used (recorded with the payment). */
+function chargeFor(price: Price, user: UserRecord, table: RateTable | undefined): { charged: Price; rate: string; rateDate: string | undefined } {
+  if (price.currency === user.homeCurrency) return { charged: price, rate: "1.0000000000", rateDate: undefined };
+  if (!table) {
+    throw HttpProblem.of("ERR_RATE_UNAVAILABLE", `the server has no exchange rates loaded, so ${price.currency} cannot be converted to ${user.homeCurrency}: retry later`, {
+      status: 503,
+      retryable: true,
+    });
+  }
+  let conversion;
+  try {
+    conversion = convert(price, user.homeCurrency, table);
+  } catch (cause) {
+    throw HttpProblem.of("ERR_BAD_REQUEST", `the price cannot be converted: ${(cause as Error).message}`);
+  }
+  if (!conversion) {
+    throw HttpProblem.of("ERR_RATE_UNAVAILABLE", `the rates of ${table.date} have no rate between ${price.currency} and ${user.homeCurrency}; the user cannot pay offers in ${price.currency}`);
+  }
+  return { charged: conversion.price, rate: conversion.rate, rateDate: table.date };
+}
+
+async function precheckFunds(store: Store, user: UserRecord, charged: Price, at: Date): Promise<void> {
+  if (user.mode === "prepaid") {
+    if (user.balance < charged.amount) throw insufficientFunds(user.balance, charged);
+    return;
+  }
+  const used = await store.monthlyUsage(user.id, at);
+  const limit = user.monthlyLimit ?? 0;
+  if (used + charged.amount > limit) throw limitExceeded(used, limit, charged);
+}
+
+const nonceReused = (consent: ConsentClaims) =>
+  HttpProblem.of("ERR_NONCE_REUSED", `another payment request already used the nonce of this offer (${consent.nonce}): ask the program for a new offer`);
+
+const suspended = (user: UserRecord) => HttpProblem.of("ERR_ACCOUNT_SUSPENDED", `the account ${user.id} is suspended: contact the payment service`);
+
+const insufficientFunds = (balance: number, charged: Price) =>
+  new HttpProblem(problemFor("ERR_INSUFFICIENT_FUNDS", `the prepaid balance (${balance} minor units of ${charged.currency}) does not cover ${charged.amount}: top up the account`));
+
+const limitExceeded = (used: number, limit: number, charged: Price) =>
+  new HttpProblem(
+    problemFor("ERR_LIMIT_EXCEEDED", `this month's payments (${used}) plus ${charged.amount} minor units of ${charged.currency} would exceed the monthly limit of ${limit}: wait for next month or ask for a higher limit`),
+  );

@@ -1,0 +1,203 @@
+/**
+ * The operator's API: enrol users, top up prepaid balances, set postpaid limits, suspend, and
+ * list payments. Every route needs an API key with the scope it names (api-keys.ts).
+ */
+import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { isCurrencyCode, newId, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
+import { authorizeOperator } from "../api-keys.js";
+import type { RouteContext } from "../app.js";
+import { HttpProblem } from "../problems.js";
+import {
+  AccountSchema,
+  EnrolmentSchema,
+  LimitRequestSchema,
+  PageQuerySchema,
+  PaymentListSchema,
+  problemResponses,
+  PublisherIdSchema,
+  TopupRequestSchema,
+  TopupSchema,
+  UserIdSchema,
+  UserParamsSchema,
+} from "../schemas.js";
+import type { ApiScope, UserRecord } from "../store/store.js";
+import { parseUserJwk, storedJwk } from "../user-keys.js";
+import { accountView, decodeCursor, encodeCursor, paymentView } from "../views.js";
+
+const security = [{ operatorKey: [] }];
+
+export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+  const { store, clock } = ctx;
+  const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) => {
+    await authorizeOperator(store, request, needed);
+  };
+  const account = async (user: UserRecord) => accountView(user, user.mode === "postpaid" ? await store.monthlyUsage(user.id, clock.now()) : undefined);
+  const existing = async (id: string): Promise<UserRecord> => {
+    const user = await store.getUser(id as PartyId<"user">);
+    if (!user) throw HttpProblem.of("ERR_UNKNOWN_USER", `no user ${id} is enrolled`);
+    return user;
+  };
+
+  app.post(
+    "/v1/admin/users",
+    {
+      preHandler: scope("users:write"),
+      schema: {
+        summary: "Enrol a user (scope users:write)",
+        tags: ["operator"],
+        security,
+        body: EnrolmentSchema,
+        response: { 201: AccountSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      if (!isCurrencyCode(body.homeCurrency)) throw HttpProblem.of("ERR_MALFORMED", `homeCurrency ${body.homeCurrency} is not an active ISO 4217 currency`);
+      if (body.mode === "postpaid" && body.monthlyLimit === undefined) throw HttpProblem.of("ERR_MALFORMED", "a postpaid account needs monthlyLimit (minor units per calendar month)");
+      if (body.mode === "prepaid" && body.monthlyLimit !== undefined) throw HttpProblem.of("ERR_MALFORMED", "a prepaid account has a balance, not a monthlyLimit: leave it out");
+      const key = await parseUserJwk(body.publicKey);
+      if (!key.ok) throw HttpProblem.of("ERR_MALFORMED", key.message);
+      const created = await store.createUser({
+        id: body.user as PartyId<"user">,
+        publicKeyJwk: storedJwk(key.value.jwk),
+        alg: key.value.alg,
+        kid: key.value.kid,
+        mode: body.mode,
+        homeCurrency: body.homeCurrency as CurrencyCode,
+        monthlyLimit: body.monthlyLimit as MinorUnits | undefined,
+        createdAt: clock.now().toISOString(),
+      });
+      if (created.kind === "exists") throw HttpProblem.of("ERR_CONFLICT", `${body.user} is already enrolled`);
+      if (created.kind === "key-enrolled") throw HttpProblem.of("ERR_CONFLICT", `this key (${key.value.kid}) is already enrolled for another user: each user has a key of their own`);
+      request.log.info({ user: created.user.id, mode: created.user.mode }, "user enrolled");
+      return reply.code(201).send(await account(created.user));
+    },
+  );
+
+  app.get(
+    "/v1/admin/users/:user",
+    {
+      preHandler: scope("users:read"),
+      schema: { summary: "Show an account (scope users:read)", tags: ["operator"], security, params: UserParamsSchema, response: { 200: AccountSchema, ...problemResponses } },
+    },
+    async (request) => account(await existing(request.params.user)),
+  );
+
+  app.post(
+    "/v1/admin/users/:user/topups",
+    {
+      preHandler: scope("funds:write"),
+      schema: {
+        summary: "Credit a prepaid balance (scope funds:write)",
+        description: "Idempotent by idempotencyKey: the same key again credits nothing and answers 200 with the first top-up.",
+        tags: ["operator"],
+        security,
+        params: UserParamsSchema,
+        body: TopupRequestSchema,
+        response: { 200: TopupSchema, 201: TopupSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const user = await existing(request.params.user);
+      const currency = request.body.currency ?? user.homeCurrency;
+      if (currency !== user.homeCurrency) throw HttpProblem.of("ERR_CONFLICT", `top-ups are in the account's home currency ${user.homeCurrency}, not ${currency}`);
+      const outcome = await store.topUp({
+        id: newId("top"),
+        user: user.id,
+        amount: request.body.amount as MinorUnits,
+        currency: user.homeCurrency,
+        idempotencyKey: request.body.idempotencyKey,
+        createdAt: clock.now().toISOString(),
+      });
+      switch (outcome.kind) {
+        case "credited":
+        case "repeated": {
+          const { topup, balance } = outcome;
+          request.log.info({ user: user.id, topup: topup.id, repeated: outcome.kind === "repeated" }, "top-up");
+          return reply.code(outcome.kind === "credited" ? 201 : 200).send({
+            id: topup.id,
+            user: topup.user,
+            amount: { amount: topup.amount, currency: topup.currency },
+            idempotencyKey: topup.idempotencyKey,
+            createdAt: topup.createdAt,
+            balance: { amount: balance, currency: user.homeCurrency },
+          });
+        }
+        case "key-conflict":
+          throw HttpProblem.of("ERR_CONFLICT", `idempotency key ${request.body.idempotencyKey} was already used for a different top-up (${outcome.topup.id}): use a new key`);
+        case "unknown-user":
+          throw HttpProblem.of("ERR_UNKNOWN_USER", `no user ${user.id} is enrolled`);
+        case "not-prepaid":
+          throw HttpProblem.of("ERR_CONFLICT", `${user.id} is a postpaid account: it has a monthly limit, not a balance`);
+        case "balance-overflow":
+          throw HttpProblem.of("ERR_BAD_REQUEST", "the balance would exceed the largest amount the server can hold");
+      }
+    },
+  );
+
+  app.put(
+    "/v1/admin/users/:user/limit",
+    {
+      preHandler: scope("funds:write"),
+      schema: {
+        summary: "Set a postpaid monthly limit (scope funds:write)",
+        tags: ["operator"],
+        security,
+        params: UserParamsSchema,
+        body: LimitRequestSchema,
+        response: { 200: AccountSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const user = await existing(request.params.user);
+      if (user.mode !== "postpaid") throw HttpProblem.of("ERR_CONFLICT", `${user.id} is a prepaid account: it has a balance, not a monthly limit`);
+      return account((await store.setMonthlyLimit(user.id, request.body.monthlyLimit as MinorUnits)) ?? user);
+    },
+  );
+
+  for (const [action, status] of [["suspend", "suspended"], ["reactivate", "active"]] as const) {
+    app.post(
+      `/v1/admin/users/:user/${action}`,
+      {
+        preHandler: scope("users:write"),
+        schema: {
+          summary: action === "suspend" ? "Suspend an account: its payments are refused (scope users:write)" : "Reactivate a suspended account (scope users:write)",
+          tags: ["operator"],
+          security,
+          params: UserParamsSchema,
+          response: { 200: AccountSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const user = await existing(request.params.user);
+        request.log.info({ user: user.id, status }, "account status");
+        return account((await store.setStatus(user.id, status)) ?? user);
+      },
+    );
+  }
+
+  app.get(
+    "/v1/admin/payments",
+    {
+      preHandler: scope("payments:read"),
+      schema: {
+        summary: "List payments, oldest first (scope payments:read)",
+        tags: ["operator"],
+        security,
+        querystring: Type.Object({ user: Type.Optional(UserIdSchema), publisher: Type.Optional(PublisherIdSchema), ...PageQuerySchema }, { additionalProperties: false }),
+        response: { 200: PaymentListSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const { user, publisher, cursor, limit } = request.query;
+      const after = decodeCursor(cursor);
+      const page = await store.listPayments({
+        ...(user === undefined ? {} : { user: user as PartyId<"user"> }),
+        ...(publisher === undefined ? {} : { publisher: publisher as PartyId<"publisher"> }),
+        ...(after === undefined ? {} : { after }),
+        limit: limit ?? 100,
+      });
+      return { payments: page.payments.map(paymentView), ...(page.next === undefined ? {} : { nextCursor: encodeCursor(page.next) }) };
+    },
+  );
+};

@@ -1,0 +1,94 @@
+/**
+ * Wire schemas of the server's own resources (accounts, payments as listed, top-ups), for request
+ * validation, response serialisation and the OpenAPI document. Protocol objects (message 2 and 3,
+ * problems, rates) come from @peage/protocol and are not redefined here.
+ */
+import { Type, type Static } from "@fastify/type-provider-typebox";
+import { partyIdPattern, PriceSchema, ProblemSchema } from "@peage/protocol";
+import { AccountModes, AccountStatuses } from "./store/store.js";
+
+export const UserIdSchema = Type.String({ pattern: partyIdPattern.replace("(publisher|server|user|card)", "user"), maxLength: 80 });
+export const PublisherIdSchema = Type.String({ pattern: partyIdPattern.replace("(publisher|server|user|card)", "publisher"), maxLength: 80 });
+export const CurrencySchema = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 alphabetic code" });
+export const MinorUnitsSchema = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "ISO 4217 minor units" });
+
+export const EnrolmentSchema = Type.Object(
+  {
+    user: UserIdSchema,
+    publicKey: Type.Object({}, { additionalProperties: true, description: "public JWK: P-256 (kty EC) or Ed25519 (kty OKP)" }),
+    mode: Type.Union(AccountModes.map((mode) => Type.Literal(mode))),
+    homeCurrency: CurrencySchema,
+    monthlyLimit: Type.Optional(MinorUnitsSchema),
+  },
+  { additionalProperties: false },
+);
+export type Enrolment = Static<typeof EnrolmentSchema>;
+
+export const AccountSchema = Type.Object(
+  {
+    user: UserIdSchema,
+    kid: Type.String(),
+    alg: Type.String(),
+    publicKey: Type.Object({}, { additionalProperties: true }),
+    mode: Type.Union(AccountModes.map((mode) => Type.Literal(mode))),
+    homeCurrency: CurrencySchema,
+    status: Type.Union(AccountStatuses.map((status) => Type.Literal(status))),
+    balance: Type.Optional(PriceSchema),
+    monthlyLimit: Type.Optional(PriceSchema),
+    usedThisMonth: Type.Optional(PriceSchema),
+    createdAt: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type Account = Static<typeof AccountSchema>;
+
+export const TopupRequestSchema = Type.Object(
+  {
+    amount: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "minor units of the user's home currency" }),
+    /** Must be the home currency when given; a top-up is never converted. */
+    currency: Type.Optional(CurrencySchema),
+    idempotencyKey: Type.String({ pattern: "^[A-Za-z0-9._:-]{8,128}$", description: "the same key twice credits once" }),
+  },
+  { additionalProperties: false },
+);
+
+export const TopupSchema = Type.Object(
+  { id: Type.String(), user: UserIdSchema, amount: PriceSchema, idempotencyKey: Type.String(), createdAt: Type.String(), balance: PriceSchema },
+  { additionalProperties: false },
+);
+
+export const LimitRequestSchema = Type.Object({ monthlyLimit: MinorUnitsSchema }, { additionalProperties: false });
+
+export const PaymentViewSchema = Type.Object(
+  {
+    paymentId: Type.String(),
+    user: UserIdSchema,
+    publisher: PublisherIdSchema,
+    offerHash: Type.String(),
+    price: PriceSchema,
+    charged: PriceSchema,
+    rate: Type.String(),
+    rateDate: Type.Optional(Type.String()),
+    nonce: Type.String(),
+    offerDate: Type.String(),
+    serverTime: Type.String(),
+    acknowledgment: Type.Object({ type: Type.Literal("peage.acknowledgment"), v: Type.Literal(1), acknowledgment: Type.String() }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+export type PaymentView = Static<typeof PaymentViewSchema>;
+
+export const PaymentListSchema = Type.Object(
+  { payments: Type.Array(PaymentViewSchema), nextCursor: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+
+export const PageQuerySchema = {
+  cursor: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,32}$", description: "nextCursor of the previous page" })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+};
+
+export const UserParamsSchema = Type.Object({ user: UserIdSchema }, { additionalProperties: false });
+
+/** The responses every route may give besides its success. */
+export const problemResponses = { "4xx": ProblemSchema, "5xx": ProblemSchema } as const;

@@ -1,0 +1,81 @@
+/** Starts the payment server on a socket from a config: identity, rates, database, application. */
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { Clock } from "@peage/protocol";
+import { buildApp, type App } from "./app.js";
+import type { ServerConfig } from "./config.js";
+import { DataDirFiles, loadServerIdentity, type ServerIdentity } from "./data-dir.js";
+import { FileRateSource } from "./rates/rate-source.js";
+import { SqliteStore } from "./store/sqlite.js";
+import type { Store } from "./store/store.js";
+
+export interface RunningServer {
+  /** http://host:port of the listening socket. */
+  readonly url: string;
+  readonly app: App;
+  readonly store: Store;
+  readonly identity: ServerIdentity;
+  readonly rates: FileRateSource;
+  /** Stops accepting connections, lets requests in flight finish (up to the shutdown timeout), closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly clock?: Clock;
+  /** false for no logs; the config's log level otherwise. */
+  readonly logs?: boolean;
+}
+
+/** Loads everything the config names and listens; throws DataDirError, RatesError or ConfigError naming what is wrong. */
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const { identity, trust } = await loadServerIdentity(config.dataDir, { revocation: config.revocation, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const rates = await FileRateSource.load(config.ratesFile, { optional: true });
+  const store = SqliteStore.open(join(config.dataDir, DataDirFiles.database));
+  let app: App;
+  try {
+    app = buildApp({
+      store,
+      identity,
+      trust,
+      rates,
+      skewMs: config.clockSkewMs,
+      userRequestWindowMs: config.userRequestWindowMs,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      logger:
+        opts.logs === false || config.logLevel === "silent"
+          ? false
+          : { level: config.logLevel, redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } },
+    });
+    if (!rates.current()) app.log.warn({ ratesFile: config.ratesFile }, "no rates file: only payments in the user's home currency will work");
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    app,
+    store,
+    identity,
+    rates,
+    close: () => {
+      closing ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            app.log.warn("shutdown timeout: closing the connections still open");
+            app.server.closeAllConnections();
+            resolve();
+          }, config.shutdownTimeoutMs);
+        });
+        await Promise.race([app.close(), timeout]);
+        clearTimeout(timer);
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * How the wallet asks the user. The wallet decides WHEN to ask (rules.ts); a ConsentPrompt only
+ * shows an already verified offer and returns the answer. Three implementations: the terminal
+ * (node:readline on the TTY), auto-yes (`--yes`, for demonstrations), and a scripted one for tests.
+ */
+import { createInterface } from "node:readline";
+import type { Grant } from "@peage/protocol";
+import { WalletError } from "./errors.js";
+
+/** What the user is shown: the signed description exactly, and the facts needed to decide. */
+export interface OfferView {
+  readonly offerId: string;
+  /** The description exactly as the publisher signed it. */
+  readonly description: string;
+  /** The signed price, formatted with formatPrice ("0.50 EUR"). */
+  readonly price: string;
+  /** The price in the user's home currency, when it differs and a rate is known. */
+  readonly converted?: string;
+  /** The offer's date (message 1), RFC 3339. */
+  readonly date: string;
+  readonly publisher: string;
+  readonly grant: Grant;
+  /** Why the rules did not let it pass without asking. */
+  readonly reason: string;
+}
+
+export interface ConsentPrompt {
+  /** Resolves true for yes, false for no; `signal` aborts when the program stopped waiting. */
+  ask(view: OfferView, signal?: AbortSignal): Promise<boolean>;
+}
+
+/** A grant in words. */
+export function describeGrant(grant: Grant): string {
+  switch (grant.kind) {
+    case "launch":
+      return "one launch of the program";
+    case "period":
+      return grant.seconds % 60 === 0 ? `${grant.seconds / 60} minute(s) of use` : `${grant.seconds} second(s) of use`;
+    case "event":
+      return `the event "${grant.event}"`;
+  }
+}
+
+/** The lines the terminal shows for an offer. */
+export function renderOffer(view: OfferView): string[] {
+  return [
+    "",
+    `Payment requested by ${view.publisher}`,
+    `  ${view.description}`,
+    `  Price:      ${view.price}${view.converted ? `  (${view.converted})` : ""}`,
+    `  Grants:     ${describeGrant(view.grant)}`,
+    `  Offer date: ${view.date}`,
+    `  Asked because ${view.reason}.`,
+  ];
+}
+
+export interface TerminalPromptOptions {
+  readonly input?: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly output?: NodeJS.WritableStream;
+  /** No answer within this time is a no (default 2 minutes). */
+  readonly timeoutMs?: number;
+  /** Refuse to ask when the input is not a terminal (default true: a pipe is not a person). */
+  readonly requireTty?: boolean;
+}
+
+/** Asks on the terminal; only "y" or "yes" is a yes. */
+export class TerminalPrompt implements ConsentPrompt {
+  readonly #input: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly #output: NodeJS.WritableStream;
+  readonly #timeoutMs: number;
+  readonly #requireTty: boolean;
+
+  constructor(options: TerminalPromptOptions = {}) {
+    this.#input = options.input ?? process.stdin;
+    this.#output = options.output ?? process.stdout;
+    this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#requireTty = options.requireTty ?? true;
+  }
+
+  ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
+    if (this.#requireTty && !this.#input.isTTY) {
+      return Promise.reject(
+        new WalletError("ERR_DECLINED", "the wallet has no terminal to ask the user on: start it in a terminal, or with --yes for a demonstration", 403, false),
+      );
+    }
+    this.#output.write(`${renderOffer(view).join("\n")}\n`);
+    const rl = createInterface({ input: this.#input, output: this.#output, terminal: Boolean(this.#input.isTTY) });
+    return new Promise<boolean>((resolve) => {
+      let settled = false;
+      const finish = (answer: boolean, note?: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (note) this.#output.write(`\n${note}\n`);
+        rl.close();
+        resolve(answer);
+      };
+      const onAbort = () => finish(false, "The program stopped waiting; nothing was paid.");
+      const timer = setTimeout(() => finish(false, "No answer; nothing was paid."), this.#timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) return onAbort();
+      rl.on("close", () => finish(false));
+      rl.question("Pay? [y/N] ", (answer) => finish(/^\s*(y|yes)\s*$/i.test(answer)));
+    });
+  }
+}
+
+/** Says yes to everything the rules send to it (`--yes`): for demonstrations only. */
+export class AutoYesPrompt implements ConsentPrompt {
+  readonly shown: OfferView[] = [];
+  async ask(view: OfferView): Promise<boolean> {
+    this.shown.push(view);
+    return true;
+  }
+}
+
+/** Answers from a script, in order, and records what it was shown; an exhausted script says no. */
+export class ScriptedPrompt implements ConsentPrompt {
+  readonly shown: OfferView[] = [];
+  readonly #answers: boolean[];
+  constructor(answers: readonly boolean[] = []) {
+    this.#answers = [...answers];
+  }
+  async ask(view: OfferView): Promise<boolean> {
+    this.shown.push(view);
+    return this.#answers.shift() ?? false;
+  }
+}

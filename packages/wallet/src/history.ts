@@ -1,0 +1,189 @@
+/**
+ * The wallet's own record of every offer it decided on (SQLite in the data directory). It keeps
+ * what only the user's side knows — the offer's description, which the payment server never
+ * sees — next to what the server returned, and it is what the rules count spending from.
+ * Days and months are calendar days and months in UTC, counted on the wallet's clock.
+ */
+import Database from "better-sqlite3";
+import { chmodSync, existsSync } from "node:fs";
+import type { Offer, Price, VerifiedAcknowledgment } from "@peage/protocol";
+import type { SpendingTotals } from "./rules.js";
+
+export const Outcomes = ["paid", "declined", "refused", "failed"] as const;
+export type Outcome = (typeof Outcomes)[number];
+
+/** How consent was given: by the rules without asking, by the user when asked, or not at all. */
+export type ConsentKind = "auto" | "explicit" | "none";
+
+export interface HistoryEntry {
+  readonly id: number;
+  readonly decidedAt: string;
+  readonly offerId: string;
+  readonly offerHash: string;
+  readonly nonce: string;
+  readonly description: string;
+  readonly publisher: string;
+  readonly price: Price;
+  readonly charged?: Price;
+  readonly paymentId?: string;
+  readonly serverTime?: string;
+  readonly consent: ConsentKind;
+  readonly outcome: Outcome;
+  readonly errorCode?: string;
+}
+
+interface Row {
+  id: number;
+  decided_at: string;
+  offer_id: string;
+  offer_hash: string;
+  nonce: string;
+  description: string;
+  publisher: string;
+  price_amount: number;
+  price_currency: string;
+  charged_amount: number | null;
+  charged_currency: string | null;
+  payment_id: string | null;
+  server_time: string | null;
+  consent: ConsentKind;
+  outcome: Outcome;
+  error_code: string | null;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS payments (
+  id INTEGER PRIMARY KEY,
+  decided_at TEXT NOT NULL,
+  offer_id TEXT NOT NULL,
+  offer_hash TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  description TEXT NOT NULL,
+  publisher TEXT NOT NULL,
+  price_amount INTEGER NOT NULL CHECK (price_amount >= 0),
+  price_currency TEXT NOT NULL,
+  charged_amount INTEGER CHECK (charged_amount >= 0),
+  charged_currency TEXT,
+  payment_id TEXT,
+  server_time TEXT,
+  consent TEXT NOT NULL CHECK (consent IN ('auto', 'explicit', 'none')),
+  outcome TEXT NOT NULL CHECK (outcome IN ('paid', 'declined', 'refused', 'failed')),
+  error_code TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS payments_paid_nonce ON payments (nonce) WHERE outcome = 'paid';
+CREATE INDEX IF NOT EXISTS payments_publisher ON payments (publisher, decided_at);
+`;
+
+export interface RecordInput {
+  readonly offer: Offer;
+  readonly decidedAt: Date;
+  readonly consent: ConsentKind;
+  readonly outcome: Outcome;
+  readonly acknowledgment?: VerifiedAcknowledgment;
+  readonly errorCode?: string;
+}
+
+export class History {
+  readonly #db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /** Opens (or creates, mode 0600) the history database at `path`; ":memory:" for a throwaway one. */
+  static open(path: string): History {
+    const created = path !== ":memory:" && !existsSync(path);
+    const db = new Database(path);
+    if (created) chmodSync(path, 0o600);
+    db.pragma("journal_mode = WAL");
+    db.exec(schema);
+    return new History(db);
+  }
+
+  record(input: RecordInput): number {
+    const { offer } = input;
+    const claims = input.acknowledgment?.claims;
+    const result = this.#db
+      .prepare(
+        `INSERT INTO payments (decided_at, offer_id, offer_hash, nonce, description, publisher, price_amount, price_currency,
+           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        input.decidedAt.toISOString(),
+        offer.terms.offerId,
+        offer.offerHash,
+        offer.nonce,
+        offer.terms.description,
+        offer.terms.publisher,
+        offer.terms.price.amount,
+        offer.terms.price.currency,
+        claims?.charged.amount ?? null,
+        claims?.charged.currency ?? null,
+        claims?.paymentId ?? null,
+        claims?.serverTime ?? null,
+        input.consent,
+        input.outcome,
+        input.errorCode ?? null,
+      );
+    return Number(result.lastInsertRowid);
+  }
+
+  /** Whether an offer instance (its nonce) was already paid: the same offer is never paid twice. */
+  wasPaid(nonce: string): boolean {
+    return this.#db.prepare(`SELECT 1 FROM payments WHERE nonce = ? AND outcome = 'paid'`).get(nonce) !== undefined;
+  }
+
+  /** What the rules count: paid amounts in `currency` (the home currency) for `publisher`, as of `now`. */
+  totals(publisher: string, currency: string, now: Date): SpendingTotals {
+    const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())).toISOString();
+    const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
+    const sum = (since: string): number =>
+      (
+        this.#db
+          .prepare(
+            `SELECT COALESCE(SUM(charged_amount), 0) AS total FROM payments
+             WHERE outcome = 'paid' AND publisher = ? AND charged_currency = ? AND decided_at >= ?`,
+          )
+          .get(publisher, currency, since) as { total: number }
+      ).total;
+    const lastConfirmation =
+      (this.#db.prepare(`SELECT MAX(id) AS id FROM payments WHERE outcome = 'paid' AND consent = 'explicit'`).get() as { id: number | null }).id ?? 0;
+    const since = this.#db
+      .prepare(
+        `SELECT COALESCE(SUM(CASE WHEN charged_currency = ? THEN charged_amount ELSE 0 END), 0) AS total, COUNT(*) AS count
+         FROM payments WHERE outcome = 'paid' AND consent = 'auto' AND id > ?`,
+      )
+      .get(currency, lastConfirmation) as { total: number; count: number };
+    return { publisherToday: sum(day), publisherThisMonth: sum(month), sinceConfirmation: since.total, consecutiveAuto: since.count };
+  }
+
+  /** The latest entries, newest first. */
+  list(limit = 50): HistoryEntry[] {
+    const rows = this.#db.prepare(`SELECT * FROM payments ORDER BY id DESC LIMIT ?`).all(Math.max(1, Math.min(limit, 10_000))) as Row[];
+    return rows.map(toEntry);
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+function toEntry(row: Row): HistoryEntry {
+  return {
+    id: row.id,
+    decidedAt: row.decided_at,
+    offerId: row.offer_id,
+    offerHash: row.offer_hash,
+    nonce: row.nonce,
+    description: row.description,
+    publisher: row.publisher,
+    price: { amount: row.price_amount, currency: row.price_currency } as Price,
+    ...(row.charged_amount === null || row.charged_currency === null ? {} : { charged: { amount: row.charged_amount, currency: row.charged_currency } as Price }),
+    ...(row.payment_id === null ? {} : { paymentId: row.payment_id }),
+    ...(row.server_time === null ? {} : { serverTime: row.server_time }),
+    consent: row.consent,
+    outcome: row.outcome,
+    ...(row.error_code === null ? {} : { errorCode: row.error_code }),
+  };
+}

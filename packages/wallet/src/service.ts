@@ -1,0 +1,220 @@
+/**
+ * The wallet's local service: HTTP on 127.0.0.1 at a random port, for the user's own programs.
+ *
+ *   GET  /v1/health   → 200 {"status":"ok"}
+ *   POST /v1/offers   (Authorization: Bearer <token>, body {"offer": message 1})
+ *                     → 200 {"acknowledgment": message 3} or an RFC 9457 problem
+ *
+ * Defences, because any web page the user visits can send requests to 127.0.0.1: a random 256-bit
+ * bearer token that only the user's files hold (compared in constant time); the Host header must
+ * be 127.0.0.1:<port> or localhost:<port>, which defeats DNS rebinding; any request carrying an
+ * Origin header is refused, since browsers add it to every cross-origin and every POST request,
+ * and no web page may pay; the body must be application/json (never a CORS "simple" request)
+ * and small.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { isPlainObject, PROBLEM_CONTENT_TYPE } from "@peage/protocol";
+import { defaultEndpointFile, removeEndpointFile, writeEndpointFile, type WalletEndpoint } from "./endpoint-file.js";
+import { WalletError } from "./errors.js";
+import { createWallet, Wallet, type OpenWalletOptions } from "./wallet.js";
+
+export interface StartWalletOptions {
+  /** A wallet already open, or what it takes to open one (it is then closed with the service). */
+  readonly wallet: Wallet | OpenWalletOptions;
+  /** Where to write {url, token, pid}; default $PEAGE_WALLET_FILE or ~/.peage/wallet.json. */
+  readonly endpointFile?: string;
+  /** Largest request body accepted (default 64 KiB). */
+  readonly bodyLimitBytes?: number;
+  /** Most offers waiting at once (default 16); more are answered 503. */
+  readonly maxPending?: number;
+  /** Called with one line per handled offer, for the wallet's console. */
+  readonly log?: (line: string) => void;
+}
+
+export interface WalletService {
+  readonly url: string;
+  readonly endpointFile: string;
+  readonly token: string;
+  readonly wallet: Wallet;
+  /** Stops listening, removes the endpoint file, and closes the wallet if the service opened it. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/** Starts the local service and writes the endpoint file. */
+export async function startWallet(options: StartWalletOptions): Promise<WalletService> {
+  const owned = !(options.wallet instanceof Wallet);
+  const wallet = options.wallet instanceof Wallet ? options.wallet : await createWallet(options.wallet);
+  const token = randomBytes(32).toString("base64url");
+  const tokenDigest = digest(token);
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const maxPending = options.maxPending ?? 16;
+  const log = options.log ?? (() => undefined);
+  let pending = 0;
+  let port = 0;
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      sendProblem(res, error instanceof WalletError ? error : new WalletError("ERR_INTERNAL", "the wallet failed unexpectedly; see its console", 500, true));
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = req.headers.host;
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+      return sendProblem(res, new WalletError("ERR_FORBIDDEN", "the wallet answers only requests addressed to 127.0.0.1 or localhost with its port", 403, false));
+    }
+    if (req.headers.origin !== undefined) {
+      return sendProblem(res, new WalletError("ERR_FORBIDDEN", "requests from web pages (with an Origin header) may not ask for payments", 403, false));
+    }
+    const path = (req.url ?? "").split("?")[0];
+    if (path === "/v1/health") {
+      if (req.method !== "GET") return sendProblem(res, methodNotAllowed("GET"));
+      return sendJson(res, 200, { status: "ok" });
+    }
+    if (path !== "/v1/offers") return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
+    if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+    if (!authorized(req.headers.authorization, tokenDigest)) {
+      res.setHeader("www-authenticate", 'Bearer realm="peage-wallet"');
+      return sendProblem(res, new WalletError("ERR_UNAUTHORIZED", "missing or wrong bearer token: read it from the wallet's endpoint file", 401, false));
+    }
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json") {
+      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "send the offer as application/json", 415, false));
+    }
+    const body = await readBody(req, bodyLimit);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "the body is not JSON: send {\"offer\": <message 1>}", 400, false));
+    }
+    if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !("offer" in parsed)) {
+      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "the body must be exactly {\"offer\": <message 1>}", 400, false));
+    }
+    if (pending >= maxPending) {
+      return sendProblem(res, new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other offers: try again shortly", 503, true));
+    }
+    // When the program stops waiting (its timeout), an offer still waiting for the user is dropped.
+    const abandoned = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) abandoned.abort();
+    });
+    pending++;
+    try {
+      const result = await wallet.pay(parsed["offer"], abandoned.signal);
+      const { claims } = result.verified;
+      log(`paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent})`);
+      sendJson(res, 200, { acknowledgment: result.acknowledgment });
+    } catch (error) {
+      if (error instanceof WalletError) log(`not paid: ${error.code} ${error.message}`);
+      throw error;
+    } finally {
+      pending--;
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  const endpointFile = options.endpointFile ?? defaultEndpointFile();
+  const endpoint: WalletEndpoint = { url, token, pid: process.pid };
+  try {
+    await writeEndpointFile(endpointFile, endpoint);
+  } catch (error) {
+    await closeServer(server);
+    if (owned) wallet.close();
+    throw error;
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    endpointFile,
+    token,
+    wallet,
+    close() {
+      closed ??= (async () => {
+        await removeEndpointFile(endpointFile, endpoint);
+        await closeServer(server);
+        if (owned) wallet.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+/** Constant-time comparison of the presented token with ours (hashed first so lengths match). */
+function authorized(header: string | undefined, expected: Buffer): boolean {
+  const match = /^Bearer ([A-Za-z0-9_-]{1,128})$/.exec(header ?? "");
+  const presented = digest(match?.[1] ?? "");
+  return timingSafeEqual(presented, expected) && match !== null;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function tooLarge(limit: number): WalletError {
+  return new WalletError("ERR_PAYLOAD_TOO_LARGE", `the body is larger than ${limit} bytes: an offer is far smaller`, 413, false);
+}
+
+function methodNotAllowed(allowed: string): WalletError {
+  return new WalletError("ERR_BAD_REQUEST", `use ${allowed} on this route`, 405, false);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendProblem(res: ServerResponse, error: WalletError): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(error.toProblem());
+  res.writeHead(error.status, { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,253 @@
+/**
+ * The wallet's consent flow for one offer (message 1 in, message 3 out), in the order the patent's
+ * claims require: the offer is verified before anything is shown, the user's rules or the user
+ * decide, only then is the consent proof signed (message 2) and sent to the payment server, and
+ * the server's acknowledgment is verified here too before it goes back to the program, so a broken
+ * or dishonest server is noticed by the user's side and not only by the merchant.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  convert,
+  createPaymentRequest,
+  formatPrice,
+  systemClock,
+  TrustStore,
+  verifyAcknowledgment,
+  verifyOffer,
+  type Acknowledgment,
+  type Clock,
+  type KeyPair,
+  type Offer,
+  type RateTable,
+  type VerifiedAcknowledgment,
+} from "@peage/protocol";
+import { configPath, readConfig, walletPaths, type WalletConfig } from "./config.js";
+import type { ConsentPrompt, OfferView } from "./consent-prompt.js";
+import { fromVerification, WalletError } from "./errors.js";
+import { History, type ConsentKind } from "./history.js";
+import { loadKey } from "./key-store.js";
+import { decide, toHome } from "./rules.js";
+import { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
+
+export interface WalletParts {
+  readonly config: WalletConfig;
+  readonly key: KeyPair;
+  readonly trust: TrustStore;
+  readonly history: History;
+  readonly prompt: ConsentPrompt;
+  readonly clock?: Clock;
+  readonly server?: ServerClientOptions;
+  /** How long fetched exchange rates are reused (default 1 hour). */
+  readonly ratesMaxAgeMs?: number;
+}
+
+export interface OpenWalletOptions {
+  /** The data directory written by initWallet. */
+  readonly dir: string;
+  readonly passphrase: string;
+  readonly prompt: ConsentPrompt;
+  readonly clock?: Clock;
+  readonly server?: ServerClientOptions;
+}
+
+export interface PaymentResult {
+  readonly acknowledgment: Acknowledgment;
+  readonly verified: VerifiedAcknowledgment;
+  readonly consent: Exclude<ConsentKind, "none">;
+}
+
+/** Opens the wallet in `dir`: reads the config, unlocks the key, loads the trusted roots and the history. */
+export async function createWallet(options: OpenWalletOptions): Promise<Wallet> {
+  const config = await readConfig(options.dir);
+  const { pair } = await loadKey(walletPaths(options.dir).key, options.passphrase);
+  const trust = await loadTrustStore(options.dir, config);
+  const history = History.open(walletPaths(options.dir).history);
+  return new Wallet({
+    config,
+    key: pair,
+    trust,
+    history,
+    prompt: options.prompt,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.server ? { server: options.server } : {}),
+  });
+}
+
+/** The trust store of a wallet config: its roots bundle and CRLs. */
+export async function loadTrustStore(dir: string, config: WalletConfig): Promise<TrustStore> {
+  const read = async (path: string, what: string) => {
+    try {
+      return await readFile(configPath(dir, path), "utf8");
+    } catch (cause) {
+      throw new WalletError("ERR_WALLET_UNAVAILABLE", `cannot read the ${what} ${path}: ${(cause as Error).message}`, 503, false);
+    }
+  };
+  const roots = await read(config.trustRootsPem, "trusted roots");
+  const crls = await Promise.all((config.crls ?? []).map((path) => read(path, "CRL")));
+  try {
+    return TrustStore.fromPem(roots, crls);
+  } catch (cause) {
+    throw new WalletError("ERR_MALFORMED", `the trusted roots or CRLs are not valid PEM: ${(cause as Error).message}`, 500, false);
+  }
+}
+
+export class Wallet {
+  readonly config: WalletConfig;
+  readonly history: History;
+  readonly #key: KeyPair;
+  readonly #trust: TrustStore;
+  readonly #prompt: ConsentPrompt;
+  readonly #clock: Clock;
+  readonly #server: PaymentServerClient;
+  readonly #ratesMaxAgeMs: number;
+  #rates: { table: RateTable; fetchedAt: number } | undefined;
+  /** Offers are handled one at a time, so the rules count every payment before deciding the next. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(parts: WalletParts) {
+    this.config = parts.config;
+    this.history = parts.history;
+    this.#key = parts.key;
+    this.#trust = parts.trust;
+    this.#prompt = parts.prompt;
+    this.#clock = parts.clock ?? systemClock;
+    this.#server = new PaymentServerClient(parts.config.server.url, parts.server);
+    this.#ratesMaxAgeMs = parts.ratesMaxAgeMs ?? 3_600_000;
+  }
+
+  /**
+   * Handles one offer: verify, decide (rules, then the user), sign, pay, verify the answer.
+   * Resolves with message 3, or rejects with a WalletError whose code says why nothing was paid.
+   */
+  pay(offer: unknown, signal?: AbortSignal): Promise<PaymentResult> {
+    const run = this.#queue.then(() => this.#pay(offer, signal));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #pay(value: unknown, signal?: AbortSignal): Promise<PaymentResult> {
+    // 1. Verify first: a forged, altered or stale offer is never shown to the user.
+    const verified = await verifyOffer(value, { trust: this.#trust, clock: this.#clock });
+    if (!verified.ok) throw fromVerification(verified.error, "the offer does not verify and was not shown");
+    const { offer } = verified.value;
+    if (this.history.wasPaid(offer.nonce)) {
+      throw new WalletError("ERR_NONCE_REUSED", "this offer was already paid: the program must make a new offer for a new payment", 409, false);
+    }
+    if (signal?.aborted) throw gaveUp();
+
+    // 2. Decide: the rules, then the user if the rules say so.
+    const now = this.#clock.now();
+    const home = this.config.homeCurrency;
+    const rates = await this.#ratesFor(offer);
+    const amount = toHome(offer.terms.price, home, rates);
+    const totals = this.history.totals(offer.terms.publisher, home, now);
+    const decision = decide({ amount, offered: offer.terms.price, home, totals, rules: this.config.rules, ...(rates ? { rates } : {}) });
+    let consent: Exclude<ConsentKind, "none"> = "auto";
+    if (decision.kind === "refuse") {
+      this.history.record({ offer, decidedAt: now, consent: "none", outcome: "refused", errorCode: "ERR_RULE_REFUSED" });
+      throw new WalletError("ERR_RULE_REFUSED", `your wallet's rules refused this payment: ${decision.reason}; change the rules to allow it`, 403, false);
+    }
+    if (decision.kind === "ask") {
+      const yes = await this.#ask(this.#view(offer, rates, decision.reason), signal);
+      if (!yes) {
+        this.history.record({ offer, decidedAt: now, consent: "none", outcome: "declined", errorCode: "ERR_DECLINED" });
+        throw new WalletError("ERR_DECLINED", "the user declined the payment: carry on without what it would have paid for", 403, false);
+      }
+      consent = "explicit";
+    }
+    if (signal?.aborted) {
+      this.history.record({ offer, decidedAt: now, consent: "none", outcome: "declined", errorCode: "ERR_TIMEOUT" });
+      throw gaveUp();
+    }
+
+    // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
+    const request = await createPaymentRequest({
+      offer,
+      user: this.config.user,
+      server: this.config.server.id,
+      userKey: this.#key,
+      clock: this.#clock,
+    });
+    let answer: unknown;
+    try {
+      answer = await this.#server.pay(request);
+    } catch (error) {
+      const code = error instanceof WalletError ? error.code : "ERR_INTERNAL";
+      this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: code });
+      throw error;
+    }
+    const checked = await verifyAcknowledgment(answer, offer, { trust: this.#trust, clock: this.#clock, server: this.config.server.id });
+    if (!checked.ok) {
+      this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: checked.error.code });
+      throw fromVerification(checked.error, "the payment server's acknowledgment does not verify; tell the server's operator", 502);
+    }
+    if (checked.value.claims.user !== this.config.user) {
+      this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: "ERR_IDENTITY_MISMATCH" });
+      throw new WalletError("ERR_IDENTITY_MISMATCH", `the acknowledgment names ${checked.value.claims.user}, not this wallet's user; tell the server's operator`, 502, false);
+    }
+    this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value });
+    return { acknowledgment: answer as Acknowledgment, verified: checked.value, consent };
+  }
+
+  async #ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
+    try {
+      return await this.#prompt.ask(view, signal);
+    } catch (error) {
+      if (error instanceof WalletError) throw error;
+      throw new WalletError("ERR_DECLINED", `the user could not be asked (${(error as Error).message}); nothing was paid`, 403, false);
+    }
+  }
+
+  #view(offer: Offer, rates: RateTable | undefined, reason: string): OfferView {
+    const home = this.config.homeCurrency;
+    let converted: string | undefined;
+    if (offer.terms.price.currency !== home) {
+      const conversion = rates ? safeConvert(offer, home, rates) : undefined;
+      converted = conversion
+        ? `about ${formatPrice(conversion)} at the reference rates of ${rates!.date}`
+        : `no exchange rate to ${home} is available`;
+    }
+    return {
+      offerId: offer.terms.offerId,
+      description: offer.terms.description,
+      price: formatPrice(offer.terms.price),
+      ...(converted ? { converted } : {}),
+      date: offer.date,
+      publisher: offer.terms.publisher,
+      grant: offer.terms.grant,
+      reason,
+    };
+  }
+
+  /** Rates are needed only when the offer's or a limit's currency differs from the home currency. */
+  async #ratesFor(offer: Offer): Promise<RateTable | undefined> {
+    const home = this.config.homeCurrency;
+    const { autoAccept, refuse } = this.config.rules;
+    const currencies = [offer.terms.price, ...Object.values(autoAccept), ...Object.values(refuse)]
+      .filter((v): v is { currency: string } => typeof v === "object" && v !== null && "currency" in v)
+      .map((p) => p.currency);
+    if (currencies.every((c) => c === home)) return undefined;
+    const fresh = this.#rates && Date.now() - this.#rates.fetchedAt < this.#ratesMaxAgeMs;
+    if (!fresh) {
+      const table = await this.#server.rates();
+      if (table) this.#rates = { table, fetchedAt: Date.now() };
+    }
+    return this.#rates?.table;
+  }
+
+  close(): void {
+    this.history.close();
+  }
+}
+
+function safeConvert(offer: Offer, home: WalletConfig["homeCurrency"], rates: RateTable) {
+  try {
+    return convert(offer.terms.price, home, rates)?.price;
+  } catch {
+    return undefined;
+  }
+}
+
+function gaveUp(): WalletError {
+  return new WalletError("ERR_TIMEOUT", "the program stopped waiting for this payment; nothing was paid", 408, true);
+}

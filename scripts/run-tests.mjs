@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Runs every compiled test file (packages/*/dist/test/**/*.test.js) with Node's test runner.
+// Arguments narrow the run to files whose path contains one of them: `npm test -- pki offer`.
+import { readdirSync, statSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path, out);
+    else if (name.endsWith(".test.js")) out.push(path);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = [];
+for (const pkg of readdirSync("packages")) {
+  const dir = join("packages", pkg, "dist", "test");
+  if (existsSync(dir)) walk(dir, files);
+}
+const selected = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
+if (selected.length === 0) {
+  console.error("no test files found: run `npm run build` first");
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...selected], { stdio: "inherit" });
+process.exit(result.status ?? 1);
