@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every compiled test file (packages/*/dist/test/**/*.test.js) with Node's test runner.
+// Runs every compiled test file (packages/*/dist/test/**/*.test.js, examples/*/dist/test/…) with Node's test runner.
 // Arguments narrow the run to files whose path contains one of them: `npm test -- pki offer`.
 import { readdirSync, statSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -16,9 +16,11 @@ function walk(dir, out) {
 
 const filters = process.argv.slice(2);
 const files = [];
-for (const pkg of readdirSync("packages")) {
-  const dir = join("packages", pkg, "dist", "test");
-  if (existsSync(dir)) walk(dir, files);
+for (const root of ["packages", "examples"]) {
+  for (const pkg of readdirSync(root)) {
+    const dir = join(root, pkg, "dist", "test");
+    if (existsSync(dir)) walk(dir, files);
+  }
 }
 const selected = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
 if (selected.length === 0) {

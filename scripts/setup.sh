@@ -4,8 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# openssl: interoperability tests and benchmarks. pcscd, vsmartcard-vpcd: the PC/SC stack and
+# its virtual reader, for the smart card. libpcsclite-dev, make, g++, python3: to build the
+# native PC/SC and SQLite bindings. libxml2-utils: xmllint, to check bank files against XSDs.
 need=()
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
+for pkg in openssl pcscd vsmartcard-vpcd libpcsclite-dev libxml2-utils make g++ python3; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need[*]} (run this script as root, or install them)" >&2

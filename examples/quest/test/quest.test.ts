@@ -112,8 +112,8 @@ test("play time that cannot be paid pauses the game, and --auto stops it", async
   // Free levels, so only play time can run out; the balance covers the launch and one period.
   const freeLevels = drafts.map((d) => (d.grant.kind === "event" ? { ...d, price: price(0, "EUR") } : d));
   await withWorld({ drafts: freeLevels, balance: 50 + 20 }, async (world) => {
-    // Ten moves of at least 300 ms outlast the one-second period.
-    const result = await run(mainJs, ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--move-delay-ms", "300", "--wallet-file", world.endpointFile]);
+    // Ten moves of at least 400 ms outlast the one-second period by far.
+    const result = await run(mainJs, ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--move-delay-ms", "400", "--wallet-file", world.endpointFile]);
     assert.equal(result.code, ExitCodes.unpaidTime, result.stdout + result.stderr);
     assert.match(result.stdout, /\[péage\] play time not paid: ERR_INSUFFICIENT_FUNDS/);
     assert.match(result.stdout, /The game is paused\./);

@@ -86,7 +86,7 @@ function describeParseError(cause: unknown, spec: CommandSpec): string {
 
 /** The help text of a command: synopsis, options, notes. */
 export function usageOf(spec: CommandSpec): string {
-  const lines = [`usage: peage ${spec.name} ${spec.synopsis}`.trimEnd(), "", spec.summary, ""];
+  const lines = [`usage: peage ${spec.name} ${spec.synopsis}`.trimEnd(), "", ...wrap(spec.summary), ""];
   const entries = Object.entries(spec.options).map(([name, option]) => {
     const left = `--${name}${option.type === "string" ? ` ${option.value ?? "VALUE"}` : ""}`;
     return [left, option.description + (option.multiple ? " (may be repeated)" : "")] as const;
@@ -95,8 +95,24 @@ export function usageOf(spec: CommandSpec): string {
   const width = Math.max(...entries.map(([left]) => left.length));
   lines.push("options:");
   for (const [left, description] of entries) lines.push(`  ${left.padEnd(width)}  ${description}`);
-  for (const note of spec.notes ?? []) lines.push("", note);
+  for (const note of spec.notes ?? []) lines.push("", ...wrap(note));
   return `${lines.join("\n")}\n`;
+}
+
+/** Splits a paragraph into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width = 100): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
 }
 
 /** Typed access to the parsed values of one command, with the usage checks commands share. */

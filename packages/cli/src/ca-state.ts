@@ -52,6 +52,7 @@ export async function readCaState(path: string, ca: x509.X509Certificate): Promi
   return { revoked, crlNumber: BigInt(number) };
 }
 
+/** Writes the state of `ca` atomically, with its issuer and key identifier so it cannot be mixed up with another CA's. */
 export async function writeCaState(path: string, ca: x509.X509Certificate, state: CaState): Promise<void> {
   const json = {
     type: CA_STATE_TYPE,

@@ -28,15 +28,18 @@ export function rolesOf(cert: x509.X509Certificate): string[] {
   return oids.map((oid) => roleOfOid(oid) ?? oid);
 }
 
+/** The subjectAltName URIs of a certificate: a Péage leaf has one, its party identity. */
 export function identitiesOf(cert: x509.X509Certificate): string[] {
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
   return san ? san.names.items.filter((item) => item.type === "url").map((item) => item.value) : [];
 }
 
+/** Whether basicConstraints says cA (RFC 5280 §4.2.1.9). */
 export function isCaCertificate(cert: x509.X509Certificate): boolean {
   return cert.getExtension(x509.BasicConstraintsExtension)?.ca === true;
 }
 
+/** What a certificate says, for display and --json; not a judgement of whether it is valid. */
 export function certificateInfo(cert: x509.X509Certificate): CertificateInfo {
   const constraints = cert.getExtension(x509.BasicConstraintsExtension);
   let keyAlgorithm = "unknown";
@@ -84,6 +87,7 @@ export interface CrlInfo {
   readonly revoked: readonly { serialNumber: string; revocationDate: string; reason?: string }[];
 }
 
+/** What a CRL says, for display and --json. */
 export function crlInfo(crl: x509.X509Crl, crlNumber: bigint | undefined): CrlInfo {
   return {
     issuer: crl.issuer,
@@ -98,14 +102,14 @@ export function crlInfo(crl: x509.X509Crl, crlNumber: bigint | undefined): CrlIn
   };
 }
 
-/** A price for people ("1.50 EUR"); anything that is not a valid price is shown as JSON. */
+/** A price for readers ("1.50 EUR"); anything that is not a valid price is shown as JSON. */
 export function showPrice(value: unknown): string {
   const p = value as Partial<Price> | undefined;
   if (p && isMinorUnits(p.amount) && isCurrencyCode(p.currency)) return formatPrice(p as Price);
   return JSON.stringify(value);
 }
 
-/** What a grant gives, for people. */
+/** What a grant gives, for readers. */
 export function showGrant(value: unknown): string {
   const grant = value as { kind?: unknown; seconds?: unknown; event?: unknown } | undefined;
   if (grant?.kind === "launch") return "one launch";

@@ -8,6 +8,7 @@
  */
 import { VerificationError } from "@peage/protocol";
 
+/** Exit statuses. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -53,5 +54,8 @@ export function describeFailure(error: unknown): { exitCode: number; line: strin
   if (error instanceof VerificationError) return { exitCode: EXIT_FAILURE, line: `invalid: ${error.code}: ${error.message}` };
   if (error instanceof CommandError) return { exitCode: EXIT_FAILURE, line: `error: ${error.code}: ${error.message}` };
   const message = error instanceof Error ? error.message : String(error);
+  // The other packages' errors (the server's ConfigError, the wallet's WalletError, ...) carry stable codes too.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^ERR_[A-Z0-9_]+$/.test(code)) return { exitCode: EXIT_FAILURE, line: `error: ${code}: ${message}` };
   return { exitCode: EXIT_FAILURE, line: `error: ERR_INTERNAL: ${message}` };
 }

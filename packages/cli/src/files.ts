@@ -47,6 +47,7 @@ async function readStdin(what: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** True when nothing exists at `path`. */
 export async function missing(path: string): Promise<boolean> {
   try {
     await stat(path);

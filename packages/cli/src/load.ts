@@ -28,6 +28,7 @@ export async function loadCertificates(path: string, what: string): Promise<x509
   }
 }
 
+/** Every CRL of a PEM file. */
 export async function loadCrls(path: string, what: string): Promise<x509.X509Crl[]> {
   const text = await readInput(path, what);
   try {
@@ -37,6 +38,7 @@ export async function loadCrls(path: string, what: string): Promise<x509.X509Crl
   }
 }
 
+/** A PKCS#8 PEM private key, P-256 or Ed25519, with its public half. */
 export async function loadPrivateKey(path: string, what: string): Promise<KeyPair> {
   const text = await readInput(path, what);
   try {

@@ -10,10 +10,12 @@ import type { Command, CommandGroup } from "./command.js";
 import { catalog } from "./commands/catalog.js";
 import { inspect_ } from "./commands/inspect.js";
 import { pki } from "./commands/pki.js";
+import { server } from "./commands/server.js";
+import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_];
+const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet];
 
 /** Runs the command line `argv` (without node and script); resolves to the exit status. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -44,7 +46,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     const { exitCode, line } = describeFailure(error);
-    printError(line);
+    // Usage errors raised by shared helpers (file loading) get the command's name like the others.
+    printError(error instanceof UsageError && command && !line.startsWith("peage ") ? `peage ${command.spec.name}: ${line}` : line);
     if (error instanceof UsageError) printError(`see: peage ${command ? `${command.spec.name} --help` : "help"}`);
     return exitCode;
   }

@@ -24,12 +24,17 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${printable(JSON.stringify(value, null, 2))}\n`);
 }
 
-/** A note or warning for people, on stderr. */
+/** Writes one JSON document on a single line: an event a parent process reads line by line. */
+export function printJsonLine(value: unknown): void {
+  process.stdout.write(`${printable(JSON.stringify(value))}\n`);
+}
+
+/** A note or warning for the reader, on stderr. */
 export function warn(message: string): void {
   process.stderr.write(`warning: ${printable(message)}\n`);
 }
 
-/** Something people should know about a result (what was not checked), on stderr. */
+/** Something the reader should know about a result (what was not checked), on stderr. */
 export function note(message: string): void {
   process.stderr.write(`note: ${printable(message)}\n`);
 }

@@ -7,7 +7,7 @@ import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertError, assertInvalid, assertSuccess, assertUsage, parseJson, peage, tempDir } from "./helpers/cli.js";
+import { assertError, assertInvalid, assertSuccess, parseJson, peage, tempDir } from "./helpers/cli.js";
 
 const drafts = [
   { offerId: "launch", description: "Start the game", price: { amount: "1.50", currency: "EUR" }, grant: { kind: "launch" } },
@@ -70,7 +70,7 @@ describe("peage catalog sign", () => {
     ]);
     assertInvalid(edited, "ERR_HASH_MISMATCH");
     assert.match(edited.stderr, /catalog offer hour: the offer hash is not the hash of the offer's terms/);
-    // The edited text is still shown, so people can see what was changed.
+    // The edited text is still shown, so the reader can see what was changed.
     assert.match(edited.stdout, /and the next one free/);
     const report = parseJson(assertInvalid(priced, "ERR_HASH_MISMATCH"));
     assert.equal(report["valid"], false);
@@ -87,16 +87,14 @@ describe("peage catalog sign", () => {
 
   it("refuses another publisher's name, a key that is not the chain's, and a revoked publisher", async () => {
     assertSuccess(await peage(["pki", "revoke", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--cert", "publisher.crt", "--crl-out", "publishers.crl"], work));
-    const [publisher, key, revoked, usage] = await Promise.all([
+    const [publisher, key, revoked] = await Promise.all([
       sign("--offers", "offers.json", "--publisher", "urn:peage:publisher:someone-else", "--out", "a.json"),
       peage(["catalog", "sign", "--offers", "offers.json", "--key", "server.key", "--chain", "publisher-chain.pem", "--out", "b.json"], work),
       sign("--offers", "offers.json", "--trust", "root.crt", "--crl", "publishers.crl", "--out", "c.json"),
-      sign("--offers", "offers.json", "--publisher", "acme-games", "--out", "d.json"),
     ]);
     assertError(publisher, "ERR_IDENTITY_MISMATCH");
     assertError(key, "ERR_KEY_MISMATCH");
     assertInvalid(revoked, "ERR_REVOKED");
-    assertUsage(usage, /--publisher "acme-games" is not a publisher identity: write urn:peage:publisher:NAME/);
-    for (const name of ["a.json", "b.json", "c.json", "d.json"]) assert.ok(!existsSync(join(work, name)), `${name} was not written`);
+    for (const name of ["a.json", "b.json", "c.json"]) assert.ok(!existsSync(join(work, name)), `${name} was not written`);
   });
 });

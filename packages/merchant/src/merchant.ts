@@ -163,16 +163,18 @@ export class Merchant {
   async pay(offerId: string, options: PayOptions = {}): Promise<Authorization> {
     const offer = this.openOffer(offerId);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const { signal, release } = withTimeout(options.signal, timeoutMs);
     let answer: unknown;
     try {
       answer = await this.#transport.submit(offer, { signal });
     } catch (error) {
+      release();
       this.#open.delete(offer.nonce);
       if (error instanceof MerchantError) throw error;
       if (signal.aborted) throw new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", { retryable: true, cause: error });
       throw new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, { retryable: true, cause: error });
     }
+    release();
     return this.#settle(answer, offer);
   }
 
@@ -301,6 +303,21 @@ function nonceOf(answer: unknown): string | undefined {
   if (!decoded.ok || !isPlainObject(decoded.value.payload)) return undefined;
   const nonce = decoded.value.payload["nonce"];
   return typeof nonce === "string" ? nonce : undefined;
+}
+
+/**
+ * The caller's signal, also aborted after `timeoutMs` (AbortSignal.any needs Node 20.3; the
+ * engines field says 20). release() detaches from the caller's signal, which may live long.
+ */
+function withTimeout(outer: AbortSignal | undefined, timeoutMs: number): { signal: AbortSignal; release: () => void } {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  if (!outer) return { signal: timeout, release: () => undefined };
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  if (outer.aborted) abort();
+  outer.addEventListener("abort", abort, { once: true });
+  timeout.addEventListener("abort", abort, { once: true });
+  return { signal: controller.signal, release: () => outer.removeEventListener("abort", abort) };
 }
 
 function notOpen(): MerchantError {

@@ -15,7 +15,11 @@ import { join } from "node:path";
 import {
   certificateToPem,
   crlToPem,
+  DEFAULT_CLOCK_SKEW_MS,
+  DEFAULT_OFFER_DATE_TOLERANCE_MS,
   isVerificationCode,
+  MAX_CONSENT_TTL_MS,
+  MAX_OFFER_TTL_MS,
   offerHash,
   price,
   PROTOCOL_VERSION,
@@ -49,6 +53,7 @@ import {
   OTHER_SERVER,
   publicJwk,
   requestAt,
+  respellSignature,
   SERVER,
   sign,
   signHs256,
@@ -63,7 +68,8 @@ import { outcomeOf, runner, VECTOR_FORMAT, VectorKinds, type EnrolledKey, type V
 export const VECTORS_NOW = new Date("2026-01-15T09:00:00.000Z");
 /** When the offers of the vectors are made: a day after the PKI. */
 const T = at(VECTORS_NOW, DAY);
-const SKEW = 5 * MINUTE;
+const SKEW = DEFAULT_CLOCK_SKEW_MS;
+const minutes = (ms: number) => `${ms / MINUTE} minutes`;
 const SECOND = 1000;
 
 const valid: VectorExpectation = { valid: true };
@@ -163,7 +169,8 @@ async function offerCases(c: Cases): Promise<void> {
     ctx(),
     fails("ERR_MALFORMED"),
   );
-  add("malformed-lifetime-too-long", "An offer open for 61 minutes (at most 60).", { ...offer, expiresAt: iso(at(T, 61 * MINUTE)) }, ctx(), fails("ERR_MALFORMED"));
+  add("malformed-lifetime-too-long", `An offer open for 1 ms more than ${minutes(MAX_OFFER_TTL_MS)}, the longest lifetime.`, { ...offer, expiresAt: iso(at(T, MAX_OFFER_TTL_MS + 1)) }, ctx(), fails("ERR_MALFORMED"));
+  add("lifetime-longest", `An offer open for exactly ${minutes(MAX_OFFER_TTL_MS)}, the longest lifetime.`, { ...offer, expiresAt: iso(at(T, MAX_OFFER_TTL_MS)) }, ctx(), valid);
   add("malformed-expires-before-date", "An offer that expires before it is made.", { ...offer, expiresAt: iso(at(T, -SECOND)) }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-signature-not-a-jws", "A publisher signature that is not a compact JWS.", withSignature("not-a-jws"), ctx(), fails("ERR_MALFORMED"));
   add(
@@ -249,6 +256,13 @@ async function offerCases(c: Cases): Promise<void> {
   const forged = await entryFor(cheaper, w.mallory.key, x5c);
   add("forged-price-own-key", "The price lowered and everything re-signed with the attacker's key, under the publisher's certificate chain.", { ...offer, ...forged }, ctx(), fails("ERR_BAD_SIGNATURE"));
   add("flipped-signature-bit", "One bit of the signature changed.", withSignature(flipSignature(entry.signature)), ctx(), fails("ERR_BAD_SIGNATURE"));
+  add(
+    "malformed-signature-respelled",
+    "The same signature bytes with a non-zero unused bit in the last base64url character (RFC 4648 §3.5): not the canonical encoding.",
+    withSignature(respellSignature(entry.signature)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
   const rogue = await entryFor(offer.terms, w.rogue.publisher.keys, w.rogue.chainOf(w.rogue.publisher.certificate));
   add("unknown-issuer-rogue-ca", "Signed under a rogue hierarchy that copies every name of the real one.", { ...offer, ...rogue }, ctx(), fails("ERR_UNKNOWN_ISSUER"));
   const selfSigned = await entryFor(offer.terms, w.extra.selfSignedPublisher.keys, [toX5c(w.extra.selfSignedPublisher.certificate)]);
@@ -295,10 +309,10 @@ async function offerCases(c: Cases): Promise<void> {
 
   // Time.
   const expiry = new Date(offer.expiresAt);
-  add("expired", "Checked 1 ms past expiresAt plus the 5-minute clock skew.", offer, { at: iso(at(expiry, SKEW + 1)) }, fails("ERR_MESSAGE_EXPIRED"));
-  add("expired-boundary", "Checked exactly at expiresAt plus the 5-minute skew: still valid.", offer, { at: iso(at(expiry, SKEW)) }, valid);
-  add("not-yet-valid", "Dated 1 ms beyond the 5-minute skew in the verifier's future.", offerAt(entry, at(now, SKEW + 1)), ctx(), fails("ERR_MESSAGE_NOT_YET_VALID"));
-  add("not-yet-valid-boundary", "Dated exactly 5 minutes in the verifier's future: still valid.", offerAt(entry, at(now, SKEW)), ctx(), valid);
+  add("expired", `Checked 1 ms past expiresAt plus the ${minutes(SKEW)} clock skew.`, offer, { at: iso(at(expiry, SKEW + 1)) }, fails("ERR_MESSAGE_EXPIRED"));
+  add("expired-boundary", `Checked exactly at expiresAt plus the ${minutes(SKEW)} skew: still valid.`, offer, { at: iso(at(expiry, SKEW)) }, valid);
+  add("not-yet-valid", `Dated 1 ms beyond the ${minutes(SKEW)} skew in the verifier's future.`, offerAt(entry, at(now, SKEW + 1)), ctx(), fails("ERR_MESSAGE_NOT_YET_VALID"));
+  add("not-yet-valid-boundary", `Dated exactly ${minutes(SKEW)} in the verifier's future: still valid.`, offerAt(entry, at(now, SKEW)), ctx(), valid);
 }
 
 async function catalogCases(c: Cases): Promise<void> {
@@ -387,8 +401,8 @@ async function paymentRequestCases(c: Cases, otherAlgUser: World["user"]): Promi
   add("malformed-consent-missing-claim", "The user signed claims without the server.", withConsent(await userSigns({ ...consent, server: undefined })), ctx(), fails("ERR_MALFORMED"));
   add(
     "malformed-consent-lifetime-too-long",
-    "A consent valid for 16 minutes (at most 15).",
-    withConsent(await userSigns({ ...consent, expiresAt: iso(at(consentAt, 16 * MINUTE)) })),
+    `A consent valid for 1 ms more than ${minutes(MAX_CONSENT_TTL_MS)}, the longest lifetime.`,
+    withConsent(await userSigns({ ...consent, expiresAt: iso(at(consentAt, MAX_CONSENT_TTL_MS + 1)) })),
     ctx(),
     fails("ERR_MALFORMED"),
   );
@@ -429,15 +443,23 @@ async function paymentRequestCases(c: Cases, otherAlgUser: World["user"]): Promi
     fails("ERR_BAD_SIGNATURE"),
   );
   add("bad-signature-flipped-bit", "One bit of the consent's signature changed.", withConsent(flipSignature(request.consent)), ctx(), fails("ERR_BAD_SIGNATURE"));
+  add("malformed-consent-respelled", "The consent's signature bytes spelled with a non-zero unused bit (RFC 4648 §3.5).", withConsent(respellSignature(request.consent)), ctx(), fails("ERR_MALFORMED"));
   add("wrong-audience", "A consent made out to pay-us, presented to pay-eu.", await requestAt(offer, w.user, consentAt, OTHER_SERVER), ctx(), fails("ERR_WRONG_AUDIENCE"));
 
   const consentExpiry = new Date(consent["expiresAt"] as string);
-  add("expired-consent", "Checked 1 ms past the consent's expiresAt plus the 5-minute skew.", request, ctx({ at: iso(at(consentExpiry, SKEW + 1)) }), fails("ERR_MESSAGE_EXPIRED"));
+  add("expired-consent", `Checked 1 ms past the consent's expiresAt plus the ${minutes(SKEW)} skew.`, request, ctx({ at: iso(at(consentExpiry, SKEW + 1)) }), fails("ERR_MESSAGE_EXPIRED"));
   add("consent-from-the-future", "consentedAt 1 s beyond the skew in the server's future.", await requestAt(offer, w.user, at(now, SKEW + SECOND)), ctx(), fails("ERR_MESSAGE_NOT_YET_VALID"));
-  const oldOffer = offerAt(entry, at(now, -16 * MINUTE));
-  add("offer-date-too-old", "A fresh consent to an offer dated 16 minutes before the server's clock (tolerance 15).", await requestAt(oldOffer, w.user, at(now, -SECOND)), ctx(), fails("ERR_MESSAGE_EXPIRED"));
-  const futureOffer = offerAt(entry, at(now, 16 * MINUTE));
-  add("offer-date-in-the-future", "An offer dated 16 minutes after the server's clock.", await requestAt(futureOffer, w.user, now), ctx(), fails("ERR_MESSAGE_NOT_YET_VALID"));
+  const datedOffer = async (offset: number) => requestAt(offerAt(entry, at(now, offset)), w.user, at(now, -SECOND));
+  add(
+    "offer-date-too-old",
+    `A fresh consent to an offer dated 1 ms more than ${minutes(DEFAULT_OFFER_DATE_TOLERANCE_MS)} (the longest offer lifetime plus the skew) before the server's clock.`,
+    await datedOffer(-DEFAULT_OFFER_DATE_TOLERANCE_MS - 1),
+    ctx(),
+    fails("ERR_MESSAGE_EXPIRED"),
+  );
+  add("offer-date-oldest", `A fresh consent to an offer dated exactly ${minutes(DEFAULT_OFFER_DATE_TOLERANCE_MS)} before the server's clock.`, await datedOffer(-DEFAULT_OFFER_DATE_TOLERANCE_MS), ctx(), valid);
+  add("offer-date-in-the-future", `An offer dated 1 ms more than the ${minutes(SKEW)} skew after the server's clock.`, await datedOffer(SKEW + 1), ctx(), fails("ERR_MESSAGE_NOT_YET_VALID"));
+  add("offer-date-future-within-skew", `An offer dated exactly the ${minutes(SKEW)} skew after the server's clock.`, await datedOffer(SKEW), ctx(), valid);
 
   // The publisher's signature inside the request.
   const withSignature = (signature: string): PaymentRequest => ({ ...request, signature });
@@ -510,6 +532,7 @@ async function acknowledgmentCases(c: Cases): Promise<void> {
   add("bad-signature-altered-claims", "The paymentId changed after the server signed.", withToken(withClaims(ack.acknowledgment, { ...claims, paymentId: "pay_other" })), ctx(), fails("ERR_BAD_SIGNATURE"));
   add("bad-signature-attacker-key", "Made by a wallet with its own key, under the server's certificate chain.", withToken(await sign(JwsTypes.acknowledgment, claims, w.mallory.key, { x5c })), ctx(), fails("ERR_BAD_SIGNATURE"));
   add("bad-signature-flipped-bit", "One bit of the signature changed.", withToken(flipSignature(ack.acknowledgment)), ctx(), fails("ERR_BAD_SIGNATURE"));
+  add("malformed-respelled", "The signature bytes spelled with a non-zero unused bit (RFC 4648 §3.5).", withToken(respellSignature(ack.acknowledgment)), ctx(), fails("ERR_MALFORMED"));
   add(
     "unknown-issuer",
     "Signed by a rogue payment server under a hierarchy that copies the real names.",
@@ -541,7 +564,7 @@ async function acknowledgmentCases(c: Cases): Promise<void> {
   const dateShifted = await ackAt(w, await requestAt({ ...offer, date: timestamp(at(T, -SECOND)) }, w.user, at(T, MINUTE)), ackTime);
   add("date-mismatch", "The wallet changed the offer's date before asking for consent; nonce and hash are the offer's.", dateShifted, ctx(), fails("ERR_DATE_MISMATCH"));
   const expiry = new Date(offer.expiresAt);
-  add("expired-offer", "Presented 1 ms after the offer's expiresAt plus the 5-minute grace.", ack, ctx({ at: iso(at(expiry, SKEW + 1)) }), fails("ERR_MESSAGE_EXPIRED"));
+  add("expired-offer", `Presented 1 ms after the offer's expiresAt plus the ${minutes(SKEW)} grace.`, ack, ctx({ at: iso(at(expiry, SKEW + 1)) }), fails("ERR_MESSAGE_EXPIRED"));
   add("expired-offer-boundary", "Presented exactly at the offer's expiresAt plus the grace: still accepted.", ack, ctx({ at: iso(at(expiry, SKEW)) }), valid);
 }
 

@@ -102,6 +102,17 @@ export function flipSignature(token: string): string {
 }
 
 /**
+ * The same signature bytes spelled differently: the last base64url character of a 64-byte
+ * signature carries 4 unused bits (RFC 4648 §3.5), and this sets the lowest one.
+ */
+export function respellSignature(token: string): string {
+  const [, , signature] = segments(token);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const last = alphabet.indexOf(signature.at(-1)!);
+  return withSegment(token, 2, `${signature.slice(0, -1)}${alphabet[last ^ 1]}`);
+}
+
+/**
  * Signs an arbitrary header and payload TEXT with a Péage key, as RFC 7515 §5.1 defines the
  * signing input: ASCII(BASE64URL(header) || '.' || BASE64URL(payload)). Used for tokens the
  * library's own signer would never produce (non-canonical payloads, odd headers).

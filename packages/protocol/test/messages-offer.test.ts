@@ -106,6 +106,17 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       await assert.rejects(signCatalog(PUBLISHER, bad, w.pki.publisher.keys, w.publisherChain), (error: unknown) => error instanceof VerificationError && error.code === "ERR_MALFORMED");
     });
 
+    it(
+      "a description is text: one that merely looks like an impossible timestamp is accepted",
+      // Fails today: the parser's semantic walk (schema.ts findSemanticError) checks every string of the
+      // timestamp form for a real date, not only the members typed as timestamps.
+      { todo: "src/messages/schema.ts applies the real-date check to every string, descriptions included" },
+      async () => {
+        const catalog = await signCatalog(PUBLISHER, [{ ...drafts[0]!, description: "2026-02-30T09:00:00.000Z" }], w.pki.publisher.keys, w.publisherChain);
+        assert.ok((await verifyCatalog(catalog, w.trust, T)).ok);
+      },
+    );
+
     it("a catalog with a changed description fails on the hash, naming the entry", async () => {
       const offers = w.catalog.offers.map((entry, i) => (i === 2 ? { ...entry, terms: { ...entry.terms, description: "Unlock every level" } } : entry));
       const error = assertCode(await verifyCatalog({ ...w.catalog, offers }, w.trust, T), "ERR_HASH_MISMATCH", "catalog offer level-2");
@@ -183,8 +194,9 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       assertCode(await check(offer, at(expiry, 1), 0), "ERR_MESSAGE_EXPIRED");
     });
 
-    it("lifetimes: longer than an hour or not positive is malformed", async () => {
-      assertCode(await check({ ...offer, expiresAt: timestamp(at(T, MAX_OFFER_TTL_MS + 1)) }), "ERR_MALFORMED", "at most 60 minutes");
+    it("lifetimes: longer than MAX_OFFER_TTL_MS or not positive is malformed", async () => {
+      assertCode(await check({ ...offer, expiresAt: timestamp(at(T, MAX_OFFER_TTL_MS + 1)) }), "ERR_MALFORMED", `at most ${MAX_OFFER_TTL_MS / 60_000} minutes`);
+      assert.ok((await check({ ...offer, expiresAt: timestamp(at(T, MAX_OFFER_TTL_MS)) })).ok);
       assertCode(await check({ ...offer, expiresAt: offer.date }), "ERR_MALFORMED");
     });
 

@@ -20,7 +20,7 @@ export function hashSecret(secret: string): string {
 }
 
 /** Creates an API key with these scopes and returns its secret, which is shown once and never stored. */
-export async function createApiKey(store: Store, scopes: readonly ApiScope[], label: string): Promise<{ id: string; secret: string }> {
+export async function createApiKey(store: Store, scopes: readonly ApiScope[], label: string): Promise<string> {
   const unknown = scopes.filter((scope) => !(ApiScopes as readonly string[]).includes(scope));
   if (unknown.length > 0) throw new TypeError(`unknown scope(s) ${unknown.join(", ")}: use ${ApiScopes.join(", ")}`);
   if (scopes.length === 0) throw new TypeError("an API key needs at least one scope");
@@ -28,7 +28,7 @@ export async function createApiKey(store: Store, scopes: readonly ApiScope[], la
   const secret = `${SECRET_PREFIX}${randomBytes(32).toString("base64url")}`;
   const record: ApiKeyRecord = { id: newId("key"), secretHash: hashSecret(secret), scopes: [...new Set(scopes)], label, createdAt: new Date().toISOString() };
   await store.insertApiKey(record);
-  return { id: record.id, secret };
+  return secret;
 }
 
 /**
@@ -38,7 +38,7 @@ export async function createApiKey(store: Store, scopes: readonly ApiScope[], la
 export async function bootstrapApiKey(store: Store, file: string): Promise<boolean> {
   if ((await store.counts()).apiKeys > 0) return false;
   if (existsSync(file)) throw new Error(`${file} already exists: remove it or choose another file for the bootstrap key`);
-  const { secret } = await createApiKey(store, ApiScopes, "bootstrap");
+  const secret = await createApiKey(store, ApiScopes, "bootstrap");
   await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
   return true;
 }

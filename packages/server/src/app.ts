@@ -5,8 +5,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import swagger from "@fastify/swagger";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from "fastify";
 import { systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
+import type { LogLevel } from "./config.js";
 import type { ServerIdentity } from "./data-dir.js";
 import { Metrics } from "./metrics.js";
 import type { PaymentContext } from "./payments.js";
@@ -32,13 +33,18 @@ export interface AppDeps {
   readonly trust: TrustStore;
   readonly rates: RateSource;
   readonly clock?: Clock;
-  /** Fastify's logger setting: false (default) for none, or pino options. */
-  readonly logger?: FastifyServerOptions["logger"];
+  /** Structured logs (pino): none by default. Authorization headers are redacted whatever the level. */
+  readonly logger?: false | { readonly level: LogLevel; readonly stream?: LogStream };
   /** Clock difference tolerated with wallets' machines, ms (protocol default when absent). */
   readonly skewMs?: number;
   /** |now - iat| allowed for signed user requests, ms (default 5 minutes). */
   readonly userRequestWindowMs?: number;
   readonly metrics?: Metrics;
+}
+
+/** Where log lines go (pino writes one JSON line per call); standard output by default. */
+export interface LogStream {
+  write(line: string): void;
 }
 
 /** Everything the route plugins share. */
@@ -57,9 +63,17 @@ declare module "fastify" {
 /** Builds the application with its routes, error handling and OpenAPI document. */
 export function buildApp(deps: AppDeps): App {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    logger: deps.logger
+      ? {
+          level: deps.logger.level,
+          ...(deps.logger.stream ? { stream: deps.logger.stream } : {}),
+          // Requests are logged without headers; this is a second net for secrets and signed tokens.
+          redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+        }
+      : false,
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    // Our own 503 below, as a problem document, instead of Fastify's plain JSON.
+    return503OnClosing: false,
     forceCloseConnections: "idle",
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -87,6 +101,17 @@ export function buildApp(deps: AppDeps): App {
     if (answer.problem.status >= 500) request.log.error({ err: error, code: answer.problem.code }, "request failed");
     else request.log.info({ code: answer.problem.code }, "request refused");
     return sendProblem(reply, answer.problem, answer.headers);
+  });
+  // Graceful shutdown: requests in flight finish; a request arriving on a connection still open
+  // is refused as retryable, and the connection is closed after it.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!closing) return;
+    void reply.header("connection", "close");
+    throw new HttpProblem(problemFor("ERR_SERVER_UNAVAILABLE", "the server is shutting down: send the same request again once it is back"), { "retry-after": "1" });
   });
   app.setNotFoundHandler((request, reply) => {
     const body = problemFor("ERR_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}; see /openapi.json`);

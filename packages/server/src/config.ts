@@ -111,12 +111,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const dataDir = resolve(cwd, dataDirText);
   const file = readConfigFile(join(dataDir, DataDirFiles.config));
   const pick = (flag: string, envName: string, key: string): unknown => str(flag) ?? env[envName] ?? file[key];
+  const ratesFromCommandLine = str("rates") ?? env[EnvVars.ratesFile];
   const config = buildConfig(
     { dataDir },
     {
       host: pick("host", EnvVars.host, "host"),
       port: pick("port", EnvVars.port, "port"),
-      ratesFile: pick("rates", EnvVars.ratesFile, "ratesFile"),
+      // A path given on the command line or in the environment is relative to the working
+      // directory; one in server.json to the data directory.
+      ratesFile: ratesFromCommandLine === undefined ? file["ratesFile"] : resolve(cwd, ratesFromCommandLine),
       logLevel: pick("log-level", EnvVars.logLevel, "logLevel"),
       revocation: pick("revocation", EnvVars.revocation, "revocation"),
       clockSkewMs: file["clockSkewMs"],

@@ -173,7 +173,8 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
     for (const [index, file] of opts.crlFiles.entries()) files.push(await copy(file, join(crlDir, `crl-${index + 1}.pem`)));
   }
   const ratesPath = join(dataDir, DataDirFiles.rates);
-  if (opts.ratesFile || opts.force || !existsSync(ratesPath)) files.push(await copy(opts.ratesFile ?? SAMPLE_RATES_FILE, ratesPath));
+  // An existing rates file is kept (it may be the operator's real one) unless a file is given.
+  if (opts.ratesFile || !existsSync(ratesPath)) files.push(await copy(opts.ratesFile ?? SAMPLE_RATES_FILE, ratesPath));
   const loaded = await loadServerIdentity(dataDir, opts.clock ? { clock: opts.clock } : {});
   return { ...loaded, files };
 }

@@ -41,10 +41,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       skewMs: config.clockSkewMs,
       userRequestWindowMs: config.userRequestWindowMs,
       ...(opts.clock ? { clock: opts.clock } : {}),
-      logger:
-        opts.logs === false || config.logLevel === "silent"
-          ? false
-          : { level: config.logLevel, redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } },
+      logger: opts.logs === false || config.logLevel === "silent" ? false : { level: config.logLevel },
     });
     if (!rates.current()) app.log.warn({ ratesFile: config.ratesFile }, "no rates file: only payments in the user's home currency will work");
     await app.listen({ host: config.host, port: config.port });

@@ -29,7 +29,7 @@ describe("operator API", () => {
   });
 
   it("refuses a key without the endpoint's scope with 403 naming the scope", async () => {
-    const { secret } = await createApiKey(fx.store, ["payments:read"], "reader");
+    const secret = await createApiKey(fx.store, ["payments:read"], "reader");
     const before = snapshot(fx);
     const answer = await http(fx, "POST", "/v1/admin/users", {
       body: { user: "urn:peage:user:noscope", publicKey: await jwkOf(), mode: "prepaid", homeCurrency: "EUR" },
@@ -44,7 +44,7 @@ describe("operator API", () => {
   });
 
   it("stores API keys as SHA-256 hashes only", async () => {
-    const { secret } = await createApiKey(fx.store, ["users:read"], "hash check");
+    const secret = await createApiKey(fx.store, ["users:read"], "hash check");
     const stored = await fx.store.findApiKeyByHash(hashSecret(secret));
     assert.ok(stored);
     assert.notEqual(stored.secretHash, secret);

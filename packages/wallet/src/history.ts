@@ -100,6 +100,7 @@ export class History {
     return new History(db);
   }
 
+  /** Records one decision and its outcome; returns the entry's id. */
   record(input: RecordInput): number {
     const { offer } = input;
     const claims = input.acknowledgment?.claims;
@@ -164,6 +165,7 @@ export class History {
     return rows.map(toEntry);
   }
 
+  /** Closes the database (idempotent). */
   close(): void {
     if (this.#db.open) this.#db.close();
   }

@@ -235,6 +235,7 @@ export class Wallet {
     return this.#rates?.table;
   }
 
+  /** Closes the history database. */
   close(): void {
     this.history.close();
   }

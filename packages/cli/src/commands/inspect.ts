@@ -3,7 +3,7 @@
  * the protocol's own checks. The kind is read from the file itself: a JSON `type`, a JWS `typ`,
  * or PEM labels (RFC 7468). Exit 0 when valid; 1 with the verification code when not.
  */
-import { FixedClock, SignatureAlgorithms, VerificationError, fail, parsePem, parseCertificateDer, parseCrlDer, systemClock, type TrustStore } from "@peage/protocol";
+import { FixedClock, SignatureAlgorithms, VerificationError, fail, parsePem, parseCertificateDer, parseCrlDer, systemClock } from "@peage/protocol";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
 import { InvalidError } from "../errors.js";
@@ -26,7 +26,8 @@ const inspectCommand: Command = {
       "Decode and verify a Péage file: an offer, payment request or acknowledgment (JSON), a signed catalog, a bare JWS token, " +
       "a PEM certificate chain (leaf first) or a PEM CRL. Prints what it contains, then `valid: …`; exits 1 with the verification code if it is not.",
     synopsis:
-      "FILE --trust ROOT.pem [--crl CRL.pem …] [--at TIME] [--offer OFFER.json] [--server URN] [--user-key FILE --user URN] [--role ROLE] [--json]",
+      "FILE --trust ROOT.pem [--crl CRL.pem …] [--require-crl] [--at TIME] [--offer OFFER.json] [--server URN] [--user-key FILE --user URN] " +
+      "[--role ROLE] [--issuer CA.pem] [--json]",
     positionals: ["FILE"],
     options: {
       trust: { type: "string", value: "ROOT.pem", multiple: true, description: "trusted root certificate(s) (PEM)" },
@@ -51,12 +52,9 @@ const inspectCommand: Command = {
     const atText = o.string("at");
     const clock = atText === undefined ? systemClock : new FixedClock(parseInstant(o, "at", atText));
     if (o.string("user") !== undefined && o.string("user-key") === undefined) throw o.usage("--user is only meaningful with --user-key");
-    let store: Promise<TrustStore> | undefined;
-    const ctx: InspectContext = {
-      options: o,
-      clock,
-      trust: () => (store ??= loadTrustStore(trustPaths, crlPaths, o.flag("require-crl") ? "require" : "best-effort")),
-    };
+    // Loaded before the file is read, so that a wrong --trust or --crl is reported whatever the file holds.
+    const store = await loadTrustStore(trustPaths, crlPaths, o.flag("require-crl") ? "require" : "best-effort");
+    const ctx: InspectContext = { options: o, clock, trust: async () => store };
     const text = await readInput(file, "FILE", { stdin: true });
     const inspection = await inspect(text, file, ctx);
     report(inspection, clock.now(), o);

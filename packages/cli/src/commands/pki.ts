@@ -42,6 +42,8 @@ import { loadCa, loadCertificates, loadPrivateKey, parseSubject } from "../load.
 import { print, printJson, warn } from "../output.js";
 import { parseIdentity, parseRoles } from "../values.js";
 
+/** id-ce-extKeyUsage (RFC 5280 §4.2.1.12): a CA that has it may certify only the roles it lists. */
+const EXTENDED_KEY_USAGE_OID = "2.5.29.37";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Certificates start an hour in the past so that a relying party whose clock lags still accepts them. */
@@ -404,7 +406,7 @@ function leafIdentity(o: Options, roles: readonly Role[]): PartyId {
  */
 function checkCaMayCertify(ca: x509.X509Certificate, roles: readonly Role[], isCa: boolean): void {
   const allowed = rolesOf(ca);
-  const eku = ca.extensions.some((extension) => extension.type === "2.5.29.37");
+  const eku = ca.extensions.some((extension) => extension.type === EXTENDED_KEY_USAGE_OID);
   for (const role of roles) {
     if (eku && !allowed.includes(role)) {
       throw new CommandError("ERR_WRONG_ROLE", `the CA ${JSON.stringify(ca.subject)} may only certify ${allowed.join(", ")}, not ${role}: use the CA of that role`);

@@ -46,6 +46,7 @@ const consentParser = parser(ConsentClaimsSchema);
 /** The JSON message types inspect reads, by their `type` field. */
 export const messageTypes = ["peage.offer", "peage.payment-request", "peage.acknowledgment", "peage.catalog"] as const;
 
+/** A JSON Péage object, by its `type`: offer, payment request, acknowledgment or catalog. */
 export async function inspectMessage(value: Record<string, unknown>, ctx: InspectContext): Promise<Inspection> {
   switch (value["type"]) {
     case "peage.offer":

@@ -9,6 +9,7 @@ import { loadCertificates } from "../load.js";
 import { parseRoles } from "../values.js";
 import { signerJson, signerLines, type InspectContext, type Inspection, type Verdict } from "./types.js";
 
+/** A PEM chain, leaf first: shown certificate by certificate, then validated as a message signer's x5c. */
 export async function inspectChain(certs: readonly x509.X509Certificate[], ctx: InspectContext): Promise<Inspection> {
   const infos = certs.map(certificateInfo);
   const lines = infos.flatMap((info, index) => [`  certificate #${index + 1}${index === 0 ? " (leaf)" : ""}`, ...certificateLines(info, "    ")]);
@@ -41,6 +42,7 @@ export async function inspectChain(certs: readonly x509.X509Certificate[], ctx: 
   return { kind: "certificate chain", content: { certificates: infos }, lines, result };
 }
 
+/** PEM CRLs: shown entry by entry, then checked for their issuer's signature and freshness. */
 export async function inspectCrl(crls: readonly x509.X509Crl[], ctx: InspectContext): Promise<Inspection> {
   const infos = crls.map((crl) => crlInfo(crl, safeCrlNumber(crl)));
   const lines = infos.flatMap((info) => [

@@ -8,7 +8,7 @@ import type { Clock, Result, TrustStore, ValidatedChain } from "@peage/protocol"
 
 export interface InspectContext {
   readonly options: Options;
-  /** The trust store built from --trust and --crl, loaded on first use. */
+  /** The trust store built from --trust and --crl. */
   trust(): Promise<TrustStore>;
   /** The instant of the check: --at, or now. */
   readonly clock: Clock;
@@ -17,7 +17,7 @@ export interface InspectContext {
 export interface Verdict {
   /** One line saying what was found valid, e.g. "offer of urn:peage:publisher:acme-games". */
   readonly summary: string;
-  /** What the verification established (signer, chain), for people. */
+  /** What the verification established (signer, chain), for readers. */
   readonly lines: readonly string[];
   /** The same, for --json. */
   readonly json: Readonly<Record<string, unknown>>;
@@ -38,6 +38,7 @@ export function signerJson(chain: ValidatedChain): Record<string, unknown> {
   return { identity: chain.identity, role: chain.role, alg: chain.alg, path: chain.path.map(certificateInfo) };
 }
 
+/** The signer and its certification path, for readers. */
 export function signerLines(chain: ValidatedChain): string[] {
   const [leaf, ...rest] = chain.path;
   return [

@@ -7,6 +7,7 @@ import { importPublicKeyPem, type UserKey } from "@peage/protocol";
 import { UsageError } from "../errors.js";
 import { readInput } from "../files.js";
 
+/** Reads the --user-key file (SPKI PEM, or a JWK as JSON) as a verification key. */
 export async function loadUserKey(path: string): Promise<UserKey> {
   const text = (await readInput(path, "--user-key")).trim();
   let object: KeyObject;

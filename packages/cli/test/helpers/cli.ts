@@ -1,9 +1,9 @@
 /**
- * Runs the compiled `peage` command as a child process, the way people and scripts run it, and
+ * Runs the compiled `peage` command as a child process, the way users and scripts run it, and
  * checks the three ways it ends: success (0), a verification or command failure (1, one line
  * "invalid: CODE: …" or "error: CODE: …" on stderr) and a usage error (2).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,4 +138,59 @@ export function openssl(args: readonly string[], cwd: string): OpensslResult {
   const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
   if (result.error) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+export interface Service {
+  /** The {"event":"listening",…} line the service printed. */
+  readonly listening: Record<string, unknown>;
+  /** Sends `signal` and resolves with the whole run once the process has exited. */
+  stop(signal?: NodeJS.Signals): Promise<Run>;
+}
+
+const services = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of services) child.kill("SIGKILL");
+});
+
+/** Starts a long-running `peage` command and resolves once it prints its "listening" JSON line. */
+export function startService(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    services.add(child);
+    let stdout = "";
+    let stderr = "";
+    let started = false;
+    const exited = new Promise<Run>((done) =>
+      child.on("close", (code) => {
+        services.delete(child);
+        clearTimeout(timer);
+        done({ code, stdout, stderr });
+        if (!started) reject(new Error(`peage ${args.join(" ")} exited before listening:\n${show({ code, stdout, stderr })}`));
+      }),
+    );
+    const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+      if (started) return;
+      for (const line of stdout.split("\n").slice(0, -1)) {
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if ((value as { event?: unknown }).event !== "listening") continue;
+        started = true;
+        resolve({
+          listening: value as Record<string, unknown>,
+          stop: (signal = "SIGTERM") => {
+            child.kill(signal);
+            return exited;
+          },
+        });
+        return;
+      }
+    });
+  });
 }

@@ -140,6 +140,30 @@ export const PaymentRequestSchema = Type.Object(
 );
 export type PaymentRequest = Static<typeof PaymentRequestSchema>;
 
+/**
+ * The proof of debit a smart card puts in its acknowledgment (patent claims 6-7): the card's
+ * transaction counter for this payment and what the purse holds once it is paid, the balance of
+ * a prepaid card or the amount used since the last synchronisation of a postpaid one (claim 10).
+ * Integers in the minor units of the price's currency. docs/card.md describes the card.
+ */
+export const CardDebitSchema = Type.Union([
+  Type.Object(
+    {
+      counter: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the card's transaction counter of this payment" }),
+      balance: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "prepaid: what is left on the card, minor units" }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      counter: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the card's transaction counter of this payment" }),
+      used: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "postpaid: used since the last synchronisation, minor units" }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type CardDebit = Static<typeof CardDebitSchema>;
+
 /** Claims of the acknowledgment S_SP(offer_h, price, nonce, date), with the payment's record. */
 export const AcknowledgmentClaimsSchema = Type.Object(
   {
@@ -156,6 +180,8 @@ export const AcknowledgmentClaimsSchema = Type.Object(
     /** What the user was charged, in the user's home currency, and the rate applied (decimal string). */
     charged: PriceSchema,
     rate: Type.Optional(Type.String({ pattern: "^\\d{1,12}(\\.\\d{1,12})?$" })),
+    /** Set by a smart card (offline variant): the debit this acknowledgment proves. */
+    debit: Type.Optional(CardDebitSchema),
   },
   { additionalProperties: false },
 );

@@ -52,6 +52,8 @@ export function checkCaConstraints(path: readonly PathNode[]): Result<never> | u
 /**
  * The role is an extended key usage (§4.2.1.12) of the leaf, and every CA of the path that lists
  * extended key usages lists it too: a CA limited to some roles cannot certify others (profile.ts).
+ * A card's certificate (card-acknowledgment) must moreover be issued by a payment server acting
+ * as card issuer: see {@link cardIssuerIdentity}.
  */
 export function checkRole(path: readonly PathNode[], role: Role): Result<never> | undefined {
   const oid = roleOids[role];
@@ -64,7 +66,34 @@ export function checkRole(path: readonly PathNode[], role: Role): Result<never> 
       return fail("ERR_WRONG_ROLE", `CA ${view.name} may not certify the role ${role} (its extendedKeyUsage does not list it)`, { subject: view.cert.subject, role });
     }
   }
+  if (role === "card-acknowledgment") {
+    const issuer = cardIssuerIdentity(path);
+    if (!issuer.ok) return issuer;
+  }
   return undefined;
+}
+
+/**
+ * The payment server that issued a card (patent claims 3-10, figure 3): the card's certificate is
+ * signed by that server's card-issuer CA certificate, which lists the card-issuing role explicitly
+ * in its extendedKeyUsage (a CA without the extension, free to certify anything, does not count)
+ * and names the server as its one subjectAltName URI. An acknowledgment signed by a card is thus
+ * always traceable to the server that will receive the card's usage log and answer for it.
+ */
+export function cardIssuerIdentity(path: readonly PathNode[]): Result<PartyId<"server">> {
+  const leaf = path[0]!.view;
+  const issuer = path[1]?.view;
+  if (!issuer) return fail("ERR_WRONG_ROLE", `card certificate ${leaf.name} is not issued by a card issuer`, { subject: leaf.cert.subject });
+  const detail = { subject: issuer.cert.subject, role: "card-issuing" };
+  if (!issuer.extendedKeyUsage?.includes(roleOids["card-issuing"])) {
+    return fail("ERR_WRONG_ROLE", `CA ${issuer.name} issued the card certificate ${leaf.name} but is not a card issuer (its extendedKeyUsage does not list card-issuing)`, detail);
+  }
+  const uris = issuer.subjectAltNameUris ?? [];
+  const uri = uris[0];
+  if (uris.length !== 1 || uri === undefined || !partyIdRegExp.test(uri) || kindOf(uri as PartyId) !== "server") {
+    return fail("ERR_WRONG_ROLE", `card issuer ${issuer.name} must name the payment server it belongs to as its one subjectAltName URI (urn:peage:server:*)`, detail);
+  }
+  return ok(uri as PartyId<"server">);
 }
 
 /** The leaf signs messages: not a CA (§4.2.1.9), digitalSignature set (§4.2.1.3), and no certificate or CRL signing. */

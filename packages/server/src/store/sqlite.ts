@@ -32,6 +32,9 @@ import {
   type UserRecord,
 } from "./store.js";
 
+/** Most payments recorded in one transaction (group commit). */
+const MAX_BATCH = 128;
+
 export interface SqliteStoreOptions {
   /** How long a write waits for another connection's lock, ms (default 5000). */
   readonly busyTimeoutMs?: number;
@@ -97,7 +100,9 @@ export function monthBounds(at: Date): { from: string; until: string } {
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #statements;
-  readonly #recordPayment: (payment: PaymentRecord) => PaymentOutcome;
+  readonly #recordBatch: Database.Transaction<(batch: readonly PaymentRecord[]) => (PaymentOutcome | Error)[]>;
+  #queue: { payment: PaymentRecord; resolve: (outcome: PaymentOutcome) => void; reject: (error: unknown) => void }[] = [];
+  #flushScheduled = false;
   readonly #topUp: (topup: TopupRecord) => TopupOutcome;
 
   private constructor(db: Database.Database) {
@@ -132,7 +137,19 @@ export class SqliteStore implements Store {
       s.insertCredit.run(payment.publisher, payment.price.currency, payment.price.amount, payment.id, payment.serverTime);
       return { kind: "recorded", payment };
     });
-    this.#recordPayment = (payment) => recordPayment.immediate(payment);
+    // Group commit: the payments queued during one turn of the event loop are recorded in one
+    // BEGIN IMMEDIATE transaction, each in its own savepoint (a nested better-sqlite3
+    // transaction), so one fsync covers them all and a payment that fails rolls back alone.
+    // Nobody is answered before the commit, so an acknowledgment still never leaves unrecorded.
+    this.#recordBatch = db.transaction((batch: readonly PaymentRecord[]): (PaymentOutcome | Error)[] =>
+      batch.map((payment) => {
+        try {
+          return recordPayment(payment);
+        } catch (error) {
+          return error as Error;
+        }
+      }),
+    );
 
     const topUp = db.transaction((topup: TopupRecord): TopupOutcome => {
       const existing = s.topupByKey.get(topup.idempotencyKey) as TopupRow | undefined;
@@ -236,8 +253,35 @@ export class SqliteStore implements Store {
     });
   }
 
-  async recordPayment(payment: PaymentRecord): Promise<PaymentOutcome> {
-    return guard(() => this.#recordPayment(payment));
+  recordPayment(payment: PaymentRecord): Promise<PaymentOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ payment, resolve, reject });
+      if (this.#queue.length >= MAX_BATCH) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0) return;
+    let outcomes: (PaymentOutcome | Error)[];
+    try {
+      outcomes = guard(() => this.#recordBatch.immediate(batch.map((entry) => entry.payment)));
+    } catch (error) {
+      // The commit itself failed: nothing of the batch is recorded.
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+    for (const [index, entry] of batch.entries()) {
+      const outcome = outcomes[index]!;
+      if (outcome instanceof Error) entry.reject(outcome);
+      else entry.resolve(outcome);
+    }
   }
 
   async listPayments(query: PaymentQuery): Promise<PaymentPage> {
@@ -300,7 +344,19 @@ export class SqliteStore implements Store {
     guard(() => this.#statements.ping.get());
   }
 
+  /** The connection's durability settings, for diagnostics and tests. */
+  durability(): { journalMode: string; synchronous: number; foreignKeys: boolean; busyTimeoutMs: number } {
+    return {
+      journalMode: String(this.#db.pragma("journal_mode", { simple: true })),
+      // 2 = FULL (sqlite.org/pragma.html#pragma_synchronous).
+      synchronous: Number(this.#db.pragma("synchronous", { simple: true })),
+      foreignKeys: Number(this.#db.pragma("foreign_keys", { simple: true })) === 1,
+      busyTimeoutMs: Number(this.#db.pragma("busy_timeout", { simple: true })),
+    };
+  }
+
   async close(): Promise<void> {
+    this.#flush();
     if (this.#db.open) this.#db.close();
   }
 }

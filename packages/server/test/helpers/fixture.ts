@@ -64,6 +64,8 @@ export interface FixtureOptions {
   readonly crls?: readonly x509.X509Crl[];
   readonly rates?: RateTable | undefined;
   readonly pki?: DemoPki;
+  /** Collects the server's log lines (level info) here. */
+  readonly logLines?: string[];
 }
 
 /** The catalog every fixture's publisher signs. */
@@ -87,11 +89,19 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     x5c: pki.chainOf(pki.server.certificate),
     notAfter: pki.server.certificate.notAfter,
   };
-  const app = buildApp({ store, identity, trust, rates: staticRates("rates" in opts ? opts.rates : RATES), clock });
+  const logLines = opts.logLines;
+  const app = buildApp({
+    store,
+    identity,
+    trust,
+    rates: staticRates("rates" in opts ? opts.rates : RATES),
+    clock,
+    ...(logLines ? { logger: { level: "info" as const, stream: { write: (line: string) => void logLines.push(line) } } } : {}),
+  });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
   assert.ok(address && typeof address === "object");
-  const { secret } = await createApiKey(store, ApiScopes, "tests");
+  const secret = await createApiKey(store, ApiScopes, "tests");
   const catalog = await signCatalog(pki.publisher.identity, OFFERS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
   return {
     pki,
