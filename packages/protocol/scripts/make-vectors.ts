@@ -43,7 +43,6 @@ import {
   DAY,
   entryFor,
   flipSignature,
-  headerOf,
   JwsTypes,
   makeUser,
   makeWorld,
@@ -75,7 +74,6 @@ const SECOND = 1000;
 const valid: VectorExpectation = { valid: true };
 const fails = (code: VerificationCode): VectorExpectation => ({ valid: false, code });
 const iso = (date: Date) => date.toISOString();
-const clone = <T>(value: T): T => structuredClone(value);
 
 class Cases {
   readonly list: VectorCase[] = [];

@@ -25,7 +25,7 @@ import {
   type Result,
   type SignatureAlgorithm,
 } from "../src/index.js";
-import { ackAt, at, b64u, DAY, enrolled, makeWorld, MINUTE, offerAt, requestAt, segments, SERVER, type World } from "../scripts/scenario.js";
+import { ackAt, at, b64u, DAY, enrolled, makeWorld, MINUTE, offerAt, requestAt, segments, SERVER, withSegment, type World } from "../scripts/scenario.js";
 
 const NOW = new Date("2026-04-01T10:00:00.000Z");
 const T = at(NOW, DAY);
@@ -127,7 +127,8 @@ function replacementFor(original: unknown): fc.Arbitrary<unknown> {
       .map(([i, ch]) => `${original.slice(0, i)}${ch}${original.slice(i + 1)}`);
     return fc.oneof(oneCharacter, oneCharacter, fc.string(), anything);
   }
-  if (typeof original === "number") return fc.oneof(fc.integer({ min: -3, max: 3 }).map((d) => original + d), fc.integer(), fc.double(), anything);
+  // Finite doubles only: JSON has no NaN or Infinity (RFC 8259 §6), so no parsed message holds one.
+  if (typeof original === "number") return fc.oneof(fc.integer({ min: -3, max: 3 }).map((d) => original + d), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), anything);
   return anything;
 }
 
@@ -201,6 +202,22 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         { numRuns: 1000 },
       );
     });
+
+    it(
+      "a payload number beyond the double range (1e400) is malformed, not an exception",
+      // Fails today: JSON.parse reads 1e400 as Infinity, and decodeJws's RFC 8785 re-check
+      // (canonicalBytes) throws on it, so every verifier rejects its promise instead of returning a result.
+      { todo: "src/jws.ts decodeJws lets canonicalBytes throw on non-finite numbers" },
+      async () => {
+        for (const target of s.tokens) {
+          for (const payload of ['{"v":1e400}', '{"price":{"amount":-1e400,"currency":"EUR"}}']) {
+            const token = withSegment(target.token, 1, b64u(payload));
+            const result = await target.verify(token).catch((error: unknown) => ({ ok: false as const, thrown: (error as Error).message }));
+            assert.deepEqual(result.ok ? "accepted" : "error" in result ? result.error.code : `threw: ${result.thrown}`, "ERR_MALFORMED", target.name);
+          }
+        }
+      },
+    );
 
     it("a member removed from any of these objects is detected", async () => {
       for (const target of s.objects) {

@@ -108,6 +108,11 @@ export function buildApp(deps: AppDeps): App {
   app.addHook("preClose", async () => {
     closing = true;
   });
+  // Node's server.close() closes only the connections idle at that moment: the answer to a request
+  // in flight must close its connection too, or a keep-alive client holds the shutdown open.
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) void reply.header("connection", "close");
+  });
   app.addHook("onRequest", async (_request, reply) => {
     if (!closing) return;
     void reply.header("connection", "close");

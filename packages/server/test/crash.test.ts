@@ -38,6 +38,8 @@ const INITIAL_BALANCE = 10_000_000;
 interface Child {
   readonly process: ChildProcess;
   readonly url: string;
+  /** Every line the server printed on standard output (its JSON logs). */
+  readonly lines: string[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -50,9 +52,10 @@ async function startChild(dataDir: string, extra: string[] = []): Promise<Child>
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on("line", (line) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      lines.push(line);
       try {
         const event = JSON.parse(line) as { event?: string; url?: string };
         if (event.event === "listening" && event.url) resolve(event.url);
@@ -62,7 +65,7 @@ async function startChild(dataDir: string, extra: string[] = []): Promise<Child>
     });
     void exited.then(({ code }) => reject(new Error(`main.js exited (${code}) before listening: ${stderr}`)));
   });
-  return { process: child, url, exited };
+  return { process: child, url, lines, exited };
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
@@ -194,6 +197,7 @@ describe("crash and restart", () => {
     });
     assert.deepEqual(await second.exited, { code: 0, signal: null });
     note(`SIGTERM after ${graceful.size} of ${more.length} answered: exit code 0`);
+    assert.ok(!second.lines.some((line) => line.includes("shutdown timeout")), "the shutdown had to cut connections still open");
 
     // The database: every acknowledgment received is there, each nonce once, and the balance adds up.
     const db = new Database(join(dataDir, "peage.db"), { readonly: true });
