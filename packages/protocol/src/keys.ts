@@ -3,7 +3,8 @@
  * ES256 (ECDSA P-256 with SHA-256, mandatory) and EdDSA (Ed25519).
  * Keys are WebCrypto CryptoKeys so that jose and @peculiar/x509 share them without conversion.
  */
-import { webcrypto, createPrivateKey, createPublicKey, KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, KeyObject, webcrypto } from "node:crypto";
+import { canonicalBytes } from "./canonical.js";
 
 export const SignatureAlgorithms = ["ES256", "EdDSA"] as const;
 export type SignatureAlgorithm = (typeof SignatureAlgorithms)[number];
@@ -28,9 +29,21 @@ export async function generateKeyPair(alg: SignatureAlgorithm = "ES256"): Promis
   return { alg, privateKey: pair.privateKey, publicKey: pair.publicKey };
 }
 
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+/** The node:crypto form of a WebCrypto key, converted once per key. */
+export function keyObjectOf(key: CryptoKey): KeyObject {
+  let object = keyObjects.get(key);
+  if (!object) {
+    object = KeyObject.from(key);
+    keyObjects.set(key, object);
+  }
+  return object;
+}
+
 /** The JOSE algorithm of a public or private key, or undefined for any other key type. */
 export function algorithmOfKey(key: CryptoKey | KeyObject): SignatureAlgorithm | undefined {
-  const object = key instanceof KeyObject ? key : KeyObject.from(key);
+  const object = key instanceof KeyObject ? key : keyObjectOf(key);
   if (object.asymmetricKeyType === "ed25519") return "EdDSA";
   if (object.asymmetricKeyType === "ec" && object.asymmetricKeyDetails?.namedCurve === "prime256v1") return "ES256";
   return undefined;
@@ -71,4 +84,21 @@ export async function importPublicKeyPem(pem: string): Promise<{ alg: SignatureA
   if (!alg) throw new TypeError("unsupported key type: Péage keys are ECDSA P-256 (ES256) or Ed25519 (EdDSA)");
   const spki = object.export({ type: "spki", format: "der" });
   return { alg, publicKey: await webcrypto.subtle.importKey("spki", spki, webCryptoAlgorithm(alg) as EcKeyImportParams, true, ["verify"]) };
+}
+
+const thumbprints = new WeakMap<CryptoKey, string>();
+
+/**
+ * The RFC 7638 SHA-256 thumbprint of a public key: SHA-256 over the canonical JSON of the key's
+ * required JWK members only (EC: crv, kty, x, y; OKP: crv, kty, x, RFC 8037 §2), base64url.
+ */
+export function jwkThumbprint(publicKey: CryptoKey): string {
+  let thumbprint = thumbprints.get(publicKey);
+  if (thumbprint === undefined) {
+    const jwk = keyObjectOf(publicKey).export({ format: "jwk" });
+    const required = jwk.kty === "EC" ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+    thumbprint = createHash("sha256").update(canonicalBytes(required)).digest("base64url");
+    thumbprints.set(publicKey, thumbprint);
+  }
+  return thumbprint;
 }

@@ -103,3 +103,45 @@ test("flipping any character of the signed parts breaks the signature", async ()
     assert.equal(codeOf(await verifyJwsSignature(flipped, "ES256", key.publicKey)), "ERR_BAD_SIGNATURE", `position ${i}`);
   }
 });
+
+test("interoperability: tokens signed here verify with jose, and jose's verify here (both algorithms)", async () => {
+  const { CompactSign, compactVerify } = await import("jose");
+  for (const alg of ["ES256", "EdDSA"] as const) {
+    const key = await generateKeyPair(alg);
+    const kid = await keyThumbprint(key.publicKey);
+    const ours = await signJws(JwsTypes.consent, { n: 1 }, key, { kid });
+    const verified = await compactVerify(ours, key.publicKey, { algorithms: [alg] });
+    assert.equal(Buffer.from(verified.payload).toString(), '{"n":1}');
+
+    const theirs = await new CompactSign(Buffer.from('{"n":2}'))
+      .setProtectedHeader({ alg, typ: JwsTypes.consent, kid })
+      .sign(key.privateKey);
+    assert.ok(decodeJws(theirs, JwsTypes.consent).ok);
+    assert.deepEqual(await verifyJwsSignature(theirs, alg, key.publicKey), { ok: true, value: true });
+  }
+});
+
+test("the RFC 7638 thumbprint matches jose's for both key types", async () => {
+  const { calculateJwkThumbprint, exportJWK } = await import("jose");
+  for (const alg of ["ES256", "EdDSA"] as const) {
+    const key = await generateKeyPair(alg);
+    assert.equal(await keyThumbprint(key.publicKey), await calculateJwkThumbprint(await exportJWK(key.publicKey), "sha256"));
+  }
+});
+
+test("RFC 7638 §3.1 example thumbprint", async () => {
+  const { importJWK } = await import("jose");
+  // The RFC's example is an RSA key, which Péage refuses; its EC analogue from RFC 7517 A.1 is
+  // checked against the thumbprint computed by hand from the members crv, kty, x, y.
+  const jwk = { kty: "EC", crv: "P-256", x: "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", y: "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM" };
+  const key = (await importJWK(jwk, "ES256")) as CryptoKey;
+  const { createHash } = await import("node:crypto");
+  const expected = createHash("sha256").update(`{"crv":"P-256","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`).digest("base64url");
+  assert.equal(await keyThumbprint(key), expected);
+});
+
+test("a key of the wrong type, or a header naming another algorithm, is refused", async () => {
+  const { token } = await sample("ES256");
+  const ed = await generateKeyPair("EdDSA");
+  assert.equal(codeOf(await verifyJwsSignature(token, "ES256", ed.publicKey)), "ERR_UNSUPPORTED_ALGORITHM");
+});

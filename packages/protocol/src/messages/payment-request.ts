@@ -4,11 +4,10 @@
  * RFC 7638 thumbprint in `kid`) over {@link ConsentClaims}. The server never sees the offer's
  * description: the consent carries its hash.
  */
-import { calculateJwkThumbprint, exportJWK } from "jose";
 import { fail, ok, type Result } from "../errors.js";
 import type { PartyId } from "../identity.js";
 import { decodeJws, JwsTypes, signJws, verifyJwsSignature } from "../jws.js";
-import type { KeyPair, SignatureAlgorithm } from "../keys.js";
+import { jwkThumbprint, type KeyPair, type SignatureAlgorithm } from "../keys.js";
 import { samePrice } from "../money.js";
 import type { TrustStore } from "../pki/validate.js";
 import { timestamp, toDate, type Clock } from "../time.js";
@@ -30,7 +29,7 @@ export const DEFAULT_OFFER_DATE_TOLERANCE_MS = MAX_OFFER_TTL_MS + DEFAULT_CLOCK_
 
 /** The RFC 7638 SHA-256 thumbprint of a public key: how a consent names the user's key. */
 export async function keyThumbprint(publicKey: CryptoKey): Promise<string> {
-  return calculateJwkThumbprint(await exportJWK(publicKey), "sha256");
+  return jwkThumbprint(publicKey);
 }
 
 export interface PaymentRequestInput {

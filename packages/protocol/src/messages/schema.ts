@@ -215,7 +215,12 @@ export function parser<S extends TSchema>(schema: S): Parser<Static<S>> {
   };
 }
 
-const timestampRegExp = new RegExp(timestampPattern);
+/**
+ * The members that hold timestamps and currencies in the schemas above. The schemas are closed,
+ * so these names mean the same thing wherever they appear; free text (a description) is never
+ * checked as a date however much it looks like one.
+ */
+const timestampMembers = new Set(["date", "expiresAt", "consentedAt", "serverTime", "iat"]);
 
 /** Walks a schema-valid value for currencies outside ISO 4217 and impossible dates ("2026-02-30"). */
 function findSemanticError(value: unknown, path: string): { path: string; message: string } | undefined {
@@ -230,9 +235,7 @@ function findSemanticError(value: unknown, path: string): { path: string; messag
   for (const [key, item] of Object.entries(value)) {
     const here = `${path}/${key}`;
     if (key === "currency" && !isCurrencyCode(item)) return { path: here, message: "is not an active ISO 4217 currency" };
-    if (typeof item === "string" && timestampRegExp.test(item) && !isTimestamp(item)) {
-      return { path: here, message: "is not a real date and time" };
-    }
+    if (timestampMembers.has(key) && !isTimestamp(item)) return { path: here, message: "is not a real date and time" };
     const error = findSemanticError(item, here);
     if (error) return error;
   }
