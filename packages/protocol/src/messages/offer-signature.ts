@@ -26,6 +26,23 @@ export function signOfferSignature(offerHash: string, price: Price, key: KeyPair
   return signJws(JwsTypes.offerSignature, claims, key, { x5c });
 }
 
+/**
+ * Offer signatures already verified, with the key that verified them. A publisher's signature is
+ * made once per catalog entry, so the server sees the same token for every payment of that offer:
+ * it is checked once, and afterwards only its chain is (re)validated, which the TrustStore caches.
+ * A token is only skipped when the chain validated now yields the very same key object.
+ */
+const verifiedSignatures = new Map<string, CryptoKey>();
+const MAX_VERIFIED_SIGNATURES = 10_000;
+
+function remember(token: string, key: CryptoKey): void {
+  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) {
+    const oldest = verifiedSignatures.keys().next();
+    if (!oldest.done) verifiedSignatures.delete(oldest.value);
+  }
+  verifiedSignatures.set(token, key);
+}
+
 /** Verifies S_E: well-formed token, publisher chain with the offer-signing role at `at`, signature. */
 export async function verifyOfferSignature(token: unknown, trust: TrustStore, at: Date): Promise<Result<VerifiedOfferSignature>> {
   const decoded = decodeJws(token, JwsTypes.offerSignature);
@@ -34,8 +51,11 @@ export async function verifyOfferSignature(token: unknown, trust: TrustStore, at
   if (!header.x5c) return fail("ERR_MALFORMED", "the publisher's signature carries no certificate chain (x5c)");
   const chain = await trust.validate(header.x5c, "offer-signing", at);
   if (!chain.ok) return chain;
-  const signature = await verifyJwsSignature(token as string, chain.value.alg, chain.value.publicKey);
-  if (!signature.ok) return signature;
+  if (verifiedSignatures.get(token as string) !== chain.value.publicKey) {
+    const signature = await verifyJwsSignature(token as string, chain.value.alg, chain.value.publicKey);
+    if (!signature.ok) return signature;
+    remember(token as string, chain.value.publicKey);
+  }
   const claims = claimsParser.parse(payload, "publisher signature");
   if (!claims.ok) return claims;
   return ok({ claims: claims.value, publisher: chain.value.identity, chain: chain.value });
