@@ -228,6 +228,10 @@ export class CardApplet {
     }
     if (cla & Cla.channel) refuse(SW.CHANNEL_NOT_SUPPORTED, "only the basic logical channel is supported");
     if (cla & Cla.secureMessaging) refuse(SW.SECURE_MESSAGING_NOT_SUPPORTED, "secure messaging is not supported");
+    if (command.data.length > MAX_CHAINED_DATA) {
+      this.#chain = undefined;
+      refuse(SW.WRONG_LENGTH, `command data beyond ${MAX_CHAINED_DATA} bytes`);
+    }
     const more = (cla & Cla.chaining) !== 0;
     const base = cla & ~Cla.chaining;
     const chain = this.#chain;

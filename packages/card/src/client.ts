@@ -1,8 +1,9 @@
 /**
  * The terminal's side of the card (what the wallet runs): the Péage commands over any
- * {@link CardTransport} — in-process, or PC/SC exactly as with a physical reader. It keeps to
- * short APDUs: long data goes by command chaining (ISO/IEC 7816-4:2005 §5.1.1.1) and long
- * responses come back by 61XX and GET RESPONSE (§7.6.1), so any reader will do.
+ * {@link CardTransport} — in-process, or PC/SC exactly as with a physical reader. By default it
+ * keeps to short APDUs: long data goes by command chaining (ISO/IEC 7816-4:2005 §5.1.1.1) and
+ * long responses come back by 61XX and GET RESPONSE (§7.6.1), so any reader will do. With
+ * `extendedLength` (a reader known to carry extended APDUs) each command is one exchange.
  */
 import {
   canonicalBytes,
@@ -16,7 +17,23 @@ import {
   type Offer,
   type PartyId,
 } from "@peage/protocol";
-import { CardError, CardProtocolError, Cla, DataTags, encodeCommand, Ins, MAX_SHORT_NC, parseResponse, PEAGE_AID, PIN_REFERENCE, SW, type ResponseApdu } from "./iso7816.js";
+import {
+  CardError,
+  CardProtocolError,
+  Cla,
+  DataTags,
+  encodeCommand,
+  Ins,
+  MAX_EXTENDED_NC,
+  MAX_EXTENDED_NE,
+  MAX_SHORT_NC,
+  MAX_SHORT_NE,
+  parseResponse,
+  PEAGE_AID,
+  PIN_REFERENCE,
+  SW,
+  type ResponseApdu,
+} from "./iso7816.js";
 import { concatTlv, decodeTlvs, encodeTlv } from "./tlv.js";
 import { CERTIFICATE_TAG, decodeStatus, PayTags, type CardStatus } from "./wire.js";
 
@@ -35,8 +52,8 @@ interface Command {
   readonly expectData?: boolean;
 }
 
-/** At most this many GET RESPONSE rounds: 256 × 256 bytes, far beyond any Péage response. */
-const MAX_RESPONSE_ROUNDS = 256;
+/** At most this many GET RESPONSE rounds: a card announcing more data forever is broken. */
+const MAX_RESPONSE_ROUNDS = 4096;
 
 /** The message 2 of the card variant: the consent claims (the PIN is their proof) and S_E. */
 export interface CardPaymentRequest {
@@ -74,8 +91,22 @@ export function createCardPaymentRequest(input: CardPaymentRequestInput): CardPa
   return { consent, signature: input.offer.signature };
 }
 
+export interface CardClientOptions {
+  /** Send extended APDUs (one exchange per command) instead of chaining; the reader must carry them. */
+  readonly extendedLength?: boolean;
+}
+
 export class CardClient {
-  constructor(readonly transport: CardTransport) {}
+  readonly #maxNc: number;
+  readonly #ne: number;
+
+  constructor(
+    readonly transport: CardTransport,
+    options: CardClientOptions = {},
+  ) {
+    this.#maxNc = options.extendedLength ? MAX_EXTENDED_NC : MAX_SHORT_NC;
+    this.#ne = options.extendedLength ? MAX_EXTENDED_NE : MAX_SHORT_NE;
+  }
 
   /**
    * Sends one command, chained if its data exceeds 255 bytes, and gathers the whole response
@@ -86,14 +117,14 @@ export class CardClient {
     const data = command.data ?? new Uint8Array(0);
     const p1 = command.p1 ?? 0;
     const p2 = command.p2 ?? 0;
-    const ne = command.expectData ? 256 : 0;
+    const ne = command.expectData ? this.#ne : 0;
     let offset = 0;
     // Every part but the last has CLA b5 set; the card answers each with 9000.
-    while (data.length - offset > MAX_SHORT_NC) {
-      const part = data.subarray(offset, offset + MAX_SHORT_NC);
+    while (data.length - offset > this.#maxNc) {
+      const part = data.subarray(offset, offset + this.#maxNc);
       const answer = parseResponse(await this.transport.transmit(encodeCommand({ cla: command.cla | Cla.chaining, ins: command.ins, p1, p2, data: part, ne: 0 })));
       if (answer.sw !== SW.OK) return answer;
-      offset += MAX_SHORT_NC;
+      offset += this.#maxNc;
     }
     const last = { cla: command.cla, ins: command.ins, p1, p2, data: data.subarray(offset), ne };
     let answer = parseResponse(await this.transport.transmit(encodeCommand(last)));

@@ -90,26 +90,28 @@ export function describeSw(sw: number): string {
   return `${hex} ${swNames.get(sw) ?? "UNKNOWN"}`;
 }
 
-/** A command APDU, short form (§5.1): at most 255 data bytes and 256 expected. */
+/** A command APDU (§5.1): short (at most 255 data bytes, 256 expected) or extended. */
 export interface CommandApdu {
   readonly cla: number;
   readonly ins: number;
   readonly p1: number;
   readonly p2: number;
   readonly data: Uint8Array;
-  /** Ne, the most response bytes expected: 0 when there is no Le field, 256 for Le = 00. */
+  /** Ne, the most response bytes expected: 0 when there is no Le field, 256 for a short Le = 00, 65536 for an extended 0000. */
   readonly ne: number;
 }
 
 export const MAX_SHORT_NC = 255;
 export const MAX_SHORT_NE = 256;
+export const MAX_EXTENDED_NC = 65535;
+export const MAX_EXTENDED_NE = 65536;
 
 export type ParsedCommand = { readonly ok: true; readonly command: CommandApdu } | { readonly ok: false; readonly sw: number };
 
 /**
- * Parses a short command APDU (§5.1, cases 1, 2S, 3S, 4S). Extended length fields are refused
- * with 6700: the card keeps to short APDUs and uses chaining instead, so that it works through
- * readers that lack extended APDUs.
+ * Parses a command APDU (§5.1, cases 1, 2S, 3S, 4S, 2E, 3E, 4E). Terminals keep to short APDUs
+ * with chaining for long data, which every reader carries; extended lengths are accepted too, for
+ * readers that have them, since they save a round trip per 255 bytes.
  */
 export function parseCommand(bytes: Uint8Array): ParsedCommand {
   if (bytes.length < 4) return { ok: false, sw: SW.WRONG_LENGTH };
@@ -118,8 +120,7 @@ export function parseCommand(bytes: Uint8Array): ParsedCommand {
   if (bytes.length === 4) return { ok: true, command: { ...header, data: new Uint8Array(0), ne: 0 } };
   const b5 = bytes[4]!;
   if (bytes.length === 5) return { ok: true, command: { ...header, data: new Uint8Array(0), ne: b5 === 0 ? 256 : b5 } };
-  // B5 = 00 with more bytes following is an extended Lc (§5.1, case 3E/4E).
-  if (b5 === 0) return { ok: false, sw: SW.WRONG_LENGTH };
+  if (b5 === 0) return parseExtended(bytes, header);
   const data = bytes.slice(5, 5 + b5);
   if (bytes.length === 5 + b5) return { ok: true, command: { ...header, data, ne: 0 } };
   if (bytes.length === 6 + b5) {
@@ -129,13 +130,35 @@ export function parseCommand(bytes: Uint8Array): ParsedCommand {
   return { ok: false, sw: SW.WRONG_LENGTH };
 }
 
+/** Extended length fields (§5.1): B5 = 00, then a two-byte Lc and/or a two-byte Le. */
+function parseExtended(bytes: Uint8Array, header: Pick<CommandApdu, "cla" | "ins" | "p1" | "p2">): ParsedCommand {
+  if (bytes.length < 7) return { ok: false, sw: SW.WRONG_LENGTH };
+  const n = (bytes[5]! << 8) | bytes[6]!;
+  if (bytes.length === 7) return { ok: true, command: { ...header, data: new Uint8Array(0), ne: n === 0 ? 65536 : n } };
+  if (n === 0) return { ok: false, sw: SW.WRONG_LENGTH };
+  const data = bytes.slice(7, 7 + n);
+  if (bytes.length === 7 + n) return { ok: true, command: { ...header, data, ne: 0 } };
+  if (bytes.length === 9 + n) {
+    const le = (bytes[7 + n]! << 8) | bytes[8 + n]!;
+    return { ok: true, command: { ...header, data, ne: le === 0 ? 65536 : le } };
+  }
+  return { ok: false, sw: SW.WRONG_LENGTH };
+}
+
+/** Encodes a command: short when Nc ≤ 255 and Ne ≤ 256, extended otherwise (§5.1). */
 export function encodeCommand(command: CommandApdu): Uint8Array {
   const { data, ne } = command;
-  if (data.length > MAX_SHORT_NC) throw new RangeError(`a short APDU carries at most ${MAX_SHORT_NC} data bytes; chain longer data`);
-  if (!(Number.isInteger(ne) && ne >= 0 && ne <= MAX_SHORT_NE)) throw new RangeError(`Ne must be in [0, ${MAX_SHORT_NE}]`);
+  if (data.length > MAX_EXTENDED_NC) throw new RangeError(`an APDU carries at most ${MAX_EXTENDED_NC} data bytes`);
+  if (!(Number.isInteger(ne) && ne >= 0 && ne <= MAX_EXTENDED_NE)) throw new RangeError(`Ne must be in [0, ${MAX_EXTENDED_NE}]`);
   const out = [command.cla, command.ins, command.p1, command.p2];
-  if (data.length > 0) out.push(data.length, ...data);
-  if (ne > 0) out.push(ne === 256 ? 0 : ne);
+  if (data.length <= MAX_SHORT_NC && ne <= MAX_SHORT_NE) {
+    if (data.length > 0) out.push(data.length, ...data);
+    if (ne > 0) out.push(ne === 256 ? 0 : ne);
+    return Uint8Array.from(out);
+  }
+  out.push(0);
+  if (data.length > 0) out.push(data.length >> 8, data.length & 0xff, ...data);
+  if (ne > 0) out.push((ne >> 8) & 0xff, ne & 0xff);
   return Uint8Array.from(out);
 }
 

@@ -144,7 +144,8 @@ export class MemoryMedium implements Medium {
   write(name: string, data: Uint8Array): void {
     checkName(name);
     const existing = this.#dir.get(name);
-    if (existing) existing.data = data.slice();
+    // O_TRUNC then write: until flushed, a crash may leave the file empty.
+    if (existing) Object.assign(existing, { data: data.slice(), durable: new Uint8Array(0) });
     else this.#dir.set(name, { data: data.slice(), durable: new Uint8Array(0) });
   }
 
@@ -170,6 +171,20 @@ export class MemoryMedium implements Medium {
     this.#durableDir = new Map(this.#dir);
   }
 
+  /** An independent copy, flushed and unflushed state alike (one card image, many experiments). */
+  clone(): MemoryMedium {
+    const copy = new MemoryMedium();
+    const copies = new Map<Inode, Inode>();
+    const dup = (inode: Inode): Inode => {
+      let twin = copies.get(inode);
+      if (!twin) copies.set(inode, (twin = { data: inode.data.slice(), durable: inode.durable.slice() }));
+      return twin;
+    };
+    for (const [name, inode] of this.#dir) copy.#dir.set(name, dup(inode));
+    for (const [name, inode] of this.#durableDir) copy.#durableDir.set(name, dup(inode));
+    return copy;
+  }
+
   /** The disk after a power loss now. */
   crash(): MemoryMedium {
     const after = new MemoryMedium();
@@ -190,18 +205,23 @@ export interface TearPlan {
 }
 
 /**
- * Cuts the power during the k-th mutating operation on the medium beneath: a write leaves half
- * its data, any other operation does not happen, and every later operation fails too (the card
- * is off). `operations` counts them, so a dry run tells how many a command makes.
+ * Cuts the power during the k-th mutating operation on the medium beneath, counted from
+ * {@link arm}: a write leaves half its data, any other operation does not happen, and every later
+ * operation fails too (the card is off). `operations` counts them, so a dry run (arm() without a
+ * plan) tells how many a command makes.
  */
 export class TearingMedium implements Medium {
   operations = 0;
+  #plan: TearPlan | undefined;
   #dead = false;
 
-  constructor(
-    readonly inner: Medium,
-    readonly plan?: TearPlan,
-  ) {}
+  constructor(readonly inner: Medium) {}
+
+  /** Starts counting operations from zero, and cuts the power as `plan` says (never without one). */
+  arm(plan?: TearPlan): void {
+    this.operations = 0;
+    this.#plan = plan;
+  }
 
   get torn(): boolean {
     return this.#dead;
@@ -220,9 +240,9 @@ export class TearingMedium implements Medium {
   #step(partial: () => void): void {
     if (this.#dead) throw new PowerLoss("the card has no power");
     this.operations++;
-    if (this.plan && this.operations === this.plan.at) {
+    if (this.#plan && this.operations === this.#plan.at) {
       this.#dead = true;
-      if (this.plan.partial !== false) partial();
+      if (this.#plan.partial !== false) partial();
       throw new PowerLoss(`power lost during write operation ${this.operations}`);
     }
   }

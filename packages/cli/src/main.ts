@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { parseCommand, usageOf, Options } from "./args.js";
 import type { Command, CommandGroup } from "./command.js";
 import { catalog } from "./commands/catalog.js";
+import { demo } from "./commands/demo.js";
 import { inspect_ } from "./commands/inspect.js";
 import { pki } from "./commands/pki.js";
 import { server } from "./commands/server.js";
@@ -15,7 +16,7 @@ import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet];
+const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, demo];
 
 /** Runs the command line `argv` (without node and script); resolves to the exit status. */
 async function main(argv: readonly string[]): Promise<number> {

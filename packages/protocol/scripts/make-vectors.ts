@@ -53,12 +53,14 @@ import {
   publicJwk,
   requestAt,
   respellSignature,
+  segments,
   SERVER,
   sign,
   signHs256,
   signRaw,
   unsecured,
   withClaims,
+  withSegment,
   type World,
 } from "./scenario.js";
 import { outcomeOf, runner, VECTOR_FORMAT, VectorKinds, type EnrolledKey, type VectorCase, type VectorContext, type VectorExpectation, type VectorFile, type VectorKind } from "./vectors.js";
@@ -200,6 +202,13 @@ async function offerCases(c: Cases): Promise<void> {
     fails("ERR_MALFORMED"),
   );
   add(
+    "malformed-signature-infinite-number",
+    "Signed by the publisher over a payload holding 1e400, which JSON parsers read as an infinity and RFC 8785 cannot write.",
+    withSignature(await signRaw({ alg: w.alg, typ: JwsTypes.offerSignature, x5c }, `{"offerHash":"${claims.offerHash}","price":{"amount":1e400,"currency":"EUR"},"v":1}`, w.pki.publisher.keys)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
+  add(
     "malformed-signature-kid-instead-of-x5c",
     "The publisher's signature names a key id instead of carrying its certificate chain.",
     withSignature(await sign(JwsTypes.offerSignature, claims, w.pki.publisher.keys, { kid: w.user.kid })),
@@ -254,6 +263,13 @@ async function offerCases(c: Cases): Promise<void> {
   const forged = await entryFor(cheaper, w.mallory.key, x5c);
   add("forged-price-own-key", "The price lowered and everything re-signed with the attacker's key, under the publisher's certificate chain.", { ...offer, ...forged }, ctx(), fails("ERR_BAD_SIGNATURE"));
   add("flipped-signature-bit", "One bit of the signature changed.", withSignature(flipSignature(entry.signature)), ctx(), fails("ERR_BAD_SIGNATURE"));
+  add(
+    "bad-signature-short",
+    "The signature cut to 63 bytes (canonically encoded): both algorithms sign with exactly 64.",
+    withSignature(withSegment(entry.signature, 2, Buffer.from(segments(entry.signature)[2], "base64url").subarray(0, 63).toString("base64url"))),
+    ctx(),
+    fails("ERR_BAD_SIGNATURE"),
+  );
   add(
     "malformed-signature-respelled",
     "The same signature bytes with a non-zero unused bit in the last base64url character (RFC 4648 §3.5): not the canonical encoding.",
@@ -324,6 +340,13 @@ async function catalogCases(c: Cases): Promise<void> {
 
   add("valid", "A catalog of three offers: a launch, a 24-hour period, an event.", catalog, ctx(), valid);
   add("valid-with-crl", "The same catalog with the publishers' association's (empty) CRL loaded.", catalog, ctx({ crls: [c.crlNames.publishersEmpty] }), valid);
+  add(
+    "valid-description-like-a-date",
+    "A description that reads like an impossible timestamp: free text is never checked as a date.",
+    { ...catalog, offers: [await entryFor({ ...catalog.offers[0]!.terms, offerId: "odd", description: "2026-02-30T09:00:00.000Z" }, w.pki.publisher.keys, w.publisherChain)] },
+    ctx(),
+    valid,
+  );
   add("malformed-not-an-object", "An array where a catalog object is expected.", catalog.offers, ctx(), fails("ERR_MALFORMED"));
   add("malformed-empty", "A catalog without offers.", { ...catalog, offers: [] }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-wrong-type", "type is not \"peage.catalog\".", { ...catalog, type: "peage.offer" }, ctx(), fails("ERR_MALFORMED"));
@@ -441,6 +464,13 @@ async function paymentRequestCases(c: Cases, otherAlgUser: World["user"]): Promi
     fails("ERR_BAD_SIGNATURE"),
   );
   add("bad-signature-flipped-bit", "One bit of the consent's signature changed.", withConsent(flipSignature(request.consent)), ctx(), fails("ERR_BAD_SIGNATURE"));
+  add(
+    "malformed-consent-infinite-number",
+    "Signed by the user over a payload whose price holds 1e400 (an infinity once parsed).",
+    withConsent(await signRaw({ alg: w.user.key.alg, ...userHeader }, JSON.stringify(consent).replace('"amount":50', '"amount":1e400'), w.user.key)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-consent-respelled", "The consent's signature bytes spelled with a non-zero unused bit (RFC 4648 §3.5).", withConsent(respellSignature(request.consent)), ctx(), fails("ERR_MALFORMED"));
   add("wrong-audience", "A consent made out to pay-us, presented to pay-eu.", await requestAt(offer, w.user, consentAt, OTHER_SERVER), ctx(), fails("ERR_WRONG_AUDIENCE"));
 

@@ -15,6 +15,10 @@ export const PaymentCodes = [
   "ERR_NONCE_REUSED",
   "ERR_UNKNOWN_USER",
   "ERR_ACCOUNT_SUSPENDED",
+  /** The postpaid account's deposit is not paid in full yet. */
+  "ERR_DEPOSIT_REQUIRED",
+  /** The payment was refunded already: a payment is refunded once. */
+  "ERR_ALREADY_REFUNDED",
   /** No exchange rate between the offer's currency and the user's home currency. */
   "ERR_RATE_UNAVAILABLE",
   /** The user said no. */

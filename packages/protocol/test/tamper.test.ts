@@ -203,21 +203,15 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       );
     });
 
-    it(
-      "a payload number beyond the double range (1e400) is malformed, not an exception",
-      // Fails today: JSON.parse reads 1e400 as Infinity, and decodeJws's RFC 8785 re-check
-      // (canonicalBytes) throws on it, so every verifier rejects its promise instead of returning a result.
-      { todo: "src/jws.ts decodeJws lets canonicalBytes throw on non-finite numbers" },
-      async () => {
-        for (const target of s.tokens) {
-          for (const payload of ['{"v":1e400}', '{"price":{"amount":-1e400,"currency":"EUR"}}']) {
-            const token = withSegment(target.token, 1, b64u(payload));
-            const result = await target.verify(token).catch((error: unknown) => ({ ok: false as const, thrown: (error as Error).message }));
-            assert.deepEqual(result.ok ? "accepted" : "error" in result ? result.error.code : `threw: ${result.thrown}`, "ERR_MALFORMED", target.name);
-          }
+    it("a payload number beyond the double range (1e400, which JSON.parse reads as Infinity) is malformed, not an exception", async () => {
+      for (const target of s.tokens) {
+        for (const payload of ['{"v":1e400}', '{"price":{"amount":-1e400,"currency":"EUR"}}']) {
+          const token = withSegment(target.token, 1, b64u(payload));
+          const result = await target.verify(token).catch((error: unknown) => ({ ok: false as const, thrown: (error as Error).message }));
+          assert.equal(result.ok ? "accepted" : "error" in result ? result.error.code : `threw: ${result.thrown}`, "ERR_MALFORMED", target.name);
         }
-      },
-    );
+      }
+    });
 
     it("a member removed from any of these objects is detected", async () => {
       for (const target of s.objects) {

@@ -15,6 +15,7 @@ import { HttpProblem, problemFor, sendProblem } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { healthRoutes } from "./routes/health.js";
+import { ledgerRoutes } from "./routes/ledger.js";
 import { meRoutes } from "./routes/me.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
@@ -40,6 +41,8 @@ export interface AppDeps {
   /** |now - iat| allowed for signed user requests, ms (default 5 minutes). */
   readonly userRequestWindowMs?: number;
   readonly metrics?: Metrics;
+  /** The server's fee on each payment, basis points of the price (default 0). */
+  readonly feeBasisPoints?: number;
 }
 
 /** Where log lines go (pino writes one JSON line per call); standard output by default. */
@@ -131,6 +134,7 @@ export function buildApp(deps: AppDeps): App {
     clock: deps.clock ?? systemClock,
     userKeys: new UserKeyCache(),
     skewMs: deps.skewMs ?? 5 * 60_000,
+    feeBasisPoints: deps.feeBasisPoints ?? 0,
     metrics: deps.metrics ?? new Metrics(deps.trust),
     userRequestWindowMs: deps.userRequestWindowMs ?? 5 * 60_000,
   };
@@ -153,6 +157,7 @@ export function buildApp(deps: AppDeps): App {
   });
   app.register(paymentRoutes, { ctx });
   app.register(accountRoutes, { ctx });
+  app.register(ledgerRoutes, { ctx });
   app.register(meRoutes, { ctx });
   app.register(rateRoutes, { ctx });
   app.register(healthRoutes, { ctx });

@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { exponentOf, isCurrencyCode, parseDecimal, type CurrencyCode, type MinorUnits } from "@peage/protocol";
+import { validateBic, validateCreditorId, validateIban } from "./bank/index.js";
 import { DataDirFiles } from "./data-dir.js";
 
 export const LogLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -30,7 +32,35 @@ export interface ServerConfig {
   readonly userRequestWindowMs: number;
   /** How long shutdown waits for requests in flight before closing anyway, ms. */
   readonly shutdownTimeoutMs: number;
+  /** postgres://… to keep the books on PostgreSQL; undefined for SQLite in DIR/peage.db (the default). */
+  readonly databaseUrl: string | undefined;
+  /** The server's fee on each payment, in basis points of the price, taken from the publisher's credit. */
+  readonly feeBasisPoints: number;
+  /** Smallest payout per currency, as a decimal in that currency ("10.00"); "default" for the others. */
+  readonly minimumPayouts: Readonly<Record<string, string>>;
+  /** The operator's own bank account and SEPA creditor identifier, for the settlement's bank files. */
+  readonly bank: OperatorBank;
 }
+
+export interface OperatorBank {
+  readonly name: string;
+  readonly iban: string;
+  readonly bic: string;
+  /** SEPA creditor identifier (for direct debits). */
+  readonly creditorId: string;
+}
+
+/**
+ * DEMO VALUES: a bank account and creditor identifier of the right shape (the IBAN's and the
+ * identifier's check digits are valid) that belong to nobody. Bank files made with them are for
+ * trying the settlement out; set "bank" in server.json to the operator's real ones.
+ */
+export const DEMO_BANK: OperatorBank = {
+  name: "Peage demo operator (DEMO VALUES)",
+  iban: "FR7630006000011234567890189",
+  bic: "DEMOFRPPXXX",
+  creditorId: "FR03ZZZDEMO01",
+};
 
 /** 8402: "402 Payment Required" (RFC 9110 §15.5.3). */
 export const DEFAULT_PORT = 8402;
@@ -43,7 +73,11 @@ export const defaults = {
   clockSkewMs: 5 * 60_000,
   userRequestWindowMs: 5 * 60_000,
   shutdownTimeoutMs: 10_000,
+  feeBasisPoints: 0,
 } as const satisfies Partial<ServerConfig>;
+
+/** Payouts below this many major units of their currency wait for the next period, unless server.json says otherwise. */
+export const DEFAULT_MINIMUM_PAYOUT_MAJOR_UNITS = 10;
 
 /** Environment variables read, by setting. */
 export const EnvVars = {
@@ -53,6 +87,7 @@ export const EnvVars = {
   ratesFile: "PEAGE_RATES",
   logLevel: "PEAGE_LOG_LEVEL",
   revocation: "PEAGE_REVOCATION",
+  databaseUrl: "DATABASE_URL",
 } as const;
 
 export class ConfigError extends Error {
@@ -76,6 +111,7 @@ export const usage = `usage: node packages/server/dist/src/main.js --data DIR [o
   --rates FILE          ECB reference rates XML (env ${EnvVars.ratesFile}, default DIR/${DataDirFiles.rates})
   --log-level LEVEL     ${LogLevels.join("|")} (env ${EnvVars.logLevel}, default ${defaults.logLevel})
   --revocation POLICY   best-effort|require (env ${EnvVars.revocation}, default ${defaults.revocation})
+  --database-url URL    postgres://… to use PostgreSQL instead of DIR/peage.db (env ${EnvVars.databaseUrl})
   --bootstrap-key FILE  on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)
 `;
 
@@ -93,6 +129,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         "log-level": { type: "string" },
         revocation: { type: "string" },
         "bootstrap-key": { type: "string" },
+        "database-url": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -125,13 +162,18 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       clockSkewMs: file["clockSkewMs"],
       userRequestWindowMs: file["userRequestWindowMs"],
       shutdownTimeoutMs: file["shutdownTimeoutMs"],
+      // Not from server.json: a URL may hold a password, and the data directory is copied around.
+      databaseUrl: str("database-url") ?? env[EnvVars.databaseUrl],
+      feeBasisPoints: file["feeBasisPoints"],
+      minimumPayouts: file["minimumPayouts"],
+      bank: file["bank"],
     },
   );
   const bootstrap = str("bootstrap-key");
   return { config, bootstrapKeyFile: bootstrap === undefined ? undefined : resolve(cwd, bootstrap), help };
 }
 
-const fileKeys = ["host", "port", "ratesFile", "logLevel", "revocation", "clockSkewMs", "userRequestWindowMs", "shutdownTimeoutMs"];
+const fileKeys = ["host", "port", "ratesFile", "logLevel", "revocation", "clockSkewMs", "userRequestWindowMs", "shutdownTimeoutMs", "feeBasisPoints", "minimumPayouts", "bank"];
 
 function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) return {};
@@ -163,7 +205,57 @@ export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclu
     userRequestWindowMs:
       raw.userRequestWindowMs === undefined ? defaults.userRequestWindowMs : integer(raw.userRequestWindowMs, "userRequestWindowMs", 1000, 3_600_000),
     shutdownTimeoutMs: raw.shutdownTimeoutMs === undefined ? defaults.shutdownTimeoutMs : integer(raw.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 600_000),
+    databaseUrl: raw.databaseUrl === undefined || raw.databaseUrl === "" ? undefined : databaseUrl(raw.databaseUrl),
+    feeBasisPoints: raw.feeBasisPoints === undefined ? defaults.feeBasisPoints : integer(raw.feeBasisPoints, "feeBasisPoints", 0, 10_000),
+    minimumPayouts: raw.minimumPayouts === undefined ? {} : minimumPayouts(raw.minimumPayouts),
+    bank: raw.bank === undefined ? DEMO_BANK : operatorBank(raw.bank),
   };
+}
+
+function databaseUrl(value: unknown): string {
+  const url = text(value, "databaseUrl");
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError("the database URL must start with postgres:// (leave it unset for SQLite in the data directory)");
+  return url;
+}
+
+function minimumPayouts(value: unknown): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError('minimumPayouts must be an object such as {"EUR": "10.00", "default": "10"}');
+  const out: Record<string, string> = {};
+  for (const [currency, amount] of Object.entries(value)) {
+    if (currency !== "default" && !isCurrencyCode(currency)) throw new ConfigError(`minimumPayouts: ${currency} is not an ISO 4217 currency code (or "default")`);
+    if (typeof amount !== "string") throw new ConfigError(`minimumPayouts.${currency} must be a decimal string such as "10.00"`);
+    try {
+      if (currency !== "default") parseDecimal(amount, currency as CurrencyCode);
+      else if (!/^\d{1,12}$/.test(amount)) throw new Error("the default is a whole number of major units");
+    } catch (cause) {
+      throw new ConfigError(`minimumPayouts.${currency}: ${(cause as Error).message}`);
+    }
+    out[currency] = amount;
+  }
+  return out;
+}
+
+function operatorBank(value: unknown): OperatorBank {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError("bank must be an object with name, iban, bic and creditorId");
+  const record = value as Record<string, unknown>;
+  const extra = Object.keys(record).filter((key) => !["name", "iban", "bic", "creditorId"].includes(key));
+  if (extra.length > 0) throw new ConfigError(`bank: unknown member(s) ${extra.join(", ")}`);
+  const bank = { name: text(record["name"], "bank.name"), iban: text(record["iban"], "bank.iban"), bic: text(record["bic"], "bank.bic"), creditorId: text(record["creditorId"], "bank.creditorId") };
+  const iban = validateIban(bank.iban);
+  if (!iban.ok) throw new ConfigError(`bank.iban: ${iban.reason}`);
+  const bic = validateBic(bank.bic);
+  if (!bic.ok) throw new ConfigError(`bank.bic: ${bic.reason}`);
+  const creditorId = validateCreditorId(bank.creditorId);
+  if (!creditorId.ok) throw new ConfigError(`bank.creditorId: ${creditorId.reason}`);
+  return { ...bank, iban: iban.iban };
+}
+
+/** The smallest payout in `currency`, in minor units. */
+export function minimumPayoutOf(config: Pick<ServerConfig, "minimumPayouts">, currency: CurrencyCode): MinorUnits {
+  const configured = config.minimumPayouts[currency];
+  if (configured !== undefined) return parseDecimal(configured, currency);
+  const major = Number(config.minimumPayouts["default"] ?? DEFAULT_MINIMUM_PAYOUT_MAJOR_UNITS);
+  return (major * 10 ** exponentOf(currency)) as MinorUnits;
 }
 
 function text(value: unknown, name: string): string {

@@ -8,12 +8,10 @@
  * lines too), so a parent process can find the port it chose. SIGTERM or SIGINT shut it down
  * gracefully; SIGHUP re-reads the rates file.
  */
-import { join } from "node:path";
 import { bootstrapApiKey } from "./api-keys.js";
 import { loadConfig, usage } from "./config.js";
-import { DataDirFiles } from "./data-dir.js";
 import { startServer } from "./start.js";
-import { SqliteStore } from "./store/sqlite.js";
+import { openStore } from "./store/open.js";
 
 async function main(): Promise<void> {
   const { config, bootstrapKeyFile, help } = loadConfig(process.argv.slice(2));
@@ -22,7 +20,7 @@ async function main(): Promise<void> {
     return;
   }
   if (bootstrapKeyFile !== undefined) {
-    const store = SqliteStore.open(join(config.dataDir, DataDirFiles.database));
+    const store = await openStore(config);
     try {
       const created = await bootstrapApiKey(store, bootstrapKeyFile);
       process.stderr.write(created ? `bootstrap API key written to ${bootstrapKeyFile}\n` : "the database already has API keys: no bootstrap key created\n");

@@ -31,6 +31,7 @@ import {
   type UserKey,
 } from "@peage/protocol";
 import type { ServerIdentity } from "./data-dir.js";
+import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import type { PaymentRecord, Store, UserRecord } from "./store/store.js";
@@ -44,6 +45,8 @@ export interface PaymentContext {
   readonly clock: Clock;
   readonly userKeys: UserKeyCache;
   readonly skewMs: number;
+  /** The server's fee, basis points of the price, taken from the publisher's credit (0: none). */
+  readonly feeBasisPoints: number;
 }
 
 export interface PaymentAnswer {
@@ -84,10 +87,11 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   const user = await ctx.store.getUser(consent.user as PartyId<"user">);
   if (!user) throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
   if (user.status !== "active") throw suspended(user);
-  const { charged, rate, rateDate } = chargeFor(consent.price, user, ctx.rates.current());
+  const serverTime = ctx.clock.now();
+  const table = consent.price.currency === user.homeCurrency ? undefined : await rateTableFor(ctx, serverTime);
+  const { charged, rate, rateDate } = chargeFor(consent.price, user, table);
 
   // Cheap early refusals, before spending a signature; the transaction decides for good.
-  const serverTime = ctx.clock.now();
   await precheckFunds(ctx.store, user, charged, serverTime);
 
   const paymentId = newId("pay");
@@ -115,6 +119,7 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     serverTime: timestamp(serverTime),
     requestHash,
     acknowledgment,
+    fee: feeFor(consent.price, ctx.feeBasisPoints),
   };
 
   const outcome = await ctx.store.recordPayment(record);
@@ -133,6 +138,8 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
       throw insufficientFunds(outcome.balance, charged);
     case "limit-exceeded":
       throw limitExceeded(outcome.used, outcome.limit, charged);
+    case "deposit-required":
+      throw depositRequired(outcome.required, outcome.paid, charged);
     case "currency-mismatch":
       throw HttpProblem.of("ERR_INTERNAL", `the account's home currency changed to ${outcome.homeCurrency} during the payment: send the request again`);
   }
@@ -145,6 +152,20 @@ function unverifiedNonce(body: unknown): string | undefined {
   if (!decoded.ok || !isPlainObject(decoded.value.payload)) return undefined;
   const nonce = decoded.value.payload["nonce"];
   return typeof nonce === "string" && nonce.length <= 86 ? nonce : undefined;
+}
+
+/**
+ * The rates a payment at `at` converts with: the latest day on or before its date among the days
+ * imported into the database (`peage fx import`) and the rates file; the rates file alone when
+ * neither has such a day (a file dated after the server's clock is still better than none).
+ */
+export async function rateTableFor(ctx: Pick<PaymentContext, "store" | "rates">, at: Date): Promise<RateTable | undefined> {
+  const date = at.toISOString().slice(0, 10);
+  const stored = await ctx.store.ratesOn(date);
+  const file = ctx.rates.current();
+  if (!stored) return file;
+  if (!file || file.date > date || stored.date >= file.date) return stored;
+  return file;
 }
 
 /** The amount to charge in the user's home currency, and the rate used (recorded with the payment). */
@@ -173,6 +194,7 @@ async function precheckFunds(store: Store, user: UserRecord, charged: Price, at:
     if (user.balance < charged.amount) throw insufficientFunds(user.balance, charged);
     return;
   }
+  if (user.deposit < user.depositRequired) throw depositRequired(user.depositRequired, user.deposit, charged);
   const used = await store.monthlyUsage(user.id, at);
   const limit = user.monthlyLimit ?? 0;
   if (used + charged.amount > limit) throw limitExceeded(used, limit, charged);
@@ -185,6 +207,11 @@ const suspended = (user: UserRecord) => HttpProblem.of("ERR_ACCOUNT_SUSPENDED", 
 
 const insufficientFunds = (balance: number, charged: Price) =>
   new HttpProblem(problemFor("ERR_INSUFFICIENT_FUNDS", `the prepaid balance (${balance} minor units of ${charged.currency}) does not cover ${charged.amount}: top up the account`));
+
+const depositRequired = (required: number, paid: number, charged: Price) =>
+  new HttpProblem(
+    problemFor("ERR_DEPOSIT_REQUIRED", `the account's deposit of ${required} minor units of ${charged.currency} is not paid in full (${paid} paid): payments are refused until it is`),
+  );
 
 const limitExceeded = (used: number, limit: number, charged: Price) =>
   new HttpProblem(

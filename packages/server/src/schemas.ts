@@ -19,6 +19,9 @@ export const EnrolmentSchema = Type.Object(
     mode: Type.Union(AccountModes.map((mode) => Type.Literal(mode))),
     homeCurrency: CurrencySchema,
     monthlyLimit: Type.Optional(MinorUnitsSchema),
+    depositRequired: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "postpaid: a deposit to pay before any payment goes through, minor units of the home currency" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -36,6 +39,14 @@ export const AccountSchema = Type.Object(
     balance: Type.Optional(PriceSchema),
     monthlyLimit: Type.Optional(PriceSchema),
     usedThisMonth: Type.Optional(PriceSchema),
+    depositRequired: Type.Optional(PriceSchema),
+    deposit: Type.Optional(PriceSchema),
+    mandate: Type.Optional(
+      Type.Object(
+        { id: Type.String(), signedOn: Type.String(), name: Type.String(), iban: Type.String(), bic: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+    ),
     createdAt: Type.String(),
   },
   { additionalProperties: false },
@@ -51,6 +62,60 @@ export const TopupRequestSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const MandateRequestSchema = Type.Object(
+  {
+    mandateId: Type.String({ pattern: "^[A-Za-z0-9+?/:().,'-]{1,35}$", description: "the mandate's unique reference (EPC: up to 35 characters)" }),
+    signedOn: Type.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "the day the user signed it, YYYY-MM-DD" }),
+    name: Type.String({ minLength: 1, maxLength: 70, description: "the account holder, as the bank knows them" }),
+    iban: Type.String({ minLength: 15, maxLength: 42 }),
+    bic: Type.Optional(Type.String({ minLength: 8, maxLength: 11 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RefundRequestSchema = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false });
+
+export const RefundSchema = Type.Object(
+  {
+    refundId: Type.String(),
+    paymentId: Type.String(),
+    user: UserIdSchema,
+    publisher: PublisherIdSchema,
+    reason: Type.String(),
+    charged: PriceSchema,
+    price: PriceSchema,
+    period: Type.String(),
+    createdAt: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+export const PublisherRequestSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 140 }),
+    country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166-1 alpha-2" }),
+    iban: Type.Optional(Type.String({ minLength: 15, maxLength: 42 })),
+    bic: Type.Optional(Type.String({ minLength: 8, maxLength: 11 })),
+  },
+  { additionalProperties: false },
+);
+
+export const PublisherSchema = Type.Object(
+  {
+    publisher: PublisherIdSchema,
+    name: Type.String(),
+    country: Type.String(),
+    iban: Type.Optional(Type.String()),
+    bic: Type.Optional(Type.String()),
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+export const PublisherParamsSchema = Type.Object({ publisher: PublisherIdSchema }, { additionalProperties: false });
+export const PaymentParamsSchema = Type.Object({ payment: Type.String({ pattern: "^[A-Za-z0-9_-]{1,80}$" }) }, { additionalProperties: false });
 
 export const TopupSchema = Type.Object(
   { id: Type.String(), user: UserIdSchema, amount: PriceSchema, idempotencyKey: Type.String(), createdAt: Type.String(), balance: PriceSchema },

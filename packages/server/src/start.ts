@@ -1,12 +1,11 @@
 /** Starts the payment server on a socket from a config: identity, rates, database, application. */
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import type { Clock } from "@peage/protocol";
 import { buildApp, type App } from "./app.js";
 import type { ServerConfig } from "./config.js";
-import { DataDirFiles, loadServerIdentity, type ServerIdentity } from "./data-dir.js";
+import { loadServerIdentity, type ServerIdentity } from "./data-dir.js";
 import { FileRateSource } from "./rates/rate-source.js";
-import { SqliteStore } from "./store/sqlite.js";
+import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
 export interface RunningServer {
@@ -30,7 +29,7 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const { identity, trust } = await loadServerIdentity(config.dataDir, { revocation: config.revocation, ...(opts.clock ? { clock: opts.clock } : {}) });
   const rates = await FileRateSource.load(config.ratesFile, { optional: true });
-  const store = SqliteStore.open(join(config.dataDir, DataDirFiles.database));
+  const store = await openStore(config);
   let app: App;
   try {
     app = buildApp({
@@ -40,6 +39,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       rates,
       skewMs: config.clockSkewMs,
       userRequestWindowMs: config.userRequestWindowMs,
+      feeBasisPoints: config.feeBasisPoints,
       ...(opts.clock ? { clock: opts.clock } : {}),
       logger: opts.logs === false || config.logLevel === "silent" ? false : { level: config.logLevel },
     });

@@ -2,7 +2,7 @@
 import type { MinorUnits, Price } from "@peage/protocol";
 import { HttpProblem } from "./problems.js";
 import type { Account, PaymentView } from "./schemas.js";
-import type { PaymentRecord, UserRecord } from "./store/store.js";
+import type { PaymentRecord, PublisherRecord, RefundRecord, UserRecord } from "./store/store.js";
 
 export function accountView(user: UserRecord, usedThisMonth: MinorUnits | undefined): Account {
   const money = (amount: MinorUnits): Price => ({ amount, currency: user.homeCurrency });
@@ -17,6 +17,10 @@ export function accountView(user: UserRecord, usedThisMonth: MinorUnits | undefi
     ...(user.mode === "prepaid" ? { balance: money(user.balance) } : {}),
     ...(user.monthlyLimit === undefined ? {} : { monthlyLimit: money(user.monthlyLimit) }),
     ...(usedThisMonth === undefined ? {} : { usedThisMonth: money(usedThisMonth) }),
+    ...(user.mode === "postpaid" ? { depositRequired: money(user.depositRequired), deposit: money(user.deposit) } : {}),
+    ...(user.mandate
+      ? { mandate: { id: user.mandate.id, signedOn: user.mandate.signedOn, name: user.mandate.name, iban: user.mandate.iban, ...(user.mandate.bic ? { bic: user.mandate.bic } : {}) } }
+      : {}),
     createdAt: user.createdAt,
   };
 }
@@ -35,6 +39,32 @@ export function paymentView(payment: PaymentRecord): PaymentView {
     offerDate: payment.offerDate,
     serverTime: payment.serverTime,
     acknowledgment: payment.acknowledgment,
+  };
+}
+
+export function refundView(refund: RefundRecord) {
+  return {
+    refundId: refund.id,
+    paymentId: refund.paymentId,
+    user: refund.user,
+    publisher: refund.publisher,
+    reason: refund.reason,
+    charged: refund.charged,
+    price: refund.price,
+    period: refund.period,
+    createdAt: refund.createdAt,
+  };
+}
+
+export function publisherView(publisher: PublisherRecord) {
+  return {
+    publisher: publisher.id,
+    name: publisher.name,
+    country: publisher.country,
+    ...(publisher.iban === undefined ? {} : { iban: publisher.iban }),
+    ...(publisher.bic === undefined ? {} : { bic: publisher.bic }),
+    createdAt: publisher.createdAt,
+    updatedAt: publisher.updatedAt,
   };
 }
 

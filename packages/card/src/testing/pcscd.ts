@@ -11,6 +11,7 @@ import { accessSync, constants as fsConstants, mkdirSync, readFileSync, rmSync, 
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { PcscCardClient } from "../transport/pcsc.js";
 import { runEmulator, VPCD_DEFAULT_PORT, type Emulator, type EmulatorOptions } from "../transport/vpcd.js";
 
 /** pcsc-lite's socket (compiled in; PCSCLITE_CSOCK_NAME moves only the client's side). */
@@ -127,9 +128,12 @@ export async function ensurePcscd(timeoutMs = 15_000): Promise<Pcscd> {
 
 export interface PcscStack {
   readonly pcscd: Pcscd;
+  /** The card in the reader now. */
   readonly emulator: Emulator;
   /** The reader the emulated card is in. */
   readonly reader: RegExp;
+  /** Takes the card out of the reader and inserts another (or the same memory again). */
+  insert(options: EmulatorOptions): Promise<Emulator>;
   /** Removes the card, stops pcscd if it was started here, releases the lock. */
   stop(): Promise<void>;
 }
@@ -145,22 +149,46 @@ export async function startPcscStack(options: PcscStackOptions): Promise<PcscSta
   let pcscd: Pcscd | undefined;
   try {
     pcscd = await ensurePcscd();
-    const emulator = await runEmulator({ ...options, port: options.port ?? VPCD_DEFAULT_PORT });
     const started = pcscd;
-    await Promise.race([
-      emulator.connected,
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`the virtual reader (vpcd, port ${options.port ?? VPCD_DEFAULT_PORT}) did not accept the card`)), 15_000).unref()),
-    ]).catch(async (cause: unknown) => {
-      await emulator.close();
+    const port = options.port ?? VPCD_DEFAULT_PORT;
+    const insert = async (card: EmulatorOptions): Promise<Emulator> => {
+      const emulator = await runEmulator({ ...card, port });
+      await Promise.race([
+        emulator.connected,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`the virtual reader (vpcd, port ${port}) did not accept the card`)), 15_000).unref()),
+      ]).catch(async (cause: unknown) => {
+        await emulator.close();
+        throw cause;
+      });
+      return emulator;
+    };
+    let current = await insert(options);
+    // pcscd notices insertions and removals by polling: a watcher makes a swap wait until it has.
+    const watcher = await PcscCardClient.open({ reader: VPCD_READER, timeoutMs: 15_000 });
+    try {
+      await watcher.waitForCard();
+    } catch (cause) {
+      watcher.close();
+      await current.close();
       throw cause;
-    });
+    }
     return {
       pcscd: started,
-      emulator,
+      get emulator() {
+        return current;
+      },
       reader: VPCD_READER,
+      async insert(card) {
+        await current.close();
+        await watcher.waitForRemoval();
+        current = await insert(card);
+        await watcher.waitForCard();
+        return current;
+      },
       async stop() {
         try {
-          await emulator.close();
+          watcher.close();
+          await current.close();
           await started.stop();
         } finally {
           unlock();

@@ -10,7 +10,7 @@
  * SCardBeginTransaction would give and the binding does not offer. The session ends with
  * SCARD_RESET_CARD, so the next one starts with the PIN unverified.
  */
-import { CardClient, type CardTransport } from "../client.js";
+import { CardClient, type CardClientOptions, type CardTransport } from "../client.js";
 
 /** The subset of @pokusew/pcsclite used here (its own typings lack the constructor's shape). */
 interface PcscLite {
@@ -37,15 +37,15 @@ interface Reader {
   close(): void;
 }
 
-export interface PcscOptions {
+export interface PcscOptions extends CardClientOptions {
   /** The reader: its exact name or a pattern. By default the first reader that holds a card. */
   readonly reader?: string | RegExp;
   /** How long to wait for the reader, for a card, and for exclusive access; default 10 s. */
   readonly timeoutMs?: number;
 }
 
-/** Largest response accepted from SCardTransmit: 256 data bytes and SW1-SW2, with room to spare. */
-const RESPONSE_BUFFER = 4096;
+/** Largest response accepted from SCardTransmit: an extended response (65536 bytes) and SW1-SW2. */
+const RESPONSE_BUFFER = 65538;
 
 interface ReaderState {
   readonly reader: Reader;
@@ -53,11 +53,19 @@ interface ReaderState {
   atr?: Buffer;
 }
 
+/** The first command of a session failed: no card received it. */
+class CardSwapped extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
 export class PcscCardClient {
   readonly #pcsc: PcscLite;
   readonly #readers = new Map<string, ReaderState>();
   readonly #match: (name: string) => boolean;
   readonly #timeoutMs: number;
+  readonly #clientOptions: CardClientOptions;
   #waiters: Array<() => void> = [];
   #error: Error | undefined;
   #sessions: Promise<unknown> = Promise.resolve();
@@ -68,6 +76,7 @@ export class PcscCardClient {
     const wanted = options.reader;
     this.#match = wanted === undefined ? () => true : typeof wanted === "string" ? (name) => name === wanted : (name) => wanted.test(name);
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#clientOptions = { ...(options.extendedLength !== undefined && { extendedLength: options.extendedLength }) };
     pcsc.on("error", (error) => {
       this.#error = error;
       this.#wake();
@@ -111,15 +120,27 @@ export class PcscCardClient {
 
   /** Waits for a matching reader holding a card. */
   async waitForCard(timeoutMs = this.#timeoutMs): Promise<{ name: string; atr?: Buffer }> {
+    const state = await this.#waitFor((s) => s.present, timeoutMs, "no card in a matching PC/SC reader");
+    return { name: state.reader.name, ...(state.atr && { atr: state.atr }) };
+  }
+
+  /** Waits until no matching reader holds a card (the card was taken out). */
+  async waitForRemoval(timeoutMs = this.#timeoutMs): Promise<void> {
+    await this.#waitFor(() => ![...this.#readers.values()].some((s) => s.present && this.#match(s.reader.name)), timeoutMs, "the card is still in the reader");
+  }
+
+  async #waitFor(done: (state: ReaderState) => boolean, timeoutMs: number, failure: string): Promise<ReaderState> {
     const deadline = Date.now() + timeoutMs;
+    const placeholder = { present: false } as ReaderState;
     for (;;) {
       if (this.#closed) throw new Error("the PC/SC client is closed");
-      const found = [...this.#readers.values()].find((state) => state.present && this.#match(state.reader.name));
-      if (found) return { name: found.reader.name, ...(found.atr && { atr: found.atr }) };
+      const matching = [...this.#readers.values()].filter((state) => this.#match(state.reader.name));
+      const found = matching.find(done) ?? (matching.length === 0 && done(placeholder) ? placeholder : undefined);
+      if (found) return found;
       const left = deadline - Date.now();
       if (left <= 0) {
         const seen = this.readers.map((r) => `${r.name}${r.present ? " (card)" : ""}`).join(", ") || "none";
-        throw new Error(`no card in a matching PC/SC reader after ${timeoutMs} ms (readers: ${seen})${this.#error ? `; last error: ${this.#error.message}` : ""}`);
+        throw new Error(`${failure} after ${timeoutMs} ms (readers: ${seen})${this.#error ? `; last error: ${this.#error.message}` : ""}`);
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 200));
@@ -133,7 +154,9 @@ export class PcscCardClient {
 
   /**
    * Runs `work` with exclusive use of the card, then resets it. Sessions of this client run one
-   * after the other; other programs' wait for the exclusive connection.
+   * after the other; other programs' wait for the exclusive connection. If the card was swapped
+   * between connecting and the first command (pcscd had not seen it yet), nothing reached a card
+   * and `work` runs again on the new connection.
    */
   session<T>(work: (card: CardClient) => Promise<T>): Promise<T> {
     const run = this.#sessions.then(() => this.#session(work));
@@ -161,17 +184,29 @@ export class PcscCardClient {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.floor(Math.random() * 20)));
         continue;
       }
+      let answered = 0;
       const transport: CardTransport = {
         transmit: (apdu) =>
           new Promise((resolve, reject) => {
-            reader.transmit(Buffer.from(apdu), RESPONSE_BUFFER, protocol, (error, response) => (error ? reject(error) : resolve(new Uint8Array(response))));
+            reader.transmit(Buffer.from(apdu), RESPONSE_BUFFER, protocol, (error, response) => {
+              if (!error) {
+                answered++;
+                resolve(new Uint8Array(response));
+              } else {
+                reject(answered === 0 ? new CardSwapped(error) : error);
+              }
+            });
           }),
       };
       try {
-        return await work(new CardClient(transport));
+        return await work(new CardClient(transport, this.#clientOptions));
+      } catch (cause) {
+        if (!(cause instanceof CardSwapped) || Date.now() >= deadline) throw cause instanceof CardSwapped ? cause.cause : cause;
+        lastError = cause.cause as Error;
       } finally {
         await new Promise<void>((resolve) => reader.disconnect(reader.SCARD_RESET_CARD, () => resolve()));
       }
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 

@@ -64,22 +64,25 @@ export function runQuest(options: QuestOptions): Promise<QuestRun> {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let summary: Pick<QuestRun, "levelsCompleted" | "riddlesSolved" | "ending"> = {};
-    const lines = (stream: "stdout" | "stderr") => {
+    const follow = (readable: NodeJS.ReadableStream, stream: "stdout" | "stderr") => {
       let rest = "";
-      return (chunk: Buffer) => {
+      readable.on("data", (chunk: Buffer) => {
         rest += chunk.toString("utf8");
         const parts = rest.split("\n");
         rest = parts.pop() ?? "";
         for (const line of parts) emit(line, stream);
-      };
+      });
+      readable.on("end", () => {
+        if (rest !== "") emit(rest, stream);
+      });
     };
     const emit = (line: string, stream: "stdout" | "stderr") => {
       const match = /^(\d+) level\(s\) completed, (\d+) riddle\(s\) solved \((\w+)\)\.$/.exec(line);
       if (match) summary = { levelsCompleted: Number(match[1]), riddlesSolved: Number(match[2]), ending: match[3]! };
       options.onLine(line, stream);
     };
-    child.stdout.on("data", lines("stdout"));
-    child.stderr.on("data", lines("stderr"));
+    follow(child.stdout, "stdout");
+    follow(child.stderr, "stderr");
     const stop = () => child.kill("SIGTERM");
     options.signal.addEventListener("abort", stop, { once: true });
     if (options.signal.aborted) stop();

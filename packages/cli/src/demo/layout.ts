@@ -23,6 +23,8 @@ export const DemoFiles = {
   manifest: "demo.json",
   pki: "pki",
   server: "server",
+  /** The server's database in its data directory (DataDirFiles.database of @peage/server). */
+  serverDatabase: join("server", "peage.db"),
   wallet: "wallet",
   walletEndpoint: join("wallet", "endpoint.json"),
   walletPassphrase: "wallet-passphrase",

@@ -41,11 +41,29 @@ export interface Answer {
 /** Which period offer (1 = the first, paid at start) the scripted user declines: the first renewal. */
 export const DECLINED_PERIOD = 2;
 
+/**
+ * How long the scripted user takes to answer, as a person reading the offer would. A program that
+ * stops waiting in that time (the game ending while a renewal of play time is being asked) gets
+ * its question withdrawn, and nothing is paid for play that will not happen.
+ */
+export const READING_MS = 200;
+
 export class ScriptedUser implements ConsentPrompt {
   readonly answers: Answer[] = [];
   #periods = 0;
 
-  async ask(view: OfferView): Promise<boolean> {
+  async ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, READING_MS);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+    // Not an answer: the wallet reports it to the program as not paid, and records no decision.
+    if (signal?.aborted) throw new Error("the program stopped waiting before the user answered");
     const yes = !(view.grant.kind === "period" && ++this.#periods === DECLINED_PERIOD);
     this.answers.push({ offerId: view.offerId, yes, by: "--yes" });
     return yes;
@@ -76,6 +94,9 @@ export class TerminalUser implements ConsentPrompt {
     }
     try {
       const yes = await this.#terminal.ask(view, signal);
+      // The program stopped waiting (it ended while a renewal was being asked): the question is
+      // withdrawn, which is no decision of the user's, so nothing is recorded as declined.
+      if (!yes && signal?.aborted) throw new Error("the program stopped waiting before the user answered");
       this.answers.push({ offerId: view.offerId, yes, by: "user" });
       return yes;
     } finally {

@@ -1,16 +1,18 @@
 /**
- * The operator's API: enrol users, top up prepaid balances, set postpaid limits, suspend, and
- * list payments. Every route needs an API key with the scope it names (api-keys.ts).
+ * The operator's API: enrol users, top up prepaid balances, record postpaid deposits and SEPA
+ * mandates, set postpaid limits, suspend, and list payments. Every route needs an API key with the scope it names (api-keys.ts).
  */
 import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { isCurrencyCode, newId, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
+import { isSepaCountry, validateBic, validateIban } from "../bank/index.js";
 import { HttpProblem } from "../problems.js";
 import {
   AccountSchema,
   EnrolmentSchema,
   LimitRequestSchema,
+  MandateRequestSchema,
   PageQuerySchema,
   PaymentListSchema,
   problemResponses,
@@ -20,7 +22,7 @@ import {
   UserIdSchema,
   UserParamsSchema,
 } from "../schemas.js";
-import type { ApiScope, UserRecord } from "../store/store.js";
+import { TopupKinds, type ApiScope, type UserRecord } from "../store/store.js";
 import { parseUserJwk, storedJwk } from "../user-keys.js";
 import { accountView, decodeCursor, encodeCursor, paymentView } from "../views.js";
 
@@ -55,6 +57,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
       if (!isCurrencyCode(body.homeCurrency)) throw HttpProblem.of("ERR_MALFORMED", `homeCurrency ${body.homeCurrency} is not an active ISO 4217 currency`);
       if (body.mode === "postpaid" && body.monthlyLimit === undefined) throw HttpProblem.of("ERR_MALFORMED", "a postpaid account needs monthlyLimit (minor units per calendar month)");
       if (body.mode === "prepaid" && body.monthlyLimit !== undefined) throw HttpProblem.of("ERR_MALFORMED", "a prepaid account has a balance, not a monthlyLimit: leave it out");
+      if (body.mode === "prepaid" && body.depositRequired !== undefined) throw HttpProblem.of("ERR_MALFORMED", "a deposit is for postpaid accounts (a prepaid account pays in advance): leave depositRequired out");
       const key = await parseUserJwk(body.publicKey);
       if (!key.ok) throw HttpProblem.of("ERR_MALFORMED", key.message);
       const created = await store.createUser({
@@ -66,6 +69,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
         homeCurrency: body.homeCurrency as CurrencyCode,
         monthlyLimit: body.monthlyLimit as MinorUnits | undefined,
         createdAt: clock.now().toISOString(),
+        ...(body.depositRequired === undefined ? {} : { depositRequired: body.depositRequired as MinorUnits }),
       });
       if (created.kind === "exists") throw HttpProblem.of("ERR_CONFLICT", `${body.user} is already enrolled`);
       if (created.kind === "key-enrolled") throw HttpProblem.of("ERR_CONFLICT", `this key (${key.value.kid}) is already enrolled for another user: each user has a key of their own`);
@@ -83,55 +87,100 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     async (request) => account(await existing(request.params.user)),
   );
 
-  app.post(
-    "/v1/admin/users/:user/topups",
+  for (const kind of TopupKinds) {
+    const path = kind === "funds" ? "topups" : "deposits";
+    app.post(
+      `/v1/admin/users/:user/${path}`,
+      {
+        preHandler: scope("funds:write"),
+        schema: {
+          summary: kind === "funds" ? "Credit a prepaid balance (scope funds:write)" : "Record a postpaid account's deposit (scope funds:write)",
+          description:
+            (kind === "funds" ? "" : "Money received as the deposit an account was enrolled with (depositRequired): its payments are refused until it is paid in full. ") +
+            "Idempotent by idempotencyKey: the same key again credits nothing and answers 200 with the first one.",
+          tags: ["operator"],
+          security,
+          params: UserParamsSchema,
+          body: TopupRequestSchema,
+          response: { 200: TopupSchema, 201: TopupSchema, ...problemResponses },
+        },
+      },
+      async (request, reply) => {
+        const user = await existing(request.params.user);
+        const currency = request.body.currency ?? user.homeCurrency;
+        if (currency !== user.homeCurrency) throw HttpProblem.of("ERR_CONFLICT", `${path} are in the account's home currency ${user.homeCurrency}, not ${currency}`);
+        const outcome = await store.topUp({
+          id: newId(kind === "funds" ? "top" : "dep"),
+          user: user.id,
+          kind,
+          amount: request.body.amount as MinorUnits,
+          currency: user.homeCurrency,
+          idempotencyKey: request.body.idempotencyKey,
+          createdAt: clock.now().toISOString(),
+        });
+        switch (outcome.kind) {
+          case "credited":
+          case "repeated": {
+            const { topup, balance } = outcome;
+            request.log.info({ user: user.id, topup: topup.id, kind, repeated: outcome.kind === "repeated" }, kind === "funds" ? "top-up" : "deposit");
+            return reply.code(outcome.kind === "credited" ? 201 : 200).send({
+              id: topup.id,
+              user: topup.user,
+              amount: { amount: topup.amount, currency: topup.currency },
+              idempotencyKey: topup.idempotencyKey,
+              createdAt: topup.createdAt,
+              balance: { amount: balance, currency: user.homeCurrency },
+            });
+          }
+          case "key-conflict":
+            throw HttpProblem.of("ERR_CONFLICT", `idempotency key ${request.body.idempotencyKey} was already used for a different top-up or deposit (${outcome.topup.id}): use a new key`);
+          case "unknown-user":
+            throw HttpProblem.of("ERR_UNKNOWN_USER", `no user ${user.id} is enrolled`);
+          case "not-prepaid":
+            throw HttpProblem.of("ERR_CONFLICT", `${user.id} is a postpaid account: it has a monthly limit, not a balance`);
+          case "not-postpaid":
+            throw HttpProblem.of("ERR_CONFLICT", `${user.id} is a prepaid account: deposits are for postpaid accounts`);
+          case "balance-overflow":
+            throw HttpProblem.of("ERR_BAD_REQUEST", "the balance would exceed the largest amount the server can hold");
+        }
+      },
+    );
+  }
+
+  app.put(
+    "/v1/admin/users/:user/mandate",
     {
-      preHandler: scope("funds:write"),
+      preHandler: scope("users:write"),
       schema: {
-        summary: "Credit a prepaid balance (scope funds:write)",
-        description: "Idempotent by idempotencyKey: the same key again credits nothing and answers 200 with the first top-up.",
+        summary: "Record a postpaid account's SEPA direct debit mandate (scope users:write)",
+        description: "The bill of each period is then collected by SEPA Core direct debit (pain.008) on this account. EUR accounts only.",
         tags: ["operator"],
         security,
         params: UserParamsSchema,
-        body: TopupRequestSchema,
-        response: { 200: TopupSchema, 201: TopupSchema, ...problemResponses },
+        body: MandateRequestSchema,
+        response: { 200: AccountSchema, ...problemResponses },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const user = await existing(request.params.user);
-      const currency = request.body.currency ?? user.homeCurrency;
-      if (currency !== user.homeCurrency) throw HttpProblem.of("ERR_CONFLICT", `top-ups are in the account's home currency ${user.homeCurrency}, not ${currency}`);
-      const outcome = await store.topUp({
-        id: newId("top"),
-        user: user.id,
-        amount: request.body.amount as MinorUnits,
-        currency: user.homeCurrency,
-        idempotencyKey: request.body.idempotencyKey,
-        createdAt: clock.now().toISOString(),
-      });
-      switch (outcome.kind) {
-        case "credited":
-        case "repeated": {
-          const { topup, balance } = outcome;
-          request.log.info({ user: user.id, topup: topup.id, repeated: outcome.kind === "repeated" }, "top-up");
-          return reply.code(outcome.kind === "credited" ? 201 : 200).send({
-            id: topup.id,
-            user: topup.user,
-            amount: { amount: topup.amount, currency: topup.currency },
-            idempotencyKey: topup.idempotencyKey,
-            createdAt: topup.createdAt,
-            balance: { amount: balance, currency: user.homeCurrency },
-          });
-        }
-        case "key-conflict":
-          throw HttpProblem.of("ERR_CONFLICT", `idempotency key ${request.body.idempotencyKey} was already used for a different top-up (${outcome.topup.id}): use a new key`);
-        case "unknown-user":
-          throw HttpProblem.of("ERR_UNKNOWN_USER", `no user ${user.id} is enrolled`);
-        case "not-prepaid":
-          throw HttpProblem.of("ERR_CONFLICT", `${user.id} is a postpaid account: it has a monthly limit, not a balance`);
-        case "balance-overflow":
-          throw HttpProblem.of("ERR_BAD_REQUEST", "the balance would exceed the largest amount the server can hold");
+      if (user.mode !== "postpaid") throw HttpProblem.of("ERR_CONFLICT", `${user.id} is a prepaid account: nothing is collected from it by direct debit`);
+      if (user.homeCurrency !== "EUR") throw HttpProblem.of("ERR_CONFLICT", `SEPA direct debits are in euros; ${user.id}'s home currency is ${user.homeCurrency}`);
+      const body = request.body;
+      const iban = validateIban(body.iban);
+      if (!iban.ok) throw HttpProblem.of("ERR_MALFORMED", `iban: ${iban.reason}`);
+      if (!isSepaCountry(iban.country)) throw HttpProblem.of("ERR_MALFORMED", `iban: ${iban.country} is not in the SEPA area, where direct debits can be collected`);
+      let bic: string | undefined;
+      if (body.bic !== undefined) {
+        const checked = validateBic(body.bic);
+        if (!checked.ok) throw HttpProblem.of("ERR_MALFORMED", `bic: ${checked.reason}`);
+        bic = checked.bic;
       }
+      if (!isCalendarDate(body.signedOn) || body.signedOn > clock.now().toISOString().slice(0, 10)) {
+        throw HttpProblem.of("ERR_MALFORMED", `signedOn: ${body.signedOn} is not a past or present calendar day`);
+      }
+      const updated = await store.setMandate(user.id, { id: body.mandateId, signedOn: body.signedOn, name: body.name, iban: iban.iban, bic });
+      request.log.info({ user: user.id, mandate: body.mandateId }, "mandate recorded");
+      return account(updated ?? user);
     },
   );
 
@@ -201,3 +250,9 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     },
   );
 };
+
+export function isCalendarDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00.000Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
+}

@@ -1,6 +1,7 @@
 /** GET /v1/rates: the rate table in force, so the wallet can show the price in the user's currency before consent. */
 import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { RouteContext } from "../app.js";
+import { rateTableFor } from "../payments.js";
 import { HttpProblem } from "../problems.js";
 import { problemResponses } from "../schemas.js";
 
@@ -18,7 +19,7 @@ export const rateRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     "/v1/rates",
     { schema: { summary: "Current exchange rates (ECB reference rates, base EUR)", tags: ["rates"], response: { 200: RateTableSchema, ...problemResponses } } },
     async (_request, reply) => {
-      const table = ctx.rates.current();
+      const table = await rateTableFor(ctx, ctx.clock.now());
       if (!table) throw HttpProblem.of("ERR_RATE_UNAVAILABLE", "the server has no exchange rates loaded", { status: 503, retryable: true });
       // Reference rates change once a day; a few minutes of caching costs nothing.
       void reply.header("cache-control", "public, max-age=300");

@@ -4,15 +4,177 @@
  * not know) is refused rather than guessed at. Never edit a released migration: append one.
  *
  * Money is INTEGER minor units everywhere (never REAL). Tables are STRICT so that SQLite refuses
- * a value of the wrong type instead of converting it. Payments and publisher credits are
- * append-only, enforced by triggers: a publisher's balance is the sum of its credits, so there is
- * no single hot row that every payment would have to update.
+ * a value of the wrong type instead of converting it. Payments, ledger transactions and postings
+ * are append-only, enforced by triggers: a publisher's balance is the sum of its postings, so there
+ * is no single hot row that every payment would have to update. PostgreSQL has its own list
+ * (pg-migrations.ts) with the same version numbers for the same schema.
  */
 export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
 }
+
+/**
+ * Version 2: the double-entry ledger (docs/ledger.md). The publisher credits of version 1 become
+ * postings: every payment and top-up already recorded is posted as its ledger transaction, in the
+ * period of its time, so that an upgraded database balances like a new one.
+ */
+const LEDGER_SQLITE = `
+ALTER TABLE users ADD COLUMN deposit_required_minor INTEGER NOT NULL DEFAULT 0 CHECK (deposit_required_minor >= 0);
+ALTER TABLE users ADD COLUMN deposit_minor INTEGER NOT NULL DEFAULT 0 CHECK (deposit_minor >= 0);
+ALTER TABLE topups ADD COLUMN kind TEXT NOT NULL DEFAULT 'funds' CHECK (kind IN ('funds', 'deposit'));
+ALTER TABLE payments ADD COLUMN fee_minor INTEGER NOT NULL DEFAULT 0 CHECK (fee_minor >= 0);
+
+CREATE TABLE sepa_mandates (
+  user_id    TEXT PRIMARY KEY REFERENCES users(id),
+  mandate_id TEXT NOT NULL,
+  signed_on  TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  iban       TEXT NOT NULL,
+  bic        TEXT
+) STRICT;
+
+CREATE TABLE publishers (
+  id         TEXT PRIMARY KEY,
+  name       TEXT NOT NULL,
+  country    TEXT NOT NULL CHECK (length(country) = 2),
+  iban       TEXT,
+  bic        TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE closed_periods (
+  period    TEXT PRIMARY KEY CHECK (length(period) = 7),
+  closed_at TEXT NOT NULL,
+  last_seq  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE ledger_transactions (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  kind       TEXT NOT NULL CHECK (kind IN ('payment', 'refund', 'topup', 'deposit', 'collection', 'payout')),
+  period     TEXT NOT NULL CHECK (length(period) = 7),
+  created_at TEXT NOT NULL,
+  user_id    TEXT,
+  publisher  TEXT,
+  payment_id TEXT REFERENCES payments(id),
+  ref        TEXT
+) STRICT;
+CREATE INDEX ledger_by_period ON ledger_transactions (period, seq);
+CREATE INDEX ledger_by_user ON ledger_transactions (user_id, seq);
+-- One payment transaction and at most one refund per payment.
+CREATE UNIQUE INDEX ledger_once_per_payment ON ledger_transactions (payment_id, kind) WHERE payment_id IS NOT NULL;
+
+CREATE TABLE postings (
+  seq      INTEGER PRIMARY KEY,
+  txn_seq  INTEGER NOT NULL REFERENCES ledger_transactions(seq),
+  account  TEXT NOT NULL,
+  currency TEXT NOT NULL CHECK (length(currency) = 3),
+  amount   INTEGER NOT NULL CHECK (amount <> 0)
+) STRICT;
+CREATE INDEX postings_by_txn ON postings (txn_seq);
+CREATE INDEX postings_by_account ON postings (account, currency);
+
+CREATE TABLE refunds (
+  id         TEXT PRIMARY KEY,
+  payment_id TEXT NOT NULL UNIQUE REFERENCES payments(id),
+  reason     TEXT NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE fx_days (
+  date        TEXT PRIMARY KEY CHECK (length(date) = 10),
+  base        TEXT NOT NULL CHECK (length(base) = 3),
+  source      TEXT NOT NULL,
+  imported_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE fx_rates (
+  date     TEXT NOT NULL REFERENCES fx_days(date) ON DELETE CASCADE,
+  currency TEXT NOT NULL CHECK (length(currency) = 3),
+  rate     TEXT NOT NULL,
+  PRIMARY KEY (date, currency)
+) STRICT;
+
+CREATE TABLE settlements (
+  period          TEXT PRIMARY KEY REFERENCES closed_periods(period),
+  created_at      TEXT NOT NULL,
+  execution_date  TEXT NOT NULL,
+  collection_date TEXT NOT NULL,
+  details         TEXT NOT NULL
+) STRICT;
+CREATE TABLE payouts (
+  id           TEXT PRIMARY KEY,
+  period       TEXT NOT NULL REFERENCES settlements(period),
+  publisher    TEXT NOT NULL,
+  currency     TEXT NOT NULL CHECK (length(currency) = 3),
+  amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+  creditor     TEXT NOT NULL,
+  sepa         INTEGER NOT NULL CHECK (sepa IN (0, 1)),
+  UNIQUE (period, publisher, currency)
+) STRICT;
+CREATE TABLE collections (
+  id           TEXT PRIMARY KEY,
+  period       TEXT NOT NULL REFERENCES settlements(period),
+  user_id      TEXT NOT NULL REFERENCES users(id),
+  currency     TEXT NOT NULL CHECK (length(currency) = 3),
+  amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+  method       TEXT NOT NULL CHECK (method IN ('sepa-direct-debit', 'invoice')),
+  mandate      TEXT,
+  UNIQUE (period, user_id, currency)
+) STRICT;
+
+CREATE TRIGGER ledger_transactions_append_only_update BEFORE UPDATE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger transactions are append-only'); END;
+CREATE TRIGGER ledger_transactions_append_only_delete BEFORE DELETE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger transactions are append-only'); END;
+CREATE TRIGGER postings_append_only_update BEFORE UPDATE ON postings BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
+CREATE TRIGGER postings_append_only_delete BEFORE DELETE ON postings BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
+CREATE TRIGGER refunds_append_only_update BEFORE UPDATE ON refunds BEGIN SELECT RAISE(ABORT, 'refunds are append-only'); END;
+CREATE TRIGGER refunds_append_only_delete BEFORE DELETE ON refunds BEGIN SELECT RAISE(ABORT, 'refunds are append-only'); END;
+CREATE TRIGGER payouts_append_only_update BEFORE UPDATE ON payouts BEGIN SELECT RAISE(ABORT, 'payouts are append-only'); END;
+CREATE TRIGGER payouts_append_only_delete BEFORE DELETE ON payouts BEGIN SELECT RAISE(ABORT, 'payouts are append-only'); END;
+CREATE TRIGGER collections_append_only_update BEFORE UPDATE ON collections BEGIN SELECT RAISE(ABORT, 'collections are append-only'); END;
+CREATE TRIGGER collections_append_only_delete BEFORE DELETE ON collections BEGIN SELECT RAISE(ABORT, 'collections are append-only'); END;
+CREATE TRIGGER settlements_append_only_update BEFORE UPDATE ON settlements BEGIN SELECT RAISE(ABORT, 'settlements are append-only'); END;
+CREATE TRIGGER settlements_append_only_delete BEFORE DELETE ON settlements BEGIN SELECT RAISE(ABORT, 'settlements are append-only'); END;
+CREATE TRIGGER closed_periods_final_update BEFORE UPDATE ON closed_periods BEGIN SELECT RAISE(ABORT, 'a closed period stays closed'); END;
+CREATE TRIGGER closed_periods_final_delete BEFORE DELETE ON closed_periods BEGIN SELECT RAISE(ABORT, 'a closed period stays closed'); END;
+
+-- Version 1's payments and top-ups, posted as they would have been.
+INSERT INTO ledger_transactions (id, kind, period, created_at, user_id, publisher, payment_id)
+  SELECT 'txn_' || id, 'payment', substr(server_time, 1, 7), server_time, user_id, publisher, id FROM payments ORDER BY seq;
+INSERT INTO ledger_transactions (id, kind, period, created_at, user_id, ref)
+  SELECT 'txn_' || id, 'topup', substr(created_at, 1, 7), created_at, user_id, id FROM topups ORDER BY rowid;
+INSERT INTO postings (txn_seq, account, currency, amount)
+  SELECT t.seq, CASE u.mode WHEN 'prepaid' THEN 'funds/' ELSE 'receivable/' END || p.user_id, p.charged_currency, p.charged_amount
+  FROM payments p JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'payment' JOIN users u ON u.id = p.user_id
+  WHERE p.charged_amount <> 0;
+INSERT INTO postings (txn_seq, account, currency, amount)
+  SELECT t.seq, 'server/fx', p.charged_currency, -p.charged_amount
+  FROM payments p JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'payment'
+  WHERE p.charged_currency <> p.price_currency AND p.charged_amount <> 0;
+INSERT INTO postings (txn_seq, account, currency, amount)
+  SELECT t.seq, 'server/fx', p.price_currency, p.price_amount
+  FROM payments p JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'payment'
+  WHERE p.charged_currency <> p.price_currency AND p.price_amount <> 0;
+INSERT INTO postings (txn_seq, account, currency, amount)
+  SELECT t.seq, 'payable/' || p.publisher, p.price_currency, -p.price_amount
+  FROM payments p JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'payment'
+  WHERE p.price_amount <> 0;
+INSERT INTO postings (txn_seq, account, currency, amount)
+  SELECT t.seq, 'server/bank', o.currency, o.amount_minor FROM topups o JOIN ledger_transactions t ON t.ref = o.id AND t.kind = 'topup';
+INSERT INTO postings (txn_seq, account, currency, amount)
+  SELECT t.seq, 'funds/' || o.user_id, o.currency, -o.amount_minor FROM topups o JOIN ledger_transactions t ON t.ref = o.id AND t.kind = 'topup';
+
+-- The credits are now the publishers' payable postings.
+DROP VIEW publisher_balances;
+DROP TRIGGER publisher_credits_append_only_update;
+DROP TRIGGER publisher_credits_append_only_delete;
+DROP TABLE publisher_credits;
+CREATE VIEW publisher_balances AS
+  SELECT substr(account, 9) AS publisher, currency, -SUM(amount) AS amount_minor, COUNT(*) AS postings
+  FROM postings WHERE account LIKE 'payable/%' GROUP BY account, currency;
+`;
 
 export const migrations: readonly Migration[] = [
   {
@@ -103,5 +265,10 @@ CREATE TABLE user_request_nonces (
 ) STRICT;
 CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
 `,
+  },
+  {
+    version: 2,
+    name: "double-entry ledger, periods, refunds, deposits, mandates, publishers, rates, settlements",
+    sql: LEDGER_SQLITE,
   },
 ];

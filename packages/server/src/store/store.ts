@@ -1,10 +1,12 @@
 /**
- * What the payment server keeps, behind one interface so that another database can replace
- * SQLite without touching the HTTP layer. Every method is async for that reason, and every
- * operation that must be atomic (a payment, a top-up) is ONE method call: the implementation runs
- * it in one transaction, and the caller never holds a transaction open across an await.
+ * What the payment server keeps, behind one interface with two implementations: SQLite (the
+ * default, sqlite.ts) and PostgreSQL (postgres.ts), both running the same logic (logic.ts). Every
+ * method is async for that reason, and every operation that must be atomic (a payment, a top-up,
+ * a refund, a settlement) is ONE method call: the implementation runs it in one transaction, and
+ * the caller never holds a transaction open across an await.
  */
-import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, SignatureAlgorithm } from "@peage/protocol";
+import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
+import type { Posting, TransactionKind } from "../ledger/ledger.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -28,13 +30,36 @@ export interface UserRecord {
   readonly monthlyLimit: MinorUnits | undefined;
   readonly status: AccountStatus;
   readonly createdAt: string;
+  /** Postpaid: the deposit to pay before any payment goes through, minor units (0: none). */
+  readonly depositRequired: MinorUnits;
+  /** Postpaid: the deposit paid so far, minor units of the home currency. */
+  readonly deposit: MinorUnits;
+  /** The SEPA direct debit mandate the postpaid bill is collected with, if any. */
+  readonly mandate: SepaMandate | undefined;
 }
 
-export type NewUser = Omit<UserRecord, "balance" | "status">;
+/** A SEPA Core direct debit mandate signed by the user (EPC rulebook: id up to 35 characters). */
+export interface SepaMandate {
+  readonly id: string;
+  /** YYYY-MM-DD. */
+  readonly signedOn: string;
+  /** The debtor, as the bank account is held. */
+  readonly name: string;
+  readonly iban: string;
+  readonly bic: string | undefined;
+}
+
+export type NewUser = Omit<UserRecord, "balance" | "status" | "depositRequired" | "deposit" | "mandate"> & { readonly depositRequired?: MinorUnits };
+
+/** Money received for a user: "funds" credits a prepaid balance, "deposit" a postpaid deposit. */
+export const TopupKinds = ["funds", "deposit"] as const;
+export type TopupKind = (typeof TopupKinds)[number];
 
 export interface TopupRecord {
   readonly id: string;
   readonly user: PartyId<"user">;
+  /** "funds" when absent. */
+  readonly kind?: TopupKind;
   readonly amount: MinorUnits;
   readonly currency: CurrencyCode;
   readonly idempotencyKey: string;
@@ -49,6 +74,8 @@ export type TopupOutcome =
   | { readonly kind: "key-conflict"; readonly topup: TopupRecord }
   | { readonly kind: "unknown-user" }
   | { readonly kind: "not-prepaid" }
+  /** A deposit for an account that is not postpaid. */
+  | { readonly kind: "not-postpaid" }
   | { readonly kind: "balance-overflow" };
 
 export interface PaymentRecord {
@@ -70,6 +97,8 @@ export interface PaymentRecord {
   /** RFC 8785 hash of the payment request: an identical retry is recognised by it. */
   readonly requestHash: string;
   readonly acknowledgment: Acknowledgment;
+  /** The server's fee in minor units of the price's currency, taken from the publisher's credit (0 when absent). */
+  readonly fee?: MinorUnits;
 }
 
 export type PaymentOutcome =
@@ -82,6 +111,8 @@ export type PaymentOutcome =
   | { readonly kind: "suspended" }
   | { readonly kind: "insufficient-funds"; readonly balance: MinorUnits }
   | { readonly kind: "limit-exceeded"; readonly used: MinorUnits; readonly limit: MinorUnits }
+  /** The postpaid account's deposit is not paid in full. */
+  | { readonly kind: "deposit-required"; readonly required: MinorUnits; readonly paid: MinorUnits }
   /** The user's home currency is not the currency the payment was converted to. */
   | { readonly kind: "currency-mismatch"; readonly homeCurrency: CurrencyCode };
 
@@ -99,7 +130,129 @@ export interface PaymentPage {
   readonly next: number | undefined;
 }
 
-export const ApiScopes = ["users:read", "users:write", "funds:write", "payments:read"] as const;
+export interface NewRefund {
+  readonly id: string;
+  readonly paymentId: string;
+  readonly reason: string;
+  readonly createdAt: string;
+}
+
+export interface RefundRecord extends NewRefund {
+  readonly user: PartyId<"user">;
+  readonly publisher: PartyId<"publisher">;
+  /** What the user gets back (the charged amount) and what the publisher gives back (the price). */
+  readonly charged: Price;
+  readonly price: Price;
+  /** The period the refund belongs to. */
+  readonly period: string;
+}
+
+export type RefundOutcome =
+  | { readonly kind: "refunded"; readonly refund: RefundRecord }
+  | { readonly kind: "already-refunded"; readonly refund: RefundRecord }
+  | { readonly kind: "unknown-payment" };
+
+/** A publisher the server pays: bank details for the payouts. */
+export interface PublisherRecord {
+  readonly id: PartyId<"publisher">;
+  readonly name: string;
+  /** ISO 3166-1 alpha-2. */
+  readonly country: string;
+  readonly iban: string | undefined;
+  readonly bic: string | undefined;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** One ledger transaction as stored. */
+export interface LedgerTransaction {
+  readonly seq: number;
+  readonly id: string;
+  readonly kind: TransactionKind;
+  readonly period: string;
+  readonly createdAt: string;
+  readonly user: string | undefined;
+  readonly publisher: string | undefined;
+  readonly paymentId: string | undefined;
+  readonly ref: string | undefined;
+  readonly postings: readonly Posting[];
+}
+
+/** What `ledger verify` found wrong; every list empty means the ledger is sound. */
+export interface LedgerAudit {
+  readonly transactions: number;
+  readonly postings: number;
+  /** BALANCED: transactions whose postings do not sum to zero in a currency. */
+  readonly unbalanced: readonly { readonly transaction: string; readonly currency: string; readonly sum: string }[];
+  /** BALANCES_ARE_SUMS: stored balances that differ from the sum of their account's postings. */
+  readonly balanceMismatches: readonly { readonly user: string; readonly account: string; readonly stored: string; readonly postings: string }[];
+  /** ONE_TRANSACTION_PER_PAYMENT: payments without exactly one payment transaction matching them. */
+  readonly paymentMismatches: readonly { readonly payment: string; readonly problem: string }[];
+  /** CLOSED_PERIODS_FROZEN: transactions written into a period after it was closed. */
+  readonly lateTransactions: readonly { readonly transaction: string; readonly period: string }[];
+  /** PAYOUTS_POSTED: payouts and collections without their ledger transaction, or with another amount. */
+  readonly settlementMismatches: readonly { readonly id: string; readonly problem: string }[];
+}
+
+export interface ClosedPeriod {
+  readonly period: string;
+  readonly closedAt: string;
+  /** The highest transaction position at the close: every transaction of the period is at or below it. */
+  readonly lastSeq: number;
+}
+
+/** Everything the settlement of a period reads, after the period is closed. */
+export interface PeriodActivity {
+  readonly period: string;
+  readonly transactions: readonly LedgerTransaction[];
+  /** The payments those transactions are about (offer hash, price, rate), by id. */
+  readonly payments: ReadonlyMap<string, PaymentRecord>;
+  /** Every user with a transaction in the period, or a receivable or funds balance through it. */
+  readonly users: readonly UserRecord[];
+  /**
+   * Per account and currency: the sum of postings of transactions up to and including the period
+   * (collections and payouts excepted: those are counted from the settlement records instead).
+   */
+  readonly accruedThrough: readonly { readonly account: string; readonly currency: CurrencyCode; readonly sum: bigint }[];
+  /** Per account and currency: the sum of postings of transactions before the period (all kinds). */
+  readonly balancesBefore: readonly { readonly account: string; readonly currency: CurrencyCode; readonly sum: bigint }[];
+  /** Paid out to publishers and collected from users in earlier settlements, by party and currency. */
+  readonly settledBefore: readonly { readonly party: string; readonly direction: "payout" | "collection"; readonly currency: CurrencyCode; readonly sum: bigint }[];
+}
+
+export interface PayoutRecord {
+  readonly id: string;
+  readonly period: string;
+  readonly publisher: PartyId<"publisher">;
+  readonly amount: Price;
+  /** The bank details the transfer was made to, as they were at the settlement. */
+  readonly creditor: { readonly name: string; readonly iban: string; readonly bic: string | undefined; readonly country: string };
+  readonly sepa: boolean;
+}
+
+export interface CollectionRecord {
+  readonly id: string;
+  readonly period: string;
+  readonly user: PartyId<"user">;
+  readonly amount: Price;
+  readonly method: "sepa-direct-debit" | "invoice";
+  /** For a direct debit: the mandate as it was at the settlement. */
+  readonly mandate: SepaMandate | undefined;
+}
+
+/** A settlement as recorded: once recorded it never changes, and every file is made from it. */
+export interface SettlementRecord {
+  readonly period: string;
+  readonly createdAt: string;
+  readonly executionDate: string;
+  readonly collectionDate: string;
+  /** The rules and amounts carried to the next period, as JSON (what the report shows). */
+  readonly details: string;
+  readonly payouts: readonly PayoutRecord[];
+  readonly collections: readonly CollectionRecord[];
+}
+
+export const ApiScopes = ["users:read", "users:write", "funds:write", "payments:read", "payments:refund", "publishers:read", "publishers:write"] as const;
 export type ApiScope = (typeof ApiScopes)[number];
 
 export interface ApiKeyRecord {
@@ -116,16 +269,20 @@ export interface StoreCounts {
   readonly users: number;
   readonly topups: number;
   readonly payments: number;
-  readonly publisherCredits: number;
+  readonly refunds: number;
+  readonly transactions: number;
+  readonly postings: number;
   readonly apiKeys: number;
 }
 
 export interface Store {
   createUser(user: NewUser): Promise<{ readonly kind: "created"; readonly user: UserRecord } | { readonly kind: "exists" } | { readonly kind: "key-enrolled" }>;
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined>;
+  /** Records or replaces (undefined: removes) a postpaid user's SEPA mandate. */
+  setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined>;
   setMonthlyLimit(id: PartyId<"user">, limit: MinorUnits): Promise<UserRecord | undefined>;
   setStatus(id: PartyId<"user">, status: AccountStatus): Promise<UserRecord | undefined>;
-  /** Sum charged to a user in the calendar month (UTC) holding `at`. */
+  /** Sum charged to a user in the calendar month (UTC) holding `at`, refunded payments excepted. */
   monthlyUsage(id: PartyId<"user">, at: Date): Promise<MinorUnits>;
 
   topUp(topup: TopupRecord): Promise<TopupOutcome>;
@@ -134,10 +291,44 @@ export interface Store {
   /**
    * In one transaction: refuses a reused nonce, an unknown or suspended user, a prepaid balance
    * below the charge or a postpaid month over its limit; otherwise records the payment, debits the
-   * balance and credits the publisher. Either all of it happens or nothing does.
+   * balance and posts the payment's ledger transaction (the publisher's credit among it). Either
+   * all of it happens or nothing does. This is the one way a payment enters the books, whoever
+   * recorded it first (the server online, or a card whose log is uploaded).
    */
   recordPayment(payment: PaymentRecord): Promise<PaymentOutcome>;
   listPayments(query: PaymentQuery): Promise<PaymentPage>;
+  getPayment(id: string): Promise<PaymentRecord | undefined>;
+  /** Reverses a payment's ledger transaction, once: a second refund of the same payment is refused. */
+  refundPayment(refund: NewRefund): Promise<RefundOutcome>;
+
+  /** Registers a publisher or replaces its name and bank details. */
+  putPublisher(publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">, at: string): Promise<{ readonly kind: "created" | "updated"; readonly publisher: PublisherRecord }>;
+  getPublisher(id: PartyId<"publisher">): Promise<PublisherRecord | undefined>;
+  listPublishers(): Promise<readonly PublisherRecord[]>;
+
+  /** Stores reference rate tables by day; a day already stored with other rates is replaced. */
+  importRates(tables: readonly RateTable[], source: string, at: string): Promise<{ readonly inserted: number; readonly replaced: number; readonly unchanged: number }>;
+  /** The stored table of the latest day on or before `date` (YYYY-MM-DD), if any. */
+  ratesOn(date: string): Promise<RateTable | undefined>;
+
+  /** The ledger transactions, oldest first, optionally of one period or one user. */
+  ledgerTransactions(query: { readonly period?: string; readonly user?: string; readonly after?: number; readonly limit: number }): Promise<readonly LedgerTransaction[]>;
+  /** Checks the invariants of docs/ledger.md over the whole ledger. */
+  auditLedger(): Promise<LedgerAudit>;
+
+  /** Closes a period: from then on no transaction is written into it. Idempotent. */
+  closePeriod(period: string, at: string): Promise<ClosedPeriod>;
+  closedPeriods(): Promise<readonly ClosedPeriod[]>;
+  /** Periods (other than closed ones) holding transactions, oldest first. */
+  periodsWithTransactions(): Promise<readonly string[]>;
+  periodActivity(period: string): Promise<PeriodActivity>;
+  /**
+   * Records a closed period's settlement with its payouts and collections and their ledger
+   * transactions, in one transaction; if the period already has one, that one is returned and
+   * nothing is written (a payout is never made twice).
+   */
+  recordSettlement(settlement: SettlementRecord): Promise<{ readonly kind: "recorded" | "existing"; readonly settlement: SettlementRecord }>;
+  getSettlement(period: string): Promise<SettlementRecord | undefined>;
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
@@ -158,6 +349,17 @@ export interface Store {
 export class StoreBusyError extends Error {
   override readonly name = "StoreBusyError";
   readonly code = "ERR_STORE_BUSY";
+}
+
+/** The store refused an operation that would break a ledger or settlement rule (a period not closed, settled out of order). */
+export class StoreStateError extends Error {
+  override readonly name = "StoreStateError";
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The database file was written by a newer server, or its schema cannot be brought up to date. */

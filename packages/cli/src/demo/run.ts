@@ -1,0 +1,287 @@
+/**
+ * The run of `peage demo` (commands/demo.ts): loaded only when the demo runs, so that other
+ * commands do not load the server and the wallet.
+ */
+import { rmSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { formatPrice, parseCurrency, price, type Price } from "@peage/protocol";
+import type { Options } from "../args.js";
+import { CommandError } from "../errors.js";
+import { print, printJson } from "../output.js";
+import { Cleanup, Interrupted } from "./cleanup.js";
+import { checkQuestBuilt, QuestFiles, runQuest, type QuestRun } from "./game.js";
+import { DemoFiles, prepareDemoDir, removeIfTemporary, type DemoPaths } from "./layout.js";
+import { Narrator, ScriptedUser, TerminalUser } from "./prompt.js";
+import { checkRun, describeStep, StepLog, type Check, type Step } from "./steps.js";
+import { createWorld, type World } from "./world.js";
+
+/** The demo's user, and a home currency other than the offers' EUR, to show the conversion. */
+const USER = "urn:peage:user:alice";
+const HOME_CURRENCY = parseCurrency("USD");
+
+/**
+ * Timing. With --yes: 2-second periods and a move a second, so the first renewal (declined) comes
+ * long before the last level, and the run takes about ten seconds. Interactively, longer periods
+ * and slower moves, so that the questions do not follow each other too fast.
+ */
+const TIMING = {
+  scripted: { periodSeconds: 2, moveDelayMs: 1000, timeoutSeconds: 30 },
+  interactive: { periodSeconds: 5, moveDelayMs: 1500, timeoutSeconds: 180 },
+} as const;
+
+/** How long to wait, once the program has ended, for the wallet to finish the payment it was making. */
+const DRAIN_TIMEOUT_MS = 15_000;
+
+export async function runDemo(o: Options): Promise<void> {
+  const scripted = o.flag("yes");
+  const json = o.flag("json");
+  if (!scripted && !process.stdin.isTTY) {
+    throw o.usage("the wallet asks the user on the terminal, and standard input is not one: run it in a terminal, or add --yes to let the demo answer");
+  }
+  checkQuestBuilt();
+  const timing = scripted ? TIMING.scripted : TIMING.interactive;
+  const paths = await prepareDemoDir(o.string("data"));
+  const startedAt = new Date();
+  if (!paths.temporary) await writeManifest(paths, { status: "running", startedAt: startedAt.toISOString() });
+
+  const narrator = new Narrator(json ? undefined : (line) => print(line));
+  const cleanup = new Cleanup();
+  const stop = new AbortController();
+  let interrupted: string | undefined;
+  const interrupt = (why: string) => {
+    if (interrupted !== undefined) {
+      process.stderr.write(`${why} again: exiting without waiting\n`);
+      if (paths.temporary) rmSync(paths.dir, { recursive: true, force: true });
+      process.exit(1);
+    }
+    interrupted = why;
+    process.stderr.write(`\n${why}: stopping the program, the wallet and the server…\n`);
+    stop.abort();
+  };
+  const onSignal = (signal: NodeJS.Signals) => interrupt(signal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const user = scripted ? new ScriptedUser() : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
+  let world: World | undefined;
+  let log: StepLog | undefined;
+  let report: Report | undefined;
+  const show = (steps: readonly Step[]) => {
+    for (const step of steps) for (const line of describeStep(step, world?.rates.date ?? "")) narrator.line(line);
+  };
+  // The wallet's console: after each offer it handled, its new history entries are the new steps.
+  const walletLog = (line: string) => {
+    if (!world || !log) return;
+    const message = /^not paid: \S+ (.*)$/.exec(line)?.[1];
+    show(log.take(world.wallet.wallet.history.list(100), message));
+  };
+
+  try {
+    narrator.line("Péage demonstration: the payment loop of a program, a wallet and a payment server on this machine");
+    narrator.line("");
+    world = await createWorld({
+      paths,
+      user: USER,
+      homeCurrency: HOME_CURRENCY,
+      periodSeconds: timing.periodSeconds,
+      offersFile: QuestFiles.offers,
+      prompt: user,
+      walletLog,
+      progress: (text) => narrator.line(`  ${text}`),
+      cleanup,
+      signal: stop.signal,
+    });
+    log = new StepLog(world.offers, world.topup, scripted, world.shortOf.offerId);
+    if (!paths.temporary) await writeManifest(paths, { status: "running", startedAt: startedAt.toISOString(), world });
+    narrator.line(`  program    The Lighthouse Quest (examples/quest), its scripted player making a move every ${timing.moveDelayMs / 1000} s`);
+    narrator.line("");
+    narrator.line(
+      scripted
+        ? "--yes: the demo answers the wallet's questions for the user: yes to every payment, except the first renewal of play time, which it declines."
+        : "The wallet asks you before each payment: answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment (the game pauses, then asks to pay again to go on).",
+    );
+    narrator.line(`The balance is too small for everything: one payment will be refused for lack of funds (${world.shortOf.offerId}, if you pay the others).`);
+    narrator.line("");
+
+    const program = await runQuest({
+      catalog: paths.catalog,
+      trustRoots: world.rootFile,
+      endpointFile: world.wallet.endpointFile,
+      moveDelayMs: timing.moveDelayMs,
+      timeoutSeconds: timing.timeoutSeconds,
+      onLine: (line, stream) => narrator.line(`  quest${stream === "stderr" ? "!" : " "}| ${line}`),
+      signal: stop.signal,
+    });
+    if (interrupted !== undefined) throw new Interrupted(interrupted);
+    // Every offer the user answered ends as one history entry; the last may still be on its way to the server.
+    const history = world.wallet.wallet.history;
+    await drain(() => history.list(10_000).length >= user.answers.length, stop.signal);
+    show(log.take(world.wallet.wallet.history.list(10_000)));
+    if (interrupted !== undefined) throw new Interrupted(interrupted);
+
+    const [balance, payments] = await Promise.all([world.operator.balance(world.user), world.operator.payments(world.user)]);
+    const checks = checkRun({ steps: log.steps, topup: world.topup, server: { balance, payments }, program, scripted, shortOf: world.shortOf.offerId });
+    report = buildReport({ world, paths, scripted, timing, steps: log.steps, balance, payments, program, checks, kept: !paths.temporary });
+  } catch (error) {
+    if (!(error instanceof Interrupted) && interrupted === undefined) throw await finish(error);
+    throw await finish(
+      new CommandError(
+        "ERR_INTERRUPTED",
+        `the demo was interrupted (${interrupted ?? "stopped"}); the program, the wallet and the server are stopped` +
+          (paths.temporary ? " and the temporary data is removed" : `, and the data so far is in ${paths.dir}`),
+      ),
+    );
+  }
+  await finish(undefined);
+
+  if (json) printJson(report);
+  else narrate(narrator, report, paths);
+  const failed = report.checks.filter((c) => !c.ok);
+  if (failed.length > 0) throw new CommandError("ERR_DEMO_FAILED", `${failed.length} check(s) failed: ${failed.map((c) => c.check).join("; ")}`);
+
+  /** Stops everything, records the result in DIR/demo.json, removes a temporary directory; returns `error` to throw. */
+  async function finish(error: unknown): Promise<unknown> {
+    const failures = await cleanup.close();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    if (!paths.temporary) {
+      const status = report ? (report.ok ? "finished" : "failed") : interrupted !== undefined ? "interrupted" : "failed";
+      await writeManifest(paths, { status, startedAt: startedAt.toISOString(), ...(world ? { world } : {}), ...(report ? { report } : {}) }).catch(() => undefined);
+    }
+    await removeIfTemporary(paths).catch((cause: unknown) => failures.push(`remove ${paths.dir}: ${(cause as Error).message}`));
+    for (const failure of failures) process.stderr.write(`warning: could not ${failure}\n`);
+    return error;
+  }
+}
+
+/** Waits until `done()` (polled), the timeout, or an interruption. */
+async function drain(done: () => boolean, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while (!done() && !signal.aborted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+interface Report {
+  readonly ok: boolean;
+  readonly mode: "yes" | "interactive";
+  readonly user: { readonly id: string; readonly homeCurrency: string };
+  readonly publisher: string;
+  readonly server: { readonly id: string; readonly url: string };
+  readonly rates: { readonly base: string; readonly date: string; readonly rate: string | undefined };
+  readonly periodSeconds: number;
+  readonly topup: Price;
+  readonly steps: readonly Step[];
+  readonly totals: {
+    readonly acknowledged: number;
+    readonly declined: number;
+    readonly insufficientFunds: number;
+    readonly otherFailures: number;
+    readonly charged: Price;
+  };
+  readonly balance: { readonly expected: Price; readonly server: Price };
+  readonly serverPayments: readonly { readonly paymentId: string; readonly charged: Price; readonly serverTime: string }[];
+  readonly program: QuestRun;
+  readonly checks: readonly Check[];
+  readonly data: { readonly dir: string; readonly kept: boolean; readonly manifest: string | undefined };
+}
+
+function buildReport(r: {
+  world: World;
+  paths: DemoPaths;
+  scripted: boolean;
+  timing: { readonly periodSeconds: number };
+  steps: readonly Step[];
+  balance: Price;
+  payments: Report["serverPayments"];
+  program: QuestRun;
+  checks: readonly Check[];
+  kept: boolean;
+}): Report {
+  const { world, steps } = r;
+  const charged = steps.reduce((sum, s) => sum + (s.outcome === "acknowledged" ? (s.charged?.amount ?? 0) : 0), 0);
+  const count = (code: string) => steps.filter((s) => s.code === code).length;
+  return {
+    ok: r.checks.every((c) => c.ok),
+    mode: r.scripted ? "yes" : "interactive",
+    user: { id: world.user, homeCurrency: world.homeCurrency },
+    publisher: world.publisher,
+    server: { id: world.serverId, url: world.server.url },
+    rates: { base: world.rates.base, date: world.rates.date, rate: world.rates.rates[world.homeCurrency] },
+    periodSeconds: r.timing.periodSeconds,
+    topup: world.topup,
+    steps,
+    totals: {
+      acknowledged: steps.filter((s) => s.outcome === "acknowledged").length,
+      declined: count("ERR_DECLINED"),
+      insufficientFunds: count("ERR_INSUFFICIENT_FUNDS"),
+      otherFailures: steps.filter((s) => s.code !== null && s.code !== "ERR_DECLINED" && s.code !== "ERR_INSUFFICIENT_FUNDS").length,
+      charged: price(charged, world.homeCurrency),
+    },
+    balance: { expected: price(world.topup.amount - charged, world.homeCurrency), server: r.balance },
+    serverPayments: r.payments,
+    program: r.program,
+    checks: r.checks,
+    data: { dir: r.paths.dir, kept: r.kept, manifest: r.kept ? join(r.paths.dir, DemoFiles.manifest) : undefined },
+  };
+}
+
+function narrate(narrator: Narrator, report: Report, paths: DemoPaths): void {
+  const { totals } = report;
+  const line = (text: string) => narrator.line(text);
+  line("");
+  line("Summary");
+  line(
+    `  ${report.steps.length} payments asked for: ${totals.acknowledged} acknowledged, ${totals.declined} declined, ${totals.insufficientFunds} refused for lack of funds` +
+      (totals.otherFailures > 0 ? `, ${totals.otherFailures} failed otherwise` : ""),
+  );
+  line(
+    `  top-up ${formatPrice(report.topup)} - charged ${formatPrice(totals.charged)} = ${formatPrice(report.balance.expected)}; the payment server holds ${formatPrice(report.balance.server)}`,
+  );
+  for (const check of report.checks) line(`  ${check.ok ? "ok  " : "FAIL"} ${check.check}${check.detail ? ` (${check.detail})` : ""}`);
+  line("");
+  if (paths.temporary) {
+    line("The server and the wallet are stopped, and the temporary data is removed (keep it with --data DIR).");
+  } else {
+    line(`The server and the wallet are stopped. The data is kept in ${paths.dir} (layout in ${join(paths.dir, DemoFiles.manifest)}):`);
+    line(`  the server's database is ${paths.serverDatabase}; \`peage server --data ${paths.server}\` serves it again.`);
+  }
+}
+
+/** DIR/demo.json: the layout (relative to DIR), the parties, and the result once there is one. */
+async function writeManifest(paths: DemoPaths, state: { status: string; startedAt: string; world?: World; report?: Report }): Promise<void> {
+  const { world, report } = state;
+  const manifest = {
+    v: 1,
+    about: "Data of a `peage demo` run. Paths are relative to this file's directory.",
+    status: state.status,
+    startedAt: state.startedAt,
+    ...(state.status === "running" ? {} : { finishedAt: new Date().toISOString() }),
+    layout: {
+      pki: DemoFiles.pki,
+      server: DemoFiles.server,
+      serverDatabase: DemoFiles.serverDatabase,
+      wallet: DemoFiles.wallet,
+      walletPassphrase: DemoFiles.walletPassphrase,
+      operatorKey: DemoFiles.operatorKey,
+      catalog: DemoFiles.catalog,
+    },
+    ...(world
+      ? {
+          publisher: world.publisher,
+          server: { id: world.serverId, url: world.server.url, note: "the server listened at this URL only while the demo ran" },
+          user: { id: world.user, homeCurrency: world.homeCurrency, mode: "prepaid" },
+          topup: world.topup,
+        }
+      : {}),
+    ...(report
+      ? {
+          ok: report.ok,
+          payments: report.serverPayments.map((p) => p.paymentId),
+          charged: report.totals.charged,
+          balance: report.balance.server,
+        }
+      : {}),
+  };
+  await writeFile(join(paths.dir, DemoFiles.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+

@@ -1,0 +1,118 @@
+/**
+ * The operator's API for money after the payment: refunds (a payment's ledger transaction
+ * reversed, once) and the publishers the server pays, with their bank details.
+ */
+import { type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { newId, type PartyId } from "@peage/protocol";
+import { authorizeOperator } from "../api-keys.js";
+import type { RouteContext } from "../app.js";
+import { isCountryCode, validateBic, validateIban } from "../bank/index.js";
+import { HttpProblem } from "../problems.js";
+import { PaymentParamsSchema, problemResponses, PublisherParamsSchema, PublisherRequestSchema, PublisherSchema, RefundRequestSchema, RefundSchema } from "../schemas.js";
+import type { ApiScope } from "../store/store.js";
+import { publisherView, refundView } from "../views.js";
+import { Type } from "@fastify/type-provider-typebox";
+
+const security = [{ operatorKey: [] }];
+
+export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+  const { store, clock } = ctx;
+  const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) => {
+    await authorizeOperator(store, request, needed);
+  };
+
+  app.post(
+    "/v1/admin/payments/:payment/refund",
+    {
+      preHandler: scope("payments:refund"),
+      schema: {
+        summary: "Refund a payment (scope payments:refund)",
+        description:
+          "Reverses the payment's ledger transaction: the user gets the charged amount back (prepaid balance or postpaid bill), the publisher's payable is reduced by its credit, " +
+          "the fee and the exchange leg are reversed. It shows on both statements of the period it falls in. A payment is refunded once: again, 409 ERR_ALREADY_REFUNDED.",
+        tags: ["operator"],
+        security,
+        params: PaymentParamsSchema,
+        body: RefundRequestSchema,
+        response: { 201: RefundSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await store.refundPayment({ id: newId("ref"), paymentId: request.params.payment, reason: request.body.reason, createdAt: clock.now().toISOString() });
+      switch (outcome.kind) {
+        case "refunded":
+          request.log.info({ payment: outcome.refund.paymentId, refund: outcome.refund.id }, "payment refunded");
+          return reply.code(201).send(refundView(outcome.refund));
+        case "already-refunded":
+          throw HttpProblem.of("ERR_ALREADY_REFUNDED", `payment ${request.params.payment} was refunded already (${outcome.refund.id}, ${outcome.refund.createdAt}): a payment is refunded once`);
+        case "unknown-payment":
+          throw HttpProblem.of("ERR_NOT_FOUND", `no payment ${request.params.payment}`);
+      }
+    },
+  );
+
+  app.put(
+    "/v1/admin/publishers/:publisher",
+    {
+      preHandler: scope("publishers:write"),
+      schema: {
+        summary: "Register a publisher, or change its name and bank details (scope publishers:write)",
+        description:
+          "Payouts go to the IBAN given here: by SEPA credit transfer for euros to a SEPA country, by an ISO 20022 credit transfer otherwise (which needs the BIC). " +
+          "A publisher without an IBAN is not paid: its earnings are carried to the next period.",
+        tags: ["operator"],
+        security,
+        params: PublisherParamsSchema,
+        body: PublisherRequestSchema,
+        response: { 200: PublisherSchema, 201: PublisherSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      if (!isCountryCode(body.country)) throw HttpProblem.of("ERR_MALFORMED", `country: ${body.country} is not an ISO 3166-1 alpha-2 code`);
+      let iban: string | undefined;
+      if (body.iban !== undefined) {
+        const checked = validateIban(body.iban);
+        if (!checked.ok) throw HttpProblem.of("ERR_MALFORMED", `iban: ${checked.reason}`);
+        iban = checked.iban;
+      }
+      let bic: string | undefined;
+      if (body.bic !== undefined) {
+        const checked = validateBic(body.bic);
+        if (!checked.ok) throw HttpProblem.of("ERR_MALFORMED", `bic: ${checked.reason}`);
+        bic = checked.bic;
+      }
+      if (bic !== undefined && iban === undefined) throw HttpProblem.of("ERR_MALFORMED", "a BIC without an IBAN: give the account's IBAN too");
+      const saved = await store.putPublisher({ id: request.params.publisher as PartyId<"publisher">, name: body.name, country: body.country, iban, bic }, clock.now().toISOString());
+      request.log.info({ publisher: saved.publisher.id, kind: saved.kind }, "publisher registered");
+      return reply.code(saved.kind === "created" ? 201 : 200).send(publisherView(saved.publisher));
+    },
+  );
+
+  app.get(
+    "/v1/admin/publishers/:publisher",
+    {
+      preHandler: scope("publishers:read"),
+      schema: { summary: "Show a publisher (scope publishers:read)", tags: ["operator"], security, params: PublisherParamsSchema, response: { 200: PublisherSchema, ...problemResponses } },
+    },
+    async (request) => {
+      const publisher = await store.getPublisher(request.params.publisher as PartyId<"publisher">);
+      if (!publisher) throw HttpProblem.of("ERR_NOT_FOUND", `no publisher ${request.params.publisher} is registered`);
+      return publisherView(publisher);
+    },
+  );
+
+  app.get(
+    "/v1/admin/publishers",
+    {
+      preHandler: scope("publishers:read"),
+      schema: {
+        summary: "List the registered publishers (scope publishers:read)",
+        tags: ["operator"],
+        security,
+        response: { 200: Type.Object({ publishers: Type.Array(PublisherSchema) }, { additionalProperties: false }), ...problemResponses },
+      },
+    },
+    async () => ({ publishers: (await store.listPublishers()).map(publisherView) }),
+  );
+};

@@ -1,0 +1,324 @@
+/**
+ * The Store on PostgreSQL (node-postgres), chosen with DATABASE_URL=postgres://…. The operations
+ * are logic.ts's, the same as on SQLite; this driver runs each in one transaction on a pooled
+ * connection, asynchronously, so many run at once.
+ *
+ * Concurrency (docs/ledger.md): transactions run at READ COMMITTED with explicit locks rather
+ * than SERIALIZABLE, because what must not race is known and small:
+ *   - a payment, top-up or refund locks its user's row (SELECT … FOR UPDATE) before reading the
+ *     balance, the month's use or the nonce, so two payments of one user run one after the other
+ *     and the checks are exact; payments of different users never wait for each other;
+ *   - every transaction that posts to the ledger holds a transaction-level advisory lock in shared
+ *     mode (shared holders do not wait for each other), and closing a period takes it exclusively,
+ *     so a period closes between transactions, never during one;
+ *   - publishers' credits are appended postings: no row is shared by payments to one publisher.
+ * A unique violation (two requests racing with one nonce, idempotency key or refund), a deadlock or
+ * a serialization failure rolls the transaction back and runs it again from the start, where it
+ * sees the winner's row and answers accordingly.
+ */
+import pg from "pg";
+import type { MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import * as logic from "./logic.js";
+import type { Migration } from "./migrations.js";
+import { pgMigrations } from "./pg-migrations.js";
+import { RateDayCache } from "./rate-cache.js";
+import {
+  StoreBusyError,
+  StoreSchemaError,
+  type AccountStatus,
+  type ApiKeyRecord,
+  type ClosedPeriod,
+  type LedgerAudit,
+  type LedgerTransaction,
+  type NewRefund,
+  type NewUser,
+  type PaymentOutcome,
+  type PaymentPage,
+  type PaymentQuery,
+  type PaymentRecord,
+  type PeriodActivity,
+  type PublisherRecord,
+  type RefundOutcome,
+  type SepaMandate,
+  type SettlementRecord,
+  type Store,
+  type StoreCounts,
+  type TopupOutcome,
+  type TopupRecord,
+  type UserRecord,
+} from "./store.js";
+
+export interface PgStoreOptions {
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** A schema of its own (created if missing) instead of the URL's default: tests use one each. */
+  readonly schema?: string;
+}
+
+/** SQLSTATEs after which the whole transaction is run again. */
+const RETRYABLE = new Set(["40001", "40P01", "23505"]);
+const MAX_ATTEMPTS = 8;
+
+/** int8 and numeric (sums of int8) as BigInt: exact, like SQLite's safeIntegers. */
+const exactIntegers = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === 20 || oid === 1700) return (value: string) => BigInt(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as unknown as pg.CustomTypesConfig;
+
+/** A quoted identifier for a schema name given by a caller. */
+function identifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new TypeError(`not a schema name: ${name}`);
+  return `"${name}"`;
+}
+
+export class PgStore implements Store {
+  readonly #pool: pg.Pool;
+  readonly #ledgerKey: number;
+  readonly #sql = new Map<string, { name: string; text: string }>();
+  readonly #rates = new RateDayCache();
+  #closed = false;
+
+  private constructor(pool: pg.Pool, ledgerKey: number) {
+    this.#pool = pool;
+    this.#ledgerKey = ledgerKey;
+  }
+
+  /** Connects, creates the schema if asked, and brings the schema up to date. */
+  static async open(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      types: exactIntegers,
+      ...(opts.schema === undefined ? {} : { options: `-c search_path=${opts.schema}` }),
+    });
+    // An idle connection that breaks (the server restarted) is dropped by the pool; without a
+    // listener its error would end the process.
+    pool.on("error", () => undefined);
+    try {
+      const client = await pool.connect().catch((cause: unknown) => {
+        throw new StoreBusyError(`cannot connect to PostgreSQL: ${(cause as Error).message}`);
+      });
+      try {
+        if (opts.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${identifier(opts.schema)}`);
+        await migratePg(client, pgMigrations);
+        const key = await client.query("SELECT hashtext('peage.ledger.' || current_schema())::int AS key");
+        return new PgStore(pool, Number(key.rows[0].key));
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+  }
+
+  #prepared(sql: string, forUpdate: boolean): { name: string; text: string } {
+    const key = forUpdate ? `${sql}\u0000U` : sql;
+    let prepared = this.#sql.get(key);
+    if (!prepared) {
+      let n = 0;
+      const text = sql.replace(/\?/g, () => `$${++n}`) + (forUpdate ? " FOR UPDATE" : "");
+      prepared = { name: `peage_${this.#sql.size}`, text };
+      this.#sql.set(key, prepared);
+    }
+    return prepared;
+  }
+
+  async #drive<T>(client: pg.PoolClient, operation: logic.Logic<T>): Promise<T> {
+    let step = operation.next();
+    while (!step.done) {
+      const op = step.value;
+      let result: unknown;
+      if (op.op === "lock") {
+        await client.query(op.mode === "shared" ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", [this.#ledgerKey]);
+      } else {
+        const { name, text } = this.#prepared(op.sql, op.op === "all" && op.forUpdate === true);
+        const answer = await client.query({ name, text, values: op.params as unknown[] });
+        result = op.op === "all" ? answer.rows : (answer.rowCount ?? 0);
+      }
+      step = operation.next(result);
+    }
+    return step.value;
+  }
+
+  /**
+   * Runs an operation in a transaction, again from the start after a retryable failure.
+   * `make` builds a fresh generator for each attempt. Reads that must see one snapshot
+   * (settlement, audit) run at REPEATABLE READ, read only.
+   */
+  async #transaction<T>(make: () => logic.Logic<T>, kind: "write" | "read" | "snapshot"): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.#pool.connect();
+      } catch (cause) {
+        throw new StoreBusyError(`cannot get a PostgreSQL connection: ${(cause as Error).message}`);
+      }
+      let broken = false;
+      try {
+        if (kind === "read") {
+          // Reads of committed rows need no transaction of their own.
+          return await this.#drive(client, make());
+        }
+        await client.query(kind === "write" ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        try {
+          const result = await this.#drive(client, make());
+          await client.query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => (broken = true));
+          throw error;
+        }
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === "string" && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+          continue;
+        }
+        if (typeof code === "string" && /^(08|57P)/.test(code)) throw new StoreBusyError(`PostgreSQL connection failure (${code}): retry shortly`);
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  #write<T>(make: () => logic.Logic<T>): Promise<T> {
+    return this.#transaction(make, "write");
+  }
+  #read<T>(make: () => logic.Logic<T>): Promise<T> {
+    return this.#transaction(make, "read");
+  }
+  #snapshot<T>(make: () => logic.Logic<T>): Promise<T> {
+    return this.#transaction(make, "snapshot");
+  }
+
+  createUser(user: NewUser): Promise<{ kind: "created"; user: UserRecord } | { kind: "exists" } | { kind: "key-enrolled" }> {
+    return this.#write(() => logic.createUser(user));
+  }
+  getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
+    return this.#read(() => logic.getUser(id));
+  }
+  setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined> {
+    return this.#write(() => logic.setMandate(id, mandate));
+  }
+  setMonthlyLimit(id: PartyId<"user">, limit: MinorUnits): Promise<UserRecord | undefined> {
+    return this.#write(() => logic.setMonthlyLimit(id, limit));
+  }
+  setStatus(id: PartyId<"user">, status: AccountStatus): Promise<UserRecord | undefined> {
+    return this.#write(() => logic.setStatus(id, status));
+  }
+  async monthlyUsage(id: PartyId<"user">, at: Date): Promise<MinorUnits> {
+    return (await this.#read(() => logic.monthlyUsage(id, at))) as MinorUnits;
+  }
+  topUp(topup: TopupRecord): Promise<TopupOutcome> {
+    return this.#write(() => logic.topUp(topup));
+  }
+  findPaymentByNonce(nonce: string): Promise<PaymentRecord | undefined> {
+    return this.#read(() => logic.findPaymentByNonce(nonce));
+  }
+  getPayment(id: string): Promise<PaymentRecord | undefined> {
+    return this.#read(() => logic.getPayment(id));
+  }
+  recordPayment(payment: PaymentRecord): Promise<PaymentOutcome> {
+    return this.#write(() => logic.recordPayment(payment));
+  }
+  listPayments(query: PaymentQuery): Promise<PaymentPage> {
+    return this.#read(() => logic.listPayments(query));
+  }
+  refundPayment(refund: NewRefund): Promise<RefundOutcome> {
+    return this.#write(() => logic.refundPayment(refund));
+  }
+  putPublisher(publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">, at: string): Promise<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
+    return this.#write(() => logic.putPublisher(publisher, at));
+  }
+  getPublisher(id: PartyId<"publisher">): Promise<PublisherRecord | undefined> {
+    return this.#read(() => logic.getPublisher(id));
+  }
+  listPublishers(): Promise<readonly PublisherRecord[]> {
+    return this.#read(() => logic.listPublishers());
+  }
+  async importRates(tables: readonly RateTable[], source: string, at: string): Promise<{ inserted: number; replaced: number; unchanged: number }> {
+    const result = await this.#write(() => logic.importRates(tables, source, at));
+    this.#rates.clear();
+    return result;
+  }
+  ratesOn(date: string): Promise<RateTable | undefined> {
+    return this.#rates.get(date, (d) => this.#read(() => logic.latestRateDay(d)), (d) => this.#snapshot(() => logic.ratesOn(d)));
+  }
+  ledgerTransactions(query: { period?: string; user?: string; after?: number; limit: number }): Promise<readonly LedgerTransaction[]> {
+    return this.#snapshot(() => logic.ledgerTransactions(query));
+  }
+  auditLedger(): Promise<LedgerAudit> {
+    return this.#snapshot(() => logic.auditLedger());
+  }
+  closePeriod(period: string, at: string): Promise<ClosedPeriod> {
+    return this.#write(() => logic.closePeriod(period, at));
+  }
+  closedPeriods(): Promise<readonly ClosedPeriod[]> {
+    return this.#read(() => logic.closedPeriods());
+  }
+  periodsWithTransactions(): Promise<readonly string[]> {
+    return this.#read(() => logic.periodsWithTransactions());
+  }
+  periodActivity(period: string): Promise<PeriodActivity> {
+    return this.#snapshot(() => logic.periodActivity(period));
+  }
+  recordSettlement(settlement: SettlementRecord): Promise<{ kind: "recorded" | "existing"; settlement: SettlementRecord }> {
+    return this.#write(() => logic.recordSettlement(settlement));
+  }
+  getSettlement(period: string): Promise<SettlementRecord | undefined> {
+    return this.#snapshot(() => logic.getSettlement(period));
+  }
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.#write(() => logic.insertApiKey(key));
+  }
+  findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#read(() => logic.findApiKeyByHash(secretHash));
+  }
+  rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
+    return this.#write(() => logic.rememberRequestNonce(user, nonce, expiresAt, now));
+  }
+  counts(): Promise<StoreCounts> {
+    return this.#snapshot(() => logic.counts());
+  }
+  async ping(): Promise<void> {
+    await this.#read(() => logic.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+/** Applies the migrations the database lacks, each in its own transaction, one server at a time. */
+export async function migratePg(client: pg.PoolClient | pg.Client, list: readonly Migration[]): Promise<void> {
+  await client.query("SELECT pg_advisory_lock(hashtext('peage.migrate.' || current_schema()))");
+  try {
+    await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+    const applied = new Set((await client.query("SELECT version FROM schema_migrations")).rows.map((row: { version: number }) => row.version));
+    const known = new Set(list.map((m) => m.version));
+    const unknown = [...applied].filter((version) => !known.has(version));
+    if (unknown.length > 0) {
+      throw new StoreSchemaError(`the database has schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`);
+    }
+    for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+      if (applied.has(migration.version)) continue;
+      await client.query("BEGIN");
+      try {
+        await client.query(migration.sql);
+        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [migration.version, migration.name, new Date().toISOString()]);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw error;
+      }
+    }
+  } finally {
+    await client.query("SELECT pg_advisory_unlock(hashtext('peage.migrate.' || current_schema()))");
+  }
+}
