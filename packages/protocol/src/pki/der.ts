@@ -89,6 +89,20 @@ export function signatureAlgorithmsAgree(der: Uint8Array): boolean {
   return equalBytes(slice(der, innerAlg), slice(der, outerAlg));
 }
 
+const TAG_BIT_STRING = 0x03;
+
+/**
+ * The signatureValue BIT STRING (RFC 5280 §4.1.1.3) holds whole octets, so its "unused bits"
+ * octet must be 0 (X.690 §8.6.2.2, §11.2.1). A library that ignores it would accept seven other
+ * spellings of the same certificate; the bytes of a trusted certificate must be the only ones.
+ */
+export function signatureBitStringIsCanonical(der: Uint8Array): boolean {
+  const outer = singleSequence(der);
+  const signature = children(der, outer)[2];
+  if (!signature || signature.tag !== TAG_BIT_STRING) throw new RangeError("no signature BIT STRING");
+  return signature.end - signature.contentStart > 1 && der[signature.contentStart] === 0;
+}
+
 /** DER INTEGER content octets of a non-negative value (X.690 §8.3: two's complement, minimal). */
 export function integerContent(value: bigint): Uint8Array<ArrayBuffer> {
   if (value < 0n) throw new RangeError("negative INTEGER");

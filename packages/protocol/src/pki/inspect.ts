@@ -5,7 +5,7 @@
  */
 import { fail, ok, type Result } from "../errors.js";
 import { ExtensionOids, authorityKeyId, describe, sameName, subjectKeyId } from "./certificate.js";
-import { decodeOidSequence, signatureAlgorithmsAgree } from "./der.js";
+import { decodeOidSequence, signatureAlgorithmsAgree, signatureBitStringIsCanonical } from "./der.js";
 import { x509 } from "./x509.js";
 
 export interface CertificateView {
@@ -46,6 +46,9 @@ export function inspect(cert: x509.X509Certificate, der: Uint8Array): Result<Cer
     // §4.1.1.2: signatureAlgorithm MUST be the same as tbsCertificate.signature.
     if (!signatureAlgorithmsAgree(der)) {
       return fail("ERR_MALFORMED", `certificate ${name}: the two signature algorithm fields differ (RFC 5280 §4.1.1.2)`, { subject: cert.subject });
+    }
+    if (!signatureBitStringIsCanonical(der)) {
+      return fail("ERR_MALFORMED", `certificate ${name}: the signature BIT STRING has unused bits (X.690 §11.2)`, { subject: cert.subject });
     }
     const problem = extensionProblem(cert.extensions);
     if (problem) return fail("ERR_MALFORMED", `certificate ${name}: ${problem}`, { subject: cert.subject });
