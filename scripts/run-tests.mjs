@@ -27,5 +27,19 @@ if (selected.length === 0) {
   console.error("no test files found: run `npm run build` first");
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...selected], { stdio: "inherit" });
+// The server's storage tests also run on PostgreSQL: without a cluster named by
+// PEAGE_TEST_DATABASE_URL (.ci/run starts one), start a throwaway one for this run.
+const env = { ...process.env };
+let pgDir;
+if (!env.PEAGE_TEST_DATABASE_URL && selected.some((f) => f.includes(join("server", "dist")))) {
+  const started = spawnSync("bash", [join("scripts", "pg-start.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (started.status !== 0) {
+    console.error("could not start PostgreSQL for the server's tests (scripts/pg-start.sh)");
+    process.exit(1);
+  }
+  for (const [, name, value] of started.stdout.matchAll(/^export (\w+)=(.*)$/gm)) env[name] = value.replace(/^'(.*)'$/, "$1");
+  pgDir = env.PEAGE_PG_DIR;
+}
+const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...selected], { stdio: "inherit", env });
+if (pgDir) spawnSync("bash", [join("scripts", "pg-stop.sh"), pgDir], { stdio: "ignore" });
 process.exit(result.status ?? 1);

@@ -1,6 +1,7 @@
 /**
  * The Péage card application: the smart card of the patent's second variant (claims 3-10,
- * figure 3), which takes the payment server's place for messages 2 and 3. Bytes in, bytes out:
+ * figure 3), which takes the payment server's place for messages 2 and 3. Clause numbers are
+ * those of ISO/IEC 7816-4:2005 (see iso7816.ts). Bytes in, bytes out:
  * command APDUs (ISO/IEC 7816-4) are answered from the card's memory (a JournalStore over a
  * Medium) and nothing else; the transports (transport/*.ts) carry the bytes.
  *
@@ -51,6 +52,7 @@ import {
   MAX_COUNTER,
   PIN_TRIES,
   purseView,
+  RECENT_ENTRIES,
   Records,
   type CardProfile,
   type LogEntryBody,
@@ -108,6 +110,8 @@ interface LoadedCard {
   tries: number;
   /** In counter order; always the contiguous run first..purse.counter. */
   log: LoggedEntry[];
+  /** Entries cleared by the last syncs, newest last (Records.recent). */
+  recent: LoggedEntry[];
 }
 
 const consentParser = parser(ConsentClaimsSchema);
@@ -135,7 +139,7 @@ export class CardApplet {
   readonly #clock: Clock;
   readonly #options: CardAppletOptions;
   #card: LoadedCard | undefined;
-  // Session state, volatile: lost at power-off and reset (ISO/IEC 7816-4 §5.1.1, security status).
+  // Session state, volatile like a card's security status: lost at power-off and reset.
   #selected = false;
   #pinVerified = false;
   #chain: { cla: number; ins: number; p1: number; p2: number; parts: Uint8Array[]; size: number } | undefined;
@@ -306,7 +310,7 @@ export class CardApplet {
   /** SELECT by DF name (§7.1.1): P1 04, P2 00 (FCI) or 0C (no data); exactly the Péage AID. */
   #select(command: CommandApdu): Uint8Array {
     if (command.p1 !== 0x04 || (command.p2 !== 0x00 && command.p2 !== 0x0c)) refuse(SW.WRONG_P1P2, "SELECT supports P1 04, P2 00 or 0C");
-    // Selecting anything resets the security status of the application (§5.4.1: it is DF-bound).
+    // Selecting anything resets the application's security status: a new session, PIN unverified.
     this.#selected = false;
     this.#pinVerified = false;
     if (!Buffer.from(command.data).equals(Buffer.from(PEAGE_AID))) refuse(SW.NOT_FOUND, "no application with this identifier");
@@ -401,8 +405,9 @@ export class CardApplet {
     if (consent.server !== profile.issuer) refuse(SW.WRONG_DATA, `the consent is for ${consent.server}, this card was issued by ${profile.issuer}`);
     if (consent.price.currency !== profile.currency) refuse(SW.WRONG_DATA, `the price is in ${consent.price.currency}, the card holds ${profile.currency}`);
 
-    // A lost response is no lost money: the same payment asked again gets its acknowledgment again.
-    const earlier = card.log.find((entry) => entry.body.nonce === consent.nonce);
+    // A lost response is no lost money: the same payment asked again gets its acknowledgment again,
+    // even if a SYNC cleared its entry meanwhile.
+    const earlier = card.log.find((entry) => entry.body.nonce === consent.nonce) ?? card.recent.find((entry) => entry.body.nonce === consent.nonce);
     if (earlier) {
       const e = earlier.body;
       if (e.offerHash !== consent.offerHash || !samePrice(e.price, consent.price) || e.publisher !== consent.publisher || e.date !== consent.date) {
@@ -559,10 +564,16 @@ export class CardApplet {
       profile.mode === "prepaid"
         ? { ...purse, seq: purse.seq + 1 }
         : { ...purse, seq: purse.seq + 1, ceiling: body.ceiling ?? purse.ceiling!, used: kept.reduce((sum, entry) => sum + entry.body.price.amount, 0) };
-    const ops: Operation[] = [...cleared.map((entry) => ({ remove: logRecordName(entry.body.counter) })), { put: Records.purse, value: next }];
+    const recent = [...card.recent, ...cleared].slice(-RECENT_ENTRIES);
+    const ops: Operation[] = [
+      ...cleared.map((entry) => ({ remove: logRecordName(entry.body.counter) })),
+      ...(cleared.length > 0 ? [{ put: Records.recent, value: recent.map((entry) => entry.token) }] : []),
+      { put: Records.purse, value: next },
+    ];
     card.store.commit(ops);
     card.purse = next;
     card.log = kept;
+    card.recent = recent;
     return ascii(await this.#receipt(card, "sync", body.id, body.seq));
   }
 
@@ -617,6 +628,13 @@ async function load(medium: Medium): Promise<LoadedCard> {
     log.push({ token: token as string, body: decoded.body });
   }
   log.sort((a, b) => a.body.counter - b.body.counter);
+  const recentTokens = store.get(Records.recent) ?? [];
+  if (!Array.isArray(recentTokens)) throw new CardMemoryError("the recent-entries record is invalid");
+  const recent: LoggedEntry[] = recentTokens.map((token: unknown) => {
+    const decoded = decodeToken(token);
+    if (!decoded || !isLogEntryBody(decoded.body)) throw new CardMemoryError("the recent-entries record is invalid");
+    return { token: token as string, body: decoded.body };
+  });
   const first = log[0]?.body.counter ?? purse.counter + 1;
   if (log.some((entry, i) => entry.body.counter !== first + i) || first + log.length - 1 !== purse.counter) {
     throw new CardMemoryError("the log and the transaction counter disagree");
@@ -624,5 +642,5 @@ async function load(medium: Medium): Promise<LoadedCard> {
   const key = await importPrivateKeyPem(profile.key);
   const issuerKey = await importPublicKeyPem(profile.issuerKey);
   const trust = new TrustStore({ roots: profile.roots.map(fromX5c) });
-  return { store, profile, key, issuerKey, trust, purse, tries: pin.tries, log };
+  return { store, profile, key, issuerKey, trust, purse, tries: pin.tries, log, recent };
 }

@@ -73,8 +73,13 @@ export const Records = {
   profile: "profile",
   purse: "purse",
   pin: "pin",
+  /** The last entries a SYNC cleared: a payment asked again after a sync is answered, not paid twice. */
+  recent: "recent",
   logPrefix: "log.",
 } as const;
+
+/** How many cleared entries the card keeps for answering repeated payments. */
+export const RECENT_ENTRIES = 32;
 
 /** Log records are named by their counter, zero-padded so that names sort as counters do. */
 export function logRecordName(counter: number): string {

@@ -160,6 +160,21 @@ describe("issuer commands and the usage log", () => {
       assert.deepEqual(entries.map((token) => (decodeToken(token)!.body as { counter: number }).counter), [3]);
     });
 
+    it("a payment asked again after a SYNC cleared its entry is answered again, not paid twice", async () => {
+      const client = await card();
+      await client.verifyPin(PIN);
+      const offer = world.offer(199);
+      const request = world.request(offer);
+      await client.pay(request);
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1 }));
+      const again = await client.pay(request);
+      const checked = await world.merchantCheck(again, offer);
+      assert.ok(checked.ok);
+      assert.deepEqual(checked.value.card?.debit, { counter: 1, balance: 801 });
+      const status = await client.status();
+      assert.deepEqual([status.balance, status.counter, status.logLength], [801, 1, 0]);
+    });
+
     it("postpaid: at the ceiling the card refuses until synced; the sync frees what the server recorded and may change the ceiling", async () => {
       const medium = new MemoryMedium();
       const postpaidKey = await world.cardKey(await world.issue(medium, { mode: "postpaid", ceiling: 600 }));

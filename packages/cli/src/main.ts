@@ -9,14 +9,17 @@ import { parseCommand, usageOf, Options } from "./args.js";
 import type { Command, CommandGroup } from "./command.js";
 import { catalog } from "./commands/catalog.js";
 import { demo } from "./commands/demo.js";
+import { fx } from "./commands/fx.js";
 import { inspect_ } from "./commands/inspect.js";
+import { ledger } from "./commands/ledger.js";
 import { pki } from "./commands/pki.js";
 import { server } from "./commands/server.js";
+import { settle } from "./commands/settle.js";
 import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, demo];
+const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, demo, ledger, fx, settle];
 
 /** Runs the command line `argv` (without node and script); resolves to the exit status. */
 async function main(argv: readonly string[]): Promise<number> {

@@ -162,7 +162,7 @@ describe("peage demo", () => {
     mkdirSync(tmp);
     const run = await demo(["demo", "--yes"], { TMPDIR: tmp });
     assert.equal(run.code, 0, show(run));
-    assert.match(run.stdout, /^ 1\. launch \(launch\): The Lighthouse Quest: start a game$/m);
+    assert.match(run.stdout, /^ 1\. launch \(at launch\): The Lighthouse Quest: start a game$/m);
     assert.match(run.stdout, /price 0\.50 EUR \(0\.\d\d USD at the reference rates of \d{4}-\d\d-\d\d\)/);
     assert.match(run.stdout, /ACKNOWLEDGED pay_\S+ at server time \d{4}-/);
     assert.match(run.stdout, /DECLINED \(ERR_DECLINED\)/);

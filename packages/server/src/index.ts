@@ -4,7 +4,20 @@
  */
 export { buildApp, BODY_LIMIT, type App, type AppDeps } from "./app.js";
 export { startServer, type RunningServer, type StartOptions } from "./start.js";
-export { loadConfig, buildConfig, ConfigError, DEFAULT_PORT, EnvVars, usage, type ServerConfig, type CommandLine, type LogLevel } from "./config.js";
+export {
+  loadConfig,
+  buildConfig,
+  ConfigError,
+  DEFAULT_PORT,
+  DEMO_BANK,
+  EnvVars,
+  minimumPayoutOf,
+  usage,
+  type ServerConfig,
+  type CommandLine,
+  type LogLevel,
+  type OperatorBank,
+} from "./config.js";
 export {
   initDataDir,
   loadServerIdentity,
@@ -19,19 +32,53 @@ export {
 export { createApiKey, bootstrapApiKey, hashSecret } from "./api-keys.js";
 export { signUserRequest, authenticateUser, USER_AUTH_SCHEME, UserRequestClaimsSchema, type UserRequestClaims, type UserRequestInput } from "./user-auth.js";
 export { parseUserJwk, type PublicJwk } from "./user-keys.js";
-export { processPayment, type PaymentAnswer, type PaymentContext } from "./payments.js";
-export { parseEcbRates, RatesError, RatesErrorCodes, type RatesErrorCode } from "./rates/ecb.js";
+export { processPayment, rateTableFor, type PaymentAnswer, type PaymentContext } from "./payments.js";
+export { parseEcbRates, parseEcbRateDays, RatesError, RatesErrorCodes, type RatesErrorCode } from "./rates/ecb.js";
 export { FileRateSource, staticRates, type RateSource } from "./rates/rate-source.js";
 export { Metrics } from "./metrics.js";
 export { problemFor, HttpProblem } from "./problems.js";
 export { SqliteStore, monthBounds, type SqliteStoreOptions } from "./store/sqlite.js";
+export { PgStore, type PgStoreOptions } from "./store/postgres.js";
+export { openStore, describeStore } from "./store/open.js";
 export { migrations, type Migration } from "./store/migrations.js";
+export { pgMigrations } from "./store/pg-migrations.js";
+export {
+  Accounts,
+  assertBalanced,
+  collectionPostings,
+  feeFor,
+  LedgerInvariantError,
+  paymentPostings,
+  payoutPostings,
+  reversePostings,
+  topupPostings,
+  TransactionKinds,
+  type NewTransaction,
+  type Posting,
+  type TransactionKind,
+} from "./ledger/ledger.js";
+export { assignPeriod, isPeriod, nextPeriod, periodDays, periodOf } from "./ledger/periods.js";
+export {
+  settle,
+  periodStates,
+  periodTotals,
+  SettlementError,
+  SettlementFiles,
+  type Hold,
+  type PeriodTotals,
+  type SettleOptions,
+  type SettleResult,
+  type SettleStep,
+  type SettlementDetails,
+} from "./settlement/settle.js";
 export {
   ApiScopes,
   AccountModes,
   AccountStatuses,
   StoreBusyError,
   StoreSchemaError,
+  StoreStateError,
+  TopupKinds,
   type ApiScope,
   type AccountMode,
   type AccountStatus,
@@ -45,5 +92,18 @@ export {
   type PaymentPage,
   type TopupRecord,
   type TopupOutcome,
+  type TopupKind,
   type ApiKeyRecord,
+  type SepaMandate,
+  type NewRefund,
+  type RefundRecord,
+  type RefundOutcome,
+  type PublisherRecord,
+  type LedgerTransaction,
+  type LedgerAudit,
+  type ClosedPeriod,
+  type PeriodActivity,
+  type PayoutRecord,
+  type CollectionRecord,
+  type SettlementRecord,
 } from "./store/store.js";

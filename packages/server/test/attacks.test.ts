@@ -21,7 +21,7 @@ import {
   type PartyId,
   type PaymentRequest,
 } from "@peage/protocol";
-import { assertProblem, enrol, http, NOW, pay, paymentRequest, snapshot, startFixture, type Fixture, type TestUser } from "./helpers/fixture.js";
+import { assertProblem, enrol, http, NOW, pay, paymentRequest, snapshot, startFixture, ENGINES, type Fixture, type TestUser } from "./helpers/fixture.js";
 
 const DAY = 86_400_000;
 
@@ -46,7 +46,8 @@ async function publisherCertificate(pki: DemoPki, validity: { notBefore: Date; n
   return { keys, certificate };
 }
 
-describe("refused payment requests leave the database unchanged", () => {
+for (const engine of ENGINES) {
+describe(`refused payment requests leave the database unchanged (${engine})`, () => {
   let fx: Fixture;
   let alice: TestUser;
   let bob: TestUser;
@@ -64,7 +65,7 @@ describe("refused payment requests leave the database unchanged", () => {
       nextUpdate: new Date(NOW.getTime() + 7 * DAY),
       crlNumber: 1,
     });
-    fx = await startFixture({ pki, crls: [crl] });
+    fx = await startFixture({ pki, crls: [crl], engine });
     alice = await enrol(fx, { balance: 100_000, name: "alice" });
     bob = await enrol(fx, { balance: 100_000, name: "bob" });
   });
@@ -74,10 +75,10 @@ describe("refused payment requests leave the database unchanged", () => {
 
   /** Sends the body and checks the problem and that nothing changed. */
   async function refused(send: () => Promise<Parameters<typeof assertProblem>[0]>, status: number, code: string): Promise<void> {
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     const answer = await send();
     assertProblem(answer, status, code, false);
-    assert.deepEqual(snapshot(fx), before, `${code}: the database changed`);
+    assert.deepEqual((await snapshot(fx)), before, `${code}: the database changed`);
   }
 
   /** A catalog entry for the launch offer signed by another key/chain. */
@@ -107,11 +108,11 @@ describe("refused payment requests leave the database unchanged", () => {
       [[request], /body/],
     ];
     for (const [body, field] of cases) {
-      const before = snapshot(fx);
+      const before = (await snapshot(fx));
       const answer = await http(fx, "POST", "/v1/payments", { body });
       assertProblem(answer, 400, "ERR_MALFORMED", false);
       assert.match(answer.body.detail, field);
-      assert.deepEqual(snapshot(fx), before);
+      assert.deepEqual((await snapshot(fx)), before);
     }
   });
 
@@ -207,3 +208,4 @@ describe("refused payment requests leave the database unchanged", () => {
     assertProblem(await http(fx, "DELETE", "/v1/payments"), 404, "ERR_NOT_FOUND", false);
   });
 });
+}

@@ -217,7 +217,8 @@ describe("crash and restart", () => {
       const charged = rows.reduce((sum, row) => sum + row.charged_amount, 0);
       const balance = (db.prepare("SELECT balance_minor AS b FROM users WHERE id = ?").get(user) as { b: number }).b;
       assert.equal(balance, INITIAL_BALANCE - charged);
-      assert.equal((db.prepare("SELECT COUNT(*) AS n FROM publisher_credits").get() as { n: number }).n, rows.length);
+      assert.equal((db.prepare("SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'payment'").get() as { n: number }).n, rows.length);
+      assert.deepEqual(db.prepare("SELECT t.id FROM postings p JOIN ledger_transactions t ON t.seq = p.txn_seq GROUP BY t.id, p.currency HAVING SUM(p.amount) <> 0").all(), [], "every transaction balances");
     } finally {
       db.close();
     }

@@ -3,16 +3,17 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { canonicalBytes, JwsTypes, keyThumbprint, newNonce, signJws, timestamp } from "@peage/protocol";
 import { signUserRequest } from "../src/index.js";
-import { assertProblem, enrol, http, pay, paymentRequest, snapshot, startFixture, type Fixture, type TestUser } from "./helpers/fixture.js";
+import { assertProblem, enrol, http, pay, paymentRequest, snapshot, startFixture, ENGINES, type Fixture, type TestUser } from "./helpers/fixture.js";
 
-describe("user self-service", () => {
+for (const engine of ENGINES) {
+describe(`user self-service (${engine})`, () => {
   let fx: Fixture;
   let alice: TestUser;
   let mallory: TestUser;
   const alicePayments: string[] = [];
 
   before(async () => {
-    fx = await startFixture();
+    fx = await startFixture({ engine });
     alice = await enrol(fx, { balance: 10_000, name: "me-alice" });
     mallory = await enrol(fx, { balance: 10_000, name: "me-mallory", alg: "EdDSA" });
     for (const user of [alice, mallory, alice, alice]) {
@@ -107,8 +108,9 @@ describe("user self-service", () => {
   });
 
   it("reading never changes balances or payments", async () => {
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     await get("/v1/me/payments", await signed(alice, "/v1/me/payments"));
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
   });
 });
+}

@@ -4,12 +4,13 @@ import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { generateKeyPair } from "@peage/protocol";
 import { createApiKey, hashSecret } from "../src/index.js";
-import { admin, assertProblem, enrol, http, pay, paymentRequest, snapshot, startFixture, topUp, type Fixture } from "./helpers/fixture.js";
+import { admin, assertProblem, enrol, http, pay, paymentRequest, snapshot, startFixture, topUp, ENGINES, type Fixture } from "./helpers/fixture.js";
 
-describe("operator API", () => {
+for (const engine of ENGINES) {
+describe(`operator API (${engine})`, () => {
   let fx: Fixture;
   before(async () => {
-    fx = await startFixture();
+    fx = await startFixture({ engine });
   });
   after(async () => {
     await fx.close();
@@ -18,19 +19,19 @@ describe("operator API", () => {
   const jwkOf = async (alg: "ES256" | "EdDSA" = "ES256") => webcrypto.subtle.exportKey("jwk", (await generateKeyPair(alg)).publicKey);
 
   it("refuses requests without a valid API key with 401 and a Bearer challenge", async () => {
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     const body = { user: "urn:peage:user:nokey", publicKey: await jwkOf(), mode: "prepaid", homeCurrency: "EUR" };
     for (const authorization of [undefined, "Bearer", "Basic dXNlcjpwYXNz", "Bearer peage_sk_wrongwrongwrongwrongwrongwrongwrongwrongwro", `Bearer ${fx.adminKey}x`]) {
       const answer = await http(fx, "POST", "/v1/admin/users", { body, headers: authorization ? { authorization } : {} });
       assertProblem(answer, 401, "ERR_UNAUTHORIZED", false);
       assert.match(answer.headers.get("www-authenticate") ?? "", /^Bearer/);
     }
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
   });
 
   it("refuses a key without the endpoint's scope with 403 naming the scope", async () => {
     const secret = await createApiKey(fx.store, ["payments:read"], "reader");
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     const answer = await http(fx, "POST", "/v1/admin/users", {
       body: { user: "urn:peage:user:noscope", publicKey: await jwkOf(), mode: "prepaid", homeCurrency: "EUR" },
       headers: { authorization: `Bearer ${secret}` },
@@ -40,7 +41,7 @@ describe("operator API", () => {
     const user = await enrol(fx);
     assertProblem(await http(fx, "POST", `/v1/admin/users/${user.id}/topups`, { body: { amount: 5, idempotencyKey: "scope-test-1" }, headers: { authorization: `Bearer ${secret}` } }), 403, "ERR_FORBIDDEN");
     assert.equal((await http(fx, "GET", "/v1/admin/payments", { headers: { authorization: `Bearer ${secret}` } })).status, 200);
-    assert.equal(before.counts["topups"], snapshot(fx).counts["topups"]);
+    assert.equal(before.counts["topups"], (await snapshot(fx)).counts["topups"]);
   });
 
   it("stores API keys as SHA-256 hashes only", async () => {
@@ -85,13 +86,13 @@ describe("operator API", () => {
       [{ publicKey: good, monthlyLimit: 100 }, /prepaid/],
       [{ publicKey: good, user: "urn:peage:publisher:not-a-user" }, /\/user/],
     ];
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     for (const [override, message] of cases) {
       const answer = await admin(fx, "POST", "/v1/admin/users", { user: "urn:peage:user:refused", mode: "prepaid", homeCurrency: "EUR", ...override });
       assertProblem(answer, 400, "ERR_MALFORMED", false);
       assert.match(answer.body.detail, message);
     }
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
   });
 
   it("top-ups are idempotent by key, in the home currency, for prepaid accounts only", async () => {
@@ -103,10 +104,10 @@ describe("operator API", () => {
     assert.equal(again.status, 200);
     assert.equal(again.body.id, first.body.id);
     assert.deepEqual(again.body.balance, { amount: 700, currency: "EUR" });
-    assert.equal(snapshot(fx).balances[user.id], 700);
+    assert.equal((await snapshot(fx)).balances[user.id], 700);
 
     const postpaid = await enrol(fx, { mode: "postpaid", limit: 100 });
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     assertProblem(await admin(fx, "POST", `/v1/admin/users/${user.id}/topups`, { amount: 900, idempotencyKey: "idem-key-0001" }), 409, "ERR_CONFLICT");
     assertProblem(await admin(fx, "POST", `/v1/admin/users/${user.id}/topups`, { amount: 900, currency: "USD", idempotencyKey: "idem-key-0002" }), 409, "ERR_CONFLICT");
     assertProblem(await admin(fx, "POST", `/v1/admin/users/${user.id}/topups`, { amount: 0, idempotencyKey: "idem-key-0003" }), 400, "ERR_MALFORMED");
@@ -116,7 +117,7 @@ describe("operator API", () => {
     assertProblem(await admin(fx, "POST", `/v1/admin/users/${postpaid.id}/topups`, { amount: 10, idempotencyKey: "idem-key-0007" }), 409, "ERR_CONFLICT");
     assertProblem(await admin(fx, "POST", `/v1/admin/users/urn:peage:user:nobody/topups`, { amount: 10, idempotencyKey: "idem-key-0008" }), 404, "ERR_UNKNOWN_USER");
     assertProblem(await admin(fx, "PUT", `/v1/admin/users/${user.id}/limit`, { monthlyLimit: 10 }), 409, "ERR_CONFLICT");
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
   });
 
   it("top-ups sent at the same time with one key credit once", async () => {
@@ -124,7 +125,7 @@ describe("operator API", () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => admin(fx, "POST", `/v1/admin/users/${user.id}/topups`, { amount: 250, idempotencyKey: "parallel-key-01" })));
     assert.equal(answers.filter((a) => a.status === 201).length, 1);
     assert.equal(answers.filter((a) => a.status === 200).length, 9);
-    assert.equal(snapshot(fx).balances[user.id], 250);
+    assert.equal((await snapshot(fx)).balances[user.id], 250);
   });
 
   it("lists payments by user or publisher, page by page with a cursor", async () => {
@@ -169,3 +170,4 @@ describe("operator API", () => {
     assert.deepEqual(health.body, { status: "ok", server: fx.pki.server.identity, ratesDate: "2026-03-09" });
   });
 });
+}

@@ -4,10 +4,8 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import Database from "better-sqlite3";
-import { join } from "node:path";
 import { convert, createPaymentRequest, decodeJws, JwsTypes, price, verifyAcknowledgment, type AcknowledgmentClaims } from "@peage/protocol";
-import { admin, assertProblem, enrol, http, NOW, pay, paymentRequest, RATES, snapshot, startFixture, topUp, type Fixture } from "./helpers/fixture.js";
+import { admin, assertProblem, enrol, http, NOW, pay, paymentRequest, RATES, snapshot, startFixture, topUp, ENGINES, type Fixture } from "./helpers/fixture.js";
 
 function claimsOf(ack: { acknowledgment: string }): AcknowledgmentClaims {
   const decoded = decodeJws(ack.acknowledgment, JwsTypes.acknowledgment);
@@ -15,10 +13,11 @@ function claimsOf(ack: { acknowledgment: string }): AcknowledgmentClaims {
   return decoded.value.payload as AcknowledgmentClaims;
 }
 
-describe("payments", () => {
+for (const engine of ENGINES) {
+describe(`payments (${engine})`, () => {
   let fx: Fixture;
   before(async () => {
-    fx = await startFixture();
+    fx = await startFixture({ engine });
   });
   after(async () => {
     await fx.close();
@@ -26,7 +25,7 @@ describe("payments", () => {
 
   it("prepaid: answers an acknowledgment the merchant accepts, debits the balance and credits the publisher", async () => {
     const user = await enrol(fx, { balance: 1000 });
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     const { offer, request } = await paymentRequest(fx, user, "launch");
     const answer = await pay(fx, request);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -41,10 +40,11 @@ describe("payments", () => {
     assert.equal(claims.rate, undefined, "no rate when no conversion happened");
     assert.equal(claims.serverTime, NOW.toISOString());
 
-    const after = snapshot(fx);
+    const after = (await snapshot(fx));
     assert.equal(after.balances[user.id], 900);
     assert.equal(after.counts["payments"], before.counts["payments"]! + 1);
-    assert.equal(after.counts["publisher_credits"], before.counts["publisher_credits"]! + 1);
+    assert.equal(after.counts["ledger_transactions"], before.counts["ledger_transactions"]! + 1);
+    assert.equal(after.counts["postings"], before.counts["postings"]! + 2, "the user's debit and the publisher's credit");
     const credit = `${fx.pki.publisher.identity} EUR`;
     assert.equal(after.credits[credit], (before.credits[credit] ?? 0) + 100);
 
@@ -61,19 +61,19 @@ describe("payments", () => {
     const answer = await pay(fx, request);
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.ok((await verifyAcknowledgment(answer.body, offer, { trust: fx.trust, clock: fx.clock })).ok);
-    assert.equal(snapshot(fx).balances[user.id], 400);
+    assert.equal((await snapshot(fx)).balances[user.id], 400);
   });
 
   it("prepaid: refuses a payment the balance does not cover, changing nothing", async () => {
     const user = await enrol(fx, { balance: 99 });
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     const { request } = await paymentRequest(fx, user, "launch");
     assertProblem(await pay(fx, request), 402, "ERR_INSUFFICIENT_FUNDS", false);
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
     // Topped up, the very same request goes through.
     await topUp(fx, user.id, 1);
     assert.equal((await pay(fx, request)).status, 200);
-    assert.equal(snapshot(fx).balances[user.id], 0);
+    assert.equal((await snapshot(fx)).balances[user.id], 0);
   });
 
   it("postpaid: charges up to the monthly limit, refuses beyond it, and starts afresh next month", async () => {
@@ -81,9 +81,9 @@ describe("payments", () => {
     try {
       const user = await enrol(fx, { mode: "postpaid", limit: 300 });
       for (let i = 0; i < 3; i++) assert.equal((await pay(fx, (await paymentRequest(fx, user)).request)).status, 200);
-      const before = snapshot(fx);
+      const before = (await snapshot(fx));
       assertProblem(await pay(fx, (await paymentRequest(fx, user)).request), 402, "ERR_LIMIT_EXCEEDED", false);
-      assert.deepEqual(snapshot(fx), before);
+      assert.deepEqual((await snapshot(fx)), before);
       const account = await admin(fx, "GET", `/v1/admin/users/${user.id}`);
       assert.deepEqual(account.body.usedThisMonth, price(300, "EUR"));
       assert.equal(account.body.balance, undefined);
@@ -122,16 +122,15 @@ describe("payments", () => {
       assert.equal(claims.rate, expected.rate);
       assert.ok((await verifyAcknowledgment(answer.body, offer, { trust: fx.trust, clock: fx.clock })).ok);
 
-      const db = new Database(join(fx.dir, "peage.db"), { readonly: true });
-      const row = db.prepare("SELECT * FROM payments WHERE id = ?").get(claims.paymentId) as Record<string, unknown>;
-      db.close();
+      const [row] = await fx.raw.query("SELECT * FROM payments WHERE id = ?", [claims.paymentId]);
+      assert.ok(row);
       assert.equal(row["charged_amount"], expected.price.amount);
       assert.equal(row["charged_currency"], currency);
       assert.equal(row["price_amount"], signed.amount);
       assert.equal(row["price_currency"], signed.currency);
       assert.equal(row["rate"], expected.rate);
       assert.equal(row["rate_date"], RATES.date);
-      assert.equal(snapshot(fx).balances[user.id], 1_000_000 - expected.price.amount);
+      assert.equal((await snapshot(fx)).balances[user.id], 1_000_000 - expected.price.amount);
     }
     // 250 USD cents at 1.0845 USD/EUR is 230.52 EUR cents: 231, rounded half away from zero.
     assert.deepEqual(convert(price(250, "USD"), price(0, "EUR").currency, RATES)?.price, price(231, "EUR"));
@@ -139,9 +138,9 @@ describe("payments", () => {
 
   it("refuses a currency the rates do not cover (ERR_RATE_UNAVAILABLE), changing nothing", async () => {
     const user = await enrol(fx, { balance: 1_000_000 });
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     assertProblem(await pay(fx, (await paymentRequest(fx, user, "kenya")).request), 422, "ERR_RATE_UNAVAILABLE", false);
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
   });
 
   it("an identical retry returns the identical acknowledgment and charges once, even after the consent expired", async () => {
@@ -149,11 +148,11 @@ describe("payments", () => {
     const { request } = await paymentRequest(fx, user);
     const first = await pay(fx, request);
     assert.equal(first.status, 200);
-    const afterFirst = snapshot(fx);
+    const afterFirst = (await snapshot(fx));
     const second = await pay(fx, request);
     assert.equal(second.status, 200);
     assert.deepEqual(second.body, first.body);
-    assert.deepEqual(snapshot(fx), afterFirst);
+    assert.deepEqual((await snapshot(fx)), afterFirst);
 
     const clockStart = fx.clock.now();
     fx.clock.advance(60 * 60_000);
@@ -164,7 +163,7 @@ describe("payments", () => {
     } finally {
       fx.clock.set(clockStart);
     }
-    assert.equal(snapshot(fx).balances[user.id], 900);
+    assert.equal((await snapshot(fx)).balances[user.id], 900);
   });
 
   it("identical requests sent at the same time are charged once and all get the same acknowledgment", async () => {
@@ -175,29 +174,29 @@ describe("payments", () => {
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.body, answers[0]!.body);
     }
-    assert.equal(snapshot(fx).balances[user.id], 900);
+    assert.equal((await snapshot(fx)).balances[user.id], 900);
   });
 
   it("a different request for an offer nonce already paid is refused with 409 ERR_NONCE_REUSED", async () => {
     const user = await enrol(fx, { balance: 1000 });
     const { offer, request } = await paymentRequest(fx, user);
     assert.equal((await pay(fx, request)).status, 200);
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     fx.clock.advance(1000);
     const again = await createPaymentRequest({ offer, user: user.id, server: fx.pki.server.identity, userKey: user.key, clock: fx.clock });
     fx.clock.advance(-1000);
     assert.notEqual(again.consent, request.consent);
     assertProblem(await pay(fx, again), 409, "ERR_NONCE_REUSED", false);
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
   });
 
   it("a suspended account cannot pay until reactivated", async () => {
     const user = await enrol(fx, { balance: 1000 });
     assert.equal((await admin(fx, "POST", `/v1/admin/users/${user.id}/suspend`)).body.status, "suspended");
-    const before = snapshot(fx);
+    const before = (await snapshot(fx));
     const { request } = await paymentRequest(fx, user);
     assertProblem(await pay(fx, request), 403, "ERR_ACCOUNT_SUSPENDED", false);
-    assert.deepEqual(snapshot(fx), before);
+    assert.deepEqual((await snapshot(fx)), before);
     assert.equal((await admin(fx, "POST", `/v1/admin/users/${user.id}/reactivate`)).body.status, "active");
     assert.equal((await pay(fx, request)).status, 200);
   });
@@ -217,6 +216,7 @@ describe("payments", () => {
     assert.ok(total >= count("recorded") + count("replayed"));
   });
 });
+}
 
 describe("payments without rates", () => {
   let fx: Fixture;

@@ -100,7 +100,7 @@ describe("setup", () => {
       const path = join(root, "schema.db");
       (await SqliteStore.open(path).close(), await SqliteStore.open(path).close());
       const db = new Database(path);
-      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations").all(), [{ version: 1 }]);
+      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [{ version: 1 }, { version: 2 }]);
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       db.close();
       const store = SqliteStore.open(path);
@@ -161,7 +161,7 @@ describe("setup", () => {
       assert.throws(() => SqliteStore.open(path), (e: unknown) => e instanceof StoreSchemaError && /99/.test(e.message));
     });
 
-    it("keeps payments and publisher credits append-only, and balances non-negative", async () => {
+    it("keeps payments, ledger transactions and postings append-only, and balances non-negative", async () => {
       const path = join(root, "append.db");
       await SqliteStore.open(path).close();
       const db = new Database(path);
@@ -171,14 +171,19 @@ describe("setup", () => {
         `INSERT INTO payments (id, user_id, publisher, offer_hash, price_amount, price_currency, charged_amount, charged_currency, rate, nonce, offer_date, server_time, request_hash, acknowledgment)
          VALUES ('pay_1', 'urn:peage:user:a', 'p', 'h', 1, 'EUR', 1, 'EUR', '1', 'n', 'd', 't', 'r', '{}')`,
       ).run();
-      db.prepare("INSERT INTO publisher_credits (publisher, currency, amount_minor, payment_id, created_at) VALUES ('p', 'EUR', 1, 'pay_1', 't')").run();
+      db.prepare("INSERT INTO ledger_transactions (id, kind, period, created_at, payment_id) VALUES ('txn_1', 'payment', '2026-01', 't', 'pay_1')").run();
+      db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', -1)").run();
       assert.throws(() => db.prepare("UPDATE payments SET charged_amount = 0").run(), /append-only/);
       assert.throws(() => db.prepare("DELETE FROM payments").run(), /append-only/);
-      assert.throws(() => db.prepare("UPDATE publisher_credits SET amount_minor = 9").run(), /append-only/);
-      assert.throws(() => db.prepare("DELETE FROM publisher_credits").run(), /append-only/);
+      assert.throws(() => db.prepare("UPDATE postings SET amount = 9").run(), /append-only/);
+      assert.throws(() => db.prepare("DELETE FROM postings").run(), /append-only/);
+      assert.throws(() => db.prepare("UPDATE ledger_transactions SET period = '2026-02'").run(), /append-only/);
+      assert.throws(() => db.prepare("DELETE FROM ledger_transactions").run(), /append-only/);
+      assert.throws(() => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', 0)").run(), /CHECK/);
+      assert.throws(() => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', 0.5)").run(), /cannot store REAL|datatype|CHECK/i);
       assert.throws(() => db.prepare("UPDATE users SET balance_minor = -1").run(), /CHECK/);
       assert.throws(() => db.prepare("UPDATE users SET balance_minor = 1.5").run(), /cannot store REAL|datatype/i);
-      assert.throws(() => db.prepare("INSERT INTO publisher_credits (publisher, currency, amount_minor, payment_id, created_at) VALUES ('p', 'EUR', 1, 'pay_404', 't')").run(), /FOREIGN KEY/);
+      assert.throws(() => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (404, 'payable/p', 'EUR', 1)").run(), /FOREIGN KEY/);
       db.close();
     });
   });

@@ -9,7 +9,7 @@ import { printJsonLine } from "../output.js";
 import { untilStopped } from "../service.js";
 
 /** Options passed through to the server's own configuration loader, by name. */
-const passThrough = ["data", "port", "host", "rates", "log-level", "revocation", "bootstrap-key"] as const;
+const passThrough = ["data", "port", "host", "rates", "log-level", "revocation", "bootstrap-key", "database-url"] as const;
 
 const serverCommand: Command = {
   spec: {
@@ -19,7 +19,7 @@ const serverCommand: Command = {
       "Run the payment server on DIR (its database, signing key and chain, trusted roots, CRLs and rates). " +
       'Prints {"event":"listening","url":…,"server":…} as one JSON line on stdout once it listens, then its JSON logs; ' +
       "SIGINT or SIGTERM stop it gracefully, SIGHUP re-reads the rates.",
-    synopsis: "--data DIR [--port N] [--host ADDRESS] [--rates FILE] [--log-level LEVEL] [--revocation POLICY] [--bootstrap-key FILE]",
+    synopsis: "--data DIR [--port N] [--host ADDRESS] [--rates FILE] [--log-level LEVEL] [--revocation POLICY] [--bootstrap-key FILE] [--database-url URL]",
     options: {
       data: { type: "string", value: "DIR", description: "the data directory (or set PEAGE_DATA)" },
       port: { type: "string", value: "N", description: "port to listen on, 0 for any free port (default 8402)" },
@@ -28,6 +28,7 @@ const serverCommand: Command = {
       "log-level": { type: "string", value: "LEVEL", description: "fatal, error, warn, info, debug, trace or silent (default info)" },
       revocation: { type: "string", value: "POLICY", description: "best-effort or require: whether every certificate needs a CRL (default best-effort)" },
       "bootstrap-key": { type: "string", value: "FILE", description: "on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)" },
+      "database-url": { type: "string", value: "URL", description: "postgres://… to keep the books on PostgreSQL instead of DIR/peage.db (or set DATABASE_URL)" },
     },
   },
   async run(o) {
@@ -41,8 +42,7 @@ const serverCommand: Command = {
     }
     const { config, bootstrapKeyFile } = commandLine;
     if (bootstrapKeyFile !== undefined) {
-      const { join } = await import("node:path");
-      const store = server.SqliteStore.open(join(config.dataDir, server.DataDirFiles.database));
+      const store = await server.openStore(config);
       try {
         const created = await server.bootstrapApiKey(store, bootstrapKeyFile);
         process.stderr.write(created ? `bootstrap API key written to ${bootstrapKeyFile}\n` : "the database already has API keys: no bootstrap key created\n");

@@ -3,7 +3,8 @@
  * stderr, so that --json keeps stdout to the JSON document); the program's output waits while a
  * question is on screen. With --yes, a scripted user says yes to everything except the first
  * renewal of play time, which it declines, so a run is deterministic: the program pauses, then
- * pays again to go on.
+ * pays again to go on. A question the program stops waiting for (the game ending while a renewal
+ * is being asked) is withdrawn: the wallet pays nothing and records no decision of the user's.
  */
 import { emitKeypressEvents } from "node:readline";
 import { TerminalPrompt, type ConsentPrompt, type OfferView } from "@peage/wallet";

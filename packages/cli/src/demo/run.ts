@@ -30,6 +30,9 @@ const TIMING = {
   interactive: { periodSeconds: 5, moveDelayMs: 1500, timeoutSeconds: 180 },
 } as const;
 
+/** Ctrl-C, a request to stop, and the terminal closing: each stops everything and cleans up. */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
 /** How long to wait, once the program has ended, for the wallet to finish the payment it was making. */
 const DRAIN_TIMEOUT_MS = 15_000;
 
@@ -59,9 +62,22 @@ export async function runDemo(o: Options): Promise<void> {
     process.stderr.write(`\n${why}: stopping the program, the wallet and the server…\n`);
     stop.abort();
   };
-  const onSignal = (signal: NodeJS.Signals) => interrupt(signal);
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const onSignal = (signal: NodeJS.Signals) => {
+    // The terminal is gone: what is still written to it fails, which must not stop the cleanup.
+    if (signal === "SIGHUP") {
+      if (interrupted === "SIGHUP") return;
+      for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+    }
+    interrupt(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  // A terminal closed under the wallet's question fails inside readline (setRawMode EIO) rather
+  // than only by SIGHUP: that is the terminal going away too, and the cleanup must still run.
+  const onUncaught = (error: Error & { code?: string }) => {
+    if (error.code !== "EIO") throw error;
+    onSignal("SIGHUP");
+  };
+  if (!scripted) process.on("uncaughtException", onUncaught);
 
   const user = scripted ? new ScriptedUser() : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
   let world: World | undefined;
@@ -96,12 +112,15 @@ export async function runDemo(o: Options): Promise<void> {
     if (!paths.temporary) await writeManifest(paths, { status: "running", startedAt: startedAt.toISOString(), world });
     narrator.line(`  program    The Lighthouse Quest (examples/quest), its scripted player making a move every ${timing.moveDelayMs / 1000} s`);
     narrator.line("");
+    narrator.line("The demo wallet's rules let no payment through without asking the user, so that each one is shown.");
     narrator.line(
       scripted
-        ? "--yes: the demo answers the wallet's questions for the user: yes to every payment, except the first renewal of play time, which it declines."
-        : "The wallet asks you before each payment: answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment (the game pauses, then asks to pay again to go on).",
+        ? "--yes: the demo answers for the user: yes to every payment, except the first renewal of play time, which it declines."
+        : "Answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment: the game pauses, then asks to pay again to go on.",
     );
-    narrator.line(`The balance is too small for everything: one payment will be refused for lack of funds (${world.shortOf.offerId}, if you pay the others).`);
+    narrator.line(
+      `The balance does not cover everything: one payment will be refused for lack of funds (${world.shortOf.offerId}${scripted ? "" : ", if you pay for the rest"}).`,
+    );
     narrator.line("");
 
     const program = await runQuest({
@@ -143,8 +162,8 @@ export async function runDemo(o: Options): Promise<void> {
   /** Stops everything, records the result in DIR/demo.json, removes a temporary directory; returns `error` to throw. */
   async function finish(error: unknown): Promise<unknown> {
     const failures = await cleanup.close();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    process.off("uncaughtException", onUncaught);
     if (!paths.temporary) {
       const status = report ? (report.ok ? "finished" : "failed") : interrupted !== undefined ? "interrupted" : "failed";
       await writeManifest(paths, { status, startedAt: startedAt.toISOString(), ...(world ? { world } : {}), ...(report ? { report } : {}) }).catch(() => undefined);

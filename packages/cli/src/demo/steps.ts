@@ -223,19 +223,26 @@ export function checkRun(options: {
 }
 
 const triggerWords: Record<Trigger, string> = {
-  launch: "launch",
-  "period-start": "play time, first period",
-  "period-renewal": "play time, renewal",
-  "period-resume": "play time, paid again to resume",
-  event: "new level",
+  launch: "at launch",
+  "period-start": "periodic: the first period",
+  "period-renewal": "periodic: renewal when the period ends",
+  "period-resume": "periodic: paid again to resume after a pause",
+  event: "event",
 };
 
 /** A step in a few lines of text. */
 export function describeStep(step: Step, ratesDate: string): string[] {
   const price = `${formatPrice(step.price)}${step.converted ? ` (${formatPrice(step.converted)} at the reference rates of ${ratesDate})` : ""}`;
-  const answer = step.consent === "explicit" ? "yes" : step.outcome === "declined" ? "no" : step.consent;
-  const by = step.answeredBy === "--yes" ? " (--yes)" : "";
-  const lines = [`${String(step.step).padStart(2)}. ${step.offerId} (${triggerWords[step.trigger]}): ${step.description}`, `    price ${price}; asked, answered ${answer}${by}`];
+  const by = step.answeredBy === "--yes" ? " (by --yes)" : "";
+  const consent =
+    step.consent === "explicit"
+      ? `the wallet asked, the user answered yes${by}`
+      : step.consent === "auto"
+        ? "paid without asking, within the wallet's rules"
+        : step.outcome === "declined"
+          ? `the wallet asked, the user answered no${by}`
+          : "not asked";
+  const lines = [`${String(step.step).padStart(2)}. ${step.offerId} (${triggerWords[step.trigger]}): ${step.description}`, `    price ${price}; ${consent}`];
   if (step.outcome === "acknowledged") {
     lines.push(
       `    ACKNOWLEDGED ${step.paymentId ?? ""} at server time ${step.serverTime ?? "?"}; charged ${step.charged ? formatPrice(step.charged) : "?"}; balance ${formatPrice(step.balanceBefore)} -> ${formatPrice(step.balanceAfter)}`,

@@ -56,6 +56,16 @@ const xmlParser = new XMLParser({
  * Throws RatesError naming what is wrong.
  */
 export function parseEcbRates(xml: string): RateTable {
+  const days = parseEcbRateDays(xml);
+  return days[days.length - 1]!;
+}
+
+/**
+ * Parses ECB reference rates XML into one table per day, oldest first: the daily file has one
+ * day, the historical files (eurofxref-hist.xml, eurofxref-hist-90d.xml) one per business day.
+ * Throws RatesError naming what is wrong; a file with a bad day is refused whole.
+ */
+export function parseEcbRateDays(xml: string): RateTable[] {
   if (xml.length > MAX_RATES_XML_LENGTH) throw new RatesError("ERR_RATES_FILE", `rates file larger than ${MAX_RATES_XML_LENGTH} bytes`);
   // No document type: ECB files have none, and a DTD is how XML entity expansion attacks start.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new RatesError("ERR_RATES_XML", "rates XML must not contain a DOCTYPE or ENTITY declaration");
@@ -80,16 +90,13 @@ export function parseEcbRates(xml: string): RateTable {
   const days = elements(outer["Cube"]);
   if (days.length === 0) throw new RatesError("ERR_RATES_FORMAT", "the outer Cube holds no day (Cube time=…)");
 
-  let latest: { date: string; rates: Record<string, string> } | undefined;
-  const seenDays = new Set<string>();
+  const tables = new Map<string, RateTable>();
   for (const day of days) {
     const parsed = parseDay(day);
-    if (seenDays.has(parsed.date)) throw new RatesError("ERR_RATES_FORMAT", `day ${parsed.date} is listed twice`);
-    seenDays.add(parsed.date);
-    if (!latest || parsed.date > latest.date) latest = parsed;
+    if (tables.has(parsed.date)) throw new RatesError("ERR_RATES_FORMAT", `day ${parsed.date} is listed twice`);
+    tables.set(parsed.date, rateTable("EUR", parsed.date, parsed.rates));
   }
-  if (!latest) throw new RatesError("ERR_RATES_FORMAT", "no rates");
-  return rateTable("EUR", latest.date, latest.rates);
+  return [...tables.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
 }
 
 function parseDay(day: Node): { date: string; rates: Record<string, string> } {

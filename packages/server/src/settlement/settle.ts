@@ -19,7 +19,7 @@
  * which finds the period closed and the settlement recorded and writes the same files, byte for
  * byte (they depend on nothing but the recorded settlement and the closed period's ledger).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
@@ -171,7 +171,8 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
 /** Writes a file whole or not at all: a crash leaves the previous file or none, never half of one. */
 async function writeAtomically(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
+  // Unique per write: two settlements of one period at once (two processes, or two calls) write the same files.
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   await writeFile(temporary, content, "utf8");
   await rename(temporary, path);
 }

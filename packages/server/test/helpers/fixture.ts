@@ -1,15 +1,14 @@
 /**
- * A payment server for tests: a demo PKI, a signed catalog, a real SQLite file in a temporary
- * directory, and the application listening on 127.0.0.1 with a fixed clock. Helpers speak to it
- * over HTTP as the wallet and the operator would, and read the database directly to prove what a
- * request did or did not change.
+ * A payment server for tests: a demo PKI, a signed catalog, a real database (a SQLite file in a
+ * temporary directory, or a PostgreSQL schema of its own: helpers/engines.ts), and the application
+ * listening on 127.0.0.1 with a fixed clock. Helpers speak to it over HTTP as the wallet and the
+ * operator would, and read the database directly to prove what a request did or did not change.
  */
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import {
   createDemoPki,
   createOffer,
@@ -31,8 +30,11 @@ import {
   type TrustStore,
   type x509,
 } from "@peage/protocol";
-import { buildApp, createApiKey, SqliteStore, staticRates, type App, type ServerIdentity } from "../../src/index.js";
+import { buildApp, createApiKey, staticRates, type App, type ServerIdentity, type Store } from "../../src/index.js";
 import { ApiScopes } from "../../src/store/store.js";
+import { openTestStore, type Engine, type RawDb } from "./engines.js";
+
+export { ENGINES, type Engine } from "./engines.js";
 
 /** The tests' "now": fixed, so every date in them is reproducible. */
 export const NOW = new Date("2026-03-10T12:00:00.000Z");
@@ -50,7 +52,10 @@ export interface Fixture {
   readonly trust: TrustStore;
   readonly clock: FixedClock;
   readonly dir: string;
-  readonly store: SqliteStore;
+  readonly engine: Engine;
+  readonly store: Store;
+  /** The same database through a connection of its own. */
+  readonly raw: RawDb;
   readonly app: App;
   readonly url: string;
   /** An API key with every scope. */
@@ -66,6 +71,10 @@ export interface FixtureOptions {
   readonly pki?: DemoPki;
   /** Collects the server's log lines (level info) here. */
   readonly logLines?: string[];
+  /** SQLite unless said. */
+  readonly engine?: Engine;
+  /** The server's fee, basis points (default 0). */
+  readonly feeBasisPoints?: number;
 }
 
 /** The catalog every fixture's publisher signs. */
@@ -82,7 +91,9 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
   const pki = opts.pki ?? (await createDemoPki({ now: NOW }));
   const trust = pki.trustStore({ crls: opts.crls ?? [] });
   const dir = mkdtempSync(join(tmpdir(), "peage-server-test-"));
-  const store = SqliteStore.open(join(dir, "peage.db"));
+  const engine = opts.engine ?? "sqlite";
+  const opened = await openTestStore(engine, dir);
+  const store = opened.store;
   const identity: ServerIdentity = {
     id: pki.server.identity,
     key: pki.server.keys,
@@ -96,6 +107,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     trust,
     rates: staticRates("rates" in opts ? opts.rates : RATES),
     clock,
+    ...(opts.feeBasisPoints === undefined ? {} : { feeBasisPoints: opts.feeBasisPoints }),
     ...(logLines ? { logger: { level: "info" as const, stream: { write: (line: string) => void logLines.push(line) } } } : {}),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
@@ -108,7 +120,9 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     trust,
     clock,
     dir,
+    engine,
     store,
+    raw: opened.raw,
     app,
     url: `http://127.0.0.1:${address.port}`,
     adminKey: secret,
@@ -120,7 +134,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     },
     async close() {
       await app.close();
-      await store.close();
+      await opened.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -203,22 +217,17 @@ export interface Snapshot {
   readonly credits: Record<string, number>;
 }
 
-/** Row counts, balances and publisher credit sums, read through a separate connection. */
-export function snapshot(fx: Fixture): Snapshot {
-  const db = new Database(join(fx.dir, "peage.db"), { readonly: true });
-  try {
-    const counts: Record<string, number> = {};
-    for (const table of ["users", "topups", "payments", "publisher_credits", "api_keys"]) {
-      counts[table] = (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    }
-    const balances = Object.fromEntries((db.prepare("SELECT id, balance_minor FROM users").all() as { id: string; balance_minor: number }[]).map((r) => [r.id, r.balance_minor]));
-    const credits = Object.fromEntries(
-      (db.prepare("SELECT publisher || ' ' || currency AS k, amount_minor AS a FROM publisher_balances").all() as { k: string; a: number }[]).map((r) => [r.k, r.a]),
-    );
-    return { counts, balances, credits };
-  } finally {
-    db.close();
+/** Row counts, balances and publisher payable sums, read through a separate connection. */
+export async function snapshot(fx: Pick<Fixture, "raw">): Promise<Snapshot> {
+  const counts: Record<string, number> = {};
+  for (const table of ["users", "topups", "payments", "refunds", "ledger_transactions", "postings", "api_keys"]) {
+    counts[table] = Number((await fx.raw.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
   }
+  const balances = Object.fromEntries((await fx.raw.query<{ id: string; balance_minor: number }>("SELECT id, balance_minor FROM users")).map((r) => [r.id, Number(r.balance_minor)]));
+  const credits = Object.fromEntries(
+    (await fx.raw.query<{ k: string; a: number }>("SELECT publisher || ' ' || currency AS k, amount_minor AS a FROM publisher_balances")).map((r) => [r.k, Number(r.a)]),
+  );
+  return { counts, balances, credits };
 }
 
 /** Asserts a problem answer with this status and code, as application/problem+json. */
