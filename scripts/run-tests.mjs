@@ -27,11 +27,11 @@ if (selected.length === 0) {
   console.error("no test files found: run `npm run build` first");
   process.exit(1);
 }
-// The server's storage tests also run on PostgreSQL: without a cluster named by
+// The server's storage tests (and the CLI's on the server's books) also run on PostgreSQL: without a cluster named by
 // PEAGE_TEST_DATABASE_URL (.ci/run starts one), start a throwaway one for this run.
 const env = { ...process.env };
 let pgDir;
-if (!env.PEAGE_TEST_DATABASE_URL && selected.some((f) => f.includes(join("server", "dist")))) {
+if (!env.PEAGE_TEST_DATABASE_URL && selected.some((f) => f.includes(join("server", "dist")) || f.includes(join("cli", "dist")))) {
   const started = spawnSync("bash", [join("scripts", "pg-start.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (started.status !== 0) {
     console.error("could not start PostgreSQL for the server's tests (scripts/pg-start.sh)");

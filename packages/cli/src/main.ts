@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { parseCommand, usageOf, Options } from "./args.js";
 import type { Command, CommandGroup } from "./command.js";
+import { card } from "./commands/card.js";
 import { catalog } from "./commands/catalog.js";
 import { demo } from "./commands/demo.js";
 import { fx } from "./commands/fx.js";
@@ -19,7 +20,7 @@ import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, demo, ledger, fx, settle];
+const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, card, demo, ledger, fx, settle];
 
 /** Runs the command line `argv` (without node and script); resolves to the exit status. */
 async function main(argv: readonly string[]): Promise<number> {

@@ -14,6 +14,7 @@ import type { PaymentContext } from "./payments.js";
 import { HttpProblem, problemFor, sendProblem } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import { accountRoutes } from "./routes/accounts.js";
+import { cardRoutes } from "./routes/cards.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
 import { meRoutes } from "./routes/me.js";
@@ -161,6 +162,7 @@ export function buildApp(deps: AppDeps): App {
   app.register(meRoutes, { ctx });
   app.register(rateRoutes, { ctx });
   app.register(healthRoutes, { ctx });
+  app.register(cardRoutes, { ctx, desk: deps.cards });
   app.register(openApiRoutes);
   return app;
 }

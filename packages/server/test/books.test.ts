@@ -7,8 +7,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { generateKeyPair, price, type KeyPair } from "@peage/protocol";
-import { createApiKey } from "../src/index.js";
-import { admin, assertProblem, enrol, ENGINES, http, pay, paymentRequest, snapshot, startFixture, topUp, type Fixture } from "./helpers/fixture.js";
+import { createApiKey, parseEcbRateDays } from "../src/index.js";
+import { admin, assertProblem, enrol, ENGINES, http, NOW, pay, paymentRequest, snapshot, startFixture, topUp, type Fixture } from "./helpers/fixture.js";
+import { ecbXml } from "./helpers/books.js";
 
 const paymentIdOf = (ack: { acknowledgment: string }) => JSON.parse(Buffer.from(ack.acknowledgment.split(".")[1]!, "base64url").toString()).paymentId as string;
 
@@ -182,6 +183,29 @@ for (const engine of ENGINES) {
       assertProblem(await admin(fx, "GET", "/v1/admin/publishers/urn:peage:publisher:nobody"), 404, "ERR_NOT_FOUND");
       assert.ok((await admin(fx, "GET", "/v1/admin/publishers")).body.publishers.some((p: { publisher: string }) => p.publisher === id));
       assertProblem(await admin(fx, "PUT", "/v1/admin/publishers/urn:peage:user:not-a-publisher", { name: "X", country: "NL" }), 400, "ERR_MALFORMED");
+    });
+
+    it("converts with the imported rates of the latest day on or before the payment's date, and records that day", async () => {
+      // Days after the fixture's rates file (2026-03-09, USD 1.0845), as the ECB publishes them.
+      const days = parseEcbRateDays(ecbXml({ "2026-03-11": { USD: "1.0800" }, "2026-03-13": { USD: "1.0700" } }));
+      await fx.store.importRates(days, "hist.xml", NOW.toISOString());
+      const user = await enrol(fx, { balance: 100_000 });
+      const start = fx.clock.now();
+      try {
+        for (const [at, rateDate, charged] of [
+          ["2026-03-12T12:00:00.000Z", "2026-03-11", 231], // 250 / 1.0800 = 231.48
+          ["2026-03-13T00:00:00.000Z", "2026-03-13", 234], // 250 / 1.0700 = 233.64
+          ["2026-03-10T12:00:00.000Z", "2026-03-09", 231], // no imported day on or before: the rates file's (250 / 1.0845 = 230.52)
+        ] as const) {
+          fx.clock.set(new Date(at));
+          const answer = await pay(fx, (await paymentRequest(fx, user, "level-2")).request);
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const [row] = await fx.raw.query<{ rate_date: string; charged_amount: number }>("SELECT rate_date, charged_amount FROM payments WHERE id = ?", [paymentIdOf(answer.body)]);
+          assert.deepEqual([row!.rate_date, row!.charged_amount], [rateDate, charged], at);
+        }
+      } finally {
+        fx.clock.set(start);
+      }
     });
 
     it("the audit finds an unbalanced posting and a balance that is not the sum of its postings", async () => {

@@ -260,7 +260,7 @@ for (const engine of ENGINES) {
       await books.pay(user, SMALL, eur(100), "2026-04-01T10:00:00.000Z");
       // April cannot be settled while March, which has payments, is not.
       await assert.rejects(run(store, "2026-04", join(work, `order-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_ORDER");
-      await assert.rejects(run(store, "2026-09", join(work, `future-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_ORDER");
+      await assert.rejects(run(store, "2026-09", join(work, `future-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER");
 
       // March is closed early, on the 20th; a payment at a March server time after that goes to April.
       const marchOut = join(work, `march-${engine}`);

@@ -27,6 +27,26 @@ export interface WalletConfig {
   /** Paths of PEM CRLs to check chains against. */
   readonly crls?: readonly string[];
   readonly rules: Rules;
+  /** Pay with the user's Péage smart card when one is in a reader (offline variant, docs/card.md). */
+  readonly card?: CardConfig;
+}
+
+/**
+ * The smart card: when set, an offer is paid by the card if one is present (in `reader`, or in
+ * any reader whose card answers the Péage application's AID), and online otherwise.
+ */
+export interface CardConfig {
+  /** The PC/SC reader's exact name; by default the first reader holding a Péage card. */
+  readonly reader?: string;
+  /** How long to look for the card before paying online instead, ms (default 1500). */
+  readonly waitMs?: number;
+  /** The reader carries extended APDUs (one exchange per command instead of chaining). */
+  readonly extendedLength?: boolean;
+  /**
+   * FOR DEMONSTRATIONS ONLY: the PIN automatic prompts (--yes) type. An interactive prompt
+   * always asks the user. Kept in the config file in clear: never for a real card.
+   */
+  readonly pin?: string;
 }
 
 /** Paths of the files in a wallet data directory. */
@@ -66,7 +86,7 @@ export function configPath(dir: string, path: string): string {
 /** Checks every field; throws a TypeError naming the first bad one. */
 export function parseConfig(value: unknown): WalletConfig {
   if (!isPlainObject(value) || value["v"] !== 1) throw new TypeError("not a version 1 wallet config");
-  const { user, server, homeCurrency, trustRootsPem, crls, rules } = value;
+  const { user, server, homeCurrency, trustRootsPem, crls, rules, card } = value;
   if (!isPartyId(user, "user")) throw new TypeError("user must be urn:peage:user:<name>");
   if (!isPlainObject(server) || !isPartyId(server["id"], "server")) throw new TypeError("server.id must be urn:peage:server:<name>");
   const url = server["url"];
@@ -82,6 +102,25 @@ export function parseConfig(value: unknown): WalletConfig {
     trustRootsPem,
     ...(crls === undefined ? {} : { crls: crls as string[] }),
     rules: parseRules(rules),
+    ...(card === undefined ? {} : { card: parseCardConfig(card) }),
+  };
+}
+
+function parseCardConfig(value: unknown): CardConfig {
+  if (!isPlainObject(value)) throw new TypeError("card must be an object: {} to use any reader holding a Péage card");
+  const known = ["reader", "waitMs", "extendedLength", "pin"];
+  const unknown = Object.keys(value).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new TypeError(`card has unknown member(s) ${unknown.join(", ")}: use ${known.join(", ")}`);
+  const { reader, waitMs, extendedLength, pin } = value;
+  if (reader !== undefined && (typeof reader !== "string" || reader.length === 0)) throw new TypeError("card.reader must be a reader's name");
+  if (waitMs !== undefined && !(typeof waitMs === "number" && Number.isInteger(waitMs) && waitMs >= 0 && waitMs <= 120_000)) throw new TypeError("card.waitMs must be 0 to 120000");
+  if (extendedLength !== undefined && typeof extendedLength !== "boolean") throw new TypeError("card.extendedLength must be true or false");
+  if (pin !== undefined && !(typeof pin === "string" && /^\d{4,12}$/.test(pin))) throw new TypeError("card.pin must be 4 to 12 digits");
+  return {
+    ...(reader !== undefined && { reader: reader as string }),
+    ...(waitMs !== undefined && { waitMs: waitMs as number }),
+    ...(extendedLength !== undefined && { extendedLength: extendedLength as boolean }),
+    ...(pin !== undefined && { pin: pin as string }),
   };
 }
 

@@ -2,8 +2,11 @@
  * How the wallet asks the user. The wallet decides WHEN to ask (rules.ts); a ConsentPrompt only
  * shows an already verified offer and returns the answer. Three implementations: the terminal
  * (node:readline on the TTY), auto-yes (`--yes`, for demonstrations), and a scripted one for tests.
+ * When the user pays with a smart card, the PIN the card verifies is the proof of consent (patent
+ * claims 3-4): the prompt asks for it too (askPin), after the yes.
  */
 import { createInterface } from "node:readline";
+import { Writable } from "node:stream";
 import type { Grant } from "@peage/protocol";
 import { WalletError } from "./errors.js";
 
@@ -24,10 +27,31 @@ export interface OfferView {
   readonly reason: string;
 }
 
+/** Asking for the card's PIN, once the user said yes to an offer the card is to pay. */
+export interface PinRequest {
+  readonly view: OfferView;
+  /** The card's identity (urn:peage:card:*). */
+  readonly card: string;
+  /** PIN tries left before the card blocks for good. */
+  readonly triesLeft: number;
+  /** True when the previous PIN was wrong. */
+  readonly retry: boolean;
+  /** A PIN the wallet's configuration gives, for demonstrations: automatic prompts type it. */
+  readonly configured?: string;
+}
+
 export interface ConsentPrompt {
   /** Resolves true for yes, false for no; `signal` aborts when the program stopped waiting. */
   ask(view: OfferView, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * The card's PIN, or undefined when the user gives none (nothing is paid). A prompt without
+   * it cannot pay with a card: the wallet then pays online.
+   */
+  askPin?(request: PinRequest, signal?: AbortSignal): Promise<string | undefined>;
 }
+
+/** The environment variable automatic prompts read a card PIN from (demonstrations). */
+export const CARD_PIN_ENV = "PEAGE_CARD_PIN";
 
 /** A grant in words. */
 export function describeGrant(grant: Grant): string {
@@ -104,26 +128,91 @@ export class TerminalPrompt implements ConsentPrompt {
       rl.question("Pay? [y/N] ", (answer) => finish(/^\s*(y|yes)\s*$/i.test(answer)));
     });
   }
+
+  /** Reads the PIN on the terminal without echoing it; an empty line gives none. */
+  askPin(request: PinRequest, signal?: AbortSignal): Promise<string | undefined> {
+    if (this.#requireTty && !this.#input.isTTY) {
+      return Promise.reject(new WalletError("ERR_DECLINED", "the wallet has no terminal to ask for the card's PIN on: nothing was paid", 403, false));
+    }
+    const output = this.#output;
+    output.write(
+      request.retry
+        ? `Wrong PIN: ${request.triesLeft} tr${request.triesLeft === 1 ? "y" : "ies"} left before the card blocks.\n`
+        : `The card ${request.card} pays ${request.view.price}; its PIN is your consent.\n`,
+    );
+    // Whatever readline echoes while the PIN is typed goes nowhere.
+    let muted = false;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        if (!muted) output.write(chunk);
+        done();
+      },
+    });
+    const rl = createInterface({ input: this.#input, output: sink, terminal: Boolean(this.#input.isTTY) });
+    return new Promise<string | undefined>((resolve) => {
+      let settled = false;
+      const finish = (pin: string | undefined, note?: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        muted = false;
+        output.write(note ? `\n${note}\n` : "\n");
+        rl.close();
+        resolve(pin);
+      };
+      const onAbort = () => finish(undefined, "The program stopped waiting; nothing was paid.");
+      const timer = setTimeout(() => finish(undefined, "No PIN; nothing was paid."), this.#timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) return onAbort();
+      rl.on("close", () => finish(undefined));
+      rl.question("Card PIN (not shown): ", (answer) => finish(answer.trim() === "" ? undefined : answer.trim()));
+      muted = true;
+    });
+  }
 }
 
-/** Says yes to everything the rules send to it (`--yes`): for demonstrations only. */
+/**
+ * Says yes to everything the rules send to it (`--yes`): for demonstrations only. For a card it
+ * types the PIN given here, or the wallet config's card.pin, or $PEAGE_CARD_PIN, and gives up
+ * after a wrong one rather than spend the card's tries.
+ */
 export class AutoYesPrompt implements ConsentPrompt {
   readonly shown: OfferView[] = [];
+  readonly #pin: string | undefined;
+  constructor(options: { readonly pin?: string } = {}) {
+    this.#pin = options.pin;
+  }
   async ask(view: OfferView): Promise<boolean> {
     this.shown.push(view);
     return true;
   }
+  async askPin(request: PinRequest): Promise<string | undefined> {
+    if (request.retry) return undefined;
+    const fromEnv = process.env[CARD_PIN_ENV];
+    return this.#pin ?? request.configured ?? (fromEnv === undefined || fromEnv === "" ? undefined : fromEnv);
+  }
 }
 
-/** Answers from a script, in order, and records what it was shown; an exhausted script says no. */
+/**
+ * Answers from a script, in order, and records what it was shown; an exhausted script says no,
+ * and gives no PIN.
+ */
 export class ScriptedPrompt implements ConsentPrompt {
   readonly shown: OfferView[] = [];
+  readonly pinRequests: PinRequest[] = [];
   readonly #answers: boolean[];
-  constructor(answers: readonly boolean[] = []) {
+  readonly #pins: (string | undefined)[];
+  constructor(answers: readonly boolean[] = [], options: { readonly pins?: readonly (string | undefined)[] } = {}) {
     this.#answers = [...answers];
+    this.#pins = [...(options.pins ?? [])];
   }
   async ask(view: OfferView): Promise<boolean> {
     this.shown.push(view);
     return this.#answers.shift() ?? false;
+  }
+  async askPin(request: PinRequest): Promise<string | undefined> {
+    this.pinRequests.push(request);
+    return this.#pins.shift();
   }
 }

@@ -19,7 +19,7 @@ export {
   type Decision,
   type DecisionInput,
 } from "./rules.js";
-export { readConfig, writeConfig, parseConfig, walletPaths, WalletFiles, type WalletConfig } from "./config.js";
+export { readConfig, writeConfig, parseConfig, walletPaths, WalletFiles, type WalletConfig, type CardConfig } from "./config.js";
 export { History, Outcomes, type Outcome, type ConsentKind, type HistoryEntry, type RecordInput } from "./history.js";
 export { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
 export {
@@ -28,11 +28,14 @@ export {
   ScriptedPrompt,
   describeGrant,
   renderOffer,
+  CARD_PIN_ENV,
   type ConsentPrompt,
   type OfferView,
+  type PinRequest,
   type TerminalPromptOptions,
 } from "./consent-prompt.js";
 export { Wallet, createWallet, loadTrustStore, type WalletParts, type OpenWalletOptions, type PaymentResult } from "./wallet.js";
 export { initWallet, type InitWalletOptions, type InitializedWallet } from "./init.js";
 export { defaultEndpointFile, writeEndpointFile, removeEndpointFile, WALLET_FILE_ENV, type WalletEndpoint } from "./endpoint-file.js";
 export { startWallet, type StartWalletOptions, type WalletService } from "./service.js";
+export * from "./card/index.js";

@@ -109,7 +109,7 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     try {
       const result = await wallet.pay(parsed["offer"], abandoned.signal);
       const { claims } = result.verified;
-      log(`paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent})`);
+      log(`paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent}${result.card ? `, by card ${result.card.card}` : ""})`);
       sendJson(res, 200, { acknowledgment: result.acknowledgment });
     } catch (error) {
       if (error instanceof WalletError) log(`not paid: ${error.code} ${error.message}`);

@@ -15,12 +15,15 @@ import {
   verifyAcknowledgment,
   verifyOffer,
   type Acknowledgment,
+  type CardDebit,
   type Clock,
   type KeyPair,
   type Offer,
   type RateTable,
   type VerifiedAcknowledgment,
 } from "@peage/protocol";
+import { cardRefusal, payByCard, readCardStatus } from "./card/pay.js";
+import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reader.js";
 import { configPath, readConfig, walletPaths, type WalletConfig } from "./config.js";
 import type { ConsentPrompt, OfferView } from "./consent-prompt.js";
 import { fromVerification, WalletError } from "./errors.js";
@@ -39,6 +42,8 @@ export interface WalletParts {
   readonly server?: ServerClientOptions;
   /** How long fetched exchange rates are reused (default 1 hour). */
   readonly ratesMaxAgeMs?: number;
+  /** Where the user's card is found (config.card: a PC/SC reader); no card payments without it. */
+  readonly card?: CardAccess;
 }
 
 export interface OpenWalletOptions {
@@ -48,12 +53,16 @@ export interface OpenWalletOptions {
   readonly prompt: ConsentPrompt;
   readonly clock?: Clock;
   readonly server?: ServerClientOptions;
+  /** Replaces the PC/SC access config.card asks for (tests, an in-process card). */
+  readonly card?: CardAccess;
 }
 
 export interface PaymentResult {
   readonly acknowledgment: Acknowledgment;
   readonly verified: VerifiedAcknowledgment;
   readonly consent: Exclude<ConsentKind, "none">;
+  /** Paid by the user's card: which one, and its proof of debit. */
+  readonly card?: { readonly card: string; readonly debit: CardDebit };
 }
 
 /** Opens the wallet in `dir`: reads the config, unlocks the key, loads the trusted roots and the history. */
@@ -70,6 +79,17 @@ export async function createWallet(options: OpenWalletOptions): Promise<Wallet> 
     prompt: options.prompt,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.server ? { server: options.server } : {}),
+    ...(options.card
+      ? { card: options.card }
+      : config.card
+        ? {
+            card: new PcscCardAccess({
+              ...(config.card.reader !== undefined && { reader: config.card.reader }),
+              ...(config.card.waitMs !== undefined && { waitMs: config.card.waitMs }),
+              ...(config.card.extendedLength !== undefined && { extendedLength: config.card.extendedLength }),
+            }),
+          }
+        : {}),
   });
 }
 
@@ -100,6 +120,7 @@ export class Wallet {
   readonly #clock: Clock;
   readonly #server: PaymentServerClient;
   readonly #ratesMaxAgeMs: number;
+  readonly #card: CardAccess | undefined;
   #rates: { table: RateTable; fetchedAt: number } | undefined;
   /** Offers are handled one at a time, so the rules count every payment before deciding the next. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -113,6 +134,7 @@ export class Wallet {
     this.#clock = parts.clock ?? systemClock;
     this.#server = new PaymentServerClient(parts.config.server.url, parts.server);
     this.#ratesMaxAgeMs = parts.ratesMaxAgeMs ?? 3_600_000;
+    this.#card = parts.card;
   }
 
   /**
@@ -134,6 +156,16 @@ export class Wallet {
       throw new WalletError("ERR_NONCE_REUSED", "this offer was already paid: the program must make a new offer for a new payment", 409, false);
     }
     if (signal?.aborted) throw gaveUp();
+    // With a card in the reader, the card pays (offline, patent claims 3-10); it is asked first
+    // whether it can, so that nobody is asked for a payment it would refuse.
+    const card = await this.#findCard(offer);
+    if (card) {
+      const refusal = cardRefusal(card.status, offer);
+      if (refusal) {
+        this.history.record({ offer, decidedAt: this.#clock.now(), consent: "none", outcome: "failed", errorCode: refusal.code });
+        throw refusal;
+      }
+    }
 
     // 2. Decide: the rules, then the user if the rules say so.
     const now = this.#clock.now();
@@ -159,6 +191,7 @@ export class Wallet {
       this.history.record({ offer, decidedAt: now, consent: "none", outcome: "declined", errorCode: "ERR_TIMEOUT" });
       throw gaveUp();
     }
+    if (card) return this.#payWithCard(card, offer, this.#view(offer, rates, decision.kind === "ask" ? decision.reason : "the card's PIN is the consent"), now, signal);
 
     // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
     const request = await createPaymentRequest({
@@ -187,6 +220,50 @@ export class Wallet {
     }
     this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value });
     return { acknowledgment: answer as Acknowledgment, verified: checked.value, consent };
+  }
+
+  /** The card to pay `offer` with: present, answering, in the offer's currency; undefined to pay online. */
+  async #findCard(offer: Offer): Promise<{ sessions: CardSessions; status: Awaited<ReturnType<typeof readCardStatus>> } | undefined> {
+    if (!this.#card || !this.#prompt.askPin) return undefined;
+    const sessions = await this.#card.find();
+    if (!sessions) return undefined;
+    let status: Awaited<ReturnType<typeof readCardStatus>>;
+    try {
+      status = await readCardStatus(sessions);
+    } catch {
+      return undefined;
+    }
+    // The card pays in its own currency only; anything else is paid online.
+    return status.currency === offer.terms.price.currency ? { sessions, status } : undefined;
+  }
+
+  /** Message 2 to the card with the PIN, message 3 from the card, verified as the merchant will. */
+  async #payWithCard(
+    card: { sessions: CardSessions; status: Awaited<ReturnType<typeof readCardStatus>> },
+    offer: Offer,
+    view: OfferView,
+    now: Date,
+    signal?: AbortSignal,
+  ): Promise<PaymentResult> {
+    const prompt = this.#prompt;
+    try {
+      const { acknowledgment, verified } = await payByCard({
+        sessions: card.sessions,
+        status: card.status,
+        offer,
+        clock: this.#clock,
+        trust: this.#trust,
+        askPin: (ask) => prompt.askPin!({ view, ...ask, ...(this.config.card?.pin !== undefined && { configured: this.config.card.pin }) }, signal),
+        ...(signal ? { signal } : {}),
+      });
+      this.history.record({ offer, decidedAt: now, consent: "explicit", outcome: "paid", acknowledgment: verified });
+      return { acknowledgment, verified, consent: "explicit", ...(verified.card ? { card: { card: verified.card.card, debit: verified.card.debit } } : {}) };
+    } catch (error) {
+      const wallet = error instanceof WalletError ? error : new WalletError("ERR_WALLET_UNAVAILABLE", `the card could not be used: ${(error as Error).message}; nothing was paid`, 503, true);
+      const declined = wallet.code === "ERR_DECLINED" || wallet.code === "ERR_TIMEOUT";
+      this.history.record({ offer, decidedAt: now, consent: declined ? "none" : "explicit", outcome: declined ? "declined" : "failed", errorCode: wallet.code });
+      throw wallet;
+    }
   }
 
   async #ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
@@ -235,8 +312,9 @@ export class Wallet {
     return this.#rates?.table;
   }
 
-  /** Closes the history database. */
+  /** Closes the history database and lets go of the card reader. */
   close(): void {
+    this.#card?.close();
     this.history.close();
   }
 }

@@ -63,12 +63,16 @@ const init: Command = {
     summary:
       "Write a demonstration certificate tree: a root CA, the publishers' association and payment regulator intermediates, " +
       "one publisher (offer-signing) and one payment server (acknowledgment-signing), as PEM certificates and keys (mode 0600).",
-    synopsis: "--dir DIR [--alg ES256|EdDSA] [--publisher-name NAME] [--server-name NAME] [--force] [--json]",
+    synopsis: "--dir DIR [--alg ES256|EdDSA] [--publisher-name NAME] [--server-name NAME] [--card-issuer] [--force] [--json]",
     options: {
       dir: { type: "string", value: "DIR", description: "directory to write the tree to (created if needed)" },
       alg: { ...algOption, description: "algorithm of every key of the tree (default ES256)" },
       "publisher-name": { type: "string", value: "NAME", description: "the publisher is urn:peage:publisher:NAME (default acme-games)" },
       "server-name": { type: "string", value: "NAME", description: "the payment server is urn:peage:server:NAME (default pay-eu)" },
+      "card-issuer": {
+        type: "boolean",
+        description: "also make the payment server a card issuer: card-issuer.crt/.key (its CA for the users' smart cards) and card-issuer-chain.pem",
+      },
       force: { type: "boolean", description: "replace an existing tree in DIR (and the revocation state files beside its CA keys)" },
       json: { type: "boolean", description: 'print {"files": {name: absolute path}} on stdout and nothing else' },
     },
@@ -82,6 +86,7 @@ const init: Command = {
       ...Object.values(PkiFiles).flatMap((part) => [`${part}.crt`, `${part}.key`]),
       `${PkiFiles.publisher}-chain.pem`,
       `${PkiFiles.server}-chain.pem`,
+      `${PkiFiles.cardIssuer}-chain.pem`,
     ];
     if (!o.flag("force")) {
       for (const name of names) {
@@ -90,7 +95,8 @@ const init: Command = {
         }
       }
     }
-    const pki = await createDemoPki({ alg, ...(publisherName && { publisherName }), ...(serverName && { serverName }) });
+    const cardIssuer = o.flag("card-issuer");
+    const pki = await createDemoPki({ alg, ...(publisherName && { publisherName }), ...(serverName && { serverName }), ...(cardIssuer && { cardIssuer }) });
     let written: string[];
     try {
       written = await writePkiDir(dir, pki);
@@ -98,8 +104,12 @@ const init: Command = {
       throw new CommandError("ERR_WRITE", `the tree could not be written to ${dir}: ${(cause as Error).message}`);
     }
     // A replaced CA starts with an empty revocation list: the old list named another key's certificates.
-    for (const part of o.flag("force") ? [PkiFiles.root, PkiFiles.publishersCa, PkiFiles.regulatorCa] : []) {
+    for (const part of o.flag("force") ? [PkiFiles.root, PkiFiles.publishersCa, PkiFiles.regulatorCa, PkiFiles.cardIssuer] : []) {
       await removeIfPresent(defaultStatePath(resolve(dir, `${part}.key`)));
+    }
+    // A tree replaced without a card issuer must not keep the previous tree's card issuer.
+    if (o.flag("force") && !cardIssuer) {
+      for (const name of [".crt", ".key", "-chain.pem"]) await removeIfPresent(resolve(dir, `${PkiFiles.cardIssuer}${name}`));
     }
     const files = Object.fromEntries(written.map((path) => [path.slice(dir.length + 1), path]));
     if (o.flag("json")) return printJson({ files });
@@ -107,9 +117,10 @@ const init: Command = {
       `wrote a demonstration certificate tree (${alg}) to ${dir}:`,
       `  root.crt            ${pki.root.certificate.subject}`,
       `  publishers-ca.crt   ${pki.publishersCa.certificate.subject}   may certify: offer-signing`,
-      `  regulator-ca.crt    ${pki.regulatorCa.certificate.subject}   may certify: acknowledgment-signing, card-issuing`,
+      `  regulator-ca.crt    ${pki.regulatorCa.certificate.subject}   may certify: acknowledgment-signing, card-issuing${cardIssuer ? ", card-acknowledgment" : ""}`,
       `  publisher.crt       ${pki.publisher.identity}   offer-signing`,
       `  server.crt          ${pki.server.identity}   acknowledgment-signing`,
+      ...(pki.cardIssuer ? [`  card-issuer.crt     ${pki.cardIssuer.certificate.subject}   may certify: card-acknowledgment (the cards of ${pki.cardIssuer.identity})`] : []),
       "each with its private key (<name>.key, mode 0600); publisher-chain.pem and server-chain.pem are the leaves with their intermediates.",
     );
   },

@@ -1,7 +1,10 @@
 /**
  * A demo PKI on disk: one PEM file per certificate and per private key, plus the x5c chain of
- * each leaf as a PEM bundle (leaf first). Private keys are created with mode 0600.
+ * each leaf as a PEM bundle (leaf first). Private keys are created with mode 0600. A PKI whose
+ * payment server is also a card issuer (`createDemoPki({ cardIssuer: true })`) has three more
+ * files: the server's card-issuer CA certificate and key, and that CA's chain without the root.
  */
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isPartyId } from "../identity.js";
@@ -18,12 +21,19 @@ export const PkiFiles = {
   regulatorCa: "regulator-ca",
   publisher: "publisher",
   server: "server",
+  /** Only in a PKI made with `cardIssuer: true`: the server's card-issuer CA (docs/card.md). */
+  cardIssuer: "card-issuer",
 } as const;
 
-type PartName = keyof typeof PkiFiles;
-const parts = Object.keys(PkiFiles) as PartName[];
+/** The parts every PKI directory has; the card issuer is optional. */
+type PartName = Exclude<keyof typeof PkiFiles, "cardIssuer">;
+const parts: readonly PartName[] = ["root", "publishersCa", "regulatorCa", "publisher", "server"];
 
-/** Writes `<name>.crt`, `<name>.key` for every part and `<leaf>-chain.pem` for the two leaves; returns the paths written. */
+/**
+ * Writes `<name>.crt`, `<name>.key` for every part and `<leaf>-chain.pem` for the two leaves, and
+ * with a card issuer `card-issuer.crt`, `card-issuer.key` and `card-issuer-chain.pem`; returns the
+ * paths written.
+ */
 export async function writePkiDir(dir: string, pki: DemoPki): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
@@ -36,12 +46,21 @@ export async function writePkiDir(dir: string, pki: DemoPki): Promise<string[]> 
     const chain = pki.chainOf(pki[leaf].certificate).map(fromX5c);
     written.push(await writeText(join(dir, `${PkiFiles[leaf]}-chain.pem`), certificatesToPem(chain)));
   }
+  if (pki.cardIssuer) {
+    const { certificate, keys } = pki.cardIssuer;
+    written.push(await writeText(join(dir, `${PkiFiles.cardIssuer}.crt`), certificateToPem(certificate)));
+    written.push(await writeSecret(join(dir, `${PkiFiles.cardIssuer}.key`), exportPrivateKeyPem(keys)));
+    written.push(await writeText(join(dir, `${PkiFiles.cardIssuer}-chain.pem`), certificatesToPem(pki.chainOf(certificate).map(fromX5c))));
+  }
   return written;
 }
 
-/** Reads a directory written by writePkiDir, checking that every key is the one its certificate certifies. */
+/**
+ * Reads a directory written by writePkiDir, checking that every key is the one its certificate
+ * certifies. The card issuer is read when `card-issuer.crt` is there (its key must be too).
+ */
 export async function readPkiDir(dir: string): Promise<DemoPki> {
-  const read = async (part: PartName): Promise<CertifiedKeyPair> => {
+  const read = async (part: keyof typeof PkiFiles): Promise<CertifiedKeyPair> => {
     const [certificate] = parseCertificatesPem(await readFile(join(dir, `${PkiFiles[part]}.crt`), "utf8"));
     const keys = await importPrivateKeyPem(await readFile(join(dir, `${PkiFiles[part]}.key`), "utf8"));
     const pair = { certificate: certificate!, keys };
@@ -55,13 +74,19 @@ export async function readPkiDir(dir: string): Promise<DemoPki> {
     CertifiedKeyPair,
     CertifiedKeyPair,
   ];
+  const cardIssuer = existsSync(join(dir, `${PkiFiles.cardIssuer}.crt`)) ? withIdentity(await read("cardIssuer"), "server") : undefined;
+  const serverParty = withIdentity(server, "server");
+  if (cardIssuer && cardIssuer.identity !== serverParty.identity) {
+    throw new TypeError(`the card issuer names ${cardIssuer.identity}, not the directory's payment server ${serverParty.identity}`);
+  }
   return assembleDemoPki({
     alg: root.keys.alg,
     root,
     publishersCa,
     regulatorCa,
     publisher: withIdentity(publisher, "publisher"),
-    server: withIdentity(server, "server"),
+    server: serverParty,
+    ...(cardIssuer && { cardIssuer }),
   });
 }
 

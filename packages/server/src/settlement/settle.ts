@@ -26,7 +26,7 @@ import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Pri
 import { buildPain001, buildPain008, isSepaCountry, validateIban, type CreditTransfer, type DirectDebit } from "../bank/index.js";
 import { minimumPayoutOf, type OperatorBank, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
-import { isPeriod, periodDays } from "../ledger/periods.js";
+import { isPeriod, periodDays, periodOf } from "../ledger/periods.js";
 import { renderPayoutCsv, renderPayoutHtml, renderStatementCsv, renderStatementHtml, type PayoutLine, type PublisherPayout, type Statement, type StatementLine } from "../statements/index.js";
 import {
   StoreStateError,
@@ -128,6 +128,7 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
     if (opts.afterStep) await opts.afterStep(name);
   };
 
+  if (period > periodOf(opts.now)) throw new SettlementError("ERR_PERIOD_NOT_OVER", `period ${period} has not started yet (it is ${periodOf(opts.now)}): it cannot be settled`);
   // Periods are settled in order: a payout is what was earned up to the period less what earlier
   // settlements paid, so an earlier period settled later would be counted wrong.
   for (const earlier of await store.periodsWithTransactions()) {

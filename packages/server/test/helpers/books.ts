@@ -75,3 +75,19 @@ export class Books {
 export const eur = (amount: number) => price(amount, "EUR");
 export const usd = (amount: number) => price(amount, "USD");
 export const jpy = (amount: number) => price(amount, "JPY");
+
+/** ECB reference rates XML (the layout of eurofxref-hist.xml) with these days, newest first as the ECB writes them. */
+export function ecbXml(days: Readonly<Record<string, Readonly<Record<string, string>>>>): string {
+  const cubes = Object.entries(days)
+    .sort(([a], [b]) => (a < b ? 1 : -1))
+    .map(([date, rates]) => `    <Cube time="${date}">${Object.entries(rates).map(([currency, rate]) => `<Cube currency="${currency}" rate="${rate}"/>`).join("")}</Cube>`);
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
+  <gesmes:subject>Reference rates</gesmes:subject>
+  <gesmes:Sender><gesmes:name>European Central Bank</gesmes:name></gesmes:Sender>
+  <Cube>
+${cubes.join("\n")}
+  </Cube>
+</gesmes:Envelope>
+`;
+}
