@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 // Runs every benchmark (packages/*/dist/bench/*.bench.js, after `tsc -b`), each of which prints
 // its figures and writes docs/benchmarks/<name>.md; then assembles docs/benchmarks.md from those.
-// Arguments narrow the run to benchmarks whose path contains one of them: `npm run bench -- server`.
+// Arguments narrow the run to benchmarks whose path contains one of them: `npm run bench -- server`;
+// `--assemble` only rebuilds docs/benchmarks.md from the sections already written.
 import { readdirSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 
-const filters = process.argv.slice(2);
+const assembleOnly = process.argv.includes("--assemble");
+const filters = process.argv.slice(2).filter((a) => a !== "--assemble");
 const benches = [];
 for (const pkg of readdirSync("packages").sort()) {
   const dir = join("packages", pkg, "dist", "bench");
   if (!existsSync(dir)) continue;
   for (const name of readdirSync(dir).sort()) if (name.endsWith(".bench.js")) benches.push(join(dir, name));
 }
-const selected = benches.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));
+const selected = assembleOnly ? [] : benches.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));
 let failed = 0;
 for (const bench of selected) {
   console.log(`\n== ${bench}`);
@@ -28,7 +30,8 @@ const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const header = `# Benchmarks
 
 Figures from \`npm run bench\`, which runs every package's benchmark on the machine at hand and
-rewrites this file. Each section says what it measures and how. Machine of the last full run:
+rewrites this file (\`npm run bench -- server\` runs one). Each section says what it measures, how,
+and on what machine; the figures are measurements, never test assertions. Machine of the last assembly:
 ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}.
 `;
 const body = sections.map((f) => readFileSync(join("docs/benchmarks", f), "utf8").trim()).join("\n\n");
