@@ -31,6 +31,7 @@ import { join } from "node:path";
 import {
   canonicalBytes,
   importPrivateKeyPem,
+  isCurrencyCode,
   newId,
   parseCertificatesPem,
   PkiFiles,
@@ -289,7 +290,7 @@ export interface CardAccountView {
   readonly lastSyncAt?: string;
 }
 
-/** One thing wrong with an upload: a LogProblemKind of verifyUploadedLog, or foreign-user, currency, unknown-command, replayed. */
+/** One thing wrong with an upload: a LogProblemKind of verifyUploadedLog, or foreign-user, currency, mode, unknown-command, replayed. */
 export interface SyncProblem {
   readonly kind: string;
   readonly message: string;
@@ -384,6 +385,7 @@ export class CardService {
       throw HttpProblem.of("ERR_UNKNOWN_ISSUER", "the card was not certified by this server's card-issuer certificate: its commands could not be signed for it");
     }
     const card = key.value.card;
+    if (!isCurrencyCode(input.currency)) throw HttpProblem.of("ERR_MALFORMED", `currency ${input.currency} is not an active ISO 4217 currency`);
     return this.#serial(card, async () => {
       const mode = input.mode;
       if (mode === "prepaid" && (input.ceiling !== undefined || input.deposit !== undefined || input.monthlyLimit !== undefined)) {
@@ -532,6 +534,9 @@ export class CardService {
       else if (entry.price.currency !== account.currency) problems.push({ kind: "currency", counter: entry.counter, message: `entry ${entry.counter} is in ${entry.price.currency}, not the card's ${account.currency}` });
     }
     const head = report.head;
+    if (head && ("balance" in head.purse) !== (account.mode === "prepaid")) {
+      problems.push({ kind: "mode", message: `the card's head shows a ${"balance" in head.purse ? "prepaid" : "postpaid"} purse, the card is registered ${account.mode}` });
+    }
     const issued = (await this.#db.read(() => all("SELECT * FROM card_commands WHERE card = ? ORDER BY seq", account.card))).map(toCommand);
     const nextSeq = issued.length === 0 ? 0 : issued[issued.length - 1]!.seq + 1;
     if (head && head.seq > nextSeq) {
@@ -848,6 +853,7 @@ function codeOf(kind: string): "ERR_BAD_SIGNATURE" | "ERR_NONCE_MISMATCH" | "ERR
     case "foreign":
     case "foreign-user":
     case "currency":
+    case "mode":
       return "ERR_IDENTITY_MISMATCH";
     default:
       return "ERR_CONFLICT";

@@ -60,7 +60,12 @@ export interface PaymentAnswer {
 export async function enrolledKey(ctx: Pick<PaymentContext, "store" | "userKeys">, user: PartyId<"user">, kid: string): Promise<UserKey | undefined> {
   const record = await ctx.store.getUser(user);
   if (!record || record.kid !== kid) return undefined;
-  return ctx.userKeys.get(user, kid, async () => ({ alg: record.alg, publicKey: await importJwk(JSON.parse(record.publicKeyJwk) as PublicJwk) }));
+  return keyOf(ctx, record);
+}
+
+/** The (cached) imported key of a user's record. */
+function keyOf(ctx: Pick<PaymentContext, "userKeys">, record: UserRecord): Promise<UserKey> {
+  return ctx.userKeys.get(record.id, record.kid, async () => ({ alg: record.alg, publicKey: await importJwk(JSON.parse(record.publicKeyJwk) as PublicJwk) }));
 }
 
 /** Handles one payment request; throws HttpProblem with the specific code when it is refused. */
@@ -73,18 +78,25 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   const earlier = nonce === undefined ? undefined : await ctx.store.findPaymentByNonce(nonce);
   if (earlier && earlier.requestHash === requestHash) return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
 
+  // The user's record read to find their key is the one the checks below use: reading it a second
+  // time would cost a query and decide nothing more (the transaction re-reads the row anyway).
+  let enrolled: UserRecord | undefined;
   const verified = await verifyPaymentRequest(body, {
     trust: ctx.trust,
     clock: ctx.clock,
     server: ctx.identity.id,
-    userKey: (user, kid) => enrolledKey(ctx, user, kid),
+    userKey: async (user, kid) => {
+      const record = await ctx.store.getUser(user);
+      enrolled = record;
+      return record && record.kid === kid ? keyOf(ctx, record) : undefined;
+    },
     skewMs: ctx.skewMs,
   });
   if (!verified.ok) throw HttpProblem.of(verified.error.code, verified.error.message);
   const { consent } = verified.value;
   if (earlier) throw nonceReused(consent);
 
-  const user = await ctx.store.getUser(consent.user as PartyId<"user">);
+  const user = enrolled?.id === consent.user ? enrolled : await ctx.store.getUser(consent.user as PartyId<"user">);
   if (!user) throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
   if (user.status !== "active") throw suspended(user);
   const serverTime = ctx.clock.now();

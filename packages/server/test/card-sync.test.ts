@@ -416,6 +416,16 @@ for (const engine of ENGINES) {
       ]);
     });
 
+    it("refuses the upload of a card registered with another mode than its own", async () => {
+      const card = await makeCard(world, "gina-1", "urn:peage:user:gina", "prepaid", 300);
+      assert.equal((await register(world, card, "postpaid", { ceiling: 300 })).status, 201);
+      await pay(world, card, 40);
+      const refused = await call(world, "POST", `/v1/cards/${card.id}/sync`, await upload(world, card));
+      assert.equal(refused.status, 422);
+      assert.deepEqual((refused.body["problems"] as { kind: string }[]).map((p) => p.kind), ["mode"]);
+      assert.equal(await paymentsOf(world, card.user), 0);
+    });
+
     it("answers 404 for a card it does not know, and 401 without an API key", async () => {
       assert.equal((await call(world, "GET", "/v1/cards/urn:peage:card:nobody")).status, 404);
       const anonymous = await world.app.inject({ method: "POST", url: "/v1/cards/urn:peage:card:nobody/challenges" });

@@ -216,7 +216,7 @@ export async function runCardDemo(o: Options): Promise<void> {
     say(`  again      a second sync uploads ${again.uploaded} entries and records ${again.recorded}: nothing is recorded twice`);
 
     const recorded = (await store.listPayments({ publisher: pki.publisher.identity, limit: 1000 })).payments;
-    const user = await store.getUser(USER as never);
+    const user = await store.getUser(partyId("user", USER.split(":")[3]!));
     const spent = paid.reduce((sum, s) => sum + (s.price?.amount ?? 0), 0);
     const checks = [
       { check: "every payment was acknowledged by the card with no server running", ok: paid.length === 3 && paid.every((s) => s.paymentId?.startsWith("card_")) },

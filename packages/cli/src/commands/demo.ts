@@ -19,8 +19,12 @@ const demoCommand: Command = {
       "one is refused for lack of funds. Interactively, the wallet asks you before each payment (answer y or n); with --yes the demo " +
       "answers for you, declining the first renewal of play time. Prints each step (offer, price and converted price, the " +
       "acknowledged payment id and server time, the balance), then the checks against the server's records.",
-    synopsis: "[--yes] [--json] [--data DIR]",
+    synopsis: "[--card] [--yes] [--json] [--data DIR]",
     options: {
+      card: {
+        type: "boolean",
+        description: "the offline variant instead: a smart card in a virtual PC/SC reader pays with no server running, then syncs with the server (needs pcscd and vsmartcard-vpcd)",
+      },
       yes: { type: "boolean", description: "answer for the user: yes to every payment but the first renewal of play time (no terminal needed)" },
       json: { type: "boolean", description: "print one JSON document on stdout (steps with outcome codes, payment ids, balances, checks)" },
       data: { type: "string", value: "DIR", description: "keep all data in DIR, a new or empty directory (default: a temporary directory, removed at the end)" },
@@ -35,6 +39,7 @@ const demoCommand: Command = {
   },
 
   async run(o) {
+    if (o.flag("card")) return (await import("./demo-card.js")).runCardDemo(o);
     const { runDemo } = await import("../demo/run.js");
     await runDemo(o);
   },
