@@ -6,7 +6,25 @@ import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { assertSuccess, assertUsage, peage, tempDir } from "./helpers/cli.js";
 
-const commands = ["pki init", "pki issue", "pki revoke", "pki crl", "pki csr", "catalog sign", "inspect", "server", "wallet"];
+const commands = [
+  "pki init",
+  "pki issue",
+  "pki revoke",
+  "pki crl",
+  "pki csr",
+  "catalog sign",
+  "inspect",
+  "server",
+  "wallet",
+  "demo",
+  "ledger verify",
+  "fx import",
+  "settle",
+  "card issue",
+  "card emulate",
+  "card status",
+  "card sync",
+];
 
 describe("peage usage", () => {
   let work: string;
@@ -18,6 +36,8 @@ describe("peage usage", () => {
     const [overview, help, group] = await Promise.all([peage(["help"], work), peage(["pki", "issue", "--help"], work), peage(["help", "pki"], work)]);
     assertSuccess(overview);
     for (const command of commands) assert.match(overview.stdout, new RegExp(`^  ${command} `, "m"), command);
+    const helps = await Promise.all(commands.map((command) => peage([...command.split(" "), "--help"], work)));
+    for (const [i, each] of helps.entries()) assert.match(assertSuccess(each).stdout, new RegExp(`^usage: peage ${commands[i]}`), commands[i]);
     assert.match(assertSuccess(help).stdout, /^usage: peage pki issue --ca-cert FILE --ca-key FILE \(--csr FILE \| --new-key OUT.key/);
     assert.match(help.stdout, /^  --identity URN +the holder/m);
     assert.match(help.stdout, /^  --help +print this help and exit$/m);
