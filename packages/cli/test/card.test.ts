@@ -86,6 +86,8 @@ describe("peage card", () => {
     assertUsage(shortPin, /--pin must be 4 to 12 digits/);
     assertError(noIssuer, "ERR_NO_CARD_ISSUER");
     assert.equal(existsSync(join(work, "c4")), false);
+    assertError(await peage(["card", "emulate", "--card", "no-card"], work), "ERR_CARD_MEMORY");
+    assert.equal(existsSync(join(work, "no-card")), false, "nothing is created for a card that is not there");
   });
 
   it("issue: personalises the card and registers it with its load", async () => {
@@ -111,6 +113,23 @@ describe("peage card", () => {
       await peage(["card", "issue", "--pki", "pki", "--out", "again", "--user", USER, "--pin", PIN, "--mode", "prepaid", "--currency", "EUR", "--balance", "1"], work),
       "ERR_EXISTS",
     );
+  });
+
+  it("register: a postpaid card registered later from its registration file, with its deposit, once", async () => {
+    assertSuccess(
+      await peage(
+        ["card", "issue", "--pki", "pki", "--out", "postpaid", "--user", "urn:peage:user:yves", "--pin", PIN, "--mode", "postpaid", "--currency", "EUR",
+          "--ceiling", "1000", "--deposit", "2500", "--registration-out", "postpaid.json"],
+        work,
+      ),
+    );
+    const first = parseJson(assertSuccess(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "postpaid.json", "--json"], work)));
+    const account = first["account"] as { mode: string; ceiling: { amount: number }; deposit: { amount: number } };
+    assert.equal(first["created"], true);
+    assert.deepEqual([account.mode, account.ceiling.amount, account.deposit.amount], ["postpaid", 1000, 2500]);
+    const again = parseJson(assertSuccess(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "postpaid.json", "--json"], work)));
+    assert.equal(again["created"], false);
+    assert.equal((await store.getUser("urn:peage:user:yves" as PartyId<"user">))?.deposit, 2500, "the deposit is recorded once");
   });
 
   it("status and sync through pcscd: payments recorded once, the card's log cleared, a reload applied", async () => {

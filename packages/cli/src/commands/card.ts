@@ -7,8 +7,9 @@
  * uploaded and recorded, the server's SYNC (and RELOAD) applied on the card.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { formatPrice, partyId, readPkiDir, type Price } from "@peage/protocol";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
@@ -110,7 +111,16 @@ const issue: Command = {
     let registered: { created: boolean; account: { status: string } } | undefined;
     if (server !== undefined && apiKey !== undefined) {
       const { CardDeskClient } = await import("@peage/wallet");
-      registered = await new CardDeskClient(server, apiKey).register(registration);
+      try {
+        registered = await new CardDeskClient(server, apiKey).register(registration);
+      } catch (cause) {
+        const code = (cause as { code?: unknown }).code;
+        throw new CommandError(
+          typeof code === "string" ? code : "ERR_REGISTER",
+          `the card ${card} is personalised in ${out} but was not registered at ${server}: ${(cause as Error).message}` +
+            (registrationOut !== undefined ? `; register it later with \`peage card register --registration ${registrationOut}\`` : ""),
+        );
+      }
     }
     const result = {
       card,
@@ -192,7 +202,8 @@ const emulate: Command = {
     const dir = resolve(o.required("card", "CARDDIR"));
     const port = o.integer("port", 1, 65535);
     const host = o.string("host");
-    const { runEmulator, VPCD_DEFAULT_PORT } = await import("@peage/card");
+    const { runEmulator, VPCD_DEFAULT_PORT, Records } = await import("@peage/card");
+    if (!existsSync(join(dir, Records.profile))) throw new CommandError("ERR_CARD_MEMORY", `${dir} does not hold a personalised card: make one with \`peage card issue --out ${dir}\``);
     let emulator: Awaited<ReturnType<typeof runEmulator>>;
     try {
       emulator = await runEmulator({ dir, ...(host !== undefined && { host }), ...(port !== undefined && { port }), log: (line) => process.stderr.write(`card: ${line}\n`) });
@@ -201,9 +212,9 @@ const emulate: Command = {
     }
     const stopped = untilStopped(() => emulator.close());
     const waiting = setTimeout(() => warn(`still waiting for the virtual reader on ${host ?? "127.0.0.1"}:${port ?? VPCD_DEFAULT_PORT}: is pcscd running with vsmartcard's vpcd?`), 5000);
-    await Promise.race([emulator.connected, stopped]);
+    const inserted = await Promise.race([emulator.connected.then(() => true), stopped.then(() => false)]);
     clearTimeout(waiting);
-    printJsonLine({ event: "inserted", card: emulator.applet.state?.profile.card, dir });
+    if (inserted) printJsonLine({ event: "inserted", card: emulator.applet.state?.profile.card, dir });
     await stopped;
   },
 };
