@@ -175,6 +175,13 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
   const ratesPath = join(dataDir, DataDirFiles.rates);
   // An existing rates file is kept (it may be the operator's real one) unless a file is given.
   if (opts.ratesFile || !existsSync(ratesPath)) files.push(await copy(opts.ratesFile ?? SAMPLE_RATES_FILE, ratesPath));
+  // A PKI made with a card issuer (`peage pki init --card-issuer`) also makes this server a card
+  // issuer: its card desk opens at start. Imported here, not at the top, since card-sync.ts
+  // itself builds on this module.
+  if (existsSync(source(`${PkiFiles.cardIssuer}.key`))) {
+    const { installCardIssuer } = await import("./card-sync.js");
+    files.push(...(await installCardIssuer({ dataDir, pkiDir })));
+  }
   const loaded = await loadServerIdentity(dataDir, opts.clock ? { clock: opts.clock } : {});
   return { ...loaded, files };
 }

@@ -2,6 +2,7 @@
 import type { AddressInfo } from "node:net";
 import type { Clock } from "@peage/protocol";
 import { buildApp, type App } from "./app.js";
+import { openCardDesk, type CardDesk } from "./card-sync.js";
 import type { ServerConfig } from "./config.js";
 import { loadServerIdentity, type ServerIdentity } from "./data-dir.js";
 import { FileRateSource } from "./rates/rate-source.js";
@@ -31,8 +32,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const rates = await FileRateSource.load(config.ratesFile, { optional: true });
   const store = await openStore(config);
   let app: App;
+  // The offline variant's desk (card sync, reloads) opens when the data dir holds a card issuer.
+  let cards: CardDesk | undefined;
   try {
+    cards = await openCardDesk({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, identity);
     app = buildApp({
+      ...(cards ? { cards } : {}),
       store,
       identity,
       trust,
@@ -46,6 +51,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (!rates.current()) app.log.warn({ ratesFile: config.ratesFile }, "no rates file: only payments in the user's home currency will work");
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await cards?.close();
     await store.close();
     throw error;
   }
@@ -70,6 +76,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
         await Promise.race([app.close(), timeout]);
         clearTimeout(timer);
+        await cards?.close();
         await store.close();
       })();
       return closing;

@@ -182,8 +182,8 @@ export async function runCardDemo(o: Options): Promise<void> {
 
     // 5. The server starts; the card is registered with its load; a top-up is made for it.
     const dataDir = join(dir, CardDemoFiles.server);
+    // The PKI has a card issuer, so initDataDir also installs it: the desk below finds it.
     await server.initDataDir({ dataDir, pkiDir: join(dir, CardDemoFiles.pki) });
-    await cards.installCardIssuer({ dataDir, pkiDir: join(dir, CardDemoFiles.pki) });
     const { identity, trust } = await server.loadServerIdentity(dataDir);
     const store = server.SqliteStore.open(join(dataDir, server.DataDirFiles.database));
     cleanup.defer("close the server's database", () => store.close());
