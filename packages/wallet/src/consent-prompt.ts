@@ -125,6 +125,8 @@ export class TerminalPrompt implements ConsentPrompt {
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) return onAbort();
       rl.on("close", () => finish(false));
+      // A terminal that goes away mid-question (EIO) is a "no", not a crash of the wallet.
+      rl.on("error", () => finish(false, "The terminal closed; nothing was paid."));
       rl.question("Pay? [y/N] ", (answer) => finish(/^\s*(y|yes)\s*$/i.test(answer)));
     });
   }
@@ -166,6 +168,7 @@ export class TerminalPrompt implements ConsentPrompt {
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) return onAbort();
       rl.on("close", () => finish(undefined));
+      rl.on("error", () => finish(undefined));
       rl.question("Card PIN (not shown): ", (answer) => finish(answer.trim() === "" ? undefined : answer.trim()));
       muted = true;
     });

@@ -153,3 +153,15 @@ test("per-publisher daily amounts are counted per UTC calendar day", async () =>
     await world.close();
   }
 });
+
+test("a terminal that fails mid-question (EIO) is a no, not a crash", async () => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let shown = "";
+  output.on("data", (c: Buffer) => (shown += c.toString("utf8")));
+  const prompt = new TerminalPrompt({ input, output, requireTty: false });
+  const asking = prompt.ask(view);
+  input.emit("error", Object.assign(new Error("read EIO"), { code: "EIO" }));
+  assert.equal(await asking, false);
+  assert.match(shown, /The terminal closed; nothing was paid\./);
+});
