@@ -98,9 +98,43 @@ const TAG_BIT_STRING = 0x03;
  */
 export function signatureBitStringIsCanonical(der: Uint8Array): boolean {
   const outer = singleSequence(der);
-  const signature = children(der, outer)[2];
-  if (!signature || signature.tag !== TAG_BIT_STRING) throw new RangeError("no signature BIT STRING");
-  return signature.end - signature.contentStart > 1 && der[signature.contentStart] === 0;
+  const [, algorithm, signature] = children(der, outer);
+  if (!algorithm || !signature || signature.tag !== TAG_BIT_STRING) throw new RangeError("no signature BIT STRING");
+  if (!(signature.end - signature.contentStart > 1 && der[signature.contentStart] === 0)) return false;
+  const algorithmOid = children(der, algorithm)[0];
+  const isEcdsa = algorithmOid?.tag === TAG_OBJECT_IDENTIFIER && decodeOid(der.subarray(algorithmOid.contentStart, algorithmOid.end)).startsWith(ECDSA_OID_PREFIX);
+  return !isEcdsa || isStrictEcdsaValue(der.subarray(signature.contentStart + 1, signature.end));
+}
+
+/** ecdsa-with-SHA2 (RFC 5758 §3.2): 1.2.840.10045.4.3.x. */
+const ECDSA_OID_PREFIX = "1.2.840.10045.4.3.";
+
+/**
+ * An ECDSA signature value is DER `SEQUENCE { r INTEGER, s INTEGER }` (RFC 5480 §2.2.3 via
+ * RFC 5758 §3.2) with both integers positive and minimally encoded (X.690 §8.3.2). Converters
+ * that keep only the low 32 octets of each integer would otherwise accept a padding octet of any
+ * value, and with it other spellings of a signed certificate.
+ */
+function isStrictEcdsaValue(value: Uint8Array): boolean {
+  try {
+    const sequence = singleSequence(value);
+    const integers = children(value, sequence);
+    return integers.length === 2 && integers.every((integer) => integer.tag === TAG_INTEGER && isMinimalPositive(value.subarray(integer.contentStart, integer.end)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Positive, minimal, and below 2^256 (Péage's only ECDSA curve is P-256, whose r and s are less
+ * than its 256-bit order): at most 32 significant octets, plus a 0x00 only when the next octet's
+ * top bit is set.
+ */
+function isMinimalPositive(content: Uint8Array): boolean {
+  const first = content[0];
+  if (first === undefined || first & 0x80) return false;
+  if (first === 0) return content.length > 1 && content.length <= 33 && ((content[1] ?? 0) & 0x80) !== 0;
+  return content.length <= 32;
 }
 
 /** DER INTEGER content octets of a non-negative value (X.690 §8.3: two's complement, minimal). */
