@@ -14,7 +14,7 @@ import { certificateToPem, createDemoPki } from "@peage/protocol";
 import { AutoYesPrompt, createWallet, initWallet, startWallet } from "@peage/wallet";
 import { TEST_RATES } from "@peage/wallet/testing";
 import { ExitCodes, readDrafts, signQuestCatalog } from "../src/index.js";
-import { startRealServer } from "./real-server.js";
+import { startRealServer } from "@peage/server/testing";
 
 const mainJs = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const offersJson = fileURLToPath(new URL("../../offers.json", import.meta.url));

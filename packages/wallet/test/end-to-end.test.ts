@@ -12,7 +12,7 @@ import { certificateToPem, createDemoPki, price, signCatalog, verifyAcknowledgme
 import { AutoYesPrompt, createWallet, initWallet, startWallet, type Wallet, type WalletService } from "../src/index.js";
 import { TEST_RATES } from "../src/testing/index.js";
 import { offerFor } from "./helpers.js";
-import { startRealServer, type RealServer } from "./real-server.js";
+import { startRealServer, type RealServer } from "@peage/server/testing";
 
 const USER = "urn:peage:user:e2e-alice";
 const PASSPHRASE = "a passphrase for the end-to-end test";

@@ -1,6 +1,6 @@
 /**
- * The real payment server (packages/server) in-process on 127.0.0.1, for the end-to-end test:
- * a temporary SQLite database, the demo PKI's server identity, and an operator API key used the
+ * The real payment server in-process on 127.0.0.1, for other packages' end-to-end tests (the
+ * wallet's, the example's): a temporary SQLite database, the demo PKI's server identity, and an operator API key used the
  * way an operator enrols a user and tops up a balance.
  */
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JsonWebKey } from "node:crypto";
 import type { DemoPki, RateTable } from "@peage/protocol";
-import { ApiScopes, buildApp, createApiKey, SqliteStore, staticRates } from "@peage/server";
+import { ApiScopes, buildApp, createApiKey, SqliteStore, staticRates } from "./index.js";
 
 export interface RealServer {
   readonly url: string;
