@@ -7,10 +7,8 @@
  */
 import {
   canonicalBytes,
-  MAX_CONSENT_TTL_MS,
-  DEFAULT_CONSENT_TTL_MS,
+  consentClaims,
   PROTOCOL_VERSION,
-  timestamp,
   type Acknowledgment,
   type Clock,
   type ConsentClaims,
@@ -73,22 +71,8 @@ export interface CardPaymentRequestInput {
 
 /** What the wallet sends the card once the user said yes (and typed the PIN). */
 export function createCardPaymentRequest(input: CardPaymentRequestInput): CardPaymentRequest {
-  const ttl = input.ttlMs ?? DEFAULT_CONSENT_TTL_MS;
-  if (!(ttl > 0 && ttl <= MAX_CONSENT_TTL_MS)) throw new RangeError(`consent lifetime must be in (0, ${MAX_CONSENT_TTL_MS}] ms`);
-  const now = input.clock.now();
-  const consent: ConsentClaims = {
-    v: PROTOCOL_VERSION,
-    offerHash: input.offer.offerHash,
-    price: input.offer.terms.price,
-    date: input.offer.date,
-    nonce: input.offer.nonce,
-    publisher: input.offer.terms.publisher,
-    user: input.user,
-    server: input.issuer,
-    consentedAt: timestamp(now),
-    expiresAt: timestamp(new Date(now.getTime() + ttl)),
-  };
-  return { consent, signature: input.offer.signature };
+  const { issuer, ...rest } = input;
+  return { consent: consentClaims({ ...rest, server: issuer }), signature: input.offer.signature };
 }
 
 export interface CardClientOptions {

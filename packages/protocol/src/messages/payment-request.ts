@@ -41,12 +41,15 @@ export interface PaymentRequestInput {
   readonly ttlMs?: number;
 }
 
-/** What the wallet builds once the user said yes. */
-export async function createPaymentRequest(input: PaymentRequestInput): Promise<PaymentRequest> {
+/**
+ * The consent claims binding this offer to this user and server, valid for `ttlMs` from now. The
+ * online wallet signs them (message 2); a card checks them under the PIN (offline variant).
+ */
+export function consentClaims(input: Omit<PaymentRequestInput, "userKey">): ConsentClaims {
   const ttl = input.ttlMs ?? DEFAULT_CONSENT_TTL_MS;
   if (!(ttl > 0 && ttl <= MAX_CONSENT_TTL_MS)) throw new RangeError(`consent lifetime must be in (0, ${MAX_CONSENT_TTL_MS}] ms`);
   const now = input.clock.now();
-  const claims: ConsentClaims = {
+  return {
     v: PROTOCOL_VERSION,
     offerHash: input.offer.offerHash,
     price: input.offer.terms.price,
@@ -58,6 +61,11 @@ export async function createPaymentRequest(input: PaymentRequestInput): Promise<
     consentedAt: timestamp(now),
     expiresAt: timestamp(new Date(now.getTime() + ttl)),
   };
+}
+
+/** What the wallet builds once the user said yes. */
+export async function createPaymentRequest(input: PaymentRequestInput): Promise<PaymentRequest> {
+  const claims = consentClaims(input);
   const consent = await signJws(JwsTypes.consent, claims, input.userKey, { kid: await keyThumbprint(input.userKey.publicKey) });
   return { type: "peage.payment-request", v: PROTOCOL_VERSION, signature: input.offer.signature, consent };
 }
