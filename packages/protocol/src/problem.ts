@@ -21,6 +21,8 @@ export const PaymentCodes = [
   "ERR_ALREADY_REFUNDED",
   /** No exchange rate between the offer's currency and the user's home currency. */
   "ERR_RATE_UNAVAILABLE",
+  /** The price converted into the account's currency comes to less than its smallest unit: nothing could be charged. */
+  "ERR_CHARGE_ROUNDS_TO_ZERO",
   /** The user said no. */
   "ERR_DECLINED",
   /** The user's own auto-accept rules refused it without asking (e.g. above the per-payment cap). */

@@ -22,6 +22,7 @@ import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
 import { StoreBusyError, type Store } from "./store/store.js";
+import { DuplicateMemberError, parseStrictJson } from "./strict-json.js";
 import { UserKeyCache } from "./user-keys.js";
 
 /** Largest request body accepted: a payment request with two certificate chains is about 6 KiB. */
@@ -86,15 +87,16 @@ export function buildApp(deps: AppDeps): App {
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.decorateRequest("peageOutcome", "");
 
-  // JSON only (no text/plain), and JSON.parse instead of the default parser so that the error
-  // says where the JSON breaks.
+  // JSON only (no text/plain), parsed strictly: the error says where the JSON breaks, and a
+  // member named twice is refused (strict-json.ts) rather than read as one of its two values.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
     const text = body as string;
     if (text.trim() === "") return done(badJson("the request body is empty; send a JSON document"), undefined);
     try {
-      done(null, JSON.parse(text) as unknown);
+      done(null, parseStrictJson(text));
     } catch (cause) {
+      if (cause instanceof DuplicateMemberError) return done(badJson(`the request body is ambiguous: ${cause.message}; send each member once`), undefined);
       done(badJson(`the request body is not valid JSON: ${(cause as Error).message}`), undefined);
     }
   });

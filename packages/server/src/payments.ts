@@ -15,6 +15,7 @@ import {
   convert,
   decodeJws,
   FixedClock,
+  formatPrice,
   isPlainObject,
   JwsTypes,
   newId,
@@ -74,8 +75,8 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
 
   // A retry of a recorded request gets the stored acknowledgment, even once the consent has
   // expired: the identical bytes were verified when they were recorded, and nothing is charged.
-  const nonce = unverifiedNonce(body);
-  const earlier = nonce === undefined ? undefined : await ctx.store.findPaymentByNonce(nonce);
+  const claimed = unverifiedNonce(body);
+  const earlier = claimed === undefined ? undefined : await ctx.store.findPaymentByNonce(claimed.user, claimed.nonce);
   if (earlier && earlier.requestHash === requestHash) return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
 
   // The user's record read to find their key is the one the checks below use: reading it a second
@@ -157,13 +158,17 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   }
 }
 
-/** The consent's nonce read without verification: only used to find an earlier identical request. */
-function unverifiedNonce(body: unknown): string | undefined {
+/**
+ * The consent's user and nonce read without verification: only used to find an earlier identical
+ * request (its bytes must match the recorded ones before anything is answered from it).
+ */
+function unverifiedNonce(body: unknown): { user: PartyId<"user">; nonce: string } | undefined {
   if (!isPlainObject(body)) return undefined;
   const decoded = decodeJws(body["consent"], JwsTypes.consent);
   if (!decoded.ok || !isPlainObject(decoded.value.payload)) return undefined;
-  const nonce = decoded.value.payload["nonce"];
-  return typeof nonce === "string" && nonce.length <= 86 ? nonce : undefined;
+  const { nonce, user } = decoded.value.payload;
+  if (typeof nonce !== "string" || nonce.length > 86 || typeof user !== "string" || user.length > 200) return undefined;
+  return { user: user as PartyId<"user">, nonce };
 }
 
 /**
@@ -197,6 +202,14 @@ function chargeFor(price: Price, user: UserRecord, table: RateTable | undefined)
   }
   if (!conversion) {
     throw HttpProblem.of("ERR_RATE_UNAVAILABLE", `the rates of ${table.date} have no rate between ${price.currency} and ${user.homeCurrency}; the user cannot pay offers in ${price.currency}`);
+  }
+  // A price that converts to nothing would be acknowledged as paid and charged nothing: refused.
+  if (conversion.price.amount === 0 && price.amount > 0) {
+    throw HttpProblem.of(
+      "ERR_CHARGE_ROUNDS_TO_ZERO",
+      `${formatPrice(price)} converts to less than the smallest unit of ${user.homeCurrency} at the rates of ${table.date}, so nothing could be charged: ` +
+        `the program must price the offer higher`,
+    );
   }
   return { charged: conversion.price, rate: conversion.rate, rateDate: table.date };
 }

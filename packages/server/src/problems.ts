@@ -33,6 +33,7 @@ const kinds: Readonly<Partial<Record<ProblemCode, ProblemKind>>> = {
   ERR_ALREADY_REFUNDED: { status: 409, title: "Already refunded", retryable: false },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large", retryable: false },
   ERR_RATE_UNAVAILABLE: { status: 422, title: "Exchange rate unavailable", retryable: false },
+  ERR_CHARGE_ROUNDS_TO_ZERO: { status: 422, title: "Charge rounds to zero", retryable: false },
   ERR_INTERNAL: { status: 500, title: "Internal error", retryable: true },
   ERR_SERVER_UNAVAILABLE: { status: 503, title: "Service unavailable", retryable: true },
   // A CRL may be fetched meanwhile.

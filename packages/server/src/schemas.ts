@@ -67,7 +67,7 @@ export const MandateRequestSchema = Type.Object(
   {
     mandateId: Type.String({ pattern: "^[A-Za-z0-9+?/:().,'-]{1,35}$", description: "the mandate's unique reference (EPC: up to 35 characters)" }),
     signedOn: Type.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "the day the user signed it, YYYY-MM-DD" }),
-    name: Type.String({ minLength: 1, maxLength: 70, description: "the account holder, as the bank knows them" }),
+    name: Type.String({ minLength: 1, maxLength: 140, description: "the account holder, as the bank knows them: SEPA Latin characters (accents transliterated), at most 70 once transliterated" }),
     iban: Type.String({ minLength: 15, maxLength: 42 }),
     bic: Type.Optional(Type.String({ minLength: 8, maxLength: 11 })),
   },
@@ -93,7 +93,7 @@ export const RefundSchema = Type.Object(
 
 export const PublisherRequestSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 140 }),
+    name: Type.String({ minLength: 1, maxLength: 140, description: "as the bank account's holder: SEPA Latin characters (accents transliterated), at most 70 once transliterated" }),
     country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166-1 alpha-2" }),
     iban: Type.Optional(Type.String({ minLength: 15, maxLength: 42 })),
     bic: Type.Optional(Type.String({ minLength: 8, maxLength: 11 })),

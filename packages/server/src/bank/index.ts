@@ -7,6 +7,7 @@ export { BankFileError, BankProblemCodes, type BankProblem, type BankProblemCode
 export { validateIban, validateBic, validateCreditorId, type IbanValidation, type BicValidation, type CreditorIdValidation } from "./identifiers.js";
 export { isSepaCountry, isCountryCode, sepaCountries, ibanLengths } from "./countries.js";
 export { toLatin } from "./charset.js";
+export { checkBankName, BANK_NAME_LENGTH } from "./names.js";
 export { formatAmount, minorToDecimal } from "./amount.js";
 export { buildPain001, PAIN_001_NAMESPACE, type CreditTransfer, type CreditTransferBatch } from "./pain001.js";
 export { buildPain008, PAIN_008_NAMESPACE, SEQUENCE_TYPE, type DirectDebit, type DirectDebitBatch } from "./pain008.js";

@@ -6,7 +6,7 @@ import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typ
 import { isCurrencyCode, newId, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
-import { isSepaCountry, validateBic, validateIban } from "../bank/index.js";
+import { checkBankName, isSepaCountry, validateBic, validateIban } from "../bank/index.js";
 import { HttpProblem } from "../problems.js";
 import {
   AccountSchema,
@@ -43,9 +43,9 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
   app.post(
     "/v1/admin/users",
     {
-      preHandler: scope("users:write"),
+      onRequest: scope("users:write"),
       schema: {
-        summary: "Enrol a user (scope users:write)",
+        summary: "Enrol a user (scope users:write; funds:write too for a postpaid account's monthlyLimit)",
         tags: ["operator"],
         security,
         body: EnrolmentSchema,
@@ -54,6 +54,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     },
     async (request, reply) => {
       const body = request.body;
+      // A monthly limit is credit granted: it needs funds:write, as PUT /limit does.
+      if (body.monthlyLimit !== undefined) await authorizeOperator(store, request, "funds:write");
       if (!isCurrencyCode(body.homeCurrency)) throw HttpProblem.of("ERR_MALFORMED", `homeCurrency ${body.homeCurrency} is not an active ISO 4217 currency`);
       if (body.mode === "postpaid" && body.monthlyLimit === undefined) throw HttpProblem.of("ERR_MALFORMED", "a postpaid account needs monthlyLimit (minor units per calendar month)");
       if (body.mode === "prepaid" && body.monthlyLimit !== undefined) throw HttpProblem.of("ERR_MALFORMED", "a prepaid account has a balance, not a monthlyLimit: leave it out");
@@ -81,7 +83,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
   app.get(
     "/v1/admin/users/:user",
     {
-      preHandler: scope("users:read"),
+      onRequest: scope("users:read"),
       schema: { summary: "Show an account (scope users:read)", tags: ["operator"], security, params: UserParamsSchema, response: { 200: AccountSchema, ...problemResponses } },
     },
     async (request) => account(await existing(request.params.user)),
@@ -92,7 +94,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     app.post(
       `/v1/admin/users/:user/${path}`,
       {
-        preHandler: scope("funds:write"),
+        onRequest: scope("funds:write"),
         schema: {
           summary: kind === "funds" ? "Credit a prepaid balance (scope funds:write)" : "Record a postpaid account's deposit (scope funds:write)",
           description:
@@ -150,7 +152,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
   app.put(
     "/v1/admin/users/:user/mandate",
     {
-      preHandler: scope("users:write"),
+      onRequest: scope("users:write"),
       schema: {
         summary: "Record a postpaid account's SEPA direct debit mandate (scope users:write)",
         description: "The bill of each period is then collected by SEPA Core direct debit (pain.008) on this account. EUR accounts only.",
@@ -166,6 +168,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
       if (user.mode !== "postpaid") throw HttpProblem.of("ERR_CONFLICT", `${user.id} is a prepaid account: nothing is collected from it by direct debit`);
       if (user.homeCurrency !== "EUR") throw HttpProblem.of("ERR_CONFLICT", `SEPA direct debits are in euros; ${user.id}'s home currency is ${user.homeCurrency}`);
       const body = request.body;
+      const badName = checkBankName(body.name, "name");
+      if (badName !== undefined) throw HttpProblem.of("ERR_MALFORMED", badName);
       const iban = validateIban(body.iban);
       if (!iban.ok) throw HttpProblem.of("ERR_MALFORMED", `iban: ${iban.reason}`);
       if (!isSepaCountry(iban.country)) throw HttpProblem.of("ERR_MALFORMED", `iban: ${iban.country} is not in the SEPA area, where direct debits can be collected`);
@@ -187,7 +191,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
   app.put(
     "/v1/admin/users/:user/limit",
     {
-      preHandler: scope("funds:write"),
+      onRequest: scope("funds:write"),
       schema: {
         summary: "Set a postpaid monthly limit (scope funds:write)",
         tags: ["operator"],
@@ -208,7 +212,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     app.post(
       `/v1/admin/users/:user/${action}`,
       {
-        preHandler: scope("users:write"),
+        onRequest: scope("users:write"),
         schema: {
           summary: action === "suspend" ? "Suspend an account: its payments are refused (scope users:write)" : "Reactivate a suspended account (scope users:write)",
           tags: ["operator"],
@@ -228,7 +232,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
   app.get(
     "/v1/admin/payments",
     {
-      preHandler: scope("payments:read"),
+      onRequest: scope("payments:read"),
       schema: {
         summary: "List payments, oldest first (scope payments:read)",
         tags: ["operator"],

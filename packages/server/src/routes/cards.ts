@@ -4,7 +4,7 @@
  * card itself: its log head, signed with the key this server certified, answers a challenge the
  * desk gave out once. A server without a card issuer in its data directory answers these 404.
  *
- *   POST /v1/cards                          register an issued card          users:write (+ funds:write with money)
+ *   POST /v1/cards                          register an issued card          users:write (+ funds:write with money or credit)
  *   GET  /v1/cards/:card                    the card's account               users:read
  *   POST /v1/cards/:card/challenges         a challenge for LOG HEAD         funds:write
  *   POST /v1/cards/:card/sync               upload the log, get SYNC/RELOAD  funds:write
@@ -116,9 +116,9 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.post(
     "/v1/cards",
     {
-      preHandler: scope("users:write"),
+      onRequest: scope("users:write"),
       schema: {
-        summary: "Register a card this server's card issuer certified (scope users:write; funds:write too with a balance or deposit)",
+        summary: "Register a card this server's card issuer certified (scope users:write; funds:write too with a balance, deposit, ceiling or monthly limit)",
         description:
           "The card's chain must validate for the card-acknowledgment role through this server's card-issuer CA. The prepaid balance loaded at issue is " +
           "credited to the user's funds, the postpaid deposit recorded as the account's deposit; a user without an account gets one, enrolled with the card's key. " +
@@ -132,7 +132,9 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
     async (request, reply) => {
       const cards = enabled();
       const body = request.body;
-      if ((body.balance ?? 0) > 0 || (body.deposit ?? 0) > 0) await authorizeOperator(ctx.store, request, "funds:write");
+      // Money, and the credit a ceiling or a monthly limit grants, are funds:write's, as PUT /limit is.
+      const grantsCredit = (body.balance ?? 0) > 0 || (body.deposit ?? 0) > 0 || body.ceiling !== undefined || body.monthlyLimit !== undefined;
+      if (grantsCredit) await authorizeOperator(ctx.store, request, "funds:write");
       const result = await cards.register({ ...body, user: body.user as PartyId<"user"> });
       request.log.info({ card: result.account.card, user: result.account.user, kind: result.kind }, "card registered");
       return reply.code(result.kind === "created" ? 201 : 200).send(result.account);
@@ -142,7 +144,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.get(
     "/v1/cards/:card",
     {
-      preHandler: scope("users:read"),
+      onRequest: scope("users:read"),
       schema: { summary: "Show a card's account (scope users:read)", tags: ["cards"], security, params: CardParamsSchema, response: { 200: CardAccountSchema, ...problemResponses } },
     },
     async (request) => enabled().view(request.params.card),
@@ -151,7 +153,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.post(
     "/v1/cards/:card/challenges",
     {
-      preHandler: scope("funds:write"),
+      onRequest: scope("funds:write"),
       schema: {
         summary: "A challenge for the card's LOG HEAD, usable once (scope funds:write)",
         tags: ["cards"],
@@ -166,7 +168,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.post(
     "/v1/cards/:card/sync",
     {
-      preHandler: scope("funds:write"),
+      onRequest: scope("funds:write"),
       schema: {
         summary: "Upload the card's usage log; answers the signed SYNC and RELOAD commands (scope funds:write)",
         description:
@@ -202,7 +204,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.post(
     "/v1/cards/:card/receipts",
     {
-      preHandler: scope("funds:write"),
+      onRequest: scope("funds:write"),
       schema: {
         summary: "The card's signed receipts for the commands it applied (scope funds:write)",
         tags: ["cards"],
@@ -224,7 +226,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.post(
     "/v1/cards/:card/reloads",
     {
-      preHandler: scope("funds:write"),
+      onRequest: scope("funds:write"),
       schema: {
         summary: "Top up a prepaid card: credited now, loaded onto the card at its next sync (scope funds:write)",
         description: "Idempotent by idempotencyKey: the same key again credits nothing and answers 200.",
@@ -248,7 +250,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.post(
     "/v1/cards/:card/unblock",
     {
-      preHandler: scope("users:write"),
+      onRequest: scope("users:write"),
       schema: {
         summary: "Clear a blocked card after investigating its incidents (scope users:write)",
         tags: ["cards"],

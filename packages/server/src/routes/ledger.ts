@@ -6,7 +6,7 @@ import { type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { newId, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
-import { isCountryCode, validateBic, validateIban } from "../bank/index.js";
+import { checkBankName, isCountryCode, validateBic, validateIban } from "../bank/index.js";
 import { HttpProblem } from "../problems.js";
 import { PaymentParamsSchema, problemResponses, PublisherParamsSchema, PublisherRequestSchema, PublisherSchema, RefundRequestSchema, RefundSchema } from "../schemas.js";
 import type { ApiScope } from "../store/store.js";
@@ -24,7 +24,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.post(
     "/v1/admin/payments/:payment/refund",
     {
-      preHandler: scope("payments:refund"),
+      onRequest: scope("payments:refund"),
       schema: {
         summary: "Refund a payment (scope payments:refund)",
         description:
@@ -54,7 +54,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.put(
     "/v1/admin/publishers/:publisher",
     {
-      preHandler: scope("publishers:write"),
+      onRequest: scope("publishers:write"),
       schema: {
         summary: "Register a publisher, or change its name and bank details (scope publishers:write)",
         description:
@@ -69,6 +69,8 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
     },
     async (request, reply) => {
       const body = request.body;
+      const badName = checkBankName(body.name, "name");
+      if (badName !== undefined) throw HttpProblem.of("ERR_MALFORMED", badName);
       if (!isCountryCode(body.country)) throw HttpProblem.of("ERR_MALFORMED", `country: ${body.country} is not an ISO 3166-1 alpha-2 code`);
       let iban: string | undefined;
       if (body.iban !== undefined) {
@@ -92,7 +94,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.get(
     "/v1/admin/publishers/:publisher",
     {
-      preHandler: scope("publishers:read"),
+      onRequest: scope("publishers:read"),
       schema: { summary: "Show a publisher (scope publishers:read)", tags: ["operator"], security, params: PublisherParamsSchema, response: { 200: PublisherSchema, ...problemResponses } },
     },
     async (request) => {
@@ -105,7 +107,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.get(
     "/v1/admin/publishers",
     {
-      preHandler: scope("publishers:read"),
+      onRequest: scope("publishers:read"),
       schema: {
         summary: "List the registered publishers (scope publishers:read)",
         tags: ["operator"],

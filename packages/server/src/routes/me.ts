@@ -19,7 +19,7 @@ const security = [{ userSignature: [] }];
 export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   const { store, clock } = ctx;
   app.decorateRequest("peageUser", undefined);
-  app.addHook("preHandler", async (request) => {
+  app.addHook("onRequest", async (request) => {
     request.peageUser = await authenticateUser(request.headers.authorization, {
       method: request.method,
       path: request.url,

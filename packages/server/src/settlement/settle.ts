@@ -23,10 +23,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
-import { buildPain001, buildPain008, isSepaCountry, validateIban, type CreditTransfer, type DirectDebit } from "../bank/index.js";
-import { minimumPayoutOf, type OperatorBank, type ServerConfig } from "../config.js";
+import { isSepaCountry, validateIban } from "../bank/index.js";
+import { minimumPayoutOf, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
 import { isPeriod, periodDays, periodOf } from "../ledger/periods.js";
+import { BankFileNames, buildBankFiles, debitRefusal, isBankName, transferRefusal, type NameOverrides, type UnbuiltFile } from "./bank-files.js";
 import { renderPayoutCsv, renderPayoutHtml, renderStatementCsv, renderStatementHtml, type PayoutLine, type PublisherPayout, type Statement, type StatementLine } from "../statements/index.js";
 import {
   StoreStateError,
@@ -81,7 +82,19 @@ export interface Hold {
   readonly currency: string;
   /** Minor units; negative when refunds exceed what the publisher had earned (it owes the difference). */
   readonly amount: string;
-  readonly reason: "below-minimum" | "no-bank-details" | "no-bic-for-non-sepa" | "nothing-due";
+  readonly reason: "below-minimum" | "no-bank-details" | "no-bic-for-non-sepa" | "nothing-due" | "bank-details-refused";
+  /** For bank-details-refused: what the bank file refused (field: reason), to fix with PUT /v1/admin/publishers/:publisher. */
+  readonly detail?: string;
+}
+
+/** A postpaid bill that could not go into the direct-debit file (its mandate's details were refused): it is invoiced instead. */
+export interface RefusedDebit {
+  readonly user: string;
+  readonly mandate: string;
+  readonly currency: string;
+  readonly amount: string;
+  /** What the direct-debit file refused (field: reason), to fix with PUT /v1/admin/users/:user/mandate. */
+  readonly detail: string;
 }
 
 /** What the settlement decided besides its payouts and collections, recorded with it as JSON. */
@@ -94,15 +107,15 @@ export interface SettlementDetails {
   readonly holds: readonly Hold[];
   /** Postpaid users whose refunds exceed what they owe: the credit is deducted from their next bill. */
   readonly credits: readonly { readonly user: string; readonly currency: string; readonly amount: string }[];
+  /** Absent from settlements recorded before mandates were checked against the direct-debit file. */
+  readonly refusedDebits?: readonly RefusedDebit[];
 }
 
 export const SettlementFiles = {
   summary: (period: string) => `settlement-${period}.json`,
   statement: (user: string, ext: "csv" | "html") => join("statements", `${slug(user)}.${ext}`),
   payout: (publisher: string, ext: "csv" | "html") => join("payouts", `${slug(publisher)}.${ext}`),
-  sepaTransfers: (period: string) => join("bank", `pain.001-${period}-sepa.xml`),
-  otherTransfers: (period: string) => join("bank", `pain.001-${period}-other.xml`),
-  directDebits: (period: string) => join("bank", `pain.008-${period}.xml`),
+  ...BankFileNames,
 } as const;
 
 /** A file name for a party id: readable, and unique (a hash of the id ends it). */
@@ -151,6 +164,15 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
   if (!settlement) {
     activity = await store.periodActivity(period);
     const planned = plan(activity, await store.listPublishers(), opts);
+    // Every bank file is built before anything is recorded: what still fails now is the operator's
+    // own bank details (each payout and mandate was tried alone by plan()), and nothing is paid.
+    const { unbuilt } = buildBankFiles(planned, opts.config.bank);
+    if (unbuilt.length > 0) {
+      throw new SettlementError(
+        "ERR_BANK_FILE_INPUT",
+        `the bank files of ${period} cannot be built, so nothing was recorded: ${describeUnbuilt(unbuilt)}. Fix "bank" in server.json and run peage settle again`,
+      );
+    }
     const recorded = await store.recordSettlement(planned);
     settlement = recorded.settlement;
     recordedNow = recorded.kind === "recorded";
@@ -159,14 +181,46 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
 
   activity ??= await store.periodActivity(period);
   const details = JSON.parse(settlement.details) as SettlementDetails;
-  const files = render(settlement, details, activity);
+  const { files, unbuilt } = render(settlement, details, activity, await repairNames(store, settlement));
   const names = [...files.keys()].sort();
   for (const name of names) {
     await writeAtomically(join(opts.outDir, name), files.get(name)!);
     await step(`file:${name}`);
   }
+  if (unbuilt.length > 0) {
+    // Only a settlement recorded before names were checked where they enter can get here.
+    throw new SettlementError(
+      "ERR_SETTLEMENT_INCOMPLETE",
+      `period ${period} is recorded and ${names.length} files are written, but not ${describeUnbuilt(unbuilt)}. ` +
+        "Correct the names with PUT /v1/admin/publishers/:publisher or PUT /v1/admin/users/:user/mandate, then run peage settle again: it writes the missing files with the corrected names",
+    );
+  }
   await step("files");
   return { period, recordedNow, settlement, details, files: names };
+}
+
+function describeUnbuilt(unbuilt: readonly UnbuiltFile[]): string {
+  return unbuilt.map((u) => `${u.file} (${u.reason})`).join("; ");
+}
+
+/**
+ * For a settlement recorded with a name the bank file refuses (recorded before names were
+ * checked where they enter), the publisher's or the mandate's current name, if the operator has
+ * corrected it since. Names the bank file takes are never replaced: the files stay the same bytes.
+ */
+async function repairNames(store: Store, settlement: SettlementRecord): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const payout of settlement.payouts) {
+    if (isBankName(payout.creditor.name)) continue;
+    const current = await store.getPublisher(payout.publisher);
+    if (current && current.iban === payout.creditor.iban && isBankName(current.name)) names.set(payout.id, current.name);
+  }
+  for (const collection of settlement.collections) {
+    if (!collection.mandate || isBankName(collection.mandate.name)) continue;
+    const current = (await store.getUser(collection.user))?.mandate;
+    if (current && current.id === collection.mandate.id && isBankName(current.name)) names.set(collection.id, current.name);
+  }
+  return names;
 }
 
 /** Writes a file whole or not at all: a crash leaves the previous file or none, never half of one. */
@@ -216,6 +270,7 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
   const { last } = periodDays(period);
   const executionDate = businessDayAfter(today > last ? today : last, 1);
   const collectionDate = businessDayAfter(executionDate, 1);
+  const frame = { period, operator: opts.config.bank, createdAt: opts.now, executionDate, collectionDate };
   const settled = new Map(activity.settledBefore.map((s) => [`${s.direction} ${s.party} ${s.currency}`, s.sum]));
   const publisherById = new Map(publishers.map((p) => [p.id as string, p]));
 
@@ -236,6 +291,7 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
     const carriedIn = due - earnedNow + refundedNow;
     const publisher = publisherById.get(party);
     let hold: Hold["reason"] | undefined;
+    let detail: string | undefined;
     let creditor: PayoutRecord["creditor"] | undefined;
     let sepa = false;
     if (due <= 0n) hold = "nothing-due";
@@ -244,13 +300,15 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
     else {
       const iban = validateIban(publisher.iban);
       sepa = currency === "EUR" && iban.ok && isSepaCountry(iban.country);
+      const candidate = { name: publisher.name, iban: publisher.iban, bic: publisher.bic, country: publisher.country };
       if (!sepa && publisher.bic === undefined) hold = "no-bic-for-non-sepa";
-      else creditor = { name: publisher.name, iban: publisher.iban, bic: publisher.bic, country: publisher.country };
+      else if ((detail = transferRefusal(frame, candidate, price(due, currency), sepa)) !== undefined) hold = "bank-details-refused";
+      else creditor = candidate;
     }
     if (hold === undefined && creditor) {
       payouts.push({ id: "", period, publisher: party as PartyId<"publisher">, amount: price(due, currency), creditor, sepa });
     } else if (hold !== undefined && due !== 0n) {
-      holds.push({ publisher: party, currency, amount: due.toString(), reason: hold });
+      holds.push({ publisher: party, currency, amount: due.toString(), reason: hold, ...(detail === undefined ? {} : { detail }) });
     }
     const paid = hold === undefined ? due : 0n;
     const line: PayoutLine = {
@@ -271,6 +329,7 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
   const usersById = new Map(activity.users.map((u) => [u.id as string, u]));
   const collections: CollectionRecord[] = [];
   const credits: { user: string; currency: string; amount: string }[] = [];
+  const refusedDebits: RefusedDebit[] = [];
   for (const accrued of activity.accruedThrough) {
     const { kind, party } = partyOf(accrued.account);
     if (kind !== "receivable") continue;
@@ -278,7 +337,12 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
     if (due < 0n) credits.push({ user: party, currency: accrued.currency, amount: (-due).toString() });
     if (due <= 0n) continue;
     const user = usersById.get(party);
-    const mandate = user?.mandate && accrued.currency === "EUR" ? user.mandate : undefined;
+    let mandate = user?.mandate && accrued.currency === "EUR" ? user.mandate : undefined;
+    const refusal = mandate && debitRefusal(frame, mandate, price(due, accrued.currency));
+    if (mandate && refusal) {
+      refusedDebits.push({ user: party, mandate: mandate.id, currency: accrued.currency, amount: due.toString(), detail: refusal });
+      mandate = undefined;
+    }
     collections.push({ id: "", period, user: party as PartyId<"user">, amount: price(due, accrued.currency), method: mandate ? "sepa-direct-debit" : "invoice", mandate });
   }
   collections.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : a.amount.currency < b.amount.currency ? -1 : 1));
@@ -299,6 +363,7 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
       }),
     holds,
     credits,
+    refusedDebits,
   };
   return { period, createdAt, executionDate, collectionDate, details: stableJson(details), payouts: numberedPayouts, collections: numberedCollections };
 }
@@ -339,7 +404,12 @@ export function stableJson(value: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // The files
 
-function render(settlement: SettlementRecord, details: SettlementDetails, activity: PeriodActivity): Map<string, string> {
+function render(
+  settlement: SettlementRecord,
+  details: SettlementDetails,
+  activity: PeriodActivity,
+  names: NameOverrides,
+): { files: Map<string, string>; unbuilt: UnbuiltFile[] } {
   const { period } = settlement;
   const files = new Map<string, string>();
   for (const statement of statements(settlement, activity)) {
@@ -350,52 +420,8 @@ function render(settlement: SettlementRecord, details: SettlementDetails, activi
     files.set(SettlementFiles.payout(report.publisher.id, "csv"), renderPayoutCsv(report));
     files.set(SettlementFiles.payout(report.publisher.id, "html"), renderPayoutHtml(report));
   }
-  const operator: OperatorBank = details.operator;
-  const createdAt = new Date(settlement.createdAt);
-  const transfer = (p: PayoutRecord): CreditTransfer => ({
-    endToEndId: p.id,
-    creditor: { name: p.creditor.name, iban: p.creditor.iban, ...(p.creditor.bic === undefined ? {} : { bic: p.creditor.bic }), country: p.creditor.country },
-    amount: p.amount,
-    remittance: `Peage payout ${period}`,
-  });
-  for (const sepa of [true, false]) {
-    const transfers = settlement.payouts.filter((p) => p.sepa === sepa).map(transfer);
-    if (transfers.length === 0) continue;
-    files.set(
-      sepa ? SettlementFiles.sepaTransfers(period) : SettlementFiles.otherTransfers(period),
-      buildPain001({
-        messageId: `PEAGE-${period}-${sepa ? "SCT" : "XCT"}`,
-        createdAt,
-        initiatingParty: operator.name,
-        debtor: { name: operator.name, iban: operator.iban, bic: operator.bic },
-        executionDate: settlement.executionDate,
-        sepa,
-        transfers,
-      }),
-    );
-  }
-  const debits: DirectDebit[] = settlement.collections
-    .filter((c) => c.method === "sepa-direct-debit" && c.mandate)
-    .map((c) => ({
-      endToEndId: c.id,
-      mandate: { id: c.mandate!.id, signedOn: c.mandate!.signedOn },
-      debtor: { name: c.mandate!.name, iban: c.mandate!.iban, ...(c.mandate!.bic === undefined ? {} : { bic: c.mandate!.bic }) },
-      amount: c.amount,
-      remittance: `Peage ${period} statement`,
-    }));
-  if (debits.length > 0) {
-    files.set(
-      SettlementFiles.directDebits(period),
-      buildPain008({
-        messageId: `PEAGE-${period}-SDD`,
-        createdAt,
-        initiatingParty: operator.name,
-        creditor: { name: operator.name, iban: operator.iban, bic: operator.bic, creditorId: operator.creditorId },
-        collectionDate: settlement.collectionDate,
-        debits,
-      }),
-    );
-  }
+  const bank = buildBankFiles(settlement, details.operator, names);
+  for (const [name, xml] of bank.files) files.set(name, xml);
   const fileList = [...files.keys()].sort();
   files.set(
     SettlementFiles.summary(period),
@@ -407,13 +433,14 @@ function render(settlement: SettlementRecord, details: SettlementDetails, activi
       payouts: settlement.payouts.map((p) => ({ id: p.id, publisher: p.publisher, amount: formatPrice(p.amount), sepa: p.sepa })),
       collections: settlement.collections.map((c) => ({ id: c.id, user: c.user, amount: formatPrice(c.amount), method: c.method })),
       holds: details.holds,
+      refusedDebits: details.refusedDebits ?? [],
       credits: details.credits,
       totals: details.totals,
       minimumPayouts: details.minimumPayouts,
       files: fileList,
     }),
   );
-  return files;
+  return { files, unbuilt: bank.unbuilt };
 }
 
 /** The statement of each user with a transaction in the period. */

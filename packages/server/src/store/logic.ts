@@ -362,8 +362,8 @@ export function* topUp(topup: TopupRecord): Logic<TopupOutcome> {
 // ---------------------------------------------------------------------------------------------
 // Payments
 
-export function* findPaymentByNonce(nonce: string): Logic<PaymentRecord | undefined> {
-  const row = yield* get("SELECT * FROM payments WHERE nonce = ?", nonce);
+export function* findPaymentByNonce(user: string, nonce: string): Logic<PaymentRecord | undefined> {
+  const row = yield* get("SELECT * FROM payments WHERE user_id = ? AND nonce = ?", user, nonce);
   return row && toPayment(row);
 }
 
@@ -378,7 +378,7 @@ export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
   // limit read below are the latest committed.
   const user = yield* lockedRow("SELECT * FROM users WHERE id = ?", payment.user);
   // Re-checked inside the transaction: a concurrent identical request may have won the race.
-  const existing = yield* get("SELECT * FROM payments WHERE nonce = ?", payment.nonce);
+  const existing = yield* get("SELECT * FROM payments WHERE user_id = ? AND nonce = ?", payment.user, payment.nonce);
   if (existing) return str(existing["request_hash"]) === payment.requestHash ? { kind: "duplicate", payment: toPayment(existing) } : { kind: "nonce-reused" };
   if (!user) return { kind: "unknown-user" };
   if (user["status"] !== "active") return { kind: "suspended" };

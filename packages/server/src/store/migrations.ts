@@ -13,7 +13,67 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /**
+   * SQLite: the migration rebuilds a table other tables refer to (the only way to drop a column
+   * constraint), so foreign keys are switched off while it runs and checked whole before it
+   * commits (sqlite.org/lang_altertable.html#otheralter).
+   */
+  readonly rebuildsTables?: boolean;
 }
+
+/**
+ * Version 3: a payment's offer nonce and a signed request's nonce are unique per user, not
+ * across users: with one global list, anybody who saw another user's pending nonce could use it
+ * first and make the owner's payment fail. The same user using a nonce twice is still refused.
+ * SQLite cannot drop a UNIQUE column constraint, so the payments table is rebuilt, with its
+ * indexes and append-only triggers.
+ */
+const NONCES_PER_USER_SQLITE = `
+CREATE TABLE payments_v3 (
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  user_id          TEXT NOT NULL REFERENCES users(id),
+  publisher        TEXT NOT NULL,
+  offer_hash       TEXT NOT NULL,
+  price_amount     INTEGER NOT NULL CHECK (price_amount >= 0),
+  price_currency   TEXT NOT NULL CHECK (length(price_currency) = 3),
+  charged_amount   INTEGER NOT NULL CHECK (charged_amount >= 0),
+  charged_currency TEXT NOT NULL CHECK (length(charged_currency) = 3),
+  rate             TEXT NOT NULL,
+  rate_date        TEXT,
+  nonce            TEXT NOT NULL,
+  offer_date       TEXT NOT NULL,
+  server_time      TEXT NOT NULL,
+  request_hash     TEXT NOT NULL,
+  acknowledgment   TEXT NOT NULL,
+  fee_minor        INTEGER NOT NULL DEFAULT 0 CHECK (fee_minor >= 0),
+  UNIQUE (user_id, nonce)
+) STRICT;
+INSERT INTO payments_v3 (seq, id, user_id, publisher, offer_hash, price_amount, price_currency, charged_amount, charged_currency,
+    rate, rate_date, nonce, offer_date, server_time, request_hash, acknowledgment, fee_minor)
+  SELECT seq, id, user_id, publisher, offer_hash, price_amount, price_currency, charged_amount, charged_currency,
+    rate, rate_date, nonce, offer_date, server_time, request_hash, acknowledgment, fee_minor FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_v3 RENAME TO payments;
+CREATE INDEX payments_by_user_time ON payments (user_id, server_time);
+CREATE INDEX payments_by_user_seq ON payments (user_id, seq);
+CREATE INDEX payments_by_publisher_seq ON payments (publisher, seq);
+CREATE TRIGGER payments_append_only_update BEFORE UPDATE ON payments
+  BEGIN SELECT RAISE(ABORT, 'payments are append-only'); END;
+CREATE TRIGGER payments_append_only_delete BEFORE DELETE ON payments
+  BEGIN SELECT RAISE(ABORT, 'payments are append-only'); END;
+
+CREATE TABLE user_request_nonces_v3 (
+  user_id    TEXT NOT NULL,
+  nonce      TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  PRIMARY KEY (user_id, nonce)
+) STRICT;
+INSERT INTO user_request_nonces_v3 (user_id, nonce, expires_at) SELECT user_id, nonce, expires_at FROM user_request_nonces;
+DROP TABLE user_request_nonces;
+ALTER TABLE user_request_nonces_v3 RENAME TO user_request_nonces;
+CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
+`;
 
 /**
  * Version 2: the double-entry ledger (docs/ledger.md). The publisher credits of version 1 become
@@ -270,5 +330,11 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     version: 2,
     name: "double-entry ledger, periods, refunds, deposits, mandates, publishers, rates, settlements",
     sql: LEDGER_SQLITE,
+  },
+  {
+    version: 3,
+    name: "offer and request nonces unique per user",
+    sql: NONCES_PER_USER_SQLITE,
+    rebuildsTables: true,
   },
 ];

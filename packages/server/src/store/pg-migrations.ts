@@ -203,4 +203,15 @@ CREATE VIEW publisher_balances AS
   FROM postings WHERE account LIKE 'payable/%' GROUP BY account, currency;
 `,
   },
+  {
+    version: 3,
+    name: "offer and request nonces unique per user",
+    // Per user, not global: see migrations.ts, version 3. The constraint names are PostgreSQL's defaults.
+    sql: `
+ALTER TABLE payments DROP CONSTRAINT payments_nonce_key;
+ALTER TABLE payments ADD CONSTRAINT payments_user_nonce_key UNIQUE (user_id, nonce);
+ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
+ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
+`,
+  },
 ];

@@ -216,8 +216,8 @@ export class PgStore implements Store {
   topUp(topup: TopupRecord): Promise<TopupOutcome> {
     return this.#write(() => logic.topUp(topup));
   }
-  findPaymentByNonce(nonce: string): Promise<PaymentRecord | undefined> {
-    return this.#read(() => logic.findPaymentByNonce(nonce));
+  findPaymentByNonce(user: PartyId<"user">, nonce: string): Promise<PaymentRecord | undefined> {
+    return this.#read(() => logic.findPaymentByNonce(user, nonce));
   }
   getPayment(id: string): Promise<PaymentRecord | undefined> {
     return this.#read(() => logic.getPayment(id));

@@ -158,8 +158,8 @@ export class SqliteStore implements Store {
   topUp(topup: TopupRecord): Promise<TopupOutcome> {
     return this.#write(logic.topUp(topup));
   }
-  findPaymentByNonce(nonce: string): Promise<PaymentRecord | undefined> {
-    return this.#read(logic.findPaymentByNonce(nonce));
+  findPaymentByNonce(user: PartyId<"user">, nonce: string): Promise<PaymentRecord | undefined> {
+    return this.#read(logic.findPaymentByNonce(user, nonce));
   }
   getPayment(id: string): Promise<PaymentRecord | undefined> {
     return this.#read(logic.getPayment(id));
@@ -288,10 +288,20 @@ export function migrate(db: Database.Database, list: readonly Migration[]): void
   const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
   for (const migration of [...list].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.version, migration.name, new Date().toISOString());
-    }).immediate();
+    // Outside the transaction: SQLite ignores this pragma inside one.
+    if (migration.rebuildsTables) db.pragma("foreign_keys = OFF");
+    try {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        if (migration.rebuildsTables) {
+          const broken = db.pragma("foreign_key_check") as unknown[];
+          if (broken.length > 0) throw new StoreSchemaError(`migration ${migration.version} would leave ${broken.length} broken references: restore a backup and report this`);
+        }
+        record.run(migration.version, migration.name, new Date().toISOString());
+      }).immediate();
+    } finally {
+      if (migration.rebuildsTables) db.pragma("foreign_keys = ON");
+    }
   }
 }
 

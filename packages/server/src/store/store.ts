@@ -287,7 +287,8 @@ export interface Store {
 
   topUp(topup: TopupRecord): Promise<TopupOutcome>;
 
-  findPaymentByNonce(nonce: string): Promise<PaymentRecord | undefined>;
+  /** The user's payment with this offer nonce: nonces are unique per user, not across users. */
+  findPaymentByNonce(user: PartyId<"user">, nonce: string): Promise<PaymentRecord | undefined>;
   /**
    * In one transaction: refuses a reused nonce, an unknown or suspended user, a prepaid balance
    * below the charge or a postpaid month over its limit; otherwise records the payment, debits the
