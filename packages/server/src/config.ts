@@ -26,6 +26,13 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** CRL policy of the trust store (protocol pki/validate.ts). */
   readonly revocation: RevocationSetting;
+  /**
+   * Where CRLs are fetched from besides DIR/crls/ and the distribution points of the trusted
+   * certificates: http(s) URLs, file: URLs or paths (relative to the data directory).
+   */
+  readonly crlSources: readonly string[];
+  /** How often the CRLs are fetched again, seconds. */
+  readonly crlRefreshSeconds: number;
   /** Clock difference tolerated with wallets' and merchants' machines, ms. */
   readonly clockSkewMs: number;
   /** How far a signed user request's iat may be from the server's clock, ms. */
@@ -70,6 +77,7 @@ export const defaults = {
   port: DEFAULT_PORT,
   logLevel: "info",
   revocation: "best-effort",
+  crlRefreshSeconds: 3600,
   clockSkewMs: 5 * 60_000,
   userRequestWindowMs: 5 * 60_000,
   shutdownTimeoutMs: 10_000,
@@ -87,6 +95,7 @@ export const EnvVars = {
   ratesFile: "PEAGE_RATES",
   logLevel: "PEAGE_LOG_LEVEL",
   revocation: "PEAGE_REVOCATION",
+  crlSources: "PEAGE_CRL_SOURCES",
   databaseUrl: "DATABASE_URL",
 } as const;
 
@@ -111,6 +120,9 @@ export const usage = `usage: node packages/server/dist/src/main.js --data DIR [o
   --rates FILE          ECB reference rates XML (env ${EnvVars.ratesFile}, default DIR/${DataDirFiles.rates})
   --log-level LEVEL     ${LogLevels.join("|")} (env ${EnvVars.logLevel}, default ${defaults.logLevel})
   --revocation POLICY   best-effort|require (env ${EnvVars.revocation}, default ${defaults.revocation})
+  --crl-sources LIST    comma-separated CRL URLs (http, https, file) or paths, fetched again every crlRefreshSeconds
+                        (server.json, default ${defaults.crlRefreshSeconds}) with DIR/crls/ and the CRL distribution points
+                        of the trusted certificates (env ${EnvVars.crlSources}, or "crlSources" in server.json)
   --database-url URL    postgres://… to use PostgreSQL instead of DIR/peage.db (env ${EnvVars.databaseUrl})
   --bootstrap-key FILE  on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)
 `;
@@ -128,6 +140,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         rates: { type: "string" },
         "log-level": { type: "string" },
         revocation: { type: "string" },
+        "crl-sources": { type: "string" },
         "bootstrap-key": { type: "string" },
         "database-url": { type: "string" },
         help: { type: "boolean" },
@@ -159,6 +172,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       ratesFile: ratesFromCommandLine === undefined ? file["ratesFile"] : resolve(cwd, ratesFromCommandLine),
       logLevel: pick("log-level", EnvVars.logLevel, "logLevel"),
       revocation: pick("revocation", EnvVars.revocation, "revocation"),
+      crlSources: pick("crl-sources", EnvVars.crlSources, "crlSources"),
+      crlRefreshSeconds: file["crlRefreshSeconds"],
       clockSkewMs: file["clockSkewMs"],
       userRequestWindowMs: file["userRequestWindowMs"],
       shutdownTimeoutMs: file["shutdownTimeoutMs"],
@@ -173,7 +188,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return { config, bootstrapKeyFile: bootstrap === undefined ? undefined : resolve(cwd, bootstrap), help };
 }
 
-const fileKeys = ["host", "port", "ratesFile", "logLevel", "revocation", "clockSkewMs", "userRequestWindowMs", "shutdownTimeoutMs", "feeBasisPoints", "minimumPayouts", "bank"];
+const fileKeys = ["host", "port", "ratesFile", "logLevel", "revocation", "crlSources", "crlRefreshSeconds", "clockSkewMs", "userRequestWindowMs", "shutdownTimeoutMs", "feeBasisPoints", "minimumPayouts", "bank"];
 
 function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) return {};
@@ -201,6 +216,8 @@ export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclu
     ratesFile: isAbsolute(rates) ? rates : resolve(dataDir, rates),
     logLevel: raw.logLevel === undefined ? defaults.logLevel : oneOf(raw.logLevel, "logLevel", LogLevels),
     revocation: raw.revocation === undefined ? defaults.revocation : oneOf(raw.revocation, "revocation", RevocationPolicies),
+    crlSources: raw.crlSources === undefined ? [] : crlSources(raw.crlSources, dataDir),
+    crlRefreshSeconds: raw.crlRefreshSeconds === undefined ? defaults.crlRefreshSeconds : integer(raw.crlRefreshSeconds, "crlRefreshSeconds", 10, 7 * 86_400),
     clockSkewMs: raw.clockSkewMs === undefined ? defaults.clockSkewMs : integer(raw.clockSkewMs, "clockSkewMs", 0, 3_600_000),
     userRequestWindowMs:
       raw.userRequestWindowMs === undefined ? defaults.userRequestWindowMs : integer(raw.userRequestWindowMs, "userRequestWindowMs", 1000, 3_600_000),
@@ -216,6 +233,25 @@ function databaseUrl(value: unknown): string {
   const url = text(value, "databaseUrl");
   if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError("the database URL must start with postgres:// (leave it unset for SQLite in the data directory)");
   return url;
+}
+
+/** A list (JSON array, or comma-separated text) of http(s)/file URLs and paths; paths become absolute. */
+function crlSources(value: unknown, dataDir: string): string[] {
+  const items = typeof value === "string" ? value.split(",").map((item) => item.trim()).filter((item) => item !== "") : value;
+  if (!Array.isArray(items) || !items.every((item): item is string => typeof item === "string" && item.trim() !== "")) {
+    throw new ConfigError('crlSources must be a list of URLs or paths, such as ["https://ca.example/publishers.crl", "crls/extra.pem"]');
+  }
+  return items.map((item) => {
+    if (/^https?:\/\//i.test(item) || item.startsWith("file:")) {
+      try {
+        return new URL(item).href;
+      } catch {
+        throw new ConfigError(`crlSources: ${item} is not a valid URL`);
+      }
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item)) throw new ConfigError(`crlSources: ${item}: only http, https and file URLs are fetched`);
+    return resolve(dataDir, item);
+  });
 }
 
 function minimumPayouts(value: unknown): Record<string, string> {

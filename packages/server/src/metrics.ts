@@ -56,6 +56,9 @@ export class Metrics {
         "# TYPE peage_chain_cache_lookups_total counter",
         `peage_chain_cache_lookups_total{result="hit"} ${stats.hits}`,
         `peage_chain_cache_lookups_total{result="miss"} ${stats.misses}`,
+        "# HELP peage_crl_next_update_timestamp_seconds When each installed CRL goes stale (its nextUpdate); alert well before time() reaches it.",
+        "# TYPE peage_crl_next_update_timestamp_seconds gauge",
+        ...this.trust.crls.map((crl) => `peage_crl_next_update_timestamp_seconds{issuer="${escapeLabel(crl.issuer)}"} ${crl.nextUpdate ? Math.floor(crl.nextUpdate.getTime() / 1000) : 0}`),
       );
     }
     lines.push(

@@ -130,11 +130,11 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
       },
     },
     async (request, reply) => {
-      const cards = enabled();
       const body = request.body;
       // Money, and the credit a ceiling or a monthly limit grants, are funds:write's, as PUT /limit is.
       const grantsCredit = (body.balance ?? 0) > 0 || (body.deposit ?? 0) > 0 || body.ceiling !== undefined || body.monthlyLimit !== undefined;
       if (grantsCredit) await authorizeOperator(ctx.store, request, "funds:write");
+      const cards = enabled();
       const result = await cards.register({ ...body, user: body.user as PartyId<"user"> });
       request.log.info({ card: result.account.card, user: result.account.user, kind: result.kind }, "card registered");
       return reply.code(result.kind === "created" ? 201 : 200).send(result.account);

@@ -44,7 +44,7 @@ export class Books {
   }
 
   /** A payment of `offered` by `user` to `publisher` at server time `at`, converted at TABLE. */
-  async pay(user: PartyId<"user">, publisher: string, offered: Price, at: string): Promise<PaymentOutcome & { id: string }> {
+  async pay(user: PartyId<"user">, publisher: string, offered: Price, at: string, nonce = unique("nonce")): Promise<PaymentOutcome & { id: string }> {
     const account = await this.store.getUser(user);
     const charged = convert(offered, account!.homeCurrency, TABLE)!;
     const id = unique("pay");
@@ -57,7 +57,7 @@ export class Books {
       charged: charged.price,
       rate: charged.rate,
       rateDate: offered.currency === account!.homeCurrency ? undefined : TABLE.date,
-      nonce: unique("nonce"),
+      nonce,
       offerDate: at,
       serverTime: at,
       requestHash: `request-${id}`,

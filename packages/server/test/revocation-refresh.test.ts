@@ -1,0 +1,126 @@
+/**
+ * Revocation lists kept current: /healthz is not ok while a CRL is stale (payments are 503 then),
+ * CRLs are fetched from the data directory, files and http URLs and again on a schedule, and the
+ * server says at start which policy is in force and which CRLs it has.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { createCrl, createDemoPki, systemClock, writePkiDir, type DemoPki, type x509 } from "@peage/protocol";
+import { buildConfig, initDataDir, startServer } from "../src/index.js";
+import { CrlRefresher } from "../src/crl-refresh.js";
+import { assertProblem, enrol, http, NOW, pay, paymentRequest, startFixture } from "./helpers/fixture.js";
+
+const DAY = 86_400_000;
+
+const crlOf = (pki: DemoPki, crlNumber: number, nextUpdate: Date, revoked: x509.X509Certificate[] = []) =>
+  createCrl({
+    issuer: pki.publishersCa,
+    revoked: revoked.map((c) => ({ serialNumber: c.serialNumber, revocationDate: new Date(NOW.getTime() - 60_000), reason: "keyCompromise" as const })),
+    thisUpdate: new Date(NOW.getTime() - DAY),
+    nextUpdate,
+    crlNumber,
+  });
+
+describe("revocation freshness in readiness", () => {
+  it("answers /healthz ok with the CRLs installed, and 503 naming a stale CRL, as payments are", async () => {
+    const pki = await createDemoPki({ now: NOW });
+    const fresh = await startFixture({ pki, crls: [await crlOf(pki, 1, new Date(NOW.getTime() + 7 * DAY))] });
+    try {
+      const health = await http(fresh, "GET", "/healthz");
+      assert.equal(health.status, 200);
+      assert.equal(health.body.revocation.policy, "best-effort");
+      assert.equal(health.body.revocation.fresh, true);
+      assert.equal(health.body.revocation.crls.length, 1);
+      assert.match(health.body.revocation.crls[0].issuer, /Publisher/i);
+      const metrics = await http(fresh, "GET", "/metrics");
+      assert.match(metrics.body, new RegExp(`peage_crl_next_update_timestamp_seconds\\{issuer="[^"]+"\\} ${Math.floor((NOW.getTime() + 7 * DAY) / 1000)}`));
+    } finally {
+      await fresh.close();
+    }
+    const stale = await startFixture({ pki, crls: [await crlOf(pki, 1, new Date(NOW.getTime() - 60_000))] });
+    try {
+      const health = await http(stale, "GET", "/healthz");
+      assertProblem(health, 503, "ERR_SERVER_UNAVAILABLE", true);
+      assert.match(health.body.detail, /stale.*crlSources/);
+      const user = await enrol(stale, { balance: 1000 });
+      assertProblem(await pay(stale, (await paymentRequest(stale, user)).request), 503, "ERR_REVOCATION_UNKNOWN", true);
+    } finally {
+      await stale.close();
+    }
+  });
+});
+
+describe("CRL refresh", () => {
+  let work: string;
+  let pki: DemoPki;
+  let served: Buffer | undefined;
+  let server: Server;
+  let url: string;
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), "peage-crl-refresh-"));
+    pki = await createDemoPki({ now: NOW });
+    server = createServer((request, response) => {
+      if (request.url === "/publishers.crl" && served !== undefined) response.writeHead(200, { "content-type": "application/pkix-crl" }).end(served);
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("installs the newest CRL from a directory and an http URL, keeps it when a source fails, and fetches again on a schedule", async () => {
+    const trust = pki.trustStore({ crls: [] });
+    const dir = join(work, "crls");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "publishers.pem"), (await crlOf(pki, 1, new Date(NOW.getTime() + 7 * DAY))).toString("pem"));
+    const newer = await crlOf(pki, 2, new Date(NOW.getTime() + 7 * DAY), [pki.publisher.certificate]);
+    served = Buffer.from(newer.rawData);
+    const failures: string[] = [];
+    const refresher = new CrlRefresher({ trust, directory: dir, sources: [`${url}/publishers.crl`, `${url}/missing.crl`], clock: systemClock, onError: (o) => failures.push(o.source) });
+    const outcomes = await refresher.refresh();
+    assert.deepEqual(outcomes.map((o) => [o.crls, o.error === undefined]), [[1, true], [1, true], [0, false]]);
+    assert.deepEqual(failures, [`${url}/missing.crl`]);
+    assert.equal(trust.crls.length, 1);
+    const revoked = await trust.validate(pki.chainOf(pki.publisher.certificate), "offer-signing", NOW);
+    assert.equal(revoked.ok ? "ok" : revoked.error.code, "ERR_REVOKED", "the DER CRL from the URL, newer, replaced the file's");
+
+    // The URL goes away: the CRL installed stays. A newer one in the directory is picked up by the schedule.
+    served = undefined;
+    const third = await crlOf(pki, 3, new Date(NOW.getTime() + 14 * DAY));
+    writeFileSync(join(dir, "publishers.pem"), third.toString("pem"));
+    refresher.start(0.05);
+    try {
+      for (let i = 0; i < 100 && trust.crls[0]?.nextUpdate?.getTime() !== third.nextUpdate?.getTime(); i++) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      refresher.stop();
+    }
+    assert.equal(trust.crls[0]?.nextUpdate?.toISOString(), third.nextUpdate?.toISOString());
+    assert.ok(refresher.failures >= 2, "the failed URL is counted at every refresh");
+  });
+
+  it("says at start which revocation policy is in force and which CRLs are installed, and warns when nothing is checked", async () => {
+    const lines: string[] = [];
+    const root = join(work, "start");
+    const realPki = await createDemoPki();
+    await writePkiDir(join(root, "pki"), realPki);
+    await initDataDir({ dataDir: join(root, "server"), pkiDir: join(root, "pki") });
+    const running = await startServer(buildConfig({ dataDir: join(root, "server") }, { port: 0, host: "127.0.0.1" }), { logStream: { write: (line) => void lines.push(line) } });
+    try {
+      const logged = lines.map((line) => JSON.parse(line) as { msg: string; policy?: string; crls?: unknown[]; level: number });
+      const policy = logged.find((l) => l.msg === "revocation policy best-effort");
+      assert.ok(policy, lines.join("\n"));
+      assert.deepEqual(policy.crls, []);
+      assert.ok(logged.some((l) => l.level === 40 && /revocation is not checked/.test(l.msg)));
+    } finally {
+      await running.close();
+    }
+  });
+});
