@@ -69,18 +69,27 @@ export function distributionPoints(certificates: readonly x509.X509Certificate[]
 function parseCrls(bytes: Uint8Array, source: string): x509.X509Crl[] {
   const text = Buffer.from(bytes).toString("latin1");
   if (text.includes("-----BEGIN")) return parseCrlsPem(text);
-  return [parseCrlDer(bytes, `CRL from ${source}`)];
+  // A copy: a Buffer may be a view into a shared pool, which the DER parser would read whole.
+  return [parseCrlDer(new Uint8Array(bytes), `CRL from ${source}`)];
 }
 
 async function fetchBytes(source: string): Promise<Uint8Array> {
   if (/^https?:/i.test(source)) {
     const response = await fetch(source, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: "follow" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const length = Number(response.headers.get("content-length") ?? 0);
-    if (length > MAX_CRL_BYTES) throw new Error(`${length} bytes, more than the ${MAX_CRL_BYTES} accepted`);
-    const body = new Uint8Array(await response.arrayBuffer());
-    if (body.length > MAX_CRL_BYTES) throw new Error(`more than the ${MAX_CRL_BYTES} bytes accepted`);
-    return body;
+    // Read with a cap: a source that sends without end is cut off, not buffered.
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = response.body?.getReader();
+    for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
+      size += read.value.length;
+      if (size > MAX_CRL_BYTES) {
+        await reader!.cancel();
+        throw new Error(`more than the ${MAX_CRL_BYTES} bytes accepted`);
+      }
+      chunks.push(read.value);
+    }
+    return Buffer.concat(chunks);
   }
   const path = source.startsWith("file:") ? fileURLToPath(source) : source;
   if ((await stat(path)).size > MAX_CRL_BYTES) throw new Error(`larger than the ${MAX_CRL_BYTES} bytes accepted`);

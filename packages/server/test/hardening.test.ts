@@ -23,6 +23,11 @@ const HOSTILE_NAMES: [string, RegExp][] = [
   ["x".repeat(71), /71 characters long, at most 70/],
   ["Straße".repeat(11), /77 characters long, at most 70/],
   ["   ", /must not be empty/],
+  ["\u0301\u0301", /must not be empty/],
+  ["Games\u202E", /U\+202E/],
+  ["Nul\u0000Byte", /U\+0000/],
+  ["Zero\u200BWidth", /U\+200B/],
+  ["😀 Games", /U\+1F600/],
 ];
 
 for (const engine of ENGINES) {
@@ -111,6 +116,13 @@ for (const engine of ENGINES) {
       const payment = await http(fx, "POST", "/v1/payments", { raw: '{"consent":"a","consent":"b","offer":{}}', headers: { "content-type": "application/json" } });
       assertProblem(payment, 400, "ERR_BAD_REQUEST");
       assert.match(payment.body.detail, /"consent" appears twice in the object at the top level/);
+      assert.deepEqual(await snapshot(fx), before);
+      // A member named __proto__ is data like any other, and refused as unknown.
+      const proto = await http(fx, "POST", "/v1/admin/users", {
+        raw: `{"__proto__":{"monthlyLimit":1},"user":${user},"publicKey":${key},"mode":"prepaid","homeCurrency":"EUR"}`,
+        headers: { authorization: `Bearer ${fx.adminKey}`, "content-type": "application/json" },
+      });
+      assertProblem(proto, 400, "ERR_MALFORMED");
       assert.deepEqual(await snapshot(fx), before);
       // The same names in different objects, or as values, are not duplicates.
       const fine = await http(fx, "POST", "/v1/admin/users", {

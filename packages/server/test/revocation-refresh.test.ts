@@ -66,7 +66,19 @@ describe("CRL refresh", () => {
     pki = await createDemoPki({ now: NOW });
     server = createServer((request, response) => {
       if (request.url === "/publishers.crl" && served !== undefined) response.writeHead(200, { "content-type": "application/pkix-crl" }).end(served);
-      else response.writeHead(404).end();
+      else if (request.url === "/endless.crl") {
+        // No Content-Length, and more than any CRL: the refresher must stop reading.
+        response.writeHead(200, { "content-type": "application/pkix-crl" });
+        const chunk = Buffer.alloc(1024 * 1024, 0x30);
+        let sent = 0;
+        const more = () => {
+          while (sent < 64 && response.write(chunk)) sent++;
+          if (sent >= 64) response.end();
+          else response.once("drain", more);
+        };
+        response.on("error", () => undefined);
+        more();
+      } else response.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -86,7 +98,7 @@ describe("CRL refresh", () => {
     const failures: string[] = [];
     const refresher = new CrlRefresher({ trust, directory: dir, sources: [`${url}/publishers.crl`, `${url}/missing.crl`], clock: systemClock, onError: (o) => failures.push(o.source) });
     const outcomes = await refresher.refresh();
-    assert.deepEqual(outcomes.map((o) => [o.crls, o.error === undefined]), [[1, true], [1, true], [0, false]]);
+    assert.deepEqual(outcomes.map((o) => [o.crls, o.error ?? "ok"]), [[1, "ok"], [1, "ok"], [0, "HTTP 404"]]);
     assert.deepEqual(failures, [`${url}/missing.crl`]);
     assert.equal(trust.crls.length, 1);
     const revoked = await trust.validate(pki.chainOf(pki.publisher.certificate), "offer-signing", NOW);
@@ -104,6 +116,18 @@ describe("CRL refresh", () => {
     }
     assert.equal(trust.crls[0]?.nextUpdate?.toISOString(), third.nextUpdate?.toISOString());
     assert.ok(refresher.failures >= 2, "the failed URL is counted at every refresh");
+  });
+
+  it("refuses a source that sends more than a CRL could be, or something that is not a CRL, keeping what is installed", async () => {
+    const trust = pki.trustStore({ crls: [await crlOf(pki, 1, new Date(NOW.getTime() + 7 * DAY))] });
+    const garbage = join(work, "garbage.crl");
+    writeFileSync(garbage, "not a CRL at all");
+    const refresher = new CrlRefresher({ trust, sources: [`${url}/endless.crl`, garbage, `file://${garbage}`, join(work, "absent.pem")], clock: systemClock });
+    const outcomes = await refresher.refresh();
+    assert.equal(outcomes.length, 4);
+    assert.match(outcomes[0]!.error ?? "", /bytes accepted/);
+    for (const outcome of outcomes) assert.ok(outcome.error, outcome.source);
+    assert.equal(trust.crls.length, 1);
   });
 
   it("says at start which revocation policy is in force and which CRLs are installed, and warns when nothing is checked", async () => {

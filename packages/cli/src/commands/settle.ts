@@ -18,7 +18,7 @@ const settleCommand: Command = {
     summary:
       "Close the period (later payments go to the next one), then settle it: what each postpaid user owes is collected (pain.008 SEPA direct debit with a mandate, an invoice otherwise), " +
       "what each publisher earned is paid per currency (pain.001: a SEPA batch in euros, another for the rest) unless it is below the currency's minimum payout or the publisher has no bank details, " +
-      "in which case it is carried to the next period. Writes user statements and publisher payout reports (CSV and HTML), the bank files and settlement-PERIOD.json into OUTDIR. " +
+      "in which case it is carried to the next period; so is a payout whose bank details the bank file refuses (a bill whose mandate it refuses is invoiced instead), reported with what to fix. Writes user statements and publisher payout reports (CSV and HTML), the bank files and settlement-PERIOD.json into OUTDIR. " +
       "Safe to run again, also after a crash: a period is settled once, and the files come out byte for byte the same.",
     synopsis: "--data DIR --period YYYY-MM --out OUTDIR [--database-url URL] [--json]",
     options: {
@@ -44,7 +44,18 @@ const settleCommand: Command = {
       await books.store.close();
     }
     if (o.flag("json")) {
-      printJson({ period, recordedNow: result.recordedNow, out, files: result.files, payouts: result.settlement.payouts, collections: result.settlement.collections, holds: result.details.holds, totals: result.details.totals });
+      const { settlement, details } = result;
+      printJson({
+        period,
+        recordedNow: result.recordedNow,
+        out,
+        files: result.files,
+        payouts: settlement.payouts,
+        collections: settlement.collections,
+        holds: details.holds,
+        refusedDebits: details.refusedDebits ?? [],
+        totals: details.totals,
+      });
       return;
     }
     const { settlement, details } = result;
@@ -56,7 +67,10 @@ const settleCommand: Command = {
     };
     print(`payouts      ${settlement.payouts.length} to publishers, ${sum(settlement.payouts.map((p) => p.amount))}; execution ${settlement.executionDate}`);
     print(`collections  ${settlement.collections.length} from postpaid users, ${sum(settlement.collections.map((c) => c.amount))}; collection ${settlement.collectionDate}`);
-    for (const hold of details.holds) print(`carried      ${hold.publisher} ${hold.amount} minor units of ${hold.currency}: ${hold.reason}`);
+    for (const hold of details.holds) print(`carried      ${hold.publisher} ${hold.amount} minor units of ${hold.currency}: ${hold.reason}${hold.detail ? ` (${hold.detail})` : ""}`);
+    for (const refused of details.refusedDebits ?? []) {
+      print(`invoiced     ${refused.user} ${refused.amount} minor units of ${refused.currency}: mandate ${refused.mandate} refused by the direct-debit file (${refused.detail})`);
+    }
     for (const [currency, t] of Object.entries(details.totals)) print(`tie-out ${currency}  billed ${t.billed} = publishers ${t.publishers} + fees ${t.fees} + exchange ${t.fx} (minor units)`);
     print(`files        ${result.files.length} in ${out}`);
     for (const file of result.files) print(`  ${file}`);
