@@ -93,6 +93,21 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
     assertError(await peage(["settle", "--data", "nowhere", "--period", "2025-01", "--out", "x"], work), "ERR_NO_DATABASE");
   });
 
+  it("settles for everybody else when one publisher's name cannot go into a bank file, and says which and why", async () => {
+    mkdirSync(join(work, "hostile", "server"), { recursive: true });
+    writeFileSync(join(work, "hostile", "demo.json"), "{}\n");
+    const store = SqliteStore.open(join(work, "hostile", "server", "peage.db"));
+    await fill(store);
+    // A name stored before names were checked where they enter the API.
+    await store.putPublisher({ id: "urn:peage:publisher:nord" as PartyId<"publisher">, name: "Studio @ Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" }, "2025-01-05T00:00:00.000Z");
+    await store.close();
+    const run = assertSuccess(await peage(["settle", "--data", "hostile", "--period", "2025-01", "--out", "out-h"], work));
+    assert.match(run.stdout, /payouts {6}0 to publishers/);
+    assert.match(run.stdout, /carried {6}urn:peage:publisher:nord 12012 minor units of EUR: bank-details-refused \(creditor\.name: character "@"/);
+    assert.match(run.stdout, /collections {2}1 from postpaid users, 62\.46 USD/);
+    assert.match(run.stdout, /statements\//);
+  });
+
   it("imports ECB rates, daily or historical", async () => {
     const imported = assertSuccess(await peage(["fx", "import", "--data", "demo", "hist.xml"], work));
     assert.match(imported.stdout, /imported 2 day\(s\) of rates, 2025-01-02 to 2025-01-03, into SQLite .*: 2 new, 0 replaced, 0 unchanged/);

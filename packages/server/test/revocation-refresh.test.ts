@@ -10,9 +10,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { createCrl, createDemoPki, systemClock, writePkiDir, type DemoPki, type x509 } from "@peage/protocol";
+import { webcrypto } from "node:crypto";
+import { createCrl, createDemoPki, systemClock, writePkiDir, x509 as x509lib, type DemoPki, type x509 } from "@peage/protocol";
 import { buildConfig, initDataDir, startServer } from "../src/index.js";
-import { CrlRefresher } from "../src/crl-refresh.js";
+import { CrlRefresher, distributionPoints } from "../src/crl-refresh.js";
 import { assertProblem, enrol, http, NOW, pay, paymentRequest, startFixture } from "./helpers/fixture.js";
 
 const DAY = 86_400_000;
@@ -128,6 +129,20 @@ describe("CRL refresh", () => {
     assert.match(outcomes[0]!.error ?? "", /bytes accepted/);
     for (const outcome of outcomes) assert.ok(outcome.error, outcome.source);
     assert.equal(trust.crls.length, 1);
+  });
+
+  it("reads the http and file CRL distribution points of certificates, and only those", async () => {
+    const keys = await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+    const certificate = await x509lib.X509CertificateGenerator.createSelfSigned({
+      serialNumber: "01",
+      name: "CN=Distribution point test",
+      notBefore: new Date(NOW.getTime() - DAY),
+      notAfter: new Date(NOW.getTime() + DAY),
+      keys,
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+      extensions: [new x509lib.CRLDistributionPointsExtension(["http://ca.example/publishers.crl", "ldap://ca.example/cn=crl", "file:///srv/crl.pem"])],
+    });
+    assert.deepEqual(distributionPoints([certificate, pki.publishersCa.certificate]), ["file:///srv/crl.pem", "http://ca.example/publishers.crl"]);
   });
 
   it("says at start which revocation policy is in force and which CRLs are installed, and warns when nothing is checked", async () => {
