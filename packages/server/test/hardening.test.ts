@@ -10,6 +10,7 @@ import { webcrypto } from "node:crypto";
 import { createPaymentRequest, createOffer, generateKeyPair, price, rateTable, signCatalog } from "@peage/protocol";
 import { createApiKey } from "../src/index.js";
 import { csvField } from "../src/statements/csv.js";
+import { DuplicateMemberError, parseStrictJson } from "../src/strict-json.js";
 import { admin, assertProblem, enrol, http, pay, paymentRequest, snapshot, startFixture, ENGINES, type Fixture } from "./helpers/fixture.js";
 
 const HOSTILE_NAMES: [string, RegExp][] = [
@@ -90,6 +91,7 @@ for (const engine of ENGINES) {
           assert.equal(answer.status, 401, `${method} ${path} ${JSON.stringify(headers)}: ${JSON.stringify(answer.body)}`);
           assert.doesNotMatch(answer.body.detail, /params|querystring|body/, `${method} ${path}`);
         }
+        if (method === "GET") assert.equal((await http(fx, "HEAD", url)).status, 401, `HEAD ${path}`);
         if (method !== "GET") {
           const answer = await http(fx, method, url, { raw: "{not json", headers: { "content-type": "application/json" } });
           assertProblem(answer, 401, "ERR_UNAUTHORIZED");
@@ -212,5 +214,20 @@ describe("CSV formula guard", () => {
     const formulas = [" +1+1", "=1+1", "\t=HYPERLINK(\"x\")", "  -2+3", "\u00A0@SUM(A1)", "\u3000=1", "\u200B=1", "\r=1", "\n-1", "＝1+1", " ＋1"];
     for (const value of formulas) assert.equal(csvField(value), `"'${value.replace(/"/g, '""')}"`, JSON.stringify(value));
     for (const value of ["Studio Nord", " Studio", "12.50", "a=b", "e-mail"]) assert.equal(csvField(value), `"${value}"`, JSON.stringify(value));
+  });
+});
+
+describe("strict JSON", () => {
+  it("names the object holding a duplicate member by its JSON Pointer, and reads everything else as JSON.parse does", () => {
+    const refuses = (text: string, pointer: string, member: string) =>
+      assert.throws(() => parseStrictJson(text), (e: unknown) => e instanceof DuplicateMemberError && e.pointer === pointer && e.member === member, text);
+    refuses('{"a":{"b":1,"b":2}}', "/a", "b");
+    refuses('{"list":[{"k":1},{"k":1,"k":2}]}', "/list/1", "k");
+    refuses('{"a/b":{"x~":[0,{"q":1,"\\u0071":2}]}}', "/a~1b/x~0/1", "q");
+    refuses('{"s":"{\\"k\\":1}","s":2}', "", "s");
+    for (const text of ['{"a":1,"b":{"a":1},"c":[{"a":1},{"a":1}]}', '"{\\"a\\":1,\\"a\\":2}"', "[1,2,[3,{}]]", '{"":1,"\\u0000":2}']) {
+      assert.deepEqual(parseStrictJson(text), JSON.parse(text), text);
+    }
+    assert.throws(() => parseStrictJson("{'a':1}"), SyntaxError);
   });
 });
