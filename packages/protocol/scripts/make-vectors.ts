@@ -66,6 +66,7 @@ import {
   withSegment,
   type World,
 } from "./scenario.js";
+import { currencyExponents } from "../src/iso4217.js";
 import { outcomeOf, runner, VECTOR_FORMAT, VectorKinds, type EnrolledKey, type VectorCase, type VectorContext, type VectorExpectation, type VectorFile, type VectorKind } from "./vectors.js";
 
 /** The PKIs' creation time; every date in the vectors is relative to it. */
@@ -162,7 +163,13 @@ async function offerCases(c: Cases): Promise<void> {
   add("malformed-missing-nonce", "The nonce member is missing.", withoutNonce, ctx(), fails("ERR_MALFORMED"));
   add("malformed-extra-member", "An unknown member (objects are closed).", { ...offer, discount: 10 }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-short-nonce", "A nonce of fewer than 128 bits.", { ...offer, nonce: "c2hvcnQ" }, ctx(), fails("ERR_MALFORMED"));
-  add("malformed-impossible-date", "A date that matches the pattern but does not exist (30 February).", { ...offer, date: "2026-02-30T09:00:00.000Z" }, ctx(), fails("ERR_MALFORMED"));
+  add(
+    "malformed-impossible-date",
+    "A date that matches the pattern but does not exist (30 February); read leniently as 2 March, everything else about the offer would be valid.",
+    { ...offer, date: "2026-02-30T09:00:00.000Z", expiresAt: "2026-03-02T09:10:00.000Z" },
+    { at: "2026-03-02T09:00:30.000Z" },
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-date-without-milliseconds", "A date without milliseconds: one spelling per instant is allowed.", { ...offer, date: iso(T).replace(".000Z", "Z") }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-unknown-currency", "A currency code that is not an active ISO 4217 code.", { ...offer, terms: { ...offer.terms, price: { amount: 50, currency: "XYZ" } } }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-fractional-amount", "A price amount that is not an integer of minor units.", { ...offer, terms: { ...offer.terms, price: { amount: 0.5, currency: "EUR" } } }, ctx(), fails("ERR_MALFORMED"));
@@ -247,6 +254,13 @@ async function offerCases(c: Cases): Promise<void> {
     "malformed-payload-not-json",
     "Signed by the publisher over a payload that is not JSON.",
     withSignature(await signRaw({ alg: w.alg, typ: JwsTypes.offerSignature, x5c }, "offerHash=", w.pki.publisher.keys)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
+  add(
+    "malformed-header-x5c-and-kid",
+    "A publisher signature whose header names the signer twice, by x5c and by kid.",
+    withSignature(await signRaw({ alg: w.alg, typ: JwsTypes.offerSignature, x5c, kid: w.user.kid }, JSON.stringify(claims), w.pki.publisher.keys)),
     ctx(),
     fails("ERR_MALFORMED"),
   );
@@ -766,6 +780,8 @@ async function main(): Promise<void> {
   await mkdir(join(outDir, "crls"), { recursive: true });
   await writeFile(join(outDir, "vectors.json"), `${JSON.stringify(file, null, 2)}\n`);
   await writeFile(join(outDir, "trust-anchors.pem"), file.trustAnchors.join(""));
+  const iso4217 = Object.fromEntries([...currencyExponents].sort(([a], [b]) => (a < b ? -1 : 1)));
+  await writeFile(join(outDir, "iso4217.json"), `${JSON.stringify({ description: "ISO 4217 list one: active codes with their minor-unit exponents (docs/protocol.md §2)", exponents: iso4217 }, null, 2)}\n`);
   for (const [name, pem] of Object.entries(crls)) await writeFile(join(outDir, "crls", `${name}.pem`), pem);
   await writeFile(join(outDir, "enrolled-keys.json"), `${JSON.stringify({ keys: enrolledKeys.map((k) => ({ ...k.jwk, kid: k.kid, "peage:user": k.user })) }, null, 2)}\n`);
   const byKind = VectorKinds.map((kind) => `${kind} ${cases.filter((item) => item.kind === kind).length}`).join(", ");
