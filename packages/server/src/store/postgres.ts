@@ -63,7 +63,10 @@ export interface PgStoreOptions {
   readonly schema?: string;
   /** Isolation of write transactions (default "read committed", with the explicit locks above). */
   readonly isolation?: PgIsolation;
-  /** Payment batches written at once (group commit), each on its own connection (default: half the pool). */
+  /**
+   * Payment transactions written at once, each on its own connection (default: the pool less two,
+   * kept for reads). Payments beyond that wait and are then written together (group commit).
+   */
   readonly batchesInFlight?: number;
 }
 
@@ -123,7 +126,7 @@ export class PgStore implements Store {
     this.#pool = pool;
     this.#ledgerKey = ledgerKey;
     this.#begin = opts.isolation === "serializable" ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
-    this.#batchesInFlight = Math.max(1, Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) / 2));
+    this.#batchesInFlight = Math.max(1, Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) - 2));
   }
 
   /** Transactions run again after a serialization failure, deadlock or unique violation, since opening. */
@@ -254,7 +257,9 @@ export class PgStore implements Store {
     const ordered = [...batch].sort((a, b) => (a.payment.user < b.payment.user ? -1 : a.payment.user > b.payment.user ? 1 : 0));
     let outcomes: (PaymentOutcome | Error)[];
     try {
-      outcomes = await this.#attempts("write", async (client) => {
+      // Alone, a payment needs no savepoint: its own transaction is one.
+      if (ordered.length === 1) outcomes = [await this.#transaction(() => logic.recordPayment(ordered[0]!.payment), "write")];
+      else outcomes = await this.#attempts("write", async (client) => {
         const held: Held = { ledger: false };
         // Taken before the first savepoint, so that no savepoint's rollback can release it.
         await client.query("SELECT pg_advisory_xact_lock_shared($1)", [this.#ledgerKey]);
