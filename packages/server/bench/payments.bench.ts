@@ -129,6 +129,8 @@ interface Run {
   readonly ceiling: Ceiling;
   readonly counts: ProbeCounts;
   readonly profile: ProfileRow[];
+  /** The server process's CPU time over the rounds, every thread. */
+  readonly cpuMs: number;
   readonly rssMiB: number | undefined;
   readonly loadAverage: number;
 }
@@ -278,7 +280,7 @@ async function measure(
   if (stopped.event !== "stopped") throw new Error("the probe did not stop");
   const profile = whereTheTimeGoes(JSON.parse(readFileSync(profileFile, "utf8")) as CpuProfile);
   rmSync(profileFile, { force: true });
-  return { levels, half, ceiling, counts: stopped.counts, profile };
+  return { levels, half, ceiling, counts: stopped.counts, profile, cpuMs: stopped.cpuMs };
 }
 
 function publish(run: Run): void {
@@ -318,6 +320,7 @@ function render(
 ): string {
   const webCrypto = run.counts.webCryptoSigns + run.counts.webCryptoVerifies;
   const profileTotal = run.profile.reduce((sum, row) => sum + row.ms, 0);
+  const mainBusy = run.profile.filter((row) => !row.part.startsWith("idle")).reduce((sum, row) => sum + row.ms, 0);
   return [
     "## Payment server",
     "",
@@ -348,6 +351,8 @@ function render(
     "| part | ms | share | µs per payment |",
     "|---|---:|---:|---:|",
     ...run.profile.map((row) => `| ${row.part} | ${f0(row.ms)} | ${(row.share * 100).toFixed(1)} % | ${f0((row.ms * 1000) / f.payments)} |`),
+    "",
+    `The profile is the event loop's thread (the profiler samples wall-clock time, so a thread the machine's other work descheduled counts as busy where it stood). The process used ${f0(run.cpuMs)} ms of CPU over the same window on all its threads (${f0((run.cpuMs * 1000) / f.payments)} µs per payment), of which the event loop was busy for at most ${f0(mainBusy)} ms; the rest, about ${f0(Math.max(0, run.cpuMs - mainBusy))} ms (${f0((Math.max(0, run.cpuMs - mainBusy) * 1000) / f.payments)} µs per payment), is the SQLite writer thread (its statements and commits; waiting for the disk costs no CPU), libuv's and V8's helper threads. The event loop was busy ${f0((mainBusy / profileTotal) * 100)} % of the window: near 100 % the event loop's work (the rows above) is what stands in the way; well below, the requests were waiting on something else (the writer thread and the disk, or the CPU the machine's other work took).`,
     "",
   ].join("\n");
 }

@@ -22,9 +22,11 @@ export interface ProbeCounts {
 }
 
 export type ProbeCommand = { readonly cmd: "start" } | { readonly cmd: "stop"; readonly profileFile: string };
-export type ProbeReply = { readonly event: "started" } | { readonly event: "stopped"; readonly counts: ProbeCounts };
+/** `cpuMs`: the process's CPU time over the window, every thread (user + system). */
+export type ProbeReply = { readonly event: "started" } | { readonly event: "stopped"; readonly counts: ProbeCounts; readonly cpuMs: number };
 
 const counts: ProbeCounts = { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 };
+let cpuAtStart = process.cpuUsage();
 
 function wrap<T extends (...args: never[]) => unknown>(fn: T, count: () => void): T {
   return function (this: unknown, ...args: Parameters<T>) {
@@ -49,13 +51,15 @@ const post = (method: string, params?: object) =>
 async function handle(command: ProbeCommand): Promise<ProbeReply> {
   if (command.cmd === "start") {
     Object.assign(counts, { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 });
+    cpuAtStart = process.cpuUsage();
     await post("Profiler.enable");
     await post("Profiler.start");
     return { event: "started" };
   }
   const { profile } = (await post("Profiler.stop")) as { profile: unknown };
   writeFileSync(command.profileFile, JSON.stringify(profile));
-  return { event: "stopped", counts: { ...counts } };
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { event: "stopped", counts: { ...counts }, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 process.on("message", (command: ProbeCommand) => {
