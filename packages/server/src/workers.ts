@@ -83,25 +83,35 @@ async function runWorker(config: ServerConfig): Promise<never> {
   return new Promise<never>(() => undefined);
 }
 
+/** A replacement for a worker that died before it could listen waits this long: no tight restart loop. */
+const RESTART_DELAY_MS = 1000;
+
 async function startPrimary(config: ServerConfig): Promise<Serving> {
   const workers = new Set<Worker>();
+  let serving = false;
   let stopping = false;
   const fork = (): Promise<ListeningMessage> => {
     const worker = cluster.fork();
     workers.add(worker);
+    let listening = false;
     return new Promise((resolve, reject) => {
       worker.on("message", (message: ListeningMessage) => {
-        if (message?.event === "listening") resolve(message);
+        if (message?.event !== "listening") return;
+        listening = true;
+        resolve(message);
       });
       worker.once("exit", (code, signal) => {
         workers.delete(worker);
         reject(new Error(`a worker process exited (${signal ?? code}) before listening: see its message above`));
-        // A worker that dies while serving is replaced; its requests in flight failed with it and
-        // their clients retry (an acknowledged payment is committed, a retry gets it back).
-        if (!stopping) {
-          process.stderr.write(`${JSON.stringify({ event: "worker-exit", pid: worker.process.pid, code, signal })}\n`);
-          fork().catch(() => undefined);
-        }
+        // Once the server is up, a worker that dies is replaced; its requests in flight failed
+        // with it and their clients retry (an acknowledged payment is committed, a retry gets it back).
+        if (!serving || stopping) return;
+        process.stderr.write(`${JSON.stringify({ event: "worker-exit", pid: worker.process.pid, code, signal })}\n`);
+        const replace = () => {
+          if (!stopping) fork().catch(() => undefined);
+        };
+        if (listening) replace();
+        else setTimeout(replace, RESTART_DELAY_MS).unref();
       });
     });
   };
@@ -109,6 +119,7 @@ async function startPrimary(config: ServerConfig): Promise<Serving> {
   try {
     const started = await Promise.all(Array.from({ length: config.workers }, fork));
     first = started[0]!;
+    serving = true;
   } catch (error) {
     stopping = true;
     for (const worker of workers) worker.process.kill("SIGKILL");

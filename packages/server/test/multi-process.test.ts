@@ -65,6 +65,11 @@ async function startChild(dataDir: string, databaseUrl: string, extra: string[])
   return { process: child, url: listening.url, listening, exited };
 }
 
+/** The child processes of a process (the server's workers), from /proc (Linux). */
+function workerPids(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
   return { status: response.status, body: await response.json() };
@@ -212,7 +217,7 @@ describe("several server processes on one PostgreSQL database", () => {
     for (const answer of retried) assert.ok(after.acknowledgments.has(JSON.stringify(answer.body)), "an acknowledgment received is missing from the books");
   });
 
-  it("--workers 2: two processes serve one port, and SIGTERM stops them all with exit code 0", async () => {
+  it("--workers 2: two processes serve one port, a killed worker is replaced, SIGTERM stops them all with exit code 0", async () => {
     const server = await startChild(dataDir, databaseUrl, ["--workers", "2"]);
     children.push(server.process);
     assert.equal(server.listening.workers, 2);
@@ -220,9 +225,24 @@ describe("several server processes on one PostgreSQL database", () => {
     const sent = await requests(user, 20);
     const answers = await Promise.all(sent.map((request) => post(`${server.url}/v1/payments`, request)));
     assert.deepEqual(answers.map((answer) => answer.status), sent.map(() => 200));
+
+    const workers = workerPids(server.process.pid!);
+    assert.equal(workers.length, 2);
+    process.kill(workers[0]!, "SIGKILL");
+    let replaced: number[] = [];
+    for (let wait = 0; wait < 100 && !(replaced.length === 2 && !replaced.includes(workers[0]!)); wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      replaced = workerPids(server.process.pid!);
+    }
+    assert.equal(replaced.length, 2, "the killed worker was not replaced");
+    assert.ok(!replaced.includes(workers[0]!));
+    const more = await requests(user, 6);
+    assert.deepEqual((await Promise.all(more.map((request) => post(`${server.url}/v1/payments`, request)))).map((answer) => answer.status), more.map(() => 200));
+
     server.process.kill("SIGTERM");
     assert.deepEqual(await server.exited, { code: 0, signal: null });
     await assert.rejects(fetch(`${server.url}/v1/payments`, { method: "POST" }), "no worker is left listening");
-    assert.equal((await books(user.id)).payments, sent.length);
+    assert.equal((await books(user.id)).payments, sent.length + more.length);
+    for (const pid of replaced) assert.throws(() => process.kill(pid, 0), "a worker outlived its primary");
   });
 });
