@@ -19,10 +19,12 @@
  * (CockroachDB, YugabyteDB) do by default: conflicts then surface as SQLSTATE 40001 and take the
  * same retry path.
  *
- * Group commit: payments that arrive while others are being written wait and are then recorded
- * together, in one transaction (each in a savepoint, so that one payment's failure rolls back
- * alone) and one commit. A batch locks its users' rows in user order, so two batches never wait
- * for each other in a cycle. Nobody is answered before the commit.
+ * Group commit (option `batchesInFlight`): payments that arrive while every writing connection is
+ * busy wait and are then recorded together, in one transaction and one commit, taking the ledger
+ * lock once. A batch
+ * locks its users' rows in user order, so two batches never wait for each other in a cycle. A
+ * failure a retry cures runs the batch again; any other runs each payment alone, so one payment's
+ * failure is its own. Nobody is answered before the commit.
  */
 import pg from "pg";
 import type { MinorUnits, PartyId, RateTable } from "@peage/protocol";
@@ -64,15 +66,20 @@ export interface PgStoreOptions {
   /** Isolation of write transactions (default "read committed", with the explicit locks above). */
   readonly isolation?: PgIsolation;
   /**
-   * Payment transactions written at once, each on its own connection (default: the pool less two,
-   * kept for reads). Payments beyond that wait and are then written together (group commit).
+   * Group commit: at most this many payment transactions at once, each on its own connection
+   * (default: the pool less two, kept for reads; Infinity turns it off). Payments beyond them,
+   * which would otherwise queue for a connection, wait and are then written together, one
+   * transaction and one commit for many. PostgreSQL already flushes the WAL once for commits that
+   * arrive together, and a batch holds its users' rows until its commit, so the gain is in round
+   * trips, and shows where they are dear (a distant database, synchronous replication); the
+   * PostgreSQL benchmark measures the store with and without it in each run.
    */
   readonly batchesInFlight?: number;
 }
 
 export type PgIsolation = "read committed" | "serializable";
 
-/** Most payments in one group-commit transaction: each takes a subtransaction, and PostgreSQL caches 64 per backend. */
+/** Most payments in one group-commit transaction: a longer one holds its users' rows longer. */
 const MAX_BATCH = 32;
 
 interface PendingPayment {
@@ -81,9 +88,13 @@ interface PendingPayment {
   readonly reject: (error: unknown) => void;
 }
 
-/** What a transaction already holds, so that a batch takes the ledger lock once. */
+/**
+ * What a transaction already holds, so that a batch takes the ledger lock once; under that lock no
+ * period can close, so the closed periods a batch reads are read once too.
+ */
 interface Held {
   ledger: boolean;
+  readonly closedPeriods?: Map<string, unknown>;
 }
 
 /** SQLSTATEs after which the whole transaction is run again. */
@@ -126,7 +137,7 @@ export class PgStore implements Store {
     this.#pool = pool;
     this.#ledgerKey = ledgerKey;
     this.#begin = opts.isolation === "serializable" ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
-    this.#batchesInFlight = Math.max(1, Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) - 2));
+    this.#batchesInFlight = Math.max(1, Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) - 2) || Number.POSITIVE_INFINITY);
   }
 
   /** Transactions run again after a serialization failure, deadlock or unique violation, since opening. */
@@ -184,10 +195,13 @@ export class PgStore implements Store {
         if (op.mode === "exclusive" || !held.ledger) {
           await client.query(op.mode === "shared" ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", [this.#ledgerKey]);
         }
+      } else if (op.sql === logic.CLOSED_PERIODS_FROM && held.ledger && held.closedPeriods?.has(String(op.params[0]))) {
+        result = held.closedPeriods.get(String(op.params[0]));
       } else {
         const { name, text } = this.#prepared(op.sql, op.op === "all" && op.forUpdate === true);
         const answer = await client.query({ name, text, values: op.params as unknown[] });
         result = op.op === "all" ? answer.rows : (answer.rowCount ?? 0);
+        if (op.sql === logic.CLOSED_PERIODS_FROM && held.ledger) held.closedPeriods?.set(String(op.params[0]), result);
       }
       step = operation.next(result);
     }
@@ -252,55 +266,37 @@ export class PgStore implements Store {
     }
   }
 
-  /** Records a batch in one transaction and answers each payment once it has committed. */
+  /**
+   * Records a batch in one transaction and answers each payment once it has committed. A retryable
+   * failure (a nonce raced by another request, a serialization failure, a deadlock) runs the whole
+   * batch again, where the payment that lost finds the winner's row; any other failure runs each
+   * payment alone, so that it fails alone.
+   */
   async #recordBatch(batch: readonly PendingPayment[]): Promise<void> {
     const ordered = [...batch].sort((a, b) => (a.payment.user < b.payment.user ? -1 : a.payment.user > b.payment.user ? 1 : 0));
+    const alone = (payment: PaymentRecord) => this.#transaction(() => logic.recordPayment(payment), "write");
     let outcomes: (PaymentOutcome | Error)[];
     try {
-      // Alone, a payment needs no savepoint: its own transaction is one.
-      if (ordered.length === 1) outcomes = [await this.#transaction(() => logic.recordPayment(ordered[0]!.payment), "write")];
-      else outcomes = await this.#attempts("write", async (client) => {
-        const held: Held = { ledger: false };
-        // Taken before the first savepoint, so that no savepoint's rollback can release it.
-        await client.query("SELECT pg_advisory_xact_lock_shared($1)", [this.#ledgerKey]);
-        held.ledger = true;
-        const results: (PaymentOutcome | Error)[] = [];
-        for (const { payment } of ordered) results.push(await this.#inSavepoint(client, held, payment));
-        return results;
-      });
+      if (ordered.length === 1) outcomes = [await alone(ordered[0]!.payment)];
+      else {
+        outcomes = await this.#attempts("write", async (client) => {
+          // The ledger lock once for the batch; held, it also keeps the closed periods as read.
+          await client.query("SELECT pg_advisory_xact_lock_shared($1)", [this.#ledgerKey]);
+          const held: Held = { ledger: true, closedPeriods: new Map() };
+          const results: PaymentOutcome[] = [];
+          for (const { payment } of ordered) results.push(await this.#drive(client, logic.recordPayment(payment), held));
+          return results;
+        });
+      }
     } catch (error) {
-      for (const { reject } of ordered) reject(error);
-      return;
+      if (ordered.length === 1) outcomes = [error as Error];
+      else outcomes = await Promise.all(ordered.map(({ payment }) => alone(payment).catch((cause: unknown) => cause as Error)));
     }
     ordered.forEach(({ resolve, reject }, i) => {
       const outcome = outcomes[i]!;
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     });
-  }
-
-  /**
-   * One payment of a batch in a savepoint. A unique violation (a request with the same nonce,
-   * committed meanwhile) runs it again, where it sees the winner's row; a serialization failure
-   * or deadlock runs the whole batch again (its snapshot or locks are spoilt); any other error is
-   * this payment's alone.
-   */
-  async #inSavepoint(client: pg.PoolClient, held: Held, payment: PaymentRecord): Promise<PaymentOutcome | Error> {
-    for (let attempt = 1; ; attempt++) {
-      await client.query("SAVEPOINT payment");
-      try {
-        return await this.#drive(client, logic.recordPayment(payment), held);
-      } catch (error) {
-        await client.query("ROLLBACK TO SAVEPOINT payment");
-        const code = sqlState(error);
-        if (code === "23505" && attempt < MAX_ATTEMPTS) {
-          this.#retries++;
-          continue;
-        }
-        if (code === "40001" || code === "40P01" || code === "23505" || (code !== undefined && /^(08|57P)/.test(code))) throw error;
-        return error as Error;
-      }
-    }
   }
 
   #write<T>(make: () => logic.Logic<T>): Promise<T> {
