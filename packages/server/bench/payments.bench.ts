@@ -73,7 +73,13 @@ interface Ceiling {
 }
 
 /** The server's side of a payment's signatures, as jws.ts makes them: synchronous node:crypto, ES256, IEEE P1363 signatures. */
-function timeCrypto(ceiling: Ceiling, keys: { server: KeyObject; user: KeyObject }, signingInputs: { ack: Buffer; consent: Buffer; consentSignature: Buffer }): void {
+interface SigningInputs {
+  readonly ack: Buffer;
+  readonly consent: Buffer;
+  readonly consentSignature: Buffer;
+}
+
+function timeCrypto(ceiling: Ceiling, keys: { server: KeyObject; user: KeyObject }, signingInputs: SigningInputs): void {
   let start = performance.now();
   let count = 0;
   while (performance.now() - start < CEILING_MS) {
@@ -85,7 +91,8 @@ function timeCrypto(ceiling: Ceiling, keys: { server: KeyObject; user: KeyObject
   start = performance.now();
   count = 0;
   while (performance.now() - start < CEILING_MS) {
-    if (!nodeVerify("sha256", signingInputs.consent, { key: keys.user, dsaEncoding: "ieee-p1363" }, signingInputs.consentSignature)) throw new Error("the consent does not verify");
+    const valid = nodeVerify("sha256", signingInputs.consent, { key: keys.user, dsaEncoding: "ieee-p1363" }, signingInputs.consentSignature);
+    if (!valid) throw new Error("the consent does not verify");
     count++;
   }
   ceiling.verifies += count;
@@ -93,7 +100,8 @@ function timeCrypto(ceiling: Ceiling, keys: { server: KeyObject; user: KeyObject
 }
 
 async function startServer(dataDir: string, keyFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", PROBE, MAIN, "--data", dataDir, "--port", "0", "--host", "127.0.0.1", "--bootstrap-key", keyFile], {
+  const args = ["--import", PROBE, MAIN, "--data", dataDir, "--port", "0", "--host", "127.0.0.1", "--bootstrap-key", keyFile];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, PEAGE_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
@@ -309,7 +317,13 @@ function publish(run: Run): void {
       met: halfP99 < 10,
       from: `${run.half.payments} payments at ${f0(rate(run.half))}/s`,
     },
-    { target: "peak resident memory of the server (SQLite load)", measured: run.rssMiB === undefined ? "n/a" : `${f0(run.rssMiB)} MiB`, goal: "reported", met: true, from: "VmHWM" },
+    {
+      target: "peak resident memory of the server (SQLite load)",
+      measured: run.rssMiB === undefined ? "n/a" : `${f0(run.rssMiB)} MiB`,
+      goal: "reported",
+      met: true,
+      from: "VmHWM",
+    },
   ];
   publishSection("server", render(run, { payments, verifiesPerPayment, signsPerPayment, signRate, verifyRate, ceiling, halfP99 }), targets);
 }

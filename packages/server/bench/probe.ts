@@ -23,7 +23,9 @@ export interface ProbeCounts {
 
 export type ProbeCommand = { readonly cmd: "start" } | { readonly cmd: "stop"; readonly profileFile: string };
 /** `cpuMs`: the process's CPU time over the window, every thread (user + system). */
-export type ProbeReply = { readonly event: "started" } | { readonly event: "stopped"; readonly counts: ProbeCounts; readonly cpuMs: number };
+export type ProbeReply =
+  | { readonly event: "started" }
+  | { readonly event: "stopped"; readonly counts: ProbeCounts; readonly cpuMs: number };
 
 const counts: ProbeCounts = { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 };
 let cpuAtStart = process.cpuUsage();
@@ -46,7 +48,9 @@ subtle.verify = wrap(subtle.verify, () => counts.webCryptoVerifies++);
 const session = new Session();
 session.connect();
 const post = (method: string, params?: object) =>
-  new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
+  new Promise<unknown>((resolve, reject) => {
+    session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result)));
+  });
 
 async function handle(command: ProbeCommand): Promise<ProbeReply> {
   if (command.cmd === "start") {

@@ -16,7 +16,20 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDemoPki, createOffer, createPaymentRequest, FixedClock, generateKeyPair, price, signAcknowledgment, signCatalog, verifyPaymentRequest, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
+import {
+  createDemoPki,
+  createOffer,
+  createPaymentRequest,
+  FixedClock,
+  generateKeyPair,
+  price,
+  signAcknowledgment,
+  signCatalog,
+  verifyPaymentRequest,
+  type CurrencyCode,
+  type MinorUnits,
+  type PartyId,
+} from "@peage/protocol";
 import { DEMO_BANK, settle, SqliteStore, type PaymentRecord } from "../src/index.js";
 import { f0, f1, f2, publishSection } from "./report.js";
 
@@ -39,24 +52,35 @@ async function sampleAcknowledgment(): Promise<PaymentRecord["acknowledgment"]> 
   const pki = await createDemoPki();
   const userKey = await generateKeyPair("ES256");
   const user = "urn:peage:user:sample" as PartyId<"user">;
-  const catalog = await signCatalog(pki.publisher.identity, [{ offerId: "x", description: "x", price: price(100, "EUR"), grant: { kind: "launch" } }], pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+  const entry = { offerId: "x", description: "x", price: price(100, "EUR"), grant: { kind: "launch" } } as const;
+  const catalog = await signCatalog(pki.publisher.identity, [entry], pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
   const clock = new FixedClock(new Date());
   const request = await createPaymentRequest({ offer: createOffer(catalog.offers[0]!, clock), user, server: pki.server.identity, userKey, clock });
-  const verified = await verifyPaymentRequest(request, { trust: pki.trustStore(), clock, server: pki.server.identity, userKey: async () => ({ alg: "ES256", publicKey: userKey.publicKey }) });
+  const verified = await verifyPaymentRequest(request, {
+    trust: pki.trustStore(),
+    clock,
+    server: pki.server.identity,
+    userKey: async () => ({ alg: "ES256", publicKey: userKey.publicKey }),
+  });
   if (!verified.ok) throw new Error(verified.error.message);
-  return signAcknowledgment({ consent: verified.value.consent, paymentId: "pay_sample", server: pki.server.identity, charged: price(100, "EUR"), key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), clock });
+  const { consent } = verified.value;
+  const x5c = pki.chainOf(pki.server.certificate);
+  return signAcknowledgment({ consent, paymentId: "pay_sample", server: pki.server.identity, charged: price(100, "EUR"), key: pki.server.keys, x5c, clock });
 }
 
 /** The books' parties: USERS prepaid users with funds, PUBLISHERS publishers with bank details. */
 async function writeParties(path: string): Promise<void> {
   const store = SqliteStore.open(path);
   for (let p = 0; p < PUBLISHERS; p++) {
-    await store.putPublisher({ id: `urn:peage:publisher:p${p}` as PartyId<"publisher">, name: `Publisher ${p}`, country: "FR", iban: DEMO_BANK.iban, bic: DEMO_BANK.bic }, "2026-01-01T00:00:00.000Z");
+    const id = `urn:peage:publisher:p${p}` as PartyId<"publisher">;
+    await store.putPublisher({ id, name: `Publisher ${p}`, country: "FR", iban: DEMO_BANK.iban, bic: DEMO_BANK.bic }, "2026-01-01T00:00:00.000Z");
   }
   for (let u = 0; u < USERS; u++) {
     const id = `urn:peage:user:u${u}` as PartyId<"user">;
-    await store.createUser({ id, publicKeyJwk: "{}", alg: "ES256", kid: `k${u}`, mode: "prepaid", homeCurrency: "EUR" as CurrencyCode, monthlyLimit: undefined, createdAt: "2026-01-01T00:00:00.000Z" });
-    await store.topUp({ id: `top_${u}`, user: id, kind: "funds", amount: 1_000_000_000 as MinorUnits, currency: "EUR" as CurrencyCode, idempotencyKey: `k${u}`, createdAt: "2026-03-01T00:00:00.000Z" });
+    const currency = "EUR" as CurrencyCode;
+    const createdAt = "2026-01-01T00:00:00.000Z";
+    await store.createUser({ id, publicKeyJwk: "{}", alg: "ES256", kid: `k${u}`, mode: "prepaid", homeCurrency: currency, monthlyLimit: undefined, createdAt });
+    await store.topUp({ id: `top_${u}`, user: id, kind: "funds", amount: 1_000_000_000 as MinorUnits, currency, idempotencyKey: `k${u}`, createdAt });
   }
   await store.close();
 }
@@ -97,7 +121,8 @@ async function writePayments(path: string, payments: number, acknowledgment: Pay
 async function settleHere(path: string, outDir: string): Promise<void> {
   const store = SqliteStore.open(path);
   const start = performance.now();
-  const result = await settle({ store, period: PERIOD, outDir, config: { minimumPayouts: {}, bank: DEMO_BANK }, now: new Date("2026-04-02T08:00:00.000Z") });
+  const config = { minimumPayouts: {}, bank: DEMO_BANK };
+  const result = await settle({ store, period: PERIOD, outDir, config, now: new Date("2026-04-02T08:00:00.000Z") });
   const seconds = (performance.now() - start) / 1000;
   await store.close();
   const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
