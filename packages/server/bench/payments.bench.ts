@@ -366,7 +366,13 @@ function render(
     "|---|---:|---:|---:|",
     ...run.profile.map((row) => `| ${row.part} | ${f0(row.ms)} | ${(row.share * 100).toFixed(1)} % | ${f0((row.ms * 1000) / f.payments)} |`),
     "",
-    `The profile is the event loop's thread (the profiler samples wall-clock time, so a thread the machine's other work descheduled counts as busy where it stood). The process used ${f0(run.cpuMs)} ms of CPU over the same window on all its threads (${f0((run.cpuMs * 1000) / f.payments)} µs per payment), of which the event loop was busy for at most ${f0(mainBusy)} ms; the rest, about ${f0(Math.max(0, run.cpuMs - mainBusy))} ms (${f0((Math.max(0, run.cpuMs - mainBusy) * 1000) / f.payments)} µs per payment), is the SQLite writer thread (its statements and commits; waiting for the disk costs no CPU), libuv's and V8's helper threads. The event loop was busy ${f0((mainBusy / profileTotal) * 100)} % of the window: near 100 % the event loop's work (the rows above) is what stands in the way; well below, the requests were waiting on something else (the writer thread and the disk, or the CPU the machine's other work took).`,
+    `The profile is the event loop's thread; the profiler samples wall-clock time, so a thread that the machine's other work kept off the CPU counts as busy where it stood. Over the same ${f0(profileTotal)} ms the process used ${f0(run.cpuMs)} ms of CPU on all its threads (${f0((run.cpuMs * 1000) / f.payments)} µs per payment, ${f0((run.cpuMs / profileTotal) * 100)} % of one core) while the event loop was sampled busy for ${f0(mainBusy)} ms (${f0((mainBusy / profileTotal) * 100)} % of the window). ` +
+      (mainBusy > run.cpuMs
+        ? "Sampled busy time above the CPU time the process got means it waited for a core held by other work: on this run the machine's load, not the server's code, stands in the way first; the table's shares still say how the server's own time divides."
+        : `The CPU beyond the event loop's, about ${f0(run.cpuMs - mainBusy)} ms (${f0(((run.cpuMs - mainBusy) * 1000) / f.payments)} µs per payment), is the SQLite writer thread (its statements and commits; waiting for the disk costs no CPU) and libuv's and V8's helper threads. ` +
+          (mainBusy / profileTotal > 0.9
+            ? "The event loop was busy nearly throughout: its work, the rows above, is what stands in the way."
+            : "The event loop was often idle: requests waited on the writer thread and the disk, or on the load generator.")),
     "",
   ].join("\n");
 }
