@@ -23,7 +23,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { KeyObject, sign as nodeSign, verify as nodeVerify, webcrypto } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -91,7 +91,12 @@ function timeCrypto(ceiling: Ceiling, keys: { server: KeyObject; user: KeyObject
   start = performance.now();
   count = 0;
   while (performance.now() - start < CEILING_MS) {
-    const valid = nodeVerify("sha256", signingInputs.consent, { key: keys.user, dsaEncoding: "ieee-p1363" }, signingInputs.consentSignature);
+    const valid = nodeVerify(
+      "sha256",
+      signingInputs.consent,
+      { key: keys.user, dsaEncoding: "ieee-p1363" },
+      signingInputs.consentSignature,
+    );
     if (!valid) throw new Error("the consent does not verify");
     count++;
   }
@@ -162,7 +167,11 @@ async function main(): Promise<void> {
     const user = "urn:peage:user:bench" as PartyId<"user">;
     const post = (path: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) =>
       fetch(`${url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-    await post("/v1/admin/users", { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" }, operator);
+    await post(
+      "/v1/admin/users",
+      { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" },
+      operator,
+    );
     await post(`/v1/admin/users/${user}/topups`, { amount: 1_000_000_000_000, idempotencyKey: "bench-initial" }, operator);
     const catalog = await signCatalog(
       pki.publisher.identity,
@@ -178,14 +187,25 @@ async function main(): Promise<void> {
       for (let i = 0; i < count; i++) {
         // Half the offers need a currency conversion (USD price, EUR account).
         const offer = createOffer(catalog.offers[i % 2]!, systemClock);
-        const request: PaymentRequest = await createPaymentRequest({ offer, user, server: pki.server.identity, userKey, clock: systemClock, ttlMs: 15 * 60_000 });
+        const request: PaymentRequest = await createPaymentRequest({
+          offer,
+          user,
+          server: pki.server.identity,
+          userKey,
+          clock: systemClock,
+          ttlMs: 15 * 60_000,
+        });
         bodies.push(JSON.stringify(request));
       }
       return bodies;
     };
     let lastAck = "";
     const send = async (body: string): Promise<boolean> => {
-      const response = await fetch(`${url}/v1/payments`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const response = await fetch(`${url}/v1/payments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
       const text = await response.text();
       if (response.status === 200) lastAck = text;
       return response.status === 200;
@@ -216,7 +236,13 @@ async function main(): Promise<void> {
 type Send = (body: string) => Promise<boolean>;
 
 /** `concurrency` requests in flight until the bodies run out or `seconds` pass. */
-async function closedLoop(load: Load, concurrency: number, bodies: readonly string[], seconds: number, send: Send): Promise<void> {
+async function closedLoop(
+  load: Load,
+  concurrency: number,
+  bodies: readonly string[],
+  seconds: number,
+  send: Send,
+): Promise<void> {
   let next = 0;
   const start = performance.now();
   const deadline = start + seconds * 1000;
@@ -224,8 +250,10 @@ async function closedLoop(load: Load, concurrency: number, bodies: readonly stri
     while (next < bodies.length && performance.now() < deadline) {
       const body = bodies[next++]!;
       const sent = performance.now();
-      if (await send(body)) (load.payments++, load.latencies.push(performance.now() - sent));
-      else load.errors++;
+      if (await send(body)) {
+        load.payments++;
+        load.latencies.push(performance.now() - sent);
+      } else load.errors++;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -246,8 +274,10 @@ async function openLoop(load: Load, perSecond: number, bodies: readonly string[]
     if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
     inFlight.push(
       send(bodies[i]!).then((ok) => {
-        if (ok) (load.payments++, load.latencies.push(performance.now() - due));
-        else load.errors++;
+        if (ok) {
+          load.payments++;
+          load.latencies.push(performance.now() - due);
+        } else load.errors++;
       }),
     );
   }
@@ -325,12 +355,24 @@ function publish(run: Run): void {
       from: "VmHWM",
     },
   ];
-  publishSection("server", render(run, { payments, verifiesPerPayment, signsPerPayment, signRate, verifyRate, ceiling, halfP99 }), targets);
+  publishSection(
+    "server",
+    render(run, { payments, verifiesPerPayment, signsPerPayment, signRate, verifyRate, ceiling, halfP99 }),
+    targets,
+  );
 }
 
 function render(
   run: Run,
-  f: { payments: number; verifiesPerPayment: number; signsPerPayment: number; signRate: number; verifyRate: number; ceiling: number; halfP99: number },
+  f: {
+    payments: number;
+    verifiesPerPayment: number;
+    signsPerPayment: number;
+    signRate: number;
+    verifyRate: number;
+    ceiling: number;
+    halfP99: number;
+  },
 ): string {
   const webCrypto = run.counts.webCryptoSigns + run.counts.webCryptoVerifies;
   const profileTotal = run.profile.reduce((sum, row) => sum + row.ms, 0);
@@ -342,7 +384,10 @@ function render(
     "",
     "| load | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) |",
     "|---|---:|---:|---:|---:|---:|",
-    ...[...run.levels.entries()].map(([level, load]) => `| ${level} in flight | ${load.payments} | ${load.errors} | ${f0(rate(load))} | ${f1(percentile(load.latencies, 0.5))} | ${f1(percentile(load.latencies, 0.99))} |`),
+    ...[...run.levels.entries()].map(
+      ([level, load]) =>
+        `| ${level} in flight | ${load.payments} | ${load.errors} | ${f0(rate(load))} | ${f1(percentile(load.latencies, 0.5))} | ${f1(percentile(load.latencies, 0.99))} |`,
+    ),
     `| on a timer at half the peak (latency from the time each request was due) | ${run.half.payments} | ${run.half.errors} | ${f0(rate(run.half))} | ${f1(percentile(run.half.latencies, 0.5))} | ${f1(f.halfP99)} |`,
     "",
     `Peak resident memory of the server process (VmHWM): ${run.rssMiB === undefined ? "not available" : `${f0(run.rssMiB)} MiB`}.`,
@@ -364,7 +409,9 @@ function render(
     "",
     "| part | ms | share | µs per payment |",
     "|---|---:|---:|---:|",
-    ...run.profile.map((row) => `| ${row.part} | ${f0(row.ms)} | ${(row.share * 100).toFixed(1)} % | ${f0((row.ms * 1000) / f.payments)} |`),
+    ...run.profile.map(
+      (row) => `| ${row.part} | ${f0(row.ms)} | ${(row.share * 100).toFixed(1)} % | ${f0((row.ms * 1000) / f.payments)} |`,
+    ),
     "",
     `The profile is the event loop's thread; the profiler samples wall-clock time, so a thread that the machine's other work kept off the CPU counts as busy where it stood. Over the same ${f0(profileTotal)} ms the process used ${f0(run.cpuMs)} ms of CPU on all its threads (${f0((run.cpuMs * 1000) / f.payments)} µs per payment, ${f0((run.cpuMs / profileTotal) * 100)} % of one core) while the event loop was sampled busy for ${f0(mainBusy)} ms (${f0((mainBusy / profileTotal) * 100)} % of the window). ` +
       (mainBusy > run.cpuMs

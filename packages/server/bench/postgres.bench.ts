@@ -19,7 +19,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { webcrypto } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -67,18 +67,28 @@ interface Cluster {
 
 function startCluster(): Cluster {
   const out = execFileSync("bash", [join(SCRIPTS, "pg-start.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  const vars = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.replace(/^'(.*)'$/, "$1")]));
+  const vars = Object.fromEntries(
+    [...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.replace(/^'(.*)'$/, "$1")]),
+  );
   const url = new URL(vars["PEAGE_TEST_DATABASE_URL"]!);
   return { url: url.toString(), dir: vars["PEAGE_PG_DIR"]!, bin: vars["PEAGE_PG_BIN"]!, host: url.hostname, port: url.port };
 }
 
 function psql(cluster: Cluster, sql: string): void {
-  execFileSync(join(cluster.bin, "psql"), ["-q", "-h", cluster.host, "-p", cluster.port, "-U", "peage", "-d", "postgres", "-c", sql], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(
+    join(cluster.bin, "psql"),
+    ["-q", "-h", cluster.host, "-p", cluster.port, "-U", "peage", "-d", "postgres", "-c", sql],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
 }
 
 function pgbenchInit(cluster: Cluster): void {
   psql(cluster, "CREATE DATABASE pgbench");
-  execFileSync(join(cluster.bin, "pgbench"), ["-i", "-q", "-s", String(PGBENCH_SCALE), "-h", cluster.host, "-p", cluster.port, "-U", "peage", "pgbench"], { stdio: ["ignore", "ignore", "ignore"] });
+  execFileSync(
+    join(cluster.bin, "pgbench"),
+    ["-i", "-q", "-s", String(PGBENCH_SCALE), "-h", cluster.host, "-p", cluster.port, "-U", "peage", "pgbench"],
+    { stdio: ["ignore", "ignore", "ignore"] },
+  );
 }
 
 interface Pgbench {
@@ -92,7 +102,11 @@ interface Pgbench {
 /** One pgbench run, added to `into`; its failures are read from its output, never assumed. */
 function pgbench(cluster: Cluster, into: Pgbench): void {
   const common = ["-h", cluster.host, "-p", cluster.port, "-U", "peage"];
-  const run = spawnSync(join(cluster.bin, "pgbench"), ["-b", "tpcb-like", "-n", "-c", String(CLIENTS), "-j", "2", "-T", String(PGBENCH_SECONDS), ...common, "pgbench"], { encoding: "utf8" });
+  const run = spawnSync(
+    join(cluster.bin, "pgbench"),
+    ["-b", "tpcb-like", "-n", "-c", String(CLIENTS), "-j", "2", "-T", String(PGBENCH_SECONDS), ...common, "pgbench"],
+    { encoding: "utf8" },
+  );
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
   const transactions = /number of transactions actually processed: (\d+)/.exec(run.stdout);
   if (!tps || !transactions) throw new Error(`pgbench failed: ${run.stdout}${run.stderr}`);
@@ -106,11 +120,19 @@ function pgbench(cluster: Cluster, into: Pgbench): void {
   into.rounds.push(Number(tps[1]));
 }
 
-async function startServer(dataDir: string, keyFile: string, databaseUrl: string): Promise<{ child: ChildProcess; url: string; workers: number }> {
-  const child = spawn(process.execPath, [MAIN, "--data", dataDir, "--port", "0", "--host", "127.0.0.1", "--bootstrap-key", keyFile], {
-    env: { ...process.env, PEAGE_LOG_LEVEL: "warn", DATABASE_URL: databaseUrl },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+async function startServer(
+  dataDir: string,
+  keyFile: string,
+  databaseUrl: string,
+): Promise<{ child: ChildProcess; url: string; workers: number }> {
+  const child = spawn(
+    process.execPath,
+    [MAIN, "--data", dataDir, "--port", "0", "--host", "127.0.0.1", "--bootstrap-key", keyFile],
+    {
+      env: { ...process.env, PEAGE_LOG_LEVEL: "warn", DATABASE_URL: databaseUrl },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const listening = await new Promise<{ url: string; workers: number }>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`the server exited (${code}) before listening`)));
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -198,13 +220,24 @@ async function main(): Promise<void> {
         roles: ["offer-signing"],
         identity,
       });
-      catalogs.push(await signCatalog(identity, [{ offerId: "launch", description: "One launch", price: price(100, "EUR"), grant: { kind: "launch" } }], keys, pki.chainOf(certificate)));
+      catalogs.push(
+        await signCatalog(
+          identity,
+          [{ offerId: "launch", description: "One launch", price: price(100, "EUR"), grant: { kind: "launch" } }],
+          keys,
+          pki.chainOf(certificate),
+        ),
+      );
     }
     const users: { id: PartyId<"user">; key: KeyPair }[] = [];
     for (let u = 0; u < USERS; u++) {
       const key = await generateKeyPair("ES256");
       const id = `urn:peage:user:bench-${u}` as PartyId<"user">;
-      await post("/v1/admin/users", { user: id, publicKey: await webcrypto.subtle.exportKey("jwk", key.publicKey), mode: "prepaid", homeCurrency: "EUR" }, operator);
+      await post(
+        "/v1/admin/users",
+        { user: id, publicKey: await webcrypto.subtle.exportKey("jwk", key.publicKey), mode: "prepaid", homeCurrency: "EUR" },
+        operator,
+      );
       await post(`/v1/admin/users/${id}/topups`, { amount: 1_000_000_000, idempotencyKey: `bench-topup-${u}` }, operator);
       users.push({ id, key });
     }
@@ -213,12 +246,27 @@ async function main(): Promise<void> {
       for (let i = 0; i < count; i++) {
         const user = users[i % USERS]!;
         const offer = createOffer(catalogs[publisherOf(i)]!.offers[0]!, systemClock);
-        bodies.push(JSON.stringify(await createPaymentRequest({ offer, user: user.id, server: pki.server.identity, userKey: user.key, clock: systemClock, ttlMs: 15 * 60_000 })));
+        bodies.push(
+          JSON.stringify(
+            await createPaymentRequest({
+              offer,
+              user: user.id,
+              server: pki.server.identity,
+              userKey: user.key,
+              clock: systemClock,
+              ttlMs: 15 * 60_000,
+            }),
+          ),
+        );
       }
       return bodies;
     };
     const send = (bodies: readonly string[]) => async (i: number) => {
-      const response = await fetch(`${server.url}/v1/payments`, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[i]! });
+      const response = await fetch(`${server.url}/v1/payments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: bodies[i]!,
+      });
       await response.arrayBuffer();
       return response.status === 200;
     };
@@ -229,27 +277,31 @@ async function main(): Promise<void> {
     const store = await PgStore.open(databaseUrl, { poolSize: CLIENTS });
     const separate = await PgStore.open(databaseUrl, { poolSize: CLIENTS, batchesInFlight: Number.POSITIVE_INFINITY });
     let serial = 0;
-    const record = (publisher: number, on: PgStore = store) => async (i: number) => {
-      const id = `pay_store_${++serial}`;
-      const payment: PaymentRecord = {
-        id,
-        user: users[i % USERS]!.id,
-        publisher: `urn:peage:publisher:bench-${publisher === -1 ? i % PUBLISHERS : publisher}` as PartyId<"publisher">,
-        offerHash: "h",
-        price: price(100, "EUR"),
-        charged: price(100, "EUR"),
-        rate: "1.0000000000",
-        rateDate: undefined,
-        nonce: `nonce_${id}`,
-        offerDate: new Date().toISOString(),
-        serverTime: new Date().toISOString(),
-        requestHash: id,
-        acknowledgment: { type: "peage.acknowledgment", v: 1, acknowledgment: id },
-        fee: 0 as MinorUnits,
+    const record =
+      (publisher: number, on: PgStore = store) =>
+      async (i: number) => {
+        const id = `pay_store_${++serial}`;
+        const payment: PaymentRecord = {
+          id,
+          user: users[i % USERS]!.id,
+          publisher: `urn:peage:publisher:bench-${publisher === -1 ? i % PUBLISHERS : publisher}` as PartyId<"publisher">,
+          offerHash: "h",
+          price: price(100, "EUR"),
+          charged: price(100, "EUR"),
+          rate: "1.0000000000",
+          rateDate: undefined,
+          nonce: `nonce_${id}`,
+          offerDate: new Date().toISOString(),
+          serverTime: new Date().toISOString(),
+          requestHash: id,
+          acknowledgment: { type: "peage.acknowledgment", v: 1, acknowledgment: id },
+          fee: 0 as MinorUnits,
+        };
+        return (await on.recordPayment(payment)).kind === "recorded";
       };
-      return (await on.recordPayment(payment)).kind === "recorded";
-    };
-    process.stdout.write(`${ROUNDS} rounds: pgbench ${PGBENCH_SECONDS} s, then ${CLIENTS} in flight through the server (${server.workers} worker processes) and on the store alone, spread and hot…\n`);
+    process.stdout.write(
+      `${ROUNDS} rounds: pgbench ${PGBENCH_SECONDS} s, then ${CLIENTS} in flight through the server (${server.workers} worker processes) and on the store alone, spread and hot…\n`,
+    );
     const baseline: Pgbench = { transactions: 0, failed: 0, seconds: 0, rounds: [] };
     const [httpSpread, httpHot, storeSpread, storeHot, storeSeparate] = [newLoad(), newLoad(), newLoad(), newLoad(), newLoad()];
     await alternate(cluster, baseline, [
@@ -265,8 +317,20 @@ async function main(): Promise<void> {
     const audit = await store.auditLedger();
     await store.close();
     await separate.close();
-    if (audit.unbalanced.length + audit.balanceMismatches.length > 0) throw new Error("the ledger does not balance after the benchmark");
-    const r = { baseline, httpSpread, httpHot, storeSpread, storeHot, storeSeparate, loadAverage, transactions: audit.transactions, workers: server.workers, rssMiB };
+    if (audit.unbalanced.length + audit.balanceMismatches.length > 0)
+      throw new Error("the ledger does not balance after the benchmark");
+    const r = {
+      baseline,
+      httpSpread,
+      httpHot,
+      storeSpread,
+      storeHot,
+      storeSeparate,
+      loadAverage,
+      transactions: audit.transactions,
+      workers: server.workers,
+      rssMiB,
+    };
     publishSection("postgres", render(r), targets(r));
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -341,7 +405,8 @@ function targets(r: Results): Target[] {
 
 function render(r: Results): string {
   const ratio = (load: Load) => f2(perSecond(load) / tps(r.baseline));
-  const row = (what: string, load: Load) => `| ${what} | ${load.done} | ${load.errors} | ${f0(perSecond(load))} | ${ratio(load)} |`;
+  const row = (what: string, load: Load) =>
+    `| ${what} | ${load.done} | ${load.errors} | ${f0(perSecond(load))} | ${ratio(load)} |`;
   return [
     "## Payment server on PostgreSQL",
     "",

@@ -24,8 +24,7 @@ export interface ProbeCounts {
 export type ProbeCommand = { readonly cmd: "start" } | { readonly cmd: "stop"; readonly profileFile: string };
 /** `cpuMs`: the process's CPU time over the window, every thread (user + system). */
 export type ProbeReply =
-  | { readonly event: "started" }
-  | { readonly event: "stopped"; readonly counts: ProbeCounts; readonly cpuMs: number };
+  { readonly event: "started" } | { readonly event: "stopped"; readonly counts: ProbeCounts; readonly cpuMs: number };
 
 const counts: ProbeCounts = { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 };
 let cpuAtStart = process.cpuUsage();

@@ -25,17 +25,27 @@ export interface CpuProfile {
   readonly timeDeltas?: readonly number[];
 }
 
-const FRAMEWORK = /[/\\]node_modules[/\\](fastify|@fastify|find-my-way|avvio|pino|fast-json-stringify|secure-json-parse|light-my-request)/;
+const FRAMEWORK =
+  /[/\\]node_modules[/\\](fastify|@fastify|find-my-way|avvio|pino|fast-json-stringify|secure-json-parse|light-my-request)/;
 
 /** The parts, tried on each frame from the innermost outwards; the first that matches takes the sample. */
 const PARTS: readonly (readonly [string, (frame: CallFrame) => boolean])[] = [
   ["node:crypto sign and verify (ECDSA P-256)", (f) => f.url.startsWith("node:internal/crypto/sig")],
   ["other node:crypto (hashes, keys, random)", (f) => f.url.startsWith("node:internal/crypto/") || f.url === "node:crypto"],
-  ["store: SQL statements, transaction, commit (fsync)", (f) => /better-sqlite3|[/\\]node_modules[/\\]pg|[/\\]dist[/\\]src[/\\]store[/\\]/.test(f.url)],
-  ["protocol: JWS framing, RFC 8785, schema and claim checks", (f) => /[/\\]protocol[/\\]dist[/\\]|@sinclair[/\\]typebox/.test(f.url)],
+  [
+    "store: SQL statements, transaction, commit (fsync)",
+    (f) => /better-sqlite3|[/\\]node_modules[/\\]pg|[/\\]dist[/\\]src[/\\]store[/\\]/.test(f.url),
+  ],
+  [
+    "protocol: JWS framing, RFC 8785, schema and claim checks",
+    (f) => /[/\\]protocol[/\\]dist[/\\]|@sinclair[/\\]typebox/.test(f.url),
+  ],
   ["server: payment logic, routes, rates", (f) => /[/\\]server[/\\]dist[/\\]src[/\\]/.test(f.url)],
   ["HTTP framework: fastify, routing, JSON, logs", (f) => FRAMEWORK.test(f.url)],
-  ["Node HTTP, streams and sockets", (f) => /^node:(_http|http|net|stream|internal[/](http|streams|stream_base|net))/.test(f.url)],
+  [
+    "Node HTTP, streams and sockets",
+    (f) => /^node:(_http|http|net|stream|internal[/](http|streams|stream_base|net))/.test(f.url),
+  ],
   ["garbage collection", (f) => f.functionName === "(garbage collector)"],
   ["idle (waiting for requests or the disk)", (f) => f.functionName === "(idle)"],
 ];
@@ -73,5 +83,7 @@ export function whereTheTimeGoes(profile: CpuProfile): ProfileRow[] {
     totals.set(part, (totals.get(part) ?? 0) + Math.max(0, us));
   }
   const all = [...totals.values()].reduce((a, b) => a + b, 0);
-  return [...totals.entries()].map(([part, us]) => ({ part, ms: us / 1000, share: all === 0 ? 0 : us / all })).sort((a, b) => b.ms - a.ms);
+  return [...totals.entries()]
+    .map(([part, us]) => ({ part, ms: us / 1000, share: all === 0 ? 0 : us / all }))
+    .sort((a, b) => b.ms - a.ms);
 }

@@ -31,7 +31,8 @@ export function publishSection(name: string, markdown: string, targets: readonly
   writeFileSync(join(REPORT_DIR, `${name}.md`), markdown);
   writeFileSync(join(REPORT_DIR, `${name}.targets.json`), `${JSON.stringify(targets, null, 2)}\n`);
   process.stdout.write(`\n${markdown}\n`);
-  for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.measured} (goal ${t.goal}) ${t.met ? "met" : "NOT met"}\n`);
+  for (const t of targets)
+    process.stdout.write(`target: ${t.target}: ${t.measured} (goal ${t.goal}) ${t.met ? "met" : "NOT met"}\n`);
   process.stdout.write(`written to ${join(REPORT_DIR, `${name}.md`)}\n`);
 }
 

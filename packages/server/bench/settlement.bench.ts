@@ -11,7 +11,7 @@
  * The books are written through Store.recordPayment (group commit) on SQLite, each payment with a
  * real signed acknowledgment's bytes. Writes docs/benchmarks/settlement.md and its targets.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,7 +55,13 @@ async function sampleAcknowledgment(): Promise<PaymentRecord["acknowledgment"]> 
   const entry = { offerId: "x", description: "x", price: price(100, "EUR"), grant: { kind: "launch" } } as const;
   const catalog = await signCatalog(pki.publisher.identity, [entry], pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
   const clock = new FixedClock(new Date());
-  const request = await createPaymentRequest({ offer: createOffer(catalog.offers[0]!, clock), user, server: pki.server.identity, userKey, clock });
+  const request = await createPaymentRequest({
+    offer: createOffer(catalog.offers[0]!, clock),
+    user,
+    server: pki.server.identity,
+    userKey,
+    clock,
+  });
   const verified = await verifyPaymentRequest(request, {
     trust: pki.trustStore(),
     clock,
@@ -65,7 +71,15 @@ async function sampleAcknowledgment(): Promise<PaymentRecord["acknowledgment"]> 
   if (!verified.ok) throw new Error(verified.error.message);
   const { consent } = verified.value;
   const x5c = pki.chainOf(pki.server.certificate);
-  return signAcknowledgment({ consent, paymentId: "pay_sample", server: pki.server.identity, charged: price(100, "EUR"), key: pki.server.keys, x5c, clock });
+  return signAcknowledgment({
+    consent,
+    paymentId: "pay_sample",
+    server: pki.server.identity,
+    charged: price(100, "EUR"),
+    key: pki.server.keys,
+    x5c,
+    clock,
+  });
 }
 
 /** The books' parties: USERS prepaid users with funds, PUBLISHERS publishers with bank details. */
@@ -73,14 +87,36 @@ async function writeParties(path: string): Promise<void> {
   const store = SqliteStore.open(path);
   for (let p = 0; p < PUBLISHERS; p++) {
     const id = `urn:peage:publisher:p${p}` as PartyId<"publisher">;
-    await store.putPublisher({ id, name: `Publisher ${p}`, country: "FR", iban: DEMO_BANK.iban, bic: DEMO_BANK.bic }, "2026-01-01T00:00:00.000Z");
+    await store.putPublisher(
+      { id, name: `Publisher ${p}`, country: "FR", iban: DEMO_BANK.iban, bic: DEMO_BANK.bic },
+      "2026-01-01T00:00:00.000Z",
+    );
   }
   for (let u = 0; u < USERS; u++) {
     const id = `urn:peage:user:u${u}` as PartyId<"user">;
     const currency = "EUR" as CurrencyCode;
     const createdAt = "2026-01-01T00:00:00.000Z";
-    await store.createUser({ id, publicKeyJwk: "{}", alg: "ES256", kid: `k${u}`, mode: "prepaid", homeCurrency: currency, monthlyLimit: undefined, createdAt });
-    await store.topUp({ id: `top_${u}`, user: id, kind: "funds", amount: 1_000_000_000 as MinorUnits, currency, idempotencyKey: `k${u}`, createdAt });
+    await store.createUser({
+      id,
+      publicKeyJwk: "{}",
+      alg: "ES256",
+      kid: `k${u}`,
+      mode: "prepaid",
+      homeCurrency: currency,
+      monthlyLimit: undefined,
+      createdAt,
+    });
+    // Funded in the period itself: an earlier period with transactions would have to be settled first.
+    const fundedAt = `${PERIOD}-01T00:00:00.000Z`;
+    await store.topUp({
+      id: `top_${u}`,
+      user: id,
+      kind: "funds",
+      amount: 1_000_000_000 as MinorUnits,
+      currency,
+      idempotencyKey: `k${u}`,
+      createdAt: fundedAt,
+    });
   }
   await store.close();
 }
@@ -126,7 +162,52 @@ async function settleHere(path: string, outDir: string): Promise<void> {
   const seconds = (performance.now() - start) / 1000;
   await store.close();
   const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  process.stdout.write(`${JSON.stringify({ seconds, peakMiB: peak ? Number(peak[1]) / 1024 : Number.NaN, files: result.files.length })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ seconds, peakMiB: peak ? Number(peak[1]) / 1024 : Number.NaN, files: result.files.length })}\n`,
+  );
+}
+
+/**
+ * Runs the settlement in a child process, watching its peak resident memory from outside as well,
+ * so that a settlement that fails (out of memory) still reports how long it ran and how high it got.
+ */
+async function settleInChild(path: string, outDir: string, payments: number): Promise<Settled> {
+  const start = performance.now();
+  const child = spawn(process.execPath, [SELF, "--settle", path, outDir], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+  let watchedPeak = 0;
+  const watch = setInterval(() => {
+    const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSafe(`/proc/${child.pid}/status`));
+    if (peak) watchedPeak = Math.max(watchedPeak, Number(peak[1]) / 1024);
+  }, 250);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  clearInterval(watch);
+  const seconds = (performance.now() - start) / 1000;
+  if (code !== 0) {
+    const error = (stderr.split("\n").find((l) => /heap|memory|Error/i.test(l)) ?? `exit ${code}`).trim();
+    return {
+      payments,
+      seconds,
+      peakMiB: watchedPeak,
+      files: 0,
+      error: `${error} (after ${f0(seconds)} s at ${f0(watchedPeak)} MiB)`,
+    };
+  }
+  return {
+    payments,
+    ...(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { seconds: number; peakMiB: number; files: number }),
+  };
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 async function measure(parties: string, payments: number, acknowledgment: PaymentRecord["acknowledgment"]): Promise<Settled> {
@@ -139,10 +220,7 @@ async function measure(parties: string, payments: number, acknowledgment: Paymen
     await writePayments(path, payments, acknowledgment);
     process.stdout.write(`  in ${f0((performance.now() - start) / 1000)} s\n`);
     process.stdout.write(`settling ${payments} payments…\n`);
-    const child = spawnSync(process.execPath, [SELF, "--settle", path, join(root, "out")], { encoding: "utf8", maxBuffer: 1 << 20 });
-    const line = child.stdout.trim().split("\n").at(-1) ?? "";
-    if (child.status !== 0) return { payments, seconds: Number.NaN, peakMiB: Number.NaN, files: 0, error: (child.stderr.split("\n").find((l) => /heap|memory|Error/i.test(l)) ?? `exit ${child.status}`).trim() };
-    return { payments, ...(JSON.parse(line) as { seconds: number; peakMiB: number; files: number }) };
+    return await settleInChild(path, join(root, "out"), payments);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -163,8 +241,9 @@ async function main(): Promise<void> {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  const growth = large.peakMiB / small.peakMiB;
-  const row = (s: Settled) => `| ${s.payments} | ${f1(s.seconds)} | ${f0(s.peakMiB)} | ${s.files} | ${s.error ?? ""} |`;
+  const growth = small.error || large.error ? Number.NaN : large.peakMiB / small.peakMiB;
+  const row = (s: Settled) =>
+    `| ${s.payments} | ${s.error ? "" : f1(s.seconds)} | ${s.error ? "" : f0(s.peakMiB)} | ${s.files} | ${s.error ?? ""} |`;
   const markdown = [
     "## Settlement of a large period",
     "",
@@ -176,9 +255,11 @@ async function main(): Promise<void> {
     row(large),
     "",
     `Peak memory at ${large.payments} ÷ at ${small.payments}: ${f2(growth)}` +
-      (growth < 1.25
-        ? ": memory stays bounded as the period grows."
-        : ". The settlement reads the period's ledger transactions, their postings and payments whole (Store.periodActivity) and renders each statement in memory, so its memory grows with the period rather than staying bounded."),
+      (Number.isNaN(growth)
+        ? ": a settlement failed, so the two cannot be compared; its failure and what it reached are in the table."
+        : growth < 1.25
+          ? ": memory stays bounded as the period grows."
+          : ". The settlement reads the period's ledger transactions, their postings and payments whole (Store.periodActivity) and renders each statement in memory, so its memory grows with the period rather than staying bounded."),
     "",
   ].join("\n");
   publishSection("settlement", markdown, [

@@ -48,7 +48,9 @@ async function startChild(dataDir: string, databaseUrl: string, extra: string[])
     env: { ...process.env, PEAGE_LOG_LEVEL: "warn", DATABASE_URL: databaseUrl },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const listening = await new Promise<{ url: string; workers?: number }>((resolve, reject) => {
@@ -70,9 +72,16 @@ function workerPids(pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
-  return { status: response.status, body: await response.json() };
+/** An answer's body: an acknowledgment, or a problem document with its code. */
+type Body = { readonly code?: string } & Record<string, unknown>;
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Body };
 }
 
 describe("several server processes on one PostgreSQL database", () => {
@@ -120,7 +129,11 @@ describe("several server processes on one PostgreSQL database", () => {
   });
   after(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once("exit", resolve)) : undefined)));
+    await Promise.all(
+      children.map((child) =>
+        child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once("exit", resolve)) : undefined,
+      ),
+    );
     await db?.end();
     await admin?.query(`DROP DATABASE IF EXISTS ${database}`);
     await admin?.end();
@@ -128,12 +141,24 @@ describe("several server processes on one PostgreSQL database", () => {
   });
 
   /** A prepaid user, enrolled through one process and topped up through the other (or both through `via`). */
-  async function enrol(name: string, balance: number, via: readonly [Child, Child] = [a, b]): Promise<{ id: PartyId<"user">; key: KeyPair }> {
+  async function enrol(
+    name: string,
+    balance: number,
+    via: readonly [Child, Child] = [a, b],
+  ): Promise<{ id: PartyId<"user">; key: KeyPair }> {
     const key = await generateKeyPair("ES256");
     const id = `urn:peage:user:${name}` as PartyId<"user">;
-    const enrolled = await post(`${via[0].url}/v1/admin/users`, { user: id, publicKey: await webcrypto.subtle.exportKey("jwk", key.publicKey), mode: "prepaid", homeCurrency: "EUR" }, bearer);
+    const enrolled = await post(
+      `${via[0].url}/v1/admin/users`,
+      { user: id, publicKey: await webcrypto.subtle.exportKey("jwk", key.publicKey), mode: "prepaid", homeCurrency: "EUR" },
+      bearer,
+    );
     assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
-    assert.equal((await post(`${via[1].url}/v1/admin/users/${id}/topups`, { amount: balance, idempotencyKey: `initial-${name}` }, bearer)).status, 201);
+    assert.equal(
+      (await post(`${via[1].url}/v1/admin/users/${id}/topups`, { amount: balance, idempotencyKey: `initial-${name}` }, bearer))
+        .status,
+      201,
+    );
     return { id, key };
   }
 
@@ -141,15 +166,34 @@ describe("several server processes on one PostgreSQL database", () => {
     const out: PaymentRequest[] = [];
     for (let i = 0; i < count; i++) {
       const offer = createOffer(catalog.offers[0]!, systemClock);
-      out.push(await createPaymentRequest({ offer, user: user.id, server: pki.server.identity, userKey: user.key, clock: systemClock, ttlMs: 15 * 60_000 }));
+      out.push(
+        await createPaymentRequest({
+          offer,
+          user: user.id,
+          server: pki.server.identity,
+          userKey: user.key,
+          clock: systemClock,
+          ttlMs: 15 * 60_000,
+        }),
+      );
     }
     return out;
   }
 
-  async function books(user: PartyId<"user">): Promise<{ payments: number; nonces: number; balance: number; acknowledgments: Set<string> }> {
-    const rows = (await db.query("SELECT nonce, acknowledgment FROM payments WHERE user_id = $1", [user])).rows as { nonce: string; acknowledgment: string }[];
+  async function books(
+    user: PartyId<"user">,
+  ): Promise<{ payments: number; nonces: number; balance: number; acknowledgments: Set<string> }> {
+    const rows = (await db.query("SELECT nonce, acknowledgment FROM payments WHERE user_id = $1", [user])).rows as {
+      nonce: string;
+      acknowledgment: string;
+    }[];
     const balance = Number((await db.query("SELECT balance_minor FROM users WHERE id = $1", [user])).rows[0].balance_minor);
-    return { payments: rows.length, nonces: new Set(rows.map((r) => r.nonce)).size, balance, acknowledgments: new Set(rows.map((r) => r.acknowledgment)) };
+    return {
+      payments: rows.length,
+      nonces: new Set(rows.map((r) => r.nonce)).size,
+      balance,
+      acknowledgments: new Set(rows.map((r) => r.acknowledgment)),
+    };
   }
 
   it("payments racing on one prepaid balance through two processes: exactly those it covers are acknowledged", async () => {
@@ -170,7 +214,9 @@ describe("several server processes on one PostgreSQL database", () => {
   it("the same request sent to two processes at once is one payment, acknowledged alike by both", async () => {
     const user = await enrol("twice", 1_000_000);
     const sent = await requests(user, 12);
-    const pairs = await Promise.all(sent.map((request) => Promise.all([post(`${a.url}/v1/payments`, request), post(`${b.url}/v1/payments`, request)])));
+    const pairs = await Promise.all(
+      sent.map((request) => Promise.all([post(`${a.url}/v1/payments`, request), post(`${b.url}/v1/payments`, request)])),
+    );
     for (const [first, second] of pairs) {
       assert.equal(first.status, 200, JSON.stringify(first.body));
       assert.equal(second.status, 200, JSON.stringify(second.body));
@@ -210,11 +256,13 @@ describe("several server processes on one PostgreSQL database", () => {
     const retried = await Promise.all(sent.map((request) => post(`${b.url}/v1/payments`, request)));
     for (const [index, answer] of retried.entries()) {
       assert.equal(answer.status, 200, `request ${index}: ${JSON.stringify(answer.body)}`);
-      if (acknowledged.has(index)) assert.deepEqual(answer.body, acknowledged.get(index), `request ${index} got another acknowledgment on retry`);
+      if (acknowledged.has(index))
+        assert.deepEqual(answer.body, acknowledged.get(index), `request ${index} got another acknowledgment on retry`);
     }
     const after = await books(user.id);
     assert.deepEqual([after.payments, after.nonces, after.balance], [sent.length, sent.length, initial - sent.length * PRICE]);
-    for (const answer of retried) assert.ok(after.acknowledgments.has(JSON.stringify(answer.body)), "an acknowledgment received is missing from the books");
+    for (const answer of retried)
+      assert.ok(after.acknowledgments.has(JSON.stringify(answer.body)), "an acknowledgment received is missing from the books");
   });
 
   it("--workers 2: two processes serve one port, a killed worker is replaced, SIGTERM stops them all with exit code 0", async () => {
@@ -224,7 +272,10 @@ describe("several server processes on one PostgreSQL database", () => {
     const user = await enrol("workers", 1_000_000, [server, server]);
     const sent = await requests(user, 20);
     const answers = await Promise.all(sent.map((request) => post(`${server.url}/v1/payments`, request)));
-    assert.deepEqual(answers.map((answer) => answer.status), sent.map(() => 200));
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      sent.map(() => 200),
+    );
 
     const workers = workerPids(server.process.pid!);
     assert.equal(workers.length, 2);
@@ -237,7 +288,10 @@ describe("several server processes on one PostgreSQL database", () => {
     assert.equal(replaced.length, 2, "the killed worker was not replaced");
     assert.ok(!replaced.includes(workers[0]!));
     const more = await requests(user, 6);
-    assert.deepEqual((await Promise.all(more.map((request) => post(`${server.url}/v1/payments`, request)))).map((answer) => answer.status), more.map(() => 200));
+    assert.deepEqual(
+      (await Promise.all(more.map((request) => post(`${server.url}/v1/payments`, request)))).map((answer) => answer.status),
+      more.map(() => 200),
+    );
 
     server.process.kill("SIGTERM");
     assert.deepEqual(await server.exited, { code: 0, signal: null });

@@ -70,27 +70,47 @@ describe("PostgreSQL at SERIALIZABLE: serialization failures are retried, nothin
         sent.push({ store: stores[i % 2]!, payment, kind: "new" });
         // Every fifth request also reaches the other store at once (a client's retry), every
         // seventh nonce is reused by another request (a replay with other terms).
-        if (i % 5 === 0) sent.push({ store: stores[(i + 1) % 2]!, payment: { ...payment, id: `${payment.id}_retry` }, kind: "retry" });
-        if (i % 7 === 0) sent.push({ store: stores[(i + 1) % 2]!, payment: record(user, payment.nonce, `other-${u}-${i}`, `${payment.id}_reuse`), kind: "reuse" });
+        if (i % 5 === 0)
+          sent.push({ store: stores[(i + 1) % 2]!, payment: { ...payment, id: `${payment.id}_retry` }, kind: "retry" });
+        if (i % 7 === 0)
+          sent.push({
+            store: stores[(i + 1) % 2]!,
+            payment: record(user, payment.nonce, `other-${u}-${i}`, `${payment.id}_reuse`),
+            kind: "reuse",
+          });
       }
     }
     const outcomes: PaymentOutcome[] = await Promise.all(sent.map(({ store, payment }) => store.recordPayment(payment)));
 
     const retries = (t.store as PgStore).retries + (second as PgStore).retries;
     assert.ok(retries > 0, "the race forced no serialization failure: the retry path was not exercised");
-    const rows = await t.raw.query<{ user_id: string; nonce: string; id: string; request_hash: string }>("SELECT user_id, nonce, id, request_hash FROM payments");
+    const rows = await t.raw.query<{ user_id: string; nonce: string; id: string; request_hash: string }>(
+      "SELECT user_id, nonce, id, request_hash FROM payments",
+    );
     assert.equal(new Set(rows.map((r) => r.nonce)).size, rows.length, "a nonce recorded twice");
     for (const user of users) assert.equal(rows.filter((r) => r.user_id === user).length, COVERED, `payments of ${user}`);
-    const balances = await t.raw.query<{ balance_minor: number }>(`SELECT balance_minor FROM users WHERE id IN (${users.map(() => "?").join(", ")})`, users);
-    assert.deepEqual(balances.map((b) => b.balance_minor), users.map(() => 0));
+    const balances = await t.raw.query<{ balance_minor: number }>(
+      `SELECT balance_minor FROM users WHERE id IN (${users.map(() => "?").join(", ")})`,
+      users,
+    );
+    assert.deepEqual(
+      balances.map((b) => b.balance_minor),
+      users.map(() => 0),
+    );
 
     const byId = new Map(rows.map((r) => [r.id, r]));
     assert.equal(outcomes.filter((o) => o.kind === "recorded").length, rows.length, "one recorded outcome per payment row");
     for (const [i, outcome] of outcomes.entries()) {
       const { payment } = sent[i]!;
       if (outcome.kind === "recorded") assert.equal(byId.get(payment.id)?.request_hash, payment.requestHash);
-      else if (outcome.kind === "duplicate") assert.equal(byId.get(outcome.payment.id)?.request_hash, payment.requestHash, "a duplicate answers with the same request's payment");
-      else if (outcome.kind === "nonce-reused") assert.notEqual(rows.find((r) => r.nonce === payment.nonce)?.request_hash, payment.requestHash);
+      else if (outcome.kind === "duplicate")
+        assert.equal(
+          byId.get(outcome.payment.id)?.request_hash,
+          payment.requestHash,
+          "a duplicate answers with the same request's payment",
+        );
+      else if (outcome.kind === "nonce-reused")
+        assert.notEqual(rows.find((r) => r.nonce === payment.nonce)?.request_hash, payment.requestHash);
       else assert.equal(outcome.kind, "insufficient-funds");
     }
     const audit = await t.store.auditLedger();

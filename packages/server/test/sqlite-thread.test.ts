@@ -32,7 +32,9 @@ describe("SQLite store on a writer thread", () => {
     assert.equal((await store.getUser(user))?.balance, 0);
     await books.topUp(user, 1000);
     assert.equal((await store.getUser(user))?.balance, 1000);
-    const outcomes = await Promise.all(Array.from({ length: 25 }, () => books.pay(user, "urn:peage:publisher:p", eur(100), "2026-03-02T10:00:00.000Z")));
+    const outcomes = await Promise.all(
+      Array.from({ length: 25 }, () => books.pay(user, "urn:peage:publisher:p", eur(100), "2026-03-02T10:00:00.000Z")),
+    );
     assert.equal(outcomes.filter((o) => o.kind === "recorded").length, 10);
     assert.ok(outcomes.filter((o) => o.kind !== "recorded").every((o) => o.kind === "insufficient-funds"));
     assert.equal((await store.getUser(user))?.balance, 0);
@@ -43,7 +45,10 @@ describe("SQLite store on a writer thread", () => {
   });
 
   it("answers a refused write with the store's own error class", async () => {
-    await assert.rejects(store.closePeriod("2999-01", "2026-03-02T10:00:00.000Z"), (e: unknown) => e instanceof StoreStateError && e.code === "ERR_PERIOD_NOT_OVER");
+    await assert.rejects(
+      store.closePeriod("2999-01", "2026-03-02T10:00:00.000Z"),
+      (e: unknown) => e instanceof StoreStateError && e.code === "ERR_PERIOD_NOT_OVER",
+    );
   });
 
   it("shows rates imported through the writer at once", async () => {

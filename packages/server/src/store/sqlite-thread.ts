@@ -17,7 +17,10 @@ type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => 
 
 /** The Store methods, read from SqliteStore so that one added there is forwarded too (to the writer unless listed in READS). */
 const OPERATIONS = Object.getOwnPropertyNames(SqliteStore.prototype).filter(
-  (name) => name !== "constructor" && name !== "close" && typeof Object.getOwnPropertyDescriptor(SqliteStore.prototype, name)?.value === "function",
+  (name) =>
+    name !== "constructor" &&
+    name !== "close" &&
+    typeof Object.getOwnPropertyDescriptor(SqliteStore.prototype, name)?.value === "function",
 );
 
 /** Operations that only read (SqliteStore runs them in a deferred transaction): served by this thread's connection. */
@@ -83,7 +86,10 @@ export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions 
   const reader = SqliteStore.open(path, { ...opts, readonly: true });
   const read = reader as unknown as Record<string, (...args: unknown[]) => unknown>;
   const store: Record<string, unknown> = Object.fromEntries(
-    OPERATIONS.map((name) => [name, READS.has(name) ? (...args: unknown[]) => read[name]!.apply(reader, args) : (...args: unknown[]) => call(name, args)]),
+    OPERATIONS.map((name) => [
+      name,
+      READS.has(name) ? (...args: unknown[]) => read[name]!.apply(reader, args) : (...args: unknown[]) => call(name, args),
+    ]),
   );
   store["importRates"] = async (...args: unknown[]) => {
     const result = await call("importRates", args);

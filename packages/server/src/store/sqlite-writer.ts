@@ -31,7 +31,14 @@ try {
 
 function failure(id: number, error: unknown): WriterAnswer {
   const e = error as { name?: unknown; message?: unknown; code?: unknown };
-  return { id, error: { name: String(e?.name ?? "Error"), message: String(e?.message ?? error), ...(e?.code === undefined ? {} : { code: e.code }) } };
+  return {
+    id,
+    error: {
+      name: String(e?.name ?? "Error"),
+      message: String(e?.message ?? error),
+      ...(e?.code === undefined ? {} : { code: e.code }),
+    },
+  };
 }
 
 port.on("message", ({ id, method, args }: WriterRequest) => {
