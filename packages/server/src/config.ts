@@ -4,6 +4,7 @@
  * here, so the rest of the server never sees a port of "abc".
  */
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { exponentOf, isCurrencyCode, parseDecimal, type CurrencyCode, type MinorUnits } from "@peage/protocol";
@@ -47,6 +48,8 @@ export interface ServerConfig {
   readonly minimumPayouts: Readonly<Record<string, string>>;
   /** The operator's own bank account and SEPA creditor identifier, for the settlement's bank files. */
   readonly bank: OperatorBank;
+  /** Server processes sharing the port (workers.ts): one per core on PostgreSQL, always 1 on SQLite (one writer). */
+  readonly workers: number;
 }
 
 export interface OperatorBank {
@@ -97,6 +100,7 @@ export const EnvVars = {
   revocation: "PEAGE_REVOCATION",
   crlSources: "PEAGE_CRL_SOURCES",
   databaseUrl: "DATABASE_URL",
+  workers: "PEAGE_WORKERS",
 } as const;
 
 export class ConfigError extends Error {
@@ -124,6 +128,8 @@ export const usage = `usage: node packages/server/dist/src/main.js --data DIR [o
                         (server.json, default ${defaults.crlRefreshSeconds}) with DIR/crls/ and the CRL distribution points
                         of the trusted certificates (env ${EnvVars.crlSources}, or "crlSources" in server.json)
   --database-url URL    postgres://… to use PostgreSQL instead of DIR/peage.db (env ${EnvVars.databaseUrl})
+  --workers N           server processes sharing the port, PostgreSQL only (env ${EnvVars.workers}, default one per core
+                        on PostgreSQL, 1 on SQLite)
   --bootstrap-key FILE  on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)
 `;
 
@@ -143,6 +149,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         "crl-sources": { type: "string" },
         "bootstrap-key": { type: "string" },
         "database-url": { type: "string" },
+        workers: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -182,13 +189,29 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       feeBasisPoints: file["feeBasisPoints"],
       minimumPayouts: file["minimumPayouts"],
       bank: file["bank"],
+      workers: pick("workers", EnvVars.workers, "workers"),
     },
   );
   const bootstrap = str("bootstrap-key");
   return { config, bootstrapKeyFile: bootstrap === undefined ? undefined : resolve(cwd, bootstrap), help };
 }
 
-const fileKeys = ["host", "port", "ratesFile", "logLevel", "revocation", "crlSources", "crlRefreshSeconds", "clockSkewMs", "userRequestWindowMs", "shutdownTimeoutMs", "feeBasisPoints", "minimumPayouts", "bank"];
+const fileKeys = [
+  "host",
+  "port",
+  "ratesFile",
+  "logLevel",
+  "revocation",
+  "crlSources",
+  "crlRefreshSeconds",
+  "clockSkewMs",
+  "userRequestWindowMs",
+  "shutdownTimeoutMs",
+  "feeBasisPoints",
+  "minimumPayouts",
+  "bank",
+  "workers",
+];
 
 function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) return {};
@@ -209,6 +232,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclude<keyof ServerConfig, "dataDir">, unknown>>): ServerConfig {
   const dataDir = resolve(base.dataDir);
   const rates = raw.ratesFile === undefined ? join(dataDir, DataDirFiles.rates) : text(raw.ratesFile, "ratesFile");
+  const database = raw.databaseUrl === undefined || raw.databaseUrl === "" ? undefined : databaseUrl(raw.databaseUrl);
   return {
     dataDir,
     host: raw.host === undefined ? defaults.host : text(raw.host, "host"),
@@ -222,11 +246,25 @@ export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclu
     userRequestWindowMs:
       raw.userRequestWindowMs === undefined ? defaults.userRequestWindowMs : integer(raw.userRequestWindowMs, "userRequestWindowMs", 1000, 3_600_000),
     shutdownTimeoutMs: raw.shutdownTimeoutMs === undefined ? defaults.shutdownTimeoutMs : integer(raw.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 600_000),
-    databaseUrl: raw.databaseUrl === undefined || raw.databaseUrl === "" ? undefined : databaseUrl(raw.databaseUrl),
+    databaseUrl: database,
     feeBasisPoints: raw.feeBasisPoints === undefined ? defaults.feeBasisPoints : integer(raw.feeBasisPoints, "feeBasisPoints", 0, 10_000),
     minimumPayouts: raw.minimumPayouts === undefined ? {} : minimumPayouts(raw.minimumPayouts),
     bank: raw.bank === undefined ? DEMO_BANK : operatorBank(raw.bank),
+    workers: workers(raw.workers, database),
   };
+}
+
+/**
+ * On PostgreSQL, processes share the books safely (row locks, unique nonces), so one per core by
+ * default. On SQLite the file has one writer at a time: more processes would only queue for its lock.
+ */
+function workers(value: unknown, database: string | undefined): number {
+  if (value === undefined) return database === undefined ? 1 : availableParallelism();
+  const count = integer(value, "workers", 1, 256);
+  if (count > 1 && database === undefined) {
+    throw new ConfigError("workers: on SQLite the server runs as one process (the database has one writer): use --workers 1, or keep the books on PostgreSQL (--database-url) to run several");
+  }
+  return count;
 }
 
 function databaseUrl(value: unknown): string {

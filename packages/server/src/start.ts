@@ -34,7 +34,7 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const { identity, trust } = await loadServerIdentity(config.dataDir, { revocation: config.revocation, ...(opts.clock ? { clock: opts.clock } : {}) });
   const rates = await FileRateSource.load(config.ratesFile, { optional: true });
-  const store = await openStore(config);
+  const store = await openStore(config, { onThread: true });
   let app: App;
   // The offline variant's desk (card sync, reloads) opens when the data dir holds a card issuer.
   let cards: CardDesk | undefined;

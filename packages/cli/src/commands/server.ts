@@ -9,7 +9,7 @@ import { printJsonLine } from "../output.js";
 import { untilStopped } from "../service.js";
 
 /** Options passed through to the server's own configuration loader, by name. */
-const passThrough = ["data", "port", "host", "rates", "log-level", "revocation", "bootstrap-key", "database-url"] as const;
+const passThrough = ["data", "port", "host", "rates", "log-level", "revocation", "bootstrap-key", "database-url", "workers"] as const;
 
 const serverCommand: Command = {
   spec: {
@@ -19,7 +19,7 @@ const serverCommand: Command = {
       "Run the payment server on DIR (its database, signing key and chain, trusted roots, CRLs and rates). " +
       'Prints {"event":"listening","url":…,"server":…} as one JSON line on stdout once it listens, then its JSON logs; ' +
       "SIGINT or SIGTERM stop it gracefully, SIGHUP re-reads the rates.",
-    synopsis: "--data DIR [--port N] [--host ADDRESS] [--rates FILE] [--log-level LEVEL] [--revocation POLICY] [--bootstrap-key FILE] [--database-url URL]",
+    synopsis: "--data DIR [--port N] [--host ADDRESS] [--rates FILE] [--log-level LEVEL] [--revocation POLICY] [--bootstrap-key FILE] [--database-url URL] [--workers N]",
     options: {
       data: { type: "string", value: "DIR", description: "the data directory (or set PEAGE_DATA)" },
       port: { type: "string", value: "N", description: "port to listen on, 0 for any free port (default 8402)" },
@@ -29,6 +29,7 @@ const serverCommand: Command = {
       revocation: { type: "string", value: "POLICY", description: "best-effort or require: whether every certificate needs a CRL (default best-effort)" },
       "bootstrap-key": { type: "string", value: "FILE", description: "on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)" },
       "database-url": { type: "string", value: "URL", description: "postgres://… to keep the books on PostgreSQL instead of DIR/peage.db (or set DATABASE_URL)" },
+      workers: { type: "string", value: "N", description: "server processes sharing the port, PostgreSQL only (default one per core on PostgreSQL, 1 on SQLite)" },
     },
   },
   async run(o) {
@@ -41,7 +42,8 @@ const serverCommand: Command = {
       throw cause;
     }
     const { config, bootstrapKeyFile } = commandLine;
-    if (bootstrapKeyFile !== undefined) {
+    // A worker process runs this command again: the primary already made the key.
+    if (bootstrapKeyFile !== undefined && !server.isWorkerProcess()) {
       const store = await server.openStore(config);
       try {
         const created = await server.bootstrapApiKey(store, bootstrapKeyFile);
@@ -50,14 +52,9 @@ const serverCommand: Command = {
         await store.close();
       }
     }
-    const running = await server.startServer(config);
-    printJsonLine({ event: "listening", url: running.url, server: running.identity.id });
-    const reload = () => {
-      running.rates.reload().then(
-        (table) => running.app.log.info({ date: table.date }, "rates reloaded"),
-        (error: unknown) => running.app.log.error({ err: error }, "rates reload failed: the previous rates stay in force"),
-      );
-    };
+    const running = await server.serve(config);
+    printJsonLine({ event: "listening", url: running.url, server: running.serverId, workers: running.workers });
+    const reload = () => running.reloadRates();
     process.on("SIGHUP", reload);
     try {
       await untilStopped(() => running.close());

@@ -216,6 +216,10 @@ export class SqliteStore implements Store {
     this.#rates.clear();
     return result;
   }
+  /** Forgets the cached rate tables: another connection to the file imported rates. */
+  forgetRates(): void {
+    this.#rates.clear();
+  }
   ratesOn(date: string): Promise<RateTable | undefined> {
     return this.#rates.get(date, (d) => this.#read(logic.latestRateDay(d)), (d) => this.#read(logic.ratesOn(d)));
   }
