@@ -6,7 +6,7 @@
  *
  * Once listening it prints one JSON line {"event":"listening","url":…} on stdout (logs are JSON
  * lines too), so a parent process can find the port it chose. SIGTERM or SIGINT shut it down
- * gracefully; SIGHUP re-reads the rates file.
+ * gracefully; SIGHUP re-reads the rates, the TLS certificate and key, and the CRLs.
  */
 import { bootstrapApiKey } from "./api-keys.js";
 import { loadConfig, usage } from "./config.js";
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     }
   }
   const server = await startServer(config);
-  process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, server: server.identity.id })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, server: server.identity.id, ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}) })}\n`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -49,12 +49,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  process.on("SIGHUP", () => {
-    server.rates.reload().then(
-      (table) => server.app.log.info({ date: table.date }, "rates reloaded"),
-      (error: unknown) => server.app.log.error({ err: error }, "rates reload failed: the previous rates stay in force"),
-    );
-  });
+  // Each part logs its own result; a part that fails keeps what was in force.
+  process.on("SIGHUP", () => void server.reload());
 }
 
 main().catch((error: unknown) => {

@@ -171,10 +171,11 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
 
 /** Writes a file whole or not at all: a crash leaves the previous file or none, never half of one. */
 async function writeAtomically(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  // Owner only: statements and bank files carry names, IBANs and amounts.
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // Unique per write: two settlements of one period at once (two processes, or two calls) write the same files.
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  await writeFile(temporary, content, "utf8");
+  await writeFile(temporary, content, { encoding: "utf8", mode: 0o600 });
   await rename(temporary, path);
 }
 
