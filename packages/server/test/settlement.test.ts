@@ -262,9 +262,11 @@ for (const engine of ENGINES) {
       await assert.rejects(run(store, "2026-04", join(work, `order-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_ORDER");
       await assert.rejects(run(store, "2026-09", join(work, `future-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER");
 
-      // March is closed early, on the 20th; a payment at a March server time after that goes to April.
+      // March is closed early, on the 20th, which needs closeNow; a payment at a March server time after that goes to April.
       const marchOut = join(work, `march-${engine}`);
-      const marchResult = await run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z");
+      await assert.rejects(run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER" && /--close-now/.test(e.message));
+      assert.deepEqual(await store.closedPeriods(), [], "nothing was closed");
+      const marchResult = await run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z", { closeNow: true });
       const late = await books.pay(user, SMALL, eur(450), "2026-03-25T10:00:00.000Z");
       assert.equal(late.kind, "recorded");
       const [lateTxn] = (await store.ledgerTransactions({ limit: 1000 })).filter((x) => x.paymentId === late.id);
