@@ -171,6 +171,8 @@ export function buildApp(deps: AppDeps): App {
   app.decorate("peageReadiness", () => runChecks(ctx.readiness));
 
   app.register(swagger, {
+    // Shared schemas added with an $id keep it as their component name (not def-0, def-1, …).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json["$id"] === "string" ? json["$id"] : `def-${i}`) },
     openapi: {
       openapi: "3.1.0",
       info: {
