@@ -3,9 +3,13 @@
  * the server's own settings (flags, then PEAGE_* environment variables, then DIR/server.json).
  * The server is loaded only when this command runs, so other commands do not pay for it.
  */
+import { chmodSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
-import { printJsonLine } from "../output.js";
+import { bookOptions, serverDataDir } from "../books.js";
+import { CommandError } from "../errors.js";
+import { print, printJson, printJsonLine } from "../output.js";
 import { untilStopped } from "../service.js";
 
 /** Options passed through to the server's own configuration loader, by name. */
@@ -97,8 +101,73 @@ function argvOf(o: Options): string[] {
   return argv;
 }
 
+const migrateCommand: Command = {
+  spec: {
+    name: "server migrate",
+    title: "show or apply the database's schema migrations",
+    summary:
+      "With --status, list the schema migrations of the server's database (the books, and the card desk's when the server issues cards): " +
+      "applied with their date, or pending; nothing is changed. Without it, apply the pending ones (the server also does so at start). " +
+      "A database written by a newer server is reported, and refused.",
+    synopsis: "--data DIR [--status] [--database-url URL] [--json]",
+    options: {
+      ...bookOptions,
+      status: { type: "boolean", description: "only show what is applied and what is pending" },
+      json: { type: "boolean", description: "print the status as JSON" },
+    },
+  },
+  async run(o) {
+    const server = await import("@peage/server");
+    const data = o.string("data") ?? process.env["PEAGE_DATA"];
+    if (data === undefined) throw o.usage("--data DIR is required: the payment server's data directory");
+    const url = o.string("database-url");
+    const { config } = server.loadConfig(["--data", serverDataDir(data), ...(url === undefined ? [] : ["--database-url", url])]);
+    if (!o.flag("status")) await (await server.openStore(config)).close();
+    const status = await server.migrationStatus(config);
+    if (o.flag("json")) printJson(status);
+    else {
+      print(`${server.describeStore(config)}: ${status.pending === 0 ? "up to date" : `${status.pending} migration(s) pending (peage server migrate applies them)`}`);
+      for (const m of status.migrations) print(`  ${m.part.padEnd(6)} ${String(m.version).padStart(3)}  ${m.appliedAt === undefined ? "pending   " : `applied ${m.appliedAt}`}  ${m.name}`);
+    }
+    if (status.unknown.length > 0) {
+      throw new CommandError("ERR_SCHEMA_NEWER", `the database has migration(s) ${status.unknown.map((u) => `${u.part} ${u.version}`).join(", ")} that this version does not know: run the newer server, or restore a backup`);
+    }
+  },
+};
+
+const backupCommand: Command = {
+  spec: {
+    name: "server backup",
+    title: "copy the SQLite database while the server runs",
+    summary:
+      "Write a consistent copy of DIR/peage.db to FILE while the server keeps running (SQLite VACUUM INTO, one read transaction: " +
+      "the copy holds every payment committed when it started), checked and synced before it takes its name, with mode 0600. " +
+      "Restore by stopping the server and putting the copy in place of peage.db (docs/operations.md). For PostgreSQL use pg_dump.",
+    synopsis: "--data DIR --out FILE [--json]",
+    options: {
+      data: bookOptions.data,
+      out: { type: "string", value: "FILE", description: "the backup file to write (not overwritten if it exists)" },
+      json: { type: "boolean", description: "print the result as JSON" },
+    },
+  },
+  async run(o) {
+    const server = await import("@peage/server");
+    const data = o.string("data") ?? process.env["PEAGE_DATA"];
+    if (data === undefined) throw o.usage("--data DIR is required: the payment server's data directory");
+    const out = resolve(o.required("out", "FILE"));
+    if (process.env["DATABASE_URL"]) throw new CommandError("ERR_BACKUP_ENGINE", "the books are on PostgreSQL (DATABASE_URL): back them up with pg_dump --format=custom (docs/operations.md)");
+    const source = join(serverDataDir(data), server.DataDirFiles.database);
+    if (!existsSync(source)) throw new CommandError("ERR_NO_DATABASE", `${source} does not exist: give the payment server's data directory`);
+    if (existsSync(out)) throw new CommandError("ERR_EXISTS", `${out} already exists: choose a new file name (a backup never overwrites another)`);
+    const result = server.backupSqlite(source, out);
+    chmodSync(out, 0o600);
+    if (o.flag("json")) printJson(result);
+    else print(`backed up ${source} to ${out}: ${result.bytes} bytes, ${result.payments} payments`);
+  },
+};
+
 export const server: CommandGroup = {
   name: "server",
-  summary: "run the payment server",
-  commands: [serverCommand],
+  summary: "run the payment server, migrate or back up its database",
+  commands: [serverCommand, migrateCommand, backupCommand],
 };
