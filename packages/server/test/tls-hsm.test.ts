@@ -7,11 +7,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { webcrypto } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  createCrl,
   createDemoPki,
+  crlToPem,
   createOffer,
   createPaymentRequest,
   exportPrivateKeyPem,
@@ -125,6 +127,40 @@ describe("TLS, and the signing key in a PKCS#11 token", () => {
     assert.ok(verified.ok, JSON.stringify(verified));
     const account = await httpsJson(`${server.url}/v1/admin/users/${user}`, ca, { headers: operator });
     assert.equal(account.body.balance.amount, 850);
+  });
+
+  it("re-reads the CRLs on reload: a publisher revoked since start is refused", async () => {
+    const ca = readFileSync(tls.cert);
+    const secret = await createApiKey(server.store, ApiScopes, "crl test");
+    const userKey = await generateKeyPair("ES256");
+    const user = "urn:peage:user:crl-bob" as PartyId<"user">;
+    const operator = { authorization: `Bearer ${secret}` };
+    await httpsJson(`${server.url}/v1/admin/users`, ca, {
+      method: "POST",
+      headers: operator,
+      body: { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" },
+    });
+    await httpsJson(`${server.url}/v1/admin/users/${user}/topups`, ca, { method: "POST", headers: operator, body: { amount: 1000, idempotencyKey: "crl-topup-1" } });
+    const catalog = await signCatalog(pki.publisher.identity, [{ offerId: "launch", description: "One launch", price: price(100, "EUR"), grant: { kind: "launch" } }], pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+    const pay = async () => {
+      const request = await createPaymentRequest({ offer: createOffer(catalog.offers[0]!, systemClock), user, server: pki.server.identity, userKey, clock: systemClock });
+      return httpsJson(`${server.url}/v1/payments`, ca, { method: "POST", body: request });
+    };
+    assert.equal((await pay()).status, 200);
+    const now = Date.now();
+    const crl = await createCrl({
+      issuer: pki.publishersCa,
+      revoked: [{ serialNumber: pki.publisher.certificate.serialNumber, revocationDate: new Date(now - 1000), reason: "keyCompromise" }],
+      thisUpdate: new Date(now - 1000),
+      nextUpdate: new Date(now + 7 * 86_400_000),
+      crlNumber: 1,
+    });
+    mkdirSync(join(data, DataDirFiles.crls), { recursive: true });
+    writeFileSync(join(data, DataDirFiles.crls, "publishers.pem"), crlToPem(crl));
+    assert.equal((await server.reload()).crls, "reloaded (1)");
+    const refused = await pay();
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, "ERR_REVOKED");
   });
 
   it("re-reads the TLS certificate on reload: new connections get the new one", async () => {
