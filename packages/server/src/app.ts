@@ -151,6 +151,7 @@ export function buildApp(deps: AppDeps): App {
   });
 
   const clock = deps.clock ?? systemClock;
+  const metrics = deps.metrics ?? new Metrics({ trust: deps.trust, identity: deps.identity, rates: deps.rates, store: deps.store, now: () => clock.now() });
   const ctx: RouteContext = {
     store: deps.store,
     identity: deps.identity,
@@ -160,7 +161,8 @@ export function buildApp(deps: AppDeps): App {
     userKeys: new UserKeyCache(),
     skewMs: deps.skewMs ?? 5 * 60_000,
     feeBasisPoints: deps.feeBasisPoints ?? 0,
-    metrics: deps.metrics ?? new Metrics({ trust: deps.trust, identity: deps.identity, rates: deps.rates, store: deps.store, now: () => clock.now() }),
+    metrics,
+    publisherSeen: (publisher, notAfter) => metrics.publisherSeen(publisher, notAfter),
     readiness: [
       ...standardChecks({ store: deps.store, rates: deps.rates, identity: deps.identity, trust: deps.trust, clock, ...(deps.bank ? { bank: deps.bank } : {}) }),
       ...(deps.extraChecks ?? []),

@@ -31,6 +31,8 @@ export class Metrics {
   readonly #latency: Histogram;
   readonly #requests: Histogram<"route">;
   readonly #outcomes = new Map<string, number>();
+  /** Publishers whose chains verified, with their expiry: bounded by the certified publishers (a forged chain never gets here). */
+  readonly #publishers = new Map<string, Date>();
 
   constructor(sources: MetricSources = {}) {
     const registry = this.registry;
@@ -57,9 +59,10 @@ export class Metrics {
       registers: [registry],
     });
     const { trust, identity, rates, store } = sources;
+    const publishers = this.#publishers;
     new Gauge({
       name: "peage_certificate_expiry_seconds",
-      help: "Seconds until a certificate the server relies on expires (its own, the trusted roots).",
+      help: "Seconds until a certificate the server relies on expires (its own, the trusted roots, the chains of publishers paid).",
       labelNames: ["certificate", "subject"],
       registers: [registry],
       collect() {
@@ -67,6 +70,7 @@ export class Metrics {
         const at = now().getTime();
         if (identity) this.set({ certificate: "server", subject: identity.id }, (identity.notAfter.getTime() - at) / 1000);
         for (const root of trust?.roots ?? []) this.set({ certificate: "root", subject: root.subject }, (root.notAfter.getTime() - at) / 1000);
+        for (const [publisher, notAfter] of publishers) this.set({ certificate: "publisher", subject: publisher }, (notAfter.getTime() - at) / 1000);
       },
     });
     new Gauge({
@@ -120,6 +124,11 @@ export class Metrics {
   /** Times any request, by its route pattern (never the raw URL: that would let callers make labels). */
   recordRequest(route: string, seconds: number): void {
     this.#requests.observe({ route }, seconds);
+  }
+
+  /** Notes a publisher whose chain verified, for the certificate expiry gauge. */
+  publisherSeen(publisher: string, notAfter: Date): void {
+    this.#publishers.set(publisher, notAfter);
   }
 
   outcomes(): ReadonlyMap<string, number> {

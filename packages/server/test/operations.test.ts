@@ -78,6 +78,7 @@ describe("readiness", () => {
       assert.match(text, new RegExp(`^${family}`, "m"), family);
     }
     assert.match(text, /peage_certificate_expiry_seconds\{certificate="server",subject="urn:peage:server:[^"]+"\} \d+/);
+    assert.match(text, /peage_certificate_expiry_seconds\{certificate="publisher",subject="urn:peage:publisher:[^"]+"\} \d+/);
     // Rates of 2026-03-09 read at 2026-03-10T12:00Z: 36 hours old.
     assert.match(text, /^peage_rates_age_seconds 129600$/m);
     assert.match(text, /peage_settlement_periods\{state="closed"\} 0/);
