@@ -20,7 +20,8 @@ const settleCommand: Command = {
       "Close the period (later payments go to the next one), then settle it: what each postpaid user owes is collected (pain.008 SEPA direct debit with a mandate, an invoice otherwise), " +
       "what each publisher earned is paid per currency (pain.001: a SEPA batch in euros, another for the rest) unless it is below the currency's minimum payout or the publisher has no bank details, " +
       "in which case it is carried to the next period. Writes user statements and publisher payout reports (CSV and HTML), the bank files and settlement-PERIOD.json into OUTDIR. " +
-      "Safe to run again, also after a crash: a period is settled once, and the files come out byte for byte the same.",
+      "Safe to run again, also after a crash: a period is settled once, and the files come out byte for byte the same. " +
+      "Execution and collection dates are TARGET2 business days. --dry-run shows all of it and changes nothing; the month in progress is closed only with --close-now.",
     synopsis: "--data DIR --period YYYY-MM --out OUTDIR [--dry-run] [--close-now] [--database-url URL] [--json]",
     options: {
       ...bookOptions,
