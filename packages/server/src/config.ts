@@ -55,7 +55,10 @@ export interface ServerConfig {
   readonly key: KeySource;
 }
 
-export type MetricsListener = { readonly kind: "separate"; readonly host: string; readonly port: number } | { readonly kind: "public" } | { readonly kind: "off" };
+export type MetricsListener =
+  | { readonly kind: "separate"; readonly host: string; readonly port: number }
+  | { readonly kind: "public" }
+  | { readonly kind: "off" };
 
 /** The metrics listener's port when the server has a fixed port: 9402, next to 8402. */
 export const DEFAULT_METRICS_PORT = 9402;
@@ -252,12 +255,15 @@ function keySource(passphraseFlag: string | undefined, env: NodeJS.ProcessEnv, f
     if (typeof pkcs11 !== "object" || pkcs11 === null || Array.isArray(pkcs11)) throw new ConfigError("pkcs11 must be an object: {module, token, label, pinFile}");
     const { module, token, label, pinFile, ...rest } = pkcs11 as Record<string, unknown>;
     if (Object.keys(rest).length > 0) throw new ConfigError(`pkcs11: unknown member(s) ${Object.keys(rest).join(", ")} (known: module, token, label, pinFile)`);
-    const pin = env[EnvVars.pkcs11Pin] ?? (pinFile === undefined ? undefined : secretFile(resolve(dataDir, text(pinFile, "pkcs11.pinFile")), "pkcs11.pinFile"));
+    const fromPinFile = pinFile === undefined ? undefined : secretFile(resolve(dataDir, text(pinFile, "pkcs11.pinFile")), "pkcs11.pinFile");
+    const pin = env[EnvVars.pkcs11Pin] ?? fromPinFile;
     if (pin === undefined) throw new ConfigError(`the PKCS#11 token needs its PIN: set pkcs11.pinFile in server.json or ${EnvVars.pkcs11Pin}`);
-    return { kind: "pkcs11", module: text(module, "pkcs11.module"), token: text(token, "pkcs11.token"), label: text(label, "pkcs11.label"), pin };
+    const where = { module: text(module, "pkcs11.module"), token: text(token, "pkcs11.token"), label: text(label, "pkcs11.label") };
+    return { kind: "pkcs11", ...where, pin };
   }
   const fromFile = file["keyPassphraseFile"];
-  const path = passphraseFlag !== undefined ? resolve(cwd, passphraseFlag) : fromFile === undefined ? undefined : resolve(dataDir, text(fromFile, "keyPassphraseFile"));
+  const inFile = fromFile === undefined ? undefined : resolve(dataDir, text(fromFile, "keyPassphraseFile"));
+  const path = passphraseFlag !== undefined ? resolve(cwd, passphraseFlag) : inFile;
   const passphrase = path === undefined ? env[EnvVars.keyPassphrase] : secretFile(path, "the key passphrase file");
   return { kind: "file", passphrase: passphrase === "" ? undefined : passphrase };
 }

@@ -59,7 +59,8 @@ export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] 
         if (!table) return { ok: false, detail: "no exchange rates loaded: install the ECB's file (peage fx import) and send SIGHUP" };
         const ageDays = Math.floor((clock.now().getTime() - Date.parse(`${table.date}T00:00:00Z`)) / DAY_MS);
         if (ageDays > maxAgeDays) {
-          return { ok: false, detail: `the rates of ${table.date} are ${ageDays} days old (more than ${maxAgeDays}): import the ECB's current file (peage fx import) and send SIGHUP` };
+          const what = `the rates of ${table.date} are ${ageDays} days old (more than ${maxAgeDays})`;
+          return { ok: false, detail: `${what}: import the ECB's current file (peage fx import) and send SIGHUP` };
         }
         return { ok: true, detail: `${table.date}, ${ageDays} day(s) old` };
       },
@@ -70,9 +71,14 @@ export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] 
         const now = clock.now().getTime();
         const soon: string[] = [];
         const days = (notAfter: Date) => Math.floor((notAfter.getTime() - now) / DAY_MS);
-        if (days(identity.notAfter) <= CERTIFICATE_MARGIN_DAYS) soon.push(`the server's certificate (${days(identity.notAfter)} days left)`);
-        for (const root of trust.roots) if (days(root.notAfter) <= CERTIFICATE_MARGIN_DAYS) soon.push(`the root ${root.subject} (${days(root.notAfter)} days left)`);
-        if (soon.length > 0) return { ok: false, detail: `expiring within ${CERTIFICATE_MARGIN_DAYS} days: ${soon.join("; ")}: renew them (docs/operations.md, key rotation)` };
+        const check = (name: string, notAfter: Date) => {
+          if (days(notAfter) <= CERTIFICATE_MARGIN_DAYS) soon.push(`${name} (${days(notAfter)} days left)`);
+        };
+        check("the server's certificate", identity.notAfter);
+        for (const root of trust.roots) check(`the root ${root.subject}`, root.notAfter);
+        if (soon.length > 0) {
+          return { ok: false, detail: `expiring within ${CERTIFICATE_MARGIN_DAYS} days: ${soon.join("; ")}: renew them (docs/operations.md, key rotation)` };
+        }
         return { ok: true, detail: `the server's certificate is valid for ${days(identity.notAfter)} more days` };
       },
     },

@@ -111,7 +111,10 @@ export function openTokenKey(opts: TokenKeyOptions): TokenKey {
     ]);
     const found = lib.C_FindObjects(open, 2);
     lib.C_FindObjectsFinal(open);
-    if (found.length !== 1) throw new SigningKeyError(`the token "${source.token}" has ${found.length === 0 ? "no" : "more than one"} private key labelled "${source.label}"`);
+    if (found.length !== 1) {
+      const how = found.length === 0 ? "no" : "more than one";
+      throw new SigningKeyError(`the token "${source.token}" has ${how} private key labelled "${source.label}"`);
+    }
     const handle = found[0]!;
     const mechanism = opts.alg === "ES256" ? pkcs11js.CKM_ECDSA : CKM_EDDSA;
     const sign = (data: Uint8Array): Uint8Array => {
