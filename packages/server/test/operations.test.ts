@@ -6,16 +6,46 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createDemoPki, writePkiDir } from "@peage/protocol";
-import { buildConfig, DataDirFiles, initDataDir, startServer } from "../src/index.js";
+import { buildConfig, ConfigError, DataDirFiles, initDataDir, loadConfig, startServer } from "../src/index.js";
 import { http, pay, paymentRequest, enrol, NOW, startFixture, type Fixture } from "./helpers/fixture.js";
 
 const DAY = 86_400_000;
+
+describe("the operations settings", () => {
+  it("read TLS, proxies, metrics and the key's location, and refuse bad values naming the setting", () => {
+    const dir = mkdtempSync(join(tmpdir(), "peage-ops-config-"));
+    try {
+      const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(["--data", dir, ...argv], env, "/srv").config;
+      const base = config([]);
+      assert.deepEqual([base.tls, base.trustProxy, base.metrics, base.key], [undefined, [], { kind: "separate", host: "127.0.0.1", port: 9402 }, { kind: "file", passphrase: undefined }]);
+      assert.deepEqual(config(["--port", "0"]).metrics, { kind: "separate", host: "127.0.0.1", port: 0 });
+      assert.deepEqual(config(["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls, { cert: "/srv/c.pem", key: "/srv/k.pem" });
+      assert.deepEqual(config([], { PEAGE_TRUST_PROXY: "127.0.0.1, 10.0.0.0/8,::1" }).trustProxy, ["127.0.0.1", "10.0.0.0/8", "::1"]);
+      assert.deepEqual(config(["--metrics", "[::1]:9500"]).metrics, { kind: "separate", host: "::1", port: 9500 });
+      assert.deepEqual(config(["--metrics", "off"]).metrics, { kind: "off" });
+      const refuses = (argv: string[], message: RegExp, env: NodeJS.ProcessEnv = {}) =>
+        assert.throws(() => config(argv, env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+      refuses(["--tls-cert", "c.pem"], /TLS needs both --tls-cert and --tls-key/);
+      refuses(["--trust-proxy", "proxy.example"], /trustProxy: "proxy.example" is not an IP address or CIDR range/);
+      refuses(["--trust-proxy", "10.0.0.0/33"], /not an IP address or CIDR range/);
+      refuses(["--metrics", "everywhere"], /metrics must be HOST:PORT, "public" or "off"/);
+      refuses(["--key-passphrase-file", "missing"], /cannot read the key passphrase file \/srv\/missing \(ENOENT\)/);
+      writeFileSync(join(dir, DataDirFiles.config), JSON.stringify({ pkcs11: { module: "/lib/x.so", token: "t", label: "l" } }));
+      refuses([], /the PKCS#11 token needs its PIN: set pkcs11.pinFile in server.json or PEAGE_PKCS11_PIN/);
+      assert.deepEqual(config([], { PEAGE_PKCS11_PIN: "1234" }).key, { kind: "pkcs11", module: "/lib/x.so", token: "t", label: "l", pin: "1234" });
+      writeFileSync(join(dir, DataDirFiles.config), JSON.stringify({ pkcs11: { module: "/lib/x.so", token: "t", label: "l", slot: 1 } }));
+      refuses([], /pkcs11: unknown member\(s\) slot/, { PEAGE_PKCS11_PIN: "1234" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("readiness", () => {
   let fx: Fixture;
