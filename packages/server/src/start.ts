@@ -52,6 +52,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let store: Store | undefined;
   let cards: CardDesk | undefined;
   let metricsServer: Server | undefined;
+  let app: App | undefined;
   try {
     const rates = await FileRateSource.load(config.ratesFile, { optional: true });
     const https = config.tls ? await readTls(config.tls) : undefined;
@@ -60,7 +61,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     cards = await openCardDesk({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, identity);
     const clock = opts.clock;
     const metrics = new Metrics({ trust, identity, rates, store, ...(clock ? { now: () => clock.now() } : {}) });
-    const app = buildApp({
+    app = buildApp({
       ...(cards ? { cards } : {}),
       store,
       identity,
@@ -82,7 +83,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await warnIfNotReady(app, config);
     return running({ config, app, store, identity, rates, cards, metricsServer, release: () => loaded.release(), trust });
   } catch (error) {
+    // The metrics port taken, say, after the main one was opened: nothing stays listening.
     metricsServer?.close();
+    await app?.close();
     await cards?.close();
     await store?.close();
     loaded.release();
@@ -186,7 +189,9 @@ async function listenMetrics(metrics: Metrics, host: string, port: number): Prom
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new ConfigError(`the metrics listener cannot listen on ${host}:${port} (${error.code ?? error.message}): choose another with --metrics HOST:PORT, or --metrics off`)),
+    );
     server.listen(port, host, () => resolve());
   });
   return server;

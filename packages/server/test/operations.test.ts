@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -169,6 +170,23 @@ describe("a started server", () => {
     } finally {
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
+    }
+  });
+
+  it("refuses to start when the metrics port is taken, and leaves nothing listening", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const config = buildConfig({ dataDir: join(dir, "server") }, { port: 0, metrics: `127.0.0.1:${port}` });
+      await assert.rejects(startServer(config, { logs: false }), (error: unknown) =>
+        error instanceof ConfigError && new RegExp(`metrics listener cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): choose another`).test(error.message));
+      // The database was closed: a server starts on the same directory at once.
+      const running = await startServer(buildConfig({ dataDir: join(dir, "server") }, { port: 0, metrics: "off" }), { logs: false });
+      assert.equal(running.metricsUrl, undefined);
+      await running.close();
+    } finally {
+      taken.close();
     }
   });
 
