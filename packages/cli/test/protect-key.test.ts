@@ -20,8 +20,24 @@ describe("peage pki protect-key", () => {
 
   const issue = (out: string) =>
     peage(
-      ["pki", "issue", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--new-key", `${out}.key`, "--subject", `CN=${out},O=Pay`,
-        "--role", "acknowledgment-signing", "--identity", `urn:peage:server:${out}`, "--out", `${out}.crt`],
+      [
+        "pki",
+        "issue",
+        "--ca-cert",
+        "regulator-ca.crt",
+        "--ca-key",
+        "regulator-ca.key",
+        "--new-key",
+        `${out}.key`,
+        "--subject",
+        `CN=${out},O=Pay`,
+        "--role",
+        "acknowledgment-signing",
+        "--identity",
+        `urn:peage:server:${out}`,
+        "--out",
+        `${out}.crt`,
+      ],
       work,
     );
 
@@ -36,19 +52,30 @@ describe("peage pki protect-key", () => {
   }
 
   it("encrypts a CA key in place; issuing then needs its passphrase", async () => {
-    assertUsage(await peage(["pki", "protect-key", "--key", "regulator-ca.key", "--passphrase-file", "short"], work), /at least 12 characters/);
+    assertUsage(
+      await peage(["pki", "protect-key", "--key", "regulator-ca.key", "--passphrase-file", "short"], work),
+      /at least 12 characters/,
+    );
     assertSuccess(await peage(["pki", "protect-key", "--key", "regulator-ca.key", "--passphrase-file", "passphrase"], work));
     const pem = readFileSync(join(work, "regulator-ca.key"), "utf8");
     assert.match(pem, /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
     assert.equal(statSync(join(work, "regulator-ca.key")).mode & 0o777, 0o600);
-    const opened = spawnSync("openssl", ["pkey", "-in", "regulator-ca.key", "-passin", "pass:a long CA passphrase", "-noout"], { cwd: work });
+    const opened = spawnSync("openssl", ["pkey", "-in", "regulator-ca.key", "-passin", "pass:a long CA passphrase", "-noout"], {
+      cwd: work,
+    });
     assert.equal(opened.status, 0, "OpenSSL opens it with the passphrase");
     const refused = spawnSync("openssl", ["pkey", "-in", "regulator-ca.key", "-passin", "pass:wrong", "-noout"], { cwd: work });
     assert.notEqual(refused.status, 0, "and not without it");
-    assertUsage(await peage(["pki", "protect-key", "--key", "regulator-ca.key", "--passphrase-file", "passphrase"], work), /already encrypted/);
+    assertUsage(
+      await peage(["pki", "protect-key", "--key", "regulator-ca.key", "--passphrase-file", "passphrase"], work),
+      /already encrypted/,
+    );
 
     assertUsage(await issue("pay-a"), /--ca-key regulator-ca\.key is encrypted: set PEAGE_KEY_PASSPHRASE/);
-    assertUsage(await withPassphrase("not the passphrase", () => issue("pay-b")), /cannot decrypt it with the passphrase in PEAGE_KEY_PASSPHRASE/);
+    assertUsage(
+      await withPassphrase("not the passphrase", () => issue("pay-b")),
+      /cannot decrypt it with the passphrase in PEAGE_KEY_PASSPHRASE/,
+    );
     const issued = assertSuccess(await withPassphrase("a long CA passphrase", () => issue("pay-c")));
     assert.match(issued.stdout, /urn:peage:server:pay-c/);
   });

@@ -34,7 +34,8 @@ describe("the daily rates update", () => {
     spawnSync(process.execPath, [fileURLToPath(new URL("../src/main.js", import.meta.url)), "server", "migrate", "--data", data]);
   });
 
-  const update = (url: string) => spawnSync("bash", [script], { encoding: "utf8", env: { ...process.env, PEAGE_DATA: data, PEAGE_RATES_URL: url } });
+  const update = (url: string) =>
+    spawnSync("bash", [script], { encoding: "utf8", env: { ...process.env, PEAGE_DATA: data, PEAGE_RATES_URL: url } });
 
   it("installs a good file, and leaves the rates in place when the file is bad or missing", () => {
     writeFileSync(join(work, "daily.xml"), DAILY);
@@ -53,6 +54,10 @@ describe("the daily rates update", () => {
     const missing = update(`file://${join(work, "nothing.xml")}`);
     assert.notEqual(missing.status, 0);
     assert.equal(readFileSync(join(data, "rates.xml"), "utf8"), DAILY);
-    assert.deepEqual(readdirSync(data).filter((name) => name.startsWith(".rates")), [], "no temporary file left behind");
+    assert.deepEqual(
+      readdirSync(data).filter((name) => name.startsWith(".rates")),
+      [],
+      "no temporary file left behind",
+    );
   });
 });

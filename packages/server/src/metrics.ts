@@ -69,8 +69,10 @@ export class Metrics {
         this.reset();
         const at = now().getTime();
         if (identity) this.set({ certificate: "server", subject: identity.id }, (identity.notAfter.getTime() - at) / 1000);
-        for (const root of trust?.roots ?? []) this.set({ certificate: "root", subject: root.subject }, (root.notAfter.getTime() - at) / 1000);
-        for (const [publisher, notAfter] of publishers) this.set({ certificate: "publisher", subject: publisher }, (notAfter.getTime() - at) / 1000);
+        for (const root of trust?.roots ?? [])
+          this.set({ certificate: "root", subject: root.subject }, (root.notAfter.getTime() - at) / 1000);
+        for (const [publisher, notAfter] of publishers)
+          this.set({ certificate: "publisher", subject: publisher }, (notAfter.getTime() - at) / 1000);
       },
     });
     new Gauge({

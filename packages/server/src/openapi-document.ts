@@ -52,10 +52,11 @@ const methods = ["get", "put", "post", "delete", "patch", "head", "options"];
 /** Finishes a generated document (see the module comment); the input is not modified. */
 export function finishOpenApi(generated: unknown): JsonObject {
   const doc = tuplesToPrefixItems(JSON.parse(JSON.stringify(generated)) as Json) as JsonObject;
-  const components = ((doc["components"] ??= {}) as JsonObject);
-  const schemas = ((components["schemas"] ??= {}) as JsonObject);
+  const components = (doc["components"] ??= {}) as JsonObject;
+  const schemas = (components["schemas"] ??= {}) as JsonObject;
   const byText = new Map<string, string>();
-  for (const [name, schema] of Object.entries(named)) byText.set(normalText(tuplesToPrefixItems(JSON.parse(JSON.stringify(schema)) as Json)), name);
+  for (const [name, schema] of Object.entries(named))
+    byText.set(normalText(tuplesToPrefixItems(JSON.parse(JSON.stringify(schema)) as Json)), name);
   const refs = new Set<string>();
   const hoist = (node: Json, top: boolean): Json => {
     if (Array.isArray(node)) return node.map((item) => hoist(item, false));
@@ -97,7 +98,9 @@ function normalText(node: Json): string {
   const normal = (value: Json): Json => {
     if (Array.isArray(value)) return value.map(normal);
     if (value === null || typeof value !== "object") return value;
-    const entries = Object.entries(value).map(([key, item]): [string, Json] => (key === "const" ? ["enum", [normal(item)]] : [key, normal(item)]));
+    const entries = Object.entries(value).map(([key, item]): [string, Json] =>
+      key === "const" ? ["enum", [normal(item)]] : [key, normal(item)],
+    );
     return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   };
   return JSON.stringify(normal(node));

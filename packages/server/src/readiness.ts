@@ -56,7 +56,8 @@ export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] 
       name: "rates",
       async run() {
         const table = rates.current();
-        if (!table) return { ok: false, detail: "no exchange rates loaded: install the ECB's file (peage fx import) and send SIGHUP" };
+        if (!table)
+          return { ok: false, detail: "no exchange rates loaded: install the ECB's file (peage fx import) and send SIGHUP" };
         const ageDays = Math.floor((clock.now().getTime() - Date.parse(`${table.date}T00:00:00Z`)) / DAY_MS);
         if (ageDays > maxAgeDays) {
           const what = `the rates of ${table.date} are ${ageDays} days old (more than ${maxAgeDays})`;
@@ -77,7 +78,10 @@ export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] 
         check("the server's certificate", identity.notAfter);
         for (const root of trust.roots) check(`the root ${root.subject}`, root.notAfter);
         if (soon.length > 0) {
-          return { ok: false, detail: `expiring within ${CERTIFICATE_MARGIN_DAYS} days: ${soon.join("; ")}: renew them (docs/operations.md, key rotation)` };
+          return {
+            ok: false,
+            detail: `expiring within ${CERTIFICATE_MARGIN_DAYS} days: ${soon.join("; ")}: renew them (docs/operations.md, key rotation)`,
+          };
         }
         return { ok: true, detail: `the server's certificate is valid for ${days(identity.notAfter)} more days` };
       },
@@ -88,9 +92,13 @@ export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] 
     checks.push({
       name: "bank",
       async run() {
-        const demo = bank.iban === DEMO_BANK.iban || bank.creditorId === DEMO_BANK.creditorId || bank.name.includes("DEMO VALUES");
+        const demo =
+          bank.iban === DEMO_BANK.iban || bank.creditorId === DEMO_BANK.creditorId || bank.name.includes("DEMO VALUES");
         return demo
-          ? { ok: false, detail: 'the bank details are the demonstration values: set "bank" in server.json to the operator\'s account' }
+          ? {
+              ok: false,
+              detail: 'the bank details are the demonstration values: set "bank" in server.json to the operator\'s account',
+            }
           : { ok: true, detail: `${bank.name}, ${bank.iban.slice(0, 4)}…` };
       },
     });

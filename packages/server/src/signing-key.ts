@@ -21,13 +21,16 @@ export class SigningKeyError extends Error {
 export async function keyFromPem(pem: string, passphrase: string | undefined, where: string): Promise<SigningKey> {
   const encrypted = pem.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----");
   if (encrypted && passphrase === undefined) {
-    throw new SigningKeyError(`${where} is encrypted: give its passphrase in a file (keyPassphraseFile, --key-passphrase-file) or in PEAGE_KEY_PASSPHRASE`);
+    throw new SigningKeyError(
+      `${where} is encrypted: give its passphrase in a file (keyPassphraseFile, --key-passphrase-file) or in PEAGE_KEY_PASSPHRASE`,
+    );
   }
   try {
     return await importPrivateKeyPem(pem, encrypted ? passphrase : undefined);
   } catch (cause) {
     const message = (cause as Error).message;
-    if (encrypted && /bad decrypt|unable to decrypt|decrypt/i.test(message)) throw new SigningKeyError(`${where}: wrong passphrase`);
+    if (encrypted && /bad decrypt|unable to decrypt|decrypt/i.test(message))
+      throw new SigningKeyError(`${where}: wrong passphrase`);
     throw new SigningKeyError(`${where}: ${message}`);
   }
 }
@@ -126,8 +129,16 @@ export function openTokenKey(opts: TokenKeyOptions): TokenKey {
     const probe = randomBytes(32);
     const verifier = createPublicKey({ key: Buffer.from(opts.spki), format: "der", type: "spki" });
     const signature = sign(probe);
-    const ok = cryptoVerify(opts.alg === "ES256" ? "sha256" : null, probe, { key: verifier, dsaEncoding: "ieee-p1363" }, signature);
-    if (!ok) throw new SigningKeyError(`the key "${source.label}" in the token "${source.token}" is not the key the server's certificate names`);
+    const ok = cryptoVerify(
+      opts.alg === "ES256" ? "sha256" : null,
+      probe,
+      { key: verifier, dsaEncoding: "ieee-p1363" },
+      signature,
+    );
+    if (!ok)
+      throw new SigningKeyError(
+        `the key "${source.label}" in the token "${source.token}" is not the key the server's certificate names`,
+      );
     let closed = false;
     return {
       alg: opts.alg,

@@ -68,7 +68,8 @@ describe("the OpenAPI document", () => {
     }
     assert.deepEqual(document.paths["/readyz"].get.security, []);
     assert.deepEqual(document.paths["/v1/admin/users"].post.security, [{ operatorKey: [] }]);
-    for (const name of ["PaymentRequest", "Acknowledgment", "Problem", "Price", "Account", "Readiness"]) assert.ok(document.components.schemas[name], name);
+    for (const name of ["PaymentRequest", "Acknowledgment", "Problem", "Price", "Account", "Readiness"])
+      assert.ok(document.components.schemas[name], name);
     const text = JSON.stringify(document);
     assert.ok(!/"items":\[/.test(text), "tuples use prefixItems");
     assert.ok(text.length < 100_000, `the document is ${text.length} bytes: shared schemas are referenced, not copied`);
@@ -77,7 +78,10 @@ describe("the OpenAPI document", () => {
   it("passes redocly lint without an error", () => {
     const file = join(work, "openapi.json");
     writeFileSync(file, JSON.stringify(document));
-    const lint = spawnSync(process.execPath, [redocly, "lint", file, "--format", "json"], { encoding: "utf8", env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" } });
+    const lint = spawnSync(process.execPath, [redocly, "lint", file, "--format", "json"], {
+      encoding: "utf8",
+      env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+    });
     assert.equal(lint.status, 0, lint.stdout + lint.stderr);
     const report = JSON.parse(lint.stdout.slice(lint.stdout.indexOf("{"))) as { totals: { errors: number; warnings: number } };
     assert.equal(report.totals.errors, 0, lint.stdout);
@@ -96,11 +100,15 @@ describe("the OpenAPI document", () => {
       outDir: join(work, "out"),
     });
     const emitted = program.emit();
-    const diagnostics = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics].map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    const diagnostics = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics].map((d) =>
+      ts.flattenDiagnosticMessageText(d.messageText, "\n"),
+    );
     assert.deepEqual(diagnostics, [], "the generated types and the client type-check");
     writeFileSync(join(work, "out", "package.json"), '{"type": "module"}\n');
 
-    const { client } = (await import(pathToFileURL(join(work, "out", "client.js")).href)) as { client: (url: string, key: string) => any };
+    const { client } = (await import(pathToFileURL(join(work, "out", "client.js")).href)) as {
+      client: (url: string, key: string) => any;
+    };
     const api = client(fx.url, fx.adminKey);
     const ready = await api.readiness();
     assert.equal(ready.response.status, 200);

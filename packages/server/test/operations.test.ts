@@ -24,14 +24,24 @@ describe("the operations settings", () => {
     try {
       const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(["--data", dir, ...argv], env, "/srv").config;
       const base = config([]);
-      assert.deepEqual([base.tls, base.trustProxy, base.metrics, base.key], [undefined, [], { kind: "separate", host: "127.0.0.1", port: 9402 }, { kind: "file", passphrase: undefined }]);
+      assert.deepEqual(
+        [base.tls, base.trustProxy, base.metrics, base.key],
+        [undefined, [], { kind: "separate", host: "127.0.0.1", port: 9402 }, { kind: "file", passphrase: undefined }],
+      );
       assert.deepEqual(config(["--port", "0"]).metrics, { kind: "separate", host: "127.0.0.1", port: 0 });
       assert.deepEqual(config(["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls, { cert: "/srv/c.pem", key: "/srv/k.pem" });
-      assert.deepEqual(config([], { PEAGE_TRUST_PROXY: "127.0.0.1, 10.0.0.0/8,::1" }).trustProxy, ["127.0.0.1", "10.0.0.0/8", "::1"]);
+      assert.deepEqual(config([], { PEAGE_TRUST_PROXY: "127.0.0.1, 10.0.0.0/8,::1" }).trustProxy, [
+        "127.0.0.1",
+        "10.0.0.0/8",
+        "::1",
+      ]);
       assert.deepEqual(config(["--metrics", "[::1]:9500"]).metrics, { kind: "separate", host: "::1", port: 9500 });
       assert.deepEqual(config(["--metrics", "off"]).metrics, { kind: "off" });
       const refuses = (argv: string[], message: RegExp, env: NodeJS.ProcessEnv = {}) =>
-        assert.throws(() => config(argv, env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+        assert.throws(
+          () => config(argv, env),
+          (error: unknown) => error instanceof ConfigError && message.test(error.message),
+        );
       refuses(["--tls-cert", "c.pem"], /TLS needs both --tls-cert and --tls-key/);
       refuses(["--trust-proxy", "proxy.example"], /trustProxy: "proxy.example" is not an IP address or CIDR range/);
       refuses(["--trust-proxy", "10.0.0.0/33"], /not an IP address or CIDR range/);
@@ -39,8 +49,17 @@ describe("the operations settings", () => {
       refuses(["--key-passphrase-file", "missing"], /cannot read the key passphrase file \/srv\/missing \(ENOENT\)/);
       writeFileSync(join(dir, DataDirFiles.config), JSON.stringify({ pkcs11: { module: "/lib/x.so", token: "t", label: "l" } }));
       refuses([], /the PKCS#11 token needs its PIN: set pkcs11.pinFile in server.json or PEAGE_PKCS11_PIN/);
-      assert.deepEqual(config([], { PEAGE_PKCS11_PIN: "1234" }).key, { kind: "pkcs11", module: "/lib/x.so", token: "t", label: "l", pin: "1234" });
-      writeFileSync(join(dir, DataDirFiles.config), JSON.stringify({ pkcs11: { module: "/lib/x.so", token: "t", label: "l", slot: 1 } }));
+      assert.deepEqual(config([], { PEAGE_PKCS11_PIN: "1234" }).key, {
+        kind: "pkcs11",
+        module: "/lib/x.so",
+        token: "t",
+        label: "l",
+        pin: "1234",
+      });
+      writeFileSync(
+        join(dir, DataDirFiles.config),
+        JSON.stringify({ pkcs11: { module: "/lib/x.so", token: "t", label: "l", slot: 1 } }),
+      );
       refuses([], /pkcs11: unknown member\(s\) slot/, { PEAGE_PKCS11_PIN: "1234" });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -68,7 +87,10 @@ describe("readiness", () => {
       assert.equal(stale.body.status, "not-ready");
       const rates = stale.body.checks.find((c: { name: string }) => c.name === "rates");
       assert.equal(rates.ok, false);
-      assert.match(rates.detail, /the rates of 2026-03-09 are 8 days old \(more than 5\): import the ECB's current file \(peage fx import\)/);
+      assert.match(
+        rates.detail,
+        /the rates of 2026-03-09 are 8 days old \(more than 5\): import the ECB's current file \(peage fx import\)/,
+      );
       // Liveness does not depend on the rates.
       assert.equal((await http(fx, "GET", "/healthz")).status, 200);
     } finally {
@@ -105,7 +127,12 @@ describe("readiness", () => {
     assert.equal((await pay(fx, request)).status, 200);
     const text = (await http(fx, "GET", "/metrics")).body as string;
     assert.match(text, /peage_payments_total\{outcome="recorded",currency="USD"\} 1/);
-    for (const family of ["nodejs_eventloop_lag_seconds", "process_resident_memory_bytes", "peage_payment_duration_seconds_bucket", "peage_http_request_duration_seconds_bucket"]) {
+    for (const family of [
+      "nodejs_eventloop_lag_seconds",
+      "process_resident_memory_bytes",
+      "peage_payment_duration_seconds_bucket",
+      "peage_http_request_duration_seconds_bucket",
+    ]) {
       assert.match(text, new RegExp(`^${family}`, "m"), family);
     }
     assert.match(text, /peage_certificate_expiry_seconds\{certificate="server",subject="urn:peage:server:[^"]+"\} \d+/);
@@ -130,14 +157,22 @@ describe("a started server", () => {
     const running = await startServer(buildConfig({ dataDir: data }, { port: 0 }), { logs: false });
     await running.close();
     assert.equal(statSync(data).mode & 0o777, 0o700);
-    for (const name of [DataDirFiles.database, DataDirFiles.key, DataDirFiles.chain, DataDirFiles.trustRoots, DataDirFiles.rates]) {
+    for (const name of [
+      DataDirFiles.database,
+      DataDirFiles.key,
+      DataDirFiles.chain,
+      DataDirFiles.trustRoots,
+      DataDirFiles.rates,
+    ]) {
       assert.equal(statSync(join(data, name)).mode & 0o777, 0o600, name);
     }
   });
 
   it("answers /metrics on its own loopback listener, not the public one, and warns at start of what is not ready", async () => {
     const main = fileURLToPath(new URL("../src/main.js", import.meta.url));
-    const child = spawn(process.execPath, [main, "--data", join(dir, "server"), "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [main, "--data", join(dir, "server"), "--port", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const lines = createInterface({ input: child.stdout! });
     const seen: Record<string, unknown>[] = [];
     try {
@@ -153,8 +188,14 @@ describe("a started server", () => {
       }
       assert.ok(listening, "the server printed its listening line");
       // The data directory holds the sample rates (dated 2025) and no bank details of the operator.
-      assert.ok(warnings.some((m) => /^not ready: rates: the rates of 2025-11-21 are \d+ days old/.test(m)), warnings.join("\n"));
-      assert.ok(warnings.some((m) => /^not ready: bank: the bank details are the demonstration values/.test(m)), warnings.join("\n"));
+      assert.ok(
+        warnings.some((m) => /^not ready: rates: the rates of 2025-11-21 are \d+ days old/.test(m)),
+        warnings.join("\n"),
+      );
+      assert.ok(
+        warnings.some((m) => /^not ready: bank: the bank details are the demonstration values/.test(m)),
+        warnings.join("\n"),
+      );
 
       assert.match(listening.metrics, /^http:\/\/127\.0\.0\.1:\d+$/);
       const metrics = await fetch(`${listening.metrics}/metrics`);
@@ -179,10 +220,18 @@ describe("a started server", () => {
     const port = (taken.address() as AddressInfo).port;
     try {
       const config = buildConfig({ dataDir: join(dir, "server") }, { port: 0, metrics: `127.0.0.1:${port}` });
-      await assert.rejects(startServer(config, { logs: false }), (error: unknown) =>
-        error instanceof ConfigError && new RegExp(`metrics listener cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): choose another`).test(error.message));
+      await assert.rejects(
+        startServer(config, { logs: false }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          new RegExp(`metrics listener cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): choose another`).test(
+            error.message,
+          ),
+      );
       // The database was closed: a server starts on the same directory at once.
-      const running = await startServer(buildConfig({ dataDir: join(dir, "server") }, { port: 0, metrics: "off" }), { logs: false });
+      const running = await startServer(buildConfig({ dataDir: join(dir, "server") }, { port: 0, metrics: "off" }), {
+        logs: false,
+      });
       assert.equal(running.metricsUrl, undefined);
       await running.close();
     } finally {
@@ -199,7 +248,9 @@ describe("a started server", () => {
       } finally {
         await fx.close();
       }
-      return logs.map((line) => JSON.parse(line) as { req?: { remoteAddress?: string } }).flatMap((entry) => (entry.req?.remoteAddress ? [entry.req.remoteAddress] : []));
+      return logs
+        .map((line) => JSON.parse(line) as { req?: { remoteAddress?: string } })
+        .flatMap((entry) => (entry.req?.remoteAddress ? [entry.req.remoteAddress] : []));
     };
     assert.deepEqual(await addresses([]), ["127.0.0.1"]);
     assert.deepEqual(await addresses(["127.0.0.1"]), ["203.0.113.7"]);

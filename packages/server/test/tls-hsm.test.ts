@@ -7,7 +7,17 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { webcrypto } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -26,10 +36,22 @@ import {
   type DemoPki,
   type PartyId,
 } from "@peage/protocol";
-import { ApiScopes, createApiKey, DataDirError, DataDirFiles, initDataDir, loadConfig, loadServerIdentity, startServer, type RunningServer } from "../src/index.js";
+import {
+  ApiScopes,
+  createApiKey,
+  DataDirError,
+  DataDirFiles,
+  initDataDir,
+  loadConfig,
+  loadServerIdentity,
+  startServer,
+  type RunningServer,
+} from "../src/index.js";
 import { fingerprintOf, httpsJson, makeTlsCertificate } from "./helpers/tls.js";
 
-const SOFTHSM_MODULE = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"].find((path) => existsSync(path));
+const SOFTHSM_MODULE = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"].find((path) =>
+  existsSync(path),
+);
 const PIN = "246813";
 
 /** A SoftHSM2 token store of its own, in `dir`, holding `keyFile` under the label "ack-signing". */
@@ -40,9 +62,15 @@ function softHsmToken(dir: string, keyFile: string, label = "ack-signing"): void
     execFileSync("mkdir", ["-p", join(dir, "tokens")]);
     writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
     process.env["SOFTHSM2_CONF"] = conf;
-    execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "peage", "--pin", PIN, "--so-pin", "13572468"], { stdio: "ignore" });
+    execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "peage", "--pin", PIN, "--so-pin", "13572468"], {
+      stdio: "ignore",
+    });
   }
-  execFileSync("softhsm2-util", ["--import", keyFile, "--token", "peage", "--label", label, "--id", label === "ack-signing" ? "01" : "02", "--pin", PIN], { stdio: "ignore" });
+  execFileSync(
+    "softhsm2-util",
+    ["--import", keyFile, "--token", "peage", "--label", label, "--id", label === "ack-signing" ? "01" : "02", "--pin", PIN],
+    { stdio: "ignore" },
+  );
 }
 
 let dir: string;
@@ -62,7 +90,10 @@ before(async () => {
   // The key now lives only in the token.
   unlinkSync(join(data, DataDirFiles.key));
   writeFileSync(join(data, "pin"), `${PIN}\n`, { mode: 0o600 });
-  writeFileSync(join(data, DataDirFiles.config), JSON.stringify({ pkcs11: { module: SOFTHSM_MODULE, token: "peage", label: "ack-signing", pinFile: "pin" } }));
+  writeFileSync(
+    join(data, DataDirFiles.config),
+    JSON.stringify({ pkcs11: { module: SOFTHSM_MODULE, token: "peage", label: "ack-signing", pinFile: "pin" } }),
+  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -71,7 +102,10 @@ describe("a signing key in a PKCS#11 token that does not fit", () => {
   it("refuses to start with a wrong PIN, a missing label, or a token key that is not the certified one", async () => {
     const base = { module: SOFTHSM_MODULE!, token: "peage", label: "ack-signing", pin: PIN };
     const refuses = (key: typeof base, message: RegExp) =>
-      assert.rejects(loadServerIdentity(data, { key: { kind: "pkcs11", ...key } }), (error: unknown) => error instanceof DataDirError && message.test(error.message));
+      assert.rejects(
+        loadServerIdentity(data, { key: { kind: "pkcs11", ...key } }),
+        (error: unknown) => error instanceof DataDirError && message.test(error.message),
+      );
     await refuses({ ...base, pin: "000000" }, /cannot log in to the token "peage".*PIN/);
     await refuses({ ...base, label: "nothing" }, /no private key labelled "nothing"/);
     await refuses({ ...base, token: "elsewhere" }, /no PKCS#11 token labelled "elsewhere"/);
@@ -86,7 +120,10 @@ describe("TLS, and the signing key in a PKCS#11 token", () => {
 
   before(async () => {
     tls = makeTlsCertificate(dir, "tls-a");
-    const { config } = loadConfig(["--data", data, "--port", "0", "--tls-cert", tls.cert, "--tls-key", tls.key, "--log-level", "silent"], {});
+    const { config } = loadConfig(
+      ["--data", data, "--port", "0", "--tls-cert", tls.cert, "--tls-key", tls.key, "--log-level", "silent"],
+      {},
+    );
     assert.equal(config.key.kind, "pkcs11");
     server = await startServer(config, { logs: false });
   });
@@ -110,7 +147,11 @@ describe("TLS, and the signing key in a PKCS#11 token", () => {
       body: { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" },
     });
     assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
-    const topup = await httpsJson(`${server.url}/v1/admin/users/${user}/topups`, ca, { method: "POST", headers: operator, body: { amount: 1000, idempotencyKey: "tls-topup-1" } });
+    const topup = await httpsJson(`${server.url}/v1/admin/users/${user}/topups`, ca, {
+      method: "POST",
+      headers: operator,
+      body: { amount: 1000, idempotencyKey: "tls-topup-1" },
+    });
     assert.equal(topup.status, 201, JSON.stringify(topup.body));
 
     const catalog = await signCatalog(
@@ -123,7 +164,11 @@ describe("TLS, and the signing key in a PKCS#11 token", () => {
     const request = await createPaymentRequest({ offer, user, server: pki.server.identity, userKey, clock: systemClock });
     const paid = await httpsJson(`${server.url}/v1/payments`, ca, { method: "POST", body: request });
     assert.equal(paid.status, 200, JSON.stringify(paid.body));
-    const verified = await verifyAcknowledgment(paid.body, offer, { trust: pki.trustStore(), clock: systemClock, server: pki.server.identity });
+    const verified = await verifyAcknowledgment(paid.body, offer, {
+      trust: pki.trustStore(),
+      clock: systemClock,
+      server: pki.server.identity,
+    });
     assert.ok(verified.ok, JSON.stringify(verified));
     const account = await httpsJson(`${server.url}/v1/admin/users/${user}`, ca, { headers: operator });
     assert.equal(account.body.balance.amount, 850);
@@ -140,17 +185,34 @@ describe("TLS, and the signing key in a PKCS#11 token", () => {
       headers: operator,
       body: { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" },
     });
-    await httpsJson(`${server.url}/v1/admin/users/${user}/topups`, ca, { method: "POST", headers: operator, body: { amount: 1000, idempotencyKey: "crl-topup-1" } });
-    const catalog = await signCatalog(pki.publisher.identity, [{ offerId: "launch", description: "One launch", price: price(100, "EUR"), grant: { kind: "launch" } }], pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+    await httpsJson(`${server.url}/v1/admin/users/${user}/topups`, ca, {
+      method: "POST",
+      headers: operator,
+      body: { amount: 1000, idempotencyKey: "crl-topup-1" },
+    });
+    const catalog = await signCatalog(
+      pki.publisher.identity,
+      [{ offerId: "launch", description: "One launch", price: price(100, "EUR"), grant: { kind: "launch" } }],
+      pki.publisher.keys,
+      pki.chainOf(pki.publisher.certificate),
+    );
     const pay = async () => {
-      const request = await createPaymentRequest({ offer: createOffer(catalog.offers[0]!, systemClock), user, server: pki.server.identity, userKey, clock: systemClock });
+      const request = await createPaymentRequest({
+        offer: createOffer(catalog.offers[0]!, systemClock),
+        user,
+        server: pki.server.identity,
+        userKey,
+        clock: systemClock,
+      });
       return httpsJson(`${server.url}/v1/payments`, ca, { method: "POST", body: request });
     };
     assert.equal((await pay()).status, 200);
     const now = Date.now();
     const crl = await createCrl({
       issuer: pki.publishersCa,
-      revoked: [{ serialNumber: pki.publisher.certificate.serialNumber, revocationDate: new Date(now - 1000), reason: "keyCompromise" }],
+      revoked: [
+        { serialNumber: pki.publisher.certificate.serialNumber, revocationDate: new Date(now - 1000), reason: "keyCompromise" },
+      ],
       thisUpdate: new Date(now - 1000),
       nextUpdate: new Date(now + 7 * 86_400_000),
       crlNumber: 1,
@@ -196,7 +258,10 @@ describe("the signing key encrypted at rest", () => {
     assert.equal((await loadServerIdentity(data, { key: fromEnv.key })).identity.id, pki.server.identity);
 
     const refuses = (passphrase: string | undefined, message: RegExp) =>
-      assert.rejects(loadServerIdentity(data, { key: { kind: "file", passphrase } }), (error: unknown) => error instanceof DataDirError && message.test(error.message));
+      assert.rejects(
+        loadServerIdentity(data, { key: { kind: "file", passphrase } }),
+        (error: unknown) => error instanceof DataDirError && message.test(error.message),
+      );
     await refuses(undefined, /server.key is encrypted: give its passphrase/);
     await refuses("wrong horse", /server.key: wrong passphrase/);
     assert.equal(statSync(join(data, DataDirFiles.key)).mode & 0o777, 0o600);

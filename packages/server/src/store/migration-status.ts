@@ -32,9 +32,18 @@ export interface MigrationStatus {
 type Applied = ReadonlyMap<number, string>;
 
 /** The migration status of the database a config names; a database not created yet has every migration pending. */
-export async function migrationStatus(config: { readonly dataDir: string; readonly databaseUrl?: string | undefined }): Promise<MigrationStatus> {
-  const read = config.databaseUrl === undefined ? await readSqlite(join(config.dataDir, DataDirFiles.database)) : await readPostgres(config.databaseUrl);
-  const engine = config.databaseUrl === undefined ? { ledger: migrations, cards: cardMigrations } : { ledger: pgMigrations, cards: cardPgMigrations };
+export async function migrationStatus(config: {
+  readonly dataDir: string;
+  readonly databaseUrl?: string | undefined;
+}): Promise<MigrationStatus> {
+  const read =
+    config.databaseUrl === undefined
+      ? await readSqlite(join(config.dataDir, DataDirFiles.database))
+      : await readPostgres(config.databaseUrl);
+  const engine =
+    config.databaseUrl === undefined
+      ? { ledger: migrations, cards: cardMigrations }
+      : { ledger: pgMigrations, cards: cardPgMigrations };
   const states: MigrationState[] = [];
   const unknown: { part: string; version: number }[] = [];
   for (const part of ["ledger", "cards"] as const) {
@@ -52,9 +61,17 @@ async function readSqlite(path: string): Promise<{ ledger: Applied | undefined; 
   if (!existsSync(path)) return { ledger: undefined, cards: undefined };
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
+    const tables = new Set(
+      (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name),
+    );
     const of = (table: string): Applied | undefined =>
-      tables.has(table) ? new Map((db.prepare(`SELECT version, applied_at FROM ${table}`).all() as { version: number; applied_at: string }[]).map((r) => [r.version, r.applied_at])) : undefined;
+      tables.has(table)
+        ? new Map(
+            (db.prepare(`SELECT version, applied_at FROM ${table}`).all() as { version: number; applied_at: string }[]).map(
+              (r) => [r.version, r.applied_at],
+            ),
+          )
+        : undefined;
     return { ledger: of("schema_migrations"), cards: of(CARD_MIGRATIONS_TABLE) };
   } finally {
     db.close();
@@ -68,7 +85,10 @@ async function readPostgres(url: string): Promise<{ ledger: Applied | undefined;
     const of = async (table: string): Promise<Applied | undefined> => {
       const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AS present", [table]);
       if (!exists.rows[0].present) return undefined;
-      const rows = (await client.query(`SELECT version, applied_at FROM ${table}`)).rows as { version: number; applied_at: string }[];
+      const rows = (await client.query(`SELECT version, applied_at FROM ${table}`)).rows as {
+        version: number;
+        applied_at: string;
+      }[];
       return new Map(rows.map((r) => [Number(r.version), r.applied_at]));
     };
     return { ledger: await of("schema_migrations"), cards: await of(CARD_MIGRATIONS_TABLE) };

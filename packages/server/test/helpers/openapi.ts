@@ -11,7 +11,12 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const store = SqliteStore.open(":memory:");
   const app = buildApp({
     store,
-    identity: { id: pki.server.identity, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), notAfter: pki.server.certificate.notAfter },
+    identity: {
+      id: pki.server.identity,
+      key: pki.server.keys,
+      x5c: pki.chainOf(pki.server.certificate),
+      notAfter: pki.server.certificate.notAfter,
+    },
     trust: pki.trustStore(),
     rates: staticRates(undefined),
   });

@@ -12,11 +12,29 @@ import { join } from "node:path";
 export function makeTlsCertificate(dir: string, name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "90",
-    "-subj", `/CN=${name}`, "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    "-keyout", key, "-out", cert,
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "90",
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
   return { cert, key };
 }
 
@@ -28,7 +46,11 @@ export interface HttpsAnswer {
 }
 
 /** One request over a new TLS connection, trusting only `ca`. */
-export function httpsJson(url: string, ca: string | Buffer, opts: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<HttpsAnswer> {
+export function httpsJson(
+  url: string,
+  ca: string | Buffer,
+  opts: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<HttpsAnswer> {
   const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -46,7 +68,11 @@ export function httpsJson(url: string, ca: string | Buffer, opts: { method?: str
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           const json = (response.headers["content-type"] ?? "").includes("json") && text !== "";
-          resolve({ status: response.statusCode ?? 0, body: json ? JSON.parse(text) : text, peerFingerprint: peer?.fingerprint256 ?? "" });
+          resolve({
+            status: response.statusCode ?? 0,
+            body: json ? JSON.parse(text) : text,
+            peerFingerprint: peer?.fingerprint256 ?? "",
+          });
         });
       },
     );
