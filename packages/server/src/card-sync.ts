@@ -141,7 +141,7 @@ export async function installCardIssuer(opts: { dataDir: string; pkiDir: string 
   await writeFile(keyOut, await readFile(key, "utf8"), { mode: 0o600, flag: "wx" });
   const chainOut = join(opts.dataDir, CardDeskFiles.chain);
   await copyFile(chain, chainOut);
-  await chmod(chainOut, 0o644);
+  await chmod(chainOut, 0o600);
   return [keyOut, chainOut];
 }
 

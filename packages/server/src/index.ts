@@ -108,3 +108,5 @@ export {
   type CollectionRecord,
   type SettlementRecord,
 } from "./store/store.js";
+export { migrationStatus, type MigrationState, type MigrationStatus } from "./store/migration-status.js";
+export { backupSqlite, type BackupResult } from "./store/backup.js";

@@ -6,7 +6,7 @@
  *
  * Once listening it prints one JSON line {"event":"listening","url":…} on stdout (logs are JSON
  * lines too), so a parent process can find the port it chose. SIGTERM or SIGINT shut it down
- * gracefully; SIGHUP re-reads the rates file.
+ * gracefully; SIGHUP re-reads the rates, the TLS certificate and key, and the CRLs.
  */
 import { bootstrapApiKey } from "./api-keys.js";
 import { loadConfig, usage } from "./config.js";
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     }
   }
   const server = await serve(config);
-  process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, server: server.serverId, workers: server.workers })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, server: server.serverId, workers: server.workers, ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}) })}
+`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -49,7 +50,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  process.on("SIGHUP", () => server.reloadRates());
+  // Each part logs its own result; a part that fails keeps what was in force.
+  process.on("SIGHUP", () => server.reload());
 }
 
 main().catch((error: unknown) => {

@@ -21,8 +21,10 @@ export interface Serving {
   readonly url: string;
   readonly serverId: string;
   readonly workers: number;
-  /** Re-reads the rates file in every process, logging the outcome. */
-  reloadRates(): void;
+  /** http://host:port of the metrics listener, when it has one of its own (each worker answers for itself). */
+  readonly metricsUrl: string | undefined;
+  /** Re-reads the rates, the TLS certificate and key, and the CRLs in every process, each logging the outcome. */
+  reload(): void;
   /** Stops every process gracefully (each finishes its requests in flight). */
   close(): Promise<void>;
 }
@@ -31,6 +33,7 @@ interface ListeningMessage {
   readonly event: "listening";
   readonly url: string;
   readonly server: string;
+  readonly metricsUrl: string | undefined;
 }
 
 /** True in a process forked by `serve` to be one of the workers. */
@@ -48,16 +51,11 @@ function single(running: RunningServer): Serving {
     url: running.url,
     serverId: running.identity.id,
     workers: 1,
-    reloadRates: () => reload(running),
+    metricsUrl: running.metricsUrl,
+    // Each part logs its own result; a part that fails keeps what was in force.
+    reload: () => void running.reload(),
     close: () => running.close(),
   };
-}
-
-function reload(running: RunningServer): void {
-  running.rates.reload().then(
-    (table) => running.app.log.info({ date: table.date }, "rates reloaded"),
-    (error: unknown) => running.app.log.error({ err: error }, "rates reload failed: the previous rates stay in force"),
-  );
 }
 
 /** A worker: one server, stopped by SIGTERM from the primary, or when the primary is gone. */
@@ -77,8 +75,8 @@ async function runWorker(config: ServerConfig): Promise<never> {
   process.on("disconnect", stop);
   // A terminal's Ctrl-C reaches the whole process group: the primary decides, and sends SIGTERM.
   process.on("SIGINT", () => undefined);
-  process.on("SIGHUP", () => reload(running));
-  const message: ListeningMessage = { event: "listening", url: running.url, server: running.identity.id };
+  process.on("SIGHUP", () => void running.reload());
+  const message: ListeningMessage = { event: "listening", url: running.url, server: running.identity.id, metricsUrl: running.metricsUrl };
   process.send!(message);
   return new Promise<never>(() => undefined);
 }
@@ -129,7 +127,8 @@ async function startPrimary(config: ServerConfig): Promise<Serving> {
     url: first.url,
     serverId: first.server,
     workers: config.workers,
-    reloadRates: () => {
+    metricsUrl: first.metricsUrl,
+    reload: () => {
       for (const worker of workers) worker.process.kill("SIGHUP");
     },
     close: async () => {
