@@ -219,7 +219,7 @@ describe("TLS, and the signing key in a PKCS#11 token", () => {
     });
     mkdirSync(join(data, DataDirFiles.crls), { recursive: true });
     writeFileSync(join(data, DataDirFiles.crls, "publishers.pem"), crlToPem(crl));
-    assert.equal((await server.reload()).crls, "reloaded (1)");
+    assert.equal((await server.reload()).crls, "reloaded (1 from 1 source(s))");
     const refused = await pay();
     assert.equal(refused.status, 422, JSON.stringify(refused.body));
     assert.equal(refused.body.code, "ERR_REVOKED");
