@@ -53,10 +53,27 @@ export async function signJws(
   key: KeyPair,
   signer: { x5c: readonly string[] } | { kid: string },
 ): Promise<string> {
-  const header = { alg: key.alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
-  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
+  const signingInput = jwsSigningInput(typ, claims, key.alg, signer);
   const signature = cryptoSign(digestOf(key.alg), Buffer.from(signingInput, "ascii"), signingKey(key.alg, key.privateKey));
   return `${signingInput}.${signature.toString("base64url")}`;
+}
+
+/** A key that signs elsewhere (a TPM): the signature over `data`, IEEE P1363 r || s for ES256. */
+export interface ExternalSigner {
+  readonly alg: SignatureAlgorithm;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** {@link signJws} with a key that never comes into this process (a PC store's key in its TPM). */
+export async function signJwsExternally(typ: JwsType, claims: unknown, key: ExternalSigner, signer: { x5c: readonly string[] } | { kid: string }): Promise<string> {
+  const signingInput = jwsSigningInput(typ, claims, key.alg, signer);
+  const signature = await key.sign(new Uint8Array(Buffer.from(signingInput, "ascii")));
+  return `${signingInput}.${base64url(signature)}`;
+}
+
+function jwsSigningInput(typ: JwsType, claims: unknown, alg: SignatureAlgorithm, signer: { x5c: readonly string[] } | { kid: string }): string {
+  const header = { alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
+  return `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
 }
 
 /** Splits and parses a token without checking its signature. */
