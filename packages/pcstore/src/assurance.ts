@@ -27,12 +27,18 @@ export const defaultLimits: Readonly<Record<AssuranceLevel, AssuranceLimits>> = 
   "pc-software": { maxBalance: 2_000, maxCeiling: 2_000 },
 };
 
-/** The level a certificate states; undefined for a smart card (no PC-store policy). */
+/**
+ * The level a certificate states; undefined for a smart card (no PC-store policy). Compared as
+ * DER: the x509 library prints arcs as long as the project's UUID arc in a form of its own.
+ */
 export function assuranceOf(certificate: x509.X509Certificate): AssuranceLevel | undefined {
   const extension = certificate.getExtension(x509.CertificatePolicyExtension);
   if (!extension) return undefined;
-  const levels = (Object.keys(assuranceOids) as AssuranceLevel[]).filter((level) => extension.policies.includes(assuranceOids[level]));
-  // Two levels at once is no level: the weaker one's limits would be the only safe reading.
-  if (levels.length > 1) return "pc-software";
-  return levels[0];
+  const value = Buffer.from(extension.value);
+  return (Object.keys(assuranceOids) as AssuranceLevel[]).find((level) => value.equals(Buffer.from(policyExtension(level).value)));
+}
+
+/** The certificatePolicies extension (RFC 5280 §4.2.1.4) stating one level, non-critical. */
+export function policyExtension(level: AssuranceLevel): x509.CertificatePolicyExtension {
+  return new x509.CertificatePolicyExtension([assuranceOids[level]], false);
 }

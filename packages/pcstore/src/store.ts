@@ -126,12 +126,20 @@ export interface OpenedPcStore {
 }
 
 /** Opens a store: rollback check against the TPM, fragment repair, the card application started. */
-export async function openPcStore(dir: string, options: { tpm?: Tpm; disk?: Disk } & Omit<CardAppletOptions, "signer"> = {}): Promise<OpenedPcStore> {
+export interface OpenPcStoreOptions extends Omit<CardAppletOptions, "signer"> {
+  readonly tpm?: Tpm;
+  readonly disk?: Disk;
+  /** Wraps the TPM counter (tests cut the power around its increment). */
+  readonly anchorHook?: (anchor: Anchor) => Anchor;
+}
+
+export async function openPcStore(dir: string, options: OpenPcStoreOptions = {}): Promise<OpenedPcStore> {
   const config = readConfig(dir);
-  const { tpm, disk, ...appletOptions } = options;
+  const { tpm, disk, anchorHook, ...appletOptions } = options;
   const key = config.tpm ? tpmOrFail(tpm).unseal(config.tpm.sealed) : Buffer.from(config.fragmentKey ?? "", "base64");
   const vault = new Vault({ places: config.places, coding: config.coding, key, tag: config.tag, ...(disk && { disk }) });
-  const medium = VaultMedium.open(vault, anchorOf(config, tpm));
+  const anchor = anchorOf(config, tpm);
+  const medium = VaultMedium.open(vault, anchorHook ? anchorHook(anchor) : anchor);
   const signer = config.tpm ? tpmSigner(tpmOrFail(tpm), config.tpm.keyHandle) : undefined;
   const applet = await CardApplet.open(medium, { ...appletOptions, ...(signer && { signer }) });
   const transport = new InProcessTransport(applet);
