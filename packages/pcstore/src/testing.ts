@@ -1,6 +1,6 @@
 /**
  * A software TPM for tests and the demonstration: Debian's swtpm in socket mode on two free
- * ports of 127.0.0.1 (commands and control), its state in a directory, started already powered
+ * consecutive ports of 127.0.0.1 (commands, then control: what the swtpm TCTI expects), its state in a directory, started already powered
  * on (startup-clear). The same tpm2-tools stack then drives it as it would a chip. Without swtpm
  * installed this fails with the package to install; it never skips.
  */
@@ -16,13 +16,14 @@ export interface RunningSwtpm {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** A port free now (0: any), or undefined if `port` is taken. */
+async function freePort(port = 0): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once("error", () => resolve(undefined));
+    server.listen(port, "127.0.0.1", () => {
+      const { port: bound } = server.address() as { port: number };
+      server.close(() => resolve(bound));
     });
   });
 }
@@ -41,9 +42,11 @@ async function listening(port: number): Promise<boolean> {
 export async function startSwtpm(stateDir: string): Promise<RunningSwtpm> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 5; attempt++) {
+    // The swtpm TCTI of tpm2-tss takes the control channel on the next port.
     const port = await freePort();
-    const ctrl = await freePort();
-    if (ctrl === port) continue;
+    if (port === undefined || port >= 65535) continue;
+    const ctrl = await freePort(port + 1);
+    if (ctrl === undefined) continue;
     const child = spawn(
       "swtpm",
       ["socket", "--tpm2", "--tpmstate", `dir=${stateDir}`, "--server", `type=tcp,port=${port},bindaddr=127.0.0.1`,

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cardIssuerFromDemo, payWithCard, type CardIssuer, type CardMode } from "@peage/card";
 import { createDemoPki, createOffer, FixedClock, partyId, price, signCatalog, verifyAcknowledgment, type Acknowledgment, type CatalogEntry, type DemoPki, type Offer, type PartyId } from "@peage/protocol";
-import { createPcStore, openPcStore, type Disk, type OpenedPcStore, type Tpm } from "../src/index.js";
+import { createPcStore, openPcStore, type Disk, type OpenedPcStore, type OpenPcStoreOptions, type Tpm } from "../src/index.js";
 
 export const NOW = new Date("2026-09-14T10:00:00.000Z");
 export const PIN = "2468";
@@ -22,7 +22,7 @@ export interface StoreWorld {
   readonly entries: ReadonlyMap<number, CatalogEntry>;
   offer(amount?: number): Offer;
   create(dir: string, options?: { tpm?: Tpm; mode?: CardMode; balance?: number; ceiling?: number; card?: string; disk?: Disk; logCapacity?: number }): ReturnType<typeof createPcStore>;
-  open(dir: string, options?: { tpm?: Tpm; disk?: Disk }): Promise<OpenedPcStore>;
+  open(dir: string, options?: OpenPcStoreOptions): Promise<OpenedPcStore>;
   pay(store: OpenedPcStore, amount: number, offer?: Offer): Promise<Acknowledgment>;
   merchantAccepts(ack: Acknowledgment, offer: Offer): Promise<boolean>;
 }
