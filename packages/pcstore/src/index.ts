@@ -10,3 +10,4 @@ export * from "./tpm.js";
 export * from "./vault-medium.js";
 export * from "./assurance.js";
 export * from "./store.js";
+export * from "./access.js";
