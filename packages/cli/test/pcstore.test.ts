@@ -15,7 +15,6 @@ import { openPcStore } from "@peage/pcstore";
 import { startSwtpm, type RunningSwtpm } from "@peage/pcstore/testing";
 import { ApiScopes, buildApp, createApiKey, initDataDir, loadServerIdentity, SqliteStore, staticRates, type App } from "@peage/server";
 import { installCardIssuer, openCardDesk, type CardDesk } from "@peage/server/cards";
-import { CardDeskClient } from "@peage/wallet";
 import { assertError, assertSuccess, assertUsage, parseJson, peage, tempDir } from "./helpers/cli.js";
 
 const PIN = "2468";
@@ -75,11 +74,10 @@ describe("peage pcstore", () => {
   });
 
   it("init, pay offline, status, sync: recorded once, the log cleared", async () => {
-    const made = parseJson(assertSuccess(await init("store", "--balance", "500", "--card", STORE, "--tcti", swtpm.tcti, "--json")));
+    const made = parseJson(assertSuccess(await init("store", "--balance", "500", "--card", STORE, "--tcti", swtpm.tcti, "--registration-out", "store.json", "--json")));
     assert.equal(made["assurance"], "pc-tpm");
-    const registration = made["registration"] as { chain: string[]; user: string; mode: "prepaid"; currency: string; balance: number };
-    const deskClient = new CardDeskClient(url, (await import("node:fs")).readFileSync(join(work, "operator-key"), "utf8").trim());
-    assert.equal((await deskClient.register(registration)).created, true);
+    const registered = parseJson(assertSuccess(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "store.json", "--json"], work)));
+    assert.equal(registered["created"], true);
     const pki = await readPkiDir(join(work, "pki"));
     const opened = await openPcStore(join(work, "store"), { tpm: swtpm.tpm });
     for (const amount of [30, 70]) {

@@ -12,6 +12,7 @@ import { formatPrice, partyId, type Price } from "@peage/protocol";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
 import { CommandError } from "../errors.js";
+import { writeOutput } from "../files.js";
 import { print, printJson } from "../output.js";
 import { parseIdentity } from "../values.js";
 import { loadPki, purse, readApiKey } from "./card.js";
@@ -48,10 +49,10 @@ const init: Command = {
       "Make a PC store in DIR at the issuing payment server's desk: with a TPM 2.0 its ECC P-256 key is created inside the TPM (never exportable), a TPM " +
       "monotonic counter anchors its files and its fragment key is sealed to the TPM; with --software all of it stays on the disk and its certificate says " +
       "so (a lower assurance level, lower limits). The server's card issuer (a PKI made with `peage pki init --card-issuer`) certifies the key; the " +
-      "registration for `peage card register` is printed with --json.",
+      "registration for `peage card register` goes to --registration-out (and is printed with --json).",
     synopsis:
       "--pki DIR --dir DIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N) [--card URN] " +
-      "[--tcti TCTI | --software] [--json]",
+      "[--tcti TCTI | --software] [--registration-out FILE] [--json]",
     options: {
       pki: { type: "string", value: "DIR", description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt" },
       dir: dirOption,
@@ -64,6 +65,7 @@ const init: Command = {
       card: { type: "string", value: "URN", description: "the store's identity, urn:peage:card:NAME (default: the user's name, -pc and a random suffix)" },
       tcti: tctiOption,
       software: { type: "boolean", description: "no TPM: key and fragment key on the disk (assurance level pc-software)" },
+      "registration-out": { type: "string", value: "FILE", description: "write the registration (chain, user, mode, purse) for `peage card register`" },
       json: jsonOption,
     },
   },
@@ -105,6 +107,8 @@ const init: Command = {
       throw new CommandError("ERR_STORE", `the PC store could not be made: ${(cause as Error).message}`);
     }
     const registration = { chain: issued.chain, user, mode, currency, ...amounts };
+    const registrationOut = o.string("registration-out");
+    if (registrationOut !== undefined) await writeOutput(registrationOut, `${JSON.stringify(registration, null, 2)}\n`, "--registration-out");
     const result = { card, dir, assurance: issued.config.assurance, places: issued.config.places, coding: issued.config.coding, registration };
     if (o.flag("json")) return printJson(result);
     print(
@@ -112,7 +116,9 @@ const init: Command = {
       `  user        ${user}`,
       `  assurance   ${issued.config.assurance}${tpm ? ` (key in the TPM at ${tpm.tcti})` : " (no TPM: key on the disk)"}`,
       `  fragments   any ${issued.config.coding.k} of ${issued.config.coding.n}, in ${issued.config.places.join(", ")}`,
-      `register it at the server with \`peage card register\` (the registration is in this command's --json output)`,
+      registrationOut !== undefined
+        ? `register it at the server with: peage card register --server URL --api-key FILE --registration ${registrationOut}`
+        : "register it at the server with `peage card register` (write its registration with --registration-out)",
     );
   },
 };
