@@ -2,12 +2,13 @@
  * The PC store as a card, without a TPM (a software store): it pays through the card's own client
  * with the card's semantics, its acknowledgments pass the merchant's unchanged check, its
  * certificate says "software" and its limits are lower; its files survive the loss of n − k
- * fragments; a power cut at any write leaves the old state or the new, and a retry pays once.
+ * fragments; a power cut at any write of VERIFY, PAY, SYNC or RELOAD leaves the old state or the
+ * new, and a retry applies it once.
  */
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { test } from "node:test";
-import { payWithCard, SW, x509Of } from "./imports.js";
+import { createReloadCommand, createSyncCommand, payWithCard, price, SW, x509Of } from "./imports.js";
 import { assuranceOf, openPcStore, VaultDestroyed } from "../src/index.js";
 import { makeStoreWorld, PIN, tempDir } from "./helpers.js";
 import { Power } from "./power.js";
@@ -113,4 +114,45 @@ test("power cut at every write of VERIFY and PAY: old state or new, and the retr
     }
   }
   assert.ok(cuts > 30);
+});
+
+test("power cut at every write of SYNC and RELOAD: applied once or not at all, and applied once when sent again", async () => {
+  const world = await makeStoreWorld();
+  let cuts = 0;
+  for (let n = 0; n < 200; n++) {
+    const { dir, remove } = tempDir("peage-pcstore-cmdcut-");
+    try {
+      const issued = await world.create(dir, { balance: 1000 });
+      const setup = await world.open(dir);
+      await world.pay(setup, 50);
+      const sync = await createSyncCommand({ issuer: world.issuer, card: issued.card, seq: 0, upTo: 1, id: "sync-1" });
+      const reload = await createReloadCommand({ issuer: world.issuer, card: issued.card, seq: 1, amount: price(300, "EUR"), id: "reload-1" });
+      const power = new Power(n);
+      const torn = await world.open(dir, { disk: power.disk() });
+      await torn.client.select();
+      const done = await torn.client.sync(sync).then(() => torn.client.reload(reload)).then(
+        () => true,
+        () => false,
+      );
+      if (!power.cut) {
+        assert.ok(done);
+        break;
+      }
+      cuts++;
+      const restarted = await world.open(dir);
+      await restarted.client.select();
+      const before = await restarted.client.status();
+      assert.ok([0, 1, 2].includes(before.seq), `cut at write ${n}: seq ${before.seq}`);
+      assert.equal(before.logLength, before.seq === 0 ? 1 : 0);
+      assert.equal(before.balance, before.seq === 2 ? 1250 : 950);
+      if (before.seq === 0) await restarted.client.sync(sync);
+      if (before.seq <= 1) await restarted.client.reload(reload);
+      await assert.rejects(restarted.client.reload(reload), (error: { sw?: number }) => error.sw === SW.CONDITIONS_NOT_SATISFIED, "a RELOAD is applied once");
+      const after = await restarted.client.status();
+      assert.deepEqual([after.seq, after.balance, after.logLength], [2, 1250, 0], `cut at write ${n}`);
+    } finally {
+      remove();
+    }
+  }
+  assert.ok(cuts > 20, `${cuts} cut points`);
 });
