@@ -9,7 +9,17 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createOffer, price, rateTable, readPkiDir, signCatalog, systemClock, verifyAcknowledgment, type CatalogEntry, type PartyId } from "@peage/protocol";
+import {
+  createOffer,
+  price,
+  rateTable,
+  readPkiDir,
+  signCatalog,
+  systemClock,
+  verifyAcknowledgment,
+  type CatalogEntry,
+  type PartyId,
+} from "@peage/protocol";
 import { decodeToken, payWithCard } from "@peage/card";
 import { openPcStore } from "@peage/pcstore";
 import { startSwtpm, type RunningSwtpm } from "@peage/pcstore/testing";
@@ -47,7 +57,12 @@ describe("peage pcstore", () => {
     const pki = await readPkiDir(join(work, "pki"));
     const catalog = await signCatalog(
       pki.publisher.identity,
-      [30, 70].map((amount) => ({ offerId: `play-${amount}`, description: `Play for ${amount} cents`, price: price(amount, "EUR"), grant: { kind: "launch" as const } })),
+      [30, 70].map((amount) => ({
+        offerId: `play-${amount}`,
+        description: `Play for ${amount} cents`,
+        price: price(amount, "EUR"),
+        grant: { kind: "launch" as const },
+      })),
       pki.publisher.keys,
       pki.chainOf(pki.publisher.certificate),
     );
@@ -62,7 +77,10 @@ describe("peage pcstore", () => {
   });
 
   const init = (dir: string, ...extra: string[]) =>
-    peage(["pcstore", "init", "--pki", "pki", "--dir", dir, "--user", USER, "--pin", PIN, "--mode", "prepaid", "--currency", "EUR", ...extra], work);
+    peage(
+      ["pcstore", "init", "--pki", "pki", "--dir", dir, "--user", USER, "--pin", PIN, "--mode", "prepaid", "--currency", "EUR", ...extra],
+      work,
+    );
 
   it("init: refuses bad command lines, an absent TPM, and a load above the assurance level's limit", async () => {
     assertUsage(await init("s1", "--balance", "5", "--software", "--tcti", swtpm.tcti), /--software and --tcti exclude each other/);
@@ -74,23 +92,48 @@ describe("peage pcstore", () => {
   });
 
   it("init, pay offline, status, sync: recorded once, the log cleared", async () => {
-    const made = parseJson(assertSuccess(await init("store", "--balance", "500", "--card", STORE, "--tcti", swtpm.tcti, "--registration-out", "store.json", "--json")));
+    const made = parseJson(
+      assertSuccess(
+        await init("store", "--balance", "500", "--card", STORE, "--tcti", swtpm.tcti, "--registration-out", "store.json", "--json"),
+      ),
+    );
     assert.equal(made["assurance"], "pc-tpm");
-    const registered = parseJson(assertSuccess(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "store.json", "--json"], work)));
+    const registered = parseJson(
+      assertSuccess(
+        await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "store.json", "--json"], work),
+      ),
+    );
     assert.equal(registered["created"], true);
     const pki = await readPkiDir(join(work, "pki"));
     const opened = await openPcStore(join(work, "store"), { tpm: swtpm.tpm });
     for (const amount of [30, 70]) {
       const offer = createOffer(entries.get(amount)!, systemClock);
       const ack = await payWithCard(opened.client, { offer, pin: PIN, clock: systemClock });
-      assert.equal((await verifyAcknowledgment(ack, offer, { trust: pki.trustStore(), clock: systemClock, server: pki.server.identity })).ok, true);
+      assert.equal(
+        (await verifyAcknowledgment(ack, offer, { trust: pki.trustStore(), clock: systemClock, server: pki.server.identity })).ok,
+        true,
+      );
     }
     const status = parseJson(assertSuccess(await peage(["pcstore", "status", "--dir", "store", "--tcti", swtpm.tcti, "--json"], work)));
     assert.deepEqual([status["card"], status["assurance"], status["balance"], status["logLength"]], [STORE, "pc-tpm", 400, 2]);
-    const synced = parseJson(assertSuccess(await peage(["pcstore", "sync", "--dir", "store", "--server", url, "--api-key", "operator-key", "--tcti", swtpm.tcti, "--json"], work)));
+    const synced = parseJson(
+      assertSuccess(
+        await peage(
+          ["pcstore", "sync", "--dir", "store", "--server", url, "--api-key", "operator-key", "--tcti", swtpm.tcti, "--json"],
+          work,
+        ),
+      ),
+    );
     assert.equal(synced["recorded"], 2);
     assert.equal((synced["after"] as { logLength: number }).logLength, 0);
-    const again = parseJson(assertSuccess(await peage(["pcstore", "sync", "--dir", "store", "--server", url, "--api-key", "operator-key", "--tcti", swtpm.tcti, "--json"], work)));
+    const again = parseJson(
+      assertSuccess(
+        await peage(
+          ["pcstore", "sync", "--dir", "store", "--server", url, "--api-key", "operator-key", "--tcti", swtpm.tcti, "--json"],
+          work,
+        ),
+      ),
+    );
     assert.equal(again["recorded"], 0);
     assert.equal((await store.listPayments({ user: USER as PartyId<"user">, limit: 10 })).payments.length, 2);
   });
@@ -117,13 +160,23 @@ describe("peage demo --pc-store", () => {
       messages: Record<string, unknown[]>;
     };
     assert.equal(report.ok, true, JSON.stringify(report.checks));
-    assert.deepEqual(report.steps.map((s) => s.outcome), ["paid", "paid", "paid", "ERR_INSUFFICIENT_FUNDS"]);
+    assert.deepEqual(
+      report.steps.map((s) => s.outcome),
+      ["paid", "paid", "paid", "ERR_INSUFFICIENT_FUNDS"],
+    );
     const m = report.messages;
-    assert.deepEqual([m["offers"]!.length, m["acknowledgments"]!.length, m["logEntries"]!.length, m["commands"]!.length, m["receipts"]!.length], [4, 3, 3, 2, 2]);
+    assert.deepEqual(
+      [m["offers"]!.length, m["acknowledgments"]!.length, m["logEntries"]!.length, m["commands"]!.length, m["receipts"]!.length],
+      [4, 3, 3, 2, 2],
+    );
     const counters = (m["logEntries"] as string[]).map((token) => (decodeToken(token)!.body as { counter: number }).counter);
     assert.deepEqual(counters, [1, 2, 3]);
-    assert.deepEqual((m["commands"] as string[]).map((token) => (decodeToken(token)!.body as { type: string }).type), ["peage.card-sync", "peage.card-reload"]);
-    for (const name of ["demo-pc-store.json", "pcstore/pcstore.json", "swtpm", "server/peage.db"]) assert.ok(existsSync(join(work, "kept", name)), name);
+    assert.deepEqual(
+      (m["commands"] as string[]).map((token) => (decodeToken(token)!.body as { type: string }).type),
+      ["peage.card-sync", "peage.card-reload"],
+    );
+    for (const name of ["demo-pc-store.json", "pcstore/pcstore.json", "swtpm", "server/peage.db"])
+      assert.ok(existsSync(join(work, "kept", name)), name);
   });
 
   it("needs a terminal or --yes, and one offline variant at a time", async () => {

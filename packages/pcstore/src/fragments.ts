@@ -159,7 +159,8 @@ export class Vault {
 
   #writeShares(version: number, ciphertext: Uint8Array, indices: readonly number[]): void {
     const shares = encodeShares(ciphertext, this.#coding);
-    for (const index of indices) this.#disk.writeDurable(this.#path(version, index), this.#fragment(version, index, ciphertext.length, shares[index]!));
+    for (const index of indices)
+      this.#disk.writeDurable(this.#path(version, index), this.#fragment(version, index, ciphertext.length, shares[index]!));
     for (const place of new Set(indices.map((index) => this.#places[index % this.#places.length]!))) this.#disk.syncDir(place);
   }
 
@@ -219,17 +220,29 @@ export class Vault {
       const fragments = byVersion.get(version)!;
       const lengths = new Set(fragments.map((fragment) => fragment.length));
       if (fragments.length < this.#coding.k || lengths.size !== 1) continue;
-      const ciphertext = decodeShares(new Map(fragments.map((fragment) => [fragment.index, fragment.share])), this.#coding, fragments[0]!.length);
+      const ciphertext = decodeShares(
+        new Map(fragments.map((fragment) => [fragment.index, fragment.share])),
+        this.#coding,
+        fragments[0]!.length,
+      );
       const plaintext = this.#decrypt(version, ciphertext);
       if (!plaintext) continue;
       const present = new Set(fragments.map((fragment) => fragment.index));
       const others = versions.filter((v) => v !== version).flatMap((v) => byVersion.get(v)!.map((fragment) => fragment.path));
-      return { version, plaintext, ciphertext, damaged: [...Array(this.#coding.n).keys()].filter((i) => !present.has(i)), others, rejected };
+      return {
+        version,
+        plaintext,
+        ciphertext,
+        damaged: [...Array(this.#coding.n).keys()].filter((i) => !present.has(i)),
+        others,
+        rejected,
+      };
     }
     throw new VaultDestroyed(
       versions.length === 0 && rejected === 0
         ? "the store has no fragments at all: it was deleted"
-        : `no version of the store has ${this.#coding.k} intact fragments of ${this.#coding.n}: more were deleted or altered than can be repaired`,
+        : `no version of the store has ${this.#coding.k} intact fragments of ${this.#coding.n}: ` +
+          "more were deleted or altered than can be repaired",
     );
   }
 
@@ -258,7 +271,12 @@ export class Vault {
   /** Every fragment file of this store (tests, `peage pcstore status`). */
   files(): string[] {
     const name = new RegExp(`^peage-${this.#tag}-\\d{1,10}-\\d{1,3}\\.frag$`);
-    return [...new Set(this.#places)].flatMap((place) => this.#disk.list(place).filter((file) => name.test(file)).map((file) => join(place, file)));
+    return [...new Set(this.#places)].flatMap((place) =>
+      this.#disk
+        .list(place)
+        .filter((file) => name.test(file))
+        .map((file) => join(place, file)),
+    );
   }
 
   #decrypt(version: number, ciphertext: Uint8Array): Uint8Array | undefined {

@@ -130,7 +130,10 @@ export function invert(matrix: readonly Uint8Array[]): Uint8Array[] {
 export function decodeShares(shares: ReadonlyMap<number, Uint8Array>, coding: Coding, length: number): Uint8Array {
   checkCoding(coding);
   const { k, n } = coding;
-  const indices = [...shares.keys()].filter((i) => Number.isInteger(i) && i >= 0 && i < n).sort((a, b) => a - b).slice(0, k);
+  const indices = [...shares.keys()]
+    .filter((i) => Number.isInteger(i) && i >= 0 && i < n)
+    .sort((a, b) => a - b)
+    .slice(0, k);
   if (indices.length < k) throw new RangeError(`${indices.length} shares present, ${k} needed`);
   const size = shares.get(indices[0]!)!.length;
   if (indices.some((i) => shares.get(i)!.length !== size)) throw new RangeError("shares of different sizes");

@@ -12,7 +12,15 @@
 import { createPublicKey, randomBytes, webcrypto } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CardApplet, CardClient, InProcessTransport, issueCard, type CardAppletOptions, type IssueCardOptions, type IssuedCard } from "@peage/card";
+import {
+  CardApplet,
+  CardClient,
+  InProcessTransport,
+  issueCard,
+  type CardAppletOptions,
+  type IssueCardOptions,
+  type IssuedCard,
+} from "@peage/card";
 import type { ExternalSigner } from "@peage/protocol";
 import { assuranceOids, defaultLimits, type AssuranceLevel, type AssuranceLimits } from "./assurance.js";
 import { Vault, type Disk } from "./fragments.js";
@@ -56,7 +64,8 @@ export async function createPcStore(options: CreatePcStoreOptions): Promise<Issu
   if (options.mode === "postpaid" && (options.ceiling ?? 0) > limits.maxCeiling) {
     throw new RangeError(`a ${assurance} store's ceiling is at most ${limits.maxCeiling} minor units`);
   }
-  if ((options.balance ?? 0) > limits.maxBalance) throw new RangeError(`a ${assurance} store holds at most ${limits.maxBalance} minor units`);
+  if ((options.balance ?? 0) > limits.maxBalance)
+    throw new RangeError(`a ${assurance} store holds at most ${limits.maxBalance} minor units`);
   const tag = randomBytes(8).toString("hex");
   const places = (options.places ?? ["a", "b", "c"].map((name) => join(dir, "fragments", name))).map((place) => resolve(dir, place));
   const coding = options.coding ?? DEFAULT_CODING;
@@ -72,7 +81,15 @@ export async function createPcStore(options: CreatePcStoreOptions): Promise<Issu
     externalKey = { publicKey, reference: `tpm:${created.objects.keyHandle.toString(16)}` };
   } else {
     key = new Uint8Array(randomBytes(32));
-    config = { format: CONFIG_FORMAT, card: options.card, tag, places, coding, assurance, fragmentKey: Buffer.from(key).toString("base64") };
+    config = {
+      format: CONFIG_FORMAT,
+      card: options.card,
+      tag,
+      places,
+      coding,
+      assurance,
+      fragmentKey: Buffer.from(key).toString("base64"),
+    };
   }
   const vault = new Vault({ places, coding, key, tag, ...(options.disk && { disk: options.disk }) });
   const medium = VaultMedium.create(vault, anchorOf(config, options.tpm));
@@ -100,7 +117,8 @@ export function readConfig(dir: string): PcStoreConfig {
   if (value.format !== CONFIG_FORMAT || !Array.isArray(value.places) || value.places.length === 0 || typeof value.tag !== "string") {
     throw new Error(`${path} is not a PC store's configuration`);
   }
-  if (value.assurance !== (value.tpm ? "pc-tpm" : "pc-software")) throw new Error(`${path}: the assurance level does not match the key's place`);
+  if (value.assurance !== (value.tpm ? "pc-tpm" : "pc-software"))
+    throw new Error(`${path}: the assurance level does not match the key's place`);
   return value;
 }
 

@@ -49,8 +49,18 @@ export async function startSwtpm(stateDir: string): Promise<RunningSwtpm> {
     if (ctrl === undefined) continue;
     const child = spawn(
       "swtpm",
-      ["socket", "--tpm2", "--tpmstate", `dir=${stateDir}`, "--server", `type=tcp,port=${port},bindaddr=127.0.0.1`,
-        "--ctrl", `type=tcp,port=${ctrl},bindaddr=127.0.0.1`, "--flags", "not-need-init,startup-clear"],
+      [
+        "socket",
+        "--tpm2",
+        "--tpmstate",
+        `dir=${stateDir}`,
+        "--server",
+        `type=tcp,port=${port},bindaddr=127.0.0.1`,
+        "--ctrl",
+        `type=tcp,port=${ctrl},bindaddr=127.0.0.1`,
+        "--flags",
+        "not-need-init,startup-clear",
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let stderr = "";
@@ -64,7 +74,8 @@ export async function startSwtpm(stateDir: string): Promise<RunningSwtpm> {
       const tcti = `swtpm:host=127.0.0.1,port=${port}`;
       return { tcti, tpm: new Tpm(tcti), stateDir, stop: () => stopChild(child) };
     }
-    if ((up as NodeJS.ErrnoException).code === "ENOENT") throw new Error("swtpm is not installed: install Debian's swtpm and swtpm-tools (scripts/setup.sh does)");
+    if ((up as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error("swtpm is not installed: install Debian's swtpm and swtpm-tools (scripts/setup.sh does)");
     stopChild(child).catch(() => undefined);
     if (!/address already in use/i.test(String((up as Error).message))) throw up;
   }

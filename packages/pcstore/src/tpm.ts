@@ -58,9 +58,12 @@ export class Tpm {
     });
     if (result.error) {
       const missing = (result.error as NodeJS.ErrnoException).code === "ENOENT";
-      throw new TpmError(missing ? `${tool} is not installed: install Debian's tpm2-tools (scripts/setup.sh does)` : `${tool}: ${result.error.message}`);
+      throw new TpmError(
+        missing ? `${tool} is not installed: install Debian's tpm2-tools (scripts/setup.sh does)` : `${tool}: ${result.error.message}`,
+      );
     }
-    if (result.status !== 0) throw new TpmError(`${tool} failed (TCTI ${this.tcti}): ${result.stderr.toString("utf8").trim().split("\n").slice(-2).join(" ")}`);
+    if (result.status !== 0)
+      throw new TpmError(`${tool} failed (TCTI ${this.tcti}): ${result.stderr.toString("utf8").trim().split("\n").slice(-2).join(" ")}`);
     return result.stdout;
   }
 
@@ -111,11 +114,26 @@ export class Tpm {
     const secret = new Uint8Array(randomBytes(32));
     const sealed = this.#withFiles((dir) => {
       const at = (name: string) => join(dir, name);
-      this.run("tpm2_create", ["-C", hex(PRIMARY_HANDLE), "-G", "ecc256:ecdsa-sha256", "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign", "-u", at("key.pub"), "-r", at("key.priv")]);
+      this.run("tpm2_create", [
+        "-C",
+        hex(PRIMARY_HANDLE),
+        "-G",
+        "ecc256:ecdsa-sha256",
+        "-a",
+        "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign",
+        "-u",
+        at("key.pub"),
+        "-r",
+        at("key.priv"),
+      ]);
       this.run("tpm2_load", ["-C", hex(PRIMARY_HANDLE), "-u", at("key.pub"), "-r", at("key.priv"), "-c", at("key.ctx")]);
       this.run("tpm2_evictcontrol", ["-C", "o", "-c", at("key.ctx"), hex(keyHandle)]);
       this.run("tpm2_flushcontext", ["-t"]);
-      this.run("tpm2_create", ["-C", hex(PRIMARY_HANDLE), "-i", "-", "-a", "fixedtpm|fixedparent|userwithauth", "-u", at("seal.pub"), "-r", at("seal.priv")], secret);
+      this.run(
+        "tpm2_create",
+        ["-C", hex(PRIMARY_HANDLE), "-i", "-", "-a", "fixedtpm|fixedparent|userwithauth", "-u", at("seal.pub"), "-r", at("seal.priv")],
+        secret,
+      );
       return { pub: readFileSync(at("seal.pub")).toString("base64"), priv: readFileSync(at("seal.priv")).toString("base64") };
     });
     this.run("tpm2_nvdefine", ["-C", "o", "-s", "8", "-a", "ownerread|ownerwrite|nt=counter", hex(nvIndex)]);
@@ -134,7 +152,16 @@ export class Tpm {
     return this.#withFiles((dir) => {
       writeFileSync(join(dir, "seal.pub"), Buffer.from(sealed.pub, "base64"));
       writeFileSync(join(dir, "seal.priv"), Buffer.from(sealed.priv, "base64"));
-      this.run("tpm2_load", ["-C", hex(PRIMARY_HANDLE), "-u", join(dir, "seal.pub"), "-r", join(dir, "seal.priv"), "-c", join(dir, "seal.ctx")]);
+      this.run("tpm2_load", [
+        "-C",
+        hex(PRIMARY_HANDLE),
+        "-u",
+        join(dir, "seal.pub"),
+        "-r",
+        join(dir, "seal.priv"),
+        "-c",
+        join(dir, "seal.ctx"),
+      ]);
       try {
         const secret = this.run("tpm2_unseal", ["-c", join(dir, "seal.ctx")]);
         if (secret.length !== 32) throw new TpmError("the sealed fragment key is not 32 bytes");
@@ -156,11 +183,24 @@ export class Tpm {
   sign(keyHandle: number, data: Uint8Array, publicKey: KeyObject): Uint8Array {
     const der = this.#withFiles((dir) => {
       writeFileSync(join(dir, "data"), data);
-      this.run("tpm2_sign", ["-c", hex(keyHandle), "-g", "sha256", "-s", "ecdsa", "-f", "plain", "-o", join(dir, "sig"), join(dir, "data")]);
+      this.run("tpm2_sign", [
+        "-c",
+        hex(keyHandle),
+        "-g",
+        "sha256",
+        "-s",
+        "ecdsa",
+        "-f",
+        "plain",
+        "-o",
+        join(dir, "sig"),
+        join(dir, "data"),
+      ]);
       return readFileSync(join(dir, "sig"));
     });
     // Checked before use: a TPM answering with another key's signature would make unverifiable records.
-    if (!verify("sha256", data, { key: publicKey, dsaEncoding: "der" }, der)) throw new TpmError("the TPM's signature does not verify under the store's key");
+    if (!verify("sha256", data, { key: publicKey, dsaEncoding: "der" }, der))
+      throw new TpmError("the TPM's signature does not verify under the store's key");
     return derToP1363(der);
   }
 
@@ -182,7 +222,7 @@ function hex(handle: number): string {
 
 function freeIn([low, high]: readonly [number, number], taken: Set<number>): number {
   for (let tries = 0; tries < 64; tries++) {
-    const candidate = low + randomBytes(4).readUInt32BE(0) % (high - low + 1);
+    const candidate = low + (randomBytes(4).readUInt32BE(0) % (high - low + 1));
     if (!taken.has(candidate)) return candidate;
   }
   throw new TpmError("no free TPM handle found for the store");

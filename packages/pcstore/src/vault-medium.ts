@@ -65,7 +65,12 @@ export class VaultMedium implements Medium {
   /** A new, empty store: its first commit writes version 1. */
   static create(vault: Vault, anchor: Anchor): VaultMedium {
     if (vault.files().length > 0) throw new Error("a store already has fragments here: open it instead, or choose other places");
-    return new VaultMedium(vault, anchor, { base: anchor.read(), version: 0, files: new Map() }, { version: 0, repaired: 0, removed: 0, completed: false });
+    return new VaultMedium(
+      vault,
+      anchor,
+      { base: anchor.read(), version: 0, files: new Map() },
+      { version: 0, repaired: 0, removed: 0, completed: false },
+    );
   }
 
   /** Reads the newest version, checks it against the anchor, repairs damaged fragments. */
@@ -128,7 +133,9 @@ export class VaultMedium implements Medium {
       if (this.anchor.kind === "tpm") {
         const counter = this.anchor.increment();
         if (counter !== this.#state.base + BigInt(version)) {
-          throw new RollbackDetected(`the TPM counter is at ${counter}, the store expected ${this.#state.base + BigInt(version)}: another program moved it`);
+          throw new RollbackDetected(
+            `the TPM counter is at ${counter}, the store expected ${this.#state.base + BigInt(version)}: another program moved it`,
+          );
         }
       }
       this.vault.clean(version);
@@ -148,7 +155,13 @@ function encodeState(base: bigint, files: Map<string, Uint8Array>): Uint8Array {
 
 function decodeState(found: VaultRead): State {
   const value = JSON.parse(Buffer.from(found.plaintext).toString("utf8")) as { format?: unknown; base?: unknown; files?: unknown };
-  if (value.format !== STATE_FORMAT || typeof value.base !== "string" || !/^\d{1,20}$/.test(value.base) || typeof value.files !== "object" || value.files === null) {
+  if (
+    value.format !== STATE_FORMAT ||
+    typeof value.base !== "string" ||
+    !/^\d{1,20}$/.test(value.base) ||
+    typeof value.files !== "object" ||
+    value.files === null
+  ) {
     throw new Error("the store's state has an unknown format");
   }
   const files = new Map<string, Uint8Array>();
@@ -171,11 +184,14 @@ function load(vault: Vault, anchor: Anchor): { state: State; report: OpenReport 
       completed = true;
     } else if (counter > expected) {
       throw new RollbackDetected(
-        `the store's files are at version ${state.version} but its TPM counter says ${counter - state.base}: they were restored from an older copy ` +
-          `(or more fragments were destroyed than can be repaired); the store pays nothing more (\`peage pcstore status\` says why) and its issuer must replace it`,
+        `the store's files are at version ${state.version} but its TPM counter says ${counter - state.base}: ` +
+          "they were restored from an older copy (or more fragments were destroyed than can be repaired); " +
+          "the store pays nothing more (`peage pcstore status` says why) and its issuer must replace it",
       );
     } else if (counter !== expected) {
-      throw new RollbackDetected(`the TPM counter (${counter}) is behind the store's files (${expected}): these files belong to another TPM or were forged`);
+      throw new RollbackDetected(
+        `the TPM counter (${counter}) is behind the store's files (${expected}): these files belong to another TPM or were forged`,
+      );
     }
   }
   vault.repair(found);

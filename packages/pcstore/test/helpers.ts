@@ -8,7 +8,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cardIssuerFromDemo, payWithCard, type CardIssuer, type CardMode } from "@peage/card";
-import { createDemoPki, createOffer, FixedClock, partyId, price, signCatalog, verifyAcknowledgment, type Acknowledgment, type CatalogEntry, type DemoPki, type Offer, type PartyId } from "@peage/protocol";
+import {
+  createDemoPki,
+  createOffer,
+  FixedClock,
+  partyId,
+  price,
+  signCatalog,
+  verifyAcknowledgment,
+  type Acknowledgment,
+  type CatalogEntry,
+  type DemoPki,
+  type Offer,
+  type PartyId,
+} from "@peage/protocol";
 import { createPcStore, openPcStore, type Disk, type OpenedPcStore, type OpenPcStoreOptions, type Tpm } from "../src/index.js";
 
 export const NOW = new Date("2026-09-14T10:00:00.000Z");
@@ -21,7 +34,10 @@ export interface StoreWorld {
   readonly user: PartyId<"user">;
   readonly entries: ReadonlyMap<number, CatalogEntry>;
   offer(amount?: number): Offer;
-  create(dir: string, options?: { tpm?: Tpm; mode?: CardMode; balance?: number; ceiling?: number; card?: string; disk?: Disk; logCapacity?: number }): ReturnType<typeof createPcStore>;
+  create(
+    dir: string,
+    options?: { tpm?: Tpm; mode?: CardMode; balance?: number; ceiling?: number; card?: string; disk?: Disk; logCapacity?: number },
+  ): ReturnType<typeof createPcStore>;
   open(dir: string, options?: OpenPcStoreOptions): Promise<OpenedPcStore>;
   pay(store: OpenedPcStore, amount: number, offer?: Offer): Promise<Acknowledgment>;
   merchantAccepts(ack: Acknowledgment, offer: Offer): Promise<boolean>;
@@ -35,7 +51,12 @@ export async function makeStoreWorld(): Promise<StoreWorld> {
   const amounts = [1, 50, 199, 500, 1000, 2500];
   const catalog = await signCatalog(
     pki.publisher.identity,
-    amounts.map((amount) => ({ offerId: `play-${amount}`, description: `Play for ${amount} cents`, price: price(amount, "EUR"), grant: { kind: "launch" as const } })),
+    amounts.map((amount) => ({
+      offerId: `play-${amount}`,
+      description: `Play for ${amount} cents`,
+      price: price(amount, "EUR"),
+      grant: { kind: "launch" as const },
+    })),
     pki.publisher.keys,
     pki.chainOf(pki.publisher.certificate),
   );

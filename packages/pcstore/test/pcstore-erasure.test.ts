@@ -31,11 +31,22 @@ test("GF(256): every non-zero element has an inverse, multiplication is commutat
 });
 
 test("any k of n shares rebuild the data, for every subset of several codings", () => {
-  for (const [k, n] of [[1, 1], [1, 3], [2, 3], [3, 5], [4, 7], [5, 8]] as const) {
+  for (const [k, n] of [
+    [1, 1],
+    [1, 3],
+    [2, 3],
+    [3, 5],
+    [4, 7],
+    [5, 8],
+  ] as const) {
     const data = new Uint8Array(randomBytes(100 + k));
     const shares = encodeShares(data, { k, n });
     assert.equal(shares.length, n);
-    assert.deepEqual(Buffer.concat(shares.slice(0, k)).subarray(0, data.length), Buffer.from(data), "systematic: the first k shares are the data");
+    assert.deepEqual(
+      Buffer.concat(shares.slice(0, k)).subarray(0, data.length),
+      Buffer.from(data),
+      "systematic: the first k shares are the data",
+    );
     for (const subset of subsets(n, k)) {
       const decoded = decodeShares(new Map(subset.map((i) => [i, shares[i]!])), { k, n }, data.length);
       assert.deepEqual(Buffer.from(decoded), Buffer.from(data), `k=${k} n=${n} shares ${subset}`);
@@ -46,14 +57,20 @@ test("any k of n shares rebuild the data, for every subset of several codings", 
 
 test("property: random data, random coding, random k shares", () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 8 }), fc.integer(), (data, k, extra, seed) => {
-      const n = k + extra;
-      const shares = encodeShares(data, { k, n });
-      const order = [...Array(n).keys()].sort((a, b) => ((a * 7919 + seed) % 101) - ((b * 7919 + seed) % 101));
-      const chosen = order.slice(0, k);
-      const decoded = decodeShares(new Map(chosen.map((i) => [i, shares[i]!])), { k, n }, data.length);
-      assert.deepEqual(Buffer.from(decoded), Buffer.from(data));
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 600 }),
+      fc.integer({ min: 1, max: 12 }),
+      fc.integer({ min: 0, max: 8 }),
+      fc.integer(),
+      (data, k, extra, seed) => {
+        const n = k + extra;
+        const shares = encodeShares(data, { k, n });
+        const order = [...Array(n).keys()].sort((a, b) => ((a * 7919 + seed) % 101) - ((b * 7919 + seed) % 101));
+        const chosen = order.slice(0, k);
+        const decoded = decodeShares(new Map(chosen.map((i) => [i, shares[i]!])), { k, n }, data.length);
+        assert.deepEqual(Buffer.from(decoded), Buffer.from(data));
+      },
+    ),
     { numRuns: 300 },
   );
   assert.throws(() => encodeShares(new Uint8Array(1), { k: 0, n: 2 }), RangeError);
@@ -77,7 +94,10 @@ test("vault: spread over the places; up to n − k fragments deleted or altered 
     vault.write(1, secret);
     const files = fragmentsOf(vault);
     assert.equal(files.length, 5);
-    assert.deepEqual(["p0", "p1", "p2"].map((p) => readdirSync(join(root, p)).length), [2, 2, 1]);
+    assert.deepEqual(
+      ["p0", "p1", "p2"].map((p) => readdirSync(join(root, p)).length),
+      [2, 2, 1],
+    );
     for (const file of files) assert.ok(!readFileSync(file).includes(Buffer.from("purse")), "fragments are encrypted");
     const original = files.map((file) => readFileSync(file));
 
@@ -91,7 +111,11 @@ test("vault: spread over the places; up to n − k fragments deleted or altered 
     assert.deepEqual(found.damaged, [0, 3]);
     assert.equal(found.rejected, 1);
     vault.repair(found);
-    assert.deepEqual(fragmentsOf(vault).map((file) => readFileSync(file)), original, "the repaired fragments are the originals");
+    assert.deepEqual(
+      fragmentsOf(vault).map((file) => readFileSync(file)),
+      original,
+      "the repaired fragments are the originals",
+    );
     assert.deepEqual(vault.read().damaged, []);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -106,7 +130,10 @@ test("vault: more than n − k fragments lost is detected, never read as another
     const files = fragmentsOf(vault);
     for (const file of files.slice(0, 2)) writeFileSync(file, Buffer.concat([readFileSync(file).subarray(0, 10), Buffer.alloc(30)]));
     rmSync(files[4]!);
-    assert.throws(() => vault.read(), (error: Error) => error instanceof VaultDestroyed && /no version of the store has 3 intact fragments of 5/.test(error.message));
+    assert.throws(
+      () => vault.read(),
+      (error: Error) => error instanceof VaultDestroyed && /no version of the store has 3 intact fragments of 5/.test(error.message),
+    );
     for (const file of files) rmSync(file, { force: true });
     assert.throws(() => vault.read(), /no fragments at all: it was deleted/);
   } finally {

@@ -20,7 +20,11 @@ test("a software store pays like a prepaid card: debit in the acknowledgment, me
     const issued = await world.create(dir, { balance: 1000 });
     assert.equal(assuranceOf(x509Of(issued.chain[0]!)), "pc-software");
     const store = await world.open(dir);
-    for (const [amount, balance] of [[500, 500], [199, 301], [1, 300]] as const) {
+    for (const [amount, balance] of [
+      [500, 500],
+      [199, 301],
+      [1, 300],
+    ] as const) {
       const offer = world.offer(amount);
       const ack = await world.pay(store, amount, offer);
       assert.equal(await world.merchantAccepts(ack, offer), true);
@@ -71,7 +75,10 @@ test("fragments: up to n − k deleted or altered are repaired at opening; more 
     await repaired.client.select();
     assert.equal((await repaired.client.status()).balance, 950);
     for (const file of files.slice(0, 3)) rmSync(file);
-    await assert.rejects(world.open(dir), (error: Error) => error instanceof VaultDestroyed && /more were deleted or altered than can be repaired/.test(error.message));
+    await assert.rejects(
+      world.open(dir),
+      (error: Error) => error instanceof VaultDestroyed && /more were deleted or altered than can be repaired/.test(error.message),
+    );
   } finally {
     remove();
   }
@@ -126,14 +133,23 @@ test("power cut at every write of SYNC and RELOAD: applied once or not at all, a
       const setup = await world.open(dir);
       await world.pay(setup, 50);
       const sync = await createSyncCommand({ issuer: world.issuer, card: issued.card, seq: 0, upTo: 1, id: "sync-1" });
-      const reload = await createReloadCommand({ issuer: world.issuer, card: issued.card, seq: 1, amount: price(300, "EUR"), id: "reload-1" });
+      const reload = await createReloadCommand({
+        issuer: world.issuer,
+        card: issued.card,
+        seq: 1,
+        amount: price(300, "EUR"),
+        id: "reload-1",
+      });
       const power = new Power(n);
       const torn = await world.open(dir, { disk: power.disk() });
       await torn.client.select();
-      const done = await torn.client.sync(sync).then(() => torn.client.reload(reload)).then(
-        () => true,
-        () => false,
-      );
+      const done = await torn.client
+        .sync(sync)
+        .then(() => torn.client.reload(reload))
+        .then(
+          () => true,
+          () => false,
+        );
       if (!power.cut) {
         assert.ok(done);
         break;
@@ -147,7 +163,11 @@ test("power cut at every write of SYNC and RELOAD: applied once or not at all, a
       assert.equal(before.balance, before.seq === 2 ? 1250 : 950);
       if (before.seq === 0) await restarted.client.sync(sync);
       if (before.seq <= 1) await restarted.client.reload(reload);
-      await assert.rejects(restarted.client.reload(reload), (error: { sw?: number }) => error.sw === SW.CONDITIONS_NOT_SATISFIED, "a RELOAD is applied once");
+      await assert.rejects(
+        restarted.client.reload(reload),
+        (error: { sw?: number }) => error.sw === SW.CONDITIONS_NOT_SATISFIED,
+        "a RELOAD is applied once",
+      );
       const after = await restarted.client.status();
       assert.deepEqual([after.seq, after.balance, after.logLength], [2, 1250, 0], `cut at write ${n}`);
     } finally {

@@ -70,12 +70,19 @@ test("rolling the files back to an earlier copy is detected by the TPM counter (
       rmSync(join(dir, "fragments"), { recursive: true });
       cpSync(join(copy.dir, "fragments"), join(dir, "fragments"), { recursive: true });
       if (withTpm) {
-        await assert.rejects(world.open(dir, { tpm }), (error: Error) => error instanceof RollbackDetected && /restored from an older copy/.test(error.message));
+        await assert.rejects(
+          world.open(dir, { tpm }),
+          (error: Error) => error instanceof RollbackDetected && /restored from an older copy/.test(error.message),
+        );
         tpm.removeStoreObjects(readConfig(dir).tpm!);
       } else {
         const restored = await world.open(dir);
         await restored.client.select();
-        assert.equal((await restored.client.status()).balance, 500, "without a TPM only the issuer's sync can catch it (see the server's fork tests)");
+        assert.equal(
+          (await restored.client.status()).balance,
+          500,
+          "without a TPM only the issuer's sync can catch it (see the server's fork tests)",
+        );
       }
     } finally {
       remove();

@@ -21,7 +21,11 @@ export interface ForkProblem {
 }
 
 /** Entries the desk had recorded, by counter, against the same counters uploaded again. */
-export function forksOf(recorded: ReadonlyMap<number, string>, uploaded: readonly LogEntryBody[], tokens: readonly unknown[]): ForkProblem[] {
+export function forksOf(
+  recorded: ReadonlyMap<number, string>,
+  uploaded: readonly LogEntryBody[],
+  tokens: readonly unknown[],
+): ForkProblem[] {
   const bodies = new Map<number, Buffer>();
   for (const token of tokens) {
     const decoded = decodeToken(token);
@@ -42,14 +46,29 @@ export function forksOf(recorded: ReadonlyMap<number, string>, uploaded: readonl
   return problems;
 }
 
+const restored = "its memory was restored from an older copy";
+
 /** A head behind what the desk already saw from the device. */
-export function rollbackOf(head: LogHeadBody | undefined, seen: { readonly syncedCounter: number; readonly cardSeq: number }): ForkProblem[] {
+export function rollbackOf(
+  head: LogHeadBody | undefined,
+  seen: { readonly syncedCounter: number; readonly cardSeq: number },
+): ForkProblem[] {
   if (!head) return [];
   if (head.counter < seen.syncedCounter) {
-    return [{ kind: "rollback", message: `the device is at counter ${head.counter}, below the ${seen.syncedCounter} already recorded: its memory was restored from an older copy` }];
+    return [
+      {
+        kind: "rollback",
+        message: `the device is at counter ${head.counter}, below the ${seen.syncedCounter} already recorded: ${restored}`,
+      },
+    ];
   }
   if (head.seq < seen.cardSeq) {
-    return [{ kind: "rollback", message: `the device applied ${head.seq} issuer commands, fewer than the ${seen.cardSeq} it had shown: its memory was restored from an older copy` }];
+    return [
+      {
+        kind: "rollback",
+        message: `the device applied ${head.seq} issuer commands, fewer than the ${seen.cardSeq} it had shown: ${restored}`,
+      },
+    ];
   }
   return [];
 }
@@ -64,10 +83,18 @@ export function checkAssurance(
   if (!level) return undefined;
   const { maxBalance, maxCeiling } = limits[level];
   if ((asked.balance ?? 0) > maxBalance) {
-    throw HttpProblem.of("ERR_LIMIT_EXCEEDED", `a ${level} store holds at most ${maxBalance} minor units: register it with a smaller load`, { status: 422 });
+    throw HttpProblem.of(
+      "ERR_LIMIT_EXCEEDED",
+      `a ${level} store holds at most ${maxBalance} minor units: register it with a smaller load`,
+      { status: 422 },
+    );
   }
   if ((asked.ceiling ?? 0) > maxCeiling) {
-    throw HttpProblem.of("ERR_LIMIT_EXCEEDED", `a ${level} store's ceiling is at most ${maxCeiling} minor units: register it with a lower ceiling`, { status: 422 });
+    throw HttpProblem.of(
+      "ERR_LIMIT_EXCEEDED",
+      `a ${level} store's ceiling is at most ${maxCeiling} minor units: register it with a lower ceiling`,
+      { status: 422 },
+    );
   }
   return level;
 }

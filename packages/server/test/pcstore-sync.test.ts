@@ -12,7 +12,18 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { createDemoPki, createOffer, FixedClock, partyId, price, rateTable, signCatalog, type CatalogEntry, type DemoPki, type PartyId } from "@peage/protocol";
+import {
+  createDemoPki,
+  createOffer,
+  FixedClock,
+  partyId,
+  price,
+  rateTable,
+  signCatalog,
+  type CatalogEntry,
+  type DemoPki,
+  type PartyId,
+} from "@peage/protocol";
 import { cardIssuerFromDemo, decodeToken, payWithCard, readLogForSync, SW } from "@peage/card";
 import { createPcStore, openPcStore, type OpenedPcStore } from "@peage/pcstore";
 import { ApiScopes, buildApp, createApiKey, staticRates, type App, type Store } from "../src/index.js";
@@ -38,11 +49,18 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const clock = new FixedClock(NOW);
   const pki = await createDemoPki({ now: NOW, cardIssuer: true });
   const test = await openTestStore(engine, dir);
-  const db = await openCardDb(engine === "sqlite" ? { sqlitePath: test.location } : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location });
+  const db = await openCardDb(
+    engine === "sqlite" ? { sqlitePath: test.location } : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location },
+  );
   const desk = createCardDesk({ db, issuer: cardIssuerFromDemo(pki) });
   const app = buildApp({
     store: test.store,
-    identity: { id: pki.server.identity, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), notAfter: pki.server.certificate.notAfter },
+    identity: {
+      id: pki.server.identity,
+      key: pki.server.keys,
+      x5c: pki.chainOf(pki.server.certificate),
+      notAfter: pki.server.certificate.notAfter,
+    },
     trust: pki.trustStore(),
     rates: staticRates(rateTable("EUR", "2026-06-12", { USD: "1.0845" })),
     clock,
@@ -53,11 +71,26 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const key = await createApiKey(test.store, ApiScopes, "pc store tests");
   const catalog = await signCatalog(
     pki.publisher.identity,
-    [10, 50, 100, 300].map((amount) => ({ offerId: `play-${amount}`, description: `Play for ${amount} cents`, price: price(amount, "EUR"), grant: { kind: "launch" as const } })),
+    [10, 50, 100, 300].map((amount) => ({
+      offerId: `play-${amount}`,
+      description: `Play for ${amount} cents`,
+      price: price(amount, "EUR"),
+      grant: { kind: "launch" as const },
+    })),
     pki.publisher.keys,
     pki.chainOf(pki.publisher.certificate),
   );
-  return { pki, clock, test, store: test.store, desk, app, key, dir, entries: new Map(catalog.offers.map((entry) => [entry.terms.price.amount as number, entry])) };
+  return {
+    pki,
+    clock,
+    test,
+    store: test.store,
+    desk,
+    app,
+    key,
+    dir,
+    entries: new Map(catalog.offers.map((entry) => [entry.terms.price.amount as number, entry])),
+  };
 }
 
 interface PcStore {
@@ -72,11 +105,27 @@ async function makeStore(world: World, name: string, balance: number): Promise<P
   const dir = join(world.dir, name);
   const id = partyId("card", name);
   const user = partyId("user", name);
-  const issued = await createPcStore({ dir, issuer: cardIssuerFromDemo(world.pki), card: id, user, pin: PIN, mode: "prepaid", currency: "EUR", balance, roots: [world.pki.root.certificate], now: NOW });
+  const issued = await createPcStore({
+    dir,
+    issuer: cardIssuerFromDemo(world.pki),
+    card: id,
+    user,
+    pin: PIN,
+    mode: "prepaid",
+    currency: "EUR",
+    balance,
+    roots: [world.pki.root.certificate],
+    now: NOW,
+  });
   return { id, user, dir, chain: issued.chain, opened: await openPcStore(dir, { clock: world.clock }) };
 }
 
-async function call(world: World, method: "GET" | "POST", url: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+  world: World,
+  method: "GET" | "POST",
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await world.app.inject({
     method,
     url,
@@ -199,7 +248,10 @@ for (const engine of ENGINES) {
 
     it("property: any order of payments, syncs and repeated uploads: the purse never below zero, no entry booked twice", async () => {
       let run = 0;
-      const step = fc.oneof(fc.constantFrom(10, 50, 100, 300).map((amount) => ({ kind: "pay" as const, amount })), fc.constant({ kind: "sync" as const }));
+      const step = fc.oneof(
+        fc.constantFrom(10, 50, 100, 300).map((amount) => ({ kind: "pay" as const, amount })),
+        fc.constant({ kind: "sync" as const }),
+      );
       await fc.assert(
         fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
           const store = await makeStore(world, `pc-prop-${run++}`, 500);

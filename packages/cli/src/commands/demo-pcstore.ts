@@ -13,7 +13,18 @@
 import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, formatPrice, partyId, price, rateTable, signCatalog, writePkiDir, type Price } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  formatPrice,
+  partyId,
+  price,
+  rateTable,
+  signCatalog,
+  writePkiDir,
+  type Catalog,
+  type Price,
+} from "@peage/protocol";
 import type { Options } from "../args.js";
 import { Cleanup } from "../demo/cleanup.js";
 import { CommandError } from "../errors.js";
@@ -63,14 +74,19 @@ export async function runPcStoreDemo(o: Options): Promise<void> {
   const scripted = o.flag("yes");
   const json = o.flag("json");
   if (!scripted && !process.stdin.isTTY) {
-    throw o.usage("the wallet asks the user and the store's PIN on the terminal, and standard input is not one: run it in a terminal, or add --yes");
+    throw o.usage(
+      "the wallet asks the user and the store's PIN on the terminal, and standard input is not one: run it in a terminal, or add --yes",
+    );
   }
   const say = json ? () => undefined : (line: string) => print(line);
   const { dir, temporary } = await demoDir(o.string("data"), "peage-demo-pcstore-");
   const cleanup = new Cleanup();
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: stopping the wallet, the server and swtpm…\n`);
-    void cleanup.close().then(() => (temporary ? rm(dir, { recursive: true, force: true }) : undefined)).finally(() => process.exit(1));
+    void cleanup
+      .close()
+      .then(() => (temporary ? rm(dir, { recursive: true, force: true }) : undefined))
+      .finally(() => process.exit(1));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -80,7 +96,8 @@ export async function runPcStoreDemo(o: Options): Promise<void> {
     if (json) printJson(result);
     if (!temporary) say(`\nThe demo's data is kept in ${dir}.`);
     const failed = result.checks.filter((c) => !c.ok);
-    if (failed.length > 0) throw new CommandError("ERR_DEMO_FAILED", `${failed.length} check(s) failed: ${failed.map((c) => c.check).join("; ")}`);
+    if (failed.length > 0)
+      throw new CommandError("ERR_DEMO_FAILED", `${failed.length} check(s) failed: ${failed.map((c) => c.check).join("; ")}`);
   } finally {
     const failures = await cleanup.close();
     process.off("SIGINT", onSignal);
@@ -124,8 +141,12 @@ async function demo(dir: string, scripted: boolean, say: (line: string) => void,
   const { k, n } = issued.config.coding;
   say(`  PKI        a root CA, the publisher ${pki.publisher.identity}, the payment server ${pki.server.identity} and its card issuer`);
   say(`  TPM        swtpm at ${swtpm.tcti}, driven through tpm2-tools`);
-  say(`  store      ${STORE} for ${USER}: prepaid, ${formatPrice(price(LOAD, "EUR"))}, PIN ${PIN}; key made in the TPM, assurance ${issued.config.assurance}`);
-  say(`  fragments  its state as ${n} encrypted fragments (any ${k} rebuild it) in ${issued.config.places.length} places, anchored to a TPM counter`);
+  say(
+    `  store      ${STORE} for ${USER}: prepaid, ${formatPrice(price(LOAD, "EUR"))}, PIN ${PIN}; key made in the TPM, assurance ${issued.config.assurance}`,
+  );
+  say(
+    `  fragments  its state as ${n} encrypted fragments (any ${k} rebuild it) in ${issued.config.places.length} places, anchored to a TPM counter`,
+  );
 
   // 2. The wallet, pointed at a server that is not running, paying with the store.
   const port = await freePort();
@@ -146,7 +167,10 @@ async function demo(dir: string, scripted: boolean, say: (line: string) => void,
   await wallet.writeConfig(walletDir, { ...config, card: { ...(scripted && { pin: PIN }) } });
   const access = new pcstore.PcStoreAccess(opened);
   const prompt = scripted ? new wallet.AutoYesPrompt() : new wallet.TerminalPrompt({ output: process.stderr });
-  const service = await wallet.startWallet({ wallet: { dir: walletDir, passphrase, prompt, card: access }, endpointFile: join(dir, PcStoreDemoFiles.walletEndpoint) });
+  const service = await wallet.startWallet({
+    wallet: { dir: walletDir, passphrase, prompt, card: access },
+    endpointFile: join(dir, PcStoreDemoFiles.walletEndpoint),
+  });
   cleanup.defer("stop the wallet", () => service.close());
   say(`  wallet     the user's wallet on ${service.url}, paying with the PC store as with a card`);
   say(`  server     ${serverUrl}: nothing listens there yet — ${await reachable(serverUrl)}`);
@@ -157,9 +181,24 @@ async function demo(dir: string, scripted: boolean, say: (line: string) => void,
     pki.publisher.identity,
     [
       { offerId: "launch", description: "Start The Lighthouse Quest", price: price(50, "EUR"), grant: { kind: "launch" } },
-      { offerId: "level-2", description: "Unlock level 2: the cliffs", price: price(120, "EUR"), grant: { kind: "event", event: "level-2" } },
-      { offerId: "level-3", description: "Unlock level 3: the lighthouse", price: price(200, "EUR"), grant: { kind: "event", event: "level-3" } },
-      { offerId: "level-4", description: "Unlock level 4: the island", price: price(200, "EUR"), grant: { kind: "event", event: "level-4" } },
+      {
+        offerId: "level-2",
+        description: "Unlock level 2: the cliffs",
+        price: price(120, "EUR"),
+        grant: { kind: "event", event: "level-2" },
+      },
+      {
+        offerId: "level-3",
+        description: "Unlock level 3: the lighthouse",
+        price: price(200, "EUR"),
+        grant: { kind: "event", event: "level-3" },
+      },
+      {
+        offerId: "level-4",
+        description: "Unlock level 4: the island",
+        price: price(200, "EUR"),
+        grant: { kind: "event", event: "level-4" },
+      },
     ],
     pki.publisher.keys,
     pki.chainOf(pki.publisher.certificate),
@@ -172,7 +211,25 @@ async function demo(dir: string, scripted: boolean, say: (line: string) => void,
     server: pki.server.identity,
     wallet: { endpointFile: join(dir, PcStoreDemoFiles.walletEndpoint) },
   });
-  say(scripted ? `The store pays four offers; --yes answers for the user and types the PIN ${PIN}.` : `Answer y, then type the store's PIN (${PIN}).`);
+  say(
+    scripted
+      ? `The store pays four offers; --yes answers for the user and types the PIN ${PIN}.`
+      : `Answer y, then type the store's PIN (${PIN}).`,
+  );
+  const steps = await sell(merchant, catalog, messages, say, MerchantError);
+  say("");
+  const sync = await serverAndSync(dir, pki, issued.chain, access, messages, say, cleanup, port);
+  return { ...sync.result(steps), messages };
+}
+
+/** The merchant sells the four offers through the wallet; the store acknowledges (or refuses) each. */
+async function sell(
+  merchant: import("@peage/merchant").Merchant,
+  catalog: Catalog,
+  messages: Messages,
+  say: (line: string) => void,
+  MerchantError: typeof import("@peage/merchant").MerchantError,
+): Promise<Step[]> {
   const steps: Step[] = [];
   for (const [offerId, pay] of [
     ["launch", () => merchant.atLaunch()],
@@ -187,16 +244,17 @@ async function demo(dir: string, scripted: boolean, say: (line: string) => void,
       messages.acknowledgments.push(token);
       const debit = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { debit?: { balance?: number } }).debit;
       steps.push({ step: "pay", offerId, price: granted.price, outcome: "paid", paymentId: granted.paymentId, debit });
-      say(`  paid       ${offerId.padEnd(8)} ${formatPrice(granted.price).padStart(9)}  acknowledged by the store (${granted.paymentId}), balance ${formatPrice(price(debit?.balance ?? 0, "EUR"))}`);
+      const balance = formatPrice(price(debit?.balance ?? 0, "EUR"));
+      say(
+        `  paid       ${offerId.padEnd(8)} ${formatPrice(granted.price).padStart(9)}  acknowledged by the store (${granted.paymentId}), balance ${balance}`,
+      );
     } catch (error) {
       const code = error instanceof MerchantError ? error.code : "ERR_INTERNAL";
       steps.push({ step: "pay", offerId, price: offer.terms.price, outcome: code, detail: (error as Error).message });
       say(`  refused    ${offerId.padEnd(8)} ${formatPrice(offer.terms.price).padStart(9)}  ${code}: ${(error as Error).message}`);
     }
   }
-  say("");
-  const sync = await serverAndSync(dir, pki, issued.chain, access, messages, say, cleanup, port);
-  return { ...sync.result(steps), messages };
+  return steps;
 }
 
 /** Starts the server, registers the store, makes a top-up, and syncs twice; then the checks. */
@@ -220,7 +278,13 @@ async function serverAndSync(
   const desk = await cards.openCardDesk({ dataDir }, identity);
   if (!desk) throw new CommandError("ERR_NO_CARD_ISSUER", "the server's data directory has no card issuer");
   cleanup.defer("close the card desk", () => desk.close());
-  const app = server.buildApp({ store, identity, trust, rates: server.staticRates(rateTable("EUR", new Date().toISOString().slice(0, 10), {})), cards: desk });
+  const app = server.buildApp({
+    store,
+    identity,
+    trust,
+    rates: server.staticRates(rateTable("EUR", new Date().toISOString().slice(0, 10), {})),
+    cards: desk,
+  });
   await app.listen({ host: "127.0.0.1", port });
   cleanup.defer("stop the payment server", () => app.close());
   const apiKey = await server.createApiKey(store, server.ApiScopes, "peage demo --pc-store operator");
@@ -243,12 +307,18 @@ async function serverAndSync(
   const deskClient = new RecordingDesk(serverUrl, apiKey);
   const registered = await deskClient.register({ chain, user: USER, mode: "prepaid", currency: "EUR", balance: LOAD });
   await deskClient.reload(STORE, TOP_UP, `demo-${randomBytes(6).toString("hex")}`);
-  say(`  server     now running on ${serverUrl}; the store registered (${registered.account.user}'s funds) and a ${formatPrice(price(TOP_UP, "EUR"))} top-up made for it`);
+  say(
+    `  server     now running on ${serverUrl}; the store registered (${registered.account.user}'s funds) and a ${formatPrice(price(TOP_UP, "EUR"))} top-up made for it`,
+  );
   const synced = await wallet.syncCard({ card: access, desk: deskClient });
   const again = await wallet.syncCard({ card: access, desk: deskClient });
-  say(`  sync       ${synced.uploaded} log entries uploaded, ${synced.recorded} payments recorded; the store applied ${synced.applied.map((a) => a.kind.toUpperCase()).join(" and ")}`);
+  say(
+    `  sync       ${synced.uploaded} log entries uploaded, ${synced.recorded} payments recorded; the store applied ${synced.applied.map((a) => a.kind.toUpperCase()).join(" and ")}`,
+  );
   for (const credit of synced.credited) say(`  credited   ${credit.publisher} ${formatPrice(credit.amount as Price)}`);
-  say(`  store      log ${synced.after.logLength} of ${synced.after.logCapacity} entries, balance ${formatPrice(price(synced.after.balance ?? 0, "EUR"))}`);
+  say(
+    `  store      log ${synced.after.logLength} of ${synced.after.logCapacity} entries, balance ${formatPrice(price(synced.after.balance ?? 0, "EUR"))}`,
+  );
   say(`  again      a second sync uploads ${again.uploaded} entries and records ${again.recorded}: nothing is recorded twice`);
   const recorded = (await store.listPayments({ publisher: pki.publisher.identity, limit: 1000 })).payments;
   const user = await store.getUser(partyId("user", USER.split(":")[3]!));
@@ -257,13 +327,31 @@ async function serverAndSync(
       const paid = steps.filter((s) => s.outcome === "paid");
       const spent = paid.reduce((sum, s) => sum + (s.price?.amount ?? 0), 0);
       const checks = [
-        { check: "every payment was acknowledged by the PC store with no server running", ok: paid.length === 3 && paid.every((s) => s.paymentId?.startsWith("card_")) },
-        { check: "the store refused the offer its balance could not cover", ok: steps.find((s) => s.offerId === "level-4")?.outcome === "ERR_INSUFFICIENT_FUNDS" },
-        { check: "the server recorded each payment once", ok: recorded.length === paid.length && paid.every((s) => recorded.some((p) => p.id === s.paymentId)) },
+        {
+          check: "every payment was acknowledged by the PC store with no server running",
+          ok: paid.length === 3 && paid.every((s) => s.paymentId?.startsWith("card_")),
+        },
+        {
+          check: "the store refused the offer its balance could not cover",
+          ok: steps.find((s) => s.offerId === "level-4")?.outcome === "ERR_INSUFFICIENT_FUNDS",
+        },
+        {
+          check: "the server recorded each payment once",
+          ok: recorded.length === paid.length && paid.every((s) => recorded.some((p) => p.id === s.paymentId)),
+        },
         { check: "the publisher was credited what the store paid", ok: (synced.credited[0]?.amount.amount ?? 0) === spent },
-        { check: "the store's log was cleared up to what the server recorded", ok: synced.after.logLength === 0 && synced.account.syncedCounter === paid.length },
-        { check: "the top-up was loaded once", ok: synced.applied.filter((a) => a.kind === "reload").length === 1 && again.applied.length === 0 },
-        { check: "the store's balance and the server's books agree", ok: synced.after.balance === LOAD - spent + TOP_UP && user?.balance === synced.after.balance },
+        {
+          check: "the store's log was cleared up to what the server recorded",
+          ok: synced.after.logLength === 0 && synced.account.syncedCounter === paid.length,
+        },
+        {
+          check: "the top-up was loaded once",
+          ok: synced.applied.filter((a) => a.kind === "reload").length === 1 && again.applied.length === 0,
+        },
+        {
+          check: "the store's balance and the server's books agree",
+          ok: synced.after.balance === LOAD - spent + TOP_UP && user?.balance === synced.after.balance,
+        },
       ];
       say("");
       for (const check of checks) say(`  ${check.ok ? "ok  " : "FAIL"}  ${check.check}`);
@@ -274,7 +362,13 @@ async function serverAndSync(
         publisher: pki.publisher.identity,
         server: { id: pki.server.identity, url: serverUrl },
         steps,
-        sync: { uploaded: synced.uploaded, recorded: synced.recorded, applied: synced.applied, credited: synced.credited, store: synced.after },
+        sync: {
+          uploaded: synced.uploaded,
+          recorded: synced.recorded,
+          applied: synced.applied,
+          credited: synced.credited,
+          store: synced.after,
+        },
         again: { uploaded: again.uploaded, recorded: again.recorded },
         checks,
       };

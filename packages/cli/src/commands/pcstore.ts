@@ -18,8 +18,16 @@ import { parseIdentity } from "../values.js";
 import { loadPki, purse, readApiKey } from "./card.js";
 
 const jsonOption = { type: "boolean", description: "print the result as JSON on stdout" } as const;
-const dirOption = { type: "string", value: "DIR", description: "the store's directory (pcstore.json and, by default, its fragments)" } as const;
-const tctiOption = { type: "string", value: "TCTI", description: "the TPM to use, as tpm2-tools names it (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)" } as const;
+const dirOption = {
+  type: "string",
+  value: "DIR",
+  description: "the store's directory (pcstore.json and, by default, its fragments)",
+} as const;
+const tctiOption = {
+  type: "string",
+  value: "TCTI",
+  description: "the TPM to use, as tpm2-tools names it (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)",
+} as const;
 
 /** The TPM named by --tcti or the environment, for a store that needs one. */
 async function tpmOf(o: Options): Promise<import("@peage/pcstore").Tpm> {
@@ -46,10 +54,11 @@ const init: Command = {
     name: "pcstore init",
     title: "make a PC store for a user: key in the TPM (or on disk with --software), certified by the card issuer",
     summary:
-      "Make a PC store in DIR at the issuing payment server's desk: with a TPM 2.0 its ECC P-256 key is created inside the TPM (never exportable), a TPM " +
-      "monotonic counter anchors its files and its fragment key is sealed to the TPM; with --software all of it stays on the disk and its certificate says " +
-      "so (a lower assurance level, lower limits). The server's card issuer (a PKI made with `peage pki init --card-issuer`) certifies the key; the " +
-      "registration for `peage card register` goes to --registration-out (and is printed with --json).",
+      "Make a PC store in DIR at the issuing payment server's desk: with a TPM 2.0 its ECC P-256 key is created inside the TPM " +
+      "(never exportable), a TPM monotonic counter anchors its files and its fragment key is sealed to the TPM; with --software " +
+      "all of it stays on the disk and its certificate says so (a lower assurance level, lower limits). The server's card issuer " +
+      "(a PKI made with `peage pki init --card-issuer`) certifies the key; the registration for `peage card register` goes to " +
+      "--registration-out (and is printed with --json).",
     synopsis:
       "--pki DIR --dir DIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N) [--card URN] " +
       "[--tcti TCTI | --software] [--registration-out FILE] [--json]",
@@ -58,14 +67,26 @@ const init: Command = {
       dir: dirOption,
       user: { type: "string", value: "URN", description: "the store's user, urn:peage:user:NAME" },
       pin: { type: "string", value: "NNNN", description: "the PIN, 4 to 12 digits (three wrong PINs block the store)" },
-      mode: { type: "string", value: "prepaid|postpaid", description: "prepaid: pays from a balance; postpaid: up to a ceiling between syncs" },
+      mode: {
+        type: "string",
+        value: "prepaid|postpaid",
+        description: "prepaid: pays from a balance; postpaid: up to a ceiling between syncs",
+      },
       currency: { type: "string", value: "CODE", description: "the store's currency, ISO 4217" },
       balance: { type: "string", value: "N", description: "prepaid: the balance loaded now, minor units" },
       ceiling: { type: "string", value: "N", description: "postpaid: what the store may spend between two syncs, minor units" },
-      card: { type: "string", value: "URN", description: "the store's identity, urn:peage:card:NAME (default: the user's name, -pc and a random suffix)" },
+      card: {
+        type: "string",
+        value: "URN",
+        description: "the store's identity, urn:peage:card:NAME (default: the user's name, -pc and a random suffix)",
+      },
       tcti: tctiOption,
       software: { type: "boolean", description: "no TPM: key and fragment key on the disk (assurance level pc-software)" },
-      "registration-out": { type: "string", value: "FILE", description: "write the registration (chain, user, mode, purse) for `peage card register`" },
+      "registration-out": {
+        type: "string",
+        value: "FILE",
+        description: "write the registration (chain, user, mode, purse) for `peage card register`",
+      },
       json: jsonOption,
     },
   },
@@ -82,12 +103,23 @@ const init: Command = {
     if (amounts.deposit !== undefined) throw o.usage("a PC store takes no --deposit");
     if (o.flag("software") && o.string("tcti") !== undefined) throw o.usage("--software and --tcti exclude each other");
     const cardText = o.string("card");
-    const card = cardText !== undefined ? parseIdentity(o, "card", cardText, "card") : partyId("card", `${user.split(":")[3]}-pc-${randomBytes(4).toString("hex")}`);
-    const [{ createPcStore }, { cardIssuerFromDemo }, pki] = await Promise.all([import("@peage/pcstore"), import("@peage/card"), loadPki(pkiDir)]);
-    if (!pki.cardIssuer) throw new CommandError("ERR_NO_CARD_ISSUER", `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``);
+    const card =
+      cardText !== undefined
+        ? parseIdentity(o, "card", cardText, "card")
+        : partyId("card", `${user.split(":")[3]}-pc-${randomBytes(4).toString("hex")}`);
+    const [{ createPcStore }, { cardIssuerFromDemo }, pki] = await Promise.all([
+      import("@peage/pcstore"),
+      import("@peage/card"),
+      loadPki(pkiDir),
+    ]);
+    if (!pki.cardIssuer)
+      throw new CommandError("ERR_NO_CARD_ISSUER", `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``);
     const tpm = o.flag("software") ? undefined : await tpmOf(o);
     if (tpm && !tpm.available()) {
-      throw new CommandError("ERR_NO_TPM", `no TPM answers on ${tpm.tcti}: give its TCTI with --tcti (swtpm:host=…,port=…), or make a software store with --software`);
+      throw new CommandError(
+        "ERR_NO_TPM",
+        `no TPM answers on ${tpm.tcti}: give its TCTI with --tcti (swtpm:host=…,port=…), or make a software store with --software`,
+      );
     }
     let issued: Awaited<ReturnType<typeof createPcStore>>;
     try {
@@ -108,8 +140,16 @@ const init: Command = {
     }
     const registration = { chain: issued.chain, user, mode, currency, ...amounts };
     const registrationOut = o.string("registration-out");
-    if (registrationOut !== undefined) await writeOutput(registrationOut, `${JSON.stringify(registration, null, 2)}\n`, "--registration-out");
-    const result = { card, dir, assurance: issued.config.assurance, places: issued.config.places, coding: issued.config.coding, registration };
+    if (registrationOut !== undefined)
+      await writeOutput(registrationOut, `${JSON.stringify(registration, null, 2)}\n`, "--registration-out");
+    const result = {
+      card,
+      dir,
+      assurance: issued.config.assurance,
+      places: issued.config.places,
+      coding: issued.config.coding,
+      registration,
+    };
     if (o.flag("json")) return printJson(result);
     print(
       `made the PC store ${card} in ${dir}:`,
@@ -128,9 +168,9 @@ const status: Command = {
     name: "pcstore status",
     title: "open a PC store and read it: identity, assurance, purse, counter, log, fragments",
     summary:
-      "Open the PC store in DIR: its files are checked against the TPM's counter (an older copy is refused), damaged fragments are repaired, then the " +
-      "store is read like a card: identity, user, issuer, mode, balance or ceiling, counter, log, PIN tries. Exits with ERR_STORE_BLOCKED when the " +
-      "store refuses to open.",
+      "Open the PC store in DIR: its files are checked against the TPM's counter (an older copy is refused), damaged fragments " +
+      "are repaired, then the store is read like a card: identity, user, issuer, mode, balance or ceiling, counter, log, PIN " +
+      "tries. Exits with ERR_STORE_BLOCKED when the store refuses to open.",
     synopsis: "--dir DIR [--tcti TCTI] [--json]",
     options: { dir: dirOption, tcti: tctiOption, json: jsonOption },
   },
@@ -140,7 +180,12 @@ const status: Command = {
     await store.client.select();
     const s = await store.client.status();
     await store.transport.reset();
-    const fragments = { version: store.report.version, files: store.medium.vault.files().length, repaired: store.report.repaired, removed: store.report.removed };
+    const fragments = {
+      version: store.report.version,
+      files: store.medium.vault.files().length,
+      repaired: store.report.repaired,
+      removed: store.report.removed,
+    };
     if (o.flag("json")) return printJson({ dir, assurance: store.config.assurance, ...s, fragments });
     const money = (amount: number | undefined) => formatPrice({ amount: amount ?? 0, currency: s.currency } as Price);
     print(
@@ -148,7 +193,9 @@ const status: Command = {
       `  assurance   ${store.config.assurance}`,
       `  user        ${s.user}`,
       `  issuer      ${s.issuer}`,
-      s.mode === "prepaid" ? `  prepaid     balance ${money(s.balance)}` : `  postpaid    ceiling ${money(s.ceiling)}, used ${money(s.used)} since the last sync`,
+      s.mode === "prepaid"
+        ? `  prepaid     balance ${money(s.balance)}`
+        : `  postpaid    ceiling ${money(s.ceiling)}, used ${money(s.used)} since the last sync`,
       `  counter     ${s.counter} (issuer commands applied: ${s.seq})`,
       `  log         ${s.logLength} of ${s.logCapacity} entries`,
       `  fragments   version ${fragments.version}, ${fragments.files} files${fragments.repaired ? `, ${fragments.repaired} repaired now` : ""}`,
@@ -162,8 +209,9 @@ const sync: Command = {
     name: "pcstore sync",
     title: "upload the PC store's usage log to its payment server and apply its SYNC and RELOAD",
     summary:
-      "As `peage card sync`, for the PC store in DIR: the log and the signed head over the server's challenge are uploaded, the server records each " +
-      "payment once (or refuses the upload of a store that was copied or rolled back, and blocks it), and the store applies the server's signed commands.",
+      "As `peage card sync`, for the PC store in DIR: the log and the signed head over the server's challenge are uploaded, the " +
+      "server records each payment once (or refuses the upload of a store that was copied or rolled back, and blocks it), and the " +
+      "store applies the server's signed commands.",
     synopsis: "--dir DIR --server URL --api-key FILE [--tcti TCTI] [--json]",
     options: {
       dir: dirOption,
