@@ -23,7 +23,16 @@ import {
 import { decodeToken, payWithCard } from "@peage/card";
 import { openPcStore } from "@peage/pcstore";
 import { startSwtpm, type RunningSwtpm } from "@peage/pcstore/testing";
-import { ApiScopes, buildApp, createApiKey, initDataDir, loadServerIdentity, SqliteStore, staticRates, type App } from "@peage/server";
+import {
+  ApiScopes,
+  buildApp,
+  createApiKey,
+  initDataDir,
+  loadServerIdentity,
+  SqliteStore,
+  staticRates,
+  type App,
+} from "@peage/server";
 import { installCardIssuer, openCardDesk, type CardDesk } from "@peage/server/cards";
 import { assertError, assertSuccess, assertUsage, parseJson, peage, tempDir } from "./helpers/cli.js";
 
@@ -78,12 +87,31 @@ describe("peage pcstore", () => {
 
   const init = (dir: string, ...extra: string[]) =>
     peage(
-      ["pcstore", "init", "--pki", "pki", "--dir", dir, "--user", USER, "--pin", PIN, "--mode", "prepaid", "--currency", "EUR", ...extra],
+      [
+        "pcstore",
+        "init",
+        "--pki",
+        "pki",
+        "--dir",
+        dir,
+        "--user",
+        USER,
+        "--pin",
+        PIN,
+        "--mode",
+        "prepaid",
+        "--currency",
+        "EUR",
+        ...extra,
+      ],
       work,
     );
 
   it("init: refuses bad command lines, an absent TPM, and a load above the assurance level's limit", async () => {
-    assertUsage(await init("s1", "--balance", "5", "--software", "--tcti", swtpm.tcti), /--software and --tcti exclude each other/);
+    assertUsage(
+      await init("s1", "--balance", "5", "--software", "--tcti", swtpm.tcti),
+      /--software and --tcti exclude each other/,
+    );
     assertUsage(await init("s2", "--ceiling", "5", "--software"), /a prepaid card has a --balance/);
     assertError(await init("s3", "--balance", "5", "--tcti", "swtpm:host=127.0.0.1,port=1"), "ERR_NO_TPM");
     assertError(await init("s4", "--balance", "5000", "--software"), "ERR_STORE");
@@ -94,13 +122,27 @@ describe("peage pcstore", () => {
   it("init, pay offline, status, sync: recorded once, the log cleared", async () => {
     const made = parseJson(
       assertSuccess(
-        await init("store", "--balance", "500", "--card", STORE, "--tcti", swtpm.tcti, "--registration-out", "store.json", "--json"),
+        await init(
+          "store",
+          "--balance",
+          "500",
+          "--card",
+          STORE,
+          "--tcti",
+          swtpm.tcti,
+          "--registration-out",
+          "store.json",
+          "--json",
+        ),
       ),
     );
     assert.equal(made["assurance"], "pc-tpm");
     const registered = parseJson(
       assertSuccess(
-        await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "store.json", "--json"], work),
+        await peage(
+          ["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "store.json", "--json"],
+          work,
+        ),
       ),
     );
     assert.equal(registered["created"], true);
@@ -114,7 +156,9 @@ describe("peage pcstore", () => {
         true,
       );
     }
-    const status = parseJson(assertSuccess(await peage(["pcstore", "status", "--dir", "store", "--tcti", swtpm.tcti, "--json"], work)));
+    const status = parseJson(
+      assertSuccess(await peage(["pcstore", "status", "--dir", "store", "--tcti", swtpm.tcti, "--json"], work)),
+    );
     assert.deepEqual([status["card"], status["assurance"], status["balance"], status["logLength"]], [STORE, "pc-tpm", 400, 2]);
     const synced = parseJson(
       assertSuccess(
@@ -145,7 +189,10 @@ describe("peage pcstore", () => {
     await payWithCard(opened.client, { offer: createOffer(entries.get(70)!, systemClock), pin: PIN, clock: systemClock });
     rmSync(join(work, "rolled", "fragments"), { recursive: true });
     cpSync(join(work, "rolled-copy"), join(work, "rolled", "fragments"), { recursive: true });
-    const refused = assertError(await peage(["pcstore", "status", "--dir", "rolled", "--tcti", swtpm.tcti], work), "ERR_STORE_BLOCKED");
+    const refused = assertError(
+      await peage(["pcstore", "status", "--dir", "rolled", "--tcti", swtpm.tcti], work),
+      "ERR_STORE_BLOCKED",
+    );
     assert.match(refused.stderr, /restored from an older copy/);
   });
 });

@@ -35,7 +35,9 @@ export function assuranceOf(certificate: x509.X509Certificate): AssuranceLevel |
   const extension = certificate.getExtension(x509.CertificatePolicyExtension);
   if (!extension) return undefined;
   const value = Buffer.from(extension.value);
-  return (Object.keys(assuranceOids) as AssuranceLevel[]).find((level) => value.equals(Buffer.from(policyExtension(level).value)));
+  return (Object.keys(assuranceOids) as AssuranceLevel[]).find((level) =>
+    value.equals(Buffer.from(policyExtension(level).value)),
+  );
 }
 
 /** The certificatePolicies extension (RFC 5280 §4.2.1.4) stating one level, non-critical. */

@@ -16,7 +16,17 @@
  * older ones are removed, so a power cut at any write leaves one version that decodes.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync, constants as fsConstants } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+  constants as fsConstants,
+} from "node:fs";
 import { join } from "node:path";
 import { checkCoding, decodeShares, encodeShares, type Coding } from "./reed-solomon.js";
 
@@ -201,7 +211,8 @@ export class Vault {
         const version = Number(match[1]);
         const index = Number(match[2]);
         const path = join(place, file);
-        const fragment = index < this.#coding.n && path === this.#path(version, index) ? this.#parse(path, version, index) : undefined;
+        const fragment =
+          index < this.#coding.n && path === this.#path(version, index) ? this.#parse(path, version, index) : undefined;
         if (!fragment) {
           rejected++;
           continue;
@@ -242,7 +253,7 @@ export class Vault {
       versions.length === 0 && rejected === 0
         ? "the store has no fragments at all: it was deleted"
         : `no version of the store has ${this.#coding.k} intact fragments of ${this.#coding.n}: ` +
-          "more were deleted or altered than can be repaired",
+            "more were deleted or altered than can be repaired",
     );
   }
 

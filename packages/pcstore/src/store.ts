@@ -58,7 +58,8 @@ export interface CreatePcStoreOptions extends Omit<IssueCardOptions, "externalKe
 /** Makes a store: TPM objects (or a software key), personalisation by the issuer, first version written. */
 export async function createPcStore(options: CreatePcStoreOptions): Promise<IssuedCard & { config: PcStoreConfig }> {
   const dir = resolve(options.dir);
-  if (existsSync(join(dir, CONFIG_FILE))) throw new Error(`${dir} already holds a PC store: use \`peage pcstore status\` to read it`);
+  if (existsSync(join(dir, CONFIG_FILE)))
+    throw new Error(`${dir} already holds a PC store: use \`peage pcstore status\` to read it`);
   const assurance: AssuranceLevel = options.tpm ? "pc-tpm" : "pc-software";
   const limits = (options.limits ?? defaultLimits)[assurance];
   if (options.mode === "postpaid" && (options.ceiling ?? 0) > limits.maxCeiling) {
@@ -67,7 +68,9 @@ export async function createPcStore(options: CreatePcStoreOptions): Promise<Issu
   if ((options.balance ?? 0) > limits.maxBalance)
     throw new RangeError(`a ${assurance} store holds at most ${limits.maxBalance} minor units`);
   const tag = randomBytes(8).toString("hex");
-  const places = (options.places ?? ["a", "b", "c"].map((name) => join(dir, "fragments", name))).map((place) => resolve(dir, place));
+  const places = (options.places ?? ["a", "b", "c"].map((name) => join(dir, "fragments", name))).map((place) =>
+    resolve(dir, place),
+  );
   const coding = options.coding ?? DEFAULT_CODING;
   let config: PcStoreConfig;
   let key: Uint8Array;
@@ -114,7 +117,12 @@ export function readConfig(dir: string): PcStoreConfig {
   const path = join(resolve(dir), CONFIG_FILE);
   if (!existsSync(path)) throw new Error(`${dir} holds no PC store: make one with \`peage pcstore init\``);
   const value = JSON.parse(readFileSync(path, "utf8")) as PcStoreConfig;
-  if (value.format !== CONFIG_FORMAT || !Array.isArray(value.places) || value.places.length === 0 || typeof value.tag !== "string") {
+  if (
+    value.format !== CONFIG_FORMAT ||
+    !Array.isArray(value.places) ||
+    value.places.length === 0 ||
+    typeof value.tag !== "string"
+  ) {
     throw new Error(`${path} is not a PC store's configuration`);
   }
   if (value.assurance !== (value.tpm ? "pc-tpm" : "pc-software"))

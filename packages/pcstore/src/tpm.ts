@@ -59,11 +59,15 @@ export class Tpm {
     if (result.error) {
       const missing = (result.error as NodeJS.ErrnoException).code === "ENOENT";
       throw new TpmError(
-        missing ? `${tool} is not installed: install Debian's tpm2-tools (scripts/setup.sh does)` : `${tool}: ${result.error.message}`,
+        missing
+          ? `${tool} is not installed: install Debian's tpm2-tools (scripts/setup.sh does)`
+          : `${tool}: ${result.error.message}`,
       );
     }
     if (result.status !== 0)
-      throw new TpmError(`${tool} failed (TCTI ${this.tcti}): ${result.stderr.toString("utf8").trim().split("\n").slice(-2).join(" ")}`);
+      throw new TpmError(
+        `${tool} failed (TCTI ${this.tcti}): ${result.stderr.toString("utf8").trim().split("\n").slice(-2).join(" ")}`,
+      );
     return result.stdout;
   }
 
@@ -131,7 +135,18 @@ export class Tpm {
       this.run("tpm2_flushcontext", ["-t"]);
       this.run(
         "tpm2_create",
-        ["-C", hex(PRIMARY_HANDLE), "-i", "-", "-a", "fixedtpm|fixedparent|userwithauth", "-u", at("seal.pub"), "-r", at("seal.priv")],
+        [
+          "-C",
+          hex(PRIMARY_HANDLE),
+          "-i",
+          "-",
+          "-a",
+          "fixedtpm|fixedparent|userwithauth",
+          "-u",
+          at("seal.pub"),
+          "-r",
+          at("seal.priv"),
+        ],
         secret,
       );
       return { pub: readFileSync(at("seal.pub")).toString("base64"), priv: readFileSync(at("seal.priv")).toString("base64") };

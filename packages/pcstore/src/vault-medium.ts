@@ -154,7 +154,11 @@ function encodeState(base: bigint, files: Map<string, Uint8Array>): Uint8Array {
 }
 
 function decodeState(found: VaultRead): State {
-  const value = JSON.parse(Buffer.from(found.plaintext).toString("utf8")) as { format?: unknown; base?: unknown; files?: unknown };
+  const value = JSON.parse(Buffer.from(found.plaintext).toString("utf8")) as {
+    format?: unknown;
+    base?: unknown;
+    files?: unknown;
+  };
   if (
     value.format !== STATE_FORMAT ||
     typeof value.base !== "string" ||

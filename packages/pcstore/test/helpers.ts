@@ -36,7 +36,15 @@ export interface StoreWorld {
   offer(amount?: number): Offer;
   create(
     dir: string,
-    options?: { tpm?: Tpm; mode?: CardMode; balance?: number; ceiling?: number; card?: string; disk?: Disk; logCapacity?: number },
+    options?: {
+      tpm?: Tpm;
+      mode?: CardMode;
+      balance?: number;
+      ceiling?: number;
+      card?: string;
+      disk?: Disk;
+      logCapacity?: number;
+    },
   ): ReturnType<typeof createPcStore>;
   open(dir: string, options?: OpenPcStoreOptions): Promise<OpenedPcStore>;
   pay(store: OpenedPcStore, amount: number, offer?: Offer): Promise<Acknowledgment>;

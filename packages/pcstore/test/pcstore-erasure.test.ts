@@ -21,10 +21,15 @@ function subsets(n: number, k: number): number[][] {
 test("GF(256): every non-zero element has an inverse, multiplication is commutative and distributes over XOR", () => {
   for (let a = 1; a < 256; a++) assert.equal(gfMul(a, gfInv(a)), 1);
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), (a, b, c) => {
-      assert.equal(gfMul(a, b), gfMul(b, a));
-      assert.equal(gfMul(a, b ^ c), gfMul(a, b) ^ gfMul(a, c));
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 0, max: 255 }),
+      (a, b, c) => {
+        assert.equal(gfMul(a, b), gfMul(b, a));
+        assert.equal(gfMul(a, b ^ c), gfMul(a, b) ^ gfMul(a, c));
+      },
+    ),
   );
   assert.throws(() => gfInv(0), RangeError);
   assert.throws(() => invert([new Uint8Array([1, 2]), new Uint8Array([2, 4])]), /singular/);
@@ -51,7 +56,8 @@ test("any k of n shares rebuild the data, for every subset of several codings", 
       const decoded = decodeShares(new Map(subset.map((i) => [i, shares[i]!])), { k, n }, data.length);
       assert.deepEqual(Buffer.from(decoded), Buffer.from(data), `k=${k} n=${n} shares ${subset}`);
     }
-    if (k > 1) assert.throws(() => decodeShares(new Map([[0, shares[0]!]]), { k, n }, data.length), /1 shares present, \d needed/);
+    if (k > 1)
+      assert.throws(() => decodeShares(new Map([[0, shares[0]!]]), { k, n }, data.length), /1 shares present, \d needed/);
   }
 });
 
@@ -128,11 +134,13 @@ test("vault: more than n − k fragments lost is detected, never read as another
     const vault = vaultIn(root);
     vault.write(1, Buffer.from("version one"));
     const files = fragmentsOf(vault);
-    for (const file of files.slice(0, 2)) writeFileSync(file, Buffer.concat([readFileSync(file).subarray(0, 10), Buffer.alloc(30)]));
+    for (const file of files.slice(0, 2))
+      writeFileSync(file, Buffer.concat([readFileSync(file).subarray(0, 10), Buffer.alloc(30)]));
     rmSync(files[4]!);
     assert.throws(
       () => vault.read(),
-      (error: Error) => error instanceof VaultDestroyed && /no version of the store has 3 intact fragments of 5/.test(error.message),
+      (error: Error) =>
+        error instanceof VaultDestroyed && /no version of the store has 3 intact fragments of 5/.test(error.message),
     );
     for (const file of files) rmSync(file, { force: true });
     assert.throws(() => vault.read(), /no fragments at all: it was deleted/);

@@ -77,7 +77,8 @@ test("fragments: up to n − k deleted or altered are repaired at opening; more 
     for (const file of files.slice(0, 3)) rmSync(file);
     await assert.rejects(
       world.open(dir),
-      (error: Error) => error instanceof VaultDestroyed && /more were deleted or altered than can be repaired/.test(error.message),
+      (error: Error) =>
+        error instanceof VaultDestroyed && /more were deleted or altered than can be repaired/.test(error.message),
     );
   } finally {
     remove();

@@ -45,11 +45,18 @@ test("the store's key is made in the TPM: certified as pc-tpm, never in the file
     const ack = await world.pay(store, 500, offer);
     assert.equal(await world.merchantAccepts(ack, offer), true);
     // The decrypted state holds a reference to the TPM key, never a private key.
-    const vault = new Vault({ places: config.places, coding: config.coding, key: tpm.unseal(config.tpm.sealed), tag: config.tag });
+    const vault = new Vault({
+      places: config.places,
+      coding: config.coding,
+      key: tpm.unseal(config.tpm.sealed),
+      tag: config.tag,
+    });
     const state = Buffer.from(vault.read().plaintext).toString("utf8");
     const profile = JSON.parse(Buffer.from(JSON.parse(state).files["profile"], "base64").toString("utf8"));
     assert.match(profile.key, /^tpm:[0-9a-f]+$/);
-    assert.ok(!state.includes("PRIVATE KEY") && !Buffer.from(state).includes(Buffer.from("PRIVATE KEY").toString("base64").slice(0, 12)));
+    assert.ok(
+      !state.includes("PRIVATE KEY") && !Buffer.from(state).includes(Buffer.from("PRIVATE KEY").toString("base64").slice(0, 12)),
+    );
     await assert.rejects(world.create(dir, { tpm }), /already holds a PC store/);
     tpm.removeStoreObjects(config.tpm);
   } finally {

@@ -50,7 +50,9 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const pki = await createDemoPki({ now: NOW, cardIssuer: true });
   const test = await openTestStore(engine, dir);
   const db = await openCardDb(
-    engine === "sqlite" ? { sqlitePath: test.location } : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location },
+    engine === "sqlite"
+      ? { sqlitePath: test.location }
+      : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location },
   );
   const desk = createCardDesk({ db, issuer: cardIssuerFromDemo(pki) });
   const app = buildApp({
@@ -155,13 +157,19 @@ async function sync(world: World, store: PcStore): Promise<{ status: number; bod
   const receipts: string[] = [];
   for (const command of answer.body["commands"] as string[]) {
     const type = (decodeToken(command)?.body as { type?: string }).type;
-    receipts.push(type === "peage.card-reload" ? await store.opened.client.reload(command) : await store.opened.client.sync(command));
+    receipts.push(
+      type === "peage.card-reload" ? await store.opened.client.reload(command) : await store.opened.client.sync(command),
+    );
   }
   if (receipts.length > 0) assert.equal((await call(world, "POST", `/v1/cards/${store.id}/receipts`, { receipts })).status, 200);
   return answer;
 }
 
-async function register(world: World, store: PcStore, balance: number): Promise<{ status: number; body: Record<string, unknown> }> {
+async function register(
+  world: World,
+  store: PcStore,
+  balance: number,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return call(world, "POST", "/v1/cards", { chain: store.chain, user: store.user, mode: "prepaid", currency: "EUR", balance });
 }
 
@@ -196,7 +204,9 @@ for (const engine of ENGINES) {
       const first = await sync(world, store);
       assert.equal(first.status, 200, JSON.stringify(first.body));
       assert.equal(first.body["recorded"], 3);
-      assert.deepEqual(first.body["credited"], [{ publisher: world.pki.publisher.identity, amount: { amount: 160, currency: "EUR" } }]);
+      assert.deepEqual(first.body["credited"], [
+        { publisher: world.pki.publisher.identity, amount: { amount: 160, currency: "EUR" } },
+      ]);
       const second = await sync(world, store);
       assert.equal(second.body["recorded"], 0);
       assert.equal(await paymentsOf(world, store.user), 3);

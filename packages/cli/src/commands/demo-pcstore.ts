@@ -108,73 +108,18 @@ export async function runPcStoreDemo(o: Options): Promise<void> {
 }
 
 async function demo(dir: string, scripted: boolean, say: (line: string) => void, cleanup: Cleanup) {
-  const [{ cardIssuerFromDemo }, pcstore, { startSwtpm }, wallet, { Merchant, MerchantError }] = await Promise.all([
-    import("@peage/card"),
-    import("@peage/pcstore"),
-    import("@peage/pcstore/testing"),
-    import("@peage/wallet"),
-    import("@peage/merchant"),
-  ]);
+  const [pcstore, { Merchant, MerchantError }] = await Promise.all([import("@peage/pcstore"), import("@peage/merchant")]);
   const messages: Messages = { offers: [], acknowledgments: [], logEntries: [], logHeads: [], commands: [], receipts: [] };
   say("Péage demonstration, the PC store: a protected store on the PC, anchored in its TPM, pays instead of the payment server");
   say("");
 
   // 1. The issuing desk's PKI; the PC's TPM (swtpm); the store made in it.
-  const pki = await createDemoPki({ cardIssuer: true });
-  await writePkiDir(join(dir, PcStoreDemoFiles.pki), pki);
-  const swtpm = await startSwtpm(join(dir, PcStoreDemoFiles.tpm));
-  cleanup.defer("stop swtpm", () => swtpm.stop());
-  const storeDir = join(dir, PcStoreDemoFiles.store);
-  const issued = await pcstore.createPcStore({
-    dir: storeDir,
-    tpm: swtpm.tpm,
-    issuer: cardIssuerFromDemo(pki),
-    card: partyId("card", STORE.split(":")[3]!),
-    user: partyId("user", USER.split(":")[3]!),
-    pin: PIN,
-    mode: "prepaid",
-    currency: "EUR",
-    balance: LOAD,
-    roots: [pki.root.certificate],
-  });
-  const opened = await pcstore.openPcStore(storeDir, { tpm: swtpm.tpm });
-  const { k, n } = issued.config.coding;
-  say(`  PKI        a root CA, the publisher ${pki.publisher.identity}, the payment server ${pki.server.identity} and its card issuer`);
-  say(`  TPM        swtpm at ${swtpm.tcti}, driven through tpm2-tools`);
-  say(
-    `  store      ${STORE} for ${USER}: prepaid, ${formatPrice(price(LOAD, "EUR"))}, PIN ${PIN}; key made in the TPM, assurance ${issued.config.assurance}`,
-  );
-  say(
-    `  fragments  its state as ${n} encrypted fragments (any ${k} rebuild it) in ${issued.config.places.length} places, anchored to a TPM counter`,
-  );
+  const { pki, issued, opened } = await makeStore(dir, say, cleanup);
 
   // 2. The wallet, pointed at a server that is not running, paying with the store.
   const port = await freePort();
-  const serverUrl = `http://127.0.0.1:${port}`;
-  const passphrase = randomBytes(18).toString("base64url");
-  await writeFile(join(dir, PcStoreDemoFiles.walletPassphrase), `${passphrase}\n`, { mode: 0o600 });
-  const walletDir = join(dir, PcStoreDemoFiles.wallet);
-  await wallet.initWallet(walletDir, {
-    passphrase,
-    user: USER,
-    serverUrl,
-    serverId: pki.server.identity,
-    homeCurrency: "EUR",
-    trustRootsPem: certificateToPem(pki.root.certificate),
-    rules: { autoAccept: { perPayment: price(0, "EUR") }, refuse: {} },
-  });
-  const config = await wallet.readConfig(walletDir);
-  await wallet.writeConfig(walletDir, { ...config, card: { ...(scripted && { pin: PIN }) } });
   const access = new pcstore.PcStoreAccess(opened);
-  const prompt = scripted ? new wallet.AutoYesPrompt() : new wallet.TerminalPrompt({ output: process.stderr });
-  const service = await wallet.startWallet({
-    wallet: { dir: walletDir, passphrase, prompt, card: access },
-    endpointFile: join(dir, PcStoreDemoFiles.walletEndpoint),
-  });
-  cleanup.defer("stop the wallet", () => service.close());
-  say(`  wallet     the user's wallet on ${service.url}, paying with the PC store as with a card`);
-  say(`  server     ${serverUrl}: nothing listens there yet — ${await reachable(serverUrl)}`);
-  say("");
+  await startDemoWallet(dir, pki, access, scripted, port, say, cleanup);
 
   // 3. The merchant sells; the store pays, offline.
   const catalog = await signCatalog(
@@ -242,7 +187,8 @@ async function sell(
       const granted = await pay();
       const token = granted.acknowledgment.acknowledgment;
       messages.acknowledgments.push(token);
-      const debit = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { debit?: { balance?: number } }).debit;
+      const debit = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { debit?: { balance?: number } })
+        .debit;
       steps.push({ step: "pay", offerId, price: granted.price, outcome: "paid", paymentId: granted.paymentId, debit });
       const balance = formatPrice(price(debit?.balance ?? 0, "EUR"));
       say(
@@ -251,7 +197,9 @@ async function sell(
     } catch (error) {
       const code = error instanceof MerchantError ? error.code : "ERR_INTERNAL";
       steps.push({ step: "pay", offerId, price: offer.terms.price, outcome: code, detail: (error as Error).message });
-      say(`  refused    ${offerId.padEnd(8)} ${formatPrice(offer.terms.price).padStart(9)}  ${code}: ${(error as Error).message}`);
+      say(
+        `  refused    ${offerId.padEnd(8)} ${formatPrice(offer.terms.price).padStart(9)}  ${code}: ${(error as Error).message}`,
+      );
     }
   }
   return steps;
@@ -268,58 +216,15 @@ async function serverAndSync(
   cleanup: Cleanup,
   port: number,
 ) {
-  const [wallet, server, cards] = await Promise.all([import("@peage/wallet"), import("@peage/server"), import("@peage/server/cards")]);
   const serverUrl = `http://127.0.0.1:${port}`;
-  const dataDir = join(dir, PcStoreDemoFiles.server);
-  await server.initDataDir({ dataDir, pkiDir: join(dir, PcStoreDemoFiles.pki) });
-  const { identity, trust } = await server.loadServerIdentity(dataDir);
-  const store = server.SqliteStore.open(join(dataDir, server.DataDirFiles.database));
-  cleanup.defer("close the server's database", () => store.close());
-  const desk = await cards.openCardDesk({ dataDir }, identity);
-  if (!desk) throw new CommandError("ERR_NO_CARD_ISSUER", "the server's data directory has no card issuer");
-  cleanup.defer("close the card desk", () => desk.close());
-  const app = server.buildApp({
-    store,
-    identity,
-    trust,
-    rates: server.staticRates(rateTable("EUR", new Date().toISOString().slice(0, 10), {})),
-    cards: desk,
-  });
-  await app.listen({ host: "127.0.0.1", port });
-  cleanup.defer("stop the payment server", () => app.close());
-  const apiKey = await server.createApiKey(store, server.ApiScopes, "peage demo --pc-store operator");
-  await writeFile(join(dir, PcStoreDemoFiles.operatorKey), `${apiKey}\n`, { mode: 0o600 });
-
-  /** The desk client, keeping what crosses it: the store's log and head, the server's commands, the store's receipts. */
-  class RecordingDesk extends wallet.CardDeskClient {
-    override async sync(card: string, upload: { challenge: string; entries: readonly string[]; head: string }) {
-      messages.logEntries.push(...upload.entries);
-      messages.logHeads.push(upload.head);
-      const answer = await super.sync(card, upload);
-      messages.commands.push(...answer.commands);
-      return answer;
-    }
-    override async receipts(card: string, receipts: readonly string[]) {
-      messages.receipts.push(...receipts);
-      return super.receipts(card, receipts);
-    }
-  }
-  const deskClient = new RecordingDesk(serverUrl, apiKey);
+  const { store, apiKey } = await startIssuingServer(dir, port, cleanup);
+  const deskClient = await recordingDesk(serverUrl, apiKey, messages);
   const registered = await deskClient.register({ chain, user: USER, mode: "prepaid", currency: "EUR", balance: LOAD });
   await deskClient.reload(STORE, TOP_UP, `demo-${randomBytes(6).toString("hex")}`);
   say(
     `  server     now running on ${serverUrl}; the store registered (${registered.account.user}'s funds) and a ${formatPrice(price(TOP_UP, "EUR"))} top-up made for it`,
   );
-  const synced = await wallet.syncCard({ card: access, desk: deskClient });
-  const again = await wallet.syncCard({ card: access, desk: deskClient });
-  say(
-    `  sync       ${synced.uploaded} log entries uploaded, ${synced.recorded} payments recorded; the store applied ${synced.applied.map((a) => a.kind.toUpperCase()).join(" and ")}`,
-  );
-  for (const credit of synced.credited) say(`  credited   ${credit.publisher} ${formatPrice(credit.amount as Price)}`);
-  say(
-    `  store      log ${synced.after.logLength} of ${synced.after.logCapacity} entries, balance ${formatPrice(price(synced.after.balance ?? 0, "EUR"))}`,
-  );
-  say(`  again      a second sync uploads ${again.uploaded} entries and records ${again.recorded}: nothing is recorded twice`);
+  const { synced, again } = await syncTwice(access, deskClient, say);
   const recorded = (await store.listPayments({ publisher: pki.publisher.identity, limit: 1000 })).payments;
   const user = await store.getUser(partyId("user", USER.split(":")[3]!));
   return {
@@ -374,4 +279,144 @@ async function serverAndSync(
       };
     },
   };
+}
+
+/** The issuing desk's PKI, swtpm standing for the PC's TPM, and the user's store made in it. */
+async function makeStore(dir: string, say: (line: string) => void, cleanup: Cleanup) {
+  const [{ cardIssuerFromDemo }, pcstore, { startSwtpm }] = await Promise.all([
+    import("@peage/card"),
+    import("@peage/pcstore"),
+    import("@peage/pcstore/testing"),
+  ]);
+  const pki = await createDemoPki({ cardIssuer: true });
+  await writePkiDir(join(dir, PcStoreDemoFiles.pki), pki);
+  const swtpm = await startSwtpm(join(dir, PcStoreDemoFiles.tpm));
+  cleanup.defer("stop swtpm", () => swtpm.stop());
+  const storeDir = join(dir, PcStoreDemoFiles.store);
+  const issued = await pcstore.createPcStore({
+    dir: storeDir,
+    tpm: swtpm.tpm,
+    issuer: cardIssuerFromDemo(pki),
+    card: partyId("card", STORE.split(":")[3]!),
+    user: partyId("user", USER.split(":")[3]!),
+    pin: PIN,
+    mode: "prepaid",
+    currency: "EUR",
+    balance: LOAD,
+    roots: [pki.root.certificate],
+  });
+  const opened = await pcstore.openPcStore(storeDir, { tpm: swtpm.tpm });
+  const { k, n } = issued.config.coding;
+  say(
+    `  PKI        a root CA, the publisher ${pki.publisher.identity}, the payment server ${pki.server.identity} and its card issuer`,
+  );
+  say(`  TPM        swtpm at ${swtpm.tcti}, driven through tpm2-tools`);
+  say(
+    `  store      ${STORE} for ${USER}: prepaid, ${formatPrice(price(LOAD, "EUR"))}, PIN ${PIN}; key made in the TPM, assurance ${issued.config.assurance}`,
+  );
+  say(
+    `  fragments  its state as ${n} encrypted fragments (any ${k} rebuild it) in ${issued.config.places.length} places, anchored to a TPM counter`,
+  );
+  return { pki, issued, opened };
+}
+
+/** The user's wallet, pointed at a server that is not running yet, paying with the store. */
+async function startDemoWallet(
+  dir: string,
+  pki: Awaited<ReturnType<typeof createDemoPki>>,
+  access: import("@peage/pcstore").PcStoreAccess,
+  scripted: boolean,
+  port: number,
+  say: (line: string) => void,
+  cleanup: Cleanup,
+): Promise<void> {
+  const wallet = await import("@peage/wallet");
+  const serverUrl = `http://127.0.0.1:${port}`;
+  const passphrase = randomBytes(18).toString("base64url");
+  await writeFile(join(dir, PcStoreDemoFiles.walletPassphrase), `${passphrase}\n`, { mode: 0o600 });
+  const walletDir = join(dir, PcStoreDemoFiles.wallet);
+  await wallet.initWallet(walletDir, {
+    passphrase,
+    user: USER,
+    serverUrl,
+    serverId: pki.server.identity,
+    homeCurrency: "EUR",
+    trustRootsPem: certificateToPem(pki.root.certificate),
+    rules: { autoAccept: { perPayment: price(0, "EUR") }, refuse: {} },
+  });
+  const config = await wallet.readConfig(walletDir);
+  await wallet.writeConfig(walletDir, { ...config, card: { ...(scripted && { pin: PIN }) } });
+  const prompt = scripted ? new wallet.AutoYesPrompt() : new wallet.TerminalPrompt({ output: process.stderr });
+  const service = await wallet.startWallet({
+    wallet: { dir: walletDir, passphrase, prompt, card: access },
+    endpointFile: join(dir, PcStoreDemoFiles.walletEndpoint),
+  });
+  cleanup.defer("stop the wallet", () => service.close());
+  say(`  wallet     the user's wallet on ${service.url}, paying with the PC store as with a card`);
+  say(`  server     ${serverUrl}: nothing listens there yet — ${await reachable(serverUrl)}`);
+  say("");
+}
+
+/** The issuing payment server with its card desk, on the port the wallet was told; the operator's API key. */
+async function startIssuingServer(dir: string, port: number, cleanup: Cleanup) {
+  const [server, cards] = await Promise.all([import("@peage/server"), import("@peage/server/cards")]);
+  const dataDir = join(dir, PcStoreDemoFiles.server);
+  await server.initDataDir({ dataDir, pkiDir: join(dir, PcStoreDemoFiles.pki) });
+  const { identity, trust } = await server.loadServerIdentity(dataDir);
+  const store = server.SqliteStore.open(join(dataDir, server.DataDirFiles.database));
+  cleanup.defer("close the server's database", () => store.close());
+  const desk = await cards.openCardDesk({ dataDir }, identity);
+  if (!desk) throw new CommandError("ERR_NO_CARD_ISSUER", "the server's data directory has no card issuer");
+  cleanup.defer("close the card desk", () => desk.close());
+  const app = server.buildApp({
+    store,
+    identity,
+    trust,
+    rates: server.staticRates(rateTable("EUR", new Date().toISOString().slice(0, 10), {})),
+    cards: desk,
+  });
+  await app.listen({ host: "127.0.0.1", port });
+  cleanup.defer("stop the payment server", () => app.close());
+  const apiKey = await server.createApiKey(store, server.ApiScopes, "peage demo --pc-store operator");
+  await writeFile(join(dir, PcStoreDemoFiles.operatorKey), `${apiKey}\n`, { mode: 0o600 });
+  return { store, apiKey };
+}
+
+/** The desk client, keeping what crosses it: the store's log and head, the server's commands, the store's receipts. */
+async function recordingDesk(serverUrl: string, apiKey: string, messages: Messages) {
+  const wallet = await import("@peage/wallet");
+  class RecordingDesk extends wallet.CardDeskClient {
+    override async sync(card: string, upload: { challenge: string; entries: readonly string[]; head: string }) {
+      messages.logEntries.push(...upload.entries);
+      messages.logHeads.push(upload.head);
+      const answer = await super.sync(card, upload);
+      messages.commands.push(...answer.commands);
+      return answer;
+    }
+    override async receipts(card: string, receipts: readonly string[]) {
+      messages.receipts.push(...receipts);
+      return super.receipts(card, receipts);
+    }
+  }
+  return new RecordingDesk(serverUrl, apiKey);
+}
+
+/** The wallet syncs store and server, then once more to show nothing is recorded twice. */
+async function syncTwice(
+  access: import("@peage/pcstore").PcStoreAccess,
+  deskClient: import("@peage/wallet").CardDeskClient,
+  say: (line: string) => void,
+) {
+  const wallet = await import("@peage/wallet");
+  const synced = await wallet.syncCard({ card: access, desk: deskClient });
+  const again = await wallet.syncCard({ card: access, desk: deskClient });
+  say(
+    `  sync       ${synced.uploaded} log entries uploaded, ${synced.recorded} payments recorded; the store applied ${synced.applied.map((a) => a.kind.toUpperCase()).join(" and ")}`,
+  );
+  for (const credit of synced.credited) say(`  credited   ${credit.publisher} ${formatPrice(credit.amount as Price)}`);
+  say(
+    `  store      log ${synced.after.logLength} of ${synced.after.logCapacity} entries, balance ${formatPrice(price(synced.after.balance ?? 0, "EUR"))}`,
+  );
+  say(`  again      a second sync uploads ${again.uploaded} entries and records ${again.recorded}: nothing is recorded twice`);
+  return { synced, again };
 }

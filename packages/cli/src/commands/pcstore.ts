@@ -44,7 +44,8 @@ async function openStore(o: Options, dir: string): Promise<import("@peage/pcstor
     return await openPcStore(dir, config.tpm ? { tpm: await tpmOf(o) } : {});
   } catch (cause) {
     const name = (cause as Error).name;
-    if (name === "RollbackDetected" || name === "VaultDestroyed") throw new CommandError("ERR_STORE_BLOCKED", (cause as Error).message);
+    if (name === "RollbackDetected" || name === "VaultDestroyed")
+      throw new CommandError("ERR_STORE_BLOCKED", (cause as Error).message);
     throw new CommandError("ERR_STORE", `the PC store in ${dir} cannot be opened: ${(cause as Error).message}`);
   }
 }
@@ -63,7 +64,11 @@ const init: Command = {
       "--pki DIR --dir DIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N) [--card URN] " +
       "[--tcti TCTI | --software] [--registration-out FILE] [--json]",
     options: {
-      pki: { type: "string", value: "DIR", description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt" },
+      pki: {
+        type: "string",
+        value: "DIR",
+        description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt",
+      },
       dir: dirOption,
       user: { type: "string", value: "URN", description: "the store's user, urn:peage:user:NAME" },
       pin: { type: "string", value: "NNNN", description: "the PIN, 4 to 12 digits (three wrong PINs block the store)" },
@@ -113,7 +118,10 @@ const init: Command = {
       loadPki(pkiDir),
     ]);
     if (!pki.cardIssuer)
-      throw new CommandError("ERR_NO_CARD_ISSUER", `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``);
+      throw new CommandError(
+        "ERR_NO_CARD_ISSUER",
+        `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``,
+      );
     const tpm = o.flag("software") ? undefined : await tpmOf(o);
     if (tpm && !tpm.available()) {
       throw new CommandError(
@@ -226,7 +234,10 @@ const sync: Command = {
     const server = o.required("server", "URL");
     const apiKey = await readApiKey(o.required("api-key", "FILE"));
     const store = await openStore(o, dir);
-    const [{ CardDeskClient, syncCard }, { PcStoreAccess }] = await Promise.all([import("@peage/wallet"), import("@peage/pcstore")]);
+    const [{ CardDeskClient, syncCard }, { PcStoreAccess }] = await Promise.all([
+      import("@peage/wallet"),
+      import("@peage/pcstore"),
+    ]);
     const result = await syncCard({ card: new PcStoreAccess(store), desk: new CardDeskClient(server, apiKey) });
     if (o.flag("json")) return printJson({ dir, ...result });
     print(
