@@ -5,8 +5,8 @@
  * command APDUs (ISO/IEC 7816-4) are answered from the card's memory (a JournalStore over a
  * Medium) and nothing else; the transports (transport/*.ts) carry the bytes.
  *
- * PAY, in the order of the claims: the PIN was verified in this session (the proof of consent,
- * claims 3-4); the consent names this card's user and issuer; the publisher's signature S_E and
+ * PAY, in the order of the claims: the PIN was verified for this payment (the proof of consent,
+ * claims 3-4; each PAY uses the verification up); the consent names this card's user and issuer; the publisher's signature S_E and
  * its chain verify against the card's trust anchors, and the consent's offer hash and price are
  * what the publisher signed; the currency is the card's; the balance (prepaid) or the ceiling
  * (postpaid, claim 10) allows it. Then the log entry (claim 6) and the debit are written in ONE
@@ -387,7 +387,10 @@ export class CardApplet {
     const card = this.#selectedCard();
     const { profile } = card;
     if (card.tries === 0) refuse(SW.AUTHENTICATION_BLOCKED, "the PIN is blocked: the card pays nothing");
-    if (!this.#pinVerified) refuse(SW.SECURITY_STATUS_NOT_SATISFIED, "the PIN was not verified in this session (claims 3-4)");
+    if (!this.#pinVerified) refuse(SW.SECURITY_STATUS_NOT_SATISFIED, "the PIN was not verified for this payment (claims 3-4)");
+    // One VERIFY, one PAY: the PIN is the consent to one payment, so any PAY uses it up, paid or
+    // refused. A second payment in the same session needs the PIN typed again.
+    this.#pinVerified = false;
 
     let consentValue: unknown;
     let signature: string;
@@ -529,7 +532,7 @@ export class CardApplet {
     return { card, body: decoded.body };
   }
 
-  /** RELOAD (claim 8): the issuer's signed credit, applied once, in sequence. */
+  /** RELOAD (claim 8): the issuer's signed credit, applied once, in sequence, and only to a card whose log was synchronised. */
   async #reload(command: CommandApdu): Promise<Uint8Array> {
     const { card, body } = await this.#issuerCommand(command, "RELOAD");
     const { profile, purse } = card;
@@ -537,6 +540,11 @@ export class CardApplet {
     if (body.card !== profile.card) refuse(SW.WRONG_DATA, `RELOAD: the command is for ${body.card}`);
     if (profile.mode !== "prepaid") refuse(SW.CONDITIONS_NOT_SATISFIED, "RELOAD: a postpaid card is not reloaded");
     if (body.seq !== purse.seq) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the command carries seq ${body.seq}, the card expects ${purse.seq} (replayed or out of order)`);
+    // Claim 8: money is loaded only once the log was uploaded, i.e. a SYNC acknowledged every
+    // entry up to the current counter (the card forgets exactly those): the log must be empty.
+    if (card.log.length > 0) {
+      refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the log holds ${card.log.length} payment(s) up to ${purse.counter} no SYNC acknowledged: synchronise first`);
+    }
     if (body.amount.currency !== profile.currency) refuse(SW.WRONG_DATA, `RELOAD: ${body.amount.currency} on a ${profile.currency} card`);
     const balance = purse.balance! + body.amount.amount;
     if (balance > profile.maxBalance) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the balance would exceed ${profile.maxBalance}`);

@@ -23,7 +23,7 @@ import {
   type LogProblemKind,
   type LogUpload,
 } from "../src/index.js";
-import { makeCardWorld, openCard, PIN, swOf, type CardWorld } from "./helpers.js";
+import { makeCardWorld, openCard, PIN, swOf, verifiedPay, type CardWorld } from "./helpers.js";
 
 describe("issuer commands and the usage log", () => {
   let world: CardWorld;
@@ -42,8 +42,7 @@ describe("issuer commands and the usage log", () => {
   }
 
   async function pay(client: CardClient, ...amounts: number[]): Promise<void> {
-    await client.verifyPin(PIN);
-    for (const amount of amounts) await client.pay(world.request(world.offer(amount)));
+    for (const amount of amounts) await verifiedPay(client, world.request(world.offer(amount)));
   }
 
   describe("RELOAD (claim 8)", () => {
@@ -89,6 +88,23 @@ describe("issuer commands and the usage log", () => {
       assert.equal(await swOf(client.reload(entry!)), "6982");
       const status = await client.status();
       assert.deepEqual([status.balance, status.seq], [999, 0]);
+    });
+
+    it("claim 8: a RELOAD is refused (6985) until a SYNC covered the log up to the card's counter", async () => {
+      const client = await card();
+      await pay(client, 50, 1);
+      const reload = (seq: number) => createReloadCommand({ issuer: world.issuer, card: world.card, seq, amount: price(250, "EUR") });
+      assert.equal(await swOf(client.reload(await reload(0))), "6985");
+      // A SYNC that leaves part of the log unacknowledged is not enough.
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1 }));
+      assert.equal(await swOf(client.reload(await reload(1))), "6985");
+      assert.deepEqual([(await client.status()).balance, (await client.status()).seq], [949, 1]);
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 1, upTo: 2 }));
+      await client.reload(await reload(2));
+      assert.equal((await client.status()).balance, 1199);
+      // A payment after it makes the next reload wait for the next sync again.
+      await pay(client, 1);
+      assert.equal(await swOf(client.reload(await reload(3))), "6985");
     });
 
     it("a reload in another currency (6A80), beyond the purse limit (6985), or to a postpaid card (6985) is refused", async () => {
@@ -167,7 +183,7 @@ describe("issuer commands and the usage log", () => {
       const request = world.request(offer);
       await client.pay(request);
       await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1 }));
-      const again = await client.pay(request);
+      const again = await verifiedPay(client, request);
       const checked = await world.merchantCheck(again, offer);
       assert.ok(checked.ok);
       assert.deepEqual(checked.value.card?.debit, { counter: 1, balance: 801 });
@@ -180,7 +196,7 @@ describe("issuer commands and the usage log", () => {
       const postpaidKey = await world.cardKey(await world.issue(medium, { mode: "postpaid", ceiling: 600 }));
       const client = await card(medium);
       await pay(client, 500, 50, 50);
-      assert.equal(await swOf(client.pay(world.request(world.offer(1)))), "6985");
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(1)))), "6985");
       const { upload: up, challenge } = await upload(client);
       const report = await verifyUploadedLog({ card: postpaidKey, entries: up.entries, head: up.head, challenge, recordedUpTo: 0 });
       assert.ok(report.ok);

@@ -659,7 +659,8 @@ export class CardService {
    * were), then a SYNC up to `lastCounter` if none pending covers it, then a RELOAD per pending
    * top-up of a prepaid card in good standing.
    */
-  async #commandsFor(account: CardAccount, issued: readonly CommandRow[], head: LogHeadBody, lastCounter: number): Promise<string[]> {
+  async #commandsFor(account: CardAccount, signed: readonly CommandRow[], head: LogHeadBody, lastCounter: number): Promise<string[]> {
+    const issued = await this.#voidDeadCommands(account, signed, head);
     const pending = issued.filter((command) => command.seq >= head.seq);
     const purse = head.purse as { balance?: number; ceiling?: number };
     let nextSeq = issued.length === 0 ? 0 : issued[issued.length - 1]!.seq + 1;
@@ -706,6 +707,38 @@ export class CardService {
       });
     }
     return [...pending.map((command) => command.token), ...fresh.map((command) => command.token)];
+  }
+
+  /**
+   * Claim 8: the card takes a RELOAD only when a SYNC acknowledged its log up to its counter. A
+   * RELOAD signed before the card paid again (its SYNC applied, the RELOAD not, then a payment)
+   * can never be applied: the log empties only by a SYNC, which would take that RELOAD's seq.
+   * Such a RELOAD and every command after it are voided — their seqs are signed anew, the top-ups
+   * queued again — and recorded as an incident; without this the card would be stuck on it.
+   */
+  async #voidDeadCommands(account: CardAccount, issued: readonly CommandRow[], head: LogHeadBody): Promise<readonly CommandRow[]> {
+    let unacknowledged = head.first <= head.counter;
+    let dead: number | undefined;
+    for (const command of issued.filter((c) => c.seq >= head.seq)) {
+      if (command.kind === "sync") unacknowledged = (command.upTo ?? 0) < head.counter;
+      else if (unacknowledged) {
+        dead = command.seq;
+        break;
+      }
+    }
+    if (dead === undefined) return issued;
+    const from = dead;
+    const voided = issued.filter((command) => command.seq >= from);
+    const self = this;
+    await this.#db.write(function* () {
+      yield* self.#incident(account.card, "commands-voided", {
+        reason: `the card paid after the SYNC before the RELOAD of seq ${from}: it can no longer take it; signed again`,
+        commands: voided.map((command) => ({ seq: command.seq, kind: command.kind, id: command.id, token: command.token })),
+      });
+      yield* run("UPDATE card_reloads SET command_seq = NULL WHERE card = ? AND command_seq >= ? AND applied_at IS NULL", account.card, from);
+      yield* run("DELETE FROM card_commands WHERE card = ? AND seq >= ? AND applied_at IS NULL", account.card, from);
+    });
+    return issued.filter((command) => command.seq < from);
   }
 
   /**

@@ -361,6 +361,34 @@ for (const engine of ENGINES) {
       assert.equal((await world.store.getUser(card.user))?.balance, 520, "the books and the card agree");
     });
 
+    it("claim 8: a RELOAD the card can no longer take (it paid after the SYNC before it) is replaced, not sent forever", async () => {
+      const card = await makeCard(world, "dave-2", "urn:peage:user:dave2", "prepaid", 100);
+      assert.equal((await register(world, card, "prepaid", { balance: 100 })).status, 201);
+      await pay(world, card, 80);
+      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-2" })).status, 201);
+      const first = (await sync(world, card, false))["commands"] as string[];
+      // The wallet applied the SYNC, then the session broke before the RELOAD; the user paid again.
+      await card.client.select();
+      await card.client.sync(first[0]!);
+      await pay(world, card, 10);
+      // The card refuses that RELOAD now: its log holds a payment no SYNC acknowledged.
+      await card.client.select();
+      await assert.rejects(card.client.reload(first[1]!), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      const next = await sync(world, card);
+      const kinds = (next["commands"] as string[]).map((c) => decodeToken(c)!.body as { type: string; seq: number });
+      assert.deepEqual(kinds.map((c) => [c.type, c.seq]), [["peage.card-sync", 1], ["peage.card-reload", 2]]);
+      await card.client.select();
+      assert.deepEqual([(await card.client.status()).balance, (await card.client.status()).logLength], [510, 0]);
+      // The voided RELOAD stays unusable: its seq was taken by the SYNC that replaced it.
+      await assert.rejects(card.client.reload(first[1]!), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      const view = await account(world, card);
+      assert.deepEqual(view["pendingReloads"], []);
+      assert.ok((view["incidents"] as { kind: string }[]).some((i) => i.kind === "commands-voided"));
+      assert.deepEqual((await sync(world, card))["commands"], [], "nothing is left to send");
+      await card.client.select();
+      assert.equal((await card.client.status()).balance, 510, "loaded once");
+    });
+
     it("a postpaid card at its ceiling refuses to pay until it is synced", async () => {
       const card = await makeCard(world, "erin-1", "urn:peage:user:erin", "postpaid", 100);
       const registered = await register(world, card, "postpaid", { ceiling: 100, deposit: 300 });
