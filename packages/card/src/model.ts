@@ -31,6 +31,15 @@ export const MAX_COUNTER = 0xffffffff;
 
 export type CardMode = "prepaid" | "postpaid";
 
+/**
+ * Claim 10: a postpaid card is handed out against a deposit greater than its ceiling ("une
+ * caution supérieure à ce plafond"), so that what the card can spend unseen between two syncs is
+ * always covered. The smallest deposit a ceiling needs, minor units.
+ */
+export function minimumDeposit(ceiling: number): number {
+  return ceiling + 1;
+}
+
 /** Written at personalisation and never changed. */
 export interface CardProfile {
   readonly format: typeof CARD_FORMAT;

@@ -8,7 +8,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOffer, price, rateTable, readPkiDir, signCatalog, systemClock, type CatalogEntry, type PartyId } from "@peage/protocol";
 import { PcscCardClient, payWithCard } from "@peage/card";
@@ -123,6 +123,17 @@ describe("peage card", () => {
         work,
       ),
     );
+    // Claim 10: the deposit must exceed the ceiling, at issue and in a registration file.
+    const low = await peage(
+      ["card", "issue", "--pki", "pki", "--out", "low", "--user", "urn:peage:user:yves", "--pin", PIN, "--mode", "postpaid", "--currency", "EUR", "--ceiling", "1000", "--deposit", "1000"],
+      work,
+    );
+    assertUsage(low, /--deposit must be greater than --ceiling.*--deposit 1001 at least/);
+    assert.equal(existsSync(join(work, "low")), false, "no card is personalised");
+    const registration = JSON.parse(readFileSync(join(work, "postpaid.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(work, "no-deposit.json"), JSON.stringify({ ...registration, deposit: undefined }));
+    assertUsage(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "no-deposit.json"], work), /deposit greater than its ceiling/);
+    assert.equal(await store.getUser("urn:peage:user:yves" as PartyId<"user">), undefined, "nothing was registered");
     const first = parseJson(assertSuccess(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "postpaid.json", "--json"], work)));
     const account = first["account"] as { mode: string; ceiling: { amount: number }; deposit: { amount: number } };
     assert.equal(first["created"], true);

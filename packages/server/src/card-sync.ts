@@ -54,6 +54,7 @@ import {
   createReloadCommand,
   createSyncCommand,
   decodeToken,
+  minimumDeposit,
   newChallenge,
   verifyReceipt,
   verifyUploadedLog,
@@ -391,7 +392,7 @@ export class CardService {
       if (mode === "prepaid" && (input.ceiling !== undefined || input.deposit !== undefined || input.monthlyLimit !== undefined)) {
         throw HttpProblem.of("ERR_MALFORMED", "a prepaid card has a balance, not a ceiling, deposit or monthly limit");
       }
-      if (mode === "postpaid" && (input.ceiling === undefined || input.balance !== undefined)) throw HttpProblem.of("ERR_MALFORMED", "a postpaid card has a ceiling (and optionally a deposit), not a balance");
+      if (mode === "postpaid" && (input.ceiling === undefined || input.balance !== undefined)) throw HttpProblem.of("ERR_MALFORMED", "a postpaid card has a ceiling and a deposit, not a balance");
       const chain = JSON.stringify(input.chain);
       const existing = await this.#db.read(() => get("SELECT * FROM card_accounts WHERE card = ?", card));
       if (existing) {
@@ -406,6 +407,13 @@ export class CardService {
           (mode === "postpaid" || account.loaded >= (input.balance ?? 0));
         if (!same) throw HttpProblem.of("ERR_CONFLICT", `${card} is already registered with other details`);
         return { kind: "existing", account: await this.view(card) };
+      }
+      if (mode === "postpaid" && (input.deposit ?? 0) < minimumDeposit(input.ceiling!)) {
+        throw HttpProblem.of(
+          "ERR_DEPOSIT_REQUIRED",
+          `a postpaid card needs a deposit greater than its ceiling (claim 10): the ceiling is ${input.ceiling}, the deposit ${input.deposit ?? 0}; ` +
+            `register it with a deposit of at least ${minimumDeposit(input.ceiling!)}`,
+        );
       }
 
       const user = await this.#userFor(input, now);

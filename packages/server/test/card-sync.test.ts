@@ -389,6 +389,21 @@ for (const engine of ENGINES) {
       assert.equal((await card.client.status()).balance, 510, "loaded once");
     });
 
+    it("claim 10: a postpaid card is registered only with a deposit greater than its ceiling", async () => {
+      const card = await makeCard(world, "hugo-1", "urn:peage:user:hugo", "postpaid", 400);
+      for (const extra of [{ ceiling: 400 } as Record<string, number>, { ceiling: 400, deposit: 0 }, { ceiling: 400, deposit: 399 }, { ceiling: 400, deposit: 400 }]) {
+        const refused = await register(world, card, "postpaid", extra);
+        assert.equal(refused.status, 402, JSON.stringify(refused.body));
+        assert.equal(refused.body["code"], "ERR_DEPOSIT_REQUIRED");
+        assert.match(refused.body["detail"] as string, /deposit greater than its ceiling.*at least 401/);
+      }
+      assert.equal((await call(world, "GET", `/v1/cards/${card.id}`)).status, 404, "nothing was registered");
+      assert.equal(await world.store.getUser(card.user), undefined, "no account was opened");
+      const created = await register(world, card, "postpaid", { ceiling: 400, deposit: 401 });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal((await world.store.getUser(card.user))?.deposit, 401);
+    });
+
     it("a postpaid card at its ceiling refuses to pay until it is synced", async () => {
       const card = await makeCard(world, "erin-1", "urn:peage:user:erin", "postpaid", 100);
       const registered = await register(world, card, "postpaid", { ceiling: 100, deposit: 300 });
@@ -424,7 +439,7 @@ for (const engine of ENGINES) {
         createdAt: NOW.toISOString(),
       });
       const card = await makeCard(world, "frank-1", user, "postpaid", 500);
-      assert.equal((await register(world, card, "postpaid", { ceiling: 500 })).status, 201);
+      assert.equal((await register(world, card, "postpaid", { ceiling: 500, deposit: 501 })).status, 201);
       await pay(world, card, 80);
       await pay(world, card, 80);
       const answer = await sync(world, card);
@@ -446,7 +461,7 @@ for (const engine of ENGINES) {
 
     it("refuses the upload of a card registered with another mode than its own", async () => {
       const card = await makeCard(world, "gina-1", "urn:peage:user:gina", "prepaid", 300);
-      assert.equal((await register(world, card, "postpaid", { ceiling: 300 })).status, 201);
+      assert.equal((await register(world, card, "postpaid", { ceiling: 300, deposit: 301 })).status, 201);
       await pay(world, card, 40);
       const refused = await call(world, "POST", `/v1/cards/${card.id}/sync`, await upload(world, card));
       assert.equal(refused.status, 422);
