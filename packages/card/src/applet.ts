@@ -47,6 +47,7 @@ import {
   isProfile,
   isPurse,
   isReloadBody,
+  isRevokedList,
   isSyncBody,
   logRecordName,
   MAX_COUNTER,
@@ -61,6 +62,7 @@ import {
   type ReceiptBody,
 } from "./model.js";
 import { pinMatches } from "./pin.js";
+import { certificateId } from "./revocation.js";
 import { decodeToken, signToken, verifyTokenSignature, type VerificationKey } from "./signed.js";
 import { CardMemoryError, JournalStore, type Medium, type Operation } from "./store.js";
 import { CERTIFICATE_TAG, encodeFci, encodeStatus, PayTags } from "./wire.js";
@@ -112,6 +114,8 @@ interface LoadedCard {
   log: LoggedEntry[];
   /** Entries cleared by the last syncs, newest last (Records.recent). */
   recent: LoggedEntry[];
+  /** Publisher certificates the issuer's last SYNC said were revoked (Records.revoked). */
+  revoked: ReadonlySet<string>;
 }
 
 const consentParser = parser(ConsentClaimsSchema);
@@ -430,6 +434,8 @@ export class CardApplet {
     const publisher = await verifyOfferSignature(signature, card.trust, now);
     if (!publisher.ok) return refuse(SW.WRONG_DATA, `publisher's signature: ${publisher.error.message}`);
     if (publisher.value.publisher !== consent.publisher) refuse(SW.WRONG_DATA, "the offer was signed by another publisher than the consent names");
+    const publisherCert = certificateId(publisher.value.chain.leaf);
+    if (card.revoked.has(publisherCert)) refuse(SW.WRONG_DATA, `the publisher's certificate ${publisherCert} was revoked (the issuer's last SYNC)`);
     if (publisher.value.claims.offerHash !== consent.offerHash) refuse(SW.WRONG_DATA, "the consent's offer hash is not the one the publisher signed");
     if (!samePrice(publisher.value.claims.price, consent.price)) refuse(SW.WRONG_DATA, "the consent's price is not the one the publisher signed");
 
@@ -463,6 +469,7 @@ export class CardApplet {
       date: consent.date,
       time: timestamp(now),
       debit,
+      publisherCert,
     };
     const token = await signToken(body, card.key);
     // Claims 6-7: the log entry and the debit are one write; the acknowledgment comes after it.
@@ -556,7 +563,8 @@ export class CardApplet {
 
   /**
    * SYNC (claim 10): the issuer acknowledges the log up to a counter; the card forgets those
-   * entries, and a postpaid card's use restarts from what is still unacknowledged.
+   * entries, and a postpaid card's use restarts from what is still unacknowledged. A list of
+   * revoked publisher certificates, when it carries one, replaces the card's.
    */
   async #sync(command: CommandApdu): Promise<Uint8Array> {
     const { card, body } = await this.#issuerCommand(command, "SYNC");
@@ -576,12 +584,14 @@ export class CardApplet {
     const ops: Operation[] = [
       ...cleared.map((entry) => ({ remove: logRecordName(entry.body.counter) })),
       ...(cleared.length > 0 ? [{ put: Records.recent, value: recent.map((entry) => entry.token) }] : []),
+      ...(body.revoked !== undefined ? [{ put: Records.revoked, value: [...body.revoked] }] : []),
       { put: Records.purse, value: next },
     ];
     card.store.commit(ops);
     card.purse = next;
     card.log = kept;
     card.recent = recent;
+    if (body.revoked !== undefined) card.revoked = new Set(body.revoked);
     return ascii(await this.#receipt(card, "sync", body.id, body.seq));
   }
 
@@ -647,8 +657,10 @@ async function load(medium: Medium): Promise<LoadedCard> {
   if (log.some((entry, i) => entry.body.counter !== first + i) || first + log.length - 1 !== purse.counter) {
     throw new CardMemoryError("the log and the transaction counter disagree");
   }
+  const revoked = store.get(Records.revoked) ?? [];
+  if (!isRevokedList(revoked)) throw new CardMemoryError("the revoked-certificates record is invalid");
   const key = await importPrivateKeyPem(profile.key);
   const issuerKey = await importPublicKeyPem(profile.issuerKey);
   const trust = new TrustStore({ roots: profile.roots.map(fromX5c) });
-  return { store, profile, key, issuerKey, trust, purse, tries: pin.tries, log, recent };
+  return { store, profile, key, issuerKey, trust, purse, tries: pin.tries, log, recent, revoked: new Set(revoked) };
 }

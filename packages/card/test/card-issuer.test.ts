@@ -7,6 +7,8 @@ import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPair, importPrivateKeyPem, partyId, price } from "@peage/protocol";
 import {
+  certificateId,
+  commandKeyOf,
   createReloadCommand,
   createSyncCommand,
   decodeToken,
@@ -20,6 +22,7 @@ import {
   verifyUploadedLog,
   type CardClient,
   type CardKey,
+  type LogEntryBody,
   type LogProblemKind,
   type LogUpload,
 } from "../src/index.js";
@@ -174,6 +177,29 @@ describe("issuer commands and the usage log", () => {
       await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 2 }));
       const entries = await client.readLog();
       assert.deepEqual(entries.map((token) => (decodeToken(token)!.body as { counter: number }).counter), [3]);
+    });
+
+    it("revocation: a SYNC names revoked publisher certificates, the card refuses their offers (6A80) until a SYNC lifts it", async () => {
+      const medium = image.clone();
+      let client = await card(medium);
+      await pay(client, 50);
+      const publisherCert = certificateId(world.pki.publisher.certificate);
+      const [entry] = await client.readLog();
+      assert.equal((decodeToken(entry!)!.body as LogEntryBody).publisherCert, publisherCert, "the entry names the certificate that signed the offer");
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1, revoked: [publisherCert] }));
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6A80");
+      // The list is in the card's memory: it survives a power cycle, and a SYNC without a list keeps it.
+      client = await card(medium);
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 1, upTo: 1 }));
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6A80");
+      assert.deepEqual([(await client.status()).balance, (await client.status()).counter], [950, 1]);
+      // A malformed list is refused whole, and an empty one lifts the revocation.
+      const malformed = { type: "peage.card-sync", v: 1, card: world.card, seq: 2, id: "sy_bad", upTo: 1, revoked: ["not a certificate"] };
+      assert.equal(await swOf(client.sync(await signToken(malformed, commandKeyOf(world.issuer)))), "6A80");
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 2, upTo: 1, revoked: [] }));
+      await verifiedPay(client, world.request(world.offer(50)));
+      assert.equal((await client.status()).balance, 900);
+      await assert.rejects(createSyncCommand({ issuer: world.issuer, card: world.card, seq: 3, upTo: 0, revoked: ["not an id"] }), RangeError);
     });
 
     it("a payment asked again after a SYNC cleared its entry is answered again, not paid twice", async () => {

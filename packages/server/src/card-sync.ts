@@ -39,6 +39,7 @@ import {
   sha256Base64url,
   subjectAltNameUris,
   systemClock,
+  toDate,
   toX5c,
   x509,
   type Clock,
@@ -56,12 +57,16 @@ import {
   decodeToken,
   minimumDeposit,
   newChallenge,
+  revokedByCrls,
+  revokedListForCards,
   verifyReceipt,
   verifyUploadedLog,
   type CardIssuer,
+  type CertificateId,
   type LogEntryBody,
   type LogHeadBody,
   type LogProblem,
+  type SyncBody,
 } from "@peage/card";
 import { all, get, locked, num, openCardDb, optNum, run, type CardDb, type CardLogic, type CardRow } from "./card-db.js";
 import { DataDirFiles, type ServerIdentity } from "./data-dir.js";
@@ -222,6 +227,13 @@ function toCommand(row: CardRow): CommandRow {
 
 // ---------------------------------------------------------------------------------------------
 // Inputs and answers
+
+/** What became of an uploaded entry: the ledger's answer, or not posted because its publisher was revoked. */
+interface Booking {
+  readonly entry: LogEntryBody;
+  readonly outcome: PaymentOutcome | { readonly kind: "publisher-revoked"; readonly revokedAt: string };
+  readonly token: string;
+}
 
 export interface CardRegistration {
   /** The card's x5c (GET DATA DF02, or `peage card issue --json`): card first. */
@@ -562,15 +574,22 @@ export class CardService {
     }
 
     // Each new entry is posted once: a retry finds it recorded (same nonce, same request hash).
-    const booked: { entry: LogEntryBody; outcome: PaymentOutcome; token: string }[] = [];
+    const booked: Booking[] = [];
     const tokens = new Map<number, string>();
     for (const token of upload.entries) {
       const decoded = decodeToken(token);
       const counter = (decoded?.body as { counter?: unknown } | undefined)?.counter;
       if (typeof counter === "number") tokens.set(counter, token);
     }
+    const revoked = revokedByCrls(this.#trust.crls);
     for (const entry of report.entries) {
-      const outcome = await this.#store.recordPayment(this.#paymentOf(entry, tokens.get(entry.counter)!));
+      // A publisher whose certificate was revoked before the payment is credited nothing: the
+      // card could not know, so the payment is left unbooked (the user keeps the money) and reported.
+      const revokedAt = entry.publisherCert === undefined ? undefined : revoked.get(entry.publisherCert);
+      const outcome: Booking["outcome"] =
+        revokedAt !== undefined && revokedAt.getTime() <= toDate(entry.time).getTime()
+          ? { kind: "publisher-revoked", revokedAt: revokedAt.toISOString() }
+          : await this.#store.recordPayment(this.#paymentOf(entry, tokens.get(entry.counter)!));
       booked.push({ entry, outcome, token: tokens.get(entry.counter)! });
     }
     const unbooked: UnbookedEntry[] = booked
@@ -580,7 +599,7 @@ export class CardService {
     const lastCounter = report.lastCounter;
     await this.#db.write(() => this.#recordUpload(account, booked, lastCounter, head!.seq, recordedAt, unbooked));
 
-    const commands = await this.#commandsFor(await this.#account(account.card), issued, head!, lastCounter);
+    const commands = await this.#commandsFor(await this.#account(account.card), issued, head!, lastCounter, revokedListForCards(revoked));
     const credited = new Map<string, { publisher: PartyId<"publisher">; amount: Price }>();
     for (const { entry, outcome } of booked) {
       if (outcome.kind !== "recorded") continue;
@@ -626,13 +645,20 @@ export class CardService {
 
   #recordUpload(
     account: CardAccount,
-    booked: readonly { entry: LogEntryBody; outcome: PaymentOutcome; token: string }[],
+    booked: readonly Booking[],
     lastCounter: number,
     headSeq: number,
     at: string,
     unbooked: readonly UnbookedEntry[],
   ): CardLogic<void> {
-    const incident = unbooked.length > 0 ? this.#incident(account.card, "unbooked", { entries: unbooked }, `the ledger refused ${unbooked.length} payment(s) of the card: ${[...new Set(unbooked.map((u) => u.reason))].join(", ")}`) : undefined;
+    // The ledger's refusals block the card (it spent what its account could not pay); a revoked
+    // publisher does not: the card could not know, and the payment is simply not credited.
+    const refused = unbooked.filter((u) => u.reason !== "publisher-revoked");
+    const incident = refused.length > 0 ? this.#incident(account.card, "unbooked", { entries: refused }, `the ledger refused ${refused.length} payment(s) of the card: ${[...new Set(refused.map((u) => u.reason))].join(", ")}`) : undefined;
+    const revoked = booked.flatMap(({ entry, outcome }) =>
+      outcome.kind === "publisher-revoked" ? [{ counter: entry.counter, paymentId: entry.paymentId, publisher: entry.publisher, publisherCert: entry.publisherCert, revokedAt: outcome.revokedAt }] : [],
+    );
+    const revokedIncident = revoked.length > 0 ? this.#incident(account.card, "publisher-revoked", { entries: revoked }) : undefined;
     return (function* () {
       const row = yield* locked("SELECT synced_counter, card_seq FROM card_accounts WHERE card = ?", account.card);
       for (const { entry, outcome, token } of booked) {
@@ -659,6 +685,7 @@ export class CardService {
       yield* run("UPDATE card_commands SET applied_at = ? WHERE card = ? AND seq < ? AND applied_at IS NULL", at, account.card, headSeq);
       yield* run("UPDATE card_reloads SET applied_at = ? WHERE card = ? AND command_seq IS NOT NULL AND command_seq < ? AND applied_at IS NULL", at, account.card, headSeq);
       if (incident) yield* incident;
+      if (revokedIncident) yield* revokedIncident;
     })();
   }
 
@@ -667,7 +694,7 @@ export class CardService {
    * were), then a SYNC up to `lastCounter` if none pending covers it, then a RELOAD per pending
    * top-up of a prepaid card in good standing.
    */
-  async #commandsFor(account: CardAccount, signed: readonly CommandRow[], head: LogHeadBody, lastCounter: number): Promise<string[]> {
+  async #commandsFor(account: CardAccount, signed: readonly CommandRow[], head: LogHeadBody, lastCounter: number, revoked: readonly CertificateId[]): Promise<string[]> {
     const issued = await this.#voidDeadCommands(account, signed, head);
     const pending = issued.filter((command) => command.seq >= head.seq);
     const purse = head.purse as { balance?: number; ceiling?: number };
@@ -675,11 +702,13 @@ export class CardService {
     const ceiling = account.mode === "postpaid" ? await this.#ceilingFor(account) : undefined;
     const covered = pending.some((command) => command.kind === "sync" && (command.upTo ?? 0) >= lastCounter && command.ceiling === ceiling);
     const fresh: { seq: number; kind: "sync" | "reload"; id: string; token: string; upTo?: number; ceiling?: number; amount?: number; reload?: string }[] = [];
-    // Nothing to clear (the card's log starts after lastCounter) and no new ceiling: no SYNC.
-    const needsSync = !covered && (head.first <= lastCounter || (ceiling !== undefined && ceiling !== purse.ceiling));
+    // Nothing to clear (the card's log starts after lastCounter), no new ceiling and no change in
+    // the revoked publishers the card will hold once it applied what it was sent: no SYNC.
+    const revokedChanged = JSON.stringify(revokedListSent(issued)) !== JSON.stringify(revoked);
+    const needsSync = revokedChanged || (!covered && (head.first <= lastCounter || (ceiling !== undefined && ceiling !== purse.ceiling)));
     if (needsSync) {
       const id = newId("sy");
-      const token = await createSyncCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }), id });
+      const token = await createSyncCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }), revoked, id });
       fresh.push({ seq: nextSeq++, kind: "sync", id, token, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }) });
     }
     if (account.mode === "prepaid" && account.status === "active") {
@@ -871,6 +900,16 @@ export class CardService {
       ...(account.lastSyncAt !== undefined && { lastSyncAt: account.lastSyncAt }),
     };
   }
+}
+
+/** The revoked publishers the card holds once it applied every SYNC sent: the last list a SYNC carried (none at issue). */
+function revokedListSent(issued: readonly CommandRow[]): readonly CertificateId[] {
+  for (const command of [...issued].reverse()) {
+    if (command.kind !== "sync") continue;
+    const body = decodeToken(command.token)?.body as SyncBody | undefined;
+    if (body?.revoked !== undefined) return body.revoked;
+  }
+  return [];
 }
 
 function describeProblem(problem: LogProblem): SyncProblem {

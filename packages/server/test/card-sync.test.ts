@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   canonicalBytes,
+  createCrl,
   createDemoPki,
   createOffer,
   FixedClock,
@@ -26,10 +27,12 @@ import {
   type DemoPki,
   type Offer,
   type PartyId,
+  type TrustStore,
 } from "@peage/protocol";
 import {
   CardClient,
   CardError,
+  certificateId,
   cardIssuerFromDemo,
   decodeToken,
   InProcessTransport,
@@ -50,6 +53,7 @@ const PIN = "4321";
 
 interface World {
   readonly pki: DemoPki;
+  readonly trust: TrustStore;
   readonly clock: FixedClock;
   readonly test: TestStore;
   readonly store: Store;
@@ -66,10 +70,11 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const test = await openTestStore(engine, dir);
   const db = await openCardDb(engine === "sqlite" ? { sqlitePath: test.location } : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location });
   const desk = createCardDesk({ db, issuer: cardIssuerFromDemo(pki) });
+  const trust = pki.trustStore();
   const app = buildApp({
     store: test.store,
     identity: { id: pki.server.identity, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), notAfter: pki.server.certificate.notAfter },
-    trust: pki.trustStore(),
+    trust,
     rates: staticRates(rateTable("EUR", "2026-06-12", { USD: "1.0845" })),
     clock,
     cards: desk,
@@ -85,6 +90,7 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   );
   return {
     pki,
+    trust,
     clock,
     test,
     store: test.store,
@@ -467,6 +473,47 @@ for (const engine of ENGINES) {
       assert.equal(refused.status, 422);
       assert.deepEqual((refused.body["problems"] as { kind: string }[]).map((p) => p.kind), ["mode"]);
       assert.equal(await paymentsOf(world, card.user), 0);
+    });
+
+    it("revocation: a payment made after the publisher's certificate was revoked is not booked, and the card learns of it", async () => {
+      const card = await makeCard(world, "ivy-1", "urn:peage:user:ivy", "prepaid", 1000);
+      assert.equal((await register(world, card, "prepaid", { balance: 1000 })).status, 201);
+      await pay(world, card, 50);
+      // The publisher's certificate is revoked ten minutes later; the card, not told yet, pays it again.
+      const revokedAt = new Date(NOW.getTime() + 10 * 60_000);
+      world.clock.set(new Date(revokedAt.getTime() + 5 * 60_000));
+      try {
+        await pay(world, card, 40);
+        const crl = (number: number, revoked: { serialNumber: string; revocationDate: Date }[]) =>
+          createCrl({ issuer: world.pki.publishersCa, revoked, thisUpdate: revokedAt, nextUpdate: new Date(NOW.getTime() + 86_400_000), crlNumber: number });
+        world.trust.addCrl(await crl(1, [{ serialNumber: world.pki.publisher.certificate.serialNumber, revocationDate: revokedAt }]));
+        const answer = await sync(world, card);
+        assert.equal(answer["recorded"], 1, "the payment made before the revocation is booked");
+        const unbooked = answer["unbooked"] as { counter: number; reason: string }[];
+        assert.deepEqual(unbooked.map((u) => [u.counter, u.reason]), [[2, "publisher-revoked"]]);
+        assert.deepEqual(answer["credited"], [{ publisher: world.pki.publisher.identity, amount: { amount: 50, currency: "EUR" } }]);
+        assert.equal(await paymentsOf(world, card.user), 1);
+        const view = answer["account"] as { status: string; incidents: { kind: string; detail: { entries: { counter: number }[] } }[] };
+        assert.equal(view.status, "active", "the card did nothing wrong: it is not blocked");
+        assert.deepEqual(view.incidents.map((i) => [i.kind, i.detail.entries.map((e) => e.counter)]), [["publisher-revoked", [2]]]);
+        // The SYNC carried the revocation: the card now refuses the publisher's offers itself.
+        const sent = (answer["commands"] as string[]).map((c) => decodeToken(c)!.body as { type: string; revoked?: string[] });
+        assert.deepEqual(sent.map((c) => [c.type, c.revoked]), [["peage.card-sync", [certificateId(world.pki.publisher.certificate)]]]);
+        await assert.rejects(pay(world, card, 10), (error: unknown) => error instanceof CardError && error.sw === SW.WRONG_DATA);
+        // Nothing changes until the CRLs do; then the next sync lifts it on the card.
+        assert.deepEqual((await sync(world, card))["commands"], []);
+        world.trust.addCrl(await crl(2, []));
+        const lifted = (await sync(world, card))["commands"] as string[];
+        assert.deepEqual(lifted.map((c) => (decodeToken(c)!.body as { revoked?: string[] }).revoked), [[]]);
+        await pay(world, card, 10);
+        const rows = await world.test.raw.query("SELECT counter, booking FROM card_entries WHERE card = ? ORDER BY counter", [card.id]);
+        assert.deepEqual(rows, [
+          { counter: 1, booking: "recorded" },
+          { counter: 2, booking: "publisher-revoked" },
+        ]);
+      } finally {
+        world.clock.set(NOW);
+      }
     });
 
     it("answers 404 for a card it does not know, and 401 without an API key", async () => {
