@@ -440,6 +440,16 @@ export class CardService {
           createdAt: now.toISOString(),
         });
         if (outcome.kind !== "credited" && outcome.kind !== "repeated") throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be credited to ${user.id}: ${outcome.kind}`);
+        // The money is on the card already: it moves to the card float, out of the online balance.
+        const load = await this.#store.loadCard({
+          id: `card-load:${card}:issue`,
+          user: user.id,
+          amount: input.balance as MinorUnits,
+          currency: user.homeCurrency,
+          ref: `card:${card}:load`,
+          createdAt: now.toISOString(),
+        });
+        if (load.kind !== "loaded" && load.kind !== "repeated") throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be moved to ${user.id}'s card float: ${load.kind}`);
       }
       if (mode === "postpaid" && (input.deposit ?? 0) > 0) {
         const outcome = await this.#store.topUp({
@@ -589,7 +599,7 @@ export class CardService {
       const outcome: Booking["outcome"] =
         revokedAt !== undefined && revokedAt.getTime() <= toDate(entry.time).getTime()
           ? { kind: "publisher-revoked", revokedAt: revokedAt.toISOString() }
-          : await this.#store.recordPayment(this.#paymentOf(entry, tokens.get(entry.counter)!));
+          : await this.#store.recordPayment(this.#paymentOf(account, entry, tokens.get(entry.counter)!));
       booked.push({ entry, outcome, token: tokens.get(entry.counter)! });
     }
     const unbooked: UnbookedEntry[] = booked
@@ -620,8 +630,10 @@ export class CardService {
     };
   }
 
-  #paymentOf(entry: LogEntryBody, token: string): PaymentRecord {
+  #paymentOf(account: CardAccount, entry: LogEntryBody, token: string): PaymentRecord {
     return {
+      // A prepaid card spends what was loaded onto it: the user's card float, never the online funds.
+      fromCardFloat: account.mode === "prepaid",
       id: entry.paymentId,
       user: entry.user,
       publisher: entry.publisher,
@@ -716,6 +728,7 @@ export class CardService {
       for (const reload of reloads) {
         const id = reload["id"] as string;
         const amount = num(reload["amount_minor"]);
+        if (!(await this.#loadFloat(account, id, amount))) continue;
         const token = await createReloadCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, amount: { amount: amount as MinorUnits, currency: account.currency }, id });
         fresh.push({ seq: nextSeq++, kind: "reload", id, token, amount, reload: id });
       }
@@ -744,6 +757,26 @@ export class CardService {
       });
     }
     return [...pending.map((command) => command.token), ...fresh.map((command) => command.token)];
+  }
+
+  /**
+   * Moves a reload's money from the user's online funds to the card float before its RELOAD is
+   * signed (once per reload, whatever is retried or voided). When the online funds no longer cover
+   * it (spent online since the top-up) the reload is held, flagged, and tried again at the next sync.
+   */
+  async #loadFloat(account: CardAccount, reload: string, amount: number): Promise<boolean> {
+    const load = await this.#store.loadCard({
+      id: `card-load:${account.card}:${reload}`,
+      user: account.user,
+      amount: amount as MinorUnits,
+      currency: account.currency,
+      ref: reload,
+      createdAt: this.#now(),
+    });
+    if (load.kind === "loaded" || load.kind === "repeated") return true;
+    const detail = { reload, amount, reason: load.kind, ...(load.kind === "insufficient-funds" && { balance: load.balance }) };
+    await this.#db.write(() => this.#incident(account.card, "reload-held", detail));
+    return false;
   }
 
   /**

@@ -43,7 +43,7 @@ import {
   SW,
   type CardMode,
 } from "@peage/card";
-import { ApiScopes, buildApp, createApiKey, staticRates, type App, type Store } from "../src/index.js";
+import { ApiScopes, buildApp, createApiKey, staticRates, type App, type PaymentRecord, type Store } from "../src/index.js";
 import { createCardDesk, openCardDb, type CardDesk } from "../src/card-sync.js";
 import { parseUserJwk, storedJwk } from "../src/user-keys.js";
 import { ENGINES, openTestStore, type Engine, type TestStore } from "./helpers/engines.js";
@@ -193,6 +193,25 @@ async function account(world: World, card: Card): Promise<Record<string, unknown
   return body;
 }
 
+/** A payment made online (as the payment server records one after signing its acknowledgment). */
+function onlinePayment(world: World, user: PartyId<"user">, nonce: string, amount: number): PaymentRecord {
+  return {
+    id: `pay_${nonce}`,
+    user,
+    publisher: world.pki.publisher.identity,
+    offerHash: "A".repeat(43),
+    price: price(amount, "EUR"),
+    charged: price(amount, "EUR"),
+    rate: "1.0000000000",
+    rateDate: undefined,
+    nonce: `${nonce}-${"n".repeat(20)}`,
+    offerDate: NOW.toISOString(),
+    serverTime: NOW.toISOString(),
+    requestHash: `${nonce}-hash`,
+    acknowledgment: { type: "peage.acknowledgment", v: 1, acknowledgment: "online" },
+  } as PaymentRecord;
+}
+
 /** An entry with its price changed and its signature kept: what a forger would upload. */
 function altered(token: string, amount: number): string {
   const body = decodeToken(token)!.body as { price: { amount: number } };
@@ -222,7 +241,7 @@ for (const engine of ENGINES) {
       const again = await register(world, card, "prepaid", { balance: 700 });
       assert.equal(again.status, 200);
       const user = await world.store.getUser(card.user);
-      assert.equal(user?.balance, 700, "the load is credited once");
+      assert.deepEqual([user?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))], [0, 700], "the load is credited once, to the card float");
       assert.equal((await register(world, card, "prepaid", { balance: 900 })).status, 409);
 
       const other = await createDemoPki({ now: NOW, cardIssuer: true });
@@ -255,7 +274,7 @@ for (const engine of ENGINES) {
       // 1% fee: 100 → 99, 50 → 50 (0.5 rounded down), 10 → 10.
       assert.deepEqual(first.body["credited"], [{ publisher: world.pki.publisher.identity, amount: { amount: 159, currency: "EUR" } }]);
       assert.equal(await paymentsOf(world, card.user), 3);
-      assert.equal((await world.store.getUser(card.user))?.balance, 840);
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 840);
 
       // The same upload again: its challenge is used up.
       const replayed = await call(world, "POST", `/v1/cards/${card.id}/sync`, body);
@@ -346,7 +365,7 @@ for (const engine of ENGINES) {
       const reload = await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-1" });
       assert.equal(reload.status, 201, JSON.stringify(reload.body));
       assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-1" })).status, 200);
-      assert.equal((await world.store.getUser(card.user))?.balance, 600, "credited once");
+      assert.equal((await world.store.getUser(card.user))?.balance, 500, "credited once, online until it is loaded");
 
       const answer = await sync(world, card, false);
       const commands = answer["commands"] as string[];
@@ -364,7 +383,7 @@ for (const engine of ENGINES) {
       assert.deepEqual((next["account"] as { pendingReloads: unknown[] }).pendingReloads, []);
       await card.client.select();
       assert.equal((await card.client.status()).balance, 520);
-      assert.equal((await world.store.getUser(card.user))?.balance, 520, "the books and the card agree");
+      assert.deepEqual([(await world.store.getUser(card.user))?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))], [0, 520], "the books and the card agree");
     });
 
     it("claim 8: a RELOAD the card can no longer take (it paid after the SYNC before it) is replaced, not sent forever", async () => {
@@ -473,6 +492,41 @@ for (const engine of ENGINES) {
       assert.equal(refused.status, 422);
       assert.deepEqual((refused.body["problems"] as { kind: string }[]).map((p) => p.kind), ["mode"]);
       assert.equal(await paymentsOf(world, card.user), 0);
+    });
+
+    it("card float: money loaded on a card leaves the online balance, so spending online and by card cannot overdraw the account", async () => {
+      const card = await makeCard(world, "kim-1", "urn:peage:user:kim", "prepaid", 300);
+      assert.equal((await register(world, card, "prepaid", { balance: 300 })).status, 201);
+      assert.equal((await world.store.getUser(card.user))?.balance, 0, "the card's load is not online money");
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 300);
+      const topUp = await world.store.topUp({ id: "top_kim", user: card.user, kind: "funds", amount: minorUnits(200), currency: parseCurrency("EUR"), idempotencyKey: "kim-online", createdAt: NOW.toISOString() });
+      assert.equal(topUp.kind, "credited");
+      // Online, only the 200 are spendable: 250 is refused although the user holds 500 in all.
+      assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-a", 250))).kind, "insufficient-funds");
+      assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-b", 150))).kind, "recorded");
+      // The card spends its 300 offline; every one of its payments is booked, out of the float.
+      for (const amount of [100, 100, 100]) await pay(world, card, amount);
+      const answer = await sync(world, card);
+      assert.deepEqual([answer["recorded"], answer["unbooked"]], [3, []]);
+      assert.equal((await world.store.getUser(card.user))?.balance, 50);
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 0);
+      // A reload moves money from the online balance to the float when the RELOAD is signed, never more than is there.
+      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 400, idempotencyKey: "kim-r1" })).status, 201);
+      assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-c", 300))).kind, "recorded");
+      const held = await sync(world, card);
+      assert.deepEqual(held["commands"], [], "a reload the online balance no longer covers is held");
+      assert.ok((held["account"] as { incidents: { kind: string }[] }).incidents.some((i) => i.kind === "reload-held"));
+      // Once the online balance covers it again, the held reload is loaded.
+      const more = await world.store.topUp({ id: "top_kim_2", user: card.user, kind: "funds", amount: minorUnits(300), currency: parseCurrency("EUR"), idempotencyKey: "kim-online-2", createdAt: NOW.toISOString() });
+      assert.equal(more.kind, "credited");
+      const loaded = await sync(world, card);
+      assert.deepEqual((loaded["commands"] as string[]).map((c) => (decodeToken(c)!.body as { type: string }).type), ["peage.card-reload"]);
+      await card.client.select();
+      assert.equal((await card.client.status()).balance, 400);
+      assert.equal((await world.store.getUser(card.user))?.balance, 50);
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 400);
+      const audit = await world.store.auditLedger();
+      assert.deepEqual([audit.unbalanced, audit.balanceMismatches, audit.paymentMismatches], [[], [], []]);
     });
 
     it("revocation: a payment made after the publisher's certificate was revoked is not booked, and the card learns of it", async () => {
