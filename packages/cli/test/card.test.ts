@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createOffer, price, rateTable, readPkiDir, signCatalog, systemClock, type CatalogEntry, type PartyId } from "@peage/protocol";
+import { createOffer, parseCurrency, price, rateTable, readPkiDir, signCatalog, systemClock, type CatalogEntry, type PartyId } from "@peage/protocol";
 import { PcscCardClient, payWithCard } from "@peage/card";
 import { startPcscStack, type PcscStack } from "@peage/card/testing";
 import { ApiScopes, buildApp, createApiKey, initDataDir, loadServerIdentity, SqliteStore, staticRates, type App } from "@peage/server";
@@ -105,7 +105,7 @@ describe("peage card", () => {
     const registered = issued["registered"] as { created: boolean; account: { status: string; loaded: { amount: number } } };
     assert.equal(registered.created, true);
     assert.equal(registered.account.loaded.amount, 500);
-    assert.equal((await store.getUser(USER as PartyId<"user">))?.balance, 500);
+    assert.equal(await store.cardFloat(USER as PartyId<"user">, parseCurrency("EUR")), 500, "the load is on the card: the user's card float");
     // A card is personalised once.
     mkdirSync(join(work, "again"));
     writeFileSync(join(work, "again", "x"), "");
@@ -178,7 +178,7 @@ describe("peage card", () => {
     assert.match(reloaded.stdout, /balance 6\.50 EUR/);
     const after = parseJson(assertSuccess(await peage(["card", "status", "--json"], work)));
     assert.equal(after["balance"], 650);
-    assert.equal((await store.getUser(USER as PartyId<"user">))?.balance, 650, "the books and the card agree");
+    assert.equal(await store.cardFloat(USER as PartyId<"user">, parseCurrency("EUR")), 650, "the books and the card agree");
 
     // A wrong PIN given to sync is the card's refusal, counted by it.
     assertError(await peage(["card", "sync", "--server", url, "--api-key", "operator-key", "--pin", "0000"], work), "ERR_DECLINED");
