@@ -435,7 +435,9 @@ export class CardApplet {
     if (!publisher.ok) return refuse(SW.WRONG_DATA, `publisher's signature: ${publisher.error.message}`);
     if (publisher.value.publisher !== consent.publisher) refuse(SW.WRONG_DATA, "the offer was signed by another publisher than the consent names");
     const publisherCert = certificateId(publisher.value.chain.leaf);
-    if (card.revoked.has(publisherCert)) refuse(SW.WRONG_DATA, `the publisher's certificate ${publisherCert} was revoked (the issuer's last SYNC)`);
+    if (card.revoked.has(publisherCert)) {
+      refuse(SW.WRONG_DATA, `the publisher's certificate ${publisherCert} was revoked (the issuer's last SYNC)`);
+    }
     if (publisher.value.claims.offerHash !== consent.offerHash) refuse(SW.WRONG_DATA, "the consent's offer hash is not the one the publisher signed");
     if (!samePrice(publisher.value.claims.price, consent.price)) refuse(SW.WRONG_DATA, "the consent's price is not the one the publisher signed");
 
@@ -550,7 +552,8 @@ export class CardApplet {
     // Claim 8: money is loaded only once the log was uploaded, i.e. a SYNC acknowledged every
     // entry up to the current counter (the card forgets exactly those): the log must be empty.
     if (card.log.length > 0) {
-      refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the log holds ${card.log.length} payment(s) up to ${purse.counter} no SYNC acknowledged: synchronise first`);
+      const why = `RELOAD: the log holds ${card.log.length} payment(s) up to ${purse.counter} no SYNC acknowledged: synchronise first`;
+      refuse(SW.CONDITIONS_NOT_SATISFIED, why);
     }
     if (body.amount.currency !== profile.currency) refuse(SW.WRONG_DATA, `RELOAD: ${body.amount.currency} on a ${profile.currency} card`);
     const balance = purse.balance! + body.amount.amount;

@@ -404,7 +404,9 @@ export class CardService {
       if (mode === "prepaid" && (input.ceiling !== undefined || input.deposit !== undefined || input.monthlyLimit !== undefined)) {
         throw HttpProblem.of("ERR_MALFORMED", "a prepaid card has a balance, not a ceiling, deposit or monthly limit");
       }
-      if (mode === "postpaid" && (input.ceiling === undefined || input.balance !== undefined)) throw HttpProblem.of("ERR_MALFORMED", "a postpaid card has a ceiling and a deposit, not a balance");
+      if (mode === "postpaid" && (input.ceiling === undefined || input.balance !== undefined)) {
+        throw HttpProblem.of("ERR_MALFORMED", "a postpaid card has a ceiling and a deposit, not a balance");
+      }
       const chain = JSON.stringify(input.chain);
       const existing = await this.#db.read(() => get("SELECT * FROM card_accounts WHERE card = ?", card));
       if (existing) {
@@ -423,8 +425,8 @@ export class CardService {
       if (mode === "postpaid" && (input.deposit ?? 0) < minimumDeposit(input.ceiling!)) {
         throw HttpProblem.of(
           "ERR_DEPOSIT_REQUIRED",
-          `a postpaid card needs a deposit greater than its ceiling (claim 10): the ceiling is ${input.ceiling}, the deposit ${input.deposit ?? 0}; ` +
-            `register it with a deposit of at least ${minimumDeposit(input.ceiling!)}`,
+          `a postpaid card needs a deposit greater than its ceiling (claim 10): ` +
+            `the ceiling is ${input.ceiling}, the deposit ${input.deposit ?? 0}; register it with a deposit of at least ${minimumDeposit(input.ceiling!)}`,
         );
       }
 
@@ -449,7 +451,9 @@ export class CardService {
           ref: `card:${card}:load`,
           createdAt: now.toISOString(),
         });
-        if (load.kind !== "loaded" && load.kind !== "repeated") throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be moved to ${user.id}'s card float: ${load.kind}`);
+        if (load.kind !== "loaded" && load.kind !== "repeated") {
+          throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be moved to ${user.id}'s card float: ${load.kind}`);
+        }
       }
       if (mode === "postpaid" && (input.deposit ?? 0) > 0) {
         const outcome = await this.#store.topUp({
@@ -666,7 +670,8 @@ export class CardService {
     // The ledger's refusals block the card (it spent what its account could not pay); a revoked
     // publisher does not: the card could not know, and the payment is simply not credited.
     const refused = unbooked.filter((u) => u.reason !== "publisher-revoked");
-    const incident = refused.length > 0 ? this.#incident(account.card, "unbooked", { entries: refused }, `the ledger refused ${refused.length} payment(s) of the card: ${[...new Set(refused.map((u) => u.reason))].join(", ")}`) : undefined;
+    const why = `the ledger refused ${refused.length} payment(s) of the card: ${[...new Set(refused.map((u) => u.reason))].join(", ")}`;
+    const incident = refused.length > 0 ? this.#incident(account.card, "unbooked", { entries: refused }, why) : undefined;
     const revoked = booked.flatMap(({ entry, outcome }) =>
       outcome.kind === "publisher-revoked" ? [{ counter: entry.counter, paymentId: entry.paymentId, publisher: entry.publisher, publisherCert: entry.publisherCert, revokedAt: outcome.revokedAt }] : [],
     );

@@ -72,7 +72,9 @@ export async function createSyncCommand(input: SyncCommandInput): Promise<string
     ...(input.ceiling !== undefined && { ceiling: minorUnits(input.ceiling) }),
     ...(input.revoked !== undefined && { revoked: [...input.revoked] }),
   };
-  if (input.revoked !== undefined && !isRevokedList(body.revoked)) throw new RangeError(`revoked must be at most ${MAX_REVOKED} certificate identities`);
+  if (input.revoked !== undefined && !isRevokedList(body.revoked)) {
+    throw new RangeError(`revoked must be at most ${MAX_REVOKED} certificate identities`);
+  }
   return signToken(body, keyOf(input.issuer));
 }
 

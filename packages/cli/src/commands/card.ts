@@ -48,7 +48,11 @@ const issue: Command = {
       currency: { type: "string", value: "CODE", description: "the card's currency, ISO 4217 (it pays offers in that currency only)" },
       balance: { type: "string", value: "N", description: "prepaid: the balance loaded now, minor units" },
       ceiling: { type: "string", value: "N", description: "postpaid: what the card may spend between two syncs, minor units" },
-      deposit: { type: "string", value: "N", description: "postpaid: the deposit received with the card, minor units, greater than --ceiling (claim 10; recorded at registration)" },
+      deposit: {
+        type: "string",
+        value: "N",
+        description: "postpaid: the deposit received with the card, minor units, greater than --ceiling (claim 10; recorded at registration)",
+      },
       card: { type: "string", value: "URN", description: "the card's identity, urn:peage:card:NAME (default: the user's name and a random suffix)" },
       server: { ...serverOption, description: "register the card at this payment server now (needs --api-key)" },
       "api-key": apiKeyOption,
@@ -182,8 +186,8 @@ const register: Command = {
       const deposit = typeof postpaid.deposit === "number" ? postpaid.deposit : 0;
       if (deposit < minimumDeposit(postpaid.ceiling)) {
         throw o.usage(
-          `--registration ${path}: a postpaid card needs a deposit greater than its ceiling (claim 10): the ceiling is ${postpaid.ceiling}, ` +
-            `the deposit ${deposit}; set "deposit" to ${minimumDeposit(postpaid.ceiling)} at least`,
+          `--registration ${path}: a postpaid card needs a deposit greater than its ceiling (claim 10): ` +
+            `the ceiling is ${postpaid.ceiling}, the deposit ${deposit}; set "deposit" to ${minimumDeposit(postpaid.ceiling)} at least`,
         );
       }
     }
@@ -323,7 +327,11 @@ export const card: CommandGroup = {
 
 // --- helpers ---------------------------------------------------------------------------------
 
-function purse(o: Options, mode: "prepaid" | "postpaid", minimumDeposit: (ceiling: number) => number): { balance?: number; ceiling?: number; deposit?: number } {
+function purse(
+  o: Options,
+  mode: "prepaid" | "postpaid",
+  minimumDeposit: (ceiling: number) => number,
+): { balance?: number; ceiling?: number; deposit?: number } {
   const balance = o.integer("balance", 0, MAX_AMOUNT);
   const ceiling = o.integer("ceiling", 0, MAX_AMOUNT);
   const deposit = o.integer("deposit", 0, MAX_AMOUNT);
@@ -335,7 +343,8 @@ function purse(o: Options, mode: "prepaid" | "postpaid", minimumDeposit: (ceilin
   if (balance !== undefined) throw o.usage("a postpaid card has a --ceiling and a --deposit, not a --balance");
   if (ceiling === undefined) throw o.usage("--ceiling N is required for a postpaid card");
   if (deposit === undefined || deposit < minimumDeposit(ceiling)) {
-    throw o.usage(`--deposit must be greater than --ceiling (claim 10): give --deposit ${minimumDeposit(ceiling)} at least for --ceiling ${ceiling}`);
+    const least = minimumDeposit(ceiling);
+    throw o.usage(`--deposit must be greater than --ceiling (claim 10): give --deposit ${least} at least for --ceiling ${ceiling}`);
   }
   return { ceiling, deposit };
 }

@@ -15,7 +15,18 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { certificateToPem, createDemoPki, formatPrice, parseCurrency, partyId, price, rateTable, signCatalog, writePkiDir, type Price } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  formatPrice,
+  parseCurrency,
+  partyId,
+  price,
+  rateTable,
+  signCatalog,
+  writePkiDir,
+  type Price,
+} from "@peage/protocol";
 import type { Options } from "../args.js";
 import { Cleanup } from "../demo/cleanup.js";
 import { CommandError } from "../errors.js";
@@ -228,7 +239,10 @@ export async function runCardDemo(o: Options): Promise<void> {
       { check: "the card's log was cleared up to what the server recorded", ok: synced.after.logLength === 0 && synced.account.syncedCounter === paid.length },
       { check: "the top-up was loaded onto the card once", ok: synced.applied.filter((a) => a.kind === "reload").length === 1 && again.applied.length === 0 },
       // The money loaded onto the card is the user's card float in the books, none of it online.
-      { check: "the card's balance and the server's books agree", ok: synced.after.balance === LOAD - spent + TOP_UP && float === synced.after.balance && user?.balance === 0 },
+      {
+        check: "the card's balance and the server's books agree",
+        ok: synced.after.balance === LOAD - spent + TOP_UP && float === synced.after.balance && user?.balance === 0,
+      },
     ];
     say("");
     for (const check of checks) say(`  ${check.ok ? "ok  " : "FAIL"}  ${check.check}`);
