@@ -13,6 +13,7 @@ import { demo } from "./commands/demo.js";
 import { fx } from "./commands/fx.js";
 import { inspect_ } from "./commands/inspect.js";
 import { ledger } from "./commands/ledger.js";
+import { pcstore } from "./commands/pcstore.js";
 import { pki } from "./commands/pki.js";
 import { server } from "./commands/server.js";
 import { settle } from "./commands/settle.js";
@@ -20,7 +21,7 @@ import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, card, demo, ledger, fx, settle];
+const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, card, pcstore, demo, ledger, fx, settle];
 
 /** Runs the command line `argv` (without node and script); resolves to the exit status. */
 async function main(argv: readonly string[]): Promise<number> {

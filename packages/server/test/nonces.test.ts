@@ -1,6 +1,6 @@
 /**
  * Nonces unique per user, on both engines: another user's payment or signed request with the same
- * nonce is not a replay, the same user's is; and migration 3 carries a database's payments,
+ * nonce is not a replay, the same user's is; and migration 4 carries a database's payments,
  * ledger and request nonces over unchanged.
  */
 import { after, before, describe, it } from "node:test";
@@ -14,16 +14,16 @@ import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
 
 const AT = "2026-03-02T10:00:00.000Z";
 
-/** Back to version 2's global uniqueness, so that migration 3 runs again on a database with data. */
+/** Back to version 2's global uniqueness, so that migration 4 runs again on a database with data. */
 const DOWNGRADE: Record<(typeof ENGINES)[number], string[]> = {
   // SQLite's migration rebuilds the tables whatever their constraints: removing its record is enough.
-  sqlite: ["DELETE FROM schema_migrations WHERE version = 3"],
+  sqlite: ["DELETE FROM schema_migrations WHERE version = 4"],
   postgres: [
     "ALTER TABLE payments DROP CONSTRAINT payments_user_nonce_key",
     "ALTER TABLE payments ADD CONSTRAINT payments_nonce_key UNIQUE (nonce)",
     "ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey",
     "ALTER TABLE user_request_nonces ADD PRIMARY KEY (nonce)",
-    "DELETE FROM schema_migrations WHERE version = 3",
+    "DELETE FROM schema_migrations WHERE version = 4",
   ],
 };
 
@@ -57,7 +57,7 @@ for (const engine of ENGINES) {
 
       const store = await t.reopen();
       try {
-        assert.deepEqual(await t.raw.query("SELECT MAX(version) AS v FROM schema_migrations"), [{ v: 3 }]);
+        assert.deepEqual(await t.raw.query("SELECT MAX(version) AS v FROM schema_migrations"), [{ v: 4 }]);
         assert.deepEqual(await store.counts(), counts, "every row carried over");
         assert.equal((await store.findPaymentByNonce(owner, "shared-nonce-1"))?.id, first.id);
         assert.equal(await store.findPaymentByNonce(other, "shared-nonce-1"), undefined);

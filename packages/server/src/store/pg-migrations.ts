@@ -205,8 +205,17 @@ CREATE VIEW publisher_balances AS
   },
   {
     version: 3,
+    name: "card float: the card-load transaction kind",
+    sql: `
+ALTER TABLE ledger_transactions DROP CONSTRAINT ledger_transactions_kind_check;
+ALTER TABLE ledger_transactions ADD CONSTRAINT ledger_transactions_kind_check
+  CHECK (kind IN ('payment', 'refund', 'topup', 'deposit', 'collection', 'payout', 'card-load'));
+`,
+  },
+  {
+    version: 4,
     name: "offer and request nonces unique per user",
-    // Per user, not global: see migrations.ts, version 3. The constraint names are PostgreSQL's defaults.
+    // Per user, not global: see migrations.ts, version 4. The constraint names are PostgreSQL's defaults.
     sql: `
 ALTER TABLE payments DROP CONSTRAINT payments_nonce_key;
 ALTER TABLE payments ADD CONSTRAINT payments_user_nonce_key UNIQUE (user_id, nonce);
