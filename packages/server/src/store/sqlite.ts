@@ -178,8 +178,8 @@ export class SqliteStore implements Store {
   topUp(topup: TopupRecord): Promise<TopupOutcome> {
     return this.#write(logic.topUp(topup));
   }
-  findPaymentByNonce(nonce: string): Promise<PaymentRecord | undefined> {
-    return this.#read(logic.findPaymentByNonce(nonce));
+  findPaymentByNonce(user: PartyId<"user">, nonce: string): Promise<PaymentRecord | undefined> {
+    return this.#read(logic.findPaymentByNonce(user, nonce));
   }
   getPayment(id: string): Promise<PaymentRecord | undefined> {
     return this.#read(logic.getPayment(id));
