@@ -18,6 +18,7 @@ import {
   type RevocationPolicy,
   type SigningKey,
 } from "@peage/protocol";
+import { installCardIssuer } from "./card-files.js";
 import { keyFromPem, openTokenKey, SigningKeyError, spkiOf, type KeySource } from "./signing-key.js";
 
 export const DataDirFiles = {
@@ -202,12 +203,8 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
   // An existing rates file is kept (it may be the operator's real one) unless a file is given.
   if (opts.ratesFile || !existsSync(ratesPath)) files.push(await copy(opts.ratesFile ?? SAMPLE_RATES_FILE, ratesPath));
   // A PKI made with a card issuer (`peage pki init --card-issuer`) also makes this server a card
-  // issuer: its card desk opens at start. Imported here, not at the top, since card-sync.ts
-  // itself builds on this module.
-  if (existsSync(source(`${PkiFiles.cardIssuer}.key`))) {
-    const { installCardIssuer } = await import("./card-sync.js");
-    files.push(...(await installCardIssuer({ dataDir, pkiDir })));
-  }
+  // issuer: its card desk opens at start.
+  if (existsSync(source(`${PkiFiles.cardIssuer}.key`))) files.push(...(await installCardIssuer({ dataDir, pkiDir })));
   const loaded = await loadServerIdentity(dataDir, opts.clock ? { clock: opts.clock } : {});
   return { ...loaded, files };
 }
