@@ -4,7 +4,7 @@
  * command fails, 2 for usage errors (see errors.ts); failures are one line on stderr.
  */
 import { readFileSync } from "node:fs";
-import { parseCommand, usageOf, Options } from "./args.js";
+import { parseCommand, usageOf, Options, type CommandSpec } from "./args.js";
 import type { Command, CommandGroup } from "./command.js";
 import { admin } from "./commands/admin.js";
 import { card } from "./commands/card.js";
@@ -24,7 +24,12 @@ const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet,
 
 /** Every command's full name ("pki issue", "inspect"), as typed after `peage`. */
 export function commandNames(): string[] {
-  return groups.flatMap((group) => group.commands.map((c) => c.spec.name));
+  return commandSpecs().map((spec) => spec.name);
+}
+
+/** Every command's spec: its name, options and positional arguments. */
+export function commandSpecs(): CommandSpec[] {
+  return groups.flatMap((group) => group.commands.map((c) => c.spec));
 }
 
 /** Runs the command line `argv` (without node and script); resolves to the exit status. */

@@ -30,6 +30,7 @@ import { initWallet, startWallet, type ConsentPrompt, type Rules, type WalletSer
 import { CommandError } from "../errors.js";
 import { Operator } from "../operator-api.js";
 import { checkpoint, type Cleanup } from "./cleanup.js";
+import { createPostpaidUser, setUpPayouts, type PostpaidUser } from "./postpaid.js";
 import type { DemoPaths } from "./layout.js";
 
 export interface WorldOptions {
@@ -75,6 +76,8 @@ export interface World {
   readonly shortOf: OfferSummary;
   readonly wallet: WalletService;
   readonly rootFile: string;
+  /** A second user, postpaid with a SEPA mandate, so that settlement has a direct debit to write. */
+  readonly postpaid: PostpaidUser;
 }
 
 /** The demo wallet asks before every payment (no amount passes on its own), so each one is shown. */
@@ -94,7 +97,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   const server = await startServer(buildConfig({ dataDir: paths.server }, { host: "127.0.0.1", port: 0, logLevel: "silent" }), { logs: false });
   cleanup.defer("stop the payment server", () => server.close());
   checkpoint(signal);
-  const secret = await createApiKey(server.store, ApiScopes, "peage demo operator");
+  const secret = await createApiKey(server.store, ApiScopes, "the demo's operator");
   await writeFile(paths.operatorKey, `${secret}\n`, { mode: 0o600, flag: "wx" });
   const operator = new Operator(server.url, secret);
   const rates = await operator.rates();
@@ -151,6 +154,14 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   cleanup.defer("stop the wallet", () => service.close());
   progress(`wallet     the user's wallet service on ${service.url}, found by programs through ${service.endpointFile}`);
 
+  await setUpPayouts(operator, paths, pki.publisher.identity);
+  const postpaid = await createPostpaidUser(operator, paths, { url: server.url, id: pki.server.identity, rootPem }, cleanup);
+  progress(
+    `settlement ${pki.publisher.identity} paid out to a demonstration bank account; ${postpaid.user} postpaid ` +
+      `(limit ${formatPrice(postpaid.monthlyLimit)} a month) with a SEPA direct debit mandate on a demonstration account`,
+  );
+  checkpoint(signal);
+
   return {
     publisher: pki.publisher.identity,
     serverId: pki.server.identity,
@@ -165,6 +176,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     shortOf,
     wallet: service,
     rootFile,
+    postpaid,
   };
 }
 

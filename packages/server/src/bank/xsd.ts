@@ -85,7 +85,7 @@ function runXmllint(args: string[], input: string): Promise<{ status: number | n
     child.on("error", (error: NodeJS.ErrnoException) => {
       reject(
         error.code === "ENOENT"
-          ? new XmlValidatorError("ERR_XMLLINT_MISSING", "xmllint is not installed (Debian package libxml2-utils; scripts/setup.sh installs it)")
+          ? new XmlValidatorError("ERR_XMLLINT_MISSING", "xmllint is not installed, and bank files are validated with it before they are written: install it (Debian: apt-get install libxml2-utils)")
           : new XmlValidatorError("ERR_XMLLINT_FAILED", `cannot run xmllint: ${error.message}`),
       );
     });
