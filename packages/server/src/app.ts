@@ -14,6 +14,7 @@ import type { PaymentContext } from "./payments.js";
 import { HttpProblem, problemFor, sendProblem } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import { accountRoutes } from "./routes/accounts.js";
+import { apiKeyRoutes } from "./routes/api-keys.js";
 import { cardRoutes } from "./routes/cards.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
@@ -158,6 +159,7 @@ export function buildApp(deps: AppDeps): App {
   });
   app.register(paymentRoutes, { ctx });
   app.register(accountRoutes, { ctx });
+  app.register(apiKeyRoutes, { ctx });
   app.register(ledgerRoutes, { ctx });
   app.register(meRoutes, { ctx });
   app.register(rateRoutes, { ctx });

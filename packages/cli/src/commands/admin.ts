@@ -1,8 +1,8 @@
 /**
  * `peage admin …`: what an operator does at the payment server, over its operator API with a scoped
- * API key, instead of hand-written HTTP requests: enrol users and replace nothing by hand, top up,
+ * API key, instead of hand-written HTTP requests: enrol users, top up,
  * record deposits and mandates, set limits, suspend; name publishers and their bank accounts; list
- * payments and refund them. Amounts are typed in the currency's usual unit ("12.50") and sent in
+ * payments and refund them; create, list, revoke and rotate API keys. Amounts are typed in the currency's usual unit ("12.50") and sent in
  * ISO 4217 minor units. Every command prints the server's answer, as JSON with --json.
  */
 import { randomBytes } from "node:crypto";
@@ -354,8 +354,95 @@ const refund = command({
   },
 });
 
+interface ApiKeyView {
+  id: string;
+  scopes: string[];
+  label: string;
+  createdAt: string;
+  secret?: string;
+}
+
+const showKey = (k: ApiKeyView) => print(`${k.id}  ${k.label}  ${k.scopes.join(" ")}  created ${k.createdAt}`);
+const showNewKey = (answer: unknown) => {
+  const key = answer as ApiKeyView;
+  showKey(key);
+  print(`secret (shown once, keep it in a file only you can read): ${key.secret}`);
+};
+
+function keyPath(o: Options): string {
+  const id = o.required("id", "KEY-ID");
+  if (!/^key_[A-Za-z0-9_-]{1,64}$/.test(id)) throw o.usage(`--id ${id}: expected an API key id, key_… (peage admin keys lists them)`);
+  return `/v1/admin/api-keys/${id}`;
+}
+
+const keyId: OptionSpec = { type: "string", value: "KEY-ID", description: "the key's id, key_… (not its secret)" };
+
+const keyCreate = command({
+  name: "key-create",
+  title: "create an operator API key with the scopes a job needs",
+  summary: "Create an API key with the given scopes and a label saying what it is for; its secret is printed once and never stored.",
+  synopsis: "--scope SCOPE... --label TEXT",
+  options: {
+    scope: { type: "string", multiple: true, value: "SCOPE", description: "users:read, users:write, funds:write, payments:read, payments:refund, publishers:read, publishers:write, keys:read or keys:write" },
+    label: { type: "string", value: "TEXT", description: "what the key is for" },
+  },
+  async request(o) {
+    const scopes = o.strings("scope");
+    if (scopes.length === 0) throw o.usage("give at least one --scope SCOPE");
+    return { method: "POST", path: "/v1/admin/api-keys", body: { scopes, label: o.required("label", "TEXT") } };
+  },
+  show: showNewKey,
+});
+
+const keys = command({
+  name: "keys",
+  title: "list the operator API keys",
+  summary: "List the API keys with their scopes and labels (their secrets are not stored, so never shown).",
+  synopsis: "",
+  options: {},
+  request: async () => ({ method: "GET", path: "/v1/admin/api-keys" }),
+  show: (answer) => (answer as { apiKeys: ApiKeyView[] }).apiKeys.forEach(showKey),
+});
+
+const keyRevoke = command({
+  name: "key-revoke",
+  title: "revoke an operator API key",
+  summary: "Revoke an API key: its secret stops working at once.",
+  synopsis: "--id KEY-ID",
+  options: { id: keyId },
+  request: async (o) => ({ method: "DELETE", path: keyPath(o) }),
+  show: (answer) => print(`${(answer as { id: string }).id} revoked`),
+});
+
+const keyRotate = command({
+  name: "key-rotate",
+  title: "replace an operator API key by a new secret",
+  summary: "Replace an API key by a new one with the same scopes and label, in one step: the old secret stops working as the new one starts.",
+  synopsis: "--id KEY-ID",
+  options: { id: keyId },
+  request: async (o) => ({ method: "POST", path: `${keyPath(o)}/rotate` }),
+  show: showNewKey,
+});
+
 export const admin: CommandGroup = {
   name: "admin",
   summary: "administer the payment server over its operator API with an API key",
-  commands: [enrol, user, credit("topup"), credit("deposit"), limit, mandate, status("suspend"), status("reactivate"), publisher, publishers, payments, refund],
+  commands: [
+    enrol,
+    user,
+    credit("topup"),
+    credit("deposit"),
+    limit,
+    mandate,
+    status("suspend"),
+    status("reactivate"),
+    publisher,
+    publishers,
+    payments,
+    refund,
+    keyCreate,
+    keys,
+    keyRevoke,
+    keyRotate,
+  ],
 };

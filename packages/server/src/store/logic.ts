@@ -782,15 +782,33 @@ export function* insertApiKey(key: ApiKeyRecord): Logic<void> {
 
 export function* findApiKeyByHash(secretHash: string): Logic<ApiKeyRecord | undefined> {
   const row = yield* get("SELECT * FROM api_keys WHERE secret_sha256 = ?", secretHash);
-  return (
-    row && {
-      id: str(row["id"]),
-      secretHash: str(row["secret_sha256"]),
-      scopes: str(row["scopes"]).split(" ").filter(Boolean) as ApiScope[],
-      label: str(row["label"]),
-      createdAt: str(row["created_at"]),
-    }
-  );
+  return row && apiKeyOf(row);
+}
+
+function apiKeyOf(row: Row): ApiKeyRecord {
+  return {
+    id: str(row["id"]),
+    secretHash: str(row["secret_sha256"]),
+    scopes: str(row["scopes"]).split(" ").filter(Boolean) as ApiScope[],
+    label: str(row["label"]),
+    createdAt: str(row["created_at"]),
+  };
+}
+
+export function* listApiKeys(): Logic<ApiKeyRecord[]> {
+  return (yield* all("SELECT * FROM api_keys ORDER BY created_at, id")).map(apiKeyOf);
+}
+
+/** Deletes the key: its secret stops working at once. False if there was no such key. */
+export function* revokeApiKey(id: string): Logic<boolean> {
+  return (yield* run("DELETE FROM api_keys WHERE id = ?", id)) === 1;
+}
+
+/** Replaces key `id` by `next` in one transaction: never both working, never neither. False (nothing changed) if `id` is gone. */
+export function* rotateApiKey(id: string, next: ApiKeyRecord): Logic<boolean> {
+  if (!(yield* revokeApiKey(id))) return false;
+  yield* insertApiKey(next);
+  return true;
 }
 
 export function* rememberRequestNonce(user: string, nonce: string, expiresAt: Date, now: Date): Logic<boolean> {

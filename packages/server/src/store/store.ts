@@ -252,7 +252,17 @@ export interface SettlementRecord {
   readonly collections: readonly CollectionRecord[];
 }
 
-export const ApiScopes = ["users:read", "users:write", "funds:write", "payments:read", "payments:refund", "publishers:read", "publishers:write"] as const;
+export const ApiScopes = [
+  "users:read",
+  "users:write",
+  "funds:write",
+  "payments:read",
+  "payments:refund",
+  "publishers:read",
+  "publishers:write",
+  "keys:read",
+  "keys:write",
+] as const;
 export type ApiScope = (typeof ApiScopes)[number];
 
 export interface ApiKeyRecord {
@@ -332,6 +342,11 @@ export interface Store {
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Deletes the key; false if there was none. */
+  revokeApiKey(id: string): Promise<boolean>;
+  /** Replaces key `id` by `next` atomically; false (nothing changed) if `id` does not exist. */
+  rotateApiKey(id: string, next: ApiKeyRecord): Promise<boolean>;
 
   /**
    * Remembers a signed user request's nonce until `expiresAt`; false if it was already seen
