@@ -89,7 +89,7 @@ function command(spec: AdminCommand): Command {
       name: `admin ${spec.name}`,
       title: spec.title,
       summary: spec.summary,
-      synopsis: `${spec.synopsis} [--server URL] [--key-file FILE] [--json]`,
+      synopsis: [spec.synopsis, "[--server URL] [--key-file FILE] [--json]"].filter(Boolean).join(" "),
       options: { ...spec.options, ...connection },
     },
     async run(o) {
