@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertError, assertSuccess, assertUsage, cliPath, parseJson, peage, tempDir } from "./helpers/cli.js";
@@ -63,6 +64,10 @@ describe("peage server init and peage admin", () => {
     assertUsage(await admin(["topup", "--user", "alice", "--amount", "1"]), /expected urn:peage:user:NAME/);
     assertError(await admin(["limit", "--user", ALICE, "--limit", "5"]), "ERR_CONFLICT");
     assertError(await admin(["enrol", "--user", ALICE, "--public-key", "alice.jwk", "--currency", "EUR", "--prepaid"]), "ERR_CONFLICT");
+    writeFileSync(join(work, "alice-new.jwk"), JSON.stringify(generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" })));
+    const rekeyed = parseJson(assertSuccess(await admin(["user-key", "--user", ALICE, "--public-key", "alice-new.jwk", "--json"])));
+    assert.notEqual(rekeyed["kid"], enrolled["kid"]);
+    assertError(await admin(["user-key", "--user", "urn:peage:user:nobody", "--public-key", "alice.jwk"]), "ERR_UNKNOWN_USER");
     assert.match(assertSuccess(await admin(["suspend", "--user", ALICE])).stdout, /prepaid {2}suspended/);
     assertSuccess(await admin(["reactivate", "--user", ALICE]));
 

@@ -72,6 +72,24 @@ describe(`operator API (${engine})`, () => {
     assertProblem(await admin(fx, "DELETE", `/v1/admin/api-keys/${winner.body.id as string}`), 404, "ERR_NOT_FOUND");
   });
 
+  it("replaces a user's key: the old key stops paying at once, the new one pays, a key of another user is refused", async () => {
+    const user = await enrol(fx, { balance: 1_000 });
+    const other = await enrol(fx);
+    const before = await paymentRequest(fx, user);
+    const next = await generateKeyPair("EdDSA");
+    const replaced = await admin(fx, "PUT", `/v1/admin/users/${user.id}/key`, { publicKey: await webcrypto.subtle.exportKey("jwk", next.publicKey) });
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+    assert.equal(replaced.body.alg, "EdDSA");
+    const refused = await pay(fx, before.request);
+    assert.ok(refused.status >= 400 && refused.status < 500, `a request signed with the replaced key was answered ${refused.status}`);
+    const paid = await pay(fx, (await paymentRequest(fx, { id: user.id, key: next })).request);
+    assert.equal(paid.status, 200, JSON.stringify(paid.body));
+    const taken = await admin(fx, "PUT", `/v1/admin/users/${other.id}/key`, { publicKey: await webcrypto.subtle.exportKey("jwk", next.publicKey) });
+    assertProblem(taken, 409, "ERR_CONFLICT");
+    assertProblem(await admin(fx, "PUT", "/v1/admin/users/urn:peage:user:nobody-here/key", { publicKey: await jwkOf() }), 404, "ERR_UNKNOWN_USER");
+    assertProblem(await admin(fx, "PUT", `/v1/admin/users/${user.id}/key`, { publicKey: { kty: "RSA" } }), 400, "ERR_MALFORMED");
+  });
+
   it("stores API keys as SHA-256 hashes only", async () => {
     const secret = await createApiKey(fx.store, ["users:read"], "hash check");
     const stored = await fx.store.findApiKeyByHash(hashSecret(secret));

@@ -130,13 +130,7 @@ const enrol = command({
     const path = userPath(o);
     const mode = o.exactlyOne("prepaid", "postpaid");
     const currency = parseCurrencyOption(o);
-    let publicKey: unknown;
-    const keyText = await readInput(o.required("public-key", "FILE"), "--public-key");
-    try {
-      publicKey = JSON.parse(keyText);
-    } catch {
-      throw o.usage("--public-key: the file is not JSON; give the wallet's public key as a JWK");
-    }
+    const publicKey = await publicKeyOf(o);
     if (mode === "prepaid" && (o.string("limit") ?? o.string("deposit")) !== undefined) throw o.usage("--limit and --deposit are for --postpaid accounts");
     const postpaid = mode === "postpaid" ? { monthlyLimit: amountIn(o, "limit", currency) } : {};
     const deposit = mode === "postpaid" && o.string("deposit") !== undefined ? { depositRequired: amountIn(o, "deposit", currency) } : {};
@@ -152,6 +146,26 @@ function parseCurrencyOption(o: Options): CurrencyCode {
     return parseCurrency(text);
   } catch {
     throw o.usage(`--currency ${text}: expected an active ISO 4217 code such as EUR`);
+  }
+}
+
+const userKey = command({
+  name: "user-key",
+  title: "replace a user's enrolled key (lost or compromised wallet)",
+  summary: "Replace the public key enrolled for a user by their new wallet's: from then on only requests signed with the new key are accepted.",
+  synopsis: "--user URN --public-key FILE",
+  options: { user: userOption, "public-key": { type: "string", value: "FILE", description: "the new wallet's public key, a JWK" } },
+  request: async (o) => ({ method: "PUT", path: `${userPath(o)}/key`, body: { publicKey: await publicKeyOf(o) } }),
+  show: (answer) => printAccount(answer as Account),
+});
+
+/** The JWK in --public-key FILE. */
+async function publicKeyOf(o: Options): Promise<unknown> {
+  const text = await readInput(o.required("public-key", "FILE"), "--public-key");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw o.usage("--public-key: the file is not JSON; give the wallet's public key as a JWK");
   }
 }
 
@@ -429,6 +443,7 @@ export const admin: CommandGroup = {
   summary: "administer the payment server over its operator API with an API key",
   commands: [
     enrol,
+    userKey,
     user,
     credit("topup"),
     credit("deposit"),

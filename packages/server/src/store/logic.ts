@@ -198,6 +198,21 @@ export function* createUser(user: NewUser): Logic<{ kind: "created"; user: UserR
   return { kind: "created", user: (yield* getUser(user.id))! };
 }
 
+/**
+ * Replaces a user's enrolled key (a lost or compromised wallet): requests signed with the old key
+ * are refused from the moment this commits, since every payment reads the key it is checked with.
+ */
+export function* replaceUserKey(
+  id: string,
+  key: { publicKeyJwk: string; alg: string; kid: string },
+): Logic<{ kind: "replaced"; user: UserRecord } | { kind: "unknown-user" } | { kind: "key-enrolled" }> {
+  if (!(yield* get("SELECT id FROM users WHERE id = ?", id))) return { kind: "unknown-user" };
+  const holder = yield* get("SELECT id FROM users WHERE kid = ?", key.kid);
+  if (holder && str(holder["id"]) !== id) return { kind: "key-enrolled" };
+  yield* run("UPDATE users SET public_key_jwk = ?, alg = ?, kid = ? WHERE id = ?", key.publicKeyJwk, key.alg, key.kid, id);
+  return { kind: "replaced", user: (yield* getUser(id))! };
+}
+
 export function* getUser(id: string): Logic<UserRecord | undefined> {
   const row = yield* get(`${USER_SELECT} WHERE u.id = ?`, id);
   return row && toUser(row);

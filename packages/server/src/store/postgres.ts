@@ -278,6 +278,9 @@ export class PgStore implements Store {
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
     return this.#read(() => logic.findApiKeyByHash(secretHash));
   }
+  replaceUserKey(id: PartyId<"user">, key: { publicKeyJwk: string; alg: string; kid: string }) {
+    return this.#write(() => logic.replaceUserKey(id, key));
+  }
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(() => logic.listApiKeys());
   }

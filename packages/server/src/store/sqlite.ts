@@ -249,6 +249,9 @@ export class SqliteStore implements Store {
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
     return this.#read(logic.findApiKeyByHash(secretHash));
   }
+  replaceUserKey(id: PartyId<"user">, key: { publicKeyJwk: string; alg: string; kid: string }) {
+    return this.#write(logic.replaceUserKey(id, key));
+  }
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(logic.listApiKeys());
   }

@@ -287,6 +287,8 @@ export interface StoreCounts {
 
 export interface Store {
   createUser(user: NewUser): Promise<{ readonly kind: "created"; readonly user: UserRecord } | { readonly kind: "exists" } | { readonly kind: "key-enrolled" }>;
+  /** Replaces the user's enrolled key; "key-enrolled" when another user holds that key. */
+  replaceUserKey(id: PartyId<"user">, key: { publicKeyJwk: string; alg: string; kid: string }): Promise<{ kind: "replaced"; user: UserRecord } | { kind: "unknown-user" } | { kind: "key-enrolled" }>;
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined>;
   /** Records or replaces (undefined: removes) a postpaid user's SEPA mandate. */
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined>;
