@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = fileURLToPath(new URL("../../../../", import.meta.url));
-const workspaces = ["protocol", "card", "merchant", "wallet", "server", "cli"];
+const workspaces = ["protocol", "card", "merchant", "wallet", "server", "http", "cli"];
 /** Installing builds better-sqlite3 from source (no prebuilt binary can be downloaded here): minutes. */
 const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const STEP_TIMEOUT_MS = 120_000;

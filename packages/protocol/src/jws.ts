@@ -94,6 +94,8 @@ export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
   if (kid !== undefined && !(typeof kid === "string" && /^[A-Za-z0-9_-]{43}$/.test(kid))) {
     return fail("ERR_MALFORMED", "JWS kid must be an RFC 7638 SHA-256 JWK thumbprint");
   }
+  // One way to name the signer: with both, two verifiers could pick different keys.
+  if (x5c !== undefined && kid !== undefined) return fail("ERR_MALFORMED", "a JWS names its signer by x5c or by kid, not both");
   // The signer committed to canonical bytes; anything else (duplicate keys, other spacing or
   // number spelling) could be read differently by another parser, so it is refused.
   if (!isCanonicalJson(payload, payloadBytes)) {

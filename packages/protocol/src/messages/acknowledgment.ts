@@ -130,6 +130,8 @@ export async function verifyAcknowledgment(value: unknown, offer: Offer, options
     const issuer = subjectAltNameUris(chain.value.path[1]!)[0] as PartyId<"server">;
     if (!ack.debit) return fail("ERR_MALFORMED", "a card's acknowledgment carries no proof of debit (debit)");
     card = { card: ack.server as PartyId<"card">, issuer, debit: ack.debit };
+  } else if (ack.debit) {
+    return fail("ERR_MALFORMED", "a payment server's acknowledgment carries a card's proof of debit (debit)");
   }
   const accountable = card ? card.issuer : ack.server;
   if (options.server !== undefined && accountable !== options.server) {
