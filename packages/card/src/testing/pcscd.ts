@@ -20,7 +20,9 @@ const PCSCD_PID_FILE = "/run/pcscd/pcscd.pid";
 /** The name pcscd gives the first slot of the vpcd reader of /etc/reader.conf.d/vpcd. */
 export const VPCD_READER = /^Virtual PCD 00 00$/;
 
-const LOCK_DIR = join(tmpdir(), "peage-pcsc.lock");
+// Not "peage-pcsc.lock": that name is commonly used for an outer flock(1) file around whole test runs,
+// and a file there would make this mkdir-based lock impossible to take.
+const LOCK_DIR = join(tmpdir(), "peage-pcsc-stack.lock");
 
 /** Where pcscd is, or an error saying how to install it. */
 export function findPcscd(): string {
