@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 status=0
-for pkg in protocol card merchant wallet server http cli; do
+for pkg in protocol card pcstore merchant wallet server http cli; do
   echo "== @peage/$pkg"
   npx --no-install publint --strict "packages/$pkg" || status=1
   npx --no-install attw --pack "packages/$pkg" --profile esm-only --format table-flipped --no-emoji --no-color || status=1

@@ -13,6 +13,7 @@ import { demo } from "./commands/demo.js";
 import { fx } from "./commands/fx.js";
 import { inspect_ } from "./commands/inspect.js";
 import { ledger } from "./commands/ledger.js";
+import { pcstore } from "./commands/pcstore.js";
 import { pki } from "./commands/pki.js";
 import { server } from "./commands/server.js";
 import { settle } from "./commands/settle.js";
@@ -20,7 +21,7 @@ import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, admin, card, demo, ledger, fx, settle];
+const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, admin, card, pcstore, demo, ledger, fx, settle];
 
 /** Every command's full name ("pki issue", "inspect"), as typed after `peage`. */
 export function commandNames(): string[] {
@@ -72,15 +73,15 @@ export async function runPeage(argv: readonly string[]): Promise<number> {
 function findCommand(first: string, rest: readonly string[]): { command: Command; args: readonly string[] } | { text: string } {
   const group = groups.find((g) => g.name === first);
   if (!group) throw new UsageError(`peage: unknown command ${JSON.stringify(first)}; the commands are ${groups.map((g) => g.name).join(", ")}`);
-  // A group may have a command of its own name ("server --data DIR") besides its subcommands ("server init").
+  // A group may be a command itself ("server") and have subcommands ("server init"): a first
+  // word naming a subcommand picks it, anything else goes to the group's own command.
   const own = group.commands.find((c) => c.spec.name === group.name);
-  if (own && group.commands.length === 1) return { command: own, args: rest };
   const [word, ...args] = rest;
-  const sub = group.commands.find((c) => c.spec.name === `${group.name} ${word}`);
-  if (own && !sub && word !== "help") return { command: own, args: rest };
+  const sub = word === undefined ? undefined : group.commands.find((c) => c.spec.name === `${group.name} ${word}`);
+  if (own && !sub) return { command: own, args: rest };
   if (word === "--help" || word === "-h" || word === "help") return { text: groupUsage(group) };
   if (word === undefined) throw new UsageError(`peage ${group.name}: a subcommand is required: ${subcommands(group).join(", ")}`);
-  const command = group.commands.find((c) => c.spec.name === `${group.name} ${word}`);
+  const command = sub;
   if (!command) throw new UsageError(`peage ${group.name}: unknown subcommand ${JSON.stringify(word)}; the subcommands are ${subcommands(group).join(", ")}`);
   return { command, args };
 }

@@ -13,11 +13,11 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = fileURLToPath(new URL("../../../../", import.meta.url));
-const workspaces = ["protocol", "card", "merchant", "wallet", "server", "http", "cli"];
+const workspaces = ["protocol", "card", "pcstore", "merchant", "wallet", "server", "http", "cli"];
 /** Installing builds better-sqlite3 from source (no prebuilt binary can be downloaded here): minutes. */
 const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const STEP_TIMEOUT_MS = 120_000;
@@ -37,6 +37,17 @@ export function readQuickstart(text: string): Quickstart {
     else if (lang === "sh") commands.push(...body!.split("\n").filter((line) => line.trim() !== ""));
   }
   return { files, commands };
+}
+
+/**
+ * Native modules are built from source (no prebuilt binary can be downloaded here), against the
+ * headers of the Node.js running this test — its own prefix when it ships them (a Node.js 24 run
+ * of CI), so that the module loads in it rather than in the machine's default Node.js.
+ */
+function nativeBuildEnv(): NodeJS.ProcessEnv {
+  const prefix = join(dirname(process.execPath), "..");
+  const headers = existsSync(join(prefix, "include", "node", "node_version.h"));
+  return { npm_config_build_from_source: "true", ...(headers && { npm_config_nodedir: prefix }) };
 }
 
 function freePort(): Promise<number> {
@@ -128,7 +139,7 @@ describe("the packed packages, installed outside the repository", { timeout: INS
         const needed = new Set(names.flatMap((name) => [name, ...peageDependencies(name)]));
         const paths = [...needed].map((name) => tarballs.get(name)!);
         // No prebuilt better-sqlite3 binary can be downloaded here: build it from source at once rather than after a timeout.
-        last = run(`npm install --prefer-offline ${paths.join(" ")}`, project, { ...env, npm_config_build_from_source: "true" }, INSTALL_TIMEOUT_MS);
+        last = run(`npm install --prefer-offline ${paths.join(" ")}`, project, { ...env, ...nativeBuildEnv() }, INSTALL_TIMEOUT_MS);
         assert.equal(last.status, 0, `${line}\n${last.stderr}`);
         continue;
       }
