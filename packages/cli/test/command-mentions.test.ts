@@ -16,12 +16,13 @@ const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const builtins = new Set(["help", "version"]);
 
 /**
- * The command mentions of a text: "peage WORD [WORD]" where it starts a command line or a quoted
- * or code span (`peage server init`, "peage admin topup", npx peage demo), with their line number.
+ * The command mentions of a text: "peage WORD [WORD]" where it starts a command line or a code span
+ * (`peage server init`, npx peage demo, "see: peage settle"), with their line number. Quoted strings
+ * are not taken for commands: the sources use "peage …" for labels too (key derivation, API key names).
  */
 export function mentions(text: string): { line: number; words: [string, string | undefined] }[] {
   const found: { line: number; words: [string, string | undefined] }[] = [];
-  for (const match of text.matchAll(/(?:^|[`"'(]|\$ |npx |: )peage ([a-z][a-z0-9-]*)(?: ([a-z][a-z0-9-]*)(?![./\w]))?/gm)) {
+  for (const match of text.matchAll(/(?:^|[`(]|\$ |npx |: )peage ([a-z][a-z0-9-]*)(?: ([a-z][a-z0-9-]*)(?![./\w]))?/gm)) {
     found.push({ line: text.slice(0, match.index).split("\n").length, words: [match[1]!, match[2]] });
   }
   return found;

@@ -164,7 +164,7 @@ describe("peage demo", () => {
     assert.equal(report.postpaid.mode, "postpaid");
     assert.match(report.postpaid.paymentId, /^pay_/);
     const period = report.serverPayments[0]!.serverTime.slice(0, 7);
-    const settled = await peage(["settle", "--data", dir, "--period", period, "--out", "settlement", "--json"], dir);
+    const settled = await peage(["settle", "--data", dir, "--period", period, "--close-now", "--out", "settlement", "--json"], dir);
     assert.equal(settled.code, 0, show(settled));
     const summary = JSON.parse(settled.stdout) as { files: string[]; payouts: { publisher: string }[]; collections: { user: string; method: string }[] };
     assert.deepEqual(summary.payouts.map((p) => p.publisher), [report.publisher]);
