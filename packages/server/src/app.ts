@@ -16,6 +16,7 @@ import type { RateSource } from "./rates/rate-source.js";
 import { runChecks, standardChecks, type Readiness, type ReadinessCheck } from "./readiness.js";
 import { accountRoutes } from "./routes/accounts.js";
 import type { CardDesk } from "./card-sync.js";
+import { apiKeyRoutes } from "./routes/api-keys.js";
 import { cardRoutes } from "./routes/cards.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
@@ -195,6 +196,7 @@ export function buildApp(deps: AppDeps): App {
   });
   app.register(paymentRoutes, { ctx });
   app.register(accountRoutes, { ctx });
+  app.register(apiKeyRoutes, { ctx });
   app.register(ledgerRoutes, { ctx });
   app.register(meRoutes, { ctx });
   app.register(rateRoutes, { ctx });
