@@ -23,6 +23,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
+import { BankFileInvalidError, checkBankFiles, XmlValidatorError } from "./bank-check.js";
 import { isSepaCountry, validateIban } from "../bank/index.js";
 import { minimumPayoutOf, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
@@ -58,6 +59,8 @@ export interface SettleOptions {
   readonly closeNow?: boolean;
   /** Called after each step and after each file written; a throw there stops the settlement as a crash would (tests). */
   readonly afterStep?: (step: SettleStep | `file:${string}`) => void | Promise<void>;
+  /** Where the ISO 20022 schemas are (default: the copies shipped with the server). */
+  readonly schemaDir?: string;
 }
 
 /** Per currency: what the period's payments and refunds moved, from the users to the publishers, fees and exchange. */
@@ -198,6 +201,13 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
   activity ??= await store.periodActivity(period);
   const details = JSON.parse(settlement.details) as SettlementDetails;
   const { files, unbuilt } = render(settlement, details, activity, await repairNames(store, settlement));
+  // Nothing is written unless every bank file validates against its schema.
+  try {
+    await checkBankFiles(files, opts.schemaDir);
+  } catch (error) {
+    if (error instanceof BankFileInvalidError || error instanceof XmlValidatorError) throw new SettlementError(error.code, error.message);
+    throw error;
+  }
   const names = [...files.keys()].sort();
   for (const name of names) {
     await writeAtomically(join(opts.outDir, name), files.get(name)!);
