@@ -12,6 +12,7 @@ export {
   toHome,
   parseRules,
   PSD2_LOW_VALUE_RULES,
+  ASK_EVERY_TIME_RULES,
   type Rules,
   type AutoAcceptRules,
   type MoneyLimits,
@@ -26,11 +27,13 @@ export {
   TerminalPrompt,
   AutoYesPrompt,
   ScriptedPrompt,
+  NobodyPrompt,
   describeGrant,
   renderOffer,
   CARD_PIN_ENV,
   type ConsentPrompt,
   type OfferView,
+  type OfferFacts,
   type PinRequest,
   type TerminalPromptOptions,
 } from "./consent-prompt.js";
@@ -39,3 +42,6 @@ export { initWallet, type InitWalletOptions, type InitializedWallet } from "./in
 export { defaultEndpointFile, writeEndpointFile, removeEndpointFile, WALLET_FILE_ENV, type WalletEndpoint } from "./endpoint-file.js";
 export { startWallet, type StartWalletOptions, type WalletService } from "./service.js";
 export * from "./card/index.js";
+export { ConsentWindow, type ConsentWindowOptions, type PendingOffer } from "./ui/consent-window.js";
+export { UserPages, amountOf, type Amount, type HistoryLine, type HistoryPage } from "./ui/user-pages.js";
+export { browserOpener } from "./ui/opener.js";
