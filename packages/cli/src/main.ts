@@ -64,6 +64,9 @@ function findCommand(first: string, rest: readonly string[]): { command: Command
   if (!group) throw new UsageError(`peage: unknown command ${JSON.stringify(first)}; the commands are ${groups.map((g) => g.name).join(", ")}`);
   const single = group.commands.length === 1 && group.commands[0]!.spec.name === group.name ? group.commands[0] : undefined;
   if (single) return { command: single, args: rest };
+  // A group's own command (`peage wallet --data DIR`) next to its subcommands (`peage wallet init`).
+  const own = group.commands.find((c) => c.spec.name === group.name);
+  if (own && (rest[0] === undefined || rest[0].startsWith("-"))) return { command: own, args: rest };
   const [word, ...args] = rest;
   if (word === "--help" || word === "-h" || word === "help") return { text: groupUsage(group) };
   if (word === undefined) throw new UsageError(`peage ${group.name}: a subcommand is required: ${subcommands(group).join(", ")}`);
