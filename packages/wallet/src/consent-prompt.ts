@@ -38,6 +38,8 @@ export interface OfferFacts {
   readonly publisherName?: string;
   /** No payment to this publisher before: shown, since a new payee deserves a closer look. */
   readonly firstPayment: boolean;
+  /** The user has chosen no auto-accept rule (so every payment is asked); else `reason` names the rule. */
+  readonly noRuleChosen?: boolean;
   /** What pays: the account at the payment server, or the smart card. */
   readonly payWith: "server" | "card";
   /** The payment server's URL (payWith "server"). */

@@ -302,6 +302,7 @@ export class Wallet {
       ...(conversion && rates ? { converted: { price: conversion.price, rate: conversion.rate, ratesDate: rates.date } } : {}),
       ...(publisherName ? { publisherName } : {}),
       firstPayment,
+      ...(this.#config.rules.autoAccept === null ? { noRuleChosen: true } : {}),
       payWith,
       server: this.config.server.url,
     };

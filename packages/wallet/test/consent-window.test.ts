@@ -8,58 +8,35 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { certificateToPem, createDemoPki, price, signCatalog, type Catalog, type DemoPki, type OfferDraft } from "@peage/protocol";
-import { startRealServer, type RealServer } from "@peage/server/testing";
+import type { Catalog, DemoPki } from "@peage/protocol";
+import type { RealServer } from "@peage/server/testing";
 import type { Page } from "playwright-core";
-import { ConsentWindow, createWallet, initWallet, startWallet, type PaymentResult, type Wallet, type WalletService } from "../src/index.js";
-import { TEST_RATES } from "../src/testing/index.js";
+import { ConsentWindow, type PaymentResult, type Wallet, type WalletService } from "../src/index.js";
 import { launchBrowser, type Browser } from "./browser.js";
 import { offerFor, walletCode } from "./helpers.js";
+import { createUiWorld, UI_USER, type UiWorld } from "./ui-world.js";
 
-const USER = "urn:peage:user:ui-alice";
-const PASSPHRASE = "a passphrase for the browser tests";
-const drafts: OfferDraft[] = [
-  { offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" } },
-  { offerId: "play-time", description: "Five minutes of play", price: price(20, "EUR"), grant: { kind: "period", seconds: 300 } },
-  { offerId: "level-2", description: "Unlock level 2", price: price(1000, "USD"), grant: { kind: "event", event: "level-2" } },
-];
 const TIMEOUT_MS = 6_000;
 const MIN_VISIBLE_MS = 400;
 
+let world: UiWorld;
 let pki: DemoPki;
-let dir: string;
 let server: RealServer;
 let catalog: Catalog;
 let wallet: Wallet;
 let service: WalletService;
 let consent: ConsentWindow;
 let browser: Browser;
-const announced: string[] = [];
 
 before(async () => {
-  pki = await createDemoPki();
-  dir = await mkdtemp(join(tmpdir(), "peage-ui-"));
-  server = await startRealServer(pki, TEST_RATES);
-  const roots = join(dir, "root.pem");
-  await writeFile(roots, certificateToPem(pki.root.certificate));
-  const init = await initWallet(join(dir, "wallet"), { passphrase: PASSPHRASE, user: USER, serverUrl: server.url, serverId: pki.server.identity, homeCurrency: "EUR", trustRootsPem: roots });
-  await server.enrol(USER, init.publicJwk, "EUR", 5000);
-  catalog = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
-  consent = new ConsentWindow({ timeoutMs: TIMEOUT_MS, minVisibleMs: MIN_VISIBLE_MS, announce: (url) => announced.push(url) });
-  wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt: consent, server: { backoffMs: 10 } });
-  service = await startWallet({ wallet, endpointFile: join(dir, "run", "wallet.json"), consentWindow: consent });
+  world = await createUiWorld({ timeoutMs: TIMEOUT_MS, minVisibleMs: MIN_VISIBLE_MS });
+  ({ pki, server, catalog, wallet, service, consent } = world);
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  await service?.close();
-  wallet?.close();
-  await server?.close();
-  await rm(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 /** A tab on the wallet's pages, signed in through a fresh one-time link. */
@@ -86,7 +63,7 @@ test("a payment is shown with what was signed; Approve waits until the offer was
   assert.equal(await page.locator("#description").textContent(), "Start the game");
   assert.equal(await page.locator("#price").textContent(), "€0.50");
   assert.equal(await page.locator("#grant").textContent(), "one launch of the program");
-  assert.match((await page.locator("#reason").textContent()) ?? "", /first payment to this publisher; every payment is shown/);
+  assert.match((await page.locator("#reason").textContent()) ?? "", /^First payment to this publisher\. Every payment is shown to you: you have chosen no auto-accept rule\.$/);
   assert.match((await page.locator("#pay-with").textContent()) ?? "", new RegExp(`your account at ${server.url}`));
   await page.locator("#approve:enabled").waitFor();
   await page.locator("#approve").click();
@@ -183,7 +160,7 @@ test("rules edited on the page apply to the next offer, which is auto-accepted a
 test("balance and statement: the figures are the server's, to the minor unit, with the descriptions", async () => {
   const page = await walletPage();
   await page.goto(new URL("/ui/statement", service.url).href);
-  const balance = await server.balanceOf(USER);
+  const balance = await server.balanceOf(UI_USER);
   await page.locator("#account-balance").waitFor();
   const shown = await page.locator("#account-balance").textContent();
   assert.equal(shown, new Intl.NumberFormat("en-GB", { style: "currency", currency: "EUR" }).format(balance / 100));
@@ -203,6 +180,7 @@ test("in French: the window, amounts and dates are French", async () => {
     assert.equal(await page.locator("h1").textContent(), "Approuver ce paiement ?");
     assert.equal((await page.locator("#price").textContent())?.replace(/\s/g, " "), "0,20 €");
     assert.equal(await page.locator("#grant").textContent(), "5 minutes d’utilisation");
+    assert.match((await page.locator("#reason").textContent()) ?? "", /^Chaque paiement vous est présenté/);
     await page.locator("#decline").click();
     await assert.rejects(paying, walletCode("ERR_DECLINED"));
   } finally {

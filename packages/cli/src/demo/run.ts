@@ -12,7 +12,8 @@ import { print, printJson } from "../output.js";
 import { Cleanup, Interrupted } from "./cleanup.js";
 import { checkQuestBuilt, QuestFiles, runQuest, type QuestRun } from "./game.js";
 import { DemoFiles, prepareDemoDir, removeIfTemporary, type DemoPaths } from "./layout.js";
-import { Narrator, ScriptedUser, TerminalUser } from "./prompt.js";
+import { browserOpener } from "@peage/wallet";
+import { BrowserUser, Narrator, ScriptedUser, TerminalUser } from "./prompt.js";
 import { checkRun, describeStep, StepLog, type Check, type Step } from "./steps.js";
 import { createWorld, type World } from "./world.js";
 
@@ -79,7 +80,9 @@ export async function runDemo(o: Options): Promise<void> {
   };
   if (!scripted) process.on("uncaughtException", onUncaught);
 
-  const user = scripted ? new ScriptedUser() : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
+  // Interactively, the wallet's consent window in the browser where one can be opened, else the terminal.
+  const opener = scripted ? undefined : browserOpener();
+  const user = scripted ? new ScriptedUser() : opener ? new BrowserUser(opener, narrator) : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
   let world: World | undefined;
   let log: StepLog | undefined;
   let report: Report | undefined;
@@ -103,6 +106,7 @@ export async function runDemo(o: Options): Promise<void> {
       periodSeconds: timing.periodSeconds,
       offersFile: QuestFiles.offers,
       prompt: user,
+      ...(user instanceof BrowserUser ? { consentWindow: user.window } : {}),
       walletLog,
       progress: (text) => narrator.line(`  ${text}`),
       cleanup,
@@ -116,7 +120,9 @@ export async function runDemo(o: Options): Promise<void> {
     narrator.line(
       scripted
         ? "--yes: the demo answers for the user: yes to every payment, except the first renewal of play time, which it declines."
-        : "Answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment: the game pauses, then asks to pay again to go on.",
+        : user instanceof BrowserUser
+          ? "Each payment opens in your browser: Approve to pay, Decline to refuse. Decline a renewal of play time once to see a declined payment."
+          : "Answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment: the game pauses, then asks to pay again to go on.",
     );
     narrator.line(
       `The balance does not cover everything: one payment will be refused for lack of funds (${world.shortOf.offerId}${scripted ? "" : ", if you pay for the rest"}).`,

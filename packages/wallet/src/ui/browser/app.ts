@@ -35,7 +35,8 @@ const texts = {
     since: "until payments since my last approval reach", consecutive: "for at most this many payments in a row:", save: "Save rules",
     saved: "Rules saved.", refuseTitle: "Refuse without asking above", autoTitle: "Auto-accept", statement: "Balance and statement",
     period: "Month", show: "Show", balance: "Balance", limit: "Monthly limit", used: "Used this month", left: "Left this month",
-    total: "Total", error: "Error: {e}", askedBecause: "",
+    total: "Total", error: "Error: {e}", firstPayment: "First payment to this publisher.",
+    noRule: "Every payment is shown to you: you have chosen no auto-accept rule.",
   },
   fr: {
     approveTitle: "Approuver ce paiement ?", nothing: "Rien à approuver.", nothingHint: "Les paiements demandés par vos programmes s’affichent ici.",
@@ -54,7 +55,8 @@ const texts = {
     since: "tant que les paiements depuis ma dernière approbation n’atteignent pas", consecutive: "pour au plus ce nombre de paiements d’affilée :",
     save: "Enregistrer les règles", saved: "Règles enregistrées.", refuseTitle: "Refuser sans demander au-delà de", autoTitle: "Accepter automatiquement",
     statement: "Solde et relevé", period: "Mois", show: "Afficher", balance: "Solde", limit: "Plafond mensuel", used: "Utilisé ce mois-ci",
-    left: "Reste ce mois-ci", total: "Total", error: "Erreur : {e}", askedBecause: "",
+    left: "Reste ce mois-ci", total: "Total", error: "Erreur : {e}", firstPayment: "Premier paiement à cet éditeur.",
+    noRule: "Chaque paiement vous est présenté : vous n’avez choisi aucune règle d’acceptation automatique.",
   },
 } as const;
 type Key = keyof (typeof texts)["en"];
@@ -134,10 +136,18 @@ function offerDetails(p: Pending): HTMLDListElement {
     rows.push([t("converted"), el("span", { id: "converted" }, `${money(converted["price"] as unknown as Amount)} ${rate}`)]);
   }
   rows.push([t("grants"), el("span", { id: "grant" }, grantText(p.view.grant))]);
-  rows.push([t("why"), el("span", { id: "reason" }, p.view.reason)]);
+  rows.push([t("why"), el("span", { id: "reason" }, whyAsked(p))]);
   const payWith = facts["payWith"] === "card" ? t("card") : `${t("server")} ${String(facts["server"])}`;
   rows.push([t("charged"), el("span", { id: "pay-with" }, payWith)]);
   return el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+/** Why the user is asked, in their language where the wallet says it by a fact, else in the rules' own words. */
+function whyAsked(p: Pending): string {
+  const facts = p.view.facts;
+  const first = facts["firstPayment"] === true ? `${t("firstPayment")} ` : "";
+  const reason = p.view.reason.replace(/^first payment to this publisher; /, "");
+  return first + (facts["noRuleChosen"] === true ? t("noRule") : reason);
 }
 
 function renderOffer(p: Pending, index: number, count: number): void {
@@ -232,7 +242,7 @@ async function showHistory(): Promise<void> {
     return el(
       "tr",
       { "data-payment": typeof line["paymentId"] === "string" ? line["paymentId"] : undefined },
-      el("td", {}, when(String(line["date"]))),
+      el("td", { class: "date" }, when(String(line["date"]))),
       el("td", {}, String(line["description"] ?? line["publisher"]), el("br"), el("span", { class: "muted" }, String(line["publisher"]))),
       el("td", { class: "num" }, money(amount)),
       el("td", {}, consent),
