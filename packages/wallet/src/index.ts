@@ -1,6 +1,6 @@
 /**
  * @peage/wallet: the user's payment module. It verifies offers before showing them, applies the
- * user's rules (PSD2 low-value defaults) or asks, signs the consent proof (message 2), pays at the
+ * user's rules (none until chosen) or asks (in the browser's consent window, ui/), signs the consent proof (message 2), pays at the
  * payment server, verifies the acknowledgment (message 3) and keeps a local history. Programs
  * reach it through a local HTTP service described by an endpoint file.
  */

@@ -2,7 +2,8 @@
  * The user's payment rules, and the decision they give for one offer: pay without asking, ask,
  * or refuse without asking. Every amount is integer minor units (protocol money.ts).
  *
- * The defaults follow the low-value exemption of PSD2's strong-customer-authentication rules
+ * Until the user chooses auto-accept rules, every payment is asked. The preset offered follows the
+ * low-value exemption of PSD2's strong-customer-authentication rules
  * (Commission Delegated Regulation (EU) 2018/389, RTS art. 16): a payment goes through without an
  * explicit confirmation only if it is at most 30 EUR, and an explicit confirmation is asked again
  * once the payments since the last one would add up to more than 100 EUR, or after five
