@@ -30,6 +30,8 @@ export interface HistoryEntry {
   readonly consent: ConsentKind;
   readonly outcome: Outcome;
   readonly errorCode?: string;
+  /** For a payment made without asking: the user's auto-accept rule that let it through. */
+  readonly rule?: string;
   /** Message 1 and message 3 as received (JSON), kept so the acknowledgment can be checked again offline. */
   readonly offerMessage?: string;
   readonly acknowledgmentMessage?: string;
@@ -54,6 +56,7 @@ interface Row {
   error_code: string | null;
   offer_json: string | null;
   acknowledgment_json: string | null;
+  rule: string | null;
 }
 
 const schema = `
@@ -88,12 +91,15 @@ export interface RecordInput {
   readonly errorCode?: string;
   /** Message 3 exactly as the server (or card) sent it. */
   readonly acknowledgmentMessage?: unknown;
+  /** consent "auto": the rule, in words, that let it through. */
+  readonly rule?: string;
 }
 
 /** Columns added after the first version: added to an older history when it is opened. */
 const addedColumns = [
   ["offer_json", "TEXT"],
   ["acknowledgment_json", "TEXT"],
+  ["rule", "TEXT"],
 ] as const;
 
 export class History {
@@ -122,8 +128,8 @@ export class History {
     const result = this.#db
       .prepare(
         `INSERT INTO payments (decided_at, offer_id, offer_hash, nonce, description, publisher, price_amount, price_currency,
-           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code, offer_json, acknowledgment_json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code, offer_json, acknowledgment_json, rule)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         input.decidedAt.toISOString(),
@@ -143,6 +149,7 @@ export class History {
         input.errorCode ?? null,
         JSON.stringify(offer),
         input.acknowledgmentMessage === undefined ? null : JSON.stringify(input.acknowledgmentMessage),
+        input.rule ?? null,
       );
     return Number(result.lastInsertRowid);
   }
@@ -217,5 +224,6 @@ function toEntry(row: Row): HistoryEntry {
     ...(row.error_code === null ? {} : { errorCode: row.error_code }),
     ...(row.offer_json === null ? {} : { offerMessage: row.offer_json }),
     ...(row.acknowledgment_json === null ? {} : { acknowledgmentMessage: row.acknowledgment_json }),
+    ...(row.rule === null ? {} : { rule: row.rule }),
   };
 }

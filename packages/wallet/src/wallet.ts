@@ -30,6 +30,7 @@ import type { ConsentPrompt, OfferFacts, OfferView } from "./consent-prompt.js";
 import { fromVerification, WalletError } from "./errors.js";
 import { History, type ConsentKind } from "./history.js";
 import { loadKey } from "./key-store.js";
+import { describeAutoAccept } from "./rule-text.js";
 import { decide, toHome, type Rules } from "./rules.js";
 import { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
 
@@ -228,7 +229,8 @@ export class Wallet {
       this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: "ERR_IDENTITY_MISMATCH" });
       throw new WalletError("ERR_IDENTITY_MISMATCH", `the acknowledgment names ${checked.value.claims.user}, not this wallet's user; tell the server's operator`, 502, false);
     }
-    this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value, acknowledgmentMessage: answer });
+    const rule = consent === "auto" && this.#config.rules.autoAccept ? describeAutoAccept(this.#config.rules.autoAccept) : undefined;
+    this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value, acknowledgmentMessage: answer, ...(rule ? { rule } : {}) });
     return { acknowledgment: answer as Acknowledgment, verified: checked.value, consent };
   }
 

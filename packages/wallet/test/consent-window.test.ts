@@ -148,6 +148,7 @@ test("rules edited on the page apply to the next offer, which is auto-accepted a
   assert.equal((await pay("launch")).consent, "auto");
   await page.goto(new URL("/ui/history", service.url).href);
   await page.locator("td", { hasText: "auto-accepted" }).first().waitFor();
+  assert.equal(await page.locator(".rule").first().textContent(), "auto-accept up to 1.00 EUR per payment");
   // Back to asking every time.
   await page.goto(new URL("/ui/rules", service.url).href);
   await page.locator("#auto-perPayment-on").uncheck();

@@ -209,7 +209,7 @@ const historyCommand: Command = {
       if (history.lines.length === 0) return print("no payments yet");
       for (const l of history.lines) {
         const money = `${l.charged?.decimal ?? l.price.decimal} ${l.charged?.currency ?? l.price.currency}`;
-        const ack = l.acknowledgment ? ` acknowledgment ${l.acknowledgment}` : "";
+        const ack = `${l.acknowledgment ? ` acknowledgment ${l.acknowledgment}` : ""}${l.rule ? ` (${l.rule})` : ""}`;
         print(`${l.date}  ${money.padStart(12)}  ${l.outcome.padEnd(8)} ${(l.consent ?? "server").padEnd(8)} ${l.description ?? l.publisher}${ack}`);
       }
     } finally {

@@ -29,6 +29,8 @@ export interface HistoryLine {
   readonly charged?: Amount;
   readonly paymentId?: string;
   readonly consent?: HistoryEntry["consent"];
+  /** consent "auto": the rule that let it through. */
+  readonly rule?: string;
   readonly outcome: HistoryEntry["outcome"];
   readonly errorCode?: string;
   /** paid lines: the acknowledgment verified again now, offline; "absent" for older records without it. */
@@ -148,6 +150,7 @@ export class UserPages {
       ...(entry.charged ? { charged: amountOf(entry.charged) } : {}),
       ...(entry.paymentId ? { paymentId: entry.paymentId } : {}),
       consent: entry.consent,
+      ...(entry.rule ? { rule: entry.rule } : {}),
       outcome: entry.outcome,
       ...(entry.errorCode ? { errorCode: entry.errorCode } : {}),
       ...(acknowledgment ? { acknowledgment } : {}),

@@ -245,7 +245,7 @@ async function showHistory(): Promise<void> {
       el("td", { class: "date" }, when(String(line["date"]))),
       el("td", {}, String(line["description"] ?? line["publisher"]), el("br"), el("span", { class: "muted" }, String(line["publisher"]))),
       el("td", { class: "num" }, money(amount)),
-      el("td", {}, consent),
+      el("td", {}, consent, ...(typeof line["rule"] === "string" ? [el("br"), el("span", { class: "muted rule" }, line["rule"])] : [])),
       el("td", {}, outcomeText),
       ackCell(line),
     );
