@@ -12,7 +12,7 @@ import type { Catalog, DemoPki } from "@peage/protocol";
 import type { RealServer } from "@peage/server/testing";
 import type { Page } from "playwright-core";
 import { ConsentWindow, type PaymentResult, type Wallet, type WalletService } from "../src/index.js";
-import { launchBrowser, type Browser } from "./browser.js";
+import { launchBrowser, type Browser } from "../src/testing/browser.js";
 import { offerFor, walletCode } from "./helpers.js";
 import { createUiWorld, UI_USER, type UiWorld } from "./ui-world.js";
 

@@ -7,7 +7,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createOffer, systemClock } from "@peage/protocol";
-import { launchBrowser } from "./browser.js";
+import { launchBrowser } from "../src/testing/browser.js";
 import { createUiWorld } from "./ui-world.js";
 
 const out = resolve(process.argv[2] ?? "docs/images");

@@ -5,14 +5,15 @@
 import { rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline/promises";
 import { formatPrice, parseCurrency, price, type Price } from "@peage/protocol";
+import { browserOpener } from "@peage/wallet";
 import type { Options } from "../args.js";
 import { CommandError } from "../errors.js";
 import { print, printJson } from "../output.js";
 import { Cleanup, Interrupted } from "./cleanup.js";
 import { checkQuestBuilt, QuestFiles, runQuest, type QuestRun } from "./game.js";
 import { DemoFiles, prepareDemoDir, removeIfTemporary, type DemoPaths } from "./layout.js";
-import { browserOpener } from "@peage/wallet";
 import { BrowserUser, Narrator, ScriptedUser, TerminalUser } from "./prompt.js";
 import { checkRun, describeStep, StepLog, type Check, type Step } from "./steps.js";
 import { createWorld, type World } from "./world.js";
@@ -40,8 +41,10 @@ const DRAIN_TIMEOUT_MS = 15_000;
 export async function runDemo(o: Options): Promise<void> {
   const scripted = o.flag("yes");
   const json = o.flag("json");
-  if (!scripted && !process.stdin.isTTY) {
-    throw o.usage("the wallet asks the user on the terminal, and standard input is not one: run it in a terminal, or add --yes to let the demo answer");
+  // Interactively, the wallet's consent window in the browser where one can be opened, else the terminal.
+  const opener = scripted ? undefined : browserOpener();
+  if (!scripted && !opener && !process.stdin.isTTY) {
+    throw o.usage("the wallet asks the user in a browser or on the terminal, and neither is here: run it in a terminal or a desktop session, or add --yes to let the demo answer");
   }
   checkQuestBuilt();
   const timing = scripted ? TIMING.scripted : TIMING.interactive;
@@ -80,8 +83,6 @@ export async function runDemo(o: Options): Promise<void> {
   };
   if (!scripted) process.on("uncaughtException", onUncaught);
 
-  // Interactively, the wallet's consent window in the browser where one can be opened, else the terminal.
-  const opener = scripted ? undefined : browserOpener();
   const user = scripted ? new ScriptedUser() : opener ? new BrowserUser(opener, narrator) : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
   let world: World | undefined;
   let log: StepLog | undefined;
@@ -145,6 +146,12 @@ export async function runDemo(o: Options): Promise<void> {
     show(log.take(world.wallet.wallet.history.list(10_000)));
     if (interrupted !== undefined) throw new Interrupted(interrupted);
 
+    if (user instanceof BrowserUser && process.stdin.isTTY) {
+      // The newcomer's last step: the payments just approved, in the wallet's history, verified.
+      narrator.line("");
+      narrator.line(`Your payments, each acknowledgment verified by your wallet: ${world.wallet.url}/ui/history (the History tab of the window).`);
+      await untilEnter("Press Enter to stop the wallet and the server. ", stop.signal);
+    }
     const [balance, payments] = await Promise.all([world.operator.balance(world.user), world.operator.payments(world.user)]);
     const checks = checkRun({ steps: log.steps, topup: world.topup, server: { balance, payments }, program, scripted, shortOf: world.shortOf.offerId });
     report = buildReport({ world, paths, scripted, timing, steps: log.steps, balance, payments, program, checks, kept: !paths.temporary });
@@ -177,6 +184,16 @@ export async function runDemo(o: Options): Promise<void> {
     await removeIfTemporary(paths).catch((cause: unknown) => failures.push(`remove ${paths.dir}: ${(cause as Error).message}`));
     for (const failure of failures) process.stderr.write(`warning: could not ${failure}\n`);
     return error;
+  }
+}
+
+/** Waits for the user to press Enter on the terminal, or an interruption. */
+async function untilEnter(question: string, signal: AbortSignal): Promise<void> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    await rl.question(question, { signal }).catch(() => undefined);
+  } finally {
+    rl.close();
   }
 }
 

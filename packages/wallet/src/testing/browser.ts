@@ -1,6 +1,7 @@
 /**
  * Debian's Chromium (installed by scripts/setup.sh), driven by playwright-core for the tests of
- * the wallet's pages. No browser is downloaded: the system's binary is launched headless with a
+ * the wallet's pages (imported as "@peage/wallet/testing/browser", apart from the other fixtures so
+ * that only browser tests load playwright-core). No browser is downloaded: the system's binary is launched headless with a
  * fresh profile, and without anything that would reach the network on its own.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -8,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 
+/** The browser binary: Debian's, or $PEAGE_CHROMIUM. */
 export const CHROMIUM = process.env["PEAGE_CHROMIUM"] ?? "/usr/bin/chromium";
 
 const FLAGS = [
