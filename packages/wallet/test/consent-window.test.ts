@@ -281,6 +281,10 @@ test("the pages need the one-time link: no session, a used link or a foreign Hos
   } finally {
     await stranger.close();
   }
+  // New links are for the user's own programs only (the bearer token of the endpoint file).
+  assert.equal((await fetch(`${service.url}/v1/ui-link`, { method: "POST" })).status, 401);
+  const minted = await fetch(`${service.url}/v1/ui-link`, { method: "POST", headers: { authorization: `Bearer ${service.token}` } });
+  assert.match(((await minted.json()) as { url: string }).url, /\/ui\/open\?t=[A-Za-z0-9_-]{43}$/);
   // DNS rebinding: a name that resolves to 127.0.0.1 is not the wallet's Host.
   const status = await new Promise<number>((resolve, reject) => {
     const { port } = new URL(service.url);
