@@ -359,12 +359,15 @@ export class Wallet {
     return this.#server.me(path, this.#config.user, this.#key, this.#clock);
   }
 
-  /** Checks a stored acknowledgment again, offline, against the offer it answered: true when it still verifies. */
-  async acknowledgmentVerifies(offerMessage: string, acknowledgmentMessage: string): Promise<boolean> {
+  /**
+   * Checks a stored acknowledgment again, offline, against the offer it answered, as of `at` (the
+   * payment's server time: certificates that expired since do not undo a payment): true when it verifies.
+   */
+  async acknowledgmentVerifies(offerMessage: string, acknowledgmentMessage: string, at?: Date): Promise<boolean> {
     const offer = JSON.parse(offerMessage) as Offer;
     const checked = await verifyAcknowledgment(JSON.parse(acknowledgmentMessage), offer, {
       trust: this.#trust,
-      clock: this.#clock,
+      clock: at ? { now: () => at } : this.#clock,
       server: this.#config.server.id,
     });
     return checked.ok && (checked.value.card !== undefined || checked.value.claims.user === this.#config.user);

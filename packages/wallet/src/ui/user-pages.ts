@@ -135,7 +135,7 @@ export class UserPages {
     if (entry.outcome === "paid") {
       acknowledgment =
         entry.offerMessage && entry.acknowledgmentMessage
-          ? (await this.wallet.acknowledgmentVerifies(entry.offerMessage, entry.acknowledgmentMessage).catch(() => false))
+          ? (await this.wallet.acknowledgmentVerifies(entry.offerMessage, entry.acknowledgmentMessage, at(entry)).catch(() => false))
             ? "verified"
             : "invalid"
           : "absent";
@@ -170,6 +170,11 @@ export class UserPages {
     }
     return all;
   }
+}
+
+/** When a paid entry is judged: at its server time, else when the wallet decided it. */
+function at(entry: HistoryEntry): Date {
+  return new Date(entry.serverTime ?? entry.decidedAt);
 }
 
 function isPrice(value: unknown): value is Price {
