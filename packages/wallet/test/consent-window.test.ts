@@ -116,6 +116,11 @@ test("keyboard only: Tab from Decline to Approve, Enter approves", async () => {
   assert.equal(await page.evaluate(() => document.activeElement?.id), "decline", "focus starts on Decline");
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "approve");
+  // What a screen reader announces: a region named by its heading, described by the offer, two named buttons.
+  const region = page.getByRole("region", { name: "Approve this payment?" });
+  assert.equal(await region.getAttribute("aria-describedby"), "description");
+  assert.equal(await region.getByRole("button", { name: "Approve" }).count(), 1);
+  assert.equal(await region.getByRole("button", { name: "Decline" }).count(), 1);
   await page.keyboard.press("Enter");
   assert.equal((await paying).consent, "explicit");
   await page.close();
