@@ -26,7 +26,7 @@ import {
   parser,
   ConsentClaimsSchema,
   samePrice,
-  signJws,
+  signJwsExternally,
   systemClock,
   timestamp,
   toDate,
@@ -36,7 +36,7 @@ import {
   type CardDebit,
   type Clock,
   type ConsentClaims,
-  type KeyPair,
+  type ExternalSigner,
   type PartyId,
 } from "@peage/protocol";
 import { Cla, DataTags, encodeResponse, Ins, parseCommand, PEAGE_AID, PEAGE_ATR, PIN_REFERENCE, SW, type CommandApdu } from "./iso7816.js";
@@ -61,7 +61,7 @@ import {
   type ReceiptBody,
 } from "./model.js";
 import { pinMatches } from "./pin.js";
-import { decodeToken, signToken, verifyTokenSignature, type VerificationKey } from "./signed.js";
+import { decodeToken, keySigner, signTokenWith, verifyTokenSignature, type VerificationKey } from "./signed.js";
 import { CardMemoryError, JournalStore, type Medium, type Operation } from "./store.js";
 import { CERTIFICATE_TAG, encodeFci, encodeStatus, PayTags } from "./wire.js";
 import { concatTlv, decodeExactly, encodeTlv } from "./tlv.js";
@@ -79,6 +79,8 @@ export interface CardAppletOptions {
   readonly offerDateToleranceMs?: number;
   /** Called with a reason whenever a command is refused: diagnostics for the emulator's log. */
   readonly onRefusal?: (command: string, sw: number, reason: string) => void;
+  /** Signs with a key outside the card's memory (a PC store's TPM key); the profile's key otherwise. */
+  readonly signer?: ExternalSigner;
 }
 
 /** A refusal: the status word, and why (for the emulator's log only; the card says only the SW). */
@@ -103,7 +105,7 @@ interface LoggedEntry {
 interface LoadedCard {
   readonly store: JournalStore;
   readonly profile: CardProfile;
-  readonly key: KeyPair;
+  readonly signer: ExternalSigner;
   readonly issuerKey: VerificationKey;
   readonly trust: TrustStore;
   purse: Purse;
@@ -156,7 +158,7 @@ export class CardApplet {
   /** Powers the card up on a personalised memory (store.ts recovers any interrupted write first). */
   static async open(medium: Medium, options: CardAppletOptions = {}): Promise<CardApplet> {
     const applet = new CardApplet(medium, options);
-    applet.#card = await load(medium);
+    applet.#card = await load(medium, options.signer);
     return applet;
   }
 
@@ -164,7 +166,7 @@ export class CardApplet {
   async reset(): Promise<void> {
     await this.#serialised(async () => {
       this.#clearSession();
-      if (!this.#card) this.#card = await load(this.#medium).catch(() => undefined);
+      if (!this.#card) this.#card = await load(this.#medium, this.#options.signer).catch(() => undefined);
     });
   }
 
@@ -461,7 +463,7 @@ export class CardApplet {
       time: timestamp(now),
       debit,
     };
-    const token = await signToken(body, card.key);
+    const token = await signTokenWith(body, card.signer);
     // Claims 6-7: the log entry and the debit are one write; the acknowledgment comes after it.
     card.store.commit([
       { put: logRecordName(counter), value: token },
@@ -488,7 +490,7 @@ export class CardApplet {
       charged: entry.price,
       debit: entry.debit,
     };
-    return signJws(JwsTypes.acknowledgment, claims, card.key, { x5c: card.profile.chain });
+    return signJwsExternally(JwsTypes.acknowledgment, claims, card.signer, { x5c: card.profile.chain });
   }
 
   /** READ LOG: P1-P2 the index of an entry in the log (0 is the oldest kept); the signed entry. */
@@ -516,7 +518,7 @@ export class CardApplet {
       purse: purseView(card.purse),
       time: timestamp(this.#clock.now()),
     };
-    return ascii(await signToken(body, card.key));
+    return ascii(await signTokenWith(body, card.signer));
   }
 
   /** Verifies an issuer command: its signature under the issuer's key, this card, the expected seq. */
@@ -590,7 +592,7 @@ export class CardApplet {
       purse: purseView(card.purse),
       time: timestamp(this.#clock.now()),
     };
-    return signToken(body, card.key);
+    return signTokenWith(body, card.signer);
   }
 }
 
@@ -612,7 +614,7 @@ export function paymentIdOf(card: string, counter: number): string {
 }
 
 /** Reads and checks the card's memory; any inconsistency makes the card unusable (CardMemoryError). */
-async function load(medium: Medium): Promise<LoadedCard> {
+async function load(medium: Medium, external?: ExternalSigner): Promise<LoadedCard> {
   const store = new JournalStore(medium);
   const profile = store.get(Records.profile);
   if (!isProfile(profile)) throw new CardMemoryError("the card is not personalised (no valid profile record)");
@@ -639,8 +641,8 @@ async function load(medium: Medium): Promise<LoadedCard> {
   if (log.some((entry, i) => entry.body.counter !== first + i) || first + log.length - 1 !== purse.counter) {
     throw new CardMemoryError("the log and the transaction counter disagree");
   }
-  const key = await importPrivateKeyPem(profile.key);
+  const signer = external ?? keySigner(await importPrivateKeyPem(profile.key));
   const issuerKey = await importPublicKeyPem(profile.issuerKey);
   const trust = new TrustStore({ roots: profile.roots.map(fromX5c) });
-  return { store, profile, key, issuerKey, trust, purse, tries: pin.tries, log, recent };
+  return { store, profile, signer, issuerKey, trust, purse, tries: pin.tries, log, recent };
 }

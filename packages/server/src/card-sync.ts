@@ -62,6 +62,7 @@ import {
   type LogHeadBody,
   type LogProblem,
 } from "@peage/card";
+import { checkAssurance, forksOf, rollbackOf } from "./card-forks.js";
 import { all, get, locked, num, openCardDb, optNum, run, type CardDb, type CardLogic, type CardRow } from "./card-db.js";
 import { DataDirFiles, type ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
@@ -141,7 +142,7 @@ export async function installCardIssuer(opts: { dataDir: string; pkiDir: string 
   await writeFile(keyOut, await readFile(key, "utf8"), { mode: 0o600, flag: "wx" });
   const chainOut = join(opts.dataDir, CardDeskFiles.chain);
   await copyFile(chain, chainOut);
-  await chmod(chainOut, 0o644);
+  await chmod(chainOut, 0o600);
   return [keyOut, chainOut];
 }
 
@@ -385,6 +386,8 @@ export class CardService {
       throw HttpProblem.of("ERR_UNKNOWN_ISSUER", "the card was not certified by this server's card-issuer certificate: its commands could not be signed for it");
     }
     const card = key.value.card;
+    // A PC store's certificate states its assurance level, which bounds its load or ceiling.
+    checkAssurance(input.chain[0]!, input);
     if (!isCurrencyCode(input.currency)) throw HttpProblem.of("ERR_MALFORMED", `currency ${input.currency} is not an active ISO 4217 currency`);
     return this.#serial(card, async () => {
       const mode = input.mode;
@@ -542,6 +545,11 @@ export class CardService {
     if (head && head.seq > nextSeq) {
       problems.push({ kind: "unknown-command", message: `the card applied ${head.seq} issuer commands, this desk signed only ${nextSeq}: a command not signed here reached the card` });
     }
+    // A copied or rolled-back device (docs/pc-store.md): nothing of the upload is booked.
+    const again = report.alreadyRecorded.map((entry) => entry.counter);
+    const recorded = again.length === 0 ? [] : await this.#db.read(() => all("SELECT counter, token FROM card_entries WHERE card = ? AND counter BETWEEN ? AND ?", account.card, Math.min(...again), Math.max(...again)));
+    problems.push(...forksOf(new Map(recorded.map((row) => [num(row["counter"]), String(row["token"])])), report.alreadyRecorded, upload.entries));
+    problems.push(...rollbackOf(head, account));
     if (problems.length > 0) {
       const reason = `upload refused: ${problems.map((p) => p.kind).join(", ")}`;
       await this.#db.write(() => this.#incident(account.card, "upload-refused", { problems }, reason));

@@ -312,7 +312,7 @@ export const card: CommandGroup = {
 
 // --- helpers ---------------------------------------------------------------------------------
 
-function purse(o: Options, mode: "prepaid" | "postpaid"): { balance?: number; ceiling?: number; deposit?: number } {
+export function purse(o: Options, mode: "prepaid" | "postpaid"): { balance?: number; ceiling?: number; deposit?: number } {
   const balance = o.integer("balance", 0, MAX_AMOUNT);
   const ceiling = o.integer("ceiling", 0, MAX_AMOUNT);
   const deposit = o.integer("deposit", 0, MAX_AMOUNT);
@@ -326,7 +326,7 @@ function purse(o: Options, mode: "prepaid" | "postpaid"): { balance?: number; ce
   return { ceiling, ...(deposit !== undefined && { deposit }) };
 }
 
-async function loadPki(dir: string): Promise<Awaited<ReturnType<typeof readPkiDir>>> {
+export async function loadPki(dir: string): Promise<Awaited<ReturnType<typeof readPkiDir>>> {
   try {
     return await readPkiDir(dir);
   } catch (cause) {
@@ -334,7 +334,7 @@ async function loadPki(dir: string): Promise<Awaited<ReturnType<typeof readPkiDi
   }
 }
 
-async function readApiKey(path: string): Promise<string> {
+export async function readApiKey(path: string): Promise<string> {
   const secret = (await readInput(path, "--api-key")).split(/\r?\n/)[0]!.trim();
   if (secret === "") throw new CommandError("ERR_API_KEY", `--api-key ${path} is empty: it must hold an operator API key`);
   return secret;

@@ -245,7 +245,7 @@ export async function runCardDemo(o: Options): Promise<void> {
 }
 
 /** A port nothing listens on now (the kernel's pick), for the server that starts later. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once("error", reject);
@@ -256,7 +256,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function reachable(url: string): Promise<string> {
+export async function reachable(url: string): Promise<string> {
   try {
     await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(2000) });
     return "it answers (unexpected)";
@@ -265,8 +265,8 @@ async function reachable(url: string): Promise<string> {
   }
 }
 
-async function demoDir(data: string | undefined): Promise<{ dir: string; temporary: boolean }> {
-  if (data === undefined) return { dir: await mkdtemp(join(tmpdir(), "peage-demo-card-")), temporary: true };
+export async function demoDir(data: string | undefined, prefix = "peage-demo-card-"): Promise<{ dir: string; temporary: boolean }> {
+  if (data === undefined) return { dir: await mkdtemp(join(tmpdir(), prefix)), temporary: true };
   const dir = resolve(data);
   if (existsSync(dir) && (await readdir(dir)).length > 0) throw new CommandError("ERR_EXISTS", `--data ${dir} is not empty: give a new or empty directory for the demo's data`);
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -251,9 +251,12 @@ export function* monthlyUsage(id: string, at: Date): Logic<number> {
 // The ledger
 
 /** The period a transaction of this time goes to: its month, or the next month still open. */
+/** The query of the closed periods from a month on: fixed while the ledger lock is held (drivers may reuse its answer then). */
+export const CLOSED_PERIODS_FROM = "SELECT period FROM closed_periods WHERE period >= ?";
+
 function* periodFor(createdAt: string): Logic<string> {
   const month = periodOf(createdAt);
-  const closed = yield* all<{ period: string }>("SELECT period FROM closed_periods WHERE period >= ?", month);
+  const closed = yield* all<{ period: string }>(CLOSED_PERIODS_FROM, month);
   return assignPeriod(month, closed.map((row) => row.period));
 }
 

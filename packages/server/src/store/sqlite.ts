@@ -11,6 +11,8 @@
  * same file cannot slip between a balance check and its debit either, and a period is never
  * closed while a payment is being written (the ledger lock of logic.ts is this write lock here).
  */
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
@@ -84,6 +86,16 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    // A new database is created readable by its owner only: it holds users' keys, payments and
+    // bank details. SQLite gives its -wal and -shm files the main file's permissions.
+    if (!opts.readonly && path !== ":memory:" && !existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      try {
+        closeSync(openSync(path, "wx", 0o600));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+    }
     const db = new Database(path, { readonly: opts.readonly ?? false });
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
@@ -215,6 +227,10 @@ export class SqliteStore implements Store {
     const result = await this.#write(logic.importRates(tables, source, at));
     this.#rates.clear();
     return result;
+  }
+  /** Forgets the cached rate tables: another connection to the file imported rates. */
+  forgetRates(): void {
+    this.#rates.clear();
   }
   ratesOn(date: string): Promise<RateTable | undefined> {
     return this.#rates.get(date, (d) => this.#read(logic.latestRateDay(d)), (d) => this.#read(logic.ratesOn(d)));
