@@ -46,7 +46,12 @@ describe("peage demo in the browser", () => {
     assert.ok(approved.length >= 4, `approved in the browser: ${approved.join(", ")}`);
 
     const history = parseJson(
-      assertSuccess(await peage(["wallet", "history", "--data", join(data, "wallet"), "--passphrase-file", join(data, "wallet-passphrase"), "--json"], work)),
+      assertSuccess(
+        await peage(
+          ["wallet", "history", "--data", join(data, "wallet"), "--passphrase-file", join(data, "wallet-passphrase"), "--json"],
+          work,
+        ),
+      ),
     );
     const paid = (history["lines"] as Array<Record<string, unknown>>).filter((l) => l["outcome"] === "paid");
     assert.ok(paid.length >= 4);

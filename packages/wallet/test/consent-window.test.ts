@@ -63,7 +63,10 @@ test("a payment is shown with what was signed; Approve waits until the offer was
   assert.equal(await page.locator("#description").textContent(), "Start the game");
   assert.equal(await page.locator("#price").textContent(), "€0.50");
   assert.equal(await page.locator("#grant").textContent(), "one launch of the program");
-  assert.match((await page.locator("#reason").textContent()) ?? "", /^First payment to this publisher\. Every payment is shown to you: you have chosen no auto-accept rule\.$/);
+  assert.match(
+    (await page.locator("#reason").textContent()) ?? "",
+    /^First payment to this publisher\. Every payment is shown to you: you have chosen no auto-accept rule\.$/,
+  );
   assert.match((await page.locator("#pay-with").textContent()) ?? "", new RegExp(`your account at ${server.url}`));
   await page.locator("#approve:enabled").waitFor();
   await page.locator("#approve").click();
@@ -103,7 +106,10 @@ test("two offers at once queue, each its own decision", async () => {
   assert.equal((await launch).consent, "explicit");
   await page.locator("#description", { hasText: "Unlock level 2" }).waitFor();
   // Priced in dollars: the converted price and the rate's date are shown.
-  assert.match((await page.locator("#converted").textContent()) ?? "", /^€9\.22 at 1 USD = 0\.922084 EUR \(reference rates of 2026-11-24\)$/);
+  assert.match(
+    (await page.locator("#converted").textContent()) ?? "",
+    /^€9\.22 at 1 USD = 0\.922084 EUR \(reference rates of 2026-11-24\)$/,
+  );
   await page.locator("#decline").click();
   await assert.rejects(level, walletCode("ERR_DECLINED"));
   await page.close();
@@ -172,8 +178,11 @@ test("balance and statement: the figures are the server's, to the minor unit, wi
   assert.equal(shown, new Intl.NumberFormat("en-GB", { style: "currency", currency: "EUR" }).format(balance / 100));
   await page.locator('[data-total="EUR"]').waitFor();
   const total = await page.locator('[data-total="EUR"]').textContent();
-  assert.equal(shown && total, new Intl.NumberFormat("en-GB", { style: "currency", currency: "EUR" }).format((5000 - balance) / 100));
-  assert.ok(await page.locator("td", { hasText: "Start the game" }).count() >= 1);
+  assert.equal(
+    shown && total,
+    new Intl.NumberFormat("en-GB", { style: "currency", currency: "EUR" }).format((5000 - balance) / 100),
+  );
+  assert.ok((await page.locator("td", { hasText: "Start the game" }).count()) >= 1);
   await page.close();
 });
 
@@ -209,7 +218,9 @@ test("a page of another origin in the same browser cannot approve, decline, read
   const page = await walletPage(); // the user's own tab: the browser holds the wallet's cookie
   const paying = pay("launch");
   await page.locator("#approve").waitFor();
-  const pending = (await (await page.request.get(new URL("/ui/api/pending", service.url).href)).json()) as { pending: Array<{ id: string }> };
+  const pending = (await (await page.request.get(new URL("/ui/api/pending", service.url).href)).json()) as {
+    pending: Array<{ id: string }>;
+  };
   const id = pending.pending[0]!.id;
   const evil = await hostile(`<!doctype html><iframe id="f" src="${service.url}/ui/"></iframe>`);
   const walletUrl = service.url;
@@ -230,18 +241,34 @@ test("a page of another origin in the same browser cannot approve, decline, read
             }
           };
           const post = (path: string, body: unknown, mode: RequestMode) =>
-            fetch(`${walletUrl}${path}`, { method: "POST", mode, credentials: "include", headers: mode === "cors" ? { "content-type": "application/json", "x-peage-csrf": "guess" } : { "content-type": "text/plain" }, body: JSON.stringify(body) });
+            fetch(`${walletUrl}${path}`, {
+              method: "POST",
+              mode,
+              credentials: "include",
+              headers:
+                mode === "cors"
+                  ? { "content-type": "application/json", "x-peage-csrf": "guess" }
+                  : { "content-type": "text/plain" },
+              body: JSON.stringify(body),
+            });
           await attempt("approve", () => post("/ui/api/decide", { id, approve: true }, "no-cors"));
           await attempt("approve-cors", () => post("/ui/api/decide", { id, approve: true }, "cors"));
           await attempt("decline", () => post("/ui/api/decide", { id, approve: false }, "no-cors"));
-          await attempt("rules", () => post("/ui/api/rules", { rules: { autoAccept: { perPayment: { amount: 100000, currency: "EUR" } }, refuse: {} } }, "no-cors"));
+          await attempt("rules", () =>
+            post(
+              "/ui/api/rules",
+              { rules: { autoAccept: { perPayment: { amount: 100000, currency: "EUR" } }, refuse: {} } },
+              "no-cors",
+            ),
+          );
           await attempt("history", () => fetch(`${walletUrl}/ui/api/history`, { credentials: "include" }));
           return tries;
         },
         { walletUrl, id },
       );
       // Refused by the wallet, and unreadable anyway (opaque, or blocked by Cross-Origin-Resource-Policy).
-      for (const name of ["approve", "decline", "rules"]) assert.match(outcome[name]!, /^(opaque|blocked)/, `${url} ${name}: the answer is not readable`);
+      for (const name of ["approve", "decline", "rules"])
+        assert.match(outcome[name]!, /^(opaque|blocked)/, `${url} ${name}: the answer is not readable`);
       assert.match(outcome["approve-cors"]!, /^blocked/, `${url}: the preflight is not answered`);
       assert.match(outcome["history"]!, /^blocked/, `${url}: the history cannot be read`);
       // The iframe stays empty: frame-ancestors 'none'.
@@ -251,7 +278,10 @@ test("a page of another origin in the same browser cannot approve, decline, read
       await attacker.close();
     }
     // Nothing changed: the offer still waits for the user, the rules are as they were.
-    assert.deepEqual(consent.pending().map((p) => p.id), [id]);
+    assert.deepEqual(
+      consent.pending().map((p) => p.id),
+      [id],
+    );
   } finally {
     evil.server.close();
   }
@@ -288,7 +318,10 @@ test("the pages need the one-time link: no session, a used link or a foreign Hos
   }
   // New links are for the user's own programs only (the bearer token of the endpoint file).
   assert.equal((await fetch(`${service.url}/v1/ui-link`, { method: "POST" })).status, 401);
-  const minted = await fetch(`${service.url}/v1/ui-link`, { method: "POST", headers: { authorization: `Bearer ${service.token}` } });
+  const minted = await fetch(`${service.url}/v1/ui-link`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${service.token}` },
+  });
   assert.match(((await minted.json()) as { url: string }).url, /\/ui\/open\?t=[A-Za-z0-9_-]{43}$/);
   // DNS rebinding: a name that resolves to 127.0.0.1 is not the wallet's Host.
   const status = await new Promise<number>((resolve, reject) => {

@@ -14,9 +14,16 @@ const out = resolve(process.argv[2] ?? "docs/images");
 await mkdir(out, { recursive: true });
 const world = await createUiWorld({ minVisibleMs: 300 });
 const { service } = world;
-const offer = (id: string) => createOffer(world.catalog.offers.find((e) => e.terms.offerId === id)!, systemClock);
+const offer = (id: string) =>
+  createOffer(
+    world.catalog.offers.find((e) => e.terms.offerId === id)!,
+    systemClock,
+  );
 try {
-  for (const [locale, file] of [["en-GB", "consent-window.png"], ["fr-FR", "consent-window-fr.png"]] as const) {
+  for (const [locale, file] of [
+    ["en-GB", "consent-window.png"],
+    ["fr-FR", "consent-window-fr.png"],
+  ] as const) {
     const browser = await launchBrowser(locale);
     const page = await browser.context.newPage();
     await page.goto(service.uiLink());

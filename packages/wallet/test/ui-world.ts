@@ -5,9 +5,25 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, price, signCatalog, type Catalog, type DemoPki, type OfferDraft } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  price,
+  signCatalog,
+  type Catalog,
+  type DemoPki,
+  type OfferDraft,
+} from "@peage/protocol";
 import { startRealServer, type RealServer } from "@peage/server/testing";
-import { ConsentWindow, createWallet, initWallet, startWallet, type ConsentWindowOptions, type Wallet, type WalletService } from "../src/index.js";
+import {
+  ConsentWindow,
+  createWallet,
+  initWallet,
+  startWallet,
+  type ConsentWindowOptions,
+  type Wallet,
+  type WalletService,
+} from "../src/index.js";
 import { TEST_RATES } from "../src/testing/index.js";
 
 export const UI_USER = "urn:peage:user:ui-alice";
@@ -36,9 +52,21 @@ export async function createUiWorld(window: ConsentWindowOptions, balance = 5000
   const roots = join(dir, "root.pem");
   await writeFile(roots, certificateToPem(pki.root.certificate));
   const walletDir = join(dir, "wallet");
-  const init = await initWallet(walletDir, { passphrase: PASSPHRASE, user: UI_USER, serverUrl: server.url, serverId: pki.server.identity, homeCurrency: "EUR", trustRootsPem: roots });
+  const init = await initWallet(walletDir, {
+    passphrase: PASSPHRASE,
+    user: UI_USER,
+    serverUrl: server.url,
+    serverId: pki.server.identity,
+    homeCurrency: "EUR",
+    trustRootsPem: roots,
+  });
   await server.enrol(UI_USER, init.publicJwk, "EUR", balance);
-  const catalog = await signCatalog(pki.publisher.identity, UI_DRAFTS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+  const catalog = await signCatalog(
+    pki.publisher.identity,
+    UI_DRAFTS,
+    pki.publisher.keys,
+    pki.chainOf(pki.publisher.certificate),
+  );
   const consent = new ConsentWindow(window);
   const wallet = await createWallet({ dir: walletDir, passphrase: PASSPHRASE, prompt: consent, server: { backoffMs: 10 } });
   const service = await startWallet({ wallet, endpointFile: join(dir, "run", "wallet.json"), consentWindow: consent });

@@ -16,17 +16,36 @@ import { note, print, printJson } from "../output.js";
 import { readPassphrase } from "./wallet.js";
 
 const dataOption: OptionSpec = { type: "string", value: "DIR", description: "the wallet's data directory" };
-const passphraseOption: OptionSpec = { type: "string", value: "FILE", description: "read the passphrase from FILE (default: the PEAGE_PASSPHRASE environment variable)" };
+const passphraseOption: OptionSpec = {
+  type: "string",
+  value: "FILE",
+  description: "read the passphrase from FILE (default: the PEAGE_PASSPHRASE environment variable)",
+};
 const jsonOption: OptionSpec = { type: "boolean", description: "print one JSON document on stdout" };
 
 /** The rule flags of `init` and `rules`: an amount ("1.50", home currency; or "1.50 USD"), or "off". */
 const ruleOptions: Record<string, OptionSpec> = {
   "auto-per-payment": { type: "string", value: "AMOUNT|off", description: "pay without asking up to AMOUNT per payment" },
-  "auto-per-publisher-day": { type: "string", value: "AMOUNT|off", description: "… while a publisher's payments today stay within AMOUNT" },
-  "auto-per-publisher-month": { type: "string", value: "AMOUNT|off", description: "… while a publisher's payments this month stay within AMOUNT" },
-  "auto-since-confirmation": { type: "string", value: "AMOUNT|off", description: "… while payments since your last approval stay within AMOUNT" },
+  "auto-per-publisher-day": {
+    type: "string",
+    value: "AMOUNT|off",
+    description: "… while a publisher's payments today stay within AMOUNT",
+  },
+  "auto-per-publisher-month": {
+    type: "string",
+    value: "AMOUNT|off",
+    description: "… while a publisher's payments this month stay within AMOUNT",
+  },
+  "auto-since-confirmation": {
+    type: "string",
+    value: "AMOUNT|off",
+    description: "… while payments since your last approval stay within AMOUNT",
+  },
   "auto-consecutive": { type: "string", value: "N|off", description: "… for at most N payments in a row" },
-  "auto-psd2": { type: "boolean", description: "the PSD2 low-value preset: 30 EUR a payment, 100 EUR or 5 payments between approvals" },
+  "auto-psd2": {
+    type: "boolean",
+    description: "the PSD2 low-value preset: 30 EUR a payment, 100 EUR or 5 payments between approvals",
+  },
   "auto-off": { type: "boolean", description: "no auto-accept at all: every payment is shown (the default)" },
   "refuse-per-payment": { type: "string", value: "AMOUNT|off", description: "refuse without asking above AMOUNT per payment" },
 };
@@ -42,8 +61,13 @@ const autoNames = [
 export function rulesFromFlags(o: Options, current: Rules, home: CurrencyCode, psd2: Rules): { rules: Rules; changed: boolean } {
   const given = Object.keys(ruleOptions).filter((name) => o.values[name] !== undefined && o.values[name] !== false);
   if (given.length === 0) return { rules: current, changed: false };
-  if (o.flag("auto-off") && given.some((name) => name.startsWith("auto-") && name !== "auto-off")) throw o.usage("--auto-off cannot be combined with other --auto-… rules");
-  let auto: Record<string, unknown> | null = o.flag("auto-psd2") ? { ...psd2.autoAccept } : current.autoAccept ? { ...current.autoAccept } : {};
+  if (o.flag("auto-off") && given.some((name) => name.startsWith("auto-") && name !== "auto-off"))
+    throw o.usage("--auto-off cannot be combined with other --auto-… rules");
+  let auto: Record<string, unknown> | null = o.flag("auto-psd2")
+    ? { ...psd2.autoAccept }
+    : current.autoAccept
+      ? { ...current.autoAccept }
+      : {};
   for (const [flag, key] of autoNames) {
     const text = o.string(flag);
     if (text === undefined) continue;
@@ -53,13 +77,19 @@ export function rulesFromFlags(o: Options, current: Rules, home: CurrencyCode, p
   const consecutive = o.string("auto-consecutive");
   if (consecutive === "off") delete auto["consecutive"];
   else if (consecutive !== undefined) {
-    if (!/^\d{1,6}$/.test(consecutive)) throw o.usage(`--auto-consecutive must be a whole number or off, got ${JSON.stringify(consecutive)}`);
+    if (!/^\d{1,6}$/.test(consecutive))
+      throw o.usage(`--auto-consecutive must be a whole number or off, got ${JSON.stringify(consecutive)}`);
     auto["consecutive"] = Number(consecutive);
   }
   if (o.flag("auto-off") || Object.keys(auto).length === 0) auto = null;
   const refuseText = o.string("refuse-per-payment");
   const { perPayment: _previous, ...otherRefusals } = current.refuse;
-  const refuse = refuseText === undefined ? current.refuse : refuseText === "off" ? otherRefusals : { ...otherRefusals, perPayment: amount(o, "refuse-per-payment", refuseText, home) };
+  const refuse =
+    refuseText === undefined
+      ? current.refuse
+      : refuseText === "off"
+        ? otherRefusals
+        : { ...otherRefusals, perPayment: amount(o, "refuse-per-payment", refuseText, home) };
   return { rules: { autoAccept: auto as AutoAcceptRules | null, refuse }, changed: true };
 }
 
@@ -92,8 +122,10 @@ export function describeRules(rules: Rules): string[] {
     if (auto.consecutive !== undefined) lines.push(`auto-accept at most ${auto.consecutive} payment(s) in a row`);
   }
   if (rules.refuse.perPayment) lines.push(`refuse without asking above ${formatPrice(rules.refuse.perPayment)} per payment`);
-  if (rules.refuse.perPublisherPerDay) lines.push(`refuse above ${formatPrice(rules.refuse.perPublisherPerDay)} per publisher per day`);
-  if (rules.refuse.perPublisherPerMonth) lines.push(`refuse above ${formatPrice(rules.refuse.perPublisherPerMonth)} per publisher per month`);
+  if (rules.refuse.perPublisherPerDay)
+    lines.push(`refuse above ${formatPrice(rules.refuse.perPublisherPerDay)} per publisher per day`);
+  if (rules.refuse.perPublisherPerMonth)
+    lines.push(`refuse above ${formatPrice(rules.refuse.perPublisherPerMonth)} per publisher per month`);
   return lines;
 }
 
@@ -106,7 +138,8 @@ const initCommand: Command = {
       "With --operator-key-file the key is enrolled at the server at once (as a prepaid account); otherwise its public key is written " +
       "to DIR/public-key.jwk for the server's operator to enrol. Auto-accept rules are off until chosen: in a terminal, init asks; " +
       "scripts give the --auto-… flags. Without a rule every payment is shown to you.",
-    synopsis: "--data DIR --user URN --server-url URL --server-id URN --home-currency CODE --roots FILE [--passphrase-file FILE] [--operator-key-file FILE] [rules…] [--json]",
+    synopsis:
+      "--data DIR --user URN --server-url URL --server-id URN --home-currency CODE --roots FILE [--passphrase-file FILE] [--operator-key-file FILE] [rules…] [--json]",
     options: {
       data: dataOption,
       user: { type: "string", value: "URN", description: "who you are: urn:peage:user:<name>" },
@@ -125,8 +158,9 @@ const initCommand: Command = {
     const dir = o.required("data", "DIR");
     const home = o.required("home-currency", "CODE");
     if (!isCurrencyCode(home)) throw o.usage(`--home-currency must be an ISO 4217 code, got ${JSON.stringify(home)}`);
-    let { rules, changed } = rulesFromFlags(o, wallet.ASK_EVERY_TIME_RULES, home, wallet.PSD2_LOW_VALUE_RULES);
-    if (!changed && process.stdin.isTTY && !o.flag("json")) rules = await askRules(home, wallet.ASK_EVERY_TIME_RULES);
+    const chosen = rulesFromFlags(o, wallet.ASK_EVERY_TIME_RULES, home, wallet.PSD2_LOW_VALUE_RULES);
+    const asks = !chosen.changed && process.stdin.isTTY && !o.flag("json");
+    const rules = asks ? await askRules(home, wallet.ASK_EVERY_TIME_RULES) : chosen.rules;
     const init = await wallet.initWallet(dir, {
       passphrase: await readPassphrase(o),
       user: o.required("user", "URN"),
@@ -140,11 +174,19 @@ const initCommand: Command = {
     await writeFile(jwkFile, `${JSON.stringify(init.publicJwk, null, 2)}\n`);
     const operatorKeyFile = o.string("operator-key-file");
     const enrolled = operatorKeyFile !== undefined;
-    if (enrolled) await enrol(init.config.server.url, (await readInput(operatorKeyFile, "--operator-key-file")).trim(), init.user, init.publicJwk, home);
+    if (enrolled)
+      await enrol(
+        init.config.server.url,
+        (await readInput(operatorKeyFile, "--operator-key-file")).trim(),
+        init.user,
+        init.publicJwk,
+        home,
+      );
     const result = { dir: init.dir, user: init.user, kid: init.kid, publicKeyFile: jwkFile, enrolled, rules: init.config.rules };
     if (o.flag("json")) return printJson(result);
     print(`wallet created in ${init.dir} for ${init.user} (key ${init.kid})`, ...describeRules(init.config.rules));
-    if (!enrolled) note(`give ${jwkFile} to the payment server's operator to enrol your key, then run: peage wallet --data ${init.dir}`);
+    if (!enrolled)
+      note(`give ${jwkFile} to the payment server's operator to enrol your key, then run: peage wallet --data ${init.dir}`);
   },
 };
 
@@ -153,7 +195,9 @@ async function askRules(home: CurrencyCode, none: Rules): Promise<Rules> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     for (;;) {
-      const answer = (await rl.question(`Pay small amounts without asking? Up to how much per payment, in ${home} (empty: always ask me)? `)).trim();
+      const answer = (
+        await rl.question(`Pay small amounts without asking? Up to how much per payment, in ${home} (empty: always ask me)? `)
+      ).trim();
       if (answer === "") return none;
       try {
         return { autoAccept: { perPayment: { amount: parseDecimal(answer, home), currency: home } }, refuse: {} };
@@ -175,16 +219,25 @@ async function enrol(serverUrl: string, apiKey: string, user: string, publicKey:
   });
   if (response.status >= 300) {
     const body = (await response.json().catch(() => ({}))) as { code?: string; detail?: string };
-    throw Object.assign(new Error(`the server did not enrol the key (${response.status}): ${body.detail ?? "no detail"}; the wallet is created, enrol public-key.jwk by hand`), {
-      code: body.code ?? "ERR_SERVER_UNAVAILABLE",
-    });
+    throw Object.assign(
+      new Error(
+        `the server did not enrol the key (${response.status}): ${body.detail ?? "no detail"}; the wallet is created, enrol public-key.jwk by hand`,
+      ),
+      {
+        code: body.code ?? "ERR_SERVER_UNAVAILABLE",
+      },
+    );
   }
 }
 
 /** Opens the wallet to read its pages: the key signs the requests for the server's records. */
 async function openPages(o: Options) {
   const wallet = await import("@peage/wallet");
-  const opened = await wallet.createWallet({ dir: o.required("data", "DIR"), passphrase: await readPassphrase(o), prompt: new wallet.NobodyPrompt() });
+  const opened = await wallet.createWallet({
+    dir: o.required("data", "DIR"),
+    passphrase: await readPassphrase(o),
+    prompt: new wallet.NobodyPrompt(),
+  });
   return { opened, pages: new wallet.UserPages(opened) };
 }
 
@@ -210,7 +263,9 @@ const historyCommand: Command = {
       for (const l of history.lines) {
         const money = `${l.charged?.decimal ?? l.price.decimal} ${l.charged?.currency ?? l.price.currency}`;
         const ack = `${l.acknowledgment ? ` acknowledgment ${l.acknowledgment}` : ""}${l.rule ? ` (${l.rule})` : ""}`;
-        print(`${l.date}  ${money.padStart(12)}  ${l.outcome.padEnd(8)} ${(l.consent ?? "server").padEnd(8)} ${l.description ?? l.publisher}${ack}`);
+        print(
+          `${l.date}  ${money.padStart(12)}  ${l.outcome.padEnd(8)} ${(l.consent ?? "server").padEnd(8)} ${l.description ?? l.publisher}${ack}`,
+        );
       }
     } finally {
       opened.close();
@@ -222,7 +277,8 @@ const balanceCommand: Command = {
   spec: {
     name: "wallet balance",
     title: "the balance, or the limit and what is left this month",
-    summary: "Ask the payment server for your account (a request signed with your key): a prepaid balance, or a postpaid limit, its use and what is left this month.",
+    summary:
+      "Ask the payment server for your account (a request signed with your key): a prepaid balance, or a postpaid limit, its use and what is left this month.",
     synopsis: "--data DIR [--passphrase-file FILE] [--json]",
     options: readOptions,
   },
@@ -233,7 +289,8 @@ const balanceCommand: Command = {
       if (o.flag("json")) return printJson(account);
       for (const [key, value] of Object.entries(account)) {
         const money = value as { decimal?: string; currency?: string } | null;
-        const shown = typeof money === "object" && money?.decimal !== undefined ? `${money.decimal} ${money.currency}` : String(value);
+        const shown =
+          typeof money === "object" && money?.decimal !== undefined ? `${money.decimal} ${money.currency}` : String(value);
         print(`${key.padEnd(14)} ${shown}`);
       }
     } finally {
@@ -246,7 +303,8 @@ const statementCommand: Command = {
   spec: {
     name: "wallet statement",
     title: "a month's statement, with what each payment was for",
-    summary: "The payment server's payments of one month (UTC) with the offers' descriptions, which only your wallet knows, and the totals per currency.",
+    summary:
+      "The payment server's payments of one month (UTC) with the offers' descriptions, which only your wallet knows, and the totals per currency.",
     synopsis: "--data DIR --period YYYY-MM [--passphrase-file FILE] [--json]",
     options: { ...readOptions, period: { type: "string", value: "YYYY-MM", description: "the month" } },
   },
@@ -255,11 +313,16 @@ const statementCommand: Command = {
     if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) throw o.usage(`--period must be YYYY-MM, got ${JSON.stringify(period)}`);
     const { opened, pages } = await openPages(o);
     try {
-      const statement = (await pages.statement(period)) as { lines: Array<Record<string, unknown>>; totals: Array<{ decimal: string; currency: string }> };
+      const statement = (await pages.statement(period)) as {
+        lines: Array<Record<string, unknown>>;
+        totals: Array<{ decimal: string; currency: string }>;
+      };
       if (o.flag("json")) return printJson(statement);
       for (const l of statement.lines) {
         const charged = l["charged"] as { decimal: string; currency: string };
-        print(`${String(l["date"])}  ${`${charged.decimal} ${charged.currency}`.padStart(12)}  ${String(l["description"] ?? l["publisher"])}`);
+        print(
+          `${String(l["date"])}  ${`${charged.decimal} ${charged.currency}`.padStart(12)}  ${String(l["description"] ?? l["publisher"])}`,
+        );
       }
       for (const t of statement.totals) print(`total ${t.decimal} ${t.currency}`);
     } finally {
@@ -293,9 +356,16 @@ const openCommand: Command = {
   spec: {
     name: "wallet open",
     title: "open the running wallet's pages in the browser",
-    summary: "Ask the running wallet (found through its endpoint file) for a new one-time link to its pages, print it, and open the browser on it where one can be opened.",
+    summary:
+      "Ask the running wallet (found through its endpoint file) for a new one-time link to its pages, print it, and open the browser on it where one can be opened.",
     synopsis: "[--endpoint-file FILE]",
-    options: { "endpoint-file": { type: "string", value: "FILE", description: "the running wallet's endpoint file (default $PEAGE_WALLET_FILE or ~/.peage/wallet.json)" } },
+    options: {
+      "endpoint-file": {
+        type: "string",
+        value: "FILE",
+        description: "the running wallet's endpoint file (default $PEAGE_WALLET_FILE or ~/.peage/wallet.json)",
+      },
+    },
   },
   async run(o) {
     const wallet = await import("@peage/wallet");
@@ -304,14 +374,29 @@ const openCommand: Command = {
     try {
       endpoint = JSON.parse(await readInput(file, "--endpoint-file")) as { url: string; token: string };
     } catch {
-      throw Object.assign(new Error(`no running wallet found through ${file}: start it with peage wallet --data DIR`), { code: "ERR_WALLET_UNAVAILABLE" });
+      throw Object.assign(new Error(`no running wallet found through ${file}: start it with peage wallet --data DIR`), {
+        code: "ERR_WALLET_UNAVAILABLE",
+      });
     }
-    const response = await fetch(`${endpoint.url}/v1/ui-link`, { method: "POST", headers: { authorization: `Bearer ${endpoint.token}` } });
-    if (response.status !== 200) throw Object.assign(new Error(`the wallet at ${endpoint.url} gave no link (${response.status}): restart it`), { code: "ERR_WALLET_UNAVAILABLE" });
+    const response = await fetch(`${endpoint.url}/v1/ui-link`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${endpoint.token}` },
+    });
+    if (response.status !== 200)
+      throw Object.assign(new Error(`the wallet at ${endpoint.url} gave no link (${response.status}): restart it`), {
+        code: "ERR_WALLET_UNAVAILABLE",
+      });
     const { url } = (await response.json()) as { url: string };
     print(url);
     wallet.browserOpener()?.(url);
   },
 };
 
-export const walletPageCommands: readonly Command[] = [initCommand, historyCommand, balanceCommand, statementCommand, rulesCommand, openCommand];
+export const walletPageCommands: readonly Command[] = [
+  initCommand,
+  historyCommand,
+  balanceCommand,
+  statementCommand,
+  rulesCommand,
+  openCommand,
+];

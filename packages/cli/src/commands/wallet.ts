@@ -29,8 +29,16 @@ const walletCommand: Command = {
     synopsis: "--data DIR [--passphrase-file FILE] [--endpoint-file FILE] [--terminal | --yes]",
     options: {
       data: { type: "string", value: "DIR", description: "the wallet's data directory" },
-      "passphrase-file": { type: "string", value: "FILE", description: `read the passphrase from FILE (default: the ${PASSPHRASE_ENV} environment variable)` },
-      "endpoint-file": { type: "string", value: "FILE", description: "where to write {url, token, pid} (default $PEAGE_WALLET_FILE or ~/.peage/wallet.json)" },
+      "passphrase-file": {
+        type: "string",
+        value: "FILE",
+        description: `read the passphrase from FILE (default: the ${PASSPHRASE_ENV} environment variable)`,
+      },
+      "endpoint-file": {
+        type: "string",
+        value: "FILE",
+        description: "where to write {url, token, pid} (default $PEAGE_WALLET_FILE or ~/.peage/wallet.json)",
+      },
       terminal: { type: "boolean", description: "ask on this terminal even where a browser could be opened" },
       yes: { type: "boolean", description: "accept every verified offer without asking: for demonstrations only" },
     },
@@ -48,7 +56,9 @@ const walletCommand: Command = {
       log: (line) => print(line),
     });
     printJsonLine({ event: "listening", url: service.url, user: service.wallet.config.user, endpointFile: service.endpointFile });
-    note(`your wallet's pages (history, balance, rules): ${service.uiLink()} (this link works once; \`peage wallet open\` gives another)`);
+    note(
+      `your wallet's pages (history, balance, rules): ${service.uiLink()} (this link works once; \`peage wallet open\` gives another)`,
+    );
     await untilStopped(() => service.close());
   },
 };
@@ -61,12 +71,16 @@ export async function readPassphrase(o: Options): Promise<string> {
     return (await readInput(passphraseFile, "--passphrase-file")).replace(/\r?\n$/, "");
   }
   const fromEnv = process.env[PASSPHRASE_ENV];
-  if (fromEnv === undefined || fromEnv === "") throw o.usage(`the wallet's passphrase is needed: give --passphrase-file FILE or set ${PASSPHRASE_ENV}`);
+  if (fromEnv === undefined || fromEnv === "")
+    throw o.usage(`the wallet's passphrase is needed: give --passphrase-file FILE or set ${PASSPHRASE_ENV}`);
   return fromEnv;
 }
 
 /** The browser's consent window where a browser can be opened, else the terminal, else nobody (said at start). */
-function choosePrompt(o: Options, wallet: typeof import("@peage/wallet")): { prompt: ConsentPrompt; consentWindow?: InstanceType<typeof wallet.ConsentWindow> } {
+function choosePrompt(
+  o: Options,
+  wallet: typeof import("@peage/wallet"),
+): { prompt: ConsentPrompt; consentWindow?: InstanceType<typeof wallet.ConsentWindow> } {
   if (o.flag("yes") && o.flag("terminal")) throw o.usage("choose --yes or --terminal, not both");
   if (o.flag("yes")) {
     warn("--yes: every offer that verifies is paid without asking; use it for demonstrations only");

@@ -146,12 +146,7 @@ export async function runDemo(o: Options): Promise<void> {
     show(log.take(world.wallet.wallet.history.list(10_000)));
     if (interrupted !== undefined) throw new Interrupted(interrupted);
 
-    if (user instanceof BrowserUser && process.stdin.isTTY) {
-      // The newcomer's last step: the payments just approved, in the wallet's history, verified.
-      narrator.line("");
-      narrator.line(`Your payments, each acknowledgment verified by your wallet: ${world.wallet.url}/ui/history (the History tab of the window).`);
-      await untilEnter("Press Enter to stop the wallet and the server. ", stop.signal);
-    }
+    if (user instanceof BrowserUser) await pointToHistory(narrator, world.wallet.url, stop.signal);
     const [balance, payments] = await Promise.all([world.operator.balance(world.user), world.operator.payments(world.user)]);
     const checks = checkRun({ steps: log.steps, topup: world.topup, server: { balance, payments }, program, scripted, shortOf: world.shortOf.offerId });
     report = buildReport({ world, paths, scripted, timing, steps: log.steps, balance, payments, program, checks, kept: !paths.temporary });
@@ -187,11 +182,17 @@ export async function runDemo(o: Options): Promise<void> {
   }
 }
 
-/** Waits for the user to press Enter on the terminal, or an interruption. */
-async function untilEnter(question: string, signal: AbortSignal): Promise<void> {
+/**
+ * The newcomer's last step after answering in the browser: the payments just approved are in the
+ * wallet's history, each acknowledgment verified; in a terminal, the wallet stays up until Enter.
+ */
+async function pointToHistory(narrator: Narrator, walletUrl: string, signal: AbortSignal): Promise<void> {
+  if (!process.stdin.isTTY) return;
+  narrator.line("");
+  narrator.line(`Your payments, each acknowledgment verified by your wallet: ${walletUrl}/ui/history (the History tab of the window).`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    await rl.question(question, { signal }).catch(() => undefined);
+    await rl.question("Press Enter to stop the wallet and the server. ", { signal }).catch(() => undefined);
   } finally {
     rl.close();
   }

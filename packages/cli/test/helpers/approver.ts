@@ -17,7 +17,10 @@ try {
   await page.goto(url);
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
-    const alive = await page.request.get(`${origin}/ui/api/pending`).then((r) => r.ok(), () => false);
+    const alive = await page.request.get(`${origin}/ui/api/pending`).then(
+      (r) => r.ok(),
+      () => false,
+    );
     if (!alive) break;
     const approve = page.locator("#approve:enabled");
     if ((await approve.count()) > 0) {

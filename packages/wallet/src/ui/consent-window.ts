@@ -72,7 +72,9 @@ export class ConsentWindow implements ConsentPrompt {
 
   ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
     if (!this.#link) {
-      return Promise.reject(new WalletError("ERR_CONSENT_UNAVAILABLE", "the consent window is not served yet: start the wallet's service", 503, true));
+      return Promise.reject(
+        new WalletError("ERR_CONSENT_UNAVAILABLE", "the consent window is not served yet: start the wallet's service", 503, true),
+      );
     }
     if (signal?.aborted) return Promise.resolve(false);
     const id = randomBytes(16).toString("base64url");

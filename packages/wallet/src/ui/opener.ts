@@ -10,7 +10,10 @@ import { delimiter, join } from "node:path";
 
 export const BROWSER_ENV = "PEAGE_BROWSER";
 
-export function browserOpener(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): ((url: string) => void) | undefined {
+export function browserOpener(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): ((url: string) => void) | undefined {
   const chosen = env[BROWSER_ENV];
   if (chosen) return (url) => launch(chosen, [url]);
   if (platform === "darwin") return (url) => launch("open", [url]);

@@ -57,7 +57,8 @@ export async function handleUi(req: IncomingMessage, res: ServerResponse, ctx: U
     const html = assets.shell().replaceAll("{{csrf}}", session.csrf).replaceAll("{{page}}", page);
     return send(res, 200, "text/html; charset=utf-8", html);
   }
-  if (!path.startsWith("/ui/api/")) throw new WalletError("ERR_NOT_FOUND", `no page ${path}: open /ui/ through the link the wallet prints`, 404, false);
+  if (!path.startsWith("/ui/api/"))
+    throw new WalletError("ERR_NOT_FOUND", `no page ${path}: open /ui/ through the link the wallet prints`, 404, false);
   if (!session) throw new WalletError("ERR_UNAUTHORIZED", "no wallet session: open the link the wallet prints", 401, false);
   // Fetch metadata: a request another site started is refused even before the cookie would be.
   const site = req.headers["sec-fetch-site"];
@@ -109,8 +110,20 @@ async function change(path: string, body: Record<string, unknown>, ctx: UiContex
     case "/ui/api/decide": {
       if (typeof body["approve"] !== "boolean") throw badRequest('send {"id": …, "approve": true | false}');
       const result = ctx.window?.decide(id, body["approve"]) ?? "unknown";
-      if (result === "unknown") throw new WalletError("ERR_NOT_FOUND", "this offer is no longer waiting: it was answered, withdrawn or timed out", 404, false);
-      if (result === "too-soon") throw new WalletError("ERR_CONFLICT", "the offer was not on screen long enough to be approved: read it, then approve", 409, true);
+      if (result === "unknown")
+        throw new WalletError(
+          "ERR_NOT_FOUND",
+          "this offer is no longer waiting: it was answered, withdrawn or timed out",
+          404,
+          false,
+        );
+      if (result === "too-soon")
+        throw new WalletError(
+          "ERR_CONFLICT",
+          "the offer was not on screen long enough to be approved: read it, then approve",
+          409,
+          true,
+        );
       return { decided: body["approve"] ? "approved" : "declined" };
     }
     case "/ui/api/rules": {
@@ -131,8 +144,10 @@ async function change(path: string, body: Record<string, unknown>, ctx: UiContex
 /** A change must come from the wallet's own page: its Origin, its CSRF token, JSON. */
 function checkChange(req: IncomingMessage, ctx: UiContext, session: UiSession): void {
   const origin = req.headers.origin;
-  if (origin === undefined || !ctx.origins.includes(origin)) throw forbidden("changes are accepted only from the wallet's own page");
-  if (!csrfMatches(req.headers["x-peage-csrf"], session.csrf)) throw forbidden("missing or wrong CSRF token: reload the wallet's page");
+  if (origin === undefined || !ctx.origins.includes(origin))
+    throw forbidden("changes are accepted only from the wallet's own page");
+  if (!csrfMatches(req.headers["x-peage-csrf"], session.csrf))
+    throw forbidden("missing or wrong CSRF token: reload the wallet's page");
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json") throw new WalletError("ERR_BAD_REQUEST", "send the change as application/json", 415, false);
 }

@@ -76,7 +76,15 @@ export class UserPages {
     }
     // Payments the server lists that this wallet did not make (another device, a card synced later).
     for (const p of byId?.values() ?? []) {
-      lines.push({ date: p.serverTime, publisher: p.publisher, price: amountOf(p.price), charged: amountOf(p.charged), paymentId: p.paymentId, outcome: "paid", atServer: true });
+      lines.push({
+        date: p.serverTime,
+        publisher: p.publisher,
+        price: amountOf(p.price),
+        charged: amountOf(p.charged),
+        paymentId: p.paymentId,
+        outcome: "paid",
+        atServer: true,
+      });
     }
     lines.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
     return { lines, ...("error" in server ? { serverError: server.error } : {}) };
@@ -85,14 +93,16 @@ export class UserPages {
   /** The message 3 of one paid history entry, as the server signed it, for download. */
   acknowledgment(id: number): unknown {
     const entry = Number.isSafeInteger(id) ? this.wallet.history.get(id) : undefined;
-    if (!entry?.acknowledgmentMessage) throw new WalletError("ERR_NOT_FOUND", "no acknowledgment is kept for this history entry", 404, false);
+    if (!entry?.acknowledgmentMessage)
+      throw new WalletError("ERR_NOT_FOUND", "no acknowledgment is kept for this history entry", 404, false);
     return JSON.parse(entry.acknowledgmentMessage) as unknown;
   }
 
   /** The account at the payment server: balance (prepaid) or limit and use this month (postpaid). */
   async account(): Promise<Record<string, unknown>> {
     const account = await this.wallet.serverRecords("/v1/me");
-    if (!isPlainObject(account)) throw new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server's account record is not an object", 502, true);
+    if (!isPlainObject(account))
+      throw new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server's account record is not an object", 502, true);
     const pick = (name: string) => (isPrice(account[name]) ? { [name]: amountOf(account[name]) } : {});
     const limit = account["monthlyLimit"];
     const used = account["usedThisMonth"];
@@ -104,13 +114,16 @@ export class UserPages {
       ...pick("balance"),
       ...pick("monthlyLimit"),
       ...pick("usedThisMonth"),
-      ...(isPrice(limit) && isPrice(used) ? { leftThisMonth: amountOf({ amount: Math.max(0, limit.amount - used.amount), currency: limit.currency } as Price) } : {}),
+      ...(isPrice(limit) && isPrice(used)
+        ? { leftThisMonth: amountOf({ amount: Math.max(0, limit.amount - used.amount), currency: limit.currency } as Price) }
+        : {}),
     };
   }
 
   /** One month (YYYY-MM, UTC) of the server's payments, with the descriptions the wallet kept, and totals per currency. */
   async statement(period: string): Promise<Record<string, unknown>> {
-    if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) throw new WalletError("ERR_BAD_REQUEST", `the period must be YYYY-MM, got ${JSON.stringify(period)}`, 400, false);
+    if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period))
+      throw new WalletError("ERR_BAD_REQUEST", `the period must be YYYY-MM, got ${JSON.stringify(period)}`, 400, false);
     const payments = (await this.#serverPayments()).filter((p) => p.serverTime.slice(0, 7) === period);
     const described = new Map(this.wallet.history.list(10_000).flatMap((e) => (e.paymentId ? [[e.paymentId, e] as const] : [])));
     const totals = new Map<string, number>();
@@ -135,7 +148,9 @@ export class UserPages {
     if (entry.outcome === "paid") {
       acknowledgment =
         entry.offerMessage && entry.acknowledgmentMessage
-          ? (await this.wallet.acknowledgmentVerifies(entry.offerMessage, entry.acknowledgmentMessage, at(entry)).catch(() => false))
+          ? (await this.wallet
+              .acknowledgmentVerifies(entry.offerMessage, entry.acknowledgmentMessage, at(entry))
+              .catch(() => false))
             ? "verified"
             : "invalid"
           : "absent";
@@ -162,8 +177,11 @@ export class UserPages {
     const all: ServerPayment[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 100; page++) {
-      const value = await this.wallet.serverRecords(`/v1/me/payments?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-      if (!isPlainObject(value) || !Array.isArray(value["payments"])) throw new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server's list of payments is malformed", 502, true);
+      const value = await this.wallet.serverRecords(
+        `/v1/me/payments?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
+      if (!isPlainObject(value) || !Array.isArray(value["payments"]))
+        throw new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server's list of payments is malformed", 502, true);
       for (const p of value["payments"]) if (isServerPayment(p)) all.push(p);
       cursor = typeof value["nextCursor"] === "string" ? value["nextCursor"] : undefined;
       if (!cursor) break;

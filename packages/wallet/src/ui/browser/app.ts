@@ -19,43 +19,146 @@ const view = document.querySelector<HTMLMetaElement>('meta[name="peage-page"]')?
 
 const texts = {
   en: {
-    approveTitle: "Approve this payment?", nothing: "Nothing to approve.", nothingHint: "Payments your programs ask for appear here.",
-    publisher: "Publisher", what: "For", price: "Price", converted: "About", grants: "Grants", why: "Why you are asked",
-    charged: "Charged to", server: "your account at", card: "your Péage card", approve: "Approve", decline: "Decline",
-    ofQueue: "Payment {n} of {m}", timeout: "Declines on its own at {t} if you do not answer.", rateAt: "at 1 {f} = {r} {o} (reference rates of {d})",
-    launch: "one launch of the program", minutes: "{n} minutes of use", seconds: "{n} seconds of use", event: "the event “{e}”",
-    approved: "Approved: the payment is being made.", declined: "Declined: nothing was paid.", gone: "This payment is no longer waiting.",
-    wait: "Read the offer: Approve is available in a moment.", details: "Identity", history: "History", date: "Date",
-    description: "Description", amount: "Amount", consent: "Consent", outcome: "Outcome", ack: "Acknowledgment",
-    auto: "auto-accepted", explicit: "approved by you", none: "—", paid: "paid", refused: "refused by your rules", failed: "failed",
-    declinedOutcome: "declined", verified: "verified", invalid: "does not verify", absent: "not kept", download: "download",
-    serverOnly: "listed by the server only", serverError: "The payment server could not be asked: {e}", noHistory: "No payments yet.",
-    rules: "Rules", rulesIntro: "Every payment is shown to you unless a rule below lets it pass. Nothing is auto-accepted until you choose.",
-    perPayment: "Pay without asking up to", perDay: "per publisher per day, up to", perMonth: "per publisher per month, up to",
-    since: "until payments since my last approval reach", consecutive: "for at most this many payments in a row:", save: "Save rules",
-    saved: "Rules saved.", refuseTitle: "Refuse without asking above", autoTitle: "Auto-accept", statement: "Balance and statement",
-    period: "Month", show: "Show", balance: "Balance", limit: "Monthly limit", used: "Used this month", left: "Left this month",
-    total: "Total", error: "Error: {e}", firstPayment: "First payment to this publisher.",
+    approveTitle: "Approve this payment?",
+    nothing: "Nothing to approve.",
+    nothingHint: "Payments your programs ask for appear here.",
+    publisher: "Publisher",
+    what: "For",
+    price: "Price",
+    converted: "About",
+    grants: "Grants",
+    why: "Why you are asked",
+    charged: "Charged to",
+    server: "your account at",
+    card: "your Péage card",
+    approve: "Approve",
+    decline: "Decline",
+    ofQueue: "Payment {n} of {m}",
+    timeout: "Declines on its own at {t} if you do not answer.",
+    rateAt: "at 1 {f} = {r} {o} (reference rates of {d})",
+    launch: "one launch of the program",
+    minutes: "{n} minutes of use",
+    seconds: "{n} seconds of use",
+    event: "the event “{e}”",
+    approved: "Approved: the payment is being made.",
+    declined: "Declined: nothing was paid.",
+    gone: "This payment is no longer waiting.",
+    wait: "Read the offer: Approve is available in a moment.",
+    details: "Identity",
+    history: "History",
+    date: "Date",
+    description: "Description",
+    amount: "Amount",
+    consent: "Consent",
+    outcome: "Outcome",
+    ack: "Acknowledgment",
+    auto: "auto-accepted",
+    explicit: "approved by you",
+    none: "—",
+    paid: "paid",
+    refused: "refused by your rules",
+    failed: "failed",
+    declinedOutcome: "declined",
+    verified: "verified",
+    invalid: "does not verify",
+    absent: "not kept",
+    download: "download",
+    serverOnly: "listed by the server only",
+    serverError: "The payment server could not be asked: {e}",
+    noHistory: "No payments yet.",
+    rules: "Rules",
+    rulesIntro: "Every payment is shown to you unless a rule below lets it pass. Nothing is auto-accepted until you choose.",
+    perPayment: "Pay without asking up to",
+    perDay: "per publisher per day, up to",
+    perMonth: "per publisher per month, up to",
+    since: "until payments since my last approval reach",
+    consecutive: "for at most this many payments in a row:",
+    save: "Save rules",
+    saved: "Rules saved.",
+    refuseTitle: "Refuse without asking above",
+    autoTitle: "Auto-accept",
+    statement: "Balance and statement",
+    period: "Month",
+    show: "Show",
+    balance: "Balance",
+    limit: "Monthly limit",
+    used: "Used this month",
+    left: "Left this month",
+    total: "Total",
+    error: "Error: {e}",
+    firstPayment: "First payment to this publisher.",
     noRule: "Every payment is shown to you: you have chosen no auto-accept rule.",
   },
   fr: {
-    approveTitle: "Approuver ce paiement ?", nothing: "Rien à approuver.", nothingHint: "Les paiements demandés par vos programmes s’affichent ici.",
-    publisher: "Éditeur", what: "Pour", price: "Prix", converted: "Environ", grants: "Donne droit à", why: "Pourquoi on vous demande",
-    charged: "Débité sur", server: "votre compte chez", card: "votre carte Péage", approve: "Approuver", decline: "Refuser",
-    ofQueue: "Paiement {n} sur {m}", timeout: "Refusé automatiquement à {t} sans réponse.", rateAt: "au taux de 1 {f} = {r} {o} (taux de référence du {d})",
-    launch: "un lancement du programme", minutes: "{n} minutes d’utilisation", seconds: "{n} secondes d’utilisation", event: "l’événement « {e} »",
-    approved: "Approuvé : le paiement est en cours.", declined: "Refusé : rien n’a été payé.", gone: "Ce paiement n’est plus en attente.",
-    wait: "Lisez l’offre : Approuver sera disponible dans un instant.", details: "Identité", history: "Historique", date: "Date",
-    description: "Description", amount: "Montant", consent: "Consentement", outcome: "Résultat", ack: "Accusé de réception",
-    auto: "accepté automatiquement", explicit: "approuvé par vous", none: "—", paid: "payé", refused: "refusé par vos règles", failed: "échec",
-    declinedOutcome: "refusé", verified: "vérifié", invalid: "ne se vérifie pas", absent: "non conservé", download: "télécharger",
-    serverOnly: "connu du serveur seulement", serverError: "Le serveur de paiement n’a pas pu être interrogé : {e}", noHistory: "Aucun paiement.",
-    rules: "Règles", rulesIntro: "Chaque paiement vous est présenté, sauf si une règle ci-dessous le laisse passer. Rien n’est accepté automatiquement tant que vous ne l’avez pas choisi.",
-    perPayment: "Payer sans demander jusqu’à", perDay: "par éditeur et par jour, jusqu’à", perMonth: "par éditeur et par mois, jusqu’à",
-    since: "tant que les paiements depuis ma dernière approbation n’atteignent pas", consecutive: "pour au plus ce nombre de paiements d’affilée :",
-    save: "Enregistrer les règles", saved: "Règles enregistrées.", refuseTitle: "Refuser sans demander au-delà de", autoTitle: "Accepter automatiquement",
-    statement: "Solde et relevé", period: "Mois", show: "Afficher", balance: "Solde", limit: "Plafond mensuel", used: "Utilisé ce mois-ci",
-    left: "Reste ce mois-ci", total: "Total", error: "Erreur : {e}", firstPayment: "Premier paiement à cet éditeur.",
+    approveTitle: "Approuver ce paiement ?",
+    nothing: "Rien à approuver.",
+    nothingHint: "Les paiements demandés par vos programmes s’affichent ici.",
+    publisher: "Éditeur",
+    what: "Pour",
+    price: "Prix",
+    converted: "Environ",
+    grants: "Donne droit à",
+    why: "Pourquoi on vous demande",
+    charged: "Débité sur",
+    server: "votre compte chez",
+    card: "votre carte Péage",
+    approve: "Approuver",
+    decline: "Refuser",
+    ofQueue: "Paiement {n} sur {m}",
+    timeout: "Refusé automatiquement à {t} sans réponse.",
+    rateAt: "au taux de 1 {f} = {r} {o} (taux de référence du {d})",
+    launch: "un lancement du programme",
+    minutes: "{n} minutes d’utilisation",
+    seconds: "{n} secondes d’utilisation",
+    event: "l’événement « {e} »",
+    approved: "Approuvé : le paiement est en cours.",
+    declined: "Refusé : rien n’a été payé.",
+    gone: "Ce paiement n’est plus en attente.",
+    wait: "Lisez l’offre : Approuver sera disponible dans un instant.",
+    details: "Identité",
+    history: "Historique",
+    date: "Date",
+    description: "Description",
+    amount: "Montant",
+    consent: "Consentement",
+    outcome: "Résultat",
+    ack: "Accusé de réception",
+    auto: "accepté automatiquement",
+    explicit: "approuvé par vous",
+    none: "—",
+    paid: "payé",
+    refused: "refusé par vos règles",
+    failed: "échec",
+    declinedOutcome: "refusé",
+    verified: "vérifié",
+    invalid: "ne se vérifie pas",
+    absent: "non conservé",
+    download: "télécharger",
+    serverOnly: "connu du serveur seulement",
+    serverError: "Le serveur de paiement n’a pas pu être interrogé : {e}",
+    noHistory: "Aucun paiement.",
+    rules: "Règles",
+    rulesIntro:
+      "Chaque paiement vous est présenté, sauf si une règle ci-dessous le laisse passer. Rien n’est accepté automatiquement tant que vous ne l’avez pas choisi.",
+    perPayment: "Payer sans demander jusqu’à",
+    perDay: "par éditeur et par jour, jusqu’à",
+    perMonth: "par éditeur et par mois, jusqu’à",
+    since: "tant que les paiements depuis ma dernière approbation n’atteignent pas",
+    consecutive: "pour au plus ce nombre de paiements d’affilée :",
+    save: "Enregistrer les règles",
+    saved: "Règles enregistrées.",
+    refuseTitle: "Refuser sans demander au-delà de",
+    autoTitle: "Accepter automatiquement",
+    statement: "Solde et relevé",
+    period: "Mois",
+    show: "Afficher",
+    balance: "Solde",
+    limit: "Plafond mensuel",
+    used: "Utilisé ce mois-ci",
+    left: "Reste ce mois-ci",
+    total: "Total",
+    error: "Erreur : {e}",
+    firstPayment: "Premier paiement à cet éditeur.",
     noRule: "Chaque paiement vous est présenté : vous n’avez choisi aucune règle d’acceptation automatique.",
   },
 } as const;
@@ -68,7 +171,12 @@ function t(key: Key, values: Record<string, string | number> = {}): string {
 /** An amount in the user's locale, from its exact decimal text (never through a float). */
 function money(a: Amount): string {
   const digits = a.decimal.includes(".") ? a.decimal.split(".")[1]!.length : 0;
-  const format = new Intl.NumberFormat(locale, { style: "currency", currency: a.currency, minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const format = new Intl.NumberFormat(locale, {
+    style: "currency",
+    currency: a.currency,
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
   return format.format(a.decimal as `${number}`);
 }
 
@@ -76,7 +184,11 @@ function when(iso: string): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<Record<string, string>> = {},
+  ...children: Array<Node | string>
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(props)) if (value !== undefined) node.setAttribute(name, value);
   node.append(...children);
@@ -132,7 +244,12 @@ function offerDetails(p: Pending): HTMLDListElement {
   if (converted) {
     const to = converted["price"] as unknown as Amount;
     const r = Number(converted["rate"]).toLocaleString(locale, { maximumFractionDigits: 6 });
-    const rate = t("rateAt", { f: (facts["price"] as unknown as Amount).currency, r, o: to.currency, d: String(converted["ratesDate"]) });
+    const rate = t("rateAt", {
+      f: (facts["price"] as unknown as Amount).currency,
+      r,
+      o: to.currency,
+      d: String(converted["ratesDate"]),
+    });
     rows.push([t("converted"), el("span", { id: "converted" }, `${money(converted["price"] as unknown as Amount)} ${rate}`)]);
   }
   rows.push([t("grants"), el("span", { id: "grant" }, grantText(p.view.grant))]);
@@ -221,7 +338,9 @@ async function poll(): Promise<void> {
   }
   if (first) return renderOffer(first, 1, pending.length);
   current = undefined;
-  main.replaceChildren(el("section", { class: "card" }, el("h1", {}, t("nothing")), el("p", { class: "muted" }, t("nothingHint"))));
+  main.replaceChildren(
+    el("section", { class: "card" }, el("h1", {}, t("nothing")), el("p", { class: "muted" }, t("nothingHint"))),
+  );
 }
 
 document.addEventListener("keydown", (event) => {
@@ -233,7 +352,13 @@ document.addEventListener("keydown", (event) => {
 async function showHistory(): Promise<void> {
   const data = await api("history");
   const lines = data["lines"] as Json[];
-  const head = el("tr", {}, ...[t("date"), t("description"), t("amount"), t("consent"), t("outcome"), t("ack")].map((h, i) => el("th", i === 2 ? { class: "num", scope: "col" } : { scope: "col" }, h)));
+  const head = el(
+    "tr",
+    {},
+    ...[t("date"), t("description"), t("amount"), t("consent"), t("outcome"), t("ack")].map((h, i) =>
+      el("th", i === 2 ? { class: "num", scope: "col" } : { scope: "col" }, h),
+    ),
+  );
   const rows = lines.map((line) => {
     const amount = (line["charged"] ?? line["price"]) as Amount;
     const outcome = String(line["outcome"]);
@@ -243,15 +368,28 @@ async function showHistory(): Promise<void> {
       "tr",
       { "data-payment": typeof line["paymentId"] === "string" ? line["paymentId"] : undefined },
       el("td", { class: "date" }, when(String(line["date"]))),
-      el("td", {}, String(line["description"] ?? line["publisher"]), el("br"), el("span", { class: "muted" }, String(line["publisher"]))),
+      el(
+        "td",
+        {},
+        String(line["description"] ?? line["publisher"]),
+        el("br"),
+        el("span", { class: "muted" }, String(line["publisher"])),
+      ),
       el("td", { class: "num" }, money(amount)),
-      el("td", {}, consent, ...(typeof line["rule"] === "string" ? [el("br"), el("span", { class: "muted rule" }, line["rule"])] : [])),
+      el(
+        "td",
+        {},
+        consent,
+        ...(typeof line["rule"] === "string" ? [el("br"), el("span", { class: "muted rule" }, line["rule"])] : []),
+      ),
       el("td", {}, outcomeText),
       ackCell(line),
     );
   });
   const table = lines.length ? el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)) : el("p", {}, t("noHistory"));
-  const note = data["serverError"] ? el("p", { class: "muted", id: "server-error" }, t("serverError", { e: String(data["serverError"]) })) : "";
+  const note = data["serverError"]
+    ? el("p", { class: "muted", id: "server-error" }, t("serverError", { e: String(data["serverError"]) }))
+    : "";
   main.replaceChildren(el("h1", {}, t("history")), note, table);
 }
 
@@ -260,7 +398,14 @@ function ackCell(line: Json): HTMLTableCellElement {
   if (!state) return el("td", {}, "");
   const cell = el("td", {}, el("span", { class: state === "absent" ? "muted" : state, "data-ack": state }, t(state)));
   if (state !== "absent" && typeof line["id"] === "number") {
-    cell.append(" · ", el("a", { href: `/ui/api/acknowledgment?id=${line["id"]}`, download: `acknowledgment-${String(line["paymentId"])}.json` }, t("download")));
+    cell.append(
+      " · ",
+      el(
+        "a",
+        { href: `/ui/api/acknowledgment?id=${line["id"]}`, download: `acknowledgment-${String(line["paymentId"])}.json` },
+        t("download"),
+      ),
+    );
   }
   return cell;
 }
@@ -275,8 +420,15 @@ async function showStatement(): Promise<void> {
   main.replaceChildren(el("h1", {}, t("statement")), account, el("label", {}, `${t("period")} `, month, " ", button), out);
   api("account").then(
     (a) => {
-      const rows: Array<[Key, string]> = [["balance", "balance"], ["limit", "monthlyLimit"], ["used", "usedThisMonth"], ["left", "leftThisMonth"]];
-      for (const [label, name] of rows) if (a[name]) account.append(el("dt", {}, t(label)), el("dd", { id: `account-${name}` }, money(a[name] as unknown as Amount)));
+      const rows: Array<[Key, string]> = [
+        ["balance", "balance"],
+        ["limit", "monthlyLimit"],
+        ["used", "usedThisMonth"],
+        ["left", "leftThisMonth"],
+      ];
+      for (const [label, name] of rows)
+        if (a[name])
+          account.append(el("dt", {}, t(label)), el("dd", { id: `account-${name}` }, money(a[name] as unknown as Amount)));
     },
     (error: Error) => account.append(el("dd", {}, t("error", { e: error.message }))),
   );
@@ -284,9 +436,22 @@ async function showStatement(): Promise<void> {
     try {
       const s = await api(`statement?period=${encodeURIComponent(month.value)}`);
       const lines = (s["lines"] as Json[]).map((l) =>
-        el("tr", {}, el("td", {}, when(String(l["date"]))), el("td", {}, String(l["description"] ?? l["publisher"])), el("td", { class: "num" }, money(l["charged"] as unknown as Amount))),
+        el(
+          "tr",
+          {},
+          el("td", {}, when(String(l["date"]))),
+          el("td", {}, String(l["description"] ?? l["publisher"])),
+          el("td", { class: "num" }, money(l["charged"] as unknown as Amount)),
+        ),
       );
-      const totals = (s["totals"] as Amount[]).map((a) => el("tr", { class: "total" }, el("th", { scope: "row", colspan: "2" }, t("total")), el("td", { class: "num", "data-total": a.currency }, money(a))));
+      const totals = (s["totals"] as Amount[]).map((a) =>
+        el(
+          "tr",
+          { class: "total" },
+          el("th", { scope: "row", colspan: "2" }, t("total")),
+          el("td", { class: "num", "data-total": a.currency }, money(a)),
+        ),
+      );
       out.replaceChildren(el("table", {}, el("tbody", {}, ...lines, ...totals)));
     } catch (error) {
       out.replaceChildren(t("error", { e: (error as Error).message }));
@@ -298,7 +463,12 @@ async function showStatement(): Promise<void> {
 
 // ---- Rules ------------------------------------------------------------------------------------
 
-const limitNames = [["perPayment", "perPayment"], ["perPublisherPerDay", "perDay"], ["perPublisherPerMonth", "perMonth"], ["sinceConfirmation", "since"]] as const;
+const limitNames = [
+  ["perPayment", "perPayment"],
+  ["perPublisherPerDay", "perDay"],
+  ["perPublisherPerMonth", "perMonth"],
+  ["sinceConfirmation", "since"],
+] as const;
 
 function exponent(currency: string): number {
   return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
@@ -332,13 +502,23 @@ async function showRules(): Promise<void> {
   const rules = data["rules"] as { autoAccept: Json | null; refuse: Json };
   const home = String(data["home"]);
   const auto = rules.autoAccept ?? {};
-  const autoSet = el("fieldset", {}, el("legend", {}, t("autoTitle")), ...limitNames.map(([name, label]) => limitField(`auto-${name}`, t(label), auto[name] as Json | undefined, home)));
+  const autoSet = el(
+    "fieldset",
+    {},
+    el("legend", {}, t("autoTitle")),
+    ...limitNames.map(([name, label]) => limitField(`auto-${name}`, t(label), auto[name] as Json | undefined, home)),
+  );
   const count = el("input", { type: "number", id: "auto-consecutive", min: "0", step: "1", "aria-label": t("consecutive") });
   const countOn = el("input", { type: "checkbox", id: "auto-consecutive-on" });
   countOn.checked = auto["consecutive"] !== undefined;
   count.value = auto["consecutive"] === undefined ? "" : String(auto["consecutive"]);
   autoSet.append(el("label", {}, countOn, ` ${t("consecutive")} `, count));
-  const refuseSet = el("fieldset", {}, el("legend", {}, t("refuseTitle")), limitField("refuse-perPayment", t("perPayment"), rules.refuse["perPayment"] as Json | undefined, home));
+  const refuseSet = el(
+    "fieldset",
+    {},
+    el("legend", {}, t("refuseTitle")),
+    limitField("refuse-perPayment", t("perPayment"), rules.refuse["perPayment"] as Json | undefined, home),
+  );
   const save = el("button", { type: "button", id: "save", class: "approve" }, t("save"));
   main.replaceChildren(el("h1", {}, t("rules")), el("p", {}, t("rulesIntro")), autoSet, refuseSet, save);
   save.addEventListener("click", () => void saveRules(rules));
