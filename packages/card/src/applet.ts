@@ -5,8 +5,8 @@
  * command APDUs (ISO/IEC 7816-4) are answered from the card's memory (a JournalStore over a
  * Medium) and nothing else; the transports (transport/*.ts) carry the bytes.
  *
- * PAY, in the order of the claims: the PIN was verified in this session (the proof of consent,
- * claims 3-4); the consent names this card's user and issuer; the publisher's signature S_E and
+ * PAY, in the order of the claims: the PIN was verified for this payment (the proof of consent,
+ * claims 3-4; each PAY uses the verification up); the consent names this card's user and issuer; the publisher's signature S_E and
  * its chain verify against the card's trust anchors, and the consent's offer hash and price are
  * what the publisher signed; the currency is the card's; the balance (prepaid) or the ceiling
  * (postpaid, claim 10) allows it. Then the log entry (claim 6) and the debit are written in ONE
@@ -47,6 +47,7 @@ import {
   isProfile,
   isPurse,
   isReloadBody,
+  isRevokedList,
   isSyncBody,
   logRecordName,
   MAX_COUNTER,
@@ -61,6 +62,7 @@ import {
   type ReceiptBody,
 } from "./model.js";
 import { pinMatches } from "./pin.js";
+import { certificateId } from "./revocation.js";
 import { decodeToken, keySigner, signTokenWith, verifyTokenSignature, type VerificationKey } from "./signed.js";
 import { CardMemoryError, JournalStore, type Medium, type Operation } from "./store.js";
 import { CERTIFICATE_TAG, encodeFci, encodeStatus, PayTags } from "./wire.js";
@@ -114,6 +116,8 @@ interface LoadedCard {
   log: LoggedEntry[];
   /** Entries cleared by the last syncs, newest last (Records.recent). */
   recent: LoggedEntry[];
+  /** Publisher certificates the issuer's last SYNC said were revoked (Records.revoked). */
+  revoked: ReadonlySet<string>;
 }
 
 const consentParser = parser(ConsentClaimsSchema);
@@ -389,7 +393,10 @@ export class CardApplet {
     const card = this.#selectedCard();
     const { profile } = card;
     if (card.tries === 0) refuse(SW.AUTHENTICATION_BLOCKED, "the PIN is blocked: the card pays nothing");
-    if (!this.#pinVerified) refuse(SW.SECURITY_STATUS_NOT_SATISFIED, "the PIN was not verified in this session (claims 3-4)");
+    if (!this.#pinVerified) refuse(SW.SECURITY_STATUS_NOT_SATISFIED, "the PIN was not verified for this payment (claims 3-4)");
+    // One VERIFY, one PAY: the PIN is the consent to one payment, so any PAY uses it up, paid or
+    // refused. A second payment in the same session needs the PIN typed again.
+    this.#pinVerified = false;
 
     let consentValue: unknown;
     let signature: string;
@@ -429,6 +436,10 @@ export class CardApplet {
     const publisher = await verifyOfferSignature(signature, card.trust, now);
     if (!publisher.ok) return refuse(SW.WRONG_DATA, `publisher's signature: ${publisher.error.message}`);
     if (publisher.value.publisher !== consent.publisher) refuse(SW.WRONG_DATA, "the offer was signed by another publisher than the consent names");
+    const publisherCert = certificateId(publisher.value.chain.leaf);
+    if (card.revoked.has(publisherCert)) {
+      refuse(SW.WRONG_DATA, `the publisher's certificate ${publisherCert} was revoked (the issuer's last SYNC)`);
+    }
     if (publisher.value.claims.offerHash !== consent.offerHash) refuse(SW.WRONG_DATA, "the consent's offer hash is not the one the publisher signed");
     if (!samePrice(publisher.value.claims.price, consent.price)) refuse(SW.WRONG_DATA, "the consent's price is not the one the publisher signed");
 
@@ -462,6 +473,7 @@ export class CardApplet {
       date: consent.date,
       time: timestamp(now),
       debit,
+      publisherCert,
     };
     const token = await signTokenWith(body, card.signer);
     // Claims 6-7: the log entry and the debit are one write; the acknowledgment comes after it.
@@ -531,7 +543,7 @@ export class CardApplet {
     return { card, body: decoded.body };
   }
 
-  /** RELOAD (claim 8): the issuer's signed credit, applied once, in sequence. */
+  /** RELOAD (claim 8): the issuer's signed credit, applied once, in sequence, and only to a card whose log was synchronised. */
   async #reload(command: CommandApdu): Promise<Uint8Array> {
     const { card, body } = await this.#issuerCommand(command, "RELOAD");
     const { profile, purse } = card;
@@ -539,6 +551,12 @@ export class CardApplet {
     if (body.card !== profile.card) refuse(SW.WRONG_DATA, `RELOAD: the command is for ${body.card}`);
     if (profile.mode !== "prepaid") refuse(SW.CONDITIONS_NOT_SATISFIED, "RELOAD: a postpaid card is not reloaded");
     if (body.seq !== purse.seq) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the command carries seq ${body.seq}, the card expects ${purse.seq} (replayed or out of order)`);
+    // Claim 8: money is loaded only once the log was uploaded, i.e. a SYNC acknowledged every
+    // entry up to the current counter (the card forgets exactly those): the log must be empty.
+    if (card.log.length > 0) {
+      const why = `RELOAD: the log holds ${card.log.length} payment(s) up to ${purse.counter} no SYNC acknowledged: synchronise first`;
+      refuse(SW.CONDITIONS_NOT_SATISFIED, why);
+    }
     if (body.amount.currency !== profile.currency) refuse(SW.WRONG_DATA, `RELOAD: ${body.amount.currency} on a ${profile.currency} card`);
     const balance = purse.balance! + body.amount.amount;
     if (balance > profile.maxBalance) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the balance would exceed ${profile.maxBalance}`);
@@ -550,7 +568,8 @@ export class CardApplet {
 
   /**
    * SYNC (claim 10): the issuer acknowledges the log up to a counter; the card forgets those
-   * entries, and a postpaid card's use restarts from what is still unacknowledged.
+   * entries, and a postpaid card's use restarts from what is still unacknowledged. A list of
+   * revoked publisher certificates, when it carries one, replaces the card's.
    */
   async #sync(command: CommandApdu): Promise<Uint8Array> {
     const { card, body } = await this.#issuerCommand(command, "SYNC");
@@ -570,12 +589,14 @@ export class CardApplet {
     const ops: Operation[] = [
       ...cleared.map((entry) => ({ remove: logRecordName(entry.body.counter) })),
       ...(cleared.length > 0 ? [{ put: Records.recent, value: recent.map((entry) => entry.token) }] : []),
+      ...(body.revoked !== undefined ? [{ put: Records.revoked, value: [...body.revoked] }] : []),
       { put: Records.purse, value: next },
     ];
     card.store.commit(ops);
     card.purse = next;
     card.log = kept;
     card.recent = recent;
+    if (body.revoked !== undefined) card.revoked = new Set(body.revoked);
     return ascii(await this.#receipt(card, "sync", body.id, body.seq));
   }
 
@@ -641,8 +662,10 @@ async function load(medium: Medium, external?: ExternalSigner): Promise<LoadedCa
   if (log.some((entry, i) => entry.body.counter !== first + i) || first + log.length - 1 !== purse.counter) {
     throw new CardMemoryError("the log and the transaction counter disagree");
   }
+  const revoked = store.get(Records.revoked) ?? [];
+  if (!isRevokedList(revoked)) throw new CardMemoryError("the revoked-certificates record is invalid");
   const signer = external ?? keySigner(await importPrivateKeyPem(profile.key));
   const issuerKey = await importPublicKeyPem(profile.issuerKey);
   const trust = new TrustStore({ roots: profile.roots.map(fromX5c) });
-  return { store, profile, signer, issuerKey, trust, purse, tries: pin.tries, log, recent };
+  return { store, profile, signer, issuerKey, trust, purse, tries: pin.tries, log, recent, revoked: new Set(revoked) };
 }

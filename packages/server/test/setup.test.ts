@@ -121,7 +121,7 @@ describe("setup", () => {
       const path = join(root, "schema.db");
       (await SqliteStore.open(path).close(), await SqliteStore.open(path).close());
       const db = new Database(path);
-      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       db.close();
       const store = SqliteStore.open(path);

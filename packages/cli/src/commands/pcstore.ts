@@ -80,6 +80,7 @@ const init: Command = {
       currency: { type: "string", value: "CODE", description: "the store's currency, ISO 4217" },
       balance: { type: "string", value: "N", description: "prepaid: the balance loaded now, minor units" },
       ceiling: { type: "string", value: "N", description: "postpaid: what the store may spend between two syncs, minor units" },
+      deposit: { type: "string", value: "N", description: "postpaid: the deposit the user lodges, greater than the ceiling (claim 10), minor units" },
       card: {
         type: "string",
         value: "URN",
@@ -104,8 +105,8 @@ const init: Command = {
     const mode = o.choice("mode", ["prepaid", "postpaid"] as const);
     if (mode === undefined) throw o.usage("--mode prepaid|postpaid is required");
     const currency = o.required("currency", "CODE");
-    const amounts = purse(o, mode);
-    if (amounts.deposit !== undefined) throw o.usage("a PC store takes no --deposit");
+    // A postpaid store, as a postpaid card, is registered against a deposit above its ceiling (claim 10).
+    const { deposit, ...amounts } = purse(o, mode, (await import("@peage/card")).minimumDeposit);
     if (o.flag("software") && o.string("tcti") !== undefined) throw o.usage("--software and --tcti exclude each other");
     const cardText = o.string("card");
     const card =
@@ -146,7 +147,7 @@ const init: Command = {
     } catch (cause) {
       throw new CommandError("ERR_STORE", `the PC store could not be made: ${(cause as Error).message}`);
     }
-    const registration = { chain: issued.chain, user, mode, currency, ...amounts };
+    const registration = { chain: issued.chain, user, mode, currency, ...amounts, ...(deposit !== undefined && { deposit }) };
     const registrationOut = o.string("registration-out");
     if (registrationOut !== undefined)
       await writeOutput(registrationOut, `${JSON.stringify(registration, null, 2)}\n`, "--registration-out");

@@ -27,7 +27,7 @@
  * failure is its own. Nobody is answered before the commit.
  */
 import pg from "pg";
-import type { MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
 import type { Migration } from "./migrations.js";
 import { pgMigrations } from "./pg-migrations.js";
@@ -53,6 +53,8 @@ import {
   type SettlementRecord,
   type Store,
   type StoreCounts,
+  type CardLoadOutcome,
+  type CardLoadRecord,
   type TopupOutcome,
   type TopupRecord,
   type UserRecord,
@@ -326,6 +328,12 @@ export class PgStore implements Store {
   }
   async monthlyUsage(id: PartyId<"user">, at: Date): Promise<MinorUnits> {
     return (await this.#read(() => logic.monthlyUsage(id, at))) as MinorUnits;
+  }
+  loadCard(load: CardLoadRecord): Promise<CardLoadOutcome> {
+    return this.#write(() => logic.loadCard(load));
+  }
+  async cardFloat(id: PartyId<"user">, currency: CurrencyCode): Promise<MinorUnits> {
+    return (await this.#read(() => logic.cardFloat(id, currency))) as MinorUnits;
   }
   topUp(topup: TopupRecord): Promise<TopupOutcome> {
     return this.#write(() => logic.topUp(topup));

@@ -14,7 +14,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
 import { migrations, type Migration } from "./migrations.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -39,6 +39,8 @@ import {
   type SettlementRecord,
   type Store,
   type StoreCounts,
+  type CardLoadOutcome,
+  type CardLoadRecord,
   type TopupOutcome,
   type TopupRecord,
   type UserRecord,
@@ -166,6 +168,12 @@ export class SqliteStore implements Store {
   }
   async monthlyUsage(id: PartyId<"user">, at: Date): Promise<MinorUnits> {
     return (await this.#read(logic.monthlyUsage(id, at))) as MinorUnits;
+  }
+  loadCard(load: CardLoadRecord): Promise<CardLoadOutcome> {
+    return this.#write(logic.loadCard(load));
+  }
+  async cardFloat(id: PartyId<"user">, currency: CurrencyCode): Promise<MinorUnits> {
+    return (await this.#read(logic.cardFloat(id, currency))) as MinorUnits;
   }
   topUp(topup: TopupRecord): Promise<TopupOutcome> {
     return this.#write(logic.topUp(topup));
@@ -304,10 +312,19 @@ export function migrate(db: Database.Database, list: readonly Migration[]): void
   const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
   for (const migration of [...list].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.version, migration.name, new Date().toISOString());
-    }).immediate();
+    // PRAGMA foreign_keys is a no-op inside a transaction: it is switched around it.
+    if (migration.rebuildsTables) db.pragma("foreign_keys = OFF");
+    try {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        if (migration.rebuildsTables && (db.pragma("foreign_key_check") as unknown[]).length > 0) {
+          throw new StoreSchemaError(`migration ${migration.version} (${migration.name}) would break a foreign key: nothing was changed`);
+        }
+        record.run(migration.version, migration.name, new Date().toISOString());
+      }).immediate();
+    } finally {
+      if (migration.rebuildsTables) db.pragma("foreign_keys = ON");
+    }
   }
 }
 
