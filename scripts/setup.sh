@@ -11,9 +11,10 @@ cd "$(dirname "$0")/.."
 # (scripts/pg-start.sh runs a throwaway cluster with these binaries). softhsm2: a PKCS#11 token in
 # software, so the tests sign acknowledgments with a key that never leaves a token. swtpm,
 # swtpm-tools: a software TPM 2.0 for the PC store's tests and demonstration; tpm2-tools: the TPM
-# stack the PC store drives it (or a real chip) with.
+# stack the PC store drives it (or a real chip) with. chromium: the browser the wallet's pages are
+# tested in (driven by playwright-core, which downloads no browser of its own).
 need=()
-for pkg in openssl pcscd vsmartcard-vpcd libpcsclite-dev libxml2-utils make g++ python3 postgresql softhsm2 swtpm swtpm-tools tpm2-tools; do
+for pkg in openssl pcscd vsmartcard-vpcd libpcsclite-dev libxml2-utils make g++ python3 postgresql softhsm2 swtpm swtpm-tools tpm2-tools chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -218,9 +218,9 @@ describe("peage demo", () => {
     await assert.rejects(fetch(`${url}/healthz`), "the server no longer listens");
   });
 
-  it("needs a terminal to ask the user unless --yes, and a new or empty --data directory", async () => {
+  it("needs a browser or a terminal to ask the user unless --yes, and a new or empty --data directory", async () => {
     const work = tempDir();
-    assertUsage(await peage(["demo"], work), /peage demo: the wallet asks the user on the terminal.*--yes/);
+    assertUsage(await peage(["demo"], work), /peage demo: the wallet asks the user in a browser or on the terminal, and neither is here.*--yes/);
     writeFileSync(join(work, "something"), "");
     assertError(await peage(["demo", "--yes", "--data", work], work), "ERR_EXISTS");
     assertUsage(await peage(["demo", "--data"], work), /--data needs a value/);

@@ -196,6 +196,11 @@ export function fromProblem(status: number, value: unknown): MerchantError {
     case "ERR_WALLET_UNAVAILABLE":
     case "ERR_UNAUTHORIZED":
       return new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet cannot take payments now (${reason}): ask the user to unlock or restart it`, { retryable: true, reason });
+    case "ERR_CONSENT_UNAVAILABLE":
+      return new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not show the offer to anybody (${reason}): ask the user to start it where it can, then try again`, {
+        retryable: true,
+        reason,
+      });
     case "ERR_TIMEOUT":
       return new MerchantError("ERR_TIMEOUT", `the payment took too long (${reason}): offer to try again`, { retryable: true, reason });
     default:

@@ -14,7 +14,7 @@ import {
   type DemoPki,
   type Offer,
 } from "@peage/protocol";
-import { ScriptedPrompt, type ConsentPrompt } from "@peage/wallet";
+import { NobodyPrompt, ScriptedPrompt, type ConsentPrompt } from "@peage/wallet";
 import { createTestWorld, type TestWorld } from "@peage/wallet/testing";
 import { HttpWalletTransport, Merchant, MerchantError, type WalletTransport } from "../src/index.js";
 import { merchantCode } from "./helpers.js";
@@ -139,6 +139,21 @@ test("the user says no: ERR_DECLINED, not retryable; the program is told to go o
     assert.equal(m.openOfferCount, 0);
   } finally {
     await declining.close();
+  }
+});
+
+test("a wallet that could ask nobody: ERR_WALLET_UNAVAILABLE, retryable, not a decline", async () => {
+  const headless = await createTestWorld({ pki, prompt: new NobodyPrompt(), rules: { autoAccept: null, refuse: {} } });
+  try {
+    const m = await Merchant.create({ catalog: headless.catalog, trustRoots: headless.rootsPem, wallet: { endpointFile: headless.endpointFile } });
+    await assert.rejects(m.pay("launch"), (error: unknown) => {
+      merchantCode("ERR_WALLET_UNAVAILABLE")(error);
+      assert.equal((error as MerchantError).retryable, true);
+      assert.equal((error as MerchantError).reason, "ERR_CONSENT_UNAVAILABLE");
+      return true;
+    });
+  } finally {
+    await headless.close();
   }
 });
 

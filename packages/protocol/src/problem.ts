@@ -29,6 +29,8 @@ export const PaymentCodes = [
   "ERR_RULE_REFUSED",
   "ERR_WALLET_LOCKED",
   "ERR_WALLET_UNAVAILABLE",
+  /** Nobody could be asked: the wallet has neither a browser nor a terminal to show the offer in. */
+  "ERR_CONSENT_UNAVAILABLE",
   "ERR_SERVER_UNAVAILABLE",
   "ERR_TIMEOUT",
   "ERR_UNAUTHORIZED",

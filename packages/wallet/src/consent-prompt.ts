@@ -7,7 +7,7 @@
  */
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import type { Grant } from "@peage/protocol";
+import type { Grant, Price } from "@peage/protocol";
 import { WalletError } from "./errors.js";
 
 /** What the user is shown: the signed description exactly, and the facts needed to decide. */
@@ -25,6 +25,25 @@ export interface OfferView {
   readonly grant: Grant;
   /** Why the rules did not let it pass without asking. */
   readonly reason: string;
+  /** The same facts as values, for a page that formats them in the user's locale. */
+  readonly facts: OfferFacts;
+}
+
+/** The offer's figures and parties unformatted (integer minor units), for the consent window. */
+export interface OfferFacts {
+  readonly price: Price;
+  /** The price in the home currency at the server's reference rates, with that rate and its date. */
+  readonly converted?: { readonly price: Price; readonly rate: string; readonly ratesDate: string };
+  /** The publisher's name from its certificate (subject CN or O), when it has one. */
+  readonly publisherName?: string;
+  /** No payment to this publisher before: shown, since a new payee deserves a closer look. */
+  readonly firstPayment: boolean;
+  /** The user has chosen no auto-accept rule (so every payment is asked); else `reason` names the rule. */
+  readonly noRuleChosen?: boolean;
+  /** What pays: the account at the payment server, or the smart card. */
+  readonly payWith: "server" | "card";
+  /** The payment server's URL (payWith "server"). */
+  readonly server: string;
 }
 
 /** Asking for the card's PIN, once the user said yes to an offer the card is to pay. */
@@ -48,6 +67,21 @@ export interface ConsentPrompt {
    * it cannot pay with a card: the wallet then pays online.
    */
   askPin?(request: PinRequest, signal?: AbortSignal): Promise<string | undefined>;
+}
+
+/**
+ * The prompt of a wallet that can ask nobody (no browser, no terminal): every question fails with
+ * a distinct, retryable error, so the program knows the user was not asked, not that they said no.
+ */
+export class NobodyPrompt implements ConsentPrompt {
+  async ask(): Promise<boolean> {
+    throw new WalletError(
+      "ERR_CONSENT_UNAVAILABLE",
+      "the wallet can ask nobody: it has neither a browser nor a terminal; start it where it can show the offer, then try again",
+      503,
+      true,
+    );
+  }
 }
 
 /** The environment variable automatic prompts read a card PIN from (demonstrations). */
@@ -104,7 +138,12 @@ export class TerminalPrompt implements ConsentPrompt {
   ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
     if (this.#requireTty && !this.#input.isTTY) {
       return Promise.reject(
-        new WalletError("ERR_DECLINED", "the wallet has no terminal to ask the user on: start it in a terminal, or with --yes for a demonstration", 403, false),
+        new WalletError(
+          "ERR_CONSENT_UNAVAILABLE",
+          "the wallet has no terminal to ask the user on: start it in a terminal or where a browser can open; nothing was paid",
+          503,
+          true,
+        ),
       );
     }
     this.#output.write(`${renderOffer(view).join("\n")}\n`);

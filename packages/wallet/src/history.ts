@@ -30,6 +30,11 @@ export interface HistoryEntry {
   readonly consent: ConsentKind;
   readonly outcome: Outcome;
   readonly errorCode?: string;
+  /** For a payment made without asking: the user's auto-accept rule that let it through. */
+  readonly rule?: string;
+  /** Message 1 and message 3 as received (JSON), kept so the acknowledgment can be checked again offline. */
+  readonly offerMessage?: string;
+  readonly acknowledgmentMessage?: string;
 }
 
 interface Row {
@@ -49,6 +54,9 @@ interface Row {
   consent: ConsentKind;
   outcome: Outcome;
   error_code: string | null;
+  offer_json: string | null;
+  acknowledgment_json: string | null;
+  rule: string | null;
 }
 
 const schema = `
@@ -81,7 +89,18 @@ export interface RecordInput {
   readonly outcome: Outcome;
   readonly acknowledgment?: VerifiedAcknowledgment;
   readonly errorCode?: string;
+  /** Message 3 exactly as the server (or card) sent it. */
+  readonly acknowledgmentMessage?: unknown;
+  /** consent "auto": the rule, in words, that let it through. */
+  readonly rule?: string;
 }
+
+/** Columns added after the first version: added to an older history when it is opened. */
+const addedColumns = [
+  ["offer_json", "TEXT"],
+  ["acknowledgment_json", "TEXT"],
+  ["rule", "TEXT"],
+] as const;
 
 export class History {
   readonly #db: Database.Database;
@@ -97,6 +116,8 @@ export class History {
     if (created) chmodSync(path, 0o600);
     db.pragma("journal_mode = WAL");
     db.exec(schema);
+    const present = new Set((db.prepare(`PRAGMA table_info(payments)`).all() as Array<{ name: string }>).map((c) => c.name));
+    for (const [name, type] of addedColumns) if (!present.has(name)) db.exec(`ALTER TABLE payments ADD COLUMN ${name} ${type}`);
     return new History(db);
   }
 
@@ -107,8 +128,8 @@ export class History {
     const result = this.#db
       .prepare(
         `INSERT INTO payments (decided_at, offer_id, offer_hash, nonce, description, publisher, price_amount, price_currency,
-           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code, offer_json, acknowledgment_json, rule)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         input.decidedAt.toISOString(),
@@ -126,6 +147,9 @@ export class History {
         input.consent,
         input.outcome,
         input.errorCode ?? null,
+        JSON.stringify(offer),
+        input.acknowledgmentMessage === undefined ? null : JSON.stringify(input.acknowledgmentMessage),
+        input.rule ?? null,
       );
     return Number(result.lastInsertRowid);
   }
@@ -133,6 +157,11 @@ export class History {
   /** Whether an offer instance (its nonce) was already paid: the same offer is never paid twice. */
   wasPaid(nonce: string): boolean {
     return this.#db.prepare(`SELECT 1 FROM payments WHERE nonce = ? AND outcome = 'paid'`).get(nonce) !== undefined;
+  }
+
+  /** Whether anything was ever paid to `publisher`: the first payment to a new payee is pointed out. */
+  paidBefore(publisher: string): boolean {
+    return this.#db.prepare(`SELECT 1 FROM payments WHERE publisher = ? AND outcome = 'paid' LIMIT 1`).get(publisher) !== undefined;
   }
 
   /** What the rules count: paid amounts in `currency` (the home currency) for `publisher`, as of `now`. */
@@ -157,6 +186,12 @@ export class History {
       )
       .get(currency, lastConfirmation) as { total: number; count: number };
     return { publisherToday: sum(day), publisherThisMonth: sum(month), sinceConfirmation: since.total, consecutiveAuto: since.count };
+  }
+
+  /** One entry by id. */
+  get(id: number): HistoryEntry | undefined {
+    const row = this.#db.prepare(`SELECT * FROM payments WHERE id = ?`).get(id) as Row | undefined;
+    return row && toEntry(row);
   }
 
   /** The latest entries, newest first. */
@@ -187,5 +222,8 @@ function toEntry(row: Row): HistoryEntry {
     consent: row.consent,
     outcome: row.outcome,
     ...(row.error_code === null ? {} : { errorCode: row.error_code }),
+    ...(row.offer_json === null ? {} : { offerMessage: row.offer_json }),
+    ...(row.acknowledgment_json === null ? {} : { acknowledgmentMessage: row.acknowledgment_json }),
+    ...(row.rule === null ? {} : { rule: row.rule }),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * @peage/wallet: the user's payment module. It verifies offers before showing them, applies the
- * user's rules (PSD2 low-value defaults) or asks, signs the consent proof (message 2), pays at the
+ * user's rules (none until chosen) or asks (in the browser's consent window, ui/), signs the consent proof (message 2), pays at the
  * payment server, verifies the acknowledgment (message 3) and keeps a local history. Programs
  * reach it through a local HTTP service described by an endpoint file.
  */
@@ -12,6 +12,7 @@ export {
   toHome,
   parseRules,
   PSD2_LOW_VALUE_RULES,
+  ASK_EVERY_TIME_RULES,
   type Rules,
   type AutoAcceptRules,
   type MoneyLimits,
@@ -26,11 +27,13 @@ export {
   TerminalPrompt,
   AutoYesPrompt,
   ScriptedPrompt,
+  NobodyPrompt,
   describeGrant,
   renderOffer,
   CARD_PIN_ENV,
   type ConsentPrompt,
   type OfferView,
+  type OfferFacts,
   type PinRequest,
   type TerminalPromptOptions,
 } from "./consent-prompt.js";
@@ -39,3 +42,6 @@ export { initWallet, type InitWalletOptions, type InitializedWallet } from "./in
 export { defaultEndpointFile, writeEndpointFile, removeEndpointFile, WALLET_FILE_ENV, type WalletEndpoint } from "./endpoint-file.js";
 export { startWallet, type StartWalletOptions, type WalletService } from "./service.js";
 export * from "./card/index.js";
+export { ConsentWindow, type ConsentWindowOptions, type PendingOffer } from "./ui/consent-window.js";
+export { UserPages, amountOf, type Amount, type HistoryLine, type HistoryPage } from "./ui/user-pages.js";
+export { browserOpener } from "./ui/opener.js";

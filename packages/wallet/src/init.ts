@@ -20,7 +20,7 @@ import { serverUrlProblem, walletPaths, writeConfig, type WalletConfig } from ".
 import { WalletError } from "./errors.js";
 import { saveKey, type ScryptParameters } from "./key-store.js";
 import { ensurePrivateDir, writePrivateFile } from "./private-files.js";
-import { PSD2_LOW_VALUE_RULES, parseRules, type Rules } from "./rules.js";
+import { ASK_EVERY_TIME_RULES, parseRules, type Rules } from "./rules.js";
 
 export interface InitWalletOptions {
   readonly passphrase: string;
@@ -62,7 +62,7 @@ export async function initWallet(dir: string, options: InitWalletOptions): Promi
   const urlProblem = serverUrlProblem(serverUrl);
   if (urlProblem !== undefined) throw bad(`the payment server URL: ${urlProblem}`);
   if (typeof options.passphrase !== "string" || options.passphrase.length < 8) throw bad("choose a passphrase of at least 8 characters");
-  const rules = options.rules ? parseRules(options.rules) : PSD2_LOW_VALUE_RULES;
+  const rules = options.rules ? parseRules(options.rules) : ASK_EVERY_TIME_RULES;
 
   const root = resolve(dir);
   const paths = walletPaths(root);

@@ -2,7 +2,8 @@
  * The user's payment rules, and the decision they give for one offer: pay without asking, ask,
  * or refuse without asking. Every amount is integer minor units (protocol money.ts).
  *
- * The defaults follow the low-value exemption of PSD2's strong-customer-authentication rules
+ * Until the user chooses auto-accept rules, every payment is asked. The preset offered follows the
+ * low-value exemption of PSD2's strong-customer-authentication rules
  * (Commission Delegated Regulation (EU) 2018/389, RTS art. 16): a payment goes through without an
  * explicit confirmation only if it is at most 30 EUR, and an explicit confirmation is asked again
  * once the payments since the last one would add up to more than 100 EUR, or after five
@@ -26,13 +27,22 @@ export interface AutoAcceptRules extends MoneyLimits {
 }
 
 export interface Rules {
-  /** Within these, pay without asking; beyond any of them, ask. */
-  readonly autoAccept: AutoAcceptRules;
+  /**
+   * Within these, pay without asking; beyond any of them, ask. Null until the user chooses
+   * auto-accept rules: then every payment is shown.
+   */
+  readonly autoAccept: AutoAcceptRules | null;
   /** Beyond any of these, refuse without asking (ERR_RULE_REFUSED). */
   readonly refuse: MoneyLimits;
 }
 
-/** RTS art. 16 (a)/(b): 30 EUR per payment, 100 EUR or 5 payments between confirmations. */
+/** What a wallet starts with: every payment is shown, nothing is refused without asking. */
+export const ASK_EVERY_TIME_RULES: Rules = { autoAccept: null, refuse: {} };
+
+/**
+ * RTS art. 16 (a)/(b): 30 EUR per payment, 100 EUR or 5 payments between confirmations. Offered
+ * to the user as a preset by `peage wallet init`; never applied unless chosen.
+ */
 export const PSD2_LOW_VALUE_RULES: Rules = {
   autoAccept: { perPayment: price(3000, "EUR"), sinceConfirmation: price(10000, "EUR"), consecutive: 5 },
   refuse: {},
@@ -91,6 +101,7 @@ export function decide(input: DecisionInput): Decision {
 
   if (amount === undefined) return { kind: "ask", reason: `no exchange rate from ${input.offered.currency} to ${input.home} to compare with your rules` };
   const auto = rules.autoAccept;
+  if (auto === null) return { kind: "ask", reason: "every payment is shown to you: you have chosen no auto-accept rule" };
   for (const [name, spent, what] of checks) {
     const cap = limit(auto[name]);
     if (cap === undefined) continue;
@@ -119,12 +130,16 @@ export function toHome(p: Price, home: CurrencyCode, rates: RateTable | undefine
   }
 }
 
-/** Reads rules from the wallet config; a missing section takes its default (PSD2 for autoAccept, none for refuse). */
+/** Reads rules from the wallet config; a missing section means none chosen (every payment asked, none refused). */
 export function parseRules(value: unknown): Rules {
-  if (value === undefined) return PSD2_LOW_VALUE_RULES;
+  if (value === undefined) return ASK_EVERY_TIME_RULES;
   if (!isPlainObject(value)) throw new TypeError("rules: must be an object with autoAccept and refuse");
-  const auto = value["autoAccept"] ?? PSD2_LOW_VALUE_RULES.autoAccept;
+  const auto = value["autoAccept"] ?? null;
   const refuse = value["refuse"] ?? {};
+  if (auto === null && isPlainObject(refuse)) {
+    for (const key of Object.keys(value)) if (key !== "autoAccept" && key !== "refuse") throw new TypeError(`rules: unknown field ${key}`);
+    return { autoAccept: null, refuse: parseLimits(refuse, "refuse", []) };
+  }
   if (!isPlainObject(auto) || !isPlainObject(refuse)) throw new TypeError("rules: autoAccept and refuse must be objects");
   for (const key of Object.keys(value)) if (key !== "autoAccept" && key !== "refuse") throw new TypeError(`rules: unknown field ${key}`);
   const consecutive = auto["consecutive"];

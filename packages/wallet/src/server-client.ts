@@ -6,7 +6,23 @@
  * idempotent on the request, so a retry of a payment it already recorded returns the same
  * acknowledgment instead of charging twice.
  */
-import { isPlainObject, PaymentCodes, rateTable, VerificationCodes, type PaymentRequest, type ProblemCode, type RateTable } from "@peage/protocol";
+import {
+  isPlainObject,
+  JwsTypes,
+  keyThumbprint,
+  newNonce,
+  PaymentCodes,
+  PROTOCOL_VERSION,
+  rateTable,
+  signJws,
+  timestamp,
+  VerificationCodes,
+  type Clock,
+  type KeyPair,
+  type PaymentRequest,
+  type ProblemCode,
+  type RateTable,
+} from "@peage/protocol";
 import { serverUrlProblem } from "./config.js";
 import { WalletError } from "./errors.js";
 
@@ -77,6 +93,28 @@ export class PaymentServerClient {
       throw error;
     }
     throw last ?? new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server could not be reached", 503, true);
+  }
+
+  /**
+   * GET one of the user's own records (/v1/me…), signed with the user's key as the server's
+   * user-auth.ts expects: a JWS over method, exact path, time and a fresh nonce.
+   */
+  async me(path: string, user: string, key: KeyPair, clock: Clock): Promise<unknown> {
+    const claims = { v: PROTOCOL_VERSION, user, method: "GET", path, iat: timestamp(clock.now()), nonce: newNonce() };
+    const token = await signJws(JwsTypes.userRequest, claims, key, { kid: await keyThumbprint(key.publicKey) });
+    let response: Response;
+    try {
+      response = await fetch(`${this.#base}${path}`, {
+        headers: { authorization: `Peage-Signature ${token}` },
+        signal: AbortSignal.timeout(this.#attemptTimeoutMs),
+        redirect: "error",
+      });
+    } catch (cause) {
+      throw networkError(cause, this.#base);
+    }
+    const text = await readBounded(response, this.#maxBytes * 64);
+    if (response.status !== 200) throw problemError(response.status, text);
+    return parseJson(text);
   }
 
   /** The server's reference rates, or undefined when they cannot be had (the user is then asked). */

@@ -4,13 +4,16 @@
  *   GET  /v1/health   → 200 {"status":"ok"}
  *   POST /v1/offers   (Authorization: Bearer <token>, body {"offer": message 1})
  *                     → 200 {"acknowledgment": message 3} or an RFC 9457 problem
+ *   POST /v1/ui-link  (Authorization: Bearer <token>) → 200 {"url": a one-time link to the user's pages}
+ *   /ui/…             the user's pages and the consent window, for the browser (ui/routes.ts)
  *
  * Defences, because any web page the user visits can send requests to 127.0.0.1: a random 256-bit
  * bearer token that only the user's files hold (compared in constant time); the Host header must
  * be 127.0.0.1:<port> or localhost:<port>, which defeats DNS rebinding; any request carrying an
  * Origin header is refused, since browsers add it to every cross-origin and every POST request,
  * and no web page may pay; the body must be application/json (never a CORS "simple" request)
- * and small.
+ * and small. The pages under /ui have their own defences (a session from a one-time link, CSRF
+ * token, same Origin, CSP), described in ui/access.ts.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -18,6 +21,9 @@ import type { AddressInfo } from "node:net";
 import { isPlainObject, PROBLEM_CONTENT_TYPE } from "@peage/protocol";
 import { defaultEndpointFile, removeEndpointFile, writeEndpointFile, type WalletEndpoint } from "./endpoint-file.js";
 import { WalletError } from "./errors.js";
+import { SECURITY_HEADERS, UiAccess } from "./ui/access.js";
+import type { ConsentWindow } from "./ui/consent-window.js";
+import { handleUi, type UiContext } from "./ui/routes.js";
 import { createWallet, Wallet, type OpenWalletOptions } from "./wallet.js";
 
 export interface StartWalletOptions {
@@ -31,6 +37,8 @@ export interface StartWalletOptions {
   readonly maxPending?: number;
   /** Called with one line per handled offer, for the wallet's console. */
   readonly log?: (line: string) => void;
+  /** The consent window the wallet's prompt is (its pages are served here); without it the pages show no questions. */
+  readonly consentWindow?: ConsentWindow;
 }
 
 export interface WalletService {
@@ -38,6 +46,8 @@ export interface WalletService {
   readonly endpointFile: string;
   readonly token: string;
   readonly wallet: Wallet;
+  /** A fresh one-time link to the user's pages (/ui/). */
+  uiLink(): string;
   /** Stops listening, removes the endpoint file, and closes the wallet if the service opened it. */
   close(): Promise<void>;
 }
@@ -55,6 +65,7 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
   const log = options.log ?? (() => undefined);
   let pending = 0;
   let port = 0;
+  let ui: UiContext | undefined;
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -69,6 +80,7 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
       return sendProblem(res, new WalletError("ERR_FORBIDDEN", "the wallet answers only requests addressed to 127.0.0.1 or localhost with its port", 403, false));
     }
+    if ((req.url ?? "").startsWith("/ui")) return handleUi(req, res, ui!);
     if (req.headers.origin !== undefined) {
       return sendProblem(res, new WalletError("ERR_FORBIDDEN", "requests from web pages (with an Origin header) may not ask for payments", 403, false));
     }
@@ -77,12 +89,14 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
       if (req.method !== "GET") return sendProblem(res, methodNotAllowed("GET"));
       return sendJson(res, 200, { status: "ok" });
     }
+    if (path === "/v1/ui-link") {
+      if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+      if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
+      return sendJson(res, 200, { url: uiLink() });
+    }
     if (path !== "/v1/offers") return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
     if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
-    if (!authorized(req.headers.authorization, tokenDigest)) {
-      res.setHeader("www-authenticate", 'Bearer realm="peage-wallet"');
-      return sendProblem(res, new WalletError("ERR_UNAUTHORIZED", "missing or wrong bearer token: read it from the wallet's endpoint file", 401, false));
-    }
+    if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (type !== "application/json") {
       return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "send the offer as application/json", 415, false));
@@ -128,6 +142,16 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
   });
   port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
+  const access = new UiAccess(port);
+  const uiLink = () => `${url}/ui/open?t=${access.mintLink()}`;
+  ui = {
+    wallet,
+    window: options.consentWindow,
+    access,
+    origins: [url, `http://localhost:${port}`],
+    readBody: (req) => readBody(req, bodyLimit),
+  };
+  options.consentWindow?.attach(uiLink);
   const endpointFile = options.endpointFile ?? defaultEndpointFile();
   const endpoint: WalletEndpoint = { url, token, pid: process.pid };
   try {
@@ -144,8 +168,10 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     endpointFile,
     token,
     wallet,
+    uiLink,
     close() {
       closed ??= (async () => {
+        options.consentWindow?.closeAll();
         await removeEndpointFile(endpointFile, endpoint);
         await closeServer(server);
         if (owned) wallet.close();
@@ -194,6 +220,11 @@ function tooLarge(limit: number): WalletError {
   return new WalletError("ERR_PAYLOAD_TOO_LARGE", `the body is larger than ${limit} bytes: an offer is far smaller`, 413, false);
 }
 
+function unauthorized(res: ServerResponse): WalletError {
+  res.setHeader("www-authenticate", 'Bearer realm="peage-wallet"');
+  return new WalletError("ERR_UNAUTHORIZED", "missing or wrong bearer token: read it from the wallet's endpoint file", 401, false);
+}
+
 function methodNotAllowed(allowed: string): WalletError {
   return new WalletError("ERR_BAD_REQUEST", `use ${allowed} on this route`, 405, false);
 }
@@ -201,14 +232,14 @@ function methodNotAllowed(allowed: string): WalletError {
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, { ...SECURITY_HEADERS, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
 function sendProblem(res: ServerResponse, error: WalletError): void {
   if (res.headersSent) return;
   const text = JSON.stringify(error.toProblem());
-  res.writeHead(error.status, { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+  res.writeHead(error.status, { ...SECURITY_HEADERS, "content-type": PROBLEM_CONTENT_TYPE, "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 

@@ -21,15 +21,17 @@ import {
   type Offer,
   type RateTable,
   type VerifiedAcknowledgment,
+  type VerifiedOffer,
 } from "@peage/protocol";
 import { cardRefusal, payByCard, readCardStatus } from "./card/pay.js";
 import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reader.js";
-import { configPath, readConfig, walletPaths, type WalletConfig } from "./config.js";
-import type { ConsentPrompt, OfferView } from "./consent-prompt.js";
+import { configPath, readConfig, walletPaths, writeConfig, type WalletConfig } from "./config.js";
+import type { ConsentPrompt, OfferFacts, OfferView } from "./consent-prompt.js";
 import { fromVerification, WalletError } from "./errors.js";
 import { History, type ConsentKind } from "./history.js";
 import { loadKey } from "./key-store.js";
-import { decide, toHome } from "./rules.js";
+import { describeAutoAccept } from "./rule-text.js";
+import { decide, toHome, type Rules } from "./rules.js";
 import { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
 
 export interface WalletParts {
@@ -44,6 +46,8 @@ export interface WalletParts {
   readonly ratesMaxAgeMs?: number;
   /** Where the user's card is found (config.card: a PC/SC reader); no card payments without it. */
   readonly card?: CardAccess;
+  /** The data directory the config came from; rule changes are saved there. */
+  readonly dir?: string;
 }
 
 export interface OpenWalletOptions {
@@ -72,6 +76,7 @@ export async function createWallet(options: OpenWalletOptions): Promise<Wallet> 
   const trust = await loadTrustStore(options.dir, config);
   const history = History.open(walletPaths(options.dir).history);
   return new Wallet({
+    dir: options.dir,
     config,
     key: pair,
     trust,
@@ -112,7 +117,9 @@ export async function loadTrustStore(dir: string, config: WalletConfig): Promise
 }
 
 export class Wallet {
-  readonly config: WalletConfig;
+  #config: WalletConfig;
+  /** The data directory, where rule changes are saved (createWallet sets it). */
+  readonly #dir: string | undefined;
   readonly history: History;
   readonly #key: KeyPair;
   readonly #trust: TrustStore;
@@ -126,7 +133,8 @@ export class Wallet {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(parts: WalletParts) {
-    this.config = parts.config;
+    this.#config = parts.config;
+    this.#dir = parts.dir;
     this.history = parts.history;
     this.#key = parts.key;
     this.#trust = parts.trust;
@@ -180,7 +188,7 @@ export class Wallet {
       throw new WalletError("ERR_RULE_REFUSED", `your wallet's rules refused this payment: ${decision.reason}; change the rules to allow it`, 403, false);
     }
     if (decision.kind === "ask") {
-      const yes = await this.#ask(this.#view(offer, rates, decision.reason), signal);
+      const yes = await this.#ask(this.#view(verified.value, rates, decision.reason, card ? "card" : "server"), signal);
       if (!yes) {
         this.history.record({ offer, decidedAt: now, consent: "none", outcome: "declined", errorCode: "ERR_DECLINED" });
         throw new WalletError("ERR_DECLINED", "the user declined the payment: carry on without what it would have paid for", 403, false);
@@ -191,7 +199,10 @@ export class Wallet {
       this.history.record({ offer, decidedAt: now, consent: "none", outcome: "declined", errorCode: "ERR_TIMEOUT" });
       throw gaveUp();
     }
-    if (card) return this.#payWithCard(card, offer, this.#view(offer, rates, decision.kind === "ask" ? decision.reason : "the card's PIN is the consent"), now, signal);
+    if (card) {
+      const reason = decision.kind === "ask" ? decision.reason : "the card's PIN is the consent";
+      return this.#payWithCard(card, offer, this.#view(verified.value, rates, reason, "card"), now, signal);
+    }
 
     // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
     const request = await createPaymentRequest({
@@ -218,7 +229,8 @@ export class Wallet {
       this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: "ERR_IDENTITY_MISMATCH" });
       throw new WalletError("ERR_IDENTITY_MISMATCH", `the acknowledgment names ${checked.value.claims.user}, not this wallet's user; tell the server's operator`, 502, false);
     }
-    this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value });
+    const rule = consent === "auto" && this.#config.rules.autoAccept ? describeAutoAccept(this.#config.rules.autoAccept) : undefined;
+    this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value, acknowledgmentMessage: answer, ...(rule ? { rule } : {}) });
     return { acknowledgment: answer as Acknowledgment, verified: checked.value, consent };
   }
 
@@ -256,7 +268,7 @@ export class Wallet {
         askPin: (ask) => prompt.askPin!({ view, ...ask, ...(this.config.card?.pin !== undefined && { configured: this.config.card.pin }) }, signal),
         ...(signal ? { signal } : {}),
       });
-      this.history.record({ offer, decidedAt: now, consent: "explicit", outcome: "paid", acknowledgment: verified });
+      this.history.record({ offer, decidedAt: now, consent: "explicit", outcome: "paid", acknowledgment: verified, acknowledgmentMessage: acknowledgment });
       return { acknowledgment, verified, consent: "explicit", ...(verified.card ? { card: { card: verified.card.card, debit: verified.card.debit } } : {}) };
     } catch (error) {
       const wallet = error instanceof WalletError ? error : new WalletError("ERR_WALLET_UNAVAILABLE", `the card could not be used: ${(error as Error).message}; nothing was paid`, 503, true);
@@ -275,16 +287,29 @@ export class Wallet {
     }
   }
 
-  #view(offer: Offer, rates: RateTable | undefined, reason: string): OfferView {
+  #view({ offer, signature }: VerifiedOffer, rates: RateTable | undefined, reason: string, payWith: OfferFacts["payWith"]): OfferView {
     const home = this.config.homeCurrency;
     let converted: string | undefined;
+    let conversion: ReturnType<typeof safeConvert>;
     if (offer.terms.price.currency !== home) {
-      const conversion = rates ? safeConvert(offer, home, rates) : undefined;
+      conversion = rates ? safeConvert(offer, home, rates) : undefined;
       converted = conversion
-        ? `about ${formatPrice(conversion)} at the reference rates of ${rates!.date}`
+        ? `about ${formatPrice(conversion.price)} at the reference rates of ${rates!.date}`
         : `no exchange rate to ${home} is available`;
     }
+    const firstPayment = !this.history.paidBefore(offer.terms.publisher);
+    const publisherName = displayName(signature.chain.leaf);
+    const facts: OfferFacts = {
+      price: offer.terms.price,
+      ...(conversion && rates ? { converted: { price: conversion.price, rate: conversion.rate, ratesDate: rates.date } } : {}),
+      ...(publisherName ? { publisherName } : {}),
+      firstPayment,
+      ...(this.#config.rules.autoAccept === null ? { noRuleChosen: true } : {}),
+      payWith,
+      server: this.config.server.url,
+    };
     return {
+      facts,
       offerId: offer.terms.offerId,
       description: offer.terms.description,
       price: formatPrice(offer.terms.price),
@@ -292,7 +317,7 @@ export class Wallet {
       date: offer.date,
       publisher: offer.terms.publisher,
       grant: offer.terms.grant,
-      reason,
+      reason: firstPayment ? `first payment to this publisher; ${reason}` : reason,
     };
   }
 
@@ -300,7 +325,7 @@ export class Wallet {
   async #ratesFor(offer: Offer): Promise<RateTable | undefined> {
     const home = this.config.homeCurrency;
     const { autoAccept, refuse } = this.config.rules;
-    const currencies = [offer.terms.price, ...Object.values(autoAccept), ...Object.values(refuse)]
+    const currencies = [offer.terms.price, ...Object.values(autoAccept ?? {}), ...Object.values(refuse)]
       .filter((v): v is { currency: string } => typeof v === "object" && v !== null && "currency" in v)
       .map((p) => p.currency);
     if (currencies.every((c) => c === home)) return undefined;
@@ -312,6 +337,42 @@ export class Wallet {
     return this.#rates?.table;
   }
 
+  get config(): WalletConfig {
+    return this.#config;
+  }
+
+  /** Replaces the user's rules, saved in the config file first; the next offer is decided by them. */
+  async setRules(rules: Rules): Promise<void> {
+    if (this.#dir === undefined) throw new WalletError("ERR_CONFLICT", "this wallet was opened without its data directory: its rules cannot be saved", 409, false);
+    const config = { ...this.#config, rules };
+    // Queued like an offer, so no payment is decided half under the old rules and half under the new.
+    const run = this.#queue.then(async () => {
+      await writeConfig(this.#dir!, config);
+      this.#config = config;
+    });
+    this.#queue = run.catch(() => undefined);
+    await run;
+  }
+
+  /** GET one of the user's records at the payment server (/v1/me, /v1/me/payments…), signed with the user's key. */
+  serverRecords(path: string): Promise<unknown> {
+    return this.#server.me(path, this.#config.user, this.#key, this.#clock);
+  }
+
+  /**
+   * Checks a stored acknowledgment again, offline, against the offer it answered, as of `at` (the
+   * payment's server time: certificates that expired since do not undo a payment): true when it verifies.
+   */
+  async acknowledgmentVerifies(offerMessage: string, acknowledgmentMessage: string, at?: Date): Promise<boolean> {
+    const offer = JSON.parse(offerMessage) as Offer;
+    const checked = await verifyAcknowledgment(JSON.parse(acknowledgmentMessage), offer, {
+      trust: this.#trust,
+      clock: at ? { now: () => at } : this.#clock,
+      server: this.#config.server.id,
+    });
+    return checked.ok && (checked.value.card !== undefined || checked.value.claims.user === this.#config.user);
+  }
+
   /** Closes the history database and lets go of the card reader. */
   close(): void {
     this.#card?.close();
@@ -319,9 +380,15 @@ export class Wallet {
   }
 }
 
+/** The name a certificate gives its subject: its common name, else its organisation. */
+function displayName(certificate: VerifiedOffer["signature"]["chain"]["leaf"]): string | undefined {
+  const name = certificate.subjectName;
+  return name.getField("CN")[0] ?? name.getField("O")[0];
+}
+
 function safeConvert(offer: Offer, home: WalletConfig["homeCurrency"], rates: RateTable) {
   try {
-    return convert(offer.terms.price, home, rates)?.price;
+    return convert(offer.terms.price, home, rates);
   } catch {
     return undefined;
   }

@@ -16,6 +16,7 @@ const view: OfferView = {
   publisher: "urn:peage:publisher:acme-games",
   grant: { kind: "launch" },
   reason: "the card's PIN is the consent",
+  facts: { price: { amount: 50, currency: "EUR" } as OfferView["facts"]["price"], firstPayment: false, payWith: "card", server: "https://pay.example" },
 };
 const request: PinRequest = { view, card: "urn:peage:card:alice-1", triesLeft: 3, retry: false };
 

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { certificateToPem, createDemoPki, FixedClock, price, type DemoPki } from "@peage/protocol";
-import { createWallet, initWallet, parseConfig, PaymentServerClient, ScriptedPrompt, TerminalPrompt, WalletError, walletPaths, type OfferView } from "../src/index.js";
+import { createWallet, initWallet, NobodyPrompt, parseConfig, PaymentServerClient, ScriptedPrompt, TerminalPrompt, WalletError, walletPaths, type OfferView } from "../src/index.js";
 import { createTestWorld } from "../src/testing/index.js";
 import { offerFor, walletCode } from "./helpers.js";
 
@@ -23,6 +23,7 @@ const view: OfferView = {
   publisher: "urn:peage:publisher:acme-games",
   grant: { kind: "event", event: "level-2" },
   reason: "above 0.50 EUR per payment, the most you let pass without asking",
+  facts: { price: { amount: 100, currency: "USD" } as OfferView["facts"]["price"], firstPayment: false, payWith: "server", server: "https://pay.example" },
 };
 
 function terminal(answer: string | undefined, options: { timeoutMs?: number } = {}) {
@@ -71,9 +72,19 @@ test("the terminal prompt takes only y or yes as a yes; anything else, silence o
   assert.equal(await asking, false);
 });
 
-test("the terminal prompt refuses to ask when its input is not a terminal", async () => {
+test("the terminal prompt refuses to ask when its input is not a terminal: nobody was asked, which is not a no", async () => {
   const prompt = new TerminalPrompt({ input: new PassThrough(), output: new PassThrough() });
-  await assert.rejects(prompt.ask(view), walletCode("ERR_DECLINED"));
+  await assert.rejects(prompt.ask(view), (error) => walletCode("ERR_CONSENT_UNAVAILABLE")(error) && (error as WalletError).retryable);
+});
+
+test("a wallet that can ask nobody gives the program ERR_CONSENT_UNAVAILABLE, retryable, and records no decision", async () => {
+  const world = await createTestWorld({ pki, prompt: new NobodyPrompt(), rules: { autoAccept: null, refuse: {} }, service: false });
+  try {
+    await assert.rejects(world.wallet.pay(offerFor(world.catalog, "launch")), (error) => walletCode("ERR_CONSENT_UNAVAILABLE")(error) && (error as WalletError).retryable);
+    assert.deepEqual(world.wallet.history.list(), []);
+  } finally {
+    await world.close();
+  }
 });
 
 test("initWallet checks its inputs, writes 0600 files, returns the public JWK, and refuses to overwrite", async () => {
@@ -128,7 +139,8 @@ test("initWallet checks its inputs, writes 0600 files, returns the public JWK, a
     const rawConfig = JSON.parse(await readFile(paths.config, "utf8"));
     assert.throws(() => parseConfig({ ...rawConfig, server: { ...rawConfig.server, url: "http://pay.example" } }), /server.url: .*plain http/);
     assert.equal(config.trustRootsPem, paths.roots);
-    assert.deepEqual(config.rules.autoAccept.perPayment, { amount: 3000, currency: "EUR" });
+    // No auto-accept until the user chooses one: every payment is shown.
+    assert.equal(config.rules.autoAccept, null);
     await assert.rejects(initWallet(walletDir, base), walletCode("ERR_CONFLICT"));
     const again = await initWallet(walletDir, { ...base, force: true });
     assert.notEqual(again.kid, init.kid);

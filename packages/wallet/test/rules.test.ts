@@ -108,8 +108,19 @@ test("property: nothing above the per-payment cap or the cumulative cap ever pas
   );
 });
 
-test("rules from the config: defaults when absent, strict about shape and integer amounts", () => {
-  assert.deepEqual(parseRules(undefined), PSD2_LOW_VALUE_RULES);
+test("with no auto-accept rule chosen, every payment is asked, even one cent; refuse limits still apply", () => {
+  const rules: Rules = { autoAccept: null, refuse: { perPayment: price(5000, "EUR") } };
+  const ask = decideEur(1, {}, rules);
+  assert.equal(ask.kind, "ask");
+  assert.match((ask as { reason: string }).reason, /no auto-accept rule/);
+  assert.equal(decideEur(5001, {}, rules).kind, "refuse");
+});
+
+test("rules from the config: nothing auto-accepted when absent, strict about shape and integer amounts", () => {
+  assert.deepEqual(parseRules(undefined), { autoAccept: null, refuse: {} });
+  assert.deepEqual(parseRules({ autoAccept: null, refuse: {} }), { autoAccept: null, refuse: {} });
+  assert.deepEqual(parseRules({ refuse: { perPayment: { amount: 100, currency: "EUR" } } }).autoAccept, null);
+  assert.throws(() => parseRules({ autoAccept: null, refuse: {}, extra: 1 }), /unknown field/);
   const rules = parseRules({ autoAccept: { perPayment: { amount: 500, currency: "USD" }, consecutive: 3 }, refuse: { perPayment: { amount: 10000, currency: "USD" } } });
   assert.deepEqual(rules.autoAccept, { perPayment: { amount: 500, currency: "USD" }, consecutive: 3 });
   assert.deepEqual(rules.refuse.perPayment, { amount: 10000, currency: "USD" } as Price);

@@ -7,7 +7,7 @@
  * is being asked) is withdrawn: the wallet pays nothing and records no decision of the user's.
  */
 import { emitKeypressEvents } from "node:readline";
-import { TerminalPrompt, type ConsentPrompt, type OfferView } from "@peage/wallet";
+import { ConsentWindow, TerminalPrompt, type ConsentPrompt, type OfferView } from "@peage/wallet";
 
 /** Output that can be held while the user is being asked, then shown in order. */
 export class Narrator {
@@ -104,5 +104,25 @@ export class TerminalUser implements ConsentPrompt {
       input.off("keypress", onKey);
       this.narrator.release();
     }
+  }
+}
+
+/**
+ * The user answering in the wallet's consent window, in the browser the platform opens (the link
+ * is printed too). The program's output goes on while the window waits.
+ */
+export class BrowserUser implements ConsentPrompt {
+  readonly answers: Answer[] = [];
+  readonly window: ConsentWindow;
+
+  constructor(open: (url: string) => void, narrator: Narrator) {
+    this.window = new ConsentWindow({ open, announce: (url) => narrator.line(`  wallet     a payment waits for your answer in your browser: ${url}`) });
+  }
+
+  async ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
+    const yes = await this.window.ask(view, signal);
+    if (!yes && signal?.aborted) throw new Error("the program stopped waiting before the user answered");
+    this.answers.push({ offerId: view.offerId, yes, by: "user" });
+    return yes;
   }
 }

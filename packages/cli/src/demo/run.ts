@@ -5,14 +5,16 @@
 import { rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline/promises";
 import { formatPrice, parseCurrency, price, type Price } from "@peage/protocol";
+import { browserOpener } from "@peage/wallet";
 import type { Options } from "../args.js";
 import { CommandError } from "../errors.js";
 import { print, printJson } from "../output.js";
 import { Cleanup, Interrupted } from "./cleanup.js";
 import { checkQuestBuilt, QuestFiles, runQuest, type QuestRun } from "./game.js";
 import { DemoFiles, prepareDemoDir, removeIfTemporary, type DemoPaths } from "./layout.js";
-import { Narrator, ScriptedUser, TerminalUser } from "./prompt.js";
+import { BrowserUser, Narrator, ScriptedUser, TerminalUser } from "./prompt.js";
 import { checkRun, describeStep, StepLog, type Check, type Step } from "./steps.js";
 import { payLaunchAsPostpaid } from "./postpaid.js";
 import { createWorld, type World } from "./world.js";
@@ -40,8 +42,10 @@ const DRAIN_TIMEOUT_MS = 15_000;
 export async function runDemo(o: Options): Promise<void> {
   const scripted = o.flag("yes");
   const json = o.flag("json");
-  if (!scripted && !process.stdin.isTTY) {
-    throw o.usage("the wallet asks the user on the terminal, and standard input is not one: run it in a terminal, or add --yes to let the demo answer");
+  // Interactively, the wallet's consent window in the browser where one can be opened, else the terminal.
+  const opener = scripted ? undefined : browserOpener();
+  if (!scripted && !opener && !process.stdin.isTTY) {
+    throw o.usage("the wallet asks the user in a browser or on the terminal, and neither is here: run it in a terminal or a desktop session, or add --yes to let the demo answer");
   }
   checkQuestBuilt();
   const timing = scripted ? TIMING.scripted : TIMING.interactive;
@@ -80,7 +84,7 @@ export async function runDemo(o: Options): Promise<void> {
   };
   if (!scripted) process.on("uncaughtException", onUncaught);
 
-  const user = scripted ? new ScriptedUser() : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
+  const user = scripted ? new ScriptedUser() : opener ? new BrowserUser(opener, narrator) : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
   let world: World | undefined;
   let log: StepLog | undefined;
   let report: Report | undefined;
@@ -104,6 +108,7 @@ export async function runDemo(o: Options): Promise<void> {
       periodSeconds: timing.periodSeconds,
       offersFile: QuestFiles.offers,
       prompt: user,
+      ...(user instanceof BrowserUser ? { consentWindow: user.window } : {}),
       walletLog,
       progress: (text) => narrator.line(`  ${text}`),
       cleanup,
@@ -117,7 +122,9 @@ export async function runDemo(o: Options): Promise<void> {
     narrator.line(
       scripted
         ? "--yes: the demo answers for the user: yes to every payment, except the first renewal of play time, which it declines."
-        : "Answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment: the game pauses, then asks to pay again to go on.",
+        : user instanceof BrowserUser
+          ? "Each payment opens in your browser: Approve to pay, Decline to refuse. Decline a renewal of play time once to see a declined payment."
+          : "Answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment: the game pauses, then asks to pay again to go on.",
     );
     narrator.line(
       `The balance does not cover everything: one payment will be refused for lack of funds (${world.shortOf.offerId}${scripted ? "" : ", if you pay for the rest"}).`,
@@ -140,6 +147,7 @@ export async function runDemo(o: Options): Promise<void> {
     show(log.take(world.wallet.wallet.history.list(10_000)));
     if (interrupted !== undefined) throw new Interrupted(interrupted);
 
+    if (user instanceof BrowserUser) await pointToHistory(narrator, world.wallet.url, stop.signal);
     const postpaid = await payLaunchAsPostpaid(world.postpaid, paths.catalog, world.rootFile);
     narrator.line(`  ${postpaid.summary}`);
     const [balance, payments, postpaidPayments] = await Promise.all([
@@ -186,6 +194,22 @@ export async function runDemo(o: Options): Promise<void> {
     await removeIfTemporary(paths).catch((cause: unknown) => failures.push(`remove ${paths.dir}: ${(cause as Error).message}`));
     for (const failure of failures) process.stderr.write(`warning: could not ${failure}\n`);
     return error;
+  }
+}
+
+/**
+ * The newcomer's last step after answering in the browser: the payments just approved are in the
+ * wallet's history, each acknowledgment verified; in a terminal, the wallet stays up until Enter.
+ */
+async function pointToHistory(narrator: Narrator, walletUrl: string, signal: AbortSignal): Promise<void> {
+  if (!process.stdin.isTTY) return;
+  narrator.line("");
+  narrator.line(`Your payments, each acknowledgment verified by your wallet: ${walletUrl}/ui/history (the History tab of the window).`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    await rl.question("Press Enter to stop the wallet and the server. ", { signal }).catch(() => undefined);
+  } finally {
+    rl.close();
   }
 }
 

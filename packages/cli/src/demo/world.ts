@@ -26,7 +26,7 @@ import {
   type RateTable,
 } from "@peage/protocol";
 import { ApiScopes, buildConfig, createApiKey, initDataDir, startServer, type RunningServer } from "@peage/server";
-import { initWallet, startWallet, type ConsentPrompt, type Rules, type WalletService } from "@peage/wallet";
+import { initWallet, startWallet, type ConsentPrompt, type ConsentWindow, type Rules, type WalletService } from "@peage/wallet";
 import { CommandError } from "../errors.js";
 import { Operator } from "../operator-api.js";
 import { checkpoint, type Cleanup } from "./cleanup.js";
@@ -43,6 +43,8 @@ export interface WorldOptions {
   /** The example's offer drafts (offers.json). */
   readonly offersFile: string;
   readonly prompt: ConsentPrompt;
+  /** The consent window `prompt` is, when the user answers in the browser: served by the wallet. */
+  readonly consentWindow?: ConsentWindow;
   /** The wallet service's console: one line per offer handled. */
   readonly walletLog: (line: string) => void;
   /** What is being set up, for the reader. */
@@ -150,6 +152,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     wallet: { dir: paths.wallet, passphrase, prompt: options.prompt },
     endpointFile: paths.walletEndpoint,
     log: options.walletLog,
+    ...(options.consentWindow ? { consentWindow: options.consentWindow } : {}),
   });
   cleanup.defer("stop the wallet", () => service.close());
   progress(`wallet     the user's wallet service on ${service.url}, found by programs through ${service.endpointFile}`);

@@ -21,7 +21,7 @@ import {
 } from "@peage/protocol";
 import { AutoYesPrompt, type ConsentPrompt } from "../consent-prompt.js";
 import { initWallet } from "../init.js";
-import type { Rules } from "../rules.js";
+import { PSD2_LOW_VALUE_RULES, type Rules } from "../rules.js";
 import { startWallet, type WalletService } from "../service.js";
 import { createWallet, type Wallet } from "../wallet.js";
 import { startStandInServer, type StandInServer, type StandInServerOptions } from "./stand-in-server.js";
@@ -43,6 +43,7 @@ export interface TestWorldOptions {
   readonly homeCurrency?: string;
   /** Prepaid balance in minor units of the home currency (default 100.00). */
   readonly balance?: number;
+  /** The user's rules; default the PSD2 low-value preset, as chosen by a user at `peage wallet init`. */
   readonly rules?: Rules;
   readonly drafts?: readonly OfferDraft[];
   readonly clock?: Clock;
@@ -103,7 +104,7 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
       serverId: pki.server.identity,
       homeCurrency: home,
       trustRootsPem: rootsPemFile,
-      ...(options.rules ? { rules: options.rules } : {}),
+      rules: options.rules ?? PSD2_LOW_VALUE_RULES,
     });
     const wallet = await createWallet({
       dir: walletDir,

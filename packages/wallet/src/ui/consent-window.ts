@@ -1,0 +1,140 @@
+/**
+ * The consent window's side in the wallet: a ConsentPrompt whose questions wait in a queue until
+ * the user answers them on the wallet's local page (routes.ts), each one its own decision. A
+ * question nobody answers in time is a no; one the program stops waiting for is withdrawn.
+ *
+ * Approve is refused on the server too until the offer has been on screen for `minVisibleMs`
+ * (the page reports when it showed it): a page that is clicked through (a click meant for
+ * something else, landing on a window that just appeared) approves nothing.
+ */
+import { randomBytes } from "node:crypto";
+import type { ConsentPrompt, OfferView } from "../consent-prompt.js";
+import { WalletError } from "../errors.js";
+
+export interface ConsentWindowOptions {
+  /** How long a question waits for the user before it counts as a no (default 120 s). */
+  readonly timeoutMs?: number;
+  /** How long an offer must have been visible before Approve counts (default 1000 ms). */
+  readonly minVisibleMs?: number;
+  /**
+   * Called when a question arrives and no page is looking: opens the user's browser on `url`
+   * (a fresh one-time link). Without it the link is only given to `announce`.
+   */
+  readonly open?: (url: string) => void;
+  /** Told the link of each question that needs a new window (the wallet prints it). */
+  readonly announce?: (url: string) => void;
+  /** The clock, in ms (tests). */
+  readonly now?: () => number;
+}
+
+/** One question as the page sees it. */
+export interface PendingOffer {
+  readonly id: string;
+  readonly view: OfferView;
+  /** When it was asked, and when it times out (epoch ms). */
+  readonly askedAt: number;
+  readonly expiresAt: number;
+}
+
+interface Waiting extends PendingOffer {
+  shownAt: number | undefined;
+  readonly answer: (yes: boolean) => void;
+}
+
+export type DecideResult = "done" | "unknown" | "too-soon";
+
+/** How recently a page must have asked for the queue to count as a window the user has open. */
+const WATCHED_MS = 5_000;
+
+export class ConsentWindow implements ConsentPrompt {
+  readonly timeoutMs: number;
+  readonly minVisibleMs: number;
+  readonly #open: ((url: string) => void) | undefined;
+  readonly #announce: ((url: string) => void) | undefined;
+  readonly #now: () => number;
+  readonly #waiting = new Map<string, Waiting>();
+  /** Set by the service once it listens: makes a one-time link to the page. */
+  #link: (() => string) | undefined;
+  #lastPoll = Number.NEGATIVE_INFINITY;
+
+  constructor(options: ConsentWindowOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.minVisibleMs = options.minVisibleMs ?? 1_000;
+    this.#open = options.open;
+    this.#announce = options.announce;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The service gives the window its way to mint one-time links (service.ts). */
+  attach(link: () => string): void {
+    this.#link = link;
+  }
+
+  ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
+    if (!this.#link) {
+      return Promise.reject(
+        new WalletError("ERR_CONSENT_UNAVAILABLE", "the consent window is not served yet: start the wallet's service", 503, true),
+      );
+    }
+    if (signal?.aborted) return Promise.resolve(false);
+    const id = randomBytes(16).toString("base64url");
+    const askedAt = this.#now();
+    return new Promise<boolean>((resolve) => {
+      const finish = (yes: boolean) => {
+        if (!this.#waiting.delete(id)) return;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", withdraw);
+        resolve(yes);
+      };
+      const withdraw = () => finish(false);
+      const timer = setTimeout(() => finish(false), this.timeoutMs);
+      timer.unref?.();
+      signal?.addEventListener("abort", withdraw, { once: true });
+      this.#waiting.set(id, { id, view, askedAt, expiresAt: askedAt + this.timeoutMs, shownAt: undefined, answer: finish });
+      if (!this.watched()) this.#summon();
+    });
+  }
+
+  /** Whether a page asked for the queue lately (then it shows new questions by itself). */
+  watched(): boolean {
+    return this.#now() - this.#lastPoll < WATCHED_MS;
+  }
+
+  /** The questions waiting, oldest first; the page polls this. */
+  pending(): PendingOffer[] {
+    this.#lastPoll = this.#now();
+    return [...this.#waiting.values()].map(({ id, view, askedAt, expiresAt }) => ({ id, view, askedAt, expiresAt }));
+  }
+
+  /** The page says the offer is on screen: the delay before Approve counts from the first time. */
+  shown(id: string): boolean {
+    const waiting = this.#waiting.get(id);
+    if (!waiting) return false;
+    waiting.shownAt ??= this.#now();
+    return true;
+  }
+
+  /** The user's answer to one question. Approve before the offer was visible long enough is refused. */
+  decide(id: string, yes: boolean): DecideResult {
+    const waiting = this.#waiting.get(id);
+    if (!waiting) return "unknown";
+    if (yes && (waiting.shownAt === undefined || this.#now() - waiting.shownAt < this.minVisibleMs)) return "too-soon";
+    waiting.answer(yes);
+    return "done";
+  }
+
+  /** Declines everything still waiting (the wallet is stopping). */
+  closeAll(): void {
+    for (const waiting of [...this.#waiting.values()]) waiting.answer(false);
+  }
+
+  #summon(): void {
+    const url = this.#link!();
+    this.#announce?.(url);
+    try {
+      this.#open?.(url);
+    } catch {
+      // The printed link is still there; a browser that cannot be started is not a refusal.
+    }
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * What the user's own pages show, as JSON (the page formats it) and for `peage wallet history |
+ * balance | statement --json`: the wallet's history merged with the payment server's record of
+ * the user's payments (a signed GET /v1/me/payments), each acknowledgment checked again offline;
+ * the account's balance or limit; a month's statement with the offers' descriptions, which only
+ * the wallet knows (the server keeps their hashes).
+ *
+ * Amounts travel as integer minor units with their decimal text, never as floats.
+ */
+import { formatPrice, isPlainObject, type Price } from "@peage/protocol";
+import { WalletError } from "../errors.js";
+import type { HistoryEntry } from "../history.js";
+import type { Wallet } from "../wallet.js";
+
+/** A price for a page: the exact minor units, and the same as a decimal string ("0.50"). */
+export interface Amount {
+  readonly amount: number;
+  readonly currency: string;
+  readonly decimal: string;
+}
+
+export interface HistoryLine {
+  readonly id?: number;
+  readonly date: string;
+  readonly description?: string;
+  readonly publisher: string;
+  readonly offerId?: string;
+  readonly price: Amount;
+  readonly charged?: Amount;
+  readonly paymentId?: string;
+  readonly consent?: HistoryEntry["consent"];
+  /** consent "auto": the rule that let it through. */
+  readonly rule?: string;
+  readonly outcome: HistoryEntry["outcome"];
+  readonly errorCode?: string;
+  /** paid lines: the acknowledgment verified again now, offline; "absent" for older records without it. */
+  readonly acknowledgment?: "verified" | "invalid" | "absent";
+  /** Whether the payment server lists the payment ("unknown" when it could not be asked). */
+  readonly atServer?: boolean | "unknown";
+}
+
+export interface HistoryPage {
+  readonly lines: HistoryLine[];
+  /** Why the server's records are missing, when they are. */
+  readonly serverError?: string;
+}
+
+interface ServerPayment {
+  readonly paymentId: string;
+  readonly publisher: string;
+  readonly price: Price;
+  readonly charged: Price;
+  readonly serverTime: string;
+}
+
+export function amountOf(p: Price): Amount {
+  return { amount: p.amount, currency: p.currency, decimal: formatPrice(p).split(" ")[0]! };
+}
+
+export class UserPages {
+  constructor(private readonly wallet: Wallet) {}
+
+  /** The wallet's records (newest first) merged with the server's list of payments. */
+  async history(limit = 500): Promise<HistoryPage> {
+    const entries = this.wallet.history.list(limit);
+    const server = await this.#serverPayments().then(
+      (payments) => ({ payments }),
+      (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+    );
+    const byId = "payments" in server ? new Map(server.payments.map((p) => [p.paymentId, p])) : undefined;
+    const lines: HistoryLine[] = [];
+    for (const entry of entries) {
+      const line = await this.#line(entry);
+      const atServer = entry.paymentId === undefined ? undefined : byId ? byId.delete(entry.paymentId) : ("unknown" as const);
+      lines.push({ ...line, ...(atServer === undefined ? {} : { atServer }) });
+    }
+    // Payments the server lists that this wallet did not make (another device, a card synced later).
+    for (const p of byId?.values() ?? []) {
+      lines.push({
+        date: p.serverTime,
+        publisher: p.publisher,
+        price: amountOf(p.price),
+        charged: amountOf(p.charged),
+        paymentId: p.paymentId,
+        outcome: "paid",
+        atServer: true,
+      });
+    }
+    lines.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
+    return { lines, ...("error" in server ? { serverError: server.error } : {}) };
+  }
+
+  /** The message 3 of one paid history entry, as the server signed it, for download. */
+  acknowledgment(id: number): unknown {
+    const entry = Number.isSafeInteger(id) ? this.wallet.history.get(id) : undefined;
+    if (!entry?.acknowledgmentMessage)
+      throw new WalletError("ERR_NOT_FOUND", "no acknowledgment is kept for this history entry", 404, false);
+    return JSON.parse(entry.acknowledgmentMessage) as unknown;
+  }
+
+  /** The account at the payment server: balance (prepaid) or limit and use this month (postpaid). */
+  async account(): Promise<Record<string, unknown>> {
+    const account = await this.wallet.serverRecords("/v1/me");
+    if (!isPlainObject(account))
+      throw new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server's account record is not an object", 502, true);
+    const pick = (name: string) => (isPrice(account[name]) ? { [name]: amountOf(account[name]) } : {});
+    const limit = account["monthlyLimit"];
+    const used = account["usedThisMonth"];
+    return {
+      user: account["user"],
+      mode: account["mode"],
+      status: account["status"],
+      homeCurrency: account["homeCurrency"],
+      ...pick("balance"),
+      ...pick("monthlyLimit"),
+      ...pick("usedThisMonth"),
+      ...(isPrice(limit) && isPrice(used)
+        ? { leftThisMonth: amountOf({ amount: Math.max(0, limit.amount - used.amount), currency: limit.currency } as Price) }
+        : {}),
+    };
+  }
+
+  /** One month (YYYY-MM, UTC) of the server's payments, with the descriptions the wallet kept, and totals per currency. */
+  async statement(period: string): Promise<Record<string, unknown>> {
+    if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period))
+      throw new WalletError("ERR_BAD_REQUEST", `the period must be YYYY-MM, got ${JSON.stringify(period)}`, 400, false);
+    const payments = (await this.#serverPayments()).filter((p) => p.serverTime.slice(0, 7) === period);
+    const described = new Map(this.wallet.history.list(10_000).flatMap((e) => (e.paymentId ? [[e.paymentId, e] as const] : [])));
+    const totals = new Map<string, number>();
+    for (const p of payments) totals.set(p.charged.currency, (totals.get(p.charged.currency) ?? 0) + p.charged.amount);
+    return {
+      period,
+      user: this.wallet.config.user,
+      lines: payments.map((p) => ({
+        paymentId: p.paymentId,
+        date: p.serverTime,
+        publisher: p.publisher,
+        description: described.get(p.paymentId)?.description ?? null,
+        price: amountOf(p.price),
+        charged: amountOf(p.charged),
+      })),
+      totals: [...totals].map(([currency, amount]) => amountOf({ amount, currency } as Price)),
+    };
+  }
+
+  async #line(entry: HistoryEntry): Promise<HistoryLine> {
+    let acknowledgment: HistoryLine["acknowledgment"];
+    if (entry.outcome === "paid") {
+      acknowledgment =
+        entry.offerMessage && entry.acknowledgmentMessage
+          ? (await this.wallet
+              .acknowledgmentVerifies(entry.offerMessage, entry.acknowledgmentMessage, at(entry))
+              .catch(() => false))
+            ? "verified"
+            : "invalid"
+          : "absent";
+    }
+    return {
+      id: entry.id,
+      date: entry.serverTime ?? entry.decidedAt,
+      description: entry.description,
+      publisher: entry.publisher,
+      offerId: entry.offerId,
+      price: amountOf(entry.price),
+      ...(entry.charged ? { charged: amountOf(entry.charged) } : {}),
+      ...(entry.paymentId ? { paymentId: entry.paymentId } : {}),
+      consent: entry.consent,
+      ...(entry.rule ? { rule: entry.rule } : {}),
+      outcome: entry.outcome,
+      ...(entry.errorCode ? { errorCode: entry.errorCode } : {}),
+      ...(acknowledgment ? { acknowledgment } : {}),
+    };
+  }
+
+  /** Every payment the server lists for the user, oldest first (following its pages). */
+  async #serverPayments(): Promise<ServerPayment[]> {
+    const all: ServerPayment[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const value = await this.wallet.serverRecords(
+        `/v1/me/payments?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
+      if (!isPlainObject(value) || !Array.isArray(value["payments"]))
+        throw new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server's list of payments is malformed", 502, true);
+      for (const p of value["payments"]) if (isServerPayment(p)) all.push(p);
+      cursor = typeof value["nextCursor"] === "string" ? value["nextCursor"] : undefined;
+      if (!cursor) break;
+    }
+    return all;
+  }
+}
+
+/** When a paid entry is judged: at its server time, else when the wallet decided it. */
+function at(entry: HistoryEntry): Date {
+  return new Date(entry.serverTime ?? entry.decidedAt);
+}
+
+function isPrice(value: unknown): value is Price {
+  return isPlainObject(value) && Number.isSafeInteger(value["amount"]) && typeof value["currency"] === "string";
+}
+
+function isServerPayment(value: unknown): value is ServerPayment {
+  return (
+    isPlainObject(value) &&
+    typeof value["paymentId"] === "string" &&
+    typeof value["publisher"] === "string" &&
+    typeof value["serverTime"] === "string" &&
+    isPrice(value["price"]) &&
+    isPrice(value["charged"])
+  );
+}
