@@ -13,6 +13,7 @@ import {
   DEFAULT_OFFER_TTL_MS,
   isPartyId,
   isPlainObject,
+  parseStrictJson,
   JwsTypes,
   systemClock,
   toDate,
@@ -330,7 +331,7 @@ function notOpen(): MerchantError {
 
 async function readJson(path: string, what: string, invalid: (message: string, extra?: { cause?: unknown }) => MerchantError): Promise<unknown> {
   try {
-    return JSON.parse(await readFile(path, "utf8")) as unknown;
+    return parseStrictJson(await readFile(path, "utf8"));
   } catch (cause) {
     throw invalid(`cannot read the ${what} ${path}: ${(cause as Error).message}`, { cause });
   }

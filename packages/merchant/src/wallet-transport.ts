@@ -9,7 +9,7 @@ import { request } from "node:http";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { isPlainObject, isVerificationCode, PaymentCodes, type Offer, type ProblemCode } from "@peage/protocol";
+import { isPlainObject, isVerificationCode, parseStrictJson, PaymentCodes, type Offer, type ProblemCode } from "@peage/protocol";
 import { MerchantError } from "./errors.js";
 
 export interface WalletTransport {
@@ -52,7 +52,7 @@ export class HttpWalletTransport implements WalletTransport {
     const answer = await post(endpoint, body, options.signal, this.#maxBytes);
     let value: unknown;
     try {
-      value = JSON.parse(answer.text);
+      value = parseStrictJson(answer.text);
     } catch {
       value = undefined;
     }

@@ -8,6 +8,7 @@ export * from "./time.js";
 export * from "./nonce.js";
 export * from "./identity.js";
 export * from "./canonical.js";
+export * from "./strict-json.js";
 export * from "./keys.js";
 export * from "./jws.js";
 export * from "./pki/index.js";

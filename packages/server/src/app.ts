@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import swagger from "@fastify/swagger";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from "fastify";
-import { systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
+import { parseStrictJson, systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
 import type { LogLevel } from "./config.js";
 import type { ServerIdentity } from "./data-dir.js";
 import { Metrics } from "./metrics.js";
@@ -93,7 +93,7 @@ export function buildApp(deps: AppDeps): App {
     const text = body as string;
     if (text.trim() === "") return done(badJson("the request body is empty; send a JSON document"), undefined);
     try {
-      done(null, JSON.parse(text) as unknown);
+      done(null, parseStrictJson(text));
     } catch (cause) {
       done(badJson(`the request body is not valid JSON: ${(cause as Error).message}`), undefined);
     }

@@ -6,7 +6,7 @@
  * idempotent on the request, so a retry of a payment it already recorded returns the same
  * acknowledgment instead of charging twice.
  */
-import { isPlainObject, PaymentCodes, rateTable, VerificationCodes, type PaymentRequest, type ProblemCode, type RateTable } from "@peage/protocol";
+import { isPlainObject, PaymentCodes, rateTable, tryParseStrictJson, VerificationCodes, type PaymentRequest, type ProblemCode, type RateTable } from "@peage/protocol";
 import { WalletError } from "./errors.js";
 
 export interface ServerClientOptions {
@@ -127,12 +127,9 @@ async function readBounded(response: Response, maxBytes: number): Promise<string
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** The server's answer as JSON; undefined for anything else, duplicate member names included. */
 function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
+  return tryParseStrictJson(text);
 }
 
 function sleep(ms: number): Promise<void> {
