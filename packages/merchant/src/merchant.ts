@@ -4,7 +4,8 @@
  * payment, hands it to the user's wallet, and unlocks only on an acknowledgment (message 3) that
  * verifies against exactly the offer it sent: a payment-server chain with the acknowledgment role,
  * the offer's hash, price, nonce and date. Each offer is consumed by its first valid
- * acknowledgment, so a replayed or second acknowledgment unlocks nothing.
+ * acknowledgment, so a replayed or second acknowledgment unlocks nothing; an acknowledgment that
+ * does not verify leaves the offer open, so a forged one presented first cannot block the genuine one.
  */
 import { readFile } from "node:fs/promises";
 import {
@@ -196,7 +197,10 @@ export class Merchant {
     return offer;
   }
 
-  /** Verifies an acknowledgment against the open offer its nonce names, and closes that offer. */
+  /**
+   * Verifies an acknowledgment against the open offer its nonce names, and closes that offer once
+   * one verifies; one that does not verify is refused and leaves the offer open for the genuine one.
+   */
   async acceptAcknowledgment(answer: unknown): Promise<Authorization> {
     const nonce = nonceOf(answer);
     const open = nonce === undefined ? undefined : this.#open.get(nonce);
@@ -247,7 +251,8 @@ export class Merchant {
       ...(this.#server ? { server: this.#server } : {}),
     });
     if (!verified.ok) {
-      this.#open.delete(offer.nonce);
+      // The offer stays open: anyone may present a forged acknowledgment naming its nonce, and
+      // closing the offer on it would turn away the genuine one (the user paid and got nothing).
       const { code, message } = verified.error;
       throw new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", `the acknowledgment does not prove payment of this offer (${code}: ${message}); nothing may be unlocked`, {
         retryable: false,

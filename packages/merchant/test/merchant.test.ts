@@ -211,6 +211,27 @@ test("an offer carried by the program itself is accepted once through acceptAckn
   await assert.rejects(m.acceptAcknowledgment(ack), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"));
 });
 
+test("a forged acknowledgment presented first does not close the offer: the genuine, paid one is accepted after it", async () => {
+  const m = await merchant();
+  const offer = m.openOffer("level-2");
+  const forged = await signAcknowledgment({
+    consent: consentFor(offer),
+    paymentId: "pay_forged",
+    server: pki.server.identity,
+    charged: offer.terms.price,
+    key: pki.publisher.keys,
+    x5c: pki.chainOf(pki.publisher.certificate),
+    clock: systemClock,
+  });
+  await assert.rejects(m.acceptAcknowledgment(forged), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_ROLE"));
+  assert.equal(m.openOfferCount, 1);
+  const genuine = await new HttpWalletTransport({ endpointFile: world.endpointFile }).submit(offer, { signal: AbortSignal.timeout(10_000) });
+  const authorization = await m.acceptAcknowledgment(genuine);
+  assert.equal(authorization.nonce, offer.nonce);
+  assert.equal(m.openOfferCount, 0);
+  await assert.rejects(m.acceptAcknowledgment(forged), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"));
+});
+
 test("an acknowledgment signed with a publisher's certificate is ERR_WRONG_ROLE", async () => {
   const m = await merchant({
     wallet: dishonest((_real, offer) =>
