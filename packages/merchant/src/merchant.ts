@@ -6,6 +6,11 @@
  * the offer's hash, price, nonce and date. Each offer is consumed by its first valid
  * acknowledgment, so a replayed or second acknowledgment unlocks nothing; an acknowledgment that
  * does not verify leaves the offer open, so a forged one presented first cannot block the genuine one.
+ *
+ * When the wallet does not answer in time (or cannot be reached), the offer stays open too, and the
+ * next pay() of the same catalog offer presents that same offer again rather than a new one: if
+ * the user had paid meanwhile, the wallet hands back the acknowledgment of that payment (from its
+ * history, or from the payment server by the offer's nonce) and nothing is charged twice.
  */
 import { readFile } from "node:fs/promises";
 import {
@@ -81,6 +86,8 @@ export interface PayOptions {
 interface OpenOffer {
   readonly offer: Offer;
   readonly entry: CatalogEntry;
+  /** Sent to the wallet, whose answer did not come (a timeout, a lost connection): presented again by the next pay(). */
+  unanswered: boolean;
 }
 
 export class Merchant {
@@ -163,7 +170,7 @@ export class Merchant {
 
   /** Gets one offer paid through the wallet and returns what it unlocks; rejects with a MerchantError. */
   async pay(offerId: string, options: PayOptions = {}): Promise<Authorization> {
-    const offer = this.openOffer(offerId);
+    const offer = this.#unansweredOffer(offerId) ?? this.openOffer(offerId);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const { signal, release } = withTimeout(options.signal, timeoutMs);
     let answer: unknown;
@@ -171,13 +178,32 @@ export class Merchant {
       answer = await this.#transport.submit(offer, { signal });
     } catch (error) {
       release();
-      this.#open.delete(offer.nonce);
-      if (error instanceof MerchantError) throw error;
-      if (signal.aborted) throw new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", { retryable: true, cause: error });
-      throw new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, { retryable: true, cause: error });
+      const failure =
+        error instanceof MerchantError
+          ? error
+          : signal.aborted
+            ? new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", { retryable: true, cause: error })
+            : new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, { retryable: true, cause: error });
+      // The user may have paid although the answer did not come: the same offer is asked again.
+      const open = this.#open.get(offer.nonce);
+      if (failure.retryable && open) open.unanswered = true;
+      else this.#open.delete(offer.nonce);
+      throw failure;
     }
     release();
     return this.#settle(answer, offer);
+  }
+
+  /** An open offer for `offerId` whose answer never came, taken for presenting again; undefined if none. */
+  #unansweredOffer(offerId: string): Offer | undefined {
+    this.#pruneExpired();
+    for (const open of this.#open.values()) {
+      if (open.unanswered && open.offer.terms.offerId === offerId && toDate(open.offer.expiresAt).getTime() > this.#clock.now().getTime()) {
+        open.unanswered = false;
+        return open.offer;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -193,7 +219,7 @@ export class Merchant {
     }
     this.#pruneExpired();
     const offer = createOffer(entry, this.#clock, this.#offerTtlMs);
-    this.#open.set(offer.nonce, { offer, entry });
+    this.#open.set(offer.nonce, { offer, entry, unanswered: false });
     return offer;
   }
 

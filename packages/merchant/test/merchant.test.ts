@@ -300,6 +300,37 @@ test("acknowledgments from a payment server other than the expected one are ERR_
   assert.equal((await right.pay("launch")).offerId, "launch");
 });
 
+test("the program stops waiting while the wallet is paying: the next pay() presents the same offer and gets the payment, charged once", async () => {
+  let slow = true;
+  const late = await createTestWorld({
+    pki,
+    server: {
+      // The first answer takes longer than the program waits; the payment is recorded all the same.
+      tamper: async (ack) => {
+        if (slow) await new Promise((resolve) => setTimeout(resolve, 1500));
+        return ack;
+      },
+    },
+  });
+  try {
+    const m = await Merchant.create({ catalog: late.catalog, trustRoots: late.rootsPem, wallet: { endpointFile: late.endpointFile } });
+    await assert.rejects(m.pay("launch", { timeoutMs: 300 }), merchantCode("ERR_TIMEOUT"));
+    assert.equal(m.openOfferCount, 1, "the unanswered offer stays open");
+    while (late.server.payments.length === 0 || late.wallet.history.list()[0]?.outcome !== "paid") await new Promise((resolve) => setTimeout(resolve, 50));
+    slow = false;
+    const authorization = await m.pay("launch");
+    assert.equal(late.server.payments.length, 1, "charged once");
+    assert.equal(authorization.paymentId, late.server.payments[0]!.paymentId);
+    assert.equal(m.openOfferCount, 0);
+    // The offer is consumed: the next payment is a new one.
+    const next = await m.pay("launch");
+    assert.notEqual(next.nonce, authorization.nonce);
+    assert.equal(late.server.payments.length, 2);
+  } finally {
+    await late.close();
+  }
+});
+
 test("concurrent payments each get their own offer and acknowledgment", async () => {
   const m = await merchant();
   const results = await Promise.all([m.pay("launch"), m.pay("level-2"), m.pay("launch")]);

@@ -3,10 +3,14 @@
  * what only the user's side knows — the offer's description, which the payment server never
  * sees — next to what the server returned, and it is what the rules count spending from.
  * Days and months are calendar days and months in UTC, counted on the wallet's clock.
+ *
+ * Each paid entry keeps what the rules count in the wallet's home currency (`home_amount`), which
+ * need not be the currency the account was charged in, and message 3 itself, so that an offer
+ * paid once is handed back, not paid again, when the program asks for it a second time.
  */
 import Database from "better-sqlite3";
 import { chmodSync, existsSync } from "node:fs";
-import type { Offer, Price, VerifiedAcknowledgment } from "@peage/protocol";
+import type { Acknowledgment, Offer, Price, VerifiedAcknowledgment } from "@peage/protocol";
 import type { SpendingTotals } from "./rules.js";
 
 export const Outcomes = ["paid", "declined", "refused", "failed"] as const;
@@ -68,11 +72,34 @@ CREATE TABLE IF NOT EXISTS payments (
   server_time TEXT,
   consent TEXT NOT NULL CHECK (consent IN ('auto', 'explicit', 'none')),
   outcome TEXT NOT NULL CHECK (outcome IN ('paid', 'declined', 'refused', 'failed')),
-  error_code TEXT
+  error_code TEXT,
+  home_amount INTEGER CHECK (home_amount >= 0),
+  home_currency TEXT,
+  acknowledgment TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS payments_paid_nonce ON payments (nonce) WHERE outcome = 'paid';
 CREATE INDEX IF NOT EXISTS payments_publisher ON payments (publisher, decided_at);
 `;
+
+/**
+ * Columns added since the first release, for histories made by it: their paid entries count in
+ * the currency they were charged in, as they did then.
+ */
+const addedColumns: ReadonlyArray<[string, string]> = [
+  ["home_amount", "INTEGER CHECK (home_amount >= 0)"],
+  ["home_currency", "TEXT"],
+  ["acknowledgment", "TEXT"],
+];
+
+function upgrade(db: Database.Database): void {
+  const present = new Set((db.prepare("PRAGMA table_info(payments)").all() as Array<{ name: string }>).map((column) => column.name));
+  const missing = addedColumns.filter(([name]) => !present.has(name));
+  if (missing.length === 0) return;
+  db.transaction(() => {
+    for (const [name, type] of missing) db.exec(`ALTER TABLE payments ADD COLUMN ${name} ${type}`);
+    db.exec("UPDATE payments SET home_amount = charged_amount, home_currency = charged_currency WHERE home_amount IS NULL");
+  })();
+}
 
 export interface RecordInput {
   readonly offer: Offer;
@@ -80,7 +107,17 @@ export interface RecordInput {
   readonly consent: ConsentKind;
   readonly outcome: Outcome;
   readonly acknowledgment?: VerifiedAcknowledgment;
+  /** Message 3 as received, kept to hand it back if the same offer is presented again. */
+  readonly message?: Acknowledgment;
+  /** What the rules count for a paid entry: the payment in the wallet's home currency. */
+  readonly home?: Price;
   readonly errorCode?: string;
+}
+
+/** A paid entry's message 3 and how consent was given. */
+export interface PaidEntry {
+  readonly acknowledgment: Acknowledgment;
+  readonly consent: Exclude<ConsentKind, "none">;
 }
 
 export class History {
@@ -97,6 +134,7 @@ export class History {
     if (created) chmodSync(path, 0o600);
     db.pragma("journal_mode = WAL");
     db.exec(schema);
+    upgrade(db);
     return new History(db);
   }
 
@@ -107,8 +145,8 @@ export class History {
     const result = this.#db
       .prepare(
         `INSERT INTO payments (decided_at, offer_id, offer_hash, nonce, description, publisher, price_amount, price_currency,
-           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code, home_amount, home_currency, acknowledgment)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         input.decidedAt.toISOString(),
@@ -126,6 +164,9 @@ export class History {
         input.consent,
         input.outcome,
         input.errorCode ?? null,
+        input.home?.amount ?? null,
+        input.home?.currency ?? null,
+        input.message === undefined ? null : JSON.stringify(input.message),
       );
     return Number(result.lastInsertRowid);
   }
@@ -133,6 +174,25 @@ export class History {
   /** Whether an offer instance (its nonce) was already paid: the same offer is never paid twice. */
   wasPaid(nonce: string): boolean {
     return this.#db.prepare(`SELECT 1 FROM payments WHERE nonce = ? AND outcome = 'paid'`).get(nonce) !== undefined;
+  }
+
+  /** The message 3 a paid entry kept for this nonce; undefined if unpaid (or paid before messages were kept). */
+  paidEntry(nonce: string): PaidEntry | undefined {
+    const row = this.#db.prepare(`SELECT acknowledgment, consent FROM payments WHERE nonce = ? AND outcome = 'paid'`).get(nonce) as
+      | { acknowledgment: string | null; consent: Exclude<ConsentKind, "none"> }
+      | undefined;
+    return row?.acknowledgment ? { acknowledgment: JSON.parse(row.acknowledgment) as Acknowledgment, consent: row.consent } : undefined;
+  }
+
+  /**
+   * Whether a payment request for this nonce was sent and no verified answer came back (a lost
+   * answer, a timeout): the payment server may have recorded the payment.
+   */
+  answerMissing(nonce: string): Exclude<ConsentKind, "none"> | undefined {
+    const row = this.#db.prepare(`SELECT consent FROM payments WHERE nonce = ? AND outcome = 'failed' AND consent != 'none' ORDER BY id DESC LIMIT 1`).get(nonce) as
+      | { consent: Exclude<ConsentKind, "none"> }
+      | undefined;
+    return row?.consent;
   }
 
   /** What the rules count: paid amounts in `currency` (the home currency) for `publisher`, as of `now`. */
@@ -143,8 +203,8 @@ export class History {
       (
         this.#db
           .prepare(
-            `SELECT COALESCE(SUM(charged_amount), 0) AS total FROM payments
-             WHERE outcome = 'paid' AND publisher = ? AND charged_currency = ? AND decided_at >= ?`,
+            `SELECT COALESCE(SUM(home_amount), 0) AS total FROM payments
+             WHERE outcome = 'paid' AND publisher = ? AND home_currency = ? AND decided_at >= ?`,
           )
           .get(publisher, currency, since) as { total: number }
       ).total;
@@ -152,7 +212,7 @@ export class History {
       (this.#db.prepare(`SELECT MAX(id) AS id FROM payments WHERE outcome = 'paid' AND consent = 'explicit'`).get() as { id: number | null }).id ?? 0;
     const since = this.#db
       .prepare(
-        `SELECT COALESCE(SUM(CASE WHEN charged_currency = ? THEN charged_amount ELSE 0 END), 0) AS total, COUNT(*) AS count
+        `SELECT COALESCE(SUM(CASE WHEN home_currency = ? THEN home_amount ELSE 0 END), 0) AS total, COUNT(*) AS count
          FROM payments WHERE outcome = 'paid' AND consent = 'auto' AND id > ?`,
       )
       .get(currency, lastConfirmation) as { total: number; count: number };

@@ -1,12 +1,28 @@
 /**
  * The wallet's client of the payment server's HTTP API: POST /v1/payments (message 2 in,
- * message 3 or an RFC 9457 problem out) and GET /v1/rates.
+ * message 3 or an RFC 9457 problem out), GET /v1/rates, and two requests signed with the user's
+ * key: GET /v1/me (the account, for its currency) and GET /v1/me/acknowledgments/{nonce} (message 3
+ * of a payment whose answer was lost).
  *
  * A payment is retried with the SAME bytes on network errors and 5xx answers: the server is
  * idempotent on the request, so a retry of a payment it already recorded returns the same
  * acknowledgment instead of charging twice.
  */
-import { isPlainObject, PaymentCodes, rateTable, tryParseStrictJson, VerificationCodes, type PaymentRequest, type ProblemCode, type RateTable } from "@peage/protocol";
+import {
+  isCurrencyCode,
+  isPlainObject,
+  PaymentCodes,
+  rateTable,
+  signUserRequest,
+  tryParseStrictJson,
+  VerificationCodes,
+  type CurrencyCode,
+  type KeyPair,
+  type PartyId,
+  type PaymentRequest,
+  type ProblemCode,
+  type RateTable,
+} from "@peage/protocol";
 import { WalletError } from "./errors.js";
 
 export interface ServerClientOptions {
@@ -21,6 +37,12 @@ export interface ServerClientOptions {
 }
 
 const knownCodes = new Set<string>([...PaymentCodes, ...VerificationCodes]);
+
+/** Who signs the requests for the user's own records: the user, with the key that signs consents. */
+export interface UserSigner {
+  readonly user: PartyId<"user">;
+  readonly key: KeyPair;
+}
 
 export class PaymentServerClient {
   readonly #base: string;
@@ -74,6 +96,49 @@ export class PaymentServerClient {
       throw error;
     }
     throw last ?? new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server could not be reached", 503, true);
+  }
+
+  /** The currency the user's account is kept in (GET /v1/me). */
+  async accountCurrency(signer: UserSigner): Promise<CurrencyCode> {
+    const account = await this.#signedGet("/v1/me", signer);
+    const currency = isPlainObject(account) ? account["homeCurrency"] : undefined;
+    if (!isCurrencyCode(currency)) throw new WalletError("ERR_MALFORMED", "the payment server's account view names no currency: tell the server's operator", 502, false);
+    return currency;
+  }
+
+  /**
+   * Message 3 of the user's payment of the offer instance `nonce` (still to be verified), or
+   * undefined when the server recorded no such payment.
+   */
+  async acknowledgmentOf(nonce: string, signer: UserSigner): Promise<unknown> {
+    try {
+      return await this.#signedGet(`/v1/me/acknowledgments/${encodeURIComponent(nonce)}`, signer);
+    } catch (error) {
+      if (error instanceof WalletError && error.code === "ERR_NOT_FOUND") return undefined;
+      throw error;
+    }
+  }
+
+  /** One GET signed with the user's key (a fresh signature each time: the server accepts each once). */
+  async #signedGet(path: string, signer: UserSigner): Promise<unknown> {
+    let response: Response;
+    let text: string;
+    try {
+      const authorization = await signUserRequest({ user: signer.user, key: signer.key, method: "GET", path });
+      response = await fetch(`${this.#base}${path}`, {
+        headers: { authorization, accept: "application/json, application/problem+json" },
+        signal: AbortSignal.timeout(this.#attemptTimeoutMs),
+        redirect: "error",
+      });
+      text = await readBounded(response, this.#maxBytes);
+    } catch (cause) {
+      if (cause instanceof WalletError) throw cause;
+      throw networkError(cause, this.#base);
+    }
+    if (response.status !== 200) throw problemError(response.status, text);
+    const value = parseJson(text);
+    if (value === undefined) throw new WalletError("ERR_MALFORMED", "the payment server's answer is not JSON: tell the server's operator", 502, false);
+    return value;
   }
 
   /** The server's reference rates, or undefined when they cannot be had (the user is then asked). */

@@ -151,13 +151,16 @@ test("rules that refuse do so without asking: ERR_RULE_REFUSED", async () => {
   }
 });
 
-test("the same offer is never paid twice", async () => {
+test("the same offer is never paid twice: presented again, it gets the same acknowledgment back", async () => {
   const world = await createTestWorld({ pki, service: false });
   try {
     const offer = offerFor(world.catalog, "launch");
-    await world.wallet.pay(offer);
-    await assert.rejects(world.wallet.pay(offer), walletCode("ERR_NONCE_REUSED"));
+    const first = await world.wallet.pay(offer);
+    const again = await world.wallet.pay(offer);
+    assert.deepEqual(again.acknowledgment, first.acknowledgment);
+    assert.equal(again.verified.claims.paymentId, first.verified.claims.paymentId);
     assert.equal(world.server.payments.length, 1);
+    assert.equal(world.wallet.history.list().filter((entry) => entry.nonce === offer.nonce).length, 1);
   } finally {
     await world.close();
   }
