@@ -196,6 +196,8 @@ export function fromProblem(status: number, value: unknown): MerchantError {
     case "ERR_WALLET_UNAVAILABLE":
     case "ERR_UNAUTHORIZED":
       return new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet cannot take payments now (${reason}): ask the user to unlock or restart it`, { retryable: true, reason });
+    case "ERR_CARD_UNREADABLE":
+      return new MerchantError("ERR_WALLET_UNAVAILABLE", `the user's card could not be read (${reason}): ask the user to put it back in, or take it out to pay online`, { retryable: true, reason });
     case "ERR_TIMEOUT":
       return new MerchantError("ERR_TIMEOUT", `the payment took too long (${reason}): offer to try again`, { retryable: true, reason });
     default:

@@ -29,6 +29,7 @@ import {
   type RateTable,
   type VerifiedAcknowledgment,
 } from "@peage/protocol";
+import { fromCardError } from "./card/errors.js";
 import { cardRefusal, payByCard, readCardStatus } from "./card/pay.js";
 import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reader.js";
 import { configPath, readConfig, walletPaths, type WalletConfig } from "./config.js";
@@ -308,8 +309,13 @@ export class Wallet {
     let status: Awaited<ReturnType<typeof readCardStatus>>;
     try {
       status = await readCardStatus(sessions);
-    } catch {
-      return undefined;
+    } catch (error) {
+      // Not a silent switch to paying online: the user put a card in to pay with it.
+      const reason = fromCardError(error);
+      const detail = reason instanceof WalletError ? reason.message : (reason as Error).message;
+      const unreadable = new WalletError("ERR_CARD_UNREADABLE", `the card in the reader could not be read (${detail}): nothing was paid; put the card back in, or take it out to pay online`, 503, true, { card: "unreadable" });
+      this.history.record({ offer, decidedAt: this.#clock.now(), consent: "none", outcome: "failed", errorCode: unreadable.code });
+      throw unreadable;
     }
     // The card pays in its own currency only; anything else is paid online.
     return status.currency === offer.terms.price.currency ? { sessions, status } : undefined;

@@ -2,6 +2,7 @@ import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createDemoPki, price, signAcknowledgment, signCatalog, type DemoPki, type OfferDraft } from "@peage/protocol";
 import { ScriptedPrompt, AutoYesPrompt } from "../src/index.js";
+import type { CardAccess } from "../src/card/reader.js";
 import { createTestWorld } from "../src/testing/index.js";
 import { offerFor, walletCode } from "./helpers.js";
 
@@ -161,6 +162,37 @@ test("the same offer is never paid twice: presented again, it gets the same ackn
     assert.equal(again.verified.claims.paymentId, first.verified.claims.paymentId);
     assert.equal(world.server.payments.length, 1);
     assert.equal(world.wallet.history.list().filter((entry) => entry.nonce === offer.nonce).length, 1);
+  } finally {
+    await world.close();
+  }
+});
+
+test("a card in the reader that cannot be read is its own outcome: nothing is paid online in its place", async () => {
+  let reads = 0;
+  const failing: CardAccess = {
+    // A card is there, and every exchange with it fails, as when it is pulled out mid-read.
+    find: async () => ({
+      session: async () => {
+        reads++;
+        throw new Error("SCardTransmit: the card is not responding");
+      },
+    }),
+    close: () => undefined,
+  };
+  const prompt = new ScriptedPrompt([true], { pins: ["1234"] });
+  const world = await createTestWorld({ pki, service: false, card: failing, prompt });
+  try {
+    await assert.rejects(world.wallet.pay(offerFor(world.catalog, "launch")), (error: unknown) => {
+      walletCode("ERR_CARD_UNREADABLE")(error);
+      assert.match((error as Error).message, /take it out to pay online/);
+      return true;
+    });
+    assert.equal(reads, 1);
+    assert.equal(world.server.payments.length, 0, "nothing was paid online");
+    assert.equal(prompt.shown.length, 0);
+    const [entry] = world.wallet.history.list();
+    assert.equal(entry?.outcome, "failed");
+    assert.equal(entry?.errorCode, "ERR_CARD_UNREADABLE");
   } finally {
     await world.close();
   }
