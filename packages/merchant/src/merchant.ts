@@ -67,7 +67,11 @@ export interface MerchantOptions {
   readonly crls?: readonly string[];
   /** Where the wallet is: its endpoint file (default $PEAGE_WALLET_FILE or ~/.peage/wallet.json), or a transport of your own. */
   readonly wallet?: { readonly endpointFile?: string } | WalletTransport;
-  /** Accept acknowledgments only from this payment server (urn:peage:server:...). */
+  /**
+   * Accept acknowledgments only from this payment server (urn:peage:server:...). Needed only for
+   * a catalog signed without the list of its payment servers (`servers` in each offer's terms),
+   * which is otherwise refused: it would take acknowledgments from any certified payment server.
+   */
   readonly server?: string;
   readonly clock?: Clock;
   readonly monotonic?: MonotonicClock;
@@ -151,6 +155,8 @@ export class Merchant {
         verificationCode: verified.error.code,
       });
     }
+    const unbound = serverProblem(verified.value.catalog.offers, options.server);
+    if (unbound) throw invalid(unbound);
     const wallet = options.wallet;
     const transport = wallet && "submit" in wallet ? wallet : new HttpWalletTransport(wallet?.endpointFile ? { endpointFile: wallet.endpointFile } : {});
     return new Merchant({
@@ -326,6 +332,25 @@ export class Merchant {
     }
     return entry.terms.grant;
   }
+}
+
+/**
+ * Why the catalog and the `server` option leave acknowledgments unbound (any certified payment
+ * server's would do) or unacceptable (the option names a server an offer does not accept).
+ */
+function serverProblem(entries: readonly CatalogEntry[], server: string | undefined): string | undefined {
+  const unnamed = entries.filter(({ terms }) => terms.servers === undefined).map(({ terms }) => terms.offerId);
+  if (server === undefined && unnamed.length > 0) {
+    return (
+      `the catalog's offers ${unnamed.join(", ")} name no payment server, so an acknowledgment from any certified payment server would unlock them: ` +
+      "sign the catalog again naming its servers (peage catalog sign --server urn:peage:server:NAME), or pass the server option"
+    );
+  }
+  const excluded = entries.filter(({ terms }) => server !== undefined && terms.servers !== undefined && !terms.servers.includes(server as PartyId<"server">));
+  if (excluded.length > 0) {
+    return `the server option ${server} is not among the payment servers the catalog's offer ${excluded[0]!.terms.offerId} accepts (${excluded[0]!.terms.servers!.join(", ")}): drop the option or sign the catalog again`;
+  }
+  return undefined;
 }
 
 /** The nonce an acknowledgment claims, read without trusting it (only to find the offer to check it against). */

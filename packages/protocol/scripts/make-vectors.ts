@@ -28,6 +28,7 @@ import {
   VerificationCodes,
   type Acknowledgment,
   type CatalogEntry,
+  type PartyId,
   type Offer,
   type OfferSignatureClaims,
   type PaymentRequest,
@@ -148,6 +149,15 @@ async function offerCases(c: Cases): Promise<void> {
   add("valid-period", "An offer granting 24 hours of use.", offerAt(w.entries["day-pass"]!, T), ctx(), valid);
   add("valid-event", "An offer for an in-program event, with non-ASCII text in its description.", offerAt(w.entries["level-2"]!, T), ctx(), valid);
   add("valid-with-crl", "A valid offer checked with the publishers' association's (empty) CRL loaded.", offer, ctx({ crls: [c.crlNames.publishersEmpty] }), valid);
+  const signedFor = async (servers: PartyId<"server">[]): Promise<Offer> => offerAt(await entryFor({ ...entry.terms, servers }, w.pki.publisher.keys, x5c), T);
+  add("valid-servers", "The terms name the payment servers the program accepts; the wallet pays through pay-eu, one of them.", await signedFor([OTHER_SERVER, SERVER]), ctx({ server: SERVER }), valid);
+  add(
+    "wrong-audience-servers",
+    "The terms accept acknowledgments from pay-us only; a wallet paying through pay-eu must not pay (the program would refuse what it got).",
+    await signedFor([OTHER_SERVER]),
+    ctx({ server: SERVER }),
+    fails("ERR_WRONG_AUDIENCE"),
+  );
   add(
     "valid-with-crls-required",
     "A valid offer under the \"require\" revocation policy, with the CRL of every CA of the path loaded.",
@@ -560,6 +570,20 @@ async function acknowledgmentCases(c: Cases): Promise<void> {
   add("valid-expected-server", "The same, with the merchant accepting only pay-eu.", ack, ctx({ server: SERVER }), valid);
   add("valid-converted", "Charged in the user's home currency (USD) at a recorded rate.", await ackAt(w, request, ackTime, { charged: price(54, "USD"), rate: "1.0800000000" }), ctx(), valid);
   add("valid-with-crl", "Checked with the regulator's (empty) CRL loaded.", ack, ctx({ crls: [c.crlNames.regulatorEmpty] }), valid);
+  const signedFor = async (servers: PartyId<"server">[]): Promise<{ offer: Offer; ack: Acknowledgment }> => {
+    const narrowed = offerAt(await entryFor({ ...entry.terms, servers }, w.pki.publisher.keys, w.publisherChain), T);
+    return { offer: narrowed, ack: await ackAt(w, await requestAt(narrowed, w.user, at(T, MINUTE)), ackTime) };
+  };
+  const among = await signedFor([OTHER_SERVER, SERVER]);
+  add("valid-signed-servers", "The signed terms accept pay-us and pay-eu; pay-eu acknowledged, and the merchant names no server itself.", among.ack, ctx({ offer: among.offer }), valid);
+  const elsewhere = await signedFor([OTHER_SERVER]);
+  add(
+    "wrong-audience-signed-servers",
+    "The signed terms accept pay-us only; pay-eu, certified as well, acknowledged. Refused although the merchant names no server itself.",
+    elsewhere.ack,
+    ctx({ offer: elsewhere.offer }),
+    fails("ERR_WRONG_AUDIENCE"),
+  );
 
   add("malformed-not-an-object", "The bare JWS where the acknowledgment object is expected.", ack.acknowledgment, ctx(), fails("ERR_MALFORMED"));
   add("malformed-wrong-type", "type is not \"peage.acknowledgment\".", { ...ack, type: "peage.offer" }, ctx(), fails("ERR_MALFORMED"));

@@ -159,7 +159,7 @@ export class Wallet {
 
   async #pay(value: unknown, signal?: AbortSignal): Promise<PaymentResult> {
     // 1. Verify first: a forged, altered or stale offer is never shown to the user.
-    const verified = await verifyOffer(value, { trust: this.#trust, clock: this.#clock });
+    const verified = await verifyOffer(value, { trust: this.#trust, clock: this.#clock, server: this.config.server.id });
     if (!verified.ok) throw fromVerification(verified.error, "the offer does not verify and was not shown");
     const { offer } = verified.value;
     const delivered = await this.#paidBefore(offer);

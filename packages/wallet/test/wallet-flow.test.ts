@@ -1,6 +1,6 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createDemoPki, price, signAcknowledgment, signCatalog, type DemoPki, type OfferDraft } from "@peage/protocol";
+import { createDemoPki, partyId, price, signAcknowledgment, signCatalog, type DemoPki, type OfferDraft } from "@peage/protocol";
 import { ScriptedPrompt, AutoYesPrompt } from "../src/index.js";
 import type { CardAccess } from "../src/card/reader.js";
 import { createTestWorld } from "../src/testing/index.js";
@@ -162,6 +162,20 @@ test("the same offer is never paid twice: presented again, it gets the same ackn
     assert.equal(again.verified.claims.paymentId, first.verified.claims.paymentId);
     assert.equal(world.server.payments.length, 1);
     assert.equal(world.wallet.history.list().filter((entry) => entry.nonce === offer.nonce).length, 1);
+  } finally {
+    await world.close();
+  }
+});
+
+test("an offer whose signed terms accept other payment servers only is refused before anyone is asked: the program would refuse the payment", async () => {
+  const prompt = new ScriptedPrompt([true]);
+  const world = await createTestWorld({ pki, service: false, prompt });
+  try {
+    const launch: OfferDraft[] = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" } }];
+    const narrowed = await signCatalog(pki.publisher.identity, launch, pki.publisher.keys, pki.chainOf(pki.publisher.certificate), { servers: [partyId("server", "pay-us")] });
+    await assert.rejects(world.wallet.pay(offerFor(narrowed, "launch")), walletCode("ERR_WRONG_AUDIENCE"));
+    assert.equal(prompt.shown.length, 0);
+    assert.equal(world.server.payments.length, 0);
   } finally {
     await world.close();
   }

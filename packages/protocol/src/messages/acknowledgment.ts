@@ -132,6 +132,10 @@ export async function verifyAcknowledgment(value: unknown, offer: Offer, options
     card = { card: ack.server as PartyId<"card">, issuer, debit: ack.debit };
   }
   const accountable = card ? card.issuer : ack.server;
+  const accepted = offer.terms.servers;
+  if (accepted !== undefined && !accepted.includes(accountable as PartyId<"server">)) {
+    return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}; the signed offer accepts ${accepted.join(", ")} only`);
+  }
   if (options.server !== undefined && accountable !== options.server) {
     return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}, not ${options.server}`);
   }

@@ -84,7 +84,9 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
     const rootsPem = certificateToPem(pki.root.certificate);
     const rootsPemFile = join(dir, "root.pem");
     await writeFile(rootsPemFile, rootsPem);
-    const catalog = await signCatalog(pki.publisher.identity, options.drafts ?? DEFAULT_DRAFTS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+    const catalog = await signCatalog(pki.publisher.identity, options.drafts ?? DEFAULT_DRAFTS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate), {
+      servers: [pki.server.identity],
+    });
     const catalogFile = join(dir, "catalog.json");
     await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
 
