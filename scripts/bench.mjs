@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every benchmark (packages/*/dist/bench/*.bench.js, after `tsc -b`), each of which prints
-// its figures and writes docs/benchmarks/<name>.md; then assembles docs/benchmarks.md from those.
+// its figures and writes docs/benchmarks/<name>.md (and, for those held to targets,
+// <name>.targets.json); then assembles docs/benchmarks.md from those, every target's measured
+// value against its goal first, and prints the targets.
 // Arguments narrow the run to benchmarks whose path contains one of them: `npm run bench -- server`;
 // `--assemble` only rebuilds docs/benchmarks.md from the sections already written.
 import { readdirSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -35,6 +37,22 @@ and on what machine; the figures are measurements, never test assertions. Machin
 ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}.
 `;
 const body = sections.map((f) => readFileSync(join("docs/benchmarks", f), "utf8").trim()).join("\n\n");
-writeFileSync("docs/benchmarks.md", `${header}\n${body}\n`);
+const targets = readdirSync("docs/benchmarks")
+  .filter((f) => f.endsWith(".targets.json"))
+  .sort()
+  .flatMap((f) => JSON.parse(readFileSync(join("docs/benchmarks", f), "utf8")).map((t) => ({ ...t, section: f.replace(/\.targets\.json$/, "") })));
+const targetTable = [
+  "## Targets",
+  "",
+  "Each measured in its benchmark's run, against the figure it is held to (the sections below give the raw figures and how they were taken).",
+  "",
+  "| target | measured | goal | met | from |",
+  "|---|---:|---|---|---|",
+  ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met ? "yes" : "**no**"} | ${t.from} |`),
+  "",
+].join("\n");
+writeFileSync("docs/benchmarks.md", `${header}\n${targets.length ? `${targetTable}\n` : ""}${body}\n`);
+console.log("\ntargets:");
+for (const t of targets) console.log(`  ${t.met ? "met    " : "NOT met"}  ${t.target}: ${t.measured} (goal ${t.goal}; ${t.from})`);
 console.log(`\nwrote docs/benchmarks.md from ${sections.length} section(s)`);
 process.exit(failed ? 1 : 0);

@@ -2,7 +2,9 @@
 // Runs every compiled test file (packages/*/dist/test/**/*.test.js, examples/*/dist/test/…) with Node's test runner.
 // Arguments narrow the run to files whose path contains one of them: `npm test -- pki offer`.
 import { readdirSync, statSync, existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { randomInt } from "node:crypto";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { spawnSync } from "node:child_process";
 
 function walk(dir, out) {
@@ -40,6 +42,12 @@ if (!env.PEAGE_TEST_DATABASE_URL && selected.some((f) => f.includes(join("server
   for (const [, name, value] of started.stdout.matchAll(/^export (\w+)=(.*)$/gm)) env[name] = value.replace(/^'(.*)'$/, "$1");
   pgDir = env.PEAGE_PG_DIR;
 }
+// One fast-check seed for the run, printed, and reused when given: PEAGE_FC_SEED=<seed> npm test replays a failure.
+const seed = /^\d+$/.test(env.PEAGE_FC_SEED ?? "") ? Number(env.PEAGE_FC_SEED) : randomInt(2 ** 31);
+env.PEAGE_FC_SEED = String(seed);
+env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --import=${pathToFileURL(join(import.meta.dirname ?? dirname(fileURLToPath(import.meta.url)), "fc-seed.mjs")).href}`.trim();
+console.log(`fast-check seed ${seed} (replay: PEAGE_FC_SEED=${seed} npm test)`);
 const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...selected], { stdio: "inherit", env });
+if (result.status !== 0) console.log(`fast-check seed of this run: ${seed} (replay: PEAGE_FC_SEED=${seed} npm test)`);
 if (pgDir) spawnSync("bash", [join("scripts", "pg-stop.sh"), pgDir], { stdio: "ignore" });
 process.exit(result.status ?? 1);

@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 # its virtual reader, for the smart card. libpcsclite-dev, make, g++, python3: to build the
 # native PC/SC and SQLite bindings. libxml2-utils: xmllint, to check bank files against XSDs.
 # postgresql: the payment server's second storage engine, for its tests and benchmark
-# (scripts/pg-start.sh runs a throwaway cluster with these binaries).
+# (scripts/pg-start.sh runs a throwaway cluster with these binaries). softhsm2: a PKCS#11 token in
+# software, so the tests sign acknowledgments with a key that never leaves a token. swtpm,
+# swtpm-tools: a software TPM 2.0 for the PC store's tests and demonstration; tpm2-tools: the TPM
+# stack the PC store drives it (or a real chip) with.
 need=()
-for pkg in openssl pcscd vsmartcard-vpcd libpcsclite-dev libxml2-utils make g++ python3 postgresql; do
+for pkg in openssl pcscd vsmartcard-vpcd libpcsclite-dev libxml2-utils make g++ python3 postgresql softhsm2 swtpm swtpm-tools tpm2-tools; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -5,8 +5,8 @@
  * command APDUs (ISO/IEC 7816-4) are answered from the card's memory (a JournalStore over a
  * Medium) and nothing else; the transports (transport/*.ts) carry the bytes.
  *
- * PAY, in the order of the claims: the PIN was verified in this session (the proof of consent,
- * claims 3-4); the consent names this card's user and issuer; the publisher's signature S_E and
+ * PAY, in the order of the claims: the PIN was verified for this payment (the proof of consent,
+ * claims 3-4; each PAY uses the verification up); the consent names this card's user and issuer; the publisher's signature S_E and
  * its chain verify against the card's trust anchors, and the consent's offer hash and price are
  * what the publisher signed; the currency is the card's; the balance (prepaid) or the ceiling
  * (postpaid, claim 10) allows it. Then the log entry (claim 6) and the debit are written in ONE
@@ -26,7 +26,7 @@ import {
   parser,
   ConsentClaimsSchema,
   samePrice,
-  signJws,
+  signJwsExternally,
   systemClock,
   timestamp,
   toDate,
@@ -36,7 +36,7 @@ import {
   type CardDebit,
   type Clock,
   type ConsentClaims,
-  type KeyPair,
+  type ExternalSigner,
   type PartyId,
 } from "@peage/protocol";
 import { Cla, DataTags, encodeResponse, Ins, parseCommand, PEAGE_AID, PEAGE_ATR, PIN_REFERENCE, SW, type CommandApdu } from "./iso7816.js";
@@ -47,6 +47,7 @@ import {
   isProfile,
   isPurse,
   isReloadBody,
+  isRevokedList,
   isSyncBody,
   logRecordName,
   MAX_COUNTER,
@@ -61,7 +62,8 @@ import {
   type ReceiptBody,
 } from "./model.js";
 import { pinMatches } from "./pin.js";
-import { decodeToken, signToken, verifyTokenSignature, type VerificationKey } from "./signed.js";
+import { certificateId } from "./revocation.js";
+import { decodeToken, keySigner, signTokenWith, verifyTokenSignature, type VerificationKey } from "./signed.js";
 import { CardMemoryError, JournalStore, type Medium, type Operation } from "./store.js";
 import { CERTIFICATE_TAG, encodeFci, encodeStatus, PayTags } from "./wire.js";
 import { concatTlv, decodeExactly, encodeTlv } from "./tlv.js";
@@ -79,6 +81,8 @@ export interface CardAppletOptions {
   readonly offerDateToleranceMs?: number;
   /** Called with a reason whenever a command is refused: diagnostics for the emulator's log. */
   readonly onRefusal?: (command: string, sw: number, reason: string) => void;
+  /** Signs with a key outside the card's memory (a PC store's TPM key); the profile's key otherwise. */
+  readonly signer?: ExternalSigner;
 }
 
 /** A refusal: the status word, and why (for the emulator's log only; the card says only the SW). */
@@ -103,7 +107,7 @@ interface LoggedEntry {
 interface LoadedCard {
   readonly store: JournalStore;
   readonly profile: CardProfile;
-  readonly key: KeyPair;
+  readonly signer: ExternalSigner;
   readonly issuerKey: VerificationKey;
   readonly trust: TrustStore;
   purse: Purse;
@@ -112,6 +116,8 @@ interface LoadedCard {
   log: LoggedEntry[];
   /** Entries cleared by the last syncs, newest last (Records.recent). */
   recent: LoggedEntry[];
+  /** Publisher certificates the issuer's last SYNC said were revoked (Records.revoked). */
+  revoked: ReadonlySet<string>;
 }
 
 const consentParser = parser(ConsentClaimsSchema);
@@ -156,7 +162,7 @@ export class CardApplet {
   /** Powers the card up on a personalised memory (store.ts recovers any interrupted write first). */
   static async open(medium: Medium, options: CardAppletOptions = {}): Promise<CardApplet> {
     const applet = new CardApplet(medium, options);
-    applet.#card = await load(medium);
+    applet.#card = await load(medium, options.signer);
     return applet;
   }
 
@@ -164,7 +170,7 @@ export class CardApplet {
   async reset(): Promise<void> {
     await this.#serialised(async () => {
       this.#clearSession();
-      if (!this.#card) this.#card = await load(this.#medium).catch(() => undefined);
+      if (!this.#card) this.#card = await load(this.#medium, this.#options.signer).catch(() => undefined);
     });
   }
 
@@ -387,7 +393,10 @@ export class CardApplet {
     const card = this.#selectedCard();
     const { profile } = card;
     if (card.tries === 0) refuse(SW.AUTHENTICATION_BLOCKED, "the PIN is blocked: the card pays nothing");
-    if (!this.#pinVerified) refuse(SW.SECURITY_STATUS_NOT_SATISFIED, "the PIN was not verified in this session (claims 3-4)");
+    if (!this.#pinVerified) refuse(SW.SECURITY_STATUS_NOT_SATISFIED, "the PIN was not verified for this payment (claims 3-4)");
+    // One VERIFY, one PAY: the PIN is the consent to one payment, so any PAY uses it up, paid or
+    // refused. A second payment in the same session needs the PIN typed again.
+    this.#pinVerified = false;
 
     let consentValue: unknown;
     let signature: string;
@@ -427,6 +436,10 @@ export class CardApplet {
     const publisher = await verifyOfferSignature(signature, card.trust, now);
     if (!publisher.ok) return refuse(SW.WRONG_DATA, `publisher's signature: ${publisher.error.message}`);
     if (publisher.value.publisher !== consent.publisher) refuse(SW.WRONG_DATA, "the offer was signed by another publisher than the consent names");
+    const publisherCert = certificateId(publisher.value.chain.leaf);
+    if (card.revoked.has(publisherCert)) {
+      refuse(SW.WRONG_DATA, `the publisher's certificate ${publisherCert} was revoked (the issuer's last SYNC)`);
+    }
     if (publisher.value.claims.offerHash !== consent.offerHash) refuse(SW.WRONG_DATA, "the consent's offer hash is not the one the publisher signed");
     if (!samePrice(publisher.value.claims.price, consent.price)) refuse(SW.WRONG_DATA, "the consent's price is not the one the publisher signed");
 
@@ -460,8 +473,9 @@ export class CardApplet {
       date: consent.date,
       time: timestamp(now),
       debit,
+      publisherCert,
     };
-    const token = await signToken(body, card.key);
+    const token = await signTokenWith(body, card.signer);
     // Claims 6-7: the log entry and the debit are one write; the acknowledgment comes after it.
     card.store.commit([
       { put: logRecordName(counter), value: token },
@@ -488,7 +502,7 @@ export class CardApplet {
       charged: entry.price,
       debit: entry.debit,
     };
-    return signJws(JwsTypes.acknowledgment, claims, card.key, { x5c: card.profile.chain });
+    return signJwsExternally(JwsTypes.acknowledgment, claims, card.signer, { x5c: card.profile.chain });
   }
 
   /** READ LOG: P1-P2 the index of an entry in the log (0 is the oldest kept); the signed entry. */
@@ -516,7 +530,7 @@ export class CardApplet {
       purse: purseView(card.purse),
       time: timestamp(this.#clock.now()),
     };
-    return ascii(await signToken(body, card.key));
+    return ascii(await signTokenWith(body, card.signer));
   }
 
   /** Verifies an issuer command: its signature under the issuer's key, this card, the expected seq. */
@@ -529,7 +543,7 @@ export class CardApplet {
     return { card, body: decoded.body };
   }
 
-  /** RELOAD (claim 8): the issuer's signed credit, applied once, in sequence. */
+  /** RELOAD (claim 8): the issuer's signed credit, applied once, in sequence, and only to a card whose log was synchronised. */
   async #reload(command: CommandApdu): Promise<Uint8Array> {
     const { card, body } = await this.#issuerCommand(command, "RELOAD");
     const { profile, purse } = card;
@@ -537,6 +551,12 @@ export class CardApplet {
     if (body.card !== profile.card) refuse(SW.WRONG_DATA, `RELOAD: the command is for ${body.card}`);
     if (profile.mode !== "prepaid") refuse(SW.CONDITIONS_NOT_SATISFIED, "RELOAD: a postpaid card is not reloaded");
     if (body.seq !== purse.seq) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the command carries seq ${body.seq}, the card expects ${purse.seq} (replayed or out of order)`);
+    // Claim 8: money is loaded only once the log was uploaded, i.e. a SYNC acknowledged every
+    // entry up to the current counter (the card forgets exactly those): the log must be empty.
+    if (card.log.length > 0) {
+      const why = `RELOAD: the log holds ${card.log.length} payment(s) up to ${purse.counter} no SYNC acknowledged: synchronise first`;
+      refuse(SW.CONDITIONS_NOT_SATISFIED, why);
+    }
     if (body.amount.currency !== profile.currency) refuse(SW.WRONG_DATA, `RELOAD: ${body.amount.currency} on a ${profile.currency} card`);
     const balance = purse.balance! + body.amount.amount;
     if (balance > profile.maxBalance) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the balance would exceed ${profile.maxBalance}`);
@@ -548,7 +568,8 @@ export class CardApplet {
 
   /**
    * SYNC (claim 10): the issuer acknowledges the log up to a counter; the card forgets those
-   * entries, and a postpaid card's use restarts from what is still unacknowledged.
+   * entries, and a postpaid card's use restarts from what is still unacknowledged. A list of
+   * revoked publisher certificates, when it carries one, replaces the card's.
    */
   async #sync(command: CommandApdu): Promise<Uint8Array> {
     const { card, body } = await this.#issuerCommand(command, "SYNC");
@@ -568,12 +589,14 @@ export class CardApplet {
     const ops: Operation[] = [
       ...cleared.map((entry) => ({ remove: logRecordName(entry.body.counter) })),
       ...(cleared.length > 0 ? [{ put: Records.recent, value: recent.map((entry) => entry.token) }] : []),
+      ...(body.revoked !== undefined ? [{ put: Records.revoked, value: [...body.revoked] }] : []),
       { put: Records.purse, value: next },
     ];
     card.store.commit(ops);
     card.purse = next;
     card.log = kept;
     card.recent = recent;
+    if (body.revoked !== undefined) card.revoked = new Set(body.revoked);
     return ascii(await this.#receipt(card, "sync", body.id, body.seq));
   }
 
@@ -590,7 +613,7 @@ export class CardApplet {
       purse: purseView(card.purse),
       time: timestamp(this.#clock.now()),
     };
-    return signToken(body, card.key);
+    return signTokenWith(body, card.signer);
   }
 }
 
@@ -612,7 +635,7 @@ export function paymentIdOf(card: string, counter: number): string {
 }
 
 /** Reads and checks the card's memory; any inconsistency makes the card unusable (CardMemoryError). */
-async function load(medium: Medium): Promise<LoadedCard> {
+async function load(medium: Medium, external?: ExternalSigner): Promise<LoadedCard> {
   const store = new JournalStore(medium);
   const profile = store.get(Records.profile);
   if (!isProfile(profile)) throw new CardMemoryError("the card is not personalised (no valid profile record)");
@@ -639,8 +662,10 @@ async function load(medium: Medium): Promise<LoadedCard> {
   if (log.some((entry, i) => entry.body.counter !== first + i) || first + log.length - 1 !== purse.counter) {
     throw new CardMemoryError("the log and the transaction counter disagree");
   }
-  const key = await importPrivateKeyPem(profile.key);
+  const revoked = store.get(Records.revoked) ?? [];
+  if (!isRevokedList(revoked)) throw new CardMemoryError("the revoked-certificates record is invalid");
+  const signer = external ?? keySigner(await importPrivateKeyPem(profile.key));
   const issuerKey = await importPublicKeyPem(profile.issuerKey);
   const trust = new TrustStore({ roots: profile.roots.map(fromX5c) });
-  return { store, profile, key, issuerKey, trust, purse, tries: pin.tries, log, recent };
+  return { store, profile, signer, issuerKey, trust, purse, tries: pin.tries, log, recent, revoked: new Set(revoked) };
 }

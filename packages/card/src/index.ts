@@ -12,6 +12,7 @@ export * from "./signed.js";
 export * from "./store.js";
 export * from "./pin.js";
 export * from "./wire.js";
+export * from "./revocation.js";
 export { CardApplet, MAX_CHAINED_DATA, paymentIdOf, type CardAppletOptions } from "./applet.js";
 export * from "./personalise.js";
 export * from "./client.js";

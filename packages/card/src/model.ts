@@ -31,6 +31,15 @@ export const MAX_COUNTER = 0xffffffff;
 
 export type CardMode = "prepaid" | "postpaid";
 
+/**
+ * Claim 10: a postpaid card is handed out against a deposit greater than its ceiling ("une
+ * caution supérieure à ce plafond"), so that what the card can spend unseen between two syncs is
+ * always covered. The smallest deposit a ceiling needs, minor units.
+ */
+export function minimumDeposit(ceiling: number): number {
+  return ceiling + 1;
+}
+
 /** Written at personalisation and never changed. */
 export interface CardProfile {
   readonly format: typeof CARD_FORMAT;
@@ -75,8 +84,21 @@ export const Records = {
   pin: "pin",
   /** The last entries a SYNC cleared: a payment asked again after a sync is answered, not paid twice. */
   recent: "recent",
+  /** The publishers' certificates the issuer said were revoked, in its last SYNC that carried a list. */
+  revoked: "revoked",
   logPrefix: "log.",
 } as const;
+
+/** Most revoked certificates a SYNC carries (the card keeps them all; the issuer sends the newest). */
+export const MAX_REVOKED = 100;
+
+/**
+ * A publisher certificate as the card and the issuer name it for revocation: the SHA-256 of its
+ * issuer's name (DER, base64url) and its serial number (lower-case hex, no leading zeros) —
+ * RFC 6960's CertID, less the issuer key hash, so that a CRL entry (issuer, serial) names it too.
+ */
+export type CertificateId = string;
+export const certificateIdPattern = /^[A-Za-z0-9_-]{43}:[0-9a-f]{1,40}$/;
 
 /** How many cleared entries the card keeps for answering repeated payments. */
 export const RECENT_ENTRIES = 32;
@@ -111,6 +133,8 @@ export interface LogEntryBody {
   readonly time: Timestamp;
   /** What the acknowledgment carries as proof of debit. */
   readonly debit: CardDebit;
+  /** The publisher's certificate that signed the offer, so that the issuer can check its revocation at sync. */
+  readonly publisherCert?: CertificateId;
 }
 
 /** The card's signed statement of its counters, over a challenge of the server (freshness). */
@@ -150,6 +174,8 @@ export interface SyncBody {
   readonly upTo: number;
   /** Postpaid: the new ceiling, if the server changes it. */
   readonly ceiling?: number;
+  /** The publishers' certificates revoked as the issuer knows them (replaces the card's list; absent: unchanged). */
+  readonly revoked?: readonly CertificateId[];
 }
 
 /** The card's receipt for a reload or a sync it applied. */
@@ -202,7 +228,8 @@ export function isPurseView(value: unknown): value is PurseView {
 
 export function isLogEntryBody(value: unknown): value is LogEntryBody {
   const keys = ["type", "v", "card", "counter", "paymentId", "user", "publisher", "offerHash", "price", "nonce", "date", "time", "debit"];
-  if (!exactKeys(value, keys)) return false;
+  if (!exactKeys(value, keys, ["publisherCert"])) return false;
+  if (value["publisherCert"] !== undefined && !isCertificateId(value["publisherCert"])) return false;
   return (
     value["type"] === "peage.card-log-entry" &&
     value["v"] === CARD_VERSION &&
@@ -256,7 +283,8 @@ export function isReloadBody(value: unknown): value is ReloadBody {
 }
 
 export function isSyncBody(value: unknown): value is SyncBody {
-  if (!exactKeys(value, ["type", "v", "card", "seq", "id", "upTo"], ["ceiling"])) return false;
+  if (!exactKeys(value, ["type", "v", "card", "seq", "id", "upTo"], ["ceiling", "revoked"])) return false;
+  if (value["revoked"] !== undefined && !isRevokedList(value["revoked"])) return false;
   return (
     value["type"] === "peage.card-sync" &&
     value["v"] === CARD_VERSION &&
@@ -267,6 +295,14 @@ export function isSyncBody(value: unknown): value is SyncBody {
     isCounter(value["upTo"]) &&
     (value["ceiling"] === undefined || isMinorUnits(value["ceiling"]))
   );
+}
+
+export function isCertificateId(value: unknown): value is CertificateId {
+  return typeof value === "string" && certificateIdPattern.test(value);
+}
+
+export function isRevokedList(value: unknown): value is readonly CertificateId[] {
+  return Array.isArray(value) && value.length <= MAX_REVOKED && value.every(isCertificateId);
 }
 
 export function isReceiptBody(value: unknown): value is ReceiptBody {

@@ -39,6 +39,14 @@ export interface IssueCardOptions {
   readonly validityDays?: number;
   readonly logCapacity?: number;
   readonly maxBalance?: number;
+  /**
+   * A key made outside the card's memory (a PC store's key in its TPM): its public half is
+   * certified and `reference` stands in the profile for the private half, which the applet's
+   * `signer` option then uses. Absent: the card makes its key pair in its memory.
+   */
+  readonly externalKey?: { readonly publicKey: CryptoKey; readonly reference: string };
+  /** Certificate policies for the card's certificate (a PC store's assurance level). */
+  readonly policies?: readonly string[];
 }
 
 export interface IssuedCard {
@@ -78,12 +86,13 @@ export async function issueCard(medium: Medium, options: IssueCardOptions): Prom
   if (store.names().length > 0) throw new Error("this card is already personalised");
 
   // On the card: the key pair is made here and only its public half goes to the issuer.
-  const key = await generateKeyPair("ES256");
+  const key = options.externalKey ? undefined : await generateKeyPair("ES256");
   const now = options.now ?? new Date();
   const { certificate, chain } = await issueCardCertificate({
     issuer: options.issuer,
     card: options.card,
-    publicKey: key.publicKey,
+    publicKey: key ? key.publicKey : options.externalKey!.publicKey,
+    ...(options.policies && { policies: options.policies }),
     notBefore: new Date(now.getTime() - HOUR),
     notAfter: new Date(now.getTime() + (options.validityDays ?? 3 * 365) * DAY),
   });
@@ -94,7 +103,7 @@ export async function issueCard(medium: Medium, options: IssueCardOptions): Prom
     issuer: options.issuer.identity,
     mode: options.mode,
     currency,
-    key: exportPrivateKeyPem(key),
+    key: key ? exportPrivateKeyPem(key) : options.externalKey!.reference,
     chain,
     roots: options.roots.map(toX5c),
     issuerKey: exportPublicKeyPem(commandKeyOf(options.issuer).publicKey),

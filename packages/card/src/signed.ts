@@ -9,7 +9,8 @@
  * checks them, and the card verifies them without a JOSE library. Message 3 stays a JWS.
  */
 import { webcrypto } from "node:crypto";
-import { canonicalBytes, type KeyPair, type SignatureAlgorithm } from "@peage/protocol";
+import { sign as cryptoSign, KeyObject } from "node:crypto";
+import { canonicalBytes, type ExternalSigner, type KeyPair, type SignatureAlgorithm } from "@peage/protocol";
 
 /** Longest token accepted: a log head or an entry is well under 1 KiB. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -35,6 +36,20 @@ function params(alg: SignatureAlgorithm): EcdsaParams | Algorithm {
 export async function signToken(body: object, key: KeyPair): Promise<string> {
   const bytes = canonicalBytes(body);
   const signature = new Uint8Array(await webcrypto.subtle.sign(params(key.alg), key.privateKey, bytes));
+  return `${bytes.toString("base64url")}.${Buffer.from(signature).toString("base64url")}`;
+}
+
+/** The card's key as a signer: the same interface as a key held in a PC's TPM. */
+export function keySigner(key: KeyPair): ExternalSigner {
+  const object = KeyObject.from(key.privateKey);
+  const digest = key.alg === "ES256" ? "sha256" : null;
+  return { alg: key.alg, sign: async (data) => new Uint8Array(cryptoSign(digest, data, { key: object, dsaEncoding: "ieee-p1363" })) };
+}
+
+/** {@link signToken} with any signer (a key in memory, or in a TPM). */
+export async function signTokenWith(body: object, signer: ExternalSigner): Promise<string> {
+  const bytes = canonicalBytes(body);
+  const signature = await signer.sign(new Uint8Array(bytes));
   return `${bytes.toString("base64url")}.${Buffer.from(signature).toString("base64url")}`;
 }
 

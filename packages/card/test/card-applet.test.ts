@@ -7,7 +7,7 @@ import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { createOffer, generateKeyPair, JwsTypes, price, signJws, signOfferSignature, timestamp, type Offer } from "@peage/protocol";
 import { CardError, describeSw, MemoryMedium, paymentIdOf, payWithCard, PEAGE_AID, SW, type CardPaymentRequest } from "../src/index.js";
-import { makeCardWorld, MINUTE, NOW, openCard, PIN, raw, swOf, WRONG_PIN, type CardWorld } from "./helpers.js";
+import { makeCardWorld, MINUTE, NOW, openCard, PIN, raw, swOf, verifiedPay, WRONG_PIN, type CardWorld } from "./helpers.js";
 
 describe("card application", () => {
   let world: CardWorld;
@@ -181,6 +181,24 @@ describe("card application", () => {
       assert.equal((await client.status()).balance, 1000);
     });
 
+    it("one VERIFY, one PAY: the payment consumes the verification, a second PAY needs a new VERIFY (6982)", async () => {
+      const { client } = await fresh();
+      await client.select();
+      await client.verifyPin(PIN);
+      await client.pay(world.request(world.offer(50)));
+      assert.equal((await client.status()).pinVerified, false);
+      assert.equal(await swOf(client.pay(world.request(world.offer(50)))), "6982");
+      // A refused PAY consumes it too: a PIN typed for one offer never pays another.
+      await client.verifyPin(PIN);
+      const usd = createOffer(world.usdEntry, world.clock);
+      assert.equal(await swOf(client.pay(world.request(usd))), "6A80");
+      assert.equal(await swOf(client.pay(world.request(world.offer(50)))), "6982");
+      await client.verifyPin(PIN);
+      await client.pay(world.request(world.offer(50)));
+      const status = await client.status();
+      assert.deepEqual([status.balance, status.counter], [900, 2]);
+    });
+
     it("a blocked card pays nothing (6983), whatever was verified before", async () => {
       const { client } = await fresh();
       await client.select();
@@ -198,7 +216,7 @@ describe("card application", () => {
       const offer = world.offer(500);
       const request = world.request(offer);
       const first = await client.pay(request);
-      const again = await client.pay(request);
+      const again = await verifiedPay(client, request);
       for (const ack of [first, again]) {
         const checked = await world.merchantCheck(ack, offer);
         assert.ok(checked.ok);
@@ -207,7 +225,7 @@ describe("card application", () => {
       assert.equal((await client.status()).balance, 500);
       // The same nonce for another offer is not a retry: refused.
       const other = createOffer(world.entries.get(50)!, world.clock);
-      assert.equal(await swOf(client.pay(world.request({ ...other, nonce: offer.nonce }))), "6A80");
+      assert.equal(await swOf(verifiedPay(client, world.request({ ...other, nonce: offer.nonce }))), "6A80");
     });
 
     const refusals: Array<[string, (offer: Offer, request: CardPaymentRequest) => Promise<CardPaymentRequest> | CardPaymentRequest, string]> = [
@@ -255,6 +273,7 @@ describe("card application", () => {
       await client.select();
       await client.verifyPin(PIN);
       assert.equal((await raw(transport, "8050000003 C10100")).sw, SW.WRONG_DATA);
+      await client.verifyPin(PIN);
       assert.equal((await raw(transport, "8050000004 C101 7B 7D")).sw, SW.WRONG_DATA);
       assert.equal((await raw(transport, "8050010004 C1017B7D")).sw, SW.WRONG_P1P2);
     });
@@ -266,9 +285,9 @@ describe("card application", () => {
       await client.select();
       await client.verifyPin(PIN);
       await client.pay(world.request(world.offer(1000)));
-      assert.equal(await swOf(client.pay(world.request(world.offer(50)))), "6985");
-      await client.pay(world.request(world.offer(1)));
-      await client.pay(world.request(world.offer(0)));
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6985");
+      await verifiedPay(client, world.request(world.offer(1)));
+      await verifiedPay(client, world.request(world.offer(0)));
       assert.equal((await client.status()).balance, 48);
     });
 
@@ -279,8 +298,8 @@ describe("card application", () => {
       await client.select();
       await client.verifyPin(PIN);
       await client.pay(world.request(world.offer(1)));
-      await client.pay(world.request(world.offer(1)));
-      assert.equal(await swOf(client.pay(world.request(world.offer(1)))), "6A84");
+      await verifiedPay(client, world.request(world.offer(1)));
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(1)))), "6A84");
     });
 
     it("postpaid (claim 10): payments count against the ceiling, and at the ceiling the card refuses (6985)", async () => {
@@ -294,9 +313,9 @@ describe("card application", () => {
       const checked = await world.merchantCheck(ack, offer);
       assert.ok(checked.ok);
       assert.deepEqual(checked.value.card?.debit, { counter: 1, used: 500 });
-      await client.pay(world.request(world.offer(199)));
-      assert.equal(await swOf(client.pay(world.request(world.offer(50)))), "6985");
-      await client.pay(world.request(world.offer(1)));
+      await verifiedPay(client, world.request(world.offer(199)));
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6985");
+      await verifiedPay(client, world.request(world.offer(1)));
       const status = await client.status();
       assert.deepEqual([status.mode, status.ceiling, status.used, status.balance], ["postpaid", 700, 700, undefined]);
     });

@@ -7,6 +7,8 @@ import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPair, importPrivateKeyPem, partyId, price } from "@peage/protocol";
 import {
+  certificateId,
+  commandKeyOf,
   createReloadCommand,
   createSyncCommand,
   decodeToken,
@@ -20,10 +22,11 @@ import {
   verifyUploadedLog,
   type CardClient,
   type CardKey,
+  type LogEntryBody,
   type LogProblemKind,
   type LogUpload,
 } from "../src/index.js";
-import { makeCardWorld, openCard, PIN, swOf, type CardWorld } from "./helpers.js";
+import { makeCardWorld, openCard, PIN, swOf, verifiedPay, type CardWorld } from "./helpers.js";
 
 describe("issuer commands and the usage log", () => {
   let world: CardWorld;
@@ -42,8 +45,7 @@ describe("issuer commands and the usage log", () => {
   }
 
   async function pay(client: CardClient, ...amounts: number[]): Promise<void> {
-    await client.verifyPin(PIN);
-    for (const amount of amounts) await client.pay(world.request(world.offer(amount)));
+    for (const amount of amounts) await verifiedPay(client, world.request(world.offer(amount)));
   }
 
   describe("RELOAD (claim 8)", () => {
@@ -89,6 +91,23 @@ describe("issuer commands and the usage log", () => {
       assert.equal(await swOf(client.reload(entry!)), "6982");
       const status = await client.status();
       assert.deepEqual([status.balance, status.seq], [999, 0]);
+    });
+
+    it("claim 8: a RELOAD is refused (6985) until a SYNC covered the log up to the card's counter", async () => {
+      const client = await card();
+      await pay(client, 50, 1);
+      const reload = (seq: number) => createReloadCommand({ issuer: world.issuer, card: world.card, seq, amount: price(250, "EUR") });
+      assert.equal(await swOf(client.reload(await reload(0))), "6985");
+      // A SYNC that leaves part of the log unacknowledged is not enough.
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1 }));
+      assert.equal(await swOf(client.reload(await reload(1))), "6985");
+      assert.deepEqual([(await client.status()).balance, (await client.status()).seq], [949, 1]);
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 1, upTo: 2 }));
+      await client.reload(await reload(2));
+      assert.equal((await client.status()).balance, 1199);
+      // A payment after it makes the next reload wait for the next sync again.
+      await pay(client, 1);
+      assert.equal(await swOf(client.reload(await reload(3))), "6985");
     });
 
     it("a reload in another currency (6A80), beyond the purse limit (6985), or to a postpaid card (6985) is refused", async () => {
@@ -160,6 +179,29 @@ describe("issuer commands and the usage log", () => {
       assert.deepEqual(entries.map((token) => (decodeToken(token)!.body as { counter: number }).counter), [3]);
     });
 
+    it("revocation: a SYNC names revoked publisher certificates, the card refuses their offers (6A80) until a SYNC lifts it", async () => {
+      const medium = image.clone();
+      let client = await card(medium);
+      await pay(client, 50);
+      const publisherCert = certificateId(world.pki.publisher.certificate);
+      const [entry] = await client.readLog();
+      assert.equal((decodeToken(entry!)!.body as LogEntryBody).publisherCert, publisherCert, "the entry names the certificate that signed the offer");
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1, revoked: [publisherCert] }));
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6A80");
+      // The list is in the card's memory: it survives a power cycle, and a SYNC without a list keeps it.
+      client = await card(medium);
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 1, upTo: 1 }));
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6A80");
+      assert.deepEqual([(await client.status()).balance, (await client.status()).counter], [950, 1]);
+      // A malformed list is refused whole, and an empty one lifts the revocation.
+      const malformed = { type: "peage.card-sync", v: 1, card: world.card, seq: 2, id: "sy_bad", upTo: 1, revoked: ["not a certificate"] };
+      assert.equal(await swOf(client.sync(await signToken(malformed, commandKeyOf(world.issuer)))), "6A80");
+      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 2, upTo: 1, revoked: [] }));
+      await verifiedPay(client, world.request(world.offer(50)));
+      assert.equal((await client.status()).balance, 900);
+      await assert.rejects(createSyncCommand({ issuer: world.issuer, card: world.card, seq: 3, upTo: 0, revoked: ["not an id"] }), RangeError);
+    });
+
     it("a payment asked again after a SYNC cleared its entry is answered again, not paid twice", async () => {
       const client = await card();
       await client.verifyPin(PIN);
@@ -167,7 +209,7 @@ describe("issuer commands and the usage log", () => {
       const request = world.request(offer);
       await client.pay(request);
       await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1 }));
-      const again = await client.pay(request);
+      const again = await verifiedPay(client, request);
       const checked = await world.merchantCheck(again, offer);
       assert.ok(checked.ok);
       assert.deepEqual(checked.value.card?.debit, { counter: 1, balance: 801 });
@@ -180,7 +222,7 @@ describe("issuer commands and the usage log", () => {
       const postpaidKey = await world.cardKey(await world.issue(medium, { mode: "postpaid", ceiling: 600 }));
       const client = await card(medium);
       await pay(client, 500, 50, 50);
-      assert.equal(await swOf(client.pay(world.request(world.offer(1)))), "6985");
+      assert.equal(await swOf(verifiedPay(client, world.request(world.offer(1)))), "6985");
       const { upload: up, challenge } = await upload(client);
       const report = await verifyUploadedLog({ card: postpaidKey, entries: up.entries, head: up.head, challenge, recordedUpTo: 0 });
       assert.ok(report.ok);

@@ -87,6 +87,19 @@ describe("the card through pcscd and the virtual reader", () => {
     assert.deepEqual(answers, ["6985", "6982"]);
   });
 
+  it("one VERIFY, one PAY through pcscd: a second PAY in the same session without a new VERIFY is refused (6982)", async () => {
+    const client = await open(true);
+    const answers = await client.session(async (session) => {
+      await session.select();
+      await session.verifyPin(PIN);
+      const first = await swOf(session.pay(world.request(world.offer(1))));
+      const second = await swOf(session.pay(world.request(world.offer(1))));
+      await session.verifyPin(PIN);
+      return [first, second, await swOf(session.pay(world.request(world.offer(1))))];
+    });
+    assert.deepEqual(answers, ["9000", "6982", "9000"]);
+  });
+
   it("two programs racing for the card are served one after the other; every payment is counted once", async () => {
     const [a, b] = [await open(true), await open(true)];
     const { counter: start, balance } = await a.session(async (s) => (await s.select(), s.status()));

@@ -141,6 +141,12 @@ export async function openCard(medium: Medium, world: CardWorld, options: { exte
   return { transport, client: new CardClient(transport, options) };
 }
 
+/** One payment as the wallet makes it: VERIFY then PAY (each PAY uses the verification up). */
+export async function verifiedPay(client: CardClient, request: CardPaymentRequest): Promise<Acknowledgment> {
+  await client.verifyPin(PIN);
+  return client.pay(request);
+}
+
 /** Sends raw APDU bytes (hex) and returns the status word and data. */
 export async function raw(transport: { transmit(apdu: Uint8Array): Promise<Uint8Array> }, hexApdu: string): Promise<{ sw: number; data: Uint8Array }> {
   return parseResponse(await transport.transmit(Uint8Array.from(Buffer.from(hexApdu.replace(/\s+/g, ""), "hex"))));

@@ -38,12 +38,19 @@ export async function loadCrls(path: string, what: string): Promise<x509.X509Crl
   }
 }
 
-/** A PKCS#8 PEM private key, P-256 or Ed25519, with its public half. */
+/** Where a command finds the passphrase of an encrypted key (`peage pki protect-key` makes them). */
+export const KEY_PASSPHRASE_ENV = "PEAGE_KEY_PASSPHRASE";
+
+/** A PKCS#8 PEM private key, P-256 or Ed25519, with its public half; an encrypted one is opened with PEAGE_KEY_PASSPHRASE. */
 export async function loadPrivateKey(path: string, what: string): Promise<KeyPair> {
   const text = await readInput(path, what);
+  const encrypted = text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----");
+  const passphrase = process.env[KEY_PASSPHRASE_ENV];
+  if (encrypted && !passphrase) throw new UsageError(`${what} ${path} is encrypted: set ${KEY_PASSPHRASE_ENV} to its passphrase`);
   try {
-    return await importPrivateKeyPem(text);
+    return await importPrivateKeyPem(text, encrypted ? passphrase : undefined);
   } catch (cause) {
+    if (encrypted) throw new UsageError(`${what} ${path}: cannot decrypt it with the passphrase in ${KEY_PASSPHRASE_ENV} (${reason(cause)})`);
     throw new UsageError(`${what} ${path}: ${reason(cause)}`);
   }
 }

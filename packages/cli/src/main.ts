@@ -13,6 +13,7 @@ import { demo } from "./commands/demo.js";
 import { fx } from "./commands/fx.js";
 import { inspect_ } from "./commands/inspect.js";
 import { ledger } from "./commands/ledger.js";
+import { pcstore } from "./commands/pcstore.js";
 import { pki } from "./commands/pki.js";
 import { server } from "./commands/server.js";
 import { settle } from "./commands/settle.js";
@@ -20,7 +21,7 @@ import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, card, demo, ledger, fx, settle];
+const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, card, pcstore, demo, ledger, fx, settle];
 
 /** Runs the command line `argv` (without node and script); resolves to the exit status. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -62,12 +63,15 @@ async function main(argv: readonly string[]): Promise<number> {
 function findCommand(first: string, rest: readonly string[]): { command: Command; args: readonly string[] } | { text: string } {
   const group = groups.find((g) => g.name === first);
   if (!group) throw new UsageError(`peage: unknown command ${JSON.stringify(first)}; the commands are ${groups.map((g) => g.name).join(", ")}`);
-  const single = group.commands.length === 1 && group.commands[0]!.spec.name === group.name ? group.commands[0] : undefined;
-  if (single) return { command: single, args: rest };
+  // A group may be a command itself ("server") and have subcommands ("server migrate"): a first
+  // word naming a subcommand picks it, anything else goes to the group's own command.
+  const own = group.commands.find((c) => c.spec.name === group.name);
   const [word, ...args] = rest;
+  const sub = word === undefined ? undefined : group.commands.find((c) => c.spec.name === `${group.name} ${word}`);
+  if (own && !sub) return { command: own, args: rest };
   if (word === "--help" || word === "-h" || word === "help") return { text: groupUsage(group) };
   if (word === undefined) throw new UsageError(`peage ${group.name}: a subcommand is required: ${subcommands(group).join(", ")}`);
-  const command = group.commands.find((c) => c.spec.name === `${group.name} ${word}`);
+  const command = sub;
   if (!command) throw new UsageError(`peage ${group.name}: unknown subcommand ${JSON.stringify(word)}; the subcommands are ${subcommands(group).join(", ")}`);
   return { command, args };
 }

@@ -7,7 +7,7 @@
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { convert, price, rateTable, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
@@ -46,6 +46,17 @@ async function fill(store: Store): Promise<void> {
   }
 }
 
+/** Every row of every table, in order: what "nothing changed" means for a database. */
+function dump(path: string): Record<string, unknown[]> {
+  const db = new Database(path, { readonly: true });
+  try {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    return Object.fromEntries(tables.map((name) => [name, db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()]));
+  } finally {
+    db.close();
+  }
+}
+
 const HISTORY = `<?xml version="1.0" encoding="UTF-8"?>
 <gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
   <gesmes:subject>Reference rates</gesmes:subject>
@@ -70,6 +81,20 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
     writeFileSync(join(work, "hist.xml"), HISTORY);
   });
 
+  it("settle --dry-run shows the payouts and collections in major units, and changes nothing", async () => {
+    const before = dump(join(work, "demo", "server", "peage.db"));
+    const dry = assertSuccess(await peage(["settle", "--data", "demo", "--period", "2025-01", "--out", "dry-out", "--dry-run"], work));
+    assert.match(dry.stdout, /^DRY RUN: nothing was closed, recorded or written/);
+    assert.match(dry.stdout, /payouts {6}1 to publishers, 120\.12 EUR/);
+    assert.match(dry.stdout, /pay {8}urn:peage:publisher:nord 120\.12 EUR \(SEPA\)/);
+    assert.match(dry.stdout, /collect {4}urn:peage:user:ben 62\.46 USD \(invoice\)/);
+    assert.match(dry.stdout, /tie-out EUR {2}billed 60\.06 EUR = publishers 120\.12 EUR \+ fees 0\.00 EUR \+ exchange -60\.06 EUR/);
+    assert.match(dry.stdout, /files {8}8 would be written in dry-out/);
+    assert.doesNotMatch(dry.stdout, /minor units/);
+    assert.deepEqual(dump(join(work, "demo", "server", "peage.db")), before, "the database is unchanged, row for row");
+    assert.equal(existsSync(join(work, "dry-out")), false, "no file written");
+  });
+
   it("settles a month of a demo directory: statements, payout report, bank files; again, the same bytes and nothing paid twice", async () => {
     const first = assertSuccess(await peage(["settle", "--data", "demo", "--period", "2025-01", "--out", "out-1"], work));
     assert.match(first.stdout, /period 2025-01 of SQLite .*peage\.db: closed; settlement recorded now/);
@@ -91,6 +116,17 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
     assertUsage(await peage(["settle", "--data", "demo", "--out", "x"], work), /--period YYYY-MM is required/);
     assertError(await peage(["settle", "--data", "demo", "--period", "2999-01", "--out", "x"], work), "ERR_PERIOD_NOT_OVER");
     assertError(await peage(["settle", "--data", "nowhere", "--period", "2025-01", "--out", "x"], work), "ERR_NO_DATABASE");
+  });
+
+  it("closes the month in progress only with --close-now", async () => {
+    const current = new Date().toISOString().slice(0, 7);
+    const refused = assertError(await peage(["settle", "--data", "demo", "--period", current, "--out", "now-out"], work), "ERR_PERIOD_NOT_OVER");
+    assert.match(refused.stderr, new RegExp(`period ${current} has not ended .*pass --close-now to close it now`));
+    const db = new Database(join(work, "demo", "server", "peage.db"), { readonly: true });
+    assert.equal((db.prepare("SELECT COUNT(*) AS n FROM closed_periods WHERE period = ?").get(current) as { n: number }).n, 0);
+    db.close();
+    const closed = assertSuccess(await peage(["settle", "--data", "demo", "--period", current, "--out", "now-out", "--close-now"], work));
+    assert.match(closed.stdout, new RegExp(`period ${current} of SQLite .*: closed; settlement recorded now`));
   });
 
   it("imports ECB rates, daily or historical", async () => {

@@ -8,9 +8,9 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createOffer, price, rateTable, readPkiDir, signCatalog, systemClock, type CatalogEntry, type PartyId } from "@peage/protocol";
+import { createOffer, parseCurrency, price, rateTable, readPkiDir, signCatalog, systemClock, type CatalogEntry, type PartyId } from "@peage/protocol";
 import { PcscCardClient, payWithCard } from "@peage/card";
 import { startPcscStack, type PcscStack } from "@peage/card/testing";
 import { ApiScopes, buildApp, createApiKey, initDataDir, loadServerIdentity, SqliteStore, staticRates, type App } from "@peage/server";
@@ -105,7 +105,7 @@ describe("peage card", () => {
     const registered = issued["registered"] as { created: boolean; account: { status: string; loaded: { amount: number } } };
     assert.equal(registered.created, true);
     assert.equal(registered.account.loaded.amount, 500);
-    assert.equal((await store.getUser(USER as PartyId<"user">))?.balance, 500);
+    assert.equal(await store.cardFloat(USER as PartyId<"user">, parseCurrency("EUR")), 500, "the load is on the card: the user's card float");
     // A card is personalised once.
     mkdirSync(join(work, "again"));
     writeFileSync(join(work, "again", "x"), "");
@@ -123,6 +123,17 @@ describe("peage card", () => {
         work,
       ),
     );
+    // Claim 10: the deposit must exceed the ceiling, at issue and in a registration file.
+    const low = await peage(
+      ["card", "issue", "--pki", "pki", "--out", "low", "--user", "urn:peage:user:yves", "--pin", PIN, "--mode", "postpaid", "--currency", "EUR", "--ceiling", "1000", "--deposit", "1000"],
+      work,
+    );
+    assertUsage(low, /--deposit must be greater than --ceiling.*--deposit 1001 at least/);
+    assert.equal(existsSync(join(work, "low")), false, "no card is personalised");
+    const registration = JSON.parse(readFileSync(join(work, "postpaid.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(work, "no-deposit.json"), JSON.stringify({ ...registration, deposit: undefined }));
+    assertUsage(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "no-deposit.json"], work), /deposit greater than its ceiling/);
+    assert.equal(await store.getUser("urn:peage:user:yves" as PartyId<"user">), undefined, "nothing was registered");
     const first = parseJson(assertSuccess(await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "postpaid.json", "--json"], work)));
     const account = first["account"] as { mode: string; ceiling: { amount: number }; deposit: { amount: number } };
     assert.equal(first["created"], true);
@@ -167,7 +178,7 @@ describe("peage card", () => {
     assert.match(reloaded.stdout, /balance 6\.50 EUR/);
     const after = parseJson(assertSuccess(await peage(["card", "status", "--json"], work)));
     assert.equal(after["balance"], 650);
-    assert.equal((await store.getUser(USER as PartyId<"user">))?.balance, 650, "the books and the card agree");
+    assert.equal(await store.cardFloat(USER as PartyId<"user">, parseCurrency("EUR")), 650, "the books and the card agree");
 
     // A wrong PIN given to sync is the card's refusal, counted by it.
     assertError(await peage(["card", "sync", "--server", url, "--api-key", "operator-key", "--pin", "0000"], work), "ERR_DECLINED");

@@ -57,8 +57,11 @@ import {
   OTHER_SERVER,
   publicJwk,
   requestAt,
+  rawEmptyCrlOf,
   respellSignature,
+  cardAckAt,
   segments,
+  b64u,
   SERVER,
   sign,
   signHs256,
@@ -69,6 +72,7 @@ import {
   withSegment,
   type World,
 } from "./scenario.js";
+import { currencyExponents } from "../src/iso4217.js";
 import { outcomeOf, runner, VECTOR_FORMAT, VectorKinds, type EnrolledKey, type VectorCase, type VectorContext, type VectorExpectation, type VectorFile, type VectorKind } from "./vectors.js";
 
 /** The PKIs' creation time; every date in the vectors is relative to it. */
@@ -106,6 +110,7 @@ interface CrlNames {
   readonly regulatorRevokesServer: string;
   readonly rootEmpty: string;
   readonly rootRevokesPublishersCa: string;
+  readonly withoutCrlSignEmpty: string;
 }
 
 /** CRLs of each CA of a world, valid for 30 days from VECTORS_NOW. */
@@ -126,6 +131,7 @@ async function makeCrls(world: World, into: Record<string, string>): Promise<Crl
     regulatorRevokesServer: await make("regulator-ca-revokes-server", crlOf(pki.regulatorCa, [pki.server.certificate], from, until)),
     rootEmpty: await make("root-empty", crlOf(pki.root, [], from, until)),
     rootRevokesPublishersCa: await make("root-revokes-publishers-ca", crlOf(pki.root, [pki.publishersCa.certificate], from, until)),
+    withoutCrlSignEmpty: await make("ca-without-crlsign-empty", rawEmptyCrlOf(world.extra.caWithoutCrlSign, from, until)),
   };
 }
 
@@ -172,7 +178,13 @@ async function offerCases(c: Cases): Promise<void> {
   add("malformed-missing-nonce", "The nonce member is missing.", withoutNonce, ctx(), fails("ERR_MALFORMED"));
   add("malformed-extra-member", "An unknown member (objects are closed).", { ...offer, discount: 10 }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-short-nonce", "A nonce of fewer than 128 bits.", { ...offer, nonce: "c2hvcnQ" }, ctx(), fails("ERR_MALFORMED"));
-  add("malformed-impossible-date", "A date that matches the pattern but does not exist (30 February).", { ...offer, date: "2026-02-30T09:00:00.000Z" }, ctx(), fails("ERR_MALFORMED"));
+  add(
+    "malformed-impossible-date",
+    "A date that matches the pattern but does not exist (30 February); read leniently as 2 March, everything else about the offer would be valid.",
+    { ...offer, date: "2026-02-30T09:00:00.000Z", expiresAt: "2026-03-02T09:10:00.000Z" },
+    { at: "2026-03-02T09:00:30.000Z" },
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-date-without-milliseconds", "A date without milliseconds: one spelling per instant is allowed.", { ...offer, date: iso(T).replace(".000Z", "Z") }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-unknown-currency", "A currency code that is not an active ISO 4217 code.", { ...offer, terms: { ...offer.terms, price: { amount: 50, currency: "XYZ" } } }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-fractional-amount", "A price amount that is not an integer of minor units.", { ...offer, terms: { ...offer.terms, price: { amount: 0.5, currency: "EUR" } } }, ctx(), fails("ERR_MALFORMED"));
@@ -245,8 +257,39 @@ async function offerCases(c: Cases): Promise<void> {
     fails("ERR_MALFORMED"),
   );
 
+  const [, payloadPart, signaturePart] = segments(entry.signature);
+  add(
+    "malformed-header-not-an-object",
+    "A protected header that is valid JSON but an array, not an object.",
+    withSignature([b64u(JSON.stringify([w.alg, JwsTypes.offerSignature])), payloadPart, signaturePart].join(".")),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
+  add(
+    "malformed-payload-not-json",
+    "Signed by the publisher over a payload that is not JSON.",
+    withSignature(await signRaw({ alg: w.alg, typ: JwsTypes.offerSignature, x5c }, "offerHash=", w.pki.publisher.keys)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
+  add(
+    "malformed-header-x5c-and-kid",
+    "A publisher signature whose header names the signer twice, by x5c and by kid.",
+    withSignature(await signRaw({ alg: w.alg, typ: JwsTypes.offerSignature, x5c, kid: w.user.kid }, JSON.stringify(claims), w.pki.publisher.keys)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
+  add("malformed-x5c-empty", "A header whose x5c is an empty array.", withSignature(await sign(JwsTypes.offerSignature, claims, w.pki.publisher.keys, { x5c: [] })), ctx(), fails("ERR_MALFORMED"));
+
   // Algorithms.
   const header = { typ: JwsTypes.offerSignature, x5c };
+  add(
+    "alg-checked-before-typ",
+    "ES384 under the consent type: the algorithm is checked before the type (docs/protocol.md §4), so the code is ERR_UNSUPPORTED_ALGORITHM.",
+    withSignature(await signRaw({ alg: "ES384", typ: JwsTypes.consent, x5c }, JSON.stringify(claims), w.pki.publisher.keys)),
+    ctx(),
+    fails("ERR_UNSUPPORTED_ALGORITHM"),
+  );
   add("alg-none", "An unsecured JWS (alg \"none\") with a junk signature segment.", withSignature(unsecured(header, claims, "c2ln")), ctx(), fails("ERR_UNSUPPORTED_ALGORITHM"));
   add("alg-none-empty-signature", "An unsecured JWS (alg \"none\") with the empty signature RFC 7519 §6.1 gives it: not three non-empty segments.", withSignature(unsecured(header, claims)), ctx(), fails("ERR_MALFORMED"));
   add(
@@ -585,7 +628,16 @@ async function acknowledgmentCases(c: Cases): Promise<void> {
     fails("ERR_WRONG_AUDIENCE"),
   );
 
+  await cardAcknowledgmentCases(c, request, ackTime, ctx);
+
   add("malformed-not-an-object", "The bare JWS where the acknowledgment object is expected.", ack.acknowledgment, ctx(), fails("ERR_MALFORMED"));
+  add(
+    "malformed-server-with-debit",
+    "The payment server's acknowledgment carrying a card's proof of debit (§3.9: only a card puts debit).",
+    await serverSigns({ ...claims, debit: { counter: 7, balance: 450 } }),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-wrong-type", "type is not \"peage.acknowledgment\".", { ...ack, type: "peage.offer" }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-extra-member", "An unknown member.", { ...ack, paid: true }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-not-a-jws", "The acknowledgment is not a compact JWS.", withToken("ack.ack"), ctx(), fails("ERR_MALFORMED"));
@@ -653,6 +705,32 @@ async function acknowledgmentCases(c: Cases): Promise<void> {
   add("expired-offer-boundary", "Presented exactly at the offer's expiresAt plus the grace: still accepted.", ack, ctx({ at: iso(at(expiry, SKEW)) }), valid);
 }
 
+/** Message 3 signed by a smart card (offline variant, docs/card.md): its debit and its issuer's rules. */
+async function cardAcknowledgmentCases(c: Cases, request: PaymentRequest, ackTime: Date, ctx: (more?: Partial<VectorContext>) => VectorContext): Promise<void> {
+  const w = c.world;
+  const add = (name: string, description: string, input: unknown, context: VectorContext, expected: VectorExpectation) => c.add("acknowledgment", name, description, input, context, expected);
+  const debit = { counter: 7, balance: 450 };
+  const cardAck = await cardAckAt(w, request, ackTime, debit);
+  add("valid-card", "Signed by the user's smart card with its proof of debit; the merchant expects the card's issuing server.", cardAck, ctx({ server: SERVER }), valid);
+  add("card-not-accepted", "A card's acknowledgment at a merchant that accepts only payment servers.", cardAck, ctx({ acceptCards: false }), fails("ERR_WRONG_ROLE"));
+  add("malformed-card-without-debit", "A card's acknowledgment without the proof of debit (claims 6-7).", await cardAckAt(w, request, ackTime, undefined), ctx(), fails("ERR_MALFORMED"));
+  add(
+    "wrong-role-card-under-non-issuer",
+    "A card certified by a CA that may certify card acknowledgments but is not a card issuer.",
+    await cardAckAt(w, request, ackTime, debit, w.card.chainUnderNonIssuer),
+    ctx(),
+    fails("ERR_WRONG_ROLE"),
+  );
+  add(
+    "wrong-role-card-issuer-without-server",
+    "A card certified by a card issuer that names no payment server.",
+    await cardAckAt(w, request, ackTime, debit, w.card.chainUnderAnonymousIssuer),
+    ctx(),
+    fails("ERR_WRONG_ROLE"),
+  );
+  add("wrong-audience-card-of-another-server", "A card of pay-eu at a merchant that accepts pay-us only.", cardAck, ctx({ server: OTHER_SERVER }), fails("ERR_WRONG_AUDIENCE"));
+}
+
 async function chainCases(c: Cases): Promise<void> {
   const w = c.world;
   const { pki, extra } = w;
@@ -675,6 +753,10 @@ async function chainCases(c: Cases): Promise<void> {
   add("malformed-after-root", "A certificate after the trusted root.", [...publisher, x(pki.root.certificate), x(pki.regulatorCa.certificate)], offerRole(), fails("ERR_MALFORMED"));
   add("malformed-too-long", "Six certificates (at most five).", [...publisher, ...publisher, ...publisher], offerRole(), fails("ERR_MALFORMED"));
   add("malformed-no-identity", "A publisher leaf without a subjectAltName URI.", [x(extra.noIdentity), publishersCa], offerRole(), fails("ERR_MALFORMED"));
+  add("malformed-not-an-array", "A chain that is a string, not an array.", publisher[0], offerRole(), fails("ERR_MALFORMED"));
+  add("malformed-entry-not-a-string", "A chain entry that is a number.", [publisher[0], 1], offerRole(), fails("ERR_MALFORMED"));
+  add("malformed-two-identities", "A publisher leaf naming two Péage identities (a leaf has exactly one).", [x(extra.twoIdentities), publishersCa], offerRole(), fails("ERR_MALFORMED"));
+  add("malformed-foreign-identity", "A publisher leaf whose subjectAltName URI is not a Péage identity.", [x(extra.foreignIdentity), publishersCa], offerRole(), fails("ERR_MALFORMED"));
 
   add("unknown-issuer-rogue", "A rogue hierarchy copying every name of the real one.", w.rogue.chainOf(w.rogue.publisher.certificate), offerRole(), fails("ERR_UNKNOWN_ISSUER"));
   add("unknown-issuer-self-signed", "A self-signed leaf naming the publisher.", [x(extra.selfSignedPublisher.certificate)], offerRole(), fails("ERR_UNKNOWN_ISSUER"));
@@ -690,6 +772,29 @@ async function chainCases(c: Cases): Promise<void> {
   add("path-length", "A leaf below a sub-CA of the publishers' association, whose pathLen is 0.", [x(extra.leafUnderSubCa), x(extra.subCa), publishersCa], offerRole(), fails("ERR_PATH_LENGTH"));
   add("key-usage-ca-as-leaf", "The publishers' association's CA certificate used to sign messages.", [publishersCa], offerRole(), fails("ERR_KEY_USAGE"));
   add("key-usage-no-digital-signature", "A leaf whose keyUsage is keyAgreement only.", [x(extra.noDigitalSignature), publishersCa], offerRole(), fails("ERR_KEY_USAGE"));
+  add("key-usage-leaf-with-key-cert-sign", "A leaf (cA=false) whose keyUsage also asserts keyCertSign (RFC 5280 §4.2.1.3).", [x(extra.leafWithKeyCertSign), publishersCa], offerRole(), fails("ERR_KEY_USAGE"));
+  add(
+    "key-usage-ca-without-key-cert-sign",
+    "A leaf issued by a CA whose keyUsage lacks keyCertSign.",
+    [x(extra.leafUnderCaWithoutKeyCertSign), x(extra.caWithoutKeyCertSign)],
+    offerRole(),
+    fails("ERR_KEY_USAGE"),
+  );
+  add("wrong-role-no-role", "A publisher leaf whose extendedKeyUsage lists no Péage role.", [x(extra.noRole), publishersCa], offerRole(), fails("ERR_WRONG_ROLE"));
+  add(
+    "revocation-unknown-ca-without-crl-sign",
+    "A CRL from a CA whose keyUsage lacks cRLSign cannot be used (RFC 5280 §6.3.3 (f)).",
+    [x(extra.leafUnderCaWithoutCrlSign), x(extra.caWithoutCrlSign.certificate)],
+    offerRole({ crls: [c.crlNames.withoutCrlSignEmpty] }),
+    fails("ERR_REVOCATION_UNKNOWN"),
+  );
+  add(
+    "valid-ca-without-crl-sign-no-crl",
+    "The same leaf and CA with no CRL loaded, under the best-effort policy: valid.",
+    [x(extra.leafUnderCaWithoutCrlSign), x(extra.caWithoutCrlSign.certificate)],
+    offerRole(),
+    valid,
+  );
   add("wrong-role-publisher-for-ack", "The publisher's chain for acknowledgment-signing.", publisher, ackRole(), fails("ERR_WRONG_ROLE"));
   add("wrong-role-server-for-offer", "The server's chain for offer-signing.", w.serverChain, offerRole(), fails("ERR_WRONG_ROLE"));
   add("wrong-role-holder", "A leaf with the offer-signing role whose identity is a server.", [x(extra.serverIdentityOfferRole), publishersCa], offerRole(), fails("ERR_WRONG_ROLE"));
@@ -732,6 +837,8 @@ async function main(): Promise<void> {
   await mkdir(join(outDir, "crls"), { recursive: true });
   await writeFile(join(outDir, "vectors.json"), `${JSON.stringify(file, null, 2)}\n`);
   await writeFile(join(outDir, "trust-anchors.pem"), file.trustAnchors.join(""));
+  const iso4217 = Object.fromEntries([...currencyExponents].sort(([a], [b]) => (a < b ? -1 : 1)));
+  await writeFile(join(outDir, "iso4217.json"), `${JSON.stringify({ description: "ISO 4217 list one: active codes with their minor-unit exponents (docs/protocol.md §2)", exponents: iso4217 }, null, 2)}\n`);
   for (const [name, pem] of Object.entries(crls)) await writeFile(join(outDir, "crls", `${name}.pem`), pem);
   await writeFile(join(outDir, "enrolled-keys.json"), `${JSON.stringify({ keys: enrolledKeys.map((k) => ({ ...k.jwk, kid: k.kid, "peage:user": k.user })) }, null, 2)}\n`);
   const byKind = VectorKinds.map((kind) => `${kind} ${cases.filter((item) => item.kind === kind).length}`).join(", ");

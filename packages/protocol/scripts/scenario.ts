@@ -30,9 +30,11 @@ import {
   signCatalogEntry,
   signJws,
   timestamp,
+  toX5c,
   TrustStore,
   x509,
   type Acknowledgment,
+  type CardDebit,
   type Catalog,
   type CatalogEntry,
   type CertifiedKeyPair,
@@ -261,6 +263,20 @@ export interface ExtraCertificates {
   readonly noIdentity: x509.X509Certificate;
   /** A publisher leaf holding a P-384 key. */
   readonly p384Leaf: x509.X509Certificate;
+  /** A publisher leaf (cA=false) whose keyUsage also asserts keyCertSign. */
+  readonly leafWithKeyCertSign: x509.X509Certificate;
+  /** A publisher leaf naming two Péage identities. */
+  readonly twoIdentities: x509.X509Certificate;
+  /** A publisher leaf whose one subjectAltName URI is not a Péage identity. */
+  readonly foreignIdentity: x509.X509Certificate;
+  /** A publisher leaf whose extendedKeyUsage lists no Péage role. */
+  readonly noRole: x509.X509Certificate;
+  /** A CA below the root whose keyUsage lacks keyCertSign, and a publisher leaf it issued. */
+  readonly caWithoutKeyCertSign: x509.X509Certificate;
+  readonly leafUnderCaWithoutKeyCertSign: x509.X509Certificate;
+  /** A CA below the root whose keyUsage lacks cRLSign, a publisher leaf it issued, and its (empty) CRL. */
+  readonly caWithoutCrlSign: CertifiedKeyPair;
+  readonly leafUnderCaWithoutCrlSign: x509.X509Certificate;
 }
 
 export interface World {
@@ -280,11 +296,24 @@ export interface World {
   readonly publisherChain: string[];
   readonly serverChain: string[];
   readonly trust: TrustStore;
+  /** A smart card of the server's card issuer (offline variant), and certificates that break the card-issuer rules. */
+  readonly card: Card;
+}
+
+export const CARD = partyId("card", "alice-1");
+
+export interface Card {
+  readonly keys: KeyPair;
+  readonly chain: string[];
+  /** A card leaf issued by a CA that may certify card-acknowledgment but is not a card issuer. */
+  readonly chainUnderNonIssuer: string[];
+  /** A card leaf issued by a card-issuing CA that names no payment server. */
+  readonly chainUnderAnonymousIssuer: string[];
 }
 
 export async function makeWorld(alg: SignatureAlgorithm, now: Date, userAlg: SignatureAlgorithm = alg): Promise<World> {
   const [pki, rogue, user, mallory] = await Promise.all([
-    createDemoPki({ alg, now }),
+    createDemoPki({ alg, now, cardIssuer: true }),
     createDemoPki({ alg, now }),
     makeUser("alice", userAlg),
     makeUser("alice", userAlg),
@@ -306,7 +335,71 @@ export async function makeWorld(alg: SignatureAlgorithm, now: Date, userAlg: Sig
     publisherChain,
     serverChain: pki.chainOf(pki.server.certificate),
     trust: pki.trustStore(),
+    card: await makeCard(pki, now),
   };
+}
+
+/** A CA below `issuer` with exactly the given key usage, roles and (optional) identity URI. */
+async function rawCa(pki: DemoPki, issuer: CertifiedKeyPair, name: string, keyUsage: number, roles: readonly Role[], identity?: string): Promise<CertifiedKeyPair> {
+  const keys = await generateKeyPair(pki.alg);
+  const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension)!;
+  const certificate = await rawCertificate({
+    subject: `CN=${name},O=Péage`,
+    issuer: issuer.certificate,
+    signer: issuer.keys.privateKey,
+    publicKey: keys.publicKey,
+    notBefore: issuer.certificate.notBefore,
+    notAfter: issuer.certificate.notAfter,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(keyUsage, true),
+      new x509.ExtendedKeyUsageExtension(roles.map((role) => roleOids[role]), false),
+      ...(identity === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: "url", value: identity }], false)]),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId, false),
+    ],
+  });
+  return { keys, certificate };
+}
+
+async function makeCard(pki: DemoPki, now: Date): Promise<Card> {
+  const notBefore = at(now, -HOUR);
+  const notAfter = at(now, 365 * DAY);
+  const keys = await generateKeyPair("ES256");
+  const cardLeaf = async (issuer: CertifiedKeyPair) =>
+    rawCertificate({
+      subject: "CN=alice-1,O=Péage",
+      issuer: issuer.certificate,
+      signer: issuer.keys.privateKey,
+      publicKey: keys.publicKey,
+      notBefore,
+      notAfter,
+      extensions: await leafExtensions(issuer.certificate, keys.publicKey, ["card-acknowledgment"], CARD),
+    });
+  const caUsage = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign;
+  const nonIssuer = await rawCa(pki, pki.regulatorCa, "Cards Without Issuing", caUsage, ["card-acknowledgment"], SERVER);
+  const anonymous = await rawCa(pki, pki.regulatorCa, "Anonymous Card Issuer", caUsage, ["card-issuing", "card-acknowledgment"]);
+  const chainBelow = async (ca: CertifiedKeyPair) => [toX5c(await cardLeaf(ca)), ...pki.chainOf(ca.certificate)];
+  return {
+    keys,
+    chain: await chainBelow(pki.cardIssuer!),
+    chainUnderNonIssuer: await chainBelow(nonIssuer),
+    chainUnderAnonymousIssuer: await chainBelow(anonymous),
+  };
+}
+
+/** Message 3 signed by the world's card, with or without the proof of debit. */
+export async function cardAckAt(world: World, request: PaymentRequest, date: Date, debit: CardDebit | undefined, chain = world.card.chain): Promise<Acknowledgment> {
+  return signAcknowledgment({
+    consent: claimsOf(request.consent),
+    paymentId: "card_7",
+    server: CARD,
+    charged: claimsOf<{ price: Price }>(request.consent).price,
+    ...(debit !== undefined && { debit }),
+    key: world.card.keys,
+    x5c: chain,
+    clock: new FixedClock(date),
+  });
 }
 
 async function makeExtraCertificates(pki: DemoPki, now: Date): Promise<ExtraCertificates> {
@@ -398,7 +491,9 @@ async function makeExtraCertificates(pki: DemoPki, now: Date): Promise<ExtraCert
     notAfter,
     extensions: await leafExtensions(publishersCa.certificate, p384.publicKey, ["offer-signing"], PUBLISHER),
   });
+  const odd = await oddCertificates(pki, notBefore, notAfter, leaf);
   return {
+    ...odd,
     otherPublisher,
     selfSignedPublisher,
     forgedLeaf,
@@ -410,6 +505,76 @@ async function makeExtraCertificates(pki: DemoPki, now: Date): Promise<ExtraCert
     ackRoleUnderPublishersCa,
     noIdentity,
     p384Leaf,
+  };
+}
+
+type LeafMaker = (issuer: CertifiedKeyPair, subject: string, roles: Role[], identity: string | undefined, usage?: number) => Promise<x509.X509Certificate>;
+
+/** The certificates that break one profile rule each (keyUsage, identities, roles, CA key usages). */
+async function oddCertificates(pki: DemoPki, notBefore: Date, notAfter: Date, leaf: LeafMaker) {
+  const publishersCa = pki.publishersCa;
+  const usage = x509.KeyUsageFlags;
+  const subject = "CN=acme-games,O=Péage";
+  const leafWithKeyCertSign = await leaf(publishersCa, subject, ["offer-signing"], PUBLISHER, usage.digitalSignature | usage.keyCertSign);
+  const twoKeys = await generateKeyPair(pki.alg);
+  const twoIdentities = await rawCertificate({
+    subject,
+    issuer: publishersCa.certificate,
+    signer: publishersCa.keys.privateKey,
+    publicKey: twoKeys.publicKey,
+    notBefore,
+    notAfter,
+    extensions: [
+      ...(await leafExtensions(publishersCa.certificate, twoKeys.publicKey, ["offer-signing"], undefined)),
+      new x509.SubjectAlternativeNameExtension([{ type: "url", value: PUBLISHER }, { type: "url", value: OTHER_PUBLISHER }], false),
+    ],
+  });
+  const foreignIdentity = await leaf(publishersCa, subject, ["offer-signing"], "https://acme-games.example/");
+  const noRoleKeys = await generateKeyPair(pki.alg);
+  const noRole = await rawCertificate({
+    subject,
+    issuer: publishersCa.certificate,
+    signer: publishersCa.keys.privateKey,
+    publicKey: noRoleKeys.publicKey,
+    notBefore,
+    notAfter,
+    extensions: [
+      ...(await leafExtensions(publishersCa.certificate, noRoleKeys.publicKey, [], PUBLISHER)).filter((e) => !(e instanceof x509.ExtendedKeyUsageExtension)),
+      // id-kp-serverAuth (RFC 5280 §4.2.1.12): an extendedKeyUsage, but no Péage role in it.
+      new x509.ExtendedKeyUsageExtension(["1.3.6.1.5.5.7.3.1"], false),
+    ],
+  });
+  const ca = async (name: string, keyUsage: number): Promise<CertifiedKeyPair> => {
+    const keys = await generateKeyPair(pki.alg);
+    const rootSki = pki.root.certificate.getExtension(x509.SubjectKeyIdentifierExtension)!;
+    const certificate = await rawCertificate({
+      subject: `CN=${name},O=Péage`,
+      issuer: pki.root.certificate,
+      signer: pki.root.keys.privateKey,
+      publicKey: keys.publicKey,
+      notBefore,
+      notAfter,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(keyUsage, true),
+        new x509.ExtendedKeyUsageExtension([roleOids["offer-signing"]], false),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        new x509.AuthorityKeyIdentifierExtension(rootSki.keyId, false),
+      ],
+    });
+    return { keys, certificate };
+  };
+  const noCertSign = await ca("Publishers Without keyCertSign", usage.cRLSign | usage.digitalSignature);
+  const noCrlSign = await ca("Publishers Without cRLSign", usage.keyCertSign | usage.digitalSignature);
+  return {
+    leafWithKeyCertSign,
+    twoIdentities,
+    foreignIdentity,
+    noRole,
+    caWithoutKeyCertSign: noCertSign.certificate,
+    leafUnderCaWithoutKeyCertSign: await leaf(noCertSign, subject, ["offer-signing"], PUBLISHER),
+    caWithoutCrlSign: noCrlSign,
+    leafUnderCaWithoutCrlSign: await leaf(noCrlSign, subject, ["offer-signing"], PUBLISHER),
   };
 }
 
@@ -455,6 +620,24 @@ export function crlOf(issuer: CertifiedKeyPair, revoked: readonly x509.X509Certi
     thisUpdate,
     nextUpdate,
     crlNumber: 1,
+  });
+}
+
+/**
+ * An empty CRL signed by `issuer` without the product's checks (createCrl refuses a CA that may
+ * not sign CRLs), for the vectors that show a verifier refusing such a CRL.
+ */
+export async function rawEmptyCrlOf(issuer: CertifiedKeyPair, thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
+  const ski = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (!ski) throw new TypeError("CRL issuer without subjectKeyIdentifier");
+  return x509.X509CrlGenerator.create({
+    issuer: issuer.certificate.subjectName,
+    thisUpdate,
+    nextUpdate,
+    signingKey: issuer.keys.privateKey,
+    signingAlgorithm: issuer.keys.alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" },
+    extensions: [new x509.AuthorityKeyIdentifierExtension(ski.keyId, false)],
+    entries: [],
   });
 }
 

@@ -39,6 +39,8 @@ export interface VectorContext {
   readonly offer?: Offer;
   /** chain: the role the chain is validated for. */
   readonly role?: Role;
+  /** acknowledgment: false when the merchant refuses acknowledgments signed by cards; default true. */
+  readonly acceptCards?: boolean;
 }
 
 export type VectorExpectation = { readonly valid: true } | { readonly valid: false; readonly code: VerificationCode };
@@ -116,7 +118,12 @@ export async function runner(file: VectorFile): Promise<Runner> {
           return verifyPaymentRequest(c.input, { trust, clock, server: context.server as PartyId<"server">, userKey });
         case "acknowledgment":
           if (context.offer === undefined) throw new Error(`case ${c.id}: an acknowledgment case carries the merchant's offer`);
-          return verifyAcknowledgment(c.input, context.offer, { trust, clock, ...(context.server !== undefined && { server: context.server as PartyId<"server"> }) });
+          return verifyAcknowledgment(c.input, context.offer, {
+            trust,
+            clock,
+            ...(context.server !== undefined && { server: context.server as PartyId<"server"> }),
+            ...(context.acceptCards !== undefined && { acceptCards: context.acceptCards }),
+          });
         case "chain":
           if (context.role === undefined) throw new Error(`case ${c.id}: a chain case names the role`);
           return trust.validate(c.input as string[], context.role, now);

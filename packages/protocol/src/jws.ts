@@ -15,7 +15,7 @@
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { canonicalBytes } from "./canonical.js";
 import { fail, ok, type Result } from "./errors.js";
-import { algorithmOfKey as algorithmOfKeyObject, isSignatureAlgorithm, keyObjectOf, type KeyPair, type SignatureAlgorithm } from "./keys.js";
+import { algorithmOfKey as algorithmOfKeyObject, isExternalKey, isSignatureAlgorithm, keyObjectOf, type SignatureAlgorithm, type SigningKey } from "./keys.js";
 import { tryParseStrictJson } from "./strict-json.js";
 
 /** The `typ` of each signed Péage object. */
@@ -51,13 +51,32 @@ const base64Der = /^[A-Za-z0-9+/]+={0,2}$/;
 export async function signJws(
   typ: JwsType,
   claims: unknown,
-  key: KeyPair,
+  key: SigningKey,
   signer: { x5c: readonly string[] } | { kid: string },
 ): Promise<string> {
-  const header = { alg: key.alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
-  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
-  const signature = cryptoSign(digestOf(key.alg), Buffer.from(signingInput, "ascii"), signingKey(key.alg, key.privateKey));
-  return `${signingInput}.${signature.toString("base64url")}`;
+  const signingInput = jwsSigningInput(typ, claims, key.alg, signer);
+  const data = Buffer.from(signingInput, "ascii");
+  const signature = isExternalKey(key) ? await key.sign(data) : cryptoSign(digestOf(key.alg), data, signingKey(key.alg, key.privateKey));
+  if (key.alg === "ES256" && signature.length !== 64) throw new TypeError(`an ES256 signature is 64 bytes (r || s), the signer returned ${signature.length}`);
+  return `${signingInput}.${Buffer.from(signature).toString("base64url")}`;
+}
+
+/** A key that signs elsewhere (a TPM): the signature over `data`, IEEE P1363 r || s for ES256. */
+export interface ExternalSigner {
+  readonly alg: SignatureAlgorithm;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** {@link signJws} with a key that never comes into this process (a PC store's key in its TPM). */
+export async function signJwsExternally(typ: JwsType, claims: unknown, key: ExternalSigner, signer: { x5c: readonly string[] } | { kid: string }): Promise<string> {
+  const signingInput = jwsSigningInput(typ, claims, key.alg, signer);
+  const signature = await key.sign(new Uint8Array(Buffer.from(signingInput, "ascii")));
+  return `${signingInput}.${base64url(signature)}`;
+}
+
+function jwsSigningInput(typ: JwsType, claims: unknown, alg: SignatureAlgorithm, signer: { x5c: readonly string[] } | { kid: string }): string {
+  const header = { alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
+  return `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
 }
 
 /** Splits and parses a token without checking its signature. */
@@ -95,6 +114,8 @@ export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
   if (kid !== undefined && !(typeof kid === "string" && /^[A-Za-z0-9_-]{43}$/.test(kid))) {
     return fail("ERR_MALFORMED", "JWS kid must be an RFC 7638 SHA-256 JWK thumbprint");
   }
+  // One way to name the signer: with both, two verifiers could pick different keys.
+  if (x5c !== undefined && kid !== undefined) return fail("ERR_MALFORMED", "a JWS names its signer by x5c or by kid, not both");
   // The signer committed to canonical bytes; anything else (duplicate keys, other spacing or
   // number spelling) could be read differently by another parser, so it is refused.
   if (!isCanonicalJson(payload, payloadBytes)) {

@@ -19,6 +19,24 @@ export interface KeyPair {
   readonly publicKey: CryptoKey;
 }
 
+/**
+ * A private key held outside this process (a PKCS#11 token, an HSM): only its public half is
+ * here, and `sign` returns the JOSE form of a signature over the bytes given (ES256: r || s, 64
+ * bytes, RFC 7518 §3.4; EdDSA: the 64-byte Ed25519 signature).
+ */
+export interface ExternalKey {
+  readonly alg: SignatureAlgorithm;
+  readonly publicKey: CryptoKey;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** What a server signs acknowledgments with: a key in memory, or one in a token. */
+export type SigningKey = KeyPair | ExternalKey;
+
+export function isExternalKey(key: SigningKey): key is ExternalKey {
+  return "sign" in key && typeof key.sign === "function";
+}
+
 /** WebCrypto parameters for key generation, import and X.509 signing. */
 export function webCryptoAlgorithm(alg: SignatureAlgorithm): EcKeyImportParams & EcdsaParams | Algorithm {
   return alg === "ES256" ? { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } : { name: "Ed25519" };
@@ -49,19 +67,22 @@ export function algorithmOfKey(key: CryptoKey | KeyObject): SignatureAlgorithm |
   return undefined;
 }
 
-export function exportPrivateKeyPem(pair: KeyPair): string {
-  return KeyObject.from(pair.privateKey).export({ type: "pkcs8", format: "pem" }).toString();
+/** PKCS#8 PEM; with a passphrase, an ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC), so a copy of the file alone is useless. */
+export function exportPrivateKeyPem(pair: KeyPair, passphrase?: string): string {
+  const object = KeyObject.from(pair.privateKey);
+  if (passphrase === undefined) return object.export({ type: "pkcs8", format: "pem" }).toString();
+  return object.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }).toString();
 }
 
 export function exportPublicKeyPem(key: CryptoKey): string {
   return KeyObject.from(key).export({ type: "spki", format: "pem" }).toString();
 }
 
-/** Imports a PKCS#8 PEM private key (ES256 or EdDSA) with its public half. */
-export async function importPrivateKeyPem(pem: string): Promise<KeyPair> {
+/** Imports a PKCS#8 PEM private key (ES256 or EdDSA) with its public half; an encrypted one needs its passphrase. */
+export async function importPrivateKeyPem(pem: string, passphrase?: string): Promise<KeyPair> {
   let object: KeyObject;
   try {
-    object = createPrivateKey({ key: pem, format: "pem" });
+    object = createPrivateKey({ key: pem, format: "pem", ...(passphrase === undefined ? {} : { passphrase }) });
   } catch (cause) {
     throw new TypeError(`not a PEM private key: ${(cause as Error).message}`);
   }

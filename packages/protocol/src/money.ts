@@ -73,6 +73,16 @@ export function parseDecimal(text: string, currency: CurrencyCode): MinorUnits {
 }
 
 /** Formats minor units as a plain decimal string with the currency's exponent, e.g. "12.50 EUR". */
+/** An amount of minor units, of any size and sign (bigint or its decimal string), in major units with the currency: "-35.00 USD". */
+export function formatMinorUnits(amount: bigint | string | number, currency: CurrencyCode | string): string {
+  const value = BigInt(amount);
+  const exponent = exponentOf(currency as CurrencyCode);
+  const digits = (value < 0n ? -value : value).toString().padStart(exponent + 1, "0");
+  const whole = digits.slice(0, digits.length - exponent);
+  const fraction = digits.slice(digits.length - exponent);
+  return `${value < 0n ? "-" : ""}${exponent === 0 ? whole : `${whole}.${fraction}`} ${currency}`;
+}
+
 export function formatPrice(p: Price): string {
   const exponent = exponentOf(p.currency);
   const digits = p.amount.toString().padStart(exponent + 1, "0");

@@ -29,7 +29,8 @@ export function parseStrictJson(text: string): unknown {
     throw new StrictJsonError((cause as Error).message);
   }
   const duplicate = findDuplicateMember(text);
-  if (duplicate) throw new StrictJsonError(`the member name ${JSON.stringify(duplicate.name)} appears twice in one object`, duplicate.offset);
+  if (duplicate)
+    throw new StrictJsonError(`the member name ${JSON.stringify(duplicate.name)} appears twice in one object`, duplicate.offset);
   return value;
 }
 

@@ -11,7 +11,15 @@ import { keyThumbprint } from "../src/messages/payment-request.js";
 import { parseStrictJson, StrictJsonError, tryParseStrictJson } from "../src/strict-json.js";
 
 test("documents without repeated names read as JSON.parse reads them", () => {
-  for (const text of ['{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}', '[{"x":1},{"x":1}]', '"{\\"a\\":1,\\"a\\":2}"', "{}", "[]", "null", '{"a\\"b":1,"a":2}']) {
+  for (const text of [
+    '{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}',
+    '[{"x":1},{"x":1}]',
+    '"{\\"a\\":1,\\"a\\":2}"',
+    "{}",
+    "[]",
+    "null",
+    '{"a\\"b":1,"a":2}',
+  ]) {
     assert.deepEqual(parseStrictJson(text), JSON.parse(text), text);
   }
 });
@@ -25,7 +33,11 @@ test("a member name twice in one object is refused, at any depth and however it 
     '{ "a" : "}" , "a" : 1 }',
   ];
   for (const text of cases) {
-    assert.throws(() => parseStrictJson(text), (error: unknown) => error instanceof StrictJsonError && error instanceof SyntaxError && /appears twice/.test(error.message), text);
+    assert.throws(
+      () => parseStrictJson(text),
+      (error: unknown) => error instanceof StrictJsonError && error instanceof SyntaxError && /appears twice/.test(error.message),
+      text,
+    );
     assert.equal(tryParseStrictJson(text), undefined, text);
   }
 });

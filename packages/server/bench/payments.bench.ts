@@ -1,26 +1,33 @@
 /**
- * Payment server throughput over HTTP on SQLite: payments per second and latency (p50, p99) at
- * concurrency 1, 8 and 32, the server's peak resident memory, and how close that comes to the
- * "crypto ceiling", the rate the machine could reach doing nothing but each payment's signature
- * work (verify the consent and the publisher's signature, sign the acknowledgment).
+ * Payment server throughput over HTTP on SQLite, against its honest ceiling, in one run:
+ *
+ *   - payments per second and latency (p50, p99) with 1, 8 and 32 requests in flight;
+ *   - p99 latency at half the peak rate (an open-loop load: requests sent on a timer, not when
+ *     the previous answer came back), the latency users see on a server not run flat out;
+ *   - the crypto ceiling: the payment rate if a payment cost only its signature work, from the very
+ *     calls the server makes (synchronous node:crypto sign and verify, ES256, on the server's key
+ *     and a user's key, over a real acknowledgment's and consent's signing input), with the number
+ *     of signatures and verifications per payment COUNTED in the server during the run (probe.ts);
+ *   - where the server's time goes, from a CPU profile of the server process over the measured
+ *     rounds (node:inspector, probe.ts; profile.ts sorts it into parts);
+ *   - the server's peak resident memory.
+ *
+ * The ceiling and the loads alternate in ROUNDS rounds, so that other work on the machine weighs on
+ * both alike; each figure sums its rounds. The server runs as its own process (main.js, WAL +
+ * synchronous=FULL as in production), the load generator in this one, over 127.0.0.1.
  *
  *   node packages/server/dist/bench/payments.bench.js
  *
- * The server runs as its own process (main.js, WAL + synchronous=FULL, as in production), the
- * load generator in this one; all traffic stays on 127.0.0.1. Bounded: about 40 s in all.
- * Prints a table and writes the same as markdown to docs/benchmarks/server.md.
- *
- * PEAGE_BENCH_SERVER_ARGS passes Node options to the server process only, e.g.
- * `PEAGE_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=prof"` to profile it under this load
- * (Node refuses --cpu-prof in NODE_OPTIONS).
+ * Writes docs/benchmarks/server.md and its targets to docs/benchmarks/server.targets.json.
+ * Bounded: about a minute.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { webcrypto } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { KeyObject, sign as nodeSign, verify as nodeVerify, webcrypto } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   createDemoPki,
   createOffer,
@@ -34,72 +41,74 @@ import {
   type PaymentRequest,
 } from "@peage/protocol";
 import { initDataDir } from "../src/index.js";
+import type { ProbeCommand, ProbeCounts, ProbeReply } from "./probe.js";
+import { whereTheTimeGoes, type CpuProfile, type ProfileRow } from "./profile.js";
+import { f0, f1, f2, percentile, publishSection, type Target } from "./report.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
-const REPORT = fileURLToPath(new URL("../../../../docs/benchmarks/server.md", import.meta.url));
+const PROBE = pathToFileURL(fileURLToPath(new URL("./probe.js", import.meta.url))).href;
 const LEVELS = [1, 8, 32] as const;
-/** Each level stops after this many payments or this long, whichever comes first. */
-const MAX_PAYMENTS = 1500;
-const MAX_SECONDS = 5;
-const WARMUP = 40;
+const ROUNDS = 3;
+/** Each level, in each round, runs this long (or until its requests run out). */
+const LEVEL_SECONDS = 1.5;
+const HALF_RATE_SECONDS = 2;
+/** Each of sign and verify is timed this long per round for the ceiling. */
+const CEILING_MS = 300;
+const WARMUP = 200;
 
-interface LevelResult {
-  readonly concurrency: number;
-  readonly payments: number;
-  readonly errors: number;
-  readonly seconds: number;
-  readonly perSecond: number;
-  readonly p50: number;
-  readonly p99: number;
+interface Load {
+  payments: number;
+  errors: number;
+  seconds: number;
+  readonly latencies: number[];
 }
 
-interface CryptoRates {
-  readonly signs: number;
-  readonly verifies: number;
+const newLoad = (): Load => ({ payments: 0, errors: 0, seconds: 0, latencies: [] });
+const rate = (load: Load) => load.payments / load.seconds;
+
+interface Ceiling {
+  signs: number;
+  verifies: number;
+  seconds: { sign: number; verify: number };
 }
 
-/** ECDSA P-256 signs and verifies per second, as `openssl speed -seconds 3 ecdsap256` measures them. */
-function opensslSpeed(): CryptoRates | undefined {
-  const result = spawnSync("openssl", ["speed", "-seconds", "3", "ecdsap256"], { encoding: "utf8", timeout: 30_000 });
-  const match = /256 bits ecdsa \(nistp256\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)/.exec(result.stdout ?? "");
-  return match ? { signs: Number(match[1]), verifies: Number(match[2]) } : undefined;
+/** The server's side of a payment's signatures, as jws.ts makes them: synchronous node:crypto, ES256, IEEE P1363 signatures. */
+interface SigningInputs {
+  readonly ack: Buffer;
+  readonly consent: Buffer;
+  readonly consentSignature: Buffer;
 }
 
-/** The same operations through Node's WebCrypto, which the server uses, for one second each. */
-async function webCryptoSpeed(): Promise<CryptoRates> {
-  const keys = await generateKeyPair("ES256");
-  const data = new TextEncoder().encode("x".repeat(300));
-  const params = { name: "ECDSA", hash: "SHA-256" };
-  const signature = await webcrypto.subtle.sign(params, keys.privateKey, data);
-  const rate = async (op: () => Promise<unknown>) => {
-    const start = performance.now();
-    let count = 0;
-    // Two in flight: WebCrypto runs on libuv's thread pool, as it does in the server.
-    while (performance.now() - start < 1000) {
-      await Promise.all([op(), op()]);
-      count += 2;
-    }
-    return count / ((performance.now() - start) / 1000);
-  };
-  return {
-    signs: await rate(() => webcrypto.subtle.sign(params, keys.privateKey, data)),
-    verifies: await rate(() => webcrypto.subtle.verify(params, keys.publicKey, signature, data)),
-  };
-}
-
-/** Payments per second if a payment cost only its signature work: two verifications and one signature. */
-const ceiling = (rates: CryptoRates) => 1 / (2 / rates.verifies + 1 / rates.signs);
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+function timeCrypto(ceiling: Ceiling, keys: { server: KeyObject; user: KeyObject }, signingInputs: SigningInputs): void {
+  let start = performance.now();
+  let count = 0;
+  while (performance.now() - start < CEILING_MS) {
+    nodeSign("sha256", signingInputs.ack, { key: keys.server, dsaEncoding: "ieee-p1363" });
+    count++;
+  }
+  ceiling.signs += count;
+  ceiling.seconds.sign += (performance.now() - start) / 1000;
+  start = performance.now();
+  count = 0;
+  while (performance.now() - start < CEILING_MS) {
+    const valid = nodeVerify(
+      "sha256",
+      signingInputs.consent,
+      { key: keys.user, dsaEncoding: "ieee-p1363" },
+      signingInputs.consentSignature,
+    );
+    if (!valid) throw new Error("the consent does not verify");
+    count++;
+  }
+  ceiling.verifies += count;
+  ceiling.seconds.verify += (performance.now() - start) / 1000;
 }
 
 async function startServer(dataDir: string, keyFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const nodeArgs = (process.env["PEAGE_BENCH_SERVER_ARGS"] ?? "").split(" ").filter((arg) => arg !== "");
-  const child = spawn(process.execPath, [...nodeArgs, MAIN, "--data", dataDir, "--port", "0", "--host", "127.0.0.1", "--bootstrap-key", keyFile], {
+  const args = ["--import", PROBE, MAIN, "--data", dataDir, "--port", "0", "--host", "127.0.0.1", "--bootstrap-key", keyFile];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, PEAGE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
   const url = await new Promise<string>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`the server exited (${code}) before listening`)));
@@ -108,6 +117,13 @@ async function startServer(dataDir: string, keyFile: string): Promise<{ child: C
     });
   });
   return { child, url };
+}
+
+function probe(child: ChildProcess, command: ProbeCommand): Promise<ProbeReply> {
+  return new Promise((resolve) => {
+    child.once("message", (reply: ProbeReply) => resolve(reply));
+    child.send(command);
+  });
 }
 
 /** Peak resident set size of a process, from /proc (Linux), in MiB. */
@@ -120,16 +136,23 @@ function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+interface Run {
+  readonly levels: Map<number, Load>;
+  readonly half: Load;
+  readonly ceiling: Ceiling;
+  readonly counts: ProbeCounts;
+  readonly profile: ProfileRow[];
+  /** The server process's CPU time over the rounds, every thread. */
+  readonly cpuMs: number;
+  readonly rssMiB: number | undefined;
+  readonly loadAverage: number;
+}
+
 async function main(): Promise<void> {
-  // Other work on the machine lowers every figure: the report states how busy it was.
   const loadAverage = loadavg()[0] ?? 0;
   const root = mkdtempSync(join(tmpdir(), "peage-bench-"));
   let child: ChildProcess | undefined;
   try {
-    process.stdout.write("measuring openssl speed ecdsap256 (6 s)…\n");
-    const openssl = opensslSpeed();
-    const node = await webCryptoSpeed();
-
     const pki = await createDemoPki();
     await writePkiDir(join(root, "pki"), pki);
     const dataDir = join(root, "data");
@@ -144,7 +167,11 @@ async function main(): Promise<void> {
     const user = "urn:peage:user:bench" as PartyId<"user">;
     const post = (path: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) =>
       fetch(`${url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-    await post("/v1/admin/users", { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" }, operator);
+    await post(
+      "/v1/admin/users",
+      { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" },
+      operator,
+    );
     await post(`/v1/admin/users/${user}/topups`, { amount: 1_000_000_000_000, idempotencyKey: "bench-initial" }, operator);
     const catalog = await signCatalog(
       pki.publisher.identity,
@@ -160,118 +187,241 @@ async function main(): Promise<void> {
       for (let i = 0; i < count; i++) {
         // Half the offers need a currency conversion (USD price, EUR account).
         const offer = createOffer(catalog.offers[i % 2]!, systemClock);
-        const request: PaymentRequest = await createPaymentRequest({ offer, user, server: pki.server.identity, userKey, clock: systemClock, ttlMs: 15 * 60_000 });
+        const request: PaymentRequest = await createPaymentRequest({
+          offer,
+          user,
+          server: pki.server.identity,
+          userKey,
+          clock: systemClock,
+          ttlMs: 15 * 60_000,
+        });
         bodies.push(JSON.stringify(request));
       }
       return bodies;
     };
+    let lastAck = "";
     const send = async (body: string): Promise<boolean> => {
-      const response = await fetch(`${url}/v1/payments`, { method: "POST", headers: { "content-type": "application/json" }, body });
-      await response.arrayBuffer();
+      const response = await fetch(`${url}/v1/payments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      const text = await response.text();
+      if (response.status === 200) lastAck = text;
       return response.status === 200;
     };
-
     for (const body of await makeRequests(WARMUP)) await send(body);
 
-    const results: LevelResult[] = [];
-    for (const concurrency of LEVELS) {
-      const bodies = await makeRequests(MAX_PAYMENTS);
-      const latencies: number[] = [];
-      let next = 0;
-      let errors = 0;
-      const start = performance.now();
-      const deadline = start + MAX_SECONDS * 1000;
-      const worker = async () => {
-        while (next < bodies.length && performance.now() < deadline) {
-          const body = bodies[next++]!;
-          const sent = performance.now();
-          if (await send(body)) latencies.push(performance.now() - sent);
-          else errors++;
-        }
-      };
-      await Promise.all(Array.from({ length: concurrency }, worker));
-      const seconds = (performance.now() - start) / 1000;
-      latencies.sort((a, b) => a - b);
-      results.push({
-        concurrency,
-        payments: latencies.length,
-        errors,
-        seconds,
-        perSecond: latencies.length / seconds,
-        p50: percentile(latencies, 0.5),
-        p99: percentile(latencies, 0.99),
-      });
-      process.stdout.write(`concurrency ${concurrency}: ${(latencies.length / seconds).toFixed(0)} payments/s\n`);
-    }
-    const rss = peakRssMiB(child.pid!);
+    // The ceiling's inputs: a real consent (its signing input and signature) and a real acknowledgment's signing input.
+    const consent = (JSON.parse((await makeRequests(1))[0]!) as PaymentRequest).consent;
+    const ack = (JSON.parse(lastAck) as { acknowledgment: string }).acknowledgment;
+    const signingInputs = {
+      consent: Buffer.from(consent.slice(0, consent.lastIndexOf(".")), "ascii"),
+      consentSignature: Buffer.from(consent.slice(consent.lastIndexOf(".") + 1), "base64url"),
+      ack: Buffer.from(ack.slice(0, ack.lastIndexOf(".")), "ascii"),
+    };
+    const keys = { server: KeyObject.from(pki.server.keys.privateKey), user: KeyObject.from(userKey.publicKey) };
+
+    const run = await measure(child, send, makeRequests, (ceiling) => timeCrypto(ceiling, keys, signingInputs));
+    const rssMiB = peakRssMiB(child.pid!);
     child.kill("SIGTERM");
     await new Promise((resolve) => child!.once("exit", resolve));
-
-    const report = render(results, rss, openssl, node, loadAverage);
-    process.stdout.write(`\n${report}`);
-    mkdirSync(join(REPORT, ".."), { recursive: true });
-    writeFileSync(REPORT, report);
-    process.stdout.write(`\nwritten to ${REPORT}\n`);
+    publish({ ...run, rssMiB, loadAverage });
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-/**
- * Not measured by this run: a CPU profile of the server process under this benchmark
- * (PEAGE_BENCH_SERVER_ARGS="--cpu-prof"), each stage's inclusive time divided by the payments
- * recorded. Update it by hand when the payment path changes.
- */
-const WHERE_THE_TIME_GOES = [
-  "### Where the time goes",
-  "",
-  "Server CPU (and, for the commit, fsync wait) per payment over the whole run, from a CPU profile of the server process under this benchmark (`PEAGE_BENCH_SERVER_ARGS=\"--cpu-prof --cpu-prof-dir=prof\"`), each stage's inclusive time divided by the payments recorded; the commit is shared by the payments of a batch, so its share falls with concurrency. Figures from a shared 2-core machine whose load varied between the two runs (stages the changes did not touch, such as the signature, moved too): the store row is the one the changes aimed at.",
-  "",
-  "| stage | before | after |",
-  "|---|---:|---:|",
-  "| store transaction and commit (statements, savepoints, fsync) | 1569 | 1078 |",
-  "| verifyPaymentRequest (consent verify, cached offer check, user lookup) | 466 | 210 |",
-  "| signAcknowledgment (ES256 signature, JWS) | 200 | 91 |",
-  "| canonicalHash of the body | 82 | 63 |",
-  "| replay lookup (findPaymentByNonce) | 93 | 82 |",
-  "| response write (serialization, socket) | 243 | 68 |",
-  "| garbage collection | 132 | 69 |",
-  "| other: HTTP parsing, routing, schema validation, rates, precheck | 903 | 434 |",
-];
+type Send = (body: string) => Promise<boolean>;
 
-function render(results: readonly LevelResult[], rssMiB: number | undefined, openssl: CryptoRates | undefined, node: CryptoRates, loadAverage: number): string {
-  const best = Math.max(...results.map((r) => r.perSecond));
-  const f0 = (n: number) => n.toFixed(0);
-  const f1 = (n: number) => n.toFixed(1);
-  const lines = [
+/** `concurrency` requests in flight until the bodies run out or `seconds` pass. */
+async function closedLoop(
+  load: Load,
+  concurrency: number,
+  bodies: readonly string[],
+  seconds: number,
+  send: Send,
+): Promise<void> {
+  let next = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const worker = async () => {
+    while (next < bodies.length && performance.now() < deadline) {
+      const body = bodies[next++]!;
+      const sent = performance.now();
+      if (await send(body)) {
+        load.payments++;
+        load.latencies.push(performance.now() - sent);
+      } else load.errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  load.seconds += (performance.now() - start) / 1000;
+}
+
+/**
+ * Requests sent on a timer at `perSecond` for `seconds`, whatever the answers: each latency runs
+ * from the time the request was due, so a server that falls behind shows it (no coordinated omission).
+ */
+async function openLoop(load: Load, perSecond: number, bodies: readonly string[], seconds: number, send: Send): Promise<void> {
+  const interval = 1000 / perSecond;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < bodies.length && i * interval < seconds * 1000; i++) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(
+      send(bodies[i]!).then((ok) => {
+        if (ok) {
+          load.payments++;
+          load.latencies.push(performance.now() - due);
+        } else load.errors++;
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  load.seconds += (performance.now() - start) / 1000;
+}
+
+async function measure(
+  child: ChildProcess,
+  send: Send,
+  makeRequests: (count: number) => Promise<string[]>,
+  timeCeiling: (ceiling: Ceiling) => void,
+): Promise<Omit<Run, "rssMiB" | "loadAverage">> {
+  const levels = new Map<number, Load>(LEVELS.map((level) => [level, newLoad()]));
+  const half = newLoad();
+  const ceiling: Ceiling = { signs: 0, verifies: 0, seconds: { sign: 0, verify: 0 } };
+  const lastRate = new Map<number, number>();
+  const profileFile = join(tmpdir(), `peage-bench-${process.pid}.cpuprofile`);
+  await probe(child, { cmd: "start" });
+  for (let round = 0; round < ROUNDS; round++) {
+    process.stdout.write(`round ${round + 1} of ${ROUNDS}: ceiling`);
+    timeCeiling(ceiling);
+    let peak = 0;
+    for (const level of LEVELS) {
+      const load = levels.get(level)!;
+      const bodies = await makeRequests(Math.ceil((lastRate.get(level) ?? 3000) * LEVEL_SECONDS * 1.5));
+      const [payments, seconds] = [load.payments, load.seconds];
+      await closedLoop(load, level, bodies, LEVEL_SECONDS, send);
+      const roundRate = (load.payments - payments) / (load.seconds - seconds);
+      lastRate.set(level, roundRate);
+      peak = Math.max(peak, roundRate);
+      process.stdout.write(`, ${level} in flight ${f0(roundRate)}/s`);
+    }
+    await openLoop(half, peak / 2, await makeRequests(Math.ceil((peak / 2) * HALF_RATE_SECONDS) + 1), HALF_RATE_SECONDS, send);
+    process.stdout.write(`, ${f0(peak / 2)}/s on a timer\n`);
+  }
+  const stopped = await probe(child, { cmd: "stop", profileFile });
+  if (stopped.event !== "stopped") throw new Error("the probe did not stop");
+  const profile = whereTheTimeGoes(JSON.parse(readFileSync(profileFile, "utf8")) as CpuProfile);
+  rmSync(profileFile, { force: true });
+  return { levels, half, ceiling, counts: stopped.counts, profile, cpuMs: stopped.cpuMs };
+}
+
+function publish(run: Run): void {
+  const payments = [...run.levels.values(), run.half].reduce((sum, load) => sum + load.payments, 0);
+  const verifiesPerPayment = (run.counts.verifies + run.counts.webCryptoVerifies) / payments;
+  const signsPerPayment = (run.counts.signs + run.counts.webCryptoSigns) / payments;
+  const signRate = run.ceiling.signs / run.ceiling.seconds.sign;
+  const verifyRate = run.ceiling.verifies / run.ceiling.seconds.verify;
+  // The server on SQLite is one process (one writer): its ceiling is one core's.
+  const ceiling = 1 / (verifiesPerPayment / verifyRate + signsPerPayment / signRate);
+  const top = run.levels.get(32)!;
+  for (const load of [...run.levels.values(), run.half]) load.latencies.sort((a, b) => a - b);
+  const halfP99 = percentile(run.half.latencies, 0.99);
+  const targets: Target[] = [
+    {
+      target: "SQLite, HTTP, 32 in flight: payments/s ÷ crypto ceiling (one core)",
+      measured: f2(rate(top) / ceiling),
+      goal: "≥ 0.5",
+      met: rate(top) / ceiling >= 0.5,
+      from: `${f0(rate(top))} payments/s, ceiling ${f0(ceiling)}/s`,
+    },
+    {
+      target: "p99 latency at half the peak rate",
+      measured: `${f1(halfP99)} ms`,
+      goal: "< 10 ms",
+      met: halfP99 < 10,
+      from: `${run.half.payments} payments at ${f0(rate(run.half))}/s`,
+    },
+    {
+      target: "peak resident memory of the server (SQLite load)",
+      measured: run.rssMiB === undefined ? "n/a" : `${f0(run.rssMiB)} MiB`,
+      goal: "reported",
+      met: true,
+      from: "VmHWM",
+    },
+  ];
+  publishSection(
+    "server",
+    render(run, { payments, verifiesPerPayment, signsPerPayment, signRate, verifyRate, ceiling, halfP99 }),
+    targets,
+  );
+}
+
+function render(
+  run: Run,
+  f: {
+    payments: number;
+    verifiesPerPayment: number;
+    signsPerPayment: number;
+    signRate: number;
+    verifyRate: number;
+    ceiling: number;
+    halfP99: number;
+  },
+): string {
+  const webCrypto = run.counts.webCryptoSigns + run.counts.webCryptoVerifies;
+  const profileTotal = run.profile.reduce((sum, row) => sum + row.ms, 0);
+  const mainBusy = run.profile.filter((row) => !row.part.startsWith("idle")).reduce((sum, row) => sum + row.ms, 0);
+  return [
     "## Payment server",
     "",
-    `POST /v1/payments over HTTP on 127.0.0.1, SQLite in WAL mode with synchronous=FULL (an fsync per commit; payments that arrive together share a commit), server and load generator as two processes on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${loadAverage.toFixed(1)} when the run began. Half the payments convert USD to EUR. Each level runs ${MAX_PAYMENTS} payments or ${MAX_SECONDS} s, whichever ends first. \`node packages/server/dist/bench/payments.bench.js\` reproduces it.`,
+    `POST /v1/payments over HTTP on 127.0.0.1, SQLite in WAL mode with synchronous=FULL (an fsync per commit; payments that arrive together share a commit), server (one process) and load generator as two processes on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${run.loadAverage.toFixed(1)} when the run began. Half the payments convert USD to EUR. ${ROUNDS} rounds, each: the crypto ceiling (${CEILING_MS} ms of signatures, ${CEILING_MS} ms of verifications), then each level for ${LEVEL_SECONDS} s, then ${HALF_RATE_SECONDS} s at half that round's peak rate on a timer; each figure sums its rounds. The server's CPU profiler ran throughout the rounds (it costs a few per cent). \`node packages/server/dist/bench/payments.bench.js\` reproduces it.`,
     "",
-    "| concurrency | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) |",
-    "|---:|---:|---:|---:|---:|---:|",
-    ...results.map((r) => `| ${r.concurrency} | ${r.payments} | ${r.errors} | ${f0(r.perSecond)} | ${f1(r.p50)} | ${f1(r.p99)} |`),
+    "| load | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...[...run.levels.entries()].map(
+      ([level, load]) =>
+        `| ${level} in flight | ${load.payments} | ${load.errors} | ${f0(rate(load))} | ${f1(percentile(load.latencies, 0.5))} | ${f1(percentile(load.latencies, 0.99))} |`,
+    ),
+    `| on a timer at half the peak (latency from the time each request was due) | ${run.half.payments} | ${run.half.errors} | ${f0(rate(run.half))} | ${f1(percentile(run.half.latencies, 0.5))} | ${f1(f.halfP99)} |`,
     "",
-    `Peak resident memory of the server process (VmHWM): ${rssMiB === undefined ? "not available" : `${f0(rssMiB)} MiB`}.`,
+    `Peak resident memory of the server process (VmHWM): ${run.rssMiB === undefined ? "not available" : `${f0(run.rssMiB)} MiB`}.`,
     "",
     "### Against the crypto ceiling",
     "",
-    "A payment's signature work is two ECDSA P-256 verifications (the user's consent, the publisher's offer signature; the publisher's chain is validated once and then cached) and one signature (the acknowledgment). The ceiling is the payment rate if that were all the server did: 1 / (2 / verifies + 1 / signs).",
+    `Counted in the server during the rounds: ${run.counts.verifies} node:crypto verifications and ${run.counts.signs} signatures for ${f.payments} payments acknowledged, so ${f2(f.verifiesPerPayment)} verifications and ${f2(f.signsPerPayment)} signatures per payment${webCrypto === 0 ? " (no WebCrypto call)" : `, WebCrypto calls included (${webCrypto})`}. The publisher's offer signature is checked once per distinct token and remembered, and this catalog has two, so a payment verifies the consent only. Timed in this process in the same rounds, with the calls jws.ts makes (synchronous node:crypto, ES256, IEEE P1363), the server's key and a user's key, over a real acknowledgment's and consent's signing input:`,
     "",
-    "| ECDSA P-256 | signs/s | verifies/s | ceiling (payments/s) | best payments/s ÷ ceiling |",
-    "|---|---:|---:|---:|---:|",
-    openssl
-      ? `| \`openssl speed -seconds 3 ecdsap256\` (one core) | ${f0(openssl.signs)} | ${f0(openssl.verifies)} | ${f0(ceiling(openssl))} | ${(best / ceiling(openssl)).toFixed(3)} |`
-      : "| `openssl speed` | not available | | | |",
-    `| Node WebCrypto, as the server calls it (two in flight) | ${f0(node.signs)} | ${f0(node.verifies)} | ${f0(ceiling(node))} | ${(best / ceiling(node)).toFixed(3)} |`,
+    "| node:crypto, ES256, one core | per second |",
+    "|---|---:|",
+    `| sign (the acknowledgment) | ${f0(f.signRate)} |`,
+    `| verify (the consent) | ${f0(f.verifyRate)} |`,
+    `| ceiling: 1 / (${f2(f.verifiesPerPayment)} / verifies + ${f2(f.signsPerPayment)} / signs), payments/s | ${f0(f.ceiling)} |`,
+    `| 32 in flight ÷ ceiling | ${f2(rate(run.levels.get(32)!) / f.ceiling)} |`,
     "",
-    "The rest of a payment's cost is HTTP, JSON and schema checks, RFC 8785 hashing, the x5c chain lookup, and the synchronous SQLite transaction with its fsync, which holds the event loop for its duration (group commit shares it among the payments that arrive together, which is why throughput grows with concurrency).",
+    "### Where the time goes",
     "",
-    ...WHERE_THE_TIME_GOES,
+    `From the server process's CPU profile over the ${ROUNDS} rounds (node:inspector, ${f0(profileTotal)} ms sampled): each sample is charged to the innermost frame on its stack that belongs to a known part, so a native call counts for the part that made it (an fsync inside a SQLite commit counts for the store). µs per payment divides by the ${f.payments} payments acknowledged in the same window; idle is the time the process waited (for requests, or between rounds while this process prepared requests and timed the ceiling).`,
     "",
-  ];
-  return lines.join("\n");
+    "| part | ms | share | µs per payment |",
+    "|---|---:|---:|---:|",
+    ...run.profile.map(
+      (row) => `| ${row.part} | ${f0(row.ms)} | ${(row.share * 100).toFixed(1)} % | ${f0((row.ms * 1000) / f.payments)} |`,
+    ),
+    "",
+    `The profile is the event loop's thread; the profiler samples wall-clock time, so a thread that the machine's other work kept off the CPU counts as busy where it stood. Over the same ${f0(profileTotal)} ms the process used ${f0(run.cpuMs)} ms of CPU on all its threads (${f0((run.cpuMs * 1000) / f.payments)} µs per payment, ${f0((run.cpuMs / profileTotal) * 100)} % of one core) while the event loop was sampled busy for ${f0(mainBusy)} ms (${f0((mainBusy / profileTotal) * 100)} % of the window). ` +
+      (mainBusy > run.cpuMs
+        ? "Sampled busy time above the CPU time the process got means it waited for a core held by other work: on this run the machine's load, not the server's code, stands in the way first; the table's shares still say how the server's own time divides."
+        : `The CPU beyond the event loop's, about ${f0(run.cpuMs - mainBusy)} ms (${f0(((run.cpuMs - mainBusy) * 1000) / f.payments)} µs per payment), is the SQLite writer thread (its statements and commits; waiting for the disk costs no CPU) and libuv's and V8's helper threads. ` +
+          (mainBusy / profileTotal > 0.9
+            ? "The event loop was busy nearly throughout: its work, the rows above, is what stands in the way."
+            : "The event loop was often idle: requests waited on the writer thread and the disk, or on the load generator.")),
+    "",
+  ].join("\n");
 }
 
 main().catch((error: unknown) => {

@@ -7,12 +7,13 @@ import swagger from "@fastify/swagger";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from "fastify";
 import { parseStrictJson, systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
-import type { LogLevel } from "./config.js";
+import type { LogLevel, OperatorBank } from "./config.js";
 import type { ServerIdentity } from "./data-dir.js";
 import { Metrics } from "./metrics.js";
 import type { PaymentContext } from "./payments.js";
 import { HttpProblem, problemFor, sendProblem } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
+import { runChecks, standardChecks, type Readiness, type ReadinessCheck } from "./readiness.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { cardRoutes } from "./routes/cards.js";
 import { healthRoutes } from "./routes/health.js";
@@ -44,6 +45,16 @@ export interface AppDeps {
   readonly metrics?: Metrics;
   /** The server's fee on each payment, basis points of the price (default 0). */
   readonly feeBasisPoints?: number;
+  /** HTTPS with this certificate chain and key (PEM); plain HTTP otherwise. */
+  readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For / -Proto are believed (default none). */
+  readonly trustProxy?: readonly string[];
+  /** Answer GET /metrics on this application's listener (default false: metrics go on a listener of their own, start.ts). */
+  readonly publicMetrics?: boolean;
+  /** The operator's bank details, checked by /readyz (not demonstration values). */
+  readonly bank?: OperatorBank;
+  /** Readiness checks added to the standard ones (readiness.ts). */
+  readonly extraChecks?: readonly ReadinessCheck[];
 }
 
 /** Where log lines go (pino writes one JSON line per call); standard output by default. */
@@ -54,10 +65,15 @@ export interface LogStream {
 /** Everything the route plugins share. */
 export interface RouteContext extends PaymentContext {
   readonly metrics: Metrics;
+  readonly readiness: readonly ReadinessCheck[];
   readonly userRequestWindowMs: number;
 }
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** Runs the readiness checks (readiness.ts), as GET /readyz does. */
+    peageReadiness(): Promise<Readiness>;
+  }
   interface FastifyRequest {
     /** What this request came to: "recorded", "replayed" or the problem code; read by the metrics. */
     peageOutcome: string;
@@ -76,6 +92,10 @@ export function buildApp(deps: AppDeps): App {
         }
       : false,
     bodyLimit: BODY_LIMIT,
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
+    // Behind a reverse proxy, the client's address is taken from X-Forwarded-For only when the
+    // connection comes from one of these; otherwise anybody could write their own address.
+    ...(deps.trustProxy && deps.trustProxy.length > 0 ? { trustProxy: [...deps.trustProxy] } : {}),
     // Our own 503 below, as a problem document, instead of Fastify's plain JSON.
     return503OnClosing: false,
     forceCloseConnections: "idle",
@@ -122,25 +142,39 @@ export function buildApp(deps: AppDeps): App {
     void reply.header("connection", "close");
     throw new HttpProblem(problemFor("ERR_SERVER_UNAVAILABLE", "the server is shutting down: send the same request again once it is back"), { "retry-after": "1" });
   });
+  app.addHook("onResponse", async (request, reply) => {
+    ctx.metrics.recordRequest(request.routeOptions.url ?? "unmatched", reply.elapsedTime / 1000);
+  });
   app.setNotFoundHandler((request, reply) => {
     const body = problemFor("ERR_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}; see /openapi.json`);
     return sendProblem(reply, body);
   });
 
+  const clock = deps.clock ?? systemClock;
+  const metrics = deps.metrics ?? new Metrics({ trust: deps.trust, identity: deps.identity, rates: deps.rates, store: deps.store, now: () => clock.now() });
   const ctx: RouteContext = {
     store: deps.store,
     identity: deps.identity,
     trust: deps.trust,
     rates: deps.rates,
-    clock: deps.clock ?? systemClock,
+    clock,
     userKeys: new UserKeyCache(),
     skewMs: deps.skewMs ?? 5 * 60_000,
     feeBasisPoints: deps.feeBasisPoints ?? 0,
-    metrics: deps.metrics ?? new Metrics(deps.trust),
+    metrics,
+    publisherSeen: (publisher, notAfter) => metrics.publisherSeen(publisher, notAfter),
+    readiness: [
+      ...standardChecks({ store: deps.store, rates: deps.rates, identity: deps.identity, trust: deps.trust, clock, ...(deps.bank ? { bank: deps.bank } : {}) }),
+      ...(deps.extraChecks ?? []),
+    ],
     userRequestWindowMs: deps.userRequestWindowMs ?? 5 * 60_000,
   };
 
+  app.decorate("peageReadiness", () => runChecks(ctx.readiness));
+
   app.register(swagger, {
+    // Shared schemas added with an $id keep it as their component name (not def-0, def-1, …).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json["$id"] === "string" ? json["$id"] : `def-${i}`) },
     openapi: {
       openapi: "3.1.0",
       info: {
@@ -161,7 +195,7 @@ export function buildApp(deps: AppDeps): App {
   app.register(ledgerRoutes, { ctx });
   app.register(meRoutes, { ctx });
   app.register(rateRoutes, { ctx });
-  app.register(healthRoutes, { ctx });
+  app.register(healthRoutes, { ctx, publicMetrics: deps.publicMetrics ?? false });
   app.register(cardRoutes, { ctx, desk: deps.cards });
   app.register(openApiRoutes);
   return app;

@@ -39,6 +39,7 @@ import {
   sha256Base64url,
   subjectAltNameUris,
   systemClock,
+  toDate,
   toX5c,
   x509,
   type Clock,
@@ -54,14 +55,20 @@ import {
   createReloadCommand,
   createSyncCommand,
   decodeToken,
+  minimumDeposit,
   newChallenge,
+  revokedByCrls,
+  revokedListForCards,
   verifyReceipt,
   verifyUploadedLog,
   type CardIssuer,
+  type CertificateId,
   type LogEntryBody,
   type LogHeadBody,
   type LogProblem,
+  type SyncBody,
 } from "@peage/card";
+import { checkAssurance, forksOf, rollbackOf } from "./card-forks.js";
 import { all, get, locked, num, openCardDb, optNum, run, type CardDb, type CardLogic, type CardRow } from "./card-db.js";
 import { DataDirFiles, type ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
@@ -141,7 +148,7 @@ export async function installCardIssuer(opts: { dataDir: string; pkiDir: string 
   await writeFile(keyOut, await readFile(key, "utf8"), { mode: 0o600, flag: "wx" });
   const chainOut = join(opts.dataDir, CardDeskFiles.chain);
   await copyFile(chain, chainOut);
-  await chmod(chainOut, 0o644);
+  await chmod(chainOut, 0o600);
   return [keyOut, chainOut];
 }
 
@@ -221,6 +228,13 @@ function toCommand(row: CardRow): CommandRow {
 
 // ---------------------------------------------------------------------------------------------
 // Inputs and answers
+
+/** What became of an uploaded entry: the ledger's answer, or not posted because its publisher was revoked. */
+interface Booking {
+  readonly entry: LogEntryBody;
+  readonly outcome: PaymentOutcome | { readonly kind: "publisher-revoked"; readonly revokedAt: string };
+  readonly token: string;
+}
 
 export interface CardRegistration {
   /** The card's x5c (GET DATA DF02, or `peage card issue --json`): card first. */
@@ -385,13 +399,17 @@ export class CardService {
       throw HttpProblem.of("ERR_UNKNOWN_ISSUER", "the card was not certified by this server's card-issuer certificate: its commands could not be signed for it");
     }
     const card = key.value.card;
+    // A PC store's certificate states its assurance level, which bounds its load or ceiling.
+    checkAssurance(input.chain[0]!, input);
     if (!isCurrencyCode(input.currency)) throw HttpProblem.of("ERR_MALFORMED", `currency ${input.currency} is not an active ISO 4217 currency`);
     return this.#serial(card, async () => {
       const mode = input.mode;
       if (mode === "prepaid" && (input.ceiling !== undefined || input.deposit !== undefined || input.monthlyLimit !== undefined)) {
         throw HttpProblem.of("ERR_MALFORMED", "a prepaid card has a balance, not a ceiling, deposit or monthly limit");
       }
-      if (mode === "postpaid" && (input.ceiling === undefined || input.balance !== undefined)) throw HttpProblem.of("ERR_MALFORMED", "a postpaid card has a ceiling (and optionally a deposit), not a balance");
+      if (mode === "postpaid" && (input.ceiling === undefined || input.balance !== undefined)) {
+        throw HttpProblem.of("ERR_MALFORMED", "a postpaid card has a ceiling and a deposit, not a balance");
+      }
       const chain = JSON.stringify(input.chain);
       const existing = await this.#db.read(() => get("SELECT * FROM card_accounts WHERE card = ?", card));
       if (existing) {
@@ -407,6 +425,13 @@ export class CardService {
         if (!same) throw HttpProblem.of("ERR_CONFLICT", `${card} is already registered with other details`);
         return { kind: "existing", account: await this.view(card) };
       }
+      if (mode === "postpaid" && (input.deposit ?? 0) < minimumDeposit(input.ceiling!)) {
+        throw HttpProblem.of(
+          "ERR_DEPOSIT_REQUIRED",
+          `a postpaid card needs a deposit greater than its ceiling (claim 10): ` +
+            `the ceiling is ${input.ceiling}, the deposit ${input.deposit ?? 0}; register it with a deposit of at least ${minimumDeposit(input.ceiling!)}`,
+        );
+      }
 
       const user = await this.#userFor(input, now);
       if (mode === "prepaid" && (input.balance ?? 0) > 0) {
@@ -420,6 +445,18 @@ export class CardService {
           createdAt: now.toISOString(),
         });
         if (outcome.kind !== "credited" && outcome.kind !== "repeated") throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be credited to ${user.id}: ${outcome.kind}`);
+        // The money is on the card already: it moves to the card float, out of the online balance.
+        const load = await this.#store.loadCard({
+          id: `card-load:${card}:issue`,
+          user: user.id,
+          amount: input.balance as MinorUnits,
+          currency: user.homeCurrency,
+          ref: `card:${card}:load`,
+          createdAt: now.toISOString(),
+        });
+        if (load.kind !== "loaded" && load.kind !== "repeated") {
+          throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be moved to ${user.id}'s card float: ${load.kind}`);
+        }
       }
       if (mode === "postpaid" && (input.deposit ?? 0) > 0) {
         const outcome = await this.#store.topUp({
@@ -542,6 +579,11 @@ export class CardService {
     if (head && head.seq > nextSeq) {
       problems.push({ kind: "unknown-command", message: `the card applied ${head.seq} issuer commands, this desk signed only ${nextSeq}: a command not signed here reached the card` });
     }
+    // A copied or rolled-back device (docs/pc-store.md): nothing of the upload is booked.
+    const again = report.alreadyRecorded.map((entry) => entry.counter);
+    const recorded = again.length === 0 ? [] : await this.#db.read(() => all("SELECT counter, token FROM card_entries WHERE card = ? AND counter BETWEEN ? AND ?", account.card, Math.min(...again), Math.max(...again)));
+    problems.push(...forksOf(new Map(recorded.map((row) => [num(row["counter"]), String(row["token"])])), report.alreadyRecorded, upload.entries));
+    problems.push(...rollbackOf(head, account));
     if (problems.length > 0) {
       const reason = `upload refused: ${problems.map((p) => p.kind).join(", ")}`;
       await this.#db.write(() => this.#incident(account.card, "upload-refused", { problems }, reason));
@@ -554,15 +596,22 @@ export class CardService {
     }
 
     // Each new entry is posted once: a retry finds it recorded (same nonce, same request hash).
-    const booked: { entry: LogEntryBody; outcome: PaymentOutcome; token: string }[] = [];
+    const booked: Booking[] = [];
     const tokens = new Map<number, string>();
     for (const token of upload.entries) {
       const decoded = decodeToken(token);
       const counter = (decoded?.body as { counter?: unknown } | undefined)?.counter;
       if (typeof counter === "number") tokens.set(counter, token);
     }
+    const revoked = revokedByCrls(this.#trust.crls);
     for (const entry of report.entries) {
-      const outcome = await this.#store.recordPayment(this.#paymentOf(entry, tokens.get(entry.counter)!));
+      // A publisher whose certificate was revoked before the payment is credited nothing: the
+      // card could not know, so the payment is left unbooked (the user keeps the money) and reported.
+      const revokedAt = entry.publisherCert === undefined ? undefined : revoked.get(entry.publisherCert);
+      const outcome: Booking["outcome"] =
+        revokedAt !== undefined && revokedAt.getTime() <= toDate(entry.time).getTime()
+          ? { kind: "publisher-revoked", revokedAt: revokedAt.toISOString() }
+          : await this.#store.recordPayment(this.#paymentOf(account, entry, tokens.get(entry.counter)!));
       booked.push({ entry, outcome, token: tokens.get(entry.counter)! });
     }
     const unbooked: UnbookedEntry[] = booked
@@ -572,7 +621,7 @@ export class CardService {
     const lastCounter = report.lastCounter;
     await this.#db.write(() => this.#recordUpload(account, booked, lastCounter, head!.seq, recordedAt, unbooked));
 
-    const commands = await this.#commandsFor(await this.#account(account.card), issued, head!, lastCounter);
+    const commands = await this.#commandsFor(await this.#account(account.card), issued, head!, lastCounter, revokedListForCards(revoked));
     const credited = new Map<string, { publisher: PartyId<"publisher">; amount: Price }>();
     for (const { entry, outcome } of booked) {
       if (outcome.kind !== "recorded") continue;
@@ -593,8 +642,10 @@ export class CardService {
     };
   }
 
-  #paymentOf(entry: LogEntryBody, token: string): PaymentRecord {
+  #paymentOf(account: CardAccount, entry: LogEntryBody, token: string): PaymentRecord {
     return {
+      // A prepaid card spends what was loaded onto it: the user's card float, never the online funds.
+      fromCardFloat: account.mode === "prepaid",
       id: entry.paymentId,
       user: entry.user,
       publisher: entry.publisher,
@@ -618,13 +669,21 @@ export class CardService {
 
   #recordUpload(
     account: CardAccount,
-    booked: readonly { entry: LogEntryBody; outcome: PaymentOutcome; token: string }[],
+    booked: readonly Booking[],
     lastCounter: number,
     headSeq: number,
     at: string,
     unbooked: readonly UnbookedEntry[],
   ): CardLogic<void> {
-    const incident = unbooked.length > 0 ? this.#incident(account.card, "unbooked", { entries: unbooked }, `the ledger refused ${unbooked.length} payment(s) of the card: ${[...new Set(unbooked.map((u) => u.reason))].join(", ")}`) : undefined;
+    // The ledger's refusals block the card (it spent what its account could not pay); a revoked
+    // publisher does not: the card could not know, and the payment is simply not credited.
+    const refused = unbooked.filter((u) => u.reason !== "publisher-revoked");
+    const why = `the ledger refused ${refused.length} payment(s) of the card: ${[...new Set(refused.map((u) => u.reason))].join(", ")}`;
+    const incident = refused.length > 0 ? this.#incident(account.card, "unbooked", { entries: refused }, why) : undefined;
+    const revoked = booked.flatMap(({ entry, outcome }) =>
+      outcome.kind === "publisher-revoked" ? [{ counter: entry.counter, paymentId: entry.paymentId, publisher: entry.publisher, publisherCert: entry.publisherCert, revokedAt: outcome.revokedAt }] : [],
+    );
+    const revokedIncident = revoked.length > 0 ? this.#incident(account.card, "publisher-revoked", { entries: revoked }) : undefined;
     return (function* () {
       const row = yield* locked("SELECT synced_counter, card_seq FROM card_accounts WHERE card = ?", account.card);
       for (const { entry, outcome, token } of booked) {
@@ -651,6 +710,7 @@ export class CardService {
       yield* run("UPDATE card_commands SET applied_at = ? WHERE card = ? AND seq < ? AND applied_at IS NULL", at, account.card, headSeq);
       yield* run("UPDATE card_reloads SET applied_at = ? WHERE card = ? AND command_seq IS NOT NULL AND command_seq < ? AND applied_at IS NULL", at, account.card, headSeq);
       if (incident) yield* incident;
+      if (revokedIncident) yield* revokedIncident;
     })();
   }
 
@@ -659,18 +719,21 @@ export class CardService {
    * were), then a SYNC up to `lastCounter` if none pending covers it, then a RELOAD per pending
    * top-up of a prepaid card in good standing.
    */
-  async #commandsFor(account: CardAccount, issued: readonly CommandRow[], head: LogHeadBody, lastCounter: number): Promise<string[]> {
+  async #commandsFor(account: CardAccount, signed: readonly CommandRow[], head: LogHeadBody, lastCounter: number, revoked: readonly CertificateId[]): Promise<string[]> {
+    const issued = await this.#voidDeadCommands(account, signed, head);
     const pending = issued.filter((command) => command.seq >= head.seq);
     const purse = head.purse as { balance?: number; ceiling?: number };
     let nextSeq = issued.length === 0 ? 0 : issued[issued.length - 1]!.seq + 1;
     const ceiling = account.mode === "postpaid" ? await this.#ceilingFor(account) : undefined;
     const covered = pending.some((command) => command.kind === "sync" && (command.upTo ?? 0) >= lastCounter && command.ceiling === ceiling);
     const fresh: { seq: number; kind: "sync" | "reload"; id: string; token: string; upTo?: number; ceiling?: number; amount?: number; reload?: string }[] = [];
-    // Nothing to clear (the card's log starts after lastCounter) and no new ceiling: no SYNC.
-    const needsSync = !covered && (head.first <= lastCounter || (ceiling !== undefined && ceiling !== purse.ceiling));
+    // Nothing to clear (the card's log starts after lastCounter), no new ceiling and no change in
+    // the revoked publishers the card will hold once it applied what it was sent: no SYNC.
+    const revokedChanged = JSON.stringify(revokedListSent(issued)) !== JSON.stringify(revoked);
+    const needsSync = revokedChanged || (!covered && (head.first <= lastCounter || (ceiling !== undefined && ceiling !== purse.ceiling)));
     if (needsSync) {
       const id = newId("sy");
-      const token = await createSyncCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }), id });
+      const token = await createSyncCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }), revoked, id });
       fresh.push({ seq: nextSeq++, kind: "sync", id, token, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }) });
     }
     if (account.mode === "prepaid" && account.status === "active") {
@@ -678,6 +741,7 @@ export class CardService {
       for (const reload of reloads) {
         const id = reload["id"] as string;
         const amount = num(reload["amount_minor"]);
+        if (!(await this.#loadFloat(account, id, amount))) continue;
         const token = await createReloadCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, amount: { amount: amount as MinorUnits, currency: account.currency }, id });
         fresh.push({ seq: nextSeq++, kind: "reload", id, token, amount, reload: id });
       }
@@ -706,6 +770,58 @@ export class CardService {
       });
     }
     return [...pending.map((command) => command.token), ...fresh.map((command) => command.token)];
+  }
+
+  /**
+   * Moves a reload's money from the user's online funds to the card float before its RELOAD is
+   * signed (once per reload, whatever is retried or voided). When the online funds no longer cover
+   * it (spent online since the top-up) the reload is held, flagged, and tried again at the next sync.
+   */
+  async #loadFloat(account: CardAccount, reload: string, amount: number): Promise<boolean> {
+    const load = await this.#store.loadCard({
+      id: `card-load:${account.card}:${reload}`,
+      user: account.user,
+      amount: amount as MinorUnits,
+      currency: account.currency,
+      ref: reload,
+      createdAt: this.#now(),
+    });
+    if (load.kind === "loaded" || load.kind === "repeated") return true;
+    const detail = { reload, amount, reason: load.kind, ...(load.kind === "insufficient-funds" && { balance: load.balance }) };
+    await this.#db.write(() => this.#incident(account.card, "reload-held", detail));
+    return false;
+  }
+
+  /**
+   * Claim 8: the card takes a RELOAD only when a SYNC acknowledged its log up to its counter. A
+   * RELOAD signed before the card paid again (its SYNC applied, the RELOAD not, then a payment)
+   * can never be applied: the log empties only by a SYNC, which would take that RELOAD's seq.
+   * Such a RELOAD and every command after it are voided — their seqs are signed anew, the top-ups
+   * queued again — and recorded as an incident; without this the card would be stuck on it.
+   */
+  async #voidDeadCommands(account: CardAccount, issued: readonly CommandRow[], head: LogHeadBody): Promise<readonly CommandRow[]> {
+    let unacknowledged = head.first <= head.counter;
+    let dead: number | undefined;
+    for (const command of issued.filter((c) => c.seq >= head.seq)) {
+      if (command.kind === "sync") unacknowledged = (command.upTo ?? 0) < head.counter;
+      else if (unacknowledged) {
+        dead = command.seq;
+        break;
+      }
+    }
+    if (dead === undefined) return issued;
+    const from = dead;
+    const voided = issued.filter((command) => command.seq >= from);
+    const self = this;
+    await this.#db.write(function* () {
+      yield* self.#incident(account.card, "commands-voided", {
+        reason: `the card paid after the SYNC before the RELOAD of seq ${from}: it can no longer take it; signed again`,
+        commands: voided.map((command) => ({ seq: command.seq, kind: command.kind, id: command.id, token: command.token })),
+      });
+      yield* run("UPDATE card_reloads SET command_seq = NULL WHERE card = ? AND command_seq >= ? AND applied_at IS NULL", account.card, from);
+      yield* run("DELETE FROM card_commands WHERE card = ? AND seq >= ? AND applied_at IS NULL", account.card, from);
+    });
+    return issued.filter((command) => command.seq < from);
   }
 
   /**
@@ -830,6 +946,16 @@ export class CardService {
       ...(account.lastSyncAt !== undefined && { lastSyncAt: account.lastSyncAt }),
     };
   }
+}
+
+/** The revoked publishers the card holds once it applied every SYNC sent: the last list a SYNC carried (none at issue). */
+function revokedListSent(issued: readonly CommandRow[]): readonly CertificateId[] {
+  for (const command of [...issued].reverse()) {
+    if (command.kind !== "sync") continue;
+    const body = decodeToken(command.token)?.body as SyncBody | undefined;
+    if (body?.revoked !== undefined) return body.revoked;
+  }
+  return [];
 }
 
 function describeProblem(problem: LogProblem): SyncProblem {

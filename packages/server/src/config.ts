@@ -4,11 +4,14 @@
  * here, so the rest of the server never sees a port of "abc".
  */
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { isIP } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { exponentOf, isCurrencyCode, parseDecimal, type CurrencyCode, type MinorUnits } from "@peage/protocol";
 import { validateBic, validateCreditorId, validateIban } from "./bank/index.js";
 import { DataDirFiles } from "./data-dir.js";
+import type { KeySource } from "./signing-key.js";
 
 export const LogLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LogLevels)[number];
@@ -40,7 +43,28 @@ export interface ServerConfig {
   readonly minimumPayouts: Readonly<Record<string, string>>;
   /** The operator's own bank account and SEPA creditor identifier, for the settlement's bank files. */
   readonly bank: OperatorBank;
+  /** Server processes sharing the port (workers.ts): one per core on PostgreSQL, always 1 on SQLite (one writer). */
+  readonly workers: number;
+  /** HTTPS with this certificate chain and key (PEM files, read again on SIGHUP); plain HTTP when absent. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /**
+   * Addresses or CIDR ranges of the reverse proxies in front of the server, whose X-Forwarded-For
+   * and X-Forwarded-Proto are believed; empty: none (the peer's address is the client's).
+   */
+  readonly trustProxy: readonly string[];
+  /** Where GET /metrics is answered: its own listener (loopback by default), the public one, or nowhere. */
+  readonly metrics: MetricsListener;
+  /** Where the signing key lives: DIR/server.key (optionally encrypted), or a PKCS#11 token. */
+  readonly key: KeySource;
 }
+
+export type MetricsListener =
+  | { readonly kind: "separate"; readonly host: string; readonly port: number }
+  | { readonly kind: "public" }
+  | { readonly kind: "off" };
+
+/** The metrics listener's port when the server has a fixed port: 9402, next to 8402. */
+export const DEFAULT_METRICS_PORT = 9402;
 
 export interface OperatorBank {
   readonly name: string;
@@ -88,6 +112,13 @@ export const EnvVars = {
   logLevel: "PEAGE_LOG_LEVEL",
   revocation: "PEAGE_REVOCATION",
   databaseUrl: "DATABASE_URL",
+  workers: "PEAGE_WORKERS",
+  tlsCert: "PEAGE_TLS_CERT",
+  tlsKey: "PEAGE_TLS_KEY",
+  trustProxy: "PEAGE_TRUST_PROXY",
+  metrics: "PEAGE_METRICS",
+  keyPassphrase: "PEAGE_KEY_PASSPHRASE",
+  pkcs11Pin: "PEAGE_PKCS11_PIN",
 } as const;
 
 export class ConfigError extends Error {
@@ -112,7 +143,16 @@ export const usage = `usage: node packages/server/dist/src/main.js --data DIR [o
   --log-level LEVEL     ${LogLevels.join("|")} (env ${EnvVars.logLevel}, default ${defaults.logLevel})
   --revocation POLICY   best-effort|require (env ${EnvVars.revocation}, default ${defaults.revocation})
   --database-url URL    postgres://… to use PostgreSQL instead of DIR/peage.db (env ${EnvVars.databaseUrl})
+  --workers N           server processes sharing the port, PostgreSQL only (env ${EnvVars.workers}, default one per core
+                        on PostgreSQL, 1 on SQLite)
   --bootstrap-key FILE  on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)
+  --tls-cert FILE       serve HTTPS with this PEM certificate chain (env ${EnvVars.tlsCert}); re-read on SIGHUP
+  --tls-key FILE        the TLS private key, PEM (env ${EnvVars.tlsKey})
+  --trust-proxy LIST    comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-* headers
+                        are believed (env ${EnvVars.trustProxy}, default none)
+  --metrics WHERE       HOST:PORT for a separate metrics listener, "public" to answer /metrics on the main
+                        listener, or "off" (env ${EnvVars.metrics}, default 127.0.0.1:${DEFAULT_METRICS_PORT}; 127.0.0.1:0 with --port 0)
+  --key-passphrase-file FILE  passphrase of an encrypted server.key (or env ${EnvVars.keyPassphrase})
 `;
 
 /** Reads the configuration from argv (without node and script), the environment and DIR/server.json. */
@@ -130,6 +170,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         revocation: { type: "string" },
         "bootstrap-key": { type: "string" },
         "database-url": { type: "string" },
+        workers: { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "trust-proxy": { type: "string" },
+        metrics: { type: "string" },
+        "key-passphrase-file": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -167,13 +213,82 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       feeBasisPoints: file["feeBasisPoints"],
       minimumPayouts: file["minimumPayouts"],
       bank: file["bank"],
+      workers: pick("workers", EnvVars.workers, "workers"),
+      tls: tlsSetting(str("tls-cert") ?? env[EnvVars.tlsCert], str("tls-key") ?? env[EnvVars.tlsKey], file["tls"], cwd, dataDir),
+      trustProxy: pick("trust-proxy", EnvVars.trustProxy, "trustProxy"),
+      metrics: pick("metrics", EnvVars.metrics, "metrics"),
+      key: keySource(str("key-passphrase-file"), env, file, cwd, dataDir),
     },
   );
   const bootstrap = str("bootstrap-key");
   return { config, bootstrapKeyFile: bootstrap === undefined ? undefined : resolve(cwd, bootstrap), help };
 }
 
-const fileKeys = ["host", "port", "ratesFile", "logLevel", "revocation", "clockSkewMs", "userRequestWindowMs", "shutdownTimeoutMs", "feeBasisPoints", "minimumPayouts", "bank"];
+const fileKeys = [
+  "host",
+  "port",
+  "ratesFile",
+  "logLevel",
+  "revocation",
+  "clockSkewMs",
+  "userRequestWindowMs",
+  "shutdownTimeoutMs",
+  "feeBasisPoints",
+  "minimumPayouts",
+  "bank",
+  "workers",
+  "tls",
+  "trustProxy",
+  "metrics",
+  "keyPassphraseFile",
+  "pkcs11",
+];
+
+/** --tls-cert and --tls-key (relative to the working directory) or server.json's tls {cert, key} (relative to the data directory). */
+function tlsSetting(cert: string | undefined, key: string | undefined, fromFile: unknown, cwd: string, dataDir: string): unknown {
+  if (cert !== undefined || key !== undefined) {
+    if (cert === undefined || key === undefined) throw new ConfigError("TLS needs both --tls-cert and --tls-key");
+    return { cert: resolve(cwd, cert), key: resolve(cwd, key) };
+  }
+  if (fromFile === undefined) return undefined;
+  if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) throw new ConfigError('tls must be {"cert": FILE, "key": FILE}');
+  const { cert: c, key: k, ...rest } = fromFile as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) throw new ConfigError(`tls: unknown member(s) ${Object.keys(rest).join(", ")}`);
+  return { cert: resolve(dataDir, text(c, "tls.cert")), key: resolve(dataDir, text(k, "tls.key")) };
+}
+
+/** The signing key's location and the secret that opens it, read from its file or variable now. */
+function keySource(passphraseFlag: string | undefined, env: NodeJS.ProcessEnv, file: Record<string, unknown>, cwd: string, dataDir: string): KeySource {
+  const pkcs11 = file["pkcs11"];
+  if (pkcs11 !== undefined) {
+    if (typeof pkcs11 !== "object" || pkcs11 === null || Array.isArray(pkcs11)) throw new ConfigError("pkcs11 must be an object: {module, token, label, pinFile}");
+    const { module, token, label, pinFile, ...rest } = pkcs11 as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) throw new ConfigError(`pkcs11: unknown member(s) ${Object.keys(rest).join(", ")} (known: module, token, label, pinFile)`);
+    const fromPinFile = pinFile === undefined ? undefined : secretFile(resolve(dataDir, text(pinFile, "pkcs11.pinFile")), "pkcs11.pinFile");
+    const pin = env[EnvVars.pkcs11Pin] ?? fromPinFile;
+    if (pin === undefined) throw new ConfigError(`the PKCS#11 token needs its PIN: set pkcs11.pinFile in server.json or ${EnvVars.pkcs11Pin}`);
+    const where = { module: text(module, "pkcs11.module"), token: text(token, "pkcs11.token"), label: text(label, "pkcs11.label") };
+    return { kind: "pkcs11", ...where, pin };
+  }
+  const fromFile = file["keyPassphraseFile"];
+  const inFile = fromFile === undefined ? undefined : resolve(dataDir, text(fromFile, "keyPassphraseFile"));
+  const path = passphraseFlag !== undefined ? resolve(cwd, passphraseFlag) : inFile;
+  const passphrase = path === undefined ? env[EnvVars.keyPassphrase] : secretFile(path, "the key passphrase file");
+  return { kind: "file", passphrase: passphrase === "" ? undefined : passphrase };
+}
+
+/** A secret kept in a file: its first line. */
+function secretFile(path: string, what: string): string {
+  let content: string;
+  try {
+    content = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new ConfigError(`cannot read ${what} ${path} (${(cause as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const secret = content.split(/\r?\n/)[0] ?? "";
+  if (secret === "") throw new ConfigError(`${what} ${path} is empty`);
+  return secret;
+}
 
 function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) return {};
@@ -194,6 +309,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclude<keyof ServerConfig, "dataDir">, unknown>>): ServerConfig {
   const dataDir = resolve(base.dataDir);
   const rates = raw.ratesFile === undefined ? join(dataDir, DataDirFiles.rates) : text(raw.ratesFile, "ratesFile");
+  const database = raw.databaseUrl === undefined || raw.databaseUrl === "" ? undefined : databaseUrl(raw.databaseUrl);
   return {
     dataDir,
     host: raw.host === undefined ? defaults.host : text(raw.host, "host"),
@@ -205,11 +321,53 @@ export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclu
     userRequestWindowMs:
       raw.userRequestWindowMs === undefined ? defaults.userRequestWindowMs : integer(raw.userRequestWindowMs, "userRequestWindowMs", 1000, 3_600_000),
     shutdownTimeoutMs: raw.shutdownTimeoutMs === undefined ? defaults.shutdownTimeoutMs : integer(raw.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 600_000),
-    databaseUrl: raw.databaseUrl === undefined || raw.databaseUrl === "" ? undefined : databaseUrl(raw.databaseUrl),
+    databaseUrl: database,
     feeBasisPoints: raw.feeBasisPoints === undefined ? defaults.feeBasisPoints : integer(raw.feeBasisPoints, "feeBasisPoints", 0, 10_000),
     minimumPayouts: raw.minimumPayouts === undefined ? {} : minimumPayouts(raw.minimumPayouts),
     bank: raw.bank === undefined ? DEMO_BANK : operatorBank(raw.bank),
+    workers: workers(raw.workers, database),
+    tls: raw.tls === undefined ? undefined : (raw.tls as ServerConfig["tls"]),
+    trustProxy: raw.trustProxy === undefined ? [] : trustProxy(raw.trustProxy),
+    metrics: metricsListener(raw.metrics, raw.port === undefined ? defaults.port : integer(raw.port, "port", 0, 65535)),
+    key: raw.key === undefined ? { kind: "file", passphrase: undefined } : (raw.key as KeySource),
   };
+}
+
+/** "10.0.0.1, 10.1.0.0/16" or a JSON list of the same. */
+function trustProxy(value: unknown): string[] {
+  const list = typeof value === "string" ? value.split(",").map((item) => item.trim()).filter((item) => item !== "") : value;
+  if (!Array.isArray(list) || !list.every((item) => typeof item === "string")) throw new ConfigError("trustProxy must list addresses or CIDR ranges, e.g. \"127.0.0.1,10.0.0.0/8\"");
+  for (const item of list) {
+    const [address, bits, ...rest] = item.split("/");
+    const ip = isIP(address ?? "");
+    const maxBits = ip === 6 ? 128 : 32;
+    if (ip === 0 || rest.length > 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
+      throw new ConfigError(`trustProxy: ${JSON.stringify(item)} is not an IP address or CIDR range`);
+    }
+  }
+  return list;
+}
+
+function metricsListener(value: unknown, port: number): MetricsListener {
+  if (value === undefined) return { kind: "separate", host: "127.0.0.1", port: port === 0 ? 0 : DEFAULT_METRICS_PORT };
+  const where = text(value, "metrics");
+  if (where === "off" || where === "public") return { kind: where };
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(where);
+  if (!match) throw new ConfigError(`metrics must be HOST:PORT, "public" or "off", got ${JSON.stringify(where)}`);
+  return { kind: "separate", host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port: integer(match[2], "metrics port", 0, 65535) };
+}
+
+/**
+ * On PostgreSQL, processes share the books safely (row locks, unique nonces), so one per core by
+ * default. On SQLite the file has one writer at a time: more processes would only queue for its lock.
+ */
+function workers(value: unknown, database: string | undefined): number {
+  if (value === undefined) return database === undefined ? 1 : availableParallelism();
+  const count = integer(value, "workers", 1, 256);
+  if (count > 1 && database === undefined) {
+    throw new ConfigError("workers: on SQLite the server runs as one process (the database has one writer): use --workers 1, or keep the books on PostgreSQL (--database-url) to run several");
+  }
+  return count;
 }
 
 function databaseUrl(value: unknown): string {

@@ -3,23 +3,22 @@
  * roots it trusts and optional CRLs), its rates and an optional config file. One place names the
  * files; initDataDir fills a new directory from a PKI directory written by protocol's writePkiDir.
  */
-import { KeyObject } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  importPrivateKeyPem,
   parseCertificatesPem,
   PkiFiles,
   systemClock,
   toX5c,
   TrustStore,
   type Clock,
-  type KeyPair,
   type PartyId,
   type RevocationPolicy,
+  type SigningKey,
 } from "@peage/protocol";
+import { keyFromPem, openTokenKey, SigningKeyError, spkiOf, type KeySource } from "./signing-key.js";
 
 export const DataDirFiles = {
   database: "peage.db",
@@ -57,7 +56,7 @@ export class DataDirError extends Error {
 /** What the server signs with and what it trusts. */
 export interface ServerIdentity {
   readonly id: PartyId<"server">;
-  readonly key: KeyPair;
+  readonly key: SigningKey;
   /** The server's chain as x5c (leaf first), put in every acknowledgment's header. */
   readonly x5c: readonly string[];
   readonly notAfter: Date;
@@ -66,11 +65,15 @@ export interface ServerIdentity {
 export interface LoadedIdentity {
   readonly identity: ServerIdentity;
   readonly trust: TrustStore;
+  /** Releases the key (closes a PKCS#11 session); nothing for a key in memory. */
+  release(): void;
 }
 
 export interface IdentityOptions {
   readonly revocation?: RevocationPolicy;
   readonly clock?: Clock;
+  /** The key file in the data directory (unencrypted) unless said. */
+  readonly key?: KeySource;
 }
 
 /**
@@ -86,21 +89,25 @@ export async function loadServerIdentity(dataDir: string, opts: IdentityOptions 
       throw new DataDirError("ERR_DATA_DIR", `cannot read ${join(dataDir, name)} (${(cause as NodeJS.ErrnoException).code ?? "error"}): initialise the data directory from a PKI directory first`);
     }
   };
-  const [keyPem, chainPem, rootsPem] = await Promise.all([read(DataDirFiles.key), read(DataDirFiles.chain), read(DataDirFiles.trustRoots)]);
+  const inToken = opts.key?.kind === "pkcs11";
+  const [keyPem, chainPem, rootsPem] = await Promise.all([inToken ? undefined : read(DataDirFiles.key), read(DataDirFiles.chain), read(DataDirFiles.trustRoots)]);
   const crlsPem = await readCrls(join(dataDir, DataDirFiles.crls));
-  return identityFromPem({ keyPem, chainPem, rootsPem, crlsPem }, opts);
+  return identityFromPem({ ...(keyPem === undefined ? {} : { keyPem }), chainPem, rootsPem, crlsPem }, opts);
 }
 
-/** The same checks as loadServerIdentity, on PEM texts. */
+/** The CRLs of a data directory, as PEM texts (read again on SIGHUP). */
+export function readDataDirCrls(dataDir: string): Promise<string[]> {
+  return readCrls(join(dataDir, DataDirFiles.crls));
+}
+
+/** The same checks as loadServerIdentity, on PEM texts (keyPem is not needed for a key in a token). */
 export async function identityFromPem(
-  pem: { keyPem: string; chainPem: string; rootsPem: string; crlsPem?: readonly string[] },
+  pem: { keyPem?: string; chainPem: string; rootsPem: string; crlsPem?: readonly string[] },
   opts: IdentityOptions = {},
 ): Promise<LoadedIdentity> {
-  let key: KeyPair;
   let trust: TrustStore;
   let x5c: string[];
   try {
-    key = await importPrivateKeyPem(pem.keyPem);
     x5c = parseCertificatesPem(pem.chainPem).map(toX5c);
     trust = TrustStore.fromPem(pem.rootsPem, pem.crlsPem ?? [], opts.revocation === undefined ? {} : { revocation: opts.revocation });
   } catch (cause) {
@@ -116,13 +123,32 @@ export async function identityFromPem(
       validated.error.code,
     );
   }
-  const own = KeyObject.from(key.publicKey).export({ type: "spki", format: "der" });
-  if (!own.equals(Buffer.from(validated.value.leaf.publicKey.rawData))) {
-    throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.key} is not the key certified by the first certificate of ${DataDirFiles.chain}`);
+  const leaf = validated.value.leaf;
+  const spki = new Uint8Array(leaf.publicKey.rawData);
+  let key: SigningKey;
+  let release = () => {};
+  try {
+    if (opts.key?.kind === "pkcs11") {
+      const publicKey = await leaf.publicKey.export();
+      const alg = publicKey.algorithm.name === "Ed25519" ? "EdDSA" : "ES256";
+      const token = openTokenKey({ source: opts.key, spki, publicKey, alg });
+      key = token;
+      release = () => token.close();
+    } else {
+      if (pem.keyPem === undefined) throw new SigningKeyError(`no ${DataDirFiles.key}: the server's private key is missing`);
+      key = await keyFromPem(pem.keyPem, opts.key?.passphrase, DataDirFiles.key);
+      if (!spkiOf(key.publicKey).equals(Buffer.from(spki))) {
+        throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.key} is not the key certified by the first certificate of ${DataDirFiles.chain}`);
+      }
+    }
+  } catch (cause) {
+    if (cause instanceof SigningKeyError) throw new DataDirError("ERR_SERVER_IDENTITY", cause.message);
+    throw cause;
   }
   return {
     identity: { id: validated.value.identity as PartyId<"server">, key, x5c, notAfter: validated.value.notAfter },
     trust,
+    release,
   };
 }
 
@@ -169,7 +195,7 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
   files.push(await copy(inputs[2]!, join(dataDir, DataDirFiles.trustRoots)));
   if (opts.crlFiles && opts.crlFiles.length > 0) {
     const crlDir = join(dataDir, DataDirFiles.crls);
-    await mkdir(crlDir, { recursive: true });
+    await mkdir(crlDir, { recursive: true, mode: 0o700 });
     for (const [index, file] of opts.crlFiles.entries()) files.push(await copy(file, join(crlDir, `crl-${index + 1}.pem`)));
   }
   const ratesPath = join(dataDir, DataDirFiles.rates);
@@ -186,9 +212,10 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
   return { ...loaded, files };
 }
 
+/** Copies a file readable by its owner only, as every file of the data directory is. */
 async function copy(from: string, to: string): Promise<string> {
-  await mkdir(dirname(to), { recursive: true });
+  await mkdir(dirname(to), { recursive: true, mode: 0o700 });
   await copyFile(from, to);
-  await chmod(to, 0o644);
+  await chmod(to, 0o600);
   return to;
 }

@@ -4,6 +4,7 @@
  */
 export { buildApp, BODY_LIMIT, type App, type AppDeps } from "./app.js";
 export { startServer, type RunningServer, type StartOptions } from "./start.js";
+export { isWorkerProcess, serve, type Serving } from "./workers.js";
 export {
   loadConfig,
   buildConfig,
@@ -38,7 +39,7 @@ export { FileRateSource, staticRates, type RateSource } from "./rates/rate-sourc
 export { Metrics } from "./metrics.js";
 export { problemFor, HttpProblem } from "./problems.js";
 export { SqliteStore, monthBounds, type SqliteStoreOptions } from "./store/sqlite.js";
-export { PgStore, type PgStoreOptions } from "./store/postgres.js";
+export { PgStore, type PgIsolation, type PgStoreOptions } from "./store/postgres.js";
 export { openStore, describeStore } from "./store/open.js";
 export { migrations, type Migration } from "./store/migrations.js";
 export { pgMigrations } from "./store/pg-migrations.js";
@@ -107,3 +108,5 @@ export {
   type CollectionRecord,
   type SettlementRecord,
 } from "./store/store.js";
+export { migrationStatus, type MigrationState, type MigrationStatus } from "./store/migration-status.js";
+export { backupSqlite, type BackupResult } from "./store/backup.js";

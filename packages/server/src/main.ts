@@ -2,16 +2,16 @@
 /**
  * The payment server's entry point:
  *
- *   node packages/server/dist/src/main.js --data DIR [--port N] [--host 127.0.0.1] [--bootstrap-key FILE]
+ *   node packages/server/dist/src/main.js --data DIR [--port N] [--host 127.0.0.1] [--bootstrap-key FILE] [--workers N]
  *
  * Once listening it prints one JSON line {"event":"listening","url":…} on stdout (logs are JSON
  * lines too), so a parent process can find the port it chose. SIGTERM or SIGINT shut it down
- * gracefully; SIGHUP re-reads the rates file.
+ * gracefully; SIGHUP re-reads the rates, the TLS certificate and key, and the CRLs.
  */
 import { bootstrapApiKey } from "./api-keys.js";
 import { loadConfig, usage } from "./config.js";
-import { startServer } from "./start.js";
 import { openStore } from "./store/open.js";
+import { isWorkerProcess, serve } from "./workers.js";
 
 async function main(): Promise<void> {
   const { config, bootstrapKeyFile, help } = loadConfig(process.argv.slice(2));
@@ -19,7 +19,8 @@ async function main(): Promise<void> {
     process.stdout.write(usage);
     return;
   }
-  if (bootstrapKeyFile !== undefined) {
+  // A worker process runs this script again: the primary already made the key.
+  if (bootstrapKeyFile !== undefined && !isWorkerProcess()) {
     const store = await openStore(config);
     try {
       const created = await bootstrapApiKey(store, bootstrapKeyFile);
@@ -28,33 +29,29 @@ async function main(): Promise<void> {
       await store.close();
     }
   }
-  const server = await startServer(config);
-  process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, server: server.identity.id })}\n`);
+  const server = await serve(config);
+  process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, server: server.serverId, workers: server.workers, ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}) })}
+`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      server.app.log.warn({ signal }, "second signal: exiting now");
+      process.stderr.write(`${JSON.stringify({ event: "second-signal", signal })}\n`);
       process.exit(1);
     }
     stopping = true;
-    server.app.log.info({ signal }, "shutting down");
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        server.app.log.error({ err: error }, "shutdown failed");
+        process.stderr.write(`peage-server: shutdown failed: ${(error as Error).message}\n`);
         process.exit(1);
       },
     );
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  process.on("SIGHUP", () => {
-    server.rates.reload().then(
-      (table) => server.app.log.info({ date: table.date }, "rates reloaded"),
-      (error: unknown) => server.app.log.error({ err: error }, "rates reload failed: the previous rates stay in force"),
-    );
-  });
+  // Each part logs its own result; a part that fails keeps what was in force.
+  process.on("SIGHUP", () => server.reload());
 }
 
 main().catch((error: unknown) => {

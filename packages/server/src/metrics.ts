@@ -1,28 +1,136 @@
 /**
- * Counters and a latency histogram in the Prometheus text exposition format (version 0.0.4):
- * payments by outcome, and the time from receiving a payment request to answering it.
+ * The server's Prometheus metrics, with prom-client: the process defaults (CPU, memory, handles,
+ * event-loop lag, garbage collection), payments by outcome and currency with their latency,
+ * and gauges read at each scrape from what the server holds: how long its certificates and the
+ * CAs' stay valid, how old the rates in force are, how many periods are closed and settled.
+ * Each server has its own registry, so several in one process (tests) do not mix their counts.
  */
-import type { TrustStore } from "@peage/protocol";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { isCurrencyCode, type TrustStore } from "@peage/protocol";
+import type { ServerIdentity } from "./data-dir.js";
+import type { RateSource } from "./rates/rate-source.js";
+import type { Store } from "./store/store.js";
 
 /** Latency buckets, seconds: the signature work alone takes about a millisecond. */
-export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/** What the gauges read at scrape time; every part optional so an application can be built without some. */
+export interface MetricSources {
+  readonly trust?: TrustStore;
+  readonly identity?: ServerIdentity;
+  readonly rates?: RateSource;
+  readonly store?: Store;
+  readonly now?: () => Date;
+}
+
 export class Metrics {
+  readonly registry = new Registry();
+  readonly #payments: Counter<"outcome" | "currency">;
+  readonly #latency: Histogram;
+  readonly #requests: Histogram<"route">;
   readonly #outcomes = new Map<string, number>();
-  readonly #buckets = LATENCY_BUCKETS.map(() => 0);
-  #count = 0;
-  #sum = 0;
+  /** Publishers whose chains verified, with their expiry: bounded by the certified publishers (a forged chain never gets here). */
+  readonly #publishers = new Map<string, Date>();
 
-  constructor(private readonly trust?: TrustStore) {}
+  constructor(sources: MetricSources = {}) {
+    const registry = this.registry;
+    const now = sources.now ?? (() => new Date());
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+    this.#payments = new Counter({
+      name: "peage_payments_total",
+      help: "Payment requests answered, by outcome (recorded, replayed, or the error code) and the offer's currency.",
+      labelNames: ["outcome", "currency"],
+      registers: [registry],
+    });
+    this.#latency = new Histogram({
+      name: "peage_payment_duration_seconds",
+      help: "Time to answer a payment request.",
+      labelNames: [],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    this.#requests = new Histogram({
+      name: "peage_http_request_duration_seconds",
+      help: "Time to answer any request, by route.",
+      labelNames: ["route"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    const { trust, identity, rates, store } = sources;
+    const publishers = this.#publishers;
+    new Gauge({
+      name: "peage_certificate_expiry_seconds",
+      help: "Seconds until a certificate the server relies on expires (its own, the trusted roots, the chains of publishers paid).",
+      labelNames: ["certificate", "subject"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const at = now().getTime();
+        if (identity) this.set({ certificate: "server", subject: identity.id }, (identity.notAfter.getTime() - at) / 1000);
+        for (const root of trust?.roots ?? [])
+          this.set({ certificate: "root", subject: root.subject }, (root.notAfter.getTime() - at) / 1000);
+        for (const [publisher, notAfter] of publishers)
+          this.set({ certificate: "publisher", subject: publisher }, (notAfter.getTime() - at) / 1000);
+      },
+    });
+    new Gauge({
+      name: "peage_rates_age_seconds",
+      help: "Age of the exchange rates in force (from their reference date); absent without rates.",
+      registers: [registry],
+      collect() {
+        this.reset();
+        const date = rates?.current()?.date;
+        if (date !== undefined) this.set((now().getTime() - Date.parse(`${date}T00:00:00Z`)) / 1000);
+      },
+    });
+    if (trust) {
+      new Counter({
+        name: "peage_chain_cache_lookups_total",
+        help: "Certificate chain validation cache lookups.",
+        labelNames: ["result"],
+        registers: [registry],
+        collect() {
+          const stats = trust.stats();
+          this.reset();
+          this.inc({ result: "hit" }, stats.hits);
+          this.inc({ result: "miss" }, stats.misses);
+        },
+      });
+    }
+    if (store) {
+      new Gauge({
+        name: "peage_settlement_periods",
+        help: "Periods closed, and of those settled, in the books.",
+        labelNames: ["state"],
+        registers: [registry],
+        async collect() {
+          const closed = await store.closedPeriods();
+          let settled = 0;
+          for (const { period } of closed) if (await store.getSettlement(period)) settled++;
+          this.set({ state: "closed" }, closed.length);
+          this.set({ state: "settled" }, settled);
+        },
+      });
+    }
+  }
 
-  /** Counts one answered payment request: "recorded", "replayed" or the error code. */
-  recordPayment(outcome: string, seconds: number): void {
+  /** Counts one answered payment request: "recorded", "replayed" or the error code, and the offer's currency when known. */
+  recordPayment(outcome: string, seconds: number, currency?: string): void {
+    this.#payments.inc({ outcome, currency: currency !== undefined && isCurrencyCode(currency) ? currency : "unknown" });
+    this.#latency.observe(seconds);
     this.#outcomes.set(outcome, (this.#outcomes.get(outcome) ?? 0) + 1);
-    this.#count++;
-    this.#sum += seconds;
-    for (const [index, bound] of LATENCY_BUCKETS.entries()) if (seconds <= bound) this.#buckets[index]!++;
+  }
+
+  /** Times any request, by its route pattern (never the raw URL: that would let callers make labels). */
+  recordRequest(route: string, seconds: number): void {
+    this.#requests.observe({ route }, seconds);
+  }
+
+  /** Notes a publisher whose chain verified, for the certificate expiry gauge. */
+  publisherSeen(publisher: string, notAfter: Date): void {
+    this.#publishers.set(publisher, notAfter);
   }
 
   outcomes(): ReadonlyMap<string, number> {
@@ -30,43 +138,7 @@ export class Metrics {
   }
 
   /** The exposition text. */
-  render(): string {
-    const lines: string[] = [
-      "# HELP peage_payments_total Payment requests answered, by outcome (recorded, replayed, or the error code).",
-      "# TYPE peage_payments_total counter",
-    ];
-    for (const [outcome, count] of [...this.#outcomes].sort(([a], [b]) => a.localeCompare(b))) {
-      lines.push(`peage_payments_total{outcome="${escapeLabel(outcome)}"} ${count}`);
-    }
-    lines.push(
-      "# HELP peage_payment_duration_seconds Time to answer a payment request.",
-      "# TYPE peage_payment_duration_seconds histogram",
-    );
-    // Buckets are cumulative in the exposition format.
-    for (const [index, bound] of LATENCY_BUCKETS.entries()) {
-      lines.push(`peage_payment_duration_seconds_bucket{le="${bound}"} ${this.#buckets[index]}`);
-    }
-    lines.push(`peage_payment_duration_seconds_bucket{le="+Inf"} ${this.#count}`);
-    lines.push(`peage_payment_duration_seconds_sum ${this.#sum}`);
-    lines.push(`peage_payment_duration_seconds_count ${this.#count}`);
-    if (this.trust) {
-      const stats = this.trust.stats();
-      lines.push(
-        "# HELP peage_chain_cache_lookups_total Certificate chain validation cache lookups.",
-        "# TYPE peage_chain_cache_lookups_total counter",
-        `peage_chain_cache_lookups_total{result="hit"} ${stats.hits}`,
-        `peage_chain_cache_lookups_total{result="miss"} ${stats.misses}`,
-      );
-    }
-    lines.push(
-      "# HELP process_resident_memory_bytes Resident memory size in bytes.",
-      "# TYPE process_resident_memory_bytes gauge",
-      `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
-    );
-    return `${lines.join("\n")}\n`;
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
-}
-
-function escapeLabel(value: string): string {
-  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
 }

@@ -47,6 +47,8 @@ export interface PaymentContext {
   readonly skewMs: number;
   /** The server's fee, basis points of the price, taken from the publisher's credit (0: none). */
   readonly feeBasisPoints: number;
+  /** Told of each publisher whose chain verified, and when that chain expires (the metrics' certificate expiry). */
+  readonly publisherSeen?: (publisher: string, notAfter: Date) => void;
 }
 
 export interface PaymentAnswer {
@@ -94,6 +96,7 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   });
   if (!verified.ok) throw HttpProblem.of(verified.error.code, verified.error.message);
   const { consent } = verified.value;
+  ctx.publisherSeen?.(verified.value.publisher.publisher, verified.value.publisher.chain.notAfter);
   if (earlier) throw nonceReused(consent);
 
   const user = enrolled?.id === consent.user ? enrolled : await ctx.store.getUser(consent.user as PartyId<"user">);

@@ -1,23 +1,42 @@
-/** Starts the payment server on a socket from a config: identity, rates, database, application. */
+/**
+ * Starts the payment server on a socket from a config: identity, rates, database, application,
+ * TLS when configured, and the metrics on a listener of their own (loopback by default, so they
+ * are not public). reload() (SIGHUP) re-reads the rates, the TLS certificate and key, and the CRLs.
+ */
+import { createServer, type Server } from "node:http";
+import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
-import type { Clock } from "@peage/protocol";
+import type { Server as TlsServer } from "node:tls";
+import { parseCrlsPem, type Clock, type TrustStore } from "@peage/protocol";
 import { buildApp, type App } from "./app.js";
 import { openCardDesk, type CardDesk } from "./card-sync.js";
-import type { ServerConfig } from "./config.js";
-import { loadServerIdentity, type ServerIdentity } from "./data-dir.js";
+import { ConfigError, type ServerConfig } from "./config.js";
+import { loadServerIdentity, readDataDirCrls, type ServerIdentity } from "./data-dir.js";
+import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.js";
 import { FileRateSource } from "./rates/rate-source.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
 export interface RunningServer {
-  /** http://host:port of the listening socket. */
+  /** http(s)://host:port of the listening socket. */
   readonly url: string;
+  /** http://host:port of the metrics listener, when it has one of its own. */
+  readonly metricsUrl: string | undefined;
   readonly app: App;
   readonly store: Store;
   readonly identity: ServerIdentity;
   readonly rates: FileRateSource;
+  /** Re-reads the rates, the TLS certificate and key, and the CRLs; what failed keeps what was in force, and is reported. */
+  reload(): Promise<ReloadReport>;
   /** Stops accepting connections, lets requests in flight finish (up to the shutdown timeout), closes the database. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What a reload did, part by part: "reloaded", "unchanged" (not configured) or the error. */
+export interface ReloadReport {
+  readonly rates: string;
+  readonly tls: string;
+  readonly crls: string;
 }
 
 export interface StartOptions {
@@ -28,42 +47,75 @@ export interface StartOptions {
 
 /** Loads everything the config names and listens; throws DataDirError, RatesError or ConfigError naming what is wrong. */
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
-  const { identity, trust } = await loadServerIdentity(config.dataDir, { revocation: config.revocation, ...(opts.clock ? { clock: opts.clock } : {}) });
-  const rates = await FileRateSource.load(config.ratesFile, { optional: true });
-  const store = await openStore(config);
-  let app: App;
-  // The offline variant's desk (card sync, reloads) opens when the data dir holds a card issuer.
+  const loaded = await loadServerIdentity(config.dataDir, { revocation: config.revocation, key: config.key, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const { identity, trust } = loaded;
+  let store: Store | undefined;
   let cards: CardDesk | undefined;
+  let metricsServer: Server | undefined;
+  let app: App | undefined;
   try {
+    const rates = await FileRateSource.load(config.ratesFile, { optional: true });
+    const https = config.tls ? await readTls(config.tls) : undefined;
+    store = await openStore(config, { onThread: true });
+    // The offline variant's desk (card sync, reloads) opens when the data dir holds a card issuer.
     cards = await openCardDesk({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, identity);
+    const clock = opts.clock;
+    const metrics = new Metrics({ trust, identity, rates, store, ...(clock ? { now: () => clock.now() } : {}) });
     app = buildApp({
       ...(cards ? { cards } : {}),
       store,
       identity,
       trust,
       rates,
+      metrics,
       skewMs: config.clockSkewMs,
       userRequestWindowMs: config.userRequestWindowMs,
       feeBasisPoints: config.feeBasisPoints,
-      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(https ? { https } : {}),
+      trustProxy: config.trustProxy,
+      publicMetrics: config.metrics.kind === "public",
+      bank: config.bank,
+      ...(clock ? { clock } : {}),
       logger: opts.logs === false || config.logLevel === "silent" ? false : { level: config.logLevel },
     });
-    if (!rates.current()) app.log.warn({ ratesFile: config.ratesFile }, "no rates file: only payments in the user's home currency will work");
     await app.listen({ host: config.host, port: config.port });
+    if (config.metrics.kind === "separate") metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);
+    await warnIfNotReady(app, config);
+    return running({ config, app, store, identity, rates, cards, metricsServer, release: () => loaded.release(), trust });
   } catch (error) {
+    // The metrics port taken, say, after the main one was opened: nothing stays listening.
+    metricsServer?.close();
+    await app?.close();
     await cards?.close();
-    await store.close();
+    await store?.close();
+    loaded.release();
     throw error;
   }
-  const address = app.server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+}
+
+interface Parts {
+  readonly config: ServerConfig;
+  readonly app: App;
+  readonly store: Store;
+  readonly identity: ServerIdentity;
+  readonly trust: TrustStore;
+  readonly rates: FileRateSource;
+  readonly cards: CardDesk | undefined;
+  readonly metricsServer: Server | undefined;
+  release(): void;
+}
+
+function running(parts: Parts): RunningServer {
+  const { config, app, store, identity, rates, cards, metricsServer } = parts;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url: urlOf(app.server.address() as AddressInfo, config.tls ? "https" : "http"),
+    metricsUrl: metricsServer ? urlOf(metricsServer.address() as AddressInfo, "http") : undefined,
     app,
     store,
     identity,
     rates,
+    reload: () => reload(parts),
     close: () => {
       closing ??= (async () => {
         let timer: NodeJS.Timeout | undefined;
@@ -76,10 +128,83 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
         await Promise.race([app.close(), timeout]);
         clearTimeout(timer);
+        await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         await cards?.close();
         await store.close();
+        parts.release();
       })();
       return closing;
     },
   };
+}
+
+async function reload(parts: Parts): Promise<ReloadReport> {
+  const { config, app, rates, trust } = parts;
+  const attempt = async (what: string, work: () => Promise<string>): Promise<string> => {
+    try {
+      const done = await work();
+      app.log.info({ part: what, result: done }, `${what} reloaded`);
+      return done;
+    } catch (error) {
+      app.log.error({ err: error, part: what }, `${what} reload failed: what was in force stays`);
+      return `failed: ${(error as Error).message}`;
+    }
+  };
+  return {
+    rates: await attempt("rates", async () => `reloaded (${(await rates.reload()).date})`),
+    tls: await attempt("tls", async () => {
+      if (!config.tls) return "unchanged";
+      (app.server as unknown as TlsServer).setSecureContext(await readTls(config.tls));
+      return "reloaded";
+    }),
+    crls: await attempt("crls", async () => {
+      const crls = (await readDataDirCrls(config.dataDir)).flatMap((pem) => parseCrlsPem(pem));
+      for (const crl of crls) trust.addCrl(crl);
+      return `reloaded (${crls.length})`;
+    }),
+  };
+}
+
+async function readTls(tls: NonNullable<ServerConfig["tls"]>): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (path: string, what: string) => {
+    try {
+      return await readFile(path);
+    } catch (cause) {
+      throw new ConfigError(`cannot read the TLS ${what} ${path} (${(cause as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+  };
+  return { cert: await read(tls.cert, "certificate"), key: await read(tls.key, "key") };
+}
+
+/** GET /metrics alone, on its own socket: scraped from this machine (or a private network), never from the public listener. */
+async function listenMetrics(metrics: Metrics, host: string, port: number): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
+      response.writeHead(404, { "content-type": "text/plain" }).end("only GET /metrics here\n");
+      return;
+    }
+    metrics.render().then(
+      (text) => response.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE }).end(text),
+      () => response.writeHead(500, { "content-type": "text/plain" }).end("metrics failed\n"),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new ConfigError(`the metrics listener cannot listen on ${host}:${port} (${error.code ?? error.message}): choose another with --metrics HOST:PORT, or --metrics off`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+/** The readiness checks, run once at start: each failing one is a warning in the log (the server still starts). */
+async function warnIfNotReady(app: App, config: ServerConfig): Promise<void> {
+  for (const check of (await app.peageReadiness()).checks) {
+    if (!check.ok) app.log.warn({ check: check.name, ratesFile: config.ratesFile }, `not ready: ${check.name}: ${check.detail}`);
+  }
+}
+
+function urlOf(address: AddressInfo, scheme: "http" | "https"): string {
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
 }

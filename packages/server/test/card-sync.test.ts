@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   canonicalBytes,
+  createCrl,
   createDemoPki,
   createOffer,
   FixedClock,
@@ -26,10 +27,12 @@ import {
   type DemoPki,
   type Offer,
   type PartyId,
+  type TrustStore,
 } from "@peage/protocol";
 import {
   CardClient,
   CardError,
+  certificateId,
   cardIssuerFromDemo,
   decodeToken,
   InProcessTransport,
@@ -40,7 +43,7 @@ import {
   SW,
   type CardMode,
 } from "@peage/card";
-import { ApiScopes, buildApp, createApiKey, staticRates, type App, type Store } from "../src/index.js";
+import { ApiScopes, buildApp, createApiKey, staticRates, type App, type PaymentRecord, type Store } from "../src/index.js";
 import { createCardDesk, openCardDb, type CardDesk } from "../src/card-sync.js";
 import { parseUserJwk, storedJwk } from "../src/user-keys.js";
 import { ENGINES, openTestStore, type Engine, type TestStore } from "./helpers/engines.js";
@@ -50,6 +53,7 @@ const PIN = "4321";
 
 interface World {
   readonly pki: DemoPki;
+  readonly trust: TrustStore;
   readonly clock: FixedClock;
   readonly test: TestStore;
   readonly store: Store;
@@ -66,10 +70,11 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const test = await openTestStore(engine, dir);
   const db = await openCardDb(engine === "sqlite" ? { sqlitePath: test.location } : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location });
   const desk = createCardDesk({ db, issuer: cardIssuerFromDemo(pki) });
+  const trust = pki.trustStore();
   const app = buildApp({
     store: test.store,
     identity: { id: pki.server.identity, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), notAfter: pki.server.certificate.notAfter },
-    trust: pki.trustStore(),
+    trust,
     rates: staticRates(rateTable("EUR", "2026-06-12", { USD: "1.0845" })),
     clock,
     cards: desk,
@@ -85,6 +90,7 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   );
   return {
     pki,
+    trust,
     clock,
     test,
     store: test.store,
@@ -187,6 +193,25 @@ async function account(world: World, card: Card): Promise<Record<string, unknown
   return body;
 }
 
+/** A payment made online (as the payment server records one after signing its acknowledgment). */
+function onlinePayment(world: World, user: PartyId<"user">, nonce: string, amount: number): PaymentRecord {
+  return {
+    id: `pay_${nonce}`,
+    user,
+    publisher: world.pki.publisher.identity,
+    offerHash: "A".repeat(43),
+    price: price(amount, "EUR"),
+    charged: price(amount, "EUR"),
+    rate: "1.0000000000",
+    rateDate: undefined,
+    nonce: `${nonce}-${"n".repeat(20)}`,
+    offerDate: NOW.toISOString(),
+    serverTime: NOW.toISOString(),
+    requestHash: `${nonce}-hash`,
+    acknowledgment: { type: "peage.acknowledgment", v: 1, acknowledgment: "online" },
+  } as PaymentRecord;
+}
+
 /** An entry with its price changed and its signature kept: what a forger would upload. */
 function altered(token: string, amount: number): string {
   const body = decodeToken(token)!.body as { price: { amount: number } };
@@ -216,7 +241,7 @@ for (const engine of ENGINES) {
       const again = await register(world, card, "prepaid", { balance: 700 });
       assert.equal(again.status, 200);
       const user = await world.store.getUser(card.user);
-      assert.equal(user?.balance, 700, "the load is credited once");
+      assert.deepEqual([user?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))], [0, 700], "the load is credited once, to the card float");
       assert.equal((await register(world, card, "prepaid", { balance: 900 })).status, 409);
 
       const other = await createDemoPki({ now: NOW, cardIssuer: true });
@@ -249,7 +274,7 @@ for (const engine of ENGINES) {
       // 1% fee: 100 → 99, 50 → 50 (0.5 rounded down), 10 → 10.
       assert.deepEqual(first.body["credited"], [{ publisher: world.pki.publisher.identity, amount: { amount: 159, currency: "EUR" } }]);
       assert.equal(await paymentsOf(world, card.user), 3);
-      assert.equal((await world.store.getUser(card.user))?.balance, 840);
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 840);
 
       // The same upload again: its challenge is used up.
       const replayed = await call(world, "POST", `/v1/cards/${card.id}/sync`, body);
@@ -340,7 +365,7 @@ for (const engine of ENGINES) {
       const reload = await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-1" });
       assert.equal(reload.status, 201, JSON.stringify(reload.body));
       assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-1" })).status, 200);
-      assert.equal((await world.store.getUser(card.user))?.balance, 600, "credited once");
+      assert.equal((await world.store.getUser(card.user))?.balance, 500, "credited once, online until it is loaded");
 
       const answer = await sync(world, card, false);
       const commands = answer["commands"] as string[];
@@ -358,7 +383,50 @@ for (const engine of ENGINES) {
       assert.deepEqual((next["account"] as { pendingReloads: unknown[] }).pendingReloads, []);
       await card.client.select();
       assert.equal((await card.client.status()).balance, 520);
-      assert.equal((await world.store.getUser(card.user))?.balance, 520, "the books and the card agree");
+      assert.deepEqual([(await world.store.getUser(card.user))?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))], [0, 520], "the books and the card agree");
+    });
+
+    it("claim 8: a RELOAD the card can no longer take (it paid after the SYNC before it) is replaced, not sent forever", async () => {
+      const card = await makeCard(world, "dave-2", "urn:peage:user:dave2", "prepaid", 100);
+      assert.equal((await register(world, card, "prepaid", { balance: 100 })).status, 201);
+      await pay(world, card, 80);
+      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-2" })).status, 201);
+      const first = (await sync(world, card, false))["commands"] as string[];
+      // The wallet applied the SYNC, then the session broke before the RELOAD; the user paid again.
+      await card.client.select();
+      await card.client.sync(first[0]!);
+      await pay(world, card, 10);
+      // The card refuses that RELOAD now: its log holds a payment no SYNC acknowledged.
+      await card.client.select();
+      await assert.rejects(card.client.reload(first[1]!), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      const next = await sync(world, card);
+      const kinds = (next["commands"] as string[]).map((c) => decodeToken(c)!.body as { type: string; seq: number });
+      assert.deepEqual(kinds.map((c) => [c.type, c.seq]), [["peage.card-sync", 1], ["peage.card-reload", 2]]);
+      await card.client.select();
+      assert.deepEqual([(await card.client.status()).balance, (await card.client.status()).logLength], [510, 0]);
+      // The voided RELOAD stays unusable: its seq was taken by the SYNC that replaced it.
+      await assert.rejects(card.client.reload(first[1]!), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      const view = await account(world, card);
+      assert.deepEqual(view["pendingReloads"], []);
+      assert.ok((view["incidents"] as { kind: string }[]).some((i) => i.kind === "commands-voided"));
+      assert.deepEqual((await sync(world, card))["commands"], [], "nothing is left to send");
+      await card.client.select();
+      assert.equal((await card.client.status()).balance, 510, "loaded once");
+    });
+
+    it("claim 10: a postpaid card is registered only with a deposit greater than its ceiling", async () => {
+      const card = await makeCard(world, "hugo-1", "urn:peage:user:hugo", "postpaid", 400);
+      for (const extra of [{ ceiling: 400 } as Record<string, number>, { ceiling: 400, deposit: 0 }, { ceiling: 400, deposit: 399 }, { ceiling: 400, deposit: 400 }]) {
+        const refused = await register(world, card, "postpaid", extra);
+        assert.equal(refused.status, 402, JSON.stringify(refused.body));
+        assert.equal(refused.body["code"], "ERR_DEPOSIT_REQUIRED");
+        assert.match(refused.body["detail"] as string, /deposit greater than its ceiling.*at least 401/);
+      }
+      assert.equal((await call(world, "GET", `/v1/cards/${card.id}`)).status, 404, "nothing was registered");
+      assert.equal(await world.store.getUser(card.user), undefined, "no account was opened");
+      const created = await register(world, card, "postpaid", { ceiling: 400, deposit: 401 });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal((await world.store.getUser(card.user))?.deposit, 401);
     });
 
     it("a postpaid card at its ceiling refuses to pay until it is synced", async () => {
@@ -396,7 +464,7 @@ for (const engine of ENGINES) {
         createdAt: NOW.toISOString(),
       });
       const card = await makeCard(world, "frank-1", user, "postpaid", 500);
-      assert.equal((await register(world, card, "postpaid", { ceiling: 500 })).status, 201);
+      assert.equal((await register(world, card, "postpaid", { ceiling: 500, deposit: 501 })).status, 201);
       await pay(world, card, 80);
       await pay(world, card, 80);
       const answer = await sync(world, card);
@@ -418,12 +486,88 @@ for (const engine of ENGINES) {
 
     it("refuses the upload of a card registered with another mode than its own", async () => {
       const card = await makeCard(world, "gina-1", "urn:peage:user:gina", "prepaid", 300);
-      assert.equal((await register(world, card, "postpaid", { ceiling: 300 })).status, 201);
+      assert.equal((await register(world, card, "postpaid", { ceiling: 300, deposit: 301 })).status, 201);
       await pay(world, card, 40);
       const refused = await call(world, "POST", `/v1/cards/${card.id}/sync`, await upload(world, card));
       assert.equal(refused.status, 422);
       assert.deepEqual((refused.body["problems"] as { kind: string }[]).map((p) => p.kind), ["mode"]);
       assert.equal(await paymentsOf(world, card.user), 0);
+    });
+
+    it("card float: money loaded on a card leaves the online balance, so spending online and by card cannot overdraw the account", async () => {
+      const card = await makeCard(world, "kim-1", "urn:peage:user:kim", "prepaid", 300);
+      assert.equal((await register(world, card, "prepaid", { balance: 300 })).status, 201);
+      assert.equal((await world.store.getUser(card.user))?.balance, 0, "the card's load is not online money");
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 300);
+      const topUp = await world.store.topUp({ id: "top_kim", user: card.user, kind: "funds", amount: minorUnits(200), currency: parseCurrency("EUR"), idempotencyKey: "kim-online", createdAt: NOW.toISOString() });
+      assert.equal(topUp.kind, "credited");
+      // Online, only the 200 are spendable: 250 is refused although the user holds 500 in all.
+      assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-a", 250))).kind, "insufficient-funds");
+      assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-b", 150))).kind, "recorded");
+      // The card spends its 300 offline; every one of its payments is booked, out of the float.
+      for (const amount of [100, 100, 100]) await pay(world, card, amount);
+      const answer = await sync(world, card);
+      assert.deepEqual([answer["recorded"], answer["unbooked"]], [3, []]);
+      assert.equal((await world.store.getUser(card.user))?.balance, 50);
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 0);
+      // A reload moves money from the online balance to the float when the RELOAD is signed, never more than is there.
+      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 400, idempotencyKey: "kim-r1" })).status, 201);
+      assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-c", 300))).kind, "recorded");
+      const held = await sync(world, card);
+      assert.deepEqual(held["commands"], [], "a reload the online balance no longer covers is held");
+      assert.ok((held["account"] as { incidents: { kind: string }[] }).incidents.some((i) => i.kind === "reload-held"));
+      // Once the online balance covers it again, the held reload is loaded.
+      const more = await world.store.topUp({ id: "top_kim_2", user: card.user, kind: "funds", amount: minorUnits(300), currency: parseCurrency("EUR"), idempotencyKey: "kim-online-2", createdAt: NOW.toISOString() });
+      assert.equal(more.kind, "credited");
+      const loaded = await sync(world, card);
+      assert.deepEqual((loaded["commands"] as string[]).map((c) => (decodeToken(c)!.body as { type: string }).type), ["peage.card-reload"]);
+      await card.client.select();
+      assert.equal((await card.client.status()).balance, 400);
+      assert.equal((await world.store.getUser(card.user))?.balance, 50);
+      assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 400);
+      const audit = await world.store.auditLedger();
+      assert.deepEqual([audit.unbalanced, audit.balanceMismatches, audit.paymentMismatches], [[], [], []]);
+    });
+
+    it("revocation: a payment made after the publisher's certificate was revoked is not booked, and the card learns of it", async () => {
+      const card = await makeCard(world, "ivy-1", "urn:peage:user:ivy", "prepaid", 1000);
+      assert.equal((await register(world, card, "prepaid", { balance: 1000 })).status, 201);
+      await pay(world, card, 50);
+      // The publisher's certificate is revoked ten minutes later; the card, not told yet, pays it again.
+      const revokedAt = new Date(NOW.getTime() + 10 * 60_000);
+      world.clock.set(new Date(revokedAt.getTime() + 5 * 60_000));
+      try {
+        await pay(world, card, 40);
+        const crl = (number: number, revoked: { serialNumber: string; revocationDate: Date }[]) =>
+          createCrl({ issuer: world.pki.publishersCa, revoked, thisUpdate: revokedAt, nextUpdate: new Date(NOW.getTime() + 86_400_000), crlNumber: number });
+        world.trust.addCrl(await crl(1, [{ serialNumber: world.pki.publisher.certificate.serialNumber, revocationDate: revokedAt }]));
+        const answer = await sync(world, card);
+        assert.equal(answer["recorded"], 1, "the payment made before the revocation is booked");
+        const unbooked = answer["unbooked"] as { counter: number; reason: string }[];
+        assert.deepEqual(unbooked.map((u) => [u.counter, u.reason]), [[2, "publisher-revoked"]]);
+        assert.deepEqual(answer["credited"], [{ publisher: world.pki.publisher.identity, amount: { amount: 50, currency: "EUR" } }]);
+        assert.equal(await paymentsOf(world, card.user), 1);
+        const view = answer["account"] as { status: string; incidents: { kind: string; detail: { entries: { counter: number }[] } }[] };
+        assert.equal(view.status, "active", "the card did nothing wrong: it is not blocked");
+        assert.deepEqual(view.incidents.map((i) => [i.kind, i.detail.entries.map((e) => e.counter)]), [["publisher-revoked", [2]]]);
+        // The SYNC carried the revocation: the card now refuses the publisher's offers itself.
+        const sent = (answer["commands"] as string[]).map((c) => decodeToken(c)!.body as { type: string; revoked?: string[] });
+        assert.deepEqual(sent.map((c) => [c.type, c.revoked]), [["peage.card-sync", [certificateId(world.pki.publisher.certificate)]]]);
+        await assert.rejects(pay(world, card, 10), (error: unknown) => error instanceof CardError && error.sw === SW.WRONG_DATA);
+        // Nothing changes until the CRLs do; then the next sync lifts it on the card.
+        assert.deepEqual((await sync(world, card))["commands"], []);
+        world.trust.addCrl(await crl(2, []));
+        const lifted = (await sync(world, card))["commands"] as string[];
+        assert.deepEqual(lifted.map((c) => (decodeToken(c)!.body as { revoked?: string[] }).revoked), [[]]);
+        await pay(world, card, 10);
+        const rows = await world.test.raw.query("SELECT counter, booking FROM card_entries WHERE card = ? ORDER BY counter", [card.id]);
+        assert.deepEqual(rows, [
+          { counter: 1, booking: "recorded" },
+          { counter: 2, booking: "publisher-revoked" },
+        ]);
+      } finally {
+        world.clock.set(NOW);
+      }
     });
 
     it("answers 404 for a card it does not know, and 401 without an API key", async () => {

@@ -144,6 +144,27 @@ for (const engine of ENGINES) {
       return { alice, bob, carol, dai, ids };
     }
 
+    it("a dry run plans exactly what the real run then does, and changes nothing", async () => {
+      const { t, books } = await fresh();
+      await march(books);
+      const counts = async () => (await t.store.auditLedger()).transactions;
+      const before = { transactions: await counts(), closed: await t.store.closedPeriods() };
+      const dryOut = join(work, `dry-${engine}`);
+      const dry = await run(t.store, "2026-03", dryOut, "2026-04-02T09:00:00.000Z", { dryRun: true });
+      assert.equal(dry.dryRun, true);
+      assert.equal(dry.recordedNow, false);
+      assert.ok(dry.files.length > 0);
+      assert.equal(existsSync(dryOut), false, "no file written");
+      assert.deepEqual({ transactions: await counts(), closed: await t.store.closedPeriods() }, before);
+      assert.equal(await t.store.getSettlement("2026-03"), undefined);
+      const real = await run(t.store, "2026-03", join(work, `real-${engine}`), "2026-04-02T09:00:00.000Z");
+      const plain = (r: typeof dry) => ({ payouts: r.settlement.payouts, collections: r.settlement.collections, holds: r.details.holds, files: r.files });
+      assert.deepEqual(plain(real), plain(dry));
+      // Thursday 2 April 2026, then Good Friday, the weekend and Easter Monday: TARGET2 opens again on the 7th and 8th.
+      assert.equal(real.settlement.executionDate, "2026-04-07");
+      assert.equal(real.settlement.collectionDate, "2026-04-08");
+    });
+
     it("settles a month into statements, payout reports and bank files that tie out with the ledger to the minor unit", async () => {
       const { t, books } = await fresh();
       const { bob, carol } = await march(books);
@@ -262,9 +283,11 @@ for (const engine of ENGINES) {
       await assert.rejects(run(store, "2026-04", join(work, `order-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_ORDER");
       await assert.rejects(run(store, "2026-09", join(work, `future-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER");
 
-      // March is closed early, on the 20th; a payment at a March server time after that goes to April.
+      // March is closed early, on the 20th, which needs closeNow; a payment at a March server time after that goes to April.
       const marchOut = join(work, `march-${engine}`);
-      const marchResult = await run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z");
+      await assert.rejects(run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER" && /--close-now/.test(e.message));
+      assert.deepEqual(await store.closedPeriods(), [], "nothing was closed");
+      const marchResult = await run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z", { closeNow: true });
       const late = await books.pay(user, SMALL, eur(450), "2026-03-25T10:00:00.000Z");
       assert.equal(late.kind, "recorded");
       const [lateTxn] = (await store.ledgerTransactions({ limit: 1000 })).filter((x) => x.paymentId === late.id);

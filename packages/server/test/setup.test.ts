@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { certificatesToPem, createDemoPki, exportPrivateKeyPem, fromX5c, writePkiDir, type CurrencyCode, type DemoPki, type MinorUnits, type PartyId } from "@peage/protocol";
@@ -58,6 +58,27 @@ describe("setup", () => {
       writeFileSync(join(dir, DataDirFiles.config), "{port: 1}");
       refuses(["--data", dir], {}, /not valid JSON/);
     });
+
+    it("runs one process on SQLite and refuses more; on PostgreSQL one per core unless told", () => {
+      const dir = join(root, "config-workers");
+      mkdirSync(dir);
+      const postgres = { DATABASE_URL: "postgres://peage@127.0.0.1:5432/peage" };
+      assert.equal(loadConfig(["--data", dir], {}).config.workers, 1);
+      assert.equal(loadConfig(["--data", dir], postgres).config.workers, availableParallelism());
+      assert.equal(loadConfig(["--data", dir, "--workers", "3"], postgres).config.workers, 3);
+      assert.equal(loadConfig(["--data", dir], { ...postgres, PEAGE_WORKERS: "4" }).config.workers, 4);
+      assert.equal(loadConfig(["--data", dir, "--workers", "1"], {}).config.workers, 1);
+      for (const [argv, env, message] of [
+        [["--workers", "2"], {}, /on SQLite the server runs as one process.*--workers 1.*--database-url/],
+        [["--workers", "0"], postgres, /workers must be an integer from 1 to 256/],
+        [["--workers", "many"], postgres, /workers must be an integer/],
+      ] as const) {
+        assert.throws(
+          () => loadConfig(["--data", dir, ...argv], env),
+          (error: unknown) => error instanceof ConfigError && message.test(error.message),
+        );
+      }
+    });
   });
 
   describe("data directory", () => {
@@ -100,7 +121,7 @@ describe("setup", () => {
       const path = join(root, "schema.db");
       (await SqliteStore.open(path).close(), await SqliteStore.open(path).close());
       const db = new Database(path);
-      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       db.close();
       const store = SqliteStore.open(path);

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { rateTable, type PartyId } from "@peage/protocol";
+import { rateTable, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
 import { migrate } from "../src/store/sqlite.js";
 import { migrations, parseEcbRateDays, SqliteStore, StoreSchemaError, type Store } from "../src/index.js";
 import { Books, ecbXml, eur } from "./helpers/books.js";
@@ -42,9 +42,9 @@ for (const engine of ENGINES) {
 
     it("applies the versioned migrations once, and refuses a database written by a newer server", async () => {
       const t = await fresh();
-      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }]);
       await (await t.reopen()).close();
-      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }]);
       await t.raw.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')");
       await assert.rejects(t.reopen(), (e: unknown) => e instanceof StoreSchemaError && /99/.test(e.message));
     });
@@ -158,6 +158,18 @@ describe("SQLite schema upgrade", () => {
         assert.equal(refund.kind, "refunded");
         assert.equal((await store.getUser("urn:peage:user:a" as PartyId<"user">))?.balance, 1000);
         assert.deepEqual((await store.auditLedger()).unbalanced, []);
+        // Version 3 rebuilt the transactions table: same rows, keys and rules, and card loads post.
+        const load = { id: "load_1", user: "urn:peage:user:a" as PartyId<"user">, amount: 200 as MinorUnits, currency: "EUR" as CurrencyCode, ref: "card:c:load", createdAt: "2026-03-02T00:00:00.000Z" };
+        assert.equal((await store.loadCard(load)).kind, "loaded");
+        assert.equal((await store.loadCard(load)).kind, "repeated");
+        assert.deepEqual([(await store.getUser(load.user))?.balance, await store.cardFloat(load.user, load.currency)], [800, 200]);
+        assert.equal((await store.loadCard({ ...load, id: "load_2", amount: 801 as MinorUnits })).kind, "insufficient-funds");
+        const after = new Database(path);
+        assert.deepEqual(after.pragma("foreign_key_check"), []);
+        assert.throws(() => after.prepare("DELETE FROM ledger_transactions").run(), /append-only/);
+        after.close();
+        const audit2 = await store.auditLedger();
+        assert.deepEqual([audit2.unbalanced, audit2.balanceMismatches, audit2.paymentMismatches], [[], [], []]);
       } finally {
         await store.close();
       }

@@ -90,7 +90,9 @@ export function parseConfig(value: unknown): WalletConfig {
   if (!isPartyId(user, "user")) throw new TypeError("user must be urn:peage:user:<name>");
   if (!isPlainObject(server) || !isPartyId(server["id"], "server")) throw new TypeError("server.id must be urn:peage:server:<name>");
   const url = server["url"];
-  if (typeof url !== "string" || !isServerUrl(url)) throw new TypeError("server.url must be an http(s) URL without credentials, query or fragment");
+  if (typeof url !== "string") throw new TypeError("server.url must be the payment server's https URL");
+  const problem = serverUrlProblem(url);
+  if (problem !== undefined) throw new TypeError(`server.url: ${problem}`);
   if (!isCurrencyCode(homeCurrency)) throw new TypeError("homeCurrency must be an ISO 4217 code");
   if (typeof trustRootsPem !== "string" || trustRootsPem.length === 0) throw new TypeError("trustRootsPem must be a path");
   if (crls !== undefined && !(Array.isArray(crls) && crls.every((c) => typeof c === "string"))) throw new TypeError("crls must be a list of paths");
@@ -124,11 +126,31 @@ function parseCardConfig(value: unknown): CardConfig {
   };
 }
 
-export function isServerUrl(text: string): boolean {
+/**
+ * Why a payment server URL is unusable, or undefined when it is fine: https anywhere, plain http
+ * only to this machine (a payment request and its acknowledgment must not cross a network in the
+ * clear, where they could be read or withheld).
+ */
+export function serverUrlProblem(text: string): string | undefined {
+  let url: URL;
   try {
-    const url = new URL(text);
-    return (url.protocol === "http:" || url.protocol === "https:") && !url.username && !url.password && !url.search && !url.hash;
+    url = new URL(text);
   } catch {
-    return false;
+    return `${JSON.stringify(text)} is not a URL`;
   }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `${JSON.stringify(text)} is not an http(s) URL`;
+  if (url.username || url.password || url.search || url.hash) return `${JSON.stringify(text)} must have no credentials, query or fragment`;
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    return `${JSON.stringify(text)} is plain http to another machine: use https (plain http is accepted only for 127.0.0.1, ::1 or localhost)`;
+  }
+  return undefined;
+}
+
+export function isServerUrl(text: string): boolean {
+  return serverUrlProblem(text) === undefined;
+}
+
+/** localhost, 127.0.0.0/8 or ::1 (as URL.hostname writes it, in brackets). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }

@@ -19,7 +19,7 @@ export {
   type Decision,
   type DecisionInput,
 } from "./rules.js";
-export { readConfig, writeConfig, parseConfig, walletPaths, WalletFiles, type WalletConfig, type CardConfig } from "./config.js";
+export { readConfig, writeConfig, parseConfig, serverUrlProblem, walletPaths, WalletFiles, type WalletConfig, type CardConfig } from "./config.js";
 export { History, Outcomes, type Outcome, type ConsentKind, type HistoryEntry, type RecordInput } from "./history.js";
 export { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
 export {

@@ -16,7 +16,7 @@ import {
   type PartyId,
   type SignatureAlgorithm,
 } from "@peage/protocol";
-import { isServerUrl, walletPaths, writeConfig, type WalletConfig } from "./config.js";
+import { serverUrlProblem, walletPaths, writeConfig, type WalletConfig } from "./config.js";
 import { WalletError } from "./errors.js";
 import { saveKey, type ScryptParameters } from "./key-store.js";
 import { ensurePrivateDir, writePrivateFile } from "./private-files.js";
@@ -59,7 +59,8 @@ export async function initWallet(dir: string, options: InitWalletOptions): Promi
   if (!isPartyId(user, "user")) throw bad(`the user id must be urn:peage:user:<name>, got ${JSON.stringify(user)}`);
   if (!isPartyId(serverId, "server")) throw bad(`the server id must be urn:peage:server:<name>, got ${JSON.stringify(serverId)}`);
   if (!isCurrencyCode(homeCurrency)) throw bad(`the home currency must be an ISO 4217 code, got ${JSON.stringify(homeCurrency)}`);
-  if (!isServerUrl(serverUrl)) throw bad(`the payment server URL must be http(s) without credentials, query or fragment, got ${JSON.stringify(serverUrl)}`);
+  const urlProblem = serverUrlProblem(serverUrl);
+  if (urlProblem !== undefined) throw bad(`the payment server URL: ${urlProblem}`);
   if (typeof options.passphrase !== "string" || options.passphrase.length < 8) throw bad("choose a passphrase of at least 8 characters");
   const rules = options.rules ? parseRules(options.rules) : PSD2_LOW_VALUE_RULES;
 

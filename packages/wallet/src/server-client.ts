@@ -23,6 +23,7 @@ import {
   type ProblemCode,
   type RateTable,
 } from "@peage/protocol";
+import { serverUrlProblem } from "./config.js";
 import { WalletError } from "./errors.js";
 
 export interface ServerClientOptions {
@@ -52,6 +53,8 @@ export class PaymentServerClient {
   readonly #maxBytes: number;
 
   constructor(baseUrl: string, options: ServerClientOptions = {}) {
+    const problem = serverUrlProblem(baseUrl);
+    if (problem !== undefined) throw new TypeError(`the payment server URL: ${problem}`);
     this.#base = baseUrl.replace(/\/+$/, "");
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
     this.#retries = options.retries ?? 3;

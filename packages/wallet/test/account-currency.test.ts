@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, price, signCatalog, type Catalog, type DemoPki, type OfferDraft } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  price,
+  signCatalog,
+  type Catalog,
+  type DemoPki,
+  type OfferDraft,
+} from "@peage/protocol";
 import { createWallet, initWallet, ScriptedPrompt, type Rules, type Wallet } from "../src/index.js";
 import { TEST_RATES } from "../src/testing/index.js";
 import { offerFor, walletCode } from "./helpers.js";
@@ -61,7 +69,11 @@ async function eurWalletOnUsdAccount(name: string, rules: Rules, prompt: Scripte
 
 test("the 100 EUR cumulative cap holds when every payment is charged in USD", async () => {
   const prompt = new ScriptedPrompt([false]);
-  const wallet = await eurWalletOnUsdAccount("cumulative", { autoAccept: { perPayment: price(3000, "EUR"), sinceConfirmation: price(10_000, "EUR"), consecutive: 50 }, refuse: {} }, prompt);
+  const wallet = await eurWalletOnUsdAccount(
+    "cumulative",
+    { autoAccept: { perPayment: price(3000, "EUR"), sinceConfirmation: price(10_000, "EUR"), consecutive: 50 }, refuse: {} },
+    prompt,
+  );
   assert.equal(await wallet.checkAccount(), "USD");
   for (let i = 0; i < 4; i++) {
     const paid = await wallet.pay(offerFor(catalog, "level"));
@@ -79,7 +91,11 @@ test("the 100 EUR cumulative cap holds when every payment is charged in USD", as
 
 test("a per-publisher cap in EUR holds over payments priced in EUR and USD and charged in USD", async () => {
   const prompt = new ScriptedPrompt();
-  const wallet = await eurWalletOnUsdAccount("publisher-cap", { autoAccept: { perPayment: price(5000, "EUR"), consecutive: 50 }, refuse: { perPublisherPerDay: price(6000, "EUR") } }, prompt);
+  const wallet = await eurWalletOnUsdAccount(
+    "publisher-cap",
+    { autoAccept: { perPayment: price(5000, "EUR"), consecutive: 50 }, refuse: { perPublisherPerDay: price(6000, "EUR") } },
+    prompt,
+  );
   await wallet.pay(offerFor(catalog, "level"));
   await wallet.pay(offerFor(catalog, "level"));
   const before = await server.balanceOf("urn:peage:user:publisher-cap");

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { certificateToPem, createDemoPki, FixedClock, price, type DemoPki } from "@peage/protocol";
-import { createWallet, initWallet, parseConfig, ScriptedPrompt, TerminalPrompt, WalletError, walletPaths, type OfferView } from "../src/index.js";
+import { createWallet, initWallet, parseConfig, PaymentServerClient, ScriptedPrompt, TerminalPrompt, WalletError, walletPaths, type OfferView } from "../src/index.js";
 import { createTestWorld } from "../src/testing/index.js";
 import { offerFor, walletCode } from "./helpers.js";
 
@@ -94,6 +94,9 @@ test("initWallet checks its inputs, writes 0600 files, returns the public JWK, a
       [{ homeCurrency: "EURO" }, /ISO 4217/],
       [{ serverUrl: "ftp://pay.example" }, /http/],
       [{ serverUrl: "https://user:pw@pay.example" }, /credentials/],
+      [{ serverUrl: "http://pay.example" }, /plain http to another machine: use https/],
+      [{ serverUrl: "http://192.168.1.20:8402" }, /plain http to another machine/],
+      [{ serverUrl: "http://127.0.0.1.example.com" }, /plain http to another machine/],
       [{ passphrase: "short" }, /8 characters/],
       [{ trustRootsPem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" }, /not PEM certificates/],
       [{ trustRootsPem: join(dir, "missing.pem") }, /cannot read/],
@@ -106,6 +109,11 @@ test("initWallet checks its inputs, writes 0600 files, returns the public JWK, a
         return true;
       });
     }
+    for (const loopback of ["http://127.0.0.1:8402", "http://localhost:8402", "http://[::1]:8402"]) {
+      const made = await initWallet(join(dir, "loopback"), { ...base, serverUrl: loopback, force: true });
+      assert.equal(made.config.server.url, loopback);
+    }
+    assert.throws(() => new PaymentServerClient("http://10.0.0.1:8402"), /plain http to another machine/);
     const walletDir = join(dir, "wallet");
     const init = await initWallet(walletDir, base);
     assert.equal(init.publicJwk.kty, "EC");
@@ -117,6 +125,8 @@ test("initWallet checks its inputs, writes 0600 files, returns the public JWK, a
     assert.equal((await stat(walletDir)).mode & 0o777, 0o700);
     const config = parseConfig(JSON.parse(await readFile(paths.config, "utf8")));
     assert.equal(config.user, "urn:peage:user:bob");
+    const rawConfig = JSON.parse(await readFile(paths.config, "utf8"));
+    assert.throws(() => parseConfig({ ...rawConfig, server: { ...rawConfig.server, url: "http://pay.example" } }), /server.url: .*plain http/);
     assert.equal(config.trustRootsPem, paths.roots);
     assert.deepEqual(config.rules.autoAccept.perPayment, { amount: 3000, currency: "EUR" });
     await assert.rejects(initWallet(walletDir, base), walletCode("ERR_CONFLICT"));

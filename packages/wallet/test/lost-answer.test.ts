@@ -41,21 +41,24 @@ function startLosingProxy(target: URL): Promise<Server> {
       outgoing.socket?.destroy();
       return;
     }
-    const upstream = request({ host: target.hostname, port: target.port, path: incoming.url, method: incoming.method, headers: incoming.headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on("data", (chunk: Buffer) => chunks.push(chunk));
-      answer.on("end", () => {
-        const isPayment = incoming.method === "POST" && incoming.url === "/v1/payments";
-        if (isPayment) paymentPosts++;
-        if (isPayment && loseAnswers > 0) {
-          loseAnswers--;
-          outgoing.socket?.destroy();
-          return;
-        }
-        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-        outgoing.end(Buffer.concat(chunks));
-      });
-    });
+    const upstream = request(
+      { host: target.hostname, port: target.port, path: incoming.url, method: incoming.method, headers: incoming.headers },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.on("end", () => {
+          const isPayment = incoming.method === "POST" && incoming.url === "/v1/payments";
+          if (isPayment) paymentPosts++;
+          if (isPayment && loseAnswers > 0) {
+            loseAnswers--;
+            outgoing.socket?.destroy();
+            return;
+          }
+          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+          outgoing.end(Buffer.concat(chunks));
+        });
+      },
+    );
     upstream.on("error", () => outgoing.socket?.destroy());
     incoming.pipe(upstream);
   });
@@ -71,7 +74,15 @@ before(async () => {
   await writeFile(join(dir, "root.pem"), certificateToPem(pki.root.certificate));
   // Every payment is asked, so a second question would show in the prompt.
   const rules = { autoAccept: { perPayment: price(0, "EUR") }, refuse: {} };
-  const init = await initWallet(join(dir, "wallet"), { passphrase: PASSPHRASE, user: USER, serverUrl: proxyUrl, serverId: pki.server.identity, homeCurrency: "EUR", trustRootsPem: join(dir, "root.pem"), rules });
+  const init = await initWallet(join(dir, "wallet"), {
+    passphrase: PASSPHRASE,
+    user: USER,
+    serverUrl: proxyUrl,
+    serverId: pki.server.identity,
+    homeCurrency: "EUR",
+    trustRootsPem: join(dir, "root.pem"),
+    rules,
+  });
   await server.enrol(USER, init.publicJwk, "EUR", 2000);
   catalog = await signCatalog(
     pki.publisher.identity,

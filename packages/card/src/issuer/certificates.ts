@@ -98,6 +98,8 @@ export interface CardCertificateOptions {
   readonly publicKey: CryptoKey;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  /** Certificate policies, e.g. a PC store's assurance level. */
+  readonly policies?: readonly string[];
 }
 
 /** The card's certificate: a leaf with the card-acknowledgment role, under the issuer's CA. */
@@ -111,6 +113,7 @@ export async function issueCardCertificate(opts: CardCertificateOptions): Promis
     notAfter: new Date(Math.min(opts.notAfter.getTime(), opts.issuer.ca.certificate.notAfter.getTime())),
     roles: ["card-acknowledgment"],
     identity: opts.card,
+    ...(opts.policies && { policies: opts.policies }),
   });
   return { certificate, chain: [toX5c(certificate), ...opts.issuer.chain] };
 }

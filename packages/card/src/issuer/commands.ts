@@ -7,7 +7,19 @@
  */
 import { randomBytes } from "node:crypto";
 import { fail, isPartyId, minorUnits, newId, ok, parseCurrency, type KeyPair, type PartyId, type Price, type Result } from "@peage/protocol";
-import { CARD_VERSION, isCounter, isLogHeadBody, isReceiptBody, type LogHeadBody, type ReceiptBody, type ReloadBody, type SyncBody } from "../model.js";
+import {
+  CARD_VERSION,
+  isCounter,
+  isLogHeadBody,
+  isReceiptBody,
+  isRevokedList,
+  MAX_REVOKED,
+  type CertificateId,
+  type LogHeadBody,
+  type ReceiptBody,
+  type ReloadBody,
+  type SyncBody,
+} from "../model.js";
 import { decodeToken, signToken, verifyTokenSignature, type VerificationKey } from "../signed.js";
 import { commandKeyOf, type CardIssuer } from "./certificates.js";
 
@@ -42,6 +54,8 @@ export interface SyncCommandInput {
   readonly upTo: number;
   /** Postpaid: a new ceiling. */
   readonly ceiling?: number;
+  /** The revoked publisher certificates the card must refuse (revokedListForCards); absent: the card's list is kept. */
+  readonly revoked?: readonly CertificateId[];
   readonly id?: string;
 }
 
@@ -56,7 +70,11 @@ export async function createSyncCommand(input: SyncCommandInput): Promise<string
     id: input.id ?? newId("sy"),
     upTo: input.upTo,
     ...(input.ceiling !== undefined && { ceiling: minorUnits(input.ceiling) }),
+    ...(input.revoked !== undefined && { revoked: [...input.revoked] }),
   };
+  if (input.revoked !== undefined && !isRevokedList(body.revoked)) {
+    throw new RangeError(`revoked must be at most ${MAX_REVOKED} certificate identities`);
+  }
   return signToken(body, keyOf(input.issuer));
 }
 

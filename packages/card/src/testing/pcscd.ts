@@ -20,7 +20,12 @@ const PCSCD_PID_FILE = "/run/pcscd/pcscd.pid";
 /** The name pcscd gives the first slot of the vpcd reader of /etc/reader.conf.d/vpcd. */
 export const VPCD_READER = /^Virtual PCD 00 00$/;
 
-const LOCK_DIR = join(tmpdir(), "peage-pcsc.lock");
+/**
+ * The in-process lock is a directory of its own: `flock /tmp/peage-pcsc.lock` (how people
+ * serialise whole test runs on a shared machine) leaves a plain file at that path, which a
+ * directory of the same name could never be made over.
+ */
+const LOCK_DIR = join(tmpdir(), "peage-pcsc-stack.lock");
 
 /** Where pcscd is, or an error saying how to install it. */
 export function findPcscd(): string {

@@ -37,7 +37,7 @@ const issue: Command = {
       "a prepaid balance, or a postpaid ceiling. With --server and --api-key the card is also registered at the server with the money received for it " +
       "(the prepaid balance, or the postpaid --deposit); otherwise --registration-out keeps that registration for `peage card register`.",
     synopsis:
-      "--pki DIR --out CARDDIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N [--deposit N]) " +
+      "--pki DIR --out CARDDIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N --deposit N) " +
       "[--card URN] [--server URL --api-key FILE] [--registration-out FILE] [--json]",
     options: {
       pki: { type: "string", value: "DIR", description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt" },
@@ -48,7 +48,11 @@ const issue: Command = {
       currency: { type: "string", value: "CODE", description: "the card's currency, ISO 4217 (it pays offers in that currency only)" },
       balance: { type: "string", value: "N", description: "prepaid: the balance loaded now, minor units" },
       ceiling: { type: "string", value: "N", description: "postpaid: what the card may spend between two syncs, minor units" },
-      deposit: { type: "string", value: "N", description: "postpaid: the deposit received with the card, minor units (recorded at registration)" },
+      deposit: {
+        type: "string",
+        value: "N",
+        description: "postpaid: the deposit received with the card, minor units, greater than --ceiling (claim 10; recorded at registration)",
+      },
       card: { type: "string", value: "URN", description: "the card's identity, urn:peage:card:NAME (default: the user's name and a random suffix)" },
       server: { ...serverOption, description: "register the card at this payment server now (needs --api-key)" },
       "api-key": apiKeyOption,
@@ -65,7 +69,7 @@ const issue: Command = {
     const mode = o.choice("mode", ["prepaid", "postpaid"] as const);
     if (mode === undefined) throw o.usage("--mode prepaid|postpaid is required");
     const currency = o.required("currency", "CODE");
-    const amounts = purse(o, mode);
+    const amounts = purse(o, mode, (await import("@peage/card")).minimumDeposit);
     const server = o.string("server");
     o.onlyWith("server", "api-key");
     o.onlyWith("api-key", "server");
@@ -175,6 +179,17 @@ const register: Command = {
     } catch (cause) {
       if (cause instanceof SyntaxError) throw o.usage(`--registration ${path} is not JSON: ${cause.message}`);
       throw cause;
+    }
+    const { minimumDeposit } = await import("@peage/card");
+    const postpaid = registration as { mode?: unknown; ceiling?: unknown; deposit?: unknown } | null;
+    if (postpaid?.mode === "postpaid" && typeof postpaid.ceiling === "number") {
+      const deposit = typeof postpaid.deposit === "number" ? postpaid.deposit : 0;
+      if (deposit < minimumDeposit(postpaid.ceiling)) {
+        throw o.usage(
+          `--registration ${path}: a postpaid card needs a deposit greater than its ceiling (claim 10): ` +
+            `the ceiling is ${postpaid.ceiling}, the deposit ${deposit}; set "deposit" to ${minimumDeposit(postpaid.ceiling)} at least`,
+        );
+      }
     }
     const { CardDeskClient } = await import("@peage/wallet");
     const answer = await new CardDeskClient(server, apiKey).register(registration as Parameters<InstanceType<typeof CardDeskClient>["register"]>[0]);
@@ -312,7 +327,11 @@ export const card: CommandGroup = {
 
 // --- helpers ---------------------------------------------------------------------------------
 
-function purse(o: Options, mode: "prepaid" | "postpaid"): { balance?: number; ceiling?: number; deposit?: number } {
+export function purse(
+  o: Options,
+  mode: "prepaid" | "postpaid",
+  minimumDeposit: (ceiling: number) => number,
+): { balance?: number; ceiling?: number; deposit?: number } {
   const balance = o.integer("balance", 0, MAX_AMOUNT);
   const ceiling = o.integer("ceiling", 0, MAX_AMOUNT);
   const deposit = o.integer("deposit", 0, MAX_AMOUNT);
@@ -321,12 +340,16 @@ function purse(o: Options, mode: "prepaid" | "postpaid"): { balance?: number; ce
     if (balance === undefined) throw o.usage("--balance N is required for a prepaid card (0 for an empty one)");
     return { balance };
   }
-  if (balance !== undefined) throw o.usage("a postpaid card has a --ceiling (and optionally a --deposit), not a --balance");
+  if (balance !== undefined) throw o.usage("a postpaid card has a --ceiling and a --deposit, not a --balance");
   if (ceiling === undefined) throw o.usage("--ceiling N is required for a postpaid card");
-  return { ceiling, ...(deposit !== undefined && { deposit }) };
+  if (deposit === undefined || deposit < minimumDeposit(ceiling)) {
+    const least = minimumDeposit(ceiling);
+    throw o.usage(`--deposit must be greater than --ceiling (claim 10): give --deposit ${least} at least for --ceiling ${ceiling}`);
+  }
+  return { ceiling, deposit };
 }
 
-async function loadPki(dir: string): Promise<Awaited<ReturnType<typeof readPkiDir>>> {
+export async function loadPki(dir: string): Promise<Awaited<ReturnType<typeof readPkiDir>>> {
   try {
     return await readPkiDir(dir);
   } catch (cause) {
@@ -334,7 +357,7 @@ async function loadPki(dir: string): Promise<Awaited<ReturnType<typeof readPkiDi
   }
 }
 
-async function readApiKey(path: string): Promise<string> {
+export async function readApiKey(path: string): Promise<string> {
   const secret = (await readInput(path, "--api-key")).split(/\r?\n/)[0]!.trim();
   if (secret === "") throw new CommandError("ERR_API_KEY", `--api-key ${path} is empty: it must hold an operator API key`);
   return secret;

@@ -15,7 +15,18 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { certificateToPem, createDemoPki, formatPrice, partyId, price, rateTable, signCatalog, writePkiDir, type Price } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  formatPrice,
+  parseCurrency,
+  partyId,
+  price,
+  rateTable,
+  signCatalog,
+  writePkiDir,
+  type Price,
+} from "@peage/protocol";
 import type { Options } from "../args.js";
 import { Cleanup } from "../demo/cleanup.js";
 import { CommandError } from "../errors.js";
@@ -199,7 +210,7 @@ export async function runCardDemo(o: Options): Promise<void> {
     const deskClient = new wallet.CardDeskClient(serverUrl, apiKey);
     const registered = await deskClient.register({ chain: issued.chain, user: USER, mode: "prepaid", currency: "EUR", balance: LOAD });
     await deskClient.reload(CARD, TOP_UP, `demo-${randomBytes(6).toString("hex")}`);
-    say(`  server     now running on ${serverUrl}; the card registered with its ${formatPrice(price(LOAD, "EUR"))} load (${registered.account.user}'s funds), and a ${formatPrice(price(TOP_UP, "EUR"))} top-up made for it`);
+    say(`  server     now running on ${serverUrl}; the card registered with its ${formatPrice(price(LOAD, "EUR"))} load (${registered.account.user}'s card float), and a ${formatPrice(price(TOP_UP, "EUR"))} top-up made for it`);
 
     // 6. The wallet connects card and server.
     const client = await PcscCardClient.open({ reader: stack.reader, timeoutMs: 15_000, extendedLength: true });
@@ -217,7 +228,9 @@ export async function runCardDemo(o: Options): Promise<void> {
     say(`  again      a second sync uploads ${again.uploaded} entries and records ${again.recorded}: nothing is recorded twice`);
 
     const recorded = (await store.listPayments({ publisher: pki.publisher.identity, limit: 1000 })).payments;
-    const user = await store.getUser(partyId("user", USER.split(":")[3]!));
+    const userId = partyId("user", USER.split(":")[3]!);
+    const user = await store.getUser(userId);
+    const float = await store.cardFloat(userId, parseCurrency("EUR"));
     const spent = paid.reduce((sum, s) => sum + (s.price?.amount ?? 0), 0);
     const checks = [
       { check: "every payment was acknowledged by the card with no server running", ok: paid.length === 3 && paid.every((s) => s.paymentId?.startsWith("card_")) },
@@ -226,7 +239,11 @@ export async function runCardDemo(o: Options): Promise<void> {
       { check: "the publisher was credited what the card paid", ok: (synced.credited[0]?.amount.amount ?? 0) === spent },
       { check: "the card's log was cleared up to what the server recorded", ok: synced.after.logLength === 0 && synced.account.syncedCounter === paid.length },
       { check: "the top-up was loaded onto the card once", ok: synced.applied.filter((a) => a.kind === "reload").length === 1 && again.applied.length === 0 },
-      { check: "the card's balance and the server's books agree", ok: synced.after.balance === LOAD - spent + TOP_UP && user?.balance === synced.after.balance },
+      // The money loaded onto the card is the user's card float in the books, none of it online.
+      {
+        check: "the card's balance and the server's books agree",
+        ok: synced.after.balance === LOAD - spent + TOP_UP && float === synced.after.balance && user?.balance === 0,
+      },
     ];
     say("");
     for (const check of checks) say(`  ${check.ok ? "ok  " : "FAIL"}  ${check.check}`);
@@ -246,7 +263,7 @@ export async function runCardDemo(o: Options): Promise<void> {
 }
 
 /** A port nothing listens on now (the kernel's pick), for the server that starts later. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once("error", reject);
@@ -257,7 +274,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function reachable(url: string): Promise<string> {
+export async function reachable(url: string): Promise<string> {
   try {
     await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(2000) });
     return "it answers (unexpected)";
@@ -266,8 +283,8 @@ async function reachable(url: string): Promise<string> {
   }
 }
 
-async function demoDir(data: string | undefined): Promise<{ dir: string; temporary: boolean }> {
-  if (data === undefined) return { dir: await mkdtemp(join(tmpdir(), "peage-demo-card-")), temporary: true };
+export async function demoDir(data: string | undefined, prefix = "peage-demo-card-"): Promise<{ dir: string; temporary: boolean }> {
+  if (data === undefined) return { dir: await mkdtemp(join(tmpdir(), prefix)), temporary: true };
   const dir = resolve(data);
   if (existsSync(dir) && (await readdir(dir)).length > 0) throw new CommandError("ERR_EXISTS", `--data ${dir} is not empty: give a new or empty directory for the demo's data`);
   await mkdir(dir, { recursive: true, mode: 0o700 });

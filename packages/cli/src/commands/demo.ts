@@ -19,11 +19,17 @@ const demoCommand: Command = {
       "one is refused for lack of funds. Interactively, the wallet asks you before each payment (answer y or n); with --yes the demo " +
       "answers for you, declining the first renewal of play time. Prints each step (offer, price and converted price, the " +
       "acknowledged payment id and server time, the balance), then the checks against the server's records.",
-    synopsis: "[--card] [--yes] [--json] [--data DIR]",
+    synopsis: "[--card | --pc-store] [--yes] [--json] [--data DIR]",
     options: {
       card: {
         type: "boolean",
         description: "the offline variant instead: a smart card in a virtual PC/SC reader pays with no server running, then syncs with the server (needs pcscd and vsmartcard-vpcd)",
+      },
+      "pc-store": {
+        type: "boolean",
+        description:
+          "the PC store instead: a store anchored in a software TPM (swtpm, started by the demo) pays with no server running, then syncs with the " +
+          "server; --json prints every signed message (needs swtpm and tpm2-tools)",
       },
       yes: { type: "boolean", description: "answer for the user: yes to every payment but the first renewal of play time (no terminal needed)" },
       json: { type: "boolean", description: "print one JSON document on stdout (steps with outcome codes, payment ids, balances, checks)" },
@@ -39,6 +45,8 @@ const demoCommand: Command = {
   },
 
   async run(o) {
+    if (o.flag("card") && o.flag("pc-store")) throw o.usage("--card and --pc-store exclude each other: choose one offline variant");
+    if (o.flag("pc-store")) return (await import("./demo-pcstore.js")).runPcStoreDemo(o);
     if (o.flag("card")) return (await import("./demo-card.js")).runCardDemo(o);
     const { runDemo } = await import("../demo/run.js");
     await runDemo(o);

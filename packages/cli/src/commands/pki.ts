@@ -38,7 +38,7 @@ import type { Command, CommandGroup } from "../command.js";
 import { certificateInfo, certificateLines, rolesOf } from "../describe.js";
 import { CommandError } from "../errors.js";
 import { missing, readInput, replaceFile, writeOutput } from "../files.js";
-import { loadCa, loadCertificates, loadPrivateKey, parseSubject } from "../load.js";
+import { KEY_PASSPHRASE_ENV, loadCa, loadCertificates, loadPrivateKey, parseSubject } from "../load.js";
 import { print, printJson, warn } from "../output.js";
 import { parseIdentity, parseRoles } from "../values.js";
 
@@ -378,10 +378,37 @@ const csr: Command = {
   },
 };
 
+const protectKey: Command = {
+  spec: {
+    name: "pki protect-key",
+    title: "encrypt a private key at rest with a passphrase",
+    summary:
+      "Rewrite a PKCS#8 private key (a CA's, a publisher's or the payment server's) as an encrypted one (PBES2, AES-256-CBC), mode 0600, " +
+      `so that a copy of the disk or of a backup does not give the key away. Commands then need its passphrase in ${KEY_PASSPHRASE_ENV}; ` +
+      "the payment server takes it from --key-passphrase-file or the same variable.",
+    synopsis: "--key FILE --passphrase-file FILE [--json]",
+    options: {
+      key: { type: "string", value: "FILE", description: "the unencrypted PEM private key, replaced in place" },
+      "passphrase-file": { type: "string", value: "FILE", description: "a file whose first line is the passphrase (at least 12 characters)" },
+      json: { type: "boolean", description: "print the result as JSON" },
+    },
+  },
+  async run(o) {
+    const keyPath = o.required("key", "FILE");
+    const passphrase = (await readInput(o.required("passphrase-file", "FILE"), "--passphrase-file")).split(/\r?\n/)[0] ?? "";
+    if (passphrase.length < 12) throw o.usage("--passphrase-file: the passphrase must be at least 12 characters");
+    if ((await readInput(keyPath, "--key")).includes("ENCRYPTED PRIVATE KEY")) throw o.usage(`--key ${keyPath} is already encrypted`);
+    const keys = await loadPrivateKey(keyPath, "--key");
+    await writeOutput(keyPath, exportPrivateKeyPem(keys, passphrase), "--key", { force: true, secret: true });
+    if (o.flag("json")) return printJson({ key: resolve(keyPath), encrypted: true });
+    print(`encrypted ${keyPath} (mode 0600): commands that use it need ${KEY_PASSPHRASE_ENV}`);
+  },
+};
+
 export const pki: CommandGroup = {
   name: "pki",
   summary: "certificates, keys and revocation lists",
-  commands: [init, issue, revoke, crl, csr],
+  commands: [init, issue, revoke, crl, csr, protectKey],
 };
 
 // --- helpers ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 import { fail, ok, type Result } from "../errors.js";
 import { isPartyId, type PartyId } from "../identity.js";
 import { decodeJws, JwsTypes, signJws, verifyJwsSignature } from "../jws.js";
-import type { KeyPair } from "../keys.js";
+import type { SigningKey } from "../keys.js";
 import { samePrice, type Price } from "../money.js";
 import { subjectAltNameUris } from "../pki/certificate.js";
 import type { Role } from "../pki/profile.js";
@@ -33,7 +33,7 @@ export interface AcknowledgmentInput {
   readonly rate?: string;
   /** A card's proof of debit (claims 6-7); a card must set it, a server has none to give. */
   readonly debit?: CardDebit;
-  readonly key: KeyPair;
+  readonly key: SigningKey;
   readonly x5c: readonly string[];
   readonly clock: Clock;
 }
@@ -130,6 +130,8 @@ export async function verifyAcknowledgment(value: unknown, offer: Offer, options
     const issuer = subjectAltNameUris(chain.value.path[1]!)[0] as PartyId<"server">;
     if (!ack.debit) return fail("ERR_MALFORMED", "a card's acknowledgment carries no proof of debit (debit)");
     card = { card: ack.server as PartyId<"card">, issuer, debit: ack.debit };
+  } else if (ack.debit) {
+    return fail("ERR_MALFORMED", "a payment server's acknowledgment carries a card's proof of debit (debit)");
   }
   const accountable = card ? card.issuer : ack.server;
   const accepted = offer.terms.servers;

@@ -55,6 +55,8 @@ export interface IssueOptions {
   readonly roles?: readonly Role[];
   /** For a leaf: the holder's identity, written as the subjectAltName URI. */
   readonly identity?: PartyId;
+  /** Certificate policy OIDs (RFC 5280 §4.2.1.4, non-critical): e.g. the assurance level of a PC store. */
+  readonly policies?: readonly string[];
 }
 
 export interface CsrIssueOptions {
@@ -121,6 +123,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<x509.X509Cer
   const profile = opts.ca ? caExtensions(opts.ca) : leafExtensions(opts.roles, opts.identity);
   const extensions = [
     ...profile,
+    ...(opts.policies && opts.policies.length > 0 ? [new x509.CertificatePolicyExtension([...opts.policies], false)] : []),
     await x509.SubjectKeyIdentifierExtension.create(opts.publicKey),
     authorityKeyIdentifier(opts.issuer.certificate),
   ];

@@ -13,12 +13,17 @@
 import type { CurrencyCode, MinorUnits, PartyId, Price } from "@peage/protocol";
 
 /** The kinds of account; an account is `${kind}/${party}` for a party's own, `server/${name}` for the server's. */
-export const AccountKinds = ["funds", "receivable", "deposit", "payable", "server"] as const;
+export const AccountKinds = ["funds", "float", "receivable", "deposit", "payable", "server"] as const;
 export type AccountKind = (typeof AccountKinds)[number];
 
 export const Accounts = {
   /** What the server holds for a prepaid user (a liability: credit balance). */
   funds: (user: string) => `funds/${user}`,
+  /**
+   * Money a prepaid user loaded onto their cards (a liability): moved out of `funds` when a card
+   * is loaded, spent by the card's payments when its log comes back. Online payments never touch it.
+   */
+  float: (user: string) => `float/${user}`,
   /** What a postpaid user owes (an asset: debit balance), collected at settlement. */
   receivable: (user: string) => `receivable/${user}`,
   /** A postpaid user's deposit, held against the risk of an unpaid bill (a liability). */
@@ -39,7 +44,7 @@ export function partyOf(account: string): { kind: AccountKind; party: string } {
   return { kind: account.slice(0, slash) as AccountKind, party: account.slice(slash + 1) };
 }
 
-export const TransactionKinds = ["payment", "refund", "topup", "deposit", "collection", "payout"] as const;
+export const TransactionKinds = ["payment", "refund", "topup", "deposit", "collection", "payout", "card-load"] as const;
 export type TransactionKind = (typeof TransactionKinds)[number];
 
 export interface Posting {
@@ -88,7 +93,7 @@ export function assertBalanced(txn: Pick<NewTransaction, "id" | "postings">): vo
       throw new LedgerInvariantError("WHOLE_MINOR_UNITS", `transaction ${txn.id}: posting ${posting.amount} to ${posting.account} is not a non-zero safe integer of minor units`);
     }
     if (!/^[A-Z]{3}$/.test(posting.currency)) throw new LedgerInvariantError("WHOLE_MINOR_UNITS", `transaction ${txn.id}: ${JSON.stringify(posting.currency)} is not a currency code`);
-    if (!/^(funds|receivable|deposit|payable|server)\/.+/.test(posting.account)) {
+    if (!/^(funds|float|receivable|deposit|payable|server)\/.+/.test(posting.account)) {
       throw new LedgerInvariantError("KNOWN_ACCOUNTS", `transaction ${txn.id}: ${JSON.stringify(posting.account)} is not an account of the ledger`);
     }
     sums.set(posting.currency, (sums.get(posting.currency) ?? 0n) + BigInt(posting.amount));
@@ -117,6 +122,8 @@ export interface PaymentLegs {
   readonly id: string;
   readonly user: PartyId<"user"> | string;
   readonly mode: "prepaid" | "postpaid";
+  /** A prepaid card's payment: drawn on the user's card float, not on the online funds. */
+  readonly fromCardFloat?: boolean;
   readonly publisher: PartyId<"publisher"> | string;
   /** The price the publisher signed: the publisher is credited in its currency. */
   readonly price: Price;
@@ -135,7 +142,7 @@ export interface PaymentLegs {
  */
 export function paymentPostings(p: PaymentLegs): Posting[] {
   if (p.fee > p.price.amount) throw new LedgerInvariantError("FEE_WITHIN_PRICE", `payment ${p.id}: fee ${p.fee} exceeds the price ${p.price.amount}`);
-  const userAccount = p.mode === "prepaid" ? Accounts.funds(p.user) : Accounts.receivable(p.user);
+  const userAccount = p.mode === "postpaid" ? Accounts.receivable(p.user) : p.fromCardFloat ? Accounts.float(p.user) : Accounts.funds(p.user);
   const publisherLegs: [string, CurrencyCode, number][] = [
     [Accounts.payable(p.publisher), p.price.currency, -(p.price.amount - p.fee)],
     [Accounts.fees, p.price.currency, -p.fee],
@@ -162,6 +169,11 @@ export function reversePostings(original: readonly Posting[]): Posting[] {
 /** Money received for a prepaid balance (kind "funds") or a postpaid deposit. */
 export function topupPostings(user: string, kind: "funds" | "deposit", amount: Price): Posting[] {
   return postings([Accounts.bank, amount.currency, amount.amount], [kind === "funds" ? Accounts.funds(user) : Accounts.deposit(user), amount.currency, -amount.amount]);
+}
+
+/** Money loaded onto a prepaid user's card: it leaves the online funds for the card float. */
+export function cardLoadPostings(user: string, amount: Price): Posting[] {
+  return postings([Accounts.funds(user), amount.currency, amount.amount], [Accounts.float(user), amount.currency, -amount.amount]);
 }
 
 /** A postpaid bill collected (direct debit or invoice): the receivable is settled into the bank account. */

@@ -12,7 +12,7 @@
  *   POST /v1/cards/:card/reloads            a top-up for a prepaid card      funds:write
  *   POST /v1/cards/:card/unblock            clear a blocked card             users:write
  */
-import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type, type FastifyPluginAsyncTypebox, type TSchema } from "@fastify/type-provider-typebox";
 import { partyIdPattern, PriceSchema, PROBLEM_CONTENT_TYPE, ProblemSchema, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
@@ -260,4 +260,13 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
     },
     async (request) => enabled().unblock(request.params.card, request.body.reason),
   );
+};
+
+/** The card desk's schemas, named for the OpenAPI document's shared components (openapi-document.ts). */
+export const cardSchemas: Readonly<Record<string, TSchema>> = {
+  CardRegistration: RegistrationSchema,
+  CardAccount: CardAccountSchema,
+  CardUpload: UploadSchema,
+  CardSyncRefused: SyncRefusedSchema,
+  CardSyncAnswer: SyncAnswerSchema,
 };

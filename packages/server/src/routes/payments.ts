@@ -1,13 +1,13 @@
 /** POST /v1/payments: message 2 in, message 3 out (payments.ts does the work). */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { AcknowledgmentSchema, PaymentRequestSchema } from "@peage/protocol";
+import { AcknowledgmentSchema, decodeJws, JwsTypes, PaymentRequestSchema } from "@peage/protocol";
 import type { RouteContext } from "../app.js";
 import { processPayment } from "../payments.js";
 import { problemResponses } from "../schemas.js";
 
 export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   app.addHook("onResponse", async (request, reply) => {
-    ctx.metrics.recordPayment(request.peageOutcome || `HTTP_${reply.statusCode}`, reply.elapsedTime / 1000);
+    ctx.metrics.recordPayment(request.peageOutcome || `HTTP_${reply.statusCode}`, reply.elapsedTime / 1000, offerCurrency(request.body));
   });
 
   app.post(
@@ -34,3 +34,15 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     },
   );
 };
+
+/**
+ * The currency of the offer paid for, read from the consent's payload without verifying it: only
+ * a label, and the metrics keep ISO 4217 codes only, so a forged one cannot add labels at will.
+ */
+function offerCurrency(body: unknown): string | undefined {
+  const token = (body as { consent?: unknown } | undefined)?.consent;
+  const decoded = decodeJws(token, JwsTypes.consent);
+  if (!decoded.ok) return undefined;
+  const currency = (decoded.value.payload as { price?: { currency?: unknown } } | undefined)?.price?.currency;
+  return typeof currency === "string" ? currency : undefined;
+}

@@ -26,8 +26,9 @@ import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Pri
 import { buildPain001, buildPain008, isSepaCountry, validateIban, type CreditTransfer, type DirectDebit } from "../bank/index.js";
 import { minimumPayoutOf, type OperatorBank, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
-import { isPeriod, periodDays, periodOf } from "../ledger/periods.js";
+import { isPeriod, nextPeriod, periodDays, periodOf } from "../ledger/periods.js";
 import { renderPayoutCsv, renderPayoutHtml, renderStatementCsv, renderStatementHtml, type PayoutLine, type PublisherPayout, type Statement, type StatementLine } from "../statements/index.js";
+import { target2DayAfter } from "./business-days.js";
 import {
   StoreStateError,
   type CollectionRecord,
@@ -50,6 +51,10 @@ export interface SettleOptions {
   readonly config: Pick<ServerConfig, "minimumPayouts" | "bank">;
   /** The settlement's time, recorded with it (the first run's is kept). */
   readonly now: Date;
+  /** Compute and show what would be collected, paid, carried and written, changing nothing (no close, no record, no file). */
+  readonly dryRun?: boolean;
+  /** Close a period that has not ended yet (the current month); without it that is refused. */
+  readonly closeNow?: boolean;
   /** Called after each step and after each file written; a throw there stops the settlement as a crash would (tests). */
   readonly afterStep?: (step: SettleStep | `file:${string}`) => void | Promise<void>;
 }
@@ -67,11 +72,13 @@ export interface PeriodTotals {
 
 export interface SettleResult {
   readonly period: string;
-  /** False when an earlier run had already recorded this settlement. */
+  /** False when an earlier run had already recorded this settlement (and in a dry run). */
   readonly recordedNow: boolean;
+  /** True when nothing was changed: the settlement and files are what a real run would make now. */
+  readonly dryRun: boolean;
   readonly settlement: SettlementRecord;
   readonly details: SettlementDetails;
-  /** Paths of the files written, relative to outDir, sorted. */
+  /** Paths of the files written (or, in a dry run, that would be), relative to outDir, sorted. */
   readonly files: readonly string[];
 }
 
@@ -128,7 +135,15 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
     if (opts.afterStep) await opts.afterStep(name);
   };
 
-  if (period > periodOf(opts.now)) throw new SettlementError("ERR_PERIOD_NOT_OVER", `period ${period} has not started yet (it is ${periodOf(opts.now)}): it cannot be settled`);
+  const current = periodOf(opts.now);
+  if (period > current) throw new SettlementError("ERR_PERIOD_NOT_OVER", `period ${period} has not started yet (it is ${current}): it cannot be settled`);
+  const alreadyClosed = (await store.closedPeriods()).some((closed) => closed.period === period);
+  if (period === current && !alreadyClosed && !opts.closeNow && !opts.dryRun) {
+    throw new SettlementError(
+      "ERR_PERIOD_NOT_OVER",
+      `period ${period} has not ended (it ends on ${periodDays(period).last}): settle it after that, or pass --close-now to close it now (later payments then go to ${nextPeriod(period)})`,
+    );
+  }
   // Periods are settled in order: a payout is what was earned up to the period less what earlier
   // settlements paid, so an earlier period settled later would be counted wrong.
   for (const earlier of await store.periodsWithTransactions()) {
@@ -136,6 +151,7 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
       throw new SettlementError("ERR_PERIOD_ORDER", `period ${earlier} has transactions and is not settled: settle it before ${period}`);
     }
   }
+  if (opts.dryRun) return dryRun(opts);
 
   try {
     await store.closePeriod(period, opts.now.toISOString());
@@ -166,15 +182,31 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
     await step(`file:${name}`);
   }
   await step("files");
-  return { period, recordedNow, settlement, details, files: names };
+  return { period, recordedNow, dryRun: false, settlement, details, files: names };
+}
+
+/**
+ * What settle() would do now, from the same plan and the same renderer, with nothing written: an
+ * open period's activity is what it holds so far (a real run closes it first, so payments arriving
+ * in between would be added).
+ */
+async function dryRun(opts: SettleOptions): Promise<SettleResult> {
+  const { store, period } = opts;
+  const activity = await store.periodActivity(period);
+  const recorded = await store.getSettlement(period);
+  const settlement = recorded ?? plan(activity, await store.listPublishers(), opts);
+  const details = JSON.parse(settlement.details) as SettlementDetails;
+  const files = [...render(settlement, details, activity).keys()].sort();
+  return { period, recordedNow: false, dryRun: true, settlement, details, files };
 }
 
 /** Writes a file whole or not at all: a crash leaves the previous file or none, never half of one. */
 async function writeAtomically(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  // Owner only: statements and bank files carry names, IBANs and amounts.
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // Unique per write: two settlements of one period at once (two processes, or two calls) write the same files.
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  await writeFile(temporary, content, "utf8");
+  await writeFile(temporary, content, { encoding: "utf8", mode: 0o600 });
   await rename(temporary, path);
 }
 
@@ -183,17 +215,6 @@ async function writeAtomically(path: string, content: string): Promise<void> {
 
 const price = (amount: bigint, currency: string): Price => ({ amount: Number(amount) as MinorUnits, currency: currency as CurrencyCode });
 const positive = (amount: bigint): bigint => (amount > 0n ? amount : 0n);
-
-/** A day, YYYY-MM-DD, `days` after another, skipping Saturdays and Sundays (banks do not execute on them). */
-function businessDayAfter(day: string, days: number): string {
-  const date = new Date(`${day}T00:00:00.000Z`);
-  let left = days;
-  while (left > 0) {
-    date.setUTCDate(date.getUTCDate() + 1);
-    if (date.getUTCDay() !== 0 && date.getUTCDay() !== 6) left--;
-  }
-  return date.toISOString().slice(0, 10);
-}
 
 /** Sums of postings by key over transactions of some kinds. */
 function sumPostings(transactions: readonly LedgerTransaction[], kinds: readonly string[], key: (account: string, currency: string) => string | undefined): Map<string, bigint> {
@@ -214,8 +235,9 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
   // Transfers are executed, and bills collected, once the period is over and not before the next business day.
   const today = createdAt.slice(0, 10);
   const { last } = periodDays(period);
-  const executionDate = businessDayAfter(today > last ? today : last, 1);
-  const collectionDate = businessDayAfter(executionDate, 1);
+  // TARGET2 days: the euro files' calendar, also used for the others (one date per settlement).
+  const executionDate = target2DayAfter(today > last ? today : last, 1);
+  const collectionDate = target2DayAfter(executionDate, 1);
   const settled = new Map(activity.settledBefore.map((s) => [`${s.direction} ${s.party} ${s.currency}`, s.sum]));
   const publisherById = new Map(publishers.map((p) => [p.id as string, p]));
 

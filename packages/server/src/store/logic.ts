@@ -20,6 +20,7 @@ import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, RateTable, Sign
 import {
   Accounts,
   assertBalanced,
+  cardLoadPostings,
   collectionPostings,
   partyOf,
   paymentPostings,
@@ -37,6 +38,8 @@ import {
   type AccountStatus,
   type ApiKeyRecord,
   type ApiScope,
+  type CardLoadOutcome,
+  type CardLoadRecord,
   type ClosedPeriod,
   type CollectionRecord,
   type LedgerAudit,
@@ -251,9 +254,12 @@ export function* monthlyUsage(id: string, at: Date): Logic<number> {
 // The ledger
 
 /** The period a transaction of this time goes to: its month, or the next month still open. */
+/** The query of the closed periods from a month on: fixed while the ledger lock is held (drivers may reuse its answer then). */
+export const CLOSED_PERIODS_FROM = "SELECT period FROM closed_periods WHERE period >= ?";
+
 function* periodFor(createdAt: string): Logic<string> {
   const month = periodOf(createdAt);
-  const closed = yield* all<{ period: string }>("SELECT period FROM closed_periods WHERE period >= ?", month);
+  const closed = yield* all<{ period: string }>(CLOSED_PERIODS_FROM, month);
   return assignPeriod(month, closed.map((row) => row.period));
 }
 
@@ -360,6 +366,32 @@ export function* topUp(topup: TopupRecord): Logic<TopupOutcome> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Card float
+
+/** −Σ of a user's card float postings in a currency: what the books say the user's cards hold. */
+function* floatOf(user: string, currency: string): Logic<bigint> {
+  const row = yield* get("SELECT COALESCE(SUM(amount), 0) AS total FROM postings WHERE account = ? AND currency = ?", Accounts.float(user), currency);
+  return -big(row?.["total"] ?? 0);
+}
+
+export function* cardFloat(user: string, currency: string): Logic<number> {
+  return Number(yield* floatOf(user, currency));
+}
+
+export function* loadCard(load: CardLoadRecord): Logic<CardLoadOutcome> {
+  yield* ledgerLock();
+  const user = yield* lockedRow("SELECT * FROM users WHERE id = ?", load.user);
+  const id = `txn_${load.id}`;
+  if (yield* get("SELECT 1 AS one FROM ledger_transactions WHERE id = ?", id)) return { kind: "repeated" };
+  if (!user) return { kind: "unknown-user" };
+  if (user["mode"] !== "prepaid") return { kind: "not-prepaid" };
+  const balance = int(user["balance_minor"]);
+  if (balance < load.amount) return { kind: "insufficient-funds", balance: balance as MinorUnits };
+  yield* post({ id, kind: "card-load", createdAt: load.createdAt, user: load.user, ref: load.ref, postings: cardLoadPostings(load.user, { amount: load.amount, currency: load.currency }) });
+  return { kind: "loaded" };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Payments
 
 export function* findPaymentByNonce(nonce: string): Logic<PaymentRecord | undefined> {
@@ -386,7 +418,8 @@ export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
   const mode = str(user["mode"]) as AccountMode;
   const charged = payment.charged.amount;
   if (mode === "prepaid") {
-    const balance = int(user["balance_minor"]);
+    // A card's payment is drawn on what was loaded onto the card, an online one on the funds.
+    const balance = payment.fromCardFloat ? Number(yield* floatOf(payment.user, payment.charged.currency)) : int(user["balance_minor"]);
     if (balance < charged) return { kind: "insufficient-funds", balance: balance as MinorUnits };
   } else {
     const required = int(user["deposit_required_minor"]);
@@ -425,7 +458,7 @@ export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
     user: payment.user,
     publisher: payment.publisher,
     paymentId: payment.id,
-    postings: paymentPostings({ id: payment.id, user: payment.user, mode, publisher: payment.publisher, price: payment.price, charged: payment.charged, fee }),
+    postings: paymentPostings({ id: payment.id, user: payment.user, mode, fromCardFloat: payment.fromCardFloat === true, publisher: payment.publisher, price: payment.price, charged: payment.charged, fee }),
   });
   return { kind: "recorded", payment: { ...payment, fee } };
 }
@@ -728,7 +761,7 @@ export function* auditLedger(): Logic<LedgerAudit> {
   }
   for (const row of yield* all(
     `SELECT p.id, p.charged_amount, p.price_amount, p.fee_minor,
-       COALESCE((SELECT SUM(q.amount) FROM postings q WHERE q.txn_seq = t.seq AND (q.account = 'funds/' || p.user_id OR q.account = 'receivable/' || p.user_id)), 0) AS user_leg,
+       COALESCE((SELECT SUM(q.amount) FROM postings q WHERE q.txn_seq = t.seq AND (q.account = 'funds/' || p.user_id OR q.account = 'float/' || p.user_id OR q.account = 'receivable/' || p.user_id)), 0) AS user_leg,
        COALESCE((SELECT SUM(q.amount) FROM postings q WHERE q.txn_seq = t.seq AND q.account = 'payable/' || p.publisher), 0) AS publisher_leg
      FROM payments p JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'payment' ORDER BY p.seq`,
   )) {

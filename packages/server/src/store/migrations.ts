@@ -13,6 +13,12 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /**
+   * SQLite: the migration rebuilds a table others refer to (the only way to change a CHECK), so it
+   * runs with foreign keys off and is checked with foreign_key_check before it commits
+   * (sqlite.org/lang_altertable.html#otheralter).
+   */
+  readonly rebuildsTables?: boolean;
 }
 
 /**
@@ -176,6 +182,34 @@ CREATE VIEW publisher_balances AS
   FROM postings WHERE account LIKE 'payable/%' GROUP BY account, currency;
 `;
 
+/**
+ * Version 3: money loaded onto a prepaid user's card moves from `funds/<user>` to `float/<user>`
+ * in a `card-load` transaction (docs/ledger.md). SQLite cannot widen a CHECK in place: the table
+ * is rebuilt with the same columns, rows, indexes and triggers.
+ */
+const CARD_FLOAT_SQLITE = `
+CREATE TABLE ledger_transactions_v3 (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  kind       TEXT NOT NULL CHECK (kind IN ('payment', 'refund', 'topup', 'deposit', 'collection', 'payout', 'card-load')),
+  period     TEXT NOT NULL CHECK (length(period) = 7),
+  created_at TEXT NOT NULL,
+  user_id    TEXT,
+  publisher  TEXT,
+  payment_id TEXT REFERENCES payments(id),
+  ref        TEXT
+) STRICT;
+INSERT INTO ledger_transactions_v3 (seq, id, kind, period, created_at, user_id, publisher, payment_id, ref)
+  SELECT seq, id, kind, period, created_at, user_id, publisher, payment_id, ref FROM ledger_transactions ORDER BY seq;
+DROP TABLE ledger_transactions;
+ALTER TABLE ledger_transactions_v3 RENAME TO ledger_transactions;
+CREATE INDEX ledger_by_period ON ledger_transactions (period, seq);
+CREATE INDEX ledger_by_user ON ledger_transactions (user_id, seq);
+CREATE UNIQUE INDEX ledger_once_per_payment ON ledger_transactions (payment_id, kind) WHERE payment_id IS NOT NULL;
+CREATE TRIGGER ledger_transactions_append_only_update BEFORE UPDATE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger transactions are append-only'); END;
+CREATE TRIGGER ledger_transactions_append_only_delete BEFORE DELETE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger transactions are append-only'); END;
+`;
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -270,5 +304,11 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     version: 2,
     name: "double-entry ledger, periods, refunds, deposits, mandates, publishers, rates, settlements",
     sql: LEDGER_SQLITE,
+  },
+  {
+    version: 3,
+    name: "card float: the card-load transaction kind",
+    sql: CARD_FLOAT_SQLITE,
+    rebuildsTables: true,
   },
 ];

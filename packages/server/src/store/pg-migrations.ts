@@ -203,4 +203,13 @@ CREATE VIEW publisher_balances AS
   FROM postings WHERE account LIKE 'payable/%' GROUP BY account, currency;
 `,
   },
+  {
+    version: 3,
+    name: "card float: the card-load transaction kind",
+    sql: `
+ALTER TABLE ledger_transactions DROP CONSTRAINT ledger_transactions_kind_check;
+ALTER TABLE ledger_transactions ADD CONSTRAINT ledger_transactions_kind_check
+  CHECK (kind IN ('payment', 'refund', 'topup', 'deposit', 'collection', 'payout', 'card-load'));
+`,
+  },
 ];

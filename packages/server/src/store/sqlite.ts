@@ -11,8 +11,10 @@
  * same file cannot slip between a balance check and its debit either, and a period is never
  * closed while a payment is being written (the ledger lock of logic.ts is this write lock here).
  */
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
 import { migrations, type Migration } from "./migrations.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -37,6 +39,8 @@ import {
   type SettlementRecord,
   type Store,
   type StoreCounts,
+  type CardLoadOutcome,
+  type CardLoadRecord,
   type TopupOutcome,
   type TopupRecord,
   type UserRecord,
@@ -84,6 +88,16 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    // A new database is created readable by its owner only: it holds users' keys, payments and
+    // bank details. SQLite gives its -wal and -shm files the main file's permissions.
+    if (!opts.readonly && path !== ":memory:" && !existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      try {
+        closeSync(openSync(path, "wx", 0o600));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+    }
     const db = new Database(path, { readonly: opts.readonly ?? false });
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
@@ -155,6 +169,12 @@ export class SqliteStore implements Store {
   async monthlyUsage(id: PartyId<"user">, at: Date): Promise<MinorUnits> {
     return (await this.#read(logic.monthlyUsage(id, at))) as MinorUnits;
   }
+  loadCard(load: CardLoadRecord): Promise<CardLoadOutcome> {
+    return this.#write(logic.loadCard(load));
+  }
+  async cardFloat(id: PartyId<"user">, currency: CurrencyCode): Promise<MinorUnits> {
+    return (await this.#read(logic.cardFloat(id, currency))) as MinorUnits;
+  }
   topUp(topup: TopupRecord): Promise<TopupOutcome> {
     return this.#write(logic.topUp(topup));
   }
@@ -215,6 +235,10 @@ export class SqliteStore implements Store {
     const result = await this.#write(logic.importRates(tables, source, at));
     this.#rates.clear();
     return result;
+  }
+  /** Forgets the cached rate tables: another connection to the file imported rates. */
+  forgetRates(): void {
+    this.#rates.clear();
   }
   ratesOn(date: string): Promise<RateTable | undefined> {
     return this.#rates.get(date, (d) => this.#read(logic.latestRateDay(d)), (d) => this.#read(logic.ratesOn(d)));
@@ -288,10 +312,19 @@ export function migrate(db: Database.Database, list: readonly Migration[]): void
   const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
   for (const migration of [...list].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.version, migration.name, new Date().toISOString());
-    }).immediate();
+    // PRAGMA foreign_keys is a no-op inside a transaction: it is switched around it.
+    if (migration.rebuildsTables) db.pragma("foreign_keys = OFF");
+    try {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        if (migration.rebuildsTables && (db.pragma("foreign_key_check") as unknown[]).length > 0) {
+          throw new StoreSchemaError(`migration ${migration.version} (${migration.name}) would break a foreign key: nothing was changed`);
+        }
+        record.run(migration.version, migration.name, new Date().toISOString());
+      }).immediate();
+    } finally {
+      if (migration.rebuildsTables) db.pragma("foreign_keys = ON");
+    }
   }
 }
 

@@ -66,6 +66,24 @@ export interface TopupRecord {
   readonly createdAt: string;
 }
 
+/** Money moved onto a prepaid user's card (docs/ledger.md, card-load). */
+export interface CardLoadRecord {
+  /** Unique per load: the same id again moves nothing (a retry). */
+  readonly id: string;
+  readonly user: PartyId<"user">;
+  readonly amount: MinorUnits;
+  readonly currency: CurrencyCode;
+  /** What the load is for (the card and its reload), kept as the transaction's ref. */
+  readonly ref: string;
+  readonly createdAt: string;
+}
+
+export type CardLoadOutcome =
+  | { readonly kind: "loaded" | "repeated" }
+  | { readonly kind: "insufficient-funds"; readonly balance: MinorUnits }
+  | { readonly kind: "unknown-user" }
+  | { readonly kind: "not-prepaid" };
+
 export type TopupOutcome =
   | { readonly kind: "credited"; readonly topup: TopupRecord; readonly balance: MinorUnits }
   /** The same idempotency key was used before for the same user and amount: nothing credited again. */
@@ -99,6 +117,8 @@ export interface PaymentRecord {
   readonly acknowledgment: Acknowledgment;
   /** The server's fee in minor units of the price's currency, taken from the publisher's credit (0 when absent). */
   readonly fee?: MinorUnits;
+  /** A prepaid card's payment, uploaded with its log: drawn on the user's card float (money loaded on the card), not the online funds. */
+  readonly fromCardFloat?: boolean;
 }
 
 export type PaymentOutcome =
@@ -286,6 +306,13 @@ export interface Store {
   monthlyUsage(id: PartyId<"user">, at: Date): Promise<MinorUnits>;
 
   topUp(topup: TopupRecord): Promise<TopupOutcome>;
+  /**
+   * Moves money loaded onto a prepaid user's card from the online funds to the card float, in one
+   * transaction, once per id; refused when the funds do not cover it.
+   */
+  loadCard(load: CardLoadRecord): Promise<CardLoadOutcome>;
+  /** What a prepaid user's cards hold according to the books: the card float, minor units. */
+  cardFloat(id: PartyId<"user">, currency: CurrencyCode): Promise<MinorUnits>;
 
   findPaymentByNonce(nonce: string): Promise<PaymentRecord | undefined>;
   /**

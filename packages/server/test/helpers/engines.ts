@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { PgStore, SqliteStore, type Store } from "../../src/index.js";
+import { PgStore, SqliteStore, type PgIsolation, type Store } from "../../src/index.js";
 
 export const ENGINES = ["sqlite", "postgres"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -63,7 +63,7 @@ function plain(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export async function openTestStore(engine: Engine, dir: string, opts: { poolSize?: number } = {}): Promise<TestStore> {
+export async function openTestStore(engine: Engine, dir: string, opts: { poolSize?: number; isolation?: PgIsolation } = {}): Promise<TestStore> {
   if (engine === "sqlite") {
     const file = `${dir}/peage.db`;
     const store = SqliteStore.open(file);
@@ -95,7 +95,8 @@ export async function openTestStore(engine: Engine, dir: string, opts: { poolSiz
   }
   const url = testDatabaseUrl();
   const schema = `t_${randomBytes(6).toString("hex")}`;
-  const store = await PgStore.open(url, { schema, ...(opts.poolSize ? { poolSize: opts.poolSize } : {}) });
+  const pgOptions = { ...(opts.poolSize ? { poolSize: opts.poolSize } : {}), ...(opts.isolation ? { isolation: opts.isolation } : {}) };
+  const store = await PgStore.open(url, { schema, ...pgOptions });
   const client = new pg.Client({
     connectionString: url,
     options: `-c search_path=${schema}`,
@@ -121,7 +122,7 @@ export async function openTestStore(engine: Engine, dir: string, opts: { poolSiz
         if (clientOpen) (await client.end(), (clientOpen = false));
       },
     },
-    reopen: () => PgStore.open(url, { schema }),
+    reopen: () => PgStore.open(url, { schema, ...pgOptions }),
     async close() {
       await store.close();
       if (clientOpen) {

@@ -75,6 +75,8 @@ export interface FixtureOptions {
   readonly engine?: Engine;
   /** The server's fee, basis points (default 0). */
   readonly feeBasisPoints?: number;
+  /** Reverse proxies whose X-Forwarded-For is believed. */
+  readonly trustProxy?: readonly string[];
 }
 
 /** The catalog every fixture's publisher signs. */
@@ -107,7 +109,10 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     trust,
     rates: staticRates("rates" in opts ? opts.rates : RATES),
     clock,
+    // The tests read /metrics on the application itself; a started server keeps it on its own listener.
+    publicMetrics: true,
     ...(opts.feeBasisPoints === undefined ? {} : { feeBasisPoints: opts.feeBasisPoints }),
+    ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
     ...(logLines ? { logger: { level: "info" as const, stream: { write: (line: string) => void logLines.push(line) } } } : {}),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });

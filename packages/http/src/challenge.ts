@@ -1,0 +1,42 @@
+/**
+ * A challenge is the offer the resource server made for one request, with the salt of its bound
+ * nonce, sealed by the server: `id = BASE64URL(HMAC-SHA-256(secret, JCS({offer, salt})))`. The
+ * client carries it back with the acknowledgment, and the seal lets the server check the offer
+ * against as its own copy without keeping a table of open offers (the merchant's rule, docs/
+ * protocol.md §7.6: the offer the merchant itself made, never one received back unchecked).
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { canonicalBytes, isPlainObject, parser, OfferSchema, type Offer } from "@peage/protocol";
+
+export interface Challenge {
+  readonly offer: Offer;
+  readonly salt: string;
+  /** The seal: 43 base64url characters. */
+  readonly id: string;
+}
+
+const offerParser = parser(OfferSchema);
+const SALT = /^[A-Za-z0-9_-]{22,86}$/;
+const ID = /^[A-Za-z0-9_-]{43}$/;
+
+function seal(secret: Uint8Array, offer: Offer, salt: string): string {
+  return createHmac("sha256", secret).update(canonicalBytes({ offer, salt })).digest("base64url");
+}
+
+export function makeChallenge(secret: Uint8Array, offer: Offer, salt: string): Challenge {
+  return { offer, salt, id: seal(secret, offer, salt) };
+}
+
+/** The challenge inside a credential, if it is well-formed and sealed by this server; else why not. */
+export function openChallenge(secret: Uint8Array, value: unknown): { ok: true; challenge: Challenge } | { ok: false; reason: string } {
+  if (!isPlainObject(value)) return { ok: false, reason: "the challenge is not an object" };
+  const { offer, salt, id } = value as Record<string, unknown>;
+  if (Object.keys(value).length !== 3) return { ok: false, reason: "the challenge has members other than offer, salt and id" };
+  if (typeof salt !== "string" || !SALT.test(salt)) return { ok: false, reason: "the challenge's salt is not base64url of 16 to 64 bytes" };
+  if (typeof id !== "string" || !ID.test(id)) return { ok: false, reason: "the challenge's id is not a seal" };
+  const parsed = offerParser.parse(offer, "offer");
+  if (!parsed.ok) return { ok: false, reason: `the challenge's offer is malformed: ${parsed.error.message}` };
+  const expected = Buffer.from(seal(secret, parsed.value, salt), "base64url");
+  if (!timingSafeEqual(expected, Buffer.from(id, "base64url"))) return { ok: false, reason: "the challenge was not made by this server" };
+  return { ok: true, challenge: { offer: parsed.value, salt, id } };
+}

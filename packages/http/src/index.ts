@@ -1,0 +1,13 @@
+/**
+ * Péage over HTTP 402. A resource server makes a route paid per request with a PaymentGate
+ * (the publisher's signed catalog, trusted roots, the payment servers it accepts) and
+ * `paidRoute`; a client pays through the user's wallet with `payingFetch`. docs/http.md
+ * specifies both wire formats.
+ */
+export { contentDigest, boundNonce, type RequestFacts } from "./binding.js";
+export { type Challenge } from "./challenge.js";
+export { PaymentGate, type GateOptions, type Receipt, type Redemption, type RefusalCode, type Credential } from "./gate.js";
+export { paidRoute, paymentMiddleware, type PaidRequest, type PaidRouteOptions } from "./node.js";
+export { payingFetch, PaymentRefused, type PayingFetchOptions } from "./client.js";
+export * as x402 from "./wire/x402.js";
+export * as paymentAuth from "./wire/payment-auth.js";

@@ -1,0 +1,73 @@
+/**
+ * Loaded into the benchmarked server process (`node --import probe.js main.js …`, with an IPC
+ * channel): counts the signatures the server makes and checks, and records a CPU profile
+ * (node:inspector), between a "start" and a "stop" message from the benchmark. The benchmark
+ * then divides by the payments it saw acknowledged in that window, so that "signatures per
+ * payment" and "where the time goes" are measured in the run, not assumed.
+ *
+ * It counts node:crypto's sign and verify (what protocol/src/jws.ts calls) and WebCrypto's, in
+ * case any path still uses it: the counters wrap the functions and update the ES module bindings
+ * (module.syncBuiltinESMExports), so `import { sign } from "node:crypto"` calls the wrapper too.
+ */
+import crypto from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
+import { syncBuiltinESMExports } from "node:module";
+
+export interface ProbeCounts {
+  signs: number;
+  verifies: number;
+  webCryptoSigns: number;
+  webCryptoVerifies: number;
+}
+
+export type ProbeCommand = { readonly cmd: "start" } | { readonly cmd: "stop"; readonly profileFile: string };
+/** `cpuMs`: the process's CPU time over the window, every thread (user + system). */
+export type ProbeReply =
+  { readonly event: "started" } | { readonly event: "stopped"; readonly counts: ProbeCounts; readonly cpuMs: number };
+
+const counts: ProbeCounts = { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 };
+let cpuAtStart = process.cpuUsage();
+
+function wrap<T extends (...args: never[]) => unknown>(fn: T, count: () => void): T {
+  return function (this: unknown, ...args: Parameters<T>) {
+    count();
+    return fn.apply(this, args);
+  } as T;
+}
+
+const mutable = crypto as unknown as Record<"sign" | "verify", (...args: never[]) => unknown>;
+mutable.sign = wrap(crypto.sign, () => counts.signs++);
+mutable.verify = wrap(crypto.verify, () => counts.verifies++);
+syncBuiltinESMExports();
+const subtle = Object.getPrototypeOf(crypto.webcrypto.subtle) as Record<"sign" | "verify", (...args: never[]) => unknown>;
+subtle.sign = wrap(subtle.sign, () => counts.webCryptoSigns++);
+subtle.verify = wrap(subtle.verify, () => counts.webCryptoVerifies++);
+
+const session = new Session();
+session.connect();
+const post = (method: string, params?: object) =>
+  new Promise<unknown>((resolve, reject) => {
+    session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+
+async function handle(command: ProbeCommand): Promise<ProbeReply> {
+  if (command.cmd === "start") {
+    Object.assign(counts, { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 });
+    cpuAtStart = process.cpuUsage();
+    await post("Profiler.enable");
+    await post("Profiler.start");
+    return { event: "started" };
+  }
+  const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+  writeFileSync(command.profileFile, JSON.stringify(profile));
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { event: "stopped", counts: { ...counts }, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+process.on("message", (command: ProbeCommand) => {
+  handle(command).then(
+    (reply) => process.send?.(reply),
+    (error: unknown) => process.stderr.write(`bench probe: ${(error as Error).message}\n`),
+  );
+});

@@ -1,0 +1,107 @@
+/**
+ * The SQLite store as the server uses it: writes go to the same SqliteStore run on a thread of its
+ * own (sqlite-writer.ts), so that their synchronous transactions and fsync never hold the event
+ * loop that parses requests and signs acknowledgments, and the two use two cores. Reads run here,
+ * at once, on a read-only connection to the same file: WAL lets it read the last commit while the
+ * writer writes, and an answer from the writer means its commit is visible to the next read. The
+ * write transactions re-check everything a read decided beforehand (nonce, balance, limit), as
+ * they do with one connection. The errors callers tell apart (busy, schema, ledger state) come
+ * back from the thread as the same classes.
+ */
+import { Worker } from "node:worker_threads";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
+import { StoreBusyError, StoreSchemaError, StoreStateError, type Store } from "./store.js";
+import type { WriterAnswer, WriterRequest } from "./sqlite-writer.js";
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+
+/** The Store methods, read from SqliteStore so that one added there is forwarded too (to the writer unless listed in READS). */
+const OPERATIONS = Object.getOwnPropertyNames(SqliteStore.prototype).filter(
+  (name) =>
+    name !== "constructor" &&
+    name !== "close" &&
+    typeof Object.getOwnPropertyDescriptor(SqliteStore.prototype, name)?.value === "function",
+);
+
+/** Operations that only read (SqliteStore runs them in a deferred transaction): served by this thread's connection. */
+const READS = new Set([
+  "getUser",
+  "monthlyUsage",
+  "findPaymentByNonce",
+  "getPayment",
+  "listPayments",
+  "getPublisher",
+  "listPublishers",
+  "ratesOn",
+  "ledgerTransactions",
+  "auditLedger",
+  "closedPeriods",
+  "periodsWithTransactions",
+  "periodActivity",
+  "getSettlement",
+  "findApiKeyByHash",
+  "counts",
+  "ping",
+]);
+
+function revive(error: { name: string; message: string; code?: unknown }): Error {
+  if (error.name === "StoreBusyError") return new StoreBusyError(error.message);
+  if (error.name === "StoreSchemaError") return new StoreSchemaError(error.message);
+  if (error.name === "StoreStateError") return new StoreStateError(String(error.code), error.message);
+  const revived = error.name === "TypeError" ? new TypeError(error.message) : new Error(error.message);
+  if (error.code !== undefined) Object.assign(revived, { code: error.code });
+  return revived;
+}
+
+/** Opens the database on its own thread (migrating it there) and resolves once it is ready. */
+export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions = {}): Promise<Store> {
+  const worker = new Worker(new URL("./sqlite-writer.js", import.meta.url), { workerData: { path, opts } });
+  const pending = new Map<number, Pending>();
+  let next = 1;
+  let failed: Error | undefined;
+  const ready = new Promise<void>((resolve, reject) => pending.set(0, { resolve: () => resolve(), reject }));
+  worker.on("message", (answer: WriterAnswer) => {
+    const waiting = pending.get(answer.id);
+    pending.delete(answer.id);
+    if ("error" in answer) waiting?.reject(revive(answer.error));
+    else waiting?.resolve(answer.value);
+  });
+  const fail = (error: Error) => {
+    failed = error;
+    for (const waiting of pending.values()) waiting.reject(error);
+    pending.clear();
+  };
+  worker.on("error", (error) => fail(new StoreBusyError(`the database thread failed: ${error.message}`)));
+  worker.on("exit", (code) => fail(new StoreBusyError(`the database thread exited (${code})`)));
+  await ready;
+  const call = (method: string, args: unknown[]): Promise<unknown> => {
+    if (failed) return Promise.reject(failed);
+    const id = next++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args } satisfies WriterRequest);
+    });
+  };
+  // Opened once the writer has migrated the file and put it in WAL mode.
+  const reader = SqliteStore.open(path, { ...opts, readonly: true });
+  const read = reader as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const store: Record<string, unknown> = Object.fromEntries(
+    OPERATIONS.map((name) => [
+      name,
+      READS.has(name) ? (...args: unknown[]) => read[name]!.apply(reader, args) : (...args: unknown[]) => call(name, args),
+    ]),
+  );
+  store["importRates"] = async (...args: unknown[]) => {
+    const result = await call("importRates", args);
+    reader.forgetRates();
+    return result;
+  };
+  let closing: Promise<void> | undefined;
+  store["close"] = () =>
+    (closing ??= (async () => {
+      await reader.close();
+      if (!failed) await call("close", []);
+      await worker.terminate();
+    })());
+  return store as unknown as Store;
+}
