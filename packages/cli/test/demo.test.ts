@@ -7,12 +7,16 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { PartyId } from "@peage/protocol";
 import { DataDirFiles, SqliteStore } from "@peage/server";
 import { assertError, assertUsage, cliPath, peage, tempDir, type Run } from "./helpers/cli.js";
+
+/** The official ISO 20022 schemas beside the checkout, not the server's copies of them. */
+const OFFICIAL_SCHEMAS = process.env["PEAGE_ISO20022_SCHEMAS"] ?? fileURLToPath(new URL("../../../../../shared/schemas/iso20022/", import.meta.url));
 
 interface Price {
   amount: number;
@@ -44,7 +48,9 @@ interface Report {
   steps: Step[];
   totals: { acknowledged: number; declined: number; insufficientFunds: number; charged: Price };
   balance: { expected: Price; server: Price };
-  serverPayments: { paymentId: string; charged: Price }[];
+  publisher: string;
+  serverPayments: { paymentId: string; charged: Price; serverTime: string }[];
+  postpaid: { user: string; mode: string; paymentId: string; charged: Price };
   program: { exitCode: number | null; ending?: string };
   checks: { check: string; ok: boolean }[];
   data: { dir: string; kept: boolean };
@@ -152,6 +158,26 @@ describe("peage demo", () => {
     assert.deepEqual(manifest.payments.sort(), acknowledged.map((s) => s.paymentId).sort());
     for (const name of ["pki", "wallet", "catalog.json", "operator-key", "wallet-passphrase"]) assert.ok(existsSync(join(dir, name)), name);
     assert.ok(!existsSync(join(dir, "wallet", "endpoint.json")));
+
+    // The postpaid user paid the launch; settling the demo's month writes a pain.001 paying the
+    // publisher and a pain.008 collecting from the postpaid user, both valid against the official XSDs.
+    assert.equal(report.postpaid.mode, "postpaid");
+    assert.match(report.postpaid.paymentId, /^pay_/);
+    const period = report.serverPayments[0]!.serverTime.slice(0, 7);
+    const settled = await peage(["settle", "--data", dir, "--period", period, "--close-now", "--out", "settlement", "--json"], dir);
+    assert.equal(settled.code, 0, show(settled));
+    const summary = JSON.parse(settled.stdout) as { files: string[]; payouts: { publisher: string }[]; collections: { user: string; method: string }[] };
+    assert.deepEqual(summary.payouts.map((p) => p.publisher), [report.publisher]);
+    assert.deepEqual(summary.collections.map((c) => [c.user, c.method]), [[report.postpaid.user, "sepa-direct-debit"]]);
+    const bankFiles: [string, string][] = [
+      [`pain.001-${period}-sepa.xml`, "pain.001.001.09.epc-sct.xsd"],
+      [`pain.008-${period}.xml`, "pain.008.001.02.xsd"],
+    ];
+    for (const [file, schema] of bankFiles) {
+      assert.ok(summary.files.includes(join("bank", file)), `${file} is written`);
+      const lint = spawnSync("xmllint", ["--noout", "--nonet", "--schema", join(OFFICIAL_SCHEMAS, schema), join(dir, "settlement", "bank", file)], { encoding: "utf8" });
+      assert.equal(lint.status, 0, lint.stderr);
+    }
 
     // A directory that holds a demo is not run again.
     assertError(await peage(["demo", "--yes", "--data", dir], dir), "ERR_EXISTS");

@@ -21,14 +21,26 @@ export function hashSecret(secret: string): string {
 
 /** Creates an API key with these scopes and returns its secret, which is shown once and never stored. */
 export async function createApiKey(store: Store, scopes: readonly ApiScope[], label: string): Promise<string> {
+  const { secret, record } = newApiKey(scopes, label);
+  await store.insertApiKey(record);
+  return secret;
+}
+
+/** A new key's secret and the record to store (its hash, never the secret); throws TypeError on bad scopes or label. */
+export function newApiKey(scopes: readonly string[], label: string, createdAt = new Date()): { secret: string; record: ApiKeyRecord } {
   const unknown = scopes.filter((scope) => !(ApiScopes as readonly string[]).includes(scope));
   if (unknown.length > 0) throw new TypeError(`unknown scope(s) ${unknown.join(", ")}: use ${ApiScopes.join(", ")}`);
   if (scopes.length === 0) throw new TypeError("an API key needs at least one scope");
   if (label.trim() === "" || label.length > 200) throw new TypeError("an API key label is 1 to 200 characters");
   const secret = `${SECRET_PREFIX}${randomBytes(32).toString("base64url")}`;
-  const record: ApiKeyRecord = { id: newId("key"), secretHash: hashSecret(secret), scopes: [...new Set(scopes)], label, createdAt: new Date().toISOString() };
-  await store.insertApiKey(record);
-  return secret;
+  const record: ApiKeyRecord = {
+    id: newId("key"),
+    secretHash: hashSecret(secret),
+    scopes: [...new Set(scopes)] as ApiScope[],
+    label,
+    createdAt: createdAt.toISOString(),
+  };
+  return { secret, record };
 }
 
 /**

@@ -15,6 +15,8 @@ import { HttpProblem, problemFor, sendProblem } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import { runChecks, standardChecks, type Readiness, type ReadinessCheck } from "./readiness.js";
 import { accountRoutes } from "./routes/accounts.js";
+import type { CardDesk } from "./card-sync.js";
+import { apiKeyRoutes } from "./routes/api-keys.js";
 import { cardRoutes } from "./routes/cards.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
@@ -55,6 +57,8 @@ export interface AppDeps {
   readonly bank?: OperatorBank;
   /** Readiness checks added to the standard ones (readiness.ts). */
   readonly extraChecks?: readonly ReadinessCheck[];
+  /** The card desk (card-sync.ts openCardDesk): without it the server issues no cards. */
+  readonly cards?: CardDesk | undefined;
 }
 
 /** Where log lines go (pino writes one JSON line per call); standard output by default. */
@@ -192,6 +196,7 @@ export function buildApp(deps: AppDeps): App {
   });
   app.register(paymentRoutes, { ctx });
   app.register(accountRoutes, { ctx });
+  app.register(apiKeyRoutes, { ctx });
   app.register(ledgerRoutes, { ctx });
   app.register(meRoutes, { ctx });
   app.register(rateRoutes, { ctx });

@@ -69,20 +69,13 @@ import {
   type SyncBody,
 } from "@peage/card";
 import { checkAssurance, forksOf, rollbackOf } from "./card-forks.js";
+import { CardDeskFiles } from "./card-files.js";
 import { all, get, locked, num, openCardDb, optNum, run, type CardDb, type CardLogic, type CardRow } from "./card-db.js";
 import { DataDirFiles, type ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
 import { parseUserJwk, storedJwk } from "./user-keys.js";
-
-/** The card issuer's files in the server's data directory (copied from a PKI directory by installCardIssuer). */
-export const CardDeskFiles = {
-  /** The card-issuer CA's private key, PKCS#8 PEM, mode 0600: it signs the SYNC and RELOAD commands. */
-  key: "card-issuer.key",
-  /** The card-issuer CA's certificate and the intermediates above it, PEM. */
-  chain: "card-issuer-chain.pem",
-} as const;
 
 /** How long a challenge for LOG HEAD may be used (default 5 minutes), once. */
 export const DEFAULT_CHALLENGE_TTL_MS = 5 * 60_000;
@@ -134,22 +127,6 @@ export async function loadCardIssuer(dataDir: string, server: PartyId<"server">)
   const names = subjectAltNameUris(certificate);
   if (names.length !== 1 || names[0] !== server) throw new TypeError(`the card issuer certificate names ${names.join(", ") || "no server"}, not this server ${server}`);
   return { identity: server, ca: { certificate, keys }, chain: chain.map(toX5c) };
-}
-
-/** Copies a PKI directory's card issuer (written by `peage pki init --card-issuer`) into a server's data directory. */
-export async function installCardIssuer(opts: { dataDir: string; pkiDir: string }): Promise<string[]> {
-  const key = join(opts.pkiDir, `${PkiFiles.cardIssuer}.key`);
-  const chain = join(opts.pkiDir, `${PkiFiles.cardIssuer}-chain.pem`);
-  for (const path of [key, chain]) {
-    if (!existsSync(path)) throw new TypeError(`${path} is missing: make the PKI with a card issuer (peage pki init --card-issuer)`);
-  }
-  const keyOut = join(opts.dataDir, CardDeskFiles.key);
-  await rm(keyOut, { force: true });
-  await writeFile(keyOut, await readFile(key, "utf8"), { mode: 0o600, flag: "wx" });
-  const chainOut = join(opts.dataDir, CardDeskFiles.chain);
-  await copyFile(chain, chainOut);
-  await chmod(chainOut, 0o600);
-  return [keyOut, chainOut];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -988,4 +965,4 @@ function codeOf(kind: string): "ERR_BAD_SIGNATURE" | "ERR_NONCE_MISMATCH" | "ERR
 
 export { openCardDb, type CardDb, type CardDbLocation } from "./card-db.js";
 export { cardMigrations, cardPgMigrations } from "./card-migrations.js";
-export { cardRoutes } from "./routes/cards.js";
+export { CardDeskFiles, installCardIssuer } from "./card-files.js";

@@ -18,6 +18,7 @@ import {
   type RevocationPolicy,
   type SigningKey,
 } from "@peage/protocol";
+import { installCardIssuer } from "./card-files.js";
 import { keyFromPem, openTokenKey, SigningKeyError, spkiOf, type KeySource } from "./signing-key.js";
 
 export const DataDirFiles = {
@@ -86,7 +87,8 @@ export async function loadServerIdentity(dataDir: string, opts: IdentityOptions 
     try {
       return await readFile(join(dataDir, name), "utf8");
     } catch (cause) {
-      throw new DataDirError("ERR_DATA_DIR", `cannot read ${join(dataDir, name)} (${(cause as NodeJS.ErrnoException).code ?? "error"}): initialise the data directory from a PKI directory first`);
+      const code = (cause as NodeJS.ErrnoException).code ?? "error";
+      throw new DataDirError("ERR_DATA_DIR", `cannot read ${join(dataDir, name)} (${code}): initialise it first with \`peage server init --data ${dataDir} --pki PKIDIR\``);
     }
   };
   const inToken = opts.key?.kind === "pkcs11";
@@ -158,10 +160,15 @@ async function readCrls(dir: string): Promise<string[]> {
   return Promise.all(names.map((name) => readFile(join(dir, name), "utf8")));
 }
 
-export interface InitDataDirOptions {
-  readonly dataDir: string;
+/** Where a new data directory's identity comes from: a whole PKI directory, or a key and chain issued by any CA. */
+export type IdentitySource =
   /** A directory written by protocol's writePkiDir (server.key, server-chain.pem, root.crt). */
-  readonly pkiDir: string;
+  | { readonly pkiDir: string }
+  /** The server's PKCS#8 PEM key, its chain (leaf first, PEM) and the root(s) that chain leads to (PEM bundle). */
+  | { readonly keyFile: string; readonly chainFile: string; readonly rootsFile: string };
+
+export type InitDataDirOptions = IdentitySource & {
+  readonly dataDir: string;
   /** ECB rates XML to install as rates.xml; the shipped sample when absent. */
   readonly ratesFile?: string;
   /** CRL files (PEM) to install. */
@@ -169,27 +176,36 @@ export interface InitDataDirOptions {
   /** Replace an identity already in the directory. */
   readonly force?: boolean;
   readonly clock?: Clock;
-}
+};
 
 /**
- * Makes a server data directory from a PKI directory: copies the server's key (mode 0600), its
+ * Makes a server data directory from a PKI directory, or from a key and chain of any CA: copies the server's key (mode 0600), its
  * chain, the root as the trust anchor and the rates, then loads the result to prove it works.
  */
 export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdentity & { readonly files: readonly string[] }> {
-  const { dataDir, pkiDir } = opts;
+  const { dataDir } = opts;
   if (existsSync(join(dataDir, DataDirFiles.key)) && !opts.force) {
-    throw new DataDirError("ERR_DATA_DIR", `${dataDir} already holds a server identity: pass force to replace it`);
+    throw new DataDirError("ERR_DATA_DIR", `${dataDir} already holds a server identity: pass force (\`peage server init --force\`) to replace it`);
   }
-  const source = (name: string) => join(pkiDir, name);
-  const inputs = [source(`${PkiFiles.server}.key`), source(`${PkiFiles.server}-chain.pem`), source(`${PkiFiles.root}.crt`)];
+  const pkiDir = "pkiDir" in opts ? opts.pkiDir : undefined;
+  const source = (name: string) => join(pkiDir ?? "", name);
+  const inputs =
+    "pkiDir" in opts
+      ? [source(`${PkiFiles.server}.key`), source(`${PkiFiles.server}-chain.pem`), source(`${PkiFiles.root}.crt`)]
+      : [opts.keyFile, opts.chainFile, opts.rootsFile];
   for (const path of inputs) {
-    if (!existsSync(path)) throw new DataDirError("ERR_DATA_DIR", `${path} is missing: is ${pkiDir} a directory written by \`peage pki init\`?`);
+    if (!existsSync(path)) {
+      throw new DataDirError("ERR_DATA_DIR", pkiDir === undefined ? `${path} is missing` : `${path} is missing: is ${pkiDir} a directory written by \`peage pki init\`?`);
+    }
   }
+  // Prove the identity before anything is written, so a wrong key or chain leaves the directory as it was.
+  const [keyPem, chainPem, rootsPem] = await Promise.all(inputs.map((path) => readFile(path!, "utf8")));
+  await identityFromPem({ keyPem: keyPem!, chainPem: chainPem!, rootsPem: rootsPem! }, opts.clock ? { clock: opts.clock } : {});
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const files: string[] = [];
   const keyPath = join(dataDir, DataDirFiles.key);
   await rm(keyPath, { force: true });
-  await writeFile(keyPath, await readFile(inputs[0]!, "utf8"), { mode: 0o600, flag: "wx" });
+  await writeFile(keyPath, keyPem!, { mode: 0o600, flag: "wx" });
   files.push(keyPath);
   files.push(await copy(inputs[1]!, join(dataDir, DataDirFiles.chain)));
   files.push(await copy(inputs[2]!, join(dataDir, DataDirFiles.trustRoots)));
@@ -202,12 +218,8 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
   // An existing rates file is kept (it may be the operator's real one) unless a file is given.
   if (opts.ratesFile || !existsSync(ratesPath)) files.push(await copy(opts.ratesFile ?? SAMPLE_RATES_FILE, ratesPath));
   // A PKI made with a card issuer (`peage pki init --card-issuer`) also makes this server a card
-  // issuer: its card desk opens at start. Imported here, not at the top, since card-sync.ts
-  // itself builds on this module.
-  if (existsSync(source(`${PkiFiles.cardIssuer}.key`))) {
-    const { installCardIssuer } = await import("./card-sync.js");
-    files.push(...(await installCardIssuer({ dataDir, pkiDir })));
-  }
+  // issuer: its card desk opens at start.
+  if (pkiDir !== undefined && existsSync(source(`${PkiFiles.cardIssuer}.key`))) files.push(...(await installCardIssuer({ dataDir, pkiDir })));
   const loaded = await loadServerIdentity(dataDir, opts.clock ? { clock: opts.clock } : {});
   return { ...loaded, files };
 }

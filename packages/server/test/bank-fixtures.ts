@@ -1,10 +1,16 @@
 /** Shared data for the bank-file tests: schema paths, sample batches, IBAN construction. */
+import { fileURLToPath } from "node:url";
 import { price } from "@peage/protocol";
-import { DEFAULT_ISO20022_SCHEMA_DIR, iso20022Schemas, type CreditTransferBatch, type DirectDebitBatch } from "../src/bank/index.js";
+import { iso20022Schemas, type CreditTransferBatch, type DirectDebitBatch } from "../src/bank/index.js";
 import { mod97 } from "../src/bank/identifiers.js";
 
-/** The XSDs: PEAGE_ISO20022_SCHEMAS, or shared/schemas/iso20022 beside the checkout. */
-export const schemas = iso20022Schemas(process.env.PEAGE_ISO20022_SCHEMAS ?? DEFAULT_ISO20022_SCHEMA_DIR);
+/**
+ * The official XSDs the tests check against: PEAGE_ISO20022_SCHEMAS, or shared/schemas/iso20022 beside the
+ * checkout — not the copies packed with the server, so a changed copy cannot validate its own mistakes.
+ */
+export const OFFICIAL_SCHEMA_DIR =
+  process.env.PEAGE_ISO20022_SCHEMAS ?? fileURLToPath(new URL("../../../../../shared/schemas/iso20022/", import.meta.url));
+export const schemas = iso20022Schemas(OFFICIAL_SCHEMA_DIR);
 
 /** An IBAN with correct check digits for `country` and `bban` (ISO 13616 §6.3: 98 − (BBAN ‖ country ‖ 00 mod 97)). */
 export function makeIban(country: string, bban: string): string {

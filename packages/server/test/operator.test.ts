@@ -44,6 +44,52 @@ describe(`operator API (${engine})`, () => {
     assert.equal(before.counts["topups"], (await snapshot(fx)).counts["topups"]);
   });
 
+  it("creates, lists, rotates and revokes API keys over the API, each change taking effect at once", async () => {
+    const created = await admin(fx, "POST", "/v1/admin/api-keys", { scopes: ["payments:read"], label: "reports" });
+    assert.equal(created.status, 201);
+    const secret = created.body.secret as string;
+    const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await http(fx, "GET", "/v1/admin/payments", as(secret))).status, 200);
+    assertProblem(await http(fx, "GET", "/v1/admin/api-keys", as(secret)), 403, "ERR_FORBIDDEN");
+    assertProblem(await admin(fx, "POST", "/v1/admin/api-keys", { scopes: ["root"], label: "bad" }), 400, "ERR_MALFORMED");
+    const listed = await admin(fx, "GET", "/v1/admin/api-keys");
+    const entry = (listed.body.apiKeys as { id: string; label: string; scopes: string[] }[]).find((k) => k.id === created.body.id);
+    assert.deepEqual(entry && [entry.label, entry.scopes], ["reports", ["payments:read"]]);
+    assert.ok(!JSON.stringify(listed.body).includes(secret));
+
+    const rotated = await admin(fx, "POST", `/v1/admin/api-keys/${created.body.id as string}/rotate`);
+    assert.equal(rotated.status, 201);
+    assertProblem(await http(fx, "GET", "/v1/admin/payments", as(secret)), 401, "ERR_UNAUTHORIZED");
+    assert.equal((await http(fx, "GET", "/v1/admin/payments", as(rotated.body.secret as string))).status, 200);
+    // Rotating twice at once: one wins, the other finds the key gone; never two working secrets.
+    const twice = await Promise.all([1, 2].map(() => admin(fx, "POST", `/v1/admin/api-keys/${rotated.body.id as string}/rotate`)));
+    assert.deepEqual(twice.map((a) => a.status).sort(), [201, 404]);
+    const winner = twice.find((a) => a.status === 201)!;
+    assert.equal((await http(fx, "GET", "/v1/admin/payments", as(winner.body.secret as string))).status, 200);
+
+    assert.equal((await admin(fx, "DELETE", `/v1/admin/api-keys/${winner.body.id as string}`)).status, 200);
+    assertProblem(await http(fx, "GET", "/v1/admin/payments", as(winner.body.secret as string)), 401, "ERR_UNAUTHORIZED");
+    assertProblem(await admin(fx, "DELETE", `/v1/admin/api-keys/${winner.body.id as string}`), 404, "ERR_NOT_FOUND");
+  });
+
+  it("replaces a user's key: the old key stops paying at once, the new one pays, a key of another user is refused", async () => {
+    const user = await enrol(fx, { balance: 1_000 });
+    const other = await enrol(fx);
+    const before = await paymentRequest(fx, user);
+    const next = await generateKeyPair("EdDSA");
+    const replaced = await admin(fx, "PUT", `/v1/admin/users/${user.id}/key`, { publicKey: await webcrypto.subtle.exportKey("jwk", next.publicKey) });
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+    assert.equal(replaced.body.alg, "EdDSA");
+    const refused = await pay(fx, before.request);
+    assert.ok(refused.status >= 400 && refused.status < 500, `a request signed with the replaced key was answered ${refused.status}`);
+    const paid = await pay(fx, (await paymentRequest(fx, { id: user.id, key: next })).request);
+    assert.equal(paid.status, 200, JSON.stringify(paid.body));
+    const taken = await admin(fx, "PUT", `/v1/admin/users/${other.id}/key`, { publicKey: await webcrypto.subtle.exportKey("jwk", next.publicKey) });
+    assertProblem(taken, 409, "ERR_CONFLICT");
+    assertProblem(await admin(fx, "PUT", "/v1/admin/users/urn:peage:user:nobody-here/key", { publicKey: await jwkOf() }), 404, "ERR_UNKNOWN_USER");
+    assertProblem(await admin(fx, "PUT", `/v1/admin/users/${user.id}/key`, { publicKey: { kty: "RSA" } }), 400, "ERR_MALFORMED");
+  });
+
   it("stores API keys as SHA-256 hashes only", async () => {
     const secret = await createApiKey(fx.store, ["users:read"], "hash check");
     const stored = await fx.store.findApiKeyByHash(hashSecret(secret));

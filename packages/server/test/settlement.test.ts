@@ -6,12 +6,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseDecimal, type CurrencyCode, type PartyId } from "@peage/protocol";
 import { buildConfig, settle, SettlementError, type SettleOptions, type Store } from "../src/index.js";
-import { iso20022Schemas, validateXml } from "../src/bank/index.js";
+import { ISO20022_SCHEMA_FILES, validateXml } from "../src/bank/index.js";
+import { OFFICIAL_SCHEMA_DIR, schemas } from "./bank-fixtures.js";
 import { Books, eur, jpy, usd } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
 
@@ -254,7 +255,6 @@ for (const engine of ENGINES) {
       assert.ok([...toCollect.values()].some(([c, a]) => c === "USD" && a === BigInt(carolCollection.amount.amount)));
 
       // The bank files are valid ISO 20022 (and EPC, for the SEPA batch).
-      const schemas = iso20022Schemas();
       assert.deepEqual(await validateXml(sepa, schemas.pain001Sepa), { ok: true });
       assert.deepEqual(await validateXml(other, schemas.pain001), { ok: true });
       assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), { ok: true });
@@ -268,6 +268,27 @@ for (const engine of ENGINES) {
       assert.deepEqual(await t.store.counts(), counts);
       const audit = await t.store.auditLedger();
       assert.deepEqual([audit.unbalanced, audit.balanceMismatches, audit.paymentMismatches, audit.lateTransactions, audit.settlementMismatches], [[], [], [], [], []]);
+    });
+
+    it("validates every bank file against its schema before writing, and writes nothing when one fails", async () => {
+      const { t, books } = await fresh();
+      await march(books);
+      // Schemas where pain.008's is pain.001's: the direct debits cannot validate, the transfers still do.
+      const wrong = mkdtempSync(join(work, "schemas-"));
+      for (const name of Object.values(ISO20022_SCHEMA_FILES)) copyFileSync(join(OFFICIAL_SCHEMA_DIR, name), join(wrong, name));
+      copyFileSync(join(OFFICIAL_SCHEMA_DIR, ISO20022_SCHEMA_FILES.pain001), join(wrong, ISO20022_SCHEMA_FILES.pain008));
+      const out = join(work, `invalid-${engine}`);
+      await assert.rejects(run(t.store, "2026-03", out, "2026-04-02T09:00:00.000Z", { schemaDir: wrong }), (error: unknown) => {
+        assert.ok(error instanceof SettlementError);
+        assert.equal(error.code, "ERR_BANK_FILE_INVALID");
+        assert.match(error.message, /pain\.008-2026-03\.xml does not validate/);
+        return true;
+      });
+      assert.equal(existsSync(out), false, "a file was written although a bank file is invalid");
+      // With the schemas shipped in the server, the same settlement writes its files, all valid.
+      const again = await run(t.store, "2026-03", out, "2026-04-02T09:05:00.000Z");
+      assert.ok(again.files.includes(join("bank", "pain.008-2026-03.xml")));
+      assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), { ok: true });
     });
 
     it("carries small sums and unpaid publishers over, bills payments after the close in the next period, and settles in order", async () => {

@@ -19,6 +19,34 @@ interface PcscLite {
   close(): void;
 }
 
+/**
+ * The PC/SC binding is an optional peer dependency: it is a native build (libpcsclite-dev, a C++
+ * compiler) that people paying online only never need, so it is loaded on first use of a reader.
+ */
+export class PcscUnavailableError extends Error {
+  override readonly name = "PcscUnavailableError";
+  readonly code = "ERR_PCSC_UNAVAILABLE";
+  constructor(cause: unknown) {
+    super(
+      "the smart-card feature needs the optional PC/SC binding, which is not installed: run `npm install @pokusew/pcsclite` " +
+        "(it builds against libpcsclite-dev, e.g. `apt-get install libpcsclite-dev pcscd`), then try again",
+      { cause },
+    );
+  }
+}
+
+async function loadPcscLite(): Promise<() => PcscLite> {
+  const name = "@pokusew/pcsclite";
+  let loaded: { default: unknown };
+  try {
+    // A variable specifier keeps TypeScript from requiring the optional package's typings.
+    loaded = (await import(name)) as { default: unknown };
+  } catch (error) {
+    throw new PcscUnavailableError(error);
+  }
+  return loaded.default as () => PcscLite;
+}
+
 interface Reader {
   readonly name: string;
   readonly SCARD_SHARE_EXCLUSIVE: number;
@@ -103,8 +131,8 @@ export class PcscCardClient {
 
   /** Establishes a PC/SC context (pcscd must be running). Close it when done. */
   static async open(options: PcscOptions = {}): Promise<PcscCardClient> {
-    const { default: pcsclite } = await import("@pokusew/pcsclite");
-    return new PcscCardClient(pcsclite() as unknown as PcscLite, options);
+    const pcsclite = await loadPcscLite();
+    return new PcscCardClient(pcsclite(), options);
   }
 
   /** The readers seen so far and whether each holds a card. */

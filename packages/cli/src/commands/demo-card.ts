@@ -25,6 +25,7 @@ import {
   rateTable,
   signCatalog,
   writePkiDir,
+  type Offer,
   type Price,
 } from "@peage/protocol";
 import type { Options } from "../args.js";
@@ -61,6 +62,23 @@ interface CardStep {
   readonly detail?: string;
 }
 
+/**
+ * Every signed message of the run, in order, as it went over the wire, so that anyone can check
+ * them with `peage inspect`: the merchant's offers (message 1), the card's acknowledgments
+ * (message 3), the server's SYNC and RELOAD commands and the card's receipts of them.
+ */
+interface SignedMessage {
+  readonly message: "offer" | "acknowledgment" | "sync-command" | "reload-command" | "card-receipt";
+  readonly offerId?: string;
+  readonly sync?: "first" | "second";
+  readonly value: unknown;
+}
+
+/** SYNC or RELOAD, from the type in the body of a command the server signed (a card token, body.signature). */
+function commandKind(body: unknown): "sync-command" | "reload-command" {
+  return (body as { type?: string } | undefined)?.type === "peage.card-reload" ? "reload-command" : "sync-command";
+}
+
 export async function runCardDemo(o: Options): Promise<void> {
   const scripted = o.flag("yes");
   const json = o.flag("json");
@@ -80,6 +98,7 @@ export async function runCardDemo(o: Options): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const steps: CardStep[] = [];
+  const messages: SignedMessage[] = [];
   try {
     const result = await demo();
     if (!temporary) await writeFile(join(dir, CardDemoFiles.result), `${JSON.stringify(result, null, 2)}\n`);
@@ -95,11 +114,26 @@ export async function runCardDemo(o: Options): Promise<void> {
   }
 
   async function demo() {
-    const [{ cardIssuerFromDemo, FileMedium, issueCard, PcscCardClient }, { startPcscStack }, wallet, { Merchant, MerchantError }, server, cards] = await Promise.all([
+    const merchantModule = import("@peage/merchant");
+    const { HttpWalletTransport } = await merchantModule;
+    /** Message 1 as the merchant sent it and what the wallet answered (the card's acknowledgment), for `messages`. */
+    class RecordingTransport {
+      constructor(
+        readonly inner: InstanceType<typeof HttpWalletTransport>,
+        readonly log: SignedMessage[],
+      ) {}
+      async submit(offer: Offer, options: { readonly signal: AbortSignal }): Promise<unknown> {
+        this.log.push({ message: "offer", offerId: offer.terms.offerId, value: offer });
+        const answer = await this.inner.submit(offer, options);
+        this.log.push({ message: "acknowledgment", offerId: offer.terms.offerId, value: answer });
+        return answer;
+      }
+    }
+    const [{ cardIssuerFromDemo, decodeToken, FileMedium, issueCard, PcscCardClient }, { startPcscStack }, wallet, { Merchant, MerchantError }, server, cards] = await Promise.all([
       import("@peage/card"),
       import("@peage/card/testing"),
       import("@peage/wallet"),
-      import("@peage/merchant"),
+      merchantModule,
       import("@peage/server"),
       import("@peage/server/cards"),
     ]);
@@ -164,12 +198,8 @@ export async function runCardDemo(o: Options): Promise<void> {
       { servers: [pki.server.identity] },
     );
     await writeFile(join(dir, CardDemoFiles.catalog), `${JSON.stringify(catalog, null, 2)}\n`);
-    const merchant = await Merchant.create({
-      catalog,
-      trustRoots: certificateToPem(pki.root.certificate),
-      server: pki.server.identity,
-      wallet: { endpointFile: join(dir, CardDemoFiles.walletEndpoint) },
-    });
+    const transport = new RecordingTransport(new HttpWalletTransport({ endpointFile: join(dir, CardDemoFiles.walletEndpoint) }), messages);
+    const merchant = await Merchant.create({ catalog, trustRoots: certificateToPem(pki.root.certificate), server: pki.server.identity, wallet: transport });
     say(scripted ? `The card pays four offers; --yes answers for the user and types the PIN ${DEMO_CARD_PIN}.` : `Answer y, then type the card's PIN (${DEMO_CARD_PIN}).`);
     for (const [offerId, pay] of [
       ["launch", () => merchant.atLaunch()],
@@ -222,6 +252,10 @@ export async function runCardDemo(o: Options): Promise<void> {
     } finally {
       client.close();
     }
+    for (const [round, result] of [["first", synced], ["second", again]] as const) {
+      for (const command of result.commands) messages.push({ message: commandKind(decodeToken(command)?.body), sync: round, value: command });
+      for (const receipt of result.receipts) messages.push({ message: "card-receipt", sync: round, value: receipt });
+    }
     say(`  sync       ${synced.uploaded} log entries uploaded, ${synced.recorded} payments recorded by the server; the card applied ${synced.applied.map((a) => a.kind.toUpperCase()).join(" and ")}`);
     for (const credit of synced.credited) say(`  credited   ${credit.publisher} ${formatPrice(credit.amount as Price)}`);
     say(`  card       log ${synced.after.logLength} of ${synced.after.logCapacity} entries, balance ${formatPrice(price(synced.after.balance ?? 0, "EUR"))}`);
@@ -257,6 +291,7 @@ export async function runCardDemo(o: Options): Promise<void> {
       steps,
       sync: { uploaded: synced.uploaded, recorded: synced.recorded, applied: synced.applied, credited: synced.credited, card: synced.after },
       again: { uploaded: again.uploaded, recorded: again.recorded },
+      messages,
       checks,
     };
   }

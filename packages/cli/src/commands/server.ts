@@ -1,7 +1,8 @@
 /**
  * `peage server --data DIR`: runs the payment server of @peage/server on a data directory, with
- * the server's own settings (flags, then PEAGE_* environment variables, then DIR/server.json).
- * The server is loaded only when this command runs, so other commands do not pay for it.
+ * the server's own settings (flags, then PEAGE_* environment variables, then DIR/server.json);
+ * `peage server init` makes that directory. The server is loaded only when these commands run,
+ * so other commands do not pay for it.
  */
 import { chmodSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -59,7 +60,10 @@ const serverCommand: Command = {
       metrics: { type: "string", value: "WHERE", description: "HOST:PORT of the metrics listener, public (on the main listener) or off (default 127.0.0.1:9402)" },
       "key-passphrase-file": { type: "string", value: "FILE", description: "passphrase of an encrypted server.key (or set PEAGE_KEY_PASSPHRASE)" },
     },
-    notes: ['A signing key in a PKCS#11 token (an HSM): "pkcs11": {"module", "token", "label", "pinFile"} in DIR/server.json, or the PIN in PEAGE_PKCS11_PIN.'],
+    notes: [
+      "Make DIR first with `peage server init --data DIR --pki PKIDIR` (or --key, --chain and --roots from any CA).",
+      'A signing key in a PKCS#11 token (an HSM): "pkcs11": {"module", "token", "label", "pinFile"} in DIR/server.json, or the PIN in PEAGE_PKCS11_PIN.',
+    ],
   },
   async run(o) {
     const server = await import("@peage/server");
@@ -168,8 +172,54 @@ const backupCommand: Command = {
   },
 };
 
+const initCommand: Command = {
+  spec: {
+    name: "server init",
+    title: "make a payment server's data directory from a PKI or a key and chain",
+    summary:
+      "Make the data directory DIR of a payment server: its signing key (mode 0600), certificate chain and trusted roots, " +
+      "from a PKI directory (`peage pki init`) or from a key and a chain issued by any CA, with the ECB rates (the shipped " +
+      "sample unless --rates) and CRLs. The identity is checked first (the chain must lead to a root, certify the key and " +
+      "carry the acknowledgment-signing role); nothing is written when it fails.",
+    synopsis: "--data DIR (--pki PKIDIR | --key FILE --chain FILE --roots FILE) [--rates FILE] [--crl FILE]... [--force] [--json]",
+    options: {
+      data: { type: "string", value: "DIR", description: "the data directory to make" },
+      pki: { type: "string", value: "PKIDIR", description: "a directory written by `peage pki init`" },
+      key: { type: "string", value: "FILE", description: "the server's private key, PKCS#8 PEM" },
+      chain: { type: "string", value: "FILE", description: "the server's certificate chain, leaf first, PEM" },
+      roots: { type: "string", value: "FILE", description: "the root certificate(s) the chain leads to, PEM" },
+      rates: { type: "string", value: "FILE", description: "ECB reference rates XML (default: the shipped sample rates)" },
+      crl: { type: "string", multiple: true, value: "FILE", description: "a CRL (PEM) to install" },
+      force: { type: "boolean", description: "replace the identity of a directory that already has one" },
+      json: { type: "boolean", description: "print the result as JSON" },
+    },
+  },
+  async run(o) {
+    const dataDir = o.required("data", "DIR");
+    const from = o.exactlyOne("pki", "key");
+    const source =
+      from === "pki"
+        ? { pkiDir: o.required("pki", "PKIDIR") }
+        : { keyFile: o.required("key", "FILE"), chainFile: o.required("chain", "FILE"), rootsFile: o.required("roots", "FILE") };
+    if (from === "pki" && (o.string("chain") ?? o.string("roots")) !== undefined) throw o.usage("--chain and --roots go with --key, not --pki");
+    const server = await import("@peage/server");
+    const rates = o.string("rates");
+    const { identity, files } = await server.initDataDir({
+      ...source,
+      dataDir,
+      crlFiles: o.strings("crl"),
+      force: o.flag("force"),
+      ...(rates !== undefined && { ratesFile: rates }),
+    });
+    const result = { dataDir, server: identity.id, notAfter: identity.notAfter.toISOString(), files };
+    if (o.flag("json")) return printJson(result);
+    print(`data directory ${dataDir} for ${identity.id} (certificate valid until ${result.notAfter})`, ...files.map((f) => `  ${f}`));
+    print(`next: peage server --data ${dataDir} --bootstrap-key ${dataDir}/operator.key`);
+  },
+};
+
 export const server: CommandGroup = {
   name: "server",
-  summary: "run the payment server, migrate or back up its database",
-  commands: [serverCommand, migrateCommand, backupCommand],
+  summary: "run the payment server, make its data directory, migrate or back up its database",
+  commands: [serverCommand, initCommand, migrateCommand, backupCommand],
 };

@@ -28,6 +28,10 @@ export const DemoFiles = {
   wallet: "wallet",
   walletEndpoint: join("wallet", "endpoint.json"),
   walletPassphrase: "wallet-passphrase",
+  /** The postpaid user's wallet (demo/postpaid.ts). */
+  postpaidWallet: "wallet-postpaid",
+  postpaidWalletEndpoint: join("wallet-postpaid", "endpoint.json"),
+  postpaidWalletPassphrase: "wallet-postpaid-passphrase",
   operatorKey: "operator-key",
   catalog: "catalog.json",
 } as const;

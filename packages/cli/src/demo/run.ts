@@ -14,6 +14,7 @@ import { checkQuestBuilt, QuestFiles, runQuest, type QuestRun } from "./game.js"
 import { DemoFiles, prepareDemoDir, removeIfTemporary, type DemoPaths } from "./layout.js";
 import { Narrator, ScriptedUser, TerminalUser } from "./prompt.js";
 import { checkRun, describeStep, StepLog, type Check, type Step } from "./steps.js";
+import { payLaunchAsPostpaid } from "./postpaid.js";
 import { createWorld, type World } from "./world.js";
 
 /** The demo's user, and a home currency other than the offers' EUR, to show the conversion. */
@@ -139,9 +140,23 @@ export async function runDemo(o: Options): Promise<void> {
     show(log.take(world.wallet.wallet.history.list(10_000)));
     if (interrupted !== undefined) throw new Interrupted(interrupted);
 
-    const [balance, payments] = await Promise.all([world.operator.balance(world.user), world.operator.payments(world.user)]);
-    const checks = checkRun({ steps: log.steps, topup: world.topup, server: { balance, payments }, program, scripted, shortOf: world.shortOf.offerId });
-    report = buildReport({ world, paths, scripted, timing, steps: log.steps, balance, payments, program, checks, kept: !paths.temporary });
+    const postpaid = await payLaunchAsPostpaid(world.postpaid, paths.catalog, world.rootFile);
+    narrator.line(`  ${postpaid.summary}`);
+    const [balance, payments, postpaidPayments] = await Promise.all([
+      world.operator.balance(world.user),
+      world.operator.payments(world.user),
+      world.operator.payments(world.postpaid.user),
+    ]);
+    const checks = [
+      ...checkRun({ steps: log.steps, topup: world.topup, server: { balance, payments }, program, scripted, shortOf: world.shortOf.offerId }),
+      {
+        check: "the postpaid user's launch is recorded by the server, billed to their account",
+        ok: postpaidPayments.length === 1 && postpaidPayments[0]!.paymentId === postpaid.paymentId,
+        ...(postpaidPayments.length === 1 ? {} : { detail: `${postpaidPayments.length} payments recorded` }),
+      },
+    ];
+    const postpaidReport = { user: world.postpaid.user, mode: "postpaid" as const, paymentId: postpaid.paymentId, charged: postpaid.charged };
+    report = buildReport({ world, paths, scripted, timing, steps: log.steps, balance, payments, program, checks, kept: !paths.temporary, postpaid: postpaidReport });
   } catch (error) {
     if (!(error instanceof Interrupted) && interrupted === undefined) throw await finish(error);
     throw await finish(
@@ -199,6 +214,8 @@ interface Report {
   };
   readonly balance: { readonly expected: Price; readonly server: Price };
   readonly serverPayments: readonly { readonly paymentId: string; readonly charged: Price; readonly serverTime: string }[];
+  /** The postpaid user's payment of the launch, billed to be collected by SEPA direct debit at settlement. */
+  readonly postpaid: { readonly user: string; readonly mode: "postpaid"; readonly paymentId: string; readonly charged: Price };
   readonly program: QuestRun;
   readonly checks: readonly Check[];
   readonly data: { readonly dir: string; readonly kept: boolean; readonly manifest: string | undefined };
@@ -215,6 +232,7 @@ function buildReport(r: {
   program: QuestRun;
   checks: readonly Check[];
   kept: boolean;
+  postpaid: Report["postpaid"];
 }): Report {
   const { world, steps } = r;
   const charged = steps.reduce((sum, s) => sum + (s.outcome === "acknowledged" ? (s.charged?.amount ?? 0) : 0), 0);
@@ -238,6 +256,7 @@ function buildReport(r: {
     },
     balance: { expected: price(world.topup.amount - charged, world.homeCurrency), server: r.balance },
     serverPayments: r.payments,
+    postpaid: r.postpaid,
     program: r.program,
     checks: r.checks,
     data: { dir: r.paths.dir, kept: r.kept, manifest: r.kept ? join(r.paths.dir, DemoFiles.manifest) : undefined },
@@ -281,6 +300,8 @@ async function writeManifest(paths: DemoPaths, state: { status: string; startedA
       serverDatabase: DemoFiles.serverDatabase,
       wallet: DemoFiles.wallet,
       walletPassphrase: DemoFiles.walletPassphrase,
+      postpaidWallet: DemoFiles.postpaidWallet,
+      postpaidWalletPassphrase: DemoFiles.postpaidWalletPassphrase,
       operatorKey: DemoFiles.operatorKey,
       catalog: DemoFiles.catalog,
     },
@@ -289,6 +310,7 @@ async function writeManifest(paths: DemoPaths, state: { status: string; startedA
           publisher: world.publisher,
           server: { id: world.serverId, url: world.server.url, note: "the server listened at this URL only while the demo ran" },
           user: { id: world.user, homeCurrency: world.homeCurrency, mode: "prepaid" },
+          postpaidUser: { id: world.postpaid.user, mode: "postpaid", homeCurrency: world.postpaid.monthlyLimit.currency },
           topup: world.topup,
         }
       : {}),

@@ -28,7 +28,9 @@ import {
 import { ApiScopes, buildConfig, createApiKey, initDataDir, startServer, type RunningServer } from "@peage/server";
 import { initWallet, startWallet, type ConsentPrompt, type Rules, type WalletService } from "@peage/wallet";
 import { CommandError } from "../errors.js";
+import { Operator } from "../operator-api.js";
 import { checkpoint, type Cleanup } from "./cleanup.js";
+import { createPostpaidUser, setUpPayouts, type PostpaidUser } from "./postpaid.js";
 import type { DemoPaths } from "./layout.js";
 
 export interface WorldOptions {
@@ -74,6 +76,8 @@ export interface World {
   readonly shortOf: OfferSummary;
   readonly wallet: WalletService;
   readonly rootFile: string;
+  /** A second user, postpaid with a SEPA mandate, so that settlement has a direct debit to write. */
+  readonly postpaid: PostpaidUser;
 }
 
 /** The demo wallet asks before every payment (no amount passes on its own), so each one is shown. */
@@ -93,7 +97,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   const server = await startServer(buildConfig({ dataDir: paths.server }, { host: "127.0.0.1", port: 0, logLevel: "silent" }), { logs: false });
   cleanup.defer("stop the payment server", () => server.close());
   checkpoint(signal);
-  const secret = await createApiKey(server.store, ApiScopes, "peage demo operator");
+  const secret = await createApiKey(server.store, ApiScopes, "the demo's operator");
   await writeFile(paths.operatorKey, `${secret}\n`, { mode: 0o600, flag: "wx" });
   const operator = new Operator(server.url, secret);
   const rates = await operator.rates();
@@ -152,6 +156,14 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   cleanup.defer("stop the wallet", () => service.close());
   progress(`wallet     the user's wallet service on ${service.url}, found by programs through ${service.endpointFile}`);
 
+  await setUpPayouts(operator, paths, pki.publisher.identity);
+  const postpaid = await createPostpaidUser(operator, paths, { url: server.url, id: pki.server.identity, rootPem }, cleanup);
+  progress(
+    `settlement ${pki.publisher.identity} paid out to a demonstration bank account; ${postpaid.user} postpaid ` +
+      `(limit ${formatPrice(postpaid.monthlyLimit)} a month) with a SEPA direct debit mandate on a demonstration account`,
+  );
+  checkpoint(signal);
+
   return {
     publisher: pki.publisher.identity,
     serverId: pki.server.identity,
@@ -166,6 +178,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     shortOf,
     wallet: service,
     rootFile,
+    postpaid,
   };
 }
 
@@ -211,67 +224,4 @@ async function readDrafts(path: string, periodSeconds: number): Promise<OfferDra
       : `${draft.description} (${span})`;
     return { ...draft, description: described, grant: { kind: "period" as const, seconds: periodSeconds } };
   });
-}
-
-/** The operator's side of the server's HTTP API, with the demo's API key. */
-export class Operator {
-  constructor(
-    readonly url: string,
-    readonly secret: string,
-  ) {}
-
-  async call<T = unknown>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-    let response: Response;
-    let text: string;
-    try {
-      response = await fetch(`${this.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${this.secret}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      text = await response.text();
-    } catch (cause) {
-      throw new CommandError("ERR_SERVER_UNAVAILABLE", `${method} ${path}: the payment server cannot be reached: ${(cause as Error).message}`);
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = undefined;
-    }
-    if (!response.ok) {
-      const problem = value as { code?: string; detail?: string } | undefined;
-      throw new CommandError(problem?.code ?? "ERR_OPERATOR_API", `${method} ${path} answered ${response.status}: ${problem?.detail ?? text.slice(0, 200)}`);
-    }
-    return value as T;
-  }
-
-  /** GET /v1/rates: the reference rates the server converts with. */
-  async rates(): Promise<RateTable> {
-    const table = await this.call<{ base: string; date: string; rates: Record<string, string> }>("GET", "/v1/rates");
-    return rateTable(table.base, table.date, table.rates);
-  }
-
-  /** The user's prepaid balance, as the server holds it. */
-  async balance(user: string): Promise<Price> {
-    const account = await this.call<{ balance?: Price }>("GET", `/v1/admin/users/${user}`);
-    if (!account.balance) throw new CommandError("ERR_OPERATOR_API", `${user} has no prepaid balance`);
-    return account.balance;
-  }
-
-  /** Every payment of the user the server recorded, oldest first. */
-  async payments(user: string): Promise<{ paymentId: string; charged: Price; serverTime: string }[]> {
-    const all: { paymentId: string; charged: Price; serverTime: string }[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.call<{ payments: { paymentId: string; charged: Price; serverTime: string }[]; nextCursor?: string }>(
-        "GET",
-        `/v1/admin/payments?user=${encodeURIComponent(user)}&limit=100${cursor ? `&cursor=${cursor}` : ""}`,
-      );
-      all.push(...page.payments.map(({ paymentId, charged, serverTime }) => ({ paymentId, charged, serverTime })));
-      cursor = page.nextCursor;
-    } while (cursor);
-    return all;
-  }
 }

@@ -1,7 +1,7 @@
 /**
  * XML Schema validation of bank files with xmllint (libxml2), before a file leaves for the bank.
- * The ISO 20022 and EPC XSDs are not part of the repository; `iso20022Schemas(dir)` names them
- * inside the directory that holds them.
+ * The official ISO 20022 and EPC XSDs ship inside this package (schemas/iso20022), so an installed
+ * server validates what it writes; `iso20022Schemas(dir)` names them inside any directory that holds them.
  */
 import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
@@ -36,8 +36,8 @@ export const ISO20022_SCHEMA_FILES = {
 
 export type Iso20022Schemas = { readonly [K in keyof typeof ISO20022_SCHEMA_FILES]: string };
 
-/** Where the schemas are looked for by default: `shared/schemas/iso20022` beside the repository checkout. */
-export const DEFAULT_ISO20022_SCHEMA_DIR = fileURLToPath(new URL("../../../../../../shared/schemas/iso20022/", import.meta.url));
+/** Where the schemas are looked for by default: the copies packed with the server (schemas/iso20022). */
+export const DEFAULT_ISO20022_SCHEMA_DIR = fileURLToPath(new URL("../../../schemas/iso20022/", import.meta.url));
 
 /** Full paths of the schemas inside `dir`. */
 export function iso20022Schemas(dir: string = DEFAULT_ISO20022_SCHEMA_DIR): Iso20022Schemas {
@@ -85,7 +85,7 @@ function runXmllint(args: string[], input: string): Promise<{ status: number | n
     child.on("error", (error: NodeJS.ErrnoException) => {
       reject(
         error.code === "ENOENT"
-          ? new XmlValidatorError("ERR_XMLLINT_MISSING", "xmllint is not installed (Debian package libxml2-utils; scripts/setup.sh installs it)")
+          ? new XmlValidatorError("ERR_XMLLINT_MISSING", "xmllint is not installed, and bank files are validated with it before they are written: install it (Debian: apt-get install libxml2-utils)")
           : new XmlValidatorError("ERR_XMLLINT_FAILED", `cannot run xmllint: ${error.message}`),
       );
     });

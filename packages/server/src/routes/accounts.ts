@@ -1,5 +1,5 @@
 /**
- * The operator's API: enrol users, top up prepaid balances, record postpaid deposits and SEPA
+ * The operator's API: enrol users (and replace their keys), top up prepaid balances, record postpaid deposits and SEPA
  * mandates, set postpaid limits, suspend, and list payments. Every route needs an API key with the scope it names (api-keys.ts).
  */
 import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -75,6 +75,32 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
       if (created.kind === "key-enrolled") throw HttpProblem.of("ERR_CONFLICT", `this key (${key.value.kid}) is already enrolled for another user: each user has a key of their own`);
       request.log.info({ user: created.user.id, mode: created.user.mode }, "user enrolled");
       return reply.code(201).send(await account(created.user));
+    },
+  );
+
+  app.put(
+    "/v1/admin/users/:user/key",
+    {
+      preHandler: scope("users:write"),
+      schema: {
+        summary: "Replace a user's enrolled key (scope users:write)",
+        description: "For a lost or compromised wallet: from this moment only requests signed with the new key are accepted.",
+        tags: ["operator"],
+        security,
+        params: UserParamsSchema,
+        body: Type.Object({ publicKey: EnrolmentSchema.properties.publicKey }, { additionalProperties: false }),
+        response: { 200: AccountSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const key = await parseUserJwk(request.body.publicKey);
+      if (!key.ok) throw HttpProblem.of("ERR_MALFORMED", key.message);
+      const user = request.params.user as PartyId<"user">;
+      const replaced = await store.replaceUserKey(user, { publicKeyJwk: storedJwk(key.value.jwk), alg: key.value.alg, kid: key.value.kid });
+      if (replaced.kind === "unknown-user") throw HttpProblem.of("ERR_UNKNOWN_USER", `no user ${user} is enrolled`);
+      if (replaced.kind === "key-enrolled") throw HttpProblem.of("ERR_CONFLICT", `this key (${key.value.kid}) is enrolled for another user: each user has a key of their own`);
+      request.log.info({ user, kid: key.value.kid }, "user key replaced");
+      return account(replaced.user);
     },
   );
 

@@ -21,13 +21,6 @@ import { HttpProblem } from "../problems.js";
 import { CurrencySchema, MinorUnitsSchema, problemResponses, UserIdSchema } from "../schemas.js";
 import type { ApiScope } from "../store/store.js";
 
-declare module "../app.js" {
-  interface AppDeps {
-    /** The card desk (card-sync.ts openCardDesk): without it the server issues no cards. */
-    readonly cards?: CardDesk | undefined;
-  }
-}
-
 const security = [{ operatorKey: [] }];
 const CardIdSchema = Type.String({ pattern: partyIdPattern.replace("(publisher|server|user|card)", "card"), maxLength: 80 });
 const CardParamsSchema = Type.Object({ card: CardIdSchema }, { additionalProperties: false });

@@ -23,6 +23,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
+import { BankFileInvalidError, checkBankFiles, XmlValidatorError } from "./bank-check.js";
 import { buildPain001, buildPain008, isSepaCountry, validateIban, type CreditTransfer, type DirectDebit } from "../bank/index.js";
 import { minimumPayoutOf, type OperatorBank, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
@@ -57,6 +58,8 @@ export interface SettleOptions {
   readonly closeNow?: boolean;
   /** Called after each step and after each file written; a throw there stops the settlement as a crash would (tests). */
   readonly afterStep?: (step: SettleStep | `file:${string}`) => void | Promise<void>;
+  /** Where the ISO 20022 schemas are (default: the copies shipped with the server). */
+  readonly schemaDir?: string;
 }
 
 /** Per currency: what the period's payments and refunds moved, from the users to the publishers, fees and exchange. */
@@ -176,6 +179,13 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
   activity ??= await store.periodActivity(period);
   const details = JSON.parse(settlement.details) as SettlementDetails;
   const files = render(settlement, details, activity);
+  // Nothing is written unless every bank file validates against its schema.
+  try {
+    await checkBankFiles(files, opts.schemaDir);
+  } catch (error) {
+    if (error instanceof BankFileInvalidError || error instanceof XmlValidatorError) throw new SettlementError(error.code, error.message);
+    throw error;
+  }
   const names = [...files.keys()].sort();
   for (const name of names) {
     await writeAtomically(join(opts.outDir, name), files.get(name)!);

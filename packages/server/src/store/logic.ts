@@ -201,6 +201,21 @@ export function* createUser(user: NewUser): Logic<{ kind: "created"; user: UserR
   return { kind: "created", user: (yield* getUser(user.id))! };
 }
 
+/**
+ * Replaces a user's enrolled key (a lost or compromised wallet): requests signed with the old key
+ * are refused from the moment this commits, since every payment reads the key it is checked with.
+ */
+export function* replaceUserKey(
+  id: string,
+  key: { publicKeyJwk: string; alg: string; kid: string },
+): Logic<{ kind: "replaced"; user: UserRecord } | { kind: "unknown-user" } | { kind: "key-enrolled" }> {
+  if (!(yield* get("SELECT id FROM users WHERE id = ?", id))) return { kind: "unknown-user" };
+  const holder = yield* get("SELECT id FROM users WHERE kid = ?", key.kid);
+  if (holder && str(holder["id"]) !== id) return { kind: "key-enrolled" };
+  yield* run("UPDATE users SET public_key_jwk = ?, alg = ?, kid = ? WHERE id = ?", key.publicKeyJwk, key.alg, key.kid, id);
+  return { kind: "replaced", user: (yield* getUser(id))! };
+}
+
 export function* getUser(id: string): Logic<UserRecord | undefined> {
   const row = yield* get(`${USER_SELECT} WHERE u.id = ?`, id);
   return row && toUser(row);
@@ -815,15 +830,33 @@ export function* insertApiKey(key: ApiKeyRecord): Logic<void> {
 
 export function* findApiKeyByHash(secretHash: string): Logic<ApiKeyRecord | undefined> {
   const row = yield* get("SELECT * FROM api_keys WHERE secret_sha256 = ?", secretHash);
-  return (
-    row && {
-      id: str(row["id"]),
-      secretHash: str(row["secret_sha256"]),
-      scopes: str(row["scopes"]).split(" ").filter(Boolean) as ApiScope[],
-      label: str(row["label"]),
-      createdAt: str(row["created_at"]),
-    }
-  );
+  return row && apiKeyOf(row);
+}
+
+function apiKeyOf(row: Row): ApiKeyRecord {
+  return {
+    id: str(row["id"]),
+    secretHash: str(row["secret_sha256"]),
+    scopes: str(row["scopes"]).split(" ").filter(Boolean) as ApiScope[],
+    label: str(row["label"]),
+    createdAt: str(row["created_at"]),
+  };
+}
+
+export function* listApiKeys(): Logic<ApiKeyRecord[]> {
+  return (yield* all("SELECT * FROM api_keys ORDER BY created_at, id")).map(apiKeyOf);
+}
+
+/** Deletes the key: its secret stops working at once. False if there was no such key. */
+export function* revokeApiKey(id: string): Logic<boolean> {
+  return (yield* run("DELETE FROM api_keys WHERE id = ?", id)) === 1;
+}
+
+/** Replaces key `id` by `next` in one transaction: never both working, never neither. False (nothing changed) if `id` is gone. */
+export function* rotateApiKey(id: string, next: ApiKeyRecord): Logic<boolean> {
+  if (!(yield* revokeApiKey(id))) return false;
+  yield* insertApiKey(next);
+  return true;
 }
 
 export function* rememberRequestNonce(user: string, nonce: string, expiresAt: Date, now: Date): Logic<boolean> {

@@ -403,6 +403,18 @@ export class PgStore implements Store {
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
     return this.#read(() => logic.findApiKeyByHash(secretHash));
   }
+  replaceUserKey(id: PartyId<"user">, key: { publicKeyJwk: string; alg: string; kid: string }) {
+    return this.#write(() => logic.replaceUserKey(id, key));
+  }
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#read(() => logic.listApiKeys());
+  }
+  revokeApiKey(id: string): Promise<boolean> {
+    return this.#write(() => logic.revokeApiKey(id));
+  }
+  rotateApiKey(id: string, next: ApiKeyRecord): Promise<boolean> {
+    return this.#write(() => logic.rotateApiKey(id, next));
+  }
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
     return this.#write(() => logic.rememberRequestNonce(user, nonce, expiresAt, now));
   }

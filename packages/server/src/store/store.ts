@@ -272,7 +272,17 @@ export interface SettlementRecord {
   readonly collections: readonly CollectionRecord[];
 }
 
-export const ApiScopes = ["users:read", "users:write", "funds:write", "payments:read", "payments:refund", "publishers:read", "publishers:write"] as const;
+export const ApiScopes = [
+  "users:read",
+  "users:write",
+  "funds:write",
+  "payments:read",
+  "payments:refund",
+  "publishers:read",
+  "publishers:write",
+  "keys:read",
+  "keys:write",
+] as const;
 export type ApiScope = (typeof ApiScopes)[number];
 
 export interface ApiKeyRecord {
@@ -297,6 +307,8 @@ export interface StoreCounts {
 
 export interface Store {
   createUser(user: NewUser): Promise<{ readonly kind: "created"; readonly user: UserRecord } | { readonly kind: "exists" } | { readonly kind: "key-enrolled" }>;
+  /** Replaces the user's enrolled key; "key-enrolled" when another user holds that key. */
+  replaceUserKey(id: PartyId<"user">, key: { publicKeyJwk: string; alg: string; kid: string }): Promise<{ kind: "replaced"; user: UserRecord } | { kind: "unknown-user" } | { kind: "key-enrolled" }>;
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined>;
   /** Records or replaces (undefined: removes) a postpaid user's SEPA mandate. */
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined>;
@@ -359,6 +371,11 @@ export interface Store {
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Deletes the key; false if there was none. */
+  revokeApiKey(id: string): Promise<boolean>;
+  /** Replaces key `id` by `next` atomically; false (nothing changed) if `id` does not exist. */
+  rotateApiKey(id: string, next: ApiKeyRecord): Promise<boolean>;
 
   /**
    * Remembers a signed user request's nonce until `expiresAt`; false if it was already seen

@@ -141,6 +141,10 @@ export interface CardSyncResult {
   readonly lastCounter: number;
   /** The commands the card applied, in order. */
   readonly applied: readonly { readonly kind: "sync" | "reload"; readonly id: string }[];
+  /** The SYNC and RELOAD commands as the payment server signed them (card tokens), in order: for an independent check. */
+  readonly commands: readonly string[];
+  /** The card's signed receipts of the commands it applied, as sent back to the server. */
+  readonly receipts: readonly string[];
   readonly credited: SyncAnswer["credited"];
   readonly unbooked: SyncAnswer["unbooked"];
   readonly before: CardStatus;
@@ -195,6 +199,8 @@ export async function syncCard(options: CardSyncOptions): Promise<CardSyncResult
     alreadyRecorded: outcome.answer.alreadyRecorded,
     lastCounter: outcome.answer.lastCounter,
     applied: outcome.applied,
+    commands: outcome.answer.commands,
+    receipts: outcome.receipts,
     credited: outcome.answer.credited,
     unbooked: outcome.answer.unbooked,
     before: outcome.before,
