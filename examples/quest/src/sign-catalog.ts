@@ -5,8 +5,9 @@
  *
  *   peage-quest-catalog --offers offers.json --pki DIR --out catalog.json [--period-seconds N]
  *
- * DIR is a certificate directory as `peage pki init` writes it (publisher.key, publisher.crt and
- * the CA certificates). --period-seconds replaces the length of every period offer, so that a
+ * DIR is a certificate directory as `peage pki init` writes it (publisher.key, publisher.crt,
+ * server.crt and the CA certificates); its payment server is signed into every offer as the one
+ * whose acknowledgments the game accepts. --period-seconds replaces the length of every period offer, so that a
  * demonstration shows renewals without waiting five minutes.
  */
 import { readFile, writeFile } from "node:fs/promises";
@@ -17,7 +18,7 @@ import { integerFlag, parseFlags, UsageError } from "./args.js";
 
 export interface SignQuestCatalogOptions {
   readonly drafts: readonly OfferDraft[];
-  readonly pki: Pick<DemoPki, "publisher" | "chainOf">;
+  readonly pki: Pick<DemoPki, "publisher" | "server" | "chainOf">;
   /** Replaces the seconds of every period grant. */
   readonly periodSeconds?: number;
 }
@@ -28,7 +29,7 @@ export function signQuestCatalog(options: SignQuestCatalogOptions): Promise<Cata
     options.periodSeconds !== undefined && draft.grant.kind === "period" ? { ...draft, grant: { kind: "period" as const, seconds: options.periodSeconds } } : draft,
   );
   const { publisher } = options.pki;
-  return signCatalog(publisher.identity, drafts, publisher.keys, options.pki.chainOf(publisher.certificate));
+  return signCatalog(publisher.identity, drafts, publisher.keys, options.pki.chainOf(publisher.certificate), { servers: [options.pki.server.identity] });
 }
 
 /** Reads offer drafts: a JSON array of {offerId, description, price {amount, currency}, grant}. */

@@ -18,12 +18,13 @@ const drafts = [
 
 interface CatalogFile {
   publisher: string;
-  offers: { terms: { offerId: string; description: string; price: { amount: number; currency: string } } }[];
+  offers: { terms: { offerId: string; description: string; price: { amount: number; currency: string }; servers?: string[] } }[];
 }
 
 describe("peage catalog sign", () => {
   let work: string;
-  const sign = (...args: string[]) => peage(["catalog", "sign", "--key", "publisher.key", "--chain", "publisher-chain.pem", ...args], work);
+  const SERVER = "urn:peage:server:pay-eu";
+  const sign = (...args: string[]) => peage(["catalog", "sign", "--key", "publisher.key", "--chain", "publisher-chain.pem", "--server", SERVER, ...args], work);
 
   before(async () => {
     work = tempDir();
@@ -47,6 +48,8 @@ describe("peage catalog sign", () => {
       catalog.offers.map((o) => [o.terms.offerId, o.terms.price.amount, o.terms.price.currency]),
       [["launch", 150, "EUR"], ["hour", 300, "JPY"], ["level-2", 250, "BHD"], ["tiny", 10, "EUR"]],
     );
+    // The payment servers whose acknowledgments the program accepts are signed into every offer.
+    assert.ok(catalog.offers.every((o) => JSON.stringify(o.terms.servers) === JSON.stringify([SERVER])));
 
     const inspected = assertSuccess(await peage(["inspect", "catalog.json", "--trust", "root.crt"], work));
     assert.match(inspected.stdout, /launch: 1\.50 EUR, one launch: Start the game/);
@@ -77,6 +80,17 @@ describe("peage catalog sign", () => {
     assertInvalid(foreign, "ERR_UNKNOWN_ISSUER");
   });
 
+  it("refuses to sign a catalog that names no payment server, or a server id that is not one", async () => {
+    const [none, bad] = await Promise.all([
+      peage(["catalog", "sign", "--key", "publisher.key", "--chain", "publisher-chain.pem", "--offers", "offers.json", "--out", "none.json"], work),
+      sign("--offers", "offers.json", "--server", "urn:peage:publisher:acme-games", "--out", "bad.json"),
+    ]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /--server urn:peage:server:NAME/);
+    assert.notEqual(bad.code, 0);
+    for (const name of ["none.json", "bad.json"]) assert.ok(!existsSync(join(work, name)), `${name} was not written`);
+  });
+
   it("refuses drafts with a mistake, naming the offer, and writes nothing", async () => {
     // Every kind of mistake is unit-tested in drafts.test.ts; this shows one reaching the command's exit.
     writeFileSync(join(work, "float.json"), JSON.stringify([drafts[0], { ...drafts[1], price: { amount: 2.5, currency: "JPY" } }]));
@@ -89,7 +103,7 @@ describe("peage catalog sign", () => {
     assertSuccess(await peage(["pki", "revoke", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--cert", "publisher.crt", "--crl-out", "publishers.crl"], work));
     const [publisher, key, revoked] = await Promise.all([
       sign("--offers", "offers.json", "--publisher", "urn:peage:publisher:someone-else", "--out", "a.json"),
-      peage(["catalog", "sign", "--offers", "offers.json", "--key", "server.key", "--chain", "publisher-chain.pem", "--out", "b.json"], work),
+      peage(["catalog", "sign", "--offers", "offers.json", "--key", "server.key", "--chain", "publisher-chain.pem", "--server", SERVER, "--out", "b.json"], work),
       sign("--offers", "offers.json", "--trust", "root.crt", "--crl", "publishers.crl", "--out", "c.json"),
     ]);
     assertError(publisher, "ERR_IDENTITY_MISMATCH");

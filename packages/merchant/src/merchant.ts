@@ -4,7 +4,13 @@
  * payment, hands it to the user's wallet, and unlocks only on an acknowledgment (message 3) that
  * verifies against exactly the offer it sent: a payment-server chain with the acknowledgment role,
  * the offer's hash, price, nonce and date. Each offer is consumed by its first valid
- * acknowledgment, so a replayed or second acknowledgment unlocks nothing.
+ * acknowledgment, so a replayed or second acknowledgment unlocks nothing; an acknowledgment that
+ * does not verify leaves the offer open, so a forged one presented first cannot block the genuine one.
+ *
+ * When the wallet does not answer in time (or cannot be reached), the offer stays open too, and the
+ * next pay() of the same catalog offer presents that same offer again rather than a new one: if
+ * the user had paid meanwhile, the wallet hands back the acknowledgment of that payment (from its
+ * history, or from the payment server by the offer's nonce) and nothing is charged twice.
  */
 import { readFile } from "node:fs/promises";
 import {
@@ -13,6 +19,7 @@ import {
   DEFAULT_OFFER_TTL_MS,
   isPartyId,
   isPlainObject,
+  parseStrictJson,
   JwsTypes,
   systemClock,
   toDate,
@@ -60,7 +67,11 @@ export interface MerchantOptions {
   readonly crls?: readonly string[];
   /** Where the wallet is: its endpoint file (default $PEAGE_WALLET_FILE or ~/.peage/wallet.json), or a transport of your own. */
   readonly wallet?: { readonly endpointFile?: string } | WalletTransport;
-  /** Accept acknowledgments only from this payment server (urn:peage:server:...). */
+  /**
+   * Accept acknowledgments only from this payment server (urn:peage:server:...). Needed only for
+   * a catalog signed without the list of its payment servers (`servers` in each offer's terms),
+   * which is otherwise refused: it would take acknowledgments from any certified payment server.
+   */
   readonly server?: string;
   readonly clock?: Clock;
   readonly monotonic?: MonotonicClock;
@@ -79,6 +90,8 @@ export interface PayOptions {
 interface OpenOffer {
   readonly offer: Offer;
   readonly entry: CatalogEntry;
+  /** Sent to the wallet, whose answer did not come (a timeout, a lost connection): presented again by the next pay(). */
+  unanswered: boolean;
 }
 
 export class Merchant {
@@ -142,6 +155,8 @@ export class Merchant {
         verificationCode: verified.error.code,
       });
     }
+    const unbound = serverProblem(verified.value.catalog.offers, options.server);
+    if (unbound) throw invalid(unbound);
     const wallet = options.wallet;
     const transport = wallet && "submit" in wallet ? wallet : new HttpWalletTransport(wallet?.endpointFile ? { endpointFile: wallet.endpointFile } : {});
     return new Merchant({
@@ -161,7 +176,7 @@ export class Merchant {
 
   /** Gets one offer paid through the wallet and returns what it unlocks; rejects with a MerchantError. */
   async pay(offerId: string, options: PayOptions = {}): Promise<Authorization> {
-    const offer = this.openOffer(offerId);
+    const offer = this.#unansweredOffer(offerId) ?? this.openOffer(offerId);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const { signal, release } = withTimeout(options.signal, timeoutMs);
     let answer: unknown;
@@ -169,13 +184,32 @@ export class Merchant {
       answer = await this.#transport.submit(offer, { signal });
     } catch (error) {
       release();
-      this.#open.delete(offer.nonce);
-      if (error instanceof MerchantError) throw error;
-      if (signal.aborted) throw new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", { retryable: true, cause: error });
-      throw new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, { retryable: true, cause: error });
+      const failure =
+        error instanceof MerchantError
+          ? error
+          : signal.aborted
+            ? new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", { retryable: true, cause: error })
+            : new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, { retryable: true, cause: error });
+      // The user may have paid although the answer did not come: the same offer is asked again.
+      const open = this.#open.get(offer.nonce);
+      if (failure.retryable && open) open.unanswered = true;
+      else this.#open.delete(offer.nonce);
+      throw failure;
     }
     release();
     return this.#settle(answer, offer);
+  }
+
+  /** An open offer for `offerId` whose answer never came, taken for presenting again; undefined if none. */
+  #unansweredOffer(offerId: string): Offer | undefined {
+    this.#pruneExpired();
+    for (const open of this.#open.values()) {
+      if (open.unanswered && open.offer.terms.offerId === offerId && toDate(open.offer.expiresAt).getTime() > this.#clock.now().getTime()) {
+        open.unanswered = false;
+        return open.offer;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -191,11 +225,14 @@ export class Merchant {
     }
     this.#pruneExpired();
     const offer = createOffer(entry, this.#clock, this.#offerTtlMs);
-    this.#open.set(offer.nonce, { offer, entry });
+    this.#open.set(offer.nonce, { offer, entry, unanswered: false });
     return offer;
   }
 
-  /** Verifies an acknowledgment against the open offer its nonce names, and closes that offer. */
+  /**
+   * Verifies an acknowledgment against the open offer its nonce names, and closes that offer once
+   * one verifies; one that does not verify is refused and leaves the offer open for the genuine one.
+   */
   async acceptAcknowledgment(answer: unknown): Promise<Authorization> {
     const nonce = nonceOf(answer);
     const open = nonce === undefined ? undefined : this.#open.get(nonce);
@@ -246,7 +283,8 @@ export class Merchant {
       ...(this.#server ? { server: this.#server } : {}),
     });
     if (!verified.ok) {
-      this.#open.delete(offer.nonce);
+      // The offer stays open: anyone may present a forged acknowledgment naming its nonce, and
+      // closing the offer on it would turn away the genuine one (the user paid and got nothing).
       const { code, message } = verified.error;
       throw new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", `the acknowledgment does not prove payment of this offer (${code}: ${message}); nothing may be unlocked`, {
         retryable: false,
@@ -296,6 +334,25 @@ export class Merchant {
   }
 }
 
+/**
+ * Why the catalog and the `server` option leave acknowledgments unbound (any certified payment
+ * server's would do) or unacceptable (the option names a server an offer does not accept).
+ */
+function serverProblem(entries: readonly CatalogEntry[], server: string | undefined): string | undefined {
+  const unnamed = entries.filter(({ terms }) => terms.servers === undefined).map(({ terms }) => terms.offerId);
+  if (server === undefined && unnamed.length > 0) {
+    return (
+      `the catalog's offers ${unnamed.join(", ")} name no payment server, so an acknowledgment from any certified payment server would unlock them: ` +
+      "sign the catalog again naming its servers (peage catalog sign --server urn:peage:server:NAME), or pass the server option"
+    );
+  }
+  const excluded = entries.filter(({ terms }) => server !== undefined && terms.servers !== undefined && !terms.servers.includes(server as PartyId<"server">));
+  if (excluded.length > 0) {
+    return `the server option ${server} is not among the payment servers the catalog's offer ${excluded[0]!.terms.offerId} accepts (${excluded[0]!.terms.servers!.join(", ")}): drop the option or sign the catalog again`;
+  }
+  return undefined;
+}
+
 /** The nonce an acknowledgment claims, read without trusting it (only to find the offer to check it against). */
 function nonceOf(answer: unknown): string | undefined {
   if (!isPlainObject(answer)) return undefined;
@@ -330,7 +387,7 @@ function notOpen(): MerchantError {
 
 async function readJson(path: string, what: string, invalid: (message: string, extra?: { cause?: unknown }) => MerchantError): Promise<unknown> {
   try {
-    return JSON.parse(await readFile(path, "utf8")) as unknown;
+    return parseStrictJson(await readFile(path, "utf8"));
   } catch (cause) {
     throw invalid(`cannot read the ${what} ${path}: ${(cause as Error).message}`, { cause });
   }

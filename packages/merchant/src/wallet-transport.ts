@@ -9,7 +9,7 @@ import { request } from "node:http";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { isPlainObject, isVerificationCode, PaymentCodes, type Offer, type ProblemCode } from "@peage/protocol";
+import { isPlainObject, isVerificationCode, parseStrictJson, PaymentCodes, type Offer, type ProblemCode } from "@peage/protocol";
 import { MerchantError } from "./errors.js";
 
 export interface WalletTransport {
@@ -52,7 +52,7 @@ export class HttpWalletTransport implements WalletTransport {
     const answer = await post(endpoint, body, options.signal, this.#maxBytes);
     let value: unknown;
     try {
-      value = JSON.parse(answer.text);
+      value = parseStrictJson(answer.text);
     } catch {
       value = undefined;
     }
@@ -201,6 +201,8 @@ export function fromProblem(status: number, value: unknown): MerchantError {
         retryable: true,
         reason,
       });
+    case "ERR_CARD_UNREADABLE":
+      return new MerchantError("ERR_WALLET_UNAVAILABLE", `the user's card could not be read (${reason}): ask the user to put it back in, or take it out to pay online`, { retryable: true, reason });
     case "ERR_TIMEOUT":
       return new MerchantError("ERR_TIMEOUT", `the payment took too long (${reason}): offer to try again`, { retryable: true, reason });
     default:

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, FixedClock, partyId, price, signCatalog, type Catalog, type DemoPki, type Offer } from "@peage/protocol";
+import { certificateToPem, createDemoPki, FixedClock, partyId, price, signCatalog, type Catalog, type DemoPki, type Offer, type PartyId } from "@peage/protocol";
 import { cardIssuerFromDemo, CardClient, FileMedium, InProcessTransport, issueCard, MemoryMedium, payWithCard } from "@peage/card";
 import { startPcscStack, type PcscStack } from "@peage/card/testing";
 import { createWallet, initWallet, readConfig, ScriptedPrompt, startWallet, writeConfig, type Wallet, type WalletService } from "@peage/wallet";
@@ -21,7 +21,7 @@ import { merchantCode } from "./helpers.js";
 const NOW = new Date("2026-08-03T10:00:00.000Z");
 const PIN = "1357";
 
-async function catalogOf(pki: DemoPki): Promise<Catalog> {
+async function catalogOf(pki: DemoPki, servers?: PartyId<"server">[]): Promise<Catalog> {
   return signCatalog(
     pki.publisher.identity,
     [
@@ -30,6 +30,7 @@ async function catalogOf(pki: DemoPki): Promise<Catalog> {
     ],
     pki.publisher.keys,
     pki.chainOf(pki.publisher.certificate),
+    servers ? { servers } : {},
   );
 }
 
@@ -80,9 +81,10 @@ describe("the merchant and card acknowledgments", () => {
     assert.match(granted.paymentId, /^card_/);
     assert.deepEqual(granted.price, price(50, "EUR"));
     assert.equal(granted.serverTime.toISOString(), NOW.toISOString(), "periods count from the card's time");
-    // Without a server named, any card chaining to a trusted root is accepted too.
-    const open = await Merchant.create({ catalog, trustRoots: roots, clock, wallet: cardTransport(card, clock) });
-    assert.equal((await open.onEvent("level-2")).price.amount, 100);
+    // The catalog names the server itself: without the option, its cards are accepted too.
+    const signed = await catalogOf(pki, [pki.server.identity]);
+    const bySignedCatalog = await Merchant.create({ catalog: signed, trustRoots: roots, clock, wallet: cardTransport(card, clock) });
+    assert.equal((await bySignedCatalog.onEvent("level-2")).price.amount, 100);
   });
 
   it("refuses a card issued by another payment server than the merchant's", async () => {
@@ -93,6 +95,9 @@ describe("the merchant and card acknowledgments", () => {
     const foreignCard = await cardOf(other, clock, "bob-1", [pki.root.certificate]);
     const merchant = await Merchant.create({ catalog, trustRoots: bothRoots, server: pki.server.identity, clock, wallet: cardTransport(foreignCard, clock) });
     await assert.rejects(merchant.atLaunch(), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
+    // The same when the catalog names the merchant's server and no option is given.
+    const bySignedCatalog = await Merchant.create({ catalog: await catalogOf(pki, [pki.server.identity]), trustRoots: bothRoots, clock, wallet: cardTransport(foreignCard, clock) });
+    await assert.rejects(bySignedCatalog.atLaunch(), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
   });
 
   it("refuses a card's acknowledgment replayed for another offer", async () => {

@@ -6,7 +6,9 @@ import {
   canonicalBytes,
   certificateToPem,
   createDemoPki,
+  partyId,
   price,
+  signCatalog,
   signAcknowledgment,
   systemClock,
   type Acknowledgment,
@@ -226,6 +228,27 @@ test("an offer carried by the program itself is accepted once through acceptAckn
   await assert.rejects(m.acceptAcknowledgment(ack), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"));
 });
 
+test("a forged acknowledgment presented first does not close the offer: the genuine, paid one is accepted after it", async () => {
+  const m = await merchant();
+  const offer = m.openOffer("level-2");
+  const forged = await signAcknowledgment({
+    consent: consentFor(offer),
+    paymentId: "pay_forged",
+    server: pki.server.identity,
+    charged: offer.terms.price,
+    key: pki.publisher.keys,
+    x5c: pki.chainOf(pki.publisher.certificate),
+    clock: systemClock,
+  });
+  await assert.rejects(m.acceptAcknowledgment(forged), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_ROLE"));
+  assert.equal(m.openOfferCount, 1);
+  const genuine = await new HttpWalletTransport({ endpointFile: world.endpointFile }).submit(offer, { signal: AbortSignal.timeout(10_000) });
+  const authorization = await m.acceptAcknowledgment(genuine);
+  assert.equal(authorization.nonce, offer.nonce);
+  assert.equal(m.openOfferCount, 0);
+  await assert.rejects(m.acceptAcknowledgment(forged), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"));
+});
+
 test("an acknowledgment signed with a publisher's certificate is ERR_WRONG_ROLE", async () => {
   const m = await merchant({
     wallet: dishonest((_real, offer) =>
@@ -287,11 +310,73 @@ test("a broken payment server is caught by the wallet and reported as ERR_INVALI
   }
 });
 
+test("without the server option, the servers signed into the catalog decide: another certified server's acknowledgment is ERR_WRONG_AUDIENCE", async () => {
+  const drafts = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } }];
+  const chain = pki.chainOf(pki.publisher.certificate);
+  // pki.server (pay-eu) is a certified payment server; this catalog accepts only pay-us.
+  const elsewhere = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, chain, { servers: [partyId("server", "pay-us")] });
+  const byCertifiedServer = (_real: unknown, offer: Offer) =>
+    signAcknowledgment({ consent: consentFor(offer), paymentId: "pay_other", server: pki.server.identity, charged: offer.terms.price, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), clock: systemClock });
+  const refusing = await Merchant.create({ catalog: elsewhere, trustRoots: world.rootsPem, wallet: { submit: async (offer) => byCertifiedServer(undefined, offer) } });
+  await assert.rejects(refusing.pay("launch"), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
+  // The same acknowledgment unlocks when the signed catalog names pay-eu.
+  const here = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, chain, { servers: [partyId("server", "pay-us"), pki.server.identity] });
+  const accepting = await Merchant.create({ catalog: here, trustRoots: world.rootsPem, wallet: { submit: async (offer) => byCertifiedServer(undefined, offer) } });
+  assert.equal((await accepting.pay("launch")).paymentId, "pay_other");
+});
+
+test("a catalog that names no payment server needs the server option: otherwise any certified server's acknowledgment would do", async () => {
+  const drafts = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } }];
+  const unbound = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+  await assert.rejects(Merchant.create({ catalog: unbound, trustRoots: world.rootsPem }), (error: unknown) => {
+    merchantCode("ERR_INVALID_CATALOG")(error);
+    assert.match((error as Error).message, /name no payment server.*--server urn:peage:server:NAME/);
+    return true;
+  });
+  const named = await Merchant.create({ catalog: unbound, trustRoots: world.rootsPem, server: pki.server.identity, wallet: { endpointFile: world.endpointFile } });
+  assert.equal((await named.pay("launch")).offerId, "launch");
+  // An option naming a server the signed catalog does not accept is a mistake, said at once.
+  await assert.rejects(merchant({ server: "urn:peage:server:somewhere-else" }), merchantCode("ERR_INVALID_CATALOG"));
+});
+
 test("acknowledgments from a payment server other than the expected one are ERR_WRONG_AUDIENCE", async () => {
-  const m = await merchant({ server: "urn:peage:server:somewhere-else" });
+  const drafts = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } }];
+  const unbound = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+  const m = await merchant({ catalog: unbound, server: "urn:peage:server:somewhere-else" });
   await assert.rejects(m.pay("launch"), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
   const right = await merchant({ server: pki.server.identity });
   assert.equal((await right.pay("launch")).offerId, "launch");
+});
+
+test("the program stops waiting while the wallet is paying: the next pay() presents the same offer and gets the payment, charged once", async () => {
+  let slow = true;
+  const late = await createTestWorld({
+    pki,
+    server: {
+      // The first answer takes longer than the program waits; the payment is recorded all the same.
+      tamper: async (ack) => {
+        if (slow) await new Promise((resolve) => setTimeout(resolve, 1500));
+        return ack;
+      },
+    },
+  });
+  try {
+    const m = await Merchant.create({ catalog: late.catalog, trustRoots: late.rootsPem, wallet: { endpointFile: late.endpointFile } });
+    await assert.rejects(m.pay("launch", { timeoutMs: 300 }), merchantCode("ERR_TIMEOUT"));
+    assert.equal(m.openOfferCount, 1, "the unanswered offer stays open");
+    while (late.server.payments.length === 0 || late.wallet.history.list()[0]?.outcome !== "paid") await new Promise((resolve) => setTimeout(resolve, 50));
+    slow = false;
+    const authorization = await m.pay("launch");
+    assert.equal(late.server.payments.length, 1, "charged once");
+    assert.equal(authorization.paymentId, late.server.payments[0]!.paymentId);
+    assert.equal(m.openOfferCount, 0);
+    // The offer is consumed: the next payment is a new one.
+    const next = await m.pay("launch");
+    assert.notEqual(next.nonce, authorization.nonce);
+    assert.equal(late.server.payments.length, 2);
+  } finally {
+    await late.close();
+  }
 });
 
 test("concurrent payments each get their own offer and acknowledgment", async () => {

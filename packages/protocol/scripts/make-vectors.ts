@@ -28,6 +28,7 @@ import {
   VerificationCodes,
   type Acknowledgment,
   type CatalogEntry,
+  type PartyId,
   type Offer,
   type OfferSignatureClaims,
   type PaymentRequest,
@@ -38,9 +39,12 @@ import {
 import {
   ackAt,
   at,
+  canonicalJson,
   claimsOf,
   crlOf,
   DAY,
+  duplicateMember,
+  duplicateTyp,
   entryFor,
   flipSignature,
   JwsTypes,
@@ -48,6 +52,7 @@ import {
   makeWorld,
   MINUTE,
   offerAt,
+  OTHER_NONCE,
   OTHER_PUBLISHER,
   OTHER_SERVER,
   publicJwk,
@@ -61,6 +66,7 @@ import {
   sign,
   signHs256,
   signRaw,
+  signRawText,
   unsecured,
   withClaims,
   withSegment,
@@ -149,6 +155,15 @@ async function offerCases(c: Cases): Promise<void> {
   add("valid-period", "An offer granting 24 hours of use.", offerAt(w.entries["day-pass"]!, T), ctx(), valid);
   add("valid-event", "An offer for an in-program event, with non-ASCII text in its description.", offerAt(w.entries["level-2"]!, T), ctx(), valid);
   add("valid-with-crl", "A valid offer checked with the publishers' association's (empty) CRL loaded.", offer, ctx({ crls: [c.crlNames.publishersEmpty] }), valid);
+  const signedFor = async (servers: PartyId<"server">[]): Promise<Offer> => offerAt(await entryFor({ ...entry.terms, servers }, w.pki.publisher.keys, x5c), T);
+  add("valid-servers", "The terms name the payment servers the program accepts; the wallet pays through pay-eu, one of them.", await signedFor([OTHER_SERVER, SERVER]), ctx({ server: SERVER }), valid);
+  add(
+    "wrong-audience-servers",
+    "The terms accept acknowledgments from pay-us only; a wallet paying through pay-eu must not pay (the program would refuse what it got).",
+    await signedFor([OTHER_SERVER]),
+    ctx({ server: SERVER }),
+    fails("ERR_WRONG_AUDIENCE"),
+  );
   add(
     "valid-with-crls-required",
     "A valid offer under the \"require\" revocation policy, with the CRL of every CA of the path loaded.",
@@ -461,6 +476,20 @@ async function paymentRequestCases(c: Cases, otherAlgUser: World["user"]): Promi
   add("malformed-consent-x5c-instead-of-kid", "The user's key signed the consent but the header carries an x5c chain, not a kid.", withConsent(await sign(JwsTypes.consent, consent, w.user.key, { x5c: w.publisherChain })), ctx(), fails("ERR_MALFORMED"));
   add("malformed-consent-kid-not-thumbprint", "The kid is a free-form name, not an RFC 7638 thumbprint.", withConsent(await signRaw({ alg: w.user.key.alg, typ: JwsTypes.consent, kid: "alice-phone" }, JSON.stringify(consent), w.user.key)), ctx(), fails("ERR_MALFORMED"));
   add("malformed-consent-wrong-typ", "The consent is signed under the acknowledgment type.", withConsent(await sign(JwsTypes.acknowledgment, consent, w.user.key, { kid: w.user.kid })), ctx(), fails("ERR_MALFORMED"));
+  add(
+    "malformed-consent-duplicate-typ",
+    "The user's key signed a consent whose protected header names typ twice (the acknowledgment type, then the consent type): a parser keeping the first reads another message kind.",
+    withConsent(await signRawText(duplicateTyp(w.user.key.alg, JwsTypes.acknowledgment, JwsTypes.consent, `"kid":${JSON.stringify(w.user.kid)}`), canonicalJson(consent), w.user.key)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
+  add(
+    "malformed-consent-duplicate-nonce",
+    "The user signed claims naming nonce twice (another offer's nonce, then this one's): a parser keeping the first reads another payment.",
+    withConsent(await signRaw({ alg: w.user.key.alg, ...userHeader }, duplicateMember(consent, "nonce", OTHER_NONCE), w.user.key)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-consent-extra-claim", "The user signed claims with an extra member.", withConsent(await userSigns({ ...consent, note: "thanks" })), ctx(), fails("ERR_MALFORMED"));
   add("malformed-consent-missing-claim", "The user signed claims without the server.", withConsent(await userSigns({ ...consent, server: undefined })), ctx(), fails("ERR_MALFORMED"));
   add(
@@ -584,6 +613,20 @@ async function acknowledgmentCases(c: Cases): Promise<void> {
   add("valid-expected-server", "The same, with the merchant accepting only pay-eu.", ack, ctx({ server: SERVER }), valid);
   add("valid-converted", "Charged in the user's home currency (USD) at a recorded rate.", await ackAt(w, request, ackTime, { charged: price(54, "USD"), rate: "1.0800000000" }), ctx(), valid);
   add("valid-with-crl", "Checked with the regulator's (empty) CRL loaded.", ack, ctx({ crls: [c.crlNames.regulatorEmpty] }), valid);
+  const signedFor = async (servers: PartyId<"server">[]): Promise<{ offer: Offer; ack: Acknowledgment }> => {
+    const narrowed = offerAt(await entryFor({ ...entry.terms, servers }, w.pki.publisher.keys, w.publisherChain), T);
+    return { offer: narrowed, ack: await ackAt(w, await requestAt(narrowed, w.user, at(T, MINUTE)), ackTime) };
+  };
+  const among = await signedFor([OTHER_SERVER, SERVER]);
+  add("valid-signed-servers", "The signed terms accept pay-us and pay-eu; pay-eu acknowledged, and the merchant names no server itself.", among.ack, ctx({ offer: among.offer }), valid);
+  const elsewhere = await signedFor([OTHER_SERVER]);
+  add(
+    "wrong-audience-signed-servers",
+    "The signed terms accept pay-us only; pay-eu, certified as well, acknowledged. Refused although the merchant names no server itself.",
+    elsewhere.ack,
+    ctx({ offer: elsewhere.offer }),
+    fails("ERR_WRONG_AUDIENCE"),
+  );
 
   await cardAcknowledgmentCases(c, request, ackTime, ctx);
 
@@ -601,6 +644,20 @@ async function acknowledgmentCases(c: Cases): Promise<void> {
   add("malformed-kid-instead-of-x5c", "Signed by the server's key but naming a kid instead of carrying the chain.", withToken(await sign(JwsTypes.acknowledgment, claims, w.pki.server.keys, { kid: w.user.kid })), ctx(), fails("ERR_MALFORMED"));
   add("malformed-wrong-typ", "The server's key signed the claims under the consent type.", withToken(await sign(JwsTypes.consent, claims, w.pki.server.keys, { x5c })), ctx(), fails("ERR_MALFORMED"));
   add("malformed-extra-claim", "The server signed claims with an unknown member.", await serverSigns({ ...claims, bonus: 1 }), ctx(), fails("ERR_MALFORMED"));
+  add(
+    "malformed-duplicate-typ",
+    "The server's key signed the claims under a protected header naming typ twice (the consent type, then the acknowledgment type).",
+    withToken(await signRawText(duplicateTyp(w.alg, JwsTypes.consent, JwsTypes.acknowledgment, `"x5c":${JSON.stringify(x5c)}`), canonicalJson(claims), w.pki.server.keys)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
+  add(
+    "malformed-duplicate-nonce",
+    "The server signed claims naming nonce twice (another offer's nonce, then this one's).",
+    withToken(await signRaw({ alg: w.alg, typ: JwsTypes.acknowledgment, x5c }, duplicateMember(claims, "nonce", OTHER_NONCE), w.pki.server.keys)),
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-charged-currency", "The server signed a charged amount in a currency outside ISO 4217.", await serverSigns({ ...claims, charged: { amount: 50, currency: "XBT" } }), ctx(), fails("ERR_MALFORMED"));
 
   const header = { typ: JwsTypes.acknowledgment, x5c };

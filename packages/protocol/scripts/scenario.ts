@@ -10,6 +10,7 @@
 import { createHmac, webcrypto } from "node:crypto";
 import { exportJWK } from "jose";
 import {
+  canonicalBytes,
   createCrl,
   createDemoPki,
   createPaymentRequest,
@@ -120,11 +121,38 @@ export function respellSignature(token: string): string {
  * library's own signer would never produce (non-canonical payloads, odd headers).
  */
 export async function signRaw(header: Record<string, unknown>, payloadText: string, key: KeyPair): Promise<string> {
-  const input = `${b64u(JSON.stringify(header))}.${b64u(payloadText)}`;
+  return signRawText(JSON.stringify(header), payloadText, key);
+}
+
+/** Like signRaw, with the header as text too: for headers JSON.stringify cannot write (a member twice). */
+export async function signRawText(headerText: string, payloadText: string, key: KeyPair): Promise<string> {
+  const input = `${b64u(headerText)}.${b64u(payloadText)}`;
   const params = key.alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" };
   const signature = new Uint8Array(await webcrypto.subtle.sign(params, key.privateKey, Buffer.from(input, "ascii")));
   return `${input}.${b64u(signature)}`;
 }
+
+/** The RFC 8785 text of `value`. */
+export function canonicalJson(value: unknown): string {
+  return Buffer.from(canonicalBytes(value)).toString("utf8");
+}
+
+/** A protected header naming `typ` twice, first `first` then `last`, with `rest` (members as JSON text) after. */
+export function duplicateTyp(alg: string, first: string, last: string, rest: string): string {
+  return `{"alg":${JSON.stringify(alg)},"typ":${JSON.stringify(first)},"typ":${JSON.stringify(last)},${rest}}`;
+}
+
+/** The canonical text of `claims` with `name` written twice: `first` first, then the claims' own value. */
+export function duplicateMember(claims: Record<string, unknown>, name: string, first: unknown): string {
+  const text = canonicalJson(claims);
+  const member = `${JSON.stringify(name)}:`;
+  const at = text.indexOf(member);
+  if (at < 0) throw new Error(`the claims have no member ${name}`);
+  return `${text.slice(0, at)}${member}${JSON.stringify(first)},${text.slice(at)}`;
+}
+
+/** A nonce no offer of the vectors uses. */
+export const OTHER_NONCE = "b3RoZXItb2ZmZXItbm9uY2UtMDAwMDAwMDA";
 
 /**
  * An HS256 token (RFC 7518 §3.2) keyed with public bytes, e.g. a certificate's DER: the

@@ -110,7 +110,7 @@ export async function runner(file: VectorFile): Promise<Runner> {
       const clock = new FixedClock(now);
       switch (c.kind) {
         case "offer":
-          return verifyOffer(c.input, { trust, clock });
+          return verifyOffer(c.input, { trust, clock, ...(context.server !== undefined && { server: context.server as PartyId<"server"> }) });
         case "catalog":
           return verifyCatalog(c.input, trust, now);
         case "payment-request":

@@ -4,8 +4,8 @@
  * the message kind (`typ`, RFC 7515 §4.1.9) and the signer: `x5c` (§4.1.6, a certificate chain)
  * for publishers, payment servers and cards, `kid` (an RFC 7638 JWK thumbprint) for users.
  *
- * Decoding is strict: an unknown header parameter, `crit`, `alg: none`, a non-canonical payload
- * or a token over the size limit is refused before any key is looked up.
+ * Decoding is strict: an unknown or repeated header parameter, `crit`, `alg: none`, a
+ * non-canonical payload or a token over the size limit is refused before any key is looked up.
  *
  * Signatures are made and checked with node:crypto (OpenSSL) directly and synchronously: on the
  * payment path a check must cost about one signature verification, and going through WebCrypto's
@@ -16,6 +16,7 @@ import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { canonicalBytes } from "./canonical.js";
 import { fail, ok, type Result } from "./errors.js";
 import { algorithmOfKey as algorithmOfKeyObject, isExternalKey, isSignatureAlgorithm, keyObjectOf, type SignatureAlgorithm, type SigningKey } from "./keys.js";
+import { tryParseStrictJson } from "./strict-json.js";
 
 /** The `typ` of each signed Péage object. */
 export const JwsTypes = {
@@ -89,7 +90,7 @@ export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
   const header = parseJsonSegment(parts[0]);
   const payloadBytes = Buffer.from(parts[1], "base64url");
   const payload = parseJsonSegment(parts[1]);
-  if (!isPlainObject(header)) return fail("ERR_MALFORMED", "JWS protected header is not a JSON object");
+  if (!isPlainObject(header)) return fail("ERR_MALFORMED", "JWS protected header is not a JSON object without repeated member names");
   if (payload === undefined) return fail("ERR_MALFORMED", "JWS payload is not JSON");
 
   for (const name of Object.keys(header)) {
@@ -186,12 +187,9 @@ function isCanonicalBase64url(segment: string): boolean {
   return base64urlSegment.test(segment) && Buffer.from(segment, "base64url").toString("base64url") === segment;
 }
 
+/** A header or payload segment as JSON; undefined when it is not strict JSON (duplicate names included). */
 function parseJsonSegment(segment: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(segment, "base64url").toString("utf8")) as unknown;
-  } catch {
-    return undefined;
-  }
+  return tryParseStrictJson(Buffer.from(segment, "base64url").toString("utf8"));
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

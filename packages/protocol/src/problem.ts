@@ -28,6 +28,8 @@ export const PaymentCodes = [
   /** The user's own auto-accept rules refused it without asking (e.g. above the per-payment cap). */
   "ERR_RULE_REFUSED",
   "ERR_WALLET_LOCKED",
+  /** A card is in the reader but could not be read: nothing was paid, by card or online. */
+  "ERR_CARD_UNREADABLE",
   "ERR_WALLET_UNAVAILABLE",
   /** Nobody could be asked: the wallet has neither a browser nor a terminal to show the offer in. */
   "ERR_CONSENT_UNAVAILABLE",

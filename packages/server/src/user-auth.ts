@@ -7,74 +7,25 @@
  * The JWS (protocol jws.ts, typ peage-user-request+jws, kid = RFC 7638 thumbprint of the key)
  * carries {v, user, method, path, iat, nonce}. `path` is the request target exactly as sent,
  * query string included, so a signature for one page or filter is worth nothing for another.
- * The server accepts it once (the nonce is remembered), within a window around `iat`.
+ * The server accepts it once (the nonce is remembered), within a window around `iat`. The claims
+ * and the signing side (signUserRequest) are in the protocol package, for the wallet's use too.
  */
+export { signUserRequest, USER_AUTH_SCHEME, UserRequestClaimsSchema, type UserRequestClaims, type UserRequestInput } from "@peage/protocol";
 import {
   decodeJws,
   JwsTypes,
-  keyThumbprint,
-  newNonce,
-  noncePattern,
   parser,
-  partyIdPattern,
-  PROTOCOL_VERSION,
-  signJws,
-  systemClock,
-  timestamp,
-  timestampPattern,
   toDate,
+  USER_AUTH_SCHEME,
+  UserRequestClaimsSchema,
   verifyJwsSignature,
   type Clock,
-  type KeyPair,
   type PartyId,
   type ProblemCode,
   type Timestamp,
   type UserKey,
 } from "@peage/protocol";
-import { Type, type Static } from "@fastify/type-provider-typebox";
 import { HttpProblem, problemFor } from "./problems.js";
-
-export const USER_AUTH_SCHEME = "Peage-Signature";
-
-export const UserRequestClaimsSchema = Type.Object(
-  {
-    v: Type.Literal(PROTOCOL_VERSION),
-    user: Type.String({ pattern: partyIdPattern.replace("(publisher|server|user|card)", "user"), maxLength: 80 }),
-    method: Type.String({ pattern: "^[A-Z]{3,7}$" }),
-    path: Type.String({ minLength: 1, maxLength: 2048, pattern: "^/[\\x21-\\x7e]*$" }),
-    iat: Type.String({ pattern: timestampPattern }),
-    nonce: Type.String({ pattern: noncePattern }),
-  },
-  { additionalProperties: false },
-);
-export type UserRequestClaims = Static<typeof UserRequestClaimsSchema>;
-
-const claimsParser = parser(UserRequestClaimsSchema);
-
-export interface UserRequestInput {
-  readonly user: PartyId<"user">;
-  readonly key: KeyPair;
-  /** HTTP method, e.g. "GET". */
-  readonly method: string;
-  /** Request target as it will be sent: path and query, e.g. "/v1/me/payments?limit=10". */
-  readonly path: string;
-  readonly clock?: Clock;
-  readonly nonce?: string;
-}
-
-/** Signs a request to the payment server's /v1/me endpoints; returns the Authorization header value. */
-export async function signUserRequest(input: UserRequestInput): Promise<string> {
-  const claims: UserRequestClaims = {
-    v: PROTOCOL_VERSION,
-    user: input.user,
-    method: input.method.toUpperCase(),
-    path: input.path,
-    iat: timestamp((input.clock ?? systemClock).now()),
-    nonce: input.nonce ?? newNonce(),
-  };
-  const token = await signJws(JwsTypes.userRequest, claims, input.key, { kid: await keyThumbprint(input.key.publicKey) });
-  return `${USER_AUTH_SCHEME} ${token}`;
-}
 
 export interface UserRequestCheck {
   readonly method: string;
@@ -86,6 +37,8 @@ export interface UserRequestCheck {
   /** Records the nonce; false if it was seen before. */
   readonly remember: (user: PartyId<"user">, nonce: string, expiresAt: Date) => Promise<boolean>;
 }
+
+const claimsParser = parser(UserRequestClaimsSchema);
 
 const refuse = (code: ProblemCode, detail: string) =>
   new HttpProblem(problemFor(code, detail, { status: 401, retryable: false }), { "www-authenticate": USER_AUTH_SCHEME });

@@ -92,6 +92,15 @@ describe(`refused payment requests leave the database unchanged (${engine})`, ()
     await refused(() => http(fx, "POST", "/v1/payments", { raw: "{}", headers: { "content-type": "text/plain" } }), 415, "ERR_BAD_REQUEST");
   });
 
+  it("a member named twice (a second consent after the genuine one): 400 ERR_BAD_REQUEST, nothing paid", async () => {
+    const { request } = await paymentRequest(fx, alice);
+    const { request: other } = await paymentRequest(fx, bob);
+    const raw = `{"type":"peage.payment-request","v":1,"signature":${JSON.stringify(request.signature)},"consent":${JSON.stringify(other.consent)},"consent":${JSON.stringify(request.consent)}}`;
+    await refused(() => http(fx, "POST", "/v1/payments", { raw }), 400, "ERR_BAD_REQUEST");
+    const answer = await http(fx, "POST", "/v1/payments", { raw });
+    assert.match(answer.body.detail, /"consent" appears twice/);
+  });
+
   it("a body over 64 KiB: 413 ERR_PAYLOAD_TOO_LARGE", async () => {
     const { request } = await paymentRequest(fx, alice);
     await refused(() => http(fx, "POST", "/v1/payments", { raw: JSON.stringify({ ...request, padding: "x".repeat(70 * 1024) }) }), 413, "ERR_PAYLOAD_TOO_LARGE");

@@ -57,6 +57,24 @@ describe(`user self-service (${engine})`, () => {
     assert.deepEqual(me.body.balance, { amount: 10_000 - 300, currency: "EUR" });
   });
 
+  it("gives the user the acknowledgment of their payment by its nonce, the same as the payment's answer; nobody else, and charges nothing", async () => {
+    const { request, offer } = await paymentRequest(fx, alice);
+    const nonce = offer.nonce;
+    const paid = await pay(fx, request);
+    assert.equal(paid.status, 200);
+    const before = await snapshot(fx);
+    const path = `/v1/me/acknowledgments/${nonce}`;
+    const again = await get(path, await signed(alice, path));
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual(again.body, paid.body);
+    assertProblem(await get(path, await signed(mallory, path)), 404, "ERR_NOT_FOUND", false);
+    const unpaid = `/v1/me/acknowledgments/${newNonce()}`;
+    assertProblem(await get(unpaid, await signed(alice, unpaid)), 404, "ERR_NOT_FOUND", false);
+    assertProblem(await get(path), 401, "ERR_UNAUTHORIZED", false);
+    assertProblem(await get("/v1/me/acknowledgments/not%20a%20nonce", await signed(alice, "/v1/me/acknowledgments/not%20a%20nonce")), 400, "ERR_MALFORMED");
+    assert.deepEqual(await snapshot(fx), before);
+  });
+
   it("refuses a request without a signature, with a Peage-Signature challenge", async () => {
     const answer = await get("/v1/me/payments");
     assertProblem(answer, 401, "ERR_UNAUTHORIZED", false);

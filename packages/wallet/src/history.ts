@@ -3,10 +3,14 @@
  * what only the user's side knows — the offer's description, which the payment server never
  * sees — next to what the server returned, and it is what the rules count spending from.
  * Days and months are calendar days and months in UTC, counted on the wallet's clock.
+ *
+ * Each paid entry keeps what the rules count in the wallet's home currency (`home_amount`), which
+ * need not be the currency the account was charged in, and message 3 itself, so that an offer
+ * paid once is handed back, not paid again, when the program asks for it a second time.
  */
 import Database from "better-sqlite3";
 import { chmodSync, existsSync } from "node:fs";
-import type { Offer, Price, VerifiedAcknowledgment } from "@peage/protocol";
+import type { Acknowledgment, Offer, Price, VerifiedAcknowledgment } from "@peage/protocol";
 import type { SpendingTotals } from "./rules.js";
 
 export const Outcomes = ["paid", "declined", "refused", "failed"] as const;
@@ -76,11 +80,38 @@ CREATE TABLE IF NOT EXISTS payments (
   server_time TEXT,
   consent TEXT NOT NULL CHECK (consent IN ('auto', 'explicit', 'none')),
   outcome TEXT NOT NULL CHECK (outcome IN ('paid', 'declined', 'refused', 'failed')),
-  error_code TEXT
+  error_code TEXT,
+  home_amount INTEGER CHECK (home_amount >= 0),
+  home_currency TEXT,
+  offer_json TEXT,
+  acknowledgment_json TEXT,
+  rule TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS payments_paid_nonce ON payments (nonce) WHERE outcome = 'paid';
 CREATE INDEX IF NOT EXISTS payments_publisher ON payments (publisher, decided_at);
 `;
+
+/**
+ * Columns added since the first release, for histories made by it: their paid entries count in
+ * the currency they were charged in, as they did then.
+ */
+const addedColumns: ReadonlyArray<[string, string]> = [
+  ["home_amount", "INTEGER CHECK (home_amount >= 0)"],
+  ["home_currency", "TEXT"],
+  ["offer_json", "TEXT"],
+  ["acknowledgment_json", "TEXT"],
+  ["rule", "TEXT"],
+];
+
+function upgrade(db: Database.Database): void {
+  const present = new Set((db.prepare("PRAGMA table_info(payments)").all() as Array<{ name: string }>).map((column) => column.name));
+  const missing = addedColumns.filter(([name]) => !present.has(name));
+  if (missing.length === 0) return;
+  db.transaction(() => {
+    for (const [name, type] of missing) db.exec(`ALTER TABLE payments ADD COLUMN ${name} ${type}`);
+    db.exec("UPDATE payments SET home_amount = charged_amount, home_currency = charged_currency WHERE home_amount IS NULL");
+  })();
+}
 
 export interface RecordInput {
   readonly offer: Offer;
@@ -88,19 +119,20 @@ export interface RecordInput {
   readonly consent: ConsentKind;
   readonly outcome: Outcome;
   readonly acknowledgment?: VerifiedAcknowledgment;
+  /** Message 3 exactly as the server (or card) sent it: kept to show and download, and to hand back if the same offer comes again. */
+  readonly message?: Acknowledgment;
+  /** What the rules count for a paid entry: the payment in the wallet's home currency. */
+  readonly home?: Price;
   readonly errorCode?: string;
-  /** Message 3 exactly as the server (or card) sent it. */
-  readonly acknowledgmentMessage?: unknown;
   /** consent "auto": the rule, in words, that let it through. */
   readonly rule?: string;
 }
 
-/** Columns added after the first version: added to an older history when it is opened. */
-const addedColumns = [
-  ["offer_json", "TEXT"],
-  ["acknowledgment_json", "TEXT"],
-  ["rule", "TEXT"],
-] as const;
+/** A paid entry's message 3 and how consent was given. */
+export interface PaidEntry {
+  readonly acknowledgment: Acknowledgment;
+  readonly consent: Exclude<ConsentKind, "none">;
+}
 
 export class History {
   readonly #db: Database.Database;
@@ -116,8 +148,7 @@ export class History {
     if (created) chmodSync(path, 0o600);
     db.pragma("journal_mode = WAL");
     db.exec(schema);
-    const present = new Set((db.prepare(`PRAGMA table_info(payments)`).all() as Array<{ name: string }>).map((c) => c.name));
-    for (const [name, type] of addedColumns) if (!present.has(name)) db.exec(`ALTER TABLE payments ADD COLUMN ${name} ${type}`);
+    upgrade(db);
     return new History(db);
   }
 
@@ -128,8 +159,8 @@ export class History {
     const result = this.#db
       .prepare(
         `INSERT INTO payments (decided_at, offer_id, offer_hash, nonce, description, publisher, price_amount, price_currency,
-           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code, offer_json, acknowledgment_json, rule)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           charged_amount, charged_currency, payment_id, server_time, consent, outcome, error_code, home_amount, home_currency, offer_json, acknowledgment_json, rule)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         input.decidedAt.toISOString(),
@@ -147,8 +178,10 @@ export class History {
         input.consent,
         input.outcome,
         input.errorCode ?? null,
+        input.home?.amount ?? null,
+        input.home?.currency ?? null,
         JSON.stringify(offer),
-        input.acknowledgmentMessage === undefined ? null : JSON.stringify(input.acknowledgmentMessage),
+        input.message === undefined ? null : JSON.stringify(input.message),
         input.rule ?? null,
       );
     return Number(result.lastInsertRowid);
@@ -164,6 +197,25 @@ export class History {
     return this.#db.prepare(`SELECT 1 FROM payments WHERE publisher = ? AND outcome = 'paid' LIMIT 1`).get(publisher) !== undefined;
   }
 
+  /** The message 3 a paid entry kept for this nonce; undefined if unpaid (or paid before messages were kept). */
+  paidEntry(nonce: string): PaidEntry | undefined {
+    const row = this.#db.prepare(`SELECT acknowledgment_json AS acknowledgment, consent FROM payments WHERE nonce = ? AND outcome = 'paid'`).get(nonce) as
+      | { acknowledgment: string | null; consent: Exclude<ConsentKind, "none"> }
+      | undefined;
+    return row?.acknowledgment ? { acknowledgment: JSON.parse(row.acknowledgment) as Acknowledgment, consent: row.consent } : undefined;
+  }
+
+  /**
+   * Whether a payment request for this nonce was sent and no verified answer came back (a lost
+   * answer, a timeout): the payment server may have recorded the payment.
+   */
+  answerMissing(nonce: string): Exclude<ConsentKind, "none"> | undefined {
+    const row = this.#db.prepare(`SELECT consent FROM payments WHERE nonce = ? AND outcome = 'failed' AND consent != 'none' ORDER BY id DESC LIMIT 1`).get(nonce) as
+      | { consent: Exclude<ConsentKind, "none"> }
+      | undefined;
+    return row?.consent;
+  }
+
   /** What the rules count: paid amounts in `currency` (the home currency) for `publisher`, as of `now`. */
   totals(publisher: string, currency: string, now: Date): SpendingTotals {
     const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())).toISOString();
@@ -172,8 +224,8 @@ export class History {
       (
         this.#db
           .prepare(
-            `SELECT COALESCE(SUM(charged_amount), 0) AS total FROM payments
-             WHERE outcome = 'paid' AND publisher = ? AND charged_currency = ? AND decided_at >= ?`,
+            `SELECT COALESCE(SUM(home_amount), 0) AS total FROM payments
+             WHERE outcome = 'paid' AND publisher = ? AND home_currency = ? AND decided_at >= ?`,
           )
           .get(publisher, currency, since) as { total: number }
       ).total;
@@ -181,7 +233,7 @@ export class History {
       (this.#db.prepare(`SELECT MAX(id) AS id FROM payments WHERE outcome = 'paid' AND consent = 'explicit'`).get() as { id: number | null }).id ?? 0;
     const since = this.#db
       .prepare(
-        `SELECT COALESCE(SUM(CASE WHEN charged_currency = ? THEN charged_amount ELSE 0 END), 0) AS total, COUNT(*) AS count
+        `SELECT COALESCE(SUM(CASE WHEN home_currency = ? THEN home_amount ELSE 0 END), 0) AS total, COUNT(*) AS count
          FROM payments WHERE outcome = 'paid' AND consent = 'auto' AND id > ?`,
       )
       .get(currency, lastConfirmation) as { total: number; count: number };

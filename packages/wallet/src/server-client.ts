@@ -1,24 +1,25 @@
 /**
  * The wallet's client of the payment server's HTTP API: POST /v1/payments (message 2 in,
- * message 3 or an RFC 9457 problem out) and GET /v1/rates.
+ * message 3 or an RFC 9457 problem out), GET /v1/rates, and two requests signed with the user's
+ * key: GET /v1/me (the account, for its currency) and GET /v1/me/acknowledgments/{nonce} (message 3
+ * of a payment whose answer was lost).
  *
  * A payment is retried with the SAME bytes on network errors and 5xx answers: the server is
  * idempotent on the request, so a retry of a payment it already recorded returns the same
  * acknowledgment instead of charging twice.
  */
 import {
+  isCurrencyCode,
   isPlainObject,
-  JwsTypes,
-  keyThumbprint,
-  newNonce,
   PaymentCodes,
-  PROTOCOL_VERSION,
   rateTable,
-  signJws,
-  timestamp,
+  signUserRequest,
+  tryParseStrictJson,
   VerificationCodes,
   type Clock,
+  type CurrencyCode,
   type KeyPair,
+  type PartyId,
   type PaymentRequest,
   type ProblemCode,
   type RateTable,
@@ -38,6 +39,12 @@ export interface ServerClientOptions {
 }
 
 const knownCodes = new Set<string>([...PaymentCodes, ...VerificationCodes]);
+
+/** Who signs the requests for the user's own records: the user, with the key that signs consents. */
+export interface UserSigner {
+  readonly user: PartyId<"user">;
+  readonly key: KeyPair;
+}
 
 export class PaymentServerClient {
   readonly #base: string;
@@ -99,22 +106,52 @@ export class PaymentServerClient {
    * GET one of the user's own records (/v1/me…), signed with the user's key as the server's
    * user-auth.ts expects: a JWS over method, exact path, time and a fresh nonce.
    */
-  async me(path: string, user: string, key: KeyPair, clock: Clock): Promise<unknown> {
-    const claims = { v: PROTOCOL_VERSION, user, method: "GET", path, iat: timestamp(clock.now()), nonce: newNonce() };
-    const token = await signJws(JwsTypes.userRequest, claims, key, { kid: await keyThumbprint(key.publicKey) });
-    let response: Response;
+  me(path: string, user: string, key: KeyPair, clock: Clock): Promise<unknown> {
+    return this.#signedGet(path, { user: user as PartyId<"user">, key }, clock);
+  }
+
+  /** The currency the user's account is kept in (GET /v1/me). */
+  async accountCurrency(signer: UserSigner): Promise<CurrencyCode> {
+    const account = await this.#signedGet("/v1/me", signer);
+    const currency = isPlainObject(account) ? account["homeCurrency"] : undefined;
+    if (!isCurrencyCode(currency)) throw new WalletError("ERR_MALFORMED", "the payment server's account view names no currency: tell the server's operator", 502, false);
+    return currency;
+  }
+
+  /**
+   * Message 3 of the user's payment of the offer instance `nonce` (still to be verified), or
+   * undefined when the server recorded no such payment.
+   */
+  async acknowledgmentOf(nonce: string, signer: UserSigner): Promise<unknown> {
     try {
+      return await this.#signedGet(`/v1/me/acknowledgments/${encodeURIComponent(nonce)}`, signer);
+    } catch (error) {
+      if (error instanceof WalletError && error.code === "ERR_NOT_FOUND") return undefined;
+      throw error;
+    }
+  }
+
+  /** One GET signed with the user's key (a fresh signature each time: the server accepts each once). */
+  async #signedGet(path: string, signer: UserSigner, clock?: Clock): Promise<unknown> {
+    let response: Response;
+    let text: string;
+    try {
+      const authorization = await signUserRequest({ user: signer.user, key: signer.key, method: "GET", path, ...(clock && { clock }) });
       response = await fetch(`${this.#base}${path}`, {
-        headers: { authorization: `Peage-Signature ${token}` },
+        headers: { authorization, accept: "application/json, application/problem+json" },
         signal: AbortSignal.timeout(this.#attemptTimeoutMs),
         redirect: "error",
       });
+      // The user's records (/v1/me/payments) can be long: a larger bound than for one payment.
+      text = await readBounded(response, this.#maxBytes * 64);
     } catch (cause) {
+      if (cause instanceof WalletError) throw cause;
       throw networkError(cause, this.#base);
     }
-    const text = await readBounded(response, this.#maxBytes * 64);
     if (response.status !== 200) throw problemError(response.status, text);
-    return parseJson(text);
+    const value = parseJson(text);
+    if (value === undefined) throw new WalletError("ERR_MALFORMED", "the payment server's answer is not JSON: tell the server's operator", 502, false);
+    return value;
   }
 
   /** The server's reference rates, or undefined when they cannot be had (the user is then asked). */
@@ -168,12 +205,9 @@ async function readBounded(response: Response, maxBytes: number): Promise<string
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** The server's answer as JSON; undefined for anything else, duplicate member names included. */
 function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
+  return tryParseStrictJson(text);
 }
 
 function sleep(ms: number): Promise<void> {

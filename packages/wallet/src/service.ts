@@ -18,7 +18,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { isPlainObject, PROBLEM_CONTENT_TYPE } from "@peage/protocol";
+import { isPlainObject, parseStrictJson, PROBLEM_CONTENT_TYPE } from "@peage/protocol";
 import { defaultEndpointFile, removeEndpointFile, writeEndpointFile, type WalletEndpoint } from "./endpoint-file.js";
 import { WalletError } from "./errors.js";
 import { SECURITY_HEADERS, UiAccess } from "./ui/access.js";
@@ -104,9 +104,9 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     const body = await readBody(req, bodyLimit);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body);
+      parsed = parseStrictJson(body);
     } catch {
-      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "the body is not JSON: send {\"offer\": <message 1>}", 400, false));
+      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "the body is not JSON without repeated member names: send {\"offer\": <message 1>}", 400, false));
     }
     if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !("offer" in parsed)) {
       return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "the body must be exactly {\"offer\": <message 1>}", 400, false));

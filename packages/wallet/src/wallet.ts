@@ -4,6 +4,11 @@
  * decide, only then is the consent proof signed (message 2) and sent to the payment server, and
  * the server's acknowledgment is verified here too before it goes back to the program, so a broken
  * or dishonest server is noticed by the user's side and not only by the merchant.
+ *
+ * An offer presented again after it was paid (the program stopped waiting, an answer was lost) is
+ * answered with the same acknowledgment, from the history or fetched from the server by the
+ * offer's nonce, and never paid twice. The rules count every payment in the wallet's home
+ * currency, whatever currency the account is charged in.
  */
 import { readFile } from "node:fs/promises";
 import {
@@ -17,12 +22,15 @@ import {
   type Acknowledgment,
   type CardDebit,
   type Clock,
+  type CurrencyCode,
   type KeyPair,
   type Offer,
+  type Price,
   type RateTable,
   type VerifiedAcknowledgment,
   type VerifiedOffer,
 } from "@peage/protocol";
+import { fromCardError } from "./card/errors.js";
 import { cardRefusal, payByCard, readCardStatus } from "./card/pay.js";
 import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reader.js";
 import { configPath, readConfig, walletPaths, writeConfig, type WalletConfig } from "./config.js";
@@ -129,6 +137,8 @@ export class Wallet {
   readonly #ratesMaxAgeMs: number;
   readonly #card: CardAccess | undefined;
   #rates: { table: RateTable; fetchedAt: number } | undefined;
+  /** The currency of the user's account at the server, once read (checkAccount). */
+  #accountCurrency: CurrencyCode | undefined;
   /** Offers are handled one at a time, so the rules count every payment before deciding the next. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -157,12 +167,11 @@ export class Wallet {
 
   async #pay(value: unknown, signal?: AbortSignal): Promise<PaymentResult> {
     // 1. Verify first: a forged, altered or stale offer is never shown to the user.
-    const verified = await verifyOffer(value, { trust: this.#trust, clock: this.#clock });
+    const verified = await verifyOffer(value, { trust: this.#trust, clock: this.#clock, server: this.config.server.id });
     if (!verified.ok) throw fromVerification(verified.error, "the offer does not verify and was not shown");
     const { offer } = verified.value;
-    if (this.history.wasPaid(offer.nonce)) {
-      throw new WalletError("ERR_NONCE_REUSED", "this offer was already paid: the program must make a new offer for a new payment", 409, false);
-    }
+    const delivered = await this.#paidBefore(offer);
+    if (delivered) return delivered;
     if (signal?.aborted) throw gaveUp();
     // With a card in the reader, the card pays (offline, patent claims 3-10); it is asked first
     // whether it can, so that nobody is asked for a payment it would refuse.
@@ -201,10 +210,11 @@ export class Wallet {
     }
     if (card) {
       const reason = decision.kind === "ask" ? decision.reason : "the card's PIN is the consent";
-      return this.#payWithCard(card, offer, this.#view(verified.value, rates, reason, "card"), now, signal);
+      return this.#payWithCard(card, offer, this.#view(verified.value, rates, reason, "card"), now, amount, signal);
     }
 
     // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
+    await this.#knowAccount(offer, now, consent);
     const request = await createPaymentRequest({
       offer,
       user: this.config.user,
@@ -220,18 +230,96 @@ export class Wallet {
       this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: code });
       throw error;
     }
+    return this.#accept(answer, offer, now, consent, amount, rates);
+  }
+
+  /**
+   * Verifies the server's message 3 against the offer consented to, and records the payment with
+   * what the rules count: the charge in the home currency when it was charged in it, else the
+   * offer's price in the home currency (`amount`, what the rules decided on).
+   */
+  async #accept(answer: unknown, offer: Offer, now: Date, consent: Exclude<ConsentKind, "none">, amount: Price | undefined, rates: RateTable | undefined): Promise<PaymentResult> {
+    const failed = (errorCode: string) => this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode });
     const checked = await verifyAcknowledgment(answer, offer, { trust: this.#trust, clock: this.#clock, server: this.config.server.id });
     if (!checked.ok) {
-      this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: checked.error.code });
+      failed(checked.error.code);
       throw fromVerification(checked.error, "the payment server's acknowledgment does not verify; tell the server's operator", 502);
     }
-    if (checked.value.claims.user !== this.config.user) {
-      this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: "ERR_IDENTITY_MISMATCH" });
-      throw new WalletError("ERR_IDENTITY_MISMATCH", `the acknowledgment names ${checked.value.claims.user}, not this wallet's user; tell the server's operator`, 502, false);
+    const { claims } = checked.value;
+    if (claims.user !== this.config.user) {
+      failed("ERR_IDENTITY_MISMATCH");
+      throw new WalletError("ERR_IDENTITY_MISMATCH", `the acknowledgment names ${claims.user}, not this wallet's user; tell the server's operator`, 502, false);
     }
     const rule = consent === "auto" && this.#config.rules.autoAccept ? describeAutoAccept(this.#config.rules.autoAccept) : undefined;
-    this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value, acknowledgmentMessage: answer, ...(rule ? { rule } : {}) });
+    const home = this.config.homeCurrency;
+    if (this.#accountCurrency !== undefined && claims.charged.currency !== this.#accountCurrency) {
+      // The rules would count a charge in a currency the account does not have: recorded as paid
+      // for the rules (the money may have left), refused for the program.
+      this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value, ...homeOf(claims.charged, amount, home, rates), ...(rule ? { rule } : {}) });
+      throw new WalletError("ERR_PRICE_MISMATCH", `the server charged ${formatPrice(claims.charged)} although the account is kept in ${this.#accountCurrency}; tell the server's operator`, 502, false);
+    }
+    this.history.record({
+      offer,
+      decidedAt: now,
+      consent,
+      outcome: "paid",
+      acknowledgment: checked.value,
+      message: answer as Acknowledgment,
+      ...homeOf(claims.charged, amount, home, rates),
+      ...(rule ? { rule } : {}),
+    });
     return { acknowledgment: answer as Acknowledgment, verified: checked.value, consent };
+  }
+
+  /**
+   * An offer presented again once paid: its acknowledgment again, from the history, or from the
+   * server when the wallet's request went out and its answer was lost. Undefined when it is unpaid.
+   */
+  async #paidBefore(offer: Offer): Promise<PaymentResult | undefined> {
+    const paid = this.history.paidEntry(offer.nonce);
+    if (paid) {
+      const checked = await verifyAcknowledgment(paid.acknowledgment, offer, { trust: this.#trust, clock: this.#clock });
+      if (!checked.ok) throw fromVerification(checked.error, "the acknowledgment of this offer, paid before, no longer verifies; make a new offer", 409);
+      const { card } = checked.value;
+      return { acknowledgment: paid.acknowledgment, verified: checked.value, consent: paid.consent, ...(card ? { card: { card: card.card, debit: card.debit } } : {}) };
+    }
+    if (this.history.wasPaid(offer.nonce)) {
+      throw new WalletError("ERR_NONCE_REUSED", "this offer was already paid: the program must make a new offer for a new payment", 409, false);
+    }
+    const consent = this.history.answerMissing(offer.nonce);
+    if (!consent) return undefined;
+    const answer = await this.#server.acknowledgmentOf(offer.nonce, { user: this.config.user, key: this.#key });
+    if (answer === undefined) return undefined;
+    const rates = await this.#ratesFor(offer);
+    return this.#accept(answer, offer, this.#clock.now(), consent, toHome(offer.terms.price, this.config.homeCurrency, rates), rates);
+  }
+
+  /**
+   * Reads the account's currency from the server (GET /v1/me, signed with the user's key) and
+   * remembers it: acknowledgments charging any other currency are refused. A server that cannot
+   * say (an older one) leaves the check off; the rules count in the home currency either way.
+   */
+  async checkAccount(): Promise<CurrencyCode | undefined> {
+    if (this.#accountCurrency === undefined) {
+      try {
+        this.#accountCurrency = await this.#server.accountCurrency({ user: this.config.user, key: this.#key });
+      } catch (error) {
+        if (error instanceof WalletError && (error.code === "ERR_NOT_FOUND" || error.code === "ERR_SERVER_UNAVAILABLE")) return undefined;
+        throw error;
+      }
+    }
+    return this.#accountCurrency;
+  }
+
+  /** checkAccount before the first online payment; a refusal of the user's signature stops the payment. */
+  async #knowAccount(offer: Offer, now: Date, consent: Exclude<ConsentKind, "none">): Promise<void> {
+    try {
+      await this.checkAccount();
+    } catch (error) {
+      const wallet = error instanceof WalletError ? error : new WalletError("ERR_INTERNAL", (error as Error).message, 500, false);
+      this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode: wallet.code });
+      throw wallet;
+    }
   }
 
   /** The card to pay `offer` with: present, answering, in the offer's currency; undefined to pay online. */
@@ -242,8 +330,13 @@ export class Wallet {
     let status: Awaited<ReturnType<typeof readCardStatus>>;
     try {
       status = await readCardStatus(sessions);
-    } catch {
-      return undefined;
+    } catch (error) {
+      // Not a silent switch to paying online: the user put a card in to pay with it.
+      const reason = fromCardError(error);
+      const detail = reason instanceof WalletError ? reason.message : (reason as Error).message;
+      const unreadable = new WalletError("ERR_CARD_UNREADABLE", `the card in the reader could not be read (${detail}): nothing was paid; put the card back in, or take it out to pay online`, 503, true, { card: "unreadable" });
+      this.history.record({ offer, decidedAt: this.#clock.now(), consent: "none", outcome: "failed", errorCode: unreadable.code });
+      throw unreadable;
     }
     // The card pays in its own currency only; anything else is paid online.
     return status.currency === offer.terms.price.currency ? { sessions, status } : undefined;
@@ -255,6 +348,7 @@ export class Wallet {
     offer: Offer,
     view: OfferView,
     now: Date,
+    amount: Price | undefined,
     signal?: AbortSignal,
   ): Promise<PaymentResult> {
     const prompt = this.#prompt;
@@ -268,7 +362,7 @@ export class Wallet {
         askPin: (ask) => prompt.askPin!({ view, ...ask, ...(this.config.card?.pin !== undefined && { configured: this.config.card.pin }) }, signal),
         ...(signal ? { signal } : {}),
       });
-      this.history.record({ offer, decidedAt: now, consent: "explicit", outcome: "paid", acknowledgment: verified, acknowledgmentMessage: acknowledgment });
+      this.history.record({ offer, decidedAt: now, consent: "explicit", outcome: "paid", acknowledgment: verified, message: acknowledgment, ...homeOf(verified.claims.charged, amount, this.config.homeCurrency, undefined) });
       return { acknowledgment, verified, consent: "explicit", ...(verified.card ? { card: { card: verified.card.card, debit: verified.card.debit } } : {}) };
     } catch (error) {
       const wallet = error instanceof WalletError ? error : new WalletError("ERR_WALLET_UNAVAILABLE", `the card could not be used: ${(error as Error).message}; nothing was paid`, 503, true);
@@ -384,6 +478,12 @@ export class Wallet {
 function displayName(certificate: VerifiedOffer["signature"]["chain"]["leaf"]): string | undefined {
   const name = certificate.subjectName;
   return name.getField("CN")[0] ?? name.getField("O")[0];
+}
+
+/** What the rules count for a payment: the charge if in the home currency, else the price in it, else the charge converted. */
+function homeOf(charged: Price, amount: Price | undefined, home: CurrencyCode, rates: RateTable | undefined): { home?: Price } {
+  const counted = charged.currency === home ? charged : (amount ?? toHome(charged, home, rates));
+  return counted ? { home: counted } : {};
 }
 
 function safeConvert(offer: Offer, home: WalletConfig["homeCurrency"], rates: RateTable) {

@@ -110,8 +110,12 @@ describe("the wallet pays with the card through pcscd", () => {
     assert.ok(merchant.ok, merchant.ok ? "" : merchant.error.message);
     assert.equal(merchant.value.card?.issuer, pki.server.identity);
     assert.equal(wallet.history.list(1)[0]?.outcome, "paid");
-    // The same offer again is refused by the wallet before the card is asked.
-    await assert.rejects(wallet.pay(paid), walletCode("ERR_NONCE_REUSED"));
+    // The same offer again gets the same acknowledgment back, before the card or the user is asked: nothing is debited twice.
+    const again = await wallet.pay(paid);
+    assert.deepEqual(again.acknowledgment, result.acknowledgment);
+    assert.deepEqual(again.card, result.card);
+    assert.equal(prompt.shown.length, 1);
+    assert.equal(prompt.pinRequests.length, 1);
   });
 
   it("asks again after a wrong PIN; gives up without debiting when no right PIN comes; the card counts the tries", async () => {

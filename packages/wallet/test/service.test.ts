@@ -75,6 +75,19 @@ test("an offer posted with the token is paid and message 3 comes back", async ()
   assert.equal(typeof ack["acknowledgment"], "string");
 });
 
+test("an offer naming nonce twice is refused before it is looked at: nothing is paid", async () => {
+  const offer = offerFor(world.catalog, "launch");
+  const other = offerFor(world.catalog, "launch");
+  const text = JSON.stringify({ offer });
+  const doubled = text.replace(`"nonce":${JSON.stringify(offer.nonce)}`, `"nonce":${JSON.stringify(other.nonce)},"nonce":${JSON.stringify(offer.nonce)}`);
+  assert.notEqual(doubled, text);
+  const paidBefore = world.wallet.history.list().length;
+  const answer = await send(world.service!.url, "/v1/offers", { method: "POST", headers: authorized(), body: doubled });
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body["code"], "ERR_BAD_REQUEST");
+  assert.equal(world.wallet.history.list().length, paidBefore);
+});
+
 test("a missing or wrong token is 401 and nothing is looked at", async () => {
   const offer = offerFor(world.catalog, "launch");
   const body = JSON.stringify({ offer });

@@ -1,7 +1,8 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createDemoPki, price, signAcknowledgment, signCatalog, type DemoPki, type OfferDraft } from "@peage/protocol";
+import { createDemoPki, partyId, price, signAcknowledgment, signCatalog, type DemoPki, type OfferDraft } from "@peage/protocol";
 import { ScriptedPrompt, AutoYesPrompt } from "../src/index.js";
+import type { CardAccess } from "../src/card/reader.js";
 import { createTestWorld } from "../src/testing/index.js";
 import { offerFor, walletCode } from "./helpers.js";
 
@@ -151,13 +152,61 @@ test("rules that refuse do so without asking: ERR_RULE_REFUSED", async () => {
   }
 });
 
-test("the same offer is never paid twice", async () => {
+test("the same offer is never paid twice: presented again, it gets the same acknowledgment back", async () => {
   const world = await createTestWorld({ pki, service: false });
   try {
     const offer = offerFor(world.catalog, "launch");
-    await world.wallet.pay(offer);
-    await assert.rejects(world.wallet.pay(offer), walletCode("ERR_NONCE_REUSED"));
+    const first = await world.wallet.pay(offer);
+    const again = await world.wallet.pay(offer);
+    assert.deepEqual(again.acknowledgment, first.acknowledgment);
+    assert.equal(again.verified.claims.paymentId, first.verified.claims.paymentId);
     assert.equal(world.server.payments.length, 1);
+    assert.equal(world.wallet.history.list().filter((entry) => entry.nonce === offer.nonce).length, 1);
+  } finally {
+    await world.close();
+  }
+});
+
+test("an offer whose signed terms accept other payment servers only is refused before anyone is asked: the program would refuse the payment", async () => {
+  const prompt = new ScriptedPrompt([true]);
+  const world = await createTestWorld({ pki, service: false, prompt });
+  try {
+    const launch: OfferDraft[] = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" } }];
+    const narrowed = await signCatalog(pki.publisher.identity, launch, pki.publisher.keys, pki.chainOf(pki.publisher.certificate), { servers: [partyId("server", "pay-us")] });
+    await assert.rejects(world.wallet.pay(offerFor(narrowed, "launch")), walletCode("ERR_WRONG_AUDIENCE"));
+    assert.equal(prompt.shown.length, 0);
+    assert.equal(world.server.payments.length, 0);
+  } finally {
+    await world.close();
+  }
+});
+
+test("a card in the reader that cannot be read is its own outcome: nothing is paid online in its place", async () => {
+  let reads = 0;
+  const failing: CardAccess = {
+    // A card is there, and every exchange with it fails, as when it is pulled out mid-read.
+    find: async () => ({
+      session: async () => {
+        reads++;
+        throw new Error("SCardTransmit: the card is not responding");
+      },
+    }),
+    close: () => undefined,
+  };
+  const prompt = new ScriptedPrompt([true], { pins: ["1234"] });
+  const world = await createTestWorld({ pki, service: false, card: failing, prompt });
+  try {
+    await assert.rejects(world.wallet.pay(offerFor(world.catalog, "launch")), (error: unknown) => {
+      walletCode("ERR_CARD_UNREADABLE")(error);
+      assert.match((error as Error).message, /take it out to pay online/);
+      return true;
+    });
+    assert.equal(reads, 1);
+    assert.equal(world.server.payments.length, 0, "nothing was paid online");
+    assert.equal(prompt.shown.length, 0);
+    const [entry] = world.wallet.history.list();
+    assert.equal(entry?.outcome, "failed");
+    assert.equal(entry?.errorCode, "ERR_CARD_UNREADABLE");
   } finally {
     await world.close();
   }

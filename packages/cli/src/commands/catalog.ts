@@ -47,11 +47,19 @@ const sign: Command = {
       "Sign a catalog of offers with the publisher's key. OFFERS.json is an array of " +
       '{"offerId", "description", "price": {"amount", "currency"}, "grant"}; the amount is an integer of minor units (150) ' +
       'or a decimal string ("1.50"), and grant is {"kind":"launch"}, {"kind":"period","seconds":N} or {"kind":"event","event":NAME}.',
-    synopsis: "--offers OFFERS.json --key publisher.key --chain publisher-chain.pem [--publisher URN] [--trust ROOT.pem [--crl CRL.pem]] --out catalog.json [--force] [--json]",
+    synopsis:
+      "--offers OFFERS.json --key publisher.key --chain publisher-chain.pem --server URN [--server URN…] [--publisher URN] [--trust ROOT.pem [--crl CRL.pem]] " +
+      "--out catalog.json [--force] [--json]",
     options: {
       offers: { type: "string", value: "OFFERS.json", description: "the offers to sign (JSON array of drafts)" },
       key: { type: "string", value: "FILE", description: "the publisher's private key (PKCS#8 PEM)" },
       chain: { type: "string", value: "FILE", description: "the publisher's certificate followed by its intermediates (PEM)" },
+      server: {
+        type: "string",
+        value: "URN",
+        multiple: true,
+        description: "urn:peage:server:NAME, a payment server whose acknowledgments the program accepts (signed into every offer; repeat for several)",
+      },
       publisher: { type: "string", value: "URN", description: "urn:peage:publisher:NAME (default: the certificate's subjectAltName URI; must agree with it)" },
       trust: { type: "string", value: "ROOT.pem", multiple: true, description: "verify the signed catalog against this root before writing it" },
       crl: { type: "string", value: "CRL.pem", multiple: true, description: "with --trust: CRLs to check the chain against" },
@@ -68,6 +76,11 @@ const sign: Command = {
     const trustPaths = o.strings("trust");
     const crlPaths = o.strings("crl");
     if (crlPaths.length > 0 && trustPaths.length === 0) throw o.usage("--crl is only meaningful with --trust");
+    const serverTexts = o.strings("server");
+    if (serverTexts.length === 0) {
+      throw o.usage("name the payment servers whose acknowledgments the program accepts: --server urn:peage:server:NAME (repeat it for several)");
+    }
+    const servers = [...new Set(serverTexts.map((text) => parseIdentity(o, "server", text, "server") as PartyId<"server">))];
     const publisherText = o.string("publisher");
     const claimed = publisherText === undefined ? undefined : parseIdentity(o, "publisher", publisherText, "publisher");
 
@@ -93,7 +106,7 @@ const sign: Command = {
       throw new CommandError("ERR_IDENTITY_MISMATCH", `--publisher ${claimed} is not the publisher the certificate names, ${publisher}: leave --publisher out or use that certificate's publisher`);
     }
 
-    const catalog = await signCatalog(publisher, drafts, keys, chain.map(toX5c));
+    const catalog = await signCatalog(publisher, drafts, keys, chain.map(toX5c), { servers });
     if (trustPaths.length > 0) {
       const trust = await loadTrustStore(trustPaths, crlPaths, "best-effort");
       orInvalid(await verifyCatalog(catalog, trust, new Date()));

@@ -195,6 +195,7 @@ export async function runCardDemo(o: Options): Promise<void> {
       ],
       pki.publisher.keys,
       pki.chainOf(pki.publisher.certificate),
+      { servers: [pki.server.identity] },
     );
     await writeFile(join(dir, CardDemoFiles.catalog), `${JSON.stringify(catalog, null, 2)}\n`);
     const transport = new RecordingTransport(new HttpWalletTransport({ endpointFile: join(dir, CardDemoFiles.walletEndpoint) }), messages);

@@ -3,7 +3,7 @@
  * the protocol's own checks. The kind is read from the file itself: a JSON `type`, a JWS `typ`,
  * or PEM labels (RFC 7468). Exit 0 when valid; 1 with the verification code when not.
  */
-import { FixedClock, SignatureAlgorithms, VerificationError, fail, parsePem, parseCertificateDer, parseCrlDer, systemClock } from "@peage/protocol";
+import { FixedClock, SignatureAlgorithms, VerificationError, fail, parsePem, parseStrictJson, parseCertificateDer, parseCrlDer, systemClock } from "@peage/protocol";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
 import { InvalidError } from "../errors.js";
@@ -74,7 +74,7 @@ async function inspect(text: string, file: string, ctx: InspectContext): Promise
   let value: unknown;
   let isJson = true;
   try {
-    value = JSON.parse(trimmed);
+    value = parseStrictJson(trimmed);
   } catch {
     isJson = false;
   }

@@ -110,7 +110,9 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   );
   checkpoint(signal);
 
-  const catalog = await signCatalog(pki.publisher.identity, await readDrafts(options.offersFile, options.periodSeconds), pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+  const catalog = await signCatalog(pki.publisher.identity, await readDrafts(options.offersFile, options.periodSeconds), pki.publisher.keys, pki.chainOf(pki.publisher.certificate), {
+    servers: [pki.server.identity],
+  });
   await writeFile(paths.catalog, `${JSON.stringify(catalog, null, 2)}\n`);
   const offers = catalog.offers.map(({ terms }): OfferSummary => ({
     offerId: terms.offerId,

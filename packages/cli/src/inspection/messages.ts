@@ -13,6 +13,8 @@ import {
   OfferSchema,
   checkWindow,
   decodeJws,
+  parseStrictJson,
+  tryParseStrictJson,
   fail,
   keyThumbprint,
   ok,
@@ -307,7 +309,7 @@ async function loadOffer(path: string): Promise<Offer> {
   const textValue = await readInput(path, "--offer");
   let value: unknown;
   try {
-    value = JSON.parse(textValue);
+    value = parseStrictJson(textValue);
   } catch (cause) {
     throw new UsageError(`peage inspect: --offer ${path} is not JSON: ${(cause as Error).message}`);
   }
@@ -352,9 +354,5 @@ function peekTyp(token: string): unknown {
 }
 
 function decodeSegment(segment: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(segment, "base64url").toString("utf8")) as unknown;
-  } catch {
-    return undefined;
-  }
+  return tryParseStrictJson(Buffer.from(segment, "base64url").toString("utf8"));
 }

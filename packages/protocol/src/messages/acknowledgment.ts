@@ -134,6 +134,10 @@ export async function verifyAcknowledgment(value: unknown, offer: Offer, options
     return fail("ERR_MALFORMED", "a payment server's acknowledgment carries a card's proof of debit (debit)");
   }
   const accountable = card ? card.issuer : ack.server;
+  const accepted = offer.terms.servers;
+  if (accepted !== undefined && !accepted.includes(accountable as PartyId<"server">)) {
+    return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}; the signed offer accepts ${accepted.join(", ")} only`);
+  }
   if (options.server !== undefined && accountable !== options.server) {
     return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}, not ${options.server}`);
   }

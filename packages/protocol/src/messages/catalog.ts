@@ -19,17 +19,24 @@ export function offerHash(terms: OfferTerms): string {
   return canonicalHash(terms);
 }
 
-/** What a publisher writes for each offer; the rest (version, publisher, hash) is filled in. */
-export type OfferDraft = Omit<OfferTerms, "v" | "publisher">;
+/** What a publisher writes for each offer; the rest (version, publisher, hash, servers) is filled in. */
+export type OfferDraft = Omit<OfferTerms, "v" | "publisher" | "servers">;
+
+export interface CatalogOptions {
+  /** The payment servers whose acknowledgments the program accepts, signed into every offer's terms. */
+  readonly servers?: readonly PartyId<"server">[];
+}
 
 export async function signCatalog(
   publisher: PartyId<"publisher">,
   drafts: readonly OfferDraft[],
   key: KeyPair,
   x5c: readonly string[],
+  options: CatalogOptions = {},
 ): Promise<Catalog> {
   const offers: CatalogEntry[] = [];
-  for (const draft of drafts) offers.push(await signCatalogEntry({ v: PROTOCOL_VERSION, publisher, ...draft }, key, x5c));
+  const servers = options.servers && options.servers.length > 0 ? { servers: [...options.servers] } : {};
+  for (const draft of drafts) offers.push(await signCatalogEntry({ v: PROTOCOL_VERSION, publisher, ...draft, ...servers }, key, x5c));
   const catalog: Catalog = { type: "peage.catalog", v: PROTOCOL_VERSION, publisher, offers };
   const parsed = catalogParser.parse(catalog, "catalog");
   if (!parsed.ok) throw parsed.error;

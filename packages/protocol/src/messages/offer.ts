@@ -4,6 +4,7 @@
  * user's consent proof and by the acknowledgment, and the merchant checks they come back unchanged.
  */
 import { fail, ok, type Result } from "../errors.js";
+import type { PartyId } from "../identity.js";
 import { newNonce } from "../nonce.js";
 import type { TrustStore } from "../pki/validate.js";
 import { timestamp, toDate, type Clock } from "../time.js";
@@ -43,6 +44,8 @@ export interface OfferCheckOptions {
   readonly trust: TrustStore;
   readonly clock: Clock;
   readonly skewMs?: number;
+  /** The payment server the wallet pays through: an offer naming other servers only is refused (ERR_WRONG_AUDIENCE). */
+  readonly server?: PartyId<"server">;
 }
 
 /** What the wallet runs before showing an offer: a forged or stale offer is never shown. */
@@ -55,6 +58,11 @@ export async function verifyOffer(value: unknown, options: OfferCheckOptions): P
   if (!window.ok) return window;
   const signature = await verifySignedTerms(offer, options.trust, now);
   if (!signature.ok) return signature;
+  // Paying through a server the program does not accept would charge the user for nothing.
+  const { servers } = offer.terms;
+  if (options.server !== undefined && servers !== undefined && !servers.includes(options.server)) {
+    return fail("ERR_WRONG_AUDIENCE", `the program accepts payments through ${servers.join(", ")} only, not ${options.server}`, { servers });
+  }
   return ok({ offer, signature: signature.value });
 }
 

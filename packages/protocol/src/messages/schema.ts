@@ -61,6 +61,12 @@ export const OfferTermsSchema = Type.Object(
     description: Description,
     price: PriceSchema,
     grant: GrantSchema,
+    /**
+     * The payment servers whose acknowledgments the publisher accepts for this offer (a card's
+     * counts as its issuing server's). Signed with the terms, so nobody can widen it; absent in
+     * catalogs signed before it existed, whose merchants must then name the server themselves.
+     */
+    servers: Type.Optional(Type.Array(Party("server"), { minItems: 1, maxItems: 8, uniqueItems: true })),
   },
   { additionalProperties: false },
 );

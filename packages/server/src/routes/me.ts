@@ -1,8 +1,9 @@
 /** The user's own view, authenticated by a request signed with their key (user-auth.ts). */
 import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { PartyId } from "@peage/protocol";
+import { AcknowledgmentSchema, noncePattern, type PartyId } from "@peage/protocol";
 import type { RouteContext } from "../app.js";
 import { enrolledKey } from "../payments.js";
+import { HttpProblem } from "../problems.js";
 import { AccountSchema, PageQuerySchema, PaymentListSchema, problemResponses } from "../schemas.js";
 import { authenticateUser } from "../user-auth.js";
 import { accountView, decodeCursor, encodeCursor, paymentView } from "../views.js";
@@ -54,6 +55,31 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
       const after = decodeCursor(request.query.cursor);
       const page = await store.listPayments({ user: request.peageUser!, ...(after === undefined ? {} : { after }), limit: request.query.limit ?? 100 });
       return { payments: page.payments.map(paymentView), ...(page.next === undefined ? {} : { nextCursor: encodeCursor(page.next) }) };
+    },
+  );
+
+  app.get(
+    "/v1/me/acknowledgments/:nonce",
+    {
+      schema: {
+        summary: "The acknowledgment of the signed-in user's payment of one offer instance",
+        description:
+          "Message 3 of the payment whose offer carried this nonce, exactly as POST /v1/payments returned it, for a wallet whose " +
+          "answer was lost (a timeout, a dropped connection) so that it can still hand the paid offer to the program. " +
+          "Only the user who paid can read it; for anybody else, and when no such payment was recorded, the answer is 404.",
+        tags: ["user"],
+        security,
+        params: Type.Object({ nonce: Type.String({ pattern: noncePattern }) }, { additionalProperties: false }),
+        response: { 200: AcknowledgmentSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const payment = await store.findPaymentByNonce(request.peageUser!, request.params.nonce);
+      // Another user's payment is not found either: a nonce tells nobody else whether it was paid.
+      if (!payment || payment.user !== request.peageUser) {
+        throw HttpProblem.of("ERR_NOT_FOUND", "you made no payment for an offer with this nonce: the offer was not paid, and may be paid now");
+      }
+      return payment.acknowledgment;
     },
   );
 };

@@ -6,7 +6,7 @@
  * server acknowledged it recorded.
  */
 import { CardError, decodeToken, readLogForSync, type CardStatus } from "@peage/card";
-import { isPlainObject, PaymentCodes, VerificationCodes, type Price, type ProblemCode } from "@peage/protocol";
+import { isPlainObject, parseStrictJson, PaymentCodes, VerificationCodes, type Price, type ProblemCode } from "@peage/protocol";
 import { WalletError } from "../errors.js";
 import { fromCardError } from "./errors.js";
 import type { CardSessions } from "./reader.js";
@@ -86,7 +86,7 @@ export class CardDeskClient {
     }
     let value: unknown;
     try {
-      value = JSON.parse(text) as unknown;
+      value = parseStrictJson(text);
     } catch {
       value = undefined;
     }

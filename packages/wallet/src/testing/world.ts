@@ -25,6 +25,7 @@ import { PSD2_LOW_VALUE_RULES, type Rules } from "../rules.js";
 import { startWallet, type WalletService } from "../service.js";
 import { createWallet, type Wallet } from "../wallet.js";
 import { startStandInServer, type StandInServer, type StandInServerOptions } from "./stand-in-server.js";
+import type { CardAccess } from "../card/reader.js";
 
 export const TEST_PASSPHRASE = "correct horse battery staple";
 export const TEST_USER = "urn:peage:user:alice";
@@ -52,6 +53,8 @@ export interface TestWorldOptions {
   readonly service?: boolean;
   /** Reuse a PKI (making one costs a few key generations). */
   readonly pki?: DemoPki;
+  /** Where the wallet looks for the user's card (default: no card). */
+  readonly card?: CardAccess;
 }
 
 export interface TestWorld {
@@ -82,7 +85,9 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
     const rootsPem = certificateToPem(pki.root.certificate);
     const rootsPemFile = join(dir, "root.pem");
     await writeFile(rootsPemFile, rootsPem);
-    const catalog = await signCatalog(pki.publisher.identity, options.drafts ?? DEFAULT_DRAFTS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+    const catalog = await signCatalog(pki.publisher.identity, options.drafts ?? DEFAULT_DRAFTS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate), {
+      servers: [pki.server.identity],
+    });
     const catalogFile = join(dir, "catalog.json");
     await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
 
@@ -111,6 +116,7 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
       passphrase: TEST_PASSPHRASE,
       prompt: options.prompt ?? new AutoYesPrompt(),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.card ? { card: options.card } : {}),
       server: { backoffMs: 10 },
     });
     cleanup.push(() => wallet.close());
