@@ -15,9 +15,9 @@ import { HttpProblem, problemFor, sendProblem } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import { runChecks, standardChecks, type Readiness, type ReadinessCheck } from "./readiness.js";
 import { accountRoutes } from "./routes/accounts.js";
-import type { CardDesk } from "./card-sync.js";
+import type { CardDesk } from "./cards/desk.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
-import { cardRoutes } from "./routes/cards.js";
+import { cardRoutes } from "./cards/routes.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
 import { meRoutes } from "./routes/me.js";
@@ -58,7 +58,7 @@ export interface AppDeps {
   readonly bank?: OperatorBank;
   /** Readiness checks added to the standard ones (readiness.ts). */
   readonly extraChecks?: readonly ReadinessCheck[];
-  /** The card desk (card-sync.ts openCardDesk): without it the server issues no cards. */
+  /** The card desk (cards/desk.ts openCardDesk): without it the server issues no cards. */
   readonly cards?: CardDesk | undefined;
 }
 

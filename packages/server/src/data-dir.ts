@@ -18,7 +18,7 @@ import {
   type RevocationPolicy,
   type SigningKey,
 } from "@peage/protocol";
-import { installCardIssuer } from "./card-files.js";
+import { installCardIssuer } from "./cards/files.js";
 import { keyFromPem, openTokenKey, SigningKeyError, spkiOf, type KeySource } from "./signing-key.js";
 
 export const DataDirFiles = {

@@ -7,7 +7,7 @@
  * the document names its servers and licence.
  */
 import { AcknowledgmentSchema, PaymentRequestSchema, PriceSchema, ProblemSchema } from "@peage/protocol";
-import { cardSchemas } from "./routes/cards.js";
+import { cardSchemas } from "./cards/routes.js";
 import {
   AccountSchema,
   EnrolmentSchema,

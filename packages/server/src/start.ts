@@ -11,7 +11,7 @@ import { systemClock, x509, type Clock, type TrustStore } from "@peage/protocol"
 import { join } from "node:path";
 import { buildApp, type App, type LogStream } from "./app.js";
 import { CrlRefresher, distributionPoints, revocationReport } from "./crl-refresh.js";
-import { openCardDesk, type CardDesk } from "./card-sync.js";
+import { openCardDesk, type CardDesk } from "./cards/desk.js";
 import { ConfigError, type ServerConfig } from "./config.js";
 import { DataDirFiles, loadServerIdentity, type ServerIdentity } from "./data-dir.js";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.js";

@@ -1,5 +1,5 @@
 /**
- * The card desk (card-sync.ts, routes/cards.ts): cards paying offline, in-process, then their
+ * The card desk (cards/desk.ts, cards/routes.ts): cards paying offline, in-process, then their
  * logs uploaded and recorded once as payments in the ledger, on both storage engines. The
  * attacker's uploads — an entry altered, the log cut short, an upload replayed — are refused,
  * flagged and block the card, and nothing is ever recorded twice. A postpaid card at its ceiling
@@ -44,7 +44,7 @@ import {
   type CardMode,
 } from "@peage/card";
 import { ApiScopes, buildApp, createApiKey, staticRates, type App, type PaymentRecord, type Store } from "../src/index.js";
-import { createCardDesk, openCardDb, type CardDesk } from "../src/card-sync.js";
+import { createCardDesk, openCardDb, type CardDesk } from "../src/cards/desk.js";
 import { parseUserJwk, storedJwk } from "../src/user-keys.js";
 import { ENGINES, openTestStore, type Engine, type TestStore } from "./helpers/engines.js";
 

@@ -27,7 +27,7 @@ import {
 import { cardIssuerFromDemo, decodeToken, payWithCard, readLogForSync, SW } from "@peage/card";
 import { createPcStore, openPcStore, type OpenedPcStore } from "@peage/pcstore";
 import { ApiScopes, buildApp, createApiKey, staticRates, type App, type Store } from "../src/index.js";
-import { createCardDesk, openCardDb, type CardDesk } from "../src/card-sync.js";
+import { createCardDesk, openCardDb, type CardDesk } from "../src/cards/desk.js";
 import { ENGINES, openTestStore, type Engine, type TestStore } from "./helpers/engines.js";
 
 const NOW = new Date("2026-06-15T09:00:00.000Z");

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { cardMigrations, cardPgMigrations, CARD_MIGRATIONS_TABLE } from "../card-migrations.js";
+import { cardMigrations, cardPgMigrations, CARD_MIGRATIONS_TABLE } from "../cards/migrations.js";
 import { DataDirFiles } from "../data-dir.js";
 import type { Migration } from "./migrations.js";
 import { migrations } from "./migrations.js";

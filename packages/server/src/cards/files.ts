@@ -1,6 +1,6 @@
 /**
  * The card desk's files in a server's data directory, and how they get there from a PKI made with a
- * card issuer. Apart from the desk itself (card-sync.ts), so that setting up a data directory
+ * card issuer. Apart from the desk itself (cards/desk.ts), so that setting up a data directory
  * (data-dir.ts) does not depend on the desk, which builds on the data directory.
  */
 import { existsSync } from "node:fs";

@@ -12,7 +12,7 @@
 import { decodeToken, type LogEntryBody, type LogHeadBody } from "@peage/card";
 import { assuranceOf, defaultLimits, type AssuranceLevel, type AssuranceLimits } from "@peage/pcstore";
 import { x509 } from "@peage/protocol";
-import { HttpProblem } from "./problems.js";
+import { HttpProblem } from "../problems.js";
 
 export interface ForkProblem {
   readonly kind: "fork" | "rollback";

@@ -9,7 +9,7 @@
  * last counter of its log the server recorded. Every log entry is kept once per (card, counter),
  * with the payment it became; the signed commands (SYNC, RELOAD) once per (card, seq).
  */
-import type { Migration } from "./store/migrations.js";
+import type { Migration } from "../store/migrations.js";
 
 const SQLITE_V1 = `
 CREATE TABLE card_accounts (

@@ -12,9 +12,9 @@
  */
 import Database from "better-sqlite3";
 import pg from "pg";
-import { CARD_MIGRATIONS_TABLE, cardMigrations, cardPgMigrations } from "./card-migrations.js";
-import type { Migration } from "./store/migrations.js";
-import { StoreBusyError, StoreSchemaError } from "./store/store.js";
+import { CARD_MIGRATIONS_TABLE, cardMigrations, cardPgMigrations } from "./migrations.js";
+import type { Migration } from "../store/migrations.js";
+import { StoreBusyError, StoreSchemaError } from "../store/store.js";
 
 export type CardOp = { readonly op: "all"; readonly sql: string; readonly params: readonly unknown[]; readonly forUpdate?: boolean } | { readonly op: "run"; readonly sql: string; readonly params: readonly unknown[] };
 export type CardRow = Record<string, unknown>;

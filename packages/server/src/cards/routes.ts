@@ -16,7 +16,7 @@ import { Type, type FastifyPluginAsyncTypebox, type TSchema } from "@fastify/typ
 import { partyIdPattern, PriceSchema, PROBLEM_CONTENT_TYPE, ProblemSchema, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
-import { CardService, SyncRefused, type CardDesk } from "../card-sync.js";
+import { CardService, SyncRefused, type CardDesk } from "./desk.js";
 import { HttpProblem } from "../problems.js";
 import { CurrencySchema, MinorUnitsSchema, problemResponses, UserIdSchema } from "../schemas.js";
 import type { ApiScope } from "../store/store.js";

@@ -68,14 +68,14 @@ import {
   type LogProblem,
   type SyncBody,
 } from "@peage/card";
-import { checkAssurance, forksOf, rollbackOf } from "./card-forks.js";
-import { CardDeskFiles } from "./card-files.js";
-import { all, get, locked, num, openCardDb, optNum, run, type CardDb, type CardLogic, type CardRow } from "./card-db.js";
-import { DataDirFiles, type ServerIdentity } from "./data-dir.js";
-import { feeFor } from "./ledger/ledger.js";
-import { HttpProblem, problemFor } from "./problems.js";
-import type { PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
-import { parseUserJwk, storedJwk } from "./user-keys.js";
+import { checkAssurance, forksOf, rollbackOf } from "./forks.js";
+import { CardDeskFiles } from "./files.js";
+import { all, get, locked, num, openCardDb, optNum, run, type CardDb, type CardLogic, type CardRow } from "./storage.js";
+import { DataDirFiles, type ServerIdentity } from "../data-dir.js";
+import { feeFor } from "../ledger/ledger.js";
+import { HttpProblem, problemFor } from "../problems.js";
+import type { PaymentOutcome, PaymentRecord, Store, UserRecord } from "../store/store.js";
+import { parseUserJwk, storedJwk } from "../user-keys.js";
 
 /** How long a challenge for LOG HEAD may be used (default 5 minutes), once. */
 export const DEFAULT_CHALLENGE_TTL_MS = 5 * 60_000;
@@ -311,7 +311,7 @@ export interface CardServiceContext {
 /** Most entries a card's log holds (its 2-byte capacity): an upload holds at most this many. */
 export const MAX_UPLOAD_ENTRIES = 0xffff;
 
-/** The card desk's operations, for the HTTP routes (routes/cards.ts). */
+/** The card desk's operations, for the HTTP routes (cards/routes.ts). */
 export class CardService {
   readonly #desk: CardDesk;
   readonly #store: Store;
@@ -963,6 +963,6 @@ function codeOf(kind: string): "ERR_BAD_SIGNATURE" | "ERR_NONCE_MISMATCH" | "ERR
   }
 }
 
-export { openCardDb, type CardDb, type CardDbLocation } from "./card-db.js";
-export { cardMigrations, cardPgMigrations } from "./card-migrations.js";
-export { CardDeskFiles, installCardIssuer } from "./card-files.js";
+export { openCardDb, type CardDb, type CardDbLocation } from "./storage.js";
+export { cardMigrations, cardPgMigrations } from "./migrations.js";
+export { CardDeskFiles, installCardIssuer } from "./files.js";
