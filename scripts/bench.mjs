@@ -27,7 +27,9 @@ for (const bench of selected) {
 }
 
 mkdirSync("docs/benchmarks", { recursive: true });
-const sections = readdirSync("docs/benchmarks").filter((f) => f.endsWith(".md")).sort();
+const sections = readdirSync("docs/benchmarks")
+  .filter((f) => f.endsWith(".md"))
+  .sort();
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const header = `# Benchmarks
 
@@ -40,7 +42,12 @@ const body = sections.map((f) => readFileSync(join("docs/benchmarks", f), "utf8"
 const targets = readdirSync("docs/benchmarks")
   .filter((f) => f.endsWith(".targets.json"))
   .sort()
-  .flatMap((f) => JSON.parse(readFileSync(join("docs/benchmarks", f), "utf8")).map((t) => ({ ...t, section: f.replace(/\.targets\.json$/, "") })));
+  .flatMap((f) =>
+    JSON.parse(readFileSync(join("docs/benchmarks", f), "utf8")).map((t) => ({
+      ...t,
+      section: f.replace(/\.targets\.json$/, ""),
+    })),
+  );
 const targetTable = [
   "## Targets",
   "",
@@ -53,6 +60,7 @@ const targetTable = [
 ].join("\n");
 writeFileSync("docs/benchmarks.md", `${header}\n${targets.length ? `${targetTable}\n` : ""}${body}\n`);
 console.log("\ntargets:");
-for (const t of targets) console.log(`  ${t.met ? "met    " : "NOT met"}  ${t.target}: ${t.measured} (goal ${t.goal}; ${t.from})`);
+for (const t of targets)
+  console.log(`  ${t.met ? "met    " : "NOT met"}  ${t.target}: ${t.measured} (goal ${t.goal}; ${t.from})`);
 console.log(`\nwrote docs/benchmarks.md from ${sections.length} section(s)`);
 process.exit(failed ? 1 : 0);

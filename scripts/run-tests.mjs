@@ -45,7 +45,8 @@ if (!env.PEAGE_TEST_DATABASE_URL && selected.some((f) => f.includes(join("server
 // One fast-check seed for the run, printed, and reused when given: PEAGE_FC_SEED=<seed> npm test replays a failure.
 const seed = /^\d+$/.test(env.PEAGE_FC_SEED ?? "") ? Number(env.PEAGE_FC_SEED) : randomInt(2 ** 31);
 env.PEAGE_FC_SEED = String(seed);
-env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --import=${pathToFileURL(join(import.meta.dirname ?? dirname(fileURLToPath(import.meta.url)), "fc-seed.mjs")).href}`.trim();
+env.NODE_OPTIONS =
+  `${env.NODE_OPTIONS ?? ""} --import=${pathToFileURL(join(import.meta.dirname ?? dirname(fileURLToPath(import.meta.url)), "fc-seed.mjs")).href}`.trim();
 console.log(`fast-check seed ${seed} (replay: PEAGE_FC_SEED=${seed} npm test)`);
 const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...selected], { stdio: "inherit", env });
 if (result.status !== 0) console.log(`fast-check seed of this run: ${seed} (replay: PEAGE_FC_SEED=${seed} npm test)`);

@@ -14,7 +14,12 @@ import { parseArgs } from "node:util";
 import { PaymentGate, paidRoute } from "@peage/http";
 
 const { values } = parseArgs({
-  options: { catalog: { type: "string" }, trust: { type: "string" }, server: { type: "string" }, port: { type: "string", default: "0" } },
+  options: {
+    catalog: { type: "string" },
+    trust: { type: "string" },
+    server: { type: "string" },
+    port: { type: "string", default: "0" },
+  },
 });
 if (!values.catalog || !values.trust || !values.server) {
   console.error("usage: peage-weather-api --catalog catalog.json --trust root.pem --server urn:peage:server:<name> [--port N]");
@@ -25,7 +30,14 @@ const gate = await PaymentGate.create({ catalog: values.catalog, trustRoots: val
 const forecast = paidRoute(gate, { offerId: "forecast" }, (req, res) => {
   const city = new URL(req.url ?? "/", "http://localhost").searchParams.get("city") ?? "nowhere";
   res.setHeader("content-type", "application/json");
-  res.end(JSON.stringify({ city, forecast: "sunny spells, 18 °C", paidBy: req.peage!.receipt.user, paymentId: req.peage!.receipt.paymentId }));
+  res.end(
+    JSON.stringify({
+      city,
+      forecast: "sunny spells, 18 °C",
+      paidBy: req.peage!.receipt.user,
+      paymentId: req.peage!.receipt.paymentId,
+    }),
+  );
 });
 const server = createServer((req, res) => {
   if (req.url?.startsWith("/forecast")) return void forecast(req, res);

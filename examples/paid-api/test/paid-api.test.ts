@@ -40,18 +40,39 @@ test("the weather API is paid per call by the client, in both wire formats", asy
     const roots = join(dir, "root.pem");
     await writeFile(roots, certificateToPem(pki.root.certificate));
     const catalog = join(dir, "catalog.json");
-    const offers = [{ offerId: "forecast", description: "One weather forecast", price: price(3, "EUR"), grant: { kind: "event" as const, event: "forecast" } }];
-    await writeFile(catalog, JSON.stringify(await signCatalog(pki.publisher.identity, offers, pki.publisher.keys, pki.chainOf(pki.publisher.certificate))));
+    const offers = [
+      {
+        offerId: "forecast",
+        description: "One weather forecast",
+        price: price(3, "EUR"),
+        grant: { kind: "event" as const, event: "forecast" },
+      },
+    ];
+    await writeFile(
+      catalog,
+      JSON.stringify(
+        await signCatalog(pki.publisher.identity, offers, pki.publisher.keys, pki.chainOf(pki.publisher.certificate)),
+      ),
+    );
     const user = "urn:peage:user:weather-fan";
     const passphrase = "the weather fan's passphrase";
-    const init = await initWallet(join(dir, "wallet"), { passphrase, user, serverUrl: payments.url, serverId: pki.server.identity, homeCurrency: "EUR", trustRootsPem: roots });
+    const init = await initWallet(join(dir, "wallet"), {
+      passphrase,
+      user,
+      serverUrl: payments.url,
+      serverId: pki.server.identity,
+      homeCurrency: "EUR",
+      trustRootsPem: roots,
+    });
     await payments.enrol(user, init.publicJwk, "EUR", 100);
     const wallet = await createWallet({ dir: join(dir, "wallet"), passphrase, prompt: new AutoYesPrompt() });
     cleanup.push(() => wallet.close());
     const service = await startWallet({ wallet, endpointFile: join(dir, "run", "wallet.json") });
     cleanup.push(() => service.close());
 
-    api = spawn(process.execPath, [serverJs, "--catalog", catalog, "--trust", roots, "--server", pki.server.identity], { stdio: ["ignore", "pipe", "inherit"] });
+    api = spawn(process.execPath, [serverJs, "--catalog", catalog, "--trust", roots, "--server", pki.server.identity], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const [line] = (await once(api.stdout!, "data")) as [Buffer];
     const url = /(http:\/\/\S+)/.exec(line.toString("utf8"))![1]!;
 

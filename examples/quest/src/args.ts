@@ -39,6 +39,7 @@ export function integerFlag(flags: ParsedFlags, name: string, fallback: number, 
   const text = flags.values.get(name);
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
   return value;
 }

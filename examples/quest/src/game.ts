@@ -24,9 +24,17 @@ export const LEVELS: readonly Level[] = [
     name: "The Shore",
     intro: "The tide is out. A path of flat stones leads to the foot of the lighthouse, and an old keeper blocks the way.",
     riddles: [
-      { question: "I have keys but open no locks. What am I?", answers: ["piano", "a piano", "keyboard"], hint: "It makes music." },
+      {
+        question: "I have keys but open no locks. What am I?",
+        answers: ["piano", "a piano", "keyboard"],
+        hint: "It makes music.",
+      },
       { question: "What has to be broken before you can use it?", answers: ["egg", "an egg"], hint: "Breakfast." },
-      { question: "The more you take, the more you leave behind. What are they?", answers: ["footsteps", "steps"], hint: "Look at the sand behind you." },
+      {
+        question: "The more you take, the more you leave behind. What are they?",
+        answers: ["footsteps", "steps"],
+        hint: "Look at the sand behind you.",
+      },
     ],
   },
   {
@@ -34,8 +42,16 @@ export const LEVELS: readonly Level[] = [
     name: "The Cliffs",
     intro: "Wind tears at the stairs cut into the cliff. Gulls shout riddles from their nests.",
     riddles: [
-      { question: "What runs but never walks, has a mouth but never talks?", answers: ["river", "a river"], hint: "It ends in the sea below." },
-      { question: "Light as a feather, yet no one can hold it for five minutes. What is it?", answers: ["breath", "your breath", "a breath"], hint: "You are taking one now." },
+      {
+        question: "What runs but never walks, has a mouth but never talks?",
+        answers: ["river", "a river"],
+        hint: "It ends in the sea below.",
+      },
+      {
+        question: "Light as a feather, yet no one can hold it for five minutes. What is it?",
+        answers: ["breath", "your breath", "a breath"],
+        hint: "You are taking one now.",
+      },
       { question: "What can you catch but not throw?", answers: ["cold", "a cold"], hint: "The wind up here gives you one." },
     ],
   },
@@ -44,8 +60,16 @@ export const LEVELS: readonly Level[] = [
     name: "The Lamp Room",
     intro: "At the top, the great lens waits in the dark. Answer, and the light will turn again.",
     riddles: [
-      { question: "What has one eye but cannot see?", answers: ["needle", "a needle"], hint: "The keeper mends the nets with it." },
-      { question: "The stair has 114 steps and you climb 3 each second. How many seconds to the top?", answers: ["38"], hint: "Divide." },
+      {
+        question: "What has one eye but cannot see?",
+        answers: ["needle", "a needle"],
+        hint: "The keeper mends the nets with it.",
+      },
+      {
+        question: "The stair has 114 steps and you climb 3 each second. How many seconds to the top?",
+        answers: ["38"],
+        hint: "Divide.",
+      },
       { question: "What gets wetter the more it dries?", answers: ["towel", "a towel"], hint: "After a swim." },
     ],
   },

@@ -25,14 +25,18 @@ export const QuestOffers = { launch: "launch", playTime: "play-time" } as const;
 
 export const ExitCodes = { played: 0, failed: 1, notPaid: 2, noWallet: 3, unpaidTime: 4, usage: 64 } as const;
 
-const USAGE = "usage: peage-quest --catalog catalog.json --trust root.pem [--auto] [--move-delay-ms N] [--wallet-file FILE] [--timeout-seconds N]";
+const USAGE =
+  "usage: peage-quest --catalog catalog.json --trust root.pem [--auto] [--move-delay-ms N] [--wallet-file FILE] [--timeout-seconds N]";
 
 /** Runs the game with these arguments and returns the exit status. */
 export async function runQuest(argv: readonly string[], output: NodeJS.WritableStream = process.stdout): Promise<number> {
   const say = (text: string) => output.write(`${text}\n`);
   let flags;
   try {
-    flags = parseFlags(argv, { values: ["catalog", "trust", "move-delay-ms", "wallet-file", "timeout-seconds"], switches: ["auto", "help"] });
+    flags = parseFlags(argv, {
+      values: ["catalog", "trust", "move-delay-ms", "wallet-file", "timeout-seconds"],
+      switches: ["auto", "help"],
+    });
     if (flags.switches.has("help")) {
       say(USAGE);
       return ExitCodes.played;
@@ -64,7 +68,8 @@ export async function runQuest(argv: readonly string[], output: NodeJS.WritableS
     say(`[péage] paid ${a.offerId}: ${formatPrice(a.price)}${charged} (${a.paymentId}${until})`);
   };
   const refused = (what: string, error: unknown) => {
-    const e = error instanceof MerchantError ? error : new MerchantError("ERR_PAYMENT_FAILED", String(error), { retryable: false });
+    const e =
+      error instanceof MerchantError ? error : new MerchantError("ERR_PAYMENT_FAILED", String(error), { retryable: false });
     say(`[péage] ${what} not paid: ${e.code}: ${e.message}`);
     return e;
   };

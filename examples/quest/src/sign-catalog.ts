@@ -26,16 +26,21 @@ export interface SignQuestCatalogOptions {
 /** Signs the drafts with the PKI's publisher, after the optional period override. */
 export function signQuestCatalog(options: SignQuestCatalogOptions): Promise<Catalog> {
   const drafts = options.drafts.map((draft) =>
-    options.periodSeconds !== undefined && draft.grant.kind === "period" ? { ...draft, grant: { kind: "period" as const, seconds: options.periodSeconds } } : draft,
+    options.periodSeconds !== undefined && draft.grant.kind === "period"
+      ? { ...draft, grant: { kind: "period" as const, seconds: options.periodSeconds } }
+      : draft,
   );
   const { publisher } = options.pki;
-  return signCatalog(publisher.identity, drafts, publisher.keys, options.pki.chainOf(publisher.certificate), { servers: [options.pki.server.identity] });
+  return signCatalog(publisher.identity, drafts, publisher.keys, options.pki.chainOf(publisher.certificate), {
+    servers: [options.pki.server.identity],
+  });
 }
 
 /** Reads offer drafts: a JSON array of {offerId, description, price {amount, currency}, grant}. */
 export async function readDrafts(path: string): Promise<OfferDraft[]> {
   const value = JSON.parse(await readFile(path, "utf8")) as unknown;
-  if (!Array.isArray(value) || !value.every(isPlainObject)) throw new UsageError(`${path} must hold a JSON array of offer drafts`);
+  if (!Array.isArray(value) || !value.every(isPlainObject))
+    throw new UsageError(`${path} must hold a JSON array of offer drafts`);
   // signCatalog checks every field against the catalog schema and refuses anything else.
   return value as unknown as OfferDraft[];
 }
@@ -46,9 +51,16 @@ async function main(argv: readonly string[]): Promise<number> {
     const offers = flags.values.get("offers");
     const dir = flags.values.get("pki");
     const out = flags.values.get("out");
-    if (!offers || !dir || !out) throw new UsageError("usage: peage-quest-catalog --offers offers.json --pki DIR --out catalog.json [--period-seconds N]");
-    const periodSeconds = flags.values.has("period-seconds") ? integerFlag(flags, "period-seconds", 300, 1, 366 * 86400) : undefined;
-    const catalog = await signQuestCatalog({ drafts: await readDrafts(offers), pki: await readPkiDir(dir), ...(periodSeconds === undefined ? {} : { periodSeconds }) });
+    if (!offers || !dir || !out)
+      throw new UsageError("usage: peage-quest-catalog --offers offers.json --pki DIR --out catalog.json [--period-seconds N]");
+    const periodSeconds = flags.values.has("period-seconds")
+      ? integerFlag(flags, "period-seconds", 300, 1, 366 * 86400)
+      : undefined;
+    const catalog = await signQuestCatalog({
+      drafts: await readDrafts(offers),
+      pki: await readPkiDir(dir),
+      ...(periodSeconds === undefined ? {} : { periodSeconds }),
+    });
     await writeFile(out, `${JSON.stringify(catalog, null, 2)}\n`);
     process.stdout.write(`signed ${catalog.offers.length} offers of ${catalog.publisher} into ${out}\n`);
     return 0;

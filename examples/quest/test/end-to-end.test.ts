@@ -28,10 +28,20 @@ test("end to end with the real payment server: the quest is paid for, and the ba
     const roots = join(dir, "root.pem");
     await writeFile(roots, certificateToPem(pki.root.certificate));
     const catalogFile = join(dir, "catalog.json");
-    await writeFile(catalogFile, JSON.stringify(await signQuestCatalog({ drafts: await readDrafts(offersJson), pki, periodSeconds: 1 })));
+    await writeFile(
+      catalogFile,
+      JSON.stringify(await signQuestCatalog({ drafts: await readDrafts(offersJson), pki, periodSeconds: 1 })),
+    );
     const user = "urn:peage:user:quest-player";
     const passphrase = "the quest player's passphrase";
-    const init = await initWallet(join(dir, "wallet"), { passphrase, user, serverUrl: server.url, serverId: pki.server.identity, homeCurrency: "EUR", trustRootsPem: roots });
+    const init = await initWallet(join(dir, "wallet"), {
+      passphrase,
+      user,
+      serverUrl: server.url,
+      serverId: pki.server.identity,
+      homeCurrency: "EUR",
+      trustRootsPem: roots,
+    });
     await server.enrol(user, init.publicJwk, "EUR", 5000);
     const wallet = await createWallet({ dir: join(dir, "wallet"), passphrase, prompt: new AutoYesPrompt() });
     cleanup.push(() => wallet.close());
@@ -39,10 +49,14 @@ test("end to end with the real payment server: the quest is paid for, and the ba
     cleanup.push(() => service.close());
 
     const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [mainJs, "--catalog", catalogFile, "--trust", roots, "--auto", "--move-delay-ms", "60"], {
-        env: { ...process.env, PEAGE_WALLET_FILE: service.endpointFile },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        [mainJs, "--catalog", catalogFile, "--trust", roots, "--auto", "--move-delay-ms", "60"],
+        {
+          env: { ...process.env, PEAGE_WALLET_FILE: service.endpointFile },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let out = "";
       child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
       child.stderr.on("data", (c: Buffer) => (out += c.toString("utf8")));
@@ -55,7 +69,10 @@ test("end to end with the real payment server: the quest is paid for, and the ba
     });
     assert.equal(result.code, ExitCodes.played, result.out);
     assert.match(result.out, /You have won!/);
-    const reported = [...result.out.matchAll(/\[péage\] paid ([a-z0-9-]+): (\d+)\.(\d{2}) EUR/g)].map((m) => ({ offerId: m[1]!, cents: Number(m[2]) * 100 + Number(m[3]) }));
+    const reported = [...result.out.matchAll(/\[péage\] paid ([a-z0-9-]+): (\d+)\.(\d{2}) EUR/g)].map((m) => ({
+      offerId: m[1]!,
+      cents: Number(m[2]) * 100 + Number(m[3]),
+    }));
     assert.deepEqual(
       reported.filter((r) => r.offerId !== "play-time").map((r) => r.offerId),
       ["launch", "level-2", "level-3"],

@@ -20,7 +20,9 @@ let drafts: OfferDraft[];
 before(async () => {
   pki = await createDemoPki();
   // The published offers, with one-second play periods so that a short game sees renewals.
-  drafts = (await readDrafts(offersJson)).map((d) => (d.grant.kind === "period" ? { ...d, grant: { kind: "period" as const, seconds: 1 } } : d));
+  drafts = (await readDrafts(offersJson)).map((d) =>
+    d.grant.kind === "period" ? { ...d, grant: { kind: "period" as const, seconds: 1 } } : d,
+  );
 });
 
 interface Run {
@@ -32,7 +34,10 @@ interface Run {
 /** Runs the game as a separate program, as a user would, and waits for it to end. */
 function run(script: string, args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [script, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -46,7 +51,10 @@ function run(script: string, args: readonly string[], env: Record<string, string
   });
 }
 
-async function withWorld<T>(options: TestWorldOptions, fn: (world: Awaited<ReturnType<typeof createTestWorld>>) => Promise<T>): Promise<T> {
+async function withWorld<T>(
+  options: TestWorldOptions,
+  fn: (world: Awaited<ReturnType<typeof createTestWorld>>) => Promise<T>,
+): Promise<T> {
   const world = await createTestWorld({ pki, drafts, ...options });
   try {
     return await fn(world);
@@ -57,7 +65,11 @@ async function withWorld<T>(options: TestWorldOptions, fn: (world: Awaited<Retur
 
 test("--auto plays the whole quest, paying at launch, for play time and for each new level", async () => {
   await withWorld({}, async (world) => {
-    const result = await run(mainJs, ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--move-delay-ms", "60"], { PEAGE_WALLET_FILE: world.endpointFile });
+    const result = await run(
+      mainJs,
+      ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--move-delay-ms", "60"],
+      { PEAGE_WALLET_FILE: world.endpointFile },
+    );
     assert.equal(result.code, ExitCodes.played, result.stdout + result.stderr);
     assert.match(result.stdout, /\[péage\] paid launch: 0\.50 EUR \(pay_/);
     assert.match(result.stdout, /\[péage\] paid play-time: 0\.20 EUR \(pay_[^,]+, play time until \d{4}-/);
@@ -79,7 +91,17 @@ test("--auto plays the whole quest, paying at launch, for play time and for each
 test("a level the wallet refuses stays locked and the game ends there", async () => {
   const rules = { autoAccept: { perPayment: price(3000, "EUR") }, refuse: { perPayment: price(100, "EUR") } };
   await withWorld({ rules }, async (world) => {
-    const result = await run(mainJs, ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--move-delay-ms", "0", "--wallet-file", world.endpointFile]);
+    const result = await run(mainJs, [
+      "--catalog",
+      world.catalogFile,
+      "--trust",
+      world.rootsPemFile,
+      "--auto",
+      "--move-delay-ms",
+      "0",
+      "--wallet-file",
+      world.endpointFile,
+    ]);
     assert.equal(result.code, ExitCodes.played, result.stdout + result.stderr);
     assert.match(result.stdout, /\[péage\] paid level-2/);
     assert.match(result.stdout, /\[péage\] level 3 not paid: ERR_DECLINED/);
@@ -92,7 +114,15 @@ test("a level the wallet refuses stays locked and the game ends there", async ()
 test("a launch the user declines does not start the game", async () => {
   const rules = { autoAccept: { perPayment: price(0, "EUR") }, refuse: {} };
   await withWorld({ rules, prompt: new ScriptedPrompt([false]) }, async (world) => {
-    const result = await run(mainJs, ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--wallet-file", world.endpointFile]);
+    const result = await run(mainJs, [
+      "--catalog",
+      world.catalogFile,
+      "--trust",
+      world.rootsPemFile,
+      "--auto",
+      "--wallet-file",
+      world.endpointFile,
+    ]);
     assert.equal(result.code, ExitCodes.notPaid);
     assert.match(result.stdout, /\[péage\] launch not paid: ERR_DECLINED/);
     assert.doesNotMatch(result.stdout, /Level 1/);
@@ -102,7 +132,15 @@ test("a launch the user declines does not start the game", async () => {
 
 test("without a running wallet the game says so and exits 3", async () => {
   await withWorld({ service: false }, async (world) => {
-    const result = await run(mainJs, ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--wallet-file", join(world.dir, "none.json")]);
+    const result = await run(mainJs, [
+      "--catalog",
+      world.catalogFile,
+      "--trust",
+      world.rootsPemFile,
+      "--auto",
+      "--wallet-file",
+      join(world.dir, "none.json"),
+    ]);
     assert.equal(result.code, ExitCodes.noWallet);
     assert.match(result.stdout, /ERR_WALLET_UNAVAILABLE/);
   });
@@ -113,7 +151,17 @@ test("play time that cannot be paid pauses the game, and --auto stops it", async
   const freeLevels = drafts.map((d) => (d.grant.kind === "event" ? { ...d, price: price(0, "EUR") } : d));
   await withWorld({ drafts: freeLevels, balance: 50 + 20 }, async (world) => {
     // Ten moves of at least 400 ms outlast the one-second period by far.
-    const result = await run(mainJs, ["--catalog", world.catalogFile, "--trust", world.rootsPemFile, "--auto", "--move-delay-ms", "400", "--wallet-file", world.endpointFile]);
+    const result = await run(mainJs, [
+      "--catalog",
+      world.catalogFile,
+      "--trust",
+      world.rootsPemFile,
+      "--auto",
+      "--move-delay-ms",
+      "400",
+      "--wallet-file",
+      world.endpointFile,
+    ]);
     assert.equal(result.code, ExitCodes.unpaidTime, result.stdout + result.stderr);
     assert.match(result.stdout, /\[péage\] play time not paid: ERR_INSUFFICIENT_FUNDS/);
     assert.match(result.stdout, /The game is paused\./);

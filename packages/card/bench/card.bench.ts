@@ -12,10 +12,31 @@ import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { canonicalBytes, createDemoPki, createOffer, FixedClock, partyId, price, signCatalog, verifyAcknowledgment, type CatalogEntry } from "@peage/protocol";
+import {
+  canonicalBytes,
+  createDemoPki,
+  createOffer,
+  FixedClock,
+  partyId,
+  price,
+  signCatalog,
+  verifyAcknowledgment,
+  type CatalogEntry,
+} from "@peage/protocol";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { CardClient, cardIssuerFromDemo, createCardPaymentRequest, FileMedium, InProcessTransport, issueCard, MemoryMedium, PcscCardClient, payWithCard, type Medium } from "../src/index.js";
+import {
+  CardClient,
+  cardIssuerFromDemo,
+  createCardPaymentRequest,
+  FileMedium,
+  InProcessTransport,
+  issueCard,
+  MemoryMedium,
+  PcscCardClient,
+  payWithCard,
+  type Medium,
+} from "../src/index.js";
 import { startPcscStack } from "../src/testing/index.js";
 
 const quick = process.argv.includes("--quick");
@@ -44,7 +65,9 @@ function row(sample: Sample): string {
 
 function version(command: string, args: string[]): string {
   try {
-    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).split("\n")[0]!.trim();
+    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+      .split("\n")[0]!
+      .trim();
   } catch {
     return "unknown";
   }
@@ -55,16 +78,36 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   const pki = await createDemoPki({ now: NOW, cardIssuer: true });
   const issuer = cardIssuerFromDemo(pki);
-  const catalog = await signCatalog(pki.publisher.identity, [{ offerId: "one-cent", description: "One turn", price: price(1, "EUR"), grant: { kind: "launch" } }], pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+  const catalog = await signCatalog(
+    pki.publisher.identity,
+    [{ offerId: "one-cent", description: "One turn", price: price(1, "EUR"), grant: { kind: "launch" } }],
+    pki.publisher.keys,
+    pki.chainOf(pki.publisher.certificate),
+  );
   const entry: CatalogEntry = catalog.offers[0]!;
   const trust = pki.trustStore();
   const scratch = mkdtempSync(join(tmpdir(), "peage-card-bench-"));
   const issue = (medium: Medium) =>
-    issueCard(medium, { issuer, card: partyId("card", "bench"), user: partyId("user", "bench"), pin: PIN, mode: "prepaid", currency: "EUR", balance: 900_000, roots: [pki.root.certificate], now: NOW, logCapacity: 5000 });
+    issueCard(medium, {
+      issuer,
+      card: partyId("card", "bench"),
+      user: partyId("user", "bench"),
+      pin: PIN,
+      mode: "prepaid",
+      currency: "EUR",
+      balance: 900_000,
+      roots: [pki.root.certificate],
+      now: NOW,
+      logCapacity: 5000,
+    });
 
   let ackBytes = 0;
   /** One payment, checked by the merchant as it would be (not timed). */
-  const paid = async (pay: () => Promise<{ acknowledgment: string }>, offer: ReturnType<typeof createOffer>, sample: number[]) => {
+  const paid = async (
+    pay: () => Promise<{ acknowledgment: string }>,
+    offer: ReturnType<typeof createOffer>,
+    sample: number[],
+  ) => {
     const t0 = performance.now();
     const ack = await pay();
     sample.push(performance.now() - t0);
@@ -72,11 +115,18 @@ async function main(): Promise<void> {
     const checked = await verifyAcknowledgment(ack, offer, { trust, clock });
     if (!checked.ok) throw checked.error;
   };
-  const sampleRequest = createCardPaymentRequest({ offer: createOffer(entry, clock), user: partyId("user", "bench"), issuer: issuer.identity, clock });
+  const sampleRequest = createCardPaymentRequest({
+    offer: createOffer(entry, clock),
+    user: partyId("user", "bench"),
+    issuer: issuer.identity,
+    clock,
+  });
   const payBytes = canonicalBytes(sampleRequest.consent).length + sampleRequest.signature.length + 8;
 
   const samples: Sample[] = [];
-  const counts = quick ? { inProcess: 40, file: 20, extended: 20, short: 6, apdu: 20 } : { inProcess: 300, file: 100, extended: 150, short: 40, apdu: 100 };
+  const counts = quick
+    ? { inProcess: 40, file: 20, extended: 20, short: 6, apdu: 20 }
+    : { inProcess: 300, file: 100, extended: 150, short: 40, apdu: 100 };
   try {
     for (const [label, medium, n] of [
       ["in-process, memory", new MemoryMedium(), counts.inProcess],
@@ -166,7 +216,12 @@ With few samples p99 is close to the maximum; the short-APDU run is kept small b
 ## Reading the figures
 
 - **The card's own work** is the in-process figure: two ES256 signatures (log entry, acknowledgment), one chain validation (cached after the first payment) and one publisher signature check. With its memory in a directory, a payment costs three fsync'ed transactions (VERIFY writes the retry counter before comparing and again after a match; PAY writes the entry and the debit together), which is the difference between the first two rows.
-- **Through PC/SC, the reader costs about ${percentile([...(samples.find((s) => s.label.startsWith("PC/SC, one APDU"))?.ms ?? [0])].sort((a, b) => a - b), 50).toFixed(0)} ms per APDU.** The virtual reader driver (vpcd) sends each message to the card as two TCP writes, its two-byte length and then the payload; with Nagle's algorithm on its side and delayed acknowledgments on the card's, the payload waits for the delayed ACK (40 ms on Linux). A payment is then dominated by its number of APDUs: ${samples.find((s) => s.label.startsWith("PC/SC, extended"))?.apdus} with extended APDUs, ${samples.find((s) => s.label.startsWith("PC/SC, short"))?.apdus} with short APDUs, where the PAY command (the consent and the publisher's JWS with its chain: ${payBytes} bytes) goes in 255-byte links and the acknowledgment (a JWS with the card's chain: ${ackBytes} bytes) comes back in 256-byte GET RESPONSE parts. The session's end (SCARD_RESET_CARD, so that the next program finds the PIN unverified) adds two more driver messages.
+- **Through PC/SC, the reader costs about ${percentile(
+    [...(samples.find((s) => s.label.startsWith("PC/SC, one APDU"))?.ms ?? [0])].sort((a, b) => a - b),
+    50,
+  ).toFixed(
+    0,
+  )} ms per APDU.** The virtual reader driver (vpcd) sends each message to the card as two TCP writes, its two-byte length and then the payload; with Nagle's algorithm on its side and delayed acknowledgments on the card's, the payload waits for the delayed ACK (40 ms on Linux). A payment is then dominated by its number of APDUs: ${samples.find((s) => s.label.startsWith("PC/SC, extended"))?.apdus} with extended APDUs, ${samples.find((s) => s.label.startsWith("PC/SC, short"))?.apdus} with short APDUs, where the PAY command (the consent and the publisher's JWS with its chain: ${payBytes} bytes) goes in 255-byte links and the acknowledgment (a JWS with the card's chain: ${ackBytes} bytes) comes back in 256-byte GET RESPONSE parts. The session's end (SCARD_RESET_CARD, so that the next program finds the PIN unverified) adds two more driver messages.
 - A physical reader has neither the TCP hop nor the delayed ACK; its cost per APDU is the card's I/O speed (ISO/IEC 7816-3 T=1 at 9600-115200 baud, or USB CCID), and a smart card's ECDSA signature takes tens of milliseconds or more. These figures measure the protocol's shape (how many exchanges, how much data) through the real PC/SC stack, not a chip.
 `;
   const target = join(root, "docs", "benchmarks", "card.md");

@@ -39,7 +39,18 @@ import {
   type ExternalSigner,
   type PartyId,
 } from "@peage/protocol";
-import { Cla, DataTags, encodeResponse, Ins, parseCommand, PEAGE_AID, PEAGE_ATR, PIN_REFERENCE, SW, type CommandApdu } from "./iso7816.js";
+import {
+  Cla,
+  DataTags,
+  encodeResponse,
+  Ins,
+  parseCommand,
+  PEAGE_AID,
+  PEAGE_ATR,
+  PIN_REFERENCE,
+  SW,
+  type CommandApdu,
+} from "./iso7816.js";
 import {
   CARD_VERSION,
   isLogEntryBody,
@@ -179,7 +190,9 @@ export class CardApplet {
   }
 
   /** The state as the memory holds it (tests, `peage card status` on a file). */
-  get state(): { readonly profile: CardProfile; readonly purse: Purse; readonly tries: number; readonly log: readonly LogEntryBody[] } | undefined {
+  get state():
+    | { readonly profile: CardProfile; readonly purse: Purse; readonly tries: number; readonly log: readonly LogEntryBody[] }
+    | undefined {
     const card = this.#card;
     return card && { profile: card.profile, purse: card.purse, tries: card.tries, log: card.log.map((entry) => entry.body) };
   }
@@ -261,8 +274,16 @@ export class CardApplet {
       return { ...command, cla: base, data: Uint8Array.from(Buffer.concat(chain.parts)) };
     }
     if (more) {
-      if (!chainable.has(command.ins) || base !== Cla.proprietary) refuse(SW.CHAINING_NOT_SUPPORTED, "this command takes no chaining");
-      this.#chain = { cla: base, ins: command.ins, p1: command.p1, p2: command.p2, parts: [command.data], size: command.data.length };
+      if (!chainable.has(command.ins) || base !== Cla.proprietary)
+        refuse(SW.CHAINING_NOT_SUPPORTED, "this command takes no chaining");
+      this.#chain = {
+        cla: base,
+        ins: command.ins,
+        p1: command.p1,
+        p2: command.p2,
+        parts: [command.data],
+        size: command.data.length,
+      };
       return undefined;
     }
     return { ...command, cla: base };
@@ -315,7 +336,8 @@ export class CardApplet {
 
   /** SELECT by DF name (§7.1.1): P1 04, P2 00 (FCI) or 0C (no data); exactly the Péage AID. */
   #select(command: CommandApdu): Uint8Array {
-    if (command.p1 !== 0x04 || (command.p2 !== 0x00 && command.p2 !== 0x0c)) refuse(SW.WRONG_P1P2, "SELECT supports P1 04, P2 00 or 0C");
+    if (command.p1 !== 0x04 || (command.p2 !== 0x00 && command.p2 !== 0x0c))
+      refuse(SW.WRONG_P1P2, "SELECT supports P1 04, P2 00 or 0C");
     // Selecting anything resets the application's security status: a new session, PIN unverified.
     this.#selected = false;
     this.#pinVerified = false;
@@ -383,7 +405,9 @@ export class CardApplet {
       });
     }
     if (tag === DataTags.certificateChain) {
-      return concatTlv(...card.profile.chain.map((x5c) => encodeTlv(CERTIFICATE_TAG, new Uint8Array(Buffer.from(x5c, "base64")))));
+      return concatTlv(
+        ...card.profile.chain.map((x5c) => encodeTlv(CERTIFICATE_TAG, new Uint8Array(Buffer.from(x5c, "base64")))),
+      );
     }
     return refuse(SW.DATA_NOT_FOUND, `no data object ${tag.toString(16)}`);
   }
@@ -410,16 +434,26 @@ export class CardApplet {
     const parsed = consentParser.parse(consentValue, "consent");
     if (!parsed.ok) refuse(SW.WRONG_DATA, parsed.error.message);
     const consent: ConsentClaims = parsed.value;
-    if (consent.user !== profile.user) refuse(SW.WRONG_DATA, `the consent is for ${consent.user}, this card is ${profile.user}'s`);
-    if (consent.server !== profile.issuer) refuse(SW.WRONG_DATA, `the consent is for ${consent.server}, this card was issued by ${profile.issuer}`);
-    if (consent.price.currency !== profile.currency) refuse(SW.WRONG_DATA, `the price is in ${consent.price.currency}, the card holds ${profile.currency}`);
+    if (consent.user !== profile.user)
+      refuse(SW.WRONG_DATA, `the consent is for ${consent.user}, this card is ${profile.user}'s`);
+    if (consent.server !== profile.issuer)
+      refuse(SW.WRONG_DATA, `the consent is for ${consent.server}, this card was issued by ${profile.issuer}`);
+    if (consent.price.currency !== profile.currency)
+      refuse(SW.WRONG_DATA, `the price is in ${consent.price.currency}, the card holds ${profile.currency}`);
 
     // A lost response is no lost money: the same payment asked again gets its acknowledgment again,
     // even if a SYNC cleared its entry meanwhile.
-    const earlier = card.log.find((entry) => entry.body.nonce === consent.nonce) ?? card.recent.find((entry) => entry.body.nonce === consent.nonce);
+    const earlier =
+      card.log.find((entry) => entry.body.nonce === consent.nonce) ??
+      card.recent.find((entry) => entry.body.nonce === consent.nonce);
     if (earlier) {
       const e = earlier.body;
-      if (e.offerHash !== consent.offerHash || !samePrice(e.price, consent.price) || e.publisher !== consent.publisher || e.date !== consent.date) {
+      if (
+        e.offerHash !== consent.offerHash ||
+        !samePrice(e.price, consent.price) ||
+        e.publisher !== consent.publisher ||
+        e.date !== consent.date
+      ) {
         refuse(SW.WRONG_DATA, "this nonce was already paid for another offer");
       }
       return ascii(await this.#acknowledgment(card, e));
@@ -435,15 +469,19 @@ export class CardApplet {
     }
     const publisher = await verifyOfferSignature(signature, card.trust, now);
     if (!publisher.ok) return refuse(SW.WRONG_DATA, `publisher's signature: ${publisher.error.message}`);
-    if (publisher.value.publisher !== consent.publisher) refuse(SW.WRONG_DATA, "the offer was signed by another publisher than the consent names");
+    if (publisher.value.publisher !== consent.publisher)
+      refuse(SW.WRONG_DATA, "the offer was signed by another publisher than the consent names");
     const publisherCert = certificateId(publisher.value.chain.leaf);
     if (card.revoked.has(publisherCert)) {
       refuse(SW.WRONG_DATA, `the publisher's certificate ${publisherCert} was revoked (the issuer's last SYNC)`);
     }
-    if (publisher.value.claims.offerHash !== consent.offerHash) refuse(SW.WRONG_DATA, "the consent's offer hash is not the one the publisher signed");
-    if (!samePrice(publisher.value.claims.price, consent.price)) refuse(SW.WRONG_DATA, "the consent's price is not the one the publisher signed");
+    if (publisher.value.claims.offerHash !== consent.offerHash)
+      refuse(SW.WRONG_DATA, "the consent's offer hash is not the one the publisher signed");
+    if (!samePrice(publisher.value.claims.price, consent.price))
+      refuse(SW.WRONG_DATA, "the consent's price is not the one the publisher signed");
 
-    if (card.log.length >= profile.logCapacity) refuse(SW.NOT_ENOUGH_MEMORY, "the usage log is full: synchronise with the issuer");
+    if (card.log.length >= profile.logCapacity)
+      refuse(SW.NOT_ENOUGH_MEMORY, "the usage log is full: synchronise with the issuer");
     const { purse } = card;
     const amount = consent.price.amount;
     if (purse.counter >= MAX_COUNTER) refuse(SW.CONDITIONS_NOT_SATISFIED, "the transaction counter is exhausted");
@@ -455,7 +493,8 @@ export class CardApplet {
       next = { ...purse, counter, balance: purse.balance! - amount };
       debit = { counter, balance: next.balance! };
     } else {
-      if (purse.used! + amount > purse.ceiling!) refuse(SW.CONDITIONS_NOT_SATISFIED, `the ceiling ${purse.ceiling} is reached (${purse.used} used): synchronise first`);
+      if (purse.used! + amount > purse.ceiling!)
+        refuse(SW.CONDITIONS_NOT_SATISFIED, `the ceiling ${purse.ceiling} is reached (${purse.used} used): synchronise first`);
       next = { ...purse, counter, used: purse.used! + amount };
       debit = { counter, used: next.used! };
     }
@@ -518,7 +557,8 @@ export class CardApplet {
   async #logHead(command: CommandApdu): Promise<Uint8Array> {
     if (command.p1 !== 0 || command.p2 !== 0) refuse(SW.WRONG_P1P2, "LOG HEAD takes P1-P2 0000");
     const card = this.#selectedCard();
-    if (command.data.length < MIN_CHALLENGE || command.data.length > MAX_CHALLENGE) refuse(SW.WRONG_LENGTH, `a challenge is ${MIN_CHALLENGE} to ${MAX_CHALLENGE} bytes`);
+    if (command.data.length < MIN_CHALLENGE || command.data.length > MAX_CHALLENGE)
+      refuse(SW.WRONG_LENGTH, `a challenge is ${MIN_CHALLENGE} to ${MAX_CHALLENGE} bytes`);
     const body: LogHeadBody = {
       type: "peage.card-log-head",
       v: CARD_VERSION,
@@ -539,7 +579,8 @@ export class CardApplet {
     const card = this.#selectedCard();
     const decoded = decodeToken(Buffer.from(command.data).toString("latin1"));
     if (!decoded) return refuse(SW.WRONG_DATA, `${what}: not a signed command`);
-    if (!(await verifyTokenSignature(decoded, card.issuerKey))) refuse(SW.SECURITY_STATUS_NOT_SATISFIED, `${what}: not signed by the card's issuer`);
+    if (!(await verifyTokenSignature(decoded, card.issuerKey)))
+      refuse(SW.SECURITY_STATUS_NOT_SATISFIED, `${what}: not signed by the card's issuer`);
     return { card, body: decoded.body };
   }
 
@@ -550,16 +591,22 @@ export class CardApplet {
     if (!isReloadBody(body)) return refuse(SW.WRONG_DATA, "RELOAD: malformed command");
     if (body.card !== profile.card) refuse(SW.WRONG_DATA, `RELOAD: the command is for ${body.card}`);
     if (profile.mode !== "prepaid") refuse(SW.CONDITIONS_NOT_SATISFIED, "RELOAD: a postpaid card is not reloaded");
-    if (body.seq !== purse.seq) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the command carries seq ${body.seq}, the card expects ${purse.seq} (replayed or out of order)`);
+    if (body.seq !== purse.seq)
+      refuse(
+        SW.CONDITIONS_NOT_SATISFIED,
+        `RELOAD: the command carries seq ${body.seq}, the card expects ${purse.seq} (replayed or out of order)`,
+      );
     // Claim 8: money is loaded only once the log was uploaded, i.e. a SYNC acknowledged every
     // entry up to the current counter (the card forgets exactly those): the log must be empty.
     if (card.log.length > 0) {
       const why = `RELOAD: the log holds ${card.log.length} payment(s) up to ${purse.counter} no SYNC acknowledged: synchronise first`;
       refuse(SW.CONDITIONS_NOT_SATISFIED, why);
     }
-    if (body.amount.currency !== profile.currency) refuse(SW.WRONG_DATA, `RELOAD: ${body.amount.currency} on a ${profile.currency} card`);
+    if (body.amount.currency !== profile.currency)
+      refuse(SW.WRONG_DATA, `RELOAD: ${body.amount.currency} on a ${profile.currency} card`);
     const balance = purse.balance! + body.amount.amount;
-    if (balance > profile.maxBalance) refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the balance would exceed ${profile.maxBalance}`);
+    if (balance > profile.maxBalance)
+      refuse(SW.CONDITIONS_NOT_SATISFIED, `RELOAD: the balance would exceed ${profile.maxBalance}`);
     const next: Purse = { ...purse, seq: purse.seq + 1, balance };
     card.store.commit([{ put: Records.purse, value: next }]);
     card.purse = next;
@@ -576,15 +623,25 @@ export class CardApplet {
     const { profile, purse } = card;
     if (!isSyncBody(body)) return refuse(SW.WRONG_DATA, "SYNC: malformed command");
     if (body.card !== profile.card) refuse(SW.WRONG_DATA, `SYNC: the command is for ${body.card}`);
-    if (body.seq !== purse.seq) refuse(SW.CONDITIONS_NOT_SATISFIED, `SYNC: the command carries seq ${body.seq}, the card expects ${purse.seq} (replayed or out of order)`);
-    if (body.upTo > purse.counter) refuse(SW.WRONG_DATA, `SYNC: acknowledges up to ${body.upTo} but the card is at ${purse.counter}`);
+    if (body.seq !== purse.seq)
+      refuse(
+        SW.CONDITIONS_NOT_SATISFIED,
+        `SYNC: the command carries seq ${body.seq}, the card expects ${purse.seq} (replayed or out of order)`,
+      );
+    if (body.upTo > purse.counter)
+      refuse(SW.WRONG_DATA, `SYNC: acknowledges up to ${body.upTo} but the card is at ${purse.counter}`);
     if (body.ceiling !== undefined && profile.mode !== "postpaid") refuse(SW.WRONG_DATA, "SYNC: a prepaid card has no ceiling");
     const cleared = card.log.filter((entry) => entry.body.counter <= body.upTo);
     const kept = card.log.filter((entry) => entry.body.counter > body.upTo);
     const next: Purse =
       profile.mode === "prepaid"
         ? { ...purse, seq: purse.seq + 1 }
-        : { ...purse, seq: purse.seq + 1, ceiling: body.ceiling ?? purse.ceiling!, used: kept.reduce((sum, entry) => sum + entry.body.price.amount, 0) };
+        : {
+            ...purse,
+            seq: purse.seq + 1,
+            ceiling: body.ceiling ?? purse.ceiling!,
+            used: kept.reduce((sum, entry) => sum + entry.body.price.amount, 0),
+          };
     const recent = [...card.recent, ...cleared].slice(-RECENT_ENTRIES);
     const ops: Operation[] = [
       ...cleared.map((entry) => ({ remove: logRecordName(entry.body.counter) })),
@@ -647,7 +704,8 @@ async function load(medium: Medium, external?: ExternalSigner): Promise<LoadedCa
   for (const name of store.names().filter((n) => n.startsWith(Records.logPrefix))) {
     const token = store.get(name);
     const decoded = decodeToken(token);
-    if (!decoded || !isLogEntryBody(decoded.body) || logRecordName(decoded.body.counter) !== name) throw new CardMemoryError(`log record ${name} is invalid`);
+    if (!decoded || !isLogEntryBody(decoded.body) || logRecordName(decoded.body.counter) !== name)
+      throw new CardMemoryError(`log record ${name} is invalid`);
     log.push({ token: token as string, body: decoded.body });
   }
   log.sort((a, b) => a.body.counter - b.body.counter);

@@ -106,18 +106,27 @@ export class CardClient {
     // Every part but the last has CLA b5 set; the card answers each with 9000.
     while (data.length - offset > this.#maxNc) {
       const part = data.subarray(offset, offset + this.#maxNc);
-      const answer = parseResponse(await this.transport.transmit(encodeCommand({ cla: command.cla | Cla.chaining, ins: command.ins, p1, p2, data: part, ne: 0 })));
+      const answer = parseResponse(
+        await this.transport.transmit(
+          encodeCommand({ cla: command.cla | Cla.chaining, ins: command.ins, p1, p2, data: part, ne: 0 }),
+        ),
+      );
       if (answer.sw !== SW.OK) return answer;
       offset += this.#maxNc;
     }
     const last = { cla: command.cla, ins: command.ins, p1, p2, data: data.subarray(offset), ne };
     let answer = parseResponse(await this.transport.transmit(encodeCommand(last)));
-    if ((answer.sw & 0xff00) === 0x6c00) answer = parseResponse(await this.transport.transmit(encodeCommand({ ...last, ne: answer.sw & 0xff || 256 })));
+    if ((answer.sw & 0xff00) === 0x6c00)
+      answer = parseResponse(await this.transport.transmit(encodeCommand({ ...last, ne: answer.sw & 0xff || 256 })));
     const parts = [answer.data];
     for (let round = 0; (answer.sw & 0xff00) === SW.MORE_DATA; round++) {
       if (round >= MAX_RESPONSE_ROUNDS) throw new CardProtocolError("the card keeps announcing more data");
       const le = answer.sw & 0xff || 256;
-      answer = parseResponse(await this.transport.transmit(encodeCommand({ cla: Cla.interindustry, ins: Ins.getResponse, p1: 0, p2: 0, data: new Uint8Array(0), ne: le })));
+      answer = parseResponse(
+        await this.transport.transmit(
+          encodeCommand({ cla: Cla.interindustry, ins: Ins.getResponse, p1: 0, p2: 0, data: new Uint8Array(0), ne: le }),
+        ),
+      );
       parts.push(answer.data);
     }
     return { data: Uint8Array.from(Buffer.concat(parts)), sw: answer.sw };
@@ -137,11 +146,23 @@ export class CardClient {
 
   /** VERIFY the PIN. Throws a CardError: 63CX (X tries left, `triesLeft`), 6983 when blocked. */
   async verifyPin(pin: string): Promise<void> {
-    await this.send("VERIFY", { cla: Cla.interindustry, ins: Ins.verify, p1: 0, p2: PIN_REFERENCE, data: new Uint8Array(Buffer.from(pin, "latin1")) });
+    await this.send("VERIFY", {
+      cla: Cla.interindustry,
+      ins: Ins.verify,
+      p1: 0,
+      p2: PIN_REFERENCE,
+      data: new Uint8Array(Buffer.from(pin, "latin1")),
+    });
   }
 
   async status(): Promise<CardStatus> {
-    const data = await this.send("GET DATA", { cla: Cla.interindustry, ins: Ins.getData, p1: DataTags.status >> 8, p2: DataTags.status & 0xff, expectData: true });
+    const data = await this.send("GET DATA", {
+      cla: Cla.interindustry,
+      ins: Ins.getData,
+      p1: DataTags.status >> 8,
+      p2: DataTags.status & 0xff,
+      expectData: true,
+    });
     return decodeStatus(data);
   }
 
@@ -161,7 +182,10 @@ export class CardClient {
 
   /** PAY: message 2 in, message 3 (the card's acknowledgment, with the proof of debit) out. */
   async pay(request: CardPaymentRequest): Promise<Acknowledgment> {
-    const data = concatTlv(encodeTlv(PayTags.consent, new Uint8Array(canonicalBytes(request.consent))), encodeTlv(PayTags.signature, new Uint8Array(Buffer.from(request.signature, "ascii"))));
+    const data = concatTlv(
+      encodeTlv(PayTags.consent, new Uint8Array(canonicalBytes(request.consent))),
+      encodeTlv(PayTags.signature, new Uint8Array(Buffer.from(request.signature, "ascii"))),
+    );
     const answer = await this.send("PAY", { cla: Cla.proprietary, ins: Ins.pay, data, expectData: true });
     return { type: "peage.acknowledgment", v: PROTOCOL_VERSION, acknowledgment: Buffer.from(answer).toString("ascii") };
   }
@@ -171,7 +195,13 @@ export class CardClient {
     const { logLength } = await this.status();
     const entries: string[] = [];
     for (let index = 0; index < logLength; index++) {
-      const data = await this.send("READ LOG", { cla: Cla.proprietary, ins: Ins.readLog, p1: index >> 8, p2: index & 0xff, expectData: true });
+      const data = await this.send("READ LOG", {
+        cla: Cla.proprietary,
+        ins: Ins.readLog,
+        p1: index >> 8,
+        p2: index & 0xff,
+        expectData: true,
+      });
       entries.push(Buffer.from(data).toString("ascii"));
     }
     return entries;
@@ -185,13 +215,23 @@ export class CardClient {
 
   /** RELOAD with a command the issuing server signed; returns the card's signed receipt. */
   async reload(command: string): Promise<string> {
-    const data = await this.send("RELOAD", { cla: Cla.proprietary, ins: Ins.reload, data: new Uint8Array(Buffer.from(command, "ascii")), expectData: true });
+    const data = await this.send("RELOAD", {
+      cla: Cla.proprietary,
+      ins: Ins.reload,
+      data: new Uint8Array(Buffer.from(command, "ascii")),
+      expectData: true,
+    });
     return Buffer.from(data).toString("ascii");
   }
 
   /** SYNC with the issuing server's signed acknowledgment of the log; returns the card's receipt. */
   async sync(command: string): Promise<string> {
-    const data = await this.send("SYNC", { cla: Cla.proprietary, ins: Ins.sync, data: new Uint8Array(Buffer.from(command, "ascii")), expectData: true });
+    const data = await this.send("SYNC", {
+      cla: Cla.proprietary,
+      ins: Ins.sync,
+      data: new Uint8Array(Buffer.from(command, "ascii")),
+      expectData: true,
+    });
     return Buffer.from(data).toString("ascii");
   }
 }

@@ -227,7 +227,21 @@ export function isPurseView(value: unknown): value is PurseView {
 }
 
 export function isLogEntryBody(value: unknown): value is LogEntryBody {
-  const keys = ["type", "v", "card", "counter", "paymentId", "user", "publisher", "offerHash", "price", "nonce", "date", "time", "debit"];
+  const keys = [
+    "type",
+    "v",
+    "card",
+    "counter",
+    "paymentId",
+    "user",
+    "publisher",
+    "offerHash",
+    "price",
+    "nonce",
+    "date",
+    "time",
+    "debit",
+  ];
   if (!exactKeys(value, keys, ["publisherCert"])) return false;
   if (value["publisherCert"] !== undefined && !isCertificateId(value["publisherCert"])) return false;
   return (
@@ -325,7 +339,12 @@ export function isReceiptBody(value: unknown): value is ReceiptBody {
 /** Checks a record read back from the card's memory; a card whose memory fails this is unusable. */
 export function isPurse(value: unknown, mode: CardMode): value is Purse {
   if (mode === "prepaid") {
-    return exactKeys(value, ["counter", "seq", "balance"]) && isCounter(value["counter"]) && isCounter(value["seq"]) && isMinorUnits(value["balance"]);
+    return (
+      exactKeys(value, ["counter", "seq", "balance"]) &&
+      isCounter(value["counter"]) &&
+      isCounter(value["seq"]) &&
+      isMinorUnits(value["balance"])
+    );
   }
   return (
     exactKeys(value, ["counter", "seq", "ceiling", "used"]) &&
@@ -337,11 +356,31 @@ export function isPurse(value: unknown, mode: CardMode): value is Purse {
 }
 
 export function isPinRecord(value: unknown): value is PinRecord {
-  return exactKeys(value, ["tries"]) && typeof value["tries"] === "number" && Number.isInteger(value["tries"]) && value["tries"] >= 0 && value["tries"] <= PIN_TRIES;
+  return (
+    exactKeys(value, ["tries"]) &&
+    typeof value["tries"] === "number" &&
+    Number.isInteger(value["tries"]) &&
+    value["tries"] >= 0 &&
+    value["tries"] <= PIN_TRIES
+  );
 }
 
 export function isProfile(value: unknown): value is CardProfile {
-  const keys = ["format", "card", "user", "issuer", "mode", "currency", "key", "chain", "roots", "issuerKey", "logCapacity", "maxBalance", "pin"];
+  const keys = [
+    "format",
+    "card",
+    "user",
+    "issuer",
+    "mode",
+    "currency",
+    "key",
+    "chain",
+    "roots",
+    "issuerKey",
+    "logCapacity",
+    "maxBalance",
+    "pin",
+  ];
   if (!exactKeys(value, keys)) return false;
   const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === "string");
   return (

@@ -17,7 +17,16 @@ import {
   type x509,
 } from "@peage/protocol";
 import { commandKeyOf, issueCardCertificate, type CardIssuer } from "./issuer/certificates.js";
-import { CARD_FORMAT, DEFAULT_LOG_CAPACITY, DEFAULT_MAX_BALANCE, PIN_TRIES, Records, type CardMode, type CardProfile, type Purse } from "./model.js";
+import {
+  CARD_FORMAT,
+  DEFAULT_LOG_CAPACITY,
+  DEFAULT_MAX_BALANCE,
+  PIN_TRIES,
+  Records,
+  type CardMode,
+  type CardProfile,
+  type Purse,
+} from "./model.js";
 import { pinReference } from "./pin.js";
 import { JournalStore, type Medium } from "./store.js";
 
@@ -65,7 +74,8 @@ export async function issueCard(medium: Medium, options: IssueCardOptions): Prom
   if (!isPartyId(options.user, "user")) throw new TypeError(`${String(options.user)} is not a user identity (urn:peage:user:*)`);
   const currency = parseCurrency(options.currency);
   const logCapacity = options.logCapacity ?? DEFAULT_LOG_CAPACITY;
-  if (!(Number.isInteger(logCapacity) && logCapacity >= 1 && logCapacity <= 0xffff)) throw new RangeError("the log holds 1 to 65535 entries");
+  if (!(Number.isInteger(logCapacity) && logCapacity >= 1 && logCapacity <= 0xffff))
+    throw new RangeError("the log holds 1 to 65535 entries");
   const maxBalance = minorUnits(options.maxBalance ?? DEFAULT_MAX_BALANCE);
   let purse: Purse;
   if (options.mode === "prepaid") {

@@ -43,7 +43,10 @@ export async function signToken(body: object, key: KeyPair): Promise<string> {
 export function keySigner(key: KeyPair): ExternalSigner {
   const object = KeyObject.from(key.privateKey);
   const digest = key.alg === "ES256" ? "sha256" : null;
-  return { alg: key.alg, sign: async (data) => new Uint8Array(cryptoSign(digest, data, { key: object, dsaEncoding: "ieee-p1363" })) };
+  return {
+    alg: key.alg,
+    sign: async (data) => new Uint8Array(cryptoSign(digest, data, { key: object, dsaEncoding: "ieee-p1363" })),
+  };
 }
 
 /** {@link signToken} with any signer (a key in memory, or in a TPM). */

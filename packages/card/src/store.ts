@@ -19,7 +19,18 @@
  * ({@link TearingMedium}) and model a disk that loses what was not flushed ({@link MemoryMedium}).
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, constants as fsConstants } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  constants as fsConstants,
+} from "node:fs";
 import { join } from "node:path";
 import { canonicalBytes } from "@peage/protocol";
 
@@ -305,7 +316,8 @@ function decode(bytes: Uint8Array, what: string): unknown {
 function isOperation(value: unknown): value is Operation {
   if (typeof value !== "object" || value === null) return false;
   const keys = Object.keys(value);
-  if (keys.length === 2 && keys.includes("put") && keys.includes("value")) return typeof (value as { put: unknown }).put === "string";
+  if (keys.length === 2 && keys.includes("put") && keys.includes("value"))
+    return typeof (value as { put: unknown }).put === "string";
   return keys.length === 1 && typeof (value as { remove: unknown }).remove === "string";
 }
 

@@ -20,7 +20,8 @@ const MAX_LENGTH = 0xffff;
 export function encodeTlv(tag: number, value: Uint8Array): Uint8Array {
   if (!(Number.isInteger(tag) && tag > 0 && tag <= 0xffff)) throw new TlvError(`tag ${tag} is outside one or two bytes`);
   const tagBytes = tag > 0xff ? [tag >> 8, tag & 0xff] : [tag];
-  if (tag > 0xff ? (tag >> 8 & 0x1f) !== 0x1f : (tag & 0x1f) === 0x1f) throw new TlvError(`tag ${tag.toString(16)} is not a valid one- or two-byte BER tag`);
+  if (tag > 0xff ? ((tag >> 8) & 0x1f) !== 0x1f : (tag & 0x1f) === 0x1f)
+    throw new TlvError(`tag ${tag.toString(16)} is not a valid one- or two-byte BER tag`);
   const n = value.length;
   if (n > MAX_LENGTH) throw new TlvError(`value of ${n} bytes is too long`);
   const lengthBytes = n < 0x80 ? [n] : n <= 0xff ? [0x81, n] : [0x82, n >> 8, n & 0xff];

@@ -32,14 +32,33 @@ describe("APDUs (ISO/IEC 7816-4 §5.1)", () => {
     assert.deepEqual(parseCommand(fromHex("80500102")), { ok: true, command: { ...header, data: new Uint8Array(0), ne: 0 } });
     assert.deepEqual(parseCommand(fromHex("8050010200")), { ok: true, command: { ...header, data: new Uint8Array(0), ne: 256 } });
     assert.deepEqual(parseCommand(fromHex("805001020201AB")), { ok: true, command: { ...header, data: fromHex("01AB"), ne: 0 } });
-    assert.deepEqual(parseCommand(fromHex("805001020201AB10")), { ok: true, command: { ...header, data: fromHex("01AB"), ne: 16 } });
-    assert.deepEqual(parseCommand(fromHex("80500102000000")), { ok: true, command: { ...header, data: new Uint8Array(0), ne: 65536 } });
-    assert.deepEqual(parseCommand(fromHex("8050010200000201AB")), { ok: true, command: { ...header, data: fromHex("01AB"), ne: 0 } });
-    assert.deepEqual(parseCommand(fromHex("8050010200000201AB0100")), { ok: true, command: { ...header, data: fromHex("01AB"), ne: 256 } });
+    assert.deepEqual(parseCommand(fromHex("805001020201AB10")), {
+      ok: true,
+      command: { ...header, data: fromHex("01AB"), ne: 16 },
+    });
+    assert.deepEqual(parseCommand(fromHex("80500102000000")), {
+      ok: true,
+      command: { ...header, data: new Uint8Array(0), ne: 65536 },
+    });
+    assert.deepEqual(parseCommand(fromHex("8050010200000201AB")), {
+      ok: true,
+      command: { ...header, data: fromHex("01AB"), ne: 0 },
+    });
+    assert.deepEqual(parseCommand(fromHex("8050010200000201AB0100")), {
+      ok: true,
+      command: { ...header, data: fromHex("01AB"), ne: 256 },
+    });
   });
 
   it("refuses inconsistent lengths with 6700", () => {
-    for (const bad of ["805001", "805001020301AB", "805001020201AB1011", "805001020000", "8050010200000001", "8050010200000301AB"]) {
+    for (const bad of [
+      "805001",
+      "805001020301AB",
+      "805001020201AB1011",
+      "805001020000",
+      "8050010200000001",
+      "8050010200000301AB",
+    ]) {
       assert.deepEqual(parseCommand(fromHex(bad)), { ok: false, sw: SW.WRONG_LENGTH }, bad);
     }
   });
@@ -52,7 +71,10 @@ describe("APDUs (ISO/IEC 7816-4 §5.1)", () => {
           ins: fc.integer({ min: 0, max: 0xff }),
           p1: fc.integer({ min: 0, max: 0xff }),
           p2: fc.integer({ min: 0, max: 0xff }),
-          data: fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 250, maxLength: 70_000 }).map((d) => d.subarray(0, 65535))),
+          data: fc.oneof(
+            fc.uint8Array({ maxLength: 300 }),
+            fc.uint8Array({ minLength: 250, maxLength: 70_000 }).map((d) => d.subarray(0, 65535)),
+          ),
           ne: fc.oneof(fc.integer({ min: 0, max: 256 }), fc.integer({ min: 0, max: 65536 })),
         }),
         (command: CommandApdu) => {
@@ -66,7 +88,10 @@ describe("APDUs (ISO/IEC 7816-4 §5.1)", () => {
   });
 
   it("short encoding whenever it fits", () => {
-    assert.equal(hex(encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex("F0504541474501"), ne: 256 })), "00A4040007F050454147450100");
+    assert.equal(
+      hex(encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex("F0504541474501"), ne: 256 })),
+      "00A4040007F050454147450100",
+    );
     assert.equal(encodeCommand({ cla: 0, ins: 0xca, p1: 0, p2: 0, data: new Uint8Array(256), ne: 0 })[4], 0);
   });
 
@@ -77,7 +102,10 @@ describe("APDUs (ISO/IEC 7816-4 §5.1)", () => {
 
   it("the ATR offers T=0 and T=1, carries the AID in its historical bytes, and its TCK checks", () => {
     assert.equal(hex(PEAGE_ATR), "3B89800180F7F0504541474501D8");
-    assert.equal(PEAGE_ATR.subarray(1).reduce((x, b) => x ^ b, 0), 0);
+    assert.equal(
+      PEAGE_ATR.subarray(1).reduce((x, b) => x ^ b, 0),
+      0,
+    );
   });
 });
 
@@ -87,7 +115,10 @@ describe("BER-TLV (ISO/IEC 7816-4 §5.2.2)", () => {
       fc.property(
         fc.array(
           fc.record({
-            tag: fc.oneof(fc.integer({ min: 0xc0, max: 0xde }), fc.integer({ min: 0x1f, max: 0x7f }).map((n) => 0xdf00 | n)),
+            tag: fc.oneof(
+              fc.integer({ min: 0xc0, max: 0xde }),
+              fc.integer({ min: 0x1f, max: 0x7f }).map((n) => 0xdf00 | n),
+            ),
             value: fc.uint8Array({ maxLength: 700 }),
           }),
           { maxLength: 5 },
@@ -125,7 +156,10 @@ describe("BER-TLV (ISO/IEC 7816-4 §5.2.2)", () => {
  * A card that takes any amount of chained data for INS 50 and answers a response of a chosen
  * length, 61XX by 61XX, fetched with GET RESPONSE — as a card with a small I/O buffer would.
  */
-function piecewiseCard(responseLength: number, chunk: number): { transmit(apdu: Uint8Array): Promise<Uint8Array>; received: () => Uint8Array; apdus: () => number } {
+function piecewiseCard(
+  responseLength: number,
+  chunk: number,
+): { transmit(apdu: Uint8Array): Promise<Uint8Array>; received: () => Uint8Array; apdus: () => number } {
   let parts: Uint8Array[] = [];
   let received = new Uint8Array(0);
   let pending: Uint8Array | undefined;
@@ -143,7 +177,10 @@ function piecewiseCard(responseLength: number, chunk: number): { transmit(apdu: 
         const n = Math.min(ne, chunk, data.length);
         const rest = data.subarray(n);
         pending = rest.length > 0 ? rest : undefined;
-        return encodeResponse(data.subarray(0, n), rest.length > 0 ? SW.MORE_DATA | (rest.length > 0xff ? 0 : rest.length) : SW.OK);
+        return encodeResponse(
+          data.subarray(0, n),
+          rest.length > 0 ? SW.MORE_DATA | (rest.length > 0xff ? 0 : rest.length) : SW.OK,
+        );
       };
       if (c.ins === Ins.getResponse) {
         assert.ok(pending);
@@ -153,7 +190,10 @@ function piecewiseCard(responseLength: number, chunk: number): { transmit(apdu: 
       if (c.cla & Cla.chaining) return encodeResponse(new Uint8Array(0), SW.OK);
       received = Uint8Array.from(Buffer.concat(parts));
       parts = [];
-      return send(Uint8Array.from({ length: responseLength }, (_, i) => i & 0xff), c.ne);
+      return send(
+        Uint8Array.from({ length: responseLength }, (_, i) => i & 0xff),
+        c.ne,
+      );
     },
   };
 }
@@ -161,15 +201,23 @@ function piecewiseCard(responseLength: number, chunk: number): { transmit(apdu: 
 describe("the terminal's chaining and GET RESPONSE loop", () => {
   it("sends any length of data in 255-byte links and gathers any length of response (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 8, max: 256 }), async (data, responseLength, chunk) => {
-        const card = piecewiseCard(responseLength, chunk);
-        const answer = await new CardClient(card).exchange({ cla: Cla.proprietary, ins: Ins.pay, data, expectData: true });
-        assert.equal(answer.sw, SW.OK);
-        assert.deepEqual([...card.received()], [...data]);
-        assert.deepEqual([...answer.data], Array.from({ length: responseLength }, (_, i) => i & 0xff));
-        const links = Math.max(1, Math.ceil(data.length / 255));
-        assert.ok(card.apdus() >= links);
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.integer({ min: 8, max: 256 }),
+        async (data, responseLength, chunk) => {
+          const card = piecewiseCard(responseLength, chunk);
+          const answer = await new CardClient(card).exchange({ cla: Cla.proprietary, ins: Ins.pay, data, expectData: true });
+          assert.equal(answer.sw, SW.OK);
+          assert.deepEqual([...card.received()], [...data]);
+          assert.deepEqual(
+            [...answer.data],
+            Array.from({ length: responseLength }, (_, i) => i & 0xff),
+          );
+          const links = Math.max(1, Math.ceil(data.length / 255));
+          assert.ok(card.apdus() >= links);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -5,8 +5,26 @@
  */
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
-import { createOffer, generateKeyPair, JwsTypes, price, signJws, signOfferSignature, timestamp, type Offer } from "@peage/protocol";
-import { CardError, describeSw, MemoryMedium, paymentIdOf, payWithCard, PEAGE_AID, SW, type CardPaymentRequest } from "../src/index.js";
+import {
+  createOffer,
+  generateKeyPair,
+  JwsTypes,
+  price,
+  signJws,
+  signOfferSignature,
+  timestamp,
+  type Offer,
+} from "@peage/protocol";
+import {
+  CardError,
+  describeSw,
+  MemoryMedium,
+  paymentIdOf,
+  payWithCard,
+  PEAGE_AID,
+  SW,
+  type CardPaymentRequest,
+} from "../src/index.js";
 import { makeCardWorld, MINUTE, NOW, openCard, PIN, raw, swOf, verifiedPay, WRONG_PIN, type CardWorld } from "./helpers.js";
 
 describe("card application", () => {
@@ -72,7 +90,10 @@ describe("card application", () => {
       const { client } = await fresh();
       await client.select();
       const chain = await client.certificateChain();
-      assert.equal(whole.length, chain.reduce((n, c) => n + Buffer.from(c, "base64").length + 4, 0));
+      assert.equal(
+        whole.length,
+        chain.reduce((n, c) => n + Buffer.from(c, "base64").length + 4, 0),
+      );
       // Nothing pending any more, and a pending response dies with the next command.
       assert.equal((await raw(transport, "00C0000000")).sw, SW.CONDITIONS_NOT_SATISFIED);
       await raw(transport, "00CADF0210");
@@ -228,24 +249,73 @@ describe("card application", () => {
       assert.equal(await swOf(verifiedPay(client, world.request({ ...other, nonce: offer.nonce }))), "6A80");
     });
 
-    const refusals: Array<[string, (offer: Offer, request: CardPaymentRequest) => Promise<CardPaymentRequest> | CardPaymentRequest, string]> = [
-      ["a consent for another user", (_o, r) => ({ ...r, consent: { ...r.consent, user: "urn:peage:user:mallory" as never } }), "6A80"],
-      ["a consent for another payment server", (_o, r) => ({ ...r, consent: { ...r.consent, server: "urn:peage:server:pay-us" as never } }), "6A80"],
-      ["a cheaper price than the publisher signed", (_o, r) => ({ ...r, consent: { ...r.consent, price: price(1, "EUR") } }), "6A80"],
-      ["another offer's hash", (_o, r) => ({ ...r, consent: { ...r.consent, offerHash: world.entries.get(1)!.offerHash } }), "6A80"],
+    const refusals: Array<
+      [string, (offer: Offer, request: CardPaymentRequest) => Promise<CardPaymentRequest> | CardPaymentRequest, string]
+    > = [
+      [
+        "a consent for another user",
+        (_o, r) => ({ ...r, consent: { ...r.consent, user: "urn:peage:user:mallory" as never } }),
+        "6A80",
+      ],
+      [
+        "a consent for another payment server",
+        (_o, r) => ({ ...r, consent: { ...r.consent, server: "urn:peage:server:pay-us" as never } }),
+        "6A80",
+      ],
+      [
+        "a cheaper price than the publisher signed",
+        (_o, r) => ({ ...r, consent: { ...r.consent, price: price(1, "EUR") } }),
+        "6A80",
+      ],
+      [
+        "another offer's hash",
+        (_o, r) => ({ ...r, consent: { ...r.consent, offerHash: world.entries.get(1)!.offerHash } }),
+        "6A80",
+      ],
       ["another offer's publisher signature", (_o, r) => ({ ...r, signature: world.entries.get(1)!.signature }), "6A80"],
       [
         "a publisher signature by a key the PKI never certified",
-        async (o, r) => ({ ...r, signature: await signOfferSignature(o.offerHash, o.terms.price, await generateKeyPair("ES256"), world.pki.chainOf(world.pki.publisher.certificate)) }),
+        async (o, r) => ({
+          ...r,
+          signature: await signOfferSignature(
+            o.offerHash,
+            o.terms.price,
+            await generateKeyPair("ES256"),
+            world.pki.chainOf(world.pki.publisher.certificate),
+          ),
+        }),
         "6A80",
       ],
       [
         "an offer signed by a payment server (wrong role)",
-        async (o, r) => ({ ...r, signature: await signJws(JwsTypes.offerSignature, { v: 1, offerHash: o.offerHash, price: o.terms.price }, world.pki.server.keys, { x5c: world.pki.chainOf(world.pki.server.certificate) }) }),
+        async (o, r) => ({
+          ...r,
+          signature: await signJws(
+            JwsTypes.offerSignature,
+            { v: 1, offerHash: o.offerHash, price: o.terms.price },
+            world.pki.server.keys,
+            { x5c: world.pki.chainOf(world.pki.server.certificate) },
+          ),
+        }),
         "6A80",
       ],
-      ["an expired consent", (_o, r) => ({ ...r, consent: { ...r.consent, consentedAt: timestamp(new Date(NOW.getTime() - 30 * MINUTE)), expiresAt: timestamp(new Date(NOW.getTime() - 20 * MINUTE)) } }), "6A80"],
-      ["an offer dated an hour ago", (_o, r) => ({ ...r, consent: { ...r.consent, date: timestamp(new Date(NOW.getTime() - 60 * MINUTE)) } }), "6A80"],
+      [
+        "an expired consent",
+        (_o, r) => ({
+          ...r,
+          consent: {
+            ...r.consent,
+            consentedAt: timestamp(new Date(NOW.getTime() - 30 * MINUTE)),
+            expiresAt: timestamp(new Date(NOW.getTime() - 20 * MINUTE)),
+          },
+        }),
+        "6A80",
+      ],
+      [
+        "an offer dated an hour ago",
+        (_o, r) => ({ ...r, consent: { ...r.consent, date: timestamp(new Date(NOW.getTime() - 60 * MINUTE)) } }),
+        "6A80",
+      ],
       ["an unknown field in the consent", (_o, r) => ({ ...r, consent: { ...r.consent, extra: 1 } as never }), "6A80"],
     ];
     for (const [what, tamper, expected] of refusals) {
@@ -325,7 +395,11 @@ describe("card application", () => {
       const offer = world.offer();
       const ack = await payWithCard(client, { offer, pin: PIN, clock: world.clock });
       const { verifyAcknowledgment, partyId } = await import("@peage/protocol");
-      const other = await verifyAcknowledgment(ack, offer, { trust: world.trust, clock: world.clock, server: partyId("server", "pay-us") });
+      const other = await verifyAcknowledgment(ack, offer, {
+        trust: world.trust,
+        clock: world.clock,
+        server: partyId("server", "pay-us"),
+      });
       assert.equal(other.ok ? "valid" : other.error.code, "ERR_WRONG_AUDIENCE");
       const noCards = await verifyAcknowledgment(ack, offer, { trust: world.trust, clock: world.clock, acceptCards: false });
       assert.equal(noCards.ok ? "valid" : noCards.error.code, "ERR_WRONG_ROLE");

@@ -51,7 +51,13 @@ describe("issuer commands and the usage log", () => {
   describe("RELOAD (claim 8)", () => {
     it("credits the card once, in sequence, and answers a receipt signed by the card", async () => {
       const client = await card();
-      const command = await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(250, "EUR"), id: "rl_a" });
+      const command = await createReloadCommand({
+        issuer: world.issuer,
+        card: world.card,
+        seq: 0,
+        amount: price(250, "EUR"),
+        id: "rl_a",
+      });
       const receipt = await verifyReceipt(await client.reload(command), key, { id: "rl_a", seq: 0 });
       assert.ok(receipt.ok);
       assert.deepEqual(receipt.value.purse, { balance: 1250 });
@@ -68,21 +74,45 @@ describe("issuer commands and the usage log", () => {
       await client.reload(command);
       assert.equal(await swOf(client.reload(command)), "6985");
       // A command made ahead of its turn is refused too.
-      assert.equal(await swOf(client.reload(await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 5, amount: price(1, "EUR") }))), "6985");
+      assert.equal(
+        await swOf(
+          client.reload(await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 5, amount: price(1, "EUR") })),
+        ),
+        "6985",
+      );
       assert.equal((await client.status()).balance, 1250);
     });
 
     it("a reload forged with another key (6982), altered in transit (6982), or for another card (6A80) is refused", async () => {
       const client = await card();
       const forger = await generateKeyPair("ES256");
-      assert.equal(await swOf(client.reload(await createReloadCommand({ issuer: forger, card: world.card, seq: 0, amount: price(100_000, "EUR") }))), "6982");
+      assert.equal(
+        await swOf(
+          client.reload(await createReloadCommand({ issuer: forger, card: world.card, seq: 0, amount: price(100_000, "EUR") })),
+        ),
+        "6982",
+      );
       // The server's own key pair for acknowledgments is not the card issuer's command key either.
-      assert.equal(await swOf(client.reload(await createReloadCommand({ issuer: world.pki.server.keys, card: world.card, seq: 0, amount: price(1, "EUR") }))), "6982");
+      assert.equal(
+        await swOf(
+          client.reload(
+            await createReloadCommand({ issuer: world.pki.server.keys, card: world.card, seq: 0, amount: price(1, "EUR") }),
+          ),
+        ),
+        "6982",
+      );
       const genuine = await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(1, "EUR") });
       const [body, signature] = genuine.split(".") as [string, string];
-      const inflated = Buffer.from(Buffer.from(body, "base64url").toString("utf8").replace('"amount":1,', '"amount":90000,')).toString("base64url");
+      const inflated = Buffer.from(
+        Buffer.from(body, "base64url").toString("utf8").replace('"amount":1,', '"amount":90000,'),
+      ).toString("base64url");
       assert.equal(await swOf(client.reload(`${inflated}.${signature}`)), "6982");
-      const elsewhere = await createReloadCommand({ issuer: world.issuer, card: partyId("card", "bob-1"), seq: 0, amount: price(1, "EUR") });
+      const elsewhere = await createReloadCommand({
+        issuer: world.issuer,
+        card: partyId("card", "bob-1"),
+        seq: 0,
+        amount: price(1, "EUR"),
+      });
       assert.equal(await swOf(client.reload(elsewhere)), "6A80");
       assert.equal(await swOf(client.reload("not a command")), "6A80");
       // A log entry the card signed itself is not an issuer command.
@@ -96,7 +126,8 @@ describe("issuer commands and the usage log", () => {
     it("claim 8: a RELOAD is refused (6985) until a SYNC covered the log up to the card's counter", async () => {
       const client = await card();
       await pay(client, 50, 1);
-      const reload = (seq: number) => createReloadCommand({ issuer: world.issuer, card: world.card, seq, amount: price(250, "EUR") });
+      const reload = (seq: number) =>
+        createReloadCommand({ issuer: world.issuer, card: world.card, seq, amount: price(250, "EUR") });
       assert.equal(await swOf(client.reload(await reload(0))), "6985");
       // A SYNC that leaves part of the log unacknowledged is not enough.
       await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1 }));
@@ -112,12 +143,29 @@ describe("issuer commands and the usage log", () => {
 
     it("a reload in another currency (6A80), beyond the purse limit (6985), or to a postpaid card (6985) is refused", async () => {
       const client = await card();
-      assert.equal(await swOf(client.reload(await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(1, "USD") }))), "6A80");
-      assert.equal(await swOf(client.reload(await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(999_001, "EUR") }))), "6985");
+      assert.equal(
+        await swOf(
+          client.reload(await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(1, "USD") })),
+        ),
+        "6A80",
+      );
+      assert.equal(
+        await swOf(
+          client.reload(
+            await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(999_001, "EUR") }),
+          ),
+        ),
+        "6985",
+      );
       const postpaid = new MemoryMedium();
       await world.issue(postpaid, { mode: "postpaid", ceiling: 500 });
       const other = await card(postpaid);
-      assert.equal(await swOf(other.reload(await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(1, "EUR") }))), "6985");
+      assert.equal(
+        await swOf(
+          other.reload(await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(1, "EUR") })),
+        ),
+        "6985",
+      );
     });
   });
 
@@ -136,15 +184,30 @@ describe("issuer commands and the usage log", () => {
       await pay(client, 50, 199, 1);
       const first = await upload(client);
       assert.equal(first.upload.entries.length, 3);
-      const report = await verifyUploadedLog({ card: key, entries: first.upload.entries, head: first.upload.head, challenge: first.challenge, recordedUpTo: 0 });
+      const report = await verifyUploadedLog({
+        card: key,
+        entries: first.upload.entries,
+        head: first.upload.head,
+        challenge: first.challenge,
+        recordedUpTo: 0,
+      });
       assert.ok(report.ok, JSON.stringify(report.problems));
-      assert.deepEqual(report.entries.map((entry) => [entry.counter, entry.price.amount, entry.debit]), [
-        [1, 50, { counter: 1, balance: 950 }],
-        [2, 199, { counter: 2, balance: 751 }],
-        [3, 1, { counter: 3, balance: 750 }],
-      ]);
+      assert.deepEqual(
+        report.entries.map((entry) => [entry.counter, entry.price.amount, entry.debit]),
+        [
+          [1, 50, { counter: 1, balance: 950 }],
+          [2, 199, { counter: 2, balance: 751 }],
+          [3, 1, { counter: 3, balance: 750 }],
+        ],
+      );
       assert.equal(report.lastCounter, 3);
-      const sync = await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: report.lastCounter, id: "sy_1" });
+      const sync = await createSyncCommand({
+        issuer: world.issuer,
+        card: world.card,
+        seq: 0,
+        upTo: report.lastCounter,
+        id: "sy_1",
+      });
       const receipt = await verifyReceipt(await client.sync(sync), key, { id: "sy_1", seq: 0 });
       assert.ok(receipt.ok);
       assert.deepEqual([receipt.value.counter, receipt.value.first], [3, 4]);
@@ -153,9 +216,18 @@ describe("issuer commands and the usage log", () => {
 
       await pay(client, 500);
       const second = await upload(client);
-      const next = await verifyUploadedLog({ card: key, entries: second.upload.entries, head: second.upload.head, challenge: second.challenge, recordedUpTo: 3 });
+      const next = await verifyUploadedLog({
+        card: key,
+        entries: second.upload.entries,
+        head: second.upload.head,
+        challenge: second.challenge,
+        recordedUpTo: 3,
+      });
       assert.ok(next.ok);
-      assert.deepEqual(next.entries.map((entry) => entry.counter), [4]);
+      assert.deepEqual(
+        next.entries.map((entry) => entry.counter),
+        [4],
+      );
     });
 
     it("a sync that never reached the card: the re-uploaded entries are recognised as already recorded", async () => {
@@ -164,19 +236,41 @@ describe("issuer commands and the usage log", () => {
       const { upload: up, challenge } = await upload(client);
       const report = await verifyUploadedLog({ card: key, entries: up.entries, head: up.head, challenge, recordedUpTo: 1 });
       assert.ok(report.ok);
-      assert.deepEqual(report.alreadyRecorded.map((entry) => entry.counter), [1]);
-      assert.deepEqual(report.entries.map((entry) => entry.counter), [2]);
+      assert.deepEqual(
+        report.alreadyRecorded.map((entry) => entry.counter),
+        [1],
+      );
+      assert.deepEqual(
+        report.entries.map((entry) => entry.counter),
+        [2],
+      );
     });
 
     it("a SYNC may only clear what exists, and clears only up to the named counter", async () => {
       const client = await card();
       await pay(client, 1, 1, 1);
-      assert.equal(await swOf(client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 4 }))), "6A80");
-      assert.equal(await swOf(client.sync(await createSyncCommand({ issuer: await generateKeyPair("ES256"), card: world.card, seq: 0, upTo: 3 }))), "6982");
-      assert.equal(await swOf(client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 2, ceiling: 10 }))), "6A80");
+      assert.equal(
+        await swOf(client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 4 }))),
+        "6A80",
+      );
+      assert.equal(
+        await swOf(
+          client.sync(await createSyncCommand({ issuer: await generateKeyPair("ES256"), card: world.card, seq: 0, upTo: 3 })),
+        ),
+        "6982",
+      );
+      assert.equal(
+        await swOf(
+          client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 2, ceiling: 10 })),
+        ),
+        "6A80",
+      );
       await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 2 }));
       const entries = await client.readLog();
-      assert.deepEqual(entries.map((token) => (decodeToken(token)!.body as { counter: number }).counter), [3]);
+      assert.deepEqual(
+        entries.map((token) => (decodeToken(token)!.body as { counter: number }).counter),
+        [3],
+      );
     });
 
     it("revocation: a SYNC names revoked publisher certificates, the card refuses their offers (6A80) until a SYNC lifts it", async () => {
@@ -185,8 +279,14 @@ describe("issuer commands and the usage log", () => {
       await pay(client, 50);
       const publisherCert = certificateId(world.pki.publisher.certificate);
       const [entry] = await client.readLog();
-      assert.equal((decodeToken(entry!)!.body as LogEntryBody).publisherCert, publisherCert, "the entry names the certificate that signed the offer");
-      await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1, revoked: [publisherCert] }));
+      assert.equal(
+        (decodeToken(entry!)!.body as LogEntryBody).publisherCert,
+        publisherCert,
+        "the entry names the certificate that signed the offer",
+      );
+      await client.sync(
+        await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 0, upTo: 1, revoked: [publisherCert] }),
+      );
       assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6A80");
       // The list is in the card's memory: it survives a power cycle, and a SYNC without a list keeps it.
       client = await card(medium);
@@ -194,12 +294,23 @@ describe("issuer commands and the usage log", () => {
       assert.equal(await swOf(verifiedPay(client, world.request(world.offer(50)))), "6A80");
       assert.deepEqual([(await client.status()).balance, (await client.status()).counter], [950, 1]);
       // A malformed list is refused whole, and an empty one lifts the revocation.
-      const malformed = { type: "peage.card-sync", v: 1, card: world.card, seq: 2, id: "sy_bad", upTo: 1, revoked: ["not a certificate"] };
+      const malformed = {
+        type: "peage.card-sync",
+        v: 1,
+        card: world.card,
+        seq: 2,
+        id: "sy_bad",
+        upTo: 1,
+        revoked: ["not a certificate"],
+      };
       assert.equal(await swOf(client.sync(await signToken(malformed, commandKeyOf(world.issuer)))), "6A80");
       await client.sync(await createSyncCommand({ issuer: world.issuer, card: world.card, seq: 2, upTo: 1, revoked: [] }));
       await verifiedPay(client, world.request(world.offer(50)));
       assert.equal((await client.status()).balance, 900);
-      await assert.rejects(createSyncCommand({ issuer: world.issuer, card: world.card, seq: 3, upTo: 0, revoked: ["not an id"] }), RangeError);
+      await assert.rejects(
+        createSyncCommand({ issuer: world.issuer, card: world.card, seq: 3, upTo: 0, revoked: ["not an id"] }),
+        RangeError,
+      );
     });
 
     it("a payment asked again after a SYNC cleared its entry is answered again, not paid twice", async () => {
@@ -224,7 +335,13 @@ describe("issuer commands and the usage log", () => {
       await pay(client, 500, 50, 50);
       assert.equal(await swOf(verifiedPay(client, world.request(world.offer(1)))), "6985");
       const { upload: up, challenge } = await upload(client);
-      const report = await verifyUploadedLog({ card: postpaidKey, entries: up.entries, head: up.head, challenge, recordedUpTo: 0 });
+      const report = await verifyUploadedLog({
+        card: postpaidKey,
+        entries: up.entries,
+        head: up.head,
+        challenge,
+        recordedUpTo: 0,
+      });
       assert.ok(report.ok);
       assert.deepEqual(report.head?.purse, { ceiling: 600, used: 600 });
       // The server recorded the first two only (say the third arrived after it cut the batch).
@@ -253,14 +370,21 @@ describe("issuer commands and the usage log", () => {
 
       it("an entry altered after signing (cheaper price) is flagged as forged", async () => {
         const [body, signature] = honest.entries[1]!.split(".") as [string, string];
-        const altered = Buffer.from(Buffer.from(body, "base64url").toString("utf8").replace('"amount":199', '"amount":19')).toString("base64url");
+        const altered = Buffer.from(
+          Buffer.from(body, "base64url").toString("utf8").replace('"amount":199', '"amount":19'),
+        ).toString("base64url");
         const report = await check([honest.entries[0], `${altered}.${signature}`, honest.entries[2], honest.entries[3]]);
         assert.deepEqual(kinds(report.problems), ["forged", "gap"]);
         assert.equal(report.ok, false);
       });
 
       it("an entry made up by the wallet and signed with its own key is flagged as forged", async () => {
-        const body = { ...(decodeToken(honest.entries[3])!.body as object), counter: 5, paymentId: "card_x", debit: { counter: 5, balance: 0 } };
+        const body = {
+          ...(decodeToken(honest.entries[3])!.body as object),
+          counter: 5,
+          paymentId: "card_x",
+          debit: { counter: 5, balance: 0 },
+        };
         const fake = await signToken(body, await generateKeyPair("ES256"));
         assert.deepEqual(kinds((await check([...honest.entries, fake])).problems), ["forged"]);
       });
@@ -274,7 +398,10 @@ describe("issuer commands and the usage log", () => {
       it("an entry taken out of the middle is a gap; one repeated is a duplicate; reordered entries are out of order", async () => {
         assert.deepEqual(kinds((await check([honest.entries[0], honest.entries[2], honest.entries[3]])).problems), ["gap"]);
         assert.deepEqual(kinds((await check([...honest.entries, honest.entries[1]])).problems), ["duplicate"]);
-        assert.deepEqual(kinds((await check([honest.entries[0], honest.entries[2], honest.entries[1], honest.entries[3]])).problems), ["gap", "out-of-order"]);
+        assert.deepEqual(
+          kinds((await check([honest.entries[0], honest.entries[2], honest.entries[1], honest.entries[3]])).problems),
+          ["gap", "out-of-order"],
+        );
         assert.deepEqual(kinds((await check(honest.entries, honest.head, 2)).problems), []);
         // The server had recorded up to 1 but the upload starts at 3: counter 2 is missing.
         assert.deepEqual(kinds((await check(honest.entries.slice(2), honest.head, 1)).problems), ["gap"]);
@@ -287,7 +414,10 @@ describe("issuer commands and the usage log", () => {
         // Signed with this card's key but naming another card (only a faulty card could do it).
         const profile = new JournalStore(image).get(Records.profile) as { key: string };
         const cardKey = await importPrivateKeyPem(profile.key);
-        const foreign = await signToken({ ...(decodeToken(honest.entries[3])!.body as object), card: partyId("card", "bob-1") }, cardKey);
+        const foreign = await signToken(
+          { ...(decodeToken(honest.entries[3])!.body as object), card: partyId("card", "bob-1") },
+          cardKey,
+        );
         assert.deepEqual(kinds((await check([...honest.entries.slice(0, 3), foreign])).problems), ["foreign", "truncated"]);
         // Another card's entries, even under the same name, do not verify under this card's key.
         const bob = new MemoryMedium();
@@ -305,8 +435,17 @@ describe("issuer commands and the usage log", () => {
         assert.deepEqual(kinds((await check(honest.entries, staleHead)).problems), ["head"]);
         // And replayed against its own old challenge, it shows the later entries are not covered.
         const entries = honest.entries.slice(0, 1);
-        assert.deepEqual(kinds((await verifyUploadedLog({ card: key, entries, head: staleHead, challenge: early, recordedUpTo: 0 })).problems), []);
-        assert.deepEqual(kinds((await verifyUploadedLog({ card: key, entries: honest.entries, head: staleHead, challenge: early, recordedUpTo: 0 })).problems), ["head"]);
+        assert.deepEqual(
+          kinds((await verifyUploadedLog({ card: key, entries, head: staleHead, challenge: early, recordedUpTo: 0 })).problems),
+          [],
+        );
+        assert.deepEqual(
+          kinds(
+            (await verifyUploadedLog({ card: key, entries: honest.entries, head: staleHead, challenge: early, recordedUpTo: 0 }))
+              .problems,
+          ),
+          ["head"],
+        );
       });
     });
   });

@@ -121,7 +121,10 @@ describe("the card through pcscd and the virtual reader", () => {
       });
     const counters = await Promise.all([pay(a, 1), pay(b, 50), pay(a, 199), pay(b, 1), pay(a, 50), pay(b, 199)]);
     assert.equal(most, 1, "two sessions overlapped");
-    assert.deepEqual([...counters].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6].map((n) => start + n));
+    assert.deepEqual(
+      [...counters].sort((x, y) => x - y),
+      [1, 2, 3, 4, 5, 6].map((n) => start + n),
+    );
     const status = await b.session(async (s) => (await s.select(), s.status()));
     assert.equal(status.balance, balance! - 2 * (1 + 50 + 199));
     assert.equal(status.counter, start + 6);
@@ -137,9 +140,21 @@ describe("the card through pcscd and the virtual reader", () => {
     const status = await client.session(async (session) => {
       await session.select();
       const { seq } = await session.status();
-      const sync = await createSyncCommand({ issuer: world.issuer, card: world.card, seq, upTo: report.lastCounter, id: "sy_pcsc" });
+      const sync = await createSyncCommand({
+        issuer: world.issuer,
+        card: world.card,
+        seq,
+        upTo: report.lastCounter,
+        id: "sy_pcsc",
+      });
       assert.ok((await verifyReceipt(await session.sync(sync), key, { id: "sy_pcsc", seq })).ok);
-      const reload = await createReloadCommand({ issuer: world.issuer, card: world.card, seq: seq + 1, amount: price(1000, "EUR"), id: "rl_pcsc" });
+      const reload = await createReloadCommand({
+        issuer: world.issuer,
+        card: world.card,
+        seq: seq + 1,
+        amount: price(1000, "EUR"),
+        id: "rl_pcsc",
+      });
       assert.ok((await verifyReceipt(await session.reload(reload), key, { id: "rl_pcsc", seq: seq + 1 })).ok);
       assert.equal(await swOf(session.reload(reload)), "6985");
       return session.status();
@@ -174,7 +189,11 @@ describe("the card through pcscd and the virtual reader", () => {
     const later = await client.session(async (session) => {
       await session.select();
       const status = await session.status();
-      return [status.pinTriesLeft, status.balance, await swOf(payWithCard(session, { offer: world.offer(50), pin: PIN, clock: world.clock }))];
+      return [
+        status.pinTriesLeft,
+        status.balance,
+        await swOf(payWithCard(session, { offer: world.offer(50), pin: PIN, clock: world.clock })),
+      ];
     });
     assert.deepEqual(later, [0, 300, "6983"]);
   });

@@ -48,7 +48,14 @@ describe("journal store", () => {
   it("a committed journal is completed on opening; a journal that fails its digest, and stray .tmp files, are discarded", () => {
     const medium = new MemoryMedium();
     new JournalStore(medium).commit([{ put: "a", value: 1 }]);
-    const committed = { v: 1, ops: [{ put: "a", value: 2 }, { put: "b", value: 3 }], digest: "" };
+    const committed = {
+      v: 1,
+      ops: [
+        { put: "a", value: 2 },
+        { put: "b", value: 3 },
+      ],
+      digest: "",
+    };
     committed.digest = createHash("sha256").update(canonicalBytes(committed.ops)).digest("base64url");
     medium.write("journal", Buffer.from(JSON.stringify(committed)));
     medium.write("b.tmp", Buffer.from("{"));
@@ -188,50 +195,79 @@ describe("power cut during every write", () => {
         const disk = makeDisk();
         const offer = world.offer(50);
         const request = world.request(offer);
-        const data = concatTlv(encodeTlv(PayTags.consent, new Uint8Array(canonicalBytes(request.consent))), encodeTlv(PayTags.signature, new Uint8Array(Buffer.from(request.signature))));
+        const data = concatTlv(
+          encodeTlv(PayTags.consent, new Uint8Array(canonicalBytes(request.consent))),
+          encodeTlv(PayTags.signature, new Uint8Array(Buffer.from(request.signature))),
+        );
         const prepare = async (client: CardClient): Promise<void> => {
           await client.select();
           await client.verifyPin(PIN);
         };
-        const { writes, outcomes } = await everyCut(disk, prepare, { cla: Cla.proprietary, ins: Ins.pay, data }, async (client, state) => {
-          await prepare(client);
-          const status = await client.status();
-          // Balance and log agree: a debit always has its entry, an entry always its debit.
-          assert.deepEqual([status.balance, status.counter, status.logLength], state === "new" ? [950, 1, 1] : [1000, 0, 0]);
-          // The wallet asks again: the card pays once, and the merchant gets its acknowledgment.
-          const ack = await client.pay(request);
-          const checked = await world.merchantCheck(ack, offer);
-          assert.ok(checked.ok);
-          assert.deepEqual(checked.value.card?.debit, { counter: 1, balance: 950 });
-          const after = await client.status();
-          assert.deepEqual([after.balance, after.counter, after.logLength], [950, 1, 1]);
-        });
+        const { writes, outcomes } = await everyCut(
+          disk,
+          prepare,
+          { cla: Cla.proprietary, ins: Ins.pay, data },
+          async (client, state) => {
+            await prepare(client);
+            const status = await client.status();
+            // Balance and log agree: a debit always has its entry, an entry always its debit.
+            assert.deepEqual([status.balance, status.counter, status.logLength], state === "new" ? [950, 1, 1] : [1000, 0, 0]);
+            // The wallet asks again: the card pays once, and the merchant gets its acknowledgment.
+            const ack = await client.pay(request);
+            const checked = await world.merchantCheck(ack, offer);
+            assert.ok(checked.ok);
+            assert.deepEqual(checked.value.card?.debit, { counter: 1, balance: 950 });
+            const after = await client.status();
+            assert.deepEqual([after.balance, after.counter, after.logLength], [950, 1, 1]);
+          },
+        );
         assert.ok(writes >= 10, `PAY makes ${writes} writes`);
         assert.ok(outcomes.old > 0 && outcomes.new > 0, JSON.stringify(outcomes));
       });
 
       it("RELOAD: old state or new; the same reload applied again after the restart takes only if it had not (exactly once)", async () => {
         const disk = makeDisk();
-        const command = await createReloadCommand({ issuer: world.issuer, card: world.card, seq: 0, amount: price(300, "EUR"), id: "rl_1" });
-        const prepare = (client: CardClient): Promise<void> => client.select();
-        const { outcomes } = await everyCut(disk, prepare, { cla: Cla.proprietary, ins: Ins.reload, data: new Uint8Array(Buffer.from(command)) }, async (client, state) => {
-          await client.select();
-          assert.equal((await client.status()).balance, state === "new" ? 1300 : 1000);
-          assert.equal(await swOf(client.reload(command)), state === "new" ? "6985" : "9000");
-          const status = await client.status();
-          assert.deepEqual([status.balance, status.seq], [1300, 1]);
+        const command = await createReloadCommand({
+          issuer: world.issuer,
+          card: world.card,
+          seq: 0,
+          amount: price(300, "EUR"),
+          id: "rl_1",
         });
+        const prepare = (client: CardClient): Promise<void> => client.select();
+        const { outcomes } = await everyCut(
+          disk,
+          prepare,
+          { cla: Cla.proprietary, ins: Ins.reload, data: new Uint8Array(Buffer.from(command)) },
+          async (client, state) => {
+            await client.select();
+            assert.equal((await client.status()).balance, state === "new" ? 1300 : 1000);
+            assert.equal(await swOf(client.reload(command)), state === "new" ? "6985" : "9000");
+            const status = await client.status();
+            assert.deepEqual([status.balance, status.seq], [1300, 1]);
+          },
+        );
         assert.ok(outcomes.old > 0 && outcomes.new > 0, JSON.stringify(outcomes));
       });
 
       it("VERIFY with a wrong PIN: the try is spent before the answer, so no cut ever saves a try", async () => {
         const disk = makeDisk();
-        const command = { cla: Cla.interindustry, ins: Ins.verify, p2: PIN_REFERENCE, data: new Uint8Array(Buffer.from(WRONG_PIN)) };
-        await everyCut(disk, (client) => client.select(), command, async (client, state) => {
-          await client.select();
-          // "old": the card never compared the PIN, so the attacker learned nothing.
-          assert.equal((await client.status()).pinTriesLeft, state === "new" ? 2 : 3);
-        });
+        const command = {
+          cla: Cla.interindustry,
+          ins: Ins.verify,
+          p2: PIN_REFERENCE,
+          data: new Uint8Array(Buffer.from(WRONG_PIN)),
+        };
+        await everyCut(
+          disk,
+          (client) => client.select(),
+          command,
+          async (client, state) => {
+            await client.select();
+            // "old": the card never compared the PIN, so the attacker learned nothing.
+            assert.equal((await client.status()).pinTriesLeft, state === "new" ? 2 : 3);
+          },
+        );
       });
     });
   }

@@ -63,7 +63,17 @@ export interface CardWorld {
   /** A fresh offer (new nonce) of the given price, dated by the world's clock. */
   offer(amount?: number): Offer;
   /** Personalises a card on `medium` for the world's user. */
-  issue(medium: Medium, options?: { card?: PartyId<"card">; mode?: CardMode; balance?: number; ceiling?: number; logCapacity?: number; maxBalance?: number }): Promise<IssuedCard>;
+  issue(
+    medium: Medium,
+    options?: {
+      card?: PartyId<"card">;
+      mode?: CardMode;
+      balance?: number;
+      ceiling?: number;
+      logCapacity?: number;
+      maxBalance?: number;
+    },
+  ): Promise<IssuedCard>;
   /** The card-variant payment request for an offer. */
   request(offer: Offer): CardPaymentRequest;
   /** The merchant's check of message 3 (verifyAcknowledgment, accepting cards of this issuer). */
@@ -82,13 +92,22 @@ export async function makeCardWorld(alg: "ES256" | "EdDSA" = "ES256"): Promise<C
   const catalog = await signCatalog(
     pki.publisher.identity,
     [
-      ...PRICES.map((amount) => ({ offerId: `play-${amount}`, description: `Play for ${amount} cents`, price: price(amount, "EUR"), grant: { kind: "launch" as const } })),
+      ...PRICES.map((amount) => ({
+        offerId: `play-${amount}`,
+        description: `Play for ${amount} cents`,
+        price: price(amount, "EUR"),
+        grant: { kind: "launch" as const },
+      })),
       { offerId: "play-usd", description: "Play, in dollars", price: price(50, "USD"), grant: { kind: "launch" as const } },
     ],
     pki.publisher.keys,
     chain,
   );
-  const entries = new Map(catalog.offers.filter((entry) => entry.terms.price.currency === "EUR").map((entry) => [entry.terms.price.amount as number, entry]));
+  const entries = new Map(
+    catalog.offers
+      .filter((entry) => entry.terms.price.currency === "EUR")
+      .map((entry) => [entry.terms.price.amount as number, entry]),
+  );
   const usdEntry = catalog.offers.find((entry) => entry.terms.price.currency === "USD")!;
   return {
     pki,
@@ -136,7 +155,11 @@ export async function makeCardWorld(alg: "ES256" | "EdDSA" = "ES256"): Promise<C
 }
 
 /** A personalised card in-process, and a client for it. */
-export async function openCard(medium: Medium, world: CardWorld, options: { extendedLength?: boolean } = {}): Promise<{ transport: InProcessTransport; client: CardClient }> {
+export async function openCard(
+  medium: Medium,
+  world: CardWorld,
+  options: { extendedLength?: boolean } = {},
+): Promise<{ transport: InProcessTransport; client: CardClient }> {
   const transport = await InProcessTransport.open(medium, { clock: world.clock });
   return { transport, client: new CardClient(transport, options) };
 }
@@ -148,7 +171,10 @@ export async function verifiedPay(client: CardClient, request: CardPaymentReques
 }
 
 /** Sends raw APDU bytes (hex) and returns the status word and data. */
-export async function raw(transport: { transmit(apdu: Uint8Array): Promise<Uint8Array> }, hexApdu: string): Promise<{ sw: number; data: Uint8Array }> {
+export async function raw(
+  transport: { transmit(apdu: Uint8Array): Promise<Uint8Array> },
+  hexApdu: string,
+): Promise<{ sw: number; data: Uint8Array }> {
   return parseResponse(await transport.transmit(Uint8Array.from(Buffer.from(hexApdu.replace(/\s+/g, ""), "hex"))));
 }
 

@@ -75,7 +75,8 @@ function describeParseError(cause: unknown, spec: CommandSpec): string {
       const known = name ? spec.options[name] : undefined;
       if (known?.type === "boolean") return `option --${name} takes no value`;
       // parseArgs will not take "-x" as a value, in case an option was meant; --name=-x says it is one.
-      if (known && /ambiguous/.test(error.message ?? "")) return `option --${name} needs a value: --${name} ${known.value ?? "VALUE"} (write a value starting with "-" as --${name}=-VALUE)`;
+      if (known && /ambiguous/.test(error.message ?? ""))
+        return `option --${name} needs a value: --${name} ${known.value ?? "VALUE"} (write a value starting with "-" as --${name}=-VALUE)`;
       if (known) return `option --${name} needs a value: --${name} ${known.value ?? "VALUE"}`;
       return error.message ?? "invalid option value";
     }
@@ -172,7 +173,8 @@ export class Options {
   integer(name: string, min: number, max: number, fallback?: number): number | undefined {
     const text = this.string(name);
     if (text === undefined) return fallback;
-    if (!/^\d{1,15}$/.test(text)) throw this.usage(`--${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+    if (!/^\d{1,15}$/.test(text))
+      throw this.usage(`--${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
     const value = Number(text);
     if (value < min || value > max) throw this.usage(`--${name} must be from ${min} to ${max}, not ${value}`);
     return value;
@@ -184,7 +186,8 @@ export class Options {
   choice<T extends string>(name: string, choices: readonly T[], fallback?: T): T | undefined {
     const text = this.string(name);
     if (text === undefined) return fallback;
-    if (!(choices as readonly string[]).includes(text)) throw this.usage(`--${name} must be one of ${choices.join(", ")}, not ${JSON.stringify(text)}`);
+    if (!(choices as readonly string[]).includes(text))
+      throw this.usage(`--${name} must be one of ${choices.join(", ")}, not ${JSON.stringify(text)}`);
     return text as T;
   }
 
@@ -200,11 +203,13 @@ export class Options {
 
   /** `name` may only be used together with `other`. */
   onlyWith(name: string, other: string): void {
-    if (this.values[name] !== undefined && this.values[other] === undefined) throw this.usage(`--${name} is only meaningful with --${other}`);
+    if (this.values[name] !== undefined && this.values[other] === undefined)
+      throw this.usage(`--${name} is only meaningful with --${other}`);
   }
 
   /** `name` cannot be used together with `other`. */
   notWith(name: string, other: string): void {
-    if (this.values[name] !== undefined && this.values[other] !== undefined) throw this.usage(`--${name} cannot be used with --${other}`);
+    if (this.values[name] !== undefined && this.values[other] !== undefined)
+      throw this.usage(`--${name} cannot be used with --${other}`);
   }
 }

@@ -13,8 +13,16 @@ import { CommandError } from "./errors.js";
 
 /** Options every such command takes. */
 export const bookOptions = {
-  data: { type: "string", value: "DIR", description: "the payment server's data directory, or a directory made by `peage demo --data DIR` (or set PEAGE_DATA)" },
-  "database-url": { type: "string", value: "URL", description: "postgres://… when the server keeps its books on PostgreSQL (or set DATABASE_URL)" },
+  data: {
+    type: "string",
+    value: "DIR",
+    description: "the payment server's data directory, or a directory made by `peage demo --data DIR` (or set PEAGE_DATA)",
+  },
+  "database-url": {
+    type: "string",
+    value: "URL",
+    description: "postgres://… when the server keeps its books on PostgreSQL (or set DATABASE_URL)",
+  },
 } as const;
 
 export interface Books {
@@ -47,7 +55,10 @@ export async function openBooks(o: Options): Promise<Books> {
     throw cause;
   }
   if (config.databaseUrl === undefined && !existsSync(join(dataDir, server.DataDirFiles.database))) {
-    throw new CommandError("ERR_NO_DATABASE", `${dataDir} holds no ${server.DataDirFiles.database}: give the payment server's data directory (or DATABASE_URL for PostgreSQL)`);
+    throw new CommandError(
+      "ERR_NO_DATABASE",
+      `${dataDir} holds no ${server.DataDirFiles.database}: give the payment server's data directory (or DATABASE_URL for PostgreSQL)`,
+    );
   }
   const store = await server.openStore(config);
   return { config, store, server, where: server.describeStore(config) };

@@ -77,5 +77,8 @@ function subjectKeyIdOf(ca: x509.X509Certificate): string | null {
 }
 
 function corrupt(path: string, why: string): CommandError {
-  return new CommandError("ERR_BAD_STATE", `--state ${path} cannot be read: ${why}; restore it from a backup or give the right file`);
+  return new CommandError(
+    "ERR_BAD_STATE",
+    `--state ${path} cannot be read: ${why}; restore it from a backup or give the right file`,
+  );
 }

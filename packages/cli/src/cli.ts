@@ -63,7 +63,9 @@ export async function runPeage(argv: readonly string[]): Promise<number> {
   } catch (error) {
     const { exitCode, line } = describeFailure(error);
     // Usage errors raised by shared helpers (file loading) get the command's name like the others.
-    printError(error instanceof UsageError && command && !line.startsWith("peage ") ? `peage ${command.spec.name}: ${line}` : line);
+    printError(
+      error instanceof UsageError && command && !line.startsWith("peage ") ? `peage ${command.spec.name}: ${line}` : line,
+    );
     if (error instanceof UsageError) printError(`see: peage ${command ? `${command.spec.name} --help` : "help"}`);
     return exitCode;
   }
@@ -72,7 +74,10 @@ export async function runPeage(argv: readonly string[]): Promise<number> {
 /** The command of a group ("pki issue") or a single-command group ("inspect"), with its arguments. */
 function findCommand(first: string, rest: readonly string[]): { command: Command; args: readonly string[] } | { text: string } {
   const group = groups.find((g) => g.name === first);
-  if (!group) throw new UsageError(`peage: unknown command ${JSON.stringify(first)}; the commands are ${groups.map((g) => g.name).join(", ")}`);
+  if (!group)
+    throw new UsageError(
+      `peage: unknown command ${JSON.stringify(first)}; the commands are ${groups.map((g) => g.name).join(", ")}`,
+    );
   // A group may be a command itself ("server") and have subcommands ("server init"): a first
   // word naming a subcommand picks it, anything else goes to the group's own command.
   const own = group.commands.find((c) => c.spec.name === group.name);
@@ -82,7 +87,10 @@ function findCommand(first: string, rest: readonly string[]): { command: Command
   if (word === "--help" || word === "-h" || word === "help") return { text: groupUsage(group) };
   if (word === undefined) throw new UsageError(`peage ${group.name}: a subcommand is required: ${subcommands(group).join(", ")}`);
   const command = sub;
-  if (!command) throw new UsageError(`peage ${group.name}: unknown subcommand ${JSON.stringify(word)}; the subcommands are ${subcommands(group).join(", ")}`);
+  if (!command)
+    throw new UsageError(
+      `peage ${group.name}: unknown subcommand ${JSON.stringify(word)}; the subcommands are ${subcommands(group).join(", ")}`,
+    );
   return { command, args };
 }
 

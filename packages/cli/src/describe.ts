@@ -134,5 +134,7 @@ function showDuration(seconds: number): string {
 export function fields(entries: readonly (readonly [string, unknown])[], indent = "  "): string[] {
   const present = entries.filter(([, value]) => value !== undefined);
   const width = Math.max(0, ...present.map(([key]) => key.length + 1));
-  return present.map(([key, value]) => `${indent}${`${key}:`.padEnd(width)} ${typeof value === "string" ? value : JSON.stringify(value)}`);
+  return present.map(
+    ([key, value]) => `${indent}${`${key}:`.padEnd(width)} ${typeof value === "string" ? value : JSON.stringify(value)}`,
+  );
 }

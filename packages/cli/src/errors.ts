@@ -56,6 +56,7 @@ export function describeFailure(error: unknown): { exitCode: number; line: strin
   const message = error instanceof Error ? error.message : String(error);
   // The other packages' errors (the server's ConfigError, the wallet's WalletError, ...) carry stable codes too.
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && /^ERR_[A-Z0-9_]+$/.test(code)) return { exitCode: EXIT_FAILURE, line: `error: ${code}: ${message}` };
+  if (typeof code === "string" && /^ERR_[A-Z0-9_]+$/.test(code))
+    return { exitCode: EXIT_FAILURE, line: `error: ${code}: ${message}` };
   return { exitCode: EXIT_FAILURE, line: `error: ERR_INTERNAL: ${message}` };
 }

@@ -93,7 +93,8 @@ export function replaceFile(path: string, text: string, what: string): Promise<v
 
 function writeError(cause: unknown, path: string, what: string): Error {
   const code = (cause as NodeJS.ErrnoException).code;
-  if (code === "EEXIST") return new CommandError("ERR_EXISTS", `${what} ${path} already exists: pass --force to replace it, or choose another path`);
+  if (code === "EEXIST")
+    return new CommandError("ERR_EXISTS", `${what} ${path} already exists: pass --force to replace it, or choose another path`);
   return new CommandError("ERR_WRITE", `${what} ${path} could not be written: ${ioReason(cause)}`);
 }
 

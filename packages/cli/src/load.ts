@@ -50,7 +50,8 @@ export async function loadPrivateKey(path: string, what: string): Promise<KeyPai
   try {
     return await importPrivateKeyPem(text, encrypted ? passphrase : undefined);
   } catch (cause) {
-    if (encrypted) throw new UsageError(`${what} ${path}: cannot decrypt it with the passphrase in ${KEY_PASSPHRASE_ENV} (${reason(cause)})`);
+    if (encrypted)
+      throw new UsageError(`${what} ${path}: cannot decrypt it with the passphrase in ${KEY_PASSPHRASE_ENV} (${reason(cause)})`);
     throw new UsageError(`${what} ${path}: ${reason(cause)}`);
   }
 }
@@ -72,17 +73,27 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
   const [certificate, ...chain] = await loadCertificates(certPath, "--ca-cert");
   const keys = await loadPrivateKey(keyPath, "--ca-key");
   if (!(await certifies(certificate!, keys))) {
-    throw new CommandError("ERR_KEY_MISMATCH", `--ca-key ${keyPath} is not the key of the CA certificate ${JSON.stringify(certificate!.subject)}: give the key that certificate certifies`);
+    throw new CommandError(
+      "ERR_KEY_MISMATCH",
+      `--ca-key ${keyPath} is not the key of the CA certificate ${JSON.stringify(certificate!.subject)}: give the key that certificate certifies`,
+    );
   }
   const constraints = certificate!.getExtension(x509.BasicConstraintsExtension);
   if (!constraints?.ca) {
-    throw new CommandError("ERR_NOT_A_CA", `--ca-cert ${certPath}: ${JSON.stringify(certificate!.subject)} is not a CA certificate (basicConstraints cA is not set): give a CA's certificate`);
+    throw new CommandError(
+      "ERR_NOT_A_CA",
+      `--ca-cert ${certPath}: ${JSON.stringify(certificate!.subject)} is not a CA certificate (basicConstraints cA is not set): give a CA's certificate`,
+    );
   }
   return { issuer: { certificate: certificate!, keys }, chain };
 }
 
 /** A trust store from --trust files (roots) and --crl files. */
-export async function loadTrustStore(trustPaths: readonly string[], crlPaths: readonly string[], revocation: RevocationPolicy): Promise<TrustStore> {
+export async function loadTrustStore(
+  trustPaths: readonly string[],
+  crlPaths: readonly string[],
+  revocation: RevocationPolicy,
+): Promise<TrustStore> {
   const roots = (await Promise.all(trustPaths.map((path) => loadCertificates(path, "--trust")))).flat();
   const crls = (await Promise.all(crlPaths.map((path) => loadCrls(path, "--crl")))).flat();
   try {
@@ -98,7 +109,9 @@ export function parseSubject(text: string, what: string): x509.Name {
   try {
     name = new x509.Name(text);
   } catch (cause) {
-    throw new UsageError(`${what} ${JSON.stringify(text)} is not a distinguished name: ${reason(cause)}; write it as "CN=name,O=organisation"`);
+    throw new UsageError(
+      `${what} ${JSON.stringify(text)} is not a distinguished name: ${reason(cause)}; write it as "CN=name,O=organisation"`,
+    );
   }
   if (name.toJSON().length === 0) {
     throw new UsageError(`${what} ${JSON.stringify(text)} is not a distinguished name: write it as "CN=name,O=organisation"`);

@@ -20,13 +20,20 @@ export class Operator {
     try {
       response = await fetch(`${this.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.secret}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: {
+          authorization: `Bearer ${this.secret}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(10_000),
       });
       text = await response.text();
     } catch (cause) {
-      throw new CommandError("ERR_SERVER_UNAVAILABLE", `${method} ${path}: the payment server cannot be reached: ${(cause as Error).message}`);
+      throw new CommandError(
+        "ERR_SERVER_UNAVAILABLE",
+        `${method} ${path}: the payment server cannot be reached: ${(cause as Error).message}`,
+      );
     }
     let value: unknown;
     try {
@@ -36,7 +43,10 @@ export class Operator {
     }
     if (!response.ok) {
       const problem = value as { code?: string; detail?: string } | undefined;
-      throw new CommandError(problem?.code ?? "ERR_OPERATOR_API", `${method} ${path} answered ${response.status}: ${problem?.detail ?? text.slice(0, 200)}`);
+      throw new CommandError(
+        problem?.code ?? "ERR_OPERATOR_API",
+        `${method} ${path} answered ${response.status}: ${problem?.detail ?? text.slice(0, 200)}`,
+      );
     }
     return value as T;
   }
@@ -59,10 +69,10 @@ export class Operator {
     const all: { paymentId: string; charged: Price; serverTime: string }[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.call<{ payments: { paymentId: string; charged: Price; serverTime: string }[]; nextCursor?: string }>(
-        "GET",
-        `/v1/admin/payments?user=${encodeURIComponent(user)}&limit=100${cursor ? `&cursor=${cursor}` : ""}`,
-      );
+      const page = await this.call<{
+        payments: { paymentId: string; charged: Price; serverTime: string }[];
+        nextCursor?: string;
+      }>("GET", `/v1/admin/payments?user=${encodeURIComponent(user)}&limit=100${cursor ? `&cursor=${cursor}` : ""}`);
       all.push(...page.payments.map(({ paymentId, charged, serverTime }) => ({ paymentId, charged, serverTime })));
       cursor = page.nextCursor;
     } while (cursor);

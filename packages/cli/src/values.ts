@@ -19,14 +19,18 @@ export function parseIdentity<K extends PartyKind>(options: Options, name: strin
   const kinds = kind ? [kind] : PartyKinds;
   if (!kinds.some((k) => isPartyId(text, k))) {
     const form = `urn:peage:${kind ?? `{${PartyKinds.join("|")}}`}:NAME`;
-    throw options.usage(`--${name} ${JSON.stringify(text)} is not a ${kind ?? "Péage"} identity: write ${form}, NAME in lower-case letters, digits, '.', '_', '-'`);
+    throw options.usage(
+      `--${name} ${JSON.stringify(text)} is not a ${kind ?? "Péage"} identity: write ${form}, NAME in lower-case letters, digits, '.', '_', '-'`,
+    );
   }
   return text as PartyId<K>;
 }
 
 /** An RFC 3339 date and time with a zone ("2026-03-01T12:00:00Z"), or a date ("2026-03-01", midnight UTC). */
 export function parseInstant(options: Options, name: string, text: string): Date {
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2}))?$/.exec(text);
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2}))?$/.exec(
+    text,
+  );
   const [year, month, day, hour, minute, second] = (match?.slice(1) ?? []).map((part) => (part === undefined ? 0 : Number(part)));
   // Date.parse rolls impossible dates over ("02-30" becomes March 2nd); the calendar is checked first.
   const calendar = match && new Date(Date.UTC(year!, month! - 1, day!));
@@ -40,6 +44,7 @@ export function parseInstant(options: Options, name: string, text: string): Date
     minute! < 60 &&
     second! < 60;
   const ms = real ? Date.parse(text.replace(" ", "T")) : Number.NaN;
-  if (!Number.isFinite(ms)) throw options.usage(`--${name} ${JSON.stringify(text)} is not a date and time: write it as 2026-03-01T12:00:00Z`);
+  if (!Number.isFinite(ms))
+    throw options.usage(`--${name} ${JSON.stringify(text)} is not a date and time: write it as 2026-03-01T12:00:00Z`);
   return new Date(ms);
 }

@@ -55,7 +55,10 @@ describe("parseCommand", () => {
     usage(() => parseCommand(spec, ["--colour"]), /unknown option --colour$/);
     usage(() => parseCommand(spec, ["--count"]), /option --count needs a value: --count N$/);
     usage(() => parseCommand(spec, ["--json=yes"]), /option --json takes no value$/);
-    usage(() => parseCommand(spec, ["--count", "-1"]), /option --count needs a value: --count N \(write a value starting with "-" as --count=-VALUE\)$/);
+    usage(
+      () => parseCommand(spec, ["--count", "-1"]),
+      /option --count needs a value: --count N \(write a value starting with "-" as --count=-VALUE\)$/,
+    );
     usage(() => parseCommand(spec, ["a", "b"]), /unexpected argument "b"$/);
   });
 
@@ -73,7 +76,10 @@ describe("Options", () => {
     usage(() => options("--from", "").string("from"), /--from needs a non-empty value$/);
     usage(() => options().positional(0, "FILE"), /FILE is required$/);
     for (const bad of ["1.5", "-1", "1e3", "0x10", " 2", ""]) {
-      usage(() => options(`--count=${bad}`).integer("count", 1, 10), bad === "" ? /non-empty/ : /--count must be a whole number from 1 to 10/);
+      usage(
+        () => options(`--count=${bad}`).integer("count", 1, 10),
+        bad === "" ? /non-empty/ : /--count must be a whole number from 1 to 10/,
+      );
     }
     usage(() => options("--count", "11").integer("count", 1, 10), /--count must be from 1 to 10, not 11$/);
     assert.equal(options().integer("count", 1, 10, 7), 7);
@@ -95,14 +101,29 @@ describe("Péage values", () => {
 
   it("parses roles and names unknown ones", () => {
     assert.deepEqual(parseRoles(o, "role", "offer-signing"), ["offer-signing"]);
-    assert.deepEqual(parseRoles(o, "role", "acknowledgment-signing, card-issuing,acknowledgment-signing"), ["acknowledgment-signing", "card-issuing"]);
-    usage(() => parseRoles(o, "role", "offer-signing,minting"), /unknown role "minting"; the roles are offer-signing, acknowledgment-signing, card-issuing, card-acknowledgment/);
+    assert.deepEqual(parseRoles(o, "role", "acknowledgment-signing, card-issuing,acknowledgment-signing"), [
+      "acknowledgment-signing",
+      "card-issuing",
+    ]);
+    usage(
+      () => parseRoles(o, "role", "offer-signing,minting"),
+      /unknown role "minting"; the roles are offer-signing, acknowledgment-signing, card-issuing, card-acknowledgment/,
+    );
   });
 
   it("parses identities, of one kind when asked", () => {
     assert.equal(parseIdentity(o, "identity", "urn:peage:server:pay-eu"), "urn:peage:server:pay-eu");
-    usage(() => parseIdentity(o, "publisher", "urn:peage:server:pay-eu", "publisher"), /is not a publisher identity: write urn:peage:publisher:NAME/);
-    for (const bad of ["acme", "urn:peage:publisher:Acme", "urn:peage:robot:x", "urn:peage:publisher:", `urn:peage:user:${"a".repeat(64)}`]) {
+    usage(
+      () => parseIdentity(o, "publisher", "urn:peage:server:pay-eu", "publisher"),
+      /is not a publisher identity: write urn:peage:publisher:NAME/,
+    );
+    for (const bad of [
+      "acme",
+      "urn:peage:publisher:Acme",
+      "urn:peage:robot:x",
+      "urn:peage:publisher:",
+      `urn:peage:user:${"a".repeat(64)}`,
+    ]) {
       usage(() => parseIdentity(o, "identity", bad), /is not a Péage identity/);
     }
   });
@@ -111,7 +132,15 @@ describe("Péage values", () => {
     assert.equal(parseInstant(o, "at", "2026-03-01T12:00:00Z").toISOString(), "2026-03-01T12:00:00.000Z");
     assert.equal(parseInstant(o, "at", "2026-03-01T13:30:00.250+01:30").toISOString(), "2026-03-01T12:00:00.250Z");
     assert.equal(parseInstant(o, "at", "2028-02-29").toISOString(), "2028-02-29T00:00:00.000Z");
-    for (const bad of ["2026-02-30T00:00:00Z", "2026-02-29", "2026-13-01", "2026-03-01T24:00:00Z", "2026-03-01T12:00:00", "tomorrow", "1772366400000"]) {
+    for (const bad of [
+      "2026-02-30T00:00:00Z",
+      "2026-02-29",
+      "2026-13-01",
+      "2026-03-01T24:00:00Z",
+      "2026-03-01T12:00:00",
+      "tomorrow",
+      "1772366400000",
+    ]) {
       usage(() => parseInstant(o, "at", bad), /is not a date and time: write it as 2026-03-01T12:00:00Z/);
     }
   });
@@ -119,7 +148,10 @@ describe("Péage values", () => {
   it("parses distinguished names and refuses empty or unknown attributes", () => {
     assert.equal(parseSubject("CN=acme-games,O=Péage", "--subject").toString(), "CN=acme-games, O=Péage");
     for (const bad of ["", "garbage", "NOPE=x"]) {
-      assert.throws(() => parseSubject(bad, "--subject"), (error: unknown) => error instanceof UsageError && /is not a distinguished name/.test(error.message));
+      assert.throws(
+        () => parseSubject(bad, "--subject"),
+        (error: unknown) => error instanceof UsageError && /is not a distinguished name/.test(error.message),
+      );
     }
   });
 });
@@ -127,23 +159,37 @@ describe("Péage values", () => {
 describe("failures", () => {
   it("map to exit status and one line, never a stack", () => {
     assert.deepEqual(describeFailure(new UsageError("peage x: bad")), { exitCode: 2, line: "peage x: bad" });
-    assert.deepEqual(describeFailure(new CommandError("ERR_EXISTS", "it exists")), { exitCode: 1, line: "error: ERR_EXISTS: it exists" });
+    assert.deepEqual(describeFailure(new CommandError("ERR_EXISTS", "it exists")), {
+      exitCode: 1,
+      line: "error: ERR_EXISTS: it exists",
+    });
     const invalid = new VerificationError("ERR_REVOKED", "certificate is revoked");
-    assert.deepEqual(describeFailure(new InvalidError(invalid)), { exitCode: 1, line: "invalid: ERR_REVOKED: certificate is revoked" });
+    assert.deepEqual(describeFailure(new InvalidError(invalid)), {
+      exitCode: 1,
+      line: "invalid: ERR_REVOKED: certificate is revoked",
+    });
     assert.deepEqual(describeFailure(invalid), { exitCode: 1, line: "invalid: ERR_REVOKED: certificate is revoked" });
     assert.deepEqual(describeFailure(new TypeError("boom")), { exitCode: 1, line: "error: ERR_INTERNAL: boom" });
   });
 
   it("print nothing a terminal would interpret", () => {
     // Code units from the control ranges through the bidirectional marks, the backslash and the rest of the BMP.
-    const unit = fc.oneof(fc.integer({ min: 0, max: 0x2fff }), fc.constantFrom(0x1b, 0x5c, 0x9b, 0x202a, 0x202e, 0x2066, 0x2069), fc.integer({ min: 0, max: 0xffff }));
+    const unit = fc.oneof(
+      fc.integer({ min: 0, max: 0x2fff }),
+      fc.constantFrom(0x1b, 0x5c, 0x9b, 0x202a, 0x202e, 0x2066, 0x2069),
+      fc.integer({ min: 0, max: 0xffff }),
+    );
     const text = fc.array(unit, { maxLength: 40 }).map((codes) => String.fromCharCode(...codes));
     fc.assert(
       fc.property(text, (text) => {
         const shown = printable(text);
         assert.doesNotMatch(shown, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
         // Nothing else is altered: undoing the escapes gives the text back when it had no backslash.
-        if (!text.includes("\\")) assert.equal(shown.replace(/\\u([0-9a-f]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), text);
+        if (!text.includes("\\"))
+          assert.equal(
+            shown.replace(/\\u([0-9a-f]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            text,
+          );
       }),
     );
   });

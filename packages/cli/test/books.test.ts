@@ -18,11 +18,40 @@ const RATES = rateTable("EUR", "2025-01-02", { USD: "1.0400" });
 
 /** Two users and a publisher with a few payments in January 2025 (a month every clock running this has passed). */
 async function fill(store: Store): Promise<void> {
-  await store.putPublisher({ id: "urn:peage:publisher:nord" as PartyId<"publisher">, name: "Studio Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" }, "2025-01-01T00:00:00.000Z");
-  for (const [name, mode, currency] of [["ana", "prepaid", "EUR"], ["ben", "postpaid", "USD"]] as const) {
+  await store.putPublisher(
+    {
+      id: "urn:peage:publisher:nord" as PartyId<"publisher">,
+      name: "Studio Nord",
+      country: "NL",
+      iban: "NL91ABNA0417164300",
+      bic: "ABNANL2A",
+    },
+    "2025-01-01T00:00:00.000Z",
+  );
+  for (const [name, mode, currency] of [
+    ["ana", "prepaid", "EUR"],
+    ["ben", "postpaid", "USD"],
+  ] as const) {
     const id = `urn:peage:user:${name}` as PartyId<"user">;
-    await store.createUser({ id, publicKeyJwk: "{}", alg: "ES256", kid: `kid-${name}`, mode, homeCurrency: currency as CurrencyCode, monthlyLimit: mode === "postpaid" ? (1_000_000 as MinorUnits) : undefined, createdAt: "2025-01-01T00:00:00.000Z" });
-    if (mode === "prepaid") await store.topUp({ id: `top-${name}`, user: id, amount: 50_000 as MinorUnits, currency: currency as CurrencyCode, idempotencyKey: `key-${name}`, createdAt: "2025-01-02T00:00:00.000Z" });
+    await store.createUser({
+      id,
+      publicKeyJwk: "{}",
+      alg: "ES256",
+      kid: `kid-${name}`,
+      mode,
+      homeCurrency: currency as CurrencyCode,
+      monthlyLimit: mode === "postpaid" ? (1_000_000 as MinorUnits) : undefined,
+      createdAt: "2025-01-01T00:00:00.000Z",
+    });
+    if (mode === "prepaid")
+      await store.topUp({
+        id: `top-${name}`,
+        user: id,
+        amount: 50_000 as MinorUnits,
+        currency: currency as CurrencyCode,
+        idempotencyKey: `key-${name}`,
+        createdAt: "2025-01-02T00:00:00.000Z",
+      });
     for (let i = 0; i < 4; i++) {
       const offered = price(1500 + i, "EUR");
       const charged = convert(offered, currency as CurrencyCode, RATES)!;
@@ -50,7 +79,9 @@ async function fill(store: Store): Promise<void> {
 function dump(path: string): Record<string, unknown[]> {
   const db = new Database(path, { readonly: true });
   try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]
+    ).map((t) => t.name);
     return Object.fromEntries(tables.map((name) => [name, db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()]));
   } finally {
     db.close();
@@ -83,12 +114,17 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
 
   it("settle --dry-run shows the payouts and collections in major units, and changes nothing", async () => {
     const before = dump(join(work, "demo", "server", "peage.db"));
-    const dry = assertSuccess(await peage(["settle", "--data", "demo", "--period", "2025-01", "--out", "dry-out", "--dry-run"], work));
+    const dry = assertSuccess(
+      await peage(["settle", "--data", "demo", "--period", "2025-01", "--out", "dry-out", "--dry-run"], work),
+    );
     assert.match(dry.stdout, /^DRY RUN: nothing was closed, recorded or written/);
     assert.match(dry.stdout, /payouts {6}1 to publishers, 120\.12 EUR/);
     assert.match(dry.stdout, /pay {8}urn:peage:publisher:nord 120\.12 EUR \(SEPA\)/);
     assert.match(dry.stdout, /collect {4}urn:peage:user:ben 62\.46 USD \(invoice\)/);
-    assert.match(dry.stdout, /tie-out EUR {2}billed 60\.06 EUR = publishers 120\.12 EUR \+ fees 0\.00 EUR \+ exchange -60\.06 EUR/);
+    assert.match(
+      dry.stdout,
+      /tie-out EUR {2}billed 60\.06 EUR = publishers 120\.12 EUR \+ fees 0\.00 EUR \+ exchange -60\.06 EUR/,
+    );
     assert.match(dry.stdout, /files {8}8 would be written in dry-out/);
     assert.doesNotMatch(dry.stdout, /minor units/);
     assert.deepEqual(dump(join(work, "demo", "server", "peage.db")), before, "the database is unchanged, row for row");
@@ -102,9 +138,14 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
     assert.match(first.stdout, /collections {2}1 from postpaid users, 62\.46 USD/);
     assert.match(first.stdout, /bank\/pain\.001-2025-01-sepa\.xml/);
     assert.match(first.stderr, /demonstration bank account/);
-    const second = assertSuccess(await peage(["settle", "--data", "demo", "--period", "2025-01", "--out", "out-2", "--json"], work));
+    const second = assertSuccess(
+      await peage(["settle", "--data", "demo", "--period", "2025-01", "--out", "out-2", "--json"], work),
+    );
     assert.equal(JSON.parse(second.stdout).recordedNow, false);
-    const files = (dir: string) => readdirSync(join(work, dir), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    const files = (dir: string) =>
+      readdirSync(join(work, dir), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name));
     const one = files("out-1").sort();
     assert.equal(one.length, 8);
     for (const file of one) assert.deepEqual(readFileSync(file.replace("out-1", "out-2")), readFileSync(file), file);
@@ -112,7 +153,10 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
     assert.equal((db.prepare("SELECT COUNT(*) AS n FROM payouts").get() as { n: number }).n, 1);
     db.close();
 
-    assertUsage(await peage(["settle", "--data", "demo", "--period", "2025-13", "--out", "x"], work), /--period 2025-13: expected a month/);
+    assertUsage(
+      await peage(["settle", "--data", "demo", "--period", "2025-13", "--out", "x"], work),
+      /--period 2025-13: expected a month/,
+    );
     assertUsage(await peage(["settle", "--data", "demo", "--out", "x"], work), /--period YYYY-MM is required/);
     assertError(await peage(["settle", "--data", "demo", "--period", "2999-01", "--out", "x"], work), "ERR_PERIOD_NOT_OVER");
     assertError(await peage(["settle", "--data", "nowhere", "--period", "2025-01", "--out", "x"], work), "ERR_NO_DATABASE");
@@ -124,29 +168,49 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
     const store = SqliteStore.open(join(work, "hostile", "server", "peage.db"));
     await fill(store);
     // A name stored before names were checked where they enter the API.
-    await store.putPublisher({ id: "urn:peage:publisher:nord" as PartyId<"publisher">, name: "Studio @ Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" }, "2025-01-05T00:00:00.000Z");
+    await store.putPublisher(
+      {
+        id: "urn:peage:publisher:nord" as PartyId<"publisher">,
+        name: "Studio @ Nord",
+        country: "NL",
+        iban: "NL91ABNA0417164300",
+        bic: "ABNANL2A",
+      },
+      "2025-01-05T00:00:00.000Z",
+    );
     await store.close();
     const run = assertSuccess(await peage(["settle", "--data", "hostile", "--period", "2025-01", "--out", "out-h"], work));
     assert.match(run.stdout, /payouts {6}0 to publishers/);
-    assert.match(run.stdout, /carried {6}urn:peage:publisher:nord 120\.12 EUR: bank-details-refused \(creditor\.name: character "@"/);
+    assert.match(
+      run.stdout,
+      /carried {6}urn:peage:publisher:nord 120\.12 EUR: bank-details-refused \(creditor\.name: character "@"/,
+    );
     assert.match(run.stdout, /collections {2}1 from postpaid users, 62\.46 USD/);
     assert.match(run.stdout, /statements\//);
   });
 
   it("closes the month in progress only with --close-now", async () => {
     const current = new Date().toISOString().slice(0, 7);
-    const refused = assertError(await peage(["settle", "--data", "demo", "--period", current, "--out", "now-out"], work), "ERR_PERIOD_NOT_OVER");
+    const refused = assertError(
+      await peage(["settle", "--data", "demo", "--period", current, "--out", "now-out"], work),
+      "ERR_PERIOD_NOT_OVER",
+    );
     assert.match(refused.stderr, new RegExp(`period ${current} has not ended .*pass --close-now to close it now`));
     const db = new Database(join(work, "demo", "server", "peage.db"), { readonly: true });
     assert.equal((db.prepare("SELECT COUNT(*) AS n FROM closed_periods WHERE period = ?").get(current) as { n: number }).n, 0);
     db.close();
-    const closed = assertSuccess(await peage(["settle", "--data", "demo", "--period", current, "--out", "now-out", "--close-now"], work));
+    const closed = assertSuccess(
+      await peage(["settle", "--data", "demo", "--period", current, "--out", "now-out", "--close-now"], work),
+    );
     assert.match(closed.stdout, new RegExp(`period ${current} of SQLite .*: closed; settlement recorded now`));
   });
 
   it("imports ECB rates, daily or historical", async () => {
     const imported = assertSuccess(await peage(["fx", "import", "--data", "demo", "hist.xml"], work));
-    assert.match(imported.stdout, /imported 2 day\(s\) of rates, 2025-01-02 to 2025-01-03, into SQLite .*: 2 new, 0 replaced, 0 unchanged/);
+    assert.match(
+      imported.stdout,
+      /imported 2 day\(s\) of rates, 2025-01-02 to 2025-01-03, into SQLite .*: 2 new, 0 replaced, 0 unchanged/,
+    );
     const again = JSON.parse(assertSuccess(await peage(["fx", "import", "--data", "demo", "hist.xml", "--json"], work)).stdout);
     assert.deepEqual(again, { days: 2, first: "2025-01-02", last: "2025-01-03", inserted: 0, replaced: 0, unchanged: 2 });
     writeFileSync(join(work, "bad.xml"), HISTORY.replace('rate="1.0300"', 'rate="-1"'));
@@ -183,14 +247,26 @@ describe("peage ledger verify, settle (PostgreSQL)", () => {
     await fill(store);
     await store.close();
     const url = `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-    const settled = assertSuccess(await peage(["settle", "--data", "data", "--database-url", url, "--period", "2025-01", "--out", "out"], work));
+    const settled = assertSuccess(
+      await peage(["settle", "--data", "data", "--database-url", url, "--period", "2025-01", "--out", "out"], work),
+    );
     assert.match(settled.stdout, /of PostgreSQL 127\.0\.0\.1:\d+\/peage: closed; settlement recorded now/);
     assert.ok(!settled.stdout.includes("options"), "the URL's parameters are not shown");
-    assert.match(assertSuccess(await peage(["ledger", "verify", "--data", "data", "--database-url", url], work)).stdout, /ok {5}SETTLEMENTS_POSTED/);
+    assert.match(
+      assertSuccess(await peage(["ledger", "verify", "--data", "data", "--database-url", url], work)).stdout,
+      /ok {5}SETTLEMENTS_POSTED/,
+    );
     const psql = join(process.env["PEAGE_PG_BIN"] ?? "/usr/lib/postgresql/15/bin", "psql");
-    execFileSync(psql, [url, "-q", "-c", "INSERT INTO postings (txn_seq, account, currency, amount) SELECT MIN(seq), 'server/fx', 'EUR', 3 FROM ledger_transactions"]);
-    assert.match(assertError(await peage(["ledger", "verify", "--data", "data", "--database-url", url], work), "ERR_LEDGER_BREACH").stdout, /BREACH BALANCED/);
+    execFileSync(psql, [
+      url,
+      "-q",
+      "-c",
+      "INSERT INTO postings (txn_seq, account, currency, amount) SELECT MIN(seq), 'server/fx', 'EUR', 3 FROM ledger_transactions",
+    ]);
+    assert.match(
+      assertError(await peage(["ledger", "verify", "--data", "data", "--database-url", url], work), "ERR_LEDGER_BREACH").stdout,
+      /BREACH BALANCED/,
+    );
     execFileSync(psql, [base, "-q", "-c", `DROP SCHEMA ${schema} CASCADE`]);
   });
 });
-

@@ -11,9 +11,24 @@ import { assertError, assertInvalid, assertSuccess, parseJson, peage, tempDir } 
 
 const drafts = [
   { offerId: "launch", description: "Start the game", price: { amount: "1.50", currency: "EUR" }, grant: { kind: "launch" } },
-  { offerId: "hour", description: "One hour of play", price: { amount: 300, currency: "JPY" }, grant: { kind: "period", seconds: 3600 } },
-  { offerId: "level-2", description: "Level 2", price: { amount: "0.250", currency: "BHD" }, grant: { kind: "event", event: "level-2" } },
-  { offerId: "tiny", description: "A tenth of a cent more than nothing", price: { amount: "0.1", currency: "EUR" }, grant: { kind: "launch" } },
+  {
+    offerId: "hour",
+    description: "One hour of play",
+    price: { amount: 300, currency: "JPY" },
+    grant: { kind: "period", seconds: 3600 },
+  },
+  {
+    offerId: "level-2",
+    description: "Level 2",
+    price: { amount: "0.250", currency: "BHD" },
+    grant: { kind: "event", event: "level-2" },
+  },
+  {
+    offerId: "tiny",
+    description: "A tenth of a cent more than nothing",
+    price: { amount: "0.1", currency: "EUR" },
+    grant: { kind: "launch" },
+  },
 ];
 
 interface CatalogFile {
@@ -24,7 +39,8 @@ interface CatalogFile {
 describe("peage catalog sign", () => {
   let work: string;
   const SERVER = "urn:peage:server:pay-eu";
-  const sign = (...args: string[]) => peage(["catalog", "sign", "--key", "publisher.key", "--chain", "publisher-chain.pem", "--server", SERVER, ...args], work);
+  const sign = (...args: string[]) =>
+    peage(["catalog", "sign", "--key", "publisher.key", "--chain", "publisher-chain.pem", "--server", SERVER, ...args], work);
 
   before(async () => {
     work = tempDir();
@@ -46,7 +62,12 @@ describe("peage catalog sign", () => {
     assert.equal(catalog.publisher, "urn:peage:publisher:acme-games");
     assert.deepEqual(
       catalog.offers.map((o) => [o.terms.offerId, o.terms.price.amount, o.terms.price.currency]),
-      [["launch", 150, "EUR"], ["hour", 300, "JPY"], ["level-2", 250, "BHD"], ["tiny", 10, "EUR"]],
+      [
+        ["launch", 150, "EUR"],
+        ["hour", 300, "JPY"],
+        ["level-2", 250, "BHD"],
+        ["tiny", 10, "EUR"],
+      ],
     );
     // The payment servers whose acknowledgments the program accepts are signed into every offer.
     assert.ok(catalog.offers.every((o) => JSON.stringify(o.terms.servers) === JSON.stringify([SERVER])));
@@ -82,7 +103,21 @@ describe("peage catalog sign", () => {
 
   it("refuses to sign a catalog that names no payment server, or a server id that is not one", async () => {
     const [none, bad] = await Promise.all([
-      peage(["catalog", "sign", "--key", "publisher.key", "--chain", "publisher-chain.pem", "--offers", "offers.json", "--out", "none.json"], work),
+      peage(
+        [
+          "catalog",
+          "sign",
+          "--key",
+          "publisher.key",
+          "--chain",
+          "publisher-chain.pem",
+          "--offers",
+          "offers.json",
+          "--out",
+          "none.json",
+        ],
+        work,
+      ),
       sign("--offers", "offers.json", "--server", "urn:peage:publisher:acme-games", "--out", "bad.json"),
     ]);
     assert.notEqual(none.code, 0);
@@ -93,17 +128,52 @@ describe("peage catalog sign", () => {
 
   it("refuses drafts with a mistake, naming the offer, and writes nothing", async () => {
     // Every kind of mistake is unit-tested in drafts.test.ts; this shows one reaching the command's exit.
-    writeFileSync(join(work, "float.json"), JSON.stringify([drafts[0], { ...drafts[1], price: { amount: 2.5, currency: "JPY" } }]));
+    writeFileSync(
+      join(work, "float.json"),
+      JSON.stringify([drafts[0], { ...drafts[1], price: { amount: 2.5, currency: "JPY" } }]),
+    );
     const run = assertError(await sign("--offers", "float.json", "--out", "float.signed"), "ERR_BAD_OFFER");
     assert.match(run.stderr, /--offers float.json: offer #2 \("hour"\): price.amount 2.5 is not a whole number of minor units/);
     assert.ok(!existsSync(join(work, "float.signed")), "nothing written");
   });
 
   it("refuses another publisher's name, a key that is not the chain's, and a revoked publisher", async () => {
-    assertSuccess(await peage(["pki", "revoke", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--cert", "publisher.crt", "--crl-out", "publishers.crl"], work));
+    assertSuccess(
+      await peage(
+        [
+          "pki",
+          "revoke",
+          "--ca-cert",
+          "publishers-ca.crt",
+          "--ca-key",
+          "publishers-ca.key",
+          "--cert",
+          "publisher.crt",
+          "--crl-out",
+          "publishers.crl",
+        ],
+        work,
+      ),
+    );
     const [publisher, key, revoked] = await Promise.all([
       sign("--offers", "offers.json", "--publisher", "urn:peage:publisher:someone-else", "--out", "a.json"),
-      peage(["catalog", "sign", "--offers", "offers.json", "--key", "server.key", "--chain", "publisher-chain.pem", "--server", SERVER, "--out", "b.json"], work),
+      peage(
+        [
+          "catalog",
+          "sign",
+          "--offers",
+          "offers.json",
+          "--key",
+          "server.key",
+          "--chain",
+          "publisher-chain.pem",
+          "--server",
+          SERVER,
+          "--out",
+          "b.json",
+        ],
+        work,
+      ),
       sign("--offers", "offers.json", "--trust", "root.crt", "--crl", "publishers.crl", "--out", "c.json"),
     ]);
     assertError(publisher, "ERR_IDENTITY_MISMATCH");

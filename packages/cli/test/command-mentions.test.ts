@@ -56,7 +56,10 @@ function walk(dir: string, out: string[]): string[] {
 
 describe("command names in messages and docs", () => {
   it("recognises real commands and catches made-up ones", () => {
-    assert.deepEqual(mentions("run `peage server init --data D`, then peage settle").map((m) => m.words), [["server", "init"]]);
+    assert.deepEqual(
+      mentions("run `peage server init --data D`, then peage settle").map((m) => m.words),
+      [["server", "init"]],
+    );
     assert.equal(unknownCommand(["server", "init"]), undefined);
     assert.equal(unknownCommand(["server", undefined]), undefined);
     assert.equal(unknownCommand(["inspect", "offer"]), undefined);

@@ -16,7 +16,8 @@ import { DataDirFiles, SqliteStore } from "@peage/server";
 import { assertError, assertUsage, cliPath, peage, tempDir, type Run } from "./helpers/cli.js";
 
 /** The official ISO 20022 schemas beside the checkout, not the server's copies of them. */
-const OFFICIAL_SCHEMAS = process.env["PEAGE_ISO20022_SCHEMAS"] ?? fileURLToPath(new URL("../../../../../shared/schemas/iso20022/", import.meta.url));
+const OFFICIAL_SCHEMAS =
+  process.env["PEAGE_ISO20022_SCHEMAS"] ?? fileURLToPath(new URL("../../../../../shared/schemas/iso20022/", import.meta.url));
 
 interface Price {
   amount: number;
@@ -60,9 +61,16 @@ interface Report {
 const RUN_TIMEOUT_MS = 90_000;
 
 /** Runs `peage ...args` with extra environment (TMPDIR); `onStdout` sees the output as it comes. */
-function demo(args: readonly string[], env: NodeJS.ProcessEnv, onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+function demo(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
@@ -89,7 +97,10 @@ describe("peage demo", () => {
     assert.equal(run.code, 0, show(run));
     const report = JSON.parse(run.stdout) as Report;
     assert.equal(report.ok, true, show(run));
-    assert.ok(report.checks.every((c) => c.ok), JSON.stringify(report.checks));
+    assert.ok(
+      report.checks.every((c) => c.ok),
+      JSON.stringify(report.checks),
+    );
     assert.equal(report.mode, "yes");
     assert.equal(report.user.id, "urn:peage:user:alice");
     const home = report.user.homeCurrency;
@@ -100,8 +111,14 @@ describe("peage demo", () => {
     assert.equal(steps[0]?.outcome, "acknowledged");
     const periods = acknowledged.filter((s) => s.offerId === "play-time");
     assert.ok(periods.length >= 2, "periods of play time are paid");
-    assert.ok(periods.some((s) => s.trigger === "period-renewal"), "a period is renewed when it ends");
-    assert.ok(acknowledged.some((s) => s.offerId === "level-2" && s.trigger === "event"), "the new level is paid");
+    assert.ok(
+      periods.some((s) => s.trigger === "period-renewal"),
+      "a period is renewed when it ends",
+    );
+    assert.ok(
+      acknowledged.some((s) => s.offerId === "level-2" && s.trigger === "event"),
+      "the new level is paid",
+    );
     for (const step of acknowledged) {
       assert.match(step.paymentId ?? "", /^pay_/);
       assert.ok(!Number.isNaN(Date.parse(step.serverTime ?? "")), "the server's time of payment");
@@ -140,10 +157,7 @@ describe("peage demo", () => {
     try {
       const page = await store.listPayments({ user: report.user.id as PartyId<"user">, limit: 1000 });
       assert.deepEqual(page.payments.map((p) => p.id).sort(), acknowledged.map((s) => s.paymentId).sort());
-      assert.deepEqual(
-        page.payments.map((p) => p.charged.amount).sort(),
-        acknowledged.map((s) => s.charged!.amount).sort(),
-      );
+      assert.deepEqual(page.payments.map((p) => p.charged.amount).sort(), acknowledged.map((s) => s.charged!.amount).sort());
       const user = await store.getUser(report.user.id as PartyId<"user">);
       assert.equal(user?.balance, report.topup.amount - charged);
     } finally {
@@ -151,12 +165,18 @@ describe("peage demo", () => {
     }
 
     // The layout is described, and the wallet's endpoint file went with the wallet.
-    const manifest = JSON.parse(readFileSync(join(dir, "demo.json"), "utf8")) as { status: string; ok: boolean; layout: Record<string, string>; payments: string[] };
+    const manifest = JSON.parse(readFileSync(join(dir, "demo.json"), "utf8")) as {
+      status: string;
+      ok: boolean;
+      layout: Record<string, string>;
+      payments: string[];
+    };
     assert.equal(manifest.status, "finished");
     assert.equal(manifest.ok, true);
     assert.equal(manifest.layout["serverDatabase"], join("server", DataDirFiles.database));
     assert.deepEqual(manifest.payments.sort(), acknowledged.map((s) => s.paymentId).sort());
-    for (const name of ["pki", "wallet", "catalog.json", "operator-key", "wallet-passphrase"]) assert.ok(existsSync(join(dir, name)), name);
+    for (const name of ["pki", "wallet", "catalog.json", "operator-key", "wallet-passphrase"])
+      assert.ok(existsSync(join(dir, name)), name);
     assert.ok(!existsSync(join(dir, "wallet", "endpoint.json")));
 
     // The postpaid user paid the launch; settling the demo's month writes a pain.001 paying the
@@ -164,18 +184,35 @@ describe("peage demo", () => {
     assert.equal(report.postpaid.mode, "postpaid");
     assert.match(report.postpaid.paymentId, /^pay_/);
     const period = report.serverPayments[0]!.serverTime.slice(0, 7);
-    const settled = await peage(["settle", "--data", dir, "--period", period, "--close-now", "--out", "settlement", "--json"], dir);
+    const settled = await peage(
+      ["settle", "--data", dir, "--period", period, "--close-now", "--out", "settlement", "--json"],
+      dir,
+    );
     assert.equal(settled.code, 0, show(settled));
-    const summary = JSON.parse(settled.stdout) as { files: string[]; payouts: { publisher: string }[]; collections: { user: string; method: string }[] };
-    assert.deepEqual(summary.payouts.map((p) => p.publisher), [report.publisher]);
-    assert.deepEqual(summary.collections.map((c) => [c.user, c.method]), [[report.postpaid.user, "sepa-direct-debit"]]);
+    const summary = JSON.parse(settled.stdout) as {
+      files: string[];
+      payouts: { publisher: string }[];
+      collections: { user: string; method: string }[];
+    };
+    assert.deepEqual(
+      summary.payouts.map((p) => p.publisher),
+      [report.publisher],
+    );
+    assert.deepEqual(
+      summary.collections.map((c) => [c.user, c.method]),
+      [[report.postpaid.user, "sepa-direct-debit"]],
+    );
     const bankFiles: [string, string][] = [
       [`pain.001-${period}-sepa.xml`, "pain.001.001.09.epc-sct.xsd"],
       [`pain.008-${period}.xml`, "pain.008.001.02.xsd"],
     ];
     for (const [file, schema] of bankFiles) {
       assert.ok(summary.files.includes(join("bank", file)), `${file} is written`);
-      const lint = spawnSync("xmllint", ["--noout", "--nonet", "--schema", join(OFFICIAL_SCHEMAS, schema), join(dir, "settlement", "bank", file)], { encoding: "utf8" });
+      const lint = spawnSync(
+        "xmllint",
+        ["--noout", "--nonet", "--schema", join(OFFICIAL_SCHEMAS, schema), join(dir, "settlement", "bank", file)],
+        { encoding: "utf8" },
+      );
       assert.equal(lint.status, 0, lint.stderr);
     }
 
@@ -220,7 +257,10 @@ describe("peage demo", () => {
 
   it("needs a browser or a terminal to ask the user unless --yes, and a new or empty --data directory", async () => {
     const work = tempDir();
-    assertUsage(await peage(["demo"], work), /peage demo: the wallet asks the user in a browser or on the terminal, and neither is here.*--yes/);
+    assertUsage(
+      await peage(["demo"], work),
+      /peage demo: the wallet asks the user in a browser or on the terminal, and neither is here.*--yes/,
+    );
     writeFileSync(join(work, "something"), "");
     assertError(await peage(["demo", "--yes", "--data", work], work), "ERR_EXISTS");
     assertUsage(await peage(["demo", "--data"], work), /--data needs a value/);

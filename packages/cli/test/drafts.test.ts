@@ -8,7 +8,12 @@ import fc from "fast-check";
 import { parseDrafts } from "../src/commands/catalog.js";
 import { CommandError } from "../src/errors.js";
 
-const good = { offerId: "launch", description: "Start the game", price: { amount: "1.50", currency: "EUR" }, grant: { kind: "launch" } };
+const good = {
+  offerId: "launch",
+  description: "Start the game",
+  price: { amount: "1.50", currency: "EUR" },
+  grant: { kind: "launch" },
+};
 
 function refused(value: unknown, message: RegExp): void {
   assert.throws(
@@ -29,15 +34,30 @@ describe("offer drafts", () => {
     const drafts = parseDrafts(
       JSON.stringify([
         good,
-        { offerId: "hour", description: "One hour", price: { amount: 300, currency: "JPY" }, grant: { kind: "period", seconds: 3600 } },
-        { offerId: "level-2", description: "Level 2", price: { amount: "0.250", currency: "BHD" }, grant: { kind: "event", event: "level-2" } },
+        {
+          offerId: "hour",
+          description: "One hour",
+          price: { amount: 300, currency: "JPY" },
+          grant: { kind: "period", seconds: 3600 },
+        },
+        {
+          offerId: "level-2",
+          description: "Level 2",
+          price: { amount: "0.250", currency: "BHD" },
+          grant: { kind: "event", event: "level-2" },
+        },
         { offerId: "free", description: "Free", price: { amount: "0", currency: "EUR" }, grant: { kind: "launch" } },
       ]),
       "offers.json",
     );
     assert.deepEqual(
       drafts.map((d) => [d.offerId, d.price.amount, d.price.currency, d.grant.kind]),
-      [["launch", 150, "EUR", "launch"], ["hour", 300, "JPY", "period"], ["level-2", 250, "BHD", "event"], ["free", 0, "EUR", "launch"]],
+      [
+        ["launch", 150, "EUR", "launch"],
+        ["hour", 300, "JPY", "period"],
+        ["level-2", 250, "BHD", "event"],
+        ["free", 0, "EUR", "launch"],
+      ],
     );
   });
 
@@ -45,7 +65,10 @@ describe("offer drafts", () => {
     refused("[{", /it is not JSON/);
     refused({ offers: [good] }, /it must be a JSON array of offers/);
     refused([], /it holds no offer/);
-    refused(Array.from({ length: 1001 }, (_, i) => ({ ...good, offerId: `o${i}` })), /it holds 1001 offers; a catalog has at most 1000/);
+    refused(
+      Array.from({ length: 1001 }, (_, i) => ({ ...good, offerId: `o${i}` })),
+      /it holds 1001 offers; a catalog has at most 1000/,
+    );
   });
 
   it("names the offer and the mistake", () => {
@@ -62,7 +85,10 @@ describe("offer drafts", () => {
       [{ ...good, price: { amount: 150, currency: "EUR", vat: 20 } }, /price has an unknown field "vat"/],
       [{ ...good, price: { amount: 150, currency: "eur" } }, /price.currency "eur" is not an active ISO 4217 currency code/],
       [{ ...good, price: { amount: 150 } }, /price.currency undefined is not an active ISO 4217 currency code/],
-      [{ ...good, price: { amount: 1.5, currency: "EUR" } }, /price.amount 1.5 is not a whole number of minor units: write EUR amounts as integers of minor units or as a decimal string such as "1.50"/],
+      [
+        { ...good, price: { amount: 1.5, currency: "EUR" } },
+        /price.amount 1.5 is not a whole number of minor units: write EUR amounts as integers of minor units or as a decimal string such as "1.50"/,
+      ],
       [{ ...good, price: { amount: -1, currency: "EUR" } }, /price.amount -1 is negative/],
       [{ ...good, price: { amount: 2 ** 53, currency: "EUR" } }, /is too large to be carried exactly in JSON/],
       [{ ...good, price: { amount: "1.505", currency: "EUR" } }, /price.amount: EUR has 2 decimal place\(s\); "1.505" has 3/],
@@ -70,7 +96,10 @@ describe("offer drafts", () => {
       [{ ...good, price: { amount: "1,50", currency: "EUR" } }, /price.amount: not a decimal amount: "1,50"/],
       [{ ...good, price: { amount: "-1.00", currency: "EUR" } }, /price.amount: not a decimal amount/],
       [{ ...good, price: { amount: "1e3", currency: "EUR" } }, /price.amount: not a decimal amount/],
-      [{ ...good, price: { amount: null, currency: "EUR" } }, /price.amount must be an integer of minor units \(150\) or a decimal string \("1.50"\)/],
+      [
+        { ...good, price: { amount: null, currency: "EUR" } },
+        /price.amount must be an integer of minor units \(150\) or a decimal string \("1.50"\)/,
+      ],
       [{ ...good, grant: { kind: "forever" } }, /grant must be \{"kind":"launch"\}/],
       [{ ...good, grant: { kind: "period", seconds: 0 } }, /grant \{"kind":"period"\} needs "seconds"/],
       [{ ...good, grant: { kind: "period", seconds: 366 * 86400 + 1 } }, /grant \{"kind":"period"\} needs "seconds"/],
@@ -90,22 +119,27 @@ describe("offer drafts", () => {
       ["BHD", 3],
     ] as const;
     fc.assert(
-      fc.property(fc.constantFrom(...currencies), fc.bigInt({ min: 0n, max: BigInt(Number.MAX_SAFE_INTEGER) }), fc.nat(4), ([currency, exponent], minor, padding) => {
-        // The decimal spelling of `minor` minor units, written with strings only, with optional leading zeros.
-        const digits = minor.toString().padStart(exponent + 1, "0");
-        const decimal = exponent === 0 ? digits : `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
-        const spelled = "0".repeat(padding) + decimal;
-        const [fromString, fromInteger] = parseDrafts(
-          JSON.stringify([
-            { ...good, offerId: "a", price: { amount: spelled, currency } },
-            { ...good, offerId: "b", price: { amount: Number(minor), currency } },
-          ]),
-          "offers.json",
-        );
-        assert.equal(fromString!.price.amount, Number(minor));
-        assert.equal(fromInteger!.price.amount, Number(minor));
-        if (exponent > 0) refused([{ ...good, price: { amount: `${decimal}1`, currency } }], /decimal place/);
-      }),
+      fc.property(
+        fc.constantFrom(...currencies),
+        fc.bigInt({ min: 0n, max: BigInt(Number.MAX_SAFE_INTEGER) }),
+        fc.nat(4),
+        ([currency, exponent], minor, padding) => {
+          // The decimal spelling of `minor` minor units, written with strings only, with optional leading zeros.
+          const digits = minor.toString().padStart(exponent + 1, "0");
+          const decimal = exponent === 0 ? digits : `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
+          const spelled = "0".repeat(padding) + decimal;
+          const [fromString, fromInteger] = parseDrafts(
+            JSON.stringify([
+              { ...good, offerId: "a", price: { amount: spelled, currency } },
+              { ...good, offerId: "b", price: { amount: Number(minor), currency } },
+            ]),
+            "offers.json",
+          );
+          assert.equal(fromString!.price.amount, Number(minor));
+          assert.equal(fromInteger!.price.amount, Number(minor));
+          if (exponent > 0) refused([{ ...good, price: { amount: `${decimal}1`, currency } }], /decimal place/);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -13,7 +13,8 @@ import { AT, writeFixtures, type Fixtures } from "./helpers/fixtures.js";
 describe("peage inspect", () => {
   let work: string;
   let fx: Fixtures;
-  const inspect = (file: string, ...args: string[]): Promise<Run> => peage(["inspect", file, "--trust", "root.crt", "--at", AT, ...args], work);
+  const inspect = (file: string, ...args: string[]): Promise<Run> =>
+    peage(["inspect", file, "--trust", "root.crt", "--at", AT, ...args], work);
 
   before(async () => {
     work = tempDir();
@@ -21,21 +22,52 @@ describe("peage inspect", () => {
   });
 
   it("verifies an offer and shows its terms and signer; refuses it once expired", async () => {
-    const [valid, expired] = await Promise.all([inspect(fx.files.offer), inspect(fx.files.offer, "--at", "2026-03-01T13:00:00Z")]);
+    const [valid, expired] = await Promise.all([
+      inspect(fx.files.offer),
+      inspect(fx.files.offer, "--at", "2026-03-01T13:00:00Z"),
+    ]);
     assertSuccess(valid);
     assert.match(valid.stdout, /^offer:$/m);
     assert.match(valid.stdout, /description: Start the game/);
     assert.match(valid.stdout, /price: +1\.50 EUR/);
     assert.match(valid.stdout, /signer: +urn:peage:publisher:acme-games \(offer-signing, ES256\)/);
-    assert.match(valid.stdout, /^valid: offer launch of urn:peage:publisher:acme-games \(checked at 2026-03-01T12:01:00\.000Z\)$/m);
+    assert.match(
+      valid.stdout,
+      /^valid: offer launch of urn:peage:publisher:acme-games \(checked at 2026-03-01T12:01:00\.000Z\)$/m,
+    );
     assertInvalid(expired, "ERR_MESSAGE_EXPIRED");
   });
 
   it("verifies a payment request with the user's key as JWK or PEM, and names what is missing", async () => {
     const [jwk, stranger, otherServer, missing] = await Promise.all([
-      inspect(fx.files.paymentRequest, "--server", "urn:peage:server:pay-eu", "--user", "urn:peage:user:alice", "--user-key", fx.files.userJwk, "--json"),
-      inspect(fx.files.paymentRequest, "--server", "urn:peage:server:pay-eu", "--user", "urn:peage:user:alice", "--user-key", fx.files.strangerPem),
-      inspect(fx.files.paymentRequest, "--server", "urn:peage:server:other", "--user", "urn:peage:user:alice", "--user-key", fx.files.userPem),
+      inspect(
+        fx.files.paymentRequest,
+        "--server",
+        "urn:peage:server:pay-eu",
+        "--user",
+        "urn:peage:user:alice",
+        "--user-key",
+        fx.files.userJwk,
+        "--json",
+      ),
+      inspect(
+        fx.files.paymentRequest,
+        "--server",
+        "urn:peage:server:pay-eu",
+        "--user",
+        "urn:peage:user:alice",
+        "--user-key",
+        fx.files.strangerPem,
+      ),
+      inspect(
+        fx.files.paymentRequest,
+        "--server",
+        "urn:peage:server:other",
+        "--user",
+        "urn:peage:user:alice",
+        "--user-key",
+        fx.files.userPem,
+      ),
       inspect(fx.files.paymentRequest, "--user-key", fx.files.userPem),
     ]);
     const report = parseJson(assertSuccess(jwk));

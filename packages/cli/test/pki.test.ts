@@ -27,7 +27,10 @@ const treeFiles = [
 
 /** openssl verify of `cert` against root.crt with the intermediates of `dir`. */
 function opensslVerify(dir: string, cert: string, ...extra: string[]) {
-  return openssl(["verify", "-CAfile", "root.crt", "-untrusted", "publishers-ca.crt", "-untrusted", "regulator-ca.crt", ...extra, cert], dir);
+  return openssl(
+    ["verify", "-CAfile", "root.crt", "-untrusted", "publishers-ca.crt", "-untrusted", "regulator-ca.crt", ...extra, cert],
+    dir,
+  );
 }
 
 describe("peage pki init", () => {
@@ -92,12 +95,33 @@ describe("peage pki issue, csr", () => {
   });
 
   it("issues from a CSR: the request's subject and key, the CA's role and identity", async () => {
-    assertSuccess(await peage(["pki", "csr", "--new-key", "pay-us.key", "--subject", "CN=pay-us,O=Pay US", "--out", "pay-us.csr"], work));
+    assertSuccess(
+      await peage(["pki", "csr", "--new-key", "pay-us.key", "--subject", "CN=pay-us,O=Pay US", "--out", "pay-us.csr"], work),
+    );
     assert.equal(statSync(join(work, "pay-us.key")).mode & 0o777, 0o600);
     const run = assertSuccess(
       await peage(
-        ["pki", "issue", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--csr", "pay-us.csr", "--role", "acknowledgment-signing",
-          "--identity", "urn:peage:server:pay-us", "--out", "pay-us.crt", "--chain-out", "pay-us-chain.pem", "--days", "30", "--json"],
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "regulator-ca.key",
+          "--csr",
+          "pay-us.csr",
+          "--role",
+          "acknowledgment-signing",
+          "--identity",
+          "urn:peage:server:pay-us",
+          "--out",
+          "pay-us.crt",
+          "--chain-out",
+          "pay-us-chain.pem",
+          "--days",
+          "30",
+          "--json",
+        ],
         work,
       ),
     );
@@ -112,7 +136,10 @@ describe("peage pki issue, csr", () => {
     assert.equal(verified.status, 0, verified.output);
     // The chain file is what a server sends as x5c: the leaf and its intermediate, no root.
     const chain = parseCertificatesPem(readFileSync(join(work, "pay-us-chain.pem"), "utf8"));
-    assert.deepEqual(chain.map((c) => c.subject), ["CN=pay-us, O=Pay US", "CN=Payment Regulator, O=Péage"]);
+    assert.deepEqual(
+      chain.map((c) => c.subject),
+      ["CN=pay-us, O=Pay US", "CN=Payment Regulator, O=Péage"],
+    );
     // The key written by csr is the one certified.
     const inspected = assertSuccess(await peage(["inspect", "pay-us-chain.pem", "--trust", "root.crt"], work));
     assert.match(inspected.stdout, /^valid: certificate chain of urn:peage:server:pay-us for acknowledgment-signing/m);
@@ -121,9 +148,28 @@ describe("peage pki issue, csr", () => {
   it("issues for a new key, and that key signs what the certificate vouches for", async () => {
     const run = assertSuccess(
       await peage(
-        ["pki", "issue", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--new-key", "beta.key", "--alg", "EdDSA",
-          "--subject", "CN=beta,O=Beta", "--role", "offer-signing", "--identity", "urn:peage:publisher:beta", "--out", "beta.crt",
-          "--chain-out", "beta-chain.pem"],
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "publishers-ca.crt",
+          "--ca-key",
+          "publishers-ca.key",
+          "--new-key",
+          "beta.key",
+          "--alg",
+          "EdDSA",
+          "--subject",
+          "CN=beta,O=Beta",
+          "--role",
+          "offer-signing",
+          "--identity",
+          "urn:peage:publisher:beta",
+          "--out",
+          "beta.crt",
+          "--chain-out",
+          "beta-chain.pem",
+        ],
         work,
       ),
     );
@@ -140,8 +186,26 @@ describe("peage pki issue, csr", () => {
   it("issues an intermediate CA limited to the roles given", async () => {
     const run = assertSuccess(
       await peage(
-        ["pki", "issue", "--ca-cert", "root.crt", "--ca-key", "root.key", "--new-key", "guild.key", "--subject", "CN=Guild,O=Guild",
-          "--ca", "--path-length", "0", "--role", "offer-signing", "--out", "guild.crt", "--json"],
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "root.crt",
+          "--ca-key",
+          "root.key",
+          "--new-key",
+          "guild.key",
+          "--subject",
+          "CN=Guild,O=Guild",
+          "--ca",
+          "--path-length",
+          "0",
+          "--role",
+          "offer-signing",
+          "--out",
+          "guild.crt",
+          "--json",
+        ],
         work,
       ),
     );
@@ -163,23 +227,114 @@ describe("peage pki issue, csr", () => {
     writeFileSync(join(work, "forged.csr"), `${lines.join("\n")}\n`);
     const [wrongRole, forged, mismatch, subject, identityKind] = await Promise.all([
       // The regulator may not certify publishers (EKU chaining).
-      peage(["pki", "issue", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--csr", "pay-us.csr", "--role", "offer-signing",
-        "--identity", "urn:peage:publisher:x", "--out", "x1.crt"], work),
-      peage(["pki", "issue", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--csr", "forged.csr", "--role", "acknowledgment-signing",
-        "--identity", "urn:peage:server:x", "--out", "x2.crt"], work),
-      peage(["pki", "issue", "--ca-cert", "regulator-ca.crt", "--ca-key", "publishers-ca.key", "--csr", "pay-us.csr", "--role", "acknowledgment-signing",
-        "--identity", "urn:peage:server:x", "--out", "x3.crt"], work),
-      peage(["pki", "issue", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--csr", "pay-us.csr", "--subject", "CN=someone-else",
-        "--role", "acknowledgment-signing", "--identity", "urn:peage:server:x", "--out", "x4.crt"], work),
-      peage(["pki", "issue", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--csr", "pay-us.csr", "--role", "acknowledgment-signing",
-        "--identity", "urn:peage:publisher:x", "--out", "x5.crt"], work),
+      peage(
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "regulator-ca.key",
+          "--csr",
+          "pay-us.csr",
+          "--role",
+          "offer-signing",
+          "--identity",
+          "urn:peage:publisher:x",
+          "--out",
+          "x1.crt",
+        ],
+        work,
+      ),
+      peage(
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "regulator-ca.key",
+          "--csr",
+          "forged.csr",
+          "--role",
+          "acknowledgment-signing",
+          "--identity",
+          "urn:peage:server:x",
+          "--out",
+          "x2.crt",
+        ],
+        work,
+      ),
+      peage(
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "publishers-ca.key",
+          "--csr",
+          "pay-us.csr",
+          "--role",
+          "acknowledgment-signing",
+          "--identity",
+          "urn:peage:server:x",
+          "--out",
+          "x3.crt",
+        ],
+        work,
+      ),
+      peage(
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "regulator-ca.key",
+          "--csr",
+          "pay-us.csr",
+          "--subject",
+          "CN=someone-else",
+          "--role",
+          "acknowledgment-signing",
+          "--identity",
+          "urn:peage:server:x",
+          "--out",
+          "x4.crt",
+        ],
+        work,
+      ),
+      peage(
+        [
+          "pki",
+          "issue",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "regulator-ca.key",
+          "--csr",
+          "pay-us.csr",
+          "--role",
+          "acknowledgment-signing",
+          "--identity",
+          "urn:peage:publisher:x",
+          "--out",
+          "x5.crt",
+        ],
+        work,
+      ),
     ]);
     assertError(wrongRole, "ERR_WRONG_ROLE");
     assertError(forged, "ERR_BAD_SIGNATURE");
     assertError(mismatch, "ERR_KEY_MISMATCH");
     assertError(subject, "ERR_SUBJECT_MISMATCH");
-    assertUsage(identityKind, /--identity urn:peage:publisher:x is a publisher, but the role acknowledgment-signing is held by a server/);
-    for (const name of ["x1.crt", "x2.crt", "x3.crt", "x4.crt", "x5.crt"]) assert.ok(!existsSync(join(work, name)), `${name} was not written`);
+    assertUsage(
+      identityKind,
+      /--identity urn:peage:publisher:x is a publisher, but the role acknowledgment-signing is held by a server/,
+    );
+    for (const name of ["x1.crt", "x2.crt", "x3.crt", "x4.crt", "x5.crt"])
+      assert.ok(!existsSync(join(work, name)), `${name} was not written`);
   });
 });
 
@@ -194,25 +349,82 @@ describe("peage pki revoke, crl", () => {
 
   it("revokes once, idempotently, and publishes CRLs with increasing numbers", async () => {
     const first = parseJson(
-      assertSuccess(await peage(["pki", "revoke", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--cert", "publisher.crt",
-        "--reason", "keyCompromise", "--json"], work)),
+      assertSuccess(
+        await peage(
+          [
+            "pki",
+            "revoke",
+            "--ca-cert",
+            "publishers-ca.crt",
+            "--ca-key",
+            "publishers-ca.key",
+            "--cert",
+            "publisher.crt",
+            "--reason",
+            "keyCompromise",
+            "--json",
+          ],
+          work,
+        ),
+      ),
     );
     assert.equal(first["serialNumber"], publisherSerial);
     assert.equal(first["alreadyRevoked"], false);
     assert.equal(first["state"], join(work, "publishers-ca.key.revoked.json"));
 
     const again = parseJson(
-      assertSuccess(await peage(["pki", "revoke", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--serial", publisherSerial, "--json"], work)),
+      assertSuccess(
+        await peage(
+          [
+            "pki",
+            "revoke",
+            "--ca-cert",
+            "publishers-ca.crt",
+            "--ca-key",
+            "publishers-ca.key",
+            "--serial",
+            publisherSerial,
+            "--json",
+          ],
+          work,
+        ),
+      ),
     );
     assert.equal(again["alreadyRevoked"], true);
     assert.equal(again["revocationDate"], first["revocationDate"], "the first revocation is kept");
     const state = JSON.parse(readFileSync(join(work, "publishers-ca.key.revoked.json"), "utf8")) as { revoked: unknown[] };
     assert.equal(state.revoked.length, 1);
 
-    const crl1 = parseJson(assertSuccess(await peage(["pki", "crl", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--out", "publishers.crl", "--json"], work)));
+    const crl1 = parseJson(
+      assertSuccess(
+        await peage(
+          ["pki", "crl", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--out", "publishers.crl", "--json"],
+          work,
+        ),
+      ),
+    );
     assert.equal(crl1["crlNumber"], "1");
     assert.equal(crl1["revoked"], 1);
-    const crl2 = parseJson(assertSuccess(await peage(["pki", "crl", "--ca-cert", "publishers-ca.crt", "--ca-key", "publishers-ca.key", "--out", "publishers.crl", "--days", "2", "--json"], work)));
+    const crl2 = parseJson(
+      assertSuccess(
+        await peage(
+          [
+            "pki",
+            "crl",
+            "--ca-cert",
+            "publishers-ca.crt",
+            "--ca-key",
+            "publishers-ca.key",
+            "--out",
+            "publishers.crl",
+            "--days",
+            "2",
+            "--json",
+          ],
+          work,
+        ),
+      ),
+    );
     assert.equal(crl2["crlNumber"], "2");
     const [crl] = parseCrlsPem(readFileSync(join(work, "publishers.crl"), "utf8"));
     assert.equal(crlNumberOf(crl!), 2n);
@@ -226,7 +438,10 @@ describe("peage pki revoke, crl", () => {
       peage(["inspect", "server-chain.pem", "--trust", "root.crt", "--crl", "publishers.crl", "--json"], work),
     ]);
     assertInvalid(revoked, "ERR_REVOKED");
-    assert.match(revoked.stderr, /certificate "CN=acme-games, O=Péage" .* was revoked by "CN=Publishers' Association, O=Péage" .* \(keyCompromise\)/);
+    assert.match(
+      revoked.stderr,
+      /certificate "CN=acme-games, O=Péage" .* was revoked by "CN=Publishers' Association, O=Péage" .* \(keyCompromise\)/,
+    );
     assert.equal(parseJson(assertSuccess(other))["valid"], true);
 
     const rejected = opensslVerify(work, "publisher.crt", "-crl_check", "-CRLfile", "publishers.crl");
@@ -239,12 +454,40 @@ describe("peage pki revoke, crl", () => {
   it("revokes by serial with --crl-out, and refuses a certificate or state file of another CA", async () => {
     const serverSerial = parseCertificatesPem(readFileSync(join(work, "server.crt"), "utf8"))[0]!.serialNumber;
     const run = assertSuccess(
-      await peage(["pki", "revoke", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--serial", serverSerial, "--crl-out", "regulator.crl"], work),
+      await peage(
+        [
+          "pki",
+          "revoke",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "regulator-ca.key",
+          "--serial",
+          serverSerial,
+          "--crl-out",
+          "regulator.crl",
+        ],
+        work,
+      ),
     );
     assert.match(run.stdout, /published CRL number 1 of CN=Payment Regulator/);
     const [foreignCert, foreignState, badSerial] = await Promise.all([
       peage(["pki", "revoke", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--cert", "publisher.crt"], work),
-      peage(["pki", "crl", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--state", "publishers-ca.key.revoked.json", "--out", "x.crl"], work),
+      peage(
+        [
+          "pki",
+          "crl",
+          "--ca-cert",
+          "regulator-ca.crt",
+          "--ca-key",
+          "regulator-ca.key",
+          "--state",
+          "publishers-ca.key.revoked.json",
+          "--out",
+          "x.crl",
+        ],
+        work,
+      ),
       peage(["pki", "revoke", "--ca-cert", "regulator-ca.crt", "--ca-key", "regulator-ca.key", "--serial", "xyz"], work),
     ]);
     assertError(foreignCert, "ERR_NOT_ISSUED_BY_CA");

@@ -40,12 +40,18 @@ describe("peage server, wallet", () => {
     assert.equal(health.status, 200);
     const run = await service.stop("SIGTERM");
     assert.equal(run.code, 0, run.stderr);
-    assertUsage(await peage(["server", "--data", "server-data", "--port", "http"], work), /peage server: port must be an integer from 0 to 65535/);
+    assertUsage(
+      await peage(["server", "--data", "server-data", "--port", "http"], work),
+      /peage server: port must be an integer from 0 to 65535/,
+    );
   });
 
   it("runs the wallet service with its endpoint file until SIGINT, and stays locked without the passphrase", async () => {
     const endpointFile = join(work, "wallet.json");
-    const service = await startService(["wallet", "--data", "wallet-data", "--passphrase-file", "passphrase", "--endpoint-file", endpointFile, "--yes"], work);
+    const service = await startService(
+      ["wallet", "--data", "wallet-data", "--passphrase-file", "passphrase", "--endpoint-file", endpointFile, "--yes"],
+      work,
+    );
     assert.equal(service.listening["user"], "urn:peage:user:alice");
     const endpoint = JSON.parse(readFileSync(endpointFile, "utf8")) as { url: string; token: string };
     assert.equal(endpoint.url, service.listening["url"]);
@@ -56,7 +62,10 @@ describe("peage server, wallet", () => {
     assert.match(run.stderr, /^warning: --yes: every offer that verifies is paid without asking/m);
     assert.ok(!existsSync(endpointFile), "the endpoint file goes with the service");
 
-    const locked = await peage(["wallet", "--data", "wallet-data", "--passphrase-file", "wrong-passphrase", "--endpoint-file", endpointFile], work);
+    const locked = await peage(
+      ["wallet", "--data", "wallet-data", "--passphrase-file", "wrong-passphrase", "--endpoint-file", endpointFile],
+      work,
+    );
     assertError(locked, "ERR_WALLET_LOCKED");
     assert.ok(!existsSync(endpointFile));
   });

@@ -61,7 +61,12 @@ function freePort(): Promise<number> {
   });
 }
 
-function run(command: string, cwd: string, env: NodeJS.ProcessEnv, timeout = STEP_TIMEOUT_MS): { status: number | null; stdout: string; stderr: string } {
+function run(
+  command: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  timeout = STEP_TIMEOUT_MS,
+): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync("bash", ["-c", command], { cwd, env, encoding: "utf8", timeout });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -106,11 +111,22 @@ describe("the packed packages, installed outside the repository", { timeout: INS
     assert.deepEqual([...tarballs.keys()].sort(), workspaces.map((w) => `@peage/${w}`).sort());
     for (const p of listed) {
       // What the package needs at run time is in it, and nothing of the tests or the sources.
-      assert.ok(p.files.some((f) => f.path === "dist/src/index.js"), `${p.name} has no dist/src/index.js`);
-      assert.ok(p.files.some((f) => f.path === "dist/src/index.d.ts"), `${p.name} has no types`);
-      assert.ok(!p.files.some((f) => f.path.startsWith("dist/test/") || f.path.startsWith("src/")), `${p.name} packs its tests or sources`);
+      assert.ok(
+        p.files.some((f) => f.path === "dist/src/index.js"),
+        `${p.name} has no dist/src/index.js`,
+      );
+      assert.ok(
+        p.files.some((f) => f.path === "dist/src/index.d.ts"),
+        `${p.name} has no types`,
+      );
+      assert.ok(
+        !p.files.some((f) => f.path.startsWith("dist/test/") || f.path.startsWith("src/")),
+        `${p.name} packs its tests or sources`,
+      );
     }
-    assert.ok(listed.find((p) => p.name === "@peage/server")!.files.some((f) => f.path === "schemas/iso20022/pain.008.001.02.xsd"));
+    assert.ok(
+      listed.find((p) => p.name === "@peage/server")!.files.some((f) => f.path === "schemas/iso20022/pain.008.001.02.xsd"),
+    );
   });
 
   after(() => {
@@ -128,18 +144,34 @@ describe("the packed packages, installed outside the repository", { timeout: INS
     const local = (text: string) => text.replaceAll("8402", port);
     for (const [name, body] of files) writeFileSync(join(project, name), local(body));
     const env: NodeJS.ProcessEnv = { ...process.env, npm_config_audit: "false", npm_config_fund: "false" };
-    for (const name of ["PEAGE_WALLET_FILE", "PEAGE_PASSPHRASE", "PEAGE_SERVER_URL", "PEAGE_API_KEY", "PEAGE_DATA", "DATABASE_URL"]) delete env[name];
+    for (const name of [
+      "PEAGE_WALLET_FILE",
+      "PEAGE_PASSPHRASE",
+      "PEAGE_SERVER_URL",
+      "PEAGE_API_KEY",
+      "PEAGE_DATA",
+      "DATABASE_URL",
+    ])
+      delete env[name];
     let last = { status: 0 as number | null, stdout: "", stderr: "" };
     for (const line of commands) {
       const install = /^npm install ((?:@peage\/[a-z]+ ?)+)$/.exec(line);
       if (install) {
         // A project of its own, so npm does not take a directory above it for the project root.
-        writeFileSync(join(project, "package.json"), `${JSON.stringify({ name: "shop", private: true, type: "module", allowScripts: { "better-sqlite3": true } })}\n`);
+        writeFileSync(
+          join(project, "package.json"),
+          `${JSON.stringify({ name: "shop", private: true, type: "module", allowScripts: { "better-sqlite3": true } })}\n`,
+        );
         const names = install[1]!.trim().split(" ");
         const needed = new Set(names.flatMap((name) => [name, ...peageDependencies(name)]));
         const paths = [...needed].map((name) => tarballs.get(name)!);
         // No prebuilt better-sqlite3 binary can be downloaded here: build it from source at once rather than after a timeout.
-        last = run(`npm install --prefer-offline ${paths.join(" ")}`, project, { ...env, ...nativeBuildEnv() }, INSTALL_TIMEOUT_MS);
+        last = run(
+          `npm install --prefer-offline ${paths.join(" ")}`,
+          project,
+          { ...env, ...nativeBuildEnv() },
+          INSTALL_TIMEOUT_MS,
+        );
         assert.equal(last.status, 0, `${line}\n${last.stderr}`);
         continue;
       }
@@ -164,7 +196,15 @@ describe("the packed packages, installed outside the repository", { timeout: INS
     // The types resolve for a TypeScript consumer through each package's exports.
     writeFileSync(join(project, "check.ts"), typesProbe());
     // Node's own typings come from the repository (a TypeScript consumer installs @types/node); everything else from the tarballs.
-    const compilerOptions = { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", strict: true, noEmit: true, types: ["node"], typeRoots: [join(repo, "node_modules", "@types")] };
+    const compilerOptions = {
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      target: "ES2022",
+      strict: true,
+      noEmit: true,
+      types: ["node"],
+      typeRoots: [join(repo, "node_modules", "@types")],
+    };
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["check.ts"] }));
     const tsc = run(`node ${join(repo, "node_modules", "typescript", "bin", "tsc")} -p .`, project, env);
     assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
@@ -177,7 +217,9 @@ describe("the packed packages, installed outside the repository", { timeout: INS
       spawnSync("mkdir", ["-p", extracted]);
       spawnSync("tar", ["-xzf", tarballs.get(name)!, "-C", extracted]);
     }
-    const manifest = JSON.parse(readFileSync(join(extracted, "package", "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(join(extracted, "package", "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+    };
     for (const dep of Object.keys(manifest.dependencies ?? {}).filter((d) => d.startsWith("@peage/"))) {
       if (!seen.has(dep)) {
         seen.add(dep);
@@ -202,7 +244,11 @@ function runReadmeExamples(dir: string, env: NodeJS.ProcessEnv): void {
   spawnSync("mkdir", ["-p", dir]);
   for (const [pkg, expected] of readmeOutputs) {
     const readme = readFileSync(join(repo, "packages", pkg, "README.md"), "utf8");
-    assert.match(readme, new RegExp(`^# @peage/${pkg}\n\n\`\`\`sh\nnpm install @peage/${pkg}\n`), `the ${pkg} README does not open with its install line`);
+    assert.match(
+      readme,
+      new RegExp(`^# @peage/${pkg}\n\n\`\`\`sh\nnpm install @peage/${pkg}\n`),
+      `the ${pkg} README does not open with its install line`,
+    );
     const example = /^```js\n([\s\S]*?)^```$/m.exec(readme)?.[1];
     assert.ok(example, `the ${pkg} README has no js example`);
     writeFileSync(join(dir, `${pkg}.mjs`), example);
@@ -221,7 +267,7 @@ function typesProbe(): string {
     'import { buildConfig, startServer } from "@peage/server";',
     'import { PcscCardClient } from "@peage/card";',
     'import { runPeage, commandNames } from "@peage/cli";',
-    "const p: Price = price(50, \"EUR\");",
+    'const p: Price = price(50, "EUR");',
     "const names: string[] = commandNames();",
     "export const used = [Merchant, p, initWallet, buildConfig, startServer, PcscCardClient, runPeage, names] as const;",
     "export type Paid = Authorization;",

@@ -39,12 +39,20 @@ describe("peage usage", () => {
   });
 
   it("lists every command in `peage help` and prints a command's options with --help", async () => {
-    const [overview, help, group] = await Promise.all([peage(["help"], work), peage(["pki", "issue", "--help"], work), peage(["help", "pki"], work)]);
+    const [overview, help, group] = await Promise.all([
+      peage(["help"], work),
+      peage(["pki", "issue", "--help"], work),
+      peage(["help", "pki"], work),
+    ]);
     assertSuccess(overview);
     for (const command of commands) assert.match(overview.stdout, new RegExp(`^  ${command} `, "m"), command);
     const helps = await Promise.all(commands.map((command) => peage([...command.split(" "), "--help"], work)));
-    for (const [i, each] of helps.entries()) assert.match(assertSuccess(each).stdout, new RegExp(`^usage: peage ${commands[i]}`), commands[i]);
-    assert.match(assertSuccess(help).stdout, /^usage: peage pki issue --ca-cert FILE --ca-key FILE \(--csr FILE \| --new-key OUT.key/);
+    for (const [i, each] of helps.entries())
+      assert.match(assertSuccess(each).stdout, new RegExp(`^usage: peage ${commands[i]}`), commands[i]);
+    assert.match(
+      assertSuccess(help).stdout,
+      /^usage: peage pki issue --ca-cert FILE --ca-key FILE \(--csr FILE \| --new-key OUT.key/,
+    );
     assert.match(help.stdout, /^  --identity URN +the holder/m);
     assert.match(help.stdout, /^  --help +print this help and exit$/m);
     assert.match(assertSuccess(group).stdout, /^  pki revoke +--ca-cert FILE/m);
@@ -57,7 +65,10 @@ describe("peage usage", () => {
       [["pki", "destroy"], /unknown subcommand "destroy"/],
       [["pki", "init", "--dir", "x", "--colour"], /peage pki init: unknown option --colour/],
       [["pki", "init", "--dir", "x", "--alg", "RS256"], /--alg must be one of ES256, EdDSA, not "RS256"/],
-      [["pki", "crl", "--ca-cert", "missing.crt", "--ca-key", "missing.key", "--out", "x.crl"], /--ca-cert missing.crt: no such file or directory/],
+      [
+        ["pki", "crl", "--ca-cert", "missing.crt", "--ca-key", "missing.key", "--out", "x.crl"],
+        /--ca-cert missing.crt: no such file or directory/,
+      ],
     ];
     const runs = await Promise.all([peage([], work), ...cases.map(([args]) => peage(args, work))]);
     const [bare, ...rest] = runs;

@@ -28,15 +28,20 @@ export function makeChallenge(secret: Uint8Array, offer: Offer, salt: string): C
 }
 
 /** The challenge inside a credential, if it is well-formed and sealed by this server; else why not. */
-export function openChallenge(secret: Uint8Array, value: unknown): { ok: true; challenge: Challenge } | { ok: false; reason: string } {
+export function openChallenge(
+  secret: Uint8Array,
+  value: unknown,
+): { ok: true; challenge: Challenge } | { ok: false; reason: string } {
   if (!isPlainObject(value)) return { ok: false, reason: "the challenge is not an object" };
   const { offer, salt, id } = value as Record<string, unknown>;
   if (Object.keys(value).length !== 3) return { ok: false, reason: "the challenge has members other than offer, salt and id" };
-  if (typeof salt !== "string" || !SALT.test(salt)) return { ok: false, reason: "the challenge's salt is not base64url of 16 to 64 bytes" };
+  if (typeof salt !== "string" || !SALT.test(salt))
+    return { ok: false, reason: "the challenge's salt is not base64url of 16 to 64 bytes" };
   if (typeof id !== "string" || !ID.test(id)) return { ok: false, reason: "the challenge's id is not a seal" };
   const parsed = offerParser.parse(offer, "offer");
   if (!parsed.ok) return { ok: false, reason: `the challenge's offer is malformed: ${parsed.error.message}` };
   const expected = Buffer.from(seal(secret, parsed.value, salt), "base64url");
-  if (!timingSafeEqual(expected, Buffer.from(id, "base64url"))) return { ok: false, reason: "the challenge was not made by this server" };
+  if (!timingSafeEqual(expected, Buffer.from(id, "base64url")))
+    return { ok: false, reason: "the challenge was not made by this server" };
   return { ok: true, challenge: { offer: parsed.value, salt, id } };
 }

@@ -59,17 +59,20 @@ function bodyBytes(body: RequestInit["body"]): Uint8Array {
 /** Returns a fetch that pays Péage challenges through the user's wallet. */
 export function payingFetch(options: PayingFetchOptions = {}): (url: string | URL, init?: RequestInit) => Promise<Response> {
   const doFetch = options.fetch ?? fetch;
-  const wallet: WalletTransport = options.wallet && "submit" in options.wallet ? options.wallet : new HttpWalletTransport(options.wallet ?? {});
+  const wallet: WalletTransport =
+    options.wallet && "submit" in options.wallet ? options.wallet : new HttpWalletTransport(options.wallet ?? {});
   return async (url, init = {}) => {
     const first = await doFetch(url, init);
     const found = challengeOf(first, options.prefer ?? "x402");
     if (!found) return first;
     await first.body?.cancel();
     const challenge = found.challenge as Challenge;
-    if (!isPlainObject(challenge) || !isPlainObject(challenge.offer) || typeof challenge.salt !== "string") throw new PaymentRefused("the server's challenge is malformed", first);
+    if (!isPlainObject(challenge) || !isPlainObject(challenge.offer) || typeof challenge.salt !== "string")
+      throw new PaymentRefused("the server's challenge is malformed", first);
     const target = new URL(url);
     const facts = { method: init.method ?? "GET", target: `${target.pathname}${target.search}`, body: bodyBytes(init.body) };
-    if (boundNonce(challenge.salt, facts) !== challenge.offer.nonce) throw new PaymentRefused("the server asked payment for another request than this one; nothing was paid", first);
+    if (boundNonce(challenge.salt, facts) !== challenge.offer.nonce)
+      throw new PaymentRefused("the server asked payment for another request than this one; nothing was paid", first);
     const signal = AbortSignal.timeout(options.timeoutMs ?? 180_000);
     const acknowledgment = await wallet.submit(challenge.offer, { signal });
     const headers = new Headers(init.headers);

@@ -52,10 +52,20 @@ export interface Receipt {
   readonly acknowledgment: unknown;
 }
 
-export type RefusalCode = "ERR_MALFORMED_CREDENTIAL" | "ERR_NOT_OUR_CHALLENGE" | "ERR_OTHER_REQUEST" | "ERR_INVALID_ACKNOWLEDGMENT" | "ERR_ALREADY_SERVED";
+export type RefusalCode =
+  | "ERR_MALFORMED_CREDENTIAL"
+  | "ERR_NOT_OUR_CHALLENGE"
+  | "ERR_OTHER_REQUEST"
+  | "ERR_INVALID_ACKNOWLEDGMENT"
+  | "ERR_ALREADY_SERVED";
 
 export type Redemption =
-  | { readonly ok: true; readonly receipt: Receipt; /** The response completed: the acknowledgment is spent. */ spend(): void; /** The response failed: it may be presented again. */ release(): void }
+  | {
+      readonly ok: true;
+      readonly receipt: Receipt;
+      /** The response completed: the acknowledgment is spent. */ spend(): void;
+      /** The response failed: it may be presented again. */ release(): void;
+    }
   | { readonly ok: false; readonly code: RefusalCode; readonly detail: string };
 
 /** The credential a client sends back: the challenge it answered and message 3. */
@@ -86,7 +96,9 @@ export class PaymentGate {
   /** Verifies the catalog against the roots once; throws with what to fix. */
   static async create(options: GateOptions): Promise<PaymentGate> {
     if (options.servers.length === 0 || !options.servers.every((server) => isPartyId(server, "server"))) {
-      throw new TypeError("servers must name at least one payment server (urn:peage:server:<name>) whose acknowledgments prove payment");
+      throw new TypeError(
+        "servers must name at least one payment server (urn:peage:server:<name>) whose acknowledgments prove payment",
+      );
     }
     const catalog = typeof options.catalog === "string" ? JSON.parse(await readFile(options.catalog, "utf8")) : options.catalog;
     const roots = options.trustRoots.includes("-----BEGIN") ? options.trustRoots : await readFile(options.trustRoots, "utf8");
@@ -110,19 +122,38 @@ export class PaymentGate {
     const opened = openChallenge(this.#secret, credential.challenge);
     if (!opened.ok) return { ok: false, code: "ERR_NOT_OUR_CHALLENGE", detail: opened.reason };
     const { offer, salt } = opened.challenge;
-    if (offer.terms.offerId !== offerId) return { ok: false, code: "ERR_OTHER_REQUEST", detail: `the challenge is for the offer ${offer.terms.offerId}, this route asks for ${offerId}` };
+    if (offer.terms.offerId !== offerId)
+      return {
+        ok: false,
+        code: "ERR_OTHER_REQUEST",
+        detail: `the challenge is for the offer ${offer.terms.offerId}, this route asks for ${offerId}`,
+      };
     if (boundNonce(salt, request) !== offer.nonce) {
-      return { ok: false, code: "ERR_OTHER_REQUEST", detail: "the acknowledgment pays for another request (method, target or body differ): ask again without a credential" };
+      return {
+        ok: false,
+        code: "ERR_OTHER_REQUEST",
+        detail: "the acknowledgment pays for another request (method, target or body differ): ask again without a credential",
+      };
     }
     const verified = await verifyAcknowledgment(credential.acknowledgment, offer, { trust: this.#trust, clock: this.#clock });
-    if (!verified.ok) return { ok: false, code: "ERR_INVALID_ACKNOWLEDGMENT", detail: `${verified.error.code}: ${verified.error.message}` };
+    if (!verified.ok)
+      return { ok: false, code: "ERR_INVALID_ACKNOWLEDGMENT", detail: `${verified.error.code}: ${verified.error.message}` };
     const accountable = verified.value.card?.issuer ?? verified.value.claims.server;
     if (!this.#servers.has(accountable)) {
-      return { ok: false, code: "ERR_INVALID_ACKNOWLEDGMENT", detail: `ERR_WRONG_AUDIENCE: acknowledged by ${accountable}, not by ${[...this.#servers].join(" or ")}` };
+      return {
+        ok: false,
+        code: "ERR_INVALID_ACKNOWLEDGMENT",
+        detail: `ERR_WRONG_AUDIENCE: acknowledged by ${accountable}, not by ${[...this.#servers].join(" or ")}`,
+      };
     }
     this.#forgetExpired();
     const nonce = offer.nonce;
-    if (this.#nonces.has(nonce)) return { ok: false, code: "ERR_ALREADY_SERVED", detail: "this acknowledgment has already served a response: pay again for another" };
+    if (this.#nonces.has(nonce))
+      return {
+        ok: false,
+        code: "ERR_ALREADY_SERVED",
+        detail: "this acknowledgment has already served a response: pay again for another",
+      };
     this.#nonces.set(nonce, { state: "held", forgetAt: Date.parse(offer.expiresAt) + 10 * 60_000 });
     const { claims } = verified.value;
     const receipt: Receipt = {

@@ -55,10 +55,25 @@ function problem(res: ServerResponse, status: number, code: string, detail: stri
   res.statusCode = status;
   res.setHeader("content-type", "application/problem+json");
   res.setHeader("cache-control", "no-store");
-  res.end(JSON.stringify({ type: `urn:peage:problem:${code.replace(/^ERR_/, "").toLowerCase().replaceAll("_", "-")}`, title, status, detail, code, retryable: true }));
+  res.end(
+    JSON.stringify({
+      type: `urn:peage:problem:${code.replace(/^ERR_/, "").toLowerCase().replaceAll("_", "-")}`,
+      title,
+      status,
+      detail,
+      code,
+      retryable: true,
+    }),
+  );
 }
 
-function challengeHeaders(res: ServerResponse, challenge: Challenge, req: IncomingMessage, realm: string | undefined, error?: string): void {
+function challengeHeaders(
+  res: ServerResponse,
+  challenge: Challenge,
+  req: IncomingMessage,
+  realm: string | undefined,
+  error?: string,
+): void {
   const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
   res.setHeader("payment-required", x402.paymentRequired(challenge, url, error));
   res.setHeader("www-authenticate", auth.wwwAuthenticate(challenge, realm ?? req.headers.host ?? "peage"));
@@ -75,12 +90,18 @@ export function paidRoute(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const body = await readBody(req, options.maxBodyBytes ?? 1024 * 1024);
-    if (body === undefined) return problem(res, 413, "ERR_PAYLOAD_TOO_LARGE", "the request body is larger than this route accepts");
+    if (body === undefined)
+      return problem(res, 413, "ERR_PAYLOAD_TOO_LARGE", "the request body is larger than this route accepts");
     const facts: RequestFacts = { method: req.method ?? "GET", target: req.url ?? "/", body };
     const presented = credentialOf(req);
     if (presented === undefined) {
       challengeHeaders(res, gate.challenge(options.offerId, facts), req, options.realm);
-      return problem(res, 402, "ERR_PAYMENT_REQUIRED", "this resource is paid for per request: pay the offer in the challenge and send the request again with the credential");
+      return problem(
+        res,
+        402,
+        "ERR_PAYMENT_REQUIRED",
+        "this resource is paid for per request: pay the offer in the challenge and send the request again with the credential",
+      );
     }
     const refuse = (code: string, detail: string) => {
       challengeHeaders(res, gate.challenge(options.offerId, facts), req, options.realm, detail);
@@ -89,7 +110,10 @@ export function paidRoute(
     if (typeof presented.credential === "string") return refuse("ERR_MALFORMED_CREDENTIAL", presented.credential);
     const redemption = await gate.redeem(options.offerId, facts, presented.credential);
     if (!redemption.ok) return refuse(redemption.code, redemption.detail);
-    res.setHeader(presented.format === "x402" ? x402.Headers402.response : "payment-receipt", (presented.format === "x402" ? x402.paymentResponse : auth.paymentReceipt)(redemption.receipt));
+    res.setHeader(
+      presented.format === "x402" ? x402.Headers402.response : "payment-receipt",
+      (presented.format === "x402" ? x402.paymentResponse : auth.paymentReceipt)(redemption.receipt),
+    );
     res.once("finish", () => (res.statusCode < 500 ? redemption.spend() : redemption.release()));
     res.once("close", () => {
       if (!res.writableFinished) redemption.release();

@@ -10,7 +10,17 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { certificateToPem, createDemoPki, price, signCatalog, systemClock, TrustStore, verifyAcknowledgment, type DemoPki, type Offer } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  price,
+  signCatalog,
+  systemClock,
+  TrustStore,
+  verifyAcknowledgment,
+  type DemoPki,
+  type Offer,
+} from "@peage/protocol";
 import { startRealServer, type RealServer } from "@peage/server/testing";
 import { AutoYesPrompt, createWallet, initWallet, startWallet } from "@peage/wallet";
 import { TEST_RATES } from "@peage/wallet/testing";
@@ -37,7 +47,14 @@ describe("@peage/http: a paid API, per request, over real HTTP", () => {
     cleanup.push(() => server.close());
     const roots = join(dir, "root.pem");
     await writeFile(roots, certificateToPem(pki.root.certificate));
-    const init = await initWallet(join(dir, "wallet"), { passphrase: PASSPHRASE, user: USER, serverUrl: server.url, serverId: pki.server.identity, homeCurrency: "EUR", trustRootsPem: roots });
+    const init = await initWallet(join(dir, "wallet"), {
+      passphrase: PASSPHRASE,
+      user: USER,
+      serverUrl: server.url,
+      serverId: pki.server.identity,
+      homeCurrency: "EUR",
+      trustRootsPem: roots,
+    });
     await server.enrol(USER, init.publicJwk, "EUR", 1000);
     const wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt: new AutoYesPrompt() });
     cleanup.push(() => wallet.close());
@@ -48,20 +65,40 @@ describe("@peage/http: a paid API, per request, over real HTTP", () => {
     const catalog = await signCatalog(
       pki.publisher.identity,
       [
-        { offerId: "forecast", description: "One weather forecast", price: price(2, "EUR"), grant: { kind: "event", event: "forecast" } },
-        { offerId: "translate", description: "One translation", price: price(5, "EUR"), grant: { kind: "event", event: "translate" } },
+        {
+          offerId: "forecast",
+          description: "One weather forecast",
+          price: price(2, "EUR"),
+          grant: { kind: "event", event: "forecast" },
+        },
+        {
+          offerId: "translate",
+          description: "One translation",
+          price: price(5, "EUR"),
+          grant: { kind: "event", event: "translate" },
+        },
       ],
       pki.publisher.keys,
       pki.chainOf(pki.publisher.certificate),
     );
-    const gate = await PaymentGate.create({ catalog, trustRoots: certificateToPem(pki.root.certificate), servers: [pki.server.identity] });
+    const gate = await PaymentGate.create({
+      catalog,
+      trustRoots: certificateToPem(pki.root.certificate),
+      servers: [pki.server.identity],
+    });
     const forecast = paidRoute(gate, { offerId: "forecast" }, (req: PaidRequest, res) => {
       if (failNext) {
         failNext = false;
         throw new Error("the forecast backend is down");
       }
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ city: new URL(req.url!, "http://x").searchParams.get("city"), sky: "clear", paymentId: req.peage!.receipt.paymentId }));
+      res.end(
+        JSON.stringify({
+          city: new URL(req.url!, "http://x").searchParams.get("city"),
+          sky: "clear",
+          paymentId: req.peage!.receipt.paymentId,
+        }),
+      );
     });
     const translate = paidRoute(gate, { offerId: "translate" }, (req: PaidRequest, res) => {
       res.end(req.peage!.body.toString("utf8").split("").reverse().join(""));
@@ -93,7 +130,9 @@ describe("@peage/http: a paid API, per request, over real HTTP", () => {
     assert.equal(response.status, 402);
     assert.equal(response.headers.get("content-type"), "application/problem+json");
     assert.equal(((await response.json()) as { code: string }).code, "ERR_PAYMENT_REQUIRED");
-    const fromX402 = x402.challengeFromRequired(response.headers.get("payment-required")!) as { offer: { terms: { price: unknown } } };
+    const fromX402 = x402.challengeFromRequired(response.headers.get("payment-required")!) as {
+      offer: { terms: { price: unknown } };
+    };
     assert.deepEqual(fromX402.offer.terms.price, { amount: 2, currency: "EUR" });
     const fromAuth = paymentAuth.challengeFromWwwAuthenticate(response.headers.get("www-authenticate")!);
     assert.deepEqual(fromAuth, fromX402, "both formats carry the same challenge");
@@ -111,7 +150,9 @@ describe("@peage/http: a paid API, per request, over real HTTP", () => {
           ? x402.acknowledgmentFromResponse(response.headers.get("payment-response")!)
           : paymentAuth.acknowledgmentFromReceipt(response.headers.get("payment-receipt")!);
       assert.ok(ack, "the receipt header carries the acknowledgment");
-      const claims = JSON.parse(Buffer.from((ack as { acknowledgment: string }).acknowledgment.split(".")[1]!, "base64url").toString("utf8")) as { paymentId: string };
+      const claims = JSON.parse(
+        Buffer.from((ack as { acknowledgment: string }).acknowledgment.split(".")[1]!, "base64url").toString("utf8"),
+      ) as { paymentId: string };
       assert.equal(claims.paymentId, body.paymentId);
       assert.equal(await server.balanceOf(USER), before - 2, "charged exactly once");
     });
@@ -136,7 +177,11 @@ describe("@peage/http: a paid API, per request, over real HTTP", () => {
     }
     const posted = await payAndCapture("x402", "/translate", { method: "POST", body: "bonjour" });
     assert.equal(await posted.response.text(), "ruojnob");
-    const swapped = await fetch(`${apiUrl}/translate`, { method: "POST", body: "au revoir", headers: { "payment-signature": posted.sent.get("payment-signature")! } });
+    const swapped = await fetch(`${apiUrl}/translate`, {
+      method: "POST",
+      body: "au revoir",
+      headers: { "payment-signature": posted.sent.get("payment-signature")! },
+    });
     assert.equal(((await swapped.json()) as { code: string }).code, "ERR_OTHER_REQUEST", "another body");
     const rerouted = await fetch(`${apiUrl}/translate`, { method: "GET", headers: { "payment-signature": credential } });
     assert.equal(((await rerouted.json()) as { code: string }).code, "ERR_OTHER_REQUEST", "another route's offer");
@@ -149,13 +194,17 @@ describe("@peage/http: a paid API, per request, over real HTTP", () => {
     };
     const cheaper = structuredClone(decoded);
     cheaper.payload.challenge.offer.terms.price.amount = 1;
-    const forged = await fetch(`${apiUrl}/forecast?city=Brest`, { headers: { "payment-signature": Buffer.from(JSON.stringify(cheaper)).toString("base64") } });
+    const forged = await fetch(`${apiUrl}/forecast?city=Brest`, {
+      headers: { "payment-signature": Buffer.from(JSON.stringify(cheaper)).toString("base64") },
+    });
     assert.equal(((await forged.json()) as { code: string }).code, "ERR_NOT_OUR_CHALLENGE");
 
     const tampered = structuredClone(decoded);
     const [h, p, s] = tampered.payload.acknowledgment.acknowledgment.split(".");
     tampered.payload.acknowledgment.acknowledgment = [h, p, `${s!.slice(0, -2)}AA`].join(".");
-    const bad = await fetch(`${apiUrl}/forecast?city=Brest`, { headers: { "payment-signature": Buffer.from(JSON.stringify(tampered)).toString("base64") } });
+    const bad = await fetch(`${apiUrl}/forecast?city=Brest`, {
+      headers: { "payment-signature": Buffer.from(JSON.stringify(tampered)).toString("base64") },
+    });
     assert.equal(((await bad.json()) as { code: string }).code, "ERR_INVALID_ACKNOWLEDGMENT");
 
     const garbage = await fetch(`${apiUrl}/forecast?city=Brest`, { headers: { authorization: "Payment not*base64url" } });

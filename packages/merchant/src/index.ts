@@ -5,6 +5,13 @@
  */
 export { Merchant, type MerchantOptions, type PayOptions, type Authorization } from "./merchant.js";
 export { MerchantError, MerchantErrorCodes, type MerchantErrorCode, type MerchantErrorDetails } from "./errors.js";
-export { HttpWalletTransport, defaultEndpointFile, fromProblem, WALLET_FILE_ENV, type WalletTransport, type HttpWalletTransportOptions } from "./wallet-transport.js";
+export {
+  HttpWalletTransport,
+  defaultEndpointFile,
+  fromProblem,
+  WALLET_FILE_ENV,
+  type WalletTransport,
+  type HttpWalletTransportOptions,
+} from "./wallet-transport.js";
 export { PeriodicPayment, type PeriodicController, type PeriodicHandlers, type PeriodicState } from "./periodic.js";
 export { systemMonotonic, systemScheduler, type MonotonicClock, type Scheduler } from "./monotonic.js";

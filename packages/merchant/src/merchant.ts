@@ -138,8 +138,10 @@ export class Merchant {
         ...(extra.verificationCode ? { verificationCode: extra.verificationCode } : {}),
         ...(extra.cause ? { cause: extra.cause } : {}),
       });
-    if (options.server !== undefined && !isPartyId(options.server, "server")) throw invalid(`server must be urn:peage:server:<name>, got ${JSON.stringify(options.server)}`);
-    const catalogValue = typeof options.catalog === "string" ? await readJson(options.catalog, "catalog", invalid) : options.catalog;
+    if (options.server !== undefined && !isPartyId(options.server, "server"))
+      throw invalid(`server must be urn:peage:server:<name>, got ${JSON.stringify(options.server)}`);
+    const catalogValue =
+      typeof options.catalog === "string" ? await readJson(options.catalog, "catalog", invalid) : options.catalog;
     const roots = await pemOrPath(options.trustRoots, "trusted roots", invalid);
     const crls = await Promise.all((options.crls ?? []).map((crl) => pemOrPath(crl, "CRL", invalid)));
     let trust: TrustStore;
@@ -151,14 +153,20 @@ export class Merchant {
     const clock = options.clock ?? systemClock;
     const verified = await verifyCatalog(catalogValue, trust, clock.now());
     if (!verified.ok) {
-      throw invalid(`the catalog does not verify (${verified.error.code}): ${verified.error.message}; sign it again with a valid publisher certificate`, {
-        verificationCode: verified.error.code,
-      });
+      throw invalid(
+        `the catalog does not verify (${verified.error.code}): ${verified.error.message}; sign it again with a valid publisher certificate`,
+        {
+          verificationCode: verified.error.code,
+        },
+      );
     }
     const unbound = serverProblem(verified.value.catalog.offers, options.server);
     if (unbound) throw invalid(unbound);
     const wallet = options.wallet;
-    const transport = wallet && "submit" in wallet ? wallet : new HttpWalletTransport(wallet?.endpointFile ? { endpointFile: wallet.endpointFile } : {});
+    const transport =
+      wallet && "submit" in wallet
+        ? wallet
+        : new HttpWalletTransport(wallet?.endpointFile ? { endpointFile: wallet.endpointFile } : {});
     return new Merchant({
       catalog: verified.value.catalog,
       entries: verified.value.byOfferId,
@@ -171,7 +179,12 @@ export class Merchant {
 
   /** The catalog's offers, as the program may present them. */
   offers(): ReadonlyArray<{ offerId: string; description: string; price: Price; grant: Grant }> {
-    return [...this.#entries.values()].map(({ terms }) => ({ offerId: terms.offerId, description: terms.description, price: terms.price, grant: terms.grant }));
+    return [...this.#entries.values()].map(({ terms }) => ({
+      offerId: terms.offerId,
+      description: terms.description,
+      price: terms.price,
+      grant: terms.grant,
+    }));
   }
 
   /** Gets one offer paid through the wallet and returns what it unlocks; rejects with a MerchantError. */
@@ -188,8 +201,14 @@ export class Merchant {
         error instanceof MerchantError
           ? error
           : signal.aborted
-            ? new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", { retryable: true, cause: error })
-            : new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, { retryable: true, cause: error });
+            ? new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: offer to try again", {
+                retryable: true,
+                cause: error,
+              })
+            : new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not be asked: ${(error as Error).message}`, {
+                retryable: true,
+                cause: error,
+              });
       // The user may have paid although the answer did not come: the same offer is asked again.
       const open = this.#open.get(offer.nonce);
       if (failure.retryable && open) open.unanswered = true;
@@ -204,7 +223,11 @@ export class Merchant {
   #unansweredOffer(offerId: string): Offer | undefined {
     this.#pruneExpired();
     for (const open of this.#open.values()) {
-      if (open.unanswered && open.offer.terms.offerId === offerId && toDate(open.offer.expiresAt).getTime() > this.#clock.now().getTime()) {
+      if (
+        open.unanswered &&
+        open.offer.terms.offerId === offerId &&
+        toDate(open.offer.expiresAt).getTime() > this.#clock.now().getTime()
+      ) {
         open.unanswered = false;
         return open.offer;
       }
@@ -219,9 +242,13 @@ export class Merchant {
   openOffer(offerId: string): Offer {
     const entry = this.#entries.get(offerId);
     if (!entry) {
-      throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog of ${this.publisher} has no offer "${offerId}": use one of ${[...this.#entries.keys()].join(", ")}`, {
-        retryable: false,
-      });
+      throw new MerchantError(
+        "ERR_UNKNOWN_OFFER",
+        `the catalog of ${this.publisher} has no offer "${offerId}": use one of ${[...this.#entries.keys()].join(", ")}`,
+        {
+          retryable: false,
+        },
+      );
     }
     this.#pruneExpired();
     const offer = createOffer(entry, this.#clock, this.#offerTtlMs);
@@ -250,7 +277,12 @@ export class Merchant {
   /** Pays the catalog offer whose grant is {kind: "event", event: name}. */
   onEvent(name: string, options: PayOptions = {}): Promise<Authorization> {
     const entry = [...this.#entries.values()].find(({ terms }) => terms.grant.kind === "event" && terms.grant.event === name);
-    if (!entry) throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog has no offer for the event "${name}": add one and sign the catalog again`, { retryable: false });
+    if (!entry)
+      throw new MerchantError(
+        "ERR_UNKNOWN_OFFER",
+        `the catalog has no offer for the event "${name}": add one and sign the catalog again`,
+        { retryable: false },
+      );
     return this.pay(entry.terms.offerId, options);
   }
 
@@ -286,11 +318,15 @@ export class Merchant {
       // The offer stays open: anyone may present a forged acknowledgment naming its nonce, and
       // closing the offer on it would turn away the genuine one (the user paid and got nothing).
       const { code, message } = verified.error;
-      throw new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", `the acknowledgment does not prove payment of this offer (${code}: ${message}); nothing may be unlocked`, {
-        retryable: false,
-        verificationCode: code,
-        reason: code,
-      });
+      throw new MerchantError(
+        "ERR_INVALID_ACKNOWLEDGMENT",
+        `the acknowledgment does not prove payment of this offer (${code}: ${message}); nothing may be unlocked`,
+        {
+          retryable: false,
+          verificationCode: code,
+          reason: code,
+        },
+      );
     }
     // Consumed by the first valid acknowledgment: a concurrent or later one for it finds it closed.
     if (!this.#open.delete(offer.nonce)) throw notOpen();
@@ -319,16 +355,25 @@ export class Merchant {
   #onlyOfferOf(kind: Grant["kind"]): string {
     const ids = [...this.#entries.values()].filter(({ terms }) => terms.grant.kind === kind).map(({ terms }) => terms.offerId);
     if (ids.length !== 1) {
-      throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog has ${ids.length} ${kind} offers: name the one to use`, { retryable: false });
+      throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog has ${ids.length} ${kind} offers: name the one to use`, {
+        retryable: false,
+      });
     }
     return ids[0]!;
   }
 
   #expectGrant(offerId: string, kind: Grant["kind"]): Grant {
     const entry = this.#entries.get(offerId);
-    if (!entry) throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog of ${this.publisher} has no offer "${offerId}"`, { retryable: false });
+    if (!entry)
+      throw new MerchantError("ERR_UNKNOWN_OFFER", `the catalog of ${this.publisher} has no offer "${offerId}"`, {
+        retryable: false,
+      });
     if (entry.terms.grant.kind !== kind) {
-      throw new MerchantError("ERR_UNKNOWN_OFFER", `offer "${offerId}" grants ${entry.terms.grant.kind}, not ${kind}: use the trigger that matches its grant`, { retryable: false });
+      throw new MerchantError(
+        "ERR_UNKNOWN_OFFER",
+        `offer "${offerId}" grants ${entry.terms.grant.kind}, not ${kind}: use the trigger that matches its grant`,
+        { retryable: false },
+      );
     }
     return entry.terms.grant;
   }
@@ -346,7 +391,9 @@ function serverProblem(entries: readonly CatalogEntry[], server: string | undefi
       "sign the catalog again naming its servers (peage catalog sign --server urn:peage:server:NAME), or pass the server option"
     );
   }
-  const excluded = entries.filter(({ terms }) => server !== undefined && terms.servers !== undefined && !terms.servers.includes(server as PartyId<"server">));
+  const excluded = entries.filter(
+    ({ terms }) => server !== undefined && terms.servers !== undefined && !terms.servers.includes(server as PartyId<"server">),
+  );
   if (excluded.length > 0) {
     return `the server option ${server} is not among the payment servers the catalog's offer ${excluded[0]!.terms.offerId} accepts (${excluded[0]!.terms.servers!.join(", ")}): drop the option or sign the catalog again`;
   }
@@ -385,7 +432,11 @@ function notOpen(): MerchantError {
   );
 }
 
-async function readJson(path: string, what: string, invalid: (message: string, extra?: { cause?: unknown }) => MerchantError): Promise<unknown> {
+async function readJson(
+  path: string,
+  what: string,
+  invalid: (message: string, extra?: { cause?: unknown }) => MerchantError,
+): Promise<unknown> {
   try {
     return parseStrictJson(await readFile(path, "utf8"));
   } catch (cause) {
@@ -393,7 +444,11 @@ async function readJson(path: string, what: string, invalid: (message: string, e
   }
 }
 
-async function pemOrPath(value: string, what: string, invalid: (message: string, extra?: { cause?: unknown }) => MerchantError): Promise<string> {
+async function pemOrPath(
+  value: string,
+  what: string,
+  invalid: (message: string, extra?: { cause?: unknown }) => MerchantError,
+): Promise<string> {
   if (value.includes("-----BEGIN")) return value;
   try {
     return await readFile(value, "utf8");

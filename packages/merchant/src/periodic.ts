@@ -77,7 +77,10 @@ export class PeriodicPayment implements PeriodicController {
   }
 
   resume(): Promise<Authorization> {
-    if (this.#state === "stopped") return Promise.reject(new MerchantError("ERR_UNKNOWN_OFFER", "this periodic payment was stopped: start a new one", { retryable: false }));
+    if (this.#state === "stopped")
+      return Promise.reject(
+        new MerchantError("ERR_UNKNOWN_OFFER", "this periodic payment was stopped: start a new one", { retryable: false }),
+      );
     if (this.#inFlight) return this.#inFlight;
     if (this.#state === "running" && this.#current) return Promise.resolve(this.#current);
     return this.#attempt(true);
@@ -112,7 +115,10 @@ export class PeriodicPayment implements PeriodicController {
       },
       (error: unknown) => {
         this.#inFlight = undefined;
-        const failure = error instanceof MerchantError ? error : new MerchantError("ERR_PAYMENT_FAILED", String(error), { retryable: true, cause: error });
+        const failure =
+          error instanceof MerchantError
+            ? error
+            : new MerchantError("ERR_PAYMENT_FAILED", String(error), { retryable: true, cause: error });
         if (this.#state !== "stopped") {
           const alreadyPaused = this.#state === "paused";
           this.#state = "paused";
@@ -128,12 +134,15 @@ export class PeriodicPayment implements PeriodicController {
   /** Wakes at the deadline; a timer that fires early (or late) is checked against the monotonic clock. */
   #schedule(): void {
     if (this.#timer !== undefined) this.#parts.scheduler.clearTimeout(this.#timer);
-    this.#timer = this.#parts.scheduler.setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#state !== "running") return;
-      if (this.#parts.monotonic.now() < this.#deadline) return this.#schedule();
-      this.#attempt().catch(() => undefined);
-      // At least 1 ms: a timer may fire a fraction of a millisecond before the deadline.
-    }, Math.max(1, this.#deadline - this.#parts.monotonic.now()));
+    this.#timer = this.#parts.scheduler.setTimeout(
+      () => {
+        this.#timer = undefined;
+        if (this.#state !== "running") return;
+        if (this.#parts.monotonic.now() < this.#deadline) return this.#schedule();
+        this.#attempt().catch(() => undefined);
+        // At least 1 ms: a timer may fire a fraction of a millisecond before the deadline.
+      },
+      Math.max(1, this.#deadline - this.#parts.monotonic.now()),
+    );
   }
 }

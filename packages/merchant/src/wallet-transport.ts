@@ -58,10 +58,14 @@ export class HttpWalletTransport implements WalletTransport {
     }
     if (answer.status === 200) {
       if (!isPlainObject(value) || !("acknowledgment" in value)) {
-        throw new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", "the wallet answered without an acknowledgment: nothing was proven paid; update the wallet", {
-          retryable: false,
-          verificationCode: "ERR_MALFORMED",
-        });
+        throw new MerchantError(
+          "ERR_INVALID_ACKNOWLEDGMENT",
+          "the wallet answered without an acknowledgment: nothing was proven paid; update the wallet",
+          {
+            retryable: false,
+            verificationCode: "ERR_MALFORMED",
+          },
+        );
       }
       return value["acknowledgment"];
     }
@@ -73,21 +77,30 @@ export class HttpWalletTransport implements WalletTransport {
     try {
       text = await readFile(this.endpointFile, "utf8");
     } catch {
-      throw new MerchantError("ERR_WALLET_UNAVAILABLE", `no wallet is running (no endpoint file at ${this.endpointFile}): ask the user to start their Péage wallet`, {
-        retryable: true,
-      });
+      throw new MerchantError(
+        "ERR_WALLET_UNAVAILABLE",
+        `no wallet is running (no endpoint file at ${this.endpointFile}): ask the user to start their Péage wallet`,
+        {
+          retryable: true,
+        },
+      );
     }
     const unusable = (why: string) =>
-      new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet's endpoint file ${this.endpointFile} is unusable (${why}): ask the user to restart their wallet`, {
-        retryable: true,
-      });
+      new MerchantError(
+        "ERR_WALLET_UNAVAILABLE",
+        `the wallet's endpoint file ${this.endpointFile} is unusable (${why}): ask the user to restart their wallet`,
+        {
+          retryable: true,
+        },
+      );
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
       throw unusable("not JSON");
     }
-    if (!isPlainObject(value) || typeof value["url"] !== "string" || typeof value["token"] !== "string") throw unusable("no url or token");
+    if (!isPlainObject(value) || typeof value["url"] !== "string" || typeof value["token"] !== "string")
+      throw unusable("no url or token");
     let url: URL;
     try {
       url = new URL(value["url"]);
@@ -95,7 +108,8 @@ export class HttpWalletTransport implements WalletTransport {
       throw unusable("bad url");
     }
     // The wallet only ever listens on the loopback interface; the token must not go anywhere else.
-    if (url.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(url.hostname) || !url.port) throw unusable("not a loopback address");
+    if (url.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(url.hostname) || !url.port)
+      throw unusable("not a loopback address");
     if (!/^[A-Za-z0-9_-]{16,128}$/.test(value["token"])) throw unusable("bad token");
     return { url, token: value["token"] };
   }
@@ -131,7 +145,12 @@ function post(endpoint: Endpoint, body: string, signal: AbortSignal, maxBytes: n
           size += chunk.length;
           if (size > maxBytes) {
             res.destroy();
-            reject(new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", "the wallet's answer is too large to be an acknowledgment", { retryable: false, verificationCode: "ERR_MALFORMED" }));
+            reject(
+              new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", "the wallet's answer is too large to be an acknowledgment", {
+                retryable: false,
+                verificationCode: "ERR_MALFORMED",
+              }),
+            );
             return;
           }
           chunks.push(chunk);
@@ -146,14 +165,22 @@ function post(endpoint: Endpoint, body: string, signal: AbortSignal, maxBytes: n
 }
 
 function timeout(): MerchantError {
-  return new MerchantError("ERR_TIMEOUT", "no answer from the wallet in the time allowed: the user may still be deciding; offer to try again", { retryable: true });
+  return new MerchantError(
+    "ERR_TIMEOUT",
+    "no answer from the wallet in the time allowed: the user may still be deciding; offer to try again",
+    { retryable: true },
+  );
 }
 
 function unreachable(cause: Error): MerchantError {
-  return new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet cannot be reached (${cause.message}): ask the user to start or restart their Péage wallet`, {
-    retryable: true,
-    cause,
-  });
+  return new MerchantError(
+    "ERR_WALLET_UNAVAILABLE",
+    `the wallet cannot be reached (${cause.message}): ask the user to start or restart their Péage wallet`,
+    {
+      retryable: true,
+      cause,
+    },
+  );
 }
 
 const paymentCodes = new Set<string>(PaymentCodes);
@@ -161,51 +188,90 @@ const paymentCodes = new Set<string>(PaymentCodes);
 /** Maps the wallet's RFC 9457 problem to the publisher's few cases. */
 export function fromProblem(status: number, value: unknown): MerchantError {
   const code = isPlainObject(value) ? value["code"] : undefined;
-  const detail = isPlainObject(value) && typeof value["detail"] === "string" ? value["detail"] : `the wallet answered HTTP ${status}`;
+  const detail =
+    isPlainObject(value) && typeof value["detail"] === "string" ? value["detail"] : `the wallet answered HTTP ${status}`;
   const retryable = isPlainObject(value) && typeof value["retryable"] === "boolean" ? value["retryable"] : status >= 500;
   if (isVerificationCode(code)) {
     // The wallet verifies the payment server's acknowledgment too; it answers 502 when that failed.
     if (status === 502) {
-      return new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", `the payment server's acknowledgment did not verify (${code}): nothing may be unlocked; ${detail}`, {
+      return new MerchantError(
+        "ERR_INVALID_ACKNOWLEDGMENT",
+        `the payment server's acknowledgment did not verify (${code}): nothing may be unlocked; ${detail}`,
+        {
+          retryable: false,
+          reason: code,
+          verificationCode: code,
+        },
+      );
+    }
+    return new MerchantError(
+      "ERR_PAYMENT_FAILED",
+      `the wallet refused the offer (${code}): ${detail}; check the catalog and this machine's clock`,
+      {
         retryable: false,
         reason: code,
         verificationCode: code,
-      });
-    }
-    return new MerchantError("ERR_PAYMENT_FAILED", `the wallet refused the offer (${code}): ${detail}; check the catalog and this machine's clock`, {
-      retryable: false,
-      reason: code,
-      verificationCode: code,
-    });
+      },
+    );
   }
   if (typeof code !== "string" || !paymentCodes.has(code)) {
-    return new MerchantError("ERR_PAYMENT_FAILED", `the wallet answered HTTP ${status} without a known problem code: update the wallet`, { retryable });
+    return new MerchantError(
+      "ERR_PAYMENT_FAILED",
+      `the wallet answered HTTP ${status} without a known problem code: update the wallet`,
+      { retryable },
+    );
   }
   const reason = code as ProblemCode;
   switch (reason) {
     case "ERR_DECLINED":
     case "ERR_RULE_REFUSED":
-      return new MerchantError("ERR_DECLINED", `the user did not agree to pay (${reason}): continue without what this offer unlocks`, { retryable: false, reason });
+      return new MerchantError(
+        "ERR_DECLINED",
+        `the user did not agree to pay (${reason}): continue without what this offer unlocks`,
+        { retryable: false, reason },
+      );
     case "ERR_INSUFFICIENT_FUNDS":
     case "ERR_LIMIT_EXCEEDED":
-      return new MerchantError("ERR_INSUFFICIENT_FUNDS", `the user's balance or limit does not cover this (${reason}): suggest topping up, then try again`, {
-        retryable: false,
-        reason,
-      });
+      return new MerchantError(
+        "ERR_INSUFFICIENT_FUNDS",
+        `the user's balance or limit does not cover this (${reason}): suggest topping up, then try again`,
+        {
+          retryable: false,
+          reason,
+        },
+      );
     case "ERR_WALLET_LOCKED":
     case "ERR_WALLET_UNAVAILABLE":
     case "ERR_UNAUTHORIZED":
-      return new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet cannot take payments now (${reason}): ask the user to unlock or restart it`, { retryable: true, reason });
+      return new MerchantError(
+        "ERR_WALLET_UNAVAILABLE",
+        `the wallet cannot take payments now (${reason}): ask the user to unlock or restart it`,
+        { retryable: true, reason },
+      );
     case "ERR_CONSENT_UNAVAILABLE":
-      return new MerchantError("ERR_WALLET_UNAVAILABLE", `the wallet could not show the offer to anybody (${reason}): ask the user to start it where it can, then try again`, {
+      return new MerchantError(
+        "ERR_WALLET_UNAVAILABLE",
+        `the wallet could not show the offer to anybody (${reason}): ask the user to start it where it can, then try again`,
+        {
+          retryable: true,
+          reason,
+        },
+      );
+    case "ERR_CARD_UNREADABLE":
+      return new MerchantError(
+        "ERR_WALLET_UNAVAILABLE",
+        `the user's card could not be read (${reason}): ask the user to put it back in, or take it out to pay online`,
+        { retryable: true, reason },
+      );
+    case "ERR_TIMEOUT":
+      return new MerchantError("ERR_TIMEOUT", `the payment took too long (${reason}): offer to try again`, {
         retryable: true,
         reason,
       });
-    case "ERR_CARD_UNREADABLE":
-      return new MerchantError("ERR_WALLET_UNAVAILABLE", `the user's card could not be read (${reason}): ask the user to put it back in, or take it out to pay online`, { retryable: true, reason });
-    case "ERR_TIMEOUT":
-      return new MerchantError("ERR_TIMEOUT", `the payment took too long (${reason}): offer to try again`, { retryable: true, reason });
     default:
-      return new MerchantError("ERR_PAYMENT_FAILED", `the payment did not go through (${reason}): ${detail}`, { retryable, reason });
+      return new MerchantError("ERR_PAYMENT_FAILED", `the payment did not go through (${reason}): ${detail}`, {
+        retryable,
+        reason,
+      });
   }
 }

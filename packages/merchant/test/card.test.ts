@@ -11,10 +11,38 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, FixedClock, partyId, price, signCatalog, type Catalog, type DemoPki, type Offer, type PartyId } from "@peage/protocol";
-import { cardIssuerFromDemo, CardClient, FileMedium, InProcessTransport, issueCard, MemoryMedium, payWithCard } from "@peage/card";
+import {
+  certificateToPem,
+  createDemoPki,
+  FixedClock,
+  partyId,
+  price,
+  signCatalog,
+  type Catalog,
+  type DemoPki,
+  type Offer,
+  type PartyId,
+} from "@peage/protocol";
+import {
+  cardIssuerFromDemo,
+  CardClient,
+  FileMedium,
+  InProcessTransport,
+  issueCard,
+  MemoryMedium,
+  payWithCard,
+} from "@peage/card";
 import { startPcscStack, type PcscStack } from "@peage/card/testing";
-import { createWallet, initWallet, readConfig, ScriptedPrompt, startWallet, writeConfig, type Wallet, type WalletService } from "@peage/wallet";
+import {
+  createWallet,
+  initWallet,
+  readConfig,
+  ScriptedPrompt,
+  startWallet,
+  writeConfig,
+  type Wallet,
+  type WalletService,
+} from "@peage/wallet";
 import { Merchant, type WalletTransport } from "../src/index.js";
 import { merchantCode } from "./helpers.js";
 
@@ -76,14 +104,25 @@ describe("the merchant and card acknowledgments", () => {
 
   it("unlocks on a card's acknowledgment when the card's issuer is the merchant's payment server", async () => {
     const card = await cardOf(pki, clock, "alice-1");
-    const merchant = await Merchant.create({ catalog, trustRoots: roots, server: pki.server.identity, clock, wallet: cardTransport(card, clock) });
+    const merchant = await Merchant.create({
+      catalog,
+      trustRoots: roots,
+      server: pki.server.identity,
+      clock,
+      wallet: cardTransport(card, clock),
+    });
     const granted = await merchant.atLaunch();
     assert.match(granted.paymentId, /^card_/);
     assert.deepEqual(granted.price, price(50, "EUR"));
     assert.equal(granted.serverTime.toISOString(), NOW.toISOString(), "periods count from the card's time");
     // The catalog names the server itself: without the option, its cards are accepted too.
     const signed = await catalogOf(pki, [pki.server.identity]);
-    const bySignedCatalog = await Merchant.create({ catalog: signed, trustRoots: roots, clock, wallet: cardTransport(card, clock) });
+    const bySignedCatalog = await Merchant.create({
+      catalog: signed,
+      trustRoots: roots,
+      clock,
+      wallet: cardTransport(card, clock),
+    });
     assert.equal((await bySignedCatalog.onEvent("level-2")).price.amount, 100);
   });
 
@@ -93,10 +132,21 @@ describe("the merchant and card acknowledgments", () => {
     const bothRoots = roots + certificateToPem(other.root.certificate);
     // The card checks publishers against its own roots: it is given this catalog's publisher's.
     const foreignCard = await cardOf(other, clock, "bob-1", [pki.root.certificate]);
-    const merchant = await Merchant.create({ catalog, trustRoots: bothRoots, server: pki.server.identity, clock, wallet: cardTransport(foreignCard, clock) });
+    const merchant = await Merchant.create({
+      catalog,
+      trustRoots: bothRoots,
+      server: pki.server.identity,
+      clock,
+      wallet: cardTransport(foreignCard, clock),
+    });
     await assert.rejects(merchant.atLaunch(), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
     // The same when the catalog names the merchant's server and no option is given.
-    const bySignedCatalog = await Merchant.create({ catalog: await catalogOf(pki, [pki.server.identity]), trustRoots: bothRoots, clock, wallet: cardTransport(foreignCard, clock) });
+    const bySignedCatalog = await Merchant.create({
+      catalog: await catalogOf(pki, [pki.server.identity]),
+      trustRoots: bothRoots,
+      clock,
+      wallet: cardTransport(foreignCard, clock),
+    });
     await assert.rejects(bySignedCatalog.atLaunch(), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
   });
 
@@ -153,7 +203,12 @@ describe("merchant → wallet service → pcscd → card", () => {
     const config = await readConfig(join(dir, "wallet"));
     await writeConfig(join(dir, "wallet"), { ...config, card: { extendedLength: true, waitMs: 5000 } });
     stack = await startPcscStack({ dir: join(dir, "card"), clock });
-    wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: "the merchant's card test passphrase", prompt: new ScriptedPrompt([true, true], { pins: [PIN, PIN] }), clock });
+    wallet = await createWallet({
+      dir: join(dir, "wallet"),
+      passphrase: "the merchant's card test passphrase",
+      prompt: new ScriptedPrompt([true, true], { pins: [PIN, PIN] }),
+      clock,
+    });
     service = await startWallet({ wallet, endpointFile: join(dir, "wallet.json") });
   });
 
@@ -165,7 +220,13 @@ describe("merchant → wallet service → pcscd → card", () => {
   });
 
   it("pays through the wallet's card and unlocks; the card's balance then refuses what it cannot cover", async () => {
-    const merchant = await Merchant.create({ catalog: await catalogOf(pki), trustRoots: join(dir, "root.pem"), server: pki.server.identity, clock, wallet: { endpointFile: join(dir, "wallet.json") } });
+    const merchant = await Merchant.create({
+      catalog: await catalogOf(pki),
+      trustRoots: join(dir, "root.pem"),
+      server: pki.server.identity,
+      clock,
+      wallet: { endpointFile: join(dir, "wallet.json") },
+    });
     const launch = await merchant.atLaunch();
     assert.match(launch.paymentId, /^card_/);
     assert.equal(wallet.history.list(1)[0]?.paymentId, launch.paymentId);

@@ -33,7 +33,12 @@ after(async () => {
 });
 
 function merchant(extra: Partial<Parameters<typeof Merchant.create>[0]> = {}): Promise<Merchant> {
-  return Merchant.create({ catalog: world.catalogFile, trustRoots: world.rootsPemFile, wallet: { endpointFile: world.endpointFile }, ...extra });
+  return Merchant.create({
+    catalog: world.catalogFile,
+    trustRoots: world.rootsPemFile,
+    wallet: { endpointFile: world.endpointFile },
+    ...extra,
+  });
 }
 
 /** A wallet transport that lets the real wallet pay, then hands the merchant something else. */
@@ -83,11 +88,18 @@ test("create verifies the catalog once: a tampered catalog or foreign roots are 
   tampered.offers[0]!.terms.price.amount = 1;
   await assert.rejects(merchant({ catalog: tampered }), merchantCode("ERR_INVALID_CATALOG", "ERR_HASH_MISMATCH"));
   const other = await createDemoPki();
-  await assert.rejects(merchant({ trustRoots: certificateToPem(other.root.certificate) }), merchantCode("ERR_INVALID_CATALOG", "ERR_UNKNOWN_ISSUER"));
+  await assert.rejects(
+    merchant({ trustRoots: certificateToPem(other.root.certificate) }),
+    merchantCode("ERR_INVALID_CATALOG", "ERR_UNKNOWN_ISSUER"),
+  );
   await assert.rejects(merchant({ catalog: join(world.dir, "missing.json") }), merchantCode("ERR_INVALID_CATALOG"));
   await assert.rejects(merchant({ server: "not-a-server" }), merchantCode("ERR_INVALID_CATALOG"));
   // The catalog as an object and the roots as PEM text work as well as paths.
-  const m = await Merchant.create({ catalog: world.catalog, trustRoots: world.rootsPem, wallet: { endpointFile: world.endpointFile } });
+  const m = await Merchant.create({
+    catalog: world.catalog,
+    trustRoots: world.rootsPem,
+    wallet: { endpointFile: world.endpointFile },
+  });
   assert.deepEqual(
     m.offers().map((o) => o.offerId),
     ["launch", "play-time", "level-2"],
@@ -117,21 +129,38 @@ test("no wallet running: ERR_WALLET_UNAVAILABLE, retryable", async () => {
   // An endpoint file left behind by a wallet that is gone: connection refused.
   const stale = join(world.dir, "stale.json");
   await writeFile(stale, JSON.stringify({ url: "http://127.0.0.1:9", token: "x".repeat(43), pid: 1 }), { mode: 0o600 });
-  await assert.rejects((await merchant({ wallet: { endpointFile: stale } })).pay("launch"), merchantCode("ERR_WALLET_UNAVAILABLE"));
+  await assert.rejects(
+    (await merchant({ wallet: { endpointFile: stale } })).pay("launch"),
+    merchantCode("ERR_WALLET_UNAVAILABLE"),
+  );
   // An endpoint file pointing off the machine is not followed (the token would leak).
   const remote = join(world.dir, "remote.json");
   await writeFile(remote, JSON.stringify({ url: "http://192.0.2.1:80", token: "x".repeat(43), pid: 1 }), { mode: 0o600 });
-  await assert.rejects((await merchant({ wallet: { endpointFile: remote } })).pay("launch"), merchantCode("ERR_WALLET_UNAVAILABLE"));
+  await assert.rejects(
+    (await merchant({ wallet: { endpointFile: remote } })).pay("launch"),
+    merchantCode("ERR_WALLET_UNAVAILABLE"),
+  );
   // A wallet that answers, but to another token.
   const wrongToken = join(world.dir, "wrong-token.json");
   await writeFile(wrongToken, JSON.stringify({ url: world.service!.url, token: "y".repeat(43), pid: 1 }), { mode: 0o600 });
-  await assert.rejects((await merchant({ wallet: { endpointFile: wrongToken } })).pay("launch"), merchantCode("ERR_WALLET_UNAVAILABLE"));
+  await assert.rejects(
+    (await merchant({ wallet: { endpointFile: wrongToken } })).pay("launch"),
+    merchantCode("ERR_WALLET_UNAVAILABLE"),
+  );
 });
 
 test("the user says no: ERR_DECLINED, not retryable; the program is told to go on without", async () => {
-  const declining = await createTestWorld({ pki, prompt: new ScriptedPrompt([false]), drafts: [{ offerId: "dear", description: "Dear", price: price(5000, "EUR"), grant: { kind: "launch" } }] });
+  const declining = await createTestWorld({
+    pki,
+    prompt: new ScriptedPrompt([false]),
+    drafts: [{ offerId: "dear", description: "Dear", price: price(5000, "EUR"), grant: { kind: "launch" } }],
+  });
   try {
-    const m = await Merchant.create({ catalog: declining.catalog, trustRoots: declining.rootsPem, wallet: { endpointFile: declining.endpointFile } });
+    const m = await Merchant.create({
+      catalog: declining.catalog,
+      trustRoots: declining.rootsPem,
+      wallet: { endpointFile: declining.endpointFile },
+    });
     await assert.rejects(m.pay("dear"), (error: unknown) => {
       merchantCode("ERR_DECLINED")(error);
       assert.equal((error as MerchantError).retryable, false);
@@ -147,7 +176,11 @@ test("the user says no: ERR_DECLINED, not retryable; the program is told to go o
 test("a wallet that could ask nobody: ERR_WALLET_UNAVAILABLE, retryable, not a decline", async () => {
   const headless = await createTestWorld({ pki, prompt: new NobodyPrompt(), rules: { autoAccept: null, refuse: {} } });
   try {
-    const m = await Merchant.create({ catalog: headless.catalog, trustRoots: headless.rootsPem, wallet: { endpointFile: headless.endpointFile } });
+    const m = await Merchant.create({
+      catalog: headless.catalog,
+      trustRoots: headless.rootsPem,
+      wallet: { endpointFile: headless.endpointFile },
+    });
     await assert.rejects(m.pay("launch"), (error: unknown) => {
       merchantCode("ERR_WALLET_UNAVAILABLE")(error);
       assert.equal((error as MerchantError).retryable, true);
@@ -162,7 +195,11 @@ test("a wallet that could ask nobody: ERR_WALLET_UNAVAILABLE, retryable, not a d
 test("not enough money at the payment server: ERR_INSUFFICIENT_FUNDS", async () => {
   const poor = await createTestWorld({ pki, balance: 10 });
   try {
-    const m = await Merchant.create({ catalog: poor.catalog, trustRoots: poor.rootsPem, wallet: { endpointFile: poor.endpointFile } });
+    const m = await Merchant.create({
+      catalog: poor.catalog,
+      trustRoots: poor.rootsPem,
+      wallet: { endpointFile: poor.endpointFile },
+    });
     await assert.rejects(m.pay("launch"), merchantCode("ERR_INSUFFICIENT_FUNDS"));
   } finally {
     await poor.close();
@@ -184,9 +221,17 @@ test("no answer in time: ERR_TIMEOUT, and the wallet drops the question so nothi
         });
       }),
   };
-  const waiting = await createTestWorld({ pki, prompt: slow, drafts: [{ offerId: "dear", description: "Dear", price: price(5000, "EUR"), grant: { kind: "launch" } }] });
+  const waiting = await createTestWorld({
+    pki,
+    prompt: slow,
+    drafts: [{ offerId: "dear", description: "Dear", price: price(5000, "EUR"), grant: { kind: "launch" } }],
+  });
   try {
-    const m = await Merchant.create({ catalog: waiting.catalog, trustRoots: waiting.rootsPem, wallet: { endpointFile: waiting.endpointFile } });
+    const m = await Merchant.create({
+      catalog: waiting.catalog,
+      trustRoots: waiting.rootsPem,
+      wallet: { endpointFile: waiting.endpointFile },
+    });
     const paying = m.pay("dear", { timeoutMs: 300 });
     await shown;
     await assert.rejects(paying, merchantCode("ERR_TIMEOUT"));
@@ -216,13 +261,18 @@ test("a replayed acknowledgment is refused: each offer is consumed by its first 
   });
   await m.pay("launch");
   await assert.rejects(m.acceptAcknowledgment(captured), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"));
-  await assert.rejects(m.acceptAcknowledgment({ type: "peage.acknowledgment", v: 1, acknowledgment: "a.b.c" }), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"));
+  await assert.rejects(
+    m.acceptAcknowledgment({ type: "peage.acknowledgment", v: 1, acknowledgment: "a.b.c" }),
+    merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"),
+  );
 });
 
 test("an offer carried by the program itself is accepted once through acceptAcknowledgment", async () => {
   const m = await merchant();
   const offer = m.openOffer("level-2");
-  const ack = await new HttpWalletTransport({ endpointFile: world.endpointFile }).submit(offer, { signal: AbortSignal.timeout(10_000) });
+  const ack = await new HttpWalletTransport({ endpointFile: world.endpointFile }).submit(offer, {
+    signal: AbortSignal.timeout(10_000),
+  });
   const authorization = await m.acceptAcknowledgment(ack);
   assert.equal(authorization.nonce, offer.nonce);
   await assert.rejects(m.acceptAcknowledgment(ack), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_NONCE_MISMATCH"));
@@ -242,7 +292,9 @@ test("a forged acknowledgment presented first does not close the offer: the genu
   });
   await assert.rejects(m.acceptAcknowledgment(forged), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_ROLE"));
   assert.equal(m.openOfferCount, 1);
-  const genuine = await new HttpWalletTransport({ endpointFile: world.endpointFile }).submit(offer, { signal: AbortSignal.timeout(10_000) });
+  const genuine = await new HttpWalletTransport({ endpointFile: world.endpointFile }).submit(offer, {
+    signal: AbortSignal.timeout(10_000),
+  });
   const authorization = await m.acceptAcknowledgment(genuine);
   assert.equal(authorization.nonce, offer.nonce);
   assert.equal(m.openOfferCount, 0);
@@ -299,11 +351,23 @@ test("a broken payment server is caught by the wallet and reported as ERR_INVALI
     pki,
     server: {
       tamper: (_ack, consent) =>
-        signAcknowledgment({ consent, paymentId: "pay_bad", server: pki.server.identity, charged: consent.price, key: pki.publisher.keys, x5c: pki.chainOf(pki.publisher.certificate), clock: systemClock }),
+        signAcknowledgment({
+          consent,
+          paymentId: "pay_bad",
+          server: pki.server.identity,
+          charged: consent.price,
+          key: pki.publisher.keys,
+          x5c: pki.chainOf(pki.publisher.certificate),
+          clock: systemClock,
+        }),
     },
   });
   try {
-    const m = await Merchant.create({ catalog: broken.catalog, trustRoots: broken.rootsPem, wallet: { endpointFile: broken.endpointFile } });
+    const m = await Merchant.create({
+      catalog: broken.catalog,
+      trustRoots: broken.rootsPem,
+      wallet: { endpointFile: broken.endpointFile },
+    });
     await assert.rejects(m.pay("launch"), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_ROLE"));
   } finally {
     await broken.close();
@@ -311,36 +375,67 @@ test("a broken payment server is caught by the wallet and reported as ERR_INVALI
 });
 
 test("without the server option, the servers signed into the catalog decide: another certified server's acknowledgment is ERR_WRONG_AUDIENCE", async () => {
-  const drafts = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } }];
+  const drafts = [
+    { offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } },
+  ];
   const chain = pki.chainOf(pki.publisher.certificate);
   // pki.server (pay-eu) is a certified payment server; this catalog accepts only pay-us.
-  const elsewhere = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, chain, { servers: [partyId("server", "pay-us")] });
+  const elsewhere = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, chain, {
+    servers: [partyId("server", "pay-us")],
+  });
   const byCertifiedServer = (_real: unknown, offer: Offer) =>
-    signAcknowledgment({ consent: consentFor(offer), paymentId: "pay_other", server: pki.server.identity, charged: offer.terms.price, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), clock: systemClock });
-  const refusing = await Merchant.create({ catalog: elsewhere, trustRoots: world.rootsPem, wallet: { submit: async (offer) => byCertifiedServer(undefined, offer) } });
+    signAcknowledgment({
+      consent: consentFor(offer),
+      paymentId: "pay_other",
+      server: pki.server.identity,
+      charged: offer.terms.price,
+      key: pki.server.keys,
+      x5c: pki.chainOf(pki.server.certificate),
+      clock: systemClock,
+    });
+  const refusing = await Merchant.create({
+    catalog: elsewhere,
+    trustRoots: world.rootsPem,
+    wallet: { submit: async (offer) => byCertifiedServer(undefined, offer) },
+  });
   await assert.rejects(refusing.pay("launch"), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
   // The same acknowledgment unlocks when the signed catalog names pay-eu.
-  const here = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, chain, { servers: [partyId("server", "pay-us"), pki.server.identity] });
-  const accepting = await Merchant.create({ catalog: here, trustRoots: world.rootsPem, wallet: { submit: async (offer) => byCertifiedServer(undefined, offer) } });
+  const here = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, chain, {
+    servers: [partyId("server", "pay-us"), pki.server.identity],
+  });
+  const accepting = await Merchant.create({
+    catalog: here,
+    trustRoots: world.rootsPem,
+    wallet: { submit: async (offer) => byCertifiedServer(undefined, offer) },
+  });
   assert.equal((await accepting.pay("launch")).paymentId, "pay_other");
 });
 
 test("a catalog that names no payment server needs the server option: otherwise any certified server's acknowledgment would do", async () => {
-  const drafts = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } }];
+  const drafts = [
+    { offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } },
+  ];
   const unbound = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
   await assert.rejects(Merchant.create({ catalog: unbound, trustRoots: world.rootsPem }), (error: unknown) => {
     merchantCode("ERR_INVALID_CATALOG")(error);
     assert.match((error as Error).message, /name no payment server.*--server urn:peage:server:NAME/);
     return true;
   });
-  const named = await Merchant.create({ catalog: unbound, trustRoots: world.rootsPem, server: pki.server.identity, wallet: { endpointFile: world.endpointFile } });
+  const named = await Merchant.create({
+    catalog: unbound,
+    trustRoots: world.rootsPem,
+    server: pki.server.identity,
+    wallet: { endpointFile: world.endpointFile },
+  });
   assert.equal((await named.pay("launch")).offerId, "launch");
   // An option naming a server the signed catalog does not accept is a mistake, said at once.
   await assert.rejects(merchant({ server: "urn:peage:server:somewhere-else" }), merchantCode("ERR_INVALID_CATALOG"));
 });
 
 test("acknowledgments from a payment server other than the expected one are ERR_WRONG_AUDIENCE", async () => {
-  const drafts = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } }];
+  const drafts = [
+    { offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" as const } },
+  ];
   const unbound = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
   const m = await merchant({ catalog: unbound, server: "urn:peage:server:somewhere-else" });
   await assert.rejects(m.pay("launch"), merchantCode("ERR_INVALID_ACKNOWLEDGMENT", "ERR_WRONG_AUDIENCE"));
@@ -361,10 +456,15 @@ test("the program stops waiting while the wallet is paying: the next pay() prese
     },
   });
   try {
-    const m = await Merchant.create({ catalog: late.catalog, trustRoots: late.rootsPem, wallet: { endpointFile: late.endpointFile } });
+    const m = await Merchant.create({
+      catalog: late.catalog,
+      trustRoots: late.rootsPem,
+      wallet: { endpointFile: late.endpointFile },
+    });
     await assert.rejects(m.pay("launch", { timeoutMs: 300 }), merchantCode("ERR_TIMEOUT"));
     assert.equal(m.openOfferCount, 1, "the unanswered offer stays open");
-    while (late.server.payments.length === 0 || late.wallet.history.list()[0]?.outcome !== "paid") await new Promise((resolve) => setTimeout(resolve, 50));
+    while (late.server.payments.length === 0 || late.wallet.history.list()[0]?.outcome !== "paid")
+      await new Promise((resolve) => setTimeout(resolve, 50));
     slow = false;
     const authorization = await m.pay("launch");
     assert.equal(late.server.payments.length, 1, "charged once");

@@ -142,7 +142,11 @@ function concurrent(op: Op, width = CONCURRENCY): Measurement {
  * figure: a burst of other work on the machine then spoils one sample of many figures rather than
  * every sample of one, and the best sample of each figure is kept.
  */
-async function measureInterleaved(measurements: readonly Measurement[], budgetMs: number, eachRound: () => void = () => undefined): Promise<Rate[]> {
+async function measureInterleaved(
+  measurements: readonly Measurement[],
+  budgetMs: number,
+  eachRound: () => void = () => undefined,
+): Promise<Rate[]> {
   for (const measurement of measurements) await measurement.warm();
   const best: Rate[] = measurements.map(() => ({ wall: 0, cpu: 0 }));
   for (let round = 0; round < SAMPLES; round++) {
@@ -150,7 +154,10 @@ async function measureInterleaved(measurements: readonly Measurement[], budgetMs
     for (const [i, measurement] of measurements.entries()) {
       const { count, wallMs, cpuMs } = await measurement.sample(budgetMs / SAMPLES);
       const previous = best[i]!;
-      best[i] = { wall: Math.max(previous.wall, (count * 1000) / wallMs), cpu: Math.max(previous.cpu, (count * 1000) / Math.max(cpuMs, 0.001)) };
+      best[i] = {
+        wall: Math.max(previous.wall, (count * 1000) / wallMs),
+        cpu: Math.max(previous.cpu, (count * 1000) / Math.max(cpuMs, 0.001)),
+      };
     }
   }
   return best;
@@ -161,7 +168,11 @@ function machineTicks(): { busy: number; steal: number; total: number } | undefi
   try {
     const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
     const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
-    return { busy: user + nice + system + irq + softirq + steal, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+    return {
+      busy: user + nice + system + irq + softirq + steal,
+      steal,
+      total: user + nice + system + idle + iowait + irq + softirq + steal,
+    };
   } catch {
     return undefined;
   }
@@ -175,7 +186,11 @@ interface OpensslRate {
 /** Parses the last line of `openssl speed`: "... sign verify sign/s verify/s". */
 function opensslSpeed(algorithm: "ecdsap256" | "ed25519"): OpensslRate | undefined {
   try {
-    const out = execFileSync("openssl", ["speed", "-seconds", String(OPENSSL_SECONDS), algorithm], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 });
+    const out = execFileSync("openssl", ["speed", "-seconds", String(OPENSSL_SECONDS), algorithm], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 30_000,
+    });
     const line = out.trim().split("\n").at(-1) ?? "";
     const numbers = line.trim().split(/\s+/).slice(-2).map(Number);
     const [sign, verify] = numbers;
@@ -256,7 +271,10 @@ async function prepare(alg: SignatureAlgorithm): Promise<Prepared> {
   // checks of tokens never seen before need more distinct tokens than that memory holds.
   const pool: { offer: ReturnType<typeof offerAt>; request: Awaited<ReturnType<typeof requestAt>> }[] = [];
   for (let i = 0; i < FRESH_TOKENS; i++) {
-    const fresh = offerAt(await signCatalogEntry({ ...entry.terms, offerId: `bench-${i}` }, w.pki.publisher.keys, w.publisherChain), T);
+    const fresh = offerAt(
+      await signCatalogEntry({ ...entry.terms, offerId: `bench-${i}` }, w.pki.publisher.keys, w.publisherChain),
+      T,
+    );
     pool.push({ offer: fresh, request: await requestAt(fresh, w.user, at(T, MINUTE)) });
   }
   let next = 0;
@@ -267,17 +285,51 @@ async function prepare(alg: SignatureAlgorithm): Promise<Prepared> {
     ["offer signature S_E", "sign", 1, () => signCatalogEntry(entry.terms, w.pki.publisher.keys, w.publisherChain)],
     ["offer signature S_E, a new token each time", "verify", 1, () => verifyOfferSignature(fresh().offer.signature, trust, T)],
     ["offer signature S_E, a token verified before", "verify", 0, () => verifyOfferSignature(entry.signature, trust, T)],
-    ["offer (verifyOffer), a new signature each time", "verify", 1, () => verifyOffer(fresh().offer, { trust, clock: offerClock })],
-    ["consent", "sign", 1, () => createPaymentRequest({ offer, user: w.user.id, server: SERVER, userKey: w.user.key, clock: serverClock })],
-    ["payment request (verifyPaymentRequest), publisher signature verified before", "verify", 1, () => verifyPaymentRequest(request, requestOptions)],
-    ["payment request (verifyPaymentRequest), a new publisher signature each time", "verify", 2, () => verifyPaymentRequest(fresh().request, requestOptions)],
+    [
+      "offer (verifyOffer), a new signature each time",
+      "verify",
+      1,
+      () => verifyOffer(fresh().offer, { trust, clock: offerClock }),
+    ],
+    [
+      "consent",
+      "sign",
+      1,
+      () => createPaymentRequest({ offer, user: w.user.id, server: SERVER, userKey: w.user.key, clock: serverClock }),
+    ],
+    [
+      "payment request (verifyPaymentRequest), publisher signature verified before",
+      "verify",
+      1,
+      () => verifyPaymentRequest(request, requestOptions),
+    ],
+    [
+      "payment request (verifyPaymentRequest), a new publisher signature each time",
+      "verify",
+      2,
+      () => verifyPaymentRequest(fresh().request, requestOptions),
+    ],
     [
       "acknowledgment",
       "sign",
       1,
-      () => signAcknowledgment({ consent: consentClaims, paymentId: "pay_bench", server: SERVER, charged: offer.terms.price, key: w.pki.server.keys, x5c: w.serverChain, clock: serverClock }),
+      () =>
+        signAcknowledgment({
+          consent: consentClaims,
+          paymentId: "pay_bench",
+          server: SERVER,
+          charged: offer.terms.price,
+          key: w.pki.server.keys,
+          x5c: w.serverChain,
+          clock: serverClock,
+        }),
     ],
-    ["acknowledgment (verifyAcknowledgment)", "verify", 1, () => verifyAcknowledgment(ack, offer, { trust, clock: merchantClock })],
+    [
+      "acknowledgment (verifyAcknowledgment)",
+      "verify",
+      1,
+      () => verifyAcknowledgment(ack, offer, { trust, clock: merchantClock }),
+    ],
   ];
   // Where the time of one acknowledgment check goes, step by step (sequential).
   const token = ack.acknowledgment;
@@ -296,21 +348,75 @@ async function prepare(alg: SignatureAlgorithm): Promise<Prepared> {
   const claimsParser = parser(AcknowledgmentClaimsSchema);
   const spki = publicObject.export({ type: "spki", format: "der" });
   const steps: (readonly [StepId, string, Op])[] = [
-    ["nodeVerify", "node:crypto verify, synchronous (KeyObject)", () => nodeVerify(nodeAlg, signingInput, { key: publicObject, dsaEncoding: "ieee-p1363" }, nodeSignature)],
-    ["subtleVerify", "WebCrypto subtle.verify (async, threadpool), an alternative", () => webcrypto.subtle.verify(params, chain.value.publicKey, signatureBytes, signingInput)],
-    ["joseVerify", "jose compactVerify (async, over WebCrypto), an alternative", () => compactVerify(token, chain.value.publicKey, { algorithms: [alg] })],
-    ["verifyJws", "verifyJwsSignature (header alg check + node:crypto verify)", () => verifyJwsSignature(token, alg, chain.value.publicKey)],
-    ["decode", "decodeJws (split, base64url, JSON, header rules, RFC 8785 re-check)", () => decodeJws(token, JwsTypes.acknowledgment)],
-    ["cacheHit", "TrustStore.validate, cache hit (SHA-256 of the chain + lookup)", () => trust.validate(w.serverChain, "acknowledgment-signing", T)],
+    [
+      "nodeVerify",
+      "node:crypto verify, synchronous (KeyObject)",
+      () => nodeVerify(nodeAlg, signingInput, { key: publicObject, dsaEncoding: "ieee-p1363" }, nodeSignature),
+    ],
+    [
+      "subtleVerify",
+      "WebCrypto subtle.verify (async, threadpool), an alternative",
+      () => webcrypto.subtle.verify(params, chain.value.publicKey, signatureBytes, signingInput),
+    ],
+    [
+      "joseVerify",
+      "jose compactVerify (async, over WebCrypto), an alternative",
+      () => compactVerify(token, chain.value.publicKey, { algorithms: [alg] }),
+    ],
+    [
+      "verifyJws",
+      "verifyJwsSignature (header alg check + node:crypto verify)",
+      () => verifyJwsSignature(token, alg, chain.value.publicKey),
+    ],
+    [
+      "decode",
+      "decodeJws (split, base64url, JSON, header rules, RFC 8785 re-check)",
+      () => decodeJws(token, JwsTypes.acknowledgment),
+    ],
+    [
+      "cacheHit",
+      "TrustStore.validate, cache hit (SHA-256 of the chain + lookup)",
+      () => trust.validate(w.serverChain, "acknowledgment-signing", T),
+    ],
     ["parse", "claims schema parse (TypeBox compiled + semantic walk)", () => claimsParser.parse(ackClaims, "acknowledgment")],
     ["canonical", "canonicalBytes (RFC 8785) of the claims", () => canonicalBytes(ackClaims)],
     ["offerHash", "offerHash (RFC 8785 + SHA-256) of the terms", () => offerHash(entry.terms)],
-    ["signJws", "signJws (RFC 8785 claims + node:crypto sign)", () => signJws(JwsTypes.acknowledgment, ackClaims, key, { x5c: w.serverChain })],
-    ["nodeSign", "node:crypto sign, synchronous (KeyObject)", () => nodeSign(nodeAlg, signingInput, { key: privateObject, dsaEncoding: "ieee-p1363" })],
-    ["subtleSign", "WebCrypto subtle.sign (async, threadpool), an alternative", () => webcrypto.subtle.sign(params, key.privateKey, signingInput)],
-    ["joseSign", "jose CompactSign (async, over WebCrypto), an alternative", () => new CompactSign(canonicalBytes(ackClaims)).setProtectedHeader({ alg, typ: JwsTypes.acknowledgment, x5c: w.serverChain }).sign(key.privateKey)],
+    [
+      "signJws",
+      "signJws (RFC 8785 claims + node:crypto sign)",
+      () => signJws(JwsTypes.acknowledgment, ackClaims, key, { x5c: w.serverChain }),
+    ],
+    [
+      "nodeSign",
+      "node:crypto sign, synchronous (KeyObject)",
+      () => nodeSign(nodeAlg, signingInput, { key: privateObject, dsaEncoding: "ieee-p1363" }),
+    ],
+    [
+      "subtleSign",
+      "WebCrypto subtle.sign (async, threadpool), an alternative",
+      () => webcrypto.subtle.sign(params, key.privateKey, signingInput),
+    ],
+    [
+      "joseSign",
+      "jose CompactSign (async, over WebCrypto), an alternative",
+      () =>
+        new CompactSign(canonicalBytes(ackClaims))
+          .setProtectedHeader({ alg, typ: JwsTypes.acknowledgment, x5c: w.serverChain })
+          .sign(key.privateKey),
+    ],
     ["thumbprint", "keyThumbprint (RFC 7638), per consent signed", () => keyThumbprint(w.user.key.publicKey)],
-    ["importSpki", "SPKI import to a WebCrypto key (a cache miss pays it per certificate)", () => webcrypto.subtle.importKey("spki", spki, alg === "ES256" ? { name: "ECDSA", namedCurve: "P-256" } : { name: "Ed25519" }, true, ["verify"])],
+    [
+      "importSpki",
+      "SPKI import to a WebCrypto key (a cache miss pays it per certificate)",
+      () =>
+        webcrypto.subtle.importKey(
+          "spki",
+          spki,
+          alg === "ES256" ? { name: "ECDSA", namedCurve: "P-256" } : { name: "Ed25519" },
+          true,
+          ["verify"],
+        ),
+    ],
     ["parseSpki", "SPKI parse to a KeyObject", () => createPublicKey({ key: spki, format: "der", type: "spki" })],
     [
       "leanVerify",
@@ -320,7 +426,12 @@ async function prepare(alg: SignatureAlgorithm): Promise<Prepared> {
         if (!decoded.ok) throw new Error("unreachable");
         await trust.validate(w.serverChain, "acknowledgment-signing", T);
         const dot = token.lastIndexOf(".");
-        const valid = nodeVerify(nodeAlg, Buffer.from(token.slice(0, dot), "ascii"), { key: publicObject, dsaEncoding: "ieee-p1363" }, Buffer.from(token.slice(dot + 1), "base64url"));
+        const valid = nodeVerify(
+          nodeAlg,
+          Buffer.from(token.slice(0, dot), "ascii"),
+          { key: publicObject, dsaEncoding: "ieee-p1363" },
+          Buffer.from(token.slice(dot + 1), "base64url"),
+        );
         if (!valid) throw new Error("unreachable");
         return claimsParser.parse(decoded.value.payload, "acknowledgment");
       },
@@ -359,13 +470,28 @@ async function main(): Promise<void> {
     }
   };
   const prepared = [await prepare("ES256"), await prepare("EdDSA")];
-  const operations = prepared.flatMap(({ alg, operations }) => operations.map(([message, op, signatures, fn]) => ({ alg, message, op, signatures, fn })));
-  const rates = await measureInterleaved(operations.flatMap(({ fn }) => [sequential(fn), concurrent(fn)]), MEASURE_MS, sampleOpenssl);
+  const operations = prepared.flatMap(({ alg, operations }) =>
+    operations.map(([message, op, signatures, fn]) => ({ alg, message, op, signatures, fn })),
+  );
+  const rates = await measureInterleaved(
+    operations.flatMap(({ fn }) => [sequential(fn), concurrent(fn)]),
+    MEASURE_MS,
+    sampleOpenssl,
+  );
   for (const alg of ["ES256", "EdDSA"] as const) {
     const rate = openssl[alg];
-    console.log(`openssl speed ${alg === "ES256" ? "ecdsap256" : "ed25519"}, best of ${SAMPLES} rounds: ${rate ? `${fmt(rate.sign)} sign/s, ${fmt(rate.verify)} verify/s` : "unavailable"}`);
+    console.log(
+      `openssl speed ${alg === "ES256" ? "ecdsap256" : "ed25519"}, best of ${SAMPLES} rounds: ${rate ? `${fmt(rate.sign)} sign/s, ${fmt(rate.verify)} verify/s` : "unavailable"}`,
+    );
   }
-  const rows: Row[] = operations.map(({ alg, message, op, signatures }, i) => ({ alg, message, op, signatures, sequential: rates[2 * i]!, concurrent: rates[2 * i + 1]! }));
+  const rows: Row[] = operations.map(({ alg, message, op, signatures }, i) => ({
+    alg,
+    message,
+    op,
+    signatures,
+    sequential: rates[2 * i]!,
+    concurrent: rates[2 * i + 1]!,
+  }));
   for (const row of rows) {
     console.log(
       `  ${row.alg.padEnd(5)} ${row.op.padEnd(6)} ${row.message.padEnd(40)} sequential ${fmt(row.sequential.wall).padStart(7)}/s (${fmt(row.sequential.cpu).padStart(7)}/CPU-s)  ` +
@@ -373,9 +499,15 @@ async function main(): Promise<void> {
     );
   }
   const steps = prepared.flatMap(({ alg, steps }) => steps.map(([id, step, fn]) => ({ alg, id, step, fn })));
-  const stepRates = await measureInterleaved(steps.map(({ fn }) => sequential(fn)), PROFILE_MS);
+  const stepRates = await measureInterleaved(
+    steps.map(({ fn }) => sequential(fn)),
+    PROFILE_MS,
+  );
   const profile: ProfileRow[] = steps.map(({ alg, id, step }, i) => ({ alg, id, step, rate: stepRates[i]! }));
-  for (const row of profile) console.log(`  ${row.alg.padEnd(5)} ${row.step.padEnd(72)} ${fmt(row.rate.wall).padStart(9)}/s  ${us(row.rate.cpu).padStart(8)} µs CPU`);
+  for (const row of profile)
+    console.log(
+      `  ${row.alg.padEnd(5)} ${row.step.padEnd(72)} ${fmt(row.rate.wall).padStart(9)}/s  ${us(row.rate.cpu).padStart(8)} µs CPU`,
+    );
   const seconds = (clock() - started) / 1000;
   const loadAfter = loadavg();
   const ticksAfter = machineTicks();
@@ -401,34 +533,49 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push("# Protocol benchmark");
   lines.push("");
-  lines.push("Written by `packages/protocol/bench/protocol.bench.ts` (`npx tsc -b packages/protocol && node packages/protocol/dist/bench/protocol.bench.js`).");
+  lines.push(
+    "Written by `packages/protocol/bench/protocol.bench.ts` (`npx tsc -b packages/protocol && node packages/protocol/dist/bench/protocol.bench.js`).",
+  );
   lines.push("");
-  lines.push(`Machine: ${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores; Node ${process.version}; ${opensslVersion}. ` +
-    `Load average ${loadBefore.map((x) => x.toFixed(2)).join(" / ")} before, ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} after; ${seconds.toFixed(0)} s in all. ` +
-    "A load above the core count means other processes shared the CPU: the wall-clock figures are then lower bounds, the CPU-time figures (and the ratios) much less affected." + sharing);
+  lines.push(
+    `Machine: ${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores; Node ${process.version}; ${opensslVersion}. ` +
+      `Load average ${loadBefore.map((x) => x.toFixed(2)).join(" / ")} before, ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} after; ${seconds.toFixed(0)} s in all. ` +
+      "A load above the core count means other processes shared the CPU: the wall-clock figures are then lower bounds, the CPU-time figures (and the ratios) much less affected." +
+      sharing,
+  );
   lines.push("");
   lines.push("## Baseline: `openssl speed` (one core)");
   lines.push("");
-  lines.push(`Run once in each of the ${SAMPLES} measuring rounds, between Node's samples, and the best round kept, as for Node's figures: baseline and measurements saw the same load.`);
+  lines.push(
+    `Run once in each of the ${SAMPLES} measuring rounds, between Node's samples, and the best round kept, as for Node's figures: baseline and measurements saw the same load.`,
+  );
   lines.push("");
   lines.push("| algorithm | sign/s | verify/s |");
   lines.push("|---|---:|---:|");
-  lines.push(`| ES256 (\`openssl speed -seconds ${OPENSSL_SECONDS} ecdsap256\`) | ${openssl.ES256 ? fmt(openssl.ES256.sign) : "n/a"} | ${openssl.ES256 ? fmt(openssl.ES256.verify) : "n/a"} |`);
-  lines.push(`| EdDSA (\`openssl speed -seconds ${OPENSSL_SECONDS} ed25519\`) | ${openssl.EdDSA ? fmt(openssl.EdDSA.sign) : "n/a"} | ${openssl.EdDSA ? fmt(openssl.EdDSA.verify) : "n/a"} |`);
+  lines.push(
+    `| ES256 (\`openssl speed -seconds ${OPENSSL_SECONDS} ecdsap256\`) | ${openssl.ES256 ? fmt(openssl.ES256.sign) : "n/a"} | ${openssl.ES256 ? fmt(openssl.ES256.verify) : "n/a"} |`,
+  );
+  lines.push(
+    `| EdDSA (\`openssl speed -seconds ${OPENSSL_SECONDS} ed25519\`) | ${openssl.EdDSA ? fmt(openssl.EdDSA.sign) : "n/a"} | ${openssl.EdDSA ? fmt(openssl.EdDSA.verify) : "n/a"} |`,
+  );
   lines.push("");
   lines.push("## Messages signed and checked per second");
   lines.push("");
   lines.push(
     `*sequential*: one operation at a time (await in a loop). *${CONCURRENCY} in flight*: ${CONCURRENCY} operations awaited together. ` +
       "Signatures are synchronous node:crypto calls on the calling thread, so both use one core; the difference is scheduling only. " +
-      "*/s* is per second of wall-clock time, */CPU-s* per second of the process's CPU time (all threads, user + system); each is the best of " + String(SAMPLES) + " samples, taken in rounds across all figures. " +
+      "*/s* is per second of wall-clock time, */CPU-s* per second of the process's CPU time (all threads, user + system); each is the best of " +
+      String(SAMPLES) +
+      " samples, taken in rounds across all figures. " +
       "*ratio* is /CPU-s over openssl's figure for the same operation, which is also per CPU second (`openssl speed` divides by user CPU time unless given `-elapsed`), " +
       "so it stays meaningful on a shared machine. *signatures* is how many signatures the operation actually verifies or makes: a publisher signature already verified once is " +
       "remembered (a catalog entry's token is the same in every offer of it), so a payment request costs one verification, or two with a publisher signature never seen; the ideal ratio is 1 divided by that number. " +
       `${MEASURE_MS} ms per figure after a warm-up; checks use a TrustStore whose cache already holds the chain.`,
   );
   lines.push("");
-  lines.push(`| alg | message | op | signatures | sequential /s | /CPU-s | ratio | ${CONCURRENCY} in flight /s | /CPU-s | ratio |`);
+  lines.push(
+    `| alg | message | op | signatures | sequential /s | /CPU-s | ratio | ${CONCURRENCY} in flight /s | /CPU-s | ratio |`,
+  );
   lines.push("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const row of rows) {
     // A check that verifies no signature has nothing to compare with.
@@ -441,7 +588,9 @@ async function main(): Promise<void> {
   lines.push("");
   lines.push("## Where the time goes");
   lines.push("");
-  lines.push("Each step of an acknowledgment check, and of signing, measured alone and sequentially, with the asynchronous WebCrypto and jose paths for comparison; µs of CPU per call.");
+  lines.push(
+    "Each step of an acknowledgment check, and of signing, measured alone and sequentially, with the asynchronous WebCrypto and jose paths for comparison; µs of CPU per call.",
+  );
   lines.push("");
   lines.push("| alg | step | calls/s | µs CPU per call |");
   lines.push("|---|---|---:|---:|");
@@ -452,7 +601,8 @@ async function main(): Promise<void> {
   lines.push("| | ES256 | EdDSA |");
   lines.push("|---|---:|---:|");
   const cost = (alg: SignatureAlgorithm, id: StepId) => 1e6 / profile.find((row) => row.alg === alg && row.id === id)!.rate.cpu;
-  const measured = (alg: SignatureAlgorithm) => 1e6 / rows.find((row) => row.alg === alg && row.message.startsWith("acknowledgment") && row.op === "verify")!.sequential.cpu;
+  const measured = (alg: SignatureAlgorithm) =>
+    1e6 / rows.find((row) => row.alg === alg && row.message.startsWith("acknowledgment") && row.op === "verify")!.sequential.cpu;
   const opensslVerify = (alg: SignatureAlgorithm) => (openssl[alg] ? 1e6 / openssl[alg]!.verify : Number.NaN);
   const breakdown: [string, (alg: SignatureAlgorithm) => number][] = [
     ["verifyAcknowledgment, measured", measured],
@@ -461,8 +611,14 @@ async function main(): Promise<void> {
     ["claims schema parse", (alg) => cost(alg, "parse")],
     ["verifyJwsSignature", (alg) => cost(alg, "verifyJws")],
     ["… of which the signature itself, node:crypto synchronous", (alg) => cost(alg, "nodeVerify")],
-    ["… of which the JWS framing around it (header re-read, key checks, Result)", (alg) => cost(alg, "verifyJws") - cost(alg, "nodeVerify")],
-    ["sum of the four steps, each measured alone", (alg) => cost(alg, "decode") + cost(alg, "cacheHit") + cost(alg, "parse") + cost(alg, "verifyJws")],
+    [
+      "… of which the JWS framing around it (header re-read, key checks, Result)",
+      (alg) => cost(alg, "verifyJws") - cost(alg, "nodeVerify"),
+    ],
+    [
+      "sum of the four steps, each measured alone",
+      (alg) => cost(alg, "decode") + cost(alg, "cacheHit") + cost(alg, "parse") + cost(alg, "verifyJws"),
+    ],
     ["the same four steps hand-assembled around a bare node:crypto verify", (alg) => cost(alg, "leanVerify")],
     ["the signature through jose and WebCrypto instead (async)", (alg) => cost(alg, "joseVerify")],
     ["openssl verify, for comparison", opensslVerify],

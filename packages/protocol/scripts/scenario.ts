@@ -93,7 +93,11 @@ export function withClaims(token: string, claims: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, sortKeys(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, sortKeys(v)]),
+  );
 }
 
 /** Flips one bit of the signature's first byte (every signature byte is significant, unlike the last base64url character). */
@@ -215,13 +219,22 @@ export async function rawCertificate(opts: {
   });
 }
 
-export async function leafExtensions(issuer: x509.X509Certificate, key: CryptoKey, roles: readonly Role[], identity: string | undefined, usage = x509.KeyUsageFlags.digitalSignature): Promise<x509.Extension[]> {
+export async function leafExtensions(
+  issuer: x509.X509Certificate,
+  key: CryptoKey,
+  roles: readonly Role[],
+  identity: string | undefined,
+  usage = x509.KeyUsageFlags.digitalSignature,
+): Promise<x509.Extension[]> {
   const issuerSki = issuer.getExtension(x509.SubjectKeyIdentifierExtension);
   if (!issuerSki) throw new TypeError("issuer without subjectKeyIdentifier");
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(usage, true),
-    new x509.ExtendedKeyUsageExtension(roles.map((role) => roleOids[role]), false),
+    new x509.ExtendedKeyUsageExtension(
+      roles.map((role) => roleOids[role]),
+      false,
+    ),
     ...(identity === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: "url", value: identity }], false)]),
     await x509.SubjectKeyIdentifierExtension.create(key),
     new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId, false),
@@ -236,8 +249,18 @@ export const OTHER_SERVER = partyId("server", "pay-us");
 /** The offers of the demo catalog: a launch, a period of use, and an event inside the program. */
 export const drafts: readonly OfferDraft[] = [
   { offerId: "launch", description: "Start one game of Acme Racer", price: price(50, "EUR"), grant: { kind: "launch" } },
-  { offerId: "day-pass", description: "Play Acme Racer for 24 hours", price: price(199, "EUR"), grant: { kind: "period", seconds: 86_400 } },
-  { offerId: "level-2", description: "Unlock level 2 — « Péage » track", price: price(120, "EUR"), grant: { kind: "event", event: "level-2" } },
+  {
+    offerId: "day-pass",
+    description: "Play Acme Racer for 24 hours",
+    price: price(199, "EUR"),
+    grant: { kind: "period", seconds: 86_400 },
+  },
+  {
+    offerId: "level-2",
+    description: "Unlock level 2 — « Péage » track",
+    price: price(120, "EUR"),
+    grant: { kind: "event", event: "level-2" },
+  },
 ];
 
 /** Certificates beyond the demo PKI, one per chain rule the vectors and tests exercise. */
@@ -340,7 +363,14 @@ export async function makeWorld(alg: SignatureAlgorithm, now: Date, userAlg: Sig
 }
 
 /** A CA below `issuer` with exactly the given key usage, roles and (optional) identity URI. */
-async function rawCa(pki: DemoPki, issuer: CertifiedKeyPair, name: string, keyUsage: number, roles: readonly Role[], identity?: string): Promise<CertifiedKeyPair> {
+async function rawCa(
+  pki: DemoPki,
+  issuer: CertifiedKeyPair,
+  name: string,
+  keyUsage: number,
+  roles: readonly Role[],
+  identity?: string,
+): Promise<CertifiedKeyPair> {
   const keys = await generateKeyPair(pki.alg);
   const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension)!;
   const certificate = await rawCertificate({
@@ -353,7 +383,10 @@ async function rawCa(pki: DemoPki, issuer: CertifiedKeyPair, name: string, keyUs
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(keyUsage, true),
-      new x509.ExtendedKeyUsageExtension(roles.map((role) => roleOids[role]), false),
+      new x509.ExtendedKeyUsageExtension(
+        roles.map((role) => roleOids[role]),
+        false,
+      ),
       ...(identity === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: "url", value: identity }], false)]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId, false),
@@ -389,7 +422,13 @@ async function makeCard(pki: DemoPki, now: Date): Promise<Card> {
 }
 
 /** Message 3 signed by the world's card, with or without the proof of debit. */
-export async function cardAckAt(world: World, request: PaymentRequest, date: Date, debit: CardDebit | undefined, chain = world.card.chain): Promise<Acknowledgment> {
+export async function cardAckAt(
+  world: World,
+  request: PaymentRequest,
+  date: Date,
+  debit: CardDebit | undefined,
+  chain = world.card.chain,
+): Promise<Acknowledgment> {
   return signAcknowledgment({
     consent: claimsOf(request.consent),
     paymentId: "card_7",
@@ -463,7 +502,12 @@ async function makeExtraCertificates(pki: DemoPki, now: Date): Promise<ExtraCert
     notAfter,
     extensions: await leafExtensions(publishersCa.certificate, forgedKeys.publicKey, ["offer-signing"], PUBLISHER),
   });
-  const leafUnderLeaf = await leaf(pki.publisher, "CN=sub-publisher,O=Péage", ["offer-signing"], partyId("publisher", "sub-publisher"));
+  const leafUnderLeaf = await leaf(
+    pki.publisher,
+    "CN=sub-publisher,O=Péage",
+    ["offer-signing"],
+    partyId("publisher", "sub-publisher"),
+  );
   const subCaKeys = await leafKey();
   const subCaPair = {
     keys: subCaKeys,
@@ -476,12 +520,26 @@ async function makeExtraCertificates(pki: DemoPki, now: Date): Promise<ExtraCert
       ca: { pathLength: 0, roles: ["offer-signing"] },
     }),
   };
-  const leafUnderSubCa = await leaf(subCaPair, "CN=regional-games,O=Péage", ["offer-signing"], partyId("publisher", "regional-games"));
-  const noDigitalSignature = await leaf(publishersCa, "CN=acme-games,O=Péage", ["offer-signing"], PUBLISHER, x509.KeyUsageFlags.keyAgreement);
+  const leafUnderSubCa = await leaf(
+    subCaPair,
+    "CN=regional-games,O=Péage",
+    ["offer-signing"],
+    partyId("publisher", "regional-games"),
+  );
+  const noDigitalSignature = await leaf(
+    publishersCa,
+    "CN=acme-games,O=Péage",
+    ["offer-signing"],
+    PUBLISHER,
+    x509.KeyUsageFlags.keyAgreement,
+  );
   const serverIdentityOfferRole = await leaf(publishersCa, "CN=pay-eu,O=Péage", ["offer-signing"], SERVER);
   const ackRoleUnderPublishersCa = await leaf(publishersCa, "CN=pay-eu,O=Péage", ["acknowledgment-signing"], SERVER);
   const noIdentity = await leaf(publishersCa, "CN=acme-games,O=Péage", ["offer-signing"], undefined);
-  const p384 = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const p384 = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
   const p384Leaf = await rawCertificate({
     subject: "CN=acme-games,O=Péage",
     issuer: publishersCa.certificate,
@@ -508,14 +566,26 @@ async function makeExtraCertificates(pki: DemoPki, now: Date): Promise<ExtraCert
   };
 }
 
-type LeafMaker = (issuer: CertifiedKeyPair, subject: string, roles: Role[], identity: string | undefined, usage?: number) => Promise<x509.X509Certificate>;
+type LeafMaker = (
+  issuer: CertifiedKeyPair,
+  subject: string,
+  roles: Role[],
+  identity: string | undefined,
+  usage?: number,
+) => Promise<x509.X509Certificate>;
 
 /** The certificates that break one profile rule each (keyUsage, identities, roles, CA key usages). */
 async function oddCertificates(pki: DemoPki, notBefore: Date, notAfter: Date, leaf: LeafMaker) {
   const publishersCa = pki.publishersCa;
   const usage = x509.KeyUsageFlags;
   const subject = "CN=acme-games,O=Péage";
-  const leafWithKeyCertSign = await leaf(publishersCa, subject, ["offer-signing"], PUBLISHER, usage.digitalSignature | usage.keyCertSign);
+  const leafWithKeyCertSign = await leaf(
+    publishersCa,
+    subject,
+    ["offer-signing"],
+    PUBLISHER,
+    usage.digitalSignature | usage.keyCertSign,
+  );
   const twoKeys = await generateKeyPair(pki.alg);
   const twoIdentities = await rawCertificate({
     subject,
@@ -526,7 +596,13 @@ async function oddCertificates(pki: DemoPki, notBefore: Date, notAfter: Date, le
     notAfter,
     extensions: [
       ...(await leafExtensions(publishersCa.certificate, twoKeys.publicKey, ["offer-signing"], undefined)),
-      new x509.SubjectAlternativeNameExtension([{ type: "url", value: PUBLISHER }, { type: "url", value: OTHER_PUBLISHER }], false),
+      new x509.SubjectAlternativeNameExtension(
+        [
+          { type: "url", value: PUBLISHER },
+          { type: "url", value: OTHER_PUBLISHER },
+        ],
+        false,
+      ),
     ],
   });
   const foreignIdentity = await leaf(publishersCa, subject, ["offer-signing"], "https://acme-games.example/");
@@ -539,7 +615,9 @@ async function oddCertificates(pki: DemoPki, notBefore: Date, notAfter: Date, le
     notBefore,
     notAfter,
     extensions: [
-      ...(await leafExtensions(publishersCa.certificate, noRoleKeys.publicKey, [], PUBLISHER)).filter((e) => !(e instanceof x509.ExtendedKeyUsageExtension)),
+      ...(await leafExtensions(publishersCa.certificate, noRoleKeys.publicKey, [], PUBLISHER)).filter(
+        (e) => !(e instanceof x509.ExtendedKeyUsageExtension),
+      ),
       // id-kp-serverAuth (RFC 5280 §4.2.1.12): an extendedKeyUsage, but no Péage role in it.
       new x509.ExtendedKeyUsageExtension(["1.3.6.1.5.5.7.3.1"], false),
     ],
@@ -584,12 +662,30 @@ export function offerAt(entry: CatalogEntry, date: Date, ttlMs = 10 * MINUTE): O
 }
 
 /** Message 2: `user` consents to `offer` at `date`, for `server`. */
-export function requestAt(offer: Offer, user: User, date: Date, server: PartyId<"server"> = SERVER, ttlMs?: number): Promise<PaymentRequest> {
-  return createPaymentRequest({ offer, user: user.id, server, userKey: user.key, clock: new FixedClock(date), ...(ttlMs !== undefined && { ttlMs }) });
+export function requestAt(
+  offer: Offer,
+  user: User,
+  date: Date,
+  server: PartyId<"server"> = SERVER,
+  ttlMs?: number,
+): Promise<PaymentRequest> {
+  return createPaymentRequest({
+    offer,
+    user: user.id,
+    server,
+    userKey: user.key,
+    clock: new FixedClock(date),
+    ...(ttlMs !== undefined && { ttlMs }),
+  });
 }
 
 /** Message 3 for a payment request, signed by the world's payment server at `date`. */
-export async function ackAt(world: World, request: PaymentRequest, date: Date, opts: { charged?: Price; rate?: string; paymentId?: string } = {}): Promise<Acknowledgment> {
+export async function ackAt(
+  world: World,
+  request: PaymentRequest,
+  date: Date,
+  opts: { charged?: Price; rate?: string; paymentId?: string } = {},
+): Promise<Acknowledgment> {
   return signAcknowledgment({
     consent: claimsOf(request.consent),
     paymentId: opts.paymentId ?? "pay_demo",
@@ -608,15 +704,29 @@ export function entryFor(terms: OfferTerms, key: KeyPair, x5c: readonly string[]
 }
 
 /** Signs claims with the library's own signer (canonical payload) and any signer header. */
-export function sign(typ: JwsType, claims: unknown, key: KeyPair, signer: { x5c: readonly string[] } | { kid: string }): Promise<string> {
+export function sign(
+  typ: JwsType,
+  claims: unknown,
+  key: KeyPair,
+  signer: { x5c: readonly string[] } | { kid: string },
+): Promise<string> {
   return signJws(typ, claims, key, signer);
 }
 
 /** A CRL of `issuer` (RFC 5280 §5) listing `revoked`, valid from `thisUpdate` to `nextUpdate`. */
-export function crlOf(issuer: CertifiedKeyPair, revoked: readonly x509.X509Certificate[], thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
+export function crlOf(
+  issuer: CertifiedKeyPair,
+  revoked: readonly x509.X509Certificate[],
+  thisUpdate: Date,
+  nextUpdate: Date,
+): Promise<x509.X509Crl> {
   return createCrl({
     issuer,
-    revoked: revoked.map((cert) => ({ serialNumber: cert.serialNumber, revocationDate: thisUpdate, reason: "keyCompromise" as const })),
+    revoked: revoked.map((cert) => ({
+      serialNumber: cert.serialNumber,
+      revocationDate: thisUpdate,
+      reason: "keyCompromise" as const,
+    })),
     thisUpdate,
     nextUpdate,
     crlNumber: 1,

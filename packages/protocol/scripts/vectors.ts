@@ -96,7 +96,8 @@ export interface Runner {
 /** Prepares a file for running: parses anchors, imports enrolled keys. */
 export async function runner(file: VectorFile): Promise<Runner> {
   const keys = await Promise.all(file.enrolledKeys.map(async (entry) => ({ entry, key: await importEnrolledKey(entry) })));
-  const userKey = (user: PartyId<"user">, kid: string): UserKey | undefined => keys.find(({ entry }) => entry.user === user && entry.kid === kid)?.key;
+  const userKey = (user: PartyId<"user">, kid: string): UserKey | undefined =>
+    keys.find(({ entry }) => entry.user === user && entry.kid === kid)?.key;
   return {
     async run(c) {
       const { context } = c;
@@ -105,12 +106,20 @@ export async function runner(file: VectorFile): Promise<Runner> {
         if (pem === undefined) throw new Error(`case ${c.id} names the unknown CRL ${name}`);
         return pem;
       });
-      const trust = TrustStore.fromPem(file.trustAnchors, crls, context.revocation === undefined ? {} : { revocation: context.revocation });
+      const trust = TrustStore.fromPem(
+        file.trustAnchors,
+        crls,
+        context.revocation === undefined ? {} : { revocation: context.revocation },
+      );
       const now = new Date(context.at);
       const clock = new FixedClock(now);
       switch (c.kind) {
         case "offer":
-          return verifyOffer(c.input, { trust, clock, ...(context.server !== undefined && { server: context.server as PartyId<"server"> }) });
+          return verifyOffer(c.input, {
+            trust,
+            clock,
+            ...(context.server !== undefined && { server: context.server as PartyId<"server"> }),
+          });
         case "catalog":
           return verifyCatalog(c.input, trust, now);
         case "payment-request":

@@ -46,7 +46,8 @@ export class VerificationError extends Error {
 }
 
 /** The outcome of a verification: the verified value, or exactly what failed. */
-export type Result<T, E = VerificationError> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+export type Result<T, E = VerificationError> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 
 export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
 export const fail = (code: VerificationCode, message: string, detail?: Record<string, unknown>): Result<never> => ({

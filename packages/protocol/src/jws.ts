@@ -15,7 +15,14 @@
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { canonicalBytes } from "./canonical.js";
 import { fail, ok, type Result } from "./errors.js";
-import { algorithmOfKey as algorithmOfKeyObject, isExternalKey, isSignatureAlgorithm, keyObjectOf, type SignatureAlgorithm, type SigningKey } from "./keys.js";
+import {
+  algorithmOfKey as algorithmOfKeyObject,
+  isExternalKey,
+  isSignatureAlgorithm,
+  keyObjectOf,
+  type SignatureAlgorithm,
+  type SigningKey,
+} from "./keys.js";
 import { tryParseStrictJson } from "./strict-json.js";
 
 /** The `typ` of each signed Péage object. */
@@ -56,8 +63,11 @@ export async function signJws(
 ): Promise<string> {
   const signingInput = jwsSigningInput(typ, claims, key.alg, signer);
   const data = Buffer.from(signingInput, "ascii");
-  const signature = isExternalKey(key) ? await key.sign(data) : cryptoSign(digestOf(key.alg), data, signingKey(key.alg, key.privateKey));
-  if (key.alg === "ES256" && signature.length !== 64) throw new TypeError(`an ES256 signature is 64 bytes (r || s), the signer returned ${signature.length}`);
+  const signature = isExternalKey(key)
+    ? await key.sign(data)
+    : cryptoSign(digestOf(key.alg), data, signingKey(key.alg, key.privateKey));
+  if (key.alg === "ES256" && signature.length !== 64)
+    throw new TypeError(`an ES256 signature is 64 bytes (r || s), the signer returned ${signature.length}`);
   return `${signingInput}.${Buffer.from(signature).toString("base64url")}`;
 }
 
@@ -68,13 +78,23 @@ export interface ExternalSigner {
 }
 
 /** {@link signJws} with a key that never comes into this process (a PC store's key in its TPM). */
-export async function signJwsExternally(typ: JwsType, claims: unknown, key: ExternalSigner, signer: { x5c: readonly string[] } | { kid: string }): Promise<string> {
+export async function signJwsExternally(
+  typ: JwsType,
+  claims: unknown,
+  key: ExternalSigner,
+  signer: { x5c: readonly string[] } | { kid: string },
+): Promise<string> {
   const signingInput = jwsSigningInput(typ, claims, key.alg, signer);
   const signature = await key.sign(new Uint8Array(Buffer.from(signingInput, "ascii")));
   return `${signingInput}.${base64url(signature)}`;
 }
 
-function jwsSigningInput(typ: JwsType, claims: unknown, alg: SignatureAlgorithm, signer: { x5c: readonly string[] } | { kid: string }): string {
+function jwsSigningInput(
+  typ: JwsType,
+  claims: unknown,
+  alg: SignatureAlgorithm,
+  signer: { x5c: readonly string[] } | { kid: string },
+): string {
   const header = { alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
   return `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
 }
@@ -90,7 +110,8 @@ export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
   const header = parseJsonSegment(parts[0]);
   const payloadBytes = Buffer.from(parts[1], "base64url");
   const payload = parseJsonSegment(parts[1]);
-  if (!isPlainObject(header)) return fail("ERR_MALFORMED", "JWS protected header is not a JSON object without repeated member names");
+  if (!isPlainObject(header))
+    return fail("ERR_MALFORMED", "JWS protected header is not a JSON object without repeated member names");
   if (payload === undefined) return fail("ERR_MALFORMED", "JWS payload is not JSON");
 
   for (const name of Object.keys(header)) {
@@ -99,15 +120,22 @@ export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
     }
   }
   if (!isSignatureAlgorithm(header["alg"])) {
-    return fail("ERR_UNSUPPORTED_ALGORITHM", `JWS algorithm ${JSON.stringify(header["alg"])} is not accepted: use ES256 or EdDSA`, {
-      alg: header["alg"],
-    });
+    return fail(
+      "ERR_UNSUPPORTED_ALGORITHM",
+      `JWS algorithm ${JSON.stringify(header["alg"])} is not accepted: use ES256 or EdDSA`,
+      {
+        alg: header["alg"],
+      },
+    );
   }
   if (header["typ"] !== typ) {
     return fail("ERR_MALFORMED", `expected a JWS of type ${typ}, got ${JSON.stringify(header["typ"])}`, { typ: header["typ"] });
   }
   const x5c = header["x5c"];
-  if (x5c !== undefined && !(Array.isArray(x5c) && x5c.length > 0 && x5c.every((c) => typeof c === "string" && base64Der.test(c)))) {
+  if (
+    x5c !== undefined &&
+    !(Array.isArray(x5c) && x5c.length > 0 && x5c.every((c) => typeof c === "string" && base64Der.test(c)))
+  ) {
     return fail("ERR_MALFORMED", "JWS x5c must be a non-empty array of base64 DER certificates");
   }
   const kid = header["kid"];
@@ -138,14 +166,22 @@ export function verifyJwsSignatureSync(token: string, alg: SignatureAlgorithm, k
   const lastDot = token.lastIndexOf(".");
   const headerAlg = jwsAlgorithm(token);
   if (headerAlg !== alg) {
-    return fail("ERR_UNSUPPORTED_ALGORITHM", `the JWS algorithm ${JSON.stringify(headerAlg)} does not match the signer's ${alg} key`);
+    return fail(
+      "ERR_UNSUPPORTED_ALGORITHM",
+      `the JWS algorithm ${JSON.stringify(headerAlg)} does not match the signer's ${alg} key`,
+    );
   }
   const object = keyObjectOf(key);
   if (algorithmOfKeyObject(object) !== alg) return fail("ERR_UNSUPPORTED_ALGORITHM", `the signer's key is not an ${alg} key`);
   const signature = Buffer.from(token.slice(lastDot + 1), "base64url");
   // Both algorithms have fixed-size signatures: ES256 is R || S, 32 bytes each (RFC 7518 §3.4); Ed25519 is 64 bytes (RFC 8032 §5.1.6).
   if (lastDot < 0 || signature.length !== 64) return fail("ERR_BAD_SIGNATURE", "the JWS signature has the wrong length");
-  const valid = cryptoVerify(digestOf(alg), Buffer.from(token.slice(0, lastDot), "ascii"), { key: object, dsaEncoding: "ieee-p1363" }, signature);
+  const valid = cryptoVerify(
+    digestOf(alg),
+    Buffer.from(token.slice(0, lastDot), "ascii"),
+    { key: object, dsaEncoding: "ieee-p1363" },
+    signature,
+  );
   return valid ? ok(true) : fail("ERR_BAD_SIGNATURE", "the JWS signature does not verify");
 }
 

@@ -38,12 +38,15 @@ export function isExternalKey(key: SigningKey): key is ExternalKey {
 }
 
 /** WebCrypto parameters for key generation, import and X.509 signing. */
-export function webCryptoAlgorithm(alg: SignatureAlgorithm): EcKeyImportParams & EcdsaParams | Algorithm {
+export function webCryptoAlgorithm(alg: SignatureAlgorithm): (EcKeyImportParams & EcdsaParams) | Algorithm {
   return alg === "ES256" ? { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } : { name: "Ed25519" };
 }
 
 export async function generateKeyPair(alg: SignatureAlgorithm = "ES256"): Promise<KeyPair> {
-  const pair = (await webcrypto.subtle.generateKey(webCryptoAlgorithm(alg) as EcKeyGenParams, true, ["sign", "verify"])) as CryptoKeyPair;
+  const pair = (await webcrypto.subtle.generateKey(webCryptoAlgorithm(alg) as EcKeyGenParams, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
   return { alg, privateKey: pair.privateKey, publicKey: pair.publicKey };
 }
 
@@ -104,7 +107,10 @@ export async function importPublicKeyPem(pem: string): Promise<{ alg: SignatureA
   const alg = algorithmOfKey(object);
   if (!alg) throw new TypeError("unsupported key type: Péage keys are ECDSA P-256 (ES256) or Ed25519 (EdDSA)");
   const spki = object.export({ type: "spki", format: "der" });
-  return { alg, publicKey: await webcrypto.subtle.importKey("spki", spki, webCryptoAlgorithm(alg) as EcKeyImportParams, true, ["verify"]) };
+  return {
+    alg,
+    publicKey: await webcrypto.subtle.importKey("spki", spki, webCryptoAlgorithm(alg) as EcKeyImportParams, true, ["verify"]),
+  };
 }
 
 const thumbprints = new WeakMap<CryptoKey, string>();
@@ -117,7 +123,8 @@ export function jwkThumbprint(publicKey: CryptoKey): string {
   let thumbprint = thumbprints.get(publicKey);
   if (thumbprint === undefined) {
     const jwk = keyObjectOf(publicKey).export({ format: "jwk" });
-    const required = jwk.kty === "EC" ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+    const required =
+      jwk.kty === "EC" ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
     thumbprint = createHash("sha256").update(canonicalBytes(required)).digest("base64url");
     thumbprints.set(publicKey, thumbprint);
   }

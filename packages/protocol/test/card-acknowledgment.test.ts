@@ -54,11 +54,32 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     let offer: Offer;
     let consent: ConsentClaims;
     const clock = new FixedClock(NOW);
-    const options = (more: Partial<AcknowledgmentCheckOptions> = {}): AcknowledgmentCheckOptions => ({ trust: pki.trustStore(), clock, ...more });
-    const cardSigns = (claims: Record<string, unknown>, key: KeyPair = cardKeys, x5c: readonly string[] = cardChain): Promise<Acknowledgment> =>
-      signJws(JwsTypes.acknowledgment, claims, key, { x5c }).then((token) => ({ type: "peage.acknowledgment", v: 1, acknowledgment: token }));
+    const options = (more: Partial<AcknowledgmentCheckOptions> = {}): AcknowledgmentCheckOptions => ({
+      trust: pki.trustStore(),
+      clock,
+      ...more,
+    });
+    const cardSigns = (
+      claims: Record<string, unknown>,
+      key: KeyPair = cardKeys,
+      x5c: readonly string[] = cardChain,
+    ): Promise<Acknowledgment> =>
+      signJws(JwsTypes.acknowledgment, claims, key, { x5c }).then((token) => ({
+        type: "peage.acknowledgment",
+        v: 1,
+        acknowledgment: token,
+      }));
     const cardAck = (debit: CardDebit | null = { counter: 7, balance: 450 }): Promise<Acknowledgment> =>
-      signAcknowledgment({ consent, paymentId: "card_7", server: CARD, charged: consent.price, key: cardKeys, x5c: cardChain, clock, ...(debit && { debit }) });
+      signAcknowledgment({
+        consent,
+        paymentId: "card_7",
+        server: CARD,
+        charged: consent.price,
+        key: cardKeys,
+        x5c: cardChain,
+        clock,
+        ...(debit && { debit }),
+      });
 
     before(async () => {
       pki = await createDemoPki({ alg, now: NOW, cardIssuer: true });
@@ -73,7 +94,12 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         identity: CARD,
       });
       cardChain = pki.chainOf(certificate);
-      const catalog = await signCatalog(pki.publisher.identity, [{ offerId: "launch", description: "One game", price: price(50, "EUR"), grant: { kind: "launch" } }], pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+      const catalog = await signCatalog(
+        pki.publisher.identity,
+        [{ offerId: "launch", description: "One game", price: price(50, "EUR"), grant: { kind: "launch" } }],
+        pki.publisher.keys,
+        pki.chainOf(pki.publisher.certificate),
+      );
       offer = createOffer(catalog.offers[0]!, clock);
       const userKey = await generateKeyPair(alg);
       const request = await createPaymentRequest({ offer, user: USER, server: pki.server.identity, userKey, clock });
@@ -92,7 +118,15 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     });
 
     it("a server's acknowledgment is as before: no card, no debit", async () => {
-      const ack = await signAcknowledgment({ consent, paymentId: "pay_1", server: pki.server.identity, charged: consent.price, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), clock });
+      const ack = await signAcknowledgment({
+        consent,
+        paymentId: "pay_1",
+        server: pki.server.identity,
+        charged: consent.price,
+        key: pki.server.keys,
+        x5c: pki.chainOf(pki.server.certificate),
+        clock,
+      });
       assert.equal("debit" in claimsOf(ack), false);
       const result = await verifyAcknowledgment(ack, offer, options());
       assert.ok(result.ok);
@@ -102,7 +136,10 @@ for (const alg of ["ES256", "EdDSA"] as const) {
 
     it("a merchant that accepts only another server, or no cards, refuses it", async () => {
       const ack = await cardAck();
-      assert.equal(code(await verifyAcknowledgment(ack, offer, options({ server: partyId("server", "pay-us") }))), "ERR_WRONG_AUDIENCE");
+      assert.equal(
+        code(await verifyAcknowledgment(ack, offer, options({ server: partyId("server", "pay-us") }))),
+        "ERR_WRONG_AUDIENCE",
+      );
       assert.equal(code(await verifyAcknowledgment(ack, offer, options({ acceptCards: false }))), "ERR_WRONG_ROLE");
     });
 
@@ -113,14 +150,26 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("identities and chains cannot be mixed: a card posing as a server, a server as a card, a card as another card", async () => {
       const claims = claimsOf(await cardAck());
       // The card's key and chain, claiming to be the payment server.
-      assert.equal(code(await verifyAcknowledgment(await cardSigns({ ...claims, server: pki.server.identity }), offer, options())), "ERR_WRONG_ROLE");
+      assert.equal(
+        code(await verifyAcknowledgment(await cardSigns({ ...claims, server: pki.server.identity }), offer, options())),
+        "ERR_WRONG_ROLE",
+      );
       // The server's key and chain, claiming to be a card (to skip the server's own records).
       const serverChain = pki.chainOf(pki.server.certificate);
-      assert.equal(code(await verifyAcknowledgment(await cardSigns(claims, pki.server.keys, serverChain), offer, options())), "ERR_WRONG_ROLE");
+      assert.equal(
+        code(await verifyAcknowledgment(await cardSigns(claims, pki.server.keys, serverChain), offer, options())),
+        "ERR_WRONG_ROLE",
+      );
       // Another card's name under this card's certificate.
-      assert.equal(code(await verifyAcknowledgment(await cardSigns({ ...claims, server: partyId("card", "bob-1") }), offer, options())), "ERR_IDENTITY_MISMATCH");
+      assert.equal(
+        code(await verifyAcknowledgment(await cardSigns({ ...claims, server: partyId("card", "bob-1") }), offer, options())),
+        "ERR_IDENTITY_MISMATCH",
+      );
       // The wallet's own key under the card's chain.
-      assert.equal(code(await verifyAcknowledgment(await cardSigns(claims, await generateKeyPair("ES256")), offer, options())), "ERR_BAD_SIGNATURE");
+      assert.equal(
+        code(await verifyAcknowledgment(await cardSigns(claims, await generateKeyPair("ES256")), offer, options())),
+        "ERR_BAD_SIGNATURE",
+      );
     });
 
     it("the debit field is exactly a counter and a balance or a used amount, integers, in range", async () => {
@@ -135,7 +184,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         { counter: 7, balance: 450, currency: "EUR" },
       ];
       for (const debit of bad) {
-        assert.equal(code(await verifyAcknowledgment(await cardSigns({ ...claims, debit }), offer, options())), "ERR_MALFORMED", JSON.stringify(debit));
+        assert.equal(
+          code(await verifyAcknowledgment(await cardSigns({ ...claims, debit }), offer, options())),
+          "ERR_MALFORMED",
+          JSON.stringify(debit),
+        );
       }
       const claimsParser = parser(AcknowledgmentClaimsSchema);
       assert.ok(claimsParser.parse({ ...claims, debit: { counter: 1, used: 0 } }, "ack").ok);

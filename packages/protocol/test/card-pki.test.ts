@@ -36,7 +36,14 @@ function code(result: Result<unknown>): VerificationCode | "valid" {
 }
 
 /** A CA certificate with exactly the given EKU roles and subjectAltName URIs (none when empty). */
-async function rawCa(issuer: CertifiedKeyPair, subject: string, keys: KeyPair, roles: Role[] | undefined, uris: string[], pathLength = 0): Promise<x509.X509Certificate> {
+async function rawCa(
+  issuer: CertifiedKeyPair,
+  subject: string,
+  keys: KeyPair,
+  roles: Role[] | undefined,
+  uris: string[],
+  pathLength = 0,
+): Promise<x509.X509Certificate> {
   const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension)!;
   return x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
@@ -49,15 +56,33 @@ async function rawCa(issuer: CertifiedKeyPair, subject: string, keys: KeyPair, r
     extensions: [
       new x509.BasicConstraintsExtension(true, pathLength, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      ...(roles ? [new x509.ExtendedKeyUsageExtension(roles.map((role) => roleOids[role]), false)] : []),
-      ...(uris.length > 0 ? [new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: "url" as const, value })), false)] : []),
+      ...(roles
+        ? [
+            new x509.ExtendedKeyUsageExtension(
+              roles.map((role) => roleOids[role]),
+              false,
+            ),
+          ]
+        : []),
+      ...(uris.length > 0
+        ? [
+            new x509.SubjectAlternativeNameExtension(
+              uris.map((value) => ({ type: "url" as const, value })),
+              false,
+            ),
+          ]
+        : []),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId, false),
     ],
   });
 }
 
-async function cardUnder(issuer: CertifiedKeyPair, identity: string = CARD, roles: Role[] = ["card-acknowledgment"]): Promise<CertifiedKeyPair> {
+async function cardUnder(
+  issuer: CertifiedKeyPair,
+  identity: string = CARD,
+  roles: Role[] = ["card-acknowledgment"],
+): Promise<CertifiedKeyPair> {
   const keys = await generateKeyPair("ES256");
   const certificate = await issueCertificate({
     issuer,
@@ -116,7 +141,9 @@ for (const alg of ["ES256", "EdDSA"] as const) {
 
     it("a card certified directly by the regulator is refused: the regulator names no payment server", async () => {
       const direct = await cardUnder(pki.regulatorCa);
-      const result = await pki.trustStore().validate(chainOf(direct.certificate, pki.regulatorCa.certificate), "card-acknowledgment", NOW);
+      const result = await pki
+        .trustStore()
+        .validate(chainOf(direct.certificate, pki.regulatorCa.certificate), "card-acknowledgment", NOW);
       assert.equal(code(result), "ERR_WRONG_ROLE");
       assert.match(result.ok ? "" : result.error.message, /subjectAltName/);
     });
@@ -133,16 +160,29 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         const keys = await generateKeyPair(alg);
         const issuer = { keys, certificate: await rawCa(pki.regulatorCa, "CN=odd issuer,O=Péage", keys, roles, uris) };
         const leaf = await cardUnder(issuer);
-        const result = await pki.trustStore().validate(chainOf(leaf.certificate, issuer.certificate, pki.regulatorCa.certificate), "card-acknowledgment", NOW);
+        const result = await pki
+          .trustStore()
+          .validate(chainOf(leaf.certificate, issuer.certificate, pki.regulatorCa.certificate), "card-acknowledgment", NOW);
         assert.equal(code(result), "ERR_WRONG_ROLE");
       });
     }
 
     it("under a regulator that may not certify card-acknowledgment (EKU chaining), a card issuer's cards are refused", async () => {
       const keys = await generateKeyPair(alg);
-      const issuer = { keys, certificate: await rawCa(plain.regulatorCa, "CN=pay-eu card issuer,O=Péage", keys, ["card-issuing", "card-acknowledgment"], [SERVER]) };
+      const issuer = {
+        keys,
+        certificate: await rawCa(
+          plain.regulatorCa,
+          "CN=pay-eu card issuer,O=Péage",
+          keys,
+          ["card-issuing", "card-acknowledgment"],
+          [SERVER],
+        ),
+      };
       const leaf = await cardUnder(issuer);
-      const result = await plain.trustStore().validate(chainOf(leaf.certificate, issuer.certificate, plain.regulatorCa.certificate), "card-acknowledgment", NOW);
+      const result = await plain
+        .trustStore()
+        .validate(chainOf(leaf.certificate, issuer.certificate, plain.regulatorCa.certificate), "card-acknowledgment", NOW);
       assert.equal(code(result), "ERR_WRONG_ROLE");
       assert.match(result.ok ? "" : result.error.message, /Payment Regulator/);
     });
@@ -150,11 +190,27 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("a card certificate naming a server, or a card issuer certifying a sub-CA, is refused", async () => {
       const trust = pki.trustStore();
       const serverNamed = await cardUnder(pki.cardIssuer!, SERVER);
-      assert.equal(code(await trust.validate(pki.chainOf(serverNamed.certificate), "card-acknowledgment", NOW)), "ERR_WRONG_ROLE");
+      assert.equal(
+        code(await trust.validate(pki.chainOf(serverNamed.certificate), "card-acknowledgment", NOW)),
+        "ERR_WRONG_ROLE",
+      );
       const subKeys = await generateKeyPair(alg);
-      const sub = { keys: subKeys, certificate: await rawCa(pki.cardIssuer!, "CN=sub issuer,O=Péage", subKeys, ["card-issuing", "card-acknowledgment"], [SERVER]) };
+      const sub = {
+        keys: subKeys,
+        certificate: await rawCa(
+          pki.cardIssuer!,
+          "CN=sub issuer,O=Péage",
+          subKeys,
+          ["card-issuing", "card-acknowledgment"],
+          [SERVER],
+        ),
+      };
       const leaf = await cardUnder(sub);
-      const result = await trust.validate(chainOf(leaf.certificate, sub.certificate, pki.cardIssuer!.certificate, pki.regulatorCa.certificate), "card-acknowledgment", NOW);
+      const result = await trust.validate(
+        chainOf(leaf.certificate, sub.certificate, pki.cardIssuer!.certificate, pki.regulatorCa.certificate),
+        "card-acknowledgment",
+        NOW,
+      );
       assert.equal(code(result), "ERR_PATH_LENGTH");
     });
   });

@@ -47,7 +47,10 @@ test("alg none, HS256 and RS256 are refused before any key is used", async () =>
     const forged = `${b64({ alg, typ: JwsTypes.consent, kid })}.${payload}.${b64("sig")}`;
     assert.equal(codeOf(decodeJws(forged, JwsTypes.consent)), "ERR_UNSUPPORTED_ALGORITHM", String(alg));
   }
-  assert.equal(codeOf(decodeJws(`${b64({ alg: "none", typ: JwsTypes.consent })}.${payload}.`, JwsTypes.consent)), "ERR_MALFORMED");
+  assert.equal(
+    codeOf(decodeJws(`${b64({ alg: "none", typ: JwsTypes.consent })}.${payload}.`, JwsTypes.consent)),
+    "ERR_MALFORMED",
+  );
 });
 
 test("crit, jku, jwk and any unknown header parameter are refused", async () => {
@@ -81,7 +84,8 @@ test("truncated, oversized, non-string and garbage tokens are malformed, never a
     `${b64("not json")}.${b64("{}")}.${b64("s")}`,
     `${b64([1, 2])}.${b64("{}")}.${b64("s")}`,
   ];
-  for (const value of cases) assert.equal(codeOf(decodeJws(value, JwsTypes.consent)), "ERR_MALFORMED", String(value).slice(0, 40));
+  for (const value of cases)
+    assert.equal(codeOf(decodeJws(value, JwsTypes.consent)), "ERR_MALFORMED", String(value).slice(0, 40));
 });
 
 test("a payload that is not canonical JSON is refused, even though it parses", async () => {
@@ -133,7 +137,12 @@ test("RFC 7638 §3.1 example thumbprint", async () => {
   const { importJWK } = await import("jose");
   // The RFC's example is an RSA key, which Péage refuses; its EC analogue from RFC 7517 A.1 is
   // checked against the thumbprint computed by hand from the members crv, kty, x, y.
-  const jwk = { kty: "EC", crv: "P-256", x: "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", y: "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM" };
+  const jwk = {
+    kty: "EC",
+    crv: "P-256",
+    x: "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+    y: "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM",
+  };
   const key = (await importJWK(jwk, "ES256")) as CryptoKey;
   const { createHash } = await import("node:crypto");
   const expected = createHash("sha256").update(`{"crv":"P-256","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`).digest("base64url");

@@ -22,7 +22,22 @@ import {
   type Result,
   type VerificationCode,
 } from "../src/index.js";
-import { ackAt, at, claimsOf, DAY, headerOf, makeWorld, MINUTE, offerAt, OTHER_PUBLISHER, OTHER_SERVER, PUBLISHER, requestAt, SERVER, type World } from "../scripts/scenario.js";
+import {
+  ackAt,
+  at,
+  claimsOf,
+  DAY,
+  headerOf,
+  makeWorld,
+  MINUTE,
+  offerAt,
+  OTHER_PUBLISHER,
+  OTHER_SERVER,
+  PUBLISHER,
+  requestAt,
+  SERVER,
+  type World,
+} from "../scripts/scenario.js";
 
 const NOW = new Date("2026-07-20T06:30:00.000Z");
 const T = at(NOW, DAY);
@@ -39,8 +54,15 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     let request: PaymentRequest;
     let ack: Acknowledgment;
     const ackTime = at(T, MINUTE + 2 * SECOND);
-    const options = (more: Partial<AcknowledgmentCheckOptions> = {}): AcknowledgmentCheckOptions => ({ trust: w.trust, clock: new FixedClock(at(ackTime, SECOND)), ...more });
-    const serverSigns = async (claims: Record<string, unknown>): Promise<Acknowledgment> => ({ ...ack, acknowledgment: await signJws(JwsTypes.acknowledgment, claims, w.pki.server.keys, { x5c: w.serverChain }) });
+    const options = (more: Partial<AcknowledgmentCheckOptions> = {}): AcknowledgmentCheckOptions => ({
+      trust: w.trust,
+      clock: new FixedClock(at(ackTime, SECOND)),
+      ...more,
+    });
+    const serverSigns = async (claims: Record<string, unknown>): Promise<Acknowledgment> => ({
+      ...ack,
+      acknowledgment: await signJws(JwsTypes.acknowledgment, claims, w.pki.server.keys, { x5c: w.serverChain }),
+    });
     before(async () => {
       w = await makeWorld(alg, NOW);
       offer = offerAt(w.entries["launch"]!, T);
@@ -97,14 +119,25 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       assert.equal(next.offerHash, offer.offerHash);
       assert.equal(code(await verifyAcknowledgment(ack, next, options())), "ERR_NONCE_MISMATCH");
       // The same nonce with another date (the wallet changed it before consent).
-      const redated = await ackAt(w, await requestAt({ ...offer, date: timestamp(at(T, SECOND)) }, w.user, at(T, MINUTE)), ackTime);
+      const redated = await ackAt(
+        w,
+        await requestAt({ ...offer, date: timestamp(at(T, SECOND)) }, w.user, at(T, MINUTE)),
+        ackTime,
+      );
       assert.equal(code(await verifyAcknowledgment(redated, offer, options())), "ERR_DATE_MISMATCH");
     });
 
     it("an acknowledgment of another price for this offer is refused, with both prices", async () => {
-      const result = await verifyAcknowledgment(await serverSigns({ ...claimsOf(ack.acknowledgment), price: price(1, "EUR") }), offer, options());
+      const result = await verifyAcknowledgment(
+        await serverSigns({ ...claimsOf(ack.acknowledgment), price: price(1, "EUR") }),
+        offer,
+        options(),
+      );
       assert.equal(code(result), "ERR_PRICE_MISMATCH");
-      assert.deepEqual(result.ok ? undefined : result.error.detail, { acknowledged: price(1, "EUR"), offered: offer.terms.price });
+      assert.deepEqual(result.ok ? undefined : result.error.detail, {
+        acknowledged: price(1, "EUR"),
+        offered: offer.terms.price,
+      });
     });
 
     it("an acknowledgment of another offer is refused on the hash", async () => {
@@ -112,7 +145,12 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     });
 
     it("roles: the publisher's certificate cannot acknowledge, the server's cannot offer", async () => {
-      const byPublisher = { ...ack, acknowledgment: await signJws(JwsTypes.acknowledgment, claimsOf(ack.acknowledgment), w.pki.publisher.keys, { x5c: w.publisherChain }) };
+      const byPublisher = {
+        ...ack,
+        acknowledgment: await signJws(JwsTypes.acknowledgment, claimsOf(ack.acknowledgment), w.pki.publisher.keys, {
+          x5c: w.publisherChain,
+        }),
+      };
       const result = await verifyAcknowledgment(byPublisher, offer, options());
       assert.equal(code(result), "ERR_WRONG_ROLE");
       assert.match(result.ok ? "" : result.error.message, /acknowledgment-signing/);
@@ -122,29 +160,75 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     });
 
     it("a server certificate under the publishers' association (EKU chaining) cannot acknowledge", async () => {
-      assert.equal(code(await w.trust.validate([toX5c(w.extra.ackRoleUnderPublishersCa), toX5c(w.pki.publishersCa.certificate)], "acknowledgment-signing", T)), "ERR_WRONG_ROLE");
+      assert.equal(
+        code(
+          await w.trust.validate(
+            [toX5c(w.extra.ackRoleUnderPublishersCa), toX5c(w.pki.publishersCa.certificate)],
+            "acknowledgment-signing",
+            T,
+          ),
+        ),
+        "ERR_WRONG_ROLE",
+      );
     });
 
     it("the server named in the acknowledgment is the one its certificate names, and the one the merchant accepts", async () => {
-      assert.equal(code(await verifyAcknowledgment(await serverSigns({ ...claimsOf(ack.acknowledgment), server: OTHER_SERVER }), offer, options())), "ERR_IDENTITY_MISMATCH");
-      assert.equal(code(await verifyAcknowledgment(await serverSigns({ ...claimsOf(ack.acknowledgment), publisher: OTHER_PUBLISHER }), offer, options())), "ERR_IDENTITY_MISMATCH");
+      assert.equal(
+        code(
+          await verifyAcknowledgment(
+            await serverSigns({ ...claimsOf(ack.acknowledgment), server: OTHER_SERVER }),
+            offer,
+            options(),
+          ),
+        ),
+        "ERR_IDENTITY_MISMATCH",
+      );
+      assert.equal(
+        code(
+          await verifyAcknowledgment(
+            await serverSigns({ ...claimsOf(ack.acknowledgment), publisher: OTHER_PUBLISHER }),
+            offer,
+            options(),
+          ),
+        ),
+        "ERR_IDENTITY_MISMATCH",
+      );
       assert.equal(code(await verifyAcknowledgment(ack, offer, options({ server: OTHER_SERVER }))), "ERR_WRONG_AUDIENCE");
     });
 
     it("an acknowledgment arriving after the offer expired (plus the grace) is refused; the grace is an option", async () => {
       const expiry = new Date(offer.expiresAt);
-      assert.equal(code(await verifyAcknowledgment(ack, offer, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS + 1)) }))), "ERR_MESSAGE_EXPIRED");
-      assert.equal(code(await verifyAcknowledgment(ack, offer, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS)) }))), "valid");
-      assert.equal(code(await verifyAcknowledgment(ack, offer, options({ clock: new FixedClock(at(expiry, 1)), graceMs: 0 }))), "ERR_MESSAGE_EXPIRED");
+      assert.equal(
+        code(await verifyAcknowledgment(ack, offer, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS + 1)) }))),
+        "ERR_MESSAGE_EXPIRED",
+      );
+      assert.equal(
+        code(await verifyAcknowledgment(ack, offer, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS)) }))),
+        "valid",
+      );
+      assert.equal(
+        code(await verifyAcknowledgment(ack, offer, options({ clock: new FixedClock(at(expiry, 1)), graceMs: 0 }))),
+        "ERR_MESSAGE_EXPIRED",
+      );
     });
 
     it("an acknowledgment the wallet made itself, under the server's chain, does not verify", async () => {
-      const forged = { ...ack, acknowledgment: await signJws(JwsTypes.acknowledgment, claimsOf(ack.acknowledgment), w.mallory.key, { x5c: w.serverChain }) };
+      const forged = {
+        ...ack,
+        acknowledgment: await signJws(JwsTypes.acknowledgment, claimsOf(ack.acknowledgment), w.mallory.key, {
+          x5c: w.serverChain,
+        }),
+      };
       assert.equal(code(await verifyAcknowledgment(forged, offer, options())), "ERR_BAD_SIGNATURE");
     });
 
     it("an acknowledgment under a rogue hierarchy copying the real names is refused", async () => {
-      const rogue = { ...ack, acknowledgment: await signJws(JwsTypes.acknowledgment, claimsOf(ack.acknowledgment), w.rogue.server.keys, { x5c: w.rogue.chainOf(w.rogue.server.certificate) }) };
+      const rogue = {
+        ...ack,
+        acknowledgment: await signJws(JwsTypes.acknowledgment, claimsOf(ack.acknowledgment), w.rogue.server.keys, {
+          x5c: w.rogue.chainOf(w.rogue.server.certificate),
+        }),
+      };
       assert.equal(code(await verifyAcknowledgment(rogue, offer, options())), "ERR_UNKNOWN_ISSUER");
     });
   });

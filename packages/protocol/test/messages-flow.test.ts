@@ -20,7 +20,20 @@ import {
   type Offer,
   type PaymentRequest,
 } from "../src/index.js";
-import { ackAt, at, DAY, enrolled, makeUser, makeWorld, MINUTE, requestAt, segments, SERVER, withSegment, type World } from "../scripts/scenario.js";
+import {
+  ackAt,
+  at,
+  DAY,
+  enrolled,
+  makeUser,
+  makeWorld,
+  MINUTE,
+  requestAt,
+  segments,
+  SERVER,
+  withSegment,
+  type World,
+} from "../scripts/scenario.js";
 
 const NOW = new Date("2026-09-01T16:00:00.000Z");
 const T = at(NOW, DAY);
@@ -50,12 +63,21 @@ describe("a payment end to end", () => {
 
         // Wallet → server: message 2, after the user said yes.
         const request = await requestAt(shown.value.offer, w.user, at(T, 20 * SECOND));
-        const checked = await verifyPaymentRequest(wire(request), { trust: server, clock: new FixedClock(at(T, 21 * SECOND)), server: SERVER, userKey: enrolled([w.user]) });
+        const checked = await verifyPaymentRequest(wire(request), {
+          trust: server,
+          clock: new FixedClock(at(T, 21 * SECOND)),
+          server: SERVER,
+          userKey: enrolled([w.user]),
+        });
         assert.ok(checked.ok, checked.ok ? "" : checked.error.message);
 
         // Server → wallet → merchant: message 3.
         const ack = await ackAt(w, wire(request) as PaymentRequest, at(T, 21 * SECOND));
-        const accepted = await verifyAcknowledgment(wire(ack), offer, { trust: merchant, clock: new FixedClock(at(T, 22 * SECOND)), server: SERVER });
+        const accepted = await verifyAcknowledgment(wire(ack), offer, {
+          trust: merchant,
+          clock: new FixedClock(at(T, 22 * SECOND)),
+          server: SERVER,
+        });
         assert.ok(accepted.ok, accepted.ok ? "" : accepted.error.message);
         assert.equal(accepted.value.claims.nonce, offer.nonce);
         assert.equal(accepted.value.claims.user, w.user.id);
@@ -69,7 +91,10 @@ describe("a payment end to end", () => {
     const verifyOne = async (offset: number) => {
       const offer = createOffer(w.entries["launch"]!, new FixedClock(at(T, offset)));
       const ack = await ackAt(w, await requestAt(offer, w.user, at(T, offset + SECOND)), at(T, offset + 2 * SECOND));
-      const result = await verifyAcknowledgment(ack, offer, { trust: merchant, clock: new FixedClock(at(T, offset + 3 * SECOND)) });
+      const result = await verifyAcknowledgment(ack, offer, {
+        trust: merchant,
+        clock: new FixedClock(at(T, offset + 3 * SECOND)),
+      });
       assert.ok(result.ok);
     };
     for (let i = 0; i < 5; i++) await verifyOne(i * MINUTE);
@@ -111,12 +136,16 @@ describe("a payment end to end", () => {
     const walletTime = at(T, MAX_OFFER_TTL_MS + DEFAULT_CLOCK_SKEW_MS);
     assert.ok((await verifyOffer(offer, { trust: w.trust, clock: new FixedClock(walletTime) })).ok, "the wallet shows the offer");
     const request = await requestAt(offer, user, walletTime);
-    const check = (serverTime: Date) => verifyPaymentRequest(request, { trust: w.trust, clock: new FixedClock(serverTime), server: SERVER, userKey: enrolled([user]) });
+    const check = (serverTime: Date) =>
+      verifyPaymentRequest(request, {
+        trust: w.trust,
+        clock: new FixedClock(serverTime),
+        server: SERVER,
+        userKey: enrolled([user]),
+      });
     const accepted = await check(at(T, DEFAULT_OFFER_DATE_TOLERANCE_MS));
     assert.ok(accepted.ok, accepted.ok ? "" : `${accepted.error.code}: ${accepted.error.message}`);
     const late = await check(at(T, DEFAULT_OFFER_DATE_TOLERANCE_MS + 1));
     assert.equal(late.ok ? "accepted" : late.error.code, "ERR_MESSAGE_EXPIRED");
   });
 });
-
-

@@ -28,7 +28,20 @@ import {
   type Result,
   type VerificationCode,
 } from "../src/index.js";
-import { at, claimsOf, DAY, drafts, entryFor, headerOf, makeWorld, MINUTE, offerAt, OTHER_PUBLISHER, PUBLISHER, type World } from "../scripts/scenario.js";
+import {
+  at,
+  claimsOf,
+  DAY,
+  drafts,
+  entryFor,
+  headerOf,
+  makeWorld,
+  MINUTE,
+  offerAt,
+  OTHER_PUBLISHER,
+  PUBLISHER,
+  type World,
+} from "../scripts/scenario.js";
 
 const NOW = new Date("2026-05-04T08:00:00.000Z");
 const T = at(NOW, DAY);
@@ -59,7 +72,16 @@ describe("offer hash (RFC 8785 + SHA-256)", () => {
   });
 
   it("does not depend on member order, and changes with any member", () => {
-    const reordered = JSON.parse(JSON.stringify({ grant: terms.grant, price: { currency: "EUR", amount: 120 }, v: 1, offerId: terms.offerId, publisher: terms.publisher, description: terms.description })) as OfferTerms;
+    const reordered = JSON.parse(
+      JSON.stringify({
+        grant: terms.grant,
+        price: { currency: "EUR", amount: 120 },
+        v: 1,
+        offerId: terms.offerId,
+        publisher: terms.publisher,
+        description: terms.description,
+      }),
+    ) as OfferTerms;
     assert.equal(offerHash(reordered), offerHash(terms));
     const variants: OfferTerms[] = [
       { ...terms, description: `${terms.description} ` },
@@ -77,7 +99,8 @@ for (const alg of ["ES256", "EdDSA"] as const) {
   describe(`offers and catalogs (${alg})`, () => {
     let w: World;
     let offer: Offer;
-    const check = (value: unknown, when: Date = at(T, 30_000), skewMs?: number) => verifyOffer(value, { trust: w.trust, clock: new FixedClock(when), ...(skewMs !== undefined && { skewMs }) });
+    const check = (value: unknown, when: Date = at(T, 30_000), skewMs?: number) =>
+      verifyOffer(value, { trust: w.trust, clock: new FixedClock(when), ...(skewMs !== undefined && { skewMs }) });
     before(async () => {
       w = await makeWorld(alg, NOW);
       offer = offerAt(w.entries["launch"]!, T);
@@ -86,35 +109,62 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("signCatalog signs S_E(offer_h, price) once per entry, with the publisher's chain in x5c", async () => {
       for (const entry of w.catalog.offers) {
         assert.equal(entry.offerHash, offerHash(entry.terms));
-        assert.deepEqual(claimsOf(entry.signature), { v: PROTOCOL_VERSION, offerHash: entry.offerHash, price: entry.terms.price });
+        assert.deepEqual(claimsOf(entry.signature), {
+          v: PROTOCOL_VERSION,
+          offerHash: entry.offerHash,
+          price: entry.terms.price,
+        });
         assert.deepEqual(headerOf(entry.signature), { alg, typ: "peage-offer+jws", x5c: w.publisherChain });
       }
       const verified = await verifyCatalog(w.catalog, w.trust, T);
       assert.ok(verified.ok);
-      assert.deepEqual([...verified.value.byOfferId.keys()], drafts.map((d) => d.offerId));
+      assert.deepEqual(
+        [...verified.value.byOfferId.keys()],
+        drafts.map((d) => d.offerId),
+      );
     });
 
     it("a catalog survives any JSON re-serialization: the hash is over the canonical form, not the text", async () => {
       const pretty = JSON.parse(JSON.stringify(w.catalog, null, 4)) as unknown;
-      const reversed = JSON.parse(JSON.stringify(w.catalog, (_key, value: unknown) => (value && typeof value === "object" && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).reverse()) : value))) as unknown;
+      const reversed = JSON.parse(
+        JSON.stringify(w.catalog, (_key, value: unknown) =>
+          value && typeof value === "object" && !Array.isArray(value)
+            ? Object.fromEntries(Object.entries(value).reverse())
+            : value,
+        ),
+      ) as unknown;
       assert.ok((await verifyCatalog(pretty, w.trust, T)).ok);
       assert.ok((await verifyCatalog(reversed, w.trust, T)).ok);
     });
 
     it("signCatalog refuses drafts the schema refuses (control characters in a description)", async () => {
       const bad = [{ ...drafts[0]!, description: "Start\u0007" }];
-      await assert.rejects(signCatalog(PUBLISHER, bad, w.pki.publisher.keys, w.publisherChain), (error: unknown) => error instanceof VerificationError && error.code === "ERR_MALFORMED");
+      await assert.rejects(
+        signCatalog(PUBLISHER, bad, w.pki.publisher.keys, w.publisherChain),
+        (error: unknown) => error instanceof VerificationError && error.code === "ERR_MALFORMED",
+      );
     });
 
     it("a description is text: one that merely looks like an impossible timestamp is accepted, an impossible date is not", async () => {
-      const catalog = await signCatalog(PUBLISHER, [{ ...drafts[0]!, description: "2026-02-30T09:00:00.000Z" }], w.pki.publisher.keys, w.publisherChain);
+      const catalog = await signCatalog(
+        PUBLISHER,
+        [{ ...drafts[0]!, description: "2026-02-30T09:00:00.000Z" }],
+        w.pki.publisher.keys,
+        w.publisherChain,
+      );
       assert.ok((await verifyCatalog(catalog, w.trust, T)).ok);
       assertCode(await check({ ...offer, date: "2026-02-30T09:00:00.000Z" }), "ERR_MALFORMED", "/date");
     });
 
     it("a catalog with a changed description fails on the hash, naming the entry", async () => {
-      const offers = w.catalog.offers.map((entry, i) => (i === 2 ? { ...entry, terms: { ...entry.terms, description: "Unlock every level" } } : entry));
-      const error = assertCode(await verifyCatalog({ ...w.catalog, offers }, w.trust, T), "ERR_HASH_MISMATCH", "catalog offer level-2");
+      const offers = w.catalog.offers.map((entry, i) =>
+        i === 2 ? { ...entry, terms: { ...entry.terms, description: "Unlock every level" } } : entry,
+      );
+      const error = assertCode(
+        await verifyCatalog({ ...w.catalog, offers }, w.trust, T),
+        "ERR_HASH_MISMATCH",
+        "catalog offer level-2",
+      );
       assert.equal(error.detail["index"], 2);
     });
 
@@ -149,23 +199,37 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("a price changed in the terms fails on the hash, and again after re-hashing", async () => {
       const terms = { ...offer.terms, price: price(1, "EUR") };
       assertCode(await check({ ...offer, terms }), "ERR_HASH_MISMATCH", "not the hash of the offer's terms");
-      assertCode(await check({ ...offer, terms, offerHash: offerHash(terms) }), "ERR_HASH_MISMATCH", "publisher signed a different offer hash");
+      assertCode(
+        await check({ ...offer, terms, offerHash: offerHash(terms) }),
+        "ERR_HASH_MISMATCH",
+        "publisher signed a different offer hash",
+      );
     });
 
     it("a publisher signature over the right hash and another price", async () => {
       const claims = claimsOf<{ v: number; offerHash: string }>(offer.signature);
-      const signature = await signJws(JwsTypes.offerSignature, { ...claims, price: price(5, "EUR") }, w.pki.publisher.keys, { x5c: w.publisherChain });
+      const signature = await signJws(JwsTypes.offerSignature, { ...claims, price: price(5, "EUR") }, w.pki.publisher.keys, {
+        x5c: w.publisherChain,
+      });
       const error = assertCode(await check({ ...offer, signature }), "ERR_PRICE_MISMATCH");
       assert.deepEqual(error.detail, { signed: price(5, "EUR"), stated: offer.terms.price });
     });
 
     it("roles: an offer signed with the payment server's certificate is refused, whatever the terms say", async () => {
-      assertCode(await check({ ...offer, ...(await entryFor(offer.terms, w.pki.server.keys, w.serverChain)) }), "ERR_WRONG_ROLE", "offer-signing");
+      assertCode(
+        await check({ ...offer, ...(await entryFor(offer.terms, w.pki.server.keys, w.serverChain)) }),
+        "ERR_WRONG_ROLE",
+        "offer-signing",
+      );
     });
 
     it("a publisher cannot sign offers in another publisher's name", async () => {
       const terms = { ...offer.terms, publisher: OTHER_PUBLISHER };
-      assertCode(await check({ ...offer, ...(await entryFor(terms, w.pki.publisher.keys, w.publisherChain)) }), "ERR_IDENTITY_MISMATCH", OTHER_PUBLISHER);
+      assertCode(
+        await check({ ...offer, ...(await entryFor(terms, w.pki.publisher.keys, w.publisherChain)) }),
+        "ERR_IDENTITY_MISMATCH",
+        OTHER_PUBLISHER,
+      );
       const other = partyId("publisher", "other-studio");
       const ownEntry = await entryFor(terms, w.extra.otherPublisher.keys, w.pki.chainOf(w.extra.otherPublisher.certificate));
       const own = await check({ ...offer, ...ownEntry });
@@ -176,7 +240,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("an offer from the future beyond the skew, and the skew as an option", async () => {
       const entry = w.entries["launch"]!;
       const verifier = at(T, 30_000);
-      assertCode(await check(offerAt(entry, at(verifier, DEFAULT_CLOCK_SKEW_MS + 1)), verifier), "ERR_MESSAGE_NOT_YET_VALID", "in the future");
+      assertCode(
+        await check(offerAt(entry, at(verifier, DEFAULT_CLOCK_SKEW_MS + 1)), verifier),
+        "ERR_MESSAGE_NOT_YET_VALID",
+        "in the future",
+      );
       assert.ok((await check(offerAt(entry, at(verifier, DEFAULT_CLOCK_SKEW_MS)), verifier)).ok);
       assertCode(await check(offerAt(entry, at(verifier, 1)), verifier, 0), "ERR_MESSAGE_NOT_YET_VALID");
     });
@@ -190,7 +258,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     });
 
     it("lifetimes: longer than MAX_OFFER_TTL_MS or not positive is malformed", async () => {
-      assertCode(await check({ ...offer, expiresAt: timestamp(at(T, MAX_OFFER_TTL_MS + 1)) }), "ERR_MALFORMED", `at most ${MAX_OFFER_TTL_MS / 60_000} minutes`);
+      assertCode(
+        await check({ ...offer, expiresAt: timestamp(at(T, MAX_OFFER_TTL_MS + 1)) }),
+        "ERR_MALFORMED",
+        `at most ${MAX_OFFER_TTL_MS / 60_000} minutes`,
+      );
       assert.ok((await check({ ...offer, expiresAt: timestamp(at(T, MAX_OFFER_TTL_MS)) })).ok);
       assertCode(await check({ ...offer, expiresAt: offer.date }), "ERR_MALFORMED");
     });

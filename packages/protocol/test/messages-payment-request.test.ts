@@ -25,7 +25,28 @@ import {
   type Result,
   type VerificationCode,
 } from "../src/index.js";
-import { at, claimsOf, crlOf, DAY, enrolled, entryFor, flipSignature, headerOf, makeUser, makeWorld, MINUTE, offerAt, OTHER_PUBLISHER, OTHER_SERVER, PUBLISHER, requestAt, SERVER, withClaims, type User, type World } from "../scripts/scenario.js";
+import {
+  at,
+  claimsOf,
+  crlOf,
+  DAY,
+  enrolled,
+  entryFor,
+  flipSignature,
+  headerOf,
+  makeUser,
+  makeWorld,
+  MINUTE,
+  offerAt,
+  OTHER_PUBLISHER,
+  OTHER_SERVER,
+  PUBLISHER,
+  requestAt,
+  SERVER,
+  withClaims,
+  type User,
+  type World,
+} from "../scripts/scenario.js";
 
 const NOW = new Date("2026-06-10T14:00:00.000Z");
 const T = at(NOW, DAY);
@@ -58,7 +79,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
 
     it("the consent binds hash, price, nonce, date, publisher, user and server, under the user's key thumbprint", async () => {
       assert.equal(request.signature, offer.signature);
-      assert.deepEqual(headerOf(request.consent), { alg: w.user.key.alg, typ: JwsTypes.consent, kid: await keyThumbprint(w.user.key.publicKey) });
+      assert.deepEqual(headerOf(request.consent), {
+        alg: w.user.key.alg,
+        typ: JwsTypes.consent,
+        kid: await keyThumbprint(w.user.key.publicKey),
+      });
       assert.deepEqual(claimsOf(request.consent), {
         v: 1,
         offerHash: offer.offerHash,
@@ -76,7 +101,15 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     });
 
     it("createPaymentRequest bounds the consent's lifetime", async () => {
-      const make = (ttlMs: number) => createPaymentRequest({ offer, user: w.user.id, server: SERVER, userKey: w.user.key, clock: new FixedClock(consentAt), ttlMs });
+      const make = (ttlMs: number) =>
+        createPaymentRequest({
+          offer,
+          user: w.user.id,
+          server: SERVER,
+          userKey: w.user.key,
+          clock: new FixedClock(consentAt),
+          ttlMs,
+        });
       await assert.rejects(make(0), RangeError);
       await assert.rejects(make(MAX_CONSENT_TTL_MS + 1), RangeError);
       assert.ok((await verifyPaymentRequest(await make(MAX_CONSENT_TTL_MS), options())).ok);
@@ -84,12 +117,15 @@ for (const alg of ["ES256", "EdDSA"] as const) {
 
     it("a valid request yields the consent, the key id and the verified publisher signature; the key lookup gets the claimed user and kid", async () => {
       const asked: [PartyId<"user">, string][] = [];
-      const result = await verifyPaymentRequest(request, options({
-        userKey: async (user, kid) => {
-          asked.push([user, kid]);
-          return enrolled([w.user])(user, kid);
-        },
-      }));
+      const result = await verifyPaymentRequest(
+        request,
+        options({
+          userKey: async (user, kid) => {
+            asked.push([user, kid]);
+            return enrolled([w.user])(user, kid);
+          },
+        }),
+      );
       assert.ok(result.ok);
       assert.deepEqual(asked, [[w.user.id, w.user.kid]]);
       assert.equal(result.value.kid, w.user.kid);
@@ -121,16 +157,34 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("the signature is checked before anything the consent says is acted on", async () => {
       // Wrong server AND altered: the forgery is what is reported.
       const elsewhere = await requestAt(offer, w.user, consentAt, OTHER_SERVER);
-      const altered = { ...elsewhere, consent: withClaims(elsewhere.consent, { ...claimsOf<Record<string, unknown>>(elsewhere.consent), price: price(1, "EUR") }) };
+      const altered = {
+        ...elsewhere,
+        consent: withClaims(elsewhere.consent, {
+          ...claimsOf<Record<string, unknown>>(elsewhere.consent),
+          price: price(1, "EUR"),
+        }),
+      };
       assert.equal(code(await verifyPaymentRequest(altered, options())), "ERR_BAD_SIGNATURE");
-      assert.equal(code(await verifyPaymentRequest({ ...request, consent: flipSignature(request.consent) }, options())), "ERR_BAD_SIGNATURE");
+      assert.equal(
+        code(await verifyPaymentRequest({ ...request, consent: flipSignature(request.consent) }, options())),
+        "ERR_BAD_SIGNATURE",
+      );
     });
 
     it("an expired consent, beyond the skew; the skew is an option", async () => {
       const expiry = at(consentAt, DEFAULT_CONSENT_TTL_MS);
-      assert.equal(code(await verifyPaymentRequest(request, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS + 1)) }))), "ERR_MESSAGE_EXPIRED");
-      assert.equal(code(await verifyPaymentRequest(request, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS)) }))), "valid");
-      assert.equal(code(await verifyPaymentRequest(request, options({ clock: new FixedClock(at(expiry, 1)), skewMs: 0 }))), "ERR_MESSAGE_EXPIRED");
+      assert.equal(
+        code(await verifyPaymentRequest(request, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS + 1)) }))),
+        "ERR_MESSAGE_EXPIRED",
+      );
+      assert.equal(
+        code(await verifyPaymentRequest(request, options({ clock: new FixedClock(at(expiry, DEFAULT_CLOCK_SKEW_MS)) }))),
+        "valid",
+      );
+      assert.equal(
+        code(await verifyPaymentRequest(request, options({ clock: new FixedClock(at(expiry, 1)), skewMs: 0 }))),
+        "ERR_MESSAGE_EXPIRED",
+      );
     });
 
     it("a consent from the future beyond the skew", async () => {
@@ -146,10 +200,16 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       const result = await verifyPaymentRequest(old, options());
       assert.equal(code(result), "ERR_MESSAGE_EXPIRED");
       assert.equal(result.ok ? undefined : result.error.detail["date"], claimsOf(old.consent)["date"]);
-      assert.equal(code(await verifyPaymentRequest(old, options({ offerDateToleranceMs: DEFAULT_OFFER_DATE_TOLERANCE_MS + 1 }))), "valid");
+      assert.equal(
+        code(await verifyPaymentRequest(old, options({ offerDateToleranceMs: DEFAULT_OFFER_DATE_TOLERANCE_MS + 1 }))),
+        "valid",
+      );
       assert.equal(code(await verifyPaymentRequest(await dated(-DEFAULT_OFFER_DATE_TOLERANCE_MS), options())), "valid");
       assert.equal(code(await verifyPaymentRequest(await dated(DEFAULT_CLOCK_SKEW_MS), options())), "valid");
-      assert.equal(code(await verifyPaymentRequest(await dated(DEFAULT_CLOCK_SKEW_MS + 1), options())), "ERR_MESSAGE_NOT_YET_VALID");
+      assert.equal(
+        code(await verifyPaymentRequest(await dated(DEFAULT_CLOCK_SKEW_MS + 1), options())),
+        "ERR_MESSAGE_NOT_YET_VALID",
+      );
       assert.equal(code(await verifyPaymentRequest(await dated(1), options({ skewMs: 0 }))), "ERR_MESSAGE_NOT_YET_VALID");
     });
 
@@ -174,9 +234,15 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("the publisher's signature: server certificate (role), rogue hierarchy, revocation", async () => {
       const entry = w.entries["day-pass"]!;
       const byServer = await entryFor(entry.terms, w.pki.server.keys, w.serverChain);
-      assert.equal(code(await verifyPaymentRequest(await requestAt({ ...offer, ...byServer }, w.user, consentAt), options())), "ERR_WRONG_ROLE");
+      assert.equal(
+        code(await verifyPaymentRequest(await requestAt({ ...offer, ...byServer }, w.user, consentAt), options())),
+        "ERR_WRONG_ROLE",
+      );
       const rogue = await entryFor(entry.terms, w.rogue.publisher.keys, w.rogue.chainOf(w.rogue.publisher.certificate));
-      assert.equal(code(await verifyPaymentRequest(await requestAt({ ...offer, ...rogue }, w.user, consentAt), options())), "ERR_UNKNOWN_ISSUER");
+      assert.equal(
+        code(await verifyPaymentRequest(await requestAt({ ...offer, ...rogue }, w.user, consentAt), options())),
+        "ERR_UNKNOWN_ISSUER",
+      );
       const crl = await crlOf(w.pki.publishersCa, [w.pki.publisher.certificate], NOW, at(NOW, 30 * DAY));
       const store = w.pki.trustStore({ crls: [crl] });
       assert.equal(code(await verifyPaymentRequest(request, options({ trust: store }))), "ERR_REVOKED");

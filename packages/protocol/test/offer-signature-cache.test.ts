@@ -9,7 +9,14 @@ import { PROTOCOL_VERSION } from "../src/messages/schema.js";
 async function fixture() {
   const pki = await createDemoPki();
   const entry = await signCatalogEntry(
-    { v: PROTOCOL_VERSION, publisher: pki.publisher.identity, offerId: "launch", description: "One launch", price: price(150, "EUR"), grant: { kind: "launch" } },
+    {
+      v: PROTOCOL_VERSION,
+      publisher: pki.publisher.identity,
+      offerId: "launch",
+      description: "One launch",
+      price: price(150, "EUR"),
+      grant: { kind: "launch" },
+    },
     pki.publisher.keys,
     pki.chainOf(pki.publisher.certificate),
   );

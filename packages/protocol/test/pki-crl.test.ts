@@ -23,7 +23,11 @@ import {
 } from "../src/pki/index.js";
 import { DAY, HOUR, NOW, assertFails, assertOk, at } from "./helpers/pki.js";
 
-const crlOf = (issuer: CertifiedKeyPair, serials: string[] = [], opts: { thisUpdate?: Date; nextUpdate?: Date; crlNumber?: number } = {}) =>
+const crlOf = (
+  issuer: CertifiedKeyPair,
+  serials: string[] = [],
+  opts: { thisUpdate?: Date; nextUpdate?: Date; crlNumber?: number } = {},
+) =>
   createCrl({
     issuer,
     revoked: serials.map((serialNumber) => ({ serialNumber, revocationDate: at(-HOUR), reason: "keyCompromise" as const })),
@@ -82,7 +86,7 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         thisUpdate: at(-HOUR),
         nextUpdate: at(DAY),
         signingKey: attacker.privateKey,
-        signingAlgorithm: alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } as EcdsaParams : { name: "Ed25519" },
+        signingAlgorithm: alg === "ES256" ? ({ name: "ECDSA", hash: "SHA-256" } as EcdsaParams) : { name: "Ed25519" },
         extensions: [new x509.AuthorityKeyIdentifierExtension(aki)],
         entries: [],
       });
@@ -91,7 +95,9 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     });
 
     it("a stale CRL (nextUpdate passed) fails ERR_REVOCATION_UNKNOWN", async () => {
-      const store = pki.trustStore({ crls: [await crlOf(pki.publishersCa, [], { thisUpdate: at(-2 * DAY), nextUpdate: at(-DAY) })] });
+      const store = pki.trustStore({
+        crls: [await crlOf(pki.publishersCa, [], { thisUpdate: at(-2 * DAY), nextUpdate: at(-DAY) })],
+      });
       assertFails(await store.validate(publisherChain, "offer-signing", NOW), "ERR_REVOCATION_UNKNOWN", "stale");
     });
 
@@ -99,7 +105,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       const none = pki.trustStore({ revocation: "require" });
       assertFails(await none.validate(publisherChain, "offer-signing", NOW), "ERR_REVOCATION_UNKNOWN", "acme-games");
       const partial = pki.trustStore({ revocation: "require", crls: [await crlOf(pki.publishersCa)] });
-      assertFails(await partial.validate(publisherChain, "offer-signing", NOW), "ERR_REVOCATION_UNKNOWN", "Publishers' Association");
+      assertFails(
+        await partial.validate(publisherChain, "offer-signing", NOW),
+        "ERR_REVOCATION_UNKNOWN",
+        "Publishers' Association",
+      );
       const complete = pki.trustStore({ revocation: "require", crls: [await crlOf(pki.publishersCa), await crlOf(pki.root)] });
       assertOk(await complete.validate(publisherChain, "offer-signing", NOW));
     });
@@ -111,9 +121,12 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         thisUpdate: at(-HOUR),
         nextUpdate: at(DAY),
         signingKey: pki.publishersCa.keys.privateKey,
-        signingAlgorithm: alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } as EcdsaParams : { name: "Ed25519" },
+        signingAlgorithm: alg === "ES256" ? ({ name: "ECDSA", hash: "SHA-256" } as EcdsaParams) : { name: "Ed25519" },
         // deltaCRLIndicator (RFC 5280 §5.2.4), critical: Péage does not use delta CRLs.
-        extensions: [new x509.AuthorityKeyIdentifierExtension(aki), new x509.Extension("2.5.29.27", true, new Uint8Array([2, 1, 1]))],
+        extensions: [
+          new x509.AuthorityKeyIdentifierExtension(aki),
+          new x509.Extension("2.5.29.27", true, new Uint8Array([2, 1, 1])),
+        ],
       });
       const store = pki.trustStore({ crls: [delta] });
       assertFails(await store.validate(publisherChain, "offer-signing", NOW), "ERR_REVOCATION_UNKNOWN", "2.5.29.27");
@@ -184,7 +197,13 @@ describe("revoked-certificate lists", () => {
     const list = addRevoked([], { serialNumber: "0102", revocationDate: NOW, reason: "cessationOfOperation" });
     const json = JSON.parse(JSON.stringify(revokedToJson(list))) as unknown;
     assert.deepEqual(revokedFromJson(json), list);
-    for (const bad of [{}, [{ serialNumber: "xyz", revocationDate: NOW.toISOString() }], [{ serialNumber: "01", revocationDate: "yesterday" }], [{ serialNumber: "01", revocationDate: NOW.toISOString(), reason: "bored" }], [null]]) {
+    for (const bad of [
+      {},
+      [{ serialNumber: "xyz", revocationDate: NOW.toISOString() }],
+      [{ serialNumber: "01", revocationDate: "yesterday" }],
+      [{ serialNumber: "01", revocationDate: NOW.toISOString(), reason: "bored" }],
+      [null],
+    ]) {
       assert.throws(() => revokedFromJson(bad), TypeError);
     }
   });
@@ -192,9 +211,24 @@ describe("revoked-certificate lists", () => {
   it("createCrl refuses duplicate serial numbers and invalid cRLNumbers", async () => {
     const pki = await createDemoPki({ now: NOW });
     const entry = { serialNumber: "01", revocationDate: NOW };
-    await assert.rejects(createCrl({ issuer: pki.root, revoked: [entry, { ...entry, serialNumber: "0001" }], thisUpdate: NOW, nextUpdate: at(DAY), crlNumber: 1 }), RangeError);
-    await assert.rejects(createCrl({ issuer: pki.root, revoked: [], thisUpdate: NOW, nextUpdate: at(DAY), crlNumber: -1 }), RangeError);
-    await assert.rejects(createCrl({ issuer: pki.root, revoked: [], thisUpdate: NOW, nextUpdate: at(-DAY), crlNumber: 1 }), RangeError);
+    await assert.rejects(
+      createCrl({
+        issuer: pki.root,
+        revoked: [entry, { ...entry, serialNumber: "0001" }],
+        thisUpdate: NOW,
+        nextUpdate: at(DAY),
+        crlNumber: 1,
+      }),
+      RangeError,
+    );
+    await assert.rejects(
+      createCrl({ issuer: pki.root, revoked: [], thisUpdate: NOW, nextUpdate: at(DAY), crlNumber: -1 }),
+      RangeError,
+    );
+    await assert.rejects(
+      createCrl({ issuer: pki.root, revoked: [], thisUpdate: NOW, nextUpdate: at(-DAY), crlNumber: 1 }),
+      RangeError,
+    );
   });
 });
 
@@ -208,6 +242,12 @@ describe("TrustStore.fromPem", () => {
     assert.equal(store.roots.length, 2);
     assertFails(await store.validate(a.chainOf(a.publisher.certificate), "offer-signing", NOW), "ERR_REVOKED");
     assertOk(await store.validate(b.chainOf(b.publisher.certificate), "offer-signing", NOW));
-    assertOk(await TrustStore.fromPem([a.root.certificate.toString("pem")]).validate(a.chainOf(a.publisher.certificate), "offer-signing", NOW));
+    assertOk(
+      await TrustStore.fromPem([a.root.certificate.toString("pem")]).validate(
+        a.chainOf(a.publisher.certificate),
+        "offer-signing",
+        NOW,
+      ),
+    );
   });
 });

@@ -8,7 +8,15 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDemoPki, issueCertificate, parseCertificatesPem, PkiFiles, readPkiDir, toX5c, writePkiDir } from "../src/pki/index.js";
+import {
+  createDemoPki,
+  issueCertificate,
+  parseCertificatesPem,
+  PkiFiles,
+  readPkiDir,
+  toX5c,
+  writePkiDir,
+} from "../src/pki/index.js";
 import { generateKeyPair } from "../src/keys.js";
 import { partyId } from "../src/identity.js";
 import { NOW, assertOk, withTempDir } from "./helpers/pki.js";
@@ -68,8 +76,12 @@ describe("demo PKI directory with a card issuer", () => {
       // The other PKI's card issuer, with its own key: the pair is consistent, the identity is not.
       const otherDir = join(dir, "other");
       await writePkiDir(otherDir, other);
-      for (const ext of ["crt", "key"]) writeFileSync(join(dir, `card-issuer.${ext}`), readFileSync(join(otherDir, `card-issuer.${ext}`)));
-      await assert.rejects(readPkiDir(dir), /names urn:peage:server:pay-us, not the directory's payment server urn:peage:server:pay-eu/);
+      for (const ext of ["crt", "key"])
+        writeFileSync(join(dir, `card-issuer.${ext}`), readFileSync(join(otherDir, `card-issuer.${ext}`)));
+      await assert.rejects(
+        readPkiDir(dir),
+        /names urn:peage:server:pay-us, not the directory's payment server urn:peage:server:pay-eu/,
+      );
     });
   });
 });

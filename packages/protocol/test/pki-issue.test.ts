@@ -91,7 +91,15 @@ describe("issuance", () => {
       assert.notEqual(serial.slice(0, 2), "00");
     }
     const keys = await generateKeyPair();
-    const cert = await issueCertificate({ issuer: pki.root, subject: "CN=Serial", publicKey: keys.publicKey, notBefore: NOW, notAfter: at(DAY), ca: {}, serialNumber: "0DEAD" });
+    const cert = await issueCertificate({
+      issuer: pki.root,
+      subject: "CN=Serial",
+      publicKey: keys.publicKey,
+      notBefore: NOW,
+      notAfter: at(DAY),
+      ca: {},
+      serialNumber: "0DEAD",
+    });
     assert.equal(cert.serialNumber, "dead");
     assert.throws(() => normalizeSerialNumber("0"), RangeError);
     assert.throws(() => normalizeSerialNumber("ff".repeat(20)), RangeError);
@@ -113,20 +121,50 @@ describe("issuance", () => {
     await assert.rejects(issueCertificate({ ...base, issuer: pki.root, ca: { pathLength: -1 } }), RangeError);
     await assert.rejects(issueCertificate({ ...base, issuer: pki.root, roles: [] }), RangeError);
     // A key outside the profile, and an identity that is not a Péage URN.
-    const p384 = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const p384 = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
     await assert.rejects(issueCertificate({ ...base, issuer: pki.root, publicKey: p384.publicKey, ca: {} }), /P-256 and Ed25519/);
-    await assert.rejects(issueCertificate({ ...base, issuer: pki.root, roles: ["offer-signing"], identity: "https://acme.example" as never }), /not a Péage identity/);
+    await assert.rejects(
+      issueCertificate({ ...base, issuer: pki.root, roles: ["offer-signing"], identity: "https://acme.example" as never }),
+      /not a Péage identity/,
+    );
   });
 
   it("signs with the issuer's algorithm: an ES256 root can certify an Ed25519 CA and the reverse", async () => {
-    for (const [issuerAlg, subjectAlg] of [["ES256", "EdDSA"], ["EdDSA", "ES256"]] as const) {
+    for (const [issuerAlg, subjectAlg] of [
+      ["ES256", "EdDSA"],
+      ["EdDSA", "ES256"],
+    ] as const) {
       const rootKeys = await generateKeyPair(issuerAlg);
-      const root = { keys: rootKeys, certificate: await createRootCa({ subject: "CN=Mixed Root", keys: rootKeys, notBefore: at(-DAY), notAfter: at(DAY) }) };
+      const root = {
+        keys: rootKeys,
+        certificate: await createRootCa({ subject: "CN=Mixed Root", keys: rootKeys, notBefore: at(-DAY), notAfter: at(DAY) }),
+      };
       const caKeys = await generateKeyPair(subjectAlg);
-      const ca = { keys: caKeys, certificate: await issueCertificate({ issuer: root, subject: "CN=Mixed CA", publicKey: caKeys.publicKey, notBefore: at(-DAY), notAfter: at(DAY), ca: { roles: ["offer-signing"] } }) };
+      const ca = {
+        keys: caKeys,
+        certificate: await issueCertificate({
+          issuer: root,
+          subject: "CN=Mixed CA",
+          publicKey: caKeys.publicKey,
+          notBefore: at(-DAY),
+          notAfter: at(DAY),
+          ca: { roles: ["offer-signing"] },
+        }),
+      };
       assert.equal(ca.certificate.signatureAlgorithm.name, issuerAlg === "ES256" ? "ECDSA" : "Ed25519");
       const leafKeys = await generateKeyPair(issuerAlg);
-      const leaf = await issueCertificate({ issuer: ca, subject: "CN=Mixed leaf", publicKey: leafKeys.publicKey, notBefore: at(-DAY), notAfter: at(DAY), roles: ["offer-signing"], identity: partyId("publisher", "mixed") });
+      const leaf = await issueCertificate({
+        issuer: ca,
+        subject: "CN=Mixed leaf",
+        publicKey: leafKeys.publicKey,
+        notBefore: at(-DAY),
+        notAfter: at(DAY),
+        roles: ["offer-signing"],
+        identity: partyId("publisher", "mixed"),
+      });
       const store = new TrustStore({ roots: [root.certificate] });
       const validated = assertOk(await store.validate(chain(leaf, ca.certificate), "offer-signing", NOW));
       assert.equal(validated.alg, issuerAlg);
@@ -155,7 +193,9 @@ describe("issuing from a PKCS#10 request", () => {
       assert.equal(cert.subject, "CN=newcomer, O=Indie");
       const spki = new Uint8Array(await webcrypto.subtle.exportKey("spki", keys.publicKey));
       assert.deepEqual(new Uint8Array(cert.publicKey.rawData), spki);
-      const validated = assertOk(await pki.trustStore().validate(chain(cert, pki.publishersCa.certificate), "offer-signing", NOW));
+      const validated = assertOk(
+        await pki.trustStore().validate(chain(cert, pki.publishersCa.certificate), "offer-signing", NOW),
+      );
       assert.equal(validated.identity, "urn:peage:publisher:newcomer");
     });
   }
@@ -168,7 +208,14 @@ describe("issuing from a PKCS#10 request", () => {
       signingAlgorithm: { name: "ECDSA", hash: "SHA-256" } as EcdsaParams,
       extensions: [ext.basicConstraints(true), ext.roles("acknowledgment-signing")],
     });
-    const cert = await issueFromCsr({ issuer: pki.publishersCa, csrPem: csr.toString("pem"), roles: ["offer-signing"], identity: partyId("publisher", "greedy"), notBefore: NOW, notAfter: at(DAY) });
+    const cert = await issueFromCsr({
+      issuer: pki.publishersCa,
+      csrPem: csr.toString("pem"),
+      roles: ["offer-signing"],
+      identity: partyId("publisher", "greedy"),
+      notBefore: NOW,
+      notAfter: at(DAY),
+    });
     assert.equal(cert.getExtension(x509.BasicConstraintsExtension)!.ca, false);
     assert.deepEqual(rolesOf(cert), ["offer-signing"]);
   });
@@ -181,16 +228,41 @@ describe("issuing from a PKCS#10 request", () => {
     const der = Buffer.from(csr.rawData);
     const original = Buffer.from(csr.publicKey.rawData);
     const replacement = Buffer.from(await webcrypto.subtle.exportKey("spki", other.publicKey));
-    const spliced = Buffer.from(der.toString("latin1").replace(original.toString("latin1"), replacement.toString("latin1")), "latin1");
+    const spliced = Buffer.from(
+      der.toString("latin1").replace(original.toString("latin1"), replacement.toString("latin1")),
+      "latin1",
+    );
     const pem = x509.PemConverter.encode(spliced, "CERTIFICATE REQUEST");
-    await assert.rejects(issueFromCsr({ issuer: pki.publishersCa, csrPem: pem, roles: ["offer-signing"], notBefore: NOW, notAfter: at(DAY) }), /does not verify/);
-    await assert.rejects(issueFromCsr({ issuer: pki.publishersCa, csrPem: "garbage", roles: ["offer-signing"], notBefore: NOW, notAfter: at(DAY) }), /not a PEM certificate request/);
+    await assert.rejects(
+      issueFromCsr({ issuer: pki.publishersCa, csrPem: pem, roles: ["offer-signing"], notBefore: NOW, notAfter: at(DAY) }),
+      /does not verify/,
+    );
+    await assert.rejects(
+      issueFromCsr({ issuer: pki.publishersCa, csrPem: "garbage", roles: ["offer-signing"], notBefore: NOW, notAfter: at(DAY) }),
+      /not a PEM certificate request/,
+    );
   });
 
   it("rejects a request for a key that is neither P-256 nor Ed25519", async () => {
-    const pair = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: "CN=p384", keys: pair, signingAlgorithm: { name: "ECDSA", hash: "SHA-384" } as EcdsaParams });
-    await assert.rejects(issueFromCsr({ issuer: pki.publishersCa, csrPem: csr.toString("pem"), roles: ["offer-signing"], notBefore: NOW, notAfter: at(DAY) }), /neither a P-256 nor an Ed25519/);
+    const pair = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: "CN=p384",
+      keys: pair,
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-384" } as EcdsaParams,
+    });
+    await assert.rejects(
+      issueFromCsr({
+        issuer: pki.publishersCa,
+        csrPem: csr.toString("pem"),
+        roles: ["offer-signing"],
+        notBefore: NOW,
+        notAfter: at(DAY),
+      }),
+      /neither a P-256 nor an Ed25519/,
+    );
   });
 
   it("the raw helper can still build what issueCertificate refuses (sanity check of the test helper)", async () => {

@@ -32,7 +32,10 @@ describe("openssl verifies what this package issues", { skip }, () => {
       await withTempDir(async (dir) => {
         const pki = await createDemoPki({ alg, now: realNow() });
         await writePkiDir(dir, pki);
-        for (const [leaf, ca] of [["publisher", "publishers-ca"], ["server", "regulator-ca"]]) {
+        for (const [leaf, ca] of [
+          ["publisher", "publishers-ca"],
+          ["server", "regulator-ca"],
+        ]) {
           const out = opensslOk(["verify", "-x509_strict", "-CAfile", "root.crt", "-untrusted", `${ca}.crt`, `${leaf}.crt`], dir);
           assert.match(out, new RegExp(`${leaf}.crt: OK`));
           // The chain file is leaf first, then its intermediate.
@@ -51,14 +54,50 @@ describe("openssl verifies what this package issues", { skip }, () => {
         const pki = await createDemoPki({ alg, now });
         await writePkiDir(dir, pki);
         const crl = (issuer: typeof pki.root, serials: string[]) =>
-          createCrl({ issuer, revoked: serials.map((serialNumber) => ({ serialNumber, revocationDate: now, reason: "keyCompromise" as const })), thisUpdate: new Date(now.getTime() - HOUR), nextUpdate: new Date(now.getTime() + DAY), crlNumber: 1 });
-        const crls = [await crl(pki.root, []), await crl(pki.publishersCa, [pki.publisher.certificate.serialNumber]), await crl(pki.regulatorCa, [])];
+          createCrl({
+            issuer,
+            revoked: serials.map((serialNumber) => ({ serialNumber, revocationDate: now, reason: "keyCompromise" as const })),
+            thisUpdate: new Date(now.getTime() - HOUR),
+            nextUpdate: new Date(now.getTime() + DAY),
+            crlNumber: 1,
+          });
+        const crls = [
+          await crl(pki.root, []),
+          await crl(pki.publishersCa, [pki.publisher.certificate.serialNumber]),
+          await crl(pki.regulatorCa, []),
+        ];
         writeFileSync(join(dir, "crls.pem"), crls.map(crlToPem).join(""));
         opensslOk(["crl", "-in", "crls.pem", "-noout", "-CAfile", "root.crt"], dir);
 
-        const server = openssl(["verify", "-crl_check_all", "-CRLfile", "crls.pem", "-CAfile", "root.crt", "-untrusted", "regulator-ca.crt", "server.crt"], dir);
+        const server = openssl(
+          [
+            "verify",
+            "-crl_check_all",
+            "-CRLfile",
+            "crls.pem",
+            "-CAfile",
+            "root.crt",
+            "-untrusted",
+            "regulator-ca.crt",
+            "server.crt",
+          ],
+          dir,
+        );
         assert.equal(server.status, 0, server.stdout + server.stderr);
-        const publisher = openssl(["verify", "-crl_check_all", "-CRLfile", "crls.pem", "-CAfile", "root.crt", "-untrusted", "publishers-ca.crt", "publisher.crt"], dir);
+        const publisher = openssl(
+          [
+            "verify",
+            "-crl_check_all",
+            "-CRLfile",
+            "crls.pem",
+            "-CAfile",
+            "root.crt",
+            "-untrusted",
+            "publishers-ca.crt",
+            "publisher.crt",
+          ],
+          dir,
+        );
         assert.notEqual(publisher.status, 0);
         assert.match(publisher.stdout + publisher.stderr, /certificate revoked/);
       });
@@ -104,12 +143,91 @@ function opensslChain(dir: string, alg: "ES256" | "EdDSA", leafEku: string | und
   );
   for (const name of ["root", "ca", "leaf"]) opensslOk(["genpkey", ...genpkey, "-out", `${name}.key`], dir);
   // req.cnf names no x509_extensions section, so the root has exactly the -addext extensions.
-  const rootExtensions = ["basicConstraints=critical,CA:true", "keyUsage=critical,keyCertSign,cRLSign", "subjectKeyIdentifier=hash"];
-  opensslOk(["req", "-config", "req.cnf", "-x509", "-new", "-key", "root.key", "-subj", "/O=OpenSSL Test/CN=OpenSSL Root", "-days", "30", ...digest, ...rootExtensions.flatMap((value) => ["-addext", value]), "-out", "root.crt"], dir);
-  opensslOk(["req", "-config", "req.cnf", "-new", "-key", "ca.key", "-subj", "/O=OpenSSL Test/CN=OpenSSL Publishers CA", "-out", "ca.csr"], dir);
-  opensslOk(["x509", "-req", "-in", "ca.csr", "-CA", "root.crt", "-CAkey", "root.key", "-set_serial", "0x1001", "-days", "30", ...digest, "-extfile", "ca.ext", "-out", "ca.crt"], dir);
+  const rootExtensions = [
+    "basicConstraints=critical,CA:true",
+    "keyUsage=critical,keyCertSign,cRLSign",
+    "subjectKeyIdentifier=hash",
+  ];
+  opensslOk(
+    [
+      "req",
+      "-config",
+      "req.cnf",
+      "-x509",
+      "-new",
+      "-key",
+      "root.key",
+      "-subj",
+      "/O=OpenSSL Test/CN=OpenSSL Root",
+      "-days",
+      "30",
+      ...digest,
+      ...rootExtensions.flatMap((value) => ["-addext", value]),
+      "-out",
+      "root.crt",
+    ],
+    dir,
+  );
+  opensslOk(
+    [
+      "req",
+      "-config",
+      "req.cnf",
+      "-new",
+      "-key",
+      "ca.key",
+      "-subj",
+      "/O=OpenSSL Test/CN=OpenSSL Publishers CA",
+      "-out",
+      "ca.csr",
+    ],
+    dir,
+  );
+  opensslOk(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "ca.csr",
+      "-CA",
+      "root.crt",
+      "-CAkey",
+      "root.key",
+      "-set_serial",
+      "0x1001",
+      "-days",
+      "30",
+      ...digest,
+      "-extfile",
+      "ca.ext",
+      "-out",
+      "ca.crt",
+    ],
+    dir,
+  );
   opensslOk(["req", "-config", "req.cnf", "-new", "-key", "leaf.key", "-subj", "/O=OpenSSL Test/CN=x", "-out", "leaf.csr"], dir);
-  opensslOk(["x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "0x2002", "-days", "30", ...digest, "-extfile", "leaf.ext", "-out", "leaf.crt"], dir);
+  opensslOk(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "leaf.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-set_serial",
+      "0x2002",
+      "-days",
+      "30",
+      ...digest,
+      "-extfile",
+      "leaf.ext",
+      "-out",
+      "leaf.crt",
+    ],
+    dir,
+  );
   opensslOk(["verify", "-x509_strict", "-CAfile", "root.crt", "-untrusted", "ca.crt", "leaf.crt"], dir);
 }
 
@@ -179,7 +297,10 @@ authorityKeyIdentifier = keyid:always
       await writePkiDir(dir, pki);
       writeFileSync(join(dir, "req.cnf"), reqConfig);
       opensslOk(["genpkey", ...opensslKeys.EdDSA.genpkey, "-out", "new.key"], dir);
-      opensslOk(["req", "-config", "req.cnf", "-new", "-key", "new.key", "-subj", "/O=Indie/CN=newcomer", "-out", "new.csr"], dir);
+      opensslOk(
+        ["req", "-config", "req.cnf", "-new", "-key", "new.key", "-subj", "/O=Indie/CN=newcomer", "-out", "new.csr"],
+        dir,
+      );
       const now = realNow();
       const cert = await issueFromCsr({
         issuer: pki.publishersCa,
@@ -200,7 +321,13 @@ authorityKeyIdentifier = keyid:always
       opensslOk(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.key"], dir);
       opensslOk(["req", "-config", "req.cnf", "-new", "-key", "rsa.key", "-subj", "/CN=rsa", "-out", "rsa.csr"], dir);
       await assert.rejects(
-        issueFromCsr({ issuer: pki.publishersCa, csrPem: readFileSync(join(dir, "rsa.csr"), "utf8"), roles: ["offer-signing"], notBefore: NOW, notAfter: at(DAY) }),
+        issueFromCsr({
+          issuer: pki.publishersCa,
+          csrPem: readFileSync(join(dir, "rsa.csr"), "utf8"),
+          roles: ["offer-signing"],
+          notBefore: NOW,
+          notAfter: at(DAY),
+        }),
         /neither a P-256 nor an Ed25519/,
       );
     });

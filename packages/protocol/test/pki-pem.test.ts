@@ -31,7 +31,11 @@ describe("PEM and x5c", () => {
   });
 
   it("reads every certificate of a bundle, with explanatory text and CRLF line ends", () => {
-    const bundle = `Péage certificates\r\n${certificateToPem(pki.publisher.certificate)}subject=whatever\n${certificateToPem(pki.publishersCa.certificate)}`.replace(/\n/g, "\r\n");
+    const bundle =
+      `Péage certificates\r\n${certificateToPem(pki.publisher.certificate)}subject=whatever\n${certificateToPem(pki.publishersCa.certificate)}`.replace(
+        /\n/g,
+        "\r\n",
+      );
     const certs = parseCertificatesPem(bundle);
     assert.deepEqual(
       certs.map((cert) => cert.subject),
@@ -40,7 +44,10 @@ describe("PEM and x5c", () => {
   });
 
   it("reads base64 bodies with odd line lengths and indentation", () => {
-    const body = toX5c(pki.root.certificate).match(/.{1,50}/g)!.map((line) => `  ${line}  `).join("\n");
+    const body = toX5c(pki.root.certificate)
+      .match(/.{1,50}/g)!
+      .map((line) => `  ${line}  `)
+      .join("\n");
     const [cert] = parseCertificatesPem(`-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`);
     assert.equal(toX5c(cert!), toX5c(pki.root.certificate));
   });

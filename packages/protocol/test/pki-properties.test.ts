@@ -11,7 +11,11 @@ import { createDemoPki, parseCertificatesPem, x509, type DemoPki, type TrustStor
 import { NOW } from "./helpers/pki.js";
 
 const oid = fc
-  .tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.bigInt({ min: 0n, max: 2n ** 160n }), { maxLength: 6 }))
+  .tuple(
+    fc.integer({ min: 0, max: 2 }),
+    fc.integer({ min: 0, max: 39 }),
+    fc.array(fc.bigInt({ min: 0n, max: 2n ** 160n }), { maxLength: 6 }),
+  )
   .map(([first, second, rest]) => [first, second, ...rest].join("."));
 
 describe("DER helpers", () => {

@@ -81,14 +81,23 @@ for (const alg of ["ES256", "EdDSA"] as const) {
 
     it("rejects an unknown root, even with the same name as a trusted one", async () => {
       const other = await createDemoPki({ alg, now: NOW });
-      assertFails(await other.trustStore().validate(pki.chainOf(pki.publisher.certificate), "offer-signing", NOW), "ERR_UNKNOWN_ISSUER", PUBLISHERS);
+      assertFails(
+        await other.trustStore().validate(pki.chainOf(pki.publisher.certificate), "offer-signing", NOW),
+        "ERR_UNKNOWN_ISSUER",
+        PUBLISHERS,
+      );
       // Presenting the untrusted root in the chain does not help.
       const x5c = [...pki.chainOf(pki.publisher.certificate), toX5c(pki.root.certificate)];
       assertFails(await other.trustStore().validate(x5c, "offer-signing", NOW), "ERR_UNKNOWN_ISSUER", "Péage Root CA");
     });
 
     it("trusts a root only by its exact DER: a re-issued root with the same key and name is not the same anchor", async () => {
-      const reissued = await createRootCa({ subject: "CN=Péage Root CA,O=Péage", keys: pki.root.keys, notBefore: at(-HOUR), notAfter: at(DAY) });
+      const reissued = await createRootCa({
+        subject: "CN=Péage Root CA,O=Péage",
+        keys: pki.root.keys,
+        notBefore: at(-HOUR),
+        notAfter: at(DAY),
+      });
       const x5c = [...pki.chainOf(pki.publisher.certificate), toX5c(reissued)];
       assertFails(await store.validate(x5c, "offer-signing", NOW), "ERR_UNKNOWN_ISSUER", "Péage Root CA");
     });
@@ -116,10 +125,20 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("rejects an intermediate that claims the root as issuer but is signed by another key", async () => {
       const attacker = await generateKeyPair(alg);
       const forgedCa = await rawParty(alg, async (keys) =>
-        rawCertificate({ issuer: pki.root, signingKey: attacker.privateKey, subject: "CN=Publishers' Association,O=Péage", keys, extensions: await caExtensions(pki.root, keys.publicKey, 0) }),
+        rawCertificate({
+          issuer: pki.root,
+          signingKey: attacker.privateKey,
+          subject: "CN=Publishers' Association,O=Péage",
+          keys,
+          extensions: await caExtensions(pki.root, keys.publicKey, 0),
+        }),
       );
       const leaf = await issueLeaf(forgedCa, alg, "offer-signing", "urn:peage:publisher:evil");
-      assertFails(await store.validate(chain(leaf.certificate, forgedCa.certificate), "offer-signing", NOW), "ERR_BAD_SIGNATURE", PUBLISHERS);
+      assertFails(
+        await store.validate(chain(leaf.certificate, forgedCa.certificate), "offer-signing", NOW),
+        "ERR_BAD_SIGNATURE",
+        PUBLISHERS,
+      );
     });
 
     it("rejects a certificate altered after signing", async () => {
@@ -143,7 +162,17 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         [at(DAY), at(10 * DAY), "ERR_CERT_NOT_YET_VALID"],
       ] as const) {
         const caKeys = await generateKeyPair(alg);
-        const ca = { keys: caKeys, certificate: await issueCertificate({ issuer: pki.root, subject: "CN=Short-lived CA", publicKey: caKeys.publicKey, notBefore, notAfter, ca: { pathLength: 0 } }) };
+        const ca = {
+          keys: caKeys,
+          certificate: await issueCertificate({
+            issuer: pki.root,
+            subject: "CN=Short-lived CA",
+            publicKey: caKeys.publicKey,
+            notBefore,
+            notAfter,
+            ca: { pathLength: 0 },
+          }),
+        };
         const leaf = await issueLeaf(ca, alg, "offer-signing", "urn:peage:publisher:p");
         assertFails(await store.validate(chain(leaf.certificate, ca.certificate), "offer-signing", NOW), code, "Short-lived CA");
       }
@@ -155,7 +184,10 @@ for (const alg of ["ES256", "EdDSA"] as const) {
         [at(DAY), at(10 * DAY), "ERR_CERT_NOT_YET_VALID"],
       ] as const) {
         const rootKeys = await generateKeyPair(alg);
-        const root = { keys: rootKeys, certificate: await createRootCa({ subject: "CN=Timed Root", keys: rootKeys, notBefore, notAfter }) };
+        const root = {
+          keys: rootKeys,
+          certificate: await createRootCa({ subject: "CN=Timed Root", keys: rootKeys, notBefore, notAfter }),
+        };
         const leaf = await issueLeaf(root, alg, "offer-signing", "urn:peage:publisher:p");
         const timed = new TrustStore({ roots: [root.certificate] });
         assertFails(await timed.validate(chain(leaf.certificate), "offer-signing", NOW), code, "Timed Root");
@@ -165,10 +197,19 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("rejects an intermediate that is not a CA", async () => {
       for (const constraints of [[ext.basicConstraints(false)], []]) {
         const notCa = await rawParty(alg, async (keys) =>
-          rawCertificate({ issuer: pki.root, subject: "CN=Not a CA", keys, extensions: [...constraints, ext.caKeyUsage(), await ext.ski(keys.publicKey), ext.akiOf(pki.root.certificate)] }),
+          rawCertificate({
+            issuer: pki.root,
+            subject: "CN=Not a CA",
+            keys,
+            extensions: [...constraints, ext.caKeyUsage(), await ext.ski(keys.publicKey), ext.akiOf(pki.root.certificate)],
+          }),
         );
         const leaf = await rawLeaf(notCa, alg);
-        assertFails(await store.validate(chain(leaf.certificate, notCa.certificate), "offer-signing", NOW), "ERR_NOT_A_CA", "Not a CA");
+        assertFails(
+          await store.validate(chain(leaf.certificate, notCa.certificate), "offer-signing", NOW),
+          "ERR_NOT_A_CA",
+          "Not a CA",
+        );
       }
     });
 
@@ -178,31 +219,72 @@ for (const alg of ["ES256", "EdDSA"] as const) {
           issuer: pki.root,
           subject: "CN=No keyCertSign",
           keys,
-          extensions: [ext.basicConstraints(true), ext.keyUsage(x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature), await ext.ski(keys.publicKey), ext.akiOf(pki.root.certificate)],
+          extensions: [
+            ext.basicConstraints(true),
+            ext.keyUsage(x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature),
+            await ext.ski(keys.publicKey),
+            ext.akiOf(pki.root.certificate),
+          ],
         }),
       );
       const leaf = await rawLeaf(ca, alg);
-      assertFails(await store.validate(chain(leaf.certificate, ca.certificate), "offer-signing", NOW), "ERR_KEY_USAGE", "No keyCertSign");
+      assertFails(
+        await store.validate(chain(leaf.certificate, ca.certificate), "offer-signing", NOW),
+        "ERR_KEY_USAGE",
+        "No keyCertSign",
+      );
     });
 
     it("enforces pathLenConstraint at the intermediate and at the root", async () => {
       // The Publishers' Association has pathLen 0: it cannot certify another CA.
       const subCa = await rawParty(alg, async (keys) =>
-        rawCertificate({ issuer: pki.publishersCa, subject: "CN=Sub CA", keys, extensions: await caExtensions(pki.publishersCa, keys.publicKey) }),
+        rawCertificate({
+          issuer: pki.publishersCa,
+          subject: "CN=Sub CA",
+          keys,
+          extensions: await caExtensions(pki.publishersCa, keys.publicKey),
+        }),
       );
       const leaf = await issueLeaf(subCa, alg, "offer-signing", "urn:peage:publisher:p");
-      assertFails(await store.validate(chain(leaf.certificate, subCa.certificate, pki.publishersCa.certificate), "offer-signing", NOW), "ERR_PATH_LENGTH", PUBLISHERS);
+      assertFails(
+        await store.validate(chain(leaf.certificate, subCa.certificate, pki.publishersCa.certificate), "offer-signing", NOW),
+        "ERR_PATH_LENGTH",
+        PUBLISHERS,
+      );
 
       // A root with pathLen 0 can certify leaves only.
       const rootKeys = await generateKeyPair(alg);
-      const root = { keys: rootKeys, certificate: await createRootCa({ subject: "CN=Flat Root", keys: rootKeys, notBefore: at(-DAY), notAfter: at(DAY), pathLength: 0 }) };
+      const root = {
+        keys: rootKeys,
+        certificate: await createRootCa({
+          subject: "CN=Flat Root",
+          keys: rootKeys,
+          notBefore: at(-DAY),
+          notAfter: at(DAY),
+          pathLength: 0,
+        }),
+      };
       const direct = await issueLeaf(root, alg, "offer-signing", "urn:peage:publisher:p");
       const flat = new TrustStore({ roots: [root.certificate] });
       assertOk(await flat.validate(chain(direct.certificate), "offer-signing", NOW));
       const caKeys = await generateKeyPair(alg);
-      const ca = { keys: caKeys, certificate: await issueCertificate({ issuer: root, subject: "CN=Below Flat", publicKey: caKeys.publicKey, notBefore: at(-DAY), notAfter: at(DAY), ca: {} }) };
+      const ca = {
+        keys: caKeys,
+        certificate: await issueCertificate({
+          issuer: root,
+          subject: "CN=Below Flat",
+          publicKey: caKeys.publicKey,
+          notBefore: at(-DAY),
+          notAfter: at(DAY),
+          ca: {},
+        }),
+      };
       const below = await issueLeaf(ca, alg, "offer-signing", "urn:peage:publisher:p");
-      assertFails(await flat.validate(chain(below.certificate, ca.certificate), "offer-signing", NOW), "ERR_PATH_LENGTH", "Flat Root");
+      assertFails(
+        await flat.validate(chain(below.certificate, ca.certificate), "offer-signing", NOW),
+        "ERR_PATH_LENGTH",
+        "Flat Root",
+      );
     });
 
     it("rejects a CA certificate used as a leaf", async () => {
@@ -221,7 +303,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
           ],
         }),
       );
-      assertFails(await store.validate(chain(caLeaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW), "ERR_KEY_USAGE", "CA as leaf");
+      assertFails(
+        await store.validate(chain(caLeaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW),
+        "ERR_KEY_USAGE",
+        "CA as leaf",
+      );
     });
 
     it("rejects a leaf without digitalSignature", async () => {
@@ -240,7 +326,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
           ],
         }),
       );
-      assertFails(await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW), "ERR_KEY_USAGE", "No signing");
+      assertFails(
+        await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW),
+        "ERR_KEY_USAGE",
+        "No signing",
+      );
     });
 
     it("a publisher's certificate can never pass as a server's", async () => {
@@ -252,16 +342,29 @@ for (const alg of ["ES256", "EdDSA"] as const) {
 
     it("an intermediate limited to offer-signing cannot certify a server, whatever the leaf claims", async () => {
       const leaf = await issueLeaf(pki.publishersCa, alg, "acknowledgment-signing", "urn:peage:server:rogue");
-      assertFails(await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "acknowledgment-signing", NOW), "ERR_WRONG_ROLE", PUBLISHERS);
+      assertFails(
+        await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "acknowledgment-signing", NOW),
+        "ERR_WRONG_ROLE",
+        PUBLISHERS,
+      );
     });
 
     it("rejects a leaf whose identity is not of the kind that holds the role", async () => {
       const leaf = await issueLeaf(pki.publishersCa, alg, "offer-signing", "urn:peage:server:pretender");
-      assertFails(await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW), "ERR_WRONG_ROLE", "urn:peage:server:pretender");
+      assertFails(
+        await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW),
+        "ERR_WRONG_ROLE",
+        "urn:peage:server:pretender",
+      );
     });
 
     it("rejects a leaf with no, two, or a non-Péage subjectAltName URI", async () => {
-      for (const uris of [[], ["urn:peage:publisher:a", "urn:peage:publisher:b"], ["https://acme.example"], ["urn:peage:publisher:UPPER"]]) {
+      for (const uris of [
+        [],
+        ["urn:peage:publisher:a", "urn:peage:publisher:b"],
+        ["https://acme.example"],
+        ["urn:peage:publisher:UPPER"],
+      ]) {
         const leaf = await rawParty(alg, async (keys) =>
           rawCertificate({
             issuer: pki.publishersCa,
@@ -277,7 +380,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
             ],
           }),
         );
-        assertFails(await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW), "ERR_MALFORMED", "Odd SAN");
+        assertFails(
+          await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW),
+          "ERR_MALFORMED",
+          "Odd SAN",
+        );
       }
     });
 
@@ -293,7 +400,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
           ],
         }),
       );
-      assertFails(await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW), "ERR_MALFORMED", "Critical");
+      assertFails(
+        await store.validate(chain(leaf.certificate, pki.publishersCa.certificate), "offer-signing", NOW),
+        "ERR_MALFORMED",
+        "Critical",
+      );
       // The same extension, non-critical, is ignored (RFC 5280 §4.2).
       const tolerated = await rawParty(alg, async (keys) =>
         rawCertificate({
@@ -312,7 +423,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("rejects a leaf key that is neither P-256 nor Ed25519", async () => {
       const others = [
         (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, ["sign", "verify"])) as CryptoKeyPair,
-        (await webcrypto.subtle.generateKey({ name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, ["sign", "verify"])) as CryptoKeyPair,
+        (await webcrypto.subtle.generateKey(
+          { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+          true,
+          ["sign", "verify"],
+        )) as CryptoKeyPair,
       ];
       for (const pair of others) {
         const leaf = await rawCertificate({
@@ -321,7 +436,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
           keys: { publicKey: pair.publicKey },
           extensions: await leafExtensions(pki.publishersCa, pair.publicKey, ["offer-signing"], "urn:peage:publisher:p"),
         });
-        assertFails(await store.validate(chain(leaf, pki.publishersCa.certificate), "offer-signing", NOW), "ERR_UNSUPPORTED_ALGORITHM", "Other key");
+        assertFails(
+          await store.validate(chain(leaf, pki.publishersCa.certificate), "offer-signing", NOW),
+          "ERR_UNSUPPORTED_ALGORITHM",
+          "Other key",
+        );
       }
     });
   });
@@ -369,16 +488,33 @@ describe("chain validation: malformed input", () => {
   it("rejects a path longer than the maximum even when each link is valid", async () => {
     // Root (pathLen unlimited) and five CAs below it: six certificates in the path.
     const rootKeys = await generateKeyPair();
-    let issuer: CertifiedKeyPair = { keys: rootKeys, certificate: await createRootCa({ subject: "CN=Deep Root", keys: rootKeys, notBefore: at(-DAY), notAfter: at(DAY) }) };
+    let issuer: CertifiedKeyPair = {
+      keys: rootKeys,
+      certificate: await createRootCa({ subject: "CN=Deep Root", keys: rootKeys, notBefore: at(-DAY), notAfter: at(DAY) }),
+    };
     const deep = new TrustStore({ roots: [issuer.certificate] });
     const cas: x509.X509Certificate[] = [];
     for (let i = 0; i < MAX_CHAIN_LENGTH - 1; i++) {
       const keys = await generateKeyPair();
-      issuer = { keys, certificate: await issueCertificate({ issuer, subject: `CN=Level ${i}`, publicKey: keys.publicKey, notBefore: at(-DAY), notAfter: at(DAY), ca: {} }) };
+      issuer = {
+        keys,
+        certificate: await issueCertificate({
+          issuer,
+          subject: `CN=Level ${i}`,
+          publicKey: keys.publicKey,
+          notBefore: at(-DAY),
+          notAfter: at(DAY),
+          ca: {},
+        }),
+      };
       cas.unshift(issuer.certificate);
     }
     const leaf = await issueLeaf(issuer, "ES256", "offer-signing", "urn:peage:publisher:deep");
-    assertFails(await deep.validate(chain(leaf.certificate, ...cas), "offer-signing", NOW), "ERR_MALFORMED", `${MAX_CHAIN_LENGTH}`);
+    assertFails(
+      await deep.validate(chain(leaf.certificate, ...cas), "offer-signing", NOW),
+      "ERR_MALFORMED",
+      `${MAX_CHAIN_LENGTH}`,
+    );
   });
 
   it("rejects a certificate whose two signature algorithm fields differ", async () => {
@@ -401,7 +537,12 @@ describe("chain validation: malformed input", () => {
   });
 });
 
-async function issueLeaf(issuer: CertifiedKeyPair, alg: SignatureAlgorithm, role: "offer-signing" | "acknowledgment-signing", id: string): Promise<CertifiedKeyPair> {
+async function issueLeaf(
+  issuer: CertifiedKeyPair,
+  alg: SignatureAlgorithm,
+  role: "offer-signing" | "acknowledgment-signing",
+  id: string,
+): Promise<CertifiedKeyPair> {
   const keys: KeyPair = await generateKeyPair(alg);
   const certificate = await issueCertificate({
     issuer,
@@ -418,6 +559,11 @@ async function issueLeaf(issuer: CertifiedKeyPair, alg: SignatureAlgorithm, role
 /** A well-formed publisher leaf under any issuer, built without issueCertificate's checks on the issuer. */
 async function rawLeaf(issuer: CertifiedKeyPair, alg: SignatureAlgorithm): Promise<CertifiedKeyPair> {
   return rawParty(alg, async (keys) =>
-    rawCertificate({ issuer, subject: "CN=leaf", keys, extensions: await leafExtensions(issuer, keys.publicKey, ["offer-signing"], "urn:peage:publisher:p") }),
+    rawCertificate({
+      issuer,
+      subject: "CN=leaf",
+      keys,
+      extensions: await leafExtensions(issuer, keys.publicKey, ["offer-signing"], "urn:peage:publisher:p"),
+    }),
   );
 }

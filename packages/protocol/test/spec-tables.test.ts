@@ -38,7 +38,10 @@ function table(heading: string): Row[] {
   const rows: Row[] = [];
   for (const line of lines.slice(header + 2)) {
     if (!line.startsWith("|")) break;
-    const [member = "", type = "", rule = ""] = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim());
+    const [member = "", type = "", rule = ""] = line
+      .split(/(?<!\\)\|/)
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     rows.push({ member: member.replace(/`/g, ""), type, rule });
   }
   return rows;
@@ -72,9 +75,15 @@ for (const [heading, schema] of sections) {
 }
 
 test("§3.3: the description's bounds in the text are the schema's", () => {
-  const description = objectSchema(OfferTermsSchema).properties["description"] as TSchema & { minLength: number; maxLength: number };
+  const description = objectSchema(OfferTermsSchema).properties["description"] as TSchema & {
+    minLength: number;
+    maxLength: number;
+  };
   const rule = table("3.3 OfferTerms").find((row) => row.member === "description")!.rule;
   assert.match(rule, new RegExp(`^${description.minLength} … ${description.maxLength} characters`));
   const publisher = objectSchema(OfferTermsSchema).properties["publisher"] as TSchema & { maxLength: number };
-  assert.match(table("3.3 OfferTerms").find((row) => row.member === "publisher")!.rule, new RegExp(`≤ ${publisher.maxLength} characters`));
+  assert.match(
+    table("3.3 OfferTerms").find((row) => row.member === "publisher")!.rule,
+    new RegExp(`≤ ${publisher.maxLength} characters`),
+  );
 });

@@ -25,7 +25,21 @@ import {
   type Result,
   type SignatureAlgorithm,
 } from "../src/index.js";
-import { ackAt, at, b64u, DAY, enrolled, makeWorld, MINUTE, offerAt, requestAt, segments, SERVER, withSegment, type World } from "../scripts/scenario.js";
+import {
+  ackAt,
+  at,
+  b64u,
+  DAY,
+  enrolled,
+  makeWorld,
+  MINUTE,
+  offerAt,
+  requestAt,
+  segments,
+  SERVER,
+  withSegment,
+  type World,
+} from "../scripts/scenario.js";
 
 const NOW = new Date("2026-04-01T10:00:00.000Z");
 const T = at(NOW, DAY);
@@ -64,16 +78,41 @@ async function setup(alg: SignatureAlgorithm): Promise<Setup> {
   const ackCheck = { trust, clock: new FixedClock(at(T, MINUTE + 2 * SECOND)) };
 
   const tokens: Target[] = [
-    { name: "catalog entry signature", token: entry.signature, verify: (t) => verifyCatalog({ ...world.catalog, offers: [{ ...entry, signature: t }] }, trust, T) },
-    { name: "offer signature (message 1)", token: offer.signature, verify: (t) => verifyOffer({ ...offer, signature: t }, offerCheck) },
-    { name: "publisher signature (message 2)", token: request.signature, verify: (t) => verifyPaymentRequest({ ...request, signature: t }, requestCheck) },
-    { name: "consent (message 2)", token: request.consent, verify: (t) => verifyPaymentRequest({ ...request, consent: t }, requestCheck) },
-    { name: "acknowledgment (message 3)", token: ack.acknowledgment, verify: (t) => verifyAcknowledgment({ ...ack, acknowledgment: t }, offer, ackCheck) },
+    {
+      name: "catalog entry signature",
+      token: entry.signature,
+      verify: (t) => verifyCatalog({ ...world.catalog, offers: [{ ...entry, signature: t }] }, trust, T),
+    },
+    {
+      name: "offer signature (message 1)",
+      token: offer.signature,
+      verify: (t) => verifyOffer({ ...offer, signature: t }, offerCheck),
+    },
+    {
+      name: "publisher signature (message 2)",
+      token: request.signature,
+      verify: (t) => verifyPaymentRequest({ ...request, signature: t }, requestCheck),
+    },
+    {
+      name: "consent (message 2)",
+      token: request.consent,
+      verify: (t) => verifyPaymentRequest({ ...request, consent: t }, requestCheck),
+    },
+    {
+      name: "acknowledgment (message 3)",
+      token: ack.acknowledgment,
+      verify: (t) => verifyAcknowledgment({ ...ack, acknowledgment: t }, offer, ackCheck),
+    },
   ];
   const objects: ObjectTarget[] = [
     // verifyCatalog, not verifySignedTerms: the latter takes entries that already passed the schema.
     { name: "catalog entry", value: entry, verify: (v) => verifyCatalog({ ...world.catalog, offers: [v] }, trust, T) },
-    { name: "offer (message 1)", value: offer, verify: (v) => verifyOffer(v, offerCheck), unbound: ["/nonce", "/date", "/expiresAt"] },
+    {
+      name: "offer (message 1)",
+      value: offer,
+      verify: (v) => verifyOffer(v, offerCheck),
+      unbound: ["/nonce", "/date", "/expiresAt"],
+    },
     { name: "payment request (message 2)", value: request, verify: (v) => verifyPaymentRequest(v, requestCheck) },
     { name: "acknowledgment (message 3)", value: ack, verify: (v) => verifyAcknowledgment(v, offer, ackCheck) },
   ];
@@ -99,12 +138,16 @@ async function setup(alg: SignatureAlgorithm): Promise<Setup> {
 /** Every member path of a JSON value (JSON Pointer, RFC 6901), containers included. */
 function paths(value: unknown, prefix = ""): string[] {
   if (Array.isArray(value)) return value.flatMap((item, i) => [`${prefix}/${i}`, ...paths(item, `${prefix}/${i}`)]);
-  if (typeof value === "object" && value !== null) return Object.entries(value).flatMap(([key, item]) => [`${prefix}/${key}`, ...paths(item, `${prefix}/${key}`)]);
+  if (typeof value === "object" && value !== null)
+    return Object.entries(value).flatMap(([key, item]) => [`${prefix}/${key}`, ...paths(item, `${prefix}/${key}`)]);
   return [];
 }
 
 function get(value: unknown, path: string): unknown {
-  return path.split("/").slice(1).reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], value);
+  return path
+    .split("/")
+    .slice(1)
+    .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], value);
 }
 
 function set(value: unknown, path: string, replacement: unknown): unknown {
@@ -116,7 +159,8 @@ function set(value: unknown, path: string, replacement: unknown): unknown {
   return copy;
 }
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b) && canonicalBytes(a).equals(canonicalBytes(b));
+const sameJson = (a: unknown, b: unknown) =>
+  JSON.stringify(a) === JSON.stringify(b) && canonicalBytes(a).equals(canonicalBytes(b));
 
 /** A value close to the original (one character, a small step) or any JSON value at all. */
 function replacementFor(original: unknown): fc.Arbitrary<unknown> {
@@ -128,7 +172,13 @@ function replacementFor(original: unknown): fc.Arbitrary<unknown> {
     return fc.oneof(oneCharacter, oneCharacter, fc.string(), anything);
   }
   // Finite doubles only: JSON has no NaN or Infinity (RFC 8259 §6), so no parsed message holds one.
-  if (typeof original === "number") return fc.oneof(fc.integer({ min: -3, max: 3 }).map((d) => original + d), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), anything);
+  if (typeof original === "number")
+    return fc.oneof(
+      fc.integer({ min: -3, max: 3 }).map((d) => original + d),
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      anything,
+    );
   return anything;
 }
 
@@ -158,7 +208,12 @@ for (const alg of ["ES256", "EdDSA"] as const) {
           const segment = parts[part];
           const i = position % (op === "insert" ? segment.length + 1 : segment.length);
           if (op === "replace") fc.pre(segment[i] !== char);
-          parts[part] = op === "replace" ? `${segment.slice(0, i)}${char}${segment.slice(i + 1)}` : op === "delete" ? `${segment.slice(0, i)}${segment.slice(i + 1)}` : `${segment.slice(0, i)}${char}${segment.slice(i)}`;
+          parts[part] =
+            op === "replace"
+              ? `${segment.slice(0, i)}${char}${segment.slice(i + 1)}`
+              : op === "delete"
+                ? `${segment.slice(0, i)}${segment.slice(i + 1)}`
+                : `${segment.slice(0, i)}${char}${segment.slice(i)}`;
           const result = await target.verify(parts.join("."));
           assert.equal(result.ok, false, `${target.name}: ${op} ${JSON.stringify(char)} at ${part}:${i} was accepted`);
         }),
@@ -180,7 +235,11 @@ for (const alg of ["ES256", "EdDSA"] as const) {
             parts[part] = `${segment.slice(0, -1)}${BASE64URL[last ^ low]}`;
             assert.ok(Buffer.from(parts[part], "base64url").equals(Buffer.from(segment, "base64url")), "same bytes");
             const result = await target.verify(parts.join("."));
-            assert.equal(result.ok ? "accepted" : result.error.code, "ERR_MALFORMED", `${target.name}: segment ${part} respelled`);
+            assert.equal(
+              result.ok ? "accepted" : result.error.code,
+              "ERR_MALFORMED",
+              `${target.name}: segment ${part} respelled`,
+            );
             respelled++;
           }
         }
@@ -191,8 +250,12 @@ for (const alg of ["ES256", "EdDSA"] as const) {
     it("any member value of the messages, the terms, the headers and the claims replaced is detected", async () => {
       const choice = fc
         .constantFrom(...s.objects)
-        .chain((target) => fc.constantFrom(...paths(target.value).filter((p) => !target.unbound?.includes(p))).map((path) => ({ target, path })))
-        .chain(({ target, path }) => replacementFor(get(target.value, path)).map((replacement) => ({ target, path, replacement })));
+        .chain((target) =>
+          fc.constantFrom(...paths(target.value).filter((p) => !target.unbound?.includes(p))).map((path) => ({ target, path })),
+        )
+        .chain(({ target, path }) =>
+          replacementFor(get(target.value, path)).map((replacement) => ({ target, path, replacement })),
+        );
       await fc.assert(
         fc.asyncProperty(choice, async ({ target, path, replacement }) => {
           fc.pre(!sameJson(get(target.value, path), replacement));
@@ -207,8 +270,14 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       for (const target of s.tokens) {
         for (const payload of ['{"v":1e400}', '{"price":{"amount":-1e400,"currency":"EUR"}}']) {
           const token = withSegment(target.token, 1, b64u(payload));
-          const result = await target.verify(token).catch((error: unknown) => ({ ok: false as const, thrown: (error as Error).message }));
-          assert.equal(result.ok ? "accepted" : "error" in result ? result.error.code : `threw: ${result.thrown}`, "ERR_MALFORMED", target.name);
+          const result = await target
+            .verify(token)
+            .catch((error: unknown) => ({ ok: false as const, thrown: (error as Error).message }));
+          assert.equal(
+            result.ok ? "accepted" : "error" in result ? result.error.code : `threw: ${result.thrown}`,
+            "ERR_MALFORMED",
+            target.name,
+          );
         }
       }
     });
@@ -231,7 +300,10 @@ for (const alg of ["ES256", "EdDSA"] as const) {
       const entry = w.entries["launch"]!;
       const change = fc.oneof(
         fc.constant({ nonce: true as const, shift: 0 }),
-        fc.integer({ min: -120, max: 120 }).filter((x) => x !== 0).map((shift) => ({ nonce: false as const, shift })),
+        fc
+          .integer({ min: -120, max: 120 })
+          .filter((x) => x !== 0)
+          .map((shift) => ({ nonce: false as const, shift })),
       );
       await fc.assert(
         fc.asyncProperty(change, async ({ nonce, shift }) => {
@@ -240,10 +312,18 @@ for (const alg of ["ES256", "EdDSA"] as const) {
           const request = await requestAt(tampered, w.user, at(T, 3 * MINUTE));
           const serverClock = new FixedClock(at(T, 3 * MINUTE + SECOND));
           // The server has nothing to compare them with: the consent binds what the user saw.
-          const checked = await verifyPaymentRequest(request, { trust: w.trust, clock: serverClock, server: SERVER, userKey: enrolled([w.user]) });
+          const checked = await verifyPaymentRequest(request, {
+            trust: w.trust,
+            clock: serverClock,
+            server: SERVER,
+            userKey: enrolled([w.user]),
+          });
           assert.ok(checked.ok);
           const ack = await ackAt(w, request, at(T, 3 * MINUTE + SECOND));
-          const result = await verifyAcknowledgment(ack, offer, { trust: w.trust, clock: new FixedClock(at(T, 3 * MINUTE + 2 * SECOND)) });
+          const result = await verifyAcknowledgment(ack, offer, {
+            trust: w.trust,
+            clock: new FixedClock(at(T, 3 * MINUTE + 2 * SECOND)),
+          });
           assert.equal(result.ok ? "accepted" : result.error.code, nonce ? "ERR_NONCE_MISMATCH" : "ERR_DATE_MISMATCH");
         }),
         { numRuns: 25 },

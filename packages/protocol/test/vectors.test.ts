@@ -38,11 +38,20 @@ describe("test vectors: file", () => {
 
   it("exercises every verification code, and has a valid case of every kind for both algorithms", () => {
     const codes = new Set(file.cases.flatMap((c) => (c.expected.valid ? [] : [c.expected.code])));
-    assert.deepEqual(VerificationCodes.filter((code) => !codes.has(code)), []);
+    assert.deepEqual(
+      VerificationCodes.filter((code) => !codes.has(code)),
+      [],
+    );
     for (const kind of VectorKinds) {
       for (const alg of ["ES256", "EdDSA"]) {
-        assert.ok(file.cases.some((c) => c.kind === kind && c.alg === alg && c.expected.valid), `no valid ${kind} case for ${alg}`);
-        assert.ok(file.cases.some((c) => c.kind === kind && c.alg === alg && !c.expected.valid), `no failing ${kind} case for ${alg}`);
+        assert.ok(
+          file.cases.some((c) => c.kind === kind && c.alg === alg && c.expected.valid),
+          `no valid ${kind} case for ${alg}`,
+        );
+        assert.ok(
+          file.cases.some((c) => c.kind === kind && c.alg === alg && !c.expected.valid),
+          `no failing ${kind} case for ${alg}`,
+        );
       }
     }
   });
@@ -60,14 +69,21 @@ describe("test vectors: file", () => {
       }
     };
     walk(file, "");
-    for (const key of file.enrolledKeys) assert.deepEqual(Object.keys(key.jwk).sort(), key.jwk["kty"] === "EC" ? ["crv", "kty", "x", "y"] : ["crv", "kty", "x"]);
+    for (const key of file.enrolledKeys)
+      assert.deepEqual(Object.keys(key.jwk).sort(), key.jwk["kty"] === "EC" ? ["crv", "kty", "x", "y"] : ["crv", "kty", "x"]);
   });
 
   it("ships the same anchors, CRLs and keys as PEM and JWK files", () => {
     assert.equal(readFileSync(join(dir, "trust-anchors.pem"), "utf8"), file.trustAnchors.join(""));
     const pemFiles = readdirSync(join(dir, "crls")).sort();
-    assert.deepEqual(pemFiles, Object.keys(file.crls).map((name) => `${name}.pem`).sort());
-    for (const [name, pem] of Object.entries(file.crls)) assert.equal(readFileSync(join(dir, "crls", `${name}.pem`), "utf8"), pem);
+    assert.deepEqual(
+      pemFiles,
+      Object.keys(file.crls)
+        .map((name) => `${name}.pem`)
+        .sort(),
+    );
+    for (const [name, pem] of Object.entries(file.crls))
+      assert.equal(readFileSync(join(dir, "crls", `${name}.pem`), "utf8"), pem);
     const jwks = JSON.parse(readFileSync(join(dir, "enrolled-keys.json"), "utf8")) as { keys: Record<string, unknown>[] };
     assert.deepEqual(
       jwks.keys.map((k) => [k["peage:user"], k["kid"], k["x"]]),

@@ -27,7 +27,11 @@ export async function createApiKey(store: Store, scopes: readonly ApiScope[], la
 }
 
 /** A new key's secret and the record to store (its hash, never the secret); throws TypeError on bad scopes or label. */
-export function newApiKey(scopes: readonly string[], label: string, createdAt = new Date()): { secret: string; record: ApiKeyRecord } {
+export function newApiKey(
+  scopes: readonly string[],
+  label: string,
+  createdAt = new Date(),
+): { secret: string; record: ApiKeyRecord } {
   const unknown = scopes.filter((scope) => !(ApiScopes as readonly string[]).includes(scope));
   if (unknown.length > 0) throw new TypeError(`unknown scope(s) ${unknown.join(", ")}: use ${ApiScopes.join(", ")}`);
   if (scopes.length === 0) throw new TypeError("an API key needs at least one scope");
@@ -68,7 +72,10 @@ export async function authorizeOperator(store: Store, request: FastifyRequest, s
   const key = secretPattern.test(secret) ? await store.findApiKeyByHash(hashSecret(secret)) : undefined;
   if (!key) throw unauthorized("the API key is not valid: check the secret, or ask the operator for a new key");
   if (!key.scopes.includes(scope)) {
-    throw HttpProblem.of("ERR_FORBIDDEN", `API key ${key.id} lacks the scope ${scope} this endpoint needs (it has: ${key.scopes.join(", ")})`);
+    throw HttpProblem.of(
+      "ERR_FORBIDDEN",
+      `API key ${key.id} lacks the scope ${scope} this endpoint needs (it has: ${key.scopes.join(", ")})`,
+    );
   }
   return key;
 }

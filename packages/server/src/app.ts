@@ -31,7 +31,13 @@ import { UserKeyCache } from "./user-keys.js";
 /** Largest request body accepted: a payment request with two certificate chains is about 6 KiB. */
 export const BODY_LIMIT = 64 * 1024;
 
-export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse<IncomingMessage>, FastifyBaseLogger, TypeBoxTypeProvider>;
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse<IncomingMessage>,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 export interface AppDeps {
   readonly store: Store;
@@ -120,7 +126,8 @@ export function buildApp(deps: AppDeps): App {
     try {
       done(null, parseStrictJson(text));
     } catch (cause) {
-      if (cause instanceof DuplicateMemberError) return done(badJson(`the request body is ambiguous: ${cause.message}; send each member once`), undefined);
+      if (cause instanceof DuplicateMemberError)
+        return done(badJson(`the request body is ambiguous: ${cause.message}; send each member once`), undefined);
       done(badJson(`the request body is not valid JSON: ${(cause as Error).message}`), undefined);
     }
   });
@@ -146,7 +153,10 @@ export function buildApp(deps: AppDeps): App {
   app.addHook("onRequest", async (_request, reply) => {
     if (!closing) return;
     void reply.header("connection", "close");
-    throw new HttpProblem(problemFor("ERR_SERVER_UNAVAILABLE", "the server is shutting down: send the same request again once it is back"), { "retry-after": "1" });
+    throw new HttpProblem(
+      problemFor("ERR_SERVER_UNAVAILABLE", "the server is shutting down: send the same request again once it is back"),
+      { "retry-after": "1" },
+    );
   });
   app.addHook("onResponse", async (request, reply) => {
     ctx.metrics.recordRequest(request.routeOptions.url ?? "unmatched", reply.elapsedTime / 1000);
@@ -157,7 +167,9 @@ export function buildApp(deps: AppDeps): App {
   });
 
   const clock = deps.clock ?? systemClock;
-  const metrics = deps.metrics ?? new Metrics({ trust: deps.trust, identity: deps.identity, rates: deps.rates, store: deps.store, now: () => clock.now() });
+  const metrics =
+    deps.metrics ??
+    new Metrics({ trust: deps.trust, identity: deps.identity, rates: deps.rates, store: deps.store, now: () => clock.now() });
   const ctx: RouteContext = {
     store: deps.store,
     identity: deps.identity,
@@ -170,7 +182,14 @@ export function buildApp(deps: AppDeps): App {
     metrics,
     publisherSeen: (publisher, notAfter) => metrics.publisherSeen(publisher, notAfter),
     readiness: [
-      ...standardChecks({ store: deps.store, rates: deps.rates, identity: deps.identity, trust: deps.trust, clock, ...(deps.bank ? { bank: deps.bank } : {}) }),
+      ...standardChecks({
+        store: deps.store,
+        rates: deps.rates,
+        identity: deps.identity,
+        trust: deps.trust,
+        clock,
+        ...(deps.bank ? { bank: deps.bank } : {}),
+      }),
       ...(deps.extraChecks ?? []),
     ],
     userRequestWindowMs: deps.userRequestWindowMs ?? 5 * 60_000,
@@ -180,18 +199,30 @@ export function buildApp(deps: AppDeps): App {
 
   app.register(swagger, {
     // Shared schemas added with an $id keep it as their component name (not def-0, def-1, …).
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json["$id"] === "string" ? json["$id"] : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json["$id"] === "string" ? json["$id"] : `def-${i}`),
+    },
     openapi: {
       openapi: "3.1.0",
       info: {
         title: "Péage payment server",
         version: "1",
-        description: "Receives payment requests (message 2), records payments and returns signed acknowledgments (message 3). Errors are RFC 9457 problem documents.",
+        description:
+          "Receives payment requests (message 2), records payments and returns signed acknowledgments (message 3). Errors are RFC 9457 problem documents.",
       },
       components: {
         securitySchemes: {
-          operatorKey: { type: "http", scheme: "bearer", description: "An operator API key; each endpoint names the scope it needs." },
-          userSignature: { type: "apiKey", in: "header", name: "Authorization", description: "Peage-Signature <JWS> signed with the user's enrolled key (see user-auth.ts)." },
+          operatorKey: {
+            type: "http",
+            scheme: "bearer",
+            description: "An operator API key; each endpoint names the scope it needs.",
+          },
+          userSignature: {
+            type: "apiKey",
+            in: "header",
+            name: "Authorization",
+            description: "Peage-Signature <JWS> signed with the user's enrolled key (see user-auth.ts).",
+          },
         },
       },
     },
@@ -213,9 +244,13 @@ function badJson(message: string): FastifyError {
 }
 
 /** Maps any error to the problem answered for it. */
-function toProblem(error: FastifyError | HttpProblem | Error): { problem: ReturnType<typeof problemFor>; headers?: Readonly<Record<string, string>> } {
+function toProblem(error: FastifyError | HttpProblem | Error): {
+  problem: ReturnType<typeof problemFor>;
+  headers?: Readonly<Record<string, string>>;
+} {
   if (error instanceof HttpProblem) return { problem: error.problem, headers: error.headers };
-  if (error instanceof StoreBusyError) return { problem: problemFor("ERR_SERVER_UNAVAILABLE", `${error.message}`), headers: { "retry-after": "1" } };
+  if (error instanceof StoreBusyError)
+    return { problem: problemFor("ERR_SERVER_UNAVAILABLE", `${error.message}`), headers: { "retry-after": "1" } };
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     const first = fastifyError.validation[0];
@@ -224,8 +259,16 @@ function toProblem(error: FastifyError | HttpProblem | Error): { problem: Return
   }
   const byCode: Readonly<Record<string, [ProblemCode, number, string]>> = {
     PEAGE_BAD_JSON: ["ERR_BAD_REQUEST", 400, error.message],
-    FST_ERR_CTP_BODY_TOO_LARGE: ["ERR_PAYLOAD_TOO_LARGE", 413, `the request body is larger than the ${BODY_LIMIT} bytes accepted`],
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: ["ERR_BAD_REQUEST", 415, "unsupported media type: send the body as Content-Type: application/json"],
+    FST_ERR_CTP_BODY_TOO_LARGE: [
+      "ERR_PAYLOAD_TOO_LARGE",
+      413,
+      `the request body is larger than the ${BODY_LIMIT} bytes accepted`,
+    ],
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: [
+      "ERR_BAD_REQUEST",
+      415,
+      "unsupported media type: send the body as Content-Type: application/json",
+    ],
     FST_ERR_CTP_INVALID_CONTENT_LENGTH: ["ERR_BAD_REQUEST", 400, "the request body's size does not match its Content-Length"],
   };
   const known = fastifyError.code === undefined ? undefined : byCode[fastifyError.code];
@@ -234,5 +277,10 @@ function toProblem(error: FastifyError | HttpProblem | Error): { problem: Return
   if (typeof status === "number" && status >= 400 && status < 500) {
     return { problem: problemFor("ERR_BAD_REQUEST", error.message, { status }) };
   }
-  return { problem: problemFor("ERR_INTERNAL", "the server failed to handle the request: send the same request again (a payment is never recorded twice)") };
+  return {
+    problem: problemFor(
+      "ERR_INTERNAL",
+      "the server failed to handle the request: send the same request again (a payment is never recorded twice)",
+    ),
+  };
 }

@@ -168,7 +168,11 @@ export const usage = `usage: node packages/server/dist/src/main.js --data DIR [o
 `;
 
 /** Reads the configuration from argv (without node and script), the environment and DIR/server.json. */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): CommandLine {
+export function loadConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): CommandLine {
   let flags: Record<string, string | boolean | undefined>;
   try {
     flags = parseArgs({
@@ -268,23 +272,38 @@ function tlsSetting(cert: string | undefined, key: string | undefined, fromFile:
     return { cert: resolve(cwd, cert), key: resolve(cwd, key) };
   }
   if (fromFile === undefined) return undefined;
-  if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) throw new ConfigError('tls must be {"cert": FILE, "key": FILE}');
+  if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile))
+    throw new ConfigError('tls must be {"cert": FILE, "key": FILE}');
   const { cert: c, key: k, ...rest } = fromFile as Record<string, unknown>;
   if (Object.keys(rest).length > 0) throw new ConfigError(`tls: unknown member(s) ${Object.keys(rest).join(", ")}`);
   return { cert: resolve(dataDir, text(c, "tls.cert")), key: resolve(dataDir, text(k, "tls.key")) };
 }
 
 /** The signing key's location and the secret that opens it, read from its file or variable now. */
-function keySource(passphraseFlag: string | undefined, env: NodeJS.ProcessEnv, file: Record<string, unknown>, cwd: string, dataDir: string): KeySource {
+function keySource(
+  passphraseFlag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  file: Record<string, unknown>,
+  cwd: string,
+  dataDir: string,
+): KeySource {
   const pkcs11 = file["pkcs11"];
   if (pkcs11 !== undefined) {
-    if (typeof pkcs11 !== "object" || pkcs11 === null || Array.isArray(pkcs11)) throw new ConfigError("pkcs11 must be an object: {module, token, label, pinFile}");
+    if (typeof pkcs11 !== "object" || pkcs11 === null || Array.isArray(pkcs11))
+      throw new ConfigError("pkcs11 must be an object: {module, token, label, pinFile}");
     const { module, token, label, pinFile, ...rest } = pkcs11 as Record<string, unknown>;
-    if (Object.keys(rest).length > 0) throw new ConfigError(`pkcs11: unknown member(s) ${Object.keys(rest).join(", ")} (known: module, token, label, pinFile)`);
-    const fromPinFile = pinFile === undefined ? undefined : secretFile(resolve(dataDir, text(pinFile, "pkcs11.pinFile")), "pkcs11.pinFile");
+    if (Object.keys(rest).length > 0)
+      throw new ConfigError(`pkcs11: unknown member(s) ${Object.keys(rest).join(", ")} (known: module, token, label, pinFile)`);
+    const fromPinFile =
+      pinFile === undefined ? undefined : secretFile(resolve(dataDir, text(pinFile, "pkcs11.pinFile")), "pkcs11.pinFile");
     const pin = env[EnvVars.pkcs11Pin] ?? fromPinFile;
-    if (pin === undefined) throw new ConfigError(`the PKCS#11 token needs its PIN: set pkcs11.pinFile in server.json or ${EnvVars.pkcs11Pin}`);
-    const where = { module: text(module, "pkcs11.module"), token: text(token, "pkcs11.token"), label: text(label, "pkcs11.label") };
+    if (pin === undefined)
+      throw new ConfigError(`the PKCS#11 token needs its PIN: set pkcs11.pinFile in server.json or ${EnvVars.pkcs11Pin}`);
+    const where = {
+      module: text(module, "pkcs11.module"),
+      token: text(token, "pkcs11.token"),
+      label: text(label, "pkcs11.label"),
+    };
     return { kind: "pkcs11", ...where, pin };
   }
   const fromFile = file["keyPassphraseFile"];
@@ -315,7 +334,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   } catch (cause) {
     throw new ConfigError(`${path} is not valid JSON: ${(cause as Error).message}`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(`${path} must hold a JSON object`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ConfigError(`${path} must hold a JSON object`);
   for (const key of Object.keys(value)) {
     if (!fileKeys.includes(key)) throw new ConfigError(`${path}: unknown setting "${key}" (known: ${fileKeys.join(", ")})`);
   }
@@ -323,7 +343,10 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** A complete config from a data directory and optional raw values (strings from flags or env, or JSON values), checked. */
-export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclude<keyof ServerConfig, "dataDir">, unknown>>): ServerConfig {
+export function buildConfig(
+  base: { dataDir: string },
+  raw: Partial<Record<Exclude<keyof ServerConfig, "dataDir">, unknown>>,
+): ServerConfig {
   const dataDir = resolve(base.dataDir);
   const rates = raw.ratesFile === undefined ? join(dataDir, DataDirFiles.rates) : text(raw.ratesFile, "ratesFile");
   const database = raw.databaseUrl === undefined || raw.databaseUrl === "" ? undefined : databaseUrl(raw.databaseUrl);
@@ -335,13 +358,22 @@ export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclu
     logLevel: raw.logLevel === undefined ? defaults.logLevel : oneOf(raw.logLevel, "logLevel", LogLevels),
     revocation: raw.revocation === undefined ? defaults.revocation : oneOf(raw.revocation, "revocation", RevocationPolicies),
     crlSources: raw.crlSources === undefined ? [] : crlSources(raw.crlSources, dataDir),
-    crlRefreshSeconds: raw.crlRefreshSeconds === undefined ? defaults.crlRefreshSeconds : integer(raw.crlRefreshSeconds, "crlRefreshSeconds", 10, 7 * 86_400),
+    crlRefreshSeconds:
+      raw.crlRefreshSeconds === undefined
+        ? defaults.crlRefreshSeconds
+        : integer(raw.crlRefreshSeconds, "crlRefreshSeconds", 10, 7 * 86_400),
     clockSkewMs: raw.clockSkewMs === undefined ? defaults.clockSkewMs : integer(raw.clockSkewMs, "clockSkewMs", 0, 3_600_000),
     userRequestWindowMs:
-      raw.userRequestWindowMs === undefined ? defaults.userRequestWindowMs : integer(raw.userRequestWindowMs, "userRequestWindowMs", 1000, 3_600_000),
-    shutdownTimeoutMs: raw.shutdownTimeoutMs === undefined ? defaults.shutdownTimeoutMs : integer(raw.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 600_000),
+      raw.userRequestWindowMs === undefined
+        ? defaults.userRequestWindowMs
+        : integer(raw.userRequestWindowMs, "userRequestWindowMs", 1000, 3_600_000),
+    shutdownTimeoutMs:
+      raw.shutdownTimeoutMs === undefined
+        ? defaults.shutdownTimeoutMs
+        : integer(raw.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 600_000),
     databaseUrl: database,
-    feeBasisPoints: raw.feeBasisPoints === undefined ? defaults.feeBasisPoints : integer(raw.feeBasisPoints, "feeBasisPoints", 0, 10_000),
+    feeBasisPoints:
+      raw.feeBasisPoints === undefined ? defaults.feeBasisPoints : integer(raw.feeBasisPoints, "feeBasisPoints", 0, 10_000),
     minimumPayouts: raw.minimumPayouts === undefined ? {} : minimumPayouts(raw.minimumPayouts),
     bank: raw.bank === undefined ? DEMO_BANK : operatorBank(raw.bank),
     workers: workers(raw.workers, database),
@@ -354,8 +386,15 @@ export function buildConfig(base: { dataDir: string }, raw: Partial<Record<Exclu
 
 /** "10.0.0.1, 10.1.0.0/16" or a JSON list of the same. */
 function trustProxy(value: unknown): string[] {
-  const list = typeof value === "string" ? value.split(",").map((item) => item.trim()).filter((item) => item !== "") : value;
-  if (!Array.isArray(list) || !list.every((item) => typeof item === "string")) throw new ConfigError("trustProxy must list addresses or CIDR ranges, e.g. \"127.0.0.1,10.0.0.0/8\"");
+  const list =
+    typeof value === "string"
+      ? value
+          .split(",")
+          .map((item) => item.trim())
+          .filter((item) => item !== "")
+      : value;
+  if (!Array.isArray(list) || !list.every((item) => typeof item === "string"))
+    throw new ConfigError('trustProxy must list addresses or CIDR ranges, e.g. "127.0.0.1,10.0.0.0/8"');
   for (const item of list) {
     const [address, bits, ...rest] = item.split("/");
     const ip = isIP(address ?? "");
@@ -384,22 +423,33 @@ function workers(value: unknown, database: string | undefined): number {
   if (value === undefined) return database === undefined ? 1 : availableParallelism();
   const count = integer(value, "workers", 1, 256);
   if (count > 1 && database === undefined) {
-    throw new ConfigError("workers: on SQLite the server runs as one process (the database has one writer): use --workers 1, or keep the books on PostgreSQL (--database-url) to run several");
+    throw new ConfigError(
+      "workers: on SQLite the server runs as one process (the database has one writer): use --workers 1, or keep the books on PostgreSQL (--database-url) to run several",
+    );
   }
   return count;
 }
 
 function databaseUrl(value: unknown): string {
   const url = text(value, "databaseUrl");
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError("the database URL must start with postgres:// (leave it unset for SQLite in the data directory)");
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new ConfigError("the database URL must start with postgres:// (leave it unset for SQLite in the data directory)");
   return url;
 }
 
 /** A list (JSON array, or comma-separated text) of http(s)/file URLs and paths; paths become absolute. */
 function crlSources(value: unknown, dataDir: string): string[] {
-  const items = typeof value === "string" ? value.split(",").map((item) => item.trim()).filter((item) => item !== "") : value;
+  const items =
+    typeof value === "string"
+      ? value
+          .split(",")
+          .map((item) => item.trim())
+          .filter((item) => item !== "")
+      : value;
   if (!Array.isArray(items) || !items.every((item): item is string => typeof item === "string" && item.trim() !== "")) {
-    throw new ConfigError('crlSources must be a list of URLs or paths, such as ["https://ca.example/publishers.crl", "crls/extra.pem"]');
+    throw new ConfigError(
+      'crlSources must be a list of URLs or paths, such as ["https://ca.example/publishers.crl", "crls/extra.pem"]',
+    );
   }
   return items.map((item) => {
     if (/^https?:\/\//i.test(item) || item.startsWith("file:")) {
@@ -409,16 +459,19 @@ function crlSources(value: unknown, dataDir: string): string[] {
         throw new ConfigError(`crlSources: ${item} is not a valid URL`);
       }
     }
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item)) throw new ConfigError(`crlSources: ${item}: only http, https and file URLs are fetched`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item))
+      throw new ConfigError(`crlSources: ${item}: only http, https and file URLs are fetched`);
     return resolve(dataDir, item);
   });
 }
 
 function minimumPayouts(value: unknown): Record<string, string> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError('minimumPayouts must be an object such as {"EUR": "10.00", "default": "10"}');
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ConfigError('minimumPayouts must be an object such as {"EUR": "10.00", "default": "10"}');
   const out: Record<string, string> = {};
   for (const [currency, amount] of Object.entries(value)) {
-    if (currency !== "default" && !isCurrencyCode(currency)) throw new ConfigError(`minimumPayouts: ${currency} is not an ISO 4217 currency code (or "default")`);
+    if (currency !== "default" && !isCurrencyCode(currency))
+      throw new ConfigError(`minimumPayouts: ${currency} is not an ISO 4217 currency code (or "default")`);
     if (typeof amount !== "string") throw new ConfigError(`minimumPayouts.${currency} must be a decimal string such as "10.00"`);
     try {
       if (currency !== "default") parseDecimal(amount, currency as CurrencyCode);
@@ -432,11 +485,17 @@ function minimumPayouts(value: unknown): Record<string, string> {
 }
 
 function operatorBank(value: unknown): OperatorBank {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError("bank must be an object with name, iban, bic and creditorId");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ConfigError("bank must be an object with name, iban, bic and creditorId");
   const record = value as Record<string, unknown>;
   const extra = Object.keys(record).filter((key) => !["name", "iban", "bic", "creditorId"].includes(key));
   if (extra.length > 0) throw new ConfigError(`bank: unknown member(s) ${extra.join(", ")}`);
-  const bank = { name: text(record["name"], "bank.name"), iban: text(record["iban"], "bank.iban"), bic: text(record["bic"], "bank.bic"), creditorId: text(record["creditorId"], "bank.creditorId") };
+  const bank = {
+    name: text(record["name"], "bank.name"),
+    iban: text(record["iban"], "bank.iban"),
+    bic: text(record["bic"], "bank.bic"),
+    creditorId: text(record["creditorId"], "bank.creditorId"),
+  };
   const iban = validateIban(bank.iban);
   if (!iban.ok) throw new ConfigError(`bank.iban: ${iban.reason}`);
   const bic = validateBic(bank.bic);

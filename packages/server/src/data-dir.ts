@@ -88,11 +88,18 @@ export async function loadServerIdentity(dataDir: string, opts: IdentityOptions 
       return await readFile(join(dataDir, name), "utf8");
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code ?? "error";
-      throw new DataDirError("ERR_DATA_DIR", `cannot read ${join(dataDir, name)} (${code}): initialise it first with \`peage server init --data ${dataDir} --pki PKIDIR\``);
+      throw new DataDirError(
+        "ERR_DATA_DIR",
+        `cannot read ${join(dataDir, name)} (${code}): initialise it first with \`peage server init --data ${dataDir} --pki PKIDIR\``,
+      );
     }
   };
   const inToken = opts.key?.kind === "pkcs11";
-  const [keyPem, chainPem, rootsPem] = await Promise.all([inToken ? undefined : read(DataDirFiles.key), read(DataDirFiles.chain), read(DataDirFiles.trustRoots)]);
+  const [keyPem, chainPem, rootsPem] = await Promise.all([
+    inToken ? undefined : read(DataDirFiles.key),
+    read(DataDirFiles.chain),
+    read(DataDirFiles.trustRoots),
+  ]);
   const crlsPem = await readCrls(join(dataDir, DataDirFiles.crls));
   return identityFromPem({ ...(keyPem === undefined ? {} : { keyPem }), chainPem, rootsPem, crlsPem }, opts);
 }
@@ -111,9 +118,16 @@ export async function identityFromPem(
   let x5c: string[];
   try {
     x5c = parseCertificatesPem(pem.chainPem).map(toX5c);
-    trust = TrustStore.fromPem(pem.rootsPem, pem.crlsPem ?? [], opts.revocation === undefined ? {} : { revocation: opts.revocation });
+    trust = TrustStore.fromPem(
+      pem.rootsPem,
+      pem.crlsPem ?? [],
+      opts.revocation === undefined ? {} : { revocation: opts.revocation },
+    );
   } catch (cause) {
-    throw new DataDirError("ERR_SERVER_IDENTITY", `the server's key, chain, roots or CRLs cannot be read: ${(cause as Error).message}`);
+    throw new DataDirError(
+      "ERR_SERVER_IDENTITY",
+      `the server's key, chain, roots or CRLs cannot be read: ${(cause as Error).message}`,
+    );
   }
   if (x5c.length === 0) throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.chain} holds no certificate`);
   if (trust.roots.length === 0) throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.trustRoots} holds no certificate`);
@@ -140,7 +154,10 @@ export async function identityFromPem(
       if (pem.keyPem === undefined) throw new SigningKeyError(`no ${DataDirFiles.key}: the server's private key is missing`);
       key = await keyFromPem(pem.keyPem, opts.key?.passphrase, DataDirFiles.key);
       if (!spkiOf(key.publicKey).equals(Buffer.from(spki))) {
-        throw new DataDirError("ERR_SERVER_IDENTITY", `${DataDirFiles.key} is not the key certified by the first certificate of ${DataDirFiles.chain}`);
+        throw new DataDirError(
+          "ERR_SERVER_IDENTITY",
+          `${DataDirFiles.key} is not the key certified by the first certificate of ${DataDirFiles.chain}`,
+        );
       }
     }
   } catch (cause) {
@@ -185,7 +202,10 @@ export type InitDataDirOptions = IdentitySource & {
 export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdentity & { readonly files: readonly string[] }> {
   const { dataDir } = opts;
   if (existsSync(join(dataDir, DataDirFiles.key)) && !opts.force) {
-    throw new DataDirError("ERR_DATA_DIR", `${dataDir} already holds a server identity: pass force (\`peage server init --force\`) to replace it`);
+    throw new DataDirError(
+      "ERR_DATA_DIR",
+      `${dataDir} already holds a server identity: pass force (\`peage server init --force\`) to replace it`,
+    );
   }
   const pkiDir = "pkiDir" in opts ? opts.pkiDir : undefined;
   const source = (name: string) => join(pkiDir ?? "", name);
@@ -195,7 +215,12 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
       : [opts.keyFile, opts.chainFile, opts.rootsFile];
   for (const path of inputs) {
     if (!existsSync(path)) {
-      throw new DataDirError("ERR_DATA_DIR", pkiDir === undefined ? `${path} is missing` : `${path} is missing: is ${pkiDir} a directory written by \`peage pki init\`?`);
+      throw new DataDirError(
+        "ERR_DATA_DIR",
+        pkiDir === undefined
+          ? `${path} is missing`
+          : `${path} is missing: is ${pkiDir} a directory written by \`peage pki init\`?`,
+      );
     }
   }
   // Prove the identity before anything is written, so a wrong key or chain leaves the directory as it was.
@@ -219,7 +244,8 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
   if (opts.ratesFile || !existsSync(ratesPath)) files.push(await copy(opts.ratesFile ?? SAMPLE_RATES_FILE, ratesPath));
   // A PKI made with a card issuer (`peage pki init --card-issuer`) also makes this server a card
   // issuer: its card desk opens at start.
-  if (pkiDir !== undefined && existsSync(source(`${PkiFiles.cardIssuer}.key`))) files.push(...(await installCardIssuer({ dataDir, pkiDir })));
+  if (pkiDir !== undefined && existsSync(source(`${PkiFiles.cardIssuer}.key`)))
+    files.push(...(await installCardIssuer({ dataDir, pkiDir })));
   const loaded = await loadServerIdentity(dataDir, opts.clock ? { clock: opts.clock } : {});
   return { ...loaded, files };
 }

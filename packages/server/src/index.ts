@@ -31,7 +31,14 @@ export {
   type ServerIdentity,
 } from "./data-dir.js";
 export { createApiKey, bootstrapApiKey, hashSecret } from "./api-keys.js";
-export { signUserRequest, authenticateUser, USER_AUTH_SCHEME, UserRequestClaimsSchema, type UserRequestClaims, type UserRequestInput } from "./user-auth.js";
+export {
+  signUserRequest,
+  authenticateUser,
+  USER_AUTH_SCHEME,
+  UserRequestClaimsSchema,
+  type UserRequestClaims,
+  type UserRequestInput,
+} from "./user-auth.js";
 export { parseUserJwk, type PublicJwk } from "./user-keys.js";
 export { processPayment, rateTableFor, type PaymentAnswer, type PaymentContext } from "./payments.js";
 export { parseEcbRates, parseEcbRateDays, RatesError, RatesErrorCodes, type RatesErrorCode } from "./rates/ecb.js";

@@ -24,13 +24,18 @@ async function main(): Promise<void> {
     const store = await openStore(config);
     try {
       const created = await bootstrapApiKey(store, bootstrapKeyFile);
-      process.stderr.write(created ? `bootstrap API key written to ${bootstrapKeyFile}\n` : "the database already has API keys: no bootstrap key created\n");
+      process.stderr.write(
+        created
+          ? `bootstrap API key written to ${bootstrapKeyFile}\n`
+          : "the database already has API keys: no bootstrap key created\n",
+      );
     } finally {
       await store.close();
     }
   }
   const server = await serve(config);
-  process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, server: server.serverId, workers: server.workers, ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}) })}
+  process.stdout
+    .write(`${JSON.stringify({ event: "listening", url: server.url, server: server.serverId, workers: server.workers, ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}) })}
 `);
 
   let stopping = false;
@@ -56,6 +61,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const code = (error as { code?: unknown }).code;
-  process.stderr.write(`peage-server: ${typeof code === "string" ? `${code}: ` : ""}${(error as Error).message ?? String(error)}\n`);
+  process.stderr.write(
+    `peage-server: ${typeof code === "string" ? `${code}: ` : ""}${(error as Error).message ?? String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -105,7 +105,8 @@ export class Metrics {
         registers: [registry],
         collect() {
           this.reset();
-          for (const crl of trust.crls) this.set({ issuer: crl.issuer }, crl.nextUpdate ? Math.floor(crl.nextUpdate.getTime() / 1000) : 0);
+          for (const crl of trust.crls)
+            this.set({ issuer: crl.issuer }, crl.nextUpdate ? Math.floor(crl.nextUpdate.getTime() / 1000) : 0);
         },
       });
     }

@@ -60,7 +60,11 @@ export interface PaymentAnswer {
 }
 
 /** The key enrolled for `user` under `kid`, imported (cached), or undefined. */
-export async function enrolledKey(ctx: Pick<PaymentContext, "store" | "userKeys">, user: PartyId<"user">, kid: string): Promise<UserKey | undefined> {
+export async function enrolledKey(
+  ctx: Pick<PaymentContext, "store" | "userKeys">,
+  user: PartyId<"user">,
+  kid: string,
+): Promise<UserKey | undefined> {
   const record = await ctx.store.getUser(user);
   if (!record || record.kid !== kid) return undefined;
   return keyOf(ctx, record);
@@ -68,7 +72,10 @@ export async function enrolledKey(ctx: Pick<PaymentContext, "store" | "userKeys"
 
 /** The (cached) imported key of a user's record. */
 function keyOf(ctx: Pick<PaymentContext, "userKeys">, record: UserRecord): Promise<UserKey> {
-  return ctx.userKeys.get(record.id, record.kid, async () => ({ alg: record.alg, publicKey: await importJwk(JSON.parse(record.publicKeyJwk) as PublicJwk) }));
+  return ctx.userKeys.get(record.id, record.kid, async () => ({
+    alg: record.alg,
+    publicKey: await importJwk(JSON.parse(record.publicKeyJwk) as PublicJwk),
+  }));
 }
 
 /** Handles one payment request; throws HttpProblem with the specific code when it is refused. */
@@ -79,7 +86,8 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   // expired: the identical bytes were verified when they were recorded, and nothing is charged.
   const claimed = unverifiedNonce(body);
   const earlier = claimed === undefined ? undefined : await ctx.store.findPaymentByNonce(claimed.user, claimed.nonce);
-  if (earlier && earlier.requestHash === requestHash) return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
+  if (earlier && earlier.requestHash === requestHash)
+    return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
 
   // The user's record read to find their key is the one the checks below use: reading it a second
   // time would cost a query and decide nothing more (the transaction re-reads the row anyway).
@@ -157,7 +165,10 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     case "deposit-required":
       throw depositRequired(outcome.required, outcome.paid, charged);
     case "currency-mismatch":
-      throw HttpProblem.of("ERR_INTERNAL", `the account's home currency changed to ${outcome.homeCurrency} during the payment: send the request again`);
+      throw HttpProblem.of(
+        "ERR_INTERNAL",
+        `the account's home currency changed to ${outcome.homeCurrency} during the payment: send the request again`,
+      );
   }
 }
 
@@ -189,13 +200,21 @@ export async function rateTableFor(ctx: Pick<PaymentContext, "store" | "rates">,
 }
 
 /** The amount to charge in the user's home currency, and the rate used (recorded with the payment). */
-function chargeFor(price: Price, user: UserRecord, table: RateTable | undefined): { charged: Price; rate: string; rateDate: string | undefined } {
+function chargeFor(
+  price: Price,
+  user: UserRecord,
+  table: RateTable | undefined,
+): { charged: Price; rate: string; rateDate: string | undefined } {
   if (price.currency === user.homeCurrency) return { charged: price, rate: "1.0000000000", rateDate: undefined };
   if (!table) {
-    throw HttpProblem.of("ERR_RATE_UNAVAILABLE", `the server has no exchange rates loaded, so ${price.currency} cannot be converted to ${user.homeCurrency}: retry later`, {
-      status: 503,
-      retryable: true,
-    });
+    throw HttpProblem.of(
+      "ERR_RATE_UNAVAILABLE",
+      `the server has no exchange rates loaded, so ${price.currency} cannot be converted to ${user.homeCurrency}: retry later`,
+      {
+        status: 503,
+        retryable: true,
+      },
+    );
   }
   let conversion;
   try {
@@ -204,7 +223,10 @@ function chargeFor(price: Price, user: UserRecord, table: RateTable | undefined)
     throw HttpProblem.of("ERR_BAD_REQUEST", `the price cannot be converted: ${(cause as Error).message}`);
   }
   if (!conversion) {
-    throw HttpProblem.of("ERR_RATE_UNAVAILABLE", `the rates of ${table.date} have no rate between ${price.currency} and ${user.homeCurrency}; the user cannot pay offers in ${price.currency}`);
+    throw HttpProblem.of(
+      "ERR_RATE_UNAVAILABLE",
+      `the rates of ${table.date} have no rate between ${price.currency} and ${user.homeCurrency}; the user cannot pay offers in ${price.currency}`,
+    );
   }
   // A price that converts to nothing would be acknowledged as paid and charged nothing: refused.
   if (conversion.price.amount === 0 && price.amount > 0) {
@@ -229,19 +251,34 @@ async function precheckFunds(store: Store, user: UserRecord, charged: Price, at:
 }
 
 const nonceReused = (consent: ConsentClaims) =>
-  HttpProblem.of("ERR_NONCE_REUSED", `another payment request already used the nonce of this offer (${consent.nonce}): ask the program for a new offer`);
+  HttpProblem.of(
+    "ERR_NONCE_REUSED",
+    `another payment request already used the nonce of this offer (${consent.nonce}): ask the program for a new offer`,
+  );
 
-const suspended = (user: UserRecord) => HttpProblem.of("ERR_ACCOUNT_SUSPENDED", `the account ${user.id} is suspended: contact the payment service`);
+const suspended = (user: UserRecord) =>
+  HttpProblem.of("ERR_ACCOUNT_SUSPENDED", `the account ${user.id} is suspended: contact the payment service`);
 
 const insufficientFunds = (balance: number, charged: Price) =>
-  new HttpProblem(problemFor("ERR_INSUFFICIENT_FUNDS", `the prepaid balance (${balance} minor units of ${charged.currency}) does not cover ${charged.amount}: top up the account`));
+  new HttpProblem(
+    problemFor(
+      "ERR_INSUFFICIENT_FUNDS",
+      `the prepaid balance (${balance} minor units of ${charged.currency}) does not cover ${charged.amount}: top up the account`,
+    ),
+  );
 
 const depositRequired = (required: number, paid: number, charged: Price) =>
   new HttpProblem(
-    problemFor("ERR_DEPOSIT_REQUIRED", `the account's deposit of ${required} minor units of ${charged.currency} is not paid in full (${paid} paid): payments are refused until it is`),
+    problemFor(
+      "ERR_DEPOSIT_REQUIRED",
+      `the account's deposit of ${required} minor units of ${charged.currency} is not paid in full (${paid} paid): payments are refused until it is`,
+    ),
   );
 
 const limitExceeded = (used: number, limit: number, charged: Price) =>
   new HttpProblem(
-    problemFor("ERR_LIMIT_EXCEEDED", `this month's payments (${used}) plus ${charged.amount} minor units of ${charged.currency} would exceed the monthly limit of ${limit}: wait for next month or ask for a higher limit`),
+    problemFor(
+      "ERR_LIMIT_EXCEEDED",
+      `this month's payments (${used}) plus ${charged.amount} minor units of ${charged.currency} would exceed the monthly limit of ${limit}: wait for next month or ask for a higher limit`,
+    ),
   );

@@ -63,7 +63,11 @@ const verificationTitles: Readonly<Partial<Record<VerificationCode, string>>> = 
 
 /** The problem document for a code, with the status, title and retryability that code always has. */
 export function problemFor(code: ProblemCode, detail: string, overrides: { status?: number; retryable?: boolean } = {}): Problem {
-  const kind = kinds[code] ?? { status: 422, title: verificationTitles[code as VerificationCode] ?? "Verification failed", retryable: false };
+  const kind = kinds[code] ?? {
+    status: 422,
+    title: verificationTitles[code as VerificationCode] ?? "Verification failed",
+    retryable: false,
+  };
   return problem(code, overrides.status ?? kind.status, kind.title, detail, overrides.retryable ?? kind.retryable);
 }
 

@@ -93,10 +93,20 @@ export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] 
     async run() {
       // A stale CRL refuses every payment whose chain it covers (503): not ready either.
       const report = revocationReport(trust, clock.now());
-      const listed = report.crls.map((crl) => `${crl.issuer} until ${crl.nextUpdate ?? "?"}${crl.stale ? " (stale)" : ""}`).join("; ");
-      if (report.fresh) return { ok: true, detail: `policy ${report.policy}; ${report.crls.length === 0 ? "no CRL installed, nothing is checked" : listed}` };
-      const why = report.crls.length === 0 ? `policy ${report.policy} and no CRL installed` : `policy ${report.policy}; ${listed}`;
-      return { ok: false, detail: `${why}: payments it covers are refused; publish a newer CRL where crlSources points, or in the data directory's crls/` };
+      const listed = report.crls
+        .map((crl) => `${crl.issuer} until ${crl.nextUpdate ?? "?"}${crl.stale ? " (stale)" : ""}`)
+        .join("; ");
+      if (report.fresh)
+        return {
+          ok: true,
+          detail: `policy ${report.policy}; ${report.crls.length === 0 ? "no CRL installed, nothing is checked" : listed}`,
+        };
+      const why =
+        report.crls.length === 0 ? `policy ${report.policy} and no CRL installed` : `policy ${report.policy}; ${listed}`;
+      return {
+        ok: false,
+        detail: `${why}: payments it covers are refused; publish a newer CRL where crlSources points, or in the data directory's crls/`,
+      };
     },
   });
   const bank = sources.bank;

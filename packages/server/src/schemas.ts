@@ -7,10 +7,20 @@ import { Type, type Static } from "@fastify/type-provider-typebox";
 import { partyIdPattern, PriceSchema, ProblemSchema } from "@peage/protocol";
 import { AccountModes, AccountStatuses } from "./store/store.js";
 
-export const UserIdSchema = Type.String({ pattern: partyIdPattern.replace("(publisher|server|user|card)", "user"), maxLength: 80 });
-export const PublisherIdSchema = Type.String({ pattern: partyIdPattern.replace("(publisher|server|user|card)", "publisher"), maxLength: 80 });
+export const UserIdSchema = Type.String({
+  pattern: partyIdPattern.replace("(publisher|server|user|card)", "user"),
+  maxLength: 80,
+});
+export const PublisherIdSchema = Type.String({
+  pattern: partyIdPattern.replace("(publisher|server|user|card)", "publisher"),
+  maxLength: 80,
+});
 export const CurrencySchema = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 alphabetic code" });
-export const MinorUnitsSchema = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "ISO 4217 minor units" });
+export const MinorUnitsSchema = Type.Integer({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "ISO 4217 minor units",
+});
 
 export const EnrolmentSchema = Type.Object(
   {
@@ -20,7 +30,11 @@ export const EnrolmentSchema = Type.Object(
     homeCurrency: CurrencySchema,
     monthlyLimit: Type.Optional(MinorUnitsSchema),
     depositRequired: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "postpaid: a deposit to pay before any payment goes through, minor units of the home currency" }),
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "postpaid: a deposit to pay before any payment goes through, minor units of the home currency",
+      }),
     ),
   },
   { additionalProperties: false },
@@ -43,7 +57,13 @@ export const AccountSchema = Type.Object(
     deposit: Type.Optional(PriceSchema),
     mandate: Type.Optional(
       Type.Object(
-        { id: Type.String(), signedOn: Type.String(), name: Type.String(), iban: Type.String(), bic: Type.Optional(Type.String()) },
+        {
+          id: Type.String(),
+          signedOn: Type.String(),
+          name: Type.String(),
+          iban: Type.String(),
+          bic: Type.Optional(Type.String()),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -55,7 +75,11 @@ export type Account = Static<typeof AccountSchema>;
 
 export const TopupRequestSchema = Type.Object(
   {
-    amount: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "minor units of the user's home currency" }),
+    amount: Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: "minor units of the user's home currency",
+    }),
     /** Must be the home currency when given; a top-up is never converted. */
     currency: Type.Optional(CurrencySchema),
     idempotencyKey: Type.String({ pattern: "^[A-Za-z0-9._:-]{8,128}$", description: "the same key twice credits once" }),
@@ -65,16 +89,27 @@ export const TopupRequestSchema = Type.Object(
 
 export const MandateRequestSchema = Type.Object(
   {
-    mandateId: Type.String({ pattern: "^[A-Za-z0-9+?/:().,'-]{1,35}$", description: "the mandate's unique reference (EPC: up to 35 characters)" }),
+    mandateId: Type.String({
+      pattern: "^[A-Za-z0-9+?/:().,'-]{1,35}$",
+      description: "the mandate's unique reference (EPC: up to 35 characters)",
+    }),
     signedOn: Type.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "the day the user signed it, YYYY-MM-DD" }),
-    name: Type.String({ minLength: 1, maxLength: 140, description: "the account holder, as the bank knows them: SEPA Latin characters (accents transliterated), at most 70 once transliterated" }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 140,
+      description:
+        "the account holder, as the bank knows them: SEPA Latin characters (accents transliterated), at most 70 once transliterated",
+    }),
     iban: Type.String({ minLength: 15, maxLength: 42 }),
     bic: Type.Optional(Type.String({ minLength: 8, maxLength: 11 })),
   },
   { additionalProperties: false },
 );
 
-export const RefundRequestSchema = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false });
+export const RefundRequestSchema = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 500 }) },
+  { additionalProperties: false },
+);
 
 export const RefundSchema = Type.Object(
   {
@@ -93,7 +128,11 @@ export const RefundSchema = Type.Object(
 
 export const PublisherRequestSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 140, description: "as the bank account's holder: SEPA Latin characters (accents transliterated), at most 70 once transliterated" }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 140,
+      description: "as the bank account's holder: SEPA Latin characters (accents transliterated), at most 70 once transliterated",
+    }),
     country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166-1 alpha-2" }),
     iban: Type.Optional(Type.String({ minLength: 15, maxLength: 42 })),
     bic: Type.Optional(Type.String({ minLength: 8, maxLength: 11 })),
@@ -115,10 +154,20 @@ export const PublisherSchema = Type.Object(
 );
 
 export const PublisherParamsSchema = Type.Object({ publisher: PublisherIdSchema }, { additionalProperties: false });
-export const PaymentParamsSchema = Type.Object({ payment: Type.String({ pattern: "^[A-Za-z0-9_-]{1,80}$" }) }, { additionalProperties: false });
+export const PaymentParamsSchema = Type.Object(
+  { payment: Type.String({ pattern: "^[A-Za-z0-9_-]{1,80}$" }) },
+  { additionalProperties: false },
+);
 
 export const TopupSchema = Type.Object(
-  { id: Type.String(), user: UserIdSchema, amount: PriceSchema, idempotencyKey: Type.String(), createdAt: Type.String(), balance: PriceSchema },
+  {
+    id: Type.String(),
+    user: UserIdSchema,
+    amount: PriceSchema,
+    idempotencyKey: Type.String(),
+    createdAt: Type.String(),
+    balance: PriceSchema,
+  },
   { additionalProperties: false },
 );
 
@@ -137,7 +186,10 @@ export const PaymentViewSchema = Type.Object(
     nonce: Type.String(),
     offerDate: Type.String(),
     serverTime: Type.String(),
-    acknowledgment: Type.Object({ type: Type.Literal("peage.acknowledgment"), v: Type.Literal(1), acknowledgment: Type.String() }, { additionalProperties: false }),
+    acknowledgment: Type.Object(
+      { type: Type.Literal("peage.acknowledgment"), v: Type.Literal(1), acknowledgment: Type.String() },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

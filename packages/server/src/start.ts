@@ -51,7 +51,11 @@ export interface StartOptions {
 
 /** Loads everything the config names and listens; throws DataDirError, RatesError or ConfigError naming what is wrong. */
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
-  const loaded = await loadServerIdentity(config.dataDir, { revocation: config.revocation, key: config.key, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const loaded = await loadServerIdentity(config.dataDir, {
+    revocation: config.revocation,
+    key: config.key,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   const { identity, trust } = loaded;
   let store: Store | undefined;
   let cards: CardDesk | undefined;
@@ -81,11 +85,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       publicMetrics: config.metrics.kind === "public",
       bank: config.bank,
       ...(clock ? { clock } : {}),
-      logger: opts.logs === false || config.logLevel === "silent" ? false : { level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) },
+      logger:
+        opts.logs === false || config.logLevel === "silent"
+          ? false
+          : { level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     });
     crls = await startCrlRefresh(app, config, identity, trust, clock ?? systemClock);
     await app.listen({ host: config.host, port: config.port });
-    if (config.metrics.kind === "separate") metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);
+    if (config.metrics.kind === "separate")
+      metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);
     await warnIfNotReady(app, config);
     return running({ config, app, store, identity, rates, cards, metricsServer, crls, release: () => loaded.release(), trust });
   } catch (error) {
@@ -199,7 +207,11 @@ async function listenMetrics(metrics: Metrics, host: string, port: number): Prom
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(new ConfigError(`the metrics listener cannot listen on ${host}:${port} (${error.code ?? error.message}): choose another with --metrics HOST:PORT, or --metrics off`)),
+      reject(
+        new ConfigError(
+          `the metrics listener cannot listen on ${host}:${port} (${error.code ?? error.message}): choose another with --metrics HOST:PORT, or --metrics off`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });
@@ -223,7 +235,13 @@ function urlOf(address: AddressInfo, scheme: "http" | "https"): string {
  * distribution points), says at start which policy is in force and which CRLs are installed, and
  * fetches them again every crlRefreshSeconds.
  */
-async function startCrlRefresh(app: App, config: ServerConfig, identity: ServerIdentity, trust: TrustStore, clock: Clock): Promise<CrlRefresher> {
+async function startCrlRefresh(
+  app: App,
+  config: ServerConfig,
+  identity: ServerIdentity,
+  trust: TrustStore,
+  clock: Clock,
+): Promise<CrlRefresher> {
   const chain = identity.x5c.map((der) => new x509.X509Certificate(Buffer.from(der, "base64")));
   const sources = [...new Set([...config.crlSources, ...distributionPoints([...trust.roots, ...chain])])];
   const refresher = new CrlRefresher({
@@ -231,15 +249,25 @@ async function startCrlRefresh(app: App, config: ServerConfig, identity: ServerI
     directory: join(config.dataDir, DataDirFiles.crls),
     sources,
     clock,
-    onError: (outcome) => app.log.warn({ source: outcome.source, error: outcome.error }, "CRL source failed: the CRL installed before is kept"),
+    onError: (outcome) =>
+      app.log.warn({ source: outcome.source, error: outcome.error }, "CRL source failed: the CRL installed before is kept"),
   });
   await refresher.refresh();
   const report = revocationReport(trust, clock.now());
-  app.log.info({ policy: report.policy, crls: report.crls, sources, refreshSeconds: config.crlRefreshSeconds }, `revocation policy ${report.policy}`);
+  app.log.info(
+    { policy: report.policy, crls: report.crls, sources, refreshSeconds: config.crlRefreshSeconds },
+    `revocation policy ${report.policy}`,
+  );
   if (report.crls.length === 0 && report.policy === "best-effort") {
-    app.log.warn("revocation is not checked: no CRL is installed and the policy is best-effort; add CRLs to crls/ or crlSources, or set --revocation require");
+    app.log.warn(
+      "revocation is not checked: no CRL is installed and the policy is best-effort; add CRLs to crls/ or crlSources, or set --revocation require",
+    );
   }
-  if (!report.fresh) app.log.warn({ crls: report.crls.filter((crl) => crl.stale) }, "a CRL is stale or missing: payments it covers are refused until a newer one is fetched");
+  if (!report.fresh)
+    app.log.warn(
+      { crls: report.crls.filter((crl) => crl.stale) },
+      "a CRL is stale or missing: payments it covers are refused until a newer one is fetched",
+    );
   refresher.start(config.crlRefreshSeconds);
   return refresher;
 }

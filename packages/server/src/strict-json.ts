@@ -62,7 +62,13 @@ export function assertNoDuplicateMembers(text: string): void {
       }
       i = end - 1;
     } else if (c === "{" || c === "[") {
-      stack.push({ pointer: childPointer(), names: c === "{" ? new Set() : undefined, index: 0, member: "", expectName: c === "{" });
+      stack.push({
+        pointer: childPointer(),
+        names: c === "{" ? new Set() : undefined,
+        index: 0,
+        member: "",
+        expectName: c === "{",
+      });
     } else if (c === "}" || c === "]") {
       stack.pop();
     } else if (c === ",") {

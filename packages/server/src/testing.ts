@@ -23,7 +23,12 @@ export async function startRealServer(pki: DemoPki, rates: RateTable): Promise<R
   const store = SqliteStore.open(join(dir, "peage.db"));
   const app = buildApp({
     store,
-    identity: { id: pki.server.identity, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), notAfter: pki.server.certificate.notAfter },
+    identity: {
+      id: pki.server.identity,
+      key: pki.server.keys,
+      x5c: pki.chainOf(pki.server.certificate),
+      notAfter: pki.server.certificate.notAfter,
+    },
     trust: pki.trustStore(),
     rates: staticRates(rates),
   });
@@ -47,7 +52,8 @@ export async function startRealServer(pki: DemoPki, rates: RateTable): Promise<R
     url,
     async enrol(user, publicKey, homeCurrency, balance) {
       await operator("POST", "/v1/admin/users", { user, publicKey, mode: "prepaid", homeCurrency });
-      if (balance > 0) await operator("POST", `/v1/admin/users/${user}/topups`, { amount: balance, idempotencyKey: `e2e-topup-${++topups}` });
+      if (balance > 0)
+        await operator("POST", `/v1/admin/users/${user}/topups`, { amount: balance, idempotencyKey: `e2e-topup-${++topups}` });
     },
     async balanceOf(user) {
       const account = await operator("GET", `/v1/admin/users/${user}`);

@@ -10,7 +10,13 @@
  * The server accepts it once (the nonce is remembered), within a window around `iat`. The claims
  * and the signing side (signUserRequest) are in the protocol package, for the wallet's use too.
  */
-export { signUserRequest, USER_AUTH_SCHEME, UserRequestClaimsSchema, type UserRequestClaims, type UserRequestInput } from "@peage/protocol";
+export {
+  signUserRequest,
+  USER_AUTH_SCHEME,
+  UserRequestClaimsSchema,
+  type UserRequestClaims,
+  type UserRequestInput,
+} from "@peage/protocol";
 import {
   decodeJws,
   JwsTypes,
@@ -64,12 +70,18 @@ export async function authenticateUser(header: string | undefined, check: UserRe
   if (!signature.ok) throw refuse(signature.error.code, `the request signature does not verify with ${user}'s key`);
 
   if (claims.method !== check.method.toUpperCase() || claims.path !== check.path) {
-    throw refuse("ERR_UNAUTHORIZED", `the signature is for ${claims.method} ${claims.path}, not for this request (${check.method.toUpperCase()} ${check.path})`);
+    throw refuse(
+      "ERR_UNAUTHORIZED",
+      `the signature is for ${claims.method} ${claims.path}, not for this request (${check.method.toUpperCase()} ${check.path})`,
+    );
   }
   const now = check.clock.now().getTime();
   const iat = toDate(claims.iat as Timestamp).getTime();
   if (Number.isNaN(iat) || Math.abs(now - iat) > check.windowMs) {
-    throw refuse(now > iat ? "ERR_MESSAGE_EXPIRED" : "ERR_MESSAGE_NOT_YET_VALID", `the request was signed at ${claims.iat}, more than ${check.windowMs / 1000} s from the server's clock: sign a fresh request`);
+    throw refuse(
+      now > iat ? "ERR_MESSAGE_EXPIRED" : "ERR_MESSAGE_NOT_YET_VALID",
+      `the request was signed at ${claims.iat}, more than ${check.windowMs / 1000} s from the server's clock: sign a fresh request`,
+    );
   }
   // Remembered until the window closes; after that the iat check refuses it anyway.
   if (!(await check.remember(user, claims.nonce, new Date(iat + check.windowMs)))) {

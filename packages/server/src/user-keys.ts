@@ -8,7 +8,9 @@ import { webcrypto } from "node:crypto";
 import { canonicalBytes, keyThumbprint, type SignatureAlgorithm, type UserKey } from "@peage/protocol";
 
 /** The public members of an enrolled key, as stored. */
-export type PublicJwk = { readonly kty: "EC"; readonly crv: "P-256"; readonly x: string; readonly y: string } | { readonly kty: "OKP"; readonly crv: "Ed25519"; readonly x: string };
+export type PublicJwk =
+  | { readonly kty: "EC"; readonly crv: "P-256"; readonly x: string; readonly y: string }
+  | { readonly kty: "OKP"; readonly crv: "Ed25519"; readonly x: string };
 
 export interface ParsedUserKey {
   readonly jwk: PublicJwk;
@@ -17,7 +19,8 @@ export interface ParsedUserKey {
   readonly publicKey: CryptoKey;
 }
 
-export type KeyParseResult = { readonly ok: true; readonly value: ParsedUserKey } | { readonly ok: false; readonly message: string };
+export type KeyParseResult =
+  { readonly ok: true; readonly value: ParsedUserKey } | { readonly ok: false; readonly message: string };
 
 /** Members a public JWK may carry besides the key itself; anything else (notably "d") is refused. */
 const optionalMembers = new Set(["alg", "kid", "use", "key_ops", "ext"]);
@@ -34,18 +37,29 @@ export async function parseUserJwk(value: unknown): Promise<KeyParseResult> {
   if (jwk["kty"] === "EC" && jwk["crv"] === "P-256") {
     publicJwk = { kty: "EC", crv: "P-256", x: String(jwk["x"]), y: String(jwk["y"]) };
     alg = "ES256";
-    if (typeof jwk["x"] !== "string" || typeof jwk["y"] !== "string" || !coordinate.test(jwk["x"]) || !coordinate.test(jwk["y"])) {
+    if (
+      typeof jwk["x"] !== "string" ||
+      typeof jwk["y"] !== "string" ||
+      !coordinate.test(jwk["x"]) ||
+      !coordinate.test(jwk["y"])
+    ) {
       return bad("a P-256 JWK needs x and y, each 32 bytes base64url (RFC 7518 §6.2.1)");
     }
   } else if (jwk["kty"] === "OKP" && jwk["crv"] === "Ed25519") {
     publicJwk = { kty: "OKP", crv: "Ed25519", x: String(jwk["x"]) };
     alg = "EdDSA";
-    if (typeof jwk["x"] !== "string" || !coordinate.test(jwk["x"])) return bad("an Ed25519 JWK needs x, 32 bytes base64url (RFC 8037 §2)");
+    if (typeof jwk["x"] !== "string" || !coordinate.test(jwk["x"]))
+      return bad("an Ed25519 JWK needs x, 32 bytes base64url (RFC 8037 §2)");
   } else {
-    return bad(`only P-256 (kty EC, crv P-256) and Ed25519 (kty OKP, crv Ed25519) keys are accepted, got kty ${JSON.stringify(jwk["kty"])} crv ${JSON.stringify(jwk["crv"])}`);
+    return bad(
+      `only P-256 (kty EC, crv P-256) and Ed25519 (kty OKP, crv Ed25519) keys are accepted, got kty ${JSON.stringify(jwk["kty"])} crv ${JSON.stringify(jwk["crv"])}`,
+    );
   }
   const extra = Object.keys(jwk).filter((name) => !["kty", "crv", "x", "y"].includes(name) && !optionalMembers.has(name));
-  if (extra.length > 0 || (alg === "EdDSA" && "y" in jwk)) return bad(`publicKey has members a public ${alg} JWK does not: ${[...extra, ...(alg === "EdDSA" && "y" in jwk ? ["y"] : [])].join(", ")}`);
+  if (extra.length > 0 || (alg === "EdDSA" && "y" in jwk))
+    return bad(
+      `publicKey has members a public ${alg} JWK does not: ${[...extra, ...(alg === "EdDSA" && "y" in jwk ? ["y"] : [])].join(", ")}`,
+    );
   // RFC 9864 names Ed25519 keys' algorithm "Ed25519" (WebCrypto exports that); RFC 8037 says "EdDSA".
   const algNames = alg === "ES256" ? ["ES256"] : ["EdDSA", "Ed25519"];
   if (jwk["alg"] !== undefined && !algNames.includes(jwk["alg"] as string)) {
@@ -59,7 +73,8 @@ export async function parseUserJwk(value: unknown): Promise<KeyParseResult> {
     return bad(`publicKey is not a valid ${alg} public key: ${(cause as Error).message}`);
   }
   const kid = await keyThumbprint(publicKey);
-  if (jwk["kid"] !== undefined && jwk["kid"] !== kid) return bad(`publicKey kid must be its RFC 7638 SHA-256 thumbprint ${kid}, or absent`);
+  if (jwk["kid"] !== undefined && jwk["kid"] !== kid)
+    return bad(`publicKey kid must be its RFC 7638 SHA-256 thumbprint ${kid}, or absent`);
   return { ok: true, value: { jwk: publicJwk, alg, kid, publicKey } };
 }
 

@@ -19,7 +19,15 @@ export function accountView(user: UserRecord, usedThisMonth: MinorUnits | undefi
     ...(usedThisMonth === undefined ? {} : { usedThisMonth: money(usedThisMonth) }),
     ...(user.mode === "postpaid" ? { depositRequired: money(user.depositRequired), deposit: money(user.deposit) } : {}),
     ...(user.mandate
-      ? { mandate: { id: user.mandate.id, signedOn: user.mandate.signedOn, name: user.mandate.name, iban: user.mandate.iban, ...(user.mandate.bic ? { bic: user.mandate.bic } : {}) } }
+      ? {
+          mandate: {
+            id: user.mandate.id,
+            signedOn: user.mandate.signedOn,
+            name: user.mandate.name,
+            iban: user.mandate.iban,
+            ...(user.mandate.bic ? { bic: user.mandate.bic } : {}),
+          },
+        }
       : {}),
     createdAt: user.createdAt,
   };
@@ -76,6 +84,10 @@ export function encodeCursor(seq: number): string {
 export function decodeCursor(cursor: string | undefined): number | undefined {
   if (cursor === undefined) return undefined;
   const match = /^p(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) throw HttpProblem.of("ERR_BAD_REQUEST", "cursor is not one this server returned: pass nextCursor from the previous page unchanged");
+  if (!match)
+    throw HttpProblem.of(
+      "ERR_BAD_REQUEST",
+      "cursor is not one this server returned: pass nextCursor from the previous page unchanged",
+    );
   return Number(match[1]);
 }

@@ -76,7 +76,12 @@ async function runWorker(config: ServerConfig): Promise<never> {
   // A terminal's Ctrl-C reaches the whole process group: the primary decides, and sends SIGTERM.
   process.on("SIGINT", () => undefined);
   process.on("SIGHUP", () => void running.reload());
-  const message: ListeningMessage = { event: "listening", url: running.url, server: running.identity.id, metricsUrl: running.metricsUrl };
+  const message: ListeningMessage = {
+    event: "listening",
+    url: running.url,
+    server: running.identity.id,
+    metricsUrl: running.metricsUrl,
+  };
   process.send!(message);
   return new Promise<never>(() => undefined);
 }

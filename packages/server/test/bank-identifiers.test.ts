@@ -78,20 +78,68 @@ describe("validateIban", () => {
   it("accepts every IBAN built with correct check digits, and refuses it with one digit changed", () => {
     const countries = [...ibanLengths.entries()];
     fc.assert(
-      fc.property(fc.constantFrom(...countries), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 34, maxLength: 34 }), fc.nat(), ([country, length], digits, at) => {
-        const bban = digits.slice(0, length - 4).join("");
-        const iban = makeIban(country, bban);
-        assert.deepEqual(validateIban(iban), { ok: true, iban, country });
-        const i = 4 + (at % bban.length);
-        const changed = `${iban.slice(0, i)}${(Number(iban[i]) + 1) % 10}${iban.slice(i + 1)}`;
-        assert.equal(validateIban(changed).ok, false);
-      }),
+      fc.property(
+        fc.constantFrom(...countries),
+        fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 34, maxLength: 34 }),
+        fc.nat(),
+        ([country, length], digits, at) => {
+          const bban = digits.slice(0, length - 4).join("");
+          const iban = makeIban(country, bban);
+          assert.deepEqual(validateIban(iban), { ok: true, iban, country });
+          const i = 4 + (at % bban.length);
+          const changed = `${iban.slice(0, i)}${(Number(iban[i]) + 1) % 10}${iban.slice(i + 1)}`;
+          assert.equal(validateIban(changed).ok, false);
+        },
+      ),
       { numRuns: 300, seed: 13616 },
     );
   });
 
   it("knows every SEPA country's IBAN length", () => {
-    for (const country of ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "IS", "LI", "NO", "CH", "GB", "MC", "SM", "VA", "AD", "GI", "AL", "ME", "MD", "MK", "RS"]) {
+    for (const country of [
+      "AT",
+      "BE",
+      "BG",
+      "CY",
+      "CZ",
+      "DE",
+      "DK",
+      "EE",
+      "ES",
+      "FI",
+      "FR",
+      "GR",
+      "HR",
+      "HU",
+      "IE",
+      "IT",
+      "LT",
+      "LU",
+      "LV",
+      "MT",
+      "NL",
+      "PL",
+      "PT",
+      "RO",
+      "SE",
+      "SI",
+      "SK",
+      "IS",
+      "LI",
+      "NO",
+      "CH",
+      "GB",
+      "MC",
+      "SM",
+      "VA",
+      "AD",
+      "GI",
+      "AL",
+      "ME",
+      "MD",
+      "MK",
+      "RS",
+    ]) {
       assert.ok(ibanLengths.has(country), country);
       assert.ok(isSepaCountry(country), country);
     }
@@ -123,7 +171,13 @@ describe("validateCreditorId", () => {
   it("accepts valid identifiers, with the business code left out of the check", () => {
     assert.deepEqual(validateCreditorId("DE98ZZZ09999999999"), { ok: true, creditorId: "DE98ZZZ09999999999", country: "DE" });
     assert.deepEqual(validateCreditorId("de98 abc 09999999999"), { ok: true, creditorId: "DE98ABC09999999999", country: "DE" });
-    for (const [country, national] of [["FR", "123456"], ["NL", "123456780000"], ["IT", "RSSMRA85T10A562S"], ["ES", "B12345678"], ["AT", "01234567890"]] as const) {
+    for (const [country, national] of [
+      ["FR", "123456"],
+      ["NL", "123456780000"],
+      ["IT", "RSSMRA85T10A562S"],
+      ["ES", "B12345678"],
+      ["AT", "01234567890"],
+    ] as const) {
       const id = makeCreditorId(country, "ZZZ", national);
       assert.deepEqual(validateCreditorId(id), { ok: true, creditorId: id, country });
     }

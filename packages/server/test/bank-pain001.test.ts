@@ -17,7 +17,11 @@ function problemsOf(batch: CreditTransferBatch): { code: string; field: string; 
   assert.fail("expected a BankFileError");
 }
 
-function withTransfer(batch: CreditTransferBatch, index: number, change: (t: CreditTransfer) => CreditTransfer): CreditTransferBatch {
+function withTransfer(
+  batch: CreditTransferBatch,
+  index: number,
+  change: (t: CreditTransfer) => CreditTransfer,
+): CreditTransferBatch {
   return { ...batch, transfers: batch.transfers.map((t, i) => (i === index ? change(t) : t)) };
 }
 
@@ -30,7 +34,9 @@ describe("pain.001 SEPA credit transfer", () => {
 
   it("writes the group header, one EUR payment information block and the EPC codes", () => {
     const xml = buildPain001(sepaBatch());
-    assert.ok(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09">'));
+    assert.ok(
+      xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09">'),
+    );
     assert.deepEqual(elementTexts(xml, "MsgId"), ["PEAGE-PAYOUT-2025-11"]);
     assert.deepEqual(elementTexts(xml, "CreDtTm"), ["2025-12-01T09:30:00Z"]);
     assert.deepEqual(elementTexts(xml, "NbOfTxs"), ["3", "3"]);
@@ -44,8 +50,19 @@ describe("pain.001 SEPA credit transfer", () => {
     // Transfers in end-to-end-id order; names and text transliterated; the apostrophe escaped.
     assert.deepEqual(elementTexts(xml, "EndToEndId"), ["PAYOUT-2025-11-PUB-1", "PAYOUT-2025-11-PUB-2", "PAYOUT-2025-11-PUB-3"]);
     assert.deepEqual(elementTexts(xml, "InstdAmt"), ["0.01", "1250.50", "999999999.99"]);
-    assert.deepEqual(elementTexts(xml, "Nm"), ["Peage SAS", "Peage SAS", "Studio O&apos;Brien", "Muller + Sohne GmbH", "Soft Iberica SL"]);
-    assert.deepEqual(elementTexts(xml, "IBAN"), ["FR1420041010050500013M02606", "NL91ABNA0417164300", "DE89370400440532013000", "ES9121000418450200051332"]);
+    assert.deepEqual(elementTexts(xml, "Nm"), [
+      "Peage SAS",
+      "Peage SAS",
+      "Studio O&apos;Brien",
+      "Muller + Sohne GmbH",
+      "Soft Iberica SL",
+    ]);
+    assert.deepEqual(elementTexts(xml, "IBAN"), [
+      "FR1420041010050500013M02606",
+      "NL91ABNA0417164300",
+      "DE89370400440532013000",
+      "ES9121000418450200051332",
+    ]);
     // The creditor agent is left out when the BIC is unknown (IBAN-only SEPA), and so is empty remittance.
     assert.deepEqual(elementTexts(xml, "BICFI"), ["PSSTFRPPXXX", "COBADEFFXXX", "CAIXESBBXXX"]);
     assert.deepEqual(elementTexts(xml, "Ustrd"), ["Peage payout 2025-11", "Peage payout 2025-11"]);
@@ -62,13 +79,27 @@ describe("pain.001 SEPA credit transfer", () => {
   it("refuses what the SEPA scheme does not carry", () => {
     const batch = sepaBatch();
     const usd = problemsOf(withTransfer(batch, 0, (t) => ({ ...t, amount: price(100, "USD") })));
-    assert.deepEqual(usd.map((p) => [p.code, p.field]), [["ERR_BANK_SCHEME", "transfers[0].amount.currency"]]);
-    const saudi = problemsOf(withTransfer(batch, 1, (t) => ({ ...t, creditor: { ...t.creditor, iban: "SA0380000000608010167519" } })));
-    assert.deepEqual(saudi.map((p) => [p.code, p.field]), [["ERR_BANK_SCHEME", "transfers[1].creditor.iban"]]);
+    assert.deepEqual(
+      usd.map((p) => [p.code, p.field]),
+      [["ERR_BANK_SCHEME", "transfers[0].amount.currency"]],
+    );
+    const saudi = problemsOf(
+      withTransfer(batch, 1, (t) => ({ ...t, creditor: { ...t.creditor, iban: "SA0380000000608010167519" } })),
+    );
+    assert.deepEqual(
+      saudi.map((p) => [p.code, p.field]),
+      [["ERR_BANK_SCHEME", "transfers[1].creditor.iban"]],
+    );
     const big = problemsOf(withTransfer(batch, 1, (t) => ({ ...t, amount: price(100_000_000_000, "EUR") })));
-    assert.deepEqual(big.map((p) => [p.code, p.field]), [["ERR_BANK_AMOUNT", "transfers[1].amount.amount"]]);
+    assert.deepEqual(
+      big.map((p) => [p.code, p.field]),
+      [["ERR_BANK_AMOUNT", "transfers[1].amount.amount"]],
+    );
     const long = problemsOf(withTransfer(batch, 1, (t) => ({ ...t, creditor: { ...t.creditor, name: "N".repeat(71) } })));
-    assert.deepEqual(long.map((p) => [p.code, p.field]), [["ERR_BANK_LENGTH", "transfers[1].creditor.name"]]);
+    assert.deepEqual(
+      long.map((p) => [p.code, p.field]),
+      [["ERR_BANK_LENGTH", "transfers[1].creditor.name"]],
+    );
     assert.match(long[0]?.message ?? "", /71 characters long, at most 70/);
   });
 });
@@ -78,7 +109,11 @@ describe("pain.001 international credit transfer", () => {
     const xml = buildPain001(internationalBatch());
     assert.deepEqual(await validateXml(xml, schemas.pain001), { ok: true });
     // One block per currency, in code order; ChrgBr SHAR; no SEPA service level.
-    assert.deepEqual(elementTexts(xml, "PmtInfId"), ["PEAGE-INTL-2025-11-BHD", "PEAGE-INTL-2025-11-JPY", "PEAGE-INTL-2025-11-USD"]);
+    assert.deepEqual(elementTexts(xml, "PmtInfId"), [
+      "PEAGE-INTL-2025-11-BHD",
+      "PEAGE-INTL-2025-11-JPY",
+      "PEAGE-INTL-2025-11-USD",
+    ]);
     assert.deepEqual(elementTexts(xml, "ChrgBr"), ["SHAR", "SHAR", "SHAR"]);
     assert.doesNotMatch(xml, /<SvcLvl>/);
     assert.deepEqual(
@@ -97,12 +132,22 @@ describe("pain.001 international credit transfer", () => {
   });
 
   it("requires the creditor's BIC outside SEPA", () => {
-    const problems = problemsOf(withTransfer(internationalBatch(), 2, (t) => ({ ...t, creditor: { name: t.creditor.name, iban: t.creditor.iban, country: t.creditor.country } })));
-    assert.deepEqual(problems.map((p) => [p.code, p.field]), [["ERR_BANK_SCHEME", "transfers[2].creditor.bic"]]);
+    const problems = problemsOf(
+      withTransfer(internationalBatch(), 2, (t) => ({
+        ...t,
+        creditor: { name: t.creditor.name, iban: t.creditor.iban, country: t.creditor.country },
+      })),
+    );
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.field]),
+      [["ERR_BANK_SCHEME", "transfers[2].creditor.bic"]],
+    );
   });
 
   it("allows names up to 140 characters", async () => {
-    const xml = buildPain001(withTransfer(internationalBatch(), 0, (t) => ({ ...t, creditor: { ...t.creditor, name: "N".repeat(140) } })));
+    const xml = buildPain001(
+      withTransfer(internationalBatch(), 0, (t) => ({ ...t, creditor: { ...t.creditor, name: "N".repeat(140) } })),
+    );
     assert.deepEqual(await validateXml(xml, schemas.pain001), { ok: true });
   });
 });
@@ -113,7 +158,10 @@ describe("pain.001 broken files fail validation", () => {
     for (const xsd of [schemas.pain001, schemas.pain001Sepa]) {
       const result = await validateXml(xml, xsd);
       assert.equal(result.ok, false);
-      assert.ok(!result.ok && result.errors.some((e) => /Schemas validity error/.test(e) && /DbtrAgt/.test(e)), JSON.stringify(result));
+      assert.ok(
+        !result.ok && result.errors.some((e) => /Schemas validity error/.test(e) && /DbtrAgt/.test(e)),
+        JSON.stringify(result),
+      );
     }
   });
 
@@ -136,7 +184,10 @@ describe("pain.001 broken files fail validation", () => {
 
 describe("pain.001 input checks", () => {
   it("refuses an empty batch", () => {
-    assert.deepEqual(problemsOf({ ...sepaBatch(), transfers: [] }).map((p) => [p.code, p.field]), [["ERR_BANK_BATCH", "transfers"]]);
+    assert.deepEqual(
+      problemsOf({ ...sepaBatch(), transfers: [] }).map((p) => [p.code, p.field]),
+      [["ERR_BANK_BATCH", "transfers"]],
+    );
   });
 
   it("lists every problem, each naming its item", () => {
@@ -148,11 +199,23 @@ describe("pain.001 input checks", () => {
       debtor: { ...batch.debtor, bic: "PSSTFRP" },
       transfers: [
         { ...batch.transfers[0]!, creditor: { ...batch.transfers[0]!.creditor, iban: "DE88370400440532013000" } },
-        { ...batch.transfers[1]!, endToEndId: "PAYOUT 1", amount: { amount: 12.5, currency: "EUR" } as unknown as CreditTransfer["amount"] },
+        {
+          ...batch.transfers[1]!,
+          endToEndId: "PAYOUT 1",
+          amount: { amount: 12.5, currency: "EUR" } as unknown as CreditTransfer["amount"],
+        },
         { ...batch.transfers[2]!, endToEndId: batch.transfers[0]!.endToEndId, remittance: "R".repeat(141) },
-        { ...batch.transfers[2]!, endToEndId: batch.transfers[0]!.endToEndId, creditor: { ...batch.transfers[2]!.creditor, country: "de" } },
+        {
+          ...batch.transfers[2]!,
+          endToEndId: batch.transfers[0]!.endToEndId,
+          creditor: { ...batch.transfers[2]!.creditor, country: "de" },
+        },
         { ...batch.transfers[2]!, endToEndId: "OK-1", amount: price(0, "EUR") },
-        { ...batch.transfers[2]!, endToEndId: "OK-2", amount: { amount: 5, currency: "XYZ" } as unknown as CreditTransfer["amount"] },
+        {
+          ...batch.transfers[2]!,
+          endToEndId: "OK-2",
+          amount: { amount: 5, currency: "XYZ" } as unknown as CreditTransfer["amount"],
+        },
       ],
     };
     let error: unknown;
@@ -185,22 +248,36 @@ describe("pain.001 input checks", () => {
   it("refuses duplicate end-to-end ids", () => {
     const batch = sepaBatch();
     const problems = problemsOf(withTransfer(batch, 2, (t) => ({ ...t, endToEndId: batch.transfers[0]!.endToEndId })));
-    assert.deepEqual(problems.map((p) => [p.code, p.field]), [["ERR_BANK_BATCH", "transfers[2].endToEndId"]]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.field]),
+      [["ERR_BANK_BATCH", "transfers[2].endToEndId"]],
+    );
     assert.match(problems[0]?.message ?? "", /already the end-to-end id of transfers\[0\]/);
   });
 
   it("refuses an execution date before the creation date", () => {
-    assert.deepEqual(problemsOf({ ...sepaBatch(), executionDate: "2025-11-30" }).map((p) => [p.code, p.field]), [["ERR_BANK_DATE", "executionDate"]]);
+    assert.deepEqual(
+      problemsOf({ ...sepaBatch(), executionDate: "2025-11-30" }).map((p) => [p.code, p.field]),
+      [["ERR_BANK_DATE", "executionDate"]],
+    );
   });
 
   it("refuses an XML injection attempt in a name, and escapes what is allowed", async () => {
     const attack = problemsOf(
       withTransfer(sepaBatch(), 0, (t) => ({ ...t, creditor: { ...t.creditor, name: "Evil</Nm></Cdtr><Cdtr><Nm>Mallory" } })),
     );
-    assert.deepEqual(attack.map((p) => [p.code, p.field]), [["ERR_BANK_TEXT", "transfers[0].creditor.name"]]);
+    assert.deepEqual(
+      attack.map((p) => [p.code, p.field]),
+      [["ERR_BANK_TEXT", "transfers[0].creditor.name"]],
+    );
     assert.match(attack[0]?.message ?? "", /"<" \(U\+003C\) is outside the SEPA Latin character set/);
-    const entity = problemsOf(withTransfer(sepaBatch(), 0, (t) => ({ ...t, remittance: "<!ENTITY x SYSTEM 'file:///etc/passwd'>" })));
-    assert.deepEqual(entity.map((p) => p.field), ["transfers[0].remittance"]);
+    const entity = problemsOf(
+      withTransfer(sepaBatch(), 0, (t) => ({ ...t, remittance: "<!ENTITY x SYSTEM 'file:///etc/passwd'>" })),
+    );
+    assert.deepEqual(
+      entity.map((p) => p.field),
+      ["transfers[0].remittance"],
+    );
     // & becomes +, quotes become apostrophes, which are escaped.
     const xml = buildPain001(withTransfer(sepaBatch(), 0, (t) => ({ ...t, remittance: `Invoice "7" & 'more'` })));
     assert.ok(xml.includes("<Ustrd>Invoice &apos;7&apos; + &apos;more&apos;</Ustrd>"));
@@ -210,7 +287,9 @@ describe("pain.001 input checks", () => {
 
 describe("pain.001 property: control sums are exact and the file validates", () => {
   const currencies = ["EUR", "USD", "JPY", "BHD", "GBP", "CHF", "KWD", "CLF"] as const;
-  const latinText = fc.string({ unit: fc.constantFrom(..."abcXYZ019 /-?:().,'+"), minLength: 1, maxLength: 70 }).filter((s) => s.trim().length > 0);
+  const latinText = fc
+    .string({ unit: fc.constantFrom(..."abcXYZ019 /-?:().,'+"), minLength: 1, maxLength: 70 })
+    .filter((s) => s.trim().length > 0);
   const transfer = fc.record({
     currency: fc.constantFrom(...currencies),
     amount: fc.integer({ min: 1, max: 10 ** 12 }),
@@ -219,13 +298,21 @@ describe("pain.001 property: control sums are exact and the file validates", () 
     remittance: fc.oneof(fc.constant(""), latinText),
   });
 
-  function batchOf(items: { currency: string; amount: number; name: string; account: number; remittance: string }[], sepa: boolean): CreditTransferBatch {
+  function batchOf(
+    items: { currency: string; amount: number; name: string; account: number; remittance: string }[],
+    sepa: boolean,
+  ): CreditTransferBatch {
     return {
       ...internationalBatch(),
       sepa,
       transfers: items.map((item, i) => ({
         endToEndId: `E2E-${i}`,
-        creditor: { name: item.name, iban: makeIban("DE", `370400440${String(item.account).padStart(9, "0")}`), bic: "COBADEFFXXX", country: "DE" },
+        creditor: {
+          name: item.name,
+          iban: makeIban("DE", `370400440${String(item.account).padStart(9, "0")}`),
+          bic: "COBADEFFXXX",
+          country: "DE",
+        },
         amount: price(item.amount, sepa ? "EUR" : item.currency),
         remittance: item.remittance,
       })),
@@ -236,7 +323,8 @@ describe("pain.001 property: control sums are exact and the file validates", () 
   function expectedTotal(batch: CreditTransferBatch): { digits: bigint; exponent: number } {
     const exponent = Math.max(...batch.transfers.map((t) => exponentOf(parseCurrency(t.amount.currency))));
     let digits = 0n;
-    for (const t of batch.transfers) digits += BigInt(t.amount.amount) * 10n ** BigInt(exponent - exponentOf(parseCurrency(t.amount.currency)));
+    for (const t of batch.transfers)
+      digits += BigInt(t.amount.amount) * 10n ** BigInt(exponent - exponentOf(parseCurrency(t.amount.currency)));
     return { digits, exponent };
   }
 
@@ -290,7 +378,18 @@ describe("pain.001 property: control sums are exact and the file validates", () 
 
   it("refuses a currency total beyond safe integers", () => {
     const max = Number.MAX_SAFE_INTEGER;
-    const problems = problemsOf(batchOf([{ currency: "USD", amount: max, name: "A", account: 1, remittance: "" }, { currency: "USD", amount: 1, name: "B", account: 2, remittance: "" }], false));
-    assert.deepEqual(problems.map((p) => [p.code, p.field]), [["ERR_BANK_BATCH", "transfers"]]);
+    const problems = problemsOf(
+      batchOf(
+        [
+          { currency: "USD", amount: max, name: "A", account: 1, remittance: "" },
+          { currency: "USD", amount: 1, name: "B", account: 2, remittance: "" },
+        ],
+        false,
+      ),
+    );
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.field]),
+      [["ERR_BANK_BATCH", "transfers"]],
+    );
   });
 });

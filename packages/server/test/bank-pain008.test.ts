@@ -3,7 +3,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { price } from "@peage/protocol";
-import { BankFileError, buildPain008, SEQUENCE_TYPE, validateXml, type DirectDebit, type DirectDebitBatch } from "../src/bank/index.js";
+import {
+  BankFileError,
+  buildPain008,
+  SEQUENCE_TYPE,
+  validateXml,
+  type DirectDebit,
+  type DirectDebitBatch,
+} from "../src/bank/index.js";
 import { directDebitBatch, elementTexts, makeIban, schemas } from "./bank-fixtures.js";
 
 function problemsOf(batch: DirectDebitBatch): [string, string][] {
@@ -27,15 +34,23 @@ describe("pain.008 SEPA Core direct debit", () => {
 
   it("writes the EPC Core fields", () => {
     const xml = buildPain008(directDebitBatch());
-    assert.ok(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.008.001.02">'));
+    assert.ok(
+      xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.008.001.02">'),
+    );
     assert.equal(SEQUENCE_TYPE, "RCUR");
-    assert.match(xml, /<PmtTpInf>\s*<SvcLvl>\s*<Cd>SEPA<\/Cd>\s*<\/SvcLvl>\s*<LclInstrm>\s*<Cd>CORE<\/Cd>\s*<\/LclInstrm>\s*<SeqTp>RCUR<\/SeqTp>\s*<\/PmtTpInf>/);
+    assert.match(
+      xml,
+      /<PmtTpInf>\s*<SvcLvl>\s*<Cd>SEPA<\/Cd>\s*<\/SvcLvl>\s*<LclInstrm>\s*<Cd>CORE<\/Cd>\s*<\/LclInstrm>\s*<SeqTp>RCUR<\/SeqTp>\s*<\/PmtTpInf>/,
+    );
     assert.deepEqual(elementTexts(xml, "PmtMtd"), ["DD"]);
     assert.deepEqual(elementTexts(xml, "ReqdColltnDt"), ["2025-12-05"]);
     assert.deepEqual(elementTexts(xml, "ChrgBr"), ["SLEV"]);
     assert.deepEqual(elementTexts(xml, "CtrlSum"), ["46.00", "46.00"]);
     assert.deepEqual(elementTexts(xml, "NbOfTxs"), ["2", "2"]);
-    assert.match(xml, /<CdtrSchmeId>\s*<Id>\s*<PrvtId>\s*<Othr>\s*<Id>DE98ZZZ09999999999<\/Id>\s*<SchmeNm>\s*<Prtry>SEPA<\/Prtry>/);
+    assert.match(
+      xml,
+      /<CdtrSchmeId>\s*<Id>\s*<PrvtId>\s*<Othr>\s*<Id>DE98ZZZ09999999999<\/Id>\s*<SchmeNm>\s*<Prtry>SEPA<\/Prtry>/,
+    );
     assert.deepEqual(elementTexts(xml, "MndtId"), ["PEAGE-MANDATE-1", "PEAGE-MANDATE-2"]);
     assert.deepEqual(elementTexts(xml, "DtOfSgntr"), ["2025-01-15", "2025-12-05"]);
     assert.deepEqual(elementTexts(xml, "InstdAmt"), ["45.99", "0.01"]);
@@ -54,12 +69,25 @@ describe("pain.008 SEPA Core direct debit", () => {
 
   it("refuses what SEPA Core cannot collect", () => {
     const batch = directDebitBatch();
-    assert.deepEqual(problemsOf(withDebit(batch, 0, (d) => ({ ...d, amount: price(100, "CHF") }))), [["ERR_BANK_SCHEME", "debits[0].amount.currency"]]);
-    assert.deepEqual(problemsOf(withDebit(batch, 0, (d) => ({ ...d, debtor: { ...d.debtor, iban: "BH67BMAG00001299123456" } }))), [["ERR_BANK_SCHEME", "debits[0].debtor.iban"]]);
-    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, mandate: { ...d.mandate, signedOn: "2025-12-06" } }))), [["ERR_BANK_DATE", "debits[1].mandate.signedOn"]]);
-    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, mandate: { ...d.mandate, id: "MANDATE 2" } }))), [["ERR_BANK_IDENTIFIER", "debits[1].mandate.id"]]);
-    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, debtor: { ...d.debtor, name: "D".repeat(71) } }))), [["ERR_BANK_LENGTH", "debits[1].debtor.name"]]);
-    assert.deepEqual(problemsOf({ ...batch, creditor: { ...batch.creditor, creditorId: "DE98ZZZ09999999998" } }), [["ERR_BANK_CREDITOR_ID", "creditor.creditorId"]]);
+    assert.deepEqual(problemsOf(withDebit(batch, 0, (d) => ({ ...d, amount: price(100, "CHF") }))), [
+      ["ERR_BANK_SCHEME", "debits[0].amount.currency"],
+    ]);
+    assert.deepEqual(
+      problemsOf(withDebit(batch, 0, (d) => ({ ...d, debtor: { ...d.debtor, iban: "BH67BMAG00001299123456" } }))),
+      [["ERR_BANK_SCHEME", "debits[0].debtor.iban"]],
+    );
+    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, mandate: { ...d.mandate, signedOn: "2025-12-06" } }))), [
+      ["ERR_BANK_DATE", "debits[1].mandate.signedOn"],
+    ]);
+    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, mandate: { ...d.mandate, id: "MANDATE 2" } }))), [
+      ["ERR_BANK_IDENTIFIER", "debits[1].mandate.id"],
+    ]);
+    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, debtor: { ...d.debtor, name: "D".repeat(71) } }))), [
+      ["ERR_BANK_LENGTH", "debits[1].debtor.name"],
+    ]);
+    assert.deepEqual(problemsOf({ ...batch, creditor: { ...batch.creditor, creditorId: "DE98ZZZ09999999998" } }), [
+      ["ERR_BANK_CREDITOR_ID", "creditor.creditorId"],
+    ]);
     assert.deepEqual(problemsOf({ ...batch, collectionDate: "2025-11-30" }), [["ERR_BANK_DATE", "collectionDate"]]);
     assert.deepEqual(problemsOf({ ...batch, debits: [] }), [["ERR_BANK_BATCH", "debits"]]);
     const duplicate = withDebit(batch, 1, (d) => ({ ...d, endToEndId: batch.debits[0]!.endToEndId }));
@@ -68,12 +96,18 @@ describe("pain.008 SEPA Core direct debit", () => {
 
   it("refuses a BIC that ISO 9362:2014 allows but the 2009 pain.008 pattern does not", () => {
     const batch = directDebitBatch();
-    assert.deepEqual(problemsOf({ ...batch, creditor: { ...batch.creditor, bic: "1234FRPP" } }), [["ERR_BANK_BIC", "creditor.bic"]]);
-    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, debtor: { ...d.debtor, bic: "BKAUAT1W" } }))), [["ERR_BANK_BIC", "debits[1].debtor.bic"]]);
+    assert.deepEqual(problemsOf({ ...batch, creditor: { ...batch.creditor, bic: "1234FRPP" } }), [
+      ["ERR_BANK_BIC", "creditor.bic"],
+    ]);
+    assert.deepEqual(problemsOf(withDebit(batch, 1, (d) => ({ ...d, debtor: { ...d.debtor, bic: "BKAUAT1W" } }))), [
+      ["ERR_BANK_BIC", "debits[1].debtor.bic"],
+    ]);
   });
 
   it("refuses markup in the remittance information", () => {
-    assert.deepEqual(problemsOf(withDebit(directDebitBatch(), 0, (d) => ({ ...d, remittance: "]]><Evil/>" }))), [["ERR_BANK_TEXT", "debits[0].remittance"]]);
+    assert.deepEqual(problemsOf(withDebit(directDebitBatch(), 0, (d) => ({ ...d, remittance: "]]><Evil/>" }))), [
+      ["ERR_BANK_TEXT", "debits[0].remittance"],
+    ]);
   });
 });
 
@@ -81,12 +115,18 @@ describe("pain.008 broken files fail validation", () => {
   it("reports a missing mandatory element", async () => {
     const xml = buildPain008(directDebitBatch()).replace(/\s*<Dbtr>[\s\S]*?<\/Dbtr>/, "");
     const result = await validateXml(xml, schemas.pain008);
-    assert.ok(!result.ok && result.errors.some((e) => /Schemas validity error/.test(e) && /Dbtr/.test(e)), JSON.stringify(result));
+    assert.ok(
+      !result.ok && result.errors.some((e) => /Schemas validity error/.test(e) && /Dbtr/.test(e)),
+      JSON.stringify(result),
+    );
   });
 
   it("reports an amount with too many decimals and an unknown sequence type", async () => {
     const decimals = await validateXml(buildPain008(directDebitBatch()).replace(">45.99<", ">45.999999<"), schemas.pain008);
-    assert.ok(!decimals.ok && decimals.errors.some((e) => /InstdAmt/.test(e) && /fractionDigits/.test(e)), JSON.stringify(decimals));
+    assert.ok(
+      !decimals.ok && decimals.errors.some((e) => /InstdAmt/.test(e) && /fractionDigits/.test(e)),
+      JSON.stringify(decimals),
+    );
     const sequence = await validateXml(buildPain008(directDebitBatch()).replace(">RCUR<", ">NEXT<"), schemas.pain008);
     assert.ok(!sequence.ok && sequence.errors.some((e) => /SeqTp/.test(e)), JSON.stringify(sequence));
   });
@@ -94,7 +134,11 @@ describe("pain.008 broken files fail validation", () => {
 
 describe("pain.008 property: the control sum is exact and the file validates", () => {
   it("for random batches", async () => {
-    const debit = fc.record({ amount: fc.integer({ min: 1, max: 99_999_999_999 }), account: fc.integer({ min: 0, max: 99_999_999 }), withBic: fc.boolean() });
+    const debit = fc.record({
+      amount: fc.integer({ min: 1, max: 99_999_999_999 }),
+      account: fc.integer({ min: 0, max: 99_999_999 }),
+      withBic: fc.boolean(),
+    });
     await fc.assert(
       fc.asyncProperty(fc.array(debit, { minLength: 1, maxLength: 15 }), async (items) => {
         const batch: DirectDebitBatch = {
@@ -102,7 +146,11 @@ describe("pain.008 property: the control sum is exact and the file validates", (
           debits: items.map((item, i) => ({
             endToEndId: `DD-${i}`,
             mandate: { id: `MANDATE-${i}`, signedOn: "2024-02-29" },
-            debtor: { name: `User ${i}`, iban: makeIban("DE", `500105170${String(item.account).padStart(9, "0")}`), ...(item.withBic ? { bic: "INGDDEFFXXX" } : {}) },
+            debtor: {
+              name: `User ${i}`,
+              iban: makeIban("DE", `500105170${String(item.account).padStart(9, "0")}`),
+              ...(item.withBic ? { bic: "INGDDEFFXXX" } : {}),
+            },
             amount: price(item.amount, "EUR"),
             remittance: `Peage statement ${i}`,
           })),

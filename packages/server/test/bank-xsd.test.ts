@@ -12,14 +12,20 @@ describe("validateXml", () => {
   it("validates with the schemas packed in the server, byte for byte the official ones", () => {
     const packed = iso20022Schemas();
     for (const key of Object.keys(ISO20022_SCHEMA_FILES) as (keyof typeof ISO20022_SCHEMA_FILES)[]) {
-      assert.ok(readFileSync(packed[key]).equals(readFileSync(schemas[key])), `${ISO20022_SCHEMA_FILES[key]} differs from the official schema`);
+      assert.ok(
+        readFileSync(packed[key]).equals(readFileSync(schemas[key])),
+        `${ISO20022_SCHEMA_FILES[key]} differs from the official schema`,
+      );
     }
   });
 
   it("reports a document of the wrong message type", async () => {
     const result = await validateXml('<?xml version="1.0"?><Document xmlns="urn:example"/>', schemas.pain001);
     assert.equal(result.ok, false);
-    assert.ok(!result.ok && result.errors.some((e) => /No matching global declaration|not expected/.test(e)), JSON.stringify(result));
+    assert.ok(
+      !result.ok && result.errors.some((e) => /No matching global declaration|not expected/.test(e)),
+      JSON.stringify(result),
+    );
   });
 
   it("reports a document that is not XML", async () => {
@@ -28,7 +34,10 @@ describe("validateXml", () => {
   });
 
   it("rejects when the schema cannot be read", async () => {
-    await assert.rejects(validateXml("<a/>", join(tmpdir(), "no-such-schema.xsd")), (error: unknown) => error instanceof XmlValidatorError && error.code === "ERR_XSD_UNREADABLE");
+    await assert.rejects(
+      validateXml("<a/>", join(tmpdir(), "no-such-schema.xsd")),
+      (error: unknown) => error instanceof XmlValidatorError && error.code === "ERR_XSD_UNREADABLE",
+    );
   });
 });
 

@@ -8,10 +8,24 @@ import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { generateKeyPair, price, type KeyPair } from "@peage/protocol";
 import { createApiKey, parseEcbRateDays } from "../src/index.js";
-import { admin, assertProblem, enrol, ENGINES, http, NOW, pay, paymentRequest, snapshot, startFixture, topUp, type Fixture } from "./helpers/fixture.js";
+import {
+  admin,
+  assertProblem,
+  enrol,
+  ENGINES,
+  http,
+  NOW,
+  pay,
+  paymentRequest,
+  snapshot,
+  startFixture,
+  topUp,
+  type Fixture,
+} from "./helpers/fixture.js";
 import { ecbXml } from "./helpers/books.js";
 
-const paymentIdOf = (ack: { acknowledgment: string }) => JSON.parse(Buffer.from(ack.acknowledgment.split(".")[1]!, "base64url").toString()).paymentId as string;
+const paymentIdOf = (ack: { acknowledgment: string }) =>
+  JSON.parse(Buffer.from(ack.acknowledgment.split(".")[1]!, "base64url").toString()).paymentId as string;
 
 for (const engine of ENGINES) {
   describe(`books (${engine})`, () => {
@@ -27,7 +41,15 @@ for (const engine of ENGINES) {
       const audit = await fx.store.auditLedger();
       assert.deepEqual(
         { ...audit, transactions: 0, postings: 0 },
-        { transactions: 0, postings: 0, unbalanced: [], balanceMismatches: [], paymentMismatches: [], lateTransactions: [], settlementMismatches: [] },
+        {
+          transactions: 0,
+          postings: 0,
+          unbalanced: [],
+          balanceMismatches: [],
+          paymentMismatches: [],
+          lateTransactions: [],
+          settlementMismatches: [],
+        },
       );
     };
 
@@ -37,7 +59,9 @@ for (const engine of ENGINES) {
       const answer = await pay(fx, (await paymentRequest(fx, user, "level-2")).request); // 2.50 USD
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       const id = paymentIdOf(answer.body);
-      const [txn] = await fx.store.ledgerTransactions({ user: user.id, limit: 10, after: 0 }).then((all) => all.filter((t) => t.paymentId === id));
+      const [txn] = await fx.store
+        .ledgerTransactions({ user: user.id, limit: 10, after: 0 })
+        .then((all) => all.filter((t) => t.paymentId === id));
       assert.ok(txn);
       assert.equal(txn.kind, "payment");
       assert.equal(txn.period, "2026-03");
@@ -64,14 +88,20 @@ for (const engine of ENGINES) {
       const id = paymentIdOf(answer.body);
       const credit = `${fx.pki.publisher.identity} EUR`;
       const before = await snapshot(fx);
-      const refund = await admin(fx, "POST", `/v1/admin/payments/${id}/refund`, { reason: "the program crashed before the level loaded" });
+      const refund = await admin(fx, "POST", `/v1/admin/payments/${id}/refund`, {
+        reason: "the program crashed before the level loaded",
+      });
       assert.equal(refund.status, 201, JSON.stringify(refund.body));
       assert.equal(refund.body.paymentId, id);
       assert.deepEqual(refund.body.charged, price(100, "EUR"));
       assert.equal(refund.body.period, "2026-03");
       const after = await snapshot(fx);
       assert.equal(after.balances[user.id], 1000);
-      assert.equal(after.credits[credit], before.credits[credit]! - (100 - 2), "the publisher gives back its credit (price less the 2.5 % fee)");
+      assert.equal(
+        after.credits[credit],
+        before.credits[credit]! - (100 - 2),
+        "the publisher gives back its credit (price less the 2.5 % fee)",
+      );
       assert.equal(after.counts["refunds"], before.counts["refunds"]! + 1);
 
       const again = await admin(fx, "POST", `/v1/admin/payments/${id}/refund`, { reason: "again" });
@@ -81,14 +111,23 @@ for (const engine of ENGINES) {
       assertProblem(await admin(fx, "POST", "/v1/admin/payments/pay_nothing/refund", { reason: "x" }), 404, "ERR_NOT_FOUND");
       assertProblem(await admin(fx, "POST", `/v1/admin/payments/${id}/refund`, {}), 400, "ERR_MALFORMED");
       const reader = await createApiKey(fx.store, ["payments:read"], "reader");
-      assertProblem(await http(fx, "POST", `/v1/admin/payments/${id}/refund`, { body: { reason: "x" }, headers: { authorization: `Bearer ${reader}` } }), 403, "ERR_FORBIDDEN");
+      assertProblem(
+        await http(fx, "POST", `/v1/admin/payments/${id}/refund`, {
+          body: { reason: "x" },
+          headers: { authorization: `Bearer ${reader}` },
+        }),
+        403,
+        "ERR_FORBIDDEN",
+      );
       await clean();
     });
 
     it("refunds sent at the same time refund once", async () => {
       const user = await enrol(fx, { balance: 1000 });
       const id = paymentIdOf((await pay(fx, (await paymentRequest(fx, user, "launch")).request)).body);
-      const answers = await Promise.all(Array.from({ length: 8 }, () => admin(fx, "POST", `/v1/admin/payments/${id}/refund`, { reason: "race" })));
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => admin(fx, "POST", `/v1/admin/payments/${id}/refund`, { reason: "race" })),
+      );
       assert.equal(answers.filter((a) => a.status === 201).length, 1);
       assert.equal(answers.filter((a) => a.status === 409 && a.body.code === "ERR_ALREADY_REFUNDED").length, 7);
       assert.equal((await snapshot(fx)).balances[user.id], 1000);
@@ -100,7 +139,11 @@ for (const engine of ENGINES) {
       const first = await pay(fx, (await paymentRequest(fx, user)).request);
       assert.equal((await pay(fx, (await paymentRequest(fx, user)).request)).status, 200);
       assertProblem(await pay(fx, (await paymentRequest(fx, user)).request), 402, "ERR_LIMIT_EXCEEDED");
-      assert.equal((await admin(fx, "POST", `/v1/admin/payments/${paymentIdOf(first.body)}/refund`, { reason: "duplicate purchase" })).status, 201);
+      assert.equal(
+        (await admin(fx, "POST", `/v1/admin/payments/${paymentIdOf(first.body)}/refund`, { reason: "duplicate purchase" }))
+          .status,
+        201,
+      );
       assert.deepEqual((await admin(fx, "GET", `/v1/admin/users/${user.id}`)).body.usedThisMonth, price(100, "EUR"));
       assert.equal((await pay(fx, (await paymentRequest(fx, user)).request)).status, 200);
       await clean();
@@ -122,25 +165,63 @@ for (const engine of ENGINES) {
       const before = await snapshot(fx);
       assertProblem(await pay(fx, (await paymentRequest(fx, user)).request), 402, "ERR_DEPOSIT_REQUIRED", false);
       assert.deepEqual(await snapshot(fx), before);
-      const partial = await admin(fx, "POST", `/v1/admin/users/${user.id}/deposits`, { amount: 1500, idempotencyKey: `deposit-a-${engine}` });
+      const partial = await admin(fx, "POST", `/v1/admin/users/${user.id}/deposits`, {
+        amount: 1500,
+        idempotencyKey: `deposit-a-${engine}`,
+      });
       assert.equal(partial.status, 201, JSON.stringify(partial.body));
       assertProblem(await pay(fx, (await paymentRequest(fx, user)).request), 402, "ERR_DEPOSIT_REQUIRED");
-      assert.equal((await admin(fx, "POST", `/v1/admin/users/${user.id}/deposits`, { amount: 500, idempotencyKey: `deposit-b-${engine}` })).status, 201);
-      assert.equal((await admin(fx, "POST", `/v1/admin/users/${user.id}/deposits`, { amount: 500, idempotencyKey: `deposit-b-${engine}` })).status, 200, "idempotent");
+      assert.equal(
+        (await admin(fx, "POST", `/v1/admin/users/${user.id}/deposits`, { amount: 500, idempotencyKey: `deposit-b-${engine}` }))
+          .status,
+        201,
+      );
+      assert.equal(
+        (await admin(fx, "POST", `/v1/admin/users/${user.id}/deposits`, { amount: 500, idempotencyKey: `deposit-b-${engine}` }))
+          .status,
+        200,
+        "idempotent",
+      );
       assert.equal((await pay(fx, (await paymentRequest(fx, user)).request)).status, 200);
       assert.deepEqual((await admin(fx, "GET", `/v1/admin/users/${user.id}`)).body.deposit, price(2000, "EUR"));
       const prepaid = await enrol(fx);
-      assertProblem(await admin(fx, "POST", `/v1/admin/users/${prepaid.id}/deposits`, { amount: 5, idempotencyKey: `deposit-c-${engine}` }), 409, "ERR_CONFLICT");
-      assertProblem(await admin(fx, "POST", "/v1/admin/users", { user: "urn:peage:user:prepaid-deposit", publicKey: await exportedKey(), mode: "prepaid", homeCurrency: "EUR", depositRequired: 10 }), 400, "ERR_MALFORMED");
+      assertProblem(
+        await admin(fx, "POST", `/v1/admin/users/${prepaid.id}/deposits`, { amount: 5, idempotencyKey: `deposit-c-${engine}` }),
+        409,
+        "ERR_CONFLICT",
+      );
+      assertProblem(
+        await admin(fx, "POST", "/v1/admin/users", {
+          user: "urn:peage:user:prepaid-deposit",
+          publicKey: await exportedKey(),
+          mode: "prepaid",
+          homeCurrency: "EUR",
+          depositRequired: 10,
+        }),
+        400,
+        "ERR_MALFORMED",
+      );
       await clean();
     });
 
     it("records a SEPA mandate for a postpaid euro account, with the IBAN and BIC checked", async () => {
       const user = await enrol(fx, { mode: "postpaid", limit: 1000 });
-      const mandate = { mandateId: "PEAGE-MANDATE-0001", signedOn: "2026-02-01", name: "Alice Martin", iban: "DE89 3704 0044 0532 0130 00", bic: "COBADEFFXXX" };
+      const mandate = {
+        mandateId: "PEAGE-MANDATE-0001",
+        signedOn: "2026-02-01",
+        name: "Alice Martin",
+        iban: "DE89 3704 0044 0532 0130 00",
+        bic: "COBADEFFXXX",
+      };
       const saved = await admin(fx, "PUT", `/v1/admin/users/${user.id}/mandate`, mandate);
       assert.equal(saved.status, 200, JSON.stringify(saved.body));
-      assert.deepEqual(saved.body.mandate, { id: "PEAGE-MANDATE-0001", signedOn: "2026-02-01", name: "Alice Martin", iban: "DE89370400440532013000", bic: "COBADEFFXXX" });
+      assert.deepEqual(saved.body.mandate, {
+        id: "PEAGE-MANDATE-0001",
+        signedOn: "2026-02-01",
+        name: "Alice Martin",
+        iban: "DE89370400440532013000",
+        bic: "COBADEFFXXX",
+      });
       const bad: [Record<string, unknown>, number, string, RegExp][] = [
         [{ iban: "DE89370400440532013001" }, 400, "ERR_MALFORMED", /iban/],
         [{ iban: "US12345678901234567" }, 400, "ERR_MALFORMED", /iban/],
@@ -163,10 +244,19 @@ for (const engine of ENGINES) {
 
     it("registers publishers with their bank details, checked, and lists them", async () => {
       const id = `urn:peage:publisher:studio-${engine}`;
-      const created = await admin(fx, "PUT", `/v1/admin/publishers/${id}`, { name: "Studio Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" });
+      const created = await admin(fx, "PUT", `/v1/admin/publishers/${id}`, {
+        name: "Studio Nord",
+        country: "NL",
+        iban: "NL91ABNA0417164300",
+        bic: "ABNANL2A",
+      });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       assert.equal(created.body.iban, "NL91ABNA0417164300");
-      const updated = await admin(fx, "PUT", `/v1/admin/publishers/${id}`, { name: "Studio Nord BV", country: "NL", iban: "NL91 ABNA 0417 1643 00" });
+      const updated = await admin(fx, "PUT", `/v1/admin/publishers/${id}`, {
+        name: "Studio Nord BV",
+        country: "NL",
+        iban: "NL91 ABNA 0417 1643 00",
+      });
       assert.equal(updated.status, 200);
       assert.equal(updated.body.name, "Studio Nord BV");
       assert.equal(updated.body.bic, undefined);
@@ -181,8 +271,14 @@ for (const engine of ENGINES) {
       }
       assert.equal((await admin(fx, "GET", `/v1/admin/publishers/${id}`)).body.name, "Studio Nord BV");
       assertProblem(await admin(fx, "GET", "/v1/admin/publishers/urn:peage:publisher:nobody"), 404, "ERR_NOT_FOUND");
-      assert.ok((await admin(fx, "GET", "/v1/admin/publishers")).body.publishers.some((p: { publisher: string }) => p.publisher === id));
-      assertProblem(await admin(fx, "PUT", "/v1/admin/publishers/urn:peage:user:not-a-publisher", { name: "X", country: "NL" }), 400, "ERR_MALFORMED");
+      assert.ok(
+        (await admin(fx, "GET", "/v1/admin/publishers")).body.publishers.some((p: { publisher: string }) => p.publisher === id),
+      );
+      assertProblem(
+        await admin(fx, "PUT", "/v1/admin/publishers/urn:peage:user:not-a-publisher", { name: "X", country: "NL" }),
+        400,
+        "ERR_MALFORMED",
+      );
     });
 
     it("converts with the imported rates of the latest day on or before the payment's date, and records that day", async () => {
@@ -200,7 +296,10 @@ for (const engine of ENGINES) {
           fx.clock.set(new Date(at));
           const answer = await pay(fx, (await paymentRequest(fx, user, "level-2")).request);
           assert.equal(answer.status, 200, JSON.stringify(answer.body));
-          const [row] = await fx.raw.query<{ rate_date: string; charged_amount: number }>("SELECT rate_date, charged_amount FROM payments WHERE id = ?", [paymentIdOf(answer.body)]);
+          const [row] = await fx.raw.query<{ rate_date: string; charged_amount: number }>(
+            "SELECT rate_date, charged_amount FROM payments WHERE id = ?",
+            [paymentIdOf(answer.body)],
+          );
           assert.deepEqual([row!.rate_date, row!.charged_amount], [rateDate, charged], at);
         }
       } finally {
@@ -214,15 +313,21 @@ for (const engine of ENGINES) {
       await topUp(fx, user.id, 1);
       // Rows written behind the server's back, as a broken tool or an attacker with the database would.
       const [txn] = await fx.raw.query<{ seq: number }>("SELECT MAX(seq) AS seq FROM ledger_transactions");
-      await fx.raw.query("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (?, 'server/fees', 'EUR', -7)", [txn!.seq]);
+      await fx.raw.query("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (?, 'server/fees', 'EUR', -7)", [
+        txn!.seq,
+      ]);
       await fx.raw.query("UPDATE users SET balance_minor = balance_minor + 1000 WHERE id = ?", [user.id]);
       const audit = await fx.store.auditLedger();
       assert.equal(audit.unbalanced.length, 1);
       assert.equal(audit.unbalanced[0]!.sum, "-7");
-      assert.deepEqual(audit.balanceMismatches, [{ user: user.id, account: `funds/${user.id}`, stored: "1501", postings: "501" }]);
+      assert.deepEqual(audit.balanceMismatches, [
+        { user: user.id, account: `funds/${user.id}`, stored: "1501", postings: "501" },
+      ]);
       // Put the balance back; the stray posting is append-only and stays, so balance it out the same way.
       await fx.raw.query("UPDATE users SET balance_minor = balance_minor - 1000 WHERE id = ?", [user.id]);
-      await fx.raw.query("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (?, 'server/fx', 'EUR', 7)", [txn!.seq]);
+      await fx.raw.query("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (?, 'server/fx', 'EUR', 7)", [
+        txn!.seq,
+      ]);
       await clean();
     });
   });

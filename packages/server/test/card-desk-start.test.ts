@@ -10,11 +10,21 @@ async function serverFrom(cardIssuer: boolean) {
   const dir = mkdtempSync(join(tmpdir(), "peage-desk-"));
   await writePkiDir(join(dir, "pki"), await createDemoPki({ cardIssuer }));
   await initDataDir({ dataDir: join(dir, "server"), pkiDir: join(dir, "pki") });
-  const running = await startServer(buildConfig({ dataDir: join(dir, "server") }, { port: 0, host: "127.0.0.1" }), { logs: false });
+  const running = await startServer(buildConfig({ dataDir: join(dir, "server") }, { port: 0, host: "127.0.0.1" }), {
+    logs: false,
+  });
   const key = await createApiKey(running.store, ApiScopes, "test");
   const status = async () =>
-    (await fetch(`${running.url}/v1/cards/urn:peage:card:nobody`, { headers: { authorization: `Bearer ${key}` } })).json() as Promise<{ code?: string; detail?: string }>;
-  return { status, close: async () => { await running.close(); rmSync(dir, { recursive: true, force: true }); } };
+    (
+      await fetch(`${running.url}/v1/cards/urn:peage:card:nobody`, { headers: { authorization: `Bearer ${key}` } })
+    ).json() as Promise<{ code?: string; detail?: string }>;
+  return {
+    status,
+    close: async () => {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 test("a server whose PKI has a card issuer opens its card desk at start; one without answers that it issues no cards", async () => {

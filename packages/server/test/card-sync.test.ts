@@ -68,12 +68,21 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const clock = new FixedClock(NOW);
   const pki = await createDemoPki({ now: NOW, cardIssuer: true });
   const test = await openTestStore(engine, dir);
-  const db = await openCardDb(engine === "sqlite" ? { sqlitePath: test.location } : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location });
+  const db = await openCardDb(
+    engine === "sqlite"
+      ? { sqlitePath: test.location }
+      : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location },
+  );
   const desk = createCardDesk({ db, issuer: cardIssuerFromDemo(pki) });
   const trust = pki.trustStore();
   const app = buildApp({
     store: test.store,
-    identity: { id: pki.server.identity, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), notAfter: pki.server.certificate.notAfter },
+    identity: {
+      id: pki.server.identity,
+      key: pki.server.keys,
+      x5c: pki.chainOf(pki.server.certificate),
+      notAfter: pki.server.certificate.notAfter,
+    },
     trust,
     rates: staticRates(rateTable("EUR", "2026-06-12", { USD: "1.0845" })),
     clock,
@@ -84,7 +93,12 @@ async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const key = await createApiKey(test.store, ApiScopes, "card desk tests");
   const catalog = await signCatalog(
     pki.publisher.identity,
-    [10, 40, 50, 60, 80, 100].map((amount) => ({ offerId: `play-${amount}`, description: `Play for ${amount} cents`, price: price(amount, "EUR"), grant: { kind: "launch" as const } })),
+    [10, 40, 50, 60, 80, 100].map((amount) => ({
+      offerId: `play-${amount}`,
+      description: `Play for ${amount} cents`,
+      price: price(amount, "EUR"),
+      grant: { kind: "launch" as const },
+    })),
     pki.publisher.keys,
     pki.chainOf(pki.publisher.certificate),
   );
@@ -131,7 +145,12 @@ async function makeCard(world: World, name: string, user: string, mode: CardMode
   return { id, user: user as PartyId<"user">, client: new CardClient(transport), chain: issued.chain };
 }
 
-async function call(world: World, method: "GET" | "POST", url: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+  world: World,
+  method: "GET" | "POST",
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await world.app.inject({
     method,
     url,
@@ -179,7 +198,12 @@ async function sync(world: World, card: Card, applyCommands = true): Promise<Rec
   return body;
 }
 
-async function register(world: World, card: Card, mode: CardMode, extra: Record<string, number>): Promise<{ status: number; body: Record<string, unknown> }> {
+async function register(
+  world: World,
+  card: Card,
+  mode: CardMode,
+  extra: Record<string, number>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return call(world, "POST", "/v1/cards", { chain: card.chain, user: card.user, mode, currency: "EUR", ...extra });
 }
 
@@ -241,7 +265,11 @@ for (const engine of ENGINES) {
       const again = await register(world, card, "prepaid", { balance: 700 });
       assert.equal(again.status, 200);
       const user = await world.store.getUser(card.user);
-      assert.deepEqual([user?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))], [0, 700], "the load is credited once, to the card float");
+      assert.deepEqual(
+        [user?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))],
+        [0, 700],
+        "the load is credited once, to the card float",
+      );
       assert.equal((await register(world, card, "prepaid", { balance: 900 })).status, 409);
 
       const other = await createDemoPki({ now: NOW, cardIssuer: true });
@@ -256,7 +284,12 @@ for (const engine of ENGINES) {
         roots: [other.root.certificate],
         now: NOW,
       });
-      const refused = await call(world, "POST", "/v1/cards", { chain: foreign.chain, user: "urn:peage:user:reg", mode: "prepaid", currency: "EUR" });
+      const refused = await call(world, "POST", "/v1/cards", {
+        chain: foreign.chain,
+        user: "urn:peage:user:reg",
+        mode: "prepaid",
+        currency: "EUR",
+      });
       assert.equal(refused.status, 422);
       assert.equal(refused.body["code"], "ERR_UNKNOWN_ISSUER");
     });
@@ -272,14 +305,19 @@ for (const engine of ENGINES) {
       assert.equal(first.body["recorded"], 3);
       assert.equal(first.body["lastCounter"], 3);
       // 1% fee: 100 → 99, 50 → 50 (0.5 rounded down), 10 → 10.
-      assert.deepEqual(first.body["credited"], [{ publisher: world.pki.publisher.identity, amount: { amount: 159, currency: "EUR" } }]);
+      assert.deepEqual(first.body["credited"], [
+        { publisher: world.pki.publisher.identity, amount: { amount: 159, currency: "EUR" } },
+      ]);
       assert.equal(await paymentsOf(world, card.user), 3);
       assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 840);
 
       // The same upload again: its challenge is used up.
       const replayed = await call(world, "POST", `/v1/cards/${card.id}/sync`, body);
       assert.equal(replayed.status, 409);
-      assert.deepEqual((replayed.body["problems"] as { kind: string }[]).map((p) => p.kind), ["replayed"]);
+      assert.deepEqual(
+        (replayed.body["problems"] as { kind: string }[]).map((p) => p.kind),
+        ["replayed"],
+      );
       assert.equal(replayed.body["blocked"], false);
       assert.equal(await paymentsOf(world, card.user), 3);
 
@@ -297,7 +335,10 @@ for (const engine of ENGINES) {
       const view = await account(world, card);
       assert.equal(view["syncedCounter"], 3);
       assert.equal(view["status"], "active");
-      assert.deepEqual((view["incidents"] as { kind: string }[]).map((i) => i.kind), ["replayed"]);
+      assert.deepEqual(
+        (view["incidents"] as { kind: string }[]).map((i) => i.kind),
+        ["replayed"],
+      );
       const audit = await world.store.auditLedger();
       assert.deepEqual([audit.unbalanced, audit.balanceMismatches, audit.paymentMismatches], [[], [], []]);
     });
@@ -322,7 +363,11 @@ for (const engine of ENGINES) {
       assert.equal(blocked.body["code"], "ERR_ACCOUNT_SUSPENDED");
       assert.equal(await paymentsOf(world, card.user), 0);
 
-      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/unblock`, { reason: "the altered upload did not come from this card" })).status, 200);
+      assert.equal(
+        (await call(world, "POST", `/v1/cards/${card.id}/unblock`, { reason: "the altered upload did not come from this card" }))
+          .status,
+        200,
+      );
       const honest = await sync(world, card);
       assert.equal(honest["recorded"], 2);
       assert.equal(await paymentsOf(world, card.user), 2);
@@ -336,12 +381,19 @@ for (const engine of ENGINES) {
       const body = await upload(world, card);
       const truncated = await call(world, "POST", `/v1/cards/${card.id}/sync`, { ...body, entries: body.entries.slice(0, 2) });
       assert.equal(truncated.status, 422);
-      assert.ok((truncated.body["problems"] as { kind: string; missing?: number[] }[]).some((p) => p.kind === "truncated" && p.missing?.[0] === 3));
+      assert.ok(
+        (truncated.body["problems"] as { kind: string; missing?: number[] }[]).some(
+          (p) => p.kind === "truncated" && p.missing?.[0] === 3,
+        ),
+      );
       assert.equal(await paymentsOf(world, card.user), 0);
       assert.equal((await call(world, "POST", `/v1/cards/${card.id}/unblock`, { reason: "test" })).status, 200);
 
       const gap = await upload(world, card);
-      const withGap = await call(world, "POST", `/v1/cards/${card.id}/sync`, { ...gap, entries: [gap.entries[0]!, gap.entries[2]!] });
+      const withGap = await call(world, "POST", `/v1/cards/${card.id}/sync`, {
+        ...gap,
+        entries: [gap.entries[0]!, gap.entries[2]!],
+      });
       assert.equal(withGap.status, 422);
       assert.ok((withGap.body["problems"] as { kind: string }[]).some((p) => p.kind === "gap"));
       assert.equal((await call(world, "POST", `/v1/cards/${card.id}/unblock`, { reason: "test" })).status, 200);
@@ -353,7 +405,10 @@ for (const engine of ENGINES) {
       assert.equal(stale.body["code"], "ERR_NONCE_MISMATCH");
       assert.equal(await paymentsOf(world, card.user), 0);
       const incidents = (await account(world, card))["incidents"] as { kind: string }[];
-      assert.deepEqual(incidents.map((i) => i.kind), ["upload-refused", "unblocked", "upload-refused", "unblocked", "upload-refused"]);
+      assert.deepEqual(
+        incidents.map((i) => i.kind),
+        ["upload-refused", "unblocked", "upload-refused", "unblocked", "upload-refused"],
+      );
       assert.equal((await call(world, "POST", `/v1/cards/${card.id}/unblock`, { reason: "test" })).status, 200);
       assert.equal((await sync(world, card))["recorded"], 3);
     });
@@ -364,33 +419,49 @@ for (const engine of ENGINES) {
       await pay(world, card, 80);
       const reload = await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-1" });
       assert.equal(reload.status, 201, JSON.stringify(reload.body));
-      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-1" })).status, 200);
+      assert.equal(
+        (await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-1" })).status,
+        200,
+      );
       assert.equal((await world.store.getUser(card.user))?.balance, 500, "credited once, online until it is loaded");
 
       const answer = await sync(world, card, false);
       const commands = answer["commands"] as string[];
-      assert.deepEqual(commands.map((c) => (decodeToken(c)!.body as { type: string }).type), ["peage.card-sync", "peage.card-reload"]);
+      assert.deepEqual(
+        commands.map((c) => (decodeToken(c)!.body as { type: string }).type),
+        ["peage.card-sync", "peage.card-reload"],
+      );
       // The card applies both, but the receipts never reach the server.
       await card.client.select();
       await card.client.sync(commands[0]!);
       await card.client.reload(commands[1]!);
       assert.equal((await card.client.status()).balance, 520);
       // Applying the RELOAD again is refused by the card.
-      await assert.rejects(card.client.reload(commands[1]!), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      await assert.rejects(
+        card.client.reload(commands[1]!),
+        (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED,
+      );
       // The next sync learns from the card's head that both were applied: nothing is sent again.
       const next = await sync(world, card);
       assert.deepEqual(next["commands"], []);
       assert.deepEqual((next["account"] as { pendingReloads: unknown[] }).pendingReloads, []);
       await card.client.select();
       assert.equal((await card.client.status()).balance, 520);
-      assert.deepEqual([(await world.store.getUser(card.user))?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))], [0, 520], "the books and the card agree");
+      assert.deepEqual(
+        [(await world.store.getUser(card.user))?.balance, await world.store.cardFloat(card.user, parseCurrency("EUR"))],
+        [0, 520],
+        "the books and the card agree",
+      );
     });
 
     it("claim 8: a RELOAD the card can no longer take (it paid after the SYNC before it) is replaced, not sent forever", async () => {
       const card = await makeCard(world, "dave-2", "urn:peage:user:dave2", "prepaid", 100);
       assert.equal((await register(world, card, "prepaid", { balance: 100 })).status, 201);
       await pay(world, card, 80);
-      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-2" })).status, 201);
+      assert.equal(
+        (await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 500, idempotencyKey: "dave-2" })).status,
+        201,
+      );
       const first = (await sync(world, card, false))["commands"] as string[];
       // The wallet applied the SYNC, then the session broke before the RELOAD; the user paid again.
       await card.client.select();
@@ -398,14 +469,26 @@ for (const engine of ENGINES) {
       await pay(world, card, 10);
       // The card refuses that RELOAD now: its log holds a payment no SYNC acknowledged.
       await card.client.select();
-      await assert.rejects(card.client.reload(first[1]!), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      await assert.rejects(
+        card.client.reload(first[1]!),
+        (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED,
+      );
       const next = await sync(world, card);
       const kinds = (next["commands"] as string[]).map((c) => decodeToken(c)!.body as { type: string; seq: number });
-      assert.deepEqual(kinds.map((c) => [c.type, c.seq]), [["peage.card-sync", 1], ["peage.card-reload", 2]]);
+      assert.deepEqual(
+        kinds.map((c) => [c.type, c.seq]),
+        [
+          ["peage.card-sync", 1],
+          ["peage.card-reload", 2],
+        ],
+      );
       await card.client.select();
       assert.deepEqual([(await card.client.status()).balance, (await card.client.status()).logLength], [510, 0]);
       // The voided RELOAD stays unusable: its seq was taken by the SYNC that replaced it.
-      await assert.rejects(card.client.reload(first[1]!), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      await assert.rejects(
+        card.client.reload(first[1]!),
+        (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED,
+      );
       const view = await account(world, card);
       assert.deepEqual(view["pendingReloads"], []);
       assert.ok((view["incidents"] as { kind: string }[]).some((i) => i.kind === "commands-voided"));
@@ -416,7 +499,12 @@ for (const engine of ENGINES) {
 
     it("claim 10: a postpaid card is registered only with a deposit greater than its ceiling", async () => {
       const card = await makeCard(world, "hugo-1", "urn:peage:user:hugo", "postpaid", 400);
-      for (const extra of [{ ceiling: 400 } as Record<string, number>, { ceiling: 400, deposit: 0 }, { ceiling: 400, deposit: 399 }, { ceiling: 400, deposit: 400 }]) {
+      for (const extra of [
+        { ceiling: 400 } as Record<string, number>,
+        { ceiling: 400, deposit: 0 },
+        { ceiling: 400, deposit: 399 },
+        { ceiling: 400, deposit: 400 },
+      ]) {
         const refused = await register(world, card, "postpaid", extra);
         assert.equal(refused.status, 402, JSON.stringify(refused.body));
         assert.equal(refused.body["code"], "ERR_DEPOSIT_REQUIRED");
@@ -435,9 +523,15 @@ for (const engine of ENGINES) {
       assert.equal(registered.status, 201, JSON.stringify(registered.body));
       assert.equal((await world.store.getUser(card.user))?.deposit, 300);
       await pay(world, card, 60);
-      await assert.rejects(pay(world, card, 50), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      await assert.rejects(
+        pay(world, card, 50),
+        (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED,
+      );
       await pay(world, card, 40);
-      await assert.rejects(pay(world, card, 10), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      await assert.rejects(
+        pay(world, card, 10),
+        (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED,
+      );
       const answer = await sync(world, card);
       assert.equal(answer["recorded"], 2);
       await card.client.select();
@@ -469,15 +563,25 @@ for (const engine of ENGINES) {
       await pay(world, card, 80);
       const answer = await sync(world, card);
       assert.equal(answer["recorded"], 1);
-      assert.deepEqual(answer["unbooked"], [{ counter: 2, paymentId: (answer["unbooked"] as { paymentId: string }[])[0]!.paymentId, reason: "limit-exceeded" }]);
+      assert.deepEqual(answer["unbooked"], [
+        { counter: 2, paymentId: (answer["unbooked"] as { paymentId: string }[])[0]!.paymentId, reason: "limit-exceeded" },
+      ]);
       const view = answer["account"] as { status: string; incidents: { kind: string }[] };
       assert.equal(view.status, "blocked");
-      assert.deepEqual(view.incidents.map((i) => i.kind), ["unbooked"]);
+      assert.deepEqual(
+        view.incidents.map((i) => i.kind),
+        ["unbooked"],
+      );
       await card.client.select();
       assert.equal((await card.client.status()).ceiling, 0, "the SYNC stopped the card");
-      await assert.rejects(pay(world, card, 10), (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED);
+      await assert.rejects(
+        pay(world, card, 10),
+        (error: unknown) => error instanceof CardError && error.sw === SW.CONDITIONS_NOT_SATISFIED,
+      );
       // The unbooked entry is kept as evidence, once.
-      const rows = await world.test.raw.query("SELECT counter, booking FROM card_entries WHERE card = ? ORDER BY counter", [card.id]);
+      const rows = await world.test.raw.query("SELECT counter, booking FROM card_entries WHERE card = ? ORDER BY counter", [
+        card.id,
+      ]);
       assert.deepEqual(rows, [
         { counter: 1, booking: "recorded" },
         { counter: 2, booking: "limit-exceeded" },
@@ -490,7 +594,10 @@ for (const engine of ENGINES) {
       await pay(world, card, 40);
       const refused = await call(world, "POST", `/v1/cards/${card.id}/sync`, await upload(world, card));
       assert.equal(refused.status, 422);
-      assert.deepEqual((refused.body["problems"] as { kind: string }[]).map((p) => p.kind), ["mode"]);
+      assert.deepEqual(
+        (refused.body["problems"] as { kind: string }[]).map((p) => p.kind),
+        ["mode"],
+      );
       assert.equal(await paymentsOf(world, card.user), 0);
     });
 
@@ -499,7 +606,15 @@ for (const engine of ENGINES) {
       assert.equal((await register(world, card, "prepaid", { balance: 300 })).status, 201);
       assert.equal((await world.store.getUser(card.user))?.balance, 0, "the card's load is not online money");
       assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 300);
-      const topUp = await world.store.topUp({ id: "top_kim", user: card.user, kind: "funds", amount: minorUnits(200), currency: parseCurrency("EUR"), idempotencyKey: "kim-online", createdAt: NOW.toISOString() });
+      const topUp = await world.store.topUp({
+        id: "top_kim",
+        user: card.user,
+        kind: "funds",
+        amount: minorUnits(200),
+        currency: parseCurrency("EUR"),
+        idempotencyKey: "kim-online",
+        createdAt: NOW.toISOString(),
+      });
       assert.equal(topUp.kind, "credited");
       // Online, only the 200 are spendable: 250 is refused although the user holds 500 in all.
       assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-a", 250))).kind, "insufficient-funds");
@@ -511,16 +626,30 @@ for (const engine of ENGINES) {
       assert.equal((await world.store.getUser(card.user))?.balance, 50);
       assert.equal(await world.store.cardFloat(card.user, parseCurrency("EUR")), 0);
       // A reload moves money from the online balance to the float when the RELOAD is signed, never more than is there.
-      assert.equal((await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 400, idempotencyKey: "kim-r1" })).status, 201);
+      assert.equal(
+        (await call(world, "POST", `/v1/cards/${card.id}/reloads`, { amount: 400, idempotencyKey: "kim-r1" })).status,
+        201,
+      );
       assert.equal((await world.store.recordPayment(onlinePayment(world, card.user, "kim-c", 300))).kind, "recorded");
       const held = await sync(world, card);
       assert.deepEqual(held["commands"], [], "a reload the online balance no longer covers is held");
       assert.ok((held["account"] as { incidents: { kind: string }[] }).incidents.some((i) => i.kind === "reload-held"));
       // Once the online balance covers it again, the held reload is loaded.
-      const more = await world.store.topUp({ id: "top_kim_2", user: card.user, kind: "funds", amount: minorUnits(300), currency: parseCurrency("EUR"), idempotencyKey: "kim-online-2", createdAt: NOW.toISOString() });
+      const more = await world.store.topUp({
+        id: "top_kim_2",
+        user: card.user,
+        kind: "funds",
+        amount: minorUnits(300),
+        currency: parseCurrency("EUR"),
+        idempotencyKey: "kim-online-2",
+        createdAt: NOW.toISOString(),
+      });
       assert.equal(more.kind, "credited");
       const loaded = await sync(world, card);
-      assert.deepEqual((loaded["commands"] as string[]).map((c) => (decodeToken(c)!.body as { type: string }).type), ["peage.card-reload"]);
+      assert.deepEqual(
+        (loaded["commands"] as string[]).map((c) => (decodeToken(c)!.body as { type: string }).type),
+        ["peage.card-reload"],
+      );
       await card.client.select();
       assert.equal((await card.client.status()).balance, 400);
       assert.equal((await world.store.getUser(card.user))?.balance, 50);
@@ -539,28 +668,55 @@ for (const engine of ENGINES) {
       try {
         await pay(world, card, 40);
         const crl = (number: number, revoked: { serialNumber: string; revocationDate: Date }[]) =>
-          createCrl({ issuer: world.pki.publishersCa, revoked, thisUpdate: revokedAt, nextUpdate: new Date(NOW.getTime() + 86_400_000), crlNumber: number });
-        world.trust.addCrl(await crl(1, [{ serialNumber: world.pki.publisher.certificate.serialNumber, revocationDate: revokedAt }]));
+          createCrl({
+            issuer: world.pki.publishersCa,
+            revoked,
+            thisUpdate: revokedAt,
+            nextUpdate: new Date(NOW.getTime() + 86_400_000),
+            crlNumber: number,
+          });
+        world.trust.addCrl(
+          await crl(1, [{ serialNumber: world.pki.publisher.certificate.serialNumber, revocationDate: revokedAt }]),
+        );
         const answer = await sync(world, card);
         assert.equal(answer["recorded"], 1, "the payment made before the revocation is booked");
         const unbooked = answer["unbooked"] as { counter: number; reason: string }[];
-        assert.deepEqual(unbooked.map((u) => [u.counter, u.reason]), [[2, "publisher-revoked"]]);
-        assert.deepEqual(answer["credited"], [{ publisher: world.pki.publisher.identity, amount: { amount: 50, currency: "EUR" } }]);
+        assert.deepEqual(
+          unbooked.map((u) => [u.counter, u.reason]),
+          [[2, "publisher-revoked"]],
+        );
+        assert.deepEqual(answer["credited"], [
+          { publisher: world.pki.publisher.identity, amount: { amount: 50, currency: "EUR" } },
+        ]);
         assert.equal(await paymentsOf(world, card.user), 1);
-        const view = answer["account"] as { status: string; incidents: { kind: string; detail: { entries: { counter: number }[] } }[] };
+        const view = answer["account"] as {
+          status: string;
+          incidents: { kind: string; detail: { entries: { counter: number }[] } }[];
+        };
         assert.equal(view.status, "active", "the card did nothing wrong: it is not blocked");
-        assert.deepEqual(view.incidents.map((i) => [i.kind, i.detail.entries.map((e) => e.counter)]), [["publisher-revoked", [2]]]);
+        assert.deepEqual(
+          view.incidents.map((i) => [i.kind, i.detail.entries.map((e) => e.counter)]),
+          [["publisher-revoked", [2]]],
+        );
         // The SYNC carried the revocation: the card now refuses the publisher's offers itself.
         const sent = (answer["commands"] as string[]).map((c) => decodeToken(c)!.body as { type: string; revoked?: string[] });
-        assert.deepEqual(sent.map((c) => [c.type, c.revoked]), [["peage.card-sync", [certificateId(world.pki.publisher.certificate)]]]);
+        assert.deepEqual(
+          sent.map((c) => [c.type, c.revoked]),
+          [["peage.card-sync", [certificateId(world.pki.publisher.certificate)]]],
+        );
         await assert.rejects(pay(world, card, 10), (error: unknown) => error instanceof CardError && error.sw === SW.WRONG_DATA);
         // Nothing changes until the CRLs do; then the next sync lifts it on the card.
         assert.deepEqual((await sync(world, card))["commands"], []);
         world.trust.addCrl(await crl(2, []));
         const lifted = (await sync(world, card))["commands"] as string[];
-        assert.deepEqual(lifted.map((c) => (decodeToken(c)!.body as { revoked?: string[] }).revoked), [[]]);
+        assert.deepEqual(
+          lifted.map((c) => (decodeToken(c)!.body as { revoked?: string[] }).revoked),
+          [[]],
+        );
         await pay(world, card, 10);
-        const rows = await world.test.raw.query("SELECT counter, booking FROM card_entries WHERE card = ? ORDER BY counter", [card.id]);
+        const rows = await world.test.raw.query("SELECT counter, booking FROM card_entries WHERE card = ? ORDER BY counter", [
+          card.id,
+        ]);
         assert.deepEqual(rows, [
           { counter: 1, booking: "recorded" },
           { counter: 2, booking: "publisher-revoked" },
@@ -586,13 +742,22 @@ describe("a server without a card desk", () => {
       const pki = await createDemoPki({ now: NOW });
       const app = buildApp({
         store: test.store,
-        identity: { id: pki.server.identity, key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), notAfter: pki.server.certificate.notAfter },
+        identity: {
+          id: pki.server.identity,
+          key: pki.server.keys,
+          x5c: pki.chainOf(pki.server.certificate),
+          notAfter: pki.server.certificate.notAfter,
+        },
         trust: pki.trustStore(),
         rates: staticRates(rateTable("EUR", "2026-06-12", {})),
         clock: new FixedClock(NOW),
       });
       const key = await createApiKey(test.store, ApiScopes, "t");
-      const answer = await app.inject({ method: "GET", url: "/v1/cards/urn:peage:card:x", headers: { authorization: `Bearer ${key}` } });
+      const answer = await app.inject({
+        method: "GET",
+        url: "/v1/cards/urn:peage:card:x",
+        headers: { authorization: `Bearer ${key}` },
+      });
       assert.equal(answer.statusCode, 404);
       assert.match(answer.json<{ detail: string }>().detail, /issues no cards/);
       await app.close();

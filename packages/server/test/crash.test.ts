@@ -49,7 +49,9 @@ async function startChild(dataDir: string, extra: string[] = []): Promise<Child>
     env: { ...process.env, PEAGE_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const lines: string[] = [];
@@ -69,7 +71,11 @@ async function startChild(dataDir: string, extra: string[] = []): Promise<Child>
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -136,15 +142,30 @@ describe("crash and restart", () => {
 
     const userKey = await generateKeyPair("ES256");
     const user = "urn:peage:user:crash-test" as PartyId<"user">;
-    const enrolled = await post(`${first.url}/v1/admin/users`, { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" }, bearer);
+    const enrolled = await post(
+      `${first.url}/v1/admin/users`,
+      { user, publicKey: await webcrypto.subtle.exportKey("jwk", userKey.publicKey), mode: "prepaid", homeCurrency: "EUR" },
+      bearer,
+    );
     assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
-    assert.equal((await post(`${first.url}/v1/admin/users/${user}/topups`, { amount: INITIAL_BALANCE, idempotencyKey: "crash-initial" }, bearer)).status, 201);
+    assert.equal(
+      (
+        await post(
+          `${first.url}/v1/admin/users/${user}/topups`,
+          { amount: INITIAL_BALANCE, idempotencyKey: "crash-initial" },
+          bearer,
+        )
+      ).status,
+      201,
+    );
 
     note("server up, user enrolled");
     const requests: PaymentRequest[] = [];
     for (let i = 0; i < LOAD; i++) {
       const offer = createOffer(catalog.offers[i % 2]!, systemClock);
-      requests.push(await createPaymentRequest({ offer, user, server: pki.server.identity, userKey, clock: systemClock, ttlMs: 15 * 60_000 }));
+      requests.push(
+        await createPaymentRequest({ offer, user, server: pki.server.identity, userKey, clock: systemClock, ttlMs: 15 * 60_000 }),
+      );
     }
 
     // Load, and SIGKILL the server once KILL_AFTER acknowledgments have arrived.
@@ -173,12 +194,21 @@ describe("crash and restart", () => {
     assert.equal(failures, 0);
     note(`retried all ${LOAD} requests`);
     assert.equal(answers.size, LOAD);
-    for (const [index, ack] of acknowledged) assert.deepEqual(answers.get(index), ack, `request ${index} got a different acknowledgment after the restart`);
+    for (const [index, ack] of acknowledged)
+      assert.deepEqual(answers.get(index), ack, `request ${index} got a different acknowledgment after the restart`);
 
     // A burst of new payments, and SIGTERM while they are in flight: those answered are recorded, the process exits 0.
     const more: PaymentRequest[] = [];
     for (let i = 0; i < 60; i++) {
-      more.push(await createPaymentRequest({ offer: createOffer(catalog.offers[0]!, systemClock), user, server: pki.server.identity, userKey, clock: systemClock }));
+      more.push(
+        await createPaymentRequest({
+          offer: createOffer(catalog.offers[0]!, systemClock),
+          user,
+          server: pki.server.identity,
+          userKey,
+          clock: systemClock,
+        }),
+      );
     }
     const graceful = new Map<number, unknown>();
     let terminated = false;
@@ -217,8 +247,19 @@ describe("crash and restart", () => {
       const charged = rows.reduce((sum, row) => sum + row.charged_amount, 0);
       const balance = (db.prepare("SELECT balance_minor AS b FROM users WHERE id = ?").get(user) as { b: number }).b;
       assert.equal(balance, INITIAL_BALANCE - charged);
-      assert.equal((db.prepare("SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'payment'").get() as { n: number }).n, rows.length);
-      assert.deepEqual(db.prepare("SELECT t.id FROM postings p JOIN ledger_transactions t ON t.seq = p.txn_seq GROUP BY t.id, p.currency HAVING SUM(p.amount) <> 0").all(), [], "every transaction balances");
+      assert.equal(
+        (db.prepare("SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'payment'").get() as { n: number }).n,
+        rows.length,
+      );
+      assert.deepEqual(
+        db
+          .prepare(
+            "SELECT t.id FROM postings p JOIN ledger_transactions t ON t.seq = p.txn_seq GROUP BY t.id, p.currency HAVING SUM(p.amount) <> 0",
+          )
+          .all(),
+        [],
+        "every transaction balances",
+      );
     } finally {
       db.close();
     }

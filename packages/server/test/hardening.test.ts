@@ -11,7 +11,18 @@ import { createPaymentRequest, createOffer, generateKeyPair, price, rateTable, s
 import { createApiKey } from "../src/index.js";
 import { csvField } from "../src/statements/csv.js";
 import { DuplicateMemberError, parseStrictJson } from "../src/strict-json.js";
-import { admin, assertProblem, enrol, http, pay, paymentRequest, snapshot, startFixture, ENGINES, type Fixture } from "./helpers/fixture.js";
+import {
+  admin,
+  assertProblem,
+  enrol,
+  http,
+  pay,
+  paymentRequest,
+  snapshot,
+  startFixture,
+  ENGINES,
+  type Fixture,
+} from "./helpers/fixture.js";
 
 const HOSTILE_NAMES: [string, RegExp][] = [
   ["Evil @ Corp", /"@"/],
@@ -46,13 +57,21 @@ for (const engine of ENGINES) {
     it("refuses publisher names a bank file would refuse, naming the character or the length, and keeps names SEPA transliterates", async () => {
       const before = await snapshot(fx);
       for (const [name, why] of HOSTILE_NAMES) {
-        const answer = await admin(fx, "PUT", publisherPath("hostile"), { name, country: "FR", iban: "FR7630006000011234567890189" });
+        const answer = await admin(fx, "PUT", publisherPath("hostile"), {
+          name,
+          country: "FR",
+          iban: "FR7630006000011234567890189",
+        });
         assertProblem(answer, 400, "ERR_MALFORMED");
         assert.match(answer.body.detail, /^name: /);
         assert.match(answer.body.detail, why, name);
       }
       assert.deepEqual(await snapshot(fx), before);
-      const accented = await admin(fx, "PUT", publisherPath("cafe"), { name: "Café Müller & Söhne – Ærø", country: "DE", iban: "DE89370400440532013000" });
+      const accented = await admin(fx, "PUT", publisherPath("cafe"), {
+        name: "Café Müller & Söhne – Ærø",
+        country: "DE",
+        iban: "DE89370400440532013000",
+      });
       assert.equal(accented.status, 201, JSON.stringify(accented.body));
       assert.equal(accented.body.name, "Café Müller & Söhne – Ærø", "the name is kept as given; the bank file transliterates it");
       assert.equal((await admin(fx, "PUT", publisherPath("seventy"), { name: "y".repeat(70), country: "FR" })).status, 201);
@@ -72,11 +91,14 @@ for (const engine of ENGINES) {
     });
 
     it("answers 401 before any validation on every operator route, whatever the body, parameters or query", async () => {
-      const document = fx.app.swagger() as { paths: Record<string, Record<string, { security?: { operatorKey?: unknown; userSignature?: unknown }[] }>> };
+      const document = fx.app.swagger() as {
+        paths: Record<string, Record<string, { security?: { operatorKey?: unknown; userSignature?: unknown }[] }>>;
+      };
       const secured: [string, string][] = [];
       for (const [path, operations] of Object.entries(document.paths)) {
         for (const [method, operation] of Object.entries(operations)) {
-          if (operation.security?.some((s) => "operatorKey" in s || "userSignature" in s)) secured.push([method.toUpperCase(), path]);
+          if (operation.security?.some((s) => "operatorKey" in s || "userSignature" in s))
+            secured.push([method.toUpperCase(), path]);
         }
       }
       assert.ok(secured.length >= 20, `found only ${secured.length} secured routes`);
@@ -85,7 +107,10 @@ for (const engine of ENGINES) {
         // Parameters the schema refuses, a query with unknown members, a body of the wrong shape.
         const url = `${path.replace(/\{[^}]+\}/g, "not%20an%20id")}?limit=0&bogus=1`;
         const body = method === "GET" ? undefined : { bogus: [1, 2, 3] };
-        for (const headers of [{}, { authorization: "Bearer nope" }, { authorization: "Peage-Signature x.y.z" }] as Record<string, string>[]) {
+        for (const headers of [{}, { authorization: "Bearer nope" }, { authorization: "Peage-Signature x.y.z" }] as Record<
+          string,
+          string
+        >[]) {
           const answer = await http(fx, method, url, { ...(body === undefined ? {} : { body }), headers });
           // A user route names what is wrong with the signature (ERR_MALFORMED, still 401), never the request's schema.
           assert.equal(answer.status, 401, `${method} ${path} ${JSON.stringify(headers)}: ${JSON.stringify(answer.body)}`);
@@ -111,11 +136,17 @@ for (const engine of ENGINES) {
       ];
       const before = await snapshot(fx);
       for (const raw of bodies) {
-        const answer = await http(fx, "POST", "/v1/admin/users", { raw, headers: { authorization: `Bearer ${fx.adminKey}`, "content-type": "application/json" } });
+        const answer = await http(fx, "POST", "/v1/admin/users", {
+          raw,
+          headers: { authorization: `Bearer ${fx.adminKey}`, "content-type": "application/json" },
+        });
         assertProblem(answer, 400, "ERR_BAD_REQUEST");
         assert.match(answer.body.detail, /appears twice/);
       }
-      const payment = await http(fx, "POST", "/v1/payments", { raw: '{"consent":"a","consent":"b","offer":{}}', headers: { "content-type": "application/json" } });
+      const payment = await http(fx, "POST", "/v1/payments", {
+        raw: '{"consent":"a","consent":"b","offer":{}}',
+        headers: { "content-type": "application/json" },
+      });
       assertProblem(payment, 400, "ERR_BAD_REQUEST");
       assert.match(payment.body.detail, /"consent" appears twice in the object at the top level/);
       assert.deepEqual(await snapshot(fx), before);
@@ -139,7 +170,13 @@ for (const engine of ENGINES) {
       const jwk = async () => webcrypto.subtle.exportKey("jwk", (await generateKeyPair("ES256")).publicKey);
       const before = await snapshot(fx);
       const postpaid = await http(fx, "POST", "/v1/admin/users", {
-        body: { user: "urn:peage:user:credit", publicKey: await jwk(), mode: "postpaid", homeCurrency: "EUR", monthlyLimit: 10_000_000 },
+        body: {
+          user: "urn:peage:user:credit",
+          publicKey: await jwk(),
+          mode: "postpaid",
+          homeCurrency: "EUR",
+          monthlyLimit: 10_000_000,
+        },
         headers: { authorization: `Bearer ${usersOnly}` },
       });
       assertProblem(postpaid, 403, "ERR_FORBIDDEN");
@@ -157,7 +194,13 @@ for (const engine of ENGINES) {
       assert.equal(prepaid.status, 201, "a prepaid account grants no credit");
       const both = await createApiKey(fx.store, ["users:write", "funds:write"], "credit desk");
       const granted = await http(fx, "POST", "/v1/admin/users", {
-        body: { user: "urn:peage:user:credit", publicKey: await jwk(), mode: "postpaid", homeCurrency: "EUR", monthlyLimit: 10_000 },
+        body: {
+          user: "urn:peage:user:credit",
+          publicKey: await jwk(),
+          mode: "postpaid",
+          homeCurrency: "EUR",
+          monthlyLimit: 10_000,
+        },
         headers: { authorization: `Bearer ${both}` },
       });
       assert.equal(granted.status, 201);
@@ -167,7 +210,8 @@ for (const engine of ENGINES) {
       const owner = await enrol(fx, { balance: 10_000 });
       const intruder = await enrol(fx, { balance: 10_000 });
       const offer = createOffer(fx.entry("launch"), fx.clock);
-      const request = (user: typeof owner) => createPaymentRequest({ offer, user: user.id, server: fx.pki.server.identity, userKey: user.key, clock: fx.clock });
+      const request = (user: typeof owner) =>
+        createPaymentRequest({ offer, user: user.id, server: fx.pki.server.identity, userKey: user.key, clock: fx.clock });
       const first = await pay(fx, await request(intruder));
       assert.equal(first.status, 200, JSON.stringify(first.body));
       const owned = await pay(fx, await request(owner));
@@ -185,7 +229,12 @@ for (const engine of ENGINES) {
         const user = await enrol(won, { balance: 10_000 });
         const catalog = await signCatalog(
           won.pki.publisher.identity,
-          [1, 7, 8].map((amount) => ({ offerId: `won-${amount}`, description: `${amount} won`, price: price(amount, "KRW"), grant: { kind: "launch" as const } })),
+          [1, 7, 8].map((amount) => ({
+            offerId: `won-${amount}`,
+            description: `${amount} won`,
+            price: price(amount, "KRW"),
+            grant: { kind: "launch" as const },
+          })),
           won.pki.publisher.keys,
           won.pki.chainOf(won.pki.publisher.certificate),
         );
@@ -211,21 +260,43 @@ for (const engine of ENGINES) {
 
 describe("CSV formula guard", () => {
   it("quotes fields a spreadsheet would read as a formula, also after leading white space", () => {
-    const formulas = [" +1+1", "=1+1", "\t=HYPERLINK(\"x\")", "  -2+3", "\u00A0@SUM(A1)", "\u3000=1", "\u200B=1", "\r=1", "\n-1", "＝1+1", " ＋1"];
+    const formulas = [
+      " +1+1",
+      "=1+1",
+      '\t=HYPERLINK("x")',
+      "  -2+3",
+      "\u00A0@SUM(A1)",
+      "\u3000=1",
+      "\u200B=1",
+      "\r=1",
+      "\n-1",
+      "＝1+1",
+      " ＋1",
+    ];
     for (const value of formulas) assert.equal(csvField(value), `"'${value.replace(/"/g, '""')}"`, JSON.stringify(value));
-    for (const value of ["Studio Nord", " Studio", "12.50", "a=b", "e-mail"]) assert.equal(csvField(value), `"${value}"`, JSON.stringify(value));
+    for (const value of ["Studio Nord", " Studio", "12.50", "a=b", "e-mail"])
+      assert.equal(csvField(value), `"${value}"`, JSON.stringify(value));
   });
 });
 
 describe("strict JSON", () => {
   it("names the object holding a duplicate member by its JSON Pointer, and reads everything else as JSON.parse does", () => {
     const refuses = (text: string, pointer: string, member: string) =>
-      assert.throws(() => parseStrictJson(text), (e: unknown) => e instanceof DuplicateMemberError && e.pointer === pointer && e.member === member, text);
+      assert.throws(
+        () => parseStrictJson(text),
+        (e: unknown) => e instanceof DuplicateMemberError && e.pointer === pointer && e.member === member,
+        text,
+      );
     refuses('{"a":{"b":1,"b":2}}', "/a", "b");
     refuses('{"list":[{"k":1},{"k":1,"k":2}]}', "/list/1", "k");
     refuses('{"a/b":{"x~":[0,{"q":1,"\\u0071":2}]}}', "/a~1b/x~0/1", "q");
     refuses('{"s":"{\\"k\\":1}","s":2}', "", "s");
-    for (const text of ['{"a":1,"b":{"a":1},"c":[{"a":1},{"a":1}]}', '"{\\"a\\":1,\\"a\\":2}"', "[1,2,[3,{}]]", '{"":1,"\\u0000":2}']) {
+    for (const text of [
+      '{"a":1,"b":{"a":1},"c":[{"a":1},{"a":1}]}',
+      '"{\\"a\\":1,\\"a\\":2}"',
+      "[1,2,[3,{}]]",
+      '{"":1,"\\u0000":2}',
+    ]) {
       assert.deepEqual(parseStrictJson(text), JSON.parse(text), text);
     }
     assert.throws(() => parseStrictJson("{'a':1}"), SyntaxError);

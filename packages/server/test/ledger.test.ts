@@ -37,17 +37,62 @@ describe("ledger", () => {
   it("BALANCED: refuses a transaction whose postings do not sum to zero in a currency, naming the invariant", () => {
     const eur = "EUR" as CurrencyCode;
     assert.throws(
-      () => assertBalanced({ id: "t1", postings: [{ account: Accounts.funds("u"), currency: eur, amount: 100 }, { account: Accounts.payable("p"), currency: eur, amount: -99 }] }),
-      (e: unknown) => e instanceof LedgerInvariantError && e.invariant === "BALANCED" && /EUR/.test(e.message) && /\b1\b/.test(e.message),
+      () =>
+        assertBalanced({
+          id: "t1",
+          postings: [
+            { account: Accounts.funds("u"), currency: eur, amount: 100 },
+            { account: Accounts.payable("p"), currency: eur, amount: -99 },
+          ],
+        }),
+      (e: unknown) =>
+        e instanceof LedgerInvariantError && e.invariant === "BALANCED" && /EUR/.test(e.message) && /\b1\b/.test(e.message),
     );
     // Balanced in total but not per currency: 100 EUR against 100 USD is not a transaction.
     assert.throws(
-      () => assertBalanced({ id: "t2", postings: [{ account: Accounts.funds("u"), currency: eur, amount: 100 }, { account: Accounts.payable("p"), currency: "USD" as CurrencyCode, amount: -100 }] }),
+      () =>
+        assertBalanced({
+          id: "t2",
+          postings: [
+            { account: Accounts.funds("u"), currency: eur, amount: 100 },
+            { account: Accounts.payable("p"), currency: "USD" as CurrencyCode, amount: -100 },
+          ],
+        }),
       (e: unknown) => e instanceof LedgerInvariantError && e.invariant === "BALANCED",
     );
-    assert.throws(() => assertBalanced({ id: "t3", postings: [{ account: Accounts.fees, currency: eur, amount: 0.5 }, { account: Accounts.fx, currency: eur, amount: -0.5 }] }), /WHOLE_MINOR_UNITS/);
-    assert.throws(() => assertBalanced({ id: "t4", postings: [{ account: "cash", currency: eur, amount: 1 }, { account: Accounts.fx, currency: eur, amount: -1 }] }), /KNOWN_ACCOUNTS/);
-    assert.throws(() => assertBalanced({ id: "t5", postings: [{ account: Accounts.fees, currency: eur, amount: 2 ** 53 }, { account: Accounts.fx, currency: eur, amount: -(2 ** 53) }] }), /WHOLE_MINOR_UNITS/);
+    assert.throws(
+      () =>
+        assertBalanced({
+          id: "t3",
+          postings: [
+            { account: Accounts.fees, currency: eur, amount: 0.5 },
+            { account: Accounts.fx, currency: eur, amount: -0.5 },
+          ],
+        }),
+      /WHOLE_MINOR_UNITS/,
+    );
+    assert.throws(
+      () =>
+        assertBalanced({
+          id: "t4",
+          postings: [
+            { account: "cash", currency: eur, amount: 1 },
+            { account: Accounts.fx, currency: eur, amount: -1 },
+          ],
+        }),
+      /KNOWN_ACCOUNTS/,
+    );
+    assert.throws(
+      () =>
+        assertBalanced({
+          id: "t5",
+          postings: [
+            { account: Accounts.fees, currency: eur, amount: 2 ** 53 },
+            { account: Accounts.fx, currency: eur, amount: -(2 ** 53) },
+          ],
+        }),
+      /WHOLE_MINOR_UNITS/,
+    );
     assertBalanced({ id: "t6", postings: [] });
   });
 
@@ -68,19 +113,32 @@ describe("ledger", () => {
           for (const sum of Object.values(sums(postings))) assert.equal(sum, 0n);
           // The user leg is the charged amount, the publisher's the price less the fee.
           const userAccount = mode === "prepaid" ? Accounts.funds("u") : Accounts.receivable("u");
-          assert.equal(postings.filter((p) => p.account === userAccount).reduce((s, p) => s + p.amount, 0), charged.amount);
-          assert.equal(0 - postings.filter((p) => p.account === Accounts.payable("pub")).reduce((s, p) => s + p.amount, 0), amount - fee);
+          assert.equal(
+            postings.filter((p) => p.account === userAccount).reduce((s, p) => s + p.amount, 0),
+            charged.amount,
+          );
+          assert.equal(
+            0 - postings.filter((p) => p.account === Accounts.payable("pub")).reduce((s, p) => s + p.amount, 0),
+            amount - fee,
+          );
           assert.ok(postings.every((p) => p.amount !== 0));
           const undone = [...postings, ...reversePostings(postings)];
           const byAccount = new Map<string, number>();
-          for (const p of undone) byAccount.set(`${p.account} ${p.currency}`, (byAccount.get(`${p.account} ${p.currency}`) ?? 0) + p.amount);
+          for (const p of undone)
+            byAccount.set(`${p.account} ${p.currency}`, (byAccount.get(`${p.account} ${p.currency}`) ?? 0) + p.amount);
           assert.ok([...byAccount.values()].every((v) => v === 0));
         },
       ),
       { seed: 20260310, numRuns: 300 },
     );
     const m = price(12_345, "EUR");
-    for (const postings of [topupPostings("u", "funds", m), topupPostings("u", "deposit", m), collectionPostings("u", m), payoutPostings("pub", m)]) assertBalanced({ id: "x", postings });
+    for (const postings of [
+      topupPostings("u", "funds", m),
+      topupPostings("u", "deposit", m),
+      collectionPostings("u", m),
+      payoutPostings("pub", m),
+    ])
+      assertBalanced({ id: "x", postings });
   });
 
   it("a payment across currencies goes through the FX account, which keeps the rounding", () => {
@@ -88,7 +146,15 @@ describe("ledger", () => {
     const offered = price(250, "USD");
     const charged = convert(offered, "EUR" as CurrencyCode, TABLE)!.price;
     assert.deepEqual(charged, price(231, "EUR"));
-    const postings = paymentPostings({ id: "p", user: "u", mode: "prepaid", publisher: "pub", price: offered, charged, fee: 0 as MinorUnits });
+    const postings = paymentPostings({
+      id: "p",
+      user: "u",
+      mode: "prepaid",
+      publisher: "pub",
+      price: offered,
+      charged,
+      fee: 0 as MinorUnits,
+    });
     assert.deepEqual(postings, [
       { account: "funds/u", currency: "EUR", amount: 231 },
       { account: "server/fx", currency: "EUR", amount: -231 },
@@ -107,7 +173,8 @@ describe("ledger", () => {
       [2, "EUR", "USD", 2], // 2.169 cents
       [1, "USD", "EUR", 1], // 0.922 cents
     ];
-    for (const [amount, from, to, expected] of cases) assert.equal(convert(price(amount, from), to as CurrencyCode, TABLE)!.price.amount, expected, `${amount} ${from} → ${to}`);
+    for (const [amount, from, to, expected] of cases)
+      assert.equal(convert(price(amount, from), to as CurrencyCode, TABLE)!.price.amount, expected, `${amount} ${from} → ${to}`);
     // Exactly half a minor unit rounds away from zero: 1 EUR cent at a rate of 2.5 is 2.5 cents.
     const half = rateTable("EUR", "2026-01-01", { USD: "2.5" });
     assert.equal(convert(price(1, "EUR"), "USD" as CurrencyCode, half)!.price.amount, 3);
@@ -118,7 +185,19 @@ describe("ledger", () => {
     assert.equal(feeFor(price(1, "EUR"), 9999), 0);
     assert.equal(feeFor(price(100, "EUR"), 10_000), 100);
     assert.throws(() => feeFor(price(100, "EUR"), 10_001), RangeError);
-    assert.throws(() => paymentPostings({ id: "p", user: "u", mode: "prepaid", publisher: "pub", price: price(10, "EUR"), charged: price(10, "EUR"), fee: 11 as MinorUnits }), /FEE_WITHIN_PRICE/);
+    assert.throws(
+      () =>
+        paymentPostings({
+          id: "p",
+          user: "u",
+          mode: "prepaid",
+          publisher: "pub",
+          price: price(10, "EUR"),
+          charged: price(10, "EUR"),
+          fee: 11 as MinorUnits,
+        }),
+      /FEE_WITHIN_PRICE/,
+    );
   });
 
   it("assigns a transaction to its month, or to the next month still open", () => {

@@ -50,7 +50,10 @@ for (const engine of ENGINES) {
       const first = await books.pay(owner, "urn:peage:publisher:p", eur(300), AT, "shared-nonce-1");
       assert.equal(first.kind, "recorded");
       assert.equal((await books.refund(first.id, AT)).kind, "refunded");
-      assert.equal(await t.store.rememberRequestNonce(owner, "request-nonce-1", new Date("2026-03-02T10:05:00.000Z"), new Date(AT)), true);
+      assert.equal(
+        await t.store.rememberRequestNonce(owner, "request-nonce-1", new Date("2026-03-02T10:05:00.000Z"), new Date(AT)),
+        true,
+      );
       for (const sql of DOWNGRADE[engine]) await t.raw.query(sql);
       const counts = await t.store.counts();
       await t.store.close();
@@ -64,8 +67,16 @@ for (const engine of ENGINES) {
         const audit = await store.auditLedger();
         assert.deepEqual([audit.unbalanced, audit.balanceMismatches, audit.paymentMismatches], [[], [], []]);
         const again = new Books(store);
-        assert.equal((await again.pay(other, "urn:peage:publisher:p", eur(100), AT, "shared-nonce-1")).kind, "recorded", "another user's nonce is not a replay");
-        assert.equal((await again.pay(owner, "urn:peage:publisher:p", eur(100), AT, "shared-nonce-1")).kind, "nonce-reused", "the same user's is");
+        assert.equal(
+          (await again.pay(other, "urn:peage:publisher:p", eur(100), AT, "shared-nonce-1")).kind,
+          "recorded",
+          "another user's nonce is not a replay",
+        );
+        assert.equal(
+          (await again.pay(owner, "urn:peage:publisher:p", eur(100), AT, "shared-nonce-1")).kind,
+          "nonce-reused",
+          "the same user's is",
+        );
         const expires = new Date("2026-03-02T10:05:00.000Z");
         assert.equal(await store.rememberRequestNonce(owner, "request-nonce-1", expires, new Date(AT)), false);
         assert.equal(await store.rememberRequestNonce(other, "request-nonce-1", expires, new Date(AT)), true);

@@ -78,7 +78,12 @@ describe("readiness", () => {
     const ready = await http(fx, "GET", "/readyz");
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
     assert.equal(ready.body.status, "ready");
-    assert.deepEqual(ready.body.checks.map((c: { name: string }) => c.name).sort(), ["certificates", "database", "rates", "revocation"]);
+    assert.deepEqual(ready.body.checks.map((c: { name: string }) => c.name).sort(), [
+      "certificates",
+      "database",
+      "rates",
+      "revocation",
+    ]);
 
     fx.clock.set(new Date(NOW.getTime() + 7 * DAY));
     try {

@@ -19,22 +19,43 @@ import { Books } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
 
 type Op =
-  | { readonly op: "pay"; readonly user: number; readonly publisher: number; readonly currency: "EUR" | "USD" | "JPY"; readonly amount: number }
+  | {
+      readonly op: "pay";
+      readonly user: number;
+      readonly publisher: number;
+      readonly currency: "EUR" | "USD" | "JPY";
+      readonly amount: number;
+    }
   | { readonly op: "topup"; readonly user: number; readonly amount: number }
   | { readonly op: "deposit"; readonly amount: number }
   | { readonly op: "refund"; readonly pick: number }
   | { readonly op: "settle" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ op: fc.constant("pay" as const), user: fc.nat(4), publisher: fc.nat(2), currency: fc.constantFrom("EUR" as const, "USD" as const, "JPY" as const), amount: fc.integer({ min: 0, max: 900 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("topup" as const), user: fc.nat(2), amount: fc.integer({ min: 1, max: 3000 }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      op: fc.constant("pay" as const),
+      user: fc.nat(4),
+      publisher: fc.nat(2),
+      currency: fc.constantFrom("EUR" as const, "USD" as const, "JPY" as const),
+      amount: fc.integer({ min: 0, max: 900 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("topup" as const), user: fc.nat(2), amount: fc.integer({ min: 1, max: 3000 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("deposit" as const), amount: fc.integer({ min: 1, max: 600 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("refund" as const), pick: fc.nat(1000) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("settle" as const) }) },
 );
 
 /** Batches of concurrent operations; each batch a few days after the previous one. */
-const workloadArb = fc.array(fc.record({ days: fc.integer({ min: 0, max: 12 }), ops: fc.array(opArb, { minLength: 1, maxLength: 7 }) }), { minLength: 3, maxLength: 10 });
+const workloadArb = fc.array(
+  fc.record({ days: fc.integer({ min: 0, max: 12 }), ops: fc.array(opArb, { minLength: 1, maxLength: 7 }) }),
+  { minLength: 3, maxLength: 10 },
+);
 
 const PUBLISHERS = ["urn:peage:publisher:p0", "urn:peage:publisher:p1", "urn:peage:publisher:p2"];
 const LIMITS = { 3: 2500, 4: 4000 } as const;
@@ -73,7 +94,12 @@ for (const engine of ENGINES) {
   });
 }
 
-async function check(t: TestStore, other: Store, batches: readonly { days: number; ops: readonly Op[] }[], outDir: string): Promise<void> {
+async function check(
+  t: TestStore,
+  other: Store,
+  batches: readonly { days: number; ops: readonly Op[] }[],
+  outDir: string,
+): Promise<void> {
   const books = new Books(t.store, 300);
   const otherBooks = new Books(other, 300);
   // 0-2 prepaid (EUR, USD, JPY); 3 postpaid EUR; 4 postpaid USD with a deposit to pay first.
@@ -84,8 +110,14 @@ async function check(t: TestStore, other: Store, batches: readonly { days: numbe
     await books.user(`post-eur-${t.location}`, { mode: "postpaid", currency: "EUR", limit: LIMITS[3] }),
     await books.user(`post-usd-${t.location}`, { mode: "postpaid", currency: "USD", limit: LIMITS[4], deposit: DEPOSIT }),
   ];
-  await t.store.putPublisher({ id: PUBLISHERS[0] as PartyId<"publisher">, name: "P0", country: "DE", iban: "DE89370400440532013000", bic: "COBADEFFXXX" }, "2026-01-01T00:00:00.000Z");
-  await t.store.putPublisher({ id: PUBLISHERS[1] as PartyId<"publisher">, name: "P1", country: "GB", iban: "GB29NWBK60161331926819", bic: "NWBKGB2LXXX" }, "2026-01-01T00:00:00.000Z");
+  await t.store.putPublisher(
+    { id: PUBLISHERS[0] as PartyId<"publisher">, name: "P0", country: "DE", iban: "DE89370400440532013000", bic: "COBADEFFXXX" },
+    "2026-01-01T00:00:00.000Z",
+  );
+  await t.store.putPublisher(
+    { id: PUBLISHERS[1] as PartyId<"publisher">, name: "P1", country: "GB", iban: "GB29NWBK60161331926819", bic: "NWBKGB2LXXX" },
+    "2026-01-01T00:00:00.000Z",
+  );
   const config = buildConfig({ dataDir: "/nonexistent" }, { minimumPayouts: { EUR: "5.00", USD: "5.00", JPY: "500" } });
   const paid: string[] = [];
   let clock = Date.parse("2026-03-01T09:00:00.000Z");
@@ -102,7 +134,8 @@ async function check(t: TestStore, other: Store, batches: readonly { days: numbe
             const outcome = await b.pay(users[op.user]!, PUBLISHERS[op.publisher]!, price(op.amount, op.currency), at(i));
             if (outcome.kind === "recorded") paid.push(outcome.id);
             else tally.refused++;
-            if (outcome.kind !== "recorded") assert.ok(["insufficient-funds", "limit-exceeded", "deposit-required"].includes(outcome.kind), outcome.kind);
+            if (outcome.kind !== "recorded")
+              assert.ok(["insufficient-funds", "limit-exceeded", "deposit-required"].includes(outcome.kind), outcome.kind);
             return outcome.kind;
           }
           case "topup":
@@ -121,7 +154,14 @@ async function check(t: TestStore, other: Store, batches: readonly { days: numbe
             if (!target) return "nothing";
             try {
               // The month in progress may be the target: closing it early is part of what is exercised.
-              const result = await settle({ store: b.store, period: target.period, outDir, config, now: new Date(clock), closeNow: true });
+              const result = await settle({
+                store: b.store,
+                period: target.period,
+                outDir,
+                config,
+                now: new Date(clock),
+                closeNow: true,
+              });
               if (result.recordedNow) (tally.settlements++, (tally.payouts += result.settlement.payouts.length));
               return result.recordedNow;
             } catch (error) {
@@ -141,7 +181,13 @@ async function check(t: TestStore, other: Store, batches: readonly { days: numbe
 async function invariants(t: TestStore): Promise<void> {
   const audit = await t.store.auditLedger();
   assert.deepEqual(
-    { unbalanced: audit.unbalanced, balanceMismatches: audit.balanceMismatches, paymentMismatches: audit.paymentMismatches, lateTransactions: audit.lateTransactions, settlementMismatches: audit.settlementMismatches },
+    {
+      unbalanced: audit.unbalanced,
+      balanceMismatches: audit.balanceMismatches,
+      paymentMismatches: audit.paymentMismatches,
+      lateTransactions: audit.lateTransactions,
+      settlementMismatches: audit.settlementMismatches,
+    },
     { unbalanced: [], balanceMismatches: [], paymentMismatches: [], lateTransactions: [], settlementMismatches: [] },
   );
   // Prepaid balances: never negative, and exactly top-ups less the payments not refunded.
@@ -167,10 +213,13 @@ async function invariants(t: TestStore): Promise<void> {
   for (const row of await t.raw.query<{ id: string; deposit_minor: number; deposit_required_minor: number; n: number }>(
     "SELECT u.id, u.deposit_minor, u.deposit_required_minor, (SELECT COUNT(*) FROM payments p WHERE p.user_id = u.id) AS n FROM users u WHERE u.deposit_required_minor > 0",
   )) {
-    if (Number(row.n) > 0) assert.ok(Number(row.deposit_minor) >= Number(row.deposit_required_minor), `${row.id} paid before its deposit`);
+    if (Number(row.n) > 0)
+      assert.ok(Number(row.deposit_minor) >= Number(row.deposit_required_minor), `${row.id} paid before its deposit`);
   }
   // Refunded once; paid out no more than was ever credited.
-  const [refunds] = await t.raw.query<{ n: number; distinct_payments: number }>("SELECT COUNT(*) AS n, COUNT(DISTINCT payment_id) AS distinct_payments FROM refunds");
+  const [refunds] = await t.raw.query<{ n: number; distinct_payments: number }>(
+    "SELECT COUNT(*) AS n, COUNT(DISTINCT payment_id) AS distinct_payments FROM refunds",
+  );
   assert.equal(Number(refunds!.n), Number(refunds!.distinct_payments));
   for (const row of await t.raw.query<{ publisher: string; currency: string; out: number; credited: number }>(
     `SELECT o.publisher, o.currency, SUM(o.amount_minor) AS "out",
@@ -178,6 +227,9 @@ async function invariants(t: TestStore): Promise<void> {
                  WHERE x.kind = 'payment' AND q.account = 'payable/' || o.publisher AND q.currency = o.currency), 0) AS credited
      FROM payouts o GROUP BY o.publisher, o.currency`,
   )) {
-    assert.ok(Number(row.out) <= Number(row.credited), `${row.publisher} paid ${row.out} ${row.currency}, credited ${row.credited}`);
+    assert.ok(
+      Number(row.out) <= Number(row.credited),
+      `${row.publisher} paid ${row.out} ${row.currency}, credited ${row.credited}`,
+    );
   }
 }

@@ -18,7 +18,10 @@ const TAIL = `  </Cube>
 
 function ecbXml(days: Record<string, Record<string, string>>): string {
   const cubes = Object.entries(days).map(
-    ([date, rates]) => `    <Cube time='${date}'>\n${Object.entries(rates).map(([c, r]) => `      <Cube currency='${c}' rate='${r}'/>`).join("\n")}\n    </Cube>`,
+    ([date, rates]) =>
+      `    <Cube time='${date}'>\n${Object.entries(rates)
+        .map(([c, r]) => `      <Cube currency='${c}' rate='${r}'/>`)
+        .join("\n")}\n    </Cube>`,
   );
   return `${HEAD}\n${cubes.join("\n")}\n${TAIL}`;
 }
@@ -45,19 +48,30 @@ describe("ECB rates", () => {
 
   it("takes the latest day of a history file, whatever the order", () => {
     const table = parseEcbRates(
-      ecbXml({ "2025-11-20": { USD: "1.1500" }, "2025-11-21": { USD: "1.1513", JPY: "181.07" }, "2025-11-19": { USD: "1.1600" } }),
+      ecbXml({
+        "2025-11-20": { USD: "1.1500" },
+        "2025-11-21": { USD: "1.1513", JPY: "181.07" },
+        "2025-11-19": { USD: "1.1600" },
+      }),
     );
     assert.deepEqual(table, { base: "EUR", date: "2025-11-21", rates: { USD: "1.1513", JPY: "181.07" } });
   });
 
   it("reads back any table it is given (property)", () => {
     const codes = Object.keys(parseEcbRates(readFileSync(SAMPLE_RATES_FILE, "utf8")).rates).concat(["KES", "BHD", "CLF", "VND"]);
-    const rate = fc.tuple(fc.integer({ min: 0, max: 99999 }), fc.integer({ min: 0, max: 9999 })).filter(([w, f]) => w + f > 0).map(([w, f]) => `${w}.${String(f).padStart(4, "0")}`);
+    const rate = fc
+      .tuple(fc.integer({ min: 0, max: 99999 }), fc.integer({ min: 0, max: 9999 }))
+      .filter(([w, f]) => w + f > 0)
+      .map(([w, f]) => `${w}.${String(f).padStart(4, "0")}`);
     fc.assert(
-      fc.property(fc.dictionary(fc.constantFrom(...codes), rate, { minKeys: 1, maxKeys: 20 }), fc.date({ min: new Date("1999-01-04"), max: new Date("2099-12-31"), noInvalidDate: true }), (rates, date) => {
-        const day = date.toISOString().slice(0, 10);
-        assert.deepEqual(parseEcbRates(ecbXml({ [day]: rates })), { base: "EUR", date: day, rates: { ...rates } });
-      }),
+      fc.property(
+        fc.dictionary(fc.constantFrom(...codes), rate, { minKeys: 1, maxKeys: 20 }),
+        fc.date({ min: new Date("1999-01-04"), max: new Date("2099-12-31"), noInvalidDate: true }),
+        (rates, date) => {
+          const day = date.toISOString().slice(0, 10);
+          assert.deepEqual(parseEcbRates(ecbXml({ [day]: rates })), { base: "EUR", date: day, rates: { ...rates } });
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -67,25 +81,58 @@ describe("ECB rates", () => {
     assertRatesError(`<!DOCTYPE x [<!ENTITY a "b">]>${ecbXml(good)}`, "ERR_RATES_XML", /DOCTYPE/);
     assertRatesError(ecbXml(good).replace("</gesmes:Envelope>", ""), "ERR_RATES_XML", /well-formed/);
     assertRatesError("<rates><Cube/></rates>", "ERR_RATES_FORMAT", /gesmes:Envelope/);
-    assertRatesError(ecbXml(good).replace("eurofxref\">", "other\">"), "ERR_RATES_FORMAT", /namespace/);
+    assertRatesError(ecbXml(good).replace('eurofxref">', 'other">'), "ERR_RATES_FORMAT", /namespace/);
     assertRatesError(ecbXml({ "2025-02-30": { USD: "1.1" } }), "ERR_RATES_FORMAT", /real date/);
     assertRatesError(ecbXml({ "21/11/2025": { USD: "1.1" } }), "ERR_RATES_FORMAT", /YYYY-MM-DD/);
     assertRatesError(ecbXml({ "2025-11-21": {} }), "ERR_RATES_FORMAT", /no rate/);
     assertRatesError(`${HEAD}\n${TAIL}`, "ERR_RATES_FORMAT", /no day/);
-    assertRatesError(ecbXml(good).replace("<Cube currency", "<Rate x='1'/><Cube currency"), "ERR_RATES_FORMAT", /unexpected element <Rate>/);
-    assertRatesError(ecbXml(good).replace("rate='1.1513'", "rate='1.1513' source='x'"), "ERR_RATES_FORMAT", /unexpected attribute source/);
-    assertRatesError(ecbXml(good).replace("<Cube time='2025-11-21'>", "<Cube time='2025-11-21'>\n<Cube time='2025-11-20'><Cube currency='USD' rate='1'/></Cube>"), "ERR_RATES_FORMAT", /unexpected attribute time|a rate/);
+    assertRatesError(
+      ecbXml(good).replace("<Cube currency", "<Rate x='1'/><Cube currency"),
+      "ERR_RATES_FORMAT",
+      /unexpected element <Rate>/,
+    );
+    assertRatesError(
+      ecbXml(good).replace("rate='1.1513'", "rate='1.1513' source='x'"),
+      "ERR_RATES_FORMAT",
+      /unexpected attribute source/,
+    );
+    assertRatesError(
+      ecbXml(good).replace(
+        "<Cube time='2025-11-21'>",
+        "<Cube time='2025-11-21'>\n<Cube time='2025-11-20'><Cube currency='USD' rate='1'/></Cube>",
+      ),
+      "ERR_RATES_FORMAT",
+      /unexpected attribute time|a rate/,
+    );
   });
 
   it("refuses bad currencies and rates, naming the day and currency", () => {
     assertRatesError(ecbXml({ "2025-11-21": { XYZ: "1.1" } }), "ERR_RATES_VALUE", /"XYZ" is not an active ISO 4217/);
     assertRatesError(ecbXml({ "2025-11-21": { EUR: "1" } }), "ERR_RATES_VALUE", /EUR is the base/);
     for (const rate of ["-1.2", "0", "0.0000", "1,23", "abc", "1e3", "", "1.1234567890123"]) {
-      assertRatesError(ecbXml({ "2025-11-21": { USD: rate } }), "ERR_RATES_VALUE", /2025-11-21: rate .* of USD is not a positive decimal/);
+      assertRatesError(
+        ecbXml({ "2025-11-21": { USD: rate } }),
+        "ERR_RATES_VALUE",
+        /2025-11-21: rate .* of USD is not a positive decimal/,
+      );
     }
-    assertRatesError(ecbXml({ "2025-11-21": { USD: "1.1" } }).replace("</Cube>\n  </Cube>", "<Cube currency='USD' rate='1.2'/></Cube>\n  </Cube>"), "ERR_RATES_VALUE", /USD is listed twice/);
+    assertRatesError(
+      ecbXml({ "2025-11-21": { USD: "1.1" } }).replace(
+        "</Cube>\n  </Cube>",
+        "<Cube currency='USD' rate='1.2'/></Cube>\n  </Cube>",
+      ),
+      "ERR_RATES_VALUE",
+      /USD is listed twice/,
+    );
     const twice = ecbXml({ "2025-11-21": { USD: "1.1" } });
-    assertRatesError(twice.replace("  </Cube>\n</gesmes", "    <Cube time='2025-11-21'><Cube currency='USD' rate='1.2'/></Cube>\n  </Cube>\n</gesmes"), "ERR_RATES_FORMAT", /listed twice/);
+    assertRatesError(
+      twice.replace(
+        "  </Cube>\n</gesmes",
+        "    <Cube time='2025-11-21'><Cube currency='USD' rate='1.2'/></Cube>\n  </Cube>\n</gesmes",
+      ),
+      "ERR_RATES_FORMAT",
+      /listed twice/,
+    );
   });
 
   describe("FileRateSource", () => {
@@ -98,7 +145,10 @@ describe("ECB rates", () => {
     it("has no table when an optional file is missing, and refuses a required one", async () => {
       const source = await FileRateSource.load(join(dir, "missing.xml"), { optional: true });
       assert.equal(source.current(), undefined);
-      await assert.rejects(FileRateSource.load(join(dir, "missing.xml")), (error: unknown) => error instanceof RatesError && error.code === "ERR_RATES_FILE");
+      await assert.rejects(
+        FileRateSource.load(join(dir, "missing.xml")),
+        (error: unknown) => error instanceof RatesError && error.code === "ERR_RATES_FILE",
+      );
     });
 
     it("keeps the previous table when a reload fails", async () => {

@@ -21,7 +21,11 @@ const DAY = 86_400_000;
 const crlOf = (pki: DemoPki, crlNumber: number, nextUpdate: Date, revoked: x509.X509Certificate[] = []) =>
   createCrl({
     issuer: pki.publishersCa,
-    revoked: revoked.map((c) => ({ serialNumber: c.serialNumber, revocationDate: new Date(NOW.getTime() - 60_000), reason: "keyCompromise" as const })),
+    revoked: revoked.map((c) => ({
+      serialNumber: c.serialNumber,
+      revocationDate: new Date(NOW.getTime() - 60_000),
+      reason: "keyCompromise" as const,
+    })),
     thisUpdate: new Date(NOW.getTime() - DAY),
     nextUpdate,
     crlNumber,
@@ -64,7 +68,8 @@ describe("CRL refresh", () => {
     work = mkdtempSync(join(tmpdir(), "peage-crl-refresh-"));
     pki = await createDemoPki({ now: NOW });
     server = createServer((request, response) => {
-      if (request.url === "/publishers.crl" && served !== undefined) response.writeHead(200, { "content-type": "application/pkix-crl" }).end(served);
+      if (request.url === "/publishers.crl" && served !== undefined)
+        response.writeHead(200, { "content-type": "application/pkix-crl" }).end(served);
       else if (request.url === "/endless.crl") {
         // No Content-Length, and more than any CRL: the refresher must stop reading.
         response.writeHead(200, { "content-type": "application/pkix-crl" });
@@ -95,9 +100,22 @@ describe("CRL refresh", () => {
     const newer = await crlOf(pki, 2, new Date(NOW.getTime() + 7 * DAY), [pki.publisher.certificate]);
     served = Buffer.from(newer.rawData);
     const failures: string[] = [];
-    const refresher = new CrlRefresher({ trust, directory: dir, sources: [`${url}/publishers.crl`, `${url}/missing.crl`], clock: systemClock, onError: (o) => failures.push(o.source) });
+    const refresher = new CrlRefresher({
+      trust,
+      directory: dir,
+      sources: [`${url}/publishers.crl`, `${url}/missing.crl`],
+      clock: systemClock,
+      onError: (o) => failures.push(o.source),
+    });
     const outcomes = await refresher.refresh();
-    assert.deepEqual(outcomes.map((o) => [o.crls, o.error ?? "ok"]), [[1, "ok"], [1, "ok"], [0, "HTTP 404"]]);
+    assert.deepEqual(
+      outcomes.map((o) => [o.crls, o.error ?? "ok"]),
+      [
+        [1, "ok"],
+        [1, "ok"],
+        [0, "HTTP 404"],
+      ],
+    );
     assert.deepEqual(failures, [`${url}/missing.crl`]);
     assert.equal(trust.crls.length, 1);
     const revoked = await trust.validate(pki.chainOf(pki.publisher.certificate), "offer-signing", NOW);
@@ -109,7 +127,8 @@ describe("CRL refresh", () => {
     writeFileSync(join(dir, "publishers.pem"), third.toString("pem"));
     refresher.start(0.05);
     try {
-      for (let i = 0; i < 100 && trust.crls[0]?.nextUpdate?.getTime() !== third.nextUpdate?.getTime(); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && trust.crls[0]?.nextUpdate?.getTime() !== third.nextUpdate?.getTime(); i++)
+        await new Promise((r) => setTimeout(r, 50));
     } finally {
       refresher.stop();
     }
@@ -121,7 +140,11 @@ describe("CRL refresh", () => {
     const trust = pki.trustStore({ crls: [await crlOf(pki, 1, new Date(NOW.getTime() + 7 * DAY))] });
     const garbage = join(work, "garbage.crl");
     writeFileSync(garbage, "not a CRL at all");
-    const refresher = new CrlRefresher({ trust, sources: [`${url}/endless.crl`, garbage, `file://${garbage}`, join(work, "absent.pem")], clock: systemClock });
+    const refresher = new CrlRefresher({
+      trust,
+      sources: [`${url}/endless.crl`, garbage, `file://${garbage}`, join(work, "absent.pem")],
+      clock: systemClock,
+    });
     const outcomes = await refresher.refresh();
     assert.equal(outcomes.length, 4);
     assert.match(outcomes[0]!.error ?? "", /bytes accepted/);
@@ -138,9 +161,18 @@ describe("CRL refresh", () => {
       notAfter: new Date(NOW.getTime() + DAY),
       keys,
       signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-      extensions: [new x509lib.CRLDistributionPointsExtension(["http://ca.example/publishers.crl", "ldap://ca.example/cn=crl", "file:///srv/crl.pem"])],
+      extensions: [
+        new x509lib.CRLDistributionPointsExtension([
+          "http://ca.example/publishers.crl",
+          "ldap://ca.example/cn=crl",
+          "file:///srv/crl.pem",
+        ]),
+      ],
     });
-    assert.deepEqual(distributionPoints([certificate, pki.publishersCa.certificate]), ["file:///srv/crl.pem", "http://ca.example/publishers.crl"]);
+    assert.deepEqual(distributionPoints([certificate, pki.publishersCa.certificate]), [
+      "file:///srv/crl.pem",
+      "http://ca.example/publishers.crl",
+    ]);
   });
 
   it("says at start which revocation policy is in force and which CRLs are installed, and warns when nothing is checked", async () => {
@@ -149,7 +181,9 @@ describe("CRL refresh", () => {
     const realPki = await createDemoPki();
     await writePkiDir(join(root, "pki"), realPki);
     await initDataDir({ dataDir: join(root, "server"), pkiDir: join(root, "pki") });
-    const running = await startServer(buildConfig({ dataDir: join(root, "server") }, { port: 0, host: "127.0.0.1" }), { logStream: { write: (line) => void lines.push(line) } });
+    const running = await startServer(buildConfig({ dataDir: join(root, "server") }, { port: 0, host: "127.0.0.1" }), {
+      logStream: { write: (line) => void lines.push(line) },
+    });
     try {
       const logged = lines.map((line) => JSON.parse(line) as { msg: string; policy?: string; crls?: unknown[]; level: number });
       const policy = logged.find((l) => l.msg === "revocation policy best-effort");

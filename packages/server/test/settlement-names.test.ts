@@ -41,9 +41,18 @@ for (const engine of ENGINES) {
       opened.push(t);
       const books = new Books(t.store);
       const store = t.store;
-      await store.putPublisher({ id: GOOD, name: "Studio Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" }, CREATED);
-      await store.putPublisher({ id: BAD, name: badName, country: "FR", iban: "FR7630006000011234567890189", bic: undefined }, CREATED);
-      await store.putPublisher({ id: ALSO, name: "Café Müller & Söhne", country: "DE", iban: "DE89370400440532013000", bic: undefined }, CREATED);
+      await store.putPublisher(
+        { id: GOOD, name: "Studio Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" },
+        CREATED,
+      );
+      await store.putPublisher(
+        { id: BAD, name: badName, country: "FR", iban: "FR7630006000011234567890189", bic: undefined },
+        CREATED,
+      );
+      await store.putPublisher(
+        { id: ALSO, name: "Café Müller & Söhne", country: "DE", iban: "DE89370400440532013000", bic: undefined },
+        CREATED,
+      );
       const payer = await books.user(`payer-${engine}-${opened.length}`, { currency: "EUR" });
       await books.topUp(payer, 100_000);
       const debtor = await books.user(`debtor-${engine}-${opened.length}`, {
@@ -51,12 +60,14 @@ for (const engine of ENGINES) {
         currency: "EUR",
         mandate: { id: "MANDATE-1", signedOn: "2026-01-15", name: badName, iban: "DE89370400440532013000", bic: undefined },
       });
-      for (const publisher of [GOOD, BAD, ALSO]) assert.equal((await books.pay(payer, publisher, eur(5000), "2026-03-05T10:00:00.000Z")).kind, "recorded");
+      for (const publisher of [GOOD, BAD, ALSO])
+        assert.equal((await books.pay(payer, publisher, eur(5000), "2026-03-05T10:00:00.000Z")).kind, "recorded");
       assert.equal((await books.pay(debtor, GOOD, eur(2000), "2026-03-06T10:00:00.000Z")).kind, "recorded");
       return { t, books, debtor };
     }
 
-    const run = (store: Store, out: string, now = "2026-04-02T09:00:00.000Z") => settle({ store, period: "2026-03", outDir: out, config, now: new Date(now) });
+    const run = (store: Store, out: string, now = "2026-04-02T09:00:00.000Z") =>
+      settle({ store, period: "2026-03", outDir: out, config, now: new Date(now) });
 
     for (const [index, name] of HOSTILE.entries()) {
       it(`holds the payout to ${JSON.stringify(name.slice(0, 20))} and pays everybody else`, async () => {
@@ -74,33 +85,65 @@ for (const engine of ENGINES) {
         // The mandate with the same name cannot be debited: the bill is invoiced and reported.
         const collection = result.settlement.collections.find((c) => c.user === debtor);
         assert.equal(collection?.method, "invoice");
-        assert.deepEqual(result.details.refusedDebits?.map((r) => [r.user, r.mandate, r.amount]), [[debtor, "MANDATE-1", "2000"]]);
+        assert.deepEqual(
+          result.details.refusedDebits?.map((r) => [r.user, r.mandate, r.amount]),
+          [[debtor, "MANDATE-1", "2000"]],
+        );
         assert.equal(existsSync(join(out, "bank", "pain.008-2026-03.xml")), false);
-        const summary = JSON.parse(readFileSync(join(out, "settlement-2026-03.json"), "utf8")) as { holds: { publisher: string }[]; refusedDebits: unknown[] };
+        const summary = JSON.parse(readFileSync(join(out, "settlement-2026-03.json"), "utf8")) as {
+          holds: { publisher: string }[];
+          refusedDebits: unknown[];
+        };
         assert.ok(summary.holds.some((h) => h.publisher === BAD));
         assert.equal(summary.refusedDebits.length, 1);
 
         // Held, not lost: once the name is fixed, the next period pays it.
-        await t.store.putPublisher({ id: BAD, name: "Editions Fixees", country: "FR", iban: "FR7630006000011234567890189", bic: undefined }, "2026-04-03T00:00:00.000Z");
-        const april = await settle({ store: t.store, period: "2026-04", outDir: join(out, "april"), config, now: new Date("2026-05-02T09:00:00.000Z") });
-        assert.deepEqual(april.settlement.payouts.map((p) => [p.publisher, p.amount.amount, p.creditor.name]), [[BAD, 5000, "Editions Fixees"]]);
+        await t.store.putPublisher(
+          { id: BAD, name: "Editions Fixees", country: "FR", iban: "FR7630006000011234567890189", bic: undefined },
+          "2026-04-03T00:00:00.000Z",
+        );
+        const april = await settle({
+          store: t.store,
+          period: "2026-04",
+          outDir: join(out, "april"),
+          config,
+          now: new Date("2026-05-02T09:00:00.000Z"),
+        });
+        assert.deepEqual(
+          april.settlement.payouts.map((p) => [p.publisher, p.amount.amount, p.creditor.name]),
+          [[BAD, 5000, "Editions Fixees"]],
+        );
       });
     }
 
     it("completes a settlement recorded with a refused name once the name is fixed", async () => {
       const { t } = await march("Ordinary Name");
       // A settlement recorded before names were checked: the name reached the record as it was.
-      const planned = plan(await t.store.periodActivity("2026-03"), await t.store.listPublishers(), { config, now: new Date("2026-04-02T09:00:00.000Z") });
+      const planned = plan(await t.store.periodActivity("2026-03"), await t.store.listPublishers(), {
+        config,
+        now: new Date("2026-04-02T09:00:00.000Z"),
+      });
       await t.store.closePeriod("2026-03", "2026-04-02T09:00:00.000Z");
       const legacy = {
         ...planned,
-        payouts: planned.payouts.map((p) => (p.publisher === BAD ? { ...p, creditor: { ...p.creditor, name: "Evil @ Corp" } } : p)),
+        payouts: planned.payouts.map((p) =>
+          p.publisher === BAD ? { ...p, creditor: { ...p.creditor, name: "Evil @ Corp" } } : p,
+        ),
         collections: planned.collections.map((c) => (c.mandate ? { ...c, mandate: { ...c.mandate, name: "Издатель" } } : c)),
       };
       await t.store.recordSettlement(legacy);
       const debtor = legacy.collections.find((c) => c.mandate)!.user;
-      await t.store.putPublisher({ id: BAD, name: "Evil @ Corp", country: "FR", iban: "FR7630006000011234567890189", bic: undefined }, CREATED);
-      await t.store.setMandate(debtor, { id: "MANDATE-1", signedOn: "2026-01-15", name: "Издатель", iban: "DE89370400440532013000", bic: undefined });
+      await t.store.putPublisher(
+        { id: BAD, name: "Evil @ Corp", country: "FR", iban: "FR7630006000011234567890189", bic: undefined },
+        CREATED,
+      );
+      await t.store.setMandate(debtor, {
+        id: "MANDATE-1",
+        signedOn: "2026-01-15",
+        name: "Издатель",
+        iban: "DE89370400440532013000",
+        bic: undefined,
+      });
 
       const out = join(work, `legacy-${engine}`);
       await assert.rejects(run(t.store, out), (error: unknown) => {
@@ -113,8 +156,17 @@ for (const engine of ENGINES) {
       assert.ok(existsSync(join(out, "settlement-2026-03.json")), "the other files are written");
       assert.ok(!existsSync(join(out, "bank", "pain.001-2026-03-sepa.xml")));
 
-      await t.store.putPublisher({ id: BAD, name: "Evil Corp", country: "FR", iban: "FR7630006000011234567890189", bic: undefined }, "2026-04-03T00:00:00.000Z");
-      await t.store.setMandate(debtor, { id: "MANDATE-1", signedOn: "2026-01-15", name: "Izdatel", iban: "DE89370400440532013000", bic: undefined });
+      await t.store.putPublisher(
+        { id: BAD, name: "Evil Corp", country: "FR", iban: "FR7630006000011234567890189", bic: undefined },
+        "2026-04-03T00:00:00.000Z",
+      );
+      await t.store.setMandate(debtor, {
+        id: "MANDATE-1",
+        signedOn: "2026-01-15",
+        name: "Izdatel",
+        iban: "DE89370400440532013000",
+        bic: undefined,
+      });
       const counts = await t.store.counts();
       const again = await run(t.store, out);
       assert.equal(again.recordedNow, false);
@@ -128,12 +180,21 @@ for (const engine of ENGINES) {
     it("records nothing when the operator's own bank details break every file", async () => {
       const { t } = await march("Ordinary Name");
       const broken = { ...config, bank: { ...config.bank, name: "Operator <script>" } };
-      await assert.rejects(settle({ store: t.store, period: "2026-03", outDir: join(work, `operator-${engine}`), config: broken, now: new Date("2026-04-02T09:00:00.000Z") }), (error: unknown) => {
-        assert.ok(error instanceof SettlementError);
-        assert.equal(error.code, "ERR_BANK_FILE_INPUT");
-        assert.match(error.message, /nothing was recorded/);
-        return true;
-      });
+      await assert.rejects(
+        settle({
+          store: t.store,
+          period: "2026-03",
+          outDir: join(work, `operator-${engine}`),
+          config: broken,
+          now: new Date("2026-04-02T09:00:00.000Z"),
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof SettlementError);
+          assert.equal(error.code, "ERR_BANK_FILE_INPUT");
+          assert.match(error.message, /nothing was recorded/);
+          return true;
+        },
+      );
       assert.equal(await t.store.getSettlement("2026-03"), undefined);
     });
   });

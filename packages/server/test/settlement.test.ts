@@ -31,7 +31,7 @@ function csv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"', i++);
+      if (c === '"' && text[i + 1] === '"') ((field += '"'), i++);
       else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
@@ -107,21 +107,49 @@ for (const engine of ENGINES) {
     /** March 2026: four users in three currencies, four publishers, payments across currencies, a refund. */
     async function march(books: Books) {
       const store = books.store;
-      await store.putPublisher({ id: NORD as PartyId<"publisher">, name: "Studio Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" }, "2026-01-01T00:00:00.000Z");
-      await store.putPublisher({ id: SMALL as PartyId<"publisher">, name: "Small Games", country: "FR", iban: "FR7630006000011234567890189", bic: undefined }, "2026-01-01T00:00:00.000Z");
-      await store.putPublisher({ id: LONDON as PartyId<"publisher">, name: "London Interactive", country: "GB", iban: "GB29NWBK60161331926819", bic: "NWBKGB2LXXX" }, "2026-01-01T00:00:00.000Z");
+      await store.putPublisher(
+        { id: NORD as PartyId<"publisher">, name: "Studio Nord", country: "NL", iban: "NL91ABNA0417164300", bic: "ABNANL2A" },
+        "2026-01-01T00:00:00.000Z",
+      );
+      await store.putPublisher(
+        {
+          id: SMALL as PartyId<"publisher">,
+          name: "Small Games",
+          country: "FR",
+          iban: "FR7630006000011234567890189",
+          bic: undefined,
+        },
+        "2026-01-01T00:00:00.000Z",
+      );
+      await store.putPublisher(
+        {
+          id: LONDON as PartyId<"publisher">,
+          name: "London Interactive",
+          country: "GB",
+          iban: "GB29NWBK60161331926819",
+          bic: "NWBKGB2LXXX",
+        },
+        "2026-01-01T00:00:00.000Z",
+      );
       const alice = await books.user(`alice-${engine}`, { currency: "EUR" });
       const bob = await books.user(`bob-${engine}`, {
         mode: "postpaid",
         currency: "EUR",
-        mandate: { id: "MANDATE-BOB-1", signedOn: "2026-01-15", name: "Bob Durand", iban: "DE89370400440532013000", bic: "COBADEFFXXX" },
+        mandate: {
+          id: "MANDATE-BOB-1",
+          signedOn: "2026-01-15",
+          name: "Bob Durand",
+          iban: "DE89370400440532013000",
+          bic: "COBADEFFXXX",
+        },
       });
       const carol = await books.user(`carol-${engine}`, { mode: "postpaid", currency: "USD" });
       const dai = await books.user(`dai-${engine}`, { currency: "JPY" });
       await books.topUp(alice, 20_000);
       await books.topUp(dai, 50_000);
       const ids: string[] = [];
-      const at = (day: number, hour = 12) => `2026-03-${String(day).padStart(2, "0")}T${String(hour).padStart(2, "0")}:00:00.000Z`;
+      const at = (day: number, hour = 12) =>
+        `2026-03-${String(day).padStart(2, "0")}T${String(hour).padStart(2, "0")}:00:00.000Z`;
       const pays: [string, string, ReturnType<typeof eur>, string][] = [
         [alice, NORD, eur(1250), at(2)],
         [alice, LONDON, usd(999), at(3)],
@@ -159,7 +187,12 @@ for (const engine of ENGINES) {
       assert.deepEqual({ transactions: await counts(), closed: await t.store.closedPeriods() }, before);
       assert.equal(await t.store.getSettlement("2026-03"), undefined);
       const real = await run(t.store, "2026-03", join(work, `real-${engine}`), "2026-04-02T09:00:00.000Z");
-      const plain = (r: typeof dry) => ({ payouts: r.settlement.payouts, collections: r.settlement.collections, holds: r.details.holds, files: r.files });
+      const plain = (r: typeof dry) => ({
+        payouts: r.settlement.payouts,
+        collections: r.settlement.collections,
+        holds: r.details.holds,
+        files: r.files,
+      });
       assert.deepEqual(plain(real), plain(dry));
       // Thursday 2 April 2026, then Good Friday, the weekend and Easter Monday: TARGET2 opens again on the 7th and 8th.
       assert.equal(real.settlement.executionDate, "2026-04-07");
@@ -196,15 +229,19 @@ for (const engine of ENGINES) {
         assert.equal(minor(total("charged")!["charged"]!, total("charged")!["charged_currency"]!), charged, file);
         assert.equal(minor(total("refunded")!["charged"]!, total("refunded")!["charged_currency"]!), refunded, file);
         const collect = total("to_collect");
-        if (collect) toCollect.set(file, [collect["charged_currency"]!, minor(collect["charged"]!, collect["charged_currency"]!)]);
+        if (collect)
+          toCollect.set(file, [collect["charged_currency"]!, minor(collect["charged"]!, collect["charged_currency"]!)]);
         else {
           const opening = minor(total("opening_balance")!["charged"]!, total("opening_balance")!["charged_currency"]!);
           const closing = minor(total("closing_balance")!["charged"]!, total("closing_balance")!["charged_currency"]!);
-          const topups = rows.filter((r) => r["kind"] === "topup").reduce((s, r) => s + minor(r["charged"]!, r["charged_currency"]!), 0n);
+          const topups = rows
+            .filter((r) => r["kind"] === "topup")
+            .reduce((s, r) => s + minor(r["charged"]!, r["charged_currency"]!), 0n);
           assert.equal(closing, opening + topups - charged + refunded, `${file}: the closing balance follows from the lines`);
         }
       }
-      for (const [currency, amount] of billed) assert.equal(amount, BigInt(result.details.totals[currency]!.billed), `billed ${currency}`);
+      for (const [currency, amount] of billed)
+        assert.equal(amount, BigInt(result.details.totals[currency]!.billed), `billed ${currency}`);
 
       // What publishers are paid, read from the bank files, and what is carried, from their reports.
       const paid = new Map<string, bigint>();
@@ -239,9 +276,21 @@ for (const engine of ENGINES) {
       }
       // Nord's dollars (2.50 less the fee) are below the 10.00 minimum; its yen (5000 less 2.5 %) are not.
       const holds = result.details.holds.map((h) => `${h.publisher} ${h.currency} ${h.amount} ${h.reason}`).sort();
-      assert.deepEqual(holds, [`${GHOST} USD 2438 no-bank-details`, `${NORD} USD 244 below-minimum`, `${SMALL} EUR 424 below-minimum`]);
-      assert.ok(result.settlement.payouts.some((p) => p.publisher === NORD && p.amount.currency === "JPY" && p.amount.amount === 4875 && !p.sepa), "a transfer in yen");
-      assert.ok(result.settlement.payouts.some((p) => p.publisher === LONDON && p.amount.currency === "USD" && !p.sepa), "a non-SEPA transfer in dollars");
+      assert.deepEqual(holds, [
+        `${GHOST} USD 2438 no-bank-details`,
+        `${NORD} USD 244 below-minimum`,
+        `${SMALL} EUR 424 below-minimum`,
+      ]);
+      assert.ok(
+        result.settlement.payouts.some(
+          (p) => p.publisher === NORD && p.amount.currency === "JPY" && p.amount.amount === 4875 && !p.sepa,
+        ),
+        "a transfer in yen",
+      );
+      assert.ok(
+        result.settlement.payouts.some((p) => p.publisher === LONDON && p.amount.currency === "USD" && !p.sepa),
+        "a non-SEPA transfer in dollars",
+      );
       assert.ok(result.settlement.payouts.some((p) => p.publisher === NORD && p.amount.currency === "EUR" && p.sepa));
 
       // Postpaid bills: Bob's by direct debit on his mandate, Carol's (dollars, no mandate) by invoice.
@@ -257,7 +306,9 @@ for (const engine of ENGINES) {
       // The bank files are valid ISO 20022 (and EPC, for the SEPA batch).
       assert.deepEqual(await validateXml(sepa, schemas.pain001Sepa), { ok: true });
       assert.deepEqual(await validateXml(other, schemas.pain001), { ok: true });
-      assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), { ok: true });
+      assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), {
+        ok: true,
+      });
 
       // Again: the same bytes, nothing paid or collected twice, the ledger sound.
       const counts = await t.store.counts();
@@ -267,7 +318,10 @@ for (const engine of ENGINES) {
       assert.deepEqual(filesOf(again), filesOf(out));
       assert.deepEqual(await t.store.counts(), counts);
       const audit = await t.store.auditLedger();
-      assert.deepEqual([audit.unbalanced, audit.balanceMismatches, audit.paymentMismatches, audit.lateTransactions, audit.settlementMismatches], [[], [], [], [], []]);
+      assert.deepEqual(
+        [audit.unbalanced, audit.balanceMismatches, audit.paymentMismatches, audit.lateTransactions, audit.settlementMismatches],
+        [[], [], [], [], []],
+      );
     });
 
     it("validates every bank file against its schema before writing, and writes nothing when one fails", async () => {
@@ -288,7 +342,9 @@ for (const engine of ENGINES) {
       // With the schemas shipped in the server, the same settlement writes its files, all valid.
       const again = await run(t.store, "2026-03", out, "2026-04-02T09:05:00.000Z");
       assert.ok(again.files.includes(join("bank", "pain.008-2026-03.xml")));
-      assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), { ok: true });
+      assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), {
+        ok: true,
+      });
     });
 
     it("carries small sums and unpaid publishers over, bills payments after the close in the next period, and settles in order", async () => {
@@ -296,17 +352,35 @@ for (const engine of ENGINES) {
       const store = t.store;
       const user = await books.user(`erin-${engine}`, { currency: "EUR" });
       await books.topUp(user, 100_000);
-      await store.putPublisher({ id: SMALL as PartyId<"publisher">, name: "Small Games", country: "FR", iban: "FR7630006000011234567890189", bic: undefined }, "2026-01-01T00:00:00.000Z");
+      await store.putPublisher(
+        {
+          id: SMALL as PartyId<"publisher">,
+          name: "Small Games",
+          country: "FR",
+          iban: "FR7630006000011234567890189",
+          bic: undefined,
+        },
+        "2026-01-01T00:00:00.000Z",
+      );
       const first = await books.pay(user, SMALL, eur(600), "2026-03-05T10:00:00.000Z");
       await books.pay(user, GHOST, eur(5000), "2026-03-06T10:00:00.000Z");
       await books.pay(user, SMALL, eur(100), "2026-04-01T10:00:00.000Z");
       // April cannot be settled while March, which has payments, is not.
-      await assert.rejects(run(store, "2026-04", join(work, `order-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_ORDER");
-      await assert.rejects(run(store, "2026-09", join(work, `future-${engine}`), "2026-05-01T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER");
+      await assert.rejects(
+        run(store, "2026-04", join(work, `order-${engine}`), "2026-05-01T00:00:00.000Z"),
+        (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_ORDER",
+      );
+      await assert.rejects(
+        run(store, "2026-09", join(work, `future-${engine}`), "2026-05-01T00:00:00.000Z"),
+        (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER",
+      );
 
       // March is closed early, on the 20th, which needs closeNow; a payment at a March server time after that goes to April.
       const marchOut = join(work, `march-${engine}`);
-      await assert.rejects(run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z"), (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER" && /--close-now/.test(e.message));
+      await assert.rejects(
+        run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z"),
+        (e: unknown) => e instanceof SettlementError && e.code === "ERR_PERIOD_NOT_OVER" && /--close-now/.test(e.message),
+      );
       assert.deepEqual(await store.closedPeriods(), [], "nothing was closed");
       const marchResult = await run(store, "2026-03", marchOut, "2026-03-20T00:00:00.000Z", { closeNow: true });
       const late = await books.pay(user, SMALL, eur(450), "2026-03-25T10:00:00.000Z");
@@ -325,7 +399,10 @@ for (const engine of ENGINES) {
       assert.ok(!readFileSync(join(marchOut, "statements", marchStatement), "utf8").includes(late.id));
 
       // The publisher registers its bank account; April pays both publishers what they carried.
-      await store.putPublisher({ id: GHOST as PartyId<"publisher">, name: "Ghost Studio", country: "BE", iban: "BE68539007547034", bic: "GKCCBEBB" }, "2026-04-10T00:00:00.000Z");
+      await store.putPublisher(
+        { id: GHOST as PartyId<"publisher">, name: "Ghost Studio", country: "BE", iban: "BE68539007547034", bic: "GKCCBEBB" },
+        "2026-04-10T00:00:00.000Z",
+      );
       // A refund in April of a March payment.
       assert.equal((await books.refund(first.id, "2026-04-11T00:00:00.000Z")).kind, "refunded");
       const aprilOut = join(work, `april-${engine}`);
@@ -337,9 +414,28 @@ for (const engine of ENGINES) {
         april.details.holds.map((h) => [h.publisher, h.amount, h.reason]),
         [[SMALL, String(585 + 98 + 439 - 585), "below-minimum"]],
       );
-      const report = records(readFileSync(join(aprilOut, "payouts", readdirSync(join(aprilOut, "payouts")).find((f) => f.startsWith("small") && f.endsWith(".csv"))!), "utf8"))[0]!;
-      assert.deepEqual([report["carried_in"], report["earned"], report["refunded"], report["payable"], report["paid"], report["carried_out"]], ["5.85", "5.37", "5.85", "5.37", "0.00", "5.37"]);
-      const aprilStatement = readFileSync(join(aprilOut, "statements", readdirSync(join(aprilOut, "statements")).find((f) => f.endsWith(".csv"))!), "utf8");
+      const report = records(
+        readFileSync(
+          join(
+            aprilOut,
+            "payouts",
+            readdirSync(join(aprilOut, "payouts")).find((f) => f.startsWith("small") && f.endsWith(".csv"))!,
+          ),
+          "utf8",
+        ),
+      )[0]!;
+      assert.deepEqual(
+        [report["carried_in"], report["earned"], report["refunded"], report["payable"], report["paid"], report["carried_out"]],
+        ["5.85", "5.37", "5.85", "5.37", "0.00", "5.37"],
+      );
+      const aprilStatement = readFileSync(
+        join(
+          aprilOut,
+          "statements",
+          readdirSync(join(aprilOut, "statements")).find((f) => f.endsWith(".csv"))!,
+        ),
+        "utf8",
+      );
       assert.ok(aprilStatement.includes(late.id), "the late payment is on April's statement");
       assert.ok(aprilStatement.includes(`"refund"`), "and so is the refund of March's payment");
       // Paid once: settling March again changes nothing.
@@ -363,13 +459,17 @@ for (const engine of ENGINES) {
       };
       const names = [...expected.keys()].sort();
       for (const point of ["closed", "recorded", `file:${names[2]}`, `file:${names[names.length - 1]}`, "files"]) {
-        await assert.rejects(run(t.store, "2026-03", out, "2026-04-02T09:00:00.000Z", { afterStep: crashAt(point) }), new RegExp(`injected failure after ${point.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+        await assert.rejects(
+          run(t.store, "2026-03", out, "2026-04-02T09:00:00.000Z", { afterStep: crashAt(point) }),
+          new RegExp(`injected failure after ${point.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+        );
       }
       // The same files as a run that never failed (the first run's time is the one recorded), no temporary file left.
       await run(t.store, "2026-03", out, "2026-04-30T00:00:00.000Z");
       const got = filesOf(out);
       // The two databases' payments have different generated ids (pay_PID_N): compare without them.
-      const strip = (files: Map<string, Buffer>) => new Map([...files].map(([name, bytes]) => [name, bytes.toString("utf8").replaceAll(/_\d+_\d+/g, "_")]));
+      const strip = (files: Map<string, Buffer>) =>
+        new Map([...files].map(([name, bytes]) => [name, bytes.toString("utf8").replaceAll(/_\d+_\d+/g, "_")]));
       assert.deepEqual([...got.keys()].sort(), names);
       assert.deepEqual(strip(got), strip(expected), "the same content, ids of the generated test users and payments aside");
       const [payouts] = await t.raw.query<{ n: number }>("SELECT COUNT(*) AS n FROM payouts");

@@ -5,8 +5,29 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { certificatesToPem, createDemoPki, exportPrivateKeyPem, fromX5c, writePkiDir, type CurrencyCode, type DemoPki, type MinorUnits, type PartyId } from "@peage/protocol";
-import { ConfigError, DataDirError, DataDirFiles, DEFAULT_PORT, identityFromPem, initDataDir, loadConfig, SqliteStore, StoreSchemaError, type PaymentRecord } from "../src/index.js";
+import {
+  certificatesToPem,
+  createDemoPki,
+  exportPrivateKeyPem,
+  fromX5c,
+  writePkiDir,
+  type CurrencyCode,
+  type DemoPki,
+  type MinorUnits,
+  type PartyId,
+} from "@peage/protocol";
+import {
+  ConfigError,
+  DataDirError,
+  DataDirFiles,
+  DEFAULT_PORT,
+  identityFromPem,
+  initDataDir,
+  loadConfig,
+  SqliteStore,
+  StoreSchemaError,
+  type PaymentRecord,
+} from "../src/index.js";
 
 describe("setup", () => {
   let root: string;
@@ -22,11 +43,15 @@ describe("setup", () => {
     it("takes flags over environment over server.json over defaults", () => {
       const dir = join(root, "config-a");
       mkdirSync(dir);
-      assert.deepEqual(
-        (({ host, port, logLevel }) => ({ host, port, logLevel }))(loadConfig(["--data", dir], {}).config),
-        { host: "127.0.0.1", port: DEFAULT_PORT, logLevel: "info" },
+      assert.deepEqual((({ host, port, logLevel }) => ({ host, port, logLevel }))(loadConfig(["--data", dir], {}).config), {
+        host: "127.0.0.1",
+        port: DEFAULT_PORT,
+        logLevel: "info",
+      });
+      writeFileSync(
+        join(dir, DataDirFiles.config),
+        JSON.stringify({ port: 9000, host: "::1", logLevel: "warn", ratesFile: "other.xml" }),
       );
-      writeFileSync(join(dir, DataDirFiles.config), JSON.stringify({ port: 9000, host: "::1", logLevel: "warn", ratesFile: "other.xml" }));
       const fromFile = loadConfig(["--data", dir], {}).config;
       assert.equal(fromFile.port, 9000);
       assert.equal(fromFile.host, "::1");
@@ -47,7 +72,10 @@ describe("setup", () => {
       const dir = join(root, "config-b");
       mkdirSync(dir);
       const refuses = (argv: string[], env: NodeJS.ProcessEnv, message: RegExp) =>
-        assert.throws(() => loadConfig(argv, env), (error: unknown) => error instanceof ConfigError && error.code === "ERR_CONFIG" && message.test(error.message));
+        assert.throws(
+          () => loadConfig(argv, env),
+          (error: unknown) => error instanceof ConfigError && error.code === "ERR_CONFIG" && message.test(error.message),
+        );
       refuses([], {}, /no data directory/);
       refuses(["--data", dir, "--port", "http"], {}, /port must be an integer/);
       refuses(["--data", dir, "--port", "70000"], {}, /port must be an integer from 0 to 65535/);
@@ -88,11 +116,18 @@ describe("setup", () => {
       assert.equal(identity.id, pki.server.identity);
       assert.equal(identity.x5c.length, 2);
       assert.equal(statSync(join(dataDir, DataDirFiles.key)).mode & 0o777, 0o600);
-      for (const name of [DataDirFiles.key, DataDirFiles.chain, DataDirFiles.trustRoots, DataDirFiles.rates]) assert.ok(files.includes(join(dataDir, name)));
+      for (const name of [DataDirFiles.key, DataDirFiles.chain, DataDirFiles.trustRoots, DataDirFiles.rates])
+        assert.ok(files.includes(join(dataDir, name)));
       assert.match(readFileSync(join(dataDir, DataDirFiles.rates), "utf8"), /gesmes:Envelope/);
-      await assert.rejects(initDataDir({ dataDir, pkiDir: join(root, "pki") }), (e: unknown) => e instanceof DataDirError && /already holds/.test(e.message));
+      await assert.rejects(
+        initDataDir({ dataDir, pkiDir: join(root, "pki") }),
+        (e: unknown) => e instanceof DataDirError && /already holds/.test(e.message),
+      );
       await initDataDir({ dataDir, pkiDir: join(root, "pki"), force: true });
-      await assert.rejects(initDataDir({ dataDir: join(root, "data-2"), pkiDir: join(root, "nowhere") }), (e: unknown) => e instanceof DataDirError && /missing/.test(e.message));
+      await assert.rejects(
+        initDataDir({ dataDir: join(root, "data-2"), pkiDir: join(root, "nowhere") }),
+        (e: unknown) => e instanceof DataDirError && /missing/.test(e.message),
+      );
     });
 
     it("refuses a publisher's certificate as the server's identity (ERR_WRONG_ROLE)", async () => {
@@ -107,10 +142,17 @@ describe("setup", () => {
     it("refuses a key that is not the one the chain certifies, and a chain from an untrusted root", async () => {
       const rootsPem = certificatesToPem([pki.root.certificate]);
       const chainPem = certificatesToPem(pki.chainOf(pki.server.certificate).map(fromX5c));
-      await assert.rejects(identityFromPem({ keyPem: exportPrivateKeyPem(pki.publisher.keys), chainPem, rootsPem }), /is not the key certified/);
+      await assert.rejects(
+        identityFromPem({ keyPem: exportPrivateKeyPem(pki.publisher.keys), chainPem, rootsPem }),
+        /is not the key certified/,
+      );
       const other = await createDemoPki();
       await assert.rejects(
-        identityFromPem({ keyPem: exportPrivateKeyPem(pki.server.keys), chainPem, rootsPem: certificatesToPem([other.root.certificate]) }),
+        identityFromPem({
+          keyPem: exportPrivateKeyPem(pki.server.keys),
+          chainPem,
+          rootsPem: certificatesToPem([other.root.certificate]),
+        }),
         (e: unknown) => e instanceof DataDirError && e.reason === "ERR_UNKNOWN_ISSUER",
       );
     });
@@ -121,7 +163,12 @@ describe("setup", () => {
       const path = join(root, "schema.db");
       (await SqliteStore.open(path).close(), await SqliteStore.open(path).close());
       const db = new Database(path);
-      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [
+        { version: 1 },
+        { version: 2 },
+        { version: 3 },
+        { version: 4 },
+      ]);
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       db.close();
       const store = SqliteStore.open(path);
@@ -133,8 +180,24 @@ describe("setup", () => {
       const store = SqliteStore.open(join(root, "batch.db"));
       try {
         const user = "urn:peage:user:batch" as PartyId<"user">;
-        await store.createUser({ id: user, publicKeyJwk: "{}", alg: "ES256", kid: "kid-batch", mode: "prepaid", homeCurrency: "EUR" as CurrencyCode, monthlyLimit: undefined, createdAt: "2026-01-01T00:00:00.000Z" });
-        await store.topUp({ id: "top_1", user, amount: 250 as MinorUnits, currency: "EUR" as CurrencyCode, idempotencyKey: "batch-topup", createdAt: "2026-01-01T00:00:00.000Z" });
+        await store.createUser({
+          id: user,
+          publicKeyJwk: "{}",
+          alg: "ES256",
+          kid: "kid-batch",
+          mode: "prepaid",
+          homeCurrency: "EUR" as CurrencyCode,
+          monthlyLimit: undefined,
+          createdAt: "2026-01-01T00:00:00.000Z",
+        });
+        await store.topUp({
+          id: "top_1",
+          user,
+          amount: 250 as MinorUnits,
+          currency: "EUR" as CurrencyCode,
+          idempotencyKey: "batch-topup",
+          createdAt: "2026-01-01T00:00:00.000Z",
+        });
         const payment = (id: string, nonce: string, amount = 100): PaymentRecord => ({
           id,
           user,
@@ -179,7 +242,10 @@ describe("setup", () => {
       const db = new Database(path);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')").run();
       db.close();
-      assert.throws(() => SqliteStore.open(path), (e: unknown) => e instanceof StoreSchemaError && /99/.test(e.message));
+      assert.throws(
+        () => SqliteStore.open(path),
+        (e: unknown) => e instanceof StoreSchemaError && /99/.test(e.message),
+      );
     });
 
     it("keeps payments, ledger transactions and postings append-only, and balances non-negative", async () => {
@@ -187,12 +253,16 @@ describe("setup", () => {
       await SqliteStore.open(path).close();
       const db = new Database(path);
       db.pragma("foreign_keys = ON");
-      db.prepare("INSERT INTO users (id, public_key_jwk, alg, kid, mode, home_currency, created_at) VALUES ('urn:peage:user:a', '{}', 'ES256', 'k', 'prepaid', 'EUR', 'now')").run();
+      db.prepare(
+        "INSERT INTO users (id, public_key_jwk, alg, kid, mode, home_currency, created_at) VALUES ('urn:peage:user:a', '{}', 'ES256', 'k', 'prepaid', 'EUR', 'now')",
+      ).run();
       db.prepare(
         `INSERT INTO payments (id, user_id, publisher, offer_hash, price_amount, price_currency, charged_amount, charged_currency, rate, nonce, offer_date, server_time, request_hash, acknowledgment)
          VALUES ('pay_1', 'urn:peage:user:a', 'p', 'h', 1, 'EUR', 1, 'EUR', '1', 'n', 'd', 't', 'r', '{}')`,
       ).run();
-      db.prepare("INSERT INTO ledger_transactions (id, kind, period, created_at, payment_id) VALUES ('txn_1', 'payment', '2026-01', 't', 'pay_1')").run();
+      db.prepare(
+        "INSERT INTO ledger_transactions (id, kind, period, created_at, payment_id) VALUES ('txn_1', 'payment', '2026-01', 't', 'pay_1')",
+      ).run();
       db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', -1)").run();
       assert.throws(() => db.prepare("UPDATE payments SET charged_amount = 0").run(), /append-only/);
       assert.throws(() => db.prepare("DELETE FROM payments").run(), /append-only/);
@@ -200,11 +270,20 @@ describe("setup", () => {
       assert.throws(() => db.prepare("DELETE FROM postings").run(), /append-only/);
       assert.throws(() => db.prepare("UPDATE ledger_transactions SET period = '2026-02'").run(), /append-only/);
       assert.throws(() => db.prepare("DELETE FROM ledger_transactions").run(), /append-only/);
-      assert.throws(() => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', 0)").run(), /CHECK/);
-      assert.throws(() => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', 0.5)").run(), /cannot store REAL|datatype|CHECK/i);
+      assert.throws(
+        () => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', 0)").run(),
+        /CHECK/,
+      );
+      assert.throws(
+        () => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (1, 'payable/p', 'EUR', 0.5)").run(),
+        /cannot store REAL|datatype|CHECK/i,
+      );
       assert.throws(() => db.prepare("UPDATE users SET balance_minor = -1").run(), /CHECK/);
       assert.throws(() => db.prepare("UPDATE users SET balance_minor = 1.5").run(), /cannot store REAL|datatype/i);
-      assert.throws(() => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (404, 'payable/p', 'EUR', 1)").run(), /FOREIGN KEY/);
+      assert.throws(
+        () => db.prepare("INSERT INTO postings (txn_seq, account, currency, amount) VALUES (404, 'payable/p', 'EUR', 1)").run(),
+        /FOREIGN KEY/,
+      );
       db.close();
     });
   });

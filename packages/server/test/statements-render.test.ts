@@ -18,15 +18,62 @@ import {
 function statement(): Statement {
   return {
     period: "2025-11",
-    user: { id: "user-42", name: "Zoë <Admin> \"Q\" O'Neil", mode: "postpaid", homeCurrency: "EUR" },
+    user: { id: "user-42", name: 'Zoë <Admin> "Q" O\'Neil', mode: "postpaid", homeCurrency: "EUR" },
     lines: [
-      { date: "2025-11-03", paymentId: "pay-1", publisher: "Quest Games", description: "Level pack", price: price(499, "EUR"), charged: price(499, "EUR"), kind: "payment" },
-      { date: "2025-11-04", paymentId: "pay-2", publisher: "Tokyo Soft", price: price(1250, "JPY"), charged: price(771, "EUR"), rate: "162.15", kind: "payment" },
-      { date: "2025-11-05", paymentId: "pay-3", publisher: "Gulf Apps", description: "=HYPERLINK(\"http://evil\",\"x\")", price: price(1250, "BHD"), charged: price(2865, "EUR"), rate: "0.43630", kind: "payment" },
-      { date: "2025-11-06", paymentId: "pay-1", publisher: "Quest Games", description: "+1 refund, \"partial\"\r\nsecond line", price: price(499, "EUR"), charged: price(499, "EUR"), kind: "refund" },
-      { date: "2025-11-07", paymentId: "dep-1", publisher: "@Peage", description: "-deposit", price: price(2000, "EUR"), charged: price(2000, "EUR"), kind: "deposit" },
+      {
+        date: "2025-11-03",
+        paymentId: "pay-1",
+        publisher: "Quest Games",
+        description: "Level pack",
+        price: price(499, "EUR"),
+        charged: price(499, "EUR"),
+        kind: "payment",
+      },
+      {
+        date: "2025-11-04",
+        paymentId: "pay-2",
+        publisher: "Tokyo Soft",
+        price: price(1250, "JPY"),
+        charged: price(771, "EUR"),
+        rate: "162.15",
+        kind: "payment",
+      },
+      {
+        date: "2025-11-05",
+        paymentId: "pay-3",
+        publisher: "Gulf Apps",
+        description: '=HYPERLINK("http://evil","x")',
+        price: price(1250, "BHD"),
+        charged: price(2865, "EUR"),
+        rate: "0.43630",
+        kind: "payment",
+      },
+      {
+        date: "2025-11-06",
+        paymentId: "pay-1",
+        publisher: "Quest Games",
+        description: '+1 refund, "partial"\r\nsecond line',
+        price: price(499, "EUR"),
+        charged: price(499, "EUR"),
+        kind: "refund",
+      },
+      {
+        date: "2025-11-07",
+        paymentId: "dep-1",
+        publisher: "@Peage",
+        description: "-deposit",
+        price: price(2000, "EUR"),
+        charged: price(2000, "EUR"),
+        kind: "deposit",
+      },
     ],
-    totals: { charged: price(4135, "EUR"), refunded: price(499, "EUR"), toCollect: price(3636, "EUR"), openingBalance: price(0, "EUR"), closingBalance: price(3636, "EUR") },
+    totals: {
+      charged: price(4135, "EUR"),
+      refunded: price(499, "EUR"),
+      toCollect: price(3636, "EUR"),
+      openingBalance: price(0, "EUR"),
+      closingBalance: price(3636, "EUR"),
+    },
   };
 }
 
@@ -35,8 +82,24 @@ function payout(): PublisherPayout {
     period: "2025-11",
     publisher: { id: "pub-7", name: "Tokyo <Soft> & Co", country: "JP" },
     lines: [
-      { currency: "JPY", earned: price(125_000, "JPY"), carriedIn: price(300, "JPY"), refunded: price(1_250, "JPY"), payable: price(124_050, "JPY"), paid: price(124_050, "JPY"), carriedOut: price(0, "JPY") },
-      { currency: "BHD", earned: price(1_255, "BHD"), carriedIn: price(0, "BHD"), refunded: price(0, "BHD"), payable: price(1_255, "BHD"), paid: price(0, "BHD"), carriedOut: price(1_255, "BHD") },
+      {
+        currency: "JPY",
+        earned: price(125_000, "JPY"),
+        carriedIn: price(300, "JPY"),
+        refunded: price(1_250, "JPY"),
+        payable: price(124_050, "JPY"),
+        paid: price(124_050, "JPY"),
+        carriedOut: price(0, "JPY"),
+      },
+      {
+        currency: "BHD",
+        earned: price(1_255, "BHD"),
+        carriedIn: price(0, "BHD"),
+        refunded: price(0, "BHD"),
+        payable: price(1_255, "BHD"),
+        paid: price(0, "BHD"),
+        carriedOut: price(1_255, "BHD"),
+      },
     ],
   };
 }
@@ -87,7 +150,20 @@ describe("statement CSV", () => {
     assert.deepEqual(records[0], [...STATEMENT_CSV_HEADER]);
     assert.equal(records.length, 1 + 5 + 5);
     assert.ok(records.every((r) => r.length === STATEMENT_CSV_HEADER.length));
-    assert.deepEqual(records[1], ["2025-11", "line", "2025-11-03", "payment", "pay-1", "Quest Games", "Level pack", "4.99", "EUR", "4.99", "EUR", ""]);
+    assert.deepEqual(records[1], [
+      "2025-11",
+      "line",
+      "2025-11-03",
+      "payment",
+      "pay-1",
+      "Quest Games",
+      "Level pack",
+      "4.99",
+      "EUR",
+      "4.99",
+      "EUR",
+      "",
+    ]);
     assert.deepEqual(records[2]?.slice(7), ["1250", "JPY", "7.71", "EUR", "162.15"]);
     assert.deepEqual(records[3]?.slice(7), ["1.250", "BHD", "28.65", "EUR", "0.43630"]);
     assert.deepEqual(
@@ -113,8 +189,13 @@ describe("statement CSV", () => {
 
   it("leaves out absent totals and renders an empty statement", () => {
     const s = statement();
-    const records = parseCsv(renderStatementCsv({ ...s, lines: [], totals: { charged: price(0, "EUR"), refunded: price(0, "EUR") } }));
-    assert.deepEqual(records.map((r) => r[3]), ["kind", "charged", "refunded"]);
+    const records = parseCsv(
+      renderStatementCsv({ ...s, lines: [], totals: { charged: price(0, "EUR"), refunded: price(0, "EUR") } }),
+    );
+    assert.deepEqual(
+      records.map((r) => r[3]),
+      ["kind", "charged", "refunded"],
+    );
   });
 
   it("neutralises any cell a spreadsheet could run, for any text", () => {
@@ -133,11 +214,20 @@ describe("statement CSV", () => {
   it("refuses an amount that is not integer minor units, naming it", () => {
     const s = statement();
     const bad = { ...s, lines: [{ ...s.lines[0]!, charged: { amount: 4.99, currency: "EUR" } as unknown as Price }] };
-    assert.throws(() => renderStatementCsv(bad), (e: unknown) => e instanceof StatementError && e.field === "lines[0].charged.amount" && e.code === "ERR_STATEMENT_INPUT");
+    assert.throws(
+      () => renderStatementCsv(bad),
+      (e: unknown) => e instanceof StatementError && e.field === "lines[0].charged.amount" && e.code === "ERR_STATEMENT_INPUT",
+    );
     const kind = { ...s, lines: [{ ...s.lines[0]!, kind: "gift" as "payment" }] };
-    assert.throws(() => renderStatementHtml(kind), (e: unknown) => e instanceof StatementError && e.field === "lines[0].kind");
+    assert.throws(
+      () => renderStatementHtml(kind),
+      (e: unknown) => e instanceof StatementError && e.field === "lines[0].kind",
+    );
     const total = { ...s, totals: { ...s.totals, refunded: { amount: 1, currency: "XXY" } as unknown as Price } };
-    assert.throws(() => renderStatementCsv(total), (e: unknown) => e instanceof StatementError && e.field === "totals.refunded.currency");
+    assert.throws(
+      () => renderStatementCsv(total),
+      (e: unknown) => e instanceof StatementError && e.field === "totals.refunded.currency",
+    );
   });
 });
 
@@ -153,7 +243,7 @@ describe("statement HTML", () => {
 
   it("escapes every value", () => {
     const html = renderStatementHtml(statement());
-    assert.ok(html.includes("<p class=\"subtitle\">Zoë &lt;Admin&gt; &quot;Q&quot; O&#39;Neil (user-42)</p>"));
+    assert.ok(html.includes('<p class="subtitle">Zoë &lt;Admin&gt; &quot;Q&quot; O&#39;Neil (user-42)</p>'));
     assert.ok(html.includes("<title>Statement 2025-11 - Zoë &lt;Admin&gt; &quot;Q&quot; O&#39;Neil (user-42)</title>"));
     assert.ok(html.includes("=HYPERLINK(&quot;http://evil&quot;,&quot;x&quot;)"));
     assert.doesNotMatch(html, /<Admin>/);
@@ -166,15 +256,42 @@ describe("statement HTML", () => {
     const html = renderStatementHtml(statement());
     const body = /<table class="lines">[\s\S]*?<tbody>([\s\S]*?)<\/tbody>/.exec(html)?.[1] ?? "";
     const rows = [...body.matchAll(/<tr class="kind-(\w+)">([\s\S]*?)<\/tr>/g)];
-    assert.deepEqual(rows.map((r) => r[1]), ["payment", "payment", "payment", "refund", "deposit"]);
+    assert.deepEqual(
+      rows.map((r) => r[1]),
+      ["payment", "payment", "payment", "refund", "deposit"],
+    );
     const cells = [...(rows[1]?.[2] ?? "").matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]);
     assert.deepEqual(cells, ["2025-11-04", "Payment", "pay-2", "Tokyo Soft", "", "1250 JPY", "162.15", "7.71 EUR"]);
     const totals = /<table class="totals">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? "";
     assert.deepEqual(
       [...totals.matchAll(/<th scope="row">([^<]*)<\/th><td class="amount">([^<]*)<\/td>/g)].map((m) => `${m[1]}: ${m[2]}`),
-      ["Opening balance: 0.00 EUR", "Charged: 41.35 EUR", "Refunded: 4.99 EUR", "To collect: 36.36 EUR", "Closing balance: 36.36 EUR"],
+      [
+        "Opening balance: 0.00 EUR",
+        "Charged: 41.35 EUR",
+        "Refunded: 4.99 EUR",
+        "To collect: 36.36 EUR",
+        "Closing balance: 36.36 EUR",
+      ],
     );
-    for (const tag of ["html", "head", "body", "main", "table", "thead", "tbody", "tr", "td", "th", "dl", "dt", "dd", "h1", "h2", "header", "footer"]) {
+    for (const tag of [
+      "html",
+      "head",
+      "body",
+      "main",
+      "table",
+      "thead",
+      "tbody",
+      "tr",
+      "td",
+      "th",
+      "dl",
+      "dt",
+      "dd",
+      "h1",
+      "h2",
+      "header",
+      "footer",
+    ]) {
       const open = html.match(new RegExp(`<${tag}[\\s>]`, "g"))?.length ?? 0;
       const close = html.match(new RegExp(`</${tag}>`, "g"))?.length ?? 0;
       assert.equal(open, close, `<${tag}> balanced`);
@@ -206,11 +323,17 @@ describe("payout report", () => {
 
   it("renders an escaped HTML page", () => {
     const html = renderPayoutHtml(payout());
-    assert.ok(html.includes("<h1>Payout report 2025-11</h1><p class=\"subtitle\">Tokyo &lt;Soft&gt; &amp; Co</p>"));
+    assert.ok(html.includes('<h1>Payout report 2025-11</h1><p class="subtitle">Tokyo &lt;Soft&gt; &amp; Co</p>'));
     assert.doesNotMatch(html, /<Soft>|<script/);
     const rows = [...html.matchAll(/<tr><th scope="row">([A-Z]{3})<\/th>((?:<td class="amount">[^<]*<\/td>)+)<\/tr>/g)];
-    assert.deepEqual(rows.map((r) => r[1]), ["JPY", "BHD"]);
-    assert.deepEqual([...(rows[1]?.[2] ?? "").matchAll(/>([^<]+)</g)].map((m) => m[1]), ["1.255 BHD", "0.000 BHD", "0.000 BHD", "1.255 BHD", "0.000 BHD", "1.255 BHD"]);
+    assert.deepEqual(
+      rows.map((r) => r[1]),
+      ["JPY", "BHD"],
+    );
+    assert.deepEqual(
+      [...(rows[1]?.[2] ?? "").matchAll(/>([^<]+)</g)].map((m) => m[1]),
+      ["1.255 BHD", "0.000 BHD", "0.000 BHD", "1.255 BHD", "0.000 BHD", "1.255 BHD"],
+    );
   });
 
   it("neutralises formula injection in the publisher's name", () => {
@@ -222,6 +345,9 @@ describe("payout report", () => {
   it("refuses an amount in another currency than its line", () => {
     const p = payout();
     const bad = { ...p, lines: [{ ...p.lines[0]!, paid: price(10, "EUR") }] };
-    assert.throws(() => renderPayoutCsv(bad), (e: unknown) => e instanceof StatementError && e.field === "lines[0].paid.currency");
+    assert.throws(
+      () => renderPayoutCsv(bad),
+      (e: unknown) => e instanceof StatementError && e.field === "lines[0].paid.currency",
+    );
   });
 });

@@ -42,9 +42,19 @@ for (const engine of ENGINES) {
 
     it("applies the versioned migrations once, and refuses a database written by a newer server", async () => {
       const t = await fresh();
-      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [
+        { version: 1 },
+        { version: 2 },
+        { version: 3 },
+        { version: 4 },
+      ]);
       await (await t.reopen()).close();
-      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [
+        { version: 1 },
+        { version: 2 },
+        { version: 3 },
+        { version: 4 },
+      ]);
       await t.raw.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')");
       await assert.rejects(t.reopen(), (e: unknown) => e instanceof StoreSchemaError && /99/.test(e.message));
     });
@@ -76,16 +86,34 @@ for (const engine of ENGINES) {
     it("stores reference rates by day and gives the latest day on or before a date", async () => {
       const t = await fresh();
       const days = parseEcbRateDays(HISTORY_XML);
-      assert.deepEqual(days.map((d) => d.date), ["2026-03-03", "2026-03-05", "2026-03-06"]);
-      assert.deepEqual(await t.store.importRates(days, "hist.xml", "2026-03-10T00:00:00.000Z"), { inserted: 3, replaced: 0, unchanged: 0 });
-      assert.deepEqual(await t.store.importRates(days, "hist.xml", "2026-03-10T00:00:00.000Z"), { inserted: 0, replaced: 0, unchanged: 3 });
+      assert.deepEqual(
+        days.map((d) => d.date),
+        ["2026-03-03", "2026-03-05", "2026-03-06"],
+      );
+      assert.deepEqual(await t.store.importRates(days, "hist.xml", "2026-03-10T00:00:00.000Z"), {
+        inserted: 3,
+        replaced: 0,
+        unchanged: 0,
+      });
+      assert.deepEqual(await t.store.importRates(days, "hist.xml", "2026-03-10T00:00:00.000Z"), {
+        inserted: 0,
+        replaced: 0,
+        unchanged: 3,
+      });
       assert.equal(await t.store.ratesOn("2026-03-02"), undefined);
-      assert.deepEqual(await t.store.ratesOn("2026-03-04"), rateTable("EUR", "2026-03-03", { GBP: "0.8500", JPY: "162.00", USD: "1.0700" }));
+      assert.deepEqual(
+        await t.store.ratesOn("2026-03-04"),
+        rateTable("EUR", "2026-03-03", { GBP: "0.8500", JPY: "162.00", USD: "1.0700" }),
+      );
       assert.equal((await t.store.ratesOn("2026-03-05"))?.rates["USD"], "1.0800");
       assert.equal((await t.store.ratesOn("2027-01-01"))?.date, "2026-03-06");
       // A revised day replaces the stored one.
       const revised = rateTable("EUR", "2026-03-05", { USD: "1.0811" });
-      assert.deepEqual(await t.store.importRates([revised], "daily.xml", "2026-03-11T00:00:00.000Z"), { inserted: 0, replaced: 1, unchanged: 0 });
+      assert.deepEqual(await t.store.importRates([revised], "daily.xml", "2026-03-11T00:00:00.000Z"), {
+        inserted: 0,
+        replaced: 1,
+        unchanged: 0,
+      });
       assert.deepEqual(await t.store.ratesOn("2026-03-05"), revised);
     });
 
@@ -96,19 +124,33 @@ for (const engine of ENGINES) {
         const a = new Books(t.store);
         const b = new Books(second);
         const user = await a.user(`limit-${t.location}`, { mode: "postpaid", limit: 2000 });
-        const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).pay(user, "urn:peage:publisher:p", eur(100), `2026-03-10T10:00:${String(i).padStart(2, "0")}.000Z`)));
+        const outcomes = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            (i % 2 ? a : b).pay(user, "urn:peage:publisher:p", eur(100), `2026-03-10T10:00:${String(i).padStart(2, "0")}.000Z`),
+          ),
+        );
         assert.equal(outcomes.filter((o) => o.kind === "recorded").length, 20);
         assert.ok(outcomes.filter((o) => o.kind !== "recorded").every((o) => o.kind === "limit-exceeded"));
 
         // Payments at March server times on both servers while one of them closes March.
         const prepaid = await a.user(`close-${t.location}`);
         await a.topUp(prepaid, 1_000_000);
-        const paying = Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).pay(prepaid, "urn:peage:publisher:p", eur(10), "2026-03-20T10:00:00.000Z"));
+        const paying = Array.from({ length: 60 }, (_, i) =>
+          (i % 2 ? a : b).pay(prepaid, "urn:peage:publisher:p", eur(10), "2026-03-20T10:00:00.000Z"),
+        );
         const closing = second.closePeriod("2026-03", "2026-03-20T10:00:00.000Z");
         const [closed] = await Promise.all([closing, ...paying]);
-        const rows = await t.raw.query<{ seq: number; period: string }>("SELECT seq, period FROM ledger_transactions WHERE user_id = ? AND kind = 'payment'", [prepaid]);
+        const rows = await t.raw.query<{ seq: number; period: string }>(
+          "SELECT seq, period FROM ledger_transactions WHERE user_id = ? AND kind = 'payment'",
+          [prepaid],
+        );
         assert.equal(rows.length, 60);
-        for (const row of rows) assert.equal(row.period, Number(row.seq) <= closed.lastSeq ? "2026-03" : "2026-04", `transaction ${row.seq} (close at ${closed.lastSeq})`);
+        for (const row of rows)
+          assert.equal(
+            row.period,
+            Number(row.seq) <= closed.lastSeq ? "2026-03" : "2026-04",
+            `transaction ${row.seq} (close at ${closed.lastSeq})`,
+          );
         assert.deepEqual((await t.store.auditLedger()).lateTransactions, []);
       } finally {
         await second.close();
@@ -151,18 +193,35 @@ describe("SQLite schema upgrade", () => {
           ],
         );
         const raw = new Database(path, { readonly: true });
-        assert.deepEqual(raw.prepare("SELECT publisher, currency, amount_minor FROM publisher_balances").all(), [{ publisher: "urn:peage:publisher:p", currency: "EUR", amount_minor: 550 }]);
+        assert.deepEqual(raw.prepare("SELECT publisher, currency, amount_minor FROM publisher_balances").all(), [
+          { publisher: "urn:peage:publisher:p", currency: "EUR", amount_minor: 550 },
+        ]);
         raw.close();
         // And the upgraded books work on: a refund of an old payment.
-        const refund = await store.refundPayment({ id: "ref_1", paymentId: "pay_1", reason: "upgrade test", createdAt: "2026-03-01T00:00:00.000Z" });
+        const refund = await store.refundPayment({
+          id: "ref_1",
+          paymentId: "pay_1",
+          reason: "upgrade test",
+          createdAt: "2026-03-01T00:00:00.000Z",
+        });
         assert.equal(refund.kind, "refunded");
         assert.equal((await store.getUser("urn:peage:user:a" as PartyId<"user">))?.balance, 1000);
         assert.deepEqual((await store.auditLedger()).unbalanced, []);
         // Version 3 rebuilt the transactions table: same rows, keys and rules, and card loads post.
-        const load = { id: "load_1", user: "urn:peage:user:a" as PartyId<"user">, amount: 200 as MinorUnits, currency: "EUR" as CurrencyCode, ref: "card:c:load", createdAt: "2026-03-02T00:00:00.000Z" };
+        const load = {
+          id: "load_1",
+          user: "urn:peage:user:a" as PartyId<"user">,
+          amount: 200 as MinorUnits,
+          currency: "EUR" as CurrencyCode,
+          ref: "card:c:load",
+          createdAt: "2026-03-02T00:00:00.000Z",
+        };
         assert.equal((await store.loadCard(load)).kind, "loaded");
         assert.equal((await store.loadCard(load)).kind, "repeated");
-        assert.deepEqual([(await store.getUser(load.user))?.balance, await store.cardFloat(load.user, load.currency)], [800, 200]);
+        assert.deepEqual(
+          [(await store.getUser(load.user))?.balance, await store.cardFloat(load.user, load.currency)],
+          [800, 200],
+        );
         assert.equal((await store.loadCard({ ...load, id: "load_2", amount: 801 as MinorUnits })).kind, "insufficient-funds");
         const after = new Database(path);
         assert.deepEqual(after.pragma("foreign_key_check"), []);

@@ -38,7 +38,12 @@ describe("transport: an outside wallet pays through the reference server (docs/t
     const jwk = await exportJWK(pair.publicKey);
     kid = await calculateJwkThumbprint(jwk, "sha256");
     // §2.2: the operator enrols the public JWK; the server names it by its RFC 7638 thumbprint.
-    const enrolled = await admin(fx, "POST", "/v1/admin/users", { user: USER, publicKey: jwk, mode: "prepaid", homeCurrency: "EUR" });
+    const enrolled = await admin(fx, "POST", "/v1/admin/users", {
+      user: USER,
+      publicKey: jwk,
+      mode: "prepaid",
+      homeCurrency: "EUR",
+    });
     assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
     assert.equal((enrolled.body as { kid: string }).kid, kid);
     await topUp(fx, USER, 1000);
@@ -59,14 +64,23 @@ describe("transport: an outside wallet pays through the reference server (docs/t
       consentedAt: iso(NOW.getTime()),
       expiresAt: iso(NOW.getTime() + 5 * 60_000),
     };
-    return { type: "peage.payment-request", v: 1, signature: offer.signature, consent: await sign("peage-consent+jws", consent, privateKey, kid) };
+    return {
+      type: "peage.payment-request",
+      v: 1,
+      signature: offer.signature,
+      consent: await sign("peage-consent+jws", consent, privateKey, kid),
+    };
   }
 
   /** protocol.md §7.6 with jose and node:crypto: chain to the root, signature, then every claim against the offer. */
   async function checkAcknowledgment(message: Record<string, unknown>, offer: Offer): Promise<Record<string, unknown>> {
     assert.equal(message["type"], "peage.acknowledgment");
     const token = message["acknowledgment"] as string;
-    const header = JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString("utf8")) as { alg: string; typ: string; x5c: string[] };
+    const header = JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString("utf8")) as {
+      alg: string;
+      typ: string;
+      x5c: string[];
+    };
     assert.equal(header.typ, "peage-ack+jws");
     const chain = header.x5c.map((der) => new X509Certificate(Buffer.from(der, "base64")));
     const root = new X509Certificate(fx.pki.root.certificate.toString("pem"));
@@ -99,7 +113,10 @@ describe("transport: an outside wallet pays through the reference server (docs/t
 
     const again = await http(fx, "POST", "/v1/payments", { body: request });
     assert.equal(again.status, 200);
-    assert.deepEqual(payloadOf((again.body as { acknowledgment: string }).acknowledgment), payloadOf((first.body as { acknowledgment: string }).acknowledgment));
+    assert.deepEqual(
+      payloadOf((again.body as { acknowledgment: string }).acknowledgment),
+      payloadOf((first.body as { acknowledgment: string }).acknowledgment),
+    );
     const me = await signedGet("/v1/me");
     assert.equal(me.status, 200, JSON.stringify(me.body));
     assert.deepEqual((me.body as { balance: unknown }).balance, { amount: 1000 - offer.terms.price.amount, currency: "EUR" });
@@ -134,7 +151,11 @@ describe("transport: an outside wallet pays through the reference server (docs/t
     assert.equal((await signedGet("/v1/me", { nonce })).status, 200);
     assert.equal((await signedGet("/v1/me", { nonce })).status, 401, "a replayed token");
     assert.equal((await signedGet("/v1/me", { path: "/v1/me/payments" })).status, 401, "a token for another target");
-    assert.equal((await signedGet("/v1/me", { iat: iso(NOW.getTime() - 6 * 60_000) })).status, 401, "outside the ±5 minute window");
+    assert.equal(
+      (await signedGet("/v1/me", { iat: iso(NOW.getTime() - 6 * 60_000) })).status,
+      401,
+      "outside the ±5 minute window",
+    );
     const unsigned = await http(fx, "GET", "/v1/me", { headers: { authorization: `Peage-Signature ${b64u("{}")}.e30.c2ln` } });
     assert.equal(unsigned.status, 401);
   });

@@ -70,7 +70,12 @@ export async function readConfig(dir: string): Promise<WalletConfig> {
   try {
     return parseConfig(JSON.parse(text) as unknown);
   } catch (cause) {
-    throw new WalletError("ERR_BAD_REQUEST", `the wallet config ${path} is invalid: ${(cause as Error).message}; fix it or run init again`, 500, false);
+    throw new WalletError(
+      "ERR_BAD_REQUEST",
+      `the wallet config ${path} is invalid: ${(cause as Error).message}; fix it or run init again`,
+      500,
+      false,
+    );
   }
 }
 
@@ -88,14 +93,16 @@ export function parseConfig(value: unknown): WalletConfig {
   if (!isPlainObject(value) || value["v"] !== 1) throw new TypeError("not a version 1 wallet config");
   const { user, server, homeCurrency, trustRootsPem, crls, rules, card } = value;
   if (!isPartyId(user, "user")) throw new TypeError("user must be urn:peage:user:<name>");
-  if (!isPlainObject(server) || !isPartyId(server["id"], "server")) throw new TypeError("server.id must be urn:peage:server:<name>");
+  if (!isPlainObject(server) || !isPartyId(server["id"], "server"))
+    throw new TypeError("server.id must be urn:peage:server:<name>");
   const url = server["url"];
   if (typeof url !== "string") throw new TypeError("server.url must be the payment server's https URL");
   const problem = serverUrlProblem(url);
   if (problem !== undefined) throw new TypeError(`server.url: ${problem}`);
   if (!isCurrencyCode(homeCurrency)) throw new TypeError("homeCurrency must be an ISO 4217 code");
   if (typeof trustRootsPem !== "string" || trustRootsPem.length === 0) throw new TypeError("trustRootsPem must be a path");
-  if (crls !== undefined && !(Array.isArray(crls) && crls.every((c) => typeof c === "string"))) throw new TypeError("crls must be a list of paths");
+  if (crls !== undefined && !(Array.isArray(crls) && crls.every((c) => typeof c === "string")))
+    throw new TypeError("crls must be a list of paths");
   return {
     v: 1,
     user,
@@ -114,10 +121,14 @@ function parseCardConfig(value: unknown): CardConfig {
   const unknown = Object.keys(value).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new TypeError(`card has unknown member(s) ${unknown.join(", ")}: use ${known.join(", ")}`);
   const { reader, waitMs, extendedLength, pin } = value;
-  if (reader !== undefined && (typeof reader !== "string" || reader.length === 0)) throw new TypeError("card.reader must be a reader's name");
-  if (waitMs !== undefined && !(typeof waitMs === "number" && Number.isInteger(waitMs) && waitMs >= 0 && waitMs <= 120_000)) throw new TypeError("card.waitMs must be 0 to 120000");
-  if (extendedLength !== undefined && typeof extendedLength !== "boolean") throw new TypeError("card.extendedLength must be true or false");
-  if (pin !== undefined && !(typeof pin === "string" && /^\d{4,12}$/.test(pin))) throw new TypeError("card.pin must be 4 to 12 digits");
+  if (reader !== undefined && (typeof reader !== "string" || reader.length === 0))
+    throw new TypeError("card.reader must be a reader's name");
+  if (waitMs !== undefined && !(typeof waitMs === "number" && Number.isInteger(waitMs) && waitMs >= 0 && waitMs <= 120_000))
+    throw new TypeError("card.waitMs must be 0 to 120000");
+  if (extendedLength !== undefined && typeof extendedLength !== "boolean")
+    throw new TypeError("card.extendedLength must be true or false");
+  if (pin !== undefined && !(typeof pin === "string" && /^\d{4,12}$/.test(pin)))
+    throw new TypeError("card.pin must be 4 to 12 digits");
   return {
     ...(reader !== undefined && { reader: reader as string }),
     ...(waitMs !== undefined && { waitMs: waitMs as number }),
@@ -139,7 +150,8 @@ export function serverUrlProblem(text: string): string | undefined {
     return `${JSON.stringify(text)} is not a URL`;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return `${JSON.stringify(text)} is not an http(s) URL`;
-  if (url.username || url.password || url.search || url.hash) return `${JSON.stringify(text)} must have no credentials, query or fragment`;
+  if (url.username || url.password || url.search || url.hash)
+    return `${JSON.stringify(text)} must have no credentials, query or fragment`;
   if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
     return `${JSON.stringify(text)} is plain http to another machine: use https (plain http is accepted only for 127.0.0.1, ::1 or localhost)`;
   }

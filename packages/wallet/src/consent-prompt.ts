@@ -173,7 +173,9 @@ export class TerminalPrompt implements ConsentPrompt {
   /** Reads the PIN on the terminal without echoing it; an empty line gives none. */
   askPin(request: PinRequest, signal?: AbortSignal): Promise<string | undefined> {
     if (this.#requireTty && !this.#input.isTTY) {
-      return Promise.reject(new WalletError("ERR_DECLINED", "the wallet has no terminal to ask for the card's PIN on: nothing was paid", 403, false));
+      return Promise.reject(
+        new WalletError("ERR_DECLINED", "the wallet has no terminal to ask for the card's PIN on: nothing was paid", 403, false),
+      );
     }
     const output = this.#output;
     output.write(

@@ -104,7 +104,9 @@ const addedColumns: ReadonlyArray<[string, string]> = [
 ];
 
 function upgrade(db: Database.Database): void {
-  const present = new Set((db.prepare("PRAGMA table_info(payments)").all() as Array<{ name: string }>).map((column) => column.name));
+  const present = new Set(
+    (db.prepare("PRAGMA table_info(payments)").all() as Array<{ name: string }>).map((column) => column.name),
+  );
   const missing = addedColumns.filter(([name]) => !present.has(name));
   if (missing.length === 0) return;
   db.transaction(() => {
@@ -194,15 +196,19 @@ export class History {
 
   /** Whether anything was ever paid to `publisher`: the first payment to a new payee is pointed out. */
   paidBefore(publisher: string): boolean {
-    return this.#db.prepare(`SELECT 1 FROM payments WHERE publisher = ? AND outcome = 'paid' LIMIT 1`).get(publisher) !== undefined;
+    return (
+      this.#db.prepare(`SELECT 1 FROM payments WHERE publisher = ? AND outcome = 'paid' LIMIT 1`).get(publisher) !== undefined
+    );
   }
 
   /** The message 3 a paid entry kept for this nonce; undefined if unpaid (or paid before messages were kept). */
   paidEntry(nonce: string): PaidEntry | undefined {
-    const row = this.#db.prepare(`SELECT acknowledgment_json AS acknowledgment, consent FROM payments WHERE nonce = ? AND outcome = 'paid'`).get(nonce) as
-      | { acknowledgment: string | null; consent: Exclude<ConsentKind, "none"> }
-      | undefined;
-    return row?.acknowledgment ? { acknowledgment: JSON.parse(row.acknowledgment) as Acknowledgment, consent: row.consent } : undefined;
+    const row = this.#db
+      .prepare(`SELECT acknowledgment_json AS acknowledgment, consent FROM payments WHERE nonce = ? AND outcome = 'paid'`)
+      .get(nonce) as { acknowledgment: string | null; consent: Exclude<ConsentKind, "none"> } | undefined;
+    return row?.acknowledgment
+      ? { acknowledgment: JSON.parse(row.acknowledgment) as Acknowledgment, consent: row.consent }
+      : undefined;
   }
 
   /**
@@ -210,9 +216,11 @@ export class History {
    * answer, a timeout): the payment server may have recorded the payment.
    */
   answerMissing(nonce: string): Exclude<ConsentKind, "none"> | undefined {
-    const row = this.#db.prepare(`SELECT consent FROM payments WHERE nonce = ? AND outcome = 'failed' AND consent != 'none' ORDER BY id DESC LIMIT 1`).get(nonce) as
-      | { consent: Exclude<ConsentKind, "none"> }
-      | undefined;
+    const row = this.#db
+      .prepare(
+        `SELECT consent FROM payments WHERE nonce = ? AND outcome = 'failed' AND consent != 'none' ORDER BY id DESC LIMIT 1`,
+      )
+      .get(nonce) as { consent: Exclude<ConsentKind, "none"> } | undefined;
     return row?.consent;
   }
 
@@ -230,14 +238,23 @@ export class History {
           .get(publisher, currency, since) as { total: number }
       ).total;
     const lastConfirmation =
-      (this.#db.prepare(`SELECT MAX(id) AS id FROM payments WHERE outcome = 'paid' AND consent = 'explicit'`).get() as { id: number | null }).id ?? 0;
+      (
+        this.#db.prepare(`SELECT MAX(id) AS id FROM payments WHERE outcome = 'paid' AND consent = 'explicit'`).get() as {
+          id: number | null;
+        }
+      ).id ?? 0;
     const since = this.#db
       .prepare(
         `SELECT COALESCE(SUM(CASE WHEN home_currency = ? THEN home_amount ELSE 0 END), 0) AS total, COUNT(*) AS count
          FROM payments WHERE outcome = 'paid' AND consent = 'auto' AND id > ?`,
       )
       .get(currency, lastConfirmation) as { total: number; count: number };
-    return { publisherToday: sum(day), publisherThisMonth: sum(month), sinceConfirmation: since.total, consecutiveAuto: since.count };
+    return {
+      publisherToday: sum(day),
+      publisherThisMonth: sum(month),
+      sinceConfirmation: since.total,
+      consecutiveAuto: since.count,
+    };
   }
 
   /** One entry by id. */
@@ -248,7 +265,9 @@ export class History {
 
   /** The latest entries, newest first. */
   list(limit = 50): HistoryEntry[] {
-    const rows = this.#db.prepare(`SELECT * FROM payments ORDER BY id DESC LIMIT ?`).all(Math.max(1, Math.min(limit, 10_000))) as Row[];
+    const rows = this.#db
+      .prepare(`SELECT * FROM payments ORDER BY id DESC LIMIT ?`)
+      .all(Math.max(1, Math.min(limit, 10_000))) as Row[];
     return rows.map(toEntry);
   }
 
@@ -268,7 +287,9 @@ function toEntry(row: Row): HistoryEntry {
     description: row.description,
     publisher: row.publisher,
     price: { amount: row.price_amount, currency: row.price_currency } as Price,
-    ...(row.charged_amount === null || row.charged_currency === null ? {} : { charged: { amount: row.charged_amount, currency: row.charged_currency } as Price }),
+    ...(row.charged_amount === null || row.charged_currency === null
+      ? {}
+      : { charged: { amount: row.charged_amount, currency: row.charged_currency } as Price }),
     ...(row.payment_id === null ? {} : { paymentId: row.payment_id }),
     ...(row.server_time === null ? {} : { serverTime: row.server_time }),
     consent: row.consent,

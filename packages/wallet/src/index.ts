@@ -5,7 +5,18 @@
  * reach it through a local HTTP service described by an endpoint file.
  */
 export { WalletError, fromVerification } from "./errors.js";
-export { sealKey, unsealKey, saveKey, loadKey, readKeyFile, parseKeyFile, publicJwkOf, DEFAULT_SCRYPT, type KeyStoreFile, type ScryptParameters } from "./key-store.js";
+export {
+  sealKey,
+  unsealKey,
+  saveKey,
+  loadKey,
+  readKeyFile,
+  parseKeyFile,
+  publicJwkOf,
+  DEFAULT_SCRYPT,
+  type KeyStoreFile,
+  type ScryptParameters,
+} from "./key-store.js";
 export { ensurePrivateDir, writePrivateFile, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./private-files.js";
 export {
   decide,
@@ -20,7 +31,16 @@ export {
   type Decision,
   type DecisionInput,
 } from "./rules.js";
-export { readConfig, writeConfig, parseConfig, serverUrlProblem, walletPaths, WalletFiles, type WalletConfig, type CardConfig } from "./config.js";
+export {
+  readConfig,
+  writeConfig,
+  parseConfig,
+  serverUrlProblem,
+  walletPaths,
+  WalletFiles,
+  type WalletConfig,
+  type CardConfig,
+} from "./config.js";
 export { History, Outcomes, type Outcome, type ConsentKind, type HistoryEntry, type RecordInput } from "./history.js";
 export { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
 export {
@@ -39,7 +59,13 @@ export {
 } from "./consent-prompt.js";
 export { Wallet, createWallet, loadTrustStore, type WalletParts, type OpenWalletOptions, type PaymentResult } from "./wallet.js";
 export { initWallet, type InitWalletOptions, type InitializedWallet } from "./init.js";
-export { defaultEndpointFile, writeEndpointFile, removeEndpointFile, WALLET_FILE_ENV, type WalletEndpoint } from "./endpoint-file.js";
+export {
+  defaultEndpointFile,
+  writeEndpointFile,
+  removeEndpointFile,
+  WALLET_FILE_ENV,
+  type WalletEndpoint,
+} from "./endpoint-file.js";
 export { startWallet, type StartWalletOptions, type WalletService } from "./service.js";
 export * from "./card/index.js";
 export { ConsentWindow, type ConsentWindowOptions, type PendingOffer } from "./ui/consent-window.js";

@@ -61,13 +61,19 @@ export async function initWallet(dir: string, options: InitWalletOptions): Promi
   if (!isCurrencyCode(homeCurrency)) throw bad(`the home currency must be an ISO 4217 code, got ${JSON.stringify(homeCurrency)}`);
   const urlProblem = serverUrlProblem(serverUrl);
   if (urlProblem !== undefined) throw bad(`the payment server URL: ${urlProblem}`);
-  if (typeof options.passphrase !== "string" || options.passphrase.length < 8) throw bad("choose a passphrase of at least 8 characters");
+  if (typeof options.passphrase !== "string" || options.passphrase.length < 8)
+    throw bad("choose a passphrase of at least 8 characters");
   const rules = options.rules ? parseRules(options.rules) : ASK_EVERY_TIME_RULES;
 
   const root = resolve(dir);
   const paths = walletPaths(root);
   if (existsSync(paths.key) && !options.force) {
-    throw new WalletError("ERR_CONFLICT", `a wallet already exists in ${root}: use it, or pass force to replace it (its key is then lost)`, 409, false);
+    throw new WalletError(
+      "ERR_CONFLICT",
+      `a wallet already exists in ${root}: use it, or pass force to replace it (its key is then lost)`,
+      409,
+      false,
+    );
   }
   await ensurePrivateDir(root);
   const trustRootsPem = await storeRoots(options.trustRootsPem, paths.roots);
@@ -94,12 +100,22 @@ async function storeRoots(rootsPem: string, copyTo: string): Promise<string> {
   try {
     text = isText ? rootsPem : await readFile(rootsPem, "utf8");
   } catch (cause) {
-    throw new WalletError("ERR_BAD_REQUEST", `cannot read the trusted roots ${rootsPem}: ${(cause as Error).message}`, 400, false);
+    throw new WalletError(
+      "ERR_BAD_REQUEST",
+      `cannot read the trusted roots ${rootsPem}: ${(cause as Error).message}`,
+      400,
+      false,
+    );
   }
   try {
     parseCertificatesPem(text);
   } catch (cause) {
-    throw new WalletError("ERR_BAD_REQUEST", `the trusted roots are not PEM certificates: ${(cause as Error).message}`, 400, false);
+    throw new WalletError(
+      "ERR_BAD_REQUEST",
+      `the trusted roots are not PEM certificates: ${(cause as Error).message}`,
+      400,
+      false,
+    );
   }
   if (!isText) return resolve(rootsPem);
   await writePrivateFile(copyTo, text);

@@ -5,7 +5,15 @@
  * key id are authenticated as GCM additional data, so editing any of them makes the file unreadable
  * rather than weaker. node:crypto only.
  */
-import { createCipheriv, createDecipheriv, KeyObject, randomBytes, scrypt as scryptCallback, type JsonWebKey, type ScryptOptions } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  KeyObject,
+  randomBytes,
+  scrypt as scryptCallback,
+  type JsonWebKey,
+  type ScryptOptions,
+} from "node:crypto";
 import { readFile } from "node:fs/promises";
 import {
   canonicalBytes,
@@ -50,7 +58,11 @@ export interface KeyStoreFile {
 }
 
 /** Encrypts `pair` under `passphrase` into the stored form. */
-export async function sealKey(pair: KeyPair, passphrase: string, params: ScryptParameters = DEFAULT_SCRYPT): Promise<KeyStoreFile> {
+export async function sealKey(
+  pair: KeyPair,
+  passphrase: string,
+  params: ScryptParameters = DEFAULT_SCRYPT,
+): Promise<KeyStoreFile> {
   checkPassphrase(passphrase);
   const salt = randomBytes(SALT_BYTES);
   const iv = randomBytes(IV_BYTES);
@@ -88,13 +100,23 @@ export async function unsealKey(file: KeyStoreFile, passphrase: string): Promise
     decipher.setAuthTag(Buffer.from(file.cipher.tag, "base64url"));
     pem = Buffer.concat([decipher.update(Buffer.from(file.ciphertext, "base64url")), decipher.final()]).toString("utf8");
   } catch {
-    throw new WalletError("ERR_WALLET_LOCKED", "the passphrase does not unlock this wallet key: type it again (the key file may also have been altered)", 423, false);
+    throw new WalletError(
+      "ERR_WALLET_LOCKED",
+      "the passphrase does not unlock this wallet key: type it again (the key file may also have been altered)",
+      423,
+      false,
+    );
   } finally {
     key.fill(0);
   }
   const pair = await importPrivateKeyPem(pem);
   if (pair.alg !== alg || (await keyThumbprint(pair.publicKey)) !== kid) {
-    throw new WalletError("ERR_WALLET_LOCKED", "the decrypted key is not the one the key file names: restore the key file from a backup", 423, false);
+    throw new WalletError(
+      "ERR_WALLET_LOCKED",
+      "the decrypted key is not the one the key file names: restore the key file from a backup",
+      423,
+      false,
+    );
   }
   return pair;
 }
@@ -112,7 +134,12 @@ export async function readKeyFile(path: string): Promise<KeyStoreFile> {
   try {
     text = await readFile(path, "utf8");
   } catch (cause) {
-    throw new WalletError("ERR_WALLET_UNAVAILABLE", `no wallet key at ${path} (${(cause as Error).message}): run the wallet's init first`, 503, false);
+    throw new WalletError(
+      "ERR_WALLET_UNAVAILABLE",
+      `no wallet key at ${path} (${(cause as Error).message}): run the wallet's init first`,
+      503,
+      false,
+    );
   }
   let value: unknown;
   try {
@@ -131,17 +158,24 @@ export async function loadKey(path: string, passphrase: string): Promise<{ pair:
 
 /** Validates the shape of a key file, including scrypt bounds, so a tampered file cannot exhaust memory. */
 export function parseKeyFile(value: unknown, where = "key file"): KeyStoreFile {
-  if (!isPlainObject(value) || value["type"] !== "peage.wallet-key" || value["v"] !== 1) throw malformed(where, "it is not a Péage wallet key file");
+  if (!isPlainObject(value) || value["type"] !== "peage.wallet-key" || value["v"] !== 1)
+    throw malformed(where, "it is not a Péage wallet key file");
   const { alg, kid, publicJwk, kdf, cipher, ciphertext } = value;
   if (!isSignatureAlgorithm(alg)) throw malformed(where, "unknown key algorithm");
   if (typeof kid !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(kid)) throw malformed(where, "bad key id");
   if (!isPlainObject(publicJwk)) throw malformed(where, "no public key");
-  if (!isPlainObject(kdf) || kdf["name"] !== "scrypt" || !isBase64url(kdf["salt"], SALT_BYTES)) throw malformed(where, "bad scrypt parameters");
+  if (!isPlainObject(kdf) || kdf["name"] !== "scrypt" || !isBase64url(kdf["salt"], SALT_BYTES))
+    throw malformed(where, "bad scrypt parameters");
   const { N, r, p } = kdf;
   const log2N = typeof N === "number" ? Math.log2(N) : NaN;
   if (!(Number.isInteger(log2N) && log2N >= MIN_LOG2_N && log2N <= MAX_LOG2_N)) throw malformed(where, "scrypt N out of bounds");
   if (r !== 8 || p !== 1) throw malformed(where, "scrypt r and p must be 8 and 1");
-  if (!isPlainObject(cipher) || cipher["name"] !== "aes-256-gcm" || !isBase64url(cipher["iv"], IV_BYTES) || !isBase64url(cipher["tag"], TAG_BYTES)) {
+  if (
+    !isPlainObject(cipher) ||
+    cipher["name"] !== "aes-256-gcm" ||
+    !isBase64url(cipher["iv"], IV_BYTES) ||
+    !isBase64url(cipher["tag"], TAG_BYTES)
+  ) {
     throw malformed(where, "bad cipher parameters");
   }
   if (typeof ciphertext !== "string" || !/^[A-Za-z0-9_-]{1,8192}$/.test(ciphertext)) throw malformed(where, "bad ciphertext");
@@ -181,5 +215,10 @@ function isBase64url(value: unknown, bytes: number): value is string {
 }
 
 function malformed(where: string, why: string): WalletError {
-  return new WalletError("ERR_MALFORMED", `the wallet key file ${where} is unreadable: ${why}; restore it from a backup or run init again`, 500, false);
+  return new WalletError(
+    "ERR_MALFORMED",
+    `the wallet key file ${where} is unreadable: ${why}; restore it from a backup or run init again`,
+    500,
+    false,
+  );
 }

@@ -10,7 +10,17 @@
  * consecutive payments without one. The wallet counts the payment being decided into the
  * cumulative amount, so no more than 100 EUR ever leaves without the user's say.
  */
-import { convert, formatPrice, isCurrencyCode, isMinorUnits, isPlainObject, price, type CurrencyCode, type Price, type RateTable } from "@peage/protocol";
+import {
+  convert,
+  formatPrice,
+  isCurrencyCode,
+  isMinorUnits,
+  isPlainObject,
+  price,
+  type CurrencyCode,
+  type Price,
+  type RateTable,
+} from "@peage/protocol";
 
 /** Limits on money: each optional; a missing one does not limit. */
 export interface MoneyLimits {
@@ -94,22 +104,30 @@ export function decide(input: DecisionInput): Decision {
     const cap = limit(rules.refuse[name]);
     if (cap === undefined) continue;
     if (amount === undefined || cap === "unknown") {
-      return { kind: "refuse", reason: `your limit of ${show(rules.refuse[name]!)} ${what} cannot be checked without an exchange rate` };
+      return {
+        kind: "refuse",
+        reason: `your limit of ${show(rules.refuse[name]!)} ${what} cannot be checked without an exchange rate`,
+      };
     }
-    if (spent + amount.amount > cap) return { kind: "refuse", reason: `above your limit of ${show(rules.refuse[name]!)} ${what}` };
+    if (spent + amount.amount > cap)
+      return { kind: "refuse", reason: `above your limit of ${show(rules.refuse[name]!)} ${what}` };
   }
 
-  if (amount === undefined) return { kind: "ask", reason: `no exchange rate from ${input.offered.currency} to ${input.home} to compare with your rules` };
+  if (amount === undefined)
+    return { kind: "ask", reason: `no exchange rate from ${input.offered.currency} to ${input.home} to compare with your rules` };
   const auto = rules.autoAccept;
   if (auto === null) return { kind: "ask", reason: "every payment is shown to you: you have chosen no auto-accept rule" };
   for (const [name, spent, what] of checks) {
     const cap = limit(auto[name]);
     if (cap === undefined) continue;
-    if (cap === "unknown") return { kind: "ask", reason: `your auto-accept limit ${what} cannot be compared without an exchange rate` };
-    if (spent + amount.amount > cap) return { kind: "ask", reason: `above ${show(auto[name]!)} ${what}, the most you let pass without asking` };
+    if (cap === "unknown")
+      return { kind: "ask", reason: `your auto-accept limit ${what} cannot be compared without an exchange rate` };
+    if (spent + amount.amount > cap)
+      return { kind: "ask", reason: `above ${show(auto[name]!)} ${what}, the most you let pass without asking` };
   }
   const cumulative = limit(auto.sinceConfirmation);
-  if (cumulative === "unknown") return { kind: "ask", reason: "your cumulative auto-accept limit cannot be compared without an exchange rate" };
+  if (cumulative === "unknown")
+    return { kind: "ask", reason: "your cumulative auto-accept limit cannot be compared without an exchange rate" };
   if (cumulative !== undefined && totals.sinceConfirmation + amount.amount > cumulative) {
     return { kind: "ask", reason: `payments since your last confirmation would exceed ${show(auto.sinceConfirmation!)}` };
   }
@@ -137,11 +155,13 @@ export function parseRules(value: unknown): Rules {
   const auto = value["autoAccept"] ?? null;
   const refuse = value["refuse"] ?? {};
   if (auto === null && isPlainObject(refuse)) {
-    for (const key of Object.keys(value)) if (key !== "autoAccept" && key !== "refuse") throw new TypeError(`rules: unknown field ${key}`);
+    for (const key of Object.keys(value))
+      if (key !== "autoAccept" && key !== "refuse") throw new TypeError(`rules: unknown field ${key}`);
     return { autoAccept: null, refuse: parseLimits(refuse, "refuse", []) };
   }
   if (!isPlainObject(auto) || !isPlainObject(refuse)) throw new TypeError("rules: autoAccept and refuse must be objects");
-  for (const key of Object.keys(value)) if (key !== "autoAccept" && key !== "refuse") throw new TypeError(`rules: unknown field ${key}`);
+  for (const key of Object.keys(value))
+    if (key !== "autoAccept" && key !== "refuse") throw new TypeError(`rules: unknown field ${key}`);
   const consecutive = auto["consecutive"];
   if (consecutive !== undefined && !(Number.isSafeInteger(consecutive) && (consecutive as number) >= 0)) {
     throw new TypeError("rules: autoAccept.consecutive must be a non-negative integer");
@@ -166,7 +186,12 @@ function parseLimits(value: Record<string, unknown>, where: string, extra: reado
 
 function parsePrice(value: unknown, where: string): Price | undefined {
   if (value === undefined) return undefined;
-  if (!isPlainObject(value) || !isMinorUnits(value["amount"]) || !isCurrencyCode(value["currency"]) || Object.keys(value).length !== 2) {
+  if (
+    !isPlainObject(value) ||
+    !isMinorUnits(value["amount"]) ||
+    !isCurrencyCode(value["currency"]) ||
+    Object.keys(value).length !== 2
+  ) {
     throw new TypeError(`rules: ${where} must be {"amount": <integer minor units>, "currency": "<ISO 4217>"}`);
   }
   return { amount: value["amount"], currency: value["currency"] };

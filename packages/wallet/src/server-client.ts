@@ -89,7 +89,13 @@ export class PaymentServerClient {
       }
       if (response.status === 200) {
         const parsed = parseJson(text);
-        if (parsed === undefined) throw new WalletError("ERR_MALFORMED", "the payment server's answer is not JSON: tell the server's operator", 502, false);
+        if (parsed === undefined)
+          throw new WalletError(
+            "ERR_MALFORMED",
+            "the payment server's answer is not JSON: tell the server's operator",
+            502,
+            false,
+          );
         return parsed;
       }
       const error = problemError(response.status, text);
@@ -114,7 +120,13 @@ export class PaymentServerClient {
   async accountCurrency(signer: UserSigner): Promise<CurrencyCode> {
     const account = await this.#signedGet("/v1/me", signer);
     const currency = isPlainObject(account) ? account["homeCurrency"] : undefined;
-    if (!isCurrencyCode(currency)) throw new WalletError("ERR_MALFORMED", "the payment server's account view names no currency: tell the server's operator", 502, false);
+    if (!isCurrencyCode(currency))
+      throw new WalletError(
+        "ERR_MALFORMED",
+        "the payment server's account view names no currency: tell the server's operator",
+        502,
+        false,
+      );
     return currency;
   }
 
@@ -136,7 +148,13 @@ export class PaymentServerClient {
     let response: Response;
     let text: string;
     try {
-      const authorization = await signUserRequest({ user: signer.user, key: signer.key, method: "GET", path, ...(clock && { clock }) });
+      const authorization = await signUserRequest({
+        user: signer.user,
+        key: signer.key,
+        method: "GET",
+        path,
+        ...(clock && { clock }),
+      });
       response = await fetch(`${this.#base}${path}`, {
         headers: { authorization, accept: "application/json, application/problem+json" },
         signal: AbortSignal.timeout(this.#attemptTimeoutMs),
@@ -150,17 +168,27 @@ export class PaymentServerClient {
     }
     if (response.status !== 200) throw problemError(response.status, text);
     const value = parseJson(text);
-    if (value === undefined) throw new WalletError("ERR_MALFORMED", "the payment server's answer is not JSON: tell the server's operator", 502, false);
+    if (value === undefined)
+      throw new WalletError("ERR_MALFORMED", "the payment server's answer is not JSON: tell the server's operator", 502, false);
     return value;
   }
 
   /** The server's reference rates, or undefined when they cannot be had (the user is then asked). */
   async rates(): Promise<RateTable | undefined> {
     try {
-      const response = await fetch(`${this.#base}/v1/rates`, { signal: AbortSignal.timeout(this.#attemptTimeoutMs), redirect: "error" });
+      const response = await fetch(`${this.#base}/v1/rates`, {
+        signal: AbortSignal.timeout(this.#attemptTimeoutMs),
+        redirect: "error",
+      });
       if (response.status !== 200) return undefined;
       const value = parseJson(await readBounded(response, this.#maxBytes));
-      if (!isPlainObject(value) || typeof value["base"] !== "string" || typeof value["date"] !== "string" || !isPlainObject(value["rates"])) return undefined;
+      if (
+        !isPlainObject(value) ||
+        typeof value["base"] !== "string" ||
+        typeof value["date"] !== "string" ||
+        !isPlainObject(value["rates"])
+      )
+        return undefined;
       return rateTable(value["base"], value["date"], value["rates"] as Record<string, string>);
     } catch {
       return undefined;
@@ -174,9 +202,19 @@ function problemError(status: number, text: string): WalletError {
   if (isPlainObject(value) && typeof value["code"] === "string" && knownCodes.has(value["code"])) {
     const detail = typeof value["detail"] === "string" ? value["detail"] : `the payment server answered ${status}`;
     const retryable = typeof value["retryable"] === "boolean" ? value["retryable"] : status >= 500;
-    return new WalletError(value["code"] as ProblemCode, `payment server: ${detail}`, status >= 400 && status < 600 ? status : 502, retryable);
+    return new WalletError(
+      value["code"] as ProblemCode,
+      `payment server: ${detail}`,
+      status >= 400 && status < 600 ? status : 502,
+      retryable,
+    );
   }
-  return new WalletError("ERR_SERVER_UNAVAILABLE", `the payment server answered ${status} without a problem document`, 502, status >= 500);
+  return new WalletError(
+    "ERR_SERVER_UNAVAILABLE",
+    `the payment server answered ${status} without a problem document`,
+    502,
+    status >= 500,
+  );
 }
 
 function networkError(cause: unknown, base: string): WalletError {
@@ -184,21 +222,37 @@ function networkError(cause: unknown, base: string): WalletError {
   if (name === "TimeoutError" || name === "AbortError") {
     return new WalletError("ERR_TIMEOUT", `the payment server at ${base} did not answer in time: try again later`, 504, true);
   }
-  return new WalletError("ERR_SERVER_UNAVAILABLE", `the payment server at ${base} cannot be reached: check the network and try again`, 503, true);
+  return new WalletError(
+    "ERR_SERVER_UNAVAILABLE",
+    `the payment server at ${base} cannot be reached: check the network and try again`,
+    503,
+    true,
+  );
 }
 
 async function readBounded(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > maxBytes) {
     await response.body?.cancel();
-    throw new WalletError("ERR_PAYLOAD_TOO_LARGE", "the payment server's answer is too large: tell the server's operator", 502, false);
+    throw new WalletError(
+      "ERR_PAYLOAD_TOO_LARGE",
+      "the payment server's answer is too large: tell the server's operator",
+      502,
+      false,
+    );
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (response.body) {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
       size += chunk.byteLength;
-      if (size > maxBytes) throw new WalletError("ERR_PAYLOAD_TOO_LARGE", "the payment server's answer is too large: tell the server's operator", 502, false);
+      if (size > maxBytes)
+        throw new WalletError(
+          "ERR_PAYLOAD_TOO_LARGE",
+          "the payment server's answer is too large: tell the server's operator",
+          502,
+          false,
+        );
       chunks.push(chunk);
     }
   }

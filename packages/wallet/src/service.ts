@@ -69,7 +69,12 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      sendProblem(res, error instanceof WalletError ? error : new WalletError("ERR_INTERNAL", "the wallet failed unexpectedly; see its console", 500, true));
+      sendProblem(
+        res,
+        error instanceof WalletError
+          ? error
+          : new WalletError("ERR_INTERNAL", "the wallet failed unexpectedly; see its console", 500, true),
+      );
     });
   });
   server.headersTimeout = 10_000;
@@ -78,11 +83,22 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = req.headers.host;
     if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
-      return sendProblem(res, new WalletError("ERR_FORBIDDEN", "the wallet answers only requests addressed to 127.0.0.1 or localhost with its port", 403, false));
+      return sendProblem(
+        res,
+        new WalletError(
+          "ERR_FORBIDDEN",
+          "the wallet answers only requests addressed to 127.0.0.1 or localhost with its port",
+          403,
+          false,
+        ),
+      );
     }
     if ((req.url ?? "").startsWith("/ui")) return handleUi(req, res, ui!);
     if (req.headers.origin !== undefined) {
-      return sendProblem(res, new WalletError("ERR_FORBIDDEN", "requests from web pages (with an Origin header) may not ask for payments", 403, false));
+      return sendProblem(
+        res,
+        new WalletError("ERR_FORBIDDEN", "requests from web pages (with an Origin header) may not ask for payments", 403, false),
+      );
     }
     const path = (req.url ?? "").split("?")[0];
     if (path === "/v1/health") {
@@ -94,7 +110,8 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
       if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
       return sendJson(res, 200, { url: uiLink() });
     }
-    if (path !== "/v1/offers") return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
+    if (path !== "/v1/offers")
+      return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
     if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
     if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
@@ -106,13 +123,24 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     try {
       parsed = parseStrictJson(body);
     } catch {
-      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "the body is not JSON without repeated member names: send {\"offer\": <message 1>}", 400, false));
+      return sendProblem(
+        res,
+        new WalletError(
+          "ERR_BAD_REQUEST",
+          'the body is not JSON without repeated member names: send {"offer": <message 1>}',
+          400,
+          false,
+        ),
+      );
     }
     if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !("offer" in parsed)) {
-      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "the body must be exactly {\"offer\": <message 1>}", 400, false));
+      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be exactly {"offer": <message 1>}', 400, false));
     }
     if (pending >= maxPending) {
-      return sendProblem(res, new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other offers: try again shortly", 503, true));
+      return sendProblem(
+        res,
+        new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other offers: try again shortly", 503, true),
+      );
     }
     // When the program stops waiting (its timeout), an offer still waiting for the user is dropped.
     const abandoned = new AbortController();
@@ -123,7 +151,9 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     try {
       const result = await wallet.pay(parsed["offer"], abandoned.signal);
       const { claims } = result.verified;
-      log(`paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent}${result.card ? `, by card ${result.card.card}` : ""})`);
+      log(
+        `paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent}${result.card ? `, by card ${result.card.card}` : ""})`,
+      );
       sendJson(res, 200, { acknowledgment: result.acknowledgment });
     } catch (error) {
       if (error instanceof WalletError) log(`not paid: ${error.code} ${error.message}`);
@@ -222,7 +252,12 @@ function tooLarge(limit: number): WalletError {
 
 function unauthorized(res: ServerResponse): WalletError {
   res.setHeader("www-authenticate", 'Bearer realm="peage-wallet"');
-  return new WalletError("ERR_UNAUTHORIZED", "missing or wrong bearer token: read it from the wallet's endpoint file", 401, false);
+  return new WalletError(
+    "ERR_UNAUTHORIZED",
+    "missing or wrong bearer token: read it from the wallet's endpoint file",
+    401,
+    false,
+  );
 }
 
 function methodNotAllowed(allowed: string): WalletError {
@@ -239,7 +274,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 function sendProblem(res: ServerResponse, error: WalletError): void {
   if (res.headersSent) return;
   const text = JSON.stringify(error.toProblem());
-  res.writeHead(error.status, { ...SECURITY_HEADERS, "content-type": PROBLEM_CONTENT_TYPE, "content-length": Buffer.byteLength(text) });
+  res.writeHead(error.status, {
+    ...SECURITY_HEADERS,
+    "content-type": PROBLEM_CONTENT_TYPE,
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

@@ -120,7 +120,12 @@ export async function loadTrustStore(dir: string, config: WalletConfig): Promise
   try {
     return TrustStore.fromPem(roots, crls);
   } catch (cause) {
-    throw new WalletError("ERR_MALFORMED", `the trusted roots or CRLs are not valid PEM: ${(cause as Error).message}`, 500, false);
+    throw new WalletError(
+      "ERR_MALFORMED",
+      `the trusted roots or CRLs are not valid PEM: ${(cause as Error).message}`,
+      500,
+      false,
+    );
   }
 }
 
@@ -190,17 +195,34 @@ export class Wallet {
     const rates = await this.#ratesFor(offer);
     const amount = toHome(offer.terms.price, home, rates);
     const totals = this.history.totals(offer.terms.publisher, home, now);
-    const decision = decide({ amount, offered: offer.terms.price, home, totals, rules: this.config.rules, ...(rates ? { rates } : {}) });
+    const decision = decide({
+      amount,
+      offered: offer.terms.price,
+      home,
+      totals,
+      rules: this.config.rules,
+      ...(rates ? { rates } : {}),
+    });
     let consent: Exclude<ConsentKind, "none"> = "auto";
     if (decision.kind === "refuse") {
       this.history.record({ offer, decidedAt: now, consent: "none", outcome: "refused", errorCode: "ERR_RULE_REFUSED" });
-      throw new WalletError("ERR_RULE_REFUSED", `your wallet's rules refused this payment: ${decision.reason}; change the rules to allow it`, 403, false);
+      throw new WalletError(
+        "ERR_RULE_REFUSED",
+        `your wallet's rules refused this payment: ${decision.reason}; change the rules to allow it`,
+        403,
+        false,
+      );
     }
     if (decision.kind === "ask") {
       const yes = await this.#ask(this.#view(verified.value, rates, decision.reason, card ? "card" : "server"), signal);
       if (!yes) {
         this.history.record({ offer, decidedAt: now, consent: "none", outcome: "declined", errorCode: "ERR_DECLINED" });
-        throw new WalletError("ERR_DECLINED", "the user declined the payment: carry on without what it would have paid for", 403, false);
+        throw new WalletError(
+          "ERR_DECLINED",
+          "the user declined the payment: carry on without what it would have paid for",
+          403,
+          false,
+        );
       }
       consent = "explicit";
     }
@@ -238,25 +260,59 @@ export class Wallet {
    * what the rules count: the charge in the home currency when it was charged in it, else the
    * offer's price in the home currency (`amount`, what the rules decided on).
    */
-  async #accept(answer: unknown, offer: Offer, now: Date, consent: Exclude<ConsentKind, "none">, amount: Price | undefined, rates: RateTable | undefined): Promise<PaymentResult> {
+  async #accept(
+    answer: unknown,
+    offer: Offer,
+    now: Date,
+    consent: Exclude<ConsentKind, "none">,
+    amount: Price | undefined,
+    rates: RateTable | undefined,
+  ): Promise<PaymentResult> {
     const failed = (errorCode: string) => this.history.record({ offer, decidedAt: now, consent, outcome: "failed", errorCode });
-    const checked = await verifyAcknowledgment(answer, offer, { trust: this.#trust, clock: this.#clock, server: this.config.server.id });
+    const checked = await verifyAcknowledgment(answer, offer, {
+      trust: this.#trust,
+      clock: this.#clock,
+      server: this.config.server.id,
+    });
     if (!checked.ok) {
       failed(checked.error.code);
-      throw fromVerification(checked.error, "the payment server's acknowledgment does not verify; tell the server's operator", 502);
+      throw fromVerification(
+        checked.error,
+        "the payment server's acknowledgment does not verify; tell the server's operator",
+        502,
+      );
     }
     const { claims } = checked.value;
     if (claims.user !== this.config.user) {
       failed("ERR_IDENTITY_MISMATCH");
-      throw new WalletError("ERR_IDENTITY_MISMATCH", `the acknowledgment names ${claims.user}, not this wallet's user; tell the server's operator`, 502, false);
+      throw new WalletError(
+        "ERR_IDENTITY_MISMATCH",
+        `the acknowledgment names ${claims.user}, not this wallet's user; tell the server's operator`,
+        502,
+        false,
+      );
     }
-    const rule = consent === "auto" && this.#config.rules.autoAccept ? describeAutoAccept(this.#config.rules.autoAccept) : undefined;
+    const rule =
+      consent === "auto" && this.#config.rules.autoAccept ? describeAutoAccept(this.#config.rules.autoAccept) : undefined;
     const home = this.config.homeCurrency;
     if (this.#accountCurrency !== undefined && claims.charged.currency !== this.#accountCurrency) {
       // The rules would count a charge in a currency the account does not have: recorded as paid
       // for the rules (the money may have left), refused for the program.
-      this.history.record({ offer, decidedAt: now, consent, outcome: "paid", acknowledgment: checked.value, ...homeOf(claims.charged, amount, home, rates), ...(rule ? { rule } : {}) });
-      throw new WalletError("ERR_PRICE_MISMATCH", `the server charged ${formatPrice(claims.charged)} although the account is kept in ${this.#accountCurrency}; tell the server's operator`, 502, false);
+      this.history.record({
+        offer,
+        decidedAt: now,
+        consent,
+        outcome: "paid",
+        acknowledgment: checked.value,
+        ...homeOf(claims.charged, amount, home, rates),
+        ...(rule ? { rule } : {}),
+      });
+      throw new WalletError(
+        "ERR_PRICE_MISMATCH",
+        `the server charged ${formatPrice(claims.charged)} although the account is kept in ${this.#accountCurrency}; tell the server's operator`,
+        502,
+        false,
+      );
     }
     this.history.record({
       offer,
@@ -279,19 +335,41 @@ export class Wallet {
     const paid = this.history.paidEntry(offer.nonce);
     if (paid) {
       const checked = await verifyAcknowledgment(paid.acknowledgment, offer, { trust: this.#trust, clock: this.#clock });
-      if (!checked.ok) throw fromVerification(checked.error, "the acknowledgment of this offer, paid before, no longer verifies; make a new offer", 409);
+      if (!checked.ok)
+        throw fromVerification(
+          checked.error,
+          "the acknowledgment of this offer, paid before, no longer verifies; make a new offer",
+          409,
+        );
       const { card } = checked.value;
-      return { acknowledgment: paid.acknowledgment, verified: checked.value, consent: paid.consent, ...(card ? { card: { card: card.card, debit: card.debit } } : {}) };
+      return {
+        acknowledgment: paid.acknowledgment,
+        verified: checked.value,
+        consent: paid.consent,
+        ...(card ? { card: { card: card.card, debit: card.debit } } : {}),
+      };
     }
     if (this.history.wasPaid(offer.nonce)) {
-      throw new WalletError("ERR_NONCE_REUSED", "this offer was already paid: the program must make a new offer for a new payment", 409, false);
+      throw new WalletError(
+        "ERR_NONCE_REUSED",
+        "this offer was already paid: the program must make a new offer for a new payment",
+        409,
+        false,
+      );
     }
     const consent = this.history.answerMissing(offer.nonce);
     if (!consent) return undefined;
     const answer = await this.#server.acknowledgmentOf(offer.nonce, { user: this.config.user, key: this.#key });
     if (answer === undefined) return undefined;
     const rates = await this.#ratesFor(offer);
-    return this.#accept(answer, offer, this.#clock.now(), consent, toHome(offer.terms.price, this.config.homeCurrency, rates), rates);
+    return this.#accept(
+      answer,
+      offer,
+      this.#clock.now(),
+      consent,
+      toHome(offer.terms.price, this.config.homeCurrency, rates),
+      rates,
+    );
   }
 
   /**
@@ -304,7 +382,8 @@ export class Wallet {
       try {
         this.#accountCurrency = await this.#server.accountCurrency({ user: this.config.user, key: this.#key });
       } catch (error) {
-        if (error instanceof WalletError && (error.code === "ERR_NOT_FOUND" || error.code === "ERR_SERVER_UNAVAILABLE")) return undefined;
+        if (error instanceof WalletError && (error.code === "ERR_NOT_FOUND" || error.code === "ERR_SERVER_UNAVAILABLE"))
+          return undefined;
         throw error;
       }
     }
@@ -323,7 +402,9 @@ export class Wallet {
   }
 
   /** The card to pay `offer` with: present, answering, in the offer's currency; undefined to pay online. */
-  async #findCard(offer: Offer): Promise<{ sessions: CardSessions; status: Awaited<ReturnType<typeof readCardStatus>> } | undefined> {
+  async #findCard(
+    offer: Offer,
+  ): Promise<{ sessions: CardSessions; status: Awaited<ReturnType<typeof readCardStatus>> } | undefined> {
     if (!this.#card || !this.#prompt.askPin) return undefined;
     const sessions = await this.#card.find();
     if (!sessions) return undefined;
@@ -334,8 +415,20 @@ export class Wallet {
       // Not a silent switch to paying online: the user put a card in to pay with it.
       const reason = fromCardError(error);
       const detail = reason instanceof WalletError ? reason.message : (reason as Error).message;
-      const unreadable = new WalletError("ERR_CARD_UNREADABLE", `the card in the reader could not be read (${detail}): nothing was paid; put the card back in, or take it out to pay online`, 503, true, { card: "unreadable" });
-      this.history.record({ offer, decidedAt: this.#clock.now(), consent: "none", outcome: "failed", errorCode: unreadable.code });
+      const unreadable = new WalletError(
+        "ERR_CARD_UNREADABLE",
+        `the card in the reader could not be read (${detail}): nothing was paid; put the card back in, or take it out to pay online`,
+        503,
+        true,
+        { card: "unreadable" },
+      );
+      this.history.record({
+        offer,
+        decidedAt: this.#clock.now(),
+        consent: "none",
+        outcome: "failed",
+        errorCode: unreadable.code,
+      });
       throw unreadable;
     }
     // The card pays in its own currency only; anything else is paid online.
@@ -359,15 +452,46 @@ export class Wallet {
         offer,
         clock: this.#clock,
         trust: this.#trust,
-        askPin: (ask) => prompt.askPin!({ view, ...ask, ...(this.config.card?.pin !== undefined && { configured: this.config.card.pin }) }, signal),
+        askPin: (ask) =>
+          prompt.askPin!(
+            { view, ...ask, ...(this.config.card?.pin !== undefined && { configured: this.config.card.pin }) },
+            signal,
+          ),
         ...(signal ? { signal } : {}),
       });
-      this.history.record({ offer, decidedAt: now, consent: "explicit", outcome: "paid", acknowledgment: verified, message: acknowledgment, ...homeOf(verified.claims.charged, amount, this.config.homeCurrency, undefined) });
-      return { acknowledgment, verified, consent: "explicit", ...(verified.card ? { card: { card: verified.card.card, debit: verified.card.debit } } : {}) };
+      this.history.record({
+        offer,
+        decidedAt: now,
+        consent: "explicit",
+        outcome: "paid",
+        acknowledgment: verified,
+        message: acknowledgment,
+        ...homeOf(verified.claims.charged, amount, this.config.homeCurrency, undefined),
+      });
+      return {
+        acknowledgment,
+        verified,
+        consent: "explicit",
+        ...(verified.card ? { card: { card: verified.card.card, debit: verified.card.debit } } : {}),
+      };
     } catch (error) {
-      const wallet = error instanceof WalletError ? error : new WalletError("ERR_WALLET_UNAVAILABLE", `the card could not be used: ${(error as Error).message}; nothing was paid`, 503, true);
+      const wallet =
+        error instanceof WalletError
+          ? error
+          : new WalletError(
+              "ERR_WALLET_UNAVAILABLE",
+              `the card could not be used: ${(error as Error).message}; nothing was paid`,
+              503,
+              true,
+            );
       const declined = wallet.code === "ERR_DECLINED" || wallet.code === "ERR_TIMEOUT";
-      this.history.record({ offer, decidedAt: now, consent: declined ? "none" : "explicit", outcome: declined ? "declined" : "failed", errorCode: wallet.code });
+      this.history.record({
+        offer,
+        decidedAt: now,
+        consent: declined ? "none" : "explicit",
+        outcome: declined ? "declined" : "failed",
+        errorCode: wallet.code,
+      });
       throw wallet;
     }
   }
@@ -377,11 +501,21 @@ export class Wallet {
       return await this.#prompt.ask(view, signal);
     } catch (error) {
       if (error instanceof WalletError) throw error;
-      throw new WalletError("ERR_DECLINED", `the user could not be asked (${(error as Error).message}); nothing was paid`, 403, false);
+      throw new WalletError(
+        "ERR_DECLINED",
+        `the user could not be asked (${(error as Error).message}); nothing was paid`,
+        403,
+        false,
+      );
     }
   }
 
-  #view({ offer, signature }: VerifiedOffer, rates: RateTable | undefined, reason: string, payWith: OfferFacts["payWith"]): OfferView {
+  #view(
+    { offer, signature }: VerifiedOffer,
+    rates: RateTable | undefined,
+    reason: string,
+    payWith: OfferFacts["payWith"],
+  ): OfferView {
     const home = this.config.homeCurrency;
     let converted: string | undefined;
     let conversion: ReturnType<typeof safeConvert>;
@@ -437,7 +571,13 @@ export class Wallet {
 
   /** Replaces the user's rules, saved in the config file first; the next offer is decided by them. */
   async setRules(rules: Rules): Promise<void> {
-    if (this.#dir === undefined) throw new WalletError("ERR_CONFLICT", "this wallet was opened without its data directory: its rules cannot be saved", 409, false);
+    if (this.#dir === undefined)
+      throw new WalletError(
+        "ERR_CONFLICT",
+        "this wallet was opened without its data directory: its rules cannot be saved",
+        409,
+        false,
+      );
     const config = { ...this.#config, rules };
     // Queued like an offer, so no payment is decided half under the old rules and half under the new.
     const run = this.#queue.then(async () => {

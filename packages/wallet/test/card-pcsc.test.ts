@@ -11,10 +11,31 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, createOffer, FixedClock, partyId, price, signCatalog, verifyAcknowledgment, type Catalog, type DemoPki, type Offer } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  createOffer,
+  FixedClock,
+  partyId,
+  price,
+  signCatalog,
+  verifyAcknowledgment,
+  type Catalog,
+  type DemoPki,
+  type Offer,
+} from "@peage/protocol";
 import { cardIssuerFromDemo, FileMedium, issueCard, PcscCardClient } from "@peage/card";
 import { startPcscStack, type PcscStack } from "@peage/card/testing";
-import { AutoYesPrompt, createWallet, initWallet, readConfig, ScriptedPrompt, writeConfig, type ConsentPrompt, type Wallet } from "../src/index.js";
+import {
+  AutoYesPrompt,
+  createWallet,
+  initWallet,
+  readConfig,
+  ScriptedPrompt,
+  writeConfig,
+  type ConsentPrompt,
+  type Wallet,
+} from "../src/index.js";
 import { walletCode } from "./helpers.js";
 
 const NOW = new Date("2026-07-01T08:00:00.000Z");
@@ -32,11 +53,24 @@ describe("the wallet pays with the card through pcscd", () => {
   let catalog: Catalog;
   const wallets: Wallet[] = [];
 
-  const offer = (offerId: string): Offer => createOffer(catalog.offers.find((e) => e.terms.offerId === offerId)!, clock);
-  const openWallet = async (prompt: ConsentPrompt, card: Record<string, unknown> = { waitMs: 5000, extendedLength: true }): Promise<Wallet> => {
+  const offer = (offerId: string): Offer =>
+    createOffer(
+      catalog.offers.find((e) => e.terms.offerId === offerId)!,
+      clock,
+    );
+  const openWallet = async (
+    prompt: ConsentPrompt,
+    card: Record<string, unknown> = { waitMs: 5000, extendedLength: true },
+  ): Promise<Wallet> => {
     const config = await readConfig(join(dir, "wallet"));
     await writeConfig(join(dir, "wallet"), { ...config, card });
-    const wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt, clock, server: { retries: 0, attemptTimeoutMs: 2000 } });
+    const wallet = await createWallet({
+      dir: join(dir, "wallet"),
+      passphrase: PASSPHRASE,
+      prompt,
+      clock,
+      server: { retries: 0, attemptTimeoutMs: 2000 },
+    });
     wallets.push(wallet);
     return wallet;
   };
@@ -103,10 +137,17 @@ describe("the wallet pays with the card through pcscd", () => {
     const result = await wallet.pay(paid);
     assert.equal(prompt.shown.length, 1);
     assert.equal(prompt.pinRequests.length, 1);
-    assert.deepEqual({ card: prompt.pinRequests[0]!.card, triesLeft: prompt.pinRequests[0]!.triesLeft, retry: prompt.pinRequests[0]!.retry }, { card: "urn:peage:card:holder-1", triesLeft: 3, retry: false });
+    assert.deepEqual(
+      { card: prompt.pinRequests[0]!.card, triesLeft: prompt.pinRequests[0]!.triesLeft, retry: prompt.pinRequests[0]!.retry },
+      { card: "urn:peage:card:holder-1", triesLeft: 3, retry: false },
+    );
     assert.deepEqual(result.card, { card: "urn:peage:card:holder-1", debit: { counter: 1, balance: 450 } });
     // What the merchant does with it: the card chains through the issuing server to the root.
-    const merchant = await verifyAcknowledgment(result.acknowledgment, paid, { trust: pki.trustStore(), clock, server: pki.server.identity });
+    const merchant = await verifyAcknowledgment(result.acknowledgment, paid, {
+      trust: pki.trustStore(),
+      clock,
+      server: pki.server.identity,
+    });
     assert.ok(merchant.ok, merchant.ok ? "" : merchant.error.message);
     assert.equal(merchant.value.card?.issuer, pki.server.identity);
     assert.equal(wallet.history.list(1)[0]?.outcome, "paid");
@@ -121,10 +162,13 @@ describe("the wallet pays with the card through pcscd", () => {
   it("asks again after a wrong PIN; gives up without debiting when no right PIN comes; the card counts the tries", async () => {
     const retried = new ScriptedPrompt([true], { pins: ["0000", PIN] });
     const first = await (await openWallet(retried)).pay(offer("launch"));
-    assert.deepEqual(retried.pinRequests.map((r) => [r.retry, r.triesLeft]), [
-      [false, 3],
-      [true, 2],
-    ]);
+    assert.deepEqual(
+      retried.pinRequests.map((r) => [r.retry, r.triesLeft]),
+      [
+        [false, 3],
+        [true, 2],
+      ],
+    );
     assert.deepEqual(first.card?.debit, { counter: 2, balance: 400 });
 
     const wrong = new ScriptedPrompt([true], { pins: ["1111"] });

@@ -6,7 +6,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
-import { AutoYesPrompt, CARD_PIN_ENV, parseConfig, ScriptedPrompt, TerminalPrompt, type OfferView, type PinRequest } from "../src/index.js";
+import {
+  AutoYesPrompt,
+  CARD_PIN_ENV,
+  parseConfig,
+  ScriptedPrompt,
+  TerminalPrompt,
+  type OfferView,
+  type PinRequest,
+} from "../src/index.js";
 
 const view: OfferView = {
   offerId: "launch",
@@ -16,7 +24,12 @@ const view: OfferView = {
   publisher: "urn:peage:publisher:acme-games",
   grant: { kind: "launch" },
   reason: "the card's PIN is the consent",
-  facts: { price: { amount: 50, currency: "EUR" } as OfferView["facts"]["price"], firstPayment: false, payWith: "card", server: "https://pay.example" },
+  facts: {
+    price: { amount: 50, currency: "EUR" } as OfferView["facts"]["price"],
+    firstPayment: false,
+    payWith: "card",
+    server: "https://pay.example",
+  },
 };
 const request: PinRequest = { view, card: "urn:peage:card:alice-1", triesLeft: 3, retry: false };
 
@@ -32,13 +45,24 @@ const base = {
 test("the config's card member: any reader by default, or a named one; nothing else is accepted", () => {
   assert.equal(parseConfig(base).card, undefined);
   assert.deepEqual(parseConfig({ ...base, card: {} }).card, {});
-  assert.deepEqual(parseConfig({ ...base, card: { reader: "Virtual PCD 00 00", waitMs: 500, extendedLength: true, pin: "2468" } }).card, {
-    reader: "Virtual PCD 00 00",
-    waitMs: 500,
-    extendedLength: true,
-    pin: "2468",
-  });
-  for (const card of [true, { reader: "" }, { waitMs: -1 }, { extendedLength: "yes" }, { pin: "12" }, { pin: "12ab" }, { other: 1 }]) {
+  assert.deepEqual(
+    parseConfig({ ...base, card: { reader: "Virtual PCD 00 00", waitMs: 500, extendedLength: true, pin: "2468" } }).card,
+    {
+      reader: "Virtual PCD 00 00",
+      waitMs: 500,
+      extendedLength: true,
+      pin: "2468",
+    },
+  );
+  for (const card of [
+    true,
+    { reader: "" },
+    { waitMs: -1 },
+    { extendedLength: "yes" },
+    { pin: "12" },
+    { pin: "12ab" },
+    { other: 1 },
+  ]) {
     assert.throws(() => parseConfig({ ...base, card }), TypeError, JSON.stringify(card));
   }
 });

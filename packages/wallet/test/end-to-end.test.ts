@@ -8,7 +8,16 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, price, signCatalog, verifyAcknowledgment, type Catalog, type DemoPki, type OfferDraft } from "@peage/protocol";
+import {
+  certificateToPem,
+  createDemoPki,
+  price,
+  signCatalog,
+  verifyAcknowledgment,
+  type Catalog,
+  type DemoPki,
+  type OfferDraft,
+} from "@peage/protocol";
 import { AutoYesPrompt, createWallet, initWallet, startWallet, type Wallet, type WalletService } from "../src/index.js";
 import { TEST_RATES } from "../src/testing/index.js";
 import { offerFor } from "./helpers.js";
@@ -35,7 +44,14 @@ before(async () => {
   server = await startRealServer(pki, TEST_RATES);
   const roots = join(dir, "root.pem");
   await writeFile(roots, certificateToPem(pki.root.certificate));
-  const init = await initWallet(join(dir, "wallet"), { passphrase: PASSPHRASE, user: USER, serverUrl: server.url, serverId: pki.server.identity, homeCurrency: "EUR", trustRootsPem: roots });
+  const init = await initWallet(join(dir, "wallet"), {
+    passphrase: PASSPHRASE,
+    user: USER,
+    serverUrl: server.url,
+    serverId: pki.server.identity,
+    homeCurrency: "EUR",
+    trustRootsPem: roots,
+  });
   await server.enrol(USER, init.publicJwk, "EUR", 2000);
   catalog = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
   wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt: new AutoYesPrompt() });
@@ -62,7 +78,11 @@ test("end to end: an offer through the wallet service is paid by the real server
   const offer = offerFor(catalog, "launch");
   const answer = await postOffer(offer);
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  const verified = await verifyAcknowledgment(answer.body["acknowledgment"], offer, { trust: pki.trustStore(), clock: { now: () => new Date() }, server: pki.server.identity });
+  const verified = await verifyAcknowledgment(answer.body["acknowledgment"], offer, {
+    trust: pki.trustStore(),
+    clock: { now: () => new Date() },
+    server: pki.server.identity,
+  });
   assert.ok(verified.ok, verified.ok ? "" : verified.error.message);
   assert.equal(verified.value.claims.user, USER);
   assert.deepEqual(verified.value.claims.charged, { amount: 50, currency: "EUR" });
@@ -101,7 +121,10 @@ test("end to end: a wallet whose key the server does not know is refused with ER
   });
   const stranger = await createWallet({ dir: strangerDir, passphrase: PASSPHRASE, prompt: new AutoYesPrompt() });
   try {
-    await assert.rejects(stranger.pay(offerFor(catalog, "launch")), (error: unknown) => (error as { code: string }).code === "ERR_UNKNOWN_KEY");
+    await assert.rejects(
+      stranger.pay(offerFor(catalog, "launch")),
+      (error: unknown) => (error as { code: string }).code === "ERR_UNKNOWN_KEY",
+    );
   } finally {
     stranger.close();
   }

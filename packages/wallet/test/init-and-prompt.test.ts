@@ -5,7 +5,18 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { certificateToPem, createDemoPki, FixedClock, price, type DemoPki } from "@peage/protocol";
-import { createWallet, initWallet, NobodyPrompt, parseConfig, PaymentServerClient, ScriptedPrompt, TerminalPrompt, WalletError, walletPaths, type OfferView } from "../src/index.js";
+import {
+  createWallet,
+  initWallet,
+  NobodyPrompt,
+  parseConfig,
+  PaymentServerClient,
+  ScriptedPrompt,
+  TerminalPrompt,
+  WalletError,
+  walletPaths,
+  type OfferView,
+} from "../src/index.js";
 import { createTestWorld } from "../src/testing/index.js";
 import { offerFor, walletCode } from "./helpers.js";
 
@@ -23,7 +34,12 @@ const view: OfferView = {
   publisher: "urn:peage:publisher:acme-games",
   grant: { kind: "event", event: "level-2" },
   reason: "above 0.50 EUR per payment, the most you let pass without asking",
-  facts: { price: { amount: 100, currency: "USD" } as OfferView["facts"]["price"], firstPayment: false, payWith: "server", server: "https://pay.example" },
+  facts: {
+    price: { amount: 100, currency: "USD" } as OfferView["facts"]["price"],
+    firstPayment: false,
+    payWith: "server",
+    server: "https://pay.example",
+  },
 };
 
 function terminal(answer: string | undefined, options: { timeoutMs?: number } = {}) {
@@ -56,7 +72,14 @@ test("the terminal prompt shows exactly the signed description, the price, its c
 });
 
 test("the terminal prompt takes only y or yes as a yes; anything else, silence or an abort is a no", async () => {
-  for (const [answer, expected] of [["yes", true], ["Y", true], ["", false], ["n", false], ["yes please", false], ["oui", false]] as const) {
+  for (const [answer, expected] of [
+    ["yes", true],
+    ["Y", true],
+    ["", false],
+    ["n", false],
+    ["yes please", false],
+    ["oui", false],
+  ] as const) {
     const t = terminal(answer);
     const asking = t.prompt.ask(view);
     t.answer();
@@ -74,13 +97,24 @@ test("the terminal prompt takes only y or yes as a yes; anything else, silence o
 
 test("the terminal prompt refuses to ask when its input is not a terminal: nobody was asked, which is not a no", async () => {
   const prompt = new TerminalPrompt({ input: new PassThrough(), output: new PassThrough() });
-  await assert.rejects(prompt.ask(view), (error) => walletCode("ERR_CONSENT_UNAVAILABLE")(error) && (error as WalletError).retryable);
+  await assert.rejects(
+    prompt.ask(view),
+    (error) => walletCode("ERR_CONSENT_UNAVAILABLE")(error) && (error as WalletError).retryable,
+  );
 });
 
 test("a wallet that can ask nobody gives the program ERR_CONSENT_UNAVAILABLE, retryable, and records no decision", async () => {
-  const world = await createTestWorld({ pki, prompt: new NobodyPrompt(), rules: { autoAccept: null, refuse: {} }, service: false });
+  const world = await createTestWorld({
+    pki,
+    prompt: new NobodyPrompt(),
+    rules: { autoAccept: null, refuse: {} },
+    service: false,
+  });
   try {
-    await assert.rejects(world.wallet.pay(offerFor(world.catalog, "launch")), (error) => walletCode("ERR_CONSENT_UNAVAILABLE")(error) && (error as WalletError).retryable);
+    await assert.rejects(
+      world.wallet.pay(offerFor(world.catalog, "launch")),
+      (error) => walletCode("ERR_CONSENT_UNAVAILABLE")(error) && (error as WalletError).retryable,
+    );
     assert.deepEqual(world.wallet.history.list(), []);
   } finally {
     await world.close();
@@ -137,7 +171,10 @@ test("initWallet checks its inputs, writes 0600 files, returns the public JWK, a
     const config = parseConfig(JSON.parse(await readFile(paths.config, "utf8")));
     assert.equal(config.user, "urn:peage:user:bob");
     const rawConfig = JSON.parse(await readFile(paths.config, "utf8"));
-    assert.throws(() => parseConfig({ ...rawConfig, server: { ...rawConfig.server, url: "http://pay.example" } }), /server.url: .*plain http/);
+    assert.throws(
+      () => parseConfig({ ...rawConfig, server: { ...rawConfig.server, url: "http://pay.example" } }),
+      /server.url: .*plain http/,
+    );
     assert.equal(config.trustRootsPem, paths.roots);
     // No auto-accept until the user chooses one: every payment is shown.
     assert.equal(config.rules.autoAccept, null);
@@ -145,21 +182,39 @@ test("initWallet checks its inputs, writes 0600 files, returns the public JWK, a
     const again = await initWallet(walletDir, { ...base, force: true });
     assert.notEqual(again.kid, init.kid);
 
-    await assert.rejects(createWallet({ dir: walletDir, passphrase: "not the passphrase", prompt: new ScriptedPrompt() }), walletCode("ERR_WALLET_LOCKED"));
+    await assert.rejects(
+      createWallet({ dir: walletDir, passphrase: "not the passphrase", prompt: new ScriptedPrompt() }),
+      walletCode("ERR_WALLET_LOCKED"),
+    );
     const opened = await createWallet({ dir: walletDir, passphrase: base.passphrase, prompt: new ScriptedPrompt() });
     opened.close();
     await writeFile(paths.config, JSON.stringify({ ...config, homeCurrency: "XXX" }));
-    await assert.rejects(createWallet({ dir: walletDir, passphrase: base.passphrase, prompt: new ScriptedPrompt() }), /homeCurrency/);
-    await assert.rejects(createWallet({ dir: join(dir, "nothing"), passphrase: base.passphrase, prompt: new ScriptedPrompt() }), walletCode("ERR_WALLET_UNAVAILABLE"));
+    await assert.rejects(
+      createWallet({ dir: walletDir, passphrase: base.passphrase, prompt: new ScriptedPrompt() }),
+      /homeCurrency/,
+    );
+    await assert.rejects(
+      createWallet({ dir: join(dir, "nothing"), passphrase: base.passphrase, prompt: new ScriptedPrompt() }),
+      walletCode("ERR_WALLET_UNAVAILABLE"),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
 test("per-publisher daily amounts are counted per UTC calendar day", async () => {
-  const clock = new FixedClock(new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate(), 23, 0, 0)));
+  const clock = new FixedClock(
+    new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate(), 23, 0, 0)),
+  );
   const prompt = new ScriptedPrompt([false, false]);
-  const rules = { autoAccept: { perPayment: price(3000, "EUR"), perPublisherPerDay: price(100, "EUR"), perPublisherPerMonth: price(10_000, "EUR") }, refuse: {} };
+  const rules = {
+    autoAccept: {
+      perPayment: price(3000, "EUR"),
+      perPublisherPerDay: price(100, "EUR"),
+      perPublisherPerMonth: price(10_000, "EUR"),
+    },
+    refuse: {},
+  };
   const world = await createTestWorld({ pki, prompt, rules, clock, service: false });
   try {
     const pay = () => world.wallet.pay(offerFor(world.catalog, "launch", clock));

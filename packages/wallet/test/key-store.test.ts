@@ -62,7 +62,9 @@ test("editing the stored parameters or ciphertext makes the file unreadable, not
   await assert.rejects(unsealKey(otherKid, "the right one"), (e) => assertCode(e, "ERR_WALLET_LOCKED"));
   const flipped = Buffer.from(sealed.ciphertext, "base64url");
   flipped[0] = flipped[0]! ^ 1;
-  await assert.rejects(unsealKey({ ...sealed, ciphertext: flipped.toString("base64url") }, "the right one"), (e) => assertCode(e, "ERR_WALLET_LOCKED"));
+  await assert.rejects(unsealKey({ ...sealed, ciphertext: flipped.toString("base64url") }, "the right one"), (e) =>
+    assertCode(e, "ERR_WALLET_LOCKED"),
+  );
 });
 
 test("a passphrase opens the key however its accents were composed (NFC)", async () => {
@@ -88,11 +90,26 @@ test("the key file is written with mode 0600 in a 0700 directory and loads back"
 test("a key file asking for absurd scrypt memory, or not a key file at all, is refused before any derivation", async () => {
   const sealed = await sealKey(await generateKeyPair(), "whatever it is");
   const json = JSON.parse(JSON.stringify(sealed)) as Record<string, unknown>;
-  assert.throws(() => parseKeyFile({ ...json, kdf: { ...sealed.kdf, N: 2 ** 30 } }), (e) => assertCode(e, "ERR_MALFORMED"));
-  assert.throws(() => parseKeyFile({ ...json, kdf: { ...sealed.kdf, N: 1000 } }), (e) => assertCode(e, "ERR_MALFORMED"));
-  assert.throws(() => parseKeyFile({ ...json, kdf: { ...sealed.kdf, r: 1 } }), (e) => assertCode(e, "ERR_MALFORMED"));
-  assert.throws(() => parseKeyFile({ ...json, cipher: { ...sealed.cipher, iv: "AAAA" } }), (e) => assertCode(e, "ERR_MALFORMED"));
-  assert.throws(() => parseKeyFile({ type: "something-else" }), (e) => assertCode(e, "ERR_MALFORMED"));
+  assert.throws(
+    () => parseKeyFile({ ...json, kdf: { ...sealed.kdf, N: 2 ** 30 } }),
+    (e) => assertCode(e, "ERR_MALFORMED"),
+  );
+  assert.throws(
+    () => parseKeyFile({ ...json, kdf: { ...sealed.kdf, N: 1000 } }),
+    (e) => assertCode(e, "ERR_MALFORMED"),
+  );
+  assert.throws(
+    () => parseKeyFile({ ...json, kdf: { ...sealed.kdf, r: 1 } }),
+    (e) => assertCode(e, "ERR_MALFORMED"),
+  );
+  assert.throws(
+    () => parseKeyFile({ ...json, cipher: { ...sealed.cipher, iv: "AAAA" } }),
+    (e) => assertCode(e, "ERR_MALFORMED"),
+  );
+  assert.throws(
+    () => parseKeyFile({ type: "something-else" }),
+    (e) => assertCode(e, "ERR_MALFORMED"),
+  );
   assert.deepEqual(parseKeyFile(json), json);
   await withDir(async (dir) => {
     const path = join(dir, "key.json");

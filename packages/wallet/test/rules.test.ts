@@ -67,7 +67,11 @@ test("without an exchange rate nothing passes unasked", () => {
 
 test("per-publisher day and month limits: auto-accept ones ask, refuse ones refuse without asking", () => {
   const rules: Rules = {
-    autoAccept: { perPayment: price(3000, "EUR"), perPublisherPerDay: price(500, "EUR"), perPublisherPerMonth: price(2000, "EUR") },
+    autoAccept: {
+      perPayment: price(3000, "EUR"),
+      perPublisherPerDay: price(500, "EUR"),
+      perPublisherPerMonth: price(2000, "EUR"),
+    },
     refuse: { perPayment: price(5000, "EUR"), perPublisherPerDay: price(1000, "EUR"), perPublisherPerMonth: price(4000, "EUR") },
   };
   assert.equal(decideEur(100, { publisherToday: 400 }, rules).kind, "auto"); // 5.00 exactly
@@ -121,7 +125,10 @@ test("rules from the config: nothing auto-accepted when absent, strict about sha
   assert.deepEqual(parseRules({ autoAccept: null, refuse: {} }), { autoAccept: null, refuse: {} });
   assert.deepEqual(parseRules({ refuse: { perPayment: { amount: 100, currency: "EUR" } } }).autoAccept, null);
   assert.throws(() => parseRules({ autoAccept: null, refuse: {}, extra: 1 }), /unknown field/);
-  const rules = parseRules({ autoAccept: { perPayment: { amount: 500, currency: "USD" }, consecutive: 3 }, refuse: { perPayment: { amount: 10000, currency: "USD" } } });
+  const rules = parseRules({
+    autoAccept: { perPayment: { amount: 500, currency: "USD" }, consecutive: 3 },
+    refuse: { perPayment: { amount: 10000, currency: "USD" } },
+  });
   assert.deepEqual(rules.autoAccept, { perPayment: { amount: 500, currency: "USD" }, consecutive: 3 });
   assert.deepEqual(rules.refuse.perPayment, { amount: 10000, currency: "USD" } as Price);
   assert.throws(() => parseRules({ autoAccept: { perPayment: { amount: 5.5, currency: "EUR" } } }), /integer minor units/);

@@ -16,17 +16,34 @@ interface Answer {
 }
 
 /** A raw HTTP request, so tests control every header (Host, Origin) byte for byte. */
-function send(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Answer> {
+function send(
+  url: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Answer> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: { host: `127.0.0.1:${port}`, ...options.headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: res.statusCode ?? 0, type: res.headers["content-type"], body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
-      });
-    });
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: options.method ?? "GET",
+        headers: { host: `127.0.0.1:${port}`, ...options.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({
+            status: res.statusCode ?? 0,
+            type: res.headers["content-type"],
+            body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+          });
+        });
+      },
+    );
     req.on("error", reject);
     if (options.body !== undefined) req.write(options.body);
     req.end();
@@ -68,7 +85,11 @@ test("health answers without a token", async () => {
 
 test("an offer posted with the token is paid and message 3 comes back", async () => {
   const offer = offerFor(world.catalog, "launch");
-  const answer = await send(world.service!.url, "/v1/offers", { method: "POST", headers: authorized(), body: JSON.stringify({ offer }) });
+  const answer = await send(world.service!.url, "/v1/offers", {
+    method: "POST",
+    headers: authorized(),
+    body: JSON.stringify({ offer }),
+  });
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
   const ack = answer.body["acknowledgment"] as Record<string, unknown>;
   assert.equal(ack["type"], "peage.acknowledgment");
@@ -79,7 +100,10 @@ test("an offer naming nonce twice is refused before it is looked at: nothing is 
   const offer = offerFor(world.catalog, "launch");
   const other = offerFor(world.catalog, "launch");
   const text = JSON.stringify({ offer });
-  const doubled = text.replace(`"nonce":${JSON.stringify(offer.nonce)}`, `"nonce":${JSON.stringify(other.nonce)},"nonce":${JSON.stringify(offer.nonce)}`);
+  const doubled = text.replace(
+    `"nonce":${JSON.stringify(offer.nonce)}`,
+    `"nonce":${JSON.stringify(other.nonce)},"nonce":${JSON.stringify(offer.nonce)}`,
+  );
   assert.notEqual(doubled, text);
   const paidBefore = world.wallet.history.list().length;
   const answer = await send(world.service!.url, "/v1/offers", { method: "POST", headers: authorized(), body: doubled });
@@ -92,7 +116,13 @@ test("a missing or wrong token is 401 and nothing is looked at", async () => {
   const offer = offerFor(world.catalog, "launch");
   const body = JSON.stringify({ offer });
   const before = world.server.requestCount;
-  for (const authorization of [undefined, "Bearer wrong", `Bearer ${world.service!.token}x`, `Basic ${world.service!.token}`, `bearer ${world.service!.token}`]) {
+  for (const authorization of [
+    undefined,
+    "Bearer wrong",
+    `Bearer ${world.service!.token}x`,
+    `Basic ${world.service!.token}`,
+    `bearer ${world.service!.token}`,
+  ]) {
     const headers: Record<string, string> = { "content-type": "application/json", ...(authorization ? { authorization } : {}) };
     const answer = await send(world.service!.url, "/v1/offers", { method: "POST", headers, body });
     assert.equal(answer.status, 401, String(authorization));
@@ -105,7 +135,11 @@ test("a missing or wrong token is 401 and nothing is looked at", async () => {
 test("a request carrying an Origin header is refused, even with the right token: no web page can pay", async () => {
   const offer = offerFor(world.catalog, "launch");
   for (const origin of ["https://evil.example", "null", `http://127.0.0.1:${new URL(world.service!.url).port}`]) {
-    const answer = await send(world.service!.url, "/v1/offers", { method: "POST", headers: authorized({ origin }), body: JSON.stringify({ offer }) });
+    const answer = await send(world.service!.url, "/v1/offers", {
+      method: "POST",
+      headers: authorized({ origin }),
+      body: JSON.stringify({ offer }),
+    });
     assert.equal(answer.status, 403);
     assert.equal(answer.body["code"], "ERR_FORBIDDEN");
   }
@@ -113,7 +147,13 @@ test("a request carrying an Origin header is refused, even with the right token:
 
 test("a Host header other than 127.0.0.1:port or localhost:port is refused (DNS rebinding)", async () => {
   const { port } = new URL(world.service!.url);
-  for (const host of ["evil.example", `evil.example:${port}`, "127.0.0.1", `127.0.0.1:${Number(port) + 1}`, `localhost.evil.example:${port}`]) {
+  for (const host of [
+    "evil.example",
+    `evil.example:${port}`,
+    "127.0.0.1",
+    `127.0.0.1:${Number(port) + 1}`,
+    `localhost.evil.example:${port}`,
+  ]) {
     const answer = await send(world.service!.url, "/v1/health", { headers: { host } });
     assert.equal(answer.status, 403, host);
     assert.equal(answer.body["code"], "ERR_FORBIDDEN");
@@ -126,14 +166,26 @@ test("bodies that are too large, not JSON, or not {offer} are refused with a spe
   const large = await send(url, "/v1/offers", { method: "POST", headers: authorized(), body: Buffer.alloc(70 * 1024, 0x20) });
   assert.equal(large.status, 413);
   assert.equal(large.body["code"], "ERR_PAYLOAD_TOO_LARGE");
-  const text = await send(url, "/v1/offers", { method: "POST", headers: authorized({ "content-type": "text/plain" }), body: "{}" });
+  const text = await send(url, "/v1/offers", {
+    method: "POST",
+    headers: authorized({ "content-type": "text/plain" }),
+    body: "{}",
+  });
   assert.equal(text.status, 415);
   const notJson = await send(url, "/v1/offers", { method: "POST", headers: authorized(), body: "{offer" });
   assert.equal(notJson.status, 400);
   assert.equal(notJson.body["code"], "ERR_BAD_REQUEST");
-  const extra = await send(url, "/v1/offers", { method: "POST", headers: authorized(), body: JSON.stringify({ offer: {}, also: 1 }) });
+  const extra = await send(url, "/v1/offers", {
+    method: "POST",
+    headers: authorized(),
+    body: JSON.stringify({ offer: {}, also: 1 }),
+  });
   assert.equal(extra.status, 400);
-  const forged = await send(url, "/v1/offers", { method: "POST", headers: authorized(), body: JSON.stringify({ offer: { type: "peage.offer" } }) });
+  const forged = await send(url, "/v1/offers", {
+    method: "POST",
+    headers: authorized(),
+    body: JSON.stringify({ offer: { type: "peage.offer" } }),
+  });
   assert.equal(forged.status, 422);
   assert.equal(forged.body["code"], "ERR_MALFORMED");
   assert.equal((await send(url, "/v1/elsewhere")).status, 404);
@@ -141,7 +193,9 @@ test("bodies that are too large, not JSON, or not {offer} are refused with a spe
 });
 
 test("a declined offer comes back as an ERR_DECLINED problem", async () => {
-  const drafts = [{ offerId: "dear", description: "Dear", price: { amount: 9999, currency: "EUR" }, grant: { kind: "launch" } }] as const;
+  const drafts = [
+    { offerId: "dear", description: "Dear", price: { amount: 9999, currency: "EUR" }, grant: { kind: "launch" } },
+  ] as const;
   const declining = await createTestWorld({ pki, prompt: new ScriptedPrompt([false]), drafts: drafts as never });
   try {
     const answer = await send(declining.service!.url, "/v1/offers", {

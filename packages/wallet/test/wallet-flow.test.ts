@@ -35,7 +35,9 @@ test("an offer within the rules is paid without asking; the acknowledgment is ve
 
 test("a forged offer never reaches the prompt: the verification code is returned and nothing is paid", async () => {
   const prompt = new ScriptedPrompt([true, true, true, true, true]);
-  const drafts: OfferDraft[] = [{ offerId: "big", description: "A big purchase", price: price(5000, "EUR"), grant: { kind: "launch" } }];
+  const drafts: OfferDraft[] = [
+    { offerId: "big", description: "A big purchase", price: price(5000, "EUR"), grant: { kind: "launch" } },
+  ];
   const world = await createTestWorld({ pki, prompt, drafts, service: false });
   try {
     const offer = offerFor(world.catalog, "big");
@@ -48,12 +50,20 @@ test("a forged offer never reaches the prompt: the verification code is returned
     await assert.rejects(world.wallet.pay({ ...offer, terms, offerHash: offerHash(terms) }), walletCode("ERR_HASH_MISMATCH"));
     // Signed by a publisher of another hierarchy.
     const other = await createDemoPki();
-    const forged = await signCatalog(other.publisher.identity, drafts, other.publisher.keys, other.chainOf(other.publisher.certificate));
+    const forged = await signCatalog(
+      other.publisher.identity,
+      drafts,
+      other.publisher.keys,
+      other.chainOf(other.publisher.certificate),
+    );
     await assert.rejects(world.wallet.pay(offerFor(forged, "big")), walletCode("ERR_UNKNOWN_ISSUER"));
     // Not an offer at all.
     await assert.rejects(world.wallet.pay({ type: "peage.offer" }), walletCode("ERR_MALFORMED"));
     // An expired offer.
-    await assert.rejects(world.wallet.pay({ ...offer, date: "2020-01-01T00:00:00.000Z", expiresAt: "2020-01-01T00:10:00.000Z" }), walletCode("ERR_MESSAGE_EXPIRED"));
+    await assert.rejects(
+      world.wallet.pay({ ...offer, date: "2020-01-01T00:00:00.000Z", expiresAt: "2020-01-01T00:10:00.000Z" }),
+      walletCode("ERR_MESSAGE_EXPIRED"),
+    );
     assert.equal(prompt.shown.length, 0, "no forged offer was shown");
     assert.equal(world.server.requestCount, 0);
     assert.equal(world.wallet.history.list().length, 0);
@@ -64,7 +74,14 @@ test("a forged offer never reaches the prompt: the verification code is returned
 
 test("above the auto-accept cap the user is asked with exactly the signed terms; no is ERR_DECLINED", async () => {
   const prompt = new ScriptedPrompt([false, true]);
-  const drafts: OfferDraft[] = [{ offerId: "season-pass", description: "Season pass — all levels (« VIP »)", price: price(3001, "EUR"), grant: { kind: "period", seconds: 86400 } }];
+  const drafts: OfferDraft[] = [
+    {
+      offerId: "season-pass",
+      description: "Season pass — all levels (« VIP »)",
+      price: price(3001, "EUR"),
+      grant: { kind: "period", seconds: 86400 },
+    },
+  ];
   const world = await createTestWorld({ pki, prompt, drafts, service: false });
   try {
     const offer = offerFor(world.catalog, "season-pass");
@@ -113,7 +130,8 @@ test("PSD2: the cumulative amount since the last confirmation is counted in exac
   ];
   const world = await createTestWorld({ pki, prompt, drafts, service: false, balance: 20_000 });
   try {
-    for (const id of ["thirty", "thirty", "thirty", "ten"]) assert.equal((await world.wallet.pay(offerFor(world.catalog, id))).consent, "auto");
+    for (const id of ["thirty", "thirty", "thirty", "ten"])
+      assert.equal((await world.wallet.pay(offerFor(world.catalog, id))).consent, "auto");
     // 100.00 EUR paid without asking: one more cent would exceed it.
     await assert.rejects(world.wallet.pay(offerFor(world.catalog, "cent")), walletCode("ERR_DECLINED"));
     assert.match(prompt.shown[0]!.reason, /100\.00 EUR/);
@@ -125,7 +143,9 @@ test("PSD2: the cumulative amount since the last confirmation is counted in exac
 
 test("a price in another currency is shown converted to the home currency with the server's rates", async () => {
   const prompt = new ScriptedPrompt([true]);
-  const drafts: OfferDraft[] = [{ offerId: "usd", description: "Priced in dollars", price: price(10845, "USD"), grant: { kind: "launch" } }];
+  const drafts: OfferDraft[] = [
+    { offerId: "usd", description: "Priced in dollars", price: price(10845, "USD"), grant: { kind: "launch" } },
+  ];
   const world = await createTestWorld({ pki, prompt, drafts, service: false });
   try {
     const result = await world.wallet.pay(offerFor(world.catalog, "usd"));
@@ -171,8 +191,16 @@ test("an offer whose signed terms accept other payment servers only is refused b
   const prompt = new ScriptedPrompt([true]);
   const world = await createTestWorld({ pki, service: false, prompt });
   try {
-    const launch: OfferDraft[] = [{ offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" } }];
-    const narrowed = await signCatalog(pki.publisher.identity, launch, pki.publisher.keys, pki.chainOf(pki.publisher.certificate), { servers: [partyId("server", "pay-us")] });
+    const launch: OfferDraft[] = [
+      { offerId: "launch", description: "Start the game", price: price(50, "EUR"), grant: { kind: "launch" } },
+    ];
+    const narrowed = await signCatalog(
+      pki.publisher.identity,
+      launch,
+      pki.publisher.keys,
+      pki.chainOf(pki.publisher.certificate),
+      { servers: [partyId("server", "pay-us")] },
+    );
     await assert.rejects(world.wallet.pay(offerFor(narrowed, "launch")), walletCode("ERR_WRONG_AUDIENCE"));
     assert.equal(prompt.shown.length, 0);
     assert.equal(world.server.payments.length, 0);
@@ -255,7 +283,15 @@ test("a dishonest server is noticed by the wallet: acknowledgment signed by a pu
     service: false,
     server: {
       tamper: (_ack, consent) =>
-        signAcknowledgment({ consent, paymentId: "pay_x", server: pki.server.identity, charged: consent.price, key: pki.publisher.keys, x5c: pki.chainOf(pki.publisher.certificate), clock: { now: () => new Date() } }),
+        signAcknowledgment({
+          consent,
+          paymentId: "pay_x",
+          server: pki.server.identity,
+          charged: consent.price,
+          key: pki.publisher.keys,
+          x5c: pki.chainOf(pki.publisher.certificate),
+          clock: { now: () => new Date() },
+        }),
     },
   });
   try {
@@ -269,7 +305,15 @@ test("a dishonest server is noticed by the wallet: acknowledgment signed by a pu
     service: false,
     server: {
       tamper: (_ack, consent) =>
-        signAcknowledgment({ consent: { ...consent, price: price(1, "EUR") }, paymentId: "pay_y", server: pki.server.identity, charged: price(1, "EUR"), key: pki.server.keys, x5c: pki.chainOf(pki.server.certificate), clock: { now: () => new Date() } }),
+        signAcknowledgment({
+          consent: { ...consent, price: price(1, "EUR") },
+          paymentId: "pay_y",
+          server: pki.server.identity,
+          charged: price(1, "EUR"),
+          key: pki.server.keys,
+          x5c: pki.chainOf(pki.server.certificate),
+          clock: { now: () => new Date() },
+        }),
     },
   });
   try {

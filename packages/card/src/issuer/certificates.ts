@@ -103,7 +103,9 @@ export interface CardCertificateOptions {
 }
 
 /** The card's certificate: a leaf with the card-acknowledgment role, under the issuer's CA. */
-export async function issueCardCertificate(opts: CardCertificateOptions): Promise<{ certificate: x509.X509Certificate; chain: string[] }> {
+export async function issueCardCertificate(
+  opts: CardCertificateOptions,
+): Promise<{ certificate: x509.X509Certificate; chain: string[] }> {
   const certificate = await issueCertificate({
     issuer: opts.issuer.ca,
     subject: `CN=${opts.card.split(":")[3]},O=Péage`,
@@ -133,7 +135,12 @@ export async function cardKeyFromChain(chain: readonly string[], trust: TrustSto
   if (!validated.ok) return validated;
   const issuer = subjectAltNameUris(validated.value.path[1]!)[0];
   if (issuer === undefined) return fail("ERR_WRONG_ROLE", "the card's issuer names no payment server");
-  return ok({ card: validated.value.identity as PartyId<"card">, issuer: issuer as PartyId<"server">, alg: validated.value.alg, publicKey: validated.value.publicKey });
+  return ok({
+    card: validated.value.identity as PartyId<"card">,
+    issuer: issuer as PartyId<"server">,
+    alg: validated.value.alg,
+    publicKey: validated.value.publicKey,
+  });
 }
 
 /** The key certified by a certificate the server issued itself (its own records are its trust). */
@@ -142,5 +149,8 @@ export async function cardKeyFromCertificate(certificate: x509.X509Certificate):
   const alg = algorithmOfKey(object);
   if (!alg) throw new TypeError("the card's certificate holds neither a P-256 nor an Ed25519 key");
   const spki = object.export({ type: "spki", format: "der" });
-  return { alg, publicKey: await webcrypto.subtle.importKey("spki", spki, webCryptoAlgorithm(alg) as EcKeyImportParams, true, ["verify"]) };
+  return {
+    alg,
+    publicKey: await webcrypto.subtle.importKey("spki", spki, webCryptoAlgorithm(alg) as EcKeyImportParams, true, ["verify"]),
+  };
 }

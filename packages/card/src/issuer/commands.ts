@@ -6,7 +6,18 @@
  * card is refused (docs/card.md, "Issuer commands"). Pure functions: the server calls them.
  */
 import { randomBytes } from "node:crypto";
-import { fail, isPartyId, minorUnits, newId, ok, parseCurrency, type KeyPair, type PartyId, type Price, type Result } from "@peage/protocol";
+import {
+  fail,
+  isPartyId,
+  minorUnits,
+  newId,
+  ok,
+  parseCurrency,
+  type KeyPair,
+  type PartyId,
+  type Price,
+  type Result,
+} from "@peage/protocol";
 import {
   CARD_VERSION,
   isCounter,
@@ -42,7 +53,14 @@ export async function createReloadCommand(input: ReloadCommandInput): Promise<st
   if (!isCounter(input.seq)) throw new RangeError("seq must be a counter");
   const amount = { amount: minorUnits(input.amount.amount), currency: parseCurrency(input.amount.currency) };
   if (amount.amount <= 0) throw new RangeError("a reload credits a positive amount");
-  const body: ReloadBody = { type: "peage.card-reload", v: CARD_VERSION, card: input.card, seq: input.seq, id: input.id ?? newId("rl"), amount };
+  const body: ReloadBody = {
+    type: "peage.card-reload",
+    v: CARD_VERSION,
+    card: input.card,
+    seq: input.seq,
+    id: input.id ?? newId("rl"),
+    amount,
+  };
   return signToken(body, keyOf(input.issuer));
 }
 
@@ -84,23 +102,33 @@ export function newChallenge(): Uint8Array {
 }
 
 /** Checks the card's receipt for a command: its signature, the card, and the command it answers. */
-export async function verifyReceipt(token: unknown, card: { readonly card: PartyId<"card"> } & VerificationKey, expected?: { readonly id: string; readonly seq: number }): Promise<Result<ReceiptBody>> {
+export async function verifyReceipt(
+  token: unknown,
+  card: { readonly card: PartyId<"card"> } & VerificationKey,
+  expected?: { readonly id: string; readonly seq: number },
+): Promise<Result<ReceiptBody>> {
   const decoded = decodeToken(token);
   if (!decoded || !isReceiptBody(decoded.body)) return fail("ERR_MALFORMED", "not a card receipt");
   if (!(await verifyTokenSignature(decoded, card))) return fail("ERR_BAD_SIGNATURE", "the receipt is not signed by the card");
   const body = decoded.body;
   if (body.card !== card.card) return fail("ERR_IDENTITY_MISMATCH", `the receipt is from ${body.card}, not ${card.card}`);
-  if (expected && (body.id !== expected.id || body.seq !== expected.seq)) return fail("ERR_NONCE_MISMATCH", "the receipt answers another command");
+  if (expected && (body.id !== expected.id || body.seq !== expected.seq))
+    return fail("ERR_NONCE_MISMATCH", "the receipt answers another command");
   return ok(body);
 }
 
 /** Checks a signed log head: the card's signature over the server's challenge. */
-export async function verifyLogHead(token: unknown, card: { readonly card: PartyId<"card"> } & VerificationKey, challenge: Uint8Array): Promise<Result<LogHeadBody>> {
+export async function verifyLogHead(
+  token: unknown,
+  card: { readonly card: PartyId<"card"> } & VerificationKey,
+  challenge: Uint8Array,
+): Promise<Result<LogHeadBody>> {
   const decoded = decodeToken(token);
   if (!decoded || !isLogHeadBody(decoded.body)) return fail("ERR_MALFORMED", "not a card log head");
   if (!(await verifyTokenSignature(decoded, card))) return fail("ERR_BAD_SIGNATURE", "the log head is not signed by the card");
   const body = decoded.body;
   if (body.card !== card.card) return fail("ERR_IDENTITY_MISMATCH", `the log head is from ${body.card}, not ${card.card}`);
-  if (body.challenge !== Buffer.from(challenge).toString("base64url")) return fail("ERR_NONCE_MISMATCH", "the log head answers another challenge (replayed)");
+  if (body.challenge !== Buffer.from(challenge).toString("base64url"))
+    return fail("ERR_NONCE_MISMATCH", "the log head answers another challenge (replayed)");
   return ok(body);
 }

@@ -76,7 +76,12 @@ export async function verifyUploadedLog(input: LogVerificationInput): Promise<Lo
     }
     const entry = decoded.body;
     if (!(await verifyTokenSignature(decoded, input.card))) {
-      problems.push({ kind: "forged", index, counter: entry.counter, message: `entry #${index} (counter ${entry.counter}) is not signed by ${input.card.card}` });
+      problems.push({
+        kind: "forged",
+        index,
+        counter: entry.counter,
+        message: `entry #${index} (counter ${entry.counter}) is not signed by ${input.card.card}`,
+      });
       continue;
     }
     if (entry.card !== input.card.card) {
@@ -93,11 +98,22 @@ export async function verifyUploadedLog(input: LogVerificationInput): Promise<Lo
       continue;
     }
     if (entry.counter < expected) {
-      problems.push({ kind: "out-of-order", index, counter: entry.counter, message: `counter ${entry.counter} comes after ${expected - 1}` });
+      problems.push({
+        kind: "out-of-order",
+        index,
+        counter: entry.counter,
+        message: `counter ${entry.counter} comes after ${expected - 1}`,
+      });
       continue;
     }
     if (entry.counter > expected) {
-      problems.push({ kind: "gap", index, counter: entry.counter, missing: [expected, entry.counter - 1], message: `counters ${expected}..${entry.counter - 1} are missing` });
+      problems.push({
+        kind: "gap",
+        index,
+        counter: entry.counter,
+        missing: [expected, entry.counter - 1],
+        message: `counters ${expected}..${entry.counter - 1} are missing`,
+      });
     }
     fresh.push(entry);
     expected = entry.counter + 1;
@@ -108,11 +124,22 @@ export async function verifyUploadedLog(input: LogVerificationInput): Promise<Lo
   if (!head.ok) {
     problems.push({ kind: "head", message: `log head: ${head.error.message}` });
   } else if (head.value.counter > lastCounter) {
-    problems.push({ kind: "truncated", missing: [lastCounter + 1, head.value.counter], message: `the card is at counter ${head.value.counter}, the upload stops at ${lastCounter}` });
+    problems.push({
+      kind: "truncated",
+      missing: [lastCounter + 1, head.value.counter],
+      message: `the card is at counter ${head.value.counter}, the upload stops at ${lastCounter}`,
+    });
   } else if (head.value.counter < lastCounter) {
-    problems.push({ kind: "head", message: `the card's head names counter ${head.value.counter}, below the uploaded ${lastCounter}` });
+    problems.push({
+      kind: "head",
+      message: `the card's head names counter ${head.value.counter}, below the uploaded ${lastCounter}`,
+    });
   } else if (head.value.first > input.recordedUpTo + 1) {
-    problems.push({ kind: "gap", missing: [input.recordedUpTo + 1, head.value.first - 1], message: `the card no longer holds counters ${input.recordedUpTo + 1}..${head.value.first - 1}, never recorded` });
+    problems.push({
+      kind: "gap",
+      missing: [input.recordedUpTo + 1, head.value.first - 1],
+      message: `the card no longer holds counters ${input.recordedUpTo + 1}..${head.value.first - 1}, never recorded`,
+    });
   }
   return {
     ok: problems.length === 0,

@@ -40,7 +40,9 @@ export function findPcscd(): string {
       // not here
     }
   }
-  throw new Error("pcscd is not installed: the card's PC/SC tests need pcscd and vsmartcard-vpcd (scripts/setup.sh installs them)");
+  throw new Error(
+    "pcscd is not installed: the card's PC/SC tests need pcscd and vsmartcard-vpcd (scripts/setup.sh installs them)",
+  );
 }
 
 function socketState(path: string): Promise<"listening" | "absent" | "stale"> {
@@ -160,7 +162,9 @@ export async function startPcscStack(options: PcscStackOptions): Promise<PcscSta
       const emulator = await runEmulator({ ...card, port });
       await Promise.race([
         emulator.connected,
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`the virtual reader (vpcd, port ${port}) did not accept the card`)), 15_000).unref()),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`the virtual reader (vpcd, port ${port}) did not accept the card`)), 15_000).unref(),
+        ),
       ]).catch(async (cause: unknown) => {
         await emulator.close();
         throw cause;

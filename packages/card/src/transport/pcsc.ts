@@ -59,9 +59,17 @@ interface Reader {
   on(event: "status", listener: (status: { state: number; atr?: Buffer }) => void): unknown;
   on(event: "end", listener: () => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
-  connect(options: { share_mode: number; protocol: number }, callback: (error: Error | null | undefined, protocol: number) => void): void;
+  connect(
+    options: { share_mode: number; protocol: number },
+    callback: (error: Error | null | undefined, protocol: number) => void,
+  ): void;
   disconnect(disposition: number, callback: (error: Error | null | undefined) => void): void;
-  transmit(data: Buffer, responseLength: number, protocol: number, callback: (error: Error | null | undefined, response: Buffer) => void): void;
+  transmit(
+    data: Buffer,
+    responseLength: number,
+    protocol: number,
+    callback: (error: Error | null | undefined, response: Buffer) => void,
+  ): void;
   close(): void;
 }
 
@@ -102,7 +110,8 @@ export class PcscCardClient {
   private constructor(pcsc: PcscLite, options: PcscOptions) {
     this.#pcsc = pcsc;
     const wanted = options.reader;
-    this.#match = wanted === undefined ? () => true : typeof wanted === "string" ? (name) => name === wanted : (name) => wanted.test(name);
+    this.#match =
+      wanted === undefined ? () => true : typeof wanted === "string" ? (name) => name === wanted : (name) => wanted.test(name);
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#clientOptions = { ...(options.extendedLength !== undefined && { extendedLength: options.extendedLength }) };
     pcsc.on("error", (error) => {
@@ -154,7 +163,11 @@ export class PcscCardClient {
 
   /** Waits until no matching reader holds a card (the card was taken out). */
   async waitForRemoval(timeoutMs = this.#timeoutMs): Promise<void> {
-    await this.#waitFor(() => ![...this.#readers.values()].some((s) => s.present && this.#match(s.reader.name)), timeoutMs, "the card is still in the reader");
+    await this.#waitFor(
+      () => ![...this.#readers.values()].some((s) => s.present && this.#match(s.reader.name)),
+      timeoutMs,
+      "the card is still in the reader",
+    );
   }
 
   async #waitFor(done: (state: ReaderState) => boolean, timeoutMs: number, failure: string): Promise<ReaderState> {
@@ -168,7 +181,9 @@ export class PcscCardClient {
       const left = deadline - Date.now();
       if (left <= 0) {
         const seen = this.readers.map((r) => `${r.name}${r.present ? " (card)" : ""}`).join(", ") || "none";
-        throw new Error(`${failure} after ${timeoutMs} ms (readers: ${seen})${this.#error ? `; last error: ${this.#error.message}` : ""}`);
+        throw new Error(
+          `${failure} after ${timeoutMs} ms (readers: ${seen})${this.#error ? `; last error: ${this.#error.message}` : ""}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 200));
@@ -201,8 +216,9 @@ export class PcscCardClient {
       if (!state) continue;
       const reader = state.reader;
       const protocol = await new Promise<number | Error>((resolve) => {
-        reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE, protocol: reader.SCARD_PROTOCOL_T0 | reader.SCARD_PROTOCOL_T1 }, (error, chosen) =>
-          resolve(error ? error : chosen),
+        reader.connect(
+          { share_mode: reader.SCARD_SHARE_EXCLUSIVE, protocol: reader.SCARD_PROTOCOL_T0 | reader.SCARD_PROTOCOL_T1 },
+          (error, chosen) => resolve(error ? error : chosen),
         );
       });
       if (protocol instanceof Error) {

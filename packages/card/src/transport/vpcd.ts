@@ -108,7 +108,9 @@ export async function runEmulator(options: EmulatorOptions): Promise<Emulator> {
         if (buffer.length < 2 + length) break;
         const message = new Uint8Array(buffer.subarray(2, 2 + length));
         buffer = buffer.subarray(2 + length);
-        work = work.then(() => handle(current, message)).catch((cause: unknown) => log?.(`emulator: ${(cause as Error).message}`));
+        work = work
+          .then(() => handle(current, message))
+          .catch((cause: unknown) => log?.(`emulator: ${(cause as Error).message}`));
       }
     });
     current.on("error", () => undefined);

@@ -19,7 +19,11 @@ export const API_KEY_ENV = "PEAGE_API_KEY";
 
 const connection: Record<string, OptionSpec> = {
   server: { type: "string", value: "URL", description: `the payment server (default $${SERVER_URL_ENV})` },
-  "key-file": { type: "string", value: "FILE", description: `the file holding the operator API key (default: the key in $${API_KEY_ENV})` },
+  "key-file": {
+    type: "string",
+    value: "FILE",
+    description: `the file holding the operator API key (default: the key in $${API_KEY_ENV})`,
+  },
   json: { type: "boolean", description: "print the server's answer as JSON" },
 };
 const userOption: OptionSpec = { type: "string", value: "URN", description: "the user, urn:peage:user:…" };
@@ -30,7 +34,10 @@ async function operatorOf(o: Options): Promise<Operator> {
   if (!/^https?:\/\/[^/]+/.test(url)) throw o.usage(`--server ${url}: expected an http:// or https:// URL`);
   const keyFile = o.string("key-file");
   const secret = keyFile !== undefined ? (await readInput(keyFile, "--key-file")).trim() : process.env[API_KEY_ENV];
-  if (!secret) throw o.usage(`an operator API key is needed: give --key-file FILE or set ${API_KEY_ENV} (\`peage server --bootstrap-key FILE\` makes the first one)`);
+  if (!secret)
+    throw o.usage(
+      `an operator API key is needed: give --key-file FILE or set ${API_KEY_ENV} (\`peage server --bootstrap-key FILE\` makes the first one)`,
+    );
   return new Operator(url.replace(/\/+$/, ""), secret);
 }
 
@@ -48,7 +55,9 @@ function amountIn(o: Options, name: string, currency: CurrencyCode): number {
     return parseDecimal(text, currency);
   } catch {
     const digits = exponentOf(currency);
-    throw o.usage(`--${name} ${text}: expected an amount of ${currency} with at most ${digits} decimal${digits === 1 ? "" : "s"}, e.g. ${(12.5).toFixed(digits)}`);
+    throw o.usage(
+      `--${name} ${text}: expected an amount of ${currency} with at most ${digits} decimal${digits === 1 ? "" : "s"}, e.g. ${(12.5).toFixed(digits)}`,
+    );
   }
 }
 
@@ -68,7 +77,11 @@ interface Account {
 }
 
 function printAccount(account: Account): void {
-  const money = account.balance ? `balance ${formatPrice(account.balance)}` : account.monthlyLimit ? `monthly limit ${formatPrice(account.monthlyLimit)}` : "";
+  const money = account.balance
+    ? `balance ${formatPrice(account.balance)}`
+    : account.monthlyLimit
+      ? `monthly limit ${formatPrice(account.monthlyLimit)}`
+      : "";
   print(`${account.user}  ${account.mode}  ${account.status}  ${account.homeCurrency}  ${money}`.trimEnd());
 }
 
@@ -102,7 +115,11 @@ function command(spec: AdminCommand): Command {
   };
 }
 
-const idempotency: OptionSpec = { type: "string", value: "KEY", description: "credit once however often the command is retried (default: a new random key)" };
+const idempotency: OptionSpec = {
+  type: "string",
+  value: "KEY",
+  description: "credit once however often the command is retried (default: a new random key)",
+};
 
 function idempotencyKey(o: Options): string {
   const key = o.string("idempotency-key") ?? `cli-${randomBytes(12).toString("hex")}`;
@@ -131,11 +148,17 @@ const enrol = command({
     const mode = o.exactlyOne("prepaid", "postpaid");
     const currency = parseCurrencyOption(o);
     const publicKey = await publicKeyOf(o);
-    if (mode === "prepaid" && (o.string("limit") ?? o.string("deposit")) !== undefined) throw o.usage("--limit and --deposit are for --postpaid accounts");
+    if (mode === "prepaid" && (o.string("limit") ?? o.string("deposit")) !== undefined)
+      throw o.usage("--limit and --deposit are for --postpaid accounts");
     const postpaid = mode === "postpaid" ? { monthlyLimit: amountIn(o, "limit", currency) } : {};
-    const deposit = mode === "postpaid" && o.string("deposit") !== undefined ? { depositRequired: amountIn(o, "deposit", currency) } : {};
+    const deposit =
+      mode === "postpaid" && o.string("deposit") !== undefined ? { depositRequired: amountIn(o, "deposit", currency) } : {};
     const user = decodeURIComponent(path.slice(path.lastIndexOf("/") + 1));
-    return { method: "POST", path: "/v1/admin/users", body: { user, publicKey, mode, homeCurrency: currency, ...postpaid, ...deposit } };
+    return {
+      method: "POST",
+      path: "/v1/admin/users",
+      body: { user, publicKey, mode, homeCurrency: currency, ...postpaid, ...deposit },
+    };
   },
   show: (answer) => printAccount(answer as Account),
 });
@@ -152,9 +175,13 @@ function parseCurrencyOption(o: Options): CurrencyCode {
 const userKey = command({
   name: "user-key",
   title: "replace a user's enrolled key (lost or compromised wallet)",
-  summary: "Replace the public key enrolled for a user by their new wallet's: from then on only requests signed with the new key are accepted.",
+  summary:
+    "Replace the public key enrolled for a user by their new wallet's: from then on only requests signed with the new key are accepted.",
   synopsis: "--user URN --public-key FILE",
-  options: { user: userOption, "public-key": { type: "string", value: "FILE", description: "the new wallet's public key, a JWK" } },
+  options: {
+    user: userOption,
+    "public-key": { type: "string", value: "FILE", description: "the new wallet's public key, a JWK" },
+  },
   request: async (o) => ({ method: "PUT", path: `${userPath(o)}/key`, body: { publicKey: await publicKeyOf(o) } }),
   show: (answer) => printAccount(answer as Account),
 });
@@ -187,11 +214,19 @@ function credit(kind: "topup" | "deposit"): Command {
       (kind === "topup" ? "Credit a prepaid user's balance" : "Record the deposit a postpaid user paid") +
       " with AMOUNT of their home currency. Retrying with the same --idempotency-key credits once.",
     synopsis: "--user URN --amount AMOUNT [--idempotency-key KEY]",
-    options: { user: userOption, amount: { type: "string", value: "AMOUNT", description: "in the home currency, e.g. 10.00" }, "idempotency-key": idempotency },
+    options: {
+      user: userOption,
+      amount: { type: "string", value: "AMOUNT", description: "in the home currency, e.g. 10.00" },
+      "idempotency-key": idempotency,
+    },
     async request(o, api) {
       const path = userPath(o);
       const amount = amountIn(o, "amount", await homeCurrency(api, path));
-      return { method: "POST", path: `${path}/${kind === "topup" ? "topups" : "deposits"}`, body: { amount, idempotencyKey: idempotencyKey(o) } };
+      return {
+        method: "POST",
+        path: `${path}/${kind === "topup" ? "topups" : "deposits"}`,
+        body: { amount, idempotencyKey: idempotencyKey(o) },
+      };
     },
     show: (answer) => {
       const { id, amount, balance } = answer as { id: string; amount: Price; balance: Price };
@@ -216,7 +251,8 @@ const limit = command({
 const mandate = command({
   name: "mandate",
   title: "record a postpaid user's SEPA direct debit mandate",
-  summary: "Record the SEPA Core mandate a postpaid euro account signed: its bills are then collected by direct debit (pain.008).",
+  summary:
+    "Record the SEPA Core mandate a postpaid euro account signed: its bills are then collected by direct debit (pain.008).",
   synopsis: "--user URN --mandate-id ID --signed-on YYYY-MM-DD --name NAME --iban IBAN [--bic BIC]",
   options: {
     user: userOption,
@@ -244,7 +280,10 @@ function status(action: "suspend" | "reactivate"): Command {
   return command({
     name: action,
     title: action === "suspend" ? "suspend a user: their payments are refused" : "reactivate a suspended user",
-    summary: action === "suspend" ? "Suspend a user's account: every payment is refused until it is reactivated." : "Reactivate a suspended account.",
+    summary:
+      action === "suspend"
+        ? "Suspend a user's account: every payment is refused until it is reactivated."
+        : "Reactivate a suspended account.",
     synopsis: "--user URN",
     options: { user: userOption },
     request: async (o) => ({ method: "POST", path: `${userPath(o)}/${action}` }),
@@ -256,7 +295,8 @@ const publisherOption: OptionSpec = { type: "string", value: "URN", description:
 
 function publisherPath(o: Options): string {
   const publisher = o.required("publisher", "URN");
-  if (!/^urn:peage:publisher:[A-Za-z0-9._~-]{1,64}$/.test(publisher)) throw o.usage(`--publisher ${publisher}: expected urn:peage:publisher:NAME`);
+  if (!/^urn:peage:publisher:[A-Za-z0-9._~-]{1,64}$/.test(publisher))
+    throw o.usage(`--publisher ${publisher}: expected urn:peage:publisher:NAME`);
   return `/v1/admin/publishers/${encodeURIComponent(publisher)}`;
 }
 
@@ -268,7 +308,10 @@ interface Publisher {
   bic?: string;
 }
 
-const showPublisher = (p: Publisher) => print(`${p.publisher}  ${p.name} (${p.country})  ${p.iban ? `IBAN ${p.iban}${p.bic ? ` BIC ${p.bic}` : ""}` : "no bank account: payouts are carried over"}`);
+const showPublisher = (p: Publisher) =>
+  print(
+    `${p.publisher}  ${p.name} (${p.country})  ${p.iban ? `IBAN ${p.iban}${p.bic ? ` BIC ${p.bic}` : ""}` : "no bank account: payouts are carried over"}`,
+  );
 
 const publisher = command({
   name: "publisher",
@@ -288,12 +331,18 @@ const publisher = command({
     const path = publisherPath(o);
     const name = o.string("name");
     if (name === undefined) {
-      if (["country", "iban", "bic"].some((k) => o.string(k) !== undefined)) throw o.usage("--name NAME is required to change a publisher");
+      if (["country", "iban", "bic"].some((k) => o.string(k) !== undefined))
+        throw o.usage("--name NAME is required to change a publisher");
       return { method: "GET", path };
     }
     const iban = o.string("iban")?.replaceAll(" ", "");
     const bic = o.string("bic");
-    const body = { name, country: o.required("country", "CC"), ...(iban !== undefined && { iban }), ...(bic !== undefined && { bic }) };
+    const body = {
+      name,
+      country: o.required("country", "CC"),
+      ...(iban !== undefined && { iban }),
+      ...(bic !== undefined && { bic }),
+    };
     return { method: "PUT", path, body };
   },
   show: (answer) => showPublisher(answer as Publisher),
@@ -308,7 +357,8 @@ const publishers = command({
   request: async () => ({ method: "GET", path: "/v1/admin/publishers" }),
   show: (answer) => {
     const list = (answer as { publishers: Publisher[] }).publishers;
-    if (list.length === 0) print("no publisher is recorded: add one with peage admin publisher --publisher URN --name NAME --country CC");
+    if (list.length === 0)
+      print("no publisher is recorded: add one with peage admin publisher --publisher URN --name NAME --country CC");
     list.forEach(showPublisher);
   },
 });
@@ -343,7 +393,8 @@ const payments = command({
   },
   show: (answer) => {
     const page = answer as { payments: PaymentView[]; nextCursor?: string };
-    for (const p of page.payments) print(`${p.serverTime}  ${p.paymentId}  ${p.user} → ${p.publisher}  ${formatPrice(p.charged)}`);
+    for (const p of page.payments)
+      print(`${p.serverTime}  ${p.paymentId}  ${p.user} → ${p.publisher}  ${formatPrice(p.charged)}`);
     if (page.nextCursor) print(`more: --cursor ${page.nextCursor}`);
   },
 });
@@ -351,7 +402,8 @@ const payments = command({
 const refund = command({
   name: "refund",
   title: "refund a payment in full",
-  summary: "Refund a payment in full: the user is credited what they were charged and the publisher's earnings are reduced. A payment is refunded once.",
+  summary:
+    "Refund a payment in full: the user is credited what they were charged and the publisher's earnings are reduced. A payment is refunded once.",
   synopsis: "--payment ID --reason TEXT",
   options: {
     payment: { type: "string", value: "ID", description: "the payment's id (peage admin payments lists them)" },
@@ -385,7 +437,8 @@ const showNewKey = (answer: unknown) => {
 
 function keyPath(o: Options): string {
   const id = o.required("id", "KEY-ID");
-  if (!/^key_[A-Za-z0-9_-]{1,64}$/.test(id)) throw o.usage(`--id ${id}: expected an API key id, key_… (peage admin keys lists them)`);
+  if (!/^key_[A-Za-z0-9_-]{1,64}$/.test(id))
+    throw o.usage(`--id ${id}: expected an API key id, key_… (peage admin keys lists them)`);
   return `/v1/admin/api-keys/${id}`;
 }
 
@@ -394,10 +447,17 @@ const keyId: OptionSpec = { type: "string", value: "KEY-ID", description: "the k
 const keyCreate = command({
   name: "key-create",
   title: "create an operator API key with the scopes a job needs",
-  summary: "Create an API key with the given scopes and a label saying what it is for; its secret is printed once and never stored.",
+  summary:
+    "Create an API key with the given scopes and a label saying what it is for; its secret is printed once and never stored.",
   synopsis: "--scope SCOPE... --label TEXT",
   options: {
-    scope: { type: "string", multiple: true, value: "SCOPE", description: "users:read, users:write, funds:write, payments:read, payments:refund, publishers:read, publishers:write, keys:read or keys:write" },
+    scope: {
+      type: "string",
+      multiple: true,
+      value: "SCOPE",
+      description:
+        "users:read, users:write, funds:write, payments:read, payments:refund, publishers:read, publishers:write, keys:read or keys:write",
+    },
     label: { type: "string", value: "TEXT", description: "what the key is for" },
   },
   async request(o) {
@@ -431,7 +491,8 @@ const keyRevoke = command({
 const keyRotate = command({
   name: "key-rotate",
   title: "replace an operator API key by a new secret",
-  summary: "Replace an API key by a new one with the same scopes and label, in one step: the old secret stops working as the new one starts.",
+  summary:
+    "Replace an API key by a new one with the same scopes and label, in one step: the old secret stops working as the new one starts.",
   synopsis: "--id KEY-ID",
   options: { id: keyId },
   request: async (o) => ({ method: "POST", path: `${keyPath(o)}/rotate` }),

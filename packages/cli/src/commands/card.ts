@@ -21,8 +21,16 @@ import { parseIdentity } from "../values.js";
 
 const jsonOption = { type: "boolean", description: "print the result as JSON on stdout" } as const;
 const serverOption = { type: "string", value: "URL", description: "the issuing payment server, http(s)://host:port" } as const;
-const apiKeyOption = { type: "string", value: "FILE", description: "a file holding an operator API key (its first line) with the scopes the desk needs" } as const;
-const readerOption = { type: "string", value: "NAME", description: "the PC/SC reader's exact name (default: the first reader holding a Péage card)" } as const;
+const apiKeyOption = {
+  type: "string",
+  value: "FILE",
+  description: "a file holding an operator API key (its first line) with the scopes the desk needs",
+} as const;
+const readerOption = {
+  type: "string",
+  value: "NAME",
+  description: "the PC/SC reader's exact name (default: the first reader holding a Péage card)",
+} as const;
 
 /** The most a purse or a ceiling may hold on the command line, minor units. */
 const MAX_AMOUNT = 1_000_000_000;
@@ -40,23 +48,44 @@ const issue: Command = {
       "--pki DIR --out CARDDIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N --deposit N) " +
       "[--card URN] [--server URL --api-key FILE] [--registration-out FILE] [--json]",
     options: {
-      pki: { type: "string", value: "DIR", description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt" },
+      pki: {
+        type: "string",
+        value: "DIR",
+        description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt",
+      },
       out: { type: "string", value: "CARDDIR", description: "the card's memory: a new or empty directory" },
       user: { type: "string", value: "URN", description: "the card's user, urn:peage:user:NAME" },
       pin: { type: "string", value: "NNNN", description: "the PIN, 4 to 12 digits (three wrong PINs block the card)" },
-      mode: { type: "string", value: "prepaid|postpaid", description: "prepaid: pays from a balance; postpaid: up to a ceiling between syncs" },
-      currency: { type: "string", value: "CODE", description: "the card's currency, ISO 4217 (it pays offers in that currency only)" },
+      mode: {
+        type: "string",
+        value: "prepaid|postpaid",
+        description: "prepaid: pays from a balance; postpaid: up to a ceiling between syncs",
+      },
+      currency: {
+        type: "string",
+        value: "CODE",
+        description: "the card's currency, ISO 4217 (it pays offers in that currency only)",
+      },
       balance: { type: "string", value: "N", description: "prepaid: the balance loaded now, minor units" },
       ceiling: { type: "string", value: "N", description: "postpaid: what the card may spend between two syncs, minor units" },
       deposit: {
         type: "string",
         value: "N",
-        description: "postpaid: the deposit received with the card, minor units, greater than --ceiling (claim 10; recorded at registration)",
+        description:
+          "postpaid: the deposit received with the card, minor units, greater than --ceiling (claim 10; recorded at registration)",
       },
-      card: { type: "string", value: "URN", description: "the card's identity, urn:peage:card:NAME (default: the user's name and a random suffix)" },
+      card: {
+        type: "string",
+        value: "URN",
+        description: "the card's identity, urn:peage:card:NAME (default: the user's name and a random suffix)",
+      },
       server: { ...serverOption, description: "register the card at this payment server now (needs --api-key)" },
       "api-key": apiKeyOption,
-      "registration-out": { type: "string", value: "FILE", description: "write the registration (chain, user, mode, purse, deposit) for a later `peage card register`" },
+      "registration-out": {
+        type: "string",
+        value: "FILE",
+        description: "write the registration (chain, user, mode, purse, deposit) for a later `peage card register`",
+      },
       json: jsonOption,
     },
   },
@@ -75,14 +104,25 @@ const issue: Command = {
     o.onlyWith("api-key", "server");
     const registrationOut = o.string("registration-out");
     const cardText = o.string("card");
-    const card = cardText !== undefined ? parseIdentity(o, "card", cardText, "card") : partyId("card", `${user.split(":")[3]}-${randomBytes(4).toString("hex")}`);
+    const card =
+      cardText !== undefined
+        ? parseIdentity(o, "card", cardText, "card")
+        : partyId("card", `${user.split(":")[3]}-${randomBytes(4).toString("hex")}`);
     const apiKey = server !== undefined ? await readApiKey(o.required("api-key", "FILE")) : undefined;
 
     const [{ issueCard, FileMedium, cardIssuerFromDemo }, pki] = await Promise.all([import("@peage/card"), loadPki(pkiDir)]);
-    if (!pki.cardIssuer) throw new CommandError("ERR_NO_CARD_ISSUER", `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``);
+    if (!pki.cardIssuer)
+      throw new CommandError(
+        "ERR_NO_CARD_ISSUER",
+        `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``,
+      );
     try {
       const entries = await readdir(out);
-      if (entries.length > 0) throw new CommandError("ERR_EXISTS", `--out ${out} is not empty: a card is personalised once, in a new or empty directory`);
+      if (entries.length > 0)
+        throw new CommandError(
+          "ERR_EXISTS",
+          `--out ${out} is not empty: a card is personalised once, in a new or empty directory`,
+        );
     } catch (cause) {
       if (cause instanceof CommandError) throw cause;
     }
@@ -111,7 +151,8 @@ const issue: Command = {
       ...(amounts.ceiling !== undefined && { ceiling: amounts.ceiling }),
       ...(amounts.deposit !== undefined && { deposit: amounts.deposit }),
     };
-    if (registrationOut !== undefined) await writeOutput(registrationOut, `${JSON.stringify(registration, null, 2)}\n`, "--registration-out");
+    if (registrationOut !== undefined)
+      await writeOutput(registrationOut, `${JSON.stringify(registration, null, 2)}\n`, "--registration-out");
     let registered: { created: boolean; account: { status: string } } | undefined;
     if (server !== undefined && apiKey !== undefined) {
       const { CardDeskClient } = await import("@peage/wallet");
@@ -122,7 +163,9 @@ const issue: Command = {
         throw new CommandError(
           typeof code === "string" ? code : "ERR_REGISTER",
           `the card ${card} is personalised in ${out} but was not registered at ${server}: ${(cause as Error).message}` +
-            (registrationOut !== undefined ? `; register it later with \`peage card register --registration ${registrationOut}\`` : ""),
+            (registrationOut !== undefined
+              ? `; register it later with \`peage card register --registration ${registrationOut}\``
+              : ""),
         );
       }
     }
@@ -165,7 +208,11 @@ const register: Command = {
     options: {
       server: serverOption,
       "api-key": apiKeyOption,
-      registration: { type: "string", value: "FILE", description: "the registration written by `peage card issue --registration-out`" },
+      registration: {
+        type: "string",
+        value: "FILE",
+        description: "the registration written by `peage card issue --registration-out`",
+      },
       json: jsonOption,
     },
   },
@@ -192,9 +239,13 @@ const register: Command = {
       }
     }
     const { CardDeskClient } = await import("@peage/wallet");
-    const answer = await new CardDeskClient(server, apiKey).register(registration as Parameters<InstanceType<typeof CardDeskClient>["register"]>[0]);
+    const answer = await new CardDeskClient(server, apiKey).register(
+      registration as Parameters<InstanceType<typeof CardDeskClient>["register"]>[0],
+    );
     if (o.flag("json")) return printJson({ created: answer.created, account: answer.account });
-    print(`${answer.created ? "registered" : "already registered:"} ${answer.account.card} for ${answer.account.user} (${answer.account.mode}) at ${server}`);
+    print(
+      `${answer.created ? "registered" : "already registered:"} ${answer.account.card} for ${answer.account.user} (${answer.account.mode}) at ${server}`,
+    );
   },
 };
 
@@ -218,15 +269,30 @@ const emulate: Command = {
     const port = o.integer("port", 1, 65535);
     const host = o.string("host");
     const { runEmulator, VPCD_DEFAULT_PORT, Records } = await import("@peage/card");
-    if (!existsSync(join(dir, Records.profile))) throw new CommandError("ERR_CARD_MEMORY", `${dir} does not hold a personalised card: make one with \`peage card issue --out ${dir}\``);
+    if (!existsSync(join(dir, Records.profile)))
+      throw new CommandError(
+        "ERR_CARD_MEMORY",
+        `${dir} does not hold a personalised card: make one with \`peage card issue --out ${dir}\``,
+      );
     let emulator: Awaited<ReturnType<typeof runEmulator>>;
     try {
-      emulator = await runEmulator({ dir, ...(host !== undefined && { host }), ...(port !== undefined && { port }), log: (line) => process.stderr.write(`card: ${line}\n`) });
+      emulator = await runEmulator({
+        dir,
+        ...(host !== undefined && { host }),
+        ...(port !== undefined && { port }),
+        log: (line) => process.stderr.write(`card: ${line}\n`),
+      });
     } catch (cause) {
       throw new CommandError("ERR_CARD_MEMORY", `${dir} does not hold a personalised card: ${(cause as Error).message}`);
     }
     const stopped = untilStopped(() => emulator.close());
-    const waiting = setTimeout(() => warn(`still waiting for the virtual reader on ${host ?? "127.0.0.1"}:${port ?? VPCD_DEFAULT_PORT}: is pcscd running with vsmartcard's vpcd?`), 5000);
+    const waiting = setTimeout(
+      () =>
+        warn(
+          `still waiting for the virtual reader on ${host ?? "127.0.0.1"}:${port ?? VPCD_DEFAULT_PORT}: is pcscd running with vsmartcard's vpcd?`,
+        ),
+      5000,
+    );
     const inserted = await Promise.race([emulator.connected.then(() => true), stopped.then(() => false)]);
     clearTimeout(waiting);
     if (inserted) printJsonLine({ event: "inserted", card: emulator.applet.state?.profile.card, dir });
@@ -264,7 +330,9 @@ const status: Command = {
       `${s.card} in ${reader}`,
       `  user        ${s.user}`,
       `  issuer      ${s.issuer}`,
-      s.mode === "prepaid" ? `  prepaid     balance ${money(s.balance)}` : `  postpaid    ceiling ${money(s.ceiling)}, used ${money(s.used)} since the last sync`,
+      s.mode === "prepaid"
+        ? `  prepaid     balance ${money(s.balance)}`
+        : `  postpaid    ceiling ${money(s.ceiling)}, used ${money(s.used)} since the last sync`,
       `  counter     ${s.counter} (issuer commands applied: ${s.seq})`,
       `  log         ${s.logLength} of ${s.logCapacity} entries`,
       `  PIN         ${s.pinTriesLeft === 0 ? "blocked" : `${s.pinTriesLeft} tr${s.pinTriesLeft === 1 ? "y" : "ies"} left`}`,
@@ -286,7 +354,11 @@ const sync: Command = {
       server: serverOption,
       "api-key": { ...apiKeyOption, description: "a file holding an operator API key with the funds:write scope" },
       reader: readerOption,
-      pin: { type: "string", value: "NNNN", description: "check the holder's PIN on the card first (the card needs none to sync)" },
+      pin: {
+        type: "string",
+        value: "NNNN",
+        description: "check the holder's PIN on the card first (the card needs none to sync)",
+      },
       json: jsonOption,
     },
   },
@@ -336,7 +408,8 @@ export function purse(
   const ceiling = o.integer("ceiling", 0, MAX_AMOUNT);
   const deposit = o.integer("deposit", 0, MAX_AMOUNT);
   if (mode === "prepaid") {
-    if (ceiling !== undefined || deposit !== undefined) throw o.usage("a prepaid card has a --balance, not a --ceiling or --deposit");
+    if (ceiling !== undefined || deposit !== undefined)
+      throw o.usage("a prepaid card has a --balance, not a --ceiling or --deposit");
     if (balance === undefined) throw o.usage("--balance N is required for a prepaid card (0 for an empty one)");
     return { balance };
   }
@@ -344,7 +417,9 @@ export function purse(
   if (ceiling === undefined) throw o.usage("--ceiling N is required for a postpaid card");
   if (deposit === undefined || deposit < minimumDeposit(ceiling)) {
     const least = minimumDeposit(ceiling);
-    throw o.usage(`--deposit must be greater than --ceiling (claim 10): give --deposit ${least} at least for --ceiling ${ceiling}`);
+    throw o.usage(
+      `--deposit must be greater than --ceiling (claim 10): give --deposit ${least} at least for --ceiling ${ceiling}`,
+    );
   }
   return { ceiling, deposit };
 }
@@ -368,7 +443,10 @@ async function openReader(name: string | undefined): Promise<{ client: import("@
   const [{ PcscCardClient }, { findPeageReader }] = await Promise.all([import("@peage/card"), import("@peage/wallet")]);
   const reader = name ?? (await findPeageReader({ waitMs: 5000 }));
   if (reader === undefined) {
-    throw new CommandError("ERR_NO_CARD", "no Péage card in any PC/SC reader: insert it (or run `peage card emulate --card CARDDIR`), and check that pcscd runs");
+    throw new CommandError(
+      "ERR_NO_CARD",
+      "no Péage card in any PC/SC reader: insert it (or run `peage card emulate --card CARDDIR`), and check that pcscd runs",
+    );
   }
   let client: import("@peage/card").PcscCardClient;
   try {

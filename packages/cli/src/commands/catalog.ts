@@ -58,10 +58,20 @@ const sign: Command = {
         type: "string",
         value: "URN",
         multiple: true,
-        description: "urn:peage:server:NAME, a payment server whose acknowledgments the program accepts (signed into every offer; repeat for several)",
+        description:
+          "urn:peage:server:NAME, a payment server whose acknowledgments the program accepts (signed into every offer; repeat for several)",
       },
-      publisher: { type: "string", value: "URN", description: "urn:peage:publisher:NAME (default: the certificate's subjectAltName URI; must agree with it)" },
-      trust: { type: "string", value: "ROOT.pem", multiple: true, description: "verify the signed catalog against this root before writing it" },
+      publisher: {
+        type: "string",
+        value: "URN",
+        description: "urn:peage:publisher:NAME (default: the certificate's subjectAltName URI; must agree with it)",
+      },
+      trust: {
+        type: "string",
+        value: "ROOT.pem",
+        multiple: true,
+        description: "verify the signed catalog against this root before writing it",
+      },
       crl: { type: "string", value: "CRL.pem", multiple: true, description: "with --trust: CRLs to check the chain against" },
       out: { type: "string", value: "FILE", description: "where to write the signed catalog" },
       force: { type: "boolean", description: "replace --out if it exists" },
@@ -78,7 +88,9 @@ const sign: Command = {
     if (crlPaths.length > 0 && trustPaths.length === 0) throw o.usage("--crl is only meaningful with --trust");
     const serverTexts = o.strings("server");
     if (serverTexts.length === 0) {
-      throw o.usage("name the payment servers whose acknowledgments the program accepts: --server urn:peage:server:NAME (repeat it for several)");
+      throw o.usage(
+        "name the payment servers whose acknowledgments the program accepts: --server urn:peage:server:NAME (repeat it for several)",
+      );
     }
     const servers = [...new Set(serverTexts.map((text) => parseIdentity(o, "server", text, "server") as PartyId<"server">))];
     const publisherText = o.string("publisher");
@@ -95,15 +107,24 @@ const sign: Command = {
       );
     }
     if (!rolesOf(leaf).includes("offer-signing")) {
-      throw new CommandError("ERR_WRONG_ROLE", `${JSON.stringify(leaf.subject)} is not certified for offer-signing: sign catalogs with a publisher's certificate`);
+      throw new CommandError(
+        "ERR_WRONG_ROLE",
+        `${JSON.stringify(leaf.subject)} is not certified for offer-signing: sign catalogs with a publisher's certificate`,
+      );
     }
     const named = identitiesOf(leaf).filter((uri) => isPartyId(uri, "publisher")) as PartyId<"publisher">[];
     if (named.length !== 1) {
-      throw new CommandError("ERR_IDENTITY_MISMATCH", `${JSON.stringify(leaf.subject)} does not name exactly one publisher (subjectAltName urn:peage:publisher:NAME): ask its CA for a publisher certificate`);
+      throw new CommandError(
+        "ERR_IDENTITY_MISMATCH",
+        `${JSON.stringify(leaf.subject)} does not name exactly one publisher (subjectAltName urn:peage:publisher:NAME): ask its CA for a publisher certificate`,
+      );
     }
     const publisher = named[0]!;
     if (claimed !== undefined && claimed !== publisher) {
-      throw new CommandError("ERR_IDENTITY_MISMATCH", `--publisher ${claimed} is not the publisher the certificate names, ${publisher}: leave --publisher out or use that certificate's publisher`);
+      throw new CommandError(
+        "ERR_IDENTITY_MISMATCH",
+        `--publisher ${claimed} is not the publisher the certificate names, ${publisher}: leave --publisher out or use that certificate's publisher`,
+      );
     }
 
     const catalog = await signCatalog(publisher, drafts, keys, chain.map(toX5c), { servers });
@@ -113,12 +134,20 @@ const sign: Command = {
     }
     await writeOutput(out, `${JSON.stringify(catalog, null, 2)}\n`, "--out", { force: o.flag("force") });
 
-    const offers = catalog.offers.map((entry) => ({ offerId: entry.terms.offerId, price: entry.terms.price, grant: entry.terms.grant, offerHash: entry.offerHash }));
+    const offers = catalog.offers.map((entry) => ({
+      offerId: entry.terms.offerId,
+      price: entry.terms.price,
+      grant: entry.terms.grant,
+      offerHash: entry.offerHash,
+    }));
     if (o.flag("json")) return printJson({ catalog: resolve(out), publisher, verified: trustPaths.length > 0, offers });
     const width = Math.max(...offers.map((offer) => offer.offerId.length));
     print(
       `signed ${offers.length} offer${offers.length === 1 ? "" : "s"} of ${publisher} to ${out}${trustPaths.length > 0 ? " (verified against --trust)" : ""}:`,
-      ...offers.map((offer) => `  ${offer.offerId.padEnd(width)}  ${showPrice(offer.price).padStart(12)}  ${showGrant(offer.grant)}  ${offer.offerHash}`),
+      ...offers.map(
+        (offer) =>
+          `  ${offer.offerId.padEnd(width)}  ${showPrice(offer.price).padStart(12)}  ${showGrant(offer.grant)}  ${offer.offerHash}`,
+      ),
     );
   },
 };
@@ -148,7 +177,11 @@ export function parseDrafts(text: string, path: string): OfferDraft[] {
       return badOffers(path, `${name}: ${problem}`);
     });
     const first = seen.get(draft.offerId);
-    if (first !== undefined) throw badOffers(path, `offers #${first + 1} and #${index + 1} have the same offerId ${JSON.stringify(draft.offerId)}; each offer needs its own`);
+    if (first !== undefined)
+      throw badOffers(
+        path,
+        `offers #${first + 1} and #${index + 1} have the same offerId ${JSON.stringify(draft.offerId)}; each offer needs its own`,
+      );
     seen.set(draft.offerId, index);
     return draft;
   });
@@ -158,7 +191,8 @@ function parseDraft(item: unknown, problem: (message: string) => Error): OfferDr
   if (typeof item !== "object" || item === null || Array.isArray(item)) throw problem("must be a JSON object");
   const record = item as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!draftFields.has(key)) throw problem(`unknown field ${JSON.stringify(key)}; an offer has offerId, description, price and grant`);
+    if (!draftFields.has(key))
+      throw problem(`unknown field ${JSON.stringify(key)}; an offer has offerId, description, price and grant`);
   }
   const { offerId, description, price, grant } = record;
   if (typeof offerId !== "string" || !slug.test(offerId)) {
@@ -168,7 +202,9 @@ function parseDraft(item: unknown, problem: (message: string) => Error): OfferDr
     throw problem("description must be a text of 1 to 500 characters");
   }
   if (unsafeText.test(description)) {
-    throw problem("description must not contain control characters or bidirectional overrides: they would let it display differently from what is signed");
+    throw problem(
+      "description must not contain control characters or bidirectional overrides: they would let it display differently from what is signed",
+    );
   }
   const draft = { offerId, description, price: parsePrice(price, problem), grant: parseGrant(grant, problem) };
   // The wire schema has the last word, so that nothing signed here is refused by a verifier.
@@ -179,16 +215,20 @@ function parseDraft(item: unknown, problem: (message: string) => Error): OfferDr
 
 /** A price: integer minor units, or a decimal string converted exactly (no floats, no rounding). */
 function parsePrice(value: unknown, problem: (message: string) => Error): Price {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw problem('price must be an object {"amount": …, "currency": …}');
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw problem('price must be an object {"amount": …, "currency": …}');
   const record = value as Record<string, unknown>;
   const extra = Object.keys(record).find((key) => key !== "amount" && key !== "currency");
   if (extra) throw problem(`price has an unknown field ${JSON.stringify(extra)}; a price has amount and currency`);
   const { amount, currency } = record;
-  if (!isCurrencyCode(currency)) throw problem(`price.currency ${JSON.stringify(currency)} is not an active ISO 4217 currency code, e.g. "EUR"`);
+  if (!isCurrencyCode(currency))
+    throw problem(`price.currency ${JSON.stringify(currency)} is not an active ISO 4217 currency code, e.g. "EUR"`);
   let minor: number;
   if (typeof amount === "number") {
     if (!Number.isInteger(amount)) {
-      throw problem(`price.amount ${amount} is not a whole number of minor units: write ${currency} amounts as integers of minor units or as a decimal string such as "1.50"`);
+      throw problem(
+        `price.amount ${amount} is not a whole number of minor units: write ${currency} amounts as integers of minor units or as a decimal string such as "1.50"`,
+      );
     }
     if (amount < 0) throw problem(`price.amount ${amount} is negative`);
     if (!Number.isSafeInteger(amount)) throw problem(`price.amount ${amount} is too large to be carried exactly in JSON`);
@@ -209,8 +249,12 @@ function parseGrant(value: unknown, problem: (message: string) => Error): Grant 
   const grant = grantParser.parse(value, "grant");
   if (grant.ok) return grant.value;
   const kind = typeof value === "object" && value !== null ? (value as Record<string, unknown>)["kind"] : undefined;
-  if (kind === "period") throw problem('grant {"kind":"period"} needs "seconds", a whole number from 1 to 31622400 (366 days), and nothing else');
-  if (kind === "event") throw problem('grant {"kind":"event"} needs "event", a name of lower-case letters, digits, \'.\', \'_\' or \'-\', and nothing else');
+  if (kind === "period")
+    throw problem('grant {"kind":"period"} needs "seconds", a whole number from 1 to 31622400 (366 days), and nothing else');
+  if (kind === "event")
+    throw problem(
+      "grant {\"kind\":\"event\"} needs \"event\", a name of lower-case letters, digits, '.', '_' or '-', and nothing else",
+    );
   if (kind === "launch") throw problem('grant {"kind":"launch"} takes no other field');
   throw problem('grant must be {"kind":"launch"}, {"kind":"period","seconds":N} or {"kind":"event","event":NAME}');
 }

@@ -83,7 +83,9 @@ export async function runCardDemo(o: Options): Promise<void> {
   const scripted = o.flag("yes");
   const json = o.flag("json");
   if (!scripted && !process.stdin.isTTY) {
-    throw o.usage("the wallet asks the user and the card's PIN on the terminal, and standard input is not one: run it in a terminal, or add --yes to let the demo answer");
+    throw o.usage(
+      "the wallet asks the user and the card's PIN on the terminal, and standard input is not one: run it in a terminal, or add --yes to let the demo answer",
+    );
   }
   const say = json ? () => undefined : (line: string) => print(line);
   const { dir, temporary } = await demoDir(o.string("data"));
@@ -93,7 +95,10 @@ export async function runCardDemo(o: Options): Promise<void> {
     if (stopping) process.exit(1);
     stopping = signal;
     process.stderr.write(`\n${signal}: stopping the card, the wallet and the server…\n`);
-    void cleanup.close().then(() => (temporary ? rm(dir, { recursive: true, force: true }) : undefined)).finally(() => process.exit(1));
+    void cleanup
+      .close()
+      .then(() => (temporary ? rm(dir, { recursive: true, force: true }) : undefined))
+      .finally(() => process.exit(1));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -104,7 +109,8 @@ export async function runCardDemo(o: Options): Promise<void> {
     if (!temporary) await writeFile(join(dir, CardDemoFiles.result), `${JSON.stringify(result, null, 2)}\n`);
     if (json) printJson(result);
     const failed = result.checks.filter((c) => !c.ok);
-    if (failed.length > 0) throw new CommandError("ERR_DEMO_FAILED", `${failed.length} check(s) failed: ${failed.map((c) => c.check).join("; ")}`);
+    if (failed.length > 0)
+      throw new CommandError("ERR_DEMO_FAILED", `${failed.length} check(s) failed: ${failed.map((c) => c.check).join("; ")}`);
   } finally {
     const failures = await cleanup.close();
     process.off("SIGINT", onSignal);
@@ -129,7 +135,14 @@ export async function runCardDemo(o: Options): Promise<void> {
         return answer;
       }
     }
-    const [{ cardIssuerFromDemo, decodeToken, FileMedium, issueCard, PcscCardClient }, { startPcscStack }, wallet, { Merchant, MerchantError }, server, cards] = await Promise.all([
+    const [
+      { cardIssuerFromDemo, decodeToken, FileMedium, issueCard, PcscCardClient },
+      { startPcscStack },
+      wallet,
+      { Merchant, MerchantError },
+      server,
+      cards,
+    ] = await Promise.all([
       import("@peage/card"),
       import("@peage/card/testing"),
       import("@peage/wallet"),
@@ -153,13 +166,19 @@ export async function runCardDemo(o: Options): Promise<void> {
       balance: LOAD,
       roots: [pki.root.certificate],
     });
-    say(`  PKI        a root CA, the publisher ${pki.publisher.identity}, the payment server ${pki.server.identity} and its card issuer`);
-    say(`  card       ${CARD} for ${USER}: prepaid, ${formatPrice(price(LOAD, "EUR"))} loaded, PIN ${DEMO_CARD_PIN}; its key pair made on the card, certified by the card issuer`);
+    say(
+      `  PKI        a root CA, the publisher ${pki.publisher.identity}, the payment server ${pki.server.identity} and its card issuer`,
+    );
+    say(
+      `  card       ${CARD} for ${USER}: prepaid, ${formatPrice(price(LOAD, "EUR"))} loaded, PIN ${DEMO_CARD_PIN}; its key pair made on the card, certified by the card issuer`,
+    );
 
     // 2. The card in the virtual reader.
     const stack = await startPcscStack({ dir: join(dir, CardDemoFiles.card) });
     cleanup.defer("take the card out and stop pcscd", () => stack.stop());
-    say(`  reader     the card emulator in vsmartcard's virtual reader, seen by pcscd like any card (${stack.pcscd.owned ? "pcscd started for the demo" : "the running pcscd"})`);
+    say(
+      `  reader     the card emulator in vsmartcard's virtual reader, seen by pcscd like any card (${stack.pcscd.owned ? "pcscd started for the demo" : "the running pcscd"})`,
+    );
 
     // 3. The wallet, pointed at a server that is not running.
     const port = await freePort();
@@ -176,9 +195,15 @@ export async function runCardDemo(o: Options): Promise<void> {
       rules: { autoAccept: { perPayment: price(0, "EUR") }, refuse: {} },
     });
     const config = await wallet.readConfig(join(dir, CardDemoFiles.wallet));
-    await wallet.writeConfig(join(dir, CardDemoFiles.wallet), { ...config, card: { extendedLength: true, waitMs: 5000, ...(scripted && { pin: DEMO_CARD_PIN }) } });
+    await wallet.writeConfig(join(dir, CardDemoFiles.wallet), {
+      ...config,
+      card: { extendedLength: true, waitMs: 5000, ...(scripted && { pin: DEMO_CARD_PIN }) },
+    });
     const prompt = scripted ? new wallet.AutoYesPrompt() : new wallet.TerminalPrompt({ output: process.stderr });
-    const service = await wallet.startWallet({ wallet: { dir: join(dir, CardDemoFiles.wallet), passphrase, prompt }, endpointFile: join(dir, CardDemoFiles.walletEndpoint) });
+    const service = await wallet.startWallet({
+      wallet: { dir: join(dir, CardDemoFiles.wallet), passphrase, prompt },
+      endpointFile: join(dir, CardDemoFiles.walletEndpoint),
+    });
     cleanup.defer("stop the wallet", () => service.close());
     say(`  wallet     the user's wallet on ${service.url}, paying with the card in whichever reader holds it`);
     say(`  server     ${serverUrl}: nothing listens there yet — ${await reachable(serverUrl)}`);
@@ -189,18 +214,45 @@ export async function runCardDemo(o: Options): Promise<void> {
       pki.publisher.identity,
       [
         { offerId: "launch", description: "Start The Lighthouse Quest", price: price(50, "EUR"), grant: { kind: "launch" } },
-        { offerId: "level-2", description: "Unlock level 2: the cliffs", price: price(120, "EUR"), grant: { kind: "event", event: "level-2" } },
-        { offerId: "level-3", description: "Unlock level 3: the lighthouse", price: price(200, "EUR"), grant: { kind: "event", event: "level-3" } },
-        { offerId: "level-4", description: "Unlock level 4: the island", price: price(200, "EUR"), grant: { kind: "event", event: "level-4" } },
+        {
+          offerId: "level-2",
+          description: "Unlock level 2: the cliffs",
+          price: price(120, "EUR"),
+          grant: { kind: "event", event: "level-2" },
+        },
+        {
+          offerId: "level-3",
+          description: "Unlock level 3: the lighthouse",
+          price: price(200, "EUR"),
+          grant: { kind: "event", event: "level-3" },
+        },
+        {
+          offerId: "level-4",
+          description: "Unlock level 4: the island",
+          price: price(200, "EUR"),
+          grant: { kind: "event", event: "level-4" },
+        },
       ],
       pki.publisher.keys,
       pki.chainOf(pki.publisher.certificate),
       { servers: [pki.server.identity] },
     );
     await writeFile(join(dir, CardDemoFiles.catalog), `${JSON.stringify(catalog, null, 2)}\n`);
-    const transport = new RecordingTransport(new HttpWalletTransport({ endpointFile: join(dir, CardDemoFiles.walletEndpoint) }), messages);
-    const merchant = await Merchant.create({ catalog, trustRoots: certificateToPem(pki.root.certificate), server: pki.server.identity, wallet: transport });
-    say(scripted ? `The card pays four offers; --yes answers for the user and types the PIN ${DEMO_CARD_PIN}.` : `Answer y, then type the card's PIN (${DEMO_CARD_PIN}).`);
+    const transport = new RecordingTransport(
+      new HttpWalletTransport({ endpointFile: join(dir, CardDemoFiles.walletEndpoint) }),
+      messages,
+    );
+    const merchant = await Merchant.create({
+      catalog,
+      trustRoots: certificateToPem(pki.root.certificate),
+      server: pki.server.identity,
+      wallet: transport,
+    });
+    say(
+      scripted
+        ? `The card pays four offers; --yes answers for the user and types the PIN ${DEMO_CARD_PIN}.`
+        : `Answer y, then type the card's PIN (${DEMO_CARD_PIN}).`,
+    );
     for (const [offerId, pay] of [
       ["launch", () => merchant.atLaunch()],
       ["level-2", () => merchant.onEvent("level-2")],
@@ -210,13 +262,21 @@ export async function runCardDemo(o: Options): Promise<void> {
       const offer = catalog.offers.find((e) => e.terms.offerId === offerId)!;
       try {
         const granted = await pay();
-        const debit = (JSON.parse(Buffer.from(granted.acknowledgment.acknowledgment.split(".")[1]!, "base64url").toString()) as { debit?: { balance?: number } }).debit;
+        const debit = (
+          JSON.parse(Buffer.from(granted.acknowledgment.acknowledgment.split(".")[1]!, "base64url").toString()) as {
+            debit?: { balance?: number };
+          }
+        ).debit;
         steps.push({ step: "pay", offerId, price: granted.price, outcome: "paid", paymentId: granted.paymentId, debit });
-        say(`  paid       ${offerId.padEnd(8)} ${formatPrice(granted.price).padStart(9)}  acknowledged by the card (${granted.paymentId}), card balance ${formatPrice(price(debit?.balance ?? 0, "EUR"))}`);
+        say(
+          `  paid       ${offerId.padEnd(8)} ${formatPrice(granted.price).padStart(9)}  acknowledged by the card (${granted.paymentId}), card balance ${formatPrice(price(debit?.balance ?? 0, "EUR"))}`,
+        );
       } catch (error) {
         const code = error instanceof MerchantError ? error.code : "ERR_INTERNAL";
         steps.push({ step: "pay", offerId, price: offer.terms.price, outcome: code, detail: (error as Error).message });
-        say(`  refused    ${offerId.padEnd(8)} ${formatPrice(offer.terms.price).padStart(9)}  ${code}: ${(error as Error).message}`);
+        say(
+          `  refused    ${offerId.padEnd(8)} ${formatPrice(offer.terms.price).padStart(9)}  ${code}: ${(error as Error).message}`,
+        );
       }
     }
     const paid = steps.filter((s) => s.outcome === "paid");
@@ -232,15 +292,29 @@ export async function runCardDemo(o: Options): Promise<void> {
     const desk = await cards.openCardDesk({ dataDir }, identity);
     if (!desk) throw new CommandError("ERR_NO_CARD_ISSUER", "the server's data directory has no card issuer");
     cleanup.defer("close the card desk", () => desk.close());
-    const app = server.buildApp({ store, identity, trust, rates: server.staticRates(rateTable("EUR", new Date().toISOString().slice(0, 10), {})), cards: desk });
+    const app = server.buildApp({
+      store,
+      identity,
+      trust,
+      rates: server.staticRates(rateTable("EUR", new Date().toISOString().slice(0, 10), {})),
+      cards: desk,
+    });
     await app.listen({ host: "127.0.0.1", port });
     cleanup.defer("stop the payment server", () => app.close());
     const apiKey = await server.createApiKey(store, server.ApiScopes, "peage demo --card operator");
     await writeFile(join(dir, CardDemoFiles.operatorKey), `${apiKey}\n`, { mode: 0o600 });
     const deskClient = new wallet.CardDeskClient(serverUrl, apiKey);
-    const registered = await deskClient.register({ chain: issued.chain, user: USER, mode: "prepaid", currency: "EUR", balance: LOAD });
+    const registered = await deskClient.register({
+      chain: issued.chain,
+      user: USER,
+      mode: "prepaid",
+      currency: "EUR",
+      balance: LOAD,
+    });
     await deskClient.reload(CARD, TOP_UP, `demo-${randomBytes(6).toString("hex")}`);
-    say(`  server     now running on ${serverUrl}; the card registered with its ${formatPrice(price(LOAD, "EUR"))} load (${registered.account.user}'s card float), and a ${formatPrice(price(TOP_UP, "EUR"))} top-up made for it`);
+    say(
+      `  server     now running on ${serverUrl}; the card registered with its ${formatPrice(price(LOAD, "EUR"))} load (${registered.account.user}'s card float), and a ${formatPrice(price(TOP_UP, "EUR"))} top-up made for it`,
+    );
 
     // 6. The wallet connects card and server.
     const client = await PcscCardClient.open({ reader: stack.reader, timeoutMs: 15_000, extendedLength: true });
@@ -252,13 +326,21 @@ export async function runCardDemo(o: Options): Promise<void> {
     } finally {
       client.close();
     }
-    for (const [round, result] of [["first", synced], ["second", again]] as const) {
-      for (const command of result.commands) messages.push({ message: commandKind(decodeToken(command)?.body), sync: round, value: command });
+    for (const [round, result] of [
+      ["first", synced],
+      ["second", again],
+    ] as const) {
+      for (const command of result.commands)
+        messages.push({ message: commandKind(decodeToken(command)?.body), sync: round, value: command });
       for (const receipt of result.receipts) messages.push({ message: "card-receipt", sync: round, value: receipt });
     }
-    say(`  sync       ${synced.uploaded} log entries uploaded, ${synced.recorded} payments recorded by the server; the card applied ${synced.applied.map((a) => a.kind.toUpperCase()).join(" and ")}`);
+    say(
+      `  sync       ${synced.uploaded} log entries uploaded, ${synced.recorded} payments recorded by the server; the card applied ${synced.applied.map((a) => a.kind.toUpperCase()).join(" and ")}`,
+    );
     for (const credit of synced.credited) say(`  credited   ${credit.publisher} ${formatPrice(credit.amount as Price)}`);
-    say(`  card       log ${synced.after.logLength} of ${synced.after.logCapacity} entries, balance ${formatPrice(price(synced.after.balance ?? 0, "EUR"))}`);
+    say(
+      `  card       log ${synced.after.logLength} of ${synced.after.logCapacity} entries, balance ${formatPrice(price(synced.after.balance ?? 0, "EUR"))}`,
+    );
     say(`  again      a second sync uploads ${again.uploaded} entries and records ${again.recorded}: nothing is recorded twice`);
 
     const recorded = (await store.listPayments({ publisher: pki.publisher.identity, limit: 1000 })).payments;
@@ -267,12 +349,30 @@ export async function runCardDemo(o: Options): Promise<void> {
     const float = await store.cardFloat(userId, parseCurrency("EUR"));
     const spent = paid.reduce((sum, s) => sum + (s.price?.amount ?? 0), 0);
     const checks = [
-      { check: "every payment was acknowledged by the card with no server running", ok: paid.length === 3 && paid.every((s) => s.paymentId?.startsWith("card_")) },
-      { check: "the card refused the offer its balance could not cover", ok: steps.find((s) => s.offerId === "level-4")?.outcome === "ERR_INSUFFICIENT_FUNDS" },
-      { check: "the server recorded each card payment once", ok: recorded.length === paid.length && new Set(recorded.map((p) => p.id)).size === paid.length && paid.every((s) => recorded.some((p) => p.id === s.paymentId)) },
+      {
+        check: "every payment was acknowledged by the card with no server running",
+        ok: paid.length === 3 && paid.every((s) => s.paymentId?.startsWith("card_")),
+      },
+      {
+        check: "the card refused the offer its balance could not cover",
+        ok: steps.find((s) => s.offerId === "level-4")?.outcome === "ERR_INSUFFICIENT_FUNDS",
+      },
+      {
+        check: "the server recorded each card payment once",
+        ok:
+          recorded.length === paid.length &&
+          new Set(recorded.map((p) => p.id)).size === paid.length &&
+          paid.every((s) => recorded.some((p) => p.id === s.paymentId)),
+      },
       { check: "the publisher was credited what the card paid", ok: (synced.credited[0]?.amount.amount ?? 0) === spent },
-      { check: "the card's log was cleared up to what the server recorded", ok: synced.after.logLength === 0 && synced.account.syncedCounter === paid.length },
-      { check: "the top-up was loaded onto the card once", ok: synced.applied.filter((a) => a.kind === "reload").length === 1 && again.applied.length === 0 },
+      {
+        check: "the card's log was cleared up to what the server recorded",
+        ok: synced.after.logLength === 0 && synced.account.syncedCounter === paid.length,
+      },
+      {
+        check: "the top-up was loaded onto the card once",
+        ok: synced.applied.filter((a) => a.kind === "reload").length === 1 && again.applied.length === 0,
+      },
       // The money loaded onto the card is the user's card float in the books, none of it online.
       {
         check: "the card's balance and the server's books agree",
@@ -289,7 +389,13 @@ export async function runCardDemo(o: Options): Promise<void> {
       publisher: pki.publisher.identity,
       server: { id: pki.server.identity, url: serverUrl },
       steps,
-      sync: { uploaded: synced.uploaded, recorded: synced.recorded, applied: synced.applied, credited: synced.credited, card: synced.after },
+      sync: {
+        uploaded: synced.uploaded,
+        recorded: synced.recorded,
+        applied: synced.applied,
+        credited: synced.credited,
+        card: synced.after,
+      },
       again: { uploaded: again.uploaded, recorded: again.recorded },
       messages,
       checks,
@@ -318,10 +424,14 @@ export async function reachable(url: string): Promise<string> {
   }
 }
 
-export async function demoDir(data: string | undefined, prefix = "peage-demo-card-"): Promise<{ dir: string; temporary: boolean }> {
+export async function demoDir(
+  data: string | undefined,
+  prefix = "peage-demo-card-",
+): Promise<{ dir: string; temporary: boolean }> {
   if (data === undefined) return { dir: await mkdtemp(join(tmpdir(), prefix)), temporary: true };
   const dir = resolve(data);
-  if (existsSync(dir) && (await readdir(dir)).length > 0) throw new CommandError("ERR_EXISTS", `--data ${dir} is not empty: give a new or empty directory for the demo's data`);
+  if (existsSync(dir) && (await readdir(dir)).length > 0)
+    throw new CommandError("ERR_EXISTS", `--data ${dir} is not empty: give a new or empty directory for the demo's data`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return { dir, temporary: false };
 }

@@ -23,7 +23,8 @@ const demoCommand: Command = {
     options: {
       card: {
         type: "boolean",
-        description: "the offline variant instead: a smart card in a virtual PC/SC reader pays with no server running, then syncs with the server (needs pcscd and vsmartcard-vpcd)",
+        description:
+          "the offline variant instead: a smart card in a virtual PC/SC reader pays with no server running, then syncs with the server (needs pcscd and vsmartcard-vpcd)",
       },
       "pc-store": {
         type: "boolean",
@@ -31,9 +32,19 @@ const demoCommand: Command = {
           "the PC store instead: a store anchored in a software TPM (swtpm, started by the demo) pays with no server running, then syncs with the " +
           "server; --json prints every signed message (needs swtpm and tpm2-tools)",
       },
-      yes: { type: "boolean", description: "answer for the user: yes to every payment but the first renewal of play time (no terminal needed)" },
-      json: { type: "boolean", description: "print one JSON document on stdout (steps with outcome codes, payment ids, balances, checks)" },
-      data: { type: "string", value: "DIR", description: "keep all data in DIR, a new or empty directory (default: a temporary directory, removed at the end)" },
+      yes: {
+        type: "boolean",
+        description: "answer for the user: yes to every payment but the first renewal of play time (no terminal needed)",
+      },
+      json: {
+        type: "boolean",
+        description: "print one JSON document on stdout (steps with outcome codes, payment ids, balances, checks)",
+      },
+      data: {
+        type: "string",
+        value: "DIR",
+        description: "keep all data in DIR, a new or empty directory (default: a temporary directory, removed at the end)",
+      },
     },
     notes: [
       `Layout of DIR: ${DemoFiles.manifest} (this layout, the parties and the result), ${DemoFiles.pki}/ (the PKI), ${DemoFiles.server}/ (the payment ` +
@@ -45,7 +56,8 @@ const demoCommand: Command = {
   },
 
   async run(o) {
-    if (o.flag("card") && o.flag("pc-store")) throw o.usage("--card and --pc-store exclude each other: choose one offline variant");
+    if (o.flag("card") && o.flag("pc-store"))
+      throw o.usage("--card and --pc-store exclude each other: choose one offline variant");
     if (o.flag("pc-store")) return (await import("./demo-pcstore.js")).runPcStoreDemo(o);
     if (o.flag("card")) return (await import("./demo-card.js")).runCardDemo(o);
     const { runDemo } = await import("../demo/run.js");

@@ -21,13 +21,17 @@ const importCommand: Command = {
       "A payment is converted at the latest day on or before its own date, and records the rate it used. A day imported again with other rates replaces the stored one; the same rates change nothing.",
     synopsis: "--data DIR [--database-url URL] FILE.xml [--json]",
     positionals: ["FILE.xml"],
-    options: { ...bookOptions, json: { type: "boolean", description: "print {days, first, last, inserted, replaced, unchanged} as JSON" } },
+    options: {
+      ...bookOptions,
+      json: { type: "boolean", description: "print {days, first, last, inserted, replaced, unchanged} as JSON" },
+    },
   },
   async run(o) {
     const file = o.positional(0, "FILE.xml");
     let xml: string;
     try {
-      if ((await stat(file)).size > MAX_RATES_BYTES) throw new UsageError(`peage fx import: ${file} is larger than ${MAX_RATES_BYTES} bytes`);
+      if ((await stat(file)).size > MAX_RATES_BYTES)
+        throw new UsageError(`peage fx import: ${file} is larger than ${MAX_RATES_BYTES} bytes`);
       xml = await readFile(file, "utf8");
     } catch (cause) {
       if (cause instanceof UsageError) throw cause;
@@ -45,7 +49,10 @@ const importCommand: Command = {
       const result = await books.store.importRates(days, file.split("/").pop() ?? file, new Date().toISOString());
       const summary = { days: days.length, first: days[0]!.date, last: days[days.length - 1]!.date, ...result };
       if (o.flag("json")) printJson(summary);
-      else print(`imported ${summary.days} day(s) of rates, ${summary.first} to ${summary.last}, into ${books.where}: ${result.inserted} new, ${result.replaced} replaced, ${result.unchanged} unchanged`);
+      else
+        print(
+          `imported ${summary.days} day(s) of rates, ${summary.first} to ${summary.last}, into ${books.where}: ${result.inserted} new, ${result.replaced} replaced, ${result.unchanged} unchanged`,
+        );
     } finally {
       await books.store.close();
     }

@@ -3,7 +3,17 @@
  * the protocol's own checks. The kind is read from the file itself: a JSON `type`, a JWS `typ`,
  * or PEM labels (RFC 7468). Exit 0 when valid; 1 with the verification code when not.
  */
-import { FixedClock, SignatureAlgorithms, VerificationError, fail, parsePem, parseStrictJson, parseCertificateDer, parseCrlDer, systemClock } from "@peage/protocol";
+import {
+  FixedClock,
+  SignatureAlgorithms,
+  VerificationError,
+  fail,
+  parsePem,
+  parseStrictJson,
+  parseCertificateDer,
+  parseCrlDer,
+  systemClock,
+} from "@peage/protocol";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
 import { InvalidError } from "../errors.js";
@@ -32,14 +42,46 @@ const inspectCommand: Command = {
     options: {
       trust: { type: "string", value: "ROOT.pem", multiple: true, description: "trusted root certificate(s) (PEM)" },
       crl: { type: "string", value: "CRL.pem", multiple: true, description: "CRLs to check certificates against" },
-      "require-crl": { type: "boolean", description: "fail (ERR_REVOCATION_UNKNOWN) when a certificate's issuer has no CRL among --crl" },
-      at: { type: "string", value: "TIME", description: "check as of this instant (RFC 3339, e.g. 2026-03-01T12:00:00Z); default now" },
-      offer: { type: "string", value: "OFFER.json", description: "for an acknowledgment: the offer it answers, to check hash, price, nonce and date" },
-      server: { type: "string", value: "URN", description: "the payment server, urn:peage:server:NAME: required for a payment request; checked for an acknowledgment" },
-      "user-key": { type: "string", value: "FILE", description: "for a payment request or consent: the user's public key (SPKI PEM or JWK JSON)" },
-      user: { type: "string", value: "URN", description: "for a payment request: the user, urn:peage:user:NAME, whose key --user-key is" },
-      role: { type: "string", value: "ROLE", description: "for a certificate chain: the role to validate it for (default: the roles its leaf claims)" },
-      issuer: { type: "string", value: "CA.pem", multiple: true, description: "for a CRL: its issuer's certificate, when it is not a --trust root" },
+      "require-crl": {
+        type: "boolean",
+        description: "fail (ERR_REVOCATION_UNKNOWN) when a certificate's issuer has no CRL among --crl",
+      },
+      at: {
+        type: "string",
+        value: "TIME",
+        description: "check as of this instant (RFC 3339, e.g. 2026-03-01T12:00:00Z); default now",
+      },
+      offer: {
+        type: "string",
+        value: "OFFER.json",
+        description: "for an acknowledgment: the offer it answers, to check hash, price, nonce and date",
+      },
+      server: {
+        type: "string",
+        value: "URN",
+        description: "the payment server, urn:peage:server:NAME: required for a payment request; checked for an acknowledgment",
+      },
+      "user-key": {
+        type: "string",
+        value: "FILE",
+        description: "for a payment request or consent: the user's public key (SPKI PEM or JWK JSON)",
+      },
+      user: {
+        type: "string",
+        value: "URN",
+        description: "for a payment request: the user, urn:peage:user:NAME, whose key --user-key is",
+      },
+      role: {
+        type: "string",
+        value: "ROLE",
+        description: "for a certificate chain: the role to validate it for (default: the roles its leaf claims)",
+      },
+      issuer: {
+        type: "string",
+        value: "CA.pem",
+        multiple: true,
+        description: "for a CRL: its issuer's certificate, when it is not a --trust root",
+      },
       json: { type: "boolean", description: "print {kind, valid, checkedAt, content, …} as JSON on stdout" },
     },
     notes: [`FILE "-" reads standard input. Signature algorithms accepted: ${SignatureAlgorithms.join(", ")}.`],
@@ -51,7 +93,8 @@ const inspectCommand: Command = {
     const crlPaths = o.strings("crl");
     const atText = o.string("at");
     const clock = atText === undefined ? systemClock : new FixedClock(parseInstant(o, "at", atText));
-    if (o.string("user") !== undefined && o.string("user-key") === undefined) throw o.usage("--user is only meaningful with --user-key");
+    if (o.string("user") !== undefined && o.string("user-key") === undefined)
+      throw o.usage("--user is only meaningful with --user-key");
     // Loaded before the file is read, so that a wrong --trust or --crl is reported whatever the file holds.
     const store = await loadTrustStore(trustPaths, crlPaths, o.flag("require-crl") ? "require" : "best-effort");
     const ctx: InspectContext = { options: o, clock, trust: async () => store };
@@ -98,10 +141,16 @@ async function inspectPem(text: string, file: string, ctx: InspectContext): Prom
   const labels = [...new Set(blocks.map((block) => block.label))];
   try {
     if (labels.length === 1 && labels[0] === "CERTIFICATE") {
-      return await inspectChain(blocks.map((block, i) => parseCertificateDer(block.der, `certificate #${i + 1} of ${describeFile(file)}`)), ctx);
+      return await inspectChain(
+        blocks.map((block, i) => parseCertificateDer(block.der, `certificate #${i + 1} of ${describeFile(file)}`)),
+        ctx,
+      );
     }
     if (labels.length > 0 && labels.every((label) => crlLabels.has(label))) {
-      return await inspectCrl(blocks.map((block, i) => parseCrlDer(block.der, `CRL #${i + 1} of ${describeFile(file)}`)), ctx);
+      return await inspectCrl(
+        blocks.map((block, i) => parseCrlDer(block.der, `CRL #${i + 1} of ${describeFile(file)}`)),
+        ctx,
+      );
     }
   } catch (cause) {
     if (cause instanceof VerificationError) return unrecognised(cause.message);
@@ -109,7 +158,9 @@ async function inspectPem(text: string, file: string, ctx: InspectContext): Prom
   }
   const label = labels.find((l) => l !== "CERTIFICATE" && !crlLabels.has(l)) ?? labels.join(", ");
   const hint = /PRIVATE KEY/.test(label) ? " (a private key, which inspect never reads)" : "";
-  return unrecognised(`${describeFile(file)} holds a ${label} PEM block${hint}: inspect reads PEM certificate chains and CRLs, one kind per file`);
+  return unrecognised(
+    `${describeFile(file)} holds a ${label} PEM block${hint}: inspect reads PEM certificate chains and CRLs, one kind per file`,
+  );
 }
 
 /** Prints the inspection: content and verdict on stdout, the failure line on stderr; sets the exit status. */
@@ -121,7 +172,9 @@ function report(inspection: Inspection, checkedAt: Date, o: Options): void {
       valid: result.ok,
       checkedAt: checkedAt.toISOString(),
       content: inspection.content,
-      ...(result.ok ? { ...result.value.json, ...(result.value.notes?.length && { notes: result.value.notes }) } : { error: result.error.toJSON() }),
+      ...(result.ok
+        ? { ...result.value.json, ...(result.value.notes?.length && { notes: result.value.notes }) }
+        : { error: result.error.toJSON() }),
     });
   } else {
     if (inspection.content !== null) print(`${inspection.kind}:`, ...inspection.lines, ...(result.ok ? result.value.lines : []));

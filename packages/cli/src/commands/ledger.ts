@@ -30,11 +30,31 @@ const verifyCommand: Command = {
       await books.store.close();
     }
     const checks = [
-      ["BALANCED", "every transaction sums to zero in each currency", audit.unbalanced.map((u) => `${u.transaction}: ${u.sum} ${u.currency}`)],
-      ["BALANCES_ARE_SUMS", "every stored balance equals the sum of its postings", audit.balanceMismatches.map((b) => `${b.account}: stored ${b.stored}, postings say ${b.postings}`)],
-      ["ONE_TRANSACTION_PER_PAYMENT", "each payment and refund has its one transaction, for its amounts", audit.paymentMismatches.map((p) => `${p.payment}: ${p.problem}`)],
-      ["CLOSED_PERIODS_FROZEN", "no transaction entered a period after it closed", audit.lateTransactions.map((t) => `${t.transaction} in ${t.period}`)],
-      ["SETTLEMENTS_POSTED", "each payout and collection is posted, for its amount", audit.settlementMismatches.map((s) => `${s.id}: ${s.problem}`)],
+      [
+        "BALANCED",
+        "every transaction sums to zero in each currency",
+        audit.unbalanced.map((u) => `${u.transaction}: ${u.sum} ${u.currency}`),
+      ],
+      [
+        "BALANCES_ARE_SUMS",
+        "every stored balance equals the sum of its postings",
+        audit.balanceMismatches.map((b) => `${b.account}: stored ${b.stored}, postings say ${b.postings}`),
+      ],
+      [
+        "ONE_TRANSACTION_PER_PAYMENT",
+        "each payment and refund has its one transaction, for its amounts",
+        audit.paymentMismatches.map((p) => `${p.payment}: ${p.problem}`),
+      ],
+      [
+        "CLOSED_PERIODS_FROZEN",
+        "no transaction entered a period after it closed",
+        audit.lateTransactions.map((t) => `${t.transaction} in ${t.period}`),
+      ],
+      [
+        "SETTLEMENTS_POSTED",
+        "each payout and collection is posted, for its amount",
+        audit.settlementMismatches.map((s) => `${s.id}: ${s.problem}`),
+      ],
     ] as const;
     const breaches = checks.reduce((n, [, , found]) => n + found.length, 0);
     if (o.flag("json")) printJson({ database: books.where, ...audit, sound: breaches === 0 });
@@ -46,7 +66,8 @@ const verifyCommand: Command = {
         if (found.length > 20) print(`         … and ${found.length - 20} more`);
       }
     }
-    if (breaches > 0) throw new CommandError("ERR_LEDGER_BREACH", `${breaches} breach(es) of the ledger's invariants in ${books.where}`);
+    if (breaches > 0)
+      throw new CommandError("ERR_LEDGER_BREACH", `${breaches} breach(es) of the ledger's invariants in ${books.where}`);
   },
 };
 

@@ -80,7 +80,11 @@ const init: Command = {
       currency: { type: "string", value: "CODE", description: "the store's currency, ISO 4217" },
       balance: { type: "string", value: "N", description: "prepaid: the balance loaded now, minor units" },
       ceiling: { type: "string", value: "N", description: "postpaid: what the store may spend between two syncs, minor units" },
-      deposit: { type: "string", value: "N", description: "postpaid: the deposit the user lodges, greater than the ceiling (claim 10), minor units" },
+      deposit: {
+        type: "string",
+        value: "N",
+        description: "postpaid: the deposit the user lodges, greater than the ceiling (claim 10), minor units",
+      },
       card: {
         type: "string",
         value: "URN",

@@ -51,10 +51,22 @@ const BACKDATE_MS = HOUR;
 
 const jsonOption = { type: "boolean", description: "print the result as JSON on stdout" } as const;
 const forceOption = { type: "boolean", description: "replace output files that already exist" } as const;
-const algOption = { type: "string", value: "ES256|EdDSA", description: "algorithm of the new key (ES256: ECDSA P-256; EdDSA: Ed25519)" } as const;
-const caCertOption = { type: "string", value: "FILE", description: "the CA's certificate (PEM; may be followed by its own chain)" } as const;
+const algOption = {
+  type: "string",
+  value: "ES256|EdDSA",
+  description: "algorithm of the new key (ES256: ECDSA P-256; EdDSA: Ed25519)",
+} as const;
+const caCertOption = {
+  type: "string",
+  value: "FILE",
+  description: "the CA's certificate (PEM; may be followed by its own chain)",
+} as const;
 const caKeyOption = { type: "string", value: "FILE", description: "the CA's private key (PKCS#8 PEM)" } as const;
-const stateOption = { type: "string", value: "FILE", description: "the CA's revocation state (JSON; default: <ca-key>.revoked.json)" } as const;
+const stateOption = {
+  type: "string",
+  value: "FILE",
+  description: "the CA's revocation state (JSON; default: <ca-key>.revoked.json)",
+} as const;
 
 const init: Command = {
   spec: {
@@ -67,13 +79,25 @@ const init: Command = {
     options: {
       dir: { type: "string", value: "DIR", description: "directory to write the tree to (created if needed)" },
       alg: { ...algOption, description: "algorithm of every key of the tree (default ES256)" },
-      "publisher-name": { type: "string", value: "NAME", description: "the publisher is urn:peage:publisher:NAME (default acme-games)" },
-      "server-name": { type: "string", value: "NAME", description: "the payment server is urn:peage:server:NAME (default pay-eu)" },
+      "publisher-name": {
+        type: "string",
+        value: "NAME",
+        description: "the publisher is urn:peage:publisher:NAME (default acme-games)",
+      },
+      "server-name": {
+        type: "string",
+        value: "NAME",
+        description: "the payment server is urn:peage:server:NAME (default pay-eu)",
+      },
       "card-issuer": {
         type: "boolean",
-        description: "also make the payment server a card issuer: card-issuer.crt/.key (its CA for the users' smart cards) and card-issuer-chain.pem",
+        description:
+          "also make the payment server a card issuer: card-issuer.crt/.key (its CA for the users' smart cards) and card-issuer-chain.pem",
       },
-      force: { type: "boolean", description: "replace an existing tree in DIR (and the revocation state files beside its CA keys)" },
+      force: {
+        type: "boolean",
+        description: "replace an existing tree in DIR (and the revocation state files beside its CA keys)",
+      },
       json: { type: "boolean", description: 'print {"files": {name: absolute path}} on stdout and nothing else' },
     },
   },
@@ -91,12 +115,20 @@ const init: Command = {
     if (!o.flag("force")) {
       for (const name of names) {
         if (!(await missing(resolve(dir, name)))) {
-          throw new CommandError("ERR_EXISTS", `${dir} already holds a certificate tree (${name} exists): pass --force to replace it, or choose another --dir`);
+          throw new CommandError(
+            "ERR_EXISTS",
+            `${dir} already holds a certificate tree (${name} exists): pass --force to replace it, or choose another --dir`,
+          );
         }
       }
     }
     const cardIssuer = o.flag("card-issuer");
-    const pki = await createDemoPki({ alg, ...(publisherName && { publisherName }), ...(serverName && { serverName }), ...(cardIssuer && { cardIssuer }) });
+    const pki = await createDemoPki({
+      alg,
+      ...(publisherName && { publisherName }),
+      ...(serverName && { serverName }),
+      ...(cardIssuer && { cardIssuer }),
+    });
     let written: string[];
     try {
       written = await writePkiDir(dir, pki);
@@ -120,7 +152,11 @@ const init: Command = {
       `  regulator-ca.crt    ${pki.regulatorCa.certificate.subject}   may certify: acknowledgment-signing, card-issuing${cardIssuer ? ", card-acknowledgment" : ""}`,
       `  publisher.crt       ${pki.publisher.identity}   offer-signing`,
       `  server.crt          ${pki.server.identity}   acknowledgment-signing`,
-      ...(pki.cardIssuer ? [`  card-issuer.crt     ${pki.cardIssuer.certificate.subject}   may certify: card-acknowledgment (the cards of ${pki.cardIssuer.identity})`] : []),
+      ...(pki.cardIssuer
+        ? [
+            `  card-issuer.crt     ${pki.cardIssuer.certificate.subject}   may certify: card-acknowledgment (the cards of ${pki.cardIssuer.identity})`,
+          ]
+        : []),
       "each with its private key (<name>.key, mode 0600); publisher-chain.pem and server-chain.pem are the leaves with their intermediates.",
     );
   },
@@ -139,17 +175,46 @@ const issue: Command = {
     options: {
       "ca-cert": caCertOption,
       "ca-key": caKeyOption,
-      csr: { type: "string", value: "FILE", description: "certify the key of this PKCS#10 request (PEM); its signature is checked" },
-      "new-key": { type: "string", value: "OUT.key", description: "make a new key pair and write its private key here (mode 0600)" },
+      csr: {
+        type: "string",
+        value: "FILE",
+        description: "certify the key of this PKCS#10 request (PEM); its signature is checked",
+      },
+      "new-key": {
+        type: "string",
+        value: "OUT.key",
+        description: "make a new key pair and write its private key here (mode 0600)",
+      },
       alg: { ...algOption, description: "algorithm of the --new-key key (default: the CA's)" },
-      subject: { type: "string", value: "DN", description: 'subject name, e.g. "CN=acme-games,O=Acme"; with --csr, optional and must equal the request\'s' },
-      role: { type: "string", value: "ROLE[,ROLE]", description: "offer-signing, acknowledgment-signing, card-issuing, card-acknowledgment; with --ca, the roles the CA may certify" },
-      identity: { type: "string", value: "URN", description: "the holder, urn:peage:{publisher|server|card}:NAME (required for an end-entity certificate)" },
+      subject: {
+        type: "string",
+        value: "DN",
+        description: 'subject name, e.g. "CN=acme-games,O=Acme"; with --csr, optional and must equal the request\'s',
+      },
+      role: {
+        type: "string",
+        value: "ROLE[,ROLE]",
+        description:
+          "offer-signing, acknowledgment-signing, card-issuing, card-acknowledgment; with --ca, the roles the CA may certify",
+      },
+      identity: {
+        type: "string",
+        value: "URN",
+        description: "the holder, urn:peage:{publisher|server|card}:NAME (required for an end-entity certificate)",
+      },
       ca: { type: "boolean", description: "issue a CA certificate" },
-      "path-length": { type: "string", value: "N", description: "with --ca: how many CA levels may follow below it (RFC 5280 §4.2.1.9)" },
+      "path-length": {
+        type: "string",
+        value: "N",
+        description: "with --ca: how many CA levels may follow below it (RFC 5280 §4.2.1.9)",
+      },
       days: { type: "string", value: "N", description: "validity in days (default 365, or 1825 with --ca)" },
       out: { type: "string", value: "CERT.pem", description: "where to write the certificate" },
-      "chain-out": { type: "string", value: "FILE", description: "also write the certificate followed by its CA chain (without the root): the x5c a signer sends" },
+      "chain-out": {
+        type: "string",
+        value: "FILE",
+        description: "also write the certificate followed by its CA chain (without the root): the x5c a signer sends",
+      },
       force: forceOption,
       json: jsonOption,
     },
@@ -176,7 +241,8 @@ const issue: Command = {
     const identity = isCa ? undefined : leafIdentity(o, roles!);
     const force = o.flag("force");
     const outputs = [out, ...(chainOut ? [chainOut] : []), ...(source === "new-key" ? [o.required("new-key", "OUT.key")] : [])];
-    if (new Set(outputs.map((path) => resolve(path))).size !== outputs.length) throw o.usage("--out, --chain-out and --new-key must be different files");
+    if (new Set(outputs.map((path) => resolve(path))).size !== outputs.length)
+      throw o.usage("--out, --chain-out and --new-key must be different files");
 
     const { issuer, chain } = await loadCa(caCert, caKey);
     checkCaMayCertify(issuer.certificate, roles ?? [], isCa);
@@ -185,9 +251,13 @@ const issue: Command = {
     const notBefore = new Date(Date.now() - BACKDATE_MS);
     const notAfter = new Date(notBefore.getTime() + days * DAY);
     if (notAfter.getTime() > issuer.certificate.notAfter.getTime()) {
-      warn(`the certificate outlives its CA (${issuer.certificate.notAfter.toISOString()}): chains through it stop validating when the CA expires`);
+      warn(
+        `the certificate outlives its CA (${issuer.certificate.notAfter.toISOString()}): chains through it stop validating when the CA expires`,
+      );
     }
-    const constraints = isCa ? { ca: { ...(pathLength !== undefined && { pathLength }), ...(roles && { roles }) } } : { roles: roles!, identity: identity! };
+    const constraints = isCa
+      ? { ca: { ...(pathLength !== undefined && { pathLength }), ...(roles && { roles }) } }
+      : { roles: roles!, identity: identity! };
 
     let certificate: x509.X509Certificate;
     let newKey: KeyPair | undefined;
@@ -198,7 +268,14 @@ const issue: Command = {
       certificate = await issueFromCsr({ issuer, csrPem, notBefore, notAfter, ...constraints });
     } else {
       newKey = await generateKeyPair(alg ?? issuer.keys.alg);
-      certificate = await issueCertificate({ issuer, subject: subject!, publicKey: newKey.publicKey, notBefore, notAfter, ...constraints });
+      certificate = await issueCertificate({
+        issuer,
+        subject: subject!,
+        publicKey: newKey.publicKey,
+        notBefore,
+        notAfter,
+        ...constraints,
+      });
     }
 
     const keyPath = o.string("new-key");
@@ -226,11 +303,16 @@ const revoke: Command = {
     summary:
       "Add a certificate to its CA's revocation list (kept in the state file). Revoking an already revoked certificate changes nothing. " +
       "With --crl-out, also publish the CRL as `peage pki crl` does.",
-    synopsis: "--ca-cert FILE --ca-key FILE (--cert FILE | --serial HEX) [--reason REASON] [--state FILE] [--crl-out CRL.pem [--days N]] [--json]",
+    synopsis:
+      "--ca-cert FILE --ca-key FILE (--cert FILE | --serial HEX) [--reason REASON] [--state FILE] [--crl-out CRL.pem [--days N]] [--json]",
     options: {
       "ca-cert": caCertOption,
       "ca-key": caKeyOption,
-      cert: { type: "string", value: "FILE", description: "the certificate to revoke (PEM); it must have been issued by this CA" },
+      cert: {
+        type: "string",
+        value: "FILE",
+        description: "the certificate to revoke (PEM); it must have been issued by this CA",
+      },
       serial: { type: "string", value: "HEX", description: "the serial number of the certificate to revoke, in hexadecimal" },
       reason: { type: "string", value: "REASON", description: `RFC 5280 §5.3.1 reason: ${RevocationReasons.join(", ")}` },
       state: stateOption,
@@ -277,7 +359,9 @@ const revoke: Command = {
       next = { ...state, revoked: addRevoked(state.revoked, entry) };
       await writeCaState(statePath, issuer.certificate, next);
     } else if (reason !== undefined && previous.reason !== reason) {
-      warn(`${described} was already revoked${previous.reason ? ` (${previous.reason})` : ""}; the first revocation is kept, so the reason stays as it was`);
+      warn(
+        `${described} was already revoked${previous.reason ? ` (${previous.reason})` : ""}; the first revocation is kept, so the reason stays as it was`,
+      );
     }
     const entry = findRevoked(next, serialNumber!)!;
     const crl = crlOut ? await publishCrl(issuer, next, statePath, crlOut, days, "--crl-out") : undefined;
@@ -350,7 +434,11 @@ const csr: Command = {
     synopsis: "(--key FILE | --new-key OUT.key [--alg ES256|EdDSA]) --subject DN --out CSR.pem [--force] [--json]",
     options: {
       key: { type: "string", value: "FILE", description: "the private key to certify (PKCS#8 PEM, P-256 or Ed25519)" },
-      "new-key": { type: "string", value: "OUT.key", description: "make a new key pair and write its private key here (mode 0600)" },
+      "new-key": {
+        type: "string",
+        value: "OUT.key",
+        description: "make a new key pair and write its private key here (mode 0600)",
+      },
       alg: { ...algOption, description: "algorithm of the --new-key key (default ES256)" },
       subject: { type: "string", value: "DN", description: 'the subject name to ask for, e.g. "CN=acme-games,O=Acme"' },
       out: { type: "string", value: "CSR.pem", description: "where to write the request" },
@@ -373,7 +461,13 @@ const csr: Command = {
     const pem = await createCsr({ subject: subjectText, keys });
     if (source === "new-key") await writeOutput(keyPath, exportPrivateKeyPem(keys), "--new-key", { force, secret: true });
     await writeOutput(out, pem.endsWith("\n") ? pem : `${pem}\n`, "--out", { force });
-    if (o.flag("json")) return printJson({ csr: resolve(out), key: resolve(keyPath), subject: parseSubject(subjectText, "--subject").toString(), keyAlgorithm: keys.alg });
+    if (o.flag("json"))
+      return printJson({
+        csr: resolve(out),
+        key: resolve(keyPath),
+        subject: parseSubject(subjectText, "--subject").toString(),
+        keyAlgorithm: keys.alg,
+      });
     print(`wrote a certificate request for ${subjectText} (${keys.alg}) to ${out}`);
   },
 };
@@ -389,7 +483,11 @@ const protectKey: Command = {
     synopsis: "--key FILE --passphrase-file FILE [--json]",
     options: {
       key: { type: "string", value: "FILE", description: "the unencrypted PEM private key, replaced in place" },
-      "passphrase-file": { type: "string", value: "FILE", description: "a file whose first line is the passphrase (at least 12 characters)" },
+      "passphrase-file": {
+        type: "string",
+        value: "FILE",
+        description: "a file whose first line is the passphrase (at least 12 characters)",
+      },
       json: { type: "boolean", description: "print the result as JSON" },
     },
   },
@@ -397,7 +495,8 @@ const protectKey: Command = {
     const keyPath = o.required("key", "FILE");
     const passphrase = (await readInput(o.required("passphrase-file", "FILE"), "--passphrase-file")).split(/\r?\n/)[0] ?? "";
     if (passphrase.length < 12) throw o.usage("--passphrase-file: the passphrase must be at least 12 characters");
-    if ((await readInput(keyPath, "--key")).includes("ENCRYPTED PRIVATE KEY")) throw o.usage(`--key ${keyPath} is already encrypted`);
+    if ((await readInput(keyPath, "--key")).includes("ENCRYPTED PRIVATE KEY"))
+      throw o.usage(`--key ${keyPath} is already encrypted`);
     const keys = await loadPrivateKey(keyPath, "--key");
     await writeOutput(keyPath, exportPrivateKeyPem(keys, passphrase), "--key", { force: true, secret: true });
     if (o.flag("json")) return printJson({ key: resolve(keyPath), encrypted: true });
@@ -427,12 +526,15 @@ function partyName(o: Options, option: string, kind: "publisher" | "server"): st
 /** An end-entity certificate names its holder, who must be the kind of party that holds every role it gets. */
 function leafIdentity(o: Options, roles: readonly Role[]): PartyId {
   const text = o.string("identity");
-  if (text === undefined) throw o.usage("--identity URN is required for an end-entity certificate (e.g. urn:peage:publisher:acme-games)");
+  if (text === undefined)
+    throw o.usage("--identity URN is required for an end-entity certificate (e.g. urn:peage:publisher:acme-games)");
   const identity = parseIdentity(o, "identity", text);
   const kind = identity.split(":")[2];
   for (const role of roles) {
     if (roleHolder[role] !== kind) {
-      throw o.usage(`--identity ${identity} is a ${kind}, but the role ${role} is held by a ${roleHolder[role]} (urn:peage:${roleHolder[role]}:NAME)`);
+      throw o.usage(
+        `--identity ${identity} is a ${kind}, but the role ${role} is held by a ${roleHolder[role]} (urn:peage:${roleHolder[role]}:NAME)`,
+      );
     }
   }
   return identity;
@@ -447,12 +549,18 @@ function checkCaMayCertify(ca: x509.X509Certificate, roles: readonly Role[], isC
   const eku = ca.extensions.some((extension) => extension.type === EXTENDED_KEY_USAGE_OID);
   for (const role of roles) {
     if (eku && !allowed.includes(role)) {
-      throw new CommandError("ERR_WRONG_ROLE", `the CA ${JSON.stringify(ca.subject)} may only certify ${allowed.join(", ")}, not ${role}: use the CA of that role`);
+      throw new CommandError(
+        "ERR_WRONG_ROLE",
+        `the CA ${JSON.stringify(ca.subject)} may only certify ${allowed.join(", ")}, not ${role}: use the CA of that role`,
+      );
     }
   }
   const pathLength = ca.getExtension(x509.BasicConstraintsExtension)?.pathLength;
   if (isCa && pathLength === 0) {
-    throw new CommandError("ERR_PATH_LENGTH", `the CA ${JSON.stringify(ca.subject)} has pathLength 0 and may not certify another CA: issue from a CA higher in the tree`);
+    throw new CommandError(
+      "ERR_PATH_LENGTH",
+      `the CA ${JSON.stringify(ca.subject)} has pathLength 0 and may not certify another CA: issue from a CA higher in the tree`,
+    );
   }
 }
 
@@ -470,9 +578,16 @@ async function checkCsr(pem: string, path: string, subject: x509.Name | undefine
   } catch {
     valid = false;
   }
-  if (!valid) throw new CommandError("ERR_BAD_SIGNATURE", `--csr ${path}: the request's signature does not verify, so it does not prove possession of its key: ask for a new request`);
+  if (!valid)
+    throw new CommandError(
+      "ERR_BAD_SIGNATURE",
+      `--csr ${path}: the request's signature does not verify, so it does not prove possession of its key: ask for a new request`,
+    );
   if (subject && JSON.stringify(subject.toJSON()) !== JSON.stringify(request.subjectName.toJSON())) {
-    throw new CommandError("ERR_SUBJECT_MISMATCH", `--subject ${subject.toString()} is not the request's subject ${request.subject}: leave --subject out to use the request's`);
+    throw new CommandError(
+      "ERR_SUBJECT_MISMATCH",
+      `--subject ${subject.toString()} is not the request's subject ${request.subject}: leave --subject out to use the request's`,
+    );
   }
 }
 
@@ -481,13 +596,17 @@ function checkIssuedBy(cert: x509.X509Certificate, ca: x509.X509Certificate, pat
   const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId?.toLowerCase();
   const ski = ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId.toLowerCase();
   if (!sameIssuer || (aki !== undefined && ski !== undefined && aki !== ski)) {
-    throw new CommandError("ERR_NOT_ISSUED_BY_CA", `--cert ${path} (${JSON.stringify(cert.subject)}) was issued by ${JSON.stringify(cert.issuer)}, not by this CA: revoke it with its own CA`);
+    throw new CommandError(
+      "ERR_NOT_ISSUED_BY_CA",
+      `--cert ${path} (${JSON.stringify(cert.subject)}) was issued by ${JSON.stringify(cert.issuer)}, not by this CA: revoke it with its own CA`,
+    );
   }
 }
 
 async function refuseExisting(paths: readonly string[]): Promise<void> {
   for (const path of paths) {
-    if (!(await missing(path))) throw new CommandError("ERR_EXISTS", `${path} already exists: pass --force to replace it, or choose another path`);
+    if (!(await missing(path)))
+      throw new CommandError("ERR_EXISTS", `${path} already exists: pass --force to replace it, or choose another path`);
   }
 }
 
@@ -496,8 +615,13 @@ async function removeIfPresent(path: string): Promise<void> {
 }
 
 /** The x5c a signer sends: the certificate, its CA and the CA's chain, without self-signed roots. */
-function chainOf(cert: x509.X509Certificate, issuer: CertifiedKeyPair, caChain: readonly x509.X509Certificate[]): x509.X509Certificate[] {
-  const selfIssued = (c: x509.X509Certificate) => Buffer.from(c.subjectName.toArrayBuffer()).equals(Buffer.from(c.issuerName.toArrayBuffer()));
+function chainOf(
+  cert: x509.X509Certificate,
+  issuer: CertifiedKeyPair,
+  caChain: readonly x509.X509Certificate[],
+): x509.X509Certificate[] {
+  const selfIssued = (c: x509.X509Certificate) =>
+    Buffer.from(c.subjectName.toArrayBuffer()).equals(Buffer.from(c.issuerName.toArrayBuffer()));
   return [cert, ...[issuer.certificate, ...caChain].filter((c) => !selfIssued(c))];
 }
 
@@ -510,7 +634,14 @@ interface PublishedCrl {
  * Signs the next CRL of the CA and writes it. The state file is updated first: if writing the CRL
  * then fails, the number is skipped, never reused (RFC 5280 §5.2.3 needs it to increase).
  */
-async function publishCrl(issuer: CertifiedKeyPair, state: CaState, statePath: string, out: string, days: number, what: string): Promise<PublishedCrl> {
+async function publishCrl(
+  issuer: CertifiedKeyPair,
+  state: CaState,
+  statePath: string,
+  out: string,
+  days: number,
+  what: string,
+): Promise<PublishedCrl> {
   const crlNumber = (state.crlNumber ?? 0n) + 1n;
   const thisUpdate = new Date();
   const nextUpdate = new Date(thisUpdate.getTime() + days * DAY);

@@ -49,16 +49,52 @@ const serverCommand: Command = {
       port: { type: "string", value: "N", description: "port to listen on, 0 for any free port (default 8402)" },
       host: { type: "string", value: "ADDRESS", description: "address to listen on (default 127.0.0.1)" },
       rates: { type: "string", value: "FILE", description: "ECB reference rates XML (default DIR/rates.xml)" },
-      "log-level": { type: "string", value: "LEVEL", description: "fatal, error, warn, info, debug, trace or silent (default info)" },
-      revocation: { type: "string", value: "POLICY", description: "best-effort or require: whether every certificate needs a CRL (default best-effort)" },
-      "bootstrap-key": { type: "string", value: "FILE", description: "on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)" },
-      "database-url": { type: "string", value: "URL", description: "postgres://… to keep the books on PostgreSQL instead of DIR/peage.db (or set DATABASE_URL)" },
-      workers: { type: "string", value: "N", description: "server processes sharing the port, PostgreSQL only (default one per core on PostgreSQL, 1 on SQLite)" },
-      "tls-cert": { type: "string", value: "FILE", description: "serve HTTPS with this PEM certificate chain (re-read on SIGHUP)" },
+      "log-level": {
+        type: "string",
+        value: "LEVEL",
+        description: "fatal, error, warn, info, debug, trace or silent (default info)",
+      },
+      revocation: {
+        type: "string",
+        value: "POLICY",
+        description: "best-effort or require: whether every certificate needs a CRL (default best-effort)",
+      },
+      "bootstrap-key": {
+        type: "string",
+        value: "FILE",
+        description: "on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)",
+      },
+      "database-url": {
+        type: "string",
+        value: "URL",
+        description: "postgres://… to keep the books on PostgreSQL instead of DIR/peage.db (or set DATABASE_URL)",
+      },
+      workers: {
+        type: "string",
+        value: "N",
+        description: "server processes sharing the port, PostgreSQL only (default one per core on PostgreSQL, 1 on SQLite)",
+      },
+      "tls-cert": {
+        type: "string",
+        value: "FILE",
+        description: "serve HTTPS with this PEM certificate chain (re-read on SIGHUP)",
+      },
       "tls-key": { type: "string", value: "FILE", description: "the TLS private key, PEM" },
-      "trust-proxy": { type: "string", value: "LIST", description: "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (default none)" },
-      metrics: { type: "string", value: "WHERE", description: "HOST:PORT of the metrics listener, public (on the main listener) or off (default 127.0.0.1:9402)" },
-      "key-passphrase-file": { type: "string", value: "FILE", description: "passphrase of an encrypted server.key (or set PEAGE_KEY_PASSPHRASE)" },
+      "trust-proxy": {
+        type: "string",
+        value: "LIST",
+        description: "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (default none)",
+      },
+      metrics: {
+        type: "string",
+        value: "WHERE",
+        description: "HOST:PORT of the metrics listener, public (on the main listener) or off (default 127.0.0.1:9402)",
+      },
+      "key-passphrase-file": {
+        type: "string",
+        value: "FILE",
+        description: "passphrase of an encrypted server.key (or set PEAGE_KEY_PASSPHRASE)",
+      },
     },
     notes: [
       "Make DIR first with `peage server init --data DIR --pki PKIDIR` (or --key, --chain and --roots from any CA).",
@@ -80,13 +116,23 @@ const serverCommand: Command = {
       const store = await server.openStore(config);
       try {
         const created = await server.bootstrapApiKey(store, bootstrapKeyFile);
-        process.stderr.write(created ? `bootstrap API key written to ${bootstrapKeyFile}\n` : "the database already has API keys: no bootstrap key created\n");
+        process.stderr.write(
+          created
+            ? `bootstrap API key written to ${bootstrapKeyFile}\n`
+            : "the database already has API keys: no bootstrap key created\n",
+        );
       } finally {
         await store.close();
       }
     }
     const running = await server.serve(config);
-    printJsonLine({ event: "listening", url: running.url, server: running.serverId, workers: running.workers, ...(running.metricsUrl ? { metrics: running.metricsUrl } : {}) });
+    printJsonLine({
+      event: "listening",
+      url: running.url,
+      server: running.serverId,
+      workers: running.workers,
+      ...(running.metricsUrl ? { metrics: running.metricsUrl } : {}),
+    });
     const reload = () => running.reload();
     process.on("SIGHUP", reload);
     try {
@@ -132,11 +178,19 @@ const migrateCommand: Command = {
     const status = await server.migrationStatus(config);
     if (o.flag("json")) printJson(status);
     else {
-      print(`${server.describeStore(config)}: ${status.pending === 0 ? "up to date" : `${status.pending} migration(s) pending (peage server migrate applies them)`}`);
-      for (const m of status.migrations) print(`  ${m.part.padEnd(6)} ${String(m.version).padStart(3)}  ${m.appliedAt === undefined ? "pending   " : `applied ${m.appliedAt}`}  ${m.name}`);
+      print(
+        `${server.describeStore(config)}: ${status.pending === 0 ? "up to date" : `${status.pending} migration(s) pending (peage server migrate applies them)`}`,
+      );
+      for (const m of status.migrations)
+        print(
+          `  ${m.part.padEnd(6)} ${String(m.version).padStart(3)}  ${m.appliedAt === undefined ? "pending   " : `applied ${m.appliedAt}`}  ${m.name}`,
+        );
     }
     if (status.unknown.length > 0) {
-      throw new CommandError("ERR_SCHEMA_NEWER", `the database has migration(s) ${status.unknown.map((u) => `${u.part} ${u.version}`).join(", ")} that this version does not know: run the newer server, or restore a backup`);
+      throw new CommandError(
+        "ERR_SCHEMA_NEWER",
+        `the database has migration(s) ${status.unknown.map((u) => `${u.part} ${u.version}`).join(", ")} that this version does not know: run the newer server, or restore a backup`,
+      );
     }
   },
 };
@@ -161,10 +215,16 @@ const backupCommand: Command = {
     const data = o.string("data") ?? process.env["PEAGE_DATA"];
     if (data === undefined) throw o.usage("--data DIR is required: the payment server's data directory");
     const out = resolve(o.required("out", "FILE"));
-    if (process.env["DATABASE_URL"]) throw new CommandError("ERR_BACKUP_ENGINE", "the books are on PostgreSQL (DATABASE_URL): back them up with pg_dump --format=custom (docs/operations.md)");
+    if (process.env["DATABASE_URL"])
+      throw new CommandError(
+        "ERR_BACKUP_ENGINE",
+        "the books are on PostgreSQL (DATABASE_URL): back them up with pg_dump --format=custom (docs/operations.md)",
+      );
     const source = join(serverDataDir(data), server.DataDirFiles.database);
-    if (!existsSync(source)) throw new CommandError("ERR_NO_DATABASE", `${source} does not exist: give the payment server's data directory`);
-    if (existsSync(out)) throw new CommandError("ERR_EXISTS", `${out} already exists: choose a new file name (a backup never overwrites another)`);
+    if (!existsSync(source))
+      throw new CommandError("ERR_NO_DATABASE", `${source} does not exist: give the payment server's data directory`);
+    if (existsSync(out))
+      throw new CommandError("ERR_EXISTS", `${out} already exists: choose a new file name (a backup never overwrites another)`);
     const result = server.backupSqlite(source, out);
     chmodSync(out, 0o600);
     if (o.flag("json")) printJson(result);
@@ -181,7 +241,8 @@ const initCommand: Command = {
       "from a PKI directory (`peage pki init`) or from a key and a chain issued by any CA, with the ECB rates (the shipped " +
       "sample unless --rates) and CRLs. The identity is checked first (the chain must lead to a root, certify the key and " +
       "carry the acknowledgment-signing role); nothing is written when it fails.",
-    synopsis: "--data DIR (--pki PKIDIR | --key FILE --chain FILE --roots FILE) [--rates FILE] [--crl FILE]... [--force] [--json]",
+    synopsis:
+      "--data DIR (--pki PKIDIR | --key FILE --chain FILE --roots FILE) [--rates FILE] [--crl FILE]... [--force] [--json]",
     options: {
       data: { type: "string", value: "DIR", description: "the data directory to make" },
       pki: { type: "string", value: "PKIDIR", description: "a directory written by `peage pki init`" },
@@ -201,7 +262,8 @@ const initCommand: Command = {
       from === "pki"
         ? { pkiDir: o.required("pki", "PKIDIR") }
         : { keyFile: o.required("key", "FILE"), chainFile: o.required("chain", "FILE"), rootsFile: o.required("roots", "FILE") };
-    if (from === "pki" && (o.string("chain") ?? o.string("roots")) !== undefined) throw o.usage("--chain and --roots go with --key, not --pki");
+    if (from === "pki" && (o.string("chain") ?? o.string("roots")) !== undefined)
+      throw o.usage("--chain and --roots go with --key, not --pki");
     const server = await import("@peage/server");
     const rates = o.string("rates");
     const { identity, files } = await server.initDataDir({
@@ -213,7 +275,10 @@ const initCommand: Command = {
     });
     const result = { dataDir, server: identity.id, notAfter: identity.notAfter.toISOString(), files };
     if (o.flag("json")) return printJson(result);
-    print(`data directory ${dataDir} for ${identity.id} (certificate valid until ${result.notAfter})`, ...files.map((f) => `  ${f}`));
+    print(
+      `data directory ${dataDir} for ${identity.id} (certificate valid until ${result.notAfter})`,
+      ...files.map((f) => `  ${f}`),
+    );
     print(`next: peage server --data ${dataDir} --bootstrap-key ${dataDir}/operator.key`);
   },
 };

@@ -25,13 +25,25 @@ const settleCommand: Command = {
     synopsis: "--data DIR --period YYYY-MM --out OUTDIR [--dry-run] [--close-now] [--database-url URL] [--json]",
     options: {
       ...bookOptions,
-      period: { type: "string", value: "YYYY-MM", description: "the month to settle (UTC); earlier months with payments must be settled first" },
+      period: {
+        type: "string",
+        value: "YYYY-MM",
+        description: "the month to settle (UTC); earlier months with payments must be settled first",
+      },
       out: { type: "string", value: "OUTDIR", description: "where to write the files (created if missing)" },
       json: { type: "boolean", description: "print the settlement summary as JSON" },
-      "dry-run": { type: "boolean", description: "show what would be collected, paid, carried and written, and change nothing (no close, no record, no file)" },
-      "close-now": { type: "boolean", description: "close the current month before it has ended (later payments go to the next month)" },
+      "dry-run": {
+        type: "boolean",
+        description: "show what would be collected, paid, carried and written, and change nothing (no close, no record, no file)",
+      },
+      "close-now": {
+        type: "boolean",
+        description: "close the current month before it has ended (later payments go to the next month)",
+      },
     },
-    notes: ["Minimum payouts, the fee and the operator's bank account come from DIR/server.json (minimumPayouts, feeBasisPoints, bank); without \"bank\", demonstration values are used and the bank files say so."],
+    notes: [
+      'Minimum payouts, the fee and the operator\'s bank account come from DIR/server.json (minimumPayouts, feeBasisPoints, bank); without "bank", demonstration values are used and the bank files say so.',
+    ],
   },
   async run(o) {
     const period = o.required("period", "YYYY-MM");
@@ -41,7 +53,15 @@ const settleCommand: Command = {
     const dryRun = o.flag("dry-run");
     let result: SettleResult;
     try {
-      result = await books.server.settle({ store: books.store, period, outDir: out, config: books.config, now: new Date(), dryRun, closeNow: o.flag("close-now") });
+      result = await books.server.settle({
+        store: books.store,
+        period,
+        outDir: out,
+        config: books.config,
+        now: new Date(),
+        dryRun,
+        closeNow: o.flag("close-now"),
+      });
     } catch (cause) {
       if (cause instanceof books.server.SettlementError) throw new CommandError(cause.code, cause.message);
       throw cause;
@@ -49,11 +69,25 @@ const settleCommand: Command = {
       await books.store.close();
     }
     if (o.flag("json")) {
-      printJson({ period, dryRun, recordedNow: result.recordedNow, out, files: result.files, payouts: result.settlement.payouts, collections: result.settlement.collections, holds: result.details.holds, refusedDebits: result.details.refusedDebits ?? [], totals: result.details.totals });
+      printJson({
+        period,
+        dryRun,
+        recordedNow: result.recordedNow,
+        out,
+        files: result.files,
+        payouts: result.settlement.payouts,
+        collections: result.settlement.collections,
+        holds: result.details.holds,
+        refusedDebits: result.details.refusedDebits ?? [],
+        totals: result.details.totals,
+      });
       return;
     }
     printSummary(result, books.where, out);
-    if (result.files.some((file) => file.startsWith("bank")) && result.details.operator.name.includes("DEMO VALUES")) process.stderr.write("note: the bank files carry the demonstration bank account: set \"bank\" in server.json for real ones\n");
+    if (result.files.some((file) => file.startsWith("bank")) && result.details.operator.name.includes("DEMO VALUES"))
+      process.stderr.write(
+        'note: the bank files carry the demonstration bank account: set "bank" in server.json for real ones\n',
+      );
   },
 };
 
@@ -61,19 +95,31 @@ const settleCommand: Command = {
 function printSummary(result: SettleResult, where: string, out: string): void {
   const { settlement, details, period, dryRun } = result;
   if (dryRun) print(`DRY RUN: nothing was closed, recorded or written. A real run on ${where} would do this:`);
-  else print(`period ${period} of ${where}: closed; settlement ${result.recordedNow ? "recorded now" : `recorded before, at ${settlement.createdAt} (nothing paid or collected again)`}`);
+  else
+    print(
+      `period ${period} of ${where}: closed; settlement ${result.recordedNow ? "recorded now" : `recorded before, at ${settlement.createdAt} (nothing paid or collected again)`}`,
+    );
   const sum = (prices: readonly Price[]) => {
     const byCurrency = new Map<string, bigint>();
     for (const p of prices) byCurrency.set(p.currency, (byCurrency.get(p.currency) ?? 0n) + BigInt(p.amount));
     return [...byCurrency].map(([currency, amount]) => formatMinorUnits(amount, currency)).join(", ") || "nothing";
   };
-  print(`payouts      ${settlement.payouts.length} to publishers, ${sum(settlement.payouts.map((p) => p.amount))}; execution ${settlement.executionDate}`);
+  print(
+    `payouts      ${settlement.payouts.length} to publishers, ${sum(settlement.payouts.map((p) => p.amount))}; execution ${settlement.executionDate}`,
+  );
   for (const p of settlement.payouts) print(`  pay        ${p.publisher} ${formatPrice(p.amount)}${p.sepa ? " (SEPA)" : ""}`);
-  print(`collections  ${settlement.collections.length} from postpaid users, ${sum(settlement.collections.map((c) => c.amount))}; collection ${settlement.collectionDate}`);
+  print(
+    `collections  ${settlement.collections.length} from postpaid users, ${sum(settlement.collections.map((c) => c.amount))}; collection ${settlement.collectionDate}`,
+  );
   for (const c of settlement.collections) print(`  collect    ${c.user} ${formatPrice(c.amount)} (${c.method})`);
-  for (const hold of details.holds) print(`carried      ${hold.publisher} ${formatMinorUnits(hold.amount, hold.currency)}: ${hold.reason}${hold.detail ? ` (${hold.detail})` : ""}`);
+  for (const hold of details.holds)
+    print(
+      `carried      ${hold.publisher} ${formatMinorUnits(hold.amount, hold.currency)}: ${hold.reason}${hold.detail ? ` (${hold.detail})` : ""}`,
+    );
   for (const refused of details.refusedDebits ?? []) {
-    print(`invoiced     ${refused.user} ${formatMinorUnits(refused.amount, refused.currency)}: mandate ${refused.mandate} refused by the direct-debit file (${refused.detail})`);
+    print(
+      `invoiced     ${refused.user} ${formatMinorUnits(refused.amount, refused.currency)}: mandate ${refused.mandate} refused by the direct-debit file (${refused.detail})`,
+    );
   }
   for (const [currency, t] of Object.entries(details.totals)) {
     const f = (amount: string) => formatMinorUnits(amount, currency);

@@ -45,18 +45,26 @@ export interface QuestRun {
 /** Fails early, with what to do, when the example is not built. */
 export function checkQuestBuilt(): void {
   for (const path of [QuestFiles.main, QuestFiles.offers]) {
-    if (!existsSync(path)) throw new CommandError("ERR_NOT_FOUND", `the example program is missing (${path}): build it with \`npx tsc -b examples/quest\` (or \`npm run build\`)`);
+    if (!existsSync(path))
+      throw new CommandError(
+        "ERR_NOT_FOUND",
+        `the example program is missing (${path}): build it with \`npx tsc -b examples/quest\` (or \`npm run build\`)`,
+      );
   }
 }
 
 export function runQuest(options: QuestOptions): Promise<QuestRun> {
   const args = [
     QuestFiles.main,
-    "--catalog", options.catalog,
-    "--trust", options.trustRoots,
+    "--catalog",
+    options.catalog,
+    "--trust",
+    options.trustRoots,
     "--auto",
-    "--move-delay-ms", String(options.moveDelayMs),
-    "--timeout-seconds", String(options.timeoutSeconds),
+    "--move-delay-ms",
+    String(options.moveDelayMs),
+    "--timeout-seconds",
+    String(options.timeoutSeconds),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {

@@ -66,9 +66,13 @@ export async function prepareDemoDir(data: string | undefined): Promise<DemoPath
     try {
       entries = await readdir(dir);
     } catch (cause) {
-      throw new CommandError("ERR_NOT_A_DIRECTORY", `--data ${dir} is not a directory that can be read (${(cause as NodeJS.ErrnoException).code ?? "error"}): give a new or empty directory`);
+      throw new CommandError(
+        "ERR_NOT_A_DIRECTORY",
+        `--data ${dir} is not a directory that can be read (${(cause as NodeJS.ErrnoException).code ?? "error"}): give a new or empty directory`,
+      );
     }
-    if (entries.length > 0) throw new CommandError("ERR_EXISTS", `--data ${dir} is not empty: give a new or empty directory for the demo's data`);
+    if (entries.length > 0)
+      throw new CommandError("ERR_EXISTS", `--data ${dir} is not empty: give a new or empty directory for the demo's data`);
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return pathsIn(dir, false);

@@ -18,7 +18,12 @@ import type { DemoPaths } from "./layout.js";
 /** Demonstration values of the right shape (valid check digits), named as such; no real account. */
 export const DEMO_BANK_DETAILS = {
   publisher: { name: "Acme Games (demonstration account)", country: "FR", iban: "FR7630006000011234567890189", bic: "AGRIFRPP" },
-  mandate: { mandateId: "PEAGE-DEMO-BOB-1", name: "Bob (demonstration account)", iban: "DE89370400440532013000", bic: "COBADEFFXXX" },
+  mandate: {
+    mandateId: "PEAGE-DEMO-BOB-1",
+    name: "Bob (demonstration account)",
+    iban: "DE89370400440532013000",
+    bic: "COBADEFFXXX",
+  },
 } as const;
 
 export const POSTPAID_USER = "urn:peage:user:bob";
@@ -34,7 +39,9 @@ export interface PostpaidUser {
 
 /** The publisher's bank details, and payouts from 1.00 (server.json, read by `peage settle`). */
 export async function setUpPayouts(operator: Operator, paths: DemoPaths, publisher: string): Promise<void> {
-  await writeFile(join(paths.server, "server.json"), `${JSON.stringify({ minimumPayouts: { default: "1" } }, null, 2)}\n`, { flag: "wx" });
+  await writeFile(join(paths.server, "server.json"), `${JSON.stringify({ minimumPayouts: { default: "1" } }, null, 2)}\n`, {
+    flag: "wx",
+  });
   await operator.call("PUT", `/v1/admin/publishers/${encodeURIComponent(publisher)}`, DEMO_BANK_DETAILS.publisher);
 }
 
@@ -56,8 +63,17 @@ export async function createPostpaidUser(
     trustRootsPem: server.rootPem,
   });
   const path = `/v1/admin/users/${encodeURIComponent(wallet.user)}`;
-  await operator.call("POST", "/v1/admin/users", { user: wallet.user, publicKey: wallet.publicJwk, mode: "postpaid", homeCurrency: POSTPAID_CURRENCY, monthlyLimit: POSTPAID_LIMIT });
-  await operator.call("PUT", `${path}/mandate`, { ...DEMO_BANK_DETAILS.mandate, signedOn: new Date().toISOString().slice(0, 10) });
+  await operator.call("POST", "/v1/admin/users", {
+    user: wallet.user,
+    publicKey: wallet.publicJwk,
+    mode: "postpaid",
+    homeCurrency: POSTPAID_CURRENCY,
+    monthlyLimit: POSTPAID_LIMIT,
+  });
+  await operator.call("PUT", `${path}/mandate`, {
+    ...DEMO_BANK_DETAILS.mandate,
+    signedOn: new Date().toISOString().slice(0, 10),
+  });
   const service = await startWallet({
     wallet: { dir: paths.postpaidWallet, passphrase, prompt: new AutoYesPrompt() },
     endpointFile: paths.postpaidWalletEndpoint,
@@ -68,8 +84,16 @@ export async function createPostpaidUser(
 }
 
 /** Bob starts the program once: its launch offer is paid through his wallet and billed to his account. */
-export async function payLaunchAsPostpaid(user: PostpaidUser, catalog: string, trustRoots: string): Promise<{ paymentId: string; charged: Price; summary: string }> {
+export async function payLaunchAsPostpaid(
+  user: PostpaidUser,
+  catalog: string,
+  trustRoots: string,
+): Promise<{ paymentId: string; charged: Price; summary: string }> {
   const merchant = await Merchant.create({ catalog, trustRoots, wallet: { endpointFile: user.wallet.endpointFile } });
   const paid = await merchant.atLaunch();
-  return { paymentId: paid.paymentId, charged: paid.charged, summary: `${user.user} (postpaid, SEPA mandate) paid the launch: ${formatPrice(paid.charged)} billed, ${paid.paymentId}` };
+  return {
+    paymentId: paid.paymentId,
+    charged: paid.charged,
+    summary: `${user.user} (postpaid, SEPA mandate) paid the launch: ${formatPrice(paid.charged)} billed, ${paid.paymentId}`,
+  };
 }

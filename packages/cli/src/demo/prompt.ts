@@ -116,7 +116,10 @@ export class BrowserUser implements ConsentPrompt {
   readonly window: ConsentWindow;
 
   constructor(open: (url: string) => void, narrator: Narrator) {
-    this.window = new ConsentWindow({ open, announce: (url) => narrator.line(`  wallet     a payment waits for your answer in your browser: ${url}`) });
+    this.window = new ConsentWindow({
+      open,
+      announce: (url) => narrator.line(`  wallet     a payment waits for your answer in your browser: ${url}`),
+    });
   }
 
   async ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {

@@ -45,7 +45,9 @@ export async function runDemo(o: Options): Promise<void> {
   // Interactively, the wallet's consent window in the browser where one can be opened, else the terminal.
   const opener = scripted ? undefined : browserOpener();
   if (!scripted && !opener && !process.stdin.isTTY) {
-    throw o.usage("the wallet asks the user in a browser or on the terminal, and neither is here: run it in a terminal or a desktop session, or add --yes to let the demo answer");
+    throw o.usage(
+      "the wallet asks the user in a browser or on the terminal, and neither is here: run it in a terminal or a desktop session, or add --yes to let the demo answer",
+    );
   }
   checkQuestBuilt();
   const timing = scripted ? TIMING.scripted : TIMING.interactive;
@@ -84,7 +86,11 @@ export async function runDemo(o: Options): Promise<void> {
   };
   if (!scripted) process.on("uncaughtException", onUncaught);
 
-  const user = scripted ? new ScriptedUser() : opener ? new BrowserUser(opener, narrator) : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
+  const user = scripted
+    ? new ScriptedUser()
+    : opener
+      ? new BrowserUser(opener, narrator)
+      : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
   let world: World | undefined;
   let log: StepLog | undefined;
   let report: Report | undefined;
@@ -116,7 +122,9 @@ export async function runDemo(o: Options): Promise<void> {
     });
     log = new StepLog(world.offers, world.topup, scripted, world.shortOf.offerId);
     if (!paths.temporary) await writeManifest(paths, { status: "running", startedAt: startedAt.toISOString(), world });
-    narrator.line(`  program    The Lighthouse Quest (examples/quest), its scripted player making a move every ${timing.moveDelayMs / 1000} s`);
+    narrator.line(
+      `  program    The Lighthouse Quest (examples/quest), its scripted player making a move every ${timing.moveDelayMs / 1000} s`,
+    );
     narrator.line("");
     narrator.line("The demo wallet's rules let no payment through without asking the user, so that each one is shown.");
     narrator.line(
@@ -156,15 +164,39 @@ export async function runDemo(o: Options): Promise<void> {
       world.operator.payments(world.postpaid.user),
     ]);
     const checks = [
-      ...checkRun({ steps: log.steps, topup: world.topup, server: { balance, payments }, program, scripted, shortOf: world.shortOf.offerId }),
+      ...checkRun({
+        steps: log.steps,
+        topup: world.topup,
+        server: { balance, payments },
+        program,
+        scripted,
+        shortOf: world.shortOf.offerId,
+      }),
       {
         check: "the postpaid user's launch is recorded by the server, billed to their account",
         ok: postpaidPayments.length === 1 && postpaidPayments[0]!.paymentId === postpaid.paymentId,
         ...(postpaidPayments.length === 1 ? {} : { detail: `${postpaidPayments.length} payments recorded` }),
       },
     ];
-    const postpaidReport = { user: world.postpaid.user, mode: "postpaid" as const, paymentId: postpaid.paymentId, charged: postpaid.charged };
-    report = buildReport({ world, paths, scripted, timing, steps: log.steps, balance, payments, program, checks, kept: !paths.temporary, postpaid: postpaidReport });
+    const postpaidReport = {
+      user: world.postpaid.user,
+      mode: "postpaid" as const,
+      paymentId: postpaid.paymentId,
+      charged: postpaid.charged,
+    };
+    report = buildReport({
+      world,
+      paths,
+      scripted,
+      timing,
+      steps: log.steps,
+      balance,
+      payments,
+      program,
+      checks,
+      kept: !paths.temporary,
+      postpaid: postpaidReport,
+    });
   } catch (error) {
     if (!(error instanceof Interrupted) && interrupted === undefined) throw await finish(error);
     throw await finish(
@@ -180,7 +212,8 @@ export async function runDemo(o: Options): Promise<void> {
   if (json) printJson(report);
   else narrate(narrator, report, paths);
   const failed = report.checks.filter((c) => !c.ok);
-  if (failed.length > 0) throw new CommandError("ERR_DEMO_FAILED", `${failed.length} check(s) failed: ${failed.map((c) => c.check).join("; ")}`);
+  if (failed.length > 0)
+    throw new CommandError("ERR_DEMO_FAILED", `${failed.length} check(s) failed: ${failed.map((c) => c.check).join("; ")}`);
 
   /** Stops everything, records the result in DIR/demo.json, removes a temporary directory; returns `error` to throw. */
   async function finish(error: unknown): Promise<unknown> {
@@ -189,7 +222,12 @@ export async function runDemo(o: Options): Promise<void> {
     process.off("uncaughtException", onUncaught);
     if (!paths.temporary) {
       const status = report ? (report.ok ? "finished" : "failed") : interrupted !== undefined ? "interrupted" : "failed";
-      await writeManifest(paths, { status, startedAt: startedAt.toISOString(), ...(world ? { world } : {}), ...(report ? { report } : {}) }).catch(() => undefined);
+      await writeManifest(paths, {
+        status,
+        startedAt: startedAt.toISOString(),
+        ...(world ? { world } : {}),
+        ...(report ? { report } : {}),
+      }).catch(() => undefined);
     }
     await removeIfTemporary(paths).catch((cause: unknown) => failures.push(`remove ${paths.dir}: ${(cause as Error).message}`));
     for (const failure of failures) process.stderr.write(`warning: could not ${failure}\n`);
@@ -204,7 +242,9 @@ export async function runDemo(o: Options): Promise<void> {
 async function pointToHistory(narrator: Narrator, walletUrl: string, signal: AbortSignal): Promise<void> {
   if (!process.stdin.isTTY) return;
   narrator.line("");
-  narrator.line(`Your payments, each acknowledgment verified by your wallet: ${walletUrl}/ui/history (the History tab of the window).`);
+  narrator.line(
+    `Your payments, each acknowledgment verified by your wallet: ${walletUrl}/ui/history (the History tab of the window).`,
+  );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     await rl.question("Press Enter to stop the wallet and the server. ", { signal }).catch(() => undefined);
@@ -275,7 +315,8 @@ function buildReport(r: {
       acknowledged: steps.filter((s) => s.outcome === "acknowledged").length,
       declined: count("ERR_DECLINED"),
       insufficientFunds: count("ERR_INSUFFICIENT_FUNDS"),
-      otherFailures: steps.filter((s) => s.code !== null && s.code !== "ERR_DECLINED" && s.code !== "ERR_INSUFFICIENT_FUNDS").length,
+      otherFailures: steps.filter((s) => s.code !== null && s.code !== "ERR_DECLINED" && s.code !== "ERR_INSUFFICIENT_FUNDS")
+        .length,
       charged: price(charged, world.homeCurrency),
     },
     balance: { expected: price(world.topup.amount - charged, world.homeCurrency), server: r.balance },
@@ -299,18 +340,24 @@ function narrate(narrator: Narrator, report: Report, paths: DemoPaths): void {
   line(
     `  top-up ${formatPrice(report.topup)} - charged ${formatPrice(totals.charged)} = ${formatPrice(report.balance.expected)}; the payment server holds ${formatPrice(report.balance.server)}`,
   );
-  for (const check of report.checks) line(`  ${check.ok ? "ok  " : "FAIL"} ${check.check}${check.detail ? ` (${check.detail})` : ""}`);
+  for (const check of report.checks)
+    line(`  ${check.ok ? "ok  " : "FAIL"} ${check.check}${check.detail ? ` (${check.detail})` : ""}`);
   line("");
   if (paths.temporary) {
     line("The server and the wallet are stopped, and the temporary data is removed (keep it with --data DIR).");
   } else {
-    line(`The server and the wallet are stopped. The data is kept in ${paths.dir} (layout in ${join(paths.dir, DemoFiles.manifest)}):`);
+    line(
+      `The server and the wallet are stopped. The data is kept in ${paths.dir} (layout in ${join(paths.dir, DemoFiles.manifest)}):`,
+    );
     line(`  the server's database is ${paths.serverDatabase}; \`peage server --data ${paths.server}\` serves it again.`);
   }
 }
 
 /** DIR/demo.json: the layout (relative to DIR), the parties, and the result once there is one. */
-async function writeManifest(paths: DemoPaths, state: { status: string; startedAt: string; world?: World; report?: Report }): Promise<void> {
+async function writeManifest(
+  paths: DemoPaths,
+  state: { status: string; startedAt: string; world?: World; report?: Report },
+): Promise<void> {
   const { world, report } = state;
   const manifest = {
     v: 1,
@@ -349,4 +396,3 @@ async function writeManifest(paths: DemoPaths, state: { status: string; startedA
   };
   await writeFile(join(paths.dir, DemoFiles.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
 }
-

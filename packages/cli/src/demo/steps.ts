@@ -90,7 +90,13 @@ export class StepLog {
     if (paid) this.#balance -= entry.charged!.amount;
     const code = entry.outcome === "paid" ? null : (entry.errorCode ?? "ERR_PAYMENT_FAILED");
     const outcome: StepOutcome =
-      entry.outcome === "paid" ? "acknowledged" : entry.outcome === "declined" ? "declined" : entry.outcome === "refused" || serverRefusals.has(code ?? "") ? "refused" : "failed";
+      entry.outcome === "paid"
+        ? "acknowledged"
+        : entry.outcome === "declined"
+          ? "declined"
+          : entry.outcome === "refused" || serverRefusals.has(code ?? "")
+            ? "refused"
+            : "failed";
     const converted = offer?.home && offer.home.currency !== entry.price.currency ? offer.home : undefined;
     const expectedCode = this.scripted
       ? entry.offerId === this.shortOf
@@ -126,7 +132,9 @@ export class StepLog {
   #why(code: string, before: Price, offer: OfferSummary | undefined, message: string | undefined): string {
     switch (code) {
       case "ERR_DECLINED":
-        return this.scripted ? "declined on the user's behalf (--yes declines the first renewal of play time)" : "declined by the user";
+        return this.scripted
+          ? "declined on the user's behalf (--yes declines the first renewal of play time)"
+          : "declined by the user";
       case "ERR_INSUFFICIENT_FUNDS":
         return `the payment server refused it: the balance of ${formatPrice(before)} does not cover ${offer?.home ? formatPrice(offer.home) : "the price"}`;
       case "ERR_TIMEOUT":
@@ -188,9 +196,17 @@ export function checkRun(options: {
     const periods = acknowledged.filter((s) => s.trigger.startsWith("period"));
     checks.unshift(
       { check: "the launch payment was acknowledged", ok: steps[0]?.trigger === "launch" && steps[0].outcome === "acknowledged" },
-      { check: "periodic payments were acknowledged", ok: periods.length >= 2 && periods.some((s) => s.trigger === "period-renewal"), detail: `${periods.length} periods of play time paid` },
+      {
+        check: "periodic payments were acknowledged",
+        ok: periods.length >= 2 && periods.some((s) => s.trigger === "period-renewal"),
+        detail: `${periods.length} periods of play time paid`,
+      },
       { check: "an event payment (a new level) was acknowledged", ok: acknowledged.some((s) => s.trigger === "event") },
-      { check: "one payment was declined (ERR_DECLINED)", ok: declined.length === 1, detail: declined.map((s) => `step ${s.step}, ${s.offerId}`).join("; ") || "none" },
+      {
+        check: "one payment was declined (ERR_DECLINED)",
+        ok: declined.length === 1,
+        detail: declined.map((s) => `step ${s.step}, ${s.offerId}`).join("; ") || "none",
+      },
       {
         check: `one payment was refused for lack of funds (ERR_INSUFFICIENT_FUNDS): ${options.shortOf}`,
         ok: short.length === 1 && short[0]!.offerId === options.shortOf,
@@ -242,13 +258,18 @@ export function describeStep(step: Step, ratesDate: string): string[] {
         : step.outcome === "declined"
           ? `the wallet asked, the user answered no${by}`
           : "not asked";
-  const lines = [`${String(step.step).padStart(2)}. ${step.offerId} (${triggerWords[step.trigger]}): ${step.description}`, `    price ${price}; ${consent}`];
+  const lines = [
+    `${String(step.step).padStart(2)}. ${step.offerId} (${triggerWords[step.trigger]}): ${step.description}`,
+    `    price ${price}; ${consent}`,
+  ];
   if (step.outcome === "acknowledged") {
     lines.push(
       `    ACKNOWLEDGED ${step.paymentId ?? ""} at server time ${step.serverTime ?? "?"}; charged ${step.charged ? formatPrice(step.charged) : "?"}; balance ${formatPrice(step.balanceBefore)} -> ${formatPrice(step.balanceAfter)}`,
     );
   } else {
-    lines.push(`    ${step.outcome.toUpperCase()} (${step.code}): ${step.note ?? ""}; nothing charged, balance ${formatPrice(step.balanceAfter)}`);
+    lines.push(
+      `    ${step.outcome.toUpperCase()} (${step.code}): ${step.note ?? ""}; nothing charged, balance ${formatPrice(step.balanceAfter)}`,
+    );
   }
   if (!step.expected) lines.push("    (not the expected outcome)");
   return lines;

@@ -92,11 +92,15 @@ export async function createWorld(options: WorldOptions): Promise<World> {
 
   const pki = await createDemoPki();
   await writePkiDir(paths.pki, pki);
-  progress(`PKI        a demonstration root CA certifying the publisher ${pki.publisher.identity} and the payment server ${pki.server.identity}`);
+  progress(
+    `PKI        a demonstration root CA certifying the publisher ${pki.publisher.identity} and the payment server ${pki.server.identity}`,
+  );
   checkpoint(signal);
 
   await initDataDir({ dataDir: paths.server, pkiDir: paths.pki });
-  const server = await startServer(buildConfig({ dataDir: paths.server }, { host: "127.0.0.1", port: 0, logLevel: "silent" }), { logs: false });
+  const server = await startServer(buildConfig({ dataDir: paths.server }, { host: "127.0.0.1", port: 0, logLevel: "silent" }), {
+    logs: false,
+  });
   cleanup.defer("stop the payment server", () => server.close());
   checkpoint(signal);
   const secret = await createApiKey(server.store, ApiScopes, "the demo's operator");
@@ -110,9 +114,15 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   );
   checkpoint(signal);
 
-  const catalog = await signCatalog(pki.publisher.identity, await readDrafts(options.offersFile, options.periodSeconds), pki.publisher.keys, pki.chainOf(pki.publisher.certificate), {
-    servers: [pki.server.identity],
-  });
+  const catalog = await signCatalog(
+    pki.publisher.identity,
+    await readDrafts(options.offersFile, options.periodSeconds),
+    pki.publisher.keys,
+    pki.chainOf(pki.publisher.certificate),
+    {
+      servers: [pki.server.identity],
+    },
+  );
   await writeFile(paths.catalog, `${JSON.stringify(catalog, null, 2)}\n`);
   const offers = catalog.offers.map(({ terms }): OfferSummary => ({
     offerId: terms.offerId,
@@ -121,7 +131,9 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     home: inHome(terms.price, options.homeCurrency, rates),
     grant: terms.grant,
   }));
-  progress(`catalog    ${offers.length} offers of the example signed by ${pki.publisher.identity} (play time in ${options.periodSeconds}-second periods)`);
+  progress(
+    `catalog    ${offers.length} offers of the example signed by ${pki.publisher.identity} (play time in ${options.periodSeconds}-second periods)`,
+  );
   const { topup, shortOf } = planTopup(offers, options.homeCurrency);
   checkpoint(signal);
 
@@ -139,7 +151,12 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     rules: askEveryTime(options.homeCurrency),
   });
   checkpoint(signal);
-  await operator.call("POST", "/v1/admin/users", { user: wallet.user, publicKey: wallet.publicJwk, mode: "prepaid", homeCurrency: options.homeCurrency });
+  await operator.call("POST", "/v1/admin/users", {
+    user: wallet.user,
+    publicKey: wallet.publicJwk,
+    mode: "prepaid",
+    homeCurrency: options.homeCurrency,
+  });
   const credited = await operator.call<{ balance: Price }>("POST", `/v1/admin/users/${wallet.user}/topups`, {
     amount: topup.amount,
     idempotencyKey: `demo-topup-${randomBytes(8).toString("hex")}`,
@@ -193,10 +210,15 @@ export async function createWorld(options: WorldOptions): Promise<World> {
 export function planTopup(offers: readonly OfferSummary[], home: CurrencyCode): { topup: Price; shortOf: OfferSummary } {
   const counted = offers.filter((o) => o.grant.kind === "launch" || o.grant.kind === "event");
   const shortOf = counted.filter((o) => o.grant.kind === "event").at(-1);
-  if (!shortOf) throw new CommandError("ERR_BAD_OFFER", "the example's catalog has no event offer: the demo needs one to run out of funds on");
+  if (!shortOf)
+    throw new CommandError(
+      "ERR_BAD_OFFER",
+      "the example's catalog has no event offer: the demo needs one to run out of funds on",
+    );
   let total = 0;
   for (const offer of counted) {
-    if (!offer.home) throw new CommandError("ERR_RATE_UNAVAILABLE", `the server's rates have no rate from ${offer.price.currency} to ${home}`);
+    if (!offer.home)
+      throw new CommandError("ERR_RATE_UNAVAILABLE", `the server's rates have no rate from ${offer.price.currency} to ${home}`);
     total += offer.home.amount;
   }
   return { topup: price(total - 1, home), shortOf };

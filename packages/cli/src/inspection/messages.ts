@@ -64,7 +64,10 @@ export async function inspectMessage(value: Record<string, unknown>, ctx: Inspec
         kind: "unknown",
         content: value,
         lines: [],
-        result: fail("ERR_MALFORMED", `unknown message type ${JSON.stringify(value["type"])}: inspect reads ${messageTypes.join(", ")}`),
+        result: fail(
+          "ERR_MALFORMED",
+          `unknown message type ${JSON.stringify(value["type"])}: inspect reads ${messageTypes.join(", ")}`,
+        ),
       };
   }
 }
@@ -86,34 +89,51 @@ export async function inspectJws(token: string, ctx: InspectContext): Promise<In
         kind: "JWS",
         content: { header: decodeSegment(token.split(".")[0] ?? "") },
         lines: [],
-        result: fail("ERR_MALFORMED", `JWS of type ${JSON.stringify(typ)} is not a Péage message: its typ is one of ${Object.values(JwsTypes).join(", ")}`),
+        result: fail(
+          "ERR_MALFORMED",
+          `JWS of type ${JSON.stringify(typ)} is not a Péage message: its typ is one of ${Object.values(JwsTypes).join(", ")}`,
+        ),
       };
   }
 }
 
 async function inspectOffer(value: Record<string, unknown>, ctx: InspectContext): Promise<Inspection> {
   const lines = termsLines(at(value, "terms"));
-  lines.push(...fields([
-    ["offer hash", text(at(value, "offerHash"))],
-    ["nonce", text(at(value, "nonce"))],
-    ["date", text(at(value, "date"))],
-    ["expires", text(at(value, "expiresAt"))],
-  ]));
+  lines.push(
+    ...fields([
+      ["offer hash", text(at(value, "offerHash"))],
+      ["nonce", text(at(value, "nonce"))],
+      ["date", text(at(value, "date"))],
+      ["expires", text(at(value, "expiresAt"))],
+    ]),
+  );
   const verified = await verifyOffer(value, { trust: await ctx.trust(), clock: ctx.clock });
   return {
     kind: "offer",
     content: value,
     lines,
-    result: verified.ok ? ok(signed(`offer ${verified.value.offer.terms.offerId} of ${verified.value.signature.publisher}`, verified.value.signature.chain)) : verified,
+    result: verified.ok
+      ? ok(
+          signed(
+            `offer ${verified.value.offer.terms.offerId} of ${verified.value.signature.publisher}`,
+            verified.value.signature.chain,
+          ),
+        )
+      : verified,
   };
 }
 
 async function inspectCatalog(value: Record<string, unknown>, ctx: InspectContext): Promise<Inspection> {
   const offers = Array.isArray(value["offers"]) ? (value["offers"] as unknown[]) : [];
-  const lines = fields([["publisher", text(value["publisher"])], ["offers", String(offers.length)]]);
+  const lines = fields([
+    ["publisher", text(value["publisher"])],
+    ["offers", String(offers.length)],
+  ]);
   for (const entry of offers) {
     const terms = at(entry, "terms");
-    lines.push(`  - ${text(at(terms, "offerId"))}: ${showPrice(at(terms, "price"))}, ${showGrant(at(terms, "grant"))}: ${text(at(terms, "description"))}`);
+    lines.push(
+      `  - ${text(at(terms, "offerId"))}: ${showPrice(at(terms, "price"))}, ${showGrant(at(terms, "grant"))}: ${text(at(terms, "description"))}`,
+    );
   }
   const verified = await verifyCatalog(value, await ctx.trust(), ctx.clock.now());
   if (!verified.ok) return { kind: "catalog", content: value, lines, result: verified };
@@ -161,7 +181,11 @@ async function inspectPaymentRequest(value: Record<string, unknown>, ctx: Inspec
  * Message 3. With --offer, the merchant's full check (verifyAcknowledgment); without it, only
  * what the acknowledgment proves on its own: a payment server's valid chain and signature.
  */
-async function inspectAcknowledgment(value: Record<string, unknown>, ctx: InspectContext, kind = "acknowledgment"): Promise<Inspection> {
+async function inspectAcknowledgment(
+  value: Record<string, unknown>,
+  ctx: InspectContext,
+  kind = "acknowledgment",
+): Promise<Inspection> {
   const decoded = decodeJws(value["acknowledgment"], JwsTypes.acknowledgment);
   const claims = decoded.ok ? decoded.value.payload : undefined;
   const lines = fields([
@@ -171,27 +195,48 @@ async function inspectAcknowledgment(value: Record<string, unknown>, ctx: Inspec
     ["publisher", text(at(claims, "publisher"))],
     ["offer hash", text(at(claims, "offerHash"))],
     ["price", claims === undefined ? undefined : showPrice(at(claims, "price"))],
-    ["charged", at(claims, "charged") === undefined ? undefined : `${showPrice(at(claims, "charged"))}${at(claims, "rate") === undefined ? "" : ` (rate ${text(at(claims, "rate"))})`}`],
+    [
+      "charged",
+      at(claims, "charged") === undefined
+        ? undefined
+        : `${showPrice(at(claims, "charged"))}${at(claims, "rate") === undefined ? "" : ` (rate ${text(at(claims, "rate"))})`}`,
+    ],
     ["nonce", text(at(claims, "nonce"))],
     ["offer date", text(at(claims, "date"))],
     ["server time", text(at(claims, "serverTime"))],
   ]);
-  const content = kind === "acknowledgment" ? { ...value, claims } : { header: decoded.ok ? decoded.value.header : undefined, claims };
+  const content =
+    kind === "acknowledgment" ? { ...value, claims } : { header: decoded.ok ? decoded.value.header : undefined, claims };
   const serverText = ctx.options.string("server");
   const server = serverText === undefined ? undefined : parseIdentity(ctx.options, "server", serverText, "server");
   const offerPath = ctx.options.string("offer");
   if (offerPath !== undefined) {
     const offer = await loadOffer(offerPath);
-    const verified = await verifyAcknowledgment(value, offer, { trust: await ctx.trust(), clock: ctx.clock, ...(server && { server }) });
+    const verified = await verifyAcknowledgment(value, offer, {
+      trust: await ctx.trust(),
+      clock: ctx.clock,
+      ...(server && { server }),
+    });
     if (!verified.ok) return { kind, content, lines, result: verified };
     const ack = verified.value.claims;
-    return { kind, content, lines, result: ok(signed(`acknowledgment ${ack.paymentId} of ${ack.server} for offer ${offer.terms.offerId}`, verified.value.chain)) };
+    return {
+      kind,
+      content,
+      lines,
+      result: ok(
+        signed(`acknowledgment ${ack.paymentId} of ${ack.server} for offer ${offer.terms.offerId}`, verified.value.chain),
+      ),
+    };
   }
   const result = await checkAcknowledgmentAlone(value, ctx, server);
   return { kind, content, lines, result };
 }
 
-async function checkAcknowledgmentAlone(value: unknown, ctx: InspectContext, server: PartyId<"server"> | undefined): Promise<Result<Verdict>> {
+async function checkAcknowledgmentAlone(
+  value: unknown,
+  ctx: InspectContext,
+  server: PartyId<"server"> | undefined,
+): Promise<Result<Verdict>> {
   const parsed = ackParser.parse(value, "acknowledgment");
   if (!parsed.ok) return parsed;
   const token = parsed.value.acknowledgment;
@@ -200,7 +245,10 @@ async function checkAcknowledgmentAlone(value: unknown, ctx: InspectContext, ser
   if (!decoded.value.header.x5c) return fail("ERR_MALFORMED", "the acknowledgment carries no certificate chain (x5c)");
   // A card signs offline acknowledgments under its own role; a payment server under acknowledgment-signing.
   const claimedServer = at(decoded.value.payload, "server");
-  const role: Role = typeof claimedServer === "string" && claimedServer.startsWith("urn:peage:card:") ? "card-acknowledgment" : "acknowledgment-signing";
+  const role: Role =
+    typeof claimedServer === "string" && claimedServer.startsWith("urn:peage:card:")
+      ? "card-acknowledgment"
+      : "acknowledgment-signing";
   const chain = await (await ctx.trust()).validate(decoded.value.header.x5c, role, ctx.clock.now());
   if (!chain.ok) return chain;
   const signature = await verifyJwsSignature(token, chain.value.alg, chain.value.publicKey);
@@ -208,12 +256,18 @@ async function checkAcknowledgmentAlone(value: unknown, ctx: InspectContext, ser
   const claims = ackClaimsParser.parse(decoded.value.payload, "acknowledgment");
   if (!claims.ok) return claims;
   if (claims.value.server !== chain.value.identity) {
-    return fail("ERR_IDENTITY_MISMATCH", `the acknowledgment names ${claims.value.server} but was signed by ${chain.value.identity}`);
+    return fail(
+      "ERR_IDENTITY_MISMATCH",
+      `the acknowledgment names ${claims.value.server} but was signed by ${chain.value.identity}`,
+    );
   }
-  if (server !== undefined && claims.value.server !== server) return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${claims.value.server}, not ${server}`);
+  if (server !== undefined && claims.value.server !== server)
+    return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${claims.value.server}, not ${server}`);
   return ok({
     ...signed(`acknowledgment ${claims.value.paymentId} of ${claims.value.server} (signature and chain)`, chain.value),
-    notes: ["only the signature and chain were checked: pass --offer OFFER.json to check the offer hash, price, nonce and date against the offer"],
+    notes: [
+      "only the signature and chain were checked: pass --offer OFFER.json to check the offer hash, price, nonce and date against the offer",
+    ],
   });
 }
 
@@ -247,9 +301,18 @@ async function inspectConsent(token: string, ctx: InspectContext): Promise<Inspe
     if (!checked.ok) return checked;
     const consent = consentParser.parse(decoded.value.payload, "consent");
     if (!consent.ok) return consent;
-    if (user !== undefined && consent.value.user !== user) return fail("ERR_IDENTITY_MISMATCH", `the consent is of ${consent.value.user}, not ${user}`);
-    if (server !== undefined && consent.value.server !== server) return fail("ERR_WRONG_AUDIENCE", `the consent is for ${consent.value.server}, not ${server}`);
-    const window = checkWindow(consent.value.consentedAt, consent.value.expiresAt, MAX_CONSENT_TTL_MS, ctx.clock.now(), DEFAULT_CLOCK_SKEW_MS, "consent");
+    if (user !== undefined && consent.value.user !== user)
+      return fail("ERR_IDENTITY_MISMATCH", `the consent is of ${consent.value.user}, not ${user}`);
+    if (server !== undefined && consent.value.server !== server)
+      return fail("ERR_WRONG_AUDIENCE", `the consent is for ${consent.value.server}, not ${server}`);
+    const window = checkWindow(
+      consent.value.consentedAt,
+      consent.value.expiresAt,
+      MAX_CONSENT_TTL_MS,
+      ctx.clock.now(),
+      DEFAULT_CLOCK_SKEW_MS,
+      "consent",
+    );
     if (!window.ok) return window;
     return ok({
       summary: `consent of ${consent.value.user} to pay ${showPrice(consent.value.price)} to ${consent.value.publisher}`,
@@ -264,16 +327,25 @@ async function inspectConsent(token: string, ctx: InspectContext): Promise<Inspe
 /** A token a user signs (e.g. a request for their own records): the signature under --user-key. */
 async function inspectUserSigned(token: string, typ: JwsType, kind: string, ctx: InspectContext): Promise<Inspection> {
   const decoded = decodeJws(token, typ);
-  const content = { header: decoded.ok ? decoded.value.header : undefined, claims: decoded.ok ? decoded.value.payload : undefined };
-  const lines = decoded.ok && typeof decoded.value.payload === "object" && decoded.value.payload !== null
-    ? fields(Object.entries(decoded.value.payload as Record<string, unknown>))
-    : [];
+  const content = {
+    header: decoded.ok ? decoded.value.header : undefined,
+    claims: decoded.ok ? decoded.value.payload : undefined,
+  };
+  const lines =
+    decoded.ok && typeof decoded.value.payload === "object" && decoded.value.payload !== null
+      ? fields(Object.entries(decoded.value.payload as Record<string, unknown>))
+      : [];
   const { userKey } = await userOptions(ctx, `a ${kind}`, false);
   const result = await (async (): Promise<Result<Verdict>> => {
     if (!decoded.ok) return decoded;
     const checked = await checkUserSignature(token, decoded.value.header.kid, userKey!);
     if (!checked.ok) return checked;
-    return ok({ summary: `${kind} signed by the user key ${checked.value}`, lines: [], json: { kid: checked.value }, notes: [`the claims of a ${kind} are checked by the payment server`] });
+    return ok({
+      summary: `${kind} signed by the user key ${checked.value}`,
+      lines: [],
+      json: { kid: checked.value },
+      notes: [`the claims of a ${kind} are checked by the payment server`],
+    });
   })();
   return { kind, content, lines, result };
 }
@@ -282,7 +354,8 @@ async function inspectUserSigned(token: string, typ: JwsType, kind: string, ctx:
 async function checkUserSignature(token: string, kid: string | undefined, key: UserKey): Promise<Result<string>> {
   if (!kid) return fail("ERR_MALFORMED", "the token does not name the user's key (kid)");
   const thumbprint = await keyThumbprint(key.publicKey);
-  if (kid !== thumbprint) return fail("ERR_UNKNOWN_KEY", `the token was signed by the key ${kid}, not by --user-key (${thumbprint})`);
+  if (kid !== thumbprint)
+    return fail("ERR_UNKNOWN_KEY", `the token was signed by the key ${kid}, not by --user-key (${thumbprint})`);
   const signature = await verifyJwsSignature(token, key.alg, key.publicKey);
   return signature.ok ? ok(kid) : signature;
 }
@@ -314,7 +387,10 @@ async function loadOffer(path: string): Promise<Offer> {
     throw new UsageError(`peage inspect: --offer ${path} is not JSON: ${(cause as Error).message}`);
   }
   const parsed = offerParser.parse(value, "offer");
-  if (!parsed.ok) throw new UsageError(`peage inspect: --offer ${path} is not an offer (${parsed.error.message}): give the offer the acknowledgment answers`);
+  if (!parsed.ok)
+    throw new UsageError(
+      `peage inspect: --offer ${path} is not an offer (${parsed.error.message}): give the offer the acknowledgment answers`,
+    );
   return parsed.value;
 }
 

@@ -68,7 +68,9 @@ function challenges(header: string): { scheme: string; params: Record<string, st
 
 /** The Péage challenge of a WWW-Authenticate value, if it carries one. */
 export function challengeFromWwwAuthenticate(header: string): unknown {
-  const params = challenges(header).find((c) => c.scheme === "payment" && c.params["method"] === METHOD && c.params["intent"] === "charge")?.params;
+  const params = challenges(header).find(
+    (c) => c.scheme === "payment" && c.params["method"] === METHOD && c.params["intent"] === "charge",
+  )?.params;
   const request = params?.["request"] === undefined ? undefined : decode(params["request"]);
   return isPlainObject(request) ? request["challenge"] : undefined;
 }
@@ -85,14 +87,22 @@ export function credentialFromAuthorization(header: string): Credential | string
   const value = decode(match[1]!);
   if (!isPlainObject(value)) return "the Payment credential is not base64url of a JSON object";
   const payload = value["payload"];
-  if (!isPlainObject(payload) || !("challenge" in payload) || !("acknowledgment" in payload)) return "the Payment credential's payload must hold challenge and acknowledgment";
-  if (!isPlainObject(payload["challenge"]) || payload["challenge"]["id"] !== value["id"]) return "the Payment credential's id is not its challenge's";
+  if (!isPlainObject(payload) || !("challenge" in payload) || !("acknowledgment" in payload))
+    return "the Payment credential's payload must hold challenge and acknowledgment";
+  if (!isPlainObject(payload["challenge"]) || payload["challenge"]["id"] !== value["id"])
+    return "the Payment credential's id is not its challenge's";
   return { challenge: payload["challenge"], acknowledgment: payload["acknowledgment"] };
 }
 
 /** The Payment-Receipt header value of a served request. */
 export function paymentReceipt(receipt: Receipt): string {
-  return encode({ status: "success", method: METHOD, timestamp: receipt.serverTime, reference: receipt.paymentId, acknowledgment: receipt.acknowledgment });
+  return encode({
+    status: "success",
+    method: METHOD,
+    timestamp: receipt.serverTime,
+    reference: receipt.paymentId,
+    acknowledgment: receipt.acknowledgment,
+  });
 }
 
 /** The acknowledgment inside a Payment-Receipt value. */

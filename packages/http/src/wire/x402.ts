@@ -55,7 +55,9 @@ export function paymentRequired(challenge: Challenge, url: string, error?: strin
 export function challengeFromRequired(header: string): unknown {
   const value = decode(header);
   if (!isPlainObject(value) || value["x402Version"] !== X402_VERSION || !Array.isArray(value["accepts"])) return undefined;
-  const accepted = value["accepts"].find((item) => isPlainObject(item) && item["scheme"] === SCHEME && item["network"] === NETWORK);
+  const accepted = value["accepts"].find(
+    (item) => isPlainObject(item) && item["scheme"] === SCHEME && item["network"] === NETWORK,
+  );
   return isPlainObject(accepted) && isPlainObject(accepted["extra"]) ? accepted["extra"]["challenge"] : undefined;
 }
 
@@ -70,15 +72,23 @@ export function credentialFromSignature(header: string): Credential | string {
   if (!isPlainObject(value)) return "PAYMENT-SIGNATURE is not base64 of a JSON object";
   if (value["x402Version"] !== X402_VERSION) return `PAYMENT-SIGNATURE must be x402Version ${X402_VERSION}`;
   const accepted = value["accepted"];
-  if (!isPlainObject(accepted) || accepted["scheme"] !== SCHEME || accepted["network"] !== NETWORK) return `PAYMENT-SIGNATURE accepts another scheme than ${SCHEME} on ${NETWORK}`;
+  if (!isPlainObject(accepted) || accepted["scheme"] !== SCHEME || accepted["network"] !== NETWORK)
+    return `PAYMENT-SIGNATURE accepts another scheme than ${SCHEME} on ${NETWORK}`;
   const payload = value["payload"];
-  if (!isPlainObject(payload) || !("challenge" in payload) || !("acknowledgment" in payload)) return "PAYMENT-SIGNATURE's payload must hold challenge and acknowledgment";
+  if (!isPlainObject(payload) || !("challenge" in payload) || !("acknowledgment" in payload))
+    return "PAYMENT-SIGNATURE's payload must hold challenge and acknowledgment";
   return { challenge: payload["challenge"], acknowledgment: payload["acknowledgment"] };
 }
 
 /** The PAYMENT-RESPONSE header value of a served request. */
 export function paymentResponse(receipt: Receipt): string {
-  return encode({ success: true, transaction: receipt.paymentId, network: NETWORK, payer: receipt.user, acknowledgment: receipt.acknowledgment });
+  return encode({
+    success: true,
+    transaction: receipt.paymentId,
+    network: NETWORK,
+    payer: receipt.user,
+    acknowledgment: receipt.acknowledgment,
+  });
 }
 
 /** The acknowledgment inside a PAYMENT-RESPONSE header. */

@@ -19,7 +19,17 @@ import type { Role } from "../pki/profile.js";
 import type { TrustStore, ValidatedChain } from "../pki/validate.js";
 import { timestamp, toDate, type Clock } from "../time.js";
 import { DEFAULT_CLOCK_SKEW_MS } from "./offer.js";
-import { AcknowledgmentClaimsSchema, AcknowledgmentSchema, parser, PROTOCOL_VERSION, type Acknowledgment, type AcknowledgmentClaims, type CardDebit, type ConsentClaims, type Offer } from "./schema.js";
+import {
+  AcknowledgmentClaimsSchema,
+  AcknowledgmentSchema,
+  parser,
+  PROTOCOL_VERSION,
+  type Acknowledgment,
+  type AcknowledgmentClaims,
+  type CardDebit,
+  type ConsentClaims,
+  type Offer,
+} from "./schema.js";
 
 const ackParser = parser(AcknowledgmentSchema);
 const claimsParser = parser(AcknowledgmentClaimsSchema);
@@ -95,7 +105,11 @@ export interface VerifiedCardDebit {
  * acknowledgment role (or a card chain with the card-acknowledgment role, through the card
  * issuer of a payment server), a valid signature, and exactly the offer's hash, price, nonce and date.
  */
-export async function verifyAcknowledgment(value: unknown, offer: Offer, options: AcknowledgmentCheckOptions): Promise<Result<VerifiedAcknowledgment>> {
+export async function verifyAcknowledgment(
+  value: unknown,
+  offer: Offer,
+  options: AcknowledgmentCheckOptions,
+): Promise<Result<VerifiedAcknowledgment>> {
   const parsed = ackParser.parse(value, "acknowledgment");
   if (!parsed.ok) return parsed;
   const token = parsed.value.acknowledgment;
@@ -111,7 +125,8 @@ export async function verifyAcknowledgment(value: unknown, offer: Offer, options
   // The claimed signer only picks the role to validate for; it is then checked against the chain.
   const claimed = typeof payload === "object" && payload !== null ? (payload as Record<string, unknown>)["server"] : undefined;
   const byCard = isPartyId(claimed, "card");
-  if (byCard && options.acceptCards === false) return fail("ERR_WRONG_ROLE", "acknowledgments signed by smart cards are not accepted here");
+  if (byCard && options.acceptCards === false)
+    return fail("ERR_WRONG_ROLE", "acknowledgments signed by smart cards are not accepted here");
   const role: Role = byCard ? "card-acknowledgment" : "acknowledgment-signing";
   const chain = await options.trust.validate(header.x5c, role, now);
   if (!chain.ok) return chain;
@@ -136,17 +151,27 @@ export async function verifyAcknowledgment(value: unknown, offer: Offer, options
   const accountable = card ? card.issuer : ack.server;
   const accepted = offer.terms.servers;
   if (accepted !== undefined && !accepted.includes(accountable as PartyId<"server">)) {
-    return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}; the signed offer accepts ${accepted.join(", ")} only`);
+    return fail(
+      "ERR_WRONG_AUDIENCE",
+      `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}; the signed offer accepts ${accepted.join(", ")} only`,
+    );
   }
   if (options.server !== undefined && accountable !== options.server) {
-    return fail("ERR_WRONG_AUDIENCE", `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}, not ${options.server}`);
+    return fail(
+      "ERR_WRONG_AUDIENCE",
+      `the acknowledgment comes from ${ack.server}${card ? ` (a card issued by ${card.issuer})` : ""}, not ${options.server}`,
+    );
   }
   if (ack.offerHash !== offer.offerHash) return fail("ERR_HASH_MISMATCH", "the acknowledgment is for another offer");
   if (!samePrice(ack.price, offer.terms.price)) {
-    return fail("ERR_PRICE_MISMATCH", "the acknowledgment's price is not the offer's", { acknowledged: ack.price, offered: offer.terms.price });
+    return fail("ERR_PRICE_MISMATCH", "the acknowledgment's price is not the offer's", {
+      acknowledged: ack.price,
+      offered: offer.terms.price,
+    });
   }
   if (ack.publisher !== offer.terms.publisher) return fail("ERR_IDENTITY_MISMATCH", "the acknowledgment names another publisher");
-  if (ack.nonce !== offer.nonce) return fail("ERR_NONCE_MISMATCH", "the acknowledgment answers another instance of this offer (nonce differs)");
+  if (ack.nonce !== offer.nonce)
+    return fail("ERR_NONCE_MISMATCH", "the acknowledgment answers another instance of this offer (nonce differs)");
   if (ack.date !== offer.date) return fail("ERR_DATE_MISMATCH", "the acknowledgment's date is not the offer's");
   return ok({ claims: ack, chain: chain.value, serverTime: toDate(ack.serverTime), ...(card && { card }) });
 }

@@ -36,7 +36,8 @@ export async function signCatalog(
 ): Promise<Catalog> {
   const offers: CatalogEntry[] = [];
   const servers = options.servers && options.servers.length > 0 ? { servers: [...options.servers] } : {};
-  for (const draft of drafts) offers.push(await signCatalogEntry({ v: PROTOCOL_VERSION, publisher, ...draft, ...servers }, key, x5c));
+  for (const draft of drafts)
+    offers.push(await signCatalogEntry({ v: PROTOCOL_VERSION, publisher, ...draft, ...servers }, key, x5c));
   const catalog: Catalog = { type: "peage.catalog", v: PROTOCOL_VERSION, publisher, offers };
   const parsed = catalogParser.parse(catalog, "catalog");
   if (!parsed.ok) throw parsed.error;
@@ -68,7 +69,10 @@ export async function verifySignedTerms(
     return fail("ERR_HASH_MISMATCH", "the publisher signed a different offer hash", { offerId: entry.terms.offerId });
   }
   if (!samePrice(claims.price, entry.terms.price)) {
-    return fail("ERR_PRICE_MISMATCH", "the publisher signed a different price", { signed: claims.price, stated: entry.terms.price });
+    return fail("ERR_PRICE_MISMATCH", "the publisher signed a different price", {
+      signed: claims.price,
+      stated: entry.terms.price,
+    });
   }
   if (publisher !== entry.terms.publisher) {
     return fail("ERR_IDENTITY_MISMATCH", `the offer names ${entry.terms.publisher} but was signed by ${publisher}`);
@@ -92,7 +96,9 @@ export async function verifyCatalog(value: unknown, trust: TrustStore, at: Date)
       return fail("ERR_MALFORMED", `catalog: offer id ${entry.terms.offerId} appears twice`, { index });
     }
     if (entry.terms.publisher !== catalog.publisher) {
-      return fail("ERR_IDENTITY_MISMATCH", `catalog of ${catalog.publisher} holds an offer of ${entry.terms.publisher}`, { index });
+      return fail("ERR_IDENTITY_MISMATCH", `catalog of ${catalog.publisher} holds an offer of ${entry.terms.publisher}`, {
+        index,
+      });
     }
     const verified = await verifySignedTerms(entry, trust, at);
     if (!verified.ok) {

@@ -54,14 +54,23 @@ export async function verifyOffer(value: unknown, options: OfferCheckOptions): P
   if (!parsed.ok) return parsed;
   const offer = parsed.value;
   const now = options.clock.now();
-  const window = checkWindow(offer.date, offer.expiresAt, MAX_OFFER_TTL_MS, now, options.skewMs ?? DEFAULT_CLOCK_SKEW_MS, "offer");
+  const window = checkWindow(
+    offer.date,
+    offer.expiresAt,
+    MAX_OFFER_TTL_MS,
+    now,
+    options.skewMs ?? DEFAULT_CLOCK_SKEW_MS,
+    "offer",
+  );
   if (!window.ok) return window;
   const signature = await verifySignedTerms(offer, options.trust, now);
   if (!signature.ok) return signature;
   // Paying through a server the program does not accept would charge the user for nothing.
   const { servers } = offer.terms;
   if (options.server !== undefined && servers !== undefined && !servers.includes(options.server)) {
-    return fail("ERR_WRONG_AUDIENCE", `the program accepts payments through ${servers.join(", ")} only, not ${options.server}`, { servers });
+    return fail("ERR_WRONG_AUDIENCE", `the program accepts payments through ${servers.join(", ")} only, not ${options.server}`, {
+      servers,
+    });
   }
   return ok({ offer, signature: signature.value });
 }

@@ -13,7 +13,15 @@ import type { TrustStore } from "../pki/validate.js";
 import { timestamp, toDate, type Clock } from "../time.js";
 import { checkWindow, DEFAULT_CLOCK_SKEW_MS, MAX_OFFER_TTL_MS } from "./offer.js";
 import { verifyOfferSignature, type VerifiedOfferSignature } from "./offer-signature.js";
-import { ConsentClaimsSchema, parser, PaymentRequestSchema, PROTOCOL_VERSION, type ConsentClaims, type Offer, type PaymentRequest } from "./schema.js";
+import {
+  ConsentClaimsSchema,
+  parser,
+  PaymentRequestSchema,
+  PROTOCOL_VERSION,
+  type ConsentClaims,
+  type Offer,
+  type PaymentRequest,
+} from "./schema.js";
 
 const requestParser = parser(PaymentRequestSchema);
 const consentParser = parser(ConsentClaimsSchema);
@@ -100,7 +108,10 @@ export interface VerifiedPaymentRequest {
  * the user it names; meant for this server; fresh; the publisher's signature valid and from the
  * publisher the consent names; and the consent's hash and price equal to what the publisher signed.
  */
-export async function verifyPaymentRequest(value: unknown, options: PaymentRequestCheckOptions): Promise<Result<VerifiedPaymentRequest>> {
+export async function verifyPaymentRequest(
+  value: unknown,
+  options: PaymentRequestCheckOptions,
+): Promise<Result<VerifiedPaymentRequest>> {
   const parsed = requestParser.parse(value, "payment request");
   if (!parsed.ok) return parsed;
   const request = parsed.value;
@@ -112,7 +123,10 @@ export async function verifyPaymentRequest(value: unknown, options: PaymentReque
   if (!unverified.ok) return unverified;
 
   const key = await options.userKey(unverified.value.user as PartyId<"user">, header.kid);
-  if (!key) return fail("ERR_UNKNOWN_KEY", `no key ${header.kid} is enrolled for ${unverified.value.user}`, { user: unverified.value.user });
+  if (!key)
+    return fail("ERR_UNKNOWN_KEY", `no key ${header.kid} is enrolled for ${unverified.value.user}`, {
+      user: unverified.value.user,
+    });
   const signature = await verifyJwsSignature(request.consent, key.alg, key.publicKey);
   if (!signature.ok) return signature;
   const consent = unverified.value;
@@ -126,13 +140,18 @@ export async function verifyPaymentRequest(value: unknown, options: PaymentReque
   if (!window.ok) return window;
   const offerAge = now.getTime() - toDate(consent.date).getTime();
   const tolerance = options.offerDateToleranceMs ?? DEFAULT_OFFER_DATE_TOLERANCE_MS;
-  if (offerAge > tolerance) return fail("ERR_MESSAGE_EXPIRED", `the offer dated ${consent.date} is too old`, { date: consent.date });
-  if (-offerAge > skew) return fail("ERR_MESSAGE_NOT_YET_VALID", `the offer dated ${consent.date} is in the future`, { date: consent.date });
+  if (offerAge > tolerance)
+    return fail("ERR_MESSAGE_EXPIRED", `the offer dated ${consent.date} is too old`, { date: consent.date });
+  if (-offerAge > skew)
+    return fail("ERR_MESSAGE_NOT_YET_VALID", `the offer dated ${consent.date} is in the future`, { date: consent.date });
 
   const publisher = await verifyOfferSignature(request.signature, options.trust, now);
   if (!publisher.ok) return publisher;
   if (publisher.value.publisher !== consent.publisher) {
-    return fail("ERR_IDENTITY_MISMATCH", `the consent names ${consent.publisher} but the offer was signed by ${publisher.value.publisher}`);
+    return fail(
+      "ERR_IDENTITY_MISMATCH",
+      `the consent names ${consent.publisher} but the offer was signed by ${publisher.value.publisher}`,
+    );
   }
   if (publisher.value.claims.offerHash !== consent.offerHash) {
     return fail("ERR_HASH_MISMATCH", "the consent's offer hash is not the one the publisher signed");

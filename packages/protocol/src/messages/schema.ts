@@ -36,7 +36,10 @@ export const PriceSchema = Type.Unsafe<Price>(
 /** What a payment grants: one launch, a period of use, or passing a named event in the program. */
 export const GrantSchema = Type.Union([
   Type.Object({ kind: Type.Literal("launch") }, { additionalProperties: false }),
-  Type.Object({ kind: Type.Literal("period"), seconds: Type.Integer({ minimum: 1, maximum: 366 * 86400 }) }, { additionalProperties: false }),
+  Type.Object(
+    { kind: Type.Literal("period"), seconds: Type.Integer({ minimum: 1, maximum: 366 * 86400 }) },
+    { additionalProperties: false },
+  ),
   Type.Object({ kind: Type.Literal("event"), event: Slug }, { additionalProperties: false }),
 ]);
 export type Grant = Static<typeof GrantSchema>;
@@ -73,7 +76,10 @@ export const OfferTermsSchema = Type.Object(
 export type OfferTerms = Static<typeof OfferTermsSchema>;
 
 /** Claims of the publisher's signature S_E(offer_h, price): the offer hash and the price, nothing else. */
-export const OfferSignatureClaimsSchema = Type.Object({ v: Version, offerHash: Hash, price: PriceSchema }, { additionalProperties: false });
+export const OfferSignatureClaimsSchema = Type.Object(
+  { v: Version, offerHash: Hash, price: PriceSchema },
+  { additionalProperties: false },
+);
 export type OfferSignatureClaims = Static<typeof OfferSignatureClaimsSchema>;
 
 /** One entry of a signed catalog: terms, their hash, and the publisher's signature (with its chain in x5c). */
@@ -155,15 +161,31 @@ export type PaymentRequest = Static<typeof PaymentRequestSchema>;
 export const CardDebitSchema = Type.Union([
   Type.Object(
     {
-      counter: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the card's transaction counter of this payment" }),
-      balance: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "prepaid: what is left on the card, minor units" }),
+      counter: Type.Integer({
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "the card's transaction counter of this payment",
+      }),
+      balance: Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "prepaid: what is left on the card, minor units",
+      }),
     },
     { additionalProperties: false },
   ),
   Type.Object(
     {
-      counter: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the card's transaction counter of this payment" }),
-      used: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "postpaid: used since the last synchronisation, minor units" }),
+      counter: Type.Integer({
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "the card's transaction counter of this payment",
+      }),
+      used: Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "postpaid: used since the last synchronisation, minor units",
+      }),
     },
     { additionalProperties: false },
   ),

@@ -23,7 +23,8 @@ export class ValidationCache<T> {
   #misses = 0;
 
   constructor(readonly capacity: number) {
-    if (!(Number.isInteger(capacity) && capacity >= 0)) throw new RangeError(`cache capacity must be a non-negative integer, not ${capacity}`);
+    if (!(Number.isInteger(capacity) && capacity >= 0))
+      throw new RangeError(`cache capacity must be a non-negative integer, not ${capacity}`);
   }
 
   /** The cached value if `at` (ms) lies in its window [from, until] and the generation is current. */

@@ -71,7 +71,9 @@ export function signatureAlgorithmOf(item: x509.X509Certificate | x509.X509Crl):
 }
 
 /** Imports the certified key as a WebCrypto verification key, or undefined if it is not a Péage key. */
-export async function importCertifiedKey(cert: x509.X509Certificate): Promise<{ alg: SignatureAlgorithm; publicKey: CryptoKey } | undefined> {
+export async function importCertifiedKey(
+  cert: x509.X509Certificate,
+): Promise<{ alg: SignatureAlgorithm; publicKey: CryptoKey } | undefined> {
   const alg = keyAlgorithmOf(cert);
   if (!alg) return undefined;
   try {

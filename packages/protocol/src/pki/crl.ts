@@ -80,7 +80,11 @@ export function crlNumberOf(crl: x509.X509Crl): bigint | undefined {
 export function revokedOf(crl: x509.X509Crl): RevokedCertificate[] {
   return crl.entries.map((entry) => {
     const reason = entry.reason === undefined ? undefined : reasonName(entry.reason);
-    return { serialNumber: normalizeSerialNumber(entry.serialNumber), revocationDate: entry.revocationDate, ...(reason && { reason }) };
+    return {
+      serialNumber: normalizeSerialNumber(entry.serialNumber),
+      revocationDate: entry.revocationDate,
+      ...(reason && { reason }),
+    };
   });
 }
 

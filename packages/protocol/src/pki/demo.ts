@@ -68,22 +68,47 @@ export async function createDemoPki(opts: DemoPkiOptions = {}): Promise<DemoPki>
   const start = new Date((opts.now ?? new Date()).getTime() - HOUR);
   const publisherId = partyId("publisher", opts.publisherName ?? "acme-games");
   const serverId = partyId("server", opts.serverName ?? "pay-eu");
-  const [rootKeys, publishersKeys, regulatorKeys, publisherKeys, serverKeys, cardIssuerKeys] = await Promise.all(
+  const [rootKeys, publishersKeys, regulatorKeys, publisherKeys, serverKeys, cardIssuerKeys] = (await Promise.all(
     Array.from({ length: opts.cardIssuer ? 6 : 5 }, () => generateKeyPair(alg)),
-  ) as [KeyPair, KeyPair, KeyPair, KeyPair, KeyPair, KeyPair | undefined];
+  )) as [KeyPair, KeyPair, KeyPair, KeyPair, KeyPair, KeyPair | undefined];
 
   // pathLen 2: below the root, the regulator and (later) a payment server certifying its cards.
-  const root = { keys: rootKeys, certificate: await createRootCa({ subject: DemoSubjects.root, keys: rootKeys, notBefore: start, notAfter: addYears(start, 10), pathLength: 2 }) };
+  const root = {
+    keys: rootKeys,
+    certificate: await createRootCa({
+      subject: DemoSubjects.root,
+      keys: rootKeys,
+      notBefore: start,
+      notAfter: addYears(start, 10),
+      pathLength: 2,
+    }),
+  };
   const intermediate = async (subject: string, keys: KeyPair, ca: { pathLength: number; roles: Role[] }) => ({
     keys,
-    certificate: await issueCertificate({ issuer: root, subject, publicKey: keys.publicKey, notBefore: start, notAfter: addYears(start, 5), ca }),
+    certificate: await issueCertificate({
+      issuer: root,
+      subject,
+      publicKey: keys.publicKey,
+      notBefore: start,
+      notAfter: addYears(start, 5),
+      ca,
+    }),
   });
   const publishersCa = await intermediate(DemoSubjects.publishersCa, publishersKeys, { pathLength: 0, roles: ["offer-signing"] });
   // pathLen 1: a payment server that issues cards will be a CA below the regulator. EKU chaining
   // (rules.ts checkRole) means the regulator must also list card-acknowledgment for cards to chain.
-  const regulatorRoles: Role[] = ["acknowledgment-signing", "card-issuing", ...(opts.cardIssuer ? (["card-acknowledgment"] as const) : [])];
+  const regulatorRoles: Role[] = [
+    "acknowledgment-signing",
+    "card-issuing",
+    ...(opts.cardIssuer ? (["card-acknowledgment"] as const) : []),
+  ];
   const regulatorCa = await intermediate(DemoSubjects.regulatorCa, regulatorKeys, { pathLength: 1, roles: regulatorRoles });
-  const leaf = async <K extends "publisher" | "server">(issuer: CertifiedKeyPair, keys: KeyPair, identity: PartyId<K>, role: Role) => ({
+  const leaf = async <K extends "publisher" | "server">(
+    issuer: CertifiedKeyPair,
+    keys: KeyPair,
+    identity: PartyId<K>,
+    role: Role,
+  ) => ({
     keys,
     identity,
     certificate: await issueCertificate({
@@ -102,7 +127,14 @@ export async function createDemoPki(opts: DemoPkiOptions = {}): Promise<DemoPki>
   const cardIssuer = {
     keys: cardIssuerKeys,
     identity: serverId,
-    certificate: await issueCardIssuerCa(regulatorCa, DemoSubjects.cardIssuer(serverId.split(":")[3]!), cardIssuerKeys.publicKey, serverId, start, addYears(start, 1)),
+    certificate: await issueCardIssuerCa(
+      regulatorCa,
+      DemoSubjects.cardIssuer(serverId.split(":")[3]!),
+      cardIssuerKeys.publicKey,
+      serverId,
+      start,
+      addYears(start, 1),
+    ),
   };
   return assembleDemoPki({ alg, root, publishersCa, regulatorCa, publisher, server, cardIssuer });
 }
@@ -114,7 +146,14 @@ export async function createDemoPki(opts: DemoPkiOptions = {}): Promise<DemoPki>
  * URI (§4.2.1.6), which rules.ts cardIssuerIdentity requires. issueCertificate gives a CA no
  * identity, so the extensions are assembled here.
  */
-async function issueCardIssuerCa(issuer: CertifiedKeyPair, subject: string, publicKey: CryptoKey, server: PartyId<"server">, notBefore: Date, notAfter: Date): Promise<x509.X509Certificate> {
+async function issueCardIssuerCa(
+  issuer: CertifiedKeyPair,
+  subject: string,
+  publicKey: CryptoKey,
+  server: PartyId<"server">,
+  notBefore: Date,
+  notAfter: Date,
+): Promise<x509.X509Certificate> {
   const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
   if (!issuerSki) throw new TypeError("the issuer of a card issuer has no subjectKeyIdentifier");
   return x509.X509CertificateGenerator.create({
@@ -138,7 +177,11 @@ async function issueCardIssuerCa(issuer: CertifiedKeyPair, subject: string, publ
 
 /** Adds the helpers to the parts of a demo PKI (also used when reading one back from disk). */
 export function assembleDemoPki(parts: Omit<DemoPki, "chainOf" | "trustStore">): DemoPki {
-  const intermediates = [parts.publishersCa.certificate, parts.regulatorCa.certificate, ...(parts.cardIssuer ? [parts.cardIssuer.certificate] : [])];
+  const intermediates = [
+    parts.publishersCa.certificate,
+    parts.regulatorCa.certificate,
+    ...(parts.cardIssuer ? [parts.cardIssuer.certificate] : []),
+  ];
   return {
     ...parts,
     chainOf: (leaf) => x5cChain(leaf, intermediates),
@@ -149,8 +192,10 @@ export function assembleDemoPki(parts: Omit<DemoPki, "chainOf" | "trustStore">):
 /** The x5c of `leaf` followed by the intermediates that issued it, found by name among `intermediates`. */
 export function x5cChain(leaf: x509.X509Certificate, intermediates: readonly x509.X509Certificate[]): string[] {
   const chain = [leaf];
-  for (let current = leaf; chain.length < MAX_CHAIN_LENGTH; ) {
-    const issuer = intermediates.find((ca) => ca !== current && !chain.includes(ca) && sameName(ca.subjectName, current.issuerName));
+  for (let current = leaf; chain.length < MAX_CHAIN_LENGTH;) {
+    const issuer = intermediates.find(
+      (ca) => ca !== current && !chain.includes(ca) && sameName(ca.subjectName, current.issuerName),
+    );
     if (!issuer) break;
     chain.push(issuer);
     current = issuer;

@@ -48,7 +48,7 @@ export function readTlv(bytes: Uint8Array, offset: number): Tlv {
 /** The TLVs directly inside a constructed value. */
 export function children(bytes: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let offset = parent.contentStart; offset < parent.end; ) {
+  for (let offset = parent.contentStart; offset < parent.end;) {
     const child = readTlv(bytes, offset);
     if (child.end > parent.end) throw new RangeError("DER child runs past its parent");
     out.push(child);
@@ -102,7 +102,9 @@ export function signatureBitStringIsCanonical(der: Uint8Array): boolean {
   if (!algorithm || !signature || signature.tag !== TAG_BIT_STRING) throw new RangeError("no signature BIT STRING");
   if (!(signature.end - signature.contentStart > 1 && der[signature.contentStart] === 0)) return false;
   const algorithmOid = children(der, algorithm)[0];
-  const isEcdsa = algorithmOid?.tag === TAG_OBJECT_IDENTIFIER && decodeOid(der.subarray(algorithmOid.contentStart, algorithmOid.end)).startsWith(ECDSA_OID_PREFIX);
+  const isEcdsa =
+    algorithmOid?.tag === TAG_OBJECT_IDENTIFIER &&
+    decodeOid(der.subarray(algorithmOid.contentStart, algorithmOid.end)).startsWith(ECDSA_OID_PREFIX);
   return !isEcdsa || isStrictEcdsaValue(der.subarray(signature.contentStart + 1, signature.end));
 }
 
@@ -119,7 +121,12 @@ function isStrictEcdsaValue(value: Uint8Array): boolean {
   try {
     const sequence = singleSequence(value);
     const integers = children(value, sequence);
-    return integers.length === 2 && integers.every((integer) => integer.tag === TAG_INTEGER && isMinimalPositive(value.subarray(integer.contentStart, integer.end)));
+    return (
+      integers.length === 2 &&
+      integers.every(
+        (integer) => integer.tag === TAG_INTEGER && isMinimalPositive(value.subarray(integer.contentStart, integer.end)),
+      )
+    );
   } catch {
     return false;
   }
@@ -161,7 +168,8 @@ function encodeLength(length: number): number[] {
 /** Decodes a DER INTEGER that must be non-negative; throws RangeError otherwise. */
 export function decodeNonNegativeInteger(bytes: Uint8Array): bigint {
   const tlv = readTlv(bytes, 0);
-  if (tlv.tag !== TAG_INTEGER || tlv.end !== bytes.length || tlv.end === tlv.contentStart) throw new RangeError("not a DER INTEGER");
+  if (tlv.tag !== TAG_INTEGER || tlv.end !== bytes.length || tlv.end === tlv.contentStart)
+    throw new RangeError("not a DER INTEGER");
   const content = bytes.subarray(tlv.contentStart, tlv.end);
   if ((content[0] ?? 0) & 0x80) throw new RangeError("negative INTEGER");
   return BigInt(`0x${Buffer.from(content).toString("hex")}`);

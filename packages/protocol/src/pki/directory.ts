@@ -50,7 +50,9 @@ export async function writePkiDir(dir: string, pki: DemoPki): Promise<string[]> 
     const { certificate, keys } = pki.cardIssuer;
     written.push(await writeText(join(dir, `${PkiFiles.cardIssuer}.crt`), certificateToPem(certificate)));
     written.push(await writeSecret(join(dir, `${PkiFiles.cardIssuer}.key`), exportPrivateKeyPem(keys)));
-    written.push(await writeText(join(dir, `${PkiFiles.cardIssuer}-chain.pem`), certificatesToPem(pki.chainOf(certificate).map(fromX5c))));
+    written.push(
+      await writeText(join(dir, `${PkiFiles.cardIssuer}-chain.pem`), certificatesToPem(pki.chainOf(certificate).map(fromX5c))),
+    );
   }
   return written;
 }
@@ -67,17 +69,21 @@ export async function readPkiDir(dir: string): Promise<DemoPki> {
     await checkIssuerKey(pair);
     return pair;
   };
-  const [root, publishersCa, regulatorCa, publisher, server] = await Promise.all(parts.map(read)) as [
+  const [root, publishersCa, regulatorCa, publisher, server] = (await Promise.all(parts.map(read))) as [
     CertifiedKeyPair,
     CertifiedKeyPair,
     CertifiedKeyPair,
     CertifiedKeyPair,
     CertifiedKeyPair,
   ];
-  const cardIssuer = existsSync(join(dir, `${PkiFiles.cardIssuer}.crt`)) ? withIdentity(await read("cardIssuer"), "server") : undefined;
+  const cardIssuer = existsSync(join(dir, `${PkiFiles.cardIssuer}.crt`))
+    ? withIdentity(await read("cardIssuer"), "server")
+    : undefined;
   const serverParty = withIdentity(server, "server");
   if (cardIssuer && cardIssuer.identity !== serverParty.identity) {
-    throw new TypeError(`the card issuer names ${cardIssuer.identity}, not the directory's payment server ${serverParty.identity}`);
+    throw new TypeError(
+      `the card issuer names ${cardIssuer.identity}, not the directory's payment server ${serverParty.identity}`,
+    );
   }
   return assembleDemoPki({
     alg: root.keys.alg,
@@ -92,7 +98,8 @@ export async function readPkiDir(dir: string): Promise<DemoPki> {
 
 function withIdentity<K extends "publisher" | "server">(pair: CertifiedKeyPair, kind: K): DemoParty<K> {
   const identity = identityOf(pair.certificate);
-  if (!isPartyId(identity, kind)) throw new TypeError(`the ${kind} certificate ${JSON.stringify(pair.certificate.subject)} does not name a ${kind} identity`);
+  if (!isPartyId(identity, kind))
+    throw new TypeError(`the ${kind} certificate ${JSON.stringify(pair.certificate.subject)} does not name a ${kind} identity`);
   return { ...pair, identity };
 }
 

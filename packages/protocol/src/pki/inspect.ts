@@ -45,16 +45,22 @@ export function inspect(cert: x509.X509Certificate, der: Uint8Array): Result<Cer
   try {
     // §4.1.1.2: signatureAlgorithm MUST be the same as tbsCertificate.signature.
     if (!signatureAlgorithmsAgree(der)) {
-      return fail("ERR_MALFORMED", `certificate ${name}: the two signature algorithm fields differ (RFC 5280 §4.1.1.2)`, { subject: cert.subject });
+      return fail("ERR_MALFORMED", `certificate ${name}: the two signature algorithm fields differ (RFC 5280 §4.1.1.2)`, {
+        subject: cert.subject,
+      });
     }
     if (!signatureBitStringIsCanonical(der)) {
-      return fail("ERR_MALFORMED", `certificate ${name}: the signature BIT STRING has unused bits (X.690 §11.2)`, { subject: cert.subject });
+      return fail("ERR_MALFORMED", `certificate ${name}: the signature BIT STRING has unused bits (X.690 §11.2)`, {
+        subject: cert.subject,
+      });
     }
     const problem = extensionProblem(cert.extensions);
     if (problem) return fail("ERR_MALFORMED", `certificate ${name}: ${problem}`, { subject: cert.subject });
     return ok(view(cert, der, name));
   } catch (cause) {
-    return fail("ERR_MALFORMED", `certificate ${name} has a malformed extension: ${(cause as Error).message}`, { subject: cert.subject });
+    return fail("ERR_MALFORMED", `certificate ${name} has a malformed extension: ${(cause as Error).message}`, {
+      subject: cert.subject,
+    });
   }
 }
 
@@ -64,7 +70,8 @@ function extensionProblem(extensions: readonly x509.Extension[]): string | undef
     // §4.2: "A certificate MUST NOT include more than one instance of a particular extension."
     if (seen.has(extension.type)) return `extension ${extension.type} appears twice (RFC 5280 §4.2)`;
     seen.add(extension.type);
-    if (extension.critical && !understood.has(extension.type)) return `unrecognized critical extension ${extension.type} (RFC 5280 §4.2)`;
+    if (extension.critical && !understood.has(extension.type))
+      return `unrecognized critical extension ${extension.type} (RFC 5280 §4.2)`;
   }
   return undefined;
 }

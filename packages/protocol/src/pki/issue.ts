@@ -90,7 +90,8 @@ export function normalizeSerialNumber(serial: string): string {
   if (!/^[0-9a-fA-F]{1,42}$/.test(serial)) throw new TypeError(`serial number ${JSON.stringify(serial)} is not hexadecimal`);
   const value = BigInt(`0x${serial}`);
   if (value === 0n) throw new RangeError("a serial number must be positive (RFC 5280 §4.1.2.2)");
-  if (integerContent(value).length > 20) throw new RangeError(`serial number ${serial} is longer than 20 octets (RFC 5280 §4.1.2.2)`);
+  if (integerContent(value).length > 20)
+    throw new RangeError(`serial number ${serial} is longer than 20 octets (RFC 5280 §4.1.2.2)`);
   const hex = value.toString(16);
   return hex.length % 2 ? `0${hex}` : hex;
 }
@@ -147,11 +148,13 @@ export async function issueCertificate(opts: IssueOptions): Promise<x509.X509Cer
  */
 export async function issueFromCsr(opts: CsrIssueOptions): Promise<x509.X509Certificate> {
   const csr = parseCsr(opts.csrPem);
-  if (!(await verifyCsr(csr))) throw new TypeError(`the signature of the certificate request for ${JSON.stringify(csr.subject)} does not verify`);
+  if (!(await verifyCsr(csr)))
+    throw new TypeError(`the signature of the certificate request for ${JSON.stringify(csr.subject)} does not verify`);
   // §4.1.2.6: with an empty subject the identity would have to be a critical subjectAltName.
   if (csr.subjectName.toJSON().length === 0) throw new TypeError("the certificate request has an empty subject name");
   const alg = keyAlgorithmOf(csr);
-  if (!alg) throw new TypeError(`the certificate request for ${JSON.stringify(csr.subject)} holds neither a P-256 nor an Ed25519 key`);
+  if (!alg)
+    throw new TypeError(`the certificate request for ${JSON.stringify(csr.subject)} holds neither a P-256 nor an Ed25519 key`);
   const publicKey = await csr.publicKey.export(webCryptoAlgorithm(alg) as EcKeyImportParams, ["verify"]);
   return issueCertificate({
     issuer: opts.issuer,
@@ -219,7 +222,8 @@ function leafExtensions(roles: readonly Role[] | undefined, identity: PartyId | 
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
   ];
   if (roles) extensions.push(extendedKeyUsage(roles));
-  if (identity !== undefined && !partyIdRegExp.test(identity)) throw new TypeError(`${JSON.stringify(identity)} is not a Péage identity (urn:peage:<kind>:<name>)`);
+  if (identity !== undefined && !partyIdRegExp.test(identity))
+    throw new TypeError(`${JSON.stringify(identity)} is not a Péage identity (urn:peage:<kind>:<name>)`);
   // §4.2.1.6: the extension is critical only when the subject DN is empty; ours never is.
   if (identity) extensions.push(new x509.SubjectAlternativeNameExtension([{ type: "url", value: identity }], false));
   return extensions;
@@ -227,14 +231,19 @@ function leafExtensions(roles: readonly Role[] | undefined, identity: PartyId | 
 
 function extendedKeyUsage(roles: readonly Role[]): x509.Extension {
   if (roles.length === 0) throw new RangeError("an extendedKeyUsage extension lists at least one role (RFC 5280 §4.2.1.12)");
-  return new x509.ExtendedKeyUsageExtension([...new Set(roles)].map((role) => roleOids[role]), false);
+  return new x509.ExtendedKeyUsageExtension(
+    [...new Set(roles)].map((role) => roleOids[role]),
+    false,
+  );
 }
 
 /** AKI = the issuer's SKI when it has one (§4.2.1.1), so certificates chain to issuers made by other tools. */
 function authorityKeyIdentifier(issuer: x509.X509Certificate): x509.Extension {
   const ski = issuer.getExtension(x509.SubjectKeyIdentifierExtension);
   if (ski) return new x509.AuthorityKeyIdentifierExtension(ski.keyId, false);
-  throw new TypeError(`issuer ${describe(issuer)} has no subjectKeyIdentifier (RFC 5280 §4.2.1.2 requires one in CA certificates)`);
+  throw new TypeError(
+    `issuer ${describe(issuer)} has no subjectKeyIdentifier (RFC 5280 §4.2.1.2 requires one in CA certificates)`,
+  );
 }
 
 /** Refuses to sign with a key pair that is not the one the issuer certificate certifies. */
@@ -257,4 +266,3 @@ async function checkIssuer(issuer: Issuer): Promise<void> {
 function checkValidity(notBefore: Date, notAfter: Date): void {
   if (!(notBefore.getTime() < notAfter.getTime())) throw new RangeError("notBefore must precede notAfter");
 }
-

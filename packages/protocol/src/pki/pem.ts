@@ -46,7 +46,10 @@ export function parsePem(text: string): PemBlock[] {
       return;
     }
     if ((end[1] ?? "") !== open.label) throw malformed(`PEM line ${index + 1}: END ${end[1] ?? ""} closes BEGIN ${open.label}`);
-    blocks.push({ label: open.label, der: decodeBase64(open.body.join("").replace(/\s+/g, ""), `the ${open.label} block on line ${open.line}`) });
+    blocks.push({
+      label: open.label,
+      der: decodeBase64(open.body.join("").replace(/\s+/g, ""), `the ${open.label} block on line ${open.line}`),
+    });
     open = undefined;
   });
   if (open) throw malformed(`PEM: the ${open.label} block opened on line ${open.line} has no END line`);
@@ -55,7 +58,9 @@ export function parsePem(text: string): PemBlock[] {
 
 /** Every certificate of a PEM bundle (at least one; other block types are refused). */
 export function parseCertificatesPem(text: string): x509.X509Certificate[] {
-  return blocksOf(text, PemLabels.certificate).map((der, i) => parseCertificateDer(der, `certificate #${i + 1} of the PEM bundle`));
+  return blocksOf(text, PemLabels.certificate).map((der, i) =>
+    parseCertificateDer(der, `certificate #${i + 1} of the PEM bundle`),
+  );
 }
 
 /** Every CRL of a PEM text (at least one; other block types are refused). */

@@ -45,7 +45,8 @@ export class StoredCrl {
 
   /** Whether this CRL is newer than `other` (same issuer): higher cRLNumber (§5.2.3), else later thisUpdate. */
   supersedes(other: StoredCrl): boolean {
-    if (this.number !== undefined && other.number !== undefined && this.number !== other.number) return this.number > other.number;
+    if (this.number !== undefined && other.number !== undefined && this.number !== other.number)
+      return this.number > other.number;
     return this.crl.thisUpdate.getTime() > other.crl.thisUpdate.getTime();
   }
 
@@ -99,7 +100,10 @@ export async function checkRevocation(
     const issuer = path[i + 1]!;
     const crl = findCrl(crls, issuer.view);
     if (!crl) {
-      if (policy === "require") return fail("ERR_REVOCATION_UNKNOWN", `no CRL from ${issuer.view.name} to check ${subject.name} against`, { subject: subject.cert.subject });
+      if (policy === "require")
+        return fail("ERR_REVOCATION_UNKNOWN", `no CRL from ${issuer.view.name} to check ${subject.name} against`, {
+          subject: subject.cert.subject,
+        });
       continue;
     }
     const status = await statusOf(subject, issuer, crl, at);
@@ -112,33 +116,49 @@ export async function checkRevocation(
 /** A CRL of this issuer, preferring one whose AKI names the issuer's key exactly. */
 function findCrl(crls: readonly StoredCrl[], issuer: CertificateView): StoredCrl | undefined {
   const candidates = crls.filter((crl) => crl.issuedBy(issuer));
-  return candidates.find((crl) => crl.authorityKeyId !== undefined && crl.authorityKeyId === issuer.subjectKeyId) ?? candidates[0];
+  return (
+    candidates.find((crl) => crl.authorityKeyId !== undefined && crl.authorityKeyId === issuer.subjectKeyId) ?? candidates[0]
+  );
 }
 
 async function statusOf(subject: CertificateView, issuer: PathNode, stored: StoredCrl, at: Date): Promise<Result<number>> {
   const detail = { subject: subject.cert.subject, serialNumber: subject.cert.serialNumber };
   const crlName = `the CRL of ${issuer.view.name}`;
-  if (stored.problem) return fail("ERR_REVOCATION_UNKNOWN", `${crlName} cannot be used to check ${subject.name}: ${stored.problem}`, detail);
+  if (stored.problem)
+    return fail("ERR_REVOCATION_UNKNOWN", `${crlName} cannot be used to check ${subject.name}: ${stored.problem}`, detail);
   // §6.3.3 (f): the CRL issuer's key must be allowed to sign CRLs.
   if (issuer.view.keyUsage !== undefined && !(issuer.view.keyUsage & x509.KeyUsageFlags.cRLSign)) {
-    return fail("ERR_REVOCATION_UNKNOWN", `${issuer.view.name} may not sign CRLs (keyUsage lacks cRLSign), so ${crlName} cannot be used`, detail);
+    return fail(
+      "ERR_REVOCATION_UNKNOWN",
+      `${issuer.view.name} may not sign CRLs (keyUsage lacks cRLSign), so ${crlName} cannot be used`,
+      detail,
+    );
   }
-  if (!issuer.key) return fail("ERR_REVOCATION_UNKNOWN", `the key of ${issuer.view.name} is not available to check ${crlName}`, detail);
+  if (!issuer.key)
+    return fail("ERR_REVOCATION_UNKNOWN", `the key of ${issuer.view.name} is not available to check ${crlName}`, detail);
   const signature = await stored.verifiedBy(issuer.view, issuer.key);
   if (!signature.ok) return signature;
   const nextUpdate = stored.crl.nextUpdate!.getTime();
   // §6.3.3 (a)(2): a CRL past its nextUpdate no longer says anything about the present.
   if (nextUpdate < at.getTime()) {
-    return fail("ERR_REVOCATION_UNKNOWN", `${crlName} is stale: its nextUpdate ${stored.crl.nextUpdate!.toISOString()} is before ${at.toISOString()}`, detail);
+    return fail(
+      "ERR_REVOCATION_UNKNOWN",
+      `${crlName} is stale: its nextUpdate ${stored.crl.nextUpdate!.toISOString()} is before ${at.toISOString()}`,
+      detail,
+    );
   }
   const entry = stored.crl.findRevoked(subject.cert);
   if (entry) {
     const reason = entry.reason === undefined ? undefined : x509.X509CrlReason[entry.reason];
-    return fail("ERR_REVOKED", `certificate ${subject.name} (serial ${subject.cert.serialNumber}) was revoked by ${issuer.view.name} on ${entry.revocationDate.toISOString()}${reason ? ` (${reason})` : ""}`, {
-      ...detail,
-      revocationDate: entry.revocationDate.toISOString(),
-      ...(reason && { reason }),
-    });
+    return fail(
+      "ERR_REVOKED",
+      `certificate ${subject.name} (serial ${subject.cert.serialNumber}) was revoked by ${issuer.view.name} on ${entry.revocationDate.toISOString()}${reason ? ` (${reason})` : ""}`,
+      {
+        ...detail,
+        revocationDate: entry.revocationDate.toISOString(),
+        ...(reason && { reason }),
+      },
+    );
   }
   return ok(nextUpdate);
 }

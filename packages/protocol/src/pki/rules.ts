@@ -15,12 +15,24 @@ import { x509 } from "./x509.js";
 export function checkValidity(path: readonly PathNode[], at: Date): Result<never> | undefined {
   const time = at.getTime();
   for (const { view } of path) {
-    const detail = { subject: view.cert.subject, notBefore: view.cert.notBefore.toISOString(), notAfter: view.cert.notAfter.toISOString() };
+    const detail = {
+      subject: view.cert.subject,
+      notBefore: view.cert.notBefore.toISOString(),
+      notAfter: view.cert.notAfter.toISOString(),
+    };
     if (time < view.cert.notBefore.getTime()) {
-      return fail("ERR_CERT_NOT_YET_VALID", `certificate ${view.name} is not valid before ${detail.notBefore} (checked at ${at.toISOString()})`, detail);
+      return fail(
+        "ERR_CERT_NOT_YET_VALID",
+        `certificate ${view.name} is not valid before ${detail.notBefore} (checked at ${at.toISOString()})`,
+        detail,
+      );
     }
     if (time > view.cert.notAfter.getTime()) {
-      return fail("ERR_CERT_EXPIRED", `certificate ${view.name} expired at ${detail.notAfter} (checked at ${at.toISOString()})`, detail);
+      return fail(
+        "ERR_CERT_EXPIRED",
+        `certificate ${view.name} expired at ${detail.notAfter} (checked at ${at.toISOString()})`,
+        detail,
+      );
     }
   }
   return undefined;
@@ -35,7 +47,12 @@ export function checkCaConstraints(path: readonly PathNode[]): Result<never> | u
   for (let depth = 1; depth < path.length; depth++) {
     const { view } = path[depth]!;
     const subject = { subject: view.cert.subject };
-    if (!view.basicConstraints?.ca) return fail("ERR_NOT_A_CA", `${view.name} issued ${path[depth - 1]!.view.name} but is not a CA (basicConstraints cA is not set)`, subject);
+    if (!view.basicConstraints?.ca)
+      return fail(
+        "ERR_NOT_A_CA",
+        `${view.name} issued ${path[depth - 1]!.view.name} but is not a CA (basicConstraints cA is not set)`,
+        subject,
+      );
     if (view.keyUsage === undefined || !(view.keyUsage & x509.KeyUsageFlags.keyCertSign)) {
       return fail("ERR_KEY_USAGE", `CA ${view.name} may not sign certificates (its keyUsage lacks keyCertSign)`, subject);
     }
@@ -43,7 +60,11 @@ export function checkCaConstraints(path: readonly PathNode[]): Result<never> | u
     const intermediatesBelow = depth - 1;
     const limit = view.basicConstraints.pathLength;
     if (limit !== undefined && intermediatesBelow > limit) {
-      return fail("ERR_PATH_LENGTH", `CA ${view.name} allows ${limit} intermediate CA(s) below it, the path has ${intermediatesBelow}`, subject);
+      return fail(
+        "ERR_PATH_LENGTH",
+        `CA ${view.name} allows ${limit} intermediate CA(s) below it, the path has ${intermediatesBelow}`,
+        subject,
+      );
     }
   }
   return undefined;
@@ -59,11 +80,18 @@ export function checkRole(path: readonly PathNode[], role: Role): Result<never> 
   const oid = roleOids[role];
   const leaf = path[0]!.view;
   if (!leaf.extendedKeyUsage?.includes(oid)) {
-    return fail("ERR_WRONG_ROLE", `certificate ${leaf.name} is not certified for the role ${role} (its extendedKeyUsage does not list ${oid})`, { subject: leaf.cert.subject, role });
+    return fail(
+      "ERR_WRONG_ROLE",
+      `certificate ${leaf.name} is not certified for the role ${role} (its extendedKeyUsage does not list ${oid})`,
+      { subject: leaf.cert.subject, role },
+    );
   }
   for (const { view } of path.slice(1)) {
     if (view.extendedKeyUsage && !view.extendedKeyUsage.includes(oid)) {
-      return fail("ERR_WRONG_ROLE", `CA ${view.name} may not certify the role ${role} (its extendedKeyUsage does not list it)`, { subject: view.cert.subject, role });
+      return fail("ERR_WRONG_ROLE", `CA ${view.name} may not certify the role ${role} (its extendedKeyUsage does not list it)`, {
+        subject: view.cert.subject,
+        role,
+      });
     }
   }
   if (role === "card-acknowledgment") {
@@ -83,15 +111,24 @@ export function checkRole(path: readonly PathNode[], role: Role): Result<never> 
 export function cardIssuerIdentity(path: readonly PathNode[]): Result<PartyId<"server">> {
   const leaf = path[0]!.view;
   const issuer = path[1]?.view;
-  if (!issuer) return fail("ERR_WRONG_ROLE", `card certificate ${leaf.name} is not issued by a card issuer`, { subject: leaf.cert.subject });
+  if (!issuer)
+    return fail("ERR_WRONG_ROLE", `card certificate ${leaf.name} is not issued by a card issuer`, { subject: leaf.cert.subject });
   const detail = { subject: issuer.cert.subject, role: "card-issuing" };
   if (!issuer.extendedKeyUsage?.includes(roleOids["card-issuing"])) {
-    return fail("ERR_WRONG_ROLE", `CA ${issuer.name} issued the card certificate ${leaf.name} but is not a card issuer (its extendedKeyUsage does not list card-issuing)`, detail);
+    return fail(
+      "ERR_WRONG_ROLE",
+      `CA ${issuer.name} issued the card certificate ${leaf.name} but is not a card issuer (its extendedKeyUsage does not list card-issuing)`,
+      detail,
+    );
   }
   const uris = issuer.subjectAltNameUris ?? [];
   const uri = uris[0];
   if (uris.length !== 1 || uri === undefined || !partyIdRegExp.test(uri) || kindOf(uri as PartyId) !== "server") {
-    return fail("ERR_WRONG_ROLE", `card issuer ${issuer.name} must name the payment server it belongs to as its one subjectAltName URI (urn:peage:server:*)`, detail);
+    return fail(
+      "ERR_WRONG_ROLE",
+      `card issuer ${issuer.name} must name the payment server it belongs to as its one subjectAltName URI (urn:peage:server:*)`,
+      detail,
+    );
   }
   return ok(uri as PartyId<"server">);
 }
@@ -99,13 +136,18 @@ export function cardIssuerIdentity(path: readonly PathNode[]): Result<PartyId<"s
 /** The leaf signs messages: not a CA (§4.2.1.9), digitalSignature set (§4.2.1.3), and no certificate or CRL signing. */
 export function checkLeafUsage(leaf: CertificateView): Result<never> | undefined {
   const subject = { subject: leaf.cert.subject };
-  if (leaf.basicConstraints?.ca) return fail("ERR_KEY_USAGE", `certificate ${leaf.name} is a CA certificate and cannot be used to sign messages`, subject);
+  if (leaf.basicConstraints?.ca)
+    return fail("ERR_KEY_USAGE", `certificate ${leaf.name} is a CA certificate and cannot be used to sign messages`, subject);
   const usage = leaf.keyUsage;
   if (usage === undefined || !(usage & x509.KeyUsageFlags.digitalSignature)) {
     return fail("ERR_KEY_USAGE", `certificate ${leaf.name} is not certified for digitalSignature (keyUsage)`, subject);
   }
   if (usage & (x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign)) {
-    return fail("ERR_KEY_USAGE", `certificate ${leaf.name} asserts keyCertSign or cRLSign without being a CA (RFC 5280 §4.2.1.3)`, subject);
+    return fail(
+      "ERR_KEY_USAGE",
+      `certificate ${leaf.name} asserts keyCertSign or cRLSign without being a CA (RFC 5280 §4.2.1.3)`,
+      subject,
+    );
   }
   return undefined;
 }
@@ -116,13 +158,23 @@ const partyIdRegExp = new RegExp(partyIdPattern);
 export function leafIdentity(leaf: CertificateView, role: Role): Result<PartyId> {
   const uris = leaf.subjectAltNameUris ?? [];
   const subject = { subject: leaf.cert.subject };
-  if (uris.length !== 1) return fail("ERR_MALFORMED", `certificate ${leaf.name} has ${uris.length} subjectAltName URIs, a Péage leaf has exactly one`, subject);
+  if (uris.length !== 1)
+    return fail(
+      "ERR_MALFORMED",
+      `certificate ${leaf.name} has ${uris.length} subjectAltName URIs, a Péage leaf has exactly one`,
+      subject,
+    );
   const uri = uris[0]!;
-  if (!partyIdRegExp.test(uri)) return fail("ERR_MALFORMED", `certificate ${leaf.name} names ${JSON.stringify(uri)}, which is not a Péage identity`, subject);
+  if (!partyIdRegExp.test(uri))
+    return fail("ERR_MALFORMED", `certificate ${leaf.name} names ${JSON.stringify(uri)}, which is not a Péage identity`, subject);
   const identity = uri as PartyId;
   const expected = roleHolder[role];
   if (kindOf(identity) !== expected) {
-    return fail("ERR_WRONG_ROLE", `certificate ${leaf.name} belongs to ${identity}; the role ${role} is held by a ${expected}`, { ...subject, identity, role });
+    return fail("ERR_WRONG_ROLE", `certificate ${leaf.name} belongs to ${identity}; the role ${role} is held by a ${expected}`, {
+      ...subject,
+      identity,
+      role,
+    });
   }
   return ok(identity);
 }
@@ -130,5 +182,9 @@ export function leafIdentity(leaf: CertificateView, role: Role): Result<PartyId>
 /** §4.1.2.7 in the Péage profile: the leaf key is ECDSA P-256 or Ed25519. */
 export async function importLeafKey(leaf: CertificateView): Promise<Result<IssuerKey>> {
   const key = await importCertifiedKey(leaf.cert);
-  return key ? ok(key) : fail("ERR_UNSUPPORTED_ALGORITHM", `certificate ${leaf.name} holds neither a P-256 nor an Ed25519 key`, { subject: leaf.cert.subject });
+  return key
+    ? ok(key)
+    : fail("ERR_UNSUPPORTED_ALGORITHM", `certificate ${leaf.name} holds neither a P-256 nor an Ed25519 key`, {
+        subject: leaf.cert.subject,
+      });
 }

@@ -16,7 +16,11 @@ export interface IssuerKey {
 /** Imports the key of a certificate used as an issuer, or fails ERR_UNSUPPORTED_ALGORITHM. */
 export async function issuerKeyOf(issuer: CertificateView): Promise<Result<IssuerKey>> {
   const key = await importCertifiedKey(issuer.cert);
-  return key ? ok(key) : fail("ERR_UNSUPPORTED_ALGORITHM", `CA certificate ${issuer.name} holds neither a P-256 nor an Ed25519 key`, { subject: issuer.cert.subject });
+  return key
+    ? ok(key)
+    : fail("ERR_UNSUPPORTED_ALGORITHM", `CA certificate ${issuer.name} holds neither a P-256 nor an Ed25519 key`, {
+        subject: issuer.cert.subject,
+      });
 }
 
 /** Checks that `signed` (a certificate or CRL, described by `what`) verifies under the issuer's key. */
@@ -41,5 +45,9 @@ export async function checkSignature(
   } catch {
     valid = false;
   }
-  return valid ? ok(undefined) : fail("ERR_BAD_SIGNATURE", `the signature of ${what} does not verify under the key of ${issuer.name}`, { issuer: issuer.cert.subject });
+  return valid
+    ? ok(undefined)
+    : fail("ERR_BAD_SIGNATURE", `the signature of ${what} does not verify under the key of ${issuer.name}`, {
+        issuer: issuer.cert.subject,
+      });
 }

@@ -71,14 +71,19 @@ export class TrustStore {
 
   constructor(opts: TrustStoreOptions) {
     this.revocation = opts.revocation ?? "best-effort";
-    if (this.revocation !== "best-effort" && this.revocation !== "require") throw new TypeError(`unknown revocation policy ${String(this.revocation)}`);
+    if (this.revocation !== "best-effort" && this.revocation !== "require")
+      throw new TypeError(`unknown revocation policy ${String(this.revocation)}`);
     this.#cache = new ValidationCache(opts.cacheSize ?? DEFAULT_CACHE_SIZE);
     for (const root of opts.roots) this.#addRoot(root);
     for (const crl of opts.crls ?? []) this.addCrl(crl);
   }
 
   /** A store from PEM texts: each roots text may be a bundle of several certificates, each CRL text several CRLs. */
-  static fromPem(rootsPem: string | readonly string[], crlsPem: readonly string[] = [], opts: Omit<TrustStoreOptions, "roots" | "crls"> = {}): TrustStore {
+  static fromPem(
+    rootsPem: string | readonly string[],
+    crlsPem: readonly string[] = [],
+    opts: Omit<TrustStoreOptions, "roots" | "crls"> = {},
+  ): TrustStore {
     const texts = typeof rootsPem === "string" ? [rootsPem] : rootsPem;
     return new TrustStore({ ...opts, roots: texts.flatMap(parseCertificatesPem), crls: crlsPem.flatMap(parseCrlsPem) });
   }
@@ -134,7 +139,12 @@ export class TrustStore {
     return result.ok ? ok(result.value.chain) : result;
   }
 
-  async #validate(chain: readonly string[], role: Role, at: Date, crls: readonly StoredCrl[]): Promise<Result<{ chain: ValidatedChain; from: number; until: number }>> {
+  async #validate(
+    chain: readonly string[],
+    role: Role,
+    at: Date,
+    crls: readonly StoredCrl[],
+  ): Promise<Result<{ chain: ValidatedChain; from: number; until: number }>> {
     const views = this.#parseChain(chain);
     if (!views.ok) return views;
     const path = await this.#buildPath(views.value);
@@ -181,22 +191,29 @@ export class TrustStore {
         return ok(path);
       }
       if (current.selfIssued) {
-        return fail("ERR_UNKNOWN_ISSUER", `${current.name} is self-signed but is not a trusted root`, { subject: current.cert.subject });
+        return fail("ERR_UNKNOWN_ISSUER", `${current.name} is self-signed but is not a trusted root`, {
+          subject: current.cert.subject,
+        });
       }
       const next = chain[index];
       const link = next ? await this.#linkTo(current, next) : await this.#linkToAnchor(current);
       if (!link.ok) return link;
       path.push(link.value);
-      if (path.length > MAX_CHAIN_LENGTH) return fail("ERR_MALFORMED", `the certification path is longer than ${MAX_CHAIN_LENGTH} certificates`);
+      if (path.length > MAX_CHAIN_LENGTH)
+        return fail("ERR_MALFORMED", `the certification path is longer than ${MAX_CHAIN_LENGTH} certificates`);
     }
   }
 
   /** The next certificate of the chain must be the current one's issuer (RFC 7515 §4.1.6). */
   async #linkTo(current: CertificateView, next: Parsed): Promise<Result<PathNode>> {
     if (!mayHaveIssued(next.view, current)) {
-      return fail("ERR_UNKNOWN_ISSUER", `${current.name} was issued by ${JSON.stringify(current.cert.issuer)}, not by ${next.view.name} which follows it in the chain`, {
-        subject: current.cert.subject,
-      });
+      return fail(
+        "ERR_UNKNOWN_ISSUER",
+        `${current.name} was issued by ${JSON.stringify(current.cert.issuer)}, not by ${next.view.name} which follows it in the chain`,
+        {
+          subject: current.cert.subject,
+        },
+      );
     }
     const issuer = this.#anchors.get(next.view.x5c) ?? next;
     const key = await keyOf(issuer);
@@ -209,7 +226,11 @@ export class TrustStore {
   async #linkToAnchor(current: CertificateView): Promise<Result<PathNode>> {
     const candidates = [...this.#anchors.values()].filter((anchor) => mayHaveIssued(anchor.view, current));
     if (candidates.length === 0) {
-      return fail("ERR_UNKNOWN_ISSUER", `${current.name} was issued by ${JSON.stringify(current.cert.issuer)}, which is not a trusted root`, { subject: current.cert.subject });
+      return fail(
+        "ERR_UNKNOWN_ISSUER",
+        `${current.name} was issued by ${JSON.stringify(current.cert.issuer)}, which is not a trusted root`,
+        { subject: current.cert.subject },
+      );
     }
     let failure: Result<never> | undefined;
     for (const anchor of candidates) {
@@ -261,7 +282,8 @@ export class TrustStore {
 function checkShape(chain: unknown): Result<void> {
   if (!Array.isArray(chain)) return fail("ERR_MALFORMED", "the certificate chain is not an array");
   if (chain.length === 0) return fail("ERR_MALFORMED", "the certificate chain is empty");
-  if (chain.length > MAX_CHAIN_LENGTH) return fail("ERR_MALFORMED", `the certificate chain has ${chain.length} certificates, more than ${MAX_CHAIN_LENGTH}`);
+  if (chain.length > MAX_CHAIN_LENGTH)
+    return fail("ERR_MALFORMED", `the certificate chain has ${chain.length} certificates, more than ${MAX_CHAIN_LENGTH}`);
   const index = chain.findIndex((item) => typeof item !== "string");
   if (index >= 0) return fail("ERR_MALFORMED", `certificate #${index + 1} of the chain is not a string`);
   return ok(undefined);
@@ -269,7 +291,9 @@ function checkShape(chain: unknown): Result<void> {
 
 /** SHA-256 of role and chain. JSON keeps the encoding injective (lone surrogates are escaped, element boundaries explicit). */
 function cacheKey(chain: readonly string[], role: Role): string {
-  return createHash("sha256").update(JSON.stringify([role, ...chain])).digest("base64");
+  return createHash("sha256")
+    .update(JSON.stringify([role, ...chain]))
+    .digest("base64");
 }
 
 /** The key of a certificate used as an issuer, imported once. */

@@ -49,12 +49,22 @@ export async function rawCertificate(opts: RawCertificateOptions): Promise<x509.
 }
 
 export const ext = {
-  basicConstraints: (ca: boolean, pathLength?: number): x509.Extension => new x509.BasicConstraintsExtension(ca, pathLength, true),
+  basicConstraints: (ca: boolean, pathLength?: number): x509.Extension =>
+    new x509.BasicConstraintsExtension(ca, pathLength, true),
   keyUsage: (flags: number): x509.Extension => new x509.KeyUsagesExtension(flags, true),
-  caKeyUsage: (): x509.Extension => new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+  caKeyUsage: (): x509.Extension =>
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
   leafKeyUsage: (): x509.Extension => new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-  roles: (...roles: Role[]): x509.Extension => new x509.ExtendedKeyUsageExtension(roles.map((role) => roleOids[role]), false),
-  uris: (...uris: string[]): x509.Extension => new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: "url" as const, value })), false),
+  roles: (...roles: Role[]): x509.Extension =>
+    new x509.ExtendedKeyUsageExtension(
+      roles.map((role) => roleOids[role]),
+      false,
+    ),
+  uris: (...uris: string[]): x509.Extension =>
+    new x509.SubjectAlternativeNameExtension(
+      uris.map((value) => ({ type: "url" as const, value })),
+      false,
+    ),
   ski: (key: CryptoKey): Promise<x509.SubjectKeyIdentifierExtension> => x509.SubjectKeyIdentifierExtension.create(key),
   akiOf: (issuer: x509.X509Certificate): x509.Extension => {
     const ski = issuer.getExtension(x509.SubjectKeyIdentifierExtension);
@@ -64,8 +74,20 @@ export const ext = {
 };
 
 /** The extensions of a well-formed leaf, for tests that break one of them. */
-export async function leafExtensions(issuer: CertifiedKeyPair, key: CryptoKey, roles: Role[], identity: string): Promise<x509.Extension[]> {
-  return [ext.basicConstraints(false), ext.leafKeyUsage(), ext.roles(...roles), ext.uris(identity), await ext.ski(key), ext.akiOf(issuer.certificate)];
+export async function leafExtensions(
+  issuer: CertifiedKeyPair,
+  key: CryptoKey,
+  roles: Role[],
+  identity: string,
+): Promise<x509.Extension[]> {
+  return [
+    ext.basicConstraints(false),
+    ext.leafKeyUsage(),
+    ext.roles(...roles),
+    ext.uris(identity),
+    await ext.ski(key),
+    ext.akiOf(issuer.certificate),
+  ];
 }
 
 /** The extensions of a well-formed CA below `issuer`. */
@@ -74,7 +96,10 @@ export async function caExtensions(issuer: CertifiedKeyPair, key: CryptoKey, pat
 }
 
 /** A fresh key pair with a certificate built by rawCertificate. */
-export async function rawParty(alg: SignatureAlgorithm, build: (keys: KeyPair) => Promise<x509.X509Certificate>): Promise<CertifiedKeyPair> {
+export async function rawParty(
+  alg: SignatureAlgorithm,
+  build: (keys: KeyPair) => Promise<x509.X509Certificate>,
+): Promise<CertifiedKeyPair> {
   const keys = await generateKeyPair(alg);
   return { keys, certificate: await build(keys) };
 }

@@ -23,13 +23,22 @@ export function formatAmount(price: Price): string {
 
 /** Checks that `price` is a positive safe integer of minor units in an active ISO 4217 currency. */
 export function checkPositivePrice(price: unknown, field: string): { amount: bigint; currency: CurrencyCode; exponent: number } {
-  if (typeof price !== "object" || price === null) throw new FieldProblem("ERR_BANK_AMOUNT", field, "must be a price { amount, currency }");
+  if (typeof price !== "object" || price === null)
+    throw new FieldProblem("ERR_BANK_AMOUNT", field, "must be a price { amount, currency }");
   const { amount, currency } = price as { amount?: unknown; currency?: unknown };
   if (!isCurrencyCode(currency)) {
-    throw new FieldProblem("ERR_BANK_CURRENCY", `${field}.currency`, `${JSON.stringify(currency)} is not an active ISO 4217 currency code`);
+    throw new FieldProblem(
+      "ERR_BANK_CURRENCY",
+      `${field}.currency`,
+      `${JSON.stringify(currency)} is not an active ISO 4217 currency code`,
+    );
   }
   if (!isMinorUnits(amount)) {
-    throw new FieldProblem("ERR_BANK_AMOUNT", `${field}.amount`, `${String(amount)} is not a non-negative safe integer of minor units`);
+    throw new FieldProblem(
+      "ERR_BANK_AMOUNT",
+      `${field}.amount`,
+      `${String(amount)} is not a non-negative safe integer of minor units`,
+    );
   }
   if (amount === 0) throw new FieldProblem("ERR_BANK_AMOUNT", `${field}.amount`, "must be positive");
   return { amount: BigInt(amount), currency, exponent: exponentOf(currency) };

@@ -18,7 +18,8 @@ export function isoDate(value: unknown, field: string): string {
 
 /** A creation time as ISODateTime in UTC, to the second: 2025-12-01T09:30:00Z. */
 export function isoDateTime(value: unknown, field: string): string {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new FieldProblem("ERR_BANK_DATE", field, "must be a valid Date");
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new FieldProblem("ERR_BANK_DATE", field, "must be a valid Date");
   const text = value.toISOString().replace(/\.[0-9]{3}Z$/, "Z");
   if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$/.test(text)) {
     throw new FieldProblem("ERR_BANK_DATE", field, `${text} is outside the years 0000 to 9999`);
@@ -44,7 +45,11 @@ export function bic(value: unknown, field: string): string {
 
 export function country(value: unknown, field: string): string {
   if (typeof value !== "string" || !isCountryCode(value)) {
-    throw new FieldProblem("ERR_BANK_COUNTRY", field, `${JSON.stringify(value)} is not an ISO 3166 alpha-2 country code (upper case)`);
+    throw new FieldProblem(
+      "ERR_BANK_COUNTRY",
+      field,
+      `${JSON.stringify(value)} is not an ISO 3166 alpha-2 country code (upper case)`,
+    );
   }
   return value;
 }

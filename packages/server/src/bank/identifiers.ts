@@ -46,7 +46,8 @@ export function validateIban(s: string): IbanValidation {
   const country = iban.slice(0, 2);
   const length = ibanLengths.get(country);
   if (length === undefined) return { ok: false, reason: `${country} is not a country of the IBAN registry` };
-  if (iban.length !== length) return { ok: false, reason: `${country} IBANs have ${length} characters, this one has ${iban.length}` };
+  if (iban.length !== length)
+    return { ok: false, reason: `${country} IBANs have ${length} characters, this one has ${iban.length}` };
   const checkDigits = iban.slice(2, 4);
   if (!/^[0-9]{2}$/.test(checkDigits)) return { ok: false, reason: "the IBAN check digits (characters 3 and 4) must be digits" };
   if (checkDigits === "00" || checkDigits === "01" || checkDigits === "99") {
@@ -65,12 +66,18 @@ export function validateBic(s: string): BicValidation {
   const compacted = compact(s, "BIC");
   if (!compacted.ok) return compacted;
   const bic = compacted.value;
-  if (bic.length !== 8 && bic.length !== 11) return { ok: false, reason: `a BIC has 8 or 11 characters, this one has ${bic.length}` };
+  if (bic.length !== 8 && bic.length !== 11)
+    return { ok: false, reason: `a BIC has 8 or 11 characters, this one has ${bic.length}` };
   if (!/^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$/.test(bic)) {
-    return { ok: false, reason: "a BIC is a 4-character party prefix, a 2-letter country code, a 2-character location and an optional 3-character branch" };
+    return {
+      ok: false,
+      reason:
+        "a BIC is a 4-character party prefix, a 2-letter country code, a 2-character location and an optional 3-character branch",
+    };
   }
   const country = bic.slice(4, 6);
-  if (!isCountryCode(country)) return { ok: false, reason: `${country} (BIC characters 5 and 6) is not an ISO 3166 country code` };
+  if (!isCountryCode(country))
+    return { ok: false, reason: `${country} (BIC characters 5 and 6) is not an ISO 3166 country code` };
   return { ok: true, bic, country };
 }
 
@@ -94,6 +101,7 @@ export function validateCreditorId(s: string): CreditorIdValidation {
   const country = creditorId.slice(0, 2);
   if (!isSepaCountry(country)) return { ok: false, reason: `${country} is not a SEPA country` };
   const nationalId = creditorId.slice(7);
-  if (mod97(nationalId + creditorId.slice(0, 4)) !== 1) return { ok: false, reason: "wrong creditor identifier check digits (MOD 97-10)" };
+  if (mod97(nationalId + creditorId.slice(0, 4)) !== 1)
+    return { ok: false, reason: "wrong creditor identifier check digits (MOD 97-10)" };
   return { ok: true, creditorId, country };
 }

@@ -4,7 +4,14 @@
  * (IBAN, BIC, SEPA creditor identifier), and XSD validation with xmllint. See docs/bank-files.md.
  */
 export { BankFileError, BankProblemCodes, type BankProblem, type BankProblemCode } from "./errors.js";
-export { validateIban, validateBic, validateCreditorId, type IbanValidation, type BicValidation, type CreditorIdValidation } from "./identifiers.js";
+export {
+  validateIban,
+  validateBic,
+  validateCreditorId,
+  type IbanValidation,
+  type BicValidation,
+  type CreditorIdValidation,
+} from "./identifiers.js";
 export { isSepaCountry, isCountryCode, sepaCountries, ibanLengths } from "./countries.js";
 export { toLatin } from "./charset.js";
 export { checkBankName, BANK_NAME_LENGTH } from "./names.js";

@@ -19,7 +19,9 @@ export function checkBankName(name: string, field: string): string | undefined {
     return undefined;
   } catch (error) {
     if (!(error instanceof FieldProblem)) throw error;
-    return `${field}: ${error.message}; bank files take Latin letters, digits, space and / - ? : ( ) . , ' + ` +
-      `(accented letters are transliterated): give the name as the bank account's holder is written in Latin letters`;
+    return (
+      `${field}: ${error.message}; bank files take Latin letters, digits, space and / - ? : ( ) . , ' + ` +
+      `(accented letters are transliterated): give the name as the bank account's holder is written in Latin letters`
+    );
   }
 }

@@ -90,14 +90,20 @@ export function buildPain001(batch: CreditTransferBatch): string {
   const messageId = problems.check(() => sepaIdentifier(batch.messageId, "messageId", 31));
   const createdAt = problems.check(() => isoDateTime(batch.createdAt, "createdAt"));
   const initiatingParty = problems.check(() => sepaText(batch.initiatingParty, "initiatingParty", nameLength));
-  const debtor = (typeof batch.debtor === "object" && batch.debtor !== null ? batch.debtor : {}) as Partial<CreditTransferBatch["debtor"]>;
+  const debtor = (typeof batch.debtor === "object" && batch.debtor !== null ? batch.debtor : {}) as Partial<
+    CreditTransferBatch["debtor"]
+  >;
   const debtorName = problems.check(() => sepaText(debtor.name, "debtor.name", nameLength));
   const debtorIban = problems.check(() => iban(debtor.iban, "debtor.iban", sepa));
   const debtorBic = problems.check(() => bic(debtor.bic, "debtor.bic"));
   const executionDate = problems.check(() => {
     const date = isoDate(batch.executionDate, "executionDate");
     if (createdAt !== undefined && date < createdAt.slice(0, 10)) {
-      throw new FieldProblem("ERR_BANK_DATE", "executionDate", `${date} is before the file's creation date ${createdAt.slice(0, 10)}`);
+      throw new FieldProblem(
+        "ERR_BANK_DATE",
+        "executionDate",
+        `${date} is before the file's creation date ${createdAt.slice(0, 10)}`,
+      );
     }
     return date;
   });
@@ -112,7 +118,11 @@ export function buildPain001(batch: CreditTransferBatch): string {
       if (prepared === undefined) return;
       const first = seen.get(prepared.endToEndId);
       if (first !== undefined) {
-        problems.add("ERR_BANK_BATCH", `transfers[${index}].endToEndId`, `${prepared.endToEndId} is already the end-to-end id of transfers[${first}]`);
+        problems.add(
+          "ERR_BANK_BATCH",
+          `transfers[${index}].endToEndId`,
+          `${prepared.endToEndId} is already the end-to-end id of transfers[${first}]`,
+        );
         return;
       }
       seen.set(prepared.endToEndId, index);
@@ -125,11 +135,16 @@ export function buildPain001(batch: CreditTransferBatch): string {
   for (const group of groups) {
     // Each currency's total stays a safe integer of minor units, so callers summing in JavaScript numbers stay exact.
     if (group.sum > BigInt(Number.MAX_SAFE_INTEGER)) {
-      problems.add("ERR_BANK_BATCH", "transfers", `the ${group.currency} total exceeds ${Number.MAX_SAFE_INTEGER} minor units; split the batch`);
+      problems.add(
+        "ERR_BANK_BATCH",
+        "transfers",
+        `the ${group.currency} total exceeds ${Number.MAX_SAFE_INTEGER} minor units; split the batch`,
+      );
     }
   }
   const total = controlSum(groups);
-  if (writtenDigits(total) > TOTAL_DIGITS) problems.add("ERR_BANK_BATCH", "transfers", `the control sum ${total} has more than ${TOTAL_DIGITS} digits; split the batch`);
+  if (writtenDigits(total) > TOTAL_DIGITS)
+    problems.add("ERR_BANK_BATCH", "transfers", `the control sum ${total} has more than ${TOTAL_DIGITS} digits; split the batch`);
   problems.throwIfAny();
 
   const document = element(
@@ -160,13 +175,21 @@ export function buildPain001(batch: CreditTransferBatch): string {
   return serializeXml(document);
 }
 
-function prepareTransfer(transfer: CreditTransfer, at: string, sepa: boolean, nameLength: number, problems: ProblemList): PreparedTransfer | undefined {
+function prepareTransfer(
+  transfer: CreditTransfer,
+  at: string,
+  sepa: boolean,
+  nameLength: number,
+  problems: ProblemList,
+): PreparedTransfer | undefined {
   if (typeof transfer !== "object" || transfer === null) {
     problems.add("ERR_BANK_BATCH", at, "must be an object");
     return undefined;
   }
   const before = problems.size;
-  const creditor = (typeof transfer.creditor === "object" && transfer.creditor !== null ? transfer.creditor : {}) as Partial<CreditTransfer["creditor"]>;
+  const creditor = (typeof transfer.creditor === "object" && transfer.creditor !== null ? transfer.creditor : {}) as Partial<
+    CreditTransfer["creditor"]
+  >;
   const endToEndId = problems.check(() => sepaIdentifier(transfer.endToEndId, `${at}.endToEndId`));
   const name = problems.check(() => sepaText(creditor.name, `${at}.creditor.name`, nameLength));
   const account = problems.check(() => iban(creditor.iban, `${at}.creditor.iban`, sepa));
@@ -181,7 +204,11 @@ function prepareTransfer(transfer: CreditTransfer, at: string, sepa: boolean, na
   const amount = problems.check(() => {
     const checked = checkPositivePrice(transfer.amount, `${at}.amount`);
     if (sepa && checked.currency !== "EUR") {
-      throw new FieldProblem("ERR_BANK_SCHEME", `${at}.amount.currency`, `a SEPA batch is in euros only, not ${checked.currency}`);
+      throw new FieldProblem(
+        "ERR_BANK_SCHEME",
+        `${at}.amount.currency`,
+        `a SEPA batch is in euros only, not ${checked.currency}`,
+      );
     }
     if (sepa && checked.amount > SEPA_MAX_AMOUNT) {
       throw new FieldProblem("ERR_BANK_AMOUNT", `${at}.amount.amount`, "a SEPA credit transfer is at most 999999999.99 EUR");

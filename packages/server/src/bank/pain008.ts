@@ -68,7 +68,11 @@ interface PreparedDebit {
 function bic2009(value: unknown, field: string): string {
   const checked = bic(value, field);
   if (!BIC_2009.test(checked)) {
-    throw new FieldProblem("ERR_BANK_BIC", field, `${checked} cannot be written in pain.008.001.02, whose BIC pattern wants letters in the first six characters and a location code not starting with 0 or 1`);
+    throw new FieldProblem(
+      "ERR_BANK_BIC",
+      field,
+      `${checked} cannot be written in pain.008.001.02, whose BIC pattern wants letters in the first six characters and a location code not starting with 0 or 1`,
+    );
   }
   return checked;
 }
@@ -85,7 +89,9 @@ export function buildPain008(batch: DirectDebitBatch): string {
   const messageId = problems.check(() => sepaIdentifier(batch.messageId, "messageId", 31));
   const createdAt = problems.check(() => isoDateTime(batch.createdAt, "createdAt"));
   const initiatingParty = problems.check(() => sepaText(batch.initiatingParty, "initiatingParty", NAME_LENGTH));
-  const creditor = (typeof batch.creditor === "object" && batch.creditor !== null ? batch.creditor : {}) as Partial<DirectDebitBatch["creditor"]>;
+  const creditor = (typeof batch.creditor === "object" && batch.creditor !== null ? batch.creditor : {}) as Partial<
+    DirectDebitBatch["creditor"]
+  >;
   const creditorName = problems.check(() => sepaText(creditor.name, "creditor.name", NAME_LENGTH));
   const creditorIban = problems.check(() => iban(creditor.iban, "creditor.iban", true));
   const creditorBic = problems.check(() => bic2009(creditor.bic, "creditor.bic"));
@@ -97,7 +103,11 @@ export function buildPain008(batch: DirectDebitBatch): string {
   const collectionDate = problems.check(() => {
     const date = isoDate(batch.collectionDate, "collectionDate");
     if (createdAt !== undefined && date < createdAt.slice(0, 10)) {
-      throw new FieldProblem("ERR_BANK_DATE", "collectionDate", `${date} is before the file's creation date ${createdAt.slice(0, 10)}`);
+      throw new FieldProblem(
+        "ERR_BANK_DATE",
+        "collectionDate",
+        `${date} is before the file's creation date ${createdAt.slice(0, 10)}`,
+      );
     }
     return date;
   });
@@ -112,7 +122,11 @@ export function buildPain008(batch: DirectDebitBatch): string {
       if (prepared === undefined) return;
       const first = seen.get(prepared.endToEndId);
       if (first !== undefined) {
-        problems.add("ERR_BANK_BATCH", `debits[${index}].endToEndId`, `${prepared.endToEndId} is already the end-to-end id of debits[${first}]`);
+        problems.add(
+          "ERR_BANK_BATCH",
+          `debits[${index}].endToEndId`,
+          `${prepared.endToEndId} is already the end-to-end id of debits[${first}]`,
+        );
         return;
       }
       seen.set(prepared.endToEndId, index);
@@ -123,9 +137,11 @@ export function buildPain008(batch: DirectDebitBatch): string {
 
   debits.sort((a, b) => (a.endToEndId < b.endToEndId ? -1 : a.endToEndId > b.endToEndId ? 1 : 0));
   const sum = debits.reduce((total, d) => total + d.amount, 0n);
-  if (sum > BigInt(Number.MAX_SAFE_INTEGER)) problems.add("ERR_BANK_BATCH", "debits", `the total exceeds ${Number.MAX_SAFE_INTEGER} minor units; split the batch`);
+  if (sum > BigInt(Number.MAX_SAFE_INTEGER))
+    problems.add("ERR_BANK_BATCH", "debits", `the total exceeds ${Number.MAX_SAFE_INTEGER} minor units; split the batch`);
   const total = minorToDecimal(sum, 2);
-  if (writtenDigits(total) > TOTAL_DIGITS) problems.add("ERR_BANK_BATCH", "debits", `the control sum ${total} has more than ${TOTAL_DIGITS} digits; split the batch`);
+  if (writtenDigits(total) > TOTAL_DIGITS)
+    problems.add("ERR_BANK_BATCH", "debits", `the control sum ${total} has more than ${TOTAL_DIGITS} digits; split the batch`);
   problems.throwIfAny();
 
   const document = element(
@@ -171,30 +187,51 @@ export function buildPain008(batch: DirectDebitBatch): string {
   return serializeXml(document);
 }
 
-function prepareDebit(debit: DirectDebit, at: string, collectionDate: string | undefined, problems: ProblemList): PreparedDebit | undefined {
+function prepareDebit(
+  debit: DirectDebit,
+  at: string,
+  collectionDate: string | undefined,
+  problems: ProblemList,
+): PreparedDebit | undefined {
   if (typeof debit !== "object" || debit === null) {
     problems.add("ERR_BANK_BATCH", at, "must be an object");
     return undefined;
   }
   const before = problems.size;
-  const mandate = (typeof debit.mandate === "object" && debit.mandate !== null ? debit.mandate : {}) as Partial<DirectDebit["mandate"]>;
-  const debtor = (typeof debit.debtor === "object" && debit.debtor !== null ? debit.debtor : {}) as Partial<DirectDebit["debtor"]>;
+  const mandate = (typeof debit.mandate === "object" && debit.mandate !== null ? debit.mandate : {}) as Partial<
+    DirectDebit["mandate"]
+  >;
+  const debtor = (typeof debit.debtor === "object" && debit.debtor !== null ? debit.debtor : {}) as Partial<
+    DirectDebit["debtor"]
+  >;
   const endToEndId = problems.check(() => sepaIdentifier(debit.endToEndId, `${at}.endToEndId`));
   const mandateId = problems.check(() => sepaIdentifier(mandate.id, `${at}.mandate.id`));
   const signedOn = problems.check(() => {
     const date = isoDate(mandate.signedOn, `${at}.mandate.signedOn`);
     if (collectionDate !== undefined && date > collectionDate) {
-      throw new FieldProblem("ERR_BANK_DATE", `${at}.mandate.signedOn`, `the mandate is signed on ${date}, after the collection date ${collectionDate}`);
+      throw new FieldProblem(
+        "ERR_BANK_DATE",
+        `${at}.mandate.signedOn`,
+        `the mandate is signed on ${date}, after the collection date ${collectionDate}`,
+      );
     }
     return date;
   });
   const name = problems.check(() => sepaText(debtor.name, `${at}.debtor.name`, NAME_LENGTH));
   const account = problems.check(() => iban(debtor.iban, `${at}.debtor.iban`, true));
-  const agent = problems.check(() => (debtor.bic === undefined || debtor.bic === "" ? undefined : bic2009(debtor.bic, `${at}.debtor.bic`)));
+  const agent = problems.check(() =>
+    debtor.bic === undefined || debtor.bic === "" ? undefined : bic2009(debtor.bic, `${at}.debtor.bic`),
+  );
   const amount = problems.check(() => {
     const checked = checkPositivePrice(debit.amount, `${at}.amount`);
-    if (checked.currency !== "EUR") throw new FieldProblem("ERR_BANK_SCHEME", `${at}.amount.currency`, `a SEPA direct debit is in euros only, not ${checked.currency}`);
-    if (checked.amount > SEPA_MAX_AMOUNT) throw new FieldProblem("ERR_BANK_AMOUNT", `${at}.amount.amount`, "a SEPA direct debit is at most 999999999.99 EUR");
+    if (checked.currency !== "EUR")
+      throw new FieldProblem(
+        "ERR_BANK_SCHEME",
+        `${at}.amount.currency`,
+        `a SEPA direct debit is in euros only, not ${checked.currency}`,
+      );
+    if (checked.amount > SEPA_MAX_AMOUNT)
+      throw new FieldProblem("ERR_BANK_AMOUNT", `${at}.amount.amount`, "a SEPA direct debit is at most 999999999.99 EUR");
     return checked.amount;
   });
   const remittance = problems.check(() => optionalSepaText(debit.remittance, `${at}.remittance`, REMITTANCE_LENGTH));

@@ -20,7 +20,11 @@ function checkName(name: string): string {
 }
 
 /** An element holding other elements; `undefined` children (optional elements left out) are skipped. */
-export function element(name: string, children: readonly (XmlElement | undefined)[], attributes: readonly (readonly [string, string])[] = []): XmlElement {
+export function element(
+  name: string,
+  children: readonly (XmlElement | undefined)[],
+  attributes: readonly (readonly [string, string])[] = [],
+): XmlElement {
   return {
     name: checkName(name),
     attributes: attributes.map(([k, v]) => [checkName(k), v] as const),

@@ -65,7 +65,8 @@ export async function validateXml(xml: string, xsdPath: string): Promise<XmlVali
   }
   const { status, stderr } = await runXmllint(["--noout", "--nonet", "--schema", xsdPath, "-"], xml);
   if (status === 0) return { ok: true };
-  if (status === 5) throw new XmlValidatorError("ERR_XSD_UNREADABLE", `xmllint cannot compile the schema ${xsdPath}: ${stderr.trim()}`);
+  if (status === 5)
+    throw new XmlValidatorError("ERR_XSD_UNREADABLE", `xmllint cannot compile the schema ${xsdPath}: ${stderr.trim()}`);
   // xmllint exits 1 for a document that is not well-formed, 3 or 4 for schema validity errors.
   if (status !== 1 && status !== 3 && status !== 4) {
     throw new XmlValidatorError("ERR_XMLLINT_FAILED", `xmllint exited with status ${String(status)}: ${stderr.trim()}`);
@@ -85,7 +86,10 @@ function runXmllint(args: string[], input: string): Promise<{ status: number | n
     child.on("error", (error: NodeJS.ErrnoException) => {
       reject(
         error.code === "ENOENT"
-          ? new XmlValidatorError("ERR_XMLLINT_MISSING", "xmllint is not installed, and bank files are validated with it before they are written: install it (Debian: apt-get install libxml2-utils)")
+          ? new XmlValidatorError(
+              "ERR_XMLLINT_MISSING",
+              "xmllint is not installed, and bank files are validated with it before they are written: install it (Debian: apt-get install libxml2-utils)",
+            )
           : new XmlValidatorError("ERR_XMLLINT_FAILED", `cannot run xmllint: ${error.message}`),
       );
     });

@@ -99,7 +99,11 @@ export interface CardDeskLocation {
  * Opens the card desk of a data directory: undefined when it holds no card issuer (the server
  * then issues no cards and answers the card routes 404).
  */
-export async function openCardDesk(location: CardDeskLocation, identity: Pick<ServerIdentity, "id">, opts: { challengeTtlMs?: number } = {}): Promise<CardDesk | undefined> {
+export async function openCardDesk(
+  location: CardDeskLocation,
+  identity: Pick<ServerIdentity, "id">,
+  opts: { challengeTtlMs?: number } = {},
+): Promise<CardDesk | undefined> {
   if (!existsSync(join(location.dataDir, CardDeskFiles.key))) return undefined;
   const issuer = await loadCardIssuer(location.dataDir, identity.id);
   const db = await openCardDb(
@@ -112,20 +116,30 @@ export async function openCardDesk(location: CardDeskLocation, identity: Pick<Se
 
 /** A desk over a connection and an issuer already at hand (tests, the demo). */
 export function createCardDesk(parts: { db: CardDb; issuer: CardIssuer; challengeTtlMs?: number }): CardDesk {
-  return { db: parts.db, issuer: parts.issuer, challengeTtlMs: parts.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS, close: () => parts.db.close() };
+  return {
+    db: parts.db,
+    issuer: parts.issuer,
+    challengeTtlMs: parts.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS,
+    close: () => parts.db.close(),
+  };
 }
 
 /** Reads the card issuer of a data directory, checking that its key is its certificate's and that it names this server. */
 export async function loadCardIssuer(dataDir: string, server: PartyId<"server">): Promise<CardIssuer> {
-  const [keyPem, chainPem] = await Promise.all([readFile(join(dataDir, CardDeskFiles.key), "utf8"), readFile(join(dataDir, CardDeskFiles.chain), "utf8")]);
+  const [keyPem, chainPem] = await Promise.all([
+    readFile(join(dataDir, CardDeskFiles.key), "utf8"),
+    readFile(join(dataDir, CardDeskFiles.chain), "utf8"),
+  ]);
   const keys = await importPrivateKeyPem(keyPem);
   const chain = parseCertificatesPem(chainPem);
   const certificate = chain[0];
   if (!certificate) throw new TypeError(`${CardDeskFiles.chain} holds no certificate`);
   const own = createPublicKey(keyPem).export({ type: "spki", format: "der" });
-  if (!own.equals(Buffer.from(certificate.publicKey.rawData))) throw new TypeError(`${CardDeskFiles.key} is not the key certified by the first certificate of ${CardDeskFiles.chain}`);
+  if (!own.equals(Buffer.from(certificate.publicKey.rawData)))
+    throw new TypeError(`${CardDeskFiles.key} is not the key certified by the first certificate of ${CardDeskFiles.chain}`);
   const names = subjectAltNameUris(certificate);
-  if (names.length !== 1 || names[0] !== server) throw new TypeError(`the card issuer certificate names ${names.join(", ") || "no server"}, not this server ${server}`);
+  if (names.length !== 1 || names[0] !== server)
+    throw new TypeError(`the card issuer certificate names ${names.join(", ") || "no server"}, not this server ${server}`);
   return { identity: server, ca: { certificate, keys }, chain: chain.map(toX5c) };
 }
 
@@ -352,13 +366,25 @@ export class CardService {
 
   async #account(card: string): Promise<CardAccount> {
     const row = await this.#db.read(() => get("SELECT * FROM card_accounts WHERE card = ?", card));
-    if (!row) throw HttpProblem.of("ERR_NOT_FOUND", `no card ${card} is registered at this server: register it with POST /v1/cards`);
+    if (!row)
+      throw HttpProblem.of("ERR_NOT_FOUND", `no card ${card} is registered at this server: register it with POST /v1/cards`);
     return toAccount(row);
   }
 
   *#incident(card: string, kind: string, detail: unknown, block?: string): CardLogic<void> {
-    yield* run("INSERT INTO card_incidents (card, kind, detail, created_at) VALUES (?, ?, ?, ?)", card, kind, JSON.stringify(detail), this.#now());
-    if (block !== undefined) yield* run("UPDATE card_accounts SET status = 'blocked', blocked_reason = ? WHERE card = ? AND status = 'active'", block, card);
+    yield* run(
+      "INSERT INTO card_incidents (card, kind, detail, created_at) VALUES (?, ?, ?, ?)",
+      card,
+      kind,
+      JSON.stringify(detail),
+      this.#now(),
+    );
+    if (block !== undefined)
+      yield* run(
+        "UPDATE card_accounts SET status = 'blocked', blocked_reason = ? WHERE card = ? AND status = 'active'",
+        block,
+        card,
+      );
   }
 
   /**
@@ -370,18 +396,30 @@ export class CardService {
   async register(input: CardRegistration): Promise<{ kind: "created" | "existing"; account: CardAccountView }> {
     const now = this.#clock.now();
     const key = await cardKeyFromChain(input.chain, this.#trust, now);
-    if (!key.ok) throw new HttpProblem(problemFor(key.error.code, `the card's certificate chain does not validate: ${key.error.message}`));
-    if (key.value.issuer !== this.#server) throw HttpProblem.of("ERR_WRONG_AUDIENCE", `the card was issued by ${key.value.issuer}, not by this server ${this.#server}`);
+    if (!key.ok)
+      throw new HttpProblem(problemFor(key.error.code, `the card's certificate chain does not validate: ${key.error.message}`));
+    if (key.value.issuer !== this.#server)
+      throw HttpProblem.of(
+        "ERR_WRONG_AUDIENCE",
+        `the card was issued by ${key.value.issuer}, not by this server ${this.#server}`,
+      );
     if (input.chain[1] !== toX5c(this.#desk.issuer.ca.certificate)) {
-      throw HttpProblem.of("ERR_UNKNOWN_ISSUER", "the card was not certified by this server's card-issuer certificate: its commands could not be signed for it");
+      throw HttpProblem.of(
+        "ERR_UNKNOWN_ISSUER",
+        "the card was not certified by this server's card-issuer certificate: its commands could not be signed for it",
+      );
     }
     const card = key.value.card;
     // A PC store's certificate states its assurance level, which bounds its load or ceiling.
     checkAssurance(input.chain[0]!, input);
-    if (!isCurrencyCode(input.currency)) throw HttpProblem.of("ERR_MALFORMED", `currency ${input.currency} is not an active ISO 4217 currency`);
+    if (!isCurrencyCode(input.currency))
+      throw HttpProblem.of("ERR_MALFORMED", `currency ${input.currency} is not an active ISO 4217 currency`);
     return this.#serial(card, async () => {
       const mode = input.mode;
-      if (mode === "prepaid" && (input.ceiling !== undefined || input.deposit !== undefined || input.monthlyLimit !== undefined)) {
+      if (
+        mode === "prepaid" &&
+        (input.ceiling !== undefined || input.deposit !== undefined || input.monthlyLimit !== undefined)
+      ) {
         throw HttpProblem.of("ERR_MALFORMED", "a prepaid card has a balance, not a ceiling, deposit or monthly limit");
       }
       if (mode === "postpaid" && (input.ceiling === undefined || input.balance !== undefined)) {
@@ -421,7 +459,8 @@ export class CardService {
           idempotencyKey: `card:${card}:load`,
           createdAt: now.toISOString(),
         });
-        if (outcome.kind !== "credited" && outcome.kind !== "repeated") throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be credited to ${user.id}: ${outcome.kind}`);
+        if (outcome.kind !== "credited" && outcome.kind !== "repeated")
+          throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be credited to ${user.id}: ${outcome.kind}`);
         // The money is on the card already: it moves to the card float, out of the online balance.
         const load = await this.#store.loadCard({
           id: `card-load:${card}:issue`,
@@ -445,7 +484,8 @@ export class CardService {
           idempotencyKey: `card:${card}:deposit`,
           createdAt: now.toISOString(),
         });
-        if (outcome.kind !== "credited" && outcome.kind !== "repeated") throw HttpProblem.of("ERR_CONFLICT", `the card's deposit could not be recorded for ${user.id}: ${outcome.kind}`);
+        if (outcome.kind !== "credited" && outcome.kind !== "repeated")
+          throw HttpProblem.of("ERR_CONFLICT", `the card's deposit could not be recorded for ${user.id}: ${outcome.kind}`);
       }
       await this.#db.write(() =>
         run(
@@ -470,12 +510,21 @@ export class CardService {
   async #userFor(input: CardRegistration, now: Date): Promise<UserRecord> {
     const found = await this.#store.getUser(input.user);
     if (found) {
-      if (found.mode !== input.mode) throw HttpProblem.of("ERR_CONFLICT", `${input.user} has a ${found.mode} account: a ${input.mode} card cannot draw on it`);
-      if (found.homeCurrency !== input.currency) throw HttpProblem.of("ERR_CONFLICT", `${input.user}'s account is in ${found.homeCurrency}, the card in ${input.currency}`);
+      if (found.mode !== input.mode)
+        throw HttpProblem.of("ERR_CONFLICT", `${input.user} has a ${found.mode} account: a ${input.mode} card cannot draw on it`);
+      if (found.homeCurrency !== input.currency)
+        throw HttpProblem.of(
+          "ERR_CONFLICT",
+          `${input.user}'s account is in ${found.homeCurrency}, the card in ${input.currency}`,
+        );
       if (found.status !== "active") throw HttpProblem.of("ERR_ACCOUNT_SUSPENDED", `${input.user}'s account is suspended`);
       return found;
     }
-    const spki = createPublicKey({ key: Buffer.from((new x509.X509Certificate(Buffer.from(input.chain[0]!, "base64"))).publicKey.rawData), format: "der", type: "spki" });
+    const spki = createPublicKey({
+      key: Buffer.from(new x509.X509Certificate(Buffer.from(input.chain[0]!, "base64")).publicKey.rawData),
+      format: "der",
+      type: "spki",
+    });
     const parsed = await parseUserJwk(spki.export({ format: "jwk" }));
     if (!parsed.ok) throw HttpProblem.of("ERR_MALFORMED", `the card's key cannot enrol its user: ${parsed.message}`);
     const created = await this.#store.createUser({
@@ -505,7 +554,12 @@ export class CardService {
     const expiresAt = new Date(now.getTime() + this.#desk.challengeTtlMs).toISOString();
     await this.#db.write(function* () {
       yield* run("DELETE FROM card_challenges WHERE expires_at <= ?", now.toISOString());
-      yield* run("INSERT INTO card_challenges (challenge, card, expires_at) VALUES (?, ?, ?)", challenge, account.card, expiresAt);
+      yield* run(
+        "INSERT INTO card_challenges (challenge, card, expires_at) VALUES (?, ?, ?)",
+        challenge,
+        account.card,
+        expiresAt,
+      );
     });
     return { challenge, expiresAt };
   }
@@ -519,19 +573,39 @@ export class CardService {
     const account = await this.#account(card);
     const now = this.#clock.now();
     // The challenge is used up here, whatever follows: an upload is answered once.
-    const consumed = await this.#db.write(() => run("DELETE FROM card_challenges WHERE challenge = ? AND card = ? AND expires_at > ?", upload.challenge, account.card, now.toISOString()));
+    const consumed = await this.#db.write(() =>
+      run(
+        "DELETE FROM card_challenges WHERE challenge = ? AND card = ? AND expires_at > ?",
+        upload.challenge,
+        account.card,
+        now.toISOString(),
+      ),
+    );
     if (consumed !== 1) {
-      await this.#db.write(() => this.#incident(account.card, "replayed", { challenge: upload.challenge, message: "an upload with a challenge unknown, expired or already used" }));
+      await this.#db.write(() =>
+        this.#incident(account.card, "replayed", {
+          challenge: upload.challenge,
+          message: "an upload with a challenge unknown, expired or already used",
+        }),
+      );
       throw new SyncRefused(
-        problemFor("ERR_NONCE_MISMATCH", "this upload's challenge is unknown, expired or already used (a replayed upload): ask for a new challenge and read the card again", { status: 409 }),
+        problemFor(
+          "ERR_NONCE_MISMATCH",
+          "this upload's challenge is unknown, expired or already used (a replayed upload): ask for a new challenge and read the card again",
+          { status: 409 },
+        ),
         [{ kind: "replayed", message: "the challenge is unknown, expired or already used" }],
         false,
       );
     }
     if (account.status === "blocked") {
-      throw HttpProblem.of("ERR_ACCOUNT_SUSPENDED", `${account.card} is blocked (${account.blockedReason ?? "by the operator"}): nothing was recorded; the operator must investigate and unblock it`);
+      throw HttpProblem.of(
+        "ERR_ACCOUNT_SUSPENDED",
+        `${account.card} is blocked (${account.blockedReason ?? "by the operator"}): nothing was recorded; the operator must investigate and unblock it`,
+      );
     }
-    if (upload.entries.length > MAX_UPLOAD_ENTRIES) throw HttpProblem.of("ERR_MALFORMED", `an upload holds at most ${MAX_UPLOAD_ENTRIES} entries`);
+    if (upload.entries.length > MAX_UPLOAD_ENTRIES)
+      throw HttpProblem.of("ERR_MALFORMED", `an upload holds at most ${MAX_UPLOAD_ENTRIES} entries`);
 
     const leaf = new x509.X509Certificate(Buffer.from(account.chain[0]!, "base64"));
     const cardKey = { card: account.card, ...(await cardKeyFromCertificate(leaf)) };
@@ -544,29 +618,67 @@ export class CardService {
     });
     const problems: SyncProblem[] = report.problems.map(describeProblem);
     for (const entry of report.entries) {
-      if (entry.user !== account.user) problems.push({ kind: "foreign-user", counter: entry.counter, message: `entry ${entry.counter} names ${entry.user}, not the card's user ${account.user}` });
-      else if (entry.price.currency !== account.currency) problems.push({ kind: "currency", counter: entry.counter, message: `entry ${entry.counter} is in ${entry.price.currency}, not the card's ${account.currency}` });
+      if (entry.user !== account.user)
+        problems.push({
+          kind: "foreign-user",
+          counter: entry.counter,
+          message: `entry ${entry.counter} names ${entry.user}, not the card's user ${account.user}`,
+        });
+      else if (entry.price.currency !== account.currency)
+        problems.push({
+          kind: "currency",
+          counter: entry.counter,
+          message: `entry ${entry.counter} is in ${entry.price.currency}, not the card's ${account.currency}`,
+        });
     }
     const head = report.head;
-    if (head && ("balance" in head.purse) !== (account.mode === "prepaid")) {
-      problems.push({ kind: "mode", message: `the card's head shows a ${"balance" in head.purse ? "prepaid" : "postpaid"} purse, the card is registered ${account.mode}` });
+    if (head && "balance" in head.purse !== (account.mode === "prepaid")) {
+      problems.push({
+        kind: "mode",
+        message: `the card's head shows a ${"balance" in head.purse ? "prepaid" : "postpaid"} purse, the card is registered ${account.mode}`,
+      });
     }
-    const issued = (await this.#db.read(() => all("SELECT * FROM card_commands WHERE card = ? ORDER BY seq", account.card))).map(toCommand);
+    const issued = (await this.#db.read(() => all("SELECT * FROM card_commands WHERE card = ? ORDER BY seq", account.card))).map(
+      toCommand,
+    );
     const nextSeq = issued.length === 0 ? 0 : issued[issued.length - 1]!.seq + 1;
     if (head && head.seq > nextSeq) {
-      problems.push({ kind: "unknown-command", message: `the card applied ${head.seq} issuer commands, this desk signed only ${nextSeq}: a command not signed here reached the card` });
+      problems.push({
+        kind: "unknown-command",
+        message: `the card applied ${head.seq} issuer commands, this desk signed only ${nextSeq}: a command not signed here reached the card`,
+      });
     }
     // A copied or rolled-back device (docs/pc-store.md): nothing of the upload is booked.
     const again = report.alreadyRecorded.map((entry) => entry.counter);
-    const recorded = again.length === 0 ? [] : await this.#db.read(() => all("SELECT counter, token FROM card_entries WHERE card = ? AND counter BETWEEN ? AND ?", account.card, Math.min(...again), Math.max(...again)));
-    problems.push(...forksOf(new Map(recorded.map((row) => [num(row["counter"]), String(row["token"])])), report.alreadyRecorded, upload.entries));
+    const recorded =
+      again.length === 0
+        ? []
+        : await this.#db.read(() =>
+            all(
+              "SELECT counter, token FROM card_entries WHERE card = ? AND counter BETWEEN ? AND ?",
+              account.card,
+              Math.min(...again),
+              Math.max(...again),
+            ),
+          );
+    problems.push(
+      ...forksOf(
+        new Map(recorded.map((row) => [num(row["counter"]), String(row["token"])])),
+        report.alreadyRecorded,
+        upload.entries,
+      ),
+    );
     problems.push(...rollbackOf(head, account));
     if (problems.length > 0) {
       const reason = `upload refused: ${problems.map((p) => p.kind).join(", ")}`;
       await this.#db.write(() => this.#incident(account.card, "upload-refused", { problems }, reason));
       const first = problems[0]!;
       throw new SyncRefused(
-        problemFor(codeOf(first.kind), `the card's log does not verify (${problems.map((p) => p.message).join("; ")}): nothing was recorded and ${account.card} is blocked`, { status: 422 }),
+        problemFor(
+          codeOf(first.kind),
+          `the card's log does not verify (${problems.map((p) => p.message).join("; ")}): nothing was recorded and ${account.card} is blocked`,
+          { status: 422 },
+        ),
         problems,
         true,
       );
@@ -598,14 +710,26 @@ export class CardService {
     const lastCounter = report.lastCounter;
     await this.#db.write(() => this.#recordUpload(account, booked, lastCounter, head!.seq, recordedAt, unbooked));
 
-    const commands = await this.#commandsFor(await this.#account(account.card), issued, head!, lastCounter, revokedListForCards(revoked));
+    const commands = await this.#commandsFor(
+      await this.#account(account.card),
+      issued,
+      head!,
+      lastCounter,
+      revokedListForCards(revoked),
+    );
     const credited = new Map<string, { publisher: PartyId<"publisher">; amount: Price }>();
     for (const { entry, outcome } of booked) {
       if (outcome.kind !== "recorded") continue;
       const fee = outcome.payment.fee ?? 0;
       const key = `${entry.publisher} ${entry.price.currency}`;
       const previous = credited.get(key);
-      credited.set(key, { publisher: entry.publisher, amount: { amount: ((previous?.amount.amount ?? 0) + entry.price.amount - fee) as MinorUnits, currency: entry.price.currency } });
+      credited.set(key, {
+        publisher: entry.publisher,
+        amount: {
+          amount: ((previous?.amount.amount ?? 0) + entry.price.amount - fee) as MinorUnits,
+          currency: entry.price.currency,
+        },
+      });
     }
     return {
       card: account.card,
@@ -658,13 +782,28 @@ export class CardService {
     const why = `the ledger refused ${refused.length} payment(s) of the card: ${[...new Set(refused.map((u) => u.reason))].join(", ")}`;
     const incident = refused.length > 0 ? this.#incident(account.card, "unbooked", { entries: refused }, why) : undefined;
     const revoked = booked.flatMap(({ entry, outcome }) =>
-      outcome.kind === "publisher-revoked" ? [{ counter: entry.counter, paymentId: entry.paymentId, publisher: entry.publisher, publisherCert: entry.publisherCert, revokedAt: outcome.revokedAt }] : [],
+      outcome.kind === "publisher-revoked"
+        ? [
+            {
+              counter: entry.counter,
+              paymentId: entry.paymentId,
+              publisher: entry.publisher,
+              publisherCert: entry.publisherCert,
+              revokedAt: outcome.revokedAt,
+            },
+          ]
+        : [],
     );
-    const revokedIncident = revoked.length > 0 ? this.#incident(account.card, "publisher-revoked", { entries: revoked }) : undefined;
+    const revokedIncident =
+      revoked.length > 0 ? this.#incident(account.card, "publisher-revoked", { entries: revoked }) : undefined;
     return (function* () {
       const row = yield* locked("SELECT synced_counter, card_seq FROM card_accounts WHERE card = ?", account.card);
       for (const { entry, outcome, token } of booked) {
-        const exists = yield* get("SELECT 1 AS one FROM card_entries WHERE card = ? AND counter = ?", account.card, entry.counter);
+        const exists = yield* get(
+          "SELECT 1 AS one FROM card_entries WHERE card = ? AND counter = ?",
+          account.card,
+          entry.counter,
+        );
         if (exists) continue;
         yield* run(
           `INSERT INTO card_entries (card, counter, payment_id, publisher, price_minor, currency, token, booking, recorded_at)
@@ -682,10 +821,26 @@ export class CardService {
       }
       const synced = Math.max(num(row?.["synced_counter"] ?? 0), lastCounter);
       const seq = Math.max(num(row?.["card_seq"] ?? 0), headSeq);
-      yield* run("UPDATE card_accounts SET synced_counter = ?, card_seq = ?, last_sync_at = ? WHERE card = ?", synced, seq, at, account.card);
+      yield* run(
+        "UPDATE card_accounts SET synced_counter = ?, card_seq = ?, last_sync_at = ? WHERE card = ?",
+        synced,
+        seq,
+        at,
+        account.card,
+      );
       // Commands below the card's seq were applied (the card applies them in order, once).
-      yield* run("UPDATE card_commands SET applied_at = ? WHERE card = ? AND seq < ? AND applied_at IS NULL", at, account.card, headSeq);
-      yield* run("UPDATE card_reloads SET applied_at = ? WHERE card = ? AND command_seq IS NOT NULL AND command_seq < ? AND applied_at IS NULL", at, account.card, headSeq);
+      yield* run(
+        "UPDATE card_commands SET applied_at = ? WHERE card = ? AND seq < ? AND applied_at IS NULL",
+        at,
+        account.card,
+        headSeq,
+      );
+      yield* run(
+        "UPDATE card_reloads SET applied_at = ? WHERE card = ? AND command_seq IS NOT NULL AND command_seq < ? AND applied_at IS NULL",
+        at,
+        account.card,
+        headSeq,
+      );
       if (incident) yield* incident;
       if (revokedIncident) yield* revokedIncident;
     })();
@@ -696,30 +851,64 @@ export class CardService {
    * were), then a SYNC up to `lastCounter` if none pending covers it, then a RELOAD per pending
    * top-up of a prepaid card in good standing.
    */
-  async #commandsFor(account: CardAccount, signed: readonly CommandRow[], head: LogHeadBody, lastCounter: number, revoked: readonly CertificateId[]): Promise<string[]> {
+  async #commandsFor(
+    account: CardAccount,
+    signed: readonly CommandRow[],
+    head: LogHeadBody,
+    lastCounter: number,
+    revoked: readonly CertificateId[],
+  ): Promise<string[]> {
     const issued = await this.#voidDeadCommands(account, signed, head);
     const pending = issued.filter((command) => command.seq >= head.seq);
     const purse = head.purse as { balance?: number; ceiling?: number };
     let nextSeq = issued.length === 0 ? 0 : issued[issued.length - 1]!.seq + 1;
     const ceiling = account.mode === "postpaid" ? await this.#ceilingFor(account) : undefined;
-    const covered = pending.some((command) => command.kind === "sync" && (command.upTo ?? 0) >= lastCounter && command.ceiling === ceiling);
-    const fresh: { seq: number; kind: "sync" | "reload"; id: string; token: string; upTo?: number; ceiling?: number; amount?: number; reload?: string }[] = [];
+    const covered = pending.some(
+      (command) => command.kind === "sync" && (command.upTo ?? 0) >= lastCounter && command.ceiling === ceiling,
+    );
+    const fresh: {
+      seq: number;
+      kind: "sync" | "reload";
+      id: string;
+      token: string;
+      upTo?: number;
+      ceiling?: number;
+      amount?: number;
+      reload?: string;
+    }[] = [];
     // Nothing to clear (the card's log starts after lastCounter), no new ceiling and no change in
     // the revoked publishers the card will hold once it applied what it was sent: no SYNC.
     const revokedChanged = JSON.stringify(revokedListSent(issued)) !== JSON.stringify(revoked);
-    const needsSync = revokedChanged || (!covered && (head.first <= lastCounter || (ceiling !== undefined && ceiling !== purse.ceiling)));
+    const needsSync =
+      revokedChanged || (!covered && (head.first <= lastCounter || (ceiling !== undefined && ceiling !== purse.ceiling)));
     if (needsSync) {
       const id = newId("sy");
-      const token = await createSyncCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }), revoked, id });
+      const token = await createSyncCommand({
+        issuer: this.#desk.issuer,
+        card: account.card,
+        seq: nextSeq,
+        upTo: lastCounter,
+        ...(ceiling !== undefined && { ceiling }),
+        revoked,
+        id,
+      });
       fresh.push({ seq: nextSeq++, kind: "sync", id, token, upTo: lastCounter, ...(ceiling !== undefined && { ceiling }) });
     }
     if (account.mode === "prepaid" && account.status === "active") {
-      const reloads = await this.#db.read(() => all("SELECT * FROM card_reloads WHERE card = ? AND command_seq IS NULL ORDER BY created_at, id", account.card));
+      const reloads = await this.#db.read(() =>
+        all("SELECT * FROM card_reloads WHERE card = ? AND command_seq IS NULL ORDER BY created_at, id", account.card),
+      );
       for (const reload of reloads) {
         const id = reload["id"] as string;
         const amount = num(reload["amount_minor"]);
         if (!(await this.#loadFloat(account, id, amount))) continue;
-        const token = await createReloadCommand({ issuer: this.#desk.issuer, card: account.card, seq: nextSeq, amount: { amount: amount as MinorUnits, currency: account.currency }, id });
+        const token = await createReloadCommand({
+          issuer: this.#desk.issuer,
+          card: account.card,
+          seq: nextSeq,
+          amount: { amount: amount as MinorUnits, currency: account.currency },
+          id,
+        });
         fresh.push({ seq: nextSeq++, kind: "reload", id, token, amount, reload: id });
       }
     }
@@ -740,8 +929,13 @@ export class CardService {
             at,
           );
           if (command.reload !== undefined) {
-            const changed = yield* run("UPDATE card_reloads SET command_seq = ? WHERE id = ? AND command_seq IS NULL", command.seq, command.reload);
-            if (changed !== 1) throw HttpProblem.of("ERR_CONFLICT", "a reload was sent to the card concurrently: sync again", { retryable: true });
+            const changed = yield* run(
+              "UPDATE card_reloads SET command_seq = ? WHERE id = ? AND command_seq IS NULL",
+              command.seq,
+              command.reload,
+            );
+            if (changed !== 1)
+              throw HttpProblem.of("ERR_CONFLICT", "a reload was sent to the card concurrently: sync again", { retryable: true });
           }
         }
       });
@@ -776,7 +970,11 @@ export class CardService {
    * Such a RELOAD and every command after it are voided — their seqs are signed anew, the top-ups
    * queued again — and recorded as an incident; without this the card would be stuck on it.
    */
-  async #voidDeadCommands(account: CardAccount, issued: readonly CommandRow[], head: LogHeadBody): Promise<readonly CommandRow[]> {
+  async #voidDeadCommands(
+    account: CardAccount,
+    issued: readonly CommandRow[],
+    head: LogHeadBody,
+  ): Promise<readonly CommandRow[]> {
     let unacknowledged = head.first <= head.counter;
     let dead: number | undefined;
     for (const command of issued.filter((c) => c.seq >= head.seq)) {
@@ -795,7 +993,11 @@ export class CardService {
         reason: `the card paid after the SYNC before the RELOAD of seq ${from}: it can no longer take it; signed again`,
         commands: voided.map((command) => ({ seq: command.seq, kind: command.kind, id: command.id, token: command.token })),
       });
-      yield* run("UPDATE card_reloads SET command_seq = NULL WHERE card = ? AND command_seq >= ? AND applied_at IS NULL", account.card, from);
+      yield* run(
+        "UPDATE card_reloads SET command_seq = NULL WHERE card = ? AND command_seq >= ? AND applied_at IS NULL",
+        account.card,
+        from,
+      );
       yield* run("DELETE FROM card_commands WHERE card = ? AND seq >= ? AND applied_at IS NULL", account.card, from);
     });
     return issued.filter((command) => command.seq < from);
@@ -816,12 +1018,17 @@ export class CardService {
   }
 
   /** The card's receipts for commands it applied: checked against the card's key and the command sent. */
-  receipts(card: string, receipts: readonly string[]): Promise<{ applied: { seq: number; kind: string; id: string }[]; account: CardAccountView }> {
+  receipts(
+    card: string,
+    receipts: readonly string[],
+  ): Promise<{ applied: { seq: number; kind: string; id: string }[]; account: CardAccountView }> {
     return this.#serial(card, async () => {
       const account = await this.#account(card);
       const leaf = new x509.X509Certificate(Buffer.from(account.chain[0]!, "base64"));
       const cardKey = { card: account.card, ...(await cardKeyFromCertificate(leaf)) };
-      const issued = (await this.#db.read(() => all("SELECT * FROM card_commands WHERE card = ? ORDER BY seq", account.card))).map(toCommand);
+      const issued = (
+        await this.#db.read(() => all("SELECT * FROM card_commands WHERE card = ? ORDER BY seq", account.card))
+      ).map(toCommand);
       const applied: { seq: number; kind: string; id: string }[] = [];
       for (const receipt of receipts) {
         const decoded = decodeToken(receipt);
@@ -829,14 +1036,25 @@ export class CardService {
         const command = issued.find((c) => c.id === id);
         if (!command) throw HttpProblem.of("ERR_NOT_FOUND", `a receipt answers no command this desk sent to ${account.card}`);
         const checked = await verifyReceipt(receipt, cardKey, { id: command.id, seq: command.seq });
-        if (!checked.ok) throw new HttpProblem(problemFor(checked.error.code, `the card's receipt does not verify: ${checked.error.message}`));
+        if (!checked.ok)
+          throw new HttpProblem(problemFor(checked.error.code, `the card's receipt does not verify: ${checked.error.message}`));
         applied.push({ seq: command.seq, kind: command.kind, id: command.id });
       }
       const at = this.#now();
       await this.#db.write(function* () {
         for (const { seq } of applied) {
-          yield* run("UPDATE card_commands SET applied_at = ? WHERE card = ? AND seq = ? AND applied_at IS NULL", at, account.card, seq);
-          yield* run("UPDATE card_reloads SET applied_at = ? WHERE card = ? AND command_seq = ? AND applied_at IS NULL", at, account.card, seq);
+          yield* run(
+            "UPDATE card_commands SET applied_at = ? WHERE card = ? AND seq = ? AND applied_at IS NULL",
+            at,
+            account.card,
+            seq,
+          );
+          yield* run(
+            "UPDATE card_reloads SET applied_at = ? WHERE card = ? AND command_seq = ? AND applied_at IS NULL",
+            at,
+            account.card,
+            seq,
+          );
         }
         const top = Math.max(...applied.map((a) => a.seq + 1), 0);
         yield* run("UPDATE card_accounts SET card_seq = ? WHERE card = ? AND card_seq < ?", top, account.card, top);
@@ -849,17 +1067,30 @@ export class CardService {
    * A top-up for a prepaid card: credited to the user's funds now (it is money received), and
    * sent to the card as a RELOAD at its next sync. Idempotent by key.
    */
-  reload(card: string, input: { amount: number; idempotencyKey: string }): Promise<{ kind: "created" | "repeated"; reload: { id: string; amount: Price }; account: CardAccountView }> {
+  reload(
+    card: string,
+    input: { amount: number; idempotencyKey: string },
+  ): Promise<{ kind: "created" | "repeated"; reload: { id: string; amount: Price }; account: CardAccountView }> {
     return this.#serial(card, async () => {
       const account = await this.#account(card);
-      if (account.mode !== "prepaid") throw HttpProblem.of("ERR_CONFLICT", `${account.card} is postpaid: it is not reloaded, its ceiling is restored at each sync`);
+      if (account.mode !== "prepaid")
+        throw HttpProblem.of(
+          "ERR_CONFLICT",
+          `${account.card} is postpaid: it is not reloaded, its ceiling is restored at each sync`,
+        );
       const key = `card-reload:${account.card}:${input.idempotencyKey}`;
       const previous = await this.#db.read(() => get("SELECT * FROM card_reloads WHERE idempotency_key = ?", key));
       if (previous) {
-        if (num(previous["amount_minor"]) !== input.amount) throw HttpProblem.of("ERR_CONFLICT", `the idempotency key ${input.idempotencyKey} was used for another reload`);
-        return { kind: "repeated", reload: { id: previous["id"] as string, amount: { amount: input.amount as MinorUnits, currency: account.currency } }, account: await this.view(account.card) };
+        if (num(previous["amount_minor"]) !== input.amount)
+          throw HttpProblem.of("ERR_CONFLICT", `the idempotency key ${input.idempotencyKey} was used for another reload`);
+        return {
+          kind: "repeated",
+          reload: { id: previous["id"] as string, amount: { amount: input.amount as MinorUnits, currency: account.currency } },
+          account: await this.view(account.card),
+        };
       }
-      if (account.status !== "active") throw HttpProblem.of("ERR_ACCOUNT_SUSPENDED", `${account.card} is blocked: it is not reloaded`);
+      if (account.status !== "active")
+        throw HttpProblem.of("ERR_ACCOUNT_SUSPENDED", `${account.card} is blocked: it is not reloaded`);
       const now = this.#now();
       const outcome = await this.#store.topUp({
         id: newId("top"),
@@ -870,13 +1101,26 @@ export class CardService {
         idempotencyKey: key,
         createdAt: now,
       });
-      if (outcome.kind !== "credited" && outcome.kind !== "repeated") throw HttpProblem.of("ERR_CONFLICT", `the reload could not be credited to ${account.user}: ${outcome.kind}`);
+      if (outcome.kind !== "credited" && outcome.kind !== "repeated")
+        throw HttpProblem.of("ERR_CONFLICT", `the reload could not be credited to ${account.user}: ${outcome.kind}`);
       const id = newId("rl");
       await this.#db.write(function* () {
-        yield* run("INSERT INTO card_reloads (id, card, amount_minor, currency, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?)", id, account.card, input.amount, account.currency, key, now);
+        yield* run(
+          "INSERT INTO card_reloads (id, card, amount_minor, currency, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+          id,
+          account.card,
+          input.amount,
+          account.currency,
+          key,
+          now,
+        );
         yield* run("UPDATE card_accounts SET loaded_minor = loaded_minor + ? WHERE card = ?", input.amount, account.card);
       });
-      return { kind: "created", reload: { id, amount: { amount: input.amount as MinorUnits, currency: account.currency } }, account: await this.view(account.card) };
+      return {
+        kind: "created",
+        reload: { id, amount: { amount: input.amount as MinorUnits, currency: account.currency } },
+        account: await this.view(account.card),
+      };
     });
   }
 
@@ -897,10 +1141,21 @@ export class CardService {
   async view(card: string): Promise<CardAccountView> {
     const account = await this.#account(card);
     const { entries, booked, reloads, incidents } = await this.#db.read(function* () {
-      const totals = yield* get("SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN booking IN ('recorded', 'duplicate') THEN price_minor ELSE 0 END), 0) AS booked FROM card_entries WHERE card = ?", account.card);
-      const reloadRows = yield* all("SELECT * FROM card_reloads WHERE card = ? AND applied_at IS NULL ORDER BY created_at, id", account.card);
+      const totals = yield* get(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN booking IN ('recorded', 'duplicate') THEN price_minor ELSE 0 END), 0) AS booked FROM card_entries WHERE card = ?",
+        account.card,
+      );
+      const reloadRows = yield* all(
+        "SELECT * FROM card_reloads WHERE card = ? AND applied_at IS NULL ORDER BY created_at, id",
+        account.card,
+      );
       const incidentRows = yield* all("SELECT * FROM card_incidents WHERE card = ? ORDER BY id", account.card);
-      return { entries: num(totals?.["n"] ?? 0), booked: num(totals?.["booked"] ?? 0), reloads: reloadRows, incidents: incidentRows };
+      return {
+        entries: num(totals?.["n"] ?? 0),
+        booked: num(totals?.["booked"] ?? 0),
+        reloads: reloadRows,
+        incidents: incidentRows,
+      };
     });
     const money = (amount: number): Price => ({ amount: amount as MinorUnits, currency: account.currency });
     return {
@@ -917,8 +1172,17 @@ export class CardService {
       cardSeq: account.cardSeq,
       entries,
       booked: money(booked),
-      pendingReloads: reloads.map((row) => ({ id: row["id"] as string, amount: money(num(row["amount_minor"])), ...(optNum(row["command_seq"]) !== undefined && { commandSeq: num(row["command_seq"]) }) })),
-      incidents: incidents.map((row) => ({ id: num(row["id"]), kind: row["kind"] as string, detail: JSON.parse(row["detail"] as string) as unknown, createdAt: row["created_at"] as string })),
+      pendingReloads: reloads.map((row) => ({
+        id: row["id"] as string,
+        amount: money(num(row["amount_minor"])),
+        ...(optNum(row["command_seq"]) !== undefined && { commandSeq: num(row["command_seq"]) }),
+      })),
+      incidents: incidents.map((row) => ({
+        id: num(row["id"]),
+        kind: row["kind"] as string,
+        detail: JSON.parse(row["detail"] as string) as unknown,
+        createdAt: row["created_at"] as string,
+      })),
       createdAt: account.createdAt,
       ...(account.lastSyncAt !== undefined && { lastSyncAt: account.lastSyncAt }),
     };
@@ -945,7 +1209,9 @@ function describeProblem(problem: LogProblem): SyncProblem {
 }
 
 /** The problem code an upload refusal is answered with, by its first problem. */
-function codeOf(kind: string): "ERR_BAD_SIGNATURE" | "ERR_NONCE_MISMATCH" | "ERR_MALFORMED" | "ERR_IDENTITY_MISMATCH" | "ERR_CONFLICT" {
+function codeOf(
+  kind: string,
+): "ERR_BAD_SIGNATURE" | "ERR_NONCE_MISMATCH" | "ERR_MALFORMED" | "ERR_IDENTITY_MISMATCH" | "ERR_CONFLICT" {
   switch (kind) {
     case "forged":
       return "ERR_BAD_SIGNATURE";

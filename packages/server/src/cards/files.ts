@@ -21,7 +21,8 @@ export async function installCardIssuer(opts: { dataDir: string; pkiDir: string 
   const key = join(opts.pkiDir, `${PkiFiles.cardIssuer}.key`);
   const chain = join(opts.pkiDir, `${PkiFiles.cardIssuer}-chain.pem`);
   for (const path of [key, chain]) {
-    if (!existsSync(path)) throw new TypeError(`${path} is missing: make the PKI with a card issuer (peage pki init --card-issuer)`);
+    if (!existsSync(path))
+      throw new TypeError(`${path} is missing: make the PKI with a card issuer (peage pki init --card-issuer)`);
   }
   const keyOut = join(opts.dataDir, CardDeskFiles.key);
   await rm(keyOut, { force: true });

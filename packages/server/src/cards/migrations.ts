@@ -165,10 +165,14 @@ CREATE INDEX card_incidents_by_card ON card_incidents (card, id);
 `;
 
 /** The card desk's migrations on SQLite (recorded in card_schema_migrations). */
-export const cardMigrations: readonly Migration[] = [{ version: 1, name: "card accounts, log entries, issuer commands, reloads, challenges, incidents", sql: SQLITE_V1 }];
+export const cardMigrations: readonly Migration[] = [
+  { version: 1, name: "card accounts, log entries, issuer commands, reloads, challenges, incidents", sql: SQLITE_V1 },
+];
 
 /** The same versions on PostgreSQL. */
-export const cardPgMigrations: readonly Migration[] = [{ version: 1, name: "card accounts, log entries, issuer commands, reloads, challenges, incidents", sql: POSTGRES_V1 }];
+export const cardPgMigrations: readonly Migration[] = [
+  { version: 1, name: "card accounts, log entries, issuer commands, reloads, challenges, incidents", sql: POSTGRES_V1 },
+];
 
 /** Where the versions applied are recorded: a table of the card desk's own. */
 export const CARD_MIGRATIONS_TABLE = "card_schema_migrations";

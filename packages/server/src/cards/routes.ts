@@ -28,19 +28,29 @@ const Token = Type.String({ maxLength: 4096 });
 
 const RegistrationSchema = Type.Object(
   {
-    chain: Type.Array(Type.String({ maxLength: 8192 }), { minItems: 2, maxItems: 6, description: "the card's x5c (GET DATA DF02): card first" }),
+    chain: Type.Array(Type.String({ maxLength: 8192 }), {
+      minItems: 2,
+      maxItems: 6,
+      description: "the card's x5c (GET DATA DF02): card first",
+    }),
     user: UserIdSchema,
     mode: Type.Union([Type.Literal("prepaid"), Type.Literal("postpaid")]),
     currency: CurrencySchema,
     balance: Type.Optional({ ...MinorUnitsSchema, description: "prepaid: the balance loaded at issue, received from the user" }),
     ceiling: Type.Optional({ ...MinorUnitsSchema, description: "postpaid: the ceiling personalised on the card" }),
     deposit: Type.Optional({ ...MinorUnitsSchema, description: "postpaid: the deposit received with the card (claim 10)" }),
-    monthlyLimit: Type.Optional({ ...MinorUnitsSchema, description: "postpaid, for a user enrolled with the card: the account's monthly limit" }),
+    monthlyLimit: Type.Optional({
+      ...MinorUnitsSchema,
+      description: "postpaid, for a user enrolled with the card: the account's monthly limit",
+    }),
   },
   { additionalProperties: false },
 );
 
-const IncidentSchema = Type.Object({ id: Type.Integer(), kind: Type.String(), detail: Type.Unknown(), createdAt: Type.String() }, { additionalProperties: false });
+const IncidentSchema = Type.Object(
+  { id: Type.Integer(), kind: Type.String(), detail: Type.Unknown(), createdAt: Type.String() },
+  { additionalProperties: false },
+);
 
 const CardAccountSchema = Type.Object(
   {
@@ -57,7 +67,12 @@ const CardAccountSchema = Type.Object(
     cardSeq: Type.Integer({ minimum: 0 }),
     entries: Type.Integer({ minimum: 0 }),
     booked: PriceSchema,
-    pendingReloads: Type.Array(Type.Object({ id: Type.String(), amount: PriceSchema, commandSeq: Type.Optional(Type.Integer()) }, { additionalProperties: false })),
+    pendingReloads: Type.Array(
+      Type.Object(
+        { id: Type.String(), amount: PriceSchema, commandSeq: Type.Optional(Type.Integer()) },
+        { additionalProperties: false },
+      ),
+    ),
     incidents: Type.Array(IncidentSchema),
     createdAt: Type.String(),
     lastSyncAt: Type.Optional(Type.String()),
@@ -75,12 +90,20 @@ const UploadSchema = Type.Object(
 );
 
 const ProblemDetailSchema = Type.Object(
-  { kind: Type.String(), message: Type.String(), counter: Type.Optional(Type.Integer()), missing: Type.Optional(Type.Tuple([Type.Integer(), Type.Integer()])) },
+  {
+    kind: Type.String(),
+    message: Type.String(),
+    counter: Type.Optional(Type.Integer()),
+    missing: Type.Optional(Type.Tuple([Type.Integer(), Type.Integer()])),
+  },
   { additionalProperties: false },
 );
 
 /** A refused upload: the problem document, with what was found and whether the card is now blocked. */
-const SyncRefusedSchema = Type.Composite([ProblemSchema, Type.Object({ problems: Type.Array(ProblemDetailSchema), blocked: Type.Boolean() })]);
+const SyncRefusedSchema = Type.Composite([
+  ProblemSchema,
+  Type.Object({ problems: Type.Array(ProblemDetailSchema), blocked: Type.Boolean() }),
+]);
 
 const SyncAnswerSchema = Type.Object(
   {
@@ -90,16 +113,22 @@ const SyncAnswerSchema = Type.Object(
     lastCounter: Type.Integer({ minimum: 0 }),
     commands: Type.Array(Token, { description: "signed SYNC and RELOAD commands, in the order the card must apply them" }),
     credited: Type.Array(Type.Object({ publisher: Type.String(), amount: PriceSchema }, { additionalProperties: false })),
-    unbooked: Type.Array(Type.Object({ counter: Type.Integer(), paymentId: Type.String(), reason: Type.String() }, { additionalProperties: false })),
+    unbooked: Type.Array(
+      Type.Object({ counter: Type.Integer(), paymentId: Type.String(), reason: Type.String() }, { additionalProperties: false }),
+    ),
     account: CardAccountSchema,
   },
   { additionalProperties: false },
 );
 
-export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: CardDesk | undefined }> = async (app, { ctx, desk }) => {
+export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: CardDesk | undefined }> = async (
+  app,
+  { ctx, desk },
+) => {
   const service = desk ? new CardService(desk, ctx) : undefined;
   const enabled = (): CardService => {
-    if (!service) throw HttpProblem.of("ERR_NOT_FOUND", "this payment server issues no cards (its data directory holds no card issuer)");
+    if (!service)
+      throw HttpProblem.of("ERR_NOT_FOUND", "this payment server issues no cards (its data directory holds no card issuer)");
     return service;
   };
   const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) => {
@@ -111,7 +140,8 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
     {
       onRequest: scope("users:write"),
       schema: {
-        summary: "Register a card this server's card issuer certified (scope users:write; funds:write too with a balance, deposit, ceiling or monthly limit)",
+        summary:
+          "Register a card this server's card issuer certified (scope users:write; funds:write too with a balance, deposit, ceiling or monthly limit)",
         description:
           "The card's chain must validate for the card-acknowledgment role through this server's card-issuer CA. The prepaid balance loaded at issue is " +
           "credited to the user's funds, the postpaid deposit recorded as the account's deposit; a user without an account gets one, enrolled with the card's key. " +
@@ -125,7 +155,8 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
     async (request, reply) => {
       const body = request.body;
       // Money, and the credit a ceiling or a monthly limit grants, are funds:write's, as PUT /limit is.
-      const grantsCredit = (body.balance ?? 0) > 0 || (body.deposit ?? 0) > 0 || body.ceiling !== undefined || body.monthlyLimit !== undefined;
+      const grantsCredit =
+        (body.balance ?? 0) > 0 || (body.deposit ?? 0) > 0 || body.ceiling !== undefined || body.monthlyLimit !== undefined;
       if (grantsCredit) await authorizeOperator(ctx.store, request, "funds:write");
       const cards = enabled();
       const result = await cards.register({ ...body, user: body.user as PartyId<"user"> });
@@ -138,7 +169,13 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
     "/v1/cards/:card",
     {
       onRequest: scope("users:read"),
-      schema: { summary: "Show a card's account (scope users:read)", tags: ["cards"], security, params: CardParamsSchema, response: { 200: CardAccountSchema, ...problemResponses } },
+      schema: {
+        summary: "Show a card's account (scope users:read)",
+        tags: ["cards"],
+        security,
+        params: CardParamsSchema,
+        response: { 200: CardAccountSchema, ...problemResponses },
+      },
     },
     async (request) => enabled().view(request.params.card),
   );
@@ -152,7 +189,10 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
         tags: ["cards"],
         security,
         params: CardParamsSchema,
-        response: { 201: Type.Object({ challenge: Type.String(), expiresAt: Type.String() }, { additionalProperties: false }), ...problemResponses },
+        response: {
+          201: Type.Object({ challenge: Type.String(), expiresAt: Type.String() }, { additionalProperties: false }),
+          ...problemResponses,
+        },
       },
     },
     async (request, reply) => reply.code(201).send(await enabled().challenge(request.params.card)),
@@ -180,12 +220,18 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
       try {
         const answer = await enabled().sync(request.params.card, request.body);
         request.peageOutcome = "synced";
-        request.log.info({ card: answer.card, recorded: answer.recorded, lastCounter: answer.lastCounter, unbooked: answer.unbooked.length }, "card log synced");
+        request.log.info(
+          { card: answer.card, recorded: answer.recorded, lastCounter: answer.lastCounter, unbooked: answer.unbooked.length },
+          "card log synced",
+        );
         return answer;
       } catch (error) {
         if (!(error instanceof SyncRefused)) throw error;
         request.peageOutcome = error.problem.code;
-        request.log.warn({ card: request.params.card, problems: error.problems.map((p) => p.kind), blocked: error.blocked }, "card log refused");
+        request.log.warn(
+          { card: request.params.card, problems: error.problems.map((p) => p.kind), blocked: error.blocked },
+          "card log refused",
+        );
         return reply
           .code(error.problem.status)
           .type(PROBLEM_CONTENT_TYPE)
@@ -206,7 +252,12 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
         body: Type.Object({ receipts: Type.Array(Token, { minItems: 1, maxItems: 64 }) }, { additionalProperties: false }),
         response: {
           200: Type.Object(
-            { applied: Type.Array(Type.Object({ seq: Type.Integer(), kind: Type.String(), id: Type.String() }, { additionalProperties: false })), account: CardAccountSchema },
+            {
+              applied: Type.Array(
+                Type.Object({ seq: Type.Integer(), kind: Type.String(), id: Type.String() }, { additionalProperties: false }),
+              ),
+              account: CardAccountSchema,
+            },
             { additionalProperties: false },
           ),
           ...problemResponses,
@@ -226,10 +277,28 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
         tags: ["cards"],
         security,
         params: CardParamsSchema,
-        body: Type.Object({ amount: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), idempotencyKey: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            amount: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+            idempotencyKey: Type.String({ minLength: 1, maxLength: 200 }),
+          },
+          { additionalProperties: false },
+        ),
         response: {
-          200: Type.Object({ reload: Type.Object({ id: Type.String(), amount: PriceSchema }, { additionalProperties: false }), account: CardAccountSchema }, { additionalProperties: false }),
-          201: Type.Object({ reload: Type.Object({ id: Type.String(), amount: PriceSchema }, { additionalProperties: false }), account: CardAccountSchema }, { additionalProperties: false }),
+          200: Type.Object(
+            {
+              reload: Type.Object({ id: Type.String(), amount: PriceSchema }, { additionalProperties: false }),
+              account: CardAccountSchema,
+            },
+            { additionalProperties: false },
+          ),
+          201: Type.Object(
+            {
+              reload: Type.Object({ id: Type.String(), amount: PriceSchema }, { additionalProperties: false }),
+              account: CardAccountSchema,
+            },
+            { additionalProperties: false },
+          ),
           ...problemResponses,
         },
       },

@@ -16,7 +16,9 @@ import { CARD_MIGRATIONS_TABLE, cardMigrations, cardPgMigrations } from "./migra
 import type { Migration } from "../store/migrations.js";
 import { StoreBusyError, StoreSchemaError } from "../store/store.js";
 
-export type CardOp = { readonly op: "all"; readonly sql: string; readonly params: readonly unknown[]; readonly forUpdate?: boolean } | { readonly op: "run"; readonly sql: string; readonly params: readonly unknown[] };
+export type CardOp =
+  | { readonly op: "all"; readonly sql: string; readonly params: readonly unknown[]; readonly forUpdate?: boolean }
+  | { readonly op: "run"; readonly sql: string; readonly params: readonly unknown[] };
 export type CardRow = Record<string, unknown>;
 export type CardLogic<T> = Generator<CardOp, T, unknown>;
 
@@ -101,7 +103,8 @@ class SqliteCardDb implements CardDb {
         statement = this.#db.prepare(op.sql);
         this.#statements.set(op.sql, statement);
       }
-      const result = op.op === "all" ? statement.all(...(op.params as unknown[])) : statement.run(...(op.params as unknown[])).changes;
+      const result =
+        op.op === "all" ? statement.all(...(op.params as unknown[])) : statement.run(...(op.params as unknown[])).changes;
       step = operation.next(result);
     }
     return step.value;
@@ -121,8 +124,12 @@ class SqliteCardDb implements CardDb {
 }
 
 function migrateSqlite(db: Database.Database, list: readonly Migration[]): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS ${CARD_MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`);
-  const applied = new Set((db.prepare(`SELECT version FROM ${CARD_MIGRATIONS_TABLE}`).all() as { version: number }[]).map((row) => row.version));
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${CARD_MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`,
+  );
+  const applied = new Set(
+    (db.prepare(`SELECT version FROM ${CARD_MIGRATIONS_TABLE}`).all() as { version: number }[]).map((row) => row.version),
+  );
   checkKnown(applied, list);
   const record = db.prepare(`INSERT INTO ${CARD_MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`);
   for (const migration of [...list].sort((a, b) => a.version - b.version)) {
@@ -138,7 +145,9 @@ function checkKnown(applied: ReadonlySet<number>, list: readonly Migration[]): v
   const known = new Set(list.map((m) => m.version));
   const unknown = [...applied].filter((version) => !known.has(version));
   if (unknown.length > 0) {
-    throw new StoreSchemaError(`the database has card desk schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`);
+    throw new StoreSchemaError(
+      `the database has card desk schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`,
+    );
   }
 }
 
@@ -156,7 +165,11 @@ class PgCardDb implements CardDb {
 
   static async open(url: string, schema: string | undefined): Promise<PgCardDb> {
     if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new TypeError(`not a schema name: ${schema}`);
-    const pool = new pg.Pool({ connectionString: url, max: 4, ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }) });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    });
     pool.on("error", () => undefined);
     try {
       const client = await pool.connect().catch((cause: unknown) => {
@@ -213,7 +226,8 @@ class PgCardDb implements CardDb {
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
           continue;
         }
-        if (typeof code === "string" && /^(08|57P)/.test(code)) throw new StoreBusyError(`PostgreSQL connection failure (${code}): retry shortly`);
+        if (typeof code === "string" && /^(08|57P)/.test(code))
+          throw new StoreBusyError(`PostgreSQL connection failure (${code}): retry shortly`);
         throw error;
       } finally {
         client.release(broken);
@@ -237,15 +251,23 @@ class PgCardDb implements CardDb {
 async function migratePg(client: pg.PoolClient, list: readonly Migration[]): Promise<void> {
   await client.query("SELECT pg_advisory_lock(hashtext('peage.cards.migrate.' || current_schema()))");
   try {
-    await client.query(`CREATE TABLE IF NOT EXISTS ${CARD_MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-    const applied = new Set((await client.query(`SELECT version FROM ${CARD_MIGRATIONS_TABLE}`)).rows.map((row: { version: number }) => row.version));
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${CARD_MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+    );
+    const applied = new Set(
+      (await client.query(`SELECT version FROM ${CARD_MIGRATIONS_TABLE}`)).rows.map((row: { version: number }) => row.version),
+    );
     checkKnown(applied, list);
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
       if (applied.has(migration.version)) continue;
       await client.query("BEGIN");
       try {
         await client.query(migration.sql);
-        await client.query(`INSERT INTO ${CARD_MIGRATIONS_TABLE} (version, name, applied_at) VALUES ($1, $2, $3)`, [migration.version, migration.name, new Date().toISOString()]);
+        await client.query(`INSERT INTO ${CARD_MIGRATIONS_TABLE} (version, name, applied_at) VALUES ($1, $2, $3)`, [
+          migration.version,
+          migration.name,
+          new Date().toISOString(),
+        ]);
         await client.query("COMMIT");
       } catch (error) {
         await client.query("ROLLBACK");

@@ -90,16 +90,30 @@ export function assertBalanced(txn: Pick<NewTransaction, "id" | "postings">): vo
   const sums = new Map<string, bigint>();
   for (const posting of txn.postings) {
     if (!Number.isSafeInteger(posting.amount) || posting.amount === 0) {
-      throw new LedgerInvariantError("WHOLE_MINOR_UNITS", `transaction ${txn.id}: posting ${posting.amount} to ${posting.account} is not a non-zero safe integer of minor units`);
+      throw new LedgerInvariantError(
+        "WHOLE_MINOR_UNITS",
+        `transaction ${txn.id}: posting ${posting.amount} to ${posting.account} is not a non-zero safe integer of minor units`,
+      );
     }
-    if (!/^[A-Z]{3}$/.test(posting.currency)) throw new LedgerInvariantError("WHOLE_MINOR_UNITS", `transaction ${txn.id}: ${JSON.stringify(posting.currency)} is not a currency code`);
+    if (!/^[A-Z]{3}$/.test(posting.currency))
+      throw new LedgerInvariantError(
+        "WHOLE_MINOR_UNITS",
+        `transaction ${txn.id}: ${JSON.stringify(posting.currency)} is not a currency code`,
+      );
     if (!/^(funds|float|receivable|deposit|payable|server)\/.+/.test(posting.account)) {
-      throw new LedgerInvariantError("KNOWN_ACCOUNTS", `transaction ${txn.id}: ${JSON.stringify(posting.account)} is not an account of the ledger`);
+      throw new LedgerInvariantError(
+        "KNOWN_ACCOUNTS",
+        `transaction ${txn.id}: ${JSON.stringify(posting.account)} is not an account of the ledger`,
+      );
     }
     sums.set(posting.currency, (sums.get(posting.currency) ?? 0n) + BigInt(posting.amount));
   }
   for (const [currency, sum] of sums) {
-    if (sum !== 0n) throw new LedgerInvariantError("BALANCED", `transaction ${txn.id} does not balance in ${currency}: its postings sum to ${sum}`);
+    if (sum !== 0n)
+      throw new LedgerInvariantError(
+        "BALANCED",
+        `transaction ${txn.id} does not balance in ${currency}: its postings sum to ${sum}`,
+      );
   }
 }
 
@@ -113,7 +127,8 @@ function postings(...entries: readonly [string, CurrencyCode, number][]): Postin
  * down to the minor unit (any fraction goes to the publisher).
  */
 export function feeFor(price: Price, basisPoints: number): MinorUnits {
-  if (!Number.isInteger(basisPoints) || basisPoints < 0 || basisPoints > 10_000) throw new RangeError(`a fee is 0 to 10000 basis points, not ${basisPoints}`);
+  if (!Number.isInteger(basisPoints) || basisPoints < 0 || basisPoints > 10_000)
+    throw new RangeError(`a fee is 0 to 10000 basis points, not ${basisPoints}`);
   return Number((BigInt(price.amount) * BigInt(basisPoints)) / 10_000n) as MinorUnits;
 }
 
@@ -141,15 +156,20 @@ export interface PaymentLegs {
  * currency balances on its own; the FX account holds the difference, rounding included.
  */
 export function paymentPostings(p: PaymentLegs): Posting[] {
-  if (p.fee > p.price.amount) throw new LedgerInvariantError("FEE_WITHIN_PRICE", `payment ${p.id}: fee ${p.fee} exceeds the price ${p.price.amount}`);
-  const userAccount = p.mode === "postpaid" ? Accounts.receivable(p.user) : p.fromCardFloat ? Accounts.float(p.user) : Accounts.funds(p.user);
+  if (p.fee > p.price.amount)
+    throw new LedgerInvariantError("FEE_WITHIN_PRICE", `payment ${p.id}: fee ${p.fee} exceeds the price ${p.price.amount}`);
+  const userAccount =
+    p.mode === "postpaid" ? Accounts.receivable(p.user) : p.fromCardFloat ? Accounts.float(p.user) : Accounts.funds(p.user);
   const publisherLegs: [string, CurrencyCode, number][] = [
     [Accounts.payable(p.publisher), p.price.currency, -(p.price.amount - p.fee)],
     [Accounts.fees, p.price.currency, -p.fee],
   ];
   if (p.price.currency === p.charged.currency) {
     if (p.price.amount !== p.charged.amount) {
-      throw new LedgerInvariantError("BALANCED", `payment ${p.id}: charged ${p.charged.amount} and price ${p.price.amount} in the same currency ${p.price.currency} differ`);
+      throw new LedgerInvariantError(
+        "BALANCED",
+        `payment ${p.id}: charged ${p.charged.amount} and price ${p.price.amount} in the same currency ${p.price.currency} differ`,
+      );
     }
     return postings([userAccount, p.charged.currency, p.charged.amount], ...publisherLegs);
   }
@@ -168,12 +188,18 @@ export function reversePostings(original: readonly Posting[]): Posting[] {
 
 /** Money received for a prepaid balance (kind "funds") or a postpaid deposit. */
 export function topupPostings(user: string, kind: "funds" | "deposit", amount: Price): Posting[] {
-  return postings([Accounts.bank, amount.currency, amount.amount], [kind === "funds" ? Accounts.funds(user) : Accounts.deposit(user), amount.currency, -amount.amount]);
+  return postings(
+    [Accounts.bank, amount.currency, amount.amount],
+    [kind === "funds" ? Accounts.funds(user) : Accounts.deposit(user), amount.currency, -amount.amount],
+  );
 }
 
 /** Money loaded onto a prepaid user's card: it leaves the online funds for the card float. */
 export function cardLoadPostings(user: string, amount: Price): Posting[] {
-  return postings([Accounts.funds(user), amount.currency, amount.amount], [Accounts.float(user), amount.currency, -amount.amount]);
+  return postings(
+    [Accounts.funds(user), amount.currency, amount.amount],
+    [Accounts.float(user), amount.currency, -amount.amount],
+  );
 }
 
 /** A postpaid bill collected (direct debit or invoice): the receivable is settled into the bank account. */
@@ -183,5 +209,8 @@ export function collectionPostings(user: string, amount: Price): Posting[] {
 
 /** A publisher paid out: the payable is settled from the bank account. */
 export function payoutPostings(publisher: string, amount: Price): Posting[] {
-  return postings([Accounts.payable(publisher), amount.currency, amount.amount], [Accounts.bank, amount.currency, -amount.amount]);
+  return postings(
+    [Accounts.payable(publisher), amount.currency, amount.amount],
+    [Accounts.bank, amount.currency, -amount.amount],
+  );
 }

@@ -66,11 +66,14 @@ export function parseEcbRates(xml: string): RateTable {
  * Throws RatesError naming what is wrong; a file with a bad day is refused whole.
  */
 export function parseEcbRateDays(xml: string): RateTable[] {
-  if (xml.length > MAX_RATES_XML_LENGTH) throw new RatesError("ERR_RATES_FILE", `rates file larger than ${MAX_RATES_XML_LENGTH} bytes`);
+  if (xml.length > MAX_RATES_XML_LENGTH)
+    throw new RatesError("ERR_RATES_FILE", `rates file larger than ${MAX_RATES_XML_LENGTH} bytes`);
   // No document type: ECB files have none, and a DTD is how XML entity expansion attacks start.
-  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new RatesError("ERR_RATES_XML", "rates XML must not contain a DOCTYPE or ENTITY declaration");
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml))
+    throw new RatesError("ERR_RATES_XML", "rates XML must not contain a DOCTYPE or ENTITY declaration");
   const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw new RatesError("ERR_RATES_XML", `rates file is not well-formed XML: line ${valid.err.line}: ${valid.err.msg}`);
+  if (valid !== true)
+    throw new RatesError("ERR_RATES_XML", `rates file is not well-formed XML: line ${valid.err.line}: ${valid.err.msg}`);
   const document = xmlParser.parse(xml) as Node;
 
   const roots = Object.keys(document);
@@ -102,7 +105,10 @@ export function parseEcbRateDays(xml: string): RateTable[] {
 function parseDay(day: Node): { date: string; rates: Record<string, string> } {
   const date = day["@_time"];
   if (typeof date !== "string" || !isCalendarDate(date)) {
-    throw new RatesError("ERR_RATES_FORMAT", `a day Cube needs time="YYYY-MM-DD" with a real date, found ${JSON.stringify(date)}`);
+    throw new RatesError(
+      "ERR_RATES_FORMAT",
+      `a day Cube needs time="YYYY-MM-DD" with a real date, found ${JSON.stringify(date)}`,
+    );
   }
   onlyAttributes(day, ["time"], `Cube time="${date}"`);
   onlyChildren(day, ["Cube"], `Cube time="${date}"`);
@@ -119,7 +125,10 @@ function parseDay(day: Node): { date: string; rates: Record<string, string> } {
     }
     if (currency === "EUR") throw new RatesError("ERR_RATES_VALUE", `day ${date}: EUR is the base and cannot have a rate`);
     if (typeof rate !== "string" || !ratePattern.test(rate) || !/[1-9]/.test(rate)) {
-      throw new RatesError("ERR_RATES_VALUE", `day ${date}: rate ${JSON.stringify(rate)} of ${currency} is not a positive decimal`);
+      throw new RatesError(
+        "ERR_RATES_VALUE",
+        `day ${date}: rate ${JSON.stringify(rate)} of ${currency} is not a positive decimal`,
+      );
     }
     if (Object.hasOwn(rates, currency)) throw new RatesError("ERR_RATES_VALUE", `day ${date}: ${currency} is listed twice`);
     rates[currency] = rate;

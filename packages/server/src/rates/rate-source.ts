@@ -42,7 +42,10 @@ export class FileRateSource implements RateSource {
     try {
       text = await readFile(this.path, "utf8");
     } catch (cause) {
-      throw new RatesError("ERR_RATES_FILE", `cannot read the rates file ${this.path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
+      throw new RatesError(
+        "ERR_RATES_FILE",
+        `cannot read the rates file ${this.path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      );
     }
     const table = parseEcbRates(text);
     this.#table = table;

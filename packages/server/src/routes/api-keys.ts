@@ -28,7 +28,10 @@ const ApiKeyRequestSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-const KeyParamsSchema = Type.Object({ key: Type.String({ pattern: "^key_[A-Za-z0-9_-]{1,64}$" }) }, { additionalProperties: false });
+const KeyParamsSchema = Type.Object(
+  { key: Type.String({ pattern: "^key_[A-Za-z0-9_-]{1,64}$" }) },
+  { additionalProperties: false },
+);
 
 const view = (key: ApiKeyRecord) => ({ id: key.id, scopes: [...key.scopes], label: key.label, createdAt: key.createdAt });
 
@@ -43,7 +46,13 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
     "/v1/admin/api-keys",
     {
       preHandler: scope("keys:write"),
-      schema: { summary: "Create an API key with these scopes (scope keys:write)", tags, security, body: ApiKeyRequestSchema, response: { 201: NewApiKeySchema, ...problemResponses } },
+      schema: {
+        summary: "Create an API key with these scopes (scope keys:write)",
+        tags,
+        security,
+        body: ApiKeyRequestSchema,
+        response: { 201: NewApiKeySchema, ...problemResponses },
+      },
     },
     async (request, reply) => {
       const { secret, record } = newApiKey(request.body.scopes, request.body.label, clock.now());
@@ -57,7 +66,12 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
     "/v1/admin/api-keys",
     {
       preHandler: scope("keys:read"),
-      schema: { summary: "List the API keys, without their secrets (scope keys:read)", tags, security, response: { 200: Type.Object({ apiKeys: Type.Array(ApiKeySchema) }), ...problemResponses } },
+      schema: {
+        summary: "List the API keys, without their secrets (scope keys:read)",
+        tags,
+        security,
+        response: { 200: Type.Object({ apiKeys: Type.Array(ApiKeySchema) }), ...problemResponses },
+      },
     },
     async () => ({ apiKeys: (await store.listApiKeys()).map(view) }),
   );
@@ -66,10 +80,17 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
     "/v1/admin/api-keys/:key",
     {
       preHandler: scope("keys:write"),
-      schema: { summary: "Revoke an API key: its secret stops working at once (scope keys:write)", tags, security, params: KeyParamsSchema, response: { 200: Type.Object({ id: Type.String(), revoked: Type.Literal(true) }), ...problemResponses } },
+      schema: {
+        summary: "Revoke an API key: its secret stops working at once (scope keys:write)",
+        tags,
+        security,
+        params: KeyParamsSchema,
+        response: { 200: Type.Object({ id: Type.String(), revoked: Type.Literal(true) }), ...problemResponses },
+      },
     },
     async (request) => {
-      if (!(await store.revokeApiKey(request.params.key))) throw HttpProblem.of("ERR_NOT_FOUND", `no API key ${request.params.key}: list them with GET /v1/admin/api-keys`);
+      if (!(await store.revokeApiKey(request.params.key)))
+        throw HttpProblem.of("ERR_NOT_FOUND", `no API key ${request.params.key}: list them with GET /v1/admin/api-keys`);
       request.log.info({ key: request.params.key }, "API key revoked");
       return { id: request.params.key, revoked: true as const };
     },
@@ -91,7 +112,8 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
       const old = (await store.listApiKeys()).find((key) => key.id === request.params.key);
       if (!old) throw HttpProblem.of("ERR_NOT_FOUND", `no API key ${request.params.key}: list them with GET /v1/admin/api-keys`);
       const { secret, record } = newApiKey(old.scopes, old.label, clock.now());
-      if (!(await store.rotateApiKey(old.id, record))) throw HttpProblem.of("ERR_NOT_FOUND", `API key ${old.id} was revoked meanwhile`);
+      if (!(await store.rotateApiKey(old.id, record)))
+        throw HttpProblem.of("ERR_NOT_FOUND", `API key ${old.id} was revoked meanwhile`);
       request.log.info({ key: old.id, replacedBy: record.id }, "API key rotated");
       return reply.code(201).send({ ...view(record), secret });
     },

@@ -11,12 +11,17 @@ const ReadinessSchema = Type.Object(
   {
     status: Type.Union([Type.Literal("ready"), Type.Literal("not-ready")]),
     server: Type.String(),
-    checks: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() }, { additionalProperties: false })),
+    checks: Type.Array(
+      Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() }, { additionalProperties: false }),
+    ),
   },
   { additionalProperties: false, $id: "Readiness" },
 );
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; publicMetrics: boolean }> = async (app, { ctx, publicMetrics }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; publicMetrics: boolean }> = async (
+  app,
+  { ctx, publicMetrics },
+) => {
   app.addSchema(ReadinessSchema);
   app.get(
     "/healthz",
@@ -50,14 +55,24 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; public
     },
     async (_request, reply) => {
       const readiness = await app.peageReadiness();
-      return reply.code(readiness.ready ? 200 : 503).send({ status: readiness.ready ? "ready" : "not-ready", server: ctx.identity.id, checks: [...readiness.checks] });
+      return reply
+        .code(readiness.ready ? 200 : 503)
+        .send({ status: readiness.ready ? "ready" : "not-ready", server: ctx.identity.id, checks: [...readiness.checks] });
     },
   );
 
   if (publicMetrics) {
     app.get(
       "/metrics",
-      { schema: { operationId: "getMetrics", summary: "Prometheus metrics", tags: ["operations"], security: [], produces: ["text/plain"] } },
+      {
+        schema: {
+          operationId: "getMetrics",
+          summary: "Prometheus metrics",
+          tags: ["operations"],
+          security: [],
+          produces: ["text/plain"],
+        },
+      },
       async (_request, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(await ctx.metrics.render()),
     );
   }

@@ -8,7 +8,15 @@ import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
 import { checkBankName, isCountryCode, validateBic, validateIban } from "../bank/index.js";
 import { HttpProblem } from "../problems.js";
-import { PaymentParamsSchema, problemResponses, PublisherParamsSchema, PublisherRequestSchema, PublisherSchema, RefundRequestSchema, RefundSchema } from "../schemas.js";
+import {
+  PaymentParamsSchema,
+  problemResponses,
+  PublisherParamsSchema,
+  PublisherRequestSchema,
+  PublisherSchema,
+  RefundRequestSchema,
+  RefundSchema,
+} from "../schemas.js";
 import type { ApiScope } from "../store/store.js";
 import { publisherView, refundView } from "../views.js";
 import { Type } from "@fastify/type-provider-typebox";
@@ -38,13 +46,21 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
       },
     },
     async (request, reply) => {
-      const outcome = await store.refundPayment({ id: newId("ref"), paymentId: request.params.payment, reason: request.body.reason, createdAt: clock.now().toISOString() });
+      const outcome = await store.refundPayment({
+        id: newId("ref"),
+        paymentId: request.params.payment,
+        reason: request.body.reason,
+        createdAt: clock.now().toISOString(),
+      });
       switch (outcome.kind) {
         case "refunded":
           request.log.info({ payment: outcome.refund.paymentId, refund: outcome.refund.id }, "payment refunded");
           return reply.code(201).send(refundView(outcome.refund));
         case "already-refunded":
-          throw HttpProblem.of("ERR_ALREADY_REFUNDED", `payment ${request.params.payment} was refunded already (${outcome.refund.id}, ${outcome.refund.createdAt}): a payment is refunded once`);
+          throw HttpProblem.of(
+            "ERR_ALREADY_REFUNDED",
+            `payment ${request.params.payment} was refunded already (${outcome.refund.id}, ${outcome.refund.createdAt}): a payment is refunded once`,
+          );
         case "unknown-payment":
           throw HttpProblem.of("ERR_NOT_FOUND", `no payment ${request.params.payment}`);
       }
@@ -71,7 +87,8 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
       const body = request.body;
       const badName = checkBankName(body.name, "name");
       if (badName !== undefined) throw HttpProblem.of("ERR_MALFORMED", badName);
-      if (!isCountryCode(body.country)) throw HttpProblem.of("ERR_MALFORMED", `country: ${body.country} is not an ISO 3166-1 alpha-2 code`);
+      if (!isCountryCode(body.country))
+        throw HttpProblem.of("ERR_MALFORMED", `country: ${body.country} is not an ISO 3166-1 alpha-2 code`);
       let iban: string | undefined;
       if (body.iban !== undefined) {
         const checked = validateIban(body.iban);
@@ -84,8 +101,12 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
         if (!checked.ok) throw HttpProblem.of("ERR_MALFORMED", `bic: ${checked.reason}`);
         bic = checked.bic;
       }
-      if (bic !== undefined && iban === undefined) throw HttpProblem.of("ERR_MALFORMED", "a BIC without an IBAN: give the account's IBAN too");
-      const saved = await store.putPublisher({ id: request.params.publisher as PartyId<"publisher">, name: body.name, country: body.country, iban, bic }, clock.now().toISOString());
+      if (bic !== undefined && iban === undefined)
+        throw HttpProblem.of("ERR_MALFORMED", "a BIC without an IBAN: give the account's IBAN too");
+      const saved = await store.putPublisher(
+        { id: request.params.publisher as PartyId<"publisher">, name: body.name, country: body.country, iban, bic },
+        clock.now().toISOString(),
+      );
       request.log.info({ publisher: saved.publisher.id, kind: saved.kind }, "publisher registered");
       return reply.code(saved.kind === "created" ? 201 : 200).send(publisherView(saved.publisher));
     },
@@ -95,7 +116,13 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
     "/v1/admin/publishers/:publisher",
     {
       onRequest: scope("publishers:read"),
-      schema: { summary: "Show a publisher (scope publishers:read)", tags: ["operator"], security, params: PublisherParamsSchema, response: { 200: PublisherSchema, ...problemResponses } },
+      schema: {
+        summary: "Show a publisher (scope publishers:read)",
+        tags: ["operator"],
+        security,
+        params: PublisherParamsSchema,
+        response: { 200: PublisherSchema, ...problemResponses },
+      },
     },
     async (request) => {
       const publisher = await store.getPublisher(request.params.publisher as PartyId<"publisher">);
@@ -112,7 +139,10 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
         summary: "List the registered publishers (scope publishers:read)",
         tags: ["operator"],
         security,
-        response: { 200: Type.Object({ publishers: Type.Array(PublisherSchema) }, { additionalProperties: false }), ...problemResponses },
+        response: {
+          200: Type.Object({ publishers: Type.Array(PublisherSchema) }, { additionalProperties: false }),
+          ...problemResponses,
+        },
       },
     },
     async () => ({ publishers: (await store.listPublishers()).map(publisherView) }),

@@ -33,7 +33,14 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
 
   app.get(
     "/v1/me",
-    { schema: { summary: "The signed-in user's account", tags: ["user"], security, response: { 200: AccountSchema, ...problemResponses } } },
+    {
+      schema: {
+        summary: "The signed-in user's account",
+        tags: ["user"],
+        security,
+        response: { 200: AccountSchema, ...problemResponses },
+      },
+    },
     async (request) => {
       const user = (await store.getUser(request.peageUser!))!;
       return accountView(user, user.mode === "postpaid" ? await store.monthlyUsage(user.id, clock.now()) : undefined);
@@ -53,8 +60,15 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
     },
     async (request) => {
       const after = decodeCursor(request.query.cursor);
-      const page = await store.listPayments({ user: request.peageUser!, ...(after === undefined ? {} : { after }), limit: request.query.limit ?? 100 });
-      return { payments: page.payments.map(paymentView), ...(page.next === undefined ? {} : { nextCursor: encodeCursor(page.next) }) };
+      const page = await store.listPayments({
+        user: request.peageUser!,
+        ...(after === undefined ? {} : { after }),
+        limit: request.query.limit ?? 100,
+      });
+      return {
+        payments: page.payments.map(paymentView),
+        ...(page.next === undefined ? {} : { nextCursor: encodeCursor(page.next) }),
+      };
     },
   );
 
@@ -77,7 +91,10 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
       const payment = await store.findPaymentByNonce(request.peageUser!, request.params.nonce);
       // Another user's payment is not found either: a nonce tells nobody else whether it was paid.
       if (!payment || payment.user !== request.peageUser) {
-        throw HttpProblem.of("ERR_NOT_FOUND", "you made no payment for an offer with this nonce: the offer was not paid, and may be paid now");
+        throw HttpProblem.of(
+          "ERR_NOT_FOUND",
+          "you made no payment for an offer with this nonce: the offer was not paid, and may be paid now",
+        );
       }
       return payment.acknowledgment;
     },

@@ -7,7 +7,11 @@ import { problemResponses } from "../schemas.js";
 
 export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   app.addHook("onResponse", async (request, reply) => {
-    ctx.metrics.recordPayment(request.peageOutcome || `HTTP_${reply.statusCode}`, reply.elapsedTime / 1000, offerCurrency(request.body));
+    ctx.metrics.recordPayment(
+      request.peageOutcome || `HTTP_${reply.statusCode}`,
+      reply.elapsedTime / 1000,
+      offerCurrency(request.body),
+    );
   });
 
   app.post(
@@ -27,7 +31,13 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
       const answer = await processPayment(request.body, ctx);
       request.peageOutcome = answer.replayed ? "replayed" : "recorded";
       request.log.info(
-        { paymentId: answer.payment.id, user: answer.payment.user, publisher: answer.payment.publisher, charged: answer.payment.charged, replayed: answer.replayed },
+        {
+          paymentId: answer.payment.id,
+          user: answer.payment.user,
+          publisher: answer.payment.publisher,
+          charged: answer.payment.charged,
+          replayed: answer.replayed,
+        },
         answer.replayed ? "payment replayed" : "payment recorded",
       );
       return answer.acknowledgment;

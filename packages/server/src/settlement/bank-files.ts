@@ -29,7 +29,12 @@ type Creditor = PayoutRecord["creditor"];
 function transfer(id: string, creditor: Creditor, amount: Price, period: string): CreditTransfer {
   return {
     endToEndId: id,
-    creditor: { name: creditor.name, iban: creditor.iban, ...(creditor.bic === undefined ? {} : { bic: creditor.bic }), country: creditor.country },
+    creditor: {
+      name: creditor.name,
+      iban: creditor.iban,
+      ...(creditor.bic === undefined ? {} : { bic: creditor.bic }),
+      country: creditor.country,
+    },
     amount,
     remittance: `Peage payout ${period}`,
   };
@@ -92,12 +97,22 @@ function itemProblems(build: () => string, item: string): string | undefined {
 
 /** Why the bank file would refuse this payout, or undefined when it takes it. */
 export function transferRefusal(frame: BatchFrame, creditor: Creditor, amount: Price, sepa: boolean): string | undefined {
-  return itemProblems(() => creditTransferFile(frame, sepa, [transfer(`PAY-${frame.period}-00000`, creditor, amount, frame.period)]), "transfers[0]");
+  return itemProblems(
+    () => creditTransferFile(frame, sepa, [transfer(`PAY-${frame.period}-00000`, creditor, amount, frame.period)]),
+    "transfers[0]",
+  );
 }
 
 /** Why the direct-debit file would refuse this mandate, or undefined when it takes it. */
-export function debitRefusal(frame: BatchFrame, mandate: NonNullable<CollectionRecord["mandate"]>, amount: Price): string | undefined {
-  return itemProblems(() => directDebitFile(frame, [debit(`COL-${frame.period}-00000`, mandate, amount, frame.period)]), "debits[0]");
+export function debitRefusal(
+  frame: BatchFrame,
+  mandate: NonNullable<CollectionRecord["mandate"]>,
+  amount: Price,
+): string | undefined {
+  return itemProblems(
+    () => directDebitFile(frame, [debit(`COL-${frame.period}-00000`, mandate, amount, frame.period)]),
+    "debits[0]",
+  );
 }
 
 /** True when `name` goes into a bank file's 70-character name field as it is (after transliteration). */
@@ -110,9 +125,19 @@ export function isBankName(name: string): boolean {
  * The bank files of a settlement, by file name, and the files that could not be built. `names`
  * replaces recorded names (of a settlement recorded before names were checked) by current ones.
  */
-export function buildBankFiles(settlement: SettlementRecord, operator: OperatorBank, names: NameOverrides = new Map()): { files: Map<string, string>; unbuilt: UnbuiltFile[] } {
+export function buildBankFiles(
+  settlement: SettlementRecord,
+  operator: OperatorBank,
+  names: NameOverrides = new Map(),
+): { files: Map<string, string>; unbuilt: UnbuiltFile[] } {
   const { period } = settlement;
-  const frame: BatchFrame = { period, operator, createdAt: new Date(settlement.createdAt), executionDate: settlement.executionDate, collectionDate: settlement.collectionDate };
+  const frame: BatchFrame = {
+    period,
+    operator,
+    createdAt: new Date(settlement.createdAt),
+    executionDate: settlement.executionDate,
+    collectionDate: settlement.collectionDate,
+  };
   const files = new Map<string, string>();
   const unbuilt: UnbuiltFile[] = [];
   const attempt = (file: string, build: () => string) => {
@@ -128,7 +153,9 @@ export function buildBankFiles(settlement: SettlementRecord, operator: OperatorB
       .filter((p) => p.sepa === sepa)
       .map((p) => transfer(p.id, { ...p.creditor, name: names.get(p.id) ?? p.creditor.name }, p.amount, period));
     if (transfers.length === 0) continue;
-    attempt(sepa ? BankFileNames.sepaTransfers(period) : BankFileNames.otherTransfers(period), () => creditTransferFile(frame, sepa, transfers));
+    attempt(sepa ? BankFileNames.sepaTransfers(period) : BankFileNames.otherTransfers(period), () =>
+      creditTransferFile(frame, sepa, transfers),
+    );
   }
   const debits = settlement.collections
     .filter((c) => c.method === "sepa-direct-debit" && c.mandate)

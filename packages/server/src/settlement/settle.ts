@@ -28,8 +28,25 @@ import { isSepaCountry, validateIban } from "../bank/index.js";
 import { minimumPayoutOf, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
 import { isPeriod, nextPeriod, periodDays, periodOf } from "../ledger/periods.js";
-import { BankFileNames, buildBankFiles, debitRefusal, isBankName, transferRefusal, type NameOverrides, type UnbuiltFile } from "./bank-files.js";
-import { renderPayoutCsv, renderPayoutHtml, renderStatementCsv, renderStatementHtml, type PayoutLine, type PublisherPayout, type Statement, type StatementLine } from "../statements/index.js";
+import {
+  BankFileNames,
+  buildBankFiles,
+  debitRefusal,
+  isBankName,
+  transferRefusal,
+  type NameOverrides,
+  type UnbuiltFile,
+} from "./bank-files.js";
+import {
+  renderPayoutCsv,
+  renderPayoutHtml,
+  renderStatementCsv,
+  renderStatementHtml,
+  type PayoutLine,
+  type PublisherPayout,
+  type Statement,
+  type StatementLine,
+} from "../statements/index.js";
 import { target2DayAfter } from "./business-days.js";
 import {
   StoreStateError,
@@ -130,7 +147,10 @@ export const SettlementFiles = {
 
 /** A file name for a party id: readable, and unique (a hash of the id ends it). */
 function slug(id: string): string {
-  return `${id.replace(/^urn:peage:(user|publisher):/, "").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 60)}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
+  return `${id
+    .replace(/^urn:peage:(user|publisher):/, "")
+    .replace(/[^A-Za-z0-9._-]/g, "_")
+    .slice(0, 60)}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
 }
 
 export class SettlementError extends Error {
@@ -152,7 +172,11 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
   };
 
   const current = periodOf(opts.now);
-  if (period > current) throw new SettlementError("ERR_PERIOD_NOT_OVER", `period ${period} has not started yet (it is ${current}): it cannot be settled`);
+  if (period > current)
+    throw new SettlementError(
+      "ERR_PERIOD_NOT_OVER",
+      `period ${period} has not started yet (it is ${current}): it cannot be settled`,
+    );
   const alreadyClosed = (await store.closedPeriods()).some((closed) => closed.period === period);
   if (period === current && !alreadyClosed && !opts.closeNow && !opts.dryRun) {
     throw new SettlementError(
@@ -164,7 +188,10 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
   // settlements paid, so an earlier period settled later would be counted wrong.
   for (const earlier of await store.periodsWithTransactions()) {
     if (earlier < period && !(await store.getSettlement(earlier))) {
-      throw new SettlementError("ERR_PERIOD_ORDER", `period ${earlier} has transactions and is not settled: settle it before ${period}`);
+      throw new SettlementError(
+        "ERR_PERIOD_ORDER",
+        `period ${earlier} has transactions and is not settled: settle it before ${period}`,
+      );
     }
   }
   if (opts.dryRun) return dryRun(opts);
@@ -205,7 +232,8 @@ export async function settle(opts: SettleOptions): Promise<SettleResult> {
   try {
     await checkBankFiles(files, opts.schemaDir);
   } catch (error) {
-    if (error instanceof BankFileInvalidError || error instanceof XmlValidatorError) throw new SettlementError(error.code, error.message);
+    if (error instanceof BankFileInvalidError || error instanceof XmlValidatorError)
+      throw new SettlementError(error.code, error.message);
     throw error;
   }
   const names = [...files.keys()].sort();
@@ -277,11 +305,18 @@ async function writeAtomically(path: string, content: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The plan: what to pay and collect
 
-const price = (amount: bigint, currency: string): Price => ({ amount: Number(amount) as MinorUnits, currency: currency as CurrencyCode });
+const price = (amount: bigint, currency: string): Price => ({
+  amount: Number(amount) as MinorUnits,
+  currency: currency as CurrencyCode,
+});
 const positive = (amount: bigint): bigint => (amount > 0n ? amount : 0n);
 
 /** Sums of postings by key over transactions of some kinds. */
-function sumPostings(transactions: readonly LedgerTransaction[], kinds: readonly string[], key: (account: string, currency: string) => string | undefined): Map<string, bigint> {
+function sumPostings(
+  transactions: readonly LedgerTransaction[],
+  kinds: readonly string[],
+  key: (account: string, currency: string) => string | undefined,
+): Map<string, bigint> {
   const sums = new Map<string, bigint>();
   for (const txn of transactions) {
     if (!kinds.includes(txn.kind)) continue;
@@ -293,7 +328,11 @@ function sumPostings(transactions: readonly LedgerTransaction[], kinds: readonly
   return sums;
 }
 
-export function plan(activity: PeriodActivity, publishers: readonly PublisherRecord[], opts: Pick<SettleOptions, "config" | "now">): SettlementRecord {
+export function plan(
+  activity: PeriodActivity,
+  publishers: readonly PublisherRecord[],
+  opts: Pick<SettleOptions, "config" | "now">,
+): SettlementRecord {
   const { period } = activity;
   const createdAt = opts.now.toISOString();
   // Transfers are executed, and bills collected, once the period is over and not before the next business day.
@@ -307,8 +346,12 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
   const publisherById = new Map(publishers.map((p) => [p.id as string, p]));
 
   // Per publisher and currency: earned and refunded in the period, due through it.
-  const earned = sumPostings(activity.transactions, ["payment"], (account, currency) => (account.startsWith("payable/") ? `${partyOf(account).party} ${currency}` : undefined));
-  const refunded = sumPostings(activity.transactions, ["refund"], (account, currency) => (account.startsWith("payable/") ? `${partyOf(account).party} ${currency}` : undefined));
+  const earned = sumPostings(activity.transactions, ["payment"], (account, currency) =>
+    account.startsWith("payable/") ? `${partyOf(account).party} ${currency}` : undefined,
+  );
+  const refunded = sumPostings(activity.transactions, ["refund"], (account, currency) =>
+    account.startsWith("payable/") ? `${partyOf(account).party} ${currency}` : undefined,
+  );
   const payouts: PayoutRecord[] = [];
   const holds: Hold[] = [];
   const reports = new Map<string, PayoutLine[]>();
@@ -334,13 +377,20 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
       sepa = currency === "EUR" && iban.ok && isSepaCountry(iban.country);
       const candidate = { name: publisher.name, iban: publisher.iban, bic: publisher.bic, country: publisher.country };
       if (!sepa && publisher.bic === undefined) hold = "no-bic-for-non-sepa";
-      else if ((detail = transferRefusal(frame, candidate, price(due, currency), sepa)) !== undefined) hold = "bank-details-refused";
+      else if ((detail = transferRefusal(frame, candidate, price(due, currency), sepa)) !== undefined)
+        hold = "bank-details-refused";
       else creditor = candidate;
     }
     if (hold === undefined && creditor) {
       payouts.push({ id: "", period, publisher: party as PartyId<"publisher">, amount: price(due, currency), creditor, sepa });
     } else if (hold !== undefined && due !== 0n) {
-      holds.push({ publisher: party, currency, amount: due.toString(), reason: hold, ...(detail === undefined ? {} : { detail }) });
+      holds.push({
+        publisher: party,
+        currency,
+        amount: due.toString(),
+        reason: hold,
+        ...(detail === undefined ? {} : { detail }),
+      });
     }
     const paid = hold === undefined ? due : 0n;
     const line: PayoutLine = {
@@ -354,7 +404,9 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
     };
     reports.set(party, [...(reports.get(party) ?? []), line]);
   }
-  payouts.sort((a, b) => (a.publisher < b.publisher ? -1 : a.publisher > b.publisher ? 1 : a.amount.currency < b.amount.currency ? -1 : 1));
+  payouts.sort((a, b) =>
+    a.publisher < b.publisher ? -1 : a.publisher > b.publisher ? 1 : a.amount.currency < b.amount.currency ? -1 : 1,
+  );
   const numberedPayouts = payouts.map((p, i) => ({ ...p, id: `PAY-${period}-${String(i + 1).padStart(5, "0")}` }));
 
   // Per postpaid user: what the period's bill comes to, refunds and earlier collections deducted.
@@ -372,16 +424,30 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
     let mandate = user?.mandate && accrued.currency === "EUR" ? user.mandate : undefined;
     const refusal = mandate && debitRefusal(frame, mandate, price(due, accrued.currency));
     if (mandate && refusal) {
-      refusedDebits.push({ user: party, mandate: mandate.id, currency: accrued.currency, amount: due.toString(), detail: refusal });
+      refusedDebits.push({
+        user: party,
+        mandate: mandate.id,
+        currency: accrued.currency,
+        amount: due.toString(),
+        detail: refusal,
+      });
       mandate = undefined;
     }
-    collections.push({ id: "", period, user: party as PartyId<"user">, amount: price(due, accrued.currency), method: mandate ? "sepa-direct-debit" : "invoice", mandate });
+    collections.push({
+      id: "",
+      period,
+      user: party as PartyId<"user">,
+      amount: price(due, accrued.currency),
+      method: mandate ? "sepa-direct-debit" : "invoice",
+      mandate,
+    });
   }
   collections.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : a.amount.currency < b.amount.currency ? -1 : 1));
   const numberedCollections = collections.map((c, i) => ({ ...c, id: `COL-${period}-${String(i + 1).padStart(5, "0")}` }));
 
   const minimumPayouts: Record<string, string> = {};
-  for (const currency of new Set(activity.accruedThrough.map((a) => a.currency))) minimumPayouts[currency] = formatPrice(price(BigInt(minimumPayoutOf(opts.config, currency)), currency));
+  for (const currency of new Set(activity.accruedThrough.map((a) => a.currency)))
+    minimumPayouts[currency] = formatPrice(price(BigInt(minimumPayoutOf(opts.config, currency)), currency));
   const details: SettlementDetails = {
     period,
     minimumPayouts,
@@ -391,13 +457,25 @@ export function plan(activity: PeriodActivity, publishers: readonly PublisherRec
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([id, lines]) => {
         const registered = publisherById.get(id);
-        return { period, publisher: { id, name: registered?.name ?? id, country: registered?.country ?? "" }, lines: lines.sort((a, b) => (a.currency < b.currency ? -1 : 1)) };
+        return {
+          period,
+          publisher: { id, name: registered?.name ?? id, country: registered?.country ?? "" },
+          lines: lines.sort((a, b) => (a.currency < b.currency ? -1 : 1)),
+        };
       }),
     holds,
     credits,
     refusedDebits,
   };
-  return { period, createdAt, executionDate, collectionDate, details: stableJson(details), payouts: numberedPayouts, collections: numberedCollections };
+  return {
+    period,
+    createdAt,
+    executionDate,
+    collectionDate,
+    details: stableJson(details),
+    payouts: numberedPayouts,
+    collections: numberedCollections,
+  };
 }
 
 /** Per currency, what the period's payments and refunds moved (docs/ledger.md, "Tie-out"). */
@@ -418,7 +496,12 @@ export function periodTotals(transactions: readonly LedgerTransaction[]): Record
   const out: Record<string, PeriodTotals> = {};
   for (const currency of [...sums.keys()].sort()) {
     const s = sums.get(currency)!;
-    out[currency] = { billed: s.billed.toString(), publishers: s.publishers.toString(), fees: s.fees.toString(), fx: s.fx.toString() };
+    out[currency] = {
+      billed: s.billed.toString(),
+      publishers: s.publishers.toString(),
+      fees: s.fees.toString(),
+      fx: s.fx.toString(),
+    };
   }
   return out;
 }
@@ -427,7 +510,12 @@ export function periodTotals(transactions: readonly LedgerTransaction[]): Record
 export function stableJson(value: unknown): string {
   const sort = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+    if (v && typeof v === "object")
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
     return v;
   };
   return `${JSON.stringify(sort(value), null, 2)}\n`;
@@ -463,7 +551,12 @@ function render(
       executionDate: settlement.executionDate,
       collectionDate: settlement.collectionDate,
       payouts: settlement.payouts.map((p) => ({ id: p.id, publisher: p.publisher, amount: formatPrice(p.amount), sepa: p.sepa })),
-      collections: settlement.collections.map((c) => ({ id: c.id, user: c.user, amount: formatPrice(c.amount), method: c.method })),
+      collections: settlement.collections.map((c) => ({
+        id: c.id,
+        user: c.user,
+        amount: formatPrice(c.amount),
+        method: c.method,
+      })),
       holds: details.holds,
       refusedDebits: details.refusedDebits ?? [],
       credits: details.credits,
@@ -524,9 +617,18 @@ function statementOf(
         kind: txn.kind,
       });
     } else if (txn.kind === "topup" || txn.kind === "deposit") {
-      const amount = txn.postings.find((p) => p.account === `${txn.kind === "topup" ? "funds" : "deposit"}/${user.id}`)?.amount ?? 0;
+      const amount =
+        txn.postings.find((p) => p.account === `${txn.kind === "topup" ? "funds" : "deposit"}/${user.id}`)?.amount ?? 0;
       const money = price(BigInt(-amount), home);
-      lines.push({ date: txn.createdAt.slice(0, 10), paymentId: txn.ref ?? txn.id, publisher: "", description: txn.kind === "topup" ? "prepaid top-up" : "deposit received", price: money, charged: money, kind: txn.kind });
+      lines.push({
+        date: txn.createdAt.slice(0, 10),
+        paymentId: txn.ref ?? txn.id,
+        publisher: "",
+        description: txn.kind === "topup" ? "prepaid top-up" : "deposit received",
+        price: money,
+        charged: money,
+        kind: txn.kind,
+      });
     }
   }
   const opening = -(before.get(`funds/${user.id} ${home}`) ?? 0n);
@@ -549,6 +651,7 @@ export async function periodStates(store: Store): Promise<{ period: string; clos
   const closed = new Set((await store.closedPeriods()).map((c) => c.period));
   const all = new Set([...(await store.periodsWithTransactions()), ...closed]);
   const out = [];
-  for (const period of [...all].sort()) out.push({ period, closed: closed.has(period), settled: (await store.getSettlement(period)) !== undefined });
+  for (const period of [...all].sort())
+    out.push({ period, closed: closed.has(period), settled: (await store.getSettlement(period)) !== undefined });
   return out;
 }

@@ -14,8 +14,10 @@ export function checkOptionalString(value: unknown, field: string): string | und
 export function checkPrice(value: unknown, field: string): Price {
   if (typeof value !== "object" || value === null) throw new StatementError(field, "must be a price { amount, currency }");
   const { amount, currency } = value as { amount?: unknown; currency?: unknown };
-  if (!isCurrencyCode(currency)) throw new StatementError(`${field}.currency`, `${JSON.stringify(currency)} is not an active ISO 4217 currency code`);
-  if (!isMinorUnits(amount)) throw new StatementError(`${field}.amount`, `${String(amount)} is not a non-negative safe integer of minor units`);
+  if (!isCurrencyCode(currency))
+    throw new StatementError(`${field}.currency`, `${JSON.stringify(currency)} is not an active ISO 4217 currency code`);
+  if (!isMinorUnits(amount))
+    throw new StatementError(`${field}.amount`, `${String(amount)} is not a non-negative safe integer of minor units`);
   return { amount, currency };
 }
 
@@ -34,4 +36,3 @@ export function checkArray(value: unknown, field: string): readonly unknown[] {
   if (!Array.isArray(value)) throw new StatementError(field, "must be an array");
   return value;
 }
-

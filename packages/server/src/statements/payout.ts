@@ -35,7 +35,8 @@ function checkPayout(payout: PublisherPayout): CheckedPayout {
     for (const [key] of COLUMNS) {
       const price = checkPrice(line[key], `${at}.${key}`);
       // One line per currency: an amount in another currency would be printed under the wrong heading.
-      if (price.currency !== currency) throw new StatementError(`${at}.${key}.currency`, `is ${price.currency}, the line is in ${currency}`);
+      if (price.currency !== currency)
+        throw new StatementError(`${at}.${key}.currency`, `is ${price.currency}, the line is in ${currency}`);
       amounts[key] = price;
     }
     return { currency, amounts };
@@ -63,7 +64,14 @@ export const PAYOUT_CSV_HEADER = [
 /** The payout report as RFC 4180 CSV: one record per currency, amounts as decimal strings with the currency's exponent. */
 export function renderPayoutCsv(payout: PublisherPayout): string {
   const p = checkPayout(payout);
-  const rows = p.lines.map((l) => [p.period, p.publisher.id, p.publisher.name, p.publisher.country, l.currency, ...COLUMNS.map(([key]) => formatAmount(l.amounts[key]))]);
+  const rows = p.lines.map((l) => [
+    p.period,
+    p.publisher.id,
+    p.publisher.name,
+    p.publisher.country,
+    l.currency,
+    ...COLUMNS.map(([key]) => formatAmount(l.amounts[key])),
+  ]);
   return csvDocument(PAYOUT_CSV_HEADER, rows);
 }
 
@@ -84,7 +92,10 @@ export function renderPayoutHtml(payout: PublisherPayout): string {
           '<table class="payout">',
           `<thead><tr>${cell("th", "Currency", undefined, "col")}${COLUMNS.map(([, , label]) => cell("th", label, "amount", "col")).join("")}</tr></thead>`,
           "<tbody>",
-          ...p.lines.map((l) => `<tr>${cell("th", l.currency, undefined, "row")}${COLUMNS.map(([key]) => cell("td", formatPrice(l.amounts[key]), "amount")).join("")}</tr>`),
+          ...p.lines.map(
+            (l) =>
+              `<tr>${cell("th", l.currency, undefined, "row")}${COLUMNS.map(([key]) => cell("td", formatPrice(l.amounts[key]), "amount")).join("")}</tr>`,
+          ),
           "</tbody>",
           "</table>",
         ].join("\n");

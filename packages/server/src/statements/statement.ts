@@ -14,7 +14,12 @@ const TOTALS = [
   ["closingBalance", "closing_balance", "Closing balance"],
 ] as const;
 
-const KIND_LABELS: Readonly<Record<StatementLineKind, string>> = { payment: "Payment", refund: "Refund", topup: "Top-up", deposit: "Deposit" };
+const KIND_LABELS: Readonly<Record<StatementLineKind, string>> = {
+  payment: "Payment",
+  refund: "Refund",
+  topup: "Top-up",
+  deposit: "Deposit",
+};
 
 interface CheckedStatement {
   period: string;
@@ -47,7 +52,10 @@ function checkStatement(statement: Statement): CheckedStatement {
   const totals = (statement.totals ?? {}) as Partial<Statement["totals"]>;
   const checkedTotals: CheckedStatement["totals"] = [];
   for (const [key, csvName, label] of TOTALS) {
-    const price = key === "charged" || key === "refunded" ? checkPrice(totals[key], `totals.${key}`) : checkOptionalPrice(totals[key], `totals.${key}`);
+    const price =
+      key === "charged" || key === "refunded"
+        ? checkPrice(totals[key], `totals.${key}`)
+        : checkOptionalPrice(totals[key], `totals.${key}`);
     if (price !== undefined) checkedTotals.push({ key, csvName, label, price });
   }
   return {
@@ -100,7 +108,8 @@ export function renderStatementCsv(statement: Statement): string {
     l.charged.currency,
     l.rate ?? "",
   ]);
-  for (const t of s.totals) rows.push([s.period, "total", "", t.csvName, "", "", "", "", "", formatAmount(t.price), t.price.currency, ""]);
+  for (const t of s.totals)
+    rows.push([s.period, "total", "", t.csvName, "", "", "", "", "", formatAmount(t.price), t.price.currency, ""]);
   return csvDocument(STATEMENT_CSV_HEADER, rows);
 }
 
@@ -117,7 +126,10 @@ export function renderStatementHtml(statement: Statement): string {
     .map(([k, v]) => `<dt>${escapeHtml(k as string)}</dt><dd>${escapeHtml(v as string)}</dd>`)
     .join("");
   const totals = s.totals
-    .map((t) => `<tr${t.key === "toCollect" || t.key === "closingBalance" ? ' class="emphasis"' : ""}>${cell("th", t.label, undefined, "row")}${cell("td", formatPrice(t.price), "amount")}</tr>`)
+    .map(
+      (t) =>
+        `<tr${t.key === "toCollect" || t.key === "closingBalance" ? ' class="emphasis"' : ""}>${cell("th", t.label, undefined, "row")}${cell("td", formatPrice(t.price), "amount")}</tr>`,
+    )
     .join("\n");
   const header = ["Date", "Type", "Payment", "Publisher", "Description", "Price", "Rate", "Charged"];
   const amountColumns = new Set(["Price", "Rate", "Charged"]);

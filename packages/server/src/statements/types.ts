@@ -22,7 +22,12 @@ export interface StatementLine {
 export interface Statement {
   /** The billing period, e.g. "2025-11". */
   readonly period: string;
-  readonly user: { readonly id: string; readonly name?: string; readonly mode: "prepaid" | "postpaid"; readonly homeCurrency: string };
+  readonly user: {
+    readonly id: string;
+    readonly name?: string;
+    readonly mode: "prepaid" | "postpaid";
+    readonly homeCurrency: string;
+  };
   readonly lines: readonly StatementLine[];
   readonly totals: {
     readonly charged: Price;

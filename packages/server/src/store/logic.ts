@@ -91,7 +91,8 @@ function* ledgerLock(mode: "shared" | "exclusive" = "shared"): Logic<void> {
 /** An integer column as a number; throws if it is not a safe integer (the schema keeps them so). */
 export function int(value: unknown): number {
   const n = typeof value === "bigint" ? Number(value) : typeof value === "string" ? Number(value) : (value as number);
-  if (!Number.isSafeInteger(n) || (typeof value === "bigint" && BigInt(n) !== value)) throw new RangeError(`integer out of the safe range: ${String(value)}`);
+  if (!Number.isSafeInteger(n) || (typeof value === "bigint" && BigInt(n) !== value))
+    throw new RangeError(`integer out of the safe range: ${String(value)}`);
   return n;
 }
 export function big(value: unknown): bigint {
@@ -111,7 +112,13 @@ function toUser(row: Row): UserRecord {
   const mandate: SepaMandate | undefined =
     row["mandate_id"] === null || row["mandate_id"] === undefined
       ? undefined
-      : { id: str(row["mandate_id"]), signedOn: str(row["mandate_signed_on"]), name: str(row["mandate_name"]), iban: str(row["mandate_iban"]), bic: optStr(row["mandate_bic"]) };
+      : {
+          id: str(row["mandate_id"]),
+          signedOn: str(row["mandate_signed_on"]),
+          name: str(row["mandate_name"]),
+          iban: str(row["mandate_iban"]),
+          bic: optStr(row["mandate_bic"]),
+        };
   return {
     id: str(row["id"]) as PartyId<"user">,
     publicKeyJwk: str(row["public_key_jwk"]),
@@ -182,7 +189,9 @@ function toClosed(row: Row): ClosedPeriod {
 // ---------------------------------------------------------------------------------------------
 // Users
 
-export function* createUser(user: NewUser): Logic<{ kind: "created"; user: UserRecord } | { kind: "exists" } | { kind: "key-enrolled" }> {
+export function* createUser(
+  user: NewUser,
+): Logic<{ kind: "created"; user: UserRecord } | { kind: "exists" } | { kind: "key-enrolled" }> {
   if (yield* get("SELECT id FROM users WHERE id = ?", user.id)) return { kind: "exists" };
   if (yield* get("SELECT id FROM users WHERE kid = ?", user.kid)) return { kind: "key-enrolled" };
   yield* run(
@@ -225,7 +234,15 @@ export function* setMandate(id: string, mandate: SepaMandate | undefined): Logic
   if (!(yield* get("SELECT id FROM users WHERE id = ?", id))) return undefined;
   yield* run("DELETE FROM sepa_mandates WHERE user_id = ?", id);
   if (mandate) {
-    yield* run("INSERT INTO sepa_mandates (user_id, mandate_id, signed_on, name, iban, bic) VALUES (?, ?, ?, ?, ?, ?)", id, mandate.id, mandate.signedOn, mandate.name, mandate.iban, mandate.bic ?? null);
+    yield* run(
+      "INSERT INTO sepa_mandates (user_id, mandate_id, signed_on, name, iban, bic) VALUES (?, ?, ?, ?, ?, ?)",
+      id,
+      mandate.id,
+      mandate.signedOn,
+      mandate.name,
+      mandate.iban,
+      mandate.bic ?? null,
+    );
   }
   return yield* getUser(id);
 }
@@ -275,7 +292,10 @@ export const CLOSED_PERIODS_FROM = "SELECT period FROM closed_periods WHERE peri
 function* periodFor(createdAt: string): Logic<string> {
   const month = periodOf(createdAt);
   const closed = yield* all<{ period: string }>(CLOSED_PERIODS_FROM, month);
-  return assignPeriod(month, closed.map((row) => row.period));
+  return assignPeriod(
+    month,
+    closed.map((row) => row.period),
+  );
 }
 
 /**
@@ -301,7 +321,10 @@ function* post(txn: NewTransaction): Logic<{ seq: number; period: string }> {
   if (txn.postings.length > 0) {
     const params: unknown[] = [];
     for (const p of txn.postings) params.push(seq, p.account, p.currency, p.amount);
-    yield* run(`INSERT INTO postings (txn_seq, account, currency, amount) VALUES ${txn.postings.map(() => "(?, ?, ?, ?)").join(", ")}`, ...params);
+    yield* run(
+      `INSERT INTO postings (txn_seq, account, currency, amount) VALUES ${txn.postings.map(() => "(?, ?, ?, ?)").join(", ")}`,
+      ...params,
+    );
   }
   // A user's stored balance is what the server owes them: the opposite of the account's sum.
   for (const p of txn.postings) {
@@ -318,8 +341,14 @@ function* postingsOf(seqs: readonly number[]): Logic<Map<number, Posting[]>> {
   // Chunks: SQLite allows at most 32766 parameters in one statement.
   for (let i = 0; i < seqs.length; i += 500) {
     const chunk = seqs.slice(i, i + 500);
-    const rows = yield* all(`SELECT txn_seq, account, currency, amount FROM postings WHERE txn_seq IN (${marks(chunk.length)}) ORDER BY seq`, ...chunk);
-    for (const row of rows) bySeq.get(int(row["txn_seq"]))!.push({ account: str(row["account"]), currency: str(row["currency"]) as CurrencyCode, amount: int(row["amount"]) });
+    const rows = yield* all(
+      `SELECT txn_seq, account, currency, amount FROM postings WHERE txn_seq IN (${marks(chunk.length)}) ORDER BY seq`,
+      ...chunk,
+    );
+    for (const row of rows)
+      bySeq
+        .get(int(row["txn_seq"]))!
+        .push({ account: str(row["account"]), currency: str(row["currency"]) as CurrencyCode, amount: int(row["amount"]) });
   }
   return bySeq;
 }
@@ -340,12 +369,21 @@ function* withPostings(rows: readonly Row[]): Logic<LedgerTransaction[]> {
   }));
 }
 
-export function* ledgerTransactions(query: { period?: string; user?: string; after?: number; limit: number }): Logic<LedgerTransaction[]> {
+export function* ledgerTransactions(query: {
+  period?: string;
+  user?: string;
+  after?: number;
+  limit: number;
+}): Logic<LedgerTransaction[]> {
   const where = ["seq > ?"];
   const params: unknown[] = [query.after ?? 0];
   if (query.period !== undefined) (where.push("period = ?"), params.push(query.period));
   if (query.user !== undefined) (where.push("user_id = ?"), params.push(query.user));
-  const rows = yield* all(`SELECT * FROM ledger_transactions WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`, ...params, query.limit);
+  const rows = yield* all(
+    `SELECT * FROM ledger_transactions WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`,
+    ...params,
+    query.limit,
+  );
   return yield* withPostings(rows);
 }
 
@@ -359,7 +397,13 @@ export function* topUp(topup: TopupRecord): Logic<TopupOutcome> {
   const existing = yield* get("SELECT * FROM topups WHERE idempotency_key = ?", topup.idempotencyKey);
   if (existing) {
     const previous = toTopup(existing);
-    if (previous.user !== topup.user || previous.amount !== topup.amount || previous.currency !== topup.currency || previous.kind !== kind) return { kind: "key-conflict", topup: previous };
+    if (
+      previous.user !== topup.user ||
+      previous.amount !== topup.amount ||
+      previous.currency !== topup.currency ||
+      previous.kind !== kind
+    )
+      return { kind: "key-conflict", topup: previous };
     const current = (yield* getUser(topup.user))!;
     return { kind: "repeated", topup: previous, balance: (kind === "funds" ? current.balance : current.deposit) as MinorUnits };
   }
@@ -368,7 +412,16 @@ export function* topUp(topup: TopupRecord): Logic<TopupOutcome> {
   if (kind === "deposit" && user["mode"] !== "postpaid") return { kind: "not-postpaid" };
   const balance = int(kind === "funds" ? user["balance_minor"] : user["deposit_minor"]) + topup.amount;
   if (!Number.isSafeInteger(balance)) return { kind: "balance-overflow" };
-  yield* run("INSERT INTO topups (id, user_id, amount_minor, currency, idempotency_key, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)", topup.id, topup.user, topup.amount, topup.currency, topup.idempotencyKey, topup.createdAt, kind);
+  yield* run(
+    "INSERT INTO topups (id, user_id, amount_minor, currency, idempotency_key, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    topup.id,
+    topup.user,
+    topup.amount,
+    topup.currency,
+    topup.idempotencyKey,
+    topup.createdAt,
+    kind,
+  );
   yield* post({
     id: `txn_${topup.id}`,
     kind: kind === "funds" ? "topup" : "deposit",
@@ -385,7 +438,11 @@ export function* topUp(topup: TopupRecord): Logic<TopupOutcome> {
 
 /** −Σ of a user's card float postings in a currency: what the books say the user's cards hold. */
 function* floatOf(user: string, currency: string): Logic<bigint> {
-  const row = yield* get("SELECT COALESCE(SUM(amount), 0) AS total FROM postings WHERE account = ? AND currency = ?", Accounts.float(user), currency);
+  const row = yield* get(
+    "SELECT COALESCE(SUM(amount), 0) AS total FROM postings WHERE account = ? AND currency = ?",
+    Accounts.float(user),
+    currency,
+  );
   return -big(row?.["total"] ?? 0);
 }
 
@@ -402,7 +459,14 @@ export function* loadCard(load: CardLoadRecord): Logic<CardLoadOutcome> {
   if (user["mode"] !== "prepaid") return { kind: "not-prepaid" };
   const balance = int(user["balance_minor"]);
   if (balance < load.amount) return { kind: "insufficient-funds", balance: balance as MinorUnits };
-  yield* post({ id, kind: "card-load", createdAt: load.createdAt, user: load.user, ref: load.ref, postings: cardLoadPostings(load.user, { amount: load.amount, currency: load.currency }) });
+  yield* post({
+    id,
+    kind: "card-load",
+    createdAt: load.createdAt,
+    user: load.user,
+    ref: load.ref,
+    postings: cardLoadPostings(load.user, { amount: load.amount, currency: load.currency }),
+  });
   return { kind: "loaded" };
 }
 
@@ -426,15 +490,21 @@ export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
   const user = yield* lockedRow("SELECT * FROM users WHERE id = ?", payment.user);
   // Re-checked inside the transaction: a concurrent identical request may have won the race.
   const existing = yield* get("SELECT * FROM payments WHERE user_id = ? AND nonce = ?", payment.user, payment.nonce);
-  if (existing) return str(existing["request_hash"]) === payment.requestHash ? { kind: "duplicate", payment: toPayment(existing) } : { kind: "nonce-reused" };
+  if (existing)
+    return str(existing["request_hash"]) === payment.requestHash
+      ? { kind: "duplicate", payment: toPayment(existing) }
+      : { kind: "nonce-reused" };
   if (!user) return { kind: "unknown-user" };
   if (user["status"] !== "active") return { kind: "suspended" };
-  if (user["home_currency"] !== payment.charged.currency) return { kind: "currency-mismatch", homeCurrency: str(user["home_currency"]) as CurrencyCode };
+  if (user["home_currency"] !== payment.charged.currency)
+    return { kind: "currency-mismatch", homeCurrency: str(user["home_currency"]) as CurrencyCode };
   const mode = str(user["mode"]) as AccountMode;
   const charged = payment.charged.amount;
   if (mode === "prepaid") {
     // A card's payment is drawn on what was loaded onto the card, an online one on the funds.
-    const balance = payment.fromCardFloat ? Number(yield* floatOf(payment.user, payment.charged.currency)) : int(user["balance_minor"]);
+    const balance = payment.fromCardFloat
+      ? Number(yield* floatOf(payment.user, payment.charged.currency))
+      : int(user["balance_minor"]);
     if (balance < charged) return { kind: "insufficient-funds", balance: balance as MinorUnits };
   } else {
     const required = int(user["deposit_required_minor"]);
@@ -442,7 +512,8 @@ export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
     if (paid < required) return { kind: "deposit-required", required: required as MinorUnits, paid: paid as MinorUnits };
     const limit = user["monthly_limit_minor"] === null ? 0 : int(user["monthly_limit_minor"]);
     const used = yield* usedInMonth(payment.user, new Date(payment.serverTime));
-    if (used + BigInt(charged) > BigInt(limit)) return { kind: "limit-exceeded", used: Number(used) as MinorUnits, limit: limit as MinorUnits };
+    if (used + BigInt(charged) > BigInt(limit))
+      return { kind: "limit-exceeded", used: Number(used) as MinorUnits, limit: limit as MinorUnits };
   }
   const fee = payment.fee ?? (0 as MinorUnits);
   yield* run(
@@ -473,7 +544,16 @@ export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
     user: payment.user,
     publisher: payment.publisher,
     paymentId: payment.id,
-    postings: paymentPostings({ id: payment.id, user: payment.user, mode, fromCardFloat: payment.fromCardFloat === true, publisher: payment.publisher, price: payment.price, charged: payment.charged, fee }),
+    postings: paymentPostings({
+      id: payment.id,
+      user: payment.user,
+      mode,
+      fromCardFloat: payment.fromCardFloat === true,
+      publisher: payment.publisher,
+      price: payment.price,
+      charged: payment.charged,
+      fee,
+    }),
   });
   return { kind: "recorded", payment: { ...payment, fee } };
 }
@@ -519,9 +599,19 @@ export function* refundPayment(refund: NewRefund): Logic<RefundOutcome> {
   const existing = yield* get("SELECT * FROM refunds WHERE payment_id = ?", payment.id);
   if (existing) return { kind: "already-refunded", refund: yield* refundRecord(existing, payment) };
   const original = yield* get("SELECT seq FROM ledger_transactions WHERE payment_id = ? AND kind = 'payment'", payment.id);
-  if (!original) throw new StoreStateError("ERR_LEDGER_INVARIANT", `ONE_TRANSACTION_PER_PAYMENT: payment ${payment.id} has no ledger transaction to reverse`);
+  if (!original)
+    throw new StoreStateError(
+      "ERR_LEDGER_INVARIANT",
+      `ONE_TRANSACTION_PER_PAYMENT: payment ${payment.id} has no ledger transaction to reverse`,
+    );
   const postings = (yield* postingsOf([int(original["seq"])])).get(int(original["seq"])) ?? [];
-  yield* run("INSERT INTO refunds (id, payment_id, reason, created_at) VALUES (?, ?, ?, ?)", refund.id, payment.id, refund.reason, refund.createdAt);
+  yield* run(
+    "INSERT INTO refunds (id, payment_id, reason, created_at) VALUES (?, ?, ?, ?)",
+    refund.id,
+    payment.id,
+    refund.reason,
+    refund.createdAt,
+  );
   const { period } = yield* post({
     id: `txn_${refund.id}`,
     kind: "refund",
@@ -532,20 +622,53 @@ export function* refundPayment(refund: NewRefund): Logic<RefundOutcome> {
     ref: refund.id,
     postings: reversePostings(postings),
   });
-  return { kind: "refunded", refund: { ...refund, user: payment.user, publisher: payment.publisher, charged: payment.charged, price: payment.price, period } };
+  return {
+    kind: "refunded",
+    refund: {
+      ...refund,
+      user: payment.user,
+      publisher: payment.publisher,
+      charged: payment.charged,
+      price: payment.price,
+      period,
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Publishers
 
-export function* putPublisher(p: Omit<PublisherRecord, "createdAt" | "updatedAt">, at: string): Logic<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
+export function* putPublisher(
+  p: Omit<PublisherRecord, "createdAt" | "updatedAt">,
+  at: string,
+): Logic<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
   const existing = yield* get("SELECT id FROM publishers WHERE id = ?", p.id);
   if (existing) {
-    yield* run("UPDATE publishers SET name = ?, country = ?, iban = ?, bic = ?, updated_at = ? WHERE id = ?", p.name, p.country, p.iban ?? null, p.bic ?? null, at, p.id);
+    yield* run(
+      "UPDATE publishers SET name = ?, country = ?, iban = ?, bic = ?, updated_at = ? WHERE id = ?",
+      p.name,
+      p.country,
+      p.iban ?? null,
+      p.bic ?? null,
+      at,
+      p.id,
+    );
   } else {
-    yield* run("INSERT INTO publishers (id, name, country, iban, bic, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", p.id, p.name, p.country, p.iban ?? null, p.bic ?? null, at, at);
+    yield* run(
+      "INSERT INTO publishers (id, name, country, iban, bic, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      p.id,
+      p.name,
+      p.country,
+      p.iban ?? null,
+      p.bic ?? null,
+      at,
+      at,
+    );
   }
-  return { kind: existing ? "updated" : "created", publisher: toPublisher((yield* get("SELECT * FROM publishers WHERE id = ?", p.id))!) };
+  return {
+    kind: existing ? "updated" : "created",
+    publisher: toPublisher((yield* get("SELECT * FROM publishers WHERE id = ?", p.id))!),
+  };
 }
 
 export function* getPublisher(id: string): Logic<PublisherRecord | undefined> {
@@ -560,7 +683,11 @@ export function* listPublishers(): Logic<PublisherRecord[]> {
 // ---------------------------------------------------------------------------------------------
 // Reference rates
 
-export function* importRates(tables: readonly RateTable[], source: string, at: string): Logic<{ inserted: number; replaced: number; unchanged: number }> {
+export function* importRates(
+  tables: readonly RateTable[],
+  source: string,
+  at: string,
+): Logic<{ inserted: number; replaced: number; unchanged: number }> {
   let inserted = 0;
   let replaced = 0;
   let unchanged = 0;
@@ -582,7 +709,10 @@ export function* importRates(tables: readonly RateTable[], source: string, at: s
     const entries = Object.entries(table.rates);
     for (let i = 0; i < entries.length; i += 200) {
       const chunk = entries.slice(i, i + 200);
-      yield* run(`INSERT INTO fx_rates (date, currency, rate) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`, ...chunk.flatMap(([currency, rate]) => [table.date, currency, rate]));
+      yield* run(
+        `INSERT INTO fx_rates (date, currency, rate) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap(([currency, rate]) => [table.date, currency, rate]),
+      );
     }
   }
   return { inserted, replaced, unchanged };
@@ -594,7 +724,10 @@ function sameRates(a: Readonly<Record<string, string>>, b: Readonly<Record<strin
 }
 
 function* ratesOfDay(date: string, base: string): Logic<RateTable> {
-  const rows = yield* all<{ currency: string; rate: string }>("SELECT currency, rate FROM fx_rates WHERE date = ? ORDER BY currency", date);
+  const rows = yield* all<{ currency: string; rate: string }>(
+    "SELECT currency, rate FROM fx_rates WHERE date = ? ORDER BY currency",
+    date,
+  );
   return { base: base as CurrencyCode, date, rates: Object.fromEntries(rows.map((row) => [row.currency, row.rate])) };
 }
 
@@ -613,7 +746,11 @@ export function* ratesOn(date: string): Logic<RateTable | undefined> {
 // Periods and settlements
 
 export function* closePeriod(period: string, at: string): Logic<ClosedPeriod> {
-  if (period > periodOf(at)) throw new StoreStateError("ERR_PERIOD_NOT_OVER", `period ${period} has not started yet (it is ${periodOf(at)}): it cannot be closed`);
+  if (period > periodOf(at))
+    throw new StoreStateError(
+      "ERR_PERIOD_NOT_OVER",
+      `period ${period} has not started yet (it is ${periodOf(at)}): it cannot be closed`,
+    );
   // Exclusive: no transaction is being written while the period closes, so none lands in it afterwards.
   yield* ledgerLock("exclusive");
   const existing = yield* get("SELECT * FROM closed_periods WHERE period = ?", period);
@@ -628,10 +765,13 @@ export function* closedPeriods(): Logic<ClosedPeriod[]> {
 }
 
 export function* periodsWithTransactions(): Logic<string[]> {
-  return (yield* all<{ period: string }>("SELECT DISTINCT period FROM ledger_transactions ORDER BY period")).map((row) => row.period);
+  return (yield* all<{ period: string }>("SELECT DISTINCT period FROM ledger_transactions ORDER BY period")).map(
+    (row) => row.period,
+  );
 }
 
-const accountSums = (rows: readonly Row[]) => rows.map((row) => ({ account: str(row["account"]), currency: str(row["currency"]) as CurrencyCode, sum: big(row["total"]) }));
+const accountSums = (rows: readonly Row[]) =>
+  rows.map((row) => ({ account: str(row["account"]), currency: str(row["currency"]) as CurrencyCode, sum: big(row["total"]) }));
 
 export function* periodActivity(period: string): Logic<PeriodActivity> {
   const txnRows = yield* all("SELECT * FROM ledger_transactions WHERE period = ? ORDER BY seq", period);
@@ -640,7 +780,10 @@ export function* periodActivity(period: string): Logic<PeriodActivity> {
     "SELECT p.* FROM payments p WHERE p.id IN (SELECT t.payment_id FROM ledger_transactions t WHERE t.period = ? AND t.payment_id IS NOT NULL) ORDER BY p.seq",
     period,
   );
-  const users = (yield* all(`${USER_SELECT} WHERE u.id IN (SELECT t.user_id FROM ledger_transactions t WHERE t.period <= ? AND t.user_id IS NOT NULL) ORDER BY u.id`, period)).map(toUser);
+  const users = (yield* all(
+    `${USER_SELECT} WHERE u.id IN (SELECT t.user_id FROM ledger_transactions t WHERE t.period <= ? AND t.user_id IS NOT NULL) ORDER BY u.id`,
+    period,
+  )).map(toUser);
   const accruedThrough = accountSums(
     yield* all(
       `SELECT p.account, p.currency, SUM(p.amount) AS total FROM postings p JOIN ledger_transactions t ON t.seq = p.txn_seq
@@ -657,8 +800,14 @@ export function* periodActivity(period: string): Logic<PeriodActivity> {
       period,
     ),
   );
-  const payouts = yield* all("SELECT publisher AS party, currency, SUM(amount_minor) AS total FROM payouts WHERE period < ? GROUP BY publisher, currency", period);
-  const collections = yield* all("SELECT user_id AS party, currency, SUM(amount_minor) AS total FROM collections WHERE period < ? GROUP BY user_id, currency", period);
+  const payouts = yield* all(
+    "SELECT publisher AS party, currency, SUM(amount_minor) AS total FROM payouts WHERE period < ? GROUP BY publisher, currency",
+    period,
+  );
+  const collections = yield* all(
+    "SELECT user_id AS party, currency, SUM(amount_minor) AS total FROM collections WHERE period < ? GROUP BY user_id, currency",
+    period,
+  );
   return {
     period,
     transactions,
@@ -667,8 +816,18 @@ export function* periodActivity(period: string): Logic<PeriodActivity> {
     accruedThrough,
     balancesBefore,
     settledBefore: [
-      ...payouts.map((row) => ({ party: str(row["party"]), direction: "payout" as const, currency: str(row["currency"]) as CurrencyCode, sum: big(row["total"]) })),
-      ...collections.map((row) => ({ party: str(row["party"]), direction: "collection" as const, currency: str(row["currency"]) as CurrencyCode, sum: big(row["total"]) })),
+      ...payouts.map((row) => ({
+        party: str(row["party"]),
+        direction: "payout" as const,
+        currency: str(row["currency"]) as CurrencyCode,
+        sum: big(row["total"]),
+      })),
+      ...collections.map((row) => ({
+        party: str(row["party"]),
+        direction: "collection" as const,
+        currency: str(row["currency"]) as CurrencyCode,
+        sum: big(row["total"]),
+      })),
     ],
   };
 }
@@ -714,7 +873,14 @@ export function* recordSettlement(s: SettlementRecord): Logic<{ kind: "recorded"
   if (!(yield* get("SELECT period FROM closed_periods WHERE period = ?", s.period))) {
     throw new StoreStateError("ERR_PERIOD_OPEN", `period ${s.period} is not closed: close it before recording its settlement`);
   }
-  yield* run("INSERT INTO settlements (period, created_at, execution_date, collection_date, details) VALUES (?, ?, ?, ?, ?)", s.period, s.createdAt, s.executionDate, s.collectionDate, s.details);
+  yield* run(
+    "INSERT INTO settlements (period, created_at, execution_date, collection_date, details) VALUES (?, ?, ?, ?, ?)",
+    s.period,
+    s.createdAt,
+    s.executionDate,
+    s.collectionDate,
+    s.details,
+  );
   for (const payout of s.payouts) {
     yield* run(
       "INSERT INTO payouts (id, period, publisher, currency, amount_minor, creditor, sepa) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -726,7 +892,14 @@ export function* recordSettlement(s: SettlementRecord): Logic<{ kind: "recorded"
       JSON.stringify(payout.creditor),
       payout.sepa ? 1 : 0,
     );
-    yield* post({ id: `txn_${payout.id}`, kind: "payout", createdAt: s.createdAt, publisher: payout.publisher, ref: payout.id, postings: payoutPostings(payout.publisher, payout.amount) });
+    yield* post({
+      id: `txn_${payout.id}`,
+      kind: "payout",
+      createdAt: s.createdAt,
+      publisher: payout.publisher,
+      ref: payout.id,
+      postings: payoutPostings(payout.publisher, payout.amount),
+    });
   }
   for (const collection of s.collections) {
     yield* run(
@@ -739,7 +912,14 @@ export function* recordSettlement(s: SettlementRecord): Logic<{ kind: "recorded"
       collection.method,
       collection.mandate ? JSON.stringify(collection.mandate) : null,
     );
-    yield* post({ id: `txn_${collection.id}`, kind: "collection", createdAt: s.createdAt, user: collection.user, ref: collection.id, postings: collectionPostings(collection.user, collection.amount) });
+    yield* post({
+      id: `txn_${collection.id}`,
+      kind: "collection",
+      createdAt: s.createdAt,
+      user: collection.user,
+      ref: collection.id,
+      postings: collectionPostings(collection.user, collection.amount),
+    });
   }
   return { kind: "recorded", settlement: (yield* getSettlement(s.period))! };
 }
@@ -749,12 +929,10 @@ export function* recordSettlement(s: SettlementRecord): Logic<{ kind: "recorded"
 
 export function* auditLedger(): Logic<LedgerAudit> {
   const counts = yield* get("SELECT (SELECT COUNT(*) FROM ledger_transactions) AS t, (SELECT COUNT(*) FROM postings) AS p");
-  const unbalanced = (
-    yield* all(
-      `SELECT t.id, p.currency, SUM(p.amount) AS total FROM postings p JOIN ledger_transactions t ON t.seq = p.txn_seq
+  const unbalanced = (yield* all(
+    `SELECT t.id, p.currency, SUM(p.amount) AS total FROM postings p JOIN ledger_transactions t ON t.seq = p.txn_seq
        GROUP BY t.seq, t.id, p.currency HAVING SUM(p.amount) <> 0 ORDER BY t.seq`,
-    )
-  ).map((row) => ({ transaction: str(row["id"]), currency: str(row["currency"]), sum: big(row["total"]).toString() }));
+  )).map((row) => ({ transaction: str(row["id"]), currency: str(row["currency"]), sum: big(row["total"]).toString() }));
   const balanceMismatches: { user: string; account: string; stored: string; postings: string }[] = [];
   for (const [column, prefix] of [
     ["balance_minor", "funds/"],
@@ -765,7 +943,13 @@ export function* auditLedger(): Logic<LedgerAudit> {
        LEFT JOIN (SELECT account, SUM(amount) AS total FROM postings WHERE account LIKE '${prefix}%' GROUP BY account) s ON s.account = '${prefix}' || u.id
        WHERE u.${column} + COALESCE(s.total, 0) <> 0 ORDER BY u.id`,
     );
-    for (const row of rows) balanceMismatches.push({ user: str(row["id"]), account: `${prefix}${str(row["id"])}`, stored: big(row["stored"]).toString(), postings: (-big(row["total"])).toString() });
+    for (const row of rows)
+      balanceMismatches.push({
+        user: str(row["id"]),
+        account: `${prefix}${str(row["id"])}`,
+        stored: big(row["stored"]).toString(),
+        postings: (-big(row["total"])).toString(),
+      });
   }
   const paymentMismatches: { payment: string; problem: string }[] = [];
   for (const row of yield* all(
@@ -780,17 +964,29 @@ export function* auditLedger(): Logic<LedgerAudit> {
        COALESCE((SELECT SUM(q.amount) FROM postings q WHERE q.txn_seq = t.seq AND q.account = 'payable/' || p.publisher), 0) AS publisher_leg
      FROM payments p JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'payment' ORDER BY p.seq`,
   )) {
-    if (big(row["user_leg"]) !== big(row["charged_amount"])) paymentMismatches.push({ payment: str(row["id"]), problem: `the user was debited ${big(row["user_leg"])}, the payment charged ${big(row["charged_amount"])}` });
+    if (big(row["user_leg"]) !== big(row["charged_amount"]))
+      paymentMismatches.push({
+        payment: str(row["id"]),
+        problem: `the user was debited ${big(row["user_leg"])}, the payment charged ${big(row["charged_amount"])}`,
+      });
     if (-big(row["publisher_leg"]) !== big(row["price_amount"]) - big(row["fee_minor"])) {
-      paymentMismatches.push({ payment: str(row["id"]), problem: `the publisher was credited ${-big(row["publisher_leg"])}, not the price less the fee (${big(row["price_amount"]) - big(row["fee_minor"])})` });
+      paymentMismatches.push({
+        payment: str(row["id"]),
+        problem: `the publisher was credited ${-big(row["publisher_leg"])}, not the price less the fee (${big(row["price_amount"]) - big(row["fee_minor"])})`,
+      });
     }
   }
   for (const row of yield* all(
     `SELECT r.payment_id, COUNT(t.seq) AS n FROM refunds r LEFT JOIN ledger_transactions t ON t.payment_id = r.payment_id AND t.kind = 'refund' GROUP BY r.payment_id HAVING COUNT(t.seq) <> 1`,
   )) {
-    paymentMismatches.push({ payment: str(row["payment_id"]), problem: `refunded with ${big(row["n"])} refund transactions instead of 1` });
+    paymentMismatches.push({
+      payment: str(row["payment_id"]),
+      problem: `refunded with ${big(row["n"])} refund transactions instead of 1`,
+    });
   }
-  const lateTransactions = (yield* all("SELECT t.id, t.period FROM ledger_transactions t JOIN closed_periods c ON c.period = t.period WHERE t.seq > c.last_seq ORDER BY t.seq")).map((row) => ({
+  const lateTransactions = (yield* all(
+    "SELECT t.id, t.period FROM ledger_transactions t JOIN closed_periods c ON c.period = t.period WHERE t.seq > c.last_seq ORDER BY t.seq",
+  )).map((row) => ({
     transaction: str(row["id"]),
     period: str(row["period"]),
   }));
@@ -806,8 +1002,10 @@ export function* auditLedger(): Logic<LedgerAudit> {
     )) {
       const leg = big(row["leg"]);
       const expected = kind === "payout" ? big(row["amount_minor"]) : -big(row["amount_minor"]);
-      if (big(row["n"]) !== 1n) settlementMismatches.push({ id: str(row["id"]), problem: `${big(row["n"])} ${kind} transactions instead of 1` });
-      else if (leg !== expected) settlementMismatches.push({ id: str(row["id"]), problem: `posted ${leg}, recorded ${expected}` });
+      if (big(row["n"]) !== 1n)
+        settlementMismatches.push({ id: str(row["id"]), problem: `${big(row["n"])} ${kind} transactions instead of 1` });
+      else if (leg !== expected)
+        settlementMismatches.push({ id: str(row["id"]), problem: `posted ${leg}, recorded ${expected}` });
     }
   }
   return {
@@ -825,7 +1023,14 @@ export function* auditLedger(): Logic<LedgerAudit> {
 // API keys, user request nonces, counts
 
 export function* insertApiKey(key: ApiKeyRecord): Logic<void> {
-  yield* run("INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at) VALUES (?, ?, ?, ?, ?)", key.id, key.secretHash, key.scopes.join(" "), key.label, key.createdAt);
+  yield* run(
+    "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at) VALUES (?, ?, ?, ?, ?)",
+    key.id,
+    key.secretHash,
+    key.scopes.join(" "),
+    key.label,
+    key.createdAt,
+  );
 }
 
 export function* findApiKeyByHash(secretHash: string): Logic<ApiKeyRecord | undefined> {
@@ -861,7 +1066,14 @@ export function* rotateApiKey(id: string, next: ApiKeyRecord): Logic<boolean> {
 
 export function* rememberRequestNonce(user: string, nonce: string, expiresAt: Date, now: Date): Logic<boolean> {
   yield* run("DELETE FROM user_request_nonces WHERE expires_at < ?", now.toISOString());
-  return (yield* run("INSERT INTO user_request_nonces (nonce, user_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", nonce, user, expiresAt.toISOString())) === 1;
+  return (
+    (yield* run(
+      "INSERT INTO user_request_nonces (nonce, user_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      nonce,
+      user,
+      expiresAt.toISOString(),
+    )) === 1
+  );
 }
 
 export function* counts(): Logic<StoreCounts> {

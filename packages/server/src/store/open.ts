@@ -10,7 +10,10 @@ import type { Store } from "./store.js";
  * `onThread`: SQLite on a thread of its own (sqlite-thread.ts), as the server runs it, so that
  * commits never hold the event loop; commands that only read or settle keep it on theirs.
  */
-export async function openStore(config: { readonly dataDir: string; readonly databaseUrl?: string | undefined }, opts: { readonly onThread?: boolean } = {}): Promise<Store> {
+export async function openStore(
+  config: { readonly dataDir: string; readonly databaseUrl?: string | undefined },
+  opts: { readonly onThread?: boolean } = {},
+): Promise<Store> {
   if (config.databaseUrl !== undefined) return PgStore.open(config.databaseUrl);
   const path = join(config.dataDir, DataDirFiles.database);
   return opts.onThread ? openSqliteOnThread(path) : SqliteStore.open(path);

@@ -139,7 +139,10 @@ export class PgStore implements Store {
     this.#pool = pool;
     this.#ledgerKey = ledgerKey;
     this.#begin = opts.isolation === "serializable" ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
-    this.#batchesInFlight = Math.max(1, Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) - 2) || Number.POSITIVE_INFINITY);
+    this.#batchesInFlight = Math.max(
+      1,
+      Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) - 2) || Number.POSITIVE_INFINITY,
+    );
   }
 
   /** Transactions run again after a serialization failure, deadlock or unique violation, since opening. */
@@ -195,7 +198,10 @@ export class PgStore implements Store {
       let result: unknown;
       if (op.op === "lock") {
         if (op.mode === "exclusive" || !held.ledger) {
-          await client.query(op.mode === "shared" ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", [this.#ledgerKey]);
+          await client.query(
+            op.mode === "shared" ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)",
+            [this.#ledgerKey],
+          );
         }
       } else if (op.sql === logic.CLOSED_PERIODS_FROM && held.ledger && held.closedPeriods?.has(String(op.params[0]))) {
         result = held.closedPeriods.get(String(op.params[0]));
@@ -248,7 +254,8 @@ export class PgStore implements Store {
           await backoff(attempt);
           continue;
         }
-        if (code !== undefined && /^(08|57P)/.test(code)) throw new StoreBusyError(`PostgreSQL connection failure (${code}): retry shortly`);
+        if (code !== undefined && /^(08|57P)/.test(code))
+          throw new StoreBusyError(`PostgreSQL connection failure (${code}): retry shortly`);
         throw error;
       } finally {
         client.release(broken);
@@ -356,7 +363,10 @@ export class PgStore implements Store {
   refundPayment(refund: NewRefund): Promise<RefundOutcome> {
     return this.#write(() => logic.refundPayment(refund));
   }
-  putPublisher(publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">, at: string): Promise<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
+  putPublisher(
+    publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">,
+    at: string,
+  ): Promise<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
     return this.#write(() => logic.putPublisher(publisher, at));
   }
   getPublisher(id: PartyId<"publisher">): Promise<PublisherRecord | undefined> {
@@ -365,15 +375,28 @@ export class PgStore implements Store {
   listPublishers(): Promise<readonly PublisherRecord[]> {
     return this.#read(() => logic.listPublishers());
   }
-  async importRates(tables: readonly RateTable[], source: string, at: string): Promise<{ inserted: number; replaced: number; unchanged: number }> {
+  async importRates(
+    tables: readonly RateTable[],
+    source: string,
+    at: string,
+  ): Promise<{ inserted: number; replaced: number; unchanged: number }> {
     const result = await this.#write(() => logic.importRates(tables, source, at));
     this.#rates.clear();
     return result;
   }
   ratesOn(date: string): Promise<RateTable | undefined> {
-    return this.#rates.get(date, (d) => this.#read(() => logic.latestRateDay(d)), (d) => this.#snapshot(() => logic.ratesOn(d)));
+    return this.#rates.get(
+      date,
+      (d) => this.#read(() => logic.latestRateDay(d)),
+      (d) => this.#snapshot(() => logic.ratesOn(d)),
+    );
   }
-  ledgerTransactions(query: { period?: string; user?: string; after?: number; limit: number }): Promise<readonly LedgerTransaction[]> {
+  ledgerTransactions(query: {
+    period?: string;
+    user?: string;
+    after?: number;
+    limit: number;
+  }): Promise<readonly LedgerTransaction[]> {
     return this.#snapshot(() => logic.ledgerTransactions(query));
   }
   auditLedger(): Promise<LedgerAudit> {
@@ -436,19 +459,29 @@ export class PgStore implements Store {
 export async function migratePg(client: pg.PoolClient | pg.Client, list: readonly Migration[]): Promise<void> {
   await client.query("SELECT pg_advisory_lock(hashtext('peage.migrate.' || current_schema()))");
   try {
-    await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
-    const applied = new Set((await client.query("SELECT version FROM schema_migrations")).rows.map((row: { version: number }) => row.version));
+    await client.query(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    );
+    const applied = new Set(
+      (await client.query("SELECT version FROM schema_migrations")).rows.map((row: { version: number }) => row.version),
+    );
     const known = new Set(list.map((m) => m.version));
     const unknown = [...applied].filter((version) => !known.has(version));
     if (unknown.length > 0) {
-      throw new StoreSchemaError(`the database has schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`);
+      throw new StoreSchemaError(
+        `the database has schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`,
+      );
     }
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
       if (applied.has(migration.version)) continue;
       await client.query("BEGIN");
       try {
         await client.query(migration.sql);
-        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [migration.version, migration.name, new Date().toISOString()]);
+        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
+          migration.version,
+          migration.name,
+          new Date().toISOString(),
+        ]);
         await client.query("COMMIT");
       } catch (error) {
         await client.query("ROLLBACK");

@@ -222,7 +222,10 @@ export class SqliteStore implements Store {
   refundPayment(refund: NewRefund): Promise<RefundOutcome> {
     return this.#write(logic.refundPayment(refund));
   }
-  putPublisher(publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">, at: string): Promise<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
+  putPublisher(
+    publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">,
+    at: string,
+  ): Promise<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
     return this.#write(logic.putPublisher(publisher, at));
   }
   getPublisher(id: PartyId<"publisher">): Promise<PublisherRecord | undefined> {
@@ -231,7 +234,11 @@ export class SqliteStore implements Store {
   listPublishers(): Promise<readonly PublisherRecord[]> {
     return this.#read(logic.listPublishers());
   }
-  async importRates(tables: readonly RateTable[], source: string, at: string): Promise<{ inserted: number; replaced: number; unchanged: number }> {
+  async importRates(
+    tables: readonly RateTable[],
+    source: string,
+    at: string,
+  ): Promise<{ inserted: number; replaced: number; unchanged: number }> {
     const result = await this.#write(logic.importRates(tables, source, at));
     this.#rates.clear();
     return result;
@@ -241,9 +248,18 @@ export class SqliteStore implements Store {
     this.#rates.clear();
   }
   ratesOn(date: string): Promise<RateTable | undefined> {
-    return this.#rates.get(date, (d) => this.#read(logic.latestRateDay(d)), (d) => this.#read(logic.ratesOn(d)));
+    return this.#rates.get(
+      date,
+      (d) => this.#read(logic.latestRateDay(d)),
+      (d) => this.#read(logic.ratesOn(d)),
+    );
   }
-  ledgerTransactions(query: { period?: string; user?: string; after?: number; limit: number }): Promise<readonly LedgerTransaction[]> {
+  ledgerTransactions(query: {
+    period?: string;
+    user?: string;
+    after?: number;
+    limit: number;
+  }): Promise<readonly LedgerTransaction[]> {
     return this.#read(logic.ledgerTransactions(query));
   }
   auditLedger(): Promise<LedgerAudit> {
@@ -314,12 +330,18 @@ export class SqliteStore implements Store {
 
 /** Applies the migrations the database lacks, each in its own transaction. */
 export function migrate(db: Database.Database, list: readonly Migration[]): void {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT");
-  const applied = new Set((db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((row) => row.version));
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
+  );
+  const applied = new Set(
+    (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((row) => row.version),
+  );
   const known = new Set(list.map((m) => m.version));
   const unknown = [...applied].filter((version) => !known.has(version));
   if (unknown.length > 0) {
-    throw new StoreSchemaError(`the database has schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`);
+    throw new StoreSchemaError(
+      `the database has schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`,
+    );
   }
   const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
   for (const migration of [...list].sort((a, b) => a.version - b.version)) {
@@ -330,7 +352,9 @@ export function migrate(db: Database.Database, list: readonly Migration[]): void
       db.transaction(() => {
         db.exec(migration.sql);
         if (migration.rebuildsTables && (db.pragma("foreign_key_check") as unknown[]).length > 0) {
-          throw new StoreSchemaError(`migration ${migration.version} (${migration.name}) would break a foreign key: nothing was changed`);
+          throw new StoreSchemaError(
+            `migration ${migration.version} (${migration.name}) would break a foreign key: nothing was changed`,
+          );
         }
         record.run(migration.version, migration.name, new Date().toISOString());
       }).immediate();

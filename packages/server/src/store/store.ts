@@ -49,7 +49,9 @@ export interface SepaMandate {
   readonly bic: string | undefined;
 }
 
-export type NewUser = Omit<UserRecord, "balance" | "status" | "depositRequired" | "deposit" | "mandate"> & { readonly depositRequired?: MinorUnits };
+export type NewUser = Omit<UserRecord, "balance" | "status" | "depositRequired" | "deposit" | "mandate"> & {
+  readonly depositRequired?: MinorUnits;
+};
 
 /** Money received for a user: "funds" credits a prepaid balance, "deposit" a postpaid deposit. */
 export const TopupKinds = ["funds", "deposit"] as const;
@@ -205,7 +207,12 @@ export interface LedgerAudit {
   /** BALANCED: transactions whose postings do not sum to zero in a currency. */
   readonly unbalanced: readonly { readonly transaction: string; readonly currency: string; readonly sum: string }[];
   /** BALANCES_ARE_SUMS: stored balances that differ from the sum of their account's postings. */
-  readonly balanceMismatches: readonly { readonly user: string; readonly account: string; readonly stored: string; readonly postings: string }[];
+  readonly balanceMismatches: readonly {
+    readonly user: string;
+    readonly account: string;
+    readonly stored: string;
+    readonly postings: string;
+  }[];
   /** ONE_TRANSACTION_PER_PAYMENT: payments without exactly one payment transaction matching them. */
   readonly paymentMismatches: readonly { readonly payment: string; readonly problem: string }[];
   /** CLOSED_PERIODS_FROZEN: transactions written into a period after it was closed. */
@@ -237,7 +244,12 @@ export interface PeriodActivity {
   /** Per account and currency: the sum of postings of transactions before the period (all kinds). */
   readonly balancesBefore: readonly { readonly account: string; readonly currency: CurrencyCode; readonly sum: bigint }[];
   /** Paid out to publishers and collected from users in earlier settlements, by party and currency. */
-  readonly settledBefore: readonly { readonly party: string; readonly direction: "payout" | "collection"; readonly currency: CurrencyCode; readonly sum: bigint }[];
+  readonly settledBefore: readonly {
+    readonly party: string;
+    readonly direction: "payout" | "collection";
+    readonly currency: CurrencyCode;
+    readonly sum: bigint;
+  }[];
 }
 
 export interface PayoutRecord {
@@ -306,9 +318,16 @@ export interface StoreCounts {
 }
 
 export interface Store {
-  createUser(user: NewUser): Promise<{ readonly kind: "created"; readonly user: UserRecord } | { readonly kind: "exists" } | { readonly kind: "key-enrolled" }>;
+  createUser(
+    user: NewUser,
+  ): Promise<
+    { readonly kind: "created"; readonly user: UserRecord } | { readonly kind: "exists" } | { readonly kind: "key-enrolled" }
+  >;
   /** Replaces the user's enrolled key; "key-enrolled" when another user holds that key. */
-  replaceUserKey(id: PartyId<"user">, key: { publicKeyJwk: string; alg: string; kid: string }): Promise<{ kind: "replaced"; user: UserRecord } | { kind: "unknown-user" } | { kind: "key-enrolled" }>;
+  replaceUserKey(
+    id: PartyId<"user">,
+    key: { publicKeyJwk: string; alg: string; kid: string },
+  ): Promise<{ kind: "replaced"; user: UserRecord } | { kind: "unknown-user" } | { kind: "key-enrolled" }>;
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined>;
   /** Records or replaces (undefined: removes) a postpaid user's SEPA mandate. */
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined>;
@@ -342,17 +361,29 @@ export interface Store {
   refundPayment(refund: NewRefund): Promise<RefundOutcome>;
 
   /** Registers a publisher or replaces its name and bank details. */
-  putPublisher(publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">, at: string): Promise<{ readonly kind: "created" | "updated"; readonly publisher: PublisherRecord }>;
+  putPublisher(
+    publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">,
+    at: string,
+  ): Promise<{ readonly kind: "created" | "updated"; readonly publisher: PublisherRecord }>;
   getPublisher(id: PartyId<"publisher">): Promise<PublisherRecord | undefined>;
   listPublishers(): Promise<readonly PublisherRecord[]>;
 
   /** Stores reference rate tables by day; a day already stored with other rates is replaced. */
-  importRates(tables: readonly RateTable[], source: string, at: string): Promise<{ readonly inserted: number; readonly replaced: number; readonly unchanged: number }>;
+  importRates(
+    tables: readonly RateTable[],
+    source: string,
+    at: string,
+  ): Promise<{ readonly inserted: number; readonly replaced: number; readonly unchanged: number }>;
   /** The stored table of the latest day on or before `date` (YYYY-MM-DD), if any. */
   ratesOn(date: string): Promise<RateTable | undefined>;
 
   /** The ledger transactions, oldest first, optionally of one period or one user. */
-  ledgerTransactions(query: { readonly period?: string; readonly user?: string; readonly after?: number; readonly limit: number }): Promise<readonly LedgerTransaction[]>;
+  ledgerTransactions(query: {
+    readonly period?: string;
+    readonly user?: string;
+    readonly after?: number;
+    readonly limit: number;
+  }): Promise<readonly LedgerTransaction[]>;
   /** Checks the invariants of docs/ledger.md over the whole ledger. */
   auditLedger(): Promise<LedgerAudit>;
 
@@ -367,7 +398,9 @@ export interface Store {
    * transactions, in one transaction; if the period already has one, that one is returned and
    * nothing is written (a payout is never made twice).
    */
-  recordSettlement(settlement: SettlementRecord): Promise<{ readonly kind: "recorded" | "existing"; readonly settlement: SettlementRecord }>;
+  recordSettlement(
+    settlement: SettlementRecord,
+  ): Promise<{ readonly kind: "recorded" | "existing"; readonly settlement: SettlementRecord }>;
   getSettlement(period: string): Promise<SettlementRecord | undefined>;
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;

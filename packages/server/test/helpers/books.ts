@@ -18,7 +18,10 @@ export class Books {
     readonly feeBasisPoints = 0,
   ) {}
 
-  async user(name: string, opts: { mode?: "prepaid" | "postpaid"; currency?: string; limit?: number; deposit?: number; mandate?: SepaMandate } = {}): Promise<PartyId<"user">> {
+  async user(
+    name: string,
+    opts: { mode?: "prepaid" | "postpaid"; currency?: string; limit?: number; deposit?: number; mandate?: SepaMandate } = {},
+  ): Promise<PartyId<"user">> {
     const id = `urn:peage:user:${name}` as PartyId<"user">;
     const mode = opts.mode ?? "prepaid";
     const created = await this.store.createUser({
@@ -37,14 +40,33 @@ export class Books {
     return id;
   }
 
-  async topUp(user: PartyId<"user">, amount: number, at = "2026-03-01T08:00:00.000Z", kind: "funds" | "deposit" = "funds"): Promise<void> {
+  async topUp(
+    user: PartyId<"user">,
+    amount: number,
+    at = "2026-03-01T08:00:00.000Z",
+    kind: "funds" | "deposit" = "funds",
+  ): Promise<void> {
     const account = await this.store.getUser(user);
-    const outcome = await this.store.topUp({ id: unique("top"), user, kind, amount: amount as MinorUnits, currency: account!.homeCurrency, idempotencyKey: unique("key"), createdAt: at });
+    const outcome = await this.store.topUp({
+      id: unique("top"),
+      user,
+      kind,
+      amount: amount as MinorUnits,
+      currency: account!.homeCurrency,
+      idempotencyKey: unique("key"),
+      createdAt: at,
+    });
     if (outcome.kind !== "credited") throw new Error(`top-up: ${outcome.kind}`);
   }
 
   /** A payment of `offered` by `user` to `publisher` at server time `at`, converted at TABLE. */
-  async pay(user: PartyId<"user">, publisher: string, offered: Price, at: string, nonce = unique("nonce")): Promise<PaymentOutcome & { id: string }> {
+  async pay(
+    user: PartyId<"user">,
+    publisher: string,
+    offered: Price,
+    at: string,
+    nonce = unique("nonce"),
+  ): Promise<PaymentOutcome & { id: string }> {
     const account = await this.store.getUser(user);
     const charged = convert(offered, account!.homeCurrency, TABLE)!;
     const id = unique("pay");
@@ -80,7 +102,12 @@ export const jpy = (amount: number) => price(amount, "JPY");
 export function ecbXml(days: Readonly<Record<string, Readonly<Record<string, string>>>>): string {
   const cubes = Object.entries(days)
     .sort(([a], [b]) => (a < b ? 1 : -1))
-    .map(([date, rates]) => `    <Cube time="${date}">${Object.entries(rates).map(([currency, rate]) => `<Cube currency="${currency}" rate="${rate}"/>`).join("")}</Cube>`);
+    .map(
+      ([date, rates]) =>
+        `    <Cube time="${date}">${Object.entries(rates)
+          .map(([currency, rate]) => `<Cube currency="${currency}" rate="${rate}"/>`)
+          .join("")}</Cube>`,
+    );
   return `<?xml version="1.0" encoding="UTF-8"?>
 <gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
   <gesmes:subject>Reference rates</gesmes:subject>

@@ -26,10 +26,14 @@ export function testDatabaseUrl(): string {
   if (url) return url;
   if (started) return started;
   if (process.env["CI"]) {
-    throw new Error("PEAGE_TEST_DATABASE_URL is not set: CI must start PostgreSQL with scripts/pg-start.sh (the PostgreSQL tests do not skip)");
+    throw new Error(
+      "PEAGE_TEST_DATABASE_URL is not set: CI must start PostgreSQL with scripts/pg-start.sh (the PostgreSQL tests do not skip)",
+    );
   }
   const out = execFileSync("bash", [`${SCRIPTS}pg-start.sh`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  const vars = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.replace(/^'(.*)'$/, "$1")]));
+  const vars = Object.fromEntries(
+    [...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.replace(/^'(.*)'$/, "$1")]),
+  );
   const dir = vars["PEAGE_PG_DIR"];
   process.on("exit", () => {
     if (dir) execFileSync("bash", [`${SCRIPTS}pg-stop.sh`, dir], { stdio: "ignore" });
@@ -63,7 +67,11 @@ function plain(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export async function openTestStore(engine: Engine, dir: string, opts: { poolSize?: number; isolation?: PgIsolation } = {}): Promise<TestStore> {
+export async function openTestStore(
+  engine: Engine,
+  dir: string,
+  opts: { poolSize?: number; isolation?: PgIsolation } = {},
+): Promise<TestStore> {
   if (engine === "sqlite") {
     const file = `${dir}/peage.db`;
     const store = SqliteStore.open(file);
@@ -80,7 +88,10 @@ export async function openTestStore(engine: Engine, dir: string, opts: { poolSiz
             statement.run(...(params as unknown[]));
             return [];
           }
-          return statement.safeIntegers(true).all(...(params as unknown[])).map((row) => plain(row as Record<string, unknown>)) as R[];
+          return statement
+            .safeIntegers(true)
+            .all(...(params as unknown[]))
+            .map((row) => plain(row as Record<string, unknown>)) as R[];
         },
         async close() {
           db.close();
@@ -95,7 +106,10 @@ export async function openTestStore(engine: Engine, dir: string, opts: { poolSiz
   }
   const url = testDatabaseUrl();
   const schema = `t_${randomBytes(6).toString("hex")}`;
-  const pgOptions = { ...(opts.poolSize ? { poolSize: opts.poolSize } : {}), ...(opts.isolation ? { isolation: opts.isolation } : {}) };
+  const pgOptions = {
+    ...(opts.poolSize ? { poolSize: opts.poolSize } : {}),
+    ...(opts.isolation ? { isolation: opts.isolation } : {}),
+  };
   const store = await PgStore.open(url, { schema, ...pgOptions });
   const client = new pg.Client({
     connectionString: url,
@@ -103,7 +117,9 @@ export async function openTestStore(engine: Engine, dir: string, opts: { poolSiz
     // int8 and numeric as BigInt, as the store reads them; plain() makes numbers of them.
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
-        oid === 20 || oid === 1700 ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+        oid === 20 || oid === 1700
+          ? (value: string) => BigInt(value)
+          : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
     },
   });
   await client.connect();
@@ -115,7 +131,10 @@ export async function openTestStore(engine: Engine, dir: string, opts: { poolSiz
     raw: {
       async query<R>(sql: string, params: readonly unknown[] = []) {
         let n = 0;
-        const answer = await client.query(sql.replace(/\?/g, () => `$${++n}`), params as unknown[]);
+        const answer = await client.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params as unknown[],
+        );
         return answer.rows.map((row: Record<string, unknown>) => plain(row)) as R[];
       },
       async close() {

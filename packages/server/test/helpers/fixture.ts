@@ -153,16 +153,27 @@ export interface HttpAnswer {
 }
 
 /** Sends a request and reads the answer as JSON (or text). */
-export async function http(fx: { url: string }, method: string, path: string, opts: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+export async function http(
+  fx: { url: string },
+  method: string,
+  path: string,
+  opts: { body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<HttpAnswer> {
   const headers: Record<string, string> = { ...opts.headers };
   let body: string | undefined;
   if (opts.raw !== undefined) body = opts.raw;
   else if (opts.body !== undefined) body = JSON.stringify(opts.body);
-  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
+    headers["content-type"] = "application/json";
   const response = await fetch(`${fx.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
   const text = await response.text();
   const contentType = response.headers.get("content-type") ?? "";
-  return { status: response.status, contentType, headers: response.headers, body: contentType.includes("json") && text !== "" ? JSON.parse(text) : text };
+  return {
+    status: response.status,
+    contentType,
+    headers: response.headers,
+    body: contentType.includes("json") && text !== "" ? JSON.parse(text) : text,
+  };
 }
 
 export function admin(fx: Fixture, method: string, path: string, body?: unknown): Promise<HttpAnswer> {
@@ -174,7 +185,14 @@ let userCounter = 0;
 /** Enrols a new user over the operator API. */
 export async function enrol(
   fx: Fixture,
-  opts: { mode?: "prepaid" | "postpaid"; currency?: string; limit?: number; balance?: number; alg?: SignatureAlgorithm; name?: string } = {},
+  opts: {
+    mode?: "prepaid" | "postpaid";
+    currency?: string;
+    limit?: number;
+    balance?: number;
+    alg?: SignatureAlgorithm;
+    name?: string;
+  } = {},
 ): Promise<TestUser> {
   const key = await generateKeyPair(opts.alg ?? "ES256");
   const id = `urn:peage:user:${opts.name ?? `user-${process.pid}-${++userCounter}`}` as PartyId<"user">;
@@ -193,7 +211,12 @@ export async function enrol(
 
 let topupCounter = 0;
 
-export async function topUp(fx: Fixture, user: string, amount: number, idempotencyKey = `topup-${process.pid}-${++topupCounter}`): Promise<HttpAnswer> {
+export async function topUp(
+  fx: Fixture,
+  user: string,
+  amount: number,
+  idempotencyKey = `topup-${process.pid}-${++topupCounter}`,
+): Promise<HttpAnswer> {
   const answer = await admin(fx, "POST", `/v1/admin/users/${user}/topups`, { amount, idempotencyKey });
   assert.ok(answer.status === 201 || answer.status === 200, JSON.stringify(answer.body));
   return answer;
@@ -208,7 +231,13 @@ export async function paymentRequest(
 ): Promise<{ offer: Offer; request: PaymentRequest }> {
   let offer = createOffer(opts.entry ?? fx.entry(offerId), fx.clock);
   if (opts.mutateOffer) offer = opts.mutateOffer(offer);
-  const request = await createPaymentRequest({ offer, user: user.id, server: opts.server ?? fx.pki.server.identity, userKey: user.key, clock: fx.clock });
+  const request = await createPaymentRequest({
+    offer,
+    user: user.id,
+    server: opts.server ?? fx.pki.server.identity,
+    userKey: user.key,
+    clock: fx.clock,
+  });
   return { offer, request };
 }
 
@@ -228,9 +257,18 @@ export async function snapshot(fx: Pick<Fixture, "raw">): Promise<Snapshot> {
   for (const table of ["users", "topups", "payments", "refunds", "ledger_transactions", "postings", "api_keys"]) {
     counts[table] = Number((await fx.raw.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
   }
-  const balances = Object.fromEntries((await fx.raw.query<{ id: string; balance_minor: number }>("SELECT id, balance_minor FROM users")).map((r) => [r.id, Number(r.balance_minor)]));
+  const balances = Object.fromEntries(
+    (await fx.raw.query<{ id: string; balance_minor: number }>("SELECT id, balance_minor FROM users")).map((r) => [
+      r.id,
+      Number(r.balance_minor),
+    ]),
+  );
   const credits = Object.fromEntries(
-    (await fx.raw.query<{ k: string; a: number }>("SELECT publisher || ' ' || currency AS k, amount_minor AS a FROM publisher_balances")).map((r) => [r.k, Number(r.a)]),
+    (
+      await fx.raw.query<{ k: string; a: number }>(
+        "SELECT publisher || ' ' || currency AS k, amount_minor AS a FROM publisher_balances",
+      )
+    ).map((r) => [r.k, Number(r.a)]),
   );
   return { counts, balances, credits };
 }

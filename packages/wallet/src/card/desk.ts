@@ -26,7 +26,12 @@ export interface CardAccountView {
   readonly entries: number;
   readonly booked: Price;
   readonly pendingReloads: readonly { readonly id: string; readonly amount: Price }[];
-  readonly incidents: readonly { readonly id: number; readonly kind: string; readonly detail: unknown; readonly createdAt: string }[];
+  readonly incidents: readonly {
+    readonly id: number;
+    readonly kind: string;
+    readonly detail: unknown;
+    readonly createdAt: string;
+  }[];
 }
 
 export interface SyncAnswer {
@@ -82,7 +87,12 @@ export class CardDeskClient {
       });
       text = await response.text();
     } catch (cause) {
-      throw new WalletError("ERR_SERVER_UNAVAILABLE", `the payment server at ${this.#base} cannot be reached (${(cause as Error).message}): try again when it is online`, 503, true);
+      throw new WalletError(
+        "ERR_SERVER_UNAVAILABLE",
+        `the payment server at ${this.#base} cannot be reached (${(cause as Error).message}): try again when it is online`,
+        503,
+        true,
+      );
     }
     let value: unknown;
     try {
@@ -93,10 +103,24 @@ export class CardDeskClient {
     if (response.ok) return { status: response.status, value: value as T };
     if (isPlainObject(value) && typeof value["code"] === "string" && knownCodes.has(value["code"])) {
       const detail = typeof value["detail"] === "string" ? value["detail"] : `answered ${response.status}`;
-      const extra = { ...(Array.isArray(value["problems"]) ? { problems: value["problems"] } : {}), ...(typeof value["blocked"] === "boolean" ? { blocked: value["blocked"] } : {}) };
-      throw new WalletError(value["code"] as ProblemCode, `payment server: ${detail}`, response.status, value["retryable"] === true, extra);
+      const extra = {
+        ...(Array.isArray(value["problems"]) ? { problems: value["problems"] } : {}),
+        ...(typeof value["blocked"] === "boolean" ? { blocked: value["blocked"] } : {}),
+      };
+      throw new WalletError(
+        value["code"] as ProblemCode,
+        `payment server: ${detail}`,
+        response.status,
+        value["retryable"] === true,
+        extra,
+      );
     }
-    throw new WalletError("ERR_SERVER_UNAVAILABLE", `the payment server answered ${method} ${path} with ${response.status} and no problem document`, 502, response.status >= 500);
+    throw new WalletError(
+      "ERR_SERVER_UNAVAILABLE",
+      `the payment server answered ${method} ${path} with ${response.status} and no problem document`,
+      502,
+      response.status >= 500,
+    );
   }
 
   /** POST /v1/cards: the issued card, with the money received for it. */
@@ -117,12 +141,31 @@ export class CardDeskClient {
     return (await this.#call<SyncAnswer>("POST", `/v1/cards/${encodeURIComponent(card)}/sync`, upload)).value;
   }
 
-  async receipts(card: string, receipts: readonly string[]): Promise<{ applied: readonly { seq: number; kind: string; id: string }[]; account: CardAccountView }> {
-    return (await this.#call<{ applied: { seq: number; kind: string; id: string }[]; account: CardAccountView }>("POST", `/v1/cards/${encodeURIComponent(card)}/receipts`, { receipts })).value;
+  async receipts(
+    card: string,
+    receipts: readonly string[],
+  ): Promise<{ applied: readonly { seq: number; kind: string; id: string }[]; account: CardAccountView }> {
+    return (
+      await this.#call<{ applied: { seq: number; kind: string; id: string }[]; account: CardAccountView }>(
+        "POST",
+        `/v1/cards/${encodeURIComponent(card)}/receipts`,
+        { receipts },
+      )
+    ).value;
   }
 
-  async reload(card: string, amount: number, idempotencyKey: string): Promise<{ reload: { id: string; amount: Price }; account: CardAccountView }> {
-    return (await this.#call<{ reload: { id: string; amount: Price }; account: CardAccountView }>("POST", `/v1/cards/${encodeURIComponent(card)}/reloads`, { amount, idempotencyKey })).value;
+  async reload(
+    card: string,
+    amount: number,
+    idempotencyKey: string,
+  ): Promise<{ reload: { id: string; amount: Price }; account: CardAccountView }> {
+    return (
+      await this.#call<{ reload: { id: string; amount: Price }; account: CardAccountView }>(
+        "POST",
+        `/v1/cards/${encodeURIComponent(card)}/reloads`,
+        { amount, idempotencyKey },
+      )
+    ).value;
   }
 }
 
@@ -173,13 +216,19 @@ export async function syncCard(options: CardSyncOptions): Promise<CardSyncResult
       for (const command of answer.commands) {
         const body = decodeToken(command)?.body as { type?: string; id?: string } | undefined;
         const kind = body?.type === "peage.card-reload" ? "reload" : body?.type === "peage.card-sync" ? "sync" : undefined;
-        if (kind === undefined) throw new WalletError("ERR_MALFORMED", "the payment server sent something that is not a card command", 502, false);
+        if (kind === undefined)
+          throw new WalletError("ERR_MALFORMED", "the payment server sent something that is not a card command", 502, false);
         try {
           receipts.push(kind === "reload" ? await card.reload(command) : await card.sync(command));
         } catch (error) {
           if (!(error instanceof CardError)) throw error;
           // What was applied still gets its receipt; the rest is sent again at the next sync.
-          refused = new WalletError("ERR_CONFLICT", `the card refused the payment server's ${kind.toUpperCase()} (${error.message}); what it applied before is reported`, 409, false);
+          refused = new WalletError(
+            "ERR_CONFLICT",
+            `the card refused the payment server's ${kind.toUpperCase()} (${error.message}); what it applied before is reported`,
+            409,
+            false,
+          );
           break;
         }
         applied.push({ kind, id: body?.id ?? "" });
@@ -190,7 +239,8 @@ export async function syncCard(options: CardSyncOptions): Promise<CardSyncResult
       throw fromCardError(error);
     }
   });
-  const account = outcome.receipts.length > 0 ? (await desk.receipts(outcome.before.card, outcome.receipts)).account : outcome.answer.account;
+  const account =
+    outcome.receipts.length > 0 ? (await desk.receipts(outcome.before.card, outcome.receipts)).account : outcome.answer.account;
   if (outcome.refused) throw outcome.refused;
   return {
     card: outcome.before.card,

@@ -11,22 +11,70 @@ export function fromCardError(error: unknown, mode?: "prepaid" | "postpaid"): un
   if (!(error instanceof CardError)) return error;
   const tries = error.triesLeft;
   if (tries !== undefined) {
-    return new WalletError("ERR_DECLINED", `the card refused the PIN (${tries} tr${tries === 1 ? "y" : "ies"} left): nothing was paid`, 403, false, { card: "wrong-pin", triesLeft: tries });
+    return new WalletError(
+      "ERR_DECLINED",
+      `the card refused the PIN (${tries} tr${tries === 1 ? "y" : "ies"} left): nothing was paid`,
+      403,
+      false,
+      { card: "wrong-pin", triesLeft: tries },
+    );
   }
   switch (error.sw) {
     case SW.AUTHENTICATION_BLOCKED:
-      return new WalletError("ERR_ACCOUNT_SUSPENDED", "the card's PIN is blocked after three wrong tries: the card pays no more and must be replaced", 403, false, { card: "pin-blocked" });
+      return new WalletError(
+        "ERR_ACCOUNT_SUSPENDED",
+        "the card's PIN is blocked after three wrong tries: the card pays no more and must be replaced",
+        403,
+        false,
+        { card: "pin-blocked" },
+      );
     case SW.CONDITIONS_NOT_SATISFIED:
       return mode === "postpaid"
-        ? new WalletError("ERR_LIMIT_EXCEEDED", "the card's ceiling is reached: synchronise it with the payment server (peage card sync) to pay again", 402, false, { card: "ceiling" })
-        : new WalletError("ERR_INSUFFICIENT_FUNDS", "the card's balance does not cover the price: reload it at the payment server", 402, false, { card: "balance" });
+        ? new WalletError(
+            "ERR_LIMIT_EXCEEDED",
+            "the card's ceiling is reached: synchronise it with the payment server (peage card sync) to pay again",
+            402,
+            false,
+            { card: "ceiling" },
+          )
+        : new WalletError(
+            "ERR_INSUFFICIENT_FUNDS",
+            "the card's balance does not cover the price: reload it at the payment server",
+            402,
+            false,
+            { card: "balance" },
+          );
     case SW.NOT_ENOUGH_MEMORY:
-      return new WalletError("ERR_LIMIT_EXCEEDED", "the card's usage log is full: synchronise it with the payment server (peage card sync) to pay again", 402, false, { card: "log-full" });
+      return new WalletError(
+        "ERR_LIMIT_EXCEEDED",
+        "the card's usage log is full: synchronise it with the payment server (peage card sync) to pay again",
+        402,
+        false,
+        { card: "log-full" },
+      );
     case SW.SECURITY_STATUS_NOT_SATISFIED:
-      return new WalletError("ERR_DECLINED", "the card did not accept the consent (PIN not verified): nothing was paid", 403, false, { card: "pin" });
+      return new WalletError(
+        "ERR_DECLINED",
+        "the card did not accept the consent (PIN not verified): nothing was paid",
+        403,
+        false,
+        { card: "pin" },
+      );
     case SW.WRONG_DATA:
-      return new WalletError("ERR_FORBIDDEN", "the card refused this offer (its publisher's chain, its date, or a user or server other than the card's): nothing was paid", 403, false, { card: "refused" });
+      return new WalletError(
+        "ERR_FORBIDDEN",
+        "the card refused this offer (its publisher's chain, its date, or a user or server other than the card's): nothing was paid",
+        403,
+        false,
+        { card: "refused" },
+      );
     default:
-      return new WalletError("ERR_WALLET_UNAVAILABLE", `the card failed (${error.message}): nothing was paid; take the card out and put it back`, 503, true, { card: "failed" });
+      return new WalletError(
+        "ERR_WALLET_UNAVAILABLE",
+        `the card failed (${error.message}): nothing was paid; take the card out and put it back`,
+        503,
+        true,
+        { card: "failed" },
+      );
   }
 }

@@ -6,7 +6,14 @@
  * a card chain through its issuing payment server to a trusted root, for this very offer.
  */
 import { CardError, createCardPaymentRequest, type CardStatus } from "@peage/card";
-import { verifyAcknowledgment, type Acknowledgment, type Clock, type Offer, type TrustStore, type VerifiedAcknowledgment } from "@peage/protocol";
+import {
+  verifyAcknowledgment,
+  type Acknowledgment,
+  type Clock,
+  type Offer,
+  type TrustStore,
+  type VerifiedAcknowledgment,
+} from "@peage/protocol";
 import { fromVerification, WalletError } from "../errors.js";
 import { fromCardError } from "./errors.js";
 import type { CardSessions } from "./reader.js";
@@ -25,9 +32,15 @@ export function cardRefusal(status: CardStatus, offer: Offer): WalletError | und
   if (status.pinTriesLeft === 0) return fromCardError(new CardError(0x6983, "VERIFY")) as WalletError;
   if (status.logLength >= status.logCapacity) return fromCardError(new CardError(0x6a84, "PAY")) as WalletError;
   if (status.mode === "prepaid" && (status.balance ?? 0) < amount) {
-    return new WalletError("ERR_INSUFFICIENT_FUNDS", `the card's balance (${status.balance ?? 0} minor units) does not cover the price: reload it at the payment server`, 402, false, {
-      card: "balance",
-    });
+    return new WalletError(
+      "ERR_INSUFFICIENT_FUNDS",
+      `the card's balance (${status.balance ?? 0} minor units) does not cover the price: reload it at the payment server`,
+      402,
+      false,
+      {
+        card: "balance",
+      },
+    );
   }
   if (status.mode === "postpaid" && (status.used ?? 0) + amount > (status.ceiling ?? 0)) {
     return fromCardError(new CardError(0x6985, "PAY"), "postpaid") as WalletError;
@@ -70,16 +83,24 @@ export async function payByCard(input: CardPaymentInput): Promise<CardPaymentRes
   let acknowledgment: Acknowledgment | undefined;
   while (acknowledgment === undefined) {
     const pin = await input.askPin({ card: status.card, triesLeft, retry });
-    if (pin === undefined) throw new WalletError("ERR_DECLINED", "no PIN was given for the card: nothing was paid", 403, false, { card: "no-pin" });
-    if (input.signal?.aborted) throw new WalletError("ERR_TIMEOUT", "the program stopped waiting for this payment; nothing was paid", 408, true);
+    if (pin === undefined)
+      throw new WalletError("ERR_DECLINED", "no PIN was given for the card: nothing was paid", 403, false, { card: "no-pin" });
+    if (input.signal?.aborted)
+      throw new WalletError("ERR_TIMEOUT", "the program stopped waiting for this payment; nothing was paid", 408, true);
     try {
       acknowledgment = await payOnce(input, pin);
     } catch (error) {
       if (error instanceof CardError && error.triesLeft !== undefined) {
         if (error.triesLeft === 0) {
-          throw new WalletError("ERR_ACCOUNT_SUSPENDED", "the third wrong PIN blocked the card: it pays no more and must be replaced; nothing was paid", 403, false, {
-            card: "pin-blocked",
-          });
+          throw new WalletError(
+            "ERR_ACCOUNT_SUSPENDED",
+            "the third wrong PIN blocked the card: it pays no more and must be replaced; nothing was paid",
+            403,
+            false,
+            {
+              card: "pin-blocked",
+            },
+          );
         }
         triesLeft = error.triesLeft;
         retry = true;
@@ -88,10 +109,20 @@ export async function payByCard(input: CardPaymentInput): Promise<CardPaymentRes
       throw fromCardError(error, status.mode);
     }
   }
-  const checked = await verifyAcknowledgment(acknowledgment, offer, { trust: input.trust, clock: input.clock, server: status.issuer });
-  if (!checked.ok) throw fromVerification(checked.error, "the card's acknowledgment does not verify; the card may be faulty or forged", 502);
+  const checked = await verifyAcknowledgment(acknowledgment, offer, {
+    trust: input.trust,
+    clock: input.clock,
+    server: status.issuer,
+  });
+  if (!checked.ok)
+    throw fromVerification(checked.error, "the card's acknowledgment does not verify; the card may be faulty or forged", 502);
   if (checked.value.card?.card !== status.card || checked.value.claims.user !== status.user) {
-    throw new WalletError("ERR_IDENTITY_MISMATCH", `the acknowledgment is not the card's (${status.card}) for its user ${status.user}`, 502, false);
+    throw new WalletError(
+      "ERR_IDENTITY_MISMATCH",
+      `the acknowledgment is not the card's (${status.card}) for its user ${status.user}`,
+      502,
+      false,
+    );
   }
   return { acknowledgment, verified: checked.value };
 }
@@ -102,9 +133,15 @@ async function payOnce(input: CardPaymentInput, pin: string): Promise<Acknowledg
     input.sessions.session(async (card) => {
       await card.select();
       const status = await card.status();
-      if (status.card !== input.status.card) throw new WalletError("ERR_CONFLICT", "another card was put in the reader: nothing was paid", 409, false);
+      if (status.card !== input.status.card)
+        throw new WalletError("ERR_CONFLICT", "another card was put in the reader: nothing was paid", 409, false);
       await card.verifyPin(pin);
-      const request = createCardPaymentRequest({ offer: input.offer, user: status.user, issuer: status.issuer, clock: input.clock });
+      const request = createCardPaymentRequest({
+        offer: input.offer,
+        user: status.user,
+        issuer: status.issuer,
+        clock: input.clock,
+      });
       return card.pay(request);
     });
   try {

@@ -53,7 +53,9 @@ export class PcscCardAccess implements CardAccess {
         this.#client = undefined;
       }
     }
-    const name = this.#options.reader ?? (await findPeageReader({ waitMs, ...(this.#options.timeoutMs !== undefined && { timeoutMs: this.#options.timeoutMs }) }));
+    const name =
+      this.#options.reader ??
+      (await findPeageReader({ waitMs, ...(this.#options.timeoutMs !== undefined && { timeoutMs: this.#options.timeoutMs }) }));
     if (name === undefined) return undefined;
     let client: PcscCardClient;
     try {

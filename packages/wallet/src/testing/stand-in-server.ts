@@ -91,7 +91,8 @@ export async function startStandInServer(options: StandInServerOptions): Promise
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === "GET" && req.url === "/v1/rates") return sendJson(res, 200, options.rates);
-    if (req.method !== "POST" || req.url !== "/v1/payments") return sendProblem(res, "ERR_NOT_FOUND", 404, "no such route", false);
+    if (req.method !== "POST" || req.url !== "/v1/payments")
+      return sendProblem(res, "ERR_NOT_FOUND", 404, "no such route", false);
     const body = await readBody(req);
     requestCount++;
     if (failuresLeft > 0) {
@@ -113,17 +114,28 @@ export async function startStandInServer(options: StandInServerOptions): Promise
         return account && account.kid === kid ? account.key : undefined;
       },
     });
-    if (!verified.ok) return sendProblem(res, verified.error.code, verified.error.code === "ERR_UNKNOWN_KEY" ? 401 : 422, verified.error.message, false);
+    if (!verified.ok)
+      return sendProblem(
+        res,
+        verified.error.code,
+        verified.error.code === "ERR_UNKNOWN_KEY" ? 401 : 422,
+        verified.error.message,
+        false,
+      );
     const { consent } = verified.value;
     const bodyHash = createHash("sha256").update(body).digest("base64url");
     const previous = answered.get(consent.nonce);
     if (previous) {
-      if (previous.bodyHash !== bodyHash) return sendProblem(res, "ERR_NONCE_REUSED", 409, "another request already used this offer's nonce", false);
-      return previous.status === 200 ? sendJson(res, 200, previous.body) : sendProblem(res, "ERR_INTERNAL", previous.status, "", false);
+      if (previous.bodyHash !== bodyHash)
+        return sendProblem(res, "ERR_NONCE_REUSED", 409, "another request already used this offer's nonce", false);
+      return previous.status === 200
+        ? sendJson(res, 200, previous.body)
+        : sendProblem(res, "ERR_INTERNAL", previous.status, "", false);
     }
     const account = accounts.get(consent.user)!;
     const conversion = convert(consent.price, account.home, options.rates);
-    if (!conversion) return sendProblem(res, "ERR_RATE_UNAVAILABLE", 422, `no rate from ${consent.price.currency} to ${account.home}`, false);
+    if (!conversion)
+      return sendProblem(res, "ERR_RATE_UNAVAILABLE", 422, `no rate from ${consent.price.currency} to ${account.home}`, false);
     if (conversion.price.amount > account.balance) {
       return sendProblem(res, "ERR_INSUFFICIENT_FUNDS", 402, "the prepaid balance does not cover the price: top it up", false);
     }

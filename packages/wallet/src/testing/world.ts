@@ -32,9 +32,24 @@ export const TEST_USER = "urn:peage:user:alice";
 
 /** Offers used when a test names none: one of each grant kind. */
 export const DEFAULT_DRAFTS: readonly OfferDraft[] = [
-  { offerId: "launch", description: "Start the game", price: { amount: 50, currency: "EUR" } as OfferDraft["price"], grant: { kind: "launch" } },
-  { offerId: "play-time", description: "Five minutes of play", price: { amount: 20, currency: "EUR" } as OfferDraft["price"], grant: { kind: "period", seconds: 300 } },
-  { offerId: "level-2", description: "Unlock level 2", price: { amount: 100, currency: "EUR" } as OfferDraft["price"], grant: { kind: "event", event: "level-2" } },
+  {
+    offerId: "launch",
+    description: "Start the game",
+    price: { amount: 50, currency: "EUR" } as OfferDraft["price"],
+    grant: { kind: "launch" },
+  },
+  {
+    offerId: "play-time",
+    description: "Five minutes of play",
+    price: { amount: 20, currency: "EUR" } as OfferDraft["price"],
+    grant: { kind: "period", seconds: 300 },
+  },
+  {
+    offerId: "level-2",
+    description: "Unlock level 2",
+    price: { amount: 100, currency: "EUR" } as OfferDraft["price"],
+    grant: { kind: "event", event: "level-2" },
+  },
 ];
 
 export const TEST_RATES: RateTable = rateTable("EUR", "2026-11-24", { USD: "1.0845", JPY: "162.50", GBP: "0.8312" });
@@ -85,9 +100,15 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
     const rootsPem = certificateToPem(pki.root.certificate);
     const rootsPemFile = join(dir, "root.pem");
     await writeFile(rootsPemFile, rootsPem);
-    const catalog = await signCatalog(pki.publisher.identity, options.drafts ?? DEFAULT_DRAFTS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate), {
-      servers: [pki.server.identity],
-    });
+    const catalog = await signCatalog(
+      pki.publisher.identity,
+      options.drafts ?? DEFAULT_DRAFTS,
+      pki.publisher.keys,
+      pki.chainOf(pki.publisher.certificate),
+      {
+        servers: [pki.server.identity],
+      },
+    );
     const catalogFile = join(dir, "catalog.json");
     await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
 
@@ -129,7 +150,21 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
       service = await startWallet({ wallet, endpointFile });
       cleanup.push(() => service!.close());
     }
-    return { dir, pki, trust, rootsPemFile, rootsPem, catalog, catalogFile, server, wallet, service, endpointFile, user: TEST_USER, close };
+    return {
+      dir,
+      pki,
+      trust,
+      rootsPemFile,
+      rootsPem,
+      catalog,
+      catalogFile,
+      server,
+      wallet,
+      service,
+      endpointFile,
+      user: TEST_USER,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
