@@ -156,7 +156,7 @@ function running(parts: Parts): RunningServer {
 }
 
 async function reload(parts: Parts): Promise<ReloadReport> {
-  const { config, app, rates, trust } = parts;
+  const { config, app, rates } = parts;
   const attempt = async (what: string, work: () => Promise<string>): Promise<string> => {
     try {
       const done = await work();

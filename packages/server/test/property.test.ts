@@ -162,7 +162,10 @@ async function check(
                 now: new Date(clock),
                 closeNow: true,
               });
-              if (result.recordedNow) (tally.settlements++, (tally.payouts += result.settlement.payouts.length));
+              if (result.recordedNow) {
+                tally.settlements++;
+                tally.payouts += result.settlement.payouts.length;
+              }
               return result.recordedNow;
             } catch (error) {
               // Two settlements of consecutive periods in one batch: the later one waits for the next batch.

@@ -31,12 +31,16 @@ function csv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') ((field += '"'), i++);
-      else if (c === '"') quoted = false;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ",") (row.push(field), (field = ""));
-    else if (c === "\n" || c === "\r") {
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
       if (c === "\r" && text[i + 1] === "\n") i++;
       row.push(field);
       rows.push(row);
@@ -44,7 +48,10 @@ function csv(text: string): string[][] {
       field = "";
     } else field += c;
   }
-  if (field !== "" || row.length > 0) (row.push(field), rows.push(row));
+  if (field !== "" || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows;
 }
 
@@ -222,8 +229,14 @@ for (const engine of ENGINES) {
         let refunded = 0n;
         for (const row of rows.filter((r) => r["record"] === "line")) {
           const amount = minor(row["charged"]!, row["charged_currency"]!);
-          if (row["kind"] === "payment") (add(billed, row["charged_currency"]!, amount), (charged += amount));
-          if (row["kind"] === "refund") (add(billed, row["charged_currency"]!, -amount), (refunded += amount));
+          if (row["kind"] === "payment") {
+            add(billed, row["charged_currency"]!, amount);
+            charged += amount;
+          }
+          if (row["kind"] === "refund") {
+            add(billed, row["charged_currency"]!, -amount);
+            refunded += amount;
+          }
         }
         const total = (kind: string) => rows.find((r) => r["record"] === "total" && r["kind"] === kind);
         assert.equal(minor(total("charged")!["charged"]!, total("charged")!["charged_currency"]!), charged, file);

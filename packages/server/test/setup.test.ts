@@ -161,7 +161,8 @@ describe("setup", () => {
   describe("database", () => {
     it("migrates once, in WAL mode with synchronous=FULL and foreign keys on", async () => {
       const path = join(root, "schema.db");
-      (await SqliteStore.open(path).close(), await SqliteStore.open(path).close());
+      await SqliteStore.open(path).close();
+      await SqliteStore.open(path).close();
       const db = new Database(path);
       assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [
         { version: 1 },

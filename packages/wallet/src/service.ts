@@ -65,6 +65,8 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
   const log = options.log ?? (() => undefined);
   let pending = 0;
   let port = 0;
+  // Set once the port is known, after the request handler below (which reads it) is made.
+  // eslint-disable-next-line prefer-const
   let ui: UiContext | undefined;
 
   const server: Server = createServer((req, res) => {

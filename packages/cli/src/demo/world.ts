@@ -14,7 +14,6 @@ import {
   formatPrice,
   PkiFiles,
   price,
-  rateTable,
   signCatalog,
   writePkiDir,
   type Catalog,

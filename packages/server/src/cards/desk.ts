@@ -26,7 +26,7 @@
  */
 import { createPublicKey } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, copyFile, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   canonicalBytes,
@@ -34,7 +34,6 @@ import {
   isCurrencyCode,
   newId,
   parseCertificatesPem,
-  PkiFiles,
   PROTOCOL_VERSION,
   sha256Base64url,
   subjectAltNameUris,
@@ -987,6 +986,7 @@ export class CardService {
     if (dead === undefined) return issued;
     const from = dead;
     const voided = issued.filter((command) => command.seq >= from);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator below has a this of its own
     const self = this;
     await this.#db.write(function* () {
       yield* self.#incident(account.card, "commands-voided", {
@@ -1128,6 +1128,7 @@ export class CardService {
   unblock(card: string, reason: string): Promise<CardAccountView> {
     return this.#serial(card, async () => {
       const account = await this.#account(card);
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator below has a this of its own
       const self = this;
       await this.#db.write(function* () {
         yield* self.#incident(account.card, "unblocked", { reason });

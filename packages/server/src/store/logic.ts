@@ -377,8 +377,14 @@ export function* ledgerTransactions(query: {
 }): Logic<LedgerTransaction[]> {
   const where = ["seq > ?"];
   const params: unknown[] = [query.after ?? 0];
-  if (query.period !== undefined) (where.push("period = ?"), params.push(query.period));
-  if (query.user !== undefined) (where.push("user_id = ?"), params.push(query.user));
+  if (query.period !== undefined) {
+    where.push("period = ?");
+    params.push(query.period);
+  }
+  if (query.user !== undefined) {
+    where.push("user_id = ?");
+    params.push(query.user);
+  }
   const rows = yield* all(
     `SELECT * FROM ledger_transactions WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`,
     ...params,
@@ -561,8 +567,14 @@ export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
 export function* listPayments(query: PaymentQuery): Logic<PaymentPage> {
   const where = ["seq > ?"];
   const params: unknown[] = [query.after ?? 0];
-  if (query.user !== undefined) (where.push("user_id = ?"), params.push(query.user));
-  if (query.publisher !== undefined) (where.push("publisher = ?"), params.push(query.publisher));
+  if (query.user !== undefined) {
+    where.push("user_id = ?");
+    params.push(query.user);
+  }
+  if (query.publisher !== undefined) {
+    where.push("publisher = ?");
+    params.push(query.publisher);
+  }
   const rows = yield* all(`SELECT * FROM payments WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`, ...params, query.limit + 1);
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];

@@ -138,7 +138,10 @@ export async function openTestStore(
         return answer.rows.map((row: Record<string, unknown>) => plain(row)) as R[];
       },
       async close() {
-        if (clientOpen) (await client.end(), (clientOpen = false));
+        if (clientOpen) {
+          await client.end();
+          clientOpen = false;
+        }
       },
     },
     reopen: () => PgStore.open(url, { schema, ...pgOptions }),
