@@ -95,7 +95,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
   app.put(
     "/v1/admin/users/:user/key",
     {
-      preHandler: scope("users:write"),
+      onRequest: scope("users:write"),
       schema: {
         summary: "Replace a user's enrolled key (scope users:write)",
         description: "For a lost or compromised wallet: from this moment only requests signed with the new key are accepted.",

@@ -45,7 +45,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.post(
     "/v1/admin/api-keys",
     {
-      preHandler: scope("keys:write"),
+      onRequest: scope("keys:write"),
       schema: {
         summary: "Create an API key with these scopes (scope keys:write)",
         tags,
@@ -65,7 +65,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.get(
     "/v1/admin/api-keys",
     {
-      preHandler: scope("keys:read"),
+      onRequest: scope("keys:read"),
       schema: {
         summary: "List the API keys, without their secrets (scope keys:read)",
         tags,
@@ -79,7 +79,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.delete(
     "/v1/admin/api-keys/:key",
     {
-      preHandler: scope("keys:write"),
+      onRequest: scope("keys:write"),
       schema: {
         summary: "Revoke an API key: its secret stops working at once (scope keys:write)",
         tags,
@@ -99,7 +99,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
   app.post(
     "/v1/admin/api-keys/:key/rotate",
     {
-      preHandler: scope("keys:write"),
+      onRequest: scope("keys:write"),
       schema: {
         summary: "Replace an API key by a new secret with the same scopes and label (scope keys:write)",
         tags,
