@@ -13,7 +13,7 @@ import type { Options, OptionSpec } from "../args.js";
 import type { Command } from "../command.js";
 import { readInput } from "../files.js";
 import { note, print, printJson } from "../output.js";
-import { readPassphrase } from "./wallet.js";
+import { readPassphrase } from "./wallet-passphrase.js";
 
 const dataOption: OptionSpec = { type: "string", value: "DIR", description: "the wallet's data directory" };
 const passphraseOption: OptionSpec = {

@@ -8,13 +8,10 @@
 import type { ConsentPrompt } from "@peage/wallet";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
-import { readInput } from "../files.js";
 import { note, print, printJsonLine, warn } from "../output.js";
 import { untilStopped } from "../service.js";
+import { PASSPHRASE_ENV, readPassphrase } from "./wallet-passphrase.js";
 import { walletPageCommands } from "./wallet-pages.js";
-
-/** Where the passphrase comes from when no --passphrase-file is given. */
-export const PASSPHRASE_ENV = "PEAGE_PASSPHRASE";
 
 const walletCommand: Command = {
   spec: {
@@ -62,19 +59,6 @@ const walletCommand: Command = {
     await untilStopped(() => service.close());
   },
 };
-
-/** The wallet's passphrase: from --passphrase-file (one line) or $PEAGE_PASSPHRASE. */
-export async function readPassphrase(o: Options): Promise<string> {
-  const passphraseFile = o.string("passphrase-file");
-  if (passphraseFile !== undefined) {
-    // One line: a trailing newline written by an editor or `echo` is not part of the passphrase.
-    return (await readInput(passphraseFile, "--passphrase-file")).replace(/\r?\n$/, "");
-  }
-  const fromEnv = process.env[PASSPHRASE_ENV];
-  if (fromEnv === undefined || fromEnv === "")
-    throw o.usage(`the wallet's passphrase is needed: give --passphrase-file FILE or set ${PASSPHRASE_ENV}`);
-  return fromEnv;
-}
 
 /** The browser's consent window where a browser can be opened, else the terminal, else nobody (said at start). */
 function choosePrompt(
