@@ -6,12 +6,13 @@
  *
  * The grammar is JSON.parse's (V8's, strict RFC 8259); this module only walks the text it
  * accepted to compare member names. Node 20's JSON.parse gives no access to the source text of
- * each member, which is why the names are found here.
+ * each member, which is why the names are found here. The error names the member and where its
+ * object is (a JSON Pointer, RFC 6901), so a refused request body says what to fix.
  */
 
 /** Why a text is not strict JSON: `offset` is where the problem is, in UTF-16 code units. */
 export class StrictJsonError extends SyntaxError {
-  override readonly name = "StrictJsonError";
+  override readonly name: string = "StrictJsonError";
   constructor(
     message: string,
     readonly offset?: number,
@@ -20,7 +21,18 @@ export class StrictJsonError extends SyntaxError {
   }
 }
 
-/** JSON.parse, refusing duplicate member names; throws StrictJsonError (a SyntaxError). */
+/** A member named twice in one object: `pointer` (RFC 6901) locates the object, `member` is the name. */
+export class DuplicateMemberError extends StrictJsonError {
+  override readonly name: string = "DuplicateMemberError";
+  constructor(
+    readonly pointer: string,
+    readonly member: string,
+  ) {
+    super(`member ${JSON.stringify(member)} appears twice in the object at ${pointer === "" ? "the top level" : pointer}`);
+  }
+}
+
+/** JSON.parse, refusing duplicate member names; throws StrictJsonError (a SyntaxError), DuplicateMemberError for a duplicate. */
 export function parseStrictJson(text: string): unknown {
   let value: unknown;
   try {
@@ -28,9 +40,7 @@ export function parseStrictJson(text: string): unknown {
   } catch (cause) {
     throw new StrictJsonError((cause as Error).message);
   }
-  const duplicate = findDuplicateMember(text);
-  if (duplicate)
-    throw new StrictJsonError(`the member name ${JSON.stringify(duplicate.name)} appears twice in one object`, duplicate.offset);
+  assertNoDuplicateMembers(text);
   return value;
 }
 
@@ -43,47 +53,65 @@ export function tryParseStrictJson(text: string): unknown {
   }
 }
 
-/**
- * The first member name repeated within one object of `text`, which JSON.parse has accepted.
- * Names are compared after unescaping ("a" and "\u0061" are the same name).
- */
-function findDuplicateMember(text: string): { name: string; offset: number } | undefined {
-  // One entry per open container: the names seen so far for an object, null for an array.
-  const open: Array<Set<string> | null> = [];
-  let expectName = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
-      const end = endOfString(text, i);
-      if (expectName) {
-        const name = JSON.parse(text.slice(i, end + 1)) as string;
-        const names = open[open.length - 1]!;
-        if (names.has(name)) return { name, offset: i };
-        names.add(name);
-        expectName = false;
-      }
-      i = end;
-    } else if (c === 0x7b /* { */) {
-      open.push(new Set());
-      expectName = true;
-    } else if (c === 0x5b /* [ */) {
-      open.push(null);
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      open.pop();
-      expectName = false;
-    } else if (c === 0x2c /* , */) {
-      expectName = open[open.length - 1] instanceof Set;
-    }
-  }
-  return undefined;
+interface Frame {
+  readonly pointer: string;
+  /** Member names seen so far (objects), or undefined (arrays). */
+  readonly names: Set<string> | undefined;
+  /** Arrays: index of the next element. */
+  index: number;
+  /** Objects: the name of the member whose value comes next. */
+  member: string;
+  /** Objects: true where the next string is a member name. */
+  expectName: boolean;
 }
 
-/** The index of the quote closing the string that opens at `start`. */
+const pointerToken = (name: string) => name.replace(/~/g, "~0").replace(/\//g, "~1");
+
+/** Just past the quote closing the string literal that opens at `start`. */
 function endOfString(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c /* \ */) i++;
-    else if (c === 0x22) return i;
+  let i = start + 1;
+  while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+  return i + 1;
+}
+
+/**
+ * Throws a DuplicateMemberError on the first object with two members of the same name, compared
+ * after unescaping ("a" and "\u0061" are the same name). `text` must already be valid JSON.
+ */
+export function assertNoDuplicateMembers(text: string): void {
+  const stack: Frame[] = [];
+  const childPointer = (): string => {
+    const top = stack[stack.length - 1];
+    if (!top) return "";
+    return `${top.pointer}/${top.names ? pointerToken(top.member) : String(top.index)}`;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const end = endOfString(text, i);
+      const top = stack[stack.length - 1];
+      if (top?.names && top.expectName) {
+        const name = JSON.parse(text.slice(i, end)) as string;
+        if (top.names.has(name)) throw new DuplicateMemberError(top.pointer, name);
+        top.names.add(name);
+        top.member = name;
+        top.expectName = false;
+      }
+      i = end - 1;
+    } else if (c === "{" || c === "[") {
+      stack.push({
+        pointer: childPointer(),
+        names: c === "{" ? new Set() : undefined,
+        index: 0,
+        member: "",
+        expectName: c === "{",
+      });
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+    } else if (c === ",") {
+      const top = stack[stack.length - 1];
+      if (top?.names) top.expectName = true;
+      else if (top) top.index++;
+    }
   }
-  return text.length;
 }

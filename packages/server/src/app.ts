@@ -25,7 +25,7 @@ import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
 import { StoreBusyError, type Store } from "./store/store.js";
-import { DuplicateMemberError, parseStrictJson } from "./strict-json.js";
+import { DuplicateMemberError, parseStrictJson } from "@peage/protocol";
 import { UserKeyCache } from "./user-keys.js";
 
 /** Largest request body accepted: a payment request with two certificate chains is about 6 KiB. */

@@ -10,7 +10,7 @@ import { webcrypto } from "node:crypto";
 import { createPaymentRequest, createOffer, generateKeyPair, price, rateTable, signCatalog } from "@peage/protocol";
 import { createApiKey } from "../src/index.js";
 import { csvField } from "../src/statements/csv.js";
-import { DuplicateMemberError, parseStrictJson } from "../src/strict-json.js";
+import { DuplicateMemberError, parseStrictJson } from "@peage/protocol";
 import {
   admin,
   assertProblem,
