@@ -94,6 +94,8 @@ async function lock(timeoutMs: number): Promise<() => void> {
 export interface Pcscd {
   /** True when this process started pcscd (and will stop it). */
   readonly owned: boolean;
+  /** What pcscd printed so far (its errors), when this process started it. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -101,7 +103,7 @@ export interface Pcscd {
 export async function ensurePcscd(timeoutMs = 15_000): Promise<Pcscd> {
   const binary = findPcscd();
   const state = await socketState(PCSCD_SOCKET);
-  if (state === "listening") return { owned: false, stop: async () => undefined };
+  if (state === "listening") return { owned: false, output: () => "", stop: async () => undefined };
   if (state === "stale") {
     // A pcscd that died without cleaning up: it would refuse to start over its socket.
     rmSync(PCSCD_SOCKET, { force: true });
@@ -130,7 +132,7 @@ export async function ensurePcscd(timeoutMs = 15_000): Promise<Pcscd> {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { owned: true, stop };
+  return { owned: true, output: () => output.trim(), stop };
 }
 
 export interface PcscStack {
@@ -150,28 +152,80 @@ export interface PcscStackOptions extends EmulatorOptions {
   readonly lockTimeoutMs?: number;
 }
 
+/** How many times a pcscd started here is started again when its virtual reader takes no card. */
+const START_ATTEMPTS = 3;
+const INSERT_TIMEOUT_MS = 15_000;
+
+/** Puts the card in vpcd's reader: resolves once vpcd took its connection. */
+async function insertCard(card: EmulatorOptions, port: number): Promise<Emulator> {
+  const emulator = await runEmulator({ ...card, port });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      emulator.connected,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the virtual reader (vpcd, port ${port}) did not accept the card`)),
+          INSERT_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return emulator;
+  } catch (cause) {
+    await emulator.close();
+    throw cause;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * pcscd with the card in its virtual reader. A pcscd started here whose vpcd driver never opened
+ * its port (seen on a loaded machine) is stopped and started
+ * again; a pcscd that runs for someone else is left alone and named in the error.
+ */
+async function startWithCard(card: EmulatorOptions, port: number): Promise<{ pcscd: Pcscd; emulator: Emulator }> {
+  for (let attempt = 1; ; attempt++) {
+    const pcscd = await ensurePcscd();
+    try {
+      return { pcscd, emulator: await insertCard(card, port) };
+    } catch (cause) {
+      const log = pcscd.output();
+      await pcscd.stop();
+      if (!pcscd.owned) {
+        const pid = readPid();
+        throw new Error(
+          `${(cause as Error).message}: the pcscd running${pid ? ` as process ${pid}` : ""} was not started by these tests ` +
+            "and has no vpcd reader on that port; stop it and run again",
+          { cause },
+        );
+      }
+      if (attempt >= START_ATTEMPTS)
+        throw new Error(`${(cause as Error).message} after ${attempt} starts of pcscd${log ? `; pcscd said: ${log}` : ""}`, {
+          cause,
+        });
+    }
+  }
+}
+
+function readPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(PCSCD_PID_FILE, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** pcscd + the virtual reader + the emulated card, ready for a PcscCardClient on {@link VPCD_READER}. */
 export async function startPcscStack(options: PcscStackOptions): Promise<PcscStack> {
   const unlock = await lock(options.lockTimeoutMs ?? 180_000);
   let pcscd: Pcscd | undefined;
   try {
-    pcscd = await ensurePcscd();
-    const started = pcscd;
     const port = options.port ?? VPCD_DEFAULT_PORT;
-    const insert = async (card: EmulatorOptions): Promise<Emulator> => {
-      const emulator = await runEmulator({ ...card, port });
-      await Promise.race([
-        emulator.connected,
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error(`the virtual reader (vpcd, port ${port}) did not accept the card`)), 15_000).unref(),
-        ),
-      ]).catch(async (cause: unknown) => {
-        await emulator.close();
-        throw cause;
-      });
-      return emulator;
-    };
-    let current = await insert(options);
+    const started = await startWithCard(options, port);
+    pcscd = started.pcscd;
+    let current = started.emulator;
     // pcscd notices insertions and removals by polling: a watcher makes a swap wait until it has.
     const watcher = await PcscCardClient.open({ reader: VPCD_READER, timeoutMs: 15_000 });
     try {
@@ -181,8 +235,9 @@ export async function startPcscStack(options: PcscStackOptions): Promise<PcscSta
       await current.close();
       throw cause;
     }
+    const daemon = pcscd;
     return {
-      pcscd: started,
+      pcscd: daemon,
       get emulator() {
         return current;
       },
@@ -190,7 +245,7 @@ export async function startPcscStack(options: PcscStackOptions): Promise<PcscSta
       async insert(card) {
         await current.close();
         await watcher.waitForRemoval();
-        current = await insert(card);
+        current = await insertCard(card, port);
         await watcher.waitForCard();
         return current;
       },
@@ -198,7 +253,7 @@ export async function startPcscStack(options: PcscStackOptions): Promise<PcscSta
         try {
           watcher.close();
           await current.close();
-          await started.stop();
+          await daemon.stop();
         } finally {
           unlock();
         }
