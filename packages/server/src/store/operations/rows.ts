@@ -45,6 +45,10 @@ export function int(value: unknown, column = "an integer column"): number {
   return n;
 }
 
+export function optInt(value: unknown, column?: string): number | undefined {
+  return value === null || value === undefined ? undefined : int(value, column);
+}
+
 /** A sum or an integer column as an exact BigInt (0 for SQL's NULL sum of no rows). */
 export function big(value: unknown): bigint {
   if (value === null || value === undefined) return 0n;
