@@ -15,7 +15,7 @@ import {
   type SyncBody,
 } from "@peage/card";
 import { HttpProblem } from "../problems.js";
-import { int, str } from "../store/operations/rows.js";
+import { minor, str } from "../store/operations/rows.js";
 import { incident, nowOf, type DeskContext } from "./context.js";
 import type { CardAccount, CommandRow } from "./records.js";
 import { all, run, type CardLogic } from "./storage.js";
@@ -108,13 +108,13 @@ async function reloadCommands(ctx: DeskContext, account: CardAccount, firstSeq: 
   let seq = firstSeq;
   for (const reload of reloads) {
     const id = str(reload["id"], "card_reloads.id");
-    const amount = int(reload["amount_minor"], "card_reloads.amount_minor");
+    const amount = minor(reload["amount_minor"], "card_reloads.amount_minor");
     if (!(await loadFloat(ctx, account, id, amount))) continue;
     const token = await createReloadCommand({
       issuer: ctx.desk.issuer,
       card: account.card,
       seq,
-      amount: { amount: amount as MinorUnits, currency: account.currency },
+      amount: { amount, currency: account.currency },
       id,
     });
     fresh.push({ seq: seq++, kind: "reload", id, token, amount, reload: id });
@@ -153,11 +153,11 @@ function* storeCommands(account: CardAccount, fresh: readonly FreshCommand[], at
  * signed (once per reload, whatever is retried or voided). When the online funds no longer cover
  * it (spent online since the top-up) the reload is held, flagged, and tried again at the next sync.
  */
-async function loadFloat(ctx: DeskContext, account: CardAccount, reload: string, amount: number): Promise<boolean> {
+async function loadFloat(ctx: DeskContext, account: CardAccount, reload: string, amount: MinorUnits): Promise<boolean> {
   const load = await ctx.store.loadCard({
     id: `card-load:${account.card}:${reload}`,
     user: account.user,
-    amount: amount as MinorUnits,
+    amount,
     currency: account.currency,
     ref: reload,
     createdAt: nowOf(ctx),
