@@ -5,6 +5,7 @@
  * and three transports: in-process, the emulator behind vsmartcard's virtual PC/SC reader, and
  * the PC/SC client the wallet uses with any reader. Test helpers are in "@peage/card/testing".
  */
+export * from "./errors.js";
 export * from "./iso7816.js";
 export * from "./tlv.js";
 export * from "./model.js";

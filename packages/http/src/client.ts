@@ -6,7 +6,7 @@
  * as a string or bytes, so the same bytes can be sent twice and bound to the payment.
  */
 import { HttpWalletTransport, type WalletTransport } from "@peage/merchant";
-import { isPlainObject } from "@peage/protocol";
+import { isPlainObject, PeageError } from "@peage/protocol";
 import { boundNonce } from "./binding.js";
 import type { Challenge } from "./challenge.js";
 import * as x402 from "./wire/x402.js";
@@ -22,13 +22,17 @@ export interface PayingFetchOptions {
   readonly prefer?: "x402" | "payment";
 }
 
-export class PaymentRefused extends Error {
+/**
+ * The server's 402 answer cannot be paid: its challenge is malformed, or it asks payment for
+ * another request than the one sent. Nothing was paid; `response` is the server's answer.
+ */
+export class PaymentRefused extends PeageError<"ERR_PAYMENT_REFUSED"> {
   override readonly name = "PaymentRefused";
   constructor(
     message: string,
     readonly response: Response,
   ) {
-    super(message);
+    super("ERR_PAYMENT_REFUSED", message);
   }
 }
 

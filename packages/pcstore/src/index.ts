@@ -4,6 +4,7 @@
  * the disk and anchored to the TPM's monotonic counter, its key in the TPM; without a TPM, a
  * software store of a lower assurance level. swtpm for tests is in "@peage/pcstore/testing".
  */
+export * from "./errors.js";
 export * from "./reed-solomon.js";
 export * from "./fragments.js";
 export * from "./tpm.js";

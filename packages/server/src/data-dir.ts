@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   parseCertificatesPem,
+  PeageError,
   PkiFiles,
   systemClock,
   toX5c,
@@ -42,15 +43,15 @@ export const SAMPLE_RATES_FILE = fileURLToPath(new URL("../../data/eurofxref-sam
 export const DataDirErrorCodes = ["ERR_DATA_DIR", "ERR_SERVER_IDENTITY"] as const;
 export type DataDirErrorCode = (typeof DataDirErrorCodes)[number];
 
-export class DataDirError extends Error {
+export class DataDirError extends PeageError<DataDirErrorCode> {
   override readonly name = "DataDirError";
   constructor(
-    readonly code: DataDirErrorCode,
+    code: DataDirErrorCode,
     message: string,
     /** For an identity that does not validate: the protocol verification code (e.g. ERR_WRONG_ROLE). */
     readonly reason?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

@@ -78,6 +78,7 @@ export {
   type SettleResult,
   type SettleStep,
   type SettlementDetails,
+  type SettlementErrorCode,
 } from "./settlement/settle.js";
 export {
   ApiScopes,

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PeageError } from "@peage/protocol";
 
 export type XmlValidation = { ok: true } | { ok: false; errors: string[] };
 
@@ -14,14 +15,8 @@ export const XmlValidatorErrorCodes = ["ERR_XMLLINT_MISSING", "ERR_XSD_UNREADABL
 export type XmlValidatorErrorCode = (typeof XmlValidatorErrorCodes)[number];
 
 /** Validation could not run (no xmllint, unreadable or broken XSD): says nothing about the file itself. */
-export class XmlValidatorError extends Error {
+export class XmlValidatorError extends PeageError<XmlValidatorErrorCode> {
   override readonly name = "XmlValidatorError";
-  constructor(
-    readonly code: XmlValidatorErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** File names of the schemas, as published by ISO 20022 and the EPC. */
