@@ -3,7 +3,8 @@
  * application and its ISO/IEC 7816-4 command set (docs/card.md), its power-failure-safe memory,
  * personalisation, the issuing server's functions (reload and sync commands, log verification),
  * and three transports: in-process, the emulator behind vsmartcard's virtual PC/SC reader, and
- * the PC/SC client the wallet uses with any reader. Test helpers are in "@peage/card/testing".
+ * the PC/SC client the wallet uses with any reader. The PC/SC stack with the emulated card is in
+ * "@peage/card/emulator", test helpers in "@peage/card/testing".
  */
 export * from "./errors.js";
 export * from "./iso7816.js";

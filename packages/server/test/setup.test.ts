@@ -20,14 +20,14 @@ import {
   ConfigError,
   DataDirError,
   DataDirFiles,
-  DEFAULT_PORT,
-  identityFromPem,
   initDataDir,
   loadConfig,
   SqliteStore,
   StoreSchemaError,
   type PaymentRecord,
 } from "../src/index.js";
+import { DEFAULT_PORT } from "../src/config.js";
+import { identityFromPem } from "../src/data-dir.js";
 
 describe("setup", () => {
   let root: string;

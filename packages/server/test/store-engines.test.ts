@@ -12,7 +12,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { rateTable, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
 import { migrate } from "../src/store/sqlite.js";
-import { migrations, parseEcbRateDays, SqliteStore, StoreSchemaError, type Store } from "../src/index.js";
+import { parseEcbRateDays, SqliteStore, StoreSchemaError, type Store } from "../src/index.js";
+import { migrations } from "../src/store/migrations.js";
 import { Books, ecbXml, eur } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
 
