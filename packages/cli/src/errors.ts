@@ -6,7 +6,7 @@
  *   1  invalid: something was verified and is not valid (a VerificationError code of the protocol)
  *   1  error: the command could not do what was asked (a file exists, a key does not match)
  */
-import { PeageError, VerificationError, type ProblemCode } from "@peage/protocol";
+import { PeageError, VerificationError, type ProblemCode, type Result } from "@peage/protocol";
 import type { RatesErrorCode, SettlementErrorCode } from "@peage/server";
 
 /** Exit statuses. */
@@ -75,7 +75,7 @@ export class InvalidError extends PeageError<VerificationError["code"]> {
 }
 
 /** Throws the error of a failed verification result, or returns its value. */
-export function orInvalid<T>(result: { ok: true; value: T } | { ok: false; error: VerificationError }): T {
+export function orInvalid<T>(result: Result<T>): T {
   if (!result.ok) throw new InvalidError(result.error);
   return result.value;
 }

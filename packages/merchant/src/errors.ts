@@ -6,6 +6,7 @@
  */
 import { PeageError, type ProblemCode, type VerificationCode } from "@peage/protocol";
 
+/** Every code a {@link MerchantError} carries; the publisher's program branches on these. */
 export const MerchantErrorCodes = [
   /** The user (or the user's own wallet rules) said no. */
   "ERR_DECLINED",
@@ -26,6 +27,7 @@ export const MerchantErrorCodes = [
 ] as const;
 export type MerchantErrorCode = (typeof MerchantErrorCodes)[number];
 
+/** What a MerchantError carries besides its code and message. */
 export interface MerchantErrorDetails {
   readonly retryable: boolean;
   readonly reason?: ProblemCode;

@@ -317,8 +317,8 @@ for (const engine of ENGINES) {
       assert.ok([...toCollect.values()].some(([c, a]) => c === "USD" && a === BigInt(carolCollection.amount.amount)));
 
       // The bank files are valid ISO 20022 (and EPC, for the SEPA batch).
-      assert.deepEqual(await validateXml(sepa, schemas.pain001Sepa), { ok: true });
-      assert.deepEqual(await validateXml(other, schemas.pain001), { ok: true });
+      assert.deepEqual(await validateXml(sepa, schemas.pain001Sepa), { ok: true, value: undefined });
+      assert.deepEqual(await validateXml(other, schemas.pain001), { ok: true, value: undefined });
       assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), {
         ok: true,
       });

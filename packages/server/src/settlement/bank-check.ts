@@ -46,7 +46,7 @@ export async function checkBankFiles(files: ReadonlyMap<string, string>, schemaD
     const schema = schemaOf(name, schemas);
     if (schema === undefined) continue;
     const result = await validateXml(content, schema);
-    if (!result.ok) throw new BankFileInvalidError(name, result.errors);
+    if (!result.ok) throw new BankFileInvalidError(name, result.error);
     checked++;
   }
   return checked;
