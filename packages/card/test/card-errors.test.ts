@@ -2,18 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PeageError } from "@peage/protocol";
-import {
-  CardError,
-  CardErrorCodes,
-  CardMemoryError,
-  CardProtocolError,
-  CardRefusalCodes,
-  decodeTlvs,
-  parseResponse,
-  refusalCodeOf,
-  SW,
-  TlvError,
-} from "../src/index.js";
+import { CardError, CardErrorCodes, CardMemoryError, CardProtocolError, CardRefusalCodes, SW, TlvError } from "../src/index.js";
+import { decodeTlvs } from "../src/tlv.js";
+import { parseResponse, refusalCodeOf } from "../src/iso7816.js";
 
 test("each status word the card answers has its refusal code", () => {
   const expected: [number, string][] = [

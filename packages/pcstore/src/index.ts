@@ -5,11 +5,19 @@
  * software store of a lower assurance level. swtpm (a software TPM
  * for tests and the demonstration) is in "@peage/pcstore/simulator".
  */
-export * from "./errors.js";
-export * from "./reed-solomon.js";
-export * from "./fragments.js";
-export * from "./tpm.js";
-export * from "./vault-medium.js";
-export * from "./assurance.js";
-export * from "./store.js";
-export * from "./access.js";
+export { PcStoreErrorCodes, type PcStoreErrorCode, PcStoreError } from "./errors.js";
+export { type Coding } from "./reed-solomon.js";
+export { type Disk, type VaultOptions, type VaultRead, VaultDestroyed } from "./fragments.js";
+export { TpmError, type TpmObjects, Tpm } from "./tpm.js";
+export { type Anchor, RollbackDetected, type OpenReport } from "./vault-medium.js";
+export { assuranceOf, type AssuranceLevel, type AssuranceLimits, defaultLimits } from "./assurance.js";
+export {
+  createPcStore,
+  readConfig,
+  openPcStore,
+  type PcStoreConfig,
+  type CreatePcStoreOptions,
+  type OpenedPcStore,
+  type OpenPcStoreOptions,
+} from "./store.js";
+export { type PcStoreSessions, PcStoreAccess } from "./access.js";
