@@ -168,6 +168,7 @@ export type SettlementErrorCode =
   | StoreStateErrorCode
   | XmlValidatorErrorCode;
 
+/** A period that cannot be settled now; the message says what to do first. Nothing was written. */
 export class SettlementError extends PeageError<SettlementErrorCode> {
   override readonly name = "SettlementError";
 }

@@ -285,6 +285,7 @@ export interface SettlementRecord {
   readonly collections: readonly CollectionRecord[];
 }
 
+/** What an operator API key may do, one scope per area of the operator API. */
 export const ApiScopes = [
   "users:read",
   "users:write",
