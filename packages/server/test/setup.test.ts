@@ -22,11 +22,11 @@ import {
   DataDirFiles,
   initDataDir,
   loadConfig,
-  migrations,
   SqliteStore,
   StoreSchemaError,
   type PaymentRecord,
 } from "../src/index.js";
+import { migrations } from "../src/store/migrations.js";
 import { DEFAULT_PORT } from "../src/config.js";
 import { identityFromPem } from "../src/data-dir.js";
 
