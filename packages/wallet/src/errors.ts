@@ -32,7 +32,11 @@ export class WalletError extends PeageError<WalletErrorCode> {
   }
 }
 
-/** A message or chain that failed verification, as a wallet error (the code is kept). */
-export function fromVerification(error: VerificationError, what: string, status?: number): WalletError {
+/**
+ * A message or chain that failed verification, as a wallet error (the code is kept). The wallet
+ * answers 422 for every such failure, ERR_MALFORMED included, where the payment server says 400:
+ * the request the program sent the wallet is well-formed, only the message inside it is not.
+ */
+export function fromVerification(error: VerificationError, what: string, status = 422): WalletError {
   return new WalletError(error.code, `${what}: ${error.message}`, status, false, error.detail);
 }

@@ -31,15 +31,15 @@ test("the server and the wallet answer each code with the same problem", () => {
   }
 });
 
-test("a verification failure keeps its code and takes the table's status in the wallet", () => {
+test("a message the wallet was given that fails verification keeps its code and is 422, a malformed one too", () => {
   for (const code of VerificationCodes) {
     const error = fromVerification(new VerificationError(code, "no"), "the offer");
     assert.equal(error.code, code);
-    assert.equal(error.status, ProblemKinds[code].status, code);
+    assert.equal(error.status, 422, code);
     assert.equal(error.retryable, false, code);
+    assert.equal(error.toProblem().title, ProblemKinds[code].title, code);
   }
-  assert.equal(fromVerification(new VerificationError("ERR_BAD_SIGNATURE", "no"), "the offer").status, 422);
-  assert.equal(fromVerification(new VerificationError("ERR_MALFORMED", "no"), "the offer").status, 400);
+  assert.equal(fromVerification(new VerificationError("ERR_MALFORMED", "no"), "the card's acknowledgment", 502).status, 502);
 });
 
 test("a status given for a code where the fault lies elsewhere wins over the table", () => {
