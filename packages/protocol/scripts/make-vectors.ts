@@ -1621,6 +1621,13 @@ async function chainCases(c: Cases): Promise<void> {
     fails("ERR_MALFORMED"),
   );
   add("malformed-not-an-array", "A chain that is a string, not an array.", publisher[0], offerRole(), fails("ERR_MALFORMED"));
+  add(
+    "malformed-short-string",
+    "A chain that is a four-character string: not an array, though no longer than five.",
+    "AAAA",
+    offerRole(),
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-entry-not-a-string", "A chain entry that is a number.", [publisher[0], 1], offerRole(), fails("ERR_MALFORMED"));
   add(
     "malformed-two-identities",
@@ -1648,6 +1655,13 @@ async function chainCases(c: Cases): Promise<void> {
     "unknown-issuer-self-signed",
     "A self-signed leaf naming the publisher.",
     [x(extra.selfSignedPublisher.certificate)],
+    offerRole(),
+    fails("ERR_UNKNOWN_ISSUER"),
+  );
+  add(
+    "unknown-issuer-self-issued",
+    "A publisher leaf whose subject is its issuer's own name (self-issued, though signed by the publishers' association): a self-issued certificate that is not a trust anchor ends no path.",
+    w.paths.selfIssued,
     offerRole(),
     fails("ERR_UNKNOWN_ISSUER"),
   );

@@ -201,7 +201,7 @@ export function enrolled(users: readonly User[]): (user: PartyId<"user">, kid: s
 
 /** A certificate built with exactly the given extensions, signed by `signer` (the issuer's key unless forging). */
 export async function rawCertificate(opts: {
-  readonly subject: string;
+  readonly subject: string | x509.Name;
   readonly issuer: x509.X509Certificate | undefined;
   readonly signer: CryptoKey;
   readonly publicKey: CryptoKey;
@@ -338,6 +338,11 @@ export interface PathChains {
   readonly caAsLeaf: string[];
   /** A publisher leaf issued by a CA below the root that holds a P-384 key. */
   readonly underP384Ca: string[];
+  /**
+   * A publisher leaf that is self-issued without being self-signed: its subject is the publishers'
+   * association's own name, and the association issued and signed it.
+   */
+  readonly selfIssued: string[];
   /** ES256 only: a publisher leaf signed by its (P-256) issuer with ecdsa-with-SHA384. */
   readonly signedWithSha384?: string[];
 }
@@ -387,11 +392,14 @@ async function makePathChains(pki: DemoPki, now: Date): Promise<PathChains> {
   const notAfter = at(now, 365 * DAY);
   const usage = x509.KeyUsageFlags;
   const caUsage = usage.keyCertSign | usage.cRLSign;
-  const publisherLeaf = async (issuer: CertifiedKeyPair, more: { ca?: boolean; signingAlgorithm?: EcdsaParams } = {}) => {
+  const publisherLeaf = async (
+    issuer: CertifiedKeyPair,
+    more: { ca?: boolean; signingAlgorithm?: EcdsaParams; subject?: x509.Name } = {},
+  ) => {
     const keys = await generateKeyPair(pki.alg);
     const extensions = await leafExtensions(issuer.certificate, keys.publicKey, ["offer-signing"], PUBLISHER);
     return rawCertificate({
-      subject: "CN=acme-games,O=Péage",
+      subject: more.subject ?? "CN=acme-games,O=Péage",
       issuer: issuer.certificate,
       signer: issuer.keys.privateKey,
       publicKey: keys.publicKey,
@@ -445,6 +453,10 @@ async function makePathChains(pki: DemoPki, now: Date): Promise<PathChains> {
     sixLevels,
     caAsLeaf,
     underP384Ca: [toX5c(await publisherLeaf(p384Pair)), toX5c(p384Ca)],
+    selfIssued: [
+      toX5c(await publisherLeaf(pki.publishersCa, { subject: pki.publishersCa.certificate.subjectName })),
+      ...pki.chainOf(pki.publishersCa.certificate),
+    ],
     ...(pki.alg === "ES256" && {
       signedWithSha384: [
         toX5c(await publisherLeaf(pki.publishersCa, { signingAlgorithm: sha384 })),
