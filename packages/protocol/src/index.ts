@@ -19,5 +19,6 @@ export * from "./messages/offer.js";
 export * from "./messages/payment-request.js";
 export * from "./messages/acknowledgment.js";
 export * from "./messages/user-request.js";
+export * from "./messages/mandate.js";
 export * from "./problem.js";
 export * from "./fx.js";

@@ -42,6 +42,14 @@ export const PaymentCodes = [
   "ERR_PAYLOAD_TOO_LARGE",
   "ERR_BAD_REQUEST",
   "ERR_INTERNAL",
+  // Spending mandates (docs/protocol.md §16): why a payment under a mandate was refused.
+  "ERR_UNKNOWN_MANDATE",
+  "ERR_MANDATE_REVOKED",
+  "ERR_MANDATE_EXPIRED",
+  "ERR_MANDATE_PAYEE_NOT_ALLOWED",
+  "ERR_MANDATE_MAX_EXCEEDED",
+  "ERR_MANDATE_BUDGET_EXCEEDED",
+  "ERR_MANDATE_COUNT_EXCEEDED",
 ] as const;
 export type PaymentCode = (typeof PaymentCodes)[number];
 export type ProblemCode = PaymentCode | VerificationCode;

@@ -34,6 +34,13 @@ const kinds: Readonly<Partial<Record<ProblemCode, ProblemKind>>> = {
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large", retryable: false },
   ERR_RATE_UNAVAILABLE: { status: 422, title: "Exchange rate unavailable", retryable: false },
   ERR_CHARGE_ROUNDS_TO_ZERO: { status: 422, title: "Charge rounds to zero", retryable: false },
+  ERR_UNKNOWN_MANDATE: { status: 404, title: "Unknown mandate", retryable: false },
+  ERR_MANDATE_REVOKED: { status: 403, title: "Mandate revoked", retryable: false },
+  ERR_MANDATE_EXPIRED: { status: 403, title: "Mandate expired", retryable: false },
+  ERR_MANDATE_PAYEE_NOT_ALLOWED: { status: 403, title: "Payee not allowed by the mandate", retryable: false },
+  ERR_MANDATE_MAX_EXCEEDED: { status: 402, title: "Above the mandate's maximum per payment", retryable: false },
+  ERR_MANDATE_BUDGET_EXCEEDED: { status: 402, title: "Mandate budget exhausted", retryable: false },
+  ERR_MANDATE_COUNT_EXCEEDED: { status: 402, title: "Mandate payment count reached", retryable: false },
   ERR_INTERNAL: { status: 500, title: "Internal error", retryable: true },
   ERR_SERVER_UNAVAILABLE: { status: 503, title: "Service unavailable", retryable: true },
   // A CRL may be fetched meanwhile.

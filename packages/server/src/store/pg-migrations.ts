@@ -4,6 +4,7 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
+import { mandateMigrationPg } from "../mandates/migrations.js";
 import type { Migration } from "./migrations.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -223,4 +224,5 @@ ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
 ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
+  mandateMigrationPg,
 ];

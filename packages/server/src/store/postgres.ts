@@ -324,6 +324,9 @@ export class PgStore implements Store {
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
     return this.#read(() => logic.getUser(id));
   }
+  transact<T>(make: () => logic.Logic<T>, mode: "read" | "write" = "write"): Promise<T> {
+    return mode === "write" ? this.#write(make) : this.#read(make);
+  }
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined> {
     return this.#write(() => logic.setMandate(id, mandate));
   }

@@ -7,6 +7,7 @@
  */
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
+import type { Logic } from "./logic.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -416,6 +417,12 @@ export interface Store {
    * (a replay). Expired nonces are forgotten.
    */
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
+
+  /**
+   * Runs an operation written as logic.ts's are (yielding its SQL) in one transaction: the way a
+   * room with tables of its own (mandates/logic.ts) joins a payment atomically.
+   */
+  transact<T>(make: () => Logic<T>, mode?: "read" | "write"): Promise<T>;
 
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
