@@ -71,7 +71,7 @@ function view(record: MandateRecord, usage: readonly MandateUsage[], now: Date) 
 }
 
 export const mandateRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
-  const { store, clock } = ctx;
+  const { clock } = ctx;
 
   app.post(
     "/v2/mandates",
