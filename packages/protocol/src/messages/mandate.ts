@@ -131,7 +131,8 @@ export async function importAgentKey(jwk: AgentJwk): Promise<UserKey | undefined
 export interface MandateInput {
   readonly user: PartyId<"user">;
   readonly server: PartyId<"server">;
-  readonly agent: CryptoKey;
+  /** The agent's public key, or its public JWK. */
+  readonly agent: CryptoKey | AgentJwk;
   readonly payees: readonly PartyId<"publisher">[];
   readonly maxPerPayment: MandateClaims["maxPerPayment"];
   readonly budget: MandateClaims["budget"];
@@ -150,7 +151,7 @@ export async function createMandate(input: MandateInput): Promise<Mandate> {
     mandateId: input.mandateId ?? newNonce(),
     user: input.user,
     server: input.server,
-    agent: agentJwkOf(input.agent),
+    agent: "kty" in input.agent ? input.agent : agentJwkOf(input.agent),
     payees: [...input.payees],
     maxPerPayment: input.maxPerPayment,
     budget: input.budget,
