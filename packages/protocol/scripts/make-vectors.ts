@@ -73,6 +73,7 @@ import {
   type World,
 } from "./scenario.js";
 import { currencyExponents } from "../src/iso4217.js";
+import { mandateCases } from "./mandate-vectors.js";
 import {
   outcomeOf,
   runner,
@@ -1821,6 +1822,7 @@ async function main(): Promise<void> {
     await paymentRequestCases(c, worlds[1 - index]!.user);
     await acknowledgmentCases(c);
     await chainCases(c);
+    await mandateCases(c, T);
     cases.push(...c.list);
   }
   const enrolledKeys: EnrolledKey[] = await Promise.all(
