@@ -17,20 +17,7 @@ import {
   type Offer,
   type VerificationCode,
 } from "../src/index.js";
-import {
-  at,
-  claimsOf,
-  DAY,
-  JwsTypes,
-  makeUser,
-  MINUTE,
-  offerAt,
-  OTHER_SERVER,
-  SERVER,
-  sign,
-  withClaims,
-  type World,
-} from "./scenario.js";
+import { at, claimsOf, DAY, JwsTypes, MINUTE, offerAt, OTHER_SERVER, SERVER, sign, withClaims, type World } from "./scenario.js";
 import type { VectorContext, VectorExpectation, VectorKind } from "./vectors.js";
 
 /** What make-vectors.ts's case list offers: its world and a way to add a case. */
