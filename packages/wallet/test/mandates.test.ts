@@ -27,7 +27,7 @@ let world: UiWorld;
 let browser: Browser;
 
 before(async () => {
-  world = await createUiWorld({ timeoutMs: 6_000, minVisibleMs: 400 });
+  world = await createUiWorld({ timeoutMs: 8_000, minVisibleMs: 1_500 });
   browser = await launchBrowser();
 });
 
@@ -84,11 +84,11 @@ test("a mandate is approved in the consent window; the program then pays alone; 
   const agent = await generateKeyPair("ES256");
   const asking = askForMandate(agent);
   await page.locator("#consent-title", { hasText: "Let a program pay for you?" }).waitFor();
+  assert.equal(await page.locator("#approve").isDisabled(), true, "Approve waits until the mandate was visible");
   assert.equal(await page.locator("#payees").textContent(), world.pki.publisher.identity);
   assert.equal(await page.locator("#max-per-payment").textContent(), "€1.00");
   assert.equal(await page.locator("#budget").textContent(), "€1.20 per month");
   assert.equal(await page.locator("#max-payments").textContent(), "10 per month");
-  assert.equal(await page.locator("#approve").isDisabled(), true, "Approve waits until the mandate was visible");
   await page.locator("#approve:enabled").click();
   const granted = await asking;
   assert.equal(granted.status, 200, JSON.stringify(granted.body));
