@@ -17,14 +17,24 @@ export interface MandateRouteDeps {
   readonly log: (line: string) => void;
 }
 
-export async function mandateRequest(req: IncomingMessage, res: ServerResponse, deps: MandateRouteDeps): Promise<{ mandate: Mandate }> {
+export async function mandateRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: MandateRouteDeps,
+): Promise<{ mandate: Mandate }> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/json") throw new WalletError("ERR_BAD_REQUEST", "send the mandate request as application/json", 415, false);
+  if (type !== "application/json")
+    throw new WalletError("ERR_BAD_REQUEST", "send the mandate request as application/json", 415, false);
   let body: unknown;
   try {
     body = parseStrictJson(await deps.readBody(req));
   } catch {
-    throw new WalletError("ERR_BAD_REQUEST", 'the body is not JSON without repeated member names: send {"mandate": {…}}', 400, false);
+    throw new WalletError(
+      "ERR_BAD_REQUEST",
+      'the body is not JSON without repeated member names: send {"mandate": {…}}',
+      400,
+      false,
+    );
   }
   // A program that stops waiting withdraws its question.
   const abandoned = new AbortController();

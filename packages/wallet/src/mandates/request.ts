@@ -21,7 +21,9 @@ import {
 import { WalletError } from "../errors.js";
 
 export const MandateRequestSchema = Type.Object(
-  { mandate: Type.Pick(MandateClaimsSchema, ["agent", "payees", "maxPerPayment", "budget", "maxPayments", "period", "expiresAt"]) },
+  {
+    mandate: Type.Pick(MandateClaimsSchema, ["agent", "payees", "maxPerPayment", "budget", "maxPayments", "period", "expiresAt"]),
+  },
   { additionalProperties: false },
 );
 export type MandateRequest = Static<typeof MandateRequestSchema>["mandate"];
@@ -50,7 +52,10 @@ export async function readMandateRequest(
   clock: Clock,
 ): Promise<{ request: MandateRequest; view: MandateView }> {
   const parsed = requestParser.parse(body, "mandate request");
-  if (!parsed.ok) throw bad(`${parsed.error.message}: send {"mandate": {agent, payees, maxPerPayment, budget, maxPayments, period, expiresAt}}`);
+  if (!parsed.ok)
+    throw bad(
+      `${parsed.error.message}: send {"mandate": {agent, payees, maxPerPayment, budget, maxPayments, period, expiresAt}}`,
+    );
   const request = parsed.value.mandate;
   const { maxPerPayment, budget } = request;
   if (maxPerPayment.currency !== home || budget.currency !== home)

@@ -32,7 +32,12 @@ async function call(wallet: Wallet, method: "GET" | "POST", path: string, body?:
   if (response.status !== 200 && response.status !== 201) throw problemError(response.status, text);
   const value = tryParseStrictJson(text);
   if (!isPlainObject(value))
-    throw new WalletError("ERR_MALFORMED", "the payment server's answer is not a JSON object: tell the server's operator", 502, false);
+    throw new WalletError(
+      "ERR_MALFORMED",
+      "the payment server's answer is not a JSON object: tell the server's operator",
+      502,
+      false,
+    );
   return value;
 }
 
