@@ -118,8 +118,14 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     if (path === "/v2/mandates") {
       if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
       if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
+      if (pending >= maxPending) return sendProblem(res, busy());
       const deps = { wallet, window: options.consentWindow, readBody: (r: IncomingMessage) => readBody(r, bodyLimit), log };
-      return sendJson(res, 200, await mandateRequest(req, res, deps));
+      pending++;
+      try {
+        return sendJson(res, 200, await mandateRequest(req, res, deps));
+      } finally {
+        pending--;
+      }
     }
     if (path !== "/v1/offers")
       return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
@@ -147,12 +153,7 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !("offer" in parsed)) {
       return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be exactly {"offer": <message 1>}', 400, false));
     }
-    if (pending >= maxPending) {
-      return sendProblem(
-        res,
-        new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other offers: try again shortly", 503, true),
-      );
-    }
+    if (pending >= maxPending) return sendProblem(res, busy());
     // When the program stops waiting (its timeout), an offer still waiting for the user is dropped.
     const abandoned = new AbortController();
     res.on("close", () => {
@@ -259,6 +260,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function tooLarge(limit: number): WalletError {
   return new WalletError("ERR_PAYLOAD_TOO_LARGE", `the body is larger than ${limit} bytes: an offer is far smaller`, 413, false);
+}
+
+function busy(): WalletError {
+  return new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other questions: try again shortly", 503, true);
 }
 
 function unauthorized(res: ServerResponse): WalletError {
