@@ -11,6 +11,7 @@ import {
   createMandate,
   createMandatePayment,
   createOffer,
+  FixedClock,
   generateKeyPair,
   signUserRequest,
   type KeyPair,
@@ -19,6 +20,12 @@ import {
   type MandatePeriod,
   type PartyId,
 } from "@peage/protocol";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { PaymentRecord, Store } from "../src/index.js";
+import { openSqliteOnThread } from "../src/store/sqlite-thread.js";
+import { Books, eur } from "./helpers/books.js";
 import {
   assertProblem,
   enrol,
@@ -278,6 +285,76 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe("spending mandates on the SQLite writer thread, as the server runs its store", () => {
+  let dir: string;
+  let store: Store;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "peage-mandate-thread-"));
+    store = await openSqliteOnThread(join(dir, "peage.db"));
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every operation crosses to the writer; 25 racing payments against a budget for 7 record exactly 7", async () => {
+    const books = new Books(store);
+    const user = await books.user("thread-mandates");
+    await books.topUp(user, 100_000);
+    const agent = await generateKeyPair();
+    const mandate = await createMandate({
+      user,
+      server: "urn:peage:server:pay-eu" as PartyId<"server">,
+      agent: agent.publicKey,
+      payees: ["urn:peage:publisher:p" as PartyId<"publisher">],
+      maxPerPayment: eur(100),
+      budget: eur(700),
+      maxPayments: 100,
+      period: "total",
+      expiresAt: new Date("2026-04-01T00:00:00.000Z"),
+      clock: new FixedClock(new Date("2026-03-01T00:00:00.000Z")),
+      userKey: agent,
+    });
+    const claims = JSON.parse(Buffer.from(mandate.mandate.split(".")[1]!, "base64url").toString()) as MandateClaims;
+    const id = claims.mandateId;
+    const registered = await store.mandates("registerMandate", {
+      id,
+      user,
+      agentKid: "kid",
+      token: mandate.mandate,
+      claims,
+      registeredAt: "2026-03-01T00:00:00.000Z",
+    });
+    assert.equal(registered.kind, "registered");
+    const record = (n: number): PaymentRecord => ({
+      id: `pay_thread_${n}`,
+      user,
+      publisher: "urn:peage:publisher:p" as PartyId<"publisher">,
+      offerHash: `hash-${n}`,
+      price: eur(100),
+      charged: eur(100),
+      rate: "1.0000000000",
+      rateDate: undefined,
+      nonce: `thread-nonce-${n}-0000000000000`,
+      offerDate: "2026-03-02T10:00:00.000Z",
+      serverTime: "2026-03-02T10:00:00.000Z",
+      requestHash: `request-${n}`,
+      acknowledgment: { type: "peage.acknowledgment", v: 1, acknowledgment: `ack-${n}` },
+    });
+    const outcomes = await Promise.all(
+      Array.from({ length: 25 }, (_, n) => store.mandates("recordMandatePayment", record(n), id, "total")),
+    );
+    assert.equal(outcomes.filter((o) => o.kind === "recorded").length, 7);
+    assert.ok(outcomes.every((o) => o.kind === "recorded" || o.kind === "budget-exceeded"));
+    assert.equal((await store.getUser(user))?.balance, 100_000 - 700);
+    assert.equal((await store.mandates("mandatesOfPayments", user)).size, 7);
+    const [listed] = await store.mandates("listMandates", user);
+    assert.deepEqual(listed?.usage, [{ periodKey: "total", spent: 700, payments: 7 }]);
+    assert.equal((await store.mandates("revokeMandate", user, id, "2026-03-03T00:00:00.000Z")).kind, "revoked");
+    assert.equal((await store.mandates("recordMandatePayment", record(99), id, "total")).kind, "mandate-revoked");
+  });
+});
 
 /** Members in JCS order (the claims hold plain ASCII keys), so that an altered payload stays canonical. */
 function sortKeys(value: unknown): unknown {

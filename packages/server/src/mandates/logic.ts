@@ -1,6 +1,6 @@
 /**
  * The store's operations on spending mandates, written as store/logic.ts's are (generators that
- * yield their SQL, run by either engine's driver through Store.transact, in one transaction).
+ * yield their SQL, run by either engine's driver through Store.mandates, in one transaction).
  *
  * A payment under a mandate locks the mandate's row first (FOR UPDATE on PostgreSQL; SQLite's
  * BEGIN IMMEDIATE holds the one write lock), then checks revocation, expiry, payee, the maximum per
@@ -206,3 +206,20 @@ function limitRefusal(mandate: MandateRecord, payment: PaymentRecord): MandatePa
     return { kind: "max-exceeded", max: claims.maxPerPayment.amount as MinorUnits };
   return undefined;
 }
+
+/**
+ * The operations above by name: the store runs one in a write transaction by its name and plain
+ * arguments (Store.mandates), which also crosses to the SQLite writer's thread (sqlite-thread.ts).
+ */
+export const mandateOperations = {
+  registerMandate,
+  getMandate,
+  listMandates,
+  mandatesOfPayments,
+  revokeMandate,
+  recordMandatePayment,
+} as const;
+export type MandateOperations = typeof mandateOperations;
+export type MandateOperation = keyof MandateOperations;
+/** What an operation resolves to. */
+export type MandateResult<K extends MandateOperation> = ReturnType<MandateOperations[K]> extends Logic<infer T> ? T : never;

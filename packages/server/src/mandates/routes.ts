@@ -19,7 +19,6 @@ import type { RouteContext } from "../app.js";
 import { enrolledKey } from "../payments.js";
 import { problemResponses } from "../schemas.js";
 import { authenticateUser } from "../user-auth.js";
-import * as logic from "./logic.js";
 import type { MandateRecord, MandateUsage } from "./logic.js";
 import { processMandatePayment, registerMandate, revokeMandate } from "./service.js";
 
@@ -138,7 +137,7 @@ const meMandateRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
       },
     },
     async (request) => {
-      const found = await store.transact(() => logic.listMandates(request.peageUser as PartyId<"user">), "read");
+      const found = await store.mandates("listMandates", request.peageUser as PartyId<"user">);
       const now = clock.now();
       return { mandates: found.map((m) => view(m, m.usage, now)) };
     },
@@ -158,7 +157,7 @@ const meMandateRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
       },
     },
     async (request) => {
-      const found = await store.transact(() => logic.mandatesOfPayments(request.peageUser as PartyId<"user">), "read");
+      const found = await store.mandates("mandatesOfPayments", request.peageUser as PartyId<"user">);
       return { payments: [...found].map(([paymentId, mandateId]) => ({ paymentId, mandateId })) };
     },
   );

@@ -29,7 +29,6 @@ import { feeFor } from "../ledger/ledger.js";
 import { chargeFor, enrolledKey, rateTableFor, refusalOf, type PaymentAnswer, type PaymentContext } from "../payments.js";
 import { HttpProblem } from "../problems.js";
 import type { PaymentRecord, UserRecord } from "../store/store.js";
-import * as logic from "./logic.js";
 import type { MandatePaymentOutcome, MandateRecord } from "./logic.js";
 
 /** Checks and records a mandate the user signed; the same mandate again is answered as registered. */
@@ -42,16 +41,14 @@ export async function registerMandate(body: unknown, ctx: PaymentContext): Promi
   });
   if (!verified.ok) throw HttpProblem.of(verified.error.code, verified.error.message);
   const { claims } = verified.value;
-  const outcome = await ctx.store.transact(() =>
-    logic.registerMandate({
-      id: claims.mandateId,
-      user: claims.user as PartyId<"user">,
-      agentKid: verified.value.agentKid,
-      token: verified.value.mandate.mandate,
-      claims,
-      registeredAt: timestamp(ctx.clock.now()),
-    }),
-  );
+  const outcome = await ctx.store.mandates("registerMandate", {
+    id: claims.mandateId,
+    user: claims.user as PartyId<"user">,
+    agentKid: verified.value.agentKid,
+    token: verified.value.mandate.mandate,
+    claims,
+    registeredAt: timestamp(ctx.clock.now()),
+  });
   switch (outcome.kind) {
     case "registered":
     case "repeated":
@@ -73,7 +70,7 @@ export async function registerMandate(body: unknown, ctx: PaymentContext): Promi
 
 /** A registered mandate with its agent's key imported, for the payment check. */
 async function registered(ctx: PaymentContext, id: string): Promise<RegisteredMandate | undefined> {
-  const record = await ctx.store.transact(() => logic.getMandate(id), "read");
+  const record = await ctx.store.mandates("getMandate", id);
   if (!record) return undefined;
   const agentKey = await importAgentKey(record.claims.agent);
   return agentKey && { claims: record.claims, agentKey, agentKid: jwkThumbprint(agentKey.publicKey) };
@@ -131,7 +128,7 @@ export async function processMandatePayment(body: unknown, ctx: PaymentContext):
     fee: feeFor(consent.price, ctx.feeBasisPoints),
   };
   const periodKey = mandatePeriodKey(mandate.claims.period, serverTime);
-  const outcome = await ctx.store.transact(() => logic.recordMandatePayment(record, consent.mandate, periodKey));
+  const outcome = await ctx.store.mandates("recordMandatePayment", record, consent.mandate, periodKey);
   if (outcome.kind === "recorded") return { acknowledgment, payment: record, replayed: false, mandate: consent.mandate };
   if (outcome.kind === "duplicate")
     return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true, mandate: consent.mandate };
@@ -209,7 +206,7 @@ function mandateRefusal(
 
 /** Revokes one of the user's mandates; a mandate already revoked stays as it was. */
 export async function revokeMandate(ctx: PaymentContext, user: PartyId<"user">, id: string): Promise<MandateRecord> {
-  const outcome = await ctx.store.transact(() => logic.revokeMandate(user, id, timestamp(ctx.clock.now())));
+  const outcome = await ctx.store.mandates("revokeMandate", user, id, timestamp(ctx.clock.now()));
   if (outcome.kind === "unknown")
     throw HttpProblem.of("ERR_UNKNOWN_MANDATE", `you have no mandate ${id}: list yours with GET /v2/me/mandates`);
   return outcome.mandate;

@@ -29,6 +29,7 @@
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
+import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
 import type { Migration } from "./migrations.js";
 import { pgMigrations } from "./pg-migrations.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -324,8 +325,9 @@ export class PgStore implements Store {
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
     return this.#read(() => logic.getUser(id));
   }
-  transact<T>(make: () => logic.Logic<T>, mode: "read" | "write" = "write"): Promise<T> {
-    return mode === "write" ? this.#write(make) : this.#read(make);
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>> {
+    const operation = mandateOperations[name] as (...a: unknown[]) => logic.Logic<MandateResult<K>>;
+    return this.#write(() => operation(...args));
   }
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined> {
     return this.#write(() => logic.setMandate(id, mandate));

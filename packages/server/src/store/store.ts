@@ -7,7 +7,7 @@
  */
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
-import type { Logic } from "./logic.js";
+import type { MandateOperation, MandateOperations, MandateResult } from "../mandates/logic.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -419,10 +419,10 @@ export interface Store {
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
 
   /**
-   * Runs an operation written as logic.ts's are (yielding its SQL) in one transaction: the way a
-   * room with tables of its own (mandates/logic.ts) joins a payment atomically.
+   * Runs one operation on spending mandates (mandates/logic.ts) by name, in one write
+   * transaction: a payment under a mandate is checked against it and recorded atomically.
    */
-  transact<T>(make: () => Logic<T>, mode?: "read" | "write"): Promise<T>;
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>>;
 
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
