@@ -1,5 +1,5 @@
 /**
- * The tables of spending mandates (docs/protocol.md §16), as migration 5 of the store on both
+ * The tables of spending mandates (docs/protocol.md §16), as migration 6 of the store on both
  * engines: the mandates the users signed, each mandate's use per period (the row a payment under
  * it locks and updates in its own transaction), and which mandate paid which payment.
  */
@@ -10,7 +10,7 @@ interface Migration {
   readonly sql: string;
 }
 
-const VERSION = 5;
+const VERSION = 6;
 const NAME = "spending mandates for agents";
 
 const tables = (integer: string, strict: string) => `

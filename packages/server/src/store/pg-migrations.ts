@@ -5,7 +5,7 @@
  * identity columns. Never edit a released migration: append one.
  */
 import { mandateMigrationPg } from "../mandates/migrations.js";
-import type { Migration } from "./migrations.js";
+import { LEDGER_BY_REF, type Migration } from "./migrations.js";
 
 const appendOnly = (table: string, what: string) => `
 CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table}
@@ -224,5 +224,6 @@ ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
 ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
+  LEDGER_BY_REF,
   mandateMigrationPg,
 ];
