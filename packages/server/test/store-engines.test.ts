@@ -47,6 +47,7 @@ for (const engine of ENGINES) {
         { version: 2 },
         { version: 3 },
         { version: 4 },
+        { version: 5 },
       ]);
       await (await t.reopen()).close();
       assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [

@@ -72,16 +72,16 @@ export type Op =
 export type Row = Record<string, unknown>;
 export type Logic<T> = Generator<Op, T, unknown>;
 
-function* all<R = Row>(sql: string, ...params: unknown[]): Logic<R[]> {
+export function* all<R = Row>(sql: string, ...params: unknown[]): Logic<R[]> {
   return (yield { op: "all", sql, params }) as R[];
 }
-function* get<R = Row>(sql: string, ...params: unknown[]): Logic<R | undefined> {
+export function* get<R = Row>(sql: string, ...params: unknown[]): Logic<R | undefined> {
   return (yield* all<R>(sql, ...params))[0];
 }
-function* lockedRow<R = Row>(sql: string, ...params: unknown[]): Logic<R | undefined> {
+export function* lockedRow<R = Row>(sql: string, ...params: unknown[]): Logic<R | undefined> {
   return ((yield { op: "all", sql, params, forUpdate: true }) as R[])[0];
 }
-function* run(sql: string, ...params: unknown[]): Logic<number> {
+export function* run(sql: string, ...params: unknown[]): Logic<number> {
   return (yield { op: "run", sql, params }) as number;
 }
 function* ledgerLock(mode: "shared" | "exclusive" = "shared"): Logic<void> {
@@ -1036,12 +1036,13 @@ export function* auditLedger(): Logic<LedgerAudit> {
 
 export function* insertApiKey(key: ApiKeyRecord): Logic<void> {
   yield* run(
-    "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at) VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at, publisher) VALUES (?, ?, ?, ?, ?, ?)",
     key.id,
     key.secretHash,
     key.scopes.join(" "),
     key.label,
     key.createdAt,
+    key.publisher ?? null,
   );
 }
 
@@ -1057,6 +1058,7 @@ function apiKeyOf(row: Row): ApiKeyRecord {
     scopes: str(row["scopes"]).split(" ").filter(Boolean) as ApiScope[],
     label: str(row["label"]),
     createdAt: str(row["created_at"]),
+    ...(row["publisher"] === null || row["publisher"] === undefined ? {} : { publisher: str(row["publisher"]) as PartyId<"publisher"> }),
   };
 }
 

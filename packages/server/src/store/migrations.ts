@@ -9,6 +9,8 @@
  * is no single hot row that every payment would have to update. PostgreSQL has its own list
  * (pg-migrations.ts) with the same version numbers for the same schema.
  */
+import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -371,4 +373,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     sql: NONCES_PER_USER_SQLITE,
     rebuildsTables: true,
   },
+  { version: 5, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
 ];

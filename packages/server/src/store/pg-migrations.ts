@@ -5,6 +5,7 @@
  * identity columns. Never edit a released migration: append one.
  */
 import type { Migration } from "./migrations.js";
+import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
 CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table}
@@ -223,4 +224,5 @@ ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
 ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
+  { version: 5, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_PG },
 ];

@@ -295,6 +295,9 @@ export class SqliteStore implements Store {
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(logic.listApiKeys());
   }
+  runLogic<T>(kind: "read" | "write", make: () => logic.Logic<T>): Promise<T> {
+    return kind === "write" ? this.#write(make()) : this.#read(make());
+  }
   revokeApiKey(id: string): Promise<boolean> {
     return this.#write(logic.revokeApiKey(id));
   }

@@ -7,6 +7,7 @@
  */
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
+import type { Logic } from "./logic.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -294,8 +295,14 @@ export const ApiScopes = [
   "publishers:write",
   "keys:read",
   "keys:write",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
-export type ApiScope = (typeof ApiScopes)[number];
+export type ApiScope = (typeof ApiScopes)[number] | PublisherScope;
+
+/** What a publisher's own key may do, on that publisher's data only (routes/publisher.ts). */
+export const PublisherScopes = ["publisher:read"] as const;
+export type PublisherScope = (typeof PublisherScopes)[number];
 
 export interface ApiKeyRecord {
   readonly id: string;
@@ -304,6 +311,8 @@ export interface ApiKeyRecord {
   readonly scopes: readonly ApiScope[];
   readonly label: string;
   readonly createdAt: string;
+  /** A publisher's own key: it reads this publisher's data only, and no operator endpoint accepts it. */
+  readonly publisher?: PartyId<"publisher">;
 }
 
 /** Row counts, for health checks and for tests that prove a refused request changed nothing. */
@@ -416,6 +425,13 @@ export interface Store {
    * (a replay). Expired nonces are forgotten.
    */
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
+
+  /**
+   * Runs an operation written like logic.ts's (a generator of SQL both engines understand) in one
+   * transaction: "write" as the writes above are run, "read" as the reads. For features that keep
+   * their queries in modules of their own (publisher-logic.ts, webhook-logic.ts).
+   */
+  runLogic<T>(kind: "read" | "write", make: () => Logic<T>): Promise<T>;
 
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
