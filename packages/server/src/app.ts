@@ -23,6 +23,7 @@ import { ledgerRoutes } from "./routes/ledger.js";
 import { meRoutes } from "./routes/me.js";
 import { publisherRoutes } from "./routes/publisher.js";
 import { publisherKeyRoutes } from "./routes/publisher-keys.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
@@ -237,6 +238,7 @@ export function buildApp(deps: AppDeps): App {
   app.register(meRoutes, { ctx });
   app.register(publisherRoutes, { ctx });
   app.register(publisherKeyRoutes, { ctx });
+  app.register(webhookRoutes, { ctx });
   app.register(rateRoutes, { ctx });
   app.register(healthRoutes, { ctx, publicMetrics: deps.publicMetrics ?? false });
   app.register(cardRoutes, { ctx, desk: deps.cards });

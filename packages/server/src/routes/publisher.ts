@@ -11,7 +11,6 @@ import type { RouteContext } from "../app.js";
 import { HttpProblem } from "../problems.js";
 import { CurrencySchema, PageQuerySchema, PublisherIdSchema, problemResponses } from "../schemas.js";
 import type { SettlementDetails } from "../settlement/settle.js";
-import { assignSales, earnings, hasUnassignedSales, payoutsOf, salesAfter } from "../store/publisher-logic.js";
 import type { Store } from "../store/store.js";
 
 const security = [{ publisherKey: [] }];
@@ -109,8 +108,8 @@ function decodeSalesCursor(cursor: string | undefined): number {
 
 /** A page of the publisher's sales after `after`, giving committed sales their positions first if some have none. */
 export async function salesPage(store: Store, publisher: PartyId<"publisher">, after: number, limit: number) {
-  if (await store.runLogic("read", () => hasUnassignedSales(publisher))) await store.runLogic("write", () => assignSales(publisher));
-  return store.runLogic("read", () => salesAfter(publisher, after, limit));
+  if (await store.runExtension("hasUnassignedSales", publisher)) await store.runExtension("assignSales", publisher);
+  return store.runExtension("salesAfter", publisher, after, limit);
 }
 
 export const publisherRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
@@ -157,7 +156,7 @@ export const publisherRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
     },
     async (request) => {
       const { publisher } = await own(request);
-      const rows = await store.runLogic("read", () => earnings(publisher, request.query.period));
+      const rows = await store.runExtension("earnings", publisher, request.query.period);
       return {
         publisher,
         earnings: rows.map((row) => ({
@@ -183,7 +182,7 @@ export const publisherRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
     },
     async (request) => {
       const { publisher } = await own(request);
-      const { payouts, settlements } = await store.runLogic("read", () => payoutsOf(publisher));
+      const { payouts, settlements } = await store.runExtension("payoutsOf", publisher);
       return { publisher, payouts, settlements: settlements.flatMap(({ details }) => carries(details, publisher)) };
     },
   );

@@ -28,6 +28,7 @@
  */
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import { extensionOperation, extensionWrites, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
 import type { Migration } from "./migrations.js";
 import { pgMigrations } from "./pg-migrations.js";
@@ -432,8 +433,10 @@ export class PgStore implements Store {
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(() => logic.listApiKeys());
   }
-  runLogic<T>(kind: "read" | "write", make: () => logic.Logic<T>): Promise<T> {
-    return kind === "write" ? this.#write(make) : this.#read(make);
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>> {
+    // Made afresh for each attempt: a retried transaction runs the operation from its start.
+    const make = () => extensionOperation(name, args).logic;
+    return (extensionWrites(name) ? this.#write(make) : this.#read(make)) as Promise<ExtensionResult<K>>;
   }
   revokeApiKey(id: string): Promise<boolean> {
     return this.#write(() => logic.revokeApiKey(id));

@@ -51,6 +51,7 @@ CREATE TABLE webhook_events (
   publisher   TEXT NOT NULL,
   created_at  TEXT NOT NULL,
   fanned_out  ${integer} NOT NULL DEFAULT 0 CHECK (fanned_out IN (0, 1)),
+  body        TEXT,
   UNIQUE (type, ref)
 )${strict};
 CREATE INDEX webhook_events_to_fan_out ON webhook_events (fanned_out);

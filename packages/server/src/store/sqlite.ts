@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import { extensionOperation, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
 import { migrations, type Migration } from "./migrations.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -295,8 +296,9 @@ export class SqliteStore implements Store {
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(logic.listApiKeys());
   }
-  runLogic<T>(kind: "read" | "write", make: () => logic.Logic<T>): Promise<T> {
-    return kind === "write" ? this.#write(make()) : this.#read(make());
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>> {
+    const { logic: operation, writes } = extensionOperation(name, args);
+    return (writes ? this.#write(operation) : this.#read(operation)) as Promise<ExtensionResult<K>>;
   }
   revokeApiKey(id: string): Promise<boolean> {
     return this.#write(logic.revokeApiKey(id));

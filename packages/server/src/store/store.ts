@@ -7,7 +7,7 @@
  */
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
-import type { Logic } from "./logic.js";
+import type { ExtensionName, ExtensionResult, Extensions } from "./extensions.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -427,11 +427,10 @@ export interface Store {
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
 
   /**
-   * Runs an operation written like logic.ts's (a generator of SQL both engines understand) in one
-   * transaction: "write" as the writes above are run, "read" as the reads. For features that keep
-   * their queries in modules of their own (publisher-logic.ts, webhook-logic.ts).
+   * Runs one of the extensions' operations (extensions.ts: the sales feed, the webhook outbox) in
+   * one transaction, a read or a write as the operation is listed.
    */
-  runLogic<T>(kind: "read" | "write", make: () => Logic<T>): Promise<T>;
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>>;
 
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
