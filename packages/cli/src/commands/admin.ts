@@ -96,7 +96,7 @@ interface AdminCommand {
   show(answer: unknown): void;
 }
 
-function command(spec: AdminCommand): Command {
+export function command(spec: AdminCommand): Command {
   return {
     spec: {
       name: `admin ${spec.name}`,
@@ -291,9 +291,9 @@ function status(action: "suspend" | "reactivate"): Command {
   });
 }
 
-const publisherOption: OptionSpec = { type: "string", value: "URN", description: "the publisher, urn:peage:publisher:…" };
+export const publisherOption: OptionSpec = { type: "string", value: "URN", description: "the publisher, urn:peage:publisher:…" };
 
-function publisherPath(o: Options): string {
+export function publisherPath(o: Options): string {
   const publisher = o.required("publisher", "URN");
   if (!/^urn:peage:publisher:[A-Za-z0-9._~-]{1,64}$/.test(publisher))
     throw o.usage(`--publisher ${publisher}: expected urn:peage:publisher:NAME`);
@@ -456,7 +456,7 @@ const keyCreate = command({
       multiple: true,
       value: "SCOPE",
       description:
-        "users:read, users:write, funds:write, payments:read, payments:refund, publishers:read, publishers:write, keys:read or keys:write",
+        "users:read, users:write, funds:write, payments:read, payments:refund, publishers:read, publishers:write, keys:read, keys:write, webhooks:read or webhooks:write",
     },
     label: { type: "string", value: "TEXT", description: "what the key is for" },
   },
