@@ -24,7 +24,21 @@ import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
 const adminGroup: CommandGroup = { ...admin, commands: [...admin.commands, ...selfServiceAdmin] };
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, adminGroup, publisher, card, pcstore, demo, ledger, fx, settle];
+const groups: readonly CommandGroup[] = [
+  pki,
+  catalog,
+  inspect_,
+  server,
+  wallet,
+  adminGroup,
+  publisher,
+  card,
+  pcstore,
+  demo,
+  ledger,
+  fx,
+  settle,
+];
 
 /** Every command's full name ("pki issue", "inspect"), as typed after `peage`. */
 export function commandNames(): string[] {

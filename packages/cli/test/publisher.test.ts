@@ -5,10 +5,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertError, assertSuccess, assertUsage, cliPath, parseJson, peage, tempDir } from "./helpers/cli.js";
+import { assertError, assertSuccess, assertUsage, parseJson, peage, startServerCommand, tempDir } from "./helpers/cli.js";
 
 const PUBLISHER = "urn:peage:publisher:acme-games";
 
@@ -24,20 +24,10 @@ describe("peage publisher and the webhook commands", () => {
     work = tempDir();
     assertSuccess(await peage(["pki", "init", "--dir", "pki"], work));
     assertSuccess(await peage(["server", "init", "--data", "srv", "--pki", "pki"], work));
-    server = spawn(
-      process.execPath,
-      [cliPath, "server", "--data", "srv", "--port", "0", "--log-level", "silent", "--bootstrap-key", "operator.key"],
-      { cwd: work, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      server.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString("utf8");
-        const line = /\{"event":"listening".*\}/.exec(out);
-        if (line) resolve((JSON.parse(line[0]) as { url: string }).url);
-      });
-      server.once("exit", (code) => reject(new Error(`the server exited ${code}`)));
-    });
+    ({ child: server, url } = await startServerCommand(
+      ["--data", "srv", "--port", "0", "--log-level", "silent", "--bootstrap-key", "operator.key"],
+      work,
+    ));
   });
   after(() => {
     server?.kill("SIGTERM");
@@ -52,7 +42,10 @@ describe("peage publisher and the webhook commands", () => {
 
     const page = parseJson(assertSuccess(await publisher(["sales", "--json"])));
     assert.deepEqual(page["sales"], []);
-    assert.match(assertSuccess(await publisher(["sales", "--cursor", page["nextCursor"] as string])).stdout, /no new sales; next: --cursor/);
+    assert.match(
+      assertSuccess(await publisher(["sales", "--cursor", page["nextCursor"] as string])).stdout,
+      /no new sales; next: --cursor/,
+    );
     assert.match(assertSuccess(await publisher(["earnings"])).stdout, /no earnings yet/);
     assert.deepEqual(parseJson(assertSuccess(await publisher(["payouts", "--json"])))["payouts"], []);
     assertUsage(await publisher(["earnings", "--period", "2026-13"]), /expected YYYY-MM/);
@@ -67,17 +60,40 @@ describe("peage publisher and the webhook commands", () => {
   it("registers, lists and removes webhook endpoints, and refuses an unsafe URL", async () => {
     const added = parseJson(
       assertSuccess(
-        await admin(["webhook-add", "--url", "http://127.0.0.1:9/hooks", "--label", "books", "--event", "payout.scheduled", "--json"]),
+        await admin([
+          "webhook-add",
+          "--url",
+          "http://127.0.0.1:9/hooks",
+          "--label",
+          "books",
+          "--event",
+          "payout.scheduled",
+          "--json",
+        ]),
       ),
     );
     assert.match(added["secret"] as string, /^whsec_/);
     assert.deepEqual(added["events"], ["payout.scheduled"]);
     const scoped = parseJson(
-      assertSuccess(await admin(["webhook-add", "--url", "https://acme.example/hooks", "--label", "acme", "--publisher", PUBLISHER, "--json"])),
+      assertSuccess(
+        await admin([
+          "webhook-add",
+          "--url",
+          "https://acme.example/hooks",
+          "--label",
+          "acme",
+          "--publisher",
+          PUBLISHER,
+          "--json",
+        ]),
+      ),
     );
     assert.equal(scoped["publisher"], PUBLISHER);
     assertError(await admin(["webhook-add", "--url", "http://acme.example/hooks", "--label", "plain"]), "ERR_MALFORMED");
-    assertUsage(await admin(["webhook-add", "--url", "https://acme.example/", "--label", "x", "--event", "payment.lost"]), /--event payment\.lost/);
+    assertUsage(
+      await admin(["webhook-add", "--url", "https://acme.example/", "--label", "x", "--event", "payment.lost"]),
+      /--event payment\.lost/,
+    );
     const listed = parseJson(assertSuccess(await admin(["webhooks", "--json"])));
     assert.deepEqual(
       (listed["endpoints"] as { id: string; secret?: string }[]).map((e) => [e.id, e.secret]),

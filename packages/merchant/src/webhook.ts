@@ -78,7 +78,8 @@ export function verifyWebhook(headers: HeadersLike, body: string | Uint8Array, o
   const id = header(headers, "peage-webhook-id");
   const timestamp = header(headers, "peage-webhook-timestamp");
   const signatures = header(headers, "peage-webhook-signature");
-  if (!id || !/^evt_[0-9a-f]{32}$/.test(id)) throw new WebhookError("ERR_WEBHOOK_MALFORMED", "Peage-Webhook-Id is missing or not evt_…");
+  if (!id || !/^evt_[0-9a-f]{32}$/.test(id))
+    throw new WebhookError("ERR_WEBHOOK_MALFORMED", "Peage-Webhook-Id is missing or not evt_…");
   if (!timestamp || !/^\d{1,12}$/.test(timestamp))
     throw new WebhookError("ERR_WEBHOOK_MALFORMED", "Peage-Webhook-Timestamp is missing or not Unix seconds");
   if (!signatures) throw new WebhookError("ERR_WEBHOOK_MALFORMED", "Peage-Webhook-Signature is missing");
@@ -89,15 +90,24 @@ export function verifyWebhook(headers: HeadersLike, body: string | Uint8Array, o
     .map((part) => /^\s*v1=([0-9a-f]{64})\s*$/.exec(part)?.[1])
     .some((hex) => hex !== undefined && timingSafeEqual(Buffer.from(hex, "hex"), expected));
   if (!matches)
-    throw new WebhookError("ERR_WEBHOOK_SIGNATURE", "no v1 signature matches: check the endpoint's secret; the body must be the exact bytes received");
+    throw new WebhookError(
+      "ERR_WEBHOOK_SIGNATURE",
+      "no v1 signature matches: check the endpoint's secret; the body must be the exact bytes received",
+    );
   const nowMs = (opts.now ?? new Date()).getTime();
   const toleranceMs = (opts.toleranceSeconds ?? 300) * 1000;
   const sentMs = Number(timestamp) * 1000;
   if (Math.abs(nowMs - sentMs) > toleranceMs)
-    throw new WebhookError("ERR_WEBHOOK_STALE", `the delivery was signed at ${new Date(sentMs).toISOString()}, outside the tolerance`);
+    throw new WebhookError(
+      "ERR_WEBHOOK_STALE",
+      `the delivery was signed at ${new Date(sentMs).toISOString()}, outside the tolerance`,
+    );
   const event = JSON.parse(text) as WebhookEvent;
   if (event.id !== id) throw new WebhookError("ERR_WEBHOOK_MALFORMED", "the body's id is not the Peage-Webhook-Id signed");
   if (opts.replays && !opts.replays.firstSight(`${id} ${timestamp}`, sentMs + toleranceMs, nowMs))
-    throw new WebhookError("ERR_WEBHOOK_REPLAYED", `delivery ${id} at ${timestamp} was verified before: acknowledge it and do nothing`);
+    throw new WebhookError(
+      "ERR_WEBHOOK_REPLAYED",
+      `delivery ${id} at ${timestamp} was verified before: acknowledge it and do nothing`,
+    );
   return event;
 }

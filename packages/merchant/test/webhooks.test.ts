@@ -73,7 +73,9 @@ interface Received {
 }
 
 /** An endpoint recording every delivery; `answer` decides what each gets (undefined: no answer at all). */
-function receiver(answer: (delivery: Received, count: number) => number | undefined): Promise<{ server: Server; url: string; received: Received[] }> {
+function receiver(
+  answer: (delivery: Received, count: number) => number | undefined,
+): Promise<{ server: Server; url: string; received: Received[] }> {
   const received: Received[] = [];
   const hanging: ServerResponse[] = [];
   const server = createServer((request, response) => {
@@ -206,7 +208,10 @@ describe("webhooks across a server crash", () => {
     );
     assert.equal(events.size, expected);
     const firstId = endpoint.received[0]!.headers["peage-webhook-id"];
-    assert.ok(endpoint.received.filter((d) => d.headers["peage-webhook-id"] === firstId).length >= 2, "the interrupted delivery was sent again");
+    assert.ok(
+      endpoint.received.filter((d) => d.headers["peage-webhook-id"] === firstId).length >= 2,
+      "the interrupted delivery was sent again",
+    );
     t.diagnostic(`${endpoint.received.length} deliveries for ${events.size} events`);
     second.process.kill("SIGTERM");
     await second.exited;
@@ -216,7 +221,12 @@ describe("webhooks across a server crash", () => {
 describe("verifyWebhook", () => {
   const secret = "whsec_test-secret-of-the-endpoint";
   const id = `evt_${"ab".repeat(16)}`;
-  const body = JSON.stringify({ id, type: "payment.succeeded", created: "2026-03-10T12:00:00.000Z", data: { paymentId: "pay_1" } });
+  const body = JSON.stringify({
+    id,
+    type: "payment.succeeded",
+    created: "2026-03-10T12:00:00.000Z",
+    data: { paymentId: "pay_1" },
+  });
   const at = new Date("2026-03-10T12:00:05.000Z");
   const t = Math.floor(at.getTime() / 1000);
   const sign = (text: string, timestamp = t, key = secret) =>
@@ -239,7 +249,9 @@ describe("verifyWebhook", () => {
   it("refuses a forged, altered, re-timed, stale or replayed delivery", () => {
     refused("ERR_WEBHOOK_SIGNATURE", () => verifyWebhook(headers(), body, { secret: "whsec_another", now: at }));
     refused("ERR_WEBHOOK_SIGNATURE", () => verifyWebhook(headers(), body.replace("pay_1", "pay_2"), { secret, now: at }));
-    refused("ERR_WEBHOOK_SIGNATURE", () => verifyWebhook(headers({ "peage-webhook-timestamp": String(t + 60) }), body, { secret, now: at }));
+    refused("ERR_WEBHOOK_SIGNATURE", () =>
+      verifyWebhook(headers({ "peage-webhook-timestamp": String(t + 60) }), body, { secret, now: at }),
+    );
     refused("ERR_WEBHOOK_SIGNATURE", () =>
       verifyWebhook(headers({ "peage-webhook-id": `evt_${"cd".repeat(16)}` }), body, { secret, now: at }),
     );
@@ -249,6 +261,8 @@ describe("verifyWebhook", () => {
     verifyWebhook(headers(), body, { secret, now: at, replays });
     refused("ERR_WEBHOOK_REPLAYED", () => verifyWebhook(headers(), body, { secret, now: at, replays }));
     refused("ERR_WEBHOOK_MALFORMED", () => verifyWebhook({ "peage-webhook-id": id }, body, { secret, now: at }));
-    refused("ERR_WEBHOOK_SIGNATURE", () => verifyWebhook(headers({ "peage-webhook-signature": "v0=abc" }), body, { secret, now: at }));
+    refused("ERR_WEBHOOK_SIGNATURE", () =>
+      verifyWebhook(headers({ "peage-webhook-signature": "v0=abc" }), body, { secret, now: at }),
+    );
   });
 });

@@ -92,7 +92,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           : { level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     });
     crls = await startCrlRefresh(app, config, identity, trust, clock ?? systemClock);
-    const webhooks = startWebhookWorker({ store, clock: clock ?? systemClock, log: (fields, message) => app?.log.warn(fields, message) });
+    const webhooks = startWebhookWorker({
+      store,
+      clock: clock ?? systemClock,
+      log: (fields, message) => app?.log.warn(fields, message),
+    });
     app.addHook("onClose", () => webhooks.stop());
     await app.listen({ host: config.host, port: config.port });
     if (config.metrics.kind === "separate")

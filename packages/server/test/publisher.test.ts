@@ -47,10 +47,13 @@ async function insertLate(fx: Fixture, user: string, id: string): Promise<void> 
   const ack = JSON.stringify({ type: "peage.acknowledgment", v: 1, acknowledgment: `ack-${id}` });
   // SQLite has one writer: seq 0 is below every seq handed out, as a transaction still open would hold.
   const seq = fx.engine === "sqlite" ? ["seq, ", "0, "] : ["", ""];
-  await fx.raw.query(
-    `INSERT INTO payments (${seq[0]}${columns}) VALUES (${seq[1]}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [...values, early, early, `request-${id}`, ack],
-  );
+  await fx.raw.query(`INSERT INTO payments (${seq[0]}${columns}) VALUES (${seq[1]}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    ...values,
+    early,
+    early,
+    `request-${id}`,
+    ack,
+  ]);
 }
 
 for (const engine of ENGINES) {
@@ -135,7 +138,16 @@ for (const engine of ENGINES) {
         { period: "2026-03", currency: "EUR", earned: "300", payments: 1, refunded: "0", refunds: 0, net: "300", paidOut: "0" },
         { period: "2026-03", currency: "USD", earned: "1000", payments: 1, refunded: "0", refunds: 0, net: "1000", paidOut: "0" },
         { period: "2026-04", currency: "EUR", earned: "700", payments: 1, refunded: "0", refunds: 0, net: "700", paidOut: "0" },
-        { period: "2026-04", currency: "USD", earned: "0", payments: 0, refunded: "1000", refunds: 1, net: "-1000", paidOut: "0" },
+        {
+          period: "2026-04",
+          currency: "USD",
+          earned: "0",
+          payments: 0,
+          refunded: "1000",
+          refunds: 1,
+          net: "-1000",
+          paidOut: "0",
+        },
       ]);
       const april = await http(fx, "GET", "/v1/publisher/earnings?period=2026-04", as(bob));
       assert.equal(april.body.earnings.length, 2);

@@ -64,7 +64,10 @@ for (const engine of ENGINES) {
 
     it("writes an event with each payment, refund and payout, and fans them out to the endpoints that want them", async () => {
       const at = "2026-02-10T10:00:00.000Z";
-      await t.store.putPublisher({ id: ACME, name: "Acme", country: "FR", iban: "FR7630006000011234567890189", bic: "AGRIFRPP" }, at);
+      await t.store.putPublisher(
+        { id: ACME, name: "Acme", country: "FR", iban: "FR7630006000011234567890189", bic: "AGRIFRPP" },
+        at,
+      );
       const user = await books.user(`outbox-${engine}`);
       await books.topUp(user, 100_000, "2026-02-01T08:00:00.000Z");
       const paid = await books.pay(user, ACME, eur(5000), at);
@@ -73,7 +76,13 @@ for (const engine of ENGINES) {
       await books.refund(paid.id, "2026-02-11T10:00:00.000Z");
       await books.pay(user, ACME, eur(4000), "2026-02-12T10:00:00.000Z");
       const config = buildConfig({ dataDir: "/nonexistent" }, { minimumPayouts: { EUR: "10.00" } });
-      await settle({ store: t.store, period: "2026-02", outDir: join(work, "out"), config, now: new Date("2026-03-02T09:00:00Z") });
+      await settle({
+        store: t.store,
+        period: "2026-02",
+        outDir: join(work, "out"),
+        config,
+        now: new Date("2026-03-02T09:00:00Z"),
+      });
 
       const events = await t.raw.query<{ type: string; ref: string; publisher: string }>(
         "SELECT type, ref, publisher FROM webhook_events ORDER BY type, publisher",
@@ -97,22 +106,33 @@ for (const engine of ENGINES) {
       const created = clock.now().toISOString();
       await t.store.runExtension(
         "addEndpoint",
-        { id: "whe_op", url: operator.url, publisher: undefined, events: ["payment.succeeded", "payment.refunded", "payout.scheduled"], label: "op", createdAt: created },
+        {
+          id: "whe_op",
+          url: operator.url,
+          publisher: undefined,
+          events: ["payment.succeeded", "payment.refunded", "payout.scheduled"],
+          label: "op",
+          createdAt: created,
+        },
         "whsec_operator",
       );
       await t.store.runExtension(
         "addEndpoint",
-        { id: "whe_acme", url: acme.url, publisher: ACME, events: ["payout.scheduled", "payment.refunded"], label: "acme", createdAt: created },
+        {
+          id: "whe_acme",
+          url: acme.url,
+          publisher: ACME,
+          events: ["payout.scheduled", "payment.refunded"],
+          label: "acme",
+          createdAt: created,
+        },
         "whsec_acme",
       );
       const worker = startWebhookWorker({ store: t.store, clock, intervalMs: 3_600_000, backoffMs: 1000 });
       try {
         assert.equal(await worker.runOnce(), 7);
         assert.equal(operator.got.length, 5);
-        assert.deepEqual(
-          acme.got.map((d) => JSON.parse(d.body).type).sort(),
-          ["payment.refunded", "payout.scheduled"],
-        );
+        assert.deepEqual(acme.got.map((d) => JSON.parse(d.body).type).sort(), ["payment.refunded", "payout.scheduled"]);
         const payout = JSON.parse(acme.got.find((d) => d.body.includes("payout.scheduled"))!.body);
         assert.deepEqual(payout.data.amount, { amount: 4000, currency: "EUR" });
         assert.ok(operator.got.every((d) => verify("whsec_operator", d)));

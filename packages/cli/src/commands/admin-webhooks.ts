@@ -95,10 +95,13 @@ const webhookRemove = command({
   title: "remove a webhook endpoint",
   summary: "Remove a webhook endpoint: nothing more is sent to it, including the deliveries still pending.",
   synopsis: "--id ENDPOINT-ID",
-  options: { id: { type: "string", value: "ENDPOINT-ID", description: "the endpoint's id, whe_… (peage admin webhooks lists them)" } },
+  options: {
+    id: { type: "string", value: "ENDPOINT-ID", description: "the endpoint's id, whe_… (peage admin webhooks lists them)" },
+  },
   async request(o) {
     const id = o.required("id", "ENDPOINT-ID");
-    if (!/^whe_[A-Za-z0-9_-]{1,64}$/.test(id)) throw o.usage(`--id ${id}: expected an endpoint id, whe_… (peage admin webhooks lists them)`);
+    if (!/^whe_[A-Za-z0-9_-]{1,64}$/.test(id))
+      throw o.usage(`--id ${id}: expected an endpoint id, whe_… (peage admin webhooks lists them)`);
     return { method: "DELETE", path: `/v1/admin/webhooks/${id}` };
   },
   show: (answer) => print(`${(answer as { id: string }).id} removed`),

@@ -7,10 +7,8 @@
 import { formatPrice, type Price } from "@peage/protocol";
 import type { Options, OptionSpec } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
-import { readInput } from "../files.js";
-import { Operator } from "../operator-api.js";
 import { print, printJson } from "../output.js";
-import { SERVER_URL_ENV } from "./admin.js";
+import { apiClientOf, SERVER_URL_ENV } from "./admin.js";
 
 /** Where the publisher's key comes from when --key-file is not given. */
 export const PUBLISHER_KEY_ENV = "PEAGE_PUBLISHER_KEY";
@@ -25,18 +23,11 @@ const connection: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "print the server's answer as JSON" },
 };
 
-async function publisherApi(o: Options): Promise<Operator> {
-  const url = o.string("server") ?? process.env[SERVER_URL_ENV];
-  if (!url) throw o.usage(`the payment server is needed: give --server URL or set ${SERVER_URL_ENV}`);
-  if (!/^https?:\/\/[^/]+/.test(url)) throw o.usage(`--server ${url}: expected an http:// or https:// URL`);
-  const keyFile = o.string("key-file");
-  const secret = keyFile !== undefined ? (await readInput(keyFile, "--key-file")).trim() : process.env[PUBLISHER_KEY_ENV];
-  if (!secret)
-    throw o.usage(
-      `the publisher's API key is needed: give --key-file FILE or set ${PUBLISHER_KEY_ENV} (the operator makes it with \`peage admin publisher-key\`)`,
-    );
-  return new Operator(url.replace(/\/+$/, ""), secret);
-}
+const publisherApi = (o: Options) =>
+  apiClientOf(o, {
+    env: PUBLISHER_KEY_ENV,
+    missing: `the publisher's API key is needed: give --key-file FILE or set ${PUBLISHER_KEY_ENV} (the operator makes it with \`peage admin publisher-key\`)`,
+  });
 
 interface Spec {
   readonly name: string;
@@ -141,7 +132,11 @@ const earnings = command({
 
 interface Payouts {
   payouts: { id: string; period: string; amount: Price; executionDate: string }[];
-  settlements: { period: string; lines: { currency: string; carriedIn: Price; paid: Price; carriedOut: Price }[]; holds: { currency: string; reason: string }[] }[];
+  settlements: {
+    period: string;
+    lines: { currency: string; carriedIn: Price; paid: Price; carriedOut: Price }[];
+    holds: { currency: string; reason: string }[];
+  }[];
 }
 
 const payouts = command({

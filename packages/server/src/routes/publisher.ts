@@ -86,7 +86,10 @@ const PayoutsSchema = Type.Object(
           period: PeriodSchema,
           lines: Type.Array(CarrySchema),
           holds: Type.Array(
-            Type.Object({ currency: CurrencySchema, amount: MinorString, reason: Type.String() }, { additionalProperties: false }),
+            Type.Object(
+              { currency: CurrencySchema, amount: MinorString, reason: Type.String() },
+              { additionalProperties: false },
+            ),
           ),
         },
         { additionalProperties: false },

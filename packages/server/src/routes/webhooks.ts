@@ -55,7 +55,10 @@ export function checkEndpointUrl(text: string): string {
   }
   const loopback = ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
   if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback))
-    throw HttpProblem.of("ERR_MALFORMED", `url ${text}: webhooks are sent over https:// (http:// only to 127.0.0.1 or localhost)`);
+    throw HttpProblem.of(
+      "ERR_MALFORMED",
+      `url ${text}: webhooks are sent over https:// (http:// only to 127.0.0.1 or localhost)`,
+    );
   if (url.username || url.password)
     throw HttpProblem.of("ERR_MALFORMED", "url: put no credentials in the URL; deliveries are signed (docs/webhooks.md)");
   return url.href;
@@ -142,7 +145,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     },
     async (request) => {
       if (!(await store.runExtension("removeEndpoint", request.params.endpoint)))
-        throw HttpProblem.of("ERR_NOT_FOUND", `no webhook endpoint ${request.params.endpoint}: list them with peage admin webhooks`);
+        throw HttpProblem.of(
+          "ERR_NOT_FOUND",
+          `no webhook endpoint ${request.params.endpoint}: list them with peage admin webhooks`,
+        );
       return { id: request.params.endpoint, removed: true as const };
     },
   );

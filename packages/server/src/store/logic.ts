@@ -1058,7 +1058,9 @@ function apiKeyOf(row: Row): ApiKeyRecord {
     scopes: str(row["scopes"]).split(" ").filter(Boolean) as ApiScope[],
     label: str(row["label"]),
     createdAt: str(row["created_at"]),
-    ...(row["publisher"] === null || row["publisher"] === undefined ? {} : { publisher: str(row["publisher"]) as PartyId<"publisher"> }),
+    ...(row["publisher"] === null || row["publisher"] === undefined
+      ? {}
+      : { publisher: str(row["publisher"]) as PartyId<"publisher"> }),
   };
 }
 

@@ -37,7 +37,9 @@ export function* hasUnassignedSales(publisher: PartyId<"publisher">): Logic<bool
 /** Gives the publisher's committed payments without a position the next ones, in seq order; returns how many. */
 export function* assignSales(publisher: PartyId<"publisher">): Logic<number> {
   yield* run("INSERT INTO sales_feed_heads (publisher, position) VALUES (?, 0) ON CONFLICT DO NOTHING", publisher);
-  const head = int((yield* lockedRow<{ position: unknown }>("SELECT position FROM sales_feed_heads WHERE publisher = ?", publisher))!.position);
+  const head = int(
+    (yield* lockedRow<{ position: unknown }>("SELECT position FROM sales_feed_heads WHERE publisher = ?", publisher))!.position,
+  );
   const added = yield* run(
     `INSERT INTO sales_feed (publisher, position, payment_id)
        SELECT p.publisher, CAST(? AS BIGINT) + ROW_NUMBER() OVER (ORDER BY p.seq), p.id ${UNASSIGNED}`,
@@ -102,7 +104,11 @@ export function* earnings(publisher: PartyId<"publisher">, period: string | unde
   const byKey = new Map<string, { period: string; currency: CurrencyCode; sums: Map<string, [bigint, number]> }>();
   for (const row of rows) {
     const key = `${row["period"] as string} ${row["currency"] as string}`;
-    const entry = byKey.get(key) ?? { period: row["period"] as string, currency: row["currency"] as CurrencyCode, sums: new Map() };
+    const entry = byKey.get(key) ?? {
+      period: row["period"] as string,
+      currency: row["currency"] as CurrencyCode,
+      sums: new Map(),
+    };
     entry.sums.set(row["kind"] as string, [BigInt(row["amount"] as bigint), int(row["n"])]);
     byKey.set(key, entry);
   }

@@ -91,7 +91,10 @@ function* eventData(type: WebhookEventType, ref: string): Logic<Record<string, u
       createdAt: r["created_at"],
     };
   }
-  const o = (yield* get("SELECT o.*, s.execution_date FROM payouts o JOIN settlements s ON s.period = o.period WHERE o.id = ?", ref))!;
+  const o = (yield* get(
+    "SELECT o.*, s.execution_date FROM payouts o JOIN settlements s ON s.period = o.period WHERE o.id = ?",
+    ref,
+  ))!;
   return {
     payoutId: o["id"],
     period: o["period"],
@@ -104,7 +107,10 @@ function* eventData(type: WebhookEventType, ref: string): Logic<Record<string, u
 
 /** Gives up to `limit` new events their body and a delivery per endpoint subscribed; returns how many. */
 export function* fanOut(now: string, limit: number): Logic<number> {
-  const events = yield* all("SELECT id, type, ref, publisher, created_at FROM webhook_events WHERE fanned_out = 0 LIMIT ?", limit);
+  const events = yield* all(
+    "SELECT id, type, ref, publisher, created_at FROM webhook_events WHERE fanned_out = 0 LIMIT ?",
+    limit,
+  );
   if (events.length === 0) return 0;
   const endpoints = yield* listEndpoints();
   for (const event of events) {
@@ -116,7 +122,9 @@ export function* fanOut(now: string, limit: number): Logic<number> {
       data: yield* eventData(type, event["ref"] as string),
     });
     // Another process may have fanned it out meanwhile: then its deliveries exist already.
-    if ((yield* run("UPDATE webhook_events SET fanned_out = 1, body = ? WHERE id = ? AND fanned_out = 0", body, event["id"])) !== 1)
+    if (
+      (yield* run("UPDATE webhook_events SET fanned_out = 1, body = ? WHERE id = ? AND fanned_out = 0", body, event["id"])) !== 1
+    )
       continue;
     for (const endpoint of endpoints) {
       if (!endpoint.events.includes(type)) continue;
