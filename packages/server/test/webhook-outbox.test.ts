@@ -85,7 +85,8 @@ for (const engine of ENGINES) {
       });
 
       const events = await t.raw.query<{ type: string; ref: string; publisher: string }>(
-        "SELECT type, ref, publisher FROM webhook_events ORDER BY type, publisher",
+        `SELECT type, ref, COALESCE(publisher, (SELECT p.publisher FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = ref))
+           AS publisher FROM webhook_events ORDER BY type, 3`,
       );
       assert.deepEqual(
         events.map((e) => `${e.type} ${e.publisher}`),

@@ -107,35 +107,27 @@ function* eventData(type: WebhookEventType, ref: string): Logic<Record<string, u
 
 /** Gives up to `limit` new events their body and a delivery per endpoint subscribed; returns how many. */
 export function* fanOut(now: string, limit: number): Logic<number> {
-  const events = yield* all(
-    "SELECT id, type, ref, publisher, created_at FROM webhook_events WHERE fanned_out = 0 LIMIT ?",
-    limit,
-  );
+  const events = yield* all("SELECT id, type, ref, created_at FROM webhook_events WHERE fanned_out = 0 LIMIT ?", limit);
   if (events.length === 0) return 0;
   const endpoints = yield* listEndpoints();
   for (const event of events) {
     const type = event["type"] as WebhookEventType;
-    const body = JSON.stringify({
-      id: event["id"],
-      type,
-      created: event["created_at"],
-      data: yield* eventData(type, event["ref"] as string),
-    });
-    // Another process may have fanned it out meanwhile: then its deliveries exist already.
+    const typed = endpoints.filter((endpoint) => endpoint.events.includes(type));
+    const data = typed.length === 0 ? undefined : yield* eventData(type, event["ref"] as string);
+    const wanted = typed.filter((endpoint) => endpoint.publisher === undefined || endpoint.publisher === data?.["publisher"]);
+    // Nobody wants it: no body is kept. Another process may have fanned it out meanwhile: its deliveries exist then.
+    const body = wanted.length === 0 ? null : JSON.stringify({ id: event["id"], type, created: event["created_at"], data });
     if (
       (yield* run("UPDATE webhook_events SET fanned_out = 1, body = ? WHERE id = ? AND fanned_out = 0", body, event["id"])) !== 1
     )
       continue;
-    for (const endpoint of endpoints) {
-      if (!endpoint.events.includes(type)) continue;
-      if (endpoint.publisher !== undefined && endpoint.publisher !== event["publisher"]) continue;
+    for (const endpoint of wanted)
       yield* run(
         "INSERT INTO webhook_deliveries (event_id, endpoint_id, next_attempt_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         event["id"],
         endpoint.id,
         now,
       );
-    }
   }
   return events.length;
 }
