@@ -6,7 +6,9 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import type { PartyId } from "@peage/protocol";
+import { buildConfig, settle } from "../src/index.js";
 import { Books, eur, usd } from "./helpers/books.js";
 import { admin, ENGINES, http, startFixture, type Fixture } from "./helpers/fixture.js";
 
@@ -158,10 +160,51 @@ for (const engine of ENGINES) {
       assert.ok(refunded.body.sales.find((s: { paymentId: string }) => s.paymentId === march.id).refund.refundId);
     });
 
-    it("lists no payouts before a settlement", async () => {
-      const answer = await http(fx, "GET", "/v1/publisher/payouts", as(bob));
-      assert.equal(answer.status, 200);
-      assert.deepEqual(answer.body, { publisher: BOB, payouts: [], settlements: [] });
+    it("lists the payouts and what each settlement carried over", async () => {
+      const none = await http(fx, "GET", "/v1/publisher/payouts", as(bob));
+      assert.equal(none.status, 200);
+      assert.deepEqual(none.body, { publisher: BOB, payouts: [], settlements: [] });
+      const config = buildConfig({ dataDir: "/nonexistent" }, { minimumPayouts: { EUR: "1.00", USD: "1.00" } });
+      const out = join(fx.dir, "settlements");
+      // March: Bob has no bank account yet, so what he earned is carried to April.
+      await settle({ store: fx.store, period: "2026-03", outDir: out, config, now: new Date("2026-04-05T09:00:00Z") });
+      const held = (await http(fx, "GET", "/v1/publisher/payouts", as(bob))).body;
+      assert.deepEqual(held.payouts, []);
+      assert.deepEqual(
+        held.settlements.map((s: { period: string; holds: { currency: string; reason: string }[] }) => [s.period, s.holds]),
+        [
+          [
+            "2026-03",
+            [
+              { currency: "EUR", amount: "300", reason: "no-bank-details" },
+              { currency: "USD", amount: "1000", reason: "no-bank-details" },
+            ],
+          ],
+        ],
+      );
+      const iban = { name: "Games Ltd", country: "FR", iban: "FR7630006000011234567890189", bic: "AGRIFRPP" };
+      assert.equal((await admin(fx, "PUT", `/v1/admin/publishers/${BOB}`, iban)).status, 200);
+      // April: the EUR carried in is paid with April's; the USD refund takes back what March earned.
+      await settle({ store: fx.store, period: "2026-04", outDir: out, config, now: new Date("2026-05-05T09:00:00Z") });
+      const paid = (await http(fx, "GET", "/v1/publisher/payouts", as(bob))).body;
+      assert.deepEqual(
+        paid.payouts.map((p: { period: string; amount: unknown }) => [p.period, p.amount]),
+        [["2026-04", { amount: 1000, currency: "EUR" }]],
+      );
+      const april = paid.settlements.find((s: { period: string }) => s.period === "2026-04");
+      const eurLine = april.lines.find((l: { currency: string }) => l.currency === "EUR");
+      assert.deepEqual(
+        [eurLine.carriedIn, eurLine.paid, eurLine.carriedOut],
+        [
+          { amount: 300, currency: "EUR" },
+          { amount: 1000, currency: "EUR" },
+          { amount: 0, currency: "EUR" },
+        ],
+      );
+      const earned = (await http(fx, "GET", "/v1/publisher/earnings?period=2026-04", as(bob))).body.earnings;
+      assert.equal(earned.find((e: { currency: string }) => e.currency === "EUR").net, "700");
+      // Alice's key sees none of it.
+      assert.deepEqual((await http(fx, "GET", "/v1/publisher/payouts", as(alice))).body.payouts, []);
     });
   });
 }
