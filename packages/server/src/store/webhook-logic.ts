@@ -110,13 +110,19 @@ export function* fanOut(now: string, limit: number): Logic<number> {
   const events = yield* all("SELECT id, type, ref, created_at FROM webhook_events WHERE fanned_out = 0 LIMIT ?", limit);
   if (events.length === 0) return 0;
   const endpoints = yield* listEndpoints();
+  // Events nobody wants (no endpoint, the usual case) are closed in one statement and keep no body.
+  const unwanted: unknown[] = [];
   for (const event of events) {
     const type = event["type"] as WebhookEventType;
     const typed = endpoints.filter((endpoint) => endpoint.events.includes(type));
     const data = typed.length === 0 ? undefined : yield* eventData(type, event["ref"] as string);
     const wanted = typed.filter((endpoint) => endpoint.publisher === undefined || endpoint.publisher === data?.["publisher"]);
-    // Nobody wants it: no body is kept. Another process may have fanned it out meanwhile: its deliveries exist then.
-    const body = wanted.length === 0 ? null : JSON.stringify({ id: event["id"], type, created: event["created_at"], data });
+    if (wanted.length === 0) {
+      unwanted.push(event["id"]);
+      continue;
+    }
+    const body = JSON.stringify({ id: event["id"], type, created: event["created_at"], data });
+    // Another process may have fanned it out meanwhile: its deliveries exist then.
     if (
       (yield* run("UPDATE webhook_events SET fanned_out = 1, body = ? WHERE id = ? AND fanned_out = 0", body, event["id"])) !== 1
     )
@@ -129,6 +135,8 @@ export function* fanOut(now: string, limit: number): Logic<number> {
         now,
       );
   }
+  if (unwanted.length > 0)
+    yield* run(`UPDATE webhook_events SET fanned_out = 1 WHERE id IN (${unwanted.map(() => "?").join(", ")})`, ...unwanted);
   return events.length;
 }
 

@@ -74,7 +74,7 @@ export function startWebhookWorker(opts: WebhookWorkerOptions): WebhookWorker {
   };
 
   const pass = async (): Promise<number> => {
-    while ((await store.runExtension("fanOut", clock.now().toISOString(), 100)) === 100);
+    while ((await store.runExtension("fanOut", clock.now().toISOString(), 500)) === 500);
     const now = clock.now();
     const due = await store.runExtension("claimDue", now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), 50);
     await Promise.all(due.map(attempt));
