@@ -14,6 +14,7 @@ import { admin, ENGINES, http, startFixture, type Fixture } from "./helpers/fixt
 
 const ALICE = "urn:peage:publisher:alice-games" as PartyId<"publisher">;
 const BOB = "urn:peage:publisher:bob-games" as PartyId<"publisher">;
+const CAROL = "urn:peage:publisher:carol-games" as PartyId<"publisher">;
 
 async function publisherKey(fx: Fixture, publisher: string): Promise<string> {
   const registered = await admin(fx, "PUT", `/v1/admin/publishers/${publisher}`, { name: "Games Ltd", country: "FR" });
@@ -128,6 +129,36 @@ for (const engine of ENGINES) {
       assert.deepEqual(rest.ids, [`late-${engine}`]);
       assert.deepEqual((await readAll(fx, alice, rest.cursor)).ids, []);
       assert.deepEqual((await readAll(fx, alice, undefined, 500)).ids, [...first, sixth.id, `late-${engine}`]);
+    });
+
+    it("gives every poller every sale once, in one order, while payments and other pollers run at once", async () => {
+      const carol = await publisherKey(fx, CAROL);
+      const payer = await books.user(`concurrent-${engine}-${process.pid}`);
+      await books.topUp(payer, 1_000_000);
+      let paying = true;
+      const poll = async () => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let idle = 0; paying || idle < 2;) {
+          const query = new URLSearchParams({ limit: "3", ...(cursor === undefined ? {} : { cursor }) });
+          const page = await http(fx, "GET", `/v1/publisher/sales?${query}`, as(carol));
+          assert.equal(page.status, 200, JSON.stringify(page.body));
+          seen.push(...page.body.sales.map((sale: { paymentId: string }) => sale.paymentId));
+          cursor = page.body.nextCursor;
+          idle = page.body.sales.length === 0 && !paying ? idle + 1 : 0;
+        }
+        return seen;
+      };
+      const pollers = Array.from({ length: 4 }, poll);
+      const paid = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          books.pay(payer, CAROL, eur(10 + i), `2026-03-07T10:00:${String(i).padStart(2, "0")}.000Z`),
+        ),
+      );
+      paying = false;
+      const views = await Promise.all(pollers);
+      assert.deepEqual(new Set(views[0]), new Set(paid.map((p) => p.id)));
+      for (const view of views) assert.deepEqual(view, views[0], "every poller saw the same sales in the same order, once each");
     });
 
     it("reports earnings per period and currency, refunds deducted", async () => {
