@@ -51,10 +51,10 @@ CREATE TABLE webhook_events (
   publisher   TEXT,
   created_at  TEXT NOT NULL,
   fanned_out  ${integer} NOT NULL DEFAULT 0 CHECK (fanned_out IN (0, 1)),
-  body        TEXT,
-  UNIQUE (type, ref)
+  body        TEXT
 )${strict};
-CREATE INDEX webhook_events_to_fan_out ON webhook_events (fanned_out);
+-- Only the events still to fan out: a payment's own insert stays cheap (one row, two small indexes).
+CREATE INDEX webhook_events_to_fan_out ON webhook_events (fanned_out) WHERE fanned_out = 0;
 CREATE TABLE webhook_deliveries (
   event_id        TEXT NOT NULL REFERENCES webhook_events(id),
   endpoint_id     TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
