@@ -12,7 +12,8 @@
  * committed late is given n + 1, after every cursor already handed out.
  */
 import type { CurrencyCode, MinorUnits, PartyId, Price } from "@peage/protocol";
-import { all, get, int, lockedRow, run, type Logic } from "./logic.js";
+import { all, get, lockedRow, run, type Logic } from "./operations/operation.js";
+import { int } from "./operations/rows.js";
 
 export interface Sale {
   /** The sale's position in the publisher's feed (1, 2, …): what a cursor names. */

@@ -6,7 +6,8 @@
  * sending leaves its deliveries to be taken again when the lease ends: at least once, never lost.
  */
 import type { PartyId } from "@peage/protocol";
-import { all, get, int, run, type Logic, type Row } from "./logic.js";
+import { all, get, run, type Logic, type Row } from "./operations/operation.js";
+import { int } from "./operations/rows.js";
 import type { WebhookEventType } from "./self-service-migration.js";
 
 export interface WebhookEndpoint {
