@@ -10,6 +10,7 @@
  * (pg-migrations.ts) with the same version numbers for the same schema.
  */
 import { mandateMigrationSqlite } from "../mandates/migrations.js";
+import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
 
 export interface Migration {
   readonly version: number;
@@ -386,4 +387,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   },
   LEDGER_BY_REF,
   mandateMigrationSqlite,
+  { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
 ];

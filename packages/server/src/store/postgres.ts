@@ -28,6 +28,7 @@
  */
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import { extensionOperation, extensionWrites, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
 import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
 import { migratePostgres, openPgPool, pgTransaction, PgStatements } from "./driver.js";
@@ -350,6 +351,11 @@ export class PgStore implements Store {
   }
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(() => logic.listApiKeys());
+  }
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>> {
+    // Made afresh for each attempt: a retried transaction runs the operation from its start.
+    const make = () => extensionOperation(name, args).logic;
+    return (extensionWrites(name) ? this.#write(make) : this.#read(make)) as Promise<ExtensionResult<K>>;
   }
   revokeApiKey(id: string): Promise<boolean> {
     return this.#write(() => logic.revokeApiKey(id));

@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import { extensionOperation, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
 import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
 import { migrateSqlite, openSqlite, SqliteStatements, sqliteGuard as guard, sqliteSettle as settle } from "./driver.js";
@@ -276,6 +277,10 @@ export class SqliteStore implements Store {
   }
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(logic.listApiKeys());
+  }
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>> {
+    const { logic: operation, writes } = extensionOperation(name, args);
+    return (writes ? this.#write(operation) : this.#read(operation)) as Promise<ExtensionResult<K>>;
   }
   revokeApiKey(id: string): Promise<boolean> {
     return this.#write(logic.revokeApiKey(id));

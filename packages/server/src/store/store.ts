@@ -9,6 +9,7 @@ import { PeageError } from "@peage/protocol";
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
 import type { MandateOperation, MandateOperations, MandateResult } from "../mandates/logic.js";
+import type { ExtensionName, ExtensionResult, Extensions } from "./extensions.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -297,8 +298,14 @@ export const ApiScopes = [
   "publishers:write",
   "keys:read",
   "keys:write",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
-export type ApiScope = (typeof ApiScopes)[number];
+export type ApiScope = (typeof ApiScopes)[number] | PublisherScope;
+
+/** What a publisher's own key may do, on that publisher's data only (routes/publisher.ts). */
+export const PublisherScopes = ["publisher:read"] as const;
+export type PublisherScope = (typeof PublisherScopes)[number];
 
 export interface ApiKeyRecord {
   readonly id: string;
@@ -307,6 +314,8 @@ export interface ApiKeyRecord {
   readonly scopes: readonly ApiScope[];
   readonly label: string;
   readonly createdAt: string;
+  /** A publisher's own key: it reads this publisher's data only, and no operator endpoint accepts it. */
+  readonly publisher?: PartyId<"publisher">;
 }
 
 /** Row counts, for health checks and for tests that prove a refused request changed nothing. */
@@ -425,6 +434,12 @@ export interface Store {
    * transaction: a payment under a mandate is checked against it and recorded atomically.
    */
   mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>>;
+
+  /**
+   * Runs one of the extensions' operations (extensions.ts: the sales feed, the webhook outbox) in
+   * one transaction, a read or a write as the operation is listed.
+   */
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>>;
 
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
