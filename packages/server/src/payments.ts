@@ -35,7 +35,7 @@ import type { ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
-import type { PaymentRecord, Store, UserRecord } from "./store/store.js";
+import type { PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
 import { importJwk, type PublicJwk, type UserKeyCache } from "./user-keys.js";
 
 export interface PaymentContext {
@@ -146,24 +146,28 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     fee: feeFor(consent.price, ctx.feeBasisPoints),
   };
 
-  const outcome = await ctx.store.recordPayment(record);
+  return answerTo(await ctx.store.recordPayment(record), record, user);
+}
+
+/** The answer to a payment the store was asked to record: its acknowledgment, the earlier one, or the refusal. */
+function answerTo(outcome: PaymentOutcome, record: PaymentRecord, user: UserRecord): PaymentAnswer {
   switch (outcome.kind) {
     case "recorded":
-      return { acknowledgment, payment: record, replayed: false };
+      return { acknowledgment: record.acknowledgment, payment: record, replayed: false };
     case "duplicate":
       return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
     case "nonce-reused":
-      throw nonceReused(consent);
+      throw nonceReused(record);
     case "unknown-user":
-      throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
+      throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${record.user}`);
     case "suspended":
       throw suspended(user);
     case "insufficient-funds":
-      throw insufficientFunds(outcome.balance, charged);
+      throw insufficientFunds(outcome.balance, record.charged);
     case "limit-exceeded":
-      throw limitExceeded(outcome.used, outcome.limit, charged);
+      throw limitExceeded(outcome.used, outcome.limit, record.charged);
     case "deposit-required":
-      throw depositRequired(outcome.required, outcome.paid, charged);
+      throw depositRequired(outcome.required, outcome.paid, record.charged);
     case "currency-mismatch":
       throw HttpProblem.of(
         "ERR_INTERNAL",
@@ -250,7 +254,7 @@ async function precheckFunds(store: Store, user: UserRecord, charged: Price, at:
   if (used + charged.amount > limit) throw limitExceeded(used, limit, charged);
 }
 
-const nonceReused = (consent: ConsentClaims) =>
+const nonceReused = (consent: Pick<ConsentClaims, "nonce">) =>
   HttpProblem.of(
     "ERR_NONCE_REUSED",
     `another payment request already used the nonce of this offer (${consent.nonce}): ask the program for a new offer`,
