@@ -17,9 +17,7 @@ import {
   RefundSchema,
 } from "../schemas.js";
 import { publisherView, refundView } from "../views.js";
-import { checkedBic, checkedIban, operatorScope, security } from "./operator.js";
-
-type RouteApp = Parameters<FastifyPluginAsyncTypebox<{ ctx: RouteContext }>>[0];
+import { checkedBic, checkedIban, operatorScope, security, type RouteApp } from "./operator.js";
 
 export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   refundRoute(app, ctx);

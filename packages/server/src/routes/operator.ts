@@ -3,10 +3,15 @@
  * operator API key, the onRequest hook that checks the key's scope, and the bank details an
  * operator sends (an IBAN, a BIC) read into their normal form or refused as ERR_MALFORMED.
  */
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { authorizeOperator } from "../api-keys.js";
+import type { RouteContext } from "../app.js";
 import { validateBic, validateIban } from "../bank/index.js";
 import { HttpProblem } from "../problems.js";
 import type { ApiScope, Store } from "../store/store.js";
+
+/** The Fastify instance a route plugin is given: the operator's route modules add their routes to it. */
+export type RouteApp = Parameters<FastifyPluginAsyncTypebox<{ ctx: RouteContext }>>[0];
 
 /** The OpenAPI security of every operator route: an operator API key. */
 export const security = [{ operatorKey: [] }];

@@ -7,8 +7,8 @@ import { newId, type MinorUnits } from "@peage/protocol";
 import { HttpProblem } from "../../problems.js";
 import { problemResponses, TopupRequestSchema, TopupSchema, UserParamsSchema } from "../../schemas.js";
 import { TopupKinds } from "../../store/store.js";
-import { security } from "../operator.js";
-import type { AccountKit, RouteApp } from "./kit.js";
+import { security, type RouteApp } from "../operator.js";
+import type { AccountKit } from "./kit.js";
 
 /** Top-ups and deposits. */
 export function fundsRoutes(app: RouteApp, kit: AccountKit): void {

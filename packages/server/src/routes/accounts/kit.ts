@@ -3,7 +3,6 @@
  * the API key's scope checked on request, the account as the API shows it, and the user a path
  * names, which must be enrolled.
  */
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../../api-keys.js";
 import type { RouteContext } from "../../app.js";
@@ -11,9 +10,6 @@ import { HttpProblem } from "../../problems.js";
 import type { ApiScope, UserRecord } from "../../store/store.js";
 import { operatorScope } from "../operator.js";
 import { accountView } from "../../views.js";
-
-/** The Fastify instance a route plugin of the operator's API is given. */
-export type RouteApp = Parameters<FastifyPluginAsyncTypebox<{ ctx: RouteContext }>>[0];
 
 export interface AccountKit {
   readonly store: RouteContext["store"];

@@ -5,8 +5,8 @@ import { Type } from "@fastify/type-provider-typebox";
 import type { PartyId } from "@peage/protocol";
 import { PageQuerySchema, PaymentListSchema, problemResponses, PublisherIdSchema, UserIdSchema } from "../../schemas.js";
 import { decodeCursor, encodeCursor, paymentView } from "../../views.js";
-import { security } from "../operator.js";
-import type { AccountKit, RouteApp } from "./kit.js";
+import { security, type RouteApp } from "../operator.js";
+import type { AccountKit } from "./kit.js";
 
 /** Payments, oldest first. */
 export function paymentListRoutes(app: RouteApp, kit: AccountKit): void {

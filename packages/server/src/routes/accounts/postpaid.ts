@@ -6,8 +6,8 @@ import type { MinorUnits } from "@peage/protocol";
 import { checkBankName, isSepaCountry } from "../../bank/index.js";
 import { HttpProblem } from "../../problems.js";
 import { AccountSchema, LimitRequestSchema, MandateRequestSchema, problemResponses, UserParamsSchema } from "../../schemas.js";
-import { checkedBic, checkedIban, security } from "../operator.js";
-import type { AccountKit, RouteApp } from "./kit.js";
+import { checkedBic, checkedIban, security, type RouteApp } from "../operator.js";
+import type { AccountKit } from "./kit.js";
 
 /** The mandate and the monthly limit. */
 export function postpaidRoutes(app: RouteApp, kit: AccountKit): void {

@@ -8,8 +8,8 @@ import { authorizeOperator } from "../../api-keys.js";
 import { HttpProblem } from "../../problems.js";
 import { AccountSchema, EnrolmentSchema, problemResponses, UserParamsSchema } from "../../schemas.js";
 import { parseUserJwk, storedJwk } from "../../user-keys.js";
-import { security } from "../operator.js";
-import type { AccountKit, RouteApp } from "./kit.js";
+import { security, type RouteApp } from "../operator.js";
+import type { AccountKit } from "./kit.js";
 
 /** Enrolment, key replacement and the account of a user. */
 export function userRoutes(app: RouteApp, kit: AccountKit): void {
