@@ -264,6 +264,17 @@ CREATE TRIGGER ledger_transactions_append_only_update BEFORE UPDATE ON ledger_tr
 CREATE TRIGGER ledger_transactions_append_only_delete BEFORE DELETE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger transactions are append-only'); END;
 `;
 
+/**
+ * Version 5, the same on both engines: ledger transactions by ref (the top-up, card load or reload
+ * they record), which the ledger audit joins on. PostgreSQL has had it since version 2; SQLite
+ * lacked it, as the engines' schema comparison (test/schema-parity.test.ts) showed.
+ */
+export const LEDGER_BY_REF: Migration = {
+  version: 5,
+  name: "ledger transactions by ref",
+  sql: "CREATE INDEX IF NOT EXISTS ledger_by_ref ON ledger_transactions (ref);",
+};
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -371,4 +382,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     sql: NONCES_PER_USER_SQLITE,
     rebuildsTables: true,
   },
+  LEDGER_BY_REF,
 ];
