@@ -4,13 +4,17 @@
  * applet's dispatcher (applet.ts), which turns a Refusal into the response, and PAY's checks (payment.ts).
  */
 
+import { PeageError } from "@peage/protocol";
+import type { CardRefusalCode } from "./errors.js";
+import { refusalCodeOf } from "./iso7816.js";
+
 /** A refusal: the status word, and why (for the emulator's log only; the card says only the SW). */
-export class Refusal extends Error {
+export class Refusal extends PeageError<CardRefusalCode> {
   constructor(
     readonly sw: number,
     reason: string,
   ) {
-    super(reason);
+    super(refusalCodeOf(sw), reason);
   }
 }
 

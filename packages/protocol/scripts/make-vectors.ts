@@ -19,7 +19,6 @@ import {
   DEFAULT_OFFER_DATE_TOLERANCE_MS,
   isVerificationCode,
   MAX_CONSENT_TTL_MS,
-  MAX_OFFER_TTL_MS,
   offerHash,
   price,
   PROTOCOL_VERSION,
@@ -36,6 +35,7 @@ import {
   type VerificationCode,
   type x509,
 } from "../src/index.js";
+import { MAX_OFFER_TTL_MS } from "../src/messages/offer.js";
 import {
   ackAt,
   at,

@@ -11,17 +11,15 @@
 import {
   isCurrencyCode,
   isPlainObject,
-  PaymentCodes,
+  isProblemCode,
   rateTable,
   signUserRequest,
   tryParseStrictJson,
-  VerificationCodes,
   type Clock,
   type CurrencyCode,
   type KeyPair,
   type PartyId,
   type PaymentRequest,
-  type ProblemCode,
   type RateTable,
 } from "@peage/protocol";
 import { serverUrlProblem } from "./config.js";
@@ -37,8 +35,6 @@ export interface ServerClientOptions {
   /** Largest response body read (default 64 KiB). */
   readonly maxResponseBytes?: number;
 }
-
-const knownCodes = new Set<string>([...PaymentCodes, ...VerificationCodes]);
 
 /** Who signs the requests for the user's own records: the user, with the key that signs consents. */
 export interface UserSigner {
@@ -199,15 +195,11 @@ export class PaymentServerClient {
 /** An RFC 9457 problem from the server as a wallet error; anything else becomes ERR_SERVER_UNAVAILABLE. */
 function problemError(status: number, text: string): WalletError {
   const value = parseJson(text);
-  if (isPlainObject(value) && typeof value["code"] === "string" && knownCodes.has(value["code"])) {
+  const code = isPlainObject(value) ? value["code"] : undefined;
+  if (isPlainObject(value) && isProblemCode(code)) {
     const detail = typeof value["detail"] === "string" ? value["detail"] : `the payment server answered ${status}`;
     const retryable = typeof value["retryable"] === "boolean" ? value["retryable"] : status >= 500;
-    return new WalletError(
-      value["code"] as ProblemCode,
-      `payment server: ${detail}`,
-      status >= 400 && status < 600 ? status : 502,
-      retryable,
-    );
+    return new WalletError(code, `payment server: ${detail}`, status >= 400 && status < 600 ? status : 502, retryable);
   }
   return new WalletError(
     "ERR_SERVER_UNAVAILABLE",

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { formatPrice, type PartyId, type Price } from "@peage/protocol";
+import { formatPrice, isProblemCode, type PartyId, type Price } from "@peage/protocol";
 import type { Command, CommandGroup } from "../command.js";
 import { CommandError } from "../errors.js";
 import { readInput, writeOutput } from "../files.js";
@@ -178,7 +178,7 @@ async function registerIssued(
   } catch (cause) {
     const code = (cause as { code?: unknown }).code;
     throw new CommandError(
-      typeof code === "string" ? code : "ERR_REGISTER",
+      isProblemCode(code) ? code : "ERR_REGISTER",
       `the card ${where.card} is personalised in ${where.out} but was not registered at ${where.server}: ${(cause as Error).message}` +
         (where.registrationOut !== undefined
           ? `; register it later with \`peage card register --registration ${where.registrationOut}\``

@@ -135,7 +135,7 @@ async function issueDemoCard(run: OfflineRun) {
 
 /** The card in vsmartcard's virtual reader, seen by pcscd; the pattern of the reader's name. */
 async function insertCard(run: OfflineRun): Promise<RegExp> {
-  const { startPcscStack } = await import("@peage/card/testing");
+  const { startPcscStack } = await import("@peage/card/emulator");
   const stack = await startPcscStack({ dir: join(run.dir, CardDemoFiles.card) });
   run.cleanup.defer("take the card out and stop pcscd", () => stack.stop());
   run.say(
