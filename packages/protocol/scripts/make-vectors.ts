@@ -74,6 +74,7 @@ import {
   type World,
 } from "./scenario.js";
 import { currencyExponents } from "../src/iso4217.js";
+import { mandateCases } from "./mandate-vectors.js";
 import {
   outcomeOf,
   runner,
@@ -1887,6 +1888,7 @@ async function main(): Promise<void> {
     await paymentRequestCases(c, worlds[1 - index]!.user);
     await acknowledgmentCases(c);
     await chainCases(c);
+    await mandateCases(c, T);
     cases.push(...c.list);
   }
   const enrolledKeys: EnrolledKey[] = await Promise.all(

@@ -18,6 +18,7 @@ import { accountRoutes } from "./routes/accounts.js";
 import type { CardDesk } from "./cards/desk.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
 import { cardRoutes } from "./cards/routes.js";
+import { mandateRoutes } from "./mandates/routes.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
 import { meRoutes } from "./routes/me.js";
@@ -175,6 +176,7 @@ export function buildApp(deps: AppDeps): App {
   app.register(rateRoutes, { ctx });
   app.register(healthRoutes, { ctx, publicMetrics: deps.publicMetrics ?? false });
   app.register(cardRoutes, { ctx, desk: deps.cards });
+  app.register(mandateRoutes, { ctx });
   app.register(openApiRoutes);
   return app;
 }

@@ -146,30 +146,35 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     fee: feeFor(consent.price, ctx.feeBasisPoints),
   };
 
-  return answerTo(await ctx.store.recordPayment(record), record, user);
+  const outcome = await ctx.store.recordPayment(record);
+  if (outcome.kind === "recorded") return { acknowledgment, payment: record, replayed: false };
+  if (outcome.kind === "duplicate")
+    return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
+  throw refusalOf(outcome, consent, user, charged);
 }
 
-/** The answer to a payment the store was asked to record: its acknowledgment, the earlier one, or the refusal. */
-function answerTo(outcome: PaymentOutcome, record: PaymentRecord, user: UserRecord): PaymentAnswer {
+/** The problem answered for a payment the store refused. */
+export function refusalOf(
+  outcome: Exclude<PaymentOutcome, { kind: "recorded" | "duplicate" }>,
+  consent: Pick<ConsentClaims, "nonce" | "user">,
+  user: UserRecord,
+  charged: Price,
+): HttpProblem {
   switch (outcome.kind) {
-    case "recorded":
-      return { acknowledgment: record.acknowledgment, payment: record, replayed: false };
-    case "duplicate":
-      return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
     case "nonce-reused":
-      throw nonceReused(record);
+      return nonceReused(consent);
     case "unknown-user":
-      throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${record.user}`);
+      return HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
     case "suspended":
-      throw suspended(user);
+      return suspended(user);
     case "insufficient-funds":
-      throw insufficientFunds(outcome.balance, record.charged);
+      return insufficientFunds(outcome.balance, charged);
     case "limit-exceeded":
-      throw limitExceeded(outcome.used, outcome.limit, record.charged);
+      return limitExceeded(outcome.used, outcome.limit, charged);
     case "deposit-required":
-      throw depositRequired(outcome.required, outcome.paid, record.charged);
+      return depositRequired(outcome.required, outcome.paid, charged);
     case "currency-mismatch":
-      throw HttpProblem.of(
+      return HttpProblem.of(
         "ERR_INTERNAL",
         `the account's home currency changed to ${outcome.homeCurrency} during the payment: send the request again`,
       );
@@ -204,7 +209,7 @@ export async function rateTableFor(ctx: Pick<PaymentContext, "store" | "rates">,
 }
 
 /** The amount to charge in the user's home currency, and the rate used (recorded with the payment). */
-function chargeFor(
+export function chargeFor(
   price: Price,
   user: UserRecord,
   table: RateTable | undefined,
@@ -243,7 +248,7 @@ function chargeFor(
   return { charged: conversion.price, rate: conversion.rate, rateDate: table.date };
 }
 
-async function precheckFunds(store: Store, user: UserRecord, charged: Price, at: Date): Promise<void> {
+export async function precheckFunds(store: Store, user: UserRecord, charged: Price, at: Date): Promise<void> {
   if (user.mode === "prepaid") {
     if (user.balance < charged.amount) throw insufficientFunds(user.balance, charged);
     return;

@@ -195,7 +195,7 @@ export class PaymentServerClient {
 }
 
 /** An RFC 9457 problem from the server as a wallet error; anything else becomes ERR_SERVER_UNAVAILABLE. */
-function problemError(status: number, text: string): WalletError {
+export function problemError(status: number, text: string): WalletError {
   const value = parseJson(text);
   const code = isPlainObject(value) ? value["code"] : undefined;
   if (isPlainObject(value) && isProblemCode(code)) {
@@ -211,7 +211,7 @@ function problemError(status: number, text: string): WalletError {
   );
 }
 
-function networkError(cause: unknown, base: string): WalletError {
+export function networkError(cause: unknown, base: string): WalletError {
   const name = (cause as { name?: string }).name;
   if (name === "TimeoutError" || name === "AbortError") {
     return new WalletError("ERR_TIMEOUT", `the payment server at ${base} did not answer in time: try again later`, 504, true);

@@ -4,6 +4,8 @@
  *   GET  /v1/health   → 200 {"status":"ok"}
  *   POST /v1/offers   (Authorization: Bearer <token>, body {"offer": message 1})
  *                     → 200 {"acknowledgment": message 3} or an RFC 9457 problem
+ *   POST /v2/mandates (Authorization: Bearer <token>, body {"mandate": limits and the agent's key})
+ *                     → 200 {"mandate": the mandate the user signed} (mandates/local-route.ts)
  *   POST /v1/ui-link  (Authorization: Bearer <token>) → 200 {"url": a one-time link to the user's pages}
  *   /ui/…             the user's pages and the consent window, for the browser (ui/routes.ts)
  *
@@ -24,6 +26,7 @@ import { WalletError } from "./errors.js";
 import { SECURITY_HEADERS, UiAccess } from "./ui/access.js";
 import type { ConsentWindow } from "./ui/consent-window.js";
 import { handleUi, type UiContext } from "./ui/routes.js";
+import { mandateRequest } from "./mandates/local-route.js";
 import { createWallet, Wallet, type OpenWalletOptions } from "./wallet.js";
 
 export interface StartWalletOptions {
@@ -61,6 +64,7 @@ interface ServiceState {
   readonly bodyLimit: number;
   readonly maxPending: number;
   readonly log: (line: string) => void;
+  readonly window: ConsentWindow | undefined;
   /** Offers waiting for the user or the server now. */
   pending: number;
   /** Set once listening; the handlers run only after. */
@@ -81,6 +85,7 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     bodyLimit,
     maxPending: options.maxPending ?? 16,
     log: options.log ?? (() => undefined),
+    window: options.consentWindow,
     pending: 0,
     port: 0,
     ui: undefined,
@@ -185,6 +190,11 @@ async function handle(state: ServiceState, req: IncomingMessage, res: ServerResp
     if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
     return sendJson(res, 200, { url: state.uiLink() });
   }
+  if (path === "/v2/mandates") {
+    if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+    if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
+    return askMandate(state, req, res);
+  }
   if (path !== "/v1/offers")
     return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
   if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
@@ -196,7 +206,7 @@ async function handle(state: ServiceState, req: IncomingMessage, res: ServerResp
 async function payOffer(state: ServiceState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const offer = await readOffer(req, state.bodyLimit);
   if (state.pending >= state.maxPending) {
-    throw new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other offers: try again shortly", 503, true);
+    throw busy();
   }
   // When the program stops waiting (its timeout), an offer still waiting for the user is dropped.
   const abandoned = new AbortController();
@@ -214,6 +224,23 @@ async function payOffer(state: ServiceState, req: IncomingMessage, res: ServerRe
   } catch (error) {
     if (error instanceof WalletError) state.log(`not paid: ${error.code} ${error.message}`);
     throw error;
+  } finally {
+    state.pending--;
+  }
+}
+
+/** POST /v2/mandates: the user asked to sign a spending mandate (mandates/local-route.ts). */
+async function askMandate(state: ServiceState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (state.pending >= state.maxPending) return sendProblem(res, busy());
+  const deps = {
+    wallet: state.wallet,
+    window: state.window,
+    readBody: (r: IncomingMessage) => readBody(r, state.bodyLimit),
+    log: state.log,
+  };
+  state.pending++;
+  try {
+    return sendJson(res, 200, await mandateRequest(req, res, deps));
   } finally {
     state.pending--;
   }
@@ -278,6 +305,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function tooLarge(limit: number): WalletError {
   return new WalletError("ERR_PAYLOAD_TOO_LARGE", `the body is larger than ${limit} bytes: an offer is far smaller`, 413, false);
+}
+
+function busy(): WalletError {
+  return new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other questions: try again shortly", 503, true);
 }
 
 function unauthorized(res: ServerResponse): WalletError {

@@ -9,6 +9,8 @@
  * is no single hot row that every payment would have to update. PostgreSQL has its own list
  * (pg-migrations.ts) with the same version numbers for the same schema.
  */
+import { mandateMigrationSqlite } from "../mandates/migrations.js";
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -383,4 +385,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     rebuildsTables: true,
   },
   LEDGER_BY_REF,
+  mandateMigrationSqlite,
 ];

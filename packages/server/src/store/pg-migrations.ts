@@ -4,6 +4,7 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
+import { mandateMigrationPg } from "../mandates/migrations.js";
 import { LEDGER_BY_REF, type Migration } from "./migrations.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -224,4 +225,5 @@ ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
   LEDGER_BY_REF,
+  mandateMigrationPg,
 ];

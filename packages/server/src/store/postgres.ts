@@ -29,6 +29,7 @@
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
+import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
 import { migratePostgres, openPgPool, pgTransaction, PgStatements } from "./driver.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -237,6 +238,10 @@ export class PgStore implements Store {
   }
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
     return this.#read(() => logic.getUser(id));
+  }
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>> {
+    const operation = mandateOperations[name] as (...a: unknown[]) => logic.Logic<MandateResult<K>>;
+    return this.#write(() => operation(...args));
   }
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined> {
     return this.#write(() => logic.setMandate(id, mandate));

@@ -16,6 +16,7 @@ import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
+import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
 import { migrateSqlite, openSqlite, SqliteStatements, sqliteGuard as guard, sqliteSettle as settle } from "./driver.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import type { Migration } from "./migrations.js";
@@ -133,6 +134,10 @@ export class SqliteStore implements Store {
   }
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
     return this.#read(logic.getUser(id));
+  }
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>> {
+    const operation = mandateOperations[name] as (...a: unknown[]) => logic.Logic<MandateResult<K>>;
+    return this.#write(operation(...args));
   }
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined> {
     return this.#write(logic.setMandate(id, mandate));

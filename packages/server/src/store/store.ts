@@ -8,6 +8,7 @@
 import { PeageError } from "@peage/protocol";
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
+import type { MandateOperation, MandateOperations, MandateResult } from "../mandates/logic.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -418,6 +419,12 @@ export interface Store {
    * (a replay). Expired nonces are forgotten.
    */
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
+
+  /**
+   * Runs one operation on spending mandates (mandates/logic.ts) by name, in one write
+   * transaction: a payment under a mandate is checked against it and recorded atomically.
+   */
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>>;
 
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
