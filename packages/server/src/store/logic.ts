@@ -353,7 +353,7 @@ function* postingsOf(seqs: readonly number[]): Logic<Map<number, Posting[]>> {
   return bySeq;
 }
 
-function* withPostings(rows: readonly Row[]): Logic<LedgerTransaction[]> {
+export function* withPostings(rows: readonly Row[]): Logic<LedgerTransaction[]> {
   const postings = yield* postingsOf(rows.map((row) => int(row["seq"])));
   return rows.map((row) => ({
     seq: int(row["seq"]),
@@ -782,7 +782,7 @@ export function* periodsWithTransactions(): Logic<string[]> {
   );
 }
 
-const accountSums = (rows: readonly Row[]) =>
+export const accountSums = (rows: readonly Row[]) =>
   rows.map((row) => ({ account: str(row["account"]), currency: str(row["currency"]) as CurrencyCode, sum: big(row["total"]) }));
 
 export function* periodActivity(period: string): Logic<PeriodActivity> {
@@ -792,6 +792,15 @@ export function* periodActivity(period: string): Logic<PeriodActivity> {
     "SELECT p.* FROM payments p WHERE p.id IN (SELECT t.payment_id FROM ledger_transactions t WHERE t.period = ? AND t.payment_id IS NOT NULL) ORDER BY p.seq",
     period,
   );
+  return {
+    ...(yield* periodBalances(period)),
+    transactions,
+    payments: new Map(paymentRows.map((row) => [str(row["id"]), toPayment(row)])),
+  };
+}
+
+/** PeriodActivity but its transactions and payments: sums and parties, as many as the accounts, not the payments. */
+export function* periodBalances(period: string): Logic<Omit<PeriodActivity, "transactions" | "payments">> {
   const users = (yield* all(
     `${USER_SELECT} WHERE u.id IN (SELECT t.user_id FROM ledger_transactions t WHERE t.period <= ? AND t.user_id IS NOT NULL) ORDER BY u.id`,
     period,
@@ -820,27 +829,18 @@ export function* periodActivity(period: string): Logic<PeriodActivity> {
     "SELECT user_id AS party, currency, SUM(amount_minor) AS total FROM collections WHERE period < ? GROUP BY user_id, currency",
     period,
   );
+  const settled = (direction: "payout" | "collection") => (row: Row) => ({
+    party: str(row["party"]),
+    direction,
+    currency: str(row["currency"]) as CurrencyCode,
+    sum: big(row["total"]),
+  });
   return {
     period,
-    transactions,
-    payments: new Map(paymentRows.map((row) => [str(row["id"]), toPayment(row)])),
     users,
     accruedThrough,
     balancesBefore,
-    settledBefore: [
-      ...payouts.map((row) => ({
-        party: str(row["party"]),
-        direction: "payout" as const,
-        currency: str(row["currency"]) as CurrencyCode,
-        sum: big(row["total"]),
-      })),
-      ...collections.map((row) => ({
-        party: str(row["party"]),
-        direction: "collection" as const,
-        currency: str(row["currency"]) as CurrencyCode,
-        sum: big(row["total"]),
-      })),
-    ],
+    settledBefore: [...payouts.map(settled("payout")), ...collections.map(settled("collection"))],
   };
 }
 

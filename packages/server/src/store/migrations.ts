@@ -371,4 +371,11 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     sql: NONCES_PER_USER_SQLITE,
     rebuildsTables: true,
   },
+  {
+    version: 5,
+    name: "a period's transactions by user, for settlement's statement pages",
+    // Settlement reads a closed period a page at a time in (user, position) order (store/period-sums.ts):
+    // this index seeks each page; without it every page would read and sort the whole period.
+    sql: "CREATE INDEX ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
+  },
 ];

@@ -223,4 +223,11 @@ ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
 ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
+  {
+    version: 5,
+    name: "a period's transactions by user, for settlement's statement pages",
+    // Settlement reads a closed period a page at a time in (user, position) order (store/period-sums.ts):
+    // this index seeks each page; without it every page would read and sort the whole period.
+    sql: "CREATE INDEX ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
+  },
 ];

@@ -29,6 +29,7 @@
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
+import * as periodStream from "./period-sums.js";
 import type { Migration } from "./migrations.js";
 import { pgMigrations } from "./pg-migrations.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -47,6 +48,9 @@ import {
   type PaymentQuery,
   type PaymentRecord,
   type PeriodActivity,
+  type PeriodSums,
+  type StatementCursor,
+  type StatementEntry,
   type PublisherRecord,
   type RefundOutcome,
   type SepaMandate,
@@ -413,6 +417,12 @@ export class PgStore implements Store {
   }
   periodActivity(period: string): Promise<PeriodActivity> {
     return this.#snapshot(() => logic.periodActivity(period));
+  }
+  periodSums(period: string): Promise<PeriodSums> {
+    return this.#snapshot(() => periodStream.periodSums(period));
+  }
+  statementEntries(period: string, after: StatementCursor | undefined, limit: number): Promise<readonly StatementEntry[]> {
+    return this.#snapshot(() => periodStream.statementEntries(period, after, limit));
   }
   recordSettlement(settlement: SettlementRecord): Promise<{ kind: "recorded" | "existing"; settlement: SettlementRecord }> {
     return this.#write(() => logic.recordSettlement(settlement));

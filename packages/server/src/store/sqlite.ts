@@ -16,6 +16,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
+import * as periodStream from "./period-sums.js";
 import { migrations, type Migration } from "./migrations.js";
 import { RateDayCache } from "./rate-cache.js";
 import {
@@ -33,6 +34,9 @@ import {
   type PaymentQuery,
   type PaymentRecord,
   type PeriodActivity,
+  type PeriodSums,
+  type StatementCursor,
+  type StatementEntry,
   type PublisherRecord,
   type RefundOutcome,
   type SepaMandate,
@@ -276,6 +280,12 @@ export class SqliteStore implements Store {
   }
   periodActivity(period: string): Promise<PeriodActivity> {
     return this.#read(logic.periodActivity(period));
+  }
+  periodSums(period: string): Promise<PeriodSums> {
+    return this.#read(periodStream.periodSums(period));
+  }
+  statementEntries(period: string, after: StatementCursor | undefined, limit: number): Promise<readonly StatementEntry[]> {
+    return this.#read(periodStream.statementEntries(period, after, limit));
   }
   recordSettlement(settlement: SettlementRecord): Promise<{ kind: "recorded" | "existing"; settlement: SettlementRecord }> {
     return this.#write(logic.recordSettlement(settlement));
