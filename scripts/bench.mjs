@@ -23,20 +23,21 @@ for (const pkg of readdirSync("packages").sort()) {
 }
 const selected = assembleOnly ? [] : benches.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));
 const git = (...args) => spawnSync("git", args, { encoding: "utf8" }).stdout?.trim() ?? "";
+// The commit the run starts from; changes outside docs/benchmarks (which the run itself writes) are named.
 const commit = () =>
-  `${git("rev-parse", "--short", "HEAD") || "unknown"}${git("status", "--porcelain", "--untracked-files=no") ? " with uncommitted changes" : ""}`;
+  `${git("rev-parse", "--short", "HEAD") || "unknown"}${git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/benchmarks*") ? " with uncommitted changes" : ""}`;
 const load1 = () => os.loadavg()[0].toFixed(1);
 
 let failed = 0;
 mkdirSync("docs/benchmarks", { recursive: true });
 for (const bench of selected) {
   console.log(`\n== ${bench}`);
-  const started = { at: new Date(), load: load1() };
+  const started = { at: new Date(), load: load1(), commit: commit() };
   const result = spawnSync(process.execPath, [bench], { stdio: "inherit" });
   if (result.status !== 0) failed++;
   const stamp = {
     date: started.at.toISOString().replace(/\.\d+Z$/, "Z"),
-    commit: commit(),
+    commit: started.commit,
     bench: bench.replace(/dist\/bench\/(.*)\.js$/, "bench/$1.ts"),
     seconds: Math.round((Date.now() - started.at.getTime()) / 1000),
     load: [started.load, load1()],
@@ -61,7 +62,7 @@ function stamped(f) {
         `_Run ${date}, commit ${commit}, \`${bench}\` ${status} in ${seconds} s; 1-minute load average ${load[0]} at the start and ${load[1]} at the end on ${cores} cores (above the core count, other work shared the CPU)._`)(
         JSON.parse(readFileSync(runFile, "utf8")),
       )
-    : `_Run: not stamped (written before runs were dated); \`npm run bench -- ${f.replace(/\.md$/, "")}\` regenerates and dates it._`;
+    : `_Run: not stamped (written before runs were dated); \`npm run bench\` regenerates it with the others, dated._`;
   const [heading, ...rest] = text.split("\n");
   return [heading, "", line, ...rest].join("\n");
 }
