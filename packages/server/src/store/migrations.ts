@@ -264,6 +264,28 @@ CREATE TRIGGER ledger_transactions_append_only_update BEFORE UPDATE ON ledger_tr
 CREATE TRIGGER ledger_transactions_append_only_delete BEFORE DELETE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger transactions are append-only'); END;
 `;
 
+/**
+ * Version 5, the same on both engines: ledger transactions by ref (the top-up, card load or reload
+ * they record), which the ledger audit joins on. PostgreSQL has had it since version 2; SQLite
+ * lacked it, as the engines' schema comparison (test/schema-parity.test.ts) showed.
+ */
+export const LEDGER_BY_REF: Migration = {
+  version: 5,
+  name: "ledger transactions by ref",
+  sql: "CREATE INDEX IF NOT EXISTS ledger_by_ref ON ledger_transactions (ref);",
+};
+
+/**
+ * Version 6, the same on both engines: a period's transactions by user and position. Settlement
+ * reads a closed period a page at a time in that order (store/period-sums.ts); this index seeks
+ * each page, where without it every page would read and sort the whole period.
+ */
+export const LEDGER_BY_PERIOD_USER: Migration = {
+  version: 6,
+  name: "a period's transactions by user, for settlement's statement pages",
+  sql: "CREATE INDEX IF NOT EXISTS ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
+};
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -371,11 +393,6 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     sql: NONCES_PER_USER_SQLITE,
     rebuildsTables: true,
   },
-  {
-    version: 5,
-    name: "a period's transactions by user, for settlement's statement pages",
-    // Settlement reads a closed period a page at a time in (user, position) order (store/period-sums.ts):
-    // this index seeks each page; without it every page would read and sort the whole period.
-    sql: "CREATE INDEX ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
-  },
+  LEDGER_BY_REF,
+  LEDGER_BY_PERIOD_USER,
 ];

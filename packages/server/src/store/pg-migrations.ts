@@ -4,7 +4,7 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
-import type { Migration } from "./migrations.js";
+import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, type Migration } from "./migrations.js";
 
 const appendOnly = (table: string, what: string) => `
 CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table}
@@ -223,11 +223,6 @@ ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
 ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
-  {
-    version: 5,
-    name: "a period's transactions by user, for settlement's statement pages",
-    // Settlement reads a closed period a page at a time in (user, position) order (store/period-sums.ts):
-    // this index seeks each page; without it every page would read and sort the whole period.
-    sql: "CREATE INDEX ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
-  },
+  LEDGER_BY_REF,
+  LEDGER_BY_PERIOD_USER,
 ];
