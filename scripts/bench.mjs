@@ -23,9 +23,9 @@ for (const pkg of readdirSync("packages").sort()) {
 }
 const selected = assembleOnly ? [] : benches.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));
 const git = (...args) => spawnSync("git", args, { encoding: "utf8" }).stdout?.trim() ?? "";
-// The commit the run starts from; changes outside docs/benchmarks (which the run itself writes) are named.
+// The commit the run starts from, and whether code differed from it (documentation aside: the run writes some).
 const commit = () =>
-  `${git("rev-parse", "--short", "HEAD") || "unknown"}${git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/benchmarks*") ? " with uncommitted changes" : ""}`;
+  `${git("rev-parse", "--short", "HEAD") || "unknown"}${git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs") ? " with uncommitted changes" : ""}`;
 const load1 = () => os.loadavg()[0].toFixed(1);
 
 let failed = 0;
