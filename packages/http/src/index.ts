@@ -9,5 +9,7 @@ export { type Challenge } from "./challenge.js";
 export { PaymentGate, type GateOptions, type Receipt, type Redemption, type RefusalCode, type Credential } from "./gate.js";
 export { paidRoute, paymentMiddleware, type PaidRequest, type PaidRouteOptions } from "./node.js";
 export { payingFetch, PaymentRefused, type PayingFetchOptions } from "./client.js";
+/** The x402 v2 wire format: the PAYMENT-REQUIRED, PAYMENT-SIGNATURE and PAYMENT-RESPONSE headers. */
 export * as x402 from "./wire/x402.js";
+/** The "Payment" HTTP authentication scheme: WWW-Authenticate, Authorization and Payment-Receipt. */
 export * as paymentAuth from "./wire/payment-auth.js";

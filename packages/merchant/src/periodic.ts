@@ -45,6 +45,10 @@ interface PeriodicParts {
   readonly handlers: PeriodicHandlers;
 }
 
+/**
+ * A period paid for again when it runs out (what {@link Merchant.periodic} returns): it pauses the
+ * program through `onPause` with the MerchantError of a failed renewal, and resumes on payment.
+ */
 export class PeriodicPayment implements PeriodicController {
   readonly started: Promise<Authorization | undefined>;
   #state: PeriodicState = "paying";

@@ -10,14 +10,13 @@ import { test } from "node:test";
 import type { TObject, TSchema } from "@sinclair/typebox";
 import {
   AcknowledgmentClaimsSchema,
-  CatalogSchema,
   ConsentClaimsSchema,
   OfferSchema,
-  OfferSignatureClaimsSchema,
   OfferTermsSchema,
   PaymentRequestSchema,
   PriceSchema,
 } from "../src/index.js";
+import { CatalogSchema, OfferSignatureClaimsSchema } from "../src/messages/schema.js";
 
 const text = readFileSync(fileURLToPath(new URL("../../../../docs/protocol.md", import.meta.url)), "utf8");
 

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { price, type MinorUnits, type PartyId } from "@peage/protocol";
-import type { PaymentOutcome, PaymentRecord, PgStore, Store } from "../src/index.js";
+import type { PaymentRecord, PgStore, Store } from "../src/index.js";
+import type { PaymentOutcome } from "../src/store/store.js";
 import { Books } from "./helpers/books.js";
 import { openTestStore, type TestStore } from "./helpers/engines.js";
 
@@ -58,7 +59,7 @@ describe("PostgreSQL at SERIALIZABLE: serialization failures are retried, nothin
     const books = new Books(t.store);
     const users: PartyId<"user">[] = [];
     for (let u = 0; u < USERS; u++) {
-      const user = await books.user(`serializable-${u}-${t.location}`);
+      const user = await books.user(`serializable-${u}-${t.engine}`);
       await books.topUp(user, COVERED * PRICE);
       users.push(user);
     }

@@ -173,7 +173,11 @@ export class Wallet {
   async #pay(value: unknown, signal?: AbortSignal): Promise<PaymentResult> {
     // 1. Verify first: a forged, altered or stale offer is never shown to the user.
     const verified = await verifyOffer(value, { trust: this.#trust, clock: this.#clock, server: this.config.server.id });
-    if (!verified.ok) throw fromVerification(verified.error, "the offer does not verify and was not shown");
+    if (!verified.ok) {
+      // docs/transport.md §1: a malformed request is 400, a message that verifies badly 422.
+      const malformed = verified.error.code === "ERR_MALFORMED" || verified.error.code === "ERR_UNSUPPORTED_ALGORITHM";
+      throw fromVerification(verified.error, "the offer does not verify and was not shown", malformed ? 400 : 422);
+    }
     const { offer } = verified.value;
     const delivered = await this.#paidBefore(offer);
     if (delivered) return delivered;
@@ -359,7 +363,11 @@ export class Wallet {
     }
     const consent = this.history.answerMissing(offer.nonce);
     if (!consent) return undefined;
-    const answer = await this.#server.acknowledgmentOf(offer.nonce, { user: this.config.user, key: this.#key });
+    const answer = await this.#server.acknowledgmentOf(offer.nonce, {
+      user: this.config.user,
+      key: this.#key,
+      clock: this.#clock,
+    });
     if (answer === undefined) return undefined;
     const rates = await this.#ratesFor(offer);
     return this.#accept(
@@ -380,7 +388,11 @@ export class Wallet {
   async checkAccount(): Promise<CurrencyCode | undefined> {
     if (this.#accountCurrency === undefined) {
       try {
-        this.#accountCurrency = await this.#server.accountCurrency({ user: this.config.user, key: this.#key });
+        this.#accountCurrency = await this.#server.accountCurrency({
+          user: this.config.user,
+          key: this.#key,
+          clock: this.#clock,
+        });
       } catch (error) {
         if (error instanceof WalletError && (error.code === "ERR_NOT_FOUND" || error.code === "ERR_SERVER_UNAVAILABLE"))
           return undefined;

@@ -22,14 +22,15 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { formatPrice } from "@peage/protocol";
+import { formatPrice, PeageError } from "@peage/protocol";
 import { BankFileInvalidError, checkBankFiles, XmlValidatorError } from "./bank-check.js";
+import type { XmlValidatorErrorCode } from "../bank/index.js";
 import { isPeriod, nextPeriod, periodDays, periodOf } from "../ledger/periods.js";
 import { BankFileNames, buildBankFiles, isBankName, type UnbuiltFile } from "./bank-files.js";
 import { renderPayoutCsv, renderPayoutHtml, renderStatementCsv, renderStatementHtml } from "../statements/index.js";
 import { plan, stableJson, type PlanOptions, type SettlementDetails } from "./plan.js";
 import { periodStatements } from "./statement-stream.js";
-import { StoreStateError, type PeriodSums, type SettlementRecord, type Store } from "../store/store.js";
+import { StoreStateError, type PeriodSums, type SettlementRecord, type Store, type StoreStateErrorCode } from "../store/store.js";
 
 export {
   plan,
@@ -90,14 +91,23 @@ function slug(id: string): string {
     .slice(0, 60)}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
 }
 
-export class SettlementError extends Error {
+/**
+ * Why a period cannot be settled: not a period, not over, out of order, left incomplete by an
+ * earlier run, or a bank file that cannot be built or does not validate (the store's, the bank
+ * builders' and the XML validator's codes are kept as they are).
+ */
+export type SettlementErrorCode =
+  | "ERR_BAD_PERIOD"
+  | "ERR_PERIOD_ORDER"
+  | "ERR_SETTLEMENT_INCOMPLETE"
+  | "ERR_BANK_FILE_INPUT"
+  | "ERR_BANK_FILE_INVALID"
+  | StoreStateErrorCode
+  | XmlValidatorErrorCode;
+
+/** A period that cannot be settled now; the message says what to do first. Nothing was written. */
+export class SettlementError extends PeageError<SettlementErrorCode> {
   override readonly name = "SettlementError";
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Settles a period (see the module comment); safe to run again, and again after a crash. */

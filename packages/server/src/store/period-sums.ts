@@ -7,11 +7,8 @@
  */
 import type { CurrencyCode, MinorUnits, PartyId } from "@peage/protocol";
 import { accountSums, int, periodBalances, withPostings, type Logic, type Row } from "./logic.js";
+import { all } from "./operations/operation.js";
 import type { PeriodSums, StatementCursor, StatementEntry, StatementPayment } from "./store.js";
-
-function* all(sql: string, ...params: unknown[]): Logic<Row[]> {
-  return (yield { op: "all", sql, params }) as Row[];
-}
 
 export function* periodSums(period: string): Logic<PeriodSums> {
   const moved = yield* all(

@@ -5,6 +5,7 @@
  * a refund, a settlement) is ONE method call: the implementation runs it in one transaction, and
  * the caller never holds a transaction open across an await.
  */
+import { PeageError } from "@peage/protocol";
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
 
@@ -316,6 +317,7 @@ export interface SettlementRecord {
   readonly collections: readonly CollectionRecord[];
 }
 
+/** What an operator API key may do, one scope per area of the operator API. */
 export const ApiScopes = [
   "users:read",
   "users:write",
@@ -464,24 +466,33 @@ export interface Store {
 }
 
 /** The database is locked by another writer for longer than the busy timeout: retrying can help. */
-export class StoreBusyError extends Error {
+export class StoreBusyError extends PeageError<"ERR_STORE_BUSY"> {
   override readonly name = "StoreBusyError";
-  readonly code = "ERR_STORE_BUSY";
-}
-
-/** The store refused an operation that would break a ledger or settlement rule (a period not closed, settled out of order). */
-export class StoreStateError extends Error {
-  override readonly name = "StoreStateError";
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_STORE_BUSY", message, options);
   }
 }
 
+/** The ledger or settlement rules the store enforces itself (StoreStateError's codes). */
+export const StoreStateErrorCodes = [
+  /** The period is still open: close it before settling. */
+  "ERR_PERIOD_OPEN",
+  /** The period has not ended yet. */
+  "ERR_PERIOD_NOT_OVER",
+  /** The transaction would break an invariant of docs/ledger.md. */
+  "ERR_LEDGER_INVARIANT",
+] as const;
+export type StoreStateErrorCode = (typeof StoreStateErrorCodes)[number];
+
+/** The store refused an operation that would break a ledger or settlement rule (a period not closed, settled out of order). */
+export class StoreStateError extends PeageError<StoreStateErrorCode> {
+  override readonly name = "StoreStateError";
+}
+
 /** The database file was written by a newer server, or its schema cannot be brought up to date. */
-export class StoreSchemaError extends Error {
+export class StoreSchemaError extends PeageError<"ERR_STORE_SCHEMA"> {
   override readonly name = "StoreSchemaError";
-  readonly code = "ERR_STORE_SCHEMA";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_STORE_SCHEMA", message, options);
+  }
 }
