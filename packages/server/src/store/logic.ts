@@ -33,7 +33,14 @@ export { findPaymentByNonce, getPayment, listPayments, recordPayment } from "./o
 export { refundPayment } from "./operations/refunds.js";
 export { getPublisher, listPublishers, putPublisher } from "./operations/publishers.js";
 export { importRates, latestRateDay, ratesOn } from "./operations/reference-rates.js";
-export { accountSums, closedPeriods, closePeriod, periodActivity, periodsWithTransactions } from "./operations/periods.js";
+export {
+  accountSums,
+  closedPeriods,
+  closePeriod,
+  periodActivity,
+  periodBalances,
+  periodsWithTransactions,
+} from "./operations/periods.js";
 export { getSettlement, recordSettlement } from "./operations/settlements.js";
 export { auditLedger } from "./operations/audit.js";
 export { findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey, rotateApiKey } from "./operations/api-keys.js";
