@@ -15,3 +15,14 @@ export {
 } from "./wallet-transport.js";
 export { PeriodicPayment, type PeriodicController, type PeriodicHandlers, type PeriodicState } from "./periodic.js";
 export { systemMonotonic, systemScheduler, type MonotonicClock, type Scheduler } from "./monotonic.js";
+export {
+  verifyWebhook,
+  ReplayGuard,
+  WebhookError,
+  WebhookErrorCodes,
+  type WebhookErrorCode,
+  type WebhookEvent,
+  type WebhookEventType,
+  type VerifyWebhookOptions,
+  type HeadersLike,
+} from "./webhook.js";

@@ -42,6 +42,14 @@ export const PaymentCodes = [
   "ERR_PAYLOAD_TOO_LARGE",
   "ERR_BAD_REQUEST",
   "ERR_INTERNAL",
+  // Spending mandates (docs/protocol.md §16): why a payment under a mandate was refused.
+  "ERR_UNKNOWN_MANDATE",
+  "ERR_MANDATE_REVOKED",
+  "ERR_MANDATE_EXPIRED",
+  "ERR_MANDATE_PAYEE_NOT_ALLOWED",
+  "ERR_MANDATE_MAX_EXCEEDED",
+  "ERR_MANDATE_BUDGET_EXCEEDED",
+  "ERR_MANDATE_COUNT_EXCEEDED",
 ] as const;
 export type PaymentCode = (typeof PaymentCodes)[number];
 export type ProblemCode = PaymentCode | VerificationCode;
@@ -115,6 +123,13 @@ export const ProblemKinds: Readonly<Record<ProblemCode, ProblemKind>> = {
   ERR_RATE_UNAVAILABLE: refused(422, "Exchange rate unavailable"),
   ERR_CHARGE_ROUNDS_TO_ZERO: refused(422, "Charge rounds to zero"),
   ERR_WALLET_LOCKED: refused(423, "Wallet locked"),
+  ERR_UNKNOWN_MANDATE: refused(404, "Unknown mandate"),
+  ERR_MANDATE_REVOKED: refused(403, "Mandate revoked"),
+  ERR_MANDATE_EXPIRED: refused(403, "Mandate expired"),
+  ERR_MANDATE_PAYEE_NOT_ALLOWED: refused(403, "Payee not allowed by the mandate"),
+  ERR_MANDATE_MAX_EXCEEDED: refused(402, "Above the mandate's maximum per payment"),
+  ERR_MANDATE_BUDGET_EXCEEDED: refused(402, "Mandate budget exhausted"),
+  ERR_MANDATE_COUNT_EXCEEDED: refused(402, "Mandate payment count reached"),
   ERR_INTERNAL: { status: 500, title: "Internal error", retryable: true },
   ERR_SERVER_UNAVAILABLE: unavailable("Service unavailable"),
   ERR_WALLET_UNAVAILABLE: unavailable("Wallet unavailable"),

@@ -40,6 +40,8 @@ export interface ServerClientOptions {
 export interface UserSigner {
   readonly user: PartyId<"user">;
   readonly key: KeyPair;
+  /** The wallet's clock, which dates the signature: the server accepts it within minutes of its own. */
+  readonly clock?: Clock;
 }
 
 export class PaymentServerClient {
@@ -114,7 +116,7 @@ export class PaymentServerClient {
 
   /** The currency the user's account is kept in (GET /v1/me). */
   async accountCurrency(signer: UserSigner): Promise<CurrencyCode> {
-    const account = await this.#signedGet("/v1/me", signer);
+    const account = await this.#signedGet("/v1/me", signer, signer.clock);
     const currency = isPlainObject(account) ? account["homeCurrency"] : undefined;
     if (!isCurrencyCode(currency))
       throw new WalletError(
@@ -132,7 +134,7 @@ export class PaymentServerClient {
    */
   async acknowledgmentOf(nonce: string, signer: UserSigner): Promise<unknown> {
     try {
-      return await this.#signedGet(`/v1/me/acknowledgments/${encodeURIComponent(nonce)}`, signer);
+      return await this.#signedGet(`/v1/me/acknowledgments/${encodeURIComponent(nonce)}`, signer, signer.clock);
     } catch (error) {
       if (error instanceof WalletError && error.code === "ERR_NOT_FOUND") return undefined;
       throw error;
@@ -193,7 +195,7 @@ export class PaymentServerClient {
 }
 
 /** An RFC 9457 problem from the server as a wallet error; anything else becomes ERR_SERVER_UNAVAILABLE. */
-function problemError(status: number, text: string): WalletError {
+export function problemError(status: number, text: string): WalletError {
   const value = parseJson(text);
   const code = isPlainObject(value) ? value["code"] : undefined;
   if (isPlainObject(value) && isProblemCode(code)) {
@@ -209,7 +211,7 @@ function problemError(status: number, text: string): WalletError {
   );
 }
 
-function networkError(cause: unknown, base: string): WalletError {
+export function networkError(cause: unknown, base: string): WalletError {
   const name = (cause as { name?: string }).name;
   if (name === "TimeoutError" || name === "AbortError") {
     return new WalletError("ERR_TIMEOUT", `the payment server at ${base} did not answer in time: try again later`, 504, true);

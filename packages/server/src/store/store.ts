@@ -8,6 +8,8 @@
 import { PeageError } from "@peage/protocol";
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
+import type { MandateOperation, MandateOperations, MandateResult } from "../mandates/logic.js";
+import type { ExtensionName, ExtensionResult, Extensions } from "./extensions.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -296,8 +298,14 @@ export const ApiScopes = [
   "publishers:write",
   "keys:read",
   "keys:write",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
-export type ApiScope = (typeof ApiScopes)[number];
+export type ApiScope = (typeof ApiScopes)[number] | PublisherScope;
+
+/** What a publisher's own key may do, on that publisher's data only (routes/publisher.ts). */
+export const PublisherScopes = ["publisher:read"] as const;
+export type PublisherScope = (typeof PublisherScopes)[number];
 
 export interface ApiKeyRecord {
   readonly id: string;
@@ -306,6 +314,8 @@ export interface ApiKeyRecord {
   readonly scopes: readonly ApiScope[];
   readonly label: string;
   readonly createdAt: string;
+  /** A publisher's own key: it reads this publisher's data only, and no operator endpoint accepts it. */
+  readonly publisher?: PartyId<"publisher">;
 }
 
 /** Row counts, for health checks and for tests that prove a refused request changed nothing. */
@@ -418,6 +428,18 @@ export interface Store {
    * (a replay). Expired nonces are forgotten.
    */
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
+
+  /**
+   * Runs one operation on spending mandates (mandates/logic.ts) by name, in one write
+   * transaction: a payment under a mandate is checked against it and recorded atomically.
+   */
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>>;
+
+  /**
+   * Runs one of the extensions' operations (extensions.ts: the sales feed, the webhook outbox) in
+   * one transaction, a read or a write as the operation is listed.
+   */
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>>;
 
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
