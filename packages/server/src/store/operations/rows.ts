@@ -9,6 +9,7 @@ import {
   isCurrencyCode,
   isMinorUnits,
   isPartyId,
+  PeageError,
   type CurrencyCode,
   type MinorUnits,
   type PartyId,
@@ -16,15 +17,15 @@ import {
 } from "@peage/protocol";
 
 /** A row whose value breaks what the schema and the server's parsers guarantee: the database was changed by hand, or is damaged. */
-export class StoreRowError extends Error {
+export class StoreRowError extends PeageError<"ERR_STORE_ROW"> {
   override readonly name = "StoreRowError";
-  readonly code = "ERR_STORE_ROW";
   constructor(
     readonly column: string,
     readonly value: unknown,
     expected: string,
   ) {
     super(
+      "ERR_STORE_ROW",
       `the database holds a corrupt row: ${column} is ${describe(value)}, not ${expected}; ` +
         "restore the database from a backup, or repair that row",
     );
