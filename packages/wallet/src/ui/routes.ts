@@ -35,6 +35,7 @@ const assets = {
   shell: () => readAsset(new URL("../../../ui/page.html", import.meta.url)),
   css: () => readAsset(new URL("../../../ui/wallet.css", import.meta.url)),
   script: () => readAsset(new URL("./browser/app.js", import.meta.url)),
+  texts: () => readAsset(new URL("./browser/texts.js", import.meta.url)),
 };
 
 function readAsset(url: URL): string {
@@ -46,6 +47,7 @@ export async function handleUi(req: IncomingMessage, res: ServerResponse, ctx: U
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const path = url.pathname;
   if (path === "/ui/app.js") return send(res, 200, "text/javascript; charset=utf-8", assets.script());
+  if (path === "/ui/texts.js") return send(res, 200, "text/javascript; charset=utf-8", assets.texts());
   if (path === "/ui/wallet.css") return send(res, 200, "text/css; charset=utf-8", assets.css());
   if (path === "/ui/open") return open(req, res, ctx, url.searchParams.get("t") ?? "");
   if (path === "/ui") return redirect(res, "/ui/");
