@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { RequestFacts } from "./binding.js";
 import type { Challenge } from "./challenge.js";
 import type { Credential, PaymentGate, Receipt } from "./gate.js";
+import type { UsageSettlement } from "./settle.js";
 import * as x402 from "./wire/x402.js";
 import * as auth from "./wire/payment-auth.js";
 
@@ -40,6 +41,8 @@ export type Admission =
   | {
       readonly kind: "paid";
       readonly receipt: Receipt;
+      /** An upto offer: settles the payment for the amount used, never above the maximum (gate.ts). */
+      readonly settle?: (used: number) => Promise<UsageSettlement>;
       /** The receipt header of the client's format: set it on the response before serving. */
       readonly receiptHeader: readonly [name: string, value: string];
       /** The response completed: the acknowledgment is spent. */ spend(): void;
@@ -113,7 +116,8 @@ export async function admit(gate: PaymentGate, options: PaidRouteOptions, req: R
     presented.format === "x402"
       ? ([x402.Headers402.response, x402.paymentResponse(redemption.receipt)] as const)
       : (["payment-receipt", auth.paymentReceipt(redemption.receipt)] as const);
-  return { kind: "paid", receipt: redemption.receipt, receiptHeader, spend: redemption.spend, release: redemption.release };
+  const { receipt, settle, spend, release } = redemption;
+  return { kind: "paid", receipt, receiptHeader, spend, release, ...(settle ? { settle } : {}) };
 }
 
 /** The answer when the body is over the limit. */

@@ -6,8 +6,8 @@
  * as a string or bytes, so the same bytes can be sent twice and bound to the payment.
  */
 import { HttpWalletTransport, type WalletTransport } from "@peage/merchant";
-import { isPlainObject } from "@peage/protocol";
-import { boundNonce } from "./binding.js";
+import { isPlainObject, uptoNonce } from "@peage/protocol";
+import { boundNonce, type RequestFacts } from "./binding.js";
 import type { Challenge } from "./challenge.js";
 import * as x402 from "./wire/x402.js";
 import * as auth from "./wire/payment-auth.js";
@@ -56,6 +56,13 @@ function bodyBytes(body: RequestInit["body"]): Uint8Array {
   throw new TypeError("a paid request's body must be a string or a Uint8Array, so that the paid bytes are the sent bytes");
 }
 
+/** The nonce a challenge for this request must carry: bound to it, and for an upto offer to the settlement key's commitment. */
+function expectedNonce(challenge: Challenge, facts: RequestFacts): string | undefined {
+  const bound = boundNonce(challenge.salt, facts);
+  if ((challenge.offer.terms as { upto?: unknown } | undefined)?.upto !== true) return bound;
+  return typeof challenge.commitment === "string" ? uptoNonce(challenge.commitment, bound) : undefined;
+}
+
 /** Returns a fetch that pays Péage challenges through the user's wallet. */
 export function payingFetch(options: PayingFetchOptions = {}): (url: string | URL, init?: RequestInit) => Promise<Response> {
   const doFetch = options.fetch ?? fetch;
@@ -71,7 +78,7 @@ export function payingFetch(options: PayingFetchOptions = {}): (url: string | UR
       throw new PaymentRefused("the server's challenge is malformed", first);
     const target = new URL(url);
     const facts = { method: init.method ?? "GET", target: `${target.pathname}${target.search}`, body: bodyBytes(init.body) };
-    if (boundNonce(challenge.salt, facts) !== challenge.offer.nonce)
+    if (expectedNonce(challenge, facts) !== challenge.offer.nonce)
       throw new PaymentRefused("the server asked payment for another request than this one; nothing was paid", first);
     const signal = AbortSignal.timeout(options.timeoutMs ?? 180_000);
     const acknowledgment = await wallet.submit(challenge.offer, { signal });

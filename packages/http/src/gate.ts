@@ -7,11 +7,13 @@
  * spent when the response completes, and released when the response fails, so a client whose
  * response was lost after paying retries with the same credential and is served.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import {
   createOffer,
   isPartyId,
+  settlementCommitment,
+  uptoNonce,
   systemClock,
   TrustStore,
   verifyAcknowledgment,
@@ -19,10 +21,13 @@ import {
   type CatalogEntry,
   type Clock,
   type PartyId,
+  type MinorUnits,
+  type OfferTerms,
   type Price,
 } from "@peage/protocol";
 import { boundNonce, newSalt, type RequestFacts } from "./binding.js";
 import { makeChallenge, openChallenge, type Challenge } from "./challenge.js";
+import { settleAtServer, type UsageSettlement } from "./settle.js";
 
 export interface GateOptions {
   /** The publisher's signed catalog, as parsed JSON or the path of its file. */
@@ -36,6 +41,10 @@ export interface GateOptions {
   readonly clock?: Clock;
   /** How long a challenge's offer stays open (default 5 minutes). */
   readonly offerTtlMs?: number;
+  /** The payment server's URL, where upto payments are settled for the amount used (required for upto offers). */
+  readonly settleAt?: string;
+  /** The fetch settlements are sent with (default: the global fetch). */
+  readonly fetch?: typeof fetch;
 }
 
 /** What a paid response carries: who paid what, and the acknowledgment that proves it. */
@@ -63,6 +72,11 @@ export type Redemption =
   | {
       readonly ok: true;
       readonly receipt: Receipt;
+      /**
+       * An upto offer: settles the payment for the amount used (minor units of the price's
+       * currency), never above the maximum the user consented to; once. Undefined for a fixed price.
+       */
+      readonly settle?: (used: number) => Promise<UsageSettlement>;
       /** The response completed: the acknowledgment is spent. */ spend(): void;
       /** The response failed: it may be presented again. */ release(): void;
     }
@@ -81,6 +95,8 @@ export class PaymentGate {
   readonly #secret: Uint8Array;
   readonly #clock: Clock;
   readonly #ttlMs: number;
+  readonly #settleAt: string | undefined;
+  readonly #fetch: typeof fetch;
   /** Acknowledgments by nonce: "held" while a response is produced, "spent" after; forgotten after the offer expires. */
   readonly #nonces = new Map<string, { state: "held" | "spent"; forgetAt: number }>();
 
@@ -91,6 +107,8 @@ export class PaymentGate {
     this.#secret = options.secret ?? randomBytes(32);
     this.#clock = options.clock ?? systemClock;
     this.#ttlMs = options.offerTtlMs ?? 5 * 60_000;
+    this.#settleAt = options.settleAt;
+    this.#fetch = options.fetch ?? fetch;
   }
 
   /** Verifies the catalog against the roots once; throws with what to fix. */
@@ -112,9 +130,26 @@ export class PaymentGate {
   challenge(offerId: string, request: RequestFacts): Challenge {
     const entry = this.#entries.get(offerId);
     if (!entry) throw new RangeError(`the catalog has no offer "${offerId}": use one of ${[...this.#entries.keys()].join(", ")}`);
+    if (entry.terms.upto && this.#settleAt === undefined)
+      throw new TypeError(`the offer "${offerId}" is charged by use: give the gate settleAt, the payment server's URL`);
     const salt = newSalt();
-    const offer = { ...createOffer(entry, this.#clock, this.#ttlMs), nonce: boundNonce(salt, request) };
-    return makeChallenge(this.#secret, offer, salt);
+    const { nonce, commitment } = this.#nonceFor(entry.terms, salt, request);
+    const offer = { ...createOffer(entry, this.#clock, this.#ttlMs), nonce };
+    return makeChallenge(this.#secret, offer, salt, commitment);
+  }
+
+  /** The settlement key of an upto challenge: derived from the salt, so the gate keeps no table of keys. */
+  #settlementKey(salt: string): string {
+    return createHmac("sha256", this.#secret).update("peage-settlement-key\0").update(salt).digest("base64url");
+  }
+
+  /** The nonce bound to the request; for an upto offer, also committing to the settlement key (docs/http.md §2). */
+  #nonceFor(terms: OfferTerms, salt: string, request: RequestFacts): { nonce: string; commitment?: string; key?: string } {
+    const bound = boundNonce(salt, request);
+    if (!terms.upto) return { nonce: bound };
+    const key = this.#settlementKey(salt);
+    const commitment = settlementCommitment(key);
+    return { nonce: uptoNonce(commitment, bound), commitment, key };
   }
 
   /** Checks a credential presented with `request` for `offerId`. */
@@ -128,7 +163,8 @@ export class PaymentGate {
         code: "ERR_OTHER_REQUEST",
         detail: `the challenge is for the offer ${offer.terms.offerId}, this route asks for ${offerId}`,
       };
-    if (boundNonce(salt, request) !== offer.nonce) {
+    const expected = this.#nonceFor(offer.terms, salt, request);
+    if (expected.nonce !== offer.nonce) {
       return {
         ok: false,
         code: "ERR_OTHER_REQUEST",
@@ -167,13 +203,33 @@ export class PaymentGate {
       offerId,
       acknowledgment: credential.acknowledgment,
     };
+    const settleAt = this.#settleAt;
+    const settle =
+      expected.key === undefined || settleAt === undefined
+        ? undefined
+        : this.#settleOnce(settleAt, offer.terms, expected.key, boundNonce(salt, request), claims.paymentId);
     return {
       ok: true,
       receipt,
+      ...(settle ? { settle } : {}),
       spend: () => void this.#nonces.set(nonce, { state: "spent", forgetAt: this.#nonces.get(nonce)?.forgetAt ?? 0 }),
       release: () => {
         if (this.#nonces.get(nonce)?.state === "held") this.#nonces.delete(nonce);
       },
+    };
+  }
+
+  /** The settle function of one paid request: the first call settles, later calls get its answer. */
+  #settleOnce(settleAt: string, terms: OfferTerms, key: string, inner: string, paymentId: string) {
+    let settled: Promise<UsageSettlement> | undefined;
+    return (used: number): Promise<UsageSettlement> => {
+      settled ??= settleAtServer(this.#fetch, settleAt, paymentId, {
+        terms,
+        key,
+        inner,
+        used: { amount: used as MinorUnits, currency: terms.price.currency },
+      });
+      return settled;
     };
   }
 

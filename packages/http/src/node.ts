@@ -17,9 +17,11 @@ import {
   settleOnCompletion,
   tooLarge,
   writeAnswer,
+  type Admission,
   type PaidRouteOptions,
 } from "./admission.js";
 import type { PaymentGate, Receipt } from "./gate.js";
+import type { UsageSettlement } from "./settle.js";
 
 export type { PaidRouteOptions } from "./admission.js";
 
@@ -27,11 +29,21 @@ export type { PaidRouteOptions } from "./admission.js";
 export interface PaidState {
   readonly receipt: Receipt;
   readonly body: Buffer;
+  /**
+   * An upto offer: settle the payment for the amount used (minor units of the price's currency),
+   * at most the maximum, once. Not called, the payment stays at the maximum the user consented to.
+   */
+  readonly settle?: (used: number) => Promise<UsageSettlement>;
 }
 
 /** A request the route served, with what paid for it. */
 export interface PaidRequest extends IncomingMessage {
   peage?: PaidState;
+}
+
+/** What the handler is given once the request is paid. */
+export function paidState(admission: Extract<Admission, { kind: "paid" }>, body: Buffer): PaidState {
+  return { receipt: admission.receipt, body, ...(admission.settle ? { settle: admission.settle } : {}) };
 }
 
 /**
@@ -50,7 +62,7 @@ export function paidRoute(
     if (admission.kind === "refused") return writeAnswer(res, admission.answer);
     res.setHeader(...admission.receiptHeader);
     settleOnCompletion(res, admission);
-    (req as PaidRequest).peage = { receipt: admission.receipt, body };
+    (req as PaidRequest).peage = paidState(admission, body);
     try {
       await handler(req as PaidRequest, res);
     } catch (error) {

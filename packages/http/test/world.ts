@@ -29,6 +29,7 @@ export interface ExtraOffer {
   readonly description: string;
   readonly price: Price;
   readonly upto?: true;
+  readonly tick?: Price;
 }
 
 /** Starts the world; `balance` in EUR minor units. */
@@ -68,6 +69,7 @@ export async function startPaidWorld(balance = 1000, extra: readonly ExtraOffer[
       catalog,
       trustRoots: certificateToPem(pki.root.certificate),
       servers: [pki.server.identity],
+      settleAt: server.url,
     });
     return { pki, server, endpointFile: service.endpointFile, gate, catalog, close };
   } catch (error) {

@@ -15,6 +15,7 @@ export * from "./pki/index.js";
 export * from "./messages/schema.js";
 export * from "./messages/offer-signature.js";
 export * from "./messages/catalog.js";
+export * from "./messages/metering.js";
 export * from "./messages/offer.js";
 export * from "./messages/payment-request.js";
 export * from "./messages/acknowledgment.js";

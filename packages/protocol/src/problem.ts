@@ -19,6 +19,12 @@ export const PaymentCodes = [
   "ERR_DEPOSIT_REQUIRED",
   /** The payment was refunded already: a payment is refunded once. */
   "ERR_ALREADY_REFUNDED",
+  /** A payment charged by use was settled already: it is settled once (docs/protocol.md §3.12). */
+  "ERR_ALREADY_SETTLED",
+  /** A settlement for more than the maximum the user consented to. */
+  "ERR_ABOVE_MAXIMUM",
+  /** A metered session's word is not on the chain whose root the user signed, or is beyond its length. */
+  "ERR_NOT_ON_CHAIN",
   /** No exchange rate between the offer's currency and the user's home currency. */
   "ERR_RATE_UNAVAILABLE",
   /** The price converted into the account's currency comes to less than its smallest unit: nothing could be charged. */

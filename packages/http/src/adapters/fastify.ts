@@ -21,7 +21,7 @@ import {
   type PaidRouteOptions,
 } from "../admission.js";
 import type { PaymentGate } from "../gate.js";
-import type { PaidState } from "../node.js";
+import { paidState, type PaidState } from "../node.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -46,7 +46,7 @@ export function paid(
     if (admission.kind === "refused") return send(reply, admission.answer);
     void reply.header(...admission.receiptHeader);
     settleOnCompletion(reply.raw, admission);
-    request.peage = { receipt: admission.receipt, body };
+    request.peage = paidState(admission, body);
     return Readable.from(body.length === 0 ? [] : [body]);
   };
   const onSend = async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {

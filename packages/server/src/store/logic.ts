@@ -43,6 +43,9 @@ import {
   type ClosedPeriod,
   type CollectionRecord,
   type LedgerAudit,
+  type NewUsageSettlement,
+  type UsageSettlementOutcome,
+  type UsageSettlementRecord,
   type LedgerTransaction,
   type NewRefund,
   type NewUser,
@@ -268,7 +271,8 @@ export function monthBounds(at: Date): { from: string; until: string } {
 function* usedInMonth(user: string, at: Date): Logic<bigint> {
   const { from, until } = monthBounds(at);
   const row = yield* get(
-    `SELECT COALESCE(SUM(p.charged_amount), 0) AS used FROM payments p
+    `SELECT COALESCE(SUM(COALESCE(s.charged_used, p.charged_amount)), 0) AS used FROM payments p
+     LEFT JOIN usage_settlements s ON s.payment_id = p.id
      WHERE p.user_id = ? AND p.server_time >= ? AND p.server_time < ? AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id)`,
     user,
     from,
@@ -616,7 +620,13 @@ export function* refundPayment(refund: NewRefund): Logic<RefundOutcome> {
       "ERR_LEDGER_INVARIANT",
       `ONE_TRANSACTION_PER_PAYMENT: payment ${payment.id} has no ledger transaction to reverse`,
     );
-  const postings = (yield* postingsOf([int(original["seq"])])).get(int(original["seq"])) ?? [];
+  // A settled payment gave its unused part back already: the refund reverses what is left.
+  const returned = yield* get(
+    "SELECT t.seq FROM ledger_transactions t JOIN usage_settlements s ON t.id = 'txn_' || s.id WHERE s.payment_id = ?",
+    payment.id,
+  );
+  const seqs = [int(original["seq"]), ...(returned ? [int(returned["seq"])] : [])];
+  const postings = [...(yield* postingsOf(seqs)).values()].flat();
   yield* run(
     "INSERT INTO refunds (id, payment_id, reason, created_at) VALUES (?, ?, ?, ?)",
     refund.id,
@@ -989,7 +999,7 @@ export function* auditLedger(): Logic<LedgerAudit> {
     }
   }
   for (const row of yield* all(
-    `SELECT r.payment_id, COUNT(t.seq) AS n FROM refunds r LEFT JOIN ledger_transactions t ON t.payment_id = r.payment_id AND t.kind = 'refund' GROUP BY r.payment_id HAVING COUNT(t.seq) <> 1`,
+    `SELECT r.payment_id, COUNT(t.seq) AS n FROM refunds r LEFT JOIN ledger_transactions t ON t.payment_id = r.payment_id AND t.kind = 'refund' AND t.ref = r.id GROUP BY r.payment_id HAVING COUNT(t.seq) <> 1`,
   )) {
     paymentMismatches.push({
       payment: str(row["payment_id"]),
@@ -1111,3 +1121,103 @@ export function* ping(): Logic<void> {
 
 /** Accounts.* re-exported for the drivers' tests. */
 export { Accounts };
+
+// ---------------------------------------------------------------------------------------------
+// Settlements of payments charged by use (upto offers, metered sessions)
+
+function toUsageSettlement(row: Row, payment: PaymentRecord): UsageSettlementRecord {
+  const ticks = row["ticks"] === null || row["ticks"] === undefined ? {} : { ticks: int(row["ticks"]) };
+  return {
+    id: str(row["id"]),
+    paymentId: payment.id,
+    used: { amount: int(row["used_amount"]) as MinorUnits, currency: str(row["used_currency"]) as CurrencyCode },
+    ...ticks,
+    createdAt: str(row["created_at"]),
+    maximum: payment.price,
+    chargedUsed: { amount: int(row["charged_used"]) as MinorUnits, currency: payment.charged.currency },
+    feeUsed: int(row["fee_used"]),
+  };
+}
+
+/** `part` of `whole` scaled to `of`, rounded down (the user's share of a charge never rounds up). */
+const share = (of: number, part: number, whole: number): number =>
+  whole === 0 ? 0 : Number((BigInt(of) * BigInt(part)) / BigInt(whole));
+
+/**
+ * Settles a payment charged by use, once: records the amount used beside the maximum and posts the
+ * unused part back, as the payment's postings for that part reversed (user, publisher, fee and
+ * exchange legs alike, so every currency stays balanced).
+ */
+export function* settleUsage(settlement: NewUsageSettlement): Logic<UsageSettlementOutcome> {
+  yield* ledgerLock();
+  const paymentRow = yield* get("SELECT * FROM payments WHERE id = ?", settlement.paymentId);
+  if (!paymentRow) return { kind: "unknown-payment" };
+  const payment = toPayment(paymentRow);
+  yield* lockedRow("SELECT id FROM users WHERE id = ?", payment.user);
+  const existing = yield* get("SELECT * FROM usage_settlements WHERE payment_id = ?", payment.id);
+  if (existing) {
+    const earlier = toUsageSettlement(existing, payment);
+    const same = earlier.used.amount === settlement.used.amount && earlier.ticks === settlement.ticks;
+    return { kind: same ? "duplicate" : "already-settled", settlement: earlier };
+  }
+  if (yield* get("SELECT id FROM refunds WHERE payment_id = ?", payment.id)) return { kind: "refunded" };
+  if (settlement.used.currency !== payment.price.currency || settlement.used.amount > payment.price.amount)
+    return { kind: "above-maximum", maximum: payment.price };
+  const max = payment.price.amount;
+  const chargedUsed =
+    payment.charged.currency === payment.price.currency
+      ? settlement.used.amount
+      : share(payment.charged.amount, settlement.used.amount, max);
+  const feeUsed = share(payment.fee ?? 0, settlement.used.amount, max);
+  yield* run(
+    `INSERT INTO usage_settlements (payment_id, id, used_amount, used_currency, charged_used, fee_used, ticks, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    payment.id,
+    settlement.id,
+    settlement.used.amount,
+    settlement.used.currency,
+    chargedUsed,
+    feeUsed,
+    settlement.ticks ?? null,
+    settlement.createdAt,
+  );
+  if (settlement.used.amount < max) {
+    const original = yield* get("SELECT seq FROM ledger_transactions WHERE payment_id = ? AND kind = 'payment'", payment.id);
+    const legs = (yield* postingsOf([int(original!["seq"])])).get(int(original!["seq"])) ?? [];
+    const userLeg = legs.find((leg) => /^(funds|float|receivable)\//.test(leg.account));
+    const unused = paymentPostings({
+      id: payment.id,
+      user: payment.user,
+      mode: userLeg?.account.startsWith("receivable/") ? "postpaid" : "prepaid",
+      fromCardFloat: userLeg?.account.startsWith("float/") === true,
+      publisher: payment.publisher,
+      price: { amount: (max - settlement.used.amount) as MinorUnits, currency: payment.price.currency },
+      charged: { amount: (payment.charged.amount - chargedUsed) as MinorUnits, currency: payment.charged.currency },
+      fee: ((payment.fee ?? 0) - feeUsed) as MinorUnits,
+    });
+    yield* post({
+      id: `txn_${settlement.id}`,
+      kind: "refund",
+      createdAt: settlement.createdAt,
+      user: payment.user,
+      publisher: payment.publisher,
+      paymentId: payment.id,
+      ref: settlement.id,
+      postings: reversePostings(unused),
+    });
+  }
+  return {
+    kind: "settled",
+    settlement: toUsageSettlement({ ...existingRow(settlement), charged_used: chargedUsed, fee_used: feeUsed }, payment),
+  };
+}
+
+function existingRow(settlement: NewUsageSettlement): Row {
+  return {
+    id: settlement.id,
+    used_amount: settlement.used.amount,
+    used_currency: settlement.used.currency,
+    ticks: settlement.ticks ?? null,
+    created_at: settlement.createdAt,
+  };
+}

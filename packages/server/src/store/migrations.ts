@@ -22,6 +22,28 @@ export interface Migration {
 }
 
 /**
+ * Version 5: settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md
+ * §3.12). The payment row keeps the maximum the user consented to; its settlement, once, the amount
+ * used (and for a session the highest tick redeemed), and what of the charge and the fee that is.
+ */
+const SETTLEMENTS_SQLITE = `
+CREATE TABLE usage_settlements (
+  payment_id    TEXT PRIMARY KEY REFERENCES payments(id),
+  id            TEXT NOT NULL UNIQUE,
+  used_amount   INTEGER NOT NULL CHECK (used_amount >= 0),
+  used_currency TEXT NOT NULL CHECK (length(used_currency) = 3),
+  charged_used  INTEGER NOT NULL CHECK (charged_used >= 0),
+  fee_used      INTEGER NOT NULL CHECK (fee_used >= 0),
+  ticks         INTEGER CHECK (ticks >= 0),
+  created_at    TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER usage_settlements_append_only_update BEFORE UPDATE ON usage_settlements
+  BEGIN SELECT RAISE(ABORT, 'usage settlements are append-only'); END;
+CREATE TRIGGER usage_settlements_append_only_delete BEFORE DELETE ON usage_settlements
+  BEGIN SELECT RAISE(ABORT, 'usage settlements are append-only'); END;
+`;
+
+/**
  * Version 4: a payment's offer nonce and a signed request's nonce are unique per user, not
  * across users: with one global list, anybody who saw another user's pending nonce could use it
  * first and make the owner's payment fail. The same user using a nonce twice is still refused.
@@ -371,4 +393,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     sql: NONCES_PER_USER_SQLITE,
     rebuildsTables: true,
   },
+  { version: 5, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
 ];

@@ -223,4 +223,22 @@ ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
 ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
+  {
+    version: 5,
+    name: "settlements of payments charged by use",
+    // See migrations.ts, version 5.
+    sql: `
+CREATE TABLE usage_settlements (
+  payment_id    TEXT PRIMARY KEY REFERENCES payments(id),
+  id            TEXT NOT NULL UNIQUE,
+  used_amount   BIGINT NOT NULL CHECK (used_amount >= 0),
+  used_currency TEXT NOT NULL CHECK (length(used_currency) = 3),
+  charged_used  BIGINT NOT NULL CHECK (charged_used >= 0),
+  fee_used      BIGINT NOT NULL CHECK (fee_used >= 0),
+  ticks         BIGINT CHECK (ticks >= 0),
+  created_at    TEXT NOT NULL
+);
+${appendOnly("usage_settlements", "usage settlements")}
+`,
+  },
 ];

@@ -35,6 +35,8 @@ import {
   type PeriodActivity,
   type PublisherRecord,
   type RefundOutcome,
+  type NewUsageSettlement,
+  type UsageSettlementOutcome,
   type SepaMandate,
   type SettlementRecord,
   type Store,
@@ -221,6 +223,9 @@ export class SqliteStore implements Store {
   }
   refundPayment(refund: NewRefund): Promise<RefundOutcome> {
     return this.#write(logic.refundPayment(refund));
+  }
+  settleUsage(settlement: NewUsageSettlement): Promise<UsageSettlementOutcome> {
+    return this.#write(logic.settleUsage(settlement));
   }
   putPublisher(
     publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">,
