@@ -10,6 +10,7 @@ import type { RequestFacts } from "./binding.js";
 import type { Challenge } from "./challenge.js";
 import type { Credential, PaymentGate, Receipt } from "./gate.js";
 import type { UsageSettlement } from "./settle.js";
+import { TICK_HEADER, tickProof, type OpenSession } from "./sessions.js";
 import * as x402 from "./wire/x402.js";
 import * as auth from "./wire/payment-auth.js";
 
@@ -43,8 +44,10 @@ export type Admission =
       readonly receipt: Receipt;
       /** An upto offer: settles the payment for the amount used, never above the maximum (gate.ts). */
       readonly settle?: (used: number) => Promise<UsageSettlement>;
-      /** The receipt header of the client's format: set it on the response before serving. */
-      readonly receiptHeader: readonly [name: string, value: string];
+      /** A metered session this request opened or paid a tick of. */
+      readonly session?: OpenSession;
+      /** The receipt header of the client's format: set it on the response before serving (none for a tick). */
+      readonly receiptHeader?: readonly [name: string, value: string];
       /** The response completed: the acknowledgment is spent. */ spend(): void;
       /** The response failed: it may be presented again. */ release(): void;
     };
@@ -98,6 +101,8 @@ function challengeHeaders(challenge: Challenge, req: RequestHead, realm: string 
 /** Decides what a paid route answers to this request with this body. */
 export async function admit(gate: PaymentGate, options: PaidRouteOptions, req: RequestHead, body: Buffer): Promise<Admission> {
   const facts: RequestFacts = { method: req.method ?? "GET", target: req.url ?? "/", body };
+  const tick = req.headers[TICK_HEADER];
+  if (typeof tick === "string") return admitTick(gate, options, req, facts, tick);
   const presented = credentialOf(req.headers);
   const fresh = (error?: string) => challengeHeaders(gate.challenge(options.offerId, facts), req, options.realm, error);
   if (presented === undefined) {
@@ -116,8 +121,28 @@ export async function admit(gate: PaymentGate, options: PaidRouteOptions, req: R
     presented.format === "x402"
       ? ([x402.Headers402.response, x402.paymentResponse(redemption.receipt)] as const)
       : (["payment-receipt", auth.paymentReceipt(redemption.receipt)] as const);
-  const { receipt, settle, spend, release } = redemption;
-  return { kind: "paid", receipt, receiptHeader, spend, release, ...(settle ? { settle } : {}) };
+  const { receipt, settle, spend, release, session } = redemption;
+  return { kind: "paid", receipt, receiptHeader, spend, release, ...(settle ? { settle } : {}), ...(session ? { session } : {}) };
+}
+
+/** A request paid by the next tick of an open metered session: checked offline, refused with a fresh challenge. */
+function admitTick(
+  gate: PaymentGate,
+  options: PaidRouteOptions,
+  req: RequestHead,
+  facts: RequestFacts,
+  header: string,
+): Admission {
+  const proof = tickProof(header.trim());
+  const outcome = proof ? gate.tick(options.offerId, proof) : undefined;
+  if (!outcome?.ok) {
+    const code = outcome?.code ?? "ERR_MALFORMED_CREDENTIAL";
+    const detail = outcome?.detail ?? `${TICK_HEADER} is not base64url of {"session", "ticks", "word"}`;
+    const headers = challengeHeaders(gate.challenge(options.offerId, facts), req, options.realm, detail);
+    return { kind: "refused", answer: problemAnswer(402, code, detail, headers) };
+  }
+  const { receipt, spend, release, session } = outcome;
+  return { kind: "paid", receipt, spend, release, ...(session ? { session } : {}) };
 }
 
 /** The answer when the body is over the limit. */

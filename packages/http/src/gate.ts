@@ -12,6 +12,8 @@ import { readFile } from "node:fs/promises";
 import {
   createOffer,
   isPartyId,
+  isChainWord,
+  sessionNonce,
   settlementCommitment,
   uptoNonce,
   systemClock,
@@ -28,6 +30,7 @@ import {
 import { boundNonce, newSalt, type RequestFacts } from "./binding.js";
 import { makeChallenge, openChallenge, type Challenge } from "./challenge.js";
 import { settleAtServer, type UsageSettlement } from "./settle.js";
+import { chainProof, SessionBook, type OpenSession, type TickProof } from "./sessions.js";
 
 export interface GateOptions {
   /** The publisher's signed catalog, as parsed JSON or the path of its file. */
@@ -66,7 +69,9 @@ export type RefusalCode =
   | "ERR_NOT_OUR_CHALLENGE"
   | "ERR_OTHER_REQUEST"
   | "ERR_INVALID_ACKNOWLEDGMENT"
-  | "ERR_ALREADY_SERVED";
+  | "ERR_ALREADY_SERVED"
+  | "ERR_UNKNOWN_SESSION"
+  | "ERR_NOT_ON_CHAIN";
 
 export type Redemption =
   | {
@@ -77,6 +82,8 @@ export type Redemption =
        * currency), never above the maximum the user consented to; once. Undefined for a fixed price.
        */
       readonly settle?: (used: number) => Promise<UsageSettlement>;
+      /** A metered session this request opened or paid a tick of. */
+      readonly session?: OpenSession;
       /** The response completed: the acknowledgment is spent. */ spend(): void;
       /** The response failed: it may be presented again. */ release(): void;
     }
@@ -86,6 +93,8 @@ export type Redemption =
 export interface Credential {
   readonly challenge: unknown;
   readonly acknowledgment: unknown;
+  /** A metered session's opening: the chain's root and length and the word of tick 1 (sessions.ts). */
+  readonly session?: unknown;
 }
 
 export class PaymentGate {
@@ -96,6 +105,7 @@ export class PaymentGate {
   readonly #clock: Clock;
   readonly #ttlMs: number;
   readonly #settleAt: string | undefined;
+  readonly #sessions = new SessionBook();
   readonly #fetch: typeof fetch;
   /** Acknowledgments by nonce: "held" while a response is produced, "spent" after; forgotten after the offer expires. */
   readonly #nonces = new Map<string, { state: "held" | "spent"; forgetAt: number }>();
@@ -171,7 +181,15 @@ export class PaymentGate {
         detail: "the acknowledgment pays for another request (method, target or body differ): ask again without a credential",
       };
     }
-    const verified = await verifyAcknowledgment(credential.acknowledgment, offer, { trust: this.#trust, clock: this.#clock });
+    const chain = offer.terms.tick === undefined ? undefined : chainProof(credential.session);
+    if (offer.terms.tick !== undefined && !this.#chainFits(offer.terms, chain))
+      return {
+        ok: false,
+        code: "ERR_NOT_ON_CHAIN",
+        detail: "a session's credential carries the chain's root, length and the word of tick 1",
+      };
+    const paid = chain ? { ...offer, nonce: sessionNonce(offer.nonce, chain.root, chain.length) } : offer;
+    const verified = await verifyAcknowledgment(credential.acknowledgment, paid, { trust: this.#trust, clock: this.#clock });
     if (!verified.ok)
       return { ok: false, code: "ERR_INVALID_ACKNOWLEDGMENT", detail: `${verified.error.code}: ${verified.error.message}` };
     const accountable = verified.value.card?.issuer ?? verified.value.claims.server;
@@ -183,7 +201,7 @@ export class PaymentGate {
       };
     }
     this.#forgetExpired();
-    const nonce = offer.nonce;
+    const nonce = paid.nonce;
     if (this.#nonces.has(nonce))
       return {
         ok: false,
@@ -208,15 +226,62 @@ export class PaymentGate {
       expected.key === undefined || settleAt === undefined
         ? undefined
         : this.#settleOnce(settleAt, offer.terms, expected.key, boundNonce(salt, request), claims.paymentId);
+    let session: OpenSession | undefined;
+    if (chain && expected.key !== undefined) {
+      const opening = { id: nonce, offerId, root: chain.root, length: chain.length, terms: offer.terms, receipt };
+      this.#sessions.open({
+        ...opening,
+        key: expected.key,
+        inner: boundNonce(salt, request),
+        ticks: chain.ticks,
+        word: chain.word,
+      });
+      session = this.#sessions.get(nonce);
+    }
     return {
       ok: true,
       receipt,
-      ...(settle ? { settle } : {}),
+      ...(settle && !chain ? { settle } : {}),
+      ...(session ? { session } : {}),
       spend: () => void this.#nonces.set(nonce, { state: "spent", forgetAt: this.#nonces.get(nonce)?.forgetAt ?? 0 }),
       release: () => {
         if (this.#nonces.get(nonce)?.state === "held") this.#nonces.delete(nonce);
       },
     };
+  }
+
+  /** Whether a session's opening chain is as long as the cap holds ticks, and its word is tick 1 … length of it. */
+  #chainFits(terms: OfferTerms, chain: ReturnType<typeof chainProof>): chain is NonNullable<typeof chain> {
+    if (!chain || terms.tick === undefined) return false;
+    if (chain.length !== Math.floor(terms.price.amount / terms.tick.amount) || chain.ticks > chain.length) return false;
+    return isChainWord(chain.word, chain.root, chain.ticks);
+  }
+
+  /** A later tick of a session this gate opened on route `offerId`: checked offline, one SHA-256 per tick. */
+  tick(offerId: string, proof: TickProof): Redemption {
+    const outcome = this.#sessions.tick(offerId, proof);
+    if (!outcome.ok) return outcome;
+    const noop = () => undefined;
+    return { ok: true, receipt: outcome.session.receipt, session: outcome.session, spend: noop, release: noop };
+  }
+
+  /** The sessions opened here and not yet settled. */
+  openSessions(): readonly OpenSession[] {
+    return this.#sessions.all().filter((session) => session.settled === undefined);
+  }
+
+  /** Settles session `id` at the payment server for its highest tick, once (later calls get the same answer). */
+  settleSession(id: string): Promise<UsageSettlement> {
+    const settleAt = this.#settleAt;
+    if (settleAt === undefined) return Promise.reject(new TypeError("give the gate settleAt, the payment server's URL"));
+    return this.#sessions.settle(id, (session) =>
+      settleAtServer(this.#fetch, settleAt, session.receipt.paymentId, {
+        terms: session.terms,
+        key: session.key,
+        inner: session.inner,
+        chain: { root: session.root, length: session.length, ticks: session.ticks, word: session.word },
+      }),
+    );
   }
 
   /** The settle function of one paid request: the first call settles, later calls get its answer. */

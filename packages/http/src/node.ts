@@ -34,6 +34,8 @@ export interface PaidState {
    * at most the maximum, once. Not called, the payment stays at the maximum the user consented to.
    */
   readonly settle?: (used: number) => Promise<UsageSettlement>;
+  /** A metered session: its id (settle it with `gate.settleSession(id)`), the ticks paid so far and its cap in ticks. */
+  readonly session?: { readonly id: string; readonly ticks: number; readonly length: number };
 }
 
 /** A request the route served, with what paid for it. */
@@ -43,7 +45,13 @@ export interface PaidRequest extends IncomingMessage {
 
 /** What the handler is given once the request is paid. */
 export function paidState(admission: Extract<Admission, { kind: "paid" }>, body: Buffer): PaidState {
-  return { receipt: admission.receipt, body, ...(admission.settle ? { settle: admission.settle } : {}) };
+  const { receipt, settle, session } = admission;
+  return {
+    receipt,
+    body,
+    ...(settle ? { settle } : {}),
+    ...(session ? { session: { id: session.id, ticks: session.ticks, length: session.length } } : {}),
+  };
 }
 
 /**
@@ -60,7 +68,7 @@ export function paidRoute(
     if (body === undefined) return writeAnswer(res, tooLarge());
     const admission = await admit(gate, options, req, body);
     if (admission.kind === "refused") return writeAnswer(res, admission.answer);
-    res.setHeader(...admission.receiptHeader);
+    if (admission.receiptHeader) res.setHeader(...admission.receiptHeader);
     settleOnCompletion(res, admission);
     (req as PaidRequest).peage = paidState(admission, body);
     try {

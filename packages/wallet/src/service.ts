@@ -112,6 +112,7 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
       if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
       return sendJson(res, 200, { url: uiLink() });
     }
+    if (path === "/v1/ticks") return tick(req, res);
     if (path !== "/v1/offers")
       return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
     if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
@@ -156,13 +157,28 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
       log(
         `paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent}${result.card ? `, by card ${result.card.card}` : ""})`,
       );
-      sendJson(res, 200, { acknowledgment: result.acknowledgment });
+      sendJson(res, 200, { acknowledgment: result.acknowledgment, ...(result.session ? { session: result.session } : {}) });
     } catch (error) {
       if (error instanceof WalletError) log(`not paid: ${error.code} ${error.message}`);
       throw error;
     } finally {
       pending--;
     }
+  }
+
+  /** POST /v1/ticks {session, ticks}: the word paying that tick of a metered session (sessions.ts). */
+  async function tick(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+    if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
+    let parsed: unknown;
+    try {
+      parsed = parseStrictJson(await readBody(req, bodyLimit));
+    } catch {
+      parsed = undefined;
+    }
+    if (!isPlainObject(parsed) || typeof parsed["session"] !== "string" || typeof parsed["ticks"] !== "number")
+      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be {"session": <id>, "ticks": <n>}', 400, false));
+    sendJson(res, 200, wallet.tick(parsed["session"], parsed["ticks"]));
   }
 
   await new Promise<void>((resolve, reject) => {

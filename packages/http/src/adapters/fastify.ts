@@ -44,7 +44,7 @@ export function paid(
     if (body === undefined) return send(reply, tooLarge());
     const admission = await admit(gate, options, request.raw, body);
     if (admission.kind === "refused") return send(reply, admission.answer);
-    void reply.header(...admission.receiptHeader);
+    if (admission.receiptHeader) void reply.header(...admission.receiptHeader);
     settleOnCompletion(reply.raw, admission);
     request.peage = paidState(admission, body);
     return Readable.from(body.length === 0 ? [] : [body]);
