@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { RequestFacts } from "./binding.js";
 import type { Challenge } from "./challenge.js";
 import type { Credential, PaymentGate, Receipt } from "./gate.js";
-import type { UsageSettlement } from "./settle.js";
+import type { UsageSettlement } from "@peage/merchant";
 import { TICK_HEADER, tickProof, type OpenSession } from "./sessions.js";
 import * as x402 from "./wire/x402.js";
 import * as auth from "./wire/payment-auth.js";

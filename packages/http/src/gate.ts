@@ -20,6 +20,7 @@ import {
   TrustStore,
   verifyAcknowledgment,
   verifyCatalog,
+  type AcknowledgmentClaims,
   type CatalogEntry,
   type Clock,
   type PartyId,
@@ -29,7 +30,7 @@ import {
 } from "@peage/protocol";
 import { boundNonce, newSalt, type RequestFacts } from "./binding.js";
 import { makeChallenge, openChallenge, type Challenge } from "./challenge.js";
-import { settleAtServer, type UsageSettlement } from "./settle.js";
+import { settleAtServer, type UsageSettlement } from "@peage/merchant";
 import { chainProof, SessionBook, type OpenSession, type TickProof } from "./sessions.js";
 
 export interface GateOptions {
@@ -95,6 +96,20 @@ export interface Credential {
   readonly acknowledgment: unknown;
   /** A metered session's opening: the chain's root and length and the word of tick 1 (sessions.ts). */
   readonly session?: unknown;
+}
+
+function receiptOf(claims: AcknowledgmentClaims, offerId: string, acknowledgment: unknown): Receipt {
+  return {
+    paymentId: claims.paymentId,
+    publisher: claims.publisher,
+    user: claims.user,
+    server: claims.server as PartyId,
+    price: claims.price,
+    charged: claims.charged,
+    serverTime: claims.serverTime,
+    offerId,
+    acknowledgment,
+  };
 }
 
 export class PaymentGate {
@@ -210,17 +225,7 @@ export class PaymentGate {
       };
     this.#nonces.set(nonce, { state: "held", forgetAt: Date.parse(offer.expiresAt) + 10 * 60_000 });
     const { claims } = verified.value;
-    const receipt: Receipt = {
-      paymentId: claims.paymentId,
-      publisher: claims.publisher,
-      user: claims.user,
-      server: claims.server as PartyId,
-      price: claims.price,
-      charged: claims.charged,
-      serverTime: claims.serverTime,
-      offerId,
-      acknowledgment: credential.acknowledgment,
-    };
+    const receipt = receiptOf(claims, offerId, credential.acknowledgment);
     const settleAt = this.#settleAt;
     const settle =
       expected.key === undefined || settleAt === undefined

@@ -21,7 +21,7 @@ import {
   type PaidRouteOptions,
 } from "./admission.js";
 import type { PaymentGate, Receipt } from "./gate.js";
-import type { UsageSettlement } from "./settle.js";
+import type { UsageSettlement } from "@peage/merchant";
 
 export type { PaidRouteOptions } from "./admission.js";
 

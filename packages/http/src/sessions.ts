@@ -8,7 +8,7 @@
  */
 import { isChainWord, isPlainObject, type OfferTerms } from "@peage/protocol";
 import type { Receipt } from "./gate.js";
-import type { UsageSettlement } from "./settle.js";
+import type { UsageSettlement } from "@peage/merchant";
 
 /** A tick as the client sends it: the session (the nonce its consent signed), the tick number, its word. */
 export interface TickProof {

@@ -6,7 +6,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, price, signCatalog, type DemoPki, type Price } from "@peage/protocol";
+import { certificateToPem, createDemoPki, price, signCatalog, type DemoPki, type Grant, type Price } from "@peage/protocol";
 import { startRealServer, type RealServer } from "@peage/server/testing";
 import { AutoYesPrompt, createWallet, initWallet, startWallet } from "@peage/wallet";
 import { TEST_RATES } from "@peage/wallet/testing";
@@ -30,6 +30,7 @@ export interface ExtraOffer {
   readonly price: Price;
   readonly upto?: true;
   readonly tick?: Price;
+  readonly grant?: Grant;
 }
 
 /** Starts the world; `balance` in EUR minor units. */
@@ -63,7 +64,7 @@ export async function startPaidWorld(balance = 1000, extra: readonly ExtraOffer[
       { offerId: "forecast", description: "One weather forecast", price: price(2, "EUR") },
       { offerId: "translate", description: "One translation", price: price(5, "EUR") },
       ...extra,
-    ].map((offer) => ({ ...offer, grant: { kind: "event" as const, event: offer.offerId } }));
+    ].map((offer) => ({ grant: { kind: "event" as const, event: offer.offerId } as Grant, ...offer }));
     const catalog = await signCatalog(pki.publisher.identity, offers, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
     const gate = await PaymentGate.create({
       catalog,

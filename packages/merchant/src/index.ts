@@ -15,5 +15,6 @@ export {
   type OpenedSession,
   type SessionTick,
 } from "./wallet-transport.js";
+export { settleAtServer, SettlementRefused, type SettlementRequest, type UsageSettlement } from "./settle.js";
 export { PeriodicPayment, type PeriodicController, type PeriodicHandlers, type PeriodicState } from "./periodic.js";
 export { systemMonotonic, systemScheduler, type MonotonicClock, type Scheduler } from "./monotonic.js";
