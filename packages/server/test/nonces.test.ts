@@ -59,7 +59,7 @@ for (const engine of ENGINES) {
 
       const store = await t.reopen();
       try {
-        assert.deepEqual(await t.raw.query("SELECT MAX(version) AS v FROM schema_migrations"), [{ v: 4 }]);
+        assert.deepEqual(await t.raw.query("SELECT MAX(version) AS v FROM schema_migrations"), [{ v: 5 }]);
         assert.deepEqual(await store.counts(), counts, "every row carried over");
         assert.equal((await store.findPaymentByNonce(owner, "shared-nonce-1"))?.id, first.id);
         assert.equal(await store.findPaymentByNonce(other, "shared-nonce-1"), undefined);

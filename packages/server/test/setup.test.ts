@@ -169,6 +169,7 @@ describe("setup", () => {
         { version: 2 },
         { version: 3 },
         { version: 4 },
+        { version: 5 },
       ]);
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       db.close();

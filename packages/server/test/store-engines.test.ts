@@ -47,6 +47,7 @@ for (const engine of ENGINES) {
         { version: 2 },
         { version: 3 },
         { version: 4 },
+        { version: 5 },
       ]);
       await (await t.reopen()).close();
       assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [
@@ -54,6 +55,7 @@ for (const engine of ENGINES) {
         { version: 2 },
         { version: 3 },
         { version: 4 },
+        { version: 5 },
       ]);
       await t.raw.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')");
       await assert.rejects(t.reopen(), (e: unknown) => e instanceof StoreSchemaError && /99/.test(e.message));
