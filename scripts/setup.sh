@@ -26,4 +26,13 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# vpcd (the virtual reader) listens on 35963, inside Linux's ephemeral range: an outgoing
+# connection or a server on port 0 that happens to get that port keeps pcscd from opening its
+# reader. The tests open thousands of connections, so the port is reserved where we may.
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$reserved" ] && ! grep -qw 35963 "$reserved"; then
+  current=$(cat "$reserved")
+  echo "${current:+$current,}35963" >"$reserved" 2>/dev/null || echo "note: could not reserve port 35963 for vpcd" >&2
+fi
+
 npm ci --no-audit --no-fund

@@ -24,7 +24,17 @@ export type KeyParseResult =
 
 /** Members a public JWK may carry besides the key itself; anything else (notably "d") is refused. */
 const optionalMembers = new Set(["alg", "kid", "use", "key_ops", "ext"]);
-const coordinate = /^[A-Za-z0-9_-]{43}$/;
+const coordinatePattern = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * 32 bytes in base64url, canonically: the 43rd character carries two bits past the last byte,
+ * which decoders drop, so only the spelling with those bits zero is accepted. Otherwise one key
+ * would have several JWKs, and a second enrolment of the same key could look like a new one.
+ */
+const coordinate = {
+  test: (value: string): boolean =>
+    coordinatePattern.test(value) && Buffer.from(value, "base64url").toString("base64url") === value,
+};
 
 /** Checks and imports an enrolment JWK; the message says what to fix. */
 export async function parseUserJwk(value: unknown): Promise<KeyParseResult> {
@@ -43,13 +53,13 @@ export async function parseUserJwk(value: unknown): Promise<KeyParseResult> {
       !coordinate.test(jwk["x"]) ||
       !coordinate.test(jwk["y"])
     ) {
-      return bad("a P-256 JWK needs x and y, each 32 bytes base64url (RFC 7518 §6.2.1)");
+      return bad("a P-256 JWK needs x and y, each 32 bytes in canonical base64url (RFC 7518 §6.2.1)");
     }
   } else if (jwk["kty"] === "OKP" && jwk["crv"] === "Ed25519") {
     publicJwk = { kty: "OKP", crv: "Ed25519", x: String(jwk["x"]) };
     alg = "EdDSA";
     if (typeof jwk["x"] !== "string" || !coordinate.test(jwk["x"]))
-      return bad("an Ed25519 JWK needs x, 32 bytes base64url (RFC 8037 §2)");
+      return bad("an Ed25519 JWK needs x, 32 bytes in canonical base64url (RFC 8037 §2)");
   } else {
     return bad(
       `only P-256 (kty EC, crv P-256) and Ed25519 (kty OKP, crv Ed25519) keys are accepted, got kty ${JSON.stringify(jwk["kty"])} crv ${JSON.stringify(jwk["crv"])}`,

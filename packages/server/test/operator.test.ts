@@ -183,11 +183,16 @@ for (const engine of ENGINES) {
       );
       const good = await jwkOf();
       const offCurve = { ...good, y: Buffer.alloc(32, 7).toString("base64url") };
+      // The last of 43 characters carries two bits past the 32 bytes: set one, and the same key has a second spelling.
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      const x = String(good["x"]);
+      const respelled = { ...good, x: x.slice(0, -1) + alphabet[alphabet.indexOf(x.slice(-1)) ^ 1] };
       const cases: [Record<string, unknown>, RegExp][] = [
         [{ publicKey: privateJwk }, /private key/],
         [{ publicKey: await webcrypto.subtle.exportKey("jwk", p384.publicKey) }, /P-256/],
         [{ publicKey: await webcrypto.subtle.exportKey("jwk", rsa.publicKey) }, /P-256/],
         [{ publicKey: offCurve }, /not a valid ES256 public key/],
+        [{ publicKey: respelled }, /canonical base64url/],
         [{ publicKey: { ...good, kid: "x".repeat(43) } }, /thumbprint/],
         [{ publicKey: good, homeCurrency: "XYZ" }, /ISO 4217/],
         [{ publicKey: good, mode: "postpaid" }, /monthlyLimit/],

@@ -24,6 +24,7 @@ import {
   identityFromPem,
   initDataDir,
   loadConfig,
+  migrations,
   SqliteStore,
   StoreSchemaError,
   type PaymentRecord,
@@ -164,13 +165,10 @@ describe("setup", () => {
       await SqliteStore.open(path).close();
       await SqliteStore.open(path).close();
       const db = new Database(path);
-      assert.deepEqual(db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(), [
-        { version: 1 },
-        { version: 2 },
-        { version: 3 },
-        { version: 4 },
-        { version: 5 },
-      ]);
+      assert.deepEqual(
+        db.prepare("SELECT version FROM schema_migrations ORDER BY version").all(),
+        migrations.map((m) => ({ version: m.version })),
+      );
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       db.close();
       const store = SqliteStore.open(path);

@@ -42,21 +42,15 @@ for (const engine of ENGINES) {
 
     it("applies the versioned migrations once, and refuses a database written by a newer server", async () => {
       const t = await fresh();
-      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [
-        { version: 1 },
-        { version: 2 },
-        { version: 3 },
-        { version: 4 },
-        { version: 5 },
-      ]);
+      assert.deepEqual(
+        await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"),
+        migrations.map((m) => ({ version: m.version })),
+      );
       await (await t.reopen()).close();
-      assert.deepEqual(await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"), [
-        { version: 1 },
-        { version: 2 },
-        { version: 3 },
-        { version: 4 },
-        { version: 5 },
-      ]);
+      assert.deepEqual(
+        await t.raw.query("SELECT version FROM schema_migrations ORDER BY version"),
+        migrations.map((m) => ({ version: m.version })),
+      );
       await t.raw.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')");
       await assert.rejects(t.reopen(), (e: unknown) => e instanceof StoreSchemaError && /99/.test(e.message));
     });

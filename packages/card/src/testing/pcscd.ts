@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants as fsConstants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { PcscCardClient } from "../transport/pcsc.js";
@@ -180,9 +180,10 @@ async function insertCard(card: EmulatorOptions, port: number): Promise<Emulator
 }
 
 /**
- * pcscd with the card in its virtual reader. A pcscd started here whose vpcd driver never opened
- * its port (seen on a loaded machine) is stopped and started
- * again; a pcscd that runs for someone else is left alone and named in the error.
+ * pcscd with the card in its virtual reader. A pcscd started here whose vpcd driver could not
+ * open its port (another socket held it for a moment: the port lies in Linux's ephemeral range,
+ * which scripts/setup.sh reserves it from where it may) is stopped and started again; a pcscd that
+ * runs for someone else is left alone and named in the error.
  */
 async function startWithCard(card: EmulatorOptions, port: number): Promise<{ pcscd: Pcscd; emulator: Emulator }> {
   for (let attempt = 1; ; attempt++) {
@@ -200,12 +201,26 @@ async function startWithCard(card: EmulatorOptions, port: number): Promise<{ pcs
           { cause },
         );
       }
-      if (attempt >= START_ATTEMPTS)
-        throw new Error(`${(cause as Error).message} after ${attempt} starts of pcscd${log ? `; pcscd said: ${log}` : ""}`, {
-          cause,
-        });
+      if (attempt >= START_ATTEMPTS) {
+        const held = (await portFree(port))
+          ? ""
+          : `; port ${port} is held by another socket (\`ss -tanp | grep ${port}\` names it)`;
+        throw new Error(
+          `${(cause as Error).message} after ${attempt} starts of pcscd${held}${log ? `; pcscd said: ${log}` : ""}`,
+          { cause },
+        );
+      }
     }
   }
+}
+
+/** True when nothing holds the port: a connection or a server that took it keeps vpcd from listening. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, () => probe.close(() => resolve(true)));
+  });
 }
 
 function readPid(): number | undefined {

@@ -7,11 +7,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { cardMigrations, cardPgMigrations, CARD_MIGRATIONS_TABLE } from "../cards/migrations.js";
+import { CARD_SCHEMA } from "../cards/migrations.js";
 import { DataDirFiles } from "../data-dir.js";
+import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import type { Migration } from "./migrations.js";
-import { migrations } from "./migrations.js";
-import { pgMigrations } from "./pg-migrations.js";
 
 export interface MigrationState {
   /** "ledger" (the books) or "cards" (the card desk, when the server issues cards). */
@@ -40,17 +39,15 @@ export async function migrationStatus(config: {
     config.databaseUrl === undefined
       ? await readSqlite(join(config.dataDir, DataDirFiles.database))
       : await readPostgres(config.databaseUrl);
-  const engine =
-    config.databaseUrl === undefined
-      ? { ledger: migrations, cards: cardMigrations }
-      : { ledger: pgMigrations, cards: cardPgMigrations };
+  const engine = config.databaseUrl === undefined ? "sqlite" : "postgres";
+  const schemas = { ledger: LEDGER_SCHEMA, cards: CARD_SCHEMA };
   const states: MigrationState[] = [];
   const unknown: { part: string; version: number }[] = [];
   for (const part of ["ledger", "cards"] as const) {
     const applied = read[part];
     // The card desk's tables exist only on a server that issues cards.
     if (part === "cards" && applied === undefined) continue;
-    const list: readonly Migration[] = engine[part];
+    const list: readonly Migration[] = schemas[part][engine];
     for (const m of list) states.push({ part, version: m.version, name: m.name, appliedAt: applied?.get(m.version) });
     for (const version of applied?.keys() ?? []) if (!list.some((m) => m.version === version)) unknown.push({ part, version });
   }
@@ -72,7 +69,7 @@ async function readSqlite(path: string): Promise<{ ledger: Applied | undefined; 
             ),
           )
         : undefined;
-    return { ledger: of("schema_migrations"), cards: of(CARD_MIGRATIONS_TABLE) };
+    return { ledger: of(LEDGER_SCHEMA.table), cards: of(CARD_SCHEMA.table) };
   } finally {
     db.close();
   }
@@ -91,7 +88,7 @@ async function readPostgres(url: string): Promise<{ ledger: Applied | undefined;
       }[];
       return new Map(rows.map((r) => [Number(r.version), r.applied_at]));
     };
-    return { ledger: await of("schema_migrations"), cards: await of(CARD_MIGRATIONS_TABLE) };
+    return { ledger: await of(LEDGER_SCHEMA.table), cards: await of(CARD_SCHEMA.table) };
   } finally {
     await client.end();
   }

@@ -22,7 +22,7 @@ export interface Migration {
 }
 
 /**
- * Version 5: settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md
+ * Version 6: settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md
  * §3.12). The payment row keeps the maximum the user consented to; its settlement, once, the amount
  * used (and for a session the highest tick redeemed), and what of the charge and the fee that is.
  */
@@ -286,6 +286,17 @@ CREATE TRIGGER ledger_transactions_append_only_update BEFORE UPDATE ON ledger_tr
 CREATE TRIGGER ledger_transactions_append_only_delete BEFORE DELETE ON ledger_transactions BEGIN SELECT RAISE(ABORT, 'ledger transactions are append-only'); END;
 `;
 
+/**
+ * Version 5, the same on both engines: ledger transactions by ref (the top-up, card load or reload
+ * they record), which the ledger audit joins on. PostgreSQL has had it since version 2; SQLite
+ * lacked it, as the engines' schema comparison (test/schema-parity.test.ts) showed.
+ */
+export const LEDGER_BY_REF: Migration = {
+  version: 5,
+  name: "ledger transactions by ref",
+  sql: "CREATE INDEX IF NOT EXISTS ledger_by_ref ON ledger_transactions (ref);",
+};
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -393,5 +404,6 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     sql: NONCES_PER_USER_SQLITE,
     rebuildsTables: true,
   },
-  { version: 5, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  LEDGER_BY_REF,
+  { version: 6, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
 ];

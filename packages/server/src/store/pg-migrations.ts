@@ -4,7 +4,7 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
-import type { Migration } from "./migrations.js";
+import { LEDGER_BY_REF, type Migration } from "./migrations.js";
 
 const appendOnly = (table: string, what: string) => `
 CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table}
@@ -223,10 +223,11 @@ ALTER TABLE user_request_nonces DROP CONSTRAINT user_request_nonces_pkey;
 ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
+  LEDGER_BY_REF,
   {
-    version: 5,
+    version: 6,
     name: "settlements of payments charged by use",
-    // See migrations.ts, version 5.
+    // See migrations.ts, version 6.
     sql: `
 CREATE TABLE usage_settlements (
   payment_id    TEXT PRIMARY KEY REFERENCES payments(id),

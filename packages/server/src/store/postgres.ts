@@ -29,12 +29,10 @@
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
-import type { Migration } from "./migrations.js";
-import { pgMigrations } from "./pg-migrations.js";
+import { migratePostgres, openPgPool, pgTransaction, PgStatements } from "./driver.js";
+import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { RateDayCache } from "./rate-cache.js";
 import {
-  StoreBusyError,
-  StoreSchemaError,
   type AccountStatus,
   type ApiKeyRecord,
   type ClosedPeriod,
@@ -101,34 +99,10 @@ interface Held {
   readonly closedPeriods?: Map<string, unknown>;
 }
 
-/** SQLSTATEs after which the whole transaction is run again. */
-const RETRYABLE = new Set(["40001", "40P01", "23505"]);
-const MAX_ATTEMPTS = 16;
-/** Pause before attempt n + 1: random up to min(2^n, 250) ms ("full jitter"), so that racing retries spread out. */
-const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 250)));
-const sqlState = (error: unknown): string | undefined => {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" ? code : undefined;
-};
-
-/** int8 and numeric (sums of int8) as BigInt: exact, like SQLite's safeIntegers. */
-const exactIntegers = {
-  getTypeParser(oid: number, format?: "text" | "binary") {
-    if (oid === 20 || oid === 1700) return (value: string) => BigInt(value);
-    return pg.types.getTypeParser(oid, format);
-  },
-} as unknown as pg.CustomTypesConfig;
-
-/** A quoted identifier for a schema name given by a caller. */
-function identifier(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new TypeError(`not a schema name: ${name}`);
-  return `"${name}"`;
-}
-
 export class PgStore implements Store {
   readonly #pool: pg.Pool;
   readonly #ledgerKey: number;
-  readonly #sql = new Map<string, { name: string; text: string }>();
+  readonly #statements = new PgStatements("peage");
   readonly #rates = new RateDayCache();
   readonly #begin: string;
   readonly #batchesInFlight: number;
@@ -154,43 +128,16 @@ export class PgStore implements Store {
 
   /** Connects, creates the schema if asked, and brings the schema up to date. */
   static async open(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: opts.poolSize ?? 10,
-      types: exactIntegers,
-      ...(opts.schema === undefined ? {} : { options: `-c search_path=${opts.schema}` }),
-    });
-    // An idle connection that breaks (the server restarted) is dropped by the pool; without a
-    // listener its error would end the process.
-    pool.on("error", () => undefined);
-    try {
-      const client = await pool.connect().catch((cause: unknown) => {
-        throw new StoreBusyError(`cannot connect to PostgreSQL: ${(cause as Error).message}`);
-      });
-      try {
-        if (opts.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${identifier(opts.schema)}`);
-        await migratePg(client, pgMigrations);
+    const { pool, ready: key } = await openPgPool(
+      url,
+      { poolSize: opts.poolSize ?? 10, schema: opts.schema, exactIntegers: true },
+      async (client) => {
+        await migratePostgres(client, LEDGER_SCHEMA);
         const key = await client.query("SELECT hashtext('peage.ledger.' || current_schema())::int AS key");
-        return new PgStore(pool, Number(key.rows[0].key), opts);
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
-  }
-
-  #prepared(sql: string, forUpdate: boolean): { name: string; text: string } {
-    const key = forUpdate ? `${sql}\u0000U` : sql;
-    let prepared = this.#sql.get(key);
-    if (!prepared) {
-      let n = 0;
-      const text = sql.replace(/\?/g, () => `$${++n}`) + (forUpdate ? " FOR UPDATE" : "");
-      prepared = { name: `peage_${this.#sql.size}`, text };
-      this.#sql.set(key, prepared);
-    }
-    return prepared;
+        return Number(key.rows[0].key);
+      },
+    );
+    return new PgStore(pool, key, opts);
   }
 
   async #drive<T>(client: pg.PoolClient, operation: logic.Logic<T>, held: Held = { ledger: false }): Promise<T> {
@@ -208,9 +155,7 @@ export class PgStore implements Store {
       } else if (op.sql === logic.CLOSED_PERIODS_FROM && held.ledger && held.closedPeriods?.has(String(op.params[0]))) {
         result = held.closedPeriods.get(String(op.params[0]));
       } else {
-        const { name, text } = this.#prepared(op.sql, op.op === "all" && op.forUpdate === true);
-        const answer = await client.query({ name, text, values: op.params as unknown[] });
-        result = op.op === "all" ? answer.rows : (answer.rowCount ?? 0);
+        result = await this.#statements.query(client, op);
         if (op.sql === logic.CLOSED_PERIODS_FROM && held.ledger) held.closedPeriods?.set(String(op.params[0]), result);
       }
       step = operation.next(result);
@@ -224,45 +169,14 @@ export class PgStore implements Store {
   }
 
   /**
-   * Runs `body` on a pooled connection in a transaction (none for "read": reads of committed rows
-   * need no transaction of their own; "snapshot" is REPEATABLE READ, read only, for reads that must
-   * see one snapshot), committing, and again from the start after a retryable failure: `body`
-   * must build everything it runs afresh on each call.
+   * Runs `body` in a transaction (none for "read": reads of committed rows need no transaction of
+   * their own; "snapshot" is REPEATABLE READ, read only, for reads that must see one snapshot),
+   * again from the start after a retryable failure (driver.ts).
    */
-  async #attempts<T>(kind: "write" | "read" | "snapshot", body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.#pool.connect();
-      } catch (cause) {
-        throw new StoreBusyError(`cannot get a PostgreSQL connection: ${(cause as Error).message}`);
-      }
-      let broken = false;
-      try {
-        if (kind === "read") return await body(client);
-        await client.query(kind === "write" ? this.#begin : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        try {
-          const result = await body(client);
-          await client.query("COMMIT");
-          return result;
-        } catch (error) {
-          await client.query("ROLLBACK").catch(() => (broken = true));
-          throw error;
-        }
-      } catch (error) {
-        const code = sqlState(error);
-        if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
-          this.#retries++;
-          await backoff(attempt);
-          continue;
-        }
-        if (code !== undefined && /^(08|57P)/.test(code))
-          throw new StoreBusyError(`PostgreSQL connection failure (${code}): retry shortly`);
-        throw error;
-      } finally {
-        client.release(broken);
-      }
-    }
+  #attempts<T>(kind: "write" | "read" | "snapshot", body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const begin =
+      kind === "write" ? this.#begin : kind === "snapshot" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : undefined;
+    return pgTransaction(this.#pool, begin, body, () => this.#retries++);
   }
 
   /** Starts batches while payments wait and fewer than #batchesInFlight are being written. */
@@ -457,43 +371,5 @@ export class PgStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pool.end();
-  }
-}
-
-/** Applies the migrations the database lacks, each in its own transaction, one server at a time. */
-export async function migratePg(client: pg.PoolClient | pg.Client, list: readonly Migration[]): Promise<void> {
-  await client.query("SELECT pg_advisory_lock(hashtext('peage.migrate.' || current_schema()))");
-  try {
-    await client.query(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
-    );
-    const applied = new Set(
-      (await client.query("SELECT version FROM schema_migrations")).rows.map((row: { version: number }) => row.version),
-    );
-    const known = new Set(list.map((m) => m.version));
-    const unknown = [...applied].filter((version) => !known.has(version));
-    if (unknown.length > 0) {
-      throw new StoreSchemaError(
-        `the database has schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`,
-      );
-    }
-    for (const migration of [...list].sort((a, b) => a.version - b.version)) {
-      if (applied.has(migration.version)) continue;
-      await client.query("BEGIN");
-      try {
-        await client.query(migration.sql);
-        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
-          migration.version,
-          migration.name,
-          new Date().toISOString(),
-        ]);
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK");
-        throw error;
-      }
-    }
-  } finally {
-    await client.query("SELECT pg_advisory_unlock(hashtext('peage.migrate.' || current_schema()))");
   }
 }

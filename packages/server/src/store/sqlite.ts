@@ -13,14 +13,14 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
 import * as logic from "./logic.js";
-import { migrations, type Migration } from "./migrations.js";
+import { migrateSqlite, openSqlite, SqliteStatements, sqliteGuard as guard, sqliteSettle as settle } from "./driver.js";
+import { LEDGER_SCHEMA } from "./ledger-schema.js";
+import type { Migration } from "./migrations.js";
 import { RateDayCache } from "./rate-cache.js";
 import {
-  StoreBusyError,
-  StoreSchemaError,
   type AccountStatus,
   type ApiKeyRecord,
   type ClosedPeriod,
@@ -61,7 +61,7 @@ export { monthBounds } from "./logic.js";
 
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements: SqliteStatements;
   readonly #recordBatch: Database.Transaction<(batch: readonly PaymentRecord[]) => (PaymentOutcome | Error)[]>;
   #queue: { payment: PaymentRecord; resolve: (outcome: PaymentOutcome) => void; reject: (error: unknown) => void }[] = [];
   #flushScheduled = false;
@@ -71,6 +71,7 @@ export class SqliteStore implements Store {
 
   private constructor(db: Database.Database) {
     this.#db = db;
+    this.#statements = new SqliteStatements(db, { safeIntegers: true });
     this.#run = db.transaction((operation: logic.Logic<unknown>) => this.#drive(operation));
     const recordPayment = db.transaction((payment: PaymentRecord): PaymentOutcome => this.#drive(logic.recordPayment(payment)));
     // Group commit: the payments queued during one turn of the event loop are recorded in one
@@ -100,18 +101,14 @@ export class SqliteStore implements Store {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
     }
-    const db = new Database(path, { readonly: opts.readonly ?? false });
+    const db = openSqlite(path, opts);
     try {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
-      if (!opts.readonly) db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = FULL");
-      db.pragma("foreign_keys = ON");
       // Statement and savepoint journals (each batched payment runs in a savepoint) in memory
       // rather than in temporary files: they only serve rollbacks inside an open transaction, so
       // durability is unchanged (the commit still goes through the WAL with its fsync), and the
       // payment's writes cost about a third (measured: ~300 -> ~115 us per payment).
       db.pragma("temp_store = MEMORY");
-      if (!opts.readonly) migrate(db, migrations);
+      if (!opts.readonly) migrateSqlite(db, LEDGER_SCHEMA);
       return new SqliteStore(db);
     } catch (error) {
       db.close();
@@ -119,29 +116,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  #statement(sql: string): Database.Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      if (statement.reader) statement.safeIntegers(true);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
   /** Runs one operation's queries, synchronously; the caller provides the transaction. */
   #drive<T>(operation: logic.Logic<T>): T {
-    let step = operation.next();
-    while (!step.done) {
-      const op = step.value;
-      let result: unknown;
-      if (op.op === "all") result = this.#statement(op.sql).all(...(op.params as unknown[]));
-      else if (op.op === "run") result = this.#statement(op.sql).run(...(op.params as unknown[])).changes;
-      // The ledger lock: BEGIN IMMEDIATE already holds the only write lock.
-      else result = undefined;
-      step = operation.next(result);
-    }
-    return step.value;
+    return this.#statements.drive(operation);
   }
 
   /** A write in its own BEGIN IMMEDIATE transaction; a read in a deferred one (one consistent snapshot). */
@@ -333,60 +310,7 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Applies the migrations the database lacks, each in its own transaction. */
+/** Applies the ledger's migrations the database lacks (of `list`, for tests that build an older schema). */
 export function migrate(db: Database.Database, list: readonly Migration[]): void {
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
-  );
-  const applied = new Set(
-    (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((row) => row.version),
-  );
-  const known = new Set(list.map((m) => m.version));
-  const unknown = [...applied].filter((version) => !known.has(version));
-  if (unknown.length > 0) {
-    throw new StoreSchemaError(
-      `the database has schema version(s) ${unknown.join(", ")} that this server does not know: run a newer server, or restore a backup`,
-    );
-  }
-  const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
-  for (const migration of [...list].sort((a, b) => a.version - b.version)) {
-    if (applied.has(migration.version)) continue;
-    // PRAGMA foreign_keys is a no-op inside a transaction: it is switched around it.
-    if (migration.rebuildsTables) db.pragma("foreign_keys = OFF");
-    try {
-      db.transaction(() => {
-        db.exec(migration.sql);
-        if (migration.rebuildsTables && (db.pragma("foreign_key_check") as unknown[]).length > 0) {
-          throw new StoreSchemaError(
-            `migration ${migration.version} (${migration.name}) would break a foreign key: nothing was changed`,
-          );
-        }
-        record.run(migration.version, migration.name, new Date().toISOString());
-      }).immediate();
-    } finally {
-      if (migration.rebuildsTables) db.pragma("foreign_keys = ON");
-    }
-  }
-}
-
-/** Runs synchronously, now, and gives the outcome as a promise (the Store interface is async). */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(guard(fn));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-/** Turns SQLite's lock errors into StoreBusyError, which the HTTP layer answers with a retryable 503. */
-function guard<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED" || code === "SQLITE_BUSY_SNAPSHOT") {
-      throw new StoreBusyError(`the database is busy (${String(code)}); retry shortly`);
-    }
-    throw error;
-  }
+  migrateSqlite(db, LEDGER_SCHEMA, list);
 }
