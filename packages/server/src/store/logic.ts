@@ -592,7 +592,11 @@ export function* listPayments(query: PaymentQuery): Logic<PaymentPage> {
 // Refunds
 
 function* refundRecord(refund: Row, payment: PaymentRecord): Logic<RefundRecord> {
-  const txn = yield* get("SELECT period FROM ledger_transactions WHERE payment_id = ? AND kind = 'refund'", payment.id);
+  const txn = yield* get(
+    "SELECT period FROM ledger_transactions WHERE payment_id = ? AND kind = 'refund' AND ref = ?",
+    payment.id,
+    str(refund["id"]),
+  );
   return {
     id: str(refund["id"]),
     paymentId: payment.id,
