@@ -25,7 +25,20 @@ export interface Migration {
  * Version 6: settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md
  * §3.12). The payment row keeps the maximum the user consented to; its settlement, once, the amount
  * used (and for a session the highest tick redeemed), and what of the charge and the fee that is.
+ * Its return of the unused part is a second refund-kind transaction of the payment, named by its ref.
  */
+/**
+ * A payment's ledger transactions: one payment, and refunds each named by their ref (its refund,
+ * or its usage settlement's return), each at most once per payment (refunds and usage_settlements
+ * are keyed by payment too). Shared by both engines.
+ */
+export const ONCE_PER_PAYMENT_AND_REF = `
+DROP INDEX ledger_once_per_payment;
+CREATE UNIQUE INDEX ledger_once_per_payment ON ledger_transactions (payment_id, kind)
+  WHERE payment_id IS NOT NULL AND kind <> 'refund';
+CREATE UNIQUE INDEX ledger_refund_once_per_ref ON ledger_transactions (payment_id, ref)
+  WHERE payment_id IS NOT NULL AND kind = 'refund';
+`;
 const SETTLEMENTS_SQLITE = `
 CREATE TABLE usage_settlements (
   payment_id    TEXT PRIMARY KEY REFERENCES payments(id),
@@ -41,7 +54,7 @@ CREATE TRIGGER usage_settlements_append_only_update BEFORE UPDATE ON usage_settl
   BEGIN SELECT RAISE(ABORT, 'usage settlements are append-only'); END;
 CREATE TRIGGER usage_settlements_append_only_delete BEFORE DELETE ON usage_settlements
   BEGIN SELECT RAISE(ABORT, 'usage settlements are append-only'); END;
-`;
+${ONCE_PER_PAYMENT_AND_REF}`;
 
 /**
  * Version 4: a payment's offer nonce and a signed request's nonce are unique per user, not

@@ -4,7 +4,7 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
-import { LEDGER_BY_REF, type Migration } from "./migrations.js";
+import { LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
 
 const appendOnly = (table: string, what: string) => `
 CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table}
@@ -240,6 +240,6 @@ CREATE TABLE usage_settlements (
   created_at    TEXT NOT NULL
 );
 ${appendOnly("usage_settlements", "usage settlements")}
-`,
+${ONCE_PER_PAYMENT_AND_REF}`,
   },
 ];
