@@ -58,7 +58,7 @@ describe("PostgreSQL at SERIALIZABLE: serialization failures are retried, nothin
     const books = new Books(t.store);
     const users: PartyId<"user">[] = [];
     for (let u = 0; u < USERS; u++) {
-      const user = await books.user(`serializable-${u}-${t.location}`);
+      const user = await books.user(`serializable-${u}-${t.engine}`);
       await books.topUp(user, COVERED * PRICE);
       users.push(user);
     }

@@ -104,11 +104,11 @@ async function check(
   const otherBooks = new Books(other, 300);
   // 0-2 prepaid (EUR, USD, JPY); 3 postpaid EUR; 4 postpaid USD with a deposit to pay first.
   const users: PartyId<"user">[] = [
-    await books.user(`pre-eur-${t.location}`, { currency: "EUR" }),
-    await books.user(`pre-usd-${t.location}`, { currency: "USD" }),
-    await books.user(`pre-jpy-${t.location}`, { currency: "JPY" }),
-    await books.user(`post-eur-${t.location}`, { mode: "postpaid", currency: "EUR", limit: LIMITS[3] }),
-    await books.user(`post-usd-${t.location}`, { mode: "postpaid", currency: "USD", limit: LIMITS[4], deposit: DEPOSIT }),
+    await books.user(`pre-eur-${t.engine}`, { currency: "EUR" }),
+    await books.user(`pre-usd-${t.engine}`, { currency: "USD" }),
+    await books.user(`pre-jpy-${t.engine}`, { currency: "JPY" }),
+    await books.user(`post-eur-${t.engine}`, { mode: "postpaid", currency: "EUR", limit: LIMITS[3] }),
+    await books.user(`post-usd-${t.engine}`, { mode: "postpaid", currency: "USD", limit: LIMITS[4], deposit: DEPOSIT }),
   ];
   await t.store.putPublisher(
     { id: PUBLISHERS[0] as PartyId<"publisher">, name: "P0", country: "DE", iban: "DE89370400440532013000", bic: "COBADEFFXXX" },

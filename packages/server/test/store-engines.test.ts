@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { rateTable, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
+import { StoreRowError } from "../src/store/logic.js";
 import { migrate } from "../src/store/sqlite.js";
 import { migrations, parseEcbRateDays, SqliteStore, StoreSchemaError, type Store } from "../src/index.js";
 import { Books, ecbXml, eur } from "./helpers/books.js";
@@ -58,7 +59,7 @@ for (const engine of ENGINES) {
     it("keeps payments, transactions, postings, refunds and closed periods append-only", async () => {
       const t = await fresh();
       const books = new Books(t.store);
-      const user = await books.user(`append-${t.location}`);
+      const user = await books.user(`append-${t.engine}`);
       await books.topUp(user, 500);
       const payment = await books.pay(user, "urn:peage:publisher:p", eur(100), "2026-03-02T10:00:00.000Z");
       await books.refund(payment.id, "2026-03-03T10:00:00.000Z");
@@ -77,6 +78,46 @@ for (const engine of ENGINES) {
         await assert.rejects(t.raw.query(sql), /append-only|stays closed/, sql);
       }
       await assert.rejects(t.raw.query("UPDATE users SET balance_minor = -1"), /check/i);
+    });
+
+    it("reads a corrupt row as a StoreRowError naming its column, never as a branded value", async () => {
+      const t = await fresh();
+      const books = new Books(t.store);
+      const user = await books.user(`corrupt-${t.engine}`);
+      await books.topUp(user, 500);
+      const payment = await books.pay(user, "urn:peage:publisher:p", eur(100), "2026-03-02T10:00:00.000Z");
+      const refused = (column: string) => (e: unknown) =>
+        e instanceof StoreRowError && e.code === "ERR_STORE_ROW" && e.column === column && /restore the database/.test(e.message);
+      // The schema's CHECKs let these through (a three-letter code, a 64-bit integer, any text): the parse does not.
+      await t.raw.query("UPDATE users SET home_currency = 'ZZZ' WHERE id = ?", [user]);
+      await assert.rejects(t.store.getUser(user), refused("users.home_currency"));
+      await t.raw.query("UPDATE users SET home_currency = 'EUR', balance_minor = 9007199254740993 WHERE id = ?", [user]);
+      await assert.rejects(t.store.getUser(user), refused("users.balance_minor"));
+      await assert.rejects(
+        t.store.topUp({
+          id: "t-corrupt",
+          user,
+          amount: 1 as MinorUnits,
+          currency: "EUR" as CurrencyCode,
+          idempotencyKey: "k-corrupt",
+          createdAt: "2026-03-02T11:00:00.000Z",
+        }),
+        refused("users.balance_minor"),
+      );
+      await t.raw.query(
+        "INSERT INTO publishers (id, name, country, created_at, updated_at) VALUES ('acme', 'Acme', 'FR', 'x', 'x')",
+      );
+      await assert.rejects(t.store.listPublishers(), refused("publishers.id"));
+      // Payments are append-only: the corrupt one is a row inserted beside the real one.
+      await t.raw.query(
+        `INSERT INTO payments (id, user_id, publisher, offer_hash, price_amount, price_currency, charged_amount, charged_currency,
+           rate, nonce, offer_date, server_time, request_hash, acknowledgment)
+         SELECT 'pay-corrupt', user_id, 'urn:peage:publisher:p', offer_hash, price_amount, 'XXX', charged_amount, charged_currency,
+           rate, 'n-corrupt', offer_date, server_time, request_hash, acknowledgment FROM payments WHERE id = ?`,
+        [payment.id],
+      );
+      assert.equal((await t.store.getPayment(payment.id))?.id, payment.id);
+      await assert.rejects(t.store.getPayment("pay-corrupt"), refused("payments.price_currency"));
     });
 
     it("stores reference rates by day and gives the latest day on or before a date", async () => {
@@ -119,7 +160,7 @@ for (const engine of ENGINES) {
       try {
         const a = new Books(t.store);
         const b = new Books(second);
-        const user = await a.user(`limit-${t.location}`, { mode: "postpaid", limit: 2000 });
+        const user = await a.user(`limit-${t.engine}`, { mode: "postpaid", limit: 2000 });
         const outcomes = await Promise.all(
           Array.from({ length: 40 }, (_, i) =>
             (i % 2 ? a : b).pay(user, "urn:peage:publisher:p", eur(100), `2026-03-10T10:00:${String(i).padStart(2, "0")}.000Z`),
@@ -129,7 +170,7 @@ for (const engine of ENGINES) {
         assert.ok(outcomes.filter((o) => o.kind !== "recorded").every((o) => o.kind === "limit-exceeded"));
 
         // Payments at March server times on both servers while one of them closes March.
-        const prepaid = await a.user(`close-${t.location}`);
+        const prepaid = await a.user(`close-${t.engine}`);
         await a.topUp(prepaid, 1_000_000);
         const paying = Array.from({ length: 60 }, (_, i) =>
           (i % 2 ? a : b).pay(prepaid, "urn:peage:publisher:p", eur(10), "2026-03-20T10:00:00.000Z"),

@@ -13,18 +13,24 @@
  *   POST /v1/cards/:card/unblock            clear a blocked card             users:write
  */
 import { Type, type FastifyPluginAsyncTypebox, type TSchema } from "@fastify/type-provider-typebox";
-import { partyIdPattern, PriceSchema, PROBLEM_CONTENT_TYPE, ProblemSchema, type PartyId } from "@peage/protocol";
+import { PROBLEM_CONTENT_TYPE, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
 import { CardService, SyncRefused, type CardDesk } from "./desk.js";
 import { HttpProblem } from "../problems.js";
 import { CurrencySchema, MinorUnitsSchema, problemResponses, UserIdSchema } from "../schemas.js";
 import type { ApiScope } from "../store/store.js";
+import {
+  CardAccountSchema,
+  CardParamsSchema,
+  ReloadAnswerSchema,
+  SyncAnswerSchema,
+  SyncRefusedSchema,
+  Token,
+  UploadSchema,
+} from "./route-schemas.js";
 
 const security = [{ operatorKey: [] }];
-const CardIdSchema = Type.String({ pattern: partyIdPattern.replace("(publisher|server|user|card)", "card"), maxLength: 80 });
-const CardParamsSchema = Type.Object({ card: CardIdSchema }, { additionalProperties: false });
-const Token = Type.String({ maxLength: 4096 });
 
 const RegistrationSchema = Type.Object(
   {
@@ -47,98 +53,42 @@ const RegistrationSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const IncidentSchema = Type.Object(
-  { id: Type.Integer(), kind: Type.String(), detail: Type.Unknown(), createdAt: Type.String() },
-  { additionalProperties: false },
-);
+type CardApp = Parameters<FastifyPluginAsyncTypebox>[0];
 
-const CardAccountSchema = Type.Object(
-  {
-    card: CardIdSchema,
-    user: UserIdSchema,
-    mode: Type.Union([Type.Literal("prepaid"), Type.Literal("postpaid")]),
-    currency: CurrencySchema,
-    status: Type.Union([Type.Literal("active"), Type.Literal("blocked")]),
-    blockedReason: Type.Optional(Type.String()),
-    ceiling: Type.Optional(PriceSchema),
-    deposit: PriceSchema,
-    loaded: Type.Optional(PriceSchema),
-    syncedCounter: Type.Integer({ minimum: 0 }),
-    cardSeq: Type.Integer({ minimum: 0 }),
-    entries: Type.Integer({ minimum: 0 }),
-    booked: PriceSchema,
-    pendingReloads: Type.Array(
-      Type.Object(
-        { id: Type.String(), amount: PriceSchema, commandSeq: Type.Optional(Type.Integer()) },
-        { additionalProperties: false },
-      ),
-    ),
-    incidents: Type.Array(IncidentSchema),
-    createdAt: Type.String(),
-    lastSyncAt: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-
-const UploadSchema = Type.Object(
-  {
-    challenge: Type.String({ pattern: "^[A-Za-z0-9_-]{11,86}$" }),
-    entries: Type.Array(Token, { maxItems: 0xffff }),
-    head: Token,
-  },
-  { additionalProperties: false },
-);
-
-const ProblemDetailSchema = Type.Object(
-  {
-    kind: Type.String(),
-    message: Type.String(),
-    counter: Type.Optional(Type.Integer()),
-    missing: Type.Optional(Type.Tuple([Type.Integer(), Type.Integer()])),
-  },
-  { additionalProperties: false },
-);
-
-/** A refused upload: the problem document, with what was found and whether the card is now blocked. */
-const SyncRefusedSchema = Type.Composite([
-  ProblemSchema,
-  Type.Object({ problems: Type.Array(ProblemDetailSchema), blocked: Type.Boolean() }),
-]);
-
-const SyncAnswerSchema = Type.Object(
-  {
-    card: CardIdSchema,
-    recorded: Type.Integer({ minimum: 0 }),
-    alreadyRecorded: Type.Integer({ minimum: 0 }),
-    lastCounter: Type.Integer({ minimum: 0 }),
-    commands: Type.Array(Token, { description: "signed SYNC and RELOAD commands, in the order the card must apply them" }),
-    credited: Type.Array(Type.Object({ publisher: Type.String(), amount: PriceSchema }, { additionalProperties: false })),
-    unbooked: Type.Array(
-      Type.Object({ counter: Type.Integer(), paymentId: Type.String(), reason: Type.String() }, { additionalProperties: false }),
-    ),
-    account: CardAccountSchema,
-  },
-  { additionalProperties: false },
-);
+/** What every card route needs: the store's operator keys, and the desk's service (or a 404 when the server issues no cards). */
+interface CardRouteDeps {
+  readonly ctx: RouteContext;
+  readonly enabled: () => CardService;
+  readonly scope: (needed: ApiScope) => (request: Parameters<typeof authorizeOperator>[1]) => Promise<void>;
+}
 
 export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: CardDesk | undefined }> = async (
   app,
   { ctx, desk },
 ) => {
   const service = desk ? new CardService(desk, ctx) : undefined;
-  const enabled = (): CardService => {
-    if (!service)
-      throw HttpProblem.of("ERR_NOT_FOUND", "this payment server issues no cards (its data directory holds no card issuer)");
-    return service;
+  const deps: CardRouteDeps = {
+    ctx,
+    enabled: () => {
+      if (!service)
+        throw HttpProblem.of("ERR_NOT_FOUND", "this payment server issues no cards (its data directory holds no card issuer)");
+      return service;
+    },
+    scope: (needed) => async (request) => {
+      await authorizeOperator(ctx.store, request, needed);
+    },
   };
-  const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) => {
-    await authorizeOperator(ctx.store, request, needed);
-  };
+  accountRoutes(app, deps);
+  uploadRoutes(app, deps);
+  commandRoutes(app, deps);
+};
 
+/** Registering a card, reading its account, and the operator clearing a blocked one. */
+function accountRoutes(app: CardApp, deps: CardRouteDeps): void {
   app.post(
     "/v1/cards",
     {
-      onRequest: scope("users:write"),
+      onRequest: deps.scope("users:write"),
       schema: {
         summary:
           "Register a card this server's card issuer certified (scope users:write; funds:write too with a balance, deposit, ceiling or monthly limit)",
@@ -157,8 +107,8 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
       // Money, and the credit a ceiling or a monthly limit grants, are funds:write's, as PUT /limit is.
       const grantsCredit =
         (body.balance ?? 0) > 0 || (body.deposit ?? 0) > 0 || body.ceiling !== undefined || body.monthlyLimit !== undefined;
-      if (grantsCredit) await authorizeOperator(ctx.store, request, "funds:write");
-      const cards = enabled();
+      if (grantsCredit) await authorizeOperator(deps.ctx.store, request, "funds:write");
+      const cards = deps.enabled();
       const result = await cards.register({ ...body, user: body.user as PartyId<"user"> });
       request.log.info({ card: result.account.card, user: result.account.user, kind: result.kind }, "card registered");
       return reply.code(result.kind === "created" ? 201 : 200).send(result.account);
@@ -168,7 +118,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app.get(
     "/v1/cards/:card",
     {
-      onRequest: scope("users:read"),
+      onRequest: deps.scope("users:read"),
       schema: {
         summary: "Show a card's account (scope users:read)",
         tags: ["cards"],
@@ -177,13 +127,32 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
         response: { 200: CardAccountSchema, ...problemResponses },
       },
     },
-    async (request) => enabled().view(request.params.card),
+    async (request) => deps.enabled().view(request.params.card),
   );
 
   app.post(
+    "/v1/cards/:card/unblock",
+    {
+      onRequest: deps.scope("users:write"),
+      schema: {
+        summary: "Clear a blocked card after investigating its incidents (scope users:write)",
+        tags: ["cards"],
+        security,
+        params: CardParamsSchema,
+        body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
+        response: { 200: CardAccountSchema, ...problemResponses },
+      },
+    },
+    async (request) => deps.enabled().unblock(request.params.card, request.body.reason),
+  );
+}
+
+/** A card's log coming back: the challenge, then the upload, answered with the card's commands. */
+function uploadRoutes(app: CardApp, deps: CardRouteDeps): void {
+  app.post(
     "/v1/cards/:card/challenges",
     {
-      onRequest: scope("funds:write"),
+      onRequest: deps.scope("funds:write"),
       schema: {
         summary: "A challenge for the card's LOG HEAD, usable once (scope funds:write)",
         tags: ["cards"],
@@ -195,13 +164,13 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await enabled().challenge(request.params.card)),
+    async (request, reply) => reply.code(201).send(await deps.enabled().challenge(request.params.card)),
   );
 
   app.post(
     "/v1/cards/:card/sync",
     {
-      onRequest: scope("funds:write"),
+      onRequest: deps.scope("funds:write"),
       schema: {
         summary: "Upload the card's usage log; answers the signed SYNC and RELOAD commands (scope funds:write)",
         description:
@@ -218,7 +187,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
     },
     async (request, reply) => {
       try {
-        const answer = await enabled().sync(request.params.card, request.body);
+        const answer = await deps.enabled().sync(request.params.card, request.body);
         request.peageOutcome = "synced";
         request.log.info(
           { card: answer.card, recorded: answer.recorded, lastCounter: answer.lastCounter, unbooked: answer.unbooked.length },
@@ -239,11 +208,14 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
       }
     },
   );
+}
 
+/** The commands' side: top-ups of a prepaid card (a RELOAD at its next sync), and the card's receipts for commands it applied. */
+function commandRoutes(app: CardApp, deps: CardRouteDeps): void {
   app.post(
     "/v1/cards/:card/receipts",
     {
-      onRequest: scope("funds:write"),
+      onRequest: deps.scope("funds:write"),
       schema: {
         summary: "The card's signed receipts for the commands it applied (scope funds:write)",
         tags: ["cards"],
@@ -264,13 +236,13 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
         },
       },
     },
-    async (request) => enabled().receipts(request.params.card, request.body.receipts),
+    async (request) => deps.enabled().receipts(request.params.card, request.body.receipts),
   );
 
   app.post(
     "/v1/cards/:card/reloads",
     {
-      onRequest: scope("funds:write"),
+      onRequest: deps.scope("funds:write"),
       schema: {
         summary: "Top up a prepaid card: credited now, loaded onto the card at its next sync (scope funds:write)",
         description: "Idempotent by idempotencyKey: the same key again credits nothing and answers 200.",
@@ -284,47 +256,15 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
           },
           { additionalProperties: false },
         ),
-        response: {
-          200: Type.Object(
-            {
-              reload: Type.Object({ id: Type.String(), amount: PriceSchema }, { additionalProperties: false }),
-              account: CardAccountSchema,
-            },
-            { additionalProperties: false },
-          ),
-          201: Type.Object(
-            {
-              reload: Type.Object({ id: Type.String(), amount: PriceSchema }, { additionalProperties: false }),
-              account: CardAccountSchema,
-            },
-            { additionalProperties: false },
-          ),
-          ...problemResponses,
-        },
+        response: { 200: ReloadAnswerSchema, 201: ReloadAnswerSchema, ...problemResponses },
       },
     },
     async (request, reply) => {
-      const result = await enabled().reload(request.params.card, request.body);
+      const result = await deps.enabled().reload(request.params.card, request.body);
       return reply.code(result.kind === "created" ? 201 : 200).send({ reload: result.reload, account: result.account });
     },
   );
-
-  app.post(
-    "/v1/cards/:card/unblock",
-    {
-      onRequest: scope("users:write"),
-      schema: {
-        summary: "Clear a blocked card after investigating its incidents (scope users:write)",
-        tags: ["cards"],
-        security,
-        params: CardParamsSchema,
-        body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
-        response: { 200: CardAccountSchema, ...problemResponses },
-      },
-    },
-    async (request) => enabled().unblock(request.params.card, request.body.reason),
-  );
-};
+}
 
 /** The card desk's schemas, named for the OpenAPI document's shared components (openapi-document.ts). */
 export const cardSchemas: Readonly<Record<string, TSchema>> = {

@@ -8,7 +8,7 @@
  * in vain); on PostgreSQL it runs on one pooled connection, again from the start after a
  * serialization failure, deadlock or unique violation.
  *
- * Integers come back as numbers, checked to be safe integers.
+ * Integers come back as numbers or strings; the records parse them (records.ts).
  */
 import type Database from "better-sqlite3";
 import type pg from "pg";
@@ -29,16 +29,6 @@ import {
 export { all, get, locked, run } from "../store/driver.js";
 export type CardRow = Row;
 export type CardLogic<T> = Query<T>;
-
-/** An integer column as a number; throws if it is not a safe integer. */
-export function num(value: unknown): number {
-  const n = typeof value === "bigint" || typeof value === "string" ? Number(value) : (value as number);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`integer out of the safe range: ${String(value)}`);
-  return n;
-}
-export function optNum(value: unknown): number | undefined {
-  return value === null || value === undefined ? undefined : num(value);
-}
 
 export interface CardDb {
   readonly engine: "sqlite" | "postgres";

@@ -3,7 +3,16 @@
  * property tests need many users, publishers and payments at chosen times, and what they test
  * (ledger, limits, settlement) starts where the payment's signature checks end.
  */
-import { convert, price, rateTable, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
+import {
+  convert,
+  partyId,
+  price,
+  rateTable,
+  type CurrencyCode,
+  type MinorUnits,
+  type PartyId,
+  type Price,
+} from "@peage/protocol";
 import { feeFor, type PaymentOutcome, type PaymentRecord, type SepaMandate, type Store } from "../../src/index.js";
 
 export const TABLE = rateTable("EUR", "2026-03-02", { USD: "1.0845", JPY: "162.35", GBP: "0.8512", CHF: "0.9403" });
@@ -22,7 +31,7 @@ export class Books {
     name: string,
     opts: { mode?: "prepaid" | "postpaid"; currency?: string; limit?: number; deposit?: number; mandate?: SepaMandate } = {},
   ): Promise<PartyId<"user">> {
-    const id = `urn:peage:user:${name}` as PartyId<"user">;
+    const id = partyId("user", name);
     const mode = opts.mode ?? "prepaid";
     const created = await this.store.createUser({
       id,
