@@ -22,6 +22,7 @@ import {
   importPrivateKeyPem,
   importPublicKeyPem,
   JwsTypes,
+  PeageError,
   MAX_CONSENT_TTL_MS,
   parser,
   ConsentClaimsSchema,
@@ -48,9 +49,11 @@ import {
   PEAGE_AID,
   PEAGE_ATR,
   PIN_REFERENCE,
+  refusalCodeOf,
   SW,
   type CommandApdu,
 } from "./iso7816.js";
+import type { CardRefusalCode } from "./errors.js";
 import {
   CARD_VERSION,
   isLogEntryBody,
@@ -97,12 +100,12 @@ export interface CardAppletOptions {
 }
 
 /** A refusal: the status word, and why (for the emulator's log only; the card says only the SW). */
-class Refusal extends Error {
+class Refusal extends PeageError<CardRefusalCode> {
   constructor(
     readonly sw: number,
     reason: string,
   ) {
-    super(reason);
+    super(refusalCodeOf(sw), reason);
   }
 }
 

@@ -4,6 +4,8 @@
  * ISO/IEC 7816-4:2005; the 2013 edition moved the status bytes to §5.6 and chaining to §5.3.
  * docs/card.md is the prose of this file.
  */
+import { PeageError } from "@peage/protocol";
+import type { CardErrorCode, CardRefusalCode } from "./errors.js";
 
 /**
  * The card application's identifier (§8.2.1.2, ISO/IEC 7816-5): first half-byte 'F' is the
@@ -182,18 +184,47 @@ export function parseResponse(bytes: Uint8Array): ResponseApdu {
 }
 
 /** The transport or the card broke the APDU rules (not a refusal: see CardError). */
-export class CardProtocolError extends Error {
+export class CardProtocolError extends PeageError<CardErrorCode> {
   override readonly name = "CardProtocolError";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_CARD_PROTOCOL", message, options);
+  }
 }
 
-/** The card refused a command: its status word says why. */
-export class CardError extends Error {
+const refusalCodes: ReadonlyMap<number, CardRefusalCode> = new Map([
+  [SW.AUTHENTICATION_BLOCKED, "ERR_CARD_PIN_BLOCKED"],
+  [SW.SECURITY_STATUS_NOT_SATISFIED, "ERR_CARD_PIN_REQUIRED"],
+  [SW.CONDITIONS_NOT_SATISFIED, "ERR_CARD_CONDITIONS"],
+  [SW.NOT_ENOUGH_MEMORY, "ERR_CARD_LOG_FULL"],
+  [SW.WRONG_DATA, "ERR_CARD_WRONG_DATA"],
+  [SW.NOT_FOUND, "ERR_CARD_NOT_FOUND"],
+  [SW.RECORD_NOT_FOUND, "ERR_CARD_NOT_FOUND"],
+  [SW.DATA_NOT_FOUND, "ERR_CARD_NOT_FOUND"],
+  [SW.MEMORY_FAILURE, "ERR_CARD_MEMORY_FAILURE"],
+  [SW.WRONG_LENGTH, "ERR_CARD_UNSUPPORTED"],
+  [SW.WRONG_P1P2, "ERR_CARD_UNSUPPORTED"],
+  [SW.CHANNEL_NOT_SUPPORTED, "ERR_CARD_UNSUPPORTED"],
+  [SW.SECURE_MESSAGING_NOT_SUPPORTED, "ERR_CARD_UNSUPPORTED"],
+  [SW.LAST_COMMAND_EXPECTED, "ERR_CARD_UNSUPPORTED"],
+  [SW.CHAINING_NOT_SUPPORTED, "ERR_CARD_UNSUPPORTED"],
+  [SW.INS_NOT_SUPPORTED, "ERR_CARD_UNSUPPORTED"],
+  [SW.CLA_NOT_SUPPORTED, "ERR_CARD_UNSUPPORTED"],
+]);
+
+/** The code of a refusal's status word (docs/card.md, "Status words"). */
+export function refusalCodeOf(sw: number): CardRefusalCode {
+  if ((sw & 0xfff0) === SW.WRONG_PIN) return "ERR_CARD_WRONG_PIN";
+  return refusalCodes.get(sw) ?? "ERR_CARD_REFUSED";
+}
+
+/** The card refused a command: its status word says why, and `code` is that status word's meaning. */
+export class CardError extends PeageError<CardRefusalCode> {
   override readonly name = "CardError";
   constructor(
     readonly sw: number,
     readonly command: string,
   ) {
-    super(`${command}: the card answered ${describeSw(sw)}`);
+    super(refusalCodeOf(sw), `${command}: the card answered ${describeSw(sw)}`);
   }
 
   /** For 63CX: the tries left; otherwise undefined. */

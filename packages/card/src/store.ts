@@ -32,7 +32,8 @@ import {
   constants as fsConstants,
 } from "node:fs";
 import { join } from "node:path";
-import { canonicalBytes } from "@peage/protocol";
+import { canonicalBytes, PeageError } from "@peage/protocol";
+import type { CardErrorCode } from "./errors.js";
 
 /** The storage the card writes to. Names are plain file names: [A-Za-z0-9._-]. */
 export interface Medium {
@@ -50,13 +51,19 @@ export interface Medium {
 }
 
 /** Thrown by a {@link TearingMedium} when the power is cut: the card stops mid-write. */
-export class PowerLoss extends Error {
+export class PowerLoss extends PeageError<CardErrorCode> {
   override readonly name = "PowerLoss";
+  constructor(message: string) {
+    super("ERR_POWER_LOSS", message);
+  }
 }
 
 /** The card's memory could not be read back into a consistent state. */
-export class CardMemoryError extends Error {
+export class CardMemoryError extends PeageError<CardErrorCode> {
   override readonly name = "CardMemoryError";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_CARD_MEMORY", message, options);
+  }
 }
 
 const namePattern = /^[A-Za-z0-9._-]{1,100}$/;

@@ -4,14 +4,20 @@
  * is strict: any byte left over, a truncated object or a non-minimal length is an error, so a
  * data field has exactly one reading.
  */
+import { PeageError } from "@peage/protocol";
+import type { CardErrorCode } from "./errors.js";
 
 export interface Tlv {
   readonly tag: number;
   readonly value: Uint8Array;
 }
 
-export class TlvError extends Error {
+/** A TLV that cannot be encoded (a tag or length out of range) or decoded (truncated, malformed). */
+export class TlvError extends PeageError<CardErrorCode> {
   override readonly name = "TlvError";
+  constructor(message: string) {
+    super("ERR_TLV", message);
+  }
 }
 
 /** Largest value the card's TLVs carry: a two-byte length (82 XX XX). */

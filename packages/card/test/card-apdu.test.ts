@@ -5,26 +5,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  CardClient,
-  Cla,
-  decodeExactly,
-  decodeTlvs,
-  encodeCommand,
-  encodeResponse,
-  encodeTlv,
-  fromHex,
-  hex,
-  Ins,
-  parseCommand,
-  parseResponse,
-  PEAGE_ATR,
-  readUint,
-  SW,
-  TlvError,
-  uintBytes,
-  type CommandApdu,
-} from "../src/index.js";
+import { CardClient, SW, TlvError, type CommandApdu } from "../src/index.js";
+import { Cla, encodeCommand, encodeResponse, fromHex, hex, Ins, parseCommand, parseResponse, PEAGE_ATR } from "../src/iso7816.js";
+import { decodeExactly, decodeTlvs, encodeTlv, readUint, uintBytes } from "../src/tlv.js";
 
 describe("APDUs (ISO/IEC 7816-4 §5.1)", () => {
   it("parses the short cases 1, 2S, 3S, 4S and the extended 2E, 3E, 4E", () => {

@@ -15,16 +15,9 @@ import {
   timestamp,
   type Offer,
 } from "@peage/protocol";
-import {
-  CardError,
-  describeSw,
-  MemoryMedium,
-  paymentIdOf,
-  payWithCard,
-  PEAGE_AID,
-  SW,
-  type CardPaymentRequest,
-} from "../src/index.js";
+import { CardError, MemoryMedium, payWithCard, SW, type CardPaymentRequest } from "../src/index.js";
+import { describeSw, PEAGE_AID } from "../src/iso7816.js";
+import { paymentIdOf } from "../src/applet.js";
 import { makeCardWorld, MINUTE, NOW, openCard, PIN, raw, swOf, verifiedPay, WRONG_PIN, type CardWorld } from "./helpers.js";
 
 describe("card application", () => {

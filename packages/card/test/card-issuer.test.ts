@@ -8,16 +8,13 @@ import assert from "node:assert/strict";
 import { generateKeyPair, importPrivateKeyPem, partyId, price } from "@peage/protocol";
 import {
   certificateId,
-  commandKeyOf,
   createReloadCommand,
   createSyncCommand,
   decodeToken,
-  JournalStore,
   MemoryMedium,
   Records,
   newChallenge,
   readLogForSync,
-  signToken,
   verifyReceipt,
   verifyUploadedLog,
   type CardClient,
@@ -26,6 +23,9 @@ import {
   type LogProblemKind,
   type LogUpload,
 } from "../src/index.js";
+import { commandKeyOf } from "../src/issuer/certificates.js";
+import { JournalStore } from "../src/store.js";
+import { signToken } from "../src/signed.js";
 import { makeCardWorld, openCard, PIN, swOf, verifiedPay, type CardWorld } from "./helpers.js";
 
 describe("issuer commands and the usage log", () => {

@@ -13,23 +13,19 @@ import { join } from "node:path";
 import { canonicalBytes, price } from "@peage/protocol";
 import {
   CardClient,
-  Cla,
-  concatTlv,
   createReloadCommand,
   decodeToken,
-  encodeTlv,
   FileMedium,
   InProcessTransport,
-  Ins,
-  JournalStore,
   MemoryMedium,
-  PayTags,
-  PIN_REFERENCE,
   Records,
   SW,
-  TearingMedium,
   type Medium,
 } from "../src/index.js";
+import { Cla, Ins, PIN_REFERENCE } from "../src/iso7816.js";
+import { concatTlv, encodeTlv } from "../src/tlv.js";
+import { JournalStore, TearingMedium } from "../src/store.js";
+import { PayTags } from "../src/wire.js";
 import { makeCardWorld, PIN, swOf, tempDir, WRONG_PIN, type CardWorld } from "./helpers.js";
 
 describe("journal store", () => {

@@ -29,11 +29,8 @@ import {
   cardIssuerFromDemo,
   cardKeyFromChain,
   createCardPaymentRequest,
-  describeSw,
-  encodeCommand,
   InProcessTransport,
   issueCard,
-  parseResponse,
   type CardIssuer,
   type CardKey,
   type CardMode,
@@ -41,6 +38,7 @@ import {
   type IssuedCard,
   type Medium,
 } from "../src/index.js";
+import { describeSw, encodeCommand, parseResponse } from "../src/iso7816.js";
 
 export const NOW = new Date("2026-09-14T10:00:00.000Z");
 export const MINUTE = 60_000;

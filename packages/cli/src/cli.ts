@@ -7,6 +7,8 @@ import { readFileSync } from "node:fs";
 import { parseCommand, usageOf, Options, type CommandSpec } from "./args.js";
 import type { Command, CommandGroup } from "./command.js";
 import { admin } from "./commands/admin.js";
+import { selfServiceAdmin } from "./commands/admin-webhooks.js";
+import { publisher } from "./commands/publisher.js";
 import { card } from "./commands/card.js";
 import { catalog } from "./commands/catalog.js";
 import { demo } from "./commands/demo.js";
@@ -21,7 +23,22 @@ import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const groups: readonly CommandGroup[] = [pki, catalog, inspect_, server, wallet, admin, card, pcstore, demo, ledger, fx, settle];
+const adminGroup: CommandGroup = { ...admin, commands: [...admin.commands, ...selfServiceAdmin] };
+const groups: readonly CommandGroup[] = [
+  pki,
+  catalog,
+  inspect_,
+  server,
+  wallet,
+  adminGroup,
+  publisher,
+  card,
+  pcstore,
+  demo,
+  ledger,
+  fx,
+  settle,
+];
 
 /** Every command's full name ("pki issue", "inspect"), as typed after `peage`. */
 export function commandNames(): string[] {

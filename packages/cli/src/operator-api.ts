@@ -2,7 +2,7 @@
  * The operator's side of the payment server's HTTP API, with an API key: what `peage admin` and the
  * demo call. A refusal becomes a CommandError with the server's own problem code and detail.
  */
-import { rateTable, type Price, type RateTable } from "@peage/protocol";
+import { isProblemCode, rateTable, type Price, type RateTable } from "@peage/protocol";
 import { CommandError } from "./errors.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
@@ -42,9 +42,10 @@ export class Operator {
       value = undefined;
     }
     if (!response.ok) {
-      const problem = value as { code?: string; detail?: string } | undefined;
+      const problem = value as { code?: unknown; detail?: string } | undefined;
+      const code = problem?.code;
       throw new CommandError(
-        problem?.code ?? "ERR_OPERATOR_API",
+        isProblemCode(code) ? code : "ERR_OPERATOR_API",
         `${method} ${path} answered ${response.status}: ${problem?.detail ?? text.slice(0, 200)}`,
       );
     }

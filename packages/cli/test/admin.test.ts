@@ -5,11 +5,11 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertError, assertSuccess, assertUsage, cliPath, parseJson, peage, tempDir } from "./helpers/cli.js";
+import { assertError, assertSuccess, assertUsage, parseJson, peage, startServerCommand, tempDir } from "./helpers/cli.js";
 
 const ALICE = "urn:peage:user:alice";
 const PUBLISHER = "urn:peage:publisher:acme-games";
@@ -26,20 +26,10 @@ describe("peage server init and peage admin", () => {
     assertSuccess(await peage(["pki", "init", "--dir", "pki"], work));
     const init = parseJson(assertSuccess(await peage(["server", "init", "--data", "srv", "--pki", "pki", "--json"], work)));
     assert.equal(init["server"], "urn:peage:server:pay-eu");
-    server = spawn(
-      process.execPath,
-      [cliPath, "server", "--data", "srv", "--port", "0", "--log-level", "silent", "--bootstrap-key", "operator.key"],
-      { cwd: work, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      server.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString("utf8");
-        const line = /\{"event":"listening".*\}/.exec(out);
-        if (line) resolve((JSON.parse(line[0]) as { url: string }).url);
-      });
-      server.once("exit", (code) => reject(new Error(`the server exited ${code}`)));
-    });
+    ({ child: server, url } = await startServerCommand(
+      ["--data", "srv", "--port", "0", "--log-level", "silent", "--bootstrap-key", "operator.key"],
+      work,
+    ));
     writeFileSync(
       join(work, "alice.jwk"),
       JSON.stringify({ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }),

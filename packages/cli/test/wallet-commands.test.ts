@@ -9,7 +9,20 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { certificateToPem, createDemoPki, createOffer, price, signCatalog, systemClock, type Catalog } from "@peage/protocol";
+import {
+  agentJwkOf,
+  certificateToPem,
+  createDemoPki,
+  createMandatePayment,
+  createOffer,
+  generateKeyPair,
+  price,
+  signCatalog,
+  systemClock,
+  type Catalog,
+  type MandateClaims,
+} from "@peage/protocol";
+import { createWallet, NobodyPrompt, registerMandate } from "@peage/wallet";
 import { startRealServer, type RealServer } from "@peage/server/testing";
 import { TEST_RATES } from "@peage/wallet/testing";
 import { assertSuccess, assertUsage, parseJson, peage, startService, tempDir } from "./helpers/cli.js";
@@ -157,5 +170,80 @@ describe("peage wallet commands", () => {
     assert.deepEqual(statement["totals"], [{ amount: 50, currency: "EUR", decimal: "0.50" }]);
     assert.equal((statement["lines"] as Array<Record<string, unknown>>)[0]!["description"], "Start the game");
     assertUsage(await peage(["wallet", "statement", "--data", "w", "--period", "2026-13"], work), /--period must be YYYY-MM/);
+  });
+
+  it("mandates: listed and revoked by command; the history names the mandate of each payment a program made", async () => {
+    const endpointFile = join(work, "mandates.json");
+    const service = await startService(
+      ["wallet", "--data", "w", "--passphrase-file", "passphrase", "--endpoint-file", endpointFile],
+      work,
+      headless(),
+    );
+    // Without a consent window nobody can approve a mandate: the program is told so, retryable.
+    const { url, token } = JSON.parse(readFileSync(endpointFile, "utf8")) as { url: string; token: string };
+    const agent = await generateKeyPair("ES256");
+    const limits = {
+      agent: agentJwkOf(agent.publicKey),
+      payees: [catalog.publisher],
+      maxPerPayment: { amount: 100, currency: "EUR" },
+      budget: { amount: 300, currency: "EUR" },
+      maxPayments: 5,
+      period: "day",
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    const asked = await fetch(`${url}/v2/mandates`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ mandate: limits }),
+    });
+    assert.equal(asked.status, 503);
+    assert.equal(((await asked.json()) as Record<string, unknown>)["code"], "ERR_CONSENT_UNAVAILABLE");
+    await service.stop("SIGINT");
+
+    // What the consent window does once the user approved: the wallet signs and registers.
+    const opened = await createWallet({
+      dir: join(work, "w"),
+      passphrase: "a passphrase for the CLI",
+      prompt: new NobodyPrompt(),
+    });
+    const mandate = await opened.signMandate(limits as never);
+    await registerMandate(opened, mandate);
+    opened.close();
+    const claims = JSON.parse(Buffer.from(mandate.mandate.split(".")[1]!, "base64url").toString()) as MandateClaims;
+    const offer = createOffer(catalog.offers[0]!, systemClock);
+    const request = await createMandatePayment({ offer, mandate: claims, agentKey: agent, clock: systemClock });
+    const paid = await fetch(`${server.url}/v2/mandate-payments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request),
+    });
+    assert.equal(paid.status, 200);
+    const paymentId = JSON.parse(
+      Buffer.from(((await paid.json()) as { acknowledgment: string }).acknowledgment.split(".")[1]!, "base64url").toString(),
+    )["paymentId"] as string;
+
+    const read = ["--data", "w", "--passphrase-file", "passphrase"];
+    const listed = parseJson(assertSuccess(await peage(["wallet", "mandates", ...read, "--json"], work)));
+    const [first] = listed["mandates"] as Array<Record<string, any>>;
+    assert.equal(first!["mandateId"], claims.mandateId);
+    assert.equal(first!["status"], "active");
+    assert.deepEqual(first!["current"]["spent"], { amount: 50, currency: "EUR", decimal: "0.50" });
+    const history = parseJson(assertSuccess(await peage(["wallet", "history", ...read, "--json"], work)));
+    const line = (history["lines"] as Array<Record<string, unknown>>).find((l) => l["paymentId"] === paymentId);
+    assert.equal(line?.["mandate"], claims.mandateId);
+    assert.match(
+      assertSuccess(await peage(["wallet", "history", ...read], work)).stdout,
+      new RegExp(`mandate ${claims.mandateId}`),
+    );
+
+    const revoked = assertSuccess(await peage(["wallet", "mandate-revoke", ...read, "--id", claims.mandateId], work));
+    assert.match(revoked.stdout, /revoked at .*: it pays nothing more/);
+    assert.match(
+      assertSuccess(await peage(["wallet", "mandates", ...read], work)).stdout,
+      new RegExp(`^${claims.mandateId}  revoked`, "m"),
+    );
+    const refused = await peage(["wallet", "mandate-revoke", ...read, "--id", "bm90LWEtbWFuZGF0ZS1vZi15b3Vycw"], work);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /ERR_UNKNOWN_MANDATE|you have no mandate/);
   });
 });

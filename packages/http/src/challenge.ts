@@ -6,7 +6,7 @@
  * protocol.md §7.6: the offer the merchant itself made, never one received back unchecked).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { canonicalBytes, isPlainObject, parser, OfferSchema, type Offer } from "@peage/protocol";
+import { canonicalBytes, err, isPlainObject, ok, parser, OfferSchema, type Offer, type Result } from "@peage/protocol";
 
 export interface Challenge {
   readonly offer: Offer;
@@ -29,22 +29,17 @@ export function makeChallenge(secret: Uint8Array, offer: Offer, salt: string, co
   return { offer, salt, id: seal(secret, offer, salt), ...(commitment === undefined ? {} : { commitment }) };
 }
 
-/** The challenge inside a credential, if it is well-formed and sealed by this server; else why not. */
-export function openChallenge(
-  secret: Uint8Array,
-  value: unknown,
-): { ok: true; challenge: Challenge } | { ok: false; reason: string } {
-  if (!isPlainObject(value)) return { ok: false, reason: "the challenge is not an object" };
+/** The challenge inside a credential, if it is well-formed and sealed by this server; else why not (a sentence). */
+export function openChallenge(secret: Uint8Array, value: unknown): Result<Challenge, string> {
+  if (!isPlainObject(value)) return err("the challenge is not an object");
   const { offer, salt, id, commitment } = value as Record<string, unknown>;
   if (Object.keys(value).length !== (commitment === undefined ? 3 : 4))
-    return { ok: false, reason: "the challenge has members other than offer, salt, id and commitment" };
-  if (typeof salt !== "string" || !SALT.test(salt))
-    return { ok: false, reason: "the challenge's salt is not base64url of 16 to 64 bytes" };
-  if (typeof id !== "string" || !ID.test(id)) return { ok: false, reason: "the challenge's id is not a seal" };
+    return err("the challenge has members other than offer, salt, id and commitment");
+  if (typeof salt !== "string" || !SALT.test(salt)) return err("the challenge's salt is not base64url of 16 to 64 bytes");
+  if (typeof id !== "string" || !ID.test(id)) return err("the challenge's id is not a seal");
   const parsed = offerParser.parse(offer, "offer");
-  if (!parsed.ok) return { ok: false, reason: `the challenge's offer is malformed: ${parsed.error.message}` };
+  if (!parsed.ok) return err(`the challenge's offer is malformed: ${parsed.error.message}`);
   const expected = Buffer.from(seal(secret, parsed.value, salt), "base64url");
-  if (!timingSafeEqual(expected, Buffer.from(id, "base64url")))
-    return { ok: false, reason: "the challenge was not made by this server" };
-  return { ok: true, challenge: { offer: parsed.value, salt, id } };
+  if (!timingSafeEqual(expected, Buffer.from(id, "base64url"))) return err("the challenge was not made by this server");
+  return ok({ offer: parsed.value, salt, id });
 }

@@ -6,16 +6,18 @@
  * as a string or bytes, so the same bytes can be sent twice and bound to the payment.
  */
 import { HttpWalletTransport, type WalletTransport } from "@peage/merchant";
-import { isPlainObject, uptoNonce } from "@peage/protocol";
+import { isPlainObject, PeageError, uptoNonce } from "@peage/protocol";
 import { boundNonce, type RequestFacts } from "./binding.js";
 import type { Challenge } from "./challenge.js";
 import { TICK_HEADER, tickHeader } from "./sessions.js";
 import * as x402 from "./wire/x402.js";
 import * as auth from "./wire/payment-auth.js";
 
+/** Options of {@link payingFetch}. */
 export interface PayingFetchOptions {
   /** The user's wallet: its endpoint file, or a transport of your own (default: the running wallet). */
   readonly wallet?: WalletTransport | { readonly endpointFile?: string };
+  /** The fetch to send requests with (default the global fetch). */
   readonly fetch?: typeof fetch;
   /** How long the wallet may take, the user included (default 3 minutes). */
   readonly timeoutMs?: number;
@@ -23,13 +25,17 @@ export interface PayingFetchOptions {
   readonly prefer?: "x402" | "payment";
 }
 
-export class PaymentRefused extends Error {
+/**
+ * The server's 402 answer cannot be paid: its challenge is malformed, or it asks payment for
+ * another request than the one sent. Nothing was paid; `response` is the server's answer.
+ */
+export class PaymentRefused extends PeageError<"ERR_PAYMENT_REFUSED"> {
   override readonly name = "PaymentRefused";
   constructor(
     message: string,
     readonly response: Response,
   ) {
-    super(message);
+    super("ERR_PAYMENT_REFUSED", message);
   }
 }
 
@@ -70,7 +76,22 @@ function expectedNonce(challenge: Challenge, facts: RequestFacts): string | unde
   return typeof challenge.commitment === "string" ? uptoNonce(challenge.commitment, bound) : undefined;
 }
 
-/** Returns a fetch that pays Péage challenges through the user's wallet. */
+/**
+ * Returns a fetch that pays Péage challenges through the user's wallet: on a 402 with a Péage
+ * challenge (x402 or the "Payment" scheme), it has the wallet pay the offer and sends the request
+ * again with the acknowledgment. It rejects with a {@link PaymentRefused} when the challenge is
+ * malformed or bound to another request, and with the wallet's MerchantError (ERR_DECLINED,
+ * ERR_WALLET_UNAVAILABLE, …) when the payment fails; nothing is paid then.
+ *
+ * @example
+ * ```ts
+ * import { payingFetch } from "@peage/http";
+ *
+ * const paying = payingFetch({ timeoutMs: 60_000 });
+ * const response = await paying("http://localhost:8080/forecast"); // 402, paid, 200
+ * console.log(await response.text());
+ * ```
+ */
 export function payingFetch(options: PayingFetchOptions = {}): (url: string | URL, init?: RequestInit) => Promise<Response> {
   const doFetch = options.fetch ?? fetch;
   const wallet: WalletTransport =

@@ -65,6 +65,7 @@ export interface Receipt {
   readonly acknowledgment: unknown;
 }
 
+/** Why a credential does not pay for the request it came with (answered 402 again, with a fresh challenge). */
 export type RefusalCode =
   | "ERR_MALFORMED_CREDENTIAL"
   | "ERR_NOT_OUR_CHALLENGE"
@@ -74,6 +75,7 @@ export type RefusalCode =
   | "ERR_UNKNOWN_SESSION"
   | "ERR_NOT_ON_CHAIN";
 
+/** The outcome of {@link PaymentGate.redeem}: a receipt to serve the response with, or why not. */
 export type Redemption =
   | {
       readonly ok: true;
@@ -112,6 +114,26 @@ function receiptOf(claims: AcknowledgmentClaims, offerId: string, acknowledgment
   };
 }
 
+/**
+ * The resource server's side of Péage over HTTP: it issues challenges (a fresh offer of the
+ * publisher's signed catalog, sealed by this server and bound to the request) and redeems the
+ * credentials clients send back, each acknowledgment once. `create` throws a TypeError naming what
+ * to fix when the catalog, the roots or the payment servers are wrong; a credential that does not
+ * pay is a {@link Redemption} with a {@link RefusalCode}, never an exception.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { PaymentGate, paidRoute } from "@peage/http";
+ *
+ * const gate = await PaymentGate.create({
+ *   catalog: "catalog.json",
+ *   trustRoots: "root.pem",
+ *   servers: ["urn:peage:server:pay-eu"],
+ * });
+ * createServer(paidRoute(gate, { offerId: "forecast" }, (req, res) => res.end("sunny"))).listen(8080);
+ * ```
+ */
 export class PaymentGate {
   readonly #entries: ReadonlyMap<string, CatalogEntry>;
   readonly #trust: TrustStore;
@@ -180,8 +202,8 @@ export class PaymentGate {
   /** Checks a credential presented with `request` for `offerId`. */
   async redeem(offerId: string, request: RequestFacts, credential: Credential): Promise<Redemption> {
     const opened = openChallenge(this.#secret, credential.challenge);
-    if (!opened.ok) return { ok: false, code: "ERR_NOT_OUR_CHALLENGE", detail: opened.reason };
-    const { offer, salt } = opened.challenge;
+    if (!opened.ok) return { ok: false, code: "ERR_NOT_OUR_CHALLENGE", detail: opened.error };
+    const { offer, salt } = opened.value;
     if (offer.terms.offerId !== offerId)
       return {
         ok: false,

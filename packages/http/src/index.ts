@@ -11,5 +11,7 @@ export { paidRoute, paymentMiddleware, type PaidRequest, type PaidRouteOptions, 
 export { SettlementRefused, type UsageSettlement } from "@peage/merchant";
 export { TICK_HEADER, tickHeader, type OpenSession, type TickProof } from "./sessions.js";
 export { payingFetch, PaymentRefused, type PayingFetchOptions } from "./client.js";
+/** The x402 v2 wire format: the PAYMENT-REQUIRED, PAYMENT-SIGNATURE and PAYMENT-RESPONSE headers. */
 export * as x402 from "./wire/x402.js";
+/** The "Payment" HTTP authentication scheme: WWW-Authenticate, Authorization and Payment-Receipt. */
 export * as paymentAuth from "./wire/payment-auth.js";

@@ -4,8 +4,9 @@
  * tells the publisher what to do. `reason` keeps the wallet's or server's own code (e.g.
  * ERR_RULE_REFUSED, ERR_LIMIT_EXCEEDED) and `verificationCode` the exact check that failed.
  */
-import type { ProblemCode, VerificationCode } from "@peage/protocol";
+import { PeageError, type ProblemCode, type VerificationCode } from "@peage/protocol";
 
+/** Every code a {@link MerchantError} carries; the publisher's program branches on these. */
 export const MerchantErrorCodes = [
   /** The user (or the user's own wallet rules) said no. */
   "ERR_DECLINED",
@@ -26,6 +27,7 @@ export const MerchantErrorCodes = [
 ] as const;
 export type MerchantErrorCode = (typeof MerchantErrorCodes)[number];
 
+/** What a MerchantError carries besides its code and message. */
 export interface MerchantErrorDetails {
   readonly retryable: boolean;
   readonly reason?: ProblemCode;
@@ -33,16 +35,28 @@ export interface MerchantErrorDetails {
   readonly cause?: unknown;
 }
 
-export class MerchantError extends Error {
+/**
+ * Why pay() (or atLaunch, onEvent, periodic) did not authorize: branch on `code`, try again only
+ * when `retryable`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await merchant.pay("level-2");
+ * } catch (error) {
+ *   if (error instanceof MerchantError && error.code === "ERR_DECLINED") return showMenu();
+ *   throw error;
+ * }
+ * ```
+ */
+export class MerchantError extends PeageError<MerchantErrorCode> {
   override readonly name = "MerchantError";
-  readonly code: MerchantErrorCode;
   readonly retryable: boolean;
   readonly reason: ProblemCode | undefined;
   readonly verificationCode: VerificationCode | undefined;
 
   constructor(code: MerchantErrorCode, message: string, details: MerchantErrorDetails) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
+    super(code, message, { cause: details.cause });
     this.retryable = details.retryable;
     this.reason = details.reason;
     this.verificationCode = details.verificationCode;

@@ -18,3 +18,14 @@ export {
 export { settleAtServer, SettlementRefused, type SettlementRequest, type UsageSettlement } from "./settle.js";
 export { PeriodicPayment, type PeriodicController, type PeriodicHandlers, type PeriodicState } from "./periodic.js";
 export { systemMonotonic, systemScheduler, type MonotonicClock, type Scheduler } from "./monotonic.js";
+export {
+  verifyWebhook,
+  ReplayGuard,
+  WebhookError,
+  WebhookErrorCodes,
+  type WebhookErrorCode,
+  type WebhookEvent,
+  type WebhookEventType,
+  type VerifyWebhookOptions,
+  type HeadersLike,
+} from "./webhook.js";

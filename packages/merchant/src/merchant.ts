@@ -59,6 +59,7 @@ export interface Authorization {
   readonly acknowledgment: Acknowledgment;
 }
 
+/** What {@link Merchant.create} needs: the signed catalog, the roots it trusts, and where the wallet is. */
 export interface MerchantOptions {
   /** The signed catalog (as parsed JSON), or the path of its JSON file. */
   readonly catalog: unknown;
@@ -74,8 +75,11 @@ export interface MerchantOptions {
    * which is otherwise refused: it would take acknowledgments from any certified payment server.
    */
   readonly server?: string;
+  /** The wall clock offers are dated with (default the system's); tests pass a FixedClock. */
   readonly clock?: Clock;
+  /** The clock periods are measured with (default performance.now()), immune to wall-clock changes. */
   readonly monotonic?: MonotonicClock;
+  /** Timers of periodic payments (default setTimeout). */
   readonly scheduler?: Scheduler;
   /** How long an offer stays open (default 10 minutes). */
   readonly offerTtlMs?: number;
@@ -88,8 +92,11 @@ export interface MerchantOptions {
   readonly settleAt?: string;
 }
 
+/** Per-payment options of {@link Merchant.pay}. */
 export interface PayOptions {
+  /** How long to wait for the wallet (and the user) this time; ERR_TIMEOUT after it. */
   readonly timeoutMs?: number;
+  /** Aborts the wait (the offer stays open for the next pay of the same offer). */
   readonly signal?: AbortSignal;
 }
 
@@ -100,6 +107,28 @@ interface OpenOffer {
   unanswered: boolean;
 }
 
+/**
+ * The SDK a publisher's program calls to be paid: it verifies the signed catalog once, makes a
+ * fresh offer for each payment, has the user's wallet pay it, and resolves only with an
+ * acknowledgment that verifies against exactly that offer. Every failure rejects with a
+ * {@link MerchantError} (ERR_DECLINED, ERR_INSUFFICIENT_FUNDS, ERR_WALLET_UNAVAILABLE, ERR_TIMEOUT,
+ * ERR_INVALID_ACKNOWLEDGMENT, ERR_UNKNOWN_OFFER, ERR_INVALID_CATALOG, ERR_PAYMENT_FAILED), and then
+ * nothing may be unlocked.
+ *
+ * @example
+ * ```ts
+ * import { Merchant, MerchantError } from "@peage/merchant";
+ *
+ * const merchant = await Merchant.create({ catalog: "catalog.json", trustRoots: "root.pem" });
+ * try {
+ *   const paid = await merchant.pay("level-2");
+ *   unlockLevel2(paid.paymentId);
+ * } catch (error) {
+ *   if (error instanceof MerchantError && error.retryable) scheduleRetry();
+ *   else throw error;
+ * }
+ * ```
+ */
 export class Merchant {
   readonly catalog: Catalog;
   readonly publisher: PartyId;

@@ -10,6 +10,7 @@ export interface MonotonicClock {
   now(): number;
 }
 
+/** The system's monotonic clock, performance.now(): setting the wall clock back does not lengthen a paid period. */
 export const systemMonotonic: MonotonicClock = { now: () => performance.now() };
 
 /** Timers, injectable for tests. */

@@ -50,6 +50,10 @@ interface PeriodicParts {
   readonly onStop?: () => Promise<UsageSettlement | undefined>;
 }
 
+/**
+ * A period paid for again when it runs out (what {@link Merchant.periodic} returns): it pauses the
+ * program through `onPause` with the MerchantError of a failed renewal, and resumes on payment.
+ */
 export class PeriodicPayment implements PeriodicController {
   readonly started: Promise<Authorization | undefined>;
   #state: PeriodicState = "paying";

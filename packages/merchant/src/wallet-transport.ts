@@ -39,6 +39,7 @@ export interface HttpWalletTransportOptions {
   readonly maxResponseBytes?: number;
 }
 
+/** The environment variable naming the wallet's endpoint file (default ~/.peage/wallet.json). */
 export const WALLET_FILE_ENV = "PEAGE_WALLET_FILE";
 
 /** Where the wallet's endpoint file is looked for. */
@@ -52,6 +53,11 @@ interface Endpoint {
   readonly token: string;
 }
 
+/**
+ * The wallet reached over its local HTTP service (POST /v1/offers with the bearer token of its
+ * endpoint file). Rejects with a MerchantError: ERR_WALLET_UNAVAILABLE when no wallet runs, the
+ * wallet's own refusal (ERR_DECLINED, ERR_INSUFFICIENT_FUNDS, …) otherwise.
+ */
 export class HttpWalletTransport implements WalletTransport {
   readonly endpointFile: string;
   readonly #maxBytes: number;

@@ -28,6 +28,7 @@ import {
   constants as fsConstants,
 } from "node:fs";
 import { join } from "node:path";
+import { PcStoreError } from "./errors.js";
 import { checkCoding, decodeShares, encodeShares, type Coding } from "./reed-solomon.js";
 
 /** The file operations the vault makes, so that tests can cut the power after any of them. */
@@ -107,8 +108,11 @@ export interface VaultRead {
 }
 
 /** No version of the state can be rebuilt: more than n − k fragments of each were lost. */
-export class VaultDestroyed extends Error {
+export class VaultDestroyed extends PcStoreError {
   override readonly name = "VaultDestroyed";
+  constructor(message: string) {
+    super("ERR_VAULT_DESTROYED", message);
+  }
 }
 
 const MAGIC = Buffer.from("PGF1", "ascii");

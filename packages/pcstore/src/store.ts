@@ -22,6 +22,7 @@ import {
   type IssuedCard,
 } from "@peage/card";
 import type { ExternalSigner } from "@peage/protocol";
+import { PcStoreError } from "./errors.js";
 import { assuranceOids, defaultLimits, type AssuranceLevel, type AssuranceLimits } from "./assurance.js";
 import { Vault, type Disk } from "./fragments.js";
 import type { Coding } from "./reed-solomon.js";
@@ -59,7 +60,7 @@ export interface CreatePcStoreOptions extends Omit<IssueCardOptions, "externalKe
 export async function createPcStore(options: CreatePcStoreOptions): Promise<IssuedCard & { config: PcStoreConfig }> {
   const dir = resolve(options.dir);
   if (existsSync(join(dir, CONFIG_FILE)))
-    throw new Error(`${dir} already holds a PC store: use \`peage pcstore status\` to read it`);
+    throw new PcStoreError("ERR_PCSTORE_EXISTS", `${dir} already holds a PC store: use \`peage pcstore status\` to read it`);
   const assurance: AssuranceLevel = options.tpm ? "pc-tpm" : "pc-software";
   const limits = (options.limits ?? defaultLimits)[assurance];
   if (options.mode === "postpaid" && (options.ceiling ?? 0) > limits.maxCeiling) {
@@ -115,7 +116,8 @@ function writeConfig(dir: string, config: PcStoreConfig): void {
 
 export function readConfig(dir: string): PcStoreConfig {
   const path = join(resolve(dir), CONFIG_FILE);
-  if (!existsSync(path)) throw new Error(`${dir} holds no PC store: make one with \`peage pcstore init\``);
+  if (!existsSync(path))
+    throw new PcStoreError("ERR_PCSTORE_CONFIG", `${dir} holds no PC store: make one with \`peage pcstore init\``);
   const value = JSON.parse(readFileSync(path, "utf8")) as PcStoreConfig;
   if (
     value.format !== CONFIG_FORMAT ||
@@ -123,16 +125,17 @@ export function readConfig(dir: string): PcStoreConfig {
     value.places.length === 0 ||
     typeof value.tag !== "string"
   ) {
-    throw new Error(`${path} is not a PC store's configuration`);
+    throw new PcStoreError("ERR_PCSTORE_CONFIG", `${path} is not a PC store's configuration`);
   }
   if (value.assurance !== (value.tpm ? "pc-tpm" : "pc-software"))
-    throw new Error(`${path}: the assurance level does not match the key's place`);
+    throw new PcStoreError("ERR_PCSTORE_CONFIG", `${path}: the assurance level does not match the key's place`);
   return value;
 }
 
 function anchorOf(config: PcStoreConfig, tpm: Tpm | undefined): Anchor {
   if (!config.tpm) return noAnchor;
-  if (!tpm) throw new Error("this store's key is in a TPM: give its TCTI (TPM2TOOLS_TCTI) to open it");
+  if (!tpm)
+    throw new PcStoreError("ERR_PCSTORE_NEEDS_TPM", "this store's key is in a TPM: give its TCTI (TPM2TOOLS_TCTI) to open it");
   const index = config.tpm.nvIndex;
   return { kind: "tpm", read: () => tpm.readCounter(index), increment: () => tpm.incrementCounter(index) };
 }
@@ -173,12 +176,13 @@ export async function openPcStore(dir: string, options: OpenPcStoreOptions = {})
 }
 
 function tpmOrFail(tpm: Tpm | undefined): Tpm {
-  if (!tpm) throw new Error("this store's key is in a TPM: set TPM2TOOLS_TCTI to reach it");
+  if (!tpm) throw new PcStoreError("ERR_PCSTORE_NEEDS_TPM", "this store's key is in a TPM: set TPM2TOOLS_TCTI to reach it");
   return tpm;
 }
 
 /** The key certified for a TPM store is the TPM's: for checks and tests. */
 export function tpmPublicKeyPem(tpm: Tpm, config: PcStoreConfig): string {
-  if (!config.tpm) throw new Error("a software store has no TPM key");
+  if (!config.tpm)
+    throw new PcStoreError("ERR_PCSTORE_NEEDS_TPM", "a software store has no TPM key: only a pc-tpm store has one");
   return createPublicKey(tpm.publicKey(config.tpm.keyHandle)).export({ type: "spki", format: "pem" }).toString();
 }

@@ -21,9 +21,14 @@ import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypt
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PcStoreError } from "./errors.js";
 
-export class TpmError extends Error {
+/** A TPM command failed; the message carries the tool's own words. */
+export class TpmError extends PcStoreError {
   override readonly name = "TpmError";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_TPM", message, options);
+  }
 }
 
 /** Persistent handle of the storage primary the store's objects live under (TPM 2.0 Part 2 §7.6: 0x81000000-0x817FFFFF). */

@@ -13,6 +13,7 @@
  */
 import type { Medium } from "@peage/card";
 import { canonicalBytes } from "@peage/protocol";
+import { PcStoreError } from "./errors.js";
 import { Vault, type VaultRead } from "./fragments.js";
 
 /** The hardware counter the files are anchored to; none for a software store. */
@@ -25,8 +26,11 @@ export interface Anchor {
 export const noAnchor: Anchor = { kind: "none", read: () => 0n, increment: () => 0n };
 
 /** The files are not the ones the TPM's counter vouches for. */
-export class RollbackDetected extends Error {
+export class RollbackDetected extends PcStoreError {
   override readonly name = "RollbackDetected";
+  constructor(message: string) {
+    super("ERR_ROLLBACK", message);
+  }
 }
 
 export interface OpenReport {

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { decodeShares, encodeShares, gfInv, gfMul, invert, Vault, VaultDestroyed } from "../src/index.js";
+import { VaultDestroyed } from "../src/index.js";
+import { decodeShares, encodeShares, gfInv, gfMul, invert } from "../src/reed-solomon.js";
+import { Vault } from "../src/fragments.js";
 
 function subsets(n: number, k: number): number[][] {
   if (k === 0) return [[]];

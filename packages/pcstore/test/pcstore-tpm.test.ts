@@ -9,7 +9,8 @@ import { cpSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { payWithCard, x509Of } from "./imports.js";
-import { assuranceOf, readConfig, RollbackDetected, Vault, type Tpm } from "../src/index.js";
+import { assuranceOf, readConfig, RollbackDetected, type Tpm } from "../src/index.js";
+import { Vault } from "../src/fragments.js";
 import { startSwtpm, type RunningSwtpm } from "../src/testing.js";
 import { makeStoreWorld, PIN, tempDir, type StoreWorld } from "./helpers.js";
 import { Power } from "./power.js";
@@ -148,7 +149,7 @@ test("power cut at every write and around the TPM counter's increment: old state
 
 test("swtpm's TPM answers through tpm2-tools; a TPM signature that is not DER is refused", async () => {
   assert.equal(tpm.available(), true);
-  const { derToP1363 } = await import("../src/index.js");
+  const { derToP1363 } = await import("../src/tpm.js");
   assert.throws(() => derToP1363(new Uint8Array([0x30, 0x02, 0x05, 0x00])), /not a DER SEQUENCE/);
   assert.ok(readFileSync(join(tpmState.dir, "tpm2-00.permall")).length > 0, "swtpm keeps its state where it was told");
 });

@@ -4,7 +4,8 @@
  * as the card's TearingMedium does for its memory.
  */
 import { PowerLoss } from "@peage/card";
-import { nodeDisk, type Anchor, type Disk } from "../src/index.js";
+import { type Anchor, type Disk } from "../src/index.js";
+import { nodeDisk } from "../src/fragments.js";
 
 export class Power {
   #left: number;

@@ -19,7 +19,6 @@ import {
   DEFAULT_OFFER_DATE_TOLERANCE_MS,
   isVerificationCode,
   MAX_CONSENT_TTL_MS,
-  MAX_OFFER_TTL_MS,
   offerHash,
   price,
   PROTOCOL_VERSION,
@@ -36,6 +35,7 @@ import {
   type VerificationCode,
   type x509,
 } from "../src/index.js";
+import { MAX_OFFER_TTL_MS } from "../src/messages/offer.js";
 import {
   ackAt,
   at,
@@ -58,6 +58,7 @@ import {
   publicJwk,
   requestAt,
   rawEmptyCrlOf,
+  deltaCrlIndicator,
   respellSignature,
   cardAckAt,
   segments,
@@ -73,6 +74,7 @@ import {
   type World,
 } from "./scenario.js";
 import { currencyExponents } from "../src/iso4217.js";
+import { mandateCases } from "./mandate-vectors.js";
 import {
   outcomeOf,
   runner,
@@ -129,6 +131,8 @@ interface CrlNames {
   readonly rootEmpty: string;
   readonly rootRevokesPublishersCa: string;
   readonly withoutCrlSignEmpty: string;
+  readonly publishersDelta: string;
+  readonly publishersWithoutNextUpdate: string;
 }
 
 /** CRLs of each CA of a world, valid for 30 days from VECTORS_NOW. */
@@ -159,6 +163,11 @@ async function makeCrls(world: World, into: Record<string, string>): Promise<Crl
       crlOf(pki.root, [pki.publishersCa.certificate], from, until),
     ),
     withoutCrlSignEmpty: await make("ca-without-crlsign-empty", rawEmptyCrlOf(world.extra.caWithoutCrlSign, from, until)),
+    publishersDelta: await make("publishers-ca-delta", rawEmptyCrlOf(pki.publishersCa, from, until, [deltaCrlIndicator(1)])),
+    publishersWithoutNextUpdate: await make(
+      "publishers-ca-without-next-update",
+      rawEmptyCrlOf(pki.publishersCa, from, undefined),
+    ),
   };
 }
 
@@ -1630,6 +1639,13 @@ async function chainCases(c: Cases): Promise<void> {
     fails("ERR_MALFORMED"),
   );
   add(
+    "malformed-path-of-six",
+    "A publisher below four intermediates none of which limits the path: five certificates, and with the root a path of six (at most five, the anchor included).",
+    w.paths.sixLevels,
+    offerRole(),
+    fails("ERR_MALFORMED"),
+  );
+  add(
     "malformed-no-identity",
     "A publisher leaf without a subjectAltName URI.",
     [x(extra.noIdentity), publishersCa],
@@ -1637,6 +1653,13 @@ async function chainCases(c: Cases): Promise<void> {
     fails("ERR_MALFORMED"),
   );
   add("malformed-not-an-array", "A chain that is a string, not an array.", publisher[0], offerRole(), fails("ERR_MALFORMED"));
+  add(
+    "malformed-short-string",
+    "A chain that is a four-character string: not an array, though no longer than five.",
+    "AAAA",
+    offerRole(),
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-entry-not-a-string", "A chain entry that is a number.", [publisher[0], 1], offerRole(), fails("ERR_MALFORMED"));
   add(
     "malformed-two-identities",
@@ -1664,6 +1687,13 @@ async function chainCases(c: Cases): Promise<void> {
     "unknown-issuer-self-signed",
     "A self-signed leaf naming the publisher.",
     [x(extra.selfSignedPublisher.certificate)],
+    offerRole(),
+    fails("ERR_UNKNOWN_ISSUER"),
+  );
+  add(
+    "unknown-issuer-self-issued",
+    "A publisher leaf whose subject is its issuer's own name (self-issued, though signed by the publishers' association): a self-issued certificate that is not a trust anchor ends no path.",
+    w.paths.selfIssued,
     offerRole(),
     fails("ERR_UNKNOWN_ISSUER"),
   );
@@ -1733,6 +1763,29 @@ async function chainCases(c: Cases): Promise<void> {
     fails("ERR_KEY_USAGE"),
   );
   add(
+    "key-usage-leaf-is-a-ca",
+    "A publisher leaf whose basicConstraints say cA, with keyUsage digitalSignature only: a CA never signs messages.",
+    w.paths.caAsLeaf,
+    offerRole(),
+    fails("ERR_KEY_USAGE"),
+  );
+  add(
+    "unsupported-key-of-issuer",
+    "A publisher leaf issued by a CA holding a P-384 key: the link's issuer key is refused before its signature is checked.",
+    w.paths.underP384Ca,
+    offerRole(),
+    fails("ERR_UNSUPPORTED_ALGORITHM"),
+  );
+  if (w.paths.signedWithSha384) {
+    add(
+      "unsupported-signature-algorithm",
+      "A publisher leaf signed by its P-256 issuer with ecdsa-with-SHA384: a valid signature, in an algorithm other than ecdsa-with-SHA256.",
+      w.paths.signedWithSha384,
+      offerRole(),
+      fails("ERR_UNSUPPORTED_ALGORITHM"),
+    );
+  }
+  add(
     "key-usage-no-digital-signature",
     "A leaf whose keyUsage is keyAgreement only.",
     [x(extra.noDigitalSignature), publishersCa],
@@ -1765,6 +1818,20 @@ async function chainCases(c: Cases): Promise<void> {
     "A CRL from a CA whose keyUsage lacks cRLSign cannot be used (RFC 5280 §6.3.3 (f)).",
     [x(extra.leafUnderCaWithoutCrlSign), x(extra.caWithoutCrlSign.certificate)],
     offerRole({ crls: [c.crlNames.withoutCrlSignEmpty] }),
+    fails("ERR_REVOCATION_UNKNOWN"),
+  );
+  add(
+    "revocation-unknown-critical-crl-extension",
+    "The publishers' association's only CRL is a delta CRL (critical deltaCRLIndicator, RFC 5280 §5.2.4), which a checker of complete CRLs does not process.",
+    publisher,
+    offerRole({ crls: [c.crlNames.publishersDelta] }),
+    fails("ERR_REVOCATION_UNKNOWN"),
+  );
+  add(
+    "revocation-unknown-crl-without-next-update",
+    "The publishers' association's only CRL has no nextUpdate (RFC 5280 §5.1.2.5): nothing says until when it holds.",
+    publisher,
+    offerRole({ crls: [c.crlNames.publishersWithoutNextUpdate] }),
     fails("ERR_REVOCATION_UNKNOWN"),
   );
   add(
@@ -1852,6 +1919,7 @@ async function main(): Promise<void> {
     await paymentRequestCases(c, worlds[1 - index]!.user);
     await acknowledgmentCases(c);
     await chainCases(c);
+    await mandateCases(c, T);
     cases.push(...c.list);
   }
   const enrolledKeys: EnrolledKey[] = await Promise.all(

@@ -9,6 +9,8 @@
  */
 import { createHmac, webcrypto } from "node:crypto";
 import { exportJWK } from "jose";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { BaseCRLNumber, id_ce_deltaCRLIndicator } from "@peculiar/asn1-x509";
 import {
   canonicalBytes,
   createCrl,
@@ -199,15 +201,18 @@ export function enrolled(users: readonly User[]): (user: PartyId<"user">, kid: s
 
 /** A certificate built with exactly the given extensions, signed by `signer` (the issuer's key unless forging). */
 export async function rawCertificate(opts: {
-  readonly subject: string;
+  readonly subject: string | x509.Name;
   readonly issuer: x509.X509Certificate | undefined;
   readonly signer: CryptoKey;
   readonly publicKey: CryptoKey;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly extensions: readonly x509.Extension[];
+  /** The signature algorithm, when not the library's default for the signer's key. */
+  readonly signingAlgorithm?: EcdsaParams;
 }): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.create({
+    ...(opts.signingAlgorithm !== undefined && { signingAlgorithm: opts.signingAlgorithm }),
     serialNumber: randomSerialNumber(),
     subject: opts.subject,
     issuer: opts.issuer ? opts.issuer.subjectName : opts.subject,
@@ -321,6 +326,25 @@ export interface World {
   readonly trust: TrustStore;
   /** A smart card of the server's card issuer (offline variant), and certificates that break the card-issuer rules. */
   readonly card: Card;
+  /** Chains for the path-building and signature-algorithm rules of chain validation. */
+  readonly paths: PathChains;
+}
+
+/** Chains (x5c, leaf first, root left out) that break one rule of path building or of a link's signature each. */
+export interface PathChains {
+  /** A publisher below four intermediates: with the root, a path of six (at most five). */
+  readonly sixLevels: string[];
+  /** A publisher leaf whose basicConstraints say cA, with keyUsage digitalSignature only. */
+  readonly caAsLeaf: string[];
+  /** A publisher leaf issued by a CA below the root that holds a P-384 key. */
+  readonly underP384Ca: string[];
+  /**
+   * A publisher leaf that is self-issued without being self-signed: its subject is the publishers'
+   * association's own name, and the association issued and signed it.
+   */
+  readonly selfIssued: string[];
+  /** ES256 only: a publisher leaf signed by its (P-256) issuer with ecdsa-with-SHA384. */
+  readonly signedWithSha384?: string[];
 }
 
 export const CARD = partyId("card", "alice-1");
@@ -359,6 +383,86 @@ export async function makeWorld(alg: SignatureAlgorithm, now: Date, userAlg: Sig
     serverChain: pki.chainOf(pki.server.certificate),
     trust: pki.trustStore(),
     card: await makeCard(pki, now),
+    paths: await makePathChains(pki, now),
+  };
+}
+
+async function makePathChains(pki: DemoPki, now: Date): Promise<PathChains> {
+  const notBefore = at(now, -HOUR);
+  const notAfter = at(now, 365 * DAY);
+  const usage = x509.KeyUsageFlags;
+  const caUsage = usage.keyCertSign | usage.cRLSign;
+  const publisherLeaf = async (
+    issuer: CertifiedKeyPair,
+    more: { ca?: boolean; signingAlgorithm?: EcdsaParams; subject?: x509.Name } = {},
+  ) => {
+    const keys = await generateKeyPair(pki.alg);
+    const extensions = await leafExtensions(issuer.certificate, keys.publicKey, ["offer-signing"], PUBLISHER);
+    return rawCertificate({
+      subject: more.subject ?? "CN=acme-games,O=Péage",
+      issuer: issuer.certificate,
+      signer: issuer.keys.privateKey,
+      publicKey: keys.publicKey,
+      notBefore,
+      notAfter,
+      ...(more.signingAlgorithm !== undefined && { signingAlgorithm: more.signingAlgorithm }),
+      extensions: more.ca
+        ? extensions.map((e) =>
+            e instanceof x509.BasicConstraintsExtension ? new x509.BasicConstraintsExtension(true, undefined, true) : e,
+          )
+        : extensions,
+    });
+  };
+  // Four intermediates, none limiting the path below it: only the length rule refuses the path.
+  let issuer: CertifiedKeyPair = pki.root;
+  const intermediates: x509.X509Certificate[] = [];
+  for (const level of [1, 2, 3, 4]) {
+    issuer = await rawCa(pki, issuer, `Publishers Level ${level}`, caUsage, ["offer-signing"], undefined, undefined);
+    intermediates.unshift(issuer.certificate);
+  }
+  const sixLevels = [await publisherLeaf(issuer), ...intermediates].map(toX5c);
+  const caAsLeaf = [toX5c(await publisherLeaf(pki.publishersCa, { ca: true })), ...pki.chainOf(pki.publishersCa.certificate)];
+  const p384 = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
+  const p384Ca = await rawCertificate({
+    subject: "CN=Publishers P-384,O=Péage",
+    issuer: pki.root.certificate,
+    signer: pki.root.keys.privateKey,
+    publicKey: p384.publicKey,
+    notBefore,
+    notAfter,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(caUsage, true),
+      await x509.SubjectKeyIdentifierExtension.create(p384.publicKey),
+      new x509.AuthorityKeyIdentifierExtension(
+        pki.root.certificate.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId,
+        false,
+      ),
+    ],
+  });
+  // The leaf below names the P-384 CA (name and key id) but is signed by a Péage key: a P-384
+  // signature would be refused as malformed (its integers are longer than P-256's) before any key
+  // is looked at, and the issuer's key is refused before the signature is checked anyway.
+  const forger = await generateKeyPair(pki.alg);
+  const p384Pair: CertifiedKeyPair = { keys: forger, certificate: p384Ca };
+  const sha384 = { name: "ECDSA", hash: "SHA-384" };
+  return {
+    sixLevels,
+    caAsLeaf,
+    underP384Ca: [toX5c(await publisherLeaf(p384Pair)), toX5c(p384Ca)],
+    selfIssued: [
+      toX5c(await publisherLeaf(pki.publishersCa, { subject: pki.publishersCa.certificate.subjectName })),
+      ...pki.chainOf(pki.publishersCa.certificate),
+    ],
+    ...(pki.alg === "ES256" && {
+      signedWithSha384: [
+        toX5c(await publisherLeaf(pki.publishersCa, { signingAlgorithm: sha384 })),
+        ...pki.chainOf(pki.publishersCa.certificate),
+      ],
+    }),
   };
 }
 
@@ -370,6 +474,7 @@ async function rawCa(
   keyUsage: number,
   roles: readonly Role[],
   identity?: string,
+  pathLength: number | undefined = 0,
 ): Promise<CertifiedKeyPair> {
   const keys = await generateKeyPair(pki.alg);
   const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension)!;
@@ -381,7 +486,7 @@ async function rawCa(
     notBefore: issuer.certificate.notBefore,
     notAfter: issuer.certificate.notAfter,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, pathLength, true),
       new x509.KeyUsagesExtension(keyUsage, true),
       new x509.ExtendedKeyUsageExtension(
         roles.map((role) => roleOids[role]),
@@ -735,20 +840,34 @@ export function crlOf(
 
 /**
  * An empty CRL signed by `issuer` without the product's checks (createCrl refuses a CA that may
- * not sign CRLs), for the vectors that show a verifier refusing such a CRL.
+ * not sign CRLs, and writes only what a usable CRL holds), for the vectors that show a verifier
+ * refusing such a CRL: `nextUpdate` may be left out and `extensions` added.
  */
-export async function rawEmptyCrlOf(issuer: CertifiedKeyPair, thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
+export async function rawEmptyCrlOf(
+  issuer: CertifiedKeyPair,
+  thisUpdate: Date,
+  nextUpdate: Date | undefined,
+  extensions: readonly x509.Extension[] = [],
+): Promise<x509.X509Crl> {
   const ski = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
   if (!ski) throw new TypeError("CRL issuer without subjectKeyIdentifier");
   return x509.X509CrlGenerator.create({
     issuer: issuer.certificate.subjectName,
     thisUpdate,
-    nextUpdate,
+    ...(nextUpdate !== undefined && { nextUpdate }),
     signingKey: issuer.keys.privateKey,
     signingAlgorithm: issuer.keys.alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" },
-    extensions: [new x509.AuthorityKeyIdentifierExtension(ski.keyId, false)],
+    extensions: [new x509.AuthorityKeyIdentifierExtension(ski.keyId, false), ...extensions],
     entries: [],
   });
+}
+
+/**
+ * A critical deltaCRLIndicator (RFC 5280 §5.2.4): the CRL is a delta against base CRL `base`, not
+ * a complete CRL, and a checker that handles complete CRLs only must not rely on it.
+ */
+export function deltaCrlIndicator(base: number): x509.Extension {
+  return new x509.Extension(id_ce_deltaCRLIndicator, true, AsnConvert.serialize(new BaseCRLNumber(base)));
 }
 
 export { JwsTypes, offerHash, timestamp };

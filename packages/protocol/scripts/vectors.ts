@@ -6,6 +6,13 @@
 import { webcrypto } from "node:crypto";
 import {
   FixedClock,
+  importAgentKey,
+  jwkThumbprint,
+  verifyMandate,
+  verifyMandatePayment,
+  type Mandate,
+  type MandateClaims,
+  type RegisteredMandate,
   keyThumbprint,
   TrustStore,
   verifyAcknowledgment,
@@ -23,7 +30,15 @@ import {
 } from "../src/index.js";
 
 export const VECTOR_FORMAT = "peage-test-vectors/1";
-export const VectorKinds = ["offer", "catalog", "payment-request", "acknowledgment", "chain"] as const;
+export const VectorKinds = [
+  "offer",
+  "catalog",
+  "payment-request",
+  "acknowledgment",
+  "chain",
+  "mandate",
+  "mandate-payment",
+] as const;
 export type VectorKind = (typeof VectorKinds)[number];
 
 export interface VectorContext {
@@ -41,6 +56,8 @@ export interface VectorContext {
   readonly role?: Role;
   /** acknowledgment: false when the merchant refuses acknowledgments signed by cards; default true. */
   readonly acceptCards?: boolean;
+  /** mandate-payment: the mandate the server registered (docs/protocol.md §16), as the user signed it. */
+  readonly mandate?: Mandate;
 }
 
 export type VectorExpectation = { readonly valid: true } | { readonly valid: false; readonly code: VerificationCode };
@@ -136,9 +153,31 @@ export async function runner(file: VectorFile): Promise<Runner> {
         case "chain":
           if (context.role === undefined) throw new Error(`case ${c.id}: a chain case names the role`);
           return trust.validate(c.input as string[], context.role, now);
+        case "mandate":
+          if (context.server === undefined) throw new Error(`case ${c.id}: a mandate case names the verifying server`);
+          return verifyMandate(c.input, { clock, server: context.server as PartyId<"server">, userKey });
+        case "mandate-payment": {
+          if (context.server === undefined || context.mandate === undefined)
+            throw new Error(`case ${c.id}: a mandate-payment case names the server and the registered mandate`);
+          const registered = await registeredMandate(context.mandate);
+          return verifyMandatePayment(c.input, {
+            trust,
+            clock,
+            server: context.server as PartyId<"server">,
+            mandate: (id) => (registered.claims.mandateId === id ? registered : undefined),
+          });
+        }
       }
     },
   };
+}
+
+/** A mandate as the server holds it once registered: its claims (verified then) and its agent's key. */
+export async function registeredMandate(mandate: Mandate): Promise<RegisteredMandate> {
+  const claims = JSON.parse(Buffer.from(mandate.mandate.split(".")[1]!, "base64url").toString("utf8")) as MandateClaims;
+  const agentKey = await importAgentKey(claims.agent);
+  if (!agentKey) throw new Error(`the registered mandate ${claims.mandateId} has no valid agent key`);
+  return { claims, agentKey, agentKid: jwkThumbprint(agentKey.publicKey) };
 }
 
 /** The outcome of a result in the vectors' terms. */

@@ -32,6 +32,10 @@ export const JwsTypes = {
   acknowledgment: "peage-ack+jws",
   /** A request a user signs to read their own records at the payment server. */
   userRequest: "peage-user-request+jws",
+  /** Version 2: a spending mandate the user gives an agent (messages/mandate.ts). */
+  mandate: "peage-mandate+jws",
+  /** Version 2: an agent's consent to one payment under a mandate. */
+  agentConsent: "peage-agent-consent+jws",
 } as const;
 export type JwsType = (typeof JwsTypes)[keyof typeof JwsTypes];
 

@@ -1,3 +1,4 @@
+import { PeageError } from "./errors.js";
 import { currencyExponents } from "./iso4217.js";
 
 declare const currencyBrand: unique symbol;
@@ -18,8 +19,12 @@ export interface Price {
   readonly currency: CurrencyCode;
 }
 
-export class MoneyError extends Error {
+/** An amount or currency that is not one: not an integer of minor units, not an ISO 4217 code, out of range. */
+export class MoneyError extends PeageError<"ERR_MONEY"> {
   override readonly name = "MoneyError";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_MONEY", message, options);
+  }
 }
 
 export function isCurrencyCode(value: unknown): value is CurrencyCode {

@@ -9,10 +9,16 @@
  * each member, which is why the names are found here. The error names the member and where its
  * object is (a JSON Pointer, RFC 6901), so a refused request body says what to fix.
  */
+import type { ProtocolErrorCode } from "./errors.js";
 
-/** Why a text is not strict JSON: `offset` is where the problem is, in UTF-16 code units. */
+/**
+ * Why a text is not strict JSON: `offset` is where the problem is, in UTF-16 code units. The one
+ * protocol error that is not a PeageError: it stays a SyntaxError, as JSON.parse's own errors are,
+ * so that code catching those catches this too; it carries a protocol code all the same.
+ */
 export class StrictJsonError extends SyntaxError {
   override readonly name: string = "StrictJsonError";
+  readonly code: Extract<ProtocolErrorCode, "ERR_INVALID_JSON" | "ERR_DUPLICATE_MEMBER"> = "ERR_INVALID_JSON";
   constructor(
     message: string,
     readonly offset?: number,
@@ -30,6 +36,7 @@ export class DuplicateMemberError extends StrictJsonError {
   ) {
     super(`member ${JSON.stringify(member)} appears twice in the object at ${pointer === "" ? "the top level" : pointer}`);
   }
+  override readonly code = "ERR_DUPLICATE_MEMBER";
 }
 
 /** JSON.parse, refusing duplicate member names; throws StrictJsonError (a SyntaxError), DuplicateMemberError for a duplicate. */

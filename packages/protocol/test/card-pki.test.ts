@@ -14,7 +14,6 @@ import {
   partyId,
   randomSerialNumber,
   roleOids,
-  rolesOf,
   subjectAltNameUris,
   toX5c,
   x509,
@@ -25,6 +24,7 @@ import {
   type Role,
   type VerificationCode,
 } from "../src/index.js";
+import { rolesOf } from "../src/pki/certificate.js";
 
 const NOW = new Date("2026-05-04T08:00:00.000Z");
 const HOUR = 3_600_000;

@@ -11,7 +11,6 @@ import {
   DEFAULT_CLOCK_SKEW_MS,
   DEFAULT_OFFER_DATE_TOLERANCE_MS,
   FixedClock,
-  MAX_OFFER_TTL_MS,
   TrustStore,
   verifyAcknowledgment,
   verifyOffer,
@@ -20,6 +19,7 @@ import {
   type Offer,
   type PaymentRequest,
 } from "../src/index.js";
+import { MAX_OFFER_TTL_MS } from "../src/messages/offer.js";
 import {
   ackAt,
   at,

@@ -13,7 +13,6 @@ import {
   DEFAULT_CLOCK_SKEW_MS,
   DEFAULT_OFFER_TTL_MS,
   FixedClock,
-  MAX_OFFER_TTL_MS,
   offerHash,
   partyId,
   price,
@@ -28,6 +27,7 @@ import {
   type Result,
   type VerificationCode,
 } from "../src/index.js";
+import { MAX_OFFER_TTL_MS } from "../src/messages/offer.js";
 import {
   at,
   claimsOf,

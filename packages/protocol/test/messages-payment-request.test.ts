@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import {
   createPaymentRequest,
   DEFAULT_CLOCK_SKEW_MS,
-  DEFAULT_CONSENT_TTL_MS,
   DEFAULT_OFFER_DATE_TOLERANCE_MS,
   FixedClock,
   JwsTypes,
@@ -25,6 +24,7 @@ import {
   type Result,
   type VerificationCode,
 } from "../src/index.js";
+import { DEFAULT_CONSENT_TTL_MS } from "../src/messages/payment-request.js";
 import {
   at,
   claimsOf,

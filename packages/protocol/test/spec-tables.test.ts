@@ -10,14 +10,17 @@ import { test } from "node:test";
 import type { TObject, TSchema } from "@sinclair/typebox";
 import {
   AcknowledgmentClaimsSchema,
-  CatalogSchema,
+  AgentConsentClaimsSchema,
   ConsentClaimsSchema,
   OfferSchema,
-  OfferSignatureClaimsSchema,
   OfferTermsSchema,
+  MandateClaimsSchema,
+  MandatePaymentSchema,
+  MandateSchema,
   PaymentRequestSchema,
   PriceSchema,
 } from "../src/index.js";
+import { CatalogSchema, OfferSignatureClaimsSchema } from "../src/messages/schema.js";
 
 const text = readFileSync(fileURLToPath(new URL("../../../../docs/protocol.md", import.meta.url)), "utf8");
 
@@ -58,6 +61,10 @@ const sections: readonly [string, TSchema][] = [
   ["3.7 ConsentClaims", ConsentClaimsSchema],
   ["3.8 PaymentRequest", PaymentRequestSchema],
   ["3.9 AcknowledgmentClaims", AcknowledgmentClaimsSchema],
+  ["16.2 MandateClaims", MandateClaimsSchema],
+  ["16.3 Mandate", MandateSchema],
+  ["16.4 AgentConsentClaims", AgentConsentClaimsSchema],
+  ["16.5 MandatePayment", MandatePaymentSchema],
 ];
 
 for (const [heading, schema] of sections) {

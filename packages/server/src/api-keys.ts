@@ -9,7 +9,8 @@ import { writeFile } from "node:fs/promises";
 import { newId } from "@peage/protocol";
 import type { FastifyRequest } from "fastify";
 import { HttpProblem, problemFor } from "./problems.js";
-import { ApiScopes, type ApiKeyRecord, type ApiScope, type Store } from "./store/store.js";
+import type { PartyId } from "@peage/protocol";
+import { ApiScopes, PublisherScopes, type ApiKeyRecord, type ApiScope, type Store } from "./store/store.js";
 
 const SECRET_PREFIX = "peage_sk_";
 const secretPattern = /^peage_sk_[A-Za-z0-9_-]{43}$/;
@@ -26,14 +27,19 @@ export async function createApiKey(store: Store, scopes: readonly ApiScope[], la
   return secret;
 }
 
-/** A new key's secret and the record to store (its hash, never the secret); throws TypeError on bad scopes or label. */
+/**
+ * A new key's secret and the record to store (its hash, never the secret); throws TypeError on bad
+ * scopes or label. With `publisher`, a publisher's own key, whose scopes are publisher scopes.
+ */
 export function newApiKey(
   scopes: readonly string[],
   label: string,
   createdAt = new Date(),
+  publisher?: PartyId<"publisher">,
 ): { secret: string; record: ApiKeyRecord } {
-  const unknown = scopes.filter((scope) => !(ApiScopes as readonly string[]).includes(scope));
-  if (unknown.length > 0) throw new TypeError(`unknown scope(s) ${unknown.join(", ")}: use ${ApiScopes.join(", ")}`);
+  const allowed: readonly string[] = publisher === undefined ? ApiScopes : PublisherScopes;
+  const unknown = scopes.filter((scope) => !allowed.includes(scope));
+  if (unknown.length > 0) throw new TypeError(`unknown scope(s) ${unknown.join(", ")}: use ${allowed.join(", ")}`);
   if (scopes.length === 0) throw new TypeError("an API key needs at least one scope");
   if (label.trim() === "" || label.length > 200) throw new TypeError("an API key label is 1 to 200 characters");
   const secret = `${SECRET_PREFIX}${randomBytes(32).toString("base64url")}`;
@@ -43,6 +49,7 @@ export function newApiKey(
     scopes: [...new Set(scopes)] as ApiScope[],
     label,
     createdAt: createdAt.toISOString(),
+    ...(publisher === undefined ? {} : { publisher }),
   };
   return { secret, record };
 }
@@ -64,6 +71,33 @@ const unauthorized = (detail: string) =>
 
 /** The API key of a request, checked for `scope`; throws the 401 or 403 problem otherwise. */
 export async function authorizeOperator(store: Store, request: FastifyRequest, scope: ApiScope): Promise<ApiKeyRecord> {
+  const key = await bearerKey(store, request);
+  if (key.publisher !== undefined) {
+    throw HttpProblem.of(
+      "ERR_FORBIDDEN",
+      `API key ${key.id} is ${key.publisher}'s own key: it reads that publisher's data under /v1/publisher, and no operator endpoint`,
+    );
+  }
+  return withScope(key, scope);
+}
+
+/** A publisher's own key, checked for `scope`: the publisher whose data the request may read. */
+export async function authorizePublisher(
+  store: Store,
+  request: FastifyRequest,
+  scope: ApiScope,
+): Promise<ApiKeyRecord & { readonly publisher: PartyId<"publisher"> }> {
+  const key = withScope(await bearerKey(store, request), scope);
+  if (key.publisher === undefined) {
+    throw HttpProblem.of(
+      "ERR_FORBIDDEN",
+      `API key ${key.id} is an operator key: /v1/publisher answers a publisher's own key (peage admin publisher-key makes one)`,
+    );
+  }
+  return key as ApiKeyRecord & { readonly publisher: PartyId<"publisher"> };
+}
+
+async function bearerKey(store: Store, request: FastifyRequest): Promise<ApiKeyRecord> {
   const header = request.headers.authorization;
   if (!header) throw unauthorized("this operator endpoint needs an API key: send Authorization: Bearer <secret>");
   const match = /^Bearer +(\S+)$/i.exec(header);
@@ -71,6 +105,10 @@ export async function authorizeOperator(store: Store, request: FastifyRequest, s
   const secret = match[1]!;
   const key = secretPattern.test(secret) ? await store.findApiKeyByHash(hashSecret(secret)) : undefined;
   if (!key) throw unauthorized("the API key is not valid: check the secret, or ask the operator for a new key");
+  return key;
+}
+
+function withScope(key: ApiKeyRecord, scope: ApiScope): ApiKeyRecord {
   if (!key.scopes.includes(scope)) {
     throw HttpProblem.of(
       "ERR_FORBIDDEN",

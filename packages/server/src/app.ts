@@ -18,9 +18,13 @@ import { accountRoutes } from "./routes/accounts.js";
 import type { CardDesk } from "./cards/desk.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
 import { cardRoutes } from "./cards/routes.js";
+import { mandateRoutes } from "./mandates/routes.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
 import { meRoutes } from "./routes/me.js";
+import { publisherRoutes } from "./routes/publisher.js";
+import { publisherKeyRoutes } from "./routes/publisher-keys.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
@@ -218,6 +222,7 @@ export function buildApp(deps: AppDeps): App {
             scheme: "bearer",
             description: "An operator API key; each endpoint names the scope it needs.",
           },
+          publisherKey: { type: "http", scheme: "bearer", description: "A publisher's own API key (scope publisher:read)." },
           userSignature: {
             type: "apiKey",
             in: "header",
@@ -234,9 +239,13 @@ export function buildApp(deps: AppDeps): App {
   app.register(apiKeyRoutes, { ctx });
   app.register(ledgerRoutes, { ctx });
   app.register(meRoutes, { ctx });
+  app.register(publisherRoutes, { ctx });
+  app.register(publisherKeyRoutes, { ctx });
+  app.register(webhookRoutes, { ctx });
   app.register(rateRoutes, { ctx });
   app.register(healthRoutes, { ctx, publicMetrics: deps.publicMetrics ?? false });
   app.register(cardRoutes, { ctx, desk: deps.cards });
+  app.register(mandateRoutes, { ctx });
   app.register(openApiRoutes);
   return app;
 }

@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { isIP } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { exponentOf, isCurrencyCode, parseDecimal, type CurrencyCode, type MinorUnits } from "@peage/protocol";
+import { exponentOf, isCurrencyCode, PeageError, parseDecimal, type CurrencyCode, type MinorUnits } from "@peage/protocol";
 import { validateBic, validateCreditorId, validateIban } from "./bank/index.js";
 import { DataDirFiles } from "./data-dir.js";
 import type { KeySource } from "./signing-key.js";
@@ -130,9 +130,12 @@ export const EnvVars = {
   pkcs11Pin: "PEAGE_PKCS11_PIN",
 } as const;
 
-export class ConfigError extends Error {
+/** The server's configuration (flags, environment, server.json) is wrong; the message says which value and how to fix it. */
+export class ConfigError extends PeageError<"ERR_CONFIG"> {
   override readonly name = "ConfigError";
-  readonly code = "ERR_CONFIG";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_CONFIG", message, options);
+  }
 }
 
 export interface CommandLine {

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   parseCertificatesPem,
+  PeageError,
   PkiFiles,
   systemClock,
   toX5c,
@@ -21,6 +22,7 @@ import {
 import { installCardIssuer } from "./cards/files.js";
 import { keyFromPem, openTokenKey, SigningKeyError, spkiOf, type KeySource } from "./signing-key.js";
 
+/** The files of a data directory, by role (the server's key and chain, trusted roots, CRLs, rates, database). */
 export const DataDirFiles = {
   database: "peage.db",
   /** The server's PKCS#8 PEM private key (mode 0600). */
@@ -42,15 +44,16 @@ export const SAMPLE_RATES_FILE = fileURLToPath(new URL("../../data/eurofxref-sam
 export const DataDirErrorCodes = ["ERR_DATA_DIR", "ERR_SERVER_IDENTITY"] as const;
 export type DataDirErrorCode = (typeof DataDirErrorCodes)[number];
 
-export class DataDirError extends Error {
+/** A data directory that cannot be prepared or read, or a server identity that does not validate. */
+export class DataDirError extends PeageError<DataDirErrorCode> {
   override readonly name = "DataDirError";
   constructor(
-    readonly code: DataDirErrorCode,
+    code: DataDirErrorCode,
     message: string,
     /** For an identity that does not validate: the protocol verification code (e.g. ERR_WRONG_ROLE). */
     readonly reason?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

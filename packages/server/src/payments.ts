@@ -35,7 +35,7 @@ import type { ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
-import type { PaymentRecord, Store, UserRecord } from "./store/store.js";
+import type { PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
 import { importJwk, type PublicJwk, type UserKeyCache } from "./user-keys.js";
 
 export interface PaymentContext {
@@ -147,25 +147,34 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   };
 
   const outcome = await ctx.store.recordPayment(record);
+  if (outcome.kind === "recorded") return { acknowledgment, payment: record, replayed: false };
+  if (outcome.kind === "duplicate")
+    return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
+  throw refusalOf(outcome, consent, user, charged);
+}
+
+/** The problem answered for a payment the store refused. */
+export function refusalOf(
+  outcome: Exclude<PaymentOutcome, { kind: "recorded" | "duplicate" }>,
+  consent: Pick<ConsentClaims, "nonce" | "user">,
+  user: UserRecord,
+  charged: Price,
+): HttpProblem {
   switch (outcome.kind) {
-    case "recorded":
-      return { acknowledgment, payment: record, replayed: false };
-    case "duplicate":
-      return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
     case "nonce-reused":
-      throw nonceReused(consent);
+      return nonceReused(consent);
     case "unknown-user":
-      throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
+      return HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
     case "suspended":
-      throw suspended(user);
+      return suspended(user);
     case "insufficient-funds":
-      throw insufficientFunds(outcome.balance, charged);
+      return insufficientFunds(outcome.balance, charged);
     case "limit-exceeded":
-      throw limitExceeded(outcome.used, outcome.limit, charged);
+      return limitExceeded(outcome.used, outcome.limit, charged);
     case "deposit-required":
-      throw depositRequired(outcome.required, outcome.paid, charged);
+      return depositRequired(outcome.required, outcome.paid, charged);
     case "currency-mismatch":
-      throw HttpProblem.of(
+      return HttpProblem.of(
         "ERR_INTERNAL",
         `the account's home currency changed to ${outcome.homeCurrency} during the payment: send the request again`,
       );
@@ -200,7 +209,7 @@ export async function rateTableFor(ctx: Pick<PaymentContext, "store" | "rates">,
 }
 
 /** The amount to charge in the user's home currency, and the rate used (recorded with the payment). */
-function chargeFor(
+export function chargeFor(
   price: Price,
   user: UserRecord,
   table: RateTable | undefined,
@@ -239,7 +248,7 @@ function chargeFor(
   return { charged: conversion.price, rate: conversion.rate, rateDate: table.date };
 }
 
-async function precheckFunds(store: Store, user: UserRecord, charged: Price, at: Date): Promise<void> {
+export async function precheckFunds(store: Store, user: UserRecord, charged: Price, at: Date): Promise<void> {
   if (user.mode === "prepaid") {
     if (user.balance < charged.amount) throw insufficientFunds(user.balance, charged);
     return;
@@ -250,7 +259,7 @@ async function precheckFunds(store: Store, user: UserRecord, charged: Price, at:
   if (used + charged.amount > limit) throw limitExceeded(used, limit, charged);
 }
 
-const nonceReused = (consent: ConsentClaims) =>
+const nonceReused = (consent: Pick<ConsentClaims, "nonce">) =>
   HttpProblem.of(
     "ERR_NONCE_REUSED",
     `another payment request already used the nonce of this offer (${consent.nonce}): ask the program for a new offer`,

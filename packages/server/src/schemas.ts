@@ -209,3 +209,11 @@ export const UserParamsSchema = Type.Object({ user: UserIdSchema }, { additional
 
 /** The responses every route may give besides its success. */
 export const problemResponses = { "4xx": ProblemSchema, "5xx": ProblemSchema } as const;
+
+/**
+ * Problem documents at exactly these statuses, for the routes whose every answer docs/transport.md
+ * lists (its route table and the OpenAPI document are checked against each other).
+ */
+export function problemsAt<const S extends readonly number[]>(...statuses: S): { [K in S[number]]: typeof ProblemSchema } {
+  return Object.fromEntries(statuses.map((status) => [status, ProblemSchema])) as { [K in S[number]]: typeof ProblemSchema };
+}

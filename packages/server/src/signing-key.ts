@@ -5,16 +5,19 @@
  */
 import { createHash, createPublicKey, KeyObject, randomBytes, verify as cryptoVerify } from "node:crypto";
 import { createRequire } from "node:module";
-import { importPrivateKeyPem, type ExternalKey, type SignatureAlgorithm, type SigningKey } from "@peage/protocol";
+import { importPrivateKeyPem, PeageError, type ExternalKey, type SignatureAlgorithm, type SigningKey } from "@peage/protocol";
 
 /** How to reach the key; secrets (passphrase, PIN) already read from their file or variable. */
 export type KeySource =
   | { readonly kind: "file"; readonly passphrase: string | undefined }
   | { readonly kind: "pkcs11"; readonly module: string; readonly token: string; readonly label: string; readonly pin: string };
 
-export class SigningKeyError extends Error {
+/** The server's signing key cannot be loaded (encrypted without a passphrase, a wrong one, a token that refuses). */
+export class SigningKeyError extends PeageError<"ERR_SIGNING_KEY"> {
   override readonly name = "SigningKeyError";
-  readonly code = "ERR_SIGNING_KEY";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_SIGNING_KEY", message, options);
+  }
 }
 
 /** Imports a PEM private key, decrypting it when it is an ENCRYPTED PRIVATE KEY. */

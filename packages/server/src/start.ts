@@ -10,6 +10,7 @@ import type { Server as TlsServer } from "node:tls";
 import { systemClock, x509, type Clock, type TrustStore } from "@peage/protocol";
 import { join } from "node:path";
 import { buildApp, type App, type LogStream } from "./app.js";
+import { startWebhookWorker } from "./webhooks/worker.js";
 import { CrlRefresher, distributionPoints, revocationReport } from "./crl-refresh.js";
 import { openCardDesk, type CardDesk } from "./cards/desk.js";
 import { ConfigError, type ServerConfig } from "./config.js";
@@ -91,6 +92,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           : { level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     });
     crls = await startCrlRefresh(app, config, identity, trust, clock ?? systemClock);
+    const webhooks = startWebhookWorker({
+      store,
+      clock: clock ?? systemClock,
+      log: (fields, message) => app?.log.warn(fields, message),
+    });
+    app.addHook("onClose", () => webhooks.stop());
     await app.listen({ host: config.host, port: config.port });
     if (config.metrics.kind === "separate")
       metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);

@@ -8,17 +8,26 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JsonWebKey } from "node:crypto";
-import type { DemoPki, RateTable } from "@peage/protocol";
+import type { Clock, DemoPki, RateTable, TrustStore } from "@peage/protocol";
 import { ApiScopes, buildApp, createApiKey, SqliteStore, staticRates } from "./index.js";
 
 export interface RealServer {
   readonly url: string;
+  /** An operator API key with every scope, for requests the test makes as the operator. */
+  readonly operatorKey: string;
   enrol(user: string, publicKey: JsonWebKey, homeCurrency: string, balance: number): Promise<void>;
   balanceOf(user: string): Promise<number>;
   close(): Promise<void>;
 }
 
-export async function startRealServer(pki: DemoPki, rates: RateTable): Promise<RealServer> {
+export interface RealServerOptions {
+  /** The server's clock (default the system's). */
+  readonly clock?: Clock;
+  /** The roots the server trusts (default the demo PKI's). */
+  readonly trust?: TrustStore;
+}
+
+export async function startRealServer(pki: DemoPki, rates: RateTable, options: RealServerOptions = {}): Promise<RealServer> {
   const dir = await mkdtemp(join(tmpdir(), "peage-e2e-server-"));
   const store = SqliteStore.open(join(dir, "peage.db"));
   const app = buildApp({
@@ -29,8 +38,9 @@ export async function startRealServer(pki: DemoPki, rates: RateTable): Promise<R
       x5c: pki.chainOf(pki.server.certificate),
       notAfter: pki.server.certificate.notAfter,
     },
-    trust: pki.trustStore(),
+    trust: options.trust ?? pki.trustStore(),
     rates: staticRates(rates),
+    ...(options.clock && { clock: options.clock }),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
@@ -50,6 +60,7 @@ export async function startRealServer(pki: DemoPki, rates: RateTable): Promise<R
   let topups = 0;
   return {
     url,
+    operatorKey: secret,
     async enrol(user, publicKey, homeCurrency, balance) {
       await operator("POST", "/v1/admin/users", { user, publicKey, mode: "prepaid", homeCurrency });
       if (balance > 0)
@@ -66,3 +77,18 @@ export async function startRealServer(pki: DemoPki, rates: RateTable): Promise<R
     },
   };
 }
+
+export {
+  answerProblems,
+  EXCHANGES_FORMAT,
+  problemShape,
+  recordExchanges,
+  replayExchanges,
+  send,
+  shapeProblems,
+  type Answer,
+  type Exchange,
+  type ExchangeFile,
+  type ExchangeRequest,
+  type ExchangeResponse,
+} from "./exchanges.js";

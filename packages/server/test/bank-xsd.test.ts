@@ -23,14 +23,14 @@ describe("validateXml", () => {
     const result = await validateXml('<?xml version="1.0"?><Document xmlns="urn:example"/>', schemas.pain001);
     assert.equal(result.ok, false);
     assert.ok(
-      !result.ok && result.errors.some((e) => /No matching global declaration|not expected/.test(e)),
+      !result.ok && result.error.some((e) => /No matching global declaration|not expected/.test(e)),
       JSON.stringify(result),
     );
   });
 
   it("reports a document that is not XML", async () => {
     const result = await validateXml("not xml at all", schemas.pain008);
-    assert.ok(!result.ok && result.errors.length > 0);
+    assert.ok(!result.ok && result.error.length > 0);
   });
 
   it("rejects when the schema cannot be read", async () => {

@@ -10,19 +10,16 @@ import { convert, price, rateTable, type CurrencyCode, type MinorUnits } from "@
 import {
   Accounts,
   assertBalanced,
-  assignPeriod,
   collectionPostings,
   feeFor,
   LedgerInvariantError,
-  nextPeriod,
   paymentPostings,
   payoutPostings,
-  periodDays,
-  periodOf,
   reversePostings,
   topupPostings,
   type Posting,
-} from "../src/index.js";
+} from "../src/ledger/ledger.js";
+import { assignPeriod, nextPeriod, periodDays, periodOf } from "../src/ledger/periods.js";
 
 const sums = (postings: readonly Posting[]) => {
   const out: Record<string, bigint> = {};

@@ -1,7 +1,7 @@
 /** Structured logs: every request and payment is logged as JSON, and no secret or signed token ever is. */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { signUserRequest } from "../src/index.js";
+import { signUserRequest } from "../src/user-auth.js";
 import { admin, enrol, http, pay, paymentRequest, startFixture, type Fixture } from "./helpers/fixture.js";
 
 describe("logs", () => {

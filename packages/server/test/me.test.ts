@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { canonicalBytes, JwsTypes, keyThumbprint, newNonce, signJws, timestamp } from "@peage/protocol";
-import { signUserRequest } from "../src/index.js";
+import { signUserRequest } from "../src/user-auth.js";
 import {
   assertProblem,
   enrol,

@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { generateKeyPair } from "@peage/protocol";
-import { createApiKey, hashSecret } from "../src/index.js";
+import { createApiKey } from "../src/index.js";
+import { hashSecret } from "../src/api-keys.js";
 import {
   admin,
   assertProblem,

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { price, type MinorUnits, type PartyId } from "@peage/protocol";
-import type { PaymentOutcome, PaymentRecord, PgStore, Store } from "../src/index.js";
+import type { PaymentRecord, PgStore, Store } from "../src/index.js";
+import type { PaymentOutcome } from "../src/store/store.js";
 import { Books } from "./helpers/books.js";
 import { openTestStore, type TestStore } from "./helpers/engines.js";
 

@@ -14,7 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { price, type PartyId } from "@peage/protocol";
-import { buildConfig, periodOf, periodStates, settle, SettlementError, type Store } from "../src/index.js";
+import { buildConfig, settle, SettlementError, type Store } from "../src/index.js";
+import { periodOf } from "../src/ledger/periods.js";
+import { periodStates } from "../src/settlement/settle.js";
 import { Books } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
 

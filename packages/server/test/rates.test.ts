@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { FileRateSource, parseEcbRates, RatesError, SAMPLE_RATES_FILE } from "../src/index.js";
+import { RatesError } from "../src/index.js";
+import { FileRateSource } from "../src/rates/rate-source.js";
+import { parseEcbRates } from "../src/rates/ecb.js";
+import { SAMPLE_RATES_FILE } from "../src/data-dir.js";
 import { http, RATES, startFixture, type Fixture } from "./helpers/fixture.js";
 
 const HEAD = `<?xml version="1.0" encoding="UTF-8"?>

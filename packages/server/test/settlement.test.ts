@@ -317,10 +317,11 @@ for (const engine of ENGINES) {
       assert.ok([...toCollect.values()].some(([c, a]) => c === "USD" && a === BigInt(carolCollection.amount.amount)));
 
       // The bank files are valid ISO 20022 (and EPC, for the SEPA batch).
-      assert.deepEqual(await validateXml(sepa, schemas.pain001Sepa), { ok: true });
-      assert.deepEqual(await validateXml(other, schemas.pain001), { ok: true });
+      assert.deepEqual(await validateXml(sepa, schemas.pain001Sepa), { ok: true, value: undefined });
+      assert.deepEqual(await validateXml(other, schemas.pain001), { ok: true, value: undefined });
       assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), {
         ok: true,
+        value: undefined,
       });
 
       // Again: the same bytes, nothing paid or collected twice, the ledger sound.
@@ -357,6 +358,7 @@ for (const engine of ENGINES) {
       assert.ok(again.files.includes(join("bank", "pain.008-2026-03.xml")));
       assert.deepEqual(await validateXml(readFileSync(join(out, "bank", "pain.008-2026-03.xml"), "utf8"), schemas.pain008), {
         ok: true,
+        value: undefined,
       });
     });
 

@@ -20,15 +20,15 @@ import {
   ConfigError,
   DataDirError,
   DataDirFiles,
-  DEFAULT_PORT,
-  identityFromPem,
   initDataDir,
   loadConfig,
-  migrations,
   SqliteStore,
   StoreSchemaError,
   type PaymentRecord,
 } from "../src/index.js";
+import { migrations } from "../src/store/migrations.js";
+import { DEFAULT_PORT } from "../src/config.js";
+import { identityFromPem } from "../src/data-dir.js";
 
 describe("setup", () => {
   let root: string;

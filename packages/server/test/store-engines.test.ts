@@ -13,7 +13,8 @@ import Database from "better-sqlite3";
 import { rateTable, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
 import { StoreRowError } from "../src/store/logic.js";
 import { migrate } from "../src/store/sqlite.js";
-import { migrations, parseEcbRateDays, SqliteStore, StoreSchemaError, type Store } from "../src/index.js";
+import { parseEcbRateDays, SqliteStore, StoreSchemaError, type Store } from "../src/index.js";
+import { migrations } from "../src/store/migrations.js";
 import { Books, ecbXml, eur } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
 

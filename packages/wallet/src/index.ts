@@ -71,3 +71,4 @@ export * from "./card/index.js";
 export { ConsentWindow, type ConsentWindowOptions, type PendingOffer } from "./ui/consent-window.js";
 export { UserPages, amountOf, type Amount, type HistoryLine, type HistoryPage } from "./ui/user-pages.js";
 export { browserOpener } from "./ui/opener.js";
+export * from "./mandates/index.js";

@@ -11,17 +11,15 @@
 import {
   isCurrencyCode,
   isPlainObject,
-  PaymentCodes,
+  isProblemCode,
   rateTable,
   signUserRequest,
   tryParseStrictJson,
-  VerificationCodes,
   type Clock,
   type CurrencyCode,
   type KeyPair,
   type PartyId,
   type PaymentRequest,
-  type ProblemCode,
   type RateTable,
 } from "@peage/protocol";
 import { serverUrlProblem } from "./config.js";
@@ -38,12 +36,12 @@ export interface ServerClientOptions {
   readonly maxResponseBytes?: number;
 }
 
-const knownCodes = new Set<string>([...PaymentCodes, ...VerificationCodes]);
-
 /** Who signs the requests for the user's own records: the user, with the key that signs consents. */
 export interface UserSigner {
   readonly user: PartyId<"user">;
   readonly key: KeyPair;
+  /** The wallet's clock, which dates the signature: the server accepts it within minutes of its own. */
+  readonly clock?: Clock;
 }
 
 export class PaymentServerClient {
@@ -118,7 +116,7 @@ export class PaymentServerClient {
 
   /** The currency the user's account is kept in (GET /v1/me). */
   async accountCurrency(signer: UserSigner): Promise<CurrencyCode> {
-    const account = await this.#signedGet("/v1/me", signer);
+    const account = await this.#signedGet("/v1/me", signer, signer.clock);
     const currency = isPlainObject(account) ? account["homeCurrency"] : undefined;
     if (!isCurrencyCode(currency))
       throw new WalletError(
@@ -136,7 +134,7 @@ export class PaymentServerClient {
    */
   async acknowledgmentOf(nonce: string, signer: UserSigner): Promise<unknown> {
     try {
-      return await this.#signedGet(`/v1/me/acknowledgments/${encodeURIComponent(nonce)}`, signer);
+      return await this.#signedGet(`/v1/me/acknowledgments/${encodeURIComponent(nonce)}`, signer, signer.clock);
     } catch (error) {
       if (error instanceof WalletError && error.code === "ERR_NOT_FOUND") return undefined;
       throw error;
@@ -197,17 +195,13 @@ export class PaymentServerClient {
 }
 
 /** An RFC 9457 problem from the server as a wallet error; anything else becomes ERR_SERVER_UNAVAILABLE. */
-function problemError(status: number, text: string): WalletError {
+export function problemError(status: number, text: string): WalletError {
   const value = parseJson(text);
-  if (isPlainObject(value) && typeof value["code"] === "string" && knownCodes.has(value["code"])) {
+  const code = isPlainObject(value) ? value["code"] : undefined;
+  if (isPlainObject(value) && isProblemCode(code)) {
     const detail = typeof value["detail"] === "string" ? value["detail"] : `the payment server answered ${status}`;
     const retryable = typeof value["retryable"] === "boolean" ? value["retryable"] : status >= 500;
-    return new WalletError(
-      value["code"] as ProblemCode,
-      `payment server: ${detail}`,
-      status >= 400 && status < 600 ? status : 502,
-      retryable,
-    );
+    return new WalletError(code, `payment server: ${detail}`, status >= 400 && status < 600 ? status : 502, retryable);
   }
   return new WalletError(
     "ERR_SERVER_UNAVAILABLE",
@@ -217,7 +211,7 @@ function problemError(status: number, text: string): WalletError {
   );
 }
 
-function networkError(cause: unknown, base: string): WalletError {
+export function networkError(cause: unknown, base: string): WalletError {
   const name = (cause as { name?: string }).name;
   if (name === "TimeoutError" || name === "AbortError") {
     return new WalletError("ERR_TIMEOUT", `the payment server at ${base} did not answer in time: try again later`, 504, true);

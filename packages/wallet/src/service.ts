@@ -4,6 +4,8 @@
  *   GET  /v1/health   → 200 {"status":"ok"}
  *   POST /v1/offers   (Authorization: Bearer <token>, body {"offer": message 1})
  *                     → 200 {"acknowledgment": message 3} or an RFC 9457 problem
+ *   POST /v2/mandates (Authorization: Bearer <token>, body {"mandate": limits and the agent's key})
+ *                     → 200 {"mandate": the mandate the user signed} (mandates/local-route.ts)
  *   POST /v1/ui-link  (Authorization: Bearer <token>) → 200 {"url": a one-time link to the user's pages}
  *   /ui/…             the user's pages and the consent window, for the browser (ui/routes.ts)
  *
@@ -24,6 +26,7 @@ import { WalletError } from "./errors.js";
 import { SECURITY_HEADERS, UiAccess } from "./ui/access.js";
 import type { ConsentWindow } from "./ui/consent-window.js";
 import { handleUi, type UiContext } from "./ui/routes.js";
+import { mandateRequest } from "./mandates/local-route.js";
 import { createWallet, Wallet, type OpenWalletOptions } from "./wallet.js";
 
 export interface StartWalletOptions {
@@ -112,6 +115,18 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
       if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
       return sendJson(res, 200, { url: uiLink() });
     }
+    if (path === "/v2/mandates") {
+      if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+      if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
+      if (pending >= maxPending) return sendProblem(res, busy());
+      const deps = { wallet, window: options.consentWindow, readBody: (r: IncomingMessage) => readBody(r, bodyLimit), log };
+      pending++;
+      try {
+        return sendJson(res, 200, await mandateRequest(req, res, deps));
+      } finally {
+        pending--;
+      }
+    }
     if (path === "/v1/ticks") return tick(req, res);
     if (path !== "/v1/offers")
       return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
@@ -139,12 +154,7 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
     if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !("offer" in parsed)) {
       return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be exactly {"offer": <message 1>}', 400, false));
     }
-    if (pending >= maxPending) {
-      return sendProblem(
-        res,
-        new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other offers: try again shortly", 503, true),
-      );
-    }
+    if (pending >= maxPending) return sendProblem(res, busy());
     // When the program stops waiting (its timeout), an offer still waiting for the user is dropped.
     const abandoned = new AbortController();
     res.on("close", () => {
@@ -266,6 +276,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function tooLarge(limit: number): WalletError {
   return new WalletError("ERR_PAYLOAD_TOO_LARGE", `the body is larger than ${limit} bytes: an offer is far smaller`, 413, false);
+}
+
+function busy(): WalletError {
+  return new WalletError("ERR_WALLET_UNAVAILABLE", "the wallet is busy with other questions: try again shortly", 503, true);
 }
 
 function unauthorized(res: ServerResponse): WalletError {

@@ -13,7 +13,9 @@
 import { readFile } from "node:fs/promises";
 import {
   convert,
+  createMandate,
   createPaymentRequest,
+  signUserRequest,
   formatPrice,
   systemClock,
   TrustStore,
@@ -24,7 +26,10 @@ import {
   type Clock,
   type CurrencyCode,
   type KeyPair,
+  type Mandate,
+  type MandatePeriod,
   type Offer,
+  type PartyId,
   type Price,
   type RateTable,
   type VerifiedAcknowledgment,
@@ -39,6 +44,7 @@ import { fromVerification, WalletError } from "./errors.js";
 import { Sessions, type SessionInfo } from "./sessions.js";
 import { History, type ConsentKind } from "./history.js";
 import { loadKey } from "./key-store.js";
+import type { MandateRequest } from "./mandates/request.js";
 import { describeAutoAccept } from "./rule-text.js";
 import { decide, toHome, type Rules } from "./rules.js";
 import { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
@@ -177,7 +183,11 @@ export class Wallet {
   async #pay(value: unknown, signal?: AbortSignal): Promise<PaymentResult> {
     // 1. Verify first: a forged, altered or stale offer is never shown to the user.
     const verified = await verifyOffer(value, { trust: this.#trust, clock: this.#clock, server: this.config.server.id });
-    if (!verified.ok) throw fromVerification(verified.error, "the offer does not verify and was not shown");
+    if (!verified.ok) {
+      // docs/transport.md §1: a malformed request is 400, a message that verifies badly 422.
+      const malformed = verified.error.code === "ERR_MALFORMED" || verified.error.code === "ERR_UNSUPPORTED_ALGORITHM";
+      throw fromVerification(verified.error, "the offer does not verify and was not shown", malformed ? 400 : 422);
+    }
     const { offer } = verified.value;
     const delivered = await this.#paidBefore(offer);
     if (delivered) return delivered;
@@ -385,7 +395,11 @@ export class Wallet {
     }
     const consent = this.history.answerMissing(offer.nonce);
     if (!consent) return undefined;
-    const answer = await this.#server.acknowledgmentOf(offer.nonce, { user: this.config.user, key: this.#key });
+    const answer = await this.#server.acknowledgmentOf(offer.nonce, {
+      user: this.config.user,
+      key: this.#key,
+      clock: this.#clock,
+    });
     if (answer === undefined) return undefined;
     const rates = await this.#ratesFor(offer);
     return this.#accept(
@@ -406,7 +420,11 @@ export class Wallet {
   async checkAccount(): Promise<CurrencyCode | undefined> {
     if (this.#accountCurrency === undefined) {
       try {
-        this.#accountCurrency = await this.#server.accountCurrency({ user: this.config.user, key: this.#key });
+        this.#accountCurrency = await this.#server.accountCurrency({
+          user: this.config.user,
+          key: this.#key,
+          clock: this.#clock,
+        });
       } catch (error) {
         if (error instanceof WalletError && (error.code === "ERR_NOT_FOUND" || error.code === "ERR_SERVER_UNAVAILABLE"))
           return undefined;
@@ -595,6 +613,11 @@ export class Wallet {
     return this.#config;
   }
 
+  /** The wallet's clock (the system's, or a test's). */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
   /** Replaces the user's rules, saved in the config file first; the next offer is decided by them. */
   async setRules(rules: Rules): Promise<void> {
     if (this.#dir === undefined)
@@ -617,6 +640,27 @@ export class Wallet {
   /** GET one of the user's records at the payment server (/v1/me, /v1/me/payments…), signed with the user's key. */
   serverRecords(path: string): Promise<unknown> {
     return this.#server.me(path, this.#config.user, this.#key, this.#clock);
+  }
+
+  /** A spending mandate for an agent, signed with the user's key: call only once the user approved it (mandates/grant.ts). */
+  signMandate(request: MandateRequest): Promise<Mandate> {
+    return createMandate({
+      ...request,
+      payees: request.payees as PartyId<"publisher">[],
+      maxPerPayment: request.maxPerPayment as Price,
+      budget: request.budget as Price,
+      period: request.period as MandatePeriod,
+      user: this.#config.user,
+      server: this.#config.server.id,
+      expiresAt: new Date(request.expiresAt),
+      clock: this.#clock,
+      userKey: this.#key,
+    });
+  }
+
+  /** The Authorization header of a request to the payment server signed with the user's key (user-auth). */
+  signRequest(method: string, path: string): Promise<string> {
+    return signUserRequest({ user: this.#config.user, key: this.#key, method, path, clock: this.#clock });
   }
 
   /**

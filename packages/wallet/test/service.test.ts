@@ -186,7 +186,8 @@ test("bodies that are too large, not JSON, or not {offer} are refused with a spe
     headers: authorized(),
     body: JSON.stringify({ offer: { type: "peage.offer" } }),
   });
-  assert.equal(forged.status, 422);
+  // docs/transport.md §1: ERR_MALFORMED is a 400, like any malformed request.
+  assert.equal(forged.status, 400);
   assert.equal(forged.body["code"], "ERR_MALFORMED");
   assert.equal((await send(url, "/v1/elsewhere")).status, 404);
   assert.equal((await send(url, "/v1/offers", { headers: authorized() })).status, 405);

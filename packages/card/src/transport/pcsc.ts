@@ -10,7 +10,9 @@
  * SCardBeginTransaction would give and the binding does not offer. The session ends with
  * SCARD_RESET_CARD, so the next one starts with the PIN unverified.
  */
+import { PeageError } from "@peage/protocol";
 import { CardClient, type CardClientOptions, type CardTransport } from "../client.js";
+import type { CardErrorCode } from "../errors.js";
 
 /** The subset of @pokusew/pcsclite used here (its own typings lack the constructor's shape). */
 interface PcscLite {
@@ -23,11 +25,11 @@ interface PcscLite {
  * The PC/SC binding is an optional peer dependency: it is a native build (libpcsclite-dev, a C++
  * compiler) that people paying online only never need, so it is loaded on first use of a reader.
  */
-export class PcscUnavailableError extends Error {
+export class PcscUnavailableError extends PeageError<CardErrorCode> {
   override readonly name = "PcscUnavailableError";
-  readonly code = "ERR_PCSC_UNAVAILABLE";
   constructor(cause: unknown) {
     super(
+      "ERR_PCSC_UNAVAILABLE",
       "the smart-card feature needs the optional PC/SC binding, which is not installed: run `npm install @pokusew/pcsclite` " +
         "(it builds against libpcsclite-dev, e.g. `apt-get install libpcsclite-dev pcscd`), then try again",
       { cause },
@@ -90,9 +92,9 @@ interface ReaderState {
 }
 
 /** The first command of a session failed: no card received it. */
-class CardSwapped extends Error {
+class CardSwapped extends PeageError<CardErrorCode> {
   constructor(override readonly cause: Error) {
-    super(cause.message);
+    super("ERR_CARD_SWAPPED", cause.message);
   }
 }
 

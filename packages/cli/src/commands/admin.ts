@@ -28,18 +28,22 @@ const connection: Record<string, OptionSpec> = {
 };
 const userOption: OptionSpec = { type: "string", value: "URN", description: "the user, urn:peage:user:…" };
 
-async function operatorOf(o: Options): Promise<Operator> {
+/** A client of the server in --server (or $PEAGE_SERVER_URL) with the key in --key-file (or the environment variable `key.env`). */
+export async function apiClientOf(o: Options, key: { readonly env: string; readonly missing: string }): Promise<Operator> {
   const url = o.string("server") ?? process.env[SERVER_URL_ENV];
   if (!url) throw o.usage(`the payment server is needed: give --server URL or set ${SERVER_URL_ENV}`);
   if (!/^https?:\/\/[^/]+/.test(url)) throw o.usage(`--server ${url}: expected an http:// or https:// URL`);
   const keyFile = o.string("key-file");
-  const secret = keyFile !== undefined ? (await readInput(keyFile, "--key-file")).trim() : process.env[API_KEY_ENV];
-  if (!secret)
-    throw o.usage(
-      `an operator API key is needed: give --key-file FILE or set ${API_KEY_ENV} (\`peage server --bootstrap-key FILE\` makes the first one)`,
-    );
+  const secret = keyFile !== undefined ? (await readInput(keyFile, "--key-file")).trim() : process.env[key.env];
+  if (!secret) throw o.usage(key.missing);
   return new Operator(url.replace(/\/+$/, ""), secret);
 }
+
+const operatorOf = (o: Options) =>
+  apiClientOf(o, {
+    env: API_KEY_ENV,
+    missing: `an operator API key is needed: give --key-file FILE or set ${API_KEY_ENV} (\`peage server --bootstrap-key FILE\` makes the first one)`,
+  });
 
 /** The user's URN as a path segment. */
 function userPath(o: Options): string {
@@ -96,7 +100,7 @@ interface AdminCommand {
   show(answer: unknown): void;
 }
 
-function command(spec: AdminCommand): Command {
+export function command(spec: AdminCommand): Command {
   return {
     spec: {
       name: `admin ${spec.name}`,
@@ -291,9 +295,9 @@ function status(action: "suspend" | "reactivate"): Command {
   });
 }
 
-const publisherOption: OptionSpec = { type: "string", value: "URN", description: "the publisher, urn:peage:publisher:…" };
+export const publisherOption: OptionSpec = { type: "string", value: "URN", description: "the publisher, urn:peage:publisher:…" };
 
-function publisherPath(o: Options): string {
+export function publisherPath(o: Options): string {
   const publisher = o.required("publisher", "URN");
   if (!/^urn:peage:publisher:[A-Za-z0-9._~-]{1,64}$/.test(publisher))
     throw o.usage(`--publisher ${publisher}: expected urn:peage:publisher:NAME`);
@@ -456,7 +460,7 @@ const keyCreate = command({
       multiple: true,
       value: "SCOPE",
       description:
-        "users:read, users:write, funds:write, payments:read, payments:refund, publishers:read, publishers:write, keys:read or keys:write",
+        "users:read, users:write, funds:write, payments:read, payments:refund, publishers:read, publishers:write, keys:read, keys:write, webhooks:read or webhooks:write",
     },
     label: { type: "string", value: "TEXT", description: "what the key is for" },
   },

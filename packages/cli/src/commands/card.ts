@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { formatPrice, partyId, readPkiDir, type Price } from "@peage/protocol";
+import { formatPrice, isProblemCode, partyId, readPkiDir, type Price } from "@peage/protocol";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
 import { CommandError } from "../errors.js";
@@ -161,7 +161,7 @@ const issue: Command = {
       } catch (cause) {
         const code = (cause as { code?: unknown }).code;
         throw new CommandError(
-          typeof code === "string" ? code : "ERR_REGISTER",
+          isProblemCode(code) ? code : "ERR_REGISTER",
           `the card ${card} is personalised in ${out} but was not registered at ${server}: ${(cause as Error).message}` +
             (registrationOut !== undefined
               ? `; register it later with \`peage card register --registration ${registrationOut}\``

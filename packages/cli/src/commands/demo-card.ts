@@ -144,7 +144,7 @@ export async function runCardDemo(o: Options): Promise<void> {
       cards,
     ] = await Promise.all([
       import("@peage/card"),
-      import("@peage/card/testing"),
+      import("@peage/card/emulator"),
       import("@peage/wallet"),
       merchantModule,
       import("@peage/server"),

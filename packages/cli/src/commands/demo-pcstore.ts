@@ -290,7 +290,7 @@ async function makeStore(dir: string, say: (line: string) => void, cleanup: Clea
   const [{ cardIssuerFromDemo }, pcstore, { startSwtpm }] = await Promise.all([
     import("@peage/card"),
     import("@peage/pcstore"),
-    import("@peage/pcstore/testing"),
+    import("@peage/pcstore/simulator"),
   ]);
   const pki = await createDemoPki({ cardIssuer: true });
   await writePkiDir(join(dir, PcStoreDemoFiles.pki), pki);

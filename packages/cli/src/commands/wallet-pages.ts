@@ -231,7 +231,7 @@ async function enrol(serverUrl: string, apiKey: string, user: string, publicKey:
 }
 
 /** Opens the wallet to read its pages: the key signs the requests for the server's records. */
-async function openPages(o: Options) {
+export async function openPages(o: Options) {
   const wallet = await import("@peage/wallet");
   const opened = await wallet.createWallet({
     dir: o.required("data", "DIR"),
@@ -241,7 +241,7 @@ async function openPages(o: Options) {
   return { opened, pages: new wallet.UserPages(opened) };
 }
 
-const readOptions = { data: dataOption, "passphrase-file": passphraseOption, json: jsonOption };
+export const readOptions = { data: dataOption, "passphrase-file": passphraseOption, json: jsonOption };
 
 const historyCommand: Command = {
   spec: {
@@ -262,7 +262,7 @@ const historyCommand: Command = {
       if (history.lines.length === 0) return print("no payments yet");
       for (const l of history.lines) {
         const money = `${l.charged?.decimal ?? l.price.decimal} ${l.charged?.currency ?? l.price.currency}`;
-        const ack = `${l.acknowledgment ? ` acknowledgment ${l.acknowledgment}` : ""}${l.rule ? ` (${l.rule})` : ""}`;
+        const ack = `${l.acknowledgment ? ` acknowledgment ${l.acknowledgment}` : ""}${l.rule ? ` (${l.rule})` : ""}${l.mandate ? ` mandate ${l.mandate}` : ""}`;
         print(
           `${l.date}  ${money.padStart(12)}  ${l.outcome.padEnd(8)} ${(l.consent ?? "server").padEnd(8)} ${l.description ?? l.publisher}${ack}`,
         );

@@ -12,6 +12,7 @@ import { note, print, printJsonLine, warn } from "../output.js";
 import { untilStopped } from "../service.js";
 import { PASSPHRASE_ENV, readPassphrase } from "./wallet-passphrase.js";
 import { walletPageCommands } from "./wallet-pages.js";
+import { walletMandateCommands } from "./wallet-mandates.js";
 
 const walletCommand: Command = {
   spec: {
@@ -86,5 +87,5 @@ function choosePrompt(
 export const wallet: CommandGroup = {
   name: "wallet",
   summary: "the user's wallet: run it, set it up, see its payments and rules",
-  commands: [walletCommand, ...walletPageCommands],
+  commands: [walletCommand, ...walletPageCommands, ...walletMandateCommands],
 };

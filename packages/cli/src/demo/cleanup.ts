@@ -1,3 +1,5 @@
+import { PeageError } from "@peage/protocol";
+
 /** What the demo started, stopped in the reverse order at the end, on failure and on Ctrl-C. */
 export class Cleanup {
   readonly #steps: { readonly what: string; readonly run: () => Promise<void> | void }[] = [];
@@ -26,8 +28,11 @@ export class Cleanup {
 }
 
 /** Thrown by a step of the demo that notices it was asked to stop. */
-export class Interrupted extends Error {
+export class Interrupted extends PeageError<"ERR_INTERRUPTED"> {
   override readonly name = "Interrupted";
+  constructor(message: string) {
+    super("ERR_INTERRUPTED", message);
+  }
 }
 
 /** Throws Interrupted once `signal` is aborted: called between the demo's steps. */

@@ -194,3 +194,18 @@ export function startService(args: readonly string[], cwd: string, env: NodeJS.P
     });
   });
 }
+
+/** Starts `peage server …args` in `cwd` and resolves with its URL once it prints its "listening" line. */
+export async function startServerCommand(args: readonly string[], cwd: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [cliPath, "server", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+      const line = /\{"event":"listening".*\}/.exec(out);
+      if (line) resolve((JSON.parse(line[0]) as { url: string }).url);
+    });
+    child.once("exit", (code) => reject(new Error(`the server exited ${code}`)));
+  });
+  return { child, url };
+}

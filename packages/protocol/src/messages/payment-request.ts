@@ -130,7 +130,26 @@ export async function verifyPaymentRequest(
   const signature = await verifyJwsSignature(request.consent, key.alg, key.publicKey);
   if (!signature.ok) return signature;
   const consent = unverified.value;
+  const publisher = await checkConsentForOffer(consent, request.signature, options);
+  if (!publisher.ok) return publisher;
+  return ok({ request, consent, kid: header.kid, publisher: publisher.value });
+}
 
+/** The consent claims §7.5 steps 6 to 12 read: those of message 2, and the agent's under a mandate (mandate.ts). */
+export type OfferConsent = Pick<
+  ConsentClaims,
+  "offerHash" | "price" | "date" | "publisher" | "server" | "consentedAt" | "expiresAt"
+>;
+
+/**
+ * §7.5 steps 6 to 12, once the consent's signature verified: meant for this server, fresh, and
+ * bound to the offer the publisher signed (its signer, hash and price).
+ */
+export async function checkConsentForOffer(
+  consent: OfferConsent,
+  signatureToken: string,
+  options: Omit<PaymentRequestCheckOptions, "userKey">,
+): Promise<Result<VerifiedOfferSignature>> {
   if (consent.server !== options.server) {
     return fail("ERR_WRONG_AUDIENCE", `the consent is for ${consent.server}, not ${options.server}`, { server: consent.server });
   }
@@ -145,7 +164,7 @@ export async function verifyPaymentRequest(
   if (-offerAge > skew)
     return fail("ERR_MESSAGE_NOT_YET_VALID", `the offer dated ${consent.date} is in the future`, { date: consent.date });
 
-  const publisher = await verifyOfferSignature(request.signature, options.trust, now);
+  const publisher = await verifyOfferSignature(signatureToken, options.trust, now);
   if (!publisher.ok) return publisher;
   if (publisher.value.publisher !== consent.publisher) {
     return fail(
@@ -162,5 +181,5 @@ export async function verifyPaymentRequest(
       consented: consent.price,
     });
   }
-  return ok({ request, consent, kid: header.kid, publisher: publisher.value });
+  return publisher;
 }

@@ -3,6 +3,7 @@
  * one BankFileError lists every problem found (each naming the item and field), and an operator
  * fixes a settlement run in one pass rather than one error at a time.
  */
+import { PeageError } from "@peage/protocol";
 
 export const BankProblemCodes = [
   /** The batch itself: empty, duplicate end-to-end ids, totals too large. */
@@ -36,13 +37,12 @@ export interface BankProblem {
 const MAX_PROBLEMS_IN_MESSAGE = 10;
 
 /** A batch that cannot be turned into a bank file. `problems` lists every problem found. */
-export class BankFileError extends Error {
+export class BankFileError extends PeageError<"ERR_BANK_FILE_INPUT"> {
   override readonly name = "BankFileError";
-  readonly code = "ERR_BANK_FILE_INPUT";
   readonly problems: readonly BankProblem[];
 
   constructor(problems: readonly BankProblem[]) {
-    super(describe(problems));
+    super("ERR_BANK_FILE_INPUT", describe(problems));
     this.problems = problems;
   }
 
@@ -60,13 +60,14 @@ function describe(problems: readonly BankProblem[]): string {
 }
 
 /** Thrown inside the builders for one field; collected into a BankFileError. */
-export class FieldProblem extends Error {
+export class FieldProblem extends PeageError<BankProblemCode> {
+  override readonly name = "FieldProblem";
   constructor(
-    readonly code: BankProblemCode,
+    code: BankProblemCode,
     readonly field: string,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

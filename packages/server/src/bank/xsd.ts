@@ -7,21 +7,17 @@ import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { err, ok, PeageError, type Result } from "@peage/protocol";
 
-export type XmlValidation = { ok: true } | { ok: false; errors: string[] };
+/** A file that validates, or xmllint's messages saying where it does not. */
+export type XmlValidation = Result<void, readonly string[]>;
 
 export const XmlValidatorErrorCodes = ["ERR_XMLLINT_MISSING", "ERR_XSD_UNREADABLE", "ERR_XMLLINT_FAILED"] as const;
 export type XmlValidatorErrorCode = (typeof XmlValidatorErrorCodes)[number];
 
 /** Validation could not run (no xmllint, unreadable or broken XSD): says nothing about the file itself. */
-export class XmlValidatorError extends Error {
+export class XmlValidatorError extends PeageError<XmlValidatorErrorCode> {
   override readonly name = "XmlValidatorError";
-  constructor(
-    readonly code: XmlValidatorErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** File names of the schemas, as published by ISO 20022 and the EPC. */
@@ -54,7 +50,7 @@ const TIMEOUT_MS = 60_000;
 /**
  * Validates `xml` against the XSD at `xsdPath` with `xmllint --noout --nonet --schema XSD -`
  * (the document on standard input; no network access, so no external entity or schema is fetched).
- * Resolves `{ ok: false, errors }` with xmllint's messages when the file is invalid or not
+ * Resolves a failed Result (`{ ok: false, error }`) holding xmllint's messages when the file is invalid or not
  * well-formed; rejects with an XmlValidatorError when validation cannot run at all.
  */
 export async function validateXml(xml: string, xsdPath: string): Promise<XmlValidation> {
@@ -64,7 +60,7 @@ export async function validateXml(xml: string, xsdPath: string): Promise<XmlVali
     throw new XmlValidatorError("ERR_XSD_UNREADABLE", `cannot read the schema ${xsdPath}`);
   }
   const { status, stderr } = await runXmllint(["--noout", "--nonet", "--schema", xsdPath, "-"], xml);
-  if (status === 0) return { ok: true };
+  if (status === 0) return ok(undefined);
   if (status === 5)
     throw new XmlValidatorError("ERR_XSD_UNREADABLE", `xmllint cannot compile the schema ${xsdPath}: ${stderr.trim()}`);
   // xmllint exits 1 for a document that is not well-formed, 3 or 4 for schema validity errors.
@@ -75,7 +71,7 @@ export async function validateXml(xml: string, xsdPath: string): Promise<XmlVali
     .split("\n")
     .map((line) => line.trimEnd())
     .filter((line) => line.length > 0 && line !== "- fails to validate" && line !== "- validates");
-  return { ok: false, errors: errors.length > 0 ? errors : [`xmllint exited with status ${status}`] };
+  return err(errors.length > 0 ? errors : [`xmllint exited with status ${status}`]);
 }
 
 function runXmllint(args: string[], input: string): Promise<{ status: number | null; stderr: string }> {

@@ -10,7 +10,7 @@
  * funds or deposit, a publisher's payable) that sum is negative, and the amount owed is its
  * opposite.
  */
-import type { CurrencyCode, MinorUnits, PartyId, Price } from "@peage/protocol";
+import { PeageError, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
 
 /** The kinds of account; an account is `${kind}/${party}` for a party's own, `server/${name}` for the server's. */
 export const AccountKinds = ["funds", "float", "receivable", "deposit", "payable", "server"] as const;
@@ -70,15 +70,14 @@ export interface NewTransaction {
 }
 
 /** Thrown, and nothing written, when a transaction would break an invariant of docs/ledger.md. */
-export class LedgerInvariantError extends Error {
+export class LedgerInvariantError extends PeageError<"ERR_LEDGER_INVARIANT"> {
   override readonly name = "LedgerInvariantError";
-  readonly code = "ERR_LEDGER_INVARIANT";
   constructor(
     /** The invariant's name in docs/ledger.md. */
     readonly invariant: string,
     message: string,
   ) {
-    super(`${invariant}: ${message}`);
+    super("ERR_LEDGER_INVARIANT", `${invariant}: ${message}`);
   }
 }
 

@@ -13,20 +13,14 @@
  * Rates are kept as the decimal strings the ECB wrote (protocol fx.ts converts exactly).
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { isCurrencyCode, rateTable, ratePattern, type RateTable } from "@peage/protocol";
+import { isCurrencyCode, PeageError, rateTable, ratePattern, type RateTable } from "@peage/protocol";
 
 export const RatesErrorCodes = ["ERR_RATES_FILE", "ERR_RATES_XML", "ERR_RATES_FORMAT", "ERR_RATES_VALUE"] as const;
 export type RatesErrorCode = (typeof RatesErrorCodes)[number];
 
 /** A rates file that cannot be used: `code` says whether it is unreadable, not XML, not the ECB format, or holds a bad value. */
-export class RatesError extends Error {
+export class RatesError extends PeageError<RatesErrorCode> {
   override readonly name = "RatesError";
-  constructor(
-    readonly code: RatesErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export const ECB_NAMESPACE = "http://www.ecb.int/vocabulary/2002-08-01/eurofxref";

@@ -14,7 +14,13 @@ import { ApiScopes, type ApiKeyRecord, type ApiScope } from "../store/store.js";
 const security = [{ operatorKey: [] }];
 
 const ApiKeySchema = Type.Object(
-  { id: Type.String(), scopes: Type.Array(Type.String()), label: Type.String(), createdAt: Type.String() },
+  {
+    id: Type.String(),
+    scopes: Type.Array(Type.String()),
+    label: Type.String(),
+    createdAt: Type.String(),
+    publisher: Type.Optional(Type.String({ description: "present on a publisher's own key: the publisher whose data it reads" })),
+  },
   { additionalProperties: false },
 );
 const NewApiKeySchema = Type.Object(
@@ -33,7 +39,13 @@ const KeyParamsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const view = (key: ApiKeyRecord) => ({ id: key.id, scopes: [...key.scopes], label: key.label, createdAt: key.createdAt });
+const view = (key: ApiKeyRecord) => ({
+  id: key.id,
+  scopes: [...key.scopes],
+  label: key.label,
+  createdAt: key.createdAt,
+  ...(key.publisher === undefined ? {} : { publisher: key.publisher }),
+});
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   const { store, clock } = ctx;
@@ -111,7 +123,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
     async (request, reply) => {
       const old = (await store.listApiKeys()).find((key) => key.id === request.params.key);
       if (!old) throw HttpProblem.of("ERR_NOT_FOUND", `no API key ${request.params.key}: list them with GET /v1/admin/api-keys`);
-      const { secret, record } = newApiKey(old.scopes, old.label, clock.now());
+      const { secret, record } = newApiKey(old.scopes, old.label, clock.now(), old.publisher);
       if (!(await store.rotateApiKey(old.id, record)))
         throw HttpProblem.of("ERR_NOT_FOUND", `API key ${old.id} was revoked meanwhile`);
       request.log.info({ key: old.id, replacedBy: record.id }, "API key rotated");

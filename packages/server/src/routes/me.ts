@@ -4,7 +4,7 @@ import { AcknowledgmentSchema, noncePattern, type PartyId } from "@peage/protoco
 import type { RouteContext } from "../app.js";
 import { enrolledKey } from "../payments.js";
 import { HttpProblem } from "../problems.js";
-import { AccountSchema, PageQuerySchema, PaymentListSchema, problemResponses } from "../schemas.js";
+import { AccountSchema, PageQuerySchema, PaymentListSchema, problemsAt } from "../schemas.js";
 import { authenticateUser } from "../user-auth.js";
 import { accountView, decodeCursor, encodeCursor, paymentView } from "../views.js";
 
@@ -38,7 +38,7 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
         summary: "The signed-in user's account",
         tags: ["user"],
         security,
-        response: { 200: AccountSchema, ...problemResponses },
+        response: { 200: AccountSchema, ...problemsAt(401, 500, 503) },
       },
     },
     async (request) => {
@@ -55,7 +55,7 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
         tags: ["user"],
         security,
         querystring: Type.Object(PageQuerySchema, { additionalProperties: false }),
-        response: { 200: PaymentListSchema, ...problemResponses },
+        response: { 200: PaymentListSchema, ...problemsAt(400, 401, 500, 503) },
       },
     },
     async (request) => {
@@ -84,7 +84,7 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
         tags: ["user"],
         security,
         params: Type.Object({ nonce: Type.String({ pattern: noncePattern }) }, { additionalProperties: false }),
-        response: { 200: AcknowledgmentSchema, ...problemResponses },
+        response: { 200: AcknowledgmentSchema, ...problemsAt(400, 401, 404, 500, 503) },
       },
     },
     async (request) => {

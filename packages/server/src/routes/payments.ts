@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { AcknowledgmentSchema, decodeJws, JwsTypes, PaymentRequestSchema } from "@peage/protocol";
 import type { RouteContext } from "../app.js";
 import { processPayment } from "../payments.js";
-import { problemResponses } from "../schemas.js";
+import { problemsAt } from "../schemas.js";
 
 export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   app.addHook("onResponse", async (request, reply) => {
@@ -24,7 +24,7 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
           "Sending the identical request again returns the same acknowledgment and charges nothing.",
         tags: ["payments"],
         body: PaymentRequestSchema,
-        response: { 200: AcknowledgmentSchema, ...problemResponses },
+        response: { 200: AcknowledgmentSchema, ...problemsAt(400, 402, 403, 404, 409, 413, 415, 422, 500, 503) },
       },
     },
     async (request) => {

@@ -9,16 +9,20 @@
  * entity or schema is fetched), and it adds no dependency to the package; the npm validators are
  * either builds of this same libxml2 or cover only part of XSD 1.0.
  */
+import { PeageError } from "@peage/protocol";
 import { iso20022Schemas, validateXml, XmlValidatorError, type Iso20022Schemas } from "../bank/index.js";
 
-export class BankFileInvalidError extends Error {
+/** A bank file that does not validate against its ISO 20022 schema; `errors` are xmllint's messages. */
+export class BankFileInvalidError extends PeageError<"ERR_BANK_FILE_INVALID"> {
   override readonly name = "BankFileInvalidError";
-  readonly code = "ERR_BANK_FILE_INVALID";
   constructor(
     readonly file: string,
     readonly errors: readonly string[],
   ) {
-    super(`${file} does not validate against its ISO 20022 schema, so no file was written: ${errors.slice(0, 3).join("; ")}`);
+    super(
+      "ERR_BANK_FILE_INVALID",
+      `${file} does not validate against its ISO 20022 schema, so no file was written: ${errors.slice(0, 3).join("; ")}`,
+    );
   }
 }
 
@@ -42,7 +46,7 @@ export async function checkBankFiles(files: ReadonlyMap<string, string>, schemaD
     const schema = schemaOf(name, schemas);
     if (schema === undefined) continue;
     const result = await validateXml(content, schema);
-    if (!result.ok) throw new BankFileInvalidError(name, result.errors);
+    if (!result.ok) throw new BankFileInvalidError(name, result.error);
     checked++;
   }
   return checked;

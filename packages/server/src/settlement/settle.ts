@@ -22,9 +22,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
+import { formatPrice, PeageError, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
 import { BankFileInvalidError, checkBankFiles, XmlValidatorError } from "./bank-check.js";
-import { isSepaCountry, validateIban } from "../bank/index.js";
+import { isSepaCountry, validateIban, type XmlValidatorErrorCode } from "../bank/index.js";
 import { minimumPayoutOf, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
 import { isPeriod, nextPeriod, periodDays, periodOf } from "../ledger/periods.js";
@@ -50,6 +50,7 @@ import {
 import { target2DayAfter } from "./business-days.js";
 import {
   StoreStateError,
+  type StoreStateErrorCode,
   type CollectionRecord,
   type LedgerTransaction,
   type PayoutRecord,
@@ -153,14 +154,23 @@ function slug(id: string): string {
     .slice(0, 60)}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
 }
 
-export class SettlementError extends Error {
+/**
+ * Why a period cannot be settled: not a period, not over, out of order, left incomplete by an
+ * earlier run, or a bank file that cannot be built or does not validate (the store's, the bank
+ * builders' and the XML validator's codes are kept as they are).
+ */
+export type SettlementErrorCode =
+  | "ERR_BAD_PERIOD"
+  | "ERR_PERIOD_ORDER"
+  | "ERR_SETTLEMENT_INCOMPLETE"
+  | "ERR_BANK_FILE_INPUT"
+  | "ERR_BANK_FILE_INVALID"
+  | StoreStateErrorCode
+  | XmlValidatorErrorCode;
+
+/** A period that cannot be settled now; the message says what to do first. Nothing was written. */
+export class SettlementError extends PeageError<SettlementErrorCode> {
   override readonly name = "SettlementError";
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Settles a period (see the module comment); safe to run again, and again after a crash. */

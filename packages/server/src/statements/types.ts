@@ -1,5 +1,5 @@
 /** What a user's statement and a publisher's payout report hold, as the settlement code builds them. */
-import type { Price } from "@peage/protocol";
+import { PeageError, type Price } from "@peage/protocol";
 
 export const StatementLineKinds = ["payment", "refund", "topup", "deposit"] as const;
 export type StatementLineKind = (typeof StatementLineKinds)[number];
@@ -55,13 +55,12 @@ export interface PublisherPayout {
 }
 
 /** A statement or payout report that cannot be rendered; `field` names the value at fault. */
-export class StatementError extends Error {
+export class StatementError extends PeageError<"ERR_STATEMENT_INPUT"> {
   override readonly name = "StatementError";
-  readonly code = "ERR_STATEMENT_INPUT";
   constructor(
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
+    super("ERR_STATEMENT_INPUT", `${field}: ${message}`);
   }
 }

@@ -9,6 +9,9 @@
  * is no single hot row that every payment would have to update. PostgreSQL has its own list
  * (pg-migrations.ts) with the same version numbers for the same schema.
  */
+import { mandateMigrationSqlite } from "../mandates/migrations.js";
+import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -418,5 +421,7 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
     rebuildsTables: true,
   },
   LEDGER_BY_REF,
-  { version: 6, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  mandateMigrationSqlite,
+  { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
+  { version: 8, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
 ];

@@ -4,7 +4,9 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
+import { mandateMigrationPg } from "../mandates/migrations.js";
 import { LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
+import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
 CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table}
@@ -224,10 +226,12 @@ ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
 `,
   },
   LEDGER_BY_REF,
+  mandateMigrationPg,
+  { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_PG },
   {
-    version: 6,
+    version: 8,
     name: "settlements of payments charged by use",
-    // See migrations.ts, version 6.
+    // See migrations.ts, version 8.
     sql: `
 CREATE TABLE usage_settlements (
   payment_id    TEXT PRIMARY KEY REFERENCES payments(id),

@@ -28,7 +28,9 @@
  */
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import { extensionOperation, extensionWrites, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
+import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
 import { migratePostgres, openPgPool, pgTransaction, PgStatements } from "./driver.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -240,6 +242,10 @@ export class PgStore implements Store {
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
     return this.#read(() => logic.getUser(id));
   }
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>> {
+    const operation = mandateOperations[name] as (...a: unknown[]) => logic.Logic<MandateResult<K>>;
+    return this.#write(() => operation(...args));
+  }
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined> {
     return this.#write(() => logic.setMandate(id, mandate));
   }
@@ -350,6 +356,11 @@ export class PgStore implements Store {
   }
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(() => logic.listApiKeys());
+  }
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>> {
+    // Made afresh for each attempt: a retried transaction runs the operation from its start.
+    const make = () => extensionOperation(name, args).logic;
+    return (extensionWrites(name) ? this.#write(make) : this.#read(make)) as Promise<ExtensionResult<K>>;
   }
   revokeApiKey(id: string): Promise<boolean> {
     return this.#write(() => logic.revokeApiKey(id));

@@ -10,7 +10,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
-import { StoreBusyError, StoreSchemaError, StoreStateError, type Store } from "./store.js";
+import { StoreBusyError, StoreSchemaError, StoreStateError, type Store, type StoreStateErrorCode } from "./store.js";
 import type { WriterAnswer, WriterRequest } from "./sqlite-writer.js";
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
@@ -47,7 +47,8 @@ const READS = new Set([
 function revive(error: { name: string; message: string; code?: unknown }): Error {
   if (error.name === "StoreBusyError") return new StoreBusyError(error.message);
   if (error.name === "StoreSchemaError") return new StoreSchemaError(error.message);
-  if (error.name === "StoreStateError") return new StoreStateError(String(error.code), error.message);
+  // The worker thread serialised a StoreStateError: its code is one of StoreStateErrorCodes.
+  if (error.name === "StoreStateError") return new StoreStateError(error.code as StoreStateErrorCode, error.message);
   const revived = error.name === "TypeError" ? new TypeError(error.message) : new Error(error.message);
   if (error.code !== undefined) Object.assign(revived, { code: error.code });
   return revived;

@@ -15,7 +15,9 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
+import { extensionOperation, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
+import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
 import { migrateSqlite, openSqlite, SqliteStatements, sqliteGuard as guard, sqliteSettle as settle } from "./driver.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import type { Migration } from "./migrations.js";
@@ -135,6 +137,10 @@ export class SqliteStore implements Store {
   }
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
     return this.#read(logic.getUser(id));
+  }
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>> {
+    const operation = mandateOperations[name] as (...a: unknown[]) => logic.Logic<MandateResult<K>>;
+    return this.#write(operation(...args));
   }
   setMandate(id: PartyId<"user">, mandate: SepaMandate | undefined): Promise<UserRecord | undefined> {
     return this.#write(logic.setMandate(id, mandate));
@@ -276,6 +282,10 @@ export class SqliteStore implements Store {
   }
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#read(logic.listApiKeys());
+  }
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>> {
+    const { logic: operation, writes } = extensionOperation(name, args);
+    return (writes ? this.#write(operation) : this.#read(operation)) as Promise<ExtensionResult<K>>;
   }
   revokeApiKey(id: string): Promise<boolean> {
     return this.#write(logic.revokeApiKey(id));

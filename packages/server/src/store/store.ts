@@ -5,8 +5,11 @@
  * a refund, a settlement) is ONE method call: the implementation runs it in one transaction, and
  * the caller never holds a transaction open across an await.
  */
+import { PeageError } from "@peage/protocol";
 import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTable, SignatureAlgorithm } from "@peage/protocol";
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
+import type { MandateOperation, MandateOperations, MandateResult } from "../mandates/logic.js";
+import type { ExtensionName, ExtensionResult, Extensions } from "./extensions.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -313,6 +316,7 @@ export interface SettlementRecord {
   readonly collections: readonly CollectionRecord[];
 }
 
+/** What an operator API key may do, one scope per area of the operator API. */
 export const ApiScopes = [
   "users:read",
   "users:write",
@@ -323,8 +327,14 @@ export const ApiScopes = [
   "publishers:write",
   "keys:read",
   "keys:write",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
-export type ApiScope = (typeof ApiScopes)[number];
+export type ApiScope = (typeof ApiScopes)[number] | PublisherScope;
+
+/** What a publisher's own key may do, on that publisher's data only (routes/publisher.ts). */
+export const PublisherScopes = ["publisher:read"] as const;
+export type PublisherScope = (typeof PublisherScopes)[number];
 
 export interface ApiKeyRecord {
   readonly id: string;
@@ -333,6 +343,8 @@ export interface ApiKeyRecord {
   readonly scopes: readonly ApiScope[];
   readonly label: string;
   readonly createdAt: string;
+  /** A publisher's own key: it reads this publisher's data only, and no operator endpoint accepts it. */
+  readonly publisher?: PartyId<"publisher">;
 }
 
 /** Row counts, for health checks and for tests that prove a refused request changed nothing. */
@@ -448,6 +460,18 @@ export interface Store {
    */
   rememberRequestNonce(user: PartyId<"user">, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
 
+  /**
+   * Runs one operation on spending mandates (mandates/logic.ts) by name, in one write
+   * transaction: a payment under a mandate is checked against it and recorded atomically.
+   */
+  mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>>;
+
+  /**
+   * Runs one of the extensions' operations (extensions.ts: the sales feed, the webhook outbox) in
+   * one transaction, a read or a write as the operation is listed.
+   */
+  runExtension<K extends ExtensionName>(name: K, ...args: Parameters<Extensions[K]>): Promise<ExtensionResult<K>>;
+
   counts(): Promise<StoreCounts>;
   /** Throws if the database cannot be read. */
   ping(): Promise<void>;
@@ -455,24 +479,33 @@ export interface Store {
 }
 
 /** The database is locked by another writer for longer than the busy timeout: retrying can help. */
-export class StoreBusyError extends Error {
+export class StoreBusyError extends PeageError<"ERR_STORE_BUSY"> {
   override readonly name = "StoreBusyError";
-  readonly code = "ERR_STORE_BUSY";
-}
-
-/** The store refused an operation that would break a ledger or settlement rule (a period not closed, settled out of order). */
-export class StoreStateError extends Error {
-  override readonly name = "StoreStateError";
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_STORE_BUSY", message, options);
   }
 }
 
+/** The ledger or settlement rules the store enforces itself (StoreStateError's codes). */
+export const StoreStateErrorCodes = [
+  /** The period is still open: close it before settling. */
+  "ERR_PERIOD_OPEN",
+  /** The period has not ended yet. */
+  "ERR_PERIOD_NOT_OVER",
+  /** The transaction would break an invariant of docs/ledger.md. */
+  "ERR_LEDGER_INVARIANT",
+] as const;
+export type StoreStateErrorCode = (typeof StoreStateErrorCodes)[number];
+
+/** The store refused an operation that would break a ledger or settlement rule (a period not closed, settled out of order). */
+export class StoreStateError extends PeageError<StoreStateErrorCode> {
+  override readonly name = "StoreStateError";
+}
+
 /** The database file was written by a newer server, or its schema cannot be brought up to date. */
-export class StoreSchemaError extends Error {
+export class StoreSchemaError extends PeageError<"ERR_STORE_SCHEMA"> {
   override readonly name = "StoreSchemaError";
-  readonly code = "ERR_STORE_SCHEMA";
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super("ERR_STORE_SCHEMA", message, options);
+  }
 }

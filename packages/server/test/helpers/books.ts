@@ -13,7 +13,9 @@ import {
   type PartyId,
   type Price,
 } from "@peage/protocol";
-import { feeFor, type PaymentOutcome, type PaymentRecord, type SepaMandate, type Store } from "../../src/index.js";
+import { type PaymentRecord, type Store } from "../../src/index.js";
+import { feeFor } from "../../src/ledger/ledger.js";
+import { type PaymentOutcome, type SepaMandate } from "../../src/store/store.js";
 
 export const TABLE = rateTable("EUR", "2026-03-02", { USD: "1.0845", JPY: "162.35", GBP: "0.8512", CHF: "0.9403" });
 

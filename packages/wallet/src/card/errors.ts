@@ -1,9 +1,9 @@
 /**
  * What the card's refusals mean to the program waiting for a payment: each ISO/IEC 7816-4 status
- * word the card answers (docs/card.md, "Status words") becomes the wallet error the merchant SDK
- * already branches on, with a sentence saying what the user can do.
+ * word the card answers (docs/card.md, "Status words"), by the code CardError gives it, becomes
+ * the wallet error the merchant SDK already branches on, with a sentence saying what the user can do.
  */
-import { CardError, SW } from "@peage/card";
+import { CardError } from "@peage/card";
 import { WalletError } from "../errors.js";
 
 /** A card's refusal as a wallet error; other errors pass unchanged. */
@@ -19,8 +19,8 @@ export function fromCardError(error: unknown, mode?: "prepaid" | "postpaid"): un
       { card: "wrong-pin", triesLeft: tries },
     );
   }
-  switch (error.sw) {
-    case SW.AUTHENTICATION_BLOCKED:
+  switch (error.code) {
+    case "ERR_CARD_PIN_BLOCKED":
       return new WalletError(
         "ERR_ACCOUNT_SUSPENDED",
         "the card's PIN is blocked after three wrong tries: the card pays no more and must be replaced",
@@ -28,7 +28,7 @@ export function fromCardError(error: unknown, mode?: "prepaid" | "postpaid"): un
         false,
         { card: "pin-blocked" },
       );
-    case SW.CONDITIONS_NOT_SATISFIED:
+    case "ERR_CARD_CONDITIONS":
       return mode === "postpaid"
         ? new WalletError(
             "ERR_LIMIT_EXCEEDED",
@@ -44,7 +44,7 @@ export function fromCardError(error: unknown, mode?: "prepaid" | "postpaid"): un
             false,
             { card: "balance" },
           );
-    case SW.NOT_ENOUGH_MEMORY:
+    case "ERR_CARD_LOG_FULL":
       return new WalletError(
         "ERR_LIMIT_EXCEEDED",
         "the card's usage log is full: synchronise it with the payment server (peage card sync) to pay again",
@@ -52,7 +52,7 @@ export function fromCardError(error: unknown, mode?: "prepaid" | "postpaid"): un
         false,
         { card: "log-full" },
       );
-    case SW.SECURITY_STATUS_NOT_SATISFIED:
+    case "ERR_CARD_PIN_REQUIRED":
       return new WalletError(
         "ERR_DECLINED",
         "the card did not accept the consent (PIN not verified): nothing was paid",
@@ -60,7 +60,7 @@ export function fromCardError(error: unknown, mode?: "prepaid" | "postpaid"): un
         false,
         { card: "pin" },
       );
-    case SW.WRONG_DATA:
+    case "ERR_CARD_WRONG_DATA":
       return new WalletError(
         "ERR_FORBIDDEN",
         "the card refused this offer (its publisher's chain, its date, or a user or server other than the card's): nothing was paid",

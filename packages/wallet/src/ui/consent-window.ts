@@ -9,6 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { ConsentPrompt, OfferView } from "../consent-prompt.js";
+import type { MandateView } from "../mandates/request.js";
 import { WalletError } from "../errors.js";
 
 export interface ConsentWindowOptions {
@@ -27,10 +28,13 @@ export interface ConsentWindowOptions {
   readonly now?: () => number;
 }
 
+/** What the window asks about: a payment, or a spending mandate for an agent (mandates/request.ts). */
+export type QuestionView = OfferView | MandateView;
+
 /** One question as the page sees it. */
 export interface PendingOffer {
   readonly id: string;
-  readonly view: OfferView;
+  readonly view: QuestionView;
   /** When it was asked, and when it times out (epoch ms). */
   readonly askedAt: number;
   readonly expiresAt: number;
@@ -70,7 +74,7 @@ export class ConsentWindow implements ConsentPrompt {
     this.#link = link;
   }
 
-  ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
+  ask(view: QuestionView, signal?: AbortSignal): Promise<boolean> {
     if (!this.#link) {
       return Promise.reject(
         new WalletError("ERR_CONSENT_UNAVAILABLE", "the consent window is not served yet: start the wallet's service", 503, true),

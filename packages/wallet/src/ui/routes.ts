@@ -18,6 +18,7 @@ import type { Wallet } from "../wallet.js";
 import { csrfMatches, SECURITY_HEADERS, type UiAccess, type UiSession } from "./access.js";
 import type { ConsentWindow, PendingOffer } from "./consent-window.js";
 import { amountOf, UserPages } from "./user-pages.js";
+import { mandateForPage, mandateRead, mandateChange } from "../mandates/ui-api.js";
 
 export interface UiContext {
   readonly wallet: Wallet;
@@ -28,7 +29,7 @@ export interface UiContext {
   readonly readBody: (req: IncomingMessage) => Promise<string>;
 }
 
-const PAGES = new Set(["/ui/", "/ui/history", "/ui/rules", "/ui/statement"]);
+const PAGES = new Set(["/ui/", "/ui/history", "/ui/rules", "/ui/statement", "/ui/mandates"]);
 
 const assets = {
   shell: () => readAsset(new URL("../../../ui/page.html", import.meta.url)),
@@ -91,12 +92,14 @@ async function read(path: string, query: URLSearchParams, ctx: UiContext): Promi
     case "/ui/api/acknowledgment":
       return pages.acknowledgment(Number(query.get("id")));
     default:
+      if (path.startsWith("/ui/api/mandates")) return mandateRead(path, ctx.wallet);
       throw new WalletError("ERR_NOT_FOUND", `no route ${path}`, 404, false);
   }
 }
 
 /** A question with its figures as Amounts (minor units and exact decimal text) for Intl on the page. */
 function forPage(p: PendingOffer): unknown {
+  if ("kind" in p.view) return mandateForPage(p.view, p);
   const { facts } = p.view;
   const converted = facts.converted && { ...facts.converted, price: amountOf(facts.converted.price) };
   return { ...p, view: { ...p.view, facts: { ...facts, price: amountOf(facts.price), ...(converted ? { converted } : {}) } } };
@@ -137,6 +140,7 @@ async function change(path: string, body: Record<string, unknown>, ctx: UiContex
       return { rules: ctx.wallet.config.rules };
     }
     default:
+      if (path.startsWith("/ui/api/mandates")) return mandateChange(path, body, ctx.wallet);
       throw new WalletError("ERR_NOT_FOUND", `no route ${path}`, 404, false);
   }
 }

@@ -10,6 +10,7 @@
 import { formatPrice, isPlainObject, type Price } from "@peage/protocol";
 import { WalletError } from "../errors.js";
 import type { HistoryEntry } from "../history.js";
+import { mandateOfPayments } from "../mandates/server-api.js";
 import type { Wallet } from "../wallet.js";
 
 /** A price for a page: the exact minor units, and the same as a decimal string ("0.50"). */
@@ -37,6 +38,8 @@ export interface HistoryLine {
   readonly acknowledgment?: "verified" | "invalid" | "absent";
   /** Whether the payment server lists the payment ("unknown" when it could not be asked). */
   readonly atServer?: boolean | "unknown";
+  /** The mandate under which an agent made this payment (docs/protocol.md §16), when one did. */
+  readonly mandate?: string;
 }
 
 export interface HistoryPage {
@@ -87,6 +90,11 @@ export class UserPages {
       });
     }
     lines.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
+    const byMandate = await mandateOfPayments(this.wallet).catch(() => new Map<string, string>());
+    for (const [i, line] of lines.entries()) {
+      const mandate = line.paymentId === undefined ? undefined : byMandate.get(line.paymentId);
+      if (mandate !== undefined) lines[i] = { ...line, mandate };
+    }
     return { lines, ...("error" in server ? { serverError: server.error } : {}) };
   }
 

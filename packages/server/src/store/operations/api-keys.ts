@@ -5,12 +5,13 @@ import { toApiKey } from "./records.js";
 
 export function* insertApiKey(key: ApiKeyRecord): Logic<void> {
   yield* run(
-    "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at) VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO api_keys (id, secret_sha256, scopes, label, created_at, publisher) VALUES (?, ?, ?, ?, ?, ?)",
     key.id,
     key.secretHash,
     key.scopes.join(" "),
     key.label,
     key.createdAt,
+    key.publisher ?? null,
   );
 }
 

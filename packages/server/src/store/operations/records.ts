@@ -2,7 +2,7 @@
  * Rows to records: each mapper parses its row's values at the edge (rows.ts), so the records the
  * store hands out hold branded amounts, currencies and ids that were checked, not cast.
  */
-import { SignatureAlgorithms, type Acknowledgment } from "@peage/protocol";
+import { SignatureAlgorithms, type Acknowledgment, type PartyId } from "@peage/protocol";
 import {
   AccountModes,
   AccountStatuses,
@@ -124,6 +124,9 @@ export function toApiKey(row: Row): ApiKeyRecord {
     scopes: str(row["scopes"], "api_keys.scopes").split(" ").filter(Boolean) as ApiScope[],
     label: str(row["label"], "api_keys.label"),
     createdAt: str(row["created_at"], "api_keys.created_at"),
+    ...(row["publisher"] === null || row["publisher"] === undefined
+      ? {}
+      : { publisher: str(row["publisher"], "api_keys.publisher") as PartyId<"publisher"> }),
   };
 }
 

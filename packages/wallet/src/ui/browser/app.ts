@@ -19,6 +19,28 @@ const view = document.querySelector<HTMLMetaElement>('meta[name="peage-page"]')?
 
 const texts = {
   en: {
+    mandates: "Mandates",
+    mandateTitle: "Let a program pay for you?",
+    agent: "Program (its key)",
+    payees: "May pay",
+    perPaymentMax: "At most, per payment",
+    budget: "Budget",
+    count: "Number of payments",
+    periodday: "per day",
+    periodmonth: "per month",
+    periodtotal: "in all",
+    until: "Until",
+    mandateCharged: "Charged to your account at",
+    mandateNote: "The program pays these payees without asking you, within these limits, until you revoke it.",
+    status: "Status",
+    active: "active",
+    revokedStatus: "revoked",
+    expired: "expired",
+    spentNow: "Spent this period",
+    revoke: "Revoke",
+    revokedNow: "Mandate revoked: it pays nothing more.",
+    noMandates: "No mandates: a program asks for one here, and you approve it.",
+    byMandate: "by a program, mandate {m}",
     approveTitle: "Approve this payment?",
     nothing: "Nothing to approve.",
     nothingHint: "Payments your programs ask for appear here.",
@@ -90,6 +112,28 @@ const texts = {
     noRule: "Every payment is shown to you: you have chosen no auto-accept rule.",
   },
   fr: {
+    mandates: "Mandats",
+    mandateTitle: "Laisser un programme payer pour vous ?",
+    agent: "Programme (sa clé)",
+    payees: "Peut payer",
+    perPaymentMax: "Au plus, par paiement",
+    budget: "Budget",
+    count: "Nombre de paiements",
+    periodday: "par jour",
+    periodmonth: "par mois",
+    periodtotal: "en tout",
+    until: "Jusqu’au",
+    mandateCharged: "Débité sur votre compte chez",
+    mandateNote: "Le programme paie ces bénéficiaires sans vous demander, dans ces limites, jusqu’à ce que vous le révoquiez.",
+    status: "État",
+    active: "actif",
+    revokedStatus: "révoqué",
+    expired: "expiré",
+    spentNow: "Dépensé sur la période",
+    revoke: "Révoquer",
+    revokedNow: "Mandat révoqué : il ne paie plus rien.",
+    noMandates: "Aucun mandat : un programme en demande un ici, et vous l’approuvez.",
+    byMandate: "par un programme, mandat {m}",
     approveTitle: "Approuver ce paiement ?",
     nothing: "Rien à approuver.",
     nothingHint: "Les paiements demandés par vos programmes s’affichent ici.",
@@ -269,15 +313,16 @@ function whyAsked(p: Pending): string {
 
 function renderOffer(p: Pending, index: number, count: number): void {
   current = p.id;
+  const mandate = (p.view as unknown as Json)["kind"] === "mandate";
   const approve = el("button", { type: "button", class: "approve", id: "approve", disabled: "" }, t("approve"));
   const decline = el("button", { type: "button", id: "decline" }, t("decline"));
   const deadline = new Intl.DateTimeFormat(locale, { timeStyle: "medium" }).format(new Date(p.expiresAt));
   const section = el(
     "section",
     { class: "card", "aria-labelledby": "consent-title", "aria-describedby": "description" },
-    el("h1", { id: "consent-title" }, t("approveTitle")),
+    el("h1", { id: "consent-title" }, mandate ? t("mandateTitle") : t("approveTitle")),
     el("p", { class: "muted", id: "queue" }, t("ofQueue", { n: index, m: count })),
-    offerDetails(p),
+    mandate ? mandateDetails(p.view as unknown as Json) : offerDetails(p),
     el("p", { class: "muted", id: "deadline" }, t("timeout", { t: deadline })),
     el("p", { class: "muted", id: "wait-note" }, t("wait")),
     el("div", { class: "actions" }, decline, approve),
@@ -381,6 +426,9 @@ async function showHistory(): Promise<void> {
         {},
         consent,
         ...(typeof line["rule"] === "string" ? [el("br"), el("span", { class: "muted rule" }, line["rule"])] : []),
+        ...(typeof line["mandate"] === "string"
+          ? [el("br"), el("span", { class: "muted", "data-mandate": line["mandate"] }, t("byMandate", { m: line["mandate"] }))]
+          : []),
       ),
       el("td", {}, outcomeText),
       ackCell(line),
@@ -554,6 +602,63 @@ async function saveRules(previous: { refuse: Json }): Promise<void> {
   }
 }
 
+// ---- Mandates ---------------------------------------------------------------------------------
+
+function mandateDetails(m: Json): HTMLDListElement {
+  const per = t(`period${String(m["period"])}` as Key);
+  const rows: Array<[string, Node | string]> = [
+    [t("agent"), el("code", { id: "agent" }, String(m["agentKid"]))],
+    [t("payees"), el("span", { id: "payees" }, (m["payees"] as string[]).join(", "))],
+    [t("perPaymentMax"), el("span", { class: "price", id: "max-per-payment" }, money(m["maxPerPayment"] as unknown as Amount))],
+    [t("budget"), el("span", { id: "budget" }, `${money(m["budget"] as unknown as Amount)} ${per}`)],
+    [t("count"), el("span", { id: "max-payments" }, `${String(m["maxPayments"])} ${per}`)],
+    [t("until"), el("span", { id: "mandate-expires" }, when(String(m["expiresAt"])))],
+  ];
+  if (typeof m["server"] === "string") rows.push([t("mandateCharged"), el("span", {}, m["server"])]);
+  const list = el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  list.append(el("p", { class: "muted" }, t("mandateNote")));
+  return list;
+}
+
+async function showMandates(): Promise<void> {
+  const data = await api("mandates");
+  const mandates = data["mandates"] as Json[];
+  if (!mandates.length) return void main.replaceChildren(el("h1", {}, t("mandates")), el("p", {}, t("noMandates")));
+  const sections = mandates.map((m) => {
+    const id = String(m["mandateId"]);
+    const status = String(m["status"]);
+    const current = m["current"] as Json;
+    const section = el(
+      "section",
+      { class: "card", "data-mandate": id },
+      el("h2", {}, id),
+      mandateDetails(m),
+      el(
+        "p",
+        {},
+        `${t("status")}: `,
+        el("strong", { class: "mandate-status" }, t(status === "revoked" ? "revokedStatus" : (status as Key))),
+        ` · ${t("spentNow")}: ${money(current["spent"] as unknown as Amount)}, ${String(current["payments"])}`,
+      ),
+    );
+    if (status === "active") {
+      const button = el("button", { type: "button", class: "revoke" }, t("revoke"));
+      button.addEventListener("click", () => {
+        void api("mandates/revoke", { id }).then(
+          () => {
+            say(t("revokedNow"));
+            return showMandates();
+          },
+          (error: Error) => say(t("error", { e: error.message })),
+        );
+      });
+      section.append(el("div", { class: "actions" }, button));
+    }
+    return section;
+  });
+  main.replaceChildren(el("h1", {}, t("mandates")), ...sections);
+}
+
 // ---- Start ------------------------------------------------------------------------------------
 
 document.documentElement.lang = lang;
@@ -562,7 +667,12 @@ for (const link of Array.from(document.querySelectorAll<HTMLAnchorElement>("#nav
   link.textContent = name === "consent" ? t("approve") : t(name as Key);
   if (link.dataset["view"] === view) link.setAttribute("aria-current", "page");
 }
-const views: Record<string, () => Promise<void>> = { history: showHistory, statement: showStatement, rules: showRules };
+const views: Record<string, () => Promise<void>> = {
+  history: showHistory,
+  statement: showStatement,
+  rules: showRules,
+  mandates: showMandates,
+};
 if (view === "consent") {
   void poll();
   window.setInterval(() => void poll(), 1000);

@@ -1,7 +1,7 @@
 /**
- * The real PC/SC stack for tests and the benchmark: pcscd (reused if one runs, otherwise started
- * in the foreground as a child and stopped afterwards), vsmartcard's virtual reader, and the card
- * emulator inserted in it. pcscd's socket and vpcd's port are fixed system-wide, so a lock file
+ * The real PC/SC stack for tests, the benchmark and the card demonstration ("@peage/card/emulator"):
+ * pcscd (reused if one runs, otherwise started in the foreground as a child and stopped
+ * afterwards), vsmartcard's virtual reader, and the card emulator inserted in it. pcscd's socket and vpcd's port are fixed system-wide, so a lock file
  * makes concurrent users (test files run in parallel, a benchmark) take turns.
  *
  * A missing pcscd is an error, never a reason to skip: scripts/setup.sh installs it.
@@ -11,8 +11,8 @@ import { accessSync, constants as fsConstants, mkdirSync, readFileSync, rmSync, 
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { PcscCardClient } from "../transport/pcsc.js";
-import { runEmulator, VPCD_DEFAULT_PORT, type Emulator, type EmulatorOptions } from "../transport/vpcd.js";
+import { PcscCardClient } from "./transport/pcsc.js";
+import { runEmulator, VPCD_DEFAULT_PORT, type Emulator, type EmulatorOptions } from "./transport/vpcd.js";
 
 /** pcsc-lite's socket (compiled in; PCSCLITE_CSOCK_NAME moves only the client's side). */
 export const PCSCD_SOCKET = "/run/pcscd/pcscd.comm";

@@ -1,0 +1,51 @@
+/**
+ * The tables of spending mandates (docs/protocol.md §16), as migration 6 of the store on both
+ * engines: the mandates the users signed, each mandate's use per period (the row a payment under
+ * it locks and updates in its own transaction), and which mandate paid which payment.
+ */
+/** A migration as the store's lists hold them (store/migrations.ts), written here without importing that list. */
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+const VERSION = 6;
+const NAME = "spending mandates for agents";
+
+const tables = (integer: string, strict: string) => `
+CREATE TABLE agent_mandates (
+  id               TEXT PRIMARY KEY,
+  user_id          TEXT NOT NULL REFERENCES users(id),
+  agent_kid        TEXT NOT NULL,
+  token            TEXT NOT NULL,
+  claims           TEXT NOT NULL,
+  currency         TEXT NOT NULL CHECK (length(currency) = 3),
+  max_per_payment  ${integer} NOT NULL CHECK (max_per_payment > 0),
+  budget           ${integer} NOT NULL CHECK (budget >= max_per_payment),
+  max_payments     ${integer} NOT NULL CHECK (max_payments > 0),
+  period           TEXT NOT NULL CHECK (period IN ('day', 'month', 'total')),
+  expires_at       TEXT NOT NULL,
+  registered_at    TEXT NOT NULL,
+  revoked_at       TEXT
+)${strict};
+CREATE INDEX agent_mandates_by_user ON agent_mandates (user_id, registered_at);
+
+CREATE TABLE agent_mandate_usage (
+  mandate_id  TEXT NOT NULL REFERENCES agent_mandates(id),
+  period_key  TEXT NOT NULL,
+  spent       ${integer} NOT NULL CHECK (spent >= 0),
+  payments    ${integer} NOT NULL CHECK (payments >= 0),
+  PRIMARY KEY (mandate_id, period_key)
+)${strict};
+
+CREATE TABLE agent_mandate_payments (
+  payment_id  TEXT PRIMARY KEY,
+  mandate_id  TEXT NOT NULL REFERENCES agent_mandates(id),
+  period_key  TEXT NOT NULL
+)${strict};
+CREATE INDEX agent_mandate_payments_by_mandate ON agent_mandate_payments (mandate_id);
+`;
+
+export const mandateMigrationSqlite: Migration = { version: VERSION, name: NAME, sql: tables("INTEGER", " STRICT") };
+export const mandateMigrationPg: Migration = { version: VERSION, name: NAME, sql: tables("BIGINT", "") };

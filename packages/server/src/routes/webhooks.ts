@@ -1,0 +1,155 @@
+/**
+ * Webhook endpoints, registered by the operator (scopes webhooks:read and webhooks:write): an
+ * operator endpoint receives every publisher's events, a publisher's endpoint only that
+ * publisher's. The endpoint's signing secret is shown once, at registration (docs/webhooks.md).
+ */
+import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { newId, type PartyId } from "@peage/protocol";
+import { authorizeOperator } from "../api-keys.js";
+import type { RouteContext } from "../app.js";
+import { HttpProblem } from "../problems.js";
+import { PublisherIdSchema, problemResponses } from "../schemas.js";
+import { WebhookEventTypes } from "../store/self-service-migration.js";
+import type { ApiScope } from "../store/store.js";
+import type { WebhookEndpoint } from "../store/webhook-logic.js";
+import { newWebhookSecret } from "../webhooks/signature.js";
+
+const security = [{ operatorKey: [] }];
+const tags = ["operator"];
+const EventTypeSchema = Type.Union(WebhookEventTypes.map((type) => Type.Literal(type)));
+const EndpointSchema = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    publisher: Type.Optional(PublisherIdSchema),
+    events: Type.Array(EventTypeSchema),
+    label: Type.String(),
+    createdAt: Type.String(),
+  },
+  { additionalProperties: false },
+);
+const NewEndpointSchema = Type.Object(
+  {
+    ...EndpointSchema.properties,
+    secret: Type.String({ description: "the signing secret, shown once: verify deliveries with it (verifyWebhook)" }),
+  },
+  { additionalProperties: false },
+);
+const EndpointRequestSchema = Type.Object(
+  {
+    url: Type.String({ minLength: 8, maxLength: 2000, description: "https://…; http:// only to a loopback address" }),
+    events: Type.Optional(Type.Array(EventTypeSchema, { minItems: 1, maxItems: WebhookEventTypes.length, uniqueItems: true })),
+    publisher: Type.Optional(PublisherIdSchema),
+    label: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The URL as given, if deliveries may go there: HTTPS, or plain HTTP to this machine only. */
+export function checkEndpointUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw HttpProblem.of("ERR_MALFORMED", `url ${text} is not a URL: give https://host/path`);
+  }
+  const loopback = ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback))
+    throw HttpProblem.of(
+      "ERR_MALFORMED",
+      `url ${text}: webhooks are sent over https:// (http:// only to 127.0.0.1 or localhost)`,
+    );
+  if (url.username || url.password)
+    throw HttpProblem.of("ERR_MALFORMED", "url: put no credentials in the URL; deliveries are signed (docs/webhooks.md)");
+  return url.href;
+}
+
+const view = (endpoint: WebhookEndpoint) => ({
+  id: endpoint.id,
+  url: endpoint.url,
+  ...(endpoint.publisher === undefined ? {} : { publisher: endpoint.publisher }),
+  events: [...endpoint.events],
+  label: endpoint.label,
+  createdAt: endpoint.createdAt,
+});
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+  const { store, clock } = ctx;
+  const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) =>
+    void (await authorizeOperator(store, request, needed));
+
+  app.post(
+    "/v1/admin/webhooks",
+    {
+      onRequest: scope("webhooks:write"),
+      schema: {
+        summary: "Register a webhook endpoint (scope webhooks:write)",
+        description: "Events: payment.succeeded, payment.refunded, payout.scheduled (all when absent). See docs/webhooks.md.",
+        tags,
+        security,
+        body: EndpointRequestSchema,
+        response: { 201: NewEndpointSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const endpoint: WebhookEndpoint = {
+        id: newId("whe"),
+        url: checkEndpointUrl(body.url),
+        publisher: body.publisher as PartyId<"publisher"> | undefined,
+        events: body.events ?? [...WebhookEventTypes],
+        label: body.label,
+        createdAt: clock.now().toISOString(),
+      };
+      const secret = newWebhookSecret();
+      await store.runExtension("addEndpoint", endpoint, secret);
+      request.log.info({ endpoint: endpoint.id, publisher: endpoint.publisher }, "webhook endpoint registered");
+      return reply.code(201).send({ ...view(endpoint), secret });
+    },
+  );
+
+  app.get(
+    "/v1/admin/webhooks",
+    {
+      onRequest: scope("webhooks:read"),
+      schema: {
+        summary: "List the webhook endpoints, without their secrets (scope webhooks:read)",
+        tags,
+        security,
+        response: {
+          200: Type.Object({
+            endpoints: Type.Array(EndpointSchema),
+            deliveries: Type.Object({ pending: Type.Integer(), delivered: Type.Integer() }, { additionalProperties: false }),
+          }),
+          ...problemResponses,
+        },
+      },
+    },
+    async () => ({
+      endpoints: (await store.runExtension("listEndpoints")).map(view),
+      deliveries: await store.runExtension("deliveryCounts"),
+    }),
+  );
+
+  app.delete(
+    "/v1/admin/webhooks/:endpoint",
+    {
+      onRequest: scope("webhooks:write"),
+      schema: {
+        summary: "Remove a webhook endpoint and the deliveries still owed to it (scope webhooks:write)",
+        tags,
+        security,
+        params: Type.Object({ endpoint: Type.String({ pattern: "^whe_[A-Za-z0-9_-]{1,64}$" }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ id: Type.String(), removed: Type.Literal(true) }), ...problemResponses },
+      },
+    },
+    async (request) => {
+      if (!(await store.runExtension("removeEndpoint", request.params.endpoint)))
+        throw HttpProblem.of(
+          "ERR_NOT_FOUND",
+          `no webhook endpoint ${request.params.endpoint}: list them with peage admin webhooks`,
+        );
+      return { id: request.params.endpoint, removed: true as const };
+    },
+  );
+};

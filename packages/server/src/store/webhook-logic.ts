@@ -1,0 +1,205 @@
+/**
+ * The webhook outbox's operations (self-service-migration.ts has the tables), run by
+ * Store.runLogic on either engine. Triggers write an event with its cause; fanOut gives each new
+ * event its body and one delivery per endpoint that wants it; claimDue takes due deliveries for a
+ * lease, so that two server processes never send the same attempt, and a process killed while
+ * sending leaves its deliveries to be taken again when the lease ends: at least once, never lost.
+ */
+import type { PartyId } from "@peage/protocol";
+import { all, get, run, type Logic, type Row } from "./operations/operation.js";
+import { int } from "./operations/rows.js";
+import type { WebhookEventType } from "./self-service-migration.js";
+
+export interface WebhookEndpoint {
+  readonly id: string;
+  readonly url: string;
+  /** Operator endpoints (no publisher) receive every publisher's events. */
+  readonly publisher: PartyId<"publisher"> | undefined;
+  readonly events: readonly WebhookEventType[];
+  readonly label: string;
+  readonly createdAt: string;
+}
+
+/** One delivery to attempt: what to send, where, with which secret. */
+export interface DueDelivery {
+  readonly eventId: string;
+  readonly endpointId: string;
+  readonly url: string;
+  readonly secret: string;
+  readonly body: string;
+  /** Attempts made before this one. */
+  readonly attempts: number;
+}
+
+const endpointOf = (row: Row): WebhookEndpoint => ({
+  id: row["id"] as string,
+  url: row["url"] as string,
+  publisher: (row["publisher"] ?? undefined) as PartyId<"publisher"> | undefined,
+  events: (row["events"] as string).split(" ") as WebhookEventType[],
+  label: row["label"] as string,
+  createdAt: row["created_at"] as string,
+});
+
+export function* addEndpoint(endpoint: WebhookEndpoint, secret: string): Logic<void> {
+  yield* run(
+    "INSERT INTO webhook_endpoints (id, url, secret, publisher, events, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    endpoint.id,
+    endpoint.url,
+    secret,
+    endpoint.publisher ?? null,
+    endpoint.events.join(" "),
+    endpoint.label,
+    endpoint.createdAt,
+  );
+}
+
+export function* listEndpoints(): Logic<WebhookEndpoint[]> {
+  return (yield* all("SELECT * FROM webhook_endpoints ORDER BY created_at, id")).map(endpointOf);
+}
+
+/** Removes an endpoint and the deliveries still owed to it; false if there was none. */
+export function* removeEndpoint(id: string): Logic<boolean> {
+  yield* run("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", id);
+  return (yield* run("DELETE FROM webhook_endpoints WHERE id = ?", id)) === 1;
+}
+
+/** Builds the body of a new event from the rows it is about (never changed afterwards: they are append-only). */
+function* eventData(type: WebhookEventType, ref: string): Logic<Record<string, unknown>> {
+  if (type === "payment.succeeded") {
+    const p = (yield* get("SELECT * FROM payments WHERE id = ?", ref))!;
+    return {
+      paymentId: p["id"],
+      publisher: p["publisher"],
+      offerHash: p["offer_hash"],
+      price: { amount: int(p["price_amount"]), currency: p["price_currency"] },
+      nonce: p["nonce"],
+      offerDate: p["offer_date"],
+      serverTime: p["server_time"],
+    };
+  }
+  if (type === "payment.refunded") {
+    const r = (yield* get(
+      `SELECT r.id, r.payment_id, r.reason, r.created_at, p.publisher, p.price_amount, p.price_currency
+         FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.id = ?`,
+      ref,
+    ))!;
+    return {
+      refundId: r["id"],
+      paymentId: r["payment_id"],
+      publisher: r["publisher"],
+      price: { amount: int(r["price_amount"]), currency: r["price_currency"] },
+      reason: r["reason"],
+      createdAt: r["created_at"],
+    };
+  }
+  const o = (yield* get(
+    "SELECT o.*, s.execution_date FROM payouts o JOIN settlements s ON s.period = o.period WHERE o.id = ?",
+    ref,
+  ))!;
+  return {
+    payoutId: o["id"],
+    period: o["period"],
+    publisher: o["publisher"],
+    amount: { amount: int(o["amount_minor"]), currency: o["currency"] },
+    executionDate: o["execution_date"],
+    sepa: int(o["sepa"]) === 1,
+  };
+}
+
+/** Gives up to `limit` new events their body and a delivery per endpoint subscribed; returns how many. */
+export function* fanOut(now: string, limit: number): Logic<number> {
+  const events = yield* all("SELECT id, type, ref, created_at FROM webhook_events WHERE fanned_out = 0 LIMIT ?", limit);
+  if (events.length === 0) return 0;
+  const endpoints = yield* listEndpoints();
+  // Events nobody wants (no endpoint, the usual case) are closed in one statement and keep no body.
+  const unwanted: unknown[] = [];
+  for (const event of events) {
+    const type = event["type"] as WebhookEventType;
+    const typed = endpoints.filter((endpoint) => endpoint.events.includes(type));
+    const data = typed.length === 0 ? undefined : yield* eventData(type, event["ref"] as string);
+    const wanted = typed.filter((endpoint) => endpoint.publisher === undefined || endpoint.publisher === data?.["publisher"]);
+    if (wanted.length === 0) {
+      unwanted.push(event["id"]);
+      continue;
+    }
+    const body = JSON.stringify({ id: event["id"], type, created: event["created_at"], data });
+    // Another process may have fanned it out meanwhile: its deliveries exist then.
+    if (
+      (yield* run("UPDATE webhook_events SET fanned_out = 1, body = ? WHERE id = ? AND fanned_out = 0", body, event["id"])) !== 1
+    )
+      continue;
+    for (const endpoint of wanted)
+      yield* run(
+        "INSERT INTO webhook_deliveries (event_id, endpoint_id, next_attempt_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        event["id"],
+        endpoint.id,
+        now,
+      );
+  }
+  if (unwanted.length > 0)
+    yield* run(`UPDATE webhook_events SET fanned_out = 1 WHERE id IN (${unwanted.map(() => "?").join(", ")})`, ...unwanted);
+  return events.length;
+}
+
+/** Takes up to `limit` deliveries due at `now` for a lease until `leaseUntil`, counting the attempt. */
+export function* claimDue(now: string, leaseUntil: string, limit: number): Logic<DueDelivery[]> {
+  const rows = yield* all(
+    `SELECT d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, v.body
+       FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
+      WHERE d.delivered_at IS NULL AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?`,
+    now,
+    limit,
+  );
+  const claimed: DueDelivery[] = [];
+  for (const row of rows) {
+    // Taken only if nobody took it since it was read (another process on the same database).
+    const took = yield* run(
+      `UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1
+        WHERE event_id = ? AND endpoint_id = ? AND next_attempt_at = ? AND delivered_at IS NULL`,
+      leaseUntil,
+      row["event_id"],
+      row["endpoint_id"],
+      row["next_attempt_at"],
+    );
+    if (took !== 1) continue;
+    claimed.push({
+      eventId: row["event_id"] as string,
+      endpointId: row["endpoint_id"] as string,
+      url: row["url"] as string,
+      secret: row["secret"] as string,
+      body: row["body"] as string,
+      attempts: int(row["attempts"]),
+    });
+  }
+  return claimed;
+}
+
+/** Records an attempt's outcome: delivered, or the error and when to try again. */
+export function* settleDelivery(
+  delivery: Pick<DueDelivery, "eventId" | "endpointId">,
+  outcome: { readonly deliveredAt: string } | { readonly error: string; readonly retryAt: string },
+): Logic<void> {
+  if ("deliveredAt" in outcome)
+    yield* run(
+      "UPDATE webhook_deliveries SET delivered_at = ?, last_error = NULL WHERE event_id = ? AND endpoint_id = ?",
+      outcome.deliveredAt,
+      delivery.eventId,
+      delivery.endpointId,
+    );
+  else
+    yield* run(
+      "UPDATE webhook_deliveries SET next_attempt_at = ?, last_error = ? WHERE event_id = ? AND endpoint_id = ? AND delivered_at IS NULL",
+      outcome.retryAt,
+      outcome.error.slice(0, 500),
+      delivery.eventId,
+      delivery.endpointId,
+    );
+}
+
+/** Deliveries per state, for the operator's list and the tests. */
+export function* deliveryCounts(): Logic<{ pending: number; delivered: number }> {
+  const row = (yield* get(
+    `SELECT COUNT(*) - COUNT(delivered_at) AS pending, COUNT(delivered_at) AS delivered FROM webhook_deliveries`,
+  ))!;
+  return { pending: int(row["pending"]), delivered: int(row["delivered"]) };
+}
