@@ -5,7 +5,10 @@
 // value against its goal first, and prints the targets.
 // Arguments narrow the run to benchmarks whose path contains one of them: `npm run bench -- server`;
 // `--assemble` only rebuilds docs/benchmarks.md from the sections already written.
-import { readdirSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+// Each section written by a run is stamped (<name>.run.json: date, commit, the benchmark, its
+// duration and the machine's load before and after), and the assembled file shows every
+// section's stamp under its heading: sections of different runs say so.
+import { readdirSync, existsSync, readFileSync, writeFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import os from "node:os";
@@ -19,26 +22,61 @@ for (const pkg of readdirSync("packages").sort()) {
   for (const name of readdirSync(dir).sort()) if (name.endsWith(".bench.js")) benches.push(join(dir, name));
 }
 const selected = assembleOnly ? [] : benches.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));
+const git = (...args) => spawnSync("git", args, { encoding: "utf8" }).stdout?.trim() ?? "";
+// The commit the run starts from, and whether code differed from it (documentation aside: the run writes some).
+const commit = () =>
+  `${git("rev-parse", "--short", "HEAD") || "unknown"}${git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs") ? " with uncommitted changes" : ""}`;
+const load1 = () => os.loadavg()[0].toFixed(1);
+
 let failed = 0;
+mkdirSync("docs/benchmarks", { recursive: true });
 for (const bench of selected) {
   console.log(`\n== ${bench}`);
+  const started = { at: new Date(), load: load1(), commit: commit() };
   const result = spawnSync(process.execPath, [bench], { stdio: "inherit" });
   if (result.status !== 0) failed++;
+  const stamp = {
+    date: started.at.toISOString().replace(/\.\d+Z$/, "Z"),
+    commit: started.commit,
+    bench: bench.replace(/dist\/bench\/(.*)\.js$/, "bench/$1.ts"),
+    seconds: Math.round((Date.now() - started.at.getTime()) / 1000),
+    load: [started.load, load1()],
+    cores: os.cpus().length,
+    status: result.status === 0 ? "completed" : `failed (exit ${result.status})`,
+  };
+  // The sections this benchmark wrote (or rewrote) during its run.
+  for (const f of readdirSync("docs/benchmarks").filter((f) => f.endsWith(".md")))
+    if (statSync(join("docs/benchmarks", f)).mtimeMs >= started.at.getTime())
+      writeFileSync(join("docs/benchmarks", f.replace(/\.md$/, ".run.json")), `${JSON.stringify(stamp, null, 2)}\n`);
 }
 
-mkdirSync("docs/benchmarks", { recursive: true });
 const sections = readdirSync("docs/benchmarks")
   .filter((f) => f.endsWith(".md"))
   .sort();
+/** The section's text with its run's stamp under its first heading. */
+function stamped(f) {
+  const text = readFileSync(join("docs/benchmarks", f), "utf8").trim();
+  const runFile = join("docs/benchmarks", f.replace(/\.md$/, ".run.json"));
+  const line = existsSync(runFile)
+    ? (({ date, commit, bench, seconds, load, cores, status }) =>
+        `_Run ${date}, commit ${commit}, \`${bench}\` ${status} in ${seconds} s; 1-minute load average ${load[0]} at the start and ${load[1]} at the end on ${cores} cores (above the core count, other work shared the CPU)._`)(
+        JSON.parse(readFileSync(runFile, "utf8")),
+      )
+    : `_Run: not stamped (written before runs were dated); \`npm run bench\` regenerates it with the others, dated._`;
+  const [heading, ...rest] = text.split("\n");
+  return [heading, "", line, ...rest].join("\n");
+}
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const header = `# Benchmarks
 
 Figures from \`npm run bench\`, which runs every package's benchmark on the machine at hand and
 rewrites this file (\`npm run bench -- server\` runs one). Each section says what it measures, how,
-and on what machine; the figures are measurements, never test assertions. Machine of the last assembly:
+and on what machine, and under its heading the run that produced it (date, commit, load): sections
+of different runs are not comparable figure for figure. The figures are measurements, never test
+assertions. Machine of the last assembly:
 ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}.
 `;
-const body = sections.map((f) => readFileSync(join("docs/benchmarks", f), "utf8").trim()).join("\n\n");
+const body = sections.map(stamped).join("\n\n");
 const targets = readdirSync("docs/benchmarks")
   .filter((f) => f.endsWith(".targets.json"))
   .sort()

@@ -28,52 +28,20 @@ export const ExitCodes = { played: 0, failed: 1, notPaid: 2, noWallet: 3, unpaid
 const USAGE =
   "usage: peage-quest --catalog catalog.json --trust root.pem [--auto] [--move-delay-ms N] [--wallet-file FILE] [--timeout-seconds N]";
 
+type Say = (text: string) => void;
+type Flags = ReturnType<typeof parseFlags>;
+
 /** Runs the game with these arguments and returns the exit status. */
 export async function runQuest(argv: readonly string[], output: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const say = (text: string) => output.write(`${text}\n`);
-  let flags;
-  try {
-    flags = parseFlags(argv, {
-      values: ["catalog", "trust", "move-delay-ms", "wallet-file", "timeout-seconds"],
-      switches: ["auto", "help"],
-    });
-    if (flags.switches.has("help")) {
-      say(USAGE);
-      return ExitCodes.played;
-    }
-    if (!flags.values.has("catalog") || !flags.values.has("trust")) throw new UsageError(USAGE);
-  } catch (error) {
-    process.stderr.write(`peage-quest: ${(error as Error).message}\n`);
-    return ExitCodes.usage;
-  }
+  const say: Say = (text: string) => output.write(`${text}\n`);
+  const flags = readFlags(argv, say);
+  if (typeof flags === "number") return flags;
   const auto = flags.switches.has("auto");
-  let merchant: Merchant;
-  try {
-    const walletFile = flags.values.get("wallet-file");
-    merchant = await Merchant.create({
-      catalog: flags.values.get("catalog")!,
-      trustRoots: flags.values.get("trust")!,
-      ...(walletFile ? { wallet: { endpointFile: walletFile } } : {}),
-      timeoutMs: integerFlag(flags, "timeout-seconds", 180, 1, 3600) * 1000,
-    });
-  } catch (error) {
-    process.stderr.write(`peage-quest: ${(error as Error).message}\n`);
-    return error instanceof UsageError ? ExitCodes.usage : ExitCodes.failed;
-  }
+  const merchant = await openMerchant(flags);
+  if (typeof merchant === "number") return merchant;
 
   const io = auto ? scriptedIo(say, scriptedAnswers(), integerFlag(flags, "move-delay-ms", 200, 0, 60_000)) : terminalIo(output);
-  const paid = (a: Authorization) => {
-    const charged = a.charged.currency === a.price.currency ? "" : `, charged ${formatPrice(a.charged)}`;
-    const until = a.validUntil ? `, play time until ${a.validUntil.toISOString()}` : "";
-    say(`[péage] paid ${a.offerId}: ${formatPrice(a.price)}${charged} (${a.paymentId}${until})`);
-  };
-  const refused = (what: string, error: unknown) => {
-    const e =
-      error instanceof MerchantError ? error : new MerchantError("ERR_PAYMENT_FAILED", String(error), { retryable: false });
-    say(`[péage] ${what} not paid: ${e.code}: ${e.message}`);
-    return e;
-  };
-
+  const { paid, refused } = paymentNotices(say);
   say("The Lighthouse Quest\n~~~~~~~~~~~~~~~~~~~~");
   try {
     paid(await merchant.atLaunch(QuestOffers.launch));
@@ -93,13 +61,84 @@ export async function runQuest(argv: readonly string[], output: NodeJS.WritableS
   });
   await play.started;
 
-  const gates: Gates = {
+  const result = await playQuest(io, paidGates(merchant, play, io, auto, { paid, refused }), LEVELS);
+  play.stop();
+  io.close();
+  say(`\n${result.levelsCompleted} level(s) completed, ${result.riddlesSolved} riddle(s) solved (${result.ending}).`);
+  return result.ending === "stopped" ? ExitCodes.unpaidTime : ExitCodes.played;
+}
+
+/** The command line, or the exit status when there is nothing to play (--help, a usage error). */
+function readFlags(argv: readonly string[], say: Say): Flags | number {
+  try {
+    const flags = parseFlags(argv, {
+      values: ["catalog", "trust", "move-delay-ms", "wallet-file", "timeout-seconds"],
+      switches: ["auto", "help"],
+    });
+    if (flags.switches.has("help")) {
+      say(USAGE);
+      return ExitCodes.played;
+    }
+    if (!flags.values.has("catalog") || !flags.values.has("trust")) throw new UsageError(USAGE);
+    return flags;
+  } catch (error) {
+    process.stderr.write(`peage-quest: ${(error as Error).message}\n`);
+    return ExitCodes.usage;
+  }
+}
+
+/** The merchant SDK on the catalog and trust roots of the command line, or the exit status when it cannot start. */
+async function openMerchant(flags: Flags): Promise<Merchant | number> {
+  try {
+    const walletFile = flags.values.get("wallet-file");
+    return await Merchant.create({
+      catalog: flags.values.get("catalog")!,
+      trustRoots: flags.values.get("trust")!,
+      ...(walletFile ? { wallet: { endpointFile: walletFile } } : {}),
+      timeoutMs: integerFlag(flags, "timeout-seconds", 180, 1, 3600) * 1000,
+    });
+  } catch (error) {
+    process.stderr.write(`peage-quest: ${(error as Error).message}\n`);
+    return error instanceof UsageError ? ExitCodes.usage : ExitCodes.failed;
+  }
+}
+
+interface Notices {
+  /** Says what was paid, and what was charged in the user's currency. */
+  readonly paid: (a: Authorization) => void;
+  /** Says what was not paid and why; the refusal as a MerchantError. */
+  readonly refused: (what: string, error: unknown) => MerchantError;
+}
+
+/** The game's lines about payments, prefixed [péage]. */
+function paymentNotices(say: Say): Notices {
+  return {
+    paid(a) {
+      const charged = a.charged.currency === a.price.currency ? "" : `, charged ${formatPrice(a.charged)}`;
+      const until = a.validUntil ? `, play time until ${a.validUntil.toISOString()}` : "";
+      say(`[péage] paid ${a.offerId}: ${formatPrice(a.price)}${charged} (${a.paymentId}${until})`);
+    },
+    refused(what, error) {
+      const e =
+        error instanceof MerchantError ? error : new MerchantError("ERR_PAYMENT_FAILED", String(error), { retryable: false });
+      say(`[péage] ${what} not paid: ${e.code}: ${e.message}`);
+      return e;
+    },
+  };
+}
+
+/**
+ * Where the game asks to be paid: a level opens once its offer is paid; a move waits while play
+ * time is paused (interactively the player chooses to pay again or quit; scripted, one try).
+ */
+function paidGates(merchant: Merchant, play: PeriodicController, io: Io, auto: boolean, notices: Notices): Gates {
+  return {
     async enterLevel(level) {
       try {
-        paid(await merchant.onEvent(`level-${level.number}`));
+        notices.paid(await merchant.onEvent(`level-${level.number}`));
         return true;
       } catch (error) {
-        refused(`level ${level.number}`, error);
+        notices.refused(`level ${level.number}`, error);
         return false;
       }
     },
@@ -118,12 +157,6 @@ export async function runQuest(argv: readonly string[], output: NodeJS.WritableS
       return true;
     },
   };
-
-  const result = await playQuest(io, gates, LEVELS);
-  play.stop();
-  io.close();
-  say(`\n${result.levelsCompleted} level(s) completed, ${result.riddlesSolved} riddle(s) solved (${result.ending}).`);
-  return result.ending === "stopped" ? ExitCodes.unpaidTime : ExitCodes.played;
 }
 
 /** The scripted player: answers in order after a pause, echoing them as a person's would be. */

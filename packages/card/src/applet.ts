@@ -11,32 +11,23 @@
  * what the publisher signed; the currency is the card's; the balance (prepaid) or the ceiling
  * (postpaid, claim 10) allows it. Then the log entry (claim 6) and the debit are written in ONE
  * transaction, and only once it is durable does the card sign the acknowledgment, which carries
- * the proof of the debit (claim 7). docs/card.md lists every command and status word.
+ * the proof of the debit (claim 7). The rules of PAY are in payment.ts; docs/card.md lists every
+ * command and status word.
  */
 import { createHash } from "node:crypto";
 import {
-  checkWindow,
   DEFAULT_CLOCK_SKEW_MS,
   DEFAULT_OFFER_DATE_TOLERANCE_MS,
   fromX5c,
   importPrivateKeyPem,
   importPublicKeyPem,
   JwsTypes,
-  PeageError,
-  MAX_CONSENT_TTL_MS,
-  parser,
-  ConsentClaimsSchema,
-  samePrice,
   signJwsExternally,
   systemClock,
   timestamp,
-  toDate,
   TrustStore,
-  verifyOfferSignature,
   type AcknowledgmentClaims,
-  type CardDebit,
   type Clock,
-  type ConsentClaims,
   type ExternalSigner,
   type PartyId,
 } from "@peage/protocol";
@@ -49,11 +40,9 @@ import {
   PEAGE_AID,
   PEAGE_ATR,
   PIN_REFERENCE,
-  refusalCodeOf,
   SW,
   type CommandApdu,
 } from "./iso7816.js";
-import type { CardRefusalCode } from "./errors.js";
 import {
   CARD_VERSION,
   isLogEntryBody,
@@ -64,7 +53,6 @@ import {
   isRevokedList,
   isSyncBody,
   logRecordName,
-  MAX_COUNTER,
   PIN_TRIES,
   purseView,
   RECENT_ENTRIES,
@@ -76,11 +64,12 @@ import {
   type ReceiptBody,
 } from "./model.js";
 import { pinMatches } from "./pin.js";
-import { certificateId } from "./revocation.js";
 import { decodeToken, keySigner, signTokenWith, verifyTokenSignature, type VerificationKey } from "./signed.js";
 import { CardMemoryError, JournalStore, type Medium, type Operation } from "./store.js";
-import { CERTIFICATE_TAG, encodeFci, encodeStatus, PayTags } from "./wire.js";
-import { concatTlv, decodeExactly, encodeTlv } from "./tlv.js";
+import { CERTIFICATE_TAG, encodeFci, encodeStatus } from "./wire.js";
+import { concatTlv, encodeTlv } from "./tlv.js";
+import { checkOffer, debitPurse, earlierPayment, readPayData } from "./payment.js";
+import { Refusal, refuse } from "./refusal.js";
 
 /** Longest command data accepted through chaining: a consent and a publisher's JWS with its chain. */
 export const MAX_CHAINED_DATA = 16 * 1024;
@@ -97,20 +86,6 @@ export interface CardAppletOptions {
   readonly onRefusal?: (command: string, sw: number, reason: string) => void;
   /** Signs with a key outside the card's memory (a PC store's TPM key); the profile's key otherwise. */
   readonly signer?: ExternalSigner;
-}
-
-/** A refusal: the status word, and why (for the emulator's log only; the card says only the SW). */
-class Refusal extends PeageError<CardRefusalCode> {
-  constructor(
-    readonly sw: number,
-    reason: string,
-  ) {
-    super(refusalCodeOf(sw), reason);
-  }
-}
-
-function refuse(sw: number, reason: string): never {
-  throw new Refusal(sw, reason);
 }
 
 interface LoggedEntry {
@@ -134,7 +109,6 @@ interface LoadedCard {
   revoked: ReadonlySet<string>;
 }
 
-const consentParser = parser(ConsentClaimsSchema);
 const pinPattern = /^[0-9]{4,12}$/;
 
 /** Names of the commands, for refusal reasons. */
@@ -425,88 +399,29 @@ export class CardApplet {
     // refused. A second payment in the same session needs the PIN typed again.
     this.#pinVerified = false;
 
-    let consentValue: unknown;
-    let signature: string;
-    try {
-      const fields = decodeExactly(command.data, [PayTags.consent, PayTags.signature]);
-      consentValue = JSON.parse(Buffer.from(fields.get(PayTags.consent)!).toString("utf8"));
-      signature = Buffer.from(fields.get(PayTags.signature)!).toString("ascii");
-    } catch (cause) {
-      return refuse(SW.WRONG_DATA, `PAY data: ${(cause as Error).message}`);
-    }
-    const parsed = consentParser.parse(consentValue, "consent");
-    if (!parsed.ok) refuse(SW.WRONG_DATA, parsed.error.message);
-    const consent: ConsentClaims = parsed.value;
-    if (consent.user !== profile.user)
-      refuse(SW.WRONG_DATA, `the consent is for ${consent.user}, this card is ${profile.user}'s`);
-    if (consent.server !== profile.issuer)
-      refuse(SW.WRONG_DATA, `the consent is for ${consent.server}, this card was issued by ${profile.issuer}`);
-    if (consent.price.currency !== profile.currency)
-      refuse(SW.WRONG_DATA, `the price is in ${consent.price.currency}, the card holds ${profile.currency}`);
-
+    const { consent, signature } = readPayData(command.data, profile);
     // A lost response is no lost money: the same payment asked again gets its acknowledgment again,
     // even if a SYNC cleared its entry meanwhile.
-    const earlier =
-      card.log.find((entry) => entry.body.nonce === consent.nonce) ??
-      card.recent.find((entry) => entry.body.nonce === consent.nonce);
-    if (earlier) {
-      const e = earlier.body;
-      if (
-        e.offerHash !== consent.offerHash ||
-        !samePrice(e.price, consent.price) ||
-        e.publisher !== consent.publisher ||
-        e.date !== consent.date
-      ) {
-        refuse(SW.WRONG_DATA, "this nonce was already paid for another offer");
-      }
-      return ascii(await this.#acknowledgment(card, e));
-    }
+    const earlier = earlierPayment([...card.log, ...card.recent], consent);
+    if (earlier) return ascii(await this.#acknowledgment(card, earlier));
 
     const now = this.#clock.now();
-    const skew = this.#options.skewMs ?? DEFAULT_CLOCK_SKEW_MS;
-    const window = checkWindow(consent.consentedAt, consent.expiresAt, MAX_CONSENT_TTL_MS, now, skew, "consent");
-    if (!window.ok) refuse(SW.WRONG_DATA, window.error.message);
-    const offerAge = now.getTime() - toDate(consent.date).getTime();
-    if (offerAge > (this.#options.offerDateToleranceMs ?? DEFAULT_OFFER_DATE_TOLERANCE_MS) || -offerAge > skew) {
-      refuse(SW.WRONG_DATA, `the offer dated ${consent.date} is too old or in the future`);
-    }
-    const publisher = await verifyOfferSignature(signature, card.trust, now);
-    if (!publisher.ok) return refuse(SW.WRONG_DATA, `publisher's signature: ${publisher.error.message}`);
-    if (publisher.value.publisher !== consent.publisher)
-      refuse(SW.WRONG_DATA, "the offer was signed by another publisher than the consent names");
-    const publisherCert = certificateId(publisher.value.chain.leaf);
-    if (card.revoked.has(publisherCert)) {
-      refuse(SW.WRONG_DATA, `the publisher's certificate ${publisherCert} was revoked (the issuer's last SYNC)`);
-    }
-    if (publisher.value.claims.offerHash !== consent.offerHash)
-      refuse(SW.WRONG_DATA, "the consent's offer hash is not the one the publisher signed");
-    if (!samePrice(publisher.value.claims.price, consent.price))
-      refuse(SW.WRONG_DATA, "the consent's price is not the one the publisher signed");
-
+    const publisherCert = await checkOffer(consent, signature, {
+      now,
+      trust: card.trust,
+      revoked: card.revoked,
+      skewMs: this.#options.skewMs ?? DEFAULT_CLOCK_SKEW_MS,
+      offerDateToleranceMs: this.#options.offerDateToleranceMs ?? DEFAULT_OFFER_DATE_TOLERANCE_MS,
+    });
     if (card.log.length >= profile.logCapacity)
       refuse(SW.NOT_ENOUGH_MEMORY, "the usage log is full: synchronise with the issuer");
-    const { purse } = card;
-    const amount = consent.price.amount;
-    if (purse.counter >= MAX_COUNTER) refuse(SW.CONDITIONS_NOT_SATISFIED, "the transaction counter is exhausted");
-    const counter = purse.counter + 1;
-    let next: Purse;
-    let debit: CardDebit;
-    if (profile.mode === "prepaid") {
-      if (amount > purse.balance!) refuse(SW.CONDITIONS_NOT_SATISFIED, `balance ${purse.balance} is below the price ${amount}`);
-      next = { ...purse, counter, balance: purse.balance! - amount };
-      debit = { counter, balance: next.balance! };
-    } else {
-      if (purse.used! + amount > purse.ceiling!)
-        refuse(SW.CONDITIONS_NOT_SATISFIED, `the ceiling ${purse.ceiling} is reached (${purse.used} used): synchronise first`);
-      next = { ...purse, counter, used: purse.used! + amount };
-      debit = { counter, used: next.used! };
-    }
+    const { next, debit } = debitPurse(profile, card.purse, consent.price.amount);
     const body: LogEntryBody = {
       type: "peage.card-log-entry",
       v: CARD_VERSION,
       card: profile.card,
-      counter,
-      paymentId: paymentIdOf(profile.card, counter),
+      counter: debit.counter,
+      paymentId: paymentIdOf(profile.card, debit.counter),
       user: consent.user as PartyId<"user">,
       publisher: consent.publisher as PartyId<"publisher">,
       offerHash: consent.offerHash,
@@ -520,7 +435,7 @@ export class CardApplet {
     const token = await signTokenWith(body, card.signer);
     // Claims 6-7: the log entry and the debit are one write; the acknowledgment comes after it.
     card.store.commit([
-      { put: logRecordName(counter), value: token },
+      { put: logRecordName(debit.counter), value: token },
       { put: Records.purse, value: next },
     ]);
     card.purse = next;

@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { isPlainObject, isVerificationCode, parseStrictJson, PaymentCodes, type Offer, type ProblemCode } from "@peage/protocol";
-import { MerchantError } from "./errors.js";
+import { MerchantError, type MerchantErrorCode } from "./errors.js";
 
 export interface WalletTransport {
   /** Sends message 1 and resolves with what the wallet returned as message 3 (not yet verified). */
@@ -262,21 +262,13 @@ export function fromProblem(status: number, value: unknown): MerchantError {
       return new MerchantError(
         "ERR_INVALID_ACKNOWLEDGMENT",
         `the payment server's acknowledgment did not verify (${code}): nothing may be unlocked; ${detail}`,
-        {
-          retryable: false,
-          reason: code,
-          verificationCode: code,
-        },
+        { retryable: false, reason: code, verificationCode: code },
       );
     }
     return new MerchantError(
       "ERR_PAYMENT_FAILED",
       `the wallet refused the offer (${code}): ${detail}; check the catalog and this machine's clock`,
-      {
-        retryable: false,
-        reason: code,
-        verificationCode: code,
-      },
+      { retryable: false, reason: code, verificationCode: code },
     );
   }
   if (typeof code !== "string" || !paymentCodes.has(code)) {
@@ -287,56 +279,63 @@ export function fromProblem(status: number, value: unknown): MerchantError {
     );
   }
   const reason = code as ProblemCode;
-  switch (reason) {
-    case "ERR_DECLINED":
-    case "ERR_RULE_REFUSED":
-      return new MerchantError(
-        "ERR_DECLINED",
-        `the user did not agree to pay (${reason}): continue without what this offer unlocks`,
-        { retryable: false, reason },
-      );
-    case "ERR_INSUFFICIENT_FUNDS":
-    case "ERR_LIMIT_EXCEEDED":
-      return new MerchantError(
-        "ERR_INSUFFICIENT_FUNDS",
-        `the user's balance or limit does not cover this (${reason}): suggest topping up, then try again`,
-        {
-          retryable: false,
-          reason,
-        },
-      );
-    case "ERR_WALLET_LOCKED":
-    case "ERR_WALLET_UNAVAILABLE":
-    case "ERR_UNAUTHORIZED":
-      return new MerchantError(
-        "ERR_WALLET_UNAVAILABLE",
-        `the wallet cannot take payments now (${reason}): ask the user to unlock or restart it`,
-        { retryable: true, reason },
-      );
-    case "ERR_CONSENT_UNAVAILABLE":
-      return new MerchantError(
-        "ERR_WALLET_UNAVAILABLE",
-        `the wallet could not show the offer to anybody (${reason}): ask the user to start it where it can, then try again`,
-        {
-          retryable: true,
-          reason,
-        },
-      );
-    case "ERR_CARD_UNREADABLE":
-      return new MerchantError(
-        "ERR_WALLET_UNAVAILABLE",
-        `the user's card could not be read (${reason}): ask the user to put it back in, or take it out to pay online`,
-        { retryable: true, reason },
-      );
-    case "ERR_TIMEOUT":
-      return new MerchantError("ERR_TIMEOUT", `the payment took too long (${reason}): offer to try again`, {
-        retryable: true,
-        reason,
-      });
-    default:
-      return new MerchantError("ERR_PAYMENT_FAILED", `the payment did not go through (${reason}): ${detail}`, {
-        retryable,
-        reason,
-      });
+  const outcome = PaymentOutcomes[reason];
+  if (!outcome) {
+    return new MerchantError("ERR_PAYMENT_FAILED", `the payment did not go through (${reason}): ${detail}`, {
+      retryable,
+      reason,
+    });
   }
+  return new MerchantError(outcome.code, outcome.says(reason), { retryable: outcome.retryable, reason });
 }
+
+/** A publisher's case: its code, whether trying again may help, and the sentence that says what to do. */
+interface Outcome {
+  readonly code: MerchantErrorCode;
+  readonly retryable: boolean;
+  readonly says: (reason: ProblemCode) => string;
+}
+
+const declined: Outcome = {
+  code: "ERR_DECLINED",
+  retryable: false,
+  says: (reason) => `the user did not agree to pay (${reason}): continue without what this offer unlocks`,
+};
+const notCovered: Outcome = {
+  code: "ERR_INSUFFICIENT_FUNDS",
+  retryable: false,
+  says: (reason) => `the user's balance or limit does not cover this (${reason}): suggest topping up, then try again`,
+};
+const walletDown: Outcome = {
+  code: "ERR_WALLET_UNAVAILABLE",
+  retryable: true,
+  says: (reason) => `the wallet cannot take payments now (${reason}): ask the user to unlock or restart it`,
+};
+
+/** The wallet's problem codes that are one of the publisher's cases; any other is ERR_PAYMENT_FAILED. */
+const PaymentOutcomes: Partial<Record<ProblemCode, Outcome>> = {
+  ERR_DECLINED: declined,
+  ERR_RULE_REFUSED: declined,
+  ERR_INSUFFICIENT_FUNDS: notCovered,
+  ERR_LIMIT_EXCEEDED: notCovered,
+  ERR_WALLET_LOCKED: walletDown,
+  ERR_WALLET_UNAVAILABLE: walletDown,
+  ERR_UNAUTHORIZED: walletDown,
+  ERR_CONSENT_UNAVAILABLE: {
+    code: "ERR_WALLET_UNAVAILABLE",
+    retryable: true,
+    says: (reason) =>
+      `the wallet could not show the offer to anybody (${reason}): ask the user to start it where it can, then try again`,
+  },
+  ERR_CARD_UNREADABLE: {
+    code: "ERR_WALLET_UNAVAILABLE",
+    retryable: true,
+    says: (reason) =>
+      `the user's card could not be read (${reason}): ask the user to put it back in, or take it out to pay online`,
+  },
+  ERR_TIMEOUT: {
+    code: "ERR_TIMEOUT",
+    retryable: true,
+    says: (reason) => `the payment took too long (${reason}): offer to try again`,
+  },
+};

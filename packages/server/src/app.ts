@@ -3,7 +3,7 @@
  * start.ts puts it on a socket. Every error leaves as an RFC 9457 problem document.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import swagger from "@fastify/swagger";
+import swagger, { type SwaggerOptions } from "@fastify/swagger";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from "fastify";
 import { systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
@@ -122,20 +122,7 @@ export function buildApp(deps: AppDeps): App {
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.decorateRequest("peageOutcome", "");
 
-  // JSON only (no text/plain), parsed strictly: the error says where the JSON breaks, and a
-  // member named twice is refused (strict-json.ts) rather than read as one of its two values.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
-    const text = body as string;
-    if (text.trim() === "") return done(badJson("the request body is empty; send a JSON document"), undefined);
-    try {
-      done(null, parseStrictJson(text));
-    } catch (cause) {
-      if (cause instanceof DuplicateMemberError)
-        return done(badJson(`the request body is ambiguous: ${cause.message}; send each member once`), undefined);
-      done(badJson(`the request body is not valid JSON: ${(cause as Error).message}`), undefined);
-    }
-  });
+  acceptStrictJson(app);
 
   app.setErrorHandler((error: FastifyError | HttpProblem | Error, request, reply) => {
     const answer = toProblem(error);
@@ -144,25 +131,7 @@ export function buildApp(deps: AppDeps): App {
     else request.log.info({ code: answer.problem.code }, "request refused");
     return sendProblem(reply, answer.problem, answer.headers);
   });
-  // Graceful shutdown: requests in flight finish; a request arriving on a connection still open
-  // is refused as retryable, and the connection is closed after it.
-  let closing = false;
-  app.addHook("preClose", async () => {
-    closing = true;
-  });
-  // Node's server.close() closes only the connections idle at that moment: the answer to a request
-  // in flight must close its connection too, or a keep-alive client holds the shutdown open.
-  app.addHook("onSend", async (_request, reply) => {
-    if (closing) void reply.header("connection", "close");
-  });
-  app.addHook("onRequest", async (_request, reply) => {
-    if (!closing) return;
-    void reply.header("connection", "close");
-    throw new HttpProblem(
-      problemFor("ERR_SERVER_UNAVAILABLE", "the server is shutting down: send the same request again once it is back"),
-      { "retry-after": "1" },
-    );
-  });
+  refuseWhileClosing(app);
   app.addHook("onResponse", async (request, reply) => {
     ctx.metrics.recordRequest(request.routeOptions.url ?? "unmatched", reply.elapsedTime / 1000);
   });
@@ -202,37 +171,7 @@ export function buildApp(deps: AppDeps): App {
 
   app.decorate("peageReadiness", () => runChecks(ctx.readiness));
 
-  app.register(swagger, {
-    // Shared schemas added with an $id keep it as their component name (not def-0, def-1, …).
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json["$id"] === "string" ? json["$id"] : `def-${i}`),
-    },
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Péage payment server",
-        version: "1",
-        description:
-          "Receives payment requests (message 2), records payments and returns signed acknowledgments (message 3). Errors are RFC 9457 problem documents.",
-      },
-      components: {
-        securitySchemes: {
-          operatorKey: {
-            type: "http",
-            scheme: "bearer",
-            description: "An operator API key; each endpoint names the scope it needs.",
-          },
-          publisherKey: { type: "http", scheme: "bearer", description: "A publisher's own API key (scope publisher:read)." },
-          userSignature: {
-            type: "apiKey",
-            in: "header",
-            name: "Authorization",
-            description: "Peage-Signature <JWS> signed with the user's enrolled key (see user-auth.ts).",
-          },
-        },
-      },
-    },
-  });
+  app.register(swagger, OPENAPI_OPTIONS);
   app.register(paymentRoutes, { ctx });
   app.register(usageRoutes, { ctx });
   app.register(accountRoutes, { ctx });
@@ -295,3 +234,79 @@ function toProblem(error: FastifyError | HttpProblem | Error): {
     ),
   };
 }
+
+/**
+ * JSON only (no text/plain), parsed strictly: the error says where the JSON breaks, and a member
+ * named twice is refused (strict-json.ts) rather than read as one of its two values.
+ */
+function acceptStrictJson(app: App): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === "") return done(badJson("the request body is empty; send a JSON document"), undefined);
+    try {
+      done(null, parseStrictJson(text));
+    } catch (cause) {
+      if (cause instanceof DuplicateMemberError)
+        return done(badJson(`the request body is ambiguous: ${cause.message}; send each member once`), undefined);
+      done(badJson(`the request body is not valid JSON: ${(cause as Error).message}`), undefined);
+    }
+  });
+}
+
+/**
+ * Graceful shutdown: requests in flight finish; a request arriving on a connection still open is
+ * refused as retryable, and the connection is closed after it.
+ */
+function refuseWhileClosing(app: App): void {
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  // Node's server.close() closes only the connections idle at that moment: the answer to a request
+  // in flight must close its connection too, or a keep-alive client holds the shutdown open.
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) void reply.header("connection", "close");
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!closing) return;
+    void reply.header("connection", "close");
+    throw new HttpProblem(
+      problemFor("ERR_SERVER_UNAVAILABLE", "the server is shutting down: send the same request again once it is back"),
+      { "retry-after": "1" },
+    );
+  });
+}
+
+/** The OpenAPI document's frame (routes add their operations): served at /openapi.json. */
+const OPENAPI_OPTIONS: SwaggerOptions = {
+  // Shared schemas added with an $id keep it as their component name (not def-0, def-1, …).
+  refResolver: {
+    buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json["$id"] === "string" ? json["$id"] : `def-${i}`),
+  },
+  openapi: {
+    openapi: "3.1.0",
+    info: {
+      title: "Péage payment server",
+      version: "1",
+      description:
+        "Receives payment requests (message 2), records payments and returns signed acknowledgments (message 3). Errors are RFC 9457 problem documents.",
+    },
+    components: {
+      securitySchemes: {
+        operatorKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "An operator API key; each endpoint names the scope it needs.",
+        },
+        publisherKey: { type: "http", scheme: "bearer", description: "A publisher's own API key (scope publisher:read)." },
+        userSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "Authorization",
+          description: "Peage-Signature <JWS> signed with the user's enrolled key (see user-auth.ts).",
+        },
+      },
+    },
+  },
+};

@@ -387,15 +387,18 @@ export function buildConfig(
   };
 }
 
+/** Comma-separated text as its non-empty items, trimmed; any other value (a JSON list) as it is. */
+function commaList(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
 /** "10.0.0.1, 10.1.0.0/16" or a JSON list of the same. */
 function trustProxy(value: unknown): string[] {
-  const list =
-    typeof value === "string"
-      ? value
-          .split(",")
-          .map((item) => item.trim())
-          .filter((item) => item !== "")
-      : value;
+  const list = commaList(value);
   if (!Array.isArray(list) || !list.every((item) => typeof item === "string"))
     throw new ConfigError('trustProxy must list addresses or CIDR ranges, e.g. "127.0.0.1,10.0.0.0/8"');
   for (const item of list) {
@@ -442,13 +445,7 @@ function databaseUrl(value: unknown): string {
 
 /** A list (JSON array, or comma-separated text) of http(s)/file URLs and paths; paths become absolute. */
 function crlSources(value: unknown, dataDir: string): string[] {
-  const items =
-    typeof value === "string"
-      ? value
-          .split(",")
-          .map((item) => item.trim())
-          .filter((item) => item !== "")
-      : value;
+  const items = commaList(value);
   if (!Array.isArray(items) || !items.every((item): item is string => typeof item === "string" && item.trim() !== "")) {
     throw new ConfigError(
       'crlSources must be a list of URLs or paths, such as ["https://ca.example/publishers.crl", "crls/extra.pem"]',

@@ -58,73 +58,11 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     });
-    const { trust, identity, rates, store } = sources;
-    const publishers = this.#publishers;
-    new Gauge({
-      name: "peage_certificate_expiry_seconds",
-      help: "Seconds until a certificate the server relies on expires (its own, the trusted roots, the chains of publishers paid).",
-      labelNames: ["certificate", "subject"],
-      registers: [registry],
-      collect() {
-        this.reset();
-        const at = now().getTime();
-        if (identity) this.set({ certificate: "server", subject: identity.id }, (identity.notAfter.getTime() - at) / 1000);
-        for (const root of trust?.roots ?? [])
-          this.set({ certificate: "root", subject: root.subject }, (root.notAfter.getTime() - at) / 1000);
-        for (const [publisher, notAfter] of publishers)
-          this.set({ certificate: "publisher", subject: publisher }, (notAfter.getTime() - at) / 1000);
-      },
-    });
-    new Gauge({
-      name: "peage_rates_age_seconds",
-      help: "Age of the exchange rates in force (from their reference date); absent without rates.",
-      registers: [registry],
-      collect() {
-        this.reset();
-        const date = rates?.current()?.date;
-        if (date !== undefined) this.set((now().getTime() - Date.parse(`${date}T00:00:00Z`)) / 1000);
-      },
-    });
-    if (trust) {
-      new Counter({
-        name: "peage_chain_cache_lookups_total",
-        help: "Certificate chain validation cache lookups.",
-        labelNames: ["result"],
-        registers: [registry],
-        collect() {
-          const stats = trust.stats();
-          this.reset();
-          this.inc({ result: "hit" }, stats.hits);
-          this.inc({ result: "miss" }, stats.misses);
-        },
-      });
-      new Gauge({
-        name: "peage_crl_next_update_timestamp_seconds",
-        help: "When each installed CRL goes stale (its nextUpdate, Unix seconds): alert well before time() reaches it.",
-        labelNames: ["issuer"],
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const crl of trust.crls)
-            this.set({ issuer: crl.issuer }, crl.nextUpdate ? Math.floor(crl.nextUpdate.getTime() / 1000) : 0);
-        },
-      });
-    }
-    if (store) {
-      new Gauge({
-        name: "peage_settlement_periods",
-        help: "Periods closed, and of those settled, in the books.",
-        labelNames: ["state"],
-        registers: [registry],
-        async collect() {
-          const closed = await store.closedPeriods();
-          let settled = 0;
-          for (const { period } of closed) if (await store.getSettlement(period)) settled++;
-          this.set({ state: "closed" }, closed.length);
-          this.set({ state: "settled" }, settled);
-        },
-      });
-    }
+    const { trust, store } = sources;
+    certificateExpiryGauge(registry, now, sources.identity, trust, this.#publishers);
+    ratesAgeGauge(registry, now, sources.rates);
+    if (trust) trustMetrics(registry, trust);
+    if (store) settlementGauge(registry, store);
   }
 
   /** Counts one answered payment request: "recorded", "replayed" or the error code, and the offer's currency when known. */
@@ -152,4 +90,87 @@ export class Metrics {
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** Seconds until each certificate the server relies on expires: its own, the roots, the chains of publishers paid. */
+function certificateExpiryGauge(
+  registry: Registry,
+  now: () => Date,
+  identity: ServerIdentity | undefined,
+  trust: TrustStore | undefined,
+  publishers: ReadonlyMap<string, Date>,
+): void {
+  new Gauge({
+    name: "peage_certificate_expiry_seconds",
+    help: "Seconds until a certificate the server relies on expires (its own, the trusted roots, the chains of publishers paid).",
+    labelNames: ["certificate", "subject"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const at = now().getTime();
+      if (identity) this.set({ certificate: "server", subject: identity.id }, (identity.notAfter.getTime() - at) / 1000);
+      for (const root of trust?.roots ?? [])
+        this.set({ certificate: "root", subject: root.subject }, (root.notAfter.getTime() - at) / 1000);
+      for (const [publisher, notAfter] of publishers)
+        this.set({ certificate: "publisher", subject: publisher }, (notAfter.getTime() - at) / 1000);
+    },
+  });
+}
+
+/** The age of the rates in force. */
+function ratesAgeGauge(registry: Registry, now: () => Date, rates: RateSource | undefined): void {
+  new Gauge({
+    name: "peage_rates_age_seconds",
+    help: "Age of the exchange rates in force (from their reference date); absent without rates.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const date = rates?.current()?.date;
+      if (date !== undefined) this.set((now().getTime() - Date.parse(`${date}T00:00:00Z`)) / 1000);
+    },
+  });
+}
+
+/** The chain cache's lookups and the CRLs' next updates. */
+function trustMetrics(registry: Registry, trust: TrustStore): void {
+  new Counter({
+    name: "peage_chain_cache_lookups_total",
+    help: "Certificate chain validation cache lookups.",
+    labelNames: ["result"],
+    registers: [registry],
+    collect() {
+      const stats = trust.stats();
+      this.reset();
+      this.inc({ result: "hit" }, stats.hits);
+      this.inc({ result: "miss" }, stats.misses);
+    },
+  });
+  new Gauge({
+    name: "peage_crl_next_update_timestamp_seconds",
+    help: "When each installed CRL goes stale (its nextUpdate, Unix seconds): alert well before time() reaches it.",
+    labelNames: ["issuer"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const crl of trust.crls)
+        this.set({ issuer: crl.issuer }, crl.nextUpdate ? Math.floor(crl.nextUpdate.getTime() / 1000) : 0);
+    },
+  });
+}
+
+/** Periods closed and settled in the books. */
+function settlementGauge(registry: Registry, store: Store): void {
+  new Gauge({
+    name: "peage_settlement_periods",
+    help: "Periods closed, and of those settled, in the books.",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      const closed = await store.closedPeriods();
+      let settled = 0;
+      for (const { period } of closed) if (await store.getSettlement(period)) settled++;
+      this.set({ state: "closed" }, closed.length);
+      this.set({ state: "settled" }, settled);
+    },
+  });
 }

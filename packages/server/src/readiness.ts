@@ -41,54 +41,75 @@ export interface StandardCheckSources {
 export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] {
   const { store, rates, identity, trust, clock } = sources;
   const maxAgeDays = sources.ratesMaxAgeDays ?? DEFAULT_RATES_MAX_AGE_DAYS;
-  const checks: ReadinessCheck[] = [
-    {
-      name: "database",
-      async run() {
-        try {
-          await store.ping();
-          return { ok: true, detail: "answers" };
-        } catch (error) {
-          return { ok: false, detail: `does not answer: ${(error as Error).message}` };
-        }
-      },
-    },
-    {
-      name: "rates",
-      async run() {
-        const table = rates.current();
-        if (!table)
-          return { ok: false, detail: "no exchange rates loaded: install the ECB's file (peage fx import) and send SIGHUP" };
-        const ageDays = Math.floor((clock.now().getTime() - Date.parse(`${table.date}T00:00:00Z`)) / DAY_MS);
-        if (ageDays > maxAgeDays) {
-          const what = `the rates of ${table.date} are ${ageDays} days old (more than ${maxAgeDays})`;
-          return { ok: false, detail: `${what}: import the ECB's current file (peage fx import) and send SIGHUP` };
-        }
-        return { ok: true, detail: `${table.date}, ${ageDays} day(s) old` };
-      },
-    },
-    {
-      name: "certificates",
-      async run() {
-        const now = clock.now().getTime();
-        const soon: string[] = [];
-        const days = (notAfter: Date) => Math.floor((notAfter.getTime() - now) / DAY_MS);
-        const check = (name: string, notAfter: Date) => {
-          if (days(notAfter) <= CERTIFICATE_MARGIN_DAYS) soon.push(`${name} (${days(notAfter)} days left)`);
-        };
-        check("the server's certificate", identity.notAfter);
-        for (const root of trust.roots) check(`the root ${root.subject}`, root.notAfter);
-        if (soon.length > 0) {
-          return {
-            ok: false,
-            detail: `expiring within ${CERTIFICATE_MARGIN_DAYS} days: ${soon.join("; ")}: renew them (docs/operations.md, key rotation)`,
-          };
-        }
-        return { ok: true, detail: `the server's certificate is valid for ${days(identity.notAfter)} more days` };
-      },
-    },
+  return [
+    databaseCheck(store),
+    ratesCheck(rates, clock, maxAgeDays),
+    certificatesCheck(identity, trust, clock),
+    revocationCheck(trust, clock),
+    ...(sources.bank ? [bankCheck(sources.bank)] : []),
   ];
-  checks.push({
+}
+
+/** The database answers. */
+function databaseCheck(store: Store): ReadinessCheck {
+  return {
+    name: "database",
+    async run() {
+      try {
+        await store.ping();
+        return { ok: true, detail: "answers" };
+      } catch (error) {
+        return { ok: false, detail: `does not answer: ${(error as Error).message}` };
+      }
+    },
+  };
+}
+
+/** Exchange rates are loaded, and no older than `maxAgeDays`. */
+function ratesCheck(rates: RateSource, clock: Clock, maxAgeDays: number): ReadinessCheck {
+  return {
+    name: "rates",
+    async run() {
+      const table = rates.current();
+      if (!table)
+        return { ok: false, detail: "no exchange rates loaded: install the ECB's file (peage fx import) and send SIGHUP" };
+      const ageDays = Math.floor((clock.now().getTime() - Date.parse(`${table.date}T00:00:00Z`)) / DAY_MS);
+      if (ageDays > maxAgeDays) {
+        const what = `the rates of ${table.date} are ${ageDays} days old (more than ${maxAgeDays})`;
+        return { ok: false, detail: `${what}: import the ECB's current file (peage fx import) and send SIGHUP` };
+      }
+      return { ok: true, detail: `${table.date}, ${ageDays} day(s) old` };
+    },
+  };
+}
+
+/** The server's certificate and the trusted roots stay valid for CERTIFICATE_MARGIN_DAYS at least. */
+function certificatesCheck(identity: ServerIdentity, trust: TrustStore, clock: Clock): ReadinessCheck {
+  return {
+    name: "certificates",
+    async run() {
+      const now = clock.now().getTime();
+      const soon: string[] = [];
+      const days = (notAfter: Date) => Math.floor((notAfter.getTime() - now) / DAY_MS);
+      const check = (name: string, notAfter: Date) => {
+        if (days(notAfter) <= CERTIFICATE_MARGIN_DAYS) soon.push(`${name} (${days(notAfter)} days left)`);
+      };
+      check("the server's certificate", identity.notAfter);
+      for (const root of trust.roots) check(`the root ${root.subject}`, root.notAfter);
+      if (soon.length > 0) {
+        return {
+          ok: false,
+          detail: `expiring within ${CERTIFICATE_MARGIN_DAYS} days: ${soon.join("; ")}: renew them (docs/operations.md, key rotation)`,
+        };
+      }
+      return { ok: true, detail: `the server's certificate is valid for ${days(identity.notAfter)} more days` };
+    },
+  };
+}
+
+/** The revocation lists the policy needs are fresh. */
+function revocationCheck(trust: TrustStore, clock: Clock): ReadinessCheck {
+  return {
     name: "revocation",
     async run() {
       // A stale CRL refuses every payment whose chain it covers (503): not ready either.
@@ -108,24 +129,23 @@ export function standardChecks(sources: StandardCheckSources): ReadinessCheck[] 
         detail: `${why}: payments it covers are refused; publish a newer CRL where crlSources points, or in the data directory's crls/`,
       };
     },
-  });
-  const bank = sources.bank;
-  if (bank) {
-    checks.push({
-      name: "bank",
-      async run() {
-        const demo =
-          bank.iban === DEMO_BANK.iban || bank.creditorId === DEMO_BANK.creditorId || bank.name.includes("DEMO VALUES");
-        return demo
-          ? {
-              ok: false,
-              detail: 'the bank details are the demonstration values: set "bank" in server.json to the operator\'s account',
-            }
-          : { ok: true, detail: `${bank.name}, ${bank.iban.slice(0, 4)}…` };
-      },
-    });
-  }
-  return checks;
+  };
+}
+
+/** The bank details are the operator's, not the demonstration values. */
+function bankCheck(bank: OperatorBank): ReadinessCheck {
+  return {
+    name: "bank",
+    async run() {
+      const demo = bank.iban === DEMO_BANK.iban || bank.creditorId === DEMO_BANK.creditorId || bank.name.includes("DEMO VALUES");
+      return demo
+        ? {
+            ok: false,
+            detail: 'the bank details are the demonstration values: set "bank" in server.json to the operator\'s account',
+          }
+        : { ok: true, detail: `${bank.name}, ${bank.iban.slice(0, 4)}…` };
+    },
+  };
 }
 
 export interface Readiness {

@@ -57,23 +57,42 @@ export interface WalletService {
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 
+/** What the request handlers share: the wallet, the token's digest, the limits, and what is known once listening. */
+interface ServiceState {
+  readonly wallet: Wallet;
+  readonly tokenDigest: Buffer;
+  readonly bodyLimit: number;
+  readonly maxPending: number;
+  readonly log: (line: string) => void;
+  readonly window: ConsentWindow | undefined;
+  /** Offers waiting for the user or the server now. */
+  pending: number;
+  /** Set once listening; the handlers run only after. */
+  port: number;
+  ui: UiContext | undefined;
+  uiLink: () => string;
+}
+
 /** Starts the local service and writes the endpoint file. */
 export async function startWallet(options: StartWalletOptions): Promise<WalletService> {
   const owned = !(options.wallet instanceof Wallet);
   const wallet = options.wallet instanceof Wallet ? options.wallet : await createWallet(options.wallet);
   const token = randomBytes(32).toString("base64url");
-  const tokenDigest = digest(token);
   const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
-  const maxPending = options.maxPending ?? 16;
-  const log = options.log ?? (() => undefined);
-  let pending = 0;
-  let port = 0;
-  // Set once the port is known, after the request handler below (which reads it) is made.
-  // eslint-disable-next-line prefer-const
-  let ui: UiContext | undefined;
-
+  const state: ServiceState = {
+    wallet,
+    tokenDigest: digest(token),
+    bodyLimit,
+    maxPending: options.maxPending ?? 16,
+    log: options.log ?? (() => undefined),
+    window: options.consentWindow,
+    pending: 0,
+    port: 0,
+    ui: undefined,
+    uiLink: () => "",
+  };
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handle(state, req, res).catch((error: unknown) => {
       sendProblem(
         res,
         error instanceof WalletError
@@ -85,124 +104,13 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const host = req.headers.host;
-    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
-      return sendProblem(
-        res,
-        new WalletError(
-          "ERR_FORBIDDEN",
-          "the wallet answers only requests addressed to 127.0.0.1 or localhost with its port",
-          403,
-          false,
-        ),
-      );
-    }
-    if ((req.url ?? "").startsWith("/ui")) return handleUi(req, res, ui!);
-    if (req.headers.origin !== undefined) {
-      return sendProblem(
-        res,
-        new WalletError("ERR_FORBIDDEN", "requests from web pages (with an Origin header) may not ask for payments", 403, false),
-      );
-    }
-    const path = (req.url ?? "").split("?")[0];
-    if (path === "/v1/health") {
-      if (req.method !== "GET") return sendProblem(res, methodNotAllowed("GET"));
-      return sendJson(res, 200, { status: "ok" });
-    }
-    if (path === "/v1/ui-link") {
-      if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
-      if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
-      return sendJson(res, 200, { url: uiLink() });
-    }
-    if (path === "/v2/mandates") {
-      if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
-      if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
-      if (pending >= maxPending) return sendProblem(res, busy());
-      const deps = { wallet, window: options.consentWindow, readBody: (r: IncomingMessage) => readBody(r, bodyLimit), log };
-      pending++;
-      try {
-        return sendJson(res, 200, await mandateRequest(req, res, deps));
-      } finally {
-        pending--;
-      }
-    }
-    if (path === "/v1/ticks") return tick(req, res);
-    if (path !== "/v1/offers")
-      return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
-    if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
-    if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
-    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    if (type !== "application/json") {
-      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", "send the offer as application/json", 415, false));
-    }
-    const body = await readBody(req, bodyLimit);
-    let parsed: unknown;
-    try {
-      parsed = parseStrictJson(body);
-    } catch {
-      return sendProblem(
-        res,
-        new WalletError(
-          "ERR_BAD_REQUEST",
-          'the body is not JSON without repeated member names: send {"offer": <message 1>}',
-          400,
-          false,
-        ),
-      );
-    }
-    if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !("offer" in parsed)) {
-      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be exactly {"offer": <message 1>}', 400, false));
-    }
-    if (pending >= maxPending) return sendProblem(res, busy());
-    // When the program stops waiting (its timeout), an offer still waiting for the user is dropped.
-    const abandoned = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) abandoned.abort();
-    });
-    pending++;
-    try {
-      const result = await wallet.pay(parsed["offer"], abandoned.signal);
-      const { claims } = result.verified;
-      log(
-        `paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent}${result.card ? `, by card ${result.card.card}` : ""})`,
-      );
-      sendJson(res, 200, { acknowledgment: result.acknowledgment, ...(result.session ? { session: result.session } : {}) });
-    } catch (error) {
-      if (error instanceof WalletError) log(`not paid: ${error.code} ${error.message}`);
-      throw error;
-    } finally {
-      pending--;
-    }
-  }
-
-  /** POST /v1/ticks {session, ticks}: the word paying that tick of a metered session (sessions.ts). */
-  async function tick(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
-    if (!authorized(req.headers.authorization, tokenDigest)) return sendProblem(res, unauthorized(res));
-    let parsed: unknown;
-    try {
-      parsed = parseStrictJson(await readBody(req, bodyLimit));
-    } catch {
-      parsed = undefined;
-    }
-    if (!isPlainObject(parsed) || typeof parsed["session"] !== "string" || typeof parsed["ticks"] !== "number")
-      return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be {"session": <id>, "ticks": <n>}', 400, false));
-    sendJson(res, 200, wallet.tick(parsed["session"], parsed["ticks"]));
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  port = (server.address() as AddressInfo).port;
+  const port = await listen(server);
   const url = `http://127.0.0.1:${port}`;
   const access = new UiAccess(port);
   const uiLink = () => `${url}/ui/open?t=${access.mintLink()}`;
-  ui = {
+  state.port = port;
+  state.uiLink = uiLink;
+  state.ui = {
     wallet,
     window: options.consentWindow,
     access,
@@ -237,6 +145,143 @@ export async function startWallet(options: StartWalletOptions): Promise<WalletSe
       return closed;
     },
   };
+}
+
+/** Listens on a random port of 127.0.0.1; the port. */
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** One request: the Host and Origin defences first, then the pages under /ui or the routes of /v1. */
+async function handle(state: ServiceState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const host = req.headers.host;
+  if (host !== `127.0.0.1:${state.port}` && host !== `localhost:${state.port}`) {
+    return sendProblem(
+      res,
+      new WalletError(
+        "ERR_FORBIDDEN",
+        "the wallet answers only requests addressed to 127.0.0.1 or localhost with its port",
+        403,
+        false,
+      ),
+    );
+  }
+  if ((req.url ?? "").startsWith("/ui")) return handleUi(req, res, state.ui!);
+  if (req.headers.origin !== undefined) {
+    return sendProblem(
+      res,
+      new WalletError("ERR_FORBIDDEN", "requests from web pages (with an Origin header) may not ask for payments", 403, false),
+    );
+  }
+  const path = (req.url ?? "").split("?")[0];
+  if (path === "/v1/health") {
+    if (req.method !== "GET") return sendProblem(res, methodNotAllowed("GET"));
+    return sendJson(res, 200, { status: "ok" });
+  }
+  if (path === "/v1/ui-link") {
+    if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+    if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
+    return sendJson(res, 200, { url: state.uiLink() });
+  }
+  if (path === "/v2/mandates") {
+    if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+    if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
+    return askMandate(state, req, res);
+  }
+  if (path === "/v1/ticks") return tick(state, req, res);
+  if (path !== "/v1/offers")
+    return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
+  if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+  if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
+  return payOffer(state, req, res);
+}
+
+/** POST /v1/offers: the offer read, then paid (or refused) by the wallet while the program waits. */
+async function payOffer(state: ServiceState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const offer = await readOffer(req, state.bodyLimit);
+  if (state.pending >= state.maxPending) {
+    throw busy();
+  }
+  // When the program stops waiting (its timeout), an offer still waiting for the user is dropped.
+  const abandoned = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) abandoned.abort();
+  });
+  state.pending++;
+  try {
+    const result = await state.wallet.pay(offer, abandoned.signal);
+    const { claims } = result.verified;
+    state.log(
+      `paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent}${result.card ? `, by card ${result.card.card}` : ""})`,
+    );
+    sendJson(res, 200, { acknowledgment: result.acknowledgment, ...(result.session ? { session: result.session } : {}) });
+  } catch (error) {
+    if (error instanceof WalletError) state.log(`not paid: ${error.code} ${error.message}`);
+    throw error;
+  } finally {
+    state.pending--;
+  }
+}
+
+/** POST /v1/ticks {session, ticks}: the word paying that tick of a metered session (sessions.ts). */
+async function tick(state: ServiceState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+  if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
+  let parsed: unknown;
+  try {
+    parsed = parseStrictJson(await readBody(req, state.bodyLimit));
+  } catch {
+    parsed = undefined;
+  }
+  if (!isPlainObject(parsed) || typeof parsed["session"] !== "string" || typeof parsed["ticks"] !== "number")
+    return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be {"session": <id>, "ticks": <n>}', 400, false));
+  sendJson(res, 200, state.wallet.tick(parsed["session"], parsed["ticks"]));
+}
+
+/** POST /v2/mandates: the user asked to sign a spending mandate (mandates/local-route.ts). */
+async function askMandate(state: ServiceState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (state.pending >= state.maxPending) return sendProblem(res, busy());
+  const deps = {
+    wallet: state.wallet,
+    window: state.window,
+    readBody: (r: IncomingMessage) => readBody(r, state.bodyLimit),
+    log: state.log,
+  };
+  state.pending++;
+  try {
+    return sendJson(res, 200, await mandateRequest(req, res, deps));
+  } finally {
+    state.pending--;
+  }
+}
+
+/** The body of POST /v1/offers: application/json, strict JSON, exactly {"offer": message 1}; the offer. */
+async function readOffer(req: IncomingMessage, bodyLimit: number): Promise<unknown> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") throw new WalletError("ERR_BAD_REQUEST", "send the offer as application/json", 415, false);
+  const body = await readBody(req, bodyLimit);
+  let parsed: unknown;
+  try {
+    parsed = parseStrictJson(body);
+  } catch {
+    throw new WalletError(
+      "ERR_BAD_REQUEST",
+      'the body is not JSON without repeated member names: send {"offer": <message 1>}',
+      400,
+      false,
+    );
+  }
+  if (!isPlainObject(parsed) || Object.keys(parsed).length !== 1 || !("offer" in parsed)) {
+    throw new WalletError("ERR_BAD_REQUEST", 'the body must be exactly {"offer": <message 1>}', 400, false);
+  }
+  return parsed["offer"];
 }
 
 function digest(text: string): Buffer {

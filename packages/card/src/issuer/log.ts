@@ -63,6 +63,27 @@ export interface LogVerification {
 }
 
 export async function verifyUploadedLog(input: LogVerificationInput): Promise<LogVerification> {
+  const { fresh, alreadyRecorded, lastCounter, problems } = await checkEntries(input);
+  const head = await verifyLogHead(input.head, input.card, input.challenge);
+  const problem = head.ok
+    ? headProblem(head.value, lastCounter, input.recordedUpTo)
+    : { kind: "head" as const, message: `log head: ${head.error.message}` };
+  if (problem) problems.push(problem);
+  return {
+    ok: problems.length === 0,
+    entries: fresh,
+    alreadyRecorded,
+    lastCounter,
+    ...(head.ok && { head: head.value }),
+    problems,
+  };
+}
+
+/**
+ * Each uploaded entry: a log entry, signed by the card, of this card, once; those already recorded
+ * set apart; the rest in counter order from the first not recorded, a gap reported but kept.
+ */
+async function checkEntries(input: LogVerificationInput) {
   const problems: LogProblem[] = [];
   const fresh: LogEntryBody[] = [];
   const alreadyRecorded: LogEntryBody[] = [];
@@ -118,35 +139,28 @@ export async function verifyUploadedLog(input: LogVerificationInput): Promise<Lo
     fresh.push(entry);
     expected = entry.counter + 1;
   }
-  const lastCounter = expected - 1;
 
-  const head = await verifyLogHead(input.head, input.card, input.challenge);
-  if (!head.ok) {
-    problems.push({ kind: "head", message: `log head: ${head.error.message}` });
-  } else if (head.value.counter > lastCounter) {
-    problems.push({
+  return { fresh, alreadyRecorded, lastCounter: expected - 1, problems };
+}
+
+/** The signed head against the upload: the card is at the last counter uploaded, and holds every counter not recorded. */
+function headProblem(head: LogHeadBody, lastCounter: number, recordedUpTo: number): LogProblem | undefined {
+  if (head.counter > lastCounter) {
+    return {
       kind: "truncated",
-      missing: [lastCounter + 1, head.value.counter],
-      message: `the card is at counter ${head.value.counter}, the upload stops at ${lastCounter}`,
-    });
-  } else if (head.value.counter < lastCounter) {
-    problems.push({
-      kind: "head",
-      message: `the card's head names counter ${head.value.counter}, below the uploaded ${lastCounter}`,
-    });
-  } else if (head.value.first > input.recordedUpTo + 1) {
-    problems.push({
-      kind: "gap",
-      missing: [input.recordedUpTo + 1, head.value.first - 1],
-      message: `the card no longer holds counters ${input.recordedUpTo + 1}..${head.value.first - 1}, never recorded`,
-    });
+      missing: [lastCounter + 1, head.counter],
+      message: `the card is at counter ${head.counter}, the upload stops at ${lastCounter}`,
+    };
   }
-  return {
-    ok: problems.length === 0,
-    entries: fresh,
-    alreadyRecorded,
-    lastCounter,
-    ...(head.ok && { head: head.value }),
-    problems,
-  };
+  if (head.counter < lastCounter) {
+    return { kind: "head", message: `the card's head names counter ${head.counter}, below the uploaded ${lastCounter}` };
+  }
+  if (head.first > recordedUpTo + 1) {
+    return {
+      kind: "gap",
+      missing: [recordedUpTo + 1, head.first - 1],
+      message: `the card no longer holds counters ${recordedUpTo + 1}..${head.first - 1}, never recorded`,
+    };
+  }
+  return undefined;
 }

@@ -61,33 +61,10 @@ export async function runEmulator(options: EmulatorOptions): Promise<Emulator> {
   let onConnected: () => void = () => undefined;
   const connected = new Promise<void>((resolve) => (onConnected = resolve));
 
-  const send = (target: Socket, payload: Uint8Array): void => {
-    const frame = Buffer.alloc(2 + payload.length);
-    frame.writeUInt16BE(payload.length, 0);
-    frame.set(payload, 2);
-    if (!target.destroyed) target.write(frame);
-  };
-
   const handle = async (target: Socket, message: Uint8Array): Promise<void> => {
-    if (message.length === 1) {
-      switch (message[0]) {
-        case VpcdControl.powerOff:
-          applet.powerOff();
-          return;
-        case VpcdControl.powerOn:
-        case VpcdControl.reset:
-          await applet.reset();
-          return;
-        case VpcdControl.atr:
-          send(target, applet.atr);
-          return;
-        default:
-          log?.(`unknown vpcd control code ${message[0]}`);
-          return;
-      }
-    }
-    stats.commands++;
-    send(target, await applet.process(message));
+    if (message.length !== 1) stats.commands++;
+    const response = await answer(applet, message, log);
+    if (response && !target.destroyed) target.write(frame(response));
   };
 
   const open = (): void => {
@@ -95,24 +72,19 @@ export async function runEmulator(options: EmulatorOptions): Promise<Emulator> {
     const current = connect({ host, port });
     socket = current;
     current.setNoDelay(true);
-    let buffer: Buffer = Buffer.alloc(0);
     current.on("connect", () => {
       stats.connections++;
       log?.(`card inserted in the virtual reader at ${host}:${port}`);
       onConnected();
     });
-    current.on("data", (chunk: Buffer) => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      while (buffer.length >= 2) {
-        const length = buffer.readUInt16BE(0);
-        if (buffer.length < 2 + length) break;
-        const message = new Uint8Array(buffer.subarray(2, 2 + length));
-        buffer = buffer.subarray(2 + length);
+    current.on(
+      "data",
+      unframe((message) => {
         work = work
           .then(() => handle(current, message))
           .catch((cause: unknown) => log?.(`emulator: ${(cause as Error).message}`));
-      }
-    });
+      }),
+    );
     current.on("error", () => undefined);
     current.on("close", () => {
       if (socket === current) socket = undefined;
@@ -139,5 +111,47 @@ export async function runEmulator(options: EmulatorOptions): Promise<Emulator> {
       }
       await work;
     },
+  };
+}
+
+/** vpcd's answer to one message: the ATR, a response APDU, or nothing for power control. */
+async function answer(applet: CardApplet, message: Uint8Array, log?: (line: string) => void): Promise<Uint8Array | undefined> {
+  if (message.length !== 1) return applet.process(message);
+  switch (message[0]) {
+    case VpcdControl.powerOff:
+      applet.powerOff();
+      return undefined;
+    case VpcdControl.powerOn:
+    case VpcdControl.reset:
+      await applet.reset();
+      return undefined;
+    case VpcdControl.atr:
+      return applet.atr;
+    default:
+      log?.(`unknown vpcd control code ${message[0]}`);
+      return undefined;
+  }
+}
+
+/** A payload as vpcd frames it: two bytes of big-endian length, then the payload. */
+function frame(payload: Uint8Array): Buffer {
+  const framed = Buffer.alloc(2 + payload.length);
+  framed.writeUInt16BE(payload.length, 0);
+  framed.set(payload, 2);
+  return framed;
+}
+
+/** A socket's data handler that cuts the stream into vpcd's messages, whole and in order. */
+function unframe(onMessage: (message: Uint8Array) => void): (chunk: Buffer) => void {
+  let buffer: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    while (buffer.length >= 2) {
+      const length = buffer.readUInt16BE(0);
+      if (buffer.length < 2 + length) break;
+      const message = new Uint8Array(buffer.subarray(2, 2 + length));
+      buffer = buffer.subarray(2 + length);
+      onMessage(message);
+    }
   };
 }

@@ -6,18 +6,26 @@
  * stopped; `status` reads any Péage card through PC/SC; `sync` connects card and server: the log
  * uploaded and recorded, the server's SYNC (and RELOAD) applied on the card.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { formatPrice, isProblemCode, partyId, readPkiDir, type Price } from "@peage/protocol";
-import type { Options } from "../args.js";
+import { formatPrice, isProblemCode, type PartyId, type Price } from "@peage/protocol";
 import type { Command, CommandGroup } from "../command.js";
 import { CommandError } from "../errors.js";
 import { readInput, writeOutput } from "../files.js";
 import { print, printJson, printJsonLine, warn } from "../output.js";
 import { untilStopped } from "../service.js";
-import { parseIdentity } from "../values.js";
+import {
+  deviceIdentity,
+  loadIssuingPki,
+  modeOption,
+  pkiOption,
+  parseHolder,
+  pinLine,
+  purseLines,
+  readApiKey,
+  type Holder,
+} from "./issuing.js";
 
 const jsonOption = { type: "boolean", description: "print the result as JSON on stdout" } as const;
 const serverOption = { type: "string", value: "URL", description: "the issuing payment server, http(s)://host:port" } as const;
@@ -32,9 +40,6 @@ const readerOption = {
   description: "the PC/SC reader's exact name (default: the first reader holding a Péage card)",
 } as const;
 
-/** The most a purse or a ceiling may hold on the command line, minor units. */
-const MAX_AMOUNT = 1_000_000_000;
-
 const issue: Command = {
   spec: {
     name: "card issue",
@@ -48,19 +53,11 @@ const issue: Command = {
       "--pki DIR --out CARDDIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N --deposit N) " +
       "[--card URN] [--server URL --api-key FILE] [--registration-out FILE] [--json]",
     options: {
-      pki: {
-        type: "string",
-        value: "DIR",
-        description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt",
-      },
+      pki: pkiOption,
       out: { type: "string", value: "CARDDIR", description: "the card's memory: a new or empty directory" },
       user: { type: "string", value: "URN", description: "the card's user, urn:peage:user:NAME" },
       pin: { type: "string", value: "NNNN", description: "the PIN, 4 to 12 digits (three wrong PINs block the card)" },
-      mode: {
-        type: "string",
-        value: "prepaid|postpaid",
-        description: "prepaid: pays from a balance; postpaid: up to a ceiling between syncs",
-      },
+      mode: modeOption,
       currency: {
         type: "string",
         value: "CODE",
@@ -92,83 +89,24 @@ const issue: Command = {
   async run(o) {
     const pkiDir = o.required("pki", "DIR");
     const out = resolve(o.required("out", "CARDDIR"));
-    const user = parseIdentity(o, "user", o.required("user", "URN"), "user");
-    const pin = o.required("pin", "NNNN");
-    if (!/^\d{4,12}$/.test(pin)) throw o.usage("--pin must be 4 to 12 digits");
-    const mode = o.choice("mode", ["prepaid", "postpaid"] as const);
-    if (mode === undefined) throw o.usage("--mode prepaid|postpaid is required");
-    const currency = o.required("currency", "CODE");
-    const amounts = purse(o, mode, (await import("@peage/card")).minimumDeposit);
+    const holder = await parseHolder(o);
     const server = o.string("server");
     o.onlyWith("server", "api-key");
     o.onlyWith("api-key", "server");
     const registrationOut = o.string("registration-out");
-    const cardText = o.string("card");
-    const card =
-      cardText !== undefined
-        ? parseIdentity(o, "card", cardText, "card")
-        : partyId("card", `${user.split(":")[3]}-${randomBytes(4).toString("hex")}`);
+    const card = deviceIdentity(o, holder.user, "");
     const apiKey = server !== undefined ? await readApiKey(o.required("api-key", "FILE")) : undefined;
-
-    const [{ issueCard, FileMedium, cardIssuerFromDemo }, pki] = await Promise.all([import("@peage/card"), loadPki(pkiDir)]);
-    if (!pki.cardIssuer)
-      throw new CommandError(
-        "ERR_NO_CARD_ISSUER",
-        `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``,
-      );
-    try {
-      const entries = await readdir(out);
-      if (entries.length > 0)
-        throw new CommandError(
-          "ERR_EXISTS",
-          `--out ${out} is not empty: a card is personalised once, in a new or empty directory`,
-        );
-    } catch (cause) {
-      if (cause instanceof CommandError) throw cause;
-    }
-    let issued: Awaited<ReturnType<typeof issueCard>>;
-    try {
-      issued = await issueCard(new FileMedium(out), {
-        issuer: cardIssuerFromDemo(pki),
-        card,
-        user,
-        pin,
-        mode,
-        currency,
-        ...(amounts.balance !== undefined && { balance: amounts.balance }),
-        ...(amounts.ceiling !== undefined && { ceiling: amounts.ceiling }),
-        roots: [pki.root.certificate],
-      });
-    } catch (cause) {
-      throw new CommandError("ERR_CARD_ISSUE", `the card could not be personalised: ${(cause as Error).message}`);
-    }
-    const registration = {
-      chain: issued.chain,
-      user,
-      mode,
-      currency,
-      ...(amounts.balance !== undefined && { balance: amounts.balance }),
-      ...(amounts.ceiling !== undefined && { ceiling: amounts.ceiling }),
-      ...(amounts.deposit !== undefined && { deposit: amounts.deposit }),
-    };
+    const pki = await loadIssuingPki(pkiDir);
+    await refuseUsedMemory(out);
+    const issued = await personalise(out, pki, card, holder);
+    const { user, mode, currency, amounts } = holder;
+    const registration = { chain: issued.chain, user, mode, currency, ...amounts };
     if (registrationOut !== undefined)
       await writeOutput(registrationOut, `${JSON.stringify(registration, null, 2)}\n`, "--registration-out");
-    let registered: { created: boolean; account: { status: string } } | undefined;
-    if (server !== undefined && apiKey !== undefined) {
-      const { CardDeskClient } = await import("@peage/wallet");
-      try {
-        registered = await new CardDeskClient(server, apiKey).register(registration);
-      } catch (cause) {
-        const code = (cause as { code?: unknown }).code;
-        throw new CommandError(
-          isProblemCode(code) ? code : "ERR_REGISTER",
-          `the card ${card} is personalised in ${out} but was not registered at ${server}: ${(cause as Error).message}` +
-            (registrationOut !== undefined
-              ? `; register it later with \`peage card register --registration ${registrationOut}\``
-              : ""),
-        );
-      }
-    }
+    const registered =
+      server !== undefined && apiKey !== undefined
+        ? await registerIssued(registration, { card, out, server, apiKey, registrationOut })
+        : undefined;
     const result = {
       card,
       dir: out,
@@ -196,6 +134,58 @@ const issue: Command = {
     );
   },
 };
+
+/** A card is personalised once: --out must be new or empty. */
+async function refuseUsedMemory(out: string): Promise<void> {
+  try {
+    const entries = await readdir(out);
+    if (entries.length > 0)
+      throw new CommandError("ERR_EXISTS", `--out ${out} is not empty: a card is personalised once, in a new or empty directory`);
+  } catch (cause) {
+    if (cause instanceof CommandError) throw cause;
+  }
+}
+
+/** The card makes its key pair in `out`; the card issuer of `pki` certifies it. */
+async function personalise(out: string, pki: Awaited<ReturnType<typeof loadIssuingPki>>, card: PartyId<"card">, holder: Holder) {
+  const { issueCard, FileMedium, cardIssuerFromDemo } = await import("@peage/card");
+  const { user, pin, mode, currency, amounts } = holder;
+  try {
+    return await issueCard(new FileMedium(out), {
+      issuer: cardIssuerFromDemo(pki),
+      card,
+      user,
+      pin,
+      mode,
+      currency,
+      ...(amounts.balance !== undefined && { balance: amounts.balance }),
+      ...(amounts.ceiling !== undefined && { ceiling: amounts.ceiling }),
+      roots: [pki.root.certificate],
+    });
+  } catch (cause) {
+    throw new CommandError("ERR_CARD_ISSUE", `the card could not be personalised: ${(cause as Error).message}`);
+  }
+}
+
+/** Registers the card just personalised; a refusal says the card is made and how to register it later. */
+async function registerIssued(
+  registration: Parameters<InstanceType<typeof import("@peage/wallet").CardDeskClient>["register"]>[0],
+  where: { card: string; out: string; server: string; apiKey: string; registrationOut: string | undefined },
+) {
+  const { CardDeskClient } = await import("@peage/wallet");
+  try {
+    return await new CardDeskClient(where.server, where.apiKey).register(registration);
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code;
+    throw new CommandError(
+      isProblemCode(code) ? code : "ERR_REGISTER",
+      `the card ${where.card} is personalised in ${where.out} but was not registered at ${where.server}: ${(cause as Error).message}` +
+        (where.registrationOut !== undefined
+          ? `; register it later with \`peage card register --registration ${where.registrationOut}\``
+          : ""),
+    );
+  }
+}
 
 const register: Command = {
   spec: {
@@ -324,19 +314,8 @@ const status: Command = {
       client.close();
     }
     const s = read.status;
-    const money = (amount: number | undefined) => formatPrice({ amount: amount ?? 0, currency: s.currency } as Price);
     if (o.flag("json")) return printJson({ reader, ...s, chain: read.chain });
-    print(
-      `${s.card} in ${reader}`,
-      `  user        ${s.user}`,
-      `  issuer      ${s.issuer}`,
-      s.mode === "prepaid"
-        ? `  prepaid     balance ${money(s.balance)}`
-        : `  postpaid    ceiling ${money(s.ceiling)}, used ${money(s.used)} since the last sync`,
-      `  counter     ${s.counter} (issuer commands applied: ${s.seq})`,
-      `  log         ${s.logLength} of ${s.logCapacity} entries`,
-      `  PIN         ${s.pinTriesLeft === 0 ? "blocked" : `${s.pinTriesLeft} tr${s.pinTriesLeft === 1 ? "y" : "ies"} left`}`,
-    );
+    print(`${s.card} in ${reader}`, ...purseLines(s), pinLine(s.pinTriesLeft));
   },
 };
 
@@ -398,45 +377,6 @@ export const card: CommandGroup = {
 };
 
 // --- helpers ---------------------------------------------------------------------------------
-
-export function purse(
-  o: Options,
-  mode: "prepaid" | "postpaid",
-  minimumDeposit: (ceiling: number) => number,
-): { balance?: number; ceiling?: number; deposit?: number } {
-  const balance = o.integer("balance", 0, MAX_AMOUNT);
-  const ceiling = o.integer("ceiling", 0, MAX_AMOUNT);
-  const deposit = o.integer("deposit", 0, MAX_AMOUNT);
-  if (mode === "prepaid") {
-    if (ceiling !== undefined || deposit !== undefined)
-      throw o.usage("a prepaid card has a --balance, not a --ceiling or --deposit");
-    if (balance === undefined) throw o.usage("--balance N is required for a prepaid card (0 for an empty one)");
-    return { balance };
-  }
-  if (balance !== undefined) throw o.usage("a postpaid card has a --ceiling and a --deposit, not a --balance");
-  if (ceiling === undefined) throw o.usage("--ceiling N is required for a postpaid card");
-  if (deposit === undefined || deposit < minimumDeposit(ceiling)) {
-    const least = minimumDeposit(ceiling);
-    throw o.usage(
-      `--deposit must be greater than --ceiling (claim 10): give --deposit ${least} at least for --ceiling ${ceiling}`,
-    );
-  }
-  return { ceiling, deposit };
-}
-
-export async function loadPki(dir: string): Promise<Awaited<ReturnType<typeof readPkiDir>>> {
-  try {
-    return await readPkiDir(dir);
-  } catch (cause) {
-    throw new CommandError("ERR_PKI", `--pki ${dir} is not a readable PKI directory: ${(cause as Error).message}`);
-  }
-}
-
-export async function readApiKey(path: string): Promise<string> {
-  const secret = (await readInput(path, "--api-key")).split(/\r?\n/)[0]!.trim();
-  if (secret === "") throw new CommandError("ERR_API_KEY", `--api-key ${path} is empty: it must hold an operator API key`);
-  return secret;
-}
 
 /** The PC/SC client on the named reader, or on the first reader holding a Péage card. */
 async function openReader(name: string | undefined): Promise<{ client: import("@peage/card").PcscCardClient; reader: string }> {

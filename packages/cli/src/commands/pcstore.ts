@@ -6,16 +6,23 @@
  * reads it; `sync` uploads its log to the issuing server and applies the server's SYNC and RELOAD,
  * exactly as `peage card sync` does for a card.
  */
-import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
-import { formatPrice, partyId, type Price } from "@peage/protocol";
+import { formatPrice, type Price } from "@peage/protocol";
 import type { Options } from "../args.js";
 import type { Command, CommandGroup } from "../command.js";
 import { CommandError } from "../errors.js";
 import { writeOutput } from "../files.js";
 import { print, printJson } from "../output.js";
-import { parseIdentity } from "../values.js";
-import { loadPki, purse, readApiKey } from "./card.js";
+import {
+  deviceIdentity,
+  loadIssuingPki,
+  modeOption,
+  pkiOption,
+  parseHolder,
+  pinLine,
+  purseLines,
+  readApiKey,
+} from "./issuing.js";
 
 const jsonOption = { type: "boolean", description: "print the result as JSON on stdout" } as const;
 const dirOption = {
@@ -64,19 +71,11 @@ const init: Command = {
       "--pki DIR --dir DIR --user URN --pin NNNN --mode prepaid|postpaid --currency CODE (--balance N | --ceiling N) [--card URN] " +
       "[--tcti TCTI | --software] [--registration-out FILE] [--json]",
     options: {
-      pki: {
-        type: "string",
-        value: "DIR",
-        description: "the PKI directory holding the card issuer (card-issuer.crt/.key) and root.crt",
-      },
+      pki: pkiOption,
       dir: dirOption,
       user: { type: "string", value: "URN", description: "the store's user, urn:peage:user:NAME" },
       pin: { type: "string", value: "NNNN", description: "the PIN, 4 to 12 digits (three wrong PINs block the store)" },
-      mode: {
-        type: "string",
-        value: "prepaid|postpaid",
-        description: "prepaid: pays from a balance; postpaid: up to a ceiling between syncs",
-      },
+      mode: modeOption,
       currency: { type: "string", value: "CODE", description: "the store's currency, ISO 4217" },
       balance: { type: "string", value: "N", description: "prepaid: the balance loaded now, minor units" },
       ceiling: { type: "string", value: "N", description: "postpaid: what the store may spend between two syncs, minor units" },
@@ -103,30 +102,16 @@ const init: Command = {
   async run(o) {
     const pkiDir = o.required("pki", "DIR");
     const dir = resolve(o.required("dir", "DIR"));
-    const user = parseIdentity(o, "user", o.required("user", "URN"), "user");
-    const pin = o.required("pin", "NNNN");
-    if (!/^\d{4,12}$/.test(pin)) throw o.usage("--pin must be 4 to 12 digits");
-    const mode = o.choice("mode", ["prepaid", "postpaid"] as const);
-    if (mode === undefined) throw o.usage("--mode prepaid|postpaid is required");
-    const currency = o.required("currency", "CODE");
     // A postpaid store, as a postpaid card, is registered against a deposit above its ceiling (claim 10).
-    const { deposit, ...amounts } = purse(o, mode, (await import("@peage/card")).minimumDeposit);
+    const { user, pin, mode, currency, amounts: purse } = await parseHolder(o);
+    const { deposit, ...amounts } = purse;
     if (o.flag("software") && o.string("tcti") !== undefined) throw o.usage("--software and --tcti exclude each other");
-    const cardText = o.string("card");
-    const card =
-      cardText !== undefined
-        ? parseIdentity(o, "card", cardText, "card")
-        : partyId("card", `${user.split(":")[3]}-pc-${randomBytes(4).toString("hex")}`);
+    const card = deviceIdentity(o, user, "pc-");
     const [{ createPcStore }, { cardIssuerFromDemo }, pki] = await Promise.all([
       import("@peage/pcstore"),
       import("@peage/card"),
-      loadPki(pkiDir),
+      loadIssuingPki(pkiDir),
     ]);
-    if (!pki.cardIssuer)
-      throw new CommandError(
-        "ERR_NO_CARD_ISSUER",
-        `${pkiDir} holds no card issuer: make the PKI with \`peage pki init --card-issuer\``,
-      );
     const tpm = o.flag("software") ? undefined : await tpmOf(o);
     if (tpm && !tpm.available()) {
       throw new CommandError(
@@ -200,19 +185,12 @@ const status: Command = {
       removed: store.report.removed,
     };
     if (o.flag("json")) return printJson({ dir, assurance: store.config.assurance, ...s, fragments });
-    const money = (amount: number | undefined) => formatPrice({ amount: amount ?? 0, currency: s.currency } as Price);
     print(
       `${s.card} in ${dir}`,
       `  assurance   ${store.config.assurance}`,
-      `  user        ${s.user}`,
-      `  issuer      ${s.issuer}`,
-      s.mode === "prepaid"
-        ? `  prepaid     balance ${money(s.balance)}`
-        : `  postpaid    ceiling ${money(s.ceiling)}, used ${money(s.used)} since the last sync`,
-      `  counter     ${s.counter} (issuer commands applied: ${s.seq})`,
-      `  log         ${s.logLength} of ${s.logCapacity} entries`,
+      ...purseLines(s),
       `  fragments   version ${fragments.version}, ${fragments.files} files${fragments.repaired ? `, ${fragments.repaired} repaired now` : ""}`,
-      `  PIN         ${s.pinTriesLeft === 0 ? "blocked" : `${s.pinTriesLeft} tries left`}`,
+      pinLine(s.pinTriesLeft),
     );
   },
 };

@@ -42,13 +42,7 @@ const DRAIN_TIMEOUT_MS = 15_000;
 export async function runDemo(o: Options): Promise<void> {
   const scripted = o.flag("yes");
   const json = o.flag("json");
-  // Interactively, the wallet's consent window in the browser where one can be opened, else the terminal.
-  const opener = scripted ? undefined : browserOpener();
-  if (!scripted && !opener && !process.stdin.isTTY) {
-    throw o.usage(
-      "the wallet asks the user in a browser or on the terminal, and neither is here: run it in a terminal or a desktop session, or add --yes to let the demo answer",
-    );
-  }
+  const opener = consentOpener(o, scripted);
   checkQuestBuilt();
   const timing = scripted ? TIMING.scripted : TIMING.interactive;
   const paths = await prepareDemoDir(o.string("data"));
@@ -57,40 +51,8 @@ export async function runDemo(o: Options): Promise<void> {
 
   const narrator = new Narrator(json ? undefined : (line) => print(line));
   const cleanup = new Cleanup();
-  const stop = new AbortController();
-  let interrupted: string | undefined;
-  const interrupt = (why: string) => {
-    if (interrupted !== undefined) {
-      process.stderr.write(`${why} again: exiting without waiting\n`);
-      if (paths.temporary) rmSync(paths.dir, { recursive: true, force: true });
-      process.exit(1);
-    }
-    interrupted = why;
-    process.stderr.write(`\n${why}: stopping the program, the wallet and the server…\n`);
-    stop.abort();
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    // The terminal is gone: what is still written to it fails, which must not stop the cleanup.
-    if (signal === "SIGHUP") {
-      if (interrupted === "SIGHUP") return;
-      for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
-    }
-    interrupt(signal);
-  };
-  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
-  // A terminal closed under the wallet's question fails inside readline (setRawMode EIO) rather
-  // than only by SIGHUP: that is the terminal going away too, and the cleanup must still run.
-  const onUncaught = (error: Error & { code?: string }) => {
-    if (error.code !== "EIO") throw error;
-    onSignal("SIGHUP");
-  };
-  if (!scripted) process.on("uncaughtException", onUncaught);
-
-  const user = scripted
-    ? new ScriptedUser()
-    : opener
-      ? new BrowserUser(opener, narrator)
-      : new TerminalUser(narrator, () => interrupt("Ctrl-C"));
+  const stops = new Interruption(paths, !scripted);
+  const user = chooseUser(scripted, opener, narrator, stops);
   let world: World | undefined;
   let log: StepLog | undefined;
   let report: Report | undefined;
@@ -118,94 +80,23 @@ export async function runDemo(o: Options): Promise<void> {
       walletLog,
       progress: (text) => narrator.line(`  ${text}`),
       cleanup,
-      signal: stop.signal,
+      signal: stops.signal,
     });
     log = new StepLog(world.offers, world.topup, scripted, world.shortOf.offerId);
     if (!paths.temporary) await writeManifest(paths, { status: "running", startedAt: startedAt.toISOString(), world });
-    narrator.line(
-      `  program    The Lighthouse Quest (examples/quest), its scripted player making a move every ${timing.moveDelayMs / 1000} s`,
-    );
-    narrator.line("");
-    narrator.line("The demo wallet's rules let no payment through without asking the user, so that each one is shown.");
-    narrator.line(
-      scripted
-        ? "--yes: the demo answers for the user: yes to every payment, except the first renewal of play time, which it declines."
-        : user instanceof BrowserUser
-          ? "Each payment opens in your browser: Approve to pay, Decline to refuse. Decline a renewal of play time once to see a declined payment."
-          : "Answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment: the game pauses, then asks to pay again to go on.",
-    );
-    narrator.line(
-      `The balance does not cover everything: one payment will be refused for lack of funds (${world.shortOf.offerId}${scripted ? "" : ", if you pay for the rest"}).`,
-    );
-    narrator.line("");
-
-    const program = await runQuest({
-      catalog: paths.catalog,
-      trustRoots: world.rootFile,
-      endpointFile: world.wallet.endpointFile,
-      moveDelayMs: timing.moveDelayMs,
-      timeoutSeconds: timing.timeoutSeconds,
-      onLine: (line, stream) => narrator.line(`  quest${stream === "stderr" ? "!" : " "}| ${line}`),
-      signal: stop.signal,
-    });
-    if (interrupted !== undefined) throw new Interrupted(interrupted);
+    introduce(narrator, world, { scripted, inBrowser: user instanceof BrowserUser, moveDelayMs: timing.moveDelayMs });
+    const program = await play(world, paths, timing, narrator, stops);
     // Every offer the user answered ends as one history entry; the last may still be on its way to the server.
     const history = world.wallet.wallet.history;
-    await drain(() => history.list(10_000).length >= user.answers.length, stop.signal);
-    show(log.take(world.wallet.wallet.history.list(10_000)));
-    if (interrupted !== undefined) throw new Interrupted(interrupted);
-
-    if (user instanceof BrowserUser) await pointToHistory(narrator, world.wallet.url, stop.signal);
-    const postpaid = await payLaunchAsPostpaid(world.postpaid, paths.catalog, world.rootFile);
-    narrator.line(`  ${postpaid.summary}`);
-    const [balance, payments, postpaidPayments] = await Promise.all([
-      world.operator.balance(world.user),
-      world.operator.payments(world.user),
-      world.operator.payments(world.postpaid.user),
-    ]);
-    const checks = [
-      ...checkRun({
-        steps: log.steps,
-        topup: world.topup,
-        server: { balance, payments },
-        program,
-        scripted,
-        shortOf: world.shortOf.offerId,
-      }),
-      {
-        check: "the postpaid user's launch is recorded by the server, billed to their account",
-        ok: postpaidPayments.length === 1 && postpaidPayments[0]!.paymentId === postpaid.paymentId,
-        ...(postpaidPayments.length === 1 ? {} : { detail: `${postpaidPayments.length} payments recorded` }),
-      },
-    ];
-    const postpaidReport = {
-      user: world.postpaid.user,
-      mode: "postpaid" as const,
-      paymentId: postpaid.paymentId,
-      charged: postpaid.charged,
-    };
-    report = buildReport({
-      world,
-      paths,
-      scripted,
-      timing,
-      steps: log.steps,
-      balance,
-      payments,
-      program,
-      checks,
-      kept: !paths.temporary,
-      postpaid: postpaidReport,
-    });
+    await drain(() => history.list(10_000).length >= user.answers.length, stops.signal);
+    show(log.take(history.list(10_000)));
+    stops.check();
+    if (user instanceof BrowserUser) await pointToHistory(narrator, world.wallet.url, stops.signal);
+    const result = await checkWithServer(world, paths, narrator, { steps: log.steps, program, scripted });
+    report = buildReport({ world, paths, scripted, timing, program, kept: !paths.temporary, ...result });
   } catch (error) {
-    if (!(error instanceof Interrupted) && interrupted === undefined) throw await finish(error);
-    throw await finish(
-      new CommandError(
-        "ERR_INTERRUPTED",
-        `the demo was interrupted (${interrupted ?? "stopped"}); the program, the wallet and the server are stopped` +
-          (paths.temporary ? " and the temporary data is removed" : `, and the data so far is in ${paths.dir}`),
-      ),
-    );
+    if (!(error instanceof Interrupted) && stops.why === undefined) throw await finish(error);
+    throw await finish(interruptedError(stops.why, paths));
   }
   await finish(undefined);
 
@@ -218,10 +109,9 @@ export async function runDemo(o: Options): Promise<void> {
   /** Stops everything, records the result in DIR/demo.json, removes a temporary directory; returns `error` to throw. */
   async function finish(error: unknown): Promise<unknown> {
     const failures = await cleanup.close();
-    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
-    process.off("uncaughtException", onUncaught);
+    stops.detach();
     if (!paths.temporary) {
-      const status = report ? (report.ok ? "finished" : "failed") : interrupted !== undefined ? "interrupted" : "failed";
+      const status = report ? (report.ok ? "finished" : "failed") : stops.why !== undefined ? "interrupted" : "failed";
       await writeManifest(paths, {
         status,
         startedAt: startedAt.toISOString(),
@@ -233,6 +123,164 @@ export async function runDemo(o: Options): Promise<void> {
     for (const failure of failures) process.stderr.write(`warning: could not ${failure}\n`);
     return error;
   }
+}
+
+/** Interactively, the wallet's consent window in the browser where one can be opened, else the terminal: one must be here. */
+function consentOpener(o: Options, scripted: boolean): ReturnType<typeof browserOpener> {
+  const opener = scripted ? undefined : browserOpener();
+  if (!scripted && !opener && !process.stdin.isTTY) {
+    throw o.usage(
+      "the wallet asks the user in a browser or on the terminal, and neither is here: run it in a terminal or a desktop session, or add --yes to let the demo answer",
+    );
+  }
+  return opener;
+}
+
+/** Who answers the wallet's questions: the script (--yes), the user in the browser, or the user on the terminal. */
+function chooseUser(scripted: boolean, opener: ReturnType<typeof browserOpener>, narrator: Narrator, stops: Interruption) {
+  if (scripted) return new ScriptedUser();
+  return opener ? new BrowserUser(opener, narrator) : new TerminalUser(narrator, () => stops.interrupt("Ctrl-C"));
+}
+
+function interruptedError(why: string | undefined, paths: DemoPaths): CommandError {
+  return new CommandError(
+    "ERR_INTERRUPTED",
+    `the demo was interrupted (${why ?? "stopped"}); the program, the wallet and the server are stopped` +
+      (paths.temporary ? " and the temporary data is removed" : `, and the data so far is in ${paths.dir}`),
+  );
+}
+
+/**
+ * Ctrl-C, a request to stop, the terminal closing: the first aborts `signal` so that every step
+ * stops and the cleanup runs; a second exits at once. Listening from construction to detach().
+ */
+class Interruption {
+  readonly #stop = new AbortController();
+  readonly signal = this.#stop.signal;
+  /** What interrupted the run, once something did. */
+  why: string | undefined;
+
+  constructor(
+    private readonly paths: DemoPaths,
+    watchTerminal: boolean,
+  ) {
+    for (const signal of STOP_SIGNALS) process.on(signal, this.#onSignal);
+    if (watchTerminal) process.on("uncaughtException", this.#onUncaught);
+  }
+
+  readonly interrupt = (why: string): void => {
+    if (this.why !== undefined) {
+      process.stderr.write(`${why} again: exiting without waiting\n`);
+      if (this.paths.temporary) rmSync(this.paths.dir, { recursive: true, force: true });
+      process.exit(1);
+    }
+    this.why = why;
+    process.stderr.write(`\n${why}: stopping the program, the wallet and the server…\n`);
+    this.#stop.abort();
+  };
+
+  /** Throws Interrupted if the run was interrupted: called between the demo's steps. */
+  check(): void {
+    if (this.why !== undefined) throw new Interrupted(this.why);
+  }
+
+  detach(): void {
+    for (const signal of STOP_SIGNALS) process.off(signal, this.#onSignal);
+    process.off("uncaughtException", this.#onUncaught);
+  }
+
+  readonly #onSignal = (signal: NodeJS.Signals): void => {
+    // The terminal is gone: what is still written to it fails, which must not stop the cleanup.
+    if (signal === "SIGHUP") {
+      if (this.why === "SIGHUP") return;
+      for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+    }
+    this.interrupt(signal);
+  };
+
+  // A terminal closed under the wallet's question fails inside readline (setRawMode EIO) rather
+  // than only by SIGHUP: that is the terminal going away too, and the cleanup must still run.
+  readonly #onUncaught = (error: Error & { code?: string }): void => {
+    if (error.code !== "EIO") throw error;
+    this.#onSignal("SIGHUP");
+  };
+}
+
+/** What the demo tells the user before the program starts: the program, the rules, what will be refused. */
+function introduce(
+  narrator: Narrator,
+  world: World,
+  how: { readonly scripted: boolean; readonly inBrowser: boolean; readonly moveDelayMs: number },
+): void {
+  const { scripted } = how;
+  narrator.line(
+    `  program    The Lighthouse Quest (examples/quest), its scripted player making a move every ${how.moveDelayMs / 1000} s`,
+  );
+  narrator.line("");
+  narrator.line("The demo wallet's rules let no payment through without asking the user, so that each one is shown.");
+  narrator.line(
+    scripted
+      ? "--yes: the demo answers for the user: yes to every payment, except the first renewal of play time, which it declines."
+      : how.inBrowser
+        ? "Each payment opens in your browser: Approve to pay, Decline to refuse. Decline a renewal of play time once to see a declined payment."
+        : "Answer y to pay, n to decline. Answer n once to a renewal of play time to see a declined payment: the game pauses, then asks to pay again to go on.",
+  );
+  narrator.line(
+    `The balance does not cover everything: one payment will be refused for lack of funds (${world.shortOf.offerId}${scripted ? "" : ", if you pay for the rest"}).`,
+  );
+  narrator.line("");
+}
+
+/** Runs the example program against the wallet until it ends; its output narrated line by line. */
+async function play(
+  world: World,
+  paths: DemoPaths,
+  timing: { readonly moveDelayMs: number; readonly timeoutSeconds: number },
+  narrator: Narrator,
+  stops: Interruption,
+): Promise<QuestRun> {
+  const program = await runQuest({
+    catalog: paths.catalog,
+    trustRoots: world.rootFile,
+    endpointFile: world.wallet.endpointFile,
+    moveDelayMs: timing.moveDelayMs,
+    timeoutSeconds: timing.timeoutSeconds,
+    onLine: (line, stream) => narrator.line(`  quest${stream === "stderr" ? "!" : " "}| ${line}`),
+    signal: stops.signal,
+  });
+  stops.check();
+  return program;
+}
+
+/** The postpaid user's launch, then the run checked against the server's books. */
+async function checkWithServer(
+  world: World,
+  paths: DemoPaths,
+  narrator: Narrator,
+  run: { readonly steps: readonly Step[]; readonly program: QuestRun; readonly scripted: boolean },
+) {
+  const postpaid = await payLaunchAsPostpaid(world.postpaid, paths.catalog, world.rootFile);
+  narrator.line(`  ${postpaid.summary}`);
+  const [balance, payments, postpaidPayments] = await Promise.all([
+    world.operator.balance(world.user),
+    world.operator.payments(world.user),
+    world.operator.payments(world.postpaid.user),
+  ]);
+  const checks = [
+    ...checkRun({ ...run, topup: world.topup, server: { balance, payments }, shortOf: world.shortOf.offerId }),
+    {
+      check: "the postpaid user's launch is recorded by the server, billed to their account",
+      ok: postpaidPayments.length === 1 && postpaidPayments[0]!.paymentId === postpaid.paymentId,
+      ...(postpaidPayments.length === 1 ? {} : { detail: `${postpaidPayments.length} payments recorded` }),
+    },
+  ];
+  const postpaidReport = {
+    user: world.postpaid.user,
+    mode: "postpaid" as const,
+    paymentId: postpaid.paymentId,
+    charged: postpaid.charged,
+  };
+  return { steps: run.steps, balance, payments, checks, postpaid: postpaidReport };
 }
 
 /**

@@ -95,73 +95,19 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     `PKI        a demonstration root CA certifying the publisher ${pki.publisher.identity} and the payment server ${pki.server.identity}`,
   );
   checkpoint(signal);
-
-  await initDataDir({ dataDir: paths.server, pkiDir: paths.pki });
-  const server = await startServer(buildConfig({ dataDir: paths.server }, { host: "127.0.0.1", port: 0, logLevel: "silent" }), {
-    logs: false,
-  });
-  cleanup.defer("stop the payment server", () => server.close());
+  const { server, operator, rates } = await startDemoServer(options);
   checkpoint(signal);
-  const secret = await createApiKey(server.store, ApiScopes, "the demo's operator");
-  await writeFile(paths.operatorKey, `${secret}\n`, { mode: 0o600, flag: "wx" });
-  const operator = new Operator(server.url, secret);
-  const rates = await operator.rates();
-  const eurRate = rates.rates[options.homeCurrency];
-  progress(
-    `server     the payment server on ${server.url}, data in ${paths.server}, sample ECB reference rates of ${rates.date}` +
-      (eurRate && options.homeCurrency !== rates.base ? ` (1 ${rates.base} = ${eurRate} ${options.homeCurrency})` : ""),
-  );
-  checkpoint(signal);
-
-  const catalog = await signCatalog(
-    pki.publisher.identity,
-    await readDrafts(options.offersFile, options.periodSeconds),
-    pki.publisher.keys,
-    pki.chainOf(pki.publisher.certificate),
-    {
-      servers: [pki.server.identity],
-    },
-  );
-  await writeFile(paths.catalog, `${JSON.stringify(catalog, null, 2)}\n`);
-  const offers = catalog.offers.map(({ terms }): OfferSummary => ({
-    offerId: terms.offerId,
-    description: terms.description,
-    price: terms.price,
-    home: inHome(terms.price, options.homeCurrency, rates),
-    grant: terms.grant,
-  }));
-  progress(
-    `catalog    ${offers.length} offers of the example signed by ${pki.publisher.identity} (play time in ${options.periodSeconds}-second periods)`,
-  );
+  const { catalog, offers } = await signOffers(options, pki, rates);
   const { topup, shortOf } = planTopup(offers, options.homeCurrency);
   checkpoint(signal);
 
-  const passphrase = randomBytes(18).toString("base64url");
-  await writeFile(paths.walletPassphrase, `${passphrase}\n`, { mode: 0o600, flag: "wx" });
   const rootFile = join(paths.pki, `${PkiFiles.root}.crt`);
   const rootPem = await readFile(rootFile, "utf8");
-  const wallet = await initWallet(paths.wallet, {
-    passphrase,
-    user: options.user,
-    serverUrl: server.url,
-    serverId: pki.server.identity,
-    homeCurrency: options.homeCurrency,
-    trustRootsPem: rootPem,
-    rules: askEveryTime(options.homeCurrency),
-  });
+  const { wallet, passphrase } = await makeUserWallet(options, { url: server.url, id: pki.server.identity, rootPem });
   checkpoint(signal);
-  await operator.call("POST", "/v1/admin/users", {
-    user: wallet.user,
-    publicKey: wallet.publicJwk,
-    mode: "prepaid",
-    homeCurrency: options.homeCurrency,
-  });
-  const credited = await operator.call<{ balance: Price }>("POST", `/v1/admin/users/${wallet.user}/topups`, {
-    amount: topup.amount,
-    idempotencyKey: `demo-topup-${randomBytes(8).toString("hex")}`,
-  });
+  const credited = await enrolUser(operator, wallet, topup, options.homeCurrency);
   progress(
-    `user       ${wallet.user}, home currency ${options.homeCurrency}, enrolled by the operator with a prepaid balance of ${formatPrice(credited.balance)}` +
+    `user       ${wallet.user}, home currency ${options.homeCurrency}, enrolled by the operator with a prepaid balance of ${formatPrice(credited)}` +
       ` (the launch and the levels together, less ${formatPrice(price(1, options.homeCurrency))}: with play time paid too, ${shortOf.offerId} cannot be paid)`,
   );
   checkpoint(signal);
@@ -193,12 +139,94 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     rates,
     catalog,
     offers,
-    topup: credited.balance,
+    topup: credited,
     shortOf,
     wallet: service,
     rootFile,
     postpaid,
   };
+}
+
+/** The payment server on a free port of 127.0.0.1, the operator's API key for it, and its reference rates. */
+async function startDemoServer(options: WorldOptions) {
+  const { paths, cleanup, progress } = options;
+  await initDataDir({ dataDir: paths.server, pkiDir: paths.pki });
+  const server = await startServer(buildConfig({ dataDir: paths.server }, { host: "127.0.0.1", port: 0, logLevel: "silent" }), {
+    logs: false,
+  });
+  cleanup.defer("stop the payment server", () => server.close());
+  checkpoint(options.signal);
+  const secret = await createApiKey(server.store, ApiScopes, "the demo's operator");
+  await writeFile(paths.operatorKey, `${secret}\n`, { mode: 0o600, flag: "wx" });
+  const operator = new Operator(server.url, secret);
+  const rates = await operator.rates();
+  const eurRate = rates.rates[options.homeCurrency];
+  progress(
+    `server     the payment server on ${server.url}, data in ${paths.server}, sample ECB reference rates of ${rates.date}` +
+      (eurRate && options.homeCurrency !== rates.base ? ` (1 ${rates.base} = ${eurRate} ${options.homeCurrency})` : ""),
+  );
+  return { server, operator, rates };
+}
+
+/** The example's offers signed by the publisher for this server, each with its price in the user's currency. */
+async function signOffers(options: WorldOptions, pki: Awaited<ReturnType<typeof createDemoPki>>, rates: RateTable) {
+  const catalog = await signCatalog(
+    pki.publisher.identity,
+    await readDrafts(options.offersFile, options.periodSeconds),
+    pki.publisher.keys,
+    pki.chainOf(pki.publisher.certificate),
+    {
+      servers: [pki.server.identity],
+    },
+  );
+  await writeFile(options.paths.catalog, `${JSON.stringify(catalog, null, 2)}\n`);
+  const offers = catalog.offers.map(({ terms }): OfferSummary => ({
+    offerId: terms.offerId,
+    description: terms.description,
+    price: terms.price,
+    home: inHome(terms.price, options.homeCurrency, rates),
+    grant: terms.grant,
+  }));
+  options.progress(
+    `catalog    ${offers.length} offers of the example signed by ${pki.publisher.identity} (play time in ${options.periodSeconds}-second periods)`,
+  );
+  return { catalog, offers };
+}
+
+/** The user's wallet, its passphrase in a file of its own, trusting the demo's root and asking before every payment. */
+async function makeUserWallet(options: WorldOptions, server: { url: string; id: PartyId<"server">; rootPem: string }) {
+  const passphrase = randomBytes(18).toString("base64url");
+  await writeFile(options.paths.walletPassphrase, `${passphrase}\n`, { mode: 0o600, flag: "wx" });
+  const wallet = await initWallet(options.paths.wallet, {
+    passphrase,
+    user: options.user,
+    serverUrl: server.url,
+    serverId: server.id,
+    homeCurrency: options.homeCurrency,
+    trustRootsPem: server.rootPem,
+    rules: askEveryTime(options.homeCurrency),
+  });
+  return { wallet, passphrase };
+}
+
+/** The operator enrols the user's wallet key, prepaid, and tops the balance up; the balance credited. */
+async function enrolUser(
+  operator: Operator,
+  wallet: { readonly user: PartyId<"user">; readonly publicJwk: unknown },
+  topup: Price,
+  homeCurrency: CurrencyCode,
+): Promise<Price> {
+  await operator.call("POST", "/v1/admin/users", {
+    user: wallet.user,
+    publicKey: wallet.publicJwk,
+    mode: "prepaid",
+    homeCurrency,
+  });
+  const credited = await operator.call<{ balance: Price }>("POST", `/v1/admin/users/${wallet.user}/topups`, {
+    amount: topup.amount,
+    idempotencyKey: `demo-topup-${randomBytes(8).toString("hex")}`,
+  });
+  return credited.balance;
 }
 
 /**

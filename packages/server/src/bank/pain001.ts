@@ -10,9 +10,10 @@
 import type { Price } from "@peage/protocol";
 import { checkPositivePrice, minorToDecimal, writtenDigits } from "./amount.js";
 import { optionalSepaText, sepaIdentifier, sepaText } from "./charset.js";
-import { BankFileError, FieldProblem, ProblemList } from "./errors.js";
-import { bic, country, iban, isoDate, isoDateTime } from "./fields.js";
+import { FieldProblem, ProblemList } from "./errors.js";
+import { bic, country, iban, isoDateTime } from "./fields.js";
 import { element, serializeXml, textElement, type XmlElement } from "./xml.js";
+import { assertBatchObject, dateFromCreation, groupHeader, prepareUnique } from "./batch.js";
 
 export const PAIN_001_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
 
@@ -79,9 +80,7 @@ interface PaymentGroup {
  * transfers within each in end-to-end-id order, whatever the order of `batch.transfers`.
  */
 export function buildPain001(batch: CreditTransferBatch): string {
-  if (typeof batch !== "object" || batch === null) {
-    throw new BankFileError([{ code: "ERR_BANK_BATCH", field: "batch", message: "must be an object" }]);
-  }
+  assertBatchObject(batch);
   const problems = new ProblemList();
   if (typeof batch.sepa !== "boolean") problems.add("ERR_BANK_BATCH", "sepa", "must be true or false");
   const sepa = batch.sepa === true;
@@ -96,39 +95,11 @@ export function buildPain001(batch: CreditTransferBatch): string {
   const debtorName = problems.check(() => sepaText(debtor.name, "debtor.name", nameLength));
   const debtorIban = problems.check(() => iban(debtor.iban, "debtor.iban", sepa));
   const debtorBic = problems.check(() => bic(debtor.bic, "debtor.bic"));
-  const executionDate = problems.check(() => {
-    const date = isoDate(batch.executionDate, "executionDate");
-    if (createdAt !== undefined && date < createdAt.slice(0, 10)) {
-      throw new FieldProblem(
-        "ERR_BANK_DATE",
-        "executionDate",
-        `${date} is before the file's creation date ${createdAt.slice(0, 10)}`,
-      );
-    }
-    return date;
-  });
+  const executionDate = problems.check(() => dateFromCreation(batch.executionDate, "executionDate", createdAt));
 
-  const transfers: PreparedTransfer[] = [];
-  if (!Array.isArray(batch.transfers) || batch.transfers.length === 0) {
-    problems.add("ERR_BANK_BATCH", "transfers", "a batch needs at least one transfer");
-  } else {
-    const seen = new Map<string, number>();
-    batch.transfers.forEach((transfer: CreditTransfer, index: number) => {
-      const prepared = prepareTransfer(transfer, `transfers[${index}]`, sepa, nameLength, problems);
-      if (prepared === undefined) return;
-      const first = seen.get(prepared.endToEndId);
-      if (first !== undefined) {
-        problems.add(
-          "ERR_BANK_BATCH",
-          `transfers[${index}].endToEndId`,
-          `${prepared.endToEndId} is already the end-to-end id of transfers[${first}]`,
-        );
-        return;
-      }
-      seen.set(prepared.endToEndId, index);
-      transfers.push(prepared);
-    });
-  }
+  const transfers = prepareUnique(batch.transfers, "transfers", "transfer", problems, (transfer: CreditTransfer, at) =>
+    prepareTransfer(transfer, at, sepa, nameLength, problems),
+  );
   problems.throwIfAny();
 
   const groups = groupByCurrency(transfers);
@@ -151,13 +122,13 @@ export function buildPain001(batch: CreditTransferBatch): string {
     "Document",
     [
       element("CstmrCdtTrfInitn", [
-        element("GrpHdr", [
-          textElement("MsgId", messageId as string),
-          textElement("CreDtTm", createdAt as string),
-          textElement("NbOfTxs", String(transfers.length)),
-          textElement("CtrlSum", total),
-          element("InitgPty", [textElement("Nm", initiatingParty as string)]),
-        ]),
+        groupHeader({
+          messageId: messageId as string,
+          createdAt: createdAt as string,
+          count: transfers.length,
+          total,
+          initiatingParty: initiatingParty as string,
+        }),
         ...groups.map((group) =>
           paymentInformation(group, {
             messageId: messageId as string,

@@ -13,10 +13,11 @@
 import type { Price } from "@peage/protocol";
 import { checkPositivePrice, minorToDecimal, writtenDigits } from "./amount.js";
 import { optionalSepaText, sepaIdentifier, sepaText } from "./charset.js";
-import { BankFileError, FieldProblem, ProblemList } from "./errors.js";
+import { FieldProblem, ProblemList } from "./errors.js";
 import { bic, iban, isoDate, isoDateTime } from "./fields.js";
 import { validateCreditorId } from "./identifiers.js";
 import { element, serializeXml, textElement, type XmlElement } from "./xml.js";
+import { assertBatchObject, dateFromCreation, groupHeader, prepareUnique } from "./batch.js";
 
 export const PAIN_008_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.008.001.02";
 
@@ -82,9 +83,7 @@ function bic2009(value: unknown, field: string): string {
  * problem when the batch cannot be written. Deterministic: debits are in end-to-end-id order.
  */
 export function buildPain008(batch: DirectDebitBatch): string {
-  if (typeof batch !== "object" || batch === null) {
-    throw new BankFileError([{ code: "ERR_BANK_BATCH", field: "batch", message: "must be an object" }]);
-  }
+  assertBatchObject(batch);
   const problems = new ProblemList();
   const messageId = problems.check(() => sepaIdentifier(batch.messageId, "messageId", 31));
   const createdAt = problems.check(() => isoDateTime(batch.createdAt, "createdAt"));
@@ -100,39 +99,11 @@ export function buildPain008(batch: DirectDebitBatch): string {
     if (!result.ok) throw new FieldProblem("ERR_BANK_CREDITOR_ID", "creditor.creditorId", result.reason);
     return result.creditorId;
   });
-  const collectionDate = problems.check(() => {
-    const date = isoDate(batch.collectionDate, "collectionDate");
-    if (createdAt !== undefined && date < createdAt.slice(0, 10)) {
-      throw new FieldProblem(
-        "ERR_BANK_DATE",
-        "collectionDate",
-        `${date} is before the file's creation date ${createdAt.slice(0, 10)}`,
-      );
-    }
-    return date;
-  });
+  const collectionDate = problems.check(() => dateFromCreation(batch.collectionDate, "collectionDate", createdAt));
 
-  const debits: PreparedDebit[] = [];
-  if (!Array.isArray(batch.debits) || batch.debits.length === 0) {
-    problems.add("ERR_BANK_BATCH", "debits", "a batch needs at least one debit");
-  } else {
-    const seen = new Map<string, number>();
-    batch.debits.forEach((debit: DirectDebit, index: number) => {
-      const prepared = prepareDebit(debit, `debits[${index}]`, collectionDate, problems);
-      if (prepared === undefined) return;
-      const first = seen.get(prepared.endToEndId);
-      if (first !== undefined) {
-        problems.add(
-          "ERR_BANK_BATCH",
-          `debits[${index}].endToEndId`,
-          `${prepared.endToEndId} is already the end-to-end id of debits[${first}]`,
-        );
-        return;
-      }
-      seen.set(prepared.endToEndId, index);
-      debits.push(prepared);
-    });
-  }
+  const debits = prepareUnique(batch.debits, "debits", "debit", problems, (debit: DirectDebit, at) =>
+    prepareDebit(debit, at, collectionDate, problems),
+  );
   problems.throwIfAny();
 
   debits.sort((a, b) => (a.endToEndId < b.endToEndId ? -1 : a.endToEndId > b.endToEndId ? 1 : 0));
@@ -148,13 +119,13 @@ export function buildPain008(batch: DirectDebitBatch): string {
     "Document",
     [
       element("CstmrDrctDbtInitn", [
-        element("GrpHdr", [
-          textElement("MsgId", messageId as string),
-          textElement("CreDtTm", createdAt as string),
-          textElement("NbOfTxs", String(debits.length)),
-          textElement("CtrlSum", total),
-          element("InitgPty", [textElement("Nm", initiatingParty as string)]),
-        ]),
+        groupHeader({
+          messageId: messageId as string,
+          createdAt: createdAt as string,
+          count: debits.length,
+          total,
+          initiatingParty: initiatingParty as string,
+        }),
         element("PmtInf", [
           textElement("PmtInfId", `${messageId as string}-EUR`),
           textElement("PmtMtd", "DD"),

@@ -2,11 +2,10 @@
  * The operator's API for money after the payment: refunds (a payment's ledger transaction
  * reversed, once) and the publishers the server pays, with their bank details.
  */
-import { type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { newId, type PartyId } from "@peage/protocol";
-import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
-import { checkBankName, isCountryCode, validateBic, validateIban } from "../bank/index.js";
+import { checkBankName, isCountryCode } from "../bank/index.js";
 import { HttpProblem } from "../problems.js";
 import {
   PaymentParamsSchema,
@@ -17,18 +16,18 @@ import {
   RefundRequestSchema,
   RefundSchema,
 } from "../schemas.js";
-import type { ApiScope } from "../store/store.js";
 import { publisherView, refundView } from "../views.js";
-import { Type } from "@fastify/type-provider-typebox";
-
-const security = [{ operatorKey: [] }];
+import { checkedBic, checkedIban, operatorScope, security, type RouteApp } from "./operator.js";
 
 export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
-  const { store, clock } = ctx;
-  const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) => {
-    await authorizeOperator(store, request, needed);
-  };
+  refundRoute(app, ctx);
+  publisherRoutes(app, ctx);
+};
 
+/** POST /v1/admin/payments/:payment/refund: a payment's ledger transaction reversed, once. */
+function refundRoute(app: RouteApp, ctx: RouteContext): void {
+  const { store, clock } = ctx;
+  const scope = operatorScope(store);
   app.post(
     "/v1/admin/payments/:payment/refund",
     {
@@ -66,7 +65,12 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
       }
     },
   );
+}
 
+/** The publishers the server pays: registered (or changed), shown, listed. */
+function publisherRoutes(app: RouteApp, ctx: RouteContext): void {
+  const { store, clock } = ctx;
+  const scope = operatorScope(store);
   app.put(
     "/v1/admin/publishers/:publisher",
     {
@@ -89,18 +93,8 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
       if (badName !== undefined) throw HttpProblem.of("ERR_MALFORMED", badName);
       if (!isCountryCode(body.country))
         throw HttpProblem.of("ERR_MALFORMED", `country: ${body.country} is not an ISO 3166-1 alpha-2 code`);
-      let iban: string | undefined;
-      if (body.iban !== undefined) {
-        const checked = validateIban(body.iban);
-        if (!checked.ok) throw HttpProblem.of("ERR_MALFORMED", `iban: ${checked.reason}`);
-        iban = checked.iban;
-      }
-      let bic: string | undefined;
-      if (body.bic !== undefined) {
-        const checked = validateBic(body.bic);
-        if (!checked.ok) throw HttpProblem.of("ERR_MALFORMED", `bic: ${checked.reason}`);
-        bic = checked.bic;
-      }
+      const iban = body.iban === undefined ? undefined : checkedIban(body.iban).iban;
+      const bic = checkedBic(body.bic);
       if (bic !== undefined && iban === undefined)
         throw HttpProblem.of("ERR_MALFORMED", "a BIC without an IBAN: give the account's IBAN too");
       const saved = await store.putPublisher(
@@ -147,4 +141,4 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = as
     },
     async () => ({ publishers: (await store.listPublishers()).map(publisherView) }),
   );
-};
+}

@@ -34,7 +34,14 @@ export { refundPayment } from "./operations/refunds.js";
 export { settleUsage } from "./operations/usage-settlements.js";
 export { getPublisher, listPublishers, putPublisher } from "./operations/publishers.js";
 export { importRates, latestRateDay, ratesOn } from "./operations/reference-rates.js";
-export { accountSums, closedPeriods, closePeriod, periodActivity, periodsWithTransactions } from "./operations/periods.js";
+export {
+  accountSums,
+  closedPeriods,
+  closePeriod,
+  periodActivity,
+  periodBalances,
+  periodsWithTransactions,
+} from "./operations/periods.js";
 export { getSettlement, recordSettlement } from "./operations/settlements.js";
 export { auditLedger } from "./operations/audit.js";
 export { findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey, rotateApiKey } from "./operations/api-keys.js";

@@ -313,6 +313,17 @@ export const LEDGER_BY_REF: Migration = {
   sql: "CREATE INDEX IF NOT EXISTS ledger_by_ref ON ledger_transactions (ref);",
 };
 
+/**
+ * Version 6, the same on both engines: a period's transactions by user and position. Settlement
+ * reads a closed period a page at a time in that order (store/period-sums.ts); this index seeks
+ * each page, where without it every page would read and sort the whole period.
+ */
+export const LEDGER_BY_PERIOD_USER: Migration = {
+  version: 8,
+  name: "a period's transactions by user, for settlement's statement pages",
+  sql: "CREATE INDEX IF NOT EXISTS ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
+};
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -423,5 +434,6 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   LEDGER_BY_REF,
   mandateMigrationSqlite,
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
-  { version: 8, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  LEDGER_BY_PERIOD_USER,
+  { version: 9, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
 ];

@@ -5,7 +5,7 @@
  * identity columns. Never edit a released migration: append one.
  */
 import { mandateMigrationPg } from "../mandates/migrations.js";
-import { LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
+import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -228,10 +228,11 @@ ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
   LEDGER_BY_REF,
   mandateMigrationPg,
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_PG },
+  LEDGER_BY_PERIOD_USER,
   {
-    version: 8,
+    version: 9,
     name: "settlements of payments charged by use",
-    // See migrations.ts, version 8.
+    // See migrations.ts, version 9.
     sql: `
 CREATE TABLE usage_settlements (
   payment_id    TEXT PRIMARY KEY REFERENCES payments(id),

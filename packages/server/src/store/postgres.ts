@@ -31,6 +31,7 @@ import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protoc
 import { extensionOperation, extensionWrites, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
 import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
+import * as periodStream from "./period-sums.js";
 import { migratePostgres, openPgPool, pgTransaction, PgStatements } from "./driver.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { RateDayCache } from "./rate-cache.js";
@@ -47,6 +48,9 @@ import {
   type PaymentQuery,
   type PaymentRecord,
   type PeriodActivity,
+  type PeriodSums,
+  type StatementCursor,
+  type StatementEntry,
   type PublisherRecord,
   type RefundOutcome,
   type NewUsageSettlement,
@@ -338,6 +342,12 @@ export class PgStore implements Store {
   }
   periodActivity(period: string): Promise<PeriodActivity> {
     return this.#snapshot(() => logic.periodActivity(period));
+  }
+  periodSums(period: string): Promise<PeriodSums> {
+    return this.#snapshot(() => periodStream.periodSums(period));
+  }
+  statementEntries(period: string, after: StatementCursor | undefined, limit: number): Promise<readonly StatementEntry[]> {
+    return this.#snapshot(() => periodStream.statementEntries(period, after, limit));
   }
   recordSettlement(settlement: SettlementRecord): Promise<{ kind: "recorded" | "existing"; settlement: SettlementRecord }> {
     return this.#write(() => logic.recordSettlement(settlement));

@@ -38,6 +38,8 @@ const READS = new Set([
   "closedPeriods",
   "periodsWithTransactions",
   "periodActivity",
+  "periodSums",
+  "statementEntries",
   "getSettlement",
   "findApiKeyByHash",
   "counts",

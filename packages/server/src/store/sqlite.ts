@@ -18,6 +18,7 @@ import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protoc
 import { extensionOperation, type ExtensionName, type ExtensionResult, type Extensions } from "./extensions.js";
 import * as logic from "./logic.js";
 import { mandateOperations, type MandateOperation, type MandateOperations, type MandateResult } from "../mandates/logic.js";
+import * as periodStream from "./period-sums.js";
 import { migrateSqlite, openSqlite, SqliteStatements, sqliteGuard as guard, sqliteSettle as settle } from "./driver.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import type { Migration } from "./migrations.js";
@@ -35,6 +36,9 @@ import {
   type PaymentQuery,
   type PaymentRecord,
   type PeriodActivity,
+  type PeriodSums,
+  type StatementCursor,
+  type StatementEntry,
   type PublisherRecord,
   type RefundOutcome,
   type NewUsageSettlement,
@@ -264,6 +268,12 @@ export class SqliteStore implements Store {
   }
   periodActivity(period: string): Promise<PeriodActivity> {
     return this.#read(logic.periodActivity(period));
+  }
+  periodSums(period: string): Promise<PeriodSums> {
+    return this.#read(periodStream.periodSums(period));
+  }
+  statementEntries(period: string, after: StatementCursor | undefined, limit: number): Promise<readonly StatementEntry[]> {
+    return this.#read(periodStream.statementEntries(period, after, limit));
   }
   recordSettlement(settlement: SettlementRecord): Promise<{ kind: "recorded" | "existing"; settlement: SettlementRecord }> {
     return this.#write(logic.recordSettlement(settlement));

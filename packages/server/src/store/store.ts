@@ -284,6 +284,38 @@ export interface PeriodActivity {
   }[];
 }
 
+/** An account's sum in a currency (minor units, exact). */
+export interface AccountSum {
+  readonly account: string;
+  readonly currency: CurrencyCode;
+  readonly sum: bigint;
+}
+
+/**
+ * What the settlement of a period plans from: PeriodActivity's sums, with the period's payments
+ * and refunds summed per account instead of listed one by one, so that its size grows with the
+ * number of accounts, not of payments.
+ */
+export interface PeriodSums extends Omit<PeriodActivity, "transactions" | "payments"> {
+  /** Per kind (the period's payments and refunds), account and currency: the sum of their postings. */
+  readonly moved: readonly (AccountSum & { readonly kind: "payment" | "refund" })[];
+}
+
+/** What a statement line shows of the payment it is about (not its acknowledgment). */
+export type StatementPayment = Pick<PaymentRecord, "id" | "publisher" | "offerHash" | "price" | "charged" | "rate">;
+
+/** A transaction of the period as a user's statement shows it, with the payment it is about. */
+export interface StatementEntry {
+  readonly transaction: LedgerTransaction;
+  readonly payment: StatementPayment | undefined;
+}
+
+/** Where a page of statement entries starts: after this user's transaction at this position. */
+export interface StatementCursor {
+  readonly user: string;
+  readonly seq: number;
+}
+
 export interface PayoutRecord {
   readonly id: string;
   readonly period: string;
@@ -436,6 +468,14 @@ export interface Store {
   /** Periods (other than closed ones) holding transactions, oldest first. */
   periodsWithTransactions(): Promise<readonly string[]>;
   periodActivity(period: string): Promise<PeriodActivity>;
+  /** The sums a settlement plans from (no transaction listed one by one; see PeriodSums). */
+  periodSums(period: string): Promise<PeriodSums>;
+  /**
+   * A page of the period's transactions that users' statements show (every kind but collections),
+   * ordered by user then position, starting after `after` (from the start without it): at most
+   * `limit`, fewer only on the last page. Settlement reads a period page by page with it.
+   */
+  statementEntries(period: string, after: StatementCursor | undefined, limit: number): Promise<readonly StatementEntry[]>;
   /**
    * Records a closed period's settlement with its payouts and collections and their ledger
    * transactions, in one transaction; if the period already has one, that one is returned and

@@ -122,39 +122,7 @@ export async function startStandInServer(options: StandInServerOptions): Promise
         verified.error.message,
         false,
       );
-    const { consent } = verified.value;
-    const bodyHash = createHash("sha256").update(body).digest("base64url");
-    const previous = answered.get(consent.nonce);
-    if (previous) {
-      if (previous.bodyHash !== bodyHash)
-        return sendProblem(res, "ERR_NONCE_REUSED", 409, "another request already used this offer's nonce", false);
-      return previous.status === 200
-        ? sendJson(res, 200, previous.body)
-        : sendProblem(res, "ERR_INTERNAL", previous.status, "", false);
-    }
-    const account = accounts.get(consent.user)!;
-    const conversion = convert(consent.price, account.home, options.rates);
-    if (!conversion)
-      return sendProblem(res, "ERR_RATE_UNAVAILABLE", 422, `no rate from ${consent.price.currency} to ${account.home}`, false);
-    if (conversion.price.amount > account.balance) {
-      return sendProblem(res, "ERR_INSUFFICIENT_FUNDS", 402, "the prepaid balance does not cover the price: top it up", false);
-    }
-    account.balance -= conversion.price.amount;
-    const paymentId = newId("pay");
-    let ack = await signAcknowledgment({
-      consent,
-      paymentId,
-      server: options.signer.identity,
-      charged: conversion.price,
-      ...(conversion.price.currency === consent.price.currency ? {} : { rate: conversion.rate }),
-      key: options.signer.keys,
-      x5c: options.signer.x5c,
-      clock,
-    });
-    if (options.tamper) ack = await options.tamper(ack, consent);
-    payments.push({ paymentId, user: consent.user, publisher: consent.publisher, charged: conversion.price });
-    answered.set(consent.nonce, { bodyHash, status: 200, body: ack });
-    sendJson(res, 200, ack);
+    return settle({ options, clock, accounts, answered, payments }, verified.value.consent, body, res);
   }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -182,6 +150,51 @@ export async function startStandInServer(options: StandInServerOptions): Promise
         server.closeAllConnections();
       }),
   };
+}
+
+/** What the stand-in keeps: its accounts, the answers given by nonce, the payments recorded. */
+interface Books {
+  readonly options: StandInServerOptions;
+  readonly clock: Clock;
+  readonly accounts: Map<string, Account>;
+  readonly answered: Map<string, { bodyHash: string; status: number; body: unknown }>;
+  readonly payments: StandInPayment[];
+}
+
+/** A verified request: answered again if its nonce was (the same bytes only), else charged and acknowledged. */
+async function settle(books: Books, consent: ConsentClaims, body: string, res: ServerResponse): Promise<void> {
+  const bodyHash = createHash("sha256").update(body).digest("base64url");
+  const previous = books.answered.get(consent.nonce);
+  if (previous) {
+    if (previous.bodyHash !== bodyHash)
+      return sendProblem(res, "ERR_NONCE_REUSED", 409, "another request already used this offer's nonce", false);
+    return previous.status === 200
+      ? sendJson(res, 200, previous.body)
+      : sendProblem(res, "ERR_INTERNAL", previous.status, "", false);
+  }
+  const account = books.accounts.get(consent.user)!;
+  const conversion = convert(consent.price, account.home, books.options.rates);
+  if (!conversion)
+    return sendProblem(res, "ERR_RATE_UNAVAILABLE", 422, `no rate from ${consent.price.currency} to ${account.home}`, false);
+  if (conversion.price.amount > account.balance) {
+    return sendProblem(res, "ERR_INSUFFICIENT_FUNDS", 402, "the prepaid balance does not cover the price: top it up", false);
+  }
+  account.balance -= conversion.price.amount;
+  const paymentId = newId("pay");
+  let ack = await signAcknowledgment({
+    consent,
+    paymentId,
+    server: books.options.signer.identity,
+    charged: conversion.price,
+    ...(conversion.price.currency === consent.price.currency ? {} : { rate: conversion.rate }),
+    key: books.options.signer.keys,
+    x5c: books.options.signer.x5c,
+    clock: books.clock,
+  });
+  if (books.options.tamper) ack = await books.options.tamper(ack, consent);
+  books.payments.push({ paymentId, user: consent.user, publisher: consent.publisher, charged: conversion.price });
+  books.answered.set(consent.nonce, { bodyHash, status: 200, body: ack });
+  sendJson(res, 200, ack);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -58,6 +58,15 @@ export function* periodActivity(period: string): Logic<PeriodActivity> {
     "SELECT p.* FROM payments p WHERE p.id IN (SELECT t.payment_id FROM ledger_transactions t WHERE t.period = ? AND t.payment_id IS NOT NULL) ORDER BY p.seq",
     period,
   );
+  return {
+    ...(yield* periodBalances(period)),
+    transactions,
+    payments: new Map(paymentRows.map((row) => [str(row["id"]), toPayment(row)])),
+  };
+}
+
+/** PeriodActivity but its transactions and payments: sums and parties, as many as the accounts, not the payments. */
+export function* periodBalances(period: string): Logic<Omit<PeriodActivity, "transactions" | "payments">> {
   const users = (yield* all(
     `${USER_SELECT} WHERE u.id IN (SELECT t.user_id FROM ledger_transactions t WHERE t.period <= ? AND t.user_id IS NOT NULL) ORDER BY u.id`,
     period,
@@ -88,8 +97,6 @@ export function* periodActivity(period: string): Logic<PeriodActivity> {
   );
   return {
     period,
-    transactions,
-    payments: new Map(paymentRows.map((row) => [str(row["id"]), toPayment(row)])),
     users,
     accruedThrough,
     balancesBefore,
