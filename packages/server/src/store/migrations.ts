@@ -25,7 +25,7 @@ export interface Migration {
 }
 
 /**
- * Version 6: settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md
+ * Version 9: settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md
  * §3.12). The payment row keeps the maximum the user consented to; its settlement, once, the amount
  * used (and for a session the highest tick redeemed), and what of the charge and the fee that is.
  * Its return of the unused part is a second refund-kind transaction of the payment, named by its ref.
