@@ -1,7 +1,8 @@
 /**
  * The example as a user runs it: the API and the client as their own processes, a real payment
  * server and the user's real wallet service. Each call the client makes is paid once, in either
- * wire format, and the balance moves by exactly the price of the calls.
+ * wire format; a metered session is consented to once, paid by a tick per call and settled for the
+ * ticks used when the API stops; the balance moves by exactly what was used.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -30,7 +31,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
   });
 }
 
-test("the weather API is paid per call by the client, in both wire formats", async () => {
+test("the weather API is paid per call and per metered session by the client, in both wire formats", async () => {
   const pki = await createDemoPki();
   const dir = await mkdtemp(join(tmpdir(), "peage-paid-api-"));
   const payments = await startRealServer(pki, TEST_RATES);
@@ -46,6 +47,14 @@ test("the weather API is paid per call by the client, in both wire formats", asy
         description: "One weather forecast",
         price: price(3, "EUR"),
         grant: { kind: "event" as const, event: "forecast" },
+      },
+      {
+        offerId: "live",
+        description: "Live weather, 1 cent a reading, at most 5",
+        price: price(5, "EUR"),
+        upto: true as const,
+        tick: price(1, "EUR"),
+        grant: { kind: "event" as const, event: "live" },
       },
     ];
     await writeFile(
@@ -70,9 +79,8 @@ test("the weather API is paid per call by the client, in both wire formats", asy
     const service = await startWallet({ wallet, endpointFile: join(dir, "run", "wallet.json") });
     cleanup.push(() => service.close());
 
-    api = spawn(process.execPath, [serverJs, "--catalog", catalog, "--trust", roots, "--server", pki.server.identity], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const args = ["--catalog", catalog, "--trust", roots, "--server", pki.server.identity, "--server-url", payments.url];
+    api = spawn(process.execPath, [serverJs, ...args], { stdio: ["ignore", "pipe", "inherit"] });
     const [line] = (await once(api.stdout!, "data")) as [Buffer];
     const url = /(http:\/\/\S+)/.exec(line.toString("utf8"))![1]!;
 
@@ -85,6 +93,21 @@ test("the weather API is paid per call by the client, in both wire formats", asy
     const unpaid = await fetch(url);
     assert.equal(unpaid.status, 402);
     assert.equal(await payments.balanceOf(user), 100 - 2 * 3);
+
+    // A metered session: one consent to a cap of 5, three calls paid by ticks, settled for 3 when the API stops.
+    for (const format of ["x402", "payment"]) {
+      const live = await run([clientJs, url.replace("/forecast", "/live"), "--format", format, "--calls", "3"], env);
+      assert.equal(live.code, 0, live.out);
+      const ticks = [...live.out.matchAll(/"ticks":(\d+)/g)].map((m) => Number(m[1]));
+      assert.deepEqual(ticks, [1, 2, 3], live.out);
+    }
+    assert.equal(await payments.balanceOf(user), 100 - 6 - 2 * 5, "each session holds its cap until it is settled");
+    let settledOut = "";
+    api.stdout!.on("data", (c: Buffer) => (settledOut += c.toString("utf8")));
+    api.kill("SIGTERM");
+    await once(api, "exit");
+    assert.equal((settledOut.match(/settled session pay_\S+: 3 of 5 EUR/g) ?? []).length, 2, settledOut);
+    assert.equal(await payments.balanceOf(user), 100 - 6 - 2 * 3, "two sessions of three ticks each");
   } finally {
     api?.kill();
     for (const step of cleanup.reverse()) await step();

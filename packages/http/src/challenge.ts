@@ -13,6 +13,8 @@ export interface Challenge {
   readonly salt: string;
   /** The seal: 43 base64url characters. */
   readonly id: string;
+  /** An upto offer's commitment to its settlement key, in the nonce (docs/http.md §2); derived from the salt, so not sealed. */
+  readonly commitment?: string;
 }
 
 const offerParser = parser(OfferSchema);
@@ -23,15 +25,16 @@ function seal(secret: Uint8Array, offer: Offer, salt: string): string {
   return createHmac("sha256", secret).update(canonicalBytes({ offer, salt })).digest("base64url");
 }
 
-export function makeChallenge(secret: Uint8Array, offer: Offer, salt: string): Challenge {
-  return { offer, salt, id: seal(secret, offer, salt) };
+export function makeChallenge(secret: Uint8Array, offer: Offer, salt: string, commitment?: string): Challenge {
+  return { offer, salt, id: seal(secret, offer, salt), ...(commitment === undefined ? {} : { commitment }) };
 }
 
 /** The challenge inside a credential, if it is well-formed and sealed by this server; else why not (a sentence). */
 export function openChallenge(secret: Uint8Array, value: unknown): Result<Challenge, string> {
   if (!isPlainObject(value)) return err("the challenge is not an object");
-  const { offer, salt, id } = value as Record<string, unknown>;
-  if (Object.keys(value).length !== 3) return err("the challenge has members other than offer, salt and id");
+  const { offer, salt, id, commitment } = value as Record<string, unknown>;
+  if (Object.keys(value).length !== (commitment === undefined ? 3 : 4))
+    return err("the challenge has members other than offer, salt, id and commitment");
   if (typeof salt !== "string" || !SALT.test(salt)) return err("the challenge's salt is not base64url of 16 to 64 bytes");
   if (typeof id !== "string" || !ID.test(id)) return err("the challenge's id is not a seal");
   const parsed = offerParser.parse(offer, "offer");

@@ -6,86 +6,25 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  certificateToPem,
-  createDemoPki,
-  price,
-  signCatalog,
-  systemClock,
-  TrustStore,
-  verifyAcknowledgment,
-  type DemoPki,
-  type Offer,
-} from "@peage/protocol";
-import { startRealServer, type RealServer } from "@peage/server/testing";
-import { AutoYesPrompt, createWallet, initWallet, startWallet } from "@peage/wallet";
-import { TEST_RATES } from "@peage/wallet/testing";
-import { paidRoute, payingFetch, PaymentGate, PaymentRefused, paymentAuth, x402, type PaidRequest } from "../src/index.js";
-
-const USER = "urn:peage:user:api-client";
-const PASSPHRASE = "the api client's passphrase";
+import { certificateToPem, systemClock, TrustStore, verifyAcknowledgment, type DemoPki, type Offer } from "@peage/protocol";
+import type { RealServer } from "@peage/server/testing";
+import { paidRoute, payingFetch, PaymentRefused, paymentAuth, x402, type PaidRequest } from "../src/index.js";
+import { startPaidWorld, USER, type PaidWorld } from "./world.js";
 
 describe("@peage/http: a paid API, per request, over real HTTP", () => {
+  let world: PaidWorld;
   let pki: DemoPki;
-  let dir: string;
   let server: RealServer;
   let api: Server;
   let apiUrl: string;
   let endpointFile: string;
   let failNext = false;
-  const cleanup: Array<() => unknown> = [];
 
   before(async () => {
-    pki = await createDemoPki();
-    dir = await mkdtemp(join(tmpdir(), "peage-http-"));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    server = await startRealServer(pki, TEST_RATES);
-    cleanup.push(() => server.close());
-    const roots = join(dir, "root.pem");
-    await writeFile(roots, certificateToPem(pki.root.certificate));
-    const init = await initWallet(join(dir, "wallet"), {
-      passphrase: PASSPHRASE,
-      user: USER,
-      serverUrl: server.url,
-      serverId: pki.server.identity,
-      homeCurrency: "EUR",
-      trustRootsPem: roots,
-    });
-    await server.enrol(USER, init.publicJwk, "EUR", 1000);
-    const wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt: new AutoYesPrompt() });
-    cleanup.push(() => wallet.close());
-    const service = await startWallet({ wallet, endpointFile: join(dir, "run", "wallet.json") });
-    cleanup.push(() => service.close());
-    endpointFile = service.endpointFile;
-
-    const catalog = await signCatalog(
-      pki.publisher.identity,
-      [
-        {
-          offerId: "forecast",
-          description: "One weather forecast",
-          price: price(2, "EUR"),
-          grant: { kind: "event", event: "forecast" },
-        },
-        {
-          offerId: "translate",
-          description: "One translation",
-          price: price(5, "EUR"),
-          grant: { kind: "event", event: "translate" },
-        },
-      ],
-      pki.publisher.keys,
-      pki.chainOf(pki.publisher.certificate),
-    );
-    const gate = await PaymentGate.create({
-      catalog,
-      trustRoots: certificateToPem(pki.root.certificate),
-      servers: [pki.server.identity],
-    });
+    world = await startPaidWorld();
+    ({ pki, server, endpointFile } = world);
+    const gate = world.gate;
     const forecast = paidRoute(gate, { offerId: "forecast" }, (req: PaidRequest, res) => {
       if (failNext) {
         failNext = false;
@@ -106,10 +45,10 @@ describe("@peage/http: a paid API, per request, over real HTTP", () => {
     api = createServer((req, res) => void (req.url?.startsWith("/forecast") ? forecast(req, res) : translate(req, res)));
     await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
     apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-    cleanup.push(() => new Promise((resolve) => api.close(resolve)));
   });
   after(async () => {
-    for (const step of cleanup.reverse()) await step();
+    await new Promise((resolve) => api.close(resolve));
+    await world.close();
   });
 
   const paying = (prefer: "x402" | "payment") => payingFetch({ wallet: { endpointFile }, prefer });

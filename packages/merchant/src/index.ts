@@ -12,7 +12,10 @@ export {
   WALLET_FILE_ENV,
   type WalletTransport,
   type HttpWalletTransportOptions,
+  type OpenedSession,
+  type SessionTick,
 } from "./wallet-transport.js";
+export { settleAtServer, SettlementRefused, type SettlementRequest, type UsageSettlement } from "./settle.js";
 export { PeriodicPayment, type PeriodicController, type PeriodicHandlers, type PeriodicState } from "./periodic.js";
 export { systemMonotonic, systemScheduler, type MonotonicClock, type Scheduler } from "./monotonic.js";
 export {

@@ -38,6 +38,7 @@ import {
 } from "@peage/protocol";
 import { MerchantError } from "./errors.js";
 import { systemMonotonic, systemScheduler, type MonotonicClock, type Scheduler } from "./monotonic.js";
+import { MeteredPeriods } from "./metered.js";
 import { PeriodicPayment, type PeriodicController, type PeriodicHandlers } from "./periodic.js";
 import { HttpWalletTransport, type WalletTransport } from "./wallet-transport.js";
 
@@ -84,6 +85,11 @@ export interface MerchantOptions {
   readonly offerTtlMs?: number;
   /** How long pay() waits for the wallet by default (default 3 minutes: the user may be reading). */
   readonly timeoutMs?: number;
+  /**
+   * The payment server's URL, where metered sessions are settled: with it, a period offer with a
+   * tick price is paid by one session and a hash-chain word per period (metered.ts).
+   */
+  readonly settleAt?: string;
 }
 
 /** Per-payment options of {@link Merchant.pay}. */
@@ -129,6 +135,7 @@ export class Merchant {
   readonly #entries: ReadonlyMap<string, CatalogEntry>;
   readonly #trust: TrustStore;
   readonly #transport: WalletTransport;
+  readonly #settleAt: string | undefined;
   readonly #server: PartyId<"server"> | undefined;
   readonly #clock: Clock;
   readonly #monotonic: MonotonicClock;
@@ -151,6 +158,7 @@ export class Merchant {
     this.#entries = parts.entries;
     this.#trust = parts.trust;
     this.#transport = parts.transport;
+    this.#settleAt = parts.options.settleAt;
     this.#server = parts.server;
     this.#clock = parts.options.clock ?? systemClock;
     this.#monotonic = parts.options.monotonic ?? systemMonotonic;
@@ -322,12 +330,33 @@ export class Merchant {
   periodic(offerId: string, handlers: PeriodicHandlers): PeriodicController {
     const grant = this.#expectGrant(offerId, "period");
     if (grant.kind !== "period") throw new Error("unreachable");
+    const metered = this.#metered(offerId);
     return new PeriodicPayment({
-      pay: (options) => this.pay(offerId, options),
+      pay: metered ? (options) => metered.pay(options) : (options) => this.pay(offerId, options),
+      ...(metered ? { onStop: () => metered.settle() } : {}),
       seconds: grant.seconds,
       monotonic: this.#monotonic,
       scheduler: this.#scheduler,
       handlers,
+    });
+  }
+
+  /** The metered payer of a period offer that allows sessions, when the wallet and the options allow them too. */
+  #metered(offerId: string): MeteredPeriods | undefined {
+    const entry = this.#entries.get(offerId)!;
+    const { openSession, tick } = this.#transport;
+    const settleAt = this.#settleAt;
+    if (entry.terms.tick === undefined || settleAt === undefined || !openSession || !tick) return undefined;
+    return new MeteredPeriods({
+      entry,
+      transport: { openSession: openSession.bind(this.#transport), tick: tick.bind(this.#transport) },
+      offer: (nonce) => ({ ...createOffer(entry, this.#clock, this.#offerTtlMs), nonce }),
+      accept: (answer, offer) => {
+        this.#open.set(offer.nonce, { offer, entry, unanswered: false });
+        return this.#settle(answer, offer);
+      },
+      settleAt,
+      timeoutMs: this.#timeoutMs,
     });
   }
 

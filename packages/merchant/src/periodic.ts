@@ -9,6 +9,7 @@
 import { MerchantError } from "./errors.js";
 import type { Authorization, PayOptions } from "./merchant.js";
 import type { MonotonicClock, Scheduler } from "./monotonic.js";
+import type { UsageSettlement } from "./settle.js";
 
 export interface PeriodicHandlers {
   /** A payment failed: stop the paid activity until resume() succeeds. */
@@ -19,6 +20,8 @@ export interface PeriodicHandlers {
   readonly onPaid?: (authorization: Authorization) => void;
   /** Passed to each payment (default: the merchant's). */
   readonly timeoutMs?: number;
+  /** A schedule paid by metered session: its settlement when stop() ends it (or why it failed). */
+  readonly onSettled?: (settlement: UsageSettlement | undefined, error?: unknown) => void;
 }
 
 export type PeriodicState = "paying" | "running" | "paused" | "stopped";
@@ -43,6 +46,8 @@ interface PeriodicParts {
   readonly monotonic: MonotonicClock;
   readonly scheduler: Scheduler;
   readonly handlers: PeriodicHandlers;
+  /** Called once by stop(): a metered session's settlement. */
+  readonly onStop?: () => Promise<UsageSettlement | undefined>;
 }
 
 /**
@@ -91,6 +96,17 @@ export class PeriodicPayment implements PeriodicController {
   }
 
   stop(): void {
+    if (this.#state !== "stopped" && this.#parts.onStop) {
+      const { onSettled } = this.#parts.handlers;
+      // After a payment still in flight, so that its tick counts.
+      void (this.#inFlight ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => this.#parts.onStop!())
+        .then(
+          (settlement) => onSettled?.(settlement),
+          (error: unknown) => onSettled?.(undefined, error),
+        );
+    }
     this.#state = "stopped";
     this.#stopping.abort();
     if (this.#timer !== undefined) this.#parts.scheduler.clearTimeout(this.#timer);

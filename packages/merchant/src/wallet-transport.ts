@@ -15,6 +15,21 @@ import { MerchantError, type MerchantErrorCode } from "./errors.js";
 export interface WalletTransport {
   /** Sends message 1 and resolves with what the wallet returned as message 3 (not yet verified). */
   submit(offer: Offer, options: { readonly signal: AbortSignal }): Promise<unknown>;
+  /** A metered session offer: message 3 (not yet verified) and the session the wallet opened (docs/protocol.md §3.12). */
+  openSession?(offer: Offer, options: { readonly signal: AbortSignal }): Promise<OpenedSession>;
+  /** The word paying tick `ticks` of a session the wallet opened. */
+  tick?(session: string, ticks: number, options: { readonly signal: AbortSignal }): Promise<SessionTick>;
+}
+
+/** What the wallet answers to a session offer: message 3, and the chain its consent signed. */
+export interface OpenedSession {
+  readonly acknowledgment: unknown;
+  readonly session: { readonly id: string; readonly root: string; readonly length: number };
+}
+
+export interface SessionTick {
+  readonly ticks: number;
+  readonly word: string;
 }
 
 export interface HttpWalletTransportOptions {
@@ -52,10 +67,54 @@ export class HttpWalletTransport implements WalletTransport {
     this.#maxBytes = options.maxResponseBytes ?? 64 * 1024;
   }
 
+  async openSession(offer: Offer, options: { readonly signal: AbortSignal }): Promise<OpenedSession> {
+    const value = await this.#answer(offer, options.signal);
+    const session = isPlainObject(value) ? value["session"] : undefined;
+    if (
+      !isPlainObject(session) ||
+      typeof session["id"] !== "string" ||
+      typeof session["root"] !== "string" ||
+      typeof session["length"] !== "number"
+    )
+      throw new MerchantError(
+        "ERR_INVALID_ACKNOWLEDGMENT",
+        "the wallet opened no session for a session offer: update the wallet",
+        {
+          retryable: false,
+          verificationCode: "ERR_MALFORMED",
+        },
+      );
+    return { acknowledgment: (value as Record<string, unknown>)["acknowledgment"], session: session as OpenedSession["session"] };
+  }
+
+  async tick(session: string, ticks: number, options: { readonly signal: AbortSignal }): Promise<SessionTick> {
+    const endpoint = await this.#endpoint();
+    const answer = await post(endpoint, JSON.stringify({ session, ticks }), options.signal, this.#maxBytes, "/v1/ticks");
+    let value: unknown;
+    try {
+      value = parseStrictJson(answer.text);
+    } catch {
+      value = undefined;
+    }
+    if (answer.status !== 200) throw fromProblem(answer.status, value);
+    if (!isPlainObject(value) || value["ticks"] !== ticks || typeof value["word"] !== "string")
+      throw new MerchantError("ERR_INVALID_ACKNOWLEDGMENT", "the wallet's tick is malformed: update the wallet", {
+        retryable: false,
+        verificationCode: "ERR_MALFORMED",
+      });
+    return { ticks, word: value["word"] };
+  }
+
   async submit(offer: Offer, options: { readonly signal: AbortSignal }): Promise<unknown> {
+    const value = await this.#answer(offer, options.signal);
+    return (value as Record<string, unknown>)["acknowledgment"];
+  }
+
+  /** The wallet's 200 answer to an offer (an object with an acknowledgment), or its refusal thrown. */
+  async #answer(offer: Offer, signal: AbortSignal): Promise<unknown> {
     const endpoint = await this.#endpoint();
     const body = JSON.stringify({ offer });
-    const answer = await post(endpoint, body, options.signal, this.#maxBytes);
+    const answer = await post(endpoint, body, signal, this.#maxBytes);
     let value: unknown;
     try {
       value = parseStrictJson(answer.text);
@@ -73,7 +132,7 @@ export class HttpWalletTransport implements WalletTransport {
           },
         );
       }
-      return value["acknowledgment"];
+      return value;
     }
     throw fromProblem(answer.status, value);
   }
@@ -126,14 +185,14 @@ interface RawAnswer {
   readonly text: string;
 }
 
-function post(endpoint: Endpoint, body: string, signal: AbortSignal, maxBytes: number): Promise<RawAnswer> {
+function post(endpoint: Endpoint, body: string, signal: AbortSignal, maxBytes: number, path = "/v1/offers"): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(timeout());
     const req = request(
       {
         host: endpoint.url.hostname,
         port: endpoint.url.port,
-        path: "/v1/offers",
+        path,
         method: "POST",
         headers: {
           host: `${endpoint.url.hostname}:${endpoint.url.port}`,

@@ -715,6 +715,37 @@ async function catalogCases(c: Cases): Promise<void> {
     ctx(),
     valid,
   );
+  const session = { ...catalog.offers[0]!.terms, offerId: "live", price: price(500, "EUR"), upto: true as const };
+  add(
+    "valid-metered-session",
+    "An offer charged by use (upto), a metered session of 1-cent ticks with a cap of 5 euros (protocol.md §3.12).",
+    { ...catalog, offers: [await entryFor({ ...session, tick: price(1, "EUR") }, w.pki.publisher.keys, w.publisherChain)] },
+    ctx(),
+    valid,
+  );
+  const tickAlone = { ...catalog.offers[0]!.terms, offerId: "live", tick: price(1, "EUR") };
+  const tickHash = offerHash(tickAlone);
+  add(
+    "malformed-tick-without-upto",
+    "A tick price on an offer whose price is not a maximum (no upto), correctly signed: §3.12 refuses it.",
+    {
+      ...catalog,
+      offers: [
+        {
+          terms: tickAlone,
+          offerHash: tickHash,
+          signature: await sign(
+            JwsTypes.offerSignature,
+            { v: 1, offerHash: tickHash, price: tickAlone.price },
+            w.pki.publisher.keys,
+            { x5c: w.publisherChain },
+          ),
+        },
+      ],
+    },
+    ctx(),
+    fails("ERR_MALFORMED"),
+  );
   add("malformed-not-an-object", "An array where a catalog object is expected.", catalog.offers, ctx(), fails("ERR_MALFORMED"));
   add("malformed-empty", "A catalog without offers.", { ...catalog, offers: [] }, ctx(), fails("ERR_MALFORMED"));
   add("malformed-wrong-type", 'type is not "peage.catalog".', { ...catalog, type: "peage.offer" }, ctx(), fails("ERR_MALFORMED"));

@@ -143,6 +143,16 @@ export {
   type VerifiedCatalog,
 } from "./messages/catalog.js";
 export {
+  MAX_SESSION_TICKS,
+  meteringProblem,
+  newSettlementKey,
+  settlementCommitment,
+  uptoNonce,
+  sessionNonce,
+  payWordChain,
+  isChainWord,
+} from "./messages/metering.js";
+export {
   createOffer,
   verifyOffer,
   checkWindow,

@@ -19,6 +19,12 @@ export const PaymentCodes = [
   "ERR_DEPOSIT_REQUIRED",
   /** The payment was refunded already: a payment is refunded once. */
   "ERR_ALREADY_REFUNDED",
+  /** A payment charged by use was settled already: it is settled once (docs/protocol.md §3.12). */
+  "ERR_ALREADY_SETTLED",
+  /** A settlement for more than the maximum the user consented to. */
+  "ERR_ABOVE_MAXIMUM",
+  /** A metered session's word is not on the chain whose root the user signed, or is beyond its length. */
+  "ERR_NOT_ON_CHAIN",
   /** No exchange rate between the offer's currency and the user's home currency. */
   "ERR_RATE_UNAVAILABLE",
   /** The price converted into the account's currency comes to less than its smallest unit: nothing could be charged. */
@@ -119,6 +125,9 @@ export const ProblemKinds: Readonly<Record<ProblemCode, ProblemKind>> = {
   ERR_NONCE_REUSED: refused(409, "Offer nonce already used"),
   ERR_CONFLICT: refused(409, "Conflict"),
   ERR_ALREADY_REFUNDED: refused(409, "Already refunded"),
+  ERR_ALREADY_SETTLED: refused(409, "Already settled"),
+  ERR_ABOVE_MAXIMUM: refused(422, "Above the maximum"),
+  ERR_NOT_ON_CHAIN: refused(403, "Not on the chain"),
   ERR_PAYLOAD_TOO_LARGE: refused(413, "Payload too large"),
   ERR_RATE_UNAVAILABLE: refused(422, "Exchange rate unavailable"),
   ERR_CHARGE_ROUNDS_TO_ZERO: refused(422, "Charge rounds to zero"),

@@ -28,6 +28,7 @@ import { webhookRoutes } from "./routes/webhooks.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
+import { usageRoutes } from "./routes/usage.js";
 import { StoreBusyError, type Store } from "./store/store.js";
 import { DuplicateMemberError, parseStrictJson } from "@peage/protocol";
 import { UserKeyCache } from "./user-keys.js";
@@ -172,6 +173,7 @@ export function buildApp(deps: AppDeps): App {
 
   app.register(swagger, OPENAPI_OPTIONS);
   app.register(paymentRoutes, { ctx });
+  app.register(usageRoutes, { ctx });
   app.register(accountRoutes, { ctx });
   app.register(apiKeyRoutes, { ctx });
   app.register(ledgerRoutes, { ctx });

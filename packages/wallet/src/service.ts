@@ -195,6 +195,7 @@ async function handle(state: ServiceState, req: IncomingMessage, res: ServerResp
     if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
     return askMandate(state, req, res);
   }
+  if (path === "/v1/ticks") return tick(state, req, res);
   if (path !== "/v1/offers")
     return sendProblem(res, new WalletError("ERR_NOT_FOUND", `no route ${path}: use POST /v1/offers`, 404, false));
   if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
@@ -220,13 +221,28 @@ async function payOffer(state: ServiceState, req: IncomingMessage, res: ServerRe
     state.log(
       `paid ${claims.price.amount} ${claims.price.currency} minor units to ${claims.publisher} (${claims.paymentId}, ${result.consent}${result.card ? `, by card ${result.card.card}` : ""})`,
     );
-    sendJson(res, 200, { acknowledgment: result.acknowledgment });
+    sendJson(res, 200, { acknowledgment: result.acknowledgment, ...(result.session ? { session: result.session } : {}) });
   } catch (error) {
     if (error instanceof WalletError) state.log(`not paid: ${error.code} ${error.message}`);
     throw error;
   } finally {
     state.pending--;
   }
+}
+
+/** POST /v1/ticks {session, ticks}: the word paying that tick of a metered session (sessions.ts). */
+async function tick(state: ServiceState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== "POST") return sendProblem(res, methodNotAllowed("POST"));
+  if (!authorized(req.headers.authorization, state.tokenDigest)) return sendProblem(res, unauthorized(res));
+  let parsed: unknown;
+  try {
+    parsed = parseStrictJson(await readBody(req, state.bodyLimit));
+  } catch {
+    parsed = undefined;
+  }
+  if (!isPlainObject(parsed) || typeof parsed["session"] !== "string" || typeof parsed["ticks"] !== "number")
+    return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be {"session": <id>, "ticks": <n>}', 400, false));
+  sendJson(res, 200, state.wallet.tick(parsed["session"], parsed["ticks"]));
 }
 
 /** POST /v2/mandates: the user asked to sign a spending mandate (mandates/local-route.ts). */

@@ -41,6 +41,7 @@ import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reade
 import { configPath, readConfig, walletPaths, writeConfig, type WalletConfig } from "./config.js";
 import type { ConsentPrompt, OfferFacts, OfferView } from "./consent-prompt.js";
 import { fromVerification, WalletError } from "./errors.js";
+import { Sessions, type SessionInfo } from "./sessions.js";
 import { History, type ConsentKind } from "./history.js";
 import { loadKey } from "./key-store.js";
 import type { MandateRequest } from "./mandates/request.js";
@@ -81,6 +82,8 @@ export interface PaymentResult {
   readonly consent: Exclude<ConsentKind, "none">;
   /** Paid by the user's card: which one, and its proof of debit. */
   readonly card?: { readonly card: string; readonly debit: CardDebit };
+  /** A metered session opened by this payment: its ticks are paid with `Wallet.tick` (sessions.ts). */
+  readonly session?: SessionInfo;
 }
 
 /** Opens the wallet in `dir`: reads the config, unlocks the key, loads the trusted roots and the history. */
@@ -139,6 +142,7 @@ export class Wallet {
   #config: WalletConfig;
   /** The data directory, where rule changes are saved (createWallet sets it). */
   readonly #dir: string | undefined;
+  readonly sessions = new Sessions();
   readonly history: History;
   readonly #key: KeyPair;
   readonly #trust: TrustStore;
@@ -190,7 +194,8 @@ export class Wallet {
     if (signal?.aborted) throw gaveUp();
     // With a card in the reader, the card pays (offline, patent claims 3-10); it is asked first
     // whether it can, so that nobody is asked for a payment it would refuse.
-    const card = await this.#findCard(offer);
+    // A card pays one price, offline: a metered session is paid online only.
+    const card = offer.terms.tick === undefined ? await this.#findCard(offer) : undefined;
     if (card) {
       const refusal = cardRefusal(card.status, offer);
       if (refusal) {
@@ -247,6 +252,27 @@ export class Wallet {
 
     // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
     await this.#knowAccount(offer, now, consent);
+    // A session offer is consented to with a nonce committing to a new hash chain (sessions.ts).
+    const opened = offer.terms.tick === undefined ? undefined : this.sessions.open(offer);
+    const result = await this.#payOnline(opened?.offer ?? offer, now, consent, amount, rates).catch((error: unknown) => {
+      if (opened) this.sessions.drop(opened.session.id);
+      throw error;
+    });
+    return opened ? { ...result, session: opened.session } : result;
+  }
+
+  /** The word paying tick `ticks` of a session this wallet opened. */
+  tick(session: string, ticks: number): { ticks: number; word: string } {
+    return this.sessions.word(session, ticks);
+  }
+
+  async #payOnline(
+    offer: Offer,
+    now: Date,
+    consent: Exclude<ConsentKind, "none">,
+    amount: Price | undefined,
+    rates: RateTable | undefined,
+  ): Promise<PaymentResult> {
     const request = await createPaymentRequest({
       offer,
       user: this.config.user,

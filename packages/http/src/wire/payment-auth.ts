@@ -76,8 +76,9 @@ export function challengeFromWwwAuthenticate(header: string): unknown {
 }
 
 /** The Authorization header value answering `challenge` with message 3. */
-export function authorization(challenge: Challenge, acknowledgment: unknown): string {
-  return `Payment ${encode({ id: challenge.id, payload: { challenge, acknowledgment } })}`;
+export function authorization(challenge: Challenge, acknowledgment: unknown, session?: unknown): string {
+  const payload = { challenge, acknowledgment, ...(session === undefined ? {} : { session }) };
+  return `Payment ${encode({ id: challenge.id, payload })}`;
 }
 
 /** The credential of an `Authorization: Payment …` value, undefined for another scheme, or why it is none. */
@@ -91,7 +92,7 @@ export function credentialFromAuthorization(header: string): Credential | string
     return "the Payment credential's payload must hold challenge and acknowledgment";
   if (!isPlainObject(payload["challenge"]) || payload["challenge"]["id"] !== value["id"])
     return "the Payment credential's id is not its challenge's";
-  return { challenge: payload["challenge"], acknowledgment: payload["acknowledgment"] };
+  return { challenge: payload["challenge"], acknowledgment: payload["acknowledgment"], session: payload["session"] };
 }
 
 /** The Payment-Receipt header value of a served request. */

@@ -62,8 +62,9 @@ export function challengeFromRequired(header: string): unknown {
 }
 
 /** The PAYMENT-SIGNATURE header value answering `challenge` with message 3. */
-export function paymentSignature(challenge: Challenge, acknowledgment: unknown): string {
-  return encode({ x402Version: X402_VERSION, accepted: requirement(challenge), payload: { challenge, acknowledgment } });
+export function paymentSignature(challenge: Challenge, acknowledgment: unknown, session?: unknown): string {
+  const payload = { challenge, acknowledgment, ...(session === undefined ? {} : { session }) };
+  return encode({ x402Version: X402_VERSION, accepted: requirement(challenge), payload });
 }
 
 /** The credential of a PAYMENT-SIGNATURE header, or why it is none. */
@@ -77,7 +78,7 @@ export function credentialFromSignature(header: string): Credential | string {
   const payload = value["payload"];
   if (!isPlainObject(payload) || !("challenge" in payload) || !("acknowledgment" in payload))
     return "PAYMENT-SIGNATURE's payload must hold challenge and acknowledgment";
-  return { challenge: payload["challenge"], acknowledgment: payload["acknowledgment"] };
+  return { challenge: payload["challenge"], acknowledgment: payload["acknowledgment"], session: payload["session"] };
 }
 
 /** The PAYMENT-RESPONSE header value of a served request. */

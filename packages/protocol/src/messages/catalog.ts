@@ -11,6 +11,7 @@ import type { TrustStore } from "../pki/validate.js";
 import { samePrice } from "../money.js";
 import { signOfferSignature, verifyOfferSignature, type VerifiedOfferSignature } from "./offer-signature.js";
 import { CatalogSchema, parser, PROTOCOL_VERSION, type Catalog, type CatalogEntry, type OfferTerms } from "./schema.js";
+import { meteringProblem } from "./metering.js";
 
 const catalogParser = parser(CatalogSchema);
 
@@ -45,6 +46,8 @@ export async function signCatalog(
 }
 
 export async function signCatalogEntry(terms: OfferTerms, key: KeyPair, x5c: readonly string[]): Promise<CatalogEntry> {
+  const metering = meteringProblem(terms);
+  if (metering) throw new RangeError(`the offer ${terms.offerId}: ${metering}`);
   const hash = offerHash(terms);
   return { terms, offerHash: hash, signature: await signOfferSignature(hash, terms.price, key, x5c) };
 }
@@ -59,6 +62,8 @@ export async function verifySignedTerms(
   trust: TrustStore,
   at: Date,
 ): Promise<Result<VerifiedOfferSignature>> {
+  const metering = meteringProblem(entry.terms);
+  if (metering) return fail("ERR_MALFORMED", `the offer ${entry.terms.offerId}: ${metering}`, { offerId: entry.terms.offerId });
   if (offerHash(entry.terms) !== entry.offerHash) {
     return fail("ERR_HASH_MISMATCH", "the offer hash is not the hash of the offer's terms", { offerId: entry.terms.offerId });
   }

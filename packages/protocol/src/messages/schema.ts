@@ -70,6 +70,10 @@ export const OfferTermsSchema = Type.Object(
      * catalogs signed before it existed, whose merchants must then name the server themselves.
      */
     servers: Type.Optional(Type.Array(Party("server"), { minItems: 1, maxItems: 8, uniqueItems: true })),
+    /** The price is a maximum: the payment is settled afterwards for the amount used, 0 … price (metering.ts). */
+    upto: Type.Optional(Type.Literal(true)),
+    /** A metered session: the price of one tick, each paid by the next word of a hash chain (metering.ts). */
+    tick: Type.Optional(PriceSchema),
   },
   { additionalProperties: false },
 );

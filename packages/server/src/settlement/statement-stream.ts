@@ -61,15 +61,20 @@ function userStatement(
   for (const { transaction: txn, payment } of entries) {
     for (const p of txn.postings) if (p.account === `funds/${user.id}`) fundsMoved += BigInt(p.amount);
     if ((txn.kind === "payment" || txn.kind === "refund") && payment) {
+      // A refund gives back what its postings say: all of the charge, or the unused part of a
+      // payment charged by use when it was settled (docs/protocol.md §3.12).
+      const back = -txn.postings
+        .filter((p) => p.account.endsWith(`/${user.id}`) && /^(funds|float|receivable)\//.test(p.account))
+        .reduce((sum, p) => sum + BigInt(p.amount), 0n);
       if (txn.kind === "payment") charged += BigInt(payment.charged.amount);
-      else refunded += BigInt(payment.charged.amount);
+      else refunded += back;
       lines.push({
         date: txn.createdAt.slice(0, 10),
         paymentId: payment.id,
         publisher: payment.publisher,
         description: `offer ${payment.offerHash}`,
         price: payment.price,
-        charged: payment.charged,
+        charged: txn.kind === "payment" ? payment.charged : price(back, payment.charged.currency),
         ...(payment.price.currency === payment.charged.currency ? {} : { rate: payment.rate }),
         kind: txn.kind,
       });

@@ -31,6 +31,7 @@ export { CLOSED_PERIODS_FROM, ledgerTransactions, withPostings } from "./operati
 export { cardFloat, loadCard, topUp } from "./operations/funds.js";
 export { findPaymentByNonce, getPayment, listPayments, recordPayment } from "./operations/payments.js";
 export { refundPayment } from "./operations/refunds.js";
+export { settleUsage } from "./operations/usage-settlements.js";
 export { getPublisher, listPublishers, putPublisher } from "./operations/publishers.js";
 export { importRates, latestRateDay, ratesOn } from "./operations/reference-rates.js";
 export {

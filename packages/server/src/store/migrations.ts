@@ -25,6 +25,41 @@ export interface Migration {
 }
 
 /**
+ * Version 9: settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md
+ * §3.12). The payment row keeps the maximum the user consented to; its settlement, once, the amount
+ * used (and for a session the highest tick redeemed), and what of the charge and the fee that is.
+ * Its return of the unused part is a second refund-kind transaction of the payment, named by its ref.
+ */
+/**
+ * A payment's ledger transactions: one payment, and refunds each named by their ref (its refund,
+ * or its usage settlement's return), each at most once per payment (refunds and usage_settlements
+ * are keyed by payment too). Shared by both engines.
+ */
+export const ONCE_PER_PAYMENT_AND_REF = `
+DROP INDEX ledger_once_per_payment;
+CREATE UNIQUE INDEX ledger_once_per_payment ON ledger_transactions (payment_id, kind)
+  WHERE payment_id IS NOT NULL AND kind <> 'refund';
+CREATE UNIQUE INDEX ledger_refund_once_per_ref ON ledger_transactions (payment_id, ref)
+  WHERE payment_id IS NOT NULL AND kind = 'refund';
+`;
+const SETTLEMENTS_SQLITE = `
+CREATE TABLE usage_settlements (
+  payment_id    TEXT PRIMARY KEY REFERENCES payments(id),
+  id            TEXT NOT NULL UNIQUE,
+  used_amount   INTEGER NOT NULL CHECK (used_amount >= 0),
+  used_currency TEXT NOT NULL CHECK (length(used_currency) = 3),
+  charged_used  INTEGER NOT NULL CHECK (charged_used >= 0),
+  fee_used      INTEGER NOT NULL CHECK (fee_used >= 0),
+  ticks         INTEGER CHECK (ticks >= 0),
+  created_at    TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER usage_settlements_append_only_update BEFORE UPDATE ON usage_settlements
+  BEGIN SELECT RAISE(ABORT, 'usage settlements are append-only'); END;
+CREATE TRIGGER usage_settlements_append_only_delete BEFORE DELETE ON usage_settlements
+  BEGIN SELECT RAISE(ABORT, 'usage settlements are append-only'); END;
+${ONCE_PER_PAYMENT_AND_REF}`;
+
+/**
  * Version 4: a payment's offer nonce and a signed request's nonce are unique per user, not
  * across users: with one global list, anybody who saw another user's pending nonce could use it
  * first and make the owner's payment fail. The same user using a nonce twice is still refused.
@@ -400,4 +435,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   mandateMigrationSqlite,
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
   LEDGER_BY_PERIOD_USER,
+  { version: 9, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
 ];

@@ -5,7 +5,7 @@
  * identity columns. Never edit a released migration: append one.
  */
 import { mandateMigrationPg } from "../mandates/migrations.js";
-import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, type Migration } from "./migrations.js";
+import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -229,4 +229,22 @@ ALTER TABLE user_request_nonces ADD PRIMARY KEY (user_id, nonce);
   mandateMigrationPg,
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_PG },
   LEDGER_BY_PERIOD_USER,
+  {
+    version: 9,
+    name: "settlements of payments charged by use",
+    // See migrations.ts, version 9.
+    sql: `
+CREATE TABLE usage_settlements (
+  payment_id    TEXT PRIMARY KEY REFERENCES payments(id),
+  id            TEXT NOT NULL UNIQUE,
+  used_amount   BIGINT NOT NULL CHECK (used_amount >= 0),
+  used_currency TEXT NOT NULL CHECK (length(used_currency) = 3),
+  charged_used  BIGINT NOT NULL CHECK (charged_used >= 0),
+  fee_used      BIGINT NOT NULL CHECK (fee_used >= 0),
+  ticks         BIGINT CHECK (ticks >= 0),
+  created_at    TEXT NOT NULL
+);
+${appendOnly("usage_settlements", "usage settlements")}
+${ONCE_PER_PAYMENT_AND_REF}`,
+  },
 ];

@@ -41,6 +41,8 @@ import {
   type StatementEntry,
   type PublisherRecord,
   type RefundOutcome,
+  type NewUsageSettlement,
+  type UsageSettlementOutcome,
   type SepaMandate,
   type SettlementRecord,
   type Store,
@@ -208,6 +210,9 @@ export class SqliteStore implements Store {
   }
   refundPayment(refund: NewRefund): Promise<RefundOutcome> {
     return this.#write(logic.refundPayment(refund));
+  }
+  settleUsage(settlement: NewUsageSettlement): Promise<UsageSettlementOutcome> {
+    return this.#write(logic.settleUsage(settlement));
   }
   putPublisher(
     publisher: Omit<PublisherRecord, "createdAt" | "updatedAt">,

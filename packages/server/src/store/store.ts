@@ -177,6 +177,35 @@ export type RefundOutcome =
   | { readonly kind: "already-refunded"; readonly refund: RefundRecord }
   | { readonly kind: "unknown-payment" };
 
+/** A payment charged by use settled for the amount used (docs/protocol.md §3.12). */
+export interface NewUsageSettlement {
+  readonly id: string;
+  readonly paymentId: string;
+  /** The amount used, in the price's currency: 0 … the payment's price (the maximum). */
+  readonly used: Price;
+  /** A metered session's highest tick redeemed. */
+  readonly ticks?: number;
+  readonly createdAt: string;
+}
+
+export interface UsageSettlementRecord extends NewUsageSettlement {
+  /** The maximum the user consented to: the payment's price. */
+  readonly maximum: Price;
+  /** What the user pays for what was used, in the currency charged (at most the payment's charge). */
+  readonly chargedUsed: Price;
+  /** The server's fee on what was used. */
+  readonly feeUsed: number;
+}
+
+export type UsageSettlementOutcome =
+  | { readonly kind: "settled"; readonly settlement: UsageSettlementRecord }
+  /** The same settlement again (a retry): nothing moved this time. */
+  | { readonly kind: "duplicate"; readonly settlement: UsageSettlementRecord }
+  | { readonly kind: "already-settled"; readonly settlement: UsageSettlementRecord }
+  | { readonly kind: "above-maximum"; readonly maximum: Price }
+  | { readonly kind: "refunded" }
+  | { readonly kind: "unknown-payment" };
+
 /** A publisher the server pays: bank details for the payouts. */
 export interface PublisherRecord {
   readonly id: PartyId<"publisher">;
@@ -403,6 +432,8 @@ export interface Store {
   getPayment(id: string): Promise<PaymentRecord | undefined>;
   /** Reverses a payment's ledger transaction, once: a second refund of the same payment is refused. */
   refundPayment(refund: NewRefund): Promise<RefundOutcome>;
+  /** Settles a payment charged by use for the amount used, once: the unused part goes back to the user. */
+  settleUsage(settlement: NewUsageSettlement): Promise<UsageSettlementOutcome>;
 
   /** Registers a publisher or replaces its name and bank details. */
   putPublisher(

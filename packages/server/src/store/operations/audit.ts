@@ -91,7 +91,7 @@ function* paymentLegs(): Logic<PaymentMismatch[]> {
 /** One refund transaction per refund. */
 function* refundCounts(): Logic<PaymentMismatch[]> {
   const rows = yield* all(
-    `SELECT r.payment_id, COUNT(t.seq) AS n FROM refunds r LEFT JOIN ledger_transactions t ON t.payment_id = r.payment_id AND t.kind = 'refund' GROUP BY r.payment_id HAVING COUNT(t.seq) <> 1`,
+    `SELECT r.payment_id, COUNT(t.seq) AS n FROM refunds r LEFT JOIN ledger_transactions t ON t.payment_id = r.payment_id AND t.kind = 'refund' AND t.ref = r.id GROUP BY r.payment_id HAVING COUNT(t.seq) <> 1`,
   );
   return rows.map((row) => ({
     payment: str(row["payment_id"]),

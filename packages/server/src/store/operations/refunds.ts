@@ -7,7 +7,11 @@ import { toPayment } from "./records.js";
 import { int, str } from "./rows.js";
 
 function* refundRecord(refund: Row, payment: PaymentRecord): Logic<RefundRecord> {
-  const txn = yield* get("SELECT period FROM ledger_transactions WHERE payment_id = ? AND kind = 'refund'", payment.id);
+  const txn = yield* get(
+    "SELECT period FROM ledger_transactions WHERE payment_id = ? AND kind = 'refund' AND ref = ?",
+    payment.id,
+    str(refund["id"], "refunds.id"),
+  );
   return {
     id: str(refund["id"], "refunds.id"),
     paymentId: payment.id,
@@ -35,7 +39,13 @@ export function* refundPayment(refund: NewRefund): Logic<RefundOutcome> {
       "ERR_LEDGER_INVARIANT",
       `ONE_TRANSACTION_PER_PAYMENT: payment ${payment.id} has no ledger transaction to reverse`,
     );
-  const postings = (yield* postingsOf([int(original["seq"])])).get(int(original["seq"])) ?? [];
+  // A settled payment gave its unused part back already: the refund reverses what is left.
+  const returned = yield* get(
+    "SELECT t.seq FROM ledger_transactions t JOIN usage_settlements s ON t.id = 'txn_' || s.id WHERE s.payment_id = ?",
+    payment.id,
+  );
+  const seqs = [int(original["seq"]), ...(returned ? [int(returned["seq"])] : [])];
+  const postings = [...(yield* postingsOf(seqs)).values()].flat();
   yield* run(
     "INSERT INTO refunds (id, payment_id, reason, created_at) VALUES (?, ?, ?, ?)",
     refund.id,

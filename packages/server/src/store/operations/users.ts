@@ -89,7 +89,8 @@ export function monthBounds(at: Date): { from: string; until: string } {
 export function* usedInMonth(user: string, at: Date): Logic<bigint> {
   const { from, until } = monthBounds(at);
   const row = yield* get(
-    `SELECT COALESCE(SUM(p.charged_amount), 0) AS used FROM payments p
+    `SELECT COALESCE(SUM(COALESCE(s.charged_used, p.charged_amount)), 0) AS used FROM payments p
+     LEFT JOIN usage_settlements s ON s.payment_id = p.id
      WHERE p.user_id = ? AND p.server_time >= ? AND p.server_time < ? AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id)`,
     user,
     from,
