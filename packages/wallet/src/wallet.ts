@@ -312,11 +312,7 @@ export class Wallet {
     });
     if (!checked.ok) {
       failed(checked.error.code);
-      throw fromVerification(
-        checked.error,
-        "the payment server's acknowledgment does not verify; tell the server's operator",
-        502,
-      );
+      throw fromVerification(checked.error, "the server's acknowledgment does not verify; tell the server's operator", 502);
     }
     const { claims } = checked.value;
     if (claims.user !== this.config.user) {

@@ -314,7 +314,7 @@ export const LEDGER_BY_REF: Migration = {
 };
 
 /**
- * Version 6, the same on both engines: a period's transactions by user and position. Settlement
+ * Version 8, the same on both engines: a period's transactions by user and position. Settlement
  * reads a closed period a page at a time in that order (store/period-sums.ts); this index seeks
  * each page, where without it every page would read and sort the whole period.
  */
