@@ -72,6 +72,9 @@ describe("@peage/http: upto offers, settled for the amount used", () => {
     assert.deepEqual(settlement.used, { amount: 3, currency: "EUR" });
     assert.deepEqual(settlement.chargedUsed, { amount: 3, currency: "EUR" });
     assert.equal(await world.server.balanceOf(USER), before - 3);
+    const asked = world.prompt.shown.at(-1);
+    assert.equal(asked?.price, "up to 0.10 EUR", "the user is shown the price as the maximum it is");
+    assert.equal(asked?.facts.upto, true);
   });
 
   it("upto never above the maximum: an attacker reporting more is refused and the user pays the maximum at most", async () => {

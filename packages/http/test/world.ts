@@ -21,6 +21,8 @@ export interface PaidWorld {
   readonly endpointFile: string;
   readonly gate: PaymentGate;
   readonly catalog: unknown;
+  /** The wallet's prompt: it says yes to every offer and keeps what it was shown. */
+  readonly prompt: AutoYesPrompt;
   close(): Promise<void>;
 }
 
@@ -56,7 +58,8 @@ export async function startPaidWorld(balance = 1000, extra: readonly ExtraOffer[
       trustRootsPem: roots,
     });
     await server.enrol(USER, init.publicJwk, "EUR", balance);
-    const wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt: new AutoYesPrompt() });
+    const prompt = new AutoYesPrompt();
+    const wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt });
     cleanup.push(() => wallet.close());
     const service = await startWallet({ wallet, endpointFile: join(dir, "run", "wallet.json") });
     cleanup.push(() => service.close());
@@ -72,7 +75,7 @@ export async function startPaidWorld(balance = 1000, extra: readonly ExtraOffer[
       servers: [pki.server.identity],
       settleAt: server.url,
     });
-    return { pki, server, endpointFile: service.endpointFile, gate, catalog, close };
+    return { pki, server, endpointFile: service.endpointFile, gate, catalog, prompt, close };
   } catch (error) {
     await close();
     throw error;

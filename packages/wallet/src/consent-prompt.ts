@@ -31,7 +31,11 @@ export interface OfferView {
 
 /** The offer's figures and parties unformatted (integer minor units), for the consent window. */
 export interface OfferFacts {
+  /** The price; with `upto`, the most that may be charged (the amount used is settled later). */
   readonly price: Price;
+  readonly upto?: true;
+  /** A metered session: the price of each use, paid as it happens up to `price`. */
+  readonly tick?: Price;
   /** The price in the home currency at the server's reference rates, with that rate and its date. */
   readonly converted?: { readonly price: Price; readonly rate: string; readonly ratesDate: string };
   /** The publisher's name from its certificate (subject CN or O), when it has one. */

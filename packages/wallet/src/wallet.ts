@@ -12,7 +12,6 @@
  */
 import { readFile } from "node:fs/promises";
 import {
-  convert,
   createMandate,
   createPaymentRequest,
   signUserRequest,
@@ -40,6 +39,7 @@ import { cardRefusal, payByCard, readCardStatus } from "./card/pay.js";
 import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reader.js";
 import { configPath, readConfig, walletPaths, writeConfig, type WalletConfig } from "./config.js";
 import type { ConsentPrompt, OfferFacts, OfferView } from "./consent-prompt.js";
+import { offerView } from "./offer-view.js";
 import { fromVerification, WalletError } from "./errors.js";
 import { Sessions, type SessionInfo } from "./sessions.js";
 import { History, type ConsentKind } from "./history.js";
@@ -550,43 +550,17 @@ export class Wallet {
     }
   }
 
-  #view(
-    { offer, signature }: VerifiedOffer,
-    rates: RateTable | undefined,
-    reason: string,
-    payWith: OfferFacts["payWith"],
-  ): OfferView {
-    const home = this.config.homeCurrency;
-    let converted: string | undefined;
-    let conversion: ReturnType<typeof safeConvert>;
-    if (offer.terms.price.currency !== home) {
-      conversion = rates ? safeConvert(offer, home, rates) : undefined;
-      converted = conversion
-        ? `about ${formatPrice(conversion.price)} at the reference rates of ${rates!.date}`
-        : `no exchange rate to ${home} is available`;
-    }
-    const firstPayment = !this.history.paidBefore(offer.terms.publisher);
-    const publisherName = displayName(signature.chain.leaf);
-    const facts: OfferFacts = {
-      price: offer.terms.price,
-      ...(conversion && rates ? { converted: { price: conversion.price, rate: conversion.rate, ratesDate: rates.date } } : {}),
-      ...(publisherName ? { publisherName } : {}),
-      firstPayment,
-      ...(this.#config.rules.autoAccept === null ? { noRuleChosen: true } : {}),
+  #view(verified: VerifiedOffer, rates: RateTable | undefined, reason: string, payWith: OfferFacts["payWith"]): OfferView {
+    const { publisher } = verified.offer.terms;
+    return offerView(verified, {
+      home: this.config.homeCurrency,
+      rates,
+      reason,
       payWith,
       server: this.config.server.url,
-    };
-    return {
-      facts,
-      offerId: offer.terms.offerId,
-      description: offer.terms.description,
-      price: formatPrice(offer.terms.price),
-      ...(converted ? { converted } : {}),
-      date: offer.date,
-      publisher: offer.terms.publisher,
-      grant: offer.terms.grant,
-      reason: firstPayment ? `first payment to this publisher; ${reason}` : reason,
-    };
+      firstPayment: !this.history.paidBefore(publisher),
+      noRuleChosen: this.#config.rules.autoAccept === null,
+    });
   }
 
   /** Rates are needed only when the offer's or a limit's currency differs from the home currency. */
@@ -680,24 +654,10 @@ export class Wallet {
   }
 }
 
-/** The name a certificate gives its subject: its common name, else its organisation. */
-function displayName(certificate: VerifiedOffer["signature"]["chain"]["leaf"]): string | undefined {
-  const name = certificate.subjectName;
-  return name.getField("CN")[0] ?? name.getField("O")[0];
-}
-
 /** What the rules count for a payment: the charge if in the home currency, else the price in it, else the charge converted. */
 function homeOf(charged: Price, amount: Price | undefined, home: CurrencyCode, rates: RateTable | undefined): { home?: Price } {
   const counted = charged.currency === home ? charged : (amount ?? toHome(charged, home, rates));
   return counted ? { home: counted } : {};
-}
-
-function safeConvert(offer: Offer, home: WalletConfig["homeCurrency"], rates: RateTable) {
-  try {
-    return convert(offer.terms.price, home, rates);
-  } catch {
-    return undefined;
-  }
 }
 
 function gaveUp(): WalletError {

@@ -86,6 +86,13 @@ function grantText(grant: Json): string {
   return t("event", { e: String(grant["event"]) });
 }
 
+/** The price as signed: a maximum (upto) says so, and a metered session names the price of each use. */
+function priceText(facts: Json): string {
+  const most = money(facts["price"] as unknown as Amount);
+  if (facts["tick"]) return t("perUse", { t: money(facts["tick"] as unknown as Amount), p: most });
+  return facts["upto"] === true ? t("upTo", { p: most }) : most;
+}
+
 function offerDetails(p: Pending): HTMLDListElement {
   const facts = p.view.facts;
   const name = typeof facts["publisherName"] === "string" ? facts["publisherName"] : p.view.publisher;
@@ -93,7 +100,7 @@ function offerDetails(p: Pending): HTMLDListElement {
   const rows: Array<[string, Node | string]> = [
     [t("publisher"), el("span", {}, el("strong", { id: "publisher-name" }, name), " ", identity)],
     [t("what"), el("span", { id: "description" }, p.view.description)],
-    [t("price"), el("span", { class: "price", id: "price" }, money(facts["price"] as unknown as Amount))],
+    [t("price"), el("span", { class: "price", id: "price" }, priceText(facts))],
   ];
   const converted = facts["converted"] as Json | undefined;
   if (converted) {

@@ -4,6 +4,8 @@
  */
 export const texts = {
   en: {
+    upTo: "up to {p}",
+    perUse: "{t} per use, up to {p}",
     mandates: "Mandates",
     mandateTitle: "Let a program pay for you?",
     agent: "Program (its key)",
@@ -97,6 +99,8 @@ export const texts = {
     noRule: "Every payment is shown to you: you have chosen no auto-accept rule.",
   },
   fr: {
+    upTo: "jusqu’à {p}",
+    perUse: "{t} par utilisation, jusqu’à {p}",
     mandates: "Mandats",
     mandateTitle: "Laisser un programme payer pour vous ?",
     agent: "Programme (sa clé)",
