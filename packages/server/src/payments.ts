@@ -118,6 +118,33 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   // Cheap early refusals, before spending a signature; the transaction decides for good.
   await precheckFunds(ctx.store, user, charged, serverTime);
 
+  const record = await signedPayment(ctx, { consent, user, charged, rate, rateDate, requestHash, serverTime });
+  const { acknowledgment } = record;
+  const outcome = await ctx.store.recordPayment(record);
+  if (outcome.kind === "recorded") return { acknowledgment, payment: record, replayed: false };
+  if (outcome.kind === "duplicate")
+    return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
+  throw refusalOf(outcome, consent, user, charged);
+}
+
+export interface AcceptedConsent {
+  /** The consent as message 3 carries it (protocol version 1). */
+  readonly consent: ConsentClaims;
+  readonly user: UserRecord;
+  readonly charged: Price;
+  readonly rate: PaymentRecord["rate"];
+  readonly rateDate: PaymentRecord["rateDate"];
+  readonly requestHash: string;
+  readonly serverTime: Date;
+}
+
+/**
+ * Message 3 signed at the server's time for an accepted consent, inside the payment record that
+ * the store then books (or refuses): one place for every way a payment arrives (message 2, a
+ * payment under a mandate).
+ */
+export async function signedPayment(ctx: PaymentContext, accepted: AcceptedConsent): Promise<PaymentRecord> {
+  const { consent, user, charged, rate, rateDate, requestHash, serverTime } = accepted;
   const paymentId = newId("pay");
   const acknowledgment = await signAcknowledgment({
     consent,
@@ -129,7 +156,7 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     x5c: ctx.identity.x5c,
     clock: new FixedClock(serverTime),
   });
-  const record: PaymentRecord = {
+  return {
     id: paymentId,
     user: user.id,
     publisher: consent.publisher as PartyId<"publisher">,
@@ -145,12 +172,6 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     acknowledgment,
     fee: feeFor(consent.price, ctx.feeBasisPoints),
   };
-
-  const outcome = await ctx.store.recordPayment(record);
-  if (outcome.kind === "recorded") return { acknowledgment, payment: record, replayed: false };
-  if (outcome.kind === "duplicate")
-    return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
-  throw refusalOf(outcome, consent, user, charged);
 }
 
 /** The problem answered for a payment the store refused. */

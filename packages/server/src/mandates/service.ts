@@ -7,16 +7,13 @@
 import {
   canonicalHash,
   decodeJws,
-  FixedClock,
   formatPrice,
   importAgentKey,
   isPlainObject,
   JwsTypes,
   jwkThumbprint,
   mandatePeriodKey,
-  newId,
   PROTOCOL_VERSION,
-  signAcknowledgment,
   timestamp,
   verifyMandate,
   verifyMandatePayment,
@@ -25,8 +22,15 @@ import {
   type PartyId,
   type RegisteredMandate,
 } from "@peage/protocol";
-import { feeFor } from "../ledger/ledger.js";
-import { chargeFor, enrolledKey, rateTableFor, refusalOf, type PaymentAnswer, type PaymentContext } from "../payments.js";
+import {
+  chargeFor,
+  enrolledKey,
+  rateTableFor,
+  refusalOf,
+  signedPayment,
+  type PaymentAnswer,
+  type PaymentContext,
+} from "../payments.js";
 import { HttpProblem } from "../problems.js";
 import type { PaymentRecord, UserRecord } from "../store/store.js";
 import type { MandatePaymentOutcome, MandateRecord } from "./logic.js";
@@ -100,33 +104,16 @@ export async function processMandatePayment(body: unknown, ctx: PaymentContext):
   const serverTime = ctx.clock.now();
   const table = consent.price.currency === user.homeCurrency ? undefined : await rateTableFor(ctx, serverTime);
   const { charged, rate, rateDate } = chargeFor(consent.price, user, table);
-  const paymentId = newId("pay");
-  const acknowledgment = await signAcknowledgment({
+  const record = await signedPayment(ctx, {
     consent: asConsent(consent),
-    paymentId,
-    server: ctx.identity.id,
-    charged,
-    ...(rateDate === undefined ? {} : { rate }),
-    key: ctx.identity.key,
-    x5c: ctx.identity.x5c,
-    clock: new FixedClock(serverTime),
-  });
-  const record: PaymentRecord = {
-    id: paymentId,
-    user: user.id,
-    publisher: consent.publisher as PartyId<"publisher">,
-    offerHash: consent.offerHash,
-    price: consent.price,
+    user,
     charged,
     rate,
     rateDate,
-    nonce: consent.nonce,
-    offerDate: consent.date,
-    serverTime: timestamp(serverTime),
     requestHash,
-    acknowledgment,
-    fee: feeFor(consent.price, ctx.feeBasisPoints),
-  };
+    serverTime,
+  });
+  const { acknowledgment } = record;
   const periodKey = mandatePeriodKey(mandate.claims.period, serverTime);
   const outcome = await ctx.store.mandates("recordMandatePayment", record, consent.mandate, periodKey);
   if (outcome.kind === "recorded") return { acknowledgment, payment: record, replayed: false, mandate: consent.mandate };
