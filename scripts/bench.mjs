@@ -59,7 +59,7 @@ function stamped(f) {
   const runFile = join("docs/benchmarks", f.replace(/\.md$/, ".run.json"));
   const line = existsSync(runFile)
     ? (({ date, commit, bench, seconds, load, cores, status }) =>
-        `_Run ${date}, commit ${commit}, \`${bench}\` ${status} in ${seconds} s; 1-minute load average ${load[0]} at the start and ${load[1]} at the end on ${cores} cores (above the core count, other work shared the CPU)._`)(
+        `_Run ${date}, commit ${commit}, \`${bench}\` ${status} in ${seconds} s; 1-minute load average ${load[0]} at the start and ${load[1]} at the end on ${cores} cores${Math.max(Number(load[0]), Number(load[1])) > cores ? " (above the core count: other work shared the CPU)" : ""}._`)(
         JSON.parse(readFileSync(runFile, "utf8")),
       )
     : `_Run: not stamped (written before runs were dated); \`npm run bench\` regenerates it with the others, dated._`;
