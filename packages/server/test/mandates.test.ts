@@ -13,11 +13,9 @@ import {
   createOffer,
   FixedClock,
   generateKeyPair,
-  signUserRequest,
   type KeyPair,
   type Mandate,
   type MandateClaims,
-  type MandatePeriod,
   type PartyId,
 } from "@peage/protocol";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,6 +24,7 @@ import { join } from "node:path";
 import type { PaymentRecord, Store } from "../src/index.js";
 import { openSqliteOnThread } from "../src/store/sqlite-thread.js";
 import { Books, eur } from "./helpers/books.js";
+import { asUser as signedAs, claimsOf, setUpMandate, signMandate, type Limits } from "./helpers/mandates.js";
 import {
   assertProblem,
   enrol,
@@ -41,16 +40,6 @@ import {
 const HOUR = 3_600_000;
 const PRICE = 100; // the "launch" offer: 1.00 EUR
 
-interface Limits {
-  budget?: number;
-  maxPerPayment?: number;
-  maxPayments?: number;
-  period?: MandatePeriod;
-  payees?: PartyId<"publisher">[];
-  expiresInMs?: number;
-  currency?: string;
-}
-
 for (const engine of ENGINES) {
   describe(`spending mandates (${engine})`, () => {
     let fx: Fixture;
@@ -62,44 +51,16 @@ for (const engine of ENGINES) {
     });
 
     const sign = (user: TestUser, agent: KeyPair, limits: Limits = {}, signer: KeyPair = user.key): Promise<Mandate> =>
-      createMandate({
-        user: user.id,
-        server: fx.pki.server.identity,
-        agent: agent.publicKey,
-        payees: limits.payees ?? [fx.pki.publisher.identity],
-        maxPerPayment: { amount: limits.maxPerPayment ?? 1000, currency: limits.currency ?? "EUR" } as MandateClaims["budget"],
-        budget: { amount: limits.budget ?? 100_000, currency: limits.currency ?? "EUR" } as MandateClaims["budget"],
-        maxPayments: limits.maxPayments ?? 1000,
-        period: limits.period ?? "total",
-        expiresAt: new Date(fx.clock.now().getTime() + (limits.expiresInMs ?? 24 * HOUR)),
-        clock: fx.clock,
-        userKey: signer,
-      });
-
+      signMandate(fx, user, agent, limits, signer);
     const register = (mandate: unknown) => http(fx, "POST", "/v2/mandates", { body: mandate });
-    const claimsOf = (mandate: Mandate) =>
-      JSON.parse(Buffer.from(mandate.mandate.split(".")[1]!, "base64url").toString()) as MandateClaims;
 
     async function agentRequest(mandate: Mandate, agent: KeyPair, offerId = "launch") {
       const offer = createOffer(fx.entry(offerId), fx.clock);
       return createMandatePayment({ offer, mandate: claimsOf(mandate), agentKey: agent, clock: fx.clock });
     }
     const payUnder = (request: unknown) => http(fx, "POST", "/v2/mandate-payments", { body: request });
-
-    async function asUser(user: TestUser, method: string, path: string): Promise<HttpAnswer> {
-      const authorization = await signUserRequest({ user: user.id, key: user.key, method, path, clock: fx.clock });
-      return http(fx, method, path, { headers: { authorization } });
-    }
-
-    /** A user with money, an agent key and a registered mandate. */
-    async function setUp(limits: Limits = {}, balance = 1_000_000) {
-      const user = await enrol(fx, { balance });
-      const agent = await generateKeyPair("ES256");
-      const mandate = await sign(user, agent, limits);
-      const answer = await register(mandate);
-      assert.equal(answer.status, 201, JSON.stringify(answer.body));
-      return { user, agent, mandate, id: claimsOf(mandate).mandateId };
-    }
+    const asUser = (user: TestUser, method: string, path: string): Promise<HttpAnswer> => signedAs(fx, user, method, path);
+    const setUp = (limits: Limits = {}, balance = 1_000_000) => setUpMandate(fx, limits, balance);
 
     async function race(limits: Limits, covered: number, code: string): Promise<void> {
       const { user, agent, mandate, id } = await setUp(limits);

@@ -1,6 +1,10 @@
-/** Refunds: a payment reversed once, in full, by the opposite of its ledger transaction's postings. */
+/**
+ * Refunds: a payment reversed once, in full, by the opposite of its ledger transaction's postings;
+ * a payment made under a spending mandate gives what is refunded back to the mandate's budget.
+ */
 import { reversePostings } from "../../ledger/ledger.js";
 import { StoreStateError, type NewRefund, type PaymentRecord, type RefundOutcome, type RefundRecord } from "../store.js";
+import { giveBackToMandate } from "./mandate-budget.js";
 import { get, ledgerLock, lockedRow, run, type Logic, type Row } from "./operation.js";
 import { post, postingsOf } from "./postings.js";
 import { toPayment } from "./records.js";
@@ -44,6 +48,7 @@ export function* refundPayment(refund: NewRefund): Logic<RefundOutcome> {
     "SELECT t.seq FROM ledger_transactions t JOIN usage_settlements s ON t.id = 'txn_' || s.id WHERE s.payment_id = ?",
     payment.id,
   );
+  const settled = yield* get("SELECT charged_used FROM usage_settlements WHERE payment_id = ?", payment.id);
   const seqs = [int(original["seq"]), ...(returned ? [int(returned["seq"])] : [])];
   const postings = [...(yield* postingsOf(seqs)).values()].flat();
   yield* run(
@@ -63,6 +68,7 @@ export function* refundPayment(refund: NewRefund): Logic<RefundOutcome> {
     ref: refund.id,
     postings: reversePostings(postings),
   });
+  yield* giveBackToMandate(payment.id, settled ? int(settled["charged_used"]) : payment.charged.amount);
   return {
     kind: "refunded",
     refund: {

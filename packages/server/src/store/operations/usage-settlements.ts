@@ -1,11 +1,13 @@
 /**
  * Settlements of payments charged by use (upto offers, metered sessions; docs/protocol.md §3.12):
  * once per payment, the amount used recorded beside the maximum, and the unused part posted back
- * as the payment's postings for that part reversed (user, publisher, fee and exchange legs alike).
+ * as the payment's postings for that part reversed (user, publisher, fee and exchange legs alike);
+ * under a spending mandate, that part goes back to the mandate's budget too.
  */
 import type { CurrencyCode, MinorUnits } from "@peage/protocol";
 import { paymentPostings, reversePostings } from "../../ledger/ledger.js";
 import type { NewUsageSettlement, PaymentRecord, UsageSettlementOutcome, UsageSettlementRecord } from "../store.js";
+import { giveBackToMandate } from "./mandate-budget.js";
 import { get, ledgerLock, lockedRow, run, type Logic, type Row } from "./operation.js";
 import { post, postingsOf } from "./postings.js";
 import { toPayment } from "./records.js";
@@ -91,6 +93,7 @@ export function* settleUsage(settlement: NewUsageSettlement): Logic<UsageSettlem
       ref: settlement.id,
       postings: reversePostings(unused),
     });
+    yield* giveBackToMandate(payment.id, payment.charged.amount - chargedUsed);
   }
   return {
     kind: "settled",
