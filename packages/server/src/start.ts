@@ -11,6 +11,7 @@ import { systemClock, x509, type Clock, type TrustStore } from "@peage/protocol"
 import { join } from "node:path";
 import { buildApp, type App, type LogStream } from "./app.js";
 import { startWebhookWorker } from "./webhooks/worker.js";
+import { startMandatePruning } from "./mandates/pruning.js";
 import { CrlRefresher, distributionPoints, revocationReport } from "./crl-refresh.js";
 import { openCardDesk, type CardDesk } from "./cards/desk.js";
 import { ConfigError, type ServerConfig } from "./config.js";
@@ -98,6 +99,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       log: (fields, message) => app?.log.warn(fields, message),
     });
     app.addHook("onClose", () => webhooks.stop());
+    const mandateCounters = startMandatePruning({ store, clock: clock ?? systemClock, log: (f, m) => app?.log.info(f, m) });
+    app.addHook("onClose", () => mandateCounters.stop());
     await app.listen({ host: config.host, port: config.port });
     if (config.metrics.kind === "separate")
       metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);

@@ -110,7 +110,7 @@ for (const engine of ENGINES) {
         payments: 1,
       });
       const payments = await asUser(user, "GET", "/v2/me/mandate-payments");
-      assert.deepEqual(payments.body.payments, [{ paymentId: ack.paymentId, mandateId: id }]);
+      assert.deepEqual(payments.body.payments, [{ paymentId: ack.paymentId, mandateId: id, periodKey: "2026-03" }]);
     });
 
     it("the same mandate registered twice is one mandate; another one with its id is ERR_CONFLICT", async () => {
@@ -309,7 +309,11 @@ describe("spending mandates on the SQLite writer thread, as the server runs its 
     assert.equal(outcomes.filter((o) => o.kind === "recorded").length, 7);
     assert.ok(outcomes.every((o) => o.kind === "recorded" || o.kind === "budget-exceeded"));
     assert.equal((await store.getUser(user))?.balance, 100_000 - 700);
-    assert.equal((await store.mandates("mandatesOfPayments", user)).size, 7);
+    const feed = await store.mandates("mandatePaymentsAfter", user, 0, 100);
+    assert.deepEqual(
+      feed.map((p) => p.position),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     const [listed] = await store.mandates("listMandates", user);
     assert.deepEqual(listed?.usage, [{ periodKey: "total", spent: 700, payments: 7 }]);
     assert.equal((await store.mandates("revokeMandate", user, id, "2026-03-03T00:00:00.000Z")).kind, "revoked");

@@ -8,13 +8,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { CARD_SCHEMA } from "../src/cards/migrations.js";
 import { migratePostgres, migrateSqlite, type Schema } from "../src/store/driver.js";
 import { LEDGER_SCHEMA } from "../src/store/ledger-schema.js";
-import { testDatabaseUrl } from "./helpers/engines.js";
+import { pgSchemaClient } from "./helpers/engines.js";
 
 interface Column {
   readonly name: string;
@@ -202,16 +201,11 @@ function foreignKeyOf(definition: string): string {
 
 describe("the two engines' migrations give one schema", () => {
   let client: pg.Client;
-  const schemaName = `parity_${randomBytes(6).toString("hex")}`;
+  let drop: () => Promise<void>;
   before(async () => {
-    client = new pg.Client({ connectionString: testDatabaseUrl(), options: `-c search_path=${schemaName}` });
-    await client.connect();
-    await client.query(`CREATE SCHEMA ${schemaName}`);
+    ({ client, drop } = await pgSchemaClient("parity"));
   });
-  after(async () => {
-    await client.query(`DROP SCHEMA ${schemaName} CASCADE`);
-    await client.end();
-  });
+  after(() => drop());
 
   for (const [part, schema] of [
     ["ledger", LEDGER_SCHEMA],

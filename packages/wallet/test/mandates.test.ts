@@ -20,6 +20,7 @@ import {
 } from "@peage/protocol";
 import type { Page } from "playwright-core";
 import { UserPages } from "../src/index.js";
+import { mandateOfPayments } from "../src/mandates/server-api.js";
 import { launchBrowser, type Browser } from "../src/testing/browser.js";
 import { createUiWorld, type UiWorld } from "./ui-world.js";
 
@@ -112,6 +113,10 @@ test("a mandate is approved in the consent window; the program then pays alone; 
   const history = await new UserPages(world.wallet).history();
   const byMandate = history.lines.filter((l) => l.mandate === first.claims.mandateId);
   assert.equal(byMandate.length, 2, JSON.stringify(history.lines));
+  // The server's feed read a page at a time: the same payments as in one page.
+  const onePage = await mandateOfPayments(world.wallet);
+  assert.equal(onePage.size, 2);
+  assert.deepEqual(await mandateOfPayments(world.wallet, 1), onePage);
   await page.goto(`${world.service.url}/ui/history`);
   await page.locator(`[data-mandate="${first.claims.mandateId}"]`).first().waitFor();
   assert.equal(await page.locator(`[data-mandate="${first.claims.mandateId}"]`).count(), 2);

@@ -121,14 +121,54 @@ export function* listMandates(user: PartyId<"user">): Logic<(MandateRecord & { r
   return out;
 }
 
-/** Which mandate paid each of these payments (payments made by the user themselves are absent). */
-export function* mandatesOfPayments(user: PartyId<"user">): Logic<Map<string, string>> {
+/** A payment of the user made under a mandate, at its position in the user's feed of them. */
+export interface MandatePaymentLink {
+  /** 1, 2, … in the order the payments committed: what a cursor names. */
+  readonly position: number;
+  readonly paymentId: string;
+  readonly mandateId: string;
+  /** The period it was charged to. */
+  readonly periodKey: string;
+}
+
+/**
+ * The user's payments made under mandates after position `after`, in position order. Positions are
+ * given in recordMandatePayment under the user's row lock, held until commit: position n + 1 is
+ * drawn only once n has committed, so a cursor never has a row committed late behind it.
+ */
+export function* mandatePaymentsAfter(user: PartyId<"user">, after: number, limit: number): Logic<MandatePaymentLink[]> {
   const found = yield* rows(
-    `SELECT p.payment_id, p.mandate_id FROM agent_mandate_payments p JOIN agent_mandates m ON m.id = p.mandate_id
-     WHERE m.user_id = ?`,
-    [user],
+    `SELECT position, payment_id, mandate_id, period_key FROM agent_mandate_payments
+      WHERE user_id = ? AND position > ? ORDER BY position LIMIT ?`,
+    [user, after, limit],
   );
-  return new Map(found.map((r) => [String(r["payment_id"]), String(r["mandate_id"])]));
+  return found.map((r) => ({
+    position: int(r["position"]),
+    paymentId: String(r["payment_id"]),
+    mandateId: String(r["mandate_id"]),
+    periodKey: String(r["period_key"]),
+  }));
+}
+
+/**
+ * Deletes up to `limit` counters of periods that are over: a day mandate's before `day`, a month
+ * mandate's before `month` (keys as mandatePeriodKey makes them; a total mandate's never ends).
+ * Nothing needs them: a payment counts in the period of its own time, and a refund of a payment of
+ * a period that is over has no budget left to give back. Returns how many were deleted.
+ */
+export function* pruneMandateUsage(day: string, month: string, limit: number): Logic<number> {
+  // The first condition is the index's range (month keys sort before the day keys of their month,
+  // "total" after every date); the second is each period's own end.
+  return yield* exec(
+    `DELETE FROM agent_mandate_usage WHERE (mandate_id, period_key) IN (
+       SELECT u.mandate_id, u.period_key FROM agent_mandate_usage u JOIN agent_mandates m ON m.id = u.mandate_id
+        WHERE u.period_key < ? AND ((m.period = 'day' AND u.period_key < ?) OR (m.period = 'month' AND u.period_key < ?))
+        LIMIT ?)`,
+    day,
+    day,
+    month,
+    limit,
+  );
 }
 
 /** Revokes the user's mandate, once; "unknown" for a mandate of somebody else too. */
@@ -184,11 +224,15 @@ export function* recordMandatePayment(
     periodKey,
     payment.charged.amount,
   );
+  // The user's row is locked (recordPayment) until this commits: the next position is drawn after it.
   yield* exec(
-    "INSERT INTO agent_mandate_payments (payment_id, mandate_id, period_key) VALUES (?, ?, ?)",
+    `INSERT INTO agent_mandate_payments (payment_id, mandate_id, period_key, user_id, position)
+     SELECT ?, ?, ?, ?, COALESCE(MAX(position), 0) + 1 FROM agent_mandate_payments WHERE user_id = ?`,
     payment.id,
     mandateId,
     periodKey,
+    payment.user,
+    payment.user,
   );
   return outcome;
 }
@@ -215,7 +259,8 @@ export const mandateOperations = {
   registerMandate,
   getMandate,
   listMandates,
-  mandatesOfPayments,
+  mandatePaymentsAfter,
+  pruneMandateUsage,
   revokeMandate,
   recordMandatePayment,
 } as const;

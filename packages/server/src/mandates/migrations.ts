@@ -49,3 +49,26 @@ CREATE INDEX agent_mandate_payments_by_mandate ON agent_mandate_payments (mandat
 
 export const mandateMigrationSqlite: Migration = { version: VERSION, name: NAME, sql: tables("INTEGER", " STRICT") };
 export const mandateMigrationPg: Migration = { version: VERSION, name: NAME, sql: tables("BIGINT", "") };
+
+/**
+ * Version 10: the user's payments under mandates as a feed with a stable cursor, and the counters'
+ * pruning. Each link gets its user and a position in that user's feed (1, 2, … in commit order,
+ * logic.ts), the links already there numbered in payment order; the counters get an index on
+ * their period, which the pruning of ended periods reads by range.
+ */
+const feed = (integer: string) => `
+ALTER TABLE agent_mandate_payments ADD COLUMN user_id TEXT REFERENCES users(id);
+ALTER TABLE agent_mandate_payments ADD COLUMN position ${integer};
+UPDATE agent_mandate_payments SET user_id = (SELECT m.user_id FROM agent_mandates m WHERE m.id = agent_mandate_payments.mandate_id);
+UPDATE agent_mandate_payments SET position = (
+  SELECT COUNT(*) FROM agent_mandate_payments q JOIN payments pq ON pq.id = q.payment_id
+   WHERE q.user_id = agent_mandate_payments.user_id
+     AND pq.seq <= (SELECT p.seq FROM payments p WHERE p.id = agent_mandate_payments.payment_id));
+CREATE UNIQUE INDEX agent_mandate_payments_by_user ON agent_mandate_payments (user_id, position);
+CREATE INDEX agent_mandate_usage_by_period ON agent_mandate_usage (period_key);
+`;
+const FEED_VERSION = 10;
+const FEED_NAME = "mandate payments feed per user, mandate counters by period";
+
+export const mandateFeedMigrationSqlite: Migration = { version: FEED_VERSION, name: FEED_NAME, sql: feed("INTEGER") };
+export const mandateFeedMigrationPg: Migration = { version: FEED_VERSION, name: FEED_NAME, sql: feed("BIGINT") };

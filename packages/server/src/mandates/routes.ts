@@ -17,7 +17,8 @@ import {
 } from "@peage/protocol";
 import type { RouteContext } from "../app.js";
 import { enrolledKey } from "../payments.js";
-import { problemResponses } from "../schemas.js";
+import { HttpProblem } from "../problems.js";
+import { PageQuerySchema, problemResponses, problemsAt } from "../schemas.js";
 import { authenticateUser } from "../user-auth.js";
 import type { MandateRecord, MandateUsage } from "./logic.js";
 import { processMandatePayment, registerMandate, revokeMandate } from "./service.js";
@@ -41,6 +42,24 @@ export const MandateViewSchema = Type.Object({
   /** What it paid in the period in progress. */
   current: Type.Object({ periodKey: Type.String(), spent: PriceSchema, payments: Type.Integer() }),
 });
+
+const MandatePaymentPageSchema = Type.Object({
+  payments: Type.Array(Type.Object({ paymentId: Type.String(), mandateId: Type.String(), periodKey: Type.String() })),
+  nextCursor: Type.String({ description: "where the next page starts: pass it as cursor, also to poll for payments to come" }),
+});
+
+/** A cursor names the position of the last payment of a page (logic.ts); opaque to clients. */
+const encodeMandatePaymentsCursor = (position: number) => Buffer.from(`m${position}`, "utf8").toString("base64url");
+function decodeMandatePaymentsCursor(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  const match = /^m(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match)
+    throw HttpProblem.of(
+      "ERR_BAD_REQUEST",
+      "cursor is not a mandate payments cursor: pass nextCursor from the previous page unchanged",
+    );
+  return Number(match[1]);
+}
 
 function view(record: MandateRecord, usage: readonly MandateUsage[], now: Date) {
   const { claims } = record;
@@ -147,18 +166,25 @@ const meMandateRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
     "/v2/me/mandate-payments",
     {
       schema: {
-        summary: "Which of the signed-in user's payments each mandate made",
+        summary:
+          "Which of the signed-in user's payments each mandate made, in a feed whose cursor never skips one committed late",
+        description:
+          "Each payment under a mandate takes the next position in the user's feed as it commits, so a page ends at a position " +
+          "after which every payment to come will appear. The last page's nextCursor is where new ones will start.",
         tags: ["mandates"],
         security,
-        response: {
-          200: Type.Object({ payments: Type.Array(Type.Object({ paymentId: Type.String(), mandateId: Type.String() })) }),
-          ...problemResponses,
-        },
+        querystring: Type.Object(PageQuerySchema, { additionalProperties: false }),
+        response: { 200: MandatePaymentPageSchema, ...problemsAt(400, 401, 500, 503) },
       },
     },
     async (request) => {
-      const found = await store.mandates("mandatesOfPayments", request.peageUser as PartyId<"user">);
-      return { payments: [...found].map(([paymentId, mandateId]) => ({ paymentId, mandateId })) };
+      const after = decodeMandatePaymentsCursor(request.query.cursor);
+      const user = request.peageUser as PartyId<"user">;
+      const found = await store.mandates("mandatePaymentsAfter", user, after, request.query.limit ?? 100);
+      return {
+        payments: found.map(({ paymentId, mandateId, periodKey }) => ({ paymentId, mandateId, periodKey })),
+        nextCursor: encodeMandatePaymentsCursor(found.at(-1)?.position ?? after),
+      };
     },
   );
 

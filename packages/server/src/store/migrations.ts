@@ -9,7 +9,7 @@
  * is no single hot row that every payment would have to update. PostgreSQL has its own list
  * (pg-migrations.ts) with the same version numbers for the same schema.
  */
-import { mandateMigrationSqlite } from "../mandates/migrations.js";
+import { mandateFeedMigrationSqlite, mandateMigrationSqlite } from "../mandates/migrations.js";
 import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
 
 export interface Migration {
@@ -436,4 +436,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
   LEDGER_BY_PERIOD_USER,
   { version: 9, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  mandateFeedMigrationSqlite,
 ];

@@ -155,3 +155,18 @@ export async function openTestStore(
     },
   };
 }
+
+/** A client of the test cluster in a schema of its own, made empty; `drop` removes the schema and closes. */
+export async function pgSchemaClient(prefix: string): Promise<{ client: pg.Client; drop(): Promise<void> }> {
+  const schema = `${prefix}_${randomBytes(6).toString("hex")}`;
+  const client = new pg.Client({ connectionString: testDatabaseUrl(), options: `-c search_path=${schema}` });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  return {
+    client,
+    async drop() {
+      await client.query(`DROP SCHEMA ${schema} CASCADE`);
+      await client.end();
+    },
+  };
+}

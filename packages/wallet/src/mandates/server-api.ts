@@ -58,9 +58,21 @@ export function revokeMandate(wallet: Wallet, id: string): Promise<unknown> {
   return call(wallet, "POST", `/v2/me/mandates/${id}/revoke`);
 }
 
-/** Payment id → the mandate that made it, for the user's payments made by agents. */
-export async function mandateOfPayments(wallet: Wallet): Promise<Map<string, string>> {
-  const answer = (await call(wallet, "GET", "/v2/me/mandate-payments")) as Record<string, unknown>;
-  const list = Array.isArray(answer["payments"]) ? (answer["payments"] as Record<string, unknown>[]) : [];
-  return new Map(list.map((p) => [String(p["paymentId"]), String(p["mandateId"])]));
+/** Payments per page of the server's feed (its largest page). */
+const FEED_PAGE = 500;
+
+/** Payment id → the mandate that made it, for the user's payments made by agents: every page of the server's feed. */
+export async function mandateOfPayments(wallet: Wallet, pageSize = FEED_PAGE): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  let cursor: string | undefined;
+  for (;;) {
+    const query = `?limit=${pageSize}${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
+    const answer = (await call(wallet, "GET", `/v2/me/mandate-payments${query}`)) as Record<string, unknown>;
+    const list = Array.isArray(answer["payments"]) ? (answer["payments"] as Record<string, unknown>[]) : [];
+    for (const p of list) found.set(String(p["paymentId"]), String(p["mandateId"]));
+    const next = answer["nextCursor"];
+    // A short page is the last; a cursor that does not move would never end.
+    if (list.length < pageSize || typeof next !== "string" || next === cursor) return found;
+    cursor = next;
+  }
 }
