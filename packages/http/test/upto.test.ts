@@ -18,6 +18,7 @@ import {
   type PaidRequest,
   type UsageSettlement,
 } from "../src/index.js";
+import { UserPages } from "@peage/wallet";
 import { startPaidWorld, USER, type PaidWorld } from "./world.js";
 
 describe("@peage/http: upto offers, settled for the amount used", () => {
@@ -75,6 +76,20 @@ describe("@peage/http: upto offers, settled for the amount used", () => {
     const asked = world.prompt.shown.at(-1);
     assert.equal(asked?.price, "up to 0.10 EUR", "the user is shown the price as the maximum it is");
     assert.equal(asked?.facts.upto, true);
+    // The wallet's history and statement show the settlement the server recorded.
+    const pages = new UserPages(world.wallet);
+    const line = (await pages.history()).lines.find((l) => l.paymentId === settlement.paymentId);
+    assert.deepEqual(
+      [line?.usage?.maximum.decimal, line?.usage?.used.decimal, line?.usage?.charged.decimal, line?.usage?.returned.decimal],
+      ["0.10", "0.03", "0.03", "0.07"],
+    );
+    const statement = await pages.statement(new Date().toISOString().slice(0, 7));
+    const lines = statement["lines"] as { paymentId: string; charged: { amount: number } }[];
+    assert.equal(
+      lines.find((l) => l.paymentId === settlement.paymentId)?.charged.amount,
+      3,
+      "the statement counts what was used",
+    );
   });
 
   it("upto never above the maximum: an attacker reporting more is refused and the user pays the maximum at most", async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { certificateToPem, createDemoPki, price, signCatalog, type DemoPki, type Grant, type Price } from "@peage/protocol";
 import { startRealServer, type RealServer } from "@peage/server/testing";
-import { AutoYesPrompt, createWallet, initWallet, startWallet } from "@peage/wallet";
+import { AutoYesPrompt, createWallet, initWallet, startWallet, type Wallet } from "@peage/wallet";
 import { TEST_RATES } from "@peage/wallet/testing";
 import { PaymentGate } from "../src/index.js";
 
@@ -23,6 +23,8 @@ export interface PaidWorld {
   readonly catalog: unknown;
   /** The wallet's prompt: it says yes to every offer and keeps what it was shown. */
   readonly prompt: AutoYesPrompt;
+  /** The user's wallet itself, for what its pages show. */
+  readonly wallet: Wallet;
   close(): Promise<void>;
 }
 
@@ -75,7 +77,7 @@ export async function startPaidWorld(balance = 1000, extra: readonly ExtraOffer[
       servers: [pki.server.identity],
       settleAt: server.url,
     });
-    return { pki, server, endpointFile: service.endpointFile, gate, catalog, prompt, close };
+    return { pki, server, endpointFile: service.endpointFile, gate, catalog, prompt, wallet, close };
   } catch (error) {
     await close();
     throw error;

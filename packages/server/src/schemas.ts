@@ -173,6 +173,24 @@ export const TopupSchema = Type.Object(
 
 export const LimitRequestSchema = Type.Object({ monthlyLimit: MinorUnitsSchema }, { additionalProperties: false });
 
+/** A payment charged by use (an upto offer, a metered session), once settled (docs/protocol.md §3.12). */
+export const UsageViewSchema = Type.Object(
+  {
+    /** The most the user consented to: the payment's price. */
+    maximum: PriceSchema,
+    /** What was used, in the price's currency. */
+    used: PriceSchema,
+    /** What the user pays for it, in the currency charged. */
+    charged: PriceSchema,
+    /** What went back to the user: the payment's charge less `charged`. */
+    returned: PriceSchema,
+    /** A metered session: the ticks it was settled for. */
+    ticks: Type.Optional(Type.Integer({ minimum: 0 })),
+    settledAt: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
 export const PaymentViewSchema = Type.Object(
   {
     paymentId: Type.String(),
@@ -190,6 +208,8 @@ export const PaymentViewSchema = Type.Object(
       { type: Type.Literal("peage.acknowledgment"), v: Type.Literal(1), acknowledgment: Type.String() },
       { additionalProperties: false },
     ),
+    /** Present once a payment charged by use was settled: the charge above was the maximum, this is what it came to. */
+    usage: Type.Optional(UsageViewSchema),
   },
   { additionalProperties: false },
 );

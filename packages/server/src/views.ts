@@ -2,7 +2,7 @@
 import type { MinorUnits, Price } from "@peage/protocol";
 import { HttpProblem } from "./problems.js";
 import type { Account, PaymentView } from "./schemas.js";
-import type { PaymentRecord, PublisherRecord, RefundRecord, UserRecord } from "./store/store.js";
+import type { PaymentRecord, PublisherRecord, RefundRecord, UsageSettlementRecord, UserRecord } from "./store/store.js";
 
 export function accountView(user: UserRecord, usedThisMonth: MinorUnits | undefined): Account {
   const money = (amount: MinorUnits): Price => ({ amount, currency: user.homeCurrency });
@@ -33,7 +33,8 @@ export function accountView(user: UserRecord, usedThisMonth: MinorUnits | undefi
   };
 }
 
-export function paymentView(payment: PaymentRecord): PaymentView {
+export function paymentView(payment: PaymentRecord & { readonly settlement?: UsageSettlementRecord }): PaymentView {
+  const { settlement } = payment;
   return {
     paymentId: payment.id,
     user: payment.user,
@@ -47,6 +48,20 @@ export function paymentView(payment: PaymentRecord): PaymentView {
     offerDate: payment.offerDate,
     serverTime: payment.serverTime,
     acknowledgment: payment.acknowledgment,
+    ...(settlement ? { usage: usageView(payment, settlement) } : {}),
+  };
+}
+
+/** A settled payment charged by use: the maximum consented, what was used and paid, and what went back. */
+function usageView(payment: PaymentRecord, settlement: UsageSettlementRecord) {
+  const returned = (payment.charged.amount - settlement.chargedUsed.amount) as MinorUnits;
+  return {
+    maximum: settlement.maximum,
+    used: settlement.used,
+    charged: settlement.chargedUsed,
+    returned: { amount: returned, currency: payment.charged.currency },
+    ...(settlement.ticks === undefined ? {} : { ticks: settlement.ticks }),
+    settledAt: settlement.createdAt,
   };
 }
 

@@ -8,16 +8,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  createOffer,
-  newSettlementKey,
-  price,
-  settlementCommitment,
-  signCatalog,
-  uptoNonce,
-  type Catalog,
-} from "@peage/protocol";
-import { randomBytes } from "node:crypto";
+import { createOffer, newSettlementKey, price, type Catalog } from "@peage/protocol";
 import {
   admin,
   assertProblem,
@@ -30,6 +21,7 @@ import {
   type HttpAnswer,
 } from "./helpers/fixture.js";
 import { payUnderMandate, paymentIdOf, setUpMandate, usageOf } from "./helpers/mandates.js";
+import { signUptoCatalog, uptoOffer } from "./helpers/upto.js";
 
 const PRICE = 100; // the "launch" offer: 1.00 EUR
 const DAY = 86_400_000;
@@ -40,17 +32,7 @@ for (const engine of ENGINES) {
     let upto: Catalog;
     before(async () => {
       fx = await startFixture({ engine });
-      const { pki } = fx;
-      const offers = [
-        {
-          offerId: "search",
-          description: "A search, up to 5.00 EUR",
-          price: price(500, "EUR"),
-          upto: true as const,
-          grant: { kind: "launch" as const },
-        },
-      ];
-      upto = await signCatalog(pki.publisher.identity, offers, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
+      upto = await signUptoCatalog(fx, [["search", "A search, up to 5.00 EUR", price(500, "EUR")]]);
     });
     after(async () => {
       await fx.close();
@@ -107,9 +89,7 @@ for (const engine of ENGINES) {
 
     it("a settlement gives back the unused part once, and a refund then gives back only what is left", async () => {
       const set = await setUpMandate(fx, { budget: 600, maxPerPayment: 500 });
-      const key = newSettlementKey();
-      const inner = randomBytes(16).toString("base64url");
-      const offer = { ...createOffer(upto.offers[0]!, fx.clock), nonce: uptoNonce(settlementCommitment(key), inner) };
+      const { offer, key, inner } = uptoOffer(fx, upto.offers[0]!);
       const paid = await payUnderMandate(fx, set, offer);
       assert.equal(paid.status, 200, JSON.stringify(paid.body));
       const id = paymentIdOf(paid);

@@ -150,7 +150,11 @@ export interface PaymentQuery {
 }
 
 export interface PaymentPage {
-  readonly payments: readonly (PaymentRecord & { readonly seq: number })[];
+  readonly payments: readonly (PaymentRecord & {
+    readonly seq: number;
+    /** A payment charged by use, once settled: the amount used beside the maximum. */
+    readonly settlement?: UsageSettlementRecord;
+  })[];
   /** Position of the last payment returned, when there may be more. */
   readonly next: number | undefined;
 }

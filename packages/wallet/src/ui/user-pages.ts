@@ -40,6 +40,19 @@ export interface HistoryLine {
   readonly atServer?: boolean | "unknown";
   /** The mandate under which an agent made this payment (docs/protocol.md §16), when one did. */
   readonly mandate?: string;
+  /** A payment charged by use, as the server settled it: `charged` above was the maximum's charge. */
+  readonly usage?: UsageLine;
+}
+
+/** A settled payment charged by use (an upto offer, a metered session): what was consented, used, paid and given back. */
+export interface UsageLine {
+  readonly maximum: Amount;
+  readonly used: Amount;
+  /** What the user pays for what was used. */
+  readonly charged: Amount;
+  /** What went back to the user. */
+  readonly returned: Amount;
+  readonly ticks?: number;
 }
 
 export interface HistoryPage {
@@ -54,6 +67,24 @@ interface ServerPayment {
   readonly price: Price;
   readonly charged: Price;
   readonly serverTime: string;
+  /** Checked where it is read (isUsage): a malformed one is left out, not the payment. */
+  readonly usage?: unknown;
+}
+
+interface ServerUsage {
+  readonly maximum: Price;
+  readonly used: Price;
+  readonly charged: Price;
+  readonly returned: Price;
+  readonly ticks?: number;
+}
+
+/** The server's settlement of a payment, as a line shows it. */
+function usageOf(p: ServerPayment | undefined): { usage?: UsageLine } {
+  if (!isUsage(p?.usage)) return {};
+  const { maximum, used, charged, returned, ticks } = p.usage;
+  const line = { maximum: amountOf(maximum), used: amountOf(used), charged: amountOf(charged), returned: amountOf(returned) };
+  return { usage: ticks === undefined ? line : { ...line, ticks } };
 }
 
 export function amountOf(p: Price): Amount {
@@ -74,8 +105,9 @@ export class UserPages {
     const lines: HistoryLine[] = [];
     for (const entry of entries) {
       const line = await this.#line(entry);
+      const served = entry.paymentId === undefined ? undefined : byId?.get(entry.paymentId);
       const atServer = entry.paymentId === undefined ? undefined : byId ? byId.delete(entry.paymentId) : ("unknown" as const);
-      lines.push({ ...line, ...(atServer === undefined ? {} : { atServer }) });
+      lines.push({ ...line, ...(atServer === undefined ? {} : { atServer }), ...usageOf(served) });
     }
     // Payments the server lists that this wallet did not make (another device, a card synced later).
     for (const p of byId?.values() ?? []) {
@@ -87,6 +119,7 @@ export class UserPages {
         paymentId: p.paymentId,
         outcome: "paid",
         atServer: true,
+        ...usageOf(p),
       });
     }
     lines.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
@@ -135,7 +168,9 @@ export class UserPages {
     const payments = (await this.#serverPayments()).filter((p) => p.serverTime.slice(0, 7) === period);
     const described = new Map(this.wallet.history.list(10_000).flatMap((e) => (e.paymentId ? [[e.paymentId, e] as const] : [])));
     const totals = new Map<string, number>();
-    for (const p of payments) totals.set(p.charged.currency, (totals.get(p.charged.currency) ?? 0) + p.charged.amount);
+    // A settled payment charged by use costs what was used, not the maximum first charged.
+    const paid = (p: ServerPayment) => (isUsage(p.usage) ? p.usage.charged : p.charged);
+    for (const p of payments) totals.set(paid(p).currency, (totals.get(paid(p).currency) ?? 0) + paid(p).amount);
     return {
       period,
       user: this.wallet.config.user,
@@ -145,7 +180,8 @@ export class UserPages {
         publisher: p.publisher,
         description: described.get(p.paymentId)?.description ?? null,
         price: amountOf(p.price),
-        charged: amountOf(p.charged),
+        charged: amountOf(paid(p)),
+        ...usageOf(p),
       })),
       totals: [...totals].map(([currency, amount]) => amountOf({ amount, currency } as Price)),
     };
@@ -215,5 +251,16 @@ function isServerPayment(value: unknown): value is ServerPayment {
     typeof value["serverTime"] === "string" &&
     isPrice(value["price"]) &&
     isPrice(value["charged"])
+  );
+}
+
+function isUsage(value: unknown): value is ServerUsage {
+  return (
+    isPlainObject(value) &&
+    isPrice(value["maximum"]) &&
+    isPrice(value["used"]) &&
+    isPrice(value["charged"]) &&
+    isPrice(value["returned"]) &&
+    (value["ticks"] === undefined || Number.isSafeInteger(value["ticks"]))
   );
 }

@@ -7,6 +7,7 @@ import { all, get, ledgerLock, run, type Logic } from "./operation.js";
 import { post } from "./postings.js";
 import { toPayment } from "./records.js";
 import { int, str } from "./rows.js";
+import { settlementsOf } from "./usage-settlements.js";
 import { lockedAccount, usedInMonth } from "./users.js";
 
 export function* findPaymentByNonce(user: string, nonce: string): Logic<PaymentRecord | undefined> {
@@ -90,8 +91,13 @@ export function* listPayments(query: PaymentQuery): Logic<PaymentPage> {
   const rows = yield* all(`SELECT * FROM payments WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`, ...params, query.limit + 1);
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
+  const payments = page.map((row) => ({ ...toPayment(row), seq: int(row["seq"], "payments.seq") }));
+  const settled = yield* settlementsOf(payments);
   return {
-    payments: page.map((row) => ({ ...toPayment(row), seq: int(row["seq"], "payments.seq") })),
+    payments: payments.map((p) => {
+      const settlement = settled.get(p.id);
+      return settlement ? { ...p, settlement } : p;
+    }),
     next: rows.length > query.limit && last ? int(last["seq"], "payments.seq") : undefined,
   };
 }

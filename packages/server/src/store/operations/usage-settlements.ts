@@ -8,7 +8,7 @@ import type { CurrencyCode, MinorUnits } from "@peage/protocol";
 import { paymentPostings, reversePostings } from "../../ledger/ledger.js";
 import type { NewUsageSettlement, PaymentRecord, UsageSettlementOutcome, UsageSettlementRecord } from "../store.js";
 import { giveBackToMandate } from "./mandate-budget.js";
-import { get, ledgerLock, lockedRow, run, type Logic, type Row } from "./operation.js";
+import { all, get, ledgerLock, lockedRow, marks, run, type Logic, type Row } from "./operation.js";
 import { post, postingsOf } from "./postings.js";
 import { toPayment } from "./records.js";
 import { int, str } from "./rows.js";
@@ -109,4 +109,15 @@ function existingRow(settlement: NewUsageSettlement): Row {
     ticks: settlement.ticks ?? null,
     created_at: settlement.createdAt,
   };
+}
+
+/** The settlements of these payments, by payment id (a payment not charged by use, or not settled yet, has none). */
+export function* settlementsOf(payments: readonly PaymentRecord[]): Logic<Map<string, UsageSettlementRecord>> {
+  if (payments.length === 0) return new Map();
+  const rows = yield* all(
+    `SELECT * FROM usage_settlements WHERE payment_id IN (${marks(payments.length)})`,
+    ...payments.map((p) => p.id),
+  );
+  const byId = new Map(payments.map((p) => [p.id, p]));
+  return new Map(rows.map((row) => [str(row["payment_id"]), toUsageSettlement(row, byId.get(str(row["payment_id"]))!)]));
 }
