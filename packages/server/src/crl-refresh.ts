@@ -8,7 +8,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseCrlDer, parseCrlsPem, x509, type Clock, type TrustStore } from "@peage/protocol";
+import { parseCertificatesPem, parseCrlDer, parseCrlsPem, toX5c, x509, type Clock, type TrustStore } from "@peage/protocol";
 
 /** Largest CRL accepted from a source: a CRL of 100 000 entries is about 3.5 MB. */
 const MAX_CRL_BYTES = 8 * 1024 * 1024;
@@ -139,7 +139,12 @@ export class CrlRefresher {
     const outcomes: SourceOutcome[] = [];
     for (const source of await this.#sources()) {
       try {
-        const crls = parseCrls(await fetchBytes(source), source);
+        const bytes = await fetchBytes(source);
+        if (await this.#issuerChain(bytes)) {
+          outcomes.push({ source, crls: 0 });
+          continue;
+        }
+        const crls = parseCrls(bytes, source);
         // The trust store keeps the newest CRL per issuer and checks its signature when a chain needs it.
         for (const crl of crls) this.opts.trust.addCrl(crl);
         outcomes.push({ source, crls: crls.length });
@@ -152,6 +157,19 @@ export class CrlRefresher {
     }
     this.#lastRefresh = this.opts.clock.now();
     return outcomes;
+  }
+
+  /**
+   * A PEM source of certificates rather than CRLs is a CRL issuer's chain (issuer first): once it
+   * validates, that issuer is known to what checks a CRL on its own (the card desk). False for a CRL source.
+   */
+  async #issuerChain(bytes: Uint8Array): Promise<boolean> {
+    const text = Buffer.from(bytes).toString("latin1");
+    if (!text.includes("-----BEGIN CERTIFICATE")) return false;
+    const chain = parseCertificatesPem(text).map(toX5c);
+    const added = await this.opts.trust.addCrlIssuer(chain, this.opts.clock.now());
+    if (!added.ok) throw new Error(`this CRL issuer's chain is refused: ${added.error.message}`);
+    return true;
   }
 
   /** Refreshes every `seconds` until stop(); the timer does not keep the process alive. */

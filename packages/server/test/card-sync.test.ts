@@ -675,6 +675,10 @@ for (const engine of ENGINES) {
             nextUpdate: new Date(NOW.getTime() + 86_400_000),
             crlNumber: number,
           });
+        // The desk checks a CRL's signature before using it: its issuer must be known (a trusted
+        // chain through it, or its chain installed beside the CRLs).
+        const issuer = await world.trust.addCrlIssuer(world.pki.chainOf(world.pki.publishersCa.certificate), world.clock.now());
+        assert.ok(issuer.ok);
         world.trust.addCrl(
           await crl(1, [{ serialNumber: world.pki.publisher.certificate.serialNumber, revocationDate: revokedAt }]),
         );
@@ -721,6 +725,62 @@ for (const engine of ENGINES) {
           { counter: 1, booking: "recorded" },
           { counter: 2, booking: "publisher-revoked" },
         ]);
+      } finally {
+        world.clock.set(NOW);
+      }
+    });
+
+    it("a forged, stale or future CRL is refused and the CRL in force kept: it can neither revoke nor lift a revocation", async () => {
+      const card = await makeCard(world, "jay-1", "urn:peage:user:jay", "prepaid", 1000);
+      assert.equal((await register(world, card, "prepaid", { balance: 1000 })).status, 201);
+      const start = world.clock.now();
+      const revokedAt = new Date(start.getTime() + 60 * 60_000);
+      world.clock.set(new Date(revokedAt.getTime() + 60_000));
+      const forger = await createDemoPki({ now: NOW });
+      try {
+        const serial = world.pki.publisher.certificate.serialNumber;
+        const crl = (
+          issuer: DemoPki,
+          number: number,
+          revoked: boolean,
+          thisUpdate = revokedAt,
+          nextUpdate = start.getTime() + 86_400_000,
+        ) =>
+          createCrl({
+            issuer: issuer.publishersCa,
+            revoked: revoked ? [{ serialNumber: serial, revocationDate: revokedAt }] : [],
+            thisUpdate,
+            nextUpdate: new Date(nextUpdate),
+            crlNumber: number,
+          });
+        const revokedIds = async () => {
+          const answer = await sync(world, card);
+          const sent = (answer["commands"] as string[]).map((c) => (decodeToken(c)!.body as { revoked?: string[] }).revoked);
+          return sent.at(-1);
+        };
+        // A forged CRL (same issuer name, the forger's key) revoking the publisher changes nothing.
+        world.trust.addCrl(await crl(forger, 10, true));
+        await pay(world, card, 10);
+        assert.notDeepEqual(await revokedIds(), [certificateId(world.pki.publisher.certificate)]);
+        // The genuine revocation is used; then a forged CRL trying to lift it is refused, and so are a
+        // genuine one already stale and one not valid yet: the revocation stays in force.
+        world.trust.addCrl(await crl(world.pki, 11, true));
+        assert.deepEqual(await revokedIds(), [certificateId(world.pki.publisher.certificate)]);
+        for (const refused of [
+          await crl(forger, 12, false),
+          await crl(world.pki, 13, false, new Date(start.getTime() - 2 * 86_400_000), start.getTime() - 86_400_000),
+          await crl(world.pki, 14, false, new Date(world.clock.now().getTime() + 3_600_000)),
+        ]) {
+          world.trust.addCrl(refused);
+          await assert.rejects(
+            pay(world, card, 10),
+            (error: unknown) => error instanceof CardError && error.sw === SW.WRONG_DATA,
+          );
+          assert.deepEqual((await sync(world, card))["commands"], [], "the card is told nothing new");
+        }
+        // A genuine newer CRL lifts it.
+        world.trust.addCrl(await crl(world.pki, 15, false));
+        assert.deepEqual(await revokedIds(), []);
       } finally {
         world.clock.set(NOW);
       }

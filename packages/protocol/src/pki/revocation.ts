@@ -113,19 +113,21 @@ export async function checkRevocation(
   return ok(until);
 }
 
-/** A CRL of this issuer, preferring one whose AKI names the issuer's key exactly. */
-function findCrl(crls: readonly StoredCrl[], issuer: CertificateView): StoredCrl | undefined {
-  const candidates = crls.filter((crl) => crl.issuedBy(issuer));
-  return (
-    candidates.find((crl) => crl.authorityKeyId !== undefined && crl.authorityKeyId === issuer.subjectKeyId) ?? candidates[0]
-  );
-}
-
-async function statusOf(subject: CertificateView, issuer: PathNode, stored: StoredCrl, at: Date): Promise<Result<number>> {
-  const detail = { subject: subject.cert.subject, serialNumber: subject.cert.serialNumber };
+/**
+ * Whether `stored` can be relied on, as `issuer`'s CRL at `at`: usable (no critical extension this
+ * checker ignores, a nextUpdate), issued by a key allowed to sign CRLs (cRLSign), its signature
+ * verified with the issuer's key, and not stale. Returns its nextUpdate (ms). Used inside a chain's
+ * validation and, before a CRL is used on its own, by TrustStore.checkCrl.
+ */
+export async function checkCrlOf(
+  stored: StoredCrl,
+  issuer: PathNode,
+  at: Date,
+  purpose: string,
+  detail: Record<string, string> = {},
+): Promise<Result<number>> {
   const crlName = `the CRL of ${issuer.view.name}`;
-  if (stored.problem)
-    return fail("ERR_REVOCATION_UNKNOWN", `${crlName} cannot be used to check ${subject.name}: ${stored.problem}`, detail);
+  if (stored.problem) return fail("ERR_REVOCATION_UNKNOWN", `${crlName} cannot be used ${purpose}: ${stored.problem}`, detail);
   // §6.3.3 (f): the CRL issuer's key must be allowed to sign CRLs.
   if (issuer.view.keyUsage !== undefined && !(issuer.view.keyUsage & x509.KeyUsageFlags.cRLSign)) {
     return fail(
@@ -147,6 +149,22 @@ async function statusOf(subject: CertificateView, issuer: PathNode, stored: Stor
       detail,
     );
   }
+  return ok(nextUpdate);
+}
+
+/** A CRL of this issuer, preferring one whose AKI names the issuer's key exactly. */
+function findCrl(crls: readonly StoredCrl[], issuer: CertificateView): StoredCrl | undefined {
+  const candidates = crls.filter((crl) => crl.issuedBy(issuer));
+  return (
+    candidates.find((crl) => crl.authorityKeyId !== undefined && crl.authorityKeyId === issuer.subjectKeyId) ?? candidates[0]
+  );
+}
+
+async function statusOf(subject: CertificateView, issuer: PathNode, stored: StoredCrl, at: Date): Promise<Result<number>> {
+  const detail = { subject: subject.cert.subject, serialNumber: subject.cert.serialNumber };
+  const usable = await checkCrlOf(stored, issuer, at, `to check ${subject.name}`, detail);
+  if (!usable.ok) return usable;
+  const nextUpdate = usable.value;
   const entry = stored.crl.findRevoked(subject.cert);
   if (entry) {
     const reason = entry.reason === undefined ? undefined : x509.X509CrlReason[entry.reason];

@@ -15,6 +15,7 @@ import { inspect, mayHaveIssued, type CertificateView } from "./inspect.js";
 import { decodeX5c, parseCertificatesPem, parseCrlsPem } from "./pem.js";
 import { MAX_CHAIN_LENGTH, isRole, type Role } from "./profile.js";
 import { checkCaConstraints, checkLeafUsage, checkRole, checkValidity, importLeafKey, leafIdentity } from "./rules.js";
+import { checkCrlAlone } from "./crl-check.js";
 import { StoredCrl, checkRevocation, type PathNode, type RevocationPolicy } from "./revocation.js";
 import { checkSignature, issuerKeyOf, type IssuerKey } from "./signature.js";
 import { x509 } from "./x509.js";
@@ -66,6 +67,8 @@ export class TrustStore {
   readonly #anchors = new Map<string, Parsed>();
   readonly #parsed = new Map<string, Parsed>();
   readonly #crls = new Map<string, StoredCrl>();
+  /** Issuing certificates of chains that validated (intermediates and anchors, with their keys): who may have signed a CRL. */
+  readonly #issuers = new Map<string, PathNode>();
   readonly #cache: ValidationCache<ValidatedChain>;
   #generation = 0;
 
@@ -108,6 +111,57 @@ export class TrustStore {
     this.#crls.set(stored.key, stored);
     this.#generation++;
     this.#cache.clear();
+  }
+
+  /**
+   * Checks a CRL before it is used on its own, outside a chain's validation (a card desk's list of
+   * revoked certificates): usable, current at `at` (thisUpdate not after it, nextUpdate not before),
+   * and signed by the key of a certificate allowed to sign CRLs (cRLSign) that is a trust anchor,
+   * the issuer of a chain this store validated, or the first certificate of `issuerChain` (x5c,
+   * issuer first) once that chain validates to an anchor. The same checks as in a chain's
+   * validation (revocation.ts checkCrlOf); the outcome says which one failed.
+   */
+  async checkCrl(crl: x509.X509Crl, at: Date, issuerChain: readonly string[] = []): Promise<Result<void>> {
+    if (issuerChain.length > 0) await this.addCrlIssuer(issuerChain, at);
+    return checkCrlAlone(crl, at, [...(await this.#anchorIssuers()), ...this.#issuers.values()]);
+  }
+
+  /**
+   * Makes the first certificate of `chain` (x5c, issuer first, a CA) known as the issuer of CRLs
+   * that checkCrl may verify, once the chain validates to a trust anchor at `at`; a chain that
+   * does not is refused, and nothing is remembered.
+   */
+  async addCrlIssuer(chain: readonly string[], at: Date): Promise<Result<void>> {
+    const shape = checkShape(chain);
+    if (!shape.ok) return shape;
+    const views = this.#parseChain(chain);
+    if (!views.ok) return views;
+    const path = await this.#buildPath(views.value);
+    if (!path.ok) return path;
+    const broken = checkValidity(path.value, at) ?? checkCaConstraints(path.value);
+    if (broken) return broken;
+    const key = await keyOf(views.value[0]!);
+    if (!key.ok) return key;
+    this.#rememberIssuers([{ view: views.value[0]!.view, key: key.value }]);
+    return ok(undefined);
+  }
+
+  /** The trust anchors with their keys. */
+  async #anchorIssuers(): Promise<PathNode[]> {
+    const nodes: PathNode[] = [];
+    for (const anchor of this.#anchors.values()) {
+      const key = await keyOf(anchor);
+      if (key.ok) nodes.push({ view: anchor.view, key: key.value });
+    }
+    return nodes;
+  }
+
+  #rememberIssuers(nodes: readonly PathNode[]): void {
+    for (const node of nodes) {
+      if (!node.key || this.#issuers.has(node.view.x5c)) continue;
+      if (this.#issuers.size >= PARSED_CACHE_SIZE) this.#issuers.delete(this.#issuers.keys().next().value!);
+      this.#issuers.set(node.view.x5c, node);
+    }
   }
 
   stats(): TrustStoreStats {
@@ -161,6 +215,7 @@ export class TrustStore {
     if (!leafKey.ok) return leafKey;
     const revocation = await checkRevocation(path.value, crls, this.revocation, at);
     if (!revocation.ok) return revocation;
+    this.#rememberIssuers(path.value.slice(1));
     const certs = Object.freeze(path.value.map((node) => node.view.cert));
     const notBefore = Math.max(...certs.map((cert) => cert.notBefore.getTime()));
     const notAfter = Math.min(...certs.map((cert) => cert.notAfter.getTime()));

@@ -9,6 +9,7 @@ import type { ServerIdentity } from "../data-dir.js";
 import { HttpProblem } from "../problems.js";
 import type { Store } from "../store/store.js";
 import { get, run, type CardDb, type CardLogic } from "./storage.js";
+import type { DeskCrls } from "./crls.js";
 import { toAccount, type CardAccount } from "./records.js";
 
 /** The card desk of a running server: its tables and its card issuer. */
@@ -25,6 +26,8 @@ export interface CardServiceContext {
   readonly identity: Pick<ServerIdentity, "id">;
   readonly clock?: Clock;
   readonly feeBasisPoints?: number;
+  /** Where the desk says what an operator should know (a CRL refused). */
+  readonly log?: (fields: object, message: string) => void;
 }
 
 /** The context every operation of the desk receives (CardService builds it once). */
@@ -36,6 +39,8 @@ export interface DeskContext {
   readonly server: PartyId<"server">;
   readonly clock: Clock;
   readonly feeBasisPoints: number;
+  /** The CRLs in force, each checked before use. */
+  readonly crls: DeskCrls;
 }
 
 export const nowOf = (ctx: DeskContext): string => ctx.clock.now().toISOString();

@@ -66,7 +66,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   app,
   { ctx, desk },
 ) => {
-  const service = desk ? new CardService(desk, ctx) : undefined;
+  const service = desk ? new CardService(desk, { ...ctx, log: (fields, message) => app.log.warn(fields, message) }) : undefined;
   const deps: CardRouteDeps = {
     ctx,
     enabled: () => {

@@ -4,6 +4,7 @@
  * a time in this process (the database keeps other processes apart); each is written in a module
  * of its own (registration.ts, sync.ts, commands.ts, views.ts) over one DeskContext.
  */
+import { DeskCrls } from "./crls.js";
 import { newChallenge, cardKeyFromCertificate, decodeToken, verifyReceipt } from "@peage/card";
 import { newId, systemClock, x509, type MinorUnits, type Price } from "@peage/protocol";
 import { HttpProblem, problemFor } from "../problems.js";
@@ -30,6 +31,7 @@ export class CardService {
       server: ctx.identity.id,
       clock: ctx.clock ?? systemClock,
       feeBasisPoints: ctx.feeBasisPoints ?? 0,
+      crls: new DeskCrls(ctx.log),
     };
   }
 

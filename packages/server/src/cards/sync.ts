@@ -73,7 +73,7 @@ export async function syncCard(ctx: DeskContext, card: string, upload: LogUpload
   if (problems.length > 0) await refuse(ctx, account, problems);
 
   const head = report.head!;
-  const revoked = revokedByCrls(ctx.trust.crls);
+  const revoked = revokedByCrls(await ctx.crls.inForce(ctx.trust, now));
   const booked = await book(ctx, account, upload, report, revoked);
   const unbooked: UnbookedEntry[] = booked
     .filter(({ outcome }) => outcome.kind !== "recorded" && outcome.kind !== "duplicate")
