@@ -23,7 +23,7 @@ import {
   type PaymentRequestCheckOptions,
   type UserKey,
 } from "./payment-request.js";
-import { parser, PriceSchema, type Offer } from "./schema.js";
+import { ConsentClaimsSchema, parser, PriceSchema, type Offer } from "./schema.js";
 
 /** The version of the objects below: a change that adds signed objects is version 2 (§14). */
 export const MANDATE_VERSION = 2;
@@ -34,7 +34,6 @@ export const MandatePeriods = ["day", "month", "total"] as const;
 export type MandatePeriod = (typeof MandatePeriods)[number];
 
 const V2 = Type.Literal(MANDATE_VERSION);
-const Hash = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });
 const Jws = Type.String({ minLength: 16, maxLength: 24 * 1024, pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$" });
 const Id = Type.String({ pattern: noncePattern });
 const Time = Type.Unsafe<Timestamp>(Type.String({ pattern: timestampPattern }));
@@ -79,22 +78,8 @@ export const MandateSchema = Type.Object(
 export type Mandate = Static<typeof MandateSchema>;
 
 /** The agent's consent to one payment: the claims of message 2's consent, and the mandate it pays under. */
-export const AgentConsentClaimsSchema = Type.Object(
-  {
-    v: V2,
-    mandate: Id,
-    offerHash: Hash,
-    price: PriceSchema,
-    date: Time,
-    nonce: Type.String({ pattern: noncePattern }),
-    publisher: Party("publisher"),
-    user: Party("user"),
-    server: Party("server"),
-    consentedAt: Time,
-    expiresAt: Time,
-  },
-  { additionalProperties: false },
-);
+const { v: _consentVersion, ...consentClaims } = ConsentClaimsSchema.properties;
+export const AgentConsentClaimsSchema = Type.Object({ v: V2, mandate: Id, ...consentClaims }, { additionalProperties: false });
 export type AgentConsentClaims = Static<typeof AgentConsentClaimsSchema>;
 
 /** The agent's payment request: message 2 with the agent's consent in place of the user's. */

@@ -107,20 +107,35 @@ function sameRegistration(row: Record<string, unknown>, input: CardRegistration)
   );
 }
 
+/** Money handed over with the card, credited once (the key makes a repeated registration credit nothing more). */
+async function handedOver(
+  ctx: DeskContext,
+  user: UserRecord,
+  kind: "funds" | "deposit",
+  amount: MinorUnits,
+  idempotencyKey: string,
+  now: Date,
+): Promise<void> {
+  const outcome = await ctx.store.topUp({
+    id: newId(kind === "funds" ? "top" : "dep"),
+    user: user.id,
+    kind,
+    amount,
+    currency: user.homeCurrency,
+    idempotencyKey,
+    createdAt: now.toISOString(),
+  });
+  if (outcome.kind !== "credited" && outcome.kind !== "repeated")
+    throw HttpProblem.of(
+      "ERR_CONFLICT",
+      `the card's ${kind === "funds" ? "load could not be credited to" : "deposit could not be recorded for"} ${user.id}: ${outcome.kind}`,
+    );
+}
+
 /** The money handed over with the card: a prepaid load (a top-up, then moved to the card float) or a postpaid deposit. */
 async function receiveMoney(ctx: DeskContext, card: string, input: CardRegistration, user: UserRecord, now: Date): Promise<void> {
   if (input.mode === "prepaid" && (input.balance ?? 0) > 0) {
-    const outcome = await ctx.store.topUp({
-      id: newId("top"),
-      user: user.id,
-      kind: "funds",
-      amount: input.balance as MinorUnits,
-      currency: user.homeCurrency,
-      idempotencyKey: `card:${card}:load`,
-      createdAt: now.toISOString(),
-    });
-    if (outcome.kind !== "credited" && outcome.kind !== "repeated")
-      throw HttpProblem.of("ERR_CONFLICT", `the card's load could not be credited to ${user.id}: ${outcome.kind}`);
+    await handedOver(ctx, user, "funds", input.balance as MinorUnits, `card:${card}:load`, now);
     // The money is on the card already: it moves to the card float, out of the online balance.
     const load = await ctx.store.loadCard({
       id: `card-load:${card}:issue`,
@@ -135,17 +150,7 @@ async function receiveMoney(ctx: DeskContext, card: string, input: CardRegistrat
     }
   }
   if (input.mode === "postpaid" && (input.deposit ?? 0) > 0) {
-    const outcome = await ctx.store.topUp({
-      id: newId("dep"),
-      user: user.id,
-      kind: "deposit",
-      amount: input.deposit as MinorUnits,
-      currency: user.homeCurrency,
-      idempotencyKey: `card:${card}:deposit`,
-      createdAt: now.toISOString(),
-    });
-    if (outcome.kind !== "credited" && outcome.kind !== "repeated")
-      throw HttpProblem.of("ERR_CONFLICT", `the card's deposit could not be recorded for ${user.id}: ${outcome.kind}`);
+    await handedOver(ctx, user, "deposit", input.deposit as MinorUnits, `card:${card}:deposit`, now);
   }
 }
 

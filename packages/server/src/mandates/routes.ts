@@ -16,10 +16,9 @@ import {
   type PartyId,
 } from "@peage/protocol";
 import type { RouteContext } from "../app.js";
-import { enrolledKey } from "../payments.js";
+import { signedUserHook } from "../routes/me.js";
 import { HttpProblem } from "../problems.js";
 import { PageQuerySchema, problemResponses, problemsAt } from "../schemas.js";
-import { authenticateUser } from "../user-auth.js";
 import type { MandateRecord, MandateUsage } from "./logic.js";
 import { processMandatePayment, registerMandate, revokeMandate } from "./service.js";
 
@@ -134,16 +133,7 @@ export const mandateRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
 
 const meMandateRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (me, { ctx }) => {
   const { store, clock } = ctx;
-  me.addHook("onRequest", async (request) => {
-    request.peageUser = await authenticateUser(request.headers.authorization, {
-      method: request.method,
-      path: request.url,
-      clock,
-      windowMs: ctx.userRequestWindowMs,
-      userKey: (user, kid) => enrolledKey(ctx, user, kid),
-      remember: (user, nonce, expiresAt) => store.rememberRequestNonce(user, nonce, expiresAt, clock.now()),
-    });
-  });
+  me.addHook("onRequest", signedUserHook(ctx));
 
   me.get(
     "/v2/me/mandates",

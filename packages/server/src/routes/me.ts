@@ -1,5 +1,6 @@
 /** The user's own view, authenticated by a request signed with their key (user-auth.ts). */
 import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
 import { AcknowledgmentSchema, noncePattern, type PartyId } from "@peage/protocol";
 import type { RouteContext } from "../app.js";
 import { enrolledKey } from "../payments.js";
@@ -17,10 +18,14 @@ declare module "fastify" {
 
 const security = [{ userSignature: [] }];
 
-export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+/**
+ * The onRequest hook of the routes a user signs (/v1/me…, /v2/me…): the signed request checked
+ * against the user's enrolled key and its nonce remembered, the user it authenticates set on
+ * the request; a 401 problem otherwise.
+ */
+export function signedUserHook(ctx: RouteContext): (request: FastifyRequest) => Promise<void> {
   const { store, clock } = ctx;
-  app.decorateRequest("peageUser", undefined);
-  app.addHook("onRequest", async (request) => {
+  return async (request) => {
     request.peageUser = await authenticateUser(request.headers.authorization, {
       method: request.method,
       path: request.url,
@@ -29,7 +34,13 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
       userKey: (user, kid) => enrolledKey(ctx, user, kid),
       remember: (user, nonce, expiresAt) => store.rememberRequestNonce(user, nonce, expiresAt, clock.now()),
     });
-  });
+  };
+}
+
+export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+  const { store, clock } = ctx;
+  app.decorateRequest("peageUser", undefined);
+  app.addHook("onRequest", signedUserHook(ctx));
 
   app.get(
     "/v1/me",
