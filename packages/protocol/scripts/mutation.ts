@@ -106,8 +106,13 @@ async function firstCatch(mutantDist: string, vectors: VectorFile): Promise<Pick
  * Mutates each rule site of `dist` in turn and runs `vectors` against it. `work` is a scratch
  * folder inside the package (so that dependencies resolve); it is emptied first and removed after.
  */
-export async function runMutation(dist: string, vectors: VectorFile, work: string): Promise<MutantOutcome[]> {
-  const sites = await ruleSites(dist);
+export async function runMutation(
+  dist: string,
+  vectors: VectorFile,
+  work: string,
+  only: (site: RuleSite) => boolean = () => true,
+): Promise<MutantOutcome[]> {
+  const sites = (await ruleSites(dist)).filter(only);
   await rm(work, { recursive: true, force: true });
   const outcomes: MutantOutcome[] = [];
   try {
@@ -128,11 +133,16 @@ export async function runMutation(dist: string, vectors: VectorFile, work: strin
   return outcomes;
 }
 
-/** `node dist/scripts/mutation.js`: prints every rule and the vector that pins it; exits 1 on a hole. */
+/**
+ * `node dist/scripts/mutation.js [text…]`: prints every rule (or those whose file contains one of the
+ * texts) and the vector that pins it; exits 1 on a hole.
+ */
 async function main(): Promise<void> {
   const dist = fileURLToPath(new URL("..", import.meta.url));
   const vectors = JSON.parse(await readFile(join(dist, "..", "test-vectors", "vectors.json"), "utf8")) as VectorFile;
-  const outcomes = await runMutation(dist, vectors, join(dist, "..", ".mutants"));
+  const filters = process.argv.slice(2);
+  const only = (site: RuleSite) => filters.length === 0 || filters.some((text) => site.file.includes(text));
+  const outcomes = await runMutation(dist, vectors, join(dist, "..", ".mutants"), only);
   const holes = outcomes.filter((o) => o.caughtBy === undefined);
   for (const o of outcomes) {
     const where = `${o.site.file}:${o.site.line}`;
