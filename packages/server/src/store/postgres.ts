@@ -19,12 +19,16 @@
  * (CockroachDB, YugabyteDB) do by default: conflicts then surface as SQLSTATE 40001 and take the
  * same retry path.
  *
- * Group commit (option `batchesInFlight`): payments that arrive while every writing connection is
- * busy wait and are then recorded together, in one transaction and one commit, taking the ledger
- * lock once. A batch
- * locks its users' rows in user order, so two batches never wait for each other in a cycle. A
- * failure a retry cures runs the batch again; any other runs each payment alone, so one payment's
- * failure is its own. Nobody is answered before the commit.
+ * A payment is one call of a server-side function (postgres-payments.ts, migration 10): one round
+ * trip and, at READ COMMITTED, no BEGIN or COMMIT of its own, where statement by statement it
+ * costs about ten round trips.
+ *
+ * Group commit (option `batchesInFlight`): payments that arrive while the process's payment
+ * transactions are all under way wait and are then recorded together, in one call, one
+ * transaction and one commit, taking the ledger lock once. A batch locks its users' rows in user
+ * order, so two batches never wait for each other in a cycle. A failure a retry cures runs the
+ * batch again; any other runs each payment alone, statement by statement, so one payment's failure
+ * is its own. Nobody is answered before the commit.
  */
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
@@ -76,12 +80,14 @@ export interface PgStoreOptions {
   readonly isolation?: PgIsolation;
   /**
    * Group commit: at most this many payment transactions at once, each on its own connection
-   * (default: the pool less two, kept for reads; Infinity turns it off). Payments beyond them,
-   * which would otherwise queue for a connection, wait and are then written together, one
-   * transaction and one commit for many. PostgreSQL already flushes the WAL once for commits that
-   * arrive together, and a batch holds its users' rows until its commit, so the gain is in round
-   * trips, and shows where they are dear (a distant database, synchronous replication); the
-   * PostgreSQL benchmark measures the store with and without it in each run.
+   * (default: two with the function, so that payments arriving together share a call and a
+   * commit while one batch is written and the next is sent; the pool less two, kept for reads,
+   * statement by statement; Infinity turns it off). Payments beyond them wait and are then
+   * written together, one call, one transaction and one commit for many. PostgreSQL already
+   * flushes the WAL once for commits that arrive together; what a batch saves is the work of a
+   * transaction per payment in the database (its round trip, snapshot, locks, commit record), at
+   * the price of holding its users' rows until its commit. The PostgreSQL benchmark measures the
+   * store with and without it in each run.
    */
   readonly batchesInFlight?: number;
   /**
@@ -132,7 +138,8 @@ export class PgStore implements Store {
     this.#paymentCall = opts.paymentCall ?? "function";
     this.#batchesInFlight = Math.max(
       1,
-      Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) - 2) || Number.POSITIVE_INFINITY,
+      Math.trunc(opts.batchesInFlight ?? (this.#paymentCall === "function" ? 2 : (opts.poolSize ?? 10) - 2)) ||
+        Number.POSITIVE_INFINITY,
     );
   }
 
