@@ -45,6 +45,7 @@ import {
   type PartyId,
 } from "@peage/protocol";
 import { initDataDir, PgStore, type PaymentRecord } from "../src/index.js";
+import { selfCpuSeconds, treeCpuSeconds } from "./process-cpu.js";
 import { f0, f2, publishSection, type Target } from "./report.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
@@ -102,6 +103,8 @@ interface Pgbench {
   /** Seconds of measuring, without connection time: transactions / tps, summed over the rounds. */
   seconds: number;
   readonly rounds: number[];
+  /** CPU seconds of PostgreSQL and of pgbench itself (as `client`) during the runs. */
+  readonly cpu: Cpu;
 }
 
 /** One pgbench run, added to `into`; its failures are read from its output, never assumed. */
@@ -153,9 +156,39 @@ interface Load {
   seconds: number;
   /** The next request to send. */
   next: number;
+  /** CPU seconds spent meanwhile by the server's processes, PostgreSQL's, and this one (the load generator, or the store). */
+  readonly cpu: Cpu;
 }
 
-const newLoad = (): Load => ({ done: 0, errors: 0, seconds: 0, next: 0 });
+interface Cpu {
+  server: number;
+  postgres: number;
+  client: number;
+}
+
+const newLoad = (): Load => ({ done: 0, errors: 0, seconds: 0, next: 0, cpu: { server: 0, postgres: 0, client: 0 } });
+
+/** The processes whose CPU time is read: the server's first process (its workers are its children) and PostgreSQL's postmaster. */
+interface Meters {
+  readonly server: number;
+  readonly postmaster: number;
+}
+
+function sample(meters: Meters): Cpu & { reaped: number } {
+  const self = selfCpuSeconds();
+  return {
+    server: treeCpuSeconds(meters.server),
+    postgres: treeCpuSeconds(meters.postmaster),
+    client: self.own,
+    reaped: self.reaped,
+  };
+}
+
+function addCpu(into: Cpu, before: Cpu, after: Cpu): void {
+  into.server += after.server - before.server;
+  into.postgres += after.postgres - before.postgres;
+  into.client += after.client - before.client;
+}
 const perSecond = (load: Load) => load.done / load.seconds;
 
 /** Runs `send` with CLIENTS in flight for `seconds` (or until `count` are sent), adding to `load`. */
@@ -177,13 +210,21 @@ type Case = readonly [Load, number, number, (i: number) => Promise<boolean>, Aro
 type Around = (run: () => Promise<void>) => Promise<void>;
 
 /** Runs the cases in rounds: pgbench first, then every case, in reversed order every other round. */
-async function alternate(cluster: Cluster, baseline: Pgbench, cases: readonly Case[]): Promise<void> {
+async function alternate(cluster: Cluster, meters: Meters, baseline: Pgbench, cases: readonly Case[]): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
+    const start = sample(meters);
     pgbench(cluster, baseline);
+    const end = sample(meters);
+    // pgbench's own CPU is this process's reaped children's.
+    addCpu(baseline.cpu, { ...start, client: start.reaped }, { ...end, client: end.reaped });
     process.stdout.write(`round ${round + 1} of ${ROUNDS}: pgbench ${f0(baseline.rounds.at(-1)!)} tps`);
     for (const [load, count, seconds, send, around] of round % 2 === 0 ? cases : [...cases].reverse()) {
       const [done, elapsed] = [load.done, load.seconds];
-      const run = () => drive(load, count, seconds, send);
+      const run = async () => {
+        const before = sample(meters);
+        await drive(load, count, seconds, send);
+        addCpu(load.cpu, before, sample(meters));
+      };
       await (around ? around(run) : run());
       process.stdout.write(`, ${f0((load.done - done) / (load.seconds - elapsed))}/s`);
     }
@@ -335,12 +376,13 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${ROUNDS} rounds: pgbench ${PGBENCH_SECONDS} s, then ${CLIENTS} in flight through the server (${server.workers} worker processes: spread, hot, an endpoint) and on the store alone (spread, hot, no group commit, statements, no outbox trigger)…\n`,
     );
-    const baseline: Pgbench = { transactions: 0, failed: 0, seconds: 0, rounds: [] };
+    const baseline: Pgbench = { transactions: 0, failed: 0, seconds: 0, rounds: [], cpu: { server: 0, postgres: 0, client: 0 } };
+    const postmaster = Number(readFileSync(join(cluster.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
     const [httpSpread, httpHot, httpEndpoint, storeSpread, storeHot, storeSeparate, storeStatements, storeOutboxOff] = Array.from(
       { length: 8 },
       newLoad,
     ) as [Load, Load, Load, Load, Load, Load, Load, Load];
-    await alternate(cluster, baseline, [
+    await alternate(cluster, { server: child.pid!, postmaster }, baseline, [
       [httpSpread, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, (i) => i % PUBLISHERS))],
       [httpHot, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, () => 0))],
       [
@@ -513,11 +555,42 @@ function render(r: Results): string {
     "",
     `What a payment costs the database: one call of the function peage_record_payments (one round trip; at READ COMMITTED the call is its own transaction, with no BEGIN or COMMIT to send), and payments that arrive while the store's two payment transactions are under way go together in the next call, one transaction and one commit for the batch (group commit). Statement by statement, as every other operation runs, a payment is about ten round trips (BEGIN, the ledger's shared advisory lock, the user's row locked, the nonce checked, the closed periods read, the payment, its ledger transaction and postings inserted, the balance updated, COMMIT): the function records ${f2(perSecond(r.storeSpread) / perSecond(r.storeStatements))} × as many payments per second as the statements in this run, and group commit ${f2(perSecond(r.storeSpread) / perSecond(r.storeSeparate))} × as many as a call per payment. A tpcb-like transaction is seven round trips (BEGIN, three updates, a select, an insert, END) writing four rows with three index entries; a payment writes six rows (the payment, its outbox event, its ledger transaction, two or more postings) and the user's balance, with about fifteen index entries.`,
     "",
-    `The webhook outbox: a trigger writes an event row with each payment, in its transaction. Switched off for its rounds, the store alone records ${f0(perSecond(r.storeOutboxOff))} payments/s against ${f0(perSecond(r.storeSpread))} with it: the trigger costs ${share(r.storeSpread, r.storeOutboxOff)} of the store's rate. With a webhook endpoint registered (a receiver on this machine answering 204), the server's workers also fan each event out to a delivery and send it (${r.delivered} deliveries received in those rounds): ${f0(perSecond(r.httpEndpoint))} payments/s through the server against ${f0(perSecond(r.httpSpread))} with none, ${share(r.httpEndpoint, r.httpSpread)} less.`,
+    `The webhook outbox: a trigger writes an event row with each payment, in its transaction. Switched off for its rounds, the store alone records ${f0(perSecond(r.storeOutboxOff))} payments/s against ${f0(perSecond(r.storeSpread))} with it (the trigger costs ${share(r.storeSpread, r.storeOutboxOff)} of the store's rate), and PostgreSQL spends ${cpuMs(r.storeOutboxOff, "postgres")} ms of CPU per payment against ${cpuMs(r.storeSpread, "postgres")} with it (table below), which does not depend on the machine's other load. With a webhook endpoint registered (a receiver on this machine answering 204), the server's workers also fan each event out to a delivery and send it (${r.delivered} deliveries received while ${r.httpEndpoint.done} payments were recorded in those rounds: what is not delivered by the end of a round is still owed, so the rate below leaves out part of the delivery work): ${f0(perSecond(r.httpEndpoint))} payments/s through the server against ${f0(perSecond(r.httpSpread))} with none, ${share(r.httpEndpoint, r.httpSpread)} less; CPU per payment, server and PostgreSQL: ${cpuMs(r.httpEndpoint, "server")} and ${cpuMs(r.httpEndpoint, "postgres")} ms with the endpoint, ${cpuMs(r.httpSpread, "server")} and ${cpuMs(r.httpSpread, "postgres")} ms without. Even with no endpoint, every event is closed once by the server's outbox worker (an update of its row), which the rows through the server include and the store's alone do not.`,
     "",
+    ...cpuTable(r),
     `Where the gap lies, from the same rounds: the store alone reaches ${f2(perSecond(r.storeSpread) / tps(r.baseline))} of pgbench (the database side), and the server reaches ${f2(perSecond(r.httpSpread) / perSecond(r.storeSpread))} of the store alone (the server side: HTTP, parsing and schema checks, the user's row read before the write, a verification and a signature per payment, in ${r.workers} processes competing with PostgreSQL and the load generator for the cores).`,
     "",
   ].join("\n");
+}
+
+/** Milliseconds of CPU per payment on one side. */
+const cpuMs = (load: Load, side: keyof Cpu) => (load.done === 0 ? "n/a" : f2((1000 * load.cpu[side]) / load.done));
+
+/** CPU per payment by side, read from /proc in the same rounds, and the bound it sets on the ratio to pgbench. */
+function cpuTable(r: Results): string[] {
+  const ms = (seconds: number, count: number) => (count === 0 ? "n/a" : f2((1000 * seconds) / count));
+  const total = (cpu: Cpu) => cpu.server + cpu.postgres + cpu.client;
+  const row = (what: string, load: Load, client: string) =>
+    `| ${what} | ${ms(load.cpu.server, load.done)} | ${ms(load.cpu.postgres, load.done)} | ${ms(load.cpu.client, load.done)} (${client}) | ${ms(total(load.cpu), load.done)} |`;
+  const b = r.baseline;
+  const perPayment = total(r.httpSpread.cpu) / r.httpSpread.done;
+  const perTransaction = total(b.cpu) / b.transactions;
+  return [
+    "CPU per payment or transaction, in milliseconds of one core, read from /proc over the same rounds (the server's processes, PostgreSQL's postmaster and backends, this process):",
+    "",
+    "| workload | server processes | PostgreSQL | client | total |",
+    "|---|---:|---:|---:|---:|",
+    `| pgbench tpcb-like | – | ${ms(b.cpu.postgres, b.transactions)} | ${ms(b.cpu.client, b.transactions)} (pgbench) | ${ms(total(b.cpu), b.transactions)} |`,
+    row(`POST /v1/payments, ${PUBLISHERS} publishers`, r.httpSpread, "load generator: fetch"),
+    row("POST /v1/payments, a webhook endpoint registered", r.httpEndpoint, "load generator: fetch"),
+    row("Store.recordPayment alone, group commit", r.storeSpread, "the store in this process"),
+    row("Store.recordPayment alone, a call per payment", r.storeSeparate, "the store in this process"),
+    row("Store.recordPayment alone, statement by statement", r.storeStatements, "the store in this process"),
+    row("Store.recordPayment alone, the outbox trigger off", r.storeOutboxOff, "the store in this process"),
+    "",
+    `With the load generator, the server and PostgreSQL on the same ${cpus().length} cores, a payment through the server costs ${f2(1000 * perPayment)} ms of CPU in all and a tpcb-like transaction ${f2(1000 * perTransaction)} ms: however its waits are arranged, the server cannot pass ${f2(perTransaction / perPayment)} of pgbench on this machine while a payment costs that much (pgbench's transactions are short of it by the server's whole part, its HTTP client's, and the difference in PostgreSQL's).`,
+    "",
+  ];
 }
 
 main().catch((error: unknown) => {
