@@ -45,7 +45,7 @@ import {
   type PartyId,
 } from "@peage/protocol";
 import { initDataDir, PgStore, type PaymentRecord } from "../src/index.js";
-import { selfCpuSeconds, treeCpuSeconds } from "./process-cpu.js";
+import { ownCpuSeconds, selfCpuSeconds, treeCpuSeconds } from "./process-cpu.js";
 import { f0, f2, publishSection, type Target } from "./report.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
@@ -162,11 +162,13 @@ interface Load {
 
 interface Cpu {
   server: number;
+  /** Of `server`, the first process's own: it hands the connections to the workers (node:cluster). */
+  primary: number;
   postgres: number;
   client: number;
 }
 
-const newLoad = (): Load => ({ done: 0, errors: 0, seconds: 0, next: 0, cpu: { server: 0, postgres: 0, client: 0 } });
+const newLoad = (): Load => ({ done: 0, errors: 0, seconds: 0, next: 0, cpu: { server: 0, primary: 0, postgres: 0, client: 0 } });
 
 /** The processes whose CPU time is read: the server's first process (its workers are its children) and PostgreSQL's postmaster. */
 interface Meters {
@@ -178,6 +180,7 @@ function sample(meters: Meters): Cpu & { reaped: number } {
   const self = selfCpuSeconds();
   return {
     server: treeCpuSeconds(meters.server),
+    primary: ownCpuSeconds(meters.server),
     postgres: treeCpuSeconds(meters.postmaster),
     client: self.own,
     reaped: self.reaped,
@@ -186,6 +189,7 @@ function sample(meters: Meters): Cpu & { reaped: number } {
 
 function addCpu(into: Cpu, before: Cpu, after: Cpu): void {
   into.server += after.server - before.server;
+  into.primary += after.primary - before.primary;
   into.postgres += after.postgres - before.postgres;
   into.client += after.client - before.client;
 }
@@ -376,7 +380,13 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${ROUNDS} rounds: pgbench ${PGBENCH_SECONDS} s, then ${CLIENTS} in flight through the server (${server.workers} worker processes: spread, hot, an endpoint) and on the store alone (spread, hot, no group commit, statements, no outbox trigger)…\n`,
     );
-    const baseline: Pgbench = { transactions: 0, failed: 0, seconds: 0, rounds: [], cpu: { server: 0, postgres: 0, client: 0 } };
+    const baseline: Pgbench = {
+      transactions: 0,
+      failed: 0,
+      seconds: 0,
+      rounds: [],
+      cpu: { server: 0, primary: 0, postgres: 0, client: 0 },
+    };
     const postmaster = Number(readFileSync(join(cluster.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
     const [httpSpread, httpHot, httpEndpoint, storeSpread, storeHot, storeSeparate, storeStatements, storeOutboxOff] = Array.from(
       { length: 8 },
@@ -570,8 +580,9 @@ const cpuMs = (load: Load, side: keyof Cpu) => (load.done === 0 ? "n/a" : f2((10
 function cpuTable(r: Results): string[] {
   const ms = (seconds: number, count: number) => (count === 0 ? "n/a" : f2((1000 * seconds) / count));
   const total = (cpu: Cpu) => cpu.server + cpu.postgres + cpu.client;
+  const server = (load: Load) => `${ms(load.cpu.server, load.done)} (first process ${ms(load.cpu.primary, load.done)})`;
   const row = (what: string, load: Load, client: string) =>
-    `| ${what} | ${ms(load.cpu.server, load.done)} | ${ms(load.cpu.postgres, load.done)} | ${ms(load.cpu.client, load.done)} (${client}) | ${ms(total(load.cpu), load.done)} |`;
+    `| ${what} | ${server(load)} | ${ms(load.cpu.postgres, load.done)} | ${ms(load.cpu.client, load.done)} (${client}) | ${ms(total(load.cpu), load.done)} |`;
   const b = r.baseline;
   const perPayment = total(r.httpSpread.cpu) / r.httpSpread.done;
   const perTransaction = total(b.cpu) / b.transactions;

@@ -37,6 +37,11 @@ function children(pid: number): number[] {
   }
 }
 
+/** CPU seconds of one process alone, without its children. */
+export function ownCpuSeconds(pid: number): number {
+  return times(pid)?.own ?? 0;
+}
+
 /** CPU seconds of a process and all its descendants, living and reaped. */
 export function treeCpuSeconds(root: number): number {
   const top = times(root);
