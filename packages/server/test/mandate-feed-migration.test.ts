@@ -1,11 +1,12 @@
 /**
- * Migration 10 on both engines, from a database of version 9 holding payments under mandates:
+ * The mandate feed's migration on both engines, from a database of the version before holding payments under mandates:
  * each link gets its user, and positions 1, 2, … per user in the order the payments were made.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { mandateFeedMigrationPg, mandateFeedMigrationSqlite } from "../src/mandates/migrations.js";
 import { migratePostgres, migrateSqlite } from "../src/store/driver.js";
 import { LEDGER_SCHEMA } from "../src/store/ledger-schema.js";
 import { migrations } from "../src/store/migrations.js";
@@ -49,11 +50,15 @@ const EXPECTED = [
 ];
 const rowsOf = (rows: Record<string, unknown>[]) => rows.map((r) => [r["payment_id"], r["user_id"], Number(r["position"])]);
 
-describe("migration 10: the mandate payments feed (sqlite)", () => {
+describe("the mandate payments feed's migration (sqlite)", () => {
   it("numbers the links already there per user, in payment order", () => {
     const db = new Database(":memory:");
     db.pragma("foreign_keys = ON");
-    migrateSqlite(db, LEDGER_SCHEMA, migrations.slice(0, 9));
+    migrateSqlite(
+      db,
+      LEDGER_SCHEMA,
+      migrations.filter((m) => m.version < mandateFeedMigrationSqlite.version),
+    );
     db.exec(FILL);
     migrateSqlite(db, LEDGER_SCHEMA);
     assert.deepEqual(rowsOf(db.prepare(READ).all() as Record<string, unknown>[]), EXPECTED);
@@ -61,7 +66,7 @@ describe("migration 10: the mandate payments feed (sqlite)", () => {
   });
 });
 
-describe("migration 10: the mandate payments feed (postgres)", () => {
+describe("the mandate payments feed's migration (postgres)", () => {
   let client: pg.Client;
   let drop: () => Promise<void>;
   before(async () => {
@@ -70,7 +75,11 @@ describe("migration 10: the mandate payments feed (postgres)", () => {
   after(() => drop());
 
   it("numbers the links already there per user, in payment order", async () => {
-    await migratePostgres(client, LEDGER_SCHEMA, pgMigrations.slice(0, 9));
+    await migratePostgres(
+      client,
+      LEDGER_SCHEMA,
+      pgMigrations.filter((m) => m.version < mandateFeedMigrationPg.version),
+    );
     await client.query(FILL);
     await migratePostgres(client, LEDGER_SCHEMA);
     assert.deepEqual(rowsOf((await client.query(READ)).rows), EXPECTED);

@@ -6,11 +6,11 @@
  * outside the vectors' mutation check; test/pki-crl-check.test.ts pins each rule.
  */
 import { fail, ok, type Result } from "../errors.js";
-import { StoredCrl, checkCrlOf, type PathNode } from "./revocation.js";
+import { StoredCrl, checkCrlOf, type IssuerNode } from "./revocation.js";
 import type { x509 } from "./x509.js";
 
 /** Whether `crl` can be relied on at `at`, issued by one of `issuers` (anchors and known CAs, with their keys). */
-export async function checkCrlAlone(crl: x509.X509Crl, at: Date, issuers: readonly PathNode[]): Promise<Result<void>> {
+export async function checkCrlAlone(crl: x509.X509Crl, at: Date, issuers: readonly IssuerNode[]): Promise<Result<void>> {
   const stored = new StoredCrl(crl);
   const issuerName = JSON.stringify(crl.issuer);
   if (crl.thisUpdate.getTime() > at.getTime())

@@ -84,20 +84,26 @@ export interface PathNode {
   readonly key?: IssuerKey;
 }
 
+/** A certificate of the path above the leaf: its key was imported to check what it signed. */
+export type IssuerNode = PathNode & { readonly key: IssuerKey };
+
+/** A built path: the leaf, then its issuers up to the trust anchor. */
+export type CertificationPath = readonly [PathNode, ...IssuerNode[]];
+
 /**
  * Checks every certificate of the path but the trust anchor against its issuer's CRL. Returns the
  * earliest nextUpdate of the CRLs used (ms, Infinity if none): past it, the answer may change.
  */
 export async function checkRevocation(
-  path: readonly PathNode[],
+  path: CertificationPath,
   crls: readonly StoredCrl[],
   policy: RevocationPolicy,
   at: Date,
 ): Promise<Result<number>> {
   let until = Number.POSITIVE_INFINITY;
-  for (let i = 0; i + 1 < path.length; i++) {
+  const [, ...issuers] = path;
+  for (const [i, issuer] of issuers.entries()) {
     const subject = path[i]!.view;
-    const issuer = path[i + 1]!;
     const crl = findCrl(crls, issuer.view);
     if (!crl) {
       if (policy === "require")
@@ -113,15 +119,23 @@ export async function checkRevocation(
   return ok(until);
 }
 
+/** A CRL of this issuer, preferring one whose AKI names the issuer's key exactly. */
+function findCrl(crls: readonly StoredCrl[], issuer: CertificateView): StoredCrl | undefined {
+  const candidates = crls.filter((crl) => crl.issuedBy(issuer));
+  return (
+    candidates.find((crl) => crl.authorityKeyId !== undefined && crl.authorityKeyId === issuer.subjectKeyId) ?? candidates[0]
+  );
+}
+
 /**
  * Whether `stored` can be relied on, as `issuer`'s CRL at `at`: usable (no critical extension this
  * checker ignores, a nextUpdate), issued by a key allowed to sign CRLs (cRLSign), its signature
  * verified with the issuer's key, and not stale. Returns its nextUpdate (ms). Used inside a chain's
- * validation and, before a CRL is used on its own, by TrustStore.checkCrl.
+ * validation and, before a CRL is used on its own, by TrustStore.checkCrl (crl-check.ts).
  */
 export async function checkCrlOf(
   stored: StoredCrl,
-  issuer: PathNode,
+  issuer: IssuerNode,
   at: Date,
   purpose: string,
   detail: Record<string, string> = {},
@@ -136,8 +150,6 @@ export async function checkCrlOf(
       detail,
     );
   }
-  if (!issuer.key)
-    return fail("ERR_REVOCATION_UNKNOWN", `the key of ${issuer.view.name} is not available to check ${crlName}`, detail);
   const signature = await stored.verifiedBy(issuer.view, issuer.key);
   if (!signature.ok) return signature;
   const nextUpdate = stored.crl.nextUpdate!.getTime();
@@ -152,15 +164,7 @@ export async function checkCrlOf(
   return ok(nextUpdate);
 }
 
-/** A CRL of this issuer, preferring one whose AKI names the issuer's key exactly. */
-function findCrl(crls: readonly StoredCrl[], issuer: CertificateView): StoredCrl | undefined {
-  const candidates = crls.filter((crl) => crl.issuedBy(issuer));
-  return (
-    candidates.find((crl) => crl.authorityKeyId !== undefined && crl.authorityKeyId === issuer.subjectKeyId) ?? candidates[0]
-  );
-}
-
-async function statusOf(subject: CertificateView, issuer: PathNode, stored: StoredCrl, at: Date): Promise<Result<number>> {
+async function statusOf(subject: CertificateView, issuer: IssuerNode, stored: StoredCrl, at: Date): Promise<Result<number>> {
   const detail = { subject: subject.cert.subject, serialNumber: subject.cert.serialNumber };
   const usable = await checkCrlOf(stored, issuer, at, `to check ${subject.name}`, detail);
   if (!usable.ok) return usable;
