@@ -5,13 +5,17 @@
  * With `sepa: true` the file follows the EPC SEPA Credit Transfer customer-to-PSP implementation
  * guidelines (EPC132-08, 2023 version 1.0): euro only, SEPA accounts only, SvcLvl SEPA, ChrgBr
  * SLEV, names of at most 70 characters; it validates against both the EPC XSD and the ISO one.
- * Otherwise it is a plain ISO 20022 file (any currency, ChrgBr SHAR, a creditor BIC required).
+ * Otherwise it is a plain ISO 20022 file (any currency, ChrgBr SHAR): the creditor's account is an
+ * IBAN with the bank's BIC, or a domestic account of a country outside the IBAN registry
+ * (domestic.ts), written as `CdtrAcct/Id/Othr` (scheme BBAN) with the bank reached through its
+ * clearing system's member id (`CdtrAgt/FinInstnId/ClrSysMmbId`), a BIC beside it if known.
  */
 import type { Price } from "@peage/protocol";
 import { checkPositivePrice, minorToDecimal, writtenDigits } from "./amount.js";
 import { optionalSepaText, sepaIdentifier, sepaText } from "./charset.js";
 import { FieldProblem, ProblemList } from "./errors.js";
 import { bic, country, iban, isoDateTime } from "./fields.js";
+import { clearingRoute, parseDomesticAccount, type ClearingRoute, type DomesticAccount } from "./domestic.js";
 import { element, serializeXml, textElement, type XmlElement } from "./xml.js";
 import { assertBatchObject, dateFromCreation, groupHeader, prepareUnique } from "./batch.js";
 
@@ -22,8 +26,10 @@ export interface CreditTransfer {
   readonly endToEndId: string;
   readonly creditor: {
     readonly name: string;
-    readonly iban: string;
-    /** The creditor's bank; may be left out for SEPA transfers (IBAN-only), required otherwise. */
+    /** The account: an IBAN, or (outside SEPA) a domestic account; exactly one of the two. */
+    readonly iban?: string;
+    readonly domestic?: DomesticAccount;
+    /** The creditor's bank; may be left out for SEPA transfers (IBAN-only) and domestic accounts, required otherwise. */
     readonly bic?: string;
     /** ISO 3166 alpha-2 country of the creditor's address. */
     readonly country: string;
@@ -58,7 +64,7 @@ const TOTAL_DIGITS = 18;
 interface PreparedTransfer {
   endToEndId: string;
   name: string;
-  iban: string;
+  account: { iban: string } | { route: ClearingRoute };
   bic: string | undefined;
   country: string;
   amount: bigint;
@@ -163,10 +169,10 @@ function prepareTransfer(
   >;
   const endToEndId = problems.check(() => sepaIdentifier(transfer.endToEndId, `${at}.endToEndId`));
   const name = problems.check(() => sepaText(creditor.name, `${at}.creditor.name`, nameLength));
-  const account = problems.check(() => iban(creditor.iban, `${at}.creditor.iban`, sepa));
+  const account = creditorAccount(creditor, at, sepa, problems);
   const agent = problems.check(() => {
     if (creditor.bic === undefined || creditor.bic === "") {
-      if (sepa) return undefined;
+      if (sepa || creditor.domestic !== undefined) return undefined;
       throw new FieldProblem("ERR_BANK_SCHEME", `${at}.creditor.bic`, "a BIC is required outside SEPA");
     }
     return bic(creditor.bic, `${at}.creditor.bic`);
@@ -191,7 +197,7 @@ function prepareTransfer(
   return {
     endToEndId,
     name: name as string,
-    iban: account as string,
+    account: account!,
     bic: agent,
     country: creditorCountry as string,
     amount: amount.amount,
@@ -199,6 +205,58 @@ function prepareTransfer(
     exponent: amount.exponent,
     remittance,
   };
+}
+
+/** The creditor's IBAN or domestic account (never both), each problem of it named by its field. */
+function creditorAccount(
+  creditor: Partial<CreditTransfer["creditor"]>,
+  at: string,
+  sepa: boolean,
+  problems: ProblemList,
+): PreparedTransfer["account"] | undefined {
+  if (creditor.domestic === undefined) {
+    const checked = problems.check(() => iban(creditor.iban, `${at}.creditor.iban`, sepa));
+    return checked === undefined ? undefined : { iban: checked };
+  }
+  const field = `${at}.creditor.domestic`;
+  if (creditor.iban !== undefined) {
+    problems.add("ERR_BANK_ACCOUNT", field, "an account is an IBAN or a domestic account, not both");
+    return undefined;
+  }
+  if (sepa) {
+    problems.add("ERR_BANK_SCHEME", field, "a SEPA credit transfer goes to an IBAN, not a domestic account");
+    return undefined;
+  }
+  const parsed = parseDomesticAccount(creditor.domestic);
+  if (!parsed.ok) {
+    for (const p of parsed.problems) problems.add("ERR_BANK_ACCOUNT", `${field}.${p.field}`, p.reason);
+    return undefined;
+  }
+  return { route: clearingRoute(parsed.account) };
+}
+
+/** CdtrAgt: the creditor's bank by BIC, by its clearing system's member id, or both. */
+function creditorAgent(t: PreparedTransfer): XmlElement | undefined {
+  const route = "route" in t.account ? t.account.route : undefined;
+  if (t.bic === undefined && route === undefined) return undefined;
+  return element("CdtrAgt", [
+    element("FinInstnId", [
+      t.bic === undefined ? undefined : textElement("BICFI", t.bic),
+      route === undefined
+        ? undefined
+        : element("ClrSysMmbId", [element("ClrSysId", [textElement("Cd", route.system)]), textElement("MmbId", route.memberId)]),
+    ]),
+  ]);
+}
+
+/** CdtrAcct: an IBAN, or a domestic account number as the BBAN (ExternalAccountIdentification1Code) with its type. */
+function creditorAccountElement(t: PreparedTransfer): XmlElement {
+  if ("iban" in t.account) return element("CdtrAcct", [element("Id", [textElement("IBAN", t.account.iban)])]);
+  const { route } = t.account;
+  return element("CdtrAcct", [
+    element("Id", [element("Othr", [textElement("Id", route.bban), element("SchmeNm", [textElement("Cd", "BBAN")])])]),
+    route.accountType === undefined ? undefined : element("Tp", [textElement("Cd", route.accountType)]),
+  ]);
 }
 
 /** Code-unit order, independent of locale. */
@@ -259,9 +317,9 @@ function paymentInformation(group: PaymentGroup, d: DebtorSide): XmlElement {
       element("CdtTrfTxInf", [
         element("PmtId", [textElement("EndToEndId", t.endToEndId)]),
         element("Amt", [textElement("InstdAmt", minorToDecimal(t.amount, t.exponent), [["Ccy", t.currency]])]),
-        t.bic === undefined ? undefined : element("CdtrAgt", [element("FinInstnId", [textElement("BICFI", t.bic)])]),
+        creditorAgent(t),
         element("Cdtr", [textElement("Nm", t.name), element("PstlAdr", [textElement("Ctry", t.country)])]),
-        element("CdtrAcct", [element("Id", [textElement("IBAN", t.iban)])]),
+        creditorAccountElement(t),
         t.remittance === undefined ? undefined : element("RmtInf", [textElement("Ustrd", t.remittance)]),
       ]),
     ),
