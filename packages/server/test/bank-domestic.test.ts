@@ -116,7 +116,7 @@ describe("pain.001 to domestic accounts", () => {
     );
     assert.doesNotMatch(xml, /<CdtrAcct>\s*<Id>\s*<IBAN>/);
     // No creditor BIC is needed where the clearing system routes the transfer.
-    assert.deepEqual(elementTexts(xml, "BICFI"), [DEBTOR.bic]);
+    assert.deepEqual(elementTexts(xml, "BICFI"), [DEBTOR.bic, DEBTOR.bic]);
   });
 
   it("validates for every country, mixed with IBAN creditors, with a BIC beside the clearing id when known", async () => {
