@@ -31,7 +31,8 @@ function transfer(id: string, creditor: Creditor, amount: Price, period: string)
     endToEndId: id,
     creditor: {
       name: creditor.name,
-      iban: creditor.iban,
+      // Recorded before domestic accounts existed, a creditor has an IBAN; since, one or the other.
+      ...(creditor.domestic === undefined ? { iban: creditor.iban } : { domestic: creditor.domestic }),
       ...(creditor.bic === undefined ? {} : { bic: creditor.bic }),
       country: creditor.country,
     },

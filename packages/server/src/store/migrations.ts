@@ -324,6 +324,21 @@ export const LEDGER_BY_PERIOD_USER: Migration = {
   sql: "CREATE INDEX IF NOT EXISTS ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
 };
 
+/**
+ * Version 10: publishers paid to a domestic account outside the IBAN registry (bank/domestic.ts,
+ * as JSON, instead of an IBAN), or in a payout currency other than the ones they earned in; and
+ * each payout's conversion (the rates and amounts it was made from, as JSON). The same on both engines.
+ */
+export const PAYOUT_ACCOUNTS: Migration = {
+  version: 10,
+  name: "publishers' domestic accounts and payout currency, payouts' conversions",
+  sql: `
+ALTER TABLE publishers ADD COLUMN domestic_account TEXT;
+ALTER TABLE publishers ADD COLUMN payout_currency TEXT CHECK (payout_currency IS NULL OR length(payout_currency) = 3);
+ALTER TABLE payouts ADD COLUMN conversion TEXT;
+`,
+};
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -436,4 +451,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
   LEDGER_BY_PERIOD_USER,
   { version: 9, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  PAYOUT_ACCOUNTS,
 ];
