@@ -232,7 +232,10 @@ export function convertedPayoutPostings(
     fxIn += to.amount;
   }
   if (total !== amount.amount)
-    throw new LedgerInvariantError("BALANCED", `conversion lines sum to ${total}, the payout is ${amount.amount} ${amount.currency}`);
+    throw new LedgerInvariantError(
+      "BALANCED",
+      `conversion lines sum to ${total}, the payout is ${amount.amount} ${amount.currency}`,
+    );
   return postings(...legs, [Accounts.fx, amount.currency, fxIn], [Accounts.bank, amount.currency, -amount.amount]);
 }
 

@@ -5,7 +5,15 @@
  * so a period of any size plans in memory proportional to its parties. All amounts are BigInt
  * minor units until they become a record's Price.
  */
-import { convert, formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Price, type RateTable } from "@peage/protocol";
+import {
+  convert,
+  formatPrice,
+  type CurrencyCode,
+  type MinorUnits,
+  type PartyId,
+  type Price,
+  type RateTable,
+} from "@peage/protocol";
 import { isSepaCountry, validateIban } from "../bank/index.js";
 import { minimumPayoutOf, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
@@ -45,7 +53,8 @@ export interface Hold {
   readonly currency: string;
   /** Minor units; negative when refunds exceed what the publisher had earned (it owes the difference). */
   readonly amount: string;
-  readonly reason: "below-minimum" | "no-bank-details" | "no-bic-for-non-sepa" | "nothing-due" | "bank-details-refused" | "no-rate";
+  readonly reason:
+    "below-minimum" | "no-bank-details" | "no-bic-for-non-sepa" | "nothing-due" | "bank-details-refused" | "no-rate";
   /**
    * For bank-details-refused: what the bank file refused (field: reason), to fix with PUT
    * /v1/admin/publishers/:publisher; for no-rate: which conversion had no rate.
@@ -196,7 +205,10 @@ function planPayouts(
         : payConverted(party, publisher, publisher.payoutCurrency, dues, frame, opts);
     payouts.push(...outcome.payouts);
     holds.push(...outcome.holds);
-    reports.set(party, dues.map((d) => reportLine(d, outcome)));
+    reports.set(
+      party,
+      dues.map((d) => reportLine(d, outcome)),
+    );
   }
   payouts.sort((a, b) => byKey(a.publisher, b.publisher) || (a.amount.currency < b.amount.currency ? -1 : 1));
   const numbered = payouts.map((p, i) => ({ ...p, id: `PAY-${period}-${String(i + 1).padStart(5, "0")}` }));
@@ -236,7 +248,14 @@ function reportLine(d: Due, outcome: PublisherOutcome): PayoutLine {
     carriedOut: price(positive(due - paid), currency),
     ...(converted === undefined
       ? {}
-      : { paidAs: converted.to, rate: converted.rate, fromRate: converted.fromRate, toRate: converted.toRate, rateDate: converted.date, rateSource: converted.source }),
+      : {
+          paidAs: converted.to,
+          rate: converted.rate,
+          fromRate: converted.fromRate,
+          toRate: converted.toRate,
+          rateDate: converted.date,
+          rateSource: converted.source,
+        }),
   };
 }
 
@@ -252,7 +271,12 @@ function payAsEarned(
   for (const { currency, due } of dues) {
     const decision = payoutDecision(publisher, due, currency, frame, config);
     if ("creditor" in decision) {
-      outcome.payouts.push({ period: frame.period, publisher: party as PartyId<"publisher">, amount: price(due, currency), ...decision });
+      outcome.payouts.push({
+        period: frame.period,
+        publisher: party as PartyId<"publisher">,
+        amount: price(due, currency),
+        ...decision,
+      });
       outcome.paid.set(currency, due);
     } else if (due !== 0n) {
       outcome.holds.push({ publisher: party, currency, amount: due.toString(), ...decision });
@@ -294,7 +318,13 @@ function payConverted(
     for (const d of owing) hold(d, decision);
     return outcome;
   }
-  outcome.payouts.push({ period: frame.period, publisher: party as PartyId<"publisher">, amount: price(total, target), ...decision, conversion });
+  outcome.payouts.push({
+    period: frame.period,
+    publisher: party as PartyId<"publisher">,
+    amount: price(total, target),
+    ...decision,
+    conversion,
+  });
   for (const line of conversion.lines) {
     outcome.paid.set(line.from.currency, BigInt(line.from.amount));
     outcome.converted.set(line.from.currency, { ...line, date: conversion.date, source: conversion.source });

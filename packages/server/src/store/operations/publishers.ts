@@ -11,7 +11,10 @@ export function* putPublisher(
   at: string,
 ): Logic<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
   if (p.iban !== undefined && p.domestic !== undefined)
-    throw new StoreStateError("ERR_PUBLISHER_ACCOUNT", `publisher ${p.id}: an account is an IBAN or a domestic account, not both`);
+    throw new StoreStateError(
+      "ERR_PUBLISHER_ACCOUNT",
+      `publisher ${p.id}: an account is an IBAN or a domestic account, not both`,
+    );
   const existing = yield* get("SELECT id FROM publishers WHERE id = ?", p.id);
   const values = [
     p.name,

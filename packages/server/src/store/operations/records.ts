@@ -106,9 +106,7 @@ export function toPublisher(row: Row): PublisherRecord {
     iban: optStr(row["iban"], "publishers.iban"),
     bic: optStr(row["bic"], "publishers.bic"),
     ...(row["domestic_account"] == null ? {} : { domestic: domestic(row["domestic_account"], "publishers.domestic_account") }),
-    ...(row["payout_currency"] == null
-      ? {}
-      : { payoutCurrency: currency(row["payout_currency"], "publishers.payout_currency") }),
+    ...(row["payout_currency"] == null ? {} : { payoutCurrency: currency(row["payout_currency"], "publishers.payout_currency") }),
     createdAt: str(row["created_at"], "publishers.created_at"),
     updatedAt: str(row["updated_at"], "publishers.updated_at"),
   };
