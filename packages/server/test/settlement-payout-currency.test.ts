@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { price, rateTable, type CurrencyCode, type PartyId } from "@peage/protocol";
+import fc from "fast-check";
+import { convert, price, rateTable, type CurrencyCode, type PartyId } from "@peage/protocol";
+import { convertedPayoutPostings } from "../src/ledger/ledger.js";
 import { buildConfig, settle, type Store } from "../src/index.js";
 import { parseDomesticAccount, validateXml, type DomesticAccount } from "../src/bank/index.js";
 import { schemas } from "./bank-fixtures.js";
@@ -216,6 +218,107 @@ for (const engine of ENGINES) {
 
       // Acme, paid in March, is due nothing in April: its March payout settled each currency it earned.
       assert.ok(!april.details.publishers.some((p) => p.publisher.id === ACME));
+
+      // What the publisher reads about itself: the payout with its conversion, the hold with its reason.
+      const own = await store.runExtension("payoutsOf", ACME);
+      assert.deepEqual(own.payouts[0]!.conversion, acme!.conversion);
+      const londonOwn = await store.runExtension("payoutsOf", LONDON);
+      assert.deepEqual(
+        londonOwn.payouts.map((p) => [p.period, p.amount]),
+        [["2026-04", price(1_478, "GBP")]],
+      );
+    });
+
+    it("holds a converted payout when the server has no rates at all, and pays in its own currency what needs none", async () => {
+      const dir = mkdtempSync(join(work, "norates-"));
+      const fresh = await openTestStore(engine, dir);
+      try {
+        const books = new Books(fresh.store, 0);
+        const payers = await setUp(books);
+        await books.pay(payers.eu, ACME, eur(2_500), "2026-03-05T10:00:00.000Z");
+        await books.pay(payers.jp, KAISHA, jpy(5_000), "2026-03-05T10:00:00.000Z");
+        const march = await settle({
+          store: fresh.store,
+          period: "2026-03",
+          outDir: join(dir, "out"),
+          config,
+          now: new Date("2026-04-01T09:00:00.000Z"),
+        });
+        // Kaisha earned only in its payout currency: paid, no conversion. Acme's euros wait for a rate.
+        assert.deepEqual(
+          march.settlement.payouts.map((p) => [p.publisher, p.amount, p.conversion]),
+          [[KAISHA, jpy(5_000), undefined]],
+        );
+        assert.deepEqual(march.details.holds, [
+          {
+            publisher: ACME,
+            currency: "EUR",
+            amount: "2500",
+            reason: "no-rate",
+            detail:
+              "no exchange rates to convert EUR into USD: import rates with peage fx import; the amounts stay due and are paid at the next settlement",
+          },
+        ]);
+        const report = march.details.publishers.find((p) => p.publisher.id === ACME)!;
+        assert.deepEqual(
+          report.lines.map((l) => [l.currency, l.paid.amount, l.carriedOut.amount]),
+          [["EUR", 0, 2_500]],
+        );
+        assert.deepEqual((await fresh.store.auditLedger()).settlementMismatches, []);
+      } finally {
+        await fresh.close();
+      }
     });
   });
 }
+
+describe("a converted payout's postings", () => {
+  it("balance in every currency, settle each payable for what was due and pay the sum of the lines, for any rates", () => {
+    const currencies = ["EUR", "USD", "JPY", "BHD", "GBP"] as const;
+    const rate = fc
+      .tuple(fc.integer({ min: 1, max: 99_999 }), fc.integer({ min: 0, max: 6 }))
+      .map(([digits, scale]) => (digits / 10 ** scale).toFixed(scale));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...currencies),
+        fc.dictionary(fc.constantFrom(...currencies), fc.integer({ min: 1, max: 1e9 }), { minKeys: 1 }),
+        fc.record({ USD: rate, JPY: rate, BHD: rate, GBP: rate }),
+        (target, dues, rates) => {
+          const table = rateTable("EUR", "2026-03-31", rates);
+          const lines = Object.entries(dues).map(([currency, amount]) => {
+            const from = price(amount, currency as CurrencyCode);
+            let to;
+            try {
+              to = convert(from, target as CurrencyCode, table)!.price;
+            } catch (error) {
+              // Beyond a safe integer: the settlement holds such a payout (no-rate) instead.
+              assert.ok(error instanceof RangeError);
+              to = undefined;
+            }
+            return { from, to };
+          });
+          fc.pre(lines.every((l) => l.to !== undefined));
+          const converted = lines.map((l) => ({ from: l.from, to: l.to! }));
+          const total = converted.reduce((sum, l) => sum + l.to.amount, 0);
+          fc.pre(total > 0 && Number.isSafeInteger(total));
+          const postings = convertedPayoutPostings("urn:peage:publisher:p", price(total, target), converted);
+          const sums = new Map<string, number>();
+          for (const p of postings) sums.set(p.currency, (sums.get(p.currency) ?? 0) + p.amount);
+          assert.ok([...sums.values()].every((sum) => sum === 0));
+          for (const l of converted) {
+            const leg = postings.find((p) => p.account === "payable/urn:peage:publisher:p" && p.currency === l.from.currency);
+            assert.equal(leg?.amount, l.from.amount);
+          }
+          assert.deepEqual(
+            postings.filter((p) => p.account === "server/bank"),
+            [{ account: "server/bank", currency: target, amount: -total }],
+          );
+        },
+      ),
+    );
+    assert.throws(
+      () => convertedPayoutPostings("p", price(101, "EUR"), [{ from: price(100, "USD"), to: price(100, "EUR") }]),
+      /conversion lines sum to 100/,
+    );
+  });
+});
