@@ -45,7 +45,7 @@ export { createApiKey, bootstrapApiKey } from "./api-keys.js";
 
 // Exchange rates.
 export { parseEcbRateDays, RatesError, type RatesErrorCode } from "./rates/ecb.js";
-export { staticRates, type RateSource } from "./rates/rate-source.js";
+export { staticRates, FileRateSource, type RateSource } from "./rates/rate-source.js";
 
 // Storage: the store on SQLite or PostgreSQL, its migrations and backups.
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";

@@ -136,6 +136,27 @@ describe("pain.001 to domestic accounts", () => {
     assert.match(xml, /<BICFI>CTBAAU2S<\/BICFI>\s*<ClrSysMmbId>/);
   });
 
+  it("debits each currency's transfers from the debtor's account in that currency when it has one", async () => {
+    const usdAccount = { iban: "GB33BUKB20201555555555", bic: "BUKBGB22" };
+    const batch = batchOf(
+      { name: "Acme Software Inc", domestic: account(US), country: "US" },
+      { name: "Kaisha Games KK", domestic: account(JP), country: "JP" },
+    );
+    const xml = buildPain001({ ...batch, debtor: { ...DEBTOR, accounts: { USD: usdAccount } } });
+    assert.deepEqual(await validateXml(xml, schemas.pain001), { ok: true, value: undefined });
+    // JPY first (currency order), from the main account; USD from its own.
+    assert.deepEqual(elementTexts(xml, "PmtInfId"), ["PEAGE-2026-01-XCT-JPY", "PEAGE-2026-01-XCT-USD"]);
+    assert.deepEqual(
+      [...xml.matchAll(/<DbtrAcct>\s*<Id>\s*<IBAN>([A-Z0-9]+)<\/IBAN>/g)].map((m) => m[1]),
+      [DEBTOR.iban, usdAccount.iban],
+    );
+    assert.throws(
+      () =>
+        buildPain001({ ...batch, debtor: { ...DEBTOR, accounts: { USD: { iban: "GB33BUKB20201555555556", bic: "BUKBGB22" } } } }),
+      (error: unknown) => error instanceof BankFileError && error.problems[0]!.field === "debtor.accounts.USD.iban",
+    );
+  });
+
   it("refuses a domestic account in a SEPA file, an account given twice, and names each bad field", () => {
     const refused = (batch: CreditTransferBatch) => {
       try {

@@ -47,7 +47,21 @@ for (const engine of ENGINES) {
       rmSync(work, { recursive: true, force: true });
     });
 
-    const config = buildConfig({ dataDir: "/nonexistent" }, { minimumPayouts: { default: "10" } });
+    // The operator's bank keeps a USD account: USD transfers are debited from it.
+    const USD_ACCOUNT = { iban: "GB33BUKB20201555555555", bic: "BUKBGB22" };
+    const config = buildConfig(
+      { dataDir: "/nonexistent" },
+      {
+        minimumPayouts: { default: "10" },
+        bank: {
+          name: "Peage SAS",
+          iban: "FR7630006000011234567890189",
+          bic: "AGRIFRPP",
+          creditorId: "FR03ZZZDEMO01",
+          currencyAccounts: { USD: { iban: "GB33 BUKB 2020 1555 5555 55", bic: USD_ACCOUNT.bic } },
+        },
+      },
+    );
     const run = (store: Store, period: string, now: string) =>
       settle({ store, period, outDir: join(work, period), config, now: new Date(now) });
 
@@ -153,6 +167,10 @@ for (const engine of ENGINES) {
       assert.match(xml, /<InstdAmt Ccy="JPY">1974<\/InstdAmt>/);
       assert.match(xml, /<Cd>USABA<\/Cd>\s*<\/ClrSysId>\s*<MmbId>021000021<\/MmbId>/);
       assert.match(xml, /<Cd>JPZGN<\/Cd>\s*<\/ClrSysId>\s*<MmbId>0001001<\/MmbId>/);
+      assert.deepEqual(
+        [...xml.matchAll(/<DbtrAcct>\s*<Id>\s*<IBAN>([A-Z0-9]+)<\/IBAN>/g)].map((m) => m[1]),
+        ["FR7630006000011234567890189", USD_ACCOUNT.iban],
+      );
 
       // The payout report shows each line paid, what it came to and at which rate.
       const csv = readFileSync(
@@ -319,6 +337,26 @@ describe("a converted payout's postings", () => {
     assert.throws(
       () => convertedPayoutPostings("p", price(101, "EUR"), [{ from: price(100, "USD"), to: price(100, "EUR") }]),
       /conversion lines sum to 100/,
+    );
+  });
+});
+
+describe("the operator's accounts per currency in server.json", () => {
+  it("are checked, each error naming the currency and the field", () => {
+    const bank = { name: "Peage SAS", iban: "FR7630006000011234567890189", bic: "AGRIFRPP", creditorId: "FR03ZZZDEMO01" };
+    const attempt = (currencyAccounts: unknown) => () =>
+      buildConfig({ dataDir: "/nonexistent" }, { bank: { ...bank, currencyAccounts } });
+    assert.throws(
+      attempt({ XYZ: { iban: bank.iban, bic: bank.bic } }),
+      /bank\.currencyAccounts\.XYZ: XYZ is not an active ISO 4217/,
+    );
+    assert.throws(
+      attempt({ USD: { iban: "GB33BUKB20201555555556", bic: "BUKBGB22" } }),
+      /bank\.currencyAccounts\.USD\.iban: wrong IBAN check digits/,
+    );
+    assert.throws(
+      attempt({ USD: { iban: "GB33BUKB20201555555555" } }),
+      /bank\.currencyAccounts\.USD\.bic must be a non-empty string/,
     );
   });
 });

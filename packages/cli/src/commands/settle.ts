@@ -8,7 +8,7 @@
 import { formatMinorUnits, formatPrice, type Price } from "@peage/protocol";
 import type { SettleResult } from "@peage/server";
 import type { Command, CommandGroup } from "../command.js";
-import { bookOptions, openBooks } from "../books.js";
+import { bookOptions, openBooks, type Books } from "../books.js";
 import { CommandError } from "../errors.js";
 import { print, printJson } from "../output.js";
 
@@ -61,6 +61,8 @@ const settleCommand: Command = {
         now: new Date(),
         dryRun,
         closeNow: o.flag("close-now"),
+        // Payouts in a publisher's payout currency convert with the rates imported, or the server's rates file.
+        rates: await ratesFile(books),
       });
     } catch (cause) {
       if (cause instanceof books.server.SettlementError) throw new CommandError(cause.code, cause.message);
@@ -91,6 +93,20 @@ const settleCommand: Command = {
   },
 };
 
+/**
+ * The server's rates file, for payouts in a publisher's payout currency when no imported day is
+ * newer. A file that cannot be read stops nothing: it is reported, and the imported rates are used.
+ */
+async function ratesFile(books: Books) {
+  try {
+    return await books.server.FileRateSource.load(books.config.ratesFile, { optional: true });
+  } catch (cause) {
+    if (!(cause instanceof books.server.RatesError)) throw cause;
+    process.stderr.write(`warning: ${cause.message}; payouts in a payout currency use the rates imported with peage fx import\n`);
+    return undefined;
+  }
+}
+
 /** The settlement as a person reads it: every amount in major units with its currency ("35.00 USD"). */
 function printSummary(result: SettleResult, where: string, out: string): void {
   const { settlement, details, period, dryRun } = result;
@@ -107,7 +123,11 @@ function printSummary(result: SettleResult, where: string, out: string): void {
   print(
     `payouts      ${settlement.payouts.length} to publishers, ${sum(settlement.payouts.map((p) => p.amount))}; execution ${settlement.executionDate}`,
   );
-  for (const p of settlement.payouts) print(`  pay        ${p.publisher} ${formatPrice(p.amount)}${p.sepa ? " (SEPA)" : ""}`);
+  for (const p of settlement.payouts) {
+    print(`  pay        ${p.publisher} ${formatPrice(p.amount)}${p.sepa ? " (SEPA)" : ""}`);
+    for (const l of p.conversion?.lines ?? [])
+      print(`             ${formatPrice(l.from)} → ${formatPrice(l.to)} at ${l.rate} (rates of ${p.conversion!.date})`);
+  }
   print(
     `collections  ${settlement.collections.length} from postpaid users, ${sum(settlement.collections.map((c) => c.amount))}; collection ${settlement.collectionDate}`,
   );

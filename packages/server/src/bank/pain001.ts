@@ -1,6 +1,7 @@
 /**
  * pain.001.001.09, CustomerCreditTransferInitiationV09 (ISO 20022): the file Péage hands its bank
- * to pay publishers. One PmtInf per currency, one CdtTrfTxInf per transfer.
+ * to pay publishers. One PmtInf per currency, each debiting the account of that currency when the
+ * debtor has one (`debtor.accounts`), its main account otherwise; one CdtTrfTxInf per transfer.
  *
  * With `sepa: true` the file follows the EPC SEPA Credit Transfer customer-to-PSP implementation
  * guidelines (EPC132-08, 2023 version 1.0): euro only, SEPA accounts only, SvcLvl SEPA, ChrgBr
@@ -46,7 +47,13 @@ export interface CreditTransferBatch {
   readonly createdAt: Date;
   /** Name of the party sending the file (InitgPty/Nm). */
   readonly initiatingParty: string;
-  readonly debtor: { readonly name: string; readonly iban: string; readonly bic: string };
+  readonly debtor: {
+    readonly name: string;
+    readonly iban: string;
+    readonly bic: string;
+    /** Per currency, the account that currency's transfers are debited from instead (a bank's account in that currency). */
+    readonly accounts?: Readonly<Record<string, { readonly iban: string; readonly bic: string }>>;
+  };
   /** Requested execution date, YYYY-MM-DD. */
   readonly executionDate: string;
   readonly sepa: boolean;
@@ -102,6 +109,7 @@ export function buildPain001(batch: CreditTransferBatch): string {
   const debtorIban = problems.check(() => iban(debtor.iban, "debtor.iban", sepa));
   const debtorBic = problems.check(() => bic(debtor.bic, "debtor.bic"));
   const executionDate = problems.check(() => dateFromCreation(batch.executionDate, "executionDate", createdAt));
+  const debtorAccounts = currencyAccounts(debtor.accounts, sepa, problems);
 
   const transfers = prepareUnique(batch.transfers, "transfers", "transfer", problems, (transfer: CreditTransfer, at) =>
     prepareTransfer(transfer, at, sepa, nameLength, problems),
@@ -141,8 +149,8 @@ export function buildPain001(batch: CreditTransferBatch): string {
             sepa,
             executionDate: executionDate as string,
             debtorName: debtorName as string,
-            debtorIban: debtorIban as string,
-            debtorBic: debtorBic as string,
+            debtorIban: debtorAccounts.get(group.currency)?.iban ?? (debtorIban as string),
+            debtorBic: debtorAccounts.get(group.currency)?.bic ?? (debtorBic as string),
           }),
         ),
       ]),
@@ -205,6 +213,22 @@ function prepareTransfer(
     exponent: amount.exponent,
     remittance,
   };
+}
+
+/** The debtor's per-currency accounts, each IBAN and BIC checked and named by its currency. */
+function currencyAccounts(
+  accounts: CreditTransferBatch["debtor"]["accounts"],
+  sepa: boolean,
+  problems: ProblemList,
+): Map<string, { iban: string; bic: string }> {
+  const out = new Map<string, { iban: string; bic: string }>();
+  for (const [currency, account] of Object.entries(accounts ?? {})) {
+    const at = `debtor.accounts.${currency}`;
+    const checkedIban = problems.check(() => iban(account?.iban, `${at}.iban`, sepa));
+    const checkedBic = problems.check(() => bic(account?.bic, `${at}.bic`));
+    if (checkedIban !== undefined && checkedBic !== undefined) out.set(currency, { iban: checkedIban, bic: checkedBic });
+  }
+  return out;
 }
 
 /** The creditor's IBAN or domestic account (never both), each problem of it named by its field. */

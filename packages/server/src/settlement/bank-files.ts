@@ -65,7 +65,12 @@ function creditTransferFile(frame: BatchFrame, sepa: boolean, transfers: readonl
     messageId: `PEAGE-${period}-${sepa ? "SCT" : "XCT"}`,
     createdAt: frame.createdAt,
     initiatingParty: operator.name,
-    debtor: { name: operator.name, iban: operator.iban, bic: operator.bic },
+    debtor: {
+      name: operator.name,
+      iban: operator.iban,
+      bic: operator.bic,
+      ...(operator.currencyAccounts === undefined ? {} : { accounts: operator.currencyAccounts }),
+    },
     executionDate: frame.executionDate,
     sepa,
     transfers,

@@ -15,7 +15,7 @@ import {
   type RateTable,
 } from "@peage/protocol";
 import { isSepaCountry, validateIban } from "../bank/index.js";
-import { minimumPayoutOf, type ServerConfig } from "../config.js";
+import { minimumPayoutOf, type OperatorBank, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
 import { periodDays } from "../ledger/periods.js";
 import { debitRefusal, transferRefusal } from "./bank-files.js";
@@ -76,7 +76,7 @@ export interface RefusedDebit {
 export interface SettlementDetails {
   readonly period: string;
   readonly minimumPayouts: Readonly<Record<string, string>>;
-  readonly operator: { readonly name: string; readonly iban: string; readonly bic: string; readonly creditorId: string };
+  readonly operator: OperatorBank;
   readonly totals: Readonly<Record<string, PeriodTotals>>;
   readonly publishers: readonly PublisherPayout[];
   readonly holds: readonly Hold[];
