@@ -14,6 +14,8 @@ import fc from "fast-check";
 import { convert, price, rateTable, type CurrencyCode, type PartyId } from "@peage/protocol";
 import { convertedPayoutPostings } from "../src/ledger/ledger.js";
 import { buildConfig, settle, type Store } from "../src/index.js";
+import { StoreStateError } from "../src/store/store.js";
+import { StoreRowError } from "../src/store/operations/rows.js";
 import { parseDomesticAccount, validateXml, type DomesticAccount } from "../src/bank/index.js";
 import { schemas } from "./bank-fixtures.js";
 import { Books, eur, jpy, usd } from "./helpers/books.js";
@@ -245,6 +247,31 @@ for (const engine of ENGINES) {
         londonOwn.payouts.map((p) => [p.period, p.amount]),
         [["2026-04", price(1_478, "GBP")]],
       );
+    });
+
+    it("stores an account as an IBAN or a domestic account, never both, and refuses a stored account its country's rules refuse", async () => {
+      const dir = mkdtempSync(join(work, "accounts-"));
+      const fresh = await openTestStore(engine, dir);
+      try {
+        const id = "urn:peage:publisher:both" as PartyId<"publisher">;
+        const us = domestic({ country: "US", routingNumber: "021000021", accountNumber: "123456789", accountType: "savings" });
+        await assert.rejects(
+          fresh.store.putPublisher(
+            { id, name: "Both", country: "US", iban: "GB29NWBK60161331926819", bic: undefined, domestic: us },
+            AT,
+          ),
+          (error: unknown) => error instanceof StoreStateError && error.code === "ERR_PUBLISHER_ACCOUNT",
+        );
+        assert.equal(await fresh.store.getPublisher(id), undefined);
+        await fresh.store.putPublisher({ id, name: "US only", country: "US", iban: undefined, bic: undefined, domestic: us }, AT);
+        assert.deepEqual((await fresh.store.getPublisher(id))!.domestic, us);
+        // A row changed behind the server's back (a routing number whose check digit fails) is refused when read.
+        const tampered = JSON.stringify({ ...us, routingNumber: "021000022" });
+        await fresh.raw.query("UPDATE publishers SET domestic_account = ? WHERE id = ?", [tampered, id]);
+        await assert.rejects(fresh.store.getPublisher(id), (error: unknown) => error instanceof StoreRowError);
+      } finally {
+        await fresh.close();
+      }
     });
 
     it("holds a converted payout when the server has no rates at all, and pays in its own currency what needs none", async () => {
