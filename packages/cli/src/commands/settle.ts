@@ -18,7 +18,8 @@ const settleCommand: Command = {
     title: "close a period, write statements, payout reports and ISO 20022 bank files",
     summary:
       "Close the period (later payments go to the next one), then settle it: what each postpaid user owes is collected (pain.008 SEPA direct debit with a mandate, an invoice otherwise), " +
-      "what each publisher earned is paid per currency (pain.001: a SEPA batch in euros, another for the rest) unless it is below the currency's minimum payout or the publisher has no bank details, " +
+      "what each publisher earned is paid per currency (pain.001: a SEPA batch in euros, another for the rest), or all in its payout currency converted at the rates imported with peage fx import (or the server's rates file), " +
+      "unless it is below the currency's minimum payout, the publisher has no bank details or a rate is missing, " +
       "in which case it is carried to the next period; so is a payout whose bank details the bank file refuses (a bill whose mandate it refuses is invoiced instead), reported with what to fix. Writes user statements and publisher payout reports (CSV and HTML), the bank files and settlement-PERIOD.json into OUTDIR. " +
       "Safe to run again, also after a crash: a period is settled once, and the files come out byte for byte the same. " +
       "Execution and collection dates are TARGET2 business days. --dry-run shows all of it and changes nothing; the month in progress is closed only with --close-now.",
