@@ -325,12 +325,12 @@ export const LEDGER_BY_PERIOD_USER: Migration = {
 };
 
 /**
- * Version 10: publishers paid to a domestic account outside the IBAN registry (bank/domestic.ts,
+ * Version 11: publishers paid to a domestic account outside the IBAN registry (bank/domestic.ts,
  * as JSON, instead of an IBAN), or in a payout currency other than the ones they earned in; and
  * each payout's conversion (the rates and amounts it was made from, as JSON). The same on both engines.
  */
 export const PAYOUT_ACCOUNTS: Migration = {
-  version: 10,
+  version: 11,
   name: "publishers' domestic accounts and payout currency, payouts' conversions",
   sql: `
 ALTER TABLE publishers ADD COLUMN domestic_account TEXT;
@@ -451,5 +451,8 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
   LEDGER_BY_PERIOD_USER,
   { version: 9, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  // PostgreSQL's function that records payments in one call (postgres-payments.ts); SQLite records
+  // them in its own process, where a statement costs no round trip: nothing to create.
+  { version: 10, name: "payments recorded in one call", sql: "SELECT 1" },
   PAYOUT_ACCOUNTS,
 ];
