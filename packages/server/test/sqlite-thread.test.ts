@@ -14,6 +14,7 @@ import { rateTable, type PartyId } from "@peage/protocol";
 import { StoreStateError, type PaymentRecord, type Store } from "../src/index.js";
 import { openSqliteOnThread } from "../src/store/sqlite-thread.js";
 import { SqliteStore } from "../src/store/sqlite.js";
+import { get, openSqlite, SqliteStatements } from "../src/store/driver.js";
 import { Books, eur } from "./helpers/books.js";
 
 describe("SQLite store on a writer thread", () => {
@@ -120,5 +121,15 @@ describe("SQLite store on a writer thread", () => {
     const deadline = Date.now() + 20_000;
     while (!(await inFileAlone()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal((await inFileAlone())?.id, paid.id);
+  });
+
+  it("runs a read of one query without a transaction, and refuses one that yields a second", () => {
+    const statements = new SqliteStatements(openSqlite(":memory:"), { safeIntegers: false });
+    assert.deepEqual(statements.driveOne(get("SELECT 1 AS one")), { one: 1 });
+    function* twoReads() {
+      yield* get("SELECT 1");
+      return yield* get("SELECT 2");
+    }
+    assert.throws(() => statements.driveOne(twoReads()), /yielded a second step/);
   });
 });

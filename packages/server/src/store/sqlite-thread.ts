@@ -6,7 +6,8 @@
  * writer writes, and an answer from the writer means its commit is visible to the next read. The
  * write transactions re-check everything a read decided beforehand (nonce, balance, limit), as
  * they do with one connection. The errors callers tell apart (busy, schema, ledger state) come
- * back from the thread as the same classes.
+ * back from the thread as the same classes. A third thread checkpoints the WAL
+ * (sqlite-checkpointer.ts), so that no commit waits for a checkpoint.
  */
 import { Worker } from "node:worker_threads";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";

@@ -147,11 +147,16 @@ export class SqliteStore implements Store {
     return settle(() => this.#run.deferred(operation) as T);
   }
 
+  /** A read of one query (those the payment path makes): no transaction around it. */
+  #readOne<T>(operation: logic.Logic<T>): Promise<T> {
+    return settle(() => this.#statements.driveOne(operation));
+  }
+
   createUser(user: NewUser): Promise<{ kind: "created"; user: UserRecord } | { kind: "exists" } | { kind: "key-enrolled" }> {
     return this.#write(logic.createUser(user));
   }
   getUser(id: PartyId<"user">): Promise<UserRecord | undefined> {
-    return this.#read(logic.getUser(id));
+    return this.#readOne(logic.getUser(id));
   }
   mandates<K extends MandateOperation>(name: K, ...args: Parameters<MandateOperations[K]>): Promise<MandateResult<K>> {
     const operation = mandateOperations[name] as (...a: unknown[]) => logic.Logic<MandateResult<K>>;
@@ -179,10 +184,10 @@ export class SqliteStore implements Store {
     return this.#write(logic.topUp(topup));
   }
   findPaymentByNonce(user: PartyId<"user">, nonce: string): Promise<PaymentRecord | undefined> {
-    return this.#read(logic.findPaymentByNonce(user, nonce));
+    return this.#readOne(logic.findPaymentByNonce(user, nonce));
   }
   getPayment(id: string): Promise<PaymentRecord | undefined> {
-    return this.#read(logic.getPayment(id));
+    return this.#readOne(logic.getPayment(id));
   }
 
   recordPayment(payment: PaymentRecord): Promise<PaymentOutcome> {
@@ -306,7 +311,7 @@ export class SqliteStore implements Store {
     await this.#write(logic.insertApiKey(key));
   }
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
-    return this.#read(logic.findApiKeyByHash(secretHash));
+    return this.#readOne(logic.findApiKeyByHash(secretHash));
   }
   replaceUserKey(id: PartyId<"user">, key: { publicKeyJwk: string; alg: string; kid: string }) {
     return this.#write(logic.replaceUserKey(id, key));
