@@ -124,7 +124,8 @@ export function decodeJws<T extends JwsType>(token: unknown, typ: T): Result<Dec
   if (typeof token !== "string") return fail("ERR_MALFORMED", "a JWS must be a string");
   // A token decodes under the one type its header names: asked for another, it is decoded again and refused.
   const known = decodedTokens.get(token);
-  if (known && known.header.typ === typ) return ok(known);
+  // The check on typ makes the cast exact: the entry was decoded under this very type.
+  if (known && known.header.typ === typ) return ok(known as DecodedJws<T>);
   const decoded = decodeJwsText(token, typ);
   if (decoded.ok && !known) {
     if (decodedTokens.size >= MAX_DECODED_TOKENS) decodedTokens.delete(decodedTokens.keys().next().value!);
@@ -142,7 +143,7 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function decodeJwsText(token: string, typ: JwsType): Result<DecodedJws> {
+function decodeJwsText<T extends JwsType>(token: string, typ: T): Result<DecodedJws<T>> {
   if (token.length > MAX_JWS_LENGTH) return fail("ERR_MALFORMED", `JWS longer than ${MAX_JWS_LENGTH} characters`);
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every(isCanonicalBase64url) || !parts[0] || !parts[1] || !parts[2]) {
