@@ -25,6 +25,8 @@ import { meRoutes } from "./routes/me.js";
 import { publisherRoutes } from "./routes/publisher.js";
 import { publisherKeyRoutes } from "./routes/publisher-keys.js";
 import { webhookRoutes } from "./routes/webhooks.js";
+import { webhookLifecycleRoutes } from "./routes/webhook-lifecycle.js";
+import { WebhookKeyRing } from "./webhooks/secret-box.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
@@ -71,6 +73,8 @@ export interface AppDeps {
   readonly extraChecks?: readonly ReadinessCheck[];
   /** The card desk (cards/desk.ts openCardDesk): without it the server issues no cards. */
   readonly cards?: CardDesk | undefined;
+  /** The key ring sealing webhook secrets (webhooks/secret-box.ts); a new one of this process's own when absent (tests). */
+  readonly webhookKeys?: WebhookKeyRing;
 }
 
 /** Where log lines go (pino writes one JSON line per call); standard output by default. */
@@ -83,6 +87,7 @@ export interface RouteContext extends PaymentContext {
   readonly metrics: Metrics;
   readonly readiness: readonly ReadinessCheck[];
   readonly userRequestWindowMs: number;
+  readonly webhookKeys: WebhookKeyRing;
 }
 
 declare module "fastify" {
@@ -167,6 +172,7 @@ export function buildApp(deps: AppDeps): App {
       ...(deps.extraChecks ?? []),
     ],
     userRequestWindowMs: deps.userRequestWindowMs ?? 5 * 60_000,
+    webhookKeys: deps.webhookKeys ?? WebhookKeyRing.generate(),
   };
 
   app.decorate("peageReadiness", () => runChecks(ctx.readiness));
@@ -181,6 +187,7 @@ export function buildApp(deps: AppDeps): App {
   app.register(publisherRoutes, { ctx });
   app.register(publisherKeyRoutes, { ctx });
   app.register(webhookRoutes, { ctx });
+  app.register(webhookLifecycleRoutes, { ctx });
   app.register(rateRoutes, { ctx });
   app.register(healthRoutes, { ctx, publicMetrics: deps.publicMetrics ?? false });
   app.register(cardRoutes, { ctx, desk: deps.cards });

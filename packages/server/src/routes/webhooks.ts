@@ -1,7 +1,8 @@
 /**
  * Webhook endpoints, registered by the operator (scopes webhooks:read and webhooks:write): an
  * operator endpoint receives every publisher's events, a publisher's endpoint only that
- * publisher's. The endpoint's signing secret is shown once, at registration (docs/webhooks.md).
+ * publisher's. The endpoint's signing secret is shown once, at registration (docs/webhooks.md), and
+ * kept sealed (webhooks/secret-box.ts). Redelivery and secret rotation: webhook-lifecycle.ts.
  */
 import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { newId, type PartyId } from "@peage/protocol";
@@ -25,10 +26,21 @@ const EndpointSchema = Type.Object(
     events: Type.Array(EventTypeSchema),
     label: Type.String(),
     createdAt: Type.String(),
+    disabled: Type.Optional(
+      Type.Object(
+        { at: Type.String(), reason: Type.String({ description: "why deliveries to it stopped; redeliver to enable it again" }) },
+        { additionalProperties: false },
+      ),
+    ),
+    previousSecretUntil: Type.Optional(Type.String({ description: "until when the secret replaced by a rotation still signs too" })),
   },
   { additionalProperties: false },
 );
-const NewEndpointSchema = Type.Object(
+export const FailedDeliverySchema = Type.Object(
+  { eventId: Type.String(), endpointId: Type.String(), attempts: Type.Integer(), lastError: Type.String(), failedAt: Type.String() },
+  { additionalProperties: false },
+);
+export const NewEndpointSchema = Type.Object(
   {
     ...EndpointSchema.properties,
     secret: Type.String({ description: "the signing secret, shown once: verify deliveries with it (verifyWebhook)" }),
@@ -64,13 +76,15 @@ export function checkEndpointUrl(text: string): string {
   return url.href;
 }
 
-const view = (endpoint: WebhookEndpoint) => ({
+export const view = (endpoint: WebhookEndpoint) => ({
   id: endpoint.id,
   url: endpoint.url,
   ...(endpoint.publisher === undefined ? {} : { publisher: endpoint.publisher }),
   events: [...endpoint.events],
   label: endpoint.label,
   createdAt: endpoint.createdAt,
+  ...(endpoint.disabled ? { disabled: { ...endpoint.disabled } } : {}),
+  ...(endpoint.previousSecretUntil ? { previousSecretUntil: endpoint.previousSecretUntil } : {}),
 });
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
@@ -102,7 +116,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
         createdAt: clock.now().toISOString(),
       };
       const secret = newWebhookSecret();
-      await store.runExtension("addEndpoint", endpoint, secret);
+      await store.runExtension("addEndpoint", endpoint, ctx.webhookKeys.seal(secret, endpoint.id));
       request.log.info({ endpoint: endpoint.id, publisher: endpoint.publisher }, "webhook endpoint registered");
       return reply.code(201).send({ ...view(endpoint), secret });
     },
@@ -113,13 +127,17 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     {
       onRequest: scope("webhooks:read"),
       schema: {
-        summary: "List the webhook endpoints, without their secrets (scope webhooks:read)",
+        summary: "List the webhook endpoints, without their secrets, and the latest deliveries given up (scope webhooks:read)",
         tags,
         security,
         response: {
           200: Type.Object({
             endpoints: Type.Array(EndpointSchema),
-            deliveries: Type.Object({ pending: Type.Integer(), delivered: Type.Integer() }, { additionalProperties: false }),
+            deliveries: Type.Object(
+              { pending: Type.Integer(), delivered: Type.Integer(), failed: Type.Integer() },
+              { additionalProperties: false },
+            ),
+            failures: Type.Array(FailedDeliverySchema, { description: "the latest 20 deliveries given up, newest first" }),
           }),
           ...problemResponses,
         },
@@ -128,6 +146,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     async () => ({
       endpoints: (await store.runExtension("listEndpoints")).map(view),
       deliveries: await store.runExtension("deliveryCounts"),
+      failures: await store.runExtension("failedDeliveries", undefined, 20),
     }),
   );
 

@@ -9,6 +9,7 @@
  * is no single hot row that every payment would have to update. PostgreSQL has its own list
  * (pg-migrations.ts) with the same version numbers for the same schema.
  */
+import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateMigrationSqlite } from "../mandates/migrations.js";
 import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
 
@@ -436,4 +437,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
   LEDGER_BY_PERIOD_USER,
   { version: 9, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  WEBHOOK_LIFECYCLE,
 ];

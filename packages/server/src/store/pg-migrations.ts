@@ -4,6 +4,7 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
+import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateMigrationPg } from "../mandates/migrations.js";
 import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
@@ -247,4 +248,5 @@ CREATE TABLE usage_settlements (
 ${appendOnly("usage_settlements", "usage settlements")}
 ${ONCE_PER_PAYMENT_AND_REF}`,
   },
+  WEBHOOK_LIFECYCLE,
 ];
