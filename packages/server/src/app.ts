@@ -25,7 +25,6 @@ import { meRoutes } from "./routes/me.js";
 import { publisherRoutes } from "./routes/publisher.js";
 import { publisherKeyRoutes } from "./routes/publisher-keys.js";
 import { webhookRoutes } from "./routes/webhooks.js";
-import { webhookLifecycleRoutes } from "./routes/webhook-lifecycle.js";
 import { WebhookKeyRing } from "./webhooks/secret-box.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
@@ -187,7 +186,6 @@ export function buildApp(deps: AppDeps): App {
   app.register(publisherRoutes, { ctx });
   app.register(publisherKeyRoutes, { ctx });
   app.register(webhookRoutes, { ctx });
-  app.register(webhookLifecycleRoutes, { ctx });
   app.register(rateRoutes, { ctx });
   app.register(healthRoutes, { ctx, publicMetrics: deps.publicMetrics ?? false });
   app.register(cardRoutes, { ctx, desk: deps.cards });

@@ -11,7 +11,7 @@ import { HttpProblem } from "../problems.js";
 import { problemResponses } from "../schemas.js";
 import type { ApiScope } from "../store/store.js";
 import { newWebhookSecret } from "../webhooks/signature.js";
-import { NewEndpointSchema, view } from "./webhooks.js";
+import { NewEndpointSchema, view } from "./webhook-schemas.js";
 
 const security = [{ operatorKey: [] }];
 const tags = ["operator"];

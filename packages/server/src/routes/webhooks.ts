@@ -9,54 +9,16 @@ import { newId, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
 import { HttpProblem } from "../problems.js";
-import { PublisherIdSchema, problemResponses } from "../schemas.js";
+import { problemResponses } from "../schemas.js";
 import { WebhookEventTypes } from "../store/self-service-migration.js";
 import type { ApiScope } from "../store/store.js";
 import type { WebhookEndpoint } from "../store/webhook-logic.js";
 import { newWebhookSecret } from "../webhooks/signature.js";
+import { webhookLifecycleRoutes } from "./webhook-lifecycle.js";
+import { EndpointListSchema, EndpointRequestSchema, NewEndpointSchema, view } from "./webhook-schemas.js";
 
 const security = [{ operatorKey: [] }];
 const tags = ["operator"];
-const EventTypeSchema = Type.Union(WebhookEventTypes.map((type) => Type.Literal(type)));
-const EndpointSchema = Type.Object(
-  {
-    id: Type.String(),
-    url: Type.String(),
-    publisher: Type.Optional(PublisherIdSchema),
-    events: Type.Array(EventTypeSchema),
-    label: Type.String(),
-    createdAt: Type.String(),
-    disabled: Type.Optional(
-      Type.Object(
-        { at: Type.String(), reason: Type.String({ description: "why deliveries to it stopped; redeliver to enable it again" }) },
-        { additionalProperties: false },
-      ),
-    ),
-    previousSecretUntil: Type.Optional(Type.String({ description: "until when the secret replaced by a rotation still signs too" })),
-  },
-  { additionalProperties: false },
-);
-export const FailedDeliverySchema = Type.Object(
-  { eventId: Type.String(), endpointId: Type.String(), attempts: Type.Integer(), lastError: Type.String(), failedAt: Type.String() },
-  { additionalProperties: false },
-);
-export const NewEndpointSchema = Type.Object(
-  {
-    ...EndpointSchema.properties,
-    secret: Type.String({ description: "the signing secret, shown once: verify deliveries with it (verifyWebhook)" }),
-  },
-  { additionalProperties: false },
-);
-const EndpointRequestSchema = Type.Object(
-  {
-    url: Type.String({ minLength: 8, maxLength: 2000, description: "https://…; http:// only to a loopback address" }),
-    events: Type.Optional(Type.Array(EventTypeSchema, { minItems: 1, maxItems: WebhookEventTypes.length, uniqueItems: true })),
-    publisher: Type.Optional(PublisherIdSchema),
-    label: Type.String({ minLength: 1, maxLength: 200 }),
-  },
-  { additionalProperties: false },
-);
-
 /** The URL as given, if deliveries may go there: HTTPS, or plain HTTP to this machine only. */
 export function checkEndpointUrl(text: string): string {
   let url: URL;
@@ -76,19 +38,9 @@ export function checkEndpointUrl(text: string): string {
   return url.href;
 }
 
-export const view = (endpoint: WebhookEndpoint) => ({
-  id: endpoint.id,
-  url: endpoint.url,
-  ...(endpoint.publisher === undefined ? {} : { publisher: endpoint.publisher }),
-  events: [...endpoint.events],
-  label: endpoint.label,
-  createdAt: endpoint.createdAt,
-  ...(endpoint.disabled ? { disabled: { ...endpoint.disabled } } : {}),
-  ...(endpoint.previousSecretUntil ? { previousSecretUntil: endpoint.previousSecretUntil } : {}),
-});
-
 export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   const { store, clock } = ctx;
+  await app.register(webhookLifecycleRoutes, { ctx });
   const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) =>
     void (await authorizeOperator(store, request, needed));
 
@@ -131,14 +83,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
         tags,
         security,
         response: {
-          200: Type.Object({
-            endpoints: Type.Array(EndpointSchema),
-            deliveries: Type.Object(
-              { pending: Type.Integer(), delivered: Type.Integer(), failed: Type.Integer() },
-              { additionalProperties: false },
-            ),
-            failures: Type.Array(FailedDeliverySchema, { description: "the latest 20 deliveries given up, newest first" }),
-          }),
+          200: EndpointListSchema,
           ...problemResponses,
         },
       },

@@ -6,14 +6,7 @@
 import { assignSales, earnings, hasUnassignedSales, payoutsOf, salesAfter } from "./publisher-logic.js";
 import type { Logic } from "./logic.js";
 import { addEndpoint, claimDue, deliveryCounts, fanOut, listEndpoints, removeEndpoint, settleDelivery } from "./webhook-logic.js";
-import {
-  failedDeliveries,
-  pruneOutbox,
-  putResealed,
-  redeliver,
-  rotateSecret,
-  secretsToReseal,
-} from "./webhook-lifecycle.js";
+import { failedDeliveries, pruneOutbox, putResealed, redeliver, rotateSecret, secretsToReseal } from "./webhook-lifecycle.js";
 
 /** Run in a read transaction. */
 export const ExtensionReads = {

@@ -91,7 +91,11 @@ export function* pruneOutbox(cutoff: string, limit: number): Logic<number> {
  * Replaces an endpoint's secret with `secret`; the one it replaces keeps signing too until
  * `previousUntil`. Undefined when there is no such endpoint.
  */
-export function* rotateSecret(endpointId: string, secret: StoredSecret, previousUntil: string): Logic<WebhookEndpoint | undefined> {
+export function* rotateSecret(
+  endpointId: string,
+  secret: StoredSecret,
+  previousUntil: string,
+): Logic<WebhookEndpoint | undefined> {
   const changed = yield* run(
     `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_key_id = secret_key_id, previous_secret_until = ?,
             secret = ?, secret_key_id = ? WHERE id = ?`,

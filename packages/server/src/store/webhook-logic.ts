@@ -256,7 +256,11 @@ export function* settleDelivery(delivery: Pick<DueDelivery, "eventId" | "endpoin
     endpointId,
   );
   if (gaveUp !== 1 || !outcome.disableAfterFailing) return;
-  const since = (yield* get("SELECT created_at FROM webhook_deliveries WHERE event_id = ? AND endpoint_id = ?", eventId, endpointId))!;
+  const since = (yield* get(
+    "SELECT created_at FROM webhook_deliveries WHERE event_id = ? AND endpoint_id = ?",
+    eventId,
+    endpointId,
+  ))!;
   const succeeded = yield* get(
     "SELECT 1 AS ok FROM webhook_deliveries WHERE endpoint_id = ? AND delivered_at >= ? LIMIT 1",
     endpointId,

@@ -50,7 +50,9 @@ export class WebhookKeyRing {
       const match = /^([A-Za-z0-9._-]{1,40})\s+([A-Za-z0-9_-]{43})$/.exec(line);
       const key = match ? Buffer.from(match[2]!, "base64url") : undefined;
       if (!match || key?.length !== 32)
-        throw new WebhookKeyError(`${where} line ${index + 1}: expected KEY-ID and 32 bytes in base64url (make one with peage server init)`);
+        throw new WebhookKeyError(
+          `${where} line ${index + 1}: expected KEY-ID and 32 bytes in base64url (make one with peage server init)`,
+        );
       if (keys.has(match[1]!)) throw new WebhookKeyError(`${where}: key id ${match[1]} appears twice`);
       keys.set(match[1]!, key);
       current ??= match[1]!;
