@@ -12,7 +12,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { link, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** The key ring's file in the data directory. */
@@ -107,7 +107,18 @@ export class WebhookKeyRing {
 export async function createWebhookKeys(dataDir: string): Promise<string | undefined> {
   const path = join(dataDir, WEBHOOK_KEYS_FILE);
   if (existsSync(path)) return undefined;
-  await writeFile(path, WebhookKeyRing.generate().text(), { mode: 0o600, flag: "wx" });
+  // Written aside then linked into place: another process of the same server (--workers) never
+  // reads a half-written ring, and when it made the ring first, that one is kept and used.
+  const aside = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  await writeFile(aside, WebhookKeyRing.generate().text(), { mode: 0o600, flag: "wx" });
+  try {
+    await link(aside, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+    throw error;
+  } finally {
+    await unlink(aside);
+  }
   return path;
 }
 
