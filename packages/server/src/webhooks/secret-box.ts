@@ -27,8 +27,11 @@ export interface SealedSecret {
   readonly value: string;
 }
 
+/** A ring that cannot be read or a secret that does not open: the server's configuration is at fault. */
 export class WebhookKeyError extends Error {
   override readonly name = "WebhookKeyError";
+  /** As config.ts's ConfigError: the server's configuration is at fault. */
+  readonly code = "ERR_CONFIG";
 }
 
 export class WebhookKeyRing {
