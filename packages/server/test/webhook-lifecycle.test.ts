@@ -277,10 +277,11 @@ for (const engine of ENGINES) {
       );
 
       // A secret in clear, as migration 10 found it, is sealed by the server at start.
-      await t.raw.query(
-        `UPDATE webhook_endpoints SET secret = ${engine === "sqlite" ? "?" : "$1"}, secret_key_id = NULL WHERE id = ${engine === "sqlite" ? "?" : "$2"}`,
-        [endpoint.secret, endpoint.id],
-      );
+      const [p1, p2] = engine === "sqlite" ? ["?", "?"] : ["$1", "$2"];
+      await t.raw.query(`UPDATE webhook_endpoints SET secret = ${p1}, secret_key_id = NULL WHERE id = ${p2}`, [
+        endpoint.secret,
+        endpoint.id,
+      ]);
       assert.equal(await resealSecrets(t.store, keys), 1);
       const sealed = await t.raw.query<{ secret: string; secret_key_id: string }>(
         `SELECT secret, secret_key_id FROM webhook_endpoints WHERE id = ${engine === "sqlite" ? "?" : "$1"}`,

@@ -4,6 +4,9 @@
  * event its body and one delivery per endpoint that wants it; claimDue takes due deliveries for a
  * lease, so that two server processes never send the same attempt, and a process killed while
  * sending leaves its deliveries to be taken again when the lease ends: at least once, never lost.
+ * settleDelivery records an attempt: delivered, due again, or given up once the retry window is
+ * over, disabling an endpoint that failed throughout it (migration 10: webhook-lifecycle-migration.ts;
+ * redelivery, pruning and the sealed secrets' operations are in webhook-lifecycle.ts).
  */
 import type { PartyId } from "@peage/protocol";
 import { all, get, run, type Logic, type Row } from "./operations/operation.js";
