@@ -17,6 +17,7 @@ import { PgStore, SqliteStore, type Store } from "../src/index.js";
 import { migratePostgres, migrateSqlite, openSqlite } from "../src/store/driver.js";
 import { LEDGER_SCHEMA } from "../src/store/ledger-schema.js";
 import type { Migration } from "../src/store/migrations.js";
+import { WEBHOOK_LIFECYCLE } from "../src/store/webhook-lifecycle-migration.js";
 import { WebhookKeyRing } from "../src/webhooks/secret-box.js";
 import { resealSecrets, startWebhookWorker } from "../src/webhooks/worker.js";
 import { ENGINES, testDatabaseUrl } from "./helpers/engines.js";
@@ -24,7 +25,8 @@ import { ENGINES, testDatabaseUrl } from "./helpers/engines.js";
 const SECRET = "whsec_from-before-migration-10";
 const EVENT = `evt_${"ab".repeat(16)}`;
 const DUE = "2026-05-01T10:00:00.000Z";
-const before10 = (list: readonly Migration[]) => list.filter((m) => m.version <= 9);
+/** The migrations before the webhook lifecycle's. */
+const before10 = (list: readonly Migration[]) => list.filter((m) => m.version < WEBHOOK_LIFECYCLE.version);
 
 /** The rows a version-9 server left: an endpoint, an event fanned out, its delivery owed. */
 const ROWS: readonly [string, readonly unknown[]][] = [
