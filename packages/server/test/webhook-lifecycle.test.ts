@@ -280,7 +280,7 @@ for (const engine of ENGINES) {
         "the database does not hold the secret",
       );
 
-      // A secret in clear, as migration 10 found it, is sealed by the server at start.
+      // A secret in clear, as the lifecycle migration found it, is sealed by the server at start.
       const [p1, p2] = engine === "sqlite" ? ["?", "?"] : ["$1", "$2"];
       await t.raw.query(`UPDATE webhook_endpoints SET secret = ${p1}, secret_key_id = NULL WHERE id = ${p2}`, [
         endpoint.secret,

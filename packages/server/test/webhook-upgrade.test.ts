@@ -1,5 +1,5 @@
 /**
- * Migration 10 over a database of version 9 holding webhook rows, on both engines: the endpoint's
+ * Migration 11 (the webhook lifecycle) over a database of the version before, holding webhook rows, on both engines: the endpoint's
  * secret in clear and a delivery owed stay; the delivery's retry window starts at its next
  * attempt; the server's start seals the secret (none left in clear), and the delivery goes out
  * signed with that same secret, which the receiver still holds.
@@ -26,9 +26,9 @@ const SECRET = "whsec_from-before-migration-10";
 const EVENT = `evt_${"ab".repeat(16)}`;
 const DUE = "2026-05-01T10:00:00.000Z";
 /** The migrations before the webhook lifecycle's. */
-const before10 = (list: readonly Migration[]) => list.filter((m) => m.version < WEBHOOK_LIFECYCLE.version);
+const beforeLifecycle = (list: readonly Migration[]) => list.filter((m) => m.version < WEBHOOK_LIFECYCLE.version);
 
-/** The rows a version-9 server left: an endpoint, an event fanned out, its delivery owed. */
+/** The rows a server before the lifecycle left: an endpoint, an event fanned out, its delivery owed. */
 const ROWS: readonly [string, readonly unknown[]][] = [
   [
     "INSERT INTO webhook_endpoints (id, url, secret, publisher, events, label, created_at) VALUES (?, ?, ?, NULL, ?, ?, ?)",
@@ -44,7 +44,7 @@ const ROWS: readonly [string, readonly unknown[]][] = [
   ],
 ];
 
-/** Makes a version-9 database with ROWS (the receiver's URL in place of "URL"); returns the store opened on it (migration 10 applied). */
+/** Makes a database of the version before the lifecycle with ROWS (the receiver's URL in place of "URL"); returns the store opened on it (the lifecycle migration applied). */
 async function upgraded(
   engine: (typeof ENGINES)[number],
   dir: string,
@@ -54,7 +54,7 @@ async function upgraded(
   if (engine === "sqlite") {
     const file = join(dir, "peage.db");
     const db = openSqlite(file);
-    migrateSqlite(db, LEDGER_SCHEMA, before10(LEDGER_SCHEMA.sqlite));
+    migrateSqlite(db, LEDGER_SCHEMA, beforeLifecycle(LEDGER_SCHEMA.sqlite));
     for (const [sql, params] of rows) db.prepare(sql).run(...params);
     db.close();
     return { store: SqliteStore.open(file), drop: async () => undefined };
@@ -65,7 +65,7 @@ async function upgraded(
   await client.connect();
   await client.query(`CREATE SCHEMA ${schema}`);
   await client.query(`SET search_path TO ${schema}`);
-  await migratePostgres(client, LEDGER_SCHEMA, before10(LEDGER_SCHEMA.postgres));
+  await migratePostgres(client, LEDGER_SCHEMA, beforeLifecycle(LEDGER_SCHEMA.postgres));
   for (const [sql, params] of rows) {
     let n = 0;
     await client.query(
@@ -83,7 +83,7 @@ async function upgraded(
 }
 
 for (const engine of ENGINES) {
-  describe(`webhook migration 10 (${engine})`, () => {
+  describe(`webhook lifecycle migration (${engine})`, () => {
     it("keeps the rows, starts the retry window at the next attempt, seals the clear secret and still signs with it", async () => {
       const dir = mkdtempSync(join(tmpdir(), "peage-webhook-upgrade-"));
       const got: { signature: string; signed: string }[] = [];
