@@ -1,5 +1,5 @@
 /**
- * Migration 11 (the webhook lifecycle) over a database of the version before, holding webhook rows, on both engines: the endpoint's
+ * Migration 12 (the webhook lifecycle) over a database of the version before, holding webhook rows, on both engines: the endpoint's
  * secret in clear and a delivery owed stay; the delivery's retry window starts at its next
  * attempt; the server's start seals the secret (none left in clear), and the delivery goes out
  * signed with that same secret, which the receiver still holds.

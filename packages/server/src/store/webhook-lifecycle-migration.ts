@@ -1,5 +1,5 @@
 /**
- * Migration 11 on both engines: the webhook outbox's lifecycle (docs/webhooks.md, "Delivery").
+ * Migration 12 on both engines: the webhook outbox's lifecycle (docs/webhooks.md, "Delivery").
  *
  * - webhook_endpoints: the secret is sealed (webhooks/secret-box.ts) and secret_key_id names the
  *   key; NULL marks a secret still in clear from before this migration, sealed by the server when
@@ -26,7 +26,7 @@ CREATE INDEX webhook_events_done ON webhook_events (created_at) WHERE fanned_out
 `;
 
 export const WEBHOOK_LIFECYCLE = {
-  version: 11,
+  version: 12,
   name: "webhook deliveries that give up, endpoints disabled, secrets sealed and rotated",
   sql: WEBHOOK_LIFECYCLE_SQL,
 } as const;

@@ -1,5 +1,5 @@
 /**
- * The webhook outbox's lifecycle operations (migration 11, webhook-lifecycle-migration.ts), beside
+ * The webhook outbox's lifecycle operations (migration 12, webhook-lifecycle-migration.ts), beside
  * the delivery ones of webhook-logic.ts: the failures the operator is shown, deliveries put back
  * (redelivery), the pruning of what is done, and the endpoints' sealed secrets — rotated, and
  * re-sealed under the key ring's current key.

@@ -5,7 +5,7 @@
  * lease, so that two server processes never send the same attempt, and a process killed while
  * sending leaves its deliveries to be taken again when the lease ends: at least once, never lost.
  * settleDelivery records an attempt: delivered, due again, or given up once the retry window is
- * over, disabling an endpoint that failed throughout it (migration 11: webhook-lifecycle-migration.ts;
+ * over, disabling an endpoint that failed throughout it (migration 12: webhook-lifecycle-migration.ts;
  * redelivery, pruning and the sealed secrets' operations are in webhook-lifecycle.ts).
  */
 import type { PartyId } from "@peage/protocol";
@@ -27,7 +27,7 @@ export interface WebhookEndpoint {
   readonly previousSecretUntil?: string;
 }
 
-/** A secret as stored: sealed under the key `keyId`, or in clear (keyId undefined) from before migration 11. */
+/** A secret as stored: sealed under the key `keyId`, or in clear (keyId undefined) from before migration 12. */
 export interface StoredSecret {
   readonly keyId: string | undefined;
   readonly value: string;

@@ -148,7 +148,7 @@ export async function loadWebhookKeys(
   return { ring: WebhookKeyRing.parse(await readFile(path, "utf8"), path), ...(created ? { created } : {}) };
 }
 
-/** A secret as the database holds it: opened with the ring, or as it is when still in clear (from before migration 11). */
+/** A secret as the database holds it: opened with the ring, or as it is when still in clear (from before migration 12). */
 export function openStored(
   ring: WebhookKeyRing,
   stored: { readonly keyId: string | undefined; readonly value: string },

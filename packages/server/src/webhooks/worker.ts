@@ -158,7 +158,7 @@ export function startWebhookWorker(opts: WebhookWorkerOptions): WebhookWorker {
 }
 
 /**
- * Seals every secret still in clear (from before migration 11) or under an older key than the
+ * Seals every secret still in clear (from before migration 12) or under an older key than the
  * ring's current one; returns how many endpoints changed. Run by the server when it starts.
  */
 export async function resealSecrets(store: Store, keys: WebhookKeyRing): Promise<number> {
