@@ -8,6 +8,7 @@ import { parseCommand, usageOf, Options, type CommandSpec } from "./args.js";
 import type { Command, CommandGroup } from "./command.js";
 import { admin } from "./commands/admin.js";
 import { selfServiceAdmin } from "./commands/admin-webhooks.js";
+import { cardAdmin } from "./commands/admin-cards.js";
 import { publisher } from "./commands/publisher.js";
 import { card } from "./commands/card.js";
 import { catalog } from "./commands/catalog.js";
@@ -23,7 +24,7 @@ import { wallet } from "./commands/wallet.js";
 import { EXIT_USAGE, UsageError, describeFailure } from "./errors.js";
 import { printError } from "./output.js";
 
-const adminGroup: CommandGroup = { ...admin, commands: [...admin.commands, ...selfServiceAdmin] };
+const adminGroup: CommandGroup = { ...admin, commands: [...admin.commands, ...selfServiceAdmin, ...cardAdmin] };
 const groups: readonly CommandGroup[] = [
   pki,
   catalog,

@@ -54,8 +54,12 @@ export class ReplayGuard {
 }
 
 export interface VerifyWebhookOptions {
-  /** The endpoint's secret (whsec_…), as shown when it was registered. */
-  readonly secret: string;
+  /**
+   * The endpoint's secret (whsec_…), as shown when it was registered; or, while a rotation's
+   * overlap lasts (`peage admin webhook-rotate`), the old and the new: a delivery signed with
+   * either is accepted.
+   */
+  readonly secret: string | readonly string[];
   /** How far the timestamp may be from now, seconds (default 300). */
   readonly toleranceSeconds?: number;
   /** Now, for tests (default the system clock). */
@@ -84,11 +88,13 @@ export function verifyWebhook(headers: HeadersLike, body: string | Uint8Array, o
     throw new WebhookError("ERR_WEBHOOK_MALFORMED", "Peage-Webhook-Timestamp is missing or not Unix seconds");
   if (!signatures) throw new WebhookError("ERR_WEBHOOK_MALFORMED", "Peage-Webhook-Signature is missing");
   const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
-  const expected = createHmac("sha256", opts.secret).update(`${timestamp}.${id}.${text}`, "utf8").digest();
+  const secrets = typeof opts.secret === "string" ? [opts.secret] : opts.secret;
+  if (secrets.length === 0) throw new TypeError("verifyWebhook needs the endpoint's secret");
+  const expected = secrets.map((secret) => createHmac("sha256", secret).update(`${timestamp}.${id}.${text}`, "utf8").digest());
   const matches = signatures
     .split(",")
     .map((part) => /^\s*v1=([0-9a-f]{64})\s*$/.exec(part)?.[1])
-    .some((hex) => hex !== undefined && timingSafeEqual(Buffer.from(hex, "hex"), expected));
+    .some((hex) => hex !== undefined && expected.some((mac) => timingSafeEqual(Buffer.from(hex, "hex"), mac)));
   if (!matches)
     throw new WebhookError(
       "ERR_WEBHOOK_SIGNATURE",

@@ -246,6 +246,15 @@ describe("verifyWebhook", () => {
     assert.equal(verifyWebhook(new Headers(rotating), Buffer.from(body), { secret, now: at }).type, "payment.succeeded");
   });
 
+  it("accepts, during a secret's rotation, a delivery signed with either the old or the new secret, and no other", () => {
+    const both = ["whsec_old", secret] as const;
+    assert.equal(verifyWebhook(headers(), body, { secret: both, now: at }).id, id);
+    const old = headers({ "peage-webhook-signature": sign(body, t, "whsec_old") });
+    assert.equal(verifyWebhook(old, body, { secret: both, now: at }).id, id);
+    refused("ERR_WEBHOOK_SIGNATURE", () => verifyWebhook(old, body, { secret: [secret, "whsec_another"], now: at }));
+    assert.throws(() => verifyWebhook(headers(), body, { secret: [], now: at }), TypeError);
+  });
+
   it("refuses a forged, altered, re-timed, stale or replayed delivery", () => {
     refused("ERR_WEBHOOK_SIGNATURE", () => verifyWebhook(headers(), body, { secret: "whsec_another", now: at }));
     refused("ERR_WEBHOOK_SIGNATURE", () => verifyWebhook(headers(), body.replace("pay_1", "pay_2"), { secret, now: at }));

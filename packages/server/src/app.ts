@@ -25,6 +25,7 @@ import { meRoutes } from "./routes/me.js";
 import { publisherRoutes } from "./routes/publisher.js";
 import { publisherKeyRoutes } from "./routes/publisher-keys.js";
 import { webhookRoutes } from "./routes/webhooks.js";
+import { WebhookKeyRing } from "./webhooks/secret-box.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
@@ -71,6 +72,8 @@ export interface AppDeps {
   readonly extraChecks?: readonly ReadinessCheck[];
   /** The card desk (cards/desk.ts openCardDesk): without it the server issues no cards. */
   readonly cards?: CardDesk | undefined;
+  /** The key ring sealing webhook secrets (webhooks/secret-box.ts); a new one of this process's own when absent (tests). */
+  readonly webhookKeys?: WebhookKeyRing;
 }
 
 /** Where log lines go (pino writes one JSON line per call); standard output by default. */
@@ -83,6 +86,7 @@ export interface RouteContext extends PaymentContext {
   readonly metrics: Metrics;
   readonly readiness: readonly ReadinessCheck[];
   readonly userRequestWindowMs: number;
+  readonly webhookKeys: WebhookKeyRing;
 }
 
 declare module "fastify" {
@@ -167,6 +171,7 @@ export function buildApp(deps: AppDeps): App {
       ...(deps.extraChecks ?? []),
     ],
     userRequestWindowMs: deps.userRequestWindowMs ?? 5 * 60_000,
+    webhookKeys: deps.webhookKeys ?? WebhookKeyRing.generate(),
   };
 
   app.decorate("peageReadiness", () => runChecks(ctx.readiness));

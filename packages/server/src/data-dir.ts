@@ -20,6 +20,7 @@ import {
   type SigningKey,
 } from "@peage/protocol";
 import { installCardIssuer } from "./cards/files.js";
+import { createWebhookKeys } from "./webhooks/secret-box.js";
 import { keyFromPem, openTokenKey, SigningKeyError, spkiOf, type KeySource } from "./signing-key.js";
 
 /** The files of a data directory, by role (the server's key and chain, trusted roots, CRLs, rates, database). */
@@ -249,6 +250,8 @@ export async function initDataDir(opts: InitDataDirOptions): Promise<LoadedIdent
   // issuer: its card desk opens at start.
   if (pkiDir !== undefined && existsSync(source(`${PkiFiles.cardIssuer}.key`)))
     files.push(...(await installCardIssuer({ dataDir, pkiDir })));
+  const webhookKeys = await createWebhookKeys(dataDir);
+  if (webhookKeys !== undefined) files.push(webhookKeys);
   const loaded = await loadServerIdentity(dataDir, opts.clock ? { clock: opts.clock } : {});
   return { ...loaded, files };
 }

@@ -10,7 +10,8 @@ import type { Server as TlsServer } from "node:tls";
 import { systemClock, x509, type Clock, type TrustStore } from "@peage/protocol";
 import { join } from "node:path";
 import { buildApp, type App, type LogStream } from "./app.js";
-import { startWebhookWorker } from "./webhooks/worker.js";
+import { resealSecrets, startWebhookWorker } from "./webhooks/worker.js";
+import { loadWebhookKeys } from "./webhooks/secret-box.js";
 import { startMandatePruning } from "./mandates/pruning.js";
 import { CrlRefresher, distributionPoints, revocationReport } from "./crl-refresh.js";
 import { openCardDesk, type CardDesk } from "./cards/desk.js";
@@ -68,6 +69,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const rates = await FileRateSource.load(config.ratesFile, { optional: true });
     const https = config.tls ? await readTls(config.tls) : undefined;
     store = await openStore(config, { onThread: true });
+    const webhookKeys = await loadWebhookKeys(config.dataDir);
     // The offline variant's desk (card sync, reloads) opens when the data dir holds a card issuer.
     cards = await openCardDesk({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, identity);
     const clock = opts.clock;
@@ -86,6 +88,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       trustProxy: config.trustProxy,
       publicMetrics: config.metrics.kind === "public",
       bank: config.bank,
+      webhookKeys: webhookKeys.ring,
       ...(clock ? { clock } : {}),
       logger:
         opts.logs === false || config.logLevel === "silent"
@@ -93,8 +96,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           : { level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     });
     crls = await startCrlRefresh(app, config, identity, trust, clock ?? systemClock);
+    if (webhookKeys.created) app.log.warn({ file: webhookKeys.created }, "made the key ring that seals webhook secrets");
+    const resealed = await resealSecrets(store, webhookKeys.ring);
+    if (resealed > 0) app.log.info({ endpoints: resealed, key: webhookKeys.ring.currentId }, "webhook secrets sealed");
     const webhooks = startWebhookWorker({
       store,
+      keys: webhookKeys.ring,
       clock: clock ?? systemClock,
       log: (fields, message) => app?.log.warn(fields, message),
     });

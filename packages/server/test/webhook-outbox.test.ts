@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { FixedClock, type PartyId } from "@peage/protocol";
 import { buildConfig, settle } from "../src/index.js";
 import { backoffFor, startWebhookWorker } from "../src/webhooks/worker.js";
+import { WebhookKeyRing } from "../src/webhooks/secret-box.js";
 import { Books, eur } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
 
@@ -100,6 +101,7 @@ for (const engine of ENGINES) {
       );
 
       const clock = new FixedClock(new Date("2026-03-02T10:00:00Z"));
+      const keys = WebhookKeyRing.generate();
       let refuse = 1;
       const operator = await endpoint(() => (refuse-- > 0 ? 503 : 200));
       const acme = await endpoint(() => 200);
@@ -115,7 +117,7 @@ for (const engine of ENGINES) {
           label: "op",
           createdAt: created,
         },
-        "whsec_operator",
+        keys.seal("whsec_operator", "whe_op"),
       );
       await t.store.runExtension(
         "addEndpoint",
@@ -127,9 +129,9 @@ for (const engine of ENGINES) {
           label: "acme",
           createdAt: created,
         },
-        "whsec_acme",
+        keys.seal("whsec_acme", "whe_acme"),
       );
-      const worker = startWebhookWorker({ store: t.store, clock, intervalMs: 3_600_000, backoffMs: 1000 });
+      const worker = startWebhookWorker({ store: t.store, keys, clock, intervalMs: 3_600_000, backoffMs: 1000 });
       try {
         assert.equal(await worker.runOnce(), 7);
         assert.equal(operator.got.length, 5);
@@ -139,7 +141,7 @@ for (const engine of ENGINES) {
         assert.ok(operator.got.every((d) => verify("whsec_operator", d)));
         assert.ok(acme.got.every((d) => verify("whsec_acme", d)));
         assert.ok(!verify("whsec_acme", operator.got[0]!));
-        assert.deepEqual(await t.store.runExtension("deliveryCounts"), { pending: 1, delivered: 6 });
+        assert.deepEqual(await t.store.runExtension("deliveryCounts"), { pending: 1, delivered: 6, failed: 0 });
 
         // The refused one is due after its backoff, not before; then sent again, same id and body.
         assert.equal(await worker.runOnce(), 0);
@@ -150,7 +152,7 @@ for (const engine of ENGINES) {
         assert.equal(again.headers["peage-webhook-id"], first.headers["peage-webhook-id"]);
         assert.equal(again.body, first.body);
         assert.ok(verify("whsec_operator", again));
-        assert.deepEqual(await t.store.runExtension("deliveryCounts"), { pending: 0, delivered: 7 });
+        assert.deepEqual(await t.store.runExtension("deliveryCounts"), { pending: 0, delivered: 7, failed: 0 });
         assert.equal(await worker.runOnce(), 0);
       } finally {
         await worker.stop();

@@ -33,10 +33,36 @@ interface Endpoint {
   events: string[];
   label: string;
   secret?: string;
+  disabled?: { at: string; reason: string };
+  previousSecretUntil?: string;
 }
 
-const showEndpoint = (e: Endpoint) =>
+const showEndpoint = (e: Endpoint) => {
   print(`${e.id}  ${e.url}  ${e.publisher ?? "every publisher"}  ${e.events.join(" ")}  ${e.label}`);
+  if (e.disabled) print(`  disabled ${e.disabled.at}: ${e.disabled.reason} (peage admin webhook-redeliver --id ${e.id})`);
+  if (e.previousSecretUntil) print(`  the previous secret signs too until ${e.previousSecretUntil}`);
+};
+
+const endpointId: OptionSpec = {
+  type: "string",
+  value: "ENDPOINT-ID",
+  description: "the endpoint's id, whe_… (peage admin webhooks lists them)",
+};
+
+function endpointPath(o: Options): string {
+  const id = o.required("id", "ENDPOINT-ID");
+  if (!/^whe_[A-Za-z0-9_-]{1,64}$/.test(id))
+    throw o.usage(`--id ${id}: expected an endpoint id, whe_… (peage admin webhooks lists them)`);
+  return `/v1/admin/webhooks/${id}`;
+}
+
+interface Failure {
+  eventId: string;
+  endpointId: string;
+  attempts: number;
+  lastError: string;
+  failedAt: string;
+}
 
 const webhookAdd = command({
   name: "webhook-add",
@@ -79,14 +105,24 @@ const webhookAdd = command({
 const webhooks = command({
   name: "webhooks",
   title: "list the webhook endpoints",
-  summary: "List the webhook endpoints (never their secrets) and how many deliveries are pending and done.",
+  summary:
+    "List the webhook endpoints (never their secrets; disabled ones with the reason), how many deliveries are pending, " +
+    "delivered and given up, and the latest deliveries given up with their last error.",
   synopsis: "",
   options: {},
   request: async () => ({ method: "GET", path: "/v1/admin/webhooks" }),
   show: (answer) => {
-    const list = answer as { endpoints: Endpoint[]; deliveries: { pending: number; delivered: number } };
+    const list = answer as {
+      endpoints: Endpoint[];
+      deliveries: { pending: number; delivered: number; failed: number };
+      failures: Failure[];
+    };
     list.endpoints.forEach(showEndpoint);
-    print(`deliveries: ${list.deliveries.pending} pending, ${list.deliveries.delivered} delivered`);
+    const { pending, delivered, failed } = list.deliveries;
+    print(`deliveries: ${pending} pending, ${delivered} delivered, ${failed} given up`);
+    for (const f of list.failures)
+      print(`given up ${f.failedAt}  ${f.eventId} → ${f.endpointId} after ${f.attempts} attempts: ${f.lastError}`);
+    if (list.failures.length > 0) print("send them again with peage admin webhook-redeliver --id ENDPOINT-ID [--event EVENT-ID]");
   },
 });
 
@@ -95,17 +131,62 @@ const webhookRemove = command({
   title: "remove a webhook endpoint",
   summary: "Remove a webhook endpoint: nothing more is sent to it, including the deliveries still pending.",
   synopsis: "--id ENDPOINT-ID",
-  options: {
-    id: { type: "string", value: "ENDPOINT-ID", description: "the endpoint's id, whe_… (peage admin webhooks lists them)" },
-  },
-  async request(o) {
-    const id = o.required("id", "ENDPOINT-ID");
-    if (!/^whe_[A-Za-z0-9_-]{1,64}$/.test(id))
-      throw o.usage(`--id ${id}: expected an endpoint id, whe_… (peage admin webhooks lists them)`);
-    return { method: "DELETE", path: `/v1/admin/webhooks/${id}` };
-  },
+  options: { id: endpointId },
+  request: async (o) => ({ method: "DELETE", path: endpointPath(o) }),
   show: (answer) => print(`${(answer as { id: string }).id} removed`),
 });
 
+const webhookRedeliver = command({
+  name: "webhook-redeliver",
+  title: "send webhook deliveries again",
+  summary:
+    "Put deliveries back: with --event, that event's delivery to the endpoint (given up or delivered, until pruned); " +
+    "without, every delivery to the endpoint that was given up. They are sent again with the same event ids, with a new " +
+    "retry window; a disabled endpoint is enabled again.",
+  synopsis: "--id ENDPOINT-ID [--event EVENT-ID]",
+  options: { id: endpointId, event: { type: "string", value: "EVENT-ID", description: "only this event, evt_…" } },
+  async request(o) {
+    const event = o.string("event");
+    if (event !== undefined && !/^evt_[A-Za-z0-9_-]{1,64}$/.test(event)) throw o.usage(`--event ${event}: expected evt_…`);
+    return { method: "POST", path: `${endpointPath(o)}/redeliver`, body: event === undefined ? {} : { event } };
+  },
+  show: (answer) => {
+    const { endpoint, deliveries, reenabled } = answer as { endpoint: string; deliveries: number; reenabled: boolean };
+    print(
+      `${deliveries} deliver${deliveries === 1 ? "y" : "ies"} to ${endpoint} due now${reenabled ? "; endpoint enabled again" : ""}`,
+    );
+  },
+});
+
+const webhookRotate = command({
+  name: "webhook-rotate",
+  title: "give a webhook endpoint a new signing secret",
+  summary:
+    "Give an endpoint a new signing secret, printed once. During the overlap (default 24 hours) every delivery is signed " +
+    "with both the old and the new secret: install the new one at the receiver before it ends (verifyWebhook accepts " +
+    "either, given both).",
+  synopsis: "--id ENDPOINT-ID [--overlap-hours N]",
+  options: {
+    id: endpointId,
+    "overlap-hours": { type: "string", value: "N", description: "hours the old secret still signs, 0 to 168 (default 24)" },
+  },
+  request: async (o) => ({
+    method: "POST",
+    path: `${endpointPath(o)}/rotate-secret`,
+    body: { overlapHours: o.integer("overlap-hours", 0, 168, 24) },
+  }),
+  show: (answer) => {
+    showEndpoint(answer as Endpoint);
+    print(`new signing secret (shown once, for the receiver): ${(answer as Endpoint).secret}`);
+  },
+});
+
 /** Added to the `admin` group (cli.ts). */
-export const selfServiceAdmin: readonly Command[] = [publisherKey, webhookAdd, webhooks, webhookRemove];
+export const selfServiceAdmin: readonly Command[] = [
+  publisherKey,
+  webhookAdd,
+  webhooks,
+  webhookRemove,
+  webhookRedeliver,
+  webhookRotate,
+];

@@ -54,7 +54,7 @@ function userPath(o: Options): string {
 }
 
 /** A decimal amount in the currency's unit, as minor units ("12.50" EUR → 1250). */
-function amountIn(o: Options, name: string, currency: CurrencyCode): number {
+export function amountIn(o: Options, name: string, currency: CurrencyCode): number {
   const text = o.required(name, "AMOUNT");
   try {
     return parseDecimal(text, currency);
@@ -98,6 +98,8 @@ interface AdminCommand {
   readonly synopsis: string;
   readonly options: Record<string, OptionSpec>;
   request(o: Options, api: Operator): Promise<{ method: HttpMethod; path: string; body?: unknown }>;
+  /** Instead of the one request: several calls, whose answers it combines (the answer printed). */
+  answer?(o: Options, api: Operator): Promise<unknown>;
   show(answer: unknown): void;
 }
 
@@ -112,21 +114,22 @@ export function command(spec: AdminCommand): Command {
     },
     async run(o) {
       const api = await operatorOf(o);
-      const { method, path, body } = await spec.request(o, api);
-      const answer = await api.call(method, path, body);
+      const answer = spec.answer
+        ? await spec.answer(o, api)
+        : await spec.request(o, api).then(({ method, path, body }) => api.call(method, path, body));
       if (o.flag("json")) printJson(answer);
       else spec.show(answer);
     },
   };
 }
 
-const idempotency: OptionSpec = {
+export const idempotency: OptionSpec = {
   type: "string",
   value: "KEY",
   description: "credit once however often the command is retried (default: a new random key)",
 };
 
-function idempotencyKey(o: Options): string {
+export function idempotencyKey(o: Options): string {
   const key = o.string("idempotency-key") ?? `cli-${randomBytes(12).toString("hex")}`;
   if (!/^[A-Za-z0-9._:-]{8,128}$/.test(key)) throw o.usage("--idempotency-key: 8 to 128 letters, digits or . _ : -");
   return key;

@@ -11,12 +11,15 @@
  *   POST /v1/cards/:card/receipts           the card's receipts              funds:write
  *   POST /v1/cards/:card/reloads            a top-up for a prepaid card      funds:write
  *   POST /v1/cards/:card/unblock            clear a blocked card             users:write
+ *
+ * and the operator's (operator-routes.ts): the list, a card's log as synced, blocking, the ceiling.
  */
 import { Type, type FastifyPluginAsyncTypebox, type TSchema } from "@fastify/type-provider-typebox";
 import { PROBLEM_CONTENT_TYPE, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
 import { CardService, SyncRefused, type CardDesk } from "./desk.js";
+import { cardOperatorRoutes } from "./operator-routes.js";
 import { HttpProblem } from "../problems.js";
 import { CurrencySchema, MinorUnitsSchema, problemResponses, UserIdSchema } from "../schemas.js";
 import type { ApiScope } from "../store/store.js";
@@ -53,10 +56,10 @@ const RegistrationSchema = Type.Object(
   { additionalProperties: false },
 );
 
-type CardApp = Parameters<FastifyPluginAsyncTypebox>[0];
+export type CardApp = Parameters<FastifyPluginAsyncTypebox>[0];
 
 /** What every card route needs: the store's operator keys, and the desk's service (or a 404 when the server issues no cards). */
-interface CardRouteDeps {
+export interface CardRouteDeps {
   readonly ctx: RouteContext;
   readonly enabled: () => CardService;
   readonly scope: (needed: ApiScope) => (request: Parameters<typeof authorizeOperator>[1]) => Promise<void>;
@@ -81,6 +84,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; desk: Ca
   accountRoutes(app, deps);
   uploadRoutes(app, deps);
   commandRoutes(app, deps);
+  cardOperatorRoutes(app, deps);
 };
 
 /** Registering a card, reading its account, and the operator clearing a blocked one. */
@@ -135,7 +139,7 @@ function accountRoutes(app: CardApp, deps: CardRouteDeps): void {
     {
       onRequest: deps.scope("users:write"),
       schema: {
-        summary: "Clear a blocked card after investigating its incidents (scope users:write)",
+        summary: "Clear a blocked card after investigating its incidents (scope users:write); an active card is a conflict (409)",
         tags: ["cards"],
         security,
         params: CardParamsSchema,

@@ -16,6 +16,7 @@ import { register, registeredCard } from "./registration.js";
 import { all, get, run } from "./storage.js";
 import { syncCard } from "./sync.js";
 import { viewOf } from "./views.js";
+import { blockCard, listCards, setCeiling, syncedEntries } from "./operator.js";
 
 export class CardService {
   readonly #ctx: DeskContext;
@@ -188,17 +189,48 @@ export class CardService {
     });
   }
 
-  /** The operator clears a blocked card after investigating its incidents. */
+  /** The operator clears a blocked card after investigating its incidents; an active card is a conflict. */
   unblock(card: string, reason: string): Promise<CardAccountView> {
     return this.#serial(card, async () => {
       const account = await accountOf(this.#ctx, card);
       const at = nowOf(this.#ctx);
-      await this.#ctx.db.write(function* () {
-        yield* incident(account.card, "unblocked", { reason }, at);
-        yield* run("UPDATE card_accounts SET status = 'active', blocked_reason = NULL WHERE card = ?", account.card);
+      const cleared = await this.#ctx.db.write(function* () {
+        const changed = yield* run(
+          "UPDATE card_accounts SET status = 'active', blocked_reason = NULL WHERE card = ? AND status = 'blocked'",
+          account.card,
+        );
+        if (changed === 1) yield* incident(account.card, "unblocked", { reason }, at);
+        return changed === 1;
       });
+      if (!cleared) throw HttpProblem.of("ERR_CONFLICT", `${account.card} is not blocked: block it with peage admin card-block`);
       return viewOf(this.#ctx, account.card);
     });
+  }
+
+  /** The operator blocks a card (operator.ts). */
+  block(card: string, reason: string): Promise<CardAccountView> {
+    return this.#serial(card, async () => {
+      await blockCard(this.#ctx, card, reason);
+      return viewOf(this.#ctx, card);
+    });
+  }
+
+  /** The operator changes a postpaid card's ceiling (operator.ts). */
+  setCeiling(card: string, ceiling: number): Promise<CardAccountView> {
+    return this.#serial(card, async () => {
+      await setCeiling(this.#ctx, card, ceiling);
+      return viewOf(this.#ctx, card);
+    });
+  }
+
+  /** The cards, a page at a time (operator.ts). */
+  list(query: Parameters<typeof listCards>[1]): ReturnType<typeof listCards> {
+    return listCards(this.#ctx, query);
+  }
+
+  /** A card's log as synced, a page at a time (operator.ts). */
+  entries(card: string, query: Parameters<typeof syncedEntries>[2]): ReturnType<typeof syncedEntries> {
+    return syncedEntries(this.#ctx, card, query);
   }
 
   /** Receives a card's uploaded log (READ LOG and LOG HEAD over a challenge of this desk). */

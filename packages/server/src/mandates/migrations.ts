@@ -51,7 +51,7 @@ export const mandateMigrationSqlite: Migration = { version: VERSION, name: NAME,
 export const mandateMigrationPg: Migration = { version: VERSION, name: NAME, sql: tables("BIGINT", "") };
 
 /**
- * Version 12: the user's payments under mandates as a feed with a stable cursor, and the counters'
+ * Version 13: the user's payments under mandates as a feed with a stable cursor, and the counters'
  * pruning. Each link gets its user and a position in that user's feed (1, 2, … in commit order,
  * logic.ts), the links already there numbered in payment order; the counters get an index on
  * their period, which the pruning of ended periods reads by range.
@@ -67,7 +67,7 @@ UPDATE agent_mandate_payments SET position = (
 CREATE UNIQUE INDEX agent_mandate_payments_by_user ON agent_mandate_payments (user_id, position);
 CREATE INDEX agent_mandate_usage_by_period ON agent_mandate_usage (period_key);
 `;
-const FEED_VERSION = 12;
+const FEED_VERSION = 13;
 const FEED_NAME = "mandate payments feed per user, mandate counters by period";
 
 export const mandateFeedMigrationSqlite: Migration = { version: FEED_VERSION, name: FEED_NAME, sql: feed("INTEGER") };

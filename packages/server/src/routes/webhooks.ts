@@ -1,50 +1,24 @@
 /**
  * Webhook endpoints, registered by the operator (scopes webhooks:read and webhooks:write): an
  * operator endpoint receives every publisher's events, a publisher's endpoint only that
- * publisher's. The endpoint's signing secret is shown once, at registration (docs/webhooks.md).
+ * publisher's. The endpoint's signing secret is shown once, at registration (docs/webhooks.md), and
+ * kept sealed (webhooks/secret-box.ts). Redelivery and secret rotation: webhook-lifecycle.ts.
  */
 import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { newId, type PartyId } from "@peage/protocol";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
 import { HttpProblem } from "../problems.js";
-import { PublisherIdSchema, problemResponses } from "../schemas.js";
+import { problemResponses } from "../schemas.js";
 import { WebhookEventTypes } from "../store/self-service-migration.js";
 import type { ApiScope } from "../store/store.js";
 import type { WebhookEndpoint } from "../store/webhook-logic.js";
 import { newWebhookSecret } from "../webhooks/signature.js";
+import { webhookLifecycleRoutes } from "./webhook-lifecycle.js";
+import { EndpointListSchema, EndpointRequestSchema, NewEndpointSchema, view } from "./webhook-schemas.js";
 
 const security = [{ operatorKey: [] }];
 const tags = ["operator"];
-const EventTypeSchema = Type.Union(WebhookEventTypes.map((type) => Type.Literal(type)));
-const EndpointSchema = Type.Object(
-  {
-    id: Type.String(),
-    url: Type.String(),
-    publisher: Type.Optional(PublisherIdSchema),
-    events: Type.Array(EventTypeSchema),
-    label: Type.String(),
-    createdAt: Type.String(),
-  },
-  { additionalProperties: false },
-);
-const NewEndpointSchema = Type.Object(
-  {
-    ...EndpointSchema.properties,
-    secret: Type.String({ description: "the signing secret, shown once: verify deliveries with it (verifyWebhook)" }),
-  },
-  { additionalProperties: false },
-);
-const EndpointRequestSchema = Type.Object(
-  {
-    url: Type.String({ minLength: 8, maxLength: 2000, description: "https://…; http:// only to a loopback address" }),
-    events: Type.Optional(Type.Array(EventTypeSchema, { minItems: 1, maxItems: WebhookEventTypes.length, uniqueItems: true })),
-    publisher: Type.Optional(PublisherIdSchema),
-    label: Type.String({ minLength: 1, maxLength: 200 }),
-  },
-  { additionalProperties: false },
-);
-
 /** The URL as given, if deliveries may go there: HTTPS, or plain HTTP to this machine only. */
 export function checkEndpointUrl(text: string): string {
   let url: URL;
@@ -64,17 +38,9 @@ export function checkEndpointUrl(text: string): string {
   return url.href;
 }
 
-const view = (endpoint: WebhookEndpoint) => ({
-  id: endpoint.id,
-  url: endpoint.url,
-  ...(endpoint.publisher === undefined ? {} : { publisher: endpoint.publisher }),
-  events: [...endpoint.events],
-  label: endpoint.label,
-  createdAt: endpoint.createdAt,
-});
-
 export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   const { store, clock } = ctx;
+  await app.register(webhookLifecycleRoutes, { ctx });
   const scope = (needed: ApiScope) => async (request: Parameters<typeof authorizeOperator>[1]) =>
     void (await authorizeOperator(store, request, needed));
 
@@ -102,7 +68,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
         createdAt: clock.now().toISOString(),
       };
       const secret = newWebhookSecret();
-      await store.runExtension("addEndpoint", endpoint, secret);
+      await store.runExtension("addEndpoint", endpoint, ctx.webhookKeys.seal(secret, endpoint.id));
       request.log.info({ endpoint: endpoint.id, publisher: endpoint.publisher }, "webhook endpoint registered");
       return reply.code(201).send({ ...view(endpoint), secret });
     },
@@ -113,14 +79,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     {
       onRequest: scope("webhooks:read"),
       schema: {
-        summary: "List the webhook endpoints, without their secrets (scope webhooks:read)",
+        summary: "List the webhook endpoints, without their secrets, and the latest deliveries given up (scope webhooks:read)",
         tags,
         security,
         response: {
-          200: Type.Object({
-            endpoints: Type.Array(EndpointSchema),
-            deliveries: Type.Object({ pending: Type.Integer(), delivered: Type.Integer() }, { additionalProperties: false }),
-          }),
+          200: EndpointListSchema,
           ...problemResponses,
         },
       },
@@ -128,6 +91,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     async () => ({
       endpoints: (await store.runExtension("listEndpoints")).map(view),
       deliveries: await store.runExtension("deliveryCounts"),
+      failures: await store.runExtension("failedDeliveries", undefined, 20),
     }),
   );
 

@@ -6,11 +6,32 @@
 import { assignSales, earnings, hasUnassignedSales, payoutsOf, salesAfter } from "./publisher-logic.js";
 import type { Logic } from "./logic.js";
 import { addEndpoint, claimDue, deliveryCounts, fanOut, listEndpoints, removeEndpoint, settleDelivery } from "./webhook-logic.js";
+import { failedDeliveries, pruneOutbox, putResealed, redeliver, rotateSecret, secretsToReseal } from "./webhook-lifecycle.js";
 
 /** Run in a read transaction. */
-export const ExtensionReads = { hasUnassignedSales, salesAfter, earnings, payoutsOf, listEndpoints, deliveryCounts } as const;
+export const ExtensionReads = {
+  hasUnassignedSales,
+  salesAfter,
+  earnings,
+  payoutsOf,
+  listEndpoints,
+  deliveryCounts,
+  failedDeliveries,
+  secretsToReseal,
+} as const;
 /** Run in a write transaction. */
-export const ExtensionWrites = { assignSales, addEndpoint, removeEndpoint, fanOut, claimDue, settleDelivery } as const;
+export const ExtensionWrites = {
+  assignSales,
+  addEndpoint,
+  removeEndpoint,
+  fanOut,
+  claimDue,
+  settleDelivery,
+  redeliver,
+  pruneOutbox,
+  rotateSecret,
+  putResealed,
+} as const;
 
 export type Extensions = typeof ExtensionReads & typeof ExtensionWrites;
 export type ExtensionName = keyof Extensions;

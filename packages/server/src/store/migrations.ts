@@ -9,6 +9,7 @@
  * is no single hot row that every payment would have to update. PostgreSQL has its own list
  * (pg-migrations.ts) with the same version numbers for the same schema.
  */
+import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateFeedMigrationSqlite, mandateMigrationSqlite } from "../mandates/migrations.js";
 import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
 
@@ -455,5 +456,6 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   // them in its own process, where a statement costs no round trip: nothing to create.
   { version: 10, name: "payments recorded in one call", sql: "SELECT 1" },
   PAYOUT_ACCOUNTS,
+  WEBHOOK_LIFECYCLE,
   mandateFeedMigrationSqlite,
 ];

@@ -4,6 +4,7 @@
  * BIGINT minor units; the append-only rules are triggers, as on SQLite; positions (seq) are
  * identity columns. Never edit a released migration: append one.
  */
+import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateFeedMigrationPg, mandateMigrationPg } from "../mandates/migrations.js";
 import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, PAYOUT_ACCOUNTS, type Migration } from "./migrations.js";
 import { PAYMENT_FUNCTION_PG } from "./postgres-payments.js";
@@ -250,5 +251,6 @@ ${ONCE_PER_PAYMENT_AND_REF}`,
   },
   PAYMENT_FUNCTION_PG,
   PAYOUT_ACCOUNTS,
+  WEBHOOK_LIFECYCLE,
   mandateFeedMigrationPg,
 ];

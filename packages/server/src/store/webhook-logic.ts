@@ -4,6 +4,9 @@
  * event its body and one delivery per endpoint that wants it; claimDue takes due deliveries for a
  * lease, so that two server processes never send the same attempt, and a process killed while
  * sending leaves its deliveries to be taken again when the lease ends: at least once, never lost.
+ * settleDelivery records an attempt: delivered, due again, or given up once the retry window is
+ * over, disabling an endpoint that failed throughout it (migration 12: webhook-lifecycle-migration.ts;
+ * redelivery, pruning and the sealed secrets' operations are in webhook-lifecycle.ts).
  */
 import type { PartyId } from "@peage/protocol";
 import { all, get, run, type Logic, type Row } from "./operations/operation.js";
@@ -18,6 +21,16 @@ export interface WebhookEndpoint {
   readonly events: readonly WebhookEventType[];
   readonly label: string;
   readonly createdAt: string;
+  /** Set when the endpoint was disabled after failing continuously (webhook-lifecycle.ts). */
+  readonly disabled?: { readonly at: string; readonly reason: string };
+  /** Until when the secret replaced by the last rotation still signs too. */
+  readonly previousSecretUntil?: string;
+}
+
+/** A secret as stored: sealed under the key `keyId`, or in clear (keyId undefined) from before migration 12. */
+export interface StoredSecret {
+  readonly keyId: string | undefined;
+  readonly value: string;
 }
 
 /** One delivery to attempt: what to send, where, with which secret. */
@@ -25,27 +38,35 @@ export interface DueDelivery {
   readonly eventId: string;
   readonly endpointId: string;
   readonly url: string;
-  readonly secret: string;
+  /** The endpoint's secret, and the one a rotation replaced while it still signs. */
+  readonly secrets: readonly StoredSecret[];
   readonly body: string;
   /** Attempts made before this one. */
   readonly attempts: number;
+  /** When the delivery was first due: its retry window starts there. */
+  readonly createdAt: string;
 }
 
-const endpointOf = (row: Row): WebhookEndpoint => ({
+export const endpointOf = (row: Row): WebhookEndpoint => ({
   id: row["id"] as string,
   url: row["url"] as string,
   publisher: (row["publisher"] ?? undefined) as PartyId<"publisher"> | undefined,
   events: (row["events"] as string).split(" ") as WebhookEventType[],
   label: row["label"] as string,
   createdAt: row["created_at"] as string,
+  ...(row["disabled_at"] ? { disabled: { at: row["disabled_at"] as string, reason: row["disabled_reason"] as string } } : {}),
+  ...(row["previous_secret_until"] ? { previousSecretUntil: row["previous_secret_until"] as string } : {}),
 });
 
-export function* addEndpoint(endpoint: WebhookEndpoint, secret: string): Logic<void> {
+/** Registers an endpoint with its secret sealed (webhooks/secret-box.ts). */
+export function* addEndpoint(endpoint: WebhookEndpoint, secret: StoredSecret): Logic<void> {
   yield* run(
-    "INSERT INTO webhook_endpoints (id, url, secret, publisher, events, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    `INSERT INTO webhook_endpoints (id, url, secret, secret_key_id, publisher, events, label, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     endpoint.id,
     endpoint.url,
-    secret,
+    secret.value,
+    secret.keyId ?? null,
     endpoint.publisher ?? null,
     endpoint.events.join(" "),
     endpoint.label,
@@ -128,12 +149,17 @@ export function* fanOut(now: string, limit: number): Logic<number> {
       (yield* run("UPDATE webhook_events SET fanned_out = 1, body = ? WHERE id = ? AND fanned_out = 0", body, event["id"])) !== 1
     )
       continue;
+    // A disabled endpoint's deliveries are written failed: redelivery puts them back with the rest.
     for (const endpoint of wanted)
       yield* run(
-        "INSERT INTO webhook_deliveries (event_id, endpoint_id, next_attempt_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        `INSERT INTO webhook_deliveries (event_id, endpoint_id, next_attempt_at, created_at, failed_at, last_error)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         event["id"],
         endpoint.id,
+        endpoint.disabled ? NEVER : now,
         now,
+        endpoint.disabled ? now : null,
+        endpoint.disabled ? `endpoint disabled: ${endpoint.disabled.reason}`.slice(0, 500) : null,
       );
   }
   if (unwanted.length > 0)
@@ -141,12 +167,19 @@ export function* fanOut(now: string, limit: number): Logic<number> {
   return events.length;
 }
 
+/** The next attempt of a delivery given up: later than any due time, so that it leaves the due index. */
+export const NEVER = "9999-12-31T00:00:00.000Z";
+
 /** Takes up to `limit` deliveries due at `now` for a lease until `leaseUntil`, counting the attempt. */
 export function* claimDue(now: string, leaseUntil: string, limit: number): Logic<DueDelivery[]> {
   const rows = yield* all(
-    `SELECT d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, v.body
+    `SELECT d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, d.created_at AS delivery_created, e.url, e.secret,
+            e.secret_key_id, CASE WHEN e.previous_secret_until > ? THEN e.previous_secret END AS previous_secret,
+            e.previous_secret_key_id, v.body
        FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
-      WHERE d.delivered_at IS NULL AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?`,
+      WHERE d.delivered_at IS NULL AND d.next_attempt_at <= ? AND d.failed_at IS NULL AND e.disabled_at IS NULL
+      ORDER BY d.next_attempt_at LIMIT ?`,
+    now,
     now,
     limit,
   );
@@ -155,51 +188,110 @@ export function* claimDue(now: string, leaseUntil: string, limit: number): Logic
     // Taken only if nobody took it since it was read (another process on the same database).
     const took = yield* run(
       `UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1
-        WHERE event_id = ? AND endpoint_id = ? AND next_attempt_at = ? AND delivered_at IS NULL`,
+        WHERE event_id = ? AND endpoint_id = ? AND next_attempt_at = ? AND delivered_at IS NULL AND failed_at IS NULL`,
       leaseUntil,
       row["event_id"],
       row["endpoint_id"],
       row["next_attempt_at"],
     );
     if (took !== 1) continue;
+    const secret = (value: unknown, keyId: unknown): StoredSecret => ({
+      value: value as string,
+      keyId: (keyId ?? undefined) as string | undefined,
+    });
     claimed.push({
       eventId: row["event_id"] as string,
       endpointId: row["endpoint_id"] as string,
       url: row["url"] as string,
-      secret: row["secret"] as string,
+      secrets: [
+        secret(row["secret"], row["secret_key_id"]),
+        ...(row["previous_secret"] ? [secret(row["previous_secret"], row["previous_secret_key_id"])] : []),
+      ],
       body: row["body"] as string,
       attempts: int(row["attempts"]),
+      createdAt: (row["delivery_created"] as string) || now,
     });
   }
   return claimed;
 }
 
-/** Records an attempt's outcome: delivered, or the error and when to try again. */
-export function* settleDelivery(
-  delivery: Pick<DueDelivery, "eventId" | "endpointId">,
-  outcome: { readonly deliveredAt: string } | { readonly error: string; readonly retryAt: string },
-): Logic<void> {
-  if ("deliveredAt" in outcome)
+/** An attempt's outcome: delivered; failed, to try again at retryAt; or failed for good (given up at failedAt). */
+export type DeliveryOutcome =
+  | { readonly deliveredAt: string }
+  | { readonly error: string; readonly retryAt: string }
+  | { readonly error: string; readonly failedAt: string; readonly disableAfterFailing: boolean };
+
+/**
+ * Records an attempt's outcome. A delivery given up also disables its endpoint when asked and
+ * when no delivery to the endpoint succeeded since this one was created: it failed continuously
+ * for the whole retry window. The endpoint's deliveries still pending are then given up with it.
+ */
+export function* settleDelivery(delivery: Pick<DueDelivery, "eventId" | "endpointId">, outcome: DeliveryOutcome): Logic<void> {
+  const { eventId, endpointId } = delivery;
+  if ("deliveredAt" in outcome) {
     yield* run(
-      "UPDATE webhook_deliveries SET delivered_at = ?, last_error = NULL WHERE event_id = ? AND endpoint_id = ?",
+      "UPDATE webhook_deliveries SET delivered_at = ?, last_error = NULL WHERE event_id = ? AND endpoint_id = ? AND failed_at IS NULL",
       outcome.deliveredAt,
-      delivery.eventId,
-      delivery.endpointId,
+      eventId,
+      endpointId,
     );
-  else
+    return;
+  }
+  const error = outcome.error.slice(0, 500);
+  if ("retryAt" in outcome) {
     yield* run(
-      "UPDATE webhook_deliveries SET next_attempt_at = ?, last_error = ? WHERE event_id = ? AND endpoint_id = ? AND delivered_at IS NULL",
+      `UPDATE webhook_deliveries SET next_attempt_at = ?, last_error = ?
+        WHERE event_id = ? AND endpoint_id = ? AND delivered_at IS NULL AND failed_at IS NULL`,
       outcome.retryAt,
-      outcome.error.slice(0, 500),
-      delivery.eventId,
-      delivery.endpointId,
+      error,
+      eventId,
+      endpointId,
     );
+    return;
+  }
+  const gaveUp = yield* run(
+    `UPDATE webhook_deliveries SET failed_at = ?, next_attempt_at = ?, last_error = ?
+      WHERE event_id = ? AND endpoint_id = ? AND delivered_at IS NULL AND failed_at IS NULL`,
+    outcome.failedAt,
+    NEVER,
+    error,
+    eventId,
+    endpointId,
+  );
+  if (gaveUp !== 1 || !outcome.disableAfterFailing) return;
+  const since = (yield* get(
+    "SELECT created_at FROM webhook_deliveries WHERE event_id = ? AND endpoint_id = ?",
+    eventId,
+    endpointId,
+  ))!;
+  const succeeded = yield* get(
+    "SELECT 1 AS ok FROM webhook_deliveries WHERE endpoint_id = ? AND delivered_at >= ? LIMIT 1",
+    endpointId,
+    since["created_at"],
+  );
+  if (succeeded) return;
+  const reason = `no delivery succeeded since ${since["created_at"] as string}; last error: ${error}`.slice(0, 500);
+  yield* run(
+    "UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE id = ? AND disabled_at IS NULL",
+    outcome.failedAt,
+    reason,
+    endpointId,
+  );
+  yield* run(
+    `UPDATE webhook_deliveries SET failed_at = ?, next_attempt_at = ?, last_error = ?
+      WHERE endpoint_id = ? AND delivered_at IS NULL AND failed_at IS NULL`,
+    outcome.failedAt,
+    NEVER,
+    `endpoint disabled: ${reason}`.slice(0, 500),
+    endpointId,
+  );
 }
 
 /** Deliveries per state, for the operator's list and the tests. */
-export function* deliveryCounts(): Logic<{ pending: number; delivered: number }> {
+export function* deliveryCounts(): Logic<{ pending: number; delivered: number; failed: number }> {
   const row = (yield* get(
-    `SELECT COUNT(*) - COUNT(delivered_at) AS pending, COUNT(delivered_at) AS delivered FROM webhook_deliveries`,
+    `SELECT COUNT(*) - COUNT(delivered_at) - COUNT(failed_at) AS pending, COUNT(delivered_at) AS delivered,
+            COUNT(failed_at) AS failed FROM webhook_deliveries`,
   ))!;
-  return { pending: int(row["pending"]), delivered: int(row["delivered"]) };
+  return { pending: int(row["pending"]), delivered: int(row["delivered"]), failed: int(row["failed"]) };
 }

@@ -16,12 +16,22 @@ export const WEBHOOK_HEADERS = {
 /** A new endpoint secret: 256 random bits, shown once to the operator. */
 export const newWebhookSecret = () => `whsec_${randomBytes(32).toString("base64url")}`;
 
-/** The headers of one delivery attempt at `timestamp` (Unix seconds). */
-export function signedHeaders(secret: string, id: string, body: string, timestamp: number): Record<string, string> {
-  const signature = createHmac("sha256", secret).update(`${timestamp}.${id}.${body}`, "utf8").digest("hex");
+/**
+ * The headers of one delivery attempt at `timestamp` (Unix seconds): one `v1=` signature per
+ * secret, comma separated — two while a rotated secret still signs beside its successor.
+ */
+export function signedHeaders(
+  secrets: string | readonly string[],
+  id: string,
+  body: string,
+  timestamp: number,
+): Record<string, string> {
+  const signatures = (typeof secrets === "string" ? [secrets] : secrets).map(
+    (secret) => `v1=${createHmac("sha256", secret).update(`${timestamp}.${id}.${body}`, "utf8").digest("hex")}`,
+  );
   return {
     [WEBHOOK_HEADERS.id]: id,
     [WEBHOOK_HEADERS.timestamp]: String(timestamp),
-    [WEBHOOK_HEADERS.signature]: `v1=${signature}`,
+    [WEBHOOK_HEADERS.signature]: signatures.join(","),
   };
 }
