@@ -50,6 +50,7 @@ export {
   NobodyPrompt,
   describeGrant,
   renderOffer,
+  renderMandate,
   CARD_PIN_ENV,
   type ConsentPrompt,
   type OfferView,

@@ -44,7 +44,7 @@ import { fromVerification, WalletError } from "./errors.js";
 import { Sessions, type SessionInfo } from "./sessions.js";
 import { History, type ConsentKind } from "./history.js";
 import { loadKey } from "./key-store.js";
-import type { MandateRequest } from "./mandates/request.js";
+import type { MandateRequest, MandateView } from "./mandates/request.js";
 import { describeAutoAccept } from "./rule-text.js";
 import { decide, toHome, type Rules } from "./rules.js";
 import { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
@@ -548,6 +548,20 @@ export class Wallet {
         false,
       );
     }
+  }
+
+  /** Asks the user about a spending mandate through the wallet's prompt, when it can ask about one. */
+  askMandate(view: MandateView, signal?: AbortSignal): Promise<boolean> {
+    if (!this.#prompt.askMandate)
+      return Promise.reject(
+        new WalletError(
+          "ERR_CONSENT_UNAVAILABLE",
+          "this wallet cannot ask about a mandate: start it where a browser can be opened, or in a terminal (peage wallet --terminal)",
+          503,
+          true,
+        ),
+      );
+    return this.#prompt.askMandate(view, signal);
   }
 
   #view(verified: VerifiedOffer, rates: RateTable | undefined, reason: string, payWith: OfferFacts["payWith"]): OfferView {

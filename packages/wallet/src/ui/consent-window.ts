@@ -99,6 +99,11 @@ export class ConsentWindow implements ConsentPrompt {
     });
   }
 
+  /** A spending mandate is asked in the same queue as an offer. */
+  askMandate(view: MandateView, signal?: AbortSignal): Promise<boolean> {
+    return this.ask(view, signal);
+  }
+
   /** Whether a page asked for the queue lately (then it shows new questions by itself). */
   watched(): boolean {
     return this.#now() - this.#lastPoll < WATCHED_MS;
