@@ -142,7 +142,8 @@ export class Wallet {
   #config: WalletConfig;
   /** The data directory, where rule changes are saved (createWallet sets it). */
   readonly #dir: string | undefined;
-  readonly sessions = new Sessions();
+  /** Metered sessions, kept in the history's database so they survive a restart. */
+  readonly sessions: Sessions;
   readonly history: History;
   readonly #key: KeyPair;
   readonly #trust: TrustStore;
@@ -161,6 +162,7 @@ export class Wallet {
     this.#config = parts.config;
     this.#dir = parts.dir;
     this.history = parts.history;
+    this.sessions = new Sessions(parts.history);
     this.#key = parts.key;
     this.#trust = parts.trust;
     this.#prompt = parts.prompt;
@@ -253,7 +255,7 @@ export class Wallet {
     // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
     await this.#knowAccount(offer, now, consent);
     // A session offer is consented to with a nonce committing to a new hash chain (sessions.ts).
-    const opened = offer.terms.tick === undefined ? undefined : this.sessions.open(offer);
+    const opened = offer.terms.tick === undefined ? undefined : this.sessions.open(offer, now);
     const result = await this.#payOnline(opened?.offer ?? offer, now, consent, amount, rates).catch((error: unknown) => {
       if (opened) this.sessions.drop(opened.session.id);
       throw error;
