@@ -36,6 +36,7 @@ import {
 } from "@peage/protocol";
 import { fromCardError } from "./card/errors.js";
 import { cardRefusal, payByCard, readCardStatus } from "./card/pay.js";
+import { openConfiguredStore } from "./card/pc-store.js";
 import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reader.js";
 import { configPath, readConfig, walletPaths, writeConfig, type WalletConfig } from "./config.js";
 import type { ConsentPrompt, OfferFacts, OfferView } from "./consent-prompt.js";
@@ -74,6 +75,8 @@ export interface OpenWalletOptions {
   readonly server?: ServerClientOptions;
   /** Replaces the PC/SC access config.card asks for (tests, an in-process card). */
   readonly card?: CardAccess;
+  /** Leaves the config's card or PC store alone: for commands that only read the history and the server's records. */
+  readonly withoutDevice?: boolean;
 }
 
 export interface PaymentResult {
@@ -91,7 +94,14 @@ export async function createWallet(options: OpenWalletOptions): Promise<Wallet> 
   const config = await readConfig(options.dir);
   const { pair } = await loadKey(walletPaths(options.dir).key, options.passphrase);
   const trust = await loadTrustStore(options.dir, config);
-  const history = History.open(walletPaths(options.dir).history);
+  const card = options.card ?? (options.withoutDevice ? undefined : await configuredDevice(options.dir, config));
+  let history: History;
+  try {
+    history = History.open(walletPaths(options.dir).history);
+  } catch (error) {
+    card?.close();
+    throw error;
+  }
   return new Wallet({
     dir: options.dir,
     config,
@@ -101,17 +111,18 @@ export async function createWallet(options: OpenWalletOptions): Promise<Wallet> 
     prompt: options.prompt,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.server ? { server: options.server } : {}),
-    ...(options.card
-      ? { card: options.card }
-      : config.card
-        ? {
-            card: new PcscCardAccess({
-              ...(config.card.reader !== undefined && { reader: config.card.reader }),
-              ...(config.card.waitMs !== undefined && { waitMs: config.card.waitMs }),
-              ...(config.card.extendedLength !== undefined && { extendedLength: config.card.extendedLength }),
-            }),
-          }
-        : {}),
+    ...(card ? { card } : {}),
+  });
+}
+
+/** The device the config names: the card in a PC/SC reader, or the PC store (opened and locked now). */
+async function configuredDevice(dir: string, config: WalletConfig): Promise<CardAccess | undefined> {
+  if (config.pcStore) return openConfiguredStore(dir, config.pcStore);
+  if (!config.card) return undefined;
+  return new PcscCardAccess({
+    ...(config.card.reader !== undefined && { reader: config.card.reader }),
+    ...(config.card.waitMs !== undefined && { waitMs: config.card.waitMs }),
+    ...(config.card.extendedLength !== undefined && { extendedLength: config.card.extendedLength }),
   });
 }
 
