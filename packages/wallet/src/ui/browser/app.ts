@@ -129,7 +129,43 @@ function whyAsked(p: Pending): string {
   return first + (facts["noRuleChosen"] === true ? t("noRule") : reason);
 }
 
+/** The card's PIN for an offer already approved: typed here, sent to the card as typed; the card counts the tries. */
+function renderPin(p: Pending): void {
+  current = p.id;
+  const pin = p.view as unknown as { card: string; triesLeft: number; retry: boolean; offer: Pending["view"] };
+  const input = el("input", {
+    id: "pin",
+    type: "password",
+    inputmode: "numeric",
+    autocomplete: "off",
+    maxlength: "12",
+  });
+  const pay = el("button", { type: "submit", class: "approve", id: "approve" }, t("pinPay"));
+  const cancel = el("button", { type: "button", id: "decline" }, t("pinCancel"));
+  const tries = { n: pin.triesLeft };
+  const form = el(
+    "form",
+    { class: "card", "aria-labelledby": "consent-title" },
+    el("h1", { id: "consent-title" }, t("pinTitle")),
+    el("p", { id: "pin-for" }, t("pinFor", { c: pin.card, p: priceText(pin.offer.facts), d: pin.offer.description })),
+    el("p", { id: "pin-tries", class: pin.retry ? "error" : "muted" }, pin.retry ? t("pinWrong", tries) : t("pinTries", tries)),
+    el("label", {}, t("pinLabel"), " ", input),
+    el("div", { class: "actions" }, cancel, pay),
+  );
+  main.replaceChildren(form);
+  cancel.addEventListener("click", () => void answer(p.id, false));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!/^\d{4,12}$/.test(input.value)) return say(t("pinBad"));
+    const typed = input.value;
+    input.value = "";
+    void answer(p.id, true, typed);
+  });
+  input.focus();
+}
+
 function renderOffer(p: Pending, index: number, count: number): void {
+  if ((p.view as unknown as Json)["kind"] === "pin") return renderPin(p);
   current = p.id;
   const mandate = (p.view as unknown as Json)["kind"] === "mandate";
   const approve = el("button", { type: "button", class: "approve", id: "approve", disabled: "" }, t("approve"));
@@ -172,9 +208,9 @@ function armApprove(id: string, approve: HTMLButtonElement): void {
   arm();
 }
 
-async function answer(id: string, approve: boolean): Promise<void> {
+async function answer(id: string, approve: boolean, pin?: string): Promise<void> {
   try {
-    await api("decide", { id, approve });
+    await api("decide", { id, approve, ...(pin === undefined ? {} : { pin }) });
     say(approve ? t("approved") : t("declined"));
   } catch {
     say(t("gone"));
