@@ -333,7 +333,9 @@ const statementCommand: Command = {
     name: "wallet statement",
     title: "a month's statement, with what each payment was for",
     summary:
-      "The payment server's payments of one month (UTC) with the offers' descriptions, which only your wallet knows, and the totals per currency.",
+      "The payment server's payments of one month (UTC) with the offers' descriptions, which only your wallet knows, and the totals per " +
+      "currency; a refunded payment is marked with what it gave back, and a prepaid account's month opens and closes with its balance, " +
+      "its top-ups and refunds listed.",
     synopsis: "--data DIR --period YYYY-MM [--passphrase-file FILE] [--json]",
     options: { ...readOptions, period: { type: "string", value: "YYYY-MM", description: "the month" } },
   },
@@ -342,18 +344,26 @@ const statementCommand: Command = {
     if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) throw o.usage(`--period must be YYYY-MM, got ${JSON.stringify(period)}`);
     const { opened, pages } = await openPages(o);
     try {
+      type Money = { decimal: string; currency: string };
       const statement = (await pages.statement(period)) as {
         lines: Array<Record<string, unknown>>;
-        totals: Array<{ decimal: string; currency: string }>;
+        totals: Money[];
+        openingBalance?: Money;
+        closingBalance?: Money;
+        movements?: Array<{ kind: string; date: string; amount: Money; description?: string | null }>;
       };
       if (o.flag("json")) return printJson(statement);
+      const money = (m: Money) => `${m.decimal} ${m.currency}`.padStart(12);
+      if (statement.openingBalance) print(`opening balance ${money(statement.openingBalance).trim()}`);
       for (const l of statement.lines) {
-        const charged = l["charged"] as { decimal: string; currency: string };
-        print(
-          `${String(l["date"])}  ${`${charged.decimal} ${charged.currency}`.padStart(12)}  ${String(l["description"] ?? l["publisher"])}`,
-        );
+        const refunded = l["refunded"] as { amount: Money } | undefined;
+        const mark = refunded ? ` (refunded: ${money(refunded.amount).trim()} given back)` : "";
+        print(`${String(l["date"])}  ${money(l["charged"] as Money)}  ${String(l["description"] ?? l["publisher"])}${mark}`);
       }
+      for (const m of statement.movements ?? [])
+        print(`${m.date}  ${money(m.amount)}  ${m.kind === "topup" ? "prepaid top-up" : `refund: ${m.description ?? ""}`}`);
       for (const t of statement.totals) print(`total ${t.decimal} ${t.currency}`);
+      if (statement.closingBalance) print(`closing balance ${money(statement.closingBalance).trim()}`);
     } finally {
       opened.close();
     }

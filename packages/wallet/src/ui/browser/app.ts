@@ -274,7 +274,7 @@ async function showHistory(): Promise<void> {
         el("br"),
         el("span", { class: "muted" }, String(line["publisher"])),
       ),
-      el("td", { class: "num" }, money(amount)),
+      el("td", { class: "num" }, money(amount), ...refundedMark(line)),
       el(
         "td",
         {},
@@ -293,6 +293,17 @@ async function showHistory(): Promise<void> {
     ? el("p", { class: "muted", id: "server-error" }, t("serverError", { e: String(data["serverError"]) }))
     : "";
   main.replaceChildren(el("h1", {}, t("history")), note, table);
+}
+
+/** A refunded payment says so under its amount, with what it gave back. */
+function refundedMark(line: Json): Node[] {
+  const refunded = line["refunded"] as { amount: Amount } | undefined;
+  if (!refunded) return [];
+  const paymentId = typeof line["paymentId"] === "string" ? line["paymentId"] : "";
+  return [
+    el("br"),
+    el("span", { class: "refunded", "data-refunded": paymentId }, t("refundedMark", { a: money(refunded.amount) })),
+  ];
 }
 
 function ackCell(line: Json): HTMLTableCellElement {
@@ -343,9 +354,21 @@ async function showStatement(): Promise<void> {
           {},
           el("td", {}, when(String(l["date"]))),
           el("td", {}, String(l["description"] ?? l["publisher"])),
-          el("td", { class: "num" }, money(l["charged"] as unknown as Amount)),
+          el("td", { class: "num" }, money(l["charged"] as unknown as Amount), ...refundedMark(l)),
         ),
       );
+      const row = (id: string, label: string, amount: Amount, date = "") =>
+        el("tr", { id }, el("td", {}, date), el("th", { scope: "row" }, label), el("td", { class: "num" }, money(amount)));
+      const movements = ((s["movements"] as Json[] | undefined) ?? []).map((m, i) =>
+        row(
+          `${String(m["kind"])}-${i}`,
+          m["kind"] === "topup" ? t("topupLine") : t("refundLine", { d: String(m["description"] ?? m["paymentId"] ?? "") }),
+          m["amount"] as unknown as Amount,
+          when(String(m["date"])),
+        ),
+      );
+      const opening = s["openingBalance"] ? [row("opening-balance", t("openingBalance"), s["openingBalance"] as Amount)] : [];
+      const closing = s["closingBalance"] ? [row("closing-balance", t("closingBalance"), s["closingBalance"] as Amount)] : [];
       const totals = (s["totals"] as Amount[]).map((a) =>
         el(
           "tr",
@@ -354,7 +377,7 @@ async function showStatement(): Promise<void> {
           el("td", { class: "num", "data-total": a.currency }, money(a)),
         ),
       );
-      out.replaceChildren(el("table", {}, el("tbody", {}, ...lines, ...totals)));
+      out.replaceChildren(el("table", {}, el("tbody", {}, ...opening, ...lines, ...movements, ...totals, ...closing)));
     } catch (error) {
       out.replaceChildren(t("error", { e: (error as Error).message }));
     }
