@@ -75,6 +75,7 @@ import {
 } from "./scenario.js";
 import { currencyExponents } from "../src/iso4217.js";
 import { mandateCases } from "./mandate-vectors.js";
+import { certificateCases, crlTextCases, jwsCases } from "./parsing-vectors.js";
 import {
   outcomeOf,
   runner,
@@ -1920,6 +1921,9 @@ async function main(): Promise<void> {
     await acknowledgmentCases(c);
     await chainCases(c);
     await mandateCases(c, T);
+    await certificateCases(c, T);
+    crlTextCases(c, T, crls, names.publishersEmpty);
+    await jwsCases(c, T);
     cases.push(...c.list);
   }
   const enrolledKeys: EnrolledKey[] = await Promise.all(

@@ -2,7 +2,8 @@
  * Rule mutation: shows that the test vectors pin every verification rule of the protocol.
  *
  * A rule of the reference implementation is a place where verification fails with a code: each
- * `return fail(…)` (and each `… ? ok(…) : fail(…)`) in the compiled verifiers. For each such site in
+ * `return fail(…)` (and each `… ? ok(…) : fail(…)`) in the compiled verifiers, and each
+ * `throw malformed(…)` of the PEM and base64 reader (pem.ts). For each such site in
  * turn, a copy of the compiled package is made with that one failure dropped (the check still runs,
  * its verdict is ignored, as an implementation that forgot the rule would do), and every vector is
  * run against the copy. The rule is pinned when at least one vector changes outcome; a rule whose
@@ -16,8 +17,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { VectorFile } from "./vectors.js";
 
-/** Source files whose failures are not verification rules of a message or chain. */
-const OUT_OF_SCOPE = new Set(["src/pki/inspect.js", "src/pki/pem.js", "src/pki/demo.js", "src/pki/issue.js"]);
+/** Source files whose failures are not verification rules of a message or chain: they issue certificates. */
+const OUT_OF_SCOPE = new Set(["src/pki/demo.js", "src/pki/issue.js"]);
 
 export interface RuleSite {
   /** Path of the compiled file inside dist/, e.g. `src/messages/offer.js`. */
@@ -40,11 +41,15 @@ export interface MutantOutcome {
 
 const RETURN_FAIL = /\breturn fail\(/;
 const TERNARY_FAIL = /: fail\(/;
+/** The PEM reader's failures (pem.ts), thrown as ERR_MALFORMED. */
+const THROW_MALFORMED = /\bthrow malformed\(/;
+const isRuleSite = (line: string): boolean => RETURN_FAIL.test(line) || TERNARY_FAIL.test(line) || THROW_MALFORMED.test(line);
 
 /** The mutation of one line: its failure turned into a no-op (or into success for a ternary). */
 export function mutateLine(line: string): string {
   if (RETURN_FAIL.test(line)) return line.replace(RETURN_FAIL, "void fail(");
   if (TERNARY_FAIL.test(line)) return line.replace(TERNARY_FAIL, ": ok(null) ?? fail(");
+  if (THROW_MALFORMED.test(line)) return line.replace(THROW_MALFORMED, "void malformed(");
   throw new Error(`not a rule site: ${line}`);
 }
 
@@ -65,10 +70,10 @@ export async function ruleSites(dist: string): Promise<RuleSite[]> {
     if (OUT_OF_SCOPE.has(file)) continue;
     const lines = (await readFile(join(dist, file), "utf8")).split("\n");
     lines.forEach((text, index) => {
-      if (!RETURN_FAIL.test(text) && !TERNARY_FAIL.test(text)) return;
+      if (!isRuleSite(text)) return;
       // A site's code may sit on the next line when the call is wrapped.
       const around = `${text}\n${lines[index + 1] ?? ""}`;
-      const code = /fail\(\s*"([A-Z_]+)"/.exec(around)?.[1] ?? "(computed)";
+      const code = THROW_MALFORMED.test(text) ? "ERR_MALFORMED" : (/fail\(\s*"([A-Z_]+)"/.exec(around)?.[1] ?? "(computed)");
       sites.push({ file, line: index + 1, code, text: text.trim() });
     });
   }
@@ -101,8 +106,13 @@ async function firstCatch(mutantDist: string, vectors: VectorFile): Promise<Pick
  * Mutates each rule site of `dist` in turn and runs `vectors` against it. `work` is a scratch
  * folder inside the package (so that dependencies resolve); it is emptied first and removed after.
  */
-export async function runMutation(dist: string, vectors: VectorFile, work: string): Promise<MutantOutcome[]> {
-  const sites = await ruleSites(dist);
+export async function runMutation(
+  dist: string,
+  vectors: VectorFile,
+  work: string,
+  only: (site: RuleSite) => boolean = () => true,
+): Promise<MutantOutcome[]> {
+  const sites = (await ruleSites(dist)).filter(only);
   await rm(work, { recursive: true, force: true });
   const outcomes: MutantOutcome[] = [];
   try {
@@ -123,11 +133,16 @@ export async function runMutation(dist: string, vectors: VectorFile, work: strin
   return outcomes;
 }
 
-/** `node dist/scripts/mutation.js`: prints every rule and the vector that pins it; exits 1 on a hole. */
+/**
+ * `node dist/scripts/mutation.js [text…]`: prints every rule (or those whose file contains one of the
+ * texts) and the vector that pins it; exits 1 on a hole.
+ */
 async function main(): Promise<void> {
   const dist = fileURLToPath(new URL("..", import.meta.url));
   const vectors = JSON.parse(await readFile(join(dist, "..", "test-vectors", "vectors.json"), "utf8")) as VectorFile;
-  const outcomes = await runMutation(dist, vectors, join(dist, "..", ".mutants"));
+  const filters = process.argv.slice(2);
+  const only = (site: RuleSite) => filters.length === 0 || filters.some((text) => site.file.includes(text));
+  const outcomes = await runMutation(dist, vectors, join(dist, "..", ".mutants"), only);
   const holes = outcomes.filter((o) => o.caughtBy === undefined);
   for (const o of outcomes) {
     const where = `${o.site.file}:${o.site.line}`;

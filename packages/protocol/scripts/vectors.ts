@@ -5,6 +5,7 @@
  */
 import { webcrypto } from "node:crypto";
 import {
+  decodeJws,
   FixedClock,
   importAgentKey,
   jwkThumbprint,
@@ -25,8 +26,10 @@ import {
   type Result,
   type Role,
   type SignatureAlgorithm,
+  type JwsType,
   type UserKey,
   type VerificationCode,
+  VerificationError,
 } from "../src/index.js";
 
 export const VECTOR_FORMAT = "peage-test-vectors/1";
@@ -38,6 +41,7 @@ export const VectorKinds = [
   "chain",
   "mandate",
   "mandate-payment",
+  "jws",
 ] as const;
 export type VectorKind = (typeof VectorKinds)[number];
 
@@ -58,6 +62,8 @@ export interface VectorContext {
   readonly acceptCards?: boolean;
   /** mandate-payment: the mandate the server registered (docs/protocol.md §16), as the user signed it. */
   readonly mandate?: Mandate;
+  /** jws: the `typ` the token is decoded as (docs/protocol.md §4.3). */
+  readonly typ?: JwsType;
 }
 
 export type VectorExpectation = { readonly valid: true } | { readonly valid: false; readonly code: VerificationCode };
@@ -123,11 +129,9 @@ export async function runner(file: VectorFile): Promise<Runner> {
         if (pem === undefined) throw new Error(`case ${c.id} names the unknown CRL ${name}`);
         return pem;
       });
-      const trust = TrustStore.fromPem(
-        file.trustAnchors,
-        crls,
-        context.revocation === undefined ? {} : { revocation: context.revocation },
-      );
+      const store = trustStore(file.trustAnchors, crls, context.revocation);
+      if (!store.ok) return store;
+      const trust = store.value;
       const now = new Date(context.at);
       const clock = new FixedClock(now);
       switch (c.kind) {
@@ -156,6 +160,9 @@ export async function runner(file: VectorFile): Promise<Runner> {
         case "mandate":
           if (context.server === undefined) throw new Error(`case ${c.id}: a mandate case names the verifying server`);
           return verifyMandate(c.input, { clock, server: context.server as PartyId<"server">, userKey });
+        case "jws":
+          if (context.typ === undefined) throw new Error(`case ${c.id}: a jws case names the typ`);
+          return decodeJws(c.input, context.typ);
         case "mandate-payment": {
           if (context.server === undefined || context.mandate === undefined)
             throw new Error(`case ${c.id}: a mandate-payment case names the server and the registered mandate`);
@@ -170,6 +177,20 @@ export async function runner(file: VectorFile): Promise<Runner> {
       }
     },
   };
+}
+
+/**
+ * The case's trust store. A CRL text that is not a PEM CRL (RFC 7468, canonical base64, one DER
+ * CRL per block) fails the case with ERR_MALFORMED before anything is verified: the relying
+ * party refuses to load it.
+ */
+function trustStore(anchors: readonly string[], crls: readonly string[], revocation?: RevocationPolicy): Result<TrustStore> {
+  try {
+    return { ok: true, value: TrustStore.fromPem(anchors, crls, revocation === undefined ? {} : { revocation }) };
+  } catch (error) {
+    if (error instanceof VerificationError) return { ok: false, error };
+    throw error;
+  }
 }
 
 /** A mandate as the server holds it once registered: its claims (verified then) and its agent's key. */

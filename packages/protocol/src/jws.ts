@@ -42,18 +42,24 @@ export type JwsType = (typeof JwsTypes)[keyof typeof JwsTypes];
 /** Upper bound on a token: a chain of five certificates and a payload fit well within it. */
 export const MAX_JWS_LENGTH = 24 * 1024;
 
-export interface JwsHeader {
-  readonly alg: SignatureAlgorithm;
-  readonly typ: JwsType;
-  readonly x5c?: readonly string[];
-  readonly kid?: string;
-}
+/** The kinds of signature whose signer is named by a certificate chain (`x5c`); the others name an enrolled key (`kid`). */
+type ChainSignedType = typeof JwsTypes.offerSignature | typeof JwsTypes.acknowledgment;
 
-export interface DecodedJws {
-  readonly header: JwsHeader;
+/** How a signature of kind `T` names its signer (docs/protocol.md §4.1): `x5c` or `kid`, never both. */
+export type JwsSigner<T extends JwsType> = T extends ChainSignedType
+  ? { readonly x5c: readonly string[]; readonly kid?: undefined }
+  : { readonly kid: string; readonly x5c?: undefined };
+
+export type JwsHeader<T extends JwsType = JwsType> = { readonly alg: SignatureAlgorithm; readonly typ: T } & JwsSigner<T>;
+
+export interface DecodedJws<T extends JwsType = JwsType> {
+  readonly header: JwsHeader<T>;
   /** The payload, parsed but NOT yet verified: use it only to find the key. */
   readonly payload: unknown;
 }
+
+const signerParameter = (typ: JwsType): "x5c" | "kid" =>
+  typ === JwsTypes.offerSignature || typ === JwsTypes.acknowledgment ? "x5c" : "kid";
 
 const allowedHeaderParameters = new Set(["alg", "typ", "x5c", "kid"]);
 const base64urlSegment = /^[A-Za-z0-9_-]*$/;
@@ -104,7 +110,7 @@ function jwsSigningInput(
 }
 
 /** Splits and parses a token without checking its signature. */
-export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
+export function decodeJws<T extends JwsType>(token: unknown, typ: T): Result<DecodedJws<T>> {
   if (typeof token !== "string") return fail("ERR_MALFORMED", "a JWS must be a string");
   if (token.length > MAX_JWS_LENGTH) return fail("ERR_MALFORMED", `JWS longer than ${MAX_JWS_LENGTH} characters`);
   const parts = token.split(".");
@@ -146,14 +152,17 @@ export function decodeJws(token: unknown, typ: JwsType): Result<DecodedJws> {
   if (kid !== undefined && !(typeof kid === "string" && /^[A-Za-z0-9_-]{43}$/.test(kid))) {
     return fail("ERR_MALFORMED", "JWS kid must be an RFC 7638 SHA-256 JWK thumbprint");
   }
-  // One way to name the signer: with both, two verifiers could pick different keys.
-  if (x5c !== undefined && kid !== undefined) return fail("ERR_MALFORMED", "a JWS names its signer by x5c or by kid, not both");
+  // One way to name the signer, the one its kind uses: with both, two verifiers could pick different keys.
+  const signer = signerParameter(typ);
+  if (header[signer] === undefined || (signer === "x5c" ? kid : x5c) !== undefined) {
+    return fail("ERR_MALFORMED", `a JWS of type ${typ} names its signer by ${signer}, and only by ${signer}`);
+  }
   // The signer committed to canonical bytes; anything else (duplicate keys, other spacing or
   // number spelling) could be read differently by another parser, so it is refused.
   if (!isCanonicalJson(payload, payloadBytes)) {
     return fail("ERR_MALFORMED", "JWS payload is not RFC 8785 canonical JSON");
   }
-  return ok({ header: header as unknown as JwsHeader, payload });
+  return ok({ header: header as unknown as JwsHeader<T>, payload });
 }
 
 /** Checks the signature of a token already decoded by {@link decodeJws}, with the signer's key. */
@@ -169,24 +178,27 @@ export async function verifyJwsSignature(token: string, alg: SignatureAlgorithm,
 export function verifyJwsSignatureSync(token: string, alg: SignatureAlgorithm, key: CryptoKey): Result<true> {
   const lastDot = token.lastIndexOf(".");
   const headerAlg = jwsAlgorithm(token);
-  if (headerAlg !== alg) {
+  const object = keyObjectOf(key);
+  const keyAlg = algorithmOfKeyObject(object);
+  // One rule: the header, the caller and the key itself all name the key's algorithm.
+  if (headerAlg !== alg || keyAlg !== alg) {
     return fail(
       "ERR_UNSUPPORTED_ALGORITHM",
-      `the JWS algorithm ${JSON.stringify(headerAlg)} does not match the signer's ${alg} key`,
+      `the JWS algorithm ${JSON.stringify(headerAlg)} does not match the signer's ${keyAlg ?? "unsupported"} key`,
     );
   }
-  const object = keyObjectOf(key);
-  if (algorithmOfKeyObject(object) !== alg) return fail("ERR_UNSUPPORTED_ALGORITHM", `the signer's key is not an ${alg} key`);
   const signature = Buffer.from(token.slice(lastDot + 1), "base64url");
   // Both algorithms have fixed-size signatures: ES256 is R || S, 32 bytes each (RFC 7518 §3.4); Ed25519 is 64 bytes (RFC 8032 §5.1.6).
-  if (lastDot < 0 || signature.length !== 64) return fail("ERR_BAD_SIGNATURE", "the JWS signature has the wrong length");
-  const valid = cryptoVerify(
-    digestOf(alg),
-    Buffer.from(token.slice(0, lastDot), "ascii"),
-    { key: object, dsaEncoding: "ieee-p1363" },
-    signature,
-  );
-  return valid ? ok(true) : fail("ERR_BAD_SIGNATURE", "the JWS signature does not verify");
+  const valid =
+    lastDot > 0 &&
+    signature.length === 64 &&
+    cryptoVerify(
+      digestOf(alg),
+      Buffer.from(token.slice(0, lastDot), "ascii"),
+      { key: object, dsaEncoding: "ieee-p1363" },
+      signature,
+    );
+  return valid ? ok(true) : fail("ERR_BAD_SIGNATURE", "the JWS signature is not 64 bytes, or does not verify");
 }
 
 /** True when `bytes` are the RFC 8785 form of `value`; false also for values JCS cannot encode (1e400 parses as Infinity). */

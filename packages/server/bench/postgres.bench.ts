@@ -6,13 +6,16 @@
  *     failed transactions and aborted clients are read from its output;
  *   - POST /v1/payments through the server (main.js with DATABASE_URL, its default number of
  *     worker processes: one per core) with C requests in flight, payments spread over 16
- *     publishers, then every payment to one publisher (hot publisher);
+ *     publishers, then every payment to one publisher (hot publisher), then spread again with a
+ *     webhook endpoint registered (what fanning out and delivering every event costs);
  *   - the same two cases on the store alone (Store.recordPayment with C in flight, no HTTP and no
- *     signatures), which shows what the database side costs and whether one publisher serialises.
+ *     signatures), which shows what the database side costs and whether one publisher serialises,
+ *     and beside them the store without group commit, statement by statement (as before the
+ *     function peage_record_payments), and with the webhook outbox's trigger switched off.
  *
- * All five alternate in rounds, so that other work on the machine weighs on the baseline and the
+ * All alternate in rounds, so that other work on the machine weighs on the baseline and the
  * payments alike. Payments are spread over 32 prepaid users (one user's payments wait for each
- * other by design: their balance is one row). Bounded: about a minute and a half. Writes
+ * other by design: their balance is one row). Bounded: about two minutes. Writes
  * docs/benchmarks/postgres.md and its targets.
  *
  *   node packages/server/dist/bench/postgres.bench.js
@@ -22,6 +25,8 @@ import { webcrypto } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
@@ -40,6 +45,7 @@ import {
   type PartyId,
 } from "@peage/protocol";
 import { initDataDir, PgStore, type PaymentRecord } from "../src/index.js";
+import { ownCpuSeconds, selfCpuSeconds, treeCpuSeconds } from "./process-cpu.js";
 import { f0, f2, publishSection, type Target } from "./report.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
@@ -74,10 +80,10 @@ function startCluster(): Cluster {
   return { url: url.toString(), dir: vars["PEAGE_PG_DIR"]!, bin: vars["PEAGE_PG_BIN"]!, host: url.hostname, port: url.port };
 }
 
-function psql(cluster: Cluster, sql: string): void {
+function psql(cluster: Cluster, sql: string, database = "postgres"): void {
   execFileSync(
     join(cluster.bin, "psql"),
-    ["-q", "-h", cluster.host, "-p", cluster.port, "-U", "peage", "-d", "postgres", "-c", sql],
+    ["-q", "-h", cluster.host, "-p", cluster.port, "-U", "peage", "-d", database, "-c", sql],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
 }
@@ -97,6 +103,8 @@ interface Pgbench {
   /** Seconds of measuring, without connection time: transactions / tps, summed over the rounds. */
   seconds: number;
   readonly rounds: number[];
+  /** CPU seconds of PostgreSQL and of pgbench itself (as `client`) during the runs. */
+  readonly cpu: Cpu;
 }
 
 /** One pgbench run, added to `into`; its failures are read from its output, never assumed. */
@@ -148,9 +156,43 @@ interface Load {
   seconds: number;
   /** The next request to send. */
   next: number;
+  /** CPU seconds spent meanwhile by the server's processes, PostgreSQL's, and this one (the load generator, or the store). */
+  readonly cpu: Cpu;
 }
 
-const newLoad = (): Load => ({ done: 0, errors: 0, seconds: 0, next: 0 });
+interface Cpu {
+  server: number;
+  /** Of `server`, the first process's own: it hands the connections to the workers (node:cluster). */
+  primary: number;
+  postgres: number;
+  client: number;
+}
+
+const newLoad = (): Load => ({ done: 0, errors: 0, seconds: 0, next: 0, cpu: { server: 0, primary: 0, postgres: 0, client: 0 } });
+
+/** The processes whose CPU time is read: the server's first process (its workers are its children) and PostgreSQL's postmaster. */
+interface Meters {
+  readonly server: number;
+  readonly postmaster: number;
+}
+
+function sample(meters: Meters): Cpu & { reaped: number } {
+  const self = selfCpuSeconds();
+  return {
+    server: treeCpuSeconds(meters.server),
+    primary: ownCpuSeconds(meters.server),
+    postgres: treeCpuSeconds(meters.postmaster),
+    client: self.own,
+    reaped: self.reaped,
+  };
+}
+
+function addCpu(into: Cpu, before: Cpu, after: Cpu): void {
+  into.server += after.server - before.server;
+  into.primary += after.primary - before.primary;
+  into.postgres += after.postgres - before.postgres;
+  into.client += after.client - before.client;
+}
 const perSecond = (load: Load) => load.done / load.seconds;
 
 /** Runs `send` with CLIENTS in flight for `seconds` (or until `count` are sent), adding to `load`. */
@@ -167,16 +209,27 @@ async function drive(load: Load, count: number, seconds: number, send: (i: numbe
   load.seconds += (performance.now() - start) / 1000;
 }
 
-type Case = readonly [Load, number, number, (i: number) => Promise<boolean>];
+/** A load, the most requests it may send, seconds per round, how to send one, and what to set up around each round. */
+type Case = readonly [Load, number, number, (i: number) => Promise<boolean>, Around?];
+type Around = (run: () => Promise<void>) => Promise<void>;
 
 /** Runs the cases in rounds: pgbench first, then every case, in reversed order every other round. */
-async function alternate(cluster: Cluster, baseline: Pgbench, cases: readonly Case[]): Promise<void> {
+async function alternate(cluster: Cluster, meters: Meters, baseline: Pgbench, cases: readonly Case[]): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
+    const start = sample(meters);
     pgbench(cluster, baseline);
+    const end = sample(meters);
+    // pgbench's own CPU is this process's reaped children's.
+    addCpu(baseline.cpu, { ...start, client: start.reaped }, { ...end, client: end.reaped });
     process.stdout.write(`round ${round + 1} of ${ROUNDS}: pgbench ${f0(baseline.rounds.at(-1)!)} tps`);
-    for (const [load, count, seconds, send] of round % 2 === 0 ? cases : [...cases].reverse()) {
+    for (const [load, count, seconds, send, around] of round % 2 === 0 ? cases : [...cases].reverse()) {
       const [done, elapsed] = [load.done, load.seconds];
-      await drive(load, count, seconds, send);
+      const run = async () => {
+        const before = sample(meters);
+        await drive(load, count, seconds, send);
+        addCpu(load.cpu, before, sample(meters));
+      };
+      await (around ? around(run) : run());
       process.stdout.write(`, ${f0((load.done - done) / (load.seconds - elapsed))}/s`);
     }
     process.stdout.write("\n");
@@ -276,6 +329,31 @@ async function main(): Promise<void> {
     // The store alone, in this process: the database side of a payment.
     const store = await PgStore.open(databaseUrl, { poolSize: CLIENTS });
     const separate = await PgStore.open(databaseUrl, { poolSize: CLIENTS, batchesInFlight: Number.POSITIVE_INFINITY });
+    const statements = await PgStore.open(databaseUrl, { poolSize: CLIENTS, paymentCall: "statements" });
+    // The webhook outbox's trigger switched off for a round, to measure what it costs a payment.
+    const outboxOff: Around = async (run) => {
+      psql(cluster!, "ALTER TABLE payments DISABLE TRIGGER payments_outbox", "peage_bench");
+      try {
+        await run();
+      } finally {
+        psql(cluster!, "ALTER TABLE payments ENABLE TRIGGER payments_outbox", "peage_bench");
+      }
+    };
+    // A webhook endpoint registered for a round: the server's workers fan out and deliver every payment's event to it.
+    const sink = await webhookSink();
+    const withEndpoint: Around = async (run) => {
+      const registered = await post("/v1/admin/webhooks", { url: sink.url, label: "bench" }, operator);
+      if (registered.status !== 201) throw new Error(`registering the endpoint: ${registered.status} ${await registered.text()}`);
+      const { id } = (await registered.json()) as { id: string };
+      try {
+        await run();
+      } finally {
+        await fetch(`${server.url}/v1/admin/webhooks/${id}`, {
+          method: "DELETE",
+          headers: { authorization: operator.authorization },
+        });
+      }
+    };
     let serial = 0;
     const record =
       (publisher: number, on: PgStore = store) =>
@@ -300,16 +378,35 @@ async function main(): Promise<void> {
         return (await on.recordPayment(payment)).kind === "recorded";
       };
     process.stdout.write(
-      `${ROUNDS} rounds: pgbench ${PGBENCH_SECONDS} s, then ${CLIENTS} in flight through the server (${server.workers} worker processes) and on the store alone, spread and hot…\n`,
+      `${ROUNDS} rounds: pgbench ${PGBENCH_SECONDS} s, then ${CLIENTS} in flight through the server (${server.workers} worker processes: spread, hot, an endpoint) and on the store alone (spread, hot, no group commit, statements, no outbox trigger)…\n`,
     );
-    const baseline: Pgbench = { transactions: 0, failed: 0, seconds: 0, rounds: [] };
-    const [httpSpread, httpHot, storeSpread, storeHot, storeSeparate] = [newLoad(), newLoad(), newLoad(), newLoad(), newLoad()];
-    await alternate(cluster, baseline, [
+    const baseline: Pgbench = {
+      transactions: 0,
+      failed: 0,
+      seconds: 0,
+      rounds: [],
+      cpu: { server: 0, primary: 0, postgres: 0, client: 0 },
+    };
+    const postmaster = Number(readFileSync(join(cluster.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+    const [httpSpread, httpHot, httpEndpoint, storeSpread, storeHot, storeSeparate, storeStatements, storeOutboxOff] = Array.from(
+      { length: 8 },
+      newLoad,
+    ) as [Load, Load, Load, Load, Load, Load, Load, Load];
+    await alternate(cluster, { server: child.pid!, postmaster }, baseline, [
       [httpSpread, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, (i) => i % PUBLISHERS))],
       [httpHot, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, () => 0))],
+      [
+        httpEndpoint,
+        HTTP_MAX * ROUNDS,
+        HTTP_ROUND_SECONDS,
+        send(await requests(HTTP_MAX * ROUNDS, (i) => i % PUBLISHERS)),
+        withEndpoint,
+      ],
       [storeSpread, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1)],
       [storeHot, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(0)],
       [storeSeparate, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1, separate)],
+      [storeStatements, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1, statements)],
+      [storeOutboxOff, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1), outboxOff],
     ]);
     const rssMiB = workersPeakRssMiB(child.pid!);
     child.kill("SIGTERM");
@@ -317,6 +414,8 @@ async function main(): Promise<void> {
     const audit = await store.auditLedger();
     await store.close();
     await separate.close();
+    await statements.close();
+    const delivered = await sink.close();
     if (audit.unbalanced.length + audit.balanceMismatches.length > 0)
       throw new Error("the ledger does not balance after the benchmark");
     const r = {
@@ -326,6 +425,10 @@ async function main(): Promise<void> {
       storeSpread,
       storeHot,
       storeSeparate,
+      storeStatements,
+      storeOutboxOff,
+      httpEndpoint,
+      delivered,
       loadAverage,
       transactions: audit.transactions,
       workers: server.workers,
@@ -337,6 +440,28 @@ async function main(): Promise<void> {
     if (cluster) spawnSync("bash", [join(SCRIPTS, "pg-stop.sh"), cluster.dir], { stdio: "ignore" });
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** A webhook receiver on this machine that answers 204 to every delivery and counts them. */
+async function webhookSink(): Promise<{ url: string; close(): Promise<number> }> {
+  let delivered = 0;
+  const sink = createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      delivered++;
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+  const { port } = sink.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    close: async () => {
+      sink.closeAllConnections();
+      await new Promise((resolve) => sink.close(resolve));
+      return delivered;
+    },
+  };
 }
 
 /** Peak resident set size of a process, from /proc (Linux), in MiB. */
@@ -367,6 +492,11 @@ interface Results {
   readonly storeSpread: Load;
   readonly storeHot: Load;
   readonly storeSeparate: Load;
+  readonly storeStatements: Load;
+  readonly storeOutboxOff: Load;
+  readonly httpEndpoint: Load;
+  /** Webhook deliveries the sink received while an endpoint was registered. */
+  readonly delivered: number;
   readonly loadAverage: number;
   readonly transactions: number;
   readonly workers: number;
@@ -407,6 +537,7 @@ function render(r: Results): string {
   const ratio = (load: Load) => f2(perSecond(load) / tps(r.baseline));
   const row = (what: string, load: Load) =>
     `| ${what} | ${load.done} | ${load.errors} | ${f0(perSecond(load))} | ${ratio(load)} |`;
+  const share = (part: Load, whole: Load) => `${f0(100 * (1 - perSecond(part) / perSecond(whole)))} %`;
   return [
     "## Payment server on PostgreSQL",
     "",
@@ -417,17 +548,60 @@ function render(r: Results): string {
     `| \`pgbench -b tpcb-like -c ${CLIENTS} -j 2 -T ${PGBENCH_SECONDS}\`, scale ${PGBENCH_SCALE}, once per round (${r.baseline.rounds.map(f0).join(", ")} tps) | ${r.baseline.transactions} | ${r.baseline.failed} | ${f0(tps(r.baseline))} | 1.00 |`,
     row(`POST /v1/payments, ${PUBLISHERS} publishers`, r.httpSpread),
     row("POST /v1/payments, one publisher (hot)", r.httpHot),
+    row(`POST /v1/payments, ${PUBLISHERS} publishers, a webhook endpoint registered for every event`, r.httpEndpoint),
     row(`Store.recordPayment alone, ${PUBLISHERS} publishers`, r.storeSpread),
     row("Store.recordPayment alone, one publisher (hot)", r.storeHot),
-    row(`Store.recordPayment alone, ${PUBLISHERS} publishers, group commit off (a transaction per payment)`, r.storeSeparate),
+    row(
+      `Store.recordPayment alone, ${PUBLISHERS} publishers, group commit off (a call and a commit per payment)`,
+      r.storeSeparate,
+    ),
+    row(
+      `Store.recordPayment alone, ${PUBLISHERS} publishers, statement by statement (each query a round trip)`,
+      r.storeStatements,
+    ),
+    row(`Store.recordPayment alone, ${PUBLISHERS} publishers, the webhook outbox trigger switched off`, r.storeOutboxOff),
     "",
-    `The six workloads alternate in ${ROUNDS} rounds (pgbench ${PGBENCH_SECONDS} s, ${HTTP_ROUND_SECONDS} s for each case through the server, ${STORE_ROUND_SECONDS} s for each on the store, in reversed order every other round), so that warm-up and background work weigh on all alike; each figure sums its rounds. pgbench's errors are its failed transactions and aborted clients, read from its output. Hot publisher ÷ spread: ${f2(perSecond(r.httpHot) / perSecond(r.httpSpread))} through the server, ${f2(perSecond(r.storeHot) / perSecond(r.storeSpread))} on the store alone. A publisher's credit is an appended posting, not an update of a balance row, so payments to one publisher do not wait for each other; a ratio near 1 says so. The ledger balanced after the run (${r.transactions} transactions).`,
+    `The workloads alternate in ${ROUNDS} rounds (pgbench ${PGBENCH_SECONDS} s, ${HTTP_ROUND_SECONDS} s for each case through the server, ${STORE_ROUND_SECONDS} s for each on the store, in reversed order every other round), so that warm-up and background work weigh on all alike; each figure sums its rounds. pgbench's errors are its failed transactions and aborted clients, read from its output. Hot publisher ÷ spread: ${f2(perSecond(r.httpHot) / perSecond(r.httpSpread))} through the server, ${f2(perSecond(r.storeHot) / perSecond(r.storeSpread))} on the store alone. A publisher's credit is an appended posting, not an update of a balance row, so payments to one publisher do not wait for each other; a ratio near 1 says so. The ledger balanced after the run (${r.transactions} transactions).`,
     "",
-    `Where the gap lies, from the same rounds: the store alone reaches ${f2(perSecond(r.storeSpread) / tps(r.baseline))} of pgbench (the database side: a payment's statements against tpcb-like's, each a round trip between processes on the same cores), and the server reaches ${f2(perSecond(r.httpSpread) / perSecond(r.storeSpread))} of the store alone (the server side: HTTP, parsing, the reads before the write, a verification and a signature per payment, in ${r.workers} processes competing with PostgreSQL and the load generator for the cores).`,
+    `What a payment costs the database: one call of the function peage_record_payments (one round trip; at READ COMMITTED the call is its own transaction, with no BEGIN or COMMIT to send), and payments that arrive while the store's two payment transactions are under way go together in the next call, one transaction and one commit for the batch (group commit). Statement by statement, as every other operation runs, a payment is about ten round trips (BEGIN, the ledger's shared advisory lock, the user's row locked, the nonce checked, the closed periods read, the payment, its ledger transaction and postings inserted, the balance updated, COMMIT): the function records ${f2(perSecond(r.storeSpread) / perSecond(r.storeStatements))} × as many payments per second as the statements in this run, and group commit ${f2(perSecond(r.storeSpread) / perSecond(r.storeSeparate))} × as many as a call per payment. A tpcb-like transaction is seven round trips (BEGIN, three updates, a select, an insert, END) writing four rows with three index entries; a payment writes six rows (the payment, its outbox event, its ledger transaction, two or more postings) and the user's balance, with about fifteen index entries.`,
     "",
-    "A tpcb-like transaction is five statements (three updates, a select, an insert) in one commit. A payment is about ten statements (the ledger's shared advisory lock, the user's row locked, the nonce checked, the payment, its ledger transaction and postings inserted, the balance updated); payments beyond the store's writing connections (the pool less two) wait and then share one transaction and its commit (group commit); the last row turns it off. Through the server each payment also costs HTTP, JSON and schema checks, a verification and a signature, on the same cores as PostgreSQL and the load generator.",
+    `The webhook outbox: a trigger writes an event row with each payment, in its transaction. Switched off for its rounds, the store alone records ${f0(perSecond(r.storeOutboxOff))} payments/s against ${f0(perSecond(r.storeSpread))} with it (with ÷ without: ${f2(perSecond(r.storeSpread) / perSecond(r.storeOutboxOff))}), and PostgreSQL spends ${cpuMs(r.storeOutboxOff, "postgres")} ms of CPU per payment without it against ${cpuMs(r.storeSpread, "postgres")} with it (table below), a measure less moved by the machine's other load than a rate is. On the store's rows the server's outbox worker also closes each event (an update of its row) while the store writes, in PostgreSQL's figure and the server processes' one. With a webhook endpoint registered (a receiver on this machine answering 204), the server's workers also fan each event out to a delivery and send it (${r.delivered} deliveries received while ${r.httpEndpoint.done} payments were recorded in those rounds: what is not delivered by the end of a round is still owed, so the rate below leaves out part of the delivery work): ${f0(perSecond(r.httpEndpoint))} payments/s through the server against ${f0(perSecond(r.httpSpread))} with none, ${share(r.httpEndpoint, r.httpSpread)} less; CPU per payment, server and PostgreSQL: ${cpuMs(r.httpEndpoint, "server")} and ${cpuMs(r.httpEndpoint, "postgres")} ms with the endpoint, ${cpuMs(r.httpSpread, "server")} and ${cpuMs(r.httpSpread, "postgres")} ms without. Even with no endpoint, every event is closed once by the server's outbox worker (an update of its row), which the rows through the server include and the store's alone do not.`,
+    "",
+    ...cpuTable(r),
+    `Where the gap lies, from the same rounds: the store alone reaches ${f2(perSecond(r.storeSpread) / tps(r.baseline))} of pgbench (the database side), and the server reaches ${f2(perSecond(r.httpSpread) / perSecond(r.storeSpread))} of the store alone (the server side: HTTP, parsing and schema checks, the user's row read before the write, a verification and a signature per payment, in ${r.workers} processes competing with PostgreSQL and the load generator for the cores).`,
     "",
   ].join("\n");
+}
+
+/** Milliseconds of CPU per payment on one side. */
+const cpuMs = (load: Load, side: keyof Cpu) => (load.done === 0 ? "n/a" : f2((1000 * load.cpu[side]) / load.done));
+
+/** CPU per payment by side, read from /proc in the same rounds, and the bound it sets on the ratio to pgbench. */
+function cpuTable(r: Results): string[] {
+  const ms = (seconds: number, count: number) => (count === 0 ? "n/a" : f2((1000 * seconds) / count));
+  const total = (cpu: Cpu) => cpu.server + cpu.postgres + cpu.client;
+  const server = (load: Load) => `${ms(load.cpu.server, load.done)} (first process ${ms(load.cpu.primary, load.done)})`;
+  const row = (what: string, load: Load, client: string) =>
+    `| ${what} | ${server(load)} | ${ms(load.cpu.postgres, load.done)} | ${ms(load.cpu.client, load.done)} (${client}) | ${ms(total(load.cpu), load.done)} |`;
+  const b = r.baseline;
+  const perPayment = total(r.httpSpread.cpu) / r.httpSpread.done;
+  const perTransaction = total(b.cpu) / b.transactions;
+  return [
+    "CPU per payment or transaction, in milliseconds of one core, read from /proc over the same rounds (the server's processes, PostgreSQL's postmaster and backends, this process):",
+    "",
+    "| workload | server processes | PostgreSQL | client | total |",
+    "|---|---:|---:|---:|---:|",
+    `| pgbench tpcb-like | – | ${ms(b.cpu.postgres, b.transactions)} | ${ms(b.cpu.client, b.transactions)} (pgbench) | ${ms(total(b.cpu), b.transactions)} |`,
+    row(`POST /v1/payments, ${PUBLISHERS} publishers`, r.httpSpread, "load generator: fetch"),
+    row("POST /v1/payments, a webhook endpoint registered", r.httpEndpoint, "load generator: fetch"),
+    row("Store.recordPayment alone, group commit", r.storeSpread, "the store in this process"),
+    row("Store.recordPayment alone, a call per payment", r.storeSeparate, "the store in this process"),
+    row("Store.recordPayment alone, statement by statement", r.storeStatements, "the store in this process"),
+    row("Store.recordPayment alone, the outbox trigger off", r.storeOutboxOff, "the store in this process"),
+    "",
+    `With the load generator, the server and PostgreSQL on the same ${cpus().length} cores, a payment through the server costs ${f2(1000 * perPayment)} ms of CPU in all and a tpcb-like transaction ${f2(1000 * perTransaction)} ms: however its waits are arranged, the server cannot pass ${f2(perTransaction / perPayment)} of pgbench on this machine while a payment costs that much (pgbench's transactions are short of it by the server's whole part, its HTTP client's, and the difference in PostgreSQL's).`,
+    "",
+  ];
 }
 
 main().catch((error: unknown) => {

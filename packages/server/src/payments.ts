@@ -81,14 +81,45 @@ function keyOf(ctx: Pick<PaymentContext, "userKeys">, record: UserRecord): Promi
 /** Handles one payment request; throws HttpProblem with the specific code when it is refused. */
 export async function processPayment(body: unknown, ctx: PaymentContext): Promise<PaymentAnswer> {
   const requestHash = canonicalHash(body);
+  const seen: { consent?: ConsentClaims } = {};
+  let record: PaymentRecord;
+  let accepted: AcceptedConsent;
+  try {
+    accepted = await acceptConsent(body, requestHash, ctx, seen);
+    record = await signedPayment(ctx, accepted);
+  } catch (error) {
+    // A retry of a recorded request gets the stored acknowledgment, even once the consent has
+    // expired or the balance no longer covers it: the identical bytes were verified when they were
+    // recorded, and nothing is charged. Looked up only for a request refused before the store
+    // decides: one the store sees is answered by it (a duplicate, a reused nonce), so that a first
+    // request, nearly every one, costs no lookup.
+    if (!(error instanceof HttpProblem)) throw error;
+    const claimed = unverifiedNonce(body);
+    const earlier = claimed === undefined ? undefined : await ctx.store.findPaymentByNonce(claimed.user, claimed.nonce);
+    if (earlier && earlier.requestHash === requestHash)
+      return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
+    // A verified request whose nonce another request used: that, rather than why it would be refused.
+    if (earlier && seen.consent) throw nonceReused(seen.consent);
+    throw error;
+  }
+  const outcome = await ctx.store.recordPayment(record);
+  if (outcome.kind === "recorded") return { acknowledgment: record.acknowledgment, payment: record, replayed: false };
+  if (outcome.kind === "duplicate")
+    return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
+  throw refusalOf(outcome, accepted.consent, accepted.user, accepted.charged);
+}
 
-  // A retry of a recorded request gets the stored acknowledgment, even once the consent has
-  // expired: the identical bytes were verified when they were recorded, and nothing is charged.
-  const claimed = unverifiedNonce(body);
-  const earlier = claimed === undefined ? undefined : await ctx.store.findPaymentByNonce(claimed.user, claimed.nonce);
-  if (earlier && earlier.requestHash === requestHash)
-    return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
-
+/**
+ * The request verified, its user's account read, its price converted and the funds checked
+ * early (cheap refusals, before spending a signature; the store's transaction decides for good).
+ * `seen.consent` is set once the consent verified.
+ */
+async function acceptConsent(
+  body: unknown,
+  requestHash: string,
+  ctx: PaymentContext,
+  seen: { consent?: ConsentClaims },
+): Promise<AcceptedConsent> {
   // The user's record read to find their key is the one the checks below use: reading it a second
   // time would cost a query and decide nothing more (the transaction re-reads the row anyway).
   let enrolled: UserRecord | undefined;
@@ -105,8 +136,8 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   });
   if (!verified.ok) throw HttpProblem.of(verified.error.code, verified.error.message);
   const { consent } = verified.value;
+  seen.consent = consent;
   ctx.publisherSeen?.(verified.value.publisher.publisher, verified.value.publisher.chain.notAfter);
-  if (earlier) throw nonceReused(consent);
 
   const user = enrolled?.id === consent.user ? enrolled : await ctx.store.getUser(consent.user as PartyId<"user">);
   if (!user) throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
@@ -114,17 +145,8 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
   const serverTime = ctx.clock.now();
   const table = consent.price.currency === user.homeCurrency ? undefined : await rateTableFor(ctx, serverTime);
   const { charged, rate, rateDate } = chargeFor(consent.price, user, table);
-
-  // Cheap early refusals, before spending a signature; the transaction decides for good.
   await precheckFunds(ctx.store, user, charged, serverTime);
-
-  const record = await signedPayment(ctx, { consent, user, charged, rate, rateDate, requestHash, serverTime });
-  const { acknowledgment } = record;
-  const outcome = await ctx.store.recordPayment(record);
-  if (outcome.kind === "recorded") return { acknowledgment, payment: record, replayed: false };
-  if (outcome.kind === "duplicate")
-    return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
-  throw refusalOf(outcome, consent, user, charged);
+  return { consent, user, charged, rate, rateDate, requestHash, serverTime };
 }
 
 export interface AcceptedConsent {

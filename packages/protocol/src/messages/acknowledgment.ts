@@ -116,7 +116,6 @@ export async function verifyAcknowledgment(
   const decoded = decodeJws(token, JwsTypes.acknowledgment);
   if (!decoded.ok) return decoded;
   const { header, payload } = decoded.value;
-  if (!header.x5c) return fail("ERR_MALFORMED", "the acknowledgment carries no certificate chain (x5c)");
 
   const now = options.clock.now();
   if (toDate(offer.expiresAt).getTime() + (options.graceMs ?? DEFAULT_CLOCK_SKEW_MS) < now.getTime()) {

@@ -204,7 +204,6 @@ export async function verifyMandate(value: unknown, options: MandateCheckOptions
   const decoded = decodeJws(parsed.value.mandate, JwsTypes.mandate);
   if (!decoded.ok) return decoded;
   const { header, payload } = decoded.value;
-  if (!header.kid) return fail("ERR_MALFORMED", "the mandate does not name the user's key (kid)");
   const unverified = mandateClaimsParser.parse(payload, "mandate");
   if (!unverified.ok) return unverified;
   const claims = unverified.value;
@@ -288,7 +287,6 @@ export async function verifyMandatePayment(
   const decoded = decodeJws(parsed.value.consent, JwsTypes.agentConsent);
   if (!decoded.ok) return decoded;
   const { header, payload } = decoded.value;
-  if (!header.kid) return fail("ERR_MALFORMED", "the agent's consent does not name its key (kid)");
   const unverified = agentConsentParser.parse(payload, "agent consent");
   if (!unverified.ok) return unverified;
   const consent = unverified.value;

@@ -118,7 +118,6 @@ export async function verifyPaymentRequest(
   const decoded = decodeJws(request.consent, JwsTypes.consent);
   if (!decoded.ok) return decoded;
   const { header, payload } = decoded.value;
-  if (!header.kid) return fail("ERR_MALFORMED", "the consent does not name the user's key (kid)");
   const unverified = consentParser.parse(payload, "consent");
   if (!unverified.ok) return unverified;
 

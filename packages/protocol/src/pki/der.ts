@@ -91,16 +91,27 @@ export function signatureAlgorithmsAgree(der: Uint8Array): boolean {
 
 const TAG_BIT_STRING = 0x03;
 
+/** The signature algorithm and the signatureValue BIT STRING of a signed X.509 structure; throws when it has neither. */
+function signatureParts(der: Uint8Array): { algorithm: Tlv; signature: Tlv } {
+  const outer = singleSequence(der);
+  const [, algorithm, signature] = children(der, outer);
+  if (!algorithm || !signature || signature.tag !== TAG_BIT_STRING) throw new RangeError("no signature BIT STRING");
+  return { algorithm, signature };
+}
+
 /**
  * The signatureValue BIT STRING (RFC 5280 §4.1.1.3) holds whole octets, so its "unused bits"
  * octet must be 0 (X.690 §8.6.2.2, §11.2.1). A library that ignores it would accept seven other
  * spellings of the same certificate; the bytes of a trusted certificate must be the only ones.
  */
 export function signatureBitStringIsCanonical(der: Uint8Array): boolean {
-  const outer = singleSequence(der);
-  const [, algorithm, signature] = children(der, outer);
-  if (!algorithm || !signature || signature.tag !== TAG_BIT_STRING) throw new RangeError("no signature BIT STRING");
-  if (!(signature.end - signature.contentStart > 1 && der[signature.contentStart] === 0)) return false;
+  const { signature } = signatureParts(der);
+  return signature.end - signature.contentStart > 1 && der[signature.contentStart] === 0;
+}
+
+/** Whether an ECDSA signatureValue is strict DER (see {@link isStrictEcdsaValue}); true for other algorithms. */
+export function ecdsaSignatureIsStrict(der: Uint8Array): boolean {
+  const { algorithm, signature } = signatureParts(der);
   const algorithmOid = children(der, algorithm)[0];
   const isEcdsa =
     algorithmOid?.tag === TAG_OBJECT_IDENTIFIER &&

@@ -5,7 +5,7 @@
  */
 import { fail, ok, type Result } from "../errors.js";
 import { ExtensionOids, authorityKeyId, describe, sameName, subjectKeyId } from "./certificate.js";
-import { decodeOidSequence, signatureAlgorithmsAgree, signatureBitStringIsCanonical } from "./der.js";
+import { decodeOidSequence, ecdsaSignatureIsStrict, signatureAlgorithmsAgree, signatureBitStringIsCanonical } from "./der.js";
 import { x509 } from "./x509.js";
 
 export interface CertificateView {
@@ -54,9 +54,13 @@ export function inspect(cert: x509.X509Certificate, der: Uint8Array): Result<Cer
         subject: cert.subject,
       });
     }
-    const problem = extensionProblem(cert.extensions);
-    if (problem) return fail("ERR_MALFORMED", `certificate ${name}: ${problem}`, { subject: cert.subject });
-    return ok(view(cert, der, name));
+    if (!ecdsaSignatureIsStrict(der)) {
+      return fail("ERR_MALFORMED", `certificate ${name}: the ECDSA signature is not two minimal DER INTEGERs (RFC 5480 §2.2.3)`, {
+        subject: cert.subject,
+      });
+    }
+    const extensions = checkExtensions(cert, name);
+    return extensions.ok ? ok(view(cert, der, name)) : extensions;
   } catch (cause) {
     return fail("ERR_MALFORMED", `certificate ${name} has a malformed extension: ${(cause as Error).message}`, {
       subject: cert.subject,
@@ -64,16 +68,22 @@ export function inspect(cert: x509.X509Certificate, der: Uint8Array): Result<Cer
   }
 }
 
-function extensionProblem(extensions: readonly x509.Extension[]): string | undefined {
+function checkExtensions(cert: x509.X509Certificate, name: string): Result<void> {
   const seen = new Set<string>();
-  for (const extension of extensions) {
+  const subject = { subject: cert.subject };
+  for (const extension of cert.extensions) {
     // §4.2: "A certificate MUST NOT include more than one instance of a particular extension."
-    if (seen.has(extension.type)) return `extension ${extension.type} appears twice (RFC 5280 §4.2)`;
+    if (seen.has(extension.type))
+      return fail("ERR_MALFORMED", `certificate ${name}: extension ${extension.type} appears twice (RFC 5280 §4.2)`, subject);
     seen.add(extension.type);
     if (extension.critical && !understood.has(extension.type))
-      return `unrecognized critical extension ${extension.type} (RFC 5280 §4.2)`;
+      return fail(
+        "ERR_MALFORMED",
+        `certificate ${name}: unrecognized critical extension ${extension.type} (RFC 5280 §4.2)`,
+        subject,
+      );
   }
-  return undefined;
+  return ok(undefined);
 }
 
 function view(cert: x509.X509Certificate, der: Uint8Array, name: string): CertificateView {

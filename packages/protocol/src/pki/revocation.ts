@@ -84,20 +84,26 @@ export interface PathNode {
   readonly key?: IssuerKey;
 }
 
+/** A certificate of the path above the leaf: its key was imported to check what it signed. */
+export type IssuerNode = PathNode & { readonly key: IssuerKey };
+
+/** A built path: the leaf, then its issuers up to the trust anchor. */
+export type CertificationPath = readonly [PathNode, ...IssuerNode[]];
+
 /**
  * Checks every certificate of the path but the trust anchor against its issuer's CRL. Returns the
  * earliest nextUpdate of the CRLs used (ms, Infinity if none): past it, the answer may change.
  */
 export async function checkRevocation(
-  path: readonly PathNode[],
+  path: CertificationPath,
   crls: readonly StoredCrl[],
   policy: RevocationPolicy,
   at: Date,
 ): Promise<Result<number>> {
   let until = Number.POSITIVE_INFINITY;
-  for (let i = 0; i + 1 < path.length; i++) {
+  const [, ...issuers] = path;
+  for (const [i, issuer] of issuers.entries()) {
     const subject = path[i]!.view;
-    const issuer = path[i + 1]!;
     const crl = findCrl(crls, issuer.view);
     if (!crl) {
       if (policy === "require")
@@ -121,7 +127,7 @@ function findCrl(crls: readonly StoredCrl[], issuer: CertificateView): StoredCrl
   );
 }
 
-async function statusOf(subject: CertificateView, issuer: PathNode, stored: StoredCrl, at: Date): Promise<Result<number>> {
+async function statusOf(subject: CertificateView, issuer: IssuerNode, stored: StoredCrl, at: Date): Promise<Result<number>> {
   const detail = { subject: subject.cert.subject, serialNumber: subject.cert.serialNumber };
   const crlName = `the CRL of ${issuer.view.name}`;
   if (stored.problem)
@@ -134,8 +140,6 @@ async function statusOf(subject: CertificateView, issuer: PathNode, stored: Stor
       detail,
     );
   }
-  if (!issuer.key)
-    return fail("ERR_REVOCATION_UNKNOWN", `the key of ${issuer.view.name} is not available to check ${crlName}`, detail);
   const signature = await stored.verifiedBy(issuer.view, issuer.key);
   if (!signature.ok) return signature;
   const nextUpdate = stored.crl.nextUpdate!.getTime();

@@ -110,17 +110,16 @@ export function checkRole(path: readonly PathNode[], role: Role): Result<never> 
  */
 export function cardIssuerIdentity(path: readonly PathNode[]): Result<PartyId<"server">> {
   const leaf = path[0]!.view;
+  // A card certificate that is itself a trust anchor has no issuer on its path, so no card issuer either.
   const issuer = path[1]?.view;
-  if (!issuer)
-    return fail("ERR_WRONG_ROLE", `card certificate ${leaf.name} is not issued by a card issuer`, { subject: leaf.cert.subject });
-  const detail = { subject: issuer.cert.subject, role: "card-issuing" };
-  if (!issuer.extendedKeyUsage?.includes(roleOids["card-issuing"])) {
+  if (!issuer?.extendedKeyUsage?.includes(roleOids["card-issuing"])) {
     return fail(
       "ERR_WRONG_ROLE",
-      `CA ${issuer.name} issued the card certificate ${leaf.name} but is not a card issuer (its extendedKeyUsage does not list card-issuing)`,
-      detail,
+      `${issuer ? `CA ${issuer.name}` : "no CA"} issued the card certificate ${leaf.name}, which needs a card issuer (a CA whose extendedKeyUsage lists card-issuing)`,
+      { subject: (issuer ?? leaf).cert.subject, role: "card-issuing" },
     );
   }
+  const detail = { subject: issuer.cert.subject, role: "card-issuing" };
   const uris = issuer.subjectAltNameUris ?? [];
   const uri = uris[0];
   if (uris.length !== 1 || uri === undefined || !partyIdRegExp.test(uri) || kindOf(uri as PartyId) !== "server") {

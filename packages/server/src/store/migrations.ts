@@ -436,4 +436,7 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   { version: 7, name: "publishers' self-service: publisher keys, sales feed, webhook outbox", sql: SELF_SERVICE_SQLITE },
   LEDGER_BY_PERIOD_USER,
   { version: 9, name: "settlements of payments charged by use", sql: SETTLEMENTS_SQLITE },
+  // PostgreSQL's function that records payments in one call (postgres-payments.ts); SQLite records
+  // them in its own process, where a statement costs no round trip: nothing to create.
+  { version: 10, name: "payments recorded in one call", sql: "SELECT 1" },
 ];

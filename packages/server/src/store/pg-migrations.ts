@@ -6,6 +6,7 @@
  */
 import { mandateMigrationPg } from "../mandates/migrations.js";
 import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
+import { PAYMENT_FUNCTION_PG } from "./postgres-payments.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -247,4 +248,5 @@ CREATE TABLE usage_settlements (
 ${appendOnly("usage_settlements", "usage settlements")}
 ${ONCE_PER_PAYMENT_AND_REF}`,
   },
+  PAYMENT_FUNCTION_PG,
 ];

@@ -19,12 +19,16 @@
  * (CockroachDB, YugabyteDB) do by default: conflicts then surface as SQLSTATE 40001 and take the
  * same retry path.
  *
- * Group commit (option `batchesInFlight`): payments that arrive while every writing connection is
- * busy wait and are then recorded together, in one transaction and one commit, taking the ledger
- * lock once. A batch
- * locks its users' rows in user order, so two batches never wait for each other in a cycle. A
- * failure a retry cures runs the batch again; any other runs each payment alone, so one payment's
- * failure is its own. Nobody is answered before the commit.
+ * A payment is one call of a server-side function (postgres-payments.ts, migration 10): one round
+ * trip and, at READ COMMITTED, no BEGIN or COMMIT of its own, where statement by statement it
+ * costs about ten round trips.
+ *
+ * Group commit (option `batchesInFlight`): payments that arrive while the process's payment
+ * transactions are all under way wait and are then recorded together, in one call, one
+ * transaction and one commit, taking the ledger lock once. A batch locks its users' rows in user
+ * order, so two batches never wait for each other in a cycle. A failure a retry cures runs the
+ * batch again; any other runs each payment alone, statement by statement, so one payment's failure
+ * is its own. Nobody is answered before the commit.
  */
 import pg from "pg";
 import type { CurrencyCode, MinorUnits, PartyId, RateTable } from "@peage/protocol";
@@ -34,6 +38,7 @@ import { mandateOperations, type MandateOperation, type MandateOperations, type 
 import * as periodStream from "./period-sums.js";
 import { migratePostgres, openPgPool, pgTransaction, PgStatements } from "./driver.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
+import { functionArgument, outcomeOf, RECORD_PAYMENTS, type FunctionRow } from "./postgres-payments.js";
 import { RateDayCache } from "./rate-cache.js";
 import {
   type AccountStatus,
@@ -75,14 +80,22 @@ export interface PgStoreOptions {
   readonly isolation?: PgIsolation;
   /**
    * Group commit: at most this many payment transactions at once, each on its own connection
-   * (default: the pool less two, kept for reads; Infinity turns it off). Payments beyond them,
-   * which would otherwise queue for a connection, wait and are then written together, one
-   * transaction and one commit for many. PostgreSQL already flushes the WAL once for commits that
-   * arrive together, and a batch holds its users' rows until its commit, so the gain is in round
-   * trips, and shows where they are dear (a distant database, synchronous replication); the
-   * PostgreSQL benchmark measures the store with and without it in each run.
+   * (default: two with the function, so that payments arriving together share a call and a
+   * commit while one batch is written and the next is sent; the pool less two, kept for reads,
+   * statement by statement; Infinity turns it off). Payments beyond them wait and are then
+   * written together, one call, one transaction and one commit for many. PostgreSQL already
+   * flushes the WAL once for commits that arrive together; what a batch saves is the work of a
+   * transaction per payment in the database (its round trip, snapshot, locks, commit record), at
+   * the price of holding its users' rows until its commit. The PostgreSQL benchmark measures the
+   * store with and without it in each run.
    */
   readonly batchesInFlight?: number;
+  /**
+   * How a payment reaches the database: "function" (the default), one call of the server-side
+   * function that records it, a round trip for a whole batch (postgres-payments.ts); "statements",
+   * each of its queries a round trip, as every other operation runs (the benchmark compares them).
+   */
+  readonly paymentCall?: "function" | "statements";
 }
 
 export type PgIsolation = "read committed" | "serializable";
@@ -112,6 +125,7 @@ export class PgStore implements Store {
   readonly #rates = new RateDayCache();
   readonly #begin: string;
   readonly #batchesInFlight: number;
+  readonly #paymentCall: "function" | "statements";
   #pending: PendingPayment[] = [];
   #batches = 0;
   #retries = 0;
@@ -121,9 +135,11 @@ export class PgStore implements Store {
     this.#pool = pool;
     this.#ledgerKey = ledgerKey;
     this.#begin = opts.isolation === "serializable" ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
+    this.#paymentCall = opts.paymentCall ?? "function";
     this.#batchesInFlight = Math.max(
       1,
-      Math.trunc(opts.batchesInFlight ?? (opts.poolSize ?? 10) - 2) || Number.POSITIVE_INFINITY,
+      Math.trunc(opts.batchesInFlight ?? (this.#paymentCall === "function" ? 2 : (opts.poolSize ?? 10) - 2)) ||
+        Number.POSITIVE_INFINITY,
     );
   }
 
@@ -201,26 +217,19 @@ export class PgStore implements Store {
    * Records a batch in one transaction and answers each payment once it has committed. A retryable
    * failure (a nonce raced by another request, a serialization failure, a deadlock) runs the whole
    * batch again, where the payment that lost finds the winner's row; any other failure runs each
-   * payment alone, so that it fails alone.
+   * payment alone, statement by statement, so that it fails alone and with the error the
+   * statements give.
    */
   async #recordBatch(batch: readonly PendingPayment[]): Promise<void> {
     const ordered = [...batch].sort((a, b) => (a.payment.user < b.payment.user ? -1 : a.payment.user > b.payment.user ? 1 : 0));
     const alone = (payment: PaymentRecord) => this.#transaction(() => logic.recordPayment(payment), "write");
     let outcomes: (PaymentOutcome | Error)[];
     try {
-      if (ordered.length === 1) outcomes = [await alone(ordered[0]!.payment)];
-      else {
-        outcomes = await this.#attempts("write", async (client) => {
-          // The ledger lock once for the batch; held, it also keeps the closed periods as read.
-          await client.query("SELECT pg_advisory_xact_lock_shared($1)", [this.#ledgerKey]);
-          const held: Held = { ledger: true, closedPeriods: new Map() };
-          const results: PaymentOutcome[] = [];
-          for (const { payment } of ordered) results.push(await this.#drive(client, logic.recordPayment(payment), held));
-          return results;
-        });
-      }
+      if (this.#paymentCall === "function") outcomes = await this.#callFunction(ordered.map((p) => p.payment));
+      else if (ordered.length === 1) outcomes = [await alone(ordered[0]!.payment)];
+      else outcomes = await this.#statementsBatch(ordered.map((p) => p.payment));
     } catch (error) {
-      if (ordered.length === 1) outcomes = [error as Error];
+      if (ordered.length === 1 && this.#paymentCall === "statements") outcomes = [error as Error];
       else outcomes = await Promise.all(ordered.map(({ payment }) => alone(payment).catch((cause: unknown) => cause as Error)));
     }
     ordered.forEach(({ resolve, reject }, i) => {
@@ -228,6 +237,57 @@ export class PgStore implements Store {
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     });
+  }
+
+  /** A batch statement by statement, in one transaction: the ledger lock taken once, the closed periods read once. */
+  #statementsBatch(payments: readonly PaymentRecord[]): Promise<PaymentOutcome[]> {
+    return this.#attempts("write", async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock_shared($1)", [this.#ledgerKey]);
+      const held: Held = { ledger: true, closedPeriods: new Map() };
+      const results: PaymentOutcome[] = [];
+      for (const payment of payments) results.push(await this.#drive(client, logic.recordPayment(payment), held));
+      return results;
+    });
+  }
+
+  /**
+   * A batch in one call of peage_record_payments (postgres-payments.ts): one round trip, and at
+   * READ COMMITTED no BEGIN or COMMIT either, the call being its own transaction. A payment the
+   * server cannot post (paymentPostings refuses it) is recorded statement by statement instead.
+   */
+  async #callFunction(payments: readonly PaymentRecord[]): Promise<(PaymentOutcome | Error)[]> {
+    const args: (Record<string, unknown> | undefined)[] = payments.map((payment) => {
+      try {
+        return functionArgument(payment);
+      } catch {
+        return undefined;
+      }
+    });
+    const sent = args.filter((arg) => arg !== undefined);
+    const rows =
+      sent.length === 0
+        ? []
+        : await pgTransaction(
+            this.#pool,
+            this.#begin === "BEGIN" ? undefined : this.#begin,
+            async (client) =>
+              (await client.query<FunctionRow>({ ...RECORD_PAYMENTS, values: [this.#ledgerKey, JSON.stringify(sent)] })).rows,
+            () => this.#retries++,
+          );
+    let next = 0;
+    return Promise.all(
+      payments.map(async (payment, i): Promise<PaymentOutcome | Error> => {
+        try {
+          if (args[i] === undefined) return await this.#transaction(() => logic.recordPayment(payment), "write");
+          const outcome = outcomeOf(payment, rows[next++]!);
+          if (outcome.kind !== "duplicate") return outcome;
+          const recorded = await this.findPaymentByNonce(payment.user, payment.nonce);
+          return { kind: "duplicate", payment: recorded! };
+        } catch (error) {
+          return error as Error;
+        }
+      }),
+    );
   }
 
   #write<T>(make: () => logic.Logic<T>): Promise<T> {

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { PgStore, SqliteStore, type PgIsolation, type Store } from "../../src/index.js";
+import { PgStore, SqliteStore, type PgStoreOptions, type Store } from "../../src/index.js";
 
 export const ENGINES = ["sqlite", "postgres"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -70,7 +70,7 @@ function plain(row: Record<string, unknown>): Record<string, unknown> {
 export async function openTestStore(
   engine: Engine,
   dir: string,
-  opts: { poolSize?: number; isolation?: PgIsolation } = {},
+  opts: Pick<PgStoreOptions, "poolSize" | "isolation" | "paymentCall" | "batchesInFlight"> = {},
 ): Promise<TestStore> {
   if (engine === "sqlite") {
     const file = `${dir}/peage.db`;
@@ -109,6 +109,8 @@ export async function openTestStore(
   const pgOptions = {
     ...(opts.poolSize ? { poolSize: opts.poolSize } : {}),
     ...(opts.isolation ? { isolation: opts.isolation } : {}),
+    ...(opts.paymentCall ? { paymentCall: opts.paymentCall } : {}),
+    ...(opts.batchesInFlight ? { batchesInFlight: opts.batchesInFlight } : {}),
   };
   const store = await PgStore.open(url, { schema, ...pgOptions });
   const client = new pg.Client({
