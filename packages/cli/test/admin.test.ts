@@ -124,12 +124,52 @@ describe("peage server init and peage admin", () => {
       ]),
       "ERR_MALFORMED",
     );
+    // A publisher in a country without IBAN, paid in its own currency to a domestic account.
+    const US_PUBLISHER = "urn:peage:publisher:us-games";
+    const us = ["publisher", "--publisher", US_PUBLISHER, "--name", "US Games Inc", "--country", "US"];
+    const usAccount = ["--routing-number", "021000021", "--account-number", "000123456789", "--account-type", "checking"];
+    const usNamed = parseJson(assertSuccess(await admin([...us, ...usAccount, "--payout-currency", "USD", "--json"])));
+    assert.deepEqual(usNamed, {
+      ...(usNamed as object),
+      domestic: { country: "US", routingNumber: "021000021", accountNumber: "000123456789", accountType: "checking" },
+      payoutCurrency: "USD",
+    });
+    assert.match(
+      assertSuccess(await admin(["publisher", "--publisher", US_PUBLISHER])).stdout,
+      /US Games Inc \(US\) {2}US account routingNumber 021000021 accountNumber 000123456789 accountType checking, paid in USD/,
+    );
+    const badChecksum = assertError(
+      await admin([...us, "--routing-number", "021000022", "--account-number", "000123456789", "--account-type", "checking"]),
+      "ERR_MALFORMED",
+    );
+    assert.match(badChecksum.stderr, /domestic\.routingNumber: wrong check digit/);
+    assertUsage(
+      await admin([...us, ...usAccount, "--payout-currency", "XYZ"]),
+      /--payout-currency XYZ: not an active ISO 4217 currency code/,
+    );
+    assertUsage(
+      await admin([...us, "--bsb", "062000", "--account-number", "12345678"]),
+      /--bsb is not an identifier of a US account/,
+    );
+    assertUsage(await admin([...us, ...usAccount, "--iban", "FR7630006000011234567890189"]), /give one account/);
+    assertUsage(await admin(["publisher", "--publisher", US_PUBLISHER, "--payout-currency", "EUR"]), /--name NAME is required/);
+    // Nothing refused changed the record.
+    assert.equal(
+      (parseJson(assertSuccess(await admin(["publisher", "--publisher", US_PUBLISHER, "--json"]))) as { payoutCurrency: string })
+        .payoutCurrency,
+      "USD",
+    );
+    assertSuccess(await admin(["publisher", "--publisher", US_PUBLISHER, "--name", "US Games Inc", "--country", "US"]));
+
     const listed = parseJson(assertSuccess(await admin(["publishers", "--json"]))) as {
       publishers: { publisher: string; name: string }[];
     };
     assert.deepEqual(
       listed.publishers.map((p) => [p.publisher, p.name]),
-      [[PUBLISHER, "Acme Games"]],
+      [
+        [PUBLISHER, "Acme Games"],
+        ["urn:peage:publisher:us-games", "US Games Inc"],
+      ],
     );
     assert.deepEqual((parseJson(assertSuccess(await admin(["payments", "--json"]))) as { payments: unknown[] }).payments, []);
     assertError(await admin(["refund", "--payment", "pay_nothing", "--reason", "test"]), "ERR_NOT_FOUND");

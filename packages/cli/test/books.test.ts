@@ -189,6 +189,47 @@ describe("peage ledger verify, fx import, settle (SQLite)", () => {
     assert.match(run.stdout, /statements\//);
   });
 
+  it("pays a publisher in its payout currency to a US account, converted with the imported rates, and says at which rate", async () => {
+    mkdirSync(join(work, "usd", "server"), { recursive: true });
+    writeFileSync(join(work, "usd", "demo.json"), "{}\n");
+    const store = SqliteStore.open(join(work, "usd", "server", "peage.db"));
+    await fill(store);
+    const { parseDomesticAccount } = await import("@peage/server");
+    const account = parseDomesticAccount({
+      country: "US",
+      routingNumber: "021000021",
+      accountNumber: "123456789",
+      accountType: "checking",
+    });
+    assert.ok(account.ok);
+    await store.putPublisher(
+      {
+        id: "urn:peage:publisher:nord" as PartyId<"publisher">,
+        name: "Studio Nord",
+        country: "US",
+        iban: undefined,
+        bic: undefined,
+        domestic: account.account,
+        payoutCurrency: "USD" as CurrencyCode,
+      },
+      "2025-01-05T00:00:00.000Z",
+    );
+    await store.close();
+    assertSuccess(await peage(["fx", "import", "--data", "usd", "hist.xml"], work));
+    const run = assertSuccess(await peage(["settle", "--data", "usd", "--period", "2025-01", "--out", "out-usd"], work));
+    // 120.12 EUR at the latest imported day's 1.0300 USD per EUR: 123.7236 USD, rounded half away from zero.
+    assert.match(
+      run.stdout,
+      /pay {8}urn:peage:publisher:nord 123\.72 USD\n {13}120\.12 EUR → 123\.72 USD at 1\.0300000000 \(rates of 2025-01-03\)/,
+    );
+    const xml = readFileSync(join(work, "out-usd", "bank", "pain.001-2025-01-other.xml"), "utf8");
+    assert.match(xml, /<InstdAmt Ccy="USD">123\.72<\/InstdAmt>/);
+    assert.match(xml, /<ClrSysId>\s*<Cd>USABA<\/Cd>\s*<\/ClrSysId>\s*<MmbId>021000021<\/MmbId>/);
+    const summary = JSON.parse(readFileSync(join(work, "out-usd", "settlement-2025-01.json"), "utf8"));
+    assert.equal(summary.payouts[0].conversion.lines[0].fromRate, "1");
+    assert.equal(summary.payouts[0].conversion.lines[0].toRate, "1.0300");
+  });
+
   it("closes the month in progress only with --close-now", async () => {
     const current = new Date().toISOString().slice(0, 7);
     const refused = assertError(

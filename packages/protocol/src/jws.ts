@@ -109,9 +109,41 @@ function jwsSigningInput(
   return `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
 }
 
+/**
+ * Tokens decoded lately, by their exact text, frozen: the payment path reads the same
+ * token several times (the consent for its nonce, then for its check, then for the metrics; the
+ * publisher's signature of an offer for every payment of that offer), and decoding is a pure
+ * function of the text, so a repeat costs a lookup instead of parsing and RFC 8785 checks again.
+ * Bounded: the oldest entry makes room. Only tokens that decoded are kept.
+ */
+const decodedTokens = new Map<string, DecodedJws>();
+const MAX_DECODED_TOKENS = 1024;
+
 /** Splits and parses a token without checking its signature. */
 export function decodeJws<T extends JwsType>(token: unknown, typ: T): Result<DecodedJws<T>> {
   if (typeof token !== "string") return fail("ERR_MALFORMED", "a JWS must be a string");
+  // A token decodes under the one type its header names: asked for another, it is decoded again and refused.
+  const known = decodedTokens.get(token);
+  // The check on typ makes the cast exact: the entry was decoded under this very type.
+  if (known && known.header.typ === typ) return ok(known as DecodedJws<T>);
+  const decoded = decodeJwsText(token, typ);
+  if (decoded.ok && !known) {
+    if (decodedTokens.size >= MAX_DECODED_TOKENS) decodedTokens.delete(decodedTokens.keys().next().value!);
+    decodedTokens.set(token, deepFreeze(decoded.value));
+  }
+  return decoded;
+}
+
+/** Freezes a parsed JSON value and everything in it, so that a token's cached decoding is shared read-only. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
+function decodeJwsText<T extends JwsType>(token: string, typ: T): Result<DecodedJws<T>> {
   if (token.length > MAX_JWS_LENGTH) return fail("ERR_MALFORMED", `JWS longer than ${MAX_JWS_LENGTH} characters`);
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every(isCanonicalBase64url) || !parts[0] || !parts[1] || !parts[2]) {

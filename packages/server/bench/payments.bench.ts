@@ -10,6 +10,9 @@
  *     of signatures and verifications per payment COUNTED in the server during the run (probe.ts);
  *   - where the server's time goes, from a CPU profile of the server process over the measured
  *     rounds (node:inspector, probe.ts; profile.ts sorts it into parts);
+ *   - the server's CPU per payment by thread (event loop, the rest), and how busy the cores were
+ *     while 32 requests were in flight (server, load generator, other work, idle): whether threads
+ *     beside the event loop could have used another core;
  *   - the server's peak resident memory.
  *
  * The ceiling and the loads alternate in ROUNDS rounds, so that other work on the machine weighs on
@@ -48,6 +51,8 @@ import { f0, f1, f2, percentile, publishSection, type Target } from "./report.js
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const PROBE = pathToFileURL(fileURLToPath(new URL("./probe.js", import.meta.url))).href;
 const LEVELS = [1, 8, 32] as const;
+/** The load the throughput target is read at. */
+const TOP = 32;
 const ROUNDS = 3;
 /** Each level, in each round, runs this long (or until its requests run out). */
 const LEVEL_SECONDS = 1.5;
@@ -105,7 +110,22 @@ function timeCrypto(ceiling: Ceiling, keys: { server: KeyObject; user: KeyObject
 }
 
 async function startServer(dataDir: string, keyFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ["--import", PROBE, MAIN, "--data", dataDir, "--port", "0", "--host", "127.0.0.1", "--bootstrap-key", keyFile];
+  // PEAGE_BENCH_SERVER_NODE_OPTIONS adds node options to the server's command line (say, --cpu-prof to profile every thread).
+  const extra = (process.env["PEAGE_BENCH_SERVER_NODE_OPTIONS"] ?? "").split(" ").filter(Boolean);
+  const args = [
+    ...extra,
+    "--import",
+    PROBE,
+    MAIN,
+    "--data",
+    dataDir,
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--bootstrap-key",
+    keyFile,
+  ];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PEAGE_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
@@ -136,14 +156,26 @@ function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+interface TopLoadCpu {
+  serverMs: number;
+  generatorMs: number;
+  wallMs: number;
+  /** The machine's CPU time over the same spans, every core (/proc/stat, Linux), and the part of it that was idle. */
+  machineMs: number;
+  idleMs: number;
+}
+
 interface Run {
   readonly levels: Map<number, Load>;
   readonly half: Load;
   readonly ceiling: Ceiling;
   readonly counts: ProbeCounts;
   readonly profile: ProfileRow[];
-  /** The server process's CPU time over the rounds, every thread. */
+  /** The server process's CPU time over the rounds, every thread, and its event loop's alone (Linux). */
   readonly cpuMs: number;
+  readonly eventLoopCpuMs: number | undefined;
+  /** CPU time of the server and of this process (the load generator) while 32 requests were in flight, and that load's duration. */
+  readonly top: TopLoadCpu;
   readonly rssMiB: number | undefined;
   readonly loadAverage: number;
 }
@@ -295,6 +327,7 @@ async function measure(
   const half = newLoad();
   const ceiling: Ceiling = { signs: 0, verifies: 0, seconds: { sign: 0, verify: 0 } };
   const lastRate = new Map<number, number>();
+  const top: TopLoadCpu = { serverMs: 0, generatorMs: 0, wallMs: 0, machineMs: 0, idleMs: 0 };
   const profileFile = join(tmpdir(), `peage-bench-${process.pid}.cpuprofile`);
   await probe(child, { cmd: "start" });
   for (let round = 0; round < ROUNDS; round++) {
@@ -305,7 +338,9 @@ async function measure(
       const load = levels.get(level)!;
       const bodies = await makeRequests(Math.ceil((lastRate.get(level) ?? 3000) * LEVEL_SECONDS * 1.5));
       const [payments, seconds] = [load.payments, load.seconds];
+      const before = level === TOP ? await cpuNow(child) : undefined;
       await closedLoop(load, level, bodies, LEVEL_SECONDS, send);
+      if (before) addCpu(top, before, await cpuNow(child));
       const roundRate = (load.payments - payments) / (load.seconds - seconds);
       lastRate.set(level, roundRate);
       peak = Math.max(peak, roundRate);
@@ -318,7 +353,48 @@ async function measure(
   if (stopped.event !== "stopped") throw new Error("the probe did not stop");
   const profile = whereTheTimeGoes(JSON.parse(readFileSync(profileFile, "utf8")) as CpuProfile);
   rmSync(profileFile, { force: true });
-  return { levels, half, ceiling, counts: stopped.counts, profile, cpuMs: stopped.cpuMs };
+  return {
+    levels,
+    half,
+    ceiling,
+    counts: stopped.counts,
+    profile,
+    cpuMs: stopped.cpuMs,
+    eventLoopCpuMs: stopped.eventLoopCpuMs,
+    top,
+  };
+}
+
+interface CpuNow {
+  readonly server: number;
+  readonly generator: number;
+  readonly wall: number;
+  readonly machine: { readonly total: number; readonly idle: number };
+}
+
+/** All cores' time and idle time (idle and iowait) since boot, ms, from /proc/stat (clock ticks of 10 ms); zeros elsewhere. */
+function machineCpu(): { total: number; idle: number } {
+  try {
+    const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: ticks.reduce((a, b) => a + b, 0) * 10, idle: (ticks[3]! + ticks[4]!) * 10 };
+  } catch {
+    return { total: 0, idle: 0 };
+  }
+}
+
+async function cpuNow(child: ChildProcess): Promise<CpuNow> {
+  const reply = await probe(child, { cmd: "cpu" });
+  if (reply.event !== "cpu") throw new Error("the probe did not report its CPU time");
+  const own = process.cpuUsage();
+  return { server: reply.cpuMs, generator: (own.user + own.system) / 1000, wall: performance.now(), machine: machineCpu() };
+}
+
+function addCpu(top: TopLoadCpu, before: CpuNow, after: CpuNow): void {
+  top.serverMs += after.server - before.server;
+  top.generatorMs += after.generator - before.generator;
+  top.wallMs += after.wall - before.wall;
+  top.machineMs += after.machine.total - before.machine.total;
+  top.idleMs += after.machine.idle - before.machine.idle;
 }
 
 function publish(run: Run): void {
@@ -329,7 +405,7 @@ function publish(run: Run): void {
   const verifyRate = run.ceiling.verifies / run.ceiling.seconds.verify;
   // The server on SQLite is one process (one writer): its ceiling is one core's.
   const ceiling = 1 / (verifiesPerPayment / verifyRate + signsPerPayment / signRate);
-  const top = run.levels.get(32)!;
+  const top = run.levels.get(TOP)!;
   for (const load of [...run.levels.values(), run.half]) load.latencies.sort((a, b) => a - b);
   const halfP99 = percentile(run.half.latencies, 0.99);
   const targets: Target[] = [
@@ -380,7 +456,7 @@ function render(
   return [
     "## Payment server",
     "",
-    `POST /v1/payments over HTTP on 127.0.0.1, SQLite in WAL mode with synchronous=FULL (an fsync per commit; payments that arrive together share a commit), server (one process) and load generator as two processes on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${run.loadAverage.toFixed(1)} when the run began. Half the payments convert USD to EUR. ${ROUNDS} rounds, each: the crypto ceiling (${CEILING_MS} ms of signatures, ${CEILING_MS} ms of verifications), then each level for ${LEVEL_SECONDS} s, then ${HALF_RATE_SECONDS} s at half that round's peak rate on a timer; each figure sums its rounds. The server's CPU profiler ran throughout the rounds (it costs a few per cent). \`node packages/server/dist/bench/payments.bench.js\` reproduces it.`,
+    `POST /v1/payments over HTTP on 127.0.0.1, SQLite in WAL mode with synchronous=FULL (an fsync per commit; payments that arrive together share a commit; a thread of its own checkpoints the WAL), server (one process) and load generator as two processes on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${run.loadAverage.toFixed(1)} when the run began. Half the payments convert USD to EUR. ${ROUNDS} rounds, each: the crypto ceiling (${CEILING_MS} ms of signatures, ${CEILING_MS} ms of verifications), then each level for ${LEVEL_SECONDS} s, then ${HALF_RATE_SECONDS} s at half that round's peak rate on a timer; each figure sums its rounds. The server's CPU profiler ran throughout the rounds (it costs a few per cent). \`node packages/server/dist/bench/payments.bench.js\` reproduces it.`,
     "",
     "| load | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) |",
     "|---|---:|---:|---:|---:|---:|",
@@ -421,7 +497,38 @@ function render(
             ? "The event loop was busy nearly throughout: its work, the rows above, is what stands in the way."
             : "The event loop was often idle: requests waited on the writer thread and the disk, or on the load generator.")),
     "",
+    ...threadsSection(run, f.payments),
   ].join("\n");
+}
+
+/** Where the server's CPU went by thread, and whether more threads could have used another core in this run. */
+function threadsSection(run: Run, payments: number): string[] {
+  const perPayment = (ms: number) => f0((ms * 1000) / payments);
+  const split =
+    run.eventLoopCpuMs === undefined
+      ? "(the split by thread needs Linux's /proc)"
+      : `: the event loop's thread ${perPayment(run.eventLoopCpuMs)} µs, the other threads (the SQLite writer, the WAL checkpointer, V8's and libuv's helpers) ${perPayment(run.cpuMs - run.eventLoopCpuMs)} µs`;
+  const cores = cpus().length;
+  const { serverMs, generatorMs, wallMs, machineMs, idleMs } = run.top;
+  const share = (ms: number) => `${f0((ms / machineMs) * 100)} %`;
+  const others = Math.max(0, machineMs - idleMs - serverMs - generatorMs);
+  return [
+    "### More than one core",
+    "",
+    `CPU per payment acknowledged over the rounds, every thread of the server: ${perPayment(run.cpuMs)} µs${split}. ` +
+      `While ${TOP} requests were in flight (${f1(wallMs / 1000)} s over the rounds), the server used ${f0(serverMs)} ms of CPU ` +
+      `(${f2(serverMs / wallMs)} cores) and the load generator ${f0(generatorMs)} ms (${f2(generatorMs / wallMs)} cores). ` +
+      (machineMs === 0
+        ? "The machine's own CPU figures (/proc/stat) were not available."
+        : `Of the ${cores} cores' time over those spans (${f0(machineMs)} ms), the server took ${share(serverMs)}, the load generator ${share(generatorMs)}, ` +
+          `other work on the machine ${share(others)}, and ${share(idleMs)} was idle. ` +
+          (idleMs / machineMs < 0.15 && others > serverMs + generatorMs
+            ? "Other work held most of the cores: this run cannot tell whether threads parsing and signing beside the event loop would help; rerun it on a quiet machine."
+            : idleMs / machineMs < 0.15
+              ? `The cores were busy: threads that parse, verify and sign beside the event loop would run on the same ${cores} cores, so on this machine they cannot raise the rate, and the server on SQLite stays one event loop with its writer thread (\`--workers\` above 1 is for PostgreSQL).`
+              : "The cores were not all busy: the rate was held by waits (the disk, the load generator's answers), not by the CPU.")),
+    "",
+  ];
 }
 
 main().catch((error: unknown) => {

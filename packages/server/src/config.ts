@@ -79,6 +79,11 @@ export interface OperatorBank {
   readonly bic: string;
   /** SEPA creditor identifier (for direct debits). */
   readonly creditorId: string;
+  /**
+   * Where the bank keeps an account per currency: the account each currency's transfers are
+   * debited from (its own PmtInf), by ISO 4217 code; other currencies are paid from `iban`.
+   */
+  readonly currencyAccounts?: Readonly<Record<string, { readonly iban: string; readonly bic: string }>>;
 }
 
 /**
@@ -488,7 +493,7 @@ function operatorBank(value: unknown): OperatorBank {
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw new ConfigError("bank must be an object with name, iban, bic and creditorId");
   const record = value as Record<string, unknown>;
-  const extra = Object.keys(record).filter((key) => !["name", "iban", "bic", "creditorId"].includes(key));
+  const extra = Object.keys(record).filter((key) => !["name", "iban", "bic", "creditorId", "currencyAccounts"].includes(key));
   if (extra.length > 0) throw new ConfigError(`bank: unknown member(s) ${extra.join(", ")}`);
   const bank = {
     name: text(record["name"], "bank.name"),
@@ -502,7 +507,26 @@ function operatorBank(value: unknown): OperatorBank {
   if (!bic.ok) throw new ConfigError(`bank.bic: ${bic.reason}`);
   const creditorId = validateCreditorId(bank.creditorId);
   if (!creditorId.ok) throw new ConfigError(`bank.creditorId: ${creditorId.reason}`);
-  return { ...bank, iban: iban.iban };
+  const accounts = record["currencyAccounts"] === undefined ? undefined : currencyAccounts(record["currencyAccounts"]);
+  return { ...bank, iban: iban.iban, ...(accounts === undefined ? {} : { currencyAccounts: accounts }) };
+}
+
+/** bank.currencyAccounts: per ISO 4217 code, the IBAN and BIC that currency's transfers are debited from. */
+function currencyAccounts(value: unknown): Record<string, { iban: string; bic: string }> {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ConfigError('bank.currencyAccounts must be an object such as {"USD": {"iban": "…", "bic": "…"}}');
+  const out: Record<string, { iban: string; bic: string }> = {};
+  for (const [currency, account] of Object.entries(value as Record<string, unknown>)) {
+    const at = `bank.currencyAccounts.${currency}`;
+    if (!isCurrencyCode(currency)) throw new ConfigError(`${at}: ${currency} is not an active ISO 4217 currency code`);
+    const entry = (typeof account === "object" && account !== null ? account : {}) as Record<string, unknown>;
+    const iban = validateIban(text(entry["iban"], `${at}.iban`));
+    if (!iban.ok) throw new ConfigError(`${at}.iban: ${iban.reason}`);
+    const bic = validateBic(text(entry["bic"], `${at}.bic`));
+    if (!bic.ok) throw new ConfigError(`${at}.bic: ${bic.reason}`);
+    out[currency] = { iban: iban.iban, bic: bic.bic };
+  }
+  return out;
 }
 
 /** The smallest payout in `currency`, in minor units. */

@@ -45,7 +45,9 @@ export { createApiKey, bootstrapApiKey } from "./api-keys.js";
 
 // Exchange rates.
 export { parseEcbRateDays, RatesError, type RatesErrorCode } from "./rates/ecb.js";
-export { staticRates, type RateSource } from "./rates/rate-source.js";
+export { staticRates, FileRateSource, type RateSource } from "./rates/rate-source.js";
+// A publisher's account outside the IBAN registry (PublisherRecord.domestic), made only by its parser.
+export { parseDomesticAccount, type DomesticAccount } from "./bank/domestic.js";
 
 // Storage: the store on SQLite or PostgreSQL, its migrations and backups.
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";

@@ -126,6 +126,31 @@ export const RefundSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A bank account outside the IBAN registry (bank/domestic.ts): its country and that country's own
+ * identifiers. One shape for every country, each member checked by the country's rules in the route,
+ * so that a wrong or missing member gets an error naming it rather than a schema's anyOf report.
+ */
+const digits = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 40, description }));
+export const DomesticAccountSchema = Type.Object(
+  {
+    country: Type.String({ pattern: "^[A-Z]{2}$", description: "US, CA, AU, IN or JP" }),
+    routingNumber: digits("US: the 9-digit ABA routing number (check digit verified)"),
+    institution: digits("CA: the 3-digit institution number"),
+    transit: digits("CA: the 5-digit branch transit number"),
+    bsb: digits("AU: the 6-digit BSB"),
+    ifsc: digits("IN: the 11-character IFSC"),
+    bankCode: digits("JP: the 4-digit Zengin bank code"),
+    branchCode: digits("JP: the 3-digit branch code"),
+    accountNumber: digits("the account number (US 4–17 digits, CA 7–12, AU 5–9, IN 9–18, JP 7)"),
+    accountType: Type.Optional(Type.String({ description: "US: checking or savings; JP: ordinary or current" })),
+  },
+  {
+    additionalProperties: false,
+    description: "a domestic account in a country without IBAN; payouts reach it through the country's clearing system",
+  },
+);
+
 export const PublisherRequestSchema = Type.Object(
   {
     name: Type.String({
@@ -136,6 +161,14 @@ export const PublisherRequestSchema = Type.Object(
     country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166-1 alpha-2" }),
     iban: Type.Optional(Type.String({ minLength: 15, maxLength: 42 })),
     bic: Type.Optional(Type.String({ minLength: 8, maxLength: 11 })),
+    domestic: Type.Optional(DomesticAccountSchema),
+    payoutCurrency: Type.Optional(
+      Type.String({
+        pattern: "^[A-Z]{3}$",
+        description:
+          "ISO 4217: pay the publisher in this currency, what it earned in others converted at the settlement's rates; left out, each currency is paid as earned",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -147,6 +180,8 @@ export const PublisherSchema = Type.Object(
     country: Type.String(),
     iban: Type.Optional(Type.String()),
     bic: Type.Optional(Type.String()),
+    domestic: Type.Optional(DomesticAccountSchema),
+    payoutCurrency: Type.Optional(CurrencySchema),
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },

@@ -71,6 +71,8 @@ export function publisherView(publisher: PublisherRecord) {
     country: publisher.country,
     ...(publisher.iban === undefined ? {} : { iban: publisher.iban }),
     ...(publisher.bic === undefined ? {} : { bic: publisher.bic }),
+    ...(publisher.domestic === undefined ? {} : { domestic: publisher.domestic }),
+    ...(publisher.payoutCurrency === undefined ? {} : { payoutCurrency: publisher.payoutCurrency }),
     createdAt: publisher.createdAt,
     updatedAt: publisher.updatedAt,
   };

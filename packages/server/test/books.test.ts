@@ -281,6 +281,51 @@ for (const engine of ENGINES) {
       );
     });
 
+    it("registers a domestic account and a payout currency, each field checked by its country's rules", async () => {
+      const id = `urn:peage:publisher:acme-${engine}`;
+      const us = { country: "US", routingNumber: "021000021", accountNumber: "0001 2345 6789", accountType: "checking" };
+      const created = await admin(fx, "PUT", `/v1/admin/publishers/${id}`, {
+        name: "Acme Software Inc",
+        country: "US",
+        domestic: us,
+        payoutCurrency: "USD",
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual(created.body.domestic, { ...us, accountNumber: "000123456789" });
+      assert.equal(created.body.payoutCurrency, "USD");
+      assert.equal(created.body.iban, undefined);
+      const refusals: [unknown, RegExp][] = [
+        [{ domestic: { ...us, routingNumber: "021000022" } }, /^domestic\.routingNumber: wrong check digit \(ABA/],
+        [{ domestic: { ...us, accountType: "current" } }, /^domestic\.accountType: the account type is "checking" or "savings"/],
+        [{ domestic: { ...us, bsb: "062000" } }, /^domestic\.bsb: a US account has no bsb/],
+        [
+          { domestic: { country: "IN", ifsc: "HDFC1000123", accountNumber: "12" } },
+          /ifsc: the fifth character.*; domestic\.accountNumber: the account number has 9 to 18 digits/,
+        ],
+        [
+          { domestic: { country: "GB", accountNumber: "12345678" } },
+          /^domestic\.country: "GB" is not a country whose domestic accounts can be paid.*give an IBAN/,
+        ],
+        [{ domestic: us, iban: "GB29NWBK60161331926819" }, /an IBAN and a domestic account/],
+        [{ domestic: us, payoutCurrency: "XYZ" }, /^payoutCurrency: XYZ is not an active ISO 4217 currency code/],
+        [{ iban: "GB29NWBK60161331926819", payoutCurrency: "usd" }, /payoutCurrency/],
+      ];
+      for (const [extra, message] of refusals) {
+        const answer = await admin(fx, "PUT", `/v1/admin/publishers/${id}`, { name: "X", country: "US", ...(extra as object) });
+        assertProblem(answer, 400, "ERR_MALFORMED");
+        assert.match(answer.body.detail, message);
+      }
+      // Nothing refused changed the record.
+      const shown = (await admin(fx, "GET", `/v1/admin/publishers/${id}`)).body;
+      assert.equal(shown.name, "Acme Software Inc");
+      assert.deepEqual(shown.domestic, { ...us, accountNumber: "000123456789" });
+      const openapi = (await http(fx, "GET", "/openapi.json")).body;
+      const request = openapi.components.schemas.PublisherRequest.properties;
+      assert.deepEqual(Object.keys(request.domestic.properties).slice(0, 2), ["country", "routingNumber"]);
+      assert.equal(request.payoutCurrency.pattern, "^[A-Z]{3}$");
+      assert.ok(openapi.components.schemas.Publisher.properties.payoutCurrency);
+    });
+
     it("converts with the imported rates of the latest day on or before the payment's date, and records that day", async () => {
       // Days after the fixture's rates file (2026-03-09, USD 1.0845), as the ECB publishes them.
       const days = parseEcbRateDays(ecbXml({ "2026-03-11": { USD: "1.0800" }, "2026-03-13": { USD: "1.0700" } }));

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { PartyId } from "@peage/protocol";
+import { rateTable, type PartyId } from "@peage/protocol";
 import { buildConfig, settle } from "../src/index.js";
 import { Books, eur, usd } from "./helpers/books.js";
 import { admin, ENGINES, http, startFixture, type Fixture } from "./helpers/fixture.js";
@@ -236,6 +236,36 @@ for (const engine of ENGINES) {
       assert.equal(earned.find((e: { currency: string }) => e.currency === "EUR").net, "700");
       // Alice's key sees none of it.
       assert.deepEqual((await http(fx, "GET", "/v1/publisher/payouts", as(alice))).body.payouts, []);
+    });
+
+    it("shows a payout in the publisher's payout currency with each currency's conversion and rates", async () => {
+      const account = { name: "Games Ltd", country: "FR", iban: "FR7630006000011234567890189", bic: "AGRIFRPP" };
+      const put = await admin(fx, "PUT", `/v1/admin/publishers/${BOB}`, { ...account, payoutCurrency: "EUR" });
+      assert.equal(put.body.payoutCurrency, "EUR");
+      await books.pay(user, BOB, usd(2_000), "2026-05-05T10:00:00.000Z");
+      await books.pay(user, BOB, eur(500), "2026-05-06T10:00:00.000Z");
+      await fx.store.importRates([rateTable("EUR", "2026-05-29", { USD: "1.25" })], "test", "2026-05-29T16:00:00.000Z");
+      const config = buildConfig({ dataDir: "/nonexistent" }, { minimumPayouts: { EUR: "1.00", USD: "1.00" } });
+      await settle({
+        store: fx.store,
+        period: "2026-05",
+        outDir: join(fx.dir, "settlements"),
+        config,
+        now: new Date("2026-06-05T09:00:00Z"),
+      });
+      const body = (await http(fx, "GET", "/v1/publisher/payouts", as(bob))).body;
+      const may = body.payouts.find((p: { period: string }) => p.period === "2026-05");
+      assert.equal(may.amount.currency, "EUR");
+      assert.equal(may.conversion.date, "2026-05-29");
+      assert.equal(may.conversion.rounding, "half-away-from-zero, once per line");
+      const usdLine = may.conversion.lines.find((l: { from: { currency: string } }) => l.from.currency === "USD");
+      assert.deepEqual([usdLine.fromRate, usdLine.toRate, usdLine.rate], ["1.25", "1", "0.8000000000"]);
+      assert.equal(usdLine.to.amount, Math.round((usdLine.from.amount * 4) / 5));
+      const total = may.conversion.lines.reduce((sum: number, l: { to: { amount: number } }) => sum + l.to.amount, 0);
+      assert.equal(may.amount.amount, total);
+      const lines = body.settlements.find((s: { period: string }) => s.period === "2026-05").lines;
+      const usdReport = lines.find((l: { currency: string }) => l.currency === "USD");
+      assert.deepEqual([usdReport.paidAs, usdReport.rateDate], [usdLine.to, "2026-05-29"]);
     });
   });
 }

@@ -316,8 +316,24 @@ describe("payout report", () => {
     const records = parseCsv(renderPayoutCsv(payout()));
     assert.deepEqual(records, [
       [...PAYOUT_CSV_HEADER],
-      ["2025-11", "pub-7", "Tokyo <Soft> & Co", "JP", "JPY", "125000", "300", "1250", "124050", "124050", "0"],
-      ["2025-11", "pub-7", "Tokyo <Soft> & Co", "JP", "BHD", "1.255", "0.000", "0.000", "1.255", "0.000", "1.255"],
+      ["2025-11", "pub-7", "Tokyo <Soft> & Co", "JP", "JPY", "125000", "300", "1250", "124050", "124050", "0", "", "", "", ""],
+      [
+        "2025-11",
+        "pub-7",
+        "Tokyo <Soft> & Co",
+        "JP",
+        "BHD",
+        "1.255",
+        "0.000",
+        "0.000",
+        "1.255",
+        "0.000",
+        "1.255",
+        "",
+        "",
+        "",
+        "",
+      ],
     ]);
   });
 

@@ -12,6 +12,7 @@ import type { Command, CommandGroup } from "../command.js";
 import { readInput } from "../files.js";
 import { Operator, type HttpMethod } from "../operator-api.js";
 import { print, printJson } from "../output.js";
+import { accountBody, accountFlags, accountOptions, describeAccount } from "./admin-publisher-account.js";
 
 /** Where the server and the API key come from when no option names them. */
 export const SERVER_URL_ENV = "PEAGE_SERVER_URL";
@@ -310,43 +311,39 @@ interface Publisher {
   country: string;
   iban?: string;
   bic?: string;
+  domestic?: Record<string, string>;
+  payoutCurrency?: string;
 }
 
-const showPublisher = (p: Publisher) =>
-  print(
-    `${p.publisher}  ${p.name} (${p.country})  ${p.iban ? `IBAN ${p.iban}${p.bic ? ` BIC ${p.bic}` : ""}` : "no bank account: payouts are carried over"}`,
-  );
+const showPublisher = (p: Publisher) => print(`${p.publisher}  ${p.name} (${p.country})  ${describeAccount(p)}`);
 
 const publisher = command({
   name: "publisher",
   title: "name a publisher and its bank account, or show it",
   summary:
-    "With --name and --country, record the publisher's display name, country and bank account (IBAN and BIC), which its " +
-    "payouts are sent to; without them, show what is recorded.",
-  synopsis: "--publisher URN [--name NAME --country CC [--iban IBAN] [--bic BIC]]",
+    "With --name and --country, record the publisher's display name, country and bank account, which its payouts are sent to: " +
+    "an IBAN (and BIC), or in a country without IBAN its own identifiers (US --routing-number --account-number --account-type; " +
+    "CA --institution --transit --account-number; AU --bsb --account-number; IN --ifsc --account-number; " +
+    "JP --bank-code --branch-code --account-number --account-type); with --payout-currency, what it earns in other currencies " +
+    "is converted at settlement. The record is replaced whole. Without --name, show what is recorded.",
+  synopsis:
+    "--publisher URN [--name NAME --country CC [--iban IBAN [--bic BIC] | --routing-number N --account-number N …] [--payout-currency CCY]]",
   options: {
     publisher: publisherOption,
     name: { type: "string", value: "NAME", description: "the name shown on statements and bank files" },
     country: { type: "string", value: "CC", description: "ISO 3166-1 alpha-2 country" },
-    iban: { type: "string", value: "IBAN", description: "the account payouts go to" },
-    bic: { type: "string", value: "BIC", description: "the bank's BIC" },
+    ...accountOptions,
   },
   async request(o) {
     const path = publisherPath(o);
     const name = o.string("name");
     if (name === undefined) {
-      if (["country", "iban", "bic"].some((k) => o.string(k) !== undefined))
+      if (["country", ...accountFlags].some((k) => o.string(k) !== undefined))
         throw o.usage("--name NAME is required to change a publisher");
       return { method: "GET", path };
     }
-    const iban = o.string("iban")?.replaceAll(" ", "");
-    const bic = o.string("bic");
-    const body = {
-      name,
-      country: o.required("country", "CC"),
-      ...(iban !== undefined && { iban }),
-      ...(bic !== undefined && { bic }),
-    };
+    const country = o.required("country", "CC");
+    const body = { name, country, ...accountBody(o, country) };
     return { method: "PUT", path, body };
   },
   show: (answer) => showPublisher(answer as Publisher),

@@ -131,11 +131,17 @@ const earnings = command({
 });
 
 interface Payouts {
-  payouts: { id: string; period: string; amount: Price; executionDate: string }[];
+  payouts: {
+    id: string;
+    period: string;
+    amount: Price;
+    executionDate: string;
+    conversion?: { source: string; date: string; lines: { from: Price; to: Price; rate: string }[] };
+  }[];
   settlements: {
     period: string;
-    lines: { currency: string; carriedIn: Price; paid: Price; carriedOut: Price }[];
-    holds: { currency: string; reason: string }[];
+    lines: { currency: string; carriedIn: Price; paid: Price; carriedOut: Price; paidAs?: Price; rate?: string }[];
+    holds: { currency: string; reason: string; detail?: string }[];
   }[];
 }
 
@@ -144,19 +150,27 @@ const payouts = command({
   title: "list the publisher's payouts and carry-overs",
   summary:
     "The transfers made to the publisher by each settlement, and per settlement what was carried in from earlier periods " +
-    "and carried out to the next (an amount below the minimum, or no bank account: peage admin publisher sets it).",
+    "and carried out to the next (an amount below the minimum, no bank account: peage admin publisher sets it, or no exchange rate " +
+    "for a payout currency: peage fx import loads them). A payout in the publisher's payout currency lists each currency earned, " +
+    "what it came to and the rate.",
   synopsis: "",
   options: {},
   path: () => "/v1/publisher/payouts",
   show(answer) {
     const { payouts: made, settlements } = answer as Payouts;
-    for (const p of made) print(`${p.period}  ${p.id}  ${formatPrice(p.amount)}  on ${p.executionDate}`);
+    for (const p of made) {
+      print(`${p.period}  ${p.id}  ${formatPrice(p.amount)}  on ${p.executionDate}`);
+      // A payout in the payout currency: each currency earned, what it came to and at which rate (the table's day and source).
+      for (const l of p.conversion?.lines ?? [])
+        print(`    ${formatPrice(l.from)} → ${formatPrice(l.to)} at ${l.rate} (${p.conversion!.date}, ${p.conversion!.source})`);
+    }
     for (const s of settlements)
       for (const line of s.lines) {
         const hold = s.holds.find((h) => h.currency === line.currency);
         print(
           `${s.period}  ${line.currency}  carried in ${formatPrice(line.carriedIn)}  paid ${formatPrice(line.paid)}  carried out ` +
-            `${formatPrice(line.carriedOut)}${hold ? ` (${hold.reason})` : ""}`,
+            `${formatPrice(line.carriedOut)}${line.paidAs ? ` paid as ${formatPrice(line.paidAs)}` : ""}` +
+            `${hold ? ` (${hold.reason}${hold.detail ? `: ${hold.detail}` : ""})` : ""}`,
         );
       }
     if (made.length === 0 && settlements.length === 0) print("no settlement has paid or carried anything yet");

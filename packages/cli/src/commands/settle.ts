@@ -8,7 +8,7 @@
 import { formatMinorUnits, formatPrice, type Price } from "@peage/protocol";
 import type { SettleResult } from "@peage/server";
 import type { Command, CommandGroup } from "../command.js";
-import { bookOptions, openBooks } from "../books.js";
+import { bookOptions, openBooks, type Books } from "../books.js";
 import { CommandError } from "../errors.js";
 import { print, printJson } from "../output.js";
 
@@ -18,7 +18,8 @@ const settleCommand: Command = {
     title: "close a period, write statements, payout reports and ISO 20022 bank files",
     summary:
       "Close the period (later payments go to the next one), then settle it: what each postpaid user owes is collected (pain.008 SEPA direct debit with a mandate, an invoice otherwise), " +
-      "what each publisher earned is paid per currency (pain.001: a SEPA batch in euros, another for the rest) unless it is below the currency's minimum payout or the publisher has no bank details, " +
+      "what each publisher earned is paid per currency (pain.001: a SEPA batch in euros, another for the rest), or all in its payout currency converted at the rates imported with peage fx import (or the server's rates file), " +
+      "unless it is below the currency's minimum payout, the publisher has no bank details or a rate is missing, " +
       "in which case it is carried to the next period; so is a payout whose bank details the bank file refuses (a bill whose mandate it refuses is invoiced instead), reported with what to fix. Writes user statements and publisher payout reports (CSV and HTML), the bank files and settlement-PERIOD.json into OUTDIR. " +
       "Safe to run again, also after a crash: a period is settled once, and the files come out byte for byte the same. " +
       "Execution and collection dates are TARGET2 business days. --dry-run shows all of it and changes nothing; the month in progress is closed only with --close-now.",
@@ -61,6 +62,8 @@ const settleCommand: Command = {
         now: new Date(),
         dryRun,
         closeNow: o.flag("close-now"),
+        // Payouts in a publisher's payout currency convert with the rates imported, or the server's rates file.
+        rates: await ratesFile(books),
       });
     } catch (cause) {
       if (cause instanceof books.server.SettlementError) throw new CommandError(cause.code, cause.message);
@@ -91,6 +94,20 @@ const settleCommand: Command = {
   },
 };
 
+/**
+ * The server's rates file, for payouts in a publisher's payout currency when no imported day is
+ * newer. A file that cannot be read stops nothing: it is reported, and the imported rates are used.
+ */
+async function ratesFile(books: Books) {
+  try {
+    return await books.server.FileRateSource.load(books.config.ratesFile, { optional: true });
+  } catch (cause) {
+    if (!(cause instanceof books.server.RatesError)) throw cause;
+    process.stderr.write(`warning: ${cause.message}; payouts in a payout currency use the rates imported with peage fx import\n`);
+    return undefined;
+  }
+}
+
 /** The settlement as a person reads it: every amount in major units with its currency ("35.00 USD"). */
 function printSummary(result: SettleResult, where: string, out: string): void {
   const { settlement, details, period, dryRun } = result;
@@ -107,7 +124,11 @@ function printSummary(result: SettleResult, where: string, out: string): void {
   print(
     `payouts      ${settlement.payouts.length} to publishers, ${sum(settlement.payouts.map((p) => p.amount))}; execution ${settlement.executionDate}`,
   );
-  for (const p of settlement.payouts) print(`  pay        ${p.publisher} ${formatPrice(p.amount)}${p.sepa ? " (SEPA)" : ""}`);
+  for (const p of settlement.payouts) {
+    print(`  pay        ${p.publisher} ${formatPrice(p.amount)}${p.sepa ? " (SEPA)" : ""}`);
+    for (const l of p.conversion?.lines ?? [])
+      print(`             ${formatPrice(l.from)} → ${formatPrice(l.to)} at ${l.rate} (rates of ${p.conversion!.date})`);
+  }
   print(
     `collections  ${settlement.collections.length} from postpaid users, ${sum(settlement.collections.map((c) => c.amount))}; collection ${settlement.collectionDate}`,
   );

@@ -18,6 +18,8 @@ export const BankProblemCodes = [
   "ERR_BANK_BIC",
   "ERR_BANK_CREDITOR_ID",
   "ERR_BANK_COUNTRY",
+  /** A domestic (non-IBAN) account: a routing, transit, BSB, IFSC or bank code, an account number or type its country refuses. */
+  "ERR_BANK_ACCOUNT",
   /** An amount that is not a positive safe integer of minor units, or is out of the scheme's range. */
   "ERR_BANK_AMOUNT",
   "ERR_BANK_CURRENCY",

@@ -1,7 +1,7 @@
 /**
  * Bank files: ISO 20022 credit transfers (pain.001.001.09, SEPA or not) to pay publishers, SEPA
  * Core direct debits (pain.008.001.02) to collect from postpaid users, the identifiers they carry
- * (IBAN, BIC, SEPA creditor identifier), and XSD validation with xmllint. See docs/bank-files.md.
+ * (IBAN, BIC, SEPA creditor identifier, the domestic identifiers of countries without IBAN), and XSD validation with xmllint. See docs/bank-files.md.
  */
 export { BankFileError, BankProblemCodes, type BankProblem, type BankProblemCode } from "./errors.js";
 export {
@@ -12,6 +12,17 @@ export {
   type BicValidation,
   type CreditorIdValidation,
 } from "./identifiers.js";
+export {
+  parseDomesticAccount,
+  clearingRoute,
+  describeDomesticAccount,
+  abaRoutingProblem,
+  DomesticCountries,
+  type DomesticAccount,
+  type DomesticCountry,
+  type AccountProblem,
+  type ClearingRoute,
+} from "./domestic.js";
 export { isSepaCountry, isCountryCode, sepaCountries, ibanLengths } from "./countries.js";
 export { toLatin } from "./charset.js";
 export { checkBankName, BANK_NAME_LENGTH } from "./names.js";

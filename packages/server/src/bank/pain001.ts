@@ -1,17 +1,22 @@
 /**
  * pain.001.001.09, CustomerCreditTransferInitiationV09 (ISO 20022): the file Péage hands its bank
- * to pay publishers. One PmtInf per currency, one CdtTrfTxInf per transfer.
+ * to pay publishers. One PmtInf per currency, each debiting the account of that currency when the
+ * debtor has one (`debtor.accounts`), its main account otherwise; one CdtTrfTxInf per transfer.
  *
  * With `sepa: true` the file follows the EPC SEPA Credit Transfer customer-to-PSP implementation
  * guidelines (EPC132-08, 2023 version 1.0): euro only, SEPA accounts only, SvcLvl SEPA, ChrgBr
  * SLEV, names of at most 70 characters; it validates against both the EPC XSD and the ISO one.
- * Otherwise it is a plain ISO 20022 file (any currency, ChrgBr SHAR, a creditor BIC required).
+ * Otherwise it is a plain ISO 20022 file (any currency, ChrgBr SHAR): the creditor's account is an
+ * IBAN with the bank's BIC, or a domestic account of a country outside the IBAN registry
+ * (domestic.ts), written as `CdtrAcct/Id/Othr` (scheme BBAN) with the bank reached through its
+ * clearing system's member id (`CdtrAgt/FinInstnId/ClrSysMmbId`), a BIC beside it if known.
  */
 import type { Price } from "@peage/protocol";
 import { checkPositivePrice, minorToDecimal, writtenDigits } from "./amount.js";
 import { optionalSepaText, sepaIdentifier, sepaText } from "./charset.js";
 import { FieldProblem, ProblemList } from "./errors.js";
 import { bic, country, iban, isoDateTime } from "./fields.js";
+import { clearingRoute, parseDomesticAccount, type ClearingRoute, type DomesticAccount } from "./domestic.js";
 import { element, serializeXml, textElement, type XmlElement } from "./xml.js";
 import { assertBatchObject, dateFromCreation, groupHeader, prepareUnique } from "./batch.js";
 
@@ -22,8 +27,10 @@ export interface CreditTransfer {
   readonly endToEndId: string;
   readonly creditor: {
     readonly name: string;
-    readonly iban: string;
-    /** The creditor's bank; may be left out for SEPA transfers (IBAN-only), required otherwise. */
+    /** The account: an IBAN, or (outside SEPA) a domestic account; exactly one of the two. */
+    readonly iban?: string;
+    readonly domestic?: DomesticAccount;
+    /** The creditor's bank; may be left out for SEPA transfers (IBAN-only) and domestic accounts, required otherwise. */
     readonly bic?: string;
     /** ISO 3166 alpha-2 country of the creditor's address. */
     readonly country: string;
@@ -40,7 +47,13 @@ export interface CreditTransferBatch {
   readonly createdAt: Date;
   /** Name of the party sending the file (InitgPty/Nm). */
   readonly initiatingParty: string;
-  readonly debtor: { readonly name: string; readonly iban: string; readonly bic: string };
+  readonly debtor: {
+    readonly name: string;
+    readonly iban: string;
+    readonly bic: string;
+    /** Per currency, the account that currency's transfers are debited from instead (a bank's account in that currency). */
+    readonly accounts?: Readonly<Record<string, { readonly iban: string; readonly bic: string }>>;
+  };
   /** Requested execution date, YYYY-MM-DD. */
   readonly executionDate: string;
   readonly sepa: boolean;
@@ -58,7 +71,7 @@ const TOTAL_DIGITS = 18;
 interface PreparedTransfer {
   endToEndId: string;
   name: string;
-  iban: string;
+  account: { iban: string } | { route: ClearingRoute };
   bic: string | undefined;
   country: string;
   amount: bigint;
@@ -96,6 +109,7 @@ export function buildPain001(batch: CreditTransferBatch): string {
   const debtorIban = problems.check(() => iban(debtor.iban, "debtor.iban", sepa));
   const debtorBic = problems.check(() => bic(debtor.bic, "debtor.bic"));
   const executionDate = problems.check(() => dateFromCreation(batch.executionDate, "executionDate", createdAt));
+  const debtorAccounts = currencyAccounts(debtor.accounts, sepa, problems);
 
   const transfers = prepareUnique(batch.transfers, "transfers", "transfer", problems, (transfer: CreditTransfer, at) =>
     prepareTransfer(transfer, at, sepa, nameLength, problems),
@@ -135,8 +149,8 @@ export function buildPain001(batch: CreditTransferBatch): string {
             sepa,
             executionDate: executionDate as string,
             debtorName: debtorName as string,
-            debtorIban: debtorIban as string,
-            debtorBic: debtorBic as string,
+            debtorIban: debtorAccounts.get(group.currency)?.iban ?? (debtorIban as string),
+            debtorBic: debtorAccounts.get(group.currency)?.bic ?? (debtorBic as string),
           }),
         ),
       ]),
@@ -163,10 +177,10 @@ function prepareTransfer(
   >;
   const endToEndId = problems.check(() => sepaIdentifier(transfer.endToEndId, `${at}.endToEndId`));
   const name = problems.check(() => sepaText(creditor.name, `${at}.creditor.name`, nameLength));
-  const account = problems.check(() => iban(creditor.iban, `${at}.creditor.iban`, sepa));
+  const account = creditorAccount(creditor, at, sepa, problems);
   const agent = problems.check(() => {
     if (creditor.bic === undefined || creditor.bic === "") {
-      if (sepa) return undefined;
+      if (sepa || creditor.domestic !== undefined) return undefined;
       throw new FieldProblem("ERR_BANK_SCHEME", `${at}.creditor.bic`, "a BIC is required outside SEPA");
     }
     return bic(creditor.bic, `${at}.creditor.bic`);
@@ -191,7 +205,7 @@ function prepareTransfer(
   return {
     endToEndId,
     name: name as string,
-    iban: account as string,
+    account: account!,
     bic: agent,
     country: creditorCountry as string,
     amount: amount.amount,
@@ -199,6 +213,74 @@ function prepareTransfer(
     exponent: amount.exponent,
     remittance,
   };
+}
+
+/** The debtor's per-currency accounts, each IBAN and BIC checked and named by its currency. */
+function currencyAccounts(
+  accounts: CreditTransferBatch["debtor"]["accounts"],
+  sepa: boolean,
+  problems: ProblemList,
+): Map<string, { iban: string; bic: string }> {
+  const out = new Map<string, { iban: string; bic: string }>();
+  for (const [currency, account] of Object.entries(accounts ?? {})) {
+    const at = `debtor.accounts.${currency}`;
+    const checkedIban = problems.check(() => iban(account?.iban, `${at}.iban`, sepa));
+    const checkedBic = problems.check(() => bic(account?.bic, `${at}.bic`));
+    if (checkedIban !== undefined && checkedBic !== undefined) out.set(currency, { iban: checkedIban, bic: checkedBic });
+  }
+  return out;
+}
+
+/** The creditor's IBAN or domestic account (never both), each problem of it named by its field. */
+function creditorAccount(
+  creditor: Partial<CreditTransfer["creditor"]>,
+  at: string,
+  sepa: boolean,
+  problems: ProblemList,
+): PreparedTransfer["account"] | undefined {
+  if (creditor.domestic === undefined) {
+    const checked = problems.check(() => iban(creditor.iban, `${at}.creditor.iban`, sepa));
+    return checked === undefined ? undefined : { iban: checked };
+  }
+  const field = `${at}.creditor.domestic`;
+  if (creditor.iban !== undefined) {
+    problems.add("ERR_BANK_ACCOUNT", field, "an account is an IBAN or a domestic account, not both");
+    return undefined;
+  }
+  if (sepa) {
+    problems.add("ERR_BANK_SCHEME", field, "a SEPA credit transfer goes to an IBAN, not a domestic account");
+    return undefined;
+  }
+  const parsed = parseDomesticAccount(creditor.domestic);
+  if (!parsed.ok) {
+    for (const p of parsed.problems) problems.add("ERR_BANK_ACCOUNT", `${field}.${p.field}`, p.reason);
+    return undefined;
+  }
+  return { route: clearingRoute(parsed.account) };
+}
+
+/** CdtrAgt: the creditor's bank by BIC, by its clearing system's member id, or both. */
+function creditorAgent(t: PreparedTransfer): XmlElement | undefined {
+  const route = "route" in t.account ? t.account.route : undefined;
+  if (t.bic === undefined && route === undefined) return undefined;
+  return element("CdtrAgt", [
+    element("FinInstnId", [
+      t.bic === undefined ? undefined : textElement("BICFI", t.bic),
+      route === undefined
+        ? undefined
+        : element("ClrSysMmbId", [element("ClrSysId", [textElement("Cd", route.system)]), textElement("MmbId", route.memberId)]),
+    ]),
+  ]);
+}
+
+/** CdtrAcct: an IBAN, or a domestic account number as the BBAN (ExternalAccountIdentification1Code) with its type. */
+function creditorAccountElement(t: PreparedTransfer): XmlElement {
+  if ("iban" in t.account) return element("CdtrAcct", [element("Id", [textElement("IBAN", t.account.iban)])]);
+  const { route } = t.account;
+  return element("CdtrAcct", [
+    element("Id", [element("Othr", [textElement("Id", route.bban), element("SchmeNm", [textElement("Cd", "BBAN")])])]),
+    route.accountType === undefined ? undefined : element("Tp", [textElement("Cd", route.accountType)]),
+  ]);
 }
 
 /** Code-unit order, independent of locale. */
@@ -259,9 +341,9 @@ function paymentInformation(group: PaymentGroup, d: DebtorSide): XmlElement {
       element("CdtTrfTxInf", [
         element("PmtId", [textElement("EndToEndId", t.endToEndId)]),
         element("Amt", [textElement("InstdAmt", minorToDecimal(t.amount, t.exponent), [["Ccy", t.currency]])]),
-        t.bic === undefined ? undefined : element("CdtrAgt", [element("FinInstnId", [textElement("BICFI", t.bic)])]),
+        creditorAgent(t),
         element("Cdtr", [textElement("Nm", t.name), element("PstlAdr", [textElement("Ctry", t.country)])]),
-        element("CdtrAcct", [element("Id", [textElement("IBAN", t.iban)])]),
+        creditorAccountElement(t),
         t.remittance === undefined ? undefined : element("RmtInf", [textElement("Ustrd", t.remittance)]),
       ]),
     ),

@@ -206,6 +206,39 @@ export function collectionPostings(user: string, amount: Price): Posting[] {
   return postings([Accounts.bank, amount.currency, amount.amount], [Accounts.receivable(user), amount.currency, -amount.amount]);
 }
 
+/**
+ * A publisher paid in its payout currency what it earned in others: each currency's payable is
+ * settled through the exchange account (`server/fx`), which pays the converted amounts in the
+ * payout currency from the bank account. Each currency balances on its own, as for a payment.
+ */
+export function convertedPayoutPostings(
+  publisher: string,
+  amount: Price,
+  lines: readonly { readonly from: Price; readonly to: Price }[],
+): Posting[] {
+  let total = 0;
+  let fxIn = 0;
+  const legs: [string, CurrencyCode, number][] = [];
+  for (const { from, to } of lines) {
+    if (to.currency !== amount.currency)
+      throw new LedgerInvariantError("BALANCED", `a conversion line into ${to.currency} in a ${amount.currency} payout`);
+    total += to.amount;
+    legs.push([Accounts.payable(publisher), from.currency, from.amount]);
+    if (from.currency === to.currency) {
+      if (from.amount !== to.amount) throw new LedgerInvariantError("BALANCED", `${from.currency} converted into itself changed`);
+      continue;
+    }
+    legs.push([Accounts.fx, from.currency, -from.amount]);
+    fxIn += to.amount;
+  }
+  if (total !== amount.amount)
+    throw new LedgerInvariantError(
+      "BALANCED",
+      `conversion lines sum to ${total}, the payout is ${amount.amount} ${amount.currency}`,
+    );
+  return postings(...legs, [Accounts.fx, amount.currency, fxIn], [Accounts.bank, amount.currency, -amount.amount]);
+}
+
 /** A publisher paid out: the payable is settled from the bank account. */
 export function payoutPostings(publisher: string, amount: Price): Posting[] {
   return postings(

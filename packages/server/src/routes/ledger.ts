@@ -2,7 +2,7 @@
  * The operator's API for money after the payment: refunds (a payment's ledger transaction
  * reversed, once) and the publishers the server pays, with their bank details.
  */
-import { Type, type FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type, type FastifyPluginAsyncTypebox, type Static } from "@fastify/type-provider-typebox";
 import { newId, type PartyId } from "@peage/protocol";
 import type { RouteContext } from "../app.js";
 import { checkBankName, isCountryCode } from "../bank/index.js";
@@ -17,7 +17,8 @@ import {
   RefundSchema,
 } from "../schemas.js";
 import { publisherView, refundView } from "../views.js";
-import { checkedBic, checkedIban, operatorScope, security, type RouteApp } from "./operator.js";
+import type { PublisherRecord } from "../store/store.js";
+import { checkedBic, checkedCurrency, checkedDomestic, checkedIban, operatorScope, security, type RouteApp } from "./operator.js";
 
 export const ledgerRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
   refundRoute(app, ctx);
@@ -67,6 +68,30 @@ function refundRoute(app: RouteApp, ctx: RouteContext): void {
   );
 }
 
+/** A publisher as sent, each field checked and normalised: an IBAN or a domestic account, and the payout currency. */
+function publisherOf(body: Static<typeof PublisherRequestSchema>): Omit<PublisherRecord, "id" | "createdAt" | "updatedAt"> {
+  const badName = checkBankName(body.name, "name");
+  if (badName !== undefined) throw HttpProblem.of("ERR_MALFORMED", badName);
+  if (!isCountryCode(body.country))
+    throw HttpProblem.of("ERR_MALFORMED", `country: ${body.country} is not an ISO 3166-1 alpha-2 code`);
+  const iban = body.iban === undefined ? undefined : checkedIban(body.iban).iban;
+  const bic = checkedBic(body.bic);
+  const domestic = checkedDomestic(body.domestic);
+  const payoutCurrency = checkedCurrency(body.payoutCurrency, "payoutCurrency");
+  if (iban !== undefined && domestic !== undefined)
+    throw HttpProblem.of("ERR_MALFORMED", "an IBAN and a domestic account: give one account, the IBAN where the country has one");
+  if (bic !== undefined && iban === undefined && domestic === undefined)
+    throw HttpProblem.of("ERR_MALFORMED", "a BIC without an account: give the account's IBAN (or domestic account) too");
+  return {
+    name: body.name,
+    country: body.country,
+    iban,
+    bic,
+    ...(domestic === undefined ? {} : { domestic }),
+    ...(payoutCurrency === undefined ? {} : { payoutCurrency }),
+  };
+}
+
 /** The publishers the server pays: registered (or changed), shown, listed. */
 function publisherRoutes(app: RouteApp, ctx: RouteContext): void {
   const { store, clock } = ctx;
@@ -79,7 +104,9 @@ function publisherRoutes(app: RouteApp, ctx: RouteContext): void {
         summary: "Register a publisher, or change its name and bank details (scope publishers:write)",
         description:
           "Payouts go to the IBAN given here: by SEPA credit transfer for euros to a SEPA country, by an ISO 20022 credit transfer otherwise (which needs the BIC). " +
-          "A publisher without an IBAN is not paid: its earnings are carried to the next period.",
+          "In a country without IBAN (US, CA, AU, IN, JP), give `domestic` instead: the country's own identifiers, each checked by its rules (the ABA routing number's check digit, the IFSC's form…); " +
+          "the transfer reaches the bank through its clearing system. With `payoutCurrency`, everything the publisher earned is paid in that currency, converted at the settlement's rates (recorded with the payout). " +
+          "A publisher without an account is not paid: its earnings are carried to the next period. The record is replaced whole: members left out are removed.",
         tags: ["operator"],
         security,
         params: PublisherParamsSchema,
@@ -88,17 +115,8 @@ function publisherRoutes(app: RouteApp, ctx: RouteContext): void {
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      const badName = checkBankName(body.name, "name");
-      if (badName !== undefined) throw HttpProblem.of("ERR_MALFORMED", badName);
-      if (!isCountryCode(body.country))
-        throw HttpProblem.of("ERR_MALFORMED", `country: ${body.country} is not an ISO 3166-1 alpha-2 code`);
-      const iban = body.iban === undefined ? undefined : checkedIban(body.iban).iban;
-      const bic = checkedBic(body.bic);
-      if (bic !== undefined && iban === undefined)
-        throw HttpProblem.of("ERR_MALFORMED", "a BIC without an IBAN: give the account's IBAN too");
       const saved = await store.putPublisher(
-        { id: request.params.publisher as PartyId<"publisher">, name: body.name, country: body.country, iban, bic },
+        { id: request.params.publisher as PartyId<"publisher">, ...publisherOf(request.body) },
         clock.now().toISOString(),
       );
       request.log.info({ publisher: saved.publisher.id, kind: saved.kind }, "publisher registered");

@@ -1,12 +1,14 @@
 /**
  * What every route of the operator's API shares (accounts/, ledger.ts): the OpenAPI security of an
  * operator API key, the onRequest hook that checks the key's scope, and the bank details an
- * operator sends (an IBAN, a BIC) read into their normal form or refused as ERR_MALFORMED.
+ * operator sends (an IBAN, a BIC, a domestic account, a currency) read into their normal form or
+ * refused as ERR_MALFORMED.
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { authorizeOperator } from "../api-keys.js";
 import type { RouteContext } from "../app.js";
-import { validateBic, validateIban } from "../bank/index.js";
+import { isCurrencyCode, type CurrencyCode } from "@peage/protocol";
+import { parseDomesticAccount, validateBic, validateIban, type DomesticAccount } from "../bank/index.js";
 import { HttpProblem } from "../problems.js";
 import type { ApiScope, Store } from "../store/store.js";
 
@@ -36,4 +38,20 @@ export function checkedBic(text: string | undefined): string | undefined {
   const checked = validateBic(text);
   if (!checked.ok) throw HttpProblem.of("ERR_MALFORMED", `bic: ${checked.reason}`);
   return checked.bic;
+}
+
+/** A domestic account as sent, checked by its country's rules; every wrong member is named. */
+export function checkedDomestic(value: unknown): DomesticAccount | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseDomesticAccount(value);
+  if (!parsed.ok)
+    throw HttpProblem.of("ERR_MALFORMED", parsed.problems.map((p) => `domestic.${p.field}: ${p.reason}`).join("; "));
+  return parsed.account;
+}
+
+/** A payout currency as sent: an active ISO 4217 code. */
+export function checkedCurrency(value: string | undefined, field: string): CurrencyCode | undefined {
+  if (value === undefined) return undefined;
+  if (!isCurrencyCode(value)) throw HttpProblem.of("ERR_MALFORMED", `${field}: ${value} is not an active ISO 4217 currency code`);
+  return value;
 }

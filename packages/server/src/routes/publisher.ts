@@ -68,6 +68,29 @@ const CarrySchema = Type.Object(
     payable: PriceSchema,
     paid: PriceSchema,
     carriedOut: PriceSchema,
+    // When the line was paid in the publisher's payout currency: what it came to, at which rates.
+    paidAs: Type.Optional(PriceSchema),
+    rate: Type.Optional(Type.String({ description: "payout currency per unit of this one, ten decimals, for reading" })),
+    fromRate: Type.Optional(Type.String({ description: "this currency per base unit, exactly as in the rate table" })),
+    toRate: Type.Optional(Type.String({ description: "the payout currency per base unit, exactly as in the rate table" })),
+    rateDate: Type.Optional(Type.String()),
+    rateSource: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+/** How a payout in the publisher's payout currency was made (store.ts, PayoutConversion). */
+const ConversionSchema = Type.Object(
+  {
+    source: Type.String(),
+    date: Type.String(),
+    base: CurrencySchema,
+    rounding: Type.String({ description: "each line rounded once, half away from zero, to the payout currency's minor unit" }),
+    lines: Type.Array(
+      Type.Object(
+        { from: PriceSchema, to: PriceSchema, fromRate: Type.String(), toRate: Type.String(), rate: Type.String() },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -76,7 +99,14 @@ const PayoutsSchema = Type.Object(
     publisher: PublisherIdSchema,
     payouts: Type.Array(
       Type.Object(
-        { id: Type.String(), period: PeriodSchema, amount: PriceSchema, sepa: Type.Boolean(), executionDate: Type.String() },
+        {
+          id: Type.String(),
+          period: PeriodSchema,
+          amount: PriceSchema,
+          sepa: Type.Boolean(),
+          executionDate: Type.String(),
+          conversion: Type.Optional(ConversionSchema),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -87,7 +117,7 @@ const PayoutsSchema = Type.Object(
           lines: Type.Array(CarrySchema),
           holds: Type.Array(
             Type.Object(
-              { currency: CurrencySchema, amount: MinorString, reason: Type.String() },
+              { currency: CurrencySchema, amount: MinorString, reason: Type.String(), detail: Type.Optional(Type.String()) },
               { additionalProperties: false },
             ),
           ),
@@ -186,7 +216,14 @@ export const publisherRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
     async (request) => {
       const { publisher } = await own(request);
       const { payouts, settlements } = await store.runExtension("payoutsOf", publisher);
-      return { publisher, payouts, settlements: settlements.flatMap(({ details }) => carries(details, publisher)) };
+      return {
+        publisher,
+        payouts: payouts.map(({ conversion, ...payout }) => ({
+          ...payout,
+          ...(conversion === undefined ? {} : { conversion: { ...conversion, lines: [...conversion.lines] } }),
+        })),
+        settlements: settlements.flatMap(({ details }) => carries(details, publisher)),
+      };
     },
   );
 };
@@ -197,7 +234,7 @@ function carries(detailsJson: string, publisher: string) {
   const lines = details.publishers.find((entry) => entry.publisher.id === publisher)?.lines ?? [];
   const holds = details.holds
     .filter((hold) => hold.publisher === publisher)
-    .map(({ currency, amount, reason }) => ({ currency, amount, reason }));
+    .map(({ currency, amount, reason, detail }) => ({ currency, amount, reason, ...(detail === undefined ? {} : { detail }) }));
   if (lines.length === 0 && holds.length === 0) return [];
   return [{ period: details.period, lines: lines.map((line) => ({ ...line })), holds }];
 }

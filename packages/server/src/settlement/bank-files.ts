@@ -31,7 +31,8 @@ function transfer(id: string, creditor: Creditor, amount: Price, period: string)
     endToEndId: id,
     creditor: {
       name: creditor.name,
-      iban: creditor.iban,
+      // Recorded before domestic accounts existed, a creditor has an IBAN; since, one or the other.
+      ...(creditor.domestic === undefined ? { iban: creditor.iban } : { domestic: creditor.domestic }),
       ...(creditor.bic === undefined ? {} : { bic: creditor.bic }),
       country: creditor.country,
     },
@@ -64,7 +65,12 @@ function creditTransferFile(frame: BatchFrame, sepa: boolean, transfers: readonl
     messageId: `PEAGE-${period}-${sepa ? "SCT" : "XCT"}`,
     createdAt: frame.createdAt,
     initiatingParty: operator.name,
-    debtor: { name: operator.name, iban: operator.iban, bic: operator.bic },
+    debtor: {
+      name: operator.name,
+      iban: operator.iban,
+      bic: operator.bic,
+      ...(operator.currencyAccounts === undefined ? {} : { accounts: operator.currencyAccounts }),
+    },
     executionDate: frame.executionDate,
     sepa,
     transfers,

@@ -5,9 +5,17 @@
  * so a period of any size plans in memory proportional to its parties. All amounts are BigInt
  * minor units until they become a record's Price.
  */
-import { formatPrice, type CurrencyCode, type MinorUnits, type PartyId, type Price } from "@peage/protocol";
+import {
+  convert,
+  formatPrice,
+  type CurrencyCode,
+  type MinorUnits,
+  type PartyId,
+  type Price,
+  type RateTable,
+} from "@peage/protocol";
 import { isSepaCountry, validateIban } from "../bank/index.js";
-import { minimumPayoutOf, type ServerConfig } from "../config.js";
+import { minimumPayoutOf, type OperatorBank, type ServerConfig } from "../config.js";
 import { partyOf } from "../ledger/ledger.js";
 import { periodDays } from "../ledger/periods.js";
 import { debitRefusal, transferRefusal } from "./bank-files.js";
@@ -16,7 +24,10 @@ import { target2DayAfter } from "./business-days.js";
 import type {
   AccountSum,
   CollectionRecord,
+  ConversionLine,
   LedgerTransaction,
+  PayoutConversion,
+  PayoutCreditor,
   PayoutRecord,
   PeriodActivity,
   PeriodSums,
@@ -42,8 +53,12 @@ export interface Hold {
   readonly currency: string;
   /** Minor units; negative when refunds exceed what the publisher had earned (it owes the difference). */
   readonly amount: string;
-  readonly reason: "below-minimum" | "no-bank-details" | "no-bic-for-non-sepa" | "nothing-due" | "bank-details-refused";
-  /** For bank-details-refused: what the bank file refused (field: reason), to fix with PUT /v1/admin/publishers/:publisher. */
+  readonly reason:
+    "below-minimum" | "no-bank-details" | "no-bic-for-non-sepa" | "nothing-due" | "bank-details-refused" | "no-rate";
+  /**
+   * For bank-details-refused: what the bank file refused (field: reason), to fix with PUT
+   * /v1/admin/publishers/:publisher; for no-rate: which conversion had no rate.
+   */
   readonly detail?: string;
 }
 
@@ -61,7 +76,7 @@ export interface RefusedDebit {
 export interface SettlementDetails {
   readonly period: string;
   readonly minimumPayouts: Readonly<Record<string, string>>;
-  readonly operator: { readonly name: string; readonly iban: string; readonly bic: string; readonly creditorId: string };
+  readonly operator: OperatorBank;
   readonly totals: Readonly<Record<string, PeriodTotals>>;
   readonly publishers: readonly PublisherPayout[];
   readonly holds: readonly Hold[];
@@ -71,9 +86,17 @@ export interface SettlementDetails {
   readonly refusedDebits?: readonly RefusedDebit[];
 }
 
+/** The rate table a settlement converts payouts with, and where it comes from (recorded with each conversion). */
+export interface SettlementRates {
+  readonly table: RateTable;
+  readonly source: string;
+}
+
 export interface PlanOptions {
   readonly config: Pick<ServerConfig, "minimumPayouts" | "bank">;
   readonly now: Date;
+  /** The server's rates at the settlement; without them a publisher paid in another currency than it earned is held (no-rate). */
+  readonly rates?: SettlementRates | undefined;
 }
 
 /** The dates and operator every bank file of the settlement shares. */
@@ -110,7 +133,7 @@ export function plan(
   const frame: Frame = { period, operator: opts.config.bank, createdAt: opts.now, executionDate, collectionDate };
   const settled = new Map(sums.settledBefore.map((s) => [`${s.direction} ${s.party} ${s.currency}`, s.sum]));
   const publisherById = new Map(publishers.map((p) => [p.id as string, p]));
-  const payouts = planPayouts(sums, publisherById, settled, frame, opts.config);
+  const payouts = planPayouts(sums, publisherById, settled, frame, opts);
   const collections = planCollections(sums, settled, frame);
 
   const minimumPayouts: Record<string, string> = {};
@@ -146,21 +169,58 @@ export function plan(
   };
 }
 
+/** One currency of a publisher's account: what is due through the period, and what the period added and took back. */
+interface Due {
+  readonly currency: CurrencyCode;
+  readonly due: bigint;
+  readonly earnedNow: bigint;
+  readonly refundedNow: bigint;
+}
+
+/** What is decided for one publisher: its payouts (numbered later), its holds, and what was paid from each currency and how. */
+interface PublisherOutcome {
+  readonly payouts: Omit<PayoutRecord, "id">[];
+  readonly holds: Hold[];
+  readonly paid: Map<string, bigint>;
+  readonly converted: Map<string, ConversionLine & Pick<PayoutConversion, "date" | "source">>;
+}
+
 /** Per publisher and currency: what is due through the period, paid or held, and the payout report's lines. */
 function planPayouts(
   sums: PeriodSums,
   publisherById: ReadonlyMap<string, PublisherRecord>,
   settled: Settled,
   frame: Frame,
-  config: PlanOptions["config"],
+  opts: PlanOptions,
 ): { payouts: PayoutRecord[]; holds: Hold[]; reports: Map<string, PayoutLine[]> } {
   const { period } = sums;
+  const payouts: Omit<PayoutRecord, "id">[] = [];
+  const holds: Hold[] = [];
+  const reports = new Map<string, PayoutLine[]>();
+  for (const [party, dues] of duesByPublisher(sums, settled)) {
+    const publisher = publisherById.get(party);
+    const outcome =
+      publisher?.payoutCurrency === undefined
+        ? payAsEarned(party, publisher, dues, frame, opts.config)
+        : payConverted(party, publisher, publisher.payoutCurrency, dues, frame, opts);
+    payouts.push(...outcome.payouts);
+    holds.push(...outcome.holds);
+    reports.set(
+      party,
+      dues.map((d) => reportLine(d, outcome)),
+    );
+  }
+  payouts.sort((a, b) => byKey(a.publisher, b.publisher) || (a.amount.currency < b.amount.currency ? -1 : 1));
+  const numbered = payouts.map((p, i) => ({ ...p, id: `PAY-${period}-${String(i + 1).padStart(5, "0")}` }));
+  return { payouts: numbered, holds, reports };
+}
+
+/** Per publisher, each currency with something due, earned or refunded through the period. */
+function duesByPublisher(sums: PeriodSums, settled: Settled): Map<string, Due[]> {
   // Per publisher and currency: earned and refunded in the period (payables are credited by payments).
   const earned = sumsByParty(sums.moved, "payment", "payable");
   const refunded = sumsByParty(sums.moved, "refund", "payable");
-  const payouts: PayoutRecord[] = [];
-  const holds: Hold[] = [];
-  const reports = new Map<string, PayoutLine[]>();
+  const out = new Map<string, Due[]>();
   for (const accrued of sums.accruedThrough) {
     const { kind, party } = partyOf(accrued.account);
     if (kind !== "payable") continue;
@@ -169,28 +229,144 @@ function planPayouts(
     const earnedNow = -(earned.get(`${party} ${currency}`) ?? 0n);
     const refundedNow = refunded.get(`${party} ${currency}`) ?? 0n;
     if (due === 0n && earnedNow === 0n && refundedNow === 0n) continue;
-    const decision = payoutDecision(publisherById.get(party), due, currency, frame, config);
-    if ("creditor" in decision) {
-      const { creditor, sepa } = decision;
-      payouts.push({ id: "", period, publisher: party as PartyId<"publisher">, amount: price(due, currency), creditor, sepa });
-    } else if (due !== 0n) {
-      holds.push({ publisher: party, currency, amount: due.toString(), ...decision });
-    }
-    const paid = "creditor" in decision ? due : 0n;
-    const line: PayoutLine = {
-      currency,
-      earned: price(positive(earnedNow), currency),
-      carriedIn: price(positive(due - earnedNow + refundedNow), currency),
-      refunded: price(positive(refundedNow), currency),
-      payable: price(positive(due), currency),
-      paid: price(paid, currency),
-      carriedOut: price(positive(due - paid), currency),
-    };
-    reports.set(party, [...(reports.get(party) ?? []), line]);
+    out.set(party, [...(out.get(party) ?? []), { currency, due, earnedNow, refundedNow }]);
   }
-  payouts.sort((a, b) => byKey(a.publisher, b.publisher) || (a.amount.currency < b.amount.currency ? -1 : 1));
-  const numbered = payouts.map((p, i) => ({ ...p, id: `PAY-${period}-${String(i + 1).padStart(5, "0")}` }));
-  return { payouts: numbered, holds, reports };
+  return out;
+}
+
+function reportLine(d: Due, outcome: PublisherOutcome): PayoutLine {
+  const { currency, due, earnedNow, refundedNow } = d;
+  const paid = outcome.paid.get(currency) ?? 0n;
+  const converted = outcome.converted.get(currency);
+  return {
+    currency,
+    earned: price(positive(earnedNow), currency),
+    carriedIn: price(positive(due - earnedNow + refundedNow), currency),
+    refunded: price(positive(refundedNow), currency),
+    payable: price(positive(due), currency),
+    paid: price(paid, currency),
+    carriedOut: price(positive(due - paid), currency),
+    ...(converted === undefined
+      ? {}
+      : {
+          paidAs: converted.to,
+          rate: converted.rate,
+          fromRate: converted.fromRate,
+          toRate: converted.toRate,
+          rateDate: converted.date,
+          rateSource: converted.source,
+        }),
+  };
+}
+
+/** Each currency paid as it was earned, in its own payout. */
+function payAsEarned(
+  party: string,
+  publisher: PublisherRecord | undefined,
+  dues: readonly Due[],
+  frame: Frame,
+  config: PlanOptions["config"],
+): PublisherOutcome {
+  const outcome: PublisherOutcome = { payouts: [], holds: [], paid: new Map(), converted: new Map() };
+  for (const { currency, due } of dues) {
+    const decision = payoutDecision(publisher, due, currency, frame, config);
+    if ("creditor" in decision) {
+      outcome.payouts.push({
+        period: frame.period,
+        publisher: party as PartyId<"publisher">,
+        amount: price(due, currency),
+        ...decision,
+      });
+      outcome.paid.set(currency, due);
+    } else if (due !== 0n) {
+      outcome.holds.push({ publisher: party, currency, amount: due.toString(), ...decision });
+    }
+  }
+  return outcome;
+}
+
+/**
+ * Everything due in the publisher's payout currency, in one payout: each other currency converted
+ * at the settlement's rates (convertDues). Without a rate for one of them, or below the minimum, or
+ * without bank details, nothing is paid and every amount stays due in the currency it was earned in.
+ */
+function payConverted(
+  party: string,
+  publisher: PublisherRecord,
+  target: CurrencyCode,
+  dues: readonly Due[],
+  frame: Frame,
+  opts: PlanOptions,
+): PublisherOutcome {
+  const owing = dues.filter((d) => d.due > 0n);
+  const outcome: PublisherOutcome = { payouts: [], holds: [], paid: new Map(), converted: new Map() };
+  const hold = (d: Due, why: Pick<Hold, "reason" | "detail">) =>
+    outcome.holds.push({ publisher: party, currency: d.currency, amount: d.due.toString(), ...why });
+  // What the publisher owes back in a currency (refunds beyond its earnings) stays in that currency.
+  for (const d of dues) if (d.due < 0n) hold(d, { reason: "nothing-due" });
+  if (owing.length === 0) return outcome;
+  if (owing.every((d) => d.currency === target) || (publisher.iban === undefined && publisher.domestic === undefined))
+    return payAsEarned(party, publisher, dues, frame, opts.config);
+  const conversion = convertDues(owing, target, opts.rates);
+  if ("reason" in conversion) {
+    for (const d of owing) hold(d, conversion);
+    return outcome;
+  }
+  const total = conversion.lines.reduce((sum, line) => sum + BigInt(line.to.amount), 0n);
+  const decision = payoutDecision(publisher, total, target, frame, opts.config);
+  if (!("creditor" in decision)) {
+    for (const d of owing) hold(d, decision);
+    return outcome;
+  }
+  outcome.payouts.push({
+    period: frame.period,
+    publisher: party as PartyId<"publisher">,
+    amount: price(total, target),
+    ...decision,
+    conversion,
+  });
+  for (const line of conversion.lines) {
+    outcome.paid.set(line.from.currency, BigInt(line.from.amount));
+    outcome.converted.set(line.from.currency, { ...line, date: conversion.date, source: conversion.source });
+  }
+  return outcome;
+}
+
+/**
+ * Each amount due converted into `target` with the settlement's rate table (protocol's `convert`:
+ * the exact fraction, rounded once half away from zero to the target's minor unit); the payout
+ * currency's own amount is a line at rate 1. A currency the table lacks refuses the whole payout.
+ */
+function convertDues(
+  owing: readonly Due[],
+  target: CurrencyCode,
+  rates: SettlementRates | undefined,
+): PayoutConversion | Pick<Hold, "reason" | "detail"> {
+  const fix = "import rates with peage fx import; the amounts stay due and are paid at the next settlement";
+  if (rates === undefined) {
+    const from = owing.filter((d) => d.currency !== target).map((d) => d.currency);
+    return { reason: "no-rate", detail: `no exchange rates to convert ${from.join(", ")} into ${target}: ${fix}` };
+  }
+  const { table, source } = rates;
+  const rateText = (currency: CurrencyCode) => (currency === table.base ? "1" : table.rates[currency]);
+  const lines: ConversionLine[] = [];
+  for (const d of owing) {
+    const from = price(d.due, d.currency);
+    const [fromRate, toRate] = [rateText(d.currency), rateText(target)];
+    let converted;
+    try {
+      converted = convert(from, target, table);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return { reason: "no-rate", detail: `${formatPrice(from)} in ${target} is beyond a safe integer of minor units` };
+    }
+    if (converted === undefined || fromRate === undefined || toRate === undefined) {
+      const detail = `no ${d.currency} to ${target} rate in the ${table.base} reference rates of ${table.date} (${source}): ${fix}`;
+      return { reason: "no-rate", detail };
+    }
+    lines.push({ from, to: converted.price, fromRate, toRate, rate: converted.rate });
+  }
+  return { source, date: table.date, base: table.base, rounding: "half-away-from-zero, once per line", lines };
 }
 
 /** Whether an amount due is paid, to which bank details, or held back and why. */
@@ -200,14 +376,22 @@ function payoutDecision(
   currency: CurrencyCode,
   frame: Frame,
   config: PlanOptions["config"],
-): { creditor: PayoutRecord["creditor"]; sepa: boolean } | Pick<Hold, "reason" | "detail"> {
+): { creditor: PayoutCreditor; sepa: boolean } | Pick<Hold, "reason" | "detail"> {
   if (due <= 0n) return { reason: "nothing-due" };
   if (due < BigInt(minimumPayoutOf(config, currency))) return { reason: "below-minimum" };
-  if (!publisher || publisher.iban === undefined) return { reason: "no-bank-details" };
-  const iban = validateIban(publisher.iban);
-  const sepa = currency === "EUR" && iban.ok && isSepaCountry(iban.country);
-  const creditor = { name: publisher.name, iban: publisher.iban, bic: publisher.bic, country: publisher.country };
-  if (!sepa && publisher.bic === undefined) return { reason: "no-bic-for-non-sepa" };
+  if (!publisher || (publisher.iban === undefined && publisher.domestic === undefined)) return { reason: "no-bank-details" };
+  const { name, bic, country } = publisher;
+  let creditor: PayoutCreditor;
+  let sepa = false;
+  if (publisher.domestic !== undefined) {
+    // A domestic account is reached through its clearing system, in a transfer outside SEPA.
+    creditor = { name, domestic: publisher.domestic, bic, country };
+  } else {
+    const iban = validateIban(publisher.iban!);
+    sepa = currency === "EUR" && iban.ok && isSepaCountry(iban.country);
+    creditor = { name, iban: publisher.iban, bic, country };
+    if (!sepa && bic === undefined) return { reason: "no-bic-for-non-sepa" };
+  }
   const detail = transferRefusal(frame, creditor, price(due, currency), sepa);
   if (detail !== undefined) return { reason: "bank-details-refused", detail };
   return { creditor, sepa };

@@ -28,7 +28,8 @@ import type { XmlValidatorErrorCode } from "../bank/index.js";
 import { isPeriod, nextPeriod, periodDays, periodOf } from "../ledger/periods.js";
 import { BankFileNames, buildBankFiles, isBankName, type UnbuiltFile } from "./bank-files.js";
 import { renderPayoutCsv, renderPayoutHtml, renderStatementCsv, renderStatementHtml } from "../statements/index.js";
-import { plan, stableJson, type PlanOptions, type SettlementDetails } from "./plan.js";
+import { plan, stableJson, type PlanOptions, type SettlementDetails, type SettlementRates } from "./plan.js";
+import type { RateSource } from "../rates/rate-source.js";
 import { periodStatements } from "./statement-stream.js";
 import { StoreStateError, type PeriodSums, type SettlementRecord, type Store, type StoreStateErrorCode } from "../store/store.js";
 
@@ -40,6 +41,7 @@ export {
   type PeriodTotals,
   type RefusedDebit,
   type SettlementDetails,
+  type SettlementRates,
 } from "./plan.js";
 
 export type SettleStep = "closed" | "recorded" | "files";
@@ -60,6 +62,11 @@ export interface SettleOptions {
   readonly afterStep?: (step: SettleStep | `file:${string}`) => void | Promise<void>;
   /** Where the ISO 20022 schemas are (default: the copies shipped with the server). */
   readonly schemaDir?: string;
+  /**
+   * The server's rates file, consulted when no day on or before the settlement is imported in the
+   * database; payouts in another currency than earned are converted with what this gives.
+   */
+  readonly rates?: RateSource;
   /** Ledger transactions read per page while writing statements (default: periodStatements' page). */
   readonly pageSize?: number;
 }
@@ -193,7 +200,7 @@ async function recordOnce(
   const { store, period } = opts;
   const existing = await store.getSettlement(period);
   if (existing) return { settlement: existing, recordedNow: false };
-  const planned = plan(sums, await store.listPublishers(), opts);
+  const planned = plan(sums, await store.listPublishers(), { ...opts, rates: await ratesAt(opts) });
   // Every bank file is built before anything is recorded: what still fails now is the operator's
   // own bank details (each payout and mandate was tried alone by plan()), and nothing is paid.
   const { unbuilt } = buildBankFiles(planned, opts.config.bank);
@@ -208,6 +215,20 @@ async function recordOnce(
 }
 
 /**
+ * The server's rates at the settlement's time, as a payment at that time would convert: the
+ * latest day imported on or before it, or the rates file when it is newer or nothing is imported.
+ */
+async function ratesAt(opts: SettleOptions): Promise<SettlementRates | undefined> {
+  const date = opts.now.toISOString().slice(0, 10);
+  const stored = await opts.store.ratesOn(date);
+  const file = opts.rates?.current();
+  if (file !== undefined && file.date <= date && (stored === undefined || file.date > stored.date))
+    return { table: file, source: "the server's rates file" };
+  if (stored !== undefined) return { table: stored, source: "reference rates imported with peage fx import" };
+  return file === undefined ? undefined : { table: file, source: "the server's rates file" };
+}
+
+/**
  * What settle() would do now, from the same plan and the same files, with nothing written: an
  * open period's activity is what it holds so far (a real run closes it first, so payments arriving
  * in between would be added).
@@ -216,7 +237,7 @@ async function dryRun(opts: SettleOptions): Promise<SettleResult> {
   const { store, period } = opts;
   const sums = await store.periodSums(period);
   const recorded = await store.getSettlement(period);
-  const settlement = recorded ?? plan(sums, await store.listPublishers(), opts);
+  const settlement = recorded ?? plan(sums, await store.listPublishers(), { ...opts, rates: await ratesAt(opts) });
   const details = JSON.parse(settlement.details) as SettlementDetails;
   const bank = buildBankFiles(settlement, details.operator, await repairNames(store, settlement));
   const files = await eachFile(opts, settlement, details, sums, bank.files, async () => {});
@@ -261,7 +282,13 @@ function summaryOf(settlement: SettlementRecord, details: SettlementDetails, fil
     createdAt: settlement.createdAt,
     executionDate: settlement.executionDate,
     collectionDate: settlement.collectionDate,
-    payouts: settlement.payouts.map((p) => ({ id: p.id, publisher: p.publisher, amount: formatPrice(p.amount), sepa: p.sepa })),
+    payouts: settlement.payouts.map((p) => ({
+      id: p.id,
+      publisher: p.publisher,
+      amount: formatPrice(p.amount),
+      sepa: p.sepa,
+      ...(p.conversion === undefined ? {} : { conversion: p.conversion }),
+    })),
     collections: settlement.collections.map((c) => ({
       id: c.id,
       user: c.user,
@@ -291,7 +318,9 @@ async function repairNames(store: Store, settlement: SettlementRecord): Promise<
   for (const payout of settlement.payouts) {
     if (isBankName(payout.creditor.name)) continue;
     const current = await store.getPublisher(payout.publisher);
-    if (current && current.iban === payout.creditor.iban && isBankName(current.name)) names.set(payout.id, current.name);
+    const sameAccount =
+      current?.iban === payout.creditor.iban && JSON.stringify(current?.domestic) === JSON.stringify(payout.creditor.domestic);
+    if (current && sameAccount && isBankName(current.name)) names.set(payout.id, current.name);
   }
   for (const collection of settlement.collections) {
     if (!collection.mandate || isBankName(collection.mandate.name)) continue;

@@ -46,6 +46,15 @@ export interface PayoutLine {
   readonly payable: Price;
   readonly paid: Price;
   readonly carriedOut: Price;
+  /** When `paid` was converted into the publisher's payout currency: what it came to, at which rates. */
+  readonly paidAs?: Price;
+  /** Units of the payout currency per unit of this one, to ten decimals (display); the amount comes from the exact rates. */
+  readonly rate?: string;
+  /** The exact table rates of this currency and of the payout currency, per unit of the table's base. */
+  readonly fromRate?: string;
+  readonly toRate?: string;
+  readonly rateDate?: string;
+  readonly rateSource?: string;
 }
 
 export interface PublisherPayout {

@@ -80,6 +80,22 @@ export class SqliteStatements {
   }
 
   /**
+   * Runs an operation of one query outside any transaction: one statement reads one consistent
+   * snapshot by itself, and BEGIN and COMMIT around it would cost two statements more. An
+   * operation that yields a second query is refused (a second statement could see a later commit).
+   */
+  driveOne<T, O extends { readonly op: string }>(operation: Generator<O, T, unknown>): T {
+    let step = operation.next();
+    if (!step.done) {
+      const op = step.value as O | SqlOp;
+      if (op.op !== "all") throw new TypeError(`an operation run as a single read yielded "${op.op}"`);
+      step = operation.next(this.query(op as SqlOp));
+    }
+    if (!step.done) throw new TypeError("an operation run as a single read yielded a second step");
+    return step.value;
+  }
+
+  /**
    * Runs one operation's queries, synchronously, inside the caller's transaction. Any other step
    * it yields (the ledger lock) needs nothing here: BEGIN IMMEDIATE already holds the one write lock.
    */

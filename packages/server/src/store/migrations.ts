@@ -324,6 +324,21 @@ export const LEDGER_BY_PERIOD_USER: Migration = {
   sql: "CREATE INDEX IF NOT EXISTS ledger_by_period_user ON ledger_transactions (period, user_id, seq);",
 };
 
+/**
+ * Version 11: publishers paid to a domestic account outside the IBAN registry (bank/domestic.ts,
+ * as JSON, instead of an IBAN), or in a payout currency other than the ones they earned in; and
+ * each payout's conversion (the rates and amounts it was made from, as JSON). The same on both engines.
+ */
+export const PAYOUT_ACCOUNTS: Migration = {
+  version: 11,
+  name: "publishers' domestic accounts and payout currency, payouts' conversions",
+  sql: `
+ALTER TABLE publishers ADD COLUMN domestic_account TEXT;
+ALTER TABLE publishers ADD COLUMN payout_currency TEXT CHECK (payout_currency IS NULL OR length(payout_currency) = 3);
+ALTER TABLE payouts ADD COLUMN conversion TEXT;
+`,
+};
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -439,4 +454,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   // PostgreSQL's function that records payments in one call (postgres-payments.ts); SQLite records
   // them in its own process, where a statement costs no round trip: nothing to create.
   { version: 10, name: "payments recorded in one call", sql: "SELECT 1" },
+  PAYOUT_ACCOUNTS,
 ];

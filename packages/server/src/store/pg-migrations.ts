@@ -5,7 +5,7 @@
  * identity columns. Never edit a released migration: append one.
  */
 import { mandateMigrationPg } from "../mandates/migrations.js";
-import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, type Migration } from "./migrations.js";
+import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, PAYOUT_ACCOUNTS, type Migration } from "./migrations.js";
 import { PAYMENT_FUNCTION_PG } from "./postgres-payments.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
@@ -249,4 +249,5 @@ ${appendOnly("usage_settlements", "usage settlements")}
 ${ONCE_PER_PAYMENT_AND_REF}`,
   },
   PAYMENT_FUNCTION_PG,
+  PAYOUT_ACCOUNTS,
 ];

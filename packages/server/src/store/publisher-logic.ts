@@ -14,6 +14,7 @@
 import type { CurrencyCode, MinorUnits, PartyId, Price } from "@peage/protocol";
 import { all, get, lockedRow, run, type Logic } from "./operations/operation.js";
 import { int } from "./operations/rows.js";
+import type { PayoutConversion } from "./store.js";
 
 export interface Sale {
   /** The sale's position in the publisher's feed (1, 2, …): what a cursor names. */
@@ -139,6 +140,7 @@ export interface PublisherPayoutRow {
   readonly amount: Price;
   readonly sepa: boolean;
   readonly executionDate: string;
+  readonly conversion?: PayoutConversion;
 }
 
 /** The publisher's payouts and the settlements' details (where its carry-overs are), oldest first. */
@@ -146,7 +148,7 @@ export function* payoutsOf(
   publisher: PartyId<"publisher">,
 ): Logic<{ payouts: PublisherPayoutRow[]; settlements: { period: string; details: string }[] }> {
   const payouts = (yield* all(
-    `SELECT o.id, o.period, o.currency, o.amount_minor, o.sepa, s.execution_date
+    `SELECT o.id, o.period, o.currency, o.amount_minor, o.sepa, o.conversion, s.execution_date
        FROM payouts o JOIN settlements s ON s.period = o.period WHERE o.publisher = ? ORDER BY o.period, o.currency`,
     publisher,
   )).map((row) => ({
@@ -155,6 +157,7 @@ export function* payoutsOf(
     amount: { amount: int(row["amount_minor"]) as MinorUnits, currency: row["currency"] as CurrencyCode },
     sepa: row["sepa"] === true || int(row["sepa"]) === 1,
     executionDate: row["execution_date"] as string,
+    ...(row["conversion"] == null ? {} : { conversion: JSON.parse(row["conversion"] as string) as PayoutConversion }),
   }));
   const settlements = (yield* all("SELECT period, details FROM settlements ORDER BY period")).map((row) => ({
     period: row["period"] as string,

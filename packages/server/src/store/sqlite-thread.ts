@@ -6,11 +6,13 @@
  * writer writes, and an answer from the writer means its commit is visible to the next read. The
  * write transactions re-check everything a read decided beforehand (nonce, balance, limit), as
  * they do with one connection. The errors callers tell apart (busy, schema, ledger state) come
- * back from the thread as the same classes.
+ * back from the thread as the same classes. A third thread checkpoints the WAL
+ * (sqlite-checkpointer.ts), so that no commit waits for a checkpoint.
  */
 import { Worker } from "node:worker_threads";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 import { StoreBusyError, StoreSchemaError, StoreStateError, type Store, type StoreStateErrorCode } from "./store.js";
+import type { CheckpointerData } from "./sqlite-checkpointer.js";
 import type { WriterAnswer, WriterRequest } from "./sqlite-writer.js";
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
@@ -46,6 +48,22 @@ const READS = new Set([
   "ping",
 ]);
 
+/** The writer's automatic checkpoint, a safety net: the checkpointer thread normally copies the WAL long before. */
+const WRITER_AUTOCHECKPOINT_PAGES = 10_000;
+/** How often the checkpointer thread copies the WAL's committed pages into the database file. */
+const CHECKPOINT_INTERVAL_MS = 100;
+
+/** Stops the checkpointer thread once its connection is closed (or at once if it is gone). */
+async function stopCheckpointer(checkpointer: Worker): Promise<void> {
+  const stopped = new Promise((resolve) => {
+    checkpointer.once("message", resolve);
+    checkpointer.once("exit", resolve);
+  });
+  checkpointer.postMessage("stop");
+  await stopped;
+  await checkpointer.terminate();
+}
+
 function revive(error: { name: string; message: string; code?: unknown }): Error {
   if (error.name === "StoreBusyError") return new StoreBusyError(error.message);
   if (error.name === "StoreSchemaError") return new StoreSchemaError(error.message);
@@ -58,16 +76,19 @@ function revive(error: { name: string; message: string; code?: unknown }): Error
 
 /** Opens the database on its own thread (migrating it there) and resolves once it is ready. */
 export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions = {}): Promise<Store> {
-  const worker = new Worker(new URL("./sqlite-writer.js", import.meta.url), { workerData: { path, opts } });
+  const writerOpts: SqliteStoreOptions = { ...opts, walAutocheckpointPages: WRITER_AUTOCHECKPOINT_PAGES };
+  const worker = new Worker(new URL("./sqlite-writer.js", import.meta.url), { workerData: { path, opts: writerOpts } });
   const pending = new Map<number, Pending>();
   let next = 1;
   let failed: Error | undefined;
   const ready = new Promise<void>((resolve, reject) => pending.set(0, { resolve: () => resolve(), reject }));
-  worker.on("message", (answer: WriterAnswer) => {
-    const waiting = pending.get(answer.id);
-    pending.delete(answer.id);
-    if ("error" in answer) waiting?.reject(revive(answer.error));
-    else waiting?.resolve(answer.value);
+  worker.on("message", (answers: readonly WriterAnswer[]) => {
+    for (const answer of answers) {
+      const waiting = pending.get(answer.id);
+      pending.delete(answer.id);
+      if ("error" in answer) waiting?.reject(revive(answer.error));
+      else waiting?.resolve(answer.value);
+    }
   });
   const fail = (error: Error) => {
     failed = error;
@@ -77,16 +98,29 @@ export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions 
   worker.on("error", (error) => fail(new StoreBusyError(`the database thread failed: ${error.message}`)));
   worker.on("exit", (code) => fail(new StoreBusyError(`the database thread exited (${code})`)));
   await ready;
+  // The calls of one turn of the event loop go in one message: a message costs a wake-up of the
+  // other thread and a clone whatever its size, and the payments in it share a commit anyway.
+  let outbox: WriterRequest[] = [];
+  const send = () => {
+    const requests = outbox;
+    outbox = [];
+    if (!failed) worker.postMessage(requests);
+  };
   const call = (method: string, args: unknown[]): Promise<unknown> => {
     if (failed) return Promise.reject(failed);
     const id = next++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, method, args } satisfies WriterRequest);
+      if (outbox.push({ id, method, args }) === 1) setImmediate(send);
     });
   };
   // Opened once the writer has migrated the file and put it in WAL mode.
   const reader = SqliteStore.open(path, { ...opts, readonly: true });
+  const checkpointer = new Worker(new URL("./sqlite-checkpointer.js", import.meta.url), {
+    workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS } satisfies CheckpointerData,
+  });
+  // Should it fail, the writer's own automatic checkpoint takes over: nothing to do here but not crash.
+  checkpointer.on("error", () => undefined);
   const read = reader as unknown as Record<string, (...args: unknown[]) => unknown>;
   const store: Record<string, unknown> = Object.fromEntries(
     OPERATIONS.map((name) => [
@@ -103,6 +137,7 @@ export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions 
   store["close"] = () =>
     (closing ??= (async () => {
       await reader.close();
+      await stopCheckpointer(checkpointer);
       if (!failed) await call("close", []);
       await worker.terminate();
     })());

@@ -23,9 +23,9 @@ const { path, opts } = workerData as { path: string; opts: SqliteStoreOptions };
 let store: SqliteStore;
 try {
   store = SqliteStore.open(path, opts);
-  port.postMessage({ id: 0, value: "ready" } satisfies WriterAnswer);
+  port.postMessage([{ id: 0, value: "ready" }] satisfies WriterAnswer[]);
 } catch (error) {
-  port.postMessage(failure(0, error));
+  port.postMessage([failure(0, error)]);
   process.exit(1);
 }
 
@@ -41,16 +41,31 @@ function failure(id: number, error: unknown): WriterAnswer {
   };
 }
 
-port.on("message", ({ id, method, args }: WriterRequest) => {
-  const operation = (store as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
-  if (typeof operation !== "function") {
-    port.postMessage(failure(id, new TypeError(`the store has no operation ${method}`)));
-    return;
+// Requests come in batches (one message per turn of the caller's event loop) and so do answers:
+// those ready in one turn of this thread's loop (a group commit's payments) go back in one message.
+let outbox: WriterAnswer[] = [];
+function answer(reply: WriterAnswer): void {
+  if (outbox.push(reply) === 1) {
+    setImmediate(() => {
+      const replies = outbox;
+      outbox = [];
+      port.postMessage(replies);
+    });
   }
-  Promise.resolve()
-    .then(() => operation.apply(store, [...args]))
-    .then(
-      (value) => port.postMessage({ id, value } satisfies WriterAnswer),
-      (error: unknown) => port.postMessage(failure(id, error)),
-    );
+}
+
+port.on("message", (requests: readonly WriterRequest[]) => {
+  for (const { id, method, args } of requests) {
+    const operation = (store as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
+    if (typeof operation !== "function") {
+      answer(failure(id, new TypeError(`the store has no operation ${method}`)));
+      continue;
+    }
+    Promise.resolve()
+      .then(() => operation.apply(store, [...args]))
+      .then(
+        (value) => answer({ id, value }),
+        (error: unknown) => answer(failure(id, error)),
+      );
+  }
 });

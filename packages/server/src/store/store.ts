@@ -10,6 +10,7 @@ import type { Acknowledgment, CurrencyCode, MinorUnits, PartyId, Price, RateTabl
 import type { Posting, TransactionKind } from "../ledger/ledger.js";
 import type { MandateOperation, MandateOperations, MandateResult } from "../mandates/logic.js";
 import type { ExtensionName, ExtensionResult, Extensions } from "./extensions.js";
+import type { DomesticAccount } from "../bank/domestic.js";
 
 /** Prepaid: the user pays from a balance topped up beforehand. Postpaid: billed later, up to a monthly limit. */
 export const AccountModes = ["prepaid", "postpaid"] as const;
@@ -212,8 +213,15 @@ export interface PublisherRecord {
   readonly name: string;
   /** ISO 3166-1 alpha-2. */
   readonly country: string;
+  /** The account payouts go to: an IBAN (with the bank's BIC), or a domestic account, never both. */
   readonly iban: string | undefined;
   readonly bic: string | undefined;
+  readonly domestic?: DomesticAccount | undefined;
+  /**
+   * The currency the publisher is paid in: what it earned in other currencies is converted at
+   * settlement (PayoutConversion). Undefined: each currency is paid as it was earned.
+   */
+  readonly payoutCurrency?: CurrencyCode | undefined;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -321,9 +329,48 @@ export interface PayoutRecord {
   readonly period: string;
   readonly publisher: PartyId<"publisher">;
   readonly amount: Price;
-  /** The bank details the transfer was made to, as they were at the settlement. */
-  readonly creditor: { readonly name: string; readonly iban: string; readonly bic: string | undefined; readonly country: string };
+  /** The bank details the transfer was made to, as they were at the settlement: an IBAN or a domestic account. */
+  readonly creditor: PayoutCreditor;
   readonly sepa: boolean;
+  /** For a payout in a currency other than the ones earned: how it was converted. Undefined: paid as earned. */
+  readonly conversion?: PayoutConversion | undefined;
+}
+
+export interface PayoutCreditor {
+  readonly name: string;
+  readonly iban?: string | undefined;
+  readonly domestic?: DomesticAccount | undefined;
+  readonly bic: string | undefined;
+  readonly country: string;
+}
+
+/**
+ * How a payout in the publisher's payout currency was made from what it earned in each currency.
+ * Each line converts one currency's amount due, exactly, at the table's rates, rounded once half
+ * away from zero to the payout currency's minor unit; the payout's amount is the sum of the lines.
+ */
+export interface PayoutConversion {
+  /** Where the rates come from, e.g. the reference rates imported with `peage fx import`. */
+  readonly source: string;
+  /** The day of the rate table, YYYY-MM-DD. */
+  readonly date: string;
+  /** The table's base currency: each rate is units of a currency per one unit of it (EUR for the ECB). */
+  readonly base: CurrencyCode;
+  readonly rounding: "half-away-from-zero, once per line";
+  readonly lines: readonly ConversionLine[];
+}
+
+export interface ConversionLine {
+  /** What was due in the currency earned (minor units, exact). */
+  readonly from: Price;
+  /** What it came to in the payout currency (minor units, rounded once). */
+  readonly to: Price;
+  /** Units of `from`'s currency per base unit, exactly as in the table ("1" for the base itself). */
+  readonly fromRate: string;
+  /** Units of `to`'s currency per base unit, exactly as in the table. */
+  readonly toRate: string;
+  /** toRate / fromRate to ten decimal places, for reading only: the amount is computed from the exact rates. */
+  readonly rate: string;
 }
 
 export interface CollectionRecord {
@@ -534,6 +581,8 @@ export const StoreStateErrorCodes = [
   "ERR_PERIOD_NOT_OVER",
   /** The transaction would break an invariant of docs/ledger.md. */
   "ERR_LEDGER_INVARIANT",
+  /** A publisher given an IBAN and a domestic account at once: an account is one or the other. */
+  "ERR_PUBLISHER_ACCOUNT",
 ] as const;
 export type StoreStateErrorCode = (typeof StoreStateErrorCodes)[number];
 

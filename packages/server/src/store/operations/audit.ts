@@ -111,7 +111,8 @@ function* lateTransactions(): Logic<LedgerAudit["lateTransactions"]> {
 function* settlementMismatches(): Logic<LedgerAudit["settlementMismatches"]> {
   const found: { id: string; problem: string }[] = [];
   for (const [table, kind, account] of [
-    ["payouts", "payout", "'payable/' || o.publisher"],
+    // A payout leaves the bank account in its own currency, whether or not it was converted.
+    ["payouts", "payout", "'server/bank'"],
     ["collections", "collection", "'receivable/' || o.user_id"],
   ] as const) {
     for (const row of yield* all(
@@ -120,9 +121,35 @@ function* settlementMismatches(): Logic<LedgerAudit["settlementMismatches"]> {
        FROM ${table} o LEFT JOIN ledger_transactions t ON t.ref = o.id AND t.kind = '${kind}' GROUP BY o.id, o.amount_minor ORDER BY o.id`,
     )) {
       const leg = big(row["leg"]);
-      const expected = kind === "payout" ? big(row["amount_minor"]) : -big(row["amount_minor"]);
+      const expected = -big(row["amount_minor"]);
       if (big(row["n"]) !== 1n) found.push({ id: str(row["id"]), problem: `${big(row["n"])} ${kind} transactions instead of 1` });
       else if (leg !== expected) found.push({ id: str(row["id"]), problem: `posted ${leg}, recorded ${expected}` });
+    }
+  }
+  return [...found, ...(yield* payablesSettled())];
+}
+
+/** Each payout settles the payables it was made from: its amount, or each of its conversion's lines in the currency earned. */
+function* payablesSettled(): Logic<LedgerAudit["settlementMismatches"]> {
+  const found: { id: string; problem: string }[] = [];
+  const legs = new Map<string, bigint>();
+  for (const row of yield* all(
+    `SELECT o.id, p.currency, SUM(p.amount) AS total FROM payouts o
+       JOIN ledger_transactions t ON t.ref = o.id AND t.kind = 'payout'
+       JOIN postings p ON p.txn_seq = t.seq AND p.account = 'payable/' || o.publisher GROUP BY o.id, p.currency`,
+  ))
+    legs.set(`${str(row["id"])} ${str(row["currency"])}`, big(row["total"]));
+  for (const row of yield* all("SELECT id, currency, amount_minor, conversion FROM payouts ORDER BY id")) {
+    const id = str(row["id"]);
+    const expected: [string, bigint][] =
+      row["conversion"] == null
+        ? [[str(row["currency"]), big(row["amount_minor"])]]
+        : (JSON.parse(str(row["conversion"])) as { lines: { from: { amount: number; currency: string } }[] }).lines.map(
+            (line) => [line.from.currency, BigInt(line.from.amount)],
+          );
+    for (const [currency, amount] of expected) {
+      const leg = legs.get(`${id} ${currency}`) ?? 0n;
+      if (leg !== amount) found.push({ id, problem: `settled ${leg} of the ${currency} payable, recorded ${amount}` });
     }
   }
   return found;

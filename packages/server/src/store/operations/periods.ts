@@ -87,8 +87,13 @@ export function* periodBalances(period: string): Logic<Omit<PeriodActivity, "tra
       period,
     ),
   );
+  // What earlier payouts took from each payable, per currency earned: the payout transactions' own
+  // legs, since a payout converted into another currency settles payables in the currencies earned.
   const payouts = yield* all(
-    "SELECT publisher AS party, currency, SUM(amount_minor) AS total FROM payouts WHERE period < ? GROUP BY publisher, currency",
+    `SELECT o.publisher AS party, p.currency, SUM(p.amount) AS total FROM payouts o
+       JOIN ledger_transactions t ON t.ref = o.id AND t.kind = 'payout'
+       JOIN postings p ON p.txn_seq = t.seq AND p.account = 'payable/' || o.publisher
+     WHERE o.period < ? GROUP BY o.publisher, p.currency`,
     period,
   );
   const collections = yield* all(

@@ -1,5 +1,8 @@
-/** Publishers as the operator registers them: name, country and the bank account their payouts go to. */
-import type { PublisherRecord } from "../store.js";
+/**
+ * Publishers as the operator registers them: name, country, the bank account their payouts go to
+ * (an IBAN or a domestic account, never both) and the currency they are paid in.
+ */
+import { StoreStateError, type PublisherRecord } from "../store.js";
 import { all, get, run, type Logic } from "./operation.js";
 import { toPublisher } from "./records.js";
 
@@ -7,25 +10,33 @@ export function* putPublisher(
   p: Omit<PublisherRecord, "createdAt" | "updatedAt">,
   at: string,
 ): Logic<{ kind: "created" | "updated"; publisher: PublisherRecord }> {
+  if (p.iban !== undefined && p.domestic !== undefined)
+    throw new StoreStateError(
+      "ERR_PUBLISHER_ACCOUNT",
+      `publisher ${p.id}: an account is an IBAN or a domestic account, not both`,
+    );
   const existing = yield* get("SELECT id FROM publishers WHERE id = ?", p.id);
+  const values = [
+    p.name,
+    p.country,
+    p.iban ?? null,
+    p.bic ?? null,
+    p.domestic === undefined ? null : JSON.stringify(p.domestic),
+    p.payoutCurrency ?? null,
+  ];
   if (existing) {
     yield* run(
-      "UPDATE publishers SET name = ?, country = ?, iban = ?, bic = ?, updated_at = ? WHERE id = ?",
-      p.name,
-      p.country,
-      p.iban ?? null,
-      p.bic ?? null,
+      "UPDATE publishers SET name = ?, country = ?, iban = ?, bic = ?, domestic_account = ?, payout_currency = ?, updated_at = ? WHERE id = ?",
+      ...values,
       at,
       p.id,
     );
   } else {
     yield* run(
-      "INSERT INTO publishers (id, name, country, iban, bic, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      `INSERT INTO publishers (name, country, iban, bic, domestic_account, payout_currency, id, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ...values,
       p.id,
-      p.name,
-      p.country,
-      p.iban ?? null,
-      p.bic ?? null,
       at,
       at,
     );

@@ -12,6 +12,7 @@ import {
   type ClosedPeriod,
   type CollectionRecord,
   type PaymentRecord,
+  type PayoutConversion,
   type PayoutRecord,
   type PublisherRecord,
   type SepaMandate,
@@ -19,7 +20,8 @@ import {
   type UserRecord,
 } from "../store.js";
 import type { Row } from "./operation.js";
-import { currency, int, json, minor, oneOf, optMinor, optStr, party, str } from "./rows.js";
+import { currency, int, json, minor, oneOf, optMinor, optStr, party, str, StoreRowError } from "./rows.js";
+import { parseDomesticAccount, type DomesticAccount } from "../../bank/domestic.js";
 
 /** A user's row with its SEPA mandate, if any (toUser reads both). */
 export const USER_SELECT = `SELECT u.*, m.mandate_id, m.signed_on AS mandate_signed_on, m.name AS mandate_name, m.iban AS mandate_iban, m.bic AS mandate_bic
@@ -103,6 +105,8 @@ export function toPublisher(row: Row): PublisherRecord {
     country: str(row["country"], "publishers.country"),
     iban: optStr(row["iban"], "publishers.iban"),
     bic: optStr(row["bic"], "publishers.bic"),
+    ...(row["domestic_account"] == null ? {} : { domestic: domestic(row["domestic_account"], "publishers.domestic_account") }),
+    ...(row["payout_currency"] == null ? {} : { payoutCurrency: currency(row["payout_currency"], "publishers.payout_currency") }),
     createdAt: str(row["created_at"], "publishers.created_at"),
     updatedAt: str(row["updated_at"], "publishers.updated_at"),
   };
@@ -142,7 +146,16 @@ export function toPayout(row: Row): PayoutRecord {
     // Written by recordSettlement from the publisher's record.
     creditor: json(row["creditor"], "payouts.creditor") as PayoutRecord["creditor"],
     sepa: int(row["sepa"], "payouts.sepa") === 1,
+    // Written by recordSettlement from the settlement's plan.
+    ...(row["conversion"] == null ? {} : { conversion: json(row["conversion"], "payouts.conversion") as PayoutConversion }),
   };
+}
+
+/** A stored domestic account, read through the same parser as one sent: a row the parser refuses is an error, not an account. */
+function domestic(value: unknown, column: string): DomesticAccount {
+  const parsed = parseDomesticAccount(json(value, column));
+  if (!parsed.ok) throw new StoreRowError(column, value, "a domestic account (bank/domestic.ts)");
+  return parsed.account;
 }
 
 export function toCollection(row: Row): CollectionRecord {

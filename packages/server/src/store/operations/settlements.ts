@@ -2,7 +2,7 @@
  * A closed period's settlement, recorded once: its payouts to publishers and collections from
  * postpaid users, each posted to the ledger as it is recorded.
  */
-import { collectionPostings, payoutPostings } from "../../ledger/ledger.js";
+import { collectionPostings, convertedPayoutPostings, payoutPostings } from "../../ledger/ledger.js";
 import { StoreStateError, type SettlementRecord } from "../store.js";
 import { all, get, ledgerLock, run, type Logic } from "./operation.js";
 import { post } from "./postings.js";
@@ -44,7 +44,7 @@ export function* recordSettlement(s: SettlementRecord): Logic<{ kind: "recorded"
   );
   for (const payout of s.payouts) {
     yield* run(
-      "INSERT INTO payouts (id, period, publisher, currency, amount_minor, creditor, sepa) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO payouts (id, period, publisher, currency, amount_minor, creditor, sepa, conversion) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       payout.id,
       s.period,
       payout.publisher,
@@ -52,6 +52,7 @@ export function* recordSettlement(s: SettlementRecord): Logic<{ kind: "recorded"
       payout.amount.amount,
       JSON.stringify(payout.creditor),
       payout.sepa ? 1 : 0,
+      payout.conversion === undefined ? null : JSON.stringify(payout.conversion),
     );
     yield* post({
       id: `txn_${payout.id}`,
@@ -59,7 +60,10 @@ export function* recordSettlement(s: SettlementRecord): Logic<{ kind: "recorded"
       createdAt: s.createdAt,
       publisher: payout.publisher,
       ref: payout.id,
-      postings: payoutPostings(payout.publisher, payout.amount),
+      postings:
+        payout.conversion === undefined
+          ? payoutPostings(payout.publisher, payout.amount)
+          : convertedPayoutPostings(payout.publisher, payout.amount, payout.conversion.lines),
     });
   }
   for (const collection of s.collections) {
