@@ -16,7 +16,7 @@ import { createInterface } from "node:readline";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { formatPrice } from "@peage/protocol";
-import { Merchant, MerchantError, type Authorization, type PeriodicController } from "@peage/merchant";
+import { Merchant, MerchantError, type Authorization, type MerchantOptions, type PeriodicController } from "@peage/merchant";
 import { integerFlag, parseFlags, UsageError } from "./args.js";
 import { LEVELS, playQuest, scriptedAnswers, type Gates, type Io } from "./game.js";
 
@@ -31,16 +31,31 @@ const USAGE =
 type Say = (text: string) => void;
 type Flags = ReturnType<typeof parseFlags>;
 
+/**
+ * What a program embedding the game may replace: the player (an Io) and the merchant's clock and
+ * timers, so that a test decides when a paid period ends instead of waiting for it.
+ */
+export interface QuestSeams {
+  readonly io?: Io & { close(): void };
+  readonly time?: Pick<MerchantOptions, "monotonic" | "scheduler">;
+}
+
 /** Runs the game with these arguments and returns the exit status. */
-export async function runQuest(argv: readonly string[], output: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runQuest(
+  argv: readonly string[],
+  output: NodeJS.WritableStream = process.stdout,
+  seams: QuestSeams = {},
+): Promise<number> {
   const say: Say = (text: string) => output.write(`${text}\n`);
   const flags = readFlags(argv, say);
   if (typeof flags === "number") return flags;
   const auto = flags.switches.has("auto");
-  const merchant = await openMerchant(flags);
+  const merchant = await openMerchant(flags, seams.time ?? {});
   if (typeof merchant === "number") return merchant;
 
-  const io = auto ? scriptedIo(say, scriptedAnswers(), integerFlag(flags, "move-delay-ms", 200, 0, 60_000)) : terminalIo(output);
+  const io =
+    seams.io ??
+    (auto ? scriptedIo(say, scriptedAnswers(), integerFlag(flags, "move-delay-ms", 200, 0, 60_000)) : terminalIo(output));
   const { paid, refused } = paymentNotices(say);
   say("The Lighthouse Quest\n~~~~~~~~~~~~~~~~~~~~");
   try {
@@ -88,10 +103,11 @@ function readFlags(argv: readonly string[], say: Say): Flags | number {
 }
 
 /** The merchant SDK on the catalog and trust roots of the command line, or the exit status when it cannot start. */
-async function openMerchant(flags: Flags): Promise<Merchant | number> {
+async function openMerchant(flags: Flags, time: QuestSeams["time"]): Promise<Merchant | number> {
   try {
     const walletFile = flags.values.get("wallet-file");
     return await Merchant.create({
+      ...time,
       catalog: flags.values.get("catalog")!,
       trustRoots: flags.values.get("trust")!,
       ...(walletFile ? { wallet: { endpointFile: walletFile } } : {}),

@@ -182,6 +182,85 @@ describe("peage pcstore", () => {
     assert.equal((await store.listPayments({ user: USER as PartyId<"user">, limit: 10 })).payments.length, 2);
   });
 
+  it("a wallet configured with the store pays with it offline; `wallet sync` sends its log later, once; a second opener is refused", async () => {
+    const card = "urn:peage:card:zoe-wallet-pc";
+    assertSuccess(
+      await init("wstore", "--balance", "500", "--card", card, "--tcti", swtpm.tcti, "--registration-out", "wstore.json"),
+    );
+    assertSuccess(
+      await peage(["card", "register", "--server", url, "--api-key", "operator-key", "--registration", "wstore.json"], work),
+    );
+    const pki = await readPkiDir(join(work, "pki"));
+    writeFileSync(join(work, "wallet-pass"), "the wallet with a PC store\n", { mode: 0o600 });
+    const walletInit = (data: string, ...extra: string[]) =>
+      peage(
+        [
+          "wallet",
+          "init",
+          "--data",
+          data,
+          "--user",
+          USER,
+          "--server-url",
+          url,
+          "--server-id",
+          pki.server.identity,
+          "--home-currency",
+          "EUR",
+          "--roots",
+          "pki/root.crt",
+          "--passphrase-file",
+          "wallet-pass",
+          "--auto-off",
+          "--json",
+          ...extra,
+        ],
+        work,
+      );
+    assertUsage(await walletInit("w0", "--pc-store-tcti", swtpm.tcti), /--pc-store-tcti goes with --pc-store DIR/);
+    assertError(await walletInit("w1", "--pc-store", "no-store-here"), "ERR_BAD_REQUEST");
+    const made = parseJson(assertSuccess(await walletInit("w", "--pc-store", "wstore", "--pc-store-tcti", swtpm.tcti)));
+    assert.deepEqual(made["pcStore"], { dir: join(work, "wstore"), tcti: swtpm.tcti });
+
+    const wallet = await import("@peage/wallet");
+    const prompt = new wallet.ScriptedPrompt([true, true], { pins: [PIN, PIN] });
+    const opened = await wallet.createWallet({ dir: join(work, "w"), passphrase: "the wallet with a PC store", prompt });
+    const before = (await store.listPayments({ user: USER as PartyId<"user">, limit: 10 })).payments.length;
+    try {
+      // While this wallet holds the store, nobody else opens it.
+      assertError(await peage(["wallet", "sync", "--data", "w", "--api-key", "operator-key"], work), "ERR_CONFLICT");
+      for (const [amount, balance] of [
+        [30, 470],
+        [70, 400],
+      ] as const) {
+        const paid = await opened.pay(createOffer(entries.get(amount)!, systemClock));
+        assert.equal(paid.card?.card, card, "paid by the store");
+        assert.deepEqual(paid.card?.debit, { balance, counter: amount === 30 ? 1 : 2 });
+      }
+      assert.equal(prompt.pinRequests[0]?.card, card);
+      assert.equal(
+        (await store.listPayments({ user: USER as PartyId<"user">, limit: 10 })).payments.length,
+        before,
+        "nothing went to the server: the store paid offline",
+      );
+    } finally {
+      opened.close();
+    }
+    const synced = parseJson(
+      assertSuccess(await peage(["wallet", "sync", "--data", "w", "--api-key", "operator-key", "--json"], work)),
+    );
+    assert.deepEqual([synced["card"], synced["recorded"], synced["server"]], [card, 2, url]);
+    assert.equal((synced["after"] as { logLength: number }).logLength, 0);
+    const again = parseJson(
+      assertSuccess(await peage(["wallet", "sync", "--data", "w", "--api-key", "operator-key", "--json"], work)),
+    );
+    assert.equal(again["recorded"], 0, "nothing recorded twice");
+    assert.equal((await store.listPayments({ user: USER as PartyId<"user">, limit: 10 })).payments.length, before + 2);
+    // A wallet without a store has nothing to sync.
+    assertSuccess(await walletInit("w2"));
+    assertError(await peage(["wallet", "sync", "--data", "w2", "--api-key", "operator-key"], work), "ERR_STORE");
+  });
+
   it("status: a store whose files were restored from an older copy is refused, ERR_STORE_BLOCKED", async () => {
     assertSuccess(await init("rolled", "--balance", "500", "--card", "urn:peage:card:zoe-pc2", "--tcti", swtpm.tcti));
     cpSync(join(work, "rolled", "fragments"), join(work, "rolled-copy"), { recursive: true });

@@ -79,7 +79,7 @@ export interface MerchantOptions {
   readonly clock?: Clock;
   /** The clock periods are measured with (default performance.now()), immune to wall-clock changes. */
   readonly monotonic?: MonotonicClock;
-  /** Timers of periodic payments (default setTimeout). */
+  /** Timers of periodic payments and of how long pay() waits (default setTimeout). */
   readonly scheduler?: Scheduler;
   /** How long an offer stays open (default 10 minutes). */
   readonly offerTtlMs?: number;
@@ -228,7 +228,7 @@ export class Merchant {
   async pay(offerId: string, options: PayOptions = {}): Promise<Authorization> {
     const offer = this.#unansweredOffer(offerId) ?? this.openOffer(offerId);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const { signal, release } = withTimeout(options.signal, timeoutMs);
+    const { signal, release } = withTimeout(options.signal, timeoutMs, this.#scheduler);
     let answer: unknown;
     try {
       answer = await this.#transport.submit(offer, { signal });
@@ -468,18 +468,27 @@ function nonceOf(answer: unknown): string | undefined {
 }
 
 /**
- * The caller's signal, also aborted after `timeoutMs` (AbortSignal.any needs Node 20.3; the
- * engines field says 20). release() detaches from the caller's signal, which may live long.
+ * The caller's signal, also aborted after `timeoutMs` on the merchant's timers (injectable, so a
+ * test decides when the time is up). release() stops the timer and detaches from the caller's
+ * signal, which may live long.
  */
-function withTimeout(outer: AbortSignal | undefined, timeoutMs: number): { signal: AbortSignal; release: () => void } {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  if (!outer) return { signal: timeout, release: () => undefined };
+function withTimeout(
+  outer: AbortSignal | undefined,
+  timeoutMs: number,
+  scheduler: Scheduler,
+): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
   const abort = () => controller.abort();
-  if (outer.aborted) abort();
-  outer.addEventListener("abort", abort, { once: true });
-  timeout.addEventListener("abort", abort, { once: true });
-  return { signal: controller.signal, release: () => outer.removeEventListener("abort", abort) };
+  const timer = scheduler.setTimeout(abort, timeoutMs);
+  if (outer?.aborted) abort();
+  outer?.addEventListener("abort", abort, { once: true });
+  return {
+    signal: controller.signal,
+    release: () => {
+      scheduler.clearTimeout(timer);
+      outer?.removeEventListener("abort", abort);
+    },
+  };
 }
 
 function notOpen(): MerchantError {

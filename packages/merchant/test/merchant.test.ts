@@ -19,7 +19,7 @@ import {
 import { NobodyPrompt, ScriptedPrompt, type ConsentPrompt } from "@peage/wallet";
 import { createTestWorld, type TestWorld } from "@peage/wallet/testing";
 import { HttpWalletTransport, Merchant, MerchantError, type WalletTransport } from "../src/index.js";
-import { merchantCode } from "./helpers.js";
+import { Inbox, ManualTime, merchantCode } from "./helpers.js";
 
 let pki: DemoPki;
 let world: TestWorld;
@@ -207,16 +207,16 @@ test("not enough money at the payment server: ERR_INSUFFICIENT_FUNDS", async () 
 });
 
 test("no answer in time: ERR_TIMEOUT, and the wallet drops the question so nothing is paid", async () => {
-  let asked!: () => void;
-  const shown = new Promise<void>((resolve) => (asked = resolve));
-  let dropped!: () => void;
-  const gone = new Promise<void>((resolve) => (dropped = resolve));
+  // The merchant's timers are moved by hand: time is up exactly when the test says, however slow the machine.
+  const time = new ManualTime();
+  const asked = new Inbox<string>();
+  const dropped = new Inbox<string>();
   const slow: ConsentPrompt = {
-    ask: (_view, signal) =>
+    ask: (view, signal) =>
       new Promise<boolean>((resolve) => {
-        asked();
+        asked.push(view.offerId);
         signal?.addEventListener("abort", () => {
-          dropped();
+          dropped.push(view.offerId);
           resolve(true); // even a late "yes" must not pay once the program stopped waiting
         });
       }),
@@ -231,14 +231,24 @@ test("no answer in time: ERR_TIMEOUT, and the wallet drops the question so nothi
       catalog: waiting.catalog,
       trustRoots: waiting.rootsPem,
       wallet: { endpointFile: waiting.endpointFile },
+      scheduler: time,
     });
-    const paying = m.pay("dear", { timeoutMs: 300 });
-    await shown;
-    await assert.rejects(paying, merchantCode("ERR_TIMEOUT"));
-    await gone;
-    // The wallet finishes its turn; a following payment is handled, and nothing was charged.
-    await assert.rejects(m.pay("dear", { timeoutMs: 300 }), merchantCode("ERR_TIMEOUT"));
+    for (let round = 1; round <= 2; round++) {
+      let settled = false;
+      const paying = m.pay("dear", { timeoutMs: 300 });
+      void paying.catch(() => undefined).finally(() => (settled = true));
+      assert.equal(await asked.next(), "dear", "the user is asked");
+      time.advance(299);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, "still waiting before the time allowed is up");
+      time.advance(1);
+      await assert.rejects(paying, merchantCode("ERR_TIMEOUT"));
+      assert.equal(await dropped.next(), "dear", "the wallet withdrew the question");
+      assert.equal(time.pendingTimers, 0, "no timer left behind");
+    }
+    // The wallet finished each turn, and nothing was charged.
     assert.equal(waiting.server.payments.length, 0);
+    assert.equal(waiting.wallet.history.list().filter((e) => e.outcome === "paid").length, 0);
   } finally {
     await waiting.close();
   }

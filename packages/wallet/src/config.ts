@@ -29,6 +29,16 @@ export interface WalletConfig {
   readonly rules: Rules;
   /** Pay with the user's Péage smart card when one is in a reader (offline variant, docs/card.md). */
   readonly card?: CardConfig;
+  /** Pay with the PC store in this directory (offline, docs/pc-store.md); excludes `card`. */
+  readonly pcStore?: PcStoreConfig;
+}
+
+/** The PC store the wallet pays with: its directory, and the TPM it is anchored in. */
+export interface PcStoreConfig {
+  /** The store's directory, as `peage pcstore init --dir` made it (absolute, or relative to the data dir). */
+  readonly dir: string;
+  /** The TPM, as tpm2-tools names it (default $TPM2TOOLS_TCTI, else the PC's own); unused by a software store. */
+  readonly tcti?: string;
 }
 
 /**
@@ -91,7 +101,7 @@ export function configPath(dir: string, path: string): string {
 /** Checks every field; throws a TypeError naming the first bad one. */
 export function parseConfig(value: unknown): WalletConfig {
   if (!isPlainObject(value) || value["v"] !== 1) throw new TypeError("not a version 1 wallet config");
-  const { user, server, homeCurrency, trustRootsPem, crls, rules, card } = value;
+  const { user, server, homeCurrency, trustRootsPem, crls, rules, card, pcStore } = value;
   if (!isPartyId(user, "user")) throw new TypeError("user must be urn:peage:user:<name>");
   if (!isPlainObject(server) || !isPartyId(server["id"], "server"))
     throw new TypeError("server.id must be urn:peage:server:<name>");
@@ -112,7 +122,20 @@ export function parseConfig(value: unknown): WalletConfig {
     ...(crls === undefined ? {} : { crls: crls as string[] }),
     rules: parseRules(rules),
     ...(card === undefined ? {} : { card: parseCardConfig(card) }),
+    ...(pcStore === undefined ? {} : { pcStore: parsePcStoreConfig(pcStore, card) }),
   };
+}
+
+function parsePcStoreConfig(value: unknown, card: unknown): PcStoreConfig {
+  if (card !== undefined) throw new TypeError("card and pcStore exclude each other: the wallet pays with one device");
+  if (!isPlainObject(value)) throw new TypeError('pcStore must be an object: {"dir": "<the store\'s directory>"}');
+  const unknown = Object.keys(value).filter((key) => key !== "dir" && key !== "tcti");
+  if (unknown.length > 0) throw new TypeError(`pcStore has unknown member(s) ${unknown.join(", ")}: use dir, tcti`);
+  const { dir, tcti } = value;
+  if (typeof dir !== "string" || dir.length === 0) throw new TypeError("pcStore.dir must be the store's directory");
+  if (tcti !== undefined && (typeof tcti !== "string" || !/^[a-z-]+(:.*)?$/.test(tcti)))
+    throw new TypeError("pcStore.tcti must be a TCTI as tpm2-tools names it (swtpm:host=…,port=… or device:/dev/tpmrm0)");
+  return { dir, ...(tcti !== undefined && { tcti: tcti as string }) };
 }
 
 function parseCardConfig(value: unknown): CardConfig {

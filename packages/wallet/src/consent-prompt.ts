@@ -7,8 +7,9 @@
  */
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import type { Grant, Price } from "@peage/protocol";
+import { formatPrice, type Grant, type Price } from "@peage/protocol";
 import { WalletError } from "./errors.js";
+import type { MandateView } from "./mandates/request.js";
 
 /** What the user is shown: the signed description exactly, and the facts needed to decide. */
 export interface OfferView {
@@ -71,6 +72,11 @@ export interface ConsentPrompt {
    * it cannot pay with a card: the wallet then pays online.
    */
   askPin?(request: PinRequest, signal?: AbortSignal): Promise<string | undefined>;
+  /**
+   * A spending mandate for a program (mandates/grant.ts): true for yes. A prompt without it
+   * cannot grant mandates: the program gets ERR_CONSENT_UNAVAILABLE.
+   */
+  askMandate?(view: MandateView, signal?: AbortSignal): Promise<boolean>;
 }
 
 /**
@@ -116,6 +122,22 @@ export function renderOffer(view: OfferView): string[] {
   ];
 }
 
+/** The lines the terminal shows for a spending mandate: every limit the user would sign. */
+export function renderMandate(view: MandateView): string[] {
+  const per = view.period === "total" ? "in all" : `per ${view.period}`;
+  return [
+    "",
+    "A program asks to pay for you on its own (a spending mandate)",
+    `  Program key:      ${view.agentKid}`,
+    `  May pay:          ${view.payees.join(", ")}`,
+    `  Per payment:      at most ${formatPrice(view.maxPerPayment)}`,
+    `  Budget:           ${formatPrice(view.budget)} ${per}`,
+    `  Payments:         at most ${view.maxPayments} ${per}`,
+    `  Until:            ${view.expiresAt}`,
+    `  Paid at:          ${view.server}`,
+  ];
+}
+
 export interface TerminalPromptOptions {
   readonly input?: NodeJS.ReadableStream & { isTTY?: boolean };
   readonly output?: NodeJS.WritableStream;
@@ -140,6 +162,15 @@ export class TerminalPrompt implements ConsentPrompt {
   }
 
   ask(view: OfferView, signal?: AbortSignal): Promise<boolean> {
+    return this.#yesOrNo(renderOffer(view), "Pay? [y/N] ", signal);
+  }
+
+  /** A mandate asked as an offer is: only "y" or "yes" grants it; silence, an abort or anything else is a no. */
+  askMandate(view: MandateView, signal?: AbortSignal): Promise<boolean> {
+    return this.#yesOrNo(renderMandate(view), "Let this program pay within these limits? [y/N] ", signal);
+  }
+
+  #yesOrNo(lines: readonly string[], question: string, signal?: AbortSignal): Promise<boolean> {
     if (this.#requireTty && !this.#input.isTTY) {
       return Promise.reject(
         new WalletError(
@@ -150,7 +181,7 @@ export class TerminalPrompt implements ConsentPrompt {
         ),
       );
     }
-    this.#output.write(`${renderOffer(view).join("\n")}\n`);
+    this.#output.write(`${lines.join("\n")}\n`);
     const rl = createInterface({ input: this.#input, output: this.#output, terminal: Boolean(this.#input.isTTY) });
     return new Promise<boolean>((resolve) => {
       let settled = false;
@@ -170,7 +201,7 @@ export class TerminalPrompt implements ConsentPrompt {
       rl.on("close", () => finish(false));
       // A terminal that goes away mid-question (EIO) is a "no", not a crash of the wallet.
       rl.on("error", () => finish(false, "The terminal closed; nothing was paid."));
-      rl.question("Pay? [y/N] ", (answer) => finish(/^\s*(y|yes)\s*$/i.test(answer)));
+      rl.question(question, (answer) => finish(/^\s*(y|yes)\s*$/i.test(answer)));
     });
   }
 

@@ -89,7 +89,22 @@ CREATE TABLE IF NOT EXISTS payments (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS payments_paid_nonce ON payments (nonce) WHERE outcome = 'paid';
 CREATE INDEX IF NOT EXISTS payments_publisher ON payments (publisher, decided_at);
+CREATE TABLE IF NOT EXISTS session_chains (
+  id TEXT PRIMARY KEY,
+  seed TEXT NOT NULL,
+  length INTEGER NOT NULL CHECK (length >= 1),
+  given INTEGER NOT NULL CHECK (given >= 0 AND given <= length),
+  opened_at TEXT NOT NULL
+);
 `;
+
+/** A metered session's chain as kept on disk (sessions.ts): its seed, its length and the highest word released. */
+export interface StoredChain {
+  readonly id: string;
+  readonly seed: string;
+  readonly length: number;
+  readonly given: number;
+}
 
 /**
  * Columns added since the first release, for histories made by it: their paid entries count in
@@ -149,9 +164,33 @@ export class History {
     const db = new Database(path);
     if (created) chmodSync(path, 0o600);
     db.pragma("journal_mode = WAL");
+    // Every commit reaches the disk before the call returns: a session's released word is never forgotten.
+    db.pragma("synchronous = FULL");
     db.exec(schema);
     upgrade(db);
     return new History(db);
+  }
+
+  /** Keeps a new session's chain; done before its consent is signed, so the cap consented to is never lost. */
+  saveChain(chain: StoredChain, openedAt: Date): void {
+    this.#db
+      .prepare(`INSERT INTO session_chains (id, seed, length, given, opened_at) VALUES (?, ?, ?, ?, ?)`)
+      .run(chain.id, chain.seed, chain.length, chain.given, openedAt.toISOString());
+  }
+
+  /** Raises a session's released index (never lowers it); committed before the word leaves the wallet. */
+  releaseWord(id: string, index: number): void {
+    this.#db.prepare(`UPDATE session_chains SET given = MAX(given, ?) WHERE id = ? AND ? <= length`).run(index, id, index);
+  }
+
+  /** Forgets a session whose payment failed. */
+  dropChain(id: string): void {
+    this.#db.prepare(`DELETE FROM session_chains WHERE id = ?`).run(id);
+  }
+
+  /** Every session chain kept, oldest first: a restarted wallet continues them. */
+  chains(): StoredChain[] {
+    return this.#db.prepare(`SELECT id, seed, length, given FROM session_chains ORDER BY opened_at, id`).all() as StoredChain[];
   }
 
   /** Records one decision and its outcome; returns the entry's id. */

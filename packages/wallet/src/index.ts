@@ -40,6 +40,7 @@ export {
   WalletFiles,
   type WalletConfig,
   type CardConfig,
+  type PcStoreConfig,
 } from "./config.js";
 export { History, Outcomes, type Outcome, type ConsentKind, type HistoryEntry, type RecordInput } from "./history.js";
 export { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
@@ -50,6 +51,7 @@ export {
   NobodyPrompt,
   describeGrant,
   renderOffer,
+  renderMandate,
   CARD_PIN_ENV,
   type ConsentPrompt,
   type OfferView,

@@ -16,7 +16,7 @@ import {
   type PartyId,
   type SignatureAlgorithm,
 } from "@peage/protocol";
-import { serverUrlProblem, walletPaths, writeConfig, type WalletConfig } from "./config.js";
+import { parseConfig, serverUrlProblem, walletPaths, writeConfig, type PcStoreConfig, type WalletConfig } from "./config.js";
 import { WalletError } from "./errors.js";
 import { saveKey, type ScryptParameters } from "./key-store.js";
 import { ensurePrivateDir, writePrivateFile } from "./private-files.js";
@@ -35,6 +35,8 @@ export interface InitWalletOptions {
   readonly crls?: readonly string[];
   readonly rules?: Rules;
   readonly alg?: SignatureAlgorithm;
+  /** Pay with the PC store in this directory (made by `peage pcstore init`), offline, as with a card. */
+  readonly pcStore?: PcStoreConfig;
   /** Replace an existing wallet in `dir` (its key is lost). */
   readonly force?: boolean;
   /** Only for tests that need a cheaper key derivation; the default is the documented one. */
@@ -64,6 +66,8 @@ export async function initWallet(dir: string, options: InitWalletOptions): Promi
   if (typeof options.passphrase !== "string" || options.passphrase.length < 8)
     throw bad("choose a passphrase of at least 8 characters");
   const rules = options.rules ? parseRules(options.rules) : ASK_EVERY_TIME_RULES;
+  if (options.pcStore && !existsSync(resolve(options.pcStore.dir, "pcstore.json")))
+    throw bad(`there is no PC store in ${resolve(options.pcStore.dir)}: make one with \`peage pcstore init\` first`);
 
   const root = resolve(dir);
   const paths = walletPaths(root);
@@ -86,7 +90,13 @@ export async function initWallet(dir: string, options: InitWalletOptions): Promi
     trustRootsPem,
     ...(options.crls ? { crls: options.crls.map((p) => resolve(p)) } : {}),
     rules,
+    ...(options.pcStore ? { pcStore: { ...options.pcStore, dir: resolve(options.pcStore.dir) } } : {}),
   };
+  try {
+    parseConfig(config);
+  } catch (cause) {
+    throw bad((cause as Error).message);
+  }
   const pair = await generateKeyPair(options.alg ?? "ES256");
   const file = await saveKey(paths.key, pair, options.passphrase, options.scrypt);
   await writeConfig(root, config);

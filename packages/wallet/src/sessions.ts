@@ -4,11 +4,17 @@
  * commits to the chain's root, and then gives the program the next word for each tick, with no
  * signature and no round trip to the payment server. The chain's seed never leaves the wallet, so
  * nobody can produce a word the wallet did not give; the user consented to the cap once, so any
- * word up to the chain's length is within that consent. Chains live in memory: a session does not
- * outlive the wallet, and the merchant settles for the highest word it was given.
+ * word up to the chain's length is within that consent.
+ *
+ * Chains outlive the wallet: each is written to the history's database before its consent is
+ * signed (a crash cannot lose the cap the user consented to), and the highest word released is
+ * committed before the word leaves the wallet (a crash cannot make the wallet forget a word it
+ * gave). A restarted wallet rebuilds the chains from their seeds and continues the sessions; the
+ * merchant settles for the highest word it was given.
  */
 import { payWordChain, sessionNonce, type Offer } from "@peage/protocol";
 import { WalletError } from "./errors.js";
+import type { StoredChain } from "./history.js";
 
 export interface SessionInfo {
   /** The nonce the consent signed: the session's id. */
@@ -17,40 +23,58 @@ export interface SessionInfo {
   readonly length: number;
 }
 
+/** Where chains are kept (the wallet's history); every call commits before it returns. */
+export interface ChainStore {
+  saveChain(chain: StoredChain, openedAt: Date): void;
+  releaseWord(id: string, index: number): void;
+  dropChain(id: string): void;
+  chains(): StoredChain[];
+}
+
 interface Chain extends SessionInfo {
   readonly words: readonly string[];
   given: number;
 }
 
+/** A store that keeps nothing: sessions then end with the process (tests of the chain alone). */
+const memoryOnly: ChainStore = { saveChain() {}, releaseWord() {}, dropChain() {}, chains: () => [] };
+
 export class Sessions {
   readonly #chains = new Map<string, Chain>();
+  readonly #store: ChainStore;
+
+  /** Opens the sessions kept in `store`, their chains rebuilt from their seeds. */
+  constructor(store: ChainStore = memoryOnly) {
+    this.#store = store;
+    for (const kept of store.chains()) {
+      const words = payWordChain(kept.length, Buffer.from(kept.seed, "base64url"));
+      this.#chains.set(kept.id, { id: kept.id, root: words[0]!, length: kept.length, words, given: kept.given });
+    }
+  }
 
   /** A new chain for a session offer, and the offer as the consent signs it (its nonce committing to the chain). */
-  open(offer: Offer): { session: SessionInfo; offer: Offer } {
+  open(offer: Offer, now: Date = new Date()): { session: SessionInfo; offer: Offer } {
     const tick = offer.terms.tick;
     if (tick === undefined) throw new TypeError("not a session offer");
     const length = Math.floor(offer.terms.price.amount / tick.amount);
     const words = payWordChain(length);
     const session: SessionInfo = { id: sessionNonce(offer.nonce, words[0]!, length), root: words[0]!, length };
+    // The seed (the chain's last word) is written before the consent is signed.
+    this.#store.saveChain({ id: session.id, seed: words[length]!, length, given: 0 }, now);
     this.#chains.set(session.id, { ...session, words, given: 0 });
     return { session, offer: { ...offer, nonce: session.id } };
   }
 
   /** Forgets a session whose payment failed. */
   drop(id: string): void {
+    this.#store.dropChain(id);
     this.#chains.delete(id);
   }
 
-  /** The word paying tick `ticks` of session `id` (1 … length). */
+  /** The word paying tick `ticks` of session `id` (1 … length); asking again for a tick gives its word again. */
   word(id: string, ticks: number): { ticks: number; word: string } {
     const chain = this.#chains.get(id);
-    if (!chain)
-      throw new WalletError(
-        "ERR_NOT_FOUND",
-        "this wallet has no such session (it may have restarted): pay a new session offer",
-        404,
-        false,
-      );
+    if (!chain) throw new WalletError("ERR_NOT_FOUND", "this wallet has no such session: pay a new session offer", 404, false);
     if (!Number.isSafeInteger(ticks) || ticks < 1 || ticks > chain.length) {
       throw new WalletError(
         "ERR_LIMIT_EXCEEDED",
@@ -59,7 +83,11 @@ export class Sessions {
         false,
       );
     }
-    chain.given = Math.max(chain.given, ticks);
+    if (ticks > chain.given) {
+      // Committed first: if the wallet stops right after, it still knows this word was given.
+      this.#store.releaseWord(id, ticks);
+      chain.given = ticks;
+    }
     return { ticks, word: chain.words[ticks]! };
   }
 

@@ -36,6 +36,7 @@ import {
 } from "@peage/protocol";
 import { fromCardError } from "./card/errors.js";
 import { cardRefusal, payByCard, readCardStatus } from "./card/pay.js";
+import { openConfiguredStore } from "./card/pc-store.js";
 import { PcscCardAccess, type CardAccess, type CardSessions } from "./card/reader.js";
 import { configPath, readConfig, walletPaths, writeConfig, type WalletConfig } from "./config.js";
 import type { ConsentPrompt, OfferFacts, OfferView } from "./consent-prompt.js";
@@ -44,7 +45,7 @@ import { fromVerification, WalletError } from "./errors.js";
 import { Sessions, type SessionInfo } from "./sessions.js";
 import { History, type ConsentKind } from "./history.js";
 import { loadKey } from "./key-store.js";
-import type { MandateRequest } from "./mandates/request.js";
+import type { MandateRequest, MandateView } from "./mandates/request.js";
 import { describeAutoAccept } from "./rule-text.js";
 import { decide, toHome, type Rules } from "./rules.js";
 import { PaymentServerClient, type ServerClientOptions } from "./server-client.js";
@@ -74,6 +75,8 @@ export interface OpenWalletOptions {
   readonly server?: ServerClientOptions;
   /** Replaces the PC/SC access config.card asks for (tests, an in-process card). */
   readonly card?: CardAccess;
+  /** Leaves the config's card or PC store alone: for commands that only read the history and the server's records. */
+  readonly withoutDevice?: boolean;
 }
 
 export interface PaymentResult {
@@ -91,7 +94,14 @@ export async function createWallet(options: OpenWalletOptions): Promise<Wallet> 
   const config = await readConfig(options.dir);
   const { pair } = await loadKey(walletPaths(options.dir).key, options.passphrase);
   const trust = await loadTrustStore(options.dir, config);
-  const history = History.open(walletPaths(options.dir).history);
+  const card = options.card ?? (options.withoutDevice ? undefined : await configuredDevice(options.dir, config));
+  let history: History;
+  try {
+    history = History.open(walletPaths(options.dir).history);
+  } catch (error) {
+    card?.close();
+    throw error;
+  }
   return new Wallet({
     dir: options.dir,
     config,
@@ -101,17 +111,18 @@ export async function createWallet(options: OpenWalletOptions): Promise<Wallet> 
     prompt: options.prompt,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.server ? { server: options.server } : {}),
-    ...(options.card
-      ? { card: options.card }
-      : config.card
-        ? {
-            card: new PcscCardAccess({
-              ...(config.card.reader !== undefined && { reader: config.card.reader }),
-              ...(config.card.waitMs !== undefined && { waitMs: config.card.waitMs }),
-              ...(config.card.extendedLength !== undefined && { extendedLength: config.card.extendedLength }),
-            }),
-          }
-        : {}),
+    ...(card ? { card } : {}),
+  });
+}
+
+/** The device the config names: the card in a PC/SC reader, or the PC store (opened and locked now). */
+async function configuredDevice(dir: string, config: WalletConfig): Promise<CardAccess | undefined> {
+  if (config.pcStore) return openConfiguredStore(dir, config.pcStore);
+  if (!config.card) return undefined;
+  return new PcscCardAccess({
+    ...(config.card.reader !== undefined && { reader: config.card.reader }),
+    ...(config.card.waitMs !== undefined && { waitMs: config.card.waitMs }),
+    ...(config.card.extendedLength !== undefined && { extendedLength: config.card.extendedLength }),
   });
 }
 
@@ -142,7 +153,8 @@ export class Wallet {
   #config: WalletConfig;
   /** The data directory, where rule changes are saved (createWallet sets it). */
   readonly #dir: string | undefined;
-  readonly sessions = new Sessions();
+  /** Metered sessions, kept in the history's database so they survive a restart. */
+  readonly sessions: Sessions;
   readonly history: History;
   readonly #key: KeyPair;
   readonly #trust: TrustStore;
@@ -161,6 +173,7 @@ export class Wallet {
     this.#config = parts.config;
     this.#dir = parts.dir;
     this.history = parts.history;
+    this.sessions = new Sessions(parts.history);
     this.#key = parts.key;
     this.#trust = parts.trust;
     this.#prompt = parts.prompt;
@@ -253,7 +266,7 @@ export class Wallet {
     // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
     await this.#knowAccount(offer, now, consent);
     // A session offer is consented to with a nonce committing to a new hash chain (sessions.ts).
-    const opened = offer.terms.tick === undefined ? undefined : this.sessions.open(offer);
+    const opened = offer.terms.tick === undefined ? undefined : this.sessions.open(offer, now);
     const result = await this.#payOnline(opened?.offer ?? offer, now, consent, amount, rates).catch((error: unknown) => {
       if (opened) this.sessions.drop(opened.session.id);
       throw error;
@@ -548,6 +561,20 @@ export class Wallet {
         false,
       );
     }
+  }
+
+  /** Asks the user about a spending mandate through the wallet's prompt, when it can ask about one. */
+  askMandate(view: MandateView, signal?: AbortSignal): Promise<boolean> {
+    if (!this.#prompt.askMandate)
+      return Promise.reject(
+        new WalletError(
+          "ERR_CONSENT_UNAVAILABLE",
+          "this wallet cannot ask about a mandate: start it where a browser can be opened, or in a terminal (peage wallet --terminal)",
+          503,
+          true,
+        ),
+      );
+    return this.#prompt.askMandate(view, signal);
   }
 
   #view(verified: VerifiedOffer, rates: RateTable | undefined, reason: string, payWith: OfferFacts["payWith"]): OfferView {

@@ -67,6 +67,18 @@ test("the config's card member: any reader by default, or a named one; nothing e
   }
 });
 
+test("the config's pcStore member: a directory and an optional TCTI; never beside a card, nothing else accepted", () => {
+  assert.deepEqual(parseConfig({ ...base, pcStore: { dir: "store" } }).pcStore, { dir: "store" });
+  assert.deepEqual(parseConfig({ ...base, pcStore: { dir: "/s", tcti: "swtpm:host=127.0.0.1,port=2321" } }).pcStore, {
+    dir: "/s",
+    tcti: "swtpm:host=127.0.0.1,port=2321",
+  });
+  assert.throws(() => parseConfig({ ...base, card: {}, pcStore: { dir: "store" } }), /card and pcStore exclude each other/);
+  for (const pcStore of ["store", {}, { dir: "" }, { dir: "s", tcti: "" }, { dir: "s", tcti: 3 }, { dir: "s", pin: "2468" }]) {
+    assert.throws(() => parseConfig({ ...base, pcStore }), TypeError, JSON.stringify(pcStore));
+  }
+});
+
 test("the terminal reads the PIN without echoing it, and says how many tries are left after a wrong one", async () => {
   const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
   const output = new PassThrough();

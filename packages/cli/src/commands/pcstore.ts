@@ -223,15 +223,20 @@ const sync: Command = {
     ]);
     const result = await syncCard({ card: new PcStoreAccess(store), desk: new CardDeskClient(server, apiKey) });
     if (o.flag("json")) return printJson({ dir, ...result });
-    print(
-      `synchronised ${result.card} with ${server}:`,
-      `  uploaded    ${result.uploaded} log entries; recorded ${result.recorded} payment(s)`,
-      ...result.credited.map((c) => `  credited    ${c.publisher} ${formatPrice(c.amount as Price)}`),
-      `  applied     ${result.applied.length === 0 ? "nothing" : result.applied.map((a) => a.kind.toUpperCase()).join(", ")}`,
-      `  account     ${result.account.status}, recorded up to counter ${result.account.syncedCounter}`,
-    );
+    print(...syncedLines(result, server));
   },
 };
+
+/** What a store's sync did, as `pcstore sync` and `wallet sync` print it. */
+export function syncedLines(result: import("@peage/wallet").CardSyncResult, server: string): string[] {
+  return [
+    `synchronised ${result.card} with ${server}:`,
+    `  uploaded    ${result.uploaded} log entries; recorded ${result.recorded} payment(s)`,
+    ...result.credited.map((c) => `  credited    ${c.publisher} ${formatPrice(c.amount as Price)}`),
+    `  applied     ${result.applied.length === 0 ? "nothing" : result.applied.map((a) => a.kind.toUpperCase()).join(", ")}`,
+    `  account     ${result.account.status}, recorded up to counter ${result.account.syncedCounter}`,
+  ];
+}
 
 export const pcstore: CommandGroup = {
   name: "pcstore",

@@ -139,7 +139,8 @@ const initCommand: Command = {
       "to DIR/public-key.jwk for the server's operator to enrol. Auto-accept rules are off until chosen: in a terminal, init asks; " +
       "scripts give the --auto-… flags. Without a rule every payment is shown to you.",
     synopsis:
-      "--data DIR --user URN --server-url URL --server-id URN --home-currency CODE --roots FILE [--passphrase-file FILE] [--operator-key-file FILE] [rules…] [--json]",
+      "--data DIR --user URN --server-url URL --server-id URN --home-currency CODE --roots FILE [--passphrase-file FILE] " +
+      "[--operator-key-file FILE] [--pc-store DIR [--pc-store-tcti TCTI]] [rules…] [--json]",
     options: {
       data: dataOption,
       user: { type: "string", value: "URN", description: "who you are: urn:peage:user:<name>" },
@@ -149,6 +150,16 @@ const initCommand: Command = {
       roots: { type: "string", value: "FILE", description: "the PEM bundle of the roots to trust" },
       "passphrase-file": passphraseOption,
       "operator-key-file": { type: "string", value: "FILE", description: "the server operator's API key: enrol the key now" },
+      "pc-store": {
+        type: "string",
+        value: "DIR",
+        description: "pay offline with the PC store in DIR (made by `peage pcstore init`), as with a card",
+      },
+      "pc-store-tcti": {
+        type: "string",
+        value: "TCTI",
+        description: "the TPM the PC store is anchored in (default: $TPM2TOOLS_TCTI, else the PC's own)",
+      },
       ...ruleOptions,
       json: jsonOption,
     },
@@ -160,6 +171,9 @@ const initCommand: Command = {
     if (!isCurrencyCode(home)) throw o.usage(`--home-currency must be an ISO 4217 code, got ${JSON.stringify(home)}`);
     const chosen = rulesFromFlags(o, wallet.ASK_EVERY_TIME_RULES, home, wallet.PSD2_LOW_VALUE_RULES);
     const asks = !chosen.changed && process.stdin.isTTY && !o.flag("json");
+    const pcStoreDir = o.string("pc-store");
+    const tcti = o.string("pc-store-tcti");
+    if (tcti !== undefined && pcStoreDir === undefined) throw o.usage("--pc-store-tcti goes with --pc-store DIR");
     const rules = asks ? await askRules(home, wallet.ASK_EVERY_TIME_RULES) : chosen.rules;
     const init = await wallet.initWallet(dir, {
       passphrase: await readPassphrase(o),
@@ -169,6 +183,7 @@ const initCommand: Command = {
       homeCurrency: home,
       trustRootsPem: o.required("roots", "FILE"),
       rules,
+      ...(pcStoreDir !== undefined && { pcStore: { dir: pcStoreDir, ...(tcti !== undefined && { tcti }) } }),
     });
     const jwkFile = join(init.dir, "public-key.jwk");
     await writeFile(jwkFile, `${JSON.stringify(init.publicJwk, null, 2)}\n`);
@@ -182,9 +197,21 @@ const initCommand: Command = {
         init.publicJwk,
         home,
       );
-    const result = { dir: init.dir, user: init.user, kid: init.kid, publicKeyFile: jwkFile, enrolled, rules: init.config.rules };
+    const result = {
+      dir: init.dir,
+      user: init.user,
+      kid: init.kid,
+      publicKeyFile: jwkFile,
+      enrolled,
+      rules: init.config.rules,
+      ...(init.config.pcStore && { pcStore: init.config.pcStore }),
+    };
     if (o.flag("json")) return printJson(result);
     print(`wallet created in ${init.dir} for ${init.user} (key ${init.kid})`, ...describeRules(init.config.rules));
+    if (init.config.pcStore)
+      note(
+        `it pays offline with the PC store in ${init.config.pcStore.dir}; send its log with: peage wallet sync --data ${init.dir}`,
+      );
     if (!enrolled)
       note(`give ${jwkFile} to the payment server's operator to enrol your key, then run: peage wallet --data ${init.dir}`);
   },
@@ -237,6 +264,8 @@ export async function openPages(o: Options) {
     dir: o.required("data", "DIR"),
     passphrase: await readPassphrase(o),
     prompt: new wallet.NobodyPrompt(),
+    // The pages pay nothing: a PC store the running wallet holds stays with it.
+    withoutDevice: true,
   });
   return { opened, pages: new wallet.UserPages(opened) };
 }
@@ -304,7 +333,9 @@ const statementCommand: Command = {
     name: "wallet statement",
     title: "a month's statement, with what each payment was for",
     summary:
-      "The payment server's payments of one month (UTC) with the offers' descriptions, which only your wallet knows, and the totals per currency.",
+      "The payment server's payments of one month (UTC) with the offers' descriptions, which only your wallet knows, and the totals per " +
+      "currency; a refunded payment is marked with what it gave back, and a prepaid account's month opens and closes with its balance, " +
+      "its top-ups and refunds listed.",
     synopsis: "--data DIR --period YYYY-MM [--passphrase-file FILE] [--json]",
     options: { ...readOptions, period: { type: "string", value: "YYYY-MM", description: "the month" } },
   },
@@ -313,18 +344,26 @@ const statementCommand: Command = {
     if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) throw o.usage(`--period must be YYYY-MM, got ${JSON.stringify(period)}`);
     const { opened, pages } = await openPages(o);
     try {
+      type Money = { decimal: string; currency: string };
       const statement = (await pages.statement(period)) as {
         lines: Array<Record<string, unknown>>;
-        totals: Array<{ decimal: string; currency: string }>;
+        totals: Money[];
+        openingBalance?: Money;
+        closingBalance?: Money;
+        movements?: Array<{ kind: string; date: string; amount: Money; description?: string | null }>;
       };
       if (o.flag("json")) return printJson(statement);
+      const money = (m: Money) => `${m.decimal} ${m.currency}`.padStart(12);
+      if (statement.openingBalance) print(`opening balance ${money(statement.openingBalance).trim()}`);
       for (const l of statement.lines) {
-        const charged = l["charged"] as { decimal: string; currency: string };
-        print(
-          `${String(l["date"])}  ${`${charged.decimal} ${charged.currency}`.padStart(12)}  ${String(l["description"] ?? l["publisher"])}`,
-        );
+        const refunded = l["refunded"] as { amount: Money } | undefined;
+        const mark = refunded ? ` (refunded: ${money(refunded.amount).trim()} given back)` : "";
+        print(`${String(l["date"])}  ${money(l["charged"] as Money)}  ${String(l["description"] ?? l["publisher"])}${mark}`);
       }
+      for (const m of statement.movements ?? [])
+        print(`${m.date}  ${money(m.amount)}  ${m.kind === "topup" ? "prepaid top-up" : `refund: ${m.description ?? ""}`}`);
       for (const t of statement.totals) print(`total ${t.decimal} ${t.currency}`);
+      if (statement.closingBalance) print(`closing balance ${money(statement.closingBalance).trim()}`);
     } finally {
       opened.close();
     }

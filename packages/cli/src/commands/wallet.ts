@@ -13,6 +13,7 @@ import { untilStopped } from "../service.js";
 import { PASSPHRASE_ENV, readPassphrase } from "./wallet-passphrase.js";
 import { walletPageCommands } from "./wallet-pages.js";
 import { walletMandateCommands } from "./wallet-mandates.js";
+import { walletSyncCommands } from "./wallet-sync.js";
 
 const walletCommand: Command = {
   spec: {
@@ -87,5 +88,5 @@ function choosePrompt(
 export const wallet: CommandGroup = {
   name: "wallet",
   summary: "the user's wallet: run it, set it up, see its payments and rules",
-  commands: [walletCommand, ...walletPageCommands, ...walletMandateCommands],
+  commands: [walletCommand, ...walletPageCommands, ...walletMandateCommands, ...walletSyncCommands],
 };

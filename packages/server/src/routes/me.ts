@@ -5,7 +5,7 @@ import { AcknowledgmentSchema, noncePattern, type PartyId } from "@peage/protoco
 import type { RouteContext } from "../app.js";
 import { enrolledKey } from "../payments.js";
 import { HttpProblem } from "../problems.js";
-import { AccountSchema, PageQuerySchema, PaymentListSchema, problemsAt } from "../schemas.js";
+import { AccountSchema, CurrencySchema, PageQuerySchema, PaymentListSchema, problemsAt } from "../schemas.js";
 import { authenticateUser } from "../user-auth.js";
 import { accountView, decodeCursor, encodeCursor, paymentView } from "../views.js";
 
@@ -17,6 +17,30 @@ declare module "fastify" {
 }
 
 const security = [{ userSignature: [] }];
+
+/** The user's money movements (GET /v1/me/transactions): signed minor units, positive towards the user. */
+const UserTransactionListSchema = Type.Object(
+  {
+    transactions: Type.Array(
+      Type.Object(
+        {
+          seq: Type.Integer(),
+          kind: Type.String(),
+          createdAt: Type.String(),
+          period: Type.String(),
+          paymentId: Type.Optional(Type.String()),
+          ref: Type.Optional(Type.String()),
+          currency: CurrencySchema,
+          change: Type.Integer(),
+          funds: Type.Integer(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    nextAfter: Type.Optional(Type.Integer()),
+  },
+  { additionalProperties: false },
+);
 
 /**
  * The onRequest hook of the routes a user signs (/v1/me…, /v2/me…): the signed request checked
@@ -83,6 +107,8 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
     },
   );
 
+  userTransactionsRoute(app, ctx);
+
   app.get(
     "/v1/me/acknowledgments/:nonce",
     {
@@ -111,3 +137,59 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async 
     },
   );
 };
+
+type App = Parameters<FastifyPluginAsyncTypebox<{ ctx: RouteContext }>>[0];
+
+/** GET /v1/me/transactions: the user's money movements, each with what it moved on the user's own accounts. */
+function userTransactionsRoute(app: App, ctx: RouteContext): void {
+  const { store } = ctx;
+  app.get(
+    "/v1/me/transactions",
+    {
+      schema: {
+        summary: "The signed-in user's money movements, oldest first",
+        description:
+          "Every ledger transaction touching the user's own accounts (payments, refunds, top-ups, deposits, collections, card " +
+          "loads), with what it moved: `change` on all of them together (a refund's is what it gave back) and `funds` on the " +
+          "prepaid balance alone, signed minor units, positive towards the user. The prepaid balance at any moment is the sum " +
+          "of `funds` before it. `after` is the `seq` of the last transaction read.",
+        tags: ["user"],
+        security,
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: UserTransactionListSchema, ...problemsAt(400, 401, 500, 503) },
+      },
+    },
+    async (request) => {
+      const user = request.peageUser!;
+      const limit = request.query.limit ?? 100;
+      const rows = await store.ledgerTransactions({
+        user,
+        limit,
+        ...(request.query.after === undefined ? {} : { after: request.query.after }),
+      });
+      const own = (account: string) => /^(funds|float|receivable)\//.test(account) && account.endsWith(`/${user}`);
+      const transactions = rows.map((txn) => {
+        const mine = txn.postings.filter((p) => own(p.account));
+        const sum = (postings: typeof mine) => -postings.reduce((total, p) => total + p.amount, 0);
+        return {
+          seq: txn.seq,
+          kind: txn.kind,
+          createdAt: txn.createdAt,
+          period: txn.period,
+          ...(txn.paymentId === undefined ? {} : { paymentId: txn.paymentId }),
+          ...(txn.ref === undefined ? {} : { ref: txn.ref }),
+          currency: mine[0]?.currency ?? txn.postings[0]!.currency,
+          change: sum(mine),
+          funds: sum(mine.filter((p) => p.account === `funds/${user}`)),
+        };
+      });
+      return { transactions, ...(rows.length === limit ? { nextAfter: rows[rows.length - 1]!.seq } : {}) };
+    },
+  );
+}

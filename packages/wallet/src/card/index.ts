@@ -11,3 +11,4 @@ export {
   type SyncAnswer,
 } from "./desk.js";
 export { fromCardError } from "./errors.js";
+export { openConfiguredStore, type OpenedStoreAccess } from "./pc-store.js";

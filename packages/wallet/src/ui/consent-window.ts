@@ -8,7 +8,7 @@
  * something else, landing on a window that just appeared) approves nothing.
  */
 import { randomBytes } from "node:crypto";
-import type { ConsentPrompt, OfferView } from "../consent-prompt.js";
+import type { ConsentPrompt, OfferView, PinRequest } from "../consent-prompt.js";
 import type { MandateView } from "../mandates/request.js";
 import { WalletError } from "../errors.js";
 
@@ -28,8 +28,26 @@ export interface ConsentWindowOptions {
   readonly now?: () => number;
 }
 
-/** What the window asks about: a payment, or a spending mandate for an agent (mandates/request.ts). */
-export type QuestionView = OfferView | MandateView;
+/**
+ * The card's PIN for an offer the user approved: the card (or PC store) that pays, the tries it
+ * has left and whether the last PIN was wrong. The PIN goes to the card as typed; the card counts.
+ */
+export interface PinView {
+  readonly kind: "pin";
+  readonly card: string;
+  readonly triesLeft: number;
+  readonly retry: boolean;
+  readonly offer: OfferView;
+}
+
+/** What the window asks about: a payment, a spending mandate for an agent (mandates/request.ts), or a card's PIN. */
+export type QuestionView = OfferView | MandateView | PinView;
+
+/** A user's answer: yes or no, and for a PIN question the PIN typed. */
+interface Answer {
+  readonly yes: boolean;
+  readonly pin?: string;
+}
 
 /** One question as the page sees it. */
 export interface PendingOffer {
@@ -42,10 +60,13 @@ export interface PendingOffer {
 
 interface Waiting extends PendingOffer {
   shownAt: number | undefined;
-  readonly answer: (yes: boolean) => void;
+  readonly answer: (answer: Answer) => void;
 }
 
-export type DecideResult = "done" | "unknown" | "too-soon";
+export type DecideResult = "done" | "unknown" | "too-soon" | "bad-pin";
+
+/** What a card accepts as a PIN (card.md: 4 to 12 digits); anything else never reaches the card. */
+const PIN_FORMAT = /^\d{4,12}$/;
 
 /** How recently a page must have asked for the queue to count as a window the user has open. */
 const WATCHED_MS = 5_000;
@@ -75,28 +96,49 @@ export class ConsentWindow implements ConsentPrompt {
   }
 
   ask(view: QuestionView, signal?: AbortSignal): Promise<boolean> {
+    return this.#enqueue(view, signal).then((answer) => answer.yes);
+  }
+
+  /** The card's PIN, typed in the window; no answer, Cancel or a withdrawn offer give none (nothing is paid). */
+  askPin(request: PinRequest, signal?: AbortSignal): Promise<string | undefined> {
+    const view: PinView = {
+      kind: "pin",
+      card: request.card,
+      triesLeft: request.triesLeft,
+      retry: request.retry,
+      offer: request.view,
+    };
+    return this.#enqueue(view, signal).then((answer) => (answer.yes ? answer.pin : undefined));
+  }
+
+  #enqueue(view: QuestionView, signal?: AbortSignal): Promise<Answer> {
     if (!this.#link) {
       return Promise.reject(
         new WalletError("ERR_CONSENT_UNAVAILABLE", "the consent window is not served yet: start the wallet's service", 503, true),
       );
     }
-    if (signal?.aborted) return Promise.resolve(false);
+    if (signal?.aborted) return Promise.resolve({ yes: false });
     const id = randomBytes(16).toString("base64url");
     const askedAt = this.#now();
-    return new Promise<boolean>((resolve) => {
-      const finish = (yes: boolean) => {
+    return new Promise<Answer>((resolve) => {
+      const finish = (answer: Answer) => {
         if (!this.#waiting.delete(id)) return;
         clearTimeout(timer);
         signal?.removeEventListener("abort", withdraw);
-        resolve(yes);
+        resolve(answer);
       };
-      const withdraw = () => finish(false);
-      const timer = setTimeout(() => finish(false), this.timeoutMs);
+      const withdraw = () => finish({ yes: false });
+      const timer = setTimeout(() => finish({ yes: false }), this.timeoutMs);
       timer.unref?.();
       signal?.addEventListener("abort", withdraw, { once: true });
       this.#waiting.set(id, { id, view, askedAt, expiresAt: askedAt + this.timeoutMs, shownAt: undefined, answer: finish });
       if (!this.watched()) this.#summon();
     });
+  }
+
+  /** A spending mandate is asked in the same queue as an offer. */
+  askMandate(view: MandateView, signal?: AbortSignal): Promise<boolean> {
+    return this.ask(view, signal);
   }
 
   /** Whether a page asked for the queue lately (then it shows new questions by itself). */
@@ -118,18 +160,26 @@ export class ConsentWindow implements ConsentPrompt {
     return true;
   }
 
-  /** The user's answer to one question. Approve before the offer was visible long enough is refused. */
-  decide(id: string, yes: boolean): DecideResult {
+  /**
+   * The user's answer to one question. Approve before the offer was visible long enough is refused;
+   * a PIN question's yes needs a PIN of the card's format (what the card then says of it is the card's).
+   */
+  decide(id: string, yes: boolean, pin?: string): DecideResult {
     const waiting = this.#waiting.get(id);
     if (!waiting) return "unknown";
+    if ("kind" in waiting.view && waiting.view.kind === "pin") {
+      if (yes && (pin === undefined || !PIN_FORMAT.test(pin))) return "bad-pin";
+      waiting.answer(yes ? { yes, pin: pin! } : { yes });
+      return "done";
+    }
     if (yes && (waiting.shownAt === undefined || this.#now() - waiting.shownAt < this.minVisibleMs)) return "too-soon";
-    waiting.answer(yes);
+    waiting.answer({ yes });
     return "done";
   }
 
   /** Declines everything still waiting (the wallet is stopping). */
   closeAll(): void {
-    for (const waiting of [...this.#waiting.values()]) waiting.answer(false);
+    for (const waiting of [...this.#waiting.values()]) waiting.answer({ yes: false });
   }
 
   #summon(): void {

@@ -18,6 +18,7 @@ import type { Wallet } from "../wallet.js";
 import { csrfMatches, SECURITY_HEADERS, type UiAccess, type UiSession } from "./access.js";
 import type { ConsentWindow, PendingOffer } from "./consent-window.js";
 import { amountOf, UserPages } from "./user-pages.js";
+import type { OfferView } from "../consent-prompt.js";
 import { mandateForPage, mandateRead, mandateChange } from "../mandates/ui-api.js";
 
 export interface UiContext {
@@ -101,10 +102,15 @@ async function read(path: string, query: URLSearchParams, ctx: UiContext): Promi
 
 /** A question with its figures as Amounts (minor units and exact decimal text) for Intl on the page. */
 function forPage(p: PendingOffer): unknown {
-  if ("kind" in p.view) return mandateForPage(p.view, p);
-  const { facts } = p.view;
+  if (!("kind" in p.view)) return { ...p, view: offerForPage(p.view) };
+  if (p.view.kind === "pin") return { ...p, view: { ...p.view, offer: offerForPage(p.view.offer) } };
+  return mandateForPage(p.view, p);
+}
+
+function offerForPage(view: OfferView): unknown {
+  const { facts } = view;
   const converted = facts.converted && { ...facts.converted, price: amountOf(facts.converted.price) };
-  return { ...p, view: { ...p.view, facts: { ...facts, price: amountOf(facts.price), ...(converted ? { converted } : {}) } } };
+  return { ...view, facts: { ...facts, price: amountOf(facts.price), ...(converted ? { converted } : {}) } };
 }
 
 async function change(path: string, body: Record<string, unknown>, ctx: UiContext): Promise<unknown> {
@@ -114,7 +120,9 @@ async function change(path: string, body: Record<string, unknown>, ctx: UiContex
       return { shown: ctx.window?.shown(id) ?? false };
     case "/ui/api/decide": {
       if (typeof body["approve"] !== "boolean") throw badRequest('send {"id": …, "approve": true | false}');
-      const result = ctx.window?.decide(id, body["approve"]) ?? "unknown";
+      const pin = typeof body["pin"] === "string" ? body["pin"] : undefined;
+      const result = ctx.window?.decide(id, body["approve"], pin) ?? "unknown";
+      if (result === "bad-pin") throw badRequest("a PIN is 4 to 12 digits: type it again (the card was not asked)");
       if (result === "unknown")
         throw new WalletError(
           "ERR_NOT_FOUND",

@@ -7,7 +7,7 @@
  *
  * Amounts travel as integer minor units with their decimal text, never as floats.
  */
-import { formatPrice, isPlainObject, type Price } from "@peage/protocol";
+import { formatPrice, isCurrencyCode, isPlainObject, type Price } from "@peage/protocol";
 import { WalletError } from "../errors.js";
 import type { HistoryEntry } from "../history.js";
 import { mandateOfPayments } from "../mandates/server-api.js";
@@ -42,6 +42,8 @@ export interface HistoryLine {
   readonly mandate?: string;
   /** A payment charged by use, as the server settled it: `charged` above was the maximum's charge. */
   readonly usage?: UsageLine;
+  /** The payment was refunded: what it gave back, and when. */
+  readonly refunded?: { readonly amount: Amount; readonly date: string };
 }
 
 /** A settled payment charged by use (an upto offer, a metered session): what was consented, used, paid and given back. */
@@ -59,6 +61,17 @@ export interface HistoryPage {
   readonly lines: HistoryLine[];
   /** Why the server's records are missing, when they are. */
   readonly serverError?: string;
+}
+
+/** One of the user's money movements at the server (GET /v1/me/transactions), signed towards the user. */
+interface ServerTransaction {
+  readonly kind: string;
+  readonly createdAt: string;
+  readonly period: string;
+  readonly paymentId?: string;
+  readonly currency: string;
+  readonly change: number;
+  readonly funds: number;
 }
 
 interface ServerPayment {
@@ -124,9 +137,11 @@ export class UserPages {
     }
     lines.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
     const byMandate = await mandateOfPayments(this.wallet).catch(() => new Map<string, string>());
+    const refunds = refundsOf(await this.#serverTransactions().catch(() => []));
     for (const [i, line] of lines.entries()) {
       const mandate = line.paymentId === undefined ? undefined : byMandate.get(line.paymentId);
-      if (mandate !== undefined) lines[i] = { ...line, mandate };
+      const refunded = line.paymentId === undefined ? undefined : refunds.get(line.paymentId);
+      lines[i] = { ...line, ...(mandate !== undefined && { mandate }), ...(refunded && { refunded }) };
     }
     return { lines, ...("error" in server ? { serverError: server.error } : {}) };
   }
@@ -171,19 +186,58 @@ export class UserPages {
     // A settled payment charged by use costs what was used, not the maximum first charged.
     const paid = (p: ServerPayment) => (isUsage(p.usage) ? p.usage.charged : p.charged);
     for (const p of payments) totals.set(paid(p).currency, (totals.get(paid(p).currency) ?? 0) + paid(p).amount);
+    const transactions = await this.#serverTransactions();
+    const refunds = refundsOf(transactions);
     return {
       period,
       user: this.wallet.config.user,
-      lines: payments.map((p) => ({
-        paymentId: p.paymentId,
-        date: p.serverTime,
-        publisher: p.publisher,
-        description: described.get(p.paymentId)?.description ?? null,
-        price: amountOf(p.price),
-        charged: amountOf(paid(p)),
-        ...usageOf(p),
-      })),
+      lines: payments.map((p) => {
+        const refunded = refunds.get(p.paymentId);
+        return {
+          paymentId: p.paymentId,
+          date: p.serverTime,
+          publisher: p.publisher,
+          description: described.get(p.paymentId)?.description ?? null,
+          price: amountOf(p.price),
+          charged: amountOf(paid(p)),
+          ...usageOf(p),
+          ...(refunded && { refunded }),
+        };
+      }),
       totals: [...totals].map(([currency, amount]) => amountOf({ amount, currency } as Price)),
+      ...(await this.#balances(period, transactions, described)),
+    };
+  }
+
+  /**
+   * A prepaid account's month: the balance it opened and closed with (sums of the balance's
+   * movements before and through the month), and its top-ups and refunds, each a line.
+   */
+  async #balances(
+    period: string,
+    transactions: readonly ServerTransaction[],
+    described: ReadonlyMap<string, HistoryEntry>,
+  ): Promise<Record<string, unknown>> {
+    const account = await this.wallet.serverRecords("/v1/me");
+    if (!isPlainObject(account) || account["mode"] !== "prepaid" || !isCurrencyCode(account["homeCurrency"])) return {};
+    const home = account["homeCurrency"];
+    const funds = (list: readonly ServerTransaction[]) =>
+      list.filter((t) => t.currency === home).reduce((sum, t) => sum + t.funds, 0);
+    const opening = funds(transactions.filter((t) => t.period < period));
+    const month = transactions.filter((t) => t.period === period);
+    const money = (amount: number) => amountOf({ amount, currency: home } as Price);
+    return {
+      openingBalance: money(opening),
+      closingBalance: money(opening + funds(month)),
+      movements: month
+        .filter((t) => t.kind === "topup" || t.kind === "refund")
+        .map((t) => ({
+          kind: t.kind,
+          date: t.createdAt,
+          amount: amountOf({ amount: t.change, currency: t.currency } as Price),
+          ...(t.paymentId !== undefined && { paymentId: t.paymentId }),
+          ...(t.paymentId !== undefined && { description: described.get(t.paymentId)?.description ?? null }),
+        })),
     };
   }
 
@@ -216,6 +270,23 @@ export class UserPages {
     };
   }
 
+  /** Every money movement the server lists for the user, oldest first (following its pages). */
+  async #serverTransactions(): Promise<ServerTransaction[]> {
+    const all: ServerTransaction[] = [];
+    let after: number | undefined;
+    for (let page = 0; page < 100; page++) {
+      const value = await this.wallet.serverRecords(
+        `/v1/me/transactions?limit=500${after === undefined ? "" : `&after=${after}`}`,
+      );
+      if (!isPlainObject(value) || !Array.isArray(value["transactions"]))
+        throw new WalletError("ERR_SERVER_UNAVAILABLE", "the payment server's list of transactions is malformed", 502, true);
+      for (const t of value["transactions"]) if (isServerTransaction(t)) all.push(t);
+      after = Number.isSafeInteger(value["nextAfter"]) ? (value["nextAfter"] as number) : undefined;
+      if (after === undefined) break;
+    }
+    return all;
+  }
+
   /** Every payment the server lists for the user, oldest first (following its pages). */
   async #serverPayments(): Promise<ServerPayment[]> {
     const all: ServerPayment[] = [];
@@ -241,6 +312,28 @@ function at(entry: HistoryEntry): Date {
 
 function isPrice(value: unknown): value is Price {
   return isPlainObject(value) && Number.isSafeInteger(value["amount"]) && typeof value["currency"] === "string";
+}
+
+/** Payment id → what its refund gave back and when. */
+function refundsOf(transactions: readonly ServerTransaction[]): Map<string, { amount: Amount; date: string }> {
+  const refunds = new Map<string, { amount: Amount; date: string }>();
+  for (const t of transactions)
+    if (t.kind === "refund" && t.paymentId !== undefined && t.change >= 0)
+      refunds.set(t.paymentId, { amount: amountOf({ amount: t.change, currency: t.currency } as Price), date: t.createdAt });
+  return refunds;
+}
+
+function isServerTransaction(value: unknown): value is ServerTransaction {
+  return (
+    isPlainObject(value) &&
+    typeof value["kind"] === "string" &&
+    typeof value["createdAt"] === "string" &&
+    typeof value["period"] === "string" &&
+    (value["paymentId"] === undefined || typeof value["paymentId"] === "string") &&
+    isCurrencyCode(value["currency"]) &&
+    Number.isSafeInteger(value["change"]) &&
+    Number.isSafeInteger(value["funds"])
+  );
 }
 
 function isServerPayment(value: unknown): value is ServerPayment {

@@ -129,7 +129,43 @@ function whyAsked(p: Pending): string {
   return first + (facts["noRuleChosen"] === true ? t("noRule") : reason);
 }
 
+/** The card's PIN for an offer already approved: typed here, sent to the card as typed; the card counts the tries. */
+function renderPin(p: Pending): void {
+  current = p.id;
+  const pin = p.view as unknown as { card: string; triesLeft: number; retry: boolean; offer: Pending["view"] };
+  const input = el("input", {
+    id: "pin",
+    type: "password",
+    inputmode: "numeric",
+    autocomplete: "off",
+    maxlength: "12",
+  });
+  const pay = el("button", { type: "submit", class: "approve", id: "approve" }, t("pinPay"));
+  const cancel = el("button", { type: "button", id: "decline" }, t("pinCancel"));
+  const tries = { n: pin.triesLeft };
+  const form = el(
+    "form",
+    { class: "card", "aria-labelledby": "consent-title" },
+    el("h1", { id: "consent-title" }, t("pinTitle")),
+    el("p", { id: "pin-for" }, t("pinFor", { c: pin.card, p: priceText(pin.offer.facts), d: pin.offer.description })),
+    el("p", { id: "pin-tries", class: pin.retry ? "error" : "muted" }, pin.retry ? t("pinWrong", tries) : t("pinTries", tries)),
+    el("label", {}, t("pinLabel"), " ", input),
+    el("div", { class: "actions" }, cancel, pay),
+  );
+  main.replaceChildren(form);
+  cancel.addEventListener("click", () => void answer(p.id, false));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!/^\d{4,12}$/.test(input.value)) return say(t("pinBad"));
+    const typed = input.value;
+    input.value = "";
+    void answer(p.id, true, typed);
+  });
+  input.focus();
+}
+
 function renderOffer(p: Pending, index: number, count: number): void {
+  if ((p.view as unknown as Json)["kind"] === "pin") return renderPin(p);
   current = p.id;
   const mandate = (p.view as unknown as Json)["kind"] === "mandate";
   const approve = el("button", { type: "button", class: "approve", id: "approve", disabled: "" }, t("approve"));
@@ -172,9 +208,9 @@ function armApprove(id: string, approve: HTMLButtonElement): void {
   arm();
 }
 
-async function answer(id: string, approve: boolean): Promise<void> {
+async function answer(id: string, approve: boolean, pin?: string): Promise<void> {
   try {
-    await api("decide", { id, approve });
+    await api("decide", { id, approve, ...(pin === undefined ? {} : { pin }) });
     say(approve ? t("approved") : t("declined"));
   } catch {
     say(t("gone"));
@@ -238,7 +274,7 @@ async function showHistory(): Promise<void> {
         el("br"),
         el("span", { class: "muted" }, String(line["publisher"])),
       ),
-      el("td", { class: "num" }, money(amount)),
+      el("td", { class: "num" }, money(amount), ...refundedMark(line)),
       el(
         "td",
         {},
@@ -257,6 +293,17 @@ async function showHistory(): Promise<void> {
     ? el("p", { class: "muted", id: "server-error" }, t("serverError", { e: String(data["serverError"]) }))
     : "";
   main.replaceChildren(el("h1", {}, t("history")), note, table);
+}
+
+/** A refunded payment says so under its amount, with what it gave back. */
+function refundedMark(line: Json): Node[] {
+  const refunded = line["refunded"] as { amount: Amount } | undefined;
+  if (!refunded) return [];
+  const paymentId = typeof line["paymentId"] === "string" ? line["paymentId"] : "";
+  return [
+    el("br"),
+    el("span", { class: "refunded", "data-refunded": paymentId }, t("refundedMark", { a: money(refunded.amount) })),
+  ];
 }
 
 function ackCell(line: Json): HTMLTableCellElement {
@@ -307,9 +354,21 @@ async function showStatement(): Promise<void> {
           {},
           el("td", {}, when(String(l["date"]))),
           el("td", {}, String(l["description"] ?? l["publisher"])),
-          el("td", { class: "num" }, money(l["charged"] as unknown as Amount)),
+          el("td", { class: "num" }, money(l["charged"] as unknown as Amount), ...refundedMark(l)),
         ),
       );
+      const row = (id: string, label: string, amount: Amount, date = "") =>
+        el("tr", { id }, el("td", {}, date), el("th", { scope: "row" }, label), el("td", { class: "num" }, money(amount)));
+      const movements = ((s["movements"] as Json[] | undefined) ?? []).map((m, i) =>
+        row(
+          `${String(m["kind"])}-${i}`,
+          m["kind"] === "topup" ? t("topupLine") : t("refundLine", { d: String(m["description"] ?? m["paymentId"] ?? "") }),
+          m["amount"] as unknown as Amount,
+          when(String(m["date"])),
+        ),
+      );
+      const opening = s["openingBalance"] ? [row("opening-balance", t("openingBalance"), s["openingBalance"] as Amount)] : [];
+      const closing = s["closingBalance"] ? [row("closing-balance", t("closingBalance"), s["closingBalance"] as Amount)] : [];
       const totals = (s["totals"] as Amount[]).map((a) =>
         el(
           "tr",
@@ -318,7 +377,7 @@ async function showStatement(): Promise<void> {
           el("td", { class: "num", "data-total": a.currency }, money(a)),
         ),
       );
-      out.replaceChildren(el("table", {}, el("tbody", {}, ...lines, ...totals)));
+      out.replaceChildren(el("table", {}, el("tbody", {}, ...opening, ...lines, ...movements, ...totals, ...closing)));
     } catch (error) {
       out.replaceChildren(t("error", { e: (error as Error).message }));
     }
