@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import swagger, { type SwaggerOptions } from "@fastify/swagger";
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from "fastify";
 import { systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
 import type { LogLevel, OperatorBank } from "./config.js";
@@ -29,6 +29,7 @@ import { WebhookKeyRing } from "./webhooks/secret-box.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { rateRoutes } from "./routes/rates.js";
+import { strictValidatorCompiler } from "./request-validator.js";
 import { usageRoutes } from "./routes/usage.js";
 import { StoreBusyError, type Store } from "./store/store.js";
 import { DuplicateMemberError, parseStrictJson } from "@peage/protocol";
@@ -121,9 +122,9 @@ export function buildApp(deps: AppDeps): App {
     forceCloseConnections: "idle",
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // TypeBox checks bodies exactly as the protocol does: no type coercion, no silent removal of
+  // TypeBox checks requests exactly as the protocol does: no lossy coercion, no silent removal of
   // unknown members (Ajv's Fastify defaults would do both, and change what is hashed and signed).
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(strictValidatorCompiler);
   app.decorateRequest("peageOutcome", "");
 
   acceptStrictJson(app);
