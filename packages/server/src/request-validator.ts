@@ -6,8 +6,7 @@
  * never by truncating or guessing ("1.5", "1e2", "0x10" or " 2" stay text and are refused as not an
  * integer). TypeBox's own conversion would read "1.5" as 1 and "true" as 1.
  */
-import type { FastifySchemaCompiler } from "fastify";
-import type { FastifySchemaValidationError } from "fastify/types/schema.js";
+import type { FastifySchemaCompiler, FastifySchemaValidationError } from "fastify";
 import { TypeCompiler, ValueErrorType, type ValueError } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
 

@@ -240,9 +240,19 @@ async function tick(state: ServiceState, req: IncomingMessage, res: ServerRespon
   } catch {
     parsed = undefined;
   }
-  if (!isPlainObject(parsed) || typeof parsed["session"] !== "string" || typeof parsed["ticks"] !== "number")
-    return sendProblem(res, new WalletError("ERR_BAD_REQUEST", 'the body must be {"session": <id>, "ticks": <n>}', 400, false));
-  sendJson(res, 200, state.wallet.tick(parsed["session"], parsed["ticks"]));
+  // Exactly these two members, the count a whole number of ticks: anything else is a mistake to report, not to guess at.
+  if (
+    !isPlainObject(parsed) ||
+    Object.keys(parsed).sort().join() !== "session,ticks" ||
+    typeof parsed["session"] !== "string" ||
+    !Number.isSafeInteger(parsed["ticks"]) ||
+    Number(parsed["ticks"]) < 1
+  )
+    return sendProblem(
+      res,
+      new WalletError("ERR_BAD_REQUEST", 'the body must be exactly {"session": <id>, "ticks": <whole number from 1>}', 400, false),
+    );
+  sendJson(res, 200, state.wallet.tick(parsed["session"], Number(parsed["ticks"])));
 }
 
 /** POST /v2/mandates: the user asked to sign a spending mandate (mandates/local-route.ts). */

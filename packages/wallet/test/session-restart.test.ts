@@ -92,11 +92,11 @@ function offer(offerId: string) {
   );
 }
 
-async function tickAt(url: string, token: string, session: string, ticks: number) {
+async function tickAt(url: string, token: string, session: string, ticks: unknown, extra: Record<string, unknown> = {}) {
   const response = await fetch(`${url}/v1/ticks`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ session, ticks }),
+    body: JSON.stringify({ session, ticks, ...extra }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -128,6 +128,12 @@ test("a session continues after the wallet stops without closing: the next word 
     const again = await tickAt(service.url, service.token, session.id, 2);
     assert.equal(again.status, 200);
     assert.equal(again.body["word"], two.word, "a tick asked again gets its own word again");
+    for (const [ticks, extra] of [[3.5, {}], ["3", {}], [3, { cap: 9 }], [0, {}]] as const) {
+      const refused = await tickAt(service.url, service.token, session.id, ticks, extra);
+      assert.equal(refused.status, 400, `ticks ${JSON.stringify(ticks)} ${JSON.stringify(extra)}: ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body["code"], "ERR_BAD_REQUEST");
+      assert.equal(second.sessions.given(session.id), 2, "a refused tick releases no word");
+    }
     const three = await tickAt(service.url, service.token, session.id, 3);
     assert.equal(three.status, 200, JSON.stringify(three.body));
     assert.ok(isChainWord(String(three.body["word"]), two.word, 1), "the next word of the same chain");
