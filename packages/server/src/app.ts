@@ -296,7 +296,8 @@ const OPENAPI_OPTIONS: SwaggerOptions = {
       title: "Péage payment server",
       version: "1",
       description:
-        "Receives payment requests (message 2), records payments and returns signed acknowledgments (message 3). Errors are RFC 9457 problem documents.",
+        "Receives payment requests (message 2), records payments and returns signed acknowledgments (message 3). Errors are RFC 9457 problem documents. " +
+        "A body, query or path member an operation does not define is refused with 400 ERR_MALFORMED, never dropped; query and path integers are plain decimal digits.",
     },
     components: {
       securitySchemes: {

@@ -250,7 +250,12 @@ async function tick(state: ServiceState, req: IncomingMessage, res: ServerRespon
   )
     return sendProblem(
       res,
-      new WalletError("ERR_BAD_REQUEST", 'the body must be exactly {"session": <id>, "ticks": <whole number from 1>}', 400, false),
+      new WalletError(
+        "ERR_BAD_REQUEST",
+        'the body must be exactly {"session": <id>, "ticks": <whole number from 1>}',
+        400,
+        false,
+      ),
     );
   sendJson(res, 200, state.wallet.tick(parsed["session"], Number(parsed["ticks"])));
 }

@@ -128,9 +128,18 @@ test("a session continues after the wallet stops without closing: the next word 
     const again = await tickAt(service.url, service.token, session.id, 2);
     assert.equal(again.status, 200);
     assert.equal(again.body["word"], two.word, "a tick asked again gets its own word again");
-    for (const [ticks, extra] of [[3.5, {}], ["3", {}], [3, { cap: 9 }], [0, {}]] as const) {
+    for (const [ticks, extra] of [
+      [3.5, {}],
+      ["3", {}],
+      [3, { cap: 9 }],
+      [0, {}],
+    ] as const) {
       const refused = await tickAt(service.url, service.token, session.id, ticks, extra);
-      assert.equal(refused.status, 400, `ticks ${JSON.stringify(ticks)} ${JSON.stringify(extra)}: ${JSON.stringify(refused.body)}`);
+      assert.equal(
+        refused.status,
+        400,
+        `ticks ${JSON.stringify(ticks)} ${JSON.stringify(extra)}: ${JSON.stringify(refused.body)}`,
+      );
       assert.equal(refused.body["code"], "ERR_BAD_REQUEST");
       assert.equal(second.sessions.given(session.id), 2, "a refused tick releases no word");
     }
