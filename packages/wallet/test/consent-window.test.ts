@@ -349,3 +349,29 @@ test("Approve sent before the offer was on screen long enough is refused by the 
   assert.equal(await answer, false);
   assert.equal(window.decide(pending!.id, true), "unknown");
 });
+
+test("the page's API refuses a member it does not know and an entry number not written as one, changing nothing", async () => {
+  const page = await walletPage();
+  const rulesBefore = structuredClone(wallet.config.rules);
+  const answers = await page.evaluate(async () => {
+    const csrf = document.querySelector<HTMLMetaElement>('meta[name="peage-csrf"]')?.content ?? "";
+    const post = async (path: string, body: string) => {
+      const headers = { "content-type": "application/json", "x-peage-csrf": csrf };
+      const response = await fetch(path, { method: "POST", headers, body, credentials: "same-origin" });
+      return [response.status, ((await response.json()) as { detail?: string }).detail ?? ""] as const;
+    };
+    const get = async (path: string) => (await fetch(path, { credentials: "same-origin" })).status;
+    return {
+      rules: await post("/ui/api/rules", JSON.stringify({ rules: { autoAccept: null, refuse: [] }, autoAcceptAll: true })),
+      decide: await post("/ui/api/decide", JSON.stringify({ id: "x", approve: true, force: true })),
+      twice: await post("/ui/api/rules", '{"rules": {"autoAccept": null, "refuse": []}, "rules": {}}'),
+      acknowledgments: await Promise.all(["1.5", "0x1", "", "1e0"].map((id) => get(`/ui/api/acknowledgment?id=${id}`))),
+    };
+  });
+  assert.deepEqual(answers.rules, [400, 'unknown member "autoAcceptAll": send only rules']);
+  assert.deepEqual(answers.decide, [400, 'unknown member "force": send only id, approve, pin']);
+  assert.equal(answers.twice[0], 400);
+  assert.deepEqual(answers.acknowledgments, [400, 400, 400, 400]);
+  assert.deepEqual(wallet.config.rules, rulesBefore);
+  await page.close();
+});

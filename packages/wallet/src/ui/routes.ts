@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isPlainObject } from "@peage/protocol";
+import { isPlainObject, parseStrictJson } from "@peage/protocol";
 import { WalletError } from "../errors.js";
 import { parseRules } from "../rules.js";
 import type { Wallet } from "../wallet.js";
@@ -71,6 +71,7 @@ export async function handleUi(req: IncomingMessage, res: ServerResponse, ctx: U
   if (req.method !== "POST") throw methodNotAllowed("GET or POST");
   checkChange(req, ctx, session);
   const body = parseBody(await ctx.readBody(req));
+  onlyKnownMembers(path, body);
   return sendJson(res, await change(path, body, ctx));
 }
 
@@ -92,8 +93,11 @@ async function read(path: string, query: URLSearchParams, ctx: UiContext): Promi
       return await pages.account();
     case "/ui/api/statement":
       return await pages.statement(query.get("period") ?? "");
-    case "/ui/api/acknowledgment":
-      return pages.acknowledgment(Number(query.get("id")));
+    case "/ui/api/acknowledgment": {
+      const id = query.get("id") ?? "";
+      if (!/^[1-9][0-9]{0,15}$/.test(id)) throw badRequest("id is the history entry's number, plain decimal digits");
+      return pages.acknowledgment(Number(id));
+    }
     default:
       if (path.startsWith("/ui/api/mandates")) return mandateRead(path, ctx.wallet);
       throw new WalletError("ERR_NOT_FOUND", `no route ${path}`, 404, false);
@@ -174,12 +178,26 @@ function open(req: IncomingMessage, res: ServerResponse, ctx: UiContext, token: 
   redirect(res, "/ui/");
 }
 
+/** The members each change may carry (what the wallet's page sends): any other is refused, not ignored. */
+const CHANGE_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  "/ui/api/shown": ["id"],
+  "/ui/api/decide": ["id", "approve", "pin"],
+  "/ui/api/rules": ["rules"],
+  "/ui/api/mandates/revoke": ["id"],
+};
+
+function onlyKnownMembers(path: string, body: Record<string, unknown>): void {
+  const known = CHANGE_MEMBERS[path];
+  const unknown = known === undefined ? undefined : Object.keys(body).find((name) => !known.includes(name));
+  if (unknown !== undefined) throw badRequest(`unknown member "${unknown}": send only ${known!.join(", ")}`);
+}
+
 function parseBody(text: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseStrictJson(text);
   } catch {
-    throw badRequest("the body is not JSON");
+    throw badRequest("the body is not JSON without repeated member names");
   }
   if (!isPlainObject(value)) throw badRequest("the body must be a JSON object");
   return value;
