@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import swagger, { type SwaggerOptions } from "@fastify/swagger";
-import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from "fastify";
 import { systemClock, type Clock, type ProblemCode, type TrustStore } from "@peage/protocol";
 import type { LogLevel, OperatorBank } from "./config.js";
@@ -34,6 +34,9 @@ import { usageRoutes } from "./routes/usage.js";
 import { StoreBusyError, type Store } from "./store/store.js";
 import { DuplicateMemberError, parseStrictJson } from "@peage/protocol";
 import { UserKeyCache } from "./user-keys.js";
+
+/** The query string of a route that takes none: no member at all. */
+const NO_QUERY = Type.Object({}, { additionalProperties: false });
 
 /** Largest request body accepted: a payment request with two certificate chains is about 6 KiB. */
 export const BODY_LIMIT = 64 * 1024;
@@ -125,6 +128,10 @@ export function buildApp(deps: AppDeps): App {
   // TypeBox checks requests exactly as the protocol does: no lossy coercion, no silent removal of
   // unknown members (Ajv's Fastify defaults would do both, and change what is hashed and signed).
   app.setValidatorCompiler(strictValidatorCompiler);
+  // A route that reads no query string still refuses one, rather than ignoring what the caller meant.
+  app.addHook("onRoute", (route) => {
+    if (route.schema !== undefined && route.schema.querystring === undefined) route.schema.querystring = NO_QUERY;
+  });
   app.decorateRequest("peageOutcome", "");
 
   acceptStrictJson(app);

@@ -44,6 +44,11 @@ describe("strict validation of requests", () => {
   });
 
   it("refuses an unknown query member", async () => {
+    await refused(() => admin(fx, "GET", "/v1/admin/publishers?deleted=true"), /deleted/);
+    await refused(
+      () => admin(fx, "POST", `/v1/admin/users/${alice.id}/topups?amount=5`, { amount: 1, idempotencyKey: "strict-q" }),
+      /amount/,
+    );
     await refused(() => mine("/v1/me/payments?limit=2&sort=amount"), /querystring.*sort|sort/);
   });
 
