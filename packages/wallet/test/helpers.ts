@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { certificateToPem, createOffer, systemClock, type Catalog, type Clock, type DemoPki, type Offer } from "@peage/protocol";
+import { PcscCardClient, type CardStatus } from "@peage/card";
 import type { RealServer } from "@peage/server/testing";
 import { initWallet, WalletError, type InitializedWallet, type Rules } from "../src/index.js";
 
@@ -53,4 +54,17 @@ export async function initServedWallet(
   });
   if (options.balance !== undefined) await server.enrol(options.user, init.publicJwk, "EUR", options.balance);
   return init;
+}
+
+/** The card's status as read through pcscd on `reader`, straight from the card (not through the wallet). */
+export async function readCardStatus(reader: string | RegExp): Promise<CardStatus> {
+  const client = await PcscCardClient.open({ reader, timeoutMs: 15_000 });
+  try {
+    return await client.session(async (card) => {
+      await card.select();
+      return card.status();
+    });
+  } finally {
+    client.close();
+  }
 }
