@@ -42,6 +42,7 @@ import { ApiScopes, buildApp, createApiKey, staticRates, type PaymentRecord } fr
 import { parseUserJwk, storedJwk } from "../src/user-keys.js";
 import { ENGINES, openTestStore } from "./helpers/engines.js";
 import { makeCard, makeWorld, NOW, PIN, type Card, type World } from "./helpers/card-world.js";
+import { demoServerIdentity } from "./helpers/identity.js";
 
 async function call(
   world: World,
@@ -700,12 +701,7 @@ describe("a server without a card desk", () => {
       const pki = await createDemoPki({ now: NOW });
       const app = buildApp({
         store: test.store,
-        identity: {
-          id: pki.server.identity,
-          key: pki.server.keys,
-          x5c: pki.chainOf(pki.server.certificate),
-          notAfter: pki.server.certificate.notAfter,
-        },
+        identity: demoServerIdentity(pki),
         trust: pki.trustStore(),
         rates: staticRates(rateTable("EUR", "2026-06-12", {})),
         clock: new FixedClock(NOW),

@@ -12,88 +12,11 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import {
-  createDemoPki,
-  createOffer,
-  FixedClock,
-  partyId,
-  price,
-  rateTable,
-  signCatalog,
-  type CatalogEntry,
-  type DemoPki,
-  type PartyId,
-} from "@peage/protocol";
+import { createOffer, partyId, type PartyId } from "@peage/protocol";
 import { cardIssuerFromDemo, decodeToken, payWithCard, readLogForSync, SW } from "@peage/card";
 import { createPcStore, openPcStore, type OpenedPcStore } from "@peage/pcstore";
-import { ApiScopes, buildApp, createApiKey, staticRates, type App, type Store } from "../src/index.js";
-import { createCardDesk, openCardDb, type CardDesk } from "../src/cards/desk.js";
-import { ENGINES, openTestStore, type Engine, type TestStore } from "./helpers/engines.js";
-
-const NOW = new Date("2026-06-15T09:00:00.000Z");
-const PIN = "4321";
-
-interface World {
-  readonly pki: DemoPki;
-  readonly clock: FixedClock;
-  readonly test: TestStore;
-  readonly store: Store;
-  readonly desk: CardDesk;
-  readonly app: App;
-  readonly key: string;
-  readonly entries: ReadonlyMap<number, CatalogEntry>;
-  readonly dir: string;
-}
-
-async function makeWorld(engine: Engine, dir: string): Promise<World> {
-  const clock = new FixedClock(NOW);
-  const pki = await createDemoPki({ now: NOW, cardIssuer: true });
-  const test = await openTestStore(engine, dir);
-  const db = await openCardDb(
-    engine === "sqlite"
-      ? { sqlitePath: test.location }
-      : { databaseUrl: process.env["PEAGE_TEST_DATABASE_URL"]!, schema: test.location },
-  );
-  const desk = createCardDesk({ db, issuer: cardIssuerFromDemo(pki) });
-  const app = buildApp({
-    store: test.store,
-    identity: {
-      id: pki.server.identity,
-      key: pki.server.keys,
-      x5c: pki.chainOf(pki.server.certificate),
-      notAfter: pki.server.certificate.notAfter,
-    },
-    trust: pki.trustStore(),
-    rates: staticRates(rateTable("EUR", "2026-06-12", { USD: "1.0845" })),
-    clock,
-    cards: desk,
-    feeBasisPoints: 0,
-  });
-  await app.ready();
-  const key = await createApiKey(test.store, ApiScopes, "pc store tests");
-  const catalog = await signCatalog(
-    pki.publisher.identity,
-    [10, 50, 100, 300].map((amount) => ({
-      offerId: `play-${amount}`,
-      description: `Play for ${amount} cents`,
-      price: price(amount, "EUR"),
-      grant: { kind: "launch" as const },
-    })),
-    pki.publisher.keys,
-    pki.chainOf(pki.publisher.certificate),
-  );
-  return {
-    pki,
-    clock,
-    test,
-    store: test.store,
-    desk,
-    app,
-    key,
-    dir,
-    entries: new Map(catalog.offers.map((entry) => [entry.terms.price.amount as number, entry])),
-  };
-}
+import { makeWorld, NOW, PIN, type World } from "./helpers/card-world.js";
+import { ENGINES } from "./helpers/engines.js";
 
 interface PcStore {
   readonly id: PartyId<"card">;
@@ -184,12 +107,10 @@ for (const engine of ENGINES) {
 
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), "peage-pcstore-desk-"));
-      world = await makeWorld(engine, dir);
+      world = await makeWorld(engine, dir, { feeBasisPoints: 0, amounts: [10, 50, 100, 300], keyLabel: "pc store tests" });
     });
     after(async () => {
-      await world?.app.close();
-      await world?.desk.close();
-      await world?.test.close();
+      await world?.close();
       rmSync(dir, { recursive: true, force: true });
     });
 

@@ -20,6 +20,7 @@ import { WebhookKeyRing } from "../src/webhooks/secret-box.js";
 import { resealSecrets, startWebhookWorker, type WebhookWorker } from "../src/webhooks/worker.js";
 import { Books, eur } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
+import { demoServerIdentity } from "./helpers/identity.js";
 
 const ACME = "urn:peage:publisher:acme" as PartyId<"publisher">;
 const START = new Date("2026-04-01T10:00:00.000Z");
@@ -111,12 +112,7 @@ for (const engine of ENGINES) {
       const pki = await createDemoPki({ now: START });
       app = buildApp({
         store: t.store,
-        identity: {
-          id: pki.server.identity,
-          key: pki.server.keys,
-          x5c: pki.chainOf(pki.server.certificate),
-          notAfter: pki.server.certificate.notAfter,
-        },
+        identity: demoServerIdentity(pki),
         trust: pki.trustStore(),
         rates: staticRates(rateTable("EUR", "2026-03-31", {})),
         clock,

@@ -24,7 +24,7 @@ import {
   type DemoPki,
   type Offer,
 } from "@peage/protocol";
-import { cardIssuerFromDemo, FileMedium, issueCard, PcscCardClient } from "@peage/card";
+import { cardIssuerFromDemo, FileMedium, issueCard } from "@peage/card";
 import { startPcscStack, type PcscStack } from "@peage/card/testing";
 import {
   AutoYesPrompt,
@@ -36,7 +36,7 @@ import {
   type ConsentPrompt,
   type Wallet,
 } from "../src/index.js";
-import { walletCode } from "./helpers.js";
+import { readCardStatus, walletCode } from "./helpers.js";
 
 const NOW = new Date("2026-07-01T08:00:00.000Z");
 const PIN = "8642";
@@ -74,17 +74,7 @@ describe("the wallet pays with the card through pcscd", () => {
     wallets.push(wallet);
     return wallet;
   };
-  const cardStatus = async () => {
-    const client = await PcscCardClient.open({ reader: stack.reader, timeoutMs: 15_000 });
-    try {
-      return await client.session(async (card) => {
-        await card.select();
-        return card.status();
-      });
-    } finally {
-      client.close();
-    }
-  };
+  const cardStatus = () => readCardStatus(stack.reader);
 
   before(async () => {
     clock = new FixedClock(NOW);

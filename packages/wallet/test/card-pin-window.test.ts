@@ -21,7 +21,7 @@ import {
   type Catalog,
   type DemoPki,
 } from "@peage/protocol";
-import { cardIssuerFromDemo, FileMedium, issueCard, PcscCardClient } from "@peage/card";
+import { cardIssuerFromDemo, FileMedium, issueCard } from "@peage/card";
 import { startPcscStack, type PcscStack } from "@peage/card/testing";
 import type { Page } from "playwright-core";
 import {
@@ -35,7 +35,7 @@ import {
   type WalletService,
 } from "../src/index.js";
 import { launchBrowser, type Browser } from "../src/testing/browser.js";
-import { walletCode } from "./helpers.js";
+import { readCardStatus, walletCode } from "./helpers.js";
 
 const PIN = "8642";
 const PASSPHRASE = "a passphrase for the PIN window";
@@ -52,17 +52,7 @@ describe("the card's PIN in the consent window", () => {
   let browser: Browser;
   let page: Page;
 
-  const cardStatus = async () => {
-    const client = await PcscCardClient.open({ reader: stack.reader, timeoutMs: 15_000 });
-    try {
-      return await client.session(async (card) => {
-        await card.select();
-        return card.status();
-      });
-    } finally {
-      client.close();
-    }
-  };
+  const cardStatus = () => readCardStatus(stack.reader);
   const pay = () => wallet.pay(createOffer(catalog.offers[0]!, systemClock));
 
   before(async () => {

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -20,7 +20,7 @@ import {
 } from "@peage/protocol";
 import { AutoYesPrompt, createWallet, initWallet, startWallet, type Wallet, type WalletService } from "../src/index.js";
 import { TEST_RATES } from "../src/testing/index.js";
-import { offerFor } from "./helpers.js";
+import { initServedWallet, offerFor } from "./helpers.js";
 import { startRealServer, type RealServer } from "@peage/server/testing";
 
 const USER = "urn:peage:user:e2e-alice";
@@ -42,17 +42,7 @@ before(async () => {
   pki = await createDemoPki();
   dir = await mkdtemp(join(tmpdir(), "peage-e2e-"));
   server = await startRealServer(pki, TEST_RATES);
-  const roots = join(dir, "root.pem");
-  await writeFile(roots, certificateToPem(pki.root.certificate));
-  const init = await initWallet(join(dir, "wallet"), {
-    passphrase: PASSPHRASE,
-    user: USER,
-    serverUrl: server.url,
-    serverId: pki.server.identity,
-    homeCurrency: "EUR",
-    trustRootsPem: roots,
-  });
-  await server.enrol(USER, init.publicJwk, "EUR", 2000);
+  await initServedWallet(server, pki, dir, { user: USER, passphrase: PASSPHRASE, balance: 2000 });
   catalog = await signCatalog(pki.publisher.identity, drafts, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));
   wallet = await createWallet({ dir: join(dir, "wallet"), passphrase: PASSPHRASE, prompt: new AutoYesPrompt() });
   service = await startWallet({ wallet, endpointFile: join(dir, "run", "wallet.json") });

@@ -5,16 +5,15 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { agentJwkOf, certificateToPem, createDemoPki, generateKeyPair, type DemoPki, type KeyPair } from "@peage/protocol";
+import { agentJwkOf, createDemoPki, generateKeyPair, type DemoPki, type KeyPair } from "@peage/protocol";
 import { startRealServer, type RealServer } from "@peage/server/testing";
 import {
   AutoYesPrompt,
   createWallet,
-  initWallet,
   listMandates,
   startWallet,
   TerminalPrompt,
@@ -23,6 +22,7 @@ import {
   type WalletService,
 } from "../src/index.js";
 import { TEST_RATES } from "../src/testing/index.js";
+import { initServedWallet } from "./helpers.js";
 
 const USER = "urn:peage:user:term-alice";
 const PASSPHRASE = "a passphrase for the terminal tests";
@@ -35,18 +35,7 @@ before(async () => {
   pki = await createDemoPki();
   server = await startRealServer(pki, TEST_RATES);
   dir = await mkdtemp(join(tmpdir(), "peage-mandate-term-"));
-  const roots = join(dir, "root.pem");
-  await writeFile(roots, certificateToPem(pki.root.certificate));
-  walletDir = join(dir, "wallet");
-  const init = await initWallet(walletDir, {
-    passphrase: PASSPHRASE,
-    user: USER,
-    serverUrl: server.url,
-    serverId: pki.server.identity,
-    homeCurrency: "EUR",
-    trustRootsPem: roots,
-  });
-  await server.enrol(USER, init.publicJwk, "EUR", 5000);
+  walletDir = (await initServedWallet(server, pki, dir, { user: USER, passphrase: PASSPHRASE, balance: 5000 })).dir;
 });
 
 after(async () => {

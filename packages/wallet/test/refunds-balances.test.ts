@@ -7,31 +7,15 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  certificateToPem,
-  createDemoPki,
-  createOffer,
-  price,
-  signCatalog,
-  type Catalog,
-  type Clock,
-  type DemoPki,
-} from "@peage/protocol";
+import { createDemoPki, createOffer, price, signCatalog, type Catalog, type Clock, type DemoPki } from "@peage/protocol";
 import { startRealServer, type RealServer } from "@peage/server/testing";
-import {
-  AutoYesPrompt,
-  createWallet,
-  initWallet,
-  startWallet,
-  UserPages,
-  type Wallet,
-  type WalletService,
-} from "../src/index.js";
+import { AutoYesPrompt, createWallet, startWallet, UserPages, type Wallet, type WalletService } from "../src/index.js";
 import { launchBrowser, type Browser } from "../src/testing/browser.js";
 import { TEST_RATES } from "../src/testing/index.js";
+import { initServedWallet } from "./helpers.js";
 import { UI_DRAFTS } from "./ui-world.js";
 
 const USER = "urn:peage:user:refunded-alice";
@@ -78,14 +62,9 @@ before(async () => {
   pki = await createDemoPki({ now: lastMonth });
   server = await startRealServer(pki, TEST_RATES, { clock });
   dir = await mkdtemp(join(tmpdir(), "peage-refunds-"));
-  await writeFile(join(dir, "root.pem"), certificateToPem(pki.root.certificate));
-  const init = await initWallet(join(dir, "wallet"), {
-    passphrase: PASSPHRASE,
+  const init = await initServedWallet(server, pki, dir, {
     user: USER,
-    serverUrl: server.url,
-    serverId: pki.server.identity,
-    homeCurrency: "EUR",
-    trustRootsPem: join(dir, "root.pem"),
+    passphrase: PASSPHRASE,
     rules: { autoAccept: { perPayment: price(100, "EUR") }, refuse: {} },
   });
   catalog = await signCatalog(pki.publisher.identity, UI_DRAFTS, pki.publisher.keys, pki.chainOf(pki.publisher.certificate));

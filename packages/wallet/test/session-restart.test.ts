@@ -7,11 +7,10 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  certificateToPem,
   createDemoPki,
   createOffer,
   isChainWord,
@@ -22,9 +21,9 @@ import {
   type DemoPki,
 } from "@peage/protocol";
 import { startRealServer, type RealServer } from "@peage/server/testing";
-import { AutoYesPrompt, createWallet, History, initWallet, startWallet, walletPaths, type Wallet } from "../src/index.js";
+import { AutoYesPrompt, createWallet, History, startWallet, walletPaths, type Wallet } from "../src/index.js";
 import { TEST_RATES } from "../src/testing/index.js";
-import { walletCode } from "./helpers.js";
+import { initServedWallet, walletCode } from "./helpers.js";
 
 const USER = "urn:peage:user:metered-alice";
 const PASSPHRASE = "a passphrase for the session tests";
@@ -38,18 +37,7 @@ before(async () => {
   pki = await createDemoPki();
   server = await startRealServer(pki, TEST_RATES);
   dir = await mkdtemp(join(tmpdir(), "peage-sessions-"));
-  const roots = join(dir, "root.pem");
-  await writeFile(roots, certificateToPem(pki.root.certificate));
-  walletDir = join(dir, "wallet");
-  const init = await initWallet(walletDir, {
-    passphrase: PASSPHRASE,
-    user: USER,
-    serverUrl: server.url,
-    serverId: pki.server.identity,
-    homeCurrency: "EUR",
-    trustRootsPem: roots,
-  });
-  await server.enrol(USER, init.publicJwk, "EUR", 100);
+  walletDir = (await initServedWallet(server, pki, dir, { user: USER, passphrase: PASSPHRASE, balance: 100 })).dir;
   catalog = await signCatalog(
     pki.publisher.identity,
     [

@@ -1,6 +1,6 @@
 /**
  * A payment server with a card desk on either engine, and cards issued by its card issuer in
- * memory (no PC/SC): what the card desk's tests (card-sync, card-admin) start from.
+ * memory (no PC/SC): what the card desk's tests (card-sync, card-admin, pcstore-sync) start from.
  */
 import {
   createDemoPki,
@@ -18,6 +18,7 @@ import { CardClient, cardIssuerFromDemo, InProcessTransport, issueCard, MemoryMe
 import { ApiScopes, buildApp, createApiKey, staticRates, type App, type Store } from "../../src/index.js";
 import { createCardDesk, openCardDb, type CardDesk } from "../../src/cards/desk.js";
 import { openTestStore, type Engine, type TestStore } from "./engines.js";
+import { demoServerIdentity } from "./identity.js";
 
 export const NOW = new Date("2026-06-15T09:00:00.000Z");
 export const PIN = "4321";
@@ -32,10 +33,21 @@ export interface World {
   readonly app: App;
   readonly key: string;
   readonly entries: ReadonlyMap<number, CatalogEntry>;
+  /** The folder the world's files live in. */
+  readonly dir: string;
   close(): Promise<void>;
 }
 
-export async function makeWorld(engine: Engine, dir: string): Promise<World> {
+export interface WorldOptions {
+  /** The server's fee on payments (default 100, 1%). */
+  readonly feeBasisPoints?: number;
+  /** The prices, in euro cents, of the publisher's catalog (one launch offer each). */
+  readonly amounts?: readonly number[];
+  /** The label of the operator's API key. */
+  readonly keyLabel?: string;
+}
+
+export async function makeWorld(engine: Engine, dir: string, options: WorldOptions = {}): Promise<World> {
   const clock = new FixedClock(NOW);
   const pki = await createDemoPki({ now: NOW, cardIssuer: true });
   const test = await openTestStore(engine, dir);
@@ -48,23 +60,18 @@ export async function makeWorld(engine: Engine, dir: string): Promise<World> {
   const trust = pki.trustStore();
   const app = buildApp({
     store: test.store,
-    identity: {
-      id: pki.server.identity,
-      key: pki.server.keys,
-      x5c: pki.chainOf(pki.server.certificate),
-      notAfter: pki.server.certificate.notAfter,
-    },
+    identity: demoServerIdentity(pki),
     trust,
     rates: staticRates(rateTable("EUR", "2026-06-12", { USD: "1.0845" })),
     clock,
     cards: desk,
-    feeBasisPoints: 100,
+    feeBasisPoints: options.feeBasisPoints ?? 100,
   });
   await app.ready();
-  const key = await createApiKey(test.store, ApiScopes, "card desk tests");
+  const key = await createApiKey(test.store, ApiScopes, options.keyLabel ?? "card desk tests");
   const catalog = await signCatalog(
     pki.publisher.identity,
-    [10, 40, 50, 60, 80, 100].map((amount) => ({
+    (options.amounts ?? [10, 40, 50, 60, 80, 100]).map((amount) => ({
       offerId: `play-${amount}`,
       description: `Play for ${amount} cents`,
       price: price(amount, "EUR"),
@@ -82,6 +89,7 @@ export async function makeWorld(engine: Engine, dir: string): Promise<World> {
     desk,
     app,
     key,
+    dir,
     entries: new Map(catalog.offers.map((entry) => [entry.terms.price.amount as number, entry])),
     async close() {
       await app.close();

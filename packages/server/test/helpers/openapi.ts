@@ -5,18 +5,14 @@
 import openapiTS, { astToString } from "openapi-typescript";
 import { createDemoPki } from "@peage/protocol";
 import { buildApp, SqliteStore, staticRates } from "../../src/index.js";
+import { demoServerIdentity } from "./identity.js";
 
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const pki = await createDemoPki();
   const store = SqliteStore.open(":memory:");
   const app = buildApp({
     store,
-    identity: {
-      id: pki.server.identity,
-      key: pki.server.keys,
-      x5c: pki.chainOf(pki.server.certificate),
-      notAfter: pki.server.certificate.notAfter,
-    },
+    identity: demoServerIdentity(pki),
     trust: pki.trustStore(),
     rates: staticRates(undefined),
   });
