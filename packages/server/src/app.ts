@@ -104,6 +104,18 @@ declare module "fastify" {
   }
 }
 
+/**
+ * Requests checked exactly as the protocol does: no lossy coercion, no silent removal of unknown
+ * members (Ajv's Fastify defaults would do both, and change what is hashed and signed); and a
+ * route that reads no query string still refuses one, rather than ignoring what the caller meant.
+ */
+function validateExactly(app: FastifyInstance): void {
+  app.setValidatorCompiler(strictValidatorCompiler);
+  app.addHook("onRoute", (route) => {
+    if (route.schema !== undefined && route.schema.querystring === undefined) route.schema.querystring = NO_QUERY;
+  });
+}
+
 /** Builds the application with its routes, error handling and OpenAPI document. */
 export function buildApp(deps: AppDeps): App {
   const app = Fastify({
@@ -125,13 +137,7 @@ export function buildApp(deps: AppDeps): App {
     forceCloseConnections: "idle",
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // TypeBox checks requests exactly as the protocol does: no lossy coercion, no silent removal of
-  // unknown members (Ajv's Fastify defaults would do both, and change what is hashed and signed).
-  app.setValidatorCompiler(strictValidatorCompiler);
-  // A route that reads no query string still refuses one, rather than ignoring what the caller meant.
-  app.addHook("onRoute", (route) => {
-    if (route.schema !== undefined && route.schema.querystring === undefined) route.schema.querystring = NO_QUERY;
-  });
+  validateExactly(app);
   app.decorateRequest("peageOutcome", "");
 
   acceptStrictJson(app);
