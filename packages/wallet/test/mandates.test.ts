@@ -127,6 +127,8 @@ test("a mandate is approved in the consent window; the program then pays alone; 
   assert.equal(await card.locator(".mandate-status").textContent(), "active");
   await card.locator("button.revoke").click();
   await page.locator("text=Mandate revoked: it pays nothing more.").waitFor();
+  // The page says so, then reads the mandates again: the card shows the new status once that read is in.
+  await card.locator(".mandate-status", { hasText: "revoked" }).waitFor();
   assert.equal(await card.locator(".mandate-status").textContent(), "revoked");
   const after = await agentPays(mandate, agent);
   assert.equal(after.status, 403);
