@@ -171,6 +171,13 @@ describe("PostgreSQL: a payment in one call of peage_record_payments", () => {
     const viaStatements = await open({ paymentCall: "statements" });
     // The statements must not need the function: without it, they still record every case.
     await viaStatements.raw.query("DROP FUNCTION peage_record_payments(integer, jsonb)");
+    // An endpoint on each, so that the outbox's events are written and compared too.
+    for (const t of [viaFunction, viaStatements])
+      await t.raw.query(
+        `INSERT INTO webhook_endpoints (id, url, secret, publisher, events, label, created_at)
+         VALUES ('whe_all', 'https://hooks.example/', 'sealed', NULL, 'payment.succeeded payment.refunded', 'all', ?)`,
+        [MARCH],
+      );
     const outcomes = await everyCase(viaFunction.store);
     assert.deepEqual(outcomes, await everyCase(viaStatements.store));
     assert.deepEqual(
@@ -183,6 +190,7 @@ describe("PostgreSQL: a payment in one call of peage_record_payments", () => {
       ],
     );
     assert.deepEqual(withoutSeq(await rowsOf(viaFunction.raw)), withoutSeq(await rowsOf(viaStatements.raw)));
+    assert.equal((await viaFunction.raw.query("SELECT 1 FROM webhook_events")).length, 10);
     const [april] = await viaFunction.raw.query<{ period: string }>("SELECT period FROM ledger_transactions WHERE id = 'txn_a5'");
     assert.equal(april?.period, "2026-04");
     const audit = await viaFunction.store.auditLedger();

@@ -63,7 +63,39 @@ for (const engine of ENGINES) {
       rmSync(work, { recursive: true, force: true });
     });
 
-    it("writes an event with each payment, refund and payout, and fans them out to the endpoints that want them", async () => {
+    it("writes an event with each payment, refund and payout once endpoints exist, and fans them out to the endpoints that want them", async () => {
+      // The endpoints first: an endpoint receives the events of causes committed after it was registered.
+      const clock = new FixedClock(new Date("2026-03-02T10:00:00Z"));
+      const keys = WebhookKeyRing.generate();
+      let refuse = 1;
+      const operator = await endpoint(() => (refuse-- > 0 ? 503 : 200));
+      const acme = await endpoint(() => 200);
+      servers.push(operator.server, acme.server);
+      const created = "2026-02-01T00:00:00.000Z";
+      await t.store.runExtension(
+        "addEndpoint",
+        {
+          id: "whe_op",
+          url: operator.url,
+          publisher: undefined,
+          events: ["payment.succeeded", "payment.refunded", "payout.scheduled"],
+          label: "op",
+          createdAt: created,
+        },
+        keys.seal("whsec_operator", "whe_op"),
+      );
+      await t.store.runExtension(
+        "addEndpoint",
+        {
+          id: "whe_acme",
+          url: acme.url,
+          publisher: ACME,
+          events: ["payout.scheduled", "payment.refunded"],
+          label: "acme",
+          createdAt: created,
+        },
+        keys.seal("whsec_acme", "whe_acme"),
+      );
       const at = "2026-02-10T10:00:00.000Z";
       await t.store.putPublisher(
         { id: ACME, name: "Acme", country: "FR", iban: "FR7630006000011234567890189", bic: "AGRIFRPP" },
@@ -100,37 +132,6 @@ for (const engine of ENGINES) {
         ],
       );
 
-      const clock = new FixedClock(new Date("2026-03-02T10:00:00Z"));
-      const keys = WebhookKeyRing.generate();
-      let refuse = 1;
-      const operator = await endpoint(() => (refuse-- > 0 ? 503 : 200));
-      const acme = await endpoint(() => 200);
-      servers.push(operator.server, acme.server);
-      const created = clock.now().toISOString();
-      await t.store.runExtension(
-        "addEndpoint",
-        {
-          id: "whe_op",
-          url: operator.url,
-          publisher: undefined,
-          events: ["payment.succeeded", "payment.refunded", "payout.scheduled"],
-          label: "op",
-          createdAt: created,
-        },
-        keys.seal("whsec_operator", "whe_op"),
-      );
-      await t.store.runExtension(
-        "addEndpoint",
-        {
-          id: "whe_acme",
-          url: acme.url,
-          publisher: ACME,
-          events: ["payout.scheduled", "payment.refunded"],
-          label: "acme",
-          createdAt: created,
-        },
-        keys.seal("whsec_acme", "whe_acme"),
-      );
       const worker = startWebhookWorker({ store: t.store, keys, clock, intervalMs: 3_600_000, backoffMs: 1000 });
       try {
         assert.equal(await worker.runOnce(), 7);

@@ -11,6 +11,7 @@
  */
 import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateFeedMigrationSqlite, mandateMigrationSqlite } from "../mandates/migrations.js";
+import { OUTBOX_GATE_PG } from "./outbox-gate.js";
 import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
 
 export interface Migration {
@@ -458,4 +459,6 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   PAYOUT_ACCOUNTS,
   WEBHOOK_LIFECYCLE,
   mandateFeedMigrationSqlite,
+  // PostgreSQL's outbox gate (outbox-gate.ts); SQLite's outbox triggers stay unconditional: nothing to change.
+  { version: OUTBOX_GATE_PG.version, name: OUTBOX_GATE_PG.name, sql: "SELECT 1" },
 ];
