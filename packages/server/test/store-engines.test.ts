@@ -13,7 +13,7 @@ import Database from "better-sqlite3";
 import { rateTable, type CurrencyCode, type MinorUnits, type PartyId } from "@peage/protocol";
 import { StoreRowError } from "../src/store/logic.js";
 import { migrate } from "../src/store/sqlite.js";
-import { parseEcbRateDays, SqliteStore, StoreSchemaError, type Store } from "../src/index.js";
+import { parseEcbRateDays, SqliteStore, StoreSchemaError, type PaymentRecord, type Store } from "../src/index.js";
 import { migrations } from "../src/store/migrations.js";
 import { Books, ecbXml, eur } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
@@ -92,8 +92,29 @@ for (const engine of ENGINES) {
       // The schema's CHECKs let these through (a three-letter code, a 64-bit integer, any text): the parse does not.
       await t.raw.query("UPDATE users SET home_currency = 'ZZZ' WHERE id = ?", [user]);
       await assert.rejects(t.store.getUser(user), refused("users.home_currency"));
+      // Books.pay would read the row first: the payment goes to the store as the server sends it.
+      const at = "2026-03-02T10:00:00.000Z";
+      const another = (n: number): PaymentRecord => ({
+        id: `pay-again-${n}`,
+        user,
+        publisher: "urn:peage:publisher:p" as PartyId<"publisher">,
+        offerHash: "h",
+        price: eur(100),
+        charged: eur(100),
+        rate: "1.0000000000",
+        rateDate: undefined,
+        nonce: `nonce-again-${n}`,
+        offerDate: at,
+        serverTime: at,
+        requestHash: `request-again-${n}`,
+        acknowledgment: { type: "peage.acknowledgment", v: 1, acknowledgment: "ack" },
+      });
+      // A payment refuses it the same way, before writing anything (on PostgreSQL, also in one call of its function).
+      await assert.rejects(t.store.recordPayment(another(1)), refused("users.home_currency"));
       await t.raw.query("UPDATE users SET home_currency = 'EUR', balance_minor = 9007199254740993 WHERE id = ?", [user]);
       await assert.rejects(t.store.getUser(user), refused("users.balance_minor"));
+      await assert.rejects(t.store.recordPayment(another(2)), refused("users.balance_minor"));
+      assert.deepEqual(await t.raw.query("SELECT id FROM payments"), [{ id: payment.id }]);
       await assert.rejects(
         t.store.topUp({
           id: "t-corrupt",

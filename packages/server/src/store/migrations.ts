@@ -12,6 +12,7 @@
 import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateFeedMigrationSqlite, mandateMigrationSqlite } from "../mandates/migrations.js";
 import { OUTBOX_GATE_PG } from "./outbox-gate.js";
+import { PAYMENT_FUNCTION_ROW_CHECK_PG } from "./postgres-payments.js";
 import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
 
 export interface Migration {
@@ -461,4 +462,6 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   mandateFeedMigrationSqlite,
   // PostgreSQL's outbox gate (outbox-gate.ts); SQLite's outbox triggers stay unconditional: nothing to change.
   { version: OUTBOX_GATE_PG.version, name: OUTBOX_GATE_PG.name, sql: "SELECT 1" },
+  // The PostgreSQL function's row check (postgres-payments.ts): SQLite runs the statements, which parse the row.
+  { version: PAYMENT_FUNCTION_ROW_CHECK_PG.version, name: PAYMENT_FUNCTION_ROW_CHECK_PG.name, sql: "SELECT 1" },
 ];

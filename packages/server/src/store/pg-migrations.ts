@@ -8,7 +8,7 @@ import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateFeedMigrationPg, mandateMigrationPg } from "../mandates/migrations.js";
 import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, PAYOUT_ACCOUNTS, type Migration } from "./migrations.js";
 import { OUTBOX_GATE_PG } from "./outbox-gate.js";
-import { PAYMENT_FUNCTION_PG } from "./postgres-payments.js";
+import { PAYMENT_FUNCTION_PG, PAYMENT_FUNCTION_ROW_CHECK_PG } from "./postgres-payments.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -255,4 +255,5 @@ ${ONCE_PER_PAYMENT_AND_REF}`,
   WEBHOOK_LIFECYCLE,
   mandateFeedMigrationPg,
   OUTBOX_GATE_PG,
+  PAYMENT_FUNCTION_ROW_CHECK_PG,
 ];

@@ -20,18 +20,8 @@ import type { Migration } from "./migrations.js";
 import { monthBounds } from "./operations/users.js";
 import type { PaymentOutcome, PaymentRecord } from "./store.js";
 
-/**
- * Migration 10 on PostgreSQL. Each refusal is decided as operations/payments.ts decides it (the
- * same order, the same queries): an edit of one is an edit of the other, and
- * test/pg-payment-function.test.ts runs both on the same cases. The function is VOLATILE, so at
- * READ COMMITTED each query in it sees what committed before it ran: after the user's row is
- * locked, the nonce, float and month's use read are the latest, as they are statement by statement.
- */
-export const PAYMENT_FUNCTION_PG: Migration = {
-  version: 10,
-  name: "payments recorded in one call",
-  sql: `
-CREATE FUNCTION peage_record_payments(ledger_key integer, batch jsonb)
+/** The function's text up to the user's row, locked: the row check goes there. */
+const UP_TO_THE_ROW = ` peage_record_payments(ledger_key integer, batch jsonb)
   RETURNS TABLE (r_kind text, r_first numeric, r_second numeric, r_currency text)
   LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -52,7 +42,10 @@ BEGIN
     v_charged := (v_p->>'chargedAmount')::bigint;
     SELECT * INTO v_user FROM users WHERE id = v_p->>'user' FOR UPDATE;
     v_known := FOUND;
-    SELECT request_hash INTO v_hash FROM payments WHERE user_id = v_p->>'user' AND nonce = v_p->>'nonce';
+`;
+
+/** The rest of the function's text: the rules, then the writes. */
+const AFTER_THE_ROW = `    SELECT request_hash INTO v_hash FROM payments WHERE user_id = v_p->>'user' AND nonce = v_p->>'nonce';
     IF FOUND THEN
       r_kind := CASE WHEN v_hash = v_p->>'requestHash' THEN 'duplicate' ELSE 'nonce-reused' END;
     ELSIF NOT v_known THEN
@@ -112,7 +105,46 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 END $$;
-`,
+`;
+
+/** The function's text; migration 10's is this with no row check, unchanged since it was released. */
+function recordPaymentsSql(create: string, rowCheck: string): string {
+  return `\n${create}${UP_TO_THE_ROW}${rowCheck}${AFTER_THE_ROW}`;
+}
+
+/**
+ * Migration 10 on PostgreSQL. Each refusal is decided as operations/payments.ts decides it (the
+ * same order, the same queries): an edit of one is an edit of the other, and
+ * test/pg-payment-function.test.ts runs both on the same cases. The function is VOLATILE, so at
+ * READ COMMITTED each query in it sees what committed before it ran: after the user's row is
+ * locked, the nonce, float and month's use read are the latest, as they are statement by statement.
+ */
+export const PAYMENT_FUNCTION_PG: Migration = {
+  version: 10,
+  name: "payments recorded in one call",
+  sql: recordPaymentsSql("CREATE FUNCTION", ""),
+};
+
+/**
+ * The user's row checked as the statements parse it (operations/records.ts, toAccount), right
+ * after it is locked, as they do: a row that the schema's CHECKs let through but the parse refuses
+ * (an amount past 2^53 − 1; a home currency that is not an active ISO 4217 code, which the
+ * function cannot tell and so sends every payment in another currency than the user's to the
+ * statements) fails the call. The store then records each payment of the batch alone, statement by
+ * statement, where that payment fails with the StoreRowError naming the column, before anything is
+ * written, and the others are recorded. Run the same way, "currency-mismatch" is the statements' too.
+ */
+const ROW_CHECK = `    IF v_known AND (v_user.home_currency <> v_p->>'chargedCurrency' OR GREATEST(v_user.balance_minor,
+        v_user.deposit_minor, v_user.deposit_required_minor, v_user.monthly_limit_minor) > 9007199254740991) THEN
+      RAISE EXCEPTION 'payment %: the user''s row is left to the statements', v_p->>'id' USING ERRCODE = 'data_exception';
+    END IF;
+`;
+
+/** Migration 15 on PostgreSQL: the function again, the user's row checked as the statements parse it. */
+export const PAYMENT_FUNCTION_ROW_CHECK_PG: Migration = {
+  version: 15,
+  name: "payments in one call: the user's row checked as the statements parse it",
+  sql: recordPaymentsSql("CREATE OR REPLACE FUNCTION", ROW_CHECK),
 };
 
 /** One call of the function: its text, named so that node-postgres prepares it once per connection. */
