@@ -31,17 +31,13 @@ CREATE FUNCTION peage_gate_outbox() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v record;
   v_wanted boolean;
-  v_enabled boolean;
 BEGIN
   LOCK TABLE payments, refunds, payouts IN SHARE ROW EXCLUSIVE MODE;
   FOR v IN SELECT * FROM (VALUES ('payments', 'payment.succeeded'), ('refunds', 'payment.refunded'),
       ('payouts', 'payout.scheduled')) AS t(tbl, type) LOOP
     v_wanted := EXISTS (SELECT 1 FROM webhook_endpoints WHERE v.type = ANY (string_to_array(events, ' ')));
-    SELECT tgenabled <> 'D' INTO STRICT v_enabled FROM pg_trigger
-      WHERE tgrelid = v.tbl::regclass AND tgname = v.tbl || '_outbox';
-    IF v_wanted <> v_enabled THEN
-      EXECUTE format('ALTER TABLE %I %s TRIGGER %I', v.tbl, CASE WHEN v_wanted THEN 'ENABLE' ELSE 'DISABLE' END, v.tbl || '_outbox');
-    END IF;
+    -- Set even when it already is: the transaction's snapshot may be older than the catalogue (SERIALIZABLE).
+    EXECUTE format('ALTER TABLE %I %s TRIGGER %I', v.tbl, CASE WHEN v_wanted THEN 'ENABLE' ELSE 'DISABLE' END, v.tbl || '_outbox');
   END LOOP;
 END $$;
 CREATE FUNCTION webhook_endpoints_gate() RETURNS trigger LANGUAGE plpgsql AS $$
