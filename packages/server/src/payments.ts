@@ -35,8 +35,9 @@ import type { ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
-import type { PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
+import type { PaymentKeyCheck, PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
 import { importJwk, type PublicJwk, type UserKeyCache } from "./user-keys.js";
+import { keptRecords } from "./user-records.js";
 
 export interface PaymentContext {
   readonly store: Store;
@@ -102,10 +103,12 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     if (earlier && seen.consent) throw nonceReused(seen.consent);
     throw error;
   }
-  const outcome = await ctx.store.recordPayment(record);
+  const outcome = await ctx.store.recordPayment(record, accepted.keptKey);
   if (outcome.kind === "recorded") return { acknowledgment: record.acknowledgment, payment: record, replayed: false };
   if (outcome.kind === "duplicate")
     return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
+  // A refusal read from a kept record: the next request reads the record again, and is refused before any signature.
+  if (accepted.keptKey) keptRecords(ctx.store)?.forget(accepted.user.id);
   throw refusalOf(outcome, accepted.consent, accepted.user, accepted.charged);
 }
 
@@ -121,25 +124,55 @@ async function acceptConsent(
   seen: { consent?: ConsentClaims },
 ): Promise<AcceptedConsent> {
   // The user's record read to find their key is the one the checks below use: reading it a second
-  // time would cost a query and decide nothing more (the transaction re-reads the row anyway).
+  // time would cost a query and decide nothing more (the transaction re-reads the row anyway). It
+  // may be a record kept from an earlier request (user-records.ts) whose key is the request's;
+  // anything refused on it is decided again on the record read now, and the store refuses the
+  // payment if the key was replaced meanwhile: answers are those of a record read for the request.
   let enrolled: UserRecord | undefined;
+  let asked: { user: PartyId<"user">; kid: string; kept: boolean } | undefined;
   const verified = await verifyPaymentRequest(body, {
     trust: ctx.trust,
     clock: ctx.clock,
     server: ctx.identity.id,
     userKey: async (user, kid) => {
-      const record = await ctx.store.getUser(user);
+      const kept = keptRecords(ctx.store)?.get(user);
+      asked = { user, kid, kept: kept?.kid === kid };
+      const record = asked.kept ? kept : await readUser(ctx, user);
       enrolled = record;
       return record && record.kid === kid ? keyOf(ctx, record) : undefined;
     },
     skewMs: ctx.skewMs,
   });
-  if (!verified.ok) throw HttpProblem.of(verified.error.code, verified.error.message);
+  if (!verified.ok) {
+    if (asked?.kept && (await readUser(ctx, asked.user))?.kid !== asked.kid) throw unknownKey(asked.user, asked.kid);
+    throw HttpProblem.of(verified.error.code, verified.error.message);
+  }
   const { consent } = verified.value;
   seen.consent = consent;
   ctx.publisherSeen?.(verified.value.publisher.publisher, verified.value.publisher.chain.notAfter);
 
   const user = enrolled?.id === consent.user ? enrolled : await ctx.store.getUser(consent.user as PartyId<"user">);
+  if (!asked?.kept) return checkAccount(ctx, consent, user, requestHash);
+  try {
+    return { ...(await checkAccount(ctx, consent, user, requestHash)), keptKey: { kid: asked.kid } };
+  } catch (error) {
+    if (!(error instanceof HttpProblem)) throw error;
+    const now = await readUser(ctx, asked.user);
+    if (now?.kid !== asked.kid) {
+      delete seen.consent;
+      throw unknownKey(asked.user, asked.kid);
+    }
+    return checkAccount(ctx, consent, now, requestHash);
+  }
+}
+
+/** The account's checks once the request verified: status, the price converted, the funds checked early. */
+async function checkAccount(
+  ctx: PaymentContext,
+  consent: ConsentClaims,
+  user: UserRecord | undefined,
+  requestHash: string,
+): Promise<AcceptedConsent> {
   if (!user) throw HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
   if (user.status !== "active") throw suspended(user);
   const serverTime = ctx.clock.now();
@@ -147,6 +180,14 @@ async function acceptConsent(
   const { charged, rate, rateDate } = chargeFor(consent.price, user, table);
   await precheckFunds(ctx.store, user, charged, serverTime);
   return { consent, user, charged, rate, rateDate, requestHash, serverTime };
+}
+
+/** A user's record read now, and kept for the next requests. */
+async function readUser(ctx: PaymentContext, id: PartyId<"user">): Promise<UserRecord | undefined> {
+  const record = await ctx.store.getUser(id);
+  if (record) keptRecords(ctx.store)?.keep(record);
+  else keptRecords(ctx.store)?.forget(id);
+  return record;
 }
 
 export interface AcceptedConsent {
@@ -158,6 +199,8 @@ export interface AcceptedConsent {
   readonly rateDate: PaymentRecord["rateDate"];
   readonly requestHash: string;
   readonly serverTime: Date;
+  /** The key the request was verified with, when it came from a kept record: the store checks it is still the user's. */
+  readonly keptKey?: PaymentKeyCheck;
 }
 
 /**
@@ -208,6 +251,9 @@ export function refusalOf(
       return nonceReused(consent);
     case "unknown-user":
       return HttpProblem.of("ERR_UNKNOWN_KEY", `no key is enrolled for ${consent.user}`);
+    case "key-replaced":
+      // Only for a payment verified with a kept record, whose key is the request's.
+      return unknownKey(consent.user as PartyId<"user">, user.kid);
     case "suspended":
       return suspended(user);
     case "insufficient-funds":
@@ -301,6 +347,10 @@ export async function precheckFunds(store: Store, user: UserRecord, charged: Pri
   const limit = user.monthlyLimit ?? 0;
   if (used + charged.amount > limit) throw limitExceeded(used, limit, charged);
 }
+
+/** What verifyPaymentRequest answers for a key not enrolled (protocol, payment-request.ts). */
+const unknownKey = (user: PartyId<"user">, kid: string) =>
+  HttpProblem.of("ERR_UNKNOWN_KEY", `no key ${kid} is enrolled for ${user}`);
 
 const nonceReused = (consent: Pick<ConsentClaims, "nonce">) =>
   HttpProblem.of(

@@ -20,6 +20,7 @@ import {
   createOffer,
   createPaymentRequest,
   generateKeyPair,
+  keyThumbprint,
   price,
   signCatalog,
   systemClock,
@@ -224,6 +225,38 @@ describe("several server processes on one PostgreSQL database", () => {
     }
     const after = await books(user.id);
     assert.deepEqual([after.payments, after.nonces, after.balance], [sent.length, sent.length, 1_000_000 - sent.length * PRICE]);
+  });
+
+  it("a key replaced through one process is refused at once by the other, which had just verified it", async () => {
+    const user = await enrol("rekeyed", 1_000_000);
+    const [first, second, third, ...others] = await requests(user, 5);
+    // Both processes have paid with the old key, so both have seen the user's record with it.
+    assert.equal((await post(`${a.url}/v1/payments`, first)).status, 200);
+    const paid = await post(`${b.url}/v1/payments`, second);
+    assert.equal(paid.status, 200);
+    const next = await generateKeyPair("ES256");
+    const replaced = await fetch(`${a.url}/v1/admin/users/${user.id}/key`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...bearer },
+      body: JSON.stringify({ publicKey: await webcrypto.subtle.exportKey("jwk", next.publicKey) }),
+    });
+    assert.equal(replaced.status, 200);
+    // A request recorded before is still answered with its acknowledgment; a new one with the old key is refused.
+    assert.deepEqual(await post(`${b.url}/v1/payments`, second), paid);
+    const oldKid = await keyThumbprint(user.key.publicKey);
+    for (const [process, request] of [
+      [b, third!],
+      [a, others[0]!],
+    ] as const) {
+      const refused = await post(`${process.url}/v1/payments`, request);
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.equal(refused.body.code, "ERR_UNKNOWN_KEY");
+      assert.equal(refused.body["detail"], `no key ${oldKid} is enrolled for ${user.id}`);
+    }
+    const [withNewKey] = await requests({ id: user.id, key: next }, 1);
+    assert.equal((await post(`${b.url}/v1/payments`, withNewKey)).status, 200);
+    const after = await books(user.id);
+    assert.deepEqual([after.payments, after.balance], [3, 1_000_000 - 3 * PRICE]);
   });
 
   it("one process killed (SIGKILL) mid-load, every request retried on the other: nothing lost, nothing twice", async () => {

@@ -18,7 +18,7 @@ import { assertBalanced, partyOf, paymentPostings, type Posting } from "../ledge
 import { periodOf } from "../ledger/periods.js";
 import type { Migration } from "./migrations.js";
 import { monthBounds } from "./operations/users.js";
-import type { PaymentOutcome, PaymentRecord } from "./store.js";
+import type { PaymentKeyCheck, PaymentOutcome, PaymentRecord } from "./store.js";
 
 /** The function's text up to the user's row, locked: the row check goes there. */
 const UP_TO_THE_ROW = ` peage_record_payments(ledger_key integer, batch jsonb)
@@ -126,24 +126,34 @@ export const PAYMENT_FUNCTION_PG: Migration = {
 };
 
 /**
- * The user's row checked as the statements parse it (operations/records.ts, toAccount), right
- * after it is locked, as they do: a row that the schema's CHECKs let through but the parse refuses
- * (an amount past 2^53 − 1; a home currency that is not an active ISO 4217 code, which the
- * function cannot tell and so sends every payment in another currency than the user's to the
- * statements) fails the call. The store then records each payment of the batch alone, statement by
- * statement, where that payment fails with the StoreRowError naming the column, before anything is
- * written, and the others are recorded. Run the same way, "currency-mismatch" is the statements' too.
+ * What migration 15 adds right after the user's row is locked, in the statements' order
+ * (operations/payments.ts):
+ *   - the row checked as the statements parse it (operations/records.ts, toAccount): a row that
+ *     the schema's CHECKs let through but the parse refuses (an amount past 2^53 − 1; a home
+ *     currency that is not an active ISO 4217 code, which the function cannot tell, so every
+ *     payment in another currency than the user's goes to the statements) fails the call. The
+ *     store then records each payment of the batch alone, statement by statement, where that one
+ *     fails with the StoreRowError naming the column before anything is written, and the others are
+ *     recorded; "currency-mismatch" is then the statements' too;
+ *   - the key the request was verified with, when the server sent it (PaymentKeyCheck): another
+ *     key enrolled by now refuses the payment, unless it is a duplicate of a recorded request.
  */
 const ROW_CHECK = `    IF v_known AND (v_user.home_currency <> v_p->>'chargedCurrency' OR GREATEST(v_user.balance_minor,
         v_user.deposit_minor, v_user.deposit_required_minor, v_user.monthly_limit_minor) > 9007199254740991) THEN
       RAISE EXCEPTION 'payment %: the user''s row is left to the statements', v_p->>'id' USING ERRCODE = 'data_exception';
     END IF;
+    IF v_p->>'kid' IS NOT NULL AND v_user.kid IS DISTINCT FROM v_p->>'kid' AND NOT EXISTS (SELECT 1 FROM payments
+        WHERE user_id = v_p->>'user' AND nonce = v_p->>'nonce' AND request_hash = v_p->>'requestHash') THEN
+      r_kind := 'key-replaced';
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
 `;
 
-/** Migration 15 on PostgreSQL: the function again, the user's row checked as the statements parse it. */
+/** Migration 15 on PostgreSQL: the function again, with the user's row and the request's key checked (ROW_CHECK). */
 export const PAYMENT_FUNCTION_ROW_CHECK_PG: Migration = {
   version: 15,
-  name: "payments in one call: the user's row checked as the statements parse it",
+  name: "payments in one call: the user's row checked as the statements parse it, and the request's key",
   sql: recordPaymentsSql("CREATE OR REPLACE FUNCTION", ROW_CHECK),
 };
 
@@ -189,7 +199,7 @@ function legs(payment: PaymentRecord, mode: "prepaid" | "postpaid", fee: MinorUn
  * cannot be posted (a fee above the price): the caller then records that payment statement by
  * statement, where it fails after the same checks as on SQLite.
  */
-export function functionArgument(payment: PaymentRecord): Record<string, unknown> {
+export function functionArgument(payment: PaymentRecord, key?: PaymentKeyCheck): Record<string, unknown> {
   const fee = payment.fee ?? (0 as MinorUnits);
   const { from, until } = monthBounds(new Date(payment.serverTime));
   return {
@@ -214,6 +224,7 @@ export function functionArgument(payment: PaymentRecord): Record<string, unknown
     monthFrom: from,
     monthUntil: until,
     legs: { prepaid: legs(payment, "prepaid", fee), postpaid: legs(payment, "postpaid", fee) },
+    kid: key?.kid ?? null,
   };
 }
 
@@ -234,6 +245,7 @@ export function outcomeOf(
     case "nonce-reused":
     case "unknown-user":
     case "suspended":
+    case "key-replaced":
       return { kind: row.r_kind };
     case "insufficient-funds":
       return { kind: "insufficient-funds", balance: minor(row.r_first) };

@@ -48,6 +48,7 @@ import {
   type LedgerTransaction,
   type NewRefund,
   type NewUser,
+  type PaymentKeyCheck,
   type PaymentOutcome,
   type PaymentPage,
   type PaymentQuery,
@@ -105,6 +106,7 @@ const MAX_BATCH = 32;
 
 interface PendingPayment {
   readonly payment: PaymentRecord;
+  readonly key: PaymentKeyCheck | undefined;
   readonly resolve: (outcome: PaymentOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -119,6 +121,8 @@ interface Held {
 }
 
 export class PgStore implements Store {
+  /** recordPayment checks the key it is given, in the function and statement by statement alike. */
+  readonly checksPaymentKeys = true;
   readonly #pool: pg.Pool;
   readonly #ledgerKey: number;
   readonly #statements = new PgStatements("peage");
@@ -222,15 +226,15 @@ export class PgStore implements Store {
    */
   async #recordBatch(batch: readonly PendingPayment[]): Promise<void> {
     const ordered = [...batch].sort((a, b) => (a.payment.user < b.payment.user ? -1 : a.payment.user > b.payment.user ? 1 : 0));
-    const alone = (payment: PaymentRecord) => this.#transaction(() => logic.recordPayment(payment), "write");
+    const alone = ({ payment, key }: PendingPayment) => this.#transaction(() => logic.recordPayment(payment, key), "write");
     let outcomes: (PaymentOutcome | Error)[];
     try {
-      if (this.#paymentCall === "function") outcomes = await this.#callFunction(ordered.map((p) => p.payment));
-      else if (ordered.length === 1) outcomes = [await alone(ordered[0]!.payment)];
-      else outcomes = await this.#statementsBatch(ordered.map((p) => p.payment));
+      if (this.#paymentCall === "function") outcomes = await this.#callFunction(ordered);
+      else if (ordered.length === 1) outcomes = [await alone(ordered[0]!)];
+      else outcomes = await this.#statementsBatch(ordered);
     } catch (error) {
       if (ordered.length === 1 && this.#paymentCall === "statements") outcomes = [error as Error];
-      else outcomes = await Promise.all(ordered.map(({ payment }) => alone(payment).catch((cause: unknown) => cause as Error)));
+      else outcomes = await Promise.all(ordered.map((p) => alone(p).catch((cause: unknown) => cause as Error)));
     }
     ordered.forEach(({ resolve, reject }, i) => {
       const outcome = outcomes[i]!;
@@ -240,12 +244,12 @@ export class PgStore implements Store {
   }
 
   /** A batch statement by statement, in one transaction: the ledger lock taken once, the closed periods read once. */
-  #statementsBatch(payments: readonly PaymentRecord[]): Promise<PaymentOutcome[]> {
+  #statementsBatch(payments: readonly PendingPayment[]): Promise<PaymentOutcome[]> {
     return this.#attempts("write", async (client) => {
       await client.query("SELECT pg_advisory_xact_lock_shared($1)", [this.#ledgerKey]);
       const held: Held = { ledger: true, closedPeriods: new Map() };
       const results: PaymentOutcome[] = [];
-      for (const payment of payments) results.push(await this.#drive(client, logic.recordPayment(payment), held));
+      for (const { payment, key } of payments) results.push(await this.#drive(client, logic.recordPayment(payment, key), held));
       return results;
     });
   }
@@ -255,10 +259,10 @@ export class PgStore implements Store {
    * READ COMMITTED no BEGIN or COMMIT either, the call being its own transaction. A payment the
    * server cannot post (paymentPostings refuses it) is recorded statement by statement instead.
    */
-  async #callFunction(payments: readonly PaymentRecord[]): Promise<(PaymentOutcome | Error)[]> {
-    const args: (Record<string, unknown> | undefined)[] = payments.map((payment) => {
+  async #callFunction(payments: readonly PendingPayment[]): Promise<(PaymentOutcome | Error)[]> {
+    const args: (Record<string, unknown> | undefined)[] = payments.map(({ payment, key }) => {
       try {
-        return functionArgument(payment);
+        return functionArgument(payment, key);
       } catch {
         return undefined;
       }
@@ -276,9 +280,9 @@ export class PgStore implements Store {
           );
     let next = 0;
     return Promise.all(
-      payments.map(async (payment, i): Promise<PaymentOutcome | Error> => {
+      payments.map(async ({ payment, key }, i): Promise<PaymentOutcome | Error> => {
         try {
-          if (args[i] === undefined) return await this.#transaction(() => logic.recordPayment(payment), "write");
+          if (args[i] === undefined) return await this.#transaction(() => logic.recordPayment(payment, key), "write");
           const outcome = outcomeOf(payment, rows[next++]!);
           if (outcome.kind !== "duplicate") return outcome;
           const recorded = await this.findPaymentByNonce(payment.user, payment.nonce);
@@ -337,9 +341,9 @@ export class PgStore implements Store {
   getPayment(id: string): Promise<PaymentRecord | undefined> {
     return this.#read(() => logic.getPayment(id));
   }
-  recordPayment(payment: PaymentRecord): Promise<PaymentOutcome> {
+  recordPayment(payment: PaymentRecord, key?: PaymentKeyCheck): Promise<PaymentOutcome> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ payment, resolve, reject });
+      this.#pending.push({ payment, key, resolve, reject });
       this.#pump();
     });
   }

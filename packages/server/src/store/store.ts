@@ -140,7 +140,19 @@ export type PaymentOutcome =
   /** The postpaid account's deposit is not paid in full. */
   | { readonly kind: "deposit-required"; readonly required: MinorUnits; readonly paid: MinorUnits }
   /** The user's home currency is not the currency the payment was converted to. */
-  | { readonly kind: "currency-mismatch"; readonly homeCurrency: CurrencyCode };
+  | { readonly kind: "currency-mismatch"; readonly homeCurrency: CurrencyCode }
+  /** The user's enrolled key is no longer the one the request was verified with (PaymentKeyCheck). */
+  | { readonly kind: "key-replaced" };
+
+/**
+ * The key a payment request was verified with, when the server took it from a record it kept
+ * rather than read for the request: a store that checks it (Store.checksPaymentKeys) refuses the
+ * payment as "key-replaced" when the user's enrolled key is another one by the time the payment
+ * is recorded, after answering a duplicate of a recorded request and before any other refusal.
+ */
+export interface PaymentKeyCheck {
+  readonly kid: string;
+}
 
 export interface PaymentQuery {
   readonly user?: PartyId<"user">;
@@ -478,7 +490,12 @@ export interface Store {
    * all of it happens or nothing does. This is the one way a payment enters the books, whoever
    * recorded it first (the server online, or a card whose log is uploaded).
    */
-  recordPayment(payment: PaymentRecord): Promise<PaymentOutcome>;
+  recordPayment(payment: PaymentRecord, key?: PaymentKeyCheck): Promise<PaymentOutcome>;
+  /**
+   * True if recordPayment checks the key it is given (PostgreSQL): the server may then verify
+   * requests with users' records kept between requests. Without it, the key is read with each.
+   */
+  readonly checksPaymentKeys?: boolean;
   listPayments(query: PaymentQuery): Promise<PaymentPage>;
   getPayment(id: string): Promise<PaymentRecord | undefined>;
   /** Reverses a payment's ledger transaction, once: a second refund of the same payment is refused. */

@@ -1,7 +1,7 @@
 /** Payments: recording one (the checks, the row and its ledger transaction, in one transaction), and reading them back. */
 import type { MinorUnits } from "@peage/protocol";
 import { paymentPostings } from "../../ledger/ledger.js";
-import type { PaymentOutcome, PaymentPage, PaymentQuery, PaymentRecord, UserRecord } from "../store.js";
+import type { PaymentKeyCheck, PaymentOutcome, PaymentPage, PaymentQuery, PaymentRecord, UserRecord } from "../store.js";
 import { floatOf } from "./funds.js";
 import { all, get, ledgerLock, run, type Logic } from "./operation.js";
 import { post } from "./postings.js";
@@ -20,17 +20,18 @@ export function* getPayment(id: string): Logic<PaymentRecord | undefined> {
   return row && toPayment(row);
 }
 
-export function* recordPayment(payment: PaymentRecord): Logic<PaymentOutcome> {
+export function* recordPayment(payment: PaymentRecord, key?: PaymentKeyCheck): Logic<PaymentOutcome> {
   yield* ledgerLock();
   // The user's row first: payments of one user are serialised on it, so the nonce, balance and
   // limit read below are the latest committed.
   const user = yield* lockedAccount(payment.user);
   // Re-checked inside the transaction: a concurrent identical request may have won the race.
   const existing = yield* get("SELECT * FROM payments WHERE user_id = ? AND nonce = ?", payment.user, payment.nonce);
-  if (existing)
-    return str(existing["request_hash"]) === payment.requestHash
-      ? { kind: "duplicate", payment: toPayment(existing) }
-      : { kind: "nonce-reused" };
+  if (existing && str(existing["request_hash"]) === payment.requestHash)
+    return { kind: "duplicate", payment: toPayment(existing) };
+  // Verified with a key kept by the server: refused as the request would be if the key were read now.
+  if (key !== undefined && user?.kid !== key.kid) return { kind: "key-replaced" };
+  if (existing) return { kind: "nonce-reused" };
   if (!user) return { kind: "unknown-user" };
   const refused = yield* refusal(user, payment);
   if (refused) return refused;
