@@ -542,7 +542,7 @@ function render(
     "",
     "### Where the time goes",
     "",
-    `From the server process's CPU profile over the ${ROUNDS} rounds (node:inspector, ${f0(profileTotal)} ms sampled): each sample is charged to the innermost frame on its stack that belongs to a known part, so a native call counts for the part that made it (an fsync inside a SQLite commit counts for the store). µs per payment divides by the ${f.payments} payments acknowledged in the same window; idle is the time the process waited (for requests, or between rounds while this process prepared requests and timed the ceiling).`,
+    `From the server process's CPU profile over the ${ROUNDS} rounds (node:inspector, ${f0(profileTotal)} ms sampled): each sample is charged to the innermost frame on its stack that belongs to a known part, so a native call counts for the part that made it (an fsync inside a SQLite commit counts for the store). µs per payment divides by the ${f.payments} payments acknowledged in the same window; idle is the time the process waited (for requests, or between loads while this process prepared requests, timed the ceiling and the disk's floor, and checked the sampled answers).`,
     "",
     "| part | ms | share | µs per payment |",
     "|---|---:|---:|---:|",
@@ -572,6 +572,7 @@ function loadsSection(run: Run): string[] {
     `| ${what} | ${load.payments} | ${load.errors} | ${f0(rate(load))} | ${f1(percentile(load.latencies, 0.5))} | ` +
     `${f1(percentile(load.latencies, 0.99))} | ${perRequest(load.serverMs, load)} | ${perRequest(load.generatorMs, load)} |`;
   const floor = [...run.floor.latencies].sort((a, b) => a - b);
+  const halfP99 = percentile(run.half.latencies, 0.99);
   const top = run.levels.get(TOP)!;
   const topWallMs = top.seconds * 1000;
   const problems = [...run.problems].map(([kind, { count, first }]) => `${count} × ${kind}, the first: \`${first}\``);
@@ -580,12 +581,12 @@ function loadsSection(run: Run): string[] {
     "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...[...run.levels.entries()].map(([level, load]) => row(`${level} in flight`, load)),
     row("on a timer at half the peak (latency from the time each request was due)", run.half),
-    `| the disk's floor: one 4 KiB page written and fdatasync'ed beside the database, ${FLOOR_MS} ms per round | ${floor.length} | – | – | ${f1(percentile(floor, 0.5))} | ${f1(percentile(floor, 0.99))} | – | – |`,
+    `| the disk's floor: one 4 KiB page written and fdatasync'ed beside the database, ${FLOOR_MS} ms per round | ${floor.length} syncs | – | – | ${f1(percentile(floor, 0.5))} | ${f1(percentile(floor, 0.99))} | – | – |`,
     "",
-    `A commit cannot take less than the disk's fdatasync, timed in every round between the loads on a file in the data directory (the database's file system): p50 ${f2(percentile(floor, 0.5))} ms, p99 ${f2(percentile(floor, 0.99))} ms, max ${f1(floor.at(-1) ?? Number.NaN)} ms over ${floor.length} syncs. The latency target (p99 under 10 ms at half the peak) is to be read against it.`,
+    `A commit cannot take less than the disk's fdatasync, timed in every round between the loads on a file in the data directory (the database's file system): p50 ${f2(percentile(floor, 0.5))} ms, p99 ${f2(percentile(floor, 0.99))} ms, max ${f1(floor.at(-1) ?? Number.NaN)} ms over ${floor.length} syncs. The latency target (p99 under 10 ms at half the peak) is read against it: p99 at half the peak was ${f1(halfP99)} ms, ${f1(halfP99 / percentile(floor, 0.99))} × the disk's p99.`,
     "",
     `The load generator is this process: node:http with kept-alive connections (as many as requests in flight; unlimited on the timer), every request signed and serialised before its timed window. Each answer must be 200 and carry its own request's nonce in the acknowledgment's claims (the JWS payload decoded, no signature check); one answer in ${SAMPLE_EVERY} was also checked in full as a merchant does (verifyAcknowledgment: chain, signature, offer hash, price, nonce, date) after its load, outside the timed window: ${run.sample.verified} passed, ${run.sample.failed} failed (counted as errors). ` +
-      `Its CPU per request is in the last column, the server's (every thread) per payment in the one before, both read over the same timed windows; at ${TOP} in flight the load generator used ${f2(top.generatorMs / topWallMs)} cores and the server ${f2(top.serverMs / topWallMs)}, of the machine's ${cpus().length}.` +
+      `Its CPU per request is in the last column, the server's (every thread) per payment in the one before, both read over the same timed windows: at ${TOP} in flight the load generator took ${f2(top.generatorMs / topWallMs)} of the machine's ${cpus().length} cores (more under «More than one core»).` +
       (problems.length === 0 ? "" : ` Answers that were not acknowledgments of their request: ${problems.join("; ")}.`),
     "",
   ];
