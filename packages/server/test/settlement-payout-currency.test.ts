@@ -20,6 +20,7 @@ import { parseDomesticAccount, validateXml, type DomesticAccount } from "../src/
 import { schemas } from "./bank-fixtures.js";
 import { Books, eur, jpy, usd } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
+import { WebhookKeyRing } from "../src/webhooks/secret-box.js";
 
 const ACME = "urn:peage:publisher:acme" as PartyId<"publisher">;
 const KAISHA = "urn:peage:publisher:kaisha" as PartyId<"publisher">;
@@ -247,6 +248,22 @@ for (const engine of ENGINES) {
         londonOwn.payouts.map((p) => [p.period, p.amount]),
         [["2026-04", price(1_478, "GBP")]],
       );
+
+      // And what its webhook says: the payout.scheduled event carries the same conversion.
+      const at = "2026-05-01T10:00:00.000Z";
+      const endpoint = { id: "whe_payouts", url: "https://hooks.example/", publisher: undefined, label: "payouts" };
+      await store.runExtension(
+        "addEndpoint",
+        { ...endpoint, events: ["payout.scheduled"], createdAt: at },
+        WebhookKeyRing.generate().seal("whsec_payouts", endpoint.id),
+      );
+      assert.ok((await store.runExtension("fanOut", at, 100)) > 0);
+      const bodies = await t.raw.query<{ body: string }>(
+        "SELECT body FROM webhook_events WHERE type = 'payout.scheduled' AND body IS NOT NULL",
+      );
+      const sent = bodies.map((row) => JSON.parse(row.body) as { data: { payoutId: string; conversion?: unknown } });
+      assert.deepEqual(sent.find((event) => event.data.payoutId === acme!.id)?.data.conversion, acme!.conversion);
+      assert.deepEqual(sent.find((event) => event.data.payoutId === london.id)?.data.conversion, london.conversion);
     });
 
     it("stores an account as an IBAN or a domestic account, never both, and refuses a stored account its country's rules refuse", async () => {
