@@ -33,6 +33,9 @@ export function preparePayment(request: unknown, offer: Offer): PreparedPayment 
   };
 }
 
+/** Answers that were not acknowledgments of their request, by kind and HTTP status: how many, and the first one's start. */
+export type Problems = Map<string, { count: number; first: string }>;
+
 /** What became of one request. */
 export type Outcome = "acknowledged" | "refused" | "not-this-request" | "failed";
 
@@ -90,8 +93,7 @@ export class PaymentClient {
   private readonly agent: Agent;
   private readonly host: string;
   private readonly port: number;
-  /** Outcomes other than an acknowledgment, by kind and HTTP status, each with how many and the first answer's start. */
-  readonly problems = new Map<string, { count: number; first: string }>();
+  readonly problems: Problems = new Map();
 
   constructor(
     url: string,
@@ -148,4 +150,13 @@ export class PaymentClient {
     else this.problems.set(key, { count: 1, first });
     return outcome;
   }
+}
+
+/** A sentence for a report on the answers that were not acknowledgments of their request, or nothing if there were none. */
+export function describeProblems(problems: Problems): string {
+  if (problems.size === 0) return "";
+  const each = [...problems].map(
+    ([kind, { count, first }]) => `${count} × ${kind}, the first: \`${first.replace(/[`\r\n]/g, " ")}\``,
+  );
+  return ` Answers that were not acknowledgments of their request: ${each.join("; ")}.`;
 }

@@ -18,8 +18,8 @@
  *   - the CPU the load generator (http-load.ts) and the server spent per request on each load;
  *   - the server's peak resident memory.
  *
- * The ceiling, the floor and the loads alternate in ROUNDS rounds, so that other work on the machine weighs on
- * both alike; each figure sums its rounds. The server runs as its own process (main.js, WAL +
+ * The ceiling, the floor and the loads alternate in ROUNDS rounds, so that other work on the machine
+ * weighs on all alike; each figure sums its rounds. The server runs as its own process (main.js, WAL +
  * synchronous=FULL as in production), the load generator in this one, over 127.0.0.1.
  *
  *   node packages/server/dist/bench/payments.bench.js
@@ -50,7 +50,14 @@ import {
 } from "@peage/protocol";
 import { initDataDir } from "../src/index.js";
 import { newDiskFloor, timeFdatasync, type DiskFloor } from "./disk-floor.js";
-import { AnswerSample, PaymentClient, preparePayment, type PreparedPayment } from "./http-load.js";
+import {
+  AnswerSample,
+  describeProblems,
+  PaymentClient,
+  preparePayment,
+  type PreparedPayment,
+  type Problems,
+} from "./http-load.js";
 import type { ProbeCommand, ProbeCounts, ProbeReply } from "./probe.js";
 import { whereTheTimeGoes, type CpuProfile, type ProfileRow } from "./profile.js";
 import { f0, f1, f2, percentile, publishSection, type Target } from "./report.js";
@@ -194,7 +201,7 @@ interface Run {
   readonly floor: DiskFloor;
   /** Answers checked in full (verifyAcknowledgment) after their load, and what was not an acknowledgment of its request. */
   readonly sample: { readonly verified: number; readonly failed: number };
-  readonly problems: ReadonlyMap<string, { count: number; first: string }>;
+  readonly problems: Problems;
   readonly rssMiB: number | undefined;
   readonly loadAverage: number;
 }
@@ -377,7 +384,7 @@ async function measure(h: Harness): Promise<Omit<Run, "rssMiB" | "loadAverage">>
   const ceiling: Ceiling = { signs: 0, verifies: 0, seconds: { sign: 0, verify: 0 } };
   const floor = newDiskFloor();
   const sample = new AnswerSample(SAMPLE_EVERY);
-  const problems = new Map<string, { count: number; first: string }>();
+  const problems: Problems = new Map();
   const lastRate = new Map<number, number>();
   const top: TopLoadCpu = { serverMs: 0, generatorMs: 0, wallMs: 0, machineMs: 0, idleMs: 0 };
   const profileFile = join(tmpdir(), `peage-bench-${process.pid}.cpuprofile`);
@@ -526,7 +533,7 @@ function render(
     "",
     `POST /v1/payments over HTTP on 127.0.0.1, SQLite in WAL mode with synchronous=FULL (an fsync per commit; payments that arrive together share a commit; a thread of its own checkpoints the WAL), server (one process) and load generator as two processes on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${run.loadAverage.toFixed(1)} when the run began. Half the payments convert USD to EUR. ${ROUNDS} rounds, each: the crypto ceiling (${CEILING_MS} ms of signatures, ${CEILING_MS} ms of verifications), the disk's floor (${FLOOR_MS} ms of fdatasync), then each level for ${LEVEL_SECONDS} s, then ${HALF_RATE_SECONDS} s at half that round's peak rate on a timer; each figure sums its rounds. The server's CPU profiler ran throughout the rounds, so every figure includes its cost. \`node packages/server/dist/bench/payments.bench.js\` reproduces it.`,
     "",
-    ...loadsSection(run),
+    ...loadsSection(run, f.halfP99),
     `Peak resident memory of the server process (VmHWM): ${run.rssMiB === undefined ? "not available" : `${f0(run.rssMiB)} MiB`}.`,
     "",
     "### Against the crypto ceiling",
@@ -566,18 +573,16 @@ function render(
  * The loads' rates and latencies, with the CPU the server and the load generator spent on each,
  * and the disk's floor under a commit taken in the same rounds.
  */
-function loadsSection(run: Run): string[] {
+function loadsSection(run: Run, halfP99: number): string[] {
   const perRequest = (ms: number, load: Load) => f0((ms * 1000) / (load.payments + load.errors));
   const row = (what: string, load: Load) =>
     `| ${what} | ${load.payments} | ${load.errors} | ${f0(rate(load))} | ${f1(percentile(load.latencies, 0.5))} | ` +
     `${f1(percentile(load.latencies, 0.99))} | ${perRequest(load.serverMs, load)} | ${perRequest(load.generatorMs, load)} |`;
   const floor = [...run.floor.latencies].sort((a, b) => a - b);
-  const halfP99 = percentile(run.half.latencies, 0.99);
   const top = run.levels.get(TOP)!;
   const topWallMs = top.seconds * 1000;
-  const problems = [...run.problems].map(([kind, { count, first }]) => `${count} × ${kind}, the first: \`${first}\``);
   return [
-    "| load | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) | server CPU per payment (µs) | load generator CPU per request (µs) |",
+    "| load | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) | server CPU per request (µs) | load generator CPU per request (µs) |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...[...run.levels.entries()].map(([level, load]) => row(`${level} in flight`, load)),
     row("on a timer at half the peak (latency from the time each request was due)", run.half),
@@ -586,8 +591,8 @@ function loadsSection(run: Run): string[] {
     `A commit cannot take less than the disk's fdatasync, timed in every round between the loads on a file in the data directory (the database's file system): p50 ${f2(percentile(floor, 0.5))} ms, p99 ${f2(percentile(floor, 0.99))} ms, max ${f1(floor.at(-1) ?? Number.NaN)} ms over ${floor.length} syncs. The latency target (p99 under 10 ms at half the peak) is read against it: p99 at half the peak was ${f1(halfP99)} ms, ${f1(halfP99 / percentile(floor, 0.99))} × the disk's p99.`,
     "",
     `The load generator is this process: node:http with kept-alive connections (as many as requests in flight; unlimited on the timer), every request signed and serialised before its timed window. Each answer must be 200 and carry its own request's nonce in the acknowledgment's claims (the JWS payload decoded, no signature check); one answer in ${SAMPLE_EVERY} was also checked in full as a merchant does (verifyAcknowledgment: chain, signature, offer hash, price, nonce, date) after its load, outside the timed window: ${run.sample.verified} passed, ${run.sample.failed} failed (counted as errors). ` +
-      `Its CPU per request is in the last column, the server's (every thread) per payment in the one before, both read over the same timed windows: at ${TOP} in flight the load generator took ${f2(top.generatorMs / topWallMs)} of the machine's ${cpus().length} cores (more under «More than one core»).` +
-      (problems.length === 0 ? "" : ` Answers that were not acknowledgments of their request: ${problems.join("; ")}.`),
+      `Its CPU per request is in the last column, the server's (every thread) in the one before, both read over the same timed windows: at ${TOP} in flight the load generator took ${f2(top.generatorMs / topWallMs)} of the machine's ${cpus().length} cores (more under «More than one core»).` +
+      describeProblems(run.problems),
     "",
   ];
 }

@@ -46,7 +46,14 @@ import {
   type PartyId,
 } from "@peage/protocol";
 import { initDataDir, PgStore, type PaymentRecord } from "../src/index.js";
-import { AnswerSample, PaymentClient, preparePayment, type PreparedPayment } from "./http-load.js";
+import {
+  AnswerSample,
+  describeProblems,
+  PaymentClient,
+  preparePayment,
+  type PreparedPayment,
+  type Problems,
+} from "./http-load.js";
 import { ownCpuSeconds, selfCpuSeconds, treeCpuSeconds } from "./process-cpu.js";
 import { f0, f2, publishSection, type Target } from "./report.js";
 
@@ -559,7 +566,7 @@ interface Results {
   readonly settings: Settings;
   /** Answers checked in full after their round, and those that were not acknowledgments of their request. */
   readonly sample: { readonly verified: number; readonly failed: number };
-  readonly problems: ReadonlyMap<string, { count: number; first: string }>;
+  readonly problems: Problems;
 }
 
 const tps = (b: Pgbench) => b.transactions / b.seconds;
@@ -673,11 +680,10 @@ function cpuTable(r: Results): string[] {
 function loadGeneratorNote(r: Results): string[] {
   const spread = r.httpSpread;
   const cores = (load: Load) => f2(load.cpu.client / load.seconds);
-  const problems = [...r.problems].map(([kind, { count, first }]) => `${count} × ${kind}, the first: \`${first}\``);
   return [
     `The load generator is this process: node:http with ${CLIENTS} kept-alive connections, every request signed and serialised before the rounds. Each answer must be 200 and carry its own request's nonce in the acknowledgment's claims (the JWS payload decoded, no signature check); one answer in ${SAMPLE_EVERY} was also checked in full as a merchant does (verifyAcknowledgment: chain, signature, offer hash, price, nonce, date) after its round, outside the timed window: ${r.sample.verified} passed, ${r.sample.failed} failed (counted as errors). ` +
       `It spent ${cpuMs(spread, "client")} ms of CPU per payment through the server (the client column above), ${cores(spread)} cores while it ran, against ${cpuMs(spread, "server")} ms for the server's processes and ${cpuMs(spread, "postgres")} ms for PostgreSQL: of the ${cpus().length} cores, the server and PostgreSQL had what the load generator and the machine's other work left.` +
-      (problems.length === 0 ? "" : ` Answers that were not acknowledgments of their request: ${problems.join("; ")}.`),
+      describeProblems(r.problems),
     "",
   ];
 }
