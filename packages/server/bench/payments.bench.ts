@@ -403,7 +403,10 @@ async function measure(h: Harness): Promise<Omit<Run, "rssMiB" | "loadAverage">>
   for (let round = 0; round < ROUNDS; round++) {
     process.stdout.write(`round ${round + 1} of ${ROUNDS}: ceiling`);
     h.timeCeiling(ceiling);
+    const syncs = floor.latencies.length;
     h.timeFloor(floor);
+    const roundFloor = floor.latencies.slice(syncs).sort((x, y) => x - y);
+    process.stdout.write(`, fdatasync p50 ${f2(percentile(roundFloor, 0.5))} ms p99 ${f2(percentile(roundFloor, 0.99))} ms`);
     let peak = 0;
     for (const level of LEVELS) {
       const load = levels.get(level)!;
