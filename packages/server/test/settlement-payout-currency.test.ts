@@ -123,6 +123,13 @@ for (const engine of ENGINES) {
       const books = new Books(t.store, 0);
       const { store } = books;
       const payers = await setUp(books);
+      // An endpoint for payouts first: it is owed the events of the payouts recorded after it.
+      const endpoint = { id: "whe_payouts", url: "https://hooks.example/", publisher: undefined, label: "payouts" };
+      await store.runExtension(
+        "addEndpoint",
+        { ...endpoint, events: ["payout.scheduled"], createdAt: "2026-03-01T00:00:00.000Z" },
+        WebhookKeyRing.generate().seal("whsec_payouts", endpoint.id),
+      );
       await books.pay(payers.eu, ACME, eur(2_500), "2026-03-05T10:00:00.000Z");
       await books.pay(payers.us, ACME, usd(3_000), "2026-03-05T11:00:00.000Z");
       await books.pay(payers.jp, ACME, jpy(1_500), "2026-03-05T12:00:00.000Z");
@@ -270,12 +277,6 @@ for (const engine of ENGINES) {
 
       // And what its webhook says: the payout.scheduled event carries the same conversion.
       const at = "2026-05-01T10:00:00.000Z";
-      const endpoint = { id: "whe_payouts", url: "https://hooks.example/", publisher: undefined, label: "payouts" };
-      await store.runExtension(
-        "addEndpoint",
-        { ...endpoint, events: ["payout.scheduled"], createdAt: at },
-        WebhookKeyRing.generate().seal("whsec_payouts", endpoint.id),
-      );
       assert.ok((await store.runExtension("fanOut", at, 100)) > 0);
       const bodies = await t.raw.query<{ body: string }>(
         "SELECT body FROM webhook_events WHERE type = 'payout.scheduled' AND body IS NOT NULL",
