@@ -35,11 +35,14 @@ function claimsOf(ack: { acknowledgment: string }): AcknowledgmentClaims {
   return decoded.value.payload as AcknowledgmentClaims;
 }
 
-for (const engine of ENGINES) {
-  describe(`payments (${engine})`, () => {
+// SQLite also with two payment threads (`--workers 2`): the same answers, the same books.
+const SETUPS = [...ENGINES.map((engine) => ({ engine, threads: 1 })), { engine: "sqlite" as const, threads: 2 }];
+
+for (const { engine, threads } of SETUPS) {
+  describe(`payments (${engine}${threads > 1 ? `, ${threads} payment threads` : ""})`, () => {
     let fx: Fixture;
     before(async () => {
-      fx = await startFixture({ engine });
+      fx = await startFixture({ engine, threads });
     });
     after(async () => {
       await fx.close();
