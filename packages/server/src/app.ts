@@ -94,7 +94,6 @@ export interface RouteContext extends PaymentContext {
   readonly readiness: readonly ReadinessCheck[];
   readonly userRequestWindowMs: number;
   readonly webhookKeys: WebhookKeyRing;
-  readonly paymentPool: PaymentPool | undefined;
 }
 
 declare module "fastify" {
@@ -190,13 +189,12 @@ export function buildApp(deps: AppDeps): App {
     ],
     userRequestWindowMs: deps.userRequestWindowMs ?? 5 * 60_000,
     webhookKeys: deps.webhookKeys ?? WebhookKeyRing.generate(),
-    paymentPool: deps.paymentPool,
   };
 
   app.decorate("peageReadiness", () => runChecks(ctx.readiness));
 
   app.register(swagger, OPENAPI_OPTIONS);
-  app.register(paymentRoutes, { ctx });
+  app.register(paymentRoutes, { ctx, pool: deps.paymentPool });
   app.register(usageRoutes, { ctx });
   app.register(accountRoutes, { ctx });
   app.register(apiKeyRoutes, { ctx });

@@ -122,11 +122,15 @@ export class PaymentPool {
   }
 
   /**
-   * One payment request (its body as text, undefined when it had none) checked and signed on a
+   * One payment request (its body as text, null or undefined when it had none) checked and signed on a
    * thread, then booked by the store; throws HttpProblem as processPayment does. `label` is told
    * the offer's currency (the metrics'), whatever the outcome.
    */
-  async pay(ctx: PaymentContext, body: string | undefined, label: (currency: string | undefined) => void): Promise<PaymentAnswer> {
+  async pay(
+    ctx: PaymentContext,
+    body: string | null | undefined,
+    label: (currency: string | undefined) => void,
+  ): Promise<PaymentAnswer> {
     const answer = await this.#check(body, ctx.clock.now().getTime());
     label(answer.currency);
     if (answer.seen) ctx.publisherSeen?.(answer.seen.publisher, answer.seen.notAfter);
@@ -157,7 +161,7 @@ export class PaymentPool {
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
   }
 
-  #check(body: string | undefined, now: number): Promise<ThreadAnswer> {
+  #check(body: string | null | undefined, now: number): Promise<ThreadAnswer> {
     if (this.#closing) return Promise.reject(unavailable("the server is shutting down"));
     let slot: Slot | undefined;
     for (const candidate of this.#slots)

@@ -46,7 +46,8 @@ export interface ThreadData {
 
 /** What the event loop sends, several per message: a request to check, or what changed since (rates, CRLs). */
 export type ThreadMessage =
-  | { readonly kind: "pay"; readonly id: number; readonly body: string | undefined; readonly now: number }
+  /** `body`: the text, or null or undefined as Fastify has it for a request without one (refused by the schema, in its words). */
+  | { readonly kind: "pay"; readonly id: number; readonly body: string | null | undefined; readonly now: number }
   | { readonly kind: "rates"; readonly table: RateTable | undefined }
   | { readonly kind: "crls"; readonly ders: readonly ArrayBuffer[] };
 
@@ -57,7 +58,11 @@ export interface SeenPublisher {
 }
 
 /** The answer for one request, several per message. */
-export type ThreadAnswer = { readonly id: number; readonly currency: string | undefined; readonly seen: SeenPublisher | undefined } & (
+export type ThreadAnswer = {
+  readonly id: number;
+  readonly currency: string | undefined;
+  readonly seen: SeenPublisher | undefined;
+} & (
   | { readonly kind: "signed"; readonly booking: Booking }
   | { readonly kind: "accepted"; readonly accepted: AcceptedConsent }
   | { readonly kind: "replayed"; readonly payment: PaymentRecord }
@@ -90,9 +95,9 @@ const validate = strictValidatorCompiler({
 }) as (input: unknown) => { value?: unknown; error?: FastifySchemaValidationError[] };
 
 /** The body as the route would have it: read as JSON, then checked against the schema, refused in the application's words. */
-function requestOf(text: string | undefined): { body: unknown; problem?: Problem } {
-  let body: unknown;
-  if (text !== undefined) {
+function requestOf(text: string | null | undefined): { body: unknown; problem?: Problem } {
+  let body: unknown = text;
+  if (typeof text === "string") {
     const read = readJsonBody(text);
     if (!read.ok) return { body: undefined, problem: problemFor("ERR_BAD_REQUEST", read.message, { status: 400 }) };
     body = read.value;
@@ -102,7 +107,17 @@ function requestOf(text: string | undefined): { body: unknown; problem?: Problem
   return { body };
 }
 
+/** A request's answer; whatever goes wrong is answered too (as a failure, 500), never left to kill the thread. */
 async function check(task: Extract<ThreadMessage, { kind: "pay" }>): Promise<ThreadAnswer> {
+  try {
+    return await checkRequest(task);
+  } catch (error) {
+    const { name, message } = error as Error;
+    return { id: task.id, currency: undefined, seen: undefined, kind: "failed", name: String(name), message: String(message) };
+  }
+}
+
+async function checkRequest(task: Extract<ThreadMessage, { kind: "pay" }>): Promise<ThreadAnswer> {
   let seen: SeenPublisher | undefined;
   const ctx: PaymentContext = {
     ...base,
@@ -119,7 +134,8 @@ async function check(task: Extract<ThreadMessage, { kind: "pay" }>): Promise<Thr
     if (prepared.kind === "accepted") return { id, currency, seen, kind: "accepted", accepted: prepared.accepted };
     return { id, currency, seen, kind: "signed", booking: prepared.booking };
   } catch (error) {
-    if (error instanceof HttpProblem) return { id, currency, seen, kind: "refused", problem: error.problem, headers: error.headers };
+    if (error instanceof HttpProblem)
+      return { id, currency, seen, kind: "refused", problem: error.problem, headers: error.headers };
     const { name, message } = error as Error;
     return { id, currency, seen, kind: "failed", name: String(name), message: String(message) };
   }

@@ -38,6 +38,9 @@ export function sendProblem(reply: FastifyReply, body: Problem, headers: Readonl
 }
 
 /** A request that does not match its route's schema: the part and the member's path, then why. */
-export function malformed(part: string, first: { readonly instancePath?: string; readonly message?: string } | undefined): Problem {
+export function malformed(
+  part: string,
+  first: { readonly instancePath?: string; readonly message?: string } | undefined,
+): Problem {
   return problemFor("ERR_MALFORMED", `${part}${first?.instancePath ?? ""}: ${first?.message ?? "is invalid"}`);
 }

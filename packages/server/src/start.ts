@@ -105,7 +105,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     });
     crls = await startCrlRefresh(app, config, identity, trust, clock ?? systemClock);
     if (paymentPool && !paymentPool.signsOnThreads)
-      app.log.warn("the signing key is in a token, which only the event loop's thread may use: the payment threads check, the event loop signs");
+      app.log.warn(
+        "the signing key is in a token, which only the event loop's thread may use: the payment threads check, the event loop signs",
+      );
     if (webhookKeys.created) app.log.warn({ file: webhookKeys.created }, "made the key ring that seals webhook secrets");
     const resealed = await resealSecrets(store, webhookKeys.ring);
     if (resealed > 0) app.log.info({ endpoints: resealed, key: webhookKeys.ring.currentId }, "webhook secrets sealed");

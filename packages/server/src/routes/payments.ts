@@ -6,12 +6,15 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest, FastifySchemaCompiler } from "fastify";
 import { AcknowledgmentSchema, PaymentRequestSchema } from "@peage/protocol";
 import type { App, RouteContext } from "../app.js";
+import type { PaymentPool } from "../payment-pool.js";
 import { offerCurrency, processPayment } from "../payments.js";
 import { strictValidatorCompiler } from "../request-validator.js";
 import { problemsAt } from "../schemas.js";
 
-export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
-  const pool = ctx.paymentPool;
+export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext; pool: PaymentPool | undefined }> = async (
+  app,
+  { ctx, pool },
+) => {
   // With a pool, the offer's currency is read on the thread and handed back with its answer.
   const currencies = new WeakMap<FastifyRequest, string | undefined>();
   app.addHook("onResponse", async (request, reply) => {
@@ -39,7 +42,9 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = a
     },
     async (request) => {
       const answer = pool
-        ? await pool.pay(ctx, request.body as unknown as string | undefined, (currency) => currencies.set(request, currency))
+        ? await pool.pay(ctx, request.body as unknown as string | null | undefined, (currency) =>
+            currencies.set(request, currency),
+          )
         : await processPayment(request.body, ctx);
       request.peageOutcome = answer.replayed ? "replayed" : "recorded";
       request.log.info(
