@@ -548,7 +548,7 @@ function render(
     `The profile is the event loop's thread; the profiler samples wall-clock time, so a thread that the machine's other work kept off the CPU counts as busy where it stood. Over the same ${f0(profileTotal)} ms the process used ${f0(run.cpuMs)} ms of CPU on all its threads (${f0((run.cpuMs * 1000) / f.payments)} µs per payment, ${f0((run.cpuMs / profileTotal) * 100)} % of one core) while the event loop was sampled busy for ${f0(mainBusy)} ms (${f0((mainBusy / profileTotal) * 100)} % of the window). ` +
       (mainBusy > run.cpuMs
         ? "Sampled busy time above the CPU time the process got means it waited for a core held by other work: on this run the machine's load, not the server's code, stands in the way first; the table's shares still say how the server's own time divides."
-        : `The CPU beyond the event loop's, about ${f0(run.cpuMs - mainBusy)} ms (${f0(((run.cpuMs - mainBusy) * 1000) / f.payments)} µs per payment), is the SQLite writer thread (its statements and commits; waiting for the disk costs no CPU) and libuv's and V8's helper threads. ` +
+        : `The CPU beyond the event loop's, about ${f0(run.cpuMs - mainBusy)} ms (${f0(((run.cpuMs - mainBusy) * 1000) / f.payments)} µs per payment), is the payment threads' (with the default workers: parsing, checks, signatures), the SQLite writer thread's (its statements and commits; waiting for the disk costs no CPU) and libuv's and V8's helper threads'. ` +
           (mainBusy / profileTotal > 0.9
             ? "The event loop was busy nearly throughout: its work, the rows above, is what stands in the way."
             : "The event loop was often idle: requests waited on the writer thread and the disk, or on the load generator.")),
@@ -564,7 +564,7 @@ function threadsSection(run: Run, payments: number): string[] {
   const split =
     run.eventLoopCpuMs === undefined
       ? "(the split by thread needs Linux's /proc)"
-      : `: the event loop's thread ${perPayment(run.eventLoopCpuMs)} µs, the other threads (the SQLite writer, the WAL checkpointer, V8's and libuv's helpers) ${perPayment(run.cpuMs - run.eventLoopCpuMs)} µs`;
+      : `: the event loop's thread ${perPayment(run.eventLoopCpuMs)} µs, the other threads (the payment threads, the SQLite writer, the WAL checkpointer, V8's and libuv's helpers) ${perPayment(run.cpuMs - run.eventLoopCpuMs)} µs`;
   const cores = cpus().length;
   const { serverMs, generatorMs, wallMs, machineMs, idleMs } = run.top;
   const share = (ms: number) => `${f0((ms / machineMs) * 100)} %`;

@@ -3,7 +3,7 @@
  * per core, payment-pool.ts) against the same server with `--workers 1` (everything on the event
  * loop), each in its own process with its own data directory made from the same PKI, so that the
  * same requests are valid for both. In every round of the benchmark, each side takes the same
- * closed load (32 in flight) in turn, the order swapped from one round to the next; each side's
+ * closed load (32 in flight) twice, in the order A B B A, then B A A B in the next round; each side's
  * figures sum its rounds: payments/s, and the CPU its process spent per payment (every thread,
  * process.cpuUsage in the server) over exactly its loads.
  */
@@ -44,7 +44,7 @@ export interface AbHarness {
 export interface WorkersAb {
   readonly threads: number;
   readonly sides: readonly [AbSide, AbSide];
-  /** One round: each side in turn (order swapped every round). */
+  /** One round: each side twice, A B B A (B A A B in odd rounds), so that neither is always first or last. */
   round(index: number, pooledUrl: string, pooledCpuMs: () => Promise<number>): Promise<void>;
   stop(): Promise<void>;
 }
@@ -83,7 +83,7 @@ export async function startWorkersAb(
     threads,
     sides,
     async round(index, pooledUrl, pooledCpuMs) {
-      const order = index % 2 === 0 ? [0, 1] : [1, 0];
+      const order = index % 2 === 0 ? [0, 1, 1, 0] : [1, 0, 0, 1];
       for (const which of order) {
         if (which === 0) await run(sides[0], pooledUrl, pooledCpuMs);
         else await run(sides[1], single.url, () => single.cpuMs());
@@ -111,14 +111,14 @@ export function renderWorkersAb(ab: WorkersAb, rounds: number, concurrency: numb
   return [
     "### Payment threads against the event loop alone (`--workers` on SQLite)",
     "",
-    `The server as users start it (one payment thread per core: ${ab.threads} here) and the same server with \`--workers 1\`, each its own process and data directory, took ${concurrency} requests in flight for ${seconds} s in turn in each of the ${rounds} rounds (the order swapped every round), so that the machine's other work weighed on both alike. CPU per payment is the server process's CPU time over its loads, every thread (process.cpuUsage), divided by its payments; cores is that CPU time over the loads' duration.`,
+    `The server as users start it (one payment thread per core: ${ab.threads} here) and the same server with \`--workers 1\`, each its own process and data directory, took ${concurrency} requests in flight for ${seconds} s twice in each of the ${rounds} rounds, in the order A B B A then B A A B, so that the machine's other work weighed on both alike. CPU per payment is the server process's CPU time over its loads, every thread (process.cpuUsage), divided by its payments; cores is that CPU time over the loads' duration.`,
     "",
     "| server | payments | errors | payments/s | CPU per payment (µs) | cores used |",
     "|---|---:|---:|---:|---:|---:|",
     row(pooled),
     row(single),
     "",
-    `The threads cost ${f2(cpuRatio)} × the CPU per payment of the event loop alone (handing each request to a thread and its answer back, a read connection and caches per thread) and gave ${f2(rateRatio)} × its rate on this machine.`,
+    `With the threads, the server spent ${f2(cpuRatio)} × the CPU per payment of the event loop alone and reached ${f2(rateRatio)} × its rate, in this run on this machine.`,
     "",
   ];
 }
