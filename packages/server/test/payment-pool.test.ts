@@ -304,6 +304,21 @@ describe("a server with two payment threads (startServer, SQLite file, HTTP)", (
     assert.deepEqual([after.payments, after.balance], [1, 1_000_000 - PRICE]);
   });
 
+  it("one nonce in many requests (the offer consented to again) sent at once: one payment, the others ERR_NONCE_REUSED", async () => {
+    const payer = await user("nonce", 1_000_000);
+    const offer = createOffer(s.catalog.offers[0]!, systemClock);
+    const signed = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        createPaymentRequest({ offer, user: payer.id, server: s.pki.server.identity, userKey: payer.key, clock: systemClock }),
+      ),
+    );
+    const answers = await Promise.all(signed.map(pay));
+    assert.equal(answers.filter((answer) => answer.status === 200).length, 1);
+    for (const answer of answers.filter((x) => x.status !== 200)) assert.equal(answer.body.code, "ERR_NONCE_REUSED");
+    const after = books(payer.id);
+    assert.deepEqual([after.payments, after.balance], [1, 1_000_000 - PRICE]);
+  });
+
   it("a thread stopped in the middle of a load, every request retried: nothing lost, nothing twice", async () => {
     const initial = 10_000_000;
     const payer = await user("stopped", initial);

@@ -25,7 +25,7 @@ import {
   snapshot,
   startFixture,
   topUp,
-  ENGINES,
+  PAYMENT_SETUPS,
   type Fixture,
 } from "./helpers/fixture.js";
 
@@ -35,11 +35,8 @@ function claimsOf(ack: { acknowledgment: string }): AcknowledgmentClaims {
   return decoded.value.payload as AcknowledgmentClaims;
 }
 
-// SQLite also with two payment threads (`--workers 2`): the same answers, the same books.
-const SETUPS = [...ENGINES.map((engine) => ({ engine, threads: 1 })), { engine: "sqlite" as const, threads: 2 }];
-
-for (const { engine, threads } of SETUPS) {
-  describe(`payments (${engine}${threads > 1 ? `, ${threads} payment threads` : ""})`, () => {
+for (const { engine, threads, label } of PAYMENT_SETUPS) {
+  describe(`payments (${label})`, () => {
     let fx: Fixture;
     before(async () => {
       fx = await startFixture({ engine, threads });

@@ -33,9 +33,15 @@ import {
 import { buildApp, createApiKey, staticRates, type App, type ServerIdentity, type Store } from "../../src/index.js";
 import { ApiScopes } from "../../src/store/store.js";
 import { PaymentPool } from "../../src/payment-pool.js";
-import { openTestStore, type Engine, type RawDb } from "./engines.js";
+import { ENGINES, openTestStore, type Engine, type RawDb } from "./engines.js";
 
 export { ENGINES, type Engine } from "./engines.js";
+
+/** The payment route's setups: each engine on the event loop, and SQLite with two payment threads (`--workers 2`). */
+export const PAYMENT_SETUPS = [
+  ...ENGINES.map((engine) => ({ engine, threads: 1, label: engine })),
+  { engine: "sqlite" as const, threads: 2, label: "sqlite, 2 payment threads" },
+];
 
 /** The tests' "now": fixed, so every date in them is reproducible. */
 export const NOW = new Date("2026-03-10T12:00:00.000Z");
