@@ -276,7 +276,7 @@ async function main(): Promise<void> {
       send,
       makeRequests,
       (ceiling) => timeCrypto(ceiling, keys, signingInputs),
-      (round) => ab.round(round, url, async () => (await cpuNow(pooled)).server),
+      (round) => ab.round(round, url, () => processCpu(pooled)),
     );
     await ab.stop();
     const rssMiB = peakRssMiB(child.pid!);
@@ -298,7 +298,7 @@ function abHarness(makeRequests: (count: number) => Promise<string[]>): AbHarnes
       const started = await startServer(dataDir, keyFile, extra);
       return {
         url: started.url,
-        cpuMs: async () => (await cpuNow(started.child)).server,
+        cpu: () => processCpu(started.child),
         stop: async () => {
           started.child.kill("SIGTERM");
           await new Promise((resolve) => started.child.once("exit", resolve));
@@ -438,6 +438,13 @@ async function cpuNow(child: ChildProcess): Promise<CpuNow> {
   if (reply.event !== "cpu") throw new Error("the probe did not report its CPU time");
   const own = process.cpuUsage();
   return { server: reply.cpuMs, generator: (own.user + own.system) / 1000, wall: performance.now(), machine: machineCpu() };
+}
+
+/** A server's CPU time so far, every thread and its event loop's alone, ms. */
+async function processCpu(child: ChildProcess): Promise<{ all: number; eventLoop: number | undefined }> {
+  const reply = await probe(child, { cmd: "cpu" });
+  if (reply.event !== "cpu") throw new Error("the probe did not report its CPU time");
+  return { all: reply.cpuMs, eventLoop: reply.eventLoopCpuMs };
 }
 
 function addCpu(top: TopLoadCpu, before: CpuNow, after: CpuNow): void {

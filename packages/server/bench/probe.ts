@@ -34,7 +34,8 @@ export type ProbeCommand =
  */
 export type ProbeReply =
   | { readonly event: "started" }
-  | { readonly event: "cpu"; readonly cpuMs: number }
+  /** `eventLoopCpuMs`: the main thread's alone, as below. */
+  | { readonly event: "cpu"; readonly cpuMs: number; readonly eventLoopCpuMs: number | undefined }
   | {
       readonly event: "stopped";
       readonly counts: ProbeCounts;
@@ -120,7 +121,7 @@ function listenOnMainThread(): void {
   const handle = async (command: ProbeCommand): Promise<ProbeReply> => {
     if (command.cmd === "cpu") {
       const cpu = process.cpuUsage();
-      return { event: "cpu", cpuMs: (cpu.user + cpu.system) / 1000 };
+      return { event: "cpu", cpuMs: (cpu.user + cpu.system) / 1000, eventLoopCpuMs: eventLoopCpuMs() };
     }
     if (command.cmd === "start") {
       Object.assign(counts, { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 });

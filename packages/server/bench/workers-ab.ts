@@ -21,6 +21,14 @@ export interface AbSide {
   errors: number;
   seconds: number;
   cpuMs: number;
+  /** The event loop's thread alone (Linux /proc; NaN elsewhere). */
+  eventLoopMs: number;
+}
+
+/** A server's CPU time so far, ms: every thread, and its event loop's alone where /proc tells. */
+export interface ServerCpu {
+  readonly all: number;
+  readonly eventLoop: number | undefined;
 }
 
 /** What the benchmark hands over: its way to start a server, load it and read its CPU time. */
@@ -29,7 +37,7 @@ export interface AbHarness {
     dataDir: string,
     keyFile: string,
     extra: readonly string[],
-  ): Promise<{ url: string; cpuMs(): Promise<number>; stop(): Promise<void> }>;
+  ): Promise<{ url: string; cpu(): Promise<ServerCpu>; stop(): Promise<void> }>;
   /** `concurrency` requests in flight for `seconds`, each sent with `send`; adds to the side's payments, errors and seconds. */
   load(
     side: AbSide,
@@ -45,7 +53,7 @@ export interface WorkersAb {
   readonly threads: number;
   readonly sides: readonly [AbSide, AbSide];
   /** One round: each side twice, A B B A (B A A B in odd rounds), so that neither is always first or last. */
-  round(index: number, pooledUrl: string, pooledCpuMs: () => Promise<number>): Promise<void>;
+  round(index: number, pooledUrl: string, pooledCpu: () => Promise<ServerCpu>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,23 +78,32 @@ export async function startWorkersAb(
   }
   const threads = availableParallelism();
   const sides: [AbSide, AbSide] = [
-    { label: `default (${threads} payment thread${threads === 1 ? "" : "s"})`, payments: 0, errors: 0, seconds: 0, cpuMs: 0 },
-    { label: "--workers 1 (the event loop)", payments: 0, errors: 0, seconds: 0, cpuMs: 0 },
+    {
+      label: `default (${threads} payment thread${threads === 1 ? "" : "s"})`,
+      payments: 0,
+      errors: 0,
+      seconds: 0,
+      cpuMs: 0,
+      eventLoopMs: 0,
+    },
+    { label: "--workers 1 (the event loop)", payments: 0, errors: 0, seconds: 0, cpuMs: 0, eventLoopMs: 0 },
   ];
-  const run = async (side: AbSide, url: string, cpuMs: () => Promise<number>) => {
+  const run = async (side: AbSide, url: string, cpu: () => Promise<ServerCpu>) => {
     const bodies = await harness.makeRequests(Math.ceil(4000 * opts.seconds));
-    const before = await cpuMs();
+    const before = await cpu();
     await harness.load(side, sender(url), bodies, opts.concurrency, opts.seconds);
-    side.cpuMs += (await cpuMs()) - before;
+    const after = await cpu();
+    side.cpuMs += after.all - before.all;
+    side.eventLoopMs += (after.eventLoop ?? Number.NaN) - (before.eventLoop ?? Number.NaN);
   };
   return {
     threads,
     sides,
-    async round(index, pooledUrl, pooledCpuMs) {
+    async round(index, pooledUrl, pooledCpu) {
       const order = index % 2 === 0 ? [0, 1, 1, 0] : [1, 0, 0, 1];
       for (const which of order) {
-        if (which === 0) await run(sides[0], pooledUrl, pooledCpuMs);
-        else await run(sides[1], single.url, () => single.cpuMs());
+        if (which === 0) await run(sides[0], pooledUrl, pooledCpu);
+        else await run(sides[1], single.url, () => single.cpu());
       }
     },
     stop: () => single.stop(),
@@ -105,16 +122,17 @@ export function renderWorkersAb(ab: WorkersAb, rounds: number, concurrency: numb
   const [pooled, single] = ab.sides;
   const perPayment = (side: AbSide) => (side.cpuMs * 1000) / side.payments;
   const row = (side: AbSide) =>
-    `| ${side.label} | ${side.payments} | ${side.errors} | ${f0(side.payments / side.seconds)} | ${f0(perPayment(side))} | ${f2(side.cpuMs / 1000 / side.seconds)} |`;
+    `| ${side.label} | ${side.payments} | ${side.errors} | ${f0(side.payments / side.seconds)} | ${f0(perPayment(side))} | ` +
+    `${f0((side.eventLoopMs * 1000) / side.payments)} | ${f2(side.cpuMs / 1000 / side.seconds)} |`;
   const cpuRatio = perPayment(pooled) / perPayment(single);
   const rateRatio = pooled.payments / pooled.seconds / (single.payments / single.seconds);
   return [
     "### Payment threads against the event loop alone (`--workers` on SQLite)",
     "",
-    `The server as users start it (one payment thread per core: ${ab.threads} here) and the same server with \`--workers 1\`, each its own process and data directory, took ${concurrency} requests in flight for ${seconds} s twice in each of the ${rounds} rounds, in the order A B B A then B A A B, so that the machine's other work weighed on both alike. CPU per payment is the server process's CPU time over its loads, every thread (process.cpuUsage), divided by its payments; cores is that CPU time over the loads' duration.`,
+    `The server as users start it (one payment thread per core: ${ab.threads} here) and the same server with \`--workers 1\`, each its own process and data directory, took ${concurrency} requests in flight for ${seconds} s twice in each of the ${rounds} rounds, in the order A B B A then B A A B, so that the machine's other work weighed on both alike. CPU per payment is the server process's CPU time over its loads, every thread (process.cpuUsage), divided by its payments, and the event loop's thread's alone (/proc, in ticks of 10 ms); cores is that CPU time over the loads' duration.`,
     "",
-    "| server | payments | errors | payments/s | CPU per payment (µs) | cores used |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| server | payments | errors | payments/s | CPU per payment (µs) | of which the event loop's (µs) | cores used |",
+    "|---|---:|---:|---:|---:|---:|---:|",
     row(pooled),
     row(single),
     "",
