@@ -31,22 +31,16 @@ export interface ServerCpu {
   readonly eventLoop: number | undefined;
 }
 
-/** What the benchmark hands over: its way to start a server, load it and read its CPU time. */
-export interface AbHarness {
+/** What the benchmark hands over: its way to start a server, load it and read its CPU time, and its requests. */
+export interface AbHarness<P> {
   startServer(
     dataDir: string,
     keyFile: string,
     extra: readonly string[],
   ): Promise<{ url: string; cpu(): Promise<ServerCpu>; stop(): Promise<void> }>;
-  /** `concurrency` requests in flight for `seconds`, each sent with `send`; adds to the side's payments, errors and seconds. */
-  load(
-    side: AbSide,
-    send: (body: string) => Promise<boolean>,
-    bodies: readonly string[],
-    concurrency: number,
-    seconds: number,
-  ): Promise<void>;
-  makeRequests(count: number): Promise<string[]>;
+  /** `concurrency` requests in flight for `seconds` to the server at `url`; adds to the side's payments, errors and seconds. */
+  load(side: AbSide, url: string, payments: readonly P[], concurrency: number, seconds: number): Promise<void>;
+  makeRequests(count: number): Promise<P[]>;
 }
 
 export interface WorkersAb {
@@ -58,8 +52,8 @@ export interface WorkersAb {
 }
 
 /** Starts the `--workers 1` server beside the benchmark's, with the same user and balance. */
-export async function startWorkersAb(
-  harness: AbHarness,
+export async function startWorkersAb<P>(
+  harness: AbHarness<P>,
   opts: { root: string; pkiDir: string; user: PartyId<"user">; userKey: KeyPair; concurrency: number; seconds: number },
 ): Promise<WorkersAb> {
   const dataDir = join(opts.root, "data-workers-1");
@@ -91,7 +85,7 @@ export async function startWorkersAb(
   const run = async (side: AbSide, url: string, cpu: () => Promise<ServerCpu>) => {
     const bodies = await harness.makeRequests(Math.ceil(4000 * opts.seconds));
     const before = await cpu();
-    await harness.load(side, sender(url), bodies, opts.concurrency, opts.seconds);
+    await harness.load(side, url, bodies, opts.concurrency, opts.seconds);
     const after = await cpu();
     side.cpuMs += after.all - before.all;
     side.eventLoopMs += (after.eventLoop ?? Number.NaN) - (before.eventLoop ?? Number.NaN);
@@ -109,13 +103,6 @@ export async function startWorkersAb(
     stop: () => single.stop(),
   };
 }
-
-/** Both sides' requests sent alike: a payment, its answer read whole; true when acknowledged. */
-const sender = (url: string) => async (body: string) => {
-  const response = await fetch(`${url}/v1/payments`, { method: "POST", headers: { "content-type": "application/json" }, body });
-  await response.arrayBuffer();
-  return response.status === 200;
-};
 
 /** The A/B's section of the report. */
 export function renderWorkersAb(ab: WorkersAb, rounds: number, concurrency: number, seconds: number): string[] {
