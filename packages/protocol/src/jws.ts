@@ -13,7 +13,7 @@
  * independent implementation (jose) in both directions.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
-import { canonicalBytes } from "./canonical.js";
+import { canonicalBytes, canonicalJson } from "./canonical.js";
 import { fail, ok, type Result } from "./errors.js";
 import {
   algorithmOfKey as algorithmOfKeyObject,
@@ -105,8 +105,38 @@ function jwsSigningInput(
   alg: SignatureAlgorithm,
   signer: { x5c: readonly string[] } | { kid: string },
 ): string {
-  const header = { alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
-  return `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
+  return `${encodedHeader(alg, typ, signer)}.${base64url(canonicalJson(claims))}`;
+}
+
+/** A protected header naming its signer by a certificate chain, encoded for that chain's signer. */
+interface EncodedChainHeader {
+  readonly alg: SignatureAlgorithm;
+  readonly typ: JwsType;
+  /** The chain as it was when encoded, to see that the signer's array still holds it. */
+  readonly x5c: readonly string[];
+  readonly encoded: string;
+}
+
+/**
+ * The last protected header encoded for each certificate chain (the array a signer passes): a
+ * server sends the same header, kilobytes of certificates, with every acknowledgment, so it is
+ * written and encoded once. Used only while the array still holds the same certificates.
+ */
+const chainHeaders = new WeakMap<readonly string[], EncodedChainHeader>();
+
+function encodedHeader(alg: SignatureAlgorithm, typ: JwsType, signer: { x5c: readonly string[] } | { kid: string }): string {
+  if (!("x5c" in signer)) return base64url(JSON.stringify({ alg, typ, kid: signer.kid }));
+  const known = chainHeaders.get(signer.x5c);
+  const same = known?.alg === alg && known.typ === typ && sameEntries(known.x5c, signer.x5c);
+  if (known && same) return known.encoded;
+  const x5c = [...signer.x5c];
+  const encoded = base64url(JSON.stringify({ alg, typ, x5c }));
+  chainHeaders.set(signer.x5c, { alg, typ, x5c, encoded });
+  return encoded;
+}
+
+function sameEntries(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((entry, i) => entry === b[i]);
 }
 
 /**
@@ -146,12 +176,14 @@ function deepFreeze<T>(value: T): T {
 function decodeJwsText<T extends JwsType>(token: string, typ: T): Result<DecodedJws<T>> {
   if (token.length > MAX_JWS_LENGTH) return fail("ERR_MALFORMED", `JWS longer than ${MAX_JWS_LENGTH} characters`);
   const parts = token.split(".");
-  if (parts.length !== 3 || !parts.every(isCanonicalBase64url) || !parts[0] || !parts[1] || !parts[2]) {
+  // Each part decoded once; a canonical part that is not empty decodes to at least one byte.
+  const bytes = parts.length === 3 ? parts.map(canonicalBase64url) : [];
+  if (bytes.length !== 3 || !bytes.every((part) => part !== undefined && part.length > 0)) {
     return fail("ERR_MALFORMED", "a JWS in compact serialization has three non-empty, canonically encoded base64url parts");
   }
-  const header = parseJsonSegment(parts[0]);
-  const payloadBytes = Buffer.from(parts[1], "base64url");
-  const payload = parseJsonSegment(parts[1]);
+  const header = tryParseStrictJson(bytes[0]!.toString("utf8"));
+  const payloadBytes = bytes[1]!;
+  const { payload, canonical } = parsePayload(payloadBytes);
   if (!isPlainObject(header))
     return fail("ERR_MALFORMED", "JWS protected header is not a JSON object without repeated member names");
   if (payload === undefined) return fail("ERR_MALFORMED", "JWS payload is not JSON");
@@ -191,7 +223,7 @@ function decodeJwsText<T extends JwsType>(token: string, typ: T): Result<Decoded
   }
   // The signer committed to canonical bytes; anything else (duplicate keys, other spacing or
   // number spelling) could be read differently by another parser, so it is refused.
-  if (!isCanonicalJson(payload, payloadBytes)) {
+  if (!canonical) {
     return fail("ERR_MALFORMED", "JWS payload is not RFC 8785 canonical JSON");
   }
   return ok({ header: header as unknown as JwsHeader<T>, payload });
@@ -233,6 +265,24 @@ export function verifyJwsSignatureSync(token: string, alg: SignatureAlgorithm, k
   return valid ? ok(true) : fail("ERR_BAD_SIGNATURE", "the JWS signature is not 64 bytes, or does not verify");
 }
 
+/**
+ * The payload as strict JSON (undefined when it is not, a member named twice included), and whether
+ * `bytes` are exactly its RFC 8785 form. Canonical bytes name no member twice (the canonical form of
+ * what JSON.parse kept holds each name once), so only a payload that is not canonical is walked for
+ * repeated names; either way the outcome is strict JSON's.
+ */
+function parsePayload(bytes: Buffer): { payload: unknown; canonical: boolean } {
+  const text = bytes.toString("utf8");
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text) as unknown;
+  } catch {
+    return { payload: undefined, canonical: false };
+  }
+  if (isCanonicalJson(payload, bytes)) return { payload, canonical: true };
+  return { payload: tryParseStrictJson(text), canonical: false };
+}
+
 /** True when `bytes` are the RFC 8785 form of `value`; false also for values JCS cannot encode (1e400 parses as Infinity). */
 function isCanonicalJson(value: unknown, bytes: Buffer): boolean {
   try {
@@ -242,8 +292,11 @@ function isCanonicalJson(value: unknown, bytes: Buffer): boolean {
   }
 }
 
+/** The `alg` a token's header names: from the decoding kept for it when there is one, else read from the header. */
 function jwsAlgorithm(token: string): unknown {
-  const header = parseJsonSegment(token.slice(0, token.indexOf(".")));
+  const known = decodedTokens.get(token);
+  if (known) return known.header.alg;
+  const header = tryParseStrictJson(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
   return isPlainObject(header) ? header["alg"] : undefined;
 }
 
@@ -263,17 +316,14 @@ function base64url(data: string | Uint8Array): string {
 }
 
 /**
- * Base64url without padding, and canonical (RFC 4648 §3.5): the unused low bits of the last
- * character are zero. Otherwise one signature would have several spellings, and a token could be
+ * The bytes of a part written in base64url without padding, and canonically (RFC 4648 §3.5):
+ * the unused low bits of the last character are zero. Otherwise one signature would have several spellings, and a token could be
  * altered without breaking it.
  */
-function isCanonicalBase64url(segment: string): boolean {
-  return base64urlSegment.test(segment) && Buffer.from(segment, "base64url").toString("base64url") === segment;
-}
-
-/** A header or payload segment as JSON; undefined when it is not strict JSON (duplicate names included). */
-function parseJsonSegment(segment: string): unknown {
-  return tryParseStrictJson(Buffer.from(segment, "base64url").toString("utf8"));
+function canonicalBase64url(segment: string): Buffer | undefined {
+  if (!base64urlSegment.test(segment)) return undefined;
+  const bytes = Buffer.from(segment, "base64url");
+  return bytes.toString("base64url") === segment ? bytes : undefined;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
