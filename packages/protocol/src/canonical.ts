@@ -89,7 +89,8 @@ function objectInCanonicalOrder(object: object, ancestors: object[]): boolean {
 function serialize(value: unknown, ancestors: object[]): string | undefined {
   switch (typeof value) {
     case "string":
-      if (!(value as WellFormedCheck).isWellFormed()) throw new TypeError("a string holds a lone surrogate, which I-JSON forbids");
+      if (!(value as WellFormedCheck).isWellFormed())
+        throw new TypeError("a string holds a lone surrogate, which I-JSON forbids");
       return JSON.stringify(value);
     case "number":
       if (!Number.isFinite(value)) throw new TypeError(`the number ${value} has no JSON representation`);

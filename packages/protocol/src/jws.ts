@@ -144,23 +144,42 @@ function sameEntries(a: readonly string[], b: readonly string[]): boolean {
  * token several times (the consent for its nonce, then for its check, then for the metrics; the
  * publisher's signature of an offer for every payment of that offer), and decoding is a pure
  * function of the text, so a repeat costs a lookup instead of parsing and RFC 8785 checks again.
- * Bounded: the oldest entry makes room. Only tokens that decoded are kept.
+ * Bounded (two generations, below). Only tokens that decoded are kept.
  */
-const decodedTokens = new Map<string, DecodedJws>();
-const MAX_DECODED_TOKENS = 1024;
+let decodedTokens = new Map<string, DecodedJws>();
+let olderDecodedTokens = new Map<string, DecodedJws>();
+/**
+ * Two generations of this many tokens: when the newer is full it becomes the older and the older
+ * is dropped. No entry is ever deleted alone, which would cost Map a walk over the holes it leaves.
+ */
+const DECODED_TOKENS_PER_GENERATION = 512;
+
+/** The decoding kept for a token; found in the older generation, it moves to the newer one. */
+function knownDecoding(token: string): DecodedJws | undefined {
+  const recent = decodedTokens.get(token);
+  if (recent !== undefined) return recent;
+  const older = olderDecodedTokens.get(token);
+  if (older !== undefined) rememberDecoding(token, older);
+  return older;
+}
+
+function rememberDecoding(token: string, decoded: DecodedJws): void {
+  if (decodedTokens.size >= DECODED_TOKENS_PER_GENERATION) {
+    olderDecodedTokens = decodedTokens;
+    decodedTokens = new Map();
+  }
+  decodedTokens.set(token, decoded);
+}
 
 /** Splits and parses a token without checking its signature. */
 export function decodeJws<T extends JwsType>(token: unknown, typ: T): Result<DecodedJws<T>> {
   if (typeof token !== "string") return fail("ERR_MALFORMED", "a JWS must be a string");
   // A token decodes under the one type its header names: asked for another, it is decoded again and refused.
-  const known = decodedTokens.get(token);
+  const known = knownDecoding(token);
   // The check on typ makes the cast exact: the entry was decoded under this very type.
   if (known && known.header.typ === typ) return ok(known as DecodedJws<T>);
   const decoded = decodeJwsText(token, typ);
-  if (decoded.ok && !known) {
-    if (decodedTokens.size >= MAX_DECODED_TOKENS) decodedTokens.delete(decodedTokens.keys().next().value!);
-    decodedTokens.set(token, deepFreeze(decoded.value));
-  }
+  if (decoded.ok && !known) rememberDecoding(token, deepFreeze(decoded.value));
   return decoded;
 }
 
@@ -294,7 +313,7 @@ function isCanonicalJson(value: unknown, bytes: Buffer): boolean {
 
 /** The `alg` a token's header names: from the decoding kept for it when there is one, else read from the header. */
 function jwsAlgorithm(token: string): unknown {
-  const known = decodedTokens.get(token);
+  const known = knownDecoding(token);
   if (known) return known.header.alg;
   const header = tryParseStrictJson(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
   return isPlainObject(header) ? header["alg"] : undefined;
@@ -322,9 +341,16 @@ function base64url(data: string | Uint8Array): string {
  */
 function canonicalBase64url(segment: string): Buffer | undefined {
   if (!base64urlSegment.test(segment)) return undefined;
-  const bytes = Buffer.from(segment, "base64url");
-  return bytes.toString("base64url") === segment ? bytes : undefined;
+  // 4 characters carry 3 bytes; a last group of 2 or 3 characters carries 1 or 2, and leaves the low
+  // 4 or 2 bits of its last character unused; a last group of 1 carries nothing.
+  const rest = segment.length % 4;
+  if (rest === 1) return undefined;
+  const unusedBits = rest === 2 ? 0b1111 : rest === 3 ? 0b11 : 0;
+  if ((BASE64URL_ALPHABET.indexOf(segment[segment.length - 1]!) & unusedBits) !== 0) return undefined;
+  return Buffer.from(segment, "base64url");
 }
+
+const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -73,7 +73,20 @@ const anyString = fc.oneof(fc.string(), fc.string({ unit: "binary" }), codeUnits
 const anyNumber = fc.oneof(
   fc.double(),
   fc.integer(),
-  fc.constantFrom(-0, 0, 1e21, 1e-7, 1e-6, 2 ** 53, -(2 ** 53), Number.MAX_VALUE, Number.MIN_VALUE, 333333333.33333329, NaN, Infinity),
+  fc.constantFrom(
+    -0,
+    0,
+    1e21,
+    1e-7,
+    1e-6,
+    2 ** 53,
+    -(2 ** 53),
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
+    333333333.33333329,
+    NaN,
+    Infinity,
+  ),
 );
 const { json } = fc.letrec((tie) => ({
   json: fc.oneof(
