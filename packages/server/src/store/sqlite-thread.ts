@@ -15,7 +15,12 @@ import { StoreBusyError, StoreSchemaError, StoreStateError, type Store, type Sto
 import type { CheckpointerData } from "./sqlite-checkpointer.js";
 import type { WriterAnswer, WriterRequest } from "./sqlite-writer.js";
 
-type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+type Pending = {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  /** recordPayment's payment, kept to rebuild its "recorded" outcome from the fee alone (sqlite-writer.ts). */
+  sent?: unknown;
+};
 
 /** The Store methods, read from SqliteStore so that one added there is forwarded too (to the writer unless listed in READS). */
 const OPERATIONS = Object.getOwnPropertyNames(SqliteStore.prototype).filter(
@@ -87,6 +92,8 @@ export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions 
       const waiting = pending.get(answer.id);
       pending.delete(answer.id);
       if ("error" in answer) waiting?.reject(revive(answer.error));
+      else if ("recordedFee" in answer)
+        waiting?.resolve({ kind: "recorded", payment: { ...(waiting.sent as object), fee: answer.recordedFee } });
       else waiting?.resolve(answer.value);
     }
   });
@@ -110,7 +117,7 @@ export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions 
     if (failed) return Promise.reject(failed);
     const id = next++;
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      pending.set(id, method === "recordPayment" ? { resolve, reject, sent: args[0] } : { resolve, reject });
       if (outbox.push({ id, method, args }) === 1) setImmediate(send);
     });
   };
