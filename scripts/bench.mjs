@@ -6,8 +6,9 @@
 // Arguments narrow the run to benchmarks whose path contains one of them: `npm run bench -- server`;
 // `--assemble` only rebuilds docs/benchmarks.md from the sections already written.
 // Each section written by a run is stamped (<name>.run.json: date, commit, the benchmark, its
-// duration and the machine's load before and after), and the assembled file shows every
-// section's stamp under its heading: sections of different runs say so.
+// duration and the machine's load before and after; the server's benchmarks write their own, in
+// the same form), and the assembled file shows every section's stamp under its heading: sections
+// of different runs say so.
 import { readdirSync, existsSync, readFileSync, writeFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -44,10 +45,14 @@ for (const bench of selected) {
     cores: os.cpus().length,
     status: result.status === 0 ? "completed" : `failed (exit ${result.status})`,
   };
-  // The sections this benchmark wrote (or rewrote) during its run.
-  for (const f of readdirSync("docs/benchmarks").filter((f) => f.endsWith(".md")))
-    if (statSync(join("docs/benchmarks", f)).mtimeMs >= started.at.getTime())
-      writeFileSync(join("docs/benchmarks", f.replace(/\.md$/, ".run.json")), `${JSON.stringify(stamp, null, 2)}\n`);
+  // The sections this benchmark wrote (or rewrote) during its run, unless it stamped them itself (the server's
+  // benchmarks do, so that a run of one on its own is stamped too); a failed run's sections say so either way.
+  const since = (file) => existsSync(file) && statSync(file).mtimeMs >= started.at.getTime();
+  for (const f of readdirSync("docs/benchmarks").filter((f) => f.endsWith(".md"))) {
+    const runFile = join("docs/benchmarks", f.replace(/\.md$/, ".run.json"));
+    if (since(join("docs/benchmarks", f)) && (!since(runFile) || result.status !== 0))
+      writeFileSync(runFile, `${JSON.stringify(stamp, null, 2)}\n`);
+  }
 }
 
 const sections = readdirSync("docs/benchmarks")

@@ -13,10 +13,13 @@
  *   - the server's CPU per payment by thread (event loop, the rest), and how busy the cores were
  *     while 32 requests were in flight (server, load generator, other work, idle): whether threads
  *     beside the event loop could have used another core;
+ *   - the disk's floor under a commit: a bare write + fdatasync beside the database, timed in
+ *     every round (disk-floor.ts), against which the latency target is read;
+ *   - the CPU the load generator (http-load.ts) and the server spent per request on each load;
  *   - the server's peak resident memory.
  *
- * The ceiling and the loads alternate in ROUNDS rounds, so that other work on the machine weighs on
- * both alike; each figure sums its rounds. The server runs as its own process (main.js, WAL +
+ * The ceiling, the floor and the loads alternate in ROUNDS rounds, so that other work on the machine
+ * weighs on all alike; each figure sums its rounds. The server runs as its own process (main.js, WAL +
  * synchronous=FULL as in production), the load generator in this one, over 127.0.0.1.
  *
  *   node packages/server/dist/bench/payments.bench.js
@@ -39,11 +42,22 @@ import {
   price,
   signCatalog,
   systemClock,
+  verifyAcknowledgment,
   writePkiDir,
+  type Offer,
   type PartyId,
   type PaymentRequest,
 } from "@peage/protocol";
 import { initDataDir } from "../src/index.js";
+import { newDiskFloor, timeFdatasync, type DiskFloor } from "./disk-floor.js";
+import {
+  AnswerSample,
+  describeProblems,
+  PaymentClient,
+  preparePayment,
+  type PreparedPayment,
+  type Problems,
+} from "./http-load.js";
 import type { ProbeCommand, ProbeCounts, ProbeReply } from "./probe.js";
 import { whereTheTimeGoes, type CpuProfile, type ProfileRow } from "./profile.js";
 import { f0, f1, f2, percentile, publishSection, type Target } from "./report.js";
@@ -59,6 +73,10 @@ const LEVEL_SECONDS = 1.5;
 const HALF_RATE_SECONDS = 2;
 /** Each of sign and verify is timed this long per round for the ceiling. */
 const CEILING_MS = 300;
+/** The disk's floor (write + fdatasync beside the database) is timed this long per round. */
+const FLOOR_MS = 300;
+/** One answer in this many is checked in full (verifyAcknowledgment) after its load. */
+const SAMPLE_EVERY = 50;
 const WARMUP = 200;
 
 interface Load {
@@ -66,9 +84,12 @@ interface Load {
   errors: number;
   seconds: number;
   readonly latencies: number[];
+  /** CPU time over the load's timed windows: the server's (every thread) and the load generator's (this process). */
+  serverMs: number;
+  generatorMs: number;
 }
 
-const newLoad = (): Load => ({ payments: 0, errors: 0, seconds: 0, latencies: [] });
+const newLoad = (): Load => ({ payments: 0, errors: 0, seconds: 0, latencies: [], serverMs: 0, generatorMs: 0 });
 const rate = (load: Load) => load.payments / load.seconds;
 
 interface Ceiling {
@@ -176,6 +197,11 @@ interface Run {
   readonly eventLoopCpuMs: number | undefined;
   /** CPU time of the server and of this process (the load generator) while 32 requests were in flight, and that load's duration. */
   readonly top: TopLoadCpu;
+  /** The disk's floor under a commit, timed in each round beside the database. */
+  readonly floor: DiskFloor;
+  /** Answers checked in full (verifyAcknowledgment) after their load, and what was not an acknowledgment of its request. */
+  readonly sample: { readonly verified: number; readonly failed: number };
+  readonly problems: Problems;
   readonly rssMiB: number | undefined;
   readonly loadAverage: number;
 }
@@ -214,8 +240,9 @@ async function main(): Promise<void> {
       pki.publisher.keys,
       pki.chainOf(pki.publisher.certificate),
     );
-    const makeRequests = async (count: number): Promise<string[]> => {
-      const bodies: string[] = [];
+    // Signed and serialised before the timed window that sends them.
+    const makeRequests = async (count: number): Promise<PreparedPayment[]> => {
+      const payments: PreparedPayment[] = [];
       for (let i = 0; i < count; i++) {
         // Half the offers need a currency conversion (USD price, EUR account).
         const offer = createOffer(catalog.offers[i % 2]!, systemClock);
@@ -227,26 +254,19 @@ async function main(): Promise<void> {
           clock: systemClock,
           ttlMs: 15 * 60_000,
         });
-        bodies.push(JSON.stringify(request));
+        payments.push(preparePayment(request, offer));
       }
-      return bodies;
+      return payments;
     };
-    let lastAck = "";
-    const send = async (body: string): Promise<boolean> => {
-      const response = await fetch(`${url}/v1/payments`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body,
-      });
-      const text = await response.text();
-      if (response.status === 200) lastAck = text;
-      return response.status === 200;
-    };
-    for (const body of await makeRequests(WARMUP)) await send(body);
+    const warmup = new PaymentClient(url, 1);
+    for (const payment of await makeRequests(WARMUP)) await warmup.post(payment);
+    warmup.close();
 
     // The ceiling's inputs: a real consent (its signing input and signature) and a real acknowledgment's signing input.
-    const consent = (JSON.parse((await makeRequests(1))[0]!) as PaymentRequest).consent;
-    const ack = (JSON.parse(lastAck) as { acknowledgment: string }).acknowledgment;
+    const [last] = await makeRequests(1);
+    const consent = (JSON.parse(last!.body.toString("utf8")) as PaymentRequest).consent;
+    const answer = await post("/v1/payments", JSON.parse(last!.body.toString("utf8")));
+    const ack = ((await answer.json()) as { acknowledgment: string }).acknowledgment;
     const signingInputs = {
       consent: Buffer.from(consent.slice(0, consent.lastIndexOf(".")), "ascii"),
       consentSignature: Buffer.from(consent.slice(consent.lastIndexOf(".") + 1), "base64url"),
@@ -254,7 +274,16 @@ async function main(): Promise<void> {
     };
     const keys = { server: KeyObject.from(pki.server.keys.privateKey), user: KeyObject.from(userKey.publicKey) };
 
-    const run = await measure(child, send, makeRequests, (ceiling) => timeCrypto(ceiling, keys, signingInputs));
+    const trust = pki.trustStore();
+    const run = await measure({
+      child,
+      url,
+      makeRequests,
+      timeCeiling: (ceiling) => timeCrypto(ceiling, keys, signingInputs),
+      timeFloor: (floor) => timeFdatasync(floor, dataDir, FLOOR_MS),
+      check: async (answer, offer) =>
+        (await verifyAcknowledgment(answer, offer, { trust, clock: systemClock, server: pki.server.identity })).ok,
+    });
     const rssMiB = peakRssMiB(child.pid!);
     child.kill("SIGTERM");
     await new Promise((resolve) => child!.once("exit", resolve));
@@ -265,24 +294,32 @@ async function main(): Promise<void> {
   }
 }
 
-type Send = (body: string) => Promise<boolean>;
+/** What measure() needs from the set-up: the server, how to prepare requests, the baselines to time, the full check of an answer. */
+interface Harness {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly makeRequests: (count: number) => Promise<PreparedPayment[]>;
+  readonly timeCeiling: (ceiling: Ceiling) => void;
+  readonly timeFloor: (floor: DiskFloor) => void;
+  readonly check: (answer: unknown, offer: Offer) => Promise<boolean>;
+}
 
-/** `concurrency` requests in flight until the bodies run out or `seconds` pass. */
+/** `concurrency` requests in flight, on as many kept-alive connections, until the requests run out or `seconds` pass. */
 async function closedLoop(
   load: Load,
   concurrency: number,
-  bodies: readonly string[],
+  payments: readonly PreparedPayment[],
   seconds: number,
-  send: Send,
+  client: PaymentClient,
 ): Promise<void> {
   let next = 0;
   const start = performance.now();
   const deadline = start + seconds * 1000;
   const worker = async () => {
-    while (next < bodies.length && performance.now() < deadline) {
-      const body = bodies[next++]!;
+    while (next < payments.length && performance.now() < deadline) {
+      const payment = payments[next++]!;
       const sent = performance.now();
-      if (await send(body)) {
+      if ((await client.post(payment)) === "acknowledged") {
         load.payments++;
         load.latencies.push(performance.now() - sent);
       } else load.errors++;
@@ -294,19 +331,26 @@ async function closedLoop(
 
 /**
  * Requests sent on a timer at `perSecond` for `seconds`, whatever the answers: each latency runs
- * from the time the request was due, so a server that falls behind shows it (no coordinated omission).
+ * from the time the request was due, so a server that falls behind shows it (no coordinated
+ * omission). The client's connections are not limited, so no request waits for one.
  */
-async function openLoop(load: Load, perSecond: number, bodies: readonly string[], seconds: number, send: Send): Promise<void> {
+async function openLoop(
+  load: Load,
+  perSecond: number,
+  payments: readonly PreparedPayment[],
+  seconds: number,
+  client: PaymentClient,
+): Promise<void> {
   const interval = 1000 / perSecond;
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < bodies.length && i * interval < seconds * 1000; i++) {
+  for (let i = 0; i < payments.length && i * interval < seconds * 1000; i++) {
     const due = start + i * interval;
     const wait = due - performance.now();
     if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
     inFlight.push(
-      send(bodies[i]!).then((ok) => {
-        if (ok) {
+      client.post(payments[i]!).then((outcome) => {
+        if (outcome === "acknowledged") {
           load.payments++;
           load.latencies.push(performance.now() - due);
         } else load.errors++;
@@ -317,39 +361,69 @@ async function openLoop(load: Load, perSecond: number, bodies: readonly string[]
   load.seconds += (performance.now() - start) / 1000;
 }
 
-async function measure(
-  child: ChildProcess,
-  send: Send,
-  makeRequests: (count: number) => Promise<string[]>,
-  timeCeiling: (ceiling: Ceiling) => void,
-): Promise<Omit<Run, "rssMiB" | "loadAverage">> {
+/**
+ * Runs one load between two readings of the server's and this process's CPU time, adds them to
+ * the load, then checks the sampled answers in full (outside the timed window): an answer that
+ * fails the check moves from the load's payments to its errors.
+ */
+async function timed(h: Harness, load: Load, sample: AnswerSample, run: () => Promise<void>): Promise<[CpuNow, CpuNow]> {
+  const before = await cpuNow(h.child);
+  await run();
+  const after = await cpuNow(h.child);
+  load.serverMs += after.server - before.server;
+  load.generatorMs += after.generator - before.generator;
+  const failed = await sample.drain(h.check);
+  load.payments -= failed;
+  load.errors += failed;
+  return [before, after];
+}
+
+async function measure(h: Harness): Promise<Omit<Run, "rssMiB" | "loadAverage">> {
   const levels = new Map<number, Load>(LEVELS.map((level) => [level, newLoad()]));
   const half = newLoad();
   const ceiling: Ceiling = { signs: 0, verifies: 0, seconds: { sign: 0, verify: 0 } };
+  const floor = newDiskFloor();
+  const sample = new AnswerSample(SAMPLE_EVERY);
+  const problems: Problems = new Map();
   const lastRate = new Map<number, number>();
   const top: TopLoadCpu = { serverMs: 0, generatorMs: 0, wallMs: 0, machineMs: 0, idleMs: 0 };
   const profileFile = join(tmpdir(), `peage-bench-${process.pid}.cpuprofile`);
-  await probe(child, { cmd: "start" });
+  const drive = async (load: Load, maxSockets: number, run: (client: PaymentClient) => Promise<void>) => {
+    const client = new PaymentClient(h.url, maxSockets, sample);
+    const span = await timed(h, load, sample, () => run(client));
+    client.close();
+    for (const [kind, seen] of client.problems) {
+      const known = problems.get(kind);
+      if (known) known.count += seen.count;
+      else problems.set(kind, { ...seen });
+    }
+    return span;
+  };
+  await probe(h.child, { cmd: "start" });
   for (let round = 0; round < ROUNDS; round++) {
     process.stdout.write(`round ${round + 1} of ${ROUNDS}: ceiling`);
-    timeCeiling(ceiling);
+    h.timeCeiling(ceiling);
+    const syncs = floor.latencies.length;
+    h.timeFloor(floor);
+    const roundFloor = floor.latencies.slice(syncs).sort((x, y) => x - y);
+    process.stdout.write(`, fdatasync p50 ${f2(percentile(roundFloor, 0.5))} ms p99 ${f2(percentile(roundFloor, 0.99))} ms`);
     let peak = 0;
     for (const level of LEVELS) {
       const load = levels.get(level)!;
-      const bodies = await makeRequests(Math.ceil((lastRate.get(level) ?? 3000) * LEVEL_SECONDS * 1.5));
-      const [payments, seconds] = [load.payments, load.seconds];
-      const before = level === TOP ? await cpuNow(child) : undefined;
-      await closedLoop(load, level, bodies, LEVEL_SECONDS, send);
-      if (before) addCpu(top, before, await cpuNow(child));
-      const roundRate = (load.payments - payments) / (load.seconds - seconds);
+      const payments = await h.makeRequests(Math.ceil((lastRate.get(level) ?? 3000) * LEVEL_SECONDS * 1.5));
+      const [done, seconds] = [load.payments, load.seconds];
+      const span = await drive(load, level, (client) => closedLoop(load, level, payments, LEVEL_SECONDS, client));
+      if (level === TOP) addCpu(top, ...span);
+      const roundRate = (load.payments - done) / (load.seconds - seconds);
       lastRate.set(level, roundRate);
       peak = Math.max(peak, roundRate);
       process.stdout.write(`, ${level} in flight ${f0(roundRate)}/s`);
     }
-    await openLoop(half, peak / 2, await makeRequests(Math.ceil((peak / 2) * HALF_RATE_SECONDS) + 1), HALF_RATE_SECONDS, send);
+    const payments = await h.makeRequests(Math.ceil((peak / 2) * HALF_RATE_SECONDS) + 1);
+    await drive(half, Number.POSITIVE_INFINITY, (client) => openLoop(half, peak / 2, payments, HALF_RATE_SECONDS, client));
     process.stdout.write(`, ${f0(peak / 2)}/s on a timer\n`);
   }
-  const stopped = await probe(child, { cmd: "stop", profileFile });
+  const stopped = await probe(h.child, { cmd: "stop", profileFile });
   if (stopped.event !== "stopped") throw new Error("the probe did not stop");
   const profile = whereTheTimeGoes(JSON.parse(readFileSync(profileFile, "utf8")) as CpuProfile);
   rmSync(profileFile, { force: true });
@@ -357,6 +431,9 @@ async function measure(
     levels,
     half,
     ceiling,
+    floor,
+    sample: { verified: sample.verified, failed: sample.failed },
+    problems,
     counts: stopped.counts,
     profile,
     cpuMs: stopped.cpuMs,
@@ -408,6 +485,7 @@ function publish(run: Run): void {
   const top = run.levels.get(TOP)!;
   for (const load of [...run.levels.values(), run.half]) load.latencies.sort((a, b) => a - b);
   const halfP99 = percentile(run.half.latencies, 0.99);
+  const floor = [...run.floor.latencies].sort((a, b) => a - b);
   const targets: Target[] = [
     {
       target: "SQLite, HTTP, 32 in flight: payments/s ÷ crypto ceiling (one core)",
@@ -421,7 +499,7 @@ function publish(run: Run): void {
       measured: `${f1(halfP99)} ms`,
       goal: "< 10 ms",
       met: halfP99 < 10,
-      from: `${run.half.payments} payments at ${f0(rate(run.half))}/s`,
+      from: `${run.half.payments} payments at ${f0(rate(run.half))}/s; the disk's fdatasync in the same rounds: p50 ${f2(percentile(floor, 0.5))} ms, p99 ${f2(percentile(floor, 0.99))} ms`,
     },
     {
       target: "peak resident memory of the server (SQLite load)",
@@ -456,16 +534,9 @@ function render(
   return [
     "## Payment server",
     "",
-    `POST /v1/payments over HTTP on 127.0.0.1, SQLite in WAL mode with synchronous=FULL (an fsync per commit; payments that arrive together share a commit; a thread of its own checkpoints the WAL), server (one process) and load generator as two processes on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${run.loadAverage.toFixed(1)} when the run began. Half the payments convert USD to EUR. ${ROUNDS} rounds, each: the crypto ceiling (${CEILING_MS} ms of signatures, ${CEILING_MS} ms of verifications), then each level for ${LEVEL_SECONDS} s, then ${HALF_RATE_SECONDS} s at half that round's peak rate on a timer; each figure sums its rounds. The server's CPU profiler ran throughout the rounds (it costs a few per cent). \`node packages/server/dist/bench/payments.bench.js\` reproduces it.`,
+    `POST /v1/payments over HTTP on 127.0.0.1, SQLite in WAL mode with synchronous=FULL (an fsync per commit; payments that arrive together share a commit; a thread of its own checkpoints the WAL), server (one process) and load generator as two processes on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${run.loadAverage.toFixed(1)} when the run began. Half the payments convert USD to EUR. ${ROUNDS} rounds, each: the crypto ceiling (${CEILING_MS} ms of signatures, ${CEILING_MS} ms of verifications), the disk's floor (${FLOOR_MS} ms of fdatasync), then each level for ${LEVEL_SECONDS} s, then ${HALF_RATE_SECONDS} s at half that round's peak rate on a timer; each figure sums its rounds. The server's CPU profiler ran throughout the rounds, so every figure includes its cost. \`node packages/server/dist/bench/payments.bench.js\` reproduces it.`,
     "",
-    "| load | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) |",
-    "|---|---:|---:|---:|---:|---:|",
-    ...[...run.levels.entries()].map(
-      ([level, load]) =>
-        `| ${level} in flight | ${load.payments} | ${load.errors} | ${f0(rate(load))} | ${f1(percentile(load.latencies, 0.5))} | ${f1(percentile(load.latencies, 0.99))} |`,
-    ),
-    `| on a timer at half the peak (latency from the time each request was due) | ${run.half.payments} | ${run.half.errors} | ${f0(rate(run.half))} | ${f1(percentile(run.half.latencies, 0.5))} | ${f1(f.halfP99)} |`,
-    "",
+    ...loadsSection(run, f.halfP99),
     `Peak resident memory of the server process (VmHWM): ${run.rssMiB === undefined ? "not available" : `${f0(run.rssMiB)} MiB`}.`,
     "",
     "### Against the crypto ceiling",
@@ -481,7 +552,7 @@ function render(
     "",
     "### Where the time goes",
     "",
-    `From the server process's CPU profile over the ${ROUNDS} rounds (node:inspector, ${f0(profileTotal)} ms sampled): each sample is charged to the innermost frame on its stack that belongs to a known part, so a native call counts for the part that made it (an fsync inside a SQLite commit counts for the store). µs per payment divides by the ${f.payments} payments acknowledged in the same window; idle is the time the process waited (for requests, or between rounds while this process prepared requests and timed the ceiling).`,
+    `From the server process's CPU profile over the ${ROUNDS} rounds (node:inspector, ${f0(profileTotal)} ms sampled): each sample is charged to the innermost frame on its stack that belongs to a known part, so a native call counts for the part that made it (an fsync inside a SQLite commit counts for the store). µs per payment divides by the ${f.payments} payments acknowledged in the same window; idle is the time the process waited (for requests, or between loads while this process prepared requests, timed the ceiling and the disk's floor, and checked the sampled answers).`,
     "",
     "| part | ms | share | µs per payment |",
     "|---|---:|---:|---:|",
@@ -499,6 +570,34 @@ function render(
     "",
     ...threadsSection(run, f.payments),
   ].join("\n");
+}
+
+/**
+ * The loads' rates and latencies, with the CPU the server and the load generator spent on each,
+ * and the disk's floor under a commit taken in the same rounds.
+ */
+function loadsSection(run: Run, halfP99: number): string[] {
+  const perRequest = (ms: number, load: Load) => f0((ms * 1000) / (load.payments + load.errors));
+  const row = (what: string, load: Load) =>
+    `| ${what} | ${load.payments} | ${load.errors} | ${f0(rate(load))} | ${f1(percentile(load.latencies, 0.5))} | ` +
+    `${f1(percentile(load.latencies, 0.99))} | ${perRequest(load.serverMs, load)} | ${perRequest(load.generatorMs, load)} |`;
+  const floor = [...run.floor.latencies].sort((a, b) => a - b);
+  const top = run.levels.get(TOP)!;
+  const topWallMs = top.seconds * 1000;
+  return [
+    "| load | payments | errors | payments/s | p50 latency (ms) | p99 latency (ms) | server CPU per request (µs) | load generator CPU per request (µs) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...[...run.levels.entries()].map(([level, load]) => row(`${level} in flight`, load)),
+    row("on a timer at half the peak (latency from the time each request was due)", run.half),
+    `| the disk's floor: one 4 KiB page written and fdatasync'ed beside the database, ${FLOOR_MS} ms per round | ${floor.length} syncs | – | – | ${f1(percentile(floor, 0.5))} | ${f1(percentile(floor, 0.99))} | – | – |`,
+    "",
+    `A commit cannot take less than the disk's fdatasync, timed in every round between the loads on a file in the data directory (the database's file system): p50 ${f2(percentile(floor, 0.5))} ms, p99 ${f2(percentile(floor, 0.99))} ms, max ${f1(floor.at(-1) ?? Number.NaN)} ms over ${floor.length} syncs. The latency target (p99 under 10 ms at half the peak) is read against it: p99 at half the peak was ${f1(halfP99)} ms, ${f1(halfP99 / percentile(floor, 0.99))} × the disk's p99.`,
+    "",
+    `The load generator is this process: node:http with kept-alive connections (as many as requests in flight; unlimited on the timer), every request signed and serialised before its timed window. Each answer must be 200 and carry its own request's nonce in the acknowledgment's claims (the JWS payload decoded, no signature check); one answer in ${SAMPLE_EVERY} was also checked in full as a merchant does (verifyAcknowledgment: chain, signature, offer hash, price, nonce, date) after its load, outside the timed window: ${run.sample.verified} passed, ${run.sample.failed} failed (counted as errors). ` +
+      `Its CPU per request is in the last column, the server's (every thread) in the one before, both read over the same timed windows: at ${TOP} in flight the load generator took ${f2(top.generatorMs / topWallMs)} of the machine's ${cpus().length} cores (more under «More than one core»).` +
+      describeProblems(run.problems),
+    "",
+  ];
 }
 
 /** Where the server's CPU went by thread, and whether more threads could have used another core in this run. */

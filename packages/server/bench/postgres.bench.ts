@@ -38,6 +38,7 @@ import {
   price,
   signCatalog,
   systemClock,
+  verifyAcknowledgment,
   writePkiDir,
   type Catalog,
   type KeyPair,
@@ -45,6 +46,14 @@ import {
   type PartyId,
 } from "@peage/protocol";
 import { initDataDir, PgStore, type PaymentRecord } from "../src/index.js";
+import {
+  AnswerSample,
+  describeProblems,
+  PaymentClient,
+  preparePayment,
+  type PreparedPayment,
+  type Problems,
+} from "./http-load.js";
 import { ownCpuSeconds, selfCpuSeconds, treeCpuSeconds } from "./process-cpu.js";
 import { f0, f2, publishSection, type Target } from "./report.js";
 
@@ -62,6 +71,8 @@ const HTTP_MAX = 3000;
 const WARMUP = 300;
 const PUBLISHERS = 16;
 const USERS = 32;
+/** One answer in this many is checked in full (verifyAcknowledgment) after its round. */
+const SAMPLE_EVERY = 50;
 
 interface Cluster {
   readonly url: string;
@@ -86,6 +97,32 @@ function psql(cluster: Cluster, sql: string, database = "postgres"): void {
     ["-q", "-h", cluster.host, "-p", cluster.port, "-U", "peage", "-d", database, "-c", sql],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
+}
+
+interface Settings {
+  readonly version: string;
+  readonly fsync: string;
+  readonly synchronousCommit: string;
+}
+
+/** One value from the cluster (psql -At). */
+function psqlValue(cluster: Cluster, sql: string): string {
+  return execFileSync(
+    join(cluster.bin, "psql"),
+    ["-Atq", "-h", cluster.host, "-p", cluster.port, "-U", "peage", "-d", "postgres", "-c", sql],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  ).trim();
+}
+
+function settingsOf(cluster: Cluster): Settings {
+  return {
+    version: psqlValue(cluster, "SHOW server_version"),
+    fsync: psqlValue(cluster, "SHOW fsync"),
+    synchronousCommit: psqlValue(cluster, "SHOW synchronous_commit"),
+  };
 }
 
 function pgbenchInit(cluster: Cluster): void {
@@ -214,7 +251,13 @@ type Case = readonly [Load, number, number, (i: number) => Promise<boolean>, Aro
 type Around = (run: () => Promise<void>) => Promise<void>;
 
 /** Runs the cases in rounds: pgbench first, then every case, in reversed order every other round. */
-async function alternate(cluster: Cluster, meters: Meters, baseline: Pgbench, cases: readonly Case[]): Promise<void> {
+async function alternate(
+  cluster: Cluster,
+  meters: Meters,
+  baseline: Pgbench,
+  cases: readonly Case[],
+  afterCase: (load: Load) => Promise<void>,
+): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     const start = sample(meters);
     pgbench(cluster, baseline);
@@ -230,6 +273,7 @@ async function alternate(cluster: Cluster, meters: Meters, baseline: Pgbench, ca
         addCpu(load.cpu, before, sample(meters));
       };
       await (around ? around(run) : run());
+      await afterCase(load);
       process.stdout.write(`, ${f0((load.done - done) / (load.seconds - elapsed))}/s`);
     }
     process.stdout.write("\n");
@@ -243,6 +287,7 @@ async function main(): Promise<void> {
   let child: ChildProcess | undefined;
   try {
     cluster = startCluster();
+    const settings = settingsOf(cluster);
     pgbenchInit(cluster);
 
     // The server, with its own database on the same cluster.
@@ -294,37 +339,43 @@ async function main(): Promise<void> {
       await post(`/v1/admin/users/${id}/topups`, { amount: 1_000_000_000, idempotencyKey: `bench-topup-${u}` }, operator);
       users.push({ id, key });
     }
-    const requests = async (count: number, publisherOf: (i: number) => number): Promise<string[]> => {
-      const bodies: string[] = [];
+    // Signed and serialised before the rounds that send them.
+    const requests = async (count: number, publisherOf: (i: number) => number): Promise<PreparedPayment[]> => {
+      const payments: PreparedPayment[] = [];
       for (let i = 0; i < count; i++) {
         const user = users[i % USERS]!;
         const offer = createOffer(catalogs[publisherOf(i)]!.offers[0]!, systemClock);
-        bodies.push(
-          JSON.stringify(
-            await createPaymentRequest({
-              offer,
-              user: user.id,
-              server: pki.server.identity,
-              userKey: user.key,
-              clock: systemClock,
-              ttlMs: 15 * 60_000,
-            }),
-          ),
-        );
+        const request = await createPaymentRequest({
+          offer,
+          user: user.id,
+          server: pki.server.identity,
+          userKey: user.key,
+          clock: systemClock,
+          ttlMs: 15 * 60_000,
+        });
+        payments.push(preparePayment(request, offer));
       }
-      return bodies;
+      return payments;
     };
-    const send = (bodies: readonly string[]) => async (i: number) => {
-      const response = await fetch(`${server.url}/v1/payments`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: bodies[i]!,
-      });
-      await response.arrayBuffer();
-      return response.status === 200;
+    // The load generator (http-load.ts): one kept-alive connection per request in flight, each answer checked.
+    const sample = new AnswerSample(SAMPLE_EVERY);
+    const client = new PaymentClient(server.url, CLIENTS, sample);
+    const send = (payments: readonly PreparedPayment[]) => async (i: number) =>
+      (await client.post(payments[i]!)) === "acknowledged";
+    const trust = pki.trustStore();
+    // The sampled answers checked in full after each case, outside its timed window; one that fails is an error.
+    const checkSample = async (load: Load) => {
+      const failed = await sample.drain(
+        async (answer, offer) =>
+          (await verifyAcknowledgment(answer, offer, { trust, clock: systemClock, server: pki.server.identity })).ok,
+      );
+      load.done -= failed;
+      load.errors += failed;
     };
     // Warm-up: every publisher's chain validated and cached, connections opened, code compiled.
-    await drive(newLoad(), WARMUP, 60, send(await requests(WARMUP, (i) => i % PUBLISHERS)));
+    const warmup = newLoad();
+    await drive(warmup, WARMUP, 60, send(await requests(WARMUP, (i) => i % PUBLISHERS)));
+    await checkSample(warmup);
 
     // The store alone, in this process: the database side of a payment.
     const store = await PgStore.open(databaseUrl, { poolSize: CLIENTS });
@@ -392,22 +443,29 @@ async function main(): Promise<void> {
       { length: 8 },
       newLoad,
     ) as [Load, Load, Load, Load, Load, Load, Load, Load];
-    await alternate(cluster, { server: child.pid!, postmaster }, baseline, [
-      [httpSpread, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, (i) => i % PUBLISHERS))],
-      [httpHot, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, () => 0))],
+    await alternate(
+      cluster,
+      { server: child.pid!, postmaster },
+      baseline,
       [
-        httpEndpoint,
-        HTTP_MAX * ROUNDS,
-        HTTP_ROUND_SECONDS,
-        send(await requests(HTTP_MAX * ROUNDS, (i) => i % PUBLISHERS)),
-        withEndpoint,
+        [httpSpread, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, (i) => i % PUBLISHERS))],
+        [httpHot, HTTP_MAX * ROUNDS, HTTP_ROUND_SECONDS, send(await requests(HTTP_MAX * ROUNDS, () => 0))],
+        [
+          httpEndpoint,
+          HTTP_MAX * ROUNDS,
+          HTTP_ROUND_SECONDS,
+          send(await requests(HTTP_MAX * ROUNDS, (i) => i % PUBLISHERS)),
+          withEndpoint,
+        ],
+        [storeSpread, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1)],
+        [storeHot, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(0)],
+        [storeSeparate, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1, separate)],
+        [storeStatements, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1, statements)],
+        [storeOutboxOff, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1), outboxOff],
       ],
-      [storeSpread, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1)],
-      [storeHot, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(0)],
-      [storeSeparate, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1, separate)],
-      [storeStatements, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1, statements)],
-      [storeOutboxOff, Number.MAX_SAFE_INTEGER, STORE_ROUND_SECONDS, record(-1), outboxOff],
-    ]);
+      checkSample,
+    );
+    client.close();
     const rssMiB = workersPeakRssMiB(child.pid!);
     child.kill("SIGTERM");
     await new Promise((resolve) => child!.once("exit", resolve));
@@ -433,6 +491,9 @@ async function main(): Promise<void> {
       transactions: audit.transactions,
       workers: server.workers,
       rssMiB,
+      settings,
+      sample: { verified: sample.verified, failed: sample.failed },
+      problems: client.problems,
     };
     publishSection("postgres", render(r), targets(r));
   } finally {
@@ -501,6 +562,11 @@ interface Results {
   readonly transactions: number;
   readonly workers: number;
   readonly rssMiB: number | undefined;
+  /** The cluster's version and durability settings, read from it. */
+  readonly settings: Settings;
+  /** Answers checked in full after their round, and those that were not acknowledgments of their request. */
+  readonly sample: { readonly verified: number; readonly failed: number };
+  readonly problems: Problems;
 }
 
 const tps = (b: Pgbench) => b.transactions / b.seconds;
@@ -537,11 +603,15 @@ function render(r: Results): string {
   const ratio = (load: Load) => f2(perSecond(load) / tps(r.baseline));
   const row = (what: string, load: Load) =>
     `| ${what} | ${load.done} | ${load.errors} | ${f0(perSecond(load))} | ${ratio(load)} |`;
-  const share = (part: Load, whole: Load) => `${f0(100 * (1 - perSecond(part) / perSecond(whole)))} %`;
+  /** How much fewer (or more, on a run where noise outweighs the difference) payments/s `part` made than `whole`. */
+  const share = (part: Load, whole: Load) => {
+    const less = 1 - perSecond(part) / perSecond(whole);
+    return `${f0(100 * Math.abs(less))} % ${less >= 0 ? "less" : "more"}`;
+  };
   return [
     "## Payment server on PostgreSQL",
     "",
-    `One throwaway PostgreSQL 15 cluster (scripts/pg-start.sh: fsync on, synchronous_commit on, default settings otherwise), ${CLIENTS} clients or requests in flight throughout, server (${r.workers} worker processes sharing the port, the default on this machine), database and load generator on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${r.loadAverage.toFixed(1)} when the run began. Payments are spread over ${USERS} prepaid users. \`node packages/server/dist/bench/postgres.bench.js\` reproduces it.`,
+    `One throwaway PostgreSQL ${r.settings.version} cluster (scripts/pg-start.sh: fsync ${r.settings.fsync}, synchronous_commit ${r.settings.synchronousCommit}, read from the cluster; default settings otherwise), ${CLIENTS} clients or requests in flight throughout, server (${r.workers} worker processes sharing the port, the default on this machine), database and load generator on the same machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, 1-minute load average ${r.loadAverage.toFixed(1)} when the run began. Payments are spread over ${USERS} prepaid users. \`node packages/server/dist/bench/postgres.bench.js\` reproduces it.`,
     "",
     "| workload | transactions | errors | per second | ÷ pgbench tps |",
     "|---|---:|---:|---:|---:|",
@@ -565,7 +635,7 @@ function render(r: Results): string {
     "",
     `What a payment costs the database: one call of the function peage_record_payments (one round trip; at READ COMMITTED the call is its own transaction, with no BEGIN or COMMIT to send), and payments that arrive while the store's two payment transactions are under way go together in the next call, one transaction and one commit for the batch (group commit). Statement by statement, as every other operation runs, a payment is a round trip for each of these statements (BEGIN, the ledger's shared advisory lock, the user's row locked, the nonce checked, the closed periods read, the payment, its ledger transaction and postings inserted, the balance updated, COMMIT): the function records ${f2(perSecond(r.storeSpread) / perSecond(r.storeStatements))} × as many payments per second as the statements in this run, and group commit ${f2(perSecond(r.storeSpread) / perSecond(r.storeSeparate))} × as many as a call per payment. A tpcb-like transaction is BEGIN, three updates, a select, an insert and END; a payment writes the payment, its outbox event, its ledger transaction, its postings and the user's balance, each row with its indexes.`,
     "",
-    `The webhook outbox: a trigger writes an event row with each payment, in its transaction. Switched off for its rounds, the store alone records ${f0(perSecond(r.storeOutboxOff))} payments/s against ${f0(perSecond(r.storeSpread))} with it (with ÷ without: ${f2(perSecond(r.storeSpread) / perSecond(r.storeOutboxOff))}), and PostgreSQL spends ${cpuMs(r.storeOutboxOff, "postgres")} ms of CPU per payment without it against ${cpuMs(r.storeSpread, "postgres")} with it (table below), a measure less moved by the machine's other load than a rate is. On the store's rows the server's outbox worker also closes each event (an update of its row) while the store writes, in PostgreSQL's figure and the server processes' one. With a webhook endpoint registered (a receiver on this machine answering 204), the server's workers also fan each event out to a delivery and send it (${r.delivered} deliveries received while ${r.httpEndpoint.done} payments were recorded in those rounds: what is not delivered by the end of a round is still owed, so the rate below leaves out part of the delivery work): ${f0(perSecond(r.httpEndpoint))} payments/s through the server against ${f0(perSecond(r.httpSpread))} with none, ${share(r.httpEndpoint, r.httpSpread)} less; CPU per payment, server and PostgreSQL: ${cpuMs(r.httpEndpoint, "server")} and ${cpuMs(r.httpEndpoint, "postgres")} ms with the endpoint, ${cpuMs(r.httpSpread, "server")} and ${cpuMs(r.httpSpread, "postgres")} ms without. Even with no endpoint, every event is closed once by the server's outbox worker (an update of its row), which the rows through the server include and the store's alone do not.`,
+    `The webhook outbox: a trigger writes an event row with each payment, in its transaction. Switched off for its rounds, the store alone records ${f0(perSecond(r.storeOutboxOff))} payments/s against ${f0(perSecond(r.storeSpread))} with it (with ÷ without: ${f2(perSecond(r.storeSpread) / perSecond(r.storeOutboxOff))}), and PostgreSQL spends ${cpuMs(r.storeOutboxOff, "postgres")} ms of CPU per payment without it against ${cpuMs(r.storeSpread, "postgres")} with it (table below), a measure less moved by the machine's other load than a rate is. On the store's rows the server's outbox worker also closes each event (an update of its row) while the store writes, in PostgreSQL's figure and the server processes' one. With a webhook endpoint registered (a receiver on this machine answering 204), the server's workers also fan each event out to a delivery and send it (${r.delivered} deliveries received while ${r.httpEndpoint.done} payments were recorded in those rounds: what is not delivered by the end of a round is still owed, so the rate below leaves out part of the delivery work): ${f0(perSecond(r.httpEndpoint))} payments/s through the server against ${f0(perSecond(r.httpSpread))} with none, ${share(r.httpEndpoint, r.httpSpread)}; CPU per payment, server and PostgreSQL: ${cpuMs(r.httpEndpoint, "server")} and ${cpuMs(r.httpEndpoint, "postgres")} ms with the endpoint, ${cpuMs(r.httpSpread, "server")} and ${cpuMs(r.httpSpread, "postgres")} ms without. Even with no endpoint, every event is closed once by the server's outbox worker (an update of its row), which the rows through the server include and the store's alone do not.`,
     "",
     ...cpuTable(r),
     `Where the gap lies, from the same rounds: the store alone reaches ${f2(perSecond(r.storeSpread) / tps(r.baseline))} of pgbench (the database side), and the server reaches ${f2(perSecond(r.httpSpread) / perSecond(r.storeSpread))} of the store alone (the server side: HTTP, parsing and schema checks, the user's row read before the write, a verification and a signature per payment, in ${r.workers} processes competing with PostgreSQL and the load generator for the cores).`,
@@ -592,14 +662,28 @@ function cpuTable(r: Results): string[] {
     "| workload | server processes | PostgreSQL | client | total |",
     "|---|---:|---:|---:|---:|",
     `| pgbench tpcb-like | – | ${ms(b.cpu.postgres, b.transactions)} | ${ms(b.cpu.client, b.transactions)} (pgbench) | ${ms(total(b.cpu), b.transactions)} |`,
-    row(`POST /v1/payments, ${PUBLISHERS} publishers`, r.httpSpread, "load generator: fetch"),
-    row("POST /v1/payments, a webhook endpoint registered", r.httpEndpoint, "load generator: fetch"),
+    row(`POST /v1/payments, ${PUBLISHERS} publishers`, r.httpSpread, "load generator: node:http"),
+    row("POST /v1/payments, one publisher (hot)", r.httpHot, "load generator: node:http"),
+    row("POST /v1/payments, a webhook endpoint registered", r.httpEndpoint, "load generator: node:http"),
     row("Store.recordPayment alone, group commit", r.storeSpread, "the store in this process"),
     row("Store.recordPayment alone, a call per payment", r.storeSeparate, "the store in this process"),
     row("Store.recordPayment alone, statement by statement", r.storeStatements, "the store in this process"),
     row("Store.recordPayment alone, the outbox trigger off", r.storeOutboxOff, "the store in this process"),
     "",
     `With the load generator, the server and PostgreSQL on the same ${cpus().length} cores, a payment through the server costs ${f2(1000 * perPayment)} ms of CPU in all and a tpcb-like transaction ${f2(1000 * perTransaction)} ms: however its waits are arranged, the server cannot pass ${f2(perTransaction / perPayment)} of pgbench on this machine while a payment costs that much (pgbench's transactions are short of it by the server's whole part, its HTTP client's, and the difference in PostgreSQL's).`,
+    "",
+    ...loadGeneratorNote(r),
+  ];
+}
+
+/** What the load generator is, how it checks the answers, and the CPU it took from the cores the server and PostgreSQL share. */
+function loadGeneratorNote(r: Results): string[] {
+  const spread = r.httpSpread;
+  const cores = (load: Load) => f2(load.cpu.client / load.seconds);
+  return [
+    `The load generator is this process: node:http with ${CLIENTS} kept-alive connections, every request signed and serialised before the rounds. Each answer must be 200 and carry its own request's nonce in the acknowledgment's claims (the JWS payload decoded, no signature check); one answer in ${SAMPLE_EVERY} was also checked in full as a merchant does (verifyAcknowledgment: chain, signature, offer hash, price, nonce, date) after its round, outside the timed window: ${r.sample.verified} passed, ${r.sample.failed} failed (counted as errors). ` +
+      `It spent ${cpuMs(spread, "client")} ms of CPU per payment through the server (the client column above), ${cores(spread)} cores while it ran, against ${cpuMs(spread, "server")} ms for the server's processes and ${cpuMs(spread, "postgres")} ms for PostgreSQL: of the ${cpus().length} cores, the server and PostgreSQL had what the load generator and the machine's other work left.` +
+      describeProblems(r.problems),
     "",
   ];
 }

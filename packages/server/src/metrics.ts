@@ -2,7 +2,8 @@
  * The server's Prometheus metrics, with prom-client: the process defaults (CPU, memory, handles,
  * event-loop lag, garbage collection), payments by outcome and currency with their latency,
  * and gauges read at each scrape from what the server holds: how long its certificates and the
- * CAs' stay valid, how old the rates in force are, how many periods are closed and settled.
+ * CAs' stay valid, how old the rates in force are, how many periods are closed and settled, and
+ * how webhook deliveries and endpoints stand (given-up deliveries and disabled endpoints to alert on).
  * Each server has its own registry, so several in one process (tests) do not mix their counts.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -62,7 +63,10 @@ export class Metrics {
     certificateExpiryGauge(registry, now, sources.identity, trust, this.#publishers);
     ratesAgeGauge(registry, now, sources.rates);
     if (trust) trustMetrics(registry, trust);
-    if (store) settlementGauge(registry, store);
+    if (store) {
+      settlementGauge(registry, store);
+      webhookGauges(registry, store);
+    }
   }
 
   /** Counts one answered payment request: "recorded", "replayed" or the error code, and the offer's currency when known. */
@@ -171,6 +175,36 @@ function settlementGauge(registry: Registry, store: Store): void {
       for (const { period } of closed) if (await store.getSettlement(period)) settled++;
       this.set({ state: "closed" }, closed.length);
       this.set({ state: "settled" }, settled);
+    },
+  });
+}
+
+/**
+ * Webhook deliveries by state, and endpoints by state: a failed delivery was given up after three
+ * days of refusals and a disabled endpoint gets nothing more until an operator redelivers, so both
+ * are worth an alert. Deliveries are counted over the rows kept (pruned after 30 days).
+ */
+function webhookGauges(registry: Registry, store: Store): void {
+  new Gauge({
+    name: "peage_webhook_deliveries",
+    help: "Webhook deliveries kept, by state: pending (due or waiting for a retry), delivered, failed (given up: peage admin webhook-redeliver sends them again).",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      const counts = await store.runExtension("deliveryCounts");
+      for (const state of ["pending", "delivered", "failed"] as const) this.set({ state }, counts[state]);
+    },
+  });
+  new Gauge({
+    name: "peage_webhook_endpoints",
+    help: "Webhook endpoints registered, by state: active, or disabled after failing for three days (peage admin webhook-redeliver enables one again).",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      const endpoints = await store.runExtension("listEndpoints");
+      const disabled = endpoints.filter((endpoint) => endpoint.disabled !== undefined).length;
+      this.set({ state: "active" }, endpoints.length - disabled);
+      this.set({ state: "disabled" }, disabled);
     },
   });
 }

@@ -2,8 +2,8 @@
  * Settlement on both engines for publishers paid to domestic (non-IBAN) accounts and in a payout
  * currency other than the ones they earned in: each currency converted at the rates of the day
  * of the settlement, recorded with the payout and in the ledger, shown in the payout report; the
- * pain.001 valid against the ISO XSD; a publisher whose conversion has no rate held and paid in
- * full at the next settlement; a second run paying nothing twice.
+ * pain.001 valid against the ISO XSD; a currency without a rate held alone (the rest paid) and
+ * paid at the next settlement; a second run paying nothing twice.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -20,6 +20,7 @@ import { parseDomesticAccount, validateXml, type DomesticAccount } from "../src/
 import { schemas } from "./bank-fixtures.js";
 import { Books, eur, jpy, usd } from "./helpers/books.js";
 import { ENGINES, openTestStore, type TestStore } from "./helpers/engines.js";
+import { WebhookKeyRing } from "../src/webhooks/secret-box.js";
 
 const ACME = "urn:peage:publisher:acme" as PartyId<"publisher">;
 const KAISHA = "urn:peage:publisher:kaisha" as PartyId<"publisher">;
@@ -127,6 +128,8 @@ for (const engine of ENGINES) {
       await books.pay(payers.jp, ACME, jpy(1_500), "2026-03-05T12:00:00.000Z");
       await books.pay(payers.eu, KAISHA, eur(1_234), "2026-03-06T10:00:00.000Z");
       await books.pay(payers.se, LONDON, price(15_000, "SEK"), "2026-03-07T10:00:00.000Z");
+      // Kaisha also earned SEK, which March's rates lack: held alone, its euros paid.
+      await books.pay(payers.se, KAISHA, price(1_000, "SEK"), "2026-03-07T11:00:00.000Z");
       await store.importRates([MARCH_RATES], "test", "2026-03-31T17:00:00.000Z");
 
       const march = await run(store, "2026-03", "2026-04-01T09:00:00.000Z");
@@ -151,7 +154,19 @@ for (const engine of ENGINES) {
       );
       // 12.34 EUR × 160 = 1974.4 JPY, rounded to 1974.
       assert.deepEqual(kaisha!.amount, jpy(1_974));
+      assert.deepEqual(
+        kaisha!.conversion!.lines.map((l) => l.from),
+        [eur(1_234)],
+      );
       assert.deepEqual(march.details.holds, [
+        {
+          publisher: KAISHA,
+          currency: "SEK",
+          amount: "1000",
+          reason: "no-rate",
+          detail:
+            "no SEK to JPY rate in the EUR reference rates of 2026-03-31 (reference rates imported with peage fx import): import rates with peage fx import; the amounts stay due and are paid at the next settlement",
+        },
         {
           publisher: LONDON,
           currency: "SEK",
@@ -223,8 +238,13 @@ for (const engine of ENGINES) {
       await store.importRates([APRIL_RATES], "test", "2026-04-30T17:00:00.000Z");
       const april = await run(store, "2026-04", "2026-05-01T09:00:00.000Z");
       assert.deepEqual(april.details.holds, []);
-      assert.equal(april.settlement.payouts.length, 1);
-      const london = april.settlement.payouts[0]!;
+      assert.deepEqual(
+        april.settlement.payouts.map((p) => p.publisher),
+        [KAISHA, LONDON],
+      );
+      // Kaisha's SEK held in March: 10.00 SEK × 160 / 11.5 = 139.13… JPY, rounded to 139.
+      assert.deepEqual(april.settlement.payouts[0]!.amount, jpy(139));
+      const london = april.settlement.payouts[1]!;
       // 200.00 SEK × 0.85 / 11.5 = 14.7826… GBP, rounded to 14.78.
       assert.deepEqual(london.amount, price(1_478, "GBP"));
       assert.deepEqual(
@@ -247,6 +267,22 @@ for (const engine of ENGINES) {
         londonOwn.payouts.map((p) => [p.period, p.amount]),
         [["2026-04", price(1_478, "GBP")]],
       );
+
+      // And what its webhook says: the payout.scheduled event carries the same conversion.
+      const at = "2026-05-01T10:00:00.000Z";
+      const endpoint = { id: "whe_payouts", url: "https://hooks.example/", publisher: undefined, label: "payouts" };
+      await store.runExtension(
+        "addEndpoint",
+        { ...endpoint, events: ["payout.scheduled"], createdAt: at },
+        WebhookKeyRing.generate().seal("whsec_payouts", endpoint.id),
+      );
+      assert.ok((await store.runExtension("fanOut", at, 100)) > 0);
+      const bodies = await t.raw.query<{ body: string }>(
+        "SELECT body FROM webhook_events WHERE type = 'payout.scheduled' AND body IS NOT NULL",
+      );
+      const sent = bodies.map((row) => JSON.parse(row.body) as { data: { payoutId: string; conversion?: unknown } });
+      assert.deepEqual(sent.find((event) => event.data.payoutId === acme!.id)?.data.conversion, acme!.conversion);
+      assert.deepEqual(sent.find((event) => event.data.payoutId === london.id)?.data.conversion, london.conversion);
     });
 
     it("stores an account as an IBAN or a domestic account, never both, and refuses a stored account its country's rules refuse", async () => {
@@ -282,6 +318,7 @@ for (const engine of ENGINES) {
         const payers = await setUp(books);
         await books.pay(payers.eu, ACME, eur(2_500), "2026-03-05T10:00:00.000Z");
         await books.pay(payers.jp, KAISHA, jpy(5_000), "2026-03-05T10:00:00.000Z");
+        await books.pay(payers.us, ACME, usd(1_000), "2026-03-05T11:00:00.000Z");
         const march = await settle({
           store: fresh.store,
           period: "2026-03",
@@ -289,10 +326,14 @@ for (const engine of ENGINES) {
           config,
           now: new Date("2026-04-01T09:00:00.000Z"),
         });
-        // Kaisha earned only in its payout currency: paid, no conversion. Acme's euros wait for a rate.
+        // Kaisha earned only in its payout currency: paid, no conversion. Acme's dollars are paid
+        // as they were earned; its euros wait for a rate.
         assert.deepEqual(
           march.settlement.payouts.map((p) => [p.publisher, p.amount, p.conversion]),
-          [[KAISHA, jpy(5_000), undefined]],
+          [
+            [ACME, usd(1_000), undefined],
+            [KAISHA, jpy(5_000), undefined],
+          ],
         );
         assert.deepEqual(march.details.holds, [
           {
@@ -307,7 +348,10 @@ for (const engine of ENGINES) {
         const report = march.details.publishers.find((p) => p.publisher.id === ACME)!;
         assert.deepEqual(
           report.lines.map((l) => [l.currency, l.paid.amount, l.carriedOut.amount]),
-          [["EUR", 0, 2_500]],
+          [
+            ["EUR", 0, 2_500],
+            ["USD", 1_000, 0],
+          ],
         );
         assert.deepEqual((await fresh.store.auditLedger()).settlementMismatches, []);
       } finally {

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDemoPki, FixedClock, rateTable, type PartyId } from "@peage/protocol";
 import { ApiScopes, buildApp, createApiKey, staticRates, type App } from "../src/index.js";
+import { Metrics } from "../src/metrics.js";
 import { WebhookKeyRing } from "../src/webhooks/secret-box.js";
 import { resealSecrets, startWebhookWorker, type WebhookWorker } from "../src/webhooks/worker.js";
 import { Books, eur } from "./helpers/books.js";
@@ -159,6 +160,11 @@ for (const engine of ENGINES) {
       await w.runOnce();
       assert.equal(hook.got.length, attempts);
       assert.equal((await t.store.runExtension("deliveryCounts")).failed, 2);
+      // What an operator's alert reads: deliveries given up, an endpoint disabled.
+      const metrics = new Metrics({ store: t.store });
+      const scraped = await metrics.render();
+      assert.match(scraped, /^peage_webhook_deliveries\{state="failed"\} 2$/m);
+      assert.match(scraped, /^peage_webhook_endpoints\{state="disabled"\} 1$/m);
 
       // Wrong scope, unknown endpoint, unknown event: refused, nothing changes.
       const reader = await createApiKey(t.store, ["webhooks:read"], "reader");
@@ -173,6 +179,11 @@ for (const engine of ENGINES) {
       const back = await call("POST", `/v1/admin/webhooks/${endpoint.id}/redeliver`, {});
       assert.deepEqual(back.body, { endpoint: endpoint.id, deliveries: 2, reenabled: true });
       assert.equal(await w.runOnce(), 2);
+      const after = await metrics.render();
+      assert.match(after, /^peage_webhook_deliveries\{state="failed"\} 0$/m);
+      assert.match(after, /^peage_webhook_deliveries\{state="delivered"\} 2$/m);
+      assert.match(after, /^peage_webhook_endpoints\{state="disabled"\} 0$/m);
+      assert.match(after, /^peage_webhook_endpoints\{state="active"\} 1$/m);
       const delivered = hook.got
         .slice(attempts)
         .map((g) => verifyWebhook(g.headers, g.body, { secret: endpoint.secret, now: clock.now() }));

@@ -94,7 +94,9 @@ CREATE TABLE IF NOT EXISTS session_chains (
   seed TEXT NOT NULL,
   length INTEGER NOT NULL CHECK (length >= 1),
   given INTEGER NOT NULL CHECK (given >= 0 AND given <= length),
-  opened_at TEXT NOT NULL
+  opened_at TEXT NOT NULL,
+  offer_nonce TEXT,
+  consent TEXT CHECK (consent IN ('auto', 'explicit'))
 );
 `;
 
@@ -104,6 +106,14 @@ export interface StoredChain {
   readonly seed: string;
   readonly length: number;
   readonly given: number;
+  /**
+   * The nonce of the offer the session pays (the consent signs the session's own nonce, which
+   * commits to it): an offer presented again finds its session by it. Absent in chains kept by
+   * wallets that did not record it.
+   */
+  readonly offerNonce?: string;
+  /** How the user consented to the session, known before the consent is signed. */
+  readonly consent?: Exclude<ConsentKind, "none">;
 }
 
 /**
@@ -118,15 +128,26 @@ const addedColumns: ReadonlyArray<[string, string]> = [
   ["rule", "TEXT"],
 ];
 
+/** Columns added to session_chains since it first shipped: NULL in chains kept before. */
+const addedChainColumns: ReadonlyArray<[string, string]> = [
+  ["offer_nonce", "TEXT"],
+  ["consent", "TEXT CHECK (consent IN ('auto', 'explicit'))"],
+];
+
+const columnsOf = (db: Database.Database, table: string): Set<string> =>
+  new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((column) => column.name));
+
 function upgrade(db: Database.Database): void {
-  const present = new Set(
-    (db.prepare("PRAGMA table_info(payments)").all() as Array<{ name: string }>).map((column) => column.name),
-  );
+  const present = columnsOf(db, "payments");
   const missing = addedColumns.filter(([name]) => !present.has(name));
-  if (missing.length === 0) return;
+  const chainColumns = columnsOf(db, "session_chains");
+  const missingInChains = addedChainColumns.filter(([name]) => !chainColumns.has(name));
+  if (missing.length === 0 && missingInChains.length === 0) return;
   db.transaction(() => {
     for (const [name, type] of missing) db.exec(`ALTER TABLE payments ADD COLUMN ${name} ${type}`);
-    db.exec("UPDATE payments SET home_amount = charged_amount, home_currency = charged_currency WHERE home_amount IS NULL");
+    for (const [name, type] of missingInChains) db.exec(`ALTER TABLE session_chains ADD COLUMN ${name} ${type}`);
+    if (missing.length > 0)
+      db.exec("UPDATE payments SET home_amount = charged_amount, home_currency = charged_currency WHERE home_amount IS NULL");
   })();
 }
 
@@ -174,8 +195,18 @@ export class History {
   /** Keeps a new session's chain; done before its consent is signed, so the cap consented to is never lost. */
   saveChain(chain: StoredChain, openedAt: Date): void {
     this.#db
-      .prepare(`INSERT INTO session_chains (id, seed, length, given, opened_at) VALUES (?, ?, ?, ?, ?)`)
-      .run(chain.id, chain.seed, chain.length, chain.given, openedAt.toISOString());
+      .prepare(
+        `INSERT INTO session_chains (id, seed, length, given, opened_at, offer_nonce, consent) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        chain.id,
+        chain.seed,
+        chain.length,
+        chain.given,
+        openedAt.toISOString(),
+        chain.offerNonce ?? null,
+        chain.consent ?? null,
+      );
   }
 
   /** Raises a session's released index (never lowers it); committed before the word leaves the wallet. */
@@ -190,7 +221,21 @@ export class History {
 
   /** Every session chain kept, oldest first: a restarted wallet continues them. */
   chains(): StoredChain[] {
-    return this.#db.prepare(`SELECT id, seed, length, given FROM session_chains ORDER BY opened_at, id`).all() as StoredChain[];
+    const rows = this.#db
+      .prepare(`SELECT id, seed, length, given, offer_nonce, consent FROM session_chains ORDER BY opened_at, id`)
+      .all() as Array<{
+      id: string;
+      seed: string;
+      length: number;
+      given: number;
+      offer_nonce: string | null;
+      consent: Exclude<ConsentKind, "none"> | null;
+    }>;
+    return rows.map(({ offer_nonce, consent, ...chain }) => ({
+      ...chain,
+      ...(offer_nonce === null ? {} : { offerNonce: offer_nonce }),
+      ...(consent === null ? {} : { consent }),
+    }));
   }
 
   /** Records one decision and its outcome; returns the entry's id. */

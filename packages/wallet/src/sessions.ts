@@ -14,7 +14,7 @@
  */
 import { payWordChain, sessionNonce, type Offer } from "@peage/protocol";
 import { WalletError } from "./errors.js";
-import type { StoredChain } from "./history.js";
+import type { ConsentKind, StoredChain } from "./history.js";
 
 export interface SessionInfo {
   /** The nonce the consent signed: the session's id. */
@@ -34,6 +34,14 @@ export interface ChainStore {
 interface Chain extends SessionInfo {
   readonly words: readonly string[];
   given: number;
+  readonly offerNonce: string | undefined;
+  readonly consent: Exclude<ConsentKind, "none"> | undefined;
+}
+
+/** A session kept for an offer, with how the user consented to it. */
+export interface KeptSession {
+  readonly session: SessionInfo;
+  readonly consent: Exclude<ConsentKind, "none">;
 }
 
 /** A store that keeps nothing: sessions then end with the process (tests of the chain alone). */
@@ -48,21 +56,41 @@ export class Sessions {
     this.#store = store;
     for (const kept of store.chains()) {
       const words = payWordChain(kept.length, Buffer.from(kept.seed, "base64url"));
-      this.#chains.set(kept.id, { id: kept.id, root: words[0]!, length: kept.length, words, given: kept.given });
+      const { id, length, given, offerNonce, consent } = kept;
+      this.#chains.set(id, { id, root: words[0]!, length, words, given, offerNonce, consent });
     }
   }
 
-  /** A new chain for a session offer, and the offer as the consent signs it (its nonce committing to the chain). */
-  open(offer: Offer, now: Date = new Date()): { session: SessionInfo; offer: Offer } {
+  /**
+   * A new chain for a session offer, and the offer as the consent signs it (its nonce committing to
+   * the chain). The offer's own nonce and the kind of consent are kept with it, so that the offer
+   * presented again finds this session rather than opening (and paying for) another.
+   */
+  open(
+    offer: Offer,
+    now: Date = new Date(),
+    consent: Exclude<ConsentKind, "none"> = "explicit",
+  ): { session: SessionInfo; offer: Offer } {
     const tick = offer.terms.tick;
     if (tick === undefined) throw new TypeError("not a session offer");
     const length = Math.floor(offer.terms.price.amount / tick.amount);
     const words = payWordChain(length);
     const session: SessionInfo = { id: sessionNonce(offer.nonce, words[0]!, length), root: words[0]!, length };
     // The seed (the chain's last word) is written before the consent is signed.
-    this.#store.saveChain({ id: session.id, seed: words[length]!, length, given: 0 }, now);
-    this.#chains.set(session.id, { ...session, words, given: 0 });
+    this.#store.saveChain({ id: session.id, seed: words[length]!, length, given: 0, offerNonce: offer.nonce, consent }, now);
+    this.#chains.set(session.id, { ...session, words, given: 0, offerNonce: offer.nonce, consent });
     return { session, offer: { ...offer, nonce: session.id } };
+  }
+
+  /**
+   * The sessions opened for the offer whose nonce is `offerNonce`, newest first: a payment whose
+   * answer was lost leaves its session here, paid or not, until the offer comes again.
+   */
+  ofOffer(offerNonce: string): KeptSession[] {
+    return [...this.#chains.values()]
+      .filter((chain) => chain.offerNonce === offerNonce)
+      .reverse()
+      .map(({ id, root, length, consent }) => ({ session: { id, root, length }, consent: consent ?? "explicit" }));
   }
 
   /** Forgets a session whose payment failed. */

@@ -202,7 +202,8 @@ export class Wallet {
       throw fromVerification(verified.error, "the offer does not verify and was not shown", malformed ? 400 : 422);
     }
     const { offer } = verified.value;
-    const delivered = await this.#paidBefore(offer);
+    const delivered =
+      (offer.terms.tick === undefined ? undefined : await this.#sessionPaidBefore(offer)) ?? (await this.#paidBefore(offer));
     if (delivered) return delivered;
     if (signal?.aborted) throw gaveUp();
     // With a card in the reader, the card pays (offline, patent claims 3-10); it is asked first
@@ -266,9 +267,12 @@ export class Wallet {
     // 3. Message 2, then message 3 from the server, verified against the offer we consented to.
     await this.#knowAccount(offer, now, consent);
     // A session offer is consented to with a nonce committing to a new hash chain (sessions.ts).
-    const opened = offer.terms.tick === undefined ? undefined : this.sessions.open(offer, now);
+    const opened = offer.terms.tick === undefined ? undefined : this.sessions.open(offer, now, consent);
     const result = await this.#payOnline(opened?.offer ?? offer, now, consent, amount, rates).catch((error: unknown) => {
-      if (opened) this.sessions.drop(opened.session.id);
+      // A refusal the server answered recorded nothing: the chain would pay nothing. Anything else
+      // (no answer, a server error, an answer that did not verify) may have been recorded, and the
+      // user charged the cap: the chain is kept for the offer presented again (#sessionPaidBefore).
+      if (opened && isRefusal(error)) this.sessions.drop(opened.session.id);
       throw error;
     });
     return opened ? { ...result, session: opened.session } : result;
@@ -373,10 +377,27 @@ export class Wallet {
   }
 
   /**
+   * A session offer presented again: the session it opened and that session's acknowledgment, when
+   * the session was paid (from the history, or from the server when the answer was lost), so that
+   * the program goes on with the chain the user paid for instead of paying a second cap. A session
+   * the server never recorded is forgotten, and the offer is then paid as a new one.
+   */
+  async #sessionPaidBefore(offer: Offer): Promise<PaymentResult | undefined> {
+    for (const { session, consent } of this.sessions.ofOffer(offer.nonce)) {
+      const paid = await this.#paidBefore({ ...offer, nonce: session.id }, consent);
+      if (paid) return { ...paid, session };
+      this.sessions.drop(session.id);
+    }
+    return undefined;
+  }
+
+  /**
    * An offer presented again once paid: its acknowledgment again, from the history, or from the
    * server when the wallet's request went out and its answer was lost. Undefined when it is unpaid.
+   * `sent` is how the user consented when a request may have gone out that the history does not
+   * show (a session's chain is kept before its consent is signed): the server is asked then too.
    */
-  async #paidBefore(offer: Offer): Promise<PaymentResult | undefined> {
+  async #paidBefore(offer: Offer, sent?: Exclude<ConsentKind, "none">): Promise<PaymentResult | undefined> {
     const paid = this.history.paidEntry(offer.nonce);
     if (paid) {
       const checked = await verifyAcknowledgment(paid.acknowledgment, offer, { trust: this.#trust, clock: this.#clock });
@@ -402,7 +423,7 @@ export class Wallet {
         false,
       );
     }
-    const consent = this.history.answerMissing(offer.nonce);
+    const consent = this.history.answerMissing(offer.nonce) ?? sent;
     if (!consent) return undefined;
     const answer = await this.#server.acknowledgmentOf(offer.nonce, {
       user: this.config.user,
@@ -689,4 +710,9 @@ function homeOf(charged: Price, amount: Price | undefined, home: CurrencyCode, r
 
 function gaveUp(): WalletError {
   return new WalletError("ERR_TIMEOUT", "the program stopped waiting for this payment; nothing was paid", 408, true);
+}
+
+/** A refusal the payment server answered (a 4xx problem): the server recorded nothing for that request. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof WalletError && error.status >= 400 && error.status < 500;
 }

@@ -48,3 +48,39 @@ test("an old history is upgraded: its paid entries count in the currency they we
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("session chains kept before they named their offer are upgraded: they continue, and new chains name their offer", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "peage-history-"));
+  try {
+    const path = join(dir, "history.db");
+    History.open(path).close();
+    // The table as it first shipped: no offer nonce, no consent.
+    const old = new Database(path);
+    old.exec(`DROP TABLE session_chains;
+      CREATE TABLE session_chains (id TEXT PRIMARY KEY, seed TEXT NOT NULL, length INTEGER NOT NULL, given INTEGER NOT NULL,
+        opened_at TEXT NOT NULL);
+      INSERT INTO session_chains VALUES ('s-old', 'c2VlZA', 5, 2, '2026-11-24T10:00:00.000Z');`);
+    old.close();
+
+    const history = History.open(path);
+    try {
+      assert.deepEqual(history.chains(), [{ id: "s-old", seed: "c2VlZA", length: 5, given: 2 }]);
+      history.saveChain(
+        { id: "s-new", seed: "c2VlZDI", length: 3, given: 0, offerNonce: "n-offer", consent: "auto" },
+        new Date("2026-11-25T10:00:00.000Z"),
+      );
+      assert.deepEqual(history.chains()[1], {
+        id: "s-new",
+        seed: "c2VlZDI",
+        length: 3,
+        given: 0,
+        offerNonce: "n-offer",
+        consent: "auto",
+      });
+    } finally {
+      history.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -287,8 +287,9 @@ function payAsEarned(
 
 /**
  * Everything due in the publisher's payout currency, in one payout: each other currency converted
- * at the settlement's rates (convertDues). Without a rate for one of them, or below the minimum, or
- * without bank details, nothing is paid and every amount stays due in the currency it was earned in.
+ * at the settlement's rates (convertDue). A currency without a rate stays due in the currency it
+ * was earned in and is held, alone: the rest is paid. Below the minimum, or without bank details,
+ * nothing is paid and every amount stays due.
  */
 function payConverted(
   party: string,
@@ -307,15 +308,33 @@ function payConverted(
   if (owing.length === 0) return outcome;
   if (owing.every((d) => d.currency === target) || (publisher.iban === undefined && publisher.domestic === undefined))
     return payAsEarned(party, publisher, dues, frame, opts.config);
-  const conversion = convertDues(owing, target, opts.rates);
-  if ("reason" in conversion) {
-    for (const d of owing) hold(d, conversion);
-    return outcome;
+  const foreign = new Map<CurrencyCode, ConversionLine>();
+  for (const d of owing) {
+    if (d.currency === target) continue;
+    const line = convertDue(d, target, opts.rates);
+    if ("reason" in line) hold(d, line);
+    else foreign.set(d.currency, line);
   }
-  const total = conversion.lines.reduce((sum, line) => sum + BigInt(line.to.amount), 0n);
+  const convertible = owing.filter((d) => d.currency === target || foreign.has(d.currency));
+  // Nothing converted: the payout currency's own amount, if any, is paid as it was earned.
+  if (foreign.size === 0) {
+    const plain = payAsEarned(party, publisher, convertible, frame, opts.config);
+    return { ...plain, holds: [...outcome.holds, ...plain.holds] };
+  }
+  // A rate converted into the target, so the target's own amount converts too (a line at rate 1).
+  const lines = convertible.map((d) => foreign.get(d.currency) ?? (convertDue(d, target, opts.rates) as ConversionLine));
+  const { table, source } = opts.rates!;
+  const conversion: PayoutConversion = {
+    source,
+    date: table.date,
+    base: table.base,
+    rounding: "half-away-from-zero, once per line",
+    lines,
+  };
+  const total = lines.reduce((sum, line) => sum + BigInt(line.to.amount), 0n);
   const decision = payoutDecision(publisher, total, target, frame, opts.config);
   if (!("creditor" in decision)) {
-    for (const d of owing) hold(d, decision);
+    for (const d of convertible) hold(d, decision);
     return outcome;
   }
   outcome.payouts.push({
@@ -325,7 +344,7 @@ function payConverted(
     ...decision,
     conversion,
   });
-  for (const line of conversion.lines) {
+  for (const line of lines) {
     outcome.paid.set(line.from.currency, BigInt(line.from.amount));
     outcome.converted.set(line.from.currency, { ...line, date: conversion.date, source: conversion.source });
   }
@@ -333,40 +352,34 @@ function payConverted(
 }
 
 /**
- * Each amount due converted into `target` with the settlement's rate table (protocol's `convert`:
+ * An amount due converted into `target` with the settlement's rate table (protocol's `convert`:
  * the exact fraction, rounded once half away from zero to the target's minor unit); the payout
- * currency's own amount is a line at rate 1. A currency the table lacks refuses the whole payout.
+ * currency's own amount is a line at rate 1. Without a rate, why it cannot be converted.
  */
-function convertDues(
-  owing: readonly Due[],
+function convertDue(
+  d: Due,
   target: CurrencyCode,
   rates: SettlementRates | undefined,
-): PayoutConversion | Pick<Hold, "reason" | "detail"> {
+): ConversionLine | Pick<Hold, "reason" | "detail"> {
   const fix = "import rates with peage fx import; the amounts stay due and are paid at the next settlement";
-  if (rates === undefined) {
-    const from = owing.filter((d) => d.currency !== target).map((d) => d.currency);
-    return { reason: "no-rate", detail: `no exchange rates to convert ${from.join(", ")} into ${target}: ${fix}` };
-  }
+  if (rates === undefined)
+    return { reason: "no-rate", detail: `no exchange rates to convert ${d.currency} into ${target}: ${fix}` };
   const { table, source } = rates;
   const rateText = (currency: CurrencyCode) => (currency === table.base ? "1" : table.rates[currency]);
-  const lines: ConversionLine[] = [];
-  for (const d of owing) {
-    const from = price(d.due, d.currency);
-    const [fromRate, toRate] = [rateText(d.currency), rateText(target)];
-    let converted;
-    try {
-      converted = convert(from, target, table);
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      return { reason: "no-rate", detail: `${formatPrice(from)} in ${target} is beyond a safe integer of minor units` };
-    }
-    if (converted === undefined || fromRate === undefined || toRate === undefined) {
-      const detail = `no ${d.currency} to ${target} rate in the ${table.base} reference rates of ${table.date} (${source}): ${fix}`;
-      return { reason: "no-rate", detail };
-    }
-    lines.push({ from, to: converted.price, fromRate, toRate, rate: converted.rate });
+  const from = price(d.due, d.currency);
+  const [fromRate, toRate] = [rateText(d.currency), rateText(target)];
+  let converted;
+  try {
+    converted = convert(from, target, table);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return { reason: "no-rate", detail: `${formatPrice(from)} in ${target} is beyond a safe integer of minor units` };
   }
-  return { source, date: table.date, base: table.base, rounding: "half-away-from-zero, once per line", lines };
+  if (converted === undefined || fromRate === undefined || toRate === undefined) {
+    const detail = `no ${d.currency} to ${target} rate in the ${table.base} reference rates of ${table.date} (${source}): ${fix}`;
+    return { reason: "no-rate", detail };
+  }
+  return { from, to: converted.price, fromRate, toRate, rate: converted.rate };
 }
 
 /** Whether an amount due is paid, to which bank details, or held back and why. */

@@ -124,6 +124,8 @@ function* eventData(type: WebhookEventType, ref: string): Logic<Record<string, u
     amount: { amount: int(o["amount_minor"]), currency: o["currency"] },
     executionDate: o["execution_date"],
     sepa: int(o["sepa"]) === 1,
+    // A payout in the publisher's payout currency says what it was converted from, as the API does.
+    ...(o["conversion"] == null ? {} : { conversion: JSON.parse(o["conversion"] as string) as unknown }),
   };
 }
 
