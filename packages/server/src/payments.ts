@@ -18,7 +18,6 @@ import {
   formatPrice,
   isPlainObject,
   JwsTypes,
-  newId,
   signAcknowledgment,
   timestamp,
   verifyPaymentRequest,
@@ -35,6 +34,7 @@ import type { ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
+import { orderedId } from "./store/ordered-id.js";
 import type { PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
 import { importJwk, type PublicJwk, type UserKeyCache } from "./user-keys.js";
 
@@ -204,7 +204,8 @@ export interface AcceptedConsent {
  */
 export async function signedPayment(ctx: PaymentContext, accepted: AcceptedConsent): Promise<PaymentRecord> {
   const { consent, user, charged, rate, rateDate, requestHash, serverTime } = accepted;
-  const paymentId = newId("pay");
+  // Time first: the payments of one commit then share the pages of the indexes keyed by their id (store/ordered-id.ts).
+  const paymentId = orderedId("pay", serverTime.getTime());
   const acknowledgment = await signAcknowledgment({
     consent,
     paymentId,

@@ -12,6 +12,7 @@
 import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateFeedMigrationSqlite, mandateMigrationSqlite } from "../mandates/migrations.js";
 import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
+import { ORDERED_EVENT_IDS_SQLITE } from "./event-ids-migration.js";
 
 export interface Migration {
   readonly version: number;
@@ -458,4 +459,5 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   PAYOUT_ACCOUNTS,
   WEBHOOK_LIFECYCLE,
   mandateFeedMigrationSqlite,
+  ORDERED_EVENT_IDS_SQLITE,
 ];

@@ -8,6 +8,7 @@ import { WEBHOOK_LIFECYCLE } from "./webhook-lifecycle-migration.js";
 import { mandateFeedMigrationPg, mandateMigrationPg } from "../mandates/migrations.js";
 import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, PAYOUT_ACCOUNTS, type Migration } from "./migrations.js";
 import { PAYMENT_FUNCTION_PG } from "./postgres-payments.js";
+import { ORDERED_EVENT_IDS_PG } from "./event-ids-migration.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -253,4 +254,5 @@ ${ONCE_PER_PAYMENT_AND_REF}`,
   PAYOUT_ACCOUNTS,
   WEBHOOK_LIFECYCLE,
   mandateFeedMigrationPg,
+  ORDERED_EVENT_IDS_PG,
 ];
