@@ -30,11 +30,25 @@ function parseRate(text: string): Decimal {
   return { digits, scale: fraction.length };
 }
 
+/**
+ * Rates lately parsed, by their text: a rate is a pure function of its text, and every payment
+ * between two currencies reads the same two rates. Bounded by clearing.
+ */
+const parsedRates = new Map<string, Decimal>();
+const MAX_PARSED_RATES = 1024;
+
 /** Units of `currency` per unit of the table's base. */
 function rateOf(table: RateTable, currency: CurrencyCode): Decimal | undefined {
   if (currency === table.base) return { digits: 1n, scale: 0 };
   const text = table.rates[currency];
-  return text === undefined ? undefined : parseRate(text);
+  if (text === undefined) return undefined;
+  let rate = parsedRates.get(text);
+  if (rate === undefined) {
+    rate = parseRate(text);
+    if (parsedRates.size >= MAX_PARSED_RATES) parsedRates.clear();
+    parsedRates.set(text, rate);
+  }
+  return rate;
 }
 
 /** Divides and rounds half away from zero (operands are non-negative here). */

@@ -13,7 +13,7 @@
  * independent implementation (jose) in both directions.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
-import { canonicalBytes } from "./canonical.js";
+import { canonicalBytes, canonicalJson } from "./canonical.js";
 import { fail, ok, type Result } from "./errors.js";
 import {
   algorithmOfKey as algorithmOfKeyObject,
@@ -105,8 +105,38 @@ function jwsSigningInput(
   alg: SignatureAlgorithm,
   signer: { x5c: readonly string[] } | { kid: string },
 ): string {
-  const header = { alg, typ, ...("x5c" in signer ? { x5c: [...signer.x5c] } : { kid: signer.kid }) };
-  return `${base64url(JSON.stringify(header))}.${base64url(canonicalBytes(claims))}`;
+  return `${encodedHeader(alg, typ, signer)}.${base64url(canonicalJson(claims))}`;
+}
+
+/** A protected header naming its signer by a certificate chain, encoded for that chain's signer. */
+interface EncodedChainHeader {
+  readonly alg: SignatureAlgorithm;
+  readonly typ: JwsType;
+  /** The chain as it was when encoded, to see that the signer's array still holds it. */
+  readonly x5c: readonly string[];
+  readonly encoded: string;
+}
+
+/**
+ * The last protected header encoded for each certificate chain (the array a signer passes): a
+ * server sends the same header, kilobytes of certificates, with every acknowledgment, so it is
+ * written and encoded once. Used only while the array still holds the same certificates.
+ */
+const chainHeaders = new WeakMap<readonly string[], EncodedChainHeader>();
+
+function encodedHeader(alg: SignatureAlgorithm, typ: JwsType, signer: { x5c: readonly string[] } | { kid: string }): string {
+  if (!("x5c" in signer)) return base64url(JSON.stringify({ alg, typ, kid: signer.kid }));
+  const known = chainHeaders.get(signer.x5c);
+  const same = known?.alg === alg && known.typ === typ && sameEntries(known.x5c, signer.x5c);
+  if (known && same) return known.encoded;
+  const x5c = [...signer.x5c];
+  const encoded = base64url(JSON.stringify({ alg, typ, x5c }));
+  chainHeaders.set(signer.x5c, { alg, typ, x5c, encoded });
+  return encoded;
+}
+
+function sameEntries(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((entry, i) => entry === b[i]);
 }
 
 /**
@@ -114,23 +144,42 @@ function jwsSigningInput(
  * token several times (the consent for its nonce, then for its check, then for the metrics; the
  * publisher's signature of an offer for every payment of that offer), and decoding is a pure
  * function of the text, so a repeat costs a lookup instead of parsing and RFC 8785 checks again.
- * Bounded: the oldest entry makes room. Only tokens that decoded are kept.
+ * Bounded (two generations, below). Only tokens that decoded are kept.
  */
-const decodedTokens = new Map<string, DecodedJws>();
-const MAX_DECODED_TOKENS = 1024;
+let decodedTokens = new Map<string, DecodedJws>();
+let olderDecodedTokens = new Map<string, DecodedJws>();
+/**
+ * Two generations of this many tokens: when the newer is full it becomes the older and the older
+ * is dropped. No entry is ever deleted alone, which would cost Map a walk over the holes it leaves.
+ */
+const DECODED_TOKENS_PER_GENERATION = 512;
+
+/** The decoding kept for a token; found in the older generation, it moves to the newer one. */
+function knownDecoding(token: string): DecodedJws | undefined {
+  const recent = decodedTokens.get(token);
+  if (recent !== undefined) return recent;
+  const older = olderDecodedTokens.get(token);
+  if (older !== undefined) rememberDecoding(token, older);
+  return older;
+}
+
+function rememberDecoding(token: string, decoded: DecodedJws): void {
+  if (decodedTokens.size >= DECODED_TOKENS_PER_GENERATION) {
+    olderDecodedTokens = decodedTokens;
+    decodedTokens = new Map();
+  }
+  decodedTokens.set(token, decoded);
+}
 
 /** Splits and parses a token without checking its signature. */
 export function decodeJws<T extends JwsType>(token: unknown, typ: T): Result<DecodedJws<T>> {
   if (typeof token !== "string") return fail("ERR_MALFORMED", "a JWS must be a string");
   // A token decodes under the one type its header names: asked for another, it is decoded again and refused.
-  const known = decodedTokens.get(token);
+  const known = knownDecoding(token);
   // The check on typ makes the cast exact: the entry was decoded under this very type.
   if (known && known.header.typ === typ) return ok(known as DecodedJws<T>);
   const decoded = decodeJwsText(token, typ);
-  if (decoded.ok && !known) {
-    if (decodedTokens.size >= MAX_DECODED_TOKENS) decodedTokens.delete(decodedTokens.keys().next().value!);
-    decodedTokens.set(token, deepFreeze(decoded.value));
-  }
+  if (decoded.ok && !known) rememberDecoding(token, deepFreeze(decoded.value));
   return decoded;
 }
 
@@ -146,12 +195,14 @@ function deepFreeze<T>(value: T): T {
 function decodeJwsText<T extends JwsType>(token: string, typ: T): Result<DecodedJws<T>> {
   if (token.length > MAX_JWS_LENGTH) return fail("ERR_MALFORMED", `JWS longer than ${MAX_JWS_LENGTH} characters`);
   const parts = token.split(".");
-  if (parts.length !== 3 || !parts.every(isCanonicalBase64url) || !parts[0] || !parts[1] || !parts[2]) {
+  // Each part decoded once; a canonical part that is not empty decodes to at least one byte.
+  const bytes = parts.length === 3 ? parts.map(canonicalBase64url) : [];
+  if (bytes.length !== 3 || !bytes.every((part) => part !== undefined && part.length > 0)) {
     return fail("ERR_MALFORMED", "a JWS in compact serialization has three non-empty, canonically encoded base64url parts");
   }
-  const header = parseJsonSegment(parts[0]);
-  const payloadBytes = Buffer.from(parts[1], "base64url");
-  const payload = parseJsonSegment(parts[1]);
+  const header = tryParseStrictJson(bytes[0]!.toString("utf8"));
+  const payloadBytes = bytes[1]!;
+  const { payload, canonical } = parsePayload(payloadBytes);
   if (!isPlainObject(header))
     return fail("ERR_MALFORMED", "JWS protected header is not a JSON object without repeated member names");
   if (payload === undefined) return fail("ERR_MALFORMED", "JWS payload is not JSON");
@@ -191,7 +242,7 @@ function decodeJwsText<T extends JwsType>(token: string, typ: T): Result<Decoded
   }
   // The signer committed to canonical bytes; anything else (duplicate keys, other spacing or
   // number spelling) could be read differently by another parser, so it is refused.
-  if (!isCanonicalJson(payload, payloadBytes)) {
+  if (!canonical) {
     return fail("ERR_MALFORMED", "JWS payload is not RFC 8785 canonical JSON");
   }
   return ok({ header: header as unknown as JwsHeader<T>, payload });
@@ -233,6 +284,24 @@ export function verifyJwsSignatureSync(token: string, alg: SignatureAlgorithm, k
   return valid ? ok(true) : fail("ERR_BAD_SIGNATURE", "the JWS signature is not 64 bytes, or does not verify");
 }
 
+/**
+ * The payload as strict JSON (undefined when it is not, a member named twice included), and whether
+ * `bytes` are exactly its RFC 8785 form. Canonical bytes name no member twice (the canonical form of
+ * what JSON.parse kept holds each name once), so only a payload that is not canonical is walked for
+ * repeated names; either way the outcome is strict JSON's.
+ */
+function parsePayload(bytes: Buffer): { payload: unknown; canonical: boolean } {
+  const text = bytes.toString("utf8");
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text) as unknown;
+  } catch {
+    return { payload: undefined, canonical: false };
+  }
+  if (isCanonicalJson(payload, bytes)) return { payload, canonical: true };
+  return { payload: tryParseStrictJson(text), canonical: false };
+}
+
 /** True when `bytes` are the RFC 8785 form of `value`; false also for values JCS cannot encode (1e400 parses as Infinity). */
 function isCanonicalJson(value: unknown, bytes: Buffer): boolean {
   try {
@@ -242,8 +311,11 @@ function isCanonicalJson(value: unknown, bytes: Buffer): boolean {
   }
 }
 
+/** The `alg` a token's header names: from the decoding kept for it when there is one, else read from the header. */
 function jwsAlgorithm(token: string): unknown {
-  const header = parseJsonSegment(token.slice(0, token.indexOf(".")));
+  const known = knownDecoding(token);
+  if (known) return known.header.alg;
+  const header = tryParseStrictJson(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
   return isPlainObject(header) ? header["alg"] : undefined;
 }
 
@@ -263,18 +335,22 @@ function base64url(data: string | Uint8Array): string {
 }
 
 /**
- * Base64url without padding, and canonical (RFC 4648 §3.5): the unused low bits of the last
- * character are zero. Otherwise one signature would have several spellings, and a token could be
+ * The bytes of a part written in base64url without padding, and canonically (RFC 4648 §3.5):
+ * the unused low bits of the last character are zero. Otherwise one signature would have several spellings, and a token could be
  * altered without breaking it.
  */
-function isCanonicalBase64url(segment: string): boolean {
-  return base64urlSegment.test(segment) && Buffer.from(segment, "base64url").toString("base64url") === segment;
+function canonicalBase64url(segment: string): Buffer | undefined {
+  if (!base64urlSegment.test(segment)) return undefined;
+  // 4 characters carry 3 bytes; a last group of 2 or 3 characters carries 1 or 2, and leaves the low
+  // 4 or 2 bits of its last character unused; a last group of 1 carries nothing.
+  const rest = segment.length % 4;
+  if (rest === 1) return undefined;
+  const unusedBits = rest === 2 ? 0b1111 : rest === 3 ? 0b11 : 0;
+  if ((BASE64URL_ALPHABET.indexOf(segment[segment.length - 1]!) & unusedBits) !== 0) return undefined;
+  return Buffer.from(segment, "base64url");
 }
 
-/** A header or payload segment as JSON; undefined when it is not strict JSON (duplicate names included). */
-function parseJsonSegment(segment: string): unknown {
-  return tryParseStrictJson(Buffer.from(segment, "base64url").toString("utf8"));
-}
+const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

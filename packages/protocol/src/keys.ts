@@ -65,10 +65,19 @@ export function keyObjectOf(key: CryptoKey): KeyObject {
 /** The JOSE algorithm of a public or private key, or undefined for any other key type. */
 export function algorithmOfKey(key: CryptoKey | KeyObject): SignatureAlgorithm | undefined {
   const object = key instanceof KeyObject ? key : keyObjectOf(key);
-  if (object.asymmetricKeyType === "ed25519") return "EdDSA";
-  if (object.asymmetricKeyType === "ec" && object.asymmetricKeyDetails?.namedCurve === "prime256v1") return "ES256";
-  return undefined;
+  // A KeyObject never changes: its algorithm is read once (asymmetricKeyDetails builds a new object on every read).
+  let alg = algorithms.get(object);
+  if (alg === undefined) {
+    alg = null;
+    if (object.asymmetricKeyType === "ed25519") alg = "EdDSA";
+    else if (object.asymmetricKeyType === "ec" && object.asymmetricKeyDetails?.namedCurve === "prime256v1") alg = "ES256";
+    algorithms.set(object, alg);
+  }
+  return alg ?? undefined;
 }
+
+/** The algorithm of each key seen, null for a key of no Péage algorithm. */
+const algorithms = new WeakMap<KeyObject, SignatureAlgorithm | null>();
 
 /** PKCS#8 PEM; with a passphrase, an ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC), so a copy of the file alone is useless. */
 export function exportPrivateKeyPem(pair: KeyPair, passphrase?: string): string {

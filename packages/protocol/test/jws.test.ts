@@ -96,6 +96,30 @@ test("a payload that is not canonical JSON is refused, even though it parses", a
   }
 });
 
+test("a part is accepted as base64url exactly when it is the canonical spelling of its bytes", async () => {
+  const { token } = await sample();
+  const parts = token.split(".");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const spellingRefused = "a JWS in compact serialization has three non-empty, canonically encoded base64url parts";
+  let refused = 0;
+  for (const [index, part] of parts.entries()) {
+    // Every last character, on the part as it is and on the part one character shorter or longer:
+    // every length modulo 4, every pattern of unused bits.
+    for (const stem of [part.slice(0, -1), part.slice(0, -2), part]) {
+      for (const last of alphabet) {
+        const spelled = stem + last;
+        const canonical = Buffer.from(spelled, "base64url").toString("base64url") === spelled;
+        const altered = parts.map((p, i) => (i === index ? spelled : p)).join(".");
+        const decoded = decodeJws(altered, JwsTypes.consent);
+        const refusedAsSpelling = !decoded.ok && decoded.error.message === spellingRefused;
+        assert.equal(refusedAsSpelling, !canonical, `part ${index}: ${spelled.slice(-6)}`);
+        if (!canonical) refused++;
+      }
+    }
+  }
+  assert.ok(refused > 100, `only ${refused} spellings refused`);
+});
+
 test("flipping any character of the signed parts breaks the signature", async () => {
   const { key, token } = await sample();
   const signedLength = token.lastIndexOf(".");

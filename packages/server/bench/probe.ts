@@ -13,6 +13,7 @@ import crypto from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { syncBuiltinESMExports } from "node:module";
+import workerThreads, { BroadcastChannel, isMainThread } from "node:worker_threads";
 
 export interface ProbeCounts {
   signs: number;
@@ -33,7 +34,8 @@ export type ProbeCommand =
  */
 export type ProbeReply =
   | { readonly event: "started" }
-  | { readonly event: "cpu"; readonly cpuMs: number }
+  /** `eventLoopCpuMs`: the main thread's alone, as below. */
+  | { readonly event: "cpu"; readonly cpuMs: number; readonly eventLoopCpuMs: number | undefined }
   | {
       readonly event: "stopped";
       readonly counts: ProbeCounts;
@@ -72,41 +74,86 @@ const subtle = Object.getPrototypeOf(crypto.webcrypto.subtle) as Record<"sign" |
 subtle.sign = wrap(subtle.sign, () => counts.webCryptoSigns++);
 subtle.verify = wrap(subtle.verify, () => counts.webCryptoVerifies++);
 
-const session = new Session();
-session.connect();
-const post = (method: string, params?: object) =>
-  new Promise<unknown>((resolve, reject) => {
-    session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result)));
-  });
+/** The threads' side: counts reset and reported on request. */
+const channel = new BroadcastChannel("peage-bench-probe");
+channel.unref();
 
-async function handle(command: ProbeCommand): Promise<ProbeReply> {
-  if (command.cmd === "cpu") {
-    const cpu = process.cpuUsage();
-    return { event: "cpu", cpuMs: (cpu.user + cpu.system) / 1000 };
-  }
-  if (command.cmd === "start") {
-    Object.assign(counts, { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 });
-    cpuAtStart = process.cpuUsage();
-    eventLoopAtStart = eventLoopCpuMs();
-    await post("Profiler.enable");
-    await post("Profiler.start");
-    return { event: "started" };
-  }
-  const { profile } = (await post("Profiler.stop")) as { profile: unknown };
-  writeFileSync(command.profileFile, JSON.stringify(profile));
-  const cpu = process.cpuUsage(cpuAtStart);
-  const eventLoop = eventLoopCpuMs();
-  return {
-    event: "stopped",
-    counts: { ...counts },
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    eventLoopCpuMs: eventLoop === undefined || eventLoopAtStart === undefined ? undefined : eventLoop - eventLoopAtStart,
+if (isMainThread) {
+  // Every thread the server starts runs this probe, then its own module.
+  const Original = workerThreads.Worker;
+  const probe = import.meta.url;
+  workerThreads.Worker = class extends Original {
+    constructor(filename: string | URL, options: workerThreads.WorkerOptions = {}) {
+      const target = filename instanceof URL ? filename.href : filename;
+      super(`import(${JSON.stringify(probe)}).then(() => import(${JSON.stringify(target)}))`, { ...options, eval: true });
+    }
+  };
+  syncBuiltinESMExports();
+  listenOnMainThread();
+} else {
+  channel.onmessage = (event) => {
+    const asked = (event as { data: "reset" | "report" }).data;
+    if (asked === "reset") Object.assign(counts, { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 });
+    else if (asked === "report") channel.postMessage({ ...counts });
   };
 }
 
-process.on("message", (command: ProbeCommand) => {
-  handle(command).then(
-    (reply) => process.send?.(reply),
-    (error: unknown) => process.stderr.write(`bench probe: ${(error as Error).message}\n`),
-  );
-});
+/** The counts of every other thread, added up: each answers within a moment. */
+async function threadCounts(): Promise<ProbeCounts> {
+  const total: ProbeCounts = { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 };
+  channel.onmessage = (event) => {
+    const counted = (event as { data: ProbeCounts }).data;
+    for (const name of Object.keys(total) as (keyof ProbeCounts)[]) total[name] += counted[name];
+  };
+  channel.postMessage("report");
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  return total;
+}
+
+function listenOnMainThread(): void {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => {
+      session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result)));
+    });
+
+  const handle = async (command: ProbeCommand): Promise<ProbeReply> => {
+    if (command.cmd === "cpu") {
+      const cpu = process.cpuUsage();
+      return { event: "cpu", cpuMs: (cpu.user + cpu.system) / 1000, eventLoopCpuMs: eventLoopCpuMs() };
+    }
+    if (command.cmd === "start") {
+      Object.assign(counts, { signs: 0, verifies: 0, webCryptoSigns: 0, webCryptoVerifies: 0 });
+      channel.postMessage("reset");
+      cpuAtStart = process.cpuUsage();
+      eventLoopAtStart = eventLoopCpuMs();
+      await post("Profiler.enable");
+      await post("Profiler.start");
+      return { event: "started" };
+    }
+    const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+    writeFileSync(command.profileFile, JSON.stringify(profile));
+    const cpu = process.cpuUsage(cpuAtStart);
+    const eventLoop = eventLoopCpuMs();
+    const threads = await threadCounts();
+    return {
+      event: "stopped",
+      counts: {
+        signs: counts.signs + threads.signs,
+        verifies: counts.verifies + threads.verifies,
+        webCryptoSigns: counts.webCryptoSigns + threads.webCryptoSigns,
+        webCryptoVerifies: counts.webCryptoVerifies + threads.webCryptoVerifies,
+      },
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      eventLoopCpuMs: eventLoop === undefined || eventLoopAtStart === undefined ? undefined : eventLoop - eventLoopAtStart,
+    };
+  };
+
+  process.on("message", (command: ProbeCommand) => {
+    handle(command).then(
+      (reply) => process.send?.(reply),
+      (error: unknown) => process.stderr.write(`bench probe: ${(error as Error).message}\n`),
+    );
+  });
+}

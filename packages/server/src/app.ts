@@ -11,7 +11,8 @@ import type { LogLevel, OperatorBank } from "./config.js";
 import type { ServerIdentity } from "./data-dir.js";
 import { Metrics } from "./metrics.js";
 import type { PaymentContext } from "./payments.js";
-import { HttpProblem, problemFor, sendProblem } from "./problems.js";
+import type { PaymentPool } from "./payment-pool.js";
+import { HttpProblem, malformed, problemFor, sendProblem } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import { runChecks, standardChecks, type Readiness, type ReadinessCheck } from "./readiness.js";
 import { accountRoutes } from "./routes/accounts.js";
@@ -32,7 +33,7 @@ import { rateRoutes } from "./routes/rates.js";
 import { strictValidatorCompiler } from "./request-validator.js";
 import { usageRoutes } from "./routes/usage.js";
 import { StoreBusyError, type Store } from "./store/store.js";
-import { DuplicateMemberError, parseStrictJson } from "@peage/protocol";
+import { readJsonBody } from "./json-body.js";
 import { UserKeyCache } from "./user-keys.js";
 
 /** The query string of a route that takes none: no member at all. */
@@ -78,6 +79,8 @@ export interface AppDeps {
   readonly cards?: CardDesk | undefined;
   /** The key ring sealing webhook secrets (webhooks/secret-box.ts); a new one of this process's own when absent (tests). */
   readonly webhookKeys?: WebhookKeyRing;
+  /** Threads that check and sign payment requests (payment-pool.ts, SQLite's `--workers N`); the event loop does when absent. */
+  readonly paymentPool?: PaymentPool;
 }
 
 /** Where log lines go (pino writes one JSON line per call); standard output by default. */
@@ -191,7 +194,7 @@ export function buildApp(deps: AppDeps): App {
   app.decorate("peageReadiness", () => runChecks(ctx.readiness));
 
   app.register(swagger, OPENAPI_OPTIONS);
-  app.register(paymentRoutes, { ctx });
+  app.register(paymentRoutes, { ctx, pool: deps.paymentPool });
   app.register(usageRoutes, { ctx });
   app.register(accountRoutes, { ctx });
   app.register(apiKeyRoutes, { ctx });
@@ -222,9 +225,7 @@ function toProblem(error: FastifyError | HttpProblem | Error): {
     return { problem: problemFor("ERR_SERVER_UNAVAILABLE", `${error.message}`), headers: { "retry-after": "1" } };
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
-    const first = fastifyError.validation[0];
-    const where = `${fastifyError.validationContext ?? "request"}${first?.instancePath ?? ""}`;
-    return { problem: problemFor("ERR_MALFORMED", `${where}: ${first?.message ?? "is invalid"}`) };
+    return { problem: malformed(fastifyError.validationContext ?? "request", fastifyError.validation[0]) };
   }
   const byCode: Readonly<Record<string, [ProblemCode, number, string]>> = {
     PEAGE_BAD_JSON: ["ERR_BAD_REQUEST", 400, error.message],
@@ -261,15 +262,9 @@ function toProblem(error: FastifyError | HttpProblem | Error): {
 function acceptStrictJson(app: App): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
-    const text = body as string;
-    if (text.trim() === "") return done(badJson("the request body is empty; send a JSON document"), undefined);
-    try {
-      done(null, parseStrictJson(text));
-    } catch (cause) {
-      if (cause instanceof DuplicateMemberError)
-        return done(badJson(`the request body is ambiguous: ${cause.message}; send each member once`), undefined);
-      done(badJson(`the request body is not valid JSON: ${(cause as Error).message}`), undefined);
-    }
+    const read = readJsonBody(body as string);
+    if (read.ok) done(null, read.value);
+    else done(badJson(read.message), undefined);
   });
 }
 

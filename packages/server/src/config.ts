@@ -50,7 +50,11 @@ export interface ServerConfig {
   readonly minimumPayouts: Readonly<Record<string, string>>;
   /** The operator's own bank account and SEPA creditor identifier, for the settlement's bank files. */
   readonly bank: OperatorBank;
-  /** Server processes sharing the port (workers.ts): one per core on PostgreSQL, always 1 on SQLite (one writer). */
+  /**
+   * One per core by default. PostgreSQL: server processes sharing the port (workers.ts). SQLite:
+   * threads that check and sign payment requests beside the one process's event loop and its one
+   * writer (payment-pool.ts); 1 keeps that work on the event loop.
+   */
   readonly workers: number;
   /** HTTPS with this certificate chain and key (PEM files, read again on SIGHUP); plain HTTP when absent. */
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
@@ -163,8 +167,8 @@ export const usage = `usage: node packages/server/dist/src/main.js --data DIR [o
                         (server.json, default ${defaults.crlRefreshSeconds}) with DIR/crls/ and the CRL distribution points
                         of the trusted certificates (env ${EnvVars.crlSources}, or "crlSources" in server.json)
   --database-url URL    postgres://… to use PostgreSQL instead of DIR/peage.db (env ${EnvVars.databaseUrl})
-  --workers N           server processes sharing the port, PostgreSQL only (env ${EnvVars.workers}, default one per core
-                        on PostgreSQL, 1 on SQLite)
+  --workers N           PostgreSQL: server processes sharing the port; SQLite: threads that check and sign payment
+                        requests beside the one writer, 1 for none (env ${EnvVars.workers}, default one per core)
   --bootstrap-key FILE  on an empty database, create an API key with every scope and write its secret to FILE (mode 0600)
   --tls-cert FILE       serve HTTPS with this PEM certificate chain (env ${EnvVars.tlsCert}); re-read on SIGHUP
   --tls-key FILE        the TLS private key, PEM (env ${EnvVars.tlsKey})
@@ -384,7 +388,7 @@ export function buildConfig(
       raw.feeBasisPoints === undefined ? defaults.feeBasisPoints : integer(raw.feeBasisPoints, "feeBasisPoints", 0, 10_000),
     minimumPayouts: raw.minimumPayouts === undefined ? {} : minimumPayouts(raw.minimumPayouts),
     bank: raw.bank === undefined ? DEMO_BANK : operatorBank(raw.bank),
-    workers: workers(raw.workers, database),
+    workers: workers(raw.workers),
     tls: raw.tls === undefined ? undefined : (raw.tls as ServerConfig["tls"]),
     trustProxy: raw.trustProxy === undefined ? [] : trustProxy(raw.trustProxy),
     metrics: metricsListener(raw.metrics, raw.port === undefined ? defaults.port : integer(raw.port, "port", 0, 65535)),
@@ -427,18 +431,13 @@ function metricsListener(value: unknown, port: number): MetricsListener {
 }
 
 /**
- * On PostgreSQL, processes share the books safely (row locks, unique nonces), so one per core by
- * default. On SQLite the file has one writer at a time: more processes would only queue for its lock.
+ * One per core by default. On PostgreSQL, processes share the books safely (row locks, unique
+ * nonces); on SQLite, whose file has one writer, they are threads of the one process that check
+ * and sign payment requests, while its writer thread records them.
  */
-function workers(value: unknown, database: string | undefined): number {
-  if (value === undefined) return database === undefined ? 1 : availableParallelism();
-  const count = integer(value, "workers", 1, 256);
-  if (count > 1 && database === undefined) {
-    throw new ConfigError(
-      "workers: on SQLite the server runs as one process (the database has one writer): use --workers 1, or keep the books on PostgreSQL (--database-url) to run several",
-    );
-  }
-  return count;
+function workers(value: unknown): number {
+  if (value === undefined) return availableParallelism();
+  return integer(value, "workers", 1, 256);
 }
 
 function databaseUrl(value: unknown): string {

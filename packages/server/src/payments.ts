@@ -18,7 +18,6 @@ import {
   formatPrice,
   isPlainObject,
   JwsTypes,
-  newId,
   signAcknowledgment,
   timestamp,
   verifyPaymentRequest,
@@ -35,6 +34,7 @@ import type { ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
+import { orderedId } from "./store/ordered-id.js";
 import type { PaymentKeyCheck, PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
 import { importJwk, type PublicJwk, type UserKeyCache } from "./user-keys.js";
 import { keptRecords } from "./user-records.js";
@@ -81,13 +81,42 @@ function keyOf(ctx: Pick<PaymentContext, "userKeys">, record: UserRecord): Promi
 
 /** Handles one payment request; throws HttpProblem with the specific code when it is refused. */
 export async function processPayment(body: unknown, ctx: PaymentContext): Promise<PaymentAnswer> {
+  const prepared = await preparePayment(body, ctx, { sign: true });
+  if (prepared.kind === "replayed") return prepared.answer;
+  return bookPayment(ctx, prepared.kind === "signed" ? prepared.booking : await bookingOf(ctx, prepared.accepted));
+}
+
+/**
+ * What the store is handed: the signed payment, and the user's record read by the checks (for the
+ * words of a refusal). Plain data, so that the checks and the signature can run on another thread
+ * (payment-pool.ts) and the booking on the one that owns the store.
+ */
+export interface Booking {
+  readonly record: PaymentRecord;
+  readonly user: UserRecord;
+  /** The key the request was verified with, when it came from a kept record (AcceptedConsent). */
+  readonly keptKey?: PaymentKeyCheck;
+}
+
+/** A payment request checked up to the store's decision: answered already (a retry of a recorded request), accepted, or signed. */
+export type PreparedPayment =
+  | { readonly kind: "replayed"; readonly answer: PaymentAnswer }
+  | { readonly kind: "accepted"; readonly accepted: AcceptedConsent }
+  | { readonly kind: "signed"; readonly booking: Booking };
+
+/**
+ * Everything before the store's decision: the request verified, the account read, the price
+ * converted, the funds prechecked and (with `sign`) the acknowledgment signed; throws HttpProblem
+ * for a refusal. Without `sign` the accepted consent is returned for signing elsewhere (a key in a
+ * token, which only the thread that opened it may use).
+ */
+export async function preparePayment(body: unknown, ctx: PaymentContext, opts: { sign: boolean }): Promise<PreparedPayment> {
   const requestHash = canonicalHash(body);
   const seen: { consent?: ConsentClaims } = {};
-  let record: PaymentRecord;
-  let accepted: AcceptedConsent;
   try {
-    accepted = await acceptConsent(body, requestHash, ctx, seen);
-    record = await signedPayment(ctx, accepted);
+    const accepted = await acceptConsent(body, requestHash, ctx, seen);
+    if (!opts.sign) return { kind: "accepted", accepted };
+    return { kind: "signed", booking: await bookingOf(ctx, accepted) };
   } catch (error) {
     // A retry of a recorded request gets the stored acknowledgment, even once the consent has
     // expired or the balance no longer covers it: the identical bytes were verified when they were
@@ -98,18 +127,29 @@ export async function processPayment(body: unknown, ctx: PaymentContext): Promis
     const claimed = unverifiedNonce(body);
     const earlier = claimed === undefined ? undefined : await ctx.store.findPaymentByNonce(claimed.user, claimed.nonce);
     if (earlier && earlier.requestHash === requestHash)
-      return { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true };
+      return { kind: "replayed", answer: { acknowledgment: earlier.acknowledgment, payment: earlier, replayed: true } };
     // A verified request whose nonce another request used: that, rather than why it would be refused.
     if (earlier && seen.consent) throw nonceReused(seen.consent);
     throw error;
   }
-  const outcome = await ctx.store.recordPayment(record, accepted.keptKey);
+}
+
+/** The accepted consent's payment, signed. */
+export async function bookingOf(ctx: PaymentContext, accepted: AcceptedConsent): Promise<Booking> {
+  const record = await signedPayment(ctx, accepted);
+  return { record, user: accepted.user, ...(accepted.keptKey ? { keptKey: accepted.keptKey } : {}) };
+}
+
+/** The store's decision on a signed payment: recorded, a duplicate answered with the first acknowledgment, or the refusal thrown. */
+export async function bookPayment(ctx: Pick<PaymentContext, "store">, booking: Booking): Promise<PaymentAnswer> {
+  const { record, user, keptKey } = booking;
+  const outcome = await ctx.store.recordPayment(record, keptKey);
   if (outcome.kind === "recorded") return { acknowledgment: record.acknowledgment, payment: record, replayed: false };
   if (outcome.kind === "duplicate")
     return { acknowledgment: outcome.payment.acknowledgment, payment: outcome.payment, replayed: true };
   // A refusal read from a kept record: the next request reads the record again, and is refused before any signature.
-  if (accepted.keptKey) keptRecords(ctx.store)?.forget(accepted.user.id);
-  throw refusalOf(outcome, accepted.consent, accepted.user, accepted.charged);
+  if (keptKey) keptRecords(ctx.store)?.forget(user.id);
+  throw refusalOf(outcome, record, user, record.charged);
 }
 
 /**
@@ -210,7 +250,8 @@ export interface AcceptedConsent {
  */
 export async function signedPayment(ctx: PaymentContext, accepted: AcceptedConsent): Promise<PaymentRecord> {
   const { consent, user, charged, rate, rateDate, requestHash, serverTime } = accepted;
-  const paymentId = newId("pay");
+  // Time first: the payments of one commit then share the pages of the indexes keyed by their id (store/ordered-id.ts).
+  const paymentId = orderedId("pay", serverTime.getTime());
   const acknowledgment = await signAcknowledgment({
     consent,
     paymentId,
@@ -384,3 +425,15 @@ const limitExceeded = (used: number, limit: number, charged: Price) =>
       `this month's payments (${used}) plus ${charged.amount} minor units of ${charged.currency} would exceed the monthly limit of ${limit}: wait for next month or ask for a higher limit`,
     ),
   );
+
+/**
+ * The currency of the offer paid for, read from the consent's payload without verifying it: only
+ * a label, and the metrics keep ISO 4217 codes only, so a forged one cannot add labels at will.
+ */
+export function offerCurrency(body: unknown): string | undefined {
+  const token = (body as { consent?: unknown } | undefined)?.consent;
+  const decoded = decodeJws(token, JwsTypes.consent);
+  if (!decoded.ok) return undefined;
+  const currency = (decoded.value.payload as { price?: { currency?: unknown } } | undefined)?.price?.currency;
+  return typeof currency === "string" ? currency : undefined;
+}

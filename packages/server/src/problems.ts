@@ -36,3 +36,11 @@ export class HttpProblem extends PeageError<ProblemCode> {
 export function sendProblem(reply: FastifyReply, body: Problem, headers: Readonly<Record<string, string>> = {}): FastifyReply {
   return reply.code(body.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(body);
 }
+
+/** A request that does not match its route's schema: the part and the member's path, then why. */
+export function malformed(
+  part: string,
+  first: { readonly instancePath?: string; readonly message?: string } | undefined,
+): Problem {
+  return problemFor("ERR_MALFORMED", `${part}${first?.instancePath ?? ""}: ${first?.message ?? "is invalid"}`);
+}

@@ -1,7 +1,9 @@
 /**
  * Starts the payment server on a socket from a config: identity, rates, database, application,
  * TLS when configured, and the metrics on a listener of their own (loopback by default, so they
- * are not public). reload() (SIGHUP) re-reads the rates, the TLS certificate and key, and the CRLs.
+ * are not public); on SQLite with more than one worker, the threads that check and sign payment
+ * requests (payment-pool.ts). reload() (SIGHUP) re-reads the rates, the TLS certificate and key,
+ * and the CRLs (the threads get the new rates and CRLs with their next request).
  */
 import { createServer, type Server } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -19,6 +21,7 @@ import { ConfigError, type ServerConfig } from "./config.js";
 import { DataDirFiles, loadServerIdentity, type ServerIdentity } from "./data-dir.js";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.js";
 import { FileRateSource } from "./rates/rate-source.js";
+import { PaymentPool } from "./payment-pool.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
@@ -31,6 +34,8 @@ export interface RunningServer {
   readonly store: Store;
   readonly identity: ServerIdentity;
   readonly rates: FileRateSource;
+  /** The payment threads (SQLite, more than one worker). */
+  readonly paymentPool: PaymentPool | undefined;
   /** Re-reads the rates, the TLS certificate and key, and the CRLs; what failed keeps what was in force, and is reported. */
   reload(): Promise<ReloadReport>;
   /** Stops accepting connections, lets requests in flight finish (up to the shutdown timeout), closes the database. Idempotent. */
@@ -65,6 +70,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let metricsServer: Server | undefined;
   let app: App | undefined;
   let crls: CrlRefresher | undefined;
+  let paymentPool: PaymentPool | undefined;
   try {
     const rates = await FileRateSource.load(config.ratesFile, { optional: true });
     const https = config.tls ? await readTls(config.tls) : undefined;
@@ -72,6 +78,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const webhookKeys = await loadWebhookKeys(config.dataDir);
     // The offline variant's desk (card sync, reloads) opens when the data dir holds a card issuer.
     cards = await openCardDesk({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, identity);
+    paymentPool = await startPaymentPool(config, identity, trust, rates);
     const clock = opts.clock;
     const metrics = new Metrics({ trust, identity, rates, store, ...(clock ? { now: () => clock.now() } : {}) });
     app = buildApp({
@@ -89,6 +96,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       publicMetrics: config.metrics.kind === "public",
       bank: config.bank,
       webhookKeys: webhookKeys.ring,
+      ...(paymentPool ? { paymentPool } : {}),
       ...(clock ? { clock } : {}),
       logger:
         opts.logs === false || config.logLevel === "silent"
@@ -96,6 +104,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           : { level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     });
     crls = await startCrlRefresh(app, config, identity, trust, clock ?? systemClock);
+    if (paymentPool && !paymentPool.signsOnThreads)
+      app.log.warn(
+        "the signing key is in a token, which only the event loop's thread may use: the payment threads check, the event loop signs",
+      );
     if (webhookKeys.created) app.log.warn({ file: webhookKeys.created }, "made the key ring that seals webhook secrets");
     const resealed = await resealSecrets(store, webhookKeys.ring);
     if (resealed > 0) app.log.info({ endpoints: resealed, key: webhookKeys.ring.currentId }, "webhook secrets sealed");
@@ -112,12 +124,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (config.metrics.kind === "separate")
       metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);
     await warnIfNotReady(app, config);
-    return running({ config, app, store, identity, rates, cards, metricsServer, crls, release: () => loaded.release(), trust });
+    const release = () => loaded.release();
+    return running({ config, app, store, identity, rates, cards, metricsServer, crls, paymentPool, release, trust });
   } catch (error) {
     crls?.stop();
     // The metrics port taken, say, after the main one was opened: nothing stays listening.
     metricsServer?.close();
     await app?.close();
+    await paymentPool?.close();
     await cards?.close();
     await store?.close();
     loaded.release();
@@ -135,6 +149,7 @@ interface Parts {
   readonly cards: CardDesk | undefined;
   readonly metricsServer: Server | undefined;
   readonly crls: CrlRefresher;
+  readonly paymentPool: PaymentPool | undefined;
   release(): void;
 }
 
@@ -148,6 +163,7 @@ function running(parts: Parts): RunningServer {
     store,
     identity,
     rates,
+    paymentPool: parts.paymentPool,
     reload: () => reload(parts),
     close: () => {
       closing ??= (async () => {
@@ -162,6 +178,7 @@ function running(parts: Parts): RunningServer {
         await Promise.race([app.close(), timeout]);
         clearTimeout(timer);
         parts.crls.stop();
+        await parts.paymentPool?.close();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         await cards?.close();
         await store.close();
@@ -197,6 +214,25 @@ async function reload(parts: Parts): Promise<ReloadReport> {
       return `reloaded (${outcomes.reduce((n, o) => n + o.crls, 0)} from ${outcomes.length} source(s)${failed > 0 ? `, ${failed} failed` : ""})`;
     }),
   };
+}
+
+/** The payment threads, on SQLite with more than one worker; opened once the writer has migrated the file. */
+async function startPaymentPool(
+  config: ServerConfig,
+  identity: ServerIdentity,
+  trust: TrustStore,
+  rates: FileRateSource,
+): Promise<PaymentPool | undefined> {
+  if (config.databaseUrl !== undefined || config.workers <= 1) return undefined;
+  return PaymentPool.start({
+    threads: config.workers,
+    databasePath: join(config.dataDir, DataDirFiles.database),
+    identity,
+    trust,
+    rates,
+    skewMs: config.clockSkewMs,
+    feeBasisPoints: config.feeBasisPoints,
+  });
 }
 
 async function readTls(tls: NonNullable<ServerConfig["tls"]>): Promise<{ cert: Buffer; key: Buffer }> {

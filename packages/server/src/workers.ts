@@ -1,7 +1,8 @@
 /**
  * The server on several processes sharing one listening port (node:cluster), so that parsing,
- * signatures and HTTP use every core: `--workers N`, PostgreSQL only (config.ts refuses more than
- * one on SQLite, whose file has one writer). Each worker is a whole server (its own pool, caches,
+ * signatures and HTTP use every core: `--workers N` on PostgreSQL. On SQLite, whose file has one
+ * writer, the server stays one process and the N workers are threads that check and sign payment
+ * requests (payment-pool.ts, started by start.ts). Each worker process is a whole server (its own pool, caches,
  * trust store and rates); what must hold across them (a nonce recorded once, a balance never
  * overdrawn) is held by the database's locks and unique keys, as between machines
  * (docs/scaling.md).
@@ -20,6 +21,7 @@ export interface Serving {
   /** http://host:port of the listening socket (shared by every worker). */
   readonly url: string;
   readonly serverId: string;
+  /** Processes (PostgreSQL) or payment threads (SQLite). */
   readonly workers: number;
   /** http://host:port of the metrics listener, when it has one of its own (each worker answers for itself). */
   readonly metricsUrl: string | undefined;
@@ -39,18 +41,18 @@ interface ListeningMessage {
 /** True in a process forked by `serve` to be one of the workers. */
 export const isWorkerProcess = (): boolean => cluster.isWorker;
 
-/** Starts the server on `config.workers` processes, or in this one when it is 1. */
+/** Starts the server on `config.workers` processes (PostgreSQL), or in this one when it is 1 or on SQLite (threads). */
 export async function serve(config: ServerConfig): Promise<Serving> {
   if (cluster.isWorker) return runWorker(config);
-  if (config.workers <= 1) return single(await startServer(config));
+  if (config.workers <= 1 || config.databaseUrl === undefined) return single(await startServer(config), config.workers);
   return startPrimary(config);
 }
 
-function single(running: RunningServer): Serving {
+function single(running: RunningServer, workers: number): Serving {
   return {
     url: running.url,
     serverId: running.identity.id,
-    workers: 1,
+    workers,
     metricsUrl: running.metricsUrl,
     // Each part logs its own result; a part that fails keeps what was in force.
     reload: () => void running.reload(),

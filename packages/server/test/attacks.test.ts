@@ -30,7 +30,7 @@ import {
   paymentRequest,
   snapshot,
   startFixture,
-  ENGINES,
+  PAYMENT_SETUPS,
   type Fixture,
   type TestUser,
 } from "./helpers/fixture.js";
@@ -58,8 +58,8 @@ async function publisherCertificate(pki: DemoPki, validity: { notBefore: Date; n
   return { keys, certificate };
 }
 
-for (const engine of ENGINES) {
-  describe(`refused payment requests leave the database unchanged (${engine})`, () => {
+for (const { engine, threads, label } of PAYMENT_SETUPS) {
+  describe(`refused payment requests leave the database unchanged (${label})`, () => {
     let fx: Fixture;
     let alice: TestUser;
     let bob: TestUser;
@@ -89,7 +89,7 @@ for (const engine of ENGINES) {
         nextUpdate: new Date(NOW.getTime() + 7 * DAY),
         crlNumber: 1,
       });
-      fx = await startFixture({ pki, crls: [crl], engine });
+      fx = await startFixture({ pki, crls: [crl], engine, threads });
       alice = await enrol(fx, { balance: 100_000, name: "alice" });
       bob = await enrol(fx, { balance: 100_000, name: "bob" });
     });

@@ -4,17 +4,26 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { enrol, pay, paymentRequest, snapshot, startFixture, ENGINES, type Fixture, type HttpAnswer } from "./helpers/fixture.js";
+import {
+  enrol,
+  pay,
+  paymentRequest,
+  snapshot,
+  startFixture,
+  PAYMENT_SETUPS,
+  type Fixture,
+  type HttpAnswer,
+} from "./helpers/fixture.js";
 
 const REQUESTS = 200;
 const COVERED = 150;
 const PRICE = 100;
 
-for (const engine of ENGINES) {
-  describe(`concurrent payments (${engine})`, () => {
+for (const { engine, threads, label } of PAYMENT_SETUPS) {
+  describe(`concurrent payments (${label})`, () => {
     let fx: Fixture;
     before(async () => {
-      fx = await startFixture({ engine });
+      fx = await startFixture({ engine, threads });
     });
     after(async () => {
       await fx.close();

@@ -25,7 +25,7 @@ import {
   snapshot,
   startFixture,
   topUp,
-  ENGINES,
+  PAYMENT_SETUPS,
   type Fixture,
 } from "./helpers/fixture.js";
 
@@ -35,11 +35,11 @@ function claimsOf(ack: { acknowledgment: string }): AcknowledgmentClaims {
   return decoded.value.payload as AcknowledgmentClaims;
 }
 
-for (const engine of ENGINES) {
-  describe(`payments (${engine})`, () => {
+for (const { engine, threads, label } of PAYMENT_SETUPS) {
+  describe(`payments (${label})`, () => {
     let fx: Fixture;
     before(async () => {
-      fx = await startFixture({ engine });
+      fx = await startFixture({ engine, threads });
     });
     after(async () => {
       await fx.close();

@@ -88,17 +88,18 @@ describe("setup", () => {
       refuses(["--data", dir], {}, /not valid JSON/);
     });
 
-    it("runs one process on SQLite and refuses more; on PostgreSQL one per core unless told", () => {
+    it("runs one worker per core unless told: processes on PostgreSQL, payment threads on SQLite", () => {
       const dir = join(root, "config-workers");
       mkdirSync(dir);
       const postgres = { DATABASE_URL: "postgres://peage@127.0.0.1:5432/peage" };
-      assert.equal(loadConfig(["--data", dir], {}).config.workers, 1);
+      assert.equal(loadConfig(["--data", dir], {}).config.workers, availableParallelism());
+      assert.equal(loadConfig(["--data", dir, "--workers", "2"], {}).config.workers, 2);
       assert.equal(loadConfig(["--data", dir], postgres).config.workers, availableParallelism());
       assert.equal(loadConfig(["--data", dir, "--workers", "3"], postgres).config.workers, 3);
       assert.equal(loadConfig(["--data", dir], { ...postgres, PEAGE_WORKERS: "4" }).config.workers, 4);
       assert.equal(loadConfig(["--data", dir, "--workers", "1"], {}).config.workers, 1);
       for (const [argv, env, message] of [
-        [["--workers", "2"], {}, /on SQLite the server runs as one process.*--workers 1.*--database-url/],
+        [["--workers", "0"], {}, /workers must be an integer from 1 to 256/],
         [["--workers", "0"], postgres, /workers must be an integer from 1 to 256/],
         [["--workers", "many"], postgres, /workers must be an integer/],
       ] as const) {

@@ -100,6 +100,41 @@ describe("SQLite store on a writer thread", () => {
     assert.deepEqual([audit.unbalanced, audit.balanceMismatches], [[], []]);
   });
 
+  it("answers a recorded payment with the record sent and its fee, a retry with the payment stored", async () => {
+    const books = new Books(store);
+    const user = await books.user("answers");
+    await books.topUp(user, 1000);
+    const sent = (nonce: string, fee?: number): PaymentRecord => ({
+      id: `pay_answer_${nonce}`,
+      user,
+      publisher: "urn:peage:publisher:p" as PartyId<"publisher">,
+      offerHash: `hash-${nonce}`,
+      price: eur(100),
+      charged: eur(100),
+      rate: "1.0000000000",
+      rateDate: undefined,
+      nonce,
+      offerDate: "2026-03-02T10:00:00.000Z",
+      serverTime: "2026-03-02T10:00:00.000Z",
+      requestHash: `request-${nonce}`,
+      acknowledgment: { type: "peage.acknowledgment", v: 1, acknowledgment: `ack-${nonce}` },
+      ...(fee === undefined ? {} : { fee: fee as PaymentRecord["price"]["amount"] }),
+    });
+    // Only the fee comes back from the writer for these: the outcome is rebuilt from what was sent.
+    assert.deepEqual(await store.recordPayment(sent("answer-a")), { kind: "recorded", payment: { ...sent("answer-a"), fee: 0 } });
+    assert.deepEqual(await store.recordPayment(sent("answer-b", 7)), { kind: "recorded", payment: sent("answer-b", 7) });
+    assert.deepEqual(await store.getPayment("pay_answer_answer-b"), sent("answer-b", 7));
+    // A retry is answered with the payment as stored, whole: here its fee, 7, not the retry's.
+    assert.deepEqual(await store.recordPayment({ ...sent("answer-b", 7), fee: 1 as PaymentRecord["price"]["amount"] }), {
+      kind: "duplicate",
+      payment: sent("answer-b", 7),
+    });
+    assert.deepEqual(await store.recordPayment({ ...sent("answer-b"), requestHash: "another request" }), {
+      kind: "nonce-reused",
+    });
+    assert.equal((await store.getUser(user))?.balance, 800);
+  });
+
   it("copies committed pages into the database file beside the writer, which never waits for it", async () => {
     const books = new Books(store);
     const user = await books.user("checkpointed");

@@ -121,11 +121,14 @@ describe("TLS, and the signing key in a PKCS#11 token", () => {
   before(async () => {
     tls = makeTlsCertificate(dir, "tls-a");
     const { config } = loadConfig(
-      ["--data", data, "--port", "0", "--tls-cert", tls.cert, "--tls-key", tls.key, "--log-level", "silent"],
+      // Two payment threads: they check each request; the token's key signs on the event loop, the only thread that may use it.
+      ["--data", data, "--port", "0", "--tls-cert", tls.cert, "--tls-key", tls.key, "--log-level", "silent", "--workers", "2"],
       {},
     );
     assert.equal(config.key.kind, "pkcs11");
     server = await startServer(config, { logs: false });
+    assert.equal(server.paymentPool?.threads, 2);
+    assert.equal(server.paymentPool.signsOnThreads, false);
   });
   after(async () => {
     await server?.close();

@@ -72,7 +72,8 @@ const serverCommand: Command = {
       workers: {
         type: "string",
         value: "N",
-        description: "server processes sharing the port, PostgreSQL only (default one per core on PostgreSQL, 1 on SQLite)",
+        description:
+          "PostgreSQL: server processes sharing the port; SQLite: threads that check and sign payment requests beside the one writer, 1 for none (default one per core)",
       },
       "tls-cert": {
         type: "string",

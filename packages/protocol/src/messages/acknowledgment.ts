@@ -51,20 +51,21 @@ export interface AcknowledgmentInput {
 /** What the payment server returns once the payment is recorded. */
 export async function signAcknowledgment(input: AcknowledgmentInput): Promise<Acknowledgment> {
   const { consent } = input;
+  // Members in RFC 8785 order (by name), so that the canonical form is the claims as written.
   const claims: AcknowledgmentClaims = {
-    v: PROTOCOL_VERSION,
-    paymentId: input.paymentId,
-    server: input.server,
-    user: consent.user,
-    publisher: consent.publisher,
-    offerHash: consent.offerHash,
-    price: consent.price,
-    nonce: consent.nonce,
-    date: consent.date,
-    serverTime: timestamp(input.clock.now()),
     charged: input.charged,
-    ...(input.rate === undefined ? {} : { rate: input.rate }),
+    date: consent.date,
     ...(input.debit === undefined ? {} : { debit: input.debit }),
+    nonce: consent.nonce,
+    offerHash: consent.offerHash,
+    paymentId: input.paymentId,
+    price: consent.price,
+    publisher: consent.publisher,
+    ...(input.rate === undefined ? {} : { rate: input.rate }),
+    server: input.server,
+    serverTime: timestamp(input.clock.now()),
+    user: consent.user,
+    v: PROTOCOL_VERSION,
   };
   const acknowledgment = await signJws(JwsTypes.acknowledgment, claims, input.key, { x5c: input.x5c });
   return { type: "peage.acknowledgment", v: PROTOCOL_VERSION, acknowledgment };

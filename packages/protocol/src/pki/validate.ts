@@ -349,10 +349,23 @@ function checkShape(chain: unknown): Result<void> {
 
 /** SHA-256 of role and chain. JSON keeps the encoding injective (lone surrogates are escaped, element boundaries explicit). */
 function cacheKey(chain: readonly string[], role: Role): string {
-  return createHash("sha256")
+  // A frozen chain of strings (a decoded token's x5c, shared read-only by jws.ts) cannot change: its key is computed once per role.
+  const frozen = Object.isFrozen(chain) && chain.every((entry) => typeof entry === "string");
+  const known = frozen ? frozenChainKeys.get(chain)?.get(role) : undefined;
+  if (known !== undefined) return known;
+  const key = createHash("sha256")
     .update(JSON.stringify([role, ...chain]))
     .digest("base64");
+  if (frozen) {
+    const byRole = frozenChainKeys.get(chain) ?? new Map<Role, string>();
+    byRole.set(role, key);
+    frozenChainKeys.set(chain, byRole);
+  }
+  return key;
 }
+
+/** Cache keys of frozen chains, by role; an entry goes with its chain. */
+const frozenChainKeys = new WeakMap<readonly string[], Map<Role, string>>();
 
 /** The key of a certificate used as an issuer, imported once. */
 function keyOf(parsed: Parsed): Promise<Result<IssuerKey>> {

@@ -14,6 +14,7 @@ import { mandateFeedMigrationSqlite, mandateMigrationSqlite } from "../mandates/
 import { OUTBOX_GATE_PG } from "./outbox-gate.js";
 import { PAYMENT_FUNCTION_ROW_CHECK_PG } from "./postgres-payments.js";
 import { SELF_SERVICE_SQLITE } from "./self-service-migration.js";
+import { ORDERED_EVENT_IDS_SQLITE } from "./event-ids-migration.js";
 
 export interface Migration {
   readonly version: number;
@@ -460,6 +461,7 @@ CREATE INDEX user_request_nonces_by_expiry ON user_request_nonces (expires_at);
   PAYOUT_ACCOUNTS,
   WEBHOOK_LIFECYCLE,
   mandateFeedMigrationSqlite,
+  ORDERED_EVENT_IDS_SQLITE,
   // PostgreSQL's outbox gate (outbox-gate.ts); SQLite's outbox triggers stay unconditional: nothing to change.
   { version: OUTBOX_GATE_PG.version, name: OUTBOX_GATE_PG.name, sql: "SELECT 1" },
   // The PostgreSQL function's row check (postgres-payments.ts): SQLite runs the statements, which parse the row.

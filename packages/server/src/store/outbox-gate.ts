@@ -24,7 +24,7 @@
 import type { Migration } from "./migrations.js";
 
 export const OUTBOX_GATE_PG: Migration = {
-  version: 14,
+  version: 15,
   name: "webhook outbox triggers enabled only while an endpoint wants their events",
   sql: `
 CREATE FUNCTION peage_gate_outbox() RETURNS void LANGUAGE plpgsql AS $$

@@ -9,6 +9,7 @@ import { mandateFeedMigrationPg, mandateMigrationPg } from "../mandates/migratio
 import { LEDGER_BY_PERIOD_USER, LEDGER_BY_REF, ONCE_PER_PAYMENT_AND_REF, PAYOUT_ACCOUNTS, type Migration } from "./migrations.js";
 import { OUTBOX_GATE_PG } from "./outbox-gate.js";
 import { PAYMENT_FUNCTION_PG, PAYMENT_FUNCTION_ROW_CHECK_PG } from "./postgres-payments.js";
+import { ORDERED_EVENT_IDS_PG } from "./event-ids-migration.js";
 import { SELF_SERVICE_PG } from "./self-service-migration.js";
 
 const appendOnly = (table: string, what: string) => `
@@ -254,6 +255,7 @@ ${ONCE_PER_PAYMENT_AND_REF}`,
   PAYOUT_ACCOUNTS,
   WEBHOOK_LIFECYCLE,
   mandateFeedMigrationPg,
+  ORDERED_EVENT_IDS_PG,
   OUTBOX_GATE_PG,
   PAYMENT_FUNCTION_ROW_CHECK_PG,
 ];

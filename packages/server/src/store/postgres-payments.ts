@@ -126,7 +126,7 @@ export const PAYMENT_FUNCTION_PG: Migration = {
 };
 
 /**
- * What migration 15 adds right after the user's row is locked, in the statements' order
+ * What migration 16 adds right after the user's row is locked, in the statements' order
  * (operations/payments.ts):
  *   - the row checked as the statements parse it (operations/records.ts, toAccount): a row that
  *     the schema's CHECKs let through but the parse refuses (an amount past 2^53 − 1; a home
@@ -150,9 +150,9 @@ const ROW_CHECK = `    IF v_known AND (v_user.home_currency <> v_p->>'chargedCur
     END IF;
 `;
 
-/** Migration 15 on PostgreSQL: the function again, with the user's row and the request's key checked (ROW_CHECK). */
+/** Migration 16 on PostgreSQL: the function again, with the user's row and the request's key checked (ROW_CHECK). */
 export const PAYMENT_FUNCTION_ROW_CHECK_PG: Migration = {
-  version: 15,
+  version: 16,
   name: "payments in one call: the user's row checked as the statements parse it, and the request's key",
   sql: recordPaymentsSql("CREATE OR REPLACE FUNCTION", ROW_CHECK),
 };

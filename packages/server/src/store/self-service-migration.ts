@@ -72,22 +72,24 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (delivered_at, next_at
  * publisher is its payment's, read when the event is fanned out: a trigger naming another table
  * would stop a migration that rebuilds that table on SQLite.
  */
-const EVENT_OF = {
+export const EVENT_OF = {
   payments: `'payment.succeeded', NEW.id, NEW.publisher, NEW.server_time`,
   refunds: `'payment.refunded', NEW.id, NULL, NEW.created_at`,
   payouts: `'payout.scheduled', NEW.id, NEW.publisher, (SELECT created_at FROM settlements WHERE period = NEW.period)`,
 } as const;
 
-export const SELF_SERVICE_SQLITE =
-  TABLES("INTEGER", " STRICT") +
+/** SQLite's outbox triggers, each writing its event with the id `id` (an SQL expression). */
+export const sqliteOutboxTriggers = (id: string) =>
   Object.entries(EVENT_OF)
     .map(
       ([table, values]) => `
 CREATE TRIGGER ${table}_outbox AFTER INSERT ON ${table} BEGIN
-  INSERT INTO webhook_events (id, type, ref, publisher, created_at) VALUES ('evt_' || lower(hex(randomblob(16))), ${values});
+  INSERT INTO webhook_events (id, type, ref, publisher, created_at) VALUES (${id}, ${values});
 END;`,
     )
     .join("\n");
+
+export const SELF_SERVICE_SQLITE = TABLES("INTEGER", " STRICT") + sqliteOutboxTriggers("'evt_' || lower(hex(randomblob(16)))");
 
 export const SELF_SERVICE_PG =
   TABLES("BIGINT", "") +

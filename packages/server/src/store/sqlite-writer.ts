@@ -16,7 +16,31 @@ export interface WriterRequest {
 
 export type WriterAnswer =
   | { readonly id: number; readonly value: unknown }
+  /** recordPayment's "recorded": the payment sent, with this fee (the caller rebuilds it: see recordedFee). */
+  | { readonly id: number; readonly recordedFee: number }
   | { readonly id: number; readonly error: { readonly name: string; readonly message: string; readonly code?: unknown } };
+
+/**
+ * The fee of a recorded payment whose outcome is the payment as it was sent plus its fee (what
+ * logic.recordPayment returns): then only the fee goes back, not a clone of the whole record and
+ * its acknowledgment, which would cost a serialisation here and a deserialisation on the event
+ * loop for an object the caller holds already. Undefined for any other outcome, sent whole.
+ */
+export function recordedFee(sent: unknown, outcome: unknown): number | undefined {
+  const answer = outcome as { kind?: unknown; payment?: Record<string, unknown> } | undefined;
+  if (answer?.kind !== "recorded" || typeof sent !== "object" || sent === null) return undefined;
+  const payment = answer.payment;
+  const fee = payment?.["fee"];
+  if (typeof fee !== "number") return undefined;
+  const given = sent as Record<string, unknown>;
+  const keys = Object.keys(payment!);
+  // Every member the same value (by reference: a spread copies them), and no member added or lost but the fee.
+  if (!keys.every((key) => key === "fee" || payment![key] === given[key])) return undefined;
+  const sentKeys = Object.keys(given);
+  return sentKeys.every((key) => key in payment!) && keys.length === sentKeys.length + (sentKeys.includes("fee") ? 0 : 1)
+    ? fee
+    : undefined;
+}
 
 const port = parentPort!;
 const { path, opts } = workerData as { path: string; opts: SqliteStoreOptions };
@@ -64,7 +88,10 @@ port.on("message", (requests: readonly WriterRequest[]) => {
     Promise.resolve()
       .then(() => operation.apply(store, [...args]))
       .then(
-        (value) => answer({ id, value }),
+        (value) => {
+          const fee = method === "recordPayment" ? recordedFee(args[0], value) : undefined;
+          answer(fee === undefined ? { id, value } : { id, recordedFee: fee });
+        },
         (error: unknown) => answer(failure(id, error)),
       );
   }

@@ -32,9 +32,16 @@ import {
 } from "@peage/protocol";
 import { buildApp, createApiKey, staticRates, type App, type ServerIdentity, type Store } from "../../src/index.js";
 import { ApiScopes } from "../../src/store/store.js";
-import { openTestStore, type Engine, type RawDb } from "./engines.js";
+import { PaymentPool } from "../../src/payment-pool.js";
+import { ENGINES, openTestStore, type Engine, type RawDb } from "./engines.js";
 
 export { ENGINES, type Engine } from "./engines.js";
+
+/** The payment route's setups: each engine on the event loop, and SQLite with two payment threads (`--workers 2`). */
+export const PAYMENT_SETUPS = [
+  ...ENGINES.map((engine) => ({ engine, threads: 1, label: engine })),
+  { engine: "sqlite" as const, threads: 2, label: "sqlite, 2 payment threads" },
+];
 
 /** The tests' "now": fixed, so every date in them is reproducible. */
 export const NOW = new Date("2026-03-10T12:00:00.000Z");
@@ -61,6 +68,8 @@ export interface Fixture {
   /** An API key with every scope. */
   readonly adminKey: string;
   readonly catalog: Catalog;
+  /** The payment threads, when the fixture was asked for some. */
+  readonly paymentPool: PaymentPool | undefined;
   entry(offerId: string): CatalogEntry;
   close(): Promise<void>;
 }
@@ -77,6 +86,8 @@ export interface FixtureOptions {
   readonly feeBasisPoints?: number;
   /** Reverse proxies whose X-Forwarded-For is believed. */
   readonly trustProxy?: readonly string[];
+  /** SQLite: payment threads that check and sign (payment-pool.ts, `--workers N`); none (the event loop) unless said. */
+  readonly threads?: number;
 }
 
 /** The catalog every fixture's publisher signs. */
@@ -103,12 +114,26 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     notAfter: pki.server.certificate.notAfter,
   };
   const logLines = opts.logLines;
+  const rates = staticRates("rates" in opts ? opts.rates : RATES);
+  const paymentPool =
+    engine === "sqlite" && (opts.threads ?? 1) > 1
+      ? await PaymentPool.start({
+          threads: opts.threads!,
+          databasePath: opened.location,
+          identity,
+          trust,
+          rates,
+          skewMs: 5 * 60_000,
+          feeBasisPoints: opts.feeBasisPoints ?? 0,
+        })
+      : undefined;
   const app = buildApp({
     store,
     identity,
     trust,
-    rates: staticRates("rates" in opts ? opts.rates : RATES),
+    rates,
     clock,
+    ...(paymentPool ? { paymentPool } : {}),
     // The tests read /metrics on the application itself; a started server keeps it on its own listener.
     publicMetrics: true,
     ...(opts.feeBasisPoints === undefined ? {} : { feeBasisPoints: opts.feeBasisPoints }),
@@ -137,8 +162,10 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
       assert.ok(entry, `no offer ${offerId}`);
       return entry;
     },
+    paymentPool,
     async close() {
       await app.close();
+      await paymentPool?.close();
       await opened.close();
       rmSync(dir, { recursive: true, force: true });
     },
