@@ -28,6 +28,7 @@ import {
   type PaymentRequest,
 } from "@peage/protocol";
 import { initDataDir } from "../src/index.js";
+import { post } from "./helpers/post.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const LOAD = 200;
@@ -68,15 +69,6 @@ async function startChild(dataDir: string, extra: string[] = []): Promise<Child>
     void exited.then(({ code }) => reject(new Error(`main.js exited (${code}) before listening: ${stderr}`)));
   });
   return { process: child, url, lines, exited };
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
 }
 
 /** Sends the requests with a bounded number in flight; `onAnswer` may stop the run by returning false. */

@@ -33,6 +33,7 @@ import {
 } from "@peage/protocol";
 import { initDataDir } from "../src/index.js";
 import { testDatabaseUrl } from "./helpers/engines.js";
+import { post } from "./helpers/post.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const PRICE = 100;
@@ -71,18 +72,6 @@ async function startChild(dataDir: string, databaseUrl: string, extra: string[])
 /** The child processes of a process (the server's workers), from /proc (Linux). */
 function workerPids(pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
-/** An answer's body: an acknowledgment, or a problem document with its code. */
-type Body = { readonly code?: string } & Record<string, unknown>;
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Body };
 }
 
 describe("several server processes on one PostgreSQL database", () => {

@@ -35,6 +35,7 @@ import { PaymentPool } from "../src/payment-pool.js";
 import type { RunningServer } from "../src/start.js";
 import { BODY_LIMIT } from "../src/app.js";
 import { enrol, http, paymentRequest, RATES, startFixture, type Fixture, type HttpAnswer } from "./helpers/fixture.js";
+import { post, type Body } from "./helpers/post.js";
 
 const PRICE = 100;
 
@@ -208,17 +209,6 @@ async function serve(): Promise<Served> {
   const bearer = { authorization: `Bearer ${await createApiKey(running.store, ApiScopes, "tests")}` };
   const db = new Database(join(dataDir, "peage.db"), { readonly: true });
   return { root, dataDir, pki, catalog, running, bearer, db };
-}
-
-type Body = { readonly code?: string } & Record<string, unknown>;
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Body };
 }
 
 describe("a server with two payment threads (startServer, SQLite file, HTTP)", () => {
