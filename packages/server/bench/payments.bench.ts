@@ -684,9 +684,9 @@ function threadsSection(run: Run, payments: number): string[] {
         : `Of the ${cores} cores' time over those spans (${f0(machineMs)} ms), the server took ${share(serverMs)}, the load generator ${share(generatorMs)}, ` +
           `other work on the machine ${share(others)}, and ${share(idleMs)} was idle. ` +
           (idleMs / machineMs < 0.15 && others > serverMs + generatorMs
-            ? "Other work held most of the cores: this run cannot tell whether threads parsing and signing beside the event loop would help; rerun it on a quiet machine."
+            ? "Other work held most of the cores: this run cannot tell what held the rate; rerun it on a quiet machine."
             : idleMs / machineMs < 0.15
-              ? `The cores were busy: threads that parse, verify and sign beside the event loop would run on the same ${cores} cores, so on this machine they cannot raise the rate: the A/B below says what the payment threads gain or cost here.`
+              ? `The cores were busy: the rate was held by the CPU the server and the load generator spend per payment, on ${cores} cores; a cheaper payment is what would raise it here (the A/B below compares the payment threads with the event loop alone).`
               : "The cores were not all busy: the rate was held by waits (the disk, the load generator's answers), not by the CPU.")),
     "",
   ];

@@ -672,7 +672,8 @@ function cpuTable(r: Results): string[] {
     row("Store.recordPayment alone, statement by statement", r.storeStatements, "the store in this process"),
     row("Store.recordPayment alone, the outbox trigger on", r.storeOutboxOn, "the store in this process"),
     "",
-    `With the load generator, the server and PostgreSQL on the same ${cpus().length} cores, a payment through the server costs ${f2(1000 * perPayment)} ms of CPU in all and a tpcb-like transaction ${f2(1000 * perTransaction)} ms: however its waits are arranged, the server cannot pass ${f2(perTransaction / perPayment)} of pgbench on this machine while a payment costs that much (pgbench's transactions are short of it by the server's whole part, its HTTP client's, and the difference in PostgreSQL's).`,
+    // Cores kept busy by each workload: its CPU over its wall-clock time (pgbench's commits wait for the disk too).
+    `With the load generator, the server and PostgreSQL on the same ${cpus().length} cores, a payment through the server costs ${f2(1000 * perPayment)} ms of CPU in all and a tpcb-like transaction ${f2(1000 * perTransaction)} ms (${f2(perPayment / perTransaction)} ×). Were both held by the CPU alone, with the cores equally busy, the server would reach ${f2(perTransaction / perPayment)} of pgbench; the cores were ${f0((100 * total(r.httpSpread.cpu)) / r.httpSpread.seconds / cpus().length)} % busy during the payments and ${f0((100 * total(b.cpu)) / b.seconds / cpus().length)} % during pgbench, so the ratio measured (${f2(perSecond(r.httpSpread) / tps(b))}) is that bound scaled by how much more of the cores the payments used. Either way the ratio is held by the CPU a payment costs: pgbench's transactions are short of it by the server's whole part, its HTTP client's, and the difference in PostgreSQL's.`,
     "",
     ...loadGeneratorNote(r),
   ];
