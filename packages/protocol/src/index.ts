@@ -31,7 +31,7 @@ export {
   MoneyError,
 } from "./money.js";
 export { isTimestamp, timestamp, toDate, type Timestamp, type Clock, systemClock, FixedClock } from "./time.js";
-export { newNonce, newId, noncePattern } from "./nonce.js";
+export { newNonce, newId, newOrderedId, noncePattern } from "./nonce.js";
 export { isPartyId, partyId, PartyKinds, type PartyKind, type PartyId, partyIdPattern } from "./identity.js";
 export { canonicalBytes, sha256Base64url, canonicalHash } from "./canonical.js";
 export { parseStrictJson, tryParseStrictJson, StrictJsonError, DuplicateMemberError } from "./strict-json.js";

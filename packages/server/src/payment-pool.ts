@@ -27,6 +27,7 @@ import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
 import { StoreBusyError } from "./store/store.js";
 import type { ThreadAnswer, ThreadData, ThreadMessage } from "./payment-thread.js";
+import { batchPerTurn } from "./turn-batch.js";
 
 export interface PaymentPoolOptions {
   readonly threads: number;
@@ -49,7 +50,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   readonly pending: Map<number, Pending>;
-  outbox: ThreadMessage[];
+  /** Queues a message to the thread; a turn's messages go in one (turn-batch.ts). */
+  readonly send: (message: ThreadMessage) => void;
   /** When the thread last answered, or took a request while it had none: what the stall watchdog measures from. */
   lastProgress: number;
   /** False from its death until its replacement may take requests. */
@@ -173,7 +175,7 @@ export class PaymentPool {
     return new Promise((resolve, reject) => {
       if (target.pending.size === 0) target.lastProgress = performance.now();
       target.pending.set(id, { resolve, reject });
-      this.#send(target, { kind: "pay", id, body, now });
+      target.send({ kind: "pay", id, body, now });
     });
   }
 
@@ -182,22 +184,13 @@ export class PaymentPool {
     const table = this.#opts.rates.current();
     if (table !== slot.sentRates) {
       slot.sentRates = table;
-      this.#send(slot, { kind: "rates", table });
+      slot.send({ kind: "rates", table });
     }
     const crls = this.#opts.trust.crls;
     if (crls.length !== slot.sentCrls.length || crls.some((crl, i) => crl !== slot.sentCrls[i])) {
       slot.sentCrls = crls;
-      this.#send(slot, { kind: "crls", ders: crls.map((crl) => crl.rawData) });
+      slot.send({ kind: "crls", ders: crls.map((crl) => crl.rawData) });
     }
-  }
-
-  #send(slot: Slot, message: ThreadMessage): void {
-    if (slot.outbox.push(message) > 1) return;
-    setImmediate(() => {
-      const messages = slot.outbox;
-      slot.outbox = [];
-      slot.worker.postMessage(messages);
-    });
   }
 
   #startThread(index = this.#slots.length): Promise<void> {
@@ -205,7 +198,7 @@ export class PaymentPool {
     const slot: Slot = {
       worker,
       pending: new Map(),
-      outbox: [],
+      send: batchPerTurn<ThreadMessage>((messages) => worker.postMessage(messages)),
       lastProgress: performance.now(),
       usable: true,
       sentRates: null,

@@ -30,6 +30,7 @@ import { HttpProblem, malformed, problemFor } from "./problems.js";
 import { strictValidatorCompiler } from "./request-validator.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { PaymentRecord } from "./store/store.js";
+import { batchPerTurn } from "./turn-batch.js";
 import { UserKeyCache } from "./user-keys.js";
 
 /** What a thread starts with; the trust store's roots and CRLs as DER, the key only when it can live in a thread. */
@@ -142,16 +143,7 @@ async function checkRequest(task: Extract<ThreadMessage, { kind: "pay" }>): Prom
 }
 
 // Answers ready in one turn of this thread's loop go back in one message, as requests come.
-let outbox: ThreadAnswer[] = [];
-function answer(reply: ThreadAnswer): void {
-  if (outbox.push(reply) === 1) {
-    setImmediate(() => {
-      const replies = outbox;
-      outbox = [];
-      port.postMessage(replies);
-    });
-  }
-}
+const answer = batchPerTurn<ThreadAnswer>((replies) => port.postMessage(replies));
 
 port.on("message", (messages: readonly ThreadMessage[]) => {
   for (const message of messages) {

@@ -18,6 +18,7 @@ import {
   formatPrice,
   isPlainObject,
   JwsTypes,
+  newOrderedId,
   signAcknowledgment,
   timestamp,
   verifyPaymentRequest,
@@ -34,7 +35,6 @@ import type { ServerIdentity } from "./data-dir.js";
 import { feeFor } from "./ledger/ledger.js";
 import { HttpProblem, problemFor } from "./problems.js";
 import type { RateSource } from "./rates/rate-source.js";
-import { orderedId } from "./store/ordered-id.js";
 import type { PaymentKeyCheck, PaymentOutcome, PaymentRecord, Store, UserRecord } from "./store/store.js";
 import { importJwk, type PublicJwk, type UserKeyCache } from "./user-keys.js";
 import { keptRecords } from "./user-records.js";
@@ -250,8 +250,8 @@ export interface AcceptedConsent {
  */
 export async function signedPayment(ctx: PaymentContext, accepted: AcceptedConsent): Promise<PaymentRecord> {
   const { consent, user, charged, rate, rateDate, requestHash, serverTime } = accepted;
-  // Time first: the payments of one commit then share the pages of the indexes keyed by their id (store/ordered-id.ts).
-  const paymentId = orderedId("pay", serverTime.getTime());
+  // Time first: the payments of one commit then share the pages of the indexes keyed by their id.
+  const paymentId = newOrderedId("pay", serverTime.getTime());
   const acknowledgment = await signAcknowledgment({
     consent,
     paymentId,

@@ -10,6 +10,7 @@
  * (sqlite-checkpointer.ts), so that no commit waits for a checkpoint.
  */
 import { Worker } from "node:worker_threads";
+import { batchPerTurn } from "../turn-batch.js";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 import { StoreBusyError, StoreSchemaError, StoreStateError, type Store, type StoreStateErrorCode } from "./store.js";
 import type { CheckpointerData } from "./sqlite-checkpointer.js";
@@ -113,20 +114,16 @@ export async function openSqliteOnThread(path: string, opts: SqliteStoreOptions 
   worker.on("error", (error) => fail(new StoreBusyError(`the database thread failed: ${error.message}`)));
   worker.on("exit", (code) => fail(new StoreBusyError(`the database thread exited (${code})`)));
   await ready;
-  // The calls of one turn of the event loop go in one message: a message costs a wake-up of the
-  // other thread and a clone whatever its size, and the payments in it share a commit anyway.
-  let outbox: WriterRequest[] = [];
-  const send = () => {
-    const requests = outbox;
-    outbox = [];
+  // The calls of one turn of the event loop go in one message (turn-batch.ts).
+  const send = batchPerTurn<WriterRequest>((requests) => {
     if (!failed) worker.postMessage(requests);
-  };
+  });
   const call = (method: string, args: unknown[]): Promise<unknown> => {
     if (failed) return Promise.reject(failed);
     const id = next++;
     return new Promise((resolve, reject) => {
       pending.set(id, method === "recordPayment" ? { resolve, reject, sent: args[0] } : { resolve, reject });
-      if (outbox.push({ id, method, args }) === 1) setImmediate(send);
+      send({ id, method, args });
     });
   };
   // Opened once the writer has migrated the file and put it in WAL mode.

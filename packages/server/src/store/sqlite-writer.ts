@@ -6,6 +6,7 @@
  * commit), which the commit's wait makes larger, not smaller.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { batchPerTurn } from "../turn-batch.js";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite.js";
 
 export interface WriterRequest {
@@ -67,16 +68,7 @@ function failure(id: number, error: unknown): WriterAnswer {
 
 // Requests come in batches (one message per turn of the caller's event loop) and so do answers:
 // those ready in one turn of this thread's loop (a group commit's payments) go back in one message.
-let outbox: WriterAnswer[] = [];
-function answer(reply: WriterAnswer): void {
-  if (outbox.push(reply) === 1) {
-    setImmediate(() => {
-      const replies = outbox;
-      outbox = [];
-      port.postMessage(replies);
-    });
-  }
-}
+const answer = batchPerTurn<WriterAnswer>((replies) => port.postMessage(replies));
 
 port.on("message", (requests: readonly WriterRequest[]) => {
   for (const { id, method, args } of requests) {

@@ -1,11 +1,11 @@
 /**
- * Payment ids begin with their time (store/ordered-id.ts), so that the payments of one commit share
- * index pages: the form stays that of every id (a prefix and 22 base64url characters), the time can
+ * Time-ordered ids (nonce.ts, newOrderedId: the server's payment ids), so that the payments of one
+ * commit share index pages: the form stays that of every id (a prefix and 22 base64url characters), the time can
  * be read back from the first 6 bytes, and the 10 bytes after it are random.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { orderedId } from "../src/store/ordered-id.js";
+import { newOrderedId as orderedId } from "../src/index.js";
 
 const timeOf = (id: string) => Buffer.from(id.slice(id.indexOf("_") + 1), "base64url").readUIntBE(0, 6);
 const randomOf = (id: string) =>
