@@ -472,6 +472,7 @@ async function main(): Promise<void> {
     child.kill("SIGTERM");
     await new Promise((resolve) => child!.once("exit", resolve));
     const audit = await store.auditLedger();
+    const batchesInFlight = store.batchesInFlight;
     await store.close();
     await separate.close();
     await statements.close();
@@ -492,6 +493,7 @@ async function main(): Promise<void> {
       loadAverage,
       transactions: audit.transactions,
       workers: server.workers,
+      batchesInFlight,
       rssMiB,
       settings,
       sample: { verified: sample.verified, failed: sample.failed },
@@ -563,6 +565,8 @@ interface Results {
   readonly loadAverage: number;
   readonly transactions: number;
   readonly workers: number;
+  /** Payment transactions the store keeps under way at once (its group commit), read from the store. */
+  readonly batchesInFlight: number;
   readonly rssMiB: number | undefined;
   /** The cluster's version and durability settings, read from it. */
   readonly settings: Settings;
@@ -635,7 +639,7 @@ function render(r: Results): string {
     "",
     `The workloads alternate in ${ROUNDS} rounds (pgbench ${PGBENCH_SECONDS} s, ${HTTP_ROUND_SECONDS} s for each case through the server, ${STORE_ROUND_SECONDS} s for each on the store, in reversed order every other round), so that warm-up and background work weigh on all alike; each figure sums its rounds. pgbench's errors are its failed transactions and aborted clients, read from its output. Hot publisher ÷ spread: ${f2(perSecond(r.httpHot) / perSecond(r.httpSpread))} through the server, ${f2(perSecond(r.storeHot) / perSecond(r.storeSpread))} on the store alone. A publisher's credit is an appended posting, not an update of a balance row, so payments to one publisher do not wait for each other; a ratio near 1 says so. The ledger balanced after the run (${r.transactions} transactions).`,
     "",
-    `What a payment costs the database: one call of the function peage_record_payments (one round trip; at READ COMMITTED the call is its own transaction, with no BEGIN or COMMIT to send), and payments that arrive while the store's two payment transactions are under way go together in the next call, one transaction and one commit for the batch (group commit). Statement by statement, as every other operation runs, a payment is a round trip for each of these statements (BEGIN, the ledger's shared advisory lock, the user's row locked, the nonce checked, the closed periods read, the payment, its ledger transaction and postings inserted, the balance updated, COMMIT): the function records ${f2(perSecond(r.storeSpread) / perSecond(r.storeStatements))} × as many payments per second as the statements in this run, and group commit ${f2(perSecond(r.storeSpread) / perSecond(r.storeSeparate))} × as many as a call per payment. A tpcb-like transaction is BEGIN, three updates, a select, an insert and END; a payment writes the payment, its outbox event, its ledger transaction, its postings and the user's balance, each row with its indexes.`,
+    `What a payment costs the database: one call of the function peage_record_payments (one round trip; at READ COMMITTED the call is its own transaction, with no BEGIN or COMMIT to send), and payments that arrive while the store's ${r.batchesInFlight} payment transactions are under way go together in the next call, one transaction and one commit for the batch (group commit). Statement by statement, as every other operation runs, a payment is a round trip for each of these statements (BEGIN, the ledger's shared advisory lock, the user's row locked, the nonce checked, the closed periods read, the payment, its ledger transaction and postings inserted, the balance updated, COMMIT): the function records ${f2(perSecond(r.storeSpread) / perSecond(r.storeStatements))} × as many payments per second as the statements in this run, and group commit ${f2(perSecond(r.storeSpread) / perSecond(r.storeSeparate))} × as many as a call per payment. A tpcb-like transaction is BEGIN, three updates, a select, an insert and END; a payment writes the payment, its ledger transaction, its postings and the user's balance (and its outbox event while an endpoint wants it), each row with its indexes.`,
     "",
     `The webhook outbox: a trigger writes an event row with each payment, in its transaction, while an endpoint wants payment events; with none registered (store/outbox-gate.ts), it is switched off and a payment writes nothing for webhooks. Switched on for its rounds, the store alone records ${f0(perSecond(r.storeOutboxOn))} payments/s against ${f0(perSecond(r.storeSpread))} without it (with ÷ without: ${f2(perSecond(r.storeOutboxOn) / perSecond(r.storeSpread))}), and PostgreSQL spends ${cpuMs(r.storeOutboxOn, "postgres")} ms of CPU per payment with it against ${cpuMs(r.storeSpread, "postgres")} without (table below), a measure less moved by the machine's other load than a rate is; with no endpoint, the server's outbox worker closes those events in one statement per pass, in PostgreSQL's figure and the server processes' one. With a webhook endpoint registered (a receiver on this machine answering 204), the server's workers also fan each event out to a delivery and send it (${r.delivered} deliveries received while ${r.httpEndpoint.done} payments were recorded in those rounds: what is not delivered by the end of a round is still owed, so the rate below leaves out part of the delivery work): ${f0(perSecond(r.httpEndpoint))} payments/s through the server against ${f0(perSecond(r.httpSpread))} with none, ${share(r.httpEndpoint, r.httpSpread)}; CPU per payment, server and PostgreSQL: ${cpuMs(r.httpEndpoint, "server")} and ${cpuMs(r.httpEndpoint, "postgres")} ms with the endpoint, ${cpuMs(r.httpSpread, "server")} and ${cpuMs(r.httpSpread, "postgres")} ms without.`,
     "",

@@ -147,6 +147,11 @@ export class PgStore implements Store {
     );
   }
 
+  /** How many payment transactions (group commits) may be under way at once in this store. */
+  get batchesInFlight(): number {
+    return this.#batchesInFlight;
+  }
+
   /** Transactions run again after a serialization failure, deadlock or unique violation, since opening. */
   get retries(): number {
     return this.#retries;
